@@ -1,0 +1,1 @@
+"""towntype spatial side: files, coordinates, geometry, joins and maps."""

@@ -1,0 +1,53 @@
+"""Errors and warnings of the spatial side.
+
+Every error about user input names the file, the row / column / feature, what was found
+and how to fix it (the flag or config key).  ``str(err)`` gives the whole message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["TowntypeError", "InputError", "InputWarning", "DatumWarning"]
+
+
+class TowntypeError(Exception):
+    """Base class of every error towntype raises on purpose."""
+
+
+class InputError(TowntypeError, ValueError):
+    """A problem with an input file that the user can fix.
+
+    Parameters
+    ----------
+    message : str
+        What was found and how to fix it.
+    path, row, column, feature : optional
+        Where it was found; each one given is prefixed to the message.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, row=None,
+                 column=None, feature=None):
+        self.path = None if path is None else str(path)
+        self.row = row
+        self.column = column
+        self.feature = feature
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        if feature is not None:
+            where.append(f"feature {feature}")
+        self.message = message
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class InputWarning(UserWarning):
+    """Something in an input was handled, and the user should know how."""
+
+
+class DatumWarning(InputWarning):
+    """The coordinates look like a shifted Chinese web datum (GCJ-02 / BD-09)."""
