@@ -1,0 +1,416 @@
+"""The indicator system: TOML → frozen, validated dataclasses.
+
+An indicator system names the indicators (with the headers they are recognised by, unit,
+dimension, direction, transform and expert weight), the dimensions, the derived indicators
+and the method choices.  ``load_system()`` with no path gives the built-in default
+(``classify/presets/indicators_default.toml``).
+
+TOML layout (keys are ids; every error names the key, e.g. ``indicators.gdp.weight``)::
+
+    [methods]
+    normalisation = "minmax"   # minmax | zscore | rank | target
+    weighting = "equal"        # equal | expert | entropy | critic | pca
+    aggregation = "arithmetic" # arithmetic | geometric
+    missing = "reweight"       # reweight | impute_county_median
+    outliers = "jrc"           # jrc | none
+
+    [dimensions.strength]
+    label_zh = "综合实力"
+    label_en = "Overall strength"
+    weight = 1.0
+
+    [indicators.gdp]
+    label_zh = "地区生产总值"
+    label_en = "GDP"
+    aliases = ["生产总值", "GDP"]
+    unit = "万元"
+    dimension = "strength"
+    direction = "+"
+    transform = "auto"        # auto (JRC rule) | none | log | asinh
+    weight = 1.0
+    # column = "GDP（万元）"  # optional: this exact column must exist
+
+    [derived.lq_industry]
+    kind = "lq"                # lq | per_capita | per_area | share | ratio
+    numerator = "industrial_output"
+    denominator = "gdp"
+    reference = "all"          # all | county | city
+    dimension = "industry"
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from classify.errors import ConfigError
+from geo.errors import InputError
+from geo.units import parse_unit
+
+__all__ = [
+    "Indicator", "Dimension", "Derived", "Methods", "IndicatorSystem",
+    "load_system", "parse_system", "system_to_toml", "DEFAULT_PATH",
+    "NORMALISATIONS", "WEIGHTINGS", "AGGREGATIONS", "MISSING", "OUTLIERS", "TRANSFORMS",
+    "DERIVED_KINDS", "REFERENCES",
+]
+
+NORMALISATIONS = ("minmax", "zscore", "rank", "target")
+WEIGHTINGS = ("equal", "expert", "entropy", "critic", "pca")
+AGGREGATIONS = ("arithmetic", "geometric")
+MISSING = ("reweight", "impute_county_median")
+OUTLIERS = ("jrc", "none")
+TRANSFORMS = ("auto", "none", "log", "asinh")
+DERIVED_KINDS = ("lq", "per_capita", "per_area", "share", "ratio")
+REFERENCES = ("all", "county", "city")
+DIRECTIONS = ("+", "-")
+
+DEFAULT_PATH = "presets/indicators_default.toml"
+
+
+def _choice(value, choices, key, path):
+    if value not in choices:
+        raise ConfigError(f"{value!r} is not one of {', '.join(map(repr, choices))}",
+                          key=key, path=path)
+
+
+def _weight(value, key, path):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"weight must be a number, found {value!r}", key=key, path=path)
+    if value < 0:
+        raise ConfigError(f"weight must be >= 0, found {value!r}; use 0 to switch it off",
+                          key=key, path=path)
+
+
+def _unit(value, key, path):
+    if value is None:
+        return
+    for part in str(value).split("/") if str(value) != "是/否" else [value]:
+        try:
+            parse_unit(part)
+        except InputError as err:
+            raise ConfigError(err.message, key=key, path=path) from None
+
+
+def _label(value, key, path):
+    if not isinstance(value, str):
+        raise ConfigError(f"must be text, found {value!r}", key=key, path=path)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A dimension (``strength``, ``industry`` …) and its weight across dimensions."""
+
+    id: str
+    label_zh: str
+    label_en: str = ""
+    weight: float = 1.0
+    path: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        _label(self.label_zh, f"dimensions.{self.id}.label_zh", self.path)
+        _weight(self.weight, f"dimensions.{self.id}.weight", self.path)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: how it is recognised in a table and how it is scored.
+
+    ``direction`` is ``"+"`` when more is better, ``"-"`` when less is better.  ``column``
+    (optional) is an exact header that must exist in the table; ``aliases`` are other
+    headers the indicator is recognised by.  ``target`` is used by the ``target``
+    normalisation (distance to a target); ``None`` means the best observed value.
+    """
+
+    id: str
+    label_zh: str
+    unit: str
+    dimension: str
+    label_en: str = ""
+    aliases: tuple[str, ...] = ()
+    direction: str = "+"
+    transform: str = "auto"
+    weight: float = 1.0
+    column: str | None = None
+    target: float | None = None
+    path: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        k = f"indicators.{self.id}"
+        _label(self.label_zh, f"{k}.label_zh", self.path)
+        _unit(self.unit, f"{k}.unit", self.path)
+        _choice(self.direction, DIRECTIONS, f"{k}.direction", self.path)
+        _choice(self.transform, TRANSFORMS, f"{k}.transform", self.path)
+        _weight(self.weight, f"{k}.weight", self.path)
+        if not all(isinstance(a, str) for a in self.aliases):
+            raise ConfigError(f"aliases must be a list of header texts, found {self.aliases!r}",
+                              key=f"{k}.aliases", path=self.path)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """An indicator computed from others.
+
+    kinds (``numerator`` = a, ``denominator`` = b, per town i, reference group g):
+
+    - ``lq``: location quotient (a_i / b_i) / (Σ_g a / Σ_g b), sums over the towns of the
+      reference group (``reference``: the whole input, the county or the city) that have
+      both values;
+    - ``per_capita`` / ``per_area`` / ``ratio``: a_i / b_i, converted to ``unit``
+      (e.g. 万元 / 人 → 元/人 multiplies by 10,000);
+    - ``share``: 100 · a_i / b_i, in %.
+
+    ``dimension`` may be empty: the indicator is then reported but not scored.
+    ``numerator``/``denominator`` name indicator ids or other columns of the frame (e.g.
+    ``area_km2`` from the boundaries, whose unit is then given by ``denominator_unit``).
+    """
+
+    id: str
+    kind: str
+    numerator: str
+    denominator: str
+    label_zh: str = ""
+    label_en: str = ""
+    unit: str | None = None
+    dimension: str | None = None
+    direction: str = "+"
+    transform: str = "auto"
+    weight: float = 1.0
+    reference: str = "all"
+    numerator_unit: str | None = None
+    denominator_unit: str | None = None
+    target: float | None = None
+    path: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        k = f"derived.{self.id}"
+        _choice(self.kind, DERIVED_KINDS, f"{k}.kind", self.path)
+        _choice(self.direction, DIRECTIONS, f"{k}.direction", self.path)
+        _choice(self.transform, TRANSFORMS, f"{k}.transform", self.path)
+        _choice(self.reference, REFERENCES, f"{k}.reference", self.path)
+        _weight(self.weight, f"{k}.weight", self.path)
+        for name in ("numerator", "denominator"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError("must name an indicator id or a column",
+                                  key=f"{k}.{name}", path=self.path)
+        for name in ("unit", "numerator_unit", "denominator_unit"):
+            _unit(getattr(self, name), f"{k}.{name}", self.path)
+
+
+@dataclass(frozen=True)
+class Methods:
+    """Method choices of a run (each overridable from the command line)."""
+
+    normalisation: str = "minmax"
+    weighting: str = "equal"
+    aggregation: str = "arithmetic"
+    missing: str = "reweight"
+    outliers: str = "jrc"
+    path: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        _choice(self.normalisation, NORMALISATIONS, "methods.normalisation", self.path)
+        _choice(self.weighting, WEIGHTINGS, "methods.weighting", self.path)
+        _choice(self.aggregation, AGGREGATIONS, "methods.aggregation", self.path)
+        _choice(self.missing, MISSING, "methods.missing", self.path)
+        _choice(self.outliers, OUTLIERS, "methods.outliers", self.path)
+
+
+@dataclass(frozen=True)
+class IndicatorSystem:
+    """Indicators, derived indicators, dimensions and methods, validated as a whole."""
+
+    indicators: tuple[Indicator, ...]
+    dimensions: tuple[Dimension, ...]
+    derived: tuple[Derived, ...] = ()
+    methods: Methods = Methods()
+    path: str | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        dims = [d.id for d in self.dimensions]
+        seen: set[str] = set()
+        for kind, items in (("indicators", self.indicators), ("derived", self.derived)):
+            for ind in items:
+                if ind.id in seen:
+                    raise ConfigError(f"id {ind.id!r} is declared twice; ids must be unique",
+                                      key=f"{kind}.{ind.id}", path=self.path)
+                seen.add(ind.id)
+                if ind.dimension is not None and ind.dimension not in dims:
+                    raise ConfigError(
+                        f"unknown dimension {ind.dimension!r}; declared dimensions: "
+                        f"{', '.join(dims)}. Add [dimensions.{ind.dimension}] or fix the id",
+                        key=f"{kind}.{ind.id}.dimension", path=self.path)
+        if len(set(dims)) != len(dims):
+            raise ConfigError("a dimension id is declared twice", key="dimensions",
+                              path=self.path)
+
+    # -- lookups ---------------------------------------------------------------------
+    @property
+    def scored(self) -> tuple[Indicator | Derived, ...]:
+        """Indicators and derived indicators that belong to a dimension, in order."""
+        return tuple(i for i in (*self.indicators, *self.derived) if i.dimension)
+
+    def get(self, id_: str) -> Indicator | Derived:
+        """The indicator or derived indicator ``id_``."""
+        for ind in (*self.indicators, *self.derived):
+            if ind.id == id_:
+                return ind
+        raise ConfigError(f"no indicator {id_!r} in the indicator system", key=f"indicators.{id_}",
+                          path=self.path)
+
+    def dimension(self, id_: str) -> Dimension:
+        for d in self.dimensions:
+            if d.id == id_:
+                return d
+        raise ConfigError(f"no dimension {id_!r}", key=f"dimensions.{id_}", path=self.path)
+
+    def replace_methods(self, **changes) -> IndicatorSystem:
+        """A copy with some method choices changed (``weighting="entropy"`` …)."""
+        m = {k: v for k, v in asdict(self.methods).items() if k != "path"}
+        m.update({k: v for k, v in changes.items() if v is not None})
+        return IndicatorSystem(self.indicators, self.dimensions, self.derived,
+                               Methods(**m, path=self.path), path=self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective config as plain data (TOML layout), e.g. for ``run.json``."""
+        def strip(obj):
+            d = asdict(obj)
+            d.pop("path", None)
+            d.pop("id", None)
+            return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()
+                    if v is not None and v != ()}
+        return {
+            "methods": strip(self.methods),
+            "dimensions": {d.id: strip(d) for d in self.dimensions},
+            "indicators": {i.id: strip(i) for i in self.indicators},
+            "derived": {i.id: strip(i) for i in self.derived},
+        }
+
+
+_INDICATOR_KEYS = {f for f in Indicator.__dataclass_fields__ if f not in ("id", "path")}
+_DERIVED_KEYS = {f for f in Derived.__dataclass_fields__ if f not in ("id", "path")}
+_DIMENSION_KEYS = {f for f in Dimension.__dataclass_fields__ if f not in ("id", "path")}
+_METHOD_KEYS = {f for f in Methods.__dataclass_fields__ if f != "path"}
+
+
+def _table(data, key, path) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be a table ([{key}.<id>]), found {type(value).__name__}",
+                          key=key, path=path)
+    return value
+
+
+def _entries(data, section, allowed, path):
+    for id_, body in _table(data, section, path).items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"must be a table, found {body!r}", key=f"{section}.{id_}",
+                              path=path)
+        unknown = set(body) - allowed
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}",
+                key=f"{section}.{id_}.{sorted(unknown)[0]}", path=path)
+        yield id_, body
+
+
+def _build(cls, id_, body, section, path):
+    try:
+        return cls(id=id_, path=path, **body)
+    except TypeError as err:  # a required key is missing
+        raise ConfigError(f"missing a required key ({err})", key=f"{section}.{id_}",
+                          path=path) from None
+
+
+def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
+    """Build an :class:`IndicatorSystem` from parsed TOML data."""
+    unknown = set(data) - {"methods", "dimensions", "indicators", "derived", "meta"}
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown))}; expected "
+                          "methods, dimensions, indicators, derived", key=sorted(unknown)[0],
+                          path=path)
+    methods = _table(data, "methods", path)
+    bad = set(methods) - _METHOD_KEYS
+    if bad:
+        raise ConfigError(f"unknown method key; allowed: {', '.join(sorted(_METHOD_KEYS))}",
+                          key=f"methods.{sorted(bad)[0]}", path=path)
+    dims = tuple(_build(Dimension, i, b, "dimensions", path)
+                 for i, b in _entries(data, "dimensions", _DIMENSION_KEYS, path))
+    inds = []
+    for i, b in _entries(data, "indicators", _INDICATOR_KEYS, path):
+        b = dict(b)
+        if "aliases" in b:
+            if not isinstance(b["aliases"], list):
+                raise ConfigError("must be a list of header texts", key=f"indicators.{i}.aliases",
+                                  path=path)
+            b["aliases"] = tuple(b["aliases"])
+        inds.append(_build(Indicator, i, b, "indicators", path))
+    der = tuple(_build(Derived, i, b, "derived", path)
+                for i, b in _entries(data, "derived", _DERIVED_KEYS, path))
+    if not inds:
+        raise ConfigError("no indicators declared; add [indicators.<id>] tables",
+                          key="indicators", path=path)
+    return IndicatorSystem(tuple(inds), dims, der, Methods(**methods, path=path), path=path)
+
+
+def load_system(path: str | Path | None = None) -> IndicatorSystem:
+    """Load an indicator system from TOML; ``None`` gives the built-in default.
+
+    Raises
+    ------
+    classify.errors.ConfigError
+        Naming the key and file, e.g. an unknown dimension, a negative weight, an unknown
+        transform or method, an unknown key.
+    """
+    if path is None:
+        text = resources.files("classify").joinpath(DEFAULT_PATH).read_text(encoding="utf-8")
+        where = "classify/" + DEFAULT_PATH
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("file not found; check the --config path", path=p)
+        text = p.read_text(encoding="utf-8-sig")
+        where = str(p)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"not valid TOML: {err}", path=where) from None
+    return parse_system(data, path=where)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(float(v)) if isinstance(v, float) else str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def system_to_toml(system: IndicatorSystem, *, comments: dict[str, list[str]] | None = None,
+                   header: list[str] = ()) -> str:
+    """Write ``system`` as TOML text (the layout :func:`load_system` reads).
+
+    ``comments`` maps ``"indicators.<id>"`` (or a section name) to comment lines placed
+    above that table.
+    """
+    comments = comments or {}
+    data = system.to_dict()
+    out = [f"# {h}" if h else "#" for h in header]
+    for section in ("methods", "dimensions", "indicators", "derived"):
+        body = data[section]
+        if section == "methods":
+            out += ["", "[methods]"] + [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+            continue
+        for id_, fields in body.items():
+            out.append("")
+            out += [f"# {c}" for c in comments.get(f"{section}.{id_}", [])]
+            out.append(f"[{section}.{id_}]")
+            out += [f"{k} = {_toml_value(v)}" for k, v in fields.items()]
+        out += [f"# {c}" for c in comments.get(section, [])]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,414 @@
+"""Table columns → indicators: recognition, unit conversion, derived indicators.
+
+Three steps a notebook can run one at a time::
+
+    system = load_system()
+    rec = recognise(table, units, system)          # which column is which indicator
+    ind, missing_log = build_indicators(table, rec, system)
+
+``ind`` has one float column per recognised indicator id, in the unit the system
+declares, then the derived indicators (location quotients, per-capita values, shares).
+Missing values stay missing (NaN) and are listed in ``missing_log``; scoring decides how
+to treat them (see :func:`classify.scoring.score`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
+from classify.errors import ConfigError
+from geo.errors import InputError
+from geo.units import factor, is_flag_unit, parse_unit, split_header
+
+__all__ = ["Recognition", "recognise", "build_indicators", "derive", "write_starter_config",
+           "KEY_HEADERS"]
+
+# headers of key columns: never indicators, never reported as unrecognised
+KEY_HEADERS = {
+    "town_code": ("town_code", "统计代码", "区划代码", "代码", "行政区划代码", "统计用区划代码"),
+    "town": ("town", "乡镇", "乡镇名称", "镇街", "名称", "镇街名称", "乡镇（街道）"),
+    "county": ("county", "县区", "所属县区", "县（市、区）", "县(市、区)", "县市区"),
+    "county_code": ("county_code", "县区代码"),
+    "city": ("city", "地市", "所属地市", "市"),
+    "city_code": ("city_code", "地市代码"),
+    "declared": ("declared", "自评类别"),
+}
+_OTHER_KNOWN = {"geometry", "area_km2", "boundary_quality", "source_row", "year", "年份",
+                "序号", "备注"}
+
+_FLAG_TEXT = {"是": 1.0, "否": 0.0, "有": 1.0, "无": 0.0, "y": 1.0, "n": 0.0, "yes": 1.0,
+              "no": 0.0, "true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "√": 1.0, "×": 0.0}
+
+
+def _norm(text: str) -> str:
+    s = unicodedata.normalize("NFKC", str(text))
+    return re.sub(r"\s+", "", s).lower()
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """Which table column holds which indicator, and the factor to its declared unit.
+
+    Attributes
+    ----------
+    columns : dict
+        indicator id → table column.
+    source_units : dict
+        indicator id → unit found in the table (``None``: none given, declared unit assumed).
+    factors : dict
+        indicator id → multiply the column by this to get the declared unit.
+    unrecognised : tuple
+        Columns that are neither key columns nor indicators.
+    absent : tuple
+        Indicator ids of the system with no column in the table.
+    keys : tuple
+        Columns taken as key columns (code, name, county …).
+    """
+
+    columns: dict[str, str]
+    source_units: dict[str, str | None]
+    factors: dict[str, float]
+    unrecognised: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    units: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table column: ``column, indicator, source_unit, factor, status``."""
+        rows = [{"column": c, "indicator": i, "source_unit": self.source_units[i],
+                 "factor": self.factors[i],
+                 "status": "recognised" if self.source_units[i] else "recognised, unit assumed"}
+                for i, c in self.columns.items()]
+        rows += [{"column": c, "indicator": "", "source_unit": self.units.get(c),
+                  "factor": np.nan, "status": "unrecognised"} for c in self.unrecognised]
+        rows += [{"column": c, "indicator": "", "source_unit": None, "factor": np.nan,
+                  "status": "key"} for c in self.keys]
+        return pd.DataFrame(rows, columns=["column", "indicator", "source_unit", "factor",
+                                           "status"])
+
+
+def _is_key(column: str) -> bool:
+    n = _norm(split_header(column)[0])
+    if n in {_norm(x) for x in _OTHER_KNOWN}:
+        return True
+    return any(n == _norm(h) for heads in KEY_HEADERS.values() for h in heads)
+
+
+def _names(ind) -> set[str]:
+    names = {ind.id, ind.label_zh, ind.label_en, *getattr(ind, "aliases", ())}
+    return {_norm(n) for n in names if n}
+
+
+def recognise(table: pd.DataFrame | Iterable[str], units: Mapping[str, str | None] | None,
+              system: IndicatorSystem | None = None) -> Recognition:
+    """Map table columns to the indicators of ``system``.
+
+    Parameters
+    ----------
+    table : DataFrame or iterable of str
+        The parsed table (only its column names are used).  Headers may be clean
+        (``"地区生产总值"``) or carry the unit in brackets (``"地区生产总值（万元）"``).
+    units : mapping or None
+        Column → unit as found in the file (units row or header brackets), as
+        ``geo.tables`` reports it; ``None`` or a missing entry means no unit given.
+    system : IndicatorSystem, optional
+        Default: the built-in system.
+
+    Raises
+    ------
+    classify.errors.ConfigError
+        An indicator's ``column`` names a column that is not in the table.
+    geo.errors.InputError
+        A column's unit cannot be converted to the declared unit, or two columns match one
+        indicator.
+    """
+    system = system or load_system()
+    columns = list(table.columns if isinstance(table, pd.DataFrame) else table)
+    units = dict(units or {})
+    found: dict[str, str] = {}
+    src_units: dict[str, str | None] = {}
+    for ind in system.indicators:
+        if ind.column is not None:
+            if ind.column not in columns:
+                raise ConfigError(
+                    f"column {ind.column!r} is not in the table (columns: "
+                    f"{', '.join(map(str, columns))}); fix the header or the config key",
+                    key=f"indicators.{ind.id}.column", path=system.path)
+            found[ind.id] = ind.column
+    taken = set(found.values())
+    for col in columns:
+        if col in taken:
+            continue
+        name, _ = split_header(str(col))
+        hits = [i for i in system.indicators if i.column is None and _norm(name) in _names(i)]
+        for ind in hits[:1]:
+            if ind.id in found:
+                raise InputError(
+                    f"both {found[ind.id]!r} and {col!r} look like indicator {ind.id!r} "
+                    f"({ind.label_zh}); set `column` under [indicators.{ind.id}] in the config "
+                    "to choose one", column=col)
+            found[ind.id] = col
+    for id_, col in found.items():
+        src_units[id_] = _source_unit(col, units)
+    factors = {i: _factor(system.get(i), found[i], src_units[i]) for i in found}
+    taken = set(found.values())
+    keys = tuple(c for c in columns if c not in taken and _is_key(str(c)))
+    unrec = tuple(c for c in columns if c not in taken and c not in keys)
+    absent = tuple(i.id for i in system.indicators if i.id not in found)
+    order = {i.id: k for k, i in enumerate(system.indicators)}
+    found = dict(sorted(found.items(), key=lambda kv: order[kv[0]]))
+    return Recognition(found, src_units, factors, unrec, absent, keys,
+                       units={c: units.get(c) for c in columns})
+
+
+def _source_unit(col: str, units: Mapping[str, str | None]) -> str | None:
+    given = units.get(col)
+    if given is not None and str(given).strip():
+        try:
+            return parse_unit(given)
+        except InputError as err:
+            raise InputError(err.message, column=col) from None
+    return split_header(str(col))[1]
+
+
+def _factor(ind, col: str, src: str | None) -> float:
+    if src is None:
+        return 1.0
+    if is_flag_unit(ind.unit):
+        if is_flag_unit(src):
+            return 1.0
+        raise InputError(
+            f"indicator {ind.id!r} ({ind.label_zh}) is a yes/no flag but the column's unit is "
+            f"{src!r}; give 1/0 or 是/否 values, or change `unit` under [indicators.{ind.id}]",
+            column=col)
+    try:
+        return factor(src, ind.unit)
+    except InputError as err:
+        raise InputError(f"{err.message} (indicator {ind.id!r} is declared in {ind.unit!r})",
+                         column=col) from None
+
+
+def _row_label(frame: pd.DataFrame, i) -> object:
+    if "source_row" in frame.columns:
+        return frame.loc[i, "source_row"]
+    return i
+
+
+def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
+    s = frame[col]
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype(float)
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype(float)
+    text = s.astype("string").str.strip()
+    empty = text.isna() | text.isin(["", "-", "—", "/", "nan", "NaN"])
+    if flag:
+        out = text.str.lower().map(lambda v: _FLAG_TEXT.get(v, np.nan) if isinstance(v, str)
+                                   else np.nan).astype(float)
+    else:
+        out = pd.to_numeric(text.str.replace(",", "", regex=False).where(~empty), errors="coerce")
+    bad = out.isna() & ~empty
+    if bad.any():
+        i = bad.idxmax()
+        raise InputError(
+            f"value {s[i]!r} is not a number"
+            + (" or 是/否" if flag else "")
+            + "; fix the cell or leave it empty for a missing value",
+            row=_row_label(frame, i), column=col)
+    return out.astype(float)
+
+
+def _town(frame: pd.DataFrame, i) -> tuple[str, str]:
+    code = frame.loc[i, "town_code"] if "town_code" in frame.columns else ""
+    name = frame.loc[i, "town"] if "town" in frame.columns else ""
+    return ("" if pd.isna(code) else str(code)), ("" if pd.isna(name) else str(name))
+
+
+def build_indicators(frame: pd.DataFrame, recognition: Recognition,
+                     system: IndicatorSystem | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicator values in declared units, then the derived indicators.
+
+    Returns
+    -------
+    indicators : DataFrame
+        Indexed like ``frame``; one float column per recognised indicator (system order),
+        then one per derived indicator whose inputs exist.
+    missing_log : DataFrame
+        ``row, town_code, town, indicator, column, status, detail`` — one row per missing
+        value (``status="missing"``), per value a derived indicator could not be computed
+        for (``"not derivable"``) and per derived indicator skipped for want of an input
+        column (``"skipped"``, ``row`` empty).
+    """
+    system = system or load_system()
+    out = pd.DataFrame(index=frame.index)
+    log: list[dict] = []
+    for id_, col in recognition.columns.items():
+        ind = system.get(id_)
+        vals = _to_float(frame, col, is_flag_unit(ind.unit)) * recognition.factors[id_]
+        out[id_] = vals
+        for i in vals.index[vals.isna()]:
+            code, town = _town(frame, i)
+            log.append({"row": _row_label(frame, i), "town_code": code, "town": town,
+                        "indicator": id_, "column": col, "status": "missing",
+                        "detail": "empty cell"})
+    for der in system.derived:
+        inputs = [der.numerator, der.denominator]
+        lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]
+        if lacking:
+            log.append({"row": None, "town_code": "", "town": "", "indicator": der.id,
+                        "column": "", "status": "skipped",
+                        "detail": f"needs {', '.join(lacking)}, not in the table"})
+            continue
+        vals, why = derive(der, out, frame, system)
+        out[der.id] = vals
+        for i in vals.index[vals.isna()]:
+            code, town = _town(frame, i)
+            log.append({"row": _row_label(frame, i), "town_code": code, "town": town,
+                        "indicator": der.id, "column": "", "status": "not derivable",
+                        "detail": why[i]})
+    cols = ["row", "town_code", "town", "indicator", "column", "status", "detail"]
+    return out, pd.DataFrame(log, columns=cols)
+
+
+def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, str | None]:
+    if name in ind_frame.columns:
+        try:
+            unit = system.get(name).unit
+        except ConfigError:
+            unit = None
+        return ind_frame[name].astype(float), given_unit or unit
+    return pd.to_numeric(frame[name], errors="raise").astype(float), given_unit
+
+
+def _reference_groups(der: Derived, frame: pd.DataFrame, system) -> pd.Series:
+    if der.reference == "all":
+        return pd.Series(0, index=frame.index)
+    for col in (f"{der.reference}_code", der.reference):
+        if col in frame.columns:
+            return frame[col].astype("string").fillna("")
+    raise ConfigError(
+        f"reference {der.reference!r} needs a {der.reference}_code or {der.reference} column, "
+        "which the table does not have; use reference = \"all\"",
+        key=f"derived.{der.id}.reference", path=system.path)
+
+
+def derive(der: Derived, ind_frame: pd.DataFrame, frame: pd.DataFrame | None = None,
+           system: IndicatorSystem | None = None) -> tuple[pd.Series, pd.Series]:
+    """Compute one derived indicator.
+
+    Returns the values and, per town, why a value is missing (empty string otherwise).
+    See :class:`classify.config.Derived` for the formulas.
+    """
+    system = system or load_system()
+    frame = ind_frame if frame is None else frame
+    a, ua = _input(der.numerator, der.numerator_unit, ind_frame, frame, system)
+    b, ub = _input(der.denominator, der.denominator_unit, ind_frame, frame, system)
+    why = pd.Series("", index=ind_frame.index, dtype=object)
+    why[a.isna()] = f"{der.numerator} missing"
+    why[b.isna() & a.notna()] = f"{der.denominator} missing"
+    zero = b.eq(0) & a.notna()
+    why[zero] = f"{der.denominator} is 0"
+    bb = b.where(~zero)
+    ratio = a / bb
+    if der.kind == "lq":
+        g = _reference_groups(der, frame, system)
+        ok = ratio.notna()
+        sa = a.where(ok).groupby(g).transform("sum")
+        sb = bb.where(ok).groupby(g).transform("sum")
+        ref = sa / sb.where(sb != 0)
+        bad = ok & ~(ref > 0)
+        why[bad] = f"the reference region has no {der.numerator}"
+        vals = ratio / ref.where(ref > 0)
+    elif der.kind == "share":
+        k = factor(ua, ub) if ua and ub else 1.0
+        vals = 100.0 * k * ratio
+    else:
+        k = 1.0
+        if der.unit and "/" in der.unit and ua and ub:
+            num, den = der.unit.split("/", 1)
+            k = factor(ua, num) / factor(ub, den)
+        vals = k * ratio
+    return vals.astype(float).rename(der.id), why
+
+
+def _unrecognised_block(k: int, col: str, unit: str | None, dims: list[str]) -> list[str]:
+    name, hdr_unit = split_header(str(col))
+    unit = unit or hdr_unit
+    return [
+        "",
+        f"# NOT RECOGNISED: column {col!r}" + (f" (unit {unit})" if unit else "")
+        + ". To score it, uncomment and pick a dimension",
+        f"# ({', '.join(dims)}) and a direction (+ more is better, - less is better):",
+        f"# [indicators.extra_{k}]",
+        f"# label_zh = \"{name}\"",
+        f"# column = \"{col}\"",
+        f"# unit = \"{unit or '个'}\"",
+        f"# dimension = \"{dims[0]}\"",
+        "# direction = \"+\"",
+    ]
+
+
+def write_starter_config(columns: pd.DataFrame | Iterable[str],
+                         units: Mapping[str, str | None] | None, path: str | Path,
+                         system: IndicatorSystem | None = None, *,
+                         overwrite: bool = False) -> str:
+    """Write the effective indicator system for a table as a TOML file to edit.
+
+    Recognised indicators are written with ``column`` set to their header; derived
+    indicators whose inputs were recognised are kept; declared indicators not found and
+    unrecognised columns are listed as comments (the latter as ready-to-uncomment
+    ``[indicators.extra_N]`` tables).  Returns the TOML text.
+
+    Raises
+    ------
+    classify.errors.ConfigError
+        ``path`` exists and ``overwrite`` is false.
+    """
+    from classify.config import Indicator, IndicatorSystem as _System
+
+    system = system or load_system()
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ConfigError("file exists; choose another path or delete it first", path=path)
+    rec = recognise(columns, units, system)
+    inds = []
+    for ind in system.indicators:
+        if ind.id in rec.columns:
+            fields = {k: getattr(ind, k) for k in Indicator.__dataclass_fields__}
+            fields["column"] = rec.columns[ind.id]
+            inds.append(Indicator(**fields))
+    have = set(rec.columns) | {c for c in rec.columns.values()}
+    derived = []
+    for der in system.derived:
+        if all(x in have or x in {d.id for d in derived} for x in (der.numerator,
+                                                                   der.denominator)):
+            derived.append(der)
+    if not inds:
+        raise InputError("no column of the table was recognised as an indicator; headers: "
+                         + ", ".join(map(str, rec.unrecognised)))
+    eff = _System(tuple(inds), system.dimensions, tuple(derived), system.methods)
+    comments = {f"indicators.{i}": [f"recognised from column {c!r}, source unit "
+                                    f"{rec.source_units[i] or 'none given (declared unit assumed)'}"
+                                    + (f", × {rec.factors[i]:g}" if rec.factors[i] != 1 else "")]
+                for i, c in rec.columns.items()}
+    text = system_to_toml(eff, comments=comments, header=[
+        "towntype indicator system — written by `towntype init`; edit and pass with --config.",
+        f"Based on: {system.path or 'built-in default'}.",
+        "Declared indicators not found in the table: "
+        + (", ".join(f"{i} ({system.get(i).label_zh})" for i in rec.absent) or "none") + ".",
+    ])
+    dims = [d.id for d in system.dimensions]
+    extra = []
+    for k, col in enumerate(rec.unrecognised, 1):
+        extra += _unrecognised_block(k, col, rec.units.get(col), dims)
+    text += "\n".join(extra) + ("\n" if extra else "")
+    path.write_text(text, encoding="utf-8")
+    return text
