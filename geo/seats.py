@@ -212,7 +212,7 @@ def match_seats(towns: pd.DataFrame, places: pd.DataFrame, counties, *,
                                           cand["lat"].to_numpy())]
         if inside.empty:
             misses.append({**key, "readings": ";".join(readings),
-                           "reason": _miss_reason(readings, cand, key["county"])})
+                           "reason": _miss_reason(readings, cand, key["county"], county[1])})
             continue
         rows.append((key, inside))
     seats = _pick(rows)
@@ -222,14 +222,21 @@ def match_seats(towns: pd.DataFrame, places: pd.DataFrame, counties, *,
     return gdf[SEAT_COLUMNS].reset_index(drop=True), unmatched
 
 
-def _miss_reason(readings, cand, county_name) -> str:
+def _miss_reason(readings, cand, county_name, county_geom) -> str:
     shown = ", ".join(readings[:6]) + (" …" if len(readings) > 6 else "")
     if cand.empty:
         return f"no place named {shown} in the places file"
-    where = "; ".join(f"{n}@{x:.4f},{y:.4f}" for n, x, y in
-                      cand[["name", "lon", "lat"]].itertuples(index=False))
-    return (f"{len(cand)} place(s) named {shown} exist, none inside {county_name} "
-            f"({where})")
+    # the nearest few (km from the county outline) help a person judge a near miss
+    c = county_geom.centroid
+    kx = 111.32 * np.cos(np.radians(c.y))
+    d = shapely.distance(county_geom, shapely.points(cand["lon"], cand["lat"]))
+    d_km = np.asarray(d) * (kx + 110.57) / 2
+    order = np.lexsort((cand["lat"].to_numpy(), cand["lon"].to_numpy(), np.round(d_km, 3)))
+    near = "; ".join(f"{cand['name'].iloc[i]}@{cand['lon'].iloc[i]:.4f},"
+                     f"{cand['lat'].iloc[i]:.4f} ({d_km[i]:.1f} km outside)"
+                     for i in order[:3])
+    return (f"{len(cand)} place(s) named {shown} exist, none inside {county_name}; "
+            f"nearest: {near}")
 
 
 def _pick(rows) -> pd.DataFrame:
