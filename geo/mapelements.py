@@ -1,0 +1,213 @@
+"""Folium elements of the towntype map: one class per Leaflet object, each with a Jinja2
+``_template`` (the folium/plugins pattern), and no external links.
+
+:class:`OfflineMap` is a :class:`folium.Map` that links no CDN: :class:`InlineAssets` puts
+Leaflet 1.9.4 (from the installed ``django-js-lib-leaflet`` package, images as data URIs)
+and our own small runtime from ``geo/assets`` into the page.  :class:`TownLayer` draws the
+town polygons once and restyles them per thematic layer; the controls (:class:`Legend`,
+:class:`LayerSwitcher`, :class:`Search`, :class:`Fullscreen`, :class:`InfoBox`,
+:class:`ScaleBar`) talk to it through its JavaScript object.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+
+import folium
+from branca.element import Figure, MacroElement
+from jinja2 import Template
+
+__all__ = [
+    "OfflineMap",
+    "InlineAssets",
+    "TownLayer",
+    "Legend",
+    "LayerSwitcher",
+    "Search",
+    "Fullscreen",
+    "InfoBox",
+    "ScaleBar",
+    "leaflet_assets",
+    "towntype_assets",
+]
+
+_LEAFLET_PACKAGE = "js_lib_leaflet"
+_LEAFLET_DIR = ("static", "js_lib_leaflet")
+
+
+@lru_cache(maxsize=1)
+def leaflet_assets() -> tuple[str, str]:
+    """Leaflet's JavaScript and CSS from the installed package, CSS images as data URIs.
+
+    Returns
+    -------
+    (js, css) : tuple of str
+    """
+    try:
+        root = resources.files(_LEAFLET_PACKAGE).joinpath(*_LEAFLET_DIR)
+        js = root.joinpath("leaflet.js").read_text(encoding="utf-8")
+        css = root.joinpath("leaflet.css").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise ModuleNotFoundError(
+            "the offline map inlines Leaflet from the Python package "
+            "'django-js-lib-leaflet' (module js_lib_leaflet), which is missing: "
+            "pip install django-js-lib-leaflet") from exc
+    # the source map is only for developer tools; a comment pointing at it invites a request
+    js = re.sub(r"//# sourceMappingURL=\S+", "", js)
+
+    def data_uri(match: re.Match) -> str:
+        name = match.group(1)
+        data = root.joinpath("images", name).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
+
+    css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
+    return js, css
+
+
+@lru_cache(maxsize=1)
+def towntype_assets() -> tuple[str, str]:
+    """Our own runtime (``geo/assets/towntype.js`` and ``.css``)."""
+    root = resources.files("geo").joinpath("assets")
+    return (root.joinpath("towntype.js").read_text(encoding="utf-8"),
+            root.joinpath("towntype.css").read_text(encoding="utf-8"))
+
+
+def _script_safe(text: str) -> str:
+    """Make JavaScript safe inside an inline ``<script>`` element (only ``</script``
+    would end it; ``<\\/`` means ``</`` in strings and regular expressions alike)."""
+    return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
+
+
+class OfflineMap(folium.Map):
+    """A :class:`folium.Map` without folium's CDN links (Leaflet, jQuery, Bootstrap, …).
+
+    Add an :class:`InlineAssets` child (``town_map`` does) so Leaflet is in the page.
+    """
+
+    default_js: list = []
+    default_css: list = []
+
+
+class InlineAssets(MacroElement):
+    """Leaflet and the towntype runtime, inlined into the page header."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>{{ this.css }}</style>
+        <script>{{ this.js }}</script>
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "InlineAssets"
+        leaflet_js, leaflet_css = leaflet_assets()
+        own_js, own_css = towntype_assets()
+        self.css = re.sub(r"</(style)", r"<\\/\1", leaflet_css + "\n" + own_css, flags=re.IGNORECASE)
+        self.js = _script_safe(leaflet_js) + "\n" + _script_safe(own_js)
+
+
+class TownLayer(MacroElement):
+    """The town polygons, drawn once on a canvas and restyled per thematic layer.
+
+    Parameters
+    ----------
+    data : dict
+        The payload built by :func:`geo.maps.town_map` (geometry, attributes, layers).
+        It is embedded as a JSON ``<script>`` block and parsed once in the browser.
+    """
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <script type="application/json" id="{{ this.get_name() }}_data">{{ this.payload }}</script>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = towntype.create(
+                {{ this._parent.get_name() }}, "{{ this.get_name() }}_data");
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict):
+        super().__init__()
+        self._name = "TownLayer"
+        # "</" only occurs inside JSON strings, where "<\\/" is an equivalent escape
+        self.payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace(
+            "</", "<\\/")
+
+
+class _Control(MacroElement):
+    """A towntype control bound to a :class:`TownLayer` (``towntype.<factory>(tm, opts)``)."""
+
+    _factory = ""
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = towntype.{{ this._factory }}(
+                {{ this.town_layer.get_name() }}, {{ this.options|tojson }}
+            ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, town_layer: TownLayer, **options):
+        super().__init__()
+        self._name = type(self).__name__
+        self.town_layer = town_layer
+        self.options = {k: v for k, v in options.items() if v is not None}
+
+
+class Legend(_Control):
+    """Legend of the visible thematic layer: classes, colours, breaks and counts."""
+
+    _factory = "legend"
+
+
+class LayerSwitcher(_Control):
+    """Radio buttons for the thematic layers plus county-outline and label switches."""
+
+    _factory = "layerSwitcher"
+
+
+class Search(_Control):
+    """Search box: town names in Chinese, full pinyin or pinyin initials."""
+
+    _factory = "search"
+
+
+class Fullscreen(_Control):
+    """Full-screen button using the browser's Fullscreen API."""
+
+    _factory = "fullscreen"
+
+
+class InfoBox(_Control):
+    """Title, subtitle, notice, date, basemap and datum, data-source attribution."""
+
+    _factory = "infoBox"
+
+
+class ScaleBar(MacroElement):
+    """Leaflet's own scale control (metric)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({imperial: false, position: {{ this.position|tojson }}})
+                .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, position: str = "bottomleft"):
+        super().__init__()
+        self._name = "ScaleBar"
+        self.position = position
+

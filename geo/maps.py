@@ -1,0 +1,760 @@
+"""Interactive town maps that open with no network: :func:`town_map` and :func:`save_map`.
+
+The town polygons are simplified as a coverage (neighbours keep their shared edges),
+quantised to ``10**-precision`` degree, delta-encoded and stored **once** in the page;
+every thematic layer — category, subtype, each dimension score and the composite
+(classed with mapclassify), clusters, stability, declared-category check — is a list of
+class numbers per town plus a legend, and switching layers restyles the same canvas
+features.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
+controls from ``geo/assets`` (see :mod:`geo.mapelements`), so the HTML references no CDN.
+
+Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
+``gaode`` (tiles in GCJ-02: the geometry is shifted WGS84 → GCJ-02 *for display only*) and
+``tianditu`` (needs the user's key).
+
+Examples
+--------
+>>> m = town_map(towns, palette=palette, title="清远市镇街分类")  # doctest: +SKIP
+>>> save_map(m, "map.html")                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InputError, TowntypeError
+
+__all__ = [
+    "BASEMAPS",
+    "Basemap",
+    "DIMENSIONS",
+    "LayerSpec",
+    "SCHEMES",
+    "available_layers",
+    "classify_values",
+    "encode_geometries",
+    "save_map",
+    "simplify_coverage",
+    "town_map",
+]
+
+#: Dimension ids in display order (score columns are ``score_<id>``).
+DIMENSIONS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology",
+              "centrality")
+
+#: Stability (share of Monte Carlo draws that keep the category) class limits.
+STABILITY_LIMITS = (0.6, 0.8)
+
+_NO_DATA = "#d9d9d9"
+_CLUSTER_COLOURS = ("#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69",
+                    "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#1b9e77", "#d95f02")
+_SEQUENTIAL = {"composite": "YlOrRd", "score": "YlGnBu"}
+
+
+# --------------------------------------------------------------------------- basemaps
+@dataclass(frozen=True)
+class Basemap:
+    """A tile basemap: URL templates (with ``{key}`` for an API key) and their datum."""
+
+    name: str
+    datum: str
+    tiles: tuple[tuple[str, str], ...] = ()
+    subdomains: str = "abc"
+    max_zoom: int = 18
+    needs_key: bool = False
+
+
+BASEMAPS: dict[str, Basemap] = {
+    "none": Basemap("none", "wgs84"),
+    "osm": Basemap("osm", "wgs84", (
+        ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+         "© OpenStreetMap contributors (ODbL)"),), max_zoom=19),
+    "gaode": Basemap("gaode", "gcj02", (
+        ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+         "&x={x}&y={y}&z={z}", "© 高德地图 AutoNavi"),), subdomains="1234"),
+    # Tianditu tiles are in CGCS2000, which equals WGS84 at map scale: no shift.
+    "tianditu": Basemap("tianditu", "wgs84", (
+        ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+         "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+         "&TILECOL={x}&tk={key}", "© 天地图 Tianditu"),
+        ("https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+         "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+         "&TILECOL={x}&tk={key}", "© 天地图 Tianditu"),
+    ), subdomains="01234567", needs_key=True),
+}
+
+
+def _basemap(name: str, key: str | None) -> Basemap:
+    if name not in BASEMAPS:
+        raise InputError(f"unknown basemap {name!r}; choose one of {', '.join(BASEMAPS)} "
+                         "(flag --basemap)")
+    bm = BASEMAPS[name]
+    if bm.needs_key and not key:
+        raise InputError(f"basemap {name!r} needs your own API key: pass --tianditu-key KEY "
+                         "(town_map(..., basemap_key=KEY)), or choose --basemap none")
+    return bm
+
+
+# --------------------------------------------------------------------- classification
+class _Scheme:
+    """A classification scheme: ``bins(values, k, breaks) -> upper bounds``."""
+
+    label_key = ""
+
+    def bins(self, y: np.ndarray, k: int, breaks) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _Quantiles(_Scheme):
+    label_key = "scheme_quantiles"
+
+    def bins(self, y, k, breaks):
+        import mapclassify
+        return np.asarray(mapclassify.Quantiles(y, k=k).bins, dtype=float)
+
+
+class _EqualInterval(_Scheme):
+    label_key = "scheme_equal_interval"
+
+    def bins(self, y, k, breaks):
+        import mapclassify
+        return np.asarray(mapclassify.EqualInterval(y, k=k).bins, dtype=float)
+
+
+class _FisherJenks(_Scheme):
+    """Fisher–Jenks; above 2,000 values on an evenly spaced sample of the sorted values
+    (deterministic, unlike mapclassify's random ``FisherJenksSampled``)."""
+
+    label_key = "scheme_fisher_jenks"
+    max_n = 2000
+
+    def bins(self, y, k, breaks):
+        import mapclassify
+        sample = np.sort(y)
+        if sample.size > self.max_n:
+            sample = sample[np.linspace(0, sample.size - 1, self.max_n).round().astype(int)]
+        k = min(k, np.unique(sample).size)
+        out = np.asarray(mapclassify.FisherJenks(sample, k=k).bins, dtype=float)
+        out[-1] = max(out[-1], float(np.max(y)))
+        return out
+
+
+class _User(_Scheme):
+    label_key = "scheme_user"
+
+    def bins(self, y, k, breaks):
+        if breaks is None or len(breaks) == 0:
+            raise InputError("scheme 'user' needs breaks: give the upper class limits, "
+                             "e.g. layers=[{'id': 'composite', 'scheme': 'user', "
+                             "'breaks': [20, 40, 60, 80]}]")
+        b = np.asarray(sorted(float(v) for v in breaks), dtype=float)
+        if b[-1] < np.max(y):
+            b = np.append(b, float(np.max(y)))
+        return b
+
+
+#: Classification schemes for numeric layers (name → scheme).
+SCHEMES: dict[str, _Scheme] = {
+    "quantiles": _Quantiles(),
+    "fisher_jenks": _FisherJenks(),
+    "equal_interval": _EqualInterval(),
+    "user": _User(),
+}
+
+
+def classify_values(values, scheme: str = "quantiles", k: int = 5,
+                    breaks: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Class numbers of ``values`` under a mapclassify scheme.
+
+    Parameters
+    ----------
+    values : array-like of float
+        NaN gets class -1 (no data).
+    scheme : {"quantiles", "fisher_jenks", "equal_interval", "user"}
+    k : int
+        Number of classes (fewer when the values have fewer distinct values).
+    breaks : sequence of float, optional
+        Upper class limits for ``scheme="user"``.
+
+    Returns
+    -------
+    bins : ndarray
+        Upper limits of the classes, increasing.
+    classes : ndarray of int
+        Class number per value (0-based), -1 for NaN.
+
+    Examples
+    --------
+    >>> bins, cls = classify_values([1, 2, 3, 10], "user", breaks=[2, 5])
+    >>> bins.tolist(), cls.tolist()
+    ([2.0, 5.0, 10.0], [0, 0, 1, 2])
+    """
+    if scheme not in SCHEMES:
+        raise InputError(f"unknown classification scheme {scheme!r}; choose one of "
+                         f"{', '.join(SCHEMES)}")
+    y = np.asarray(values, dtype=float)
+    ok = np.isfinite(y)
+    classes = np.full(y.shape, -1, dtype=int)
+    if not ok.any():
+        return np.array([], dtype=float), classes
+    bins = np.unique(SCHEMES[scheme].bins(y[ok], int(k), breaks))
+    classes[ok] = np.minimum(np.searchsorted(bins, y[ok], side="left"), bins.size - 1)
+    return bins, classes
+
+
+# ------------------------------------------------------------------------------ layers
+@dataclass(frozen=True)
+class LayerSpec:
+    """One thematic layer: its id and, for numeric layers, the classification."""
+
+    id: str
+    scheme: str | None = None
+    k: int | None = None
+    breaks: tuple[float, ...] | None = None
+
+    @classmethod
+    def coerce(cls, item) -> "LayerSpec":
+        if isinstance(item, LayerSpec):
+            return item
+        if isinstance(item, str):
+            return cls(item)
+        if isinstance(item, Mapping):
+            unknown = set(item) - {"id", "scheme", "k", "breaks"}
+            if "id" not in item or unknown:
+                raise InputError(f"layer {dict(item)!r}: give 'id' and optionally 'scheme', "
+                                 f"'k', 'breaks' (unknown keys: {sorted(unknown)})")
+            br = item.get("breaks")
+            return cls(item["id"], item.get("scheme"), item.get("k"),
+                       None if br is None else tuple(br))
+        raise InputError(f"layer {item!r}: give a layer id string or a mapping with 'id'")
+
+
+def _present(towns: pd.DataFrame, column: str) -> bool:
+    if column not in towns.columns:
+        return False
+    col = towns[column]
+    return bool(col.notna().any()) and bool((col.astype(str).str.strip() != "").any())
+
+
+def available_layers(towns: pd.DataFrame) -> list[str]:
+    """Ids of the thematic layers ``towns`` has the columns for, in display order."""
+    out = ["category"]
+    if _present(towns, "subtype"):
+        out.append("subtype")
+    if "composite" in towns.columns:
+        out.append("composite")
+    out += [f"score_{d}" for d in DIMENSIONS if f"score_{d}" in towns.columns]
+    for lid, col in (("cluster", "cluster"), ("stability", "stability"),
+                     ("declared", "declared_status")):
+        if _present(towns, col):
+            out.append(lid)
+    return out
+
+
+def _text(towns: pd.DataFrame, column: str) -> pd.Series:
+    if column not in towns.columns:
+        return pd.Series([""] * len(towns), index=towns.index, dtype=object)
+    return towns[column].astype(object).where(towns[column].notna(), "").astype(str).str.strip()
+
+
+def _categorical(keys: pd.Series, entries: list[dict]) -> tuple[list[int], list[dict], int]:
+    """Class numbers of ``keys`` against legend ``entries`` (each with a ``key``)."""
+    index = {e["key"]: i for i, e in enumerate(entries)}
+    classes = [index.get(k, -1) for k in keys]
+    counts = np.bincount([c for c in classes if c >= 0], minlength=len(entries))
+    for e, c in zip(entries, counts):
+        e["count"] = int(c)
+    return classes, entries, int(sum(c < 0 for c in classes))
+
+
+def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
+    try:
+        item = palette[key]
+        return {"key": key, "label": str(item.get(lang) or item.get("zh") or key),
+                "color": str(item["color"])}
+    except KeyError:
+        raise InputError(f"value {key!r} of column {column!r} has no colour in the palette "
+                         f"(palette keys: {', '.join(map(str, palette))}); add it to the "
+                         "taxonomy's colours", column=column) from None
+
+
+def _layer_category(towns, spec, ctx) -> dict:
+    keys = _text(towns, "category")
+    ids = [k for k in ctx["palette"] if "/" not in str(k)]
+    for k in dict.fromkeys(keys):
+        if k and k not in ids:
+            ids.append(k)  # reaches _palette_entry, which names the missing colour
+    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "category") for k in ids]
+    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_category")},)
+
+
+def _layer_subtype(towns, spec, ctx) -> dict:
+    cat, sub = _text(towns, "category"), _text(towns, "subtype")
+    keys = pd.Series([f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
+                      for c, s in zip(cat, sub)], index=towns.index)
+    order = [k for k in ctx["palette"] if k in set(keys)]
+    order += [k for k in dict.fromkeys(keys) if k and k not in order]
+    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "subtype") for k in order]
+    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_subtype")},)
+
+
+def _layer_numeric(towns, spec, ctx) -> dict:
+    column = spec.id
+    if column not in towns.columns:
+        raise InputError(f"layer {column!r} needs column {column!r}, which the towns lack "
+                         f"(layers available: {', '.join(available_layers(towns))})",
+                         column=column)
+    values = pd.to_numeric(towns[column], errors="raise").to_numpy(dtype=float)
+    scheme = spec.scheme or ctx["scheme"]
+    k = spec.k or ctx["k"]
+    breaks = spec.breaks if spec.breaks is not None else ctx["breaks"].get(column)
+    if breaks is not None and spec.scheme is None:
+        scheme = "user"
+    bins, classes = classify_values(values, scheme, k, breaks)
+    import matplotlib as mpl
+    cmap = mpl.colormaps[_SEQUENTIAL["composite" if column == "composite" else "score"]]
+    colours = [mpl.colors.to_hex(cmap(x)) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
+    lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
+    entries = [{"key": i, "label": f"{lo:.1f} – {hi:.1f}", "color": c}
+               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
+    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
+    for e, n in zip(entries, counts):
+        e["count"] = int(n)
+    if column == "composite":
+        label = ctx["t"]("layer_composite")
+    else:
+        label = ctx["t"]("layer_score", dim=ctx["t"](f"dim_{column[6:]}", default=column[6:]))
+    note = ctx["t"](SCHEMES[scheme].label_key)
+    return (classes.tolist(), entries, int((classes < 0).sum()),
+            {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]})
+
+
+def _layer_cluster(towns, spec, ctx) -> dict:
+    ids = pd.to_numeric(towns["cluster"], errors="coerce")
+    names = _text(towns, "cluster_name" if ctx["lang"] == "zh" or "cluster_name_en" not in
+                  towns.columns else "cluster_name_en")
+    keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index)
+    order = sorted({k for k in keys if k}, key=int)
+    entries = []
+    for n, k in enumerate(order):
+        name = names[keys == k].iloc[0]
+        entries.append({"key": k, "label": f"{k} · {name}" if name else k,
+                        "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]})
+    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_cluster")},)
+
+
+def _layer_stability(towns, spec, ctx) -> dict:
+    v = pd.to_numeric(towns["stability"], errors="coerce").to_numpy(dtype=float)
+    lo, hi = STABILITY_LIMITS
+    keys = pd.Series(np.select([np.isnan(v), v < lo, v < hi], ["", "uncertain", "moderate"],
+                               "stable"), index=towns.index)
+    t = ctx["t"]
+    entries = [
+        {"key": "stable", "label": t("stable", hi=hi), "color": "#1a9850"},
+        {"key": "moderate", "label": t("moderate", lo=lo, hi=hi), "color": "#fee08b"},
+        # uncertain towns are marked twice: colour and a dashed dark outline
+        {"key": "uncertain", "label": t("uncertain", lo=lo), "color": "#d73027",
+         "stroke": "#111111", "weight": 2.2, "dash": "4 3"},
+    ]
+    return _categorical(keys, entries) + ({"label": t("layer_stability")},)
+
+
+_DECLARED = (("supported", "declared_supported", "#1a9850", None),
+             ("partly supported", "declared_partly", "#fee08b", None),
+             ("not supported", "declared_not", "#d73027", "#111111"),
+             ("", "declared_none", "#f0f0f0", None))
+
+
+def _layer_declared(towns, spec, ctx) -> dict:
+    keys = _text(towns, "declared_status")
+    entries = []
+    for key, label, colour, stroke in _DECLARED:
+        e = {"key": key, "label": ctx["t"](label), "color": colour}
+        if stroke:
+            e.update(stroke=stroke, weight=2.2)
+        entries.append(e)
+    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_declared")},)
+
+
+_LAYER_BUILDERS = {
+    "category": _layer_category,
+    "subtype": _layer_subtype,
+    "composite": _layer_numeric,
+    **{f"score_{d}": _layer_numeric for d in DIMENSIONS},
+    "cluster": _layer_cluster,
+    "stability": _layer_stability,
+    "declared": _layer_declared,
+}
+
+
+def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
+    builder = _LAYER_BUILDERS.get(spec.id)
+    if builder is None:
+        raise InputError(f"unknown map layer {spec.id!r}; choose from "
+                         f"{', '.join(_LAYER_BUILDERS)}")
+    needs = {"cluster": "cluster", "stability": "stability", "declared": "declared_status",
+             "subtype": "subtype"}.get(spec.id)
+    if needs and needs not in towns.columns:
+        raise InputError(f"map layer {spec.id!r} needs column {needs!r}, which the towns "
+                         f"lack (layers available: {', '.join(available_layers(towns))})",
+                         column=needs)
+    classes, legend, missing, extra = builder(towns, spec, ctx)
+    return {"id": spec.id, **extra, "classes": classes, "legend": legend, "missing": missing}
+
+
+# ---------------------------------------------------------------------------- geometry
+def simplify_coverage(geoms, tolerance: float):
+    """Simplify polygons as a coverage: shared edges are simplified once, so neighbours
+    keep common boundaries (no gaps or slivers).  Falls back to per-polygon topology-
+    preserving simplification when the input is not a valid coverage.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries (lon/lat degrees)
+    tolerance : float
+        Visvalingam–Whyatt tolerance in degrees; 0 leaves the geometry unchanged.
+    """
+    import shapely
+
+    arr = np.asarray(geoms, dtype=object)
+    if tolerance <= 0:
+        return arr
+    try:
+        if not bool(shapely.coverage_is_valid(arr)):
+            raise ValueError("not a valid coverage")
+        out = shapely.coverage_simplify(arr, tolerance, simplify_boundary=True)
+    except Exception:  # overlaps/gaps: simplify each polygon on its own
+        out = shapely.simplify(arr, tolerance, preserve_topology=True)
+    # a polygon must not vanish at display scale
+    empty = shapely.is_empty(out) | shapely.is_missing(out)
+    out[empty] = arr[empty]
+    return out
+
+
+def encode_geometries(geoms, precision: int = 5) -> list:
+    """Quantise and delta-encode polygons for the map payload.
+
+    Each geometry becomes ``[[ring, …], …]`` (polygons → rings) where a ring is a flat
+    integer list ``[x0, y0, dx1, dy1, …]`` in units of ``10**-precision`` degree; the
+    deltas run on through the whole geometry.  Closing points, repeated points after
+    rounding and rings that collapse below three points are dropped.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> encode_geometries([box(0, 0, 0.001, 0.002)], precision=3)
+    [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
+    """
+    import shapely
+
+    scale = 10 ** precision
+    out = []
+    for geom in geoms:
+        parts = getattr(geom, "geoms", [geom])
+        prev = np.zeros(2, dtype=np.int64)
+        polys = []
+        for poly in parts:
+            if poly.is_empty:
+                continue
+            rings = []
+            for ring in [poly.exterior, *poly.interiors]:
+                q = np.round(shapely.get_coordinates(ring) * scale).astype(np.int64)[:-1]
+                if len(q) > 1:
+                    keep = np.r_[True, np.any(q[1:] != q[:-1], axis=1)]
+                    q = q[keep]
+                    if len(q) > 1 and np.array_equal(q[0], q[-1]):
+                        q = q[:-1]
+                if len(q) < 3:
+                    continue
+                d = np.diff(np.vstack([prev, q]), axis=0)
+                prev = q[-1]
+                rings.append(d.ravel().tolist())
+            if rings:
+                polys.append(rings)
+        out.append(polys)
+    return out
+
+
+def _label_zoom(geoms) -> int:
+    """Smallest web-map zoom at which a median town is about 60 px wide."""
+    import shapely
+
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    width = float(np.nanmedian(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
+    if not np.isfinite(width) or width <= 0:
+        return 10
+    z = np.log2(60 * 360 / (256 * width))
+    return int(np.clip(np.ceil(z), 3, 16))
+
+
+# --------------------------------------------------------------------------- texts
+@lru_cache(maxsize=1)
+def _labels() -> dict:
+    path = resources.files("geo").joinpath("assets", "labels.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _translator(lang: str):
+    table = _labels()
+    if lang not in table:
+        raise InputError(f"unknown language {lang!r}; choose one of {', '.join(table)} "
+                         "(flag --lang)")
+
+    def t(key: str, default: str | None = None, **fmt) -> str:
+        text = table[lang].get(key, default if default is not None else key)
+        return text.format(**fmt) if fmt else text
+    return t
+
+
+def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    from pypinyin import Style, lazy_pinyin
+
+    full, initials = [], []
+    for name in names:
+        full.append("".join(lazy_pinyin(name)).lower().replace(" ", ""))
+        initials.append("".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower())
+    return full, initials
+
+
+def _fmt(v, digits=1) -> str | None:
+    return None if v is None or pd.isna(v) else f"{float(v):.{digits}f}"
+
+
+def _info_columns(towns: pd.DataFrame, t, lang: str) -> list[dict]:
+    """Evidence rows of the popup, one column of display strings each."""
+    n = len(towns)
+    cols = []
+    if "composite" in towns.columns:
+        cols.append({"label": t("info_composite"),
+                     "values": [_fmt(v) for v in towns["composite"]]})
+    if "rank" in towns.columns:
+        r = pd.to_numeric(towns["rank"], errors="coerce")
+        cols.append({"label": t("info_rank"),
+                     "values": [None if pd.isna(v) else f"{int(v)} / {n}" for v in r]})
+    for d in DIMENSIONS:
+        c = f"score_{d}"
+        if c in towns.columns:
+            cols.append({"label": t("info_score", dim=t(f"dim_{d}")),
+                         "values": [_fmt(v) for v in towns[c]]})
+    if "stability" in towns.columns:
+        cols.append({"label": t("info_confidence"),
+                     "values": [None if pd.isna(v) else f"{float(v):.0%}"
+                                for v in pd.to_numeric(towns["stability"], errors="coerce")]})
+    if "cluster_name" in towns.columns:
+        col = "cluster_name_en" if lang == "en" and "cluster_name_en" in towns.columns \
+            else "cluster_name"
+        cols.append({"label": t("info_cluster"), "values": _text(towns, col).tolist()})
+    if "declared" in towns.columns:
+        dec, st = _text(towns, "declared"), _text(towns, "declared_status")
+        cols.append({"label": t("info_declared"),
+                     "values": [f"{d}（{s}）" if d and s else d for d, s in zip(dec, st)]})
+    if "benchmarks" in towns.columns:
+        cols.append({"label": t("info_benchmarks"),
+                     "values": _text(towns, "benchmarks").str.replace(";", "、").tolist()})
+    return cols
+
+
+# --------------------------------------------------------------------------- the map
+def _check_towns(towns) -> None:
+    import geopandas as gpd
+
+    if not isinstance(towns, gpd.GeoDataFrame) or towns.geometry is None:
+        raise InputError("town_map needs a GeoDataFrame of town polygons (got "
+                         f"{type(towns).__name__})")
+    if len(towns) == 0:
+        raise InputError("town_map got no towns: the joined table is empty; check the "
+                         "join report")
+    if towns.crs is None or not towns.crs.is_geographic or towns.crs.to_epsg() != 4326:
+        raise InputError(f"town_map needs longitude/latitude in EPSG:4326, got "
+                         f"{towns.crs}: use .to_crs(4326) (or .set_crs(4326) if the "
+                         "coordinates are already lon/lat)")
+    for col in ("town_code", "town", "category"):
+        if col not in towns.columns:
+            raise InputError(f"town_map needs column {col!r}; columns present: "
+                             f"{', '.join(map(str, towns.columns))}", column=col)
+    bad = towns.geometry.isna() | towns.geometry.is_empty
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"town {towns['town'].iloc[i]!r} ({towns['town_code'].iloc[i]}) "
+                         "has no geometry; drop it or repair the boundary file",
+                         feature=i)
+
+
+def _display_geometry(gdf, datum: str, display: str):
+    if datum == display:
+        return gdf.geometry
+    from geo.datum import convert_geoseries
+    return convert_geoseries(gdf.geometry, datum, display)
+
+
+def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
+             title: str, subtitle: str | None = None, notice: str | None = None,
+             attribution: Sequence[str] = (), basemap: str = "none", counties=None,
+             lang: str = "zh", datum: str = "wgs84", suggestion_links=None,
+             scheme: str = "quantiles", k: int = 5,
+             breaks: Mapping[str, Sequence[float]] | None = None,
+             basemap_key: str | None = None, date: str | None = None,
+             precision: int = 5, tolerance: float | None = None):
+    """An offline interactive map of classified towns.
+
+    Parameters
+    ----------
+    towns : GeoDataFrame (EPSG:4326)
+        One row per town with ``town_code``, ``town``, ``category`` and optionally
+        ``county``, ``subtype``, ``score_<dim>``, ``composite``, ``rank``, ``cluster``,
+        ``cluster_name``, ``stability``, ``declared``, ``declared_status``,
+        ``benchmarks`` (``;``-joined names).
+    palette : mapping
+        ``{id: {"zh", "en", "color"}}`` keyed by category id and ``category/subtype``.
+    layers : sequence, optional
+        Thematic layers in switcher order, each an id (see :func:`available_layers`) or a
+        mapping ``{"id", "scheme", "k", "breaks"}``.  The first one is shown first.
+        Default: every layer the towns have columns for.
+    title, subtitle, notice : str
+        Shown on the map; the notice (e.g. "illustrative data") is highlighted.
+    attribution : sequence of str
+        Data-source lines shown on the map.
+    basemap : {"none", "osm", "gaode", "tianditu"}
+        ``gaode`` shifts the displayed geometry to GCJ-02; ``tianditu`` needs
+        ``basemap_key``.
+    counties : GeoDataFrame, optional
+        County outlines (EPSG:4326, same datum as ``towns``).
+    lang : {"zh", "en"}
+    datum : str
+        Datum of the input coordinates (``wgs84``, ``gcj02``, ``bd09``).
+    suggestion_links : bool or str, optional
+        ``True`` links each popup to ``suggestions/<town_code>.html``; a string is used as
+        the link template (``{town_code}`` is replaced).
+    scheme, k, breaks
+        Default classification of numeric layers (``breaks``: ``{column: limits}``).
+    basemap_key : str, optional
+        API key for basemaps that need one.
+    date : str, optional
+        Map date shown on the map (default: today).
+    precision : int
+        Decimal places of the stored coordinates (5 ≈ 1 m).
+    tolerance : float, optional
+        Simplification tolerance in degrees (default: about a pixel at two zoom levels
+        past the label zoom; 0 keeps every vertex).
+
+    Returns
+    -------
+    folium.Map
+    """
+    from geo import mapelements as me
+
+    _check_towns(towns)
+    bm = _basemap(basemap, basemap_key)
+    t = _translator(lang)
+    towns = towns.reset_index(drop=True)
+    ctx = {"palette": palette, "lang": lang, "t": t, "scheme": scheme, "k": k,
+           "breaks": dict(breaks or {})}
+    specs = [LayerSpec.coerce(x) for x in (available_layers(towns) if layers is None
+                                           else layers)]
+    if not specs:
+        raise InputError("layers is empty: give at least one layer id, e.g. ['category']")
+    layer_defs = [_build_layer(towns, s, ctx) for s in specs]
+
+    geoms = _display_geometry(towns, datum, bm.datum).to_numpy()
+    label_zoom = _label_zoom(geoms)
+    if tolerance is None:
+        tolerance = 360 / (256 * 2 ** (label_zoom + 2))
+    simple = simplify_coverage(geoms, tolerance)
+    import shapely
+    scale = 10 ** precision
+    label_pts = np.round(shapely.get_coordinates(
+        shapely.point_on_surface(geoms)) * scale).astype(np.int64)
+    names = _text(towns, "town").tolist()
+    pinyin, initials = _pinyin(names)
+    minx, miny, maxx, maxy = shapely.total_bounds(simple)
+    props = {"code": _text(towns, "town_code").tolist(), "name": names,
+             "pinyin": pinyin, "initials": initials, "label": label_pts.tolist()}
+    if "county" in towns.columns:
+        props["county"] = _text(towns, "county").tolist()
+    links = suggestion_links
+    if links is True:
+        links = "suggestions/{town_code}.html"
+    meta = {"basemap": bm.name, "display_datum": bm.datum, "data_datum": datum}
+    data = {
+        "n": len(towns), "scale": scale, "geom": encode_geometries(simple, precision),
+        "props": props, "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
+        "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
+        else layer_defs[0]["id"],
+        "noData": {"color": _NO_DATA}, "labelZoom": label_zoom, "maxLabels": 400,
+        "bounds": [[miny, minx], [maxy, maxx]], "info": _info_columns(towns, t, lang),
+        "links": links or None, "meta": meta,
+        "i18n": {k_: t(k_) for k_ in ("layers", "counties", "labels", "search", "not_found",
+                                      "fullscreen", "suggestions", "no_data")},
+    }
+    if counties is not None and len(counties):
+        cg = _display_geometry(counties, datum, bm.datum).to_numpy()
+        data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
+                                                      precision)}
+
+    m = me.OfflineMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8,
+                      tiles=None, prefer_canvas=True, control_scale=False,
+                      max_zoom=bm.max_zoom)
+    m._id = "towntype"
+    root = m.get_root()
+    root.title = title
+    ids = iter(range(10_000))
+
+    def add(el, parent=m):
+        el._id = f"tt{next(ids)}"
+        parent.add_child(el)
+        return el
+
+    add(me.InlineAssets())
+    for url, attr in bm.tiles:
+        import folium
+        add(folium.TileLayer(tiles=url.replace("{key}", basemap_key or ""), attr=attr,
+                             subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name))
+    layer = add(me.TownLayer(data))
+    meta_line = " · ".join([
+        f"{t('basemap')}: {t('basemap_' + bm.name)}",
+        f"{t('datum')}: {bm.datum.upper()}",
+        f"{t('data_datum')}: {datum.upper()}",
+        f"{t('date')}: {date or _dt.date.today().isoformat()}",
+    ])
+    add(me.InfoBox(layer, title=title, subtitle=subtitle, notice=notice, meta=meta_line,
+                   attribution=[str(a) for a in attribution], position="bottomleft"))
+    add(me.ScaleBar("bottomleft"))
+    add(me.Search(layer, position="topleft"))
+    add(me.Fullscreen(layer, position="topleft"))
+    add(me.LayerSwitcher(layer, position="topright"))
+    add(me.Legend(layer, position="bottomright"))
+    return m
+
+
+_EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?"
+                       r"(?:https?:)?//", re.IGNORECASE)
+
+
+def save_map(m, path: str | Path) -> Path:
+    """Write the map as one self-contained HTML file (UTF-8) and return its path.
+
+    Raises
+    ------
+    geo.errors.TowntypeError
+        If the page would load a script, stylesheet or image from the network (an
+        element added without inlining its assets).
+    """
+    html = m.get_root().render()
+    hit = _EXTERNAL.search(html)
+    if hit:
+        raise TowntypeError(f"the map would load {hit.group(0)!r}… from the network; "
+                            "inline the asset (geo.mapelements) instead of linking it")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
