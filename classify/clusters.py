@@ -1,0 +1,561 @@
+"""Clustering towns on their dimension scores, with a k sweep, profiles and names.
+
+Methods (a registry, :data:`METHODS`):
+
+``kmeans``
+    scikit-learn ``KMeans`` with many restarts (``n_init``).
+``ward``
+    ``AgglomerativeClustering(linkage="ward")``; above ``WARD_DENSE_MAX`` towns it is given
+    a 10-nearest-neighbour connectivity in feature space (dense Ward needs n² memory).
+``gmm``
+    ``GaussianMixture`` (full covariances, several initialisations).
+``ward_spatial``
+    contiguity-constrained Ward: ``AgglomerativeClustering(connectivity=W)`` on libpysal
+    Queen/Rook weights (the ``spopt.region.WardSpatial`` pattern), then a contiguity-keeping
+    boundary-move refinement that only ever lowers the within-cluster sum of squares.
+``skater``
+    ``spopt.region.Skater`` (minimum-spanning-tree pruning).
+``skater_geoda`` / ``redcap``
+    GeoDa's own SKATER / REDCAP (full-order Ward linkage) via ``pygeoda``.
+
+Spatial methods use :func:`geo.contiguity.contiguity_weights`, so islands and
+disconnected parts are attached to their nearest neighbour and never raise.
+
+Features are the columns (default: every ``score_<dim>`` present) standardised to mean 0,
+sd 1; within-cluster sums of squares are in that space (:func:`within_ss`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from classify.errors import ConfigError
+
+__all__ = ["cluster_towns", "ClusterResult", "METHODS", "SPATIAL", "DIM_LABELS",
+           "features", "within_ss", "name_clusters", "agreement"]
+
+DIMS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology", "centrality")
+# label table for cluster names: (short Chinese, English)
+DIM_LABELS = {
+    "strength": ("综合实力", "Strength"), "industry": ("工业", "Industry"),
+    "agriculture": ("农业", "Agriculture"), "commerce": ("商贸", "Commerce"),
+    "tourism": ("文旅", "Tourism"), "ecology": ("生态", "Ecology"),
+    "centrality": ("中心", "Centrality"), "composite": ("综合", "Overall"),
+}
+NAME_BALANCED = ("均衡型", "Balanced")
+NAME_LAGGING = ("综合偏弱型", "Lagging")
+ROMAN = ["", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ", "Ⅵ", "Ⅶ", "Ⅷ", "Ⅸ", "Ⅹ"]
+WARD_DENSE_MAX = 15000
+
+
+@dataclass
+class ClusterResult:
+    """What :func:`cluster_towns` returns.
+
+    Attributes
+    ----------
+    labels : Series of int (1..k), indexed like the frame
+    profiles : DataFrame (``clusters.csv``)
+        ``cluster, n, mean_<col>…, index_<col>…, name_zh, name_en``.
+    sweep : DataFrame (``clusters_k.csv``)
+        ``k, silhouette, calinski_harabasz, davies_bouldin, within_ss, chosen``.
+    membership_stability : Series (0–1)
+        Share of bootstrap refits that put the town in its (matched) cluster.
+    names : dict ``{cluster: (name_zh, name_en)}``
+    method, k : the method used and the chosen k
+    links : DataFrame of links attached to make the contiguity connected (spatial methods)
+    """
+
+    labels: pd.Series
+    profiles: pd.DataFrame
+    sweep: pd.DataFrame
+    membership_stability: pd.Series
+    names: dict
+    method: str
+    k: int
+    columns: list = field(default_factory=list)
+    links: pd.DataFrame | None = None
+
+    def frame(self) -> pd.DataFrame:
+        """Per-town columns ``cluster, cluster_name, cluster_name_en, cluster_stability``."""
+        lab = self.labels
+        return pd.DataFrame({
+            "cluster": lab,
+            "cluster_name": lab.map(lambda c: self.names[c][0]),
+            "cluster_name_en": lab.map(lambda c: self.names[c][1]),
+            "cluster_stability": self.membership_stability,
+        }, index=lab.index)
+
+
+# -- features ----------------------------------------------------------------------------
+def _default_columns(frame) -> list[str]:
+    cols = [f"score_{d}" for d in DIMS if f"score_{d}" in frame]
+    if not cols:
+        raise ConfigError("no score_<dim> columns to cluster on; score the towns first or "
+                          "pass columns=[...]", key="clusters.columns")
+    return cols
+
+
+def features(frame: pd.DataFrame, columns=None) -> tuple[np.ndarray, list[str]]:
+    """Standardised feature matrix (missing values → column median) and its columns."""
+    cols = list(columns) if columns is not None else _default_columns(frame)
+    absent = [c for c in cols if c not in frame]
+    if absent:
+        raise ConfigError(f"columns {absent} are not in the table; available: "
+                          f"{', '.join(map(str, frame.columns[:30]))}", key="clusters.columns")
+    X = frame[cols].apply(pd.to_numeric, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(X).any():
+        med = np.nanmedian(X, axis=0)
+        X = np.where(np.isnan(X), np.where(np.isnan(med), 0.0, med), X)
+    sd = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), cols
+
+
+def within_ss(X: np.ndarray, labels) -> float:
+    """Total within-cluster sum of squares of ``X`` under ``labels``."""
+    labels = np.asarray(labels)
+    return float(sum(((X[labels == c] - X[labels == c].mean(axis=0)) ** 2).sum()
+                     for c in np.unique(labels)))
+
+
+# -- methods -------------------------------------------------------------------------------
+def _kmeans(X, k, seed, w, opts):
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=opts.get("n_init", 20), random_state=seed).fit_predict(X)
+
+
+def _ward(X, k, seed, w, opts):
+    from sklearn.cluster import AgglomerativeClustering
+
+    conn = None
+    if len(X) > WARD_DENSE_MAX:
+        from sklearn.neighbors import kneighbors_graph
+
+        conn = kneighbors_graph(X, 10, include_self=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sklearn completes a disconnected kNN graph
+        return AgglomerativeClustering(k, linkage="ward", connectivity=conn).fit_predict(X)
+
+
+def _gmm(X, k, seed, w, opts):
+    from sklearn.mixture import GaussianMixture
+
+    return GaussianMixture(k, n_init=opts.get("gmm_init", 5), random_state=seed,
+                           reg_covar=1e-4).fit_predict(X)
+
+
+def _ward_spatial(X, k, seed, w, opts):
+    from sklearn.cluster import AgglomerativeClustering
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # bootstrap subgraphs may be disconnected
+        lab = AgglomerativeClustering(k, linkage="ward",
+                                      connectivity=w.sparse).fit_predict(X)
+    if opts.get("refine", True):
+        lab = refine_contiguous(X, lab, w)
+    return lab
+
+
+def _skater(X, k, seed, w, opts):
+    import geopandas as gpd
+    from spopt.region import Skater
+
+    cols = [f"f{j}" for j in range(X.shape[1])]
+    gdf = gpd.GeoDataFrame(pd.DataFrame(X, columns=cols))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Skater(gdf, w, cols, n_clusters=k, islands="ignore")
+        model.solve()
+    return np.asarray(model.labels_)
+
+
+def _geoda(kind):
+    def run(X, k, seed, w, opts):
+        gw = _pygeoda_weights(w)
+        import pygeoda
+
+        data = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+        if kind == "skater":
+            res = pygeoda.skater(k, gw, data, scale_method="raw", random_seed=seed + 1,
+                                 cpu_threads=1)
+        else:
+            res = pygeoda.redcap(k, gw, data, "fullorder-wardlinkage", scale_method="raw",
+                                 random_seed=seed + 1, cpu_threads=1)
+        return np.asarray(res["Clusters"])
+    return run
+
+
+def _pygeoda_weights(w):
+    """The same libpysal weights as a pygeoda ``Weight`` (through a GAL file)."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        import pygeoda
+    except ImportError as err:
+        raise ConfigError("methods 'skater_geoda' and 'redcap' need pygeoda "
+                          "(pip install pygeoda), or use 'ward_spatial' / 'skater'",
+                          key="clusters.method") from err
+    n = w.n
+    lines = [f"0 {n} towns id"]
+    for i in range(n):
+        nb = w.neighbors[i]
+        lines += [f"{i + 1} {len(nb)}", " ".join(str(j + 1) for j in nb)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.gal"
+        path.write_text("\n".join(lines) + "\n")
+        return pygeoda.read_gal(str(path), [str(i) for i in range(1, n + 1)])
+
+
+METHODS = {
+    "kmeans": _kmeans, "ward": _ward, "gmm": _gmm, "ward_spatial": _ward_spatial,
+    "skater": _skater, "skater_geoda": _geoda("skater"), "redcap": _geoda("redcap"),
+}
+SPATIAL = {"ward_spatial", "skater", "skater_geoda", "redcap"}
+
+
+# -- refinement ------------------------------------------------------------------------------
+def _connected_without(members: np.ndarray, drop: int, nbrs) -> bool:
+    rest = set(members.tolist()) - {drop}
+    if not rest:
+        return False
+    start = next(iter(rest))
+    seen, stack = {start}, [start]
+    while stack:
+        for j in nbrs[stack.pop()]:
+            if j in rest and j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return len(seen) == len(rest)
+
+
+def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 20) -> np.ndarray:
+    """Greedy boundary moves that lower the within-cluster SS and keep clusters contiguous.
+
+    A town on a cluster border moves to a neighbouring cluster when that lowers the total
+    within SS (exact update of both centroids) and its old cluster stays connected and
+    non-empty.  Deterministic (towns visited in row order).
+    """
+    lab = np.asarray(labels).copy()
+    nbrs = {i: list(w.neighbors[i]) for i in range(len(lab))}
+    ks = np.unique(lab)
+    size = {c: int((lab == c).sum()) for c in ks}
+    total = {c: X[lab == c].sum(axis=0) for c in ks}
+    for _ in range(max_passes):
+        moved = 0
+        for i in range(len(lab)):
+            a = lab[i]
+            cands = {lab[j] for j in nbrs[i]} - {a}
+            if not cands or size[a] <= 1:
+                continue
+            x = X[i]
+            ma = total[a] / size[a]
+            loss = size[a] / (size[a] - 1) * ((x - ma) ** 2).sum()  # SS drop leaving a
+            best, gain = None, 0.0
+            for b in sorted(cands):
+                mb = total[b] / size[b]
+                cost = size[b] / (size[b] + 1) * ((x - mb) ** 2).sum()
+                if loss - cost > gain + 1e-12:
+                    best, gain = b, loss - cost
+            if best is None or not _connected_without(np.flatnonzero(lab == a), i, nbrs):
+                continue
+            lab[i] = best
+            size[a] -= 1
+            size[best] += 1
+            total[a] = total[a] - x
+            total[best] = total[best] + x
+            moved += 1
+        if not moved:
+            break
+    return lab
+
+
+# -- sweep, profiles, names -------------------------------------------------------------------
+def _scores(X, lab, seed) -> dict:
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    if len(np.unique(lab)) < 2:
+        return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    sample = min(len(X), 4000)
+    return {
+        "silhouette": float(silhouette_score(X, lab, sample_size=sample,
+                                             random_state=seed)),
+        "calinski_harabasz": float(calinski_harabasz_score(X, lab)),
+        "davies_bouldin": float(davies_bouldin_score(X, lab)),
+    }
+
+
+def _relabel(lab: np.ndarray) -> np.ndarray:
+    """Clusters numbered 1..k by size (largest first), ties by first appearance."""
+    uniq, first, counts = np.unique(lab, return_index=True, return_counts=True)
+    order = sorted(range(len(uniq)), key=lambda j: (-counts[j], first[j]))
+    mapping = {uniq[j]: r + 1 for r, j in enumerate(order)}
+    return np.array([mapping[v] for v in lab], dtype=int)
+
+
+def _col_label(col: str) -> tuple[str, str]:
+    key = col[6:] if col.startswith("score_") else col
+    return DIM_LABELS.get(key, (key, key))
+
+
+def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
+                  lagging: float = 90.0) -> dict:
+    """Names from index scores (cluster mean ÷ overall mean × 100), one row per cluster.
+
+    Dimensions with index ≥ ``threshold`` dominate: one → ``工业主导型`` / ``Industry-led``;
+    two or more → the top two, ``文旅生态型`` / ``Tourism–ecology``; none → ``均衡型`` /
+    ``Balanced`` or, when the mean index is below ``lagging``, ``综合偏弱型`` / ``Lagging``.
+    Repeated names get Ⅱ, Ⅲ….
+    """
+    names, used = {}, {}
+    for c, row in index.iterrows():
+        top = row[row >= threshold].sort_values(ascending=False, kind="stable")
+        labs = [_col_label(col) for col in top.index[:2]]
+        if len(labs) == 1:
+            zh, en = f"{labs[0][0]}主导型", f"{labs[0][1]}-led"
+        elif labs:
+            zh, en = f"{labs[0][0]}{labs[1][0]}型", f"{labs[0][1]}–{labs[1][1].lower()}"
+        else:
+            zh, en = NAME_LAGGING if row.mean() < lagging else NAME_BALANCED
+        n = used.get(zh, 0)
+        used[zh] = n + 1
+        if n:
+            suffix = ROMAN[n] if n < len(ROMAN) else str(n + 1)
+            zh, en = f"{zh}{suffix}", f"{en} {['', 'II', 'III', 'IV', 'V'][n] if n < 5 else n + 1}"
+        names[c] = (zh, en)
+    return names
+
+
+def _profiles(frame, cols, lab, threshold) -> tuple[pd.DataFrame, dict]:
+    vals = frame[cols].apply(pd.to_numeric).reset_index(drop=True)
+    g = vals.groupby(lab)
+    means = g.mean()
+    overall = vals.mean()
+    index = means / overall.where(overall != 0) * 100.0
+    names = name_clusters(index, threshold=threshold)
+    prof = pd.DataFrame({"cluster": means.index, "n": g.size().to_numpy()})
+    for c in cols:
+        prof[f"mean_{c}"] = means[c].to_numpy()
+    for c in cols:
+        prof[f"index_{c}"] = index[c].to_numpy()
+    prof["name_zh"] = [names[c][0] for c in means.index]
+    prof["name_en"] = [names[c][1] for c in means.index]
+    return prof.reset_index(drop=True), names
+
+
+# -- bootstrap ---------------------------------------------------------------------------------
+def _sub_weights(w, keep: np.ndarray):
+    """Weights among the kept towns with the dropped ones contracted away.
+
+    Two kept towns are neighbours when they touch, or when they touch the same connected
+    patch of dropped towns; so a connected ``w`` stays connected (GeoDa's SKATER crashes
+    on a disconnected graph, and a bootstrap sample should not split the map).
+    """
+    from libpysal.weights import W
+    from scipy.sparse.csgraph import connected_components
+
+    n = w.n
+    kept = np.zeros(n, bool)
+    kept[keep] = True
+    pos = {int(t): r for r, t in enumerate(keep)}
+    nb = {r: {pos[j] for j in w.neighbors[int(t)] if kept[j]} for r, t in enumerate(keep)}
+    A = w.sparse.tocsr()
+    drop = np.flatnonzero(~kept)
+    if len(drop):
+        _, blob = connected_components(A[drop][:, drop], directed=False)
+        touch: dict[int, set] = {}
+        for b, t in zip(blob, drop):
+            touch.setdefault(int(b), set()).update(
+                pos[j] for j in A.indices[A.indptr[t]:A.indptr[t + 1]] if kept[j])
+        for members in touch.values():
+            for a in members:
+                nb[a].update(members - {a})
+    return W({r: sorted(v) for r, v in nb.items()}, id_order=list(range(len(keep))),
+             silence_warnings=True)
+
+
+def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
+    """Share of bootstrap refits that keep each town in its matched cluster."""
+    if n_boot <= 0:
+        return np.full(len(X), np.nan)
+    rng = np.random.default_rng(seed)
+    ks = np.unique(lab)
+    ref_c = np.array([X[lab == c].mean(axis=0) for c in ks])
+    agree = np.zeros(len(X))
+    for _ in range(n_boot):
+        keep = np.unique(rng.integers(0, len(X), len(X)))
+        sub_seed = int(rng.integers(0, 2**31 - 1))
+        if method == "kmeans":  # warm start from the reference centres: fast, aligned
+            from sklearn.cluster import KMeans
+
+            blab = KMeans(len(ks), init=ref_c, n_init=1, random_state=sub_seed) \
+                .fit_predict(X[keep])
+        else:
+            sw = _sub_weights(w, keep) if method in SPATIAL else None
+            blab = METHODS[method](X[keep], k, sub_seed, sw, {**opts, "refine": False})
+        bk = np.unique(blab)
+        cent = np.array([X[keep][blab == c].mean(axis=0) for c in bk])
+        assign = np.argmin(((X[:, None, :] - cent[None]) ** 2).sum(axis=2), axis=1)
+        table = np.zeros((len(ks), len(bk)))
+        np.add.at(table, (np.searchsorted(ks, lab), assign), 1)
+        r, c = linear_sum_assignment(-table)
+        match = np.full(len(bk), -1)
+        match[c] = ks[r]
+        agree += match[assign] == lab
+    return agree / n_boot
+
+
+# -- entry point -------------------------------------------------------------------------------
+def _weights(frame, geometry, contiguity, method):
+    from geo.contiguity import contiguity_weights
+
+    if geometry is None and hasattr(frame, "geometry") and "geometry" in frame:
+        geometry = frame.geometry
+    if geometry is None:
+        raise ConfigError(f"method {method!r} is spatially constrained and needs town "
+                          "boundaries; give boundaries or choose 'kmeans', 'ward' or 'gmm'",
+                          key="clusters.method")
+    if hasattr(geometry, "neighbors"):  # already a libpysal W
+        return geometry, None
+    groups = frame["county_code"] if "county_code" in frame else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return contiguity_weights(geometry, kind=contiguity, groups=groups, report=True)
+
+
+def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed: int = 0,
+                  geometry=None, columns=None, k_range=range(3, 9), contiguity: str = "queen",
+                  n_boot: int = 20, n_init: int = 20, name_threshold: float = 115.0
+                  ) -> ClusterResult:
+    """Cluster towns, sweep k, profile and name the clusters.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        One row per town with ``score_<dim>`` columns (or the ``columns`` given).
+    method : str
+        A key of :data:`METHODS`.
+    k : int or "auto"
+        ``"auto"`` takes the k of ``k_range`` with the best silhouette.
+    seed : int
+        Seeds every random step (local generators only): same seed → same labels.
+    geometry : GeoSeries, libpysal W, optional
+        Boundaries (or ready weights, rows 0..n-1) for spatial methods; defaults to the
+        frame's geometry.
+    contiguity : {"queen", "rook"}
+    n_boot : int
+        Bootstrap refits for ``membership_stability`` (0 skips it).
+
+    Examples
+    --------
+    >>> res = cluster_towns(frame, method="ward_spatial", k=5)   # doctest: +SKIP
+    >>> res.profiles[["cluster", "n", "name_zh"]]                # doctest: +SKIP
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown clustering method {method!r}; use one of "
+                          f"{', '.join(METHODS)}", key="clusters.method")
+    X, cols = features(frame, columns)
+    n = len(X)
+    ks = [kk for kk in k_range if 2 <= kk < n]
+    if k != "auto":
+        if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+            raise ConfigError(f"k must be 'auto' or an integer in 1..{n}, found {k!r}",
+                              key="clusters.k")
+        ks = sorted(set(ks) | {int(k)})
+    if not ks:
+        raise ConfigError(f"{n} towns are too few to cluster with k in {list(k_range)}",
+                          key="clusters.k")
+    w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
+                else (None, None))
+    opts = {"n_init": n_init}
+    rows, fits = [], {}
+    for kk in ks:
+        lab = np.asarray(METHODS[method](X, kk, seed, w, opts))
+        fits[kk] = lab
+        rows.append({"k": kk, **_scores(X, lab, seed), "within_ss": within_ss(X, lab)})
+    sweep = pd.DataFrame(rows)
+    chosen = int(k) if k != "auto" else int(
+        sweep.loc[sweep["silhouette"].fillna(-np.inf).idxmax(), "k"])
+    sweep["chosen"] = sweep["k"] == chosen
+    lab = _relabel(fits[chosen])
+    prof, names = _profiles(frame, cols, lab, name_threshold)
+    stab = _bootstrap(X, lab, chosen, method, seed, w, opts, n_boot)
+    idx = frame.index
+    return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
+                         pd.Series(stab, index=idx, name="cluster_stability"), names,
+                         method, chosen, cols, links)
+
+
+# -- agreement ---------------------------------------------------------------------------------
+def _target_dims(taxonomy) -> dict[str, set]:
+    """Dimensions each target's rules look at (``score_x`` / ``lq_x`` → x)."""
+    out = {}
+    for t in taxonomy.priority:
+        dims = set()
+        for r in taxonomy.target_rules(t):
+            for pre in ("score_", "lq_"):
+                if r.field.startswith(pre):
+                    dims.add(r.field[len(pre):])
+            if r.field == "composite":
+                dims.add("strength")
+        out[t] = dims
+    return out
+
+
+def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: float = 0.2,
+              threshold: float = 115.0):
+    """Rule categories × clusters, and which towns to review.
+
+    A town is flagged when its rule target is a minority (< ``min_share``) in its cluster
+    *and* (with a taxonomy) none of the dimensions its target's rules use is dominant
+    (index ≥ ``threshold``) in the cluster's profile.
+
+    Parameters
+    ----------
+    categories : DataFrame with ``target`` (or ``category``)
+    clusters : ClusterResult or Series of cluster labels
+
+    Returns
+    -------
+    crosstab : DataFrame (targets × clusters, counts)
+    review : Series of bool
+    review_reason : Series of str (Chinese; '' when not flagged)
+    """
+    col = "target" if "target" in categories else "category"
+    cat = categories[col].astype(str)
+    lab = clusters.labels if isinstance(clusters, ClusterResult) else pd.Series(clusters)
+    lab = pd.Series(np.asarray(lab), index=cat.index, name="cluster")
+    table = pd.crosstab(cat.rename(col), lab)
+    share = table / table.sum(axis=0)
+    modal = table.idxmax(axis=0)
+    dominant: dict = {}
+    if isinstance(clusters, ClusterResult):
+        for _, row in clusters.profiles.iterrows():
+            idx = {c[len("index_score_"):] for c in clusters.profiles.columns
+                   if c.startswith("index_score_") and row[c] >= threshold}
+            dominant[row["cluster"]] = idx
+    tdims = _target_dims(taxonomy) if taxonomy is not None else {}
+    names = clusters.names if isinstance(clusters, ClusterResult) else {}
+    review = pd.Series(False, index=cat.index)
+    reason = pd.Series("", index=cat.index, dtype=object)
+    for i in cat.index:
+        t, c = cat[i], lab[i]
+        s = share.loc[t, c]
+        if t == modal[c] or s >= min_share:
+            continue
+        if tdims.get(t, set()) & dominant.get(c, set()):
+            continue
+        cname = names.get(c, (str(c), str(c)))[0]
+        tl = taxonomy.labels(t)[0] if taxonomy is not None and t in taxonomy.palette() else t
+        ml = (taxonomy.labels(modal[c])[0] if taxonomy is not None
+              and modal[c] in taxonomy.palette() else modal[c])
+        review[i] = True
+        reason[i] = (f"规则类别“{tl}”与所在聚类“{cname}”的画像不符（该类仅占 {s:.0%}，"
+                     f"多数为“{ml}” {share.loc[modal[c], c]:.0%}）")
+    return table, review, reason
