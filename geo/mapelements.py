@@ -151,7 +151,7 @@ class _Control(MacroElement):
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = towntype.{{ this._factory }}(
-                {{ this.town_layer.get_name() }}, {{ this.options|tojson }}
+                {{ this.town_layer.get_name() }}, {{ this.options_json }}
             ).addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -162,6 +162,8 @@ class _Control(MacroElement):
         self._name = type(self).__name__
         self.town_layer = town_layer
         self.options = {k: v for k, v in options.items() if v is not None}
+        # readable Chinese in the page; "<\/" keeps "</script>" in a title harmless
+        self.options_json = json.dumps(self.options, ensure_ascii=False).replace("</", "<\\/")
 
 
 class Legend(_Control):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -144,7 +145,9 @@ class _FisherJenks(_Scheme):
         if sample.size > self.max_n:
             sample = sample[np.linspace(0, sample.size - 1, self.max_n).round().astype(int)]
         k = min(k, np.unique(sample).size)
-        out = np.asarray(mapclassify.FisherJenks(sample, k=k).bins, dtype=float)
+        with warnings.catch_warnings():  # "Numba not installed": the sample keeps it fast
+            warnings.simplefilter("ignore", UserWarning)
+            out = np.asarray(mapclassify.FisherJenks(sample, k=k).bins, dtype=float)
         out[-1] = max(out[-1], float(np.max(y)))
         return out
 

@@ -1,0 +1,292 @@
+"""Unit tests of geo.maps / geo.mapelements (no browser: see test_map_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from numpy.testing import assert_allclose, assert_array_equal
+from shapely.geometry import Polygon, box
+
+from geo.errors import InputError, TowntypeError
+from geo.maps import (available_layers, classify_values, encode_geometries, save_map,
+                      simplify_coverage, town_map)
+
+PALETTE = {
+    "strong": {"zh": "强镇", "en": "Strong", "color": "#d62728"},
+    "specialised": {"zh": "专业镇", "en": "Specialised", "color": "#1f77b4"},
+    "characteristic": {"zh": "特色镇", "en": "Characteristic", "color": "#2ca02c"},
+    "developing": {"zh": "发展中", "en": "Developing", "color": "#999999"},
+    "specialised/industrial": {"zh": "专业镇·工业", "en": "Sp · ind", "color": "#08519c"},
+    "specialised/agricultural": {"zh": "专业镇·农业", "en": "Sp · agri", "color": "#6baed6"},
+    "characteristic/tourism": {"zh": "特色镇·文旅", "en": "Ch · tour", "color": "#74c476"},
+    "characteristic/ecological": {"zh": "特色镇·生态", "en": "Ch · eco", "color": "#006d2c"},
+}
+
+
+def six_towns() -> gpd.GeoDataFrame:
+    """Six 0.1° squares in a 3 × 2 grid near Lianzhou (shared edges)."""
+    geoms = [box(112.3 + 0.1 * (i % 3), 24.7 + 0.1 * (i // 3),
+                 112.4 + 0.1 * (i % 3), 24.8 + 0.1 * (i // 3)) for i in range(6)]
+    return gpd.GeoDataFrame({
+        "town_code": [f"4418820{i:02d}" for i in range(6)],
+        "town": ["连州镇", "西岸镇", "保安镇", "丰阳镇", "东陂镇", "星子镇"],
+        "county": ["连州市"] * 6,
+        "category": ["strong", "specialised", "specialised", "characteristic",
+                     "characteristic", "developing"],
+        "subtype": ["", "industrial", "agricultural", "tourism", "ecological", ""],
+        "composite": [80.0, 60.0, 50.0, 40.0, 30.0, 20.0],
+        "rank": [1, 2, 3, 4, 5, 6],
+        "score_industry": [70.0, 90.0, 20.0, 10.0, 15.0, np.nan],
+        "stability": [0.9, 0.7, 0.5, 0.95, 0.85, 0.3],
+        "cluster": [0, 1, 1, 2, 2, 0],
+        "cluster_name": ["城镇型", "工业型", "工业型", "生态型", "生态型", "城镇型"],
+        "declared": ["强镇", "专业镇", "", "", "特色镇", ""],
+        "declared_status": ["supported", "not supported", "", "", "partly supported", ""],
+        "benchmarks": ["", "保安镇;丰阳镇", "", "", "", ""],
+    }, geometry=geoms, crs=4326)
+
+
+def payload(m) -> dict:
+    html = m.get_root().render()
+    found = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>',
+                      html, re.S)
+    assert found, "no map payload in the page"
+    return json.loads(found.group(1))
+
+
+def layer(data: dict, lid: str) -> dict:
+    return next(d for d in data["layers"] if d["id"] == lid)
+
+
+# ------------------------------------------------------------------ classification
+def test_quantiles_hand_computed():
+    bins, cls = classify_values([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, np.nan], "quantiles", 5)
+    assert_allclose(bins, [2.8, 4.6, 6.4, 8.2, 10.0])
+    assert_array_equal(cls, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, -1])
+
+
+def test_fisher_jenks_finds_the_gaps():
+    bins, cls = classify_values([1, 2, 3, 10, 11, 12, 30], "fisher_jenks", 3)
+    assert_allclose(bins, [3, 12, 30])
+    assert_array_equal(cls, [0, 0, 0, 1, 1, 1, 2])
+
+
+def test_user_breaks_add_the_maximum():
+    bins, cls = classify_values([5, 25, 45, 99], "user", breaks=[20, 40, 60])
+    assert_allclose(bins, [20, 40, 60, 99])
+    assert_array_equal(cls, [0, 1, 2, 3])
+
+
+def test_unknown_scheme_lists_the_valid_ones():
+    with pytest.raises(InputError, match="fisher_jenks"):
+        classify_values([1, 2], "jenks")
+
+
+def test_user_scheme_without_breaks_says_how():
+    with pytest.raises(InputError, match="needs breaks"):
+        classify_values([1, 2], "user")
+
+
+# ------------------------------------------------------------------------ geometry
+def test_encode_is_quantised_delta_and_drops_closing_point():
+    enc = encode_geometries([box(0, 0, 0.001, 0.002)], precision=3)
+    # box ring starts at (1, 0) going counter-clockwise; closing point dropped
+    assert enc == [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
+
+
+def test_encode_keeps_holes_and_multipolygons():
+    donut = box(0, 0, 4, 4).difference(box(1, 1, 2, 2))
+    multi = shapely.MultiPolygon([box(10, 0, 11, 1), box(12, 0, 13, 1)])
+    enc = encode_geometries([donut, multi], precision=0)
+    assert [len(p) for p in enc[0]] == [2]     # one polygon, exterior + hole
+    assert len(enc[1]) == 2                     # two polygons
+    # deltas run through the feature: absolute start of 2nd polygon = sum of all before
+    flat = [v for poly in enc[1] for ring in poly for v in ring]
+    xs = np.cumsum(flat[0::2])
+    assert xs[4] in (12, 13)
+
+
+def test_coverage_simplify_keeps_shared_edges():
+    # two cells sharing a wiggly edge: simplification must keep it shared
+    wiggle = [(1 + 0.001 * ((i % 2) * 2 - 1), i / 50) for i in range(51)]
+    left = Polygon([(0, 0)] + wiggle + [(0, 1)])
+    right = Polygon([(2, 0), (2, 1)] + wiggle[::-1])
+    out = simplify_coverage([left, right], 0.01)
+    assert shapely.get_num_coordinates(out[0]) < shapely.get_num_coordinates(left)
+    assert shapely.area(shapely.intersection(out[0], out[1])) == pytest.approx(0, abs=1e-12)
+    assert shapely.union(out[0], out[1]).area == pytest.approx(2.0, abs=1e-9)
+    assert bool(shapely.coverage_is_valid(out))
+
+
+# ----------------------------------------------------------------------------- map
+def test_page_is_self_contained():
+    html = town_map(six_towns(), palette=PALETTE, title="测试").get_root().render()
+    assert "Leaflet 1.9.4" in html
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", html)
+    for cdn in ("cdn.", "jsdelivr", "cloudflare", "bootstrapcdn", "jquery", "unpkg"):
+        assert cdn not in html.lower()
+    assert "url(images/" not in html      # Leaflet's CSS images are data URIs
+
+
+def test_geometry_stored_once_and_all_layers_present():
+    towns = six_towns()
+    data = payload(town_map(towns, palette=PALETTE, title="t"))
+    assert data["n"] == 6 and len(data["geom"]) == 6
+    ids = [d["id"] for d in data["layers"]]
+    assert ids == ["category", "subtype", "composite", "score_industry", "cluster",
+                   "stability", "declared"]
+    assert ids == available_layers(towns)
+    for d in data["layers"]:
+        assert len(d["classes"]) == 6 and "geom" not in d
+
+
+def test_category_legend_counts():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t"))
+    legend = {e["label"]: e["count"] for e in layer(data, "category")["legend"]}
+    assert legend == {"强镇": 1, "专业镇": 2, "特色镇": 2, "发展中": 1}
+    assert layer(data, "category")["classes"] == [0, 1, 1, 2, 2, 3]
+
+
+def test_subtype_layer_uses_category_slash_subtype_colours():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t", lang="en"))
+    sub = layer(data, "subtype")
+    colours = [sub["legend"][c]["color"] for c in sub["classes"]]
+    assert colours == ["#d62728", "#08519c", "#6baed6", "#74c476", "#006d2c", "#999999"]
+
+
+def test_stability_marks_uncertain_towns():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t"))
+    st = layer(data, "stability")
+    keys = [st["legend"][c]["key"] for c in st["classes"]]
+    assert keys == ["stable", "moderate", "uncertain", "stable", "stable", "uncertain"]
+    uncertain = next(e for e in st["legend"] if e["key"] == "uncertain")
+    assert uncertain["count"] == 2 and uncertain["dash"]
+
+
+def test_declared_not_supported_layer():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t"))
+    dec = layer(data, "declared")
+    counts = {e["key"]: e["count"] for e in dec["legend"]}
+    assert counts == {"supported": 1, "partly supported": 1, "not supported": 1, "": 3}
+
+
+def test_user_breaks_and_missing_scores():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t",
+                            layers=["category", {"id": "score_industry", "scheme": "user",
+                                                 "breaks": [50]}]))
+    ind = layer(data, "score_industry")
+    assert ind["breaks"] == [50.0, 90.0]
+    assert ind["classes"] == [1, 1, 0, 0, 0, -1]
+    assert ind["missing"] == 1
+    assert [e["count"] for e in ind["legend"]] == [3, 2]
+
+
+def test_cluster_names_in_legend():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t"))
+    labels = [e["label"] for e in layer(data, "cluster")["legend"]]
+    assert labels == ["0 · 城镇型", "1 · 工业型", "2 · 生态型"]
+
+
+def test_search_keys_popup_evidence_and_links():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t", suggestion_links=True))
+    assert data["props"]["pinyin"][0] == "lianzhouzhen"
+    assert data["props"]["initials"][1] == "xaz"
+    assert data["links"] == "suggestions/{town_code}.html"
+    info = {c["label"]: c["values"] for c in data["info"]}
+    assert info["综合排名"][1] == "2 / 6"
+    assert info["工业得分"][0] == "70.0"
+    assert info["类别置信度"][2] == "50%"
+    assert info["对标镇街"][1] == "保安镇、丰阳镇"
+
+
+def test_title_notice_attribution_and_basemap_recorded():
+    m = town_map(six_towns(), palette=PALETTE, title="清远市镇街分类", notice="示意数据",
+                 attribution=["Town seats © GeoNames (CC BY 4.0)"], date="2026-01-02")
+    html = m.get_root().render()
+    for text in ("清远市镇街分类", "示意数据", "GeoNames (CC BY 4.0)", "2026-01-02",
+                 "无（离线）", "WGS84"):
+        assert text in html
+    assert payload(m)["meta"] == {"basemap": "none", "display_datum": "wgs84",
+                                  "data_datum": "wgs84"}
+
+
+def test_gaode_shifts_display_geometry_to_gcj02():
+    from geo.datum import wgs84_to_gcj02
+
+    towns = six_towns()
+    plain = payload(town_map(towns, palette=PALETTE, title="t", tolerance=0))
+    gaode = payload(town_map(towns, palette=PALETTE, title="t", basemap="gaode", tolerance=0))
+    assert gaode["meta"]["display_datum"] == "gcj02"
+    # first vertex of the first town: (112.4, 24.7), stored as absolute integers
+    x0, y0 = np.array(plain["geom"][0][0][0][:2]) / 1e5
+    x1, y1 = np.array(gaode["geom"][0][0][0][:2]) / 1e5
+    assert_allclose([x0, y0], [112.4, 24.7])
+    ex, ey = wgs84_to_gcj02(112.4, 24.7)
+    assert_allclose([x1, y1], [ex, ey], atol=1e-5)
+    assert abs(x1 - x0) > 1e-3             # a shift of hundreds of metres, not noise
+    assert "autonavi" in town_map(towns, palette=PALETTE, title="t",
+                                  basemap="gaode").get_root().render()
+
+
+def test_tianditu_needs_a_key():
+    with pytest.raises(InputError, match="--tianditu-key"):
+        town_map(six_towns(), palette=PALETTE, title="t", basemap="tianditu")
+    html = town_map(six_towns(), palette=PALETTE, title="t", basemap="tianditu",
+                    basemap_key="abc123").get_root().render()
+    assert "tk=abc123" in html
+
+
+def test_unknown_basemap_names_the_flag():
+    with pytest.raises(InputError, match=r"--basemap.*|osm, gaode"):
+        town_map(six_towns(), palette=PALETTE, title="t", basemap="google")
+
+
+def test_missing_palette_colour_is_named():
+    pal = {k: v for k, v in PALETTE.items() if k != "developing"}
+    with pytest.raises(InputError, match="'developing'.*no colour in the palette"):
+        town_map(six_towns(), palette=pal, title="t")
+
+
+def test_projected_crs_is_refused_with_the_fix():
+    with pytest.raises(InputError, match=r"to_crs\(4326\)"):
+        town_map(six_towns().to_crs(3857), palette=PALETTE, title="t")
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(InputError, match="column 'category'"):
+        town_map(six_towns().drop(columns="category"), palette=PALETTE, title="t")
+    with pytest.raises(InputError, match="needs column 'cluster'"):
+        town_map(six_towns().drop(columns="cluster"), palette=PALETTE, title="t",
+                 layers=["category", "cluster"])
+    with pytest.raises(InputError, match="unknown map layer 'score_magic'"):
+        town_map(six_towns(), palette=PALETTE, title="t", layers=["score_magic"])
+
+
+def test_counties_are_encoded_once():
+    counties = gpd.GeoDataFrame({"county": ["连州市"]}, geometry=[box(112.3, 24.7, 112.6, 24.9)],
+                                crs=4326)
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t", counties=counties))
+    assert len(data["counties"]["geom"]) == 1
+
+
+def test_save_map_writes_utf8_and_refuses_cdn_links(tmp_path):
+    m = town_map(six_towns(), palette=PALETTE, title="清远")
+    path = save_map(m, tmp_path / "out" / "map.html")
+    assert "清远" in path.read_text(encoding="utf-8")
+    bad = town_map(six_towns(), palette=PALETTE, title="t")
+    folium.plugins.Fullscreen().add_to(bad)   # links its JS from a CDN
+    with pytest.raises(TowntypeError, match="from the network"):
+        save_map(bad, tmp_path / "bad.html")
+
+
+def test_element_names_are_deterministic():
+    a = town_map(six_towns(), palette=PALETTE, title="t", date="2026-01-01")
+    b = town_map(six_towns(), palette=PALETTE, title="t", date="2026-01-01")
+    assert a.get_root().render() == b.get_root().render()
