@@ -1,0 +1,213 @@
+"""Number formatting in Chinese (and English) report conventions.
+
+Chinese reports scale money to 万元 / 亿元, write ranks as ``第3/85`` and percentiles as
+``P86``. English sheets carry the same numbers in the same unit scale, with the unit
+names translated (``2.10 亿元`` → ``CNY 210 m``): only the rendering differs, never the value.
+
+Every formatter takes ``lang`` (``"zh"`` or ``"en"``) and returns ``"缺失"`` / ``"missing"``
+for a missing value, so a sheet never prints ``nan`` or a wrong number.
+
+Examples
+--------
+>>> fmt_value(21000, "万元")
+'2.10亿元'
+>>> fmt_value(21000, "万元", lang="en")
+'CNY 210 m'
+>>> fmt_rank(3, 85)
+'第3/85'
+>>> fmt_value(-3500, "万元", signed=True)
+'−3,500万元'
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+__all__ = [
+    "MISSING",
+    "is_missing",
+    "fmt_number",
+    "fmt_value",
+    "fmt_rank",
+    "fmt_percentile",
+    "fmt_percent",
+    "fmt_share",
+    "fmt_score",
+    "unit_label",
+]
+
+MISSING = {"zh": "缺失", "en": "missing"}
+
+# English names of the declared units; units not listed are kept as written.
+_UNIT_EN = {
+    "元": "yuan",
+    "人": "persons",
+    "户": "entities",
+    "家": "firms",
+    "个": "",
+    "亩": "mu",
+    "张": "beds",
+    "所": "schools",
+    "项": "items",
+    "万人次": "×10k visits",
+    "km": "km",
+    "%": "%",
+    "是/否": "",
+    "flag": "",
+}
+
+_MINUS = "−"  # U+2212, the typographic minus used in both languages
+
+
+def is_missing(value) -> bool:
+    """True for ``None``, NaN, ``pd.NA`` and other non-numbers."""
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in MISSING:
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}; use --lang zh or --lang en")
+    return lang
+
+
+def fmt_number(value, decimals: int | None = None, *, signed: bool = False) -> str:
+    """Format a plain number with thousands separators.
+
+    ``decimals=None`` chooses: integers print without decimals, otherwise about three
+    significant digits (at most 2 decimals).
+    """
+    if is_missing(value):
+        return "NA"
+    v = float(value)
+    if decimals is None:
+        if v == round(v) and abs(v) < 1e15:
+            decimals = 0
+        elif abs(v) >= 100:
+            decimals = 0
+        elif abs(v) >= 10:
+            decimals = 1
+        else:
+            decimals = 2
+    text = f"{abs(v):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
+        return text
+    if v < 0:
+        return _MINUS + text
+    return ("+" + text) if signed else text
+
+
+def _scaled(v: float, unit: str, lang: str) -> tuple[float, str, int | None]:
+    """Value, unit text and decimals after the scaling conventions of ``lang``."""
+    a = abs(v)
+    if lang == "zh":
+        if unit == "万元" and a >= 1e4:
+            return v / 1e4, "亿元", 2 if a < 1e5 else 1
+        if unit == "元" and a >= 1e8:
+            return v / 1e8, "亿元", 2
+        if unit == "人" and a >= 1e4:
+            return v / 1e4, "万人", 2
+        return v, unit, None
+    if unit == "万元":
+        yuan = v * 1e4
+        if abs(yuan) >= 1e9:
+            return yuan / 1e9, "CNY bn", 2
+        if abs(yuan) >= 1e6:
+            return yuan / 1e6, "CNY m", 1 if abs(yuan) < 1e8 else 0
+        return yuan, "CNY", 0
+    if unit == "元" and a >= 1e6:
+        return v / 1e6, "CNY m", 2
+    if unit == "元":
+        return v, "CNY", 0
+    return v, _UNIT_EN.get(unit, unit), None
+
+
+def unit_label(unit: str | None, lang: str = "zh") -> str:
+    """The unit as written in a column header of ``lang``."""
+    unit = unit or ""
+    if _check_lang(lang) == "zh":
+        return "" if unit in ("是/否", "flag") else unit
+    if unit == "万元":
+        return "CNY 10k"
+    if unit == "元":
+        return "CNY"
+    return _UNIT_EN.get(unit, unit)
+
+
+def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool = False) -> str:
+    """Format an indicator value with its unit, scaled the way a report writes it.
+
+    Flags (unit ``是/否``) print as 是/否 (yes/no).
+    """
+    lang = _check_lang(lang)
+    if is_missing(value):
+        return MISSING[lang]
+    unit = unit or ""
+    v = float(value)
+    if unit in ("是/否", "flag") and not signed:
+        return ("是" if v >= 0.5 else "否") if lang == "zh" else ("yes" if v >= 0.5 else "no")
+    scaled, text_unit, decimals = _scaled(v, unit, lang)
+    number = fmt_number(scaled, decimals, signed=signed)
+    if not text_unit:
+        return number
+    if lang == "en" and text_unit.startswith("CNY"):
+        prefix, _, suffix = text_unit.partition(" ")
+        return f"{prefix} {number}" + (f" {suffix}" if suffix else "")
+    if text_unit == "%":
+        return f"{number}%"
+    if lang == "en":
+        return f"{number} {text_unit}"
+    return f"{number}{text_unit}"
+
+
+def fmt_rank(rank, n, lang: str = "zh") -> str:
+    """``第3/85`` (zh) / ``3/85`` (en); missing when the rank is."""
+    lang = _check_lang(lang)
+    if is_missing(rank) or is_missing(n):
+        return MISSING[lang]
+    r, total = int(rank), int(n)
+    return f"第{r}/{total}" if lang == "zh" else f"{r}/{total}"
+
+
+def fmt_percentile(p, lang: str = "zh") -> str:
+    """Percentile position ``P86`` (100 = best of its peers)."""
+    lang = _check_lang(lang)
+    if is_missing(p):
+        return MISSING[lang]
+    return f"P{int(math.floor(float(p) + 0.5))}"
+
+
+def fmt_percent(x, lang: str = "zh", *, signed: bool = True, decimals: int = 1) -> str:
+    """A relative change given in percent (``12.3`` → ``+12.3%``)."""
+    lang = _check_lang(lang)
+    if is_missing(x) or not math.isfinite(float(x)):
+        return "—"
+    return fmt_number(float(x), decimals, signed=signed) + "%"
+
+
+def fmt_share(x, lang: str = "zh") -> str:
+    """A 0–1 share as a whole percent (stability 0.86 → ``86%``)."""
+    lang = _check_lang(lang)
+    if is_missing(x):
+        return MISSING[lang]
+    return f"{int(math.floor(float(x) * 100 + 0.5))}%"
+
+
+def fmt_score(x, lang: str = "zh", *, signed: bool = False) -> str:
+    """A 0–100 score with one decimal."""
+    lang = _check_lang(lang)
+    if is_missing(x):
+        return MISSING[lang]
+    return fmt_number(float(x), 1, signed=signed)
+
+
+def as_float(value) -> float:
+    """``float(value)`` with missing values as NaN (for templates and tables)."""
+    if is_missing(value) or not isinstance(value, (Real, str)) and not hasattr(value, "__float__"):
+        return float("nan")
+    return float(value)

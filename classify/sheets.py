@@ -1,0 +1,659 @@
+"""Rendering of self-assessment suggestions: Markdown / HTML sheets, a workbook, a Word file.
+
+The evidence comes from :func:`classify.suggest.suggest`; every sentence comes from the
+label tables ``classify/templates/labels_<lang>.toml`` and the Jinja2 templates next to them;
+numbers are formatted by :mod:`classify.numfmt`.  Chinese and English sheets are rendered
+from the same :class:`~classify.suggest.Suggestion` objects, so they carry the same numbers.
+
+In the HTML sheet every number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a
+checker (or a test) can read the value behind the text.  Output is deterministic: no
+timestamps, sorted inputs, fixed ZIP dates in ``.xlsx`` / ``.docx``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import tomllib
+import zipfile
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import jinja2
+import numpy as np
+from markupsafe import Markup, escape
+
+from classify import numfmt
+from classify.errors import ConfigError
+from classify.suggest import Benchmark, Suggestion
+
+__all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
+           "write_workbook", "write_docx", "labels"]
+
+_FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
+
+
+# ---------------------------------------------------------------------------------------
+# labels and templates
+@lru_cache(maxsize=None)
+def labels(lang: str = "zh") -> dict:
+    """The wording table of ``lang`` (``classify/templates/labels_<lang>.toml``)."""
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}; use --lang zh or en",
+                          key="lang")
+    text = (resources.files("classify") / "templates" / f"labels_{lang}.toml").read_text(
+        encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@lru_cache(maxsize=None)
+def _env() -> jinja2.Environment:
+    loader = jinja2.PackageLoader("classify", "templates")
+    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html",
+                              "svg.j2", "html.j2"]), trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+
+# ---------------------------------------------------------------------------------------
+# numbers: one formatter per output flavour
+def _num_factory(lang: str, html: bool) -> Callable:
+    """``N(value, kind, unit="", n=None, signed=False)`` → text or an HTML span."""
+
+    def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
+        if kind == "value":
+            text = numfmt.fmt_value(value, unit, lang, signed=signed)
+        elif kind == "score":
+            text = numfmt.fmt_score(value, lang, signed=signed)
+        elif kind == "pct":
+            text = numfmt.fmt_percentile(value, lang)
+        elif kind == "rank":
+            text = numfmt.fmt_rank(value, n, lang)
+        elif kind == "percent":
+            text = numfmt.fmt_percent(value, lang, signed=signed)
+        elif kind == "share":
+            text = numfmt.fmt_share(value, lang)
+        elif kind == "plain":
+            text = numfmt.MISSING[lang] if numfmt.is_missing(value) else \
+                numfmt.fmt_number(value, 2)
+        else:  # pragma: no cover - programming error
+            raise ValueError(kind)
+        if not html:
+            return text
+        v = "" if numfmt.is_missing(value) else repr(float(value))
+        return Markup('<span class="num" data-k="{}" data-v="{}" data-u="{}">{}</span>').format(
+            kind, v, unit or "", text)
+
+    return N
+
+
+def _fill(fmt: str, html: bool, **kw):
+    """``fmt.format(**kw)``; in HTML the format string is trusted, arguments are escaped
+    unless they are already markup (formatted numbers)."""
+    return Markup(fmt).format(**kw) if html else fmt.format(**kw)
+
+
+# ---------------------------------------------------------------------------------------
+# context for one sheet
+def _label_of(s: Suggestion, target, lang) -> str:
+    return s.label(target, lang) if target else ""
+
+
+def _pos_rows(table, lang, N) -> list[dict]:
+    rows = []
+    for r in table.to_dict("records"):
+        rows.append({
+            "id": r["indicator"], "label": r[f"label_{lang}"],
+            "value": N(r["value"], "value", r["unit"]),
+            "rank": N(r["rank"], "rank", n=r["n"]), "pct": N(r["pct"], "pct"),
+            "rank_county": N(r["rank_county"], "rank", n=r["n_county"]),
+            "pct_county": N(r["pct_county"], "pct"),
+        })
+    return rows
+
+
+def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
+    return [{"id": g["indicator"], "label": g[f"label_{lang}"],
+             "this": N(g["this"], "value", g["unit"]),
+             "other": N(g["other"], "value", g["unit"]),
+             "diff": N(g["diff"], "value", g["unit"], signed=True),
+             "diff_pct": N(g["diff_pct"], "percent", signed=True)}
+            for g in b.gaps.to_dict("records")]
+
+
+def _focus_label(s: Suggestion, lang: str) -> str:
+    d = s.dimensions.set_index("dimension")
+    dim = s.focus.removeprefix("score_")
+    if dim in d.index:
+        return str(d.loc[dim, f"label_{lang}"])
+    return labels(lang)["suggested"]["composite"]
+
+
+def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
+    cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
+    if s.is_leader:
+        intro, items = _fill(t["benchmarks"]["leader"], html, category=cat, focus=focus), \
+            s.challengers
+    elif s.benchmarks:
+        intro, items = _fill(t["benchmarks"]["intro"], html, category=cat, focus=focus), \
+            s.benchmarks
+    else:
+        intro, items = t["benchmarks"]["none"], []
+    out = []
+    for b in items:
+        tags = [t["benchmarks"]["same_county"]] if b.same_county else \
+            [t["benchmarks"]["same_city"]] if b.same_city else []
+        out.append({
+            "code": b.town_code, "title": b.town, "tags": t["sep"].join(tags),
+            "caption": _fill(t["benchmarks"]["item"], html, town=b.town, county=b.county,
+                             focus=focus, other=N(b.focus_other, "score"),
+                             this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
+            "other_header": b.town, "gaps": _gap_rows(b, lang, N)})
+    return {"intro": intro, "items": out}
+
+
+def _lever_text(g: dict, lang, t, N, html, info_label) -> str:
+    up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
+    fmt = t["gaps"]["lever" if up else "lever_down"]
+    method = t["gaps"].get(f"method_{g['method']}", "") if isinstance(g["method"], str) else ""
+    unit = g.get("unit", "")
+    return _fill(fmt, html, indicator=info_label, change=N(g["change"], "value", unit,
+                                                           signed=True),
+                 current=N(g["current"], "value", unit), needed=N(g["needed"], "value", unit),
+                 method=method)
+
+
+def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
+    gaps = s.category_gaps
+    out = []
+    rel_order = {}
+    for rec in gaps.to_dict("records"):
+        rel_order.setdefault(rec["target"], rec["relation"])
+    targets = dict(rel_order)
+    # the fallback category (培育类) has no rules: nothing to explain for it
+    if s.target and s.target not in targets and s.target in s.extra.get("targets", ()):
+        targets = {s.target: "suggested", **targets}
+    if s.declared_target and s.declared_target not in targets:
+        targets[s.declared_target] = "declared"
+    for target, relation in targets.items():
+        rules: dict[str, dict] = {}
+        for g in gaps[gaps["target"] == target].to_dict("records"):
+            r = rules.setdefault(g["rule_id"], {"id": g["rule_id"], "text": _rule_text(g, lang),
+                                                "levers": []})
+            if isinstance(g.get("indicator"), str) and g["indicator"]:
+                r["levers"].append(_lever_text(g, lang, t, N, html, g[f"label_{lang}"]))
+            elif not numfmt.is_missing(g.get("needed_field")):
+                r["levers"].append(t["gaps"]["no_lever"])
+        out.append({"target": target, "label": _label_of(s, target, lang),
+                    "relation": t["gaps"][f"relation_{relation}"],
+                    "all_pass": _fill(t["gaps"]["all_pass"], html,
+                                      category=_label_of(s, target, lang)),
+                    "rules": list(rules.values())})
+    return out
+
+
+def _rule_text(g: dict, lang: str) -> str:
+    text = g.get(f"text_{lang}")
+    if isinstance(text, str) and text:
+        return text
+    return f"{g['field']} {g['op']} {g['threshold']}"
+
+
+def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
+    if not s.declared:
+        return {"text": t["declared"]["none"], "status": "", "failing": []}
+    if s.declared_target is None:
+        return {"text": _fill(t["declared"]["unknown"], html, text=s.declared), "status": "",
+                "failing": []}
+    status = s.declared_status or ""
+    label = _label_of(s, s.declared_target, lang)
+    text = f"{t['declared']['declared']}{t['colon']}{s.declared}" + \
+        (f"{t['lp']}{label}{t['rp']}" if label != s.declared else "")
+    if status:
+        text += " — " + t["declared"].get(status, status)
+    failing = [_rule_text(r, lang) for r in s.declared_failing.to_dict("records")]
+    return {"text": text, "status": status, "failing": failing}
+
+
+def _data_ctx(s: Suggestion, lang, t, html) -> dict:
+    lines = []
+    if len(s.missing):
+        lines.append(t["data"]["intro"])
+    else:
+        lines.append(t["data"]["none"])
+    nm, ni = s.extra.get("n_missing"), s.extra.get("n_imputed")
+    if not numfmt.is_missing(nm) and not numfmt.is_missing(ni) and (nm or ni):
+        lines.append(_fill(t["data"]["counts"], html, n_missing=int(nm), n_imputed=int(ni)))
+    q = s.extra.get("boundary_quality")
+    if q and q != "official":
+        lines.append(_fill(t["data"]["boundary"], html, quality=q))
+    notes = []
+    for r in s.missing.to_dict("records"):
+        aff = [_label_of(s, a, lang) for a in str(r["affects"] or "").split(";") if a]
+        notes.append({"id": r["indicator"], "label": r[f"label_{lang}"],
+                      "status_id": r["status"], "status": t["data"][r["status"]],
+                      "affects": _fill(t["data"]["affects"], html, targets=t["sep"].join(aff))
+                      if aff else ""})
+    return {"lines": lines, "notes": notes}
+
+
+def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
+    return [{"id": d["dimension"], "label": d[f"label_{lang}"], "this": N(d["this"], "score"),
+             "median": N(d["category_median"], "score"),
+             "benchmark": N(d["benchmark"], "score")}
+            for d in s.dimensions.to_dict("records")]
+
+
+def _chart(s: Suggestion, lang: str, color: str) -> Markup:
+    """Horizontal bars: the town's dimension scores, the category median (tick) and the
+    first benchmark (circle), on a fixed 0–100 axis."""
+    t = labels(lang)
+    d = s.dimensions
+    label_w, x0, plot_w, row_h, top = 90, 96, 300, 22, 8
+    rows = []
+
+    def x(v):
+        return None if numfmt.is_missing(v) else round(x0 + plot_w * min(max(float(v), 0), 100)
+                                                       / 100, 1)
+
+    for k, r in enumerate(d.to_dict("records")):
+        y = top + k * row_h
+        tx = x(r["this"])
+        rows.append({"id": r["dimension"], "label": r[f"label_{lang}"], "y": y,
+                     "this_w": None if tx is None else round(tx - x0, 1),
+                     "this_title": f"{t['table']['score']} {numfmt.fmt_score(r['this'], lang)}",
+                     "median_x": x(r["category_median"]),
+                     "median_title": f"{t['table']['median']} "
+                                     f"{numfmt.fmt_score(r['category_median'], lang)}",
+                     "bench_x": x(r["benchmark"]),
+                     "bench_title": f"{t['table']['benchmark']} "
+                                    f"{numfmt.fmt_score(r['benchmark'], lang)}"})
+    bottom = top + len(rows) * row_h
+    svg = _env().get_template("chart.svg.j2").render(
+        width=x0 + plot_w + 20, height=bottom + 40, rows=rows, x0=x0, label_x=label_w,
+        top=top, bottom=bottom, color=color, title=t["section"]["chart"],
+        grid=[{"x": x0 + plot_w * g / 100, "label": g} for g in (0, 25, 50, 75, 100)],
+        legend_this=t["table"]["this"], legend_median=t["table"]["median"],
+        legend_bench=t["table"]["benchmark"], legend_gap=110,
+        has_bench=bool(d["benchmark"].notna().any()) if len(d) else False)
+    return Markup(svg)
+
+
+def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
+    t = labels(lang)
+    N = _num_factory(lang, html)
+    color = s.labels.get(s.target or "", {}).get("color") or \
+        s.labels.get(s.category or "", {}).get("color") or "#555555"
+    review = s.extra.get("review")
+    cat = {
+        "label": _label_of(s, s.target, lang), "color": color,
+        "confidence": N(s.confidence, "share"),
+        "runner_up": _label_of(s, s.runner_up, lang),
+        "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
+        "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
+        "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
+        "review": _fill(t["suggested"]["review"], html, reason=s.extra.get("review_reason")
+                        or "") if review is True or str(review).lower() == "true" else "",
+    }
+    return {
+        "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
+        "subtitle": _fill(t["subtitle"], html, town=s.town, code=s.town_code,
+                          county=s.county or "—"),
+        "dims": _dims_ctx(s, lang, N),
+        "strengths_explain": _fill(t["strengths"]["explain"], html,
+                                   top=int(s.extra.get("top", 80)),
+                                   bottom=int(s.extra.get("bottom", 20))),
+        "strengths": _pos_rows(s.strengths, lang, N),
+        "weaknesses": _pos_rows(s.weaknesses, lang, N),
+        "bench": _bench_ctx(s, lang, t, N, html),
+        "gaps": _gaps_ctx(s, lang, t, N, html),
+        "declared": _declared_ctx(s, lang, t, html),
+        "data": _data_ctx(s, lang, t, html),
+        "chart": _chart(s, lang, color) if html else "",
+    }
+
+
+def render_markdown(s: Suggestion, *, lang: str | None = None, notice: str | None = None
+                    ) -> str:
+    """The Markdown sheet of one town."""
+    lang = lang or s.lang
+    return _env().get_template("sheet.md.j2").render(**_context(s, lang, False, notice))
+
+
+def render_html(s: Suggestion, *, lang: str | None = None, notice: str | None = None) -> str:
+    """The self-contained HTML sheet of one town (inline CSS and SVG, no external assets)."""
+    lang = lang or s.lang
+    return _env().get_template("sheet.html.j2").render(**_context(s, lang, True, notice))
+
+
+# ---------------------------------------------------------------------------------------
+# one row per town (workbook, docx summary)
+def _kv(t: dict, key, value) -> str:
+    return f"{key}{t['colon']}{value}"
+
+
+def _paren(t: dict, text, note) -> str:
+    return f"{text}{t['lp']}{note}{t['rp']}" if note else str(text)
+
+
+def _plain_list(items: Iterable[str], sep: str) -> str:
+    return sep.join(x for x in items if x)
+
+
+def _gap_summary(s: Suggestion, lang: str, t: dict) -> str:
+    N = _num_factory(lang, False)
+    parts = []
+    for g in _gaps_ctx(s, lang, t, N, False):
+        for r in g["rules"]:
+            lever = r["levers"][0] if r["levers"] else ""
+            parts.append(_kv(t, g["label"], r["text"]) + (f"{t['semi']}{lever}" if lever else ""))
+    return "\n".join(parts)
+
+
+def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[dict]:
+    """One dict per town, keyed by the workbook headers of ``lang`` (in column order)."""
+    t = labels(lang)
+    x = t["xlsx"]
+    rows = []
+    for s in suggestions:
+        N = _num_factory(lang, False)
+        strengths = [_paren(t, r["label"], r["rank"]) for r in _pos_rows(s.strengths, lang, N)]
+        weaknesses = [_paren(t, r["label"], r["rank"]) for r in _pos_rows(s.weaknesses, lang, N)]
+        if s.is_leader:
+            bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
+        else:
+            bench = _plain_list((b.town for b in s.benchmarks), t["sep"])
+        d = _declared_ctx(s, lang, t, False)
+        notes = _data_ctx(s, lang, t, False)["notes"]
+        rows.append({
+            x["town_code"]: s.town_code, x["town"]: s.town, x["county"]: s.county,
+            x["category"]: _label_of(s, s.target, lang) or t["missing"],
+            x["secondary"]: _plain_list((_label_of(s, v, lang) for v in s.secondary), t["sep"]),
+            x["confidence"]: None if numfmt.is_missing(s.confidence) else float(s.confidence),
+            x["runner_up"]: _label_of(s, s.runner_up, lang),
+            x["composite"]: None if numfmt.is_missing(s.composite) else round(s.composite, 1),
+            x["rank"]: None if numfmt.is_missing(s.rank) else int(s.rank),
+            x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
+            x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t),
+            x["declared"]: s.declared or "",
+            x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
+            x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
+        })
+    return rows
+
+
+def _gap_long_rows(suggestions, lang) -> list[dict]:
+    x = labels(lang)["xlsx"]
+    out = []
+    for s in suggestions:
+        for b in (s.benchmarks or s.challengers):
+            for g in b.gaps.to_dict("records"):
+                def num(v):
+                    return None if numfmt.is_missing(v) else float(v)
+                out.append({x["town_code"]: s.town_code, x["town"]: s.town,
+                            x["benchmark"]: b.town, x["indicator"]: g[f"label_{lang}"],
+                            x["unit"]: numfmt.unit_label(g["unit"], "zh"),
+                            x["this"]: num(g["this"]), x["other"]: num(g["other"]),
+                            x["diff"]: num(g["diff"]),
+                            x["diff_pct"]: None if numfmt.is_missing(g["diff_pct"])
+                            else round(float(g["diff_pct"]), 1)})
+    return out
+
+
+def _sheet_title(text: str, used: set) -> str:
+    bad = '[]:*?/\\'
+    name = "".join("_" if c in bad else c for c in text)[:31] or "sheet"
+    base, k = name, 2
+    while name in used:
+        suffix = f"({k})"
+        name, k = base[:31 - len(suffix)] + suffix, k + 1
+    used.add(name)
+    return name
+
+
+def _fill_sheet(ws, rows: list[dict], headers: list[str], *, pct_col: str | None = None
+                ) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    ws.append(headers)
+    for c in ws[1]:
+        c.font = Font(bold=True)
+        c.fill = PatternFill("solid", fgColor="DDEBF7")
+        c.alignment = Alignment(vertical="center", wrap_text=True)
+    for r in rows:
+        ws.append([r.get(h) for h in headers])
+    ws.freeze_panes = "C2" if len(headers) > 2 else "A2"
+    for k, h in enumerate(headers, start=1):
+        letter = ws.cell(row=1, column=k).column_letter
+        longest = max([len(str(h))] + [min(len(str(r.get(h) or "")), 60) for r in rows])
+        ws.column_dimensions[letter].width = max(8, min(48, longest * 1.6 + 2))
+        if h == pct_col:
+            for row in ws.iter_rows(min_row=2, min_col=k, max_col=k):
+                row[0].number_format = "0%"
+    for row in ws.iter_rows(min_row=2):
+        for c in row:
+            if isinstance(c.value, str) and "\n" in c.value:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
+                   notice: str | None = None) -> Path:
+    """``suggestions.xlsx``: a summary sheet (one row per town), a sheet per category and
+    the long benchmark-gap table; a notice sheet first when ``notice`` is given."""
+    from openpyxl import Workbook
+
+    t = labels(lang)
+    x = t["xlsx"]
+    wb = Workbook()
+    used: set[str] = set()
+    ws = wb.active
+    if notice:
+        ws.title = _sheet_title(x["notice_sheet"], used)
+        ws.append([t["notice_label"]])
+        ws.append([notice])
+        ws.column_dimensions["A"].width = 100
+        ws = wb.create_sheet()
+    ws.title = _sheet_title(x["summary_sheet"], used)
+    rows = summary_rows(suggestions, lang)
+    headers = list(rows[0]) if rows else list(summary_rows([], lang) or [])
+    if not rows:
+        headers = [x[k] for k in ("town_code", "town", "county", "category", "secondary",
+                                  "confidence", "runner_up", "composite", "rank", "strengths",
+                                  "weaknesses", "benchmarks", "gaps", "declared",
+                                  "declared_status", "data_notes")]
+    _fill_sheet(ws, rows, headers, pct_col=x["confidence"])
+    by_cat: dict[str, list[int]] = {}
+    for k, s in enumerate(suggestions):
+        by_cat.setdefault(s.category or "", []).append(k)
+    order = [c for c in (s.labels or {}) if "/" not in c and c in by_cat] if suggestions else []
+    order += sorted(c for c in by_cat if c not in order)
+    for cid in order:
+        sample = suggestions[by_cat[cid][0]]
+        title = _label_of(sample, cid, lang) if cid else t["missing"]
+        _fill_sheet(wb.create_sheet(_sheet_title(title, used)),
+                    [rows[k] for k in by_cat[cid]], headers, pct_col=x["confidence"])
+    long_rows = _gap_long_rows(suggestions, lang)
+    long_headers = [x[k] for k in ("town_code", "town", "benchmark", "indicator", "unit",
+                                   "this", "other", "diff", "diff_pct")]
+    _fill_sheet(wb.create_sheet(_sheet_title(x["gaps_sheet"], used)), long_rows, long_headers)
+    wb.properties.creator = "towntype"
+    wb.properties.created = _FIXED_TIME
+    wb.properties.modified = _FIXED_TIME
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _write_zip_deterministic(buf.getvalue(), Path(path))
+
+
+def _write_zip_deterministic(data: bytes, path: Path) -> Path:
+    """Rewrite an OOXML zip with fixed member dates and core-property times, so the same
+    inputs give the same bytes."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _fix_core_times(body)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, body)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def _fix_core_times(body: bytes) -> bytes:
+    import re
+
+    text = body.decode("utf-8")
+    stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{stamp}\2",
+                  text)
+    return text.encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# Word
+def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
+               title: str | None = None, notice: str | None = None) -> Path:
+    """``suggestions.docx``: one section (new page) per town, for the county report."""
+    import docx
+    from docx.enum.section import WD_SECTION
+    from docx.oxml.ns import qn
+
+    t = labels(lang)
+    doc = docx.Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = "SimSun" if lang == "zh" else "Calibri"
+    rpr = normal.element.get_or_add_rPr()
+    fonts = rpr.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = rpr.makeelement(qn("w:rFonts"), {})
+        rpr.append(fonts)
+    fonts.set(qn("w:eastAsia"), "SimSun")
+    for k, s in enumerate(suggestions):
+        if k:
+            doc.add_section(WD_SECTION.NEW_PAGE)
+        _docx_town(doc, s, lang, t, title if k == 0 else None, notice)
+    cp = doc.core_properties
+    cp.title = title or t["title"]
+    cp.author = "towntype"
+    cp.created = cp.modified = cp.last_printed = _FIXED_TIME
+    cp.revision = 1
+    buf = io.BytesIO()
+    doc.save(buf)
+    return _write_zip_deterministic(buf.getvalue(), Path(path))
+
+
+def _docx_table(doc, header: list[str], rows: list[list[str]]):
+    table = doc.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for c, h in zip(table.rows[0].cells, header):
+        c.text = str(h)
+    for r in rows:
+        cells = table.add_row().cells
+        for c, v in zip(cells, r):
+            c.text = str(v)
+    return table
+
+
+def _docx_town(doc, s: Suggestion, lang, t, title, notice) -> None:
+    ctx = _context(s, lang, False, notice)
+    if title:
+        doc.add_heading(title, level=0)
+    doc.add_heading(_kv(t, t["title"], s.town), level=1)
+    doc.add_paragraph(ctx["subtitle"])
+    if notice:
+        doc.add_paragraph(_kv(t, t["notice_label"], notice))
+    doc.add_heading(t["section"]["suggested"], level=2)
+    cat = ctx["cat"]
+    if cat["label"]:
+        for key in ("category", "confidence", "runner_up", "secondary"):
+            val = cat["label"] if key == "category" else cat[key]
+            doc.add_paragraph(_kv(t, t["suggested"][key], val or t["none"]))
+        doc.add_paragraph(_kv(t, t["suggested"]["composite"], _paren(
+            t, cat["composite"], f"{t['suggested']['rank']} {cat['rank']}")))
+    else:
+        doc.add_paragraph(t["suggested"]["no_category"])
+    tb = t["table"]
+    _docx_table(doc, [tb["dimension"], tb["score"], tb["median"], tb["benchmark"]],
+                [[d["label"], d["this"], d["median"], d["benchmark"]] for d in ctx["dims"]])
+    doc.add_heading(t["section"]["strengths"], level=2)
+    for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
+                              t["strengths"]["none_strength"]),
+                             (t["strengths"]["weaknesses"], ctx["weaknesses"],
+                              t["strengths"]["none_weakness"])):
+        doc.add_heading(name, level=3)
+        if rows:
+            _docx_table(doc, [tb["indicator"], tb["value"], tb["rank_region"], tb["pct_region"],
+                              tb["rank_county"], tb["pct_county"]],
+                        [[r["label"], r["value"], r["rank"], r["pct"], r["rank_county"],
+                          r["pct_county"]] for r in rows])
+        else:
+            doc.add_paragraph(none)
+    doc.add_heading(t["section"]["benchmarks"], level=2)
+    doc.add_paragraph(ctx["bench"]["intro"])
+    for b in ctx["bench"]["items"]:
+        doc.add_paragraph(b["caption"])
+        _docx_table(doc, [tb["indicator"], tb["this"], b["other_header"], tb["diff"],
+                          tb["diff_pct"]],
+                    [[g["label"], g["this"], g["other"], g["diff"], g["diff_pct"]]
+                     for g in b["gaps"]])
+    doc.add_heading(t["section"]["gaps"], level=2)
+    for g in ctx["gaps"]:
+        doc.add_paragraph(_paren(t, g["label"], g["relation"]))
+        if not g["rules"]:
+            doc.add_paragraph(g["all_pass"])
+        for r in g["rules"]:
+            doc.add_paragraph(r["text"], style="List Bullet")
+            for lever in r["levers"]:
+                doc.add_paragraph(lever, style="List Bullet 2")
+    doc.add_heading(t["section"]["declared"], level=2)
+    doc.add_paragraph(ctx["declared"]["text"])
+    for f in ctx["declared"]["failing"]:
+        doc.add_paragraph(f, style="List Bullet")
+    doc.add_heading(t["section"]["data"], level=2)
+    for line in ctx["data"]["lines"]:
+        doc.add_paragraph(line)
+    for n in ctx["data"]["notes"]:
+        doc.add_paragraph(_kv(t, n["label"], _paren(t, n["status"], n["affects"])),
+                          style="List Bullet")
+
+
+# ---------------------------------------------------------------------------------------
+# everything
+def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
+                      lang: str = "zh", docx: bool = False, title: str | None = None,
+                      notice: str | None = None) -> list[Path]:
+    """Write ``suggestions/<town_code>.md`` and ``.html`` per town, ``suggestions.xlsx`` and,
+    with ``docx=True``, ``suggestions.docx``, under ``out_dir``.
+
+    ``out_dir`` is the run's output directory; the files go to ``out_dir/suggestions/``
+    (when ``out_dir`` is itself named ``suggestions`` it is used as is).  Returns the paths
+    written, in a stable order.
+    """
+    labels(lang)  # validates lang
+    out = Path(out_dir)
+    folder = out if out.name == "suggestions" else out / "suggestions"
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    paths: list[Path] = []
+    for s in suggestions:
+        if s.town_code in seen:
+            raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file names "
+                              "need unique codes (check the join report)", key="town_code")
+        seen.add(s.town_code)
+        md = folder / f"{s.town_code}.md"
+        md.write_text(render_markdown(s, lang=lang, notice=notice), encoding="utf-8")
+        html = folder / f"{s.town_code}.html"
+        html.write_text(render_html(s, lang=lang, notice=notice), encoding="utf-8")
+        paths += [md, html]
+    paths.append(write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
+                                notice=notice))
+    if docx:
+        paths.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
+                                title=title, notice=notice))
+    return paths
