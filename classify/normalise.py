@@ -1,0 +1,415 @@
+"""Outlier treatment and normalisation, as scikit-learn transformers.
+
+Everything here is fitted once on a reference table and reused to transform new data
+(next year's table), so scores stay comparable::
+
+    norm = MinMaxNormaliser(directions=["+", "-"]).fit(X_2024)
+    norm.transform(X_2025)        # same min and max as 2024
+
+Missing values (NaN) are ignored when fitting and stay NaN.  Directions: ``"+"`` (more is
+better) or ``"-"`` (less is better); every normaliser returns values where higher is
+better.
+
+Normalisers (registry :data:`NORMALISERS`):
+
+- ``minmax`` — ``100 (x − min) / (max − min)`` (``-``: ``100 (max − x) / (max − min)``);
+- ``zscore`` — ``(x − mean) / std`` (population std, as ``StandardScaler``), sign flipped
+  for ``-``; not bounded: scoring rescales the dimension scores to 0–100;
+- ``rank`` — percentile of the value among the reference values,
+  ``100 (r − 1) / (n − 1)`` with ``r`` the average rank (ties share a rank);
+- ``target`` — distance to a target: ``100 (x − worst) / (target − worst)`` clipped to
+  0–100, where ``worst`` is the worst reference value and ``target`` defaults to the best
+  one (then it equals min–max).
+
+A constant column carries no information; every normaliser maps it to 50.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from classify.errors import ConfigError
+
+__all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNormaliser",
+           "OutlierTreatment", "NORMALISERS", "get_normaliser", "BOUNDED"]
+
+
+def _signs(directions, n: int) -> np.ndarray:
+    if directions is None:
+        return np.ones(n)
+    d = list(directions)
+    if len(d) != n:
+        raise ConfigError(f"{len(d)} directions given for {n} indicators; give one '+' or '-' "
+                          "per indicator", key="indicators.<id>.direction")
+    out = []
+    for x in d:
+        if x in ("+", 1, 1.0, "+1"):
+            out.append(1.0)
+        elif x in ("-", "−", -1, -1.0, "-1"):
+            out.append(-1.0)
+        else:
+            raise ConfigError(f"direction {x!r} is not '+' or '-'",
+                              key="indicators.<id>.direction")
+    return np.asarray(out)
+
+
+class _Normaliser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Shared fit/transform plumbing: validation, directions, NaN handling."""
+
+    def _validate(self, X, reset):
+        return validate_data(self, X, reset=reset, dtype=np.float64,
+                             ensure_all_finite="allow-nan")
+
+    def fit(self, X, y=None):
+        X = self._validate(X, reset=True)
+        self.signs_ = _signs(getattr(self, "directions", None), X.shape[1])
+        self._fit(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return self._transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class MinMaxNormaliser(_Normaliser):
+    """Min–max to 0–100 (see module docstring).
+
+    Parameters
+    ----------
+    directions : sequence of "+"/"-", optional
+        One per column; default all ``"+"``.
+    clip : bool, default False
+        Clip transformed values of new data to 0–100.
+
+    Attributes
+    ----------
+    min_, max_ : ndarray
+        Reference minimum and maximum per column.
+    """
+
+    bounded = True
+
+    def __init__(self, directions=None, clip=False):
+        self.directions = directions
+        self.clip = clip
+
+    @staticmethod
+    def _fit_stats(X):
+        allnan = np.isnan(X).all(axis=0)
+        Xf = np.where(allnan, 0.0, X)
+        return np.nanmin(Xf, axis=0), np.nanmax(Xf, axis=0)
+
+    def _fit(self, X):
+        self.min_, self.max_ = self._fit_stats(X)
+
+    def _transform(self, X):
+        rng = self.max_ - self.min_
+        safe = np.where(rng > 0, rng, 1.0)
+        up = (X - self.min_) / safe
+        z = 100.0 * np.where(self.signs_ > 0, up, 1.0 - up)
+        z = np.where(rng > 0, z, np.where(np.isnan(X), np.nan, 50.0))
+        return np.clip(z, 0, 100) if self.clip else z
+
+
+class ZScoreNormaliser(_Normaliser):
+    """Standard scores ``sign · (x − mean) / std`` (population std).
+
+    Attributes
+    ----------
+    mean_, scale_ : ndarray
+    """
+
+    bounded = False
+
+    def __init__(self, directions=None):
+        self.directions = directions
+
+    def _fit(self, X):
+        with np.errstate(all="ignore"), _quiet():
+            self.mean_ = np.nan_to_num(np.nanmean(X, axis=0))
+            self.scale_ = np.nan_to_num(np.nanstd(X, axis=0))
+
+    def _transform(self, X):
+        safe = np.where(self.scale_ > 0, self.scale_, 1.0)
+        z = self.signs_ * (X - self.mean_) / safe
+        return np.where(self.scale_ > 0, z, np.where(np.isnan(X), np.nan, 0.0))
+
+
+class RankNormaliser(_Normaliser):
+    """Percentile among the reference values, 0–100 (ties share the average rank).
+
+    New values between reference values get an interpolated position; values beyond the
+    reference range are clipped to 0 or 100.
+
+    Attributes
+    ----------
+    reference_ : list of ndarray
+        Sorted non-missing reference values per column.
+    """
+
+    bounded = True
+
+    def __init__(self, directions=None):
+        self.directions = directions
+
+    def _fit(self, X):
+        self.reference_ = [np.sort(c[~np.isnan(c)]) for c in X.T]
+
+    def _transform(self, X):
+        out = np.full(X.shape, np.nan)
+        for j, ref in enumerate(self.reference_):
+            n = ref.size
+            x = X[:, j]
+            ok = ~np.isnan(x)
+            if n < 2 or ref[0] == ref[-1]:
+                out[ok, j] = 50.0
+                continue
+            lo = np.searchsorted(ref, x[ok], side="left")
+            hi = np.searchsorted(ref, x[ok], side="right")
+            r = lo + (hi - lo + 1) / 2.0          # average 1-based rank
+            p = np.clip(100.0 * (r - 1.0) / (n - 1.0), 0.0, 100.0)
+            out[ok, j] = p if self.signs_[j] > 0 else 100.0 - p
+        return out
+
+
+class TargetNormaliser(_Normaliser):
+    """Distance to a target, 0–100: ``100 (x − worst) / (target − worst)``, clipped.
+
+    Parameters
+    ----------
+    directions : sequence of "+"/"-", optional
+    targets : sequence of float or None, optional
+        One per column (in the units of the data as given to ``fit``); ``None`` — the
+        best reference value.
+
+    Attributes
+    ----------
+    worst_, target_ : ndarray
+    """
+
+    bounded = True
+
+    def __init__(self, directions=None, targets=None):
+        self.directions = directions
+        self.targets = targets
+
+    def _fit(self, X):
+        lo, hi = MinMaxNormaliser._fit_stats(X)
+        self.worst_ = np.where(self.signs_ > 0, lo, hi)
+        best = np.where(self.signs_ > 0, hi, lo)
+        t = [None] * X.shape[1] if self.targets is None else list(self.targets)
+        if len(t) != X.shape[1]:
+            raise ConfigError(f"{len(t)} targets given for {X.shape[1]} indicators",
+                              key="indicators.<id>.target")
+        self.target_ = np.array([b if v is None or (isinstance(v, float) and np.isnan(v))
+                                 else float(v) for v, b in zip(t, best)])
+
+    def _transform(self, X):
+        span = self.target_ - self.worst_
+        safe = np.where(span != 0, span, 1.0)
+        z = np.clip(100.0 * (X - self.worst_) / safe, 0.0, 100.0)
+        return np.where(span != 0, z, np.where(np.isnan(X), np.nan, 50.0))
+
+
+class _quiet:
+    """Silence numpy's 'mean of empty slice' for all-missing columns."""
+
+    def __enter__(self):
+        import warnings
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)
+
+
+NORMALISERS: dict[str, type[_Normaliser]] = {
+    "minmax": MinMaxNormaliser,
+    "zscore": ZScoreNormaliser,
+    "rank": RankNormaliser,
+    "target": TargetNormaliser,
+}
+BOUNDED = {k: v.bounded for k, v in NORMALISERS.items()}
+
+
+def get_normaliser(name: str, **params) -> _Normaliser:
+    """A normaliser by registry name; the error lists the valid names."""
+    try:
+        cls = NORMALISERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown normalisation {name!r}; choose one of "
+                          f"{', '.join(NORMALISERS)}", key="methods.normalisation") from None
+    return cls(**params)
+
+
+# --------------------------------------------------------------------------------------
+# skew and outliers
+# --------------------------------------------------------------------------------------
+
+def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
+    x = x[~np.isnan(x)]
+    if x.size < 4 or np.ptp(x) == 0:
+        return 0.0, 0.0
+    return (float(stats.skew(x, bias=False)),
+            float(stats.kurtosis(x, fisher=True, bias=False)))
+
+
+class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Per-indicator transform and JRC outlier treatment, recorded.
+
+    For ``transform="auto"`` and ``rule="jrc"`` (the JRC/COIN rule): when an indicator
+    has |skewness| > ``skew`` and (excess) kurtosis > ``kurt``, its most extreme values
+    (on the side of the skew) are winsorised one at a time — set to the next value — up to
+    ``max_winsor`` values, stopping as soon as the rule no longer holds.  If the rule
+    still holds after that (and the skew is positive), winsorisation is undone and the
+    indicator is log-transformed instead.
+
+    ``log`` is ``ln(x − min + m)`` with ``m`` the smallest positive ``x − min``
+    (``ln x`` when all values are positive) and ``asinh`` is ``asinh(x / s)`` with ``s`` the
+    median of the non-zero ``|x|``: both are fitted so that rescaling a column's unit
+    (万元 → 元) does not change any min–max or rank score.
+
+    Parameters
+    ----------
+    transforms : sequence of str, optional
+        Per column: ``auto``, ``none``, ``log`` or ``asinh``; default all ``auto``.
+    rule : {"jrc", "none"}
+        ``none`` makes ``auto`` equal to ``none``.
+    max_winsor : int, default 5
+    skew, kurt : float, default 2.0 and 3.5
+
+    Attributes
+    ----------
+    actions_ : list of str
+        Per column: ``none``, ``winsorised``, ``log``, ``asinh``.
+    lower_, upper_ : ndarray
+        Winsorisation caps (±inf when none).
+    shift_, scale_ : ndarray
+        Parameters of ``log`` / ``asinh``.
+    record_ : list of dict
+        Per column: the action, number of values winsorised, caps, skewness and kurtosis
+        before and after.
+    """
+
+    def __init__(self, transforms=None, rule="jrc", max_winsor=5, skew=2.0, kurt=3.5):
+        self.transforms = transforms
+        self.rule = rule
+        self.max_winsor = max_winsor
+        self.skew = skew
+        self.kurt = kurt
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _flagged(self, x):
+        s, k = _skew_kurt(x)
+        return abs(s) > self.skew and k > self.kurt, s, k
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        n = X.shape[1]
+        tr = ["auto"] * n if self.transforms is None else list(self.transforms)
+        if len(tr) != n:
+            raise ConfigError(f"{len(tr)} transforms for {n} indicators",
+                              key="indicators.<id>.transform")
+        if self.rule not in ("jrc", "none"):
+            raise ConfigError(f"unknown outlier rule {self.rule!r}; choose 'jrc' or 'none'",
+                              key="methods.outliers")
+        self.actions_, self.record_ = [], []
+        self.lower_, self.upper_ = np.full(n, -np.inf), np.full(n, np.inf)
+        self.shift_, self.scale_ = np.zeros(n), np.ones(n)
+        for j in range(n):
+            self._fit_column(j, X[:, j], tr[j])
+        return self
+
+    def _fit_column(self, j, x, requested):
+        flagged, s0, k0 = self._flagged(x)
+        action, nw = "none", 0
+        if requested not in ("auto", "none", "log", "asinh"):
+            raise ConfigError(f"unknown transform {requested!r}; choose auto, none, log, asinh",
+                              key="indicators.<id>.transform")
+        if requested == "auto" and self.rule == "jrc" and flagged:
+            nw, lo, hi, still = self._winsorise(x, s0)
+            if still and s0 > 0:
+                action = "log"
+            else:
+                action = "winsorised"
+                self.lower_[j], self.upper_[j] = lo, hi
+        elif requested in ("log", "asinh"):
+            action = requested
+        if action == "log":
+            self._fit_log(j, x)
+        elif action == "asinh":
+            nz = np.abs(x[~np.isnan(x) & (x != 0)])
+            self.scale_[j] = float(np.median(nz)) if nz.size else 1.0
+        self.actions_.append(action)
+        s1, k1 = _skew_kurt(self._apply(j, x, action))
+        self.record_.append({"transform": requested, "action": action,
+                             "n_winsorised": nw if action == "winsorised" else 0,
+                             "cap_low": self.lower_[j], "cap_high": self.upper_[j],
+                             "skew_before": s0, "kurt_before": k0,
+                             "skew_after": s1, "kurt_after": k1})
+
+    def _winsorise(self, x, s0):
+        v = x[~np.isnan(x)]
+        lo, hi = -np.inf, np.inf
+        order = np.sort(v)[::-1] if s0 > 0 else np.sort(v)
+        still = True
+        count = 0
+        for k in range(1, min(self.max_winsor, v.size - 1) + 1):
+            cap = order[k]
+            w = np.minimum(v, cap) if s0 > 0 else np.maximum(v, cap)
+            count = int(np.sum(w != v))
+            if count > self.max_winsor:
+                break
+            lo, hi = (-np.inf, cap) if s0 > 0 else (cap, np.inf)
+            still, _, _ = self._flagged(w)
+            if not still:
+                break
+        if not np.isfinite(lo) and not np.isfinite(hi):
+            return 0, lo, hi, True
+        nw = int(np.sum((v > hi) | (v < lo)))
+        return nw, lo, hi, still
+
+    def _fit_log(self, j, x):
+        v = x[~np.isnan(x)]
+        lo = float(v.min()) if v.size else 0.0
+        if lo > 0:
+            self.shift_[j] = 0.0
+        else:
+            pos = v - lo
+            pos = pos[pos > 0]
+            self.shift_[j] = -lo + (float(pos.min()) if pos.size else 1.0)
+        self.lower_[j] = lo  # new data below the reference minimum is clipped to it
+
+    def _apply(self, j, x, action):
+        x = np.clip(x, self.lower_[j], self.upper_[j])
+        if action == "log":
+            return np.log(x + self.shift_[j])
+        if action == "asinh":
+            return np.arcsinh(x / self.scale_[j])
+        return x
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
+        out = np.empty_like(X)
+        for j, action in enumerate(self.actions_):
+            out[:, j] = self._apply(j, X[:, j], action)
+        return out
+
+    def transform_value(self, j: int, value: float) -> float:
+        """Transform one value of column ``j`` (e.g. a target) like the data."""
+        return float(self._apply(j, np.array([value], dtype=float), self.actions_[j])[0])

@@ -1,0 +1,310 @@
+"""Indicators → dimension scores, composite and ranks.
+
+Steps (each recorded): missing values (left out and re-weighted within the dimension, or
+imputed from the county median) → per-indicator transform / JRC outlier treatment →
+normalisation (higher is better) → weights within each dimension → dimension scores
+``score_<dim>`` (0–100) → weights across dimensions → ``composite`` → ``rank`` (1 = best)
+and ``rank_county``.
+
+Aggregation of values ``z`` (0–100) with weights ``w`` over the indicators a town has:
+
+- arithmetic: ``Σ w z / Σ w``;
+- geometric: ``exp(Σ w ln(z + 1) / Σ w) − 1`` — the weighted geometric mean of ``z + 1``
+  shifted back, so that a 0 on one indicator does not zero the score, and the result stays
+  in 0–100.
+
+With an unbounded normalisation (``zscore``) dimension scores are rescaled to 0–100 by the
+reference minimum and maximum (stored in the model, reused for new data).
+
+Example
+-------
+>>> res = score(ind, load_system(), weighting="entropy", county=frame["county"])  # doctest: +SKIP
+>>> res.scores[["score_industry", "composite", "rank"]]                            # doctest: +SKIP
+>>> next_year = res.model.transform(ind_2025, county=frame_2025["county"])        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from classify.config import IndicatorSystem, load_system
+from classify.errors import ConfigError
+from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_normaliser
+from classify.weighting import get_weighter
+
+__all__ = ["score", "ScoreResult", "ScoreModel", "aggregate", "block_matrix", "rank_desc",
+           "impute_county_median", "AGGREGATIONS"]
+
+AGGREGATIONS = ("arithmetic", "geometric")
+
+
+def block_matrix(w_in: np.ndarray, dim_index: np.ndarray, n_dims: int) -> np.ndarray:
+    """(k, D) matrix with indicator *j*'s weight in the column of its dimension."""
+    W = np.zeros((len(w_in), n_dims))
+    W[np.arange(len(w_in)), dim_index] = w_in
+    return W
+
+
+def aggregate(Z: np.ndarray, W: np.ndarray, how: str = "arithmetic") -> np.ndarray:
+    """Weighted aggregation with re-weighting over the values present.
+
+    Parameters
+    ----------
+    Z : ndarray (n, k)
+        Values 0–100 (NaN = missing).
+    W : ndarray (k, D)
+        Weights; column *d* holds the weights of the items making up output *d*.
+    how : {"arithmetic", "geometric"}
+
+    Returns
+    -------
+    ndarray (n, D); NaN where a town has none of the items of an output.
+    """
+    if how not in AGGREGATIONS:
+        raise ConfigError(f"unknown aggregation {how!r}; choose arithmetic or geometric",
+                          key="methods.aggregation")
+    ok = ~np.isnan(Z)
+    Zf = np.where(ok, Z, 0.0)
+    if how == "geometric":
+        Zf = np.log1p(np.clip(Zf, 0.0, None))
+    num = Zf @ W
+    den = ok.astype(float) @ W
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return np.expm1(out) if how == "geometric" else out
+
+
+def rank_desc(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
+    """Rank 1 = highest value (ties share the best rank); missing values get no rank."""
+    if groups is None:
+        r = values.rank(ascending=False, method="min")
+    else:
+        r = values.groupby(groups.reindex(values.index), dropna=False).rank(
+            ascending=False, method="min")
+    return r.astype("Int64")
+
+
+def impute_county_median(X: pd.DataFrame, county: pd.Series | None) -> tuple[pd.DataFrame,
+                                                                             pd.Series]:
+    """Fill missing values with the county median (the region median where the county
+    has no value).  Returns the filled frame and the number imputed per town."""
+    miss = X.isna()
+    if county is not None:
+        med = X.groupby(county.reindex(X.index), dropna=False).transform("median")
+        filled = X.fillna(med)
+    else:
+        filled = X
+    filled = filled.fillna(X.median())
+    n_imp = (miss & filled.notna()).sum(axis=1)
+    return filled, n_imp
+
+
+@dataclass
+class ScoreModel:
+    """Everything fitted by :func:`score`; ``transform`` scores a new table comparably."""
+
+    indicators: list[str]
+    dims: list[str]
+    dim_index: np.ndarray
+    directions: list[str]
+    treatment: OutlierTreatment
+    normaliser: object
+    normalisation: str
+    aggregation: str
+    missing: str
+    w_in: np.ndarray
+    w_dim: np.ndarray
+    dim_lo: np.ndarray | None = None
+    dim_hi: np.ndarray | None = None
+
+    def normalised(self, indicators: pd.DataFrame, county=None) -> tuple[np.ndarray, pd.Series,
+                                                                           pd.Series]:
+        """Treated and normalised matrix (n, k), n_missing and n_imputed per town."""
+        X = indicators.reindex(columns=self.indicators).astype(float)
+        n_missing = X.isna().sum(axis=1)
+        n_imputed = pd.Series(0, index=X.index)
+        if self.missing == "impute_county_median":
+            X, n_imputed = impute_county_median(X, county)
+        T = self.treatment.transform(X.to_numpy())
+        return self.normaliser.transform(T), n_missing, n_imputed
+
+    def dim_scores(self, Z: np.ndarray) -> np.ndarray:
+        S = aggregate(Z, block_matrix(self.w_in, self.dim_index, len(self.dims)),
+                      self.aggregation)
+        if self.dim_lo is not None:
+            span = np.where(self.dim_hi > self.dim_lo, self.dim_hi - self.dim_lo, 1.0)
+            S = 100.0 * (S - self.dim_lo) / span
+        return S
+
+    def transform(self, indicators: pd.DataFrame, county: pd.Series | None = None
+                  ) -> pd.DataFrame:
+        """Scores of ``indicators`` with the fitted transforms and weights."""
+        Z, n_missing, n_imputed = self.normalised(indicators, county)
+        S = self.dim_scores(Z)
+        comp = aggregate(S, self.w_dim[:, None], self.aggregation)[:, 0]
+        return _score_frame(indicators.index, self.dims, S, comp, county, n_missing, n_imputed)
+
+
+def _score_frame(index, dims, S, comp, county, n_missing, n_imputed) -> pd.DataFrame:
+    out = pd.DataFrame(S, index=index, columns=[f"score_{d}" for d in dims])
+    out["composite"] = comp
+    out["rank"] = rank_desc(out["composite"])
+    if county is not None:
+        out["rank_county"] = rank_desc(out["composite"], county)
+    out["n_missing"] = n_missing.astype(int)
+    out["n_imputed"] = n_imputed.astype(int)
+    return out
+
+
+@dataclass
+class ScoreResult:
+    """Output of :func:`score`.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        ``score_<dim>`` (0–100), ``composite``, ``rank``, ``rank_county`` (when a county
+        was given), ``n_missing`` (values left out or imputed), ``n_imputed``.
+    weights : DataFrame
+        ``weights.csv``: ``indicator, dimension, weight, weight_in_dimension,
+        dimension_weight, method``.
+    model : ScoreModel
+        Fitted; ``model.transform(next_year)`` scores another table comparably.
+    treatment : DataFrame
+        Per indicator: requested transform, action taken (``none``/``winsorised``/``log``/
+        ``asinh``), values winsorised, caps, skewness and kurtosis before and after.
+    excluded : DataFrame
+        Indicators of the system that were not scored and why.
+    """
+
+    scores: pd.DataFrame
+    weights: pd.DataFrame
+    model: ScoreModel
+    treatment: pd.DataFrame = field(default_factory=pd.DataFrame)
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _select(indicators: pd.DataFrame, system: IndicatorSystem):
+    cols, excluded = [], []
+    for ind in system.scored:
+        if ind.id not in indicators.columns:
+            excluded.append((ind.id, "not in the table"))
+            continue
+        if ind.weight == 0:
+            excluded.append((ind.id, "weight 0 in the config"))
+            continue
+        x = pd.to_numeric(indicators[ind.id], errors="raise").astype(float)
+        if x.nunique(dropna=True) < 2:
+            excluded.append((ind.id, "no variation (fewer than two distinct values)"))
+            continue
+        cols.append(ind)
+    return cols, pd.DataFrame(excluded, columns=["indicator", "reason"])
+
+
+def _weights_in(M: np.ndarray, inds, dim_index, n_dims, method) -> np.ndarray:
+    w = np.zeros(len(inds))
+    for d in range(n_dims):
+        idx = np.flatnonzero(dim_index == d)
+        if idx.size == 0:
+            continue
+        params = {"weights": [inds[j].weight for j in idx]} if method == "expert" else {}
+        w[idx] = get_weighter(method, **params).fit(M[:, idx]).weights_
+    return w
+
+
+def _weights_dim(S: np.ndarray, dims, present, system, method) -> np.ndarray:
+    wd = np.zeros(len(dims))
+    idx = np.flatnonzero(present)
+    if idx.size == 0:
+        return wd
+    if method == "expert":
+        raw = [system.dimension(dims[d]).weight for d in idx]
+        if sum(raw) <= 0:
+            raise ConfigError("every dimension with indicators has weight 0",
+                              key="dimensions.<id>.weight", path=system.path)
+        wd[idx] = np.asarray(raw) / sum(raw)
+        return wd
+    Sm = MinMaxNormaliser().fit(S[:, idx]).transform(S[:, idx])
+    wd[idx] = get_weighter(method).fit(Sm).weights_
+    return wd
+
+
+def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
+          weighting: str | None = None, county: pd.Series | None = None,
+          normalisation: str | None = None, aggregation: str | None = None,
+          missing: str | None = None) -> ScoreResult:
+    """Score towns: dimension scores, composite and ranks.
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        From :func:`classify.indicators.build_indicators` (indicator ids as columns).
+    system : IndicatorSystem, optional
+        Default: the built-in system.
+    weighting, normalisation, aggregation, missing : str, optional
+        Override the system's ``[methods]`` (``None`` keeps them).  ``weighting`` applies
+        within and across dimensions; ``expert`` uses the config's weights.
+    county : Series, optional
+        County of each town (aligned on the index): adds ``rank_county`` and is the peer
+        group for ``missing="impute_county_median"``.
+
+    Raises
+    ------
+    classify.errors.ConfigError
+        Unknown method, geometric aggregation with z-scores, no scorable indicator.
+    """
+    system = (system or load_system()).replace_methods(
+        weighting=weighting, normalisation=normalisation, aggregation=aggregation,
+        missing=missing)
+    m = system.methods
+    if m.aggregation == "geometric" and not BOUNDED[m.normalisation]:
+        raise ConfigError("geometric aggregation needs non-negative scores; use it with "
+                          "minmax, rank or target normalisation", key="methods.aggregation",
+                          path=system.path)
+    inds, excluded = _select(indicators, system)
+    if not inds:
+        raise ConfigError("no indicator of the system can be scored: "
+                          + "; ".join(f"{r.indicator}: {r.reason}" for r in excluded.itertuples()),
+                          key="indicators", path=system.path)
+    dims = [d.id for d in system.dimensions]
+    dim_index = np.array([dims.index(i.dimension) for i in inds])
+    directions = [i.direction for i in inds]
+    X = indicators[[i.id for i in inds]].astype(float)
+    n_missing = X.isna().sum(axis=1)
+    n_imputed = pd.Series(0, index=X.index)
+    if m.missing == "impute_county_median":
+        X, n_imputed = impute_county_median(X, county)
+    treat = OutlierTreatment([i.transform for i in inds], rule=m.outliers).fit(X.to_numpy())
+    T = treat.transform(X.to_numpy())
+    params = {"directions": directions}
+    if m.normalisation == "target":
+        params["targets"] = [None if i.target is None else treat.transform_value(j, i.target)
+                             for j, i in enumerate(inds)]
+    norm = get_normaliser(m.normalisation, **params).fit(T)
+    Z = norm.transform(T)
+    M = MinMaxNormaliser(directions=directions).fit(T).transform(T)
+    w_in = _weights_in(M, inds, dim_index, len(dims), m.weighting)
+    model = ScoreModel([i.id for i in inds], dims, dim_index, directions, treat, norm,
+                       m.normalisation, m.aggregation, m.missing, w_in, np.zeros(len(dims)))
+    S = model.dim_scores(Z)
+    if not BOUNDED[m.normalisation]:
+        with np.errstate(all="ignore"):
+            model.dim_lo, model.dim_hi = np.nanmin(S, axis=0), np.nanmax(S, axis=0)
+        S = model.dim_scores(Z)
+    present = np.isin(np.arange(len(dims)), dim_index)
+    model.w_dim = _weights_dim(S, dims, present, system, m.weighting)
+    comp = aggregate(S, model.w_dim[:, None], m.aggregation)[:, 0]
+    scores = _score_frame(indicators.index, dims, S, comp, county, n_missing, n_imputed)
+    weights = pd.DataFrame({
+        "indicator": model.indicators,
+        "dimension": [dims[d] for d in dim_index],
+        "weight": w_in * model.w_dim[dim_index],
+        "weight_in_dimension": w_in,
+        "dimension_weight": model.w_dim[dim_index],
+        "method": m.weighting,
+    })
+    treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
+    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded)
