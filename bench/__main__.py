@@ -1,0 +1,245 @@
+"""``python -m bench``: run the scale benchmark and write ``bench/RESULTS.md``.
+
+Examples
+--------
+::
+
+    python -m bench                          # 1,600 and 40,000 towns, 1,000 draws
+    python -m bench --sizes 1600 --quick     # a minute: 100 draws, no heavy baselines
+    python -m bench --sizes 40000 --profile  # adds a cProfile run of the pipeline
+
+The text under the line ``<!-- notes kept across runs -->`` of an existing
+``RESULTS.md`` (the analysis written by people) is kept when the file is rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench.run import NOT_AVAILABLE, STAGES, TARGETS, run_benchmark
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+NOTES_MARK = "<!-- notes kept across runs -->"
+
+
+def _f(x, digits=2, unit=""):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}{unit}"
+    return f"{x}{unit}"
+
+
+def _status(rec: dict | None) -> str:
+    if not rec:
+        return "not run"
+    if rec.get("status") == "ok":
+        return "ok"
+    err = str(rec.get("error", "")).replace("\n", " ").replace("|", "\\|")
+    return f"{rec.get('status')}: {err[:300]}"
+
+
+def _machine(m: dict) -> list[str]:
+    v = m["versions"]
+    return [
+        "## Machine", "",
+        "| date | cores (usable) | memory | CPU | OS | Python | load before → after |",
+        "|---|---|---|---|---|---|---|",
+        f"| {m['date']} | {m['cores']} ({m['affinity']}) | {_f(m['memory_gb'], 1, ' GB')} | "
+        f"{m['cpu']} | {m['os']} | {m['python']} | "
+        f"{' '.join(f'{x:.1f}' for x in (m.get('load_before') or ()))} → "
+        f"{' '.join(f'{x:.1f}' for x in (m.get('load_after') or ()))} |", "",
+        "Packages: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".", "",
+        f"Commit `{m['commit']}`. The machine is shared (other jobs may run at the same "
+        "time: see the load averages), so absolute times vary between runs; compare the "
+        "ratios.", ""]
+
+
+def _targets(res: dict) -> list[str]:
+    rows = ["## Targets (issue 8)", "", "| case | measured | target | result |",
+            "|---|---|---|---|"]
+    for n, (secs, gb, draws) in TARGETS.items():
+        size = res["sizes"].get(str(n))
+        label = f"{n:,} towns" + (f", {draws:,} draws" if draws else "")
+        if not size or size["pipeline"].get("status") != "ok":
+            why = "not run" if not size else _status(size["pipeline"])
+            rows.append(f"| {label}: whole run | {why} | < {secs:.0f} s | not measured |")
+            continue
+        p = size["pipeline"]
+        ran = res["draws"]
+        caveat = "" if (draws is None or ran >= draws) else f" (ran {ran} draws only)"
+        wall = p["process_wall_s"]
+        ok = wall < secs and not caveat
+        rows.append(f"| {label}: whole run (process: imports + run_pipeline) | "
+                    f"{wall:.1f} s (run_pipeline {p['wall_s']:.1f} s){caveat} | < {secs:.0f} s |"
+                    f" {'PASS' if ok else ('FAIL' if not caveat else 'not at target draws')} |")
+        if gb:
+            peak = p["process_peak_mb"] / 1024
+            rows.append(f"| {label}: peak memory (RSS) | {peak:.2f} GB{caveat} | < {gb:.0f} GB |"
+                        f" {'PASS' if peak < gb and not caveat else ('FAIL' if not caveat else 'not at target draws')} |")
+    return rows + [""]
+
+
+def _stages(n: str, size: dict, draws: int) -> list[str]:
+    p = size["pipeline"]
+    s = size.get("synth", {})
+    out = [f"## {int(n):,} towns, {draws:,} draws", ""]
+    if s.get("status", "ok") == "ok" and "polygons_s" in s:
+        out += [f"Inputs ({s['region']} outline): polygons {s['polygons_s']:.1f} s, indicator "
+                f"table {s['indicators_s']:.2f} s, writing {s['write_s']:.1f} s; towns.gpkg "
+                f"{s['boundaries_mb']:.1f} MB, indicators.csv {s['indicators_mb']:.1f} MB.", ""]
+    if p.get("status") != "ok":
+        out += [f"Pipeline: **{_status(p)}**" + (f" (stage `{p['failed_stage']}`)"
+                                                  if p.get("failed_stage") else ""), ""]
+        if p.get("traceback"):
+            out += ["```", p["traceback"].strip()[-1500:], "```", ""]
+    timings = p.get("timings") or {}
+    peaks = {}
+    for span in p.get("stages", []):
+        if span.get("peak_mb") is not None:
+            peaks[span["stage"]] = max(peaks.get(span["stage"], 0), span["peak_mb"])
+        timings.setdefault(span["stage"], round(span["seconds"], 3))
+    if timings:
+        total = sum(v for v in timings.values() if isinstance(v, (int, float)))
+        out += ["| stage | wall s | share | peak RSS MB |", "|---|---:|---:|---:|"]
+        order = [st for st in STAGES if st in timings] + [st for st in timings
+                                                             if st not in STAGES]
+        for st in order:
+            v = timings[st]
+            out.append(f"| {st} | {v:.2f} | {100 * v / total:.0f} % | {_f(peaks.get(st), 0)} |")
+        for st in STAGES:
+            if st not in timings:
+                out.append(f"| {st} | – | – | – (no timing in the manifest) |")
+        out.append(f"| **run_pipeline** | **{p['wall_s']:.2f}** | 100 % | "
+                   f"**{p['peak_mb']:.0f}** |")
+        out.append(f"| process (interpreter, imports {p.get('import_s', 0):.1f} s, run) | "
+                   f"{p['process_wall_s']:.2f} | | {p['process_peak_mb']:.0f} |")
+        out.append("")
+        if p.get("files"):
+            out += ["Output files: " + ", ".join(f"{k} {v / 2**20:.1f} MB"
+                                                  for k, v in sorted(p["files"].items())) + ".",
+                    ""]
+    return out
+
+
+def _generic(rec: dict) -> str:
+    if rec.get("status") != "ok":
+        return _status(rec)
+    body = rec.get("result")
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    return f"`{rec['function']}` ({rec['wall_s']:.1f} s): {text[:1200]}"
+
+
+def _baselines(res: dict) -> list[str]:
+    out = ["## Baselines, measured in the same run", "",
+           "Memory: how far the stage's peak RSS rose above the RSS at its start.", "",
+           "| towns | stage | ours | baseline | ours ÷ baseline | note |",
+           "|---:|---|---:|---:|---:|---|"]
+    extra = []
+    for n, size in res["sizes"].items():
+        sc = size.get("scoring")
+        if not sc:
+            continue
+        if sc.get("status", "ok") not in ("ok",) and "plain_scoring" not in sc:
+            out.append(f"| {int(n):,} | scoring | {_status(sc)} | | | |")
+            continue
+        ps, ours = sc["plain_scoring"], sc.get("scoring", {})
+        if ours.get("status") == "ok":
+            out.append(f"| {int(n):,} | scoring (`classify.scoring.score` vs plain pandas "
+                       f"min–max + equal weights) | {ours['seconds']:.3f} s | "
+                       f"{ps['seconds']:.3f} s | {ours['ratio']:.1f} | Spearman of composites "
+                       f"{ours['spearman_composite']:.3f} |")
+        else:
+            out.append(f"| {int(n):,} | scoring | {_status(ours)} | {ps['seconds']:.3f} s | | |")
+        pu, mc = sc["plain_uncertainty"], sc.get("uncertainty", {})
+        if mc.get("status") == "ok":
+            out.append(f"| {int(n):,} | uncertainty, {pu['draws']:,} draws "
+                       f"(`monte_carlo` vs one-draw-at-a-time numpy) | {mc['seconds']:.2f} s, "
+                       f"+{mc['added_mb']:.0f} MB | {pu['seconds']:.2f} s, "
+                       f"+{pu['added_mb']:.0f} MB | {mc['ratio']:.1f} | dim_scores "
+                       f"{_f(mc.get('dim_scores_mb'), 0, ' MB')} {mc.get('dim_scores_dtype')} |")
+        else:
+            out.append(f"| {int(n):,} | uncertainty | {_status(mc)} | {pu['seconds']:.2f} s | | |")
+        for kind, what in (("clusters", "clustering vs pygeoda SKATER/REDCAP"),
+                           ("map", "map vs GeoDataFrame.explore()")):
+            rec = size.get(kind)
+            if rec is None:
+                continue
+            extra.append(f"- {int(n):,} towns, {what}: {_generic(rec)}")
+    return out + [""] + (["### Clustering and map (from the engineers' bench modules)", ""]
+                         + extra + [""] if extra else [])
+
+
+def _profile(res: dict) -> list[str]:
+    out = []
+    for n, size in res["sizes"].items():
+        prof = (size.get("profile") or {}).get("profile")
+        if not prof:
+            continue
+        out += [f"## Profile, {int(n):,} towns (cProfile, top functions by own time)", "",
+                "| function | calls | own s | cumulative s |", "|---|---:|---:|---:|"]
+        out += [f"| `{r['function']}` | {r['calls']} | {r['tottime']:.2f} | {r['cumtime']:.2f} |"
+                for r in prof["tottime"][:20]]
+        out += ["", "Our functions by cumulative time:", "",
+                "| function | calls | own s | cumulative s |", "|---|---:|---:|---:|"]
+        out += [f"| `{r['function']}` | {r['calls']} | {r['tottime']:.2f} | {r['cumtime']:.2f} |"
+                for r in prof["cumtime_ours"][:20]]
+        out.append("")
+    return out
+
+
+def render(res: dict, notes: str = "") -> str:
+    """The Markdown of ``RESULTS.md`` for a results dict of :func:`run_benchmark`."""
+    lines = ["# Scale benchmark results", "",
+             f"Written by `{res['command']}` (seed {res['seed']}, {res['draws']:,} uncertainty "
+             f"draws{', --quick' if res['quick'] else ''}). Synthetic inputs: "
+             "`bench/synth.py` (Voronoi towns tiling the China outline, or a Guangdong-sized "
+             "window of it up to 5,000 towns). Every job ran in its own process; peak memory "
+             "is the kernel's RSS high-water mark (VmHWM, reset per stage). "
+             "**Ratios, not absolute times, are what we compare across runs.**", ""]
+    lines += _targets(res) + _machine(res["machine"])
+    for n, size in res["sizes"].items():
+        lines += _stages(n, size, res["draws"])
+    lines += _baselines(res) + _profile(res)
+    lines += [NOTES_MARK, notes.strip() or "## Notes\n\n(none yet)", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench",
+                                description="Scale benchmark: the real pipeline on synthetic "
+                                            "inputs, per stage, against baselines.")
+    p.add_argument("--sizes", type=int, nargs="+", default=[1600, 40000],
+                   help="numbers of towns (default: 1600 40000)")
+    p.add_argument("--draws", type=int, default=1000, help="uncertainty draws (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true",
+                   help="100 draws; skip the cluster and map baselines above 5,000 towns")
+    p.add_argument("--profile", action="store_true",
+                   help="also run the pipeline under cProfile (adds a run per size)")
+    p.add_argument("--no-baselines", action="store_true", help="only the pipeline")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="seconds before a job is stopped (default 900)")
+    p.add_argument("--work", type=Path, default=None,
+                   help="folder for inputs and outputs (default $TMPDIR/towntype-bench)")
+    p.add_argument("--results", type=Path, default=RESULTS,
+                   help=f"Markdown file to write (default {RESULTS.name} in bench/)")
+    p.add_argument("--json", type=Path, default=None, help="also write the raw results")
+    a = p.parse_args(argv)
+    res = run_benchmark(a.sizes, draws=a.draws, seed=a.seed, quick=a.quick, work=a.work,
+                        profile=a.profile, timeout=a.timeout, baselines=not a.no_baselines)
+    notes = ""
+    if a.results.is_file() and NOTES_MARK in a.results.read_text(encoding="utf-8"):
+        notes = a.results.read_text(encoding="utf-8").split(NOTES_MARK, 1)[1]
+    a.results.write_text(render(res, notes), encoding="utf-8")
+    if a.json:
+        a.json.write_text(json.dumps(res, ensure_ascii=False, indent=1, default=str))
+    print(f"wrote {a.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
