@@ -1,0 +1,184 @@
+"""Statistical division codes (统计用区划代码) of towns: reading, checking, typing.
+
+A town code has 9 digits: 6 of the county, 3 of the town; the NBS also writes a 12-digit
+form ending in ``000``.  Spreadsheets store codes as numbers, as text, or as floats
+(``441882107.0``); Excel may even show them in scientific notation (``4.41882E+08``),
+which loses digits.  :func:`normalise_code` reads all of these as a 9-digit string and
+refuses the lossy ones.
+
+The 7th–9th digits give the unit type (NBS rules): 001–099 街道 (street), 100–199 镇
+(town), 200–399 乡 (township, incl. 民族乡), 400 and over other units (farms, forest farms,
+development zones).  :func:`check_code_type` compares that with the name's suffix.
+
+Examples
+--------
+>>> normalise_code(441882107.0)
+'441882107'
+>>> normalise_code("441882107000")
+'441882107'
+>>> code_type("441882201")
+'乡'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+import pandas as pd
+
+from geo.errors import InputError
+
+__all__ = ["normalise_code", "parse_codes", "code_type", "name_type", "check_code_type",
+           "CODE_TYPES"]
+
+#: Ranges of the type digits (7th–9th) and the unit type they denote.
+CODE_TYPES: tuple[tuple[int, int, str], ...] = (
+    (1, 99, "街道"), (100, 199, "镇"), (200, 399, "乡"), (400, 999, "其他"))
+
+_SCI = re.compile(r"^(\d)(?:\.(\d+))?[eE]\+?(\d+)$")
+_FLOATISH = re.compile(r"^(\d+)\.0*$")
+
+
+class CodeError(ValueError):
+    """A single cell is not a usable code (message says why)."""
+
+
+def normalise_code(value) -> str | None:
+    """Return the 9-digit town code of a cell, or None for an empty cell.
+
+    Raises
+    ------
+    ValueError
+        With the reason, when the cell is not a town code (wrong length, letters,
+        scientific notation that lost digits, a 12-digit village code).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        raise CodeError(f"{value!r} is not a code")
+    if isinstance(value, float):
+        if not value.is_integer() or value >= 1e15:
+            raise CodeError(f"{value!r} is not a whole number")
+        text = str(int(value))
+    elif isinstance(value, int):
+        text = str(value)
+    else:
+        text = unicodedata.normalize("NFKC", str(value)).strip().strip("'\"")
+        if text == "":
+            return None
+        text = _digits_of_text(text)
+    return _to_nine(text)
+
+
+def _digits_of_text(text: str) -> str:
+    sci = _SCI.match(text)
+    if sci:
+        lead, frac, exp = sci.group(1), sci.group(2) or "", int(sci.group(3))
+        if len(frac) != exp:
+            raise CodeError(
+                f"{text!r} is in scientific notation with {1 + len(frac)} of {exp + 1} "
+                "digits shown: the code's last digits are lost — format the column as text "
+                "in the spreadsheet and re-export")
+        return lead + frac
+    floatish = _FLOATISH.match(text)
+    if floatish:
+        return floatish.group(1)
+    if not text.isdigit():
+        try:
+            Decimal(text)
+        except InvalidOperation:
+            raise CodeError(f"{text!r} contains characters that are not digits") from None
+        raise CodeError(f"{text!r} is not a whole number")
+    return text
+
+
+def _to_nine(text: str) -> str:
+    if len(text) == 9:
+        return text
+    if len(text) == 12:
+        if text.endswith("000"):
+            return text[:9]
+        raise CodeError(f"{text!r} is a 12-digit village-level code, not a town code")
+    if len(text) == 6:
+        raise CodeError(f"{text!r} has 6 digits: a county code, not a town code")
+    raise CodeError(f"{text!r} has {len(text)} digits; town codes have 9 (or 12 ending in 000)")
+
+
+def parse_codes(values, *, path=None, column=None, rows=None) -> pd.Series:
+    """Normalise a column of codes; one error lists every bad row.
+
+    Parameters
+    ----------
+    values : sequence
+        Cells as read.
+    path, column : optional
+        For the error message.
+    rows : sequence of int, optional
+        File row numbers of the cells (default: 1-based positions).
+
+    Returns
+    -------
+    pandas.Series of str (None for empty cells)
+
+    Raises
+    ------
+    geo.errors.InputError
+        Naming the file, column and every row whose code cannot be read.
+    """
+    values = list(values)
+    rows = list(rows) if rows is not None else list(range(1, len(values) + 1))
+    out, bad = [], []
+    for row, value in zip(rows, values):
+        try:
+            out.append(normalise_code(value))
+        except CodeError as exc:
+            bad.append(f"row {row}: {exc}")
+            out.append(None)
+    if bad:
+        shown = "; ".join(bad[:10]) + (f"; … and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise InputError(
+            f"{len(bad)} town code(s) cannot be read — {shown}. Fix the codes in the file "
+            "(format the code column as text) or join by name with --join-on name",
+            path=path, column=column)
+    return pd.Series(out, dtype="object")
+
+
+def code_type(code: str) -> str | None:
+    """Unit type from the 7th–9th digits: ``街道``, ``镇``, ``乡`` or ``其他``."""
+    if code is None or len(code) < 9 or not code[6:9].isdigit():
+        return None
+    n = int(code[6:9])
+    for lo, hi, kind in CODE_TYPES:
+        if lo <= n <= hi:
+            return kind
+    return None
+
+
+def name_type(name: str | None) -> str | None:
+    """Unit type from the name's suffix (``街道``/``办事处`` → 街道, ``镇``, ``乡``)."""
+    if not name:
+        return None
+    name = name.strip()
+    if name.endswith(("街道", "街道办事处", "办事处", "街道办")):
+        return "街道"
+    if name.endswith("镇"):
+        return "镇"
+    if name.endswith("乡"):
+        return "乡"
+    return None
+
+
+def check_code_type(code: str | None, name: str | None) -> str | None:
+    """A message when the code's type digits contradict the name's suffix, else None.
+
+    Units of type 其他 (farms, zones) and names without a recognised suffix are not
+    checked.
+    """
+    by_code, by_name = code_type(code), name_type(name)
+    if by_code is None or by_name is None or by_code == "其他" or by_code == by_name:
+        return None
+    return (f"code {code} has type digits {code[6:9]} ({by_code}) but the name {name!r} "
+            f"is a {by_name}")

@@ -1,0 +1,181 @@
+"""Text encodings of Chinese input files: detect from raw bytes, refuse mojibake.
+
+Chinese GIS and statistics files are UTF-8 or GBK/GB18030.  Shapefiles often carry no
+``.cpg`` (or a wrong one), and plain readers then return garbled text or None — silently.
+We decide from the bytes themselves: strict UTF-8 first (GBK text almost never decodes as
+valid UTF-8), then GB18030, a superset of GBK and GB2312 that also has the rare characters
+of place names (㮾 U+3BBE is not in GBK).  The result is judged by the decoded text: text
+that still looks like Latin-1 garbage (``ÇåÔ¶``) is refused, never returned.
+
+Examples
+--------
+>>> detect_bytes("清远".encode("gb18030")).encoding
+'gb18030'
+>>> detect_bytes("清远".encode("utf-8")).encoding
+'utf-8'
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.errors import InputError
+
+__all__ = ["EncodingGuess", "detect_bytes", "dbf_encoding", "read_cpg", "dbf_text_bytes",
+           "looks_like_mojibake", "check_text", "normalise_encoding_name"]
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
+_LATIN1_GARBAGE = re.compile(r"[\u00c0-\u00ff\u0080-\u009f]")
+_CPG_ALIASES = {"936": "gbk", "cp936": "gbk", "gbk": "gbk", "gb2312": "gbk", "gb18030": "gb18030",
+                "utf-8": "utf-8", "utf8": "utf-8", "65001": "utf-8", "ansi 936": "gbk",
+                "88591": "latin-1", "8859_1": "latin-1", "iso-8859-1": "latin-1",
+                "iso88591": "latin-1", "1252": "cp1252", "ansi 1252": "cp1252",
+                "latin1": "latin-1", "big5": "big5", "950": "big5"}
+
+
+@dataclass(frozen=True)
+class EncodingGuess:
+    """The encoding used and a sentence saying why (for the report)."""
+
+    encoding: str
+    reason: str
+
+
+def normalise_encoding_name(name: str) -> str:
+    """Canonical codec name; GBK/GB2312 widen to GB18030 (a superset) for decoding."""
+    key = str(name).strip().lower()
+    key = _CPG_ALIASES.get(key, key)
+    try:
+        key = codecs.lookup(key).name
+    except LookupError:
+        raise InputError(f"unknown encoding {name!r}; use e.g. --encoding gb18030 or utf-8") \
+            from None
+    return "gb18030" if key in ("gbk", "gb2312", "cp936") else key
+
+
+def detect_bytes(data: bytes) -> EncodingGuess:
+    """Guess the encoding of raw text bytes: ASCII/UTF-8, then GB18030.
+
+    Raises
+    ------
+    geo.errors.InputError
+        When the bytes are neither (no path: callers add it).
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return EncodingGuess("utf-8-sig", "UTF-8 byte-order mark")
+    if not any(b > 0x7F for b in data):
+        return EncodingGuess("utf-8", "plain ASCII")
+    try:
+        data.decode("utf-8")
+        return EncodingGuess("utf-8", "the bytes are valid UTF-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the text is neither UTF-8 nor GB18030/GBK (invalid byte at offset {exc.start}); "
+            "give the encoding with --encoding") from None
+    if not _CJK.search(text):
+        raise InputError("the text is not UTF-8 and does not decode to Chinese as GB18030; "
+                         "give the encoding with --encoding")
+    return EncodingGuess("gb18030", "not UTF-8; decodes cleanly as GB18030 (GBK superset) "
+                                    "to Chinese text")
+
+
+def looks_like_mojibake(text: str) -> bool:
+    """True for text that looks like bytes of Chinese decoded as Latin-1/CP1252.
+
+    Also catches the replacement character left by lossy decoding.
+    """
+    if not text:
+        return False
+    if "\ufffd" in text:
+        return True
+    garbage = len(_LATIN1_GARBAGE.findall(text))
+    return garbage >= 2 and garbage >= 0.3 * len(text.strip()) and not _CJK.search(text)
+
+
+def check_text(values, *, path=None, column=None, what="text") -> None:
+    """Raise when any value looks like mojibake; the message names the first one."""
+    for i, value in enumerate(values):
+        if isinstance(value, str) and looks_like_mojibake(value):
+            raise InputError(
+                f"{what} {value!r} looks garbled (Chinese decoded with the wrong encoding); "
+                "give the right one with --encoding (e.g. gb18030 or utf-8)",
+                path=path, column=column, feature=i if column is not None else None)
+
+
+def read_cpg(path: str | Path) -> str | None:
+    """The encoding named by a shapefile's ``.cpg`` sidecar, or None."""
+    path = Path(path)
+    for cpg in (path.with_suffix(".cpg"), path.with_suffix(".CPG")):
+        if cpg.exists():
+            return cpg.read_text("ascii", errors="replace").strip() or None
+    return None
+
+
+def dbf_text_bytes(dbf_path: str | Path, *, max_records: int = 5000) -> bytes:
+    """Field names and character-field bytes of a DBF file, joined (for detection)."""
+    with open(dbf_path, "rb") as fh:
+        head = fh.read(32)
+        n_records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+        descriptors = fh.read(header_len - 32)
+        fields, pos, chunks = [], 0, []
+        while pos + 32 <= len(descriptors) and descriptors[pos] != 0x0D:
+            d = descriptors[pos:pos + 32]
+            chunks.append(d[:11].split(b"\0", 1)[0])
+            fields.append((chr(d[11]), d[16]))
+            pos += 32
+        fh.seek(header_len)
+        for _ in range(min(n_records, max_records)):
+            record = fh.read(record_len)
+            if len(record) < record_len:
+                break
+            offset = 1
+            for ftype, flen in fields:
+                if ftype in "CM":
+                    chunks.append(record[offset:offset + flen].rstrip(b" \0"))
+                offset += flen
+    return b"\n".join(chunks)
+
+
+def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGuess:
+    """Encoding of a shapefile's attributes, from the DBF bytes (``.cpg`` is checked).
+
+    Parameters
+    ----------
+    shp_path : path
+        The ``.shp`` (or ``.dbf``) file.
+    override : str
+        ``"auto"`` to detect, or an encoding name from ``--encoding``.
+    """
+    shp_path = Path(shp_path)
+    dbf = next((p for p in (shp_path.with_suffix(".dbf"), shp_path.with_suffix(".DBF"))
+                if p.exists()), None)
+    if override != "auto":
+        return EncodingGuess(normalise_encoding_name(override), "given with --encoding")
+    if dbf is None:
+        return EncodingGuess("utf-8", "no .dbf file")
+    try:
+        guess = detect_bytes(dbf_text_bytes(dbf))
+    except InputError as exc:
+        raise InputError(exc.message, path=dbf) from None
+    cpg = read_cpg(shp_path)
+    if cpg is None:
+        return EncodingGuess(guess.encoding, f"no .cpg file; {guess.reason}")
+    try:
+        declared = normalise_encoding_name(cpg)
+    except InputError:
+        declared = cpg
+    same = declared == guess.encoding or guess.reason == "plain ASCII" or (
+        declared.startswith("utf") and guess.encoding.startswith("utf"))
+    if same:
+        return EncodingGuess(declared if guess.reason == "plain ASCII" else guess.encoding,
+                             f"the .cpg says {cpg} and the bytes agree")
+    return EncodingGuess(guess.encoding,
+                         f"the .cpg says {cpg!r} but {guess.reason}; used {guess.encoding}")

@@ -1,0 +1,449 @@
+"""Join an indicator table to town boundaries, accounting for every row.
+
+The join uses the statistical code when both sides have one, else (county, name), else the
+name alone (``on="auto"``); names are compared with :func:`geo.names.name_key` (simplified
+characters, suffix variants) so ``連州鎮`` and ``连州镇`` match but ``太平镇`` and ``太平乡``
+do not.  A name that fits towns in several counties is **ambiguous** and not joined unless a
+county column resolves it (Qingyuan really has two 石角镇 and two 太平镇).  A crosswalk
+maps old codes/names to current ones (renamed or merged towns, 撤乡并镇).
+
+The join report (``join_report.csv``) has one row per boundary feature, per table row and
+per excluded table row, each in exactly one bucket:
+
+========== =================================================================
+status     meaning
+========== =================================================================
+matched    joined 1:1 (``how`` = code, county+name, name or crosswalk)
+ambiguous  several candidates (listed); not joined
+unmatched  no partner on the other side
+excluded   a table row set aside when reading (total, footnote …; ``reason``)
+========== =================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.codes import normalise_code, CodeError
+from geo.errors import InputError
+from geo.names import name_key, names_compatible, normalise_county, normalise_name
+from geo.tables import ParsedTable, find_key_columns, read_table
+
+__all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
+           "REPORT_COLUMNS", "JOIN_METHODS"]
+
+REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status", "how",
+                  "matched_to", "candidates", "reason"]
+JOIN_METHODS = ("auto", "code", "county+name", "name")
+_CROSSWALK_COLUMNS = {
+    "from_code": ("from_code", "old_code", "原代码", "原统计代码", "旧代码"),
+    "from_name": ("from_name", "old_name", "原名称", "原乡镇", "旧名称", "原乡镇名称"),
+    "to_code": ("to_code", "new_code", "新代码", "现代码", "新统计代码"),
+    "to_name": ("to_name", "new_name", "新名称", "现名称", "新乡镇", "现乡镇"),
+}
+
+
+def _boundary_keys(boundaries: pd.DataFrame) -> pd.DataFrame:
+    """Canonical key columns of the boundary side (copied, as str or None)."""
+    cols = {c: c for c in ("town_code", "town", "county_code", "county")
+            if c in boundaries.columns}
+    if len(cols) < 2:
+        found = find_key_columns(boundaries)
+        for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
+                           ("county_code", "county_code")):
+            if canon not in cols and found[key] is not None:
+                cols[canon] = found[key]
+    keys = pd.DataFrame(index=range(len(boundaries)))
+    for canon in ("town_code", "town", "county_code", "county"):
+        if canon in cols:
+            values = boundaries[cols[canon]].tolist()
+            keys[canon] = [None if _blank(v) else str(v).strip() for v in values]
+        else:
+            keys[canon] = None
+    if keys["town_code"].notna().any():
+        keys["town_code"] = [_code_or_none(v) for v in keys["town_code"]]
+    if keys["county_code"].isna().all() and keys["town_code"].notna().any():
+        keys["county_code"] = [c[:6] if c else None for c in keys["town_code"]]
+    if keys["town"].isna().all() and keys["town_code"].isna().all():
+        raise InputError("the boundaries have neither a town code nor a town name column "
+                         "(expected e.g. town_code / 统计代码 and town / 乡镇)")
+    return keys
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+
+
+def _code_or_none(v):
+    try:
+        return normalise_code(v)
+    except CodeError:
+        return None
+
+
+def _table_keys(table: ParsedTable) -> pd.DataFrame:
+    keys = table.keys or find_key_columns(table.data)
+    df = table.data
+    out = pd.DataFrame(index=range(len(df)))
+    for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
+                       ("county_code", "county_code")):
+        col = keys.get(key)
+        out[canon] = ([None if _blank(v) else str(v).strip() for v in df[col]]
+                      if col is not None else None)
+    if out["county_code"].isna().all() and out["town_code"].notna().any():
+        out["county_code"] = [c[:6] if c else None for c in out["town_code"]]
+    out["source_row"] = list(table.source_rows)
+    return out
+
+
+def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
+    if on not in JOIN_METHODS:
+        raise InputError(f"unknown join method {on!r}; use one of {', '.join(JOIN_METHODS)} "
+                         "(--join-on)")
+    has = {side: {c for c in ("town_code", "town", "county", "county_code")
+                  if frame[c].notna().any()} for side, frame in (("b", b), ("t", t))}
+    if on == "auto":
+        if "town_code" in has["b"] and "town_code" in has["t"]:
+            return "code"
+        if "town" in has["t"] and "town" in has["b"] and (
+                ({"county", "county_code"} & has["t"]) and ({"county", "county_code"} & has["b"])):
+            return "county+name"
+        if "town" in has["t"] and "town" in has["b"]:
+            return "name"
+        raise InputError("cannot join: the table and the boundaries share neither a town "
+                         "code nor a town name column; rename the columns (统计代码 / 乡镇) "
+                         "or give --join-on", path=path)
+    need = {"code": ["town_code"], "name": ["town"], "county+name": ["town"]}[on]
+    for side, label in (("b", "boundaries"), ("t", "table")):
+        missing = [c for c in need if c not in has[side]]
+        if missing:
+            raise InputError(f"--join-on {on}: the {label} have no {missing[0]} column",
+                             path=path if side == "t" else None)
+    return on
+
+
+def read_crosswalk(crosswalk) -> pd.DataFrame:
+    """A crosswalk of renamed / merged towns as columns from_code, from_name, to_code, to_name.
+
+    Accepts a DataFrame or a path (CSV/xlsx, read with :func:`geo.tables.read_table`
+    rules for encodings).  Chinese headers 原代码/原名称/新代码/新名称 are recognised.
+    """
+    if isinstance(crosswalk, (str, Path)):
+        path = Path(crosswalk)
+        if path.suffix.lower() in (".csv", ".txt"):
+            from geo.encoding import detect_bytes
+
+            enc = detect_bytes(path.read_bytes()).encoding
+            df = pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False)
+        else:
+            df = pd.read_excel(path, dtype=str)
+    else:
+        path, df = None, pd.DataFrame(crosswalk).astype(object)
+    cols = {}
+    for canon, names in _CROSSWALK_COLUMNS.items():
+        for c in df.columns:
+            if str(c).strip().lower() in names:
+                cols[canon] = c
+    if not ({"from_code", "from_name"} & cols.keys()) or not (
+            {"to_code", "to_name"} & cols.keys()):
+        raise InputError("the crosswalk needs a from_code or from_name column and a to_code "
+                         f"or to_name column (or 原代码/原名称 and 新代码/新名称); found "
+                         f"{list(df.columns)}", path=path)
+    out = pd.DataFrame(index=range(len(df)))
+    for canon in _CROSSWALK_COLUMNS:
+        values = df[cols[canon]].tolist() if canon in cols else [None] * len(df)
+        if canon.endswith("code"):
+            values = [_code_or_none(v) if not _blank(v) else None for v in values]
+        else:
+            values = [None if _blank(v) else str(v).strip() for v in values]
+        out[canon] = pd.Series(values, dtype=object)
+    return out
+
+
+class _Matcher:
+    """Candidate boundary positions for one table row."""
+
+    def __init__(self, b: pd.DataFrame):
+        self.b = b
+        self.by_code: dict[str, list[int]] = {}
+        self.by_stem: dict[str, list[int]] = {}
+        self.keys = [name_key(n) if n else ("", None) for n in b["town"]]
+        for p, code in enumerate(b["town_code"]):
+            if code:
+                self.by_code.setdefault(code, []).append(p)
+        for p, key in enumerate(self.keys):
+            if key[0]:
+                self.by_stem.setdefault(key[0], []).append(p)
+
+    def by_name(self, town, county, county_code, use_county: bool) -> list[int]:
+        if not town:
+            return []
+        key = name_key(town)
+        pos = [p for p in self.by_stem.get(key[0], []) if names_compatible(key, self.keys[p])]
+        if len(pos) > 1:
+            exact = [p for p in pos if normalise_name(self.b["town"].iat[p])
+                     == normalise_name(town)]
+            pos = exact or pos
+        if use_county and (county or county_code):
+            pos = [p for p in pos if self._same_county(p, county, county_code)]
+        return pos
+
+    def _same_county(self, p, county, county_code) -> bool:
+        bc, bn = self.b["county_code"].iat[p], self.b["county"].iat[p]
+        if county_code and bc:
+            return county_code == bc
+        if county and bn:
+            return normalise_county(county) == normalise_county(bn)
+        return True
+
+    def describe(self, positions) -> str:
+        b = self.b
+        return "; ".join(f"{b['town_code'].iat[p] or '?'} {b['town'].iat[p] or '?'}"
+                         f" ({b['county'].iat[p] or b['county_code'].iat[p] or '?'})"
+                         for p in positions)
+
+
+def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
+    if cw is None:
+        return row, False
+    for _, c in cw.iterrows():
+        hit = (c["from_code"] and row["town_code"] == c["from_code"]) or (
+            not c["from_code"] and c["from_name"] and row["town"]
+            and names_compatible(name_key(row["town"]), name_key(c["from_name"])))
+        if hit:
+            new = dict(row)
+            new["town_code"] = c["to_code"] or (None if c["to_name"] else row["town_code"])
+            new["town"] = c["to_name"] or row["town"]
+            if c["to_code"]:
+                new["county_code"] = c["to_code"][:6]
+            return new, True
+    return row, False
+
+
+def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int], str, str]:
+    """``(candidate positions, how, note)``."""
+    row, crossed = _apply_crosswalk(row, cw)
+    note = ""
+    if method == "code" and row["town_code"]:
+        pos = matcher.by_code.get(row["town_code"], [])
+        if pos:
+            return pos, "crosswalk" if crossed else "code", note
+        note = f"code {row['town_code']} is not in the boundaries; tried the name. "
+    use_county = method in ("code", "county+name")
+    pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
+    has_county = bool(row["county"] or row["county_code"])
+    how = "county+name" if use_county and has_county else "name"
+    return pos, "crosswalk" if crossed else how, note
+
+
+_KEEP_FROM_BOUNDARIES = ("area_km2", "label_lon", "label_lat", "boundary_quality",
+                         "city_code", "city")
+
+
+def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto",
+               crosswalk=None):
+    """Join a parsed indicator table to town boundaries.
+
+    Parameters
+    ----------
+    boundaries : GeoDataFrame
+        Town polygons with town_code / town / county (as from
+        :func:`geo.read.read_boundaries`, or any recognised key columns).
+    table : ParsedTable or DataFrame
+        The indicator table (a plain DataFrame is wrapped, rows numbered from 2).
+    on : {"auto", "code", "county+name", "name"}
+        Join key (``--join-on``); auto = code if both sides have one, else county+name,
+        else name.
+    crosswalk : DataFrame or path, optional
+        Renamed / merged towns (see :func:`read_crosswalk`).
+
+    Returns
+    -------
+    joined : GeoDataFrame
+        Matched towns only, indexed 0..n-1: town_code, town, county_code, county (from the
+        boundaries when present, else from the table), the table's data columns (the
+        declared-category column renamed ``declared``), area/label columns, geometry.
+    report : DataFrame
+        The join report (:data:`REPORT_COLUMNS`), one row per boundary feature, table row
+        and excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
+    """
+    import geopandas as gpd
+
+    if isinstance(table, pd.DataFrame):
+        table = _wrap_frame(table)
+    b = _boundary_keys(boundaries)
+    t = _table_keys(table)
+    method = _choose_method(on, b, t, table.path)
+    cw = read_crosswalk(crosswalk) if crosswalk is not None else None
+    matcher = _Matcher(b)
+    tentative = [_match_row(row, matcher, method, cw) for row in t.to_dict("records")]
+    claims: dict[int, list[int]] = {}
+    for i, (pos, how, _) in enumerate(tentative):
+        if len(pos) == 1:
+            claims.setdefault(pos[0], []).append(i)
+    rows_out, b_status = _table_report(t, tentative, claims, matcher)
+    report = pd.DataFrame(_boundary_report(b, claims, tentative, t) + rows_out
+                          + _excluded_report(table), columns=REPORT_COLUMNS)
+    report["source_row"] = report["source_row"].astype("int64")
+    joined = _joined_frame(boundaries, b, table, claims, tentative)
+    joined = gpd.GeoDataFrame(joined, geometry="geometry", crs=boundaries.crs)
+    report.attrs["counts"] = summarise_join(report)
+    report.attrs["method"] = method
+    return joined, report
+
+
+def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
+    data = df.reset_index(drop=True)
+    keys = find_key_columns(data)
+    if keys["code"] is not None:
+        data = data.copy()
+        data[keys["code"]] = [_code_or_none(v) for v in data[keys["code"]]]
+    status = pd.DataFrame("ok", index=data.index, columns=data.columns)
+    return ParsedTable(data=data, units={c: None for c in data.columns}, raw=data.astype(str),
+                       status=status, excluded=pd.DataFrame(columns=["source_row", "kind",
+                                                                     "reason"]),
+                       source_rows=list(range(2, len(data) + 2)), keys=keys)
+
+
+def _table_report(t, tentative, claims, matcher):
+    rows = []
+    b = matcher.b
+    for i, (pos, how, note) in enumerate(tentative):
+        r = t.iloc[i]
+        base = {"source": "table", "source_row": int(r["source_row"]),
+                "town_code": r["town_code"], "town": r["town"],
+                "county": r["county"] or r["county_code"], "how": "", "matched_to": "",
+                "candidates": "", "reason": note.strip()}
+        if len(pos) == 1 and len(claims[pos[0]]) == 1:
+            p = pos[0]
+            base.update(status="matched", how=how,
+                        matched_to=f"{b['town_code'].iat[p] or ''} {b['town'].iat[p] or ''}"
+                        .strip())
+        elif len(pos) == 1 and how == "crosswalk" and all(
+                tentative[j][1] == "crosswalk" for j in claims[pos[0]]):
+            p = pos[0]
+            base.update(status="matched", how="crosswalk",
+                        matched_to=f"{b['town_code'].iat[p] or ''} {b['town'].iat[p] or ''}"
+                        .strip(),
+                        reason=(note + "merged with rows " + ", ".join(
+                            str(int(t.iloc[j]["source_row"])) for j in claims[pos[0]]))
+                        .strip())
+        elif len(pos) == 1:
+            others = [int(t.iloc[j]["source_row"]) for j in claims[pos[0]]]
+            base.update(status="ambiguous", candidates=matcher.describe(pos),
+                        reason=(note + f"table rows {', '.join(map(str, others))} all match "
+                                "this town; remove the duplicate rows").strip())
+        elif len(pos) > 1:
+            base.update(status="ambiguous", candidates=matcher.describe(pos),
+                        reason=(note + f"{len(pos)} towns have this name; add a county "
+                                "column (所属县区) or a code column (统计代码)").strip())
+        else:
+            base.update(status="unmatched", reason=(note + "no town with this code or name "
+                        "in the boundaries; check the spelling or give a crosswalk").strip())
+        rows.append(base)
+    return rows, None
+
+
+def _boundary_report(b, claims, tentative, t):
+    rows = []
+    for p in range(len(b)):
+        base = {"source": "boundaries", "source_row": p, "town_code": b["town_code"].iat[p],
+                "town": b["town"].iat[p], "county": b["county"].iat[p] or b["county_code"].iat[p],
+                "how": "", "matched_to": "", "candidates": "", "reason": ""}
+        who = claims.get(p, [])
+        rows_txt = ", ".join(str(int(t.iloc[j]["source_row"])) for j in who)
+        merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
+        if len(who) == 1 or merged:
+            base.update(status="matched", how=tentative[who[0]][1],
+                        matched_to=f"table row {rows_txt}")
+        elif who:
+            base.update(status="ambiguous", candidates=f"table rows {rows_txt}",
+                        reason="several table rows match this town; not joined")
+        else:
+            base.update(status="unmatched", reason="no table row for this town")
+        rows.append(base)
+    return rows
+
+
+def _excluded_report(table: ParsedTable):
+    rows = []
+    ex = table.excluded
+    for _, r in ex.iterrows():
+        rows.append({"source": "table", "source_row": int(r["source_row"]),
+                     "town_code": r.get("town_code"), "town": r.get("town"),
+                     "county": r.get("county"), "status": "excluded", "how": "",
+                     "matched_to": "", "candidates": "", "reason": r["reason"]})
+    return rows
+
+
+def _additive(unit: str | None) -> bool:
+    return bool(unit) and unit not in ("%", "‰", "是/否") and "/" not in unit
+
+
+def _joined_frame(boundaries, b, table: ParsedTable, claims, tentative) -> pd.DataFrame:
+    keys = table.keys or find_key_columns(table.data)
+    key_cols = {keys.get(k) for k in ("code", "name", "county", "county_code")} - {None}
+    data_cols = [c for c in table.data.columns if c not in key_cols]
+    t_keys = _table_keys(table)
+    records = []
+    for p in range(len(b)):
+        who = claims.get(p, [])
+        merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
+        if not (len(who) == 1 or merged):
+            continue
+        rec = {}
+        for canon in ("town_code", "town", "county_code", "county"):
+            value = b[canon].iat[p]
+            if value is None and len(who) == 1:
+                value = t_keys[canon].iat[who[0]]
+            rec[canon] = value
+        rec.update(_row_values(table, data_cols, who))
+        for col in _KEEP_FROM_BOUNDARIES:
+            if col in boundaries.columns:
+                rec[col] = boundaries[col].iat[p]
+        rec["geometry"] = boundaries.geometry.iat[p]
+        records.append(rec)
+    declared = keys.get("declared")
+    frame = pd.DataFrame.from_records(
+        records, columns=["town_code", "town", "county_code", "county", *data_cols,
+                          *[c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns],
+                          "geometry"])
+    for col in ("town_code", "town", "county_code", "county"):
+        frame[col] = frame[col].astype(object)
+    if declared in frame.columns and declared != "declared":
+        frame = frame.rename(columns={declared: "declared"})
+    return frame
+
+
+def _row_values(table: ParsedTable, cols, who: list[int]) -> dict:
+    if len(who) == 1:
+        return {c: table.data[c].iat[who[0]] for c in cols}
+    out = {}
+    for c in cols:  # a merged town (crosswalk): add up what is additive
+        values = [table.data[c].iat[j] for j in who]
+        if table.kinds.get(c) == "number" and _additive(table.units.get(c)):
+            arr = np.asarray(values, dtype=float)
+            out[c] = float(arr.sum()) if np.isfinite(arr).all() else np.nan
+        elif table.kinds.get(c) == "flag":
+            out[c] = float(np.nanmax(np.asarray(values, dtype=float)))
+        elif table.kinds.get(c) == "number":
+            out[c] = np.nan  # shares / per-capita values cannot be added
+        else:
+            out[c] = next((v for v in values if v), "")
+    return out
+
+
+def summarise_join(report: pd.DataFrame) -> dict:
+    """Bucket counts per side, e.g. ``{"boundaries": {"matched": 80, ...}, "table": {...}}``
+    with ``"total"`` per side (the input counts)."""
+    out = {}
+    for side in ("boundaries", "table"):
+        part = report[report["source"] == side]
+        counts = {s: int((part["status"] == s).sum())
+                  for s in ("matched", "ambiguous", "unmatched", "excluded")}
+        counts["total"] = int(len(part))
+        out[side] = counts
+    return out

@@ -1,0 +1,85 @@
+"""Town names: normalisation for matching.
+
+Names arrive in traditional characters (Hong Kong / Taiwan tooling, old yearbooks), with
+full-width spaces, with long official suffixes (``街道办事处``, ``镇人民政府``) or without a
+suffix at all (``连州`` for 连州镇).  :func:`name_key` reduces a name to ``(stem, kind)``:
+the stem without the suffix and the kind of unit (``街道``, ``镇``, ``乡`` or None when the
+name has no suffix).  Two names match when their stems are equal and their kinds do not
+contradict: ``太平镇`` ≠ ``太平乡``, but ``连州`` matches ``连州镇``.
+
+Examples
+--------
+>>> name_key("凤城街道办事处")
+('凤城', '街道')
+>>> name_key("連州鎮")
+('连州', '镇')
+>>> names_compatible(name_key("太平镇"), name_key("太平乡"))
+False
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = ["to_simplified", "normalise_name", "name_key", "names_compatible",
+           "normalise_county"]
+
+# Longest first: the first suffix that matches decides the kind.
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("街道办事处", "街道"), ("街道办", "街道"), ("办事处", "街道"), ("街道", "街道"),
+    ("镇人民政府", "镇"), ("乡人民政府", "乡"), ("民族乡", "乡"), ("镇", "镇"), ("乡", "乡"),
+    ("农场", "农场"), ("林场", "林场"), ("管理区", "管理区"), ("管委会", "管理区"),
+)
+# Ethnic township names keep 瑶族/壮族 in the stem: 瑶安瑶族乡 → ('瑶安瑶族', '乡').
+_SPACE = re.compile(r"[\s\u3000\u00a0]+")
+_BRACKETED = re.compile(r"[（(][^）)]*[）)]$")
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    from opencc import OpenCC  # opencc-python-reimplemented
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=65536)
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese (OpenCC t2s); other text unchanged."""
+    return _converter().convert(text)
+
+
+def normalise_name(name) -> str:
+    """NFKC, spaces removed, simplified characters; '' for None/NaN."""
+    if name is None or (isinstance(name, float) and name != name):
+        return ""
+    text = unicodedata.normalize("NFKC", str(name))
+    text = _SPACE.sub("", text)
+    return to_simplified(text)
+
+
+def name_key(name) -> tuple[str, str | None]:
+    """``(stem, kind)`` of a town name; see the module docstring."""
+    text = _BRACKETED.sub("", normalise_name(name))
+    for suffix, kind in _SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)], kind
+    return text, None
+
+
+def names_compatible(a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
+    """Equal stems and kinds that do not contradict (None matches any kind)."""
+    return a[0] == b[0] and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
+_COUNTY_SUFFIXES = ("自治县", "县", "市", "区")
+
+
+def normalise_county(name) -> str:
+    """County name reduced for matching: ``連州市`` → ``连州``, ``连南瑶族自治县`` → ``连南瑶族``."""
+    text = _BRACKETED.sub("", normalise_name(name))
+    for suffix in _COUNTY_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix) + 1:
+            return text[: -len(suffix)]
+    return text

@@ -1,0 +1,170 @@
+"""Numbers written as text in statistical tables: one cell → value + status.
+
+Statistical yearbooks write numbers as text with thousands separators, full-width digits,
+magnitude words (``1.2万``, ``3亿``), percent signs, and missing-value markers that mean
+different things: ``—`` (no data), ``…`` (below the table's unit: small, not missing),
+an empty cell (unknown), ``/`` (not applicable).  :func:`parse_cell` turns one cell into a
+:class:`Cell` whose ``status`` says which case it was.  Nothing becomes NaN or 0 silently:
+a value is finite exactly when the status is ``"ok"``.
+
+Magnitude words denote an absolute quantity of the column's base unit and are converted to
+the column's own unit: ``3亿`` in a ``万元`` column is ``30000`` (万元); ``1.2万`` in a
+``人`` column is ``12000``; ``1.2万`` in a ``万元`` column is ``1.2``.
+
+Examples
+--------
+>>> parse_cell("１，２３４．５")
+Cell(value=1234.5, status='ok', note='')
+>>> parse_cell("3亿", unit="万元").value
+30000.0
+>>> parse_cell("…").status
+'below_unit'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Mapping
+
+__all__ = [
+    "STATUSES",
+    "DEFAULT_MARKERS",
+    "Cell",
+    "parse_cell",
+    "unit_multiplier",
+    "looks_numeric",
+]
+
+#: Every status a cell can get, with its meaning (used in reports).
+STATUSES: dict[str, str] = {
+    "ok": "a number",
+    "no_data": "no data reported (— or a configured marker)",
+    "below_unit": "smaller than the table's unit (…): small, not missing",
+    "unknown": "empty cell",
+    "not_applicable": "not applicable (/ or a configured marker)",
+    "invalid": "text that is not a number",
+}
+
+#: Default missing-value markers (matched after stripping spaces); override per call.
+DEFAULT_MARKERS: dict[str, str] = {
+    "—": "no_data", "——": "no_data", "–": "no_data", "－": "no_data", "-": "no_data",
+    "--": "no_data", "───": "no_data", "─": "no_data", "无数据": "no_data",
+    "…": "below_unit", "……": "below_unit", "...": "below_unit", "......": "below_unit",
+    "": "unknown",
+    "/": "not_applicable", "／": "not_applicable", "\\": "not_applicable",
+}
+
+_MAGNITUDES = {"万": 1e4, "亿": 1e8, "千": 1e3, "百万": 1e6, "千万": 1e7, "万亿": 1e12}
+_PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_GROUPED = re.compile(r"^[+-]?\d{1,3}([, ]\d{3})+(\.\d+)?$")
+_SPACES = re.compile(r"[\s\u00a0\u2009\u202f\u3000]+")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One parsed cell: ``value`` is finite iff ``status == "ok"``, else NaN."""
+
+    value: float
+    status: str
+    note: str = ""
+
+
+def unit_multiplier(unit: str | None) -> float:
+    """Magnitude prefix of a unit: ``万元`` → 1e4, ``亿元`` → 1e8, ``人`` → 1."""
+    if not unit:
+        return 1.0
+    for word in sorted(_MAGNITUDES, key=len, reverse=True):
+        if unit.startswith(word) and len(unit) > len(word):
+            return _MAGNITUDES[word]
+    return 1.0
+
+
+def _number(text: str) -> float | None:
+    if _PLAIN.match(text):
+        return float(text)
+    if _GROUPED.match(text):
+        return float(text.replace(",", "").replace(" ", ""))
+    return None
+
+
+def parse_cell(value, *, unit: str | None = None,
+               markers: Mapping[str, str] | None = None) -> Cell:
+    """Parse one table cell.
+
+    Parameters
+    ----------
+    value : str, int, float or None
+        The cell as read (numbers from Excel pass through; text is parsed).
+    unit : str, optional
+        The column's unit (e.g. ``万元``, ``%``), used to scale magnitude words and to
+        accept percent signs.
+    markers : mapping, optional
+        Marker text → status; defaults to :data:`DEFAULT_MARKERS`.
+
+    Returns
+    -------
+    Cell
+    """
+    markers = DEFAULT_MARKERS if markers is None else markers
+    nan = math.nan
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Cell(nan, markers.get("", "unknown"), "empty cell")
+    if isinstance(value, bool):
+        return Cell(nan, "invalid", f"boolean {value!r} is not a number")
+    if isinstance(value, (int, float)):
+        if math.isinf(value):
+            return Cell(nan, "invalid", "infinite value")
+        return Cell(float(value), "ok")
+    raw = str(value)
+    text = _SPACES.sub(" ", raw).strip()
+    if text in markers:
+        return Cell(nan, markers[text], f"marker {text!r}")
+    text = unicodedata.normalize("NFKC", text).replace("−", "-").replace("，", ",")
+    text = text.replace("\u3002", ".")  # ideographic full stop typed as a decimal point
+    text = _SPACES.sub(" ", text).strip()
+    if text in markers or text.replace(" ", "") in markers:
+        text = text if text in markers else text.replace(" ", "")
+        return Cell(nan, markers[text], f"marker {text!r}")
+    return _parse_text(text, raw, unit)
+
+
+def _parse_text(text: str, raw: str, unit: str | None) -> Cell:
+    nan = math.nan
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1].rstrip()
+        if unit not in (None, "%"):
+            return Cell(nan, "invalid", f"{raw!r} has a % sign but the column unit is {unit}")
+    scale = 1.0
+    for word in sorted(_MAGNITUDES, key=len, reverse=True):
+        if text.endswith(word) and len(text) > len(word):
+            if percent or unit == "%":
+                return Cell(nan, "invalid", f"{raw!r}: a magnitude word in a percent column")
+            scale = _MAGNITUDES[word] / unit_multiplier(unit)
+            text = text[: -len(word)].rstrip()
+            break
+    number = _number(text)
+    if number is None or math.isinf(number) or math.isnan(number):
+        return Cell(nan, "invalid", f"{raw!r} is not a number")
+    note = ""
+    if scale != 1.0:
+        note = f"{raw!r} scaled by {scale:g} to the column unit {unit or '(none)'}"
+    return Cell(number * scale, "ok", note)
+
+
+def looks_numeric(values, *, markers: Mapping[str, str] | None = None) -> bool:
+    """True when every non-marker cell parses as a number and at least one does."""
+    n_ok = 0
+    for v in values:
+        cell = parse_cell(v, markers=markers, unit="%" if _is_pct(v) else None)
+        if cell.status == "invalid":
+            return False
+        n_ok += cell.status == "ok"
+    return n_ok > 0
+
+
+def _is_pct(v) -> bool:
+    return isinstance(v, str) and v.strip().endswith(("%", "％"))

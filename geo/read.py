@@ -1,0 +1,394 @@
+"""Read town boundaries from the files planners have, with a report of every decision.
+
+:func:`read_boundaries` reads Shapefile, GeoPackage (any layer), GeoJSON and KML and
+returns town polygons in EPSG:4326 with canonical key columns, plus a
+:class:`BoundaryReport`.  On the way it detects the DBF encoding
+(:mod:`geo.encoding`), resolves or infers the CRS and axis order (:mod:`geo.crs`),
+converts shifted web datums (:mod:`geo.datum`), warns when the provenance suggests one,
+drops Z/M, repairs invalid polygons, dissolves duplicate or split towns, and measures
+gaps and overlaps (:mod:`geo.geometry`).  It stops with an :class:`~geo.errors.InputError`
+naming the file, the feature and the flag whenever it cannot decide safely.
+
+Legal caveat: converting GCJ-02 / BD-09 coordinates to WGS84, and publishing precise WGS84
+maps, may be restricted in mainland China (Surveying and Mapping Law); check the rules
+that apply to you before publishing.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.codes import CodeError, normalise_code
+from geo.encoding import check_text, dbf_encoding, normalise_encoding_name
+from geo.errors import DatumWarning, InputError, InputWarning
+from geo.tables import KEY_HEADERS
+
+__all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS"]
+
+#: Field names of boundary files recognised as keys (besides :data:`geo.tables.KEY_HEADERS`):
+#: XZQDM/XZQMC are the 行政区代码/名称 fields of land-survey (三调) data.
+BOUNDARY_KEYS: dict[str, tuple[str, ...]] = {
+    "code": ("town_code", "xzqdm", "xzdm", "xzqhdm", "tjdm", "adcode", "code", "towncode"),
+    "name": ("town", "xzqmc", "xzmc", "xzqhmc", "name", "town_name", "townname", "名字"),
+    "county": ("county", "qxmc", "xmc", "xzq", "county_name"),
+    "county_code": ("county_code", "qxdm", "xdm"),
+}
+_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
+             ".json": "GeoJSON", ".kml": "KML", ".kmz": "LIBKML"}
+_SHIFTED_HINTS = re.compile(r"高德|amap|gaode|autonavi|百度|baidu|bmap|datav|腾讯|tencent|gcj",
+                            re.IGNORECASE)
+
+
+@dataclass
+class BoundaryReport:
+    """Everything :func:`read_boundaries` decided and found."""
+
+    path: str
+    layer: str | None = None
+    driver: str | None = None
+    encoding: str | None = None
+    encoding_reason: str = ""
+    crs: str | None = None
+    crs_source: str = ""
+    swapped: bool = False
+    transformation: str = ""
+    accuracy: str = ""
+    datum: str = "wgs84"
+    n_read: int = 0
+    n_features: int = 0
+    keys: dict = field(default_factory=dict)
+    messages: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    geometry_log: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gaps_overlaps: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (for ``run.json``); tables summarised."""
+        out = {k: v for k, v in asdict(self).items()
+               if k not in ("geometry_log", "gaps_overlaps")}
+        log = self.geometry_log
+        out["repaired"] = int((~log["valid_before"]).sum()) if len(log) else 0
+        out["repair_problems"] = int(log["problem"].sum()) if len(log) else 0
+        go = self.gaps_overlaps
+        for kind in ("overlap", "gap"):
+            part = go[go["kind"] == kind] if len(go) else go
+            out[f"{kind}s"] = int(len(part))
+            out[f"{kind}_area_km2"] = float(part["area_km2"].sum()) if len(part) else 0.0
+        return out
+
+
+def boundary_key_columns(columns) -> dict:
+    """``{"code", "name", "county", "county_code"}`` → column name or None."""
+    from geo.tables import find_key_columns
+
+    found = find_key_columns(list(columns))
+    for key, names in BOUNDARY_KEYS.items():
+        if found.get(key) is None:
+            for col in columns:
+                if str(col).strip().lower() in names and col not in found.values():
+                    found[key] = col
+                    break
+    return {k: found.get(k) for k in ("code", "name", "county", "county_code")}
+
+
+def _choose_layer(path: Path, layer, report: BoundaryReport):
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as exc:  # pyogrio.errors.DataSourceError and friends
+        raise InputError(f"cannot open as a boundary file ({exc}); expected Shapefile, "
+                         "GeoPackage, GeoJSON or KML", path=path) from None
+    names = [str(n) for n, _ in layers]
+    if layer is not None:
+        if isinstance(layer, int) or (str(layer).isdigit() and str(layer) not in names):
+            idx = int(layer)
+            if not 0 <= idx < len(names):
+                raise InputError(f"there is no layer number {idx}; layers are {names} "
+                                 "(--layer)", path=path)
+            return names[idx]
+        if layer not in names:
+            raise InputError(f"no layer named {layer!r}; layers are {names} (--layer)",
+                             path=path)
+        return layer
+    if len(names) <= 1:
+        return names[0] if names else None
+    polygonal = [str(n) for n, g in layers if g and "polygon" in str(g).lower()]
+    if len(polygonal) == 1:
+        report.messages.append(f"{len(names)} layers; used the only polygon layer "
+                               f"{polygonal[0]!r} (others: {[n for n in names if n != polygonal[0]]})")
+        return polygonal[0]
+    raise InputError(f"the file has {len(names)} layers ({', '.join(names)}) and "
+                     f"{len(polygonal) or 'no'} of them hold polygons; choose one with "
+                     "--layer NAME", path=path)
+
+
+def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
+    import pyogrio
+
+    driver = _SUFFIXES.get(path.suffix.lower())
+    report.driver = driver
+    is_shp = path.suffix.lower() == ".shp"
+    if is_shp:
+        guess = dbf_encoding(path, override=encoding)
+        report.encoding, report.encoding_reason = guess.encoding, guess.reason
+        # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
+        # decode ourselves, so GB18030 rarities such as 㮾 survive.
+        gdf = pyogrio.read_dataframe(path, layer=layer, encoding="latin1")
+        gdf = _redecode(gdf, guess.encoding, path)
+    else:
+        enc = None if encoding == "auto" else normalise_encoding_name(encoding)
+        gdf = pyogrio.read_dataframe(path, layer=layer, encoding=enc)
+        report.encoding = enc or "utf-8"
+        report.encoding_reason = ("given with --encoding" if enc else
+                                  f"{driver or 'this format'} stores text as UTF-8")
+    report.messages.append(f"encoding {report.encoding} ({report.encoding_reason})")
+    check_text([str(c) for c in gdf.columns], path=path, what="field name")
+    for col in gdf.columns:
+        if col != gdf.geometry.name and gdf[col].dtype.kind in "OUT":
+            check_text(gdf[col].tolist(), path=path, column=col)
+    return gdf
+
+
+def _redecode(gdf, encoding: str, path: Path):
+    def fix(value):
+        if not isinstance(value, str):
+            return value
+        try:
+            return value.encode("latin1").decode(encoding)
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            raise InputError(f"text {value!r} cannot be decoded as {encoding}; give the "
+                             "encoding with --encoding", path=path) from None
+
+    geom = gdf.geometry.name
+    out = gdf.rename(columns={c: fix(c) for c in gdf.columns if c != geom})
+    for col in out.columns:
+        if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
+            out[col] = pd.Series([fix(v) for v in out[col]], index=out.index, dtype=object)
+    return out
+
+
+def _canonical_keys(gdf, path: Path, report: BoundaryReport):
+    keys = boundary_key_columns([c for c in gdf.columns if c != gdf.geometry.name])
+    report.keys = {k: v for k, v in keys.items()}
+    out = gdf.copy()
+    canon = {"code": "town_code", "name": "town", "county": "county",
+             "county_code": "county_code"}
+    for key, col in keys.items():
+        if col is None:
+            continue
+        values = out[col].tolist()
+        if key == "code":
+            values = _boundary_codes(values, path, col, report)
+        else:
+            values = [None if v is None or (isinstance(v, float) and np.isnan(v))
+                      or str(v).strip() == "" else str(v).strip() for v in values]
+        if col != canon[key]:
+            out = out.drop(columns=[col])
+        out[canon[key]] = pd.Series(values, index=out.index, dtype=object)
+    if keys["code"] is None and keys["name"] is None:
+        fields = [c for c in gdf.columns if c != gdf.geometry.name]
+        raise InputError(f"no town code or town name field among {fields}; rename one to "
+                         "town_code / 统计代码 or town / 乡镇", path=path)
+    if "town_code" in out.columns and "county_code" not in out.columns:
+        out["county_code"] = pd.Series([c[:6] if c else None for c in out["town_code"]],
+                                       index=out.index, dtype=object)
+    first = [c for c in ("town_code", "town", "county_code", "county") if c in out.columns]
+    rest = [c for c in out.columns if c not in first]
+    return out[first + rest]
+
+
+def _boundary_codes(values, path, col, report):
+    out, bad = [], []
+    for i, v in enumerate(values):
+        try:
+            out.append(normalise_code(v))
+        except CodeError as exc:
+            out.append(None)
+            bad.append(f"feature {i}: {exc}")
+    if bad and len(bad) == len(values):
+        raise InputError(f"field {col!r} holds no usable town codes ({bad[0]}); join by name "
+                         "with --join-on name or fix the field", path=path, column=col)
+    if bad:
+        report.problems.append(f"{len(bad)} feature(s) with unusable codes in {col!r}: "
+                               + "; ".join(bad[:5]))
+    return out
+
+
+def _swap_xy(geoms):
+    return shapely.transform(geoms, lambda c: c[:, ::-1].copy())
+
+
+def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
+    from geo.crs import region_of_codes, resolve_crs, transformation_note, _to_lonlat_bounds
+
+    bounds = tuple(float(v) for v in gdf.total_bounds)
+    codes = gdf["town_code"].tolist() if "town_code" in gdf.columns else []
+    region, region_name = region_of_codes(codes)
+    decision = resolve_crs(gdf.crs, bounds, crs=crs, region=region,
+                           region_name=region_name, path=path)
+    report.crs, report.crs_source, report.swapped = (decision.crs.to_string(),
+                                                     decision.source, decision.swapped)
+    report.messages.append(decision.message)
+    if "WARNING" in decision.message:
+        report.problems.append(decision.message)
+    out = gdf.copy()
+    if decision.swapped:
+        out[out.geometry.name] = _swap_xy(np.asarray(out.geometry.values))
+    out = out.set_crs(decision.crs, allow_override=True)
+    b = out.total_bounds
+    desc, acc = transformation_note(decision.crs, _to_lonlat_bounds(decision.crs, tuple(b)))
+    report.transformation, report.accuracy = desc, acc
+    if desc != "none":
+        report.messages.append(f"transformed to EPSG:4326 ({acc})")
+    out = out.to_crs(4326)
+    return _apply_datum(out, gdf, path, datum, report)
+
+
+def _apply_datum(out, original, path: Path, datum: str, report: BoundaryReport):
+    from geo.datum import DATUMS, convert_geoseries
+
+    key = str(datum).strip().lower().replace("-", "").replace("_", "")
+    if key not in DATUMS:
+        raise InputError(f"unknown datum {datum!r}; use one of {', '.join(DATUMS)} (--datum)")
+    report.datum = key
+    if key != "wgs84":
+        report.messages.append(
+            f"coordinates shifted from {DATUMS[key].description} to WGS84 (iterative inverse, "
+            "round trip < 1 mm). Note: converting to WGS84 may be restricted in mainland "
+            "China; check before publishing")
+        return convert_geoseries(out, key, "wgs84")
+    hint = _shifted_hint(original, path)
+    if hint:
+        msg = (f"{hint}: the coordinates may be in GCJ-02 (Amap/Gaode, DataV, Tencent) or "
+               "BD-09 (Baidu), a few hundred metres off WGS84; if so give --datum gcj02 or "
+               "--datum bd09")
+        report.problems.append(msg)
+        warnings.warn(f"{path}: {msg}", DatumWarning, stacklevel=3)
+    return out
+
+
+def _shifted_hint(gdf, path: Path) -> str | None:
+    cols = {str(c).lower() for c in gdf.columns}
+    if {"adcode", "childrennum"} <= cols or ("adcode" in cols and "parent" in cols):
+        return "the properties adcode/childrenNum are those of Aliyun DataV (GCJ-02)"
+    if _SHIFTED_HINTS.search(path.name):
+        return f"the file name {path.name!r} suggests a Chinese web-map source"
+    for col in gdf.columns:
+        if col == gdf.geometry.name or gdf[col].dtype.kind not in "OUT":
+            continue
+        for v in gdf[col].head(200):
+            if isinstance(v, str) and _SHIFTED_HINTS.search(v):
+                return f"field {col!r} mentions {_SHIFTED_HINTS.search(v).group(0)!r}"
+    return None
+
+
+def _geometry_steps(gdf, report: BoundaryReport):
+    from geo.geometry import (areas_km2, dissolve_by_code, drop_zm, gaps_and_overlaps,
+                              label_points, repair)
+
+    geoms, n_z = drop_zm(np.asarray(gdf.geometry.values))
+    out = gdf.copy()
+    out[gdf.geometry.name] = geoms
+    if n_z:
+        report.messages.append(f"Z/M values dropped from {n_z} feature(s)")
+    missing = out.geometry.isna() | out.geometry.is_empty
+    if missing.any():
+        idx = np.flatnonzero(missing.to_numpy())
+        report.problems.append(f"{len(idx)} feature(s) without geometry dropped: features "
+                               f"{', '.join(map(str, idx[:12]))}")
+        out = out[~missing.to_numpy()].reset_index(drop=True)
+    kinds = set(out.geom_type)
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise InputError(f"the layer holds {', '.join(sorted(kinds))} geometries; town "
+                         "boundaries must be polygons (choose another layer with --layer)",
+                         path=report.path)
+    labels = _labels(out)
+    out, log = repair(out, labels=labels)
+    report.geometry_log = log
+    n_fix = int((~log["valid_before"]).sum())
+    if n_fix:
+        report.messages.append(f"{n_fix} invalid polygon(s) repaired (make_valid)")
+    for _, r in log[log["problem"]].iterrows():
+        report.problems.append(f"feature {r['feature']} ({r['label']}): repair changed the "
+                               f"area by {r['area_change']:+.1%} ({r['reason']})")
+    out, msgs = dissolve_by_code(out)
+    report.messages.extend(msgs)
+    report.problems.extend(m for m in msgs if "split" in m)
+    out["area_km2"] = areas_km2(out).to_numpy()
+    out[["label_lon", "label_lat"]] = label_points(out).to_numpy()
+    go = gaps_and_overlaps(out, labels=_labels(out))
+    report.gaps_overlaps = go
+    for kind in ("overlap", "gap"):
+        part = go[go["kind"] == kind]
+        if len(part):
+            report.problems.append(
+                f"{len(part)} {kind}(s) between towns, {part['area_km2'].sum():.3f} km² in "
+                f"all (largest {part['area_km2'].max():.3f} km² at "
+                f"{part.iloc[part['area_km2'].argmax()]['features']}); not changed")
+    return out
+
+
+def _labels(gdf) -> list[str]:
+    if "town" in gdf.columns:
+        codes = gdf["town_code"] if "town_code" in gdf.columns else [None] * len(gdf)
+        return [f"{c or i} {n or ''}".strip() for i, (c, n) in enumerate(zip(codes, gdf["town"]))]
+    if "town_code" in gdf.columns:
+        return [str(c) for c in gdf["town_code"]]
+    return [str(i) for i in range(len(gdf))]
+
+
+def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
+                    datum: str = "wgs84"):
+    """Read town boundaries into EPSG:4326 with a report of every decision.
+
+    Parameters
+    ----------
+    path : str or Path
+        Shapefile (``.shp``), GeoPackage, GeoJSON or KML.
+    layer : str or int, optional
+        Layer of a multi-layer file (``--layer``); default the only (polygon) layer.
+    encoding : str
+        DBF text encoding, ``"auto"`` to detect from the bytes (``--encoding``).
+    crs : str
+        ``"auto"`` (the file's CRS, else inferred) or anything pyproj reads, e.g.
+        ``"EPSG:4547"`` (``--crs``).
+    datum : {"wgs84", "gcj02", "bd09"}
+        Datum of lon/lat coordinates (``--datum``); shifted datums are converted.
+
+    Returns
+    -------
+    gdf : GeoDataFrame
+        EPSG:4326, one feature per town: ``town_code`` (9-digit str), ``town``,
+        ``county_code``, ``county`` (those found), the file's other fields, ``area_km2``,
+        ``label_lon``, ``label_lat``, geometry.
+    report : BoundaryReport
+
+    Raises
+    ------
+    geo.errors.InputError
+        Unreadable file, garbled text, unknown or ambiguous CRS, ambiguous layer.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found; check the --boundaries path", path=path)
+    report = BoundaryReport(path=str(path))
+    report.layer = _choose_layer(path, layer, report)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(codepage|encoding).*")
+        gdf = _read_raw(path, report.layer, encoding, report)
+    report.n_read = len(gdf)
+    if not len(gdf):
+        raise InputError("the layer has no features", path=path)
+    gdf = _canonical_keys(gdf, path, report)
+    gdf = _to_wgs84(gdf, path, crs, datum, report)
+    gdf = _geometry_steps(gdf, report)
+    report.n_features = len(gdf)
+    return gdf.reset_index(drop=True), report

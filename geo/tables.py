@@ -1,0 +1,695 @@
+"""Indicator tables as statistical offices publish them: CSV, .xlsx, .xls.
+
+:func:`read_table` finds the header under any title rows, combines two-row headers, takes
+units from a units row or from the header (``地区生产总值（万元）``), fills merged cells from
+the workbook's merge ranges (never a blind forward fill), sets aside total, subtotal,
+sub-item and footnote rows with a reason (totals are used to cross-check the sum of the
+towns), and parses every cell with :mod:`geo.numbers` keeping the raw text and a status.
+
+Examples
+--------
+>>> t = read_table("towns.xlsx")                       # doctest: +SKIP
+>>> t.data.columns.tolist()[:3], t.units["地区生产总值"]   # doctest: +SKIP
+(['统计代码', '乡镇', '地区生产总值'], '万元')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.codes import CodeError, normalise_code
+from geo.encoding import detect_bytes, normalise_encoding_name
+from geo.errors import InputError
+from geo.numbers import STATUSES, parse_cell
+
+__all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "KEY_HEADERS"]
+
+#: Header texts (after NFKC, spaces removed) recognised as key columns.
+KEY_HEADERS: dict[str, tuple[str, ...]] = {
+    "code": ("统计代码", "区划代码", "代码", "统计用区划代码", "行政区划代码", "乡镇代码",
+             "镇街代码", "乡镇统计代码", "town_code", "code"),
+    "name": ("乡镇", "乡镇名称", "镇街", "镇街名称", "名称", "乡镇(街道)", "乡镇街道",
+             "镇(街道)", "乡镇(街)", "单位名称", "镇名", "乡镇名", "街镇", "town", "name"),
+    "county": ("县区", "所属县区", "县(市、区)", "所属县(市、区)", "县市区", "县(市区)",
+               "区县", "所属区县", "县", "县区名称", "county"),
+    "county_code": ("县区代码", "县代码", "所属县区代码", "county_code"),
+    "declared": ("自评类别", "自评分类", "自评类型", "自评", "declared"),
+}
+
+_UNIT = re.compile(
+    r"^(万|亿|千|百|十)?(元|人|人次|户|家|个|所|张|项|亩|公顷|吨|次|平方公里|平方千米|公里|千米|"
+    r"km|km2|km²|%|‰|米|m|辆|床|座|处|条|名|间|套|台|头|只|kg|千克|公斤|千瓦时|度|立方米|m3|"
+    r"元/人|元/亩)(/(人|户|亩|年|平方公里|km2|km²))?$")
+_BRACKET = re.compile(r"^(.*?)\s*[（(\[【]\s*(?:单位[:：])?\s*([^）)\]】]*?)\s*[）)\]】]\s*$")
+_YES = {"是", "有", "√", "✓", "y", "yes", "true", "1"}
+_NO = {"否", "无", "×", "✗", "x", "n", "no", "false", "0"}
+_FOOTNOTE_RE = re.compile(r"^(注|说明|资料来源|数据来源|备注|note|source)[\d一二三四五六七八九十]*[:：、.．]",
+                          re.IGNORECASE)
+_TOTALS = {"合计": "total", "总计": "total", "全市": "total", "全县": "total", "全区": "total",
+           "全省": "total", "全镇": "total", "汇总": "total", "总数": "total", "小计": "subtotal"}
+
+
+@dataclass
+class ParsedTable:
+    """A parsed indicator table (see :func:`read_table`).
+
+    Attributes
+    ----------
+    data : DataFrame
+        One row per town row; clean column names (unit removed); numbers float in the
+        source unit, yes/no as 1.0/0.0, text as str; the code column as 9-digit str.
+    units : dict
+        Column → source unit (``万元``, ``%``, ``是/否`` …) or None.
+    raw : DataFrame
+        The cell text as in the file (same shape as ``data``).
+    status : DataFrame
+        Per cell: one of :data:`geo.numbers.STATUSES` (``ok``, ``no_data``, …).
+    excluded : DataFrame
+        Rows set aside: ``source_row``, ``reason``, ``kind``, ``town``, ``town_code``,
+        ``county`` and their parsed numbers.
+    source_rows : list of int
+        File row (1-based, as a spreadsheet shows it) of each data row.
+    messages : list of str
+        What was decided and found, for the report.
+    """
+
+    data: pd.DataFrame
+    units: dict
+    raw: pd.DataFrame
+    status: pd.DataFrame
+    excluded: pd.DataFrame
+    source_rows: list
+    messages: list = field(default_factory=list)
+    path: str | None = None
+    kinds: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
+    encoding: str | None = None
+    sheet: str | None = None
+    header_rows: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (for ``run.json``)."""
+        counts = {s: int((self.status == s).to_numpy().sum()) for s in STATUSES}
+        return {"path": self.path, "sheet": self.sheet, "encoding": self.encoding,
+                "header_rows": list(self.header_rows), "rows": len(self.data),
+                "excluded": len(self.excluded), "units": dict(self.units),
+                "kinds": dict(self.kinds), "keys": dict(self.keys),
+                "cell_status": counts, "messages": list(self.messages)}
+
+
+def _norm_header(text) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text or "")))
+
+
+def split_unit(header: str) -> tuple[str, str | None]:
+    """``'地区生产总值（万元）'`` → ``('地区生产总值', '万元')``; no unit → ``(header, None)``."""
+    text = _norm_header(header)
+    m = _BRACKET.match(text)
+    if m and _is_unit(m.group(2)):
+        return m.group(1), _canon_unit(m.group(2))
+    m = re.match(r"^(.*?)[:：/]\s*(?:单位[:：])?(.+)$", text)
+    if m and m.group(1) and _is_unit(m.group(2)):
+        return m.group(1), _canon_unit(m.group(2))
+    return text, None
+
+
+def _is_unit(text: str) -> bool:
+    return bool(_UNIT.match(_canon_unit(text)))
+
+
+def _canon_unit(text: str) -> str:
+    text = _norm_header(text)
+    return re.sub(r"^单位[:：]", "", text)
+
+
+def find_key_columns(df: pd.DataFrame | list) -> dict:
+    """Which columns hold the town code, name, county, county code and declared category.
+
+    Returns
+    -------
+    dict
+        ``{"code": col|None, "name": col|None, "county": col|None,
+        "county_code": col|None, "declared": col|None}``
+    """
+    columns = list(df.columns) if hasattr(df, "columns") else list(df)
+    found: dict = {k: None for k in KEY_HEADERS}
+    for key, names in KEY_HEADERS.items():
+        wanted = {_norm_header(n).lower() for n in names}
+        for col in columns:
+            base = split_unit(str(col))[0].lower()
+            if base in wanted and col not in found.values():
+                found[key] = col
+                break
+    return found
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
+    data = path.read_bytes()
+    if encoding == "auto":
+        try:
+            guess = detect_bytes(data)
+        except InputError as exc:
+            raise InputError(exc.message, path=path) from None
+        enc, why = guess.encoding, guess.reason
+    else:
+        enc, why = normalise_encoding_name(encoding), "given with --encoding"
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot decode as {enc} at byte {exc.start}; try --encoding auto "
+                         "or another encoding", path=path) from None
+    text = text.lstrip("\ufeff")
+    dialect = csv.excel
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        pass
+    rows = [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+    return rows, enc, f"encoding {enc} ({why})"
+
+
+def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, data_only=True)
+    ws = _pick_sheet(path, wb.sheetnames, sheet, lambda name: wb[name])
+    grid = [[c.value for c in row] for row in ws.iter_rows()]
+    merges = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
+              for r in ws.merged_cells.ranges]
+    return grid, ws.title, merges
+
+
+def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
+    import xlrd
+
+    book = xlrd.open_workbook(str(path), formatting_info=True)
+    ws = _pick_sheet(path, book.sheet_names(), sheet, book.sheet_by_name)
+    grid = []
+    for r in range(ws.nrows):
+        row = []
+        for c in range(ws.ncols):
+            cell = ws.cell(r, c)
+            row.append(None if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
+                       else cell.value)
+        grid.append(row)
+    merges = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in ws.merged_cells]
+    return grid, ws.name, merges
+
+
+def _pick_sheet(path, names, sheet, get):
+    if sheet is None:
+        # The first sheet that is not empty: workbooks often start with a cover sheet.
+        for name in names:
+            ws = get(name)
+            if _sheet_size(ws) > 1:
+                return ws
+        return get(names[0])
+    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()
+                                  and sheet not in names):
+        idx = int(sheet)
+        if not 0 <= idx < len(names):
+            raise InputError(f"there is no sheet number {idx}; sheets are {names} (--sheet)",
+                             path=path)
+        return get(names[idx])
+    if sheet not in names:
+        raise InputError(f"no sheet named {sheet!r}; sheets are {names} (--sheet)", path=path)
+    return get(sheet)
+
+
+def _sheet_size(ws) -> int:
+    return getattr(ws, "max_row", None) or getattr(ws, "nrows", 0)
+
+
+def _fill_merges(grid: list[list], merges: list) -> None:
+    for r0, c0, r1, c1 in merges:
+        if r0 >= len(grid):
+            continue
+        value = grid[r0][c0] if c0 < len(grid[r0]) else None
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            row = grid[r]
+            row.extend([None] * (c1 + 1 - len(row)))
+            for c in range(c0, c1 + 1):
+                row[c] = value
+
+
+# ----------------------------------------------------------------------------- layout
+
+def _row_texts(row: list) -> list[str]:
+    return [_cell_text(v).strip() for v in row]
+
+
+def _is_number_cell(text: str) -> bool:
+    return text != "" and parse_cell(text, unit="%" if text.endswith(("%", "％")) else None
+                                     ).status == "ok"
+
+
+def _key_hits(texts: list[str]) -> int:
+    wanted = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
+    return sum(split_unit(t)[0].lower() in wanted for t in texts if t)
+
+
+def _find_header(rows: list[list[str]]) -> int:
+    """Index of the header row: the first with a key-column header, else the first row
+    with two or more text cells followed by a row with a number."""
+    for i, texts in enumerate(rows[:40]):
+        if _key_hits(texts) >= 1 and sum(bool(t) for t in texts) >= 2:
+            return i
+    for i, texts in enumerate(rows[:40]):
+        filled = [t for t in texts if t]
+        if len(filled) >= 2 and not any(_is_number_cell(t) for t in filled):
+            return i
+    raise InputError("no header row found in the first 40 rows: expected a row with column "
+                     "names such as 统计代码, 乡镇, 地区生产总值（万元）")
+
+
+def _is_units_row(texts: list[str]) -> bool:
+    filled = [t for t in texts if t]
+    if not filled:
+        return False
+    if _norm_header(filled[0]).rstrip(":：") in ("单位", "计量单位"):
+        return True
+    units = [t for t in filled if _is_unit(t.strip("（）()"))]
+    return len(units) >= max(1, len(filled) - 1) and len(units) >= 0.6 * len(filled)
+
+
+def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> bool:
+    filled = [t for t in texts if t]
+    if not filled or any(_is_number_cell(t) for t in filled):
+        return False
+    if any(_looks_code(t) for t in filled):
+        return False
+    if name_col is not None and name_col < len(texts):
+        return texts[name_col] in ("", header[name_col])
+    return True
+
+
+def _looks_code(text: str) -> bool:
+    try:
+        return normalise_code(text) is not None
+    except CodeError:
+        return False
+
+
+def _combine_headers(top: list[str], sub: list[str], top_spans: list[bool]) -> list[str]:
+    names = []
+    last = ""
+    for c, (t, s) in enumerate(zip(top, sub)):
+        if not t and s and not top_spans[c]:
+            t = last  # CSV rendering of a horizontal merge: group name only in its 1st cell
+        last = t or last
+        if not s or s == t:
+            names.append(t)
+        elif not t:
+            names.append(s)
+        else:
+            stem = split_unit(s)[0]
+            names.append(s if len(stem) >= 4 else f"{t}{s}")
+    return names
+
+
+def _layout(rows: list[list[str]], merges: list, path) -> dict:
+    try:
+        h = _find_header(rows)
+    except InputError as exc:
+        raise InputError(exc.message, path=path) from None
+    header = rows[h]
+    keys = find_key_columns(header)
+    name_col = header.index(keys["name"]) if keys["name"] is not None else None
+    header_rows, unit_row, names = [h], None, list(header)
+    spans = [any(r0 <= h <= r1 and c0 <= c <= c1 and c1 > c0 for r0, c0, r1, c1 in merges)
+             for c in range(len(header))]
+    i = h + 1
+    while i < len(rows) and i <= h + 3:
+        texts = rows[i]
+        if unit_row is None and _is_units_row(texts):
+            unit_row = i
+        elif len(header_rows) == 1 and unit_row is None and _is_subheader(texts, header,
+                                                                         name_col):
+            names = _combine_headers(names, texts, spans)
+            header_rows.append(i)
+        elif not any(texts):
+            pass
+        else:
+            break
+        i += 1
+    default_unit = None
+    for texts in rows[:h]:
+        for t in texts:
+            m = re.search(r"单位[:：]\s*(\S+)", _norm_header(t))
+            if m and _is_unit(m.group(1)):
+                default_unit = _canon_unit(m.group(1))
+    return {"header": h, "header_rows": header_rows, "unit_row": unit_row, "names": names,
+            "first_data": i, "default_unit": default_unit, "titles": rows[:h]}
+
+
+# ----------------------------------------------------------------------------- rows
+
+def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tuple[str, str]:
+    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it."""
+    first = next((t for t in texts if t), "")
+    if _FOOTNOTE_RE.match(_norm_header(first)):
+        return "footnote", f"footnote row ({first[:30]})"
+    for text in (label, code_text, first):
+        key = re.sub(r"[（(].*?[）)]", "", _norm_header(text))
+        if key in _TOTALS:
+            return _TOTALS[key], f"{_TOTALS[key]} row ({text})"
+        if key.endswith(("合计", "总计")):
+            return "total", f"total row ({text})"
+        if key.endswith("小计"):
+            return "subtotal", f"subtotal row ({text})"
+        if key.startswith("其中"):
+            return "sub_item", f"sub-item row ({text}): part of the row above"
+    from geo.names import normalise_county
+
+    if label and normalise_county(label) in counties and not _looks_code(code_text):
+        return "county_total", f"county subtotal row ({label})"
+    if re.fullmatch(r"\d{6}", code_text or ""):
+        return "county_total", f"county-level code {code_text}: a county subtotal row"
+    return "data", ""
+
+
+def _column_kind(cells: list[str], unit: str | None) -> str:
+    filled = [c for c in cells if c.strip()]
+    if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
+            any(c.strip().lower() not in {"0", "1"} for c in filled):
+        return "flag"
+    statuses = [parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
+                                                       else None)).status for c in cells]
+    n_ok, n_bad = statuses.count("ok"), statuses.count("invalid")
+    return "number" if n_ok >= 1 and n_ok >= 2 * n_bad else "text"
+
+
+def _parse_number_column(cells, unit, markers):
+    values, status = [], []
+    for text in cells:
+        cell = parse_cell(text if text != "" else None, unit=unit, markers=markers)
+        values.append(cell.value)
+        status.append(cell.status)
+    return values, status
+
+
+def _parse_flag_column(cells):
+    values, status = [], []
+    for text in cells:
+        t = text.strip().lower()
+        if t in _YES:
+            values.append(1.0), status.append("ok")
+        elif t in _NO:
+            values.append(0.0), status.append("ok")
+        else:
+            values.append(math.nan), status.append("unknown" if not t else "invalid")
+    return values, status
+
+
+# ----------------------------------------------------------------------------- main
+
+def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> ParsedTable:
+    """Read an indicator table (CSV in UTF-8 or GB18030, .xlsx, .xls).
+
+    Parameters
+    ----------
+    path : str or Path
+    sheet : str or int, optional
+        Sheet name or 0-based number (``--sheet``); default the first non-empty sheet.
+    encoding : str
+        CSV encoding, ``"auto"`` to detect (``--encoding``).
+    markers : mapping, optional
+        Missing-value markers → status (default :data:`geo.numbers.DEFAULT_MARKERS`).
+
+    Returns
+    -------
+    ParsedTable
+
+    Raises
+    ------
+    geo.errors.InputError
+        Unreadable file, no header, unknown sheet, unreadable codes (naming the rows).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found; check the --indicators path", path=path)
+    grid, merges, enc, sheet_name, messages = _load_grid(path, sheet, encoding)
+    width = max((len(r) for r in grid), default=0)
+    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    rows = [_row_texts(r) for r in grid]
+    layout = _layout(rows, merges, path)
+    columns = _columns(rows, layout, path, messages)
+    return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name)
+
+
+def _load_grid(path: Path, sheet, encoding):
+    suffix = path.suffix.lower()
+    messages: list[str] = []
+    merges: list = []
+    enc = sheet_name = None
+    if suffix in (".csv", ".txt", ".tsv"):
+        grid, enc, msg = _load_csv(path, encoding)
+        messages.append(msg)
+    elif suffix in (".xlsx", ".xlsm"):
+        grid, sheet_name, merges = _load_xlsx(path, sheet)
+    elif suffix == ".xls":
+        grid, sheet_name, merges = _load_xls(path, sheet)
+    else:
+        raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
+                         path=path)
+    if sheet_name is not None:
+        messages.append(f"sheet {sheet_name!r}")
+    if merges:
+        _fill_merges(grid, merges)
+        messages.append(f"{len(merges)} merged cell range(s) filled from the merge ranges")
+    if not any(any(_cell_text(v).strip() for v in r) for r in grid):
+        raise InputError("the table is empty", path=path)
+    return grid, merges, enc, sheet_name, messages
+
+
+def _column_letter(c: int) -> str:
+    letters = ""
+    c += 1
+    while c:
+        c, rem = divmod(c - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
+    """``(index, clean name, unit)`` of every column that has a header or data."""
+    out, seen = [], {}
+    data_rows = rows[layout["first_data"]:]
+    unit_row = rows[layout["unit_row"]] if layout["unit_row"] is not None else None
+    for c, name in enumerate(layout["names"]):
+        if not name and not any(r[c] for r in data_rows):
+            continue
+        if not name:
+            name = f"列{_column_letter(c)}"
+            messages.append(f"column {_column_letter(c)} has data but no header; "
+                            f"named {name!r}")
+        base, unit = split_unit(name)
+        if unit is None and unit_row is not None and unit_row[c]:
+            cand = unit_row[c].strip("（）() ")
+            if _is_unit(cand):
+                unit = _canon_unit(cand)
+        if base in seen:
+            seen[base] += 1
+            messages.append(f"duplicate column name {base!r} (column {_column_letter(c)}); "
+                            f"renamed {base}_{seen[base]}")
+            base = f"{base}_{seen[base]}"
+        else:
+            seen[base] = 1
+        out.append((c, base, unit))
+    return out
+
+
+def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name):
+    keys = find_key_columns([name for _, name, _ in columns])
+    col_of = {name: c for c, name, _ in columns}
+    name_c = col_of.get(keys["name"])
+    code_c = col_of.get(keys["code"])
+    county_c = col_of.get(keys["county"])
+    from geo.names import normalise_county
+
+    counties = {normalise_county(r[county_c]) for r in rows[layout["first_data"]:]
+                if county_c is not None and r[county_c]}
+    data_idx, excluded, after_footnote, n_empty = [], [], False, 0
+    for r in range(layout["first_data"], len(rows)):
+        texts = rows[r]
+        if not any(texts):
+            n_empty += 1
+            continue
+        label = texts[name_c] if name_c is not None else ""
+        code_text = texts[code_c] if code_c is not None else ""
+        kind, reason = _row_kind(texts, label, code_text, counties)
+        if kind == "data" and after_footnote and not any(_is_number_cell(t) for t in texts):
+            kind, reason = "footnote", "text below a footnote"
+        after_footnote |= kind == "footnote"
+        if kind == "data":
+            data_idx.append(r)
+        else:
+            excluded.append((r, kind, reason))
+    if not data_idx:
+        raise InputError("no data rows below the header (row "
+                         f"{layout['header'] + 1}); check the sheet (--sheet)", path=path)
+    return _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
+                     messages, enc, sheet_name, n_empty)
+
+
+def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
+              messages, enc, sheet_name, n_empty):
+    from geo.codes import check_code_type, parse_codes
+
+    data, raw, status, units, kinds = {}, {}, {}, {}, {}
+    ex_idx = [r for r, _, _ in excluded]
+    ex_values: dict[str, list] = {}
+    key_cols = {v for v in keys.values() if v is not None}
+    for c, name, unit in columns:
+        cells = [rows[r][c] for r in data_idx]
+        raw[name] = cells
+        if name == keys["code"]:
+            codes = parse_codes([grid[r][c] for r in data_idx], path=path, column=name,
+                                rows=[r + 1 for r in data_idx])
+            data[name] = codes.tolist()
+            status[name] = ["ok" if v else "unknown" for v in codes]
+            kinds[name], units[name] = "code", None
+            ex_values[name] = [_safe_code(grid[r][c]) for r in ex_idx]
+            continue
+        kind = "text" if name in key_cols else _column_kind(cells, unit)
+        if kind == "number" and unit is None:
+            if all(t.endswith(("%", "％")) for t in cells if t and _is_number_cell(t)):
+                unit = "%"
+            elif layout["default_unit"] and _takes_title_unit(name, layout["default_unit"]):
+                unit = layout["default_unit"]
+                messages.append(f"column {name!r}: unit {unit} from the title "
+                                f"(单位：{unit})")
+        kinds[name], units[name] = kind, unit
+        if kind == "number":
+            data[name], status[name] = _parse_number_column(cells, unit, markers)
+            ex_values[name] = _parse_number_column([rows[r][c] for r in ex_idx], unit,
+                                                   markers)[0]
+        elif kind == "flag":
+            data[name], status[name] = _parse_flag_column(cells)
+            units[name] = "是/否"
+        else:
+            data[name] = [t.strip() for t in cells]
+            status[name] = ["ok" if t.strip() else "unknown" for t in cells]
+            if name in key_cols:
+                ex_values[name] = [rows[r][c].strip() for r in ex_idx]
+    frame = pd.DataFrame(data)
+    for name, kind in kinds.items():
+        if kind in ("text", "code"):
+            frame[name] = frame[name].astype(object)
+    source_rows = [r + 1 for r in data_idx]
+    ex = _excluded_frame(excluded, ex_values, keys)
+    table = ParsedTable(
+        data=frame, units=units, raw=pd.DataFrame(raw, dtype=object),
+        status=pd.DataFrame(status, dtype=object), excluded=ex, source_rows=source_rows,
+        messages=messages, path=str(path), kinds=kinds, keys=keys, encoding=enc,
+        sheet=sheet_name, header_rows=[h + 1 for h in layout["header_rows"]])
+    _describe(table, layout, n_empty)
+    if keys["code"] is not None and keys["name"] is not None:
+        for row, code, name in zip(source_rows, frame[keys["code"]], frame[keys["name"]]):
+            problem = check_code_type(code, name)
+            if problem:
+                messages.append(f"row {row}: {problem}")
+    messages.extend(cross_check_totals(table))
+    return table
+
+
+_MONEY_WORDS = re.compile(r"值|额|收入|投资|支出|资金|利润|税|产出|营收")
+
+
+def _takes_title_unit(name: str, unit: str) -> bool:
+    """A title's ``单位：万元`` applies to money columns only (not to 常住人口, 占比…)."""
+    return "元" not in unit or bool(_MONEY_WORDS.search(name))
+
+
+def _safe_code(value):
+    try:
+        return normalise_code(value)
+    except CodeError:
+        return None
+
+
+def _excluded_frame(excluded, ex_values, keys) -> pd.DataFrame:
+    ex = pd.DataFrame({"source_row": [r + 1 for r, _, _ in excluded],
+                       "kind": [k for _, k, _ in excluded],
+                       "reason": [why for _, _, why in excluded]})
+    canon = {keys["code"]: "town_code", keys["name"]: "town", keys["county"]: "county"}
+    for name, values in ex_values.items():
+        ex[canon.get(name, name)] = values
+    for col in ("town_code", "town", "county"):
+        if col not in ex:
+            ex[col] = pd.Series([None] * len(ex), dtype=object)
+    return ex
+
+
+def _describe(table: ParsedTable, layout, n_empty: int) -> None:
+    msgs = table.messages
+    if layout["header"] > 0:
+        msgs.append(f"{layout['header']} title row(s) above the header skipped")
+    rows = ", ".join(str(r) for r in table.header_rows)
+    msgs.append(f"header in row(s) {rows}" + (
+        f"; units row {layout['unit_row'] + 1}" if layout["unit_row"] is not None else ""))
+    for kind, group in table.excluded.groupby("kind", sort=False):
+        msgs.append(f"{len(group)} {kind.replace('_', ' ')} row(s) excluded "
+                    f"(rows {', '.join(map(str, group['source_row'].tolist()[:12]))})")
+    for name in table.data.columns:
+        counts = pd.Series(table.status[name]).value_counts()
+        odd = {k: int(v) for k, v in counts.items() if k not in ("ok",)}
+        if odd and table.kinds.get(name) in ("number", "flag"):
+            msgs.append(f"column {name!r}: " + ", ".join(f"{v} {k}" for k, v in odd.items()))
+        if counts.get("invalid", 0):
+            bad = [table.source_rows[i] for i, s in enumerate(table.status[name])
+                   if s == "invalid"]
+            msgs.append(f"column {name!r}: text that is not a number in row(s) "
+                        f"{', '.join(map(str, bad[:12]))} — kept as status 'invalid'")
+
+
+def cross_check_totals(table: ParsedTable, *, tolerance: float = 0.005) -> list[str]:
+    """Compare total rows (合计/总计/全市) with the sum of the town rows, per column.
+
+    Only additive columns are checked (not %, not per-capita units).
+    """
+    out = []
+    totals = table.excluded[table.excluded["kind"] == "total"]
+    for _, row in totals.iterrows():
+        n_agree = 0
+        for name, kind in table.kinds.items():
+            unit = table.units.get(name) or ""
+            if kind != "number" or unit in ("%", "‰") or "/" in unit or name not in row:
+                continue
+            total = row[name]
+            if total is None or not np.isfinite(total):
+                continue
+            ok = np.asarray(table.status[name]) == "ok"
+            towns = float(np.asarray(table.data[name], dtype=float)[ok].sum())
+            diff = abs(towns - total) / max(abs(total), 1e-9)
+            n_agree += diff <= tolerance
+            if diff > tolerance:
+                out.append(f"cross-check row {row['source_row']} column {name!r}: total "
+                           f"{total:g} vs sum of town rows {towns:g} ({diff:.1%}) — "
+                           "check for missing or extra rows")
+        out.append(f"cross-check row {row['source_row']} ({row['reason']}): {n_agree} "
+                   "column(s) agree with the sum of the town rows")
+    return out
