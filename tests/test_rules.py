@@ -1,0 +1,258 @@
+"""Rule engine: margins on hand-made towns, thresholds, ties, roles, declared, draws."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from classify.rules import category_draws, classify_towns, stability_from_draws
+from classify.taxonomy import load_taxonomy
+from geo.errors import InputWarning
+
+MINI = """
+[taxonomy]
+name = "mini"
+priority = ["strong", "specialised/industrial", "characteristic/tourism"]
+
+[categories.strong]
+zh = "综合实力强镇"
+en = "Strong town"
+color = "#d62728"
+rules = [{ id = "strength_pct", field = "score_strength", scale = "percentile", op = ">=", threshold = 80 }]
+
+[categories.specialised]
+zh = "专业镇"
+en = "Specialised town"
+color = "#1f77b4"
+
+[categories.specialised.subtypes.industrial]
+zh = "工业"
+en = "industrial"
+color = "#1f77b5"
+rules = [
+  { id = "industry_pct", field = "score_industry", scale = "percentile", op = ">=", threshold = 70 },
+  { id = "industry_lq", field = "lq_industry", op = ">=", threshold = @LQ@, spread = 1.0 },
+]
+
+[categories.characteristic]
+zh = "特色镇"
+en = "Characteristic town"
+color = "#9467bd"
+
+[categories.characteristic.subtypes.tourism]
+zh = "文旅"
+en = "culture & tourism"
+color = "#9467be"
+rules = [{ id = "tourism_pct", field = "score_tourism", scale = "percentile", op = ">=", threshold = @TOUR@ }]
+
+[categories.developing]
+zh = "培育类"
+en = "Developing town"
+color = "#bdbdbd"
+fallback = true
+
+[roles.central]
+zh = "中心镇"
+en = "Central town"
+color = "#8c564b"
+rules = [{ id = "c", field = "score_centrality", scale = "rank_county", op = "<=", threshold = 1 }]
+
+[roles.urban]
+zh = "城区/街道"
+en = "Urban unit"
+color = "#7f7f7f"
+rules = [
+  { id = "street_name", field = "name", op = "contains", threshold = "街道" },
+  { id = "street_code", field = "code_type", op = "<=", threshold = 99 },
+]
+
+[fields]
+score_industry = { zh = "工业得分", en = "industry score" }
+lq_industry = { zh = "工业区位商", en = "industry LQ" }
+"""
+
+
+def taxonomy(tmp_path, lq=1.2, tour=70):
+    p = tmp_path / f"mini_{lq}_{tour}.toml"
+    p.write_text(MINI.replace("@LQ@", str(lq)).replace("@TOUR@", str(tour)), encoding="utf-8")
+    return load_taxonomy(p)
+
+
+@pytest.fixture
+def towns():
+    # percentiles by hand (rank / 5 * 100):
+    #   strength [50,10,20,30,40] -> P100 P20 P40 P60 P80
+    #   industry [10,20,30,40,50] -> P20 P40 P60 P80 P100
+    #   tourism  [30,50,10,40,20] -> P60 P100 P20 P80 P40
+    return pd.DataFrame({
+        "town_code": ["441882100", "441882101", "441882102", "441882003", "441882104"],
+        "town": ["甲镇", "乙镇", "城关街道", "丁镇", "戊镇"],
+        "county_code": ["441882", "441882", "441882", "441881", "441881"],
+        "score_strength": [50.0, 10, 20, 30, 40],
+        "score_industry": [10.0, 20, 30, 40, 50],
+        "score_tourism": [30.0, 50, 10, 40, 20],
+        "score_centrality": [5.0, 9, 7, 3, 8],
+        "lq_industry": [1.0, 1.0, 1.0, 1.08, 1.45],
+    })
+
+
+def test_primary_secondary_and_fallback(tmp_path, towns):
+    cats, _ = classify_towns(towns, taxonomy(tmp_path))
+    assert cats["target"].tolist() == ["strong", "characteristic/tourism", "developing",
+                                       "characteristic/tourism", "specialised/industrial"]
+    assert cats["category"].tolist() == ["strong", "characteristic", "developing",
+                                         "characteristic", "specialised"]
+    assert cats["subtype"].tolist() == ["", "tourism", "", "tourism", "industrial"]
+    assert cats["category_zh"].tolist() == ["综合实力强镇", "特色镇", "培育类", "特色镇", "专业镇"]
+    assert cats["subtype_zh"].tolist() == ["", "文旅", "", "文旅", "工业"]
+    # town 4 passes strong by P80-P80 = 0 and industrial by min(30/100, 0.25/1) = 0.25
+    assert cats["secondary"].tolist() == ["", "", "", "", "strong"]
+    assert_allclose(cats["margin"].to_numpy(), [0.20, 0.30, np.nan, 0.10, 0.25])
+
+
+def test_margins_and_texts(tmp_path, towns):
+    _, trace = classify_towns(towns, taxonomy(tmp_path))
+    ind = trace[trace["target"] == "specialised/industrial"].reset_index(drop=True)
+    assert ind["town_code"].tolist()[::2] == towns["town_code"].tolist()
+    pct = ind[ind["rule_id"] == "industry_pct"]
+    assert_allclose(pct["value"], [20, 40, 60, 80, 100])
+    assert_allclose(pct["margin"], [-50, -30, -10, 10, 30])
+    assert_allclose(pct["norm_margin"], [-0.5, -0.3, -0.1, 0.1, 0.3])
+    lq = ind[ind["rule_id"] == "industry_lq"]
+    assert_allclose(lq["margin"], [-0.2, -0.2, -0.2, -0.12, 0.25])
+    assert lq["passed"].tolist() == [False, False, False, False, True]
+    assert ind["target_passed"].tolist() == [False] * 8 + [True, True]
+    assert pct["text_zh"].iloc[4] == "工业得分 P100 ≥ P70：通过，余量 30"
+    assert pct["text_en"].iloc[0] == "industry score P20 < P70: fails by 50"
+    assert lq["text_zh"].iloc[3] == "工业区位商 1.08 < 1.20：未通过，差 0.12"
+    assert lq["text_en"].iloc[3] == "industry LQ 1.08 < 1.20: fails by 0.12"
+    assert list(trace.columns[:14]) == [
+        "town_code", "town", "target", "rule_id", "field", "scale", "op", "threshold",
+        "value", "raw_value", "margin", "norm_margin", "passed", "target_passed"]
+    # every town x every rule (4 target rules + 3 role rules)
+    assert len(trace) == 5 * 7
+
+
+def test_roles(tmp_path, towns):
+    cats, trace = classify_towns(towns, taxonomy(tmp_path))
+    # central: top centrality within its county (441882: town 1 with 9; 441881: town 4 with 8)
+    # urban: 街道 in the name (town 2) or code type 003 <= 99 (town 3)
+    assert cats["roles"].tolist() == ["", "central", "urban", "urban", "central"]
+    rank = trace[trace["rule_id"] == "c"]
+    assert_allclose(rank["value"], [3, 1, 2, 2, 1])
+    assert rank["text_zh"].iloc[0] == "score_centrality 县内第3 > 第1：未通过，差 2"
+
+
+def test_threshold_change_moves_exactly_the_expected_towns(tmp_path, towns):
+    keys = ["target", "secondary", "roles"]
+    base, _ = classify_towns(towns, taxonomy(tmp_path))
+    base = base[keys]
+    stricter = classify_towns(towns, taxonomy(tmp_path, tour=90))[0][keys]
+    changed = (base != stricter).any(axis=1)
+    # only town 3 (tourism P80) falls below P90; town 1 (P100) keeps it
+    assert changed.tolist() == [False, False, False, True, False]
+    assert stricter.loc[3, "target"] == "developing"
+    looser = classify_towns(towns, taxonomy(tmp_path, lq=1.05))[0][keys]
+    changed = (base != looser).any(axis=1)
+    # town 3 now also passes industrial (LQ 1.08 >= 1.05) but by less than tourism
+    assert changed.tolist() == [False, False, False, True, False]
+    assert looser.loc[3, "target"] == "characteristic/tourism"
+    assert looser.loc[3, "secondary"] == "specialised/industrial"
+
+
+def test_ties_follow_priority(tmp_path):
+    text = MINI.replace("@LQ@", "1.2").replace("@TOUR@", "100")
+    frame = pd.DataFrame({"town_code": ["441882100"], "town": ["甲镇"],
+                          "score_strength": [60.0], "score_industry": [60.0],
+                          "lq_industry": [2.0], "score_tourism": [0.0],
+                          "score_centrality": [1.0], "county_code": ["441882"]})
+    # one town: every percentile is P100; strong passes by 20/100, tourism by 0 and
+    # industrial (threshold P80) by min(20/100, 0.8/1) = 0.2: a tie with strong.
+    tied = text.replace('op = ">=", threshold = 70 },\n  { id = "industry_lq"',
+                        'op = ">=", threshold = 80 },\n  { id = "industry_lq"')
+    p = tmp_path / "tie.toml"
+    p.write_text(tied, encoding="utf-8")
+    cats, _ = classify_towns(frame, load_taxonomy(p))
+    assert cats.loc[0, "target"] == "strong"
+    p.write_text(tied.replace('priority = ["strong", "specialised/industrial"',
+                              'priority = ["specialised/industrial", "strong"'), encoding="utf-8")
+    cats, _ = classify_towns(frame, load_taxonomy(p))
+    assert cats.loc[0, "target"] == "specialised/industrial"
+    assert cats.loc[0, "secondary"] == "strong;characteristic/tourism"
+
+
+def test_declared_status(tmp_path, towns):
+    towns["declared"] = ["综合实力强镇", "火星镇", "工业专业镇", "工业专业镇", "专业镇"]
+    with pytest.warns(InputWarning, match="row 2 '火星镇'"):
+        cats, _ = classify_towns(towns, taxonomy(tmp_path))
+    assert cats["declared_target"].tolist() == [
+        "strong", "", "specialised/industrial", "specialised/industrial", "specialised"]
+    assert cats["declared_status"].tolist() == [
+        "supported", "", "not supported", "partly supported", "supported"]
+    assert cats.loc[3, "declared_reason"] == "工业区位商 1.08 < 1.20：未通过，差 0.12"
+    assert cats.loc[2, "declared_reason"] == (
+        "工业得分 P60 < P70：未通过，差 10；工业区位商 1.00 < 1.20：未通过，差 0.20")
+
+
+def test_missing_column_warns_and_fails(tmp_path, towns):
+    with pytest.warns(InputWarning, match="no column 'lq_industry'"):
+        cats, trace = classify_towns(towns.drop(columns="lq_industry"), taxonomy(tmp_path))
+    assert "specialised/industrial" not in cats["target"].tolist()
+    row = trace[(trace["rule_id"] == "industry_lq")].iloc[0]
+    assert row["text_zh"] == "工业区位商 缺失：未通过（无数据）"
+
+
+def test_category_draws_vectorised(tmp_path, towns):
+    tax = taxonomy(tmp_path)
+    dims = ["strength", "industry", "tourism", "centrality"]
+    base = towns[[f"score_{d}" for d in dims]].to_numpy()
+    draws = np.repeat(base[None], 3, axis=0)
+    draws[1, 3, 2] = 0.0  # draw 1: town 3's tourism drops to the bottom (P20)
+    labels = category_draws(towns, tax, draws, dims)
+    reported = ["strong", "characteristic/tourism", "developing", "characteristic/tourism",
+                "specialised/industrial"]
+    assert labels.shape == (3, 5)
+    assert_array_equal(labels[0], reported)
+    assert_array_equal(labels[2], reported)
+    assert labels[1, 3] == "developing"
+    stab = stability_from_draws(labels, reported)
+    assert_allclose(stab["stability"], [1, 1, 1, 2 / 3, 1])
+    assert stab["runner_up"].tolist() == ["", "", "", "developing", ""]
+
+
+def test_category_draws_shape_error(tmp_path, towns):
+    with pytest.raises(ValueError, match=r"expected \(draws, 5 towns, 2 dims\)"):
+        category_draws(towns, taxonomy(tmp_path), np.zeros((3, 4, 2)), ["industry", "tourism"])
+
+
+def test_stability_from_draws_by_hand():
+    draws = np.array([["a", "b"], ["a", "c"], ["b", "c"], ["a", "c"]])
+    out = stability_from_draws(draws, ["a", "c"])
+    assert_allclose(out["stability"], [0.75, 0.75])
+    assert out["runner_up"].tolist() == ["b", "b"]
+
+
+def test_guangdong_preset_on_a_specialised_town():
+    n = 10
+    frame = pd.DataFrame({
+        "town_code": [f"441882{100 + i}" for i in range(n)], "town": [f"镇{i}" for i in range(n)],
+        "county_code": ["441882"] * n,
+        **{f"score_{d}": np.linspace(10, 55, n) for d in
+           ["strength", "agriculture", "commerce", "tourism", "ecology", "centrality"]},
+        "score_industry": [5.0] * 9 + [95.0],
+        "composite": np.linspace(10, 55, n),
+        **{f"lq_{d}": [1.0] * n for d in ["agriculture", "commerce", "tourism"]},
+        "lq_industry": [0.5] * 9 + [2.1],
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)  # optional flag column: no warning
+        cats, trace = classify_towns(frame, load_taxonomy("guangdong"))
+    # town 9: strong by min(P100-P80, P100-P60)/100 = 0.2; industrial by
+    # min((P100-P70)/100, (2.1-1.2)/1) = 0.3 -> industrial first, strong secondary
+    assert cats.loc[9, "target"] == "specialised/industrial"
+    assert cats.loc[9, "secondary"].split(";")[0] == "strong"
+    assert cats.loc[0, "target"] == "developing"
+    assert cats.loc[9, "roles"] == "central"
+
