@@ -1,0 +1,140 @@
+"""classify.indicators: recognising columns, units, derived indicators, starter config."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classify.config import load_system
+from classify.errors import ConfigError
+from classify.indicators import build_indicators, derive, recognise, write_starter_config
+from geo.errors import InputError
+
+
+@pytest.fixture
+def table():
+    return pd.DataFrame({
+        "统计代码": ["441882100", "441882101", "441882102", "441882103"],
+        "乡镇": ["连州镇", "星子镇", "保安镇", "九陂镇"],
+        "county_code": ["441882", "441882", "441881", "441881"],
+        "地区生产总值（亿元）": [40.0, 10.0, 20.0, 30.0],
+        "规上工业总产值": [100_000.0, 10_000.0, np.nan, 200_000.0],
+        "常住人口": [8.0, 2.0, 4.0, 5.0],
+        "省级以上园区": [1.0, 0.0, 0.0, 1.0],
+        "森林覆盖率(%)": [50.0, 70.0, 60.0, 65.0],
+        "备用列": [1, 2, 3, 4],
+    })
+
+
+UNITS = {"常住人口": "万人"}
+
+
+def test_recognise_maps_headers_units_and_lists_the_rest(table):
+    rec = recognise(table, UNITS, load_system())
+    assert rec.columns == {"gdp": "地区生产总值（亿元）", "population": "常住人口",
+                           "industrial_output": "规上工业总产值",
+                           "industrial_park": "省级以上园区", "forest_cover": "森林覆盖率(%)"}
+    assert rec.factors == {"gdp": 10_000.0, "population": 10_000.0, "industrial_output": 1.0,
+                           "industrial_park": 1.0, "forest_cover": 1.0}
+    assert rec.source_units["industrial_output"] is None     # none given: declared assumed
+    assert rec.unrecognised == ("备用列",)
+    assert set(rec.keys) == {"统计代码", "乡镇", "county_code"}
+    assert "fiscal_revenue" in rec.absent and "gdp" not in rec.absent
+    frame = rec.to_frame()
+    assert frame.loc[frame.column == "规上工业总产值", "status"].item() == \
+        "recognised, unit assumed"
+
+
+def test_recognise_accepts_aliases_and_plain_column_lists():
+    rec = recognise(["规模以上工业总产值", "GDP", "社零总额"], {"GDP": "亿元"})
+    assert rec.columns == {"gdp": "GDP", "industrial_output": "规模以上工业总产值",
+                           "retail_sales": "社零总额"}
+    assert rec.factors["gdp"] == 10_000.0
+
+
+def test_incompatible_unit_names_column_and_key():
+    with pytest.raises(InputError, match=r"column '常住人口'.*declared in '人'"):
+        recognise(["常住人口"], {"常住人口": "万元"})
+
+
+def test_two_columns_for_one_indicator_is_an_error():
+    with pytest.raises(InputError, match=r"both '地区生产总值' and 'GDP'.*set `column`"):
+        recognise(["地区生产总值", "GDP"], {})
+
+
+def test_configured_column_missing_names_the_key(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[dimensions.strength]\nlabel_zh = "综合实力"\n\n[indicators.gdp]\n'
+                 'label_zh = "地区生产总值"\nunit = "万元"\ndimension = "strength"\n'
+                 'column = "GDP合计"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="column 'GDP合计' is not in the table") as info:
+        recognise(["地区生产总值"], {}, load_system(p))
+    assert info.value.key == "indicators.gdp.column"
+
+
+def test_build_indicators_converts_and_logs_missing(table):
+    system = load_system()
+    rec = recognise(table, UNITS, system)
+    ind, log = build_indicators(table, rec, system)
+    np.testing.assert_allclose(ind["gdp"], [400_000, 100_000, 200_000, 300_000])
+    np.testing.assert_allclose(ind["population"], [80_000, 20_000, 40_000, 50_000])
+    # gdp 万元 / population 人 → 元/人: 400000e4 / 80000 = 50000
+    np.testing.assert_allclose(ind["gdp_per_capita"], [50_000, 50_000, 50_000, 60_000])
+    # LQ against the whole input (town 3 has no industrial output: left out of the sums):
+    # region share = (100000+10000+200000) / (400000+100000+300000) = 0.3875
+    np.testing.assert_allclose(ind["lq_industry"],
+                               [0.25 / 0.3875, 0.1 / 0.3875, np.nan, (2 / 3) / 0.3875])
+    assert list(ind.index) == list(table.index)
+    miss = log[log.status == "missing"]
+    assert miss[["row", "indicator", "column"]].values.tolist() == [
+        [2, "industrial_output", "规上工业总产值"]]
+    assert log.loc[log.status == "not derivable", "indicator"].tolist() == ["lq_industry"]
+    skipped = set(log.loc[log.status == "skipped", "indicator"])
+    assert skipped == {"lq_agriculture", "lq_commerce", "lq_tourism"}
+
+
+def test_location_quotient_per_county(table):
+    system = load_system()
+    ind, _ = build_indicators(table, recognise(table, UNITS, system), system)
+    lq = next(d for d in system.derived if d.id == "lq_industry")
+    from dataclasses import replace
+    by_county, why = derive(replace(lq, reference="county"), ind, table, system)
+    # county 441882: (100000+10000)/(400000+100000) = 0.22; county 441881: 200000/300000
+    np.testing.assert_allclose(by_county, [0.25 / 0.22, 0.1 / 0.22, np.nan, 1.0])
+    assert why[2] == "industrial_output missing"
+
+
+def test_share_and_zero_denominator():
+    from classify.config import Derived
+    ind = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 0.0, 6.0]})
+    share, why = derive(Derived("s", "share", "a", "b", numerator_unit="万元",
+                                denominator_unit="亿元"), ind)
+    np.testing.assert_allclose(share, [100 * 1 / 4e4, np.nan, 100 * 3 / 6e4])
+    assert why[1] == "b is 0"
+
+
+def test_flags_text_and_bad_cells():
+    system = load_system()
+    t = pd.DataFrame({"省级以上园区": ["是", "否", ""], "地区生产总值": ["1,200", "n/a", "3"]})
+    rec = recognise(t, {}, system)
+    with pytest.raises(InputError, match=r"row 1, column '地区生产总值': value 'n/a' is not a"):
+        build_indicators(t, rec, system)
+    t.loc[1, "地区生产总值"] = "—"
+    ind, log = build_indicators(t, rec, system)
+    np.testing.assert_array_equal(ind["industrial_park"], [1.0, 0.0, np.nan])
+    np.testing.assert_array_equal(ind["gdp"], [1200.0, np.nan, 3.0])
+
+
+def test_starter_config_lists_recognised_and_unrecognised(table, tmp_path):
+    path = tmp_path / "indicators.toml"
+    text = write_starter_config(table, UNITS, path)
+    assert 'column = "地区生产总值（亿元）"' in text
+    assert "# NOT RECOGNISED: column '备用列'" in text
+    assert "fiscal_revenue (一般公共预算收入)" in text        # declared but not found
+    s = load_system(path)
+    assert [i.id for i in s.indicators] == ["gdp", "population", "industrial_output",
+                                            "industrial_park", "forest_cover"]
+    assert [d.id for d in s.derived] == ["lq_industry", "gdp_per_capita"]
+    # the written config recognises the same table the same way
+    assert recognise(table, UNITS, s).columns == recognise(table, UNITS).columns
+    with pytest.raises(ConfigError, match="file exists"):
+        write_starter_config(table, UNITS, path)
