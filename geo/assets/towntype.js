@@ -71,7 +71,7 @@
     map.on("moveend zoomend", function () { self.updateLabels(); });
     this.current = null;
     this.setLayer(data.defaultLayer);
-    if (data.bounds) map.fitBounds(data.bounds, { padding: [10, 10] });
+    if (data.bounds) map.fitBounds(data.bounds, { padding: [10, 10], animate: false });
     this.updateLabels();
     TT.maps.push(this);
   }
@@ -169,7 +169,8 @@
   TownMap.prototype.select = function (t) {
     var f = this.features[t];
     this.map.fitBounds(f.getBounds(), { maxZoom: Math.max(this.data.labelZoom, this.map.getZoom()) });
-    f.openPopup(f.getBounds().getCenter());
+    L.popup({ maxWidth: 360 }).setLatLng(f.getBounds().getCenter())
+      .setContent(this.popup(t)).openOn(this.map);
   };
 
   TT.create = function (map, dataId) {
