@@ -136,6 +136,7 @@ def _gk_table() -> dict:
     return out
 
 
+@lru_cache(maxsize=512)
 def gk_crs(datum: str, kind: str, key: int) -> CRS | None:
     """EPSG Gauss–Krüger CRS, e.g. ``gk_crs("CGCS2000", "zone3", 38)`` → EPSG:4526."""
     code = _gk_table().get((datum, kind, key))
@@ -164,11 +165,16 @@ def _inside(lonlat_bounds, region) -> bool:
             and y0 >= s0 - _PAD and y1 <= s1 + _PAD)
 
 
+@lru_cache(maxsize=512)
+def _inverse(crs: CRS) -> Transformer:
+    return Transformer.from_crs(crs, 4326, always_xy=True)
+
+
 def _to_lonlat_bounds(crs: CRS, bounds) -> tuple:
     x0, y0, x1, y1 = bounds
     if crs.is_geographic:
         return (x0, y0, x1, y1)
-    tr = Transformer.from_crs(crs, 4326, always_xy=True)
+    tr = _inverse(crs)
     xs = np.array([x0, x1, x0, x1, (x0 + x1) / 2])
     ys = np.array([y0, y0, y1, y1, (y0 + y1) / 2])
     with np.errstate(all="ignore"):
@@ -179,7 +185,7 @@ def _to_lonlat_bounds(crs: CRS, bounds) -> tuple:
     return (lon.min(), lat.min(), lon.max(), lat.max())
 
 
-def _candidates(bounds) -> list[tuple[CRS, str]]:
+def _candidates(bounds, region=CHINA_BBOX) -> list[tuple[CRS, str]]:
     """Plausible ``(crs, description)`` for raw coordinates, in the given axis order."""
     x0, y0, x1, y1 = bounds
     if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
@@ -201,7 +207,8 @@ def _candidates(bounds) -> list[tuple[CRS, str]]:
         seen = set()
         for kind, cms in (("cm3", range(75, 136, 3)), ("cm6", range(75, 136, 6))):
             for cm in cms:
-                if cm in seen:
+                # eastings 10–1000 km put the data within ~6° of the central meridian
+                if cm in seen or not region[0] - 6 <= cm <= region[2] + 6:
                     continue  # a 6° CM that is also a 3° CM is the same projection
                 crs = gk_crs("CGCS2000", kind, cm)
                 if crs is not None:
@@ -229,7 +236,7 @@ def infer_crs(bounds, *, region=None, region_name: str = "China", path=None) -> 
     found = []
     for swapped, b in ((False, tuple(bounds)), (True, (bounds[1], bounds[0], bounds[3],
                                                         bounds[2]))):
-        for crs, why in _candidates(b):
+        for crs, why in _candidates(b, region):
             if _inside(_to_lonlat_bounds(crs, b), region):
                 found.append((crs, why, swapped))
     listing = [f"EPSG:{c.to_epsg()} {c.name}" + (" with x/y swapped" if s else "")
@@ -250,7 +257,7 @@ def infer_crs(bounds, *, region=None, region_name: str = "China", path=None) -> 
           f"coordinates: {why}, the only candidate inside {region_name}"
     if not crs.is_geographic:
         msg += ("; datum assumed CGCS2000 — Xian 1980 and Beijing 1954 use the same numbers "
-                "with shifts up to ~100 m: if the survey used one of them, give --crs "
+                "with shifts of about 100–150 m: if the survey used one of them, give --crs "
                 f"(e.g. {_alternatives(crs)})")
     if swapped:
         msg += "; x and y are swapped in the file (northing first) and were swapped back"

@@ -1,0 +1,67 @@
+"""DBF/CSV encodings: detected from bytes, GB18030 not GBK, mojibake refused."""
+
+import pytest
+
+from geo.encoding import (dbf_encoding, detect_bytes, looks_like_mojibake,
+                          normalise_encoding_name)
+from geo.errors import InputError
+from tests.inputs_fixtures import write_dbf
+
+
+def test_detect_bytes():
+    assert detect_bytes("清远市".encode("utf-8")).encoding == "utf-8"
+    assert detect_bytes("清远市".encode("gbk")).encoding == "gb18030"
+    assert detect_bytes(b"\xef\xbb\xbfabc").encoding == "utf-8-sig"
+    assert detect_bytes(b"plain").reason == "plain ASCII"
+
+
+def test_undecodable_bytes_are_an_error():
+    with pytest.raises(InputError, match="neither UTF-8 nor GB18030.*--encoding"):
+        detect_bytes(b"\x81\x20\xff\xfe")
+
+
+def test_gbk_names_normalise_to_gb18030():
+    assert normalise_encoding_name("GBK") == "gb18030"
+    assert normalise_encoding_name("936") == "gb18030"
+    assert normalise_encoding_name("UTF-8") == "utf-8"
+    with pytest.raises(InputError, match="unknown encoding"):
+        normalise_encoding_name("klingon")
+
+
+def test_rare_character_needs_gb18030():
+    raw = "㮾下镇".encode("gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("gbk")
+    guess = detect_bytes(raw)
+    assert raw.decode(guess.encoding) == "㮾下镇"
+
+
+@pytest.mark.parametrize("cpg, reason", [
+    (None, "no .cpg file"),
+    ("UTF-8", "the .cpg says 'UTF-8' but"),
+    ("1252", "the .cpg says '1252' but"),
+    ("GBK", "the .cpg says GBK and the bytes agree"),
+])
+def test_dbf_encoding_from_bytes(tmp_path, cpg, reason):
+    shp = tmp_path / "t.shp"
+    write_dbf(tmp_path / "t.dbf", [("乡镇", 20)], [["连州镇"], ["㮾下镇"]], "gb18030")
+    if cpg:
+        (tmp_path / "t.cpg").write_text(cpg)
+    guess = dbf_encoding(shp)
+    assert guess.encoding == "gb18030"
+    assert reason in guess.reason
+
+
+def test_dbf_override(tmp_path):
+    write_dbf(tmp_path / "t.dbf", [("NAME", 20)], [["连州镇"]], "utf-8")
+    assert dbf_encoding(tmp_path / "t.shp").encoding == "utf-8"
+    assert dbf_encoding(tmp_path / "t.shp", override="gbk").encoding == "gb18030"
+
+
+def test_mojibake_detection():
+    garbled = "连州镇".encode("gbk").decode("latin-1")
+    assert looks_like_mojibake(garbled)
+    assert looks_like_mojibake("连州\ufffd")
+    assert not looks_like_mojibake("连州镇")
+    assert not looks_like_mojibake("Café")   # one accented letter is not garbage
+    assert not looks_like_mojibake("Lianzhou")
