@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
+from threadpoolctl import threadpool_limits
 
 from classify.errors import ConfigError
 
@@ -474,6 +475,13 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
     w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
                 else (None, None))
     opts = {"n_init": n_init}
+    # BLAS threads on small matrices cost more than they give (GMM 30x slower on 2 cores)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot,
+                    name_threshold)
+
+
+def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_threshold):
     rows, fits = [], {}
     for kk in ks:
         lab = np.asarray(METHODS[method](X, kk, seed, w, opts))

@@ -1,0 +1,182 @@
+"""Clustering: profiles and names by hand, determinism, k sweep, spatial contiguity."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.sparse.csgraph import connected_components
+from shapely.geometry import box
+
+from classify.clusters import (ClusterResult, agreement, cluster_towns, features,
+                               name_clusters, refine_contiguous, within_ss)
+from classify.errors import ConfigError
+from classify.taxonomy import load_taxonomy
+from geo.contiguity import contiguity_weights
+
+DIMS = ["strength", "industry", "agriculture", "commerce", "tourism", "ecology", "centrality"]
+
+
+@pytest.fixture
+def two_groups():
+    return pd.DataFrame({"score_industry": [90.0, 90, 90, 10, 10, 10],
+                         "score_tourism": [10.0, 10, 10, 80, 80, 80]})
+
+
+@pytest.fixture
+def grid():
+    """A 10x10 grid of towns whose scores vary smoothly in space, plus noise."""
+    rng = np.random.default_rng(3)
+    side = 10
+    xy = np.array([(x, y) for y in range(side) for x in range(side)], dtype=float)
+    frame = pd.DataFrame({f"score_{d}": 50 + 30 * np.sin(xy[:, 0] / 3 + j)
+                          + 20 * np.cos(xy[:, 1] / 4 + 2 * j) + rng.normal(0, 5, len(xy))
+                          for j, d in enumerate(DIMS)})
+    frame["county_code"] = [f"4418{int(x) // 5}{int(y) // 5}" for x, y in xy]
+    geoms = [box(x, y, x + 1, y + 1) for x, y in xy]
+    return gpd.GeoDataFrame(frame, geometry=geoms)
+
+
+def _contiguous(labels, w) -> bool:
+    A = w.sparse.tocsr()
+    for c in np.unique(labels):
+        idx = np.flatnonzero(np.asarray(labels) == c)
+        if connected_components(A[idx][:, idx], directed=False)[0] != 1:
+            return False
+    return True
+
+
+def test_profiles_and_names_by_hand(two_groups):
+    res = cluster_towns(two_groups, k=2, n_boot=0, k_range=[2])
+    assert res.labels.tolist() == [1, 1, 1, 2, 2, 2]
+    prof = res.profiles.set_index("cluster")
+    # overall means: industry 50, tourism 45
+    assert_allclose(prof["index_score_industry"], [180.0, 20.0])
+    assert_allclose(prof["index_score_tourism"], [100 * 10 / 45, 100 * 80 / 45])
+    assert prof["n"].tolist() == [3, 3]
+    assert prof["name_zh"].tolist() == ["工业主导型", "文旅主导型"]
+    assert prof["name_en"].tolist() == ["Industry-led", "Tourism-led"]
+    frame = res.frame()
+    assert frame["cluster_name"].tolist() == ["工业主导型"] * 3 + ["文旅主导型"] * 3
+
+
+def test_name_rules():
+    index = pd.DataFrame({"score_tourism": [150.0, 100, 80, 120],
+                          "score_ecology": [130.0, 105, 85, 60],
+                          "score_industry": [50.0, 95, 70, 60]}, index=[1, 2, 3, 4])
+    names = name_clusters(index)
+    assert names[1] == ("文旅生态型", "Tourism–ecology")
+    assert names[2] == ("均衡型", "Balanced")
+    assert names[3] == ("综合偏弱型", "Lagging")
+    assert names[4] == ("文旅主导型", "Tourism-led")
+    dup = name_clusters(pd.DataFrame({"score_industry": [150.0, 130.0]}, index=[1, 2]))
+    assert dup[2] == ("工业主导型Ⅱ", "Industry-led II")
+
+
+@pytest.mark.parametrize("method", ["kmeans", "ward", "gmm", "ward_spatial"])
+def test_deterministic_under_seed(grid, method):
+    a = cluster_towns(grid, method=method, k=4, seed=7, n_boot=3, k_range=[4])
+    b = cluster_towns(grid, method=method, k=4, seed=7, n_boot=3, k_range=[4])
+    assert_array_equal(a.labels, b.labels)
+    assert_allclose(a.membership_stability, b.membership_stability)
+    assert a.profiles.equals(b.profiles)
+    assert sorted(a.labels.unique()) == [1, 2, 3, 4]
+
+
+def test_auto_k_finds_three_blobs():
+    rng = np.random.default_rng(0)
+    centres = np.array([[10, 10], [90, 10], [50, 90]])
+    pts = np.vstack([c + rng.normal(0, 3, (20, 2)) for c in centres])
+    frame = pd.DataFrame(pts, columns=["score_industry", "score_tourism"])
+    res = cluster_towns(frame, k="auto", k_range=range(2, 6), n_boot=5)
+    assert res.k == 3
+    assert res.sweep["k"].tolist() == [2, 3, 4, 5]
+    assert res.sweep["chosen"].tolist() == [False, True, False, False]
+    assert list(res.sweep.columns) == ["k", "silhouette", "calinski_harabasz",
+                                       "davies_bouldin", "within_ss", "chosen"]
+    assert res.sweep.loc[1, "silhouette"] == res.sweep["silhouette"].max()
+    # well-separated blobs: every bootstrap refit keeps every town in its cluster
+    assert_allclose(res.membership_stability, 1.0)
+
+
+def test_spatial_clusters_are_contiguous_and_refinement_helps(grid):
+    w = contiguity_weights(grid)
+    res = cluster_towns(grid, method="ward_spatial", k=5, n_boot=0, k_range=[5])
+    assert _contiguous(res.labels, w)
+    X, _ = features(grid)
+    from sklearn.cluster import AgglomerativeClustering
+    raw = AgglomerativeClustering(5, linkage="ward", connectivity=w.sparse).fit_predict(X)
+    refined = refine_contiguous(X, raw, w)
+    assert within_ss(X, refined) <= within_ss(X, raw)
+    assert _contiguous(refined, w)
+
+
+def test_constraint_changes_the_answer_on_a_strip():
+    # values 0 0 10 10 0 0 along a strip: k-means pairs the two ends, a contiguous
+    # clustering cannot, so it must cut the strip into intervals
+    strip = gpd.GeoDataFrame({"score_industry": [0.0, 0, 10, 10, 0, 0],
+                              "score_tourism": [5.0, 5, 5, 5, 5, 5]},
+                             geometry=[box(x, 0, x + 1, 1) for x in range(6)])
+    plain = cluster_towns(strip, k=2, n_boot=0, k_range=[2])
+    assert plain.labels.tolist() == [1, 1, 2, 2, 1, 1]
+    spatial = cluster_towns(strip, method="ward_spatial", k=2, n_boot=0, k_range=[2])
+    assert _contiguous(spatial.labels, contiguity_weights(strip))
+    assert spatial.labels.tolist() in ([1, 1, 1, 1, 2, 2], [2, 2, 1, 1, 1, 1],
+                                       [1, 1, 2, 2, 2, 2], [2, 2, 2, 2, 1, 1])
+
+
+@pytest.mark.parametrize("method", ["skater", "skater_geoda", "redcap"])
+def test_other_spatial_methods_contiguous(grid, method):
+    pytest.importorskip("pygeoda")
+    res = cluster_towns(grid, method=method, k=4, n_boot=2, k_range=[4])
+    assert res.labels.nunique() == 4
+    assert _contiguous(res.labels, contiguity_weights(grid))
+
+
+def test_islands_do_not_break_spatial_clustering(grid):
+    far = gpd.GeoDataFrame(grid.iloc[:2].drop(columns="geometry"),
+                           geometry=[box(40, 40, 41, 41), box(60, 0, 61, 1)])
+    both = pd.concat([grid, far], ignore_index=True)
+    res = cluster_towns(both, method="ward_spatial", k=4, n_boot=2, k_range=[4])
+    assert len(res.links) == 2
+    assert set(res.links["reason"]) == {"island"}
+    assert res.labels.nunique() == 4
+
+
+def test_errors_name_the_fix(grid):
+    with pytest.raises(ConfigError, match="unknown clustering method 'dbscan'; use one of kmeans"):
+        cluster_towns(grid, method="dbscan")
+    with pytest.raises(ConfigError, match="needs town boundaries"):
+        cluster_towns(pd.DataFrame(grid.drop(columns="geometry")), method="ward_spatial")
+    with pytest.raises(ConfigError, match=r"columns \['score_nope'\] are not in the table"):
+        cluster_towns(grid, columns=["score_nope"])
+    with pytest.raises(ConfigError, match="k must be 'auto' or an integer"):
+        cluster_towns(grid, k="three")
+
+
+def test_agreement_flags_the_odd_town():
+    cats = pd.DataFrame({"target": ["specialised/industrial"] * 4 + ["characteristic/tourism"]
+                         + ["characteristic/tourism"] * 5})
+    labels = pd.Series([1] * 5 + [2] * 5)
+    table, review, reason = agreement(cats, labels, taxonomy=load_taxonomy())
+    assert table.loc["specialised/industrial", 1] == 4
+    assert table.loc["characteristic/tourism", 1] == 1
+    assert table.loc["characteristic/tourism", 2] == 5
+    assert review.tolist() == [False] * 10  # 1 of 5 = 20% is not below min_share
+    table, review, reason = agreement(cats, labels, taxonomy=load_taxonomy(), min_share=0.25)
+    assert review.tolist() == [False] * 4 + [True] + [False] * 5
+    assert reason[4] == ("规则类别“特色镇·文旅”与所在聚类“1”的画像不符（该类仅占 20%，"
+                         "多数为“专业镇·工业” 80%）")
+
+
+def test_agreement_respects_a_dominant_profile(two_groups):
+    res = cluster_towns(two_groups, k=2, n_boot=0, k_range=[2])
+    frame = two_groups.copy()
+    cats = pd.DataFrame({"target": ["specialised/industrial", "specialised/industrial",
+                                    "specialised/industrial", "characteristic/tourism",
+                                    "characteristic/tourism", "specialised/industrial"]})
+    _, review, reason = agreement(cats, res, taxonomy=load_taxonomy(), min_share=0.4)
+    # town 5: industrial in the tourism-led cluster (industry index 20) -> review
+    assert review.tolist() == [False] * 5 + [True]
+    assert "文旅主导型" in reason[5]
+    assert isinstance(res, ClusterResult) and frame.shape == (6, 2)
