@@ -119,11 +119,11 @@ PROFILES: dict[str, Profile] = {
                    declared="综合实力强镇", note="urban core, county seat"),
     "九陂镇": Profile(industry=1.3, investment=0.6, park=True, strength=0.2,
                    declared="工业专业镇", note="Jiubei industrial park, gas CHP project"),
-    "东陂镇": Profile(commerce=0.7, industry=0.5, agriculture=0.3, strength=0.5, health=1.0,
+    "东陂镇": Profile(commerce=0.7, industry=0.5, strength=0.5, health=1.0,
                    declared="综合实力强镇", note="central town, cured-meat industry, hospital"),
     "星子镇": Profile(tourism=0.6, ecology=1.2, industry=0.2, investment=1.0, health=0.9,
                    declared="文旅特色镇", note="wind power, pumped storage, Nanling park"),
-    "保安镇": Profile(agriculture=1.1, declared="农业专业镇",
+    "保安镇": Profile(agriculture=1.4, strength=0.4, declared="农业专业镇",
                    note="town-level modern agricultural industrial park"),
     "丰阳镇": Profile(tourism=0.7, heritage=1.2, agriculture=0.2, declared="文旅特色镇",
                    note="historic street, beef jerky heritage"),
@@ -217,8 +217,8 @@ def _scale(rng, c: _Cues) -> dict[str, np.ndarray]:
     pc = _lognormal(rng, 36_000 * np.exp(0.45 * c.prd + 0.35 * c.urban
                                          + 0.4 * c.boost("strength")
                                          + 0.25 * c.boost("industry")), 0.2)
-    w_agri = np.exp(1.0 - 2.2 * c.urban - 0.6 * c.prd + 0.3 * c.mountain
-                    + 0.8 * c.boost("agriculture") + 0.25 * rng.standard_normal(len(pop)))
+    w_agri = np.exp(1.0 - 2.2 * c.urban - 0.8 * c.seat - 0.6 * c.prd + 0.3 * c.mountain
+                    + 0.6 * c.boost("agriculture") + 0.25 * rng.standard_normal(len(pop)))
     w_ind = np.exp(0.55 + 1.3 * c.prd + 0.1 * c.urban - 0.4 * c.ethnic
                    + 1.0 * c.boost("industry") + 0.3 * rng.standard_normal(len(pop)))
     w_ter = np.exp(1.1 + 0.9 * c.urban + 0.2 * c.ethnic + 0.4 * c.boost("tourism")
