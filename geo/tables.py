@@ -399,7 +399,9 @@ def _column_kind(cells: list[str], unit: str | None) -> str:
     statuses = [parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
                                                        else None)).status for c in cells]
     n_ok, n_bad = statuses.count("ok"), statuses.count("invalid")
-    return "number" if n_ok >= 1 and n_ok >= 2 * n_bad else "text"
+    if n_ok >= 1 and (unit is not None or n_ok > n_bad):
+        return "number"  # a declared unit means numbers: odd cells become 'invalid'
+    return "text"
 
 
 def _parse_number_column(cells, unit, markers):

@@ -183,3 +183,26 @@ def twins_boundaries() -> gpd.GeoDataFrame:
 def bowtie() -> Polygon:
     """A self-intersecting 'bow-tie' square (invalid)."""
     return Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+
+
+def yearbook_xls(path: Path) -> Path:
+    """A legacy .xls (needs xlwt) with a title, a merged header group and a units row."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("说明")
+    ws.write(0, 0, "本表为示例")
+    ws = book.add_sheet("2023")
+    ws.write_merge(0, 0, 0, 4, "连州市乡镇指标")
+    for c, text in enumerate(["统计代码", "乡镇", "地区生产总值", "常住人口", "接待游客"]):
+        ws.write(1, c, text)
+    for c, text in enumerate(["", "", "亿元", "人", "万人次"]):
+        ws.write(2, c, text)
+    for i, (code, name) in enumerate(LIANZHOU[:3]):
+        ws.write(3 + i, 0, float(code))
+        ws.write(3 + i, 1, name)
+        ws.write(3 + i, 2, 1.5 * (i + 1))
+        ws.write(3 + i, 3, "1.2万" if i == 0 else 10000 * (i + 1))
+        ws.write(3 + i, 4, "…" if i == 2 else 3.5)
+    book.save(str(path))
+    return path
