@@ -155,6 +155,8 @@ def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
 
 
 def _lever_text(g: dict, lang, t, N, html, info_label) -> str:
+    if numfmt.is_missing(g["current"]) or numfmt.is_missing(g["needed"]):
+        return _fill(t["gaps"]["lever_missing"], html, indicator=info_label)
     up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
     fmt = t["gaps"]["lever" if up else "lever_down"]
     method = t["gaps"].get(f"method_{g['method']}", "") if isinstance(g["method"], str) else ""
@@ -180,7 +182,10 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
     for target, relation in targets.items():
         rules: dict[str, dict] = {}
         for g in gaps[gaps["target"] == target].to_dict("records"):
-            r = rules.setdefault(g["rule_id"], {"id": g["rule_id"], "text": _rule_text(g, lang),
+            text = _rule_text(g, lang)
+            if numfmt.is_missing(g.get("value")):
+                text = _fill(t["gaps"]["rule_missing"], html, rule=text)
+            r = rules.setdefault(g["rule_id"], {"id": g["rule_id"], "text": text,
                                                 "levers": []})
             if isinstance(g.get("indicator"), str) and g["indicator"]:
                 r["levers"].append(_lever_text(g, lang, t, N, html, g[f"label_{lang}"]))

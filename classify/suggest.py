@@ -229,6 +229,46 @@ class Suggestion:
         return entry.get(lang or self.lang, target)
 
 
+class _Cols:
+    """Float arrays of frame columns, converted once (the per-town loops read them often)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self._cache: dict[str, np.ndarray] = {}
+        self.n = len(frame)
+        county = frame["county_code"] if "county_code" in frame.columns else \
+            pd.Series([""] * len(frame))
+        city = frame["city_code"] if "city_code" in frame.columns else \
+            pd.Series([""] * len(frame))
+        self.county = county.astype("string").fillna("").to_numpy(dtype=object)
+        self.city = city.astype("string").fillna("").to_numpy(dtype=object)
+        self.codes = frame["town_code"].astype(str).to_numpy(dtype=object)
+        self.targets = frame["_target"].to_numpy(dtype=object) if "_target" in frame.columns \
+            else np.full(len(frame), None, dtype=object)
+        self._pct: dict[str, np.ndarray] = {}
+
+    def pct(self, col: str) -> np.ndarray:
+        """Region percentile (ties averaged, 100 = highest) of ``col``; NaN stays NaN."""
+        if col not in self._pct:
+            self._pct[col] = _percentile(pd.Series(self(col))).to_numpy(dtype=float)
+        return self._pct[col]
+
+    def __call__(self, col: str) -> np.ndarray:
+        if col not in self._cache:
+            self._cache[col] = pd.to_numeric(self.frame[col], errors="coerce") \
+                .to_numpy(dtype=float, na_value=np.nan)
+        return self._cache[col]
+
+    def others(self, col: str, i: int, mask=None) -> np.ndarray:
+        """Sorted non-missing values of ``col`` over the other towns (in ``mask``)."""
+        v = self(col)
+        keep = ~np.isnan(v)
+        keep[i] = False
+        if mask is not None:
+            keep &= mask
+        return np.sort(v[keep])
+
+
 # ---------------------------------------------------------------------------------------
 # peer positions
 def _percentile(values: pd.Series) -> pd.Series:
@@ -273,28 +313,38 @@ def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
     return pd.concat(rows, ignore_index=True)
 
 
-def _strengths(pos: pd.DataFrame, info, *, top: float, bottom: float, n_max: int,
+_POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county",
+             "pct_county", "scope", "label_zh", "label_en", "unit", "dimension"]
+
+
+def _strengths(recs: list[dict], info, *, top: float, bottom: float, n_max: int,
                min_county: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    p = pos.dropna(subset=["pct"]).copy()
-    # A flag shared by most towns says nothing about this town's position.
-    p = p[p["indicator"].map(lambda i: info[i].unit not in ("是/否", "flag"))]
-    county_ok = p["n_county"] >= min_county
-    reg_top, cty_top = p["pct"] >= top, county_ok & (p["pct_county"] >= top)
-    reg_bot, cty_bot = p["pct"] <= bottom, county_ok & (p["pct_county"] <= bottom)
-    s = p[reg_top | cty_top].copy()
-    s["scope"] = np.where(reg_top[s.index] & cty_top[s.index], "both",
-                          np.where(reg_top[s.index], "region", "county"))
-    s["key"] = np.fmax(s["pct"], s["pct_county"].where(county_ok[s.index]))
-    w = p[reg_bot | cty_bot].copy()
-    w["scope"] = np.where(reg_bot[w.index] & cty_bot[w.index], "both",
-                          np.where(reg_bot[w.index], "region", "county"))
-    w["key"] = -np.fmin(w["pct"], w["pct_county"].where(county_ok[w.index]))
+    """Indicators in the top / bottom percentiles of the region or the county.
+
+    ``recs`` are the town's rows of :func:`peer_positions`.  A county of fewer than
+    ``min_county`` towns is too small to call anything a strength.  Flags are left out:
+    a yes/no shared by many towns says little about the town's position.
+    """
+    best, worst = [], []
+    for r in recs:
+        if math.isnan(r["pct"]) or info[r["indicator"]].unit in ("是/否", "flag"):
+            continue
+        county_ok = r["n_county"] >= min_county and not math.isnan(r["pct_county"])
+        pc = r["pct_county"] if county_ok else math.nan
+        for hit_r, hit_c, sink, key in (
+                (r["pct"] >= top, county_ok and pc >= top, best, np.fmax(r["pct"], pc)),
+                (r["pct"] <= bottom, county_ok and pc <= bottom, worst,
+                 -np.fmin(r["pct"], pc))):
+            if hit_r or hit_c:
+                scope = "both" if hit_r and hit_c else "region" if hit_r else "county"
+                m = info[r["indicator"]]
+                sink.append((-key, r["indicator"], dict(
+                    r, scope=scope, label_zh=m.label_zh, label_en=m.label_en, unit=m.unit,
+                    dimension=m.dimension)))
     out = []
-    for t in (s, w):
-        t = t.sort_values(["key", "indicator"], ascending=[False, True]).head(n_max)
-        t = t.drop(columns=["key", "town_code"]).reset_index(drop=True)
-        _add_meta(t, info)
-        out.append(t)
+    for sink in (best, worst):
+        sink.sort(key=lambda x: (x[0], x[1]))
+        out.append(pd.DataFrame([x[2] for x in sink[:n_max]], columns=_POS_COLS))
     return out[0], out[1]
 
 
@@ -344,38 +394,40 @@ def _distance(m: np.ndarray, i: int) -> np.ndarray:
         return np.sqrt(np.nanmean(d, axis=1)) if m.shape[1] else np.zeros(len(m))
 
 
-def _gap_table(frame, i: int, j: int, info, focus: str, n_rows: int) -> pd.DataFrame:
+_GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus", "label_zh",
+                   "label_en", "unit", "dimension"]
+
+
+def _gap_table(nc: _Cols, i: int, j: int, info, focus: str, n_rows: int) -> pd.DataFrame:
+    """Indicators of the focus dimension first, then the largest relative differences."""
     dim = focus.removeprefix("score_")
-    cols = [c for c in info if c in frame.columns]
-    this = pd.to_numeric(frame.loc[frame.index[i], cols], errors="coerce").astype(float)
-    other = pd.to_numeric(frame.loc[frame.index[j], cols], errors="coerce").astype(float)
-    t = pd.DataFrame({"indicator": cols, "this": this.to_numpy(), "other": other.to_numpy()})
-    t["diff"] = t["other"] - t["this"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t["diff_pct"] = np.where(t["this"].abs() > 0, t["diff"] / t["this"].abs() * 100, np.nan)
-    t["in_focus"] = [info[c].dimension == dim for c in cols]
-    # focus-dimension indicators first, then the largest relative differences
-    t["order"] = t["diff_pct"].abs().fillna(np.inf if False else -1)
-    t = t.sort_values(["in_focus", "order", "indicator"], ascending=[False, False, True])
-    t = t.head(max(n_rows, int(t["in_focus"].sum()))).drop(columns=["order"])
-    t = t.reset_index(drop=True)
-    _add_meta(t, info)
-    return t
+    recs = []
+    for c in info:
+        if c not in nc.frame.columns:
+            continue
+        this, other = float(nc(c)[i]), float(nc(c)[j])
+        diff = other - this
+        pct = diff / abs(this) * 100 if this and not math.isnan(this) else math.nan
+        m = info[c]
+        recs.append((c, this, other, diff, pct, m.dimension == dim, m.label_zh, m.label_en,
+                     m.unit, m.dimension))
+    n_focus = sum(r[5] for r in recs)
+    recs.sort(key=lambda r: (not r[5], -(abs(r[4]) if not math.isnan(r[4]) else -1), r[0]))
+    return pd.DataFrame(recs[:max(n_rows, n_focus)], columns=_GAP_TABLE_COLS)
 
 
-def _benchmarks(frame, i: int, target, focus: str, info, prof, *, n: int, n_rows: int,
+def _benchmarks(nc: _Cols, i: int, target, focus: str, info, prof, *, n: int, n_rows: int,
                 county_weight: float, city_weight: float):
     if target is None:
         return [], [], False
-    targets = frame["_target"]
-    same = np.flatnonzero((targets == target).to_numpy())
-    score = pd.to_numeric(frame[focus], errors="coerce").astype(float).to_numpy()
+    frame = nc.frame
+    same = np.flatnonzero(nc.targets == target)
+    score = nc(focus)
     mine = score[i]
     dist = _distance(prof, i)
-    cc = frame.get("county_code", pd.Series([""] * len(frame))).astype("string").fillna("")
-    ci = frame.get("city_code", pd.Series([""] * len(frame))).astype("string").fillna("")
-    same_c = (cc == cc.iloc[i]).to_numpy() & (cc != "").to_numpy()
-    same_ci = (ci == ci.iloc[i]).to_numpy() & (ci != "").to_numpy()
+    cc, ci = nc.county, nc.city
+    same_c = (cc == cc[i]) & (cc != "")
+    same_ci = (ci == ci[i]) & (ci != "")
     # Same county counts as closer, then same city: distance × weight.
     weight = np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
     eff = dist * weight
@@ -386,37 +438,35 @@ def _benchmarks(frame, i: int, target, focus: str, info, prof, *, n: int, n_rows
             county=str(frame["county"].iloc[j]) if "county" in frame.columns else "",
             target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
             distance=float(dist[j]), same_county=bool(same_c[j]), same_city=bool(same_ci[j]),
-            gaps=_gap_table(frame, i, j, info, focus, n_rows))
+            gaps=_gap_table(nc, i, j, info, focus, n_rows))
 
     if math.isnan(mine):
         return [], [], False
     ahead = [j for j in same if j != i and score[j] > mine]
     if ahead:
-        ahead.sort(key=lambda j: (eff[j], str(frame["town_code"].iloc[j])))
+        ahead.sort(key=lambda j: (eff[j], nc.codes[j]))
         return [make(j) for j in ahead[:n]], [], False
     if i not in same:  # the town is not in the category it is compared with
         return [], [], False
     # The leader of its category: the nearest challengers by score.
     rest = [j for j in same if j != i and not math.isnan(score[j])]
-    rest.sort(key=lambda j: (mine - score[j], str(frame["town_code"].iloc[j])))
+    rest.sort(key=lambda j: (mine - score[j], nc.codes[j]))
     return [], [make(j) for j in rest[:n]], True
 
 
-def _dimension_table(frame, i, target, bench, dim_labels) -> pd.DataFrame:
-    dims = [c.removeprefix("score_") for c in frame.columns if c.startswith("score_")]
-    same = frame[frame["_target"] == target] if target else frame.iloc[0:0]
+def _dimension_table(nc: _Cols, i, target, bench, dim_labels) -> pd.DataFrame:
+    dims = [c.removeprefix("score_") for c in nc.frame.columns if c.startswith("score_")]
+    same = (nc.targets == target) if target else np.zeros(nc.n, dtype=bool)
     rows = []
     for d in dims:
-        col = f"score_{d}"
-        v = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        v = nc(f"score_{d}")
         zh, en = dim_labels.get(d, (d, d))
+        peers = v[same & ~np.isnan(v)]
         rows.append({
-            "dimension": d, "label_zh": zh, "label_en": en,
-            "this": float(v.iloc[i]),
-            "category_median": float(pd.to_numeric(same[col], errors="coerce").median())
-            if len(same) else np.nan,
-            "benchmark": float(v.iloc[bench]) if bench is not None else np.nan,
-            "pct": float(_percentile(v).iloc[i]) if not math.isnan(v.iloc[i]) else np.nan,
+            "dimension": d, "label_zh": zh, "label_en": en, "this": float(v[i]),
+            "category_median": float(np.median(peers)) if len(peers) else np.nan,
+            "benchmark": float(v[bench]) if bench is not None else np.nan,
+            "pct": float(nc.pct(f"score_{d}")[i]),
         })
     return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "this",
                                        "category_median", "benchmark", "pct"])
@@ -450,22 +500,17 @@ def _rule_scales(trace: pd.DataFrame, taxonomy) -> dict[tuple[str, str], str]:
     return scales
 
 
-def _needed_field(frame, i, fld, scale, op, threshold, county_col="county_code"):
+def _needed_field(nc: _Cols, i, fld, scale, op, threshold):
     """The value of ``fld`` the town needs for the rule to pass, with the other towns
     held at their values; ``None`` when the rule cannot be met by raising the field."""
-    if op not in (">=", ">", "<=") or fld not in frame.columns:
+    if op not in (">=", ">", "<=") or fld not in nc.frame.columns:
         return None
-    v = pd.to_numeric(frame[fld], errors="coerce").astype(float)
     if scale == "value":
         return float(threshold) if op in (">=", ">") else None
-    mask = np.ones(len(frame), dtype=bool)
+    mask = None
     if scale in ("percentile_county", "rank_county"):
-        if county_col not in frame.columns:
-            return None
-        c = frame[county_col].astype("string")
-        mask = (c == c.iloc[i]).fillna(False).to_numpy()
-    others = v[mask].drop(index=frame.index[i], errors="ignore").dropna()
-    others = np.sort(others.to_numpy())
+        mask = (nc.county == nc.county[i]) & (nc.county != "")
+    others = nc.others(fld, i, mask)
     n = len(others) + 1
     if scale.startswith("percentile") and op in (">=", ">"):
         # P = (k + 1) / n × 100 when the town is strictly above k others (no ties)
@@ -481,60 +526,72 @@ def _needed_field(frame, i, fld, scale, op, threshold, county_col="county_code")
     return None
 
 
-def _empirical_lever(frame, i, fld, needed_field, ind, info):
+def _empirical_lever(nc: _Cols, i, fld, needed_field, ind, info):
     """Indicator value at the same position among the other towns as ``needed_field``
     holds on ``fld`` (the empirical percentile of the indicator itself)."""
-    f = pd.to_numeric(frame[fld], errors="coerce").astype(float).drop(index=frame.index[i])
-    f = f.dropna()
+    f = nc.others(fld, i)
     if not len(f):
         return None
     q = float((f <= needed_field).mean())
-    x = pd.to_numeric(frame[ind], errors="coerce").astype(float) * info.direction
-    others = np.sort(x.drop(index=frame.index[i]).dropna().to_numpy())
+    others = np.sort(nc.others(ind, i) * info.direction)
     if not len(others):
         return None
     k = min(len(others), max(1, math.ceil(q * len(others) - 1e-9)))
     return float(others[k - 1]) * info.direction
 
 
-def _model_field(model, row: pd.DataFrame, fld: str) -> float:
-    out = model.transform(row)
+def _model_field(model, rows: pd.DataFrame, fld: str) -> np.ndarray:
+    out = model.transform(rows)
     if isinstance(out, pd.DataFrame):
-        return float(out[fld].iloc[0])
+        return out[fld].to_numpy(dtype=float)
     names = list(model.get_feature_names_out())
-    return float(np.asarray(out)[0, names.index(fld)])
+    return np.asarray(out, dtype=float)[:, names.index(fld)]
 
 
-def _model_lever(model, frame, i, fld, needed_field, ind, info, cols):
-    """Smallest change of ``ind`` (others fixed) whose model score exceeds ``needed_field``,
-    by bisection; ``None`` when even 10× the regional best does not reach it."""
-    row = frame.iloc[[i]][cols].copy()
+def _model_lever(model, nc: _Cols, i, fld, needed_field, ind, info, cols, numer):
+    """Smallest change of ``ind`` whose model score exceeds ``needed_field``, the other
+    indicators held fixed (derived indicators with ``ind`` as numerator move with it);
+    ``None`` when even 10× the regional best does not reach it.
+
+    Searched on nested 33-point grids (one batched ``transform`` per round) rather than
+    by bisection, so a town costs a few model calls per indicator.
+    """
+    row = pd.DataFrame({c: [nc(c)[i]] for c in cols})
     cur = float(row[ind].iloc[0])
-    col = pd.to_numeric(frame[ind], errors="coerce").astype(float)
+    col = nc(ind)
     if info.direction > 0:
-        lo, hi = cur, max(cur, float(col.max())) * 10 + 1
+        lo, hi = cur, max(cur, float(np.nanmax(col))) * 10 + 1
     else:
-        lo, hi = cur, min(cur, float(col.min()), 0.0)
+        lo, hi = cur, min(cur, float(np.nanmin(col)), 0.0)
+    linked = [d for d, n in numer.items() if n == ind and d in cols]
 
-    def ok(x):
-        r = row.copy()
-        r[ind] = x
-        return _model_field(model, r, fld) > needed_field
+    def passes(xs):
+        rows = row.loc[np.zeros(len(xs), dtype=int)].reset_index(drop=True)
+        rows[ind] = xs
+        for d in linked:
+            base = float(row[d].iloc[0])
+            rows[d] = base * xs / cur if cur else base
+        with np.errstate(all="ignore"):
+            return _model_field(model, rows, fld) > needed_field
 
-    if not ok(hi):
-        return None
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-    return float(hi)
+    for rnd in range(4):
+        xs = np.linspace(lo, hi, 33)
+        ok = passes(xs)
+        if not ok.any():
+            return None
+        k = int(np.argmax(ok))
+        if k == 0:
+            return float(xs[0]) if rnd else None
+        lo, hi = float(xs[k - 1]), float(xs[k])
+    return hi
 
 
-def _levers(frame, i, fld, needed_field, info, numer, model, n_levers, cols):
+def _levers(nc: _Cols, i, fld, needed_field, info, numer, model, n_levers, cols):
     """Translate "``fld`` needs ``needed_field``" into indicator values."""
-    cur_field = float(pd.to_numeric(frame[fld], errors="coerce").iloc[i])
-    if fld in numer and numer[fld] in frame.columns and fld not in frame.columns[:0]:
+    cur_field = float(nc(fld)[i])
+    if fld in numer and numer[fld] in nc.frame.columns:
         ind = numer[fld]
-        cur = float(pd.to_numeric(frame[ind], errors="coerce").iloc[i])
+        cur = float(nc(ind)[i])
         if cur_field > 0 and not math.isnan(cur):
             return [(ind, cur, cur * needed_field / cur_field, "structure")]
         return [(ind, cur, math.nan, "structure")]
@@ -548,18 +605,22 @@ def _levers(frame, i, fld, needed_field, info, numer, model, n_levers, cols):
              and c not in numer]
     out = []
     for ind in cands:
-        cur = float(pd.to_numeric(frame[ind], errors="coerce").iloc[i])
+        cur = float(nc(ind)[i])
         if math.isnan(cur) or info[ind].unit in ("是/否", "flag"):
             continue
+        need, method = None, "empirical"
         if model is not None:
-            need, method = _model_lever(model, frame, i, fld, needed_field, ind, info[ind],
-                                        cols), "model"
-        else:
-            need, method = _empirical_lever(frame, i, fld, needed_field, ind, info[ind]), \
+            try:
+                need, method = _model_lever(model, nc, i, fld, needed_field, ind, info[ind],
+                                            cols, numer), "model"
+            except (KeyError, ValueError):  # the model does not produce this field
+                need, method = None, "empirical"
+        if method == "empirical":
+            need, method = _empirical_lever(nc, i, fld, needed_field, ind, info[ind]), \
                 "empirical"
         if need is None or (need - cur) * info[ind].direction <= 0:
             continue
-        x = pd.to_numeric(frame[ind], errors="coerce").astype(float) * info[ind].direction
+        x = nc(ind)[~np.isnan(nc(ind))] * info[ind].direction
         jump = float((x < need * info[ind].direction).mean() - (x < cur * info[ind].direction)
                      .mean())
         out.append((jump, ind, cur, need, method))
@@ -572,9 +633,9 @@ _GAP_COLS = ["target", "relation", "rule_id", "field", "scale", "op", "threshold
              "change", "change_pct", "method", "text_zh", "text_en"]
 
 
-def _category_gaps(frame, i, rows: pd.DataFrame, relations: dict[str, str], scales, info,
-                   numer, model, n_levers) -> pd.DataFrame:
-    cols = [c for c in info if c in frame.columns]
+def _category_gaps(nc: _Cols, i, rows: pd.DataFrame, relations: dict[str, str], scales,
+                   info, numer, model, n_levers) -> pd.DataFrame:
+    cols = [c for c in info if c in nc.frame.columns]
     out = []
     for target, relation in relations.items():
         fails = rows[(rows["target"].astype(str) == target) & ~rows["passed"].astype(bool)]
@@ -588,10 +649,10 @@ def _category_gaps(frame, i, rows: pd.DataFrame, relations: dict[str, str], scal
                 thr = float(r["threshold"])
             except (TypeError, ValueError):
                 thr = None
-            need_f = None if thr is None else _needed_field(frame, i, r["field"], scale,
+            need_f = None if thr is None else _needed_field(nc, i, r["field"], scale,
                                                             r["op"], thr)
             base["needed_field"] = np.nan if need_f is None else need_f
-            levers = [] if need_f is None else _levers(frame, i, r["field"], need_f, info,
+            levers = [] if need_f is None else _levers(nc, i, r["field"], need_f, info,
                                                        numer, model, n_levers, cols)
             if not levers:
                 out.append(base)
@@ -638,35 +699,40 @@ def _declared_status(rows, declared_target, target) -> str:
     return "not supported"
 
 
-def _missing_table(frame, i, info, missing_log, rows) -> pd.DataFrame:
-    code = str(frame["town_code"].iloc[i])
-    notes: dict[str, str] = {}
-    for ind in info:
-        if ind in frame.columns and pd.isna(frame[ind].iloc[i]):
-            notes[ind] = "missing"
-    if missing_log is not None and len(missing_log):
-        log = missing_log[missing_log["town_code"].astype(str) == code]
-        status_col = next((c for c in ("status", "action", "method", "treatment")
-                           if c in log.columns), None)
-        for rec in log.to_dict("records"):
-            ind = str(rec.get("indicator", ""))
-            if not ind or ind in notes:
-                continue
-            st = str(rec.get(status_col, "")) if status_col else ""
-            notes[ind] = "imputed" if ("imput" in st.lower() or "插补" in st) else "missing"
-    used = rows.groupby("field")["target"].agg(lambda s: ";".join(sorted(set(map(str, s))))) \
-        if len(rows) else pd.Series(dtype=object)
+_MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
+                 "label_en", "unit"]
+
+
+def _missing_table(nc: _Cols, i, info, log: list[dict], rows, n_imputed: float
+                   ) -> pd.DataFrame:
+    """Indicators this town lacks: ``missing`` (left out of its scores) or ``imputed``
+    (filled by the scoring step — when it imputed as many values as the town lacks),
+    with the targets whose rules read a field they feed."""
+    lacking = [ind for ind in info if ind in nc.frame.columns and math.isnan(nc(ind)[i])]
+    imputed = not math.isnan(n_imputed) and n_imputed > 0 and n_imputed >= len(
+        [x for x in lacking if info[x].dimension])
+    notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")
+             for ind in lacking}
+    for rec in log:
+        ind = str(rec.get("indicator", "") or "")
+        st = str(rec.get("status", rec.get("action", "")) or "")
+        if ind and ("imput" in st.lower() or "插补" in st):
+            notes[ind] = ("imputed", str(rec.get("detail", "") or ""))
+        elif ind and ind not in notes and ind in info:
+            notes[ind] = ("missing", str(rec.get("detail", "") or ""))
+        elif ind in notes and not notes[ind][1]:
+            notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
+    used: dict[str, set] = {}
+    for f, tg in zip(rows["field"].astype(str), rows["target"].astype(str)):
+        used.setdefault(f, set()).add(tg)
     recs = []
-    for ind, status in sorted(notes.items()):
-        meta = info.get(ind)
-        dim = meta.dimension if meta else ""
-        affects = ";".join(sorted({used.get(f"score_{dim}", ""), used.get(ind, ""),
-                                   used.get("composite", "")} - {""}))
-        recs.append({"indicator": ind, "status": status, "dimension": dim,
-                     "affects": affects})
-    t = pd.DataFrame(recs, columns=["indicator", "status", "dimension", "affects"])
-    _add_meta(t, info)
-    return t
+    for ind, (status, detail) in sorted(notes.items()):
+        m = info.get(ind) or IndicatorInfo(ind, ind, ind)
+        aff = used.get(f"score_{m.dimension}", set()) | used.get(ind, set()) | (
+            used.get("composite", set()) if m.dimension else set())
+        recs.append((ind, status, detail, m.dimension, ";".join(sorted(aff)), m.label_zh,
+                     m.label_en, m.unit))
+    return pd.DataFrame(recs, columns=_MISSING_COLS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -764,9 +830,16 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     allowed = set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None
     pos = peer_positions(frame, {k: v for k, v in info.items() if k in frame.columns})
     prof = _profile_matrix(frame, {k: v for k, v in info.items() if k in frame.columns})
-    by_town = dict(tuple(pos.groupby("town_code"))) if len(pos) else {}
+    by_town: dict[str, list[dict]] = {}
+    for rec in pos.to_dict("records"):
+        by_town.setdefault(rec["town_code"], []).append(rec)
     trace_by = dict(tuple(trace.groupby("town_code")))
     empty_trace = trace.iloc[0:0]
+    nc = _Cols(frame)
+    log_by: dict[str, list[dict]] = {}
+    if missing_log is not None and len(missing_log) and "town_code" in missing_log.columns:
+        for rec in missing_log.to_dict("records"):
+            log_by.setdefault(str(rec["town_code"]), []).append(rec)
     comp = pd.to_numeric(frame.get("composite", pd.Series(np.nan, index=frame.index)),
                          errors="coerce")
     out = []
@@ -775,20 +848,19 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
         target = row["_target"]
         fcol = _focus_column(target, frame, focus_map)
         strengths, weaknesses = _strengths(
-            by_town.get(code, pos.iloc[0:0]), info, top=top, bottom=bottom, n_max=n_list,
+            by_town.get(code, []), info, top=top, bottom=bottom, n_max=n_list,
             min_county=3)
         bench, chall, leader = _benchmarks(
-            frame, i, target, fcol, info, prof, n=n_benchmarks, n_rows=n_gap_rows,
+            nc, i, target, fcol, info, prof, n=n_benchmarks, n_rows=n_gap_rows,
             county_weight=county_weight, city_weight=city_weight)
         first = (bench or chall or [None])[0]
-        bidx = None if first is None else int(np.flatnonzero(
-            frame["town_code"].to_numpy() == first.town_code)[0])
+        bidx = None if first is None else int(np.flatnonzero(nc.codes == first.town_code)[0])
         rows = trace_by.get(code, empty_trace)
         declared = _str(row, "declared") or None
         declared_target = _resolve_declared(declared, taxonomy, labels)
         relations = _relations(rows, target, declared_target, _str(row, "runner_up") or None,
                                near_margin, allowed)
-        gaps = _category_gaps(frame, i, rows, relations, scales, info, numer, model,
+        gaps = _category_gaps(nc, i, rows, relations, scales, info, numer, model,
                               n_levers)
         status = _str(row, "declared_status") or _declared_status(rows, declared_target,
                                                                    target)
@@ -803,10 +875,11 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
             composite=_num(row, "composite"), rank=_num(row, "rank"),
             n_towns=int(comp.notna().sum()), focus=fcol, is_leader=leader,
             strengths=strengths, weaknesses=weaknesses, benchmarks=bench, challengers=chall,
-            dimensions=_dimension_table(frame, i, target, bidx, dim_labels),
+            dimensions=_dimension_table(nc, i, target, bidx, dim_labels),
             category_gaps=gaps, declared=declared, declared_target=declared_target,
             declared_status=status, declared_failing=dfail,
-            missing=_missing_table(frame, i, info, missing_log, rows), lang=lang,
+            missing=_missing_table(nc, i, info, log_by.get(code, []), rows,
+                                   _num(row, "n_imputed")), lang=lang,
             extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                    "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                    "boundary_quality": _str(row, "boundary_quality"),

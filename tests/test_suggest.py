@@ -116,3 +116,193 @@ def test_one_suggestion_per_town_in_frame_order(case):
     assert s.label(s.target, "zh") == "专业镇·工业"
     assert out[0].secondary == ("specialised/industrial",)
 
+
+
+# -- independent re-computation used by the claim checks (plain loops, not pandas rank) ---
+DIRECTION = {k: (-1 if v["direction"] == "-" else 1) for k, v in INDICATORS.items()}
+
+
+def hand_position(values: list, k: int, direction: int) -> tuple[int, int, float]:
+    """(rank 1 = best with ties sharing the best rank, n, percentile ties averaged)."""
+    vals = [(v * direction) for v in values if not (isinstance(v, float) and math.isnan(v))]
+    me = values[k] * direction
+    better = sum(v > me for v in vals)
+    worse = sum(v < me for v in vals)
+    ties = sum(v == me for v in vals)
+    return better + 1, len(vals), (worse + (ties + 1) / 2) / len(vals) * 100
+
+
+def test_strengths_of_the_leading_town_by_hand(case):
+    s = run(*case)["441882100"]
+    got = s.strengths.set_index("indicator")
+    # gdp 500000 is the largest of 8 → 第1/8, P100; dist 0 km ties with 己镇 (lower is
+    # better) → rank 1, percentile (6 + 1.5) / 8 = 93.75; lq 1.5 is 2nd of 7 → P 6/7
+    assert set(got.index) == {"gdp", "industrial_output", "dist_county_seat", "lq_industry"}
+    assert tuple(got.loc["gdp", ["rank", "n", "pct"]]) == (1, 8, 100.0)
+    assert tuple(got.loc["dist_county_seat", ["rank", "n"]]) == (1, 8)
+    assert got.loc["dist_county_seat", "pct"] == pytest.approx(93.75)
+    assert got.loc["lq_industry", "pct"] == pytest.approx(600 / 7)
+    assert got.loc["lq_industry", "scope"] == "both"  # county: 4 of 5 → P80
+    assert s.weaknesses.empty
+
+
+def test_every_listed_strength_and_weakness_holds_in_the_frame(case):
+    frame, trace = case
+    for s in run(frame, trace).values():
+        k = int(np.flatnonzero(frame["town_code"] == s.town_code)[0])
+        same_county = frame["county_code"] == frame["county_code"].iloc[k]
+        kc = int(np.flatnonzero(frame.index[same_county] == k)[0])
+        for table, top in ((s.strengths, True), (s.weaknesses, False)):
+            for r in table.to_dict("records"):
+                ind = r["indicator"]
+                rank, n, pct = hand_position(list(frame[ind]), k, DIRECTION[ind])
+                _, _, pct_c = hand_position(list(frame.loc[same_county, ind]), kc,
+                                            DIRECTION[ind])
+                assert (r["rank"], r["n"]) == (rank, n)
+                assert r["pct"] == pytest.approx(pct)
+                if top:
+                    assert pct >= 80 or pct_c >= 80, (s.town, ind)
+                else:
+                    assert pct <= 20 or pct_c <= 20, (s.town, ind)
+
+
+def test_benchmarks_are_in_the_category_and_ahead(case):
+    frame, trace = case
+    out = run(frame, trace)
+    by_code = frame.set_index("town_code")
+    n_checked = 0
+    for s in out.values():
+        for b in s.benchmarks:
+            other = by_code.loc[b.town_code]
+            target = other["category"] + ("/" + other["subtype"] if other["subtype"] else "")
+            assert target == s.target
+            assert other[s.focus] > by_code.loc[s.town_code, s.focus]
+            n_checked += 1
+    assert n_checked >= 4
+    # 戊镇 (developing, composite 20): both other developing towns are ahead
+    assert {b.town for b in out["441882104"].benchmarks} == {"丙镇", "辛镇"}
+    # 己镇 (industrial, industry 80) learns from 乙镇 (85); 乙镇 leads and names 己镇
+    assert [b.town for b in out["441881100"].benchmarks] == ["乙镇"]
+    leader = out["441882101"]
+    assert leader.is_leader and not leader.benchmarks
+    assert [b.town for b in leader.challengers] == ["己镇"]
+
+
+def test_benchmark_gap_arithmetic(case):
+    frame, trace = case
+    s = run(frame, trace)["441882104"]  # 戊镇
+    b = next(b for b in s.benchmarks if b.town == "丙镇")
+    g = b.gaps.set_index("indicator")
+    # industrial output 30000 → 250000 万元: +220000, +733.33 %
+    assert g.loc["industrial_output", "this"] == 30000
+    assert g.loc["industrial_output", "other"] == 250000
+    assert g.loc["industrial_output", "diff"] == 220000
+    assert g.loc["industrial_output", "diff_pct"] == pytest.approx(733.3333, rel=1e-6)
+    # distance 40 → 20 km: −20, −50 %
+    assert (g.loc["dist_county_seat", "diff"], g.loc["dist_county_seat", "diff_pct"]) == (-20,
+                                                                                           -50)
+
+
+def test_declared_category_not_supported_with_gaps_in_units(case):
+    s = run(*case)["441882104"]  # 戊镇 declares 专业镇·工业
+    assert s.declared_target == "specialised/industrial"
+    assert s.declared_status == "not supported"
+    assert set(s.declared_failing["rule_id"]) == {"industry_pct", "industry_lq"}
+    g = s.category_gaps.set_index("rule_id")
+    # industry P70 of 7 towns: beat 4 others → the 4th lowest other score, 80
+    assert g.loc["industry_pct", "needed_field"] == 80
+    # the same position among the other 6 industrial outputs (4 of 6 ≤ 80): 350000
+    assert g.loc["industry_pct", "indicator"] == "industrial_output"
+    assert g.loc["industry_pct", "method"] == "empirical"
+    assert (g.loc["industry_pct", "needed"], g.loc["industry_pct", "change"]) == (350000,
+                                                                                  320000)
+    # LQ 0.4 → 1.2 at the current GDP: output × 3 = 90000 (+60000 万元)
+    assert g.loc["industry_lq", "method"] == "structure"
+    assert g.loc["industry_lq", "needed"] == pytest.approx(90000)
+    assert g.loc["industry_lq", "change"] == pytest.approx(60000)
+
+
+def test_nearly_reached_category_is_explained(case):
+    s = run(*case)["441882102"]  # 丙镇: industry P57 (needs P70), LQ passes
+    g = s.category_gaps
+    assert list(g["target"].unique()) == ["specialised/industrial"]
+    assert set(g["relation"]) == {"runner_up"}
+    row = g.set_index("rule_id").loc["industry_pct"]
+    assert (row["needed_field"], row["needed"], row["change"]) == (80, 350000, 100000)
+
+
+class LinearIndustryModel:
+    """A fitted-scorer stand-in: score_industry = industrial_output / 10000."""
+
+    def transform(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"score_industry": rows["industrial_output"] / 10000.0})
+
+
+def test_gap_via_the_scoring_model(case):
+    s = run(*case, model=LinearIndustryModel())["441882104"]
+    row = s.category_gaps.set_index("rule_id").loc["industry_pct"]
+    # score must exceed 80 → output above 800000 万元
+    assert row["method"] == "model"
+    assert row["needed"] == pytest.approx(800000, rel=1e-3)
+    assert row["needed"] > 800000
+
+
+def test_missing_data_is_reported_not_ranked(case):
+    frame, trace = case
+    s = run(frame, trace)["441881101"]  # 庚镇 lacks industrial output (and so its LQ)
+    assert list(s.missing["indicator"]) == ["industrial_output", "lq_industry"]
+    assert set(s.missing["status"]) == {"missing"}
+    assert "specialised/industrial" in s.missing["affects"].iloc[0]
+    assert "industrial_output" not in set(s.strengths["indicator"]) | set(
+        s.weaknesses["indicator"])
+    dims = s.dimensions.set_index("dimension")
+    assert math.isnan(dims.loc["industry", "this"])
+    frame.loc[6, "n_imputed"] = 2
+    s = run(frame, trace)["441881101"]
+    assert set(s.missing["status"]) == {"imputed"}
+
+
+def test_dimension_table_median_and_benchmark(case):
+    s = run(*case)["441881100"]  # 己镇, industrial; peers 乙镇 (85) and 己镇 (80)
+    d = s.dimensions.set_index("dimension")
+    assert d.loc["industry", "category_median"] == pytest.approx(82.5)
+    assert d.loc["industry", "benchmark"] == 85
+    assert d.loc["industry", "this"] == 80
+
+
+def test_bad_inputs_name_the_problem(case):
+    frame, trace = case
+    with pytest.raises(ConfigError, match=r"frame.*lacks columns \['town'\]"):
+        suggest(frame.drop(columns=["town"]), trace, indicators=INDICATORS)
+    with pytest.raises(ConfigError, match=r"trace.*lacks columns \['passed'\]"):
+        suggest(frame, trace.drop(columns=["passed"]), indicators=INDICATORS)
+    with pytest.raises(ConfigError, match="lang must be 'zh' or 'en', found 'fr'"):
+        suggest(frame, trace, indicators=INDICATORS, lang="fr")
+    with pytest.raises(ConfigError, match="direction must be"):
+        indicator_table({"x": {"direction": "sideways"}})
+
+
+def test_with_the_real_indicator_system_and_taxonomy(case):
+    from classify.config import load_system
+    from classify.taxonomy import load_taxonomy
+
+    frame, trace = case
+    frame = frame.assign(declared=["", "", "", "", "工业示范镇", "", "", ""])
+    trace = trace.drop(columns=["scale"])  # scales then come from the taxonomy
+    out = {s.town_code: s for s in suggest(frame, trace, load_system(),
+                                           load_taxonomy("guangdong"))}
+    s = out["441882104"]
+    assert s.declared_target == "specialised/industrial"  # alias 工业示范镇
+    assert s.label(s.declared_target, "zh") == "专业镇·工业"
+    ind = indicator_table(load_system())
+    assert ind["gdp"].label_zh == "地区生产总值" and ind["gdp"].unit == "万元"
+    assert ind["dist_county_seat"].direction == -1
+    row = s.category_gaps.set_index("rule_id").loc["industry_pct"]
+    assert (row["scale"], row["needed_field"]) == ("percentile", 80)
+
+
+def test_peer_positions_counts_only_present_values(case):
+    frame, _ = case
+    pos = peer_positions(frame, indicator_table(INDICATORS))
+    r = pos[(pos["town_code"] == "441881101") & (pos["indicator"] == "industrial_output")]
+    assert math.isnan(r["rank"].iloc[0]) and r["n"].iloc[0] == 7
