@@ -33,6 +33,7 @@ from geo.names import name_key, names_compatible, normalise_county, normalise_na
 from geo.tables import ParsedTable, find_key_columns, read_table
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
+           "indicator_totals",
            "REPORT_COLUMNS", "JOIN_METHODS"]
 
 REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status", "how",
@@ -209,7 +210,8 @@ class _Matcher:
 def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
     if cw is None:
         return row, False
-    for _, c in cw.iterrows():
+    for c in cw.to_dict("records"):
+        c = {k: (None if _blank(v) else v) for k, v in c.items()}
         hit = (c["from_code"] and row["town_code"] == c["from_code"]) or (
             not c["from_code"] and c["from_name"] and row["town"]
             and names_compatible(name_key(row["town"]), name_key(c["from_name"])))
@@ -227,7 +229,7 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
     """``(candidate positions, how, note)``."""
     row, crossed = _apply_crosswalk(row, cw)
     note = ""
-    if method == "code" and row["town_code"]:
+    if (method == "code" or crossed) and row["town_code"]:
         pos = matcher.by_code.get(row["town_code"], [])
         if pos:
             return pos, "crosswalk" if crossed else "code", note
@@ -373,8 +375,9 @@ def _excluded_report(table: ParsedTable):
     ex = table.excluded
     for _, r in ex.iterrows():
         rows.append({"source": "table", "source_row": int(r["source_row"]),
-                     "town_code": r.get("town_code"), "town": r.get("town"),
-                     "county": r.get("county"), "status": "excluded", "how": "",
+                     **{k: (None if _blank(r.get(k)) else r.get(k))
+                        for k in ("town_code", "town", "county")},
+                     "status": "excluded", "how": "",
                      "matched_to": "", "candidates": "", "reason": r["reason"]})
     return rows
 
@@ -447,3 +450,30 @@ def summarise_join(report: pd.DataFrame) -> dict:
         counts["total"] = int(len(part))
         out[side] = counts
     return out
+
+
+def indicator_totals(report: pd.DataFrame, table: ParsedTable) -> pd.DataFrame:
+    """Sums of the additive indicators per join bucket, to check nothing was lost.
+
+    Rows: ``matched``, ``ambiguous``, ``unmatched`` (table rows by status), ``all rows``
+    (their sum, which equals the sum over the table's data rows) and, when the table had a
+    total row (合计/总计), ``total row``.  Columns: the additive numeric columns (units
+    that are not %, per-capita or yes/no); only cells with status ``ok`` are added.
+    """
+    cols = [c for c, k in table.kinds.items() if k == "number" and _additive(table.units.get(c))]
+    tab = report[(report["source"] == "table") & (report["status"] != "excluded")]
+    status_of = dict(zip(tab["source_row"], tab["status"]))
+    statuses = np.array([status_of.get(r, "") for r in table.source_rows])
+    out = {}
+    for bucket in ("matched", "ambiguous", "unmatched"):
+        sel = statuses == bucket
+        out[bucket] = {c: float(np.nansum(np.where(
+            np.asarray(table.status[c]) == "ok", np.asarray(table.data[c], float), 0.0)[sel]))
+            for c in cols}
+    out["all rows"] = {c: sum(out[b][c] for b in ("matched", "ambiguous", "unmatched"))
+                       for c in cols}
+    totals = table.excluded[table.excluded["kind"] == "total"] if len(table.excluded) else []
+    if len(totals):
+        out["total row"] = {c: float(totals.iloc[0][c]) if c in totals.columns else np.nan
+                            for c in cols}
+    return pd.DataFrame(out).T
