@@ -119,7 +119,7 @@ PROFILES: dict[str, Profile] = {
                    declared="综合实力强镇", note="urban core, county seat"),
     "九陂镇": Profile(industry=1.3, investment=0.6, park=True, strength=0.2,
                    declared="工业专业镇", note="Jiubei industrial park, gas CHP project"),
-    "东陂镇": Profile(commerce=0.7, industry=0.5, strength=0.5, health=1.0,
+    "东陂镇": Profile(commerce=1.1, industry=0.6, strength=0.5, health=1.0,
                    declared="综合实力强镇", note="central town, cured-meat industry, hospital"),
     "星子镇": Profile(tourism=0.6, ecology=1.2, industry=0.2, investment=1.0, health=0.9,
                    declared="文旅特色镇", note="wind power, pumped storage, Nanling park"),
