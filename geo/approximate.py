@@ -99,12 +99,21 @@ def _county_cells(county_geom, xy: np.ndarray) -> list:
     return [shapely.intersection(cell, county_geom) for cell in cells]
 
 
+def _polygons(geom) -> list:
+    """The polygon parts of any geometry (clipping can yield collections with slivers of
+    lines or points where cells touch the county outline; those carry no area)."""
+    out = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type == "Polygon":
+            if not part.is_empty:
+                out.append(part)
+        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
+            out.extend(_polygons(part))
+    return out
+
+
 def _as_multipolygon(geom) -> MultiPolygon:
-    parts = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and not g.is_empty]
-    if not parts:  # GeometryCollection parts (lines, points) from clipping are dropped
-        parts = [g for p in shapely.get_parts(geom) for g in shapely.get_parts(
-            shapely.make_valid(p)) if g.geom_type == "Polygon"]
-    return shapely.orient_polygons(MultiPolygon(parts))
+    return shapely.orient_polygons(MultiPolygon(_polygons(geom)))
 
 
 def _check_seats(seats, county_geoms) -> None:
@@ -114,7 +123,8 @@ def _check_seats(seats, county_geoms) -> None:
                              "geo.seats.match_seats", column=col)
     dup = seats[seats.duplicated(["county_code", "_x", "_y"], keep=False)]
     if not dup.empty:
-        names = ", ".join(f"{r.town} ({r.town_code})" for r in dup.itertuples())
+        names = ", ".join(f"{getattr(r, 'town', '?')} ({r.town_code})"
+                          for r in dup.itertuples())
         raise InputError(f"several towns share one seat point: {names}; Thiessen polygons need "
                          "distinct seats — give one of them another seat or drop it")
     unknown = sorted(set(seats["county_code"]) - set(county_geoms))
