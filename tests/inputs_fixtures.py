@@ -83,8 +83,12 @@ def write_shapefile(directory: Path, gdf: gpd.GeoDataFrame, *, name: str = "town
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     shp = directory / f"{name}.shp"
-    gpd.GeoDataFrame({"id": range(len(gdf))}, geometry=gdf.geometry.values,
-                     crs=gdf.crs).to_file(shp, engine="pyogrio")
+    import warnings
+
+    with warnings.catch_warnings():  # no CRS on purpose for the no-.prj cases
+        warnings.filterwarnings("ignore", message="'crs' was not provided")
+        gpd.GeoDataFrame({"id": range(len(gdf))}, geometry=gdf.geometry.values,
+                         crs=gdf.crs).to_file(shp, engine="pyogrio")
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     short = {"town_code": "统计代码", "town": "乡镇", "county_code": "县区代码",
              "county": "所属县区"}
