@@ -156,8 +156,10 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
     if not text_unit:
         return number
     if lang == "en" and text_unit.startswith("CNY"):
+        # the sign goes before the currency: −CNY 500 m, +CNY 2.10 bn
+        sign = number[0] if number[0] in "+−" else ""
         prefix, _, suffix = text_unit.partition(" ")
-        return f"{prefix} {number}" + (f" {suffix}" if suffix else "")
+        return f"{sign}{prefix} {number[len(sign):]}" + (f" {suffix}" if suffix else "")
     if text_unit == "%":
         return f"{number}%"
     if lang == "en":

@@ -1,0 +1,260 @@
+"""Tests of classify.sheets: what a reader of the sheets sees holds in the results table."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+from classify.sheets import render_html, render_markdown, write_suggestions
+from classify.suggest import suggest
+from tests.test_suggest import (DIRECTION, INDICATORS, PALETTE, hand_position, make_frame,
+                                make_trace)
+
+NOTICE = "示例数据：本表指标为合成的演示数据，不代表真实统计。"
+SPAN = re.compile(r'<span class="num" data-k="(\w+)" data-v="([^"]*)" data-u="([^"]*)">'
+                  r'([^<]*)</span>')
+
+
+@pytest.fixture()
+def frame():
+    return make_frame()
+
+
+@pytest.fixture()
+def suggestions(frame):
+    return suggest(frame, make_trace(frame), indicators=INDICATORS, categories=PALETTE)
+
+
+def by_code(sugs):
+    return {s.town_code: s for s in sugs}
+
+
+# -- a reader's parser of the displayed numbers (independent of classify.numfmt) -----------
+def parse_display(text: str, kind: str, unit: str) -> float | None:
+    if text in ("缺失", "missing", "—"):
+        return None
+    if kind == "rank":
+        return float(re.search(r"(\d+)/\d+", text).group(1))
+    if text in ("是", "yes"):
+        return 1.0
+    if text in ("否", "no"):
+        return 0.0
+    sign = -1.0 if text.startswith("−") else 1.0
+    number = float(re.search(r"[\d,]+(?:\.\d+)?", text).group(0).replace(",", ""))
+    if kind == "share":
+        return number / 100
+    if kind != "value":
+        return sign * number
+    factor = 1.0
+    if "亿元" in text:
+        factor = 1e4 if unit == "万元" else 1e8
+    elif "万人" in text and "万人次" not in text:
+        factor = 1e4
+    elif text.lstrip("−+").startswith("CNY") or text.startswith("CNY"):
+        factor = 1e9 if text.endswith(" bn") else 1e6 if text.endswith(" m") else 1.0
+        if unit == "万元":
+            factor /= 1e4
+    return sign * number * factor
+
+
+def tolerance(kind: str, v: float) -> float:
+    if kind == "pct":
+        return 0.5
+    if kind == "share":
+        return 0.0051
+    if kind == "rank":
+        return 0
+    return max(0.006 * abs(v), 0.051)
+
+
+def spans(html: str):
+    return SPAN.findall(html)
+
+
+# -- files ------------------------------------------------------------------------------
+def test_files_per_town_and_workbook_and_determinism(tmp_path, suggestions):
+    paths = write_suggestions(suggestions, tmp_path, docx=True, notice=NOTICE)
+    names = sorted(p.name for p in paths)
+    codes = [s.town_code for s in suggestions]
+    assert names == sorted([f"{c}.md" for c in codes] + [f"{c}.html" for c in codes]
+                           + ["suggestions.xlsx", "suggestions.docx"])
+    assert all(p.parent == tmp_path / "suggestions" for p in paths)
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    again = write_suggestions(suggestions, tmp_path / "again", docx=True, notice=NOTICE)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in again} == digest
+
+
+def test_html_is_self_contained(suggestions):
+    html = render_html(suggestions[0], notice=NOTICE)
+    assert "<svg" in html and "<style>" in html
+    assert not re.search(r"<(script|link|img)\b", html)
+    urls = set(re.findall(r"https?://[^\s\"'<>]+", html))
+    assert urls <= {"http://www.w3.org/2000/svg"}
+    assert NOTICE in html
+
+
+def test_no_sheet_prints_nan(suggestions):
+    for s in suggestions:
+        for lang in ("zh", "en"):
+            for text in (render_markdown(s, lang=lang), render_html(s, lang=lang)):
+                assert not re.search(r"\bnan\b|\bNaN\b|\bNone\b|\binf\b", text), s.town
+
+
+# -- the claims of a sheet hold in the frame ------------------------------------------------
+def test_strength_rows_in_the_html_hold_in_the_frame(frame, suggestions):
+    seen = 0
+    for s in suggestions:
+        html = render_html(s)
+        k = int(np.flatnonzero(frame["town_code"] == s.town_code)[0])
+        for cls, top in (("strengths", True), ("weaknesses", False)):
+            block = re.search(rf'<table class="{cls}">(.*?)</table>', html, re.S)
+            if block is None:
+                continue
+            for ind, row in re.findall(r'<tr data-indicator="(\w+)">(.*?)</tr>', block.group(1)):
+                cells = spans(row)
+                value, rank, pct = cells[0], cells[1], cells[2]
+                h_rank, n, h_pct = hand_position(list(frame[ind]), k, DIRECTION[ind])
+                assert float(value[1]) == frame[ind].iloc[k]
+                assert rank[3] == f"第{h_rank}/{n}"
+                assert abs(parse_display(pct[3], "pct", "") - h_pct) <= 0.5
+                county = frame["county_code"] == frame["county_code"].iloc[k]
+                kc = int(np.flatnonzero(frame.index[county] == k)[0])
+                _, _, c_pct = hand_position(list(frame.loc[county, ind]), kc, DIRECTION[ind])
+                assert (h_pct >= 80 or c_pct >= 80) if top else (h_pct <= 20 or c_pct <= 20)
+                seen += 1
+    assert seen >= 8
+
+
+def test_benchmarks_in_the_html_are_in_the_category_and_ahead(frame, suggestions):
+    f = frame.set_index("town_code")
+    target = f["category"] + np.where(f["subtype"] != "", "/" + f["subtype"], "")
+    seen = 0
+    for s in suggestions:
+        html = render_html(s)
+        for code in re.findall(r'<h3 class="benchmark" data-code="(\d+)">', html):
+            assert target[code] == target[s.town_code]
+            if not s.is_leader:
+                assert f.loc[code, s.focus] > f.loc[s.town_code, s.focus]
+            seen += 1
+    assert seen >= 6
+
+
+def test_gap_lever_numbers_in_the_sheet(suggestions):
+    s = by_code(suggestions)["441882104"]  # 戊镇 declares 专业镇·工业
+    html = render_html(s)
+    rule = re.search(r'data-rule="industry_pct">(.*?)</li>\s*</ul>', html, re.S).group(1)
+    values = [float(v) for _, v, _, _ in spans(rule)]
+    # change, current, needed of 规上工业总产值 (万元): +320000 from 30000 to 350000
+    assert values == [320000.0, 30000.0, 350000.0]
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "规上工业总产值需约+32.0亿元（由3.00亿元增至35.0亿元）" in text
+    md = render_markdown(s)
+    assert "规上工业总产值需约+6.00亿元（由3.00亿元增至9.00亿元），按当前结构" in md
+    assert 'data-status="not supported"' in html and "证据不支持" in html
+
+
+def test_missing_data_sheet_says_what_is_missing(suggestions):
+    s = by_code(suggestions)["441881101"]  # 庚镇 lacks 规上工业总产值
+    md = render_markdown(s)
+    assert "- 规上工业总产值：缺失（影响：专业镇·工业" in md
+    assert "| 工业 | 缺失 |" in md  # its industry score is not invented
+    en = render_markdown(s, lang="en")
+    assert "- Industrial output: missing (affects: Specialised · industrial" in en
+    html = render_html(s)
+    assert '<li data-indicator="industrial_output" data-status="missing">' in html
+
+
+def test_missing_value_in_a_declared_rule_is_not_judged(frame):
+    frame.loc[6, "declared"] = "专业镇·工业"  # 庚镇 declares industry but lacks its data
+    s = by_code(suggest(frame, make_trace(frame), indicators=INDICATORS,
+                        categories=PALETTE))["441881101"]
+    md = render_markdown(s)
+    assert "本镇该项数据缺失，规则无法判断" in md
+    assert "规上工业总产值数据缺失，无法换算为所需数值。" in md
+
+
+# -- Chinese and English carry the same numbers ----------------------------------------------
+def test_chinese_and_english_sheets_carry_the_same_numbers(suggestions):
+    for s in suggestions:
+        zh, en = spans(render_html(s, lang="zh")), spans(render_html(s, lang="en"))
+        assert [(k, v, u) for k, v, u, _ in zh] == [(k, v, u) for k, v, u, _ in en]
+        assert len(zh) > 20
+        for (k, v, u, text_zh), (_, _, _, text_en) in zip(zh, en):
+            if v == "":
+                assert text_zh == "缺失" and text_en == "missing" or \
+                    text_zh == text_en == "—"
+                continue
+            for text in (text_zh, text_en):
+                got = parse_display(text, k, u)
+                assert got is not None and abs(got - float(v)) <= tolerance(k, float(v)), \
+                    (s.town, k, v, u, text)
+
+
+def test_markdown_ranks_are_the_same_in_both_languages(suggestions):
+    for s in suggestions:
+        zh = re.findall(r"第(\d+/\d+)", render_markdown(s, lang="zh"))
+        en = re.findall(r"(?<![\d.])(\d+/\d+)(?![\d.])", render_markdown(s, lang="en"))
+        assert zh == en and zh
+
+
+# -- workbook and Word file -----------------------------------------------------------------
+def test_workbook_one_row_per_town_and_a_sheet_per_category(tmp_path, suggestions):
+    from openpyxl import load_workbook
+
+    write_suggestions(suggestions, tmp_path, notice=NOTICE)
+    wb = load_workbook(tmp_path / "suggestions" / "suggestions.xlsx")
+    assert wb.sheetnames == ["说明", "汇总", "综合实力强镇", "专业镇", "特色镇", "培育类",
+                             "对标差距"]
+    assert wb["说明"]["A2"].value == NOTICE
+    rows = list(wb["汇总"].iter_rows(values_only=True))
+    head = list(rows[0])
+    assert head[:4] == ["统计代码", "乡镇", "县区", "建议类别"]
+    body = [dict(zip(head, r)) for r in rows[1:]]
+    assert [r["统计代码"] for r in body] == [s.town_code for s in suggestions]
+    wu = next(r for r in body if r["乡镇"] == "戊镇")
+    assert (wu["建议类别"], wu["置信度"], wu["综合排名"]) == ("培育类", 0.7, 8)
+    assert wu["自评类别"] == "专业镇·工业" and wu["自评核验"] == "证据不支持"
+    assert set(wu["对标对象"].split("、")) == {"辛镇", "丙镇"}
+    assert next(r for r in body if r["乡镇"] == "乙镇")["对标对象"] == "（类内居首）己镇"
+    cat = [r[1] for r in wb["专业镇"].iter_rows(min_row=2, values_only=True)]
+    assert cat == ["乙镇", "己镇"]
+    gaps = list(wb["对标差距"].iter_rows(values_only=True))
+    g = dict(zip(gaps[0], next(r for r in gaps if r[1] == "戊镇" and r[2] == "丙镇"
+                               and r[3] == "规上工业总产值")))
+    assert (g["本镇数值"], g["对标镇数值"], g["差距"], g["差距（%）"]) == (30000, 250000,
+                                                                       220000, 733.3)
+
+
+def test_english_workbook_headers(tmp_path, suggestions):
+    from openpyxl import load_workbook
+
+    write_suggestions(suggestions, tmp_path, lang="en")
+    wb = load_workbook(tmp_path / "suggestions" / "suggestions.xlsx")
+    assert wb.sheetnames[0] == "Summary"
+    head = next(wb["Summary"].iter_rows(values_only=True))
+    assert head[:4] == ("Code", "Town", "County", "Suggested category")
+
+
+def test_docx_one_section_per_town(tmp_path, suggestions):
+    import docx
+
+    write_suggestions(suggestions, tmp_path, docx=True, title="连州市镇街自评分类意见",
+                      notice=NOTICE)
+    doc = docx.Document(tmp_path / "suggestions" / "suggestions.docx")
+    assert len(doc.sections) == len(suggestions)
+    heads = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert heads == [f"自评分类意见：{s.town}" for s in suggestions]
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert NOTICE in text and "连州市镇街自评分类意见" in text
+    assert "规上工业总产值：缺失（影响：专业镇·工业" in text
+    assert len(doc.tables) >= len(suggestions)
+
+
+def test_write_rejects_duplicate_codes(tmp_path, suggestions):
+    from classify.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="town_code '441882100' appears twice"):
+        write_suggestions([suggestions[0], suggestions[0]], tmp_path)
