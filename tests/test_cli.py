@@ -1,0 +1,52 @@
+"""The command line: user errors are one clear message with exit status 2, no traceback,
+and no outputs that look complete."""
+
+import pytest
+
+from classify.bundled import DEMO, data_dir
+from classify.cli import build_parser, main
+
+
+def test_missing_boundaries_file_names_the_file(tmp_path, capsys):
+    missing = tmp_path / "镇界.shp"
+    status = main(["run", "--boundaries", str(missing),
+                   "--indicators", str(data_dir() / DEMO["indicators"]),
+                   "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "镇界.shp" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_table_leaves_no_outputs(tmp_path, capsys):
+    table = tmp_path / "指标.csv"
+    table.write_bytes(b"")
+    status = main(["run", "--boundaries", str(data_dir() / DEMO["boundaries"]),
+                   "--indicators", str(table), "--out", str(tmp_path / "out")])
+    assert status == 2
+    assert "指标.csv" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_datum_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["run", "--boundaries", "a", "--indicators", "b",
+                                   "--datum", "mars"])
+    assert exc.value.code == 2
+    assert "wgs84" in capsys.readouterr().err
+
+
+def test_negative_draws_is_an_input_error(tmp_path, capsys):
+    status = main(["demo", "--out", str(tmp_path / "o"), "--draws", "-1"])
+    assert status == 2
+    assert "--draws" in capsys.readouterr().err
+
+
+def test_init_writes_a_config_listing_recognised_columns(tmp_path, capsys):
+    out = tmp_path / "towntype.toml"
+    assert main(["init", "--indicators", str(data_dir() / DEMO["indicators"]),
+                 "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "地区生产总值" in text and "[indicators.gdp]" in text
+    printed = capsys.readouterr().out
+    assert "gdp" in printed and str(out) in printed
