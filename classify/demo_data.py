@@ -502,7 +502,7 @@ calibration of invented numbers.
 - Yao/Zhuang ethnic units (瑶族乡; all of 连南瑶族自治县 and 连山壮族瑶族自治县) and the
   mountain counties (连州, 连南, 连山, 阳山) raise culture-tourism (visitors, scenic spots,
   traditional villages, heritage items) and ecology (forest cover, protected areas).
-- Lianzhou's towns follow the public reports summarised in DOMAIN.md §4:
+- Lianzhou's towns follow public reports (2023) on their development positioning:
 
 | town | profile | declared (自评类别) |
 |---|---|---|
