@@ -78,7 +78,12 @@ def aggregate(Z: np.ndarray, W: np.ndarray, how: str = "arithmetic") -> np.ndarr
 
 
 def rank_desc(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
-    """Rank 1 = highest value (ties share the best rank); missing values get no rank."""
+    """Rank 1 = highest value (ties share the best rank); missing values get no rank.
+
+    Values are compared at 9 decimals, so that equal scores reached by different float
+    paths (e.g. another row order) tie.
+    """
+    values = values.round(9)
     if groups is None:
         r = values.rank(ascending=False, method="min")
     else:

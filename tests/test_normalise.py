@@ -117,3 +117,14 @@ def test_treatment_then_minmax_is_unit_free(transform):
         t = OutlierTreatment(transforms=[transform]).fit(scale * x)
         out.append(MinMaxNormaliser().fit_transform(t.transform(scale * x)))
     np.testing.assert_allclose(out[0], out[1], atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_skewness_and_kurtosis_match_scipy(seed):
+    from scipy import stats
+
+    from classify.normalise import _skew_kurt
+    x = np.random.default_rng(seed).lognormal(0, 1.5, 30) * 1e8
+    s, k = _skew_kurt(x)
+    assert s == pytest.approx(stats.skew(x, bias=False), rel=1e-9)
+    assert k == pytest.approx(stats.kurtosis(x, fisher=True, bias=False), rel=1e-9)

@@ -1,0 +1,192 @@
+"""classify.scoring: hand-computed scores, missing data, ranks and score invariants."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from classify.config import parse_system
+from classify.errors import ConfigError
+from classify.scoring import score
+
+WEIGHTS_COLUMNS = ["indicator", "dimension", "weight", "weight_in_dimension",
+                   "dimension_weight", "method"]
+
+
+def _system(outliers="none", **weights):
+    w = {"a": 1.0, "b": 1.0, "c": 1.0, **weights}
+    return parse_system({
+        "methods": {"outliers": outliers},
+        "dimensions": {"d1": {"label_zh": "一", "weight": w.get("d1", 1.0)},
+                       "d2": {"label_zh": "二", "weight": w.get("d2", 1.0)}},
+        "indicators": {
+            "a": {"label_zh": "甲", "unit": "万元", "dimension": "d1", "weight": w["a"]},
+            "b": {"label_zh": "乙", "unit": "km", "dimension": "d1", "direction": "-",
+                  "weight": w["b"]},
+            "c": {"label_zh": "丙", "unit": "个", "dimension": "d2", "weight": w["c"]},
+        }})
+
+
+@pytest.fixture
+def three():
+    # a: [10,20,30] → 0,50,100;  b (less is better): [5,3,1] → 0,50,100;  c: [1,3,2] → 0,100,50
+    return pd.DataFrame({"a": [10.0, 20.0, 30.0], "b": [5.0, 3.0, 1.0], "c": [1.0, 3.0, 2.0]},
+                        index=[7, 8, 9])
+
+
+def test_hand_computed_arithmetic(three):
+    res = score(three, _system(), county=pd.Series(["x", "x", "y"], index=[7, 8, 9]))
+    s = res.scores
+    np.testing.assert_allclose(s["score_d1"], [0, 50, 100])
+    np.testing.assert_allclose(s["score_d2"], [0, 100, 50])
+    np.testing.assert_allclose(s["composite"], [0, 75, 75])
+    assert s["rank"].tolist() == [3, 1, 1]
+    assert s["rank_county"].tolist() == [2, 1, 1]
+    assert list(s.index) == [7, 8, 9]
+    assert s["n_missing"].tolist() == [0, 0, 0]
+    assert list(res.weights.columns) == WEIGHTS_COLUMNS
+    np.testing.assert_allclose(res.weights["weight"], [0.25, 0.25, 0.5])
+    np.testing.assert_allclose(res.weights["weight_in_dimension"], [0.5, 0.5, 1.0])
+    assert set(res.weights["method"]) == {"equal"}
+
+
+def test_hand_computed_geometric(three):
+    s = score(three, _system(), aggregation="geometric").scores
+    # d1 town 1: exp((ln 51 + ln 51)/2) - 1 = 50; composite town 1: sqrt(51·101) - 1
+    np.testing.assert_allclose(s["score_d1"], [0, 50, 100])
+    np.testing.assert_allclose(s["composite"],
+                               [0, np.sqrt(51 * 101) - 1, np.sqrt(101 * 51) - 1])
+
+
+def test_expert_weights_from_config(three):
+    res = score(three, _system(a=3.0, b=1.0, d1=1.0, d2=3.0), weighting="expert")
+    np.testing.assert_allclose(res.scores["score_d1"], [0, 50, 100])
+    np.testing.assert_allclose(res.weights["weight_in_dimension"], [0.75, 0.25, 1.0])
+    np.testing.assert_allclose(res.weights["dimension_weight"], [0.25, 0.25, 0.75])
+    # composite = 0.25 d1 + 0.75 d2
+    np.testing.assert_allclose(res.scores["composite"], [0, 87.5, 62.5])
+
+
+def test_missing_left_out_and_reweighted(three):
+    ind = three.copy()
+    ind.loc[8, "b"] = np.nan
+    s = score(ind, _system()).scores
+    # b: [5, -, 1] → 0, -, 100; town 8's d1 is its a alone = 50
+    np.testing.assert_allclose(s["score_d1"], [0, 50, 100])
+    assert s["n_missing"].tolist() == [0, 1, 0] and s["n_imputed"].tolist() == [0, 0, 0]
+
+
+def test_missing_imputed_from_county_median():
+    ind = pd.DataFrame({"a": [10.0, 20.0, 30.0, 40.0], "b": [5.0, np.nan, 1.0, 2.0],
+                        "c": [1.0, 3.0, 2.0, 4.0]})
+    county = pd.Series(["x", "x", "y", "y"])
+    s = score(ind, _system(), missing="impute_county_median", county=county).scores
+    # town 1 gets county x's median of b = 5 → b normalised (5 - 5)/(5 - 1) flipped = 0
+    # a: 0, 33.3, 66.7, 100; d1 of town 1 = (33.33 + 0) / 2
+    np.testing.assert_allclose(s.loc[1, "score_d1"], 100 / 6)
+    assert s["n_missing"].tolist() == [0, 1, 0, 0] and s["n_imputed"].tolist() == [0, 1, 0, 0]
+
+
+def test_errors_name_the_key(three):
+    with pytest.raises(ConfigError, match="geometric aggregation needs") as info:
+        score(three, _system(), normalisation="zscore", aggregation="geometric")
+    assert info.value.key == "methods.aggregation"
+    with pytest.raises(ConfigError, match="no indicator of the system can be scored"):
+        score(pd.DataFrame({"x": [1.0, 2.0]}), _system())
+
+
+def test_constant_and_switched_off_indicators_are_excluded(three):
+    ind = three.assign(c=[2.0, 2.0, 2.0])
+    res = score(ind, _system(b=0.0))
+    assert res.excluded.set_index("indicator")["reason"].to_dict() == {
+        "b": "weight 0 in the config",
+        "c": "no variation (fewer than two distinct values)"}
+    assert res.scores["score_d2"].isna().all()
+    np.testing.assert_allclose(res.scores["composite"], [0, 50, 100])   # d1 alone
+
+
+def test_model_transforms_new_data_comparably(three):
+    res = score(three, _system())
+    pd.testing.assert_frame_equal(res.model.transform(three), res.scores.drop(
+        columns=[]), check_dtype=False)
+    new = pd.DataFrame({"a": [20.0], "b": [3.0], "c": [2.0]})
+    np.testing.assert_allclose(res.model.transform(new)[["score_d1", "score_d2"]],
+                               [[50, 50]])
+
+
+def test_treatment_is_recorded():
+    x = np.r_[np.linspace(10, 20, 40), 200.0, 400.0]
+    ind = pd.DataFrame({"a": x, "b": np.linspace(1, 5, 42), "c": np.arange(42.0)})
+    t = score(ind, _system(outliers="jrc")).treatment.set_index("indicator")
+    assert t.loc["a", "action"] == "winsorised" and t.loc["a", "n_winsorised"] == 2
+    assert t.loc["b", "action"] == "none"
+
+
+# ---- properties ------------------------------------------------------------------
+
+def _tables(min_towns=3, max_towns=12):
+    n = st.integers(min_towns, max_towns)
+    values = st.floats(0, 1e6, allow_nan=False, allow_subnormal=False)
+    return n.flatmap(lambda k: arrays(np.float64, (k, 3), elements=values,
+                                      unique=False).filter(
+        lambda a: all(len(np.unique(a[:, j])) > 1 for j in range(3))))
+
+
+def _frame(arr):
+    return pd.DataFrame(arr, columns=["a", "b", "c"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(_tables(), st.sampled_from(["arithmetic", "geometric"]),
+       st.sampled_from(["minmax", "rank", "zscore", "target"]), st.data())
+def test_scores_stay_within_0_100(arr, aggregation, normalisation, data):
+    if aggregation == "geometric" and normalisation == "zscore":
+        return
+    ind = _frame(arr)
+    hole = data.draw(st.integers(0, len(ind) - 1))
+    ind.iloc[hole, 1] = np.nan
+    s = score(ind, _system("jrc"), aggregation=aggregation, normalisation=normalisation).scores
+    vals = s[["score_d1", "score_d2", "composite"]].to_numpy()
+    assert np.nanmin(vals) >= -1e-9 and np.nanmax(vals) <= 100 + 1e-9
+
+
+@settings(max_examples=30, deadline=None)
+@given(_tables(), st.integers(0, 11), st.floats(1.0, 1e6), st.sampled_from(["a", "b"]),
+       st.sampled_from(["jrc", "none"]))
+def test_monotonic_in_plus_and_minus_indicators(arr, i, step, col, outliers):
+    ind = _frame(arr)
+    i = i % len(ind)
+    before = score(ind, _system(outliers)).scores["composite"].iloc[i]
+    ind.iloc[i, ind.columns.get_loc(col)] += step
+    after = score(ind, _system(outliers)).scores["composite"].iloc[i]
+    if col == "a":          # + : more never lowers the town's score
+        assert after >= before - 1e-9
+    else:                   # - : more never raises it
+        assert after <= before + 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(_tables(), st.randoms(use_true_random=False),
+       st.sampled_from(["equal", "entropy", "critic", "pca"]))
+def test_row_order_does_not_matter(arr, rnd, weighting):
+    ind = _frame(arr)
+    order = list(ind.index)
+    rnd.shuffle(order)
+    a = score(ind, _system("jrc"), weighting=weighting)
+    b = score(ind.loc[order], _system("jrc"), weighting=weighting)
+    pd.testing.assert_frame_equal(a.scores, b.scores.loc[ind.index], rtol=1e-9, atol=1e-7)
+    pd.testing.assert_frame_equal(a.weights, b.weights, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(_tables(), st.sampled_from(["equal", "entropy", "critic", "pca"]),
+       st.sampled_from(["minmax", "rank", "zscore"]))
+def test_unit_rescaling_changes_nothing(arr, weighting, normalisation):
+    ind = _frame(arr)
+    in_yuan = ind.assign(a=ind["a"] * 1e4)              # the same values, 万元 → 元
+    a = score(ind, _system("jrc"), weighting=weighting, normalisation=normalisation)
+    b = score(in_yuan, _system("jrc"), weighting=weighting, normalisation=normalisation)
+    pd.testing.assert_frame_equal(a.scores, b.scores, rtol=1e-7, atol=1e-7)
+    pd.testing.assert_frame_equal(a.weights, b.weights, rtol=1e-7, atol=1e-9)
