@@ -1,0 +1,108 @@
+"""classify.uncertainty: rank intervals, reproducibility, vectorised weight sampling."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classify.config import parse_system
+from classify.errors import ConfigError
+from classify.scoring import score
+from classify.uncertainty import monte_carlo, sample_weights
+
+
+def _system(indicators):
+    dims = sorted({d for _, d in indicators.values()})
+    return parse_system({
+        "methods": {"outliers": "none"},
+        "dimensions": {d: {"label_zh": d} for d in dims},
+        "indicators": {i: {"label_zh": i, "unit": "个", "dimension": d, "direction": s}
+                       for i, (s, d) in indicators.items()}})
+
+
+def test_zero_width_when_nothing_can_vary():
+    # one indicator per dimension, one dimension: every weight draw is 1, and minmax vs
+    # rank, arithmetic vs geometric are all monotone in it — no rank can move
+    ind = pd.DataFrame({"x": [3.0, 1.0, 4.0, 1.5, 9.0, 2.6]})
+    mc = monte_carlo(ind, _system({"x": ("+", "d")}), draws=300, seed=3)
+    r = mc.rank_summary
+    np.testing.assert_array_equal(r["rank_p05"], r["rank_p95"])
+    np.testing.assert_array_equal(r["rank_median"], [3, 6, 2, 5, 1, 4])
+    assert set(mc.draws["normalisation"]) == {"minmax", "rank"}      # it did sample methods
+
+
+def test_zero_width_with_fixed_weights_and_methods():
+    rng = np.random.default_rng(0)
+    ind = pd.DataFrame(rng.uniform(0, 10, (30, 3)), columns=["a", "b", "c"])
+    system = _system({"a": ("+", "d1"), "b": ("-", "d1"), "c": ("+", "d2")})
+    mc = monte_carlo(ind, system, draws=50, seed=1, weights="none", normalisations=None,
+                     aggregations=None)
+    r = mc.rank_summary
+    np.testing.assert_array_equal(r["rank_p05"], r["rank_p95"])
+    base = score(ind, system)
+    np.testing.assert_array_equal(r["rank_median"], base.scores["rank"].astype(float))
+    np.testing.assert_allclose(mc.dim_scores[7], base.scores[["score_d1", "score_d2"]],
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_wide_interval_for_a_town_that_hinges_on_one_weight():
+    # town 0 is best on a and worst on b; its rank flips with the weight of a.
+    # towns 2–6 are balanced; their order barely depends on the weights
+    ind = pd.DataFrame({"a": [10.0, 0.0, 5.0, 5.2, 4.8, 6.0, 4.0],
+                        "b": [0.0, 10.0, 5.0, 4.8, 5.2, 4.0, 6.0]})
+    system = _system({"a": ("+", "d"), "b": ("+", "d")})
+    mc = monte_carlo(ind, system, draws=400, seed=0, concentration=1.0,
+                     normalisations=None, aggregations=None)
+    r = mc.rank_summary
+    assert r.loc[0, "rank_p05"] == 1 and r.loc[0, "rank_p95"] == 7
+    width = r["rank_p95"] - r["rank_p05"]
+    assert width[0] == 6 and (width[2:] < 6).all()
+
+
+def test_seeded_and_reproducible():
+    rng = np.random.default_rng(5)
+    ind = pd.DataFrame(rng.lognormal(0, 1, (40, 3)), columns=["a", "b", "c"])
+    system = _system({"a": ("+", "d1"), "b": ("+", "d1"), "c": ("-", "d2")})
+    one = monte_carlo(ind, system, draws=60, seed=11)
+    two = monte_carlo(ind, system, draws=60, seed=11)
+    other = monte_carlo(ind, system, draws=60, seed=12)
+    np.testing.assert_array_equal(one.dim_scores, two.dim_scores)
+    pd.testing.assert_frame_equal(one.rank_summary, two.rank_summary)
+    assert not np.array_equal(one.composite, other.composite)
+    assert one.dim_scores.shape == (60, 40, 2) and one.dims == ["d1", "d2"]
+    assert one.composite.shape == (60, 40) and one.weights.shape == (60, 3)
+    np.testing.assert_allclose(one.weights.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.nanmin(one.dim_scores) >= -1e-4 and np.nanmax(one.dim_scores) <= 100 + 1e-4
+
+
+def test_draws_match_a_direct_score_with_the_same_weights():
+    rng = np.random.default_rng(2)
+    ind = pd.DataFrame(rng.uniform(1, 9, (25, 3)), columns=["a", "b", "c"])
+    ind.iloc[4, 1] = np.nan                                   # re-weighting path
+    system = _system({"a": ("+", "d1"), "b": ("+", "d1"), "c": ("+", "d2")})
+    mc = monte_carlo(ind, system, draws=5, seed=0, normalisations=("zscore",),
+                     aggregations=("arithmetic",))
+    base = mc.base
+    for d in range(5):
+        w = mc.weights[d]
+        # d1 = (w_a z_a + w_b z_b) / (w_a + w_b) over present values, then rescaled
+        z = (ind - ind.mean()) / ind.std(ddof=0)
+        d1 = (z["a"] * w[0] + z["b"].fillna(0) * w[1]) / (w[0] + w[1] * z["b"].notna())
+        d1 = 100 * (d1 - d1.min()) / (d1.max() - d1.min())
+        np.testing.assert_allclose(mc.dim_scores[d, :, 0], d1, rtol=1e-5, atol=1e-3)
+    assert base.scores.shape[0] == 25
+
+
+def test_sample_weights_blocks_and_errors():
+    rng = np.random.default_rng(0)
+    base = np.array([0.5, 0.5, 1.0, 0.2, 0.8])
+    blocks = np.array([0, 0, 1, 2, 2])
+    for how in ("dirichlet", "noise"):
+        w = sample_weights(base, blocks, 2000, rng, how=how)
+        sums = np.stack([w[:, blocks == b].sum(axis=1) for b in range(3)], axis=1)
+        np.testing.assert_allclose(sums, 1.0)
+        np.testing.assert_allclose(w[:, 2], 1.0)           # alone in its block: fixed
+        np.testing.assert_allclose(w.mean(axis=0), base, atol=0.02)
+    with pytest.raises(ConfigError, match="unknown weight sampler 'beta'"):
+        sample_weights(base, blocks, 3, rng, how="beta")
+    with pytest.raises(ConfigError, match="draws must be >= 1"):
+        monte_carlo(pd.DataFrame({"x": [1.0, 2.0]}), _system({"x": ("+", "d")}), draws=0)
