@@ -100,14 +100,19 @@ def looks_like_mojibake(text: str) -> bool:
     return garbage >= 2 and garbage >= 0.3 * len(text.strip()) and not _CJK.search(text)
 
 
-def check_text(values, *, path=None, column=None, what="text") -> None:
-    """Raise when any value looks like mojibake; the message names the first one."""
+def check_text(values, *, path=None, column=None, what="text", rows=None) -> None:
+    """Raise when any value looks like mojibake; the message names the first one.
+
+    ``rows`` gives file row numbers (tables); otherwise the position is a feature index.
+    """
     for i, value in enumerate(values):
         if isinstance(value, str) and looks_like_mojibake(value):
+            where = ({"row": rows[i]} if rows is not None else
+                     {"feature": i} if column is not None else {})
             raise InputError(
                 f"{what} {value!r} looks garbled (Chinese decoded with the wrong encoding); "
                 "give the right one with --encoding (e.g. gb18030 or utf-8)",
-                path=path, column=column, feature=i if column is not None else None)
+                path=path, column=column, **where)
 
 
 def read_cpg(path: str | Path) -> str | None:

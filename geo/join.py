@@ -68,6 +68,7 @@ def _boundary_keys(boundaries: pd.DataFrame) -> pd.DataFrame:
         keys["town_code"] = [_code_or_none(v) for v in keys["town_code"]]
     if keys["county_code"].isna().all() and keys["town_code"].notna().any():
         keys["county_code"] = [c[:6] if c else None for c in keys["town_code"]]
+    keys["county"] = _fill_county(keys)
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
                          "(expected e.g. town_code / 统计代码 and town / 乡镇)")
@@ -96,8 +97,16 @@ def _table_keys(table: ParsedTable) -> pd.DataFrame:
                       if col is not None else None)
     if out["county_code"].isna().all() and out["town_code"].notna().any():
         out["county_code"] = [c[:6] if c else None for c in out["town_code"]]
+    out["county"] = _fill_county(out)
     out["source_row"] = list(table.source_rows)
     return out
+
+
+def _fill_county(keys: pd.DataFrame) -> list:
+    """County names, filled from the county code where missing (Guangdong table)."""
+    from geo.codes import county_name
+
+    return [n if n else county_name(c) for n, c in zip(keys["county"], keys["county_code"])]
 
 
 def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:

@@ -200,9 +200,29 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport):
     if "town_code" in out.columns and "county_code" not in out.columns:
         out["county_code"] = pd.Series([c[:6] if c else None for c in out["town_code"]],
                                        index=out.index, dtype=object)
+    if "county_code" in out.columns:
+        from geo.codes import county_name
+
+        filled = [n if isinstance(n, str) and n else county_name(c) for n, c in zip(
+            out["county"] if "county" in out.columns else [None] * len(out), out["county_code"])]
+        if any(filled) and ("county" not in out.columns or out["county"].isna().any()):
+            report.messages.append("county names filled from the county codes")
+        out["county"] = pd.Series(filled, index=out.index, dtype=object)
+    _check_types(out, report)
     first = [c for c in ("town_code", "town", "county_code", "county") if c in out.columns]
     rest = [c for c in out.columns if c not in first]
     return out[first + rest]
+
+
+def _check_types(gdf, report: BoundaryReport) -> None:
+    from geo.codes import check_code_type
+
+    if "town_code" not in gdf.columns or "town" not in gdf.columns:
+        return
+    for i, (code, name) in enumerate(zip(gdf["town_code"], gdf["town"])):
+        problem = check_code_type(code, name)
+        if problem:
+            report.problems.append(f"feature {i}: {problem}")
 
 
 def _boundary_codes(values, path, col, report):

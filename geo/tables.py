@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from geo.codes import CodeError, normalise_code
-from geo.encoding import detect_bytes, normalise_encoding_name
+from geo.encoding import check_text, detect_bytes, normalise_encoding_name
 from geo.errors import InputError
 from geo.numbers import STATUSES, parse_cell
 
@@ -593,6 +593,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             data[name], status[name] = _parse_flag_column(cells)
             units[name] = "是/否"
         else:
+            check_text(cells, path=path, column=name, rows=[r + 1 for r in data_idx])
             data[name] = [t.strip() for t in cells]
             status[name] = ["ok" if t.strip() else "unknown" for t in cells]
             if name in key_cols:

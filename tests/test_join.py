@@ -142,3 +142,12 @@ def test_indicator_totals_add_up_over_buckets(tmp_path):
     assert gdp["unmatched"] == 1000 * (11 + 12 + 13)
     assert gdp["all rows"] == gdp["total row"] == sum(1000 * i for i in range(1, 14))
     assert "森林覆盖率" not in tot.columns                # a share is not additive
+
+
+def test_county_name_from_code_resolves_twins(tmp_path):
+    # boundaries carry only codes and names; the table only county names
+    b = twins_boundaries().drop(columns=["county", "county_code"])
+    t = read_table(twins_table(tmp_path / "t.csv", with_county=True))
+    joined, report = join_towns(b, t)
+    assert joined["town_code"].tolist() == [c for c, *_ in QINGYUAN_TWINS]
+    assert joined["county"].tolist() == [c for *_, c in QINGYUAN_TWINS]

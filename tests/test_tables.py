@@ -132,3 +132,10 @@ def test_missing_and_unsupported_files(tmp_path):
     (tmp_path / "t.ods").write_text("x")
     with pytest.raises(InputError, match="unsupported table format"):
         read_table(tmp_path / "t.ods")
+
+
+def test_wrong_encoding_flag_is_an_error_naming_the_cell(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_bytes("乡镇,GDP（万元）\n连州镇,1\n".encode("gb18030"))
+    with pytest.raises(InputError, match=r"t\.csv, row 2, column .*looks garbled.*--encoding"):
+        read_table(p, encoding="latin-1")
