@@ -151,6 +151,10 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
     v = float(value)
     if unit in ("是/否", "flag") and not signed:
         return ("是" if v >= 0.5 else "否") if lang == "zh" else ("yes" if v >= 0.5 else "no")
+    if unit == "%" and signed:
+        # a difference of two shares is in percentage points (个百分点)
+        pp = "个百分点" if lang == "zh" else " pp"
+        return fmt_number(v, 1, signed=True) + pp
     scaled, text_unit, decimals = _scaled(v, unit, lang)
     number = fmt_number(scaled, decimals, signed=signed)
     if not text_unit:

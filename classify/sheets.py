@@ -115,12 +115,16 @@ def _pos_rows(table, lang, N) -> list[dict]:
 
 
 def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
-    return [{"id": g["indicator"], "label": g[f"label_{lang}"],
-             "this": N(g["this"], "value", g["unit"]),
-             "other": N(g["other"], "value", g["unit"]),
-             "diff": N(g["diff"], "value", g["unit"], signed=True),
-             "diff_pct": N(g["diff_pct"], "percent", signed=True)}
-            for g in b.gaps.to_dict("records")]
+    rows = []
+    for g in b.gaps.to_dict("records"):
+        flag = g["unit"] in ("是/否", "flag")  # yes/no: the two values say it all
+        rows.append({"id": g["indicator"], "label": g[f"label_{lang}"],
+                     "this": N(g["this"], "value", g["unit"]),
+                     "other": N(g["other"], "value", g["unit"]),
+                     "diff": "—" if flag else N(g["diff"], "value", g["unit"], signed=True),
+                     "diff_pct": "—" if flag or g["unit"] == "%" else
+                     N(g["diff_pct"], "percent", signed=True)})
+    return rows
 
 
 def _focus_label(s: Suggestion, lang: str) -> str:
@@ -286,6 +290,16 @@ def _chart(s: Suggestion, lang: str, color: str) -> Markup:
     return Markup(svg)
 
 
+def _ink(color: str) -> str:
+    """Black or white text, whichever reads better on ``color`` (relative luminance)."""
+    try:
+        r, g, b = (int(color[k:k + 2], 16) / 255 for k in (1, 3, 5))
+    except ValueError:
+        return "#ffffff"
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#000000" if lum > 0.55 else "#ffffff"
+
+
 def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
     t = labels(lang)
     N = _num_factory(lang, html)
@@ -293,7 +307,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
     cat = {
-        "label": _label_of(s, s.target, lang), "color": color,
+        "label": _label_of(s, s.target, lang), "color": color, "ink": _ink(color),
         "confidence": N(s.confidence, "share"),
         "runner_up": _label_of(s, s.runner_up, lang),
         "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),

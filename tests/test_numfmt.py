@@ -36,6 +36,8 @@ def test_signed_differences_use_a_true_minus():
     assert fmt_value(-50000, "万元", "en", signed=True) == "−CNY 500 m"
     assert fmt_value(21000, "万元", "en", signed=True) == "+CNY 210 m"
     assert fmt_percent(733.333) == "+733.3%"
+    assert fmt_value(38.24, "%", signed=True) == "+38.2个百分点"
+    assert fmt_value(-3.0, "%", "en", signed=True) == "−3.0 pp"
     assert fmt_percent(-50) == "−50.0%"
 
 

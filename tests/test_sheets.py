@@ -258,3 +258,19 @@ def test_write_rejects_duplicate_codes(tmp_path, suggestions):
 
     with pytest.raises(ConfigError, match="town_code '441882100' appears twice"):
         write_suggestions([suggestions[0], suggestions[0]], tmp_path)
+
+
+def test_flags_and_shares_in_gap_tables(frame):
+    indicators = dict(INDICATORS,
+                      industrial_park={"label_zh": "省级以上园区", "label_en": "Provincial park",
+                                       "unit": "是/否", "dimension": "industry"},
+                      secondary_share={"label_zh": "第二产业占比", "label_en": "Secondary share",
+                                       "unit": "%", "dimension": "industry"})
+    frame = frame.assign(industrial_park=[1, 1, 0, 0, 0, 0, 0, 0],
+                         secondary_share=[60, 55, 50, 20, 15, 52.5, 18, 22])
+    s = by_code(suggest(frame, make_trace(frame), indicators=indicators,
+                        categories=PALETTE))["441881100"]  # 己镇 → benchmark 乙镇
+    md = render_markdown(s)
+    # park: 否 here, 是 there — no "−1是/否"; share: 52.5 % vs 55 %: +2.5 percentage points
+    assert "| 省级以上园区 | 否 | 是 | — | — |" in md
+    assert "| 第二产业占比 | 52.5% | 55% | +2.5个百分点 | — |" in md
