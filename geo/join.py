@@ -33,7 +33,7 @@ from geo.names import name_key, names_compatible, normalise_county, normalise_na
 from geo.tables import ParsedTable, find_key_columns, read_table
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
-           "indicator_totals",
+           "indicator_totals", "joined_status",
            "REPORT_COLUMNS", "JOIN_METHODS"]
 
 REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status", "how",
@@ -276,7 +276,9 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     joined : GeoDataFrame
         Matched towns only, indexed 0..n-1: town_code, town, county_code, county (from the
         boundaries when present, else from the table), the table's data columns (the
-        declared-category column renamed ``declared``), area/label columns, geometry.
+        declared-category column renamed ``declared``), ``table_row`` (the file row of
+        the town's table row; the first one for a merged town), area/label columns,
+        geometry.
     report : DataFrame
         The join report (:data:`REPORT_COLUMNS`), one row per boundary feature, table row
         and excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
@@ -413,6 +415,7 @@ def _joined_frame(boundaries, b, table: ParsedTable, claims, tentative) -> pd.Da
                 value = t_keys[canon].iat[who[0]]
             rec[canon] = value
         rec.update(_row_values(table, data_cols, who))
+        rec["table_row"] = int(table.source_rows[who[0]])
         for col in _KEEP_FROM_BOUNDARIES:
             if col in boundaries.columns:
                 rec[col] = boundaries[col].iat[p]
@@ -420,7 +423,7 @@ def _joined_frame(boundaries, b, table: ParsedTable, claims, tentative) -> pd.Da
         records.append(rec)
     declared = keys.get("declared")
     frame = pd.DataFrame.from_records(
-        records, columns=["town_code", "town", "county_code", "county", *data_cols,
+        records, columns=["town_code", "town", "county_code", "county", *data_cols, "table_row",
                           *[c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns],
                           "geometry"])
     for col in ("town_code", "town", "county_code", "county"):
@@ -486,3 +489,19 @@ def indicator_totals(report: pd.DataFrame, table: ParsedTable) -> pd.DataFrame:
         out["total row"] = {c: float(totals.iloc[0][c]) if c in totals.columns else np.nan
                             for c in cols}
     return pd.DataFrame(out).T
+
+
+def joined_status(joined: pd.DataFrame, table: ParsedTable) -> pd.DataFrame:
+    """Cell statuses (``ok``, ``no_data``, ``below_unit`` …) aligned with the joined towns.
+
+    Uses the ``table_row`` column of :func:`join_towns`' result; columns as in the joined
+    frame (the declared column as ``declared``).
+    """
+    pos = {r: i for i, r in enumerate(table.source_rows)}
+    idx = [pos[int(r)] for r in joined["table_row"]]
+    out = table.status.iloc[idx].reset_index(drop=True)
+    declared = (table.keys or {}).get("declared")
+    if declared in out.columns:
+        out = out.rename(columns={declared: "declared"})
+    out.index = joined.index
+    return out

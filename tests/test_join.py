@@ -151,3 +151,15 @@ def test_county_name_from_code_resolves_twins(tmp_path):
     joined, report = join_towns(b, t)
     assert joined["town_code"].tolist() == [c for c, *_ in QINGYUAN_TWINS]
     assert joined["county"].tolist() == [c for *_, c in QINGYUAN_TWINS]
+
+
+def test_joined_status_aligns_with_towns(tmp_path):
+    from geo.join import joined_status
+
+    t = read_table(yearbook_workbook(tmp_path / "yb.xlsx"))
+    b = lianzhou_cells().iloc[::-1].reset_index(drop=True)   # other order than the table
+    joined, _ = join_towns(b, t)
+    st = joined_status(joined, t)
+    assert joined["table_row"].tolist() == list(range(17, 4, -1))
+    assert st.loc[joined["town"] == "龙坪镇", "一般公共预算收入"].tolist() == ["no_data"]
+    assert (st.loc[joined["town"] != "龙坪镇", "一般公共预算收入"] == "ok").all()
