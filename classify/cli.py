@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="county polygons (GeoJSON; GCJ-02 as published by Amap)")
     approx.add_argument("--towns", type=Path, required=True, help="official town list (CSV)")
     approx.add_argument("--places", type=Path, required=True, help="GeoNames places (CSV)")
+    approx.add_argument("--counties-datum", choices=DATUMS, default="gcj02",
+                        help="datum of the county polygons (default gcj02, as Amap publishes)")
     approx.add_argument("--city", default="4418", help="4-digit city code (default 4418, Qingyuan)")
     approx.add_argument("--out", type=Path, required=True)
     return parser
@@ -137,7 +139,8 @@ def _cmd_boundaries(args: argparse.Namespace) -> int:
     from geo.approximate import rebuild_demo_boundaries
 
     summary = rebuild_demo_boundaries(args.counties, args.towns, args.places, args.out,
-                                      city_code=str(args.city))
+                                      city_code=str(args.city),
+                                      counties_datum=args.counties_datum)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
