@@ -399,6 +399,8 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
     path = Path(path)
     if not path.exists():
         raise InputError("file not found; check the --boundaries path", path=path)
+    if path.suffix.lower() == ".zip":
+        return _read_zip(path, layer=layer, encoding=encoding, crs=crs, datum=datum)
     report = BoundaryReport(path=str(path))
     report.layer = _choose_layer(path, layer, report)
     with warnings.catch_warnings():
@@ -412,3 +414,40 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
     gdf = _geometry_steps(gdf, report)
     report.n_features = len(gdf)
     return gdf.reset_index(drop=True), report
+
+
+def _member_name(info) -> str:
+    """Zip member name; names zipped on Chinese Windows are GBK without the UTF-8 flag."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _read_zip(path: Path, **kwargs):
+    """A zipped boundary file: extract to a temporary folder and read the one file in it."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = _member_name(info)
+            if info.is_dir() or ".." in Path(name).parts or Path(name).is_absolute():
+                continue
+            target = Path(tmp, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(info))
+        found = sorted(p for p in Path(tmp).rglob("*")
+                       if p.suffix.lower() in _SUFFIXES and "__MACOSX" not in p.parts)
+        if len(found) != 1:
+            listing = ", ".join(str(p.relative_to(tmp)) for p in found) or "none"
+            raise InputError(f"the zip archive must hold exactly one boundary file "
+                             f"(.shp, .gpkg, .geojson, .kml); found {listing} — unzip it and "
+                             "give one file with --boundaries", path=path)
+        gdf, report = read_boundaries(found[0], **kwargs)
+        member = str(found[0].relative_to(tmp))
+    report.path = f"{path}!{member}"
+    report.messages.insert(0, f"read {member} from the zip archive")
+    return gdf, report

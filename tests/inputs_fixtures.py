@@ -210,3 +210,17 @@ def yearbook_xls(path: Path) -> Path:
         ws.write(3 + i, 4, "…" if i == 2 else 3.5)
     book.save(str(path))
     return path
+
+
+def zip_like_windows(zpath: Path, members: dict[str, bytes]) -> Path:
+    """A zip as Chinese Windows writes it: GBK member names without the UTF-8 flag."""
+    import zipfile
+
+    class _GbkInfo(zipfile.ZipInfo):
+        def _encodeFilenameFlags(self):  # zipfile would write UTF-8 and set the flag
+            return self.filename.encode("gbk"), self.flag_bits
+
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(_GbkInfo(name), data)
+    return zpath

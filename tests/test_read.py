@@ -188,3 +188,30 @@ def test_missing_file_and_no_keys(tmp_path):
                      crs=4326).to_file(path)
     with pytest.raises(InputError, match="no town code or town name field among \\['foo'\\]"):
         read_boundaries(path)
+
+
+def test_zipped_shapefile_with_gbk_member_names(tmp_path):
+    from tests.inputs_fixtures import zip_like_windows
+
+    shp = gk_shapefile(tmp_path / "shp")
+    zpath = zip_like_windows(tmp_path / "towns.zip", {
+        "乡镇/" + p.name.replace("towns", "连州乡镇"): p.read_bytes()
+        for p in shp.parent.iterdir()})
+    gdf, report = read_boundaries(zpath)
+    assert gdf["town"].tolist() == NAMES
+    assert report.path.endswith("!乡镇/连州乡镇.shp")
+    assert report.messages[0] == "read 乡镇/连州乡镇.shp from the zip archive"
+
+
+@pytest.mark.parametrize("datum", ["gcj02", "bd09"])
+def test_shifted_datums_convert_back_within_a_millimetre(tmp_path, datum):
+    from geo.datum import convert
+
+    shifted = _shifted(lianzhou_cells(), lambda x, y: convert(x, y, "wgs84", datum))
+    path = tmp_path / "t.geojson"
+    shifted.to_file(path)
+    out, report = read_boundaries(path, datum=datum)
+    assert report.datum == datum
+    _same_positions(out, tol=1e-8)          # 1e-8° ≈ 1 mm
+    with pytest.raises(InputError, match="unknown datum 'x'.*--datum"):
+        read_boundaries(path, datum="x")
