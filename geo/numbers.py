@@ -46,6 +46,7 @@ STATUSES: dict[str, str] = {
     "unknown": "empty cell",
     "not_applicable": "not applicable (/ or a configured marker)",
     "invalid": "text that is not a number",
+    "merged": "one merged cell spanning several rows: not any single town's value",
 }
 
 #: Default missing-value markers (matched after stripping spaces); override per call.

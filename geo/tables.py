@@ -362,6 +362,8 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
             if m and _is_unit(m.group(1)):
                 default_unit = _canon_unit(m.group(1))
     return {"header": h, "header_rows": header_rows, "unit_row": unit_row, "names": names,
+            "merged_rows": {(r, c) for r0, c0, r1, c1 in merges if r1 > r0
+                            for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)},
             "first_data": i, "default_unit": default_unit, "titles": rows[:h]}
 
 
@@ -404,9 +406,26 @@ def _column_kind(cells: list[str], unit: str | None) -> str:
     return "text"
 
 
+_MERGED = "\0merged"
+
+
+def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
+    """A number merged over several town rows belongs to none of them: status 'merged'."""
+    hit = [i for i, r in enumerate(data_idx) if (r, c) in merged]
+    if hit:
+        for i in hit:
+            cells[i] = _MERGED
+        messages.append(f"column {name!r}: rows {', '.join(str(data_idx[i] + 1) for i in hit)}"
+                        " share one merged cell; the value is not given to any one town "
+                        "(status 'merged') — unmerge and enter each town's value")
+
+
 def _parse_number_column(cells, unit, markers):
     values, status = [], []
     for text in cells:
+        if text == _MERGED:
+            values.append(math.nan), status.append("merged")
+            continue
         cell = parse_cell(text if text != "" else None, unit=unit, markers=markers)
         values.append(cell.value)
         status.append(cell.status)
@@ -416,6 +435,9 @@ def _parse_number_column(cells, unit, markers):
 def _parse_flag_column(cells):
     values, status = [], []
     for text in cells:
+        if text == _MERGED:
+            values.append(math.nan), status.append("merged")
+            continue
         t = text.strip().lower()
         if t in _YES:
             values.append(1.0), status.append("ok")
@@ -567,7 +589,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     key_cols = {v for v in keys.values() if v is not None}
     for c, name, unit in columns:
         cells = [rows[r][c] for r in data_idx]
-        raw[name] = cells
+        raw[name] = list(cells)
         if name == keys["code"]:
             codes = parse_codes([grid[r][c] for r in data_idx], path=path, column=name,
                                 rows=[r + 1 for r in data_idx])
@@ -585,6 +607,8 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
                 messages.append(f"column {name!r}: unit {unit} from the title "
                                 f"(单位：{unit})")
         kinds[name], units[name] = kind, unit
+        if kind in ("number", "flag"):
+            _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
         if kind == "number":
             data[name], status[name] = _parse_number_column(cells, unit, markers)
             ex_values[name] = _parse_number_column([rows[r][c] for r in ex_idx], unit,

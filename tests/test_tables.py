@@ -139,3 +139,23 @@ def test_wrong_encoding_flag_is_an_error_naming_the_cell(tmp_path):
     p.write_bytes("乡镇,GDP（万元）\n连州镇,1\n".encode("gb18030"))
     with pytest.raises(InputError, match=r"t\.csv, row 2, column .*looks garbled.*--encoding"):
         read_table(p, encoding="latin-1")
+
+
+def test_number_merged_over_several_towns_is_not_copied(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["乡镇", "所属县区", "A级景区数（个）"])
+    ws.append(["连州镇", "连州市", 3])
+    ws.append(["星子镇", None, 2])
+    ws.append(["大路边镇", None, None])
+    ws.merge_cells("B2:B4")       # a county merged over its towns: fill it
+    ws.merge_cells("C3:C4")       # one number for two towns: do not copy it
+    wb.save(tmp_path / "m.xlsx")
+    t = read_table(tmp_path / "m.xlsx")
+    assert t.data["所属县区"].tolist() == ["连州市"] * 3
+    assert t.status["A级景区数"].tolist() == ["ok", "merged", "merged"]
+    npt.assert_array_equal(t.data["A级景区数"], [3.0, np.nan, np.nan])
+    assert t.raw["A级景区数"].tolist() == ["3", "2", "2"]
+    assert any("rows 3, 4 share one merged cell" in m for m in t.messages)
