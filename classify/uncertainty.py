@@ -55,6 +55,11 @@ class MCResult:
         Per draw: ``normalisation``, ``aggregation``.
     weights : ndarray (draws, n_indicators)
         Overall weight of each indicator per draw (``indicators`` gives the order).
+    sensitivity : DataFrame
+        What drives the rank uncertainty: per factor (``normalisation``, ``aggregation``,
+        ``weights and interactions``) its first-order share of the rank variance,
+        ``Σ_towns Var(E[rank | factor]) / Σ_towns Var(rank)``; the weights' share is the
+        remainder (it includes interactions).  Empty shares are 0.
     """
 
     dim_scores: np.ndarray
@@ -66,6 +71,7 @@ class MCResult:
     weights: np.ndarray
     indicators: list[str] = field(default_factory=list)
     base: ScoreResult | None = None
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _block_normalise(G: np.ndarray, index: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -271,7 +277,27 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
-                    list(mod.indicators), base)
+                    list(mod.indicators), base, _sensitivity(ranks, info))
+
+
+def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
+    """First-order variance shares of the discrete method choices (see MCResult)."""
+    r = np.nan_to_num(ranks.astype(float), nan=np.nanmax(ranks) if np.isfinite(ranks).any()
+                      else 0.0)
+    total = r.var(axis=0).sum()
+    rows = []
+    for factor in ("normalisation", "aggregation"):
+        share = 0.0
+        if total > 0 and info[factor].nunique() > 1:
+            codes, levels = pd.factorize(info[factor])
+            means = np.stack([r[codes == c].mean(axis=0) for c in range(len(levels))])
+            p = np.bincount(codes) / len(codes)
+            between = (p[:, None] * (means - r.mean(axis=0)) ** 2).sum(axis=0)
+            share = float(between.sum() / total)
+        rows.append({"factor": factor, "share": share})
+    rest = max(0.0, 1.0 - sum(x["share"] for x in rows)) if total > 0 else 0.0
+    rows.append({"factor": "weights and interactions", "share": rest})
+    return pd.DataFrame(rows)
 
 
 def _summary(ranks, composite, index) -> pd.DataFrame:

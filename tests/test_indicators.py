@@ -138,3 +138,18 @@ def test_starter_config_lists_recognised_and_unrecognised(table, tmp_path):
     assert recognise(table, UNITS, s).columns == recognise(table, UNITS).columns
     with pytest.raises(ConfigError, match="file exists"):
         write_starter_config(table, UNITS, path)
+
+
+def test_per_area_from_a_boundary_column():
+    from classify.config import Derived
+    ind = pd.DataFrame({"population": [20_000.0, 5_000.0]})
+    frame = pd.DataFrame({"area_km2": [100.0, 0.0]})
+    der = Derived("density", "per_area", "population", "area_km2", unit="人/平方公里",
+                  denominator_unit="km2")
+    vals, why = derive(der, ind, frame, load_system())
+    np.testing.assert_allclose(vals, [200.0, np.nan])
+    assert why[1] == "area_km2 is 0"
+    # the same in 万人 per hectare: 20000 / 1e4 / (100 · 100)
+    der2 = Derived("d2", "per_area", "population", "area_km2", unit="万人/公顷",
+                   denominator_unit="km2")
+    np.testing.assert_allclose(derive(der2, ind, frame, load_system())[0], [2.0 / 10_000, np.nan])

@@ -56,6 +56,24 @@ def test_wide_interval_for_a_town_that_hinges_on_one_weight():
     assert r.loc[0, "rank_p05"] == 1 and r.loc[0, "rank_p95"] == 7
     width = r["rank_p95"] - r["rank_p05"]
     assert width[0] == 6 and (width[2:] < 6).all()
+    # only the weights varied, so they carry all of the rank variance
+    np.testing.assert_allclose(mc.sensitivity["share"], [0.0, 0.0, 1.0])
+
+
+def test_sensitivity_attributes_rank_changes_to_the_aggregation():
+    # arithmetic vs geometric reorders a balanced town (1) and a lopsided one (0);
+    # weights are fixed and minmax is the only normalisation
+    ind = pd.DataFrame({"a": [100.0, 50.0, 0.0, 20.0], "b": [0.0, 45.0, 10.0, 30.0]})
+    system = _system({"a": ("+", "d"), "b": ("+", "d")})
+    mc = monte_carlo(ind, system, draws=200, seed=0, weights="none",
+                     normalisations=("minmax",), aggregations=("arithmetic", "geometric"))
+    sens = mc.sensitivity.set_index("factor")["share"]
+    assert sens["aggregation"] == pytest.approx(1.0) and sens["normalisation"] == 0.0
+    # minmax: a = [100, 50, 0, 20], b = [0, 100, 22.2, 66.7]
+    # arithmetic: [50, 75, 11.1, 43.3] → town 0 ranks 2nd
+    # geometric sqrt((a+1)(b+1)) - 1: [9.05, 70.8, 3.82, 36.7] → town 0 ranks 3rd
+    ranks = mc.draws.assign(r0=mc.ranks[:, 0]).groupby("aggregation")["r0"].unique()
+    assert list(ranks["arithmetic"]) == [2] and list(ranks["geometric"]) == [3]
 
 
 def test_seeded_and_reproducible():
