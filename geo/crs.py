@@ -151,7 +151,11 @@ def region_of_codes(codes) -> tuple[tuple[float, float, float, float], str]:
     if known and len(known) == len(counties):
         arr = np.array(known)
         box = (arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())
-        return box, f"the {len(counties)} county/ies of the town codes"
+        if len(counties) == 1:
+            from geo.codes import county_name
+
+            return box, f"county {counties[0]} ({county_name(counties[0]) or '?'})"
+        return box, f"the {len(counties)} counties of the town codes"
     provinces = {c[:2] for c in counties}
     if len(provinces) == 1 and next(iter(provinces)) in _PROVINCE_BBOX:
         return _PROVINCE_BBOX[next(iter(provinces))], f"province {next(iter(provinces))}"
@@ -306,6 +310,17 @@ def resolve_crs(file_crs, bounds, *, crs="auto", region=None, region_name="China
         return CRSDecision(chosen, source, True,
                            f"CRS {label} {how}; x and y are swapped in the file "
                            "(northing/latitude first) and were swapped back")
+    if source == "file" and not _inside(_to_lonlat_bounds(chosen, bounds), CHINA_BBOX):
+        try:
+            alt = infer_crs(bounds, region=region, region_name=region_name, path=path)
+            fits = f"; the coordinates fit {alt.crs.name} (--crs EPSG:{alt.crs.to_epsg()})"
+        except InputError as exc:
+            fits = f"; {exc.message.split(' and ', 1)[-1]}" if "fit" in exc.message else ""
+        raise InputError(
+            f"the file says its CRS is {label}, but with it the coordinates (x "
+            f"{bounds[0]:.6g}…{bounds[2]:.6g}, y {bounds[1]:.6g}…{bounds[3]:.6g}) fall "
+            f"outside China — the .prj is probably wrong{fits}. Give the right CRS with "
+            "--crs", path=path)
     return CRSDecision(chosen, source, False,
                        f"CRS {label} {how}; WARNING: with it the coordinates fall outside "
                        f"{region_name} — check the CRS (--crs)")

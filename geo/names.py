@@ -35,6 +35,9 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 # Ethnic township names keep 瑶族/壮族 in the stem: 瑶安瑶族乡 → ('瑶安瑶族', '乡').
 _SPACE = re.compile(r"[\s\u3000\u00a0]+")
 _BRACKETED = re.compile(r"[（(][^）)]*[）)]$")
+# Footnote markers after a name in yearbooks: 连州镇*, 星子镇①, 西岸镇注1, 九陂镇¹
+_MARKS = re.compile(r"(?:[*＊※#△▲☆★]|[\u2460-\u2473]|[\u00b9\u00b2\u00b3\u2070-\u2079]|"
+                    r"注\d*)+$")
 
 
 @lru_cache(maxsize=1)
@@ -61,11 +64,17 @@ def normalise_name(name) -> str:
 
 def name_key(name) -> tuple[str, str | None]:
     """``(stem, kind)`` of a town name; see the module docstring."""
-    text = _BRACKETED.sub("", normalise_name(name))
+    text = _BRACKETED.sub("", _strip_marks(name))
     for suffix, kind in _SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
             return text[: -len(suffix)], kind
     return text, None
+
+
+def _strip_marks(name) -> str:
+    # before NFKC, which would turn ① into 1 and ¹ into 1
+    raw = "" if name is None or (isinstance(name, float) and name != name) else str(name)
+    return normalise_name(_MARKS.sub("", raw.strip()))
 
 
 def names_compatible(a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:

@@ -686,6 +686,12 @@ def _describe(table: ParsedTable, layout, n_empty: int) -> None:
         odd = {k: int(v) for k, v in counts.items() if k not in ("ok",)}
         if odd and table.kinds.get(name) in ("number", "flag"):
             msgs.append(f"column {name!r}: " + ", ".join(f"{v} {k}" for k, v in odd.items()))
+        if table.units.get(name) == "%" and table.kinds.get(name) == "number":
+            ok = np.asarray(table.data[name], dtype=float)[np.asarray(table.status[name]) == "ok"]
+            if len(ok) >= 3 and ok.max() <= 1 and ok.max() > 0:
+                msgs.append(f"column {name!r} (%): every value is between 0 and 1 — if these "
+                            "are fractions, not percentages, multiply by 100 in the file "
+                            "(kept as given)")
         if counts.get("invalid", 0):
             bad = [table.source_rows[i] for i, s in enumerate(table.status[name])
                    if s == "invalid"]

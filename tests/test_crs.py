@@ -75,7 +75,8 @@ def test_nothing_fits():
 
 def test_region_of_codes():
     box, name = region_of_codes(["441882100"])
-    assert box[0] < 112.3 and box[2] > 112.7 and "county" in name
+    assert box[0] < 112.3 and box[2] > 112.7 and name == "county 441882 (连州市)"
+    assert region_of_codes(["441882100", "441802001"])[1] == "the 2 counties of the town codes"
     assert region_of_codes(["449999100"])[0] == GUANGDONG_BBOX
     assert region_of_codes([])[1] == "China"
 
@@ -99,3 +100,18 @@ def test_old_datum_transformation_is_recorded_with_accuracy():
     desc, acc = transformation_note(CRS.from_epsg(4547))
     assert "CGCS2000" in acc
     assert transformation_note(CRS.from_epsg(4326)) == ("none", "no transformation")
+
+
+def test_wrong_prj_is_an_error_with_the_likely_crs():
+    bounds = _projected_bounds(4547)
+    region, name = region_of_codes(["441882100"])
+    with pytest.raises(InputError, match=r"says its CRS is WGS 84.*outside China.*\.prj is "
+                                         r"probably wrong.*--crs EPSG:4547"):
+        resolve_crs(CRS.from_epsg(4326), bounds, region=region, region_name=name)
+
+
+def test_file_crs_outside_the_towns_region_is_a_warning_message():
+    bounds = _projected_bounds(4547, (113.3, 23.5, 113.6, 23.8))   # Guangzhou area
+    region, name = region_of_codes(["441882100"])                    # Lianzhou codes
+    d = resolve_crs(CRS.from_epsg(4547), bounds, region=region, region_name=name)
+    assert "WARNING" in d.message and "outside county 441882 (连州市)" in d.message

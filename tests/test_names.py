@@ -37,3 +37,8 @@ def test_county_names():
     assert normalise_county("连州市") == "连州"
     assert normalise_county("連南瑤族自治縣") == "连南瑶族"
     assert normalise_county("清城区") == "清城"
+
+
+def test_footnote_marks_after_names_are_ignored():
+    for marked in ("连州镇*", "连州镇①", "连州镇注1", "连州镇¹", "連州鎮※"):
+        assert name_key(marked) == ("连州", "镇")

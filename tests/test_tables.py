@@ -159,3 +159,11 @@ def test_number_merged_over_several_towns_is_not_copied(tmp_path):
     npt.assert_array_equal(t.data["A级景区数"], [3.0, np.nan, np.nan])
     assert t.raw["A级景区数"].tolist() == ["3", "2", "2"]
     assert any("rows 3, 4 share one merged cell" in m for m in t.messages)
+
+
+def test_percent_column_of_fractions_is_flagged(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("乡镇,森林覆盖率（%）\n连州镇*,0.65\n星子镇①,0.7\n龙坪镇,0.81\n", "utf-8")
+    t = read_table(p)
+    npt.assert_allclose(t.data["森林覆盖率"], [0.65, 0.7, 0.81])    # not changed silently
+    assert any("between 0 and 1" in m for m in t.messages)
