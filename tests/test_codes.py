@@ -58,3 +58,25 @@ def test_type_digits_checked_against_name():
     msg = check_code_type("441882201", "三水镇")
     assert "201" in msg and "乡" in msg and "镇" in msg
     assert name_type("太平乡") == "乡" and name_type("太平镇") == "镇"
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+_codes = st.builds(lambda county, kind: f"{county}{kind:03d}",
+                   st.sampled_from(["441882", "441802", "440103", "445381"]),
+                   st.integers(1, 599))
+
+
+@given(_codes, st.sampled_from(["str", "int", "float", "floatstr", "twelve", "sci"]))
+def test_every_storage_of_a_code_reads_back_the_same(code, form):
+    value = {"str": code, "int": int(code), "float": float(code),
+             "floatstr": f"{code}.0", "twelve": code + "000",
+             "sci": f"{code[0]}.{code[1:]}E+08"}[form]
+    assert normalise_code(value) == code
+
+
+@given(_codes, st.integers(1, 7))
+def test_scientific_notation_with_lost_digits_is_refused(code, shown):
+    text = f"{code[0]}.{code[1:1 + shown]}E+08"
+    with pytest.raises(ValueError, match="digits shown"):
+        normalise_code(text)

@@ -215,3 +215,14 @@ def test_shifted_datums_convert_back_within_a_millimetre(tmp_path, datum):
     _same_positions(out, tol=1e-8)          # 1e-8° ≈ 1 mm
     with pytest.raises(InputError, match="unknown datum 'x'.*--datum"):
         read_boundaries(path, datum="x")
+
+
+def test_reports_are_json_ready(tmp_path):
+    import json
+
+    _, report = read_boundaries(gk_shapefile(tmp_path / "shp"))
+    table = read_table(yearbook_workbook(tmp_path / "yb.xlsx"))
+    d = json.loads(json.dumps({"b": report.to_dict(), "t": table.to_dict()}, ensure_ascii=False))
+    assert d["b"]["crs"] == "EPSG:4547" and d["b"]["n_features"] == 13
+    assert d["t"]["rows"] == 13 and d["t"]["excluded"] == 3
+    assert d["t"]["cell_status"]["no_data"] == 1
