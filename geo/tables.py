@@ -581,7 +581,7 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
               messages, enc, sheet_name, n_empty):
-    from geo.codes import check_code_type, parse_codes
+    from geo.codes import parse_codes
 
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
     ex_idx = [r for r, _, _ in excluded]
@@ -634,13 +634,23 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         messages=messages, path=str(path), kinds=kinds, keys=keys, encoding=enc,
         sheet=sheet_name, header_rows=[h + 1 for h in layout["header_rows"]])
     _describe(table, layout, n_empty)
-    if keys["code"] is not None and keys["name"] is not None:
-        for row, code, name in zip(source_rows, frame[keys["code"]], frame[keys["name"]]):
-            problem = check_code_type(code, name)
-            if problem:
-                messages.append(f"row {row}: {problem}")
+    messages.extend(_code_type_messages(table))
     messages.extend(cross_check_totals(table))
     return table
+
+
+def _code_type_messages(table: ParsedTable) -> list[str]:
+    from geo.codes import check_code_type
+
+    code, name = table.keys.get("code"), table.keys.get("name")
+    if code is None or name is None:
+        return []
+    out = []
+    for row, c, n in zip(table.source_rows, table.data[code], table.data[name]):
+        problem = check_code_type(c, n)
+        if problem:
+            out.append(f"row {row}: {problem}")
+    return out
 
 
 _MONEY_WORDS = re.compile(r"值|额|收入|投资|支出|资金|利润|税|产出|营收")

@@ -167,3 +167,11 @@ def test_percent_column_of_fractions_is_flagged(tmp_path):
     t = read_table(p)
     npt.assert_allclose(t.data["森林覆盖率"], [0.65, 0.7, 0.81])    # not changed silently
     assert any("between 0 and 1" in m for m in t.messages)
+
+
+def test_code_type_digits_checked_against_names(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("统计代码,乡镇\n441882201,三水瑶族乡\n441882200,瑶安镇\n", "utf-8")
+    t = read_table(p)
+    assert [m for m in t.messages if "type digits" in m] == [
+        "row 3: code 441882200 has type digits 200 (乡) but the name '瑶安镇' is a 镇"]
