@@ -194,13 +194,15 @@ def _candidates(bounds, region=CHINA_BBOX) -> list[tuple[CRS, str]]:
     x0, y0, x1, y1 = bounds
     if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
         return [(CRS.from_epsg(4326), "longitude/latitude in degrees (WGS84 / CGCS2000)")]
-    if not (1e5 <= y0 <= y1 <= 6.5e6):  # northings of China
+    if not (1e5 <= y0 <= y1 <= 7.5e6):  # northings of China (GK and Web Mercator)
         return []
     out = []
+    if 8.0e6 <= x0 <= x1 <= 1.52e7:  # web exports: Web Mercator metres, China's longitudes
+        out.append((CRS.from_epsg(3857), "Web Mercator metres (a web-map export)"))
     if x0 >= 1e7:
         z0, z1 = int(x0 // 1e6), int(x1 // 1e6)
         if z0 != z1:
-            return []
+            return out
         kind = "zone6" if 13 <= z0 <= 23 else "zone3" if 25 <= z0 <= 45 else None
         crs = gk_crs("CGCS2000", kind, z0) if kind else None
         if crs is not None:
@@ -259,7 +261,7 @@ def infer_crs(bounds, *, region=None, region_name: str = "China", path=None) -> 
     crs, why, swapped = found[0]
     msg = f"no CRS in the file; inferred {crs.name} (EPSG:{crs.to_epsg()}) from the " \
           f"coordinates: {why}, the only candidate inside {region_name}"
-    if not crs.is_geographic:
+    if "Gauss-Kruger" in crs.name:
         msg += ("; datum assumed CGCS2000 — Xian 1980 and Beijing 1954 use the same numbers "
                 "with shifts of about 100–150 m: if the survey used one of them, give --crs "
                 f"(e.g. {_alternatives(crs)})")

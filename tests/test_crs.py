@@ -115,3 +115,15 @@ def test_file_crs_outside_the_towns_region_is_a_warning_message():
     region, name = region_of_codes(["441882100"])                    # Lianzhou codes
     d = resolve_crs(CRS.from_epsg(4547), bounds, region=region, region_name=name)
     assert "WARNING" in d.message and "outside county 441882 (连州市)" in d.message
+
+
+def test_web_mercator_without_prj():
+    bounds = _projected_bounds(3857)
+    region, name = region_of_codes(["441882100"])
+    d = infer_crs(bounds, region=region, region_name=name)
+    assert d.crs.to_epsg() == 3857 and "Web Mercator" in d.message
+    assert "Xian 1980" not in d.message
+    # eastings 13.0e6–13.1e6 could be 6° zone 13 (75°E) too; the region rules that out
+    zone13 = _projected_bounds(3857, (117.2, 23.5, 117.3, 23.6))
+    assert 13e6 < zone13[0] < 14e6
+    assert infer_crs(zone13, region=GUANGDONG_BBOX).crs.to_epsg() == 3857
