@@ -83,8 +83,35 @@ def detect_bytes(data: bytes) -> EncodingGuess:
     if not _CJK.search(text):
         raise InputError("the text is not UTF-8 and does not decode to Chinese as GB18030; "
                          "give the encoding with --encoding")
+    if _common_share(text) < 0.8:
+        # GBK decoding of Big5 bytes gives valid but improbable characters (㮾-like rarities
+        # are a few per file, not a third of the text): judge by the decoded text.
+        try:
+            big5 = data.decode("big5")
+        except UnicodeDecodeError:
+            big5 = None
+        if big5 is not None and _CJK.search(big5):
+            return EncodingGuess("big5", "not UTF-8; as GB18030 it gives improbable "
+                                         "characters, as Big5 (traditional) it decodes cleanly")
+        raise InputError("the text decodes as GB18030 only to improbable characters; give "
+                         "the encoding with --encoding")
     return EncodingGuess("gb18030", "not UTF-8; decodes cleanly as GB18030 (GBK superset) "
                                     "to Chinese text")
+
+
+def _common_share(text: str) -> float:
+    """Share of the CJK characters that are in GB2312 (the 6,763 common hanzi)."""
+    chars = _CJK.findall(text)
+    if len(chars) < 4:
+        return 1.0
+    common = 0
+    for ch in chars:
+        try:
+            ch.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common / len(chars)
 
 
 def looks_like_mojibake(text: str) -> bool:

@@ -65,3 +65,17 @@ def test_mojibake_detection():
     assert not looks_like_mojibake("连州镇")
     assert not looks_like_mojibake("Café")   # one accented letter is not garbage
     assert not looks_like_mojibake("Lianzhou")
+
+
+def test_big5_is_not_taken_for_gbk():
+    text = "統計代碼,鄉鎮\n441882100,連州鎮\n441882101,星子鎮\n441882107,東陂鎮\n"
+    raw = text.encode("big5")
+    raw.decode("gb18030")                      # valid GB18030 bytes, but nonsense text
+    guess = detect_bytes(raw)
+    assert guess.encoding == "big5" and "improbable" in guess.reason
+    assert raw.decode(guess.encoding) == text
+
+
+def test_a_few_rare_characters_are_still_gb18030():
+    text = "㮾下镇,连州镇,星子镇,东陂镇,九陂镇"
+    assert detect_bytes(text.encode("gb18030")).encoding == "gb18030"
