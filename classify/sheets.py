@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.suggest import Benchmark, Suggestion
+from classify.suggest import Benchmark, Suggestion, records
 
 __all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
            "write_workbook", "write_docx", "labels"]
@@ -103,7 +103,7 @@ def _label_of(s: Suggestion, target, lang) -> str:
 
 def _pos_rows(table, lang, N) -> list[dict]:
     rows = []
-    for r in table.to_dict("records"):
+    for r in records(table):
         rows.append({
             "id": r["indicator"], "label": r[f"label_{lang}"],
             "value": N(r["value"], "value", r["unit"]),
@@ -116,7 +116,7 @@ def _pos_rows(table, lang, N) -> list[dict]:
 
 def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
     rows = []
-    for g in b.gaps.to_dict("records"):
+    for g in records(b.gaps):
         flag = g["unit"] in ("是/否", "flag")  # yes/no: the two values say it all
         rows.append({"id": g["indicator"], "label": g[f"label_{lang}"],
                      "this": N(g["this"], "value", g["unit"]),
@@ -175,7 +175,7 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
     gaps = s.category_gaps
     out = []
     rel_order = {}
-    for rec in gaps.to_dict("records"):
+    for rec in records(gaps):
         rel_order.setdefault(rec["target"], rec["relation"])
     targets = dict(rel_order)
     # the fallback category (培育类) has no rules: nothing to explain for it
@@ -185,7 +185,7 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
         targets[s.declared_target] = "declared"
     for target, relation in targets.items():
         rules: dict[str, dict] = {}
-        for g in gaps[gaps["target"] == target].to_dict("records"):
+        for g in records(gaps[gaps["target"] == target]):
             text = _rule_text(g, lang)
             if numfmt.is_missing(g.get("value")):
                 text = _fill(t["gaps"]["rule_missing"], html, rule=text)
@@ -222,7 +222,7 @@ def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
         (f"{t['lp']}{label}{t['rp']}" if label != s.declared else "")
     if status:
         text += " — " + t["declared"].get(status, status)
-    failing = [_rule_text(r, lang) for r in s.declared_failing.to_dict("records")]
+    failing = [_rule_text(r, lang) for r in records(s.declared_failing)]
     return {"text": text, "status": status, "failing": failing}
 
 
@@ -239,7 +239,7 @@ def _data_ctx(s: Suggestion, lang, t, html) -> dict:
     if q and q != "official":
         lines.append(_fill(t["data"]["boundary"], html, quality=q))
     notes = []
-    for r in s.missing.to_dict("records"):
+    for r in records(s.missing):
         aff = [_label_of(s, a, lang) for a in str(r["affects"] or "").split(";") if a]
         notes.append({"id": r["indicator"], "label": r[f"label_{lang}"],
                       "status_id": r["status"], "status": t["data"][r["status"]],
@@ -252,7 +252,7 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
     return [{"id": d["dimension"], "label": d[f"label_{lang}"], "this": N(d["this"], "score"),
              "median": N(d["category_median"], "score"),
              "benchmark": N(d["benchmark"], "score")}
-            for d in s.dimensions.to_dict("records")]
+            for d in records(s.dimensions)]
 
 
 def _chart(s: Suggestion, lang: str, color: str) -> Markup:
@@ -267,7 +267,7 @@ def _chart(s: Suggestion, lang: str, color: str) -> Markup:
         return None if numfmt.is_missing(v) else round(x0 + plot_w * min(max(float(v), 0), 100)
                                                        / 100, 1)
 
-    for k, r in enumerate(d.to_dict("records")):
+    for k, r in enumerate(records(d)):
         y = top + k * row_h
         tx = x(r["this"])
         rows.append({"id": r["dimension"], "label": r[f"label_{lang}"], "y": y,
@@ -408,7 +408,7 @@ def _gap_long_rows(suggestions, lang) -> list[dict]:
     out = []
     for s in suggestions:
         for b in (s.benchmarks or s.challengers):
-            for g in b.gaps.to_dict("records"):
+            for g in records(b.gaps):
                 def num(v):
                     return None if numfmt.is_missing(v) else float(v)
                 out.append({x["town_code"]: s.town_code, x["town"]: s.town,
@@ -553,10 +553,13 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
         fonts = rpr.makeelement(qn("w:rFonts"), {})
         rpr.append(fonts)
     fonts.set(qn("w:eastAsia"), "SimSun")
+    # style objects looked up once (by name, python-docx scans every style per call)
+    st = {n: doc.styles[n] for n in ("Title", "Heading 1", "Heading 2", "Heading 3",
+                                     "Table Grid", "List Bullet", "List Bullet 2")}
     for k, s in enumerate(suggestions):
         if k:
             doc.add_section(WD_SECTION.NEW_PAGE)
-        _docx_town(doc, s, lang, t, title if k == 0 else None, notice)
+        _docx_town(doc, st, s, lang, t, title if k == 0 else None, notice)
     cp = doc.core_properties
     cp.title = title or t["title"]
     cp.author = "towntype"
@@ -567,27 +570,25 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     return _write_zip_deterministic(buf.getvalue(), Path(path))
 
 
-def _docx_table(doc, header: list[str], rows: list[list[str]]):
-    table = doc.add_table(rows=1, cols=len(header))
-    table.style = "Table Grid"
-    for c, h in zip(table.rows[0].cells, header):
-        c.text = str(h)
-    for r in rows:
-        cells = table.add_row().cells
-        for c, v in zip(cells, r):
-            c.text = str(v)
+def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
+    # all rows at once: python-docx's add_row re-reads the table grid every time
+    table = doc.add_table(rows=len(rows) + 1, cols=len(header))
+    table.style = st["Table Grid"]
+    for row, values in zip(table.rows, [header] + rows):
+        for cell, v in zip(row.cells, values):
+            cell.text = str(v)
     return table
 
 
-def _docx_town(doc, s: Suggestion, lang, t, title, notice) -> None:
+def _docx_town(doc, st, s: Suggestion, lang, t, title, notice) -> None:
     ctx = _context(s, lang, False, notice)
     if title:
-        doc.add_heading(title, level=0)
-    doc.add_heading(_kv(t, t["title"], s.town), level=1)
+        doc.add_paragraph(title, style=st["Title"])
+    doc.add_paragraph(_kv(t, t["title"], s.town), style=st["Heading 1"])
     doc.add_paragraph(ctx["subtitle"])
     if notice:
         doc.add_paragraph(_kv(t, t["notice_label"], notice))
-    doc.add_heading(t["section"]["suggested"], level=2)
+    doc.add_paragraph(t["section"]["suggested"], style=st["Heading 2"])
     cat = ctx["cat"]
     if cat["label"]:
         for key in ("category", "confidence", "runner_up", "secondary"):
@@ -598,48 +599,48 @@ def _docx_town(doc, s: Suggestion, lang, t, title, notice) -> None:
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
     tb = t["table"]
-    _docx_table(doc, [tb["dimension"], tb["score"], tb["median"], tb["benchmark"]],
+    _docx_table(doc, st, [tb["dimension"], tb["score"], tb["median"], tb["benchmark"]],
                 [[d["label"], d["this"], d["median"], d["benchmark"]] for d in ctx["dims"]])
-    doc.add_heading(t["section"]["strengths"], level=2)
+    doc.add_paragraph(t["section"]["strengths"], style=st["Heading 2"])
     for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
                               t["strengths"]["none_strength"]),
                              (t["strengths"]["weaknesses"], ctx["weaknesses"],
                               t["strengths"]["none_weakness"])):
-        doc.add_heading(name, level=3)
+        doc.add_paragraph(name, style=st["Heading 3"])
         if rows:
-            _docx_table(doc, [tb["indicator"], tb["value"], tb["rank_region"], tb["pct_region"],
-                              tb["rank_county"], tb["pct_county"]],
+            _docx_table(doc, st, [tb["indicator"], tb["value"], tb["rank_region"],
+                                  tb["pct_region"], tb["rank_county"], tb["pct_county"]],
                         [[r["label"], r["value"], r["rank"], r["pct"], r["rank_county"],
                           r["pct_county"]] for r in rows])
         else:
             doc.add_paragraph(none)
-    doc.add_heading(t["section"]["benchmarks"], level=2)
+    doc.add_paragraph(t["section"]["benchmarks"], style=st["Heading 2"])
     doc.add_paragraph(ctx["bench"]["intro"])
     for b in ctx["bench"]["items"]:
         doc.add_paragraph(b["caption"])
-        _docx_table(doc, [tb["indicator"], tb["this"], b["other_header"], tb["diff"],
-                          tb["diff_pct"]],
+        _docx_table(doc, st, [tb["indicator"], tb["this"], b["other_header"], tb["diff"],
+                              tb["diff_pct"]],
                     [[g["label"], g["this"], g["other"], g["diff"], g["diff_pct"]]
                      for g in b["gaps"]])
-    doc.add_heading(t["section"]["gaps"], level=2)
+    doc.add_paragraph(t["section"]["gaps"], style=st["Heading 2"])
     for g in ctx["gaps"]:
         doc.add_paragraph(_paren(t, g["label"], g["relation"]))
         if not g["rules"]:
             doc.add_paragraph(g["all_pass"])
         for r in g["rules"]:
-            doc.add_paragraph(r["text"], style="List Bullet")
+            doc.add_paragraph(r["text"], style=st["List Bullet"])
             for lever in r["levers"]:
-                doc.add_paragraph(lever, style="List Bullet 2")
-    doc.add_heading(t["section"]["declared"], level=2)
+                doc.add_paragraph(lever, style=st["List Bullet 2"])
+    doc.add_paragraph(t["section"]["declared"], style=st["Heading 2"])
     doc.add_paragraph(ctx["declared"]["text"])
     for f in ctx["declared"]["failing"]:
-        doc.add_paragraph(f, style="List Bullet")
-    doc.add_heading(t["section"]["data"], level=2)
+        doc.add_paragraph(f, style=st["List Bullet"])
+    doc.add_paragraph(t["section"]["data"], style=st["Heading 2"])
     for line in ctx["data"]["lines"]:
         doc.add_paragraph(line)
     for n in ctx["data"]["notes"]:
         doc.add_paragraph(_kv(t, n["label"], _paren(t, n["status"], n["affects"])),
-                          style="List Bullet")
+                          style=st["List Bullet"])
 
 
 # ---------------------------------------------------------------------------------------

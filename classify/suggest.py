@@ -71,6 +71,14 @@ DIMENSION_LABELS = {
 _KEYS = ("town_code", "town")
 
 
+def records(df: pd.DataFrame) -> list[dict]:
+    """``df.to_dict("records")`` without its per-row indexing cost (slow in pandas 3);
+    missing values stay NaN / None as stored."""
+    cols = list(df.columns)
+    data = [df[c].tolist() for c in cols]
+    return [dict(zip(cols, row)) for row in zip(*data)] if cols else [{} for _ in range(len(df))]
+
+
 # ---------------------------------------------------------------------------------------
 # adapters
 @dataclass(frozen=True)
@@ -112,7 +120,7 @@ def indicator_table(indicators) -> dict[str, IndicatorInfo]:
     if indicators is None:
         return {}
     if isinstance(indicators, pd.DataFrame):
-        items = [(r["id"], r) for r in indicators.to_dict("records")]
+        items = [(r["id"], r) for r in records(indicators)]
     elif isinstance(indicators, Mapping):
         items = list(indicators.items())
     else:
@@ -639,7 +647,7 @@ def _category_gaps(nc: _Cols, i, rows: pd.DataFrame, relations: dict[str, str], 
     out = []
     for target, relation in relations.items():
         fails = rows[(rows["target"].astype(str) == target) & ~rows["passed"].astype(bool)]
-        for r in fails.sort_values("rule_id").to_dict("records"):
+        for r in records(fails.sort_values("rule_id")):
             scale = r.get("scale") if isinstance(r.get("scale"), str) else \
                 scales.get((target, r["rule_id"]), "value")
             base = {k: r.get(k) for k in ("rule_id", "field", "op", "threshold", "value",
@@ -822,7 +830,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     focus_map = dict(FOCUS_DIMENSION, **(focus or {}))
     frame = frame.reset_index(drop=True).copy()
     frame["town_code"] = frame["town_code"].astype(str)
-    frame["_target"] = [_target_of(r) for r in frame.to_dict("records")]
+    frame["_target"] = [_target_of(r) for r in records(frame)]
     trace = trace.copy()
     trace["town_code"] = trace["town_code"].astype(str)
     scales = _rule_scales(trace, taxonomy)
@@ -831,19 +839,19 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     pos = peer_positions(frame, {k: v for k, v in info.items() if k in frame.columns})
     prof = _profile_matrix(frame, {k: v for k, v in info.items() if k in frame.columns})
     by_town: dict[str, list[dict]] = {}
-    for rec in pos.to_dict("records"):
+    for rec in records(pos):
         by_town.setdefault(rec["town_code"], []).append(rec)
     trace_by = dict(tuple(trace.groupby("town_code")))
     empty_trace = trace.iloc[0:0]
     nc = _Cols(frame)
     log_by: dict[str, list[dict]] = {}
     if missing_log is not None and len(missing_log) and "town_code" in missing_log.columns:
-        for rec in missing_log.to_dict("records"):
+        for rec in records(missing_log):
             log_by.setdefault(str(rec["town_code"]), []).append(rec)
     comp = pd.to_numeric(frame.get("composite", pd.Series(np.nan, index=frame.index)),
                          errors="coerce")
     out = []
-    for i, row in enumerate(frame.to_dict("records")):
+    for i, row in enumerate(records(frame)):
         code = row["town_code"]
         target = row["_target"]
         fcol = _focus_column(target, frame, focus_map)
