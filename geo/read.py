@@ -137,15 +137,21 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
     report.driver = driver
     is_shp = path.suffix.lower() == ".shp"
     if is_shp:
+        missing = [s for s in (".shx", ".dbf") if not (path.with_suffix(s).exists()
+                                                     or path.with_suffix(s.upper()).exists())]
+        if missing:
+            raise InputError(f"the shapefile's {' and '.join(missing)} file is missing (it "
+                             "holds the attributes/index); copy it next to the .shp",
+                             path=path)
         guess = dbf_encoding(path, override=encoding)
         report.encoding, report.encoding_reason = guess.encoding, guess.reason
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
-        gdf = pyogrio.read_dataframe(path, layer=layer, encoding="latin1")
+        gdf = _pyogrio_read(path, layer, "latin1")
         gdf = _redecode(gdf, guess.encoding, path)
     else:
         enc = None if encoding == "auto" else normalise_encoding_name(encoding)
-        gdf = pyogrio.read_dataframe(path, layer=layer, encoding=enc)
+        gdf = _pyogrio_read(path, layer, enc)
         report.encoding = enc or "utf-8"
         report.encoding_reason = ("given with --encoding" if enc else
                                   f"{driver or 'this format'} stores text as UTF-8")
@@ -155,6 +161,15 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
         if col != gdf.geometry.name and gdf[col].dtype.kind in "OUT":
             check_text(gdf[col].tolist(), path=path, column=col)
     return gdf
+
+
+def _pyogrio_read(path: Path, layer, encoding):
+    import pyogrio
+
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except Exception as exc:  # pyogrio's DataSourceError, DataLayerError, GDAL errors
+        raise InputError(f"cannot read the boundary file ({exc})", path=path) from None
 
 
 def _redecode(gdf, encoding: str, path: Path):

@@ -226,3 +226,10 @@ def test_reports_are_json_ready(tmp_path):
     assert d["b"]["crs"] == "EPSG:4547" and d["b"]["n_features"] == 13
     assert d["t"]["rows"] == 13 and d["t"]["excluded"] == 3
     assert d["t"]["cell_status"]["no_data"] == 1
+
+
+def test_shapefile_missing_its_dbf(tmp_path):
+    shp = gk_shapefile(tmp_path)
+    shp.with_suffix(".dbf").unlink()
+    with pytest.raises(InputError, match=r"towns\.shp: the shapefile's \.dbf file is missing"):
+        read_boundaries(shp)
