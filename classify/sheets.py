@@ -308,7 +308,8 @@ def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
     review = s.extra.get("review")
     cat = {
         "label": _label_of(s, s.target, lang), "color": color, "ink": _ink(color),
-        "confidence": N(s.confidence, "share"),
+        "confidence": t["suggested"]["not_assessed"] if numfmt.is_missing(s.confidence)
+        else N(s.confidence, "share"),
         "runner_up": _label_of(s, s.runner_up, lang),
         "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),

@@ -830,7 +830,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     focus_map = dict(FOCUS_DIMENSION, **(focus or {}))
     frame = frame.reset_index(drop=True).copy()
     frame["town_code"] = frame["town_code"].astype(str)
-    frame["_target"] = [_target_of(r) for r in records(frame)]
+    # object dtype: a str column would turn "no category" (None) into NaN
+    frame["_target"] = pd.Series([_target_of(r) for r in records(frame)], dtype=object)
     trace = trace.copy()
     trace["town_code"] = trace["town_code"].astype(str)
     scales = _rule_scales(trace, taxonomy)
@@ -853,7 +854,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     out = []
     for i, row in enumerate(records(frame)):
         code = row["town_code"]
-        target = row["_target"]
+        target = nc.targets[i]
         fcol = _focus_column(target, frame, focus_map)
         strengths, weaknesses = _strengths(
             by_town.get(code, []), info, top=top, bottom=bottom, n_max=n_list,

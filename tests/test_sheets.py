@@ -274,3 +274,17 @@ def test_flags_and_shares_in_gap_tables(frame):
     # park: 否 here, 是 there — no "−1是/否"; share: 52.5 % vs 55 %: +2.5 percentage points
     assert "| 省级以上园区 | 否 | 是 | — | — |" in md
     assert "| 第二产业占比 | 52.5% | 55% | +2.5个百分点 | — |" in md
+
+
+def test_town_without_category_or_scores_says_so(frame):
+    frame.loc[7, ["category", "subtype", "composite", "stability", "score_strength",
+                  "score_industry", "score_tourism"]] = [np.nan, np.nan, np.nan, np.nan,
+                                                         np.nan, np.nan, np.nan]
+    s = by_code(suggest(frame, make_trace(frame), indicators=INDICATORS,
+                        categories=PALETTE))["441881102"]  # 辛镇
+    assert s.target is None and not s.benchmarks
+    md = render_markdown(s)
+    assert "本镇尚无分类结果（关键数据缺失），见“数据说明”。" in md
+    assert "| 综合实力 | 缺失 |" in md
+    html = render_html(s, lang="en")
+    assert "No category for this town (key data missing)" in html
