@@ -199,7 +199,28 @@ def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
     grid = [[c.value for c in row] for row in ws.iter_rows()]
     merges = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
               for r in ws.merged_cells.ranges]
+    _check_formulas(path, ws.title, grid)
     return grid, ws.title, merges
+
+
+def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
+    """Formulas whose results were never saved read as empty: refuse, naming a cell.
+
+    Files written by scripts (not saved by Excel/WPS) have no cached formula results.
+    """
+    import openpyxl
+
+    if not any(v is None for row in grid for v in row):
+        return
+    ws = openpyxl.load_workbook(path, data_only=False)[title]
+    for r, row in enumerate(ws.iter_rows()):
+        for c, cell in enumerate(row):
+            if cell.data_type == "f" and (r >= len(grid) or c >= len(grid[r])
+                                          or grid[r][c] is None):
+                raise InputError(
+                    f"cell {cell.coordinate} holds the formula {cell.value!r} but no saved "
+                    "result; open the file in Excel or WPS and save it (or paste values)",
+                    path=path, row=r + 1)
 
 
 def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:

@@ -175,3 +175,16 @@ def test_code_type_digits_checked_against_names(tmp_path):
     t = read_table(p)
     assert [m for m in t.messages if "type digits" in m] == [
         "row 3: code 441882200 has type digits 200 (乡) but the name '瑶安镇' is a 镇"]
+
+
+def test_formulas_without_saved_results_are_refused(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["乡镇", "GDP（万元）", "人均（元）"])
+    ws.append(["连州镇", 100, "=B2*2"])
+    wb.save(tmp_path / "f.xlsx")
+    with pytest.raises(InputError, match=r"f\.xlsx, row 2: cell C2 holds the formula '=B2\*2'"
+                                         r" but no saved result"):
+        read_table(tmp_path / "f.xlsx")
