@@ -335,6 +335,11 @@ def _table_report(t, tentative, claims, matcher):
             base.update(status="matched", how=how,
                         matched_to=f"{b['town_code'].iat[p] or ''} {b['town'].iat[p] or ''}"
                         .strip())
+            bname = b["town"].iat[p]
+            if how == "code" and r["town"] and bname and not names_compatible(
+                    name_key(r["town"]), name_key(bname)):
+                base["reason"] = (f"matched by code, but the names differ (table {r['town']},"
+                                  f" boundaries {bname}): check this row's code")
         elif len(pos) == 1 and how == "crosswalk" and all(
                 tentative[j][1] == "crosswalk" for j in claims[pos[0]]):
             p = pos[0]

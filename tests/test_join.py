@@ -163,3 +163,14 @@ def test_joined_status_aligns_with_towns(tmp_path):
     assert joined["table_row"].tolist() == list(range(17, 4, -1))
     assert st.loc[joined["town"] == "龙坪镇", "一般公共预算收入"].tolist() == ["no_data"]
     assert (st.loc[joined["town"] != "龙坪镇", "一般公共预算收入"] == "ok").all()
+
+
+def test_code_match_with_a_different_name_is_pointed_out():
+    b = lianzhou_cells().iloc[:2]
+    table = pd.DataFrame({"统计代码": ["441882101", "441882100"], "乡镇": ["连州镇", "连州镇"]})
+    _, report = join_towns(b, table)
+    tab = report[report["source"] == "table"]
+    assert tab["status"].tolist() == ["matched", "matched"]
+    assert tab["reason"].iloc[0] == ("matched by code, but the names differ (table 连州镇, "
+                                     "boundaries 星子镇): check this row's code")
+    assert tab["reason"].iloc[1] == ""
