@@ -209,6 +209,19 @@ class _Matcher:
             return normalise_county(county) == normalise_county(bn)
         return True
 
+    def close_names(self, town, n: int = 3) -> list[str]:
+        """Boundary names similar to ``town`` (a hint for typos), best first."""
+        import difflib
+
+        if not town:
+            return []
+        by_stem: dict[str, set] = {}
+        for t in self.b["town"]:
+            if t:
+                by_stem.setdefault(name_key(t)[0], set()).add(normalise_name(t))
+        stems = difflib.get_close_matches(name_key(town)[0], sorted(by_stem), n=n, cutoff=0.6)
+        return [name for stem in stems for name in sorted(by_stem[stem])][:n]
+
     def describe(self, positions) -> str:
         b = self.b
         return "; ".join(f"{b['town_code'].iat[p] or '?'} {b['town'].iat[p] or '?'}"
@@ -359,8 +372,11 @@ def _table_report(t, tentative, claims, matcher):
                         reason=(note + f"{len(pos)} towns have this name; add a county "
                                 "column (所属县区) or a code column (统计代码)").strip())
         else:
+            close = matcher.close_names(r["town"])
+            hint = f" (closest names: {', '.join(close)})" if close else ""
             base.update(status="unmatched", reason=(note + "no town with this code or name "
-                        "in the boundaries; check the spelling or give a crosswalk").strip())
+                        f"in the boundaries{hint}; check the spelling or give a crosswalk")
+                        .strip())
         rows.append(base)
     return rows, None
 

@@ -174,3 +174,11 @@ def test_code_match_with_a_different_name_is_pointed_out():
     assert tab["reason"].iloc[0] == ("matched by code, but the names differ (table 连州镇, "
                                      "boundaries 星子镇): check this row's code")
     assert tab["reason"].iloc[1] == ""
+
+
+def test_unmatched_rows_get_close_names_as_a_hint():
+    b = lianzhou_cells().iloc[:3]
+    _, report = join_towns(b, pd.DataFrame({"乡镇": ["大路辺镇", "火星镇"], "x": [1, 2]}))
+    tab = report[report["source"] == "table"]
+    assert "closest names: 大路边镇" in tab["reason"].iloc[0]
+    assert "closest" not in tab["reason"].iloc[1]
