@@ -181,6 +181,7 @@ class _Matcher:
         self.by_code: dict[str, list[int]] = {}
         self.by_stem: dict[str, list[int]] = {}
         self.keys = [name_key(n) if n else ("", None) for n in b["town"]]
+        self._by_stem_names: dict[str, set] | None = None
         for p, code in enumerate(b["town_code"]):
             if code:
                 self.by_code.setdefault(code, []).append(p)
@@ -215,10 +216,12 @@ class _Matcher:
 
         if not town:
             return []
-        by_stem: dict[str, set] = {}
-        for t in self.b["town"]:
-            if t:
-                by_stem.setdefault(name_key(t)[0], set()).add(normalise_name(t))
+        if self._by_stem_names is None:
+            self._by_stem_names = {}
+            for t in self.b["town"]:
+                if t:
+                    self._by_stem_names.setdefault(name_key(t)[0], set()).add(normalise_name(t))
+        by_stem = self._by_stem_names
         stems = difflib.get_close_matches(name_key(town)[0], sorted(by_stem), n=n, cutoff=0.6)
         return [name for stem in stems for name in sorted(by_stem[stem])][:n]
 
