@@ -556,42 +556,57 @@ def _model_field(model, rows: pd.DataFrame, fld: str) -> np.ndarray:
     return np.asarray(out, dtype=float)[:, names.index(fld)]
 
 
-def _model_lever(model, nc: _Cols, i, fld, needed_field, ind, info, cols, numer):
-    """Smallest change of ``ind`` whose model score exceeds ``needed_field``, the other
-    indicators held fixed (derived indicators with ``ind`` as numerator move with it);
-    ``None`` when even 10× the regional best does not reach it.
+def _model_levers(model, nc: _Cols, i, fld, needed_field, cands, info, cols, numer
+                  ) -> dict[str, float | None]:
+    """For each indicator in ``cands``: the smallest change (others held fixed; derived
+    indicators with it as numerator move with it) whose model score exceeds
+    ``needed_field``; ``None`` when even 10× the regional best does not reach it.
 
-    Searched on nested 33-point grids (one batched ``transform`` per round) rather than
-    by bisection, so a town costs a few model calls per indicator.
+    Searched on nested 33-point grids, all candidates in one batched ``transform`` per
+    round (4 rounds: the bracket shrinks to 1/32⁴ of the search range).
     """
-    row = pd.DataFrame({c: [nc(c)[i]] for c in cols})
-    cur = float(row[ind].iloc[0])
-    col = nc(ind)
-    if info.direction > 0:
-        lo, hi = cur, max(cur, float(np.nanmax(col))) * 10 + 1
-    else:
-        lo, hi = cur, min(cur, float(np.nanmin(col)), 0.0)
-    linked = [d for d, n in numer.items() if n == ind and d in cols]
-
-    def passes(xs):
-        rows = row.loc[np.zeros(len(xs), dtype=int)].reset_index(drop=True)
-        rows[ind] = xs
-        for d in linked:
-            base = float(row[d].iloc[0])
-            rows[d] = base * xs / cur if cur else base
-        with np.errstate(all="ignore"):
-            return _model_field(model, rows, fld) > needed_field
-
+    base = pd.DataFrame({c: [nc(c)[i]] for c in cols})
+    state: dict[str, list] = {}
+    for ind in cands:
+        cur, col = float(nc(ind)[i]), nc(ind)
+        if info[ind].direction > 0:
+            state[ind] = [cur, max(cur, float(np.nanmax(col))) * 10 + 1]
+        else:
+            state[ind] = [cur, min(cur, float(np.nanmin(col)), 0.0)]
+    result: dict[str, float | None] = {}
     for rnd in range(4):
-        xs = np.linspace(lo, hi, 33)
-        ok = passes(xs)
-        if not ok.any():
-            return None
-        k = int(np.argmax(ok))
-        if k == 0:
-            return float(xs[0]) if rnd else None
-        lo, hi = float(xs[k - 1]), float(xs[k])
-    return hi
+        active = [ind for ind in cands if ind not in result]
+        if not active:
+            break
+        grids, blocks = {}, []
+        for ind in active:
+            lo, hi = state[ind]
+            xs = np.linspace(lo, hi, 33)
+            grids[ind] = xs
+            rows = base.loc[np.zeros(len(xs), dtype=int)].reset_index(drop=True)
+            rows[ind] = xs
+            cur = float(base[ind].iloc[0])
+            for d, n in numer.items():
+                if n == ind and d in rows.columns:
+                    b0 = float(base[d].iloc[0])
+                    rows[d] = b0 * xs / cur if cur else b0
+            blocks.append(rows)
+        with np.errstate(all="ignore"):
+            scores = _model_field(model, pd.concat(blocks, ignore_index=True), fld)
+        for k, ind in enumerate(active):
+            ok = scores[k * 33:(k + 1) * 33] > needed_field
+            xs = grids[ind]
+            if not ok.any():
+                result[ind] = None
+                continue
+            j = int(np.argmax(ok))
+            if j == 0:
+                result[ind] = float(xs[0]) if rnd else None
+                continue
+            state[ind] = [float(xs[j - 1]), float(xs[j])]
+    for ind in cands:
+        result.setdefault(ind, state[ind][1])
+    return result
 
 
 def _levers(nc: _Cols, i, fld, needed_field, info, numer, model, n_levers, cols):
@@ -610,22 +625,22 @@ def _levers(nc: _Cols, i, fld, needed_field, info, numer, model, n_levers, cols)
     dim = fld.removeprefix("score_")
     # base indicators only: a derived one (LQ, per capita) is not something to raise itself
     cands = [c for c in cols if (info[c].dimension == dim or fld == "composite")
-             and c not in numer]
+             and c not in numer and not math.isnan(nc(c)[i])
+             and info[c].unit not in ("是/否", "flag")]
+    method = "empirical"
+    needs: dict[str, float | None] = {}
+    if model is not None and cands:
+        try:
+            needs, method = _model_levers(model, nc, i, fld, needed_field, cands, info, cols,
+                                          numer), "model"
+        except (KeyError, ValueError):  # the model does not produce this field
+            needs, method = {}, "empirical"
+    if method == "empirical":
+        needs = {ind: _empirical_lever(nc, i, fld, needed_field, ind, info[ind])
+                 for ind in cands}
     out = []
     for ind in cands:
-        cur = float(nc(ind)[i])
-        if math.isnan(cur) or info[ind].unit in ("是/否", "flag"):
-            continue
-        need, method = None, "empirical"
-        if model is not None:
-            try:
-                need, method = _model_lever(model, nc, i, fld, needed_field, ind, info[ind],
-                                            cols, numer), "model"
-            except (KeyError, ValueError):  # the model does not produce this field
-                need, method = None, "empirical"
-        if method == "empirical":
-            need, method = _empirical_lever(nc, i, fld, needed_field, ind, info[ind]), \
-                "empirical"
+        cur, need = float(nc(ind)[i]), needs.get(ind)
         if need is None or (need - cur) * info[ind].direction <= 0:
             continue
         x = nc(ind)[~np.isnan(nc(ind))] * info[ind].direction

@@ -306,3 +306,32 @@ def test_peer_positions_counts_only_present_values(case):
     pos = peer_positions(frame, indicator_table(INDICATORS))
     r = pos[(pos["town_code"] == "441881101") & (pos["indicator"] == "industrial_output")]
     assert math.isnan(r["rank"].iloc[0]) and r["n"].iloc[0] == 7
+
+
+def test_model_gap_reaches_the_threshold_with_the_real_scorer(case):
+    from classify.config import load_system
+    from classify.scoring import score
+
+    frame, _ = case
+    ids = ["gdp", "industrial_output", "lq_industry", "tourists", "dist_county_seat"]
+    res = score(frame[ids], load_system())
+    scored = frame.drop(columns=["score_strength", "score_industry", "score_tourism",
+                                 "composite", "n_missing", "n_imputed"]).join(
+        res.scores.drop(columns=["rank"]))
+    s = run(scored, make_trace(scored), model=res.model)["441882104"]  # 戊镇
+    rows = s.category_gaps[(s.category_gaps["rule_id"] == "industry_pct")
+                           & (s.category_gaps["method"] == "model")]
+    assert len(rows)
+    for r in rows.to_dict("records"):
+        ind, k = r["indicator"], 4
+        x = scored[ids].iloc[[k]].copy().reset_index(drop=True)
+
+        def industry(v):
+            y = x.copy()
+            y[ind] = v
+            if ind == "industrial_output":  # the LQ moves with its numerator
+                y["lq_industry"] = x["lq_industry"] * v / x[ind]
+            return float(res.model.transform(y)["score_industry"].iloc[0])
+
+        assert industry(r["needed"]) > r["needed_field"]
+        assert industry(r["current"] + 0.99 * (r["needed"] - r["current"])) <= r["needed_field"]
