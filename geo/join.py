@@ -375,7 +375,8 @@ def _table_report(t, tentative, claims, matcher):
                         reason=(note + f"{len(pos)} towns have this name; add a county "
                                 "column (所属县区) or a code column (统计代码)").strip())
         else:
-            close = matcher.close_names(r["town"])
+            n_hints = sum(1 for x in rows if "closest names" in x["reason"])
+            close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""
             base.update(status="unmatched", reason=(note + "no town with this code or name "
                         f"in the boundaries{hint}; check the spelling or give a crosswalk")
