@@ -182,3 +182,22 @@ def test_unmatched_rows_get_close_names_as_a_hint():
     tab = report[report["source"] == "table"]
     assert "closest names: 大路边镇" in tab["reason"].iloc[0]
     assert "closest" not in tab["reason"].iloc[1]
+
+
+def test_bundled_demo_joins_with_no_flags():
+    from pathlib import Path
+
+    from geo.read import read_boundaries
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    boundaries, breport = read_boundaries(root / "boundaries" / "qingyuan_towns.geojson")
+    table = read_table(root / "indicators" / "qingyuan_towns_demo.csv")
+    no_polygon = pd.read_csv(root / "boundaries" / "unmatched_towns.csv", dtype=str)
+    joined, report = join_towns(boundaries, table)
+    counts = report.attrs["counts"]
+    assert counts["boundaries"] == {"matched": len(boundaries), "ambiguous": 0,
+                                    "unmatched": 0, "excluded": 0, "total": len(boundaries)}
+    unmatched = report[(report["source"] == "table") & (report["status"] != "matched")]
+    assert unmatched["town_code"].tolist() == no_polygon["town_code"].tolist()
+    assert len(joined) == len(table.data) - len(no_polygon)
+    assert table.units["地区生产总值"] == "万元" and table.units["省级以上园区"] == "是/否"
