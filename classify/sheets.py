@@ -372,6 +372,19 @@ def _gap_summary(s: Suggestion, lang: str, t: dict) -> str:
     return "\n".join(parts)
 
 
+def _pos_summary(table, lang, t, N) -> list[str]:
+    """``label（第3/85）``, or the county rank when only the county position qualifies."""
+    out = []
+    for r in records(table):
+        if r["scope"] == "county":
+            rank = _fill(t["strengths"]["county_rank"], False,
+                         rank=N(r["rank_county"], "rank", n=r["n_county"]))
+        else:
+            rank = N(r["rank"], "rank", n=r["n"])
+        out.append(_paren(t, r[f"label_{lang}"], rank))
+    return out
+
+
 def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[dict]:
     """One dict per town, keyed by the workbook headers of ``lang`` (in column order)."""
     t = labels(lang)
@@ -379,8 +392,8 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
     rows = []
     for s in suggestions:
         N = _num_factory(lang, False)
-        strengths = [_paren(t, r["label"], r["rank"]) for r in _pos_rows(s.strengths, lang, N)]
-        weaknesses = [_paren(t, r["label"], r["rank"]) for r in _pos_rows(s.weaknesses, lang, N)]
+        strengths = _pos_summary(s.strengths, lang, t, N)
+        weaknesses = _pos_summary(s.weaknesses, lang, t, N)
         if s.is_leader:
             bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
         else:

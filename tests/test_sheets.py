@@ -288,3 +288,14 @@ def test_town_without_category_or_scores_says_so(frame):
     assert "| 综合实力 | 缺失 |" in md
     html = render_html(s, lang="en")
     assert "No category for this town (key data missing)" in html
+
+
+def test_summary_names_the_scope_of_a_county_only_strength(suggestions):
+    from classify.sheets import summary_rows
+
+    rows = {r["统计代码"]: r for r in summary_rows(suggestions, "zh")}
+    # 戊镇: 15万人次 tourists is 4th of 8 in the region (P63) but 2nd of 5 in 连州市 (P80)
+    assert rows["441882104"]["优势指标"] == "接待游客（县内第2/5）"
+    assert rows["441882100"]["优势指标"].startswith("距县城距离（第1/8）、地区生产总值（第1/8）")
+    en = {r["Code"]: r for r in summary_rows(suggestions, "en")}
+    assert en["441882104"]["Strengths"] == "Tourist visits (2/5 in county)"
