@@ -134,6 +134,17 @@ def parse_cell(value, *, unit: str | None = None,
 
 def _parse_text(text: str, raw: str, unit: str | None) -> Cell:
     nan = math.nan
+    if text.startswith(("<", "小于", "不足")):
+        # "<0.1": below a threshold, like "…": small, not missing, and not a number
+        rest = text.lstrip("<").removeprefix("小于").removeprefix("不足").strip()
+        if _parse_text(rest, raw, unit).status == "ok":
+            return Cell(nan, "below_unit", f"{raw!r}: below a threshold")
+        return Cell(nan, "invalid", f"{raw!r} is not a number")
+    approx = text.startswith("约")
+    if approx:
+        cell = _parse_text(text[1:].strip(), raw, unit)
+        return Cell(cell.value, cell.status, (cell.note + "; " if cell.note else "")
+                    + f"{raw!r} is approximate") if cell.status == "ok" else cell
     percent = text.endswith("%")
     if percent:
         text = text[:-1].rstrip()

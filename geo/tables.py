@@ -441,15 +441,17 @@ def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
                         "(status 'merged') — unmerge and enter each town's value")
 
 
-def _parse_number_column(cells, unit, markers):
+def _parse_number_column(cells, unit, markers, notes=None):
     values, status = [], []
-    for text in cells:
+    for i, text in enumerate(cells):
         if text == _MERGED:
             values.append(math.nan), status.append("merged")
             continue
         cell = parse_cell(text if text != "" else None, unit=unit, markers=markers)
         values.append(cell.value)
         status.append(cell.status)
+        if notes is not None and cell.status == "ok" and cell.note:
+            notes.append((i, cell.note))
     return values, status
 
 
@@ -631,7 +633,12 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         if kind in ("number", "flag"):
             _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
         if kind == "number":
-            data[name], status[name] = _parse_number_column(cells, unit, markers)
+            notes: list = []
+            data[name], status[name] = _parse_number_column(cells, unit, markers, notes)
+            if notes:
+                messages.append(f"column {name!r}: " + "; ".join(
+                    f"row {data_idx[i] + 1}: {note}" for i, note in notes[:8])
+                    + (f"; … {len(notes) - 8} more" if len(notes) > 8 else ""))
             ex_values[name] = _parse_number_column([rows[r][c] for r in ex_idx], unit,
                                                    markers)[0]
         elif kind == "flag":

@@ -26,6 +26,7 @@ from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, unit_multiplier
     ("4.4E+03", None, 4400.0),
     (1234, None, 1234.0),
     (12.5, "万元", 12.5),
+    ("约1200", None, 1200.0),
 ])
 def test_numbers_as_text(text, unit, expected):
     cell = parse_cell(text, unit=unit)
@@ -38,6 +39,7 @@ def test_numbers_as_text(text, unit, expected):
     ("…", "below_unit"), ("……", "below_unit"), ("...", "below_unit"),
     ("", "unknown"), (None, "unknown"), ("   ", "unknown"), (float("nan"), "unknown"),
     ("/", "not_applicable"), ("／", "not_applicable"),
+    ("<0.1", "below_unit"), ("＜0.1", "below_unit"), ("小于5", "below_unit"), ("<abc", "invalid"),
     ("abc", "invalid"), ("1,2", "invalid"), ("1 2", "invalid"), ("12.3%", "invalid"),
     ("1.2.3", "invalid"), ("5万%", "invalid"), (True, "invalid"),
 ])

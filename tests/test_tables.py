@@ -188,3 +188,15 @@ def test_formulas_without_saved_results_are_refused(tmp_path):
     with pytest.raises(InputError, match=r"f\.xlsx, row 2: cell C2 holds the formula '=B2\*2'"
                                          r" but no saved result"):
         read_table(tmp_path / "f.xlsx")
+
+
+def test_scaled_and_approximate_cells_are_reported(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("乡镇,地区生产总值（万元）,常住人口（人）\n连州镇,3亿,1.2万\n星子镇,约900,800\n",
+                 "utf-8")
+    t = read_table(p)
+    npt.assert_allclose(t.data["地区生产总值"], [30000, 900])
+    npt.assert_allclose(t.data["常住人口"], [12000, 800])
+    gdp = next(m for m in t.messages if m.startswith("column '地区生产总值'"))
+    assert "row 2: '3亿' scaled by 10000 to the column unit 万元" in gdp
+    assert "row 3: '约900' is approximate" in gdp
