@@ -42,6 +42,9 @@ MISSING = {"zh": "缺失", "en": "missing"}
 # English names of the declared units; units not listed are kept as written.
 _UNIT_EN = {
     "元": "yuan",
+    "元/人": "yuan/person",
+    "万元/人": "CNY 10k/person",
+    "人/km2": "persons/km²",
     "人": "persons",
     "户": "entities",
     "家": "firms",

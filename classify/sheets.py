@@ -260,7 +260,11 @@ def _chart(s: Suggestion, lang: str, color: str) -> Markup:
     first benchmark (circle), on a fixed 0–100 axis."""
     t = labels(lang)
     d = s.dimensions
-    label_w, x0, plot_w, row_h, top = 90, 96, 300, 22, 8
+    # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
+    longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
+                   for v in d[f"label_{lang}"]] + [40])
+    label_w, plot_w, row_h, top = longest + 6, 300, 22, 8
+    x0 = label_w + 6
     rows = []
 
     def x(v):
