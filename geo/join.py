@@ -30,7 +30,7 @@ import pandas as pd
 from geo.codes import normalise_code, CodeError
 from geo.errors import InputError
 from geo.names import name_key, names_compatible, normalise_county, normalise_name
-from geo.tables import ParsedTable, find_key_columns, read_table
+from geo.tables import ParsedTable, find_key_columns
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
            "indicator_totals", "joined_status",

@@ -27,7 +27,7 @@ import shapely
 
 from geo.codes import CodeError, normalise_code
 from geo.encoding import check_text, dbf_encoding, normalise_encoding_name
-from geo.errors import DatumWarning, InputError, InputWarning
+from geo.errors import DatumWarning, InputError
 from geo.tables import KEY_HEADERS
 
 __all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS"]

@@ -1,6 +1,5 @@
 """CRS: inference without .prj, zone prefixes, ambiguity, swapped axes, old datums."""
 
-import numpy as np
 import pytest
 from pyproj import CRS, Transformer
 

@@ -3,7 +3,6 @@
 import geopandas as gpd
 import numpy as np
 import numpy.testing as npt
-import pytest
 import shapely
 from pyproj import Geod
 from shapely.geometry import Polygon, box

@@ -8,7 +8,7 @@ import pytest
 from geo.errors import InputError
 from geo.join import REPORT_COLUMNS, join_towns, summarise_join
 from geo.tables import read_table
-from tests.inputs_fixtures import (LIANZHOU, QINGYUAN_TWINS, lianzhou_cells, twins_boundaries,
+from tests.inputs_fixtures import (QINGYUAN_TWINS, lianzhou_cells, twins_boundaries,
                                    twins_table, yearbook_workbook)
 
 

@@ -13,7 +13,7 @@ from geo.errors import DatumWarning, InputError
 from geo.join import join_towns
 from geo.read import read_boundaries
 from geo.tables import read_table
-from tests.inputs_fixtures import (LIANZHOU, RARE, bowtie, gk_shapefile, lianzhou_cells,
+from tests.inputs_fixtures import (LIANZHOU, RARE, gk_shapefile, lianzhou_cells,
                                    write_shapefile, yearbook_workbook)
 
 NAMES = [n for _, n in LIANZHOU] + [RARE[1]]
