@@ -161,10 +161,12 @@ def _parse_text(text: str, raw: str, unit: str | None) -> Cell:
     number = _number(text)
     if number is None or math.isinf(number) or math.isnan(number):
         return Cell(nan, "invalid", f"{raw!r} is not a number")
-    note = ""
+    notes = []
     if scale != 1.0:
-        note = f"{raw!r} scaled by {scale:g} to the column unit {unit or '(none)'}"
-    return Cell(number * scale, "ok", note)
+        notes.append(f"{raw!r} scaled by {scale:g} to the column unit {unit or '(none)'}")
+    if "e" in text.lower():
+        notes.append(f"{raw!r} is in scientific notation: Excel may have dropped digits")
+    return Cell(number * scale, "ok", "; ".join(notes))
 
 
 def looks_numeric(values, *, markers: Mapping[str, str] | None = None) -> bool:

@@ -106,3 +106,9 @@ def test_no_silent_wrong_numbers(text, unit):
         digits = "".join(c for c in unicodedata.normalize("NFKC", text).split("e")[0]
                          .split("E")[0] if c.isdigit()).lstrip("0")
         assert digits != "" or cell.value == 0
+
+
+def test_scientific_notation_is_noted():
+    cell = parse_cell("1.23457E+11")
+    assert cell.value == 1.23457e11 and "scientific notation" in cell.note
+    assert parse_cell("123").note == ""
