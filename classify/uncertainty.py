@@ -131,48 +131,60 @@ def _combos(normalisations, aggregations):
     return out
 
 
-def _chunk_dims(Zt, ok, w_in, dim_index, n_dims, geometric, missing):
-    """Dimension scores for a chunk of draws: (B, n, D)."""
-    B, k = w_in.shape
-    W2 = np.zeros((k, B * n_dims))
-    cols = np.arange(B)[:, None] * n_dims + dim_index[None, :]
-    W2[np.broadcast_to(np.arange(k), (B, k)), cols] = w_in
-    num = (Zt @ W2).reshape(-1, B, n_dims)
-    if missing:
-        den = (ok @ W2).reshape(-1, B, n_dims)
-    else:
-        den = np.broadcast_to((w_in @ _onehot(dim_index, n_dims))[None], num.shape)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        S = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
+    """Dimension scores and composite for a contiguous chunk of draws, written in place.
+
+    ``blocks`` holds per dimension ``(Z_d, ok_d, idx_d)``: the dimension's columns of the
+    normalised matrix, transposed to (k_d, n) (NaN set to 0, ``log1p`` applied for
+    geometric), its presence mask likewise (``None`` when nothing is missing) and the column
+    indices.  Per dimension one matrix product (B, k_d) @ (k_d, n); the composite is
+    accumulated from the same (B, n) arrays.
+    """
+    B = w_in.shape[0]
+    n = out_dims.shape[1]
+    num_c = np.zeros((B, n), dtype=np.float32)
+    den_c = np.zeros((B, n), dtype=np.float32)
+    vv = v.astype(np.float32)[:, :, None]
+    for d, blk in enumerate(blocks):
+        if blk is None:
+            out_dims[:, :, d] = np.nan
+            continue
+        Zd, okd, idx = blk
+        w = np.ascontiguousarray(w_in[:, idx], dtype=np.float32)          # (B, k_d)
+        s = w @ Zd                                                         # (B, n)
+        tot = w.sum(axis=1)[:, None]
+        s = np.divide(s, tot, out=np.full_like(s, np.nan), where=tot > 0)
+        if okd is not None:                 # re-weight only the towns with a gap here
+            rows, okm = okd
+            den = w @ okm
+            s[:, rows] = np.divide(s[:, rows] * tot, den, out=np.full_like(den, np.nan),
+                                   where=den > 0)
+        if geometric:
+            np.expm1(s, out=s)
+        if rescale:
+            with np.errstate(all="ignore"):
+                lo = np.nanmin(s, axis=1, keepdims=True)
+                hi = np.nanmax(s, axis=1, keepdims=True)
+            s = 100.0 * (s - lo) / np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
+        out_dims[:, :, d] = s
+        ok = ~np.isnan(s)
+        t = np.where(ok, s, np.float32(0))
+        if geometric:
+            t = np.log1p(np.maximum(t, 0, out=t), out=t)
+        num_c += t * vv[:, d]
+        den_c += ok * vv[:, d]
+    c = np.divide(num_c, den_c, out=np.full_like(num_c, np.nan), where=den_c > 0)
     if geometric:
-        S = np.expm1(S)
-    return S.transpose(1, 0, 2)
+        np.expm1(c, out=c)
+    out_comp[:] = c
 
 
-def _onehot(index, n):
-    m = np.zeros((len(index), n))
-    m[np.arange(len(index)), index] = 1.0
-    return m
-
-
-def _composite(S, v, geometric):
-    ok = ~np.isnan(S)
-    Sf = np.where(ok, S, 0.0)
-    if geometric:
-        Sf = np.log1p(np.clip(Sf, 0, None))
-    num = np.einsum("bnd,bd->bn", Sf, v)
-    den = np.einsum("bnd,bd->bn", ok.astype(float), v)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return np.expm1(c) if geometric else c
-
-
-def _rescale(S):
-    with np.errstate(all="ignore"):
-        lo = np.nanmin(S, axis=1, keepdims=True)
-        hi = np.nanmax(S, axis=1, keepdims=True)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return 100.0 * (S - lo) / span
+def _gaps(ok_d: np.ndarray):
+    """Towns with a missing value in a dimension and their presence mask (k_d, m)."""
+    rows = np.flatnonzero(~ok_d.all(axis=1))
+    if rows.size == 0:
+        return None
+    return rows, np.ascontiguousarray(ok_d[rows].T, dtype=np.float32)
 
 
 def _ranks(comp: np.ndarray) -> np.ndarray:
@@ -244,7 +256,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     D = len(mod.dims)
     ok = ~np.isnan(T)
     missing = not ok.all()
-    pick = rng.integers(len(combos), size=draws)
+    # draws are i.i.d., so sorting them by method pair changes nothing but memory access
+    pick = np.sort(rng.integers(len(combos), size=draws))
     w_in = sample_weights(mod.w_in, mod.dim_index, draws, rng, how=weights,
                           concentration=concentration, noise=noise)
     present = np.flatnonzero(mod.w_dim > 0)
@@ -254,24 +267,27 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                                    concentration=concentration, noise=noise)
     dim_scores = np.empty((draws, n, D), dtype=np.float32)
     composite = np.empty((draws, n), dtype=np.float32)
-    B = max(1, int(chunk_bytes // (8 * n * D * 3)))
+    B = max(1, int(chunk_bytes // (4 * n * 8)))
     Zcache: dict[str, np.ndarray] = {}
     for c, (nm, ag) in enumerate(combos):
-        idx = np.flatnonzero(pick == c)
-        if idx.size == 0:
+        idx_c = np.flatnonzero(pick == c)
+        if idx_c.size == 0:
             continue
         if nm not in Zcache:
             Zcache[nm] = get_normaliser(nm, directions=mod.directions).fit(T).transform(T)
         Z = np.where(ok, Zcache[nm], 0.0)
-        Zt = np.log1p(np.clip(Z, 0, None)) if ag == "geometric" else Z
-        for s in range(0, idx.size, B):
-            part = idx[s:s + B]
-            S = _chunk_dims(Zt, ok.astype(float), w_in[part], mod.dim_index, D,
-                            ag == "geometric", missing)
-            if not BOUNDED[nm]:
-                S = _rescale(S)
-            dim_scores[part] = S
-            composite[part] = _composite(S, v[part], ag == "geometric")
+        Zt = np.log1p(np.maximum(Z, 0.0)) if ag == "geometric" else Z
+        blocks = []
+        for d in range(D):
+            idx = np.flatnonzero(mod.dim_index == d)
+            blocks.append(None if idx.size == 0 else (
+                np.ascontiguousarray(Zt[:, idx].T, dtype=np.float32),
+                _gaps(ok[:, idx]),
+                idx))
+        for s in range(idx_c[0], idx_c[-1] + 1, B):          # draws of a pair are contiguous
+            e = min(s + B, idx_c[-1] + 1)
+            _chunk(blocks, w_in[s:e], v[s:e], ag == "geometric", not BOUNDED[nm],
+                   dim_scores[s:e], composite[s:e])
     ranks = _ranks(composite)
     summary = _summary(ranks, composite, indicators.index)
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
