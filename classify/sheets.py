@@ -13,7 +13,6 @@ timestamps, sorted inputs, fixed ZIP dates in ``.xlsx`` / ``.docx``.
 from __future__ import annotations
 
 import io
-import math
 import tomllib
 import zipfile
 from datetime import datetime
@@ -23,8 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import jinja2
-import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from classify import numfmt
 from classify.errors import ConfigError

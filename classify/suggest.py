@@ -839,77 +839,105 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     _check_frame(frame, trace)
     info = indicator_table(indicators if indicators is not None else system)
     meta_src = indicators if indicators is not None else system
-    labels = category_labels(categories if categories is not None else taxonomy)
-    dim_labels = _dimension_labels(meta_src)
-    numer = derived_numerators(meta_src)
-    focus_map = dict(FOCUS_DIMENSION, **(focus or {}))
     frame = frame.reset_index(drop=True).copy()
     frame["town_code"] = frame["town_code"].astype(str)
     # object dtype: a str column would turn "no category" (None) into NaN
     frame["_target"] = pd.Series([_target_of(r) for r in records(frame)], dtype=object)
     trace = trace.copy()
     trace["town_code"] = trace["town_code"].astype(str)
-    scales = _rule_scales(trace, taxonomy)
-    # roles (中心镇 …) are not categories a town can be short of
-    allowed = set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None
-    pos = peer_positions(frame, {k: v for k, v in info.items() if k in frame.columns})
-    prof = _profile_matrix(frame, {k: v for k, v in info.items() if k in frame.columns})
-    by_town: dict[str, list[dict]] = {}
-    for rec in records(pos):
-        by_town.setdefault(rec["town_code"], []).append(rec)
-    trace_by = dict(tuple(trace.groupby("town_code")))
-    empty_trace = trace.iloc[0:0]
-    nc = _Cols(frame)
-    log_by: dict[str, list[dict]] = {}
-    if missing_log is not None and len(missing_log) and "town_code" in missing_log.columns:
-        for rec in records(missing_log):
-            log_by.setdefault(str(rec["town_code"]), []).append(rec)
-    comp = pd.to_numeric(frame.get("composite", pd.Series(np.nan, index=frame.index)),
-                         errors="coerce")
-    out = []
-    for i, row in enumerate(records(frame)):
-        code = row["town_code"]
-        target = nc.targets[i]
-        fcol = _focus_column(target, frame, focus_map)
-        strengths, weaknesses = _strengths(
-            by_town.get(code, []), info, top=top, bottom=bottom, n_max=n_list,
-            min_county=3)
-        bench, chall, leader = _benchmarks(
-            nc, i, target, fcol, info, prof, n=n_benchmarks, n_rows=n_gap_rows,
-            county_weight=county_weight, city_weight=city_weight)
-        first = (bench or chall or [None])[0]
-        bidx = None if first is None else int(np.flatnonzero(nc.codes == first.town_code)[0])
-        rows = trace_by.get(code, empty_trace)
-        declared = _str(row, "declared") or None
-        declared_target = _resolve_declared(declared, taxonomy, labels)
-        relations = _relations(rows, target, declared_target, _str(row, "runner_up") or None,
-                               near_margin, allowed)
-        gaps = _category_gaps(nc, i, rows, relations, scales, info, numer, model,
-                              n_levers)
-        status = _str(row, "declared_status") or _declared_status(rows, declared_target,
-                                                                   target)
-        dfail = rows[(rows["target"].astype(str) == (declared_target or "\0"))
-                     & ~rows["passed"].astype(bool)].reset_index(drop=True)
-        out.append(Suggestion(
-            town_code=code, town=_str(row, "town"), county=_str(row, "county"),
-            city=_str(row, "city"), target=target, category=_str(row, "category") or None,
-            subtype=_str(row, "subtype") or None, labels=labels,
-            secondary=_split(row.get("secondary")), roles=_split(row.get("roles")),
-            confidence=_num(row, "stability"), runner_up=_str(row, "runner_up") or None,
-            composite=_num(row, "composite"), rank=_num(row, "rank"),
-            n_towns=int(comp.notna().sum()), focus=fcol, is_leader=leader,
-            strengths=strengths, weaknesses=weaknesses, benchmarks=bench, challengers=chall,
-            dimensions=_dimension_table(nc, i, target, bidx, dim_labels),
-            category_gaps=gaps, declared=declared, declared_target=declared_target,
-            declared_status=status, declared_failing=dfail,
-            missing=_missing_table(nc, i, info, log_by.get(code, []), rows,
-                                   _num(row, "n_imputed")), lang=lang,
-            extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
-                   "review": row.get("review"), "review_reason": _str(row, "review_reason"),
-                   "boundary_quality": _str(row, "boundary_quality"),
-                   "top": top, "bottom": bottom,
-                   "targets": sorted(set(rows["target"].astype(str)))}))
+    present = {k: v for k, v in info.items() if k in frame.columns}
+    ctx = _Context(
+        info=info, taxonomy=taxonomy, model=model, lang=lang,
+        labels=category_labels(categories if categories is not None else taxonomy),
+        dim_labels=_dimension_labels(meta_src), numer=derived_numerators(meta_src),
+        focus=dict(FOCUS_DIMENSION, **(focus or {})), scales=_rule_scales(trace, taxonomy),
+        # roles (中心镇 …) are not categories a town can be short of
+        allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
+        nc=_Cols(frame), prof=_profile_matrix(frame, present),
+        positions=_group_records(peer_positions(frame, present)),
+        trace_by=dict(tuple(trace.groupby("town_code"))), empty_trace=trace.iloc[0:0],
+        log_by=_group_records(missing_log) if missing_log is not None
+        and "town_code" in missing_log.columns else {},
+        n_towns=int(np.isfinite(_Cols(frame)("composite")).sum())
+        if "composite" in frame.columns else len(frame),
+        params=dict(n_benchmarks=n_benchmarks, top=top, bottom=bottom, n_list=n_list,
+                    n_gap_rows=n_gap_rows, n_levers=n_levers, near_margin=near_margin,
+                    county_weight=county_weight, city_weight=city_weight))
+    return [_one_town(ctx, i, row) for i, row in enumerate(records(frame))]
+
+
+def _group_records(df: pd.DataFrame) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for rec in records(df):
+        out.setdefault(str(rec["town_code"]), []).append(rec)
     return out
+
+
+@dataclass
+class _Context:
+    """What every town's evidence is computed from (built once per :func:`suggest`)."""
+
+    info: dict
+    taxonomy: Any
+    model: Any
+    lang: str
+    labels: dict
+    dim_labels: dict
+    numer: dict
+    focus: dict
+    scales: dict
+    allowed: set | None
+    nc: _Cols
+    prof: np.ndarray
+    positions: dict
+    trace_by: dict
+    empty_trace: pd.DataFrame
+    log_by: dict
+    n_towns: int
+    params: dict
+
+
+def _one_town(ctx: _Context, i: int, row: dict) -> Suggestion:
+    p, nc, code = ctx.params, ctx.nc, row["town_code"]
+    target = nc.targets[i]
+    fcol = _focus_column(target, nc.frame, ctx.focus)
+    strengths, weaknesses = _strengths(ctx.positions.get(code, []), ctx.info, top=p["top"],
+                                       bottom=p["bottom"], n_max=p["n_list"], min_county=3)
+    bench, chall, leader = _benchmarks(
+        nc, i, target, fcol, ctx.info, ctx.prof, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
+        county_weight=p["county_weight"], city_weight=p["city_weight"])
+    first = (bench or chall or [None])[0]
+    bidx = None if first is None else int(np.flatnonzero(nc.codes == first.town_code)[0])
+    rows = ctx.trace_by.get(code, ctx.empty_trace)
+    declared = _str(row, "declared") or None
+    declared_target = _str(row, "declared_target") or _resolve_declared(
+        declared, ctx.taxonomy, ctx.labels)
+    relations = _relations(rows, target, declared_target, _str(row, "runner_up") or None,
+                           p["near_margin"], ctx.allowed)
+    status = _str(row, "declared_status") or _declared_status(rows, declared_target, target)
+    dfail = rows[(rows["target"].astype(str) == (declared_target or "\0"))
+                 & ~rows["passed"].astype(bool)].reset_index(drop=True)
+    return Suggestion(
+        town_code=code, town=_str(row, "town"), county=_str(row, "county"),
+        city=_str(row, "city"), target=target, category=_str(row, "category") or None,
+        subtype=_str(row, "subtype") or None, labels=ctx.labels,
+        secondary=_split(row.get("secondary")), roles=_split(row.get("roles")),
+        confidence=_num(row, "stability"), runner_up=_str(row, "runner_up") or None,
+        composite=_num(row, "composite"), rank=_num(row, "rank"), n_towns=ctx.n_towns,
+        focus=fcol, is_leader=leader, strengths=strengths, weaknesses=weaknesses,
+        benchmarks=bench, challengers=chall,
+        dimensions=_dimension_table(nc, i, target, bidx, ctx.dim_labels),
+        category_gaps=_category_gaps(nc, i, rows, relations, ctx.scales, ctx.info, ctx.numer,
+                                     ctx.model, p["n_levers"]),
+        declared=declared, declared_target=declared_target, declared_status=status,
+        declared_failing=dfail,
+        missing=_missing_table(nc, i, ctx.info, ctx.log_by.get(code, []), rows,
+                               _num(row, "n_imputed")),
+        lang=ctx.lang,
+        extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
+               "review": row.get("review"), "review_reason": _str(row, "review_reason"),
+               "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
+               "bottom": p["bottom"], "targets": sorted(set(rows["target"].astype(str)))})
 
 
 def _relations(rows, target, declared_target, runner_up, near_margin,
