@@ -88,11 +88,10 @@ def _weight(value, key, path):
 def _unit(value, key, path):
     if value is None:
         return
-    for part in str(value).split("/") if str(value) != "是/否" else [value]:
-        try:
-            parse_unit(part)
-        except InputError as err:
-            raise ConfigError(err.message, key=key, path=path) from None
+    try:
+        parse_unit(str(value))
+    except InputError as err:
+        raise ConfigError(err.message, key=key, path=path) from None
 
 
 def _label(value, key, path):

@@ -74,6 +74,8 @@ def _clean(text: str) -> str:
 def parse_unit(text: str | None) -> str | None:
     """Return the canonical spelling of a unit, or ``None`` for an empty one.
 
+    Compound units are written ``"A/B"`` with both parts known (``"元/人"``, ``"人/平方公里"``).
+
     Parameters
     ----------
     text : str or None
@@ -99,6 +101,12 @@ def parse_unit(text: str | None) -> str | None:
             return canon
     if s in _ALIASES:
         return _ALIASES[s]
+    if s.count("/") == 1:
+        num, den = s.split("/")
+        try:
+            return f"{parse_unit(num)}/{parse_unit(den)}"
+        except (InputError, TypeError):
+            pass
     raise InputError(
         f"unknown unit {text!r}; known units: {', '.join(UNITS)}. "
         "Write the unit in one of these spellings, or set the indicator's `unit` in the config")
@@ -109,7 +117,7 @@ def family(unit: str) -> str:
     canon = parse_unit(unit)
     if canon is None:
         raise InputError("no unit given; a unit family needs a unit such as '万元'")
-    return UNITS[canon][0]
+    return _size(canon)[0]
 
 
 def is_flag_unit(unit: str | None) -> bool:
@@ -138,14 +146,28 @@ def factor(src: str, dst: str) -> float:
     s, d = parse_unit(src), parse_unit(dst)
     if s is None or d is None:
         raise InputError(f"cannot convert between {src!r} and {dst!r}: a unit is missing")
-    fs, vs = UNITS[s]
-    fd, vd = UNITS[d]
+    fs, vs = _size(s)
+    fd, vd = _size(d)
+    # a per-person value (人均, 元/人) may be declared by its numerator alone (元)
+    if fs.endswith("/persons") and fd == fs.split("/")[0] and "/" not in fd:
+        fs, vs = fd, vs * UNITS[s.split("/")[1]][1]
+    elif fd.endswith("/persons") and fs == fd.split("/")[0] and "/" not in fs:
+        fd, vd = fs, vd * UNITS[d.split("/")[1]][1]
     if fs != fd:
         raise InputError(
             f"cannot convert {s!r} ({fs}) to {d!r} ({fd}): the units measure different things. "
             "Check the column's unit in the table header or units row, or the indicator's "
             "`unit` in the config")
     return float(f"{vs / vd:.12g}")
+
+
+def _size(canon: str) -> tuple[str, float]:
+    """(family, size in base units) of a canonical unit, compound ones included."""
+    if canon in UNITS:
+        return UNITS[canon]
+    num, den = canon.split("/")
+    (fn, vn), (fd, vd) = UNITS[num], UNITS[den]
+    return f"{fn}/{fd}", vn / vd
 
 
 def split_header(header: str) -> tuple[str, str | None]:

@@ -153,3 +153,9 @@ def test_per_area_from_a_boundary_column():
     der2 = Derived("d2", "per_area", "population", "area_km2", unit="万人/公顷",
                    denominator_unit="km2")
     np.testing.assert_allclose(derive(der2, ind, frame, load_system())[0], [2.0 / 10_000, np.nan])
+
+
+def test_per_person_header_unit_matches_a_plain_declared_unit():
+    rec = recognise(["农村居民人均可支配收入（元/人）", "常住人口（万人）"], {})
+    assert rec.columns["rural_income"] == "农村居民人均可支配收入（元/人）"
+    assert rec.factors == {"rural_income": 1.0, "population": 10_000.0}

@@ -70,3 +70,14 @@ def test_family_and_flag():
     assert family("亿元") == "money"
     assert family("亩") == family("平方公里") == "area"
     assert is_flag_unit("是/否") and not is_flag_unit("个") and not is_flag_unit(None)
+
+
+def test_compound_units():
+    assert parse_unit("万元 / 人") == "万元/人"
+    assert factor("万元/人", "元/人") == 10_000.0
+    assert factor("人/平方公里", "人/公顷") == pytest.approx(0.01)
+    # a per-person value may be declared by its numerator alone (人均 … 元)
+    assert factor("元/人", "元") == 1.0 and factor("万元/人", "元") == 10_000.0
+    with pytest.raises(InputError, match=r"'元/亩' \(money/area\) to '元'"):
+        factor("元/亩", "元")
+    assert split_header("农村居民人均可支配收入（元/人）") == ("农村居民人均可支配收入", "元/人")
