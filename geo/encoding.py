@@ -26,6 +26,7 @@ from pathlib import Path
 from geo.errors import InputError
 
 __all__ = ["EncodingGuess", "detect_bytes", "dbf_encoding", "read_cpg", "dbf_text_bytes",
+           "trim_truncated",
            "looks_like_mojibake", "check_text", "normalise_encoding_name"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
@@ -160,7 +161,7 @@ def dbf_text_bytes(dbf_path: str | Path, *, max_records: int = 5000) -> bytes:
         fields, pos, chunks = [], 0, []
         while pos + 32 <= len(descriptors) and descriptors[pos] != 0x0D:
             d = descriptors[pos:pos + 32]
-            chunks.append(d[:11].split(b"\0", 1)[0])
+            chunks.append(trim_truncated(d[:11].split(b"\0", 1)[0]))
             fields.append((chr(d[11]), d[16]))
             pos += 32
         fh.seek(header_len)
@@ -174,6 +175,24 @@ def dbf_text_bytes(dbf_path: str | Path, *, max_records: int = 5000) -> bytes:
                     chunks.append(record[offset:offset + flen].rstrip(b" \0"))
                 offset += flen
     return b"\n".join(chunks)
+
+
+def trim_truncated(name: bytes, encoding: str | None = None) -> bytes:
+    """A DBF field name cut at 10 bytes may end in half a character: drop that half.
+
+    With ``encoding`` None, UTF-8 and GB18030 are both tried.
+    """
+    if len(name) < 10 or name[-1] < 0x80:
+        return name
+    encodings = [encoding] if encoding else ["utf-8", "gb18030"]
+    for k in range(0, 4):
+        for enc in encodings:
+            try:
+                name[:len(name) - k].decode(enc)
+                return name[:len(name) - k]
+            except UnicodeDecodeError:
+                continue
+    return name
 
 
 def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGuess:

@@ -182,8 +182,14 @@ def _redecode(gdf, encoding: str, path: Path):
             raise InputError(f"text {value!r} cannot be decoded as {encoding}; give the "
                              "encoding with --encoding", path=path) from None
 
+    from geo.encoding import trim_truncated
+
+    def fix_name(name: str) -> str:
+        raw = name.encode("latin1")
+        return fix(trim_truncated(raw, encoding).decode("latin1"))
+
     geom = gdf.geometry.name
-    out = gdf.rename(columns={c: fix(c) for c in gdf.columns if c != geom})
+    out = gdf.rename(columns={c: fix_name(c) for c in gdf.columns if c != geom})
     for col in out.columns:
         if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
             out[col] = pd.Series([fix(v) for v in out[col]], index=out.index, dtype=object)

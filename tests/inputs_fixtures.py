@@ -54,9 +54,8 @@ def write_dbf(path: Path, fields: list[tuple[str, int]], records: list[list[str]
     A hand-written DBF (dBase III) so the bytes are exactly what Chinese desktop GIS
     writes: no code page byte, no ``.cpg``.
     """
-    names = [n.encode(encoding) for n, _ in fields]
-    if any(len(n) > 10 for n in names):
-        raise ValueError("DBF field names have at most 10 bytes")
+    # DBF field names have at most 10 bytes: longer names are cut, as GIS software does
+    names = [(n if isinstance(n, bytes) else n.encode(encoding))[:10] for n, _ in fields]
     header_len = 32 + 32 * len(fields) + 1
     record_len = 1 + sum(w for _, w in fields)
     out = bytearray(struct.pack("<BBBBIHH20x", 3, 126, 1, 1, len(records), header_len,

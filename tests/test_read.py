@@ -233,3 +233,13 @@ def test_shapefile_missing_its_dbf(tmp_path):
     shp.with_suffix(".dbf").unlink()
     with pytest.raises(InputError, match=r"towns\.shp: the shapefile's \.dbf file is missing"):
         read_boundaries(shp)
+
+
+def test_field_name_cut_in_half_a_character(tmp_path):
+    gdf = lianzhou_cells().iloc[:2][["town", "geometry"]]
+    gdf.insert(1, "A乡镇名称字", gdf["town"])
+    shp = write_shapefile(tmp_path, gdf)        # "A乡镇名称字" is 11 GBK bytes: cut to 10
+    assert open(shp.with_suffix(".dbf"), "rb").read()[64:75].endswith(b"\xd7\0")  # half 字
+    out, report = read_boundaries(shp, crs="EPSG:4326", encoding="auto")
+    assert "A乡镇名称" in out.columns
+    assert out["A乡镇名称"].tolist() == NAMES[:2]
