@@ -135,7 +135,9 @@ def _focus_label(s: Suggestion, lang: str) -> str:
 
 def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
     cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
-    if s.is_leader:
+    if s.is_leader and not s.challengers:
+        intro, items = _fill(t["benchmarks"]["alone"], html, category=cat), []
+    elif s.is_leader:
         intro, items = _fill(t["benchmarks"]["leader"], html, category=cat, focus=focus), \
             s.challengers
     elif s.benchmarks:
@@ -246,10 +248,24 @@ def _data_ctx(s: Suggestion, lang, t, html) -> dict:
     return {"lines": lines, "notes": notes}
 
 
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def _bar(score, width: int = 10) -> str:
+    """A text bar for Markdown: 0–100 over ``width`` cells in eighths (█ = 10 points)."""
+    if numfmt.is_missing(score):
+        return ""
+    units = int(round(min(max(float(score), 0.0), 100.0) / 100 * width * 8))
+    full, rest = divmod(units, 8)
+    return "█" * full + (_EIGHTHS[rest] if rest else "")
+
+
 def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
+    has_bench = bool(s.benchmarks or s.challengers)
     return [{"id": d["dimension"], "label": d[f"label_{lang}"], "this": N(d["this"], "score"),
              "median": N(d["category_median"], "score"),
-             "benchmark": N(d["benchmark"], "score")}
+             "benchmark": N(d["benchmark"], "score") if has_bench else "—",
+             "bar": _bar(d["this"])}
             for d in records(s.dimensions)]
 
 
@@ -615,8 +631,10 @@ def _docx_town(doc, st, s: Suggestion, lang, t, title, notice) -> None:
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
     tb = t["table"]
-    _docx_table(doc, st, [tb["dimension"], tb["score"], tb["median"], tb["benchmark"]],
-                [[d["label"], d["this"], d["median"], d["benchmark"]] for d in ctx["dims"]])
+    _docx_table(doc, st, [tb["dimension"], tb["score"], tb["chart"], tb["median"],
+                          tb["benchmark"]],
+                [[d["label"], d["this"], d["bar"], d["median"], d["benchmark"]]
+                 for d in ctx["dims"]])
     doc.add_paragraph(t["section"]["strengths"], style=st["Heading 2"])
     for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
                               t["strengths"]["none_strength"]),

@@ -160,7 +160,7 @@ def test_missing_data_sheet_says_what_is_missing(suggestions):
     s = by_code(suggestions)["441881101"]  # 庚镇 lacks 规上工业总产值
     md = render_markdown(s)
     assert "- 规上工业总产值：缺失（影响：专业镇·工业" in md
-    assert "| 工业 | 缺失 |" in md  # its industry score is not invented
+    assert "| 工业 | 缺失 | `` |" in md  # its industry score is not invented
     en = render_markdown(s, lang="en")
     assert "- Industrial output: missing (affects: Specialised · industrial" in en
     html = render_html(s)
@@ -285,7 +285,7 @@ def test_town_without_category_or_scores_says_so(frame):
     assert s.target is None and not s.benchmarks
     md = render_markdown(s)
     assert "本镇尚无分类结果（关键数据缺失），见“数据说明”。" in md
-    assert "| 综合实力 | 缺失 |" in md
+    assert "| 综合实力 | 缺失 | `` |" in md
     html = render_html(s, lang="en")
     assert "No category for this town (key data missing)" in html
 
@@ -299,3 +299,20 @@ def test_summary_names_the_scope_of_a_county_only_strength(suggestions):
     assert rows["441882100"]["优势指标"].startswith("距县城距离（第1/8）、地区生产总值（第1/8）")
     en = {r["Code"]: r for r in summary_rows(suggestions, "en")}
     assert en["441882104"]["Strengths"] == "Tourist visits (2/5 in county)"
+
+
+def test_markdown_bar_chart_lengths():
+    from classify.sheets import _bar
+
+    # 10 cells of 10 points, in eighths: 42.1 → 33.7 eighths → 34 = 4 full + ½
+    assert _bar(42.1) == "████▎"
+    assert _bar(100) == "█" * 10 and _bar(0) == "" and _bar(float("nan")) == ""
+    assert _bar(55) == "█████▌"
+
+
+def test_sole_member_of_a_category_is_told_so(suggestions):
+    s = by_code(suggestions)["441882100"]  # 甲镇, the only strong town
+    assert s.is_leader and not s.challengers
+    md = render_markdown(s)
+    assert "本镇是综合实力强镇中唯一的镇，暂无同类镇可对标。" in md
+    assert "| 工业 | 90.0 | `█████████` | 90.0 | — |" in md  # no benchmark: a dash
