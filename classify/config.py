@@ -14,6 +14,13 @@ TOML layout (keys are ids; every error names the key, e.g. ``indicators.gdp.weig
     missing = "reweight"       # reweight | impute_county_median
     outliers = "jrc"           # jrc | none
 
+    [uncertainty]              # Monte Carlo (classify.uncertainty)
+    weights = "dirichlet"      # dirichlet | noise | none
+    concentration = 20.0
+    noise = 0.25
+    normalisations = ["minmax", "rank"]
+    aggregations = ["arithmetic", "geometric"]
+
     [dimensions.strength]
     label_zh = "综合实力"
     label_en = "Overall strength"
@@ -52,7 +59,7 @@ from geo.errors import InputError
 from geo.units import parse_unit
 
 __all__ = [
-    "Indicator", "Dimension", "Derived", "Methods", "IndicatorSystem",
+    "Indicator", "Dimension", "Derived", "Methods", "Uncertainty", "IndicatorSystem",
     "load_system", "parse_system", "system_to_toml", "DEFAULT_PATH",
     "NORMALISATIONS", "WEIGHTINGS", "AGGREGATIONS", "MISSING", "OUTLIERS", "TRANSFORMS",
     "DERIVED_KINDS", "REFERENCES",
@@ -219,6 +226,44 @@ class Methods:
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """Settings of the Monte Carlo uncertainty analysis (``[uncertainty]``).
+
+    ``weights``: ``dirichlet`` (``Dirichlet(concentration · k · w)`` around the base
+    weights), ``noise`` (``w · (1 + U(−noise, noise))``) or ``none``; ``normalisations`` and
+    ``aggregations``: the methods drawn from (one each = not varied).
+    """
+
+    weights: str = "dirichlet"
+    concentration: float = 20.0
+    noise: float = 0.25
+    normalisations: tuple[str, ...] = ("minmax", "rank")
+    aggregations: tuple[str, ...] = ("arithmetic", "geometric")
+    path: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        _choice(self.weights, ("dirichlet", "noise", "none"), "uncertainty.weights", self.path)
+        for key, lo_ok in (("concentration", False), ("noise", True)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or \
+                    (v == 0 and not lo_ok):
+                raise ConfigError(f"must be a {'non-negative' if lo_ok else 'positive'} "
+                                  f"number, found {v!r}", key=f"uncertainty.{key}",
+                                  path=self.path)
+        if self.noise >= 1:
+            raise ConfigError(f"must be below 1, found {self.noise}", key="uncertainty.noise",
+                              path=self.path)
+        for key, choices in (("normalisations", NORMALISATIONS),
+                             ("aggregations", AGGREGATIONS)):
+            vals = getattr(self, key)
+            if not vals:
+                raise ConfigError("give at least one method", key=f"uncertainty.{key}",
+                                  path=self.path)
+            for v in vals:
+                _choice(v, choices, f"uncertainty.{key}", self.path)
+
+
+@dataclass(frozen=True)
 class IndicatorSystem:
     """Indicators, derived indicators, dimensions and methods, validated as a whole."""
 
@@ -227,6 +272,7 @@ class IndicatorSystem:
     derived: tuple[Derived, ...] = ()
     methods: Methods = Methods()
     path: str | None = field(default=None, compare=False)
+    uncertainty: Uncertainty = Uncertainty()
 
     def __post_init__(self):
         dims = [d.id for d in self.dimensions]
@@ -271,7 +317,8 @@ class IndicatorSystem:
         m = {k: v for k, v in asdict(self.methods).items() if k != "path"}
         m.update({k: v for k, v in changes.items() if v is not None})
         return IndicatorSystem(self.indicators, self.dimensions, self.derived,
-                               Methods(**m, path=self.path), path=self.path)
+                               Methods(**m, path=self.path), path=self.path,
+                               uncertainty=self.uncertainty)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective config as plain data (TOML layout), e.g. for ``run.json``."""
@@ -283,6 +330,7 @@ class IndicatorSystem:
                     if v is not None and v != ()}
         return {
             "methods": strip(self.methods),
+            "uncertainty": strip(self.uncertainty),
             "dimensions": {d.id: strip(d) for d in self.dimensions},
             "indicators": {i.id: strip(i) for i in self.indicators},
             "derived": {i.id: strip(i) for i in self.derived},
@@ -293,6 +341,7 @@ _INDICATOR_KEYS = {f for f in Indicator.__dataclass_fields__ if f not in ("id", 
 _DERIVED_KEYS = {f for f in Derived.__dataclass_fields__ if f not in ("id", "path")}
 _DIMENSION_KEYS = {f for f in Dimension.__dataclass_fields__ if f not in ("id", "path")}
 _METHOD_KEYS = {f for f in Methods.__dataclass_fields__ if f != "path"}
+_UNCERTAINTY_KEYS = {f for f in Uncertainty.__dataclass_fields__ if f != "path"}
 
 
 def _table(data, key, path) -> dict:
@@ -326,7 +375,8 @@ def _build(cls, id_, body, section, path):
 
 def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
     """Build an :class:`IndicatorSystem` from parsed TOML data."""
-    unknown = set(data) - {"methods", "dimensions", "indicators", "derived", "meta"}
+    unknown = set(data) - {"methods", "uncertainty", "dimensions", "indicators", "derived",
+                           "meta"}
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown))}; expected "
                           "methods, dimensions, indicators, derived", key=sorted(unknown)[0],
@@ -352,7 +402,19 @@ def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
     if not inds:
         raise ConfigError("no indicators declared; add [indicators.<id>] tables",
                           key="indicators", path=path)
-    return IndicatorSystem(tuple(inds), dims, der, Methods(**methods, path=path), path=path)
+    unc = dict(_table(data, "uncertainty", path))
+    bad = set(unc) - _UNCERTAINTY_KEYS
+    if bad:
+        raise ConfigError(f"unknown key; allowed: {', '.join(sorted(_UNCERTAINTY_KEYS))}",
+                          key=f"uncertainty.{sorted(bad)[0]}", path=path)
+    for key in ("normalisations", "aggregations"):
+        if key in unc:
+            if not isinstance(unc[key], list):
+                raise ConfigError("must be a list of method names", key=f"uncertainty.{key}",
+                                  path=path)
+            unc[key] = tuple(unc[key])
+    return IndicatorSystem(tuple(inds), dims, der, Methods(**methods, path=path), path=path,
+                           uncertainty=Uncertainty(**unc, path=path))
 
 
 def load_system(path: str | Path | None = None) -> IndicatorSystem:
@@ -401,10 +463,10 @@ def system_to_toml(system: IndicatorSystem, *, comments: dict[str, list[str]] | 
     comments = comments or {}
     data = system.to_dict()
     out = [f"# {h}" if h else "#" for h in header]
-    for section in ("methods", "dimensions", "indicators", "derived"):
+    for section in ("methods", "uncertainty", "dimensions", "indicators", "derived"):
         body = data[section]
-        if section == "methods":
-            out += ["", "[methods]"] + [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+        if section in ("methods", "uncertainty"):
+            out += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in body.items()]
             continue
         for id_, fields in body.items():
             out.append("")

@@ -205,9 +205,10 @@ def _ranks(comp: np.ndarray) -> np.ndarray:
 
 def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
                 draws: int = 200, seed: int | None = 0, weighting: str | None = None,
-                weights: str = "dirichlet", concentration: float = 20.0, noise: float = 0.25,
-                normalisations: tuple[str, ...] | None = ("minmax", "rank"),
-                aggregations: tuple[str, ...] | None = ("arithmetic", "geometric"),
+                weights: str | None = None, concentration: float | None = None,
+                noise: float | None = None,
+                normalisations: tuple[str, ...] | None | str = "config",
+                aggregations: tuple[str, ...] | None | str = "config",
                 county: pd.Series | None = None, base: ScoreResult | None = None,
                 chunk_bytes: float = 2.0e8) -> MCResult:
     """Monte Carlo uncertainty analysis of dimension scores, composite and ranks.
@@ -222,12 +223,16 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         Seeds a local ``numpy.random.default_rng``.
     weighting : str, optional
         Base weighting method (default: the system's); ignored when ``base`` is given.
-    weights : {"dirichlet", "noise", "none"}
+    weights : {"dirichlet", "noise", "none"}, optional
         How weights vary around the base weights (see module docstring).
-    concentration, noise : float
+    concentration, noise : float, optional
         Parameters of the Dirichlet and uniform samplers.
     normalisations, aggregations : tuple of str or None
         Methods drawn from; ``None`` = only the system's (or ``base``'s) method.
+
+    Every option left at its default comes from the system's ``[uncertainty]`` table
+    (:class:`classify.config.Uncertainty`): Dirichlet weights with concentration 20,
+    normalisation drawn from minmax and rank, aggregation from arithmetic and geometric.
     county : Series, optional
         Peer groups for ``missing="impute_county_median"``.
     base : ScoreResult, optional
@@ -242,6 +247,12 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     if draws < 1:
         raise ConfigError(f"draws must be >= 1, found {draws}; use --draws", key="draws")
     system = system or load_system()
+    u = system.uncertainty
+    weights = u.weights if weights is None else weights
+    concentration = u.concentration if concentration is None else concentration
+    noise = u.noise if noise is None else noise
+    normalisations = u.normalisations if normalisations == "config" else normalisations
+    aggregations = u.aggregations if aggregations == "config" else aggregations
     base = base or score(indicators, system, weighting=weighting, county=county)
     mod = base.model
     rng = np.random.default_rng(seed)

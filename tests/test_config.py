@@ -104,6 +104,11 @@ def test_minimal_config_loads_with_defaults(tmp_path):
      "derived.r.reference", "'town' is not one of"),
     ('[derived.gdp]\nkind = "ratio"\nnumerator = "gdp"\ndenominator = "gdp"\n',
      "derived.gdp", "declared twice"),
+    ('[uncertainty]\naggregations = ["arithmetic", "harmonic"]\n',
+     "uncertainty.aggregations", "'harmonic' is not one of"),
+    ('[uncertainty]\nconcentration = 0\n', "uncertainty.concentration",
+     "must be a positive number"),
+    ('[uncertainty]\ndraws = 5\n', "uncertainty.draws", "unknown key"),
 ])
 def test_bad_config_names_the_key(tmp_path, extra, key, message):
     path = _write(tmp_path, MINIMAL + "\n" + extra)
@@ -133,3 +138,14 @@ def test_replace_methods_validates():
     with pytest.raises(ConfigError, match="'bogus' is not one of") as info:
         s.replace_methods(normalisation="bogus")
     assert info.value.key == "methods.normalisation"
+
+
+def test_uncertainty_settings_round_trip(tmp_path):
+    p = _write(tmp_path, MINIMAL + '\n[uncertainty]\nweights = "noise"\nnoise = 0.1\n'
+                                   'normalisations = ["zscore"]\n')
+    s = load_system(p)
+    assert (s.uncertainty.weights, s.uncertainty.noise, s.uncertainty.normalisations) == \
+        ("noise", 0.1, ("zscore",))
+    assert s.uncertainty.aggregations == ("arithmetic", "geometric")      # default kept
+    again = parse_system(__import__("tomllib").loads(system_to_toml(s)))
+    assert again.uncertainty == s.uncertainty

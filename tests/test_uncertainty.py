@@ -124,3 +124,21 @@ def test_sample_weights_blocks_and_errors():
         sample_weights(base, blocks, 3, rng, how="beta")
     with pytest.raises(ConfigError, match="draws must be >= 1"):
         monte_carlo(pd.DataFrame({"x": [1.0, 2.0]}), _system({"x": ("+", "d")}), draws=0)
+
+
+def test_settings_come_from_the_config():
+    system = parse_system({
+        "methods": {"outliers": "none"},
+        "uncertainty": {"weights": "none", "normalisations": ["minmax"],
+                        "aggregations": ["arithmetic"]},
+        "dimensions": {"d": {"label_zh": "d"}},
+        "indicators": {"a": {"label_zh": "a", "unit": "个", "dimension": "d"},
+                       "b": {"label_zh": "b", "unit": "个", "dimension": "d"}}})
+    ind = pd.DataFrame({"a": [10.0, 0.0, 5.0, 6.0], "b": [0.0, 10.0, 5.0, 3.0]})
+    mc = monte_carlo(ind, system, draws=30, seed=0)
+    r = mc.rank_summary
+    np.testing.assert_array_equal(r["rank_p05"], r["rank_p95"])         # nothing varied
+    assert set(mc.draws["aggregation"]) == {"arithmetic"}
+    # an argument still overrides the config
+    wide = monte_carlo(ind, system, draws=200, seed=0, weights="dirichlet", concentration=1.0)
+    assert (wide.rank_summary["rank_p95"] - wide.rank_summary["rank_p05"]).max() > 0
