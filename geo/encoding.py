@@ -172,17 +172,18 @@ def dbf_text_bytes(dbf_path: str | Path, *, max_records: int = 5000) -> bytes:
             offset = 1
             for ftype, flen in fields:
                 if ftype in "CM":
-                    chunks.append(record[offset:offset + flen].rstrip(b" \0"))
+                    chunks.append(trim_truncated(record[offset:offset + flen].rstrip(b" \0"),
+                                                 width=flen))
                 offset += flen
     return b"\n".join(chunks)
 
 
-def trim_truncated(name: bytes, encoding: str | None = None) -> bytes:
-    """A DBF field name cut at 10 bytes may end in half a character: drop that half.
+def trim_truncated(name: bytes, encoding: str | None = None, width: int = 10) -> bytes:
+    """Bytes cut at a DBF width (10 for field names) may end in half a character: drop it.
 
     With ``encoding`` None, UTF-8 and GB18030 are both tried.
     """
-    if len(name) < 10 or name[-1] < 0x80:
+    if len(name) < width or not name or name[-1] < 0x80:
         return name
     encodings = [encoding] if encoding else ["utf-8", "gb18030"]
     for k in range(0, 4):

@@ -148,7 +148,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
-        gdf = _redecode(gdf, guess.encoding, path)
+        gdf = _redecode(gdf, guess.encoding, path, report.problems)
     else:
         enc = None if encoding == "auto" else normalise_encoding_name(encoding)
         gdf = _pyogrio_read(path, layer, enc)
@@ -172,17 +172,26 @@ def _pyogrio_read(path: Path, layer, encoding):
         raise InputError(f"cannot read the boundary file ({exc})", path=path) from None
 
 
-def _redecode(gdf, encoding: str, path: Path):
+def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
+    from geo.encoding import trim_truncated
+
+    cut_values: list[str] = []
+
     def fix(value):
         if not isinstance(value, str):
             return value
+        raw = value.encode("latin1")
         try:
-            return value.encode("latin1").decode(encoding)
-        except (UnicodeDecodeError, UnicodeEncodeError):
-            raise InputError(f"text {value!r} cannot be decoded as {encoding}; give the "
-                             "encoding with --encoding", path=path) from None
-
-    from geo.encoding import trim_truncated
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            cut = trim_truncated(raw, encoding, width=len(raw))  # value cut at field width
+            try:
+                text = cut.decode(encoding)
+            except UnicodeDecodeError:
+                raise InputError(f"text {value!r} cannot be decoded as {encoding}; give the "
+                                 "encoding with --encoding", path=path) from None
+            cut_values.append(text)
+            return text
 
     def fix_name(name: str) -> str:
         raw = name.encode("latin1")
@@ -193,6 +202,10 @@ def _redecode(gdf, encoding: str, path: Path):
     for col in out.columns:
         if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
             out[col] = pd.Series([fix(v) for v in out[col]], index=out.index, dtype=object)
+    if cut_values and problems is not None:
+        problems.append(f"{len(cut_values)} text value(s) were cut by the DBF field width in "
+                        f"the middle of a character (e.g. {cut_values[0]!r}); the half "
+                        "character was dropped — widen the field in the source file")
     return out
 
 

@@ -66,7 +66,7 @@ def write_dbf(path: Path, fields: list[tuple[str, int]], records: list[list[str]
     for rec in records:
         out += b" "
         for value, (_, width) in zip(rec, fields):
-            raw = value.encode(encoding)
+            raw = value if isinstance(value, bytes) else value.encode(encoding)
             if len(raw) > width:
                 raise ValueError(f"{value!r} does not fit {width} bytes")
             out += raw.ljust(width, b" ")

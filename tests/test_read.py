@@ -243,3 +243,15 @@ def test_field_name_cut_in_half_a_character(tmp_path):
     out, report = read_boundaries(shp, crs="EPSG:4326", encoding="auto")
     assert "A乡镇名称" in out.columns
     assert out["A乡镇名称"].tolist() == NAMES[:2]
+
+
+def test_value_cut_by_the_field_width(tmp_path):
+    from tests.inputs_fixtures import write_dbf
+
+    shp = write_shapefile(tmp_path, lianzhou_cells().iloc[:2])
+    # "大路边镇" (8 GBK bytes) cut by a 7-byte field: 大路边 + half of 镇
+    records = [["441882100", "连州镇"], ["441882101", "大路边镇".encode("gbk")[:7]]]
+    write_dbf(shp.with_suffix(".dbf"), [("统计代码", 9), ("乡镇", 7)], records, "gb18030")
+    out, report = read_boundaries(shp)
+    assert out["town"].tolist() == ["连州镇", "大路边"]
+    assert any("cut by the DBF field width" in p and "'大路边'" in p for p in report.problems)
