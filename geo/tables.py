@@ -242,12 +242,13 @@ def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
 
 def _pick_sheet(path, names, sheet, get):
     if sheet is None:
-        # The first sheet that is not empty: workbooks often start with a cover sheet.
-        for name in names:
-            ws = get(name)
-            if _sheet_size(ws) > 1:
+        # Workbooks often start with a cover or notes sheet: take the first sheet with a
+        # town column header (乡镇, 统计代码 …), else the first that is not empty.
+        sheets = [get(name) for name in names]
+        for ws in sheets:
+            if any(_key_hits(t) >= 1 and sum(bool(x) for x in t) >= 2 for t in _head(ws)):
                 return ws
-        return get(names[0])
+        return next((ws for ws in sheets if _sheet_size(ws) > 1), sheets[0])
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()
                                   and sheet not in names):
         idx = int(sheet)
@@ -258,6 +259,15 @@ def _pick_sheet(path, names, sheet, get):
     if sheet not in names:
         raise InputError(f"no sheet named {sheet!r}; sheets are {names} (--sheet)", path=path)
     return get(sheet)
+
+
+def _head(ws, n: int = 40) -> list[list[str]]:
+    """Text of the first rows of an openpyxl or xlrd sheet."""
+    if hasattr(ws, "iter_rows"):
+        rows = ws.iter_rows(max_row=n, values_only=True)
+    else:
+        rows = (ws.row_values(r) for r in range(min(n, ws.nrows)))
+    return [[_cell_text(v).strip() for v in row] for row in rows]
 
 
 def _sheet_size(ws) -> int:

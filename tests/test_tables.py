@@ -200,3 +200,19 @@ def test_scaled_and_approximate_cells_are_reported(tmp_path):
     gdp = next(m for m in t.messages if m.startswith("column '地区生产总值'"))
     assert "row 2: '3亿' scaled by 10000 to the column unit 万元" in gdp
     assert "row 3: '约900' is approximate" in gdp
+
+
+def test_cover_sheet_with_text_is_skipped(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    cover = wb.active
+    cover.title = "说明"
+    for line in ("连州市乡镇指标", "编制单位：统计局", "说明：数据为初步核算数"):
+        cover.append([line])
+    ws = wb.create_sheet("数据")
+    ws.append(["乡镇", "GDP（万元）"])
+    ws.append(["连州镇", 100])
+    wb.save(tmp_path / "c.xlsx")
+    t = read_table(tmp_path / "c.xlsx")
+    assert t.sheet == "数据" and t.data["乡镇"].tolist() == ["连州镇"]
