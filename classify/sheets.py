@@ -158,7 +158,7 @@ def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
     return {"intro": intro, "items": out}
 
 
-def _lever_text(g: dict, lang, t, N, html, info_label) -> str:
+def _lever_text(g: dict, lang, t, N, html, info_label, field_label) -> str:
     if numfmt.is_missing(g["current"]) or numfmt.is_missing(g["needed"]):
         return _fill(t["gaps"]["lever_missing"], html, indicator=info_label)
     up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
@@ -168,7 +168,15 @@ def _lever_text(g: dict, lang, t, N, html, info_label) -> str:
     return _fill(fmt, html, indicator=info_label, change=N(g["change"], "value", unit,
                                                            signed=True),
                  current=N(g["current"], "value", unit), needed=N(g["needed"], "value", unit),
-                 method=method)
+                 method=method, field=field_label, goal=_goal(g, lang, t, N))
+
+
+def _goal(g: dict, lang, t, N):
+    """What the rule asks, in words: 全域P70 / 县内第1名 / 1.20."""
+    scale, thr = g.get("scale") or "value", g.get("threshold")
+    if scale in ("percentile", "percentile_county", "rank_county"):
+        return t["gaps"][f"goal_{scale}"].format(p=int(round(float(thr))))
+    return N(thr, "value", "")
 
 
 def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
@@ -192,7 +200,8 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
             r = rules.setdefault(g["rule_id"], {"id": g["rule_id"], "text": text,
                                                 "levers": []})
             if isinstance(g.get("indicator"), str) and g["indicator"]:
-                r["levers"].append(_lever_text(g, lang, t, N, html, g[f"label_{lang}"]))
+                fl = s.extra.get("field_labels", {}).get(g["field"], {}).get(lang, g["field"])
+                r["levers"].append(_lever_text(g, lang, t, N, html, g[f"label_{lang}"], fl))
             elif not numfmt.is_missing(g.get("needed_field")):
                 r["levers"].append(t["gaps"]["no_lever"])
         out.append({"target": target, "label": _label_of(s, target, lang),

@@ -860,10 +860,23 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
         and "town_code" in missing_log.columns else {},
         n_towns=int(np.isfinite(_Cols(frame)("composite")).sum())
         if "composite" in frame.columns else len(frame),
+        field_labels=_field_labels(taxonomy, info, _dimension_labels(meta_src)),
         params=dict(n_benchmarks=n_benchmarks, top=top, bottom=bottom, n_list=n_list,
                     n_gap_rows=n_gap_rows, n_levers=n_levers, near_margin=near_margin,
                     county_weight=county_weight, city_weight=city_weight))
     return [_one_town(ctx, i, row) for i, row in enumerate(records(frame))]
+
+
+def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
+    """``{field: {"zh", "en"}}`` for rule fields: the taxonomy's table, else indicator
+    labels and ``score_<dim>`` as the dimension's label."""
+    out = {f"score_{d}": {"zh": f"{zh}得分", "en": f"{en} score"}
+           for d, (zh, en) in dim_labels.items()}
+    out["composite"] = {"zh": "综合得分", "en": "composite score"}
+    out.update({k: {"zh": v.label_zh, "en": v.label_en} for k, v in info.items()})
+    for k, v in (getattr(taxonomy, "fields", None) or {}).items():
+        out[k] = {"zh": v.get("zh", k), "en": v.get("en", k)}
+    return out
 
 
 def _group_records(df: pd.DataFrame) -> dict[str, list[dict]]:
@@ -895,6 +908,7 @@ class _Context:
     log_by: dict
     n_towns: int
     params: dict
+    field_labels: dict = field(default_factory=dict)
 
 
 def _one_town(ctx: _Context, i: int, row: dict) -> Suggestion:
@@ -937,7 +951,8 @@ def _one_town(ctx: _Context, i: int, row: dict) -> Suggestion:
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
-               "bottom": p["bottom"], "targets": sorted(set(rows["target"].astype(str)))})
+               "bottom": p["bottom"], "targets": sorted(set(rows["target"].astype(str))),
+               "field_labels": ctx.field_labels})
 
 
 def _relations(rows, target, declared_target, runner_up, near_margin,

@@ -152,7 +152,13 @@ def test_gap_lever_numbers_in_the_sheet(suggestions):
     text = re.sub(r"<[^>]+>", "", html)
     assert "规上工业总产值需约+32.0亿元（由3.00亿元增至35.0亿元）" in text
     md = render_markdown(s)
-    assert "规上工业总产值需约+6.00亿元（由3.00亿元增至9.00亿元），按当前结构" in md
+    assert ("规上工业总产值需约+6.00亿元（由3.00亿元增至9.00亿元），工业区位熵可达到1.20，"
+            "按当前结构（分母不变）测算") in md
+    assert "，工业得分可达到全域P70，按该指标在全域的经验百分位估算" in md
+    en = render_markdown(s, lang="en")
+    assert ("Industrial output needs about +CNY 3.20 bn (from CNY 300 m to CNY 3.50 bn) "
+            "for the industry score to reach P70 of the region, by the empirical percentile "
+            "of the indicator itself") in en
     assert 'data-status="not supported"' in html and "证据不支持" in html
 
 
