@@ -35,7 +35,6 @@ __all__ = [
     "Cell",
     "parse_cell",
     "unit_multiplier",
-    "looks_numeric",
 ]
 
 #: Every status a cell can get, with its meaning (used in reports).
@@ -167,18 +166,3 @@ def _parse_text(text: str, raw: str, unit: str | None) -> Cell:
     if "e" in text.lower():
         notes.append(f"{raw!r} is in scientific notation: Excel may have dropped digits")
     return Cell(number * scale, "ok", "; ".join(notes))
-
-
-def looks_numeric(values, *, markers: Mapping[str, str] | None = None) -> bool:
-    """True when every non-marker cell parses as a number and at least one does."""
-    n_ok = 0
-    for v in values:
-        cell = parse_cell(v, markers=markers, unit="%" if _is_pct(v) else None)
-        if cell.status == "invalid":
-            return False
-        n_ok += cell.status == "ok"
-    return n_ok > 0
-
-
-def _is_pct(v) -> bool:
-    return isinstance(v, str) and v.strip().endswith(("%", "％"))

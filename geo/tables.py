@@ -31,7 +31,8 @@ from geo.encoding import check_text, detect_bytes, normalise_encoding_name
 from geo.errors import InputError
 from geo.numbers import STATUSES, parse_cell
 
-__all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "KEY_HEADERS"]
+__all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
+           "KEY_HEADERS"]
 
 #: Header texts (after NFKC, spaces removed) recognised as key columns.
 KEY_HEADERS: dict[str, tuple[str, ...]] = {
