@@ -118,6 +118,8 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
             counties = _read_context(opts.counties)
     for msg in list(breport.messages) + list(table.messages):
         timer.log(msg)
+    for msg in breport.problems:
+        timer.log(f"problem: {msg}")
     return boundaries, breport, table, counties
 
 
@@ -134,10 +136,8 @@ def _join(opts: RunOptions, boundaries, table, timer: _Timer):
     from geo.join import join_towns
 
     with timer("join"):
-        crosswalk = None
-        if opts.crosswalk is not None:
-            crosswalk = pd.read_csv(opts.crosswalk, dtype=str, encoding="utf-8-sig")
-        joined, report = join_towns(boundaries, table, on=opts.join_on, crosswalk=crosswalk)
+        joined, report = join_towns(boundaries, table, on=opts.join_on,
+                                    crosswalk=opts.crosswalk)
     if joined.empty:
         raise InputError(
             f"no town of the table matched a boundary feature (join on {opts.join_on}); "
@@ -188,18 +188,27 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
     m = result.manifest
     counts = m["counts"]
     cats = counts.get("categories", {})
+    join = counts["join"]
+    buckets = ("matched", "ambiguous", "unmatched", "excluded")
     if lang == "en":
         lines = [f"read {counts['boundary_features']} boundary features and "
-                 f"{counts['table_rows']} table rows; matched {counts['towns']} towns "
-                 f"(unmatched or ambiguous: {counts['not_joined']}, see join_report.csv)"]
-        lines += [f"  {k}: {v}" for k, v in cats.items()]
-        lines.append(f"outputs in {m['out']}")
+                 f"{counts['table_rows']} table rows; {counts['towns']} towns matched"]
+        lines += [f"  {side}: " + ", ".join(f"{b} {join[side][b]}" for b in buckets)
+                  for side in ("boundaries", "table")]
+        lines.append("categories:")
+        lines += [f"  {cat}: {n}" for cat, n in cats.items()]
+        lines.append(f"outputs in {m['out']} (join details: join_report.csv)")
     else:
+        names = {"matched": "匹配", "ambiguous": "有歧义", "unmatched": "未匹配", "excluded": "剔除"}
+        side_zh = {"boundaries": "边界", "table": "指标表"}
         lines = [f"读取边界要素 {counts['boundary_features']} 个、指标表 {counts['table_rows']} 行；"
-                 f"匹配 {counts['towns']} 个镇街（matched）；未匹配或有歧义 {counts['not_joined']} 条，"
-                 "见 join_report.csv"]
-        lines += [f"  {k}: {v}" for k, v in cats.items()]
-        lines.append(f"输出目录（outputs）：{m['out']}")
+                 f"匹配 {counts['towns']} 个镇街（matched）"]
+        lines += [f"  {side_zh[side]}：" + "，".join(f"{names[b]} {join[side][b]}" for b in buckets)
+                  for side in ("boundaries", "table")]
+        lines.append("分类（categories）：")
+        labels = counts.get("category_labels", {})
+        lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
+        lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
     if m.get("notice"):
         lines.append(m["notice"])
     return lines
@@ -290,7 +299,7 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
     import sklearn, shapely, folium
     from classify.config import system_to_toml
 
-    statuses = report.groupby(["source", "status"]).size()
+    buckets = report.attrs["counts"]
     return {
         "tool": f"towntype {__version__}",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -304,19 +313,19 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                    "counties": _input_record(opts.counties),
                    "config": _input_record(opts.config),
                    "crosswalk": _input_record(opts.crosswalk)},
-        "reading": {"boundaries": breport.to_dict(),
-                    "table": {"encoding": table.encoding, "sheet": table.sheet,
-                              "messages": list(table.messages),
-                              "excluded_rows": int(len(table.excluded))}},
+        "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
         "config": {"indicator_system": system_to_toml(system), "taxonomy": str(taxonomy.path),
                    "clustering": {"method": clusters.method, "k": int(clusters.k)}},
         "counts": {
-            "boundary_features": int((report["source"] == "boundaries").sum()),
-            "table_rows": int((report["source"] == "table").sum()),
+            "boundary_features": int(buckets["boundaries"]["total"]),
+            "table_rows": int(buckets["table"]["total"]),
             "towns": int(len(frame)),
-            "not_joined": int(((report["status"] != "matched")).sum()),
-            "join": {f"{s}/{t}": int(n) for (s, t), n in statuses.items()},
-            "categories": {str(k): int(v) for k, v in frame["category"].value_counts().sort_index().items()},
+            "join": buckets,
+            "categories": {str(k): int(v) for k, v in
+                           frame["category"].value_counts().sort_index().items()},
+            "category_labels": dict(zip(frame["category"], frame["category_zh"])),
+            "targets": {str(k): int(v) for k, v in
+                        frame["target"].value_counts().sort_index().items()},
         },
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      "pandas": pd.__version__, "geopandas": gpd.__version__,
