@@ -52,6 +52,7 @@ NAME_BALANCED = ("均衡型", "Balanced")
 NAME_LAGGING = ("综合偏弱型", "Lagging")
 ROMAN = ["", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ", "Ⅵ", "Ⅶ", "Ⅷ", "Ⅸ", "Ⅹ"]
 WARD_DENSE_MAX = 15000
+SWEEP_FULL = 5000  # towns up to which every k of the sweep gets all restarts
 
 
 @dataclass
@@ -109,7 +110,14 @@ def features(frame: pd.DataFrame, columns=None) -> tuple[np.ndarray, list[str]]:
     if absent:
         raise ConfigError(f"columns {absent} are not in the table; available: "
                           f"{', '.join(map(str, frame.columns[:30]))}", key="clusters.columns")
-    X = frame[cols].apply(pd.to_numeric, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    for c in cols:
+        bad = pd.to_numeric(frame[c], errors="coerce").isna() & frame[c].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ConfigError(f"column {c!r} is not numeric (row {row + 1}: "
+                              f"{frame[c].iloc[row]!r}); cluster on numeric columns only",
+                              key="clusters.columns")
+    X = frame[cols].apply(pd.to_numeric).to_numpy(dtype=float, na_value=np.nan)
     if np.isnan(X).any():
         med = np.nanmedian(X, axis=0)
         X = np.where(np.isnan(X), np.where(np.isnan(med), 0.0, med), X)
@@ -475,21 +483,31 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
     w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
                 else (None, None))
     opts = {"n_init": n_init}
-    # BLAS threads on small matrices cost more than they give (GMM 30x slower on 2 cores)
-    with threadpool_limits(limits=1, user_api="blas"):
+    # one thread: BLAS/OpenMP threads cost more than they give on small matrices and on a
+    # shared machine (GMM 30x, k-means 10x slower on 2 busy cores)
+    with threadpool_limits(limits=1):
         return _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot,
                     name_threshold)
 
 
 def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_threshold):
+    # above SWEEP_FULL towns the sweep uses a few restarts; the chosen k is refitted with all
+    few = len(X) > SWEEP_FULL and method in ("kmeans", "gmm") and len(ks) > 1
+    sweep_opts = {**opts, "n_init": min(3, opts["n_init"]), "gmm_init": 1} if few else opts
     rows, fits = [], {}
     for kk in ks:
-        lab = np.asarray(METHODS[method](X, kk, seed, w, opts))
+        lab = np.asarray(METHODS[method](X, kk, seed, w, sweep_opts))
         fits[kk] = lab
         rows.append({"k": kk, **_scores(X, lab, seed), "within_ss": within_ss(X, lab)})
     sweep = pd.DataFrame(rows)
     chosen = int(k) if k != "auto" else int(
         sweep.loc[sweep["silhouette"].fillna(-np.inf).idxmax(), "k"])
+    if few:
+        fits[chosen] = np.asarray(METHODS[method](X, chosen, seed, w, opts))
+        at = sweep.index[sweep["k"] == chosen][0]
+        for key, val in {**_scores(X, fits[chosen], seed),
+                         "within_ss": within_ss(X, fits[chosen])}.items():
+            sweep.loc[at, key] = val
     sweep["chosen"] = sweep["k"] == chosen
     lab = _relabel(fits[chosen])
     prof, names = _profiles(frame, cols, lab, name_threshold)
@@ -550,20 +568,21 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
             dominant[row["cluster"]] = idx
     tdims = _target_dims(taxonomy) if taxonomy is not None else {}
     names = clusters.names if isinstance(clusters, ClusterResult) else {}
-    review = pd.Series(False, index=cat.index)
+    pairs = pd.MultiIndex.from_arrays([cat, lab])
+    own_share = share.stack().reindex(pairs).to_numpy()
+    mode = modal.reindex(lab).to_numpy()
+    fits = np.array([bool(tdims.get(t, set()) & dominant.get(c, set()))
+                     for t, c in zip(cat, lab)], dtype=bool)
+    flag = (cat.to_numpy() != mode) & (own_share < min_share) & ~fits
+    review = pd.Series(flag, index=cat.index)
     reason = pd.Series("", index=cat.index, dtype=object)
-    for i in cat.index:
-        t, c = cat[i], lab[i]
-        s = share.loc[t, c]
-        if t == modal[c] or s >= min_share:
-            continue
-        if tdims.get(t, set()) & dominant.get(c, set()):
-            continue
+
+    def zh(t):
+        return taxonomy.labels(t)[0] if taxonomy is not None and t in taxonomy.palette() else t
+
+    for i in np.flatnonzero(flag):
+        t, c, m = cat.iloc[i], lab.iloc[i], mode[i]
         cname = names.get(c, (str(c), str(c)))[0]
-        tl = taxonomy.labels(t)[0] if taxonomy is not None and t in taxonomy.palette() else t
-        ml = (taxonomy.labels(modal[c])[0] if taxonomy is not None
-              and modal[c] in taxonomy.palette() else modal[c])
-        review[i] = True
-        reason[i] = (f"规则类别“{tl}”与所在聚类“{cname}”的画像不符（该类仅占 {s:.0%}，"
-                     f"多数为“{ml}” {share.loc[modal[c], c]:.0%}）")
+        reason.iloc[i] = (f"规则类别“{zh(t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
+                          f"{own_share[i]:.0%}，多数为“{zh(m)}” {share.loc[m, c]:.0%}）")
     return table, review, reason

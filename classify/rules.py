@@ -234,95 +234,111 @@ def _decide(taxonomy, rules, value, raw, margin, norm, passed) -> Evaluation:
 
 
 # -- reported classification -----------------------------------------------------------------
-def _fmt(x: float, like: float) -> str:
-    if np.isnan(x):
-        return "NA"
-    if float(like).is_integer() and abs(x - round(x)) < 1e-9:
-        return f"{x:.0f}"
-    return f"{x:.2f}"
+def _num(x: np.ndarray, integer) -> np.ndarray:
+    """Numbers as text: no decimals where ``integer``, else two; NaN → 'NA'."""
+    integer = np.broadcast_to(integer, x.shape)
+    out = np.array([f"{v:.0f}" if i else f"{v:.2f}" for v, i in zip(x.tolist(), integer.tolist())]
+                   + [""], dtype=object)[:-1]
+    out[np.isnan(x)] = "NA"
+    return out
 
 
-def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[list, list]:
+def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[np.ndarray, np.ndarray]:
+    """The trace sentences of one rule for every town (vectorised string building)."""
     zh_f, en_f = tax.field_label(rule.field, "zh"), tax.field_label(rule.field, "en")
-    zh, en = [], []
-    for v, m, ok in zip(value, margin, passed):
-        if rule.op == "contains":
-            zh.append(f"{zh_f}{'含' if ok else '不含'}“{rule.threshold}”：{'通过' if ok else '未通过'}")
-            en.append(f"{en_f} {'contains' if ok else 'lacks'} '{rule.threshold}': "
-                      f"{'passes' if ok else 'fails'}")
-            continue
-        if np.isnan(v):
-            zh.append(f"{zh_f} 缺失：未通过（无数据）")
-            en.append(f"{en_f} missing: fails (no data)")
-            continue
-        op = _SHOW[rule.op] if ok else _NEG[rule.op]
-        t = float(rule.threshold)
-        if rule.scale.startswith("percentile"):
-            pre_zh = "县内" if rule.scale.endswith("county") else ""
-            pre_en = "county " if rule.scale.endswith("county") else ""
-            sv, st, sm = f"P{v:.0f}", f"P{t:.0f}", f"{abs(m):.0f}"
-            zh_body, en_body = f"{pre_zh}{sv} {op} {st}", f"{pre_en}{sv} {op} {st}"
-        elif rule.scale == "rank_county":
-            sm = f"{abs(m):.0f}"
-            zh_body = f"县内第{v:.0f} {op} 第{t:.0f}"
-            en_body = f"rank {v:.0f} in county {op} {t:.0f}"
-        else:
-            sm = _fmt(abs(m), t if float(t).is_integer() and float(v).is_integer() else 0.5)
-            zh_body = en_body = f"{_fmt(v, t)} {op} {_fmt(t, t)}"
-        if ok:
-            zh.append(f"{zh_f} {zh_body}：通过，余量 {sm}")
-            en.append(f"{en_f} {en_body}: passes by {sm}")
-        else:
-            zh.append(f"{zh_f} {zh_body}：未通过，差 {sm}")
-            en.append(f"{en_f} {en_body}: fails by {sm}")
+    ok = np.asarray(passed, bool)
+    if rule.op == "contains":
+        t = rule.threshold
+        zh = np.where(ok, f"{zh_f}含“{t}”：通过", f"{zh_f}不含“{t}”：未通过").astype(object)
+        en = np.where(ok, f"{en_f} contains '{t}': passes",
+                      f"{en_f} lacks '{t}': fails").astype(object)
+        return zh, en
+    t = float(rule.threshold)
+    op = np.where(ok, _SHOW[rule.op], _NEG[rule.op]).astype(object)
+    absm = np.abs(margin)
+    if rule.scale.startswith("percentile"):
+        county = rule.scale.endswith("county")
+        v_s, m_s = "P" + _num(value, True), _num(absm, True)
+        body_zh = ("县内" if county else "") + v_s + " " + op + f" P{t:.0f}"
+        body_en = ("county " if county else "") + v_s + " " + op + f" P{t:.0f}"
+    elif rule.scale == "rank_county":
+        v_s, m_s = _num(value, True), _num(absm, True)
+        body_zh = "县内第" + v_s + " " + op + f" 第{t:.0f}"
+        body_en = "rank " + v_s + " in county " + op + f" {t:.0f}"
+    else:
+        whole = t.is_integer() & (np.nan_to_num(value) == np.round(np.nan_to_num(value)))
+        v_s, m_s = _num(value, whole), _num(absm, whole)
+        body_zh = body_en = v_s + " " + op + " " + (f"{t:.0f}" if t.is_integer() else f"{t:.2f}")
+    zh = f"{zh_f} " + body_zh + np.where(ok, "：通过，余量 ", "：未通过，差 ").astype(object) + m_s
+    en = f"{en_f} " + body_en + np.where(ok, ": passes by ", ": fails by ").astype(object) + m_s
+    miss = np.isnan(value)
+    zh[miss] = f"{zh_f} 缺失：未通过（无数据）"
+    en[miss] = f"{en_f} missing: fails (no data)"
     return zh, en
 
 
-def _trace(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
-    n = len(frame)
-    codes = (frame["town_code"].astype("string") if "town_code" in frame
-             else pd.Series(frame.index.astype(str), index=frame.index))
-    names = frame["town"] if "town" in frame else pd.Series([""] * n, index=frame.index)
+def _all_texts(tax: Taxonomy, ev: Evaluation) -> tuple[np.ndarray, np.ndarray]:
+    """(zh, en) arrays shaped (rules, towns) for the reported (first) draw."""
+    pairs = [_texts(tax, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
+             for i, (_, rule) in enumerate(ev.rules)]
+    n = ev.passed.shape[2]
+    if not pairs:
+        return np.empty((0, n), object), np.empty((0, n), object)
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFrame:
+    """The rule trace, town-major (all rules of town 0, then town 1 …)."""
+    n, R = len(frame), len(ev.rules)
+    codes = (frame["town_code"].astype("string").to_numpy(object) if "town_code" in frame
+             else frame.index.astype(str).to_numpy(object))
+    names = frame["town"].to_numpy(object) if "town" in frame else np.full(n, "", object)
     owner_pass = {t: ev.target_passed[0, j] for j, t in enumerate(ev.targets)}
     owner_pass.update({r: v[0] for r, v in ev.roles.items()})
-    parts = []
-    for i, (owner, rule) in enumerate(ev.rules):
-        zh, en = _texts(tax, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
-        parts.append(pd.DataFrame({
-            "town_code": codes.to_numpy(), "town": names.to_numpy(), "target": owner,
-            "rule_id": rule.id, "field": rule.field, "scale": rule.scale, "op": rule.op,
-            "threshold": rule.threshold, "value": ev.value[0, i],
-            "raw_value": ev.raw[0, i], "margin": ev.margin[0, i],
-            "norm_margin": ev.norm[0, i], "passed": ev.passed[0, i],
-            "target_passed": owner_pass[owner], "text_zh": zh, "text_en": en,
-            "_town": np.arange(n), "_rule": i}))
-    if not parts:
+    if R == 0:
         return pd.DataFrame(columns=TRACE_COLUMNS)
-    out = pd.concat(parts, ignore_index=True).sort_values(["_town", "_rule"], kind="stable")
-    return out[TRACE_COLUMNS].reset_index(drop=True)
+    rules = [r for _, r in ev.rules]
+
+    def per_rule(vals):  # one value per rule → repeated for every town
+        return np.tile(np.array(vals + [None], dtype=object)[:-1], n)
+
+    def per_cell(a):  # (rules, towns) → town-major
+        return np.asarray(a).T.ravel()
+
+    return pd.DataFrame({
+        "town_code": np.repeat(codes, R), "town": np.repeat(names, R),
+        "target": per_rule([o for o, _ in ev.rules]),
+        "rule_id": per_rule([r.id for r in rules]), "field": per_rule([r.field for r in rules]),
+        "scale": per_rule([r.scale for r in rules]), "op": per_rule([r.op for r in rules]),
+        "threshold": per_rule([r.threshold for r in rules]),
+        "value": per_cell(ev.value[0]), "raw_value": per_cell(ev.raw[0]),
+        "margin": per_cell(ev.margin[0]), "norm_margin": per_cell(ev.norm[0]),
+        "passed": per_cell(ev.passed[0]),
+        "target_passed": per_cell(np.stack([owner_pass[o] for o, _ in ev.rules])),
+        "text_zh": per_cell(zh), "text_en": per_cell(en),
+    })[TRACE_COLUMNS]
 
 
 def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
-    primary = ev.primary[0]
-    cat = np.array([p.partition("/")[0] for p in primary], dtype=object)
-    sub = np.array([p.partition("/")[2] for p in primary], dtype=object)
+    primary = ev.primary[0].astype(object)
+    split = [p.partition("/") for p in primary]
+    cat = np.array([c for c, _, _ in split] + [""], dtype=object)[:-1]
     pal = tax.palette()
     zh_sub = {f"{c.id}/{s.id}": s.zh for c in tax.categories for s in c.subtypes}
     en_sub = {f"{c.id}/{s.id}": s.en for c in tax.categories for s in c.subtypes}
-    strength = ev.strength[0]  # (T, n)
-    tnames = np.array(ev.targets, dtype=object)
-    secondary = []
-    for i in range(len(frame)):  # string joining only; decisions are vectorised above
-        ok = np.flatnonzero(np.isfinite(strength[:, i]))
-        ok = ok[np.argsort(-strength[ok, i], kind="stable")]
-        secondary.append(";".join(t for t in tnames[ok] if t != primary[i]))
+    strength = ev.strength[0]  # (T, n), -inf where the target fails
+    tnames = np.array(ev.targets + [""], dtype=object)[:-1]
+    order = np.argsort(-strength, axis=0, kind="stable")
+    finite = np.isfinite(strength)
+    secondary = [";".join(t for t in tnames[order[:, i]][finite[order[:, i], i]]
+                          if t != primary[i]) for i in range(len(frame))]
     role_ids = list(ev.roles)
-    role_mat = np.array([ev.roles[r][0] for r in role_ids]).reshape(len(role_ids), -1)
-    roles = [";".join(r for r, on in zip(role_ids, role_mat[:, i]) if on)
-             for i in range(len(frame))]
-    best = np.max(np.where(np.isfinite(strength), strength, -np.inf), axis=0)
+    on = (np.stack([ev.roles[r][0] for r in role_ids]) if role_ids
+          else np.zeros((0, len(frame)), bool))
+    roles = [";".join(r for r, o in zip(role_ids, col) if o) for col in on.T.tolist()]
+    best = strength.max(axis=0, initial=-np.inf)
     return pd.DataFrame({
-        "category": cat, "subtype": sub,
+        "category": cat, "subtype": [s for _, _, s in split],
         "category_zh": [pal[c]["zh"] for c in cat],
         "subtype_zh": [zh_sub.get(p, "") for p in primary],
         "category_en": [pal[c]["en"] for c in cat],
@@ -352,77 +368,103 @@ def classify_towns(frame: pd.DataFrame, taxonomy: Taxonomy
     >>> cats, trace = classify_towns(frame, load_taxonomy("guangdong"))  # doctest: +SKIP
     """
     ev = evaluate(frame, taxonomy)
+    zh, en = _all_texts(taxonomy, ev)
     cats = _categories(frame, taxonomy, ev)
-    trace = _trace(frame, taxonomy, ev)
+    trace = _trace(frame, ev, zh, en)
     if "declared" in frame:
-        cats = cats.join(declared_status(frame["declared"], cats, trace, taxonomy))
+        cats = cats.join(declared_status(frame["declared"], ev, zh, taxonomy))
     return cats, trace
 
 
 # -- declared categories ----------------------------------------------------------------------
-def _failing(rows: pd.DataFrame) -> str:
-    return "；".join(rows.loc[~rows["passed"].astype(bool), "text_zh"])
+def _failing(zh: np.ndarray, passed: np.ndarray, rows: np.ndarray, towns: np.ndarray) -> list:
+    """Per town, its failing rules' sentences (among ``rows``) joined with '；'."""
+    txt, ok = zh[np.ix_(rows, towns)], passed[np.ix_(rows, towns)]
+    return ["；".join(t for t, o in zip(tc, oc) if not o) for tc, oc in zip(txt.T, ok.T)]
 
 
-def _judge(tid: str, passed_targets: set, town_rows: pd.DataFrame, tax: Taxonomy):
-    """(status, reason) for one town's declared target id."""
-    cat_ids = {c.id for c in tax.categories}
+def _labels(tax, names) -> str:
+    return "、".join(tax.labels(t)[0] for t in names)
+
+
+def _judge(tid: str, towns: np.ndarray, ev: Evaluation, zh, tax: Taxonomy):
+    """(status, reason) arrays for the towns that declared ``tid``."""
+    owners = np.array([o for o, _ in ev.rules] + [""], dtype=object)[:-1]
+    passed, tp = ev.passed[0], ev.target_passed[0]
+    tn = np.array(ev.targets + [""], dtype=object)[:-1]
+    cat_of = np.array([t.partition("/")[0] for t in ev.targets] + [""], dtype=object)[:-1]
     if tid == tax.fallback.id:
-        if not passed_targets:
-            return "supported", "没有类别的规则全部通过"
-        return "partly supported", f"证据还支持：{'、'.join(tax.labels(t)[0] for t in sorted(passed_targets))}"
-    if tid in cat_ids and tid not in tax.priority:  # a category with subtypes
-        owners = [t for t in tax.priority if t.partition("/")[0] == tid]
-        hit = [t for t in owners if t in passed_targets]
-        if hit:
-            return "supported", f"通过：{'、'.join(tax.labels(t)[0] for t in hit)}"
-        rows = town_rows[town_rows["target"].isin(owners)]
+        hits = tp[:, towns]
+        status = np.where(hits.any(axis=0), "partly supported", "supported")
+        reason = ["没有类别的规则全部通过" if not h.any() else
+                  "证据还支持：" + _labels(tax, tn[h]) for h in hits.T]
+        return status, reason
+    if tid in ev.roles:
+        rows = np.flatnonzero(owners == tid)
+        ok = ev.roles[tid][0][towns]
+        sibling = np.zeros(len(towns), bool)
+    elif tid not in ev.targets:  # a category with subtypes: any of them will do
+        js = np.flatnonzero(cat_of == tid)
+        rows = np.flatnonzero(np.isin(owners, tn[js]))
+        ok = tp[np.ix_(js, towns)].any(axis=0)
+        sibling = np.zeros(len(towns), bool)
     else:
-        rows = town_rows[town_rows["target"] == tid]
-        if bool(rows["target_passed"].all()) and len(rows):
-            return "supported", "规则全部通过"
-    reason = _failing(rows)
-    if rows["passed"].astype(bool).any():
-        return "partly supported", reason
-    cat = tid.partition("/")[0]
-    sib = [t for t in passed_targets if t.partition("/")[0] == cat and t != tid]
-    if sib:
-        return "partly supported", reason + f"；同类通过：{'、'.join(tax.labels(t)[0] for t in sib)}"
-    return "not supported", reason
+        j = ev.targets.index(tid)
+        rows = np.flatnonzero(owners == tid)
+        ok = tp[j, towns]
+        sibs = np.flatnonzero((cat_of == cat_of[j]) & (tn != tid))
+        sibling = tp[np.ix_(sibs, towns)].any(axis=0)
+    some = passed[np.ix_(rows, towns)].any(axis=0)
+    status = np.where(ok, "supported", np.where(some | sibling, "partly supported",
+                                                "not supported"))
+    fail = _failing(zh, passed, rows, towns)
+    reason = []
+    for k, i in enumerate(towns):
+        if ok[k]:
+            hit = [t for t in tn[tp[:, i]] if t.partition("/")[0] == tid] \
+                if tid not in ev.targets and tid not in ev.roles else []
+            reason.append("通过：" + _labels(tax, hit) if hit else
+                          "规则通过" if tid in ev.roles else "规则全部通过")
+        elif sibling[k] and not some[k]:
+            same = [t for t in tn[tp[:, i]] if t.partition("/")[0] == tid.partition("/")[0]]
+            reason.append(fail[k] + "；同类通过：" + _labels(tax, same))
+        else:
+            reason.append(fail[k])
+    return status, reason
 
 
-def declared_status(declared: pd.Series, categories: pd.DataFrame, trace: pd.DataFrame,
+def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
                     taxonomy: Taxonomy) -> pd.DataFrame:
     """Compare each town's self-declared category (自评类别) with the rule evidence.
 
     Returns ``declared_target`` (resolved id or ''), ``declared_status``
     (``supported`` / ``partly supported`` / ``not supported`` / '' when empty or not
-    recognised) and ``declared_reason`` (the failing rules, in Chinese).
+    recognised) and ``declared_reason`` (the failing rules' sentences, in Chinese).
+    A declared target is supported when all its rules pass, partly supported when some do
+    (or another subtype of the same category passes), not supported when none do.
     """
-    out = pd.DataFrame({"declared_target": "", "declared_status": "", "declared_reason": ""},
-                       index=categories.index, dtype=object)
-    per_town = len(trace) // max(1, len(categories))  # the trace is town-major, same rules each
-    unknown = []
-    for pos, (idx, text) in enumerate(declared.items()):
-        if pd.isna(text) or not str(text).strip():
-            continue
-        tid = taxonomy.resolve_declared(text)
-        if tid is None:
-            unknown.append((pos, str(text)))
-            out.loc[idx, "declared_reason"] = f"无法识别的自评类别“{text}”"
-            continue
-        rows = trace.iloc[pos * per_town:(pos + 1) * per_town]
-        passed_targets = {t for t in categories.iloc[pos][["target", "secondary"]]
-                          .str.cat(sep=";").split(";") if t and t != taxonomy.fallback.id}
-        status, reason = _judge(tid, passed_targets, rows, taxonomy)
-        out.loc[idx, ["declared_target", "declared_status", "declared_reason"]] = [
-            tid, status, reason]
-    if unknown:
-        rows = ", ".join(f"row {p + 1} {t!r}" for p, t in unknown[:5])
+    n = len(declared)
+    text = declared.astype("string").fillna("").str.strip().to_numpy(object)
+    tid = np.array([taxonomy.resolve_declared(t) if t else None for t in text] + [""],
+                   dtype=object)[:-1]
+    target = np.array([t or "" for t in tid] + [""], dtype=object)[:-1]
+    status = np.full(n, "", dtype=object)
+    reason = np.full(n, "", dtype=object)
+    unknown = np.flatnonzero((text != "") & (target == ""))
+    for i in unknown:
+        reason[i] = f"无法识别的自评类别“{text[i]}”"
+    for t in sorted(set(target) - {""}):
+        towns = np.flatnonzero(target == t)
+        st, rs = _judge(t, towns, ev, zh, taxonomy)
+        status[towns] = st
+        reason[towns] = rs
+    if len(unknown):
+        rows = ", ".join(f"row {p + 1} {text[p]!r}" for p in unknown[:5])
         warnings.warn(f"declared category not recognised: {rows}"
                       f"{' …' if len(unknown) > 5 else ''}; add the text to 'aliases' of a "
                       f"category in the taxonomy ({taxonomy.path})", InputWarning, stacklevel=3)
-    return out
+    return pd.DataFrame({"declared_target": target, "declared_status": status,
+                         "declared_reason": reason}, index=declared.index)
 
 
 # -- Monte Carlo stability -------------------------------------------------------------------

@@ -180,3 +180,9 @@ def test_agreement_respects_a_dominant_profile(two_groups):
     assert review.tolist() == [False] * 5 + [True]
     assert "文旅主导型" in reason[5]
     assert isinstance(res, ClusterResult) and frame.shape == (6, 2)
+
+
+def test_non_numeric_column_named():
+    frame = pd.DataFrame({"score_industry": [1.0, 2, 3, 4], "score_tourism": ["1", "x", "3", "4"]})
+    with pytest.raises(ConfigError, match=r"column 'score_tourism' is not numeric \(row 2: 'x'\)"):
+        cluster_towns(frame, k=2, k_range=[2], n_boot=0)
