@@ -150,7 +150,7 @@ class PeakMeter:
 
 
 @contextlib.contextmanager
-def _stage_hook(meter: PeakMeter, spans: list[dict]):
+def _stage_hook(meter: PeakMeter, spans: list[dict], progress: Path | None = None):
     """Wrap ``classify.pipeline._Timer`` so every stage also records its peak memory.
 
     The pipeline's own timer still measures the wall time; this only adds the memory
@@ -177,6 +177,10 @@ def _stage_hook(meter: PeakMeter, spans: list[dict]):
             depth[0] -= 1
             spans.append({"stage": stage, "start": t0, "seconds": time.perf_counter() - t0,
                           "peak_mb": meter.end(t0) if top else None})
+            if progress is not None:   # read by the parent if this job hits its time limit
+                progress.write_text(json.dumps(
+                    {"stages": [{k: v for k, v in sp.items() if k != "start"} for sp in spans],
+                     "peak_mb": meter.whole_mb(), "exact_memory": meter.exact}))
 
     timer.__call__ = call
     try:
@@ -213,8 +217,25 @@ def job_synth(n: int, seed: int, work: Path, **_) -> dict:
             "indicators_mb": paths["indicators"].stat().st_size / 2**20}
 
 
+#: Stages ``--skip`` can stub out (private helper of classify.pipeline → stub result).
+SKIPPABLE = {"suggestions": ("_suggest", lambda *a, **k: ([], []))}
+
+
+def _skip_stages(skip) -> list[str]:
+    """Replace the pipeline helpers of the ``skip`` stages by stubs (opt-in, reported)."""
+    import classify.pipeline as pipeline
+
+    done = []
+    for stage in skip or ():
+        name, stub = SKIPPABLE[stage]
+        if hasattr(pipeline, name):
+            setattr(pipeline, name, stub)
+            done.append(stage)
+    return done
+
+
 def job_pipeline(n: int, seed: int, work: Path, draws: int, profile: bool = False,
-                 **_) -> dict:
+                 skip=(), **_) -> dict:
     """Run the real pipeline once; wall time and peak memory per stage."""
     t_import = time.perf_counter()
     try:
@@ -233,7 +254,10 @@ def job_pipeline(n: int, seed: int, work: Path, draws: int, profile: bool = Fals
         import cProfile
         profiler = cProfile.Profile()
     result, error = None, None
-    with _stage_hook(meter, spans) as hooked:
+    progress = work / f"job-pipeline-{n}.progress.json"
+    progress.unlink(missing_ok=True)
+    skipped = _skip_stages(skip)
+    with _stage_hook(meter, spans, progress) as hooked:
         t0 = time.perf_counter()
         try:
             if profiler:
@@ -249,7 +273,7 @@ def job_pipeline(n: int, seed: int, work: Path, draws: int, profile: bool = Fals
     meter.stop()
     rec = {"status": "ok" if error is None else "failed", "wall_s": wall,
            "import_s": import_s, "peak_mb": meter.whole_mb(), "exact_memory": meter.exact,
-           "hooked": hooked, "out": str(out),
+           "hooked": hooked, "out": str(out), "skipped": skipped,
            "stages": [{k: v for k, v in s.items() if k != "start"} for s in spans]}
     if error is not None:
         rec["error"] = error
@@ -373,7 +397,7 @@ def _call_bench_module(module: str, n: int, seed: int, work: Path, draws: int) -
         mod = importlib.import_module(f"bench.{module}")
     except ImportError as exc:
         return {"status": NOT_AVAILABLE, "error": f"bench/{module}.py: {exc}"}
-    for name in ("run_bench", "benchmark", "compare", "bench", "measure"):
+    for name in ("run_bench", "benchmark", "compare", "bench", "measure", "run"):
         fn = getattr(mod, name, None)
         if callable(fn):
             break
@@ -388,11 +412,15 @@ def _call_bench_module(module: str, n: int, seed: int, work: Path, draws: int) -
         "frame": lambda: _towns_for(n, seed, work),
         "n": lambda: n, "n_towns": lambda: n, "size": lambda: n, "seed": lambda: seed,
         "out": lambda: work / f"{module}-{n}", "work": lambda: work / f"{module}-{n}",
-        "out_dir": lambda: work / f"{module}-{n}", "draws": lambda: draws,
+        "out_dir": lambda: work / f"{module}-{n}", "workdir": lambda: work / f"{module}-{n}",
+        "draws": lambda: draws,
     }
     for p in params:
         if p in lazy:
             kwargs[p] = lazy[p]()
+    for key in ("out", "work", "out_dir", "workdir"):
+        if key in kwargs:
+            kwargs[key].mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
         res = fn(**kwargs)
@@ -400,10 +428,14 @@ def _call_bench_module(module: str, n: int, seed: int, work: Path, draws: int) -
         return {"status": "failed", "function": f"bench.{module}.{name}",
                 "error": "".join(traceback.format_exception_only(type(exc), exc)).strip()[:500]}
     wall = time.perf_counter() - t0
+    markdown = None
+    if callable(getattr(mod, "table", None)):   # the module's own Markdown table, if any
+        with contextlib.suppress(Exception):
+            markdown = mod.table(res)
     if hasattr(res, "to_dict"):
         res = {"table": res.to_dict(orient="records")}
     return {"status": "ok", "function": f"bench.{module}.{name}", "wall_s": wall,
-            "result": _jsonable(res)}
+            "result": _jsonable(res), "markdown": markdown}
 
 
 def _towns_for(n: int, seed: int, work: Path):
@@ -439,7 +471,8 @@ JOBS = {"synth": job_synth, "pipeline": job_pipeline, "scoring": job_scoring,
 
 # -- the parent -----------------------------------------------------------------------------
 def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: float,
-            profile: bool = False, log=print) -> dict:
+            profile: bool = False, skip=(), threads: int | None = None,
+            mem_limit_gb: float | None = 12.0, log=print) -> dict:
     """Run one job in a child process; its JSON record plus the child's wall time, peak
     RSS (``wait4`` rusage) and exit status."""
     work.mkdir(parents=True, exist_ok=True)
@@ -449,12 +482,18 @@ def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: fl
            str(seed), "--draws", str(draws), "--work", str(work), "--json", str(out)]
     if profile:
         cmd.append("--profile")
+    for stage in skip or ():
+        cmd += ["--skip", stage]
     logfile = work / f"job-{kind}-{n}.log"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    if threads:   # cap every thread pool of the child (OpenMP, OpenBLAS, MKL)
+        env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "MKL_NUM_THREADS")})
     t0 = time.perf_counter()
     with open(logfile, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=_address_space_cap(mem_limit_gb))
         status, usage, timed_out = None, None, False
         while status is None:
             pid, status_, usage_ = os.wait4(proc.pid, os.WNOHANG)
@@ -475,14 +514,35 @@ def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: fl
     if timed_out:
         rec["status"] = "timeout"
         rec["error"] = f"stopped after {timeout:.0f} s (--timeout)"
+        progress = work / f"job-{kind}-{n}.progress.json"
+        if kind == "pipeline" and progress.is_file():
+            rec.update(json.loads(progress.read_text()))
+            done = [sp["stage"] for sp in rec["stages"]]
+            rec["error"] += f" after the stages {', '.join(done)} finished"
     elif proc.returncode != 0 and "error" not in rec:
         rec["error"] = _tail(logfile)
-    rec.update({"process_wall_s": wall, "process_peak_mb": usage.ru_maxrss / 1024,
+    # Resetting VmHWM inside the child (PeakMeter) also resets what wait4 reports, so the
+    # child's own whole-run peak is the reliable one when it has one.
+    rec.update({"process_wall_s": wall,
+                "process_peak_mb": max(usage.ru_maxrss / 1024, rec.get("peak_mb") or 0),
                 "returncode": proc.returncode, "log": str(logfile)})
     log(f"  {kind:<9} n={n:<6} {rec['status']:<18} {wall:7.1f} s  "
         f"peak {rec['process_peak_mb']:7.0f} MB" + (f"  — {rec.get('error', '')[:160]}"
                                                      if rec["status"] != "ok" else ""))
     return rec
+
+
+def _address_space_cap(gb: float | None):
+    """A ``preexec_fn`` capping the child's address space, so a job that would exhaust the
+    shared machine's memory fails with MemoryError instead of waking the OOM killer."""
+    if not gb:
+        return None
+
+    def cap():
+        import resource
+        limit = int(gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return cap
 
 
 def _tail(path: Path, lines: int = 8) -> str:
@@ -529,7 +589,9 @@ def machine_info() -> dict:
 
 def run_benchmark(sizes=(1600, 40000), *, draws: int = 1000, seed: int = 0,
                   quick: bool = False, work: Path | None = None, profile: bool = False,
-                  timeout: float = 900.0, baselines: bool = True, log=print) -> dict:
+                  timeout: float = 900.0, baselines: bool = True, skip=(),
+                  threads: int | None = None, mem_limit_gb: float | None = 12.0,
+                  log=print) -> dict:
     """Run all jobs for every size; returns the results dict :func:`bench.report` renders.
 
     ``quick`` runs 100 draws and skips the cluster and map baselines at sizes above
@@ -539,24 +601,29 @@ def run_benchmark(sizes=(1600, 40000), *, draws: int = 1000, seed: int = 0,
     if quick:
         draws = min(draws, 100)
     results = {"machine": machine_info(), "draws": draws, "seed": seed, "quick": quick,
+               "skip": list(skip), "threads": threads, "mem_limit_gb": mem_limit_gb,
                "command": " ".join(["python -m bench", *sys.argv[1:]]), "sizes": {}}
     for n in sizes:
         log(f"{n} towns:")
         size = {"synth": run_job("synth", n=n, seed=seed, draws=draws, work=work,
                                  timeout=timeout, log=log)}
         size["pipeline"] = run_job("pipeline", n=n, seed=seed, draws=draws, work=work,
-                                   timeout=timeout, log=log)
+                                   timeout=timeout, skip=skip, threads=threads,
+                                   mem_limit_gb=mem_limit_gb, log=log)
         if profile:
             size["profile"] = run_job("pipeline", n=n, seed=seed, draws=draws, work=work,
-                                      timeout=timeout, profile=True, log=log)
+                                      timeout=timeout, profile=True, skip=skip,
+                                      threads=threads, mem_limit_gb=mem_limit_gb, log=log)
         if baselines:
             size["scoring"] = run_job("scoring", n=n, seed=seed, draws=draws, work=work,
-                                      timeout=timeout, log=log)
+                                      timeout=timeout, threads=threads,
+                                      mem_limit_gb=mem_limit_gb, log=log)
             heavy = quick and n > 5000
             for kind in ("clusters", "map"):
                 size[kind] = ({"status": "skipped (--quick above 5,000 towns)"} if heavy else
                               run_job(kind, n=n, seed=seed, draws=draws, work=work,
-                                      timeout=timeout, log=log))
+                                      timeout=timeout, threads=threads,
+                                      mem_limit_gb=mem_limit_gb, log=log))
         results["sizes"][str(n)] = size
     results["machine"]["load_after"] = os.getloadavg()
     return results
@@ -571,9 +638,11 @@ def _child(argv=None) -> int:
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--json", type=Path, required=True)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--skip", action="append", choices=sorted(SKIPPABLE), default=[])
     a = p.parse_args(argv)
     try:
-        rec = JOBS[a.job](n=a.n, seed=a.seed, work=a.work, draws=a.draws, profile=a.profile)
+        rec = JOBS[a.job](n=a.n, seed=a.seed, work=a.work, draws=a.draws, profile=a.profile,
+                          skip=a.skip)
     except Exception as exc:
         rec = {"status": "failed",
                "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),

@@ -121,3 +121,51 @@ def test_bad_arguments_are_named():
         load_outline(region="mars")
     with pytest.raises(ValueError, match="n must be at least 2"):
         make_towns(1)
+
+
+# -- the plain baselines and the report (bench/baselines.py, bench/__main__.py) -------------
+def test_plain_scores_hand_computed():
+    from bench.baselines import plain_scores
+
+    ind = pd.DataFrame({"a": [0.0, 5.0, 10.0], "b": [2.0, 4.0, np.nan], "d": [30.0, 10.0, 20.0]})
+    out = plain_scores(ind, {"x": [("a", "+"), ("b", "+")], "y": [("d", "-")]})
+    # x: a → 0, 50, 100; b → 0, 100, missing → means 0, 75, 100.  y: d reversed → 0, 100, 50
+    npt.assert_allclose(out["score_x"], [0.0, 75.0, 100.0])
+    npt.assert_allclose(out["score_y"], [0.0, 100.0, 50.0])
+    npt.assert_allclose(out["composite"], [0.0, 87.5, 75.0])
+    npt.assert_array_equal(out["rank"], [3, 1, 2])
+
+
+def test_plain_monte_carlo_keeps_a_dominant_town_first():
+    from bench.baselines import plain_monte_carlo
+
+    ind = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, 2.0, 3.0, 4.0]})
+    out = plain_monte_carlo(ind, {"x": [("a", "+")], "y": [("b", "+")]}, draws=20, seed=0)
+    npt.assert_array_equal(out["rank_median"], [4, 3, 2, 1])   # every draw agrees
+    npt.assert_array_equal(out["rank_p05"], out["rank_p95"])
+
+
+def _fake_results(wall, peak_mb, draws=1000):
+    pipeline = {"status": "ok", "wall_s": wall - 2, "process_wall_s": wall, "peak_mb": peak_mb,
+                "process_peak_mb": peak_mb, "import_s": 1.0,
+                "timings": {"read": 1.0, "uncertainty": wall - 3},
+                "stages": [{"stage": "read", "seconds": 1.0, "peak_mb": 200.0}]}
+    machine = {"date": "d", "cores": 2, "affinity": 2, "memory_gb": 8.0, "cpu": "c", "os": "o",
+               "python": "3", "versions": {"numpy": "2"}, "commit": "abc"}
+    return {"machine": machine, "draws": draws, "seed": 0, "quick": False, "command": "x",
+            "sizes": {"40000": {"pipeline": pipeline}}}
+
+
+def test_report_marks_targets_pass_and_fail():
+    from bench.__main__ import render
+
+    ok = render(_fake_results(100.0, 3000.0))
+    assert "| 40,000 towns, 1,000 draws: whole run (process: imports + run_pipeline) | " \
+           "100.0 s (run_pipeline 98.0 s) | < 120 s | PASS |" in ok
+    assert "peak memory (RSS) | 2.93 GB | < 4 GB | PASS |" in ok
+    slow = render(_fake_results(130.0, 5000.0))
+    assert "| < 120 s | FAIL |" in slow
+    assert "| 4.88 GB | < 4 GB | FAIL |" in slow
+    fewer = render(_fake_results(50.0, 1000.0, draws=100))
+    assert "(ran 100 draws only)" in fewer and "PASS" not in fewer.split("## Machine")[0]
+    assert "| 1,600 towns: whole run | not run | < 15 s | not measured |" in ok
