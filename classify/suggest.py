@@ -75,8 +75,9 @@ def records(df: pd.DataFrame) -> list[dict]:
     """``df.to_dict("records")`` without its per-row indexing cost (slow in pandas 3);
     missing values stay NaN / None as stored."""
     cols = list(df.columns)
-    data = [df[c].tolist() for c in cols]
-    return [dict(zip(cols, row)) for row in zip(*data)] if cols else [{} for _ in range(len(df))]
+    if not cols:
+        return [{} for _ in range(len(df))]
+    return [dict(zip(cols, row)) for row in df.to_numpy(dtype=object).tolist()]
 
 
 # ---------------------------------------------------------------------------------------
@@ -565,7 +566,8 @@ def _model_levers(model, nc: _Cols, i, fld, needed_field, cands, info, cols, num
     Searched on nested 33-point grids, all candidates in one batched ``transform`` per
     round (4 rounds: the bracket shrinks to 1/32⁴ of the search range).
     """
-    base = pd.DataFrame({c: [nc(c)[i]] for c in cols})
+    base = np.array([nc(c)[i] for c in cols], dtype=float)
+    where = {c: k for k, c in enumerate(cols)}
     state: dict[str, list] = {}
     for ind in cands:
         cur, col = float(nc(ind)[i]), nc(ind)
@@ -578,21 +580,19 @@ def _model_levers(model, nc: _Cols, i, fld, needed_field, cands, info, cols, num
         active = [ind for ind in cands if ind not in result]
         if not active:
             break
-        grids, blocks = {}, []
-        for ind in active:
-            lo, hi = state[ind]
-            xs = np.linspace(lo, hi, 33)
+        grids = {}
+        mat = np.tile(base, (33 * len(active), 1))
+        for k, ind in enumerate(active):
+            xs = np.linspace(*state[ind], 33)
             grids[ind] = xs
-            rows = base.loc[np.zeros(len(xs), dtype=int)].reset_index(drop=True)
-            rows[ind] = xs
-            cur = float(base[ind].iloc[0])
+            block = mat[k * 33:(k + 1) * 33]
+            block[:, where[ind]] = xs
+            cur = base[where[ind]]
             for d, n in numer.items():
-                if n == ind and d in rows.columns:
-                    b0 = float(base[d].iloc[0])
-                    rows[d] = b0 * xs / cur if cur else b0
-            blocks.append(rows)
+                if n == ind and d in where and cur:
+                    block[:, where[d]] = base[where[d]] * xs / cur
         with np.errstate(all="ignore"):
-            scores = _model_field(model, pd.concat(blocks, ignore_index=True), fld)
+            scores = _model_field(model, pd.DataFrame(mat, columns=cols), fld)
         for k, ind in enumerate(active):
             ok = scores[k * 33:(k + 1) * 33] > needed_field
             xs = grids[ind]
