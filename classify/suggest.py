@@ -59,6 +59,8 @@ DERIVED_NUMERATOR = {
     "lq_commerce": "retail_sales",
     "lq_tourism": "tourism_revenue",
 }
+# Units counted in whole numbers: a needed value is rounded to the next whole one.
+COUNT_UNITS = frozenset({"个", "家", "户", "所", "张", "项", "人"})
 DIMENSION_LABELS = {
     "strength": ("综合实力", "strength"),
     "industry": ("工业", "industry"),
@@ -572,7 +574,9 @@ def _model_levers(model, nc: _Cols, i, fld, needed_field, cands, info, cols, num
     for ind in cands:
         cur, col = float(nc(ind)[i]), nc(ind)
         if info[ind].direction > 0:
-            state[ind] = [cur, max(cur, float(np.nanmax(col))) * 10 + 1]
+            # a share cannot pass 100 %; other totals are searched up to 10× the best
+            top = 100.0 if info[ind].unit == "%" else max(cur, float(np.nanmax(col))) * 10 + 1
+            state[ind] = [cur, max(cur, top)]
         else:
             state[ind] = [cur, min(cur, float(np.nanmin(col)), 0.0)]
     result: dict[str, float | None] = {}
@@ -643,6 +647,9 @@ def _levers(nc: _Cols, i, fld, needed_field, info, numer, model, n_levers, cols)
         cur, need = float(nc(ind)[i]), needs.get(ind)
         if need is None or (need - cur) * info[ind].direction <= 0:
             continue
+        if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
+            need = float(math.ceil(need - 1e-9) if info[ind].direction > 0
+                         else math.floor(need + 1e-9))
         x = nc(ind)[~np.isnan(nc(ind))] * info[ind].direction
         jump = float((x < need * info[ind].direction).mean() - (x < cur * info[ind].direction)
                      .mean())

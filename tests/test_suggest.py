@@ -335,3 +335,38 @@ def test_model_gap_reaches_the_threshold_with_the_real_scorer(case):
 
         assert industry(r["needed"]) > r["needed_field"]
         assert industry(r["current"] + 0.99 * (r["needed"] - r["current"])) <= r["needed_field"]
+
+
+class ShareAndCountModel:
+    """score_tourism = 2 × spots + share / 4 (one count, one share, both linear)."""
+
+    def transform(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"score_tourism": 2 * rows["spots"] + rows["share"] / 4})
+
+
+def test_model_gaps_respect_whole_counts_and_100_percent(case):
+    frame, trace = case
+    indicators = {"spots": {"label_zh": "A级景区数", "unit": "个", "dimension": "tourism"},
+                  "share": {"label_zh": "森林覆盖率", "unit": "%", "dimension": "tourism"}}
+    frame = frame.assign(spots=[1, 0, 2, 9, 3, 1, 6, 2],
+                         share=[40, 30, 50, 80, 60, 20, 70, 90.0])
+    frame["score_tourism"] = 2 * frame["spots"] + frame["share"] / 4
+    frame.loc[4, "runner_up"] = "characteristic/tourism"
+    trace = make_trace(frame)
+    s = {x.town_code: x for x in suggest(frame, trace, indicators=indicators,
+                                         categories=PALETTE, model=ShareAndCountModel())}
+    g = s["441882104"].category_gaps  # 戊镇: spots 3, share 60 → score 21
+    g = g[g["rule_id"] == "tourism_pct"].set_index("indicator")
+    # scores of the others: 7, 7.5, 12, 16.5, 26.5, 29.5, 38; P80 of 8 towns means
+    # beating 6 of them → above 29.5
+    assert g["needed_field"].iloc[0] == 29.5
+    # spots: 2 × s + 15 > 29.5 → s > 7.25 → 8 whole spots (+5)
+    assert (g.loc["spots", "needed"], g.loc["spots", "change"]) == (8, 5)
+    # share: 6 + f / 4 > 29.5 → f > 94 %: reachable below 100 %
+    assert 94 < g.loc["share", "needed"] < 94.01
+    frame.loc[4, "spots"] = 0  # now the share alone would need > 118 %: not offered
+    frame["score_tourism"] = 2 * frame["spots"] + frame["share"] / 4
+    s = {x.town_code: x for x in suggest(frame, make_trace(frame), indicators=indicators,
+                                         categories=PALETTE, model=ShareAndCountModel())}
+    g = s["441882104"].category_gaps
+    assert "share" not in set(g.loc[g["rule_id"] == "tourism_pct", "indicator"])
