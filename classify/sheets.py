@@ -189,7 +189,8 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
     # the fallback category (培育类) has no rules: nothing to explain for it
     if s.target and s.target not in targets and s.target in s.extra.get("targets", ()):
         targets = {s.target: "suggested", **targets}
-    if s.declared_target and s.declared_target not in targets:
+    if s.declared_target and s.declared_target not in targets and \
+            s.declared_target in s.extra.get("targets", ()):
         targets[s.declared_target] = "declared"
     for target, relation in targets.items():
         rules: dict[str, dict] = {}
@@ -485,6 +486,8 @@ def _fill_sheet(ws, rows: list[dict], headers: list[str], *, pct_col: str | None
     for r in rows:
         ws.append([r.get(h) for h in headers])
     ws.freeze_panes = "C2" if len(headers) > 2 else "A2"
+    if rows:
+        ws.auto_filter.ref = ws.dimensions
     for k, h in enumerate(headers, start=1):
         letter = ws.cell(row=1, column=k).column_letter
         longest = max([len(str(h))] + [min(len(str(r.get(h) or "")), 60) for r in rows])
@@ -583,6 +586,7 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     import docx
     from docx.enum.section import WD_SECTION
     from docx.oxml.ns import qn
+    from docx.shared import Mm
 
     t = labels(lang)
     doc = docx.Document()
@@ -594,6 +598,10 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
         fonts = rpr.makeelement(qn("w:rFonts"), {})
         rpr.append(fonts)
     fonts.set(qn("w:eastAsia"), "SimSun")
+    # A4 (Chinese official documents); later sections copy the first one's page setup
+    first = doc.sections[0]
+    first.page_width, first.page_height = Mm(210), Mm(297)
+    first.left_margin = first.right_margin = Mm(25)
     # style objects looked up once (by name, python-docx scans every style per call)
     st = {n: doc.styles[n] for n in ("Title", "Heading 1", "Heading 2", "Heading 3",
                                      "Table Grid", "List Bullet", "List Bullet 2")}

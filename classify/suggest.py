@@ -722,6 +722,8 @@ def _declared_status(rows, declared_target, target) -> str:
     r = rows[rows["target"].astype(str) == declared_target]
     if declared_target == target or (len(r) and bool(r["passed"].astype(bool).all())):
         return "supported"
+    if not len(r):  # no rule of the declared target was evaluated: no verdict
+        return ""
     if target and declared_target.split("/")[0] == target.split("/")[0]:
         return "partly supported"
     if len(r) and bool(r["passed"].astype(bool).any()):
@@ -797,7 +799,7 @@ def _check_frame(frame: pd.DataFrame, trace: pd.DataFrame) -> None:
                               f"'The frame that flows' / 'Rule trace')", key=name)
 
 
-def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None, *,
+def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxonomy=None, *,
             indicators=None, categories=None, lang: str = "zh", n_benchmarks: int = 3,
             model=None, missing_log: pd.DataFrame | None = None, focus: Mapping | None = None,
             top: float = 80.0, bottom: float = 20.0, n_list: int = 5, n_gap_rows: int = 8,
@@ -812,8 +814,9 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
         indicators under their ids, ``score_<dim>``, ``composite``, ``rank``, ``category``,
         ``subtype``, ``secondary``, ``runner_up``, ``stability``, ``declared`` … Columns
         that are absent are simply not reported.
-    trace : DataFrame
-        The rule trace (``rules.csv`` schema), one row per town × target rule.
+    trace : DataFrame or None
+        The rule trace (``rules.csv`` schema), one row per town × target rule; ``None``
+        when no rules were evaluated (the sheets then explain no gaps).
     system, indicators : IndicatorSystem or mapping
         Indicator metadata (``{id: {"label_zh", "label_en", "unit", "dimension",
         "direction"}}``); ``indicators`` wins when both are given.
@@ -843,6 +846,10 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame, system=None, taxonomy=None
     """
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}", key="lang")
+    if trace is None:  # no rules evaluated: no gaps to explain
+        trace = pd.DataFrame(columns=["town_code", "town", "target", "rule_id", "field",
+                                      "op", "threshold", "value", "margin", "norm_margin",
+                                      "passed", "target_passed", "text_zh", "text_en"])
     _check_frame(frame, trace)
     info = indicator_table(indicators if indicators is not None else system)
     meta_src = indicators if indicators is not None else system

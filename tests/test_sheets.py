@@ -257,6 +257,8 @@ def test_docx_one_section_per_town(tmp_path, suggestions):
     assert NOTICE in text and "连州市镇街自评分类意见" in text
     assert "规上工业总产值：缺失（影响：专业镇·工业" in text
     assert len(doc.tables) >= len(suggestions)
+    assert {(round(x.page_width.mm), round(x.page_height.mm)) for x in doc.sections} == {
+        (210, 297)}
 
 
 def test_write_rejects_duplicate_codes(tmp_path, suggestions):
@@ -322,3 +324,11 @@ def test_sole_member_of_a_category_is_told_so(suggestions):
     md = render_markdown(s)
     assert "本镇是综合实力强镇中唯一的镇，暂无同类镇可对标。" in md
     assert "| 工业 | 90.0 | `█████████` | 90.0 | — |" in md  # no benchmark: a dash
+
+
+def test_sheets_without_a_rule_trace(frame):
+    s = suggest(frame, None, indicators=INDICATORS, categories=PALETTE)
+    assert all(x.category_gaps.empty for x in s)
+    md = render_markdown(s[4])  # 戊镇 declared 专业镇·工业: no rules, so no verdict
+    assert "## 四、与类别标准的差距" in md and "全部规则" not in md
+    assert s[4].declared_status == "" and "证据" not in md
