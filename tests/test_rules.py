@@ -222,6 +222,26 @@ def test_category_draws_vectorised(tmp_path, towns):
     assert stab["runner_up"].tolist() == ["", "", "", "developing", ""]
 
 
+def test_category_draws_chunks_and_composite(tmp_path, towns):
+    tax = load_taxonomy("guangdong")
+    rng = np.random.default_rng(5)
+    towns = towns.assign(composite=[50.0, 10, 20, 30, 40], lq_agriculture=1.0,
+                         lq_commerce=1.0, lq_tourism=1.5)
+    dims = ["strength", "industry", "agriculture", "commerce", "tourism", "ecology",
+            "centrality"]
+    draws = rng.uniform(0, 100, (7, 5, len(dims))).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        whole = category_draws(towns, tax, draws, dims)
+        chunked = category_draws(towns, tax, draws, dims, chunk_cells=1)
+        # a composite that puts town 0 last in every draw: it can never be strong
+        comp = np.tile([0.0, 50, 60, 70, 80], (7, 1))
+        low = category_draws(towns, tax, draws, dims, composite=comp)
+    assert_array_equal(whole, chunked)
+    assert "strong" in whole[:, 0]  # with its reported composite (P100) it sometimes is
+    assert "strong" not in low[:, 0]
+
+
 def test_category_draws_shape_error(tmp_path, towns):
     with pytest.raises(ValueError, match=r"expected \(draws, 5 towns, 2 dims\)"):
         category_draws(towns, taxonomy(tmp_path), np.zeros((3, 4, 2)), ["industry", "tourism"])
