@@ -1,0 +1,204 @@
+"""Benchmark: our offline map against ``geopandas.GeoDataFrame.explore()``, same towns,
+same run.
+
+Both maps are built from one classified frame (synthetic Voronoi towns from
+:mod:`bench.synth`, with seeded scores, categories, clusters, stability and 28 indicator
+columns, as the pipeline's frame has).  ``explore`` draws the single ``category`` layer
+with its default tooltip (all columns) and no tiles; ours carries **all** its layers.
+Measured: HTML file size, Python build time, and the time headless Chromium (no network,
+tests/browser.py) takes from navigation until every town is drawn and two animation
+frames have passed (best of ``--repeat`` loads).  Targets (issue 7): at 40,000 towns ours
+is at most one third of explore's size and render time.
+
+Run::
+
+    .venv/bin/python -m bench.bench_map --towns 40000 --out bench_map.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DIMS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology",
+        "centrality")
+PALETTE = {
+    "strong": {"zh": "强镇", "en": "Strong", "color": "#d62728"},
+    "specialised": {"zh": "专业镇", "en": "Specialised", "color": "#1f77b4"},
+    "characteristic": {"zh": "特色镇", "en": "Characteristic", "color": "#2ca02c"},
+    "developing": {"zh": "一般镇", "en": "Developing", "color": "#bdbdbd"},
+    "specialised/industrial": {"zh": "专业镇·工业", "en": "Sp · ind", "color": "#08519c"},
+    "specialised/agricultural": {"zh": "专业镇·农业", "en": "Sp · agri", "color": "#6baed6"},
+    "specialised/commercial": {"zh": "专业镇·商贸", "en": "Sp · comm", "color": "#9ecae1"},
+    "characteristic/tourism": {"zh": "特色镇·文旅", "en": "Ch · tour", "color": "#74c476"},
+    "characteristic/ecological": {"zh": "特色镇·生态", "en": "Ch · eco", "color": "#006d2c"},
+}
+_SUB = {"industry": ("specialised", "industrial"), "agriculture": ("specialised", "agricultural"),
+        "commerce": ("specialised", "commercial"), "tourism": ("characteristic", "tourism"),
+        "ecology": ("characteristic", "ecological")}
+
+
+def classified_towns(n: int, seed: int = 0):
+    """Synthetic towns with the columns of the pipeline's classified frame."""
+    from bench.synth import make_towns
+
+    towns = make_towns(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    for i in range(28):
+        towns[f"indicator_{i:02d}"] = np.round(rng.lognormal(8, 1.2, n), 2)
+    scores = rng.uniform(0, 100, (n, len(DIMS)))
+    for j, d in enumerate(DIMS):
+        towns[f"score_{d}"] = np.round(scores[:, j], 2)
+    towns["composite"] = np.round(scores.mean(axis=1), 2)
+    towns["rank"] = towns["composite"].rank(ascending=False, method="min").astype(int)
+    best = np.array(DIMS)[1 + scores[:, 1:6].argmax(axis=1)]
+    strong = scores[:, 0] > 85
+    cat = np.where(strong, "strong", [_SUB[b][0] for b in best])
+    sub = np.where(strong, "", [_SUB[b][1] for b in best])
+    weak = ~strong & (scores[:, 1:6].max(axis=1) < 60)
+    towns["category"] = np.where(weak, "developing", cat)
+    towns["subtype"] = np.where(weak, "", sub)
+    towns["category_zh"] = [PALETTE[c]["zh"] for c in towns["category"]]
+    towns["cluster"] = rng.integers(0, 6, n)
+    towns["cluster_name"] = [f"类型{c}" for c in towns["cluster"]]
+    towns["stability"] = np.round(rng.beta(5, 1.5, n), 3)
+    towns["declared_status"] = rng.choice(["", "", "supported", "not supported"], n)
+    return towns
+
+
+def _counties(towns):
+    return towns[["county", "geometry"]].dissolve("county").reset_index()
+
+
+def build_ours(towns, counties, path: Path) -> float:
+    from geo.maps import save_map, town_map
+
+    t0 = time.perf_counter()
+    m = town_map(towns, palette=PALETTE, title="基准测试", notice="合成数据",
+                 counties=counties, suggestion_links=True)
+    save_map(m, path)
+    return time.perf_counter() - t0
+
+
+def build_explore(towns, path: Path) -> float:
+    t0 = time.perf_counter()
+    m = towns.explore(column="category", tiles=None)
+    m.save(str(path))
+    return time.perf_counter() - t0
+
+
+# jQuery(-UI) only makes explore's legend draggable; a no-op stand-in keeps the page free
+# of errors without charging explore for loading jQuery
+_JQUERY_SHIM = ("<script>window.$ = window.jQuery = function () { return "
+                "{draggable: function () { return this; }, ready: function (f) { f(); }}; };"
+                "</script>")
+
+
+def offline_explore(html: str) -> str:
+    """explore's page made to render with no network: its CDN Leaflet replaced by the same
+    inlined Leaflet 1.9.4 our map uses, the other CDN links (jQuery, Bootstrap, fonts,
+    awesome-markers) dropped.  This only *helps* explore (nothing to download or parse)."""
+    import re
+
+    from geo.mapelements import leaflet_assets
+
+    js, css = leaflet_assets()
+    html = re.sub(r'<script src="https?://[^"]*leaflet@[^"]*"></script>',
+                  lambda _: f"<style>{css}</style><script>{js}</script>{_JQUERY_SHIM}",
+                  html, count=1)
+    html = re.sub(r'<script src="https?://[^"]*"></script>', "", html)
+    return re.sub(r'<link rel="stylesheet" href="https?://[^"]*"\s*/?>', "", html)
+
+
+OURS_READY = "!!(window.towntype && towntype.maps.length > 0)"
+OURS_DRAWN = ("towntype.maps[0].features.filter(f => f._map && f._parts && "
+              "f._parts.length > 0).length")
+EXPLORE_DRAWN = "document.querySelectorAll('path.leaflet-interactive').length"
+
+
+def render_seconds(driver, path: Path, ready: str, timeout: float) -> float:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get("about:blank")
+    t0 = time.perf_counter()
+    driver.get(path.as_uri())               # returns after the load event
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: d.execute_script(f"return {ready};"))
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));")
+    return time.perf_counter() - t0
+
+
+def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> dict:
+    from tests.browser import chromium, page_log
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-map-"))
+    towns = classified_towns(n, seed)
+    counties = _counties(towns)
+    ours, explore = workdir / "ours.html", workdir / "explore.html"
+    res = {"n": n, "build_ours": build_ours(towns, counties, ours),
+           "build_explore": build_explore(towns, explore),
+           "size_ours": ours.stat().st_size, "size_explore": explore.stat().st_size}
+    explore_offline = workdir / "explore_offline.html"
+    explore_offline.write_text(offline_explore(explore.read_text(encoding="utf-8")),
+                               encoding="utf-8")
+    timeout = 900.0
+    with chromium() as driver:
+        driver.set_page_load_timeout(timeout)
+        driver.set_script_timeout(timeout)
+        res["render_ours"] = min(render_seconds(driver, ours, OURS_READY, timeout)
+                                 for _ in range(repeat))
+        res["drawn_ours"] = driver.execute_script(f"return {OURS_DRAWN};")
+        res["render_explore"] = min(
+            render_seconds(driver, explore_offline, f"{EXPLORE_DRAWN} >= {n}", timeout)
+            for _ in range(repeat))
+        res["drawn_explore"] = driver.execute_script(f"return {EXPLORE_DRAWN};")
+        res["errors"] = page_log(driver)[0]
+    return res
+
+
+def table(res: dict) -> str:
+    mb = 1024 * 1024
+    size_ratio = res["size_ours"] / res["size_explore"]
+    time_ratio = res["render_ours"] / res["render_explore"]
+    rows = [
+        "| map | towns | towns drawn | file size (MB) | build (s) | render in headless Chromium (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| towntype `town_map` (all layers) | {res['n']:,} | {res['drawn_ours']:,} | "
+        f"{res['size_ours'] / mb:.1f} | {res['build_ours']:.1f} | {res['render_ours']:.2f} |",
+        f"| geopandas `explore()` (category only) | {res['n']:,} | {res['drawn_explore']:,} | "
+        f"{res['size_explore'] / mb:.1f} | {res['build_explore']:.1f} | "
+        f"{res['render_explore']:.2f} |",
+        f"| **ratio ours ÷ explore** (target ≤ 0.33) | | | **{size_ratio:.2f}** "
+        f"{'✓' if size_ratio <= 1 / 3 else '✗'} | | **{time_ratio:.2f}** "
+        f"{'✓' if time_ratio <= 1 / 3 else '✗'} |",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--towns", type=int, default=40000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--out", type=Path, help="append the markdown table to this file")
+    p.add_argument("--keep", type=Path, help="write both HTML files into this folder")
+    args = p.parse_args(argv)
+    res = run(args.towns, args.seed, args.repeat, args.keep)
+    text = table(res)
+    print(text)
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as fh:
+            fh.write(f"\n{time.strftime('%Y-%m-%d')} seed {args.seed}\n\n{text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
