@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -158,9 +158,15 @@ def test_scores_stay_within_0_100(arr, aggregation, normalisation, data):
 def test_monotonic_in_plus_and_minus_indicators(arr, i, step, col, outliers):
     ind = _frame(arr)
     i = i % len(ind)
-    before = score(ind, _system(outliers)).scores["composite"].iloc[i]
+    res = score(ind, _system(outliers))
+    before = res.scores["composite"].iloc[i]
     ind.iloc[i, ind.columns.get_loc(col)] += step
-    after = score(ind, _system(outliers)).scores["composite"].iloc[i]
+    res2 = score(ind, _system(outliers))
+    after = res2.scores["composite"].iloc[i]
+    # The JRC rule decides per column from the data whether to winsorise or log; a change
+    # that flips that decision rescales the whole column (e.g. a town leaving the tail
+    # un-caps the extreme one), so monotonicity is a property of a fixed treatment.
+    assume(res.treatment["action"].tolist() == res2.treatment["action"].tolist())
     if col == "a":          # + : more never lowers the town's score
         assert after >= before - 1e-9
     else:                   # - : more never raises it
