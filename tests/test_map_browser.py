@@ -103,3 +103,36 @@ def test_title_notice_scale_and_labels(page):
     page.execute_script(f"{TM}.map.setView([24.75, 112.45], {zoom}, {{animate: false}});")
     labels = wait_for(page, "document.querySelectorAll('.tt-label').length")
     assert labels >= 1
+
+
+@pytest.fixture(scope="module")
+def demo_map(tmp_path_factory):
+    """``towntype demo``'s map.html, as a user gets it (issue 2: the demo map in Chromium)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    proc = subprocess.run([sys.executable, "-m", "classify.cli", "demo", "--out", str(out),
+                           "--draws", "50"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    towns = __import__("pandas").read_csv(out / "towns.csv", encoding="utf-8-sig",
+                                          dtype={"town_code": str})
+    return out / "map.html", towns
+
+
+@pytest.mark.slow
+def test_demo_map_draws_every_town_with_legend_and_notice(driver, demo_map):
+    path, towns = demo_map
+    page_log(driver)
+    driver.get(path.as_uri())
+    wait_for(driver, READY)
+    assert driver.execute_script(f"return {DRAWN};") == len(towns)
+    legend = driver.find_element("css selector", ".tt-legend").text
+    for label, n in towns["category_zh"].value_counts().items():
+        assert f"{label} {n}" in legend
+    notice = driver.find_element("css selector", ".tt-info .tt-notice").text
+    assert "示例数据" in notice and "Illustrative data" in notice
+    errors, urls = page_log(driver)
+    assert errors == [] and external(urls) == []
