@@ -26,7 +26,7 @@ from classify.errors import ConfigError
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
-__all__ = ["evaluate", "Evaluation", "classify_towns", "category_draws",
+__all__ = ["evaluate", "Evaluation", "classify_towns", "category_draws", "TargetDraws",
            "stability_from_draws", "declared_status", "TRACE_COLUMNS"]
 
 TRACE_COLUMNS = ["town_code", "town", "target", "rule_id", "field", "scale", "op",
@@ -48,8 +48,9 @@ class Evaluation:
     targets : list[str]
         Targets in priority order.
     target_passed, strength : ndarray (d, T, n)
-    primary : ndarray (d, n) of str
-        Primary target id per draw and town (fallback category id when nothing passes).
+    code : ndarray (d, n) of int8
+        Primary target per draw and town as an index into ``labels`` (targets, then the
+        fallback category id when nothing passes).
     roles : dict[str, ndarray (d, n) bool]
     """
 
@@ -62,8 +63,19 @@ class Evaluation:
     targets: list
     target_passed: np.ndarray
     strength: np.ndarray
-    primary: np.ndarray
+    code: np.ndarray
     roles: dict
+    fallback: str = ""
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Target ids then the fallback id (object array, for indexing with ``code``)."""
+        return np.array(list(self.targets) + [self.fallback], dtype=object)
+
+    @property
+    def primary(self) -> np.ndarray:
+        """Primary target id per draw and town (object array of str)."""
+        return self.labels[self.code]
 
 
 # -- field values -------------------------------------------------------------------------
@@ -228,15 +240,14 @@ def _decide(taxonomy, rules, value, raw, margin, norm, passed) -> Evaluation:
         strength[:, j] = np.where(tp[:, j], s, -np.inf)
     # rounding makes float noise a tie; argmax then takes the first = highest priority
     best = np.argmax(np.round(strength, 9), axis=1)
-    labels = np.array(targets + [taxonomy.fallback.id], dtype=object)
-    primary = np.where(tp.any(axis=1), labels[best], taxonomy.fallback.id)
+    code = np.where(tp.any(axis=1), best, len(targets)).astype(np.int8)
     roles = {}
     for role in taxonomy.roles:
         idx = np.flatnonzero(owners == role.id)
         roles[role.id] = (passed[:, idx].any(axis=1) if role.match == "any"
                           else passed[:, idx].all(axis=1))
     return Evaluation(rules, value, raw, margin, norm, passed, targets, tp, strength,
-                      primary.astype(str), roles)
+                      code, roles, taxonomy.fallback.id)
 
 
 # -- reported classification -----------------------------------------------------------------
@@ -476,7 +487,8 @@ def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
 # -- Monte Carlo stability -------------------------------------------------------------------
 def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarray,
                    dims: list[str], *, composite: np.ndarray | None = None,
-                   extra: dict | None = None, chunk_cells: int = 4_000_000) -> np.ndarray:
+                   extra: dict | None = None, chunk_cells: int = 4_000_000,
+                   return_codes: bool = False):
     """Primary target per uncertainty draw, vectorised over draws (in chunks of draws).
 
     Parameters
@@ -492,9 +504,13 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
         Memory budget: draws are evaluated in chunks of about ``chunk_cells`` rule × town
         cells (8 bytes each, a few arrays) so 1,000 draws × 40,000 towns fit in memory.
 
+    return_codes : bool
+        Return a compact :class:`TargetDraws` (int8 codes + labels) instead of strings —
+        use it for large runs (40,000 towns × 1,000 draws).
+
     Returns
     -------
-    ndarray of str, shape (draws, n)
+    ndarray of str (object), shape (draws, n), or TargetDraws
         Target ids as in ``categories["target"]``: ``category/subtype`` for categories with
         subtypes, the category id otherwise, the fallback id (``developing``) when none passes.
         Roles are not part of the label.
@@ -512,30 +528,67 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
     draws = dim_scores.shape[0]
     n_rules = max(1, len(_all_rules(taxonomy, roles=False)))
     step = max(1, int(chunk_cells // max(1, n_rules * len(frame))))
-    out = np.empty((draws, len(frame)), dtype=object)
+    codes = np.empty((draws, len(frame)), dtype=np.int8)
     for a in range(0, draws, step):  # a loop over chunks of draws, never over towns
         part = {f: v[a:a + step] for f, v in over.items()}
         with warnings.catch_warnings():
             if a:  # a missing column is reported once, not once per chunk
                 warnings.simplefilter("ignore", InputWarning)
-            out[a:a + step] = evaluate(frame, taxonomy, part, roles=False).primary
-    return out.astype(str)
+            codes[a:a + step] = evaluate(frame, taxonomy, part, roles=False).code
+    result = TargetDraws(codes, tuple(taxonomy.priority) + (taxonomy.fallback.id,))
+    return result if return_codes else result.labels_array()
 
 
-def stability_from_draws(draws: np.ndarray, reported) -> pd.DataFrame:
+@dataclass(frozen=True)
+class TargetDraws:
+    """Primary target per draw as compact codes: ``labels[codes[d, i]]``.
+
+    At 1,000 draws × 40,000 towns the codes take 40 MB where an array of str would take
+    over 300 MB and seconds to build; :func:`stability_from_draws` accepts either.
+    """
+
+    codes: np.ndarray
+    labels: tuple
+
+    @property
+    def shape(self):
+        return self.codes.shape
+
+    def labels_array(self) -> np.ndarray:
+        """The draws as an object array of target ids (str)."""
+        return np.array(self.labels, dtype=object)[self.codes]
+
+
+def stability_from_draws(draws, reported) -> pd.DataFrame:
     """Share of draws giving the reported label, and the most frequent other label.
+
+    Parameters
+    ----------
+    draws : ndarray of str (draws, n) or :class:`TargetDraws`
+    reported : array-like of str (n,)
 
     Returns DataFrame with ``stability`` (0–1) and ``runner_up`` ('' when every draw agrees).
     """
-    draws = np.asarray(draws).astype(str)
     reported = np.asarray(reported).astype(str)
-    d, n = draws.shape
-    labels, codes = np.unique(np.concatenate([draws.ravel(), reported]), return_inverse=True)
-    dc, rc = codes[: d * n].reshape(d, n), codes[d * n:]
-    counts = np.zeros((n, len(labels)), int)
-    np.add.at(counts, (np.broadcast_to(np.arange(n), (d, n)), dc), 1)
+    if isinstance(draws, TargetDraws):
+        labels = list(draws.labels)
+        lookup = {lab: j for j, lab in enumerate(labels)}
+        extra = sorted(set(reported) - set(lookup))  # reported labels no draw can give
+        labels += extra
+        lookup.update({lab: len(draws.labels) + j for j, lab in enumerate(extra)})
+        dc = draws.codes.astype(np.int64)
+        rc = np.array([lookup[r] for r in reported], dtype=np.int64)
+        labels = np.array(labels, dtype=object)
+    else:
+        arr = np.asarray(draws).astype(str)
+        labels, inv = np.unique(np.concatenate([arr.ravel(), reported]), return_inverse=True)
+        dc, rc = inv[: arr.size].reshape(arr.shape), inv[arr.size:]
+    d, n = dc.shape
+    L = len(labels)
+    counts = np.bincount((np.arange(n)[None, :] * L + dc).ravel(), minlength=n * L)
+    counts = counts.reshape(n, L)
     stability = counts[np.arange(n), rc] / d
     counts[np.arange(n), rc] = -1
     ru = np.argmax(counts, axis=1)
-    runner = np.where(counts[np.arange(n), ru] > 0, labels[ru], "")
+    runner = np.where(counts[np.arange(n), ru] > 0, labels[ru], "").astype(object)
     return pd.DataFrame({"stability": stability, "runner_up": runner})

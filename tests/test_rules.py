@@ -238,6 +238,14 @@ def test_category_draws_chunks_and_composite(tmp_path, towns):
         comp = np.tile([0.0, 50, 60, 70, 80], (7, 1))
         low = category_draws(towns, tax, draws, dims, composite=comp)
     assert_array_equal(whole, chunked)
+    compact = category_draws(towns, tax, draws, dims, return_codes=True)
+    assert compact.codes.dtype == np.int8
+    assert_array_equal(compact.labels_array(), whole)
+    reported = whole[0]
+    assert_allclose(stability_from_draws(compact, reported)["stability"],
+                    stability_from_draws(whole, reported)["stability"])
+    assert (stability_from_draws(compact, reported)["runner_up"].tolist()
+            == stability_from_draws(whole, reported)["runner_up"].tolist())
     assert "strong" in whole[:, 0]  # with its reported composite (P100) it sometimes is
     assert "strong" not in low[:, 0]
 
