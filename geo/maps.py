@@ -533,6 +533,34 @@ def _fmt(v, digits=1) -> str | None:
     return None if v is None or pd.isna(v) else f"{float(v):.{digits}f}"
 
 
+def _number(v: float) -> str:
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def _indicator_columns(towns: pd.DataFrame, indicators, t) -> list[dict]:
+    """Popup rows "value (rank r / n)" for the key indicators (rank 1 = largest)."""
+    if indicators is None:
+        return []
+    items = indicators.items() if isinstance(indicators, Mapping) else \
+        ((c, c) for c in indicators)
+    cols = []
+    for column, label in items:
+        if column not in towns.columns:
+            raise InputError(f"popup indicator {column!r} is not a column of the towns "
+                             f"(columns: {', '.join(map(str, towns.columns))})",
+                             column=column)
+        v = pd.to_numeric(towns[column], errors="coerce")
+        rank = v.rank(ascending=False, method="min")
+        n = int(v.notna().sum())
+        cols.append({"label": str(label), "values": [
+            None if pd.isna(x) else t("info_indicator", value=_number(float(x)), rank=int(r),
+                                      n=n)
+            for x, r in zip(v, rank)]})
+    return cols
+
+
 def _info_columns(towns: pd.DataFrame, t, lang: str) -> list[dict]:
     """Evidence rows of the popup, one column of display strings each."""
     n = len(towns)
@@ -607,6 +635,7 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
              scheme: str = "quantiles", k: int = 5,
              breaks: Mapping[str, Sequence[float]] | None = None,
              basemap_key: str | None = None, date: str | None = None,
+             indicators: Mapping[str, str] | Sequence[str] | None = None,
              precision: int = 5, tolerance: float | None = None):
     """An offline interactive map of classified towns.
 
@@ -646,6 +675,9 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         Map date shown on the map (default: today).
     precision : int
         Decimal places of the stored coordinates (5 ≈ 1 m).
+    indicators : mapping or sequence, optional
+        Key indicators shown in the popup with their rank among the towns
+        (``{column: label}``, e.g. ``{"gdp": "地区生产总值（万元）"}``).
     tolerance : float, optional
         Simplification tolerance in degrees (default: about a pixel at two zoom levels
         past the label zoom; 0 keeps every vertex).
@@ -694,7 +726,7 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
         "noData": {"color": _NO_DATA}, "labelZoom": label_zoom, "maxLabels": 400,
-        "bounds": [[miny, minx], [maxy, maxx]], "info": _info_columns(towns, t, lang),
+        "bounds": [[miny, minx], [maxy, maxx]], "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t),
         "links": links or None, "meta": meta,
         "i18n": {k_: t(k_) for k_ in ("layers", "counties", "labels", "search", "not_found",
                                       "fullscreen", "suggestions", "no_data")},

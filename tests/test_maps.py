@@ -290,3 +290,15 @@ def test_element_names_are_deterministic():
     a = town_map(six_towns(), palette=PALETTE, title="t", date="2026-01-01")
     b = town_map(six_towns(), palette=PALETTE, title="t", date="2026-01-01")
     assert a.get_root().render() == b.get_root().render()
+
+
+def test_key_indicators_in_popup_with_rank():
+    towns = six_towns().assign(gdp=[500000.0, 120000.0, 80000.0, 3000.0, 2.5, np.nan])
+    data = payload(town_map(towns, palette=PALETTE, title="t",
+                            indicators={"gdp": "地区生产总值（万元）"}))
+    gdp = next(c for c in data["info"] if c["label"] == "地区生产总值（万元）")
+    assert gdp["values"] == ["500,000（第 1 / 5 位）", "120,000（第 2 / 5 位）",
+                             "80,000（第 3 / 5 位）", "3,000（第 4 / 5 位）",
+                             "2.5（第 5 / 5 位）", None]
+    with pytest.raises(InputError, match="popup indicator 'gpd'"):
+        town_map(towns, palette=PALETTE, title="t", indicators=["gpd"])
