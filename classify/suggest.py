@@ -692,6 +692,9 @@ def _category_gaps(nc: _Cols, i, rows: pd.DataFrame, relations: dict[str, str], 
                                 change_pct=ch / abs(cur) * 100 if cur else np.nan,
                                 method=method))
     t = pd.DataFrame(out, columns=_GAP_COLS)
+    for c in ("threshold", "value", "margin", "norm_margin", "needed_field", "current",
+              "needed", "change", "change_pct"):
+        t[c] = pd.to_numeric(t[c], errors="coerce").astype(float)
     _add_meta(t, info)
     return t
 

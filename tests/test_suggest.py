@@ -370,3 +370,84 @@ def test_model_gaps_respect_whole_counts_and_100_percent(case):
                                          categories=PALETTE, model=ShareAndCountModel())}
     g = s["441882104"].category_gaps
     assert "share" not in set(g.loc[g["rule_id"] == "tourism_pct", "indicator"])
+
+
+def test_profile_distance_and_same_county_preference(case):
+    frame, trace = case
+    s = run(frame, trace)["441882104"]  # 戊镇
+    d = {b.town: b for b in s.benchmarks}
+    # percentile profiles (÷100) 戊镇 vs 辛镇: gdp 1/8 vs 2/8, output 1/7 vs 2/7, LQ 1/7 vs
+    # 2/7, tourists 5/8 vs 6/8, distance (lower better) 1/8 vs 2/8 →
+    # RMS = sqrt((3 × (1/8)² + 2 × (1/7)²) / 5)
+    assert d["辛镇"].distance == pytest.approx(math.sqrt((3 / 64 + 2 / 49) / 5))
+    assert (d["辛镇"].same_county, d["辛镇"].same_city) == (False, True)
+    assert d["丙镇"].same_county
+    # default weights (county 0.8, city 0.9): 0.9 × 0.132 < 0.8 × 0.463 → 辛镇 first
+    assert [b.town for b in s.benchmarks] == ["辛镇", "丙镇"]
+    # a strong county preference (0.2 × 0.463 = 0.093 < 0.119) puts 丙镇 first
+    s = run(frame, trace, county_weight=0.2)["441882104"]
+    assert [b.town for b in s.benchmarks] == ["丙镇", "辛镇"]
+
+
+# -- property: whatever the data, the claims hold ------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_TARGETS = ["strong", "specialised/industrial", "characteristic/tourism", "developing"]
+
+
+@st.composite
+def random_case(draw):
+    n = draw(st.integers(5, 12))
+    vals = st.floats(0, 1000, allow_nan=False).map(lambda x: round(x, 1))
+    maybe = st.one_of(vals, st.just(float("nan")))
+    cols = {c: draw(st.lists(maybe if c == "industrial_output" else vals, min_size=n,
+                             max_size=n))
+            for c in ("gdp", "industrial_output", "lq_industry", "tourists",
+                      "dist_county_seat", "score_strength", "score_industry",
+                      "score_tourism", "composite")}
+    targets = draw(st.lists(st.sampled_from(_TARGETS), min_size=n, max_size=n))
+    f = pd.DataFrame(cols)
+    f.insert(0, "town_code", [f"4418{k:05d}" for k in range(n)])
+    f.insert(1, "town", [f"镇{k}" for k in range(n)])
+    f["county_code"] = [("441881", "441882")[k % 2] for k in range(n)]
+    f["city_code"] = "4418"
+    f["category"] = [t.split("/")[0] for t in targets]
+    f["subtype"] = [t.partition("/")[2] for t in targets]
+    f["declared"] = draw(st.lists(st.sampled_from(["", "专业镇·工业", "特色镇·文旅"]),
+                                  min_size=n, max_size=n))
+    return f
+
+
+@settings(max_examples=15, deadline=None)
+@given(random_case())
+def test_claims_hold_on_random_data(f):
+    trace = make_trace(f)
+    out = suggest(f, trace, indicators=INDICATORS, categories=PALETTE)
+    target = (f["category"] + np.where(f["subtype"] != "", "/" + f["subtype"], "")).to_numpy()
+    for k, s in enumerate(out):
+        for table, top in ((s.strengths, True), (s.weaknesses, False)):
+            for r in table.to_dict("records"):
+                _, _, pct = hand_position(list(f[r["indicator"]]), k, DIRECTION[r["indicator"]])
+                cty = f["county_code"] == f["county_code"].iloc[k]
+                kc = int(np.flatnonzero(f.index[cty] == k)[0])
+                _, nc, pc = hand_position(list(f.loc[cty, r["indicator"]]), kc,
+                                          DIRECTION[r["indicator"]])
+                ok_c = nc >= 3 and (pc >= 80 if top else pc <= 20)
+                assert (pct >= 80 if top else pct <= 20) or ok_c
+        for b in s.benchmarks:
+            j = int(np.flatnonzero(f["town_code"] == b.town_code)[0])
+            assert target[j] == target[k] and f[s.focus].iloc[j] > f[s.focus].iloc[k]
+            g = b.gaps
+            np.testing.assert_allclose(g["diff"], g["other"] - g["this"])
+        for b in s.challengers:
+            j = int(np.flatnonzero(f["town_code"] == b.town_code)[0])
+            assert target[j] == target[k] and f[s.focus].iloc[j] <= f[s.focus].iloc[k]
+        gaps = s.category_gaps.dropna(subset=["indicator"])
+        np.testing.assert_allclose(gaps["change"], gaps["needed"] - gaps["current"])
+        for r in s.category_gaps.to_dict("records"):
+            if r["scale"] != "percentile" or math.isnan(r["needed_field"]):
+                continue
+            # just above the needed value the town would reach the threshold
+            col = f[r["field"]].drop(index=k).dropna()
+            assert (int((col <= r["needed_field"]).sum()) + 1) / (len(col) + 1) * 100 \
+                >= r["threshold"]
