@@ -436,6 +436,9 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
             x["runner_up"]: _label_of(s, s.runner_up, lang),
             x["composite"]: None if numfmt.is_missing(s.composite) else round(s.composite, 1),
             x["rank"]: None if numfmt.is_missing(s.rank) else int(s.rank),
+            **{x["score"].format(dimension=r[f"label_{lang}"]):
+               None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
+               for r in records(s.dimensions)},
             x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
             x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t),
             x["declared"]: s.declared or "",
@@ -455,7 +458,7 @@ def _gap_long_rows(suggestions, lang) -> list[dict]:
                     return None if numfmt.is_missing(v) else float(v)
                 out.append({x["town_code"]: s.town_code, x["town"]: s.town,
                             x["benchmark"]: b.town, x["indicator"]: g[f"label_{lang}"],
-                            x["unit"]: numfmt.unit_label(g["unit"], "zh"),
+                            x["unit"]: numfmt.unit_label(g["unit"], lang),
                             x["this"]: num(g["this"]), x["other"]: num(g["other"]),
                             x["diff"]: num(g["diff"]),
                             x["diff_pct"]: None if numfmt.is_missing(g["diff_pct"])

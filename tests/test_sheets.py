@@ -222,6 +222,7 @@ def test_workbook_one_row_per_town_and_a_sheet_per_category(tmp_path, suggestion
     assert [r["统计代码"] for r in body] == [s.town_code for s in suggestions]
     wu = next(r for r in body if r["乡镇"] == "戊镇")
     assert (wu["建议类别"], wu["置信度"], wu["综合排名"]) == ("培育类", 0.7, 8)
+    assert (wu["综合实力得分"], wu["工业得分"], wu["文旅得分"]) == (20, 10, 30)
     assert wu["自评类别"] == "专业镇·工业" and wu["自评核验"] == "证据不支持"
     assert set(wu["对标对象"].split("、")) == {"辛镇", "丙镇"}
     assert next(r for r in body if r["乡镇"] == "乙镇")["对标对象"] == "（类内居首）己镇"
