@@ -13,6 +13,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -53,11 +54,15 @@ def run(sizes=(1_600, 40_000), draws: int = 1_000) -> pd.DataFrame:
         t0 = time.perf_counter()
         base = score(ind, system)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         mc = monte_carlo(ind, system, draws=draws, seed=0, base=base)
         t2 = time.perf_counter()
+        c2 = time.process_time()
         rows.append({"towns": n, "draws": draws, "indicators": len(base.model.indicators),
                      "dimensions": len(mc.dims), "score (s)": round(t1 - t0, 2),
-                     "monte_carlo (s)": round(t2 - t1, 2),
+                     "monte_carlo wall (s)": round(t2 - t1, 2),
+                     "monte_carlo CPU (s)": round(c2 - c1, 2),
+                     "load avg (1 min)": round(os.getloadavg()[0], 1),
                      "dim_scores MB": round(mc.dim_scores.nbytes / 2**20)})
         del mc
     return pd.DataFrame(rows)
@@ -72,8 +77,9 @@ def main(argv=None) -> int:
     head = (f"# Monte Carlo benchmark\n\nMachine: {platform.machine()}, "
             f"{platform.python_version()}, numpy {np.__version__}; measured "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
-            "`.venv/bin/python -m bench.bench_uncertainty` (wall-clock, one run, shared "
-            "2-core machine).\n\n")
+            "`.venv/bin/python -m bench.bench_uncertainty` (one run each; wall-clock and "
+            "process CPU time; the machine has 2 cores shared with other jobs, so the load "
+            "average is recorded: wall time grows with it).\n\n")
     md = head + table.to_markdown(index=False) if _has_tabulate() else head + _md(table)
     Path(a.out).write_text(md + "\n", encoding="utf-8")
     print(md)

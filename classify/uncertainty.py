@@ -193,13 +193,16 @@ def _ranks(comp: np.ndarray) -> np.ndarray:
     key = np.where(nan, np.inf, -comp)
     order = np.argsort(key, axis=1)
     srt = np.take_along_axis(key, order, axis=1)
+    tied = srt[:, 1:] == srt[:, :-1]
     pos = np.broadcast_to(np.arange(1, comp.shape[1] + 1, dtype=np.float32), comp.shape)
-    new = np.ones(comp.shape, dtype=bool)
-    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
-    first = np.maximum.accumulate(np.where(new, pos, 0), axis=1)  # rank of the tie's first
+    if tied.any():
+        new = np.ones(comp.shape, dtype=bool)
+        new[:, 1:] = ~tied
+        pos = np.maximum.accumulate(np.where(new, pos, 0), axis=1)    # rank of the tie's first
     r = np.empty(comp.shape, dtype=np.float32)
-    np.put_along_axis(r, order, first, axis=1)
-    r[nan] = np.nan
+    np.put_along_axis(r, order, pos, axis=1)
+    if nan.any():
+        r[nan] = np.nan
     return r
 
 
@@ -309,17 +312,19 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
 
 def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
     """First-order variance shares of the discrete method choices (see MCResult)."""
-    r = np.nan_to_num(ranks.astype(float), nan=np.nanmax(ranks) if np.isfinite(ranks).any()
-                      else 0.0)
-    total = r.var(axis=0).sum()
+    r = ranks
+    if np.isnan(r).any():                   # towns with no composite: a constant last rank
+        r = np.where(np.isnan(r), np.float32(r.shape[1]), r)
+    mean = r.mean(axis=0, dtype=np.float64)
+    total = float((r.var(axis=0, dtype=np.float64)).sum())
     rows = []
     for factor in ("normalisation", "aggregation"):
         share = 0.0
         if total > 0 and info[factor].nunique() > 1:
-            codes, levels = pd.factorize(info[factor])
-            means = np.stack([r[codes == c].mean(axis=0) for c in range(len(levels))])
-            p = np.bincount(codes) / len(codes)
-            between = (p[:, None] * (means - r.mean(axis=0)) ** 2).sum(axis=0)
+            between = np.zeros(r.shape[1])
+            for _, idx in info.groupby(factor).indices.items():
+                m = r[idx].mean(axis=0, dtype=np.float64)
+                between += len(idx) / len(info) * (m - mean) ** 2
             share = float(between.sum() / total)
         rows.append({"factor": factor, "share": share})
     rest = max(0.0, 1.0 - sum(x["share"] for x in rows)) if total > 0 else 0.0
@@ -333,7 +338,8 @@ def _summary(ranks, composite, index) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # towns with no composite at all
         pct = np.nanpercentile if np.isnan(ranks).any() else np.percentile
-        q = pct(ranks, [5, 50, 95], axis=0)
-        cq = pct(composite.astype(float), [5, 95], axis=0)
+        # towns as rows: the partition then runs over contiguous memory
+        q = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1)
+        cq = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
     return pd.DataFrame({"rank_median": q[1], "rank_p05": q[0], "rank_p95": q[2],
                          "composite_p05": cq[0], "composite_p95": cq[1]}, index=index)
