@@ -10,6 +10,7 @@ TOML layout (keys are ids; every error names the key, e.g. ``indicators.gdp.weig
     [methods]
     normalisation = "minmax"   # minmax | zscore | rank | target
     weighting = "equal"        # equal | expert | entropy | critic | pca
+    # dimension_weighting = "expert"  # across dimensions, if not the same as weighting
     aggregation = "arithmetic" # arithmetic | geometric
     missing = "reweight"       # reweight | impute_county_median
     outliers = "jrc"           # jrc | none
@@ -215,11 +216,15 @@ class Methods:
     aggregation: str = "arithmetic"
     missing: str = "reweight"
     outliers: str = "jrc"
+    dimension_weighting: str | None = None
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         _choice(self.normalisation, NORMALISATIONS, "methods.normalisation", self.path)
         _choice(self.weighting, WEIGHTINGS, "methods.weighting", self.path)
+        if self.dimension_weighting is not None:
+            _choice(self.dimension_weighting, WEIGHTINGS, "methods.dimension_weighting",
+                    self.path)
         _choice(self.aggregation, AGGREGATIONS, "methods.aggregation", self.path)
         _choice(self.missing, MISSING, "methods.missing", self.path)
         _choice(self.outliers, OUTLIERS, "methods.outliers", self.path)
@@ -293,6 +298,11 @@ class IndicatorSystem:
                               path=self.path)
 
     # -- lookups ---------------------------------------------------------------------
+    @property
+    def across(self) -> str:
+        """The weighting method across dimensions."""
+        return self.methods.dimension_weighting or self.methods.weighting
+
     @property
     def scored(self) -> tuple[Indicator | Derived, ...]:
         """Indicators and derived indicators that belong to a dimension, in order."""

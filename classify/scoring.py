@@ -240,7 +240,7 @@ def _weights_dim(S: np.ndarray, dims, present, system, method) -> np.ndarray:
 def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
           weighting: str | None = None, county: pd.Series | None = None,
           normalisation: str | None = None, aggregation: str | None = None,
-          missing: str | None = None) -> ScoreResult:
+          missing: str | None = None, dimension_weighting: str | None = None) -> ScoreResult:
     """Score towns: dimension scores, composite and ranks.
 
     Parameters
@@ -251,7 +251,9 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         Default: the built-in system.
     weighting, normalisation, aggregation, missing : str, optional
         Override the system's ``[methods]`` (``None`` keeps them).  ``weighting`` applies
-        within and across dimensions; ``expert`` uses the config's weights.
+        within dimensions, and across them too unless ``dimension_weighting`` (or
+        ``methods.dimension_weighting``) says otherwise; ``expert`` uses the config's
+        weights.
     county : Series, optional
         County of each town (aligned on the index): adds ``rank_county`` and is the peer
         group for ``missing="impute_county_median"``.
@@ -263,7 +265,7 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     """
     system = (system or load_system()).replace_methods(
         weighting=weighting, normalisation=normalisation, aggregation=aggregation,
-        missing=missing)
+        missing=missing, dimension_weighting=dimension_weighting)
     m = system.methods
     if m.aggregation == "geometric" and not BOUNDED[m.normalisation]:
         raise ConfigError("geometric aggregation needs non-negative scores; use it with "
@@ -300,7 +302,7 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
             model.dim_lo, model.dim_hi = np.nanmin(S, axis=0), np.nanmax(S, axis=0)
         S = model.dim_scores(Z)
     present = np.isin(np.arange(len(dims)), dim_index)
-    model.w_dim = _weights_dim(S, dims, present, system, m.weighting)
+    model.w_dim = _weights_dim(S, dims, present, system, system.across)
     comp = aggregate(S, model.w_dim[:, None], m.aggregation)[:, 0]
     scores = _score_frame(indicators.index, dims, S, comp, county, n_missing, n_imputed)
     weights = pd.DataFrame({
@@ -309,7 +311,8 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         "weight": w_in * model.w_dim[dim_index],
         "weight_in_dimension": w_in,
         "dimension_weight": model.w_dim[dim_index],
-        "method": m.weighting,
+        "method": m.weighting if system.across == m.weighting
+        else f"{m.weighting} within, {system.across} across dimensions",
     })
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
     return ScoreResult(scores, weights, model, treatment.reset_index(), excluded)

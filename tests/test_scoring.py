@@ -69,6 +69,15 @@ def test_expert_weights_from_config(three):
     np.testing.assert_allclose(res.scores["composite"], [0, 87.5, 62.5])
 
 
+def test_different_weighting_across_dimensions(three):
+    res = score(three, _system(d1=1.0, d2=3.0), weighting="entropy",
+                dimension_weighting="expert")
+    # within d1, a and b are both [0, 50, 100] after min–max: equal entropy, equal weights
+    np.testing.assert_allclose(res.weights["weight_in_dimension"], [0.5, 0.5, 1.0])
+    np.testing.assert_allclose(res.weights["dimension_weight"], [0.25, 0.25, 0.75])
+    assert set(res.weights["method"]) == {"entropy within, expert across dimensions"}
+
+
 def test_missing_left_out_and_reweighted(three):
     ind = three.copy()
     ind.loc[8, "b"] = np.nan
