@@ -392,17 +392,22 @@ def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
     cols = [i for i in info if i in frame.columns]
     if not cols:
         return np.zeros((len(frame), 0))
-    m = np.column_stack([_percentile(pd.to_numeric(frame[c], errors="coerce")
-                                     .astype(float) * info[c].direction).to_numpy() / 100
-                         for c in cols])
-    return m
+    nc = _Cols(frame)
+    return np.column_stack([_percentile(pd.Series(nc(c) * info[c].direction)).to_numpy()
+                            / 100 for c in cols])
 
 
 def _distance(m: np.ndarray, i: int) -> np.ndarray:
-    """RMS difference of percentile profiles, over indicators both towns have."""
+    """RMS difference of percentile profiles, over indicators both towns have; ``inf``
+    when they share none (so such a town sorts last, deterministically)."""
+    if not m.shape[1]:
+        return np.zeros(len(m))
     d = (m - m[i]) ** 2
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(np.nanmean(d, axis=1)) if m.shape[1] else np.zeros(len(m))
+    n = np.sum(~np.isnan(d), axis=1)
+    out = np.full(len(m), np.inf)
+    ok = n > 0
+    out[ok] = np.sqrt(np.nansum(d[ok], axis=1) / n[ok])
+    return out
 
 
 _GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus", "label_zh",
