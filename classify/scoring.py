@@ -30,12 +30,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_normaliser
 from classify.weighting import get_weighter
 
-__all__ = ["score", "ScoreResult", "ScoreModel", "aggregate", "block_matrix", "rank_desc",
+__all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix", "rank_desc",
            "impute_county_median", "AGGREGATIONS"]
 
 AGGREGATIONS = ("arithmetic", "geometric")
@@ -143,6 +146,10 @@ class ScoreModel:
             span = np.where(self.dim_hi > self.dim_lo, self.dim_hi - self.dim_lo, 1.0)
             S = 100.0 * (S - self.dim_lo) / span
         return S
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Columns :meth:`transform` returns that hold scores."""
+        return np.array([f"score_{d}" for d in self.dims] + ["composite"], dtype=object)
 
     def transform(self, indicators: pd.DataFrame, county: pd.Series | None = None
                   ) -> pd.DataFrame:
@@ -316,3 +323,52 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     })
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
     return ScoreResult(scores, weights, model, treatment.reset_index(), excluded)
+
+
+class Scorer(TransformerMixin, BaseEstimator):
+    """:func:`score` as a scikit-learn estimator (fit on a reference table, transform any).
+
+    Parameters
+    ----------
+    system : IndicatorSystem, optional
+    weighting, normalisation, aggregation, missing, dimension_weighting : str, optional
+        As for :func:`score`.
+
+    Attributes
+    ----------
+    result_ : ScoreResult
+        Of the reference table (weights, treatment, excluded indicators).
+    model_ : ScoreModel
+
+    Examples
+    --------
+    >>> sc = Scorer(weighting="entropy").fit(ind_2024, county=c_2024)   # doctest: +SKIP
+    >>> sc.transform(ind_2025)                                         # doctest: +SKIP
+    """
+
+    def __init__(self, system=None, weighting=None, normalisation=None, aggregation=None,
+                 missing=None, dimension_weighting=None):
+        self.system = system
+        self.weighting = weighting
+        self.normalisation = normalisation
+        self.aggregation = aggregation
+        self.missing = missing
+        self.dimension_weighting = dimension_weighting
+
+    def fit(self, X: pd.DataFrame, y=None, county: pd.Series | None = None):
+        self.result_ = score(X, self.system, weighting=self.weighting, county=county,
+                             normalisation=self.normalisation, aggregation=self.aggregation,
+                             missing=self.missing,
+                             dimension_weighting=self.dimension_weighting)
+        self.model_ = self.result_.model
+        self.feature_names_in_ = np.asarray(self.model_.indicators, dtype=object)
+        self.n_features_in_ = len(self.model_.indicators)
+        return self
+
+    def transform(self, X: pd.DataFrame, county: pd.Series | None = None) -> pd.DataFrame:
+        check_is_fitted(self)
+        return self.model_.transform(X, county)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self)
+        return self.model_.get_feature_names_out()

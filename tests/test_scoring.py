@@ -125,6 +125,15 @@ def test_model_transforms_new_data_comparably(three):
                                [[50, 50]])
 
 
+def test_scorer_estimator_matches_score(three):
+    from classify.scoring import Scorer
+    sc = Scorer(system=_system(), weighting="critic").fit(three)
+    pd.testing.assert_frame_equal(sc.transform(three),
+                                  score(three, _system(), weighting="critic").scores)
+    assert list(sc.get_feature_names_out()) == ["score_d1", "score_d2", "composite"]
+    assert list(sc.feature_names_in_) == ["a", "b", "c"]
+
+
 def test_treatment_is_recorded():
     x = np.r_[np.linspace(10, 20, 40), 200.0, 400.0]
     ind = pd.DataFrame({"a": x, "b": np.linspace(1, 5, 42), "c": np.arange(42.0)})
