@@ -105,10 +105,39 @@ def _rank_rows(x: np.ndarray, *, descending: bool, method: str) -> np.ndarray:
     return rankdata(x, axis=1, method=method, nan_policy="omit")
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks along axis 1, ties averaged (``rankdata(method="average")``).
+
+    One quicksort ``argsort`` plus flat tie-group arithmetic: 3-4x faster than scipy's
+    stable sort on (draws × 40,000) chunks.  NaN sort last and are ranked alone (the
+    caller masks them).
+    """
+    d, n = x.shape
+    order = np.argsort(x, axis=1)
+    s = np.take_along_axis(x, order, axis=1)
+    new = np.ones((d, n), bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    rows = np.arange(d)[:, None]
+    ranks = np.empty((d, n))
+    if new.all():  # no ties: ranks are the positions
+        ranks[rows, order] = np.arange(1.0, n + 1)
+        return ranks
+    flat = new.ravel()
+    starts = np.flatnonzero(flat)
+    gid = np.cumsum(flat) - 1
+    size = np.diff(np.append(starts, flat.size))
+    first = starts[gid] % n
+    avg = first + (size[gid] - 1) / 2.0 + 1.0
+    ranks[rows, order] = avg.reshape(d, n)
+    return ranks
+
+
 def _percentile(x: np.ndarray) -> np.ndarray:
-    """``pandas.rank(pct=True) * 100`` along axis 1: best P100, worst P100/n."""
-    r = _rank_rows(x, descending=False, method="average")
-    return r / np.sum(~np.isnan(x), axis=1, keepdims=True) * 100.0
+    """``pandas.rank(pct=True) * 100`` along axis 1: best P100, worst P100/n; NaN stays NaN."""
+    nan = np.isnan(x)
+    out = _average_ranks(x) / np.maximum(np.sum(~nan, axis=1, keepdims=True), 1) * 100.0
+    out[nan] = np.nan
+    return out
 
 
 def _by_county(x: np.ndarray, groups: np.ndarray, fn) -> tuple[np.ndarray, np.ndarray]:
