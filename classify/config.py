@@ -370,7 +370,8 @@ def _entries(data, section, allowed, path):
         unknown = set(body) - allowed
         if unknown:
             raise ConfigError(
-                f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}",
+                f"unknown key(s) {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(allowed))}",
                 key=f"{section}.{id_}.{sorted(unknown)[0]}", path=path)
         yield id_, body
 

@@ -23,7 +23,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
+from classify.config import Derived, Indicator, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
 from geo.errors import InputError
 from geo.units import factor, is_flag_unit, parse_unit, split_header
@@ -372,8 +372,6 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
     classify.errors.ConfigError
         ``path`` exists and ``overwrite`` is false.
     """
-    from classify.config import Indicator, IndicatorSystem as _System
-
     system = system or load_system()
     path = Path(path)
     if path.exists() and not overwrite:
@@ -394,7 +392,8 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
     if not inds:
         raise InputError("no column of the table was recognised as an indicator; headers: "
                          + ", ".join(map(str, rec.unrecognised)))
-    eff = _System(tuple(inds), system.dimensions, tuple(derived), system.methods)
+    eff = IndicatorSystem(tuple(inds), system.dimensions, tuple(derived), system.methods,
+                          uncertainty=system.uncertainty)
     comments = {f"indicators.{i}": [f"recognised from column {c!r}, source unit "
                                     f"{rec.source_units[i] or 'none given (declared unit assumed)'}"
                                     + (f", × {rec.factors[i]:g}" if rec.factors[i] != 1 else "")]

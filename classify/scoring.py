@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -38,8 +37,8 @@ from classify.errors import ConfigError
 from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_normaliser
 from classify.weighting import get_weighter
 
-__all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix", "rank_desc",
-           "impute_county_median", "AGGREGATIONS"]
+__all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
+           "rank_desc", "impute_county_median", "AGGREGATIONS"]
 
 AGGREGATIONS = ("arithmetic", "geometric")
 
