@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from geo.errors import InputError, TowntypeError
+from geo.errors import InputError, InputWarning, TowntypeError
 
 __all__ = [
     "BASEMAPS",
@@ -418,8 +418,13 @@ def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
 # ---------------------------------------------------------------------------- geometry
 def simplify_coverage(geoms, tolerance: float):
     """Simplify polygons as a coverage: shared edges are simplified once, so neighbours
-    keep common boundaries (no gaps or slivers).  Falls back to per-polygon topology-
-    preserving simplification when the input is not a valid coverage.
+    keep common boundaries (no gaps or slivers).
+
+    Boundary files are rarely exact coverages (vertices along shared edges differ,
+    hairline overlaps from clipping), so an invalid coverage is first cleaned with GEOS's
+    coverage cleaner (``shapely.coverage_clean``: nodes snapped, overlaps merged into a
+    neighbour).  Only if that fails is each polygon simplified on its own.  Display only:
+    the data keep their geometry.
 
     Parameters
     ----------
@@ -433,15 +438,18 @@ def simplify_coverage(geoms, tolerance: float):
     if tolerance <= 0:
         return arr
     try:
-        if not bool(shapely.coverage_is_valid(arr)):
-            raise ValueError("not a valid coverage")
-        out = shapely.coverage_simplify(arr, tolerance, simplify_boundary=True)
-    except Exception:  # overlaps/gaps: simplify each polygon on its own
+        cov = arr if bool(shapely.coverage_is_valid(arr)) else shapely.coverage_clean(arr)
+        gone = shapely.is_empty(cov) | shapely.is_missing(cov)
+        cov = np.where(gone, arr, cov)
+        out = shapely.coverage_simplify(cov, tolerance, simplify_boundary=True)
+    except shapely.errors.GEOSException as exc:
+        warnings.warn(f"town polygons are not a clean coverage ({exc}); simplifying each "
+                      "polygon on its own, so shared edges may show hairline gaps",
+                      InputWarning, stacklevel=3)
         out = shapely.simplify(arr, tolerance, preserve_topology=True)
     # a polygon must not vanish at display scale
-    empty = shapely.is_empty(out) | shapely.is_missing(out)
-    out[empty] = arr[empty]
-    return out
+    gone = shapely.is_empty(out) | shapely.is_missing(out)
+    return np.where(gone, arr, out)
 
 
 def encode_geometries(geoms, precision: int = 5) -> list:
@@ -460,31 +468,43 @@ def encode_geometries(geoms, precision: int = 5) -> list:
     """
     import shapely
 
-    scale = 10 ** precision
-    out = []
-    for geom in geoms:
-        parts = getattr(geom, "geoms", [geom])
-        prev = np.zeros(2, dtype=np.int64)
-        polys = []
-        for poly in parts:
-            if poly.is_empty:
+    arr = np.asarray(geoms, dtype=object)
+    parts, part_geom = shapely.get_parts(arr, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    q = np.round(coords * 10 ** precision).astype(np.int64)
+    n = len(q)
+    new_ring = np.r_[True, coord_ring[1:] != coord_ring[:-1]] if n else np.array([], bool)
+    last = np.r_[new_ring[1:], True] if n else new_ring
+    repeat = np.r_[False, np.all(q[1:] == q[:-1], axis=1)] & ~new_ring if n else new_ring
+    keep = ~last & ~repeat                          # drop closing and repeated points
+    count = np.bincount(coord_ring[keep], minlength=len(rings))
+    keep &= count[coord_ring] >= 3                  # drop collapsed rings
+    q, coord_ring = q[keep], coord_ring[keep]
+    coord_geom = part_geom[ring_part[coord_ring]]
+    first = np.r_[True, coord_geom[1:] != coord_geom[:-1]] if len(q) else keep[:0]
+    delta = np.diff(q, axis=0, prepend=np.zeros((1, 2), np.int64))
+    delta[first] = q[first]                         # each geometry starts absolute
+    flat = delta.ravel().tolist()
+    bounds = np.flatnonzero(np.r_[True, coord_ring[1:] != coord_ring[:-1]]) if len(q) \
+        else np.array([], int)
+    out: list = [[] for _ in range(len(arr))]
+    ends = np.r_[bounds[1:], len(q)]
+    ring_ids = coord_ring[bounds]
+    is_exterior = np.r_[True, ring_part[1:] != ring_part[:-1]][ring_ids] if len(rings) \
+        else np.array([], bool)
+    prev_part = -1
+    for start, end, rid, ext in zip(bounds.tolist(), ends.tolist(), ring_ids.tolist(),
+                                    is_exterior.tolist()):
+        part = int(ring_part[rid])
+        ring = flat[2 * start:2 * end]
+        if part != prev_part:
+            if not ext:   # the exterior collapsed: holes of a vanished part are dropped
                 continue
-            rings = []
-            for ring in [poly.exterior, *poly.interiors]:
-                q = np.round(shapely.get_coordinates(ring) * scale).astype(np.int64)[:-1]
-                if len(q) > 1:
-                    keep = np.r_[True, np.any(q[1:] != q[:-1], axis=1)]
-                    q = q[keep]
-                    if len(q) > 1 and np.array_equal(q[0], q[-1]):
-                        q = q[:-1]
-                if len(q) < 3:
-                    continue
-                d = np.diff(np.vstack([prev, q]), axis=0)
-                prev = q[-1]
-                rings.append(d.ravel().tolist())
-            if rings:
-                polys.append(rings)
-        out.append(polys)
+            out[part_geom[part]].append([ring])
+            prev_part = part
+        else:
+            out[part_geom[part]][-1].append(ring)
     return out
 
 
@@ -522,11 +542,14 @@ def _translator(lang: str):
 def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
     from pypinyin import Style, lazy_pinyin
 
-    full, initials = [], []
-    for name in names:
-        full.append("".join(lazy_pinyin(name)).lower().replace(" ", ""))
-        initials.append("".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower())
-    return full, initials
+    # one call over all names (newline-separated: pinyin never contains one, and a
+    # non-Chinese character ends pypinyin's phrase segmentation) instead of one per name
+    text = "\n".join(str(n).replace("\n", " ") for n in names)
+
+    def split(style) -> list[str]:
+        out = "".join(lazy_pinyin(text, style=style)).lower().replace(" ", "").split("\n")
+        return out if names else []
+    return split(Style.NORMAL), split(Style.FIRST_LETTER)
 
 
 def _fmt(v, digits=1) -> str | None:

@@ -113,6 +113,13 @@ def test_encode_keeps_holes_and_multipolygons():
     assert xs[4] in (12, 13)
 
 
+def test_encode_drops_parts_that_collapse_when_rounded():
+    tiny = box(5, 5, 5.000001, 5.000001)            # smaller than 1e-5 degree
+    multi = shapely.MultiPolygon([tiny, box(0, 0, 0.00002, 0.00001)])
+    enc = encode_geometries([multi, box(1, 1, 1.00001, 1.00001)], precision=5)
+    assert enc == [[[[2, 0, 0, 1, -2, 0, 0, -1]]], [[[100001, 100000, 0, 1, -1, 0, 0, -1]]]]
+
+
 def test_coverage_simplify_keeps_shared_edges():
     # two cells sharing a wiggly edge: simplification must keep it shared
     wiggle = [(1 + 0.001 * ((i % 2) * 2 - 1), i / 50) for i in range(51)]
@@ -123,6 +130,18 @@ def test_coverage_simplify_keeps_shared_edges():
     assert shapely.area(shapely.intersection(out[0], out[1])) == pytest.approx(0, abs=1e-12)
     assert shapely.union(out[0], out[1]).area == pytest.approx(2.0, abs=1e-9)
     assert bool(shapely.coverage_is_valid(out))
+
+
+def test_coverage_simplify_cleans_a_near_coverage_first():
+    # the right cell's shared edge lacks the left cell's wiggle vertices and overlaps it by
+    # a hair: not a valid coverage, yet the simplified cells must not overlap
+    wiggle = [(1 + 0.001 * ((i % 2) * 2 - 1), i / 50) for i in range(51)]
+    left = Polygon([(0, 0)] + wiggle + [(0, 1)])
+    right = Polygon([(2, 0), (2, 1), (0.9995, 1), (0.9995, 0)])
+    assert not bool(shapely.coverage_is_valid([left, right]))
+    out = simplify_coverage([left, right], 0.01)
+    assert bool(shapely.coverage_is_valid(out))
+    assert shapely.area(shapely.intersection(out[0], out[1])) == pytest.approx(0, abs=1e-9)
 
 
 # ----------------------------------------------------------------------------- map
