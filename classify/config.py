@@ -299,6 +299,11 @@ class IndicatorSystem:
 
     # -- lookups ---------------------------------------------------------------------
     @property
+    def builtin(self) -> bool:
+        """Whether this is the built-in default system (lenient about absent inputs)."""
+        return self.path == "classify/" + DEFAULT_PATH
+
+    @property
     def across(self) -> str:
         """The weighting method across dimensions."""
         return self.methods.dimension_weighting or self.methods.weighting

@@ -245,7 +245,15 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         ``row, town_code, town, indicator, column, status, detail`` — one row per missing
         value (``status="missing"``), per value a derived indicator could not be computed
         for (``"not derivable"``) and per derived indicator skipped for want of an input
-        column (``"skipped"``, ``row`` empty).
+        column (``"skipped"``, ``row`` empty; only with the built-in system — a user's
+        config naming an absent input is an error).
+
+    Raises
+    ------
+    classify.errors.ConfigError
+        A derived indicator of a user's config needs an input the table does not have.
+    geo.errors.InputError
+        A cell that is not a number (or 是/否 for a flag).
     """
     system = system or load_system()
     out = pd.DataFrame(index=frame.index)
@@ -262,6 +270,12 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]
+        if lacking and not system.builtin:
+            name = "numerator" if lacking[0] == der.numerator else "denominator"
+            raise ConfigError(
+                f"needs {lacking[0]!r}, which is neither a recognised indicator nor a column "
+                f"of the table; fix the name or remove [derived.{der.id}]",
+                key=f"derived.{der.id}.{name}", path=system.path)
         if lacking:
             log.append({"row": None, "town_code": "", "town": "", "indicator": der.id,
                         "column": "", "status": "skipped",

@@ -159,3 +159,16 @@ def test_per_person_header_unit_matches_a_plain_declared_unit():
     rec = recognise(["农村居民人均可支配收入（元/人）", "常住人口（万人）"], {})
     assert rec.columns["rural_income"] == "农村居民人均可支配收入（元/人）"
     assert rec.factors == {"rural_income": 1.0, "population": 10_000.0}
+
+
+def test_user_config_derived_with_absent_input_names_the_key(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[dimensions.strength]\nlabel_zh = "综合实力"\n\n[indicators.gdp]\n'
+                 'label_zh = "地区生产总值"\nunit = "万元"\ndimension = "strength"\n\n'
+                 '[derived.gdp_pc]\nkind = "per_capita"\nnumerator = "gdp"\n'
+                 'denominator = "population"\nunit = "元/人"\n', encoding="utf-8")
+    system = load_system(p)
+    t = pd.DataFrame({"地区生产总值": [1.0, 2.0]})
+    with pytest.raises(ConfigError, match="needs 'population'") as info:
+        build_indicators(t, recognise(t, {}, system), system)
+    assert info.value.key == "derived.gdp_pc.denominator"
