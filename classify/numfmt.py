@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from numbers import Real
 
 __all__ = [
@@ -53,7 +54,7 @@ _UNIT_EN = {
     "张": "beds",
     "所": "schools",
     "项": "items",
-    "万人次": "×10k visits",
+    "万人次": "10k visits",
     "km": "km",
     "%": "%",
     "是/否": "",
@@ -88,6 +89,8 @@ def fmt_number(value, decimals: int | None = None, *, signed: bool = False) -> s
     if is_missing(value):
         return "NA"
     v = float(value)
+    if not math.isfinite(v):  # e.g. a quotient over a zero denominator
+        return "—"
     if decimals is None:
         if v == round(v) and abs(v) < 1e15:
             decimals = 0
@@ -97,7 +100,9 @@ def fmt_number(value, decimals: int | None = None, *, signed: bool = False) -> s
             decimals = 1
         else:
             decimals = 2
-    text = f"{abs(v):,.{decimals}f}"
+    # 四舍五入 (half up), as reports do, on the shortest decimal form of the float
+    rounded = Decimal(repr(abs(v))).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    text = f"{rounded:,.{decimals}f}"
     if float(text.replace(",", "")) == 0:
         return text
     if v < 0:
@@ -123,6 +128,11 @@ def _scaled(v: float, unit: str, lang: str) -> tuple[float, str, int | None]:
         if abs(yuan) >= 1e6:
             return yuan / 1e6, "CNY m", 1 if abs(yuan) < 1e8 else 0
         return yuan, "CNY", 0
+    if unit == "万人次":  # 10k visits → visits, in millions from one million up
+        visits = v * 1e4
+        if abs(visits) >= 1e6:
+            return visits / 1e6, "m visits", 2
+        return visits, "visits", 0
     if unit == "元" and a >= 1e6:
         return v / 1e6, "CNY m", 2
     if unit == "元":
@@ -152,6 +162,8 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
         return MISSING[lang]
     unit = unit or ""
     v = float(value)
+    if not math.isfinite(v):  # e.g. a quotient over a zero denominator
+        return "—"
     if unit in ("是/否", "flag") and not signed:
         return ("是" if v >= 0.5 else "否") if lang == "zh" else ("yes" if v >= 0.5 else "no")
     if unit == "%" and signed:

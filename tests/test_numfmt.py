@@ -19,6 +19,8 @@ from classify.numfmt import (fmt_number, fmt_percent, fmt_percentile, fmt_rank, 
     (860, "人", "860人", "860 persons"),
     (12.34, "%", "12.3%", "12.3%"),
     (40, "km", "40km", "40 km"),
+    (60, "万人次", "60万人次", "600,000 visits"),
+    (236.5, "万人次", "237万人次", "2.37 m visits"),  # half up, not to even
     (1, "是/否", "是", "yes"),
     (0, "是/否", "否", "no"),
     (1.4, "", "1.40", "1.40"),
@@ -62,6 +64,8 @@ def test_ranks_percentiles_shares_scores():
     assert fmt_score(52) == "52.0"
     assert fmt_number(1234567.0) == "1,234,567"
     assert fmt_number(0.456) == "0.46"
+    assert fmt_number(0.125) == "0.13" and fmt_number(2.5, 0) == "3"
+    assert fmt_value(float("inf"), "") == "—" and fmt_value(float("-inf"), "万元", "en") == "—"
     assert not is_missing(0) and not math.isnan(float("0"))
 
 

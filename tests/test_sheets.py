@@ -53,6 +53,8 @@ def parse_display(text: str, kind: str, unit: str) -> float | None:
         factor = 1e4 if unit == "万元" else 1e8
     elif "万人" in text and "万人次" not in text:
         factor = 1e4
+    elif text.endswith("visits"):
+        factor = (1e6 if text.endswith("m visits") else 1.0) / 1e4  # back to 万人次
     elif text.lstrip("−+").startswith("CNY") or text.startswith("CNY"):
         factor = 1e9 if text.endswith(" bn") else 1e6 if text.endswith(" m") else 1.0
         if unit == "万元":
