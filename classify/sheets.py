@@ -466,6 +466,29 @@ def _gap_long_rows(suggestions, lang) -> list[dict]:
     return out
 
 
+def _rule_gap_rows(suggestions, lang) -> list[dict]:
+    """One row per failing rule and indicator translation (the 类别差距 sheet)."""
+    t = labels(lang)
+    x = t["xlsx"]
+    out = []
+    for s in suggestions:
+        for g in records(s.category_gaps):
+            ind = g["indicator"] if isinstance(g["indicator"], str) else ""
+
+            def num(v):
+                return None if numfmt.is_missing(v) else float(v)
+            out.append({
+                x["town_code"]: s.town_code, x["town"]: s.town,
+                x["target"]: _label_of(s, g["target"], lang),
+                x["relation"]: t["gaps"][f"relation_{g['relation']}"],
+                x["rule"]: _rule_text(g, lang), x["indicator"]: g[f"label_{lang}"] if ind else "",
+                x["unit"]: numfmt.unit_label(g["unit"], lang) if ind else "",
+                x["current"]: num(g["current"]), x["needed"]: num(g["needed"]),
+                x["change"]: num(g["change"]),
+                x["method"]: t["xlsx"].get(f"method_{g['method']}", "") if ind else ""})
+    return out
+
+
 def _sheet_title(text: str, used: set) -> str:
     bad = '[]:*?/\\'
     name = "".join("_" if c in bad else c for c in text)[:31] or "sheet"
@@ -544,6 +567,12 @@ def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang:
     long_headers = [x[k] for k in ("town_code", "town", "benchmark", "indicator", "unit",
                                    "this", "other", "diff", "diff_pct")]
     _fill_sheet(wb.create_sheet(_sheet_title(x["gaps_sheet"], used)), long_rows, long_headers)
+    rule_rows = _rule_gap_rows(suggestions, lang)
+    rule_headers = [x[k] for k in ("town_code", "town", "target", "relation", "rule",
+                                   "indicator", "unit", "current", "needed", "change",
+                                   "method")]
+    _fill_sheet(wb.create_sheet(_sheet_title(x["rules_sheet"], used)), rule_rows,
+                rule_headers)
     wb.properties.creator = "towntype"
     wb.properties.created = _FIXED_TIME
     wb.properties.modified = _FIXED_TIME

@@ -215,7 +215,14 @@ def test_workbook_one_row_per_town_and_a_sheet_per_category(tmp_path, suggestion
     write_suggestions(suggestions, tmp_path, notice=NOTICE)
     wb = load_workbook(tmp_path / "suggestions" / "suggestions.xlsx")
     assert wb.sheetnames == ["说明", "汇总", "综合实力强镇", "专业镇", "特色镇", "培育类",
-                             "对标差距"]
+                             "对标差距", "类别差距"]
+    rules = list(wb["类别差距"].iter_rows(values_only=True))
+    r = dict(zip(rules[0], next(r for r in rules if r[1] == "戊镇"
+                                and str(r[4]).startswith("score_industry"))))
+    assert (r["类别"], r["关系"], r["指标"], r["单位"]) == ("专业镇·工业", "自评类别",
+                                                       "规上工业总产值", "万元")
+    assert (r["当前数值"], r["所需数值"], r["差额"], r["测算方法"]) == (30000, 350000, 320000,
+                                                              "经验百分位")
     assert wb["说明"]["A2"].value == NOTICE
     rows = list(wb["汇总"].iter_rows(values_only=True))
     head = list(rows[0])
