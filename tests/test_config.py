@@ -149,3 +149,12 @@ def test_uncertainty_settings_round_trip(tmp_path):
     assert s.uncertainty.aggregations == ("arithmetic", "geometric")      # default kept
     again = parse_system(__import__("tomllib").loads(system_to_toml(s)))
     assert again.uncertainty == s.uncertainty
+
+
+def test_default_headers_and_aliases_are_unambiguous():
+    from classify.indicators import _names
+    seen = {}
+    for ind in load_system().indicators:
+        for name in _names(ind):
+            assert name not in seen, f"{name!r} names both {seen[name]} and {ind.id}"
+            seen[name] = ind.id
