@@ -35,6 +35,8 @@ __all__ = [
     "Benchmark",
     "Suggestion",
     "suggest",
+    "suggestions_table",
+    "records",
     "indicator_table",
     "category_labels",
     "peer_positions",
@@ -998,3 +1000,29 @@ def _relations(rows, target, declared_target, runner_up, near_margin,
             if str(t) not in rel and len(g) and bool((g["nm"] >= -near_margin).all()):
                 rel[str(t)] = "near"
     return rel
+
+
+def suggestions_table(suggestions: list[Suggestion]) -> pd.DataFrame:
+    """One row per town with ids and numbers only (no wording), e.g. to join to the
+    towns table in a notebook: ``town_code, target, confidence, runner_up, is_leader,
+    benchmarks`` (``;``-joined codes: benchmarks, or challengers for a leader),
+    ``strengths``, ``weaknesses`` (``;``-joined indicator ids), ``gap_targets``,
+    ``declared_target, declared_status, missing`` (``;``-joined indicator ids)."""
+    rows = []
+    for s in suggestions:
+        rows.append({
+            "town_code": s.town_code, "town": s.town, "target": s.target or "",
+            "confidence": s.confidence, "runner_up": s.runner_up or "",
+            "is_leader": s.is_leader,
+            "benchmarks": ";".join(b.town_code for b in (s.challengers if s.is_leader
+                                                         else s.benchmarks)),
+            "strengths": ";".join(s.strengths["indicator"]),
+            "weaknesses": ";".join(s.weaknesses["indicator"]),
+            "gap_targets": ";".join(dict.fromkeys(s.category_gaps["target"].astype(str))),
+            "declared_target": s.declared_target or "", "declared_status": s.declared_status,
+            "missing": ";".join(s.missing["indicator"]),
+        })
+    return pd.DataFrame(rows, columns=["town_code", "town", "target", "confidence",
+                                       "runner_up", "is_leader", "benchmarks", "strengths",
+                                       "weaknesses", "gap_targets", "declared_target",
+                                       "declared_status", "missing"])

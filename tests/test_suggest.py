@@ -451,3 +451,16 @@ def test_claims_hold_on_random_data(f):
             col = f[r["field"]].drop(index=k).dropna()
             assert (int((col <= r["needed_field"]).sum()) + 1) / (len(col) + 1) * 100 \
                 >= r["threshold"]
+
+
+def test_suggestions_table_ids_only(case):
+    from classify.suggest import suggestions_table
+
+    t = suggestions_table(suggest(*case, indicators=INDICATORS, categories=PALETTE))
+    assert list(t["town_code"]) == list(case[0]["town_code"])
+    row = t.set_index("town").loc["戊镇"]
+    assert (row["target"], row["declared_target"], row["declared_status"]) == (
+        "developing", "specialised/industrial", "not supported")
+    assert set(row["benchmarks"].split(";")) == {"441882102", "441881102"}
+    assert t.set_index("town").loc["乙镇", "is_leader"]
+    assert t.set_index("town").loc["庚镇", "missing"] == "industrial_output;lq_industry"
