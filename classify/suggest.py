@@ -853,6 +853,14 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     Returns
     -------
     list of Suggestion, in the order of ``frame``.
+
+    Examples
+    --------
+    >>> sugs = suggest(frame, trace, load_system(), load_taxonomy("guangdong"),
+    ...                model=scored.model)                               # doctest: +SKIP
+    >>> sugs[0].benchmarks[0].gaps[["label_zh", "this", "other", "diff"]]   # doctest: +SKIP
+    >>> from classify.sheets import write_suggestions
+    >>> write_suggestions(sugs, "out", docx=True)                        # doctest: +SKIP
     """
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}", key="lang")
