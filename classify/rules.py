@@ -161,9 +161,6 @@ def _scaled(raw: np.ndarray, rule: Rule, groups) -> tuple[np.ndarray, np.ndarray
         return raw, np.full(raw.shape[1], sd if sd > 0 else 1.0)
     if rule.scale == "percentile":
         return _percentile(raw), np.full(raw.shape[1], 100.0)
-    if groups is None:
-        raise ConfigError(f"scale {rule.scale!r} needs a 'county_code' (or 'county') column "
-                          "in the table; use scale 'percentile' instead", key=rule.key)
     if rule.scale == "percentile_county":
         val, _ = _by_county(raw, groups, _percentile)
         return val, np.full(raw.shape[1], 100.0)
@@ -228,6 +225,10 @@ def evaluate(frame: pd.DataFrame, taxonomy: Taxonomy, overrides: dict | None = N
     cache: dict = {}
     missing: list[str] = []
     for i, (_, rule) in enumerate(rules):
+        if groups is None and rule.scale.endswith("county"):
+            if "county_code" not in missing:
+                missing.append("county_code")  # the rule fails, as for a missing column
+            continue
         if rule.field in overrides:
             raw = np.asarray(overrides[rule.field], dtype=float)
         else:

@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from classify.rules import category_draws, classify_towns, stability_from_draws
@@ -196,6 +198,12 @@ def test_declared_status(tmp_path, towns):
         "工业得分 P60 < P70：未通过，差 10；工业区位商 1.00 < 1.20：未通过，差 0.20")
 
 
+def test_county_scale_without_county_column_warns(tmp_path, towns):
+    with pytest.warns(InputWarning, match="no column 'county_code'"):
+        cats, _ = classify_towns(towns.drop(columns="county_code"), taxonomy(tmp_path))
+    assert "central" not in ";".join(cats["roles"])
+
+
 def test_missing_column_warns_and_fails(tmp_path, towns):
     with pytest.warns(InputWarning, match="no column 'lq_industry'"):
         cats, trace = classify_towns(towns.drop(columns="lq_industry"), taxonomy(tmp_path))
@@ -284,3 +292,63 @@ def test_guangdong_preset_on_a_specialised_town():
     assert cats.loc[0, "target"] == "developing"
     assert cats.loc[9, "roles"] == "central"
 
+
+
+def test_county_preset_needs_no_code_change():
+    # six counties, composite 10..60 -> P16.7 P33.3 P50 P66.7 P83.3 P100
+    frame = pd.DataFrame({"town_code": [f"4418{i:02d}000" for i in range(6)],
+                          "town": [f"县{i}" for i in range(6)],
+                          "composite": [10.0, 20, 30, 40, 50, 60],
+                          "score_strength": [10.0, 20, 30, 40, 5, 60]})
+    cats, trace = classify_towns(frame, load_taxonomy("county"))
+    # weak base: composite <= P33 (county 1 is P33.3: fails by 0.33); leading: composite
+    # >= P67 and strength >= P50 (county 4 has strength P16.7: no)
+    assert cats["target"].tolist() == ["weak_base", "advancing", "advancing", "advancing",
+                                       "advancing", "leading"]
+    assert cats["category_zh"].tolist() == ["消薄类", "进位类", "进位类", "进位类", "进位类", "创先类"]
+    low = trace[trace["rule_id"] == "composite_low"]
+    assert_allclose(low["margin"], [33 - 100 / 6, 33 - 100 / 3, 33 - 50, 33 - 200 / 3,
+                                    33 - 250 / 3, 33 - 100], atol=1e-9)
+
+
+def test_percentile_within_county(tmp_path):
+    text = MINI.replace("@LQ@", "1.2").replace("@TOUR@", "70").replace(
+        '{ id = "tourism_pct", field = "score_tourism", scale = "percentile",',
+        '{ id = "tourism_pct", field = "score_tourism", scale = "percentile_county",')
+    p = tmp_path / "county_pct.toml"
+    p.write_text(text, encoding="utf-8")
+    frame = pd.DataFrame({"town_code": [f"44188210{i}" for i in range(4)],
+                          "town": list("甲乙丙丁"), "county_code": ["a", "a", "b", "b"],
+                          "score_strength": [0.0] * 4, "score_industry": [0.0] * 4,
+                          "lq_industry": [0.0] * 4, "score_centrality": [0.0] * 4,
+                          "score_tourism": [10.0, 20, 90, 80]})
+    cats, trace = classify_towns(frame, load_taxonomy(p))
+    rows = trace[trace["rule_id"] == "tourism_pct"]
+    # within county a: 10 -> P50, 20 -> P100; county b: 90 -> P100, 80 -> P50
+    assert_allclose(rows["value"], [50, 100, 100, 50])
+    assert rows["text_zh"].iloc[1].endswith("县内P100 ≥ P70：通过，余量 30")
+    assert cats["target"].tolist()[1:3] == ["characteristic/tourism"] * 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=30),
+       threshold=st.floats(0, 100), op=st.sampled_from([">=", "<=", ">", "<"]))
+def test_margin_sign_matches_pass(tmp_path_factory, values, threshold, op):
+    text = MINI.replace("@LQ@", "1.2").replace("@TOUR@", "70").replace(
+        '{ id = "strength_pct", field = "score_strength", scale = "percentile", op = ">=", threshold = 80 }',
+        f'{{ id = "strength_pct", field = "score_strength", op = "{op}", threshold = {threshold!r} }}')
+    p = tmp_path_factory.mktemp("h") / "t.toml"
+    p.write_text(text, encoding="utf-8")
+    n = len(values)
+    frame = pd.DataFrame({"score_strength": values, "score_industry": [0.0] * n,
+                          "lq_industry": [0.0] * n, "score_tourism": [0.0] * n,
+                          "score_centrality": [0.0] * n, "county_code": ["a"] * n,
+                          "town": ["甲镇"] * n, "town_code": ["441882100"] * n})
+    _, trace = classify_towns(frame, load_taxonomy(p))
+    rows = trace[trace["rule_id"] == "strength_pct"]
+    v = np.array(values)
+    expect = {">=": v >= threshold, "<=": v <= threshold, ">": v > threshold,
+              "<": v < threshold}[op]
+    assert rows["passed"].tolist() == expect.tolist()
+    assert (rows["margin"].to_numpy() >= 0).tolist() == (
+        (v >= threshold) if op in (">=", ">") else (v <= threshold)).tolist()
