@@ -291,17 +291,18 @@ def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
                          "taxonomy's colours", column=column) from None
 
 
-def _layer_category(towns, spec, ctx) -> dict:
+def _layer_category(towns, spec, ctx) -> tuple:
     keys = _text(towns, "category")
-    ids = [k for k in ctx["palette"] if "/" not in str(k)]
-    for k in dict.fromkeys(keys):
-        if k and k not in ids:
-            ids.append(k)  # reaches _palette_entry, which names the missing colour
+    present = set(keys)
+    # palette order; top-level ids only (no "/"), and only those that occur: the palette
+    # also carries role colours (central, urban) that are not categories
+    ids = [k for k in ctx["palette"] if "/" not in str(k) and k in present]
+    ids += [k for k in dict.fromkeys(keys) if k and k not in ids]  # → "no colour" error
     entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "category") for k in ids]
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_category")},)
 
 
-def _layer_subtype(towns, spec, ctx) -> dict:
+def _layer_subtype(towns, spec, ctx) -> tuple:
     cat, sub = _text(towns, "category"), _text(towns, "subtype")
     keys = pd.Series([f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
                       for c, s in zip(cat, sub)], index=towns.index)
@@ -311,7 +312,7 @@ def _layer_subtype(towns, spec, ctx) -> dict:
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_subtype")},)
 
 
-def _layer_numeric(towns, spec, ctx) -> dict:
+def _layer_numeric(towns, spec, ctx) -> tuple:
     column = spec.id
     if column not in towns.columns:
         raise InputError(f"layer {column!r} needs column {column!r}, which the towns lack "
@@ -342,7 +343,7 @@ def _layer_numeric(towns, spec, ctx) -> dict:
             {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]})
 
 
-def _layer_cluster(towns, spec, ctx) -> dict:
+def _layer_cluster(towns, spec, ctx) -> tuple:
     ids = pd.to_numeric(towns["cluster"], errors="coerce")
     names = _text(towns, "cluster_name" if ctx["lang"] == "zh" or "cluster_name_en" not in
                   towns.columns else "cluster_name_en")
@@ -356,7 +357,7 @@ def _layer_cluster(towns, spec, ctx) -> dict:
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_cluster")},)
 
 
-def _layer_stability(towns, spec, ctx) -> dict:
+def _layer_stability(towns, spec, ctx) -> tuple:
     v = pd.to_numeric(towns["stability"], errors="coerce").to_numpy(dtype=float)
     lo, hi = STABILITY_LIMITS
     keys = pd.Series(np.select([np.isnan(v), v < lo, v < hi], ["", "uncertain", "moderate"],
@@ -378,7 +379,7 @@ _DECLARED = (("supported", "declared_supported", "#1a9850", None),
              ("", "declared_none", "#f0f0f0", None))
 
 
-def _layer_declared(towns, spec, ctx) -> dict:
+def _layer_declared(towns, spec, ctx) -> tuple:
     keys = _text(towns, "declared_status")
     entries = []
     for key, label, colour, stroke in _DECLARED:

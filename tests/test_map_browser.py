@@ -95,6 +95,14 @@ def test_search_by_pinyin(page):
     assert [h.text.split()[0] for h in hits] == ["连州镇"]
 
 
+def test_fullscreen_button_uses_the_fullscreen_api(page):
+    page.find_element("css selector", ".tt-fullscreen a").click()
+    assert wait_for(page, "document.fullscreenElement && "
+                          "document.fullscreenElement.classList.contains('folium-map')", 5)
+    page.find_element("css selector", ".tt-fullscreen a").click()
+    assert wait_for(page, "document.fullscreenElement === null", 5)
+
+
 def test_title_notice_scale_and_labels(page):
     info = page.find_element("css selector", ".tt-info").text
     assert "连州市镇街分类" in info and "示意数据" in info and "GeoNames" in info

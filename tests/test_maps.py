@@ -321,3 +321,12 @@ def test_key_indicators_in_popup_with_rank():
                              "2.5（第 5 / 5 位）", None]
     with pytest.raises(InputError, match="popup indicator 'gpd'"):
         town_map(towns, palette=PALETTE, title="t", indicators=["gpd"])
+
+
+def test_category_legend_leaves_out_role_colours_and_empty_categories():
+    pal = {**PALETTE, "central": {"zh": "中心镇", "en": "Central", "color": "#8c564b"}}
+    towns = six_towns()
+    towns.loc[5, "category"] = "strong"
+    data = payload(town_map(towns, palette=pal, title="t"))
+    labels = [e["label"] for e in layer(data, "category")["legend"]]
+    assert labels == ["强镇", "专业镇", "特色镇"]

@@ -269,7 +269,9 @@
 
   TT.fullscreen = function (tm, opts) {
     return control(opts.position || "topleft", "tt-fullscreen", function (div) {
-      div.innerHTML = "<a href='#' role='button' title='" + esc(tm.data.i18n.fullscreen) + "'>⛶</a>";
+      div.innerHTML = "<a href='#' role='button' title='" + esc(tm.data.i18n.fullscreen) +
+        "'><svg width='16' height='16' viewBox='0 0 16 16' fill='none' stroke='#222' " +
+        "stroke-width='2'><path d='M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5'/></svg></a>";
       div.firstChild.addEventListener("click", function (ev) {
         ev.preventDefault();
         var el = tm.map.getContainer();
