@@ -230,18 +230,32 @@ SPATIAL = {"ward_spatial", "skater", "skater_geoda", "redcap"}
 
 
 # -- refinement ------------------------------------------------------------------------------
-def _connected_without(members: np.ndarray, drop: int, nbrs) -> bool:
-    rest = set(members.tolist()) - {drop}
-    if not rest:
-        return False
-    start = next(iter(rest))
-    seen, stack = {start}, [start]
+def _connected_without(i: int, lab: np.ndarray, nbrs, size_a: int) -> bool:
+    """Would town ``i``'s cluster stay connected without it?
+
+    Local test first (its same-cluster neighbours linked among themselves inside its
+    neighbourhood: enough, the common case); otherwise a BFS over the cluster.
+    """
+    a = lab[i]
+    same = [j for j in nbrs[i] if lab[j] == a]
+    if len(same) <= 1:
+        return bool(same)
+    local = set(same)
+    seen, stack = {same[0]}, [same[0]]
     while stack:
         for j in nbrs[stack.pop()]:
-            if j in rest and j not in seen:
+            if j in local and j not in seen:
                 seen.add(j)
                 stack.append(j)
-    return len(seen) == len(rest)
+    if len(seen) == len(local):
+        return True
+    seen, stack = {same[0]}, [same[0]]
+    while stack:
+        for j in nbrs[stack.pop()]:
+            if j != i and lab[j] == a and j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return len(seen) == size_a - 1
 
 
 def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 20) -> np.ndarray:
@@ -252,7 +266,7 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 20) -> np.ndar
     non-empty.  Deterministic (towns visited in row order).
     """
     lab = np.asarray(labels).copy()
-    nbrs = {i: list(w.neighbors[i]) for i in range(len(lab))}
+    nbrs = [list(w.neighbors[i]) for i in range(len(lab))]
     ks = np.unique(lab)
     size = {c: int((lab == c).sum()) for c in ks}
     total = {c: X[lab == c].sum(axis=0) for c in ks}
@@ -272,7 +286,7 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 20) -> np.ndar
                 cost = size[b] / (size[b] + 1) * ((x - mb) ** 2).sum()
                 if loss - cost > gain + 1e-12:
                     best, gain = b, loss - cost
-            if best is None or not _connected_without(np.flatnonzero(lab == a), i, nbrs):
+            if best is None or not _connected_without(i, lab, nbrs, size[a]):
                 continue
             lab[i] = best
             size[a] -= 1
