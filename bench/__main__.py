@@ -104,28 +104,33 @@ def _stages(n: str, size: dict, draws: int) -> list[str]:
         if p.get("traceback"):
             out += ["```", p["traceback"].strip()[-1500:], "```", ""]
     timings = p.get("timings") or {}
-    peaks = {}
+    peaks, cpu = {}, {}
     for span in p.get("stages", []):
+        if span.get("cpu_s") is not None:
+            cpu[span["stage"]] = cpu.get(span["stage"], 0) + span["cpu_s"]
         if span.get("peak_mb") is not None:
             peaks[span["stage"]] = max(peaks.get(span["stage"], 0), span["peak_mb"])
         timings.setdefault(span["stage"], round(span["seconds"], 3))
     if timings:
         total = sum(v for v in timings.values() if isinstance(v, (int, float)))
-        out += ["| stage | wall s | share | peak RSS MB |", "|---|---:|---:|---:|"]
+        out += ["| stage | wall s | share | CPU s (all threads) | peak RSS MB |",
+                "|---|---:|---:|---:|---:|"]
         order = [st for st in STAGES if st in timings] + [st for st in timings
                                                              if st not in STAGES]
         for st in order:
             v = timings[st]
-            out.append(f"| {st} | {v:.2f} | {100 * v / total:.0f} % | {_f(peaks.get(st), 0)} |")
+            out.append(f"| {st} | {v:.2f} | {100 * v / total:.0f} % | {_f(cpu.get(st))} | "
+                       f"{_f(peaks.get(st), 0)} |")
         for st in STAGES:
             if st in (p.get("skipped") or ()):
-                out.append(f"| {st} | skipped (--skip) | | |")
+                out.append(f"| {st} | skipped (--skip) | | | |")
             elif st not in timings:
-                out.append(f"| {st} | – | – | – (not reached or not timed) |")
-        out.append(f"| **run_pipeline** | **{_f(p.get('wall_s'))}** | | "
+                out.append(f"| {st} | – | – | – | – (not reached or not timed) |")
+        out.append(f"| **run_pipeline** | **{_f(p.get('wall_s'))}** | | | "
                    f"**{_f(p.get('peak_mb'), 0)}** |")
         out.append(f"| process (interpreter, imports {p.get('import_s', 0):.1f} s, run) | "
-                   f"{p['process_wall_s']:.2f} | | {p['process_peak_mb']:.0f} |")
+                   f"{p['process_wall_s']:.2f} | | {_f(p.get('process_cpu_s'))} | "
+                   f"{p['process_peak_mb']:.0f} |")
         out.append("")
         if p.get("files"):
             out += ["Output files: " + ", ".join(f"{k} {v / 2**20:.1f} MB"

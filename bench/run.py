@@ -169,6 +169,7 @@ def _stage_hook(meter: PeakMeter, spans: list[dict], progress: Path | None = Non
     def call(self, stage):
         top = depth[0] == 0
         t0 = meter.begin() if top else time.perf_counter()
+        c0 = time.process_time()
         depth[0] += 1
         try:
             with original(self, stage):
@@ -176,6 +177,7 @@ def _stage_hook(meter: PeakMeter, spans: list[dict], progress: Path | None = Non
         finally:
             depth[0] -= 1
             spans.append({"stage": stage, "start": t0, "seconds": time.perf_counter() - t0,
+                          "cpu_s": time.process_time() - c0,
                           "peak_mb": meter.end(t0) if top else None})
             if progress is not None:   # read by the parent if this job hits its time limit
                 progress.write_text(json.dumps(
@@ -524,6 +526,7 @@ def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: fl
     # Resetting VmHWM inside the child (PeakMeter) also resets what wait4 reports, so the
     # child's own whole-run peak is the reliable one when it has one.
     rec.update({"process_wall_s": wall,
+                "process_cpu_s": usage.ru_utime + usage.ru_stime,
                 "process_peak_mb": max(usage.ru_maxrss / 1024, rec.get("peak_mb") or 0),
                 "returncode": proc.returncode, "log": str(logfile)})
     log(f"  {kind:<9} n={n:<6} {rec['status']:<18} {wall:7.1f} s  "
