@@ -49,8 +49,10 @@ class MCResult:
     composite : ndarray (draws, n_towns), float32
     ranks : ndarray (draws, n_towns), float (1 = best; NaN where no composite)
     rank_summary : DataFrame
-        Indexed like the indicators: ``rank_median``, ``rank_p05``, ``rank_p95``,
-        ``composite_p05``, ``composite_p95``.
+        Indexed like the indicators: ``rank_median``, ``rank_p05``, ``rank_p95`` (ranks
+        that occurred: percentiles by the inverted empirical CDF), ``composite_p05``,
+        ``composite_p95``; with ``county_ranks`` also ``rank_county_median``,
+        ``rank_county_p05``, ``rank_county_p95``.
     draws : DataFrame
         Per draw: ``normalisation``, ``aggregation``.
     weights : ndarray (draws, n_indicators)
@@ -187,8 +189,10 @@ def _gaps(ok_d: np.ndarray):
     return rows, np.ascontiguousarray(ok_d[rows].T, dtype=np.float32)
 
 
-def _ranks(comp: np.ndarray) -> np.ndarray:
-    """Rank per draw (row), 1 = highest, ties share the best rank, NaN stays NaN."""
+def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank per draw (row), 1 = highest, ties share the best rank, NaN stays NaN.
+
+    Returns the ranks and the order (argsort, best first) they came from."""
     nan = np.isnan(comp)
     key = np.where(nan, np.inf, -comp)
     order = np.argsort(key, axis=1)
@@ -203,7 +207,33 @@ def _ranks(comp: np.ndarray) -> np.ndarray:
     np.put_along_axis(r, order, pos, axis=1)
     if nan.any():
         r[nan] = np.nan
-    return r
+    return r, order
+
+
+def _county_ranks(ranks: np.ndarray, order: np.ndarray, county: np.ndarray) -> np.ndarray:
+    """Rank within the county per draw, from the region ranks and their order.
+
+    Towns are regrouped by county with a stable (radix) sort of the county codes in rank
+    order; as every draw has the same towns per county, the position inside the group is
+    the same vector for all draws.
+    """
+    codes, cidx = np.unique(county, return_inverse=True)
+    cidx = cidx.astype(np.int16 if codes.size < 2**15 else np.int32)
+    n = ranks.shape[1]
+    c_sorted = cidx[order]                                          # counties in rank order
+    o2 = np.argsort(c_sorted, axis=1, kind="stable")
+    towns = np.take_along_axis(order, o2, axis=1)                   # by county, best first
+    counts = np.bincount(cidx, minlength=codes.size)
+    start = np.repeat(np.cumsum(counts) - counts, counts)           # group start per slot
+    slot = np.arange(n)
+    rr = np.take_along_axis(ranks, towns, axis=1)
+    new = np.ones(rr.shape, dtype=bool)
+    new[:, 1:] = (rr[:, 1:] != rr[:, :-1]) | (start[1:] != start[:-1])
+    first = np.maximum.accumulate(np.where(new, slot, 0), axis=1)   # ties share the best
+    out = np.empty(ranks.shape, dtype=np.float32)
+    np.put_along_axis(out, towns, (first - start + 1).astype(np.float32), axis=1)
+    out[np.isnan(ranks)] = np.nan
+    return out
 
 
 def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
@@ -213,7 +243,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 normalisations: tuple[str, ...] | None | str = "config",
                 aggregations: tuple[str, ...] | None | str = "config",
                 county: pd.Series | None = None, base: ScoreResult | None = None,
-                chunk_bytes: float = 2.0e8) -> MCResult:
+                county_ranks: bool = False, chunk_bytes: float = 2.0e8) -> MCResult:
     """Monte Carlo uncertainty analysis of dimension scores, composite and ranks.
 
     Parameters
@@ -237,7 +267,10 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     (:class:`classify.config.Uncertainty`): Dirichlet weights with concentration 20,
     normalisation drawn from minmax and rank, aggregation from arithmetic and geometric.
     county : Series, optional
-        Peer groups for ``missing="impute_county_median"``.
+        Peer groups for ``missing="impute_county_median"``, and for ``county_ranks``.
+    county_ranks : bool, default False
+        Also summarise the rank within the county (needs ``county``): adds
+        ``rank_county_median``, ``rank_county_p05``, ``rank_county_p95``.
     base : ScoreResult, optional
         Reuse the fitted transforms and base weights of an earlier :func:`score`.
     chunk_bytes : float
@@ -302,8 +335,15 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             e = min(s + B, idx_c[-1] + 1)
             _chunk(blocks, w_in[s:e], v[s:e], ag == "geometric", not BOUNDED[nm],
                    dim_scores[s:e], composite[s:e])
-    ranks = _ranks(composite)
+    ranks, order = _ranks(composite)
     summary = _summary(ranks, composite, indicators.index)
+    if county is not None and county_ranks:
+        cr = _county_ranks(ranks, order, county.reindex(indicators.index).astype(str)
+                           .to_numpy())
+        csum = _summary(cr, None, indicators.index)
+        for q in ("median", "p05", "p95"):
+            summary[f"rank_county_{q}"] = csum[f"rank_{q}"]
+    del order
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
@@ -333,13 +373,17 @@ def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary(ranks, composite, index) -> pd.DataFrame:
+    """Rank percentiles (observed ranks: ``inverted_cdf``) and composite percentiles."""
     import warnings
 
+    out = pd.DataFrame(index=index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # towns with no composite at all
         pct = np.nanpercentile if np.isnan(ranks).any() else np.percentile
         # towns as rows: the partition then runs over contiguous memory
-        q = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1)
-        cq = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
-    return pd.DataFrame({"rank_median": q[1], "rank_p05": q[0], "rank_p95": q[2],
-                         "composite_p05": cq[0], "composite_p95": cq[1]}, index=index)
+        q = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1, method="inverted_cdf")
+        out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
+        if composite is not None:
+            cq = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
+            out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
+    return out

@@ -142,3 +142,28 @@ def test_settings_come_from_the_config():
     # an argument still overrides the config
     wide = monte_carlo(ind, system, draws=200, seed=0, weights="dirichlet", concentration=1.0)
     assert (wide.rank_summary["rank_p95"] - wide.rank_summary["rank_p05"]).max() > 0
+
+
+def test_county_rank_intervals_equal_a_groupby_rank_per_draw():
+    from classify.uncertainty import _county_ranks, _ranks
+    rng = np.random.default_rng(4)
+    comp = rng.integers(0, 6, (40, 30)).astype(np.float32)     # many ties
+    comp[3, 5] = np.nan
+    county = rng.choice(["甲", "乙", "丙"], 30)
+    ranks, order = _ranks(comp)
+    got = _county_ranks(ranks, order, county)
+    for d in range(comp.shape[0]):
+        want = pd.Series(comp[d]).groupby(county).rank(ascending=False, method="min")
+        np.testing.assert_array_equal(got[d], want.to_numpy(dtype=np.float32))
+
+
+def test_county_rank_summary_columns():
+    ind = pd.DataFrame({"x": [3.0, 1.0, 4.0, 1.5, 9.0, 2.6]})
+    county = pd.Series(["a", "a", "a", "b", "b", "b"])
+    system = _system({"x": ("+", "d")})
+    mc = monte_carlo(ind, system, draws=20, seed=0, county=county, county_ranks=True)
+    r = mc.rank_summary
+    np.testing.assert_array_equal(r["rank_county_median"], [2, 3, 1, 3, 1, 2])
+    np.testing.assert_array_equal(r["rank_county_p05"], r["rank_county_p95"])
+    assert "rank_county_median" not in monte_carlo(ind, system, draws=5, county=county
+                                                   ).rank_summary
