@@ -247,7 +247,8 @@ def _data_ctx(s: Suggestion, lang, t, html) -> dict:
         lines.append(_fill(t["data"]["counts"], html, n_missing=int(nm), n_imputed=int(ni)))
     q = s.extra.get("boundary_quality")
     if q and q != "official":
-        lines.append(_fill(t["data"]["boundary"], html, quality=q))
+        key = "boundary_approximate" if q == "approximate" else "boundary"
+        lines.append(_fill(t["data"][key], html, quality=q))
     notes = []
     for r in records(s.missing):
         aff = [_label_of(s, a, lang) for a in str(r["affects"] or "").split(";") if a]

@@ -342,3 +342,10 @@ def test_sheets_without_a_rule_trace(frame):
     md = render_markdown(s[4])  # 戊镇 declared 专业镇·工业: no rules, so no verdict
     assert "## 四、与类别标准的差距" in md and "全部规则" not in md
     assert s[4].declared_status == "" and "证据" not in md
+
+
+def test_boundary_quality_note(frame):
+    frame["boundary_quality"] = ["approximate"] * 7 + ["official"]
+    s = suggest(frame, make_trace(frame), indicators=INDICATORS, categories=PALETTE)
+    assert "镇界为近似边界（由镇政府驻地推算的泰森多边形）" in render_markdown(s[0])
+    assert "镇界为近似边界" not in render_markdown(s[7])
