@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import geopandas as gpd
@@ -106,7 +107,7 @@ def region_for(n: int) -> str:
 
 
 def load_outline(path: str | Path | None = None, *, region: str = "china"):
-    """The outline polygon (WGS84) the towns tile.
+    """The outline polygon (WGS84) the towns tile (read once per path and region).
 
     Parameters
     ----------
@@ -115,11 +116,16 @@ def load_outline(path: str | Path | None = None, *, region: str = "china"):
     region : {"china", "china_all", "guangdong"}
         Cut a window of the outline (see :data:`REGIONS`).
     """
-    from geo.datum import convert_geoseries
-
     path = Path(path) if path is not None else OUTLINE
     if region not in REGIONS:
         raise ValueError(f"unknown region {region!r}; choose one of {sorted(REGIONS)}")
+    return _load_outline(path.resolve(), region)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_outline(path: Path, region: str):
+    from geo.datum import convert_geoseries
+
     if not path.is_file():
         raise FileNotFoundError(
             f"outline not found: {path}; it is copied into data/raw/ of the project "
