@@ -84,6 +84,10 @@ def test_files_per_town_and_workbook_and_determinism(tmp_path, suggestions):
     assert names == sorted([f"{c}.md" for c in codes] + [f"{c}.html" for c in codes]
                            + ["suggestions.xlsx", "suggestions.docx"])
     assert all(p.parent == tmp_path / "suggestions" for p in paths)
+    for p in paths:  # links between sheets (benchmark towns) resolve inside the folder
+        if p.suffix == ".html":
+            for href in re.findall(r'href="([^"]+)"', p.read_text(encoding="utf-8")):
+                assert (p.parent / href).is_file(), (p.name, href)
     digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
     again = write_suggestions(suggestions, tmp_path / "again", docx=True, notice=NOTICE)
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in again} == digest
