@@ -353,3 +353,29 @@ def test_boundary_quality_note(frame):
     s = suggest(frame, make_trace(frame), indicators=INDICATORS, categories=PALETTE)
     assert "镇界为近似边界（由镇政府驻地推算的泰森多边形）" in render_markdown(s[0])
     assert "镇界为近似边界" not in render_markdown(s[7])
+
+
+@pytest.mark.browser
+def test_sheet_in_a_browser_requests_nothing_and_shows_the_chart(tmp_path, suggestions):
+    from tests.browser import chromium, external, page_log
+
+    write_suggestions(suggestions, tmp_path, notice=NOTICE)
+    page = tmp_path / "suggestions" / "441881100.html"  # 己镇, benchmark 乙镇
+    with chromium() as driver:
+        driver.get(page.as_uri())
+        errors, urls = page_log(driver)
+        assert errors == [] and external(urls) == []
+        # one bar per dimension with a score, a median tick each, a benchmark circle each
+        bars = driver.execute_script(
+            "return [...document.querySelectorAll('svg g.dim')].map(g => ["
+            "g.dataset.dimension, g.querySelector('rect') ? "
+            "g.querySelector('rect').getBoundingClientRect().width : 0, "
+            "g.querySelectorAll('line').length, g.querySelectorAll('circle').length])")
+        assert [b[0] for b in bars] == ["strength", "industry", "tourism"]
+        # industry 80 of a 300 px axis (CSS px = SVG units here): 240
+        assert bars[1][1] == pytest.approx(240, abs=1)
+        assert all(b[2] == 1 and b[3] == 1 for b in bars)
+        notice = driver.find_element("css selector", "p.notice")
+        assert notice.is_displayed() and NOTICE in notice.text
+        driver.find_element("link text", "乙镇").click()
+        assert driver.current_url.endswith("441882101.html")
