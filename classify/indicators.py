@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -25,7 +26,7 @@ import pandas as pd
 
 from classify.config import Derived, Indicator, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
-from geo.errors import InputError
+from geo.errors import InputError, InputWarning
 from geo.units import factor, is_flag_unit, parse_unit, split_header
 
 __all__ = ["Recognition", "recognise", "build_indicators", "derive", "write_starter_config",
@@ -158,6 +159,13 @@ def recognise(table: pd.DataFrame | Iterable[str], units: Mapping[str, str | Non
             found[ind.id] = col
     for id_, col in found.items():
         src_units[id_] = _source_unit(col, units)
+        ind = system.get(id_)
+        if src_units[id_] is None and not is_flag_unit(ind.unit):
+            warnings.warn(
+                f"column {col!r} gives no unit; taken to be in {ind.unit} as declared for "
+                f"{id_!r}. Put the unit in the header (e.g. '{split_header(str(col))[0]}"
+                f"（{ind.unit}）') or a units row if it is another one",
+                InputWarning, stacklevel=2)
     factors = {i: _factor(system.get(i), found[i], src_units[i]) for i in found}
     taken = set(found.values())
     keys = tuple(c for c in columns if c not in taken and _is_key(str(c)))
@@ -226,6 +234,21 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
     return out.astype(float)
 
 
+def _check_share(vals: pd.Series, ind, col: str) -> None:
+    """Warn (never rescale) when a % column looks like fractions or exceeds 100."""
+    if ind.unit != "%" or vals.notna().sum() < 3:
+        return
+    hi = float(vals.max())
+    if 0 < hi <= 1:
+        warnings.warn(
+            f"column {col!r} ({ind.id}, declared in %) has values between 0 and {hi:g}: "
+            "they look like fractions. If so, multiply them by 100 in the table",
+            InputWarning, stacklevel=3)
+    elif hi > 100:
+        warnings.warn(f"column {col!r} ({ind.id}, declared in %) has a value of {hi:g}, above "
+                      "100; check the column's unit", InputWarning, stacklevel=3)
+
+
 def _town(frame: pd.DataFrame, i) -> tuple[str, str]:
     code = frame.loc[i, "town_code"] if "town_code" in frame.columns else ""
     name = frame.loc[i, "town"] if "town" in frame.columns else ""
@@ -261,6 +284,7 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
     for id_, col in recognition.columns.items():
         ind = system.get(id_)
         vals = _to_float(frame, col, is_flag_unit(ind.unit)) * recognition.factors[id_]
+        _check_share(vals, ind, col)
         out[id_] = vals
         for i in vals.index[vals.isna()]:
             code, town = _town(frame, i)

@@ -7,7 +7,10 @@ import pytest
 from classify.config import load_system
 from classify.errors import ConfigError
 from classify.indicators import build_indicators, derive, recognise, write_starter_config
-from geo.errors import InputError
+from geo.errors import InputError, InputWarning
+
+# tables here often give no unit on purpose; that warning has its own test below
+pytestmark = pytest.mark.filterwarnings("ignore:column .* gives no unit:geo.errors.InputWarning")
 
 
 @pytest.fixture
@@ -172,3 +175,18 @@ def test_user_config_derived_with_absent_input_names_the_key(tmp_path):
     with pytest.raises(ConfigError, match="needs 'population'") as info:
         build_indicators(t, recognise(t, {}, system), system)
     assert info.value.key == "derived.gdp_pc.denominator"
+
+
+@pytest.mark.filterwarnings("error")
+def test_assumed_units_and_odd_shares_warn():
+    with pytest.warns(InputWarning, match=r"column '常住人口' gives no unit; taken to be in 人"):
+        recognise(["常住人口"], {})
+    t = pd.DataFrame({"森林覆盖率": [0.5, 0.72, 0.66], "第二产业占比": [30.0, 140.0, 20.0]})
+    rec = recognise(t, {"森林覆盖率": "%", "第二产业占比": "%"})
+    with pytest.warns(InputWarning) as record:
+        ind, _ = build_indicators(t, rec, load_system())
+    messages = {str(w.message).split("'")[1]: str(w.message) for w in record}
+    assert set(messages) == {"森林覆盖率", "第二产业占比"}
+    assert "look like fractions" in messages["森林覆盖率"]
+    assert "value of 140, above 100" in messages["第二产业占比"]
+    np.testing.assert_allclose(ind["forest_cover"], [0.5, 0.72, 0.66])   # nothing rescaled
