@@ -541,16 +541,23 @@ def _translator(lang: str):
 
 
 def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
-    from pypinyin import Style, lazy_pinyin
+    """Full pinyin and initials of each name, for search (``连州镇`` → ``lianzhouzhen``,
+    ``lzz``)."""
+    from pypinyin import lazy_pinyin
 
-    # one call over all names (newline-separated: pinyin never contains one, and a
-    # non-Chinese character ends pypinyin's phrase segmentation) instead of one per name
+    if len(names) == 0:
+        return [], []
+    # one pass over all names, newline-separated (pinyin never contains one, and a
+    # non-Chinese character ends pypinyin's phrase segmentation); characters without
+    # pinyin come back marked so the initials keep them whole
     text = "\n".join(str(n).replace("\n", " ") for n in names)
+    items = lazy_pinyin(text, errors=lambda chars: ["\0" + chars])
+    full = "".join(i[1:] if i.startswith("\0") else i for i in items)
+    initials = "".join(i[1:] if i.startswith("\0") else i[:1] for i in items)
 
-    def split(style) -> list[str]:
-        out = "".join(lazy_pinyin(text, style=style)).lower().replace(" ", "").split("\n")
-        return out if names else []
-    return split(Style.NORMAL), split(Style.FIRST_LETTER)
+    def split(joined: str) -> list[str]:
+        return joined.lower().replace(" ", "").split("\n")
+    return split(full), split(initials)
 
 
 def _fmt(v, digits=1) -> str | None:
