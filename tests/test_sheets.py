@@ -379,3 +379,12 @@ def test_sheet_in_a_browser_requests_nothing_and_shows_the_chart(tmp_path, sugge
         assert notice.is_displayed() and NOTICE in notice.text
         driver.find_element("link text", "乙镇").click()
         assert driver.current_url.endswith("441882101.html")
+
+
+def test_review_flag_is_shown(frame):
+    frame["review"] = [True] + [False] * 7
+    frame["review_reason"] = ["规则类别与聚类画像不符"] + [""] * 7
+    s = suggest(frame, make_trace(frame), indicators=INDICATORS, categories=PALETTE)
+    assert "- **需人工复核：规则类别与聚类画像不符**" in render_markdown(s[0])
+    assert "需人工复核" not in render_markdown(s[1])
+    assert "Needs review: 规则类别与聚类画像不符" in render_html(s[0], lang="en")
