@@ -343,8 +343,9 @@ def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
         "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
-        "review": _fill(t["suggested"]["review"], html, reason=s.extra.get("review_reason")
-                        or "") if review is True or str(review).lower() == "true" else "",
+        "review": _fill(t["suggested"]["review"], html, reason=(
+            lang == "en" and s.extra.get("review_reason_en") or s.extra.get("review_reason")
+            or "")) if review is True or str(review).lower() == "true" else "",
     }
     return {
         "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,

@@ -982,6 +982,7 @@ def _one_town(ctx: _Context, i: int, row: dict) -> Suggestion:
         lang=ctx.lang,
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
+               "review_reason_en": _str(row, "review_reason_en"),
                "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
                "bottom": p["bottom"], "targets": sorted(set(rows["target"].astype(str))),
                "field_labels": ctx.field_labels})

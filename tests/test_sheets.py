@@ -388,3 +388,6 @@ def test_review_flag_is_shown(frame):
     assert "- **需人工复核：规则类别与聚类画像不符**" in render_markdown(s[0])
     assert "需人工复核" not in render_markdown(s[1])
     assert "Needs review: 规则类别与聚类画像不符" in render_html(s[0], lang="en")
+    frame["review_reason_en"] = ["rule category differs from its cluster"] + [""] * 7
+    s = suggest(frame, make_trace(frame), indicators=INDICATORS, categories=PALETTE)
+    assert "Needs review: rule category differs from its cluster" in render_html(s[0], lang="en")
