@@ -31,6 +31,9 @@ A4_INCHES = (8.27, 11.69)
 #: Output formats by file suffix.
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
+#: Up to this many towns get their names written on the map by default.
+MAX_LABELS = 150
+
 #: Font families tried in order when the packaged font is missing.
 SYSTEM_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
                        "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
@@ -115,7 +118,8 @@ def _legend_entries(towns, palette, lang: str, by: str):
 def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *,
                         title: str, counties=None, notice: str | None = None,
                         attribution: Sequence[str] = (), lang: str = "zh",
-                        by: str = "category", dpi: int = 200) -> Path:
+                        by: str = "category", dpi: int = 200,
+                        labels: bool | None = None) -> Path:
     """Write a category map for documents (PNG, SVG or PDF by the file suffix).
 
     Parameters
@@ -138,6 +142,9 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
         Column to colour by (``category``, or a ``category/subtype`` key column).
     dpi : int
         Resolution of PNG output.
+    labels : bool, optional
+        Write town names (column ``town``) on the map; default when there are at most
+        :data:`MAX_LABELS` towns (more would not be legible on A4).
 
     Returns
     -------
@@ -167,15 +174,18 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
     level = log.level
     log.setLevel(logging.ERROR)
     try:
+        if labels is None:
+            labels = len(towns) <= MAX_LABELS and "town" in towns.columns
         _draw(proj, towns, counties, utm, colours, handles, size, font, fmt, path, dpi,
-              title=title, notice=notice, attribution=attribution, lang=lang, by=by)
+              title=title, notice=notice, attribution=attribution, lang=lang, by=by,
+              labels=labels)
     finally:
         log.setLevel(level)
     return path
 
 
 def _draw(proj, towns, counties, utm, colours, handles, size, font, fmt, path, dpi, *,
-          title, notice, attribution, lang, by) -> None:
+          title, notice, attribution, lang, by, labels) -> None:
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -189,6 +199,11 @@ def _draw(proj, towns, counties, utm, colours, handles, size, font, fmt, path, d
                   edgecolor="white", linewidth=0.3)
         if counties is not None and len(counties):
             counties.to_crs(utm).boundary.plot(ax=ax, color="#333333", linewidth=0.9)
+        if labels:
+            pts = proj.geometry.representative_point()
+            for x, y, name in zip(pts.x, pts.y, towns["town"].astype(str)):
+                ax.text(x, y, name, ha="center", va="center", fontsize=4.5, family=font,
+                        color="#111111", zorder=4)
         ax.set_aspect("equal")
         ax.set_axis_off()
         pad = 0.04 * max(maxx - minx, maxy - miny)

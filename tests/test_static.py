@@ -76,3 +76,15 @@ def test_unknown_suffix_and_missing_colour(tmp_path):
     pal = {k: v for k, v in PALETTE.items() if k != "strong"}
     with pytest.raises(InputError, match="'strong'.*no colour"):
         static_category_map(six_towns(), pal, tmp_path / "map.png", title="t")
+
+
+def test_town_names_are_written_for_small_regions(tmp_path):
+    from PIL import Image
+
+    towns = six_towns()
+    a = static_category_map(towns, PALETTE, tmp_path / "a.png", title="t", dpi=60)
+    b = static_category_map(towns, PALETTE, tmp_path / "b.png", title="t", dpi=60,
+                            labels=False)
+    pa = np.asarray(Image.open(a).convert("L"))
+    pb = np.asarray(Image.open(b).convert("L"))
+    assert pa.shape == pb.shape and np.count_nonzero(pa != pb) > 200
