@@ -145,8 +145,20 @@ def _generic(rec: dict) -> str:
     if rec.get("markdown"):
         return f"`{rec['function']}` ({rec['wall_s']:.1f} s):\n\n{rec['markdown'].strip()}\n"
     body = rec.get("result")
+    head = f"`{rec['function']}` ({rec['wall_s']:.1f} s)"
+    if isinstance(body, dict) and isinstance(body.get("table"), list) and body["table"]:
+        scalars = {k: v for k, v in body.items() if k != "table"}
+        rows = body["table"]
+        cols = [c for c in rows[0] if c not in ("error",)]
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in rows[:60]:
+            lines.append("| " + " | ".join(
+                f"{r.get(c):,.3f}" if isinstance(r.get(c), float) else str(r.get(c, ""))
+                for c in cols) + " |")
+        text = json.dumps(scalars, ensure_ascii=False, default=str)
+        return f"{head}: {text[:800]}\n\n" + "\n".join(lines) + "\n"
     text = json.dumps(body, ensure_ascii=False, default=str)
-    return f"`{rec['function']}` ({rec['wall_s']:.1f} s): {text[:1200]}"
+    return f"{head}: {text[:1200]}"
 
 
 def _baselines(res: dict) -> list[str]:
