@@ -548,17 +548,17 @@ def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang:
         ws = wb.create_sheet()
     ws.title = _sheet_title(x["summary_sheet"], used)
     rows = summary_rows(suggestions, lang)
-    headers = list(rows[0]) if rows else list(summary_rows([], lang) or [])
-    if not rows:
-        headers = [x[k] for k in ("town_code", "town", "county", "category", "secondary",
-                                  "confidence", "runner_up", "composite", "rank", "strengths",
-                                  "weaknesses", "benchmarks", "gaps", "declared",
-                                  "declared_status", "data_notes")]
+    empty = ("town_code", "town", "county", "category", "secondary", "confidence",
+             "runner_up", "composite", "rank", "strengths", "weaknesses", "benchmarks",
+             "gaps", "declared", "declared_status", "data_notes")
+    headers = list(rows[0]) if rows else [x[k] for k in empty]
     _fill_sheet(ws, rows, headers, pct_col=x["confidence"])
     by_cat: dict[str, list[int]] = {}
     for k, s in enumerate(suggestions):
         by_cat.setdefault(s.category or "", []).append(k)
-    order = [c for c in (s.labels or {}) if "/" not in c and c in by_cat] if suggestions else []
+    # category sheets in the taxonomy's order, then anything unknown (and "no category")
+    palette = suggestions[0].labels if suggestions else {}
+    order = [c for c in palette if "/" not in c and c in by_cat]
     order += sorted(c for c in by_cat if c not in order)
     for cid in order:
         sample = suggestions[by_cat[cid][0]]

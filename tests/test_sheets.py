@@ -391,3 +391,13 @@ def test_review_flag_is_shown(frame):
     frame["review_reason_en"] = ["rule category differs from its cluster"] + [""] * 7
     s = suggest(frame, make_trace(frame), indicators=INDICATORS, categories=PALETTE)
     assert "Needs review: rule category differs from its cluster" in render_html(s[0], lang="en")
+
+
+def test_empty_run_writes_an_empty_workbook(tmp_path):
+    from openpyxl import load_workbook
+
+    paths = write_suggestions([], tmp_path)
+    assert [p.name for p in paths] == ["suggestions.xlsx"]
+    wb = load_workbook(paths[0])
+    head = next(wb["汇总"].iter_rows(values_only=True))
+    assert head[0] == "统计代码" and wb["汇总"].max_row == 1
