@@ -249,12 +249,6 @@ def _check_share(vals: pd.Series, ind, col: str) -> None:
                       "100; check the column's unit", InputWarning, stacklevel=3)
 
 
-def _town(frame: pd.DataFrame, i) -> tuple[str, str]:
-    code = frame.loc[i, "town_code"] if "town_code" in frame.columns else ""
-    name = frame.loc[i, "town"] if "town" in frame.columns else ""
-    return ("" if pd.isna(code) else str(code)), ("" if pd.isna(name) else str(name))
-
-
 def build_indicators(frame: pd.DataFrame, recognition: Recognition,
                      system: IndicatorSystem | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicator values in declared units, then the derived indicators.
@@ -280,17 +274,15 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
     """
     system = system or load_system()
     out = pd.DataFrame(index=frame.index)
-    log: list[dict] = []
+    log: list[pd.DataFrame] = []
+    who = _who(frame)
     for id_, col in recognition.columns.items():
         ind = system.get(id_)
         vals = _to_float(frame, col, is_flag_unit(ind.unit)) * recognition.factors[id_]
         _check_share(vals, ind, col)
         out[id_] = vals
-        for i in vals.index[vals.isna()]:
-            code, town = _town(frame, i)
-            log.append({"row": _row_label(frame, i), "town_code": code, "town": town,
-                        "indicator": id_, "column": col, "status": "missing",
-                        "detail": "empty cell"})
+        log.append(who[vals.isna()].assign(indicator=id_, column=col, status="missing",
+                                           detail="empty cell"))
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]
@@ -301,19 +293,32 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
                 f"of the table; fix the name or remove [derived.{der.id}]",
                 key=f"derived.{der.id}.{name}", path=system.path)
         if lacking:
-            log.append({"row": None, "town_code": "", "town": "", "indicator": der.id,
-                        "column": "", "status": "skipped",
-                        "detail": f"needs {', '.join(lacking)}, not in the table"})
+            log.append(pd.DataFrame([{"row": None, "town_code": "", "town": "",
+                                      "indicator": der.id, "column": "", "status": "skipped",
+                                      "detail": f"needs {', '.join(lacking)}, not in the table"}]))
             continue
         vals, why = derive(der, out, frame, system)
         out[der.id] = vals
-        for i in vals.index[vals.isna()]:
-            code, town = _town(frame, i)
-            log.append({"row": _row_label(frame, i), "town_code": code, "town": town,
-                        "indicator": der.id, "column": "", "status": "not derivable",
-                        "detail": why[i]})
+        gap = vals.isna()
+        log.append(who[gap].assign(indicator=der.id, column="", status="not derivable",
+                                   detail=why[gap].to_numpy()))
     cols = ["row", "town_code", "town", "indicator", "column", "status", "detail"]
-    return out, pd.DataFrame(log, columns=cols)
+    log = [x for x in log if len(x)]
+    missing_log = (pd.concat(log, ignore_index=True) if log else pd.DataFrame()).reindex(
+        columns=cols)
+    return out, missing_log
+
+
+def _who(frame: pd.DataFrame) -> pd.DataFrame:
+    """row (file row when known, else the index), town_code and town of every row."""
+    def text(col):
+        if col not in frame.columns:
+            return pd.Series("", index=frame.index, dtype=object)
+        return frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+    row = frame["source_row"] if "source_row" in frame.columns else \
+        pd.Series(frame.index, index=frame.index)
+    return pd.DataFrame({"row": row.astype(object), "town_code": text("town_code"),
+                         "town": text("town")}, index=frame.index)
 
 
 def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, str | None]:
