@@ -242,6 +242,14 @@ class Suggestion:
         return entry.get(lang or self.lang, target)
 
 
+def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
+    """The county (city) of each town: its code, else its name, else unknown ('')."""
+    for col in (code, name):
+        if col in frame.columns:
+            return frame[col]
+    return pd.Series([""] * len(frame), index=frame.index)
+
+
 class _Cols:
     """Float arrays of frame columns, converted once (the per-town loops read them often)."""
 
@@ -249,10 +257,8 @@ class _Cols:
         self.frame = frame
         self._cache: dict[str, np.ndarray] = {}
         self.n = len(frame)
-        county = frame["county_code"] if "county_code" in frame.columns else \
-            pd.Series([""] * len(frame))
-        city = frame["city_code"] if "city_code" in frame.columns else \
-            pd.Series([""] * len(frame))
+        county = _key_column(frame, "county_code", "county")
+        city = _key_column(frame, "city_code", "city")
         self.county = county.astype("string").fillna("").to_numpy(dtype=object)
         self.city = city.astype("string").fillna("").to_numpy(dtype=object)
         self.codes = frame["town_code"].astype(str).to_numpy(dtype=object)
@@ -297,6 +303,8 @@ def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
     Towns with a missing value get no rank and are not counted in ``n``.
     """
     rows = []
+    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
+        county = "county"  # no codes: county names group the towns as well
     has_county = county in frame.columns
     groups = frame[county].astype("string").fillna("") if has_county else None
     for iid, info in indicators.items():

@@ -464,3 +464,12 @@ def test_suggestions_table_ids_only(case):
     assert set(row["benchmarks"].split(";")) == {"441882102", "441881102"}
     assert t.set_index("town").loc["乙镇", "is_leader"]
     assert t.set_index("town").loc["庚镇", "missing"] == "industrial_output;lq_industry"
+
+
+def test_county_names_group_towns_when_codes_are_absent(case):
+    frame, trace = case
+    with_codes = run(frame, trace)
+    without = run(frame.drop(columns=["county_code", "city_code"]), trace)
+    for code, s in with_codes.items():
+        pd.testing.assert_frame_equal(s.strengths, without[code].strengths)
+        assert [b.town for b in s.benchmarks] == [b.town for b in without[code].benchmarks]
