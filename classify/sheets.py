@@ -615,7 +615,8 @@ def _fix_core_times(body: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------
 # Word
 def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
-               title: str | None = None, notice: str | None = None) -> Path:
+               title: str | None = None, notice: str | None = None,
+               _contexts: dict | None = None) -> Path:
     """``suggestions.docx``: one section (new page) per town, for the county report."""
     import docx
     from docx.enum.section import WD_SECTION
@@ -642,7 +643,8 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     for k, s in enumerate(suggestions):
         if k:
             doc.add_section(WD_SECTION.NEW_PAGE)
-        _docx_town(doc, st, s, lang, t, title if k == 0 else None, notice)
+        ctx = (_contexts or {}).get(s.town_code) or _context(s, lang, False, notice)
+        _docx_town(doc, st, ctx, s, lang, t, title if k == 0 else None, notice)
     cp = doc.core_properties
     cp.title = title or t["title"]
     cp.author = "towntype"
@@ -663,8 +665,7 @@ def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
     return table
 
 
-def _docx_town(doc, st, s: Suggestion, lang, t, title, notice) -> None:
-    ctx = _context(s, lang, False, notice)
+def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> None:
     if title:
         doc.add_paragraph(title, style=st["Title"])
     doc.add_paragraph(_kv(t, t["title"], s.town), style=st["Heading 1"])
@@ -746,13 +747,17 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
     folder.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     paths: list[Path] = []
+    plain: dict[str, dict] = {}
     for s in suggestions:
         if s.town_code in seen:
             raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file names "
                               "need unique codes (check the join report)", key="town_code")
         seen.add(s.town_code)
         md = folder / f"{s.town_code}.md"
-        md.write_text(render_markdown(s, lang=lang, notice=notice), encoding="utf-8")
+        # the plain-text context serves the Markdown sheet and the Word section alike
+        plain[s.town_code] = _context(s, lang, False, notice)
+        md.write_text(_env().get_template("sheet.md.j2").render(**plain[s.town_code]),
+                      encoding="utf-8")
         html = folder / f"{s.town_code}.html"
         html.write_text(render_html(s, lang=lang, notice=notice), encoding="utf-8")
         paths += [md, html]
@@ -760,5 +765,5 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
                                 notice=notice))
     if docx:
         paths.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
-                                title=title, notice=notice))
+                                title=title, notice=notice, _contexts=plain))
     return paths
