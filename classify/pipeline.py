@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -154,7 +155,9 @@ def _score(opts: RunOptions, joined, table, timer: _Timer):
     with timer("indicators"):
         system = load_system(opts.config)
         recognition = recognise(list(table.data.columns), table.units, system)
-        indicators, missing_log = build_indicators(joined, recognition, system)
+        # file row numbers, so messages about a town's values name the row of the table
+        rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
+        indicators, missing_log = build_indicators(rows, recognition, system)
     with timer("scoring"):
         result = score(indicators, system, weighting=opts.weighting, county=joined["county"])
     return system, recognition, indicators, missing_log, result
@@ -234,8 +237,10 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
         cats, trace = classify_towns(frame, taxonomy)
     with timer("uncertainty"):
         mc = monte_carlo(indicators, system, draws=max(opts.draws, 1), seed=opts.seed,
-                         weighting=opts.weighting, county=frame["county"], base=scored)
-        drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims)
+                         weighting=opts.weighting, county=frame["county"], base=scored,
+                         county_ranks=True)
+        drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims,
+                               extra={"composite": mc.composite})
         stab = stability_from_draws(drawn, cats["target"].to_numpy())
     keep = [c for c in cats.columns if c not in ("margin",)]
     frame = pd.concat([frame, cats[keep], stab.set_index(frame.index),
@@ -295,7 +300,15 @@ def _input_record(path: Path | None) -> dict | None:
     return {"path": str(path), "sha256": sha256(path), "bytes": Path(path).stat().st_size}
 
 
-def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters) -> dict:
+def _records(table: pd.DataFrame | None) -> list[dict]:
+    """A small DataFrame as JSON-ready records (NaN → null)."""
+    if table is None or len(table) == 0:
+        return []
+    return json.loads(table.to_json(orient="records", force_ascii=False))
+
+
+def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters,
+              scored, mc, missing_log) -> dict:
     import sklearn, shapely, folium
     from classify.config import system_to_toml
 
@@ -316,6 +329,10 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
         "config": {"indicator_system": system_to_toml(system), "taxonomy": str(taxonomy.path),
                    "clustering": {"method": clusters.method, "k": int(clusters.k)}},
+        "scoring": {"treatment": _records(scored.treatment),
+                    "excluded_indicators": _records(scored.excluded),
+                    "uncertainty_sensitivity": _records(getattr(mc, "sensitivity", None)),
+                    "missing_values": int(len(missing_log))},
         "counts": {
             "boundary_features": int(buckets["boundaries"]["total"]),
             "table_rows": int(buckets["table"]["total"]),
@@ -347,6 +364,8 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
     frame = _assemble(joined, indicators, recognition, scored)
     frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
     frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
+    if len(missing_log):
+        log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out) as stage:
         suggestions, files = _suggest(opts, frame, trace, system, taxonomy, scored,
                                       missing_log, stage, timer)
@@ -357,7 +376,8 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
                                     ("rules.csv", trace), ("clusters.csv", clusters.profiles),
                                     ("clusters_k.csv", clusters.sweep)):
                 files.append(write_csv(table_out, stage / name))
-        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters)
+        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
+                             clusters, scored, mc, missing_log)
         files.append(write_manifest(stage / "run.json", manifest))
     files = [Path(opts.out) / Path(f).relative_to(stage) for f in files]
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,
