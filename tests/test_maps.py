@@ -330,3 +330,45 @@ def test_category_legend_leaves_out_role_colours_and_empty_categories():
     data = payload(town_map(towns, palette=pal, title="t"))
     labels = [e["label"] for e in layer(data, "category")["legend"]]
     assert labels == ["强镇", "专业镇", "特色镇"]
+
+
+def _decode(geom: list, scale: float) -> shapely.Geometry:
+    """Python mirror of towntype.decode (the payload format is documented)."""
+    x = y = 0
+    polys = []
+    for poly in geom:
+        rings = []
+        for ring in poly:
+            pts = []
+            for dx, dy in zip(ring[0::2], ring[1::2]):
+                x, y = x + dx, y + dy
+                pts.append((x / scale, y / scale))
+            rings.append(pts)
+        polys.append(Polygon(rings[0], rings[1:]))
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
+def test_displayed_towns_still_tile_without_gaps_or_overlaps():
+    # staircase towns: 0.01° grid squares given to the nearest of 40 seeds and merged,
+    # so every shared edge is a long zigzag that simplification must treat alike on
+    # both sides (simplifying each town on its own would leave gaps and overlaps)
+    rng = np.random.default_rng(3)
+    seeds = rng.uniform(0, 1, (40, 2)) * [0.8, 0.6]
+    ix, iy = (a.ravel() for a in np.meshgrid(np.arange(80), np.arange(60)))
+    owner = np.argmin(((ix[:, None] / 100 - seeds[:, 0]) ** 2
+                       + (iy[:, None] / 100 - seeds[:, 1]) ** 2), axis=1)
+    # corners from integers, so neighbours share bit-identical coordinates
+    squares = shapely.box(11300 + ix, 2300 + iy, 11301 + ix, 2301 + iy)
+    squares = shapely.transform(squares, lambda c: c / 100)
+    cells = np.array([shapely.coverage_union_all(squares[owner == k]) for k in range(40)],
+                     dtype=object)
+    assert bool(shapely.coverage_is_valid(cells))
+    n = len(cells)
+    towns = gpd.GeoDataFrame({"town_code": [f"{i:09d}" for i in range(n)],
+                              "town": [f"镇{i}" for i in range(n)],
+                              "category": ["developing"] * n}, geometry=cells, crs=4326)
+    data = payload(town_map(towns, palette=PALETTE, title="t", tolerance=0.02))
+    shown = np.array([_decode(g, data["scale"]) for g in data["geom"]], dtype=object)
+    assert shapely.get_num_coordinates(shown).sum() < shapely.get_num_coordinates(cells).sum() / 2
+    assert bool(shapely.coverage_is_valid(shown))
+    assert shapely.union_all(shown).area == pytest.approx(0.8 * 0.6, rel=0.02)
