@@ -57,7 +57,7 @@ from typing import Any
 
 from classify.errors import ConfigError
 from geo.errors import InputError
-from geo.units import parse_unit
+from geo.units import is_flag_unit, parse_unit
 
 __all__ = [
     "Indicator", "Dimension", "Derived", "Methods", "Uncertainty", "IndicatorSystem",
@@ -320,6 +320,12 @@ class IndicatorSystem:
                 return ind
         raise ConfigError(f"no indicator {id_!r} in the indicator system", key=f"indicators.{id_}",
                           path=self.path)
+
+    def headers(self) -> dict[str, str]:
+        """Indicator id → its standard table header with the unit in full-width brackets
+        (``地区生产总值（万元）``); yes/no flags carry no unit (``省级以上园区``)."""
+        return {i.id: i.label_zh if is_flag_unit(i.unit) else f"{i.label_zh}（{i.unit}）"
+                for i in self.indicators}
 
     def dimension(self, id_: str) -> Dimension:
         for d in self.dimensions:

@@ -38,43 +38,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from classify.config import load_system
 from geo.errors import InputError, TowntypeError
 
 __all__ = ["HEADERS", "KEY_HEADERS", "generate_demo_indicators", "demo_towns",
            "write_demo_indicators", "main"]
 
 #: indicator id → header of the demo table (standard Chinese name, unit in full-width
-#: brackets, as in docs/DESIGN.md); the flag has no unit and holds 是/否.
-HEADERS: dict[str, str] = {
-    "gdp": "地区生产总值（万元）",
-    "fiscal_revenue": "一般公共预算收入（万元）",
-    "population": "常住人口（人）",
-    "fixed_investment": "固定资产投资（万元）",
-    "market_entities": "市场主体数（户）",
-    "rural_income": "农村居民人均可支配收入（元）",
-    "industrial_output": "规上工业总产值（万元）",
-    "industrial_firms": "规上工业企业数（家）",
-    "secondary_share": "第二产业占比（%）",
-    "industrial_park": "省级以上园区",
-    "agri_output": "农林牧渔业总产值（万元）",
-    "primary_share": "第一产业占比（%）",
-    "farmland": "耕地面积（亩）",
-    "agri_leading_firms": "农业龙头企业数（家）",
-    "specialty_villages": "一村一品专业村数（个）",
-    "retail_sales": "社会消费品零售总额（万元）",
-    "markets": "专业市场数（个）",
-    "logistics_nodes": "物流节点数（个）",
-    "tourists": "接待游客（万人次）",
-    "tourism_revenue": "旅游收入（万元）",
-    "a_scenic_spots": "A级景区数（个）",
-    "traditional_villages": "传统村落数（个）",
-    "heritage_items": "文物保护单位和非遗项目数（项）",
-    "forest_cover": "森林覆盖率（%）",
-    "protected_share": "自然保护地面积占比（%）",
-    "health_beds": "卫生院床位数（张）",
-    "schools": "中小学校数（所）",
-    "dist_county_seat": "距县城距离（km）",
-}
+#: brackets, from the default indicator system); the flag has no unit and holds 是/否.
+HEADERS: dict[str, str] = load_system().headers()
 KEY_HEADERS = {"town_code": "统计代码", "town": "乡镇", "county": "所属县区",
                "declared": "自评类别"}
 # decimals written per indicator (0 → integer)

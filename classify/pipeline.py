@@ -310,7 +310,6 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
 def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters,
               scored, mc, missing_log) -> dict:
     import sklearn, shapely, folium
-    from classify.config import system_to_toml
 
     buckets = report.attrs["counts"]
     return {
@@ -327,7 +326,7 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                    "config": _input_record(opts.config),
                    "crosswalk": _input_record(opts.crosswalk)},
         "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
-        "config": {"indicator_system": system_to_toml(system), "taxonomy": str(taxonomy.path),
+        "config": {"indicator_system": system.to_dict(), "taxonomy": str(taxonomy.path),
                    "clustering": {"method": clusters.method, "k": int(clusters.k)}},
         "scoring": {"treatment": _records(scored.treatment),
                     "excluded_indicators": _records(scored.excluded),
