@@ -95,6 +95,21 @@ def test_search_by_pinyin(page):
     assert [h.text.split()[0] for h in hits] == ["连州镇"]
 
 
+def test_hovering_a_town_shows_its_name_and_category(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    # the centre of 保安镇 (third square, bottom row) in page pixels
+    x, y = page.execute_script(f"""
+        const tm = {TM}, p = tm.map.latLngToContainerPoint(
+            tm.features[2].getBounds().getCenter()),
+            r = tm.map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];""")
+    ActionChains(page).move_by_offset(x, y).pause(0.2).move_by_offset(2, 2).perform()
+    tip = wait_for(page, "document.querySelector('.leaflet-tooltip')", 5)
+    text = tip.get_attribute("textContent")
+    assert "保安镇" in text and "专业镇" in text
+
+
 def test_fullscreen_button_uses_the_fullscreen_api(page):
     page.find_element("css selector", ".tt-fullscreen a").click()
     assert wait_for(page, "document.fullscreenElement && "

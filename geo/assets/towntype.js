@@ -168,6 +168,7 @@
 
   TownMap.prototype.select = function (t) {
     var f = this.features[t];
+    if (!f.getBounds().isValid()) return;  // a town too small to draw at this precision
     this.map.fitBounds(f.getBounds(), { maxZoom: Math.max(this.data.labelZoom, this.map.getZoom()) });
     L.popup({ maxWidth: 360 }).setLatLng(f.getBounds().getCenter())
       .setContent(this.popup(t)).openOn(this.map);
