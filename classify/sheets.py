@@ -638,8 +638,10 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     first.page_width, first.page_height = Mm(210), Mm(297)
     first.left_margin = first.right_margin = Mm(25)
     # style objects looked up once (by name, python-docx scans every style per call)
-    st = {n: doc.styles[n] for n in ("Title", "Heading 1", "Heading 2", "Heading 3",
-                                     "Table Grid", "List Bullet", "List Bullet 2")}
+    # style ids set on the XML directly: python-docx's style lookup by object scans every
+    # style of the document for each paragraph (most of the time of a long report)
+    st = {n: doc.styles[n].style_id for n in ("Title", "Heading 1", "Heading 2", "Heading 3",
+                                              "Table Grid", "List Bullet", "List Bullet 2")}
     for k, s in enumerate(suggestions):
         if k:
             doc.add_section(WD_SECTION.NEW_PAGE)
@@ -655,10 +657,16 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     return _write_zip_deterministic(buf.getvalue(), Path(path))
 
 
+def _para(doc, st: dict, text, style: str):
+    p = doc.add_paragraph(text)
+    p._p.style = st[style]
+    return p
+
+
 def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
     # all rows at once: python-docx's add_row re-reads the table grid every time
     table = doc.add_table(rows=len(rows) + 1, cols=len(header))
-    table.style = st["Table Grid"]
+    table._tbl.tblStyle_val = st["Table Grid"]
     for row, values in zip(table.rows, [header] + rows):
         for cell, v in zip(row.cells, values):
             cell.text = str(v)
@@ -667,12 +675,12 @@ def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
 
 def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> None:
     if title:
-        doc.add_paragraph(title, style=st["Title"])
-    doc.add_paragraph(_kv(t, t["title"], s.town), style=st["Heading 1"])
+        _para(doc, st, title, "Title")
+    _para(doc, st, _kv(t, t["title"], s.town), "Heading 1")
     doc.add_paragraph(ctx["subtitle"])
     if notice:
         doc.add_paragraph(_kv(t, t["notice_label"], notice))
-    doc.add_paragraph(t["section"]["suggested"], style=st["Heading 2"])
+    _para(doc, st, t["section"]["suggested"], "Heading 2")
     cat = ctx["cat"]
     if cat["label"]:
         for key in ("category", "confidence", "runner_up", "secondary"):
@@ -687,12 +695,12 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
                           tb["benchmark"]],
                 [[d["label"], d["this"], d["bar"], d["median"], d["benchmark"]]
                  for d in ctx["dims"]])
-    doc.add_paragraph(t["section"]["strengths"], style=st["Heading 2"])
+    _para(doc, st, t["section"]["strengths"], "Heading 2")
     for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
                               t["strengths"]["none_strength"]),
                              (t["strengths"]["weaknesses"], ctx["weaknesses"],
                               t["strengths"]["none_weakness"])):
-        doc.add_paragraph(name, style=st["Heading 3"])
+        _para(doc, st, name, "Heading 3")
         if rows:
             _docx_table(doc, st, [tb["indicator"], tb["value"], tb["rank_region"],
                                   tb["pct_region"], tb["rank_county"], tb["pct_county"]],
@@ -700,7 +708,7 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
                           r["pct_county"]] for r in rows])
         else:
             doc.add_paragraph(none)
-    doc.add_paragraph(t["section"]["benchmarks"], style=st["Heading 2"])
+    _para(doc, st, t["section"]["benchmarks"], "Heading 2")
     doc.add_paragraph(ctx["bench"]["intro"])
     for b in ctx["bench"]["items"]:
         doc.add_paragraph(b["caption"])
@@ -708,25 +716,25 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
                               tb["diff_pct"]],
                     [[g["label"], g["this"], g["other"], g["diff"], g["diff_pct"]]
                      for g in b["gaps"]])
-    doc.add_paragraph(t["section"]["gaps"], style=st["Heading 2"])
+    _para(doc, st, t["section"]["gaps"], "Heading 2")
     for g in ctx["gaps"]:
         doc.add_paragraph(_paren(t, g["label"], g["relation"]))
         if not g["rules"]:
             doc.add_paragraph(g["all_pass"])
         for r in g["rules"]:
-            doc.add_paragraph(r["text"], style=st["List Bullet"])
+            _para(doc, st, r["text"], "List Bullet")
             for lever in r["levers"]:
-                doc.add_paragraph(lever, style=st["List Bullet 2"])
-    doc.add_paragraph(t["section"]["declared"], style=st["Heading 2"])
+                _para(doc, st, lever, "List Bullet 2")
+    _para(doc, st, t["section"]["declared"], "Heading 2")
     doc.add_paragraph(ctx["declared"]["text"])
     for f in ctx["declared"]["failing"]:
-        doc.add_paragraph(f, style=st["List Bullet"])
-    doc.add_paragraph(t["section"]["data"], style=st["Heading 2"])
+        _para(doc, st, f, "List Bullet")
+    _para(doc, st, t["section"]["data"], "Heading 2")
     for line in ctx["data"]["lines"]:
         doc.add_paragraph(line)
     for n in ctx["data"]["notes"]:
-        doc.add_paragraph(_kv(t, n["label"], _paren(t, n["status"], n["affects"])),
-                          style=st["List Bullet"])
+        _para(doc, st, _kv(t, n["label"], _paren(t, n["status"], n["affects"])),
+              "List Bullet")
 
 
 # ---------------------------------------------------------------------------------------
