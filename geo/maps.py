@@ -757,6 +757,8 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
         "noData": {"color": _NO_DATA}, "labelZoom": label_zoom, "maxLabels": 400,
+        # over tiles the fill lets the basemap show through
+        "fillOpacity": 0.85 if not bm.tiles else 0.55,
         "bounds": [[miny, minx], [maxy, maxx]], "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t),
         "links": links or None, "meta": meta,
         "i18n": {k_: t(k_) for k_ in ("layers", "counties", "labels", "search", "not_found",

@@ -252,6 +252,7 @@ def test_gaode_shifts_display_geometry_to_gcj02():
     assert abs(x1 - x0) > 1e-3             # a shift of hundreds of metres, not noise
     assert "autonavi" in town_map(towns, palette=PALETTE, title="t",
                                   basemap="gaode").get_root().render()
+    assert gaode["fillOpacity"] < plain["fillOpacity"]     # tiles show through
 
 
 def test_tianditu_needs_a_key():

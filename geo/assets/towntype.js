@@ -82,7 +82,7 @@
     var cls = layerDef.classes[t];
     var entry = cls >= 0 ? layerDef.legend[cls] : this.data.noData;
     return {
-      fillColor: entry.color, fillOpacity: 0.85,
+      fillColor: entry.color, fillOpacity: this.data.fillOpacity,
       color: entry.stroke || "#ffffff", weight: entry.weight || 0.6,
       dashArray: entry.dash || null
     };
