@@ -717,8 +717,6 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     -------
     folium.Map
     """
-    from geo import mapelements as me
-
     _check_towns(towns)
     bm = _basemap(basemap, basemap_key)
     t = _translator(lang)
@@ -730,72 +728,92 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     if not specs:
         raise InputError("layers is empty: give at least one layer id, e.g. ['category']")
     layer_defs = [_build_layer(towns, s, ctx) for s in specs]
-
-    geoms = _display_geometry(towns, datum, bm.datum).to_numpy()
-    label_zoom = _label_zoom(geoms)
-    if tolerance is None:
-        tolerance = 360 / (256 * 2 ** (label_zoom + 2))
-    simple = simplify_coverage(geoms, tolerance)
-    import shapely
-    scale = 10 ** precision
-    label_pts = np.round(shapely.get_coordinates(
-        shapely.point_on_surface(geoms)) * scale).astype(np.int64)
-    names = _text(towns, "town").tolist()
-    pinyin, initials = _pinyin(names)
-    minx, miny, maxx, maxy = shapely.total_bounds(simple)
-    props = {"code": _text(towns, "town_code").tolist(), "name": names,
-             "pinyin": pinyin, "initials": initials, "label": label_pts.tolist()}
-    if "county" in towns.columns:
-        props["county"] = _text(towns, "county").tolist()
-    links = suggestion_links
-    if links is True:
-        links = "suggestions/{town_code}.html"
-    meta = {"basemap": bm.name, "display_datum": bm.datum, "data_datum": datum}
-    data = {
-        "n": len(towns), "scale": scale, "geom": encode_geometries(simple, precision),
-        "props": props, "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
+    data = _geometry_payload(towns, counties, datum, bm, precision, tolerance)
+    data.update(_attribute_payload(towns, t, lang, indicators))
+    links = "suggestions/{town_code}.html" if suggestion_links is True else suggestion_links
+    data.update({
+        "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
-        "noData": {"color": _NO_DATA}, "labelZoom": label_zoom, "maxLabels": 400,
+        "noData": {"color": _NO_DATA}, "maxLabels": 400,
         # over tiles the fill lets the basemap show through
         "fillOpacity": 0.85 if not bm.tiles else 0.55,
-        "bounds": [[miny, minx], [maxy, maxx]], "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t),
-        "links": links or None, "meta": meta,
-        "i18n": {k_: t(k_) for k_ in ("layers", "counties", "labels", "search", "not_found",
-                                      "fullscreen", "suggestions", "no_data")},
-    }
-    if counties is not None and len(counties):
-        cg = _display_geometry(counties, datum, bm.datum).to_numpy()
-        data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
-                                                      precision)}
-
-    m = me.OfflineMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8,
-                      tiles=None, prefer_canvas=True, control_scale=False,
-                      max_zoom=bm.max_zoom)
-    m._id = "towntype"
-    root = m.get_root()
-    root.title = title
-    ids = iter(range(10_000))
-
-    def add(el, parent=m):
-        el._id = f"tt{next(ids)}"
-        parent.add_child(el)
-        return el
-
-    add(me.InlineAssets())
-    for url, attr in bm.tiles:
-        import folium
-        add(folium.TileLayer(tiles=url.replace("{key}", basemap_key or ""), attr=attr,
-                             subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name))
-    layer = add(me.TownLayer(data))
+        "links": links or None,
+        "meta": {"basemap": bm.name, "display_datum": bm.datum, "data_datum": datum},
+        "i18n": {key: t(key) for key in ("layers", "counties", "labels", "search",
+                                         "not_found", "fullscreen", "suggestions",
+                                         "no_data")},
+    })
     meta_line = " · ".join([
         f"{t('basemap')}: {t('basemap_' + bm.name)}",
         f"{t('datum')}: {bm.datum.upper()}",
         f"{t('data_datum')}: {datum.upper()}",
         f"{t('date')}: {date or _dt.date.today().isoformat()}",
     ])
-    add(me.InfoBox(layer, title=title, subtitle=subtitle, notice=notice, meta=meta_line,
-                   attribution=[str(a) for a in attribution], position="bottomleft"))
+    return _assemble(data, bm, basemap_key, title=title, subtitle=subtitle, notice=notice,
+                     meta=meta_line, attribution=[str(a) for a in attribution])
+
+
+def _geometry_payload(towns, counties, datum: str, bm: Basemap, precision: int,
+                      tolerance: float | None) -> dict:
+    """Display geometry: shifted to the basemap's datum, coverage-simplified, encoded."""
+    import shapely
+
+    geoms = _display_geometry(towns, datum, bm.datum).to_numpy()
+    label_zoom = _label_zoom(geoms)
+    if tolerance is None:
+        tolerance = 360 / (256 * 2 ** (label_zoom + 2))
+    simple = simplify_coverage(geoms, tolerance)
+    scale = 10 ** precision
+    label_pts = np.round(shapely.get_coordinates(shapely.point_on_surface(geoms)) * scale)
+    minx, miny, maxx, maxy = shapely.total_bounds(simple)
+    data = {"n": len(towns), "scale": scale, "geom": encode_geometries(simple, precision),
+            "labels": label_pts.astype(np.int64).tolist(), "labelZoom": label_zoom,
+            "bounds": [[miny, minx], [maxy, maxx]]}
+    if counties is not None and len(counties):
+        cg = _display_geometry(counties, datum, bm.datum).to_numpy()
+        data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
+                                                      precision)}
+    return data
+
+
+def _attribute_payload(towns, t, lang: str, indicators) -> dict:
+    """Names, search keys and popup evidence per town."""
+    names = _text(towns, "town").tolist()
+    pinyin, initials = _pinyin(names)
+    props = {"code": _text(towns, "town_code").tolist(), "name": names,
+             "pinyin": pinyin, "initials": initials}
+    if "county" in towns.columns:
+        props["county"] = _text(towns, "county").tolist()
+    return {"props": props,
+            "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t)}
+
+
+def _assemble(data: dict, bm: Basemap, key: str | None, **info):
+    """The folium map: inlined assets, tiles, the town layer and its controls."""
+    import folium
+
+    from geo import mapelements as me
+
+    (miny, minx), (maxy, maxx) = data["bounds"]
+    m = me.OfflineMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8,
+                      tiles=None, prefer_canvas=True, control_scale=False,
+                      max_zoom=bm.max_zoom)
+    m._id = "towntype"          # fixed element names: the same input gives the same page
+    m.get_root().title = info["title"]
+    ids = iter(range(10_000))
+
+    def add(el):
+        el._id = f"tt{next(ids)}"
+        m.add_child(el)
+        return el
+
+    add(me.InlineAssets())
+    for url, attr in bm.tiles:
+        add(folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
+                             subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name))
+    layer = add(me.TownLayer(data))
+    add(me.InfoBox(layer, position="bottomleft", **info))
     add(me.ScaleBar("bottomleft"))
     add(me.Search(layer, position="topleft"))
     add(me.Fullscreen(layer, position="topleft"))

@@ -110,7 +110,7 @@
       map.removeLayer(this.labels);
       return;
     }
-    var b = map.getBounds(), shown = 0, pts = d.props.label;
+    var b = map.getBounds(), shown = 0, pts = d.labels;
     for (var t = 0; t < this.n && shown < d.maxLabels; t++) {
       var ll = L.latLng(pts[t][1] / d.scale, pts[t][0] / d.scale);
       if (!b.contains(ll)) continue;
