@@ -230,25 +230,25 @@ SPATIAL = {"ward_spatial", "skater", "skater_geoda", "redcap"}
 
 
 # -- refinement ------------------------------------------------------------------------------
-def _connected_without(i: int, lab: np.ndarray, nbrs, size_a: int) -> bool:
+def _connected_without(i: int, lab: np.ndarray, nbrs, size_a: int, exact: bool = True) -> bool:
     """Would town ``i``'s cluster stay connected without it?
 
-    Local test first (its same-cluster neighbours linked among themselves inside its
-    neighbourhood: enough, the common case); otherwise a BFS over the cluster.
+    Local test first: its same-cluster neighbours linked among themselves through
+    same-cluster towns at most two steps from ``i`` (sufficient, the common case).  Then,
+    if ``exact``, a BFS over the whole cluster; if not, the move is refused (safe: it only
+    ever skips a move, never disconnects a cluster).
     """
     a = lab[i]
     same = [j for j in nbrs[i] if lab[j] == a]
     if len(same) <= 1:
         return bool(same)
     local = set(same)
-    seen, stack = {same[0]}, [same[0]]
-    while stack:
-        for j in nbrs[stack.pop()]:
-            if j in local and j not in seen:
-                seen.add(j)
-                stack.append(j)
-    if len(seen) == len(local):
+    for j in same:
+        local.update(m for m in nbrs[j] if m != i and lab[m] == a)
+    if _reaches(same, local, nbrs):
         return True
+    if not exact:
+        return False
     seen, stack = {same[0]}, [same[0]]
     while stack:
         for j in nbrs[stack.pop()]:
@@ -258,35 +258,68 @@ def _connected_without(i: int, lab: np.ndarray, nbrs, size_a: int) -> bool:
     return len(seen) == size_a - 1
 
 
-def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 20) -> np.ndarray:
+def _reaches(targets, allowed: set, nbrs) -> bool:
+    """Are all ``targets`` connected to each other through ``allowed`` towns?"""
+    want = set(targets)
+    seen, stack = {targets[0]}, [targets[0]]
+    while stack and not want <= seen:
+        for j in nbrs[stack.pop()]:
+            if j in allowed and j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return want <= seen
+
+
+def _candidates(X, lab, ks, size, total, A) -> np.ndarray:
+    """Towns that some neighbouring cluster would take with a gain (vectorised screen)."""
+    k_idx = np.searchsorted(ks, lab)
+    cent = np.array([total[c] / size[c] for c in ks])
+    sz = np.array([size[c] for c in ks], dtype=float)
+    d2 = ((X[:, None, :] - cent[None]) ** 2).sum(axis=2)
+    rows = np.arange(len(lab))
+    own = sz[k_idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.where(own > 1, own / (own - 1) * d2[rows, k_idx], -np.inf)
+    cost = sz / (sz + 1) * d2
+    onehot = np.zeros((len(lab), len(ks)))
+    onehot[rows, k_idx] = 1.0
+    near = (A @ onehot) > 0
+    near[rows, k_idx] = False
+    gain = np.where(near, loss[:, None] - cost, -np.inf)
+    return np.flatnonzero(gain.max(axis=1, initial=-np.inf) > 1e-12)
+
+
+def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 30,
+                      exact_max: int = 5000) -> np.ndarray:
     """Greedy boundary moves that lower the within-cluster SS and keep clusters contiguous.
 
     A town on a cluster border moves to a neighbouring cluster when that lowers the total
     within SS (exact update of both centroids) and its old cluster stays connected and
-    non-empty.  Deterministic (towns visited in row order).
+    non-empty.  Each pass screens all towns at once with numpy and then tries the
+    candidates in row order with exact, current statistics.  Deterministic.  Above
+    ``exact_max`` towns only moves that pass the local contiguity test are made.
     """
     lab = np.asarray(labels).copy()
     nbrs = [list(w.neighbors[i]) for i in range(len(lab))]
+    A = w.sparse.tocsr()
+    exact = len(lab) <= exact_max
     ks = np.unique(lab)
     size = {c: int((lab == c).sum()) for c in ks}
     total = {c: X[lab == c].sum(axis=0) for c in ks}
     for _ in range(max_passes):
         moved = 0
-        for i in range(len(lab)):
+        for i in _candidates(X, lab, ks, size, total, A):
             a = lab[i]
-            cands = {lab[j] for j in nbrs[i]} - {a}
-            if not cands or size[a] <= 1:
+            if size[a] <= 1:
                 continue
             x = X[i]
-            ma = total[a] / size[a]
-            loss = size[a] / (size[a] - 1) * ((x - ma) ** 2).sum()  # SS drop leaving a
+            loss = size[a] / (size[a] - 1) * ((x - total[a] / size[a]) ** 2).sum()
             best, gain = None, 0.0
-            for b in sorted(cands):
-                mb = total[b] / size[b]
-                cost = size[b] / (size[b] + 1) * ((x - mb) ** 2).sum()
+            for b in sorted({lab[j] for j in nbrs[i]} - {a}):
+                cost = size[b] / (size[b] + 1) * ((x - total[b] / size[b]) ** 2).sum()
                 if loss - cost > gain + 1e-12:
                     best, gain = b, loss - cost
-            if best is None or not _connected_without(i, lab, nbrs, size[a]):
+            if best is None or not _connected_without(i, lab, nbrs, size[a], exact):
                 continue
             lab[i] = best
             size[a] -= 1
