@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 DIMS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology",
         "centrality")
@@ -181,7 +180,8 @@ def table(res: dict) -> str:
     size_ratio = res["size_ours"] / res["size_explore"]
     time_ratio = res["render_ours"] / res["render_explore"]
     rows = [
-        "| map | towns | towns drawn | file size (MB) | build (s) | render in headless Chromium (s) |",
+        "| map | towns | towns drawn | file size (MB) | build (s) "
+        "| render in headless Chromium (s) |",
         "|---|---:|---:|---:|---:|---:|",
         f"| towntype `town_map` (all layers) | {res['n']:,} | {res['drawn_ours']:,} | "
         f"{res['size_ours'] / mb:.1f} | {res['build_ours']:.1f} | {res['render_ours']:.2f} |",

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 
 import folium
-from branca.element import Figure, MacroElement
+from branca.element import MacroElement
 from jinja2 import Template
 
 __all__ = [
@@ -109,7 +109,8 @@ class InlineAssets(MacroElement):
         self._name = "InlineAssets"
         leaflet_js, leaflet_css = leaflet_assets()
         own_js, own_css = towntype_assets()
-        self.css = re.sub(r"</(style)", r"<\\/\1", leaflet_css + "\n" + own_css, flags=re.IGNORECASE)
+        self.css = re.sub(r"</(style)", r"<\\/\1", leaflet_css + "\n" + own_css,
+                          flags=re.IGNORECASE)
         self.js = _script_safe(leaflet_js) + "\n" + _script_safe(own_js)
 
 
