@@ -148,9 +148,16 @@ def render_seconds(driver, path: Path, ready: str, timeout: float) -> float:
 
 
 def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> dict:
+    """Build both maps for ``n`` synthetic towns and measure them (see the module doc).
+
+    Returns a dict: ``n``, ``size_*`` (bytes), ``build_*`` and ``render_*`` (seconds),
+    ``drawn_*`` (towns drawn in the browser), ``errors`` (console errors), and
+    ``size_ratio`` / ``render_ratio`` (ours ÷ explore; targets ≤ 1/3).
+    """
     from tests.browser import chromium, page_log
 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-map-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     towns = classified_towns(n, seed)
     counties = _counties(towns)
     ours, explore = workdir / "ours.html", workdir / "explore.html"
@@ -172,6 +179,8 @@ def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> 
             for _ in range(repeat))
         res["drawn_explore"] = driver.execute_script(f"return {EXPLORE_DRAWN};")
         res["errors"] = page_log(driver)[0]
+    res["size_ratio"] = res["size_ours"] / res["size_explore"]
+    res["render_ratio"] = res["render_ours"] / res["render_explore"]
     return res
 
 
