@@ -36,6 +36,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from classify.errors import ConfigError
+from geo.errors import InputWarning
 
 __all__ = ["cluster_towns", "ClusterResult", "METHODS", "SPATIAL", "DIM_LABELS",
            "features", "within_ss", "name_clusters", "agreement"]
@@ -119,6 +120,10 @@ def features(frame: pd.DataFrame, columns=None) -> tuple[np.ndarray, list[str]]:
                               key="clusters.columns")
     X = frame[cols].apply(pd.to_numeric).to_numpy(dtype=float, na_value=np.nan)
     if np.isnan(X).any():
+        counts = {c: int(n) for c, n in zip(cols, np.isnan(X).sum(axis=0)) if n}
+        warnings.warn(f"clustering: missing values filled with the column median "
+                      f"({', '.join(f'{c}: {n}' for c, n in counts.items())} towns)",
+                      InputWarning, stacklevel=3)
         med = np.nanmedian(X, axis=0)
         X = np.where(np.isnan(X), np.where(np.isnan(med), 0.0, med), X)
     sd = X.std(axis=0)

@@ -186,3 +186,18 @@ def test_non_numeric_column_named():
     frame = pd.DataFrame({"score_industry": [1.0, 2, 3, 4], "score_tourism": ["1", "x", "3", "4"]})
     with pytest.raises(ConfigError, match=r"column 'score_tourism' is not numeric \(row 2: 'x'\)"):
         cluster_towns(frame, k=2, k_range=[2], n_boot=0)
+
+
+def test_missing_values_filled_with_warning_and_index_kept():
+    frame = pd.DataFrame({"score_industry": [90.0, np.nan, 90, 10, 10, 10],
+                          "score_tourism": [10.0, 10, 10, 80, 80, 80]},
+                         index=[10, 11, 12, 13, 14, 15])
+    from geo.errors import InputWarning
+    with pytest.warns(InputWarning, match="score_industry: 1 towns"):
+        res = cluster_towns(frame, k=2, n_boot=2, k_range=[2])
+    assert res.labels.index.tolist() == [10, 11, 12, 13, 14, 15]
+    # the missing industry value takes the median (10): standardised, town 11 sits at
+    # (-0.71, -1), 2.0 from the tourism towns' centre (-0.71, 1) and 2.12 from the
+    # industry towns' (1.41, -1), so it joins the tourism towns (the larger cluster, 1)
+    assert res.labels.tolist() == [2, 1, 2, 1, 1, 1]
+    assert res.membership_stability.index.tolist() == res.labels.index.tolist()
