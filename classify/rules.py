@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from classify.errors import ConfigError
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
