@@ -151,10 +151,15 @@ def _by_county(x: np.ndarray, groups: np.ndarray, fn) -> tuple[np.ndarray, np.nd
     return out, size
 
 
-def _scaled(raw: np.ndarray, rule: Rule, groups) -> tuple[np.ndarray, np.ndarray]:
-    """(value on the rule's scale, default spread) for a (d, n) float array."""
+def _scaled(raw: np.ndarray, rule: Rule, groups, ref=None) -> tuple[np.ndarray, np.ndarray]:
+    """(value on the rule's scale, default spread) for a (d, n) float array.
+
+    On the ``value`` scale the default spread is the standard deviation of ``ref`` (the
+    reported column) when given, so Monte Carlo draws use the same spread as the report.
+    """
     if rule.scale == "value":
-        v = raw[~np.isnan(raw)]
+        src = raw if ref is None or ref.dtype == object else ref
+        v = src[~np.isnan(src)]
         flag = v.size > 0 and np.isin(v, (0.0, 1.0)).all()
         sd = 1.0 if flag or v.size < 2 else float(np.std(v))
         return raw, np.full(raw.shape[1], sd if sd > 0 else 1.0)
@@ -243,7 +248,8 @@ def evaluate(frame: pd.DataFrame, taxonomy: Taxonomy, overrides: dict | None = N
             continue
         key = (rule.field, rule.scale)
         if key not in cache:
-            cache[key] = _scaled(raw, rule, groups)
+            ref = _base_field(frame, rule.field) if rule.field in overrides else None
+            cache[key] = _scaled(raw, rule, groups, ref)
         val, spread = cache[key]
         m, ok = _margin(rule, val)
         value[:, i], raw_all[:, i], margin[:, i], passed[:, i] = val, raw, m, ok
