@@ -129,7 +129,7 @@ def offline_explore(html: str) -> str:
 
 OURS_READY = "!!(window.towntype && towntype.maps.length > 0)"
 OURS_DRAWN = ("towntype.maps[0].features.filter(f => f._map && f._parts && "
-              "f._parts.length > 0).length")
+              "f._parts.some(p => p.length > 2)).length")
 EXPLORE_DRAWN = "document.querySelectorAll('path.leaflet-interactive').length"
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "SCHEMES",
     "available_layers",
     "classify_values",
+    "drop_specks",
     "encode_geometries",
     "save_map",
     "simplify_coverage",
@@ -453,6 +454,28 @@ def simplify_coverage(geoms, tolerance: float):
     return np.where(gone, arr, out)
 
 
+def drop_specks(geoms, min_area: float):
+    """Drop polygon parts smaller than ``min_area`` (square degrees) from multi-part
+    geometries — clipping slivers a pixel could not show; a town keeps its largest part.
+    """
+    import shapely
+
+    arr = np.asarray(geoms, dtype=object)
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    area = shapely.area(parts)
+    largest = np.zeros(len(arr))
+    np.maximum.at(largest, owner, area)
+    keep = (area >= min_area) | (area == largest[owner])
+    if keep.all():
+        return arr
+    out = arr.copy()
+    changed = np.unique(owner[~keep])
+    for i in changed:
+        kept = parts[(owner == i) & keep]
+        out[i] = kept[0] if len(kept) == 1 else shapely.MultiPolygon(list(kept))
+    return out
+
+
 def encode_geometries(geoms, precision: int = 5) -> list:
     """Quantise and delta-encode polygons for the map payload.
 
@@ -763,7 +786,7 @@ def _geometry_payload(towns, counties, datum: str, bm: Basemap, precision: int,
     label_zoom = _label_zoom(geoms)
     if tolerance is None:
         tolerance = 360 / (256 * 2 ** (label_zoom + 2))
-    simple = simplify_coverage(geoms, tolerance)
+    simple = drop_specks(simplify_coverage(geoms, tolerance), tolerance ** 2)
     scale = 10 ** precision
     label_pts = np.round(shapely.get_coordinates(shapely.point_on_surface(geoms)) * scale)
     minx, miny, maxx, maxy = shapely.total_bounds(simple)

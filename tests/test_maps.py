@@ -15,8 +15,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from shapely.geometry import Polygon, box
 
 from geo.errors import InputError, TowntypeError
-from geo.maps import (available_layers, classify_values, encode_geometries, save_map,
-                      simplify_coverage, town_map)
+from geo.maps import (available_layers, classify_values, drop_specks, encode_geometries,
+                      save_map, simplify_coverage, town_map)
 
 PALETTE = {
     "strong": {"zh": "强镇", "en": "Strong", "color": "#d62728"},
@@ -118,6 +118,15 @@ def test_encode_drops_parts_that_collapse_when_rounded():
     multi = shapely.MultiPolygon([tiny, box(0, 0, 0.00002, 0.00001)])
     enc = encode_geometries([multi, box(1, 1, 1.00001, 1.00001)], precision=5)
     assert enc == [[[[2, 0, 0, 1, -2, 0, 0, -1]]], [[[100001, 100000, 0, 1, -1, 0, 0, -1]]]]
+
+
+def test_specks_are_dropped_but_a_town_keeps_its_largest_part():
+    speck = box(2, 2, 2.0001, 2.0001)                  # 1e-8 square degrees
+    town = shapely.MultiPolygon([speck, box(0, 0, 1, 1)])
+    tiny_town = box(5, 5, 5.0001, 5.0001)
+    out = drop_specks([town, tiny_town], 1e-6)
+    assert out[0].equals(box(0, 0, 1, 1))
+    assert out[1].equals(tiny_town)
 
 
 def test_coverage_simplify_keeps_shared_edges():
