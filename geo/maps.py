@@ -673,6 +673,13 @@ def _check_towns(towns) -> None:
         raise InputError(f"town {towns['town'].iloc[i]!r} ({towns['town_code'].iloc[i]}) "
                          "has no geometry; drop it or repair the boundary file",
                          feature=i)
+    kinds = towns.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not kinds.all():
+        i = int(np.flatnonzero(~kinds)[0])
+        raise InputError(f"town {towns['town'].iloc[i]!r} ({towns['town_code'].iloc[i]}) is "
+                         f"a {towns.geometry.iloc[i].geom_type}, not a polygon: the map "
+                         "draws town areas (approximate them from seats with "
+                         "`towntype boundaries approximate`)", feature=i)
 
 
 def _display_geometry(gdf, datum: str, display: str):

@@ -298,6 +298,13 @@ def test_missing_columns_are_named():
         town_map(six_towns(), palette=PALETTE, title="t", layers=["score_magic"])
 
 
+def test_point_towns_are_refused_with_the_way_out():
+    towns = six_towns()
+    towns.loc[2, "geometry"] = shapely.Point(112.5, 24.75)
+    with pytest.raises(InputError, match=r"feature 2.*'保安镇'.*Point, not a polygon"):
+        town_map(towns, palette=PALETTE, title="t")
+
+
 def test_counties_are_encoded_once():
     counties = gpd.GeoDataFrame({"county": ["连州市"]}, geometry=[box(112.3, 24.7, 112.6, 24.9)],
                                 crs=4326)
