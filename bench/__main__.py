@@ -133,10 +133,44 @@ def _stages(n: str, size: dict, draws: int) -> list[str]:
                    f"{p['process_peak_mb']:.0f} |")
         out.append("")
         if p.get("files"):
-            out += ["Output files: " + ", ".join(f"{k} {v / 2**20:.1f} MB"
-                                                  for k, v in sorted(p["files"].items())) + ".",
-                    ""]
+            out += [_files(p["files"]), ""]
     return out
+
+
+def _files(files: dict) -> str:
+    """Output sizes: the big files by name, the many small ones (sheets) summed."""
+    big = {k: v for k, v in files.items() if v >= 2**19}
+    small = {k: v for k, v in files.items() if v < 2**19}
+    text = "Output files: " + ", ".join(f"{k} {v / 2**20:.1f} MB" for k, v in sorted(
+        big.items(), key=lambda kv: -kv[1]))
+    if small:
+        text += (f"{'; ' if big else ''}{len(small):,} smaller files (sheets, CSVs, run.json) "
+                 f"{sum(small.values()) / 2**20:.1f} MB")
+    return text + "."
+
+
+def _cluster_summary(rows: list[dict]) -> list[str]:
+    """Ours vs pygeoda per data set and k: quality ratio and time ratio."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    if not {"data", "k", "method", "seconds", "within_ss"} <= set(df.columns):
+        return []
+    if (df["data"] != "Qingyuan demo").any():
+        df = df[df["data"] != "Qingyuan demo"]
+    out = ["| data | k | ours WSS ÷ best GeoDa | ours s | pygeoda SKATER s | "
+           "pygeoda REDCAP s | ours ÷ SKATER time | ours ÷ REDCAP time |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (data, k), g in df.groupby(["data", "k"], sort=False):
+        by = dict(zip(g["method"], zip(g["seconds"], g.get("vs_best_geoda", g["within_ss"]))))
+        ours = next((v for m, v in by.items() if m.startswith("ward_spatial")), None)
+        sk = by.get("pygeoda SKATER")
+        rc = by.get("pygeoda REDCAP (full-order Ward)")
+        if not (ours and sk and rc):
+            continue
+        out.append(f"| {data} | {k} | {ours[1]:.3f} | {ours[0]:.3f} | {sk[0]:.3f} | "
+                   f"{rc[0]:.3f} | {ours[0] / sk[0]:.2f} | {ours[0] / rc[0]:.2f} |")
+    return out if len(out) > 2 else []
 
 
 def _generic(rec: dict) -> str:
@@ -148,6 +182,10 @@ def _generic(rec: dict) -> str:
     head = f"`{rec['function']}` ({rec['wall_s']:.1f} s)"
     if isinstance(body, dict) and isinstance(body.get("table"), list) and body["table"]:
         scalars = {k: v for k, v in body.items() if k != "table"}
+        summary = _cluster_summary(body["table"])
+        if summary:
+            text = json.dumps(scalars, ensure_ascii=False, default=str)
+            return f"{head}: {text[:800]}\n\n" + "\n".join(summary) + "\n"
         rows = body["table"]
         cols = [c for c in rows[0] if c not in ("error",)]
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
