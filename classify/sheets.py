@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
@@ -81,8 +81,9 @@ def _num_factory(lang: str, html: bool) -> Callable:
         if not html:
             return text
         v = "" if numfmt.is_missing(value) else repr(float(value))
-        return Markup('<span class="num" data-k="{}" data-v="{}" data-u="{}">{}</span>').format(
-            kind, v, unit or "", text)
+        # the same bytes as Markup(...).format(...), without its slow escaping formatter
+        return Markup(f'<span class="num" data-k="{escape(kind)}" data-v="{escape(v)}" '
+                      f'data-u="{escape(unit or "")}">{escape(text)}</span>')
 
     return N
 
@@ -90,7 +91,10 @@ def _num_factory(lang: str, html: bool) -> Callable:
 def _fill(fmt: str, html: bool, **kw):
     """``fmt.format(**kw)``; in HTML the format string is trusted, arguments are escaped
     unless they are already markup (formatted numbers)."""
-    return Markup(fmt).format(**kw) if html else fmt.format(**kw)
+    if not html:
+        return fmt.format(**kw)
+    # as Markup(fmt).format(**kw) (no format specs in the label tables), but ~10x faster
+    return Markup(fmt.format(**{k: escape(v) for k, v in kw.items()}))
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,8 @@ __all__ = [
     "suggest",
     "suggestions_table",
     "records",
+    "table_records",
+    "Rows",
     "indicator_table",
     "category_labels",
     "peer_positions",
@@ -81,7 +83,59 @@ def records(df: pd.DataFrame) -> list[dict]:
     cols = list(df.columns)
     if not cols:
         return [{} for _ in range(len(df))]
-    return [dict(zip(cols, row)) for row in df.to_numpy(dtype=object).tolist()]
+    data = [df.iloc[:, k].tolist() for k in range(len(cols))]
+    return [dict(zip(cols, row)) for row in zip(*data)]
+
+
+class Rows:
+    """A small table kept as records until someone asks for its DataFrame.
+
+    :func:`suggest` makes several tables per town; building them all as DataFrames is
+    most of the time of a large run, and the sheets only read them row by row.  ``build``
+    makes the DataFrame (exactly as an eager implementation would) on first access.
+    """
+
+    __slots__ = ("recs", "build")
+
+    def __init__(self, recs: list[dict], build: Callable[[], pd.DataFrame]):
+        self.recs = recs
+        self.build = build
+
+
+class _Table:
+    """Data descriptor of a table field: stores a DataFrame or :class:`Rows`, returns a
+    DataFrame (built once, then kept)."""
+
+    def __set_name__(self, owner, name):
+        self.slot = f"_{name}"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if isinstance(value, Rows):
+            value = obj.__dict__[self.slot] = value.build()
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
+
+
+def table_records(obj, name: str) -> list[dict]:
+    """The rows of table field ``name`` of ``obj`` (a Suggestion or Benchmark) as dicts,
+    without building its DataFrame when it was not built yet."""
+    value = obj.__dict__.get(f"_{name}")
+    if isinstance(value, Rows):
+        return value.recs
+    return records(getattr(obj, name))
+
+
+def _lazy_tables(cls, names):
+    for name in names:
+        t = _Table()
+        t.__set_name__(cls, name)
+        setattr(cls, name, t)
+    return cls
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,6 +253,9 @@ class Benchmark:
     gaps: pd.DataFrame
 
 
+_lazy_tables(Benchmark, ("gaps",))
+
+
 @dataclass
 class Suggestion:
     """The evidence for one town's self-assessment sheet (numbers and ids, no wording)."""
@@ -242,6 +299,10 @@ class Suggestion:
         return entry.get(lang or self.lang, target)
 
 
+_lazy_tables(Suggestion, ("strengths", "weaknesses", "dimensions", "category_gaps",
+                          "declared_failing", "missing"))
+
+
 def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
     """The county (city) of each town: its code, else its name, else unknown ('')."""
     for col in (code, name):
@@ -251,7 +312,8 @@ def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
 
 
 class _Cols:
-    """Float arrays of frame columns, converted once (the per-town loops read them often)."""
+    """Float arrays of frame columns, converted once, and sorted copies of them (the
+    per-town steps read them often)."""
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
@@ -265,6 +327,8 @@ class _Cols:
         self.targets = frame["_target"].to_numpy(dtype=object) if "_target" in frame.columns \
             else np.full(len(frame), None, dtype=object)
         self._pct: dict[str, np.ndarray] = {}
+        self._sorted: dict[tuple, np.ndarray] = {}
+        self._groups: dict[str, np.ndarray] | None = None
 
     def pct(self, col: str) -> np.ndarray:
         """Region percentile (ties averaged, 100 = highest) of ``col``; NaN stays NaN."""
@@ -278,14 +342,31 @@ class _Cols:
                 .to_numpy(dtype=float, na_value=np.nan)
         return self._cache[col]
 
-    def others(self, col: str, i: int, mask=None) -> np.ndarray:
-        """Sorted non-missing values of ``col`` over the other towns (in ``mask``)."""
-        v = self(col)
-        keep = ~np.isnan(v)
-        keep[i] = False
-        if mask is not None:
-            keep &= mask
-        return np.sort(v[keep])
+    def sorted(self, col: str, county: str | None = None) -> np.ndarray:
+        """Sorted non-missing values of ``col`` over all towns (or those of ``county``)."""
+        key = (col, county)
+        if key not in self._sorted:
+            v = self(col)
+            if county is not None:
+                if self._groups is None:
+                    self._groups = pd.Series(self.county).groupby(self.county).indices
+                v = v[self._groups.get(county, [])] if county else v[:0]
+            self._sorted[key] = np.sort(v[~np.isnan(v)])
+        return self._sorted[key]
+
+    def around(self, col: str, i: int, county: bool = False) -> tuple[np.ndarray, int | None]:
+        """``sorted(col)`` of town ``i``'s group and the position of its own value in it
+        (``None`` when missing): the other towns are that array without that position."""
+        s = self.sorted(col, self.county[i] if county else None)
+        v = self(col)[i]
+        if math.isnan(v) or (county and not self.county[i]):
+            return s, None
+        return s, int(np.searchsorted(s, v, side="left"))
+
+    def others(self, col: str, i: int) -> np.ndarray:
+        """Sorted non-missing values of ``col`` over the other towns."""
+        s, p = self.around(col, i)
+        return s if p is None else np.delete(s, p)
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,35 +419,54 @@ _POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county"
              "pct_county", "scope", "label_zh", "label_en", "unit", "dimension"]
 
 
-def _strengths(recs: list[dict], info, *, top: float, bottom: float, n_max: int,
-               min_county: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Indicators in the top / bottom percentiles of the region or the county.
+class _Positions:
+    """:func:`peer_positions` as towns × indicators matrices (the same pandas ranks),
+    with the strength / weakness masks of every town computed at once."""
 
-    ``recs`` are the town's rows of :func:`peer_positions`.  A county of fewer than
-    ``min_county`` towns is too small to call anything a strength.  Flags are left out:
-    a yes/no shared by many towns says little about the town's position.
-    """
-    best, worst = [], []
-    for r in recs:
-        if math.isnan(r["pct"]) or info[r["indicator"]].unit in ("是/否", "flag"):
-            continue
-        county_ok = r["n_county"] >= min_county and not math.isnan(r["pct_county"])
-        pc = r["pct_county"] if county_ok else math.nan
-        for hit_r, hit_c, sink, key in (
-                (r["pct"] >= top, county_ok and pc >= top, best, np.fmax(r["pct"], pc)),
-                (r["pct"] <= bottom, county_ok and pc <= bottom, worst,
-                 -np.fmin(r["pct"], pc))):
-            if hit_r or hit_c:
-                scope = "both" if hit_r and hit_c else "region" if hit_r else "county"
-                m = info[r["indicator"]]
-                sink.append((-key, r["indicator"], dict(
-                    r, scope=scope, label_zh=m.label_zh, label_en=m.label_en, unit=m.unit,
-                    dimension=m.dimension)))
-    out = []
-    for sink in (best, worst):
-        sink.sort(key=lambda x: (x[0], x[1]))
-        out.append(pd.DataFrame([x[2] for x in sink[:n_max]], columns=_POS_COLS))
-    return out[0], out[1]
+    def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
+                 top: float, bottom: float, min_county: int = 3):
+        long = peer_positions(frame, info)
+        self.ids = list(dict.fromkeys(long["indicator"].tolist()))
+        n, m = len(frame), len(self.ids)
+        shape = (m, n)  # the long frame is indicator-major
+        self.mats = {c: long[c].to_numpy().reshape(shape).T for c in
+                     ("value", "rank", "n", "pct", "rank_county", "n_county", "pct_county")}
+        pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
+        flag = np.array([info[c].unit in ("是/否", "flag") for c in self.ids], dtype=bool)
+        county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
+        pc = np.where(county_ok, pc, np.nan)
+        valid = ~np.isnan(pct) & ~flag
+        self.hit = {"best": (valid & (pct >= top), valid & county_ok & (pc >= top)),
+                    "worst": (valid & (pct <= bottom), valid & county_ok & (pc <= bottom))}
+        with np.errstate(invalid="ignore"):
+            # sorted ascending: the best first, then the worst first
+            self.key = {"best": -np.fmax(pct, pc), "worst": np.fmin(pct, pc)}
+        self.info = info
+
+    def _record(self, i: int, j: int, scope: str) -> dict:
+        c = self.ids[j]
+        m = self.info[c]
+        rec = {k: self.mats[k][i, j].item() for k in self.mats}
+        return dict(indicator=c, **rec, scope=scope, label_zh=m.label_zh,
+                    label_en=m.label_en, unit=m.unit, dimension=m.dimension)
+
+    def strengths(self, i: int, n_max: int) -> tuple[Rows, Rows]:
+        """Indicators in the top / bottom percentiles of the region or the county.
+
+        A county of fewer than ``min_county`` towns is too small to call anything a
+        strength.  Flags are left out: a yes/no shared by many towns says little about
+        the town's position.
+        """
+        out = []
+        for kind in ("best", "worst"):
+            hit_r, hit_c = self.hit[kind][0][i], self.hit[kind][1][i]
+            js = np.flatnonzero(hit_r | hit_c).tolist()
+            key = self.key[kind][i]
+            js.sort(key=lambda j: (float(key[j]), self.ids[j]))
+            recs = [self._record(i, j, "both" if hit_r[j] and hit_c[j] else
+                                 "region" if hit_r[j] else "county") for j in js[:n_max]]
+            out.append(Rows(recs, lambda recs=recs: pd.DataFrame(recs, columns=_POS_COLS)))
+        return out[0], out[1]
 
 
 def _add_meta(t: pd.DataFrame, info, col: str = "indicator") -> None:
@@ -407,14 +507,14 @@ def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
                             / 100 for c in cols])
 
 
-def _distance(m: np.ndarray, i: int) -> np.ndarray:
-    """RMS difference of percentile profiles, over indicators both towns have; ``inf``
-    when they share none (so such a town sorts last, deterministically)."""
+def _distance(m: np.ndarray, i: int, rows: np.ndarray) -> np.ndarray:
+    """RMS difference of percentile profiles between town ``i`` and towns ``rows``, over
+    indicators both have; ``inf`` when they share none (so such a town sorts last)."""
     if not m.shape[1]:
-        return np.zeros(len(m))
-    d = (m - m[i]) ** 2
+        return np.zeros(len(rows))
+    d = (m[rows] - m[i]) ** 2
     n = np.sum(~np.isnan(d), axis=1)
-    out = np.full(len(m), np.inf)
+    out = np.full(len(rows), np.inf)
     ok = n > 0
     out[ok] = np.sqrt(np.nansum(d[ok], axis=1) / n[ok])
     return out
@@ -424,78 +524,106 @@ _GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus",
                    "label_en", "unit", "dimension"]
 
 
-def _gap_table(nc: _Cols, i: int, j: int, info, focus: str, n_rows: int) -> pd.DataFrame:
-    """Indicators of the focus dimension first, then the largest relative differences."""
-    dim = focus.removeprefix("score_")
-    recs = []
-    for c in info:
-        if c not in nc.frame.columns:
-            continue
-        this, other = float(nc(c)[i]), float(nc(c)[j])
+class _Peers:
+    """What benchmark search and gap tables read, built once: the indicator matrix, the
+    towns of each category, code order and per-category medians of the scores."""
+
+    def __init__(self, nc: _Cols, info, prof: np.ndarray):
+        self.cols = [c for c in info if c in nc.frame.columns]
+        self.meta = [info[c] for c in self.cols]
+        self.values = np.column_stack([nc(c) for c in self.cols]) if self.cols else \
+            np.zeros((nc.n, 0))
+        self.col_order = np.argsort(np.argsort(np.array(self.cols, dtype=str), kind="stable"))
+        self.code_rank = np.empty(nc.n, dtype=np.int64)
+        self.code_rank[np.argsort(nc.codes.astype(str), kind="stable")] = np.arange(nc.n)
+        keys = pd.Series(nc.targets, dtype=object)
+        self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
+                        if t != "\0"}
+        self.prof = prof
+        self.lacking = np.isnan(self.values)
+        self._median: dict[tuple, float] = {}
+
+    def median(self, nc: _Cols, target, col: str) -> float:
+        key = (target, col)
+        if key not in self._median:
+            v = nc(col)[self.members.get(target, [])] if target else np.array([])
+            v = v[~np.isnan(v)]
+            self._median[key] = float(np.median(v)) if len(v) else np.nan
+        return self._median[key]
+
+    def gap_table(self, i: int, j: int, focus: str, n_rows: int) -> Rows:
+        """Indicators of the focus dimension first, then the largest relative differences."""
+        dim = focus.removeprefix("score_")
+        this, other = self.values[i], self.values[j]
         diff = other - this
-        pct = diff / abs(this) * 100 if this and not math.isnan(this) else math.nan
-        m = info[c]
-        recs.append((c, this, other, diff, pct, m.dimension == dim, m.label_zh, m.label_en,
-                     m.unit, m.dimension))
-    n_focus = sum(r[5] for r in recs)
-    recs.sort(key=lambda r: (not r[5], -(abs(r[4]) if not math.isnan(r[4]) else -1), r[0]))
-    return pd.DataFrame(recs[:max(n_rows, n_focus)], columns=_GAP_TABLE_COLS)
+        with np.errstate(all="ignore"):
+            pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
+        focus_m = np.array([m.dimension == dim for m in self.meta], dtype=bool)
+        size = np.where(np.isnan(pct), -1.0, np.abs(pct))
+        order = np.lexsort((self.col_order, -size, ~focus_m))[:max(n_rows, int(focus_m.sum()))]
+        tl, ol, dl, pl = this.tolist(), other.tolist(), diff.tolist(), pct.tolist()
+        recs = [(self.cols[k], tl[k], ol[k], dl[k], pl[k], bool(focus_m[k]), self.meta[k].label_zh,
+                 self.meta[k].label_en, self.meta[k].unit, self.meta[k].dimension)
+                for k in order.tolist()]
+        return Rows([dict(zip(_GAP_TABLE_COLS, r)) for r in recs],
+                    lambda: pd.DataFrame(recs, columns=_GAP_TABLE_COLS))
 
 
-def _benchmarks(nc: _Cols, i: int, target, focus: str, info, prof, *, n: int, n_rows: int,
-                county_weight: float, city_weight: float):
+def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
+                n_rows: int, county_weight: float, city_weight: float):
+    """Benchmarks: the nearest towns (profile distance, same county / city preferred) of
+    the category that are ahead on its focus score; for its leader, the challengers
+    nearest by score.  Distances are computed to the candidates only."""
     if target is None:
         return [], [], False
-    frame = nc.frame
-    same = np.flatnonzero(nc.targets == target)
-    score = nc(focus)
+    score, same = nc(focus), peers.members.get(target, np.array([], dtype=np.int64))
     mine = score[i]
-    dist = _distance(prof, i)
-    cc, ci = nc.county, nc.city
-    same_c = (cc == cc[i]) & (cc != "")
-    same_ci = (ci == ci[i]) & (ci != "")
-    # Same county counts as closer, then same city: distance × weight.
-    weight = np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
-    eff = dist * weight
-
-    def make(j):
-        return Benchmark(
-            town_code=str(frame["town_code"].iloc[j]), town=str(frame["town"].iloc[j]),
-            county=str(frame["county"].iloc[j]) if "county" in frame.columns else "",
-            target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
-            distance=float(dist[j]), same_county=bool(same_c[j]), same_city=bool(same_ci[j]),
-            gaps=_gap_table(nc, i, j, info, focus, n_rows))
-
     if math.isnan(mine):
         return [], [], False
-    ahead = [j for j in same if j != i and score[j] > mine]
-    if ahead:
-        ahead.sort(key=lambda j: (eff[j], nc.codes[j]))
-        return [make(j) for j in ahead[:n]], [], False
-    if i not in same:  # the town is not in the category it is compared with
+
+    def make(js, dist):
+        cc, ci = nc.county, nc.city
+        return [Benchmark(
+            town_code=str(nc.codes[j]), town=str(nc.frame["town"].iat[j]),
+            county=str(nc.frame["county"].iat[j]) if "county" in nc.frame.columns else "",
+            target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
+            distance=float(d), same_county=bool(cc[j] == cc[i] and cc[i] != ""),
+            same_city=bool(ci[j] == ci[i] and ci[i] != ""),
+            gaps=peers.gap_table(i, j, focus, n_rows)) for j, d in zip(js, dist)]
+
+    ahead = same[(same != i) & (score[same] > mine)]
+    if len(ahead):
+        dist = _distance(peers.prof, i, ahead)
+        same_c = (nc.county[ahead] == nc.county[i]) & (nc.county[i] != "")
+        same_ci = (nc.city[ahead] == nc.city[i]) & (nc.city[i] != "")
+        # Same county counts as closer, then same city: distance × weight.
+        eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
+        pick = np.lexsort((peers.code_rank[ahead], eff))[:n]
+        return make(ahead[pick].tolist(), dist[pick].tolist()), [], False
+    if nc.targets[i] != target:  # the town is not in the category it is compared with
         return [], [], False
     # The leader of its category: the nearest challengers by score.
-    rest = [j for j in same if j != i and not math.isnan(score[j])]
-    rest.sort(key=lambda j: (mine - score[j], nc.codes[j]))
-    return [], [make(j) for j in rest[:n]], True
+    rest = same[(same != i) & ~np.isnan(score[same])]
+    pick = np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]
+    js = rest[pick]
+    return [], make(js.tolist(), _distance(peers.prof, i, js).tolist()), True
 
 
-def _dimension_table(nc: _Cols, i, target, bench, dim_labels) -> pd.DataFrame:
+def _dimension_table(nc: _Cols, peers: _Peers, i, target, bench, dim_labels) -> Rows:
     dims = [c.removeprefix("score_") for c in nc.frame.columns if c.startswith("score_")]
-    same = (nc.targets == target) if target else np.zeros(nc.n, dtype=bool)
     rows = []
     for d in dims:
         v = nc(f"score_{d}")
         zh, en = dim_labels.get(d, (d, d))
-        peers = v[same & ~np.isnan(v)]
         rows.append({
             "dimension": d, "label_zh": zh, "label_en": en, "this": float(v[i]),
-            "category_median": float(np.median(peers)) if len(peers) else np.nan,
+            "category_median": peers.median(nc, target, f"score_{d}"),
             "benchmark": float(v[bench]) if bench is not None else np.nan,
             "pct": float(nc.pct(f"score_{d}")[i]),
         })
-    return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "this",
-                                       "category_median", "benchmark", "pct"])
+    return Rows(rows, lambda: pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en",
+                                                          "this", "category_median",
+                                                          "benchmark", "pct"]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -533,22 +661,27 @@ def _needed_field(nc: _Cols, i, fld, scale, op, threshold):
         return None
     if scale == "value":
         return float(threshold) if op in (">=", ">") else None
-    mask = None
-    if scale in ("percentile_county", "rank_county"):
-        mask = (nc.county == nc.county[i]) & (nc.county != "")
-    others = nc.others(fld, i, mask)
-    n = len(others) + 1
+    s, p = nc.around(fld, i, county=scale in ("percentile_county", "rank_county"))
+    n_others = len(s) - (p is not None)
+
+    def other(k):  # the k-th smallest value of the other towns (k may count from the end)
+        k = k + n_others if k < 0 else k
+        if not 0 <= k < n_others:
+            raise IndexError(k)
+        return float(s[k if p is None or k < p else k + 1])
+
+    n = n_others + 1
     if scale.startswith("percentile") and op in (">=", ">"):
         # P = (k + 1) / n × 100 when the town is strictly above k others (no ties)
         k = max(0, math.ceil(float(threshold) * n / 100 - 1 - 1e-9))
         if k == 0:
             return None
-        return float(others[k - 1])
+        return other(k - 1)
     if scale == "rank_county" and op == "<=":
         r = int(threshold)
-        if r > len(others):
+        if r > n_others:
             return None
-        return float(others[::-1][r - 1])
+        return other(n_others - r if r >= 1 else -r)
     return None
 
 
@@ -574,62 +707,22 @@ def _model_field(model, rows: pd.DataFrame, fld: str) -> np.ndarray:
     return np.asarray(out, dtype=float)[:, names.index(fld)]
 
 
-def _model_levers(model, nc: _Cols, i, fld, needed_field, cands, info, cols, numer
-                  ) -> dict[str, float | None]:
-    """For each indicator in ``cands``: the smallest change (others held fixed; derived
-    indicators with it as numerator move with it) whose model score exceeds
-    ``needed_field``; ``None`` when even 10× the regional best does not reach it.
+@dataclass
+class _Ask:
+    """"Town ``i`` needs ``needed_field`` on ``fld``": which change of each candidate
+    indicator gets it there (answered for all towns at once by :func:`_solve_asks`)."""
 
-    Searched on nested 33-point grids, all candidates in one batched ``transform`` per
-    round (4 rounds: the bracket shrinks to 1/32⁴ of the search range).
-    """
-    base = np.array([nc(c)[i] for c in cols], dtype=float)
-    where = {c: k for k, c in enumerate(cols)}
-    state: dict[str, list] = {}
-    for ind in cands:
-        cur, col = float(nc(ind)[i]), nc(ind)
-        if info[ind].direction > 0:
-            # a share cannot pass 100 %; other totals are searched up to 10× the best
-            top = 100.0 if info[ind].unit == "%" else max(cur, float(np.nanmax(col))) * 10 + 1
-            state[ind] = [cur, max(cur, top)]
-        else:
-            state[ind] = [cur, min(cur, float(np.nanmin(col)), 0.0)]
-    result: dict[str, float | None] = {}
-    for rnd in range(4):
-        active = [ind for ind in cands if ind not in result]
-        if not active:
-            break
-        grids = {}
-        mat = np.tile(base, (33 * len(active), 1))
-        for k, ind in enumerate(active):
-            xs = np.linspace(*state[ind], 33)
-            grids[ind] = xs
-            block = mat[k * 33:(k + 1) * 33]
-            block[:, where[ind]] = xs
-            cur = base[where[ind]]
-            for d, n in numer.items():
-                if n == ind and d in where and cur:
-                    block[:, where[d]] = base[where[d]] * xs / cur
-        with np.errstate(all="ignore"):
-            scores = _model_field(model, pd.DataFrame(mat, columns=cols), fld)
-        for k, ind in enumerate(active):
-            ok = scores[k * 33:(k + 1) * 33] > needed_field
-            xs = grids[ind]
-            if not ok.any():
-                result[ind] = None
-                continue
-            j = int(np.argmax(ok))
-            if j == 0:
-                result[ind] = float(xs[0]) if rnd else None
-                continue
-            state[ind] = [float(xs[j - 1]), float(xs[j])]
-    for ind in cands:
-        result.setdefault(ind, state[ind][1])
-    return result
+    i: int
+    fld: str
+    needed_field: float
+    cands: list[str]
+    needs: dict = field(default_factory=dict)
+    method: str = "empirical"
 
 
-def _levers(nc: _Cols, i, fld, needed_field, info, numer, model, n_levers, cols):
-    """Translate "``fld`` needs ``needed_field``" into indicator values."""
+def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
+    """A field that is an indicator (or moves with one): its needed value; ``None`` for a
+    score, whose indicators are searched."""
     cur_field = float(nc(fld)[i])
     if fld in numer and numer[fld] in nc.frame.columns:
         ind = numer[fld]
@@ -641,50 +734,161 @@ def _levers(nc: _Cols, i, fld, needed_field, info, numer, model, n_levers, cols)
         return [(fld, cur_field, needed_field, "direct")]
     if not (fld.startswith("score_") or fld == "composite"):
         return []
+    return None
+
+
+def _lever_cands(nc: _Cols, i, fld, info, numer, cols) -> list[str]:
     dim = fld.removeprefix("score_")
     # base indicators only: a derived one (LQ, per capita) is not something to raise itself
-    cands = [c for c in cols if (info[c].dimension == dim or fld == "composite")
-             and c not in numer and not math.isnan(nc(c)[i])
-             and info[c].unit not in ("是/否", "flag")]
-    method = "empirical"
-    needs: dict[str, float | None] = {}
-    if model is not None and cands:
-        try:
-            needs, method = _model_levers(model, nc, i, fld, needed_field, cands, info, cols,
-                                          numer), "model"
-        except (KeyError, ValueError):  # the model does not produce this field
-            needs, method = {}, "empirical"
-    if method == "empirical":
-        needs = {ind: _empirical_lever(nc, i, fld, needed_field, ind, info[ind])
-                 for ind in cands}
-    out = []
-    for ind in cands:
-        cur, need = float(nc(ind)[i]), needs.get(ind)
-        if need is None or (need - cur) * info[ind].direction <= 0:
+    return [c for c in cols if (info[c].dimension == dim or fld == "composite")
+            and c not in numer and not math.isnan(nc(c)[i])
+            and info[c].unit not in ("是/否", "flag")]
+
+
+def _share_below(nc: _Cols, ind: str, x: float, direction: int) -> float:
+    """Share of the towns whose value (turned by ``direction``) is below ``x``."""
+    s = nc.sorted(ind)
+    below = np.searchsorted(s, x, side="left") if direction > 0 else \
+        len(s) - np.searchsorted(s, -x, side="right")
+    return below / len(s)
+
+
+def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
+    """The ``n_levers`` candidates whose needed value is the smallest jump in position."""
+    i, out = ask.i, []
+    for ind in ask.cands:
+        cur, need = float(nc(ind)[i]), ask.needs.get(ind)
+        d = info[ind].direction
+        if need is None or (need - cur) * d <= 0:
             continue
         if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
-            need = float(math.ceil(need - 1e-9) if info[ind].direction > 0
-                         else math.floor(need + 1e-9))
-        x = nc(ind)[~np.isnan(nc(ind))] * info[ind].direction
-        jump = float((x < need * info[ind].direction).mean() - (x < cur * info[ind].direction)
-                     .mean())
-        out.append((jump, ind, cur, need, method))
+            need = float(math.ceil(need - 1e-9) if d > 0 else math.floor(need + 1e-9))
+        jump = float(_share_below(nc, ind, need * d, d) - _share_below(nc, ind, cur * d, d))
+        out.append((jump, ind, cur, need, ask.method))
     out.sort(key=lambda t: (t[0], t[1]))
     return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
+
+
+def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
+                chunk: int = 2000) -> None:
+    """Fill ``ask.needs`` for every ask: for each candidate indicator, the smallest change
+    (others held fixed; derived indicators with it as numerator move with it) whose model
+    score exceeds ``needed_field``; ``None`` when even 10× the regional best does not.
+
+    Searched on nested 33-point grids (4 rounds: the bracket shrinks to 1/32⁴ of the
+    search range), every (town, indicator) pair of a field in one stacked ``transform``
+    per round and ``chunk`` pairs.  A field the model does not produce falls back to the
+    empirical percentile of the indicator itself.
+    """
+    values = np.column_stack([nc(c) for c in cols])
+    where = {c: k for k, c in enumerate(cols)}
+    by_field: dict[str, list[_Ask]] = {}
+    for a in asks:
+        by_field.setdefault(a.fld, []).append(a)
+    for fld, group in by_field.items():
+        pairs = [(a, ind) for a in group for ind in a.cands]
+        try:
+            found = _search(model, values, where, numer, info, fld, pairs, chunk)
+        except (KeyError, ValueError):  # the model does not produce this field
+            for a in group:
+                a.needs = {ind: _empirical_lever(nc, a.i, fld, a.needed_field, ind, info[ind])
+                           for ind in a.cands}
+            continue
+        for (a, ind), need in zip(pairs, found):
+            a.needs[ind], a.method = need, "model"
+
+
+def _search(model, values, where, numer, info, fld, pairs, chunk) -> list:
+    town = np.array([a.i for a, _ in pairs], dtype=np.int64)
+    col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
+    need = np.array([a.needed_field for a, _ in pairs], dtype=float)
+    cur = values[town, col]
+    lo, hi = cur.copy(), cur.copy()
+    for k, (_, ind) in enumerate(pairs):
+        v = values[:, col[k]]
+        if info[ind].direction > 0:
+            # a share cannot pass 100 %; other totals are searched up to 10× the best
+            top = 100.0 if info[ind].unit == "%" else max(cur[k], float(np.nanmax(v))) * 10 + 1
+            hi[k] = max(cur[k], top)
+        else:
+            hi[k] = min(cur[k], float(np.nanmin(v)), 0.0)
+    result: list = [None] * len(pairs)
+    done = np.zeros(len(pairs), dtype=bool)
+    for rnd in range(4):
+        act = np.flatnonzero(~done)
+        if not len(act):
+            break
+        xs = _grids(lo[act], hi[act], 33)
+        ok = _grid_scores(model, values, where, numer, fld, town[act], col[act], xs,
+                          chunk) > need[act][:, None]
+        j = np.argmax(ok, axis=1)
+        for a, k, hit, jk in zip(act.tolist(), range(len(act)), ok.any(axis=1).tolist(),
+                                 j.tolist()):
+            if not hit or jk == 0:
+                result[a] = float(xs[k, 0]) if hit and rnd else None
+                done[a] = True
+            else:
+                lo[a], hi[a] = xs[k, jk - 1], xs[k, jk]
+    return [r if done[k] else float(hi[k]) for k, r in enumerate(result)]
+
+
+def _grid_scores(model, values, where, numer, fld, town, col, xs, chunk) -> np.ndarray:
+    """Model scores on ``fld`` of each town's row with column ``col`` set to each of
+    ``xs`` (pairs × grid).  Towns are never mixed within a ``transform`` call when the
+    model imputes missing values from the rows it is given."""
+    cols = list(where)
+    per_town = getattr(model, "missing", None) == "impute_county_median"
+    n_grid = xs.shape[1]
+    out = np.empty(xs.shape)
+    bounds = np.flatnonzero(np.diff(town)) + 1 if per_town else \
+        np.arange(chunk, len(town), chunk)
+    for part in np.split(np.arange(len(town)), bounds):
+        if not len(part):
+            continue
+        t, c, x = town[part], col[part], xs[part]
+        mat = np.repeat(values[t], n_grid, axis=0)
+        rows = np.arange(len(mat))
+        mat[rows, np.repeat(c, n_grid)] = x.ravel()
+        base = values[t, c]
+        for d, num in numer.items():
+            if d not in where or num not in where:
+                continue
+            hit = np.flatnonzero((c == where[num]) & (base != 0))
+            if len(hit):
+                block = mat.reshape(len(part), n_grid, -1)
+                block[hit, :, where[d]] = values[t[hit], where[d]][:, None] * x[hit] / \
+                    base[hit][:, None]
+        with np.errstate(all="ignore"):
+            out[part] = _model_field(model, pd.DataFrame(mat, columns=cols), fld) \
+                .reshape(len(part), n_grid)
+    return out
+
+
+def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
+    """``np.linspace(lo[k], hi[k], n)`` for every k (rows), the same numbers as one call
+    per pair: an array call changes its arithmetic for all rows when one step is 0."""
+    out = np.repeat(lo[:, None], n, axis=1)
+    move = lo != hi
+    if move.any():
+        out[move] = np.linspace(lo[move], hi[move], n, axis=1)
+    return out
 
 
 _GAP_COLS = ["target", "relation", "rule_id", "field", "scale", "op", "threshold", "value",
              "margin", "norm_margin", "needed_field", "indicator", "current", "needed",
              "change", "change_pct", "method", "text_zh", "text_en"]
+_GAP_NUM = ("threshold", "value", "margin", "norm_margin", "needed_field", "current",
+            "needed", "change", "change_pct")
 
 
-def _category_gaps(nc: _Cols, i, rows: pd.DataFrame, relations: dict[str, str], scales,
-                   info, numer, model, n_levers) -> pd.DataFrame:
-    cols = [c for c in info if c in nc.frame.columns]
-    out = []
+def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
+              model, cols) -> list[tuple[dict, Any]]:
+    """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
+    or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
+    plan = []
     for target, relation in relations.items():
-        fails = rows[(rows["target"].astype(str) == target) & ~rows["passed"].astype(bool)]
-        for r in records(fails.sort_values("rule_id")):
+        fails = sorted(tr.failing(ks, target), key=lambda k: str(tr.cols["rule_id"][k]))
+        for r in map(tr.record, fails):
             scale = r.get("scale") if isinstance(r.get("scale"), str) else \
                 scales.get((target, r["rule_id"]), "value")
             base = {k: r.get(k) for k in ("rule_id", "field", "op", "threshold", "value",
@@ -697,18 +901,53 @@ def _category_gaps(nc: _Cols, i, rows: pd.DataFrame, relations: dict[str, str], 
             need_f = None if thr is None else _needed_field(nc, i, r["field"], scale,
                                                             r["op"], thr)
             base["needed_field"] = np.nan if need_f is None else need_f
-            levers = [] if need_f is None else _levers(nc, i, r["field"], need_f, info,
-                                                       numer, model, n_levers, cols)
-            if not levers:
-                out.append(base)
-            for ind, cur, need, method in levers:
-                ch = need - cur
-                out.append(dict(base, indicator=ind, current=cur, needed=need, change=ch,
-                                change_pct=ch / abs(cur) * 100 if cur else np.nan,
-                                method=method))
+            levers = [] if need_f is None else _direct_levers(nc, i, r["field"], need_f,
+                                                              info, numer)
+            if levers is None:
+                levers = _Ask(i, r["field"], need_f,
+                              _lever_cands(nc, i, r["field"], info, numer, cols))
+                if model is None or not levers.cands:
+                    levers.needs = {ind: _empirical_lever(nc, i, levers.fld, need_f, ind,
+                                                          info[ind]) for ind in levers.cands}
+            plan.append((base, levers))
+    return plan
+
+
+def _to_float(v) -> float:
+    try:
+        return float(v) if v is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> Rows:
+    """The category-gap table of one town from its answered plan."""
+    out = []
+    for base, levers in plan:
+        if isinstance(levers, _Ask):
+            levers = _pick_levers(nc, levers, info, n_levers)
+        if not levers:
+            out.append(base)
+        for ind, cur, need, method in levers:
+            ch = need - cur
+            out.append(dict(base, indicator=ind, current=cur, needed=need, change=ch,
+                            change_pct=ch / abs(cur) * 100 if cur else np.nan,
+                            method=method))
+    recs = []
+    for r in out:
+        rec = {c: r.get(c, np.nan) for c in _GAP_COLS}
+        rec.update({c: _to_float(rec[c]) for c in _GAP_NUM})
+        ind = rec["indicator"]
+        m = info.get(ind) if isinstance(ind, str) else None
+        rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
+                   unit=m.unit if m else "", dimension=m.dimension if m else "")
+        recs.append(rec)
+    return Rows(recs, lambda: _gaps_frame(out, info))
+
+
+def _gaps_frame(out: list[dict], info) -> pd.DataFrame:
     t = pd.DataFrame(out, columns=_GAP_COLS)
-    for c in ("threshold", "value", "margin", "norm_margin", "needed_field", "current",
-              "needed", "change", "change_pct"):
+    for c in _GAP_NUM:
         t[c] = pd.to_numeric(t[c], errors="coerce").astype(float)
     _add_meta(t, info)
     return t
@@ -734,31 +973,87 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
     return None
 
 
-def _declared_status(rows, declared_target, target) -> str:
+class _Trace:
+    """The rule trace as column lists with each town's row positions (no per-town frames)."""
+
+    def __init__(self, trace: pd.DataFrame):
+        self.frame = trace
+        self.columns = list(trace.columns)
+        self.cols = {c: trace[c].tolist() for c in self.columns}
+        self.target = trace["target"].astype(str).tolist()
+        self.field = trace["field"].astype(str).tolist()
+        self.passed = trace["passed"].astype(bool).tolist()
+        nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
+            trace.columns else pd.Series(np.nan, index=trace.index)
+        self.nm = nm.astype(float).tolist()
+        self.by_town = {str(k): v.tolist() for k, v in
+                        trace.groupby("town_code", sort=False).indices.items()}
+
+    def rows(self, code: str) -> list[int]:
+        return self.by_town.get(code, [])
+
+    def record(self, k: int) -> dict:
+        return {c: self.cols[c][k] for c in self.columns}
+
+    def failing(self, ks: list[int], target: str) -> list[int]:
+        return [k for k in ks if self.target[k] == target and not self.passed[k]]
+
+
+def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
+               allowed=None) -> dict[str, str]:
+    """Targets whose failing rules a sheet explains, in order: suggested, declared,
+    runner-up, then nearly reached (every failing rule within ``near_margin``)."""
+    rel: dict[str, str] = {}
+    if target:
+        rel[target] = "suggested"
+    if declared_target and declared_target not in rel:
+        rel[declared_target] = "declared"
+    if runner_up and runner_up not in rel:
+        rel[runner_up] = "runner_up"
+    near: dict[str, bool] = {}
+    for k in ks:
+        t = tr.cols["target"][k]
+        if not tr.passed[k] and isinstance(t, str):
+            near[t] = near.get(t, True) and tr.nm[k] >= -near_margin
+    for t in sorted(near):
+        if allowed is not None and t not in allowed:
+            continue
+        if t not in rel and near[t]:
+            rel[t] = "near"
+    return rel
+
+
+def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
     if declared_target is None:
         return ""
-    r = rows[rows["target"].astype(str) == declared_target]
-    if declared_target == target or (len(r) and bool(r["passed"].astype(bool).all())):
+    passed = [tr.passed[k] for k in ks if tr.target[k] == declared_target]
+    if declared_target == target or (passed and all(passed)):
         return "supported"
-    if not len(r):  # no rule of the declared target was evaluated: no verdict
+    if not passed:  # no rule of the declared target was evaluated: no verdict
         return ""
     if target and declared_target.split("/")[0] == target.split("/")[0]:
         return "partly supported"
-    if len(r) and bool(r["passed"].astype(bool).any()):
+    if any(passed):
         return "partly supported"
     return "not supported"
+
+
+def _declared_failing(tr: _Trace, ks, declared_target) -> Rows:
+    fail = tr.failing(ks, declared_target or "\0")
+    return Rows([tr.record(k) for k in fail],
+                lambda: tr.frame.iloc[fail].reset_index(drop=True))
 
 
 _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
                  "label_en", "unit"]
 
 
-def _missing_table(nc: _Cols, i, info, log: list[dict], rows, n_imputed: float
-                   ) -> pd.DataFrame:
+def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
+                   n_imputed: float) -> Rows:
     """Indicators this town lacks: ``missing`` (left out of its scores) or ``imputed``
     (filled by the scoring step — when it imputed as many values as the town lacks),
     with the targets whose rules read a field they feed."""
-    lacking = [ind for ind in info if ind in nc.frame.columns and math.isnan(nc(ind)[i])]
+    lacking = [peers.cols[k] for k in np.flatnonzero(peers.lacking[i]).tolist()]
     imputed = not math.isnan(n_imputed) and n_imputed > 0 and n_imputed >= len(
         [x for x in lacking if info[x].dimension])
     notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")
@@ -773,8 +1068,8 @@ def _missing_table(nc: _Cols, i, info, log: list[dict], rows, n_imputed: float
         elif ind in notes and not notes[ind][1]:
             notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
     used: dict[str, set] = {}
-    for f, tg in zip(rows["field"].astype(str), rows["target"].astype(str)):
-        used.setdefault(f, set()).add(tg)
+    for k in ks:
+        used.setdefault(tr.field[k], set()).add(tr.target[k])
     recs = []
     for ind, (status, detail) in sorted(notes.items()):
         m = info.get(ind) or IndicatorInfo(ind, ind, ind)
@@ -782,7 +1077,8 @@ def _missing_table(nc: _Cols, i, info, log: list[dict], rows, n_imputed: float
             used.get("composite", set()) if m.dimension else set())
         recs.append((ind, status, detail, m.dimension, ";".join(sorted(aff)), m.label_zh,
                      m.label_en, m.unit))
-    return pd.DataFrame(recs, columns=_MISSING_COLS)
+    return Rows([dict(zip(_MISSING_COLS, r)) for r in recs],
+                lambda: pd.DataFrame(recs, columns=_MISSING_COLS))
 
 
 # ---------------------------------------------------------------------------------------
@@ -882,10 +1178,12 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     frame = frame.reset_index(drop=True).copy()
     frame["town_code"] = frame["town_code"].astype(str)
     # object dtype: a str column would turn "no category" (None) into NaN
-    frame["_target"] = pd.Series([_target_of(r) for r in records(frame)], dtype=object)
+    frame["_target"] = pd.Series([_target_of(r) for r in records(
+        frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
     trace = trace.copy()
     trace["town_code"] = trace["town_code"].astype(str)
     present = {k: v for k, v in info.items() if k in frame.columns}
+    nc = _Cols(frame)
     ctx = _Context(
         info=info, taxonomy=taxonomy, model=model, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
@@ -893,18 +1191,25 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         focus=dict(FOCUS_DIMENSION, **(focus or {})), scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
-        nc=_Cols(frame), prof=_profile_matrix(frame, present),
-        positions=_group_records(peer_positions(frame, present)),
-        trace_by=dict(tuple(trace.groupby("town_code"))), empty_trace=trace.iloc[0:0],
+        nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
+        positions=_Positions(frame, present, top=top, bottom=bottom), trace=_Trace(trace),
         log_by=_group_records(missing_log) if missing_log is not None
         and "town_code" in missing_log.columns else {},
-        n_towns=int(np.isfinite(_Cols(frame)("composite")).sum())
+        n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, _dimension_labels(meta_src)),
         params=dict(n_benchmarks=n_benchmarks, top=top, bottom=bottom, n_list=n_list,
                     n_gap_rows=n_gap_rows, n_levers=n_levers, near_margin=near_margin,
                     county_weight=county_weight, city_weight=city_weight))
-    return [_one_town(ctx, i, row) for i, row in enumerate(records(frame))]
+    rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
+    done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
+    if model is not None:  # the model searches of all towns at once
+        _solve_asks(model, nc, [a for _, plan in done for _, a in plan
+                                if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
+                    ctx.numer)
+    for s, plan in done:
+        s.category_gaps = _gap_rows(nc, plan, info, n_levers)
+    return [s for s, _ in done]
 
 
 def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
@@ -941,37 +1246,45 @@ class _Context:
     scales: dict
     allowed: set | None
     nc: _Cols
-    prof: np.ndarray
-    positions: dict
-    trace_by: dict
-    empty_trace: pd.DataFrame
+    peers: _Peers
+    positions: _Positions
+    trace: _Trace
     log_by: dict
     n_towns: int
     params: dict
     field_labels: dict = field(default_factory=dict)
 
 
-def _one_town(ctx: _Context, i: int, row: dict) -> Suggestion:
+# frame columns a sheet reads (the rest of the frame is not turned into records)
+_ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "secondary",
+             "roles", "stability", "runner_up", "composite", "rank", "declared",
+             "declared_target", "declared_status", "n_missing", "n_imputed", "review",
+             "review_reason", "review_reason_en", "boundary_quality")
+
+
+def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
+    """The evidence of town ``i``; its category gaps are finished after the model
+    searches of all towns (returned as a plan)."""
     p, nc, code = ctx.params, ctx.nc, row["town_code"]
     target = nc.targets[i]
     fcol = _focus_column(target, nc.frame, ctx.focus)
-    strengths, weaknesses = _strengths(ctx.positions.get(code, []), ctx.info, top=p["top"],
-                                       bottom=p["bottom"], n_max=p["n_list"], min_county=3)
+    strengths, weaknesses = ctx.positions.strengths(i, p["n_list"])
     bench, chall, leader = _benchmarks(
-        nc, i, target, fcol, ctx.info, ctx.prof, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
+        nc, ctx.peers, i, target, fcol, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
         county_weight=p["county_weight"], city_weight=p["city_weight"])
     first = (bench or chall or [None])[0]
     bidx = None if first is None else int(np.flatnonzero(nc.codes == first.town_code)[0])
-    rows = ctx.trace_by.get(code, ctx.empty_trace)
+    ks = ctx.trace.rows(code)
     declared = _str(row, "declared") or None
     declared_target = _str(row, "declared_target") or _resolve_declared(
         declared, ctx.taxonomy, ctx.labels)
-    relations = _relations(rows, target, declared_target, _str(row, "runner_up") or None,
-                           p["near_margin"], ctx.allowed)
-    status = _str(row, "declared_status") or _declared_status(rows, declared_target, target)
-    dfail = rows[(rows["target"].astype(str) == (declared_target or "\0"))
-                 & ~rows["passed"].astype(bool)].reset_index(drop=True)
-    return Suggestion(
+    relations = _relations(ctx.trace, ks, target, declared_target,
+                           _str(row, "runner_up") or None, p["near_margin"], ctx.allowed)
+    status = _str(row, "declared_status") or _declared_status(ctx.trace, ks,
+                                                              declared_target, target)
+    plan = _gap_plan(nc, i, ctx.trace, ks, relations, ctx.scales, ctx.info, ctx.numer,
+                     ctx.model, ctx.peers.cols)
+    s = Suggestion(
         town_code=code, town=_str(row, "town"), county=_str(row, "county"),
         city=_str(row, "city"), target=target, category=_str(row, "category") or None,
         subtype=_str(row, "subtype") or None, labels=ctx.labels,
@@ -980,43 +1293,20 @@ def _one_town(ctx: _Context, i: int, row: dict) -> Suggestion:
         composite=_num(row, "composite"), rank=_num(row, "rank"), n_towns=ctx.n_towns,
         focus=fcol, is_leader=leader, strengths=strengths, weaknesses=weaknesses,
         benchmarks=bench, challengers=chall,
-        dimensions=_dimension_table(nc, i, target, bidx, ctx.dim_labels),
-        category_gaps=_category_gaps(nc, i, rows, relations, ctx.scales, ctx.info, ctx.numer,
-                                     ctx.model, p["n_levers"]),
-        declared=declared, declared_target=declared_target, declared_status=status,
-        declared_failing=dfail,
-        missing=_missing_table(nc, i, ctx.info, ctx.log_by.get(code, []), rows,
-                               _num(row, "n_imputed")),
+        dimensions=_dimension_table(nc, ctx.peers, i, target, bidx, ctx.dim_labels),
+        category_gaps=None, declared=declared, declared_target=declared_target,
+        declared_status=status,
+        declared_failing=_declared_failing(ctx.trace, ks, declared_target),
+        missing=_missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(code, []), ctx.trace,
+                               ks, _num(row, "n_imputed")),
         lang=ctx.lang,
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                "review_reason_en": _str(row, "review_reason_en"),
                "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
-               "bottom": p["bottom"], "targets": sorted(set(rows["target"].astype(str))),
+               "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
                "field_labels": ctx.field_labels})
-
-
-def _relations(rows, target, declared_target, runner_up, near_margin,
-               allowed=None) -> dict[str, str]:
-    """Targets whose failing rules a sheet explains, in order: suggested, declared,
-    runner-up, then nearly reached (every failing rule within ``near_margin``)."""
-    rel: dict[str, str] = {}
-    if target:
-        rel[target] = "suggested"
-    if declared_target and declared_target not in rel:
-        rel[declared_target] = "declared"
-    if runner_up and runner_up not in rel:
-        rel[runner_up] = "runner_up"
-    if len(rows):
-        nm = pd.to_numeric(rows["norm_margin"], errors="coerce") if "norm_margin" in \
-            rows.columns else pd.Series(np.nan, index=rows.index)
-        failing = rows[~rows["passed"].astype(bool)].assign(nm=nm)
-        for t, g in failing.groupby("target", sort=True):
-            if allowed is not None and str(t) not in allowed:
-                continue
-            if str(t) not in rel and len(g) and bool((g["nm"] >= -near_margin).all()):
-                rel[str(t)] = "near"
-    return rel
+    return s, plan
 
 
 def suggestions_table(suggestions: list[Suggestion]) -> pd.DataFrame:
