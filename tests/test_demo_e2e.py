@@ -1,10 +1,6 @@
 """End to end: ``towntype demo`` as a user runs it, every contract output checked."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -15,18 +11,14 @@ from classify.cli import main
 pytestmark = pytest.mark.slow
 
 CONTRACT_FILES = ["map.html", "towns.gpkg", "towns.csv", "towns.xlsx", "join_report.csv",
-                  "weights.csv", "rules.csv", "clusters.csv", "clusters_k.csv", "run.json"]
+                  "weights.csv", "rules.csv", "clusters.csv", "clusters_k.csv", "run.json",
+                  "map.png", "map.svg"]
 DIMS = ["strength", "industry", "agriculture", "commerce", "tourism", "ecology", "centrality"]
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "out"
-    proc = subprocess.run([sys.executable, "-m", "classify.cli", "demo", "--out", str(out),
-                           "--draws", "100"],
-                          capture_output=True, text=True, cwd=Path(__file__).parent.parent)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc.stdout
+def demo_out(demo_run):
+    return demo_run
 
 
 @pytest.fixture(scope="module")

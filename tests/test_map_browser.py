@@ -129,17 +129,9 @@ def test_title_notice_scale_and_labels(page):
 
 
 @pytest.fixture(scope="module")
-def demo_map(tmp_path_factory):
+def demo_map(demo_run):
     """``towntype demo``'s map.html, as a user gets it (issue 2: the demo map in Chromium)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    out = tmp_path_factory.mktemp("demo") / "out"
-    proc = subprocess.run([sys.executable, "-m", "classify.cli", "demo", "--out", str(out),
-                           "--draws", "50"], capture_output=True, text=True,
-                          cwd=Path(__file__).parent.parent)
-    assert proc.returncode == 0, proc.stderr
+    out, _ = demo_run
     towns = __import__("pandas").read_csv(out / "towns.csv", encoding="utf-8-sig",
                                           dtype={"town_code": str})
     return out / "map.html", towns
