@@ -178,6 +178,9 @@ class _Matcher:
 
     def __init__(self, b: pd.DataFrame):
         self.b = b
+        # plain lists: per-position access in the loops below is then cheap
+        self.codes, self.names = b["town_code"].tolist(), b["town"].tolist()
+        self.county_codes, self.counties = b["county_code"].tolist(), b["county"].tolist()
         self.by_code: dict[str, list[int]] = {}
         self.by_stem: dict[str, list[int]] = {}
         self.keys = [name_key(n) if n else ("", None) for n in b["town"]]
@@ -195,15 +198,14 @@ class _Matcher:
         key = name_key(town)
         pos = [p for p in self.by_stem.get(key[0], []) if names_compatible(key, self.keys[p])]
         if len(pos) > 1:
-            exact = [p for p in pos if normalise_name(self.b["town"].iat[p])
-                     == normalise_name(town)]
+            exact = [p for p in pos if normalise_name(self.names[p]) == normalise_name(town)]
             pos = exact or pos
         if use_county and (county or county_code):
             pos = [p for p in pos if self._same_county(p, county, county_code)]
         return pos
 
     def _same_county(self, p, county, county_code) -> bool:
-        bc, bn = self.b["county_code"].iat[p], self.b["county"].iat[p]
+        bc, bn = self.county_codes[p], self.counties[p]
         if county_code and bc:
             return county_code == bc
         if county and bn:
@@ -226,10 +228,13 @@ class _Matcher:
         return [name for stem in stems for name in sorted(by_stem[stem])][:n]
 
     def describe(self, positions) -> str:
-        b = self.b
-        return "; ".join(f"{b['town_code'].iat[p] or '?'} {b['town'].iat[p] or '?'}"
-                         f" ({b['county'].iat[p] or b['county_code'].iat[p] or '?'})"
+        return "; ".join(f"{self.codes[p] or '?'} {self.names[p] or '?'}"
+                         f" ({self.counties[p] or self.county_codes[p] or '?'})"
                          for p in positions)
+
+    def label(self, p) -> str:
+        """``code name`` of boundary feature ``p`` (the report's matched_to)."""
+        return f"{self.codes[p] or ''} {self.names[p] or ''}".strip()
 
 
 def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
@@ -317,7 +322,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     report = pd.DataFrame(_boundary_report(b, claims, tentative, t) + rows_out
                           + _excluded_report(table), columns=REPORT_COLUMNS)
     report["source_row"] = report["source_row"].astype("int64")
-    joined = _joined_frame(boundaries, b, table, claims, tentative)
+    joined = _joined_frame(boundaries, b, t, table, claims, tentative)
     joined = gpd.GeoDataFrame(joined, geometry="geometry", crs=boundaries.crs)
     report.attrs["counts"] = summarise_join(report)
     report.attrs["method"] = method
@@ -338,35 +343,28 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
 
 
 def _table_report(t, tentative, claims, matcher):
-    rows = []
-    b = matcher.b
-    for i, (pos, how, note) in enumerate(tentative):
-        r = t.iloc[i]
+    rows, n_hints = [], 0
+    src = t["source_row"].tolist()
+    for r, (pos, how, note) in zip(t.to_dict("records"), tentative):
         base = {"source": "table", "source_row": int(r["source_row"]),
                 "town_code": r["town_code"], "town": r["town"],
                 "county": r["county"] or r["county_code"], "how": "", "matched_to": "",
                 "candidates": "", "reason": note.strip()}
         if len(pos) == 1 and len(claims[pos[0]]) == 1:
             p = pos[0]
-            base.update(status="matched", how=how,
-                        matched_to=f"{b['town_code'].iat[p] or ''} {b['town'].iat[p] or ''}"
-                        .strip())
-            bname = b["town"].iat[p]
+            base.update(status="matched", how=how, matched_to=matcher.label(p))
+            bname = matcher.names[p]
             if how == "code" and r["town"] and bname and not names_compatible(
                     name_key(r["town"]), name_key(bname)):
                 base["reason"] = (f"matched by code, but the names differ (table {r['town']},"
                                   f" boundaries {bname}): check this row's code")
         elif len(pos) == 1 and how == "crosswalk" and all(
                 tentative[j][1] == "crosswalk" for j in claims[pos[0]]):
-            p = pos[0]
-            base.update(status="matched", how="crosswalk",
-                        matched_to=f"{b['town_code'].iat[p] or ''} {b['town'].iat[p] or ''}"
-                        .strip(),
+            base.update(status="matched", how="crosswalk", matched_to=matcher.label(pos[0]),
                         reason=(note + "merged with rows " + ", ".join(
-                            str(int(t.iloc[j]["source_row"])) for j in claims[pos[0]]))
-                        .strip())
+                            str(int(src[j])) for j in claims[pos[0]])).strip())
         elif len(pos) == 1:
-            others = [int(t.iloc[j]["source_row"]) for j in claims[pos[0]]]
+            others = [int(src[j]) for j in claims[pos[0]]]
             base.update(status="ambiguous", candidates=matcher.describe(pos),
                         reason=(note + f"table rows {', '.join(map(str, others))} all match "
                                 "this town; remove the duplicate rows").strip())
@@ -374,25 +372,28 @@ def _table_report(t, tentative, claims, matcher):
             base.update(status="ambiguous", candidates=matcher.describe(pos),
                         reason=(note + f"{len(pos)} towns have this name; add a county "
                                 "column (所属县区) or a code column (统计代码)").strip())
-        else:
-            n_hints = sum(1 for x in rows if "closest names" in x["reason"])
+        else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""
             base.update(status="unmatched", reason=(note + "no town with this code or name "
                         f"in the boundaries{hint}; check the spelling or give a crosswalk")
                         .strip())
         rows.append(base)
+        n_hints += "closest names" in base["reason"]
     return rows, None
 
 
 def _boundary_report(b, claims, tentative, t):
     rows = []
-    for p in range(len(b)):
-        base = {"source": "boundaries", "source_row": p, "town_code": b["town_code"].iat[p],
-                "town": b["town"].iat[p], "county": b["county"].iat[p] or b["county_code"].iat[p],
+    src = t["source_row"].tolist()
+    for p, (code, town, county, county_code) in enumerate(zip(
+            b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
+            b["county_code"].tolist())):
+        base = {"source": "boundaries", "source_row": p, "town_code": code, "town": town,
+                "county": county or county_code,
                 "how": "", "matched_to": "", "candidates": "", "reason": ""}
         who = claims.get(p, [])
-        rows_txt = ", ".join(str(int(t.iloc[j]["source_row"])) for j in who)
+        rows_txt = ", ".join(str(int(src[j])) for j in who)
         merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
         if len(who) == 1 or merged:
             base.update(status="matched", how=tentative[who[0]][1],
@@ -422,37 +423,36 @@ def _additive(unit: str | None) -> bool:
     return bool(unit) and unit not in ("%", "‰", "是/否") and "/" not in unit
 
 
-def _joined_frame(boundaries, b, table: ParsedTable, claims, tentative) -> pd.DataFrame:
+def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     key_cols = {keys.get(k) for k in ("code", "name", "county", "county_code")} - {None}
     data_cols = [c for c in table.data.columns if c not in key_cols]
-    t_keys = _table_keys(table)
-    records = []
-    for p in range(len(b)):
-        who = claims.get(p, [])
-        merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
-        if not (len(who) == 1 or merged):
-            continue
-        rec = {}
-        for canon in ("town_code", "town", "county_code", "county"):
-            value = b[canon].iat[p]
-            if value is None and len(who) == 1:
-                value = t_keys[canon].iat[who[0]]
-            rec[canon] = value
-        rec.update(_row_values(table, data_cols, who))
-        rec["table_row"] = int(table.source_rows[who[0]])
-        for col in _KEEP_FROM_BOUNDARIES:
-            if col in boundaries.columns:
-                rec[col] = boundaries[col].iat[p]
-        rec["geometry"] = boundaries.geometry.iat[p]
-        records.append(rec)
-    declared = keys.get("declared")
-    frame = pd.DataFrame.from_records(
-        records, columns=["town_code", "town", "county_code", "county", *data_cols, "table_row",
-                          *[c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns],
-                          "geometry"])
+    chosen = [(p, who) for p, who in sorted(claims.items()) if len(who) == 1
+              or all(tentative[j][1] == "crosswalk" for j in who)]
+    pos = [p for p, _ in chosen]
+    columns = {}
+    for canon in ("town_code", "town", "county_code", "county"):
+        mine, theirs = b[canon].tolist(), t[canon].tolist()
+        columns[canon] = [theirs[who[0]] if mine[p] is None and len(who) == 1 else mine[p]
+                          for p, who in chosen]
+    for c in data_cols:  # one column at a time, not one town at a time
+        values = table.data[c].tolist()
+        columns[c] = [values[who[0]] if len(who) == 1 else None for _, who in chosen]
+    for k, (_, who) in enumerate(chosen):
+        if len(who) > 1:  # a merged town (crosswalk)
+            for c, v in _row_values(table, data_cols, who).items():
+                columns[c][k] = v
+    columns["table_row"] = [int(table.source_rows[who[0]]) for _, who in chosen]
+    kept = [c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns]
+    for col in kept:
+        values = boundaries[col].tolist()
+        columns[col] = [values[p] for p in pos]
+    columns["geometry"] = list(np.asarray(boundaries.geometry.values)[pos])
+    frame = pd.DataFrame(columns, columns=["town_code", "town", "county_code", "county",
+                                           *data_cols, "table_row", *kept, "geometry"])
     for col in ("town_code", "town", "county_code", "county"):
         frame[col] = frame[col].astype(object)
+    declared = keys.get("declared")
     if declared in frame.columns and declared != "declared":
         frame = frame.rename(columns={declared: "declared"})
     return frame
