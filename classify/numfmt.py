@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from numbers import Real
 
 __all__ = [
@@ -88,7 +89,13 @@ def fmt_number(value, decimals: int | None = None, *, signed: bool = False) -> s
     """
     if is_missing(value):
         return "NA"
-    v = float(value)
+    return _fmt_number(float(value), decimals, signed)
+
+
+@lru_cache(maxsize=1 << 16)
+def _fmt_number(v: float, decimals: int | None, signed: bool) -> str:
+    """:func:`fmt_number` of a float (cached: sheets, workbook and Word file print the
+    same numbers, and Decimal rounding is most of the cost)."""
     if not math.isfinite(v):  # e.g. a quotient over a zero denominator
         return "—"
     if decimals is None:

@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.suggest import Benchmark, Suggestion, records
+from classify.suggest import Benchmark, Suggestion, table_records
 
 __all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
            "write_workbook", "write_docx", "labels"]
@@ -80,12 +80,19 @@ def _num_factory(lang: str, html: bool) -> Callable:
             raise ValueError(kind)
         if not html:
             return text
-        v = "" if numfmt.is_missing(value) else repr(float(value))
+        v = "" if numfmt.is_missing(value) else repr(float(value))  # digits, '.', 'e'
         # the same bytes as Markup(...).format(...), without its slow escaping formatter
-        return Markup(f'<span class="num" data-k="{escape(kind)}" data-v="{escape(v)}" '
-                      f'data-u="{escape(unit or "")}">{escape(text)}</span>')
+        return Markup(f'<span class="num" data-k="{kind}" data-v="{v}" '
+                      f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
 
     return N
+
+
+def _esc(text: str) -> str:
+    """``str(markupsafe.escape(text))``, skipping the common case with nothing to escape."""
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        return str(escape(text))
+    return text
 
 
 def _fill(fmt: str, html: bool, **kw):
@@ -103,9 +110,9 @@ def _label_of(s: Suggestion, target, lang) -> str:
     return s.label(target, lang) if target else ""
 
 
-def _pos_rows(table, lang, N) -> list[dict]:
+def _pos_rows(recs: list[dict], lang, N) -> list[dict]:
     rows = []
-    for r in records(table):
+    for r in recs:
         rows.append({
             "id": r["indicator"], "label": r[f"label_{lang}"],
             "value": N(r["value"], "value", r["unit"]),
@@ -118,7 +125,7 @@ def _pos_rows(table, lang, N) -> list[dict]:
 
 def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
     rows = []
-    for g in records(b.gaps):
+    for g in table_records(b, "gaps"):
         flag = g["unit"] in ("是/否", "flag")  # yes/no: the two values say it all
         rows.append({"id": g["indicator"], "label": g[f"label_{lang}"],
                      "this": N(g["this"], "value", g["unit"]),
@@ -130,10 +137,10 @@ def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
 
 
 def _focus_label(s: Suggestion, lang: str) -> str:
-    d = s.dimensions.set_index("dimension")
     dim = s.focus.removeprefix("score_")
-    if dim in d.index:
-        return str(d.loc[dim, f"label_{lang}"])
+    for d in table_records(s, "dimensions"):
+        if d["dimension"] == dim:
+            return str(d[f"label_{lang}"])
     return labels(lang)["suggested"]["composite"]
 
 
@@ -184,10 +191,10 @@ def _goal(g: dict, lang, t, N):
 
 
 def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
-    gaps = s.category_gaps
+    gaps = table_records(s, "category_gaps")
     out = []
     rel_order = {}
-    for rec in records(gaps):
+    for rec in gaps:
         rel_order.setdefault(rec["target"], rec["relation"])
     targets = dict(rel_order)
     # the fallback category (培育类) has no rules: nothing to explain for it
@@ -198,7 +205,7 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
         targets[s.declared_target] = "declared"
     for target, relation in targets.items():
         rules: dict[str, dict] = {}
-        for g in records(gaps[gaps["target"] == target]):
+        for g in (g for g in gaps if g["target"] == target):
             text = _rule_text(g, lang)
             if numfmt.is_missing(g.get("value")):
                 text = _fill(t["gaps"]["rule_missing"], html, rule=text)
@@ -236,13 +243,14 @@ def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
         (f"{t['lp']}{label}{t['rp']}" if label != s.declared else "")
     if status:
         text += " — " + t["declared"].get(status, status)
-    failing = [_rule_text(r, lang) for r in records(s.declared_failing)]
+    failing = [_rule_text(r, lang) for r in table_records(s, "declared_failing")]
     return {"text": text, "status": status, "failing": failing}
 
 
 def _data_ctx(s: Suggestion, lang, t, html) -> dict:
     lines = []
-    if len(s.missing):
+    missing = table_records(s, "missing")
+    if missing:
         lines.append(t["data"]["intro"])
     else:
         lines.append(t["data"]["none"])
@@ -254,7 +262,7 @@ def _data_ctx(s: Suggestion, lang, t, html) -> dict:
         key = "boundary_approximate" if q == "approximate" else "boundary"
         lines.append(_fill(t["data"][key], html, quality=q))
     notes = []
-    for r in records(s.missing):
+    for r in missing:
         aff = [_label_of(s, a, lang) for a in str(r["affects"] or "").split(";") if a]
         notes.append({"id": r["indicator"], "label": r[f"label_{lang}"],
                       "status_id": r["status"], "status": t["data"][r["status"]],
@@ -281,17 +289,17 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
              "median": N(d["category_median"], "score"),
              "benchmark": N(d["benchmark"], "score") if has_bench else "—",
              "bar": _bar(d["this"])}
-            for d in records(s.dimensions)]
+            for d in table_records(s, "dimensions")]
 
 
 def _chart(s: Suggestion, lang: str, color: str) -> Markup:
     """Horizontal bars: the town's dimension scores, the category median (tick) and the
     first benchmark (circle), on a fixed 0–100 axis."""
     t = labels(lang)
-    d = s.dimensions
+    d = table_records(s, "dimensions")
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
-                   for v in d[f"label_{lang}"]] + [40])
+                   for v in (r[f"label_{lang}"] for r in d)] + [40])
     label_w, plot_w, row_h, top = longest + 6, 300, 22, 8
     x0 = label_w + 6
     rows = []
@@ -300,7 +308,7 @@ def _chart(s: Suggestion, lang: str, color: str) -> Markup:
         return None if numfmt.is_missing(v) else round(x0 + plot_w * min(max(float(v), 0), 100)
                                                        / 100, 1)
 
-    for k, r in enumerate(records(d)):
+    for k, r in enumerate(d):
         y = top + k * row_h
         tx = x(r["this"])
         rows.append({"id": r["dimension"], "label": r[f"label_{lang}"], "y": y,
@@ -319,7 +327,7 @@ def _chart(s: Suggestion, lang: str, color: str) -> Markup:
         grid=[{"x": x0 + plot_w * g / 100, "label": g} for g in (0, 25, 50, 75, 100)],
         legend_this=t["table"]["this"], legend_median=t["table"]["median"],
         legend_bench=t["table"]["benchmark"], legend_gap=110,
-        has_bench=bool(d["benchmark"].notna().any()) if len(d) else False)
+        has_bench=any(not numfmt.is_missing(r["benchmark"]) for r in d))
     return Markup(svg)
 
 
@@ -359,8 +367,8 @@ def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
         "strengths_explain": _fill(t["strengths"]["explain"], html,
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
-        "strengths": _pos_rows(s.strengths, lang, N),
-        "weaknesses": _pos_rows(s.weaknesses, lang, N),
+        "strengths": _pos_rows(table_records(s, "strengths"), lang, N),
+        "weaknesses": _pos_rows(table_records(s, "weaknesses"), lang, N),
         "bench": _bench_ctx(s, lang, t, N, html),
         "gaps": _gaps_ctx(s, lang, t, N, html),
         "declared": _declared_ctx(s, lang, t, html),
@@ -406,10 +414,10 @@ def _gap_summary(s: Suggestion, lang: str, t: dict) -> str:
     return "\n".join(parts)
 
 
-def _pos_summary(table, lang, t, N) -> list[str]:
+def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
     """``label（第3/85）``, or the county rank when only the county position qualifies."""
     out = []
-    for r in records(table):
+    for r in recs:
         if r["scope"] == "county":
             rank = _fill(t["strengths"]["county_rank"], False,
                          rank=N(r["rank_county"], "rank", n=r["n_county"]))
@@ -426,8 +434,8 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
     rows = []
     for s in suggestions:
         N = _num_factory(lang, False)
-        strengths = _pos_summary(s.strengths, lang, t, N)
-        weaknesses = _pos_summary(s.weaknesses, lang, t, N)
+        strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
+        weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
         if s.is_leader:
             bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
         else:
@@ -444,7 +452,7 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
             x["rank"]: None if numfmt.is_missing(s.rank) else int(s.rank),
             **{x["score"].format(dimension=r[f"label_{lang}"]):
                None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
-               for r in records(s.dimensions)},
+               for r in table_records(s, "dimensions")},
             x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
             x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t),
             x["declared"]: s.declared or "",
@@ -459,7 +467,7 @@ def _gap_long_rows(suggestions, lang) -> list[dict]:
     out = []
     for s in suggestions:
         for b in (s.benchmarks or s.challengers):
-            for g in records(b.gaps):
+            for g in table_records(b, "gaps"):
                 def num(v):
                     return None if numfmt.is_missing(v) else float(v)
                 out.append({x["town_code"]: s.town_code, x["town"]: s.town,
@@ -478,7 +486,7 @@ def _rule_gap_rows(suggestions, lang) -> list[dict]:
     x = t["xlsx"]
     out = []
     for s in suggestions:
-        for g in records(s.category_gaps):
+        for g in table_records(s, "category_gaps"):
             ind = g["indicator"] if isinstance(g["indicator"], str) else ""
 
             def num(v):
@@ -508,29 +516,40 @@ def _sheet_title(text: str, used: set) -> str:
 
 def _fill_sheet(ws, rows: list[dict], headers: list[str], *, pct_col: str | None = None
                 ) -> None:
+    """Stream ``rows`` into a write-only sheet: bold shaded header, frozen first row (and
+    the code and name columns), a filter, widths from the longest text, ``0%`` in
+    ``pct_col`` and wrapped multi-line cells.  Widths and panes go first (write-only
+    sheets write them before the rows)."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
-    ws.append(headers)
-    for c in ws[1]:
+    for k, h in enumerate(headers, start=1):
+        longest = max([len(str(h))] + [min(len(str(r.get(h) or "")), 60) for r in rows])
+        ws.column_dimensions[get_column_letter(k)].width = max(8, min(48, longest * 1.6 + 2))
+    ws.freeze_panes = "C2" if len(headers) > 2 else "A2"
+    if rows:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+    head = []
+    for h in headers:
+        c = WriteOnlyCell(ws, value=h)
         c.font = Font(bold=True)
         c.fill = PatternFill("solid", fgColor="DDEBF7")
         c.alignment = Alignment(vertical="center", wrap_text=True)
+        head.append(c)
+    ws.append(head)
+    pct = headers.index(pct_col) if pct_col in headers else None
+    wrap = Alignment(wrap_text=True, vertical="top")
     for r in rows:
-        ws.append([r.get(h) for h in headers])
-    ws.freeze_panes = "C2" if len(headers) > 2 else "A2"
-    if rows:
-        ws.auto_filter.ref = ws.dimensions
-    for k, h in enumerate(headers, start=1):
-        letter = ws.cell(row=1, column=k).column_letter
-        longest = max([len(str(h))] + [min(len(str(r.get(h) or "")), 60) for r in rows])
-        ws.column_dimensions[letter].width = max(8, min(48, longest * 1.6 + 2))
-        if h == pct_col:
-            for row in ws.iter_rows(min_row=2, min_col=k, max_col=k):
-                row[0].number_format = "0%"
-    for row in ws.iter_rows(min_row=2):
-        for c in row:
-            if isinstance(c.value, str) and "\n" in c.value:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+        values = [r.get(h) for h in headers]
+        for k, v in enumerate(values):
+            if k == pct or (isinstance(v, str) and "\n" in v):
+                c = values[k] = WriteOnlyCell(ws, value=v)
+                if k == pct:
+                    c.number_format = "0%"
+                else:
+                    c.alignment = wrap
+        ws.append(values)
 
 
 def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
@@ -541,16 +560,14 @@ def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang:
 
     t = labels(lang)
     x = t["xlsx"]
-    wb = Workbook()
+    wb = Workbook(write_only=True)  # streamed: no cell objects kept per value
     used: set[str] = set()
-    ws = wb.active
     if notice:
-        ws.title = _sheet_title(x["notice_sheet"], used)
+        ws = wb.create_sheet(_sheet_title(x["notice_sheet"], used))
+        ws.column_dimensions["A"].width = 100
         ws.append([t["notice_label"]])
         ws.append([notice])
-        ws.column_dimensions["A"].width = 100
-        ws = wb.create_sheet()
-    ws.title = _sheet_title(x["summary_sheet"], used)
+    ws = wb.create_sheet(_sheet_title(x["summary_sheet"], used))
     rows = summary_rows(suggestions, lang)
     empty = ("town_code", "town", "county", "category", "secondary", "confidence",
              "runner_up", "composite", "rank", "strengths", "weaknesses", "benchmarks",

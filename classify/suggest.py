@@ -539,6 +539,9 @@ class _Peers:
         keys = pd.Series(nc.targets, dtype=object)
         self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
                         if t != "\0"}
+        self.town = [str(v) for v in nc.frame["town"].tolist()]
+        self.county = [str(v) for v in nc.frame["county"].tolist()] \
+            if "county" in nc.frame.columns else [""] * nc.n
         self.prof = prof
         self.lacking = np.isnan(self.values)
         self._median: dict[tuple, float] = {}
@@ -584,8 +587,7 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
     def make(js, dist):
         cc, ci = nc.county, nc.city
         return [Benchmark(
-            town_code=str(nc.codes[j]), town=str(nc.frame["town"].iat[j]),
-            county=str(nc.frame["county"].iat[j]) if "county" in nc.frame.columns else "",
+            town_code=str(nc.codes[j]), town=peers.town[j], county=peers.county[j],
             target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
             distance=float(d), same_county=bool(cc[j] == cc[i] and cc[i] != ""),
             same_city=bool(ci[j] == ci[i] and ci[i] != ""),
@@ -770,15 +772,17 @@ def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
 
 
 def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
-                chunk: int = 2000) -> None:
+                chunk: int = 65536) -> None:
     """Fill ``ask.needs`` for every ask: for each candidate indicator, the smallest change
     (others held fixed; derived indicators with it as numerator move with it) whose model
     score exceeds ``needed_field``; ``None`` when even 10× the regional best does not.
 
     Searched on nested 33-point grids (4 rounds: the bracket shrinks to 1/32⁴ of the
     search range), every (town, indicator) pair of a field in one stacked ``transform``
-    per round and ``chunk`` pairs.  A field the model does not produce falls back to the
-    empirical percentile of the indicator itself.
+    per step and ``chunk`` rows.  When the score is monotone in each indicator (see
+    :func:`_monotone`) the first grid point above the need is found by bisection (6
+    points instead of 33, the same point).  A field the model does not produce falls
+    back to the empirical percentile of the indicator itself.
     """
     values = np.column_stack([nc(c) for c in cols])
     where = {c: k for k, c in enumerate(cols)}
@@ -788,7 +792,8 @@ def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
     for fld, group in by_field.items():
         pairs = [(a, ind) for a in group for ind in a.cands]
         try:
-            found = _search(model, values, where, numer, info, fld, pairs, chunk)
+            found = _search(model, values, where, numer, info, fld, pairs, chunk,
+                            _monotone(model, info, numer))
         except (KeyError, ValueError):  # the model does not produce this field
             for a in group:
                 a.needs = {ind: _empirical_lever(nc, a.i, fld, a.needed_field, ind, info[ind])
@@ -798,7 +803,7 @@ def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
             a.needs[ind], a.method = need, "model"
 
 
-def _search(model, values, where, numer, info, fld, pairs, chunk) -> list:
+def _search(model, values, where, numer, info, fld, pairs, chunk, monotone) -> list:
     town = np.array([a.i for a, _ in pairs], dtype=np.int64)
     col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
     need = np.array([a.needed_field for a, _ in pairs], dtype=float)
@@ -819,17 +824,55 @@ def _search(model, values, where, numer, info, fld, pairs, chunk) -> list:
         if not len(act):
             break
         xs = _grids(lo[act], hi[act], 33)
-        ok = _grid_scores(model, values, where, numer, fld, town[act], col[act], xs,
-                          chunk) > need[act][:, None]
-        j = np.argmax(ok, axis=1)
-        for a, k, hit, jk in zip(act.tolist(), range(len(act)), ok.any(axis=1).tolist(),
-                                 j.tolist()):
+        j = _first_above(model, values, where, numer, fld, town[act], col[act], xs,
+                         need[act], chunk, monotone)
+        for a, k, jk in zip(act.tolist(), range(len(act)), j.tolist()):
+            hit = jk < xs.shape[1]
             if not hit or jk == 0:
                 result[a] = float(xs[k, 0]) if hit and rnd else None
                 done[a] = True
             else:
                 lo[a], hi[a] = xs[k, jk - 1], xs[k, jk]
     return [r if done[k] else float(hi[k]) for k, r in enumerate(result)]
+
+
+_MONOTONE_NORMALISATIONS = ("minmax", "zscore", "rank")
+
+
+def _monotone(model, info, numer) -> bool:
+    """Whether the model's scores can only rise as an indicator improves (a fitted
+    :class:`~classify.scoring.ScoreModel` with monotone normalisation, non-negative
+    weights, and derived indicators pointing the way of their numerators)."""
+    try:
+        weights_ok = bool(np.all(np.asarray(model.w_in) >= 0)) and \
+            bool(np.all(np.asarray(model.w_dim) >= 0))
+    except (AttributeError, TypeError):
+        return False
+    return weights_ok and getattr(model, "normalisation", None) in _MONOTONE_NORMALISATIONS \
+        and getattr(model, "aggregation", None) in ("arithmetic", "geometric") \
+        and all(info[d].direction == info[n].direction for d, n in numer.items()
+                if d in info and n in info)
+
+
+def _first_above(model, values, where, numer, fld, town, col, xs, need, chunk,
+                 monotone) -> np.ndarray:
+    """Index of the first grid point of each pair whose score exceeds ``need``
+    (``xs.shape[1]`` when none does): by bisection when ``monotone``, else a full scan."""
+    n_grid = xs.shape[1]
+    if not monotone:
+        ok = _grid_scores(model, values, where, numer, fld, town, col, xs, chunk) \
+            > need[:, None]
+        return np.where(ok.any(axis=1), np.argmax(ok, axis=1), n_grid)
+    left, right = np.zeros(len(town), dtype=np.int64), np.full(len(town), n_grid)
+    while True:
+        go = np.flatnonzero(left < right)
+        if not len(go):
+            return left
+        mid = (left[go] + right[go]) // 2
+        ok = _grid_scores(model, values, where, numer, fld, town[go], col[go],
+                          xs[go, mid][:, None], chunk)[:, 0] > need[go]
+        right[go[ok]] = mid[ok]
+        left[go[~ok]] = mid[~ok] + 1
 
 
 def _grid_scores(model, values, where, numer, fld, town, col, xs, chunk) -> np.ndarray:
@@ -840,8 +883,9 @@ def _grid_scores(model, values, where, numer, fld, town, col, xs, chunk) -> np.n
     per_town = getattr(model, "missing", None) == "impute_county_median"
     n_grid = xs.shape[1]
     out = np.empty(xs.shape)
+    step = max(1, chunk // n_grid)
     bounds = np.flatnonzero(np.diff(town)) + 1 if per_town else \
-        np.arange(chunk, len(town), chunk)
+        np.arange(step, len(town), step)
     for part in np.split(np.arange(len(town)), bounds):
         if not len(part):
             continue
