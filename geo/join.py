@@ -313,7 +313,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     method = _choose_method(on, b, t, table.path)
     cw = read_crosswalk(crosswalk) if crosswalk is not None else None
     matcher = _Matcher(b)
-    tentative = [_match_row(row, matcher, method, cw) for row in t.to_dict("records")]
+    tentative = [_match_row(row, matcher, method, cw) for row in _records(t)]
     claims: dict[int, list[int]] = {}
     for i, (pos, how, _) in enumerate(tentative):
         if len(pos) == 1:
@@ -327,6 +327,12 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     report.attrs["counts"] = summarise_join(report)
     report.attrs["method"] = method
     return joined, report
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """``df.to_dict("records")`` built from whole columns (much faster at 40,000 rows)."""
+    names = list(df.columns)
+    return [dict(zip(names, values)) for values in zip(*(df[c].tolist() for c in names))]
 
 
 def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
@@ -345,7 +351,7 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
 def _table_report(t, tentative, claims, matcher):
     rows, n_hints = [], 0
     src = t["source_row"].tolist()
-    for r, (pos, how, note) in zip(t.to_dict("records"), tentative):
+    for r, (pos, how, note) in zip(_records(t), tentative):
         base = {"source": "table", "source_row": int(r["source_row"]),
                 "town_code": r["town_code"], "town": r["town"],
                 "county": r["county"] or r["county_code"], "how": "", "matched_to": "",

@@ -62,6 +62,8 @@ def normalise_name(name) -> str:
     return to_simplified(text)
 
 
+# Cached (pure functions of the name): a national join asks for each name several times.
+@lru_cache(maxsize=1 << 17, typed=True)
 def name_key(name) -> tuple[str, str | None]:
     """``(stem, kind)`` of a town name; see the module docstring."""
     text = _BRACKETED.sub("", _strip_marks(name))
@@ -85,6 +87,7 @@ def names_compatible(a: tuple[str, str | None], b: tuple[str, str | None]) -> bo
 _COUNTY_SUFFIXES = ("自治县", "县", "市", "区")
 
 
+@lru_cache(maxsize=1 << 14, typed=True)
 def normalise_county(name) -> str:
     """County name reduced for matching: ``連州市`` → ``连州``, ``连南瑶族自治县`` → ``连南瑶族``."""
     text = _BRACKETED.sub("", normalise_name(name))

@@ -29,7 +29,7 @@ import pandas as pd
 from geo.codes import CodeError, normalise_code
 from geo.encoding import check_text, detect_bytes, normalise_encoding_name
 from geo.errors import InputError
-from geo.numbers import STATUSES, parse_cell
+from geo.numbers import STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
            "KEY_HEADERS"]
@@ -290,10 +290,12 @@ def _fill_merges(grid: list[list], merges: list) -> None:
 # ----------------------------------------------------------------------------- layout
 
 def _row_texts(row: list) -> list[str]:
-    return [_cell_text(v).strip() for v in row]
+    return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
 
 
 def _is_number_cell(text: str) -> bool:
+    if plain_number(text) is not None:
+        return True
     return text != "" and parse_cell(text, unit="%" if text.endswith(("%", "％")) else None
                                      ).status == "ok"
 
@@ -430,8 +432,10 @@ def _column_kind(cells: list[str], unit: str | None) -> str:
     if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
             any(c.strip().lower() not in {"0", "1"} for c in filled):
         return "flag"
-    statuses = [parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
-                                                       else None)).status for c in cells]
+    statuses = ["ok" if fast is not None else
+                parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
+                                                      else None)).status
+                for c, fast in zip(cells, plain_numbers(cells))]
     n_ok, n_bad = statuses.count("ok"), statuses.count("invalid")
     if n_ok >= 1 and (unit is not None or n_ok > n_bad):
         return "number"  # a declared unit means numbers: odd cells become 'invalid'
@@ -453,10 +457,16 @@ def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
 
 
 def _parse_number_column(cells, unit, markers, notes=None):
+    fast = plain_numbers(cells, markers)
+    if None not in fast:  # the usual column: plain numbers only
+        return fast, ["ok"] * len(fast)
     values, status = [], []
-    for i, text in enumerate(cells):
+    for i, (text, fast) in enumerate(zip(cells, fast)):
         if text == _MERGED:
             values.append(math.nan), status.append("merged")
+            continue
+        if fast is not None:  # most cells: a plain number, no note
+            values.append(fast), status.append("ok")
             continue
         cell = parse_cell(text if text != "" else None, unit=unit, markers=markers)
         values.append(cell.value)
@@ -621,8 +631,9 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     ex_idx = [r for r, _, _ in excluded]
     ex_values: dict[str, list] = {}
     key_cols = {v for v in keys.values() if v is not None}
+    by_column = list(zip(*[rows[r] for r in data_idx]))  # one transpose, not one per column
     for c, name, unit in columns:
-        cells = [rows[r][c] for r in data_idx]
+        cells = list(by_column[c])
         raw[name] = list(cells)
         if name == keys["code"]:
             codes = parse_codes([grid[r][c] for r in data_idx], path=path, column=name,
