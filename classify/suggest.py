@@ -701,14 +701,6 @@ def _empirical_lever(nc: _Cols, i, fld, needed_field, ind, info):
     return float(others[k - 1]) * info.direction
 
 
-def _model_field(model, rows: pd.DataFrame, fld: str) -> np.ndarray:
-    out = model.transform(rows)
-    if isinstance(out, pd.DataFrame):
-        return out[fld].to_numpy(dtype=float)
-    names = list(model.get_feature_names_out())
-    return np.asarray(out, dtype=float)[:, names.index(fld)]
-
-
 @dataclass
 class _Ask:
     """"Town ``i`` needs ``needed_field`` on ``fld``": which change of each candidate
@@ -778,36 +770,51 @@ def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
     score exceeds ``needed_field``; ``None`` when even 10× the regional best does not.
 
     Searched on nested 33-point grids (4 rounds: the bracket shrinks to 1/32⁴ of the
-    search range), every (town, indicator) pair of a field in one stacked ``transform``
-    per step and ``chunk`` rows.  When the score is monotone in each indicator (see
-    :func:`_monotone`) the first grid point above the need is found by bisection (6
-    points instead of 33, the same point).  A field the model does not produce falls
-    back to the empirical percentile of the indicator itself.
+    search range), the (town, indicator) pairs of all towns and fields stacked into one
+    ``transform`` per step and ``chunk`` rows.  When the score is monotone in each
+    indicator (see :func:`_monotone`) and the grids do not fit one call, the first grid
+    point above the need is found by bisection (6 points instead of 33, the same point).
+    A field the model does not produce falls back to the empirical percentile of the
+    indicator itself.
     """
     values = np.column_stack([nc(c) for c in cols])
     where = {c: k for k, c in enumerate(cols)}
-    by_field: dict[str, list[_Ask]] = {}
+    fields = [f for f in dict.fromkeys(a.fld for a in asks)
+              if _produces(model, values[:1], cols, f)]
     for a in asks:
-        by_field.setdefault(a.fld, []).append(a)
-    for fld, group in by_field.items():
-        pairs = [(a, ind) for a in group for ind in a.cands]
-        try:
-            found = _search(model, values, where, numer, info, fld, pairs, chunk,
-                            _monotone(model, info, numer))
-        except (KeyError, ValueError):  # the model does not produce this field
-            for a in group:
-                a.needs = {ind: _empirical_lever(nc, a.i, fld, a.needed_field, ind, info[ind])
-                           for ind in a.cands}
-            continue
-        for (a, ind), need in zip(pairs, found):
-            a.needs[ind], a.method = need, "model"
+        if a.fld not in fields:  # the model does not produce this field
+            a.needs = {ind: _empirical_lever(nc, a.i, a.fld, a.needed_field, ind, info[ind])
+                       for ind in a.cands}
+    pairs = [(a, ind) for a in asks if a.fld in fields for ind in a.cands]
+    if not pairs:
+        return
+    grid = _Grid(model, values, where, numer, fields, chunk, pairs)
+    for (a, ind), need in zip(pairs, _search(grid, info, pairs, _monotone(model, info,
+                                                                          numer))):
+        a.needs[ind], a.method = need, "model"
 
 
-def _search(model, values, where, numer, info, fld, pairs, chunk, monotone) -> list:
-    town = np.array([a.i for a, _ in pairs], dtype=np.int64)
-    col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
-    need = np.array([a.needed_field for a, _ in pairs], dtype=float)
-    cur = values[town, col]
+def _produces(model, row: np.ndarray, cols, fld: str) -> bool:
+    try:
+        _model_fields(model, pd.DataFrame(row, columns=cols), [fld])
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def _model_fields(model, rows: pd.DataFrame, fields: list[str]) -> np.ndarray:
+    """``model.transform(rows)`` restricted to ``fields`` (rows × fields)."""
+    with np.errstate(all="ignore"):
+        out = model.transform(rows)
+    if isinstance(out, pd.DataFrame):
+        return out[fields].to_numpy(dtype=float)
+    names = list(model.get_feature_names_out())
+    return np.asarray(out, dtype=float)[:, [names.index(f) for f in fields]]
+
+
+def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
+    values, col = grid.values, grid.col
+    cur = values[grid.town, col]
     lo, hi = cur.copy(), cur.copy()
     for k, (_, ind) in enumerate(pairs):
         v = values[:, col[k]]
@@ -824,9 +831,8 @@ def _search(model, values, where, numer, info, fld, pairs, chunk, monotone) -> l
         if not len(act):
             break
         xs = _grids(lo[act], hi[act], 33)
-        j = _first_above(model, values, where, numer, fld, town[act], col[act], xs,
-                         need[act], chunk, monotone)
-        for a, k, jk in zip(act.tolist(), range(len(act)), j.tolist()):
+        for a, k, jk in zip(act.tolist(), range(len(act)),
+                            grid.first_above(act, xs, monotone).tolist()):
             hit = jk < xs.shape[1]
             if not hit or jk == 0:
                 result[a] = float(xs[k, 0]) if hit and rnd else None
@@ -854,58 +860,70 @@ def _monotone(model, info, numer) -> bool:
                 if d in info and n in info)
 
 
-def _first_above(model, values, where, numer, fld, town, col, xs, need, chunk,
-                 monotone) -> np.ndarray:
-    """Index of the first grid point of each pair whose score exceeds ``need``
-    (``xs.shape[1]`` when none does): by bisection when ``monotone``, else a full scan."""
-    n_grid = xs.shape[1]
-    if not monotone:
-        ok = _grid_scores(model, values, where, numer, fld, town, col, xs, chunk) \
-            > need[:, None]
-        return np.where(ok.any(axis=1), np.argmax(ok, axis=1), n_grid)
-    left, right = np.zeros(len(town), dtype=np.int64), np.full(len(town), n_grid)
-    while True:
-        go = np.flatnonzero(left < right)
-        if not len(go):
-            return left
-        mid = (left[go] + right[go]) // 2
-        ok = _grid_scores(model, values, where, numer, fld, town[go], col[go],
-                          xs[go, mid][:, None], chunk)[:, 0] > need[go]
-        right[go[ok]] = mid[ok]
-        left[go[~ok]] = mid[~ok] + 1
+class _Grid:
+    """Scores of towns' rows with one indicator set to grid values, for many
+    (town, indicator, field) pairs at once."""
 
+    def __init__(self, model, values, where, numer, fields, chunk, pairs):
+        self.model, self.values, self.where, self.chunk = model, values, where, chunk
+        self.fields = fields
+        self.numer = [(where[d], where[n]) for d, n in numer.items()
+                      if d in where and n in where]
+        self.town = np.array([a.i for a, _ in pairs], dtype=np.int64)
+        self.col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
+        self.fld = np.array([fields.index(a.fld) for a, _ in pairs], dtype=np.int64)
+        self.need = np.array([a.needed_field for a, _ in pairs], dtype=float)
+        # rows of different towns are never mixed in one call when the model imputes
+        # missing values from the rows it is given
+        self.per_town = getattr(model, "missing", None) == "impute_county_median"
 
-def _grid_scores(model, values, where, numer, fld, town, col, xs, chunk) -> np.ndarray:
-    """Model scores on ``fld`` of each town's row with column ``col`` set to each of
-    ``xs`` (pairs × grid).  Towns are never mixed within a ``transform`` call when the
-    model imputes missing values from the rows it is given."""
-    cols = list(where)
-    per_town = getattr(model, "missing", None) == "impute_county_median"
-    n_grid = xs.shape[1]
-    out = np.empty(xs.shape)
-    step = max(1, chunk // n_grid)
-    bounds = np.flatnonzero(np.diff(town)) + 1 if per_town else \
-        np.arange(step, len(town), step)
-    for part in np.split(np.arange(len(town)), bounds):
-        if not len(part):
-            continue
-        t, c, x = town[part], col[part], xs[part]
-        mat = np.repeat(values[t], n_grid, axis=0)
-        rows = np.arange(len(mat))
-        mat[rows, np.repeat(c, n_grid)] = x.ravel()
-        base = values[t, c]
-        for d, num in numer.items():
-            if d not in where or num not in where:
-                continue
-            hit = np.flatnonzero((c == where[num]) & (base != 0))
+    def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
+        """Index of the first grid point of each pair ``act`` whose score exceeds its
+        need (``xs.shape[1]`` when none does): by bisection for a monotone model whose
+        grids do not fit one call, else by scanning every point."""
+        n_grid = xs.shape[1]
+        if not monotone or len(act) * n_grid <= self.chunk:
+            ok = self.scores(act, xs) > self.need[act][:, None]
+            return np.where(ok.any(axis=1), np.argmax(ok, axis=1), n_grid)
+        left, right = np.zeros(len(act), dtype=np.int64), np.full(len(act), n_grid)
+        while True:
+            go = np.flatnonzero(left < right)
+            if not len(go):
+                return left
+            mid = (left[go] + right[go]) // 2
+            ok = self.scores(act[go], xs[go, mid][:, None])[:, 0] > self.need[act[go]]
+            right[go[ok]] = mid[ok]
+            left[go[~ok]] = mid[~ok] + 1
+
+    def scores(self, act: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Scores (pairs × grid points) of pairs ``act`` at grid values ``xs``."""
+        n_grid = xs.shape[1]
+        out = np.empty(xs.shape)
+        town = self.town[act]
+        step = max(1, self.chunk // n_grid)
+        bounds = np.flatnonzero(np.diff(town)) + 1 if self.per_town else \
+            np.arange(step, len(act), step)
+        for part in np.split(np.arange(len(act)), bounds):
+            if len(part):
+                out[part] = self._block(act[part], xs[part])
+        return out
+
+    def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
+        n_grid = x.shape[1]
+        t, c = self.town[act], self.col[act]
+        mat = np.repeat(self.values[t], n_grid, axis=0)
+        mat[np.arange(len(mat)), np.repeat(c, n_grid)] = x.ravel()
+        base = self.values[t, c]
+        block = mat.reshape(len(act), n_grid, -1)
+        for d, num in self.numer:  # derived indicators move with their numerator
+            hit = np.flatnonzero((c == num) & (base != 0))
             if len(hit):
-                block = mat.reshape(len(part), n_grid, -1)
-                block[hit, :, where[d]] = values[t[hit], where[d]][:, None] * x[hit] / \
+                block[hit, :, d] = self.values[t[hit], d][:, None] * x[hit] / \
                     base[hit][:, None]
-        with np.errstate(all="ignore"):
-            out[part] = _model_field(model, pd.DataFrame(mat, columns=cols), fld) \
-                .reshape(len(part), n_grid)
-    return out
+        got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+                            self.fields)
+        return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
+            .reshape(len(act), n_grid)
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
