@@ -108,7 +108,7 @@ def repair(gdf, *, labels=None) -> tuple[object, pd.DataFrame]:
     # The area of an invalid polygon (e.g. a bow-tie) is ill-defined; shoelace area of the
     # exterior is what desktop GIS shows, so that is the "before".
     before = gdf.geometry.to_crs(ea).area.to_numpy() / 1e6
-    after = out.geometry.to_crs(ea).area.to_numpy() / 1e6
+    after = out.geometry.to_crs(ea).area.to_numpy() / 1e6 if not valid.all() else before.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         change = np.where(before > 0, (after - before) / before, np.where(after > 0, 1.0, 0.0))
     empty = shapely.is_empty(fixed) | pd.isna(fixed)

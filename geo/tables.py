@@ -427,15 +427,17 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tu
     return "data", ""
 
 
-def _column_kind(cells: list[str], unit: str | None) -> str:
+def _column_kind(cells: list[str], unit: str | None, fast: list | None = None) -> str:
+    """``number``, ``flag`` or ``text``; ``fast`` = :func:`plain_numbers` of the cells."""
     filled = [c for c in cells if c.strip()]
     if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
             any(c.strip().lower() not in {"0", "1"} for c in filled):
         return "flag"
-    statuses = ["ok" if fast is not None else
+    fast = plain_numbers(cells) if fast is None else fast
+    statuses = ["ok" if f is not None else
                 parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
                                                       else None)).status
-                for c, fast in zip(cells, plain_numbers(cells))]
+                for c, f in zip(cells, fast)]
     n_ok, n_bad = statuses.count("ok"), statuses.count("invalid")
     if n_ok >= 1 and (unit is not None or n_ok > n_bad):
         return "number"  # a declared unit means numbers: odd cells become 'invalid'
@@ -456,9 +458,9 @@ def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
                         "(status 'merged') — unmerge and enter each town's value")
 
 
-def _parse_number_column(cells, unit, markers, notes=None):
-    fast = plain_numbers(cells, markers)
-    if None not in fast:  # the usual column: plain numbers only
+def _parse_number_column(cells, unit, markers, notes=None, fast=None):
+    fast = plain_numbers(cells, markers) if fast is None else fast
+    if None not in fast and _MERGED not in cells:  # the usual column: plain numbers only
         return fast, ["ok"] * len(fast)
     values, status = [], []
     for i, (text, fast) in enumerate(zip(cells, fast)):
@@ -643,7 +645,8 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             kinds[name], units[name] = "code", None
             ex_values[name] = [_safe_code(grid[r][c]) for r in ex_idx]
             continue
-        kind = "text" if name in key_cols else _column_kind(cells, unit)
+        fast = None if name in key_cols else plain_numbers(cells, markers)
+        kind = "text" if name in key_cols else _column_kind(cells, unit, fast)
         if kind == "number" and unit is None:
             if all(t.endswith(("%", "％")) for t in cells if t and _is_number_cell(t)):
                 unit = "%"
@@ -656,7 +659,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
         if kind == "number":
             notes: list = []
-            data[name], status[name] = _parse_number_column(cells, unit, markers, notes)
+            data[name], status[name] = _parse_number_column(cells, unit, markers, notes, fast)
             if notes:
                 messages.append(f"column {name!r}: " + "; ".join(
                     f"row {data_idx[i] + 1}: {note}" for i, note in notes[:8])
