@@ -82,3 +82,13 @@ def test_label_point_is_inside_a_u_shaped_town():
     assert not gdf.geometry.iloc[0].contains(gdf.to_crs(3857).centroid.to_crs(4326).iloc[0])
     lab = label_points(gdf)
     assert gdf.geometry.iloc[0].contains(shapely.Point(lab["label_lon"][0], lab["label_lat"][0]))
+
+
+def test_overlap_of_a_town_inside_another_and_touching_towns_are_not_overlaps():
+    # B lies inside A (interiors meet, but not an "overlaps" relation); C only touches A
+    geoms = [box(0, 0, 0.2, 0.2), box(0.05, 0.05, 0.1, 0.1), box(0.2, 0, 0.3, 0.2),
+             box(0.3, 0.2, 0.4, 0.3)]  # D touches C at one corner
+    go = gaps_and_overlaps(_gdf(geoms), labels=list("ABCD"))
+    assert list(go["kind"]) == ["overlap"]
+    assert list(go["features"]) == ["A;B"]
+    npt.assert_allclose(go["area_km2"], [0.05 * 0.05 * 111.32 * 110.57], rtol=0.01)

@@ -112,3 +112,28 @@ def test_scientific_notation_is_noted():
     cell = parse_cell("1.23457E+11")
     assert cell.value == 1.23457e11 and "scientific notation" in cell.note
     assert parse_cell("123").note == ""
+
+
+def test_plain_numbers_column_fast_path():
+    from geo.numbers import plain_numbers
+
+    # a clean column: every cell a plain decimal or blank
+    assert plain_numbers(["12", "-3.5", "", ".5", "+4."]) == [12.0, -3.5, None, 0.5, 4.0]
+    # anything else sends the column cell by cell; only plain decimals get a value
+    mixed = ["12", "1.2.3", "-", "...", "1e5", "1,234", "１２", "+-1", "7"]
+    assert plain_numbers(mixed) == [12.0, None, None, None, None, None, None, None, 7.0]
+    # a configured marker that looks like a number is a marker, not a number
+    assert plain_numbers(["1", "0"], {"0": "no_data"}) == [1.0, None]
+    assert plain_numbers(["9" * 400]) == [None]  # overflows to inf: parse_cell says invalid
+
+
+@given(st.lists(st.sampled_from(["0", "12", "-3.5", ".5", "", "-", "…", "1,234", "1e3",
+                                 "约5", "3万", "1.2.3", "+", "12%"]), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_plain_numbers_agrees_with_parse_cell(cells):
+    from geo.numbers import plain_numbers
+
+    for text, fast in zip(cells, plain_numbers(cells)):
+        if fast is not None:
+            cell = parse_cell(text)
+            assert (cell.value, cell.status, cell.note) == (fast, "ok", "")
