@@ -163,7 +163,7 @@ def markdown(rows: list[dict], before: str) -> str:
             "digests of the boundaries, gap/overlap list, messages, parsed table, cell "
             "statuses, joined frame and join report with `before`'s.\n\n")
     lines = ["| towns | job | read_boundaries | read_table | join_towns | read + join | "
-             "CPU s | speed-up vs before | same output | load |",
+             "CPU s | speed-up vs before (wall / CPU) | same output | load |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for n in sorted({r["towns"] for r in rows}):
         part = {r["job"]: r for r in rows if r["towns"] == n}
@@ -175,8 +175,8 @@ def markdown(rows: list[dict], before: str) -> str:
                 lines.append(f"| {n} | {job} | failed: {r['error'][:80]} | | | | | | | "
                              f"{r['load']:.1f} |")
                 continue
-            ratio = (f"{total['before'] / total[job]:.1f}×" if total.get("before")
-                     and job != "before" else "")
+            ratio = (f"{total['before'] / total[job]:.1f}× / {cpu['before'] / cpu[job]:.1f}×"
+                     if total.get("before") and job != "before" else "")
             same = ("" if job != "current" or "digest" not in part.get("before", {}) else
                     "yes" if r["digest"] == part["before"]["digest"] else "**no**")
             lines.append(f"| {n} | {job} | {_cell(r, 'read_boundaries')} | "

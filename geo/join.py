@@ -313,12 +313,13 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     method = _choose_method(on, b, t, table.path)
     cw = read_crosswalk(crosswalk) if crosswalk is not None else None
     matcher = _Matcher(b)
-    tentative = [_match_row(row, matcher, method, cw) for row in _records(t)]
+    records = _records(t)
+    tentative = [_match_row(row, matcher, method, cw) for row in records]
     claims: dict[int, list[int]] = {}
     for i, (pos, how, _) in enumerate(tentative):
         if len(pos) == 1:
             claims.setdefault(pos[0], []).append(i)
-    rows_out, b_status = _table_report(t, tentative, claims, matcher)
+    rows_out, b_status = _table_report(records, tentative, claims, matcher)
     report = pd.DataFrame(_boundary_report(b, claims, tentative, t) + rows_out
                           + _excluded_report(table), columns=REPORT_COLUMNS)
     report["source_row"] = report["source_row"].astype("int64")
@@ -348,10 +349,10 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
                        source_rows=list(range(2, len(data) + 2)), keys=keys)
 
 
-def _table_report(t, tentative, claims, matcher):
+def _table_report(records: list[dict], tentative, claims, matcher):
     rows, n_hints = [], 0
-    src = t["source_row"].tolist()
-    for r, (pos, how, note) in zip(_records(t), tentative):
+    src = [r["source_row"] for r in records]
+    for r, (pos, how, note) in zip(records, tentative):
         base = {"source": "table", "source_row": int(r["source_row"]),
                 "town_code": r["town_code"], "town": r["town"],
                 "county": r["county"] or r["county_code"], "how": "", "matched_to": "",
