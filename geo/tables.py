@@ -55,6 +55,7 @@ _YES = {"是", "有", "√", "✓", "y", "yes", "true", "1"}
 _NO = {"否", "无", "×", "✗", "x", "n", "no", "false", "0"}
 _FOOTNOTE_RE = re.compile(r"^(注|说明|资料来源|数据来源|备注|note|source)[\d一二三四五六七八九十]*[:：、.．]",
                           re.IGNORECASE)
+_BRACKETED = re.compile(r"[（(].*?[）)]")
 _TOTALS = {"合计": "total", "总计": "total", "全市": "total", "全县": "total", "全区": "total",
            "全省": "total", "全镇": "total", "汇总": "total", "总数": "total", "小计": "subtotal"}
 
@@ -408,8 +409,8 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tu
     first = next((t for t in texts if t), "")
     if _FOOTNOTE_RE.match(_norm_header(first)):
         return "footnote", f"footnote row ({first[:30]})"
-    for text in (label, code_text, first):
-        key = re.sub(r"[（(].*?[）)]", "", _norm_header(text))
+    for text in dict.fromkeys((label, code_text, first)):  # each distinct text once
+        key = _BRACKETED.sub("", _norm_header(text))
         if key in _TOTALS:
             return _TOTALS[key], f"{_TOTALS[key]} row ({text})"
         if key.endswith(("合计", "总计")):
