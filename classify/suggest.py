@@ -524,6 +524,11 @@ _GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus",
                    "label_en", "unit", "dimension"]
 
 
+def _codes_of(keys: np.ndarray) -> np.ndarray:
+    codes = pd.factorize(pd.Series(keys, dtype=object))[0]
+    return np.where(keys == "", -1, codes)
+
+
 class _Peers:
     """What benchmark search and gap tables read, built once: the indicator matrix, the
     towns of each category, code order and per-category medians of the scores."""
@@ -539,9 +544,15 @@ class _Peers:
         keys = pd.Series(nc.targets, dtype=object)
         self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
                         if t != "\0"}
+        # first position of each code (as np.flatnonzero(codes == code)[0])
+        self.position = {c: k for k, c in reversed(list(enumerate(nc.codes.tolist())))}
         self.town = [str(v) for v in nc.frame["town"].tolist()]
         self.county = [str(v) for v in nc.frame["county"].tolist()] \
             if "county" in nc.frame.columns else [""] * nc.n
+        # counties and cities as integers (-1 = unknown) for the distance weights
+        self.county_id = _codes_of(nc.county)
+        self.city_id = _codes_of(nc.city)
+        self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
         self.prof = prof
         self.lacking = np.isnan(self.values)
         self._median: dict[tuple, float] = {}
@@ -593,7 +604,8 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
             same_city=bool(ci[j] == ci[i] and ci[i] != ""),
             gaps=peers.gap_table(i, j, focus, n_rows)) for j, d in zip(js, dist)]
 
-    ahead = same[(same != i) & (score[same] > mine)]
+    ahead = peers.ahead[i] if peers.ahead is not None and i in peers.ahead else \
+        same[(same != i) & (score[same] > mine)]
     if len(ahead):
         dist = _distance(peers.prof, i, ahead)
         same_c = (nc.county[ahead] == nc.county[i]) & (nc.county[i] != "")
@@ -609,6 +621,58 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
     pick = np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]
     js = rest[pick]
     return [], make(js.tolist(), _distance(peers.prof, i, js).tolist()), True
+
+
+def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight: float,
+                  city_weight: float, block: int = 128) -> dict[int, np.ndarray]:
+    """For every town, the towns of its category ahead of it on the focus score that can
+    be among its ``n`` nearest (weighted profile distance), found with matrix products.
+
+    The squared distance over shared indicators is expanded into three products
+    (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything
+    within ``tol`` of the ``n``-th smallest weighted distance is kept, and the exact
+    distances of :func:`_distance` then rank the few kept (so the choice is the same as
+    an exact scan of all towns ahead).
+    """
+    tol = 1e-6 * max(1.0, county_weight, city_weight)
+    out: dict[int, np.ndarray] = {}
+    for target, members in peers.members.items():
+        score = nc(_focus_column(target, nc.frame, focus_map))
+        s = score[members]
+        keep = members[~np.isnan(s)]
+        order = keep[np.argsort(-score[keep], kind="stable")]
+        neg = -score[order]
+        ahead = np.searchsorted(neg, neg, side="left")  # towns strictly ahead of each
+        p = peers.prof[order]
+        m = ~np.isnan(p)
+        z = np.where(m, p, 0.0)
+        mf, z2 = m.astype(float), z * z
+        for lo in range(0, len(order), block):
+            k = ahead[lo:lo + block]
+            kmax = int(k.max()) if len(k) else 0
+            if not kmax:
+                continue
+            rows = slice(lo, lo + block)
+            s2 = z2[rows] @ mf[:kmax].T + mf[rows] @ z2[:kmax].T - 2 * (z[rows] @ z[:kmax].T)
+            shared = mf[rows] @ mf[:kmax].T
+            with np.errstate(all="ignore"):
+                d = np.where(shared > 0, np.sqrt(np.maximum(s2, 0) / shared), np.inf)
+            d *= _weights(peers, order[rows], order[:kmax], county_weight, city_weight)
+            for r, i in enumerate(order[rows].tolist()):
+                if k[r]:
+                    e = d[r, :k[r]]
+                    kth = np.partition(e, min(n, k[r]) - 1)[min(n, k[r]) - 1]
+                    out[i] = order[np.flatnonzero(e <= kth + tol)]
+    return out
+
+
+def _weights(peers: _Peers, a: np.ndarray, b: np.ndarray, county_weight: float,
+             city_weight: float) -> np.ndarray:
+    """Distance multipliers (towns ``a`` × towns ``b``): same county, same city, else 1."""
+    ca, cb = peers.county_id[a][:, None], peers.county_id[b][None, :]
+    ta, tb = peers.city_id[a][:, None], peers.city_id[b][None, :]
+    return np.where((ca == cb) & (ca >= 0), county_weight,
+                    np.where((ta == tb) & (ta >= 0), city_weight, 1.0))
 
 
 def _dimension_table(nc: _Cols, peers: _Peers, i, target, bench, dim_labels) -> Rows:
@@ -1263,6 +1327,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         params=dict(n_benchmarks=n_benchmarks, top=top, bottom=bottom, n_list=n_list,
                     n_gap_rows=n_gap_rows, n_levers=n_levers, near_margin=near_margin,
                     county_weight=county_weight, city_weight=city_weight))
+    ctx.peers.ahead = _screen_ahead(nc, ctx.peers, ctx.focus, n=n_benchmarks,
+                                    county_weight=county_weight, city_weight=city_weight)
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
     if model is not None:  # the model searches of all towns at once
@@ -1335,7 +1401,7 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
         nc, ctx.peers, i, target, fcol, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
         county_weight=p["county_weight"], city_weight=p["city_weight"])
     first = (bench or chall or [None])[0]
-    bidx = None if first is None else int(np.flatnonzero(nc.codes == first.town_code)[0])
+    bidx = None if first is None else ctx.peers.position[first.town_code]
     ks = ctx.trace.rows(code)
     declared = _str(row, "declared") or None
     declared_target = _str(row, "declared_target") or _resolve_declared(
