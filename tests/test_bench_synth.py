@@ -169,3 +169,9 @@ def test_report_marks_targets_pass_and_fail():
     fewer = render(_fake_results(50.0, 1000.0, draws=100))
     assert "(ran 100 draws only)" in fewer and "PASS" not in fewer.split("## Machine")[0]
     assert "| 1,600 towns: whole run | not run | < 15 s | not measured |" in ok
+
+
+def test_headers_are_the_indicator_systems_standard_headers():
+    from classify.config import load_system
+
+    assert HEADERS == dict(load_system().headers())
