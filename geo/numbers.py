@@ -111,7 +111,10 @@ def plain_number(text, markers: Mapping[str, str] | None = None) -> float | None
 
 
 def plain_numbers(texts, markers: Mapping[str, str] | None = None) -> list:
-    """:func:`plain_number` of each cell of a column: float, or None where it does not apply.
+    """Per cell of a column, the number when it is a plain decimal, else None.
+
+    Like :func:`plain_number` per cell: a float only where ``parse_cell`` gives that
+    number with status ``ok`` and no note, None where ``parse_cell`` is needed.
 
     A column whose filled cells are all plain decimals (the usual case) is checked with
     one scan over the joined column and one ``map(float)`` instead of one call per cell:

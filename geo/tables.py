@@ -450,6 +450,8 @@ _MERGED = "\0merged"
 
 def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
     """A number merged over several town rows belongs to none of them: status 'merged'."""
+    if not merged:  # CSV, or a sheet without merged cells
+        return
     hit = [i for i, r in enumerate(data_idx) if (r, c) in merged]
     if hit:
         for i in hit:
