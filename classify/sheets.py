@@ -59,30 +59,38 @@ def _env() -> jinja2.Environment:
 
 # ---------------------------------------------------------------------------------------
 # numbers: one formatter per output flavour
+@lru_cache(maxsize=1 << 17)
+def _num_text(lang: str, kind: str, value, unit: str, n, signed: bool) -> str:
+    """The text of a number (cached: the Markdown and HTML sheets, the workbook and the
+    Word file print the same numbers)."""
+    if kind == "value":
+        return numfmt.fmt_value(value, unit, lang, signed=signed)
+    if kind == "score":
+        return numfmt.fmt_score(value, lang, signed=signed)
+    if kind == "pct":
+        return numfmt.fmt_percentile(value, lang)
+    if kind == "rank":
+        return numfmt.fmt_rank(value, n, lang)
+    if kind == "percent":
+        return numfmt.fmt_percent(value, lang, signed=signed)
+    if kind == "share":
+        return numfmt.fmt_share(value, lang)
+    if kind == "plain":
+        return numfmt.MISSING[lang] if numfmt.is_missing(value) else \
+            numfmt.fmt_number(value, 2)
+    raise ValueError(kind)  # pragma: no cover - programming error
+
+
 def _num_factory(lang: str, html: bool) -> Callable:
     """``N(value, kind, unit="", n=None, signed=False)`` → text or an HTML span."""
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
-        if kind == "value":
-            text = numfmt.fmt_value(value, unit, lang, signed=signed)
-        elif kind == "score":
-            text = numfmt.fmt_score(value, lang, signed=signed)
-        elif kind == "pct":
-            text = numfmt.fmt_percentile(value, lang)
-        elif kind == "rank":
-            text = numfmt.fmt_rank(value, n, lang)
-        elif kind == "percent":
-            text = numfmt.fmt_percent(value, lang, signed=signed)
-        elif kind == "share":
-            text = numfmt.fmt_share(value, lang)
-        elif kind == "plain":
-            text = numfmt.MISSING[lang] if numfmt.is_missing(value) else \
-                numfmt.fmt_number(value, 2)
-        else:  # pragma: no cover - programming error
-            raise ValueError(kind)
+        missing = numfmt.is_missing(value)
+        text = _num_text(lang, kind, None if missing else float(value), unit or "",
+                         None if n is None or numfmt.is_missing(n) else n, signed)
         if not html:
             return text
-        v = "" if numfmt.is_missing(value) else repr(float(value))  # digits, '.', 'e'
+        v = "" if missing else repr(float(value))  # digits, '.', 'e'
         # the same bytes as Markup(...).format(...), without its slow escaping formatter
         return Markup(f'<span class="num" data-k="{kind}" data-v="{v}" '
                       f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
