@@ -245,8 +245,9 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
         mc = monte_carlo(indicators, system, draws=max(opts.draws, 1), seed=opts.seed,
                          weighting=opts.weighting, county=frame["county"], base=scored,
                          county_ranks=True)
+        # int8 codes, not strings: 1,000 draws × 40,000 towns as text would need ~4 GB
         drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims,
-                               extra={"composite": mc.composite})
+                               composite=mc.composite, return_codes=True)
         stab = stability_from_draws(drawn, cats["target"].to_numpy())
     keep = [c for c in cats.columns if c not in ("margin",)]
     frame = pd.concat([frame, cats[keep], stab.set_index(frame.index),
