@@ -624,17 +624,18 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
 
 
 def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight: float,
-                  city_weight: float, block: int = 128) -> dict[int, np.ndarray]:
+                  city_weight: float, block: int = 512) -> dict[int, np.ndarray]:
     """For every town, the towns of its category ahead of it on the focus score that can
     be among its ``n`` nearest (weighted profile distance), found with matrix products.
 
     The squared distance over shared indicators is expanded into three products
     (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything
-    within ``tol`` of the ``n``-th smallest weighted distance is kept, and the exact
+    within ``tol`` (float32 products) of the ``n``-th smallest weighted distance is
+    kept, and the exact
     distances of :func:`_distance` then rank the few kept (so the choice is the same as
     an exact scan of all towns ahead).
     """
-    tol = 1e-6 * max(1.0, county_weight, city_weight)
+    tol = 1e-3 * max(1.0, county_weight, city_weight)
     out: dict[int, np.ndarray] = {}
     for target, members in peers.members.items():
         score = nc(_focus_column(target, nc.frame, focus_map))
@@ -646,18 +647,24 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
         p = peers.prof[order]
         m = ~np.isnan(p)
         z = np.where(m, p, 0.0)
-        mf, z2 = m.astype(float), z * z
+        mf = m.astype(np.float32)
+        # s2 = left @ right.T in one product; float32 (the screen only needs ~1e-3)
+        left = np.hstack([z * z, mf, -2 * z]).astype(np.float32)
+        right = np.hstack([mf, z * z, z]).astype(np.float32)
         for lo in range(0, len(order), block):
             k = ahead[lo:lo + block]
             kmax = int(k.max()) if len(k) else 0
             if not kmax:
                 continue
             rows = slice(lo, lo + block)
-            s2 = z2[rows] @ mf[:kmax].T + mf[rows] @ z2[:kmax].T - 2 * (z[rows] @ z[:kmax].T)
+            s2 = left[rows] @ right[:kmax].T
             shared = mf[rows] @ mf[:kmax].T
             with np.errstate(all="ignore"):
-                d = np.where(shared > 0, np.sqrt(np.maximum(s2, 0) / shared), np.inf)
-            d *= _weights(peers, order[rows], order[:kmax], county_weight, city_weight)
+                np.maximum(s2, 0, out=s2)
+                s2 /= shared
+                d = np.sqrt(s2, out=s2)
+            d[shared == 0] = np.inf
+            _apply_weights(d, peers, order[rows], order[:kmax], county_weight, city_weight)
             for r, i in enumerate(order[rows].tolist()):
                 if k[r]:
                     e = d[r, :k[r]]
@@ -666,13 +673,16 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
     return out
 
 
-def _weights(peers: _Peers, a: np.ndarray, b: np.ndarray, county_weight: float,
-             city_weight: float) -> np.ndarray:
-    """Distance multipliers (towns ``a`` × towns ``b``): same county, same city, else 1."""
+def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
+                   county_weight: float, city_weight: float) -> None:
+    """Multiply distances (towns ``a`` × towns ``b``) in place by ``county_weight`` for
+    the same county, else ``city_weight`` for the same city."""
     ca, cb = peers.county_id[a][:, None], peers.county_id[b][None, :]
     ta, tb = peers.city_id[a][:, None], peers.city_id[b][None, :]
-    return np.where((ca == cb) & (ca >= 0), county_weight,
-                    np.where((ta == tb) & (ta >= 0), city_weight, 1.0))
+    same_county = (ca == cb) & (ca >= 0)
+    same_city = (ta == tb) & (ta >= 0) & ~same_county
+    np.multiply(d, county_weight, out=d, where=same_county)
+    np.multiply(d, city_weight, out=d, where=same_city)
 
 
 def _dimension_table(nc: _Cols, peers: _Peers, i, target, bench, dim_labels) -> Rows:
