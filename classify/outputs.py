@@ -18,7 +18,7 @@ from typing import Iterator
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["staged_output", "write_towns", "write_csv", "sha256", "write_manifest",
+__all__ = ["staged_output", "write_towns", "write_csv", "write_xlsx", "sha256", "write_manifest",
            "KEY_COLUMNS", "order_columns"]
 
 #: Columns that lead every towns table, in this order (when present).
@@ -71,11 +71,40 @@ def staged_output(out_dir: str | Path) -> Iterator[Path]:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+#: Floats in CSV keep ten significant digits: more than any statistic carries, and about
+#: twice as fast to write as full ``repr`` precision (measured at 40,000 towns).
+FLOAT_FORMAT = "%.10g"
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """CSV in UTF-8 with BOM (so Excel shows Chinese), LF line ends, stable float text."""
     path = Path(path)
-    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n",
+                 float_format=FLOAT_FORMAT)
     return path
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """A workbook with one sheet per table, streamed (openpyxl write-only mode).
+
+    Write-only mode keeps memory flat and is about twice as fast as ``DataFrame.to_excel``
+    on large tables; NaN cells are left empty.
+    """
+    import openpyxl
+
+    path = Path(path)
+    book = openpyxl.Workbook(write_only=True)
+    for name, table in sheets.items():
+        sheet = book.create_sheet(name)
+        sheet.append([str(c) for c in table.columns])
+        for row in table.itertuples(index=False, name=None):
+            sheet.append([None if _is_missing(v) else v for v in row])
+    book.save(path)
+    return path
+
+
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None = None) -> list[Path]:
@@ -98,11 +127,10 @@ def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None 
     towns.to_file(gpkg, layer="towns", driver="GPKG", engine="pyogrio")
     table = pd.DataFrame(towns.drop(columns="geometry"))
     csv = write_csv(table, out / "towns.csv")
-    xlsx = out / "towns.xlsx"
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-        table.to_excel(writer, sheet_name="towns", index=False)
-        if notice:
-            pd.DataFrame({"说明 / note": [notice]}).to_excel(writer, sheet_name="说明", index=False)
+    sheets = {"towns": table}
+    if notice:
+        sheets["说明"] = pd.DataFrame({"说明 / note": [notice]})
+    xlsx = write_xlsx(sheets, out / "towns.xlsx")
     return [gpkg, csv, xlsx]
 
 

@@ -64,3 +64,15 @@ def test_towns_round_trip_keeps_text_codes_and_count(tmp_path, three_towns):
     assert list(csv["town_code"]) == ["441882100", "441882101", "441882201"]
     sheets = pd.read_excel(tmp_path / "towns.xlsx", sheet_name=None, dtype={"town_code": str})
     assert len(sheets["towns"]) == 3 and "说明" in sheets
+
+
+def test_workbook_keeps_numbers_text_and_empty_cells(tmp_path):
+    from classify.outputs import write_xlsx
+
+    table = pd.DataFrame({"town_code": ["441882100", "441882101"], "gdp": [1234.5, float("nan")],
+                          "review": [True, False], "n": [3, 4]})
+    write_xlsx({"towns": table}, tmp_path / "t.xlsx")
+    back = pd.read_excel(tmp_path / "t.xlsx", sheet_name="towns", dtype={"town_code": str})
+    assert list(back["town_code"]) == ["441882100", "441882101"]
+    assert back["gdp"].iloc[0] == 1234.5 and pd.isna(back["gdp"].iloc[1])
+    assert list(back["review"]) == [True, False] and list(back["n"]) == [3, 4]
