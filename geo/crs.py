@@ -30,7 +30,8 @@ from geo.errors import InputError
 __all__ = ["CRSDecision", "resolve_crs", "infer_crs", "region_of_codes", "gk_crs",
            "transformation_note", "CHINA_BBOX", "GUANGDONG_BBOX", "COUNTY_BBOX"]
 
-CHINA_BBOX = (73.0, 17.5, 135.5, 54.0)
+# south to 3.3°N: the South China Sea islands (三沙市, incl. 南沙群岛) are part of Hainan
+CHINA_BBOX = (73.0, 3.3, 135.5, 54.0)
 GUANGDONG_BBOX = (109.6, 20.1, 117.4, 25.6)
 _PAD = 0.08  # degrees of slack around a region (bboxes come from GCJ-02 county outlines)
 

@@ -126,3 +126,22 @@ def test_web_mercator_without_prj():
     zone13 = _projected_bounds(3857, (117.2, 23.5, 117.3, 23.6))
     assert 13e6 < zone13[0] < 14e6
     assert infer_crs(zone13, region=GUANGDONG_BBOX).crs.to_epsg() == 3857
+
+
+def test_south_china_sea_towns_are_inside_china(tmp_path):
+    """三沙市 (Hainan) reaches 3.9°N: a national file including it is not 'outside China'."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.read import read_boundaries
+
+    towns = gpd.GeoDataFrame(
+        {"town_code": ["460301100", "440103001"], "town": ["永兴镇", "沙面街道"]},
+        geometry=[box(112.32, 16.82, 112.35, 16.85), box(113.23, 23.10, 113.25, 23.12)],
+        crs=4326)
+    # the Nansha reefs lie near 9°N; a third feature there
+    towns.loc[2] = ["460303100", "南沙镇", box(114.0, 9.5, 114.05, 9.55)]
+    path = tmp_path / "towns.geojson"
+    towns.to_file(path)
+    gdf, report = read_boundaries(path)
+    assert len(gdf) == 3 and report.problems == []
