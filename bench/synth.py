@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from classify.config import load_system
+
 __all__ = ["OUTLINE", "REGIONS", "VARIANTS", "HEADERS", "load_outline", "make_towns",
            "make_indicators", "write_inputs", "region_for"]
 
@@ -40,9 +42,9 @@ OUTLINE = Path(__file__).resolve().parent.parent / "data" / "raw" / "china_outli
 
 #: Regions the towns can tile: ``None`` = the whole outline, else a lon/lat box cut from it.
 REGIONS: dict[str, tuple[float, float, float, float] | None] = {
-    # South of 17.6 °N only the South China Sea islands remain (a negligible area);
-    # geo.crs.CHINA_BBOX starts at 17.5 °N and its reader refuses files reaching further
-    # south, so the synthetic national set stops there (see bench/RESULTS.md notes).
+    # South of 17.6 °N only the South China Sea islands remain (a negligible area of tiny
+    # cells); the national set stops there so that runs stay comparable with earlier
+    # results.  ``china_all`` keeps them (the reader accepts them since geo.crs reaches 3.3 °N).
     "china": (73.0, 17.6, 135.5, 54.0),
     "china_all": None,
     # A Guangdong-sized window on the south coast (the real province is 109.7–117.3 °E,
@@ -56,37 +58,8 @@ VARIANTS: dict[str, tuple[int, str]] = {
     "national": (40000, "china"),
 }
 
-#: Indicator id → standard Chinese header with its declared unit (docs/DESIGN.md).
-HEADERS: dict[str, str] = {
-    "gdp": "地区生产总值（万元）",
-    "fiscal_revenue": "一般公共预算收入（万元）",
-    "population": "常住人口（人）",
-    "fixed_investment": "固定资产投资（万元）",
-    "market_entities": "市场主体数（户）",
-    "rural_income": "农村居民人均可支配收入（元）",
-    "industrial_output": "规上工业总产值（万元）",
-    "industrial_firms": "规上工业企业数（家）",
-    "secondary_share": "第二产业占比（%）",
-    "industrial_park": "省级以上园区",
-    "agri_output": "农林牧渔业总产值（万元）",
-    "primary_share": "第一产业占比（%）",
-    "farmland": "耕地面积（亩）",
-    "agri_leading_firms": "农业龙头企业数（家）",
-    "specialty_villages": "一村一品专业村数（个）",
-    "retail_sales": "社会消费品零售总额（万元）",
-    "markets": "专业市场数（个）",
-    "logistics_nodes": "物流节点数（个）",
-    "tourists": "接待游客（万人次）",
-    "tourism_revenue": "旅游收入（万元）",
-    "a_scenic_spots": "A级景区数（个）",
-    "traditional_villages": "传统村落数（个）",
-    "heritage_items": "文物保护单位和非遗项目数（项）",
-    "forest_cover": "森林覆盖率（%）",
-    "protected_share": "自然保护地面积占比（%）",
-    "health_beds": "卫生院床位数（张）",
-    "schools": "中小学校数（所）",
-    "dist_county_seat": "距县城距离（km）",
-}
+#: Indicator id → standard Chinese header with its declared unit (from the indicator system).
+HEADERS: dict[str, str] = load_system().headers()
 
 KEY_HEADERS = ("统计代码", "乡镇", "所属县区")
 
