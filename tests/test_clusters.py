@@ -201,3 +201,13 @@ def test_missing_values_filled_with_warning_and_index_kept():
     # industry towns' (1.41, -1), so it joins the tourism towns (the larger cluster, 1)
     assert res.labels.tolist() == [2, 1, 2, 1, 1, 1]
     assert res.membership_stability.index.tolist() == res.labels.index.tolist()
+
+
+def test_bootstrap_subgraph_stays_connected(grid):
+    from classify.clusters import _sub_weights
+    w = contiguity_weights(grid)
+    keep = np.unique(np.random.default_rng(1).integers(0, w.n, w.n))
+    sub = _sub_weights(w, keep)
+    assert sub.n == len(keep)
+    assert sub.n_components == 1
+    assert max(sub.cardinalities.values()) < 40  # chains, not cliques, around dropped patches
