@@ -607,7 +607,7 @@ class _Sheet:
             yield ('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
                    'state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>')
         yield '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>'
-        yield "".join(f'<col min="{k}" max="{k}" width="{w!r}" customWidth="1"/>'
+        yield "".join(f'<col min="{k}" max="{k}" width="{w:.16g}" customWidth="1"/>'
                       for k, w in sorted(self.widths.items()))
         yield '</cols><sheetData>'
         head = 1 if self.styled_header else 0
