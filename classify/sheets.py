@@ -910,6 +910,36 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
 
 # ---------------------------------------------------------------------------------------
 # everything
+class _FileWriter:
+    """Writes text files on two background threads while the next sheets render (file
+    creation is slow on some file systems); errors surface when the block ends."""
+
+    def __init__(self, max_pending: int = 256):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.pending: list = []
+        self.max_pending = max_pending
+
+    def write(self, path: Path, text: str) -> None:
+        self.pending.append(self.pool.submit(path.write_text, text, encoding="utf-8"))
+        if len(self.pending) >= self.max_pending:  # bound the texts held in memory
+            for f in self.pending[: self.max_pending // 2]:
+                f.result()
+            self.pending = self.pending[self.max_pending // 2:]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            for f in self.pending:
+                f.result()
+        finally:
+            self.pool.shutdown(wait=True)
+        return False
+
+
 def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
                       lang: str = "zh", docx: bool = False, title: str | None = None,
                       notice: str | None = None) -> list[Path]:
@@ -927,19 +957,22 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
     seen: set[str] = set()
     paths: list[Path] = []
     plain: dict[str, dict] = {}
-    for s in suggestions:
-        if s.town_code in seen:
-            raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file names "
-                              "need unique codes (check the join report)", key="town_code")
-        seen.add(s.town_code)
-        md = folder / f"{s.town_code}.md"
-        # the plain-text context serves the Markdown sheet and the Word section alike
-        plain[s.town_code] = _context(s, lang, False, notice)
-        md.write_text(_env().get_template("sheet.md.j2").render(**plain[s.town_code]),
-                      encoding="utf-8")
-        html = folder / f"{s.town_code}.html"
-        html.write_text(render_html(s, lang=lang, notice=notice), encoding="utf-8")
-        paths += [md, html]
+    md_t, html_t = _env().get_template("sheet.md.j2"), _env().get_template("sheet.html.j2")
+    with _FileWriter() as files:
+        for s in suggestions:
+            if s.town_code in seen:
+                raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file "
+                                  "names need unique codes (check the join report)",
+                                  key="town_code")
+            seen.add(s.town_code)
+            # the plain-text context serves the Markdown sheet and the Word section alike
+            ctx = _context(s, lang, False, notice)
+            if docx:
+                plain[s.town_code] = ctx
+            md, html = folder / f"{s.town_code}.md", folder / f"{s.town_code}.html"
+            files.write(md, md_t.render(**ctx))
+            files.write(html, html_t.render(**_context(s, lang, True, notice)))
+            paths += [md, html]
     paths.append(write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
                                 notice=notice))
     if docx:
