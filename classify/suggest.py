@@ -13,6 +13,12 @@ averaged (of five towns the best is P100, the worst P20), after turning "lower i
 indicators around, so P100 is always the best.  Ranks are 1 = best, ties share the best
 rank (``method="min"``).
 
+Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
+matrices, sorted columns for "value needed for rank / percentile k", benchmark candidates
+screened per category with matrix products, the model searches of all towns in stacked
+``transform`` calls — and the per-town tables stay records (:class:`Rows`) until someone
+reads them as DataFrames.  Results are those of a plain per-town scan.
+
 The module depends on the scoring and taxonomy objects only through small adapters:
 ``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
 "unit", "dimension", "direction"}}``; ``categories`` a ``Taxonomy`` or a palette mapping
