@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
+import os
 import re
 import tomllib
 import zipfile
@@ -942,40 +944,79 @@ class _FileWriter:
 
 def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
                       lang: str = "zh", docx: bool = False, title: str | None = None,
-                      notice: str | None = None) -> list[Path]:
+                      notice: str | None = None, workers: int | None = None) -> list[Path]:
     """Write ``suggestions/<town_code>.md`` and ``.html`` per town, ``suggestions.xlsx`` and,
     with ``docx=True``, ``suggestions.docx``, under ``out_dir``.
 
     ``out_dir`` is the run's output directory; the files go to ``out_dir/suggestions/``
-    (when ``out_dir`` is itself named ``suggestions`` it is used as is).  Returns the paths
-    written, in a stable order.
+    (when ``out_dir`` is itself named ``suggestions`` it is used as is).  ``workers``
+    processes render the sheets while this one writes the workbook (default: 2 from
+    1,000 towns on a machine with 2 cores or more, else 1; the files are the same).
+    Returns the paths written, in a stable order.
     """
     labels(lang)  # validates lang
     out = Path(out_dir)
     folder = out if out.name == "suggestions" else out / "suggestions"
     folder.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
-    paths: list[Path] = []
+    for s in suggestions:
+        if s.town_code in seen:
+            raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file names "
+                              "need unique codes (check the join report)", key="town_code")
+        seen.add(s.town_code)
+    paths = [folder / f"{s.town_code}.{ext}" for s in suggestions for ext in ("md", "html")]
+    if workers is None:
+        workers = 2 if len(suggestions) >= 1000 and (os.cpu_count() or 1) >= 2 else 1
     plain: dict[str, dict] = {}
-    md_t, html_t = _env().get_template("sheet.md.j2"), _env().get_template("sheet.html.j2")
-    with _FileWriter() as files:
-        for s in suggestions:
-            if s.town_code in seen:
-                raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file "
-                                  "names need unique codes (check the join report)",
-                                  key="town_code")
-            seen.add(s.town_code)
-            # the plain-text context serves the Markdown sheet and the Word section alike
-            ctx = _context(s, lang, False, notice)
-            if docx:
-                plain[s.town_code] = ctx
-            md, html = folder / f"{s.town_code}.md", folder / f"{s.town_code}.html"
-            files.write(md, md_t.render(**ctx))
-            files.write(html, html_t.render(**_context(s, lang, True, notice)))
-            paths += [md, html]
-    paths.append(write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
-                                notice=notice))
+    if workers > 1 and not docx and "fork" in multiprocessing.get_all_start_methods():
+        book = _write_parallel(suggestions, folder, lang, notice, workers)
+    else:
+        _write_sheets(suggestions, folder, lang, notice, plain if docx else None)
+        book = write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
+                              notice=notice)
+    paths.append(book)
     if docx:
         paths.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
                                 title=title, notice=notice, _contexts=plain))
     return paths
+
+
+def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None) -> None:
+    """The Markdown and HTML sheet of every town (``plain`` collects the plain-text
+    contexts, which also make the Word sections)."""
+    md_t, html_t = _env().get_template("sheet.md.j2"), _env().get_template("sheet.html.j2")
+    with _FileWriter() as files:
+        for s in suggestions:
+            ctx = _context(s, lang, False, notice)
+            if plain is not None:
+                plain[s.town_code] = ctx
+            files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
+            files.write(folder / f"{s.town_code}.html",
+                        html_t.render(**_context(s, lang, True, notice)))
+
+
+_JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickled)
+
+
+def _render_part(job: tuple[int, int, int]) -> None:
+    key, lo, hi = job
+    suggestions, folder, lang, notice = _JOBS[key]
+    _write_sheets(suggestions[lo:hi], folder, lang, notice, None)
+
+
+def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int) -> Path:
+    """Sheets rendered by ``workers`` forked processes while this one writes the workbook."""
+    key = id(suggestions)
+    _JOBS[key] = (list(suggestions), folder, lang, notice)
+    n = len(suggestions)
+    bounds = [round(n * k / workers) for k in range(workers + 1)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            job = pool.map_async(_render_part, [(key, lo, hi) for lo, hi in
+                                                zip(bounds, bounds[1:])])
+            book = write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
+                                  notice=notice)
+            job.get()
+    finally:
+        del _JOBS[key]
+    return book

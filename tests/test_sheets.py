@@ -401,3 +401,32 @@ def test_empty_run_writes_an_empty_workbook(tmp_path):
     wb = load_workbook(paths[0])
     head = next(wb["汇总"].iter_rows(values_only=True))
     assert head[0] == "统计代码" and wb["汇总"].max_row == 1
+
+
+def test_two_rendering_processes_write_the_same_files(tmp_path, suggestions):
+    one = write_suggestions(suggestions, tmp_path / "one", notice=NOTICE, workers=1)
+    two = write_suggestions(suggestions, tmp_path / "two", notice=NOTICE, workers=2)
+    assert [p.name for p in one] == [p.name for p in two]
+    for a, b in zip(one, two):
+        if a.suffix != ".xlsx":
+            assert a.read_bytes() == b.read_bytes(), a.name
+    assert one[-1].read_bytes() == two[-1].read_bytes()  # fixed dates: same workbook
+
+
+def test_workbook_layout(tmp_path, suggestions):
+    from openpyxl import load_workbook
+
+    path = write_suggestions(suggestions, tmp_path, notice=NOTICE)[-1]
+    wb = load_workbook(path)
+    notice, summary = wb.worksheets[0], wb.worksheets[1]
+    assert notice["A2"].value == NOTICE and notice.freeze_panes is None
+    assert summary.freeze_panes == "C2"
+    assert summary.auto_filter.ref == f"A1:{summary.cell(1, summary.max_column).column_letter}" \
+        f"{len(suggestions) + 1}"
+    head = summary["A1"]
+    assert head.font.b and head.fill.fgColor.rgb.endswith("DDEBF7")
+    from classify.sheets import labels
+
+    conf = [c for c in summary[1] if c.value == labels("zh")["xlsx"]["confidence"]]
+    assert len(conf) == 1, [c.value for c in summary[1]]
+    assert summary.cell(2, conf[0].column).number_format == "0%"
