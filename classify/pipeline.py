@@ -183,13 +183,12 @@ def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
     system = load_system(None)
     recognition = recognise(list(table.data.columns), table.units, system)
     write_starter_config(list(table.data.columns), table.units, out, system=system)
-    path = out
     lines = [f"recognised {len(recognition.columns)} indicator columns:"]
     lines += [f"  {col} → {ind}" for ind, col in recognition.columns.items()]
     if recognition.unrecognised:
         lines.append(f"not recognised ({len(recognition.unrecognised)}), left commented in the config:")
         lines += [f"  {col}" for col in recognition.unrecognised]
-    return Path(path), lines
+    return Path(out), lines
 
 
 def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
@@ -225,7 +224,6 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
 
 def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
     """Keys + indicators (ids, declared units) + unrecognised table columns + scores."""
-    used = set(recognition.columns.values()) | set(recognition.keys)
     keys = [c for c in ("town_code", "town", "county_code", "county", "city_code", "city",
                         "declared", "boundary_quality", "area_km2") if c in joined.columns]
     other = [c for c in recognition.unrecognised if c in joined.columns and c not in keys]
@@ -241,17 +239,20 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
     with timer("rules"):
         taxonomy = load_taxonomy(opts.taxonomy)
         cats, trace = classify_towns(frame, taxonomy)
-    with timer("uncertainty"):
-        mc = monte_carlo(indicators, system, draws=max(opts.draws, 1), seed=opts.seed,
-                         weighting=opts.weighting, county=frame["county"], base=scored,
-                         county_ranks=True)
-        # int8 codes, not strings: 1,000 draws × 40,000 towns as text would need ~4 GB
-        drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims,
-                               composite=mc.composite, return_codes=True)
-        stab = stability_from_draws(drawn, cats["target"].to_numpy())
+    mc, stab = None, pd.DataFrame({"stability": np.nan, "runner_up": ""}, index=frame.index)
+    if opts.draws > 0:      # --draws 0: no uncertainty analysis, stability left empty
+        with timer("uncertainty"):
+            mc = monte_carlo(indicators, system, draws=opts.draws, seed=opts.seed,
+                             weighting=opts.weighting, county=frame["county"], base=scored,
+                             county_ranks=True)
+            # int8 codes, not strings: 1,000 draws × 40,000 towns as text would need ~4 GB
+            drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims,
+                                   composite=mc.composite, return_codes=True)
+            stab = stability_from_draws(drawn, cats["target"].to_numpy())
+            stab = pd.concat([stab.set_index(frame.index),
+                              mc.rank_summary.set_index(frame.index)], axis=1)
     keep = [c for c in cats.columns if c not in ("margin",)]
-    frame = pd.concat([frame, cats[keep], stab.set_index(frame.index),
-                       mc.rank_summary.set_index(frame.index)], axis=1)
+    frame = pd.concat([frame, cats[keep], stab], axis=1)
     return frame, taxonomy, trace, mc
 
 

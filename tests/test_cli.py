@@ -50,3 +50,15 @@ def test_init_writes_a_config_listing_recognised_columns(tmp_path, capsys):
     assert "地区生产总值" in text and "[indicators.gdp]" in text
     printed = capsys.readouterr().out
     assert "gdp" in printed and str(out) in printed
+
+
+def test_no_draws_leaves_stability_empty_and_says_so(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "o"
+    assert main(["demo", "--out", str(out), "--draws", "0", "--static", "none"]) == 0
+    towns = pd.read_csv(out / "towns.csv", encoding="utf-8-sig", dtype={"town_code": str})
+    assert towns["stability"].isna().all()
+    assert "rank_p05" not in towns.columns
+    sheet = (out / "suggestions" / f"{towns['town_code'].iloc[0]}.md").read_text(encoding="utf-8")
+    assert "nan" not in sheet
