@@ -264,7 +264,8 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
         if pos:
             return pos, "crosswalk" if crossed else "code", note
         note = f"code {row['town_code']} is not in the boundaries; tried the name. "
-    use_county = method in ("code", "county+name")
+    # a county on the row always narrows a name match (--join-on name means "not by code")
+    use_county = True
     pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
     has_county = bool(row["county"] or row["county_code"])
     how = "county+name" if use_county and has_county else "name"
@@ -377,8 +378,10 @@ def _table_report(records: list[dict], tentative, claims, matcher):
                                 "this town; remove the duplicate rows").strip())
         elif len(pos) > 1:
             base.update(status="ambiguous", candidates=matcher.describe(pos),
-                        reason=(note + f"{len(pos)} towns have this name; add a county "
-                                "column (所属县区) or a code column (统计代码)").strip())
+                        reason=(note + f"{len(pos)} towns have this name"
+                                + ("" if r.get("county") or r.get("county_code") else
+                                   "; add a county column (所属县区) or a code column (统计代码)")
+                                ).strip())
         else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""

@@ -201,3 +201,15 @@ def test_bundled_demo_joins_with_no_flags():
     assert unmatched["town_code"].tolist() == no_polygon["town_code"].tolist()
     assert len(joined) == len(table.data) - len(no_polygon)
     assert table.units["地区生产总值"] == "万元" and table.units["省级以上园区"] == "是/否"
+
+
+def test_join_on_name_still_uses_the_county_column(tmp_path):
+    """--join-on name means 'not by code': Qingyuan's twin 石角镇/太平镇 are told apart by
+    the county column, not reported ambiguous."""
+    t = read_table(twins_table(tmp_path / "t.csv", with_county=True))
+    joined, report = join_towns(twins_boundaries(), t, on="name")
+    assert len(joined) == len(QINGYUAN_TWINS)
+    assert (report["status"] == "matched").all()
+    got = dict(zip(zip(joined["town"], joined["county"]), joined["地区生产总值"]))
+    want = {(n, c): 100.0 * (i + 1) for i, (_, n, _, c) in enumerate(QINGYUAN_TWINS)}
+    assert got == want
