@@ -601,7 +601,7 @@ def _target_dims(taxonomy) -> dict[str, set]:
 
 
 def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: float = 0.2,
-              threshold: float = 115.0):
+              threshold: float = 115.0, lang: str = "zh"):
     """Rule categories × clusters, and which towns to review.
 
     A town is flagged when its rule target is a minority (< ``min_share``) in its cluster
@@ -617,7 +617,7 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     -------
     crosstab : DataFrame (targets × clusters, counts)
     review : Series of bool
-    review_reason : Series of str (Chinese; '' when not flagged)
+    review_reason : Series of str (in ``lang``, "zh" or "en"; '' when not flagged)
     """
     col = "target" if "target" in categories else "category"
     cat = categories[col].astype(str)
@@ -643,12 +643,21 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     review = pd.Series(flag, index=cat.index)
     reason = pd.Series("", index=cat.index, dtype=object)
 
-    def zh(t):
-        return taxonomy.labels(t)[0] if taxonomy is not None and t in taxonomy.palette() else t
+    which = 1 if lang == "en" else 0
+
+    def label(t):
+        if taxonomy is not None and t in taxonomy.palette():
+            return taxonomy.labels(t)[which]
+        return t
 
     for i in np.flatnonzero(flag):
         t, c, m = cat.iloc[i], lab.iloc[i], mode[i]
-        cname = names.get(c, (str(c), str(c)))[0]
-        reason.iloc[i] = (f"规则类别“{zh(t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
-                          f"{own_share[i]:.0%}，多数为“{zh(m)}” {share.loc[m, c]:.0%}）")
+        cname = names.get(c, (str(c), str(c)))[which]
+        if which:
+            reason.iloc[i] = (f"rule category '{label(t)}' does not fit the profile of its "
+                              f"cluster '{cname}' (only {own_share[i]:.0%} of it; most are "
+                              f"'{label(m)}', {share.loc[m, c]:.0%})")
+        else:
+            reason.iloc[i] = (f"规则类别“{label(t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
+                              f"{own_share[i]:.0%}，多数为“{label(m)}” {share.loc[m, c]:.0%}）")
     return table, review, reason

@@ -28,7 +28,8 @@ RESULT_COLUMNS = [
     "composite", "rank", "rank_county", "rank_median", "rank_p05", "rank_p95",
     "category", "subtype", "category_zh", "subtype_zh", "secondary", "roles",
     "runner_up", "stability", "cluster", "cluster_name", "cluster_name_en",
-    "cluster_stability", "review", "review_reason", "declared", "declared_status",
+    "cluster_stability", "review", "review_reason", "review_reason_en", "declared",
+    "declared_status",
     "n_missing", "n_imputed", "boundary_quality",
 ]
 

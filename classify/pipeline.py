@@ -264,12 +264,14 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
         result = cluster_towns(frame, method=opts.cluster_method, k=k, seed=opts.seed,
                                geometry=frame.geometry)
         crosstab, review, reason = agreement(frame, result, taxonomy=taxonomy)
+        reason_en = agreement(frame, result, taxonomy=taxonomy, lang="en")[2]
     frame = frame.assign(
         cluster=result.labels.to_numpy(),
         cluster_name=result.labels.map(lambda c: result.names[c][0]).to_numpy(),
         cluster_name_en=result.labels.map(lambda c: result.names[c][1]).to_numpy(),
         cluster_stability=result.membership_stability.to_numpy(),
-        review=review.to_numpy(), review_reason=reason.to_numpy())
+        review=review.to_numpy(), review_reason=reason.to_numpy(),
+        review_reason_en=reason_en.to_numpy())
     return frame, result, crosstab
 
 

@@ -211,3 +211,17 @@ def test_bootstrap_subgraph_stays_connected(grid):
     assert sub.n == len(keep)
     assert sub.n_components == 1
     assert max(sub.cardinalities.values()) < 40  # chains, not cliques, around dropped patches
+
+
+
+def test_agreement_reason_in_english():
+    cats = pd.DataFrame({"target": ["specialised/industrial"] * 4 + ["characteristic/tourism"]
+                         + ["characteristic/tourism"] * 5})
+    labels = pd.Series([1] * 5 + [2] * 5)
+    _, review, reason = agreement(cats, labels, taxonomy=load_taxonomy(), min_share=0.25,
+                                  lang="en")
+    assert review.tolist() == [False] * 4 + [True] + [False] * 5
+    en = load_taxonomy().labels("characteristic/tourism")[1]
+    assert reason[4].startswith(f"rule category '{en}' does not fit")
+    assert "20%" in reason[4] and "80%" in reason[4]
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in reason[4])
