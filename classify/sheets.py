@@ -501,8 +501,8 @@ def _rule_gap_rows(suggestions, lang) -> list[dict]:
         for g in table_records(s, "category_gaps"):
             ind = g["indicator"] if isinstance(g["indicator"], str) else ""
 
-            def num(v):
-                return None if numfmt.is_missing(v) else float(v)
+            def num(v):   # two decimals: the gap is an estimate, not a measurement
+                return None if numfmt.is_missing(v) else round(float(v), 2)
             out.append({
                 x["town_code"]: s.town_code, x["town"]: s.town,
                 x["target"]: _label_of(s, g["target"], lang),
