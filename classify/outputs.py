@@ -108,7 +108,8 @@ def _is_missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
-def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None = None) -> list[Path]:
+def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None = None,
+                lang: str = "zh") -> list[Path]:
     """Write ``towns.gpkg`` (layer ``towns``, EPSG:4326), ``towns.csv`` and ``towns.xlsx``.
 
     Parameters
@@ -118,7 +119,8 @@ def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None 
     out : path
         Folder to write into.
     notice : str, optional
-        A data notice (e.g. "illustrative demo data") put on a second sheet of the workbook.
+        A data notice (e.g. "illustrative demo data") put on a second sheet of the workbook
+        (named 说明, or Notice with ``lang="en"``).
     """
     out = Path(out)
     towns = towns[order_columns(towns)]
@@ -130,7 +132,7 @@ def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None 
     csv = write_csv(table, out / "towns.csv")
     sheets = {"towns": table}
     if notice:
-        sheets["说明"] = pd.DataFrame({"说明 / note": [notice]})
+        sheets["说明" if lang == "zh" else "Notice"] = pd.DataFrame({"说明 / note": [notice]})
     xlsx = write_xlsx(sheets, out / "towns.xlsx")
     return [gpkg, csv, xlsx]
 

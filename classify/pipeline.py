@@ -70,6 +70,9 @@ class RunOptions:
     def __post_init__(self):
         if self.draws < 0:
             raise InputError(f"--draws must be 0 or more, got {self.draws}")
+        if self.k != "auto" and not (str(self.k).isdigit() and int(self.k) >= 2):
+            raise InputError(f"--k must be 'auto' or a whole number of clusters ≥ 2, "
+                             f"got {self.k!r}")
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
@@ -298,11 +301,14 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
     from geo.maps import save_map, town_map
     from geo.static import static_category_map
 
-    benchmarks = {s.town_code: "、".join(b.town for b in s.benchmarks)
+    from classify.numfmt import unit_label
+
+    benchmarks = {s.town_code: ";".join(b.town for b in s.benchmarks)
                   for s in suggestions if getattr(s, "benchmarks", None)}
-    labels = {i.id: i.label_zh if opts.lang == "zh" else i.label_en for i in system.indicators}
-    units = {i.id: i.unit for i in system.indicators}
-    popup = {c: f"{labels[c]}（{units[c]}）" for c in POPUP_INDICATORS if c in frame.columns}
+    zh = opts.lang == "zh"
+    popup = {i.id: (f"{i.label_zh}（{unit_label(i.unit, 'zh')}）" if zh else
+                    f"{i.label_en} ({unit_label(i.unit, 'en')})")
+             for i in system.indicators if i.id in POPUP_INDICATORS and i.id in frame.columns}
     title = opts.title or "镇街分类 · Town classification"
     with timer("map"):
         shown = frame.assign(benchmarks=frame["town_code"].map(benchmarks).fillna(""))
@@ -318,6 +324,30 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
                                              notice=opts.notice, attribution=opts.attribution,
                                              lang=opts.lang))
     return files
+
+
+def _with_demo_notice(opts: RunOptions) -> RunOptions:
+    """``run`` on the bundled demo table still says that its values are illustrative."""
+    if opts.notice:
+        return opts
+    try:
+        demo = data_dir() / DEMO["indicators"]
+    except InputError:
+        return opts
+    if Path(opts.indicators).is_file() and sha256(opts.indicators) == sha256(demo):
+        return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
+    return opts
+
+
+def _taxonomy_text(name_or_path: str) -> str:
+    """The TOML text of a taxonomy preset or file, for the manifest."""
+    from importlib import resources
+
+    path = Path(str(name_or_path))
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    preset = resources.files("classify") / "presets" / f"taxonomy_{name_or_path}.toml"
+    return preset.read_text(encoding="utf-8")
 
 
 def _input_record(path: Path | None) -> dict | None:
@@ -350,9 +380,13 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                    "indicators": _input_record(opts.indicators),
                    "counties": _input_record(opts.counties),
                    "config": _input_record(opts.config),
+                   "taxonomy": _input_record(Path(opts.taxonomy))
+                   if Path(str(opts.taxonomy)).is_file() else None,
                    "crosswalk": _input_record(opts.crosswalk)},
         "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
-        "config": {"indicator_system": system.to_dict(), "taxonomy": str(taxonomy.path),
+        "config": {"indicator_system": system.to_dict(),
+                   "taxonomy": {"source": str(taxonomy.path),
+                                "toml": _taxonomy_text(opts.taxonomy)},
                    "clustering": {"method": clusters.method, "k": int(clusters.k)}},
         "scoring": {"treatment": _records(scored.treatment),
                     "excluded_indicators": _records(scored.excluded),
@@ -382,6 +416,7 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
 
     Outputs appear only when the whole run succeeded (see :func:`classify.outputs.staged_output`).
     """
+    opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
     boundaries, breport, table, counties = _read_inputs(opts, timer)
@@ -397,7 +432,7 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
                                       missing_log, stage, timer)
         files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today, timer)
         with timer("outputs"):
-            files += write_towns(frame, stage, notice=opts.notice)
+            files += write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
             for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
                                     ("rules.csv", trace), ("clusters.csv", clusters.profiles),
                                     ("clusters_k.csv", clusters.sweep)):

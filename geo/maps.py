@@ -641,11 +641,14 @@ def _info_columns(towns: pd.DataFrame, t, lang: str) -> list[dict]:
         cols.append({"label": t("info_cluster"), "values": _text(towns, col).tolist()})
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
+        left, right = ("（", "）") if lang == "zh" else (" (", ")")
         cols.append({"label": t("info_declared"),
-                     "values": [f"{d}（{s}）" if d and s else d for d, s in zip(dec, st)]})
+                     "values": [f"{d}{left}{s}{right}" if d and s else d
+                                for d, s in zip(dec, st)]})
     if "benchmarks" in towns.columns:
+        sep = "、" if lang == "zh" else ", "
         cols.append({"label": t("info_benchmarks"),
-                     "values": _text(towns, "benchmarks").str.replace(";", "、").tolist()})
+                     "values": _text(towns, "benchmarks").str.replace(";", sep).tolist()})
     return cols
 
 

@@ -62,3 +62,27 @@ def test_no_draws_leaves_stability_empty_and_says_so(tmp_path):
     assert "rank_p05" not in towns.columns
     sheet = (out / "suggestions" / f"{towns['town_code'].iloc[0]}.md").read_text(encoding="utf-8")
     assert "nan" not in sheet
+
+
+def test_k_must_be_auto_or_a_number(tmp_path, capsys):
+    status = main(["demo", "--out", str(tmp_path / "o"), "--k", "abc"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "--k" in err and "'abc'" in err and "Traceback" not in err
+
+
+def test_run_on_the_bundled_demo_table_keeps_the_illustrative_notice_and_config(tmp_path):
+    import json
+
+    config = tmp_path / "towntype.toml"
+    assert main(["init", "--indicators", str(data_dir() / DEMO["indicators"]),
+                 "--out", str(config)]) == 0
+    out = tmp_path / "o"
+    assert main(["run", "--boundaries", str(data_dir() / DEMO["boundaries"]),
+                 "--indicators", str(data_dir() / DEMO["indicators"]), "--config", str(config),
+                 "--out", str(out), "--draws", "20", "--static", "none", "--lang", "en"]) == 0
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert "Illustrative data" in manifest["notice"]
+    assert "Illustrative data" in (out / "map.html").read_text(encoding="utf-8")
+    assert manifest["inputs"]["config"]["sha256"] and "[categories" in \
+        manifest["config"]["taxonomy"]["toml"]

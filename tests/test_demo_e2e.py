@@ -39,6 +39,7 @@ def test_every_contract_file_is_written(demo_out):
 def test_towns_table_has_contract_columns_and_one_row_per_matched_town(demo_out, inputs):
     out, _ = demo_out
     boundaries, table = inputs
+    assert (out / "towns.csv").read_bytes().startswith(b"\xef\xbb\xbf")   # Excel needs the BOM
     towns = pd.read_csv(out / "towns.csv", dtype={"town_code": str, "county_code": str},
                         encoding="utf-8-sig")
     required = ["town_code", "town", "county_code", "county", "composite", "category",
@@ -52,7 +53,10 @@ def test_towns_table_has_contract_columns_and_one_row_per_matched_town(demo_out,
     for d in DIMS:
         assert towns[f"score_{d}"].between(0, 100).all(), d
     assert towns["stability"].between(0, 1).all()
+    assert towns["composite"].between(0, 100).all()
     assert set(towns["category"]) <= {"strong", "specialised", "characteristic", "developing"}
+    assert set(towns["subtype"].dropna()) <= {"industrial", "agricultural", "commercial",
+                                              "tourism", "ecological"}
     gpkg = gpd.read_file(out / "towns.gpkg", layer="towns")
     assert len(gpkg) == len(towns) and gpkg.crs.to_epsg() == 4326
 
@@ -80,10 +84,14 @@ def test_manifest_records_inputs_seed_counts_and_notice(demo_out):
     assert set(manifest["timings"]) >= {"read", "join", "scoring", "rules", "map"}
 
 
-def test_summary_names_counts_and_output_folder(demo_out):
+def test_summary_names_counts_and_output_folder(demo_out, inputs):
     out, stdout = demo_out
+    boundaries, table = inputs
     assert str(out) in stdout
-    assert "matched" in stdout or "匹配" in stdout
+    assert f"读取边界要素 {len(boundaries)} 个、指标表 {len(table)} 行" in stdout
+    towns = pd.read_csv(out / "towns.csv", encoding="utf-8-sig")
+    for category, n in towns["category"].value_counts().items():
+        assert f"（{category}）：{n}" in stdout
 
 
 def test_map_carries_the_illustrative_notice(demo_out):
