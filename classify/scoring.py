@@ -32,6 +32,7 @@ Example
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
+from geo.errors import InputWarning
 from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_normaliser
 from classify.weighting import get_weighter
 
@@ -250,6 +252,18 @@ def _weights_dim(S: np.ndarray, dims, present, system, method) -> np.ndarray:
     return wd
 
 
+def _warn_equal_expert(system: IndicatorSystem) -> None:
+    """Expert weighting with every weight left at its default is equal weighting: say so."""
+    if "expert" not in (system.methods.weighting, system.across):
+        return
+    weights = {i.weight for i in system.scored} | {d.weight for d in system.dimensions}
+    if len(weights) == 1:
+        warnings.warn("expert weighting, but every indicator and dimension weight is the same "
+                      f"({weights.pop()}): this is equal weighting. Set "
+                      "indicators.<id>.weight / dimensions.<id>.weight in the config "
+                      "(towntype init writes one to edit)", InputWarning, stacklevel=3)
+
+
 def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
           weighting: str | None = None, county: pd.Series | None = None,
           normalisation: str | None = None, aggregation: str | None = None,
@@ -280,6 +294,7 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         weighting=weighting, normalisation=normalisation, aggregation=aggregation,
         missing=missing, dimension_weighting=dimension_weighting)
     m = system.methods
+    _warn_equal_expert(system)
     if m.aggregation == "geometric" and not BOUNDED[m.normalisation]:
         raise ConfigError("geometric aggregation needs non-negative scores; use it with "
                           "minmax, rank or target normalisation", key="methods.aggregation",

@@ -214,3 +214,24 @@ def test_unit_rescaling_changes_nothing(arr, weighting, normalisation):
     b = score(in_yuan, _system("jrc"), weighting=weighting, normalisation=normalisation)
     pd.testing.assert_frame_equal(a.scores, b.scores, rtol=1e-7, atol=1e-7)
     pd.testing.assert_frame_equal(a.weights, b.weights, rtol=1e-7, atol=1e-9)
+
+
+def test_expert_weighting_without_weights_warns_that_it_is_equal():
+    import warnings as _w
+
+    import numpy as np
+    import pandas as pd
+
+    from classify.config import load_system
+    from classify.scoring import score
+    from geo.errors import InputWarning
+
+    system = load_system()
+    rng = np.random.default_rng(0)
+    ids = [i.id for i in system.indicators if i.unit != "是/否"]
+    table = pd.DataFrame(rng.lognormal(3, 1, (30, len(ids))), columns=ids)
+    with pytest.warns(InputWarning, match="this is equal weighting"):
+        score(table, system, weighting="expert")
+    with _w.catch_warnings():
+        _w.simplefilter("error", InputWarning)
+        score(table, system, weighting="entropy")
