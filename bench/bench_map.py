@@ -41,19 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
+from classify.taxonomy import load_taxonomy
+
 DIMS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology",
         "centrality")
-PALETTE = {
-    "strong": {"zh": "强镇", "en": "Strong", "color": "#d62728"},
-    "specialised": {"zh": "专业镇", "en": "Specialised", "color": "#1f77b4"},
-    "characteristic": {"zh": "特色镇", "en": "Characteristic", "color": "#2ca02c"},
-    "developing": {"zh": "一般镇", "en": "Developing", "color": "#bdbdbd"},
-    "specialised/industrial": {"zh": "专业镇·工业", "en": "Sp · ind", "color": "#08519c"},
-    "specialised/agricultural": {"zh": "专业镇·农业", "en": "Sp · agri", "color": "#6baed6"},
-    "specialised/commercial": {"zh": "专业镇·商贸", "en": "Sp · comm", "color": "#9ecae1"},
-    "characteristic/tourism": {"zh": "特色镇·文旅", "en": "Ch · tour", "color": "#74c476"},
-    "characteristic/ecological": {"zh": "特色镇·生态", "en": "Ch · eco", "color": "#006d2c"},
-}
+#: The real Guangdong taxonomy's palette, so the benchmark draws the legend users get.
+PALETTE = load_taxonomy("guangdong").palette()
 _SUB = {"industry": ("specialised", "industrial"), "agriculture": ("specialised", "agricultural"),
         "commerce": ("specialised", "commercial"), "tourism": ("characteristic", "tourism"),
         "ecology": ("characteristic", "ecological")}

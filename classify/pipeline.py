@@ -339,17 +339,6 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     return opts
 
 
-def _taxonomy_text(name_or_path: str) -> str:
-    """The TOML text of a taxonomy preset or file, for the manifest."""
-    from importlib import resources
-
-    path = Path(str(name_or_path))
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    preset = resources.files("classify") / "presets" / f"taxonomy_{name_or_path}.toml"
-    return preset.read_text(encoding="utf-8")
-
-
 def _input_record(path: Path | None) -> dict | None:
     if path is None:
         return None
@@ -366,6 +355,7 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
 def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters,
               scored, mc, missing_log) -> dict:
     import sklearn, shapely, folium
+    from classify.taxonomy import taxonomy_source
 
     buckets = report.attrs["counts"]
     return {
@@ -386,7 +376,7 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
         "config": {"indicator_system": system.to_dict(),
                    "taxonomy": {"source": str(taxonomy.path),
-                                "toml": _taxonomy_text(opts.taxonomy)},
+                                "toml": taxonomy_source(opts.taxonomy)[1]},
                    "clustering": {"method": clusters.method, "k": int(clusters.k)}},
         "scoring": {"treatment": _records(scored.treatment),
                     "excluded_indicators": _records(scored.excluded),

@@ -43,6 +43,7 @@ from classify.errors import ConfigError
 
 __all__ = [
     "Rule", "Subtype", "Category", "Role", "Taxonomy", "load_taxonomy", "parse_taxonomy",
+    "taxonomy_source",
     "PRESETS", "OPS", "SCALES",
 ]
 
@@ -378,6 +379,19 @@ def parse_taxonomy(data: dict, path: str | None = None) -> Taxonomy:
                     path=path)
 
 
+def taxonomy_source(name_or_path: str | Path = "guangdong") -> tuple[str, str]:
+    """``(path, TOML text)`` of a built-in preset (by name) or a taxonomy file."""
+    text_name = str(name_or_path)
+    if text_name in PRESETS:
+        res = resources.files("classify") / "presets" / f"taxonomy_{text_name}.toml"
+        return f"taxonomy_{text_name}.toml", res.read_text(encoding="utf-8")
+    p = Path(name_or_path)
+    if not p.is_file():
+        raise ConfigError(f"no such taxonomy file or preset; presets: {', '.join(PRESETS)}",
+                          path=p)
+    return str(p), p.read_text(encoding="utf-8")
+
+
 def load_taxonomy(name_or_path: str | Path = "guangdong") -> Taxonomy:
     """Load a built-in preset by name (``guangdong``, ``county``) or a TOML file by path.
 
@@ -386,16 +400,7 @@ def load_taxonomy(name_or_path: str | Path = "guangdong") -> Taxonomy:
     ConfigError
         Unknown preset, unreadable TOML, or a key that fails validation (named).
     """
-    text_name = str(name_or_path)
-    if text_name in PRESETS:
-        res = resources.files("classify") / "presets" / f"taxonomy_{text_name}.toml"
-        path, raw = f"taxonomy_{text_name}.toml", res.read_text(encoding="utf-8")
-    else:
-        p = Path(name_or_path)
-        if not p.is_file():
-            raise ConfigError(f"no such taxonomy file or preset; presets: {', '.join(PRESETS)}",
-                              path=p)
-        path, raw = str(p), p.read_text(encoding="utf-8")
+    path, raw = taxonomy_source(name_or_path)
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as err:
