@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,8 @@ from scipy.stats import rankdata
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
-__all__ = ["evaluate", "Evaluation", "classify_towns", "category_draws", "TargetDraws",
+__all__ = ["evaluate", "Evaluation", "classify_towns", "category_draws", "CategoryDrawer",
+           "TargetDraws",
            "stability_from_draws", "declared_status", "TRACE_COLUMNS"]
 
 TRACE_COLUMNS = ["town_code", "town", "target", "rule_id", "field", "scale", "op",
@@ -520,9 +522,170 @@ def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
 
 
 # -- Monte Carlo stability -------------------------------------------------------------------
+def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
+    """:func:`_percentile` of only the values that can satisfy ``percentile op threshold``.
+
+    A Monte Carlo draw only needs the exact percentile of the towns near the top (for
+    ``>=``/``>``) or the bottom (``<=``/``<``): an ``np.partition`` finds the value below
+    (above) which no town can reach the threshold, and only the candidates beyond it are
+    sorted.  A town with ``x`` below the ``k``-th smallest valid value has an average rank
+    of at most ``k``; ``k = ceil(t·n/100) − 2`` keeps it at least one rank short of
+    ``t·n/100``, so no passing town is left out.  The candidates' ranks are their rank
+    among the candidates plus the number of valid values under them, with the same
+    floating-point arithmetic as :func:`_percentile`, so the result is identical there.
+
+    Returns ``(flat, pct)``: the candidates' flat indices into ``x`` (ascending) and their
+    percentiles.
+    """
+    B, n = x.shape
+    nan = np.isnan(x)
+    gaps = bool(nan.any())
+    nv = n - nan.sum(axis=1) if gaps else np.full(B, n)
+    top = op in (">=", ">")
+    a = threshold / 100.0 * nv
+    if top:   # NaN sorted first (as −inf): the valid values are the last nv of the row
+        k = np.clip(np.ceil(a).astype(np.int64) - 2, 0, np.maximum(nv - 1, 0)) + (n - nv)
+        key = np.where(nan, -np.inf, x) if gaps else x
+    else:     # NaN sorted last (as +inf)
+        k = np.clip(np.floor(a).astype(np.int64) + 1, 0, np.maximum(nv - 1, 0))
+        key = np.where(nan, np.inf, x) if gaps else x
+    live = nv > 0
+    bound = np.full(B, np.nan, dtype=x.dtype)
+    for kv in np.unique(k[live]):       # rows with the same number of valid values share k
+        rows = np.flatnonzero(live & (k == kv))
+        bound[rows] = np.partition(key[rows], kv, axis=1)[:, kv]
+    with np.errstate(invalid="ignore"):
+        cand = (x >= bound[:, None]) if top else (x <= bound[:, None])
+    flat = np.flatnonzero(cand)         # NaN compare False: candidates are valid values
+    if flat.size == 0:
+        return flat, np.empty(0)
+    rows = flat // n
+    counts = np.bincount(rows, minlength=B)
+    # valid values under the candidates: all valid values not among them (top only)
+    below = nv - counts if top else np.zeros(B, np.int64)
+    m = int(counts.max())
+    # each candidate's place in the compacted (B, m) matrix, flat
+    slot = rows * m + (np.arange(flat.size) - np.repeat(np.cumsum(counts) - counts, counts))
+    C = np.full(B * m, np.nan, dtype=x.dtype)         # NaN pads rank last, alone
+    C[slot] = x.ravel()[flat]
+    ranks = _average_ranks(C.reshape(B, m)) + below[:, None]
+    pct = (ranks / np.maximum(nv, 1)[:, None] * 100.0).ravel()[slot]
+    return flat, pct
+
+
+def _percentile_where(x: np.ndarray, threshold: float, op: str) -> np.ndarray:
+    """Dense form of :func:`_percentile_candidates`: NaN for the towns that cannot pass."""
+    out = np.full(x.size, np.nan)
+    flat, pct = _percentile_candidates(x, threshold, op)
+    out[flat] = pct
+    return out.reshape(x.shape)
+
+
+class _DrawRules:
+    """The primary target of many draws at once, without the full rule trace.
+
+    :func:`evaluate` keeps value, raw value, margin and normalised margin of every
+    (draw, rule, town) for the trace; a Monte Carlo draw only needs which targets pass and
+    their strength.  Rules on fields the draws do not change are evaluated once on the
+    frame.  A target with a percentile rule on a drawn field is evaluated only on that
+    rule's candidates (:func:`_percentile_candidates`: the towns that can pass it), rule by
+    rule on the cells still passing.  The codes equal ``evaluate(frame, taxonomy,
+    overrides, roles=False).code`` (tested).
+    """
+
+    def __init__(self, frame: pd.DataFrame, taxonomy: Taxonomy, drawn: Iterable[str] = ()):
+        self.frame = frame
+        self.taxonomy = taxonomy
+        self.rules = _all_rules(taxonomy, roles=False)
+        # drawn fields the frame lacks are not missing: stand-ins keep evaluate quiet
+        absent = {f: np.full((1, len(frame)), np.nan) for f in drawn if f not in frame}
+        self.base = evaluate(frame, taxonomy, absent, roles=False)   # warns once about gaps
+        self.groups = _groups(frame)
+        self.refs: dict = {}
+
+    def _is_drawn(self, rule: Rule, over: dict) -> bool:
+        return (rule.field in over and rule.op != "contains"
+                and not (self.groups is None and rule.scale.endswith("county")))
+
+    @staticmethod
+    def _sparse(rule: Rule) -> bool:
+        return rule.scale == "percentile" and rule.op in (">=", ">", "<=", "<")
+
+    def _values(self, rule: Rule, raw: np.ndarray, cache: dict):
+        """Rule-scale values of a drawn field, flat (B·n,), and the default spread."""
+        if self._sparse(rule):
+            key = (rule.field, "percentile", rule.op in (">=", ">"), float(rule.threshold))
+            if key not in cache:
+                flat, pct = _percentile_candidates(raw, float(rule.threshold), rule.op)
+                cache[key] = (flat, pct, None)
+            return cache[key], 100.0
+        key = (rule.field, rule.scale)
+        if key not in cache:
+            if rule.field not in self.refs:
+                self.refs[rule.field] = _base_field(self.frame, rule.field)
+            val, spread = _scaled(np.asarray(raw, dtype=float), rule, self.groups,
+                                  self.refs[rule.field])
+            cache[key] = (None, val.ravel(), spread)
+        return cache[key], None
+
+    def _at(self, i: int, rule: Rule, over: dict, idx: np.ndarray | None, n: int, cache):
+        """(passed, norm) of rule ``i`` at flat cells ``idx`` (None: the rule's candidates).
+
+        Returns the cells too (the candidates when ``idx`` is None)."""
+        if not self._is_drawn(rule, over):
+            ok, norm = self.base.passed[0, i], self.base.norm[0, i]
+            return idx, ok[idx % n], norm[idx % n]
+        (flat, val, spread_arr), spread = self._values(rule, over[rule.field], cache)
+        if flat is not None:                     # sparse percentile values
+            if idx is None:
+                idx = flat
+            else:                                # cells outside the candidates fail
+                pos = np.minimum(np.searchsorted(flat, idx), max(flat.size - 1, 0))
+                hit = flat[pos] == idx if flat.size else np.zeros(idx.size, bool)
+                val = np.where(hit, val[pos] if flat.size else np.nan, np.nan)
+        else:
+            if idx is None:
+                idx = np.arange(val.size)
+            spread = spread_arr[idx % n]
+            val = val[idx]
+        m, ok = _margin(rule, val)
+        return idx, ok, m / (rule.spread if rule.spread is not None else spread)
+
+    def codes(self, over: dict) -> np.ndarray:
+        """int8 codes (B, n) into ``taxonomy.priority + (fallback,)`` for drawn fields."""
+        B = next(iter(over.values())).shape[0]
+        n = len(self.frame)
+        targets = list(self.taxonomy.priority)
+        best = np.full(B * n, -np.inf)
+        code = np.full(B * n, len(targets), dtype=np.int8)
+        cache: dict = {}
+        for j, t in enumerate(targets):
+            rules = [(i, r) for i, (o, r) in enumerate(self.rules) if o == t]
+            # a drawn percentile rule first: its candidates bound the passing cells
+            rules.sort(key=lambda ir: not (self._is_drawn(ir[1], over) and self._sparse(ir[1])))
+            idx = None if rules and self._is_drawn(rules[0][1], over) and \
+                self._sparse(rules[0][1]) else np.arange(B * n)
+            s = None
+            for i, rule in rules:
+                idx, ok, norm = self._at(i, rule, over, idx, n, cache)
+                norm = np.where(np.isnan(norm), -np.inf, norm)
+                s = norm if s is None else np.fmin(s, norm)
+                idx, s = idx[ok], s[ok]
+            if idx is None:
+                continue
+            if s is None:                        # a target without rules passes everywhere
+                s = np.full(idx.size, np.inf)
+            # as _decide's argmax over priorities: rounded strengths, first priority on ties
+            r = np.round(s, 9)
+            better = r > best[idx]
+            best[idx[better]] = r[better]
+            code[idx[better]] = j
+        return code.reshape(B, n)
+
+
 def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarray,
                    dims: list[str], *, composite: np.ndarray | None = None,
-                   extra: dict | None = None, chunk_cells: int = 4_000_000,
+                   extra: dict | None = None, chunk_cells: int = 2_000_000,
                    return_codes: bool = False):
     """Primary target per uncertainty draw, vectorised over draws (in chunks of draws).
 
@@ -536,8 +699,8 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
     extra : dict, optional
         Further ``{field: ndarray (draws, n)}`` overrides.
     chunk_cells : int
-        Memory budget: draws are evaluated in chunks of about ``chunk_cells`` rule × town
-        cells (8 bytes each, a few arrays) so 1,000 draws × 40,000 towns fit in memory.
+        Memory budget: draws are evaluated in chunks of about ``chunk_cells`` draw × town
+        cells (8 bytes each, a few arrays per target).
 
     return_codes : bool
         Return a compact :class:`TargetDraws` (int8 codes + labels) instead of strings —
@@ -549,29 +712,62 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
         Target ids as in ``categories["target"]``: ``category/subtype`` for categories with
         subtypes, the category id otherwise, the fallback id (``developing``) when none passes.
         Roles are not part of the label.
+
+    See :class:`CategoryDrawer` to classify draws chunk by chunk as they are made.
     """
     dim_scores = np.asarray(dim_scores)
     if dim_scores.ndim != 3 or dim_scores.shape[1] != len(frame) or \
             dim_scores.shape[2] != len(dims):
         raise ValueError(f"dim_scores has shape {dim_scores.shape}; expected "
                          f"(draws, {len(frame)} towns, {len(dims)} dims)")
-    over = {(d if d == "composite" else f"score_{d}"): dim_scores[:, :, j]
-            for j, d in enumerate(dims)}
-    if composite is not None:
-        over["composite"] = np.asarray(composite)
-    over.update(extra or {})
-    draws = dim_scores.shape[0]
-    n_rules = max(1, len(_all_rules(taxonomy, roles=False)))
-    step = max(1, int(chunk_cells // max(1, n_rules * len(frame))))
-    codes = np.empty((draws, len(frame)), dtype=np.int8)
-    for a in range(0, draws, step):  # a loop over chunks of draws, never over towns
-        part = {f: v[a:a + step] for f, v in over.items()}
-        with warnings.catch_warnings():
-            if a:  # a missing column is reported once, not once per chunk
-                warnings.simplefilter("ignore", InputWarning)
-            codes[a:a + step] = evaluate(frame, taxonomy, part, roles=False).code
-    result = TargetDraws(codes, tuple(taxonomy.priority) + (taxonomy.fallback.id,))
+    drawer = CategoryDrawer(frame, taxonomy, dims, chunk_cells=chunk_cells)
+    drawer.add(slice(0, dim_scores.shape[0]), dim_scores, composite, extra)
+    result = drawer.result()
     return result if return_codes else result.labels_array()
+
+
+class CategoryDrawer:
+    """Primary targets of Monte Carlo draws, fed chunk by chunk.
+
+    ``monte_carlo(..., on_chunk=drawer.add)`` classifies each chunk of draws as it is made,
+    so the full (draws × towns × dimensions) array of dimension scores is never held.
+
+    >>> drawer = CategoryDrawer(frame, taxonomy, mc_dims, draws=1000)      # doctest: +SKIP
+    >>> mc = monte_carlo(ind, system, draws=1000, on_chunk=drawer.add,
+    ...                  keep_dim_scores=False)                            # doctest: +SKIP
+    >>> stability_from_draws(drawer.result(), reported)                    # doctest: +SKIP
+    """
+
+    def __init__(self, frame: pd.DataFrame, taxonomy: Taxonomy, dims: list[str], *,
+                 draws: int | None = None, chunk_cells: int = 2_000_000):
+        self.n = len(frame)
+        self.dims = list(dims)
+        self.step = max(1, int(chunk_cells // max(1, self.n)))
+        self.frame, self.taxonomy = frame, taxonomy
+        self._rules: _DrawRules | None = None   # built at the first chunk, once the fields are known
+        self.labels = tuple(taxonomy.priority) + (taxonomy.fallback.id,)
+        self.codes = None if draws is None else np.empty((draws, self.n), dtype=np.int8)
+
+    def add(self, rows: slice, dim_scores: np.ndarray, composite: np.ndarray | None = None,
+            extra: dict | None = None) -> None:
+        """Classify draws ``rows`` given their dimension scores (B, n, dims)."""
+        over = {(d if d == "composite" else f"score_{d}"): dim_scores[:, :, j]
+                for j, d in enumerate(self.dims)}
+        if composite is not None:
+            over["composite"] = np.asarray(composite)
+        over.update(extra or {})
+        B = dim_scores.shape[0]
+        if self._rules is None:
+            self._rules = _DrawRules(self.frame, self.taxonomy, over)
+        if self.codes is None:
+            self.codes = np.empty((rows.stop, self.n), dtype=np.int8)
+        for a in range(0, B, self.step):      # a loop over chunks of draws, never over towns
+            part = {f: v[a:a + self.step] for f, v in over.items()}
+            b = min(self.step, B - a)
+            self.codes[rows.start + a:rows.start + a + b] = self._rules.codes(part)
+
+    def result(self) -> "TargetDraws":
+        return TargetDraws(self.codes, self.labels)
 
 
 @dataclass(frozen=True)
@@ -611,7 +807,7 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
         extra = sorted(set(reported) - set(lookup))  # reported labels no draw can give
         labels += extra
         lookup.update({lab: len(draws.labels) + j for j, lab in enumerate(extra)})
-        dc = draws.codes.astype(np.int64)
+        dc = draws.codes
         rc = np.array([lookup[r] for r in reported], dtype=np.int64)
         labels = np.array(labels, dtype=object)
     else:
@@ -620,8 +816,8 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
         dc, rc = inv[: arr.size].reshape(arr.shape), inv[arr.size:]
     d, n = dc.shape
     L = len(labels)
-    counts = np.bincount((np.arange(n)[None, :] * L + dc).ravel(), minlength=n * L)
-    counts = counts.reshape(n, L)
+    # one pass per label over the (small-integer) codes: no (draws × towns) int64 copies
+    counts = np.stack([(dc == j).sum(axis=0) for j in range(L)], axis=1).astype(np.int64)
     stability = counts[np.arange(n), rc] / d
     counts[np.arange(n), rc] = -1
     ru = np.argmax(counts, axis=1)

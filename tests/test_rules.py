@@ -352,3 +352,63 @@ def test_margin_sign_matches_pass(tmp_path_factory, values, threshold, op):
     assert rows["passed"].tolist() == expect.tolist()
     assert (rows["margin"].to_numpy() >= 0).tolist() == (
         (v >= threshold) if op in (">=", ">") else (v <= threshold)).tolist()
+
+
+def _random_towns(rng, n, counties=7):
+    """Towns with ties (whole-number scores) and gaps (NaN) in every scored field."""
+    frame = pd.DataFrame({
+        "town_code": [f"44{i:07d}" for i in range(n)],
+        "town": [f"镇{i}" for i in range(n)],
+        "county_code": rng.integers(counties, size=n).astype(str)})
+    for f in ("lq_industry", "lq_commerce", "lq_agriculture", "lq_tourism"):
+        frame[f] = rng.choice([0.5, 1.2, 1.5, 3.0], size=n)
+    return frame
+
+
+@pytest.mark.parametrize("preset", ["guangdong", "county"])
+@pytest.mark.parametrize("varying_gaps", [False, True])
+def test_draw_fast_path_equals_full_evaluation(preset, varying_gaps):
+    """The draw-only path (partition + candidate ranks) gives evaluate()'s codes exactly."""
+    from classify.rules import CategoryDrawer, evaluate
+
+    rng = np.random.default_rng(11)
+    tax = load_taxonomy(preset)
+    n, B = 300, 24
+    frame = _random_towns(rng, n)
+    dims = ["strength", "industry", "agriculture", "commerce", "tourism", "ecology"]
+    scores = np.round(rng.uniform(0, 100, (B, n, len(dims))), 0).astype(np.float32)
+    scores[:, :4] = 100.0                          # a tie at the top
+    scores[:, 4:9] = 0.0                           # and at the bottom
+    scores[:, rng.choice(n, 20, replace=False), 2] = np.nan   # gaps, the same in every draw
+    if varying_gaps:                               # …or a different number per draw
+        for d in range(B):
+            scores[d, rng.choice(n, d, replace=False), 4] = np.nan
+    comp = np.round(np.nanmean(scores, axis=2), 1).astype(np.float32)
+    frame = frame.assign(composite=comp[0], **{f"score_{d}": scores[0, :, j]
+                                               for j, d in enumerate(dims)})
+    drawer = CategoryDrawer(frame, tax, dims, draws=B, chunk_cells=5 * n)  # chunks of 5 draws
+    drawer.add(slice(0, B), scores, comp)
+    over = {f"score_{d}": scores[:, :, j].astype(float) for j, d in enumerate(dims)}
+    over["composite"] = comp.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        full = evaluate(frame, tax, over, roles=False).code
+    assert_array_equal(drawer.result().codes, full)
+    assert len(np.unique(full)) >= 3              # the comparison covers several targets
+
+
+@given(st.lists(st.one_of(st.floats(0, 100, width=32), st.just(float("nan"))),
+                min_size=1, max_size=40),
+       st.sampled_from([0.0, 1.0, 33.0, 50.0, 70.0, 99.5, 100.0]),
+       st.sampled_from([">=", ">", "<=", "<"]))
+@settings(max_examples=200, deadline=None)
+def test_percentile_where_matches_full_ranks(values, threshold, op):
+    from classify.rules import _percentile, _percentile_where
+
+    x = np.array([values, values[::-1]], dtype=np.float32)
+    full = _percentile(x.astype(float))
+    part = _percentile_where(x, threshold, op)
+    passes = (full >= threshold) if op.startswith(">") else (full <= threshold)
+    # every town that can pass keeps its exact percentile; the others are left out
+    assert_array_equal(part[passes], full[passes])
+    assert not np.any(np.isfinite(part) & ~np.isfinite(full))
