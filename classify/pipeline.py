@@ -235,7 +235,7 @@ def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
 
 
 def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Timer):
-    from classify.rules import category_draws, classify_towns, stability_from_draws
+    from classify.rules import CategoryDrawer, classify_towns, stability_from_draws
     from classify.taxonomy import load_taxonomy
     from classify.uncertainty import monte_carlo
 
@@ -245,13 +245,15 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
     mc, stab = None, pd.DataFrame({"stability": np.nan, "runner_up": ""}, index=frame.index)
     if opts.draws > 0:      # --draws 0: no uncertainty analysis, stability left empty
         with timer("uncertainty"):
+            # each chunk of draws is classified as it is made (int8 codes), so the
+            # draws × towns × dimensions scores are never held at once (1.1 GB at 40,000
+            # towns × 1,000 draws)
+            drawer = CategoryDrawer(frame, taxonomy, list(scored.model.dims),
+                                    draws=opts.draws)
             mc = monte_carlo(indicators, system, draws=opts.draws, seed=opts.seed,
                              weighting=opts.weighting, county=frame["county"], base=scored,
-                             county_ranks=True)
-            # int8 codes, not strings: 1,000 draws × 40,000 towns as text would need ~4 GB
-            drawn = category_draws(frame, taxonomy, mc.dim_scores, mc.dims,
-                                   composite=mc.composite, return_codes=True)
-            stab = stability_from_draws(drawn, cats["target"].to_numpy())
+                             county_ranks=True, on_chunk=drawer.add, keep_dim_scores=False)
+            stab = stability_from_draws(drawer.result(), cats["target"].to_numpy())
             stab = pd.concat([stab.set_index(frame.index),
                               mc.rank_summary.set_index(frame.index)], axis=1)
     keep = [c for c in cats.columns if c not in ("margin",)]

@@ -23,6 +23,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,9 @@ class MCResult:
 
     Attributes
     ----------
-    dim_scores : ndarray (draws, n_towns, n_dims), float32
-        Dimension scores (0–100) per draw; column ``j`` is ``score_<dims[j]>``.
+    dim_scores : ndarray (draws, n_towns, n_dims), float32, or None
+        Dimension scores (0–100) per draw; column ``j`` is ``score_<dims[j]>``.  None when
+        :func:`monte_carlo` was called with ``keep_dim_scores=False``.
     dims : list of str
     composite : ndarray (draws, n_towns), float32
     ranks : ndarray (draws, n_towns), float (1 = best; NaN where no composite)
@@ -210,20 +212,25 @@ def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, order
 
 
-def _county_ranks(ranks: np.ndarray, order: np.ndarray, county: np.ndarray) -> np.ndarray:
+def _county_index(county: np.ndarray) -> tuple[np.ndarray, int]:
+    """County of each town as small integers (for a radix sort) and the number of counties."""
+    codes, cidx = np.unique(county, return_inverse=True)
+    return cidx.astype(np.int16 if codes.size < 2**15 else np.int32), codes.size
+
+
+def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
+                  ncounty: int) -> np.ndarray:
     """Rank within the county per draw, from the region ranks and their order.
 
-    Towns are regrouped by county with a stable (radix) sort of the county codes in rank
-    order; as every draw has the same towns per county, the position inside the group is
-    the same vector for all draws.
+    Towns are regrouped by county with a stable (radix) sort of the county codes
+    (``cidx``, from :func:`_county_index`) in rank order; as every draw has the same towns
+    per county, the position inside the group is the same vector for all draws.
     """
-    codes, cidx = np.unique(county, return_inverse=True)
-    cidx = cidx.astype(np.int16 if codes.size < 2**15 else np.int32)
     n = ranks.shape[1]
     c_sorted = cidx[order]                                          # counties in rank order
     o2 = np.argsort(c_sorted, axis=1, kind="stable")
     towns = np.take_along_axis(order, o2, axis=1)                   # by county, best first
-    counts = np.bincount(cidx, minlength=codes.size)
+    counts = np.bincount(cidx, minlength=ncounty)
     start = np.repeat(np.cumsum(counts) - counts, counts)           # group start per slot
     slot = np.arange(n)
     rr = np.take_along_axis(ranks, towns, axis=1)
@@ -243,7 +250,9 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 normalisations: tuple[str, ...] | None | str = "config",
                 aggregations: tuple[str, ...] | None | str = "config",
                 county: pd.Series | None = None, base: ScoreResult | None = None,
-                county_ranks: bool = False, chunk_bytes: float = 2.0e8) -> MCResult:
+                county_ranks: bool = False, chunk_bytes: float = 2.0e8,
+                on_chunk: Callable[[slice, np.ndarray, np.ndarray], None] | None = None,
+                keep_dim_scores: bool = True) -> MCResult:
     """Monte Carlo uncertainty analysis of dimension scores, composite and ranks.
 
     Parameters
@@ -275,6 +284,14 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         Reuse the fitted transforms and base weights of an earlier :func:`score`.
     chunk_bytes : float
         Memory budget of one chunk of draws.
+    on_chunk : callable, optional
+        Called as ``on_chunk(draws, dim_scores, composite)`` for each chunk of draws as it
+        is made (``draws`` a slice; arrays (B, n, dims) and (B, n)), e.g.
+        :meth:`classify.rules.CategoryDrawer.add`.
+    keep_dim_scores : bool, default True
+        Keep every draw's dimension scores in ``MCResult.dim_scores``.  With ``False`` it
+        is None and only one chunk is held at a time: at 40,000 towns × 1,000 draws × 7
+        dimensions the full array is 1.1 GB.
 
     Returns
     -------
@@ -312,8 +329,13 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     v[:, present] = sample_weights(mod.w_dim[present] / mod.w_dim[present].sum(),
                                    np.zeros(present.size, int), draws, rng, how=weights,
                                    concentration=concentration, noise=noise)
-    dim_scores = np.empty((draws, n, D), dtype=np.float32)
+    dim_scores = np.empty((draws, n, D), dtype=np.float32) if keep_dim_scores else None
     composite = np.empty((draws, n), dtype=np.float32)
+    ranks = np.empty((draws, n), dtype=np.float32)
+    want_county = county is not None and county_ranks
+    if want_county:
+        cidx, ncounty = _county_index(county.reindex(indicators.index).astype(str).to_numpy())
+        cranks = np.empty((draws, n), dtype=np.float32)
     B = max(1, int(chunk_bytes // (4 * n * 8)))
     Zcache: dict[str, np.ndarray] = {}
     for c, (nm, ag) in enumerate(combos):
@@ -333,17 +355,24 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 idx))
         for s in range(idx_c[0], idx_c[-1] + 1, B):          # draws of a pair are contiguous
             e = min(s + B, idx_c[-1] + 1)
+            dims_out = (dim_scores[s:e] if keep_dim_scores
+                        else np.empty((e - s, n, D), dtype=np.float32))
             _chunk(blocks, w_in[s:e], v[s:e], ag == "geometric", not BOUNDED[nm],
-                   dim_scores[s:e], composite[s:e])
-    ranks, order = _ranks(composite)
+                   dims_out, composite[s:e])
+            # ranks per draw need only that draw: ranked chunk by chunk, the argsort
+            # orders (8 bytes per cell) are never held for all draws at once
+            ranks[s:e], order = _ranks(composite[s:e])
+            if want_county:
+                cranks[s:e] = _county_ranks(ranks[s:e], order, cidx, ncounty)
+            del order
+            if on_chunk is not None:
+                on_chunk(slice(s, e), dims_out, composite[s:e])
     summary = _summary(ranks, composite, indicators.index)
-    if county is not None and county_ranks:
-        cr = _county_ranks(ranks, order, county.reindex(indicators.index).astype(str)
-                           .to_numpy())
-        csum = _summary(cr, None, indicators.index)
+    if want_county:
+        csum = _summary(cranks, None, indicators.index)
         for q in ("median", "p05", "p95"):
             summary[f"rank_county_{q}"] = csum[f"rank_{q}"]
-    del order
+        del cranks
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,

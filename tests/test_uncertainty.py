@@ -148,13 +148,13 @@ def test_settings_come_from_the_config():
 
 
 def test_county_rank_intervals_equal_a_groupby_rank_per_draw():
-    from classify.uncertainty import _county_ranks, _ranks
+    from classify.uncertainty import _county_index, _county_ranks, _ranks
     rng = np.random.default_rng(4)
     comp = rng.integers(0, 6, (40, 30)).astype(np.float32)     # many ties
     comp[3, 5] = np.nan
     county = rng.choice(["甲", "乙", "丙"], 30)
     ranks, order = _ranks(comp)
-    got = _county_ranks(ranks, order, county)
+    got = _county_ranks(ranks, order, *_county_index(county))
     for d in range(comp.shape[0]):
         want = pd.Series(comp[d]).groupby(county).rank(ascending=False, method="min")
         np.testing.assert_array_equal(got[d], want.to_numpy(dtype=np.float32))
@@ -190,3 +190,31 @@ def test_fixed_draws_reproduce_the_scores(arr, aggregation):
     # float32 draws may split a float64 near-tie differently: compare the composites
     np.testing.assert_allclose(mc.composite[0], base.scores["composite"], rtol=1e-4,
                                atol=1e-3)
+
+
+def test_chunks_streamed_to_a_consumer_equal_the_kept_arrays():
+    """keep_dim_scores=False + on_chunk sees every draw once, with the same numbers."""
+    rng = np.random.default_rng(8)
+    ind = pd.DataFrame({"a": rng.lognormal(size=50), "b": rng.uniform(size=50),
+                        "c": rng.normal(size=50)})
+    ind.loc[3, "b"] = np.nan
+    county = pd.Series(rng.choice(["甲", "乙", "丙"], 50))
+    system = _system({"a": ("+", "d1"), "b": ("+", "d1"), "c": ("-", "d2")})
+    kept = monte_carlo(ind, system, draws=37, seed=3, county=county, county_ranks=True)
+    seen = np.full((37, 50, 2), np.nan, dtype=np.float32)
+    comp = np.full((37, 50), np.nan, dtype=np.float32)
+    calls = []
+
+    def take(rows, dims, composite):
+        calls.append(rows)
+        seen[rows], comp[rows] = dims, composite
+
+    # a small budget: several chunks per (normalisation, aggregation) pair
+    lean = monte_carlo(ind, system, draws=37, seed=3, county=county, county_ranks=True,
+                       on_chunk=take, keep_dim_scores=False, chunk_bytes=4 * 50 * 8 * 5)
+    assert lean.dim_scores is None and len(calls) > 4
+    assert sum(r.stop - r.start for r in calls) == 37
+    np.testing.assert_array_equal(seen, kept.dim_scores)
+    np.testing.assert_array_equal(comp, kept.composite)
+    np.testing.assert_array_equal(lean.ranks, kept.ranks)
+    pd.testing.assert_frame_equal(lean.rank_summary, kept.rank_summary)
