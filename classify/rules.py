@@ -15,6 +15,7 @@ target is the passing one with the largest strength, ties broken by the taxonomy
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Iterable
@@ -727,7 +728,7 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
 
 
 class CategoryDrawer:
-    """Primary targets of Monte Carlo draws, fed chunk by chunk.
+    """Primary targets of Monte Carlo draws, fed chunk by chunk (from any thread).
 
     ``monte_carlo(..., on_chunk=drawer.add)`` classifies each chunk of draws as it is made,
     so the full (draws × towns × dimensions) array of dimension scores is never held.
@@ -745,6 +746,7 @@ class CategoryDrawer:
         self.step = max(1, int(chunk_cells // max(1, self.n)))
         self.frame, self.taxonomy = frame, taxonomy
         self._rules: _DrawRules | None = None   # built at the first chunk, once the fields are known
+        self._lock = threading.Lock()
         self.labels = tuple(taxonomy.priority) + (taxonomy.fallback.id,)
         self.codes = None if draws is None else np.empty((draws, self.n), dtype=np.int8)
 
@@ -757,8 +759,9 @@ class CategoryDrawer:
             over["composite"] = np.asarray(composite)
         over.update(extra or {})
         B = dim_scores.shape[0]
-        if self._rules is None:
-            self._rules = _DrawRules(self.frame, self.taxonomy, over)
+        with self._lock:          # chunks may arrive from several threads
+            if self._rules is None:
+                self._rules = _DrawRules(self.frame, self.taxonomy, over)
         if self.codes is None:
             self.codes = np.empty((rows.stop, self.n), dtype=np.int8)
         for a in range(0, B, self.step):      # a loop over chunks of draws, never over towns

@@ -22,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -252,7 +253,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 county: pd.Series | None = None, base: ScoreResult | None = None,
                 county_ranks: bool = False, chunk_bytes: float = 2.0e8,
                 on_chunk: Callable[[slice, np.ndarray, np.ndarray], None] | None = None,
-                keep_dim_scores: bool = True) -> MCResult:
+                keep_dim_scores: bool = True, threads: int | None = None) -> MCResult:
     """Monte Carlo uncertainty analysis of dimension scores, composite and ranks.
 
     Parameters
@@ -283,7 +284,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     base : ScoreResult, optional
         Reuse the fitted transforms and base weights of an earlier :func:`score`.
     chunk_bytes : float
-        Memory budget of one chunk of draws.
+        Memory budget of one chunk of draws (one per thread).  Results are reproducible
+        for a given ``chunk_bytes`` and number of towns.
     on_chunk : callable, optional
         Called as ``on_chunk(draws, dim_scores, composite)`` for each chunk of draws as it
         is made (``draws`` a slice; arrays (B, n, dims) and (B, n)), e.g.
@@ -292,6 +294,10 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         Keep every draw's dimension scores in ``MCResult.dim_scores``.  With ``False`` it
         is None and only one chunk is held at a time: at 40,000 towns × 1,000 draws × 7
         dimensions the full array is 1.1 GB.
+    threads : int, optional
+        Chunks of draws computed at once (default: the usable cores, at most 2).  Results
+        do not depend on it; ``on_chunk`` must then accept calls from several threads for
+        disjoint draws.
 
     Returns
     -------
@@ -336,8 +342,12 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     if want_county:
         cidx, ncounty = _county_index(county.reindex(indicators.index).astype(str).to_numpy())
         cranks = np.empty((draws, n), dtype=np.float32)
+    # the chunk size must not depend on the threads: float32 products can round
+    # differently with another number of rows, and results must not depend on the machine
     B = max(1, int(chunk_bytes // (4 * n * 8)))
+    nthreads = _threads(threads)
     Zcache: dict[str, np.ndarray] = {}
+    tasks = []
     for c, (nm, ag) in enumerate(combos):
         idx_c = np.flatnonzero(pick == c)
         if idx_c.size == 0:
@@ -354,22 +364,33 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 _gaps(ok[:, idx]),
                 idx))
         for s in range(idx_c[0], idx_c[-1] + 1, B):          # draws of a pair are contiguous
-            e = min(s + B, idx_c[-1] + 1)
-            dims_out = (dim_scores[s:e] if keep_dim_scores
-                        else np.empty((e - s, n, D), dtype=np.float32))
-            _chunk(blocks, w_in[s:e], v[s:e], ag == "geometric", not BOUNDED[nm],
-                   dims_out, composite[s:e])
-            # ranks per draw need only that draw: ranked chunk by chunk, the argsort
-            # orders (8 bytes per cell) are never held for all draws at once
-            ranks[s:e], order = _ranks(composite[s:e])
-            if want_county:
-                cranks[s:e] = _county_ranks(ranks[s:e], order, cidx, ncounty)
-            del order
-            if on_chunk is not None:
-                on_chunk(slice(s, e), dims_out, composite[s:e])
-    summary = _summary(ranks, composite, indicators.index)
+            tasks.append((s, min(s + B, idx_c[-1] + 1), blocks, ag == "geometric",
+                          not BOUNDED[nm]))
+
+    def run(task):
+        s, e, blocks, geometric, rescale = task
+        dims_out = (dim_scores[s:e] if keep_dim_scores
+                    else np.empty((e - s, n, D), dtype=np.float32))
+        _chunk(blocks, w_in[s:e], v[s:e], geometric, rescale, dims_out, composite[s:e])
+        # ranks per draw need only that draw: ranked chunk by chunk, the argsort orders
+        # (8 bytes per cell) are never held for all draws at once
+        ranks[s:e], order = _ranks(composite[s:e])
+        if want_county:
+            cranks[s:e] = _county_ranks(ranks[s:e], order, cidx, ncounty)
+        del order
+        if on_chunk is not None:
+            on_chunk(slice(s, e), dims_out, composite[s:e])
+
+    # chunks are independent and write disjoint rows; numpy releases the GIL in the
+    # sorts, products and ufuncs, so threads share the work across cores
+    _map_threads(run, tasks, nthreads)
+    parts = [(ranks, composite)] + ([(cranks, None)] if want_county else [])
+    out: dict = {}
+    _map_threads(lambda j: out.__setitem__(j, _summary(*parts[j], indicators.index)),
+                 list(range(len(parts))), nthreads)
+    summary = out[0]
     if want_county:
-        csum = _summary(cranks, None, indicators.index)
+        csum = out[1]
         for q in ("median", "p05", "p95"):
             summary[f"rank_county_{q}"] = csum[f"rank_{q}"]
         del cranks
@@ -377,6 +398,29 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
                     list(mod.indicators), base, _sensitivity(ranks, info))
+
+
+def _threads(threads: int | None) -> int:
+    if threads is not None:
+        return max(1, int(threads))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:            # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
+def _map_threads(fn, items, threads: int) -> None:
+    """``fn(item)`` for every item, on ``threads`` threads; the first error is raised."""
+    if threads <= 1 or len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for _ in pool.map(fn, items):
+            pass
 
 
 def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:

@@ -218,3 +218,17 @@ def test_chunks_streamed_to_a_consumer_equal_the_kept_arrays():
     np.testing.assert_array_equal(comp, kept.composite)
     np.testing.assert_array_equal(lean.ranks, kept.ranks)
     pd.testing.assert_frame_equal(lean.rank_summary, kept.rank_summary)
+
+
+def test_threads_do_not_change_results():
+    rng = np.random.default_rng(9)
+    ind = pd.DataFrame({"a": rng.lognormal(size=80), "b": rng.uniform(size=80),
+                        "c": rng.normal(size=80)})
+    county = pd.Series(rng.choice(["甲", "乙", "丙", "丁"], 80))
+    system = _system({"a": ("+", "d1"), "b": ("+", "d1"), "c": ("-", "d2")})
+    kw = dict(draws=61, seed=5, county=county, county_ranks=True, chunk_bytes=4 * 80 * 8 * 6)
+    one = monte_carlo(ind, system, threads=1, **kw)
+    two = monte_carlo(ind, system, threads=2, **kw)
+    np.testing.assert_array_equal(one.dim_scores, two.dim_scores)
+    np.testing.assert_array_equal(one.ranks, two.ranks)
+    pd.testing.assert_frame_equal(one.rank_summary, two.rank_summary)
