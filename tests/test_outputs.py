@@ -1,6 +1,7 @@
 """Output writing: staged folders, encodings, column order, round trip of the towns table."""
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
@@ -76,3 +77,84 @@ def test_workbook_keeps_numbers_text_and_empty_cells(tmp_path):
     assert list(back["town_code"]) == ["441882100", "441882101"]
     assert back["gdp"].iloc[0] == 1234.5 and pd.isna(back["gdp"].iloc[1])
     assert list(back["review"]) == [True, False] and list(back["n"]) == [3, 4]
+
+
+def _awkward_table(n=7):
+    """Columns of every type the pipeline writes, with the values that need care."""
+    base = pd.DataFrame({
+        "text": pd.Series(["a,b", 'say "hi"', None, "", "two\nlines", "㮾梨镇", "cr\rhere"],
+                          dtype="str"),
+        "mixed": pd.Series([80, 0.5, "P70", None, float("nan"), True, 1 / 3], dtype=object),
+        "float": [float("nan"), float("inf"), -0.0, 1e20, 1 / 3, 2.0, 123456789012.5],
+        "float32": np.array([0.1, 1, np.nan, 3, 4.25, 5, 6], dtype=np.float32),
+        "int": np.arange(7),
+        "flag": [True, False, True, False, True, False, True],
+        "rank": pd.array([1, None, 3, 4, 5, 6, 7], dtype="Int64"),
+        "share": pd.array([1.5, None, 3, 4, 5, 6, 1 / 3], dtype="Float64"),
+    })
+    return pd.concat([base] * (n // 7), ignore_index=True) if n > 7 else base
+
+
+@pytest.mark.parametrize("n", [7, 70])
+def test_csv_bytes_are_those_of_pandas_to_csv(tmp_path, monkeypatch, n):
+    import classify.outputs as outputs
+
+    monkeypatch.setattr(outputs, "_BLOCK", 16)        # several blocks, a short last one
+    table = _awkward_table(n)
+    ours = write_csv(table, tmp_path / "ours.csv").read_bytes()
+    table.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig",
+                 lineterminator="\n", float_format="%.10g")
+    assert ours == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_csv_of_types_left_to_pandas_and_of_one_column(tmp_path):
+    table = pd.DataFrame({"cat": pd.Categorical(["x", "y"]), "n": [1.25, 2.0]})
+    assert write_csv(table, tmp_path / "a.csv").read_bytes() == \
+        b"\xef\xbb\xbfcat,n\nx,1.25\ny,2\n"
+    assert write_csv(pd.DataFrame({"t": ["", "a"]}), tmp_path / "b.csv").read_bytes() == \
+        b'\xef\xbb\xbft\n""\na\n'
+
+
+def test_workbook_cells_keep_their_types_and_text(tmp_path, monkeypatch):
+    import openpyxl
+
+    import classify.outputs as outputs
+    from classify.outputs import write_xlsx
+
+    monkeypatch.setattr(outputs, "_BLOCK", 3)
+    table = _awkward_table().assign(formula=["=1+1", "<b>&amp;", "x", "x", "\x01bell", "y",
+                                             "  spaced  "])
+    write_xlsx({"towns": table, "说明": pd.DataFrame({"说明 / note": ['示例 "数据" <&>']})},
+               tmp_path / "t.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    assert book.sheetnames == ["towns", "说明"]
+    rows = list(book["towns"].iter_rows(values_only=True))
+    assert rows[0] == tuple(table.columns)
+    assert len(rows) == 8
+    col = {name: [r[k] for r in rows[1:]] for k, name in enumerate(rows[0])}
+    assert col["text"] == ["a,b", 'say "hi"', None, None, "two\nlines", "㮾梨镇", "cr\rhere"]
+    assert col["mixed"] == [80, 0.5, "P70", None, None, True, pytest.approx(1 / 3, rel=1e-15)]
+    assert col["float"][0] is None and col["float"][1] is None     # NaN and inf: empty
+    assert col["float"][3] == 1e20 and col["float"][6] == 123456789012.5
+    # sixteen significant digits, as openpyxl writes numbers
+    assert col["float32"][:2] == [pytest.approx(float(np.float32(0.1)), rel=1e-15), 1]
+    assert col["float32"][2] is None
+    assert col["int"] == list(range(7)) and col["flag"] == [True, False] * 3 + [True]
+    assert col["rank"] == [1, None, 3, 4, 5, 6, 7] and col["share"][1] is None
+    # text stays text (never a formula); markup and control characters cannot break the XML
+    assert col["formula"] == ["=1+1", "<b>&amp;", "x", "x", "bell", "y", "  spaced  "]
+    assert book["towns"]["I2"].data_type == "s"
+    assert book["说明"]["A2"].value == '示例 "数据" <&>'
+
+
+def test_workbook_reads_back_like_the_table(tmp_path):
+    from classify.outputs import write_xlsx
+
+    table = _awkward_table(70).drop(columns=["text", "mixed", "float"])
+    write_xlsx({"towns": table}, tmp_path / "t.xlsx")
+    back = pd.read_excel(tmp_path / "t.xlsx", sheet_name="towns")
+    assert back.shape == table.shape
+    np.testing.assert_allclose(back["float32"], table["float32"].astype(float))
+    np.testing.assert_array_equal(back["int"], table["int"])
+    assert back["flag"].tolist() == table["flag"].tolist()
+    np.testing.assert_allclose(back["share"], table["share"].astype(float))
