@@ -28,6 +28,7 @@ The module depends on the scoring and taxonomy objects only through small adapte
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -98,14 +99,29 @@ class Rows:
 
     :func:`suggest` makes several tables per town; building them all as DataFrames is
     most of the time of a large run, and the sheets only read them row by row.  ``build``
-    makes the DataFrame (exactly as an eager implementation would) on first access.
+    makes the DataFrame (exactly as an eager implementation would) on first access;
+    ``recs`` may be a function that makes the records on first access (so that the
+    processes writing the sheets make them, not :func:`suggest`).
     """
 
-    __slots__ = ("recs", "build")
+    __slots__ = ("_recs", "_build", "columns")
 
-    def __init__(self, recs: list[dict], build: Callable[[], pd.DataFrame]):
-        self.recs = recs
-        self.build = build
+    def __init__(self, recs: list[dict] | Callable[[], list[dict]],
+                 build: Callable[[], pd.DataFrame] | None = None, *,
+                 columns: list[str] | None = None):
+        self._recs, self._build, self.columns = recs, build, columns
+
+    @property
+    def recs(self) -> list[dict]:
+        if callable(self._recs):
+            self._recs = self._recs()
+        return self._recs
+
+    def build(self) -> pd.DataFrame:
+        """The DataFrame: ``build()`` when given, else the records under ``columns``."""
+        if self._build is not None:
+            return self._build()
+        return pd.DataFrame(self.recs, columns=self.columns)
 
 
 class _Table:
@@ -448,6 +464,7 @@ class _Positions:
             # sorted ascending: the best first, then the worst first
             self.key = {"best": -np.fmax(pct, pc), "worst": np.fmin(pct, pc)}
         self.info = info
+        self._listed: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _record(self, i: int, j: int, scope: str) -> dict:
         c = self.ids[j]
@@ -455,6 +472,21 @@ class _Positions:
         rec = {k: self.mats[k][i, j].item() for k in self.mats}
         return dict(indicator=c, **rec, scope=scope, label_zh=m.label_zh,
                     label_en=m.label_en, unit=m.unit, dimension=m.dimension)
+
+    def listed(self, kind: str, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+        """For every town, the ``n_max`` indicators listed as ``kind`` ("best" or
+        "worst"), best (worst) first, ties by id: a (towns × n_max) matrix of indicator
+        positions (-1: none) and the number listed per town."""
+        if (kind, n_max) not in self._listed:
+            hit = self.hit[kind][0] | self.hit[kind][1]
+            id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
+            key = np.where(hit, self.key[kind], np.inf)
+            order = np.lexsort((np.broadcast_to(id_rank, key.shape), key), axis=-1)
+            order = order[:, :n_max]
+            count = np.minimum(hit.sum(axis=1), n_max)
+            order[np.arange(order.shape[1])[None, :] >= count[:, None]] = -1
+            self._listed[(kind, n_max)] = (order, count)
+        return self._listed[(kind, n_max)]
 
     def strengths(self, i: int, n_max: int) -> tuple[Rows, Rows]:
         """Indicators in the top / bottom percentiles of the region or the county.
@@ -465,13 +497,15 @@ class _Positions:
         """
         out = []
         for kind in ("best", "worst"):
-            hit_r, hit_c = self.hit[kind][0][i], self.hit[kind][1][i]
-            js = np.flatnonzero(hit_r | hit_c).tolist()
-            key = self.key[kind][i]
-            js.sort(key=lambda j: (float(key[j]), self.ids[j]))
-            recs = [self._record(i, j, "both" if hit_r[j] and hit_c[j] else
-                                 "region" if hit_r[j] else "county") for j in js[:n_max]]
-            out.append(Rows(recs, lambda recs=recs: pd.DataFrame(recs, columns=_POS_COLS)))
+            order, count = self.listed(kind, n_max)
+            js = order[i, :count[i]].tolist()
+
+            def recs(js=js, kind=kind):
+                hit_r, hit_c = self.hit[kind][0][i], self.hit[kind][1][i]
+                return [self._record(i, j, "both" if hit_r[j] and hit_c[j] else
+                                     "region" if hit_r[j] else "county") for j in js]
+
+            out.append(Rows(recs, columns=_POS_COLS))
         return out[0], out[1]
 
 
@@ -562,6 +596,17 @@ class _Peers:
         self.prof = prof
         self.lacking = np.isnan(self.values)
         self._median: dict[tuple, float] = {}
+        self.dims = np.array([m.dimension for m in self.meta], dtype=object)
+        self.score_dims = [c.removeprefix("score_") for c in nc.frame.columns
+                           if c.startswith("score_")]
+        for d in self.score_dims:  # made here once, not in each process writing sheets
+            nc.pct(f"score_{d}")
+            for t in self.members:
+                self.median(nc, t, f"score_{d}")
+        # gap tables asked for (town, other town, focus dimension, rows) and their row
+        # order, found for all of them at once (see order_gaps)
+        self._gaps: list[tuple[int, int, str, int]] = []
+        self._gap_order: list[np.ndarray] = []
 
     def median(self, nc: _Cols, target, col: str) -> float:
         key = (target, col)
@@ -572,21 +617,49 @@ class _Peers:
         return self._median[key]
 
     def gap_table(self, i: int, j: int, focus: str, n_rows: int) -> Rows:
-        """Indicators of the focus dimension first, then the largest relative differences."""
-        dim = focus.removeprefix("score_")
-        this, other = self.values[i], self.values[j]
+        """Indicators of the focus dimension first, then the largest relative differences
+        (records made on first use; the order of all tables asked for is found at once)."""
+        k = len(self._gaps)
+        self._gaps.append((i, j, focus.removeprefix("score_"), n_rows))
+        return Rows(lambda: self._gap_recs(k), columns=_GAP_TABLE_COLS)
+
+    def order_gaps(self, block: int = 16384) -> None:
+        """Row order of every gap table asked for and not yet ordered: all at once."""
+        for lo in range(len(self._gap_order), len(self._gaps), block):
+            part = self._gaps[lo:lo + block]
+            I = np.array([g[0] for g in part], dtype=np.int64)
+            J = np.array([g[1] for g in part], dtype=np.int64)
+            this, other = self.values[I], self.values[J]
+            diff = other - this
+            with np.errstate(all="ignore"):
+                pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100,
+                               np.nan)
+            focus_m = self.dims[None, :] == np.array([g[2] for g in part],
+                                                     dtype=object)[:, None]
+            size = np.where(np.isnan(pct), -1.0, np.abs(pct))
+            order = np.lexsort((np.broadcast_to(self.col_order, size.shape), -size,
+                                ~focus_m), axis=-1)
+            keep = np.maximum(np.array([g[3] for g in part]), focus_m.sum(axis=1)).tolist()
+            self._gap_order.extend(order[r, :keep[r]] for r in range(len(part)))
+
+    def _gap_recs(self, k: int) -> list[dict]:
+        if k >= len(self._gap_order):
+            self.order_gaps()
+        i, j, dim, _ = self._gaps[k]
+        order = self._gap_order[k]
+        this, other = self.values[i, order], self.values[j, order]
         diff = other - this
         with np.errstate(all="ignore"):
             pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
-        focus_m = np.array([m.dimension == dim for m in self.meta], dtype=bool)
-        size = np.where(np.isnan(pct), -1.0, np.abs(pct))
-        order = np.lexsort((self.col_order, -size, ~focus_m))[:max(n_rows, int(focus_m.sum()))]
-        tl, ol, dl, pl = this.tolist(), other.tolist(), diff.tolist(), pct.tolist()
-        recs = [(self.cols[k], tl[k], ol[k], dl[k], pl[k], bool(focus_m[k]), self.meta[k].label_zh,
-                 self.meta[k].label_en, self.meta[k].unit, self.meta[k].dimension)
-                for k in order.tolist()]
-        return Rows([dict(zip(_GAP_TABLE_COLS, r)) for r in recs],
-                    lambda: pd.DataFrame(recs, columns=_GAP_TABLE_COLS))
+        out = []
+        for k, t, o, d, p in zip(order.tolist(), this.tolist(), other.tolist(),
+                                 diff.tolist(), pct.tolist()):
+            m = self.meta[k]
+            out.append({"indicator": self.cols[k], "this": t, "other": o, "diff": d,
+                        "diff_pct": p, "in_focus": m.dimension == dim,
+                        "label_zh": m.label_zh, "label_en": m.label_en, "unit": m.unit,
+                        "dimension": m.dimension})
+        return out
 
 
 def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
@@ -691,21 +764,25 @@ def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
     np.multiply(d, city_weight, out=d, where=same_city)
 
 
+_DIM_COLS = ["dimension", "label_zh", "label_en", "this", "category_median", "benchmark",
+             "pct"]
+
+
 def _dimension_table(nc: _Cols, peers: _Peers, i, target, bench, dim_labels) -> Rows:
-    dims = [c.removeprefix("score_") for c in nc.frame.columns if c.startswith("score_")]
-    rows = []
-    for d in dims:
-        v = nc(f"score_{d}")
-        zh, en = dim_labels.get(d, (d, d))
-        rows.append({
-            "dimension": d, "label_zh": zh, "label_en": en, "this": float(v[i]),
-            "category_median": peers.median(nc, target, f"score_{d}"),
-            "benchmark": float(v[bench]) if bench is not None else np.nan,
-            "pct": float(nc.pct(f"score_{d}")[i]),
-        })
-    return Rows(rows, lambda: pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en",
-                                                          "this", "category_median",
-                                                          "benchmark", "pct"]))
+    def recs():
+        rows = []
+        for d in peers.score_dims:
+            v = nc(f"score_{d}")
+            zh, en = dim_labels.get(d, (d, d))
+            rows.append({
+                "dimension": d, "label_zh": zh, "label_en": en, "this": float(v[i]),
+                "category_median": peers.median(nc, target, f"score_{d}"),
+                "benchmark": float(v[bench]) if bench is not None else np.nan,
+                "pct": float(nc.pct(f"score_{d}")[i]),
+            })
+        return rows
+
+    return Rows(recs, columns=_DIM_COLS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -895,15 +972,16 @@ def _model_fields(model, rows: pd.DataFrame, fields: list[str]) -> np.ndarray:
 def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
     values, col = grid.values, grid.col
     cur = values[grid.town, col]
-    lo, hi = cur.copy(), cur.copy()
-    for k, (_, ind) in enumerate(pairs):
-        v = values[:, col[k]]
-        if info[ind].direction > 0:
-            # a share cannot pass 100 %; other totals are searched up to 10× the best
-            top = 100.0 if info[ind].unit == "%" else max(cur[k], float(np.nanmax(v))) * 10 + 1
-            hi[k] = max(cur[k], top)
-        else:
-            hi[k] = min(cur[k], float(np.nanmin(v)), 0.0)
+    lo = cur.copy()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column is no pair
+        best, least = np.nanmax(values, axis=0)[col], np.nanmin(values, axis=0)[col]
+    meta = [info[ind] for _, ind in pairs]
+    up = np.array([m.direction > 0 for m in meta], dtype=bool)
+    share = np.array([m.unit == "%" for m in meta], dtype=bool)
+    # a share cannot pass 100 %; other totals are searched up to 10× the best
+    top = np.where(share, 100.0, np.maximum(cur, best) * 10 + 1)
+    hi = np.where(up, np.maximum(cur, top), np.minimum(np.minimum(cur, least), 0.0))
     result: list = [None] * len(pairs)
     done = np.zeros(len(pairs), dtype=bool)
     for rnd in range(4):
@@ -953,9 +1031,12 @@ class _Grid:
         self.col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
         self.fld = np.array([fields.index(a.fld) for a, _ in pairs], dtype=np.int64)
         self.need = np.array([a.needed_field for a, _ in pairs], dtype=float)
+        self.rows = _ModelRows.of(model, values, list(where), fields)
         # rows of different towns are never mixed in one call when the model imputes
-        # missing values from the rows it is given
-        self.per_town = getattr(model, "missing", None) == "impute_county_median"
+        # missing values from the rows it is given (the arrays path needs no such care:
+        # in one town's rows a missing column is missing in every row, nothing is imputed)
+        self.per_town = self.rows is None and \
+            getattr(model, "missing", None) == "impute_county_median"
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
         """Index of the first grid point of each pair ``act`` whose score exceeds its
@@ -980,7 +1061,8 @@ class _Grid:
         n_grid = xs.shape[1]
         out = np.empty(xs.shape)
         town = self.town[act]
-        step = max(1, self.chunk // n_grid)
+        # the arrays path in cache-sized blocks (its temporaries are most of its time)
+        step = max(1, (self.chunk if self.rows is None else 4096) // n_grid)
         bounds = np.flatnonzero(np.diff(town)) + 1 if self.per_town else \
             np.arange(step, len(act), step)
         for part in np.split(np.arange(len(act)), bounds):
@@ -991,6 +1073,8 @@ class _Grid:
     def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
         n_grid = x.shape[1]
         t, c = self.town[act], self.col[act]
+        if self.rows is not None:
+            return self.rows.scores(t, c, x, self.fld[act], self.numer)
         mat = np.repeat(self.values[t], n_grid, axis=0)
         mat[np.arange(len(mat)), np.repeat(c, n_grid)] = x.ravel()
         base = self.values[t, c]
@@ -1004,6 +1088,115 @@ class _Grid:
                             self.fields)
         return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
+
+
+class _ModelRows:
+    """Scores of a fitted :class:`~classify.scoring.ScoreModel` for towns' rows with one
+    indicator set to other values (and the derived indicators that move with it), by the
+    arithmetic of ``ScoreModel.transform`` on arrays, without its frames and ranks.
+
+    Every town's row is treated and normalised once; only the changed columns are
+    transformed again.  The outlier treatment and the normalisers work value by value
+    (one column's parameters), so a changed column gets the same numbers bit for bit as
+    in a whole-row ``transform``; the rows are then aggregated by the model's own
+    ``dim_scores`` and :func:`~classify.scoring.aggregate`.  :meth:`of` returns ``None``
+    for any other model (or normaliser), whose ``transform`` is called instead.
+    """
+
+    def __init__(self, model, values: np.ndarray, cols: list[str], fields: list[str]):
+        from classify.scoring import aggregate
+
+        self.model, self.aggregate, self.values = model, aggregate, values
+        where = {c: k for k, c in enumerate(cols)}
+        # column of each model indicator in ``values`` (missing from the table: NaN)
+        take = np.array([where.get(c, -1) for c in model.indicators], dtype=np.int64)
+        X = np.where(take >= 0, values[:, np.maximum(take, 0)], np.nan)
+        with np.errstate(all="ignore"):
+            self.Z = model.normaliser.transform(model.treatment.transform(X))
+        # model column of each ``values`` column (-1: not scored)
+        self.mcol = np.full(len(cols), -1, dtype=np.int64)
+        self.mcol[take[take >= 0]] = np.flatnonzero(take >= 0)
+        names = list(model.get_feature_names_out())
+        self.fcol = np.array([names.index(f) for f in fields], dtype=np.int64)
+        self.n_dims = len(model.dims)
+
+    @classmethod
+    def of(cls, model, values, cols, fields) -> "_ModelRows | None":
+        from classify.normalise import (MinMaxNormaliser, RankNormaliser, TargetNormaliser,
+                                        ZScoreNormaliser)
+        from classify.scoring import ScoreModel
+
+        if type(model) is not ScoreModel or type(model.normaliser) not in (
+                MinMaxNormaliser, ZScoreNormaliser, RankNormaliser, TargetNormaliser):
+            return None
+        names = list(model.get_feature_names_out())
+        if any(f not in names for f in fields):
+            return None
+        return cls(model, values, cols, fields)
+
+    def column(self, j: int, x: np.ndarray) -> np.ndarray:
+        """Treated and normalised values ``x`` of model column ``j`` (as the model's
+        ``OutlierTreatment.transform`` and normaliser ``transform`` do for that column)."""
+        tr, nm = self.model.treatment, self.model.normaliser
+        x = np.clip(x, tr.lower_[j], tr.upper_[j])
+        if tr.actions_[j] == "log":
+            x = np.log(x + tr.shift_[j])
+        elif tr.actions_[j] == "asinh":
+            x = np.arcsinh(x / tr.scale_[j])
+        kind = type(nm).__name__
+        if kind == "RankNormaliser":
+            out = np.full(x.shape, np.nan)
+            ref, ok = nm.reference_[j], ~np.isnan(x)
+            n = ref.size
+            if n < 2 or ref[0] == ref[-1]:
+                out[ok] = 50.0
+                return out
+            lo = np.searchsorted(ref, x[ok], side="left")
+            hi = np.searchsorted(ref, x[ok], side="right")
+            r = lo + (hi - lo + 1) / 2.0
+            p = np.clip(100.0 * (r - 1.0) / (n - 1.0), 0.0, 100.0)
+            out[ok] = p if nm.signs_[j] > 0 else 100.0 - p
+            return out
+        if kind == "MinMaxNormaliser":
+            rng = nm.max_[j] - nm.min_[j]
+            up = (x - nm.min_[j]) / (rng if rng > 0 else 1.0)
+            z = 100.0 * (up if nm.signs_[j] > 0 else 1.0 - up)
+            z = z if rng > 0 else np.where(np.isnan(x), np.nan, 50.0)
+            return np.clip(z, 0, 100) if nm.clip else z
+        if kind == "ZScoreNormaliser":
+            sc = nm.scale_[j]
+            z = nm.signs_[j] * (x - nm.mean_[j]) / (sc if sc > 0 else 1.0)
+            return z if sc > 0 else np.where(np.isnan(x), np.nan, 0.0)
+        span = nm.target_[j] - nm.worst_[j]  # TargetNormaliser
+        z = np.clip(100.0 * (x - nm.worst_[j]) / (span if span != 0 else 1.0), 0.0, 100.0)
+        return z if span != 0 else np.where(np.isnan(x), np.nan, 50.0)
+
+    def scores(self, t: np.ndarray, c: np.ndarray, x: np.ndarray, fld: np.ndarray,
+               numer: list[tuple[int, int]]) -> np.ndarray:
+        """Score ``fields[fld[k]]`` of town ``t[k]`` with ``values`` column ``c[k]`` set
+        to each of ``x[k]`` (pairs × values)."""
+        p, g = x.shape
+        Z = np.repeat(self.Z[t], g, axis=0).reshape(p, g, -1)
+        base = self.values[t, c]
+        with np.errstate(all="ignore"):
+            for j in np.unique(c).tolist():
+                sel, mj = np.flatnonzero(c == j), self.mcol[j]
+                if mj >= 0:
+                    Z[sel, :, mj] = self.column(mj, x[sel].ravel()).reshape(len(sel), g)
+            for d, num in numer:  # derived indicators move with their numerator
+                hit, md = np.flatnonzero((c == num) & (base != 0)), self.mcol[d]
+                if len(hit) and md >= 0:
+                    v = self.values[t[hit], d][:, None] * x[hit] / base[hit][:, None]
+                    Z[hit, :, md] = self.column(md, v.ravel()).reshape(len(hit), g)
+            S = self.model.dim_scores(Z.reshape(p * g, -1))
+            col = np.repeat(self.fcol[fld], g)
+            out = np.empty(p * g)
+            dim = col < self.n_dims
+            out[dim] = S[dim, col[dim]]
+            if not dim.all():  # the composite, of the rows that need it
+                out[~dim] = self.aggregate(S[~dim], self.model.w_dim[:, None],
+                                           self.model.aggregation)[:, 0]
+        return out.reshape(p, g)
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
@@ -1347,6 +1540,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                                     county_weight=county_weight, city_weight=city_weight)
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
+    ctx.peers.order_gaps()  # the benchmark gap tables of all towns at once
     if model is not None:  # the model searches of all towns at once
         _solve_asks(model, nc, [a for _, plan in done for _, a in plan
                                 if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
