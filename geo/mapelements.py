@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from jinja2 import Template
 
 __all__ = [
@@ -82,6 +82,37 @@ def _script_safe(text: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
 
 
+class _Verbatim(Element):
+    """Text put into the page as it is."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _Macro(MacroElement):
+    """A :class:`MacroElement` whose rendered macros go into the page verbatim.
+
+    branca wraps each rendered macro in a new ``Element(text)``, which compiles the text
+    as a Jinja2 template: the town payload (megabytes of JSON) was parsed a second time
+    (1.9 s of 12 at 40,000 towns), and ``{{`` in a town name or title would have been
+    evaluated.
+    """
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        macros = self._template.module.__dict__
+        for name, section in (("header", figure.header), ("html", figure.html),
+                              ("script", figure.script)):
+            if macros.get(name) is not None:
+                section.add_child(_Verbatim(macros[name](self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
 class OfflineMap(folium.Map):
     """A :class:`folium.Map` without folium's CDN links (Leaflet, jQuery, Bootstrap, …).
 
@@ -92,7 +123,7 @@ class OfflineMap(folium.Map):
     default_css: list = []
 
 
-class InlineAssets(MacroElement):
+class InlineAssets(_Macro):
     """Leaflet and the towntype runtime, inlined into the page header."""
 
     _template = Template(
@@ -114,7 +145,7 @@ class InlineAssets(MacroElement):
         self.js = _script_safe(leaflet_js) + "\n" + _script_safe(own_js)
 
 
-class TownLayer(MacroElement):
+class TownLayer(_Macro):
     """The town polygons, drawn once on a canvas and restyled per thematic layer.
 
     Parameters
@@ -144,7 +175,7 @@ class TownLayer(MacroElement):
             "</", "<\\/")
 
 
-class _Control(MacroElement):
+class _Control(_Macro):
     """A towntype control bound to a :class:`TownLayer` (``towntype.<factory>(tm, opts)``)."""
 
     _factory = ""
@@ -197,7 +228,7 @@ class InfoBox(_Control):
     _factory = "infoBox"
 
 
-class ScaleBar(MacroElement):
+class ScaleBar(_Macro):
     """Leaflet's own scale control (metric)."""
 
     _template = Template(

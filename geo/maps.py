@@ -24,6 +24,7 @@ import datetime as _dt
 import json
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -33,7 +34,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from geo.errors import InputError, InputWarning, TowntypeError
+from geo.coverage import DisplayCoverage, drop_specks, simplify_coverage
+from geo.errors import InputError, TowntypeError
 
 __all__ = [
     "BASEMAPS",
@@ -418,64 +420,6 @@ def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
 
 
 # ---------------------------------------------------------------------------- geometry
-def simplify_coverage(geoms, tolerance: float):
-    """Simplify polygons as a coverage: shared edges are simplified once, so neighbours
-    keep common boundaries (no gaps or slivers).
-
-    Boundary files are rarely exact coverages (vertices along shared edges differ,
-    hairline overlaps from clipping), so an invalid coverage is first cleaned with GEOS's
-    coverage cleaner (``shapely.coverage_clean``: nodes snapped, overlaps merged into a
-    neighbour).  Only if that fails is each polygon simplified on its own.  Display only:
-    the data keep their geometry.
-
-    Parameters
-    ----------
-    geoms : array-like of shapely geometries (lon/lat degrees)
-    tolerance : float
-        Visvalingam–Whyatt tolerance in degrees; 0 leaves the geometry unchanged.
-    """
-    import shapely
-
-    arr = np.asarray(geoms, dtype=object)
-    if tolerance <= 0:
-        return arr
-    try:
-        cov = arr if bool(shapely.coverage_is_valid(arr)) else shapely.coverage_clean(arr)
-        gone = shapely.is_empty(cov) | shapely.is_missing(cov)
-        cov = np.where(gone, arr, cov)
-        out = shapely.coverage_simplify(cov, tolerance, simplify_boundary=True)
-    except shapely.errors.GEOSException as exc:
-        warnings.warn(f"town polygons are not a clean coverage ({exc}); simplifying each "
-                      "polygon on its own, so shared edges may show hairline gaps",
-                      InputWarning, stacklevel=3)
-        out = shapely.simplify(arr, tolerance, preserve_topology=True)
-    # a polygon must not vanish at display scale
-    gone = shapely.is_empty(out) | shapely.is_missing(out)
-    return np.where(gone, arr, out)
-
-
-def drop_specks(geoms, min_area: float):
-    """Drop polygon parts smaller than ``min_area`` (square degrees) from multi-part
-    geometries — clipping slivers a pixel could not show; a town keeps its largest part.
-    """
-    import shapely
-
-    arr = np.asarray(geoms, dtype=object)
-    parts, owner = shapely.get_parts(arr, return_index=True)
-    area = shapely.area(parts)
-    largest = np.zeros(len(arr))
-    np.maximum.at(largest, owner, area)
-    keep = (area >= min_area) | (area == largest[owner])
-    if keep.all():
-        return arr
-    out = arr.copy()
-    changed = np.unique(owner[~keep])
-    for i in changed:
-        kept = parts[(owner == i) & keep]
-        out[i] = kept[0] if len(kept) == 1 else shapely.MultiPolygon(list(kept))
-    return out
-
-
 def encode_geometries(geoms, precision: int = 5) -> list:
     """Quantise and delta-encode polygons for the map payload.
 
@@ -570,10 +514,17 @@ def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
     if len(names) == 0:
         return [], []
+    # each distinct name once (town names repeat across counties)
+    unique = list(dict.fromkeys(str(n).replace("\n", " ") for n in names))
+    if len(unique) < len(names):
+        full, initials = _pinyin(unique)
+        index = {n: i for i, n in enumerate(unique)}
+        rows = [index[str(n).replace("\n", " ")] for n in names]
+        return [full[i] for i in rows], [initials[i] for i in rows]
     # one pass over all names, newline-separated (pinyin never contains one, and a
     # non-Chinese character ends pypinyin's phrase segmentation); characters without
     # pinyin come back marked so the initials keep them whole
-    text = "\n".join(str(n).replace("\n", " ") for n in names)
+    text = "\n".join(unique)
     items = lazy_pinyin(text, errors=lambda chars: ["\0" + chars])
     full = "".join(i[1:] if i.startswith("\0") else i for i in items)
     initials = "".join(i[1:] if i.startswith("\0") else i[:1] for i in items)
@@ -606,12 +557,12 @@ def _indicator_columns(towns: pd.DataFrame, indicators, t) -> list[dict]:
                              f"(columns: {', '.join(map(str, towns.columns))})",
                              column=column)
         v = pd.to_numeric(towns[column], errors="coerce")
-        rank = v.rank(ascending=False, method="min")
+        rank = v.rank(ascending=False, method="min").to_numpy(dtype=float)
         n = int(v.notna().sum())
+        text = t("info_indicator").format      # same as t("info_indicator", **fmt)
         cols.append({"label": str(label), "values": [
-            None if pd.isna(x) else t("info_indicator", value=_number(float(x)), rank=int(r),
-                                      n=n)
-            for x, r in zip(v, rank)]})
+            None if x != x else text(value=_number(x), rank=int(r), n=n)
+            for x, r in zip(v.to_numpy(dtype=float).tolist(), rank.tolist())]})
     return cols
 
 
@@ -700,7 +651,8 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
              breaks: Mapping[str, Sequence[float]] | None = None,
              basemap_key: str | None = None, date: str | None = None,
              indicators: Mapping[str, str] | Sequence[str] | None = None,
-             precision: int = 5, tolerance: float | None = None):
+             precision: int = 5, tolerance: float | None = None,
+             coverage: DisplayCoverage | None = None):
     """An offline interactive map of classified towns.
 
     Parameters
@@ -745,6 +697,10 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     tolerance : float, optional
         Simplification tolerance in degrees (default: about a pixel at two zoom levels
         past the label zoom; 0 keeps every vertex).
+    coverage : geo.coverage.DisplayCoverage, optional
+        The towns' geometry (in ``datum``, same order) prepared for drawing, to share its
+        cleaning and simplification with the static maps
+        (:func:`geo.static.static_category_maps`); made here when not given.
 
     Returns
     -------
@@ -760,9 +716,20 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
                                            else layers)]
     if not specs:
         raise InputError("layers is empty: give at least one layer id, e.g. ['category']")
-    layer_defs = [_build_layer(towns, s, ctx) for s in specs]
-    data = _geometry_payload(towns, counties, datum, bm, precision, tolerance)
-    data.update(_attribute_payload(towns, t, lang, indicators))
+    if coverage is None:
+        coverage = DisplayCoverage(towns.geometry)
+    elif len(coverage) != len(towns):
+        raise InputError(f"coverage has {len(coverage)} polygons for {len(towns)} towns: "
+                         "give DisplayCoverage(towns.geometry) of the same towns")
+    # GEOS releases the GIL: the geometry (cleaning, simplification: seconds for a
+    # national map) is prepared on a second thread while this one builds the attributes
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        geometry = pool.submit(_geometry_payload, coverage, counties, datum, bm, precision,
+                               tolerance)
+        layer_defs = [_build_layer(towns, s, ctx) for s in specs]
+        attributes = _attribute_payload(towns, t, lang, indicators)
+        data = geometry.result()
+    data.update(attributes)
     links = "suggestions/{town_code}.html" if suggestion_links is True else suggestion_links
     data.update({
         "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
@@ -787,20 +754,26 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
                      meta=meta_line, attribution=[str(a) for a in attribution])
 
 
-def _geometry_payload(towns, counties, datum: str, bm: Basemap, precision: int,
-                      tolerance: float | None) -> dict:
-    """Display geometry: shifted to the basemap's datum, coverage-simplified, encoded."""
+def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basemap,
+                      precision: int, tolerance: float | None) -> dict:
+    """Display geometry: coverage-simplified, shifted to the basemap's datum, encoded.
+
+    The shift (GCJ-02 for Gaode tiles) moves shared vertices alike, so a coverage
+    simplified before it stays a coverage after it.
+    """
     import shapely
 
-    geoms = _display_geometry(towns, datum, bm.datum).to_numpy()
+    geoms = coverage.geoms
     label_zoom = _label_zoom(geoms)
     if tolerance is None:
         tolerance = 360 / (256 * 2 ** (label_zoom + 2))
-    simple = drop_specks(simplify_coverage(geoms, tolerance), tolerance ** 2)
+    simple = drop_specks(_shift(coverage.simplified(tolerance), datum, bm.datum),
+                         tolerance ** 2)
     scale = 10 ** precision
-    label_pts = np.round(shapely.get_coordinates(shapely.point_on_surface(geoms)) * scale)
+    label_pts = _shift(shapely.point_on_surface(geoms), datum, bm.datum)
+    label_pts = np.round(shapely.get_coordinates(label_pts) * scale)
     minx, miny, maxx, maxy = shapely.total_bounds(simple)
-    data = {"n": len(towns), "scale": scale, "geom": encode_geometries(simple, precision),
+    data = {"n": len(geoms), "scale": scale, "geom": encode_geometries(simple, precision),
             "labels": label_pts.astype(np.int64).tolist(), "labelZoom": label_zoom,
             "bounds": [[miny, minx], [maxy, maxx]]}
     if counties is not None and len(counties):
@@ -808,6 +781,16 @@ def _geometry_payload(towns, counties, datum: str, bm: Basemap, precision: int,
         data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
                                                       precision)}
     return data
+
+
+def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
+    """Geometries moved from the data's datum to the display datum (as given if equal)."""
+    if datum == display:
+        return geoms
+    import geopandas as gpd
+
+    from geo.datum import convert_geoseries
+    return convert_geoseries(gpd.GeoSeries(geoms, crs=4326), datum, display).to_numpy()
 
 
 def _attribute_payload(towns, t, lang: str, indicators) -> dict:

@@ -389,3 +389,27 @@ def test_displayed_towns_still_tile_without_gaps_or_overlaps():
     assert shapely.get_num_coordinates(shown).sum() < shapely.get_num_coordinates(cells).sum() / 2
     assert bool(shapely.coverage_is_valid(shown))
     assert shapely.union_all(shown).area == pytest.approx(0.8 * 0.6, rel=0.02)
+
+
+def test_a_shared_coverage_gives_the_same_map_and_keeps_its_simplification():
+    from geo.coverage import DisplayCoverage
+
+    towns = six_towns()
+    coverage = DisplayCoverage(towns.geometry)
+    shared = payload(town_map(towns, palette=PALETTE, title="t", coverage=coverage,
+                              tolerance=0.01))
+    alone = payload(town_map(towns, palette=PALETTE, title="t", tolerance=0.01))
+    assert shared["geom"] == alone["geom"] and shared["labels"] == alone["labels"]
+    assert coverage.finest(0.02) is coverage.simplified(0.01)   # there for the static map
+    with pytest.raises(InputError, match="coverage has 5 polygons for 6 towns"):
+        town_map(towns, palette=PALETTE, title="t",
+                 coverage=DisplayCoverage(towns.geometry[:5]))
+
+
+def test_template_syntax_in_names_and_titles_is_shown_as_written():
+    towns = six_towns()
+    towns.loc[0, "town"] = "{{ 6 * 7 }}镇"
+    html = town_map(towns, palette=PALETTE, title="{% raw %}标题{{ 1 + 1 }}",
+                    notice="{# 注 #}").get_root().render()
+    assert "{{ 6 * 7 }}镇" in html and "42镇" not in html
+    assert "{{ 1 + 1 }}" in html and "{% raw %}" in html and "{# 注 #}" in html
