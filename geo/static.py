@@ -23,7 +23,8 @@ import numpy as np
 
 from geo.errors import InputError, TowntypeError
 
-__all__ = ["A4_INCHES", "FORMATS", "cjk_font", "static_category_map"]
+__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "cjk_font", "static_category_map",
+           "static_category_maps"]
 
 #: A4 in inches (portrait: width, height).
 A4_INCHES = (8.27, 11.69)
@@ -119,7 +120,8 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
                         title: str, counties=None, notice: str | None = None,
                         attribution: Sequence[str] = (), lang: str = "zh",
                         by: str = "category", dpi: int = 200,
-                        labels: bool | None = None) -> Path:
+                        labels: bool | None = None, tolerance: float | None = None,
+                        coverage=None) -> Path:
     """Write a category map for documents (PNG, SVG or PDF by the file suffix).
 
     Parameters
@@ -145,68 +147,213 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
     labels : bool, optional
         Write town names (column ``town``) on the map; default when there are at most
         :data:`MAX_LABELS` towns (more would not be legible on A4).
+    tolerance : float, optional
+        Vertices are snapped to a grid of this many metres and repeats dropped (shared
+        edges stay shared).  Default: a quarter of a pixel at :data:`PRINT_DPI` on the
+        page; 0 keeps every vertex.
+    coverage : geo.coverage.DisplayCoverage, optional
+        The towns' display coverage shared with the interactive map: its simplified
+        geometry is drawn when one fine enough for the page was already made.
 
     Returns
     -------
     Path
+
+    See Also
+    --------
+    static_category_maps : the same map in several formats, drawn once.
     """
-    path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"cannot write a static map as {path.suffix or 'no suffix'!r}; use "
-                         f"one of {', '.join(FORMATS)}", path=path)
+    return static_category_maps(towns, palette, [path], title=title, counties=counties,
+                                notice=notice, attribution=attribution, lang=lang, by=by,
+                                dpi=dpi, labels=labels, tolerance=tolerance,
+                                coverage=coverage)[0]
+
+
+def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths, *,
+                         title: str, counties=None, notice: str | None = None,
+                         attribution: Sequence[str] = (), lang: str = "zh",
+                         by: str = "category", dpi: int = 200,
+                         labels: bool | None = None, tolerance: float | None = None,
+                         coverage=None) -> list[Path]:
+    """Draw the category map once and save it to each of ``paths`` (format by suffix).
+
+    Same parameters as :func:`static_category_map`; returns the paths written.
+
+    Examples
+    --------
+    >>> static_category_maps(towns, palette, ["map.png", "map.svg"], title="t")  # doctest: +SKIP
+    """
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if FORMATS.get(path.suffix.lower()) is None:
+            raise InputError(f"cannot write a static map as {path.suffix or 'no suffix'!r}; "
+                             f"use one of {', '.join(FORMATS)}", path=path)
     if by not in towns.columns:
         raise InputError(f"static map needs column {by!r}", column=by)
     if towns.crs is None or not towns.crs.is_geographic:
         raise InputError(f"static map needs lon/lat towns (EPSG:4326), got {towns.crs}: "
                          "use .to_crs(4326)")
-    font, _ = cjk_font()
-    utm = towns.estimate_utm_crs()
-    proj = towns.to_crs(utm)
-    handles, colours = _legend_entries(towns, palette, lang, by)
+    if not paths:
+        return []
+    import shapely
 
-    minx, miny, maxx, maxy = proj.total_bounds
+    font, _ = cjk_font()
+    handles, colours = _legend_entries(towns, palette, lang, by)
+    utm = towns.estimate_utm_crs()
+    if tolerance is None:   # a quarter of a print pixel across the map's axes
+        minx, miny, maxx, maxy = _projected_bounds(towns, utm)
+        tolerance = max(maxx - minx, maxy - miny) * (1 + 2 * _PAD) / \
+            (max(A4_INCHES) * max(_AXES[2:]) * PRINT_DPI) / 4
+    geoms = towns.geometry.to_numpy() if coverage is None else coverage.finest(
+        tolerance / _M_PER_DEGREE)
+    proj = _to_crs(geoms, utm)
+    minx, miny, maxx, maxy = shapely.total_bounds(proj)
     landscape = (maxx - minx) > 1.25 * (maxy - miny)
     size = A4_INCHES[::-1] if landscape else A4_INCHES
+    if labels is None:
+        labels = len(towns) <= MAX_LABELS and "town" in towns.columns
     # the variable CJK font's default instance is registered as weight 100: matplotlib
     # logs a "failed to find weight normal" line per text; the glyphs are right
     log = logging.getLogger("matplotlib.font_manager")
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        if labels is None:
-            labels = len(towns) <= MAX_LABELS and "town" in towns.columns
-        _draw(proj, towns, counties, utm, colours, handles, size, font, fmt, path, dpi,
-              title=title, notice=notice, attribution=attribution, lang=lang, by=by,
-              labels=labels)
+        fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
+                      title=title, notice=notice, attribution=attribution, lang=lang, by=by,
+                      labels=labels)
+        for path in paths:
+            fmt = FORMATS[path.suffix.lower()]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with matplotlib_rc(font, fmt):
+                fig.savefig(path, format=fmt, dpi=dpi)
     finally:
         log.setLevel(level)
-    return path
+    return paths
 
 
-def _draw(proj, towns, counties, utm, colours, handles, size, font, fmt, path, dpi, *,
-          title, notice, attribution, lang, by, labels) -> None:
+#: Resolution the default simplification is fine enough for (print).
+PRINT_DPI = 300
+#: The map's axes on the page (figure fraction) and the padding around the towns.
+_AXES = (0.05, 0.1, 0.9, 0.78)
+_PAD = 0.04
+#: Metres in a degree of latitude (a degree of longitude is never longer).
+_M_PER_DEGREE = 111_320.0
+
+
+def matplotlib_rc(font: str, fmt: str):
+    """Settings every static map is drawn and saved under (CJK font, embedded glyphs)."""
     import matplotlib
+
+    return matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
+                                  "pdf.fonttype": 42 if fmt == "pdf" else 3,
+                                  "svg.fonttype": "path"})
+
+
+def _projected_bounds(towns, crs) -> np.ndarray:
+    """Bounds of the towns in ``crs``, from the corners of each town's box (cheap)."""
+    from pyproj import Transformer
+
+    b = towns.geometry.bounds.to_numpy()
+    x, y = Transformer.from_crs(towns.crs, crs, always_xy=True).transform(
+        np.r_[b[:, 0], b[:, 2], b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
+    return np.array([np.nanmin(x), np.nanmin(y), np.nanmax(x), np.nanmax(y)])
+
+
+def _to_crs(geoms, crs):
+    import geopandas as gpd
+
+    return gpd.GeoSeries(geoms, crs=4326).to_crs(crs).to_numpy()
+
+
+def _town_rings(geoms, grid: float):
+    """Vertices of every ring, snapped to ``grid`` (0: kept) with repeats dropped.
+
+    Neighbours that share an edge share its vertices, so they snap alike and no sliver
+    opens between them.  Exteriors run anticlockwise and holes clockwise (holes stay
+    empty whatever the fill rule).  Rings snapped below three distinct points are under
+    a pixel and dropped.  Returns ``(xy, ring, first, owner)``: coordinates, ring number
+    and ring start of each vertex, and the geometry each ring belongs to.
+    """
+    import shapely
+
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if grid > 0:
+        xy = np.round(xy / grid) * grid
+    first = np.r_[True, ring[1:] != ring[:-1]]
+    keep = first | np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
+    alive = np.bincount(ring[keep], minlength=len(rings)) >= 4     # closing point included
+    keep &= alive[ring]
+    return xy[keep], ring[keep], first[keep], owner[ring_part]
+
+
+def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
+    """One compound path per group of rings (a colour)."""
+    from matplotlib.path import Path as MPath
+
+    codes = np.full(len(xy), MPath.LINETO, dtype=MPath.code_type)
+    codes[first] = MPath.MOVETO
+    codes[np.r_[first[1:], True]] = MPath.CLOSEPOLY
+    vertex_group = group[ring]
+    order = np.argsort(vertex_group, kind="stable")
+    cuts = np.searchsorted(vertex_group[order], np.arange(n_groups + 1))
+    return [MPath(xy[order[a:b]], codes[order[a:b]]) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _outline_path(xy, ring, first):
+    """Every town edge once: a segment two neighbours share is drawn by the first only
+    (stroking it twice would double its antialiased pixels and pale the map)."""
+    import pandas as pd
+    from matplotlib.path import Path as MPath
+
+    last = np.r_[first[1:], True]
+    start = np.flatnonzero(~last)                      # segment i runs from i to i + 1
+    a, b = xy[start], xy[start + 1]
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    lo, hi = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+    fresh = ~pd.DataFrame(np.hstack([lo, hi])).duplicated().to_numpy()
+    drawn = np.zeros(len(xy), bool)                    # segment starting at this vertex
+    drawn[start[fresh]] = True
+    into = np.r_[False, drawn[:-1]] & ~first           # segment ending at this vertex
+    keep = drawn | into
+    codes = np.where(into, MPath.LINETO, MPath.MOVETO).astype(MPath.code_type)
+    return MPath(xy[keep], codes[keep])
+
+
+def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
+            title, notice, attribution, lang, by, labels):
+    """The page: towns, counties, names, scale bar, north arrow, legend, texts."""
+    import shapely
+    from matplotlib.collections import PathCollection
     from matplotlib.figure import Figure
 
-    minx, miny, maxx, maxy = proj.total_bounds
-    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
-                                "pdf.fonttype": 42 if fmt == "pdf" else 3,
-                                "svg.fonttype": "path"}):
+    minx, miny, maxx, maxy = shapely.total_bounds(proj)
+    keys = list(colours)
+    groups = towns[by].astype(str).map({k: i for i, k in enumerate(keys)}).to_numpy()
+    xy, ring, first, owner = _town_rings(proj, tolerance)
+    with matplotlib_rc(font, "png"):
         fig = Figure(figsize=size)
-        ax = fig.add_axes((0.05, 0.1, 0.9, 0.78))
-        proj.plot(ax=ax, color=[colours[k] for k in towns[by].astype(str)],
-                  edgecolor="white", linewidth=0.3)
+        ax = fig.add_axes(_AXES)
+        ax.add_collection(PathCollection(
+            _fill_paths(xy, ring, first, groups[owner], len(keys)),
+            facecolors=[colours[k] for k in keys], edgecolors="none", linewidths=0),
+            autolim=False)
+        ax.add_collection(PathCollection([_outline_path(xy, ring, first)],
+                                         facecolors="none", edgecolors="white",
+                                         linewidths=0.3), autolim=False)
         if counties is not None and len(counties):
-            counties.to_crs(utm).boundary.plot(ax=ax, color="#333333", linewidth=0.9)
+            lines = shapely.simplify(counties.to_crs(utm).boundary.to_numpy(), tolerance)
+            import geopandas as gpd
+            gpd.GeoSeries(lines).plot(ax=ax, color="#333333", linewidth=0.9)
         if labels:
-            pts = proj.geometry.representative_point()
-            for x, y, name in zip(pts.x, pts.y, towns["town"].astype(str)):
+            pts = shapely.point_on_surface(proj)
+            for (x, y), name in zip(shapely.get_coordinates(pts), towns["town"].astype(str)):
                 ax.text(x, y, name, ha="center", va="center", fontsize=4.5, family=font,
                         color="#111111", zorder=4)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        pad = 0.04 * max(maxx - minx, maxy - miny)
+        pad = _PAD * max(maxx - minx, maxy - miny)
         ax.set_xlim(minx - pad, maxx + pad)
         ax.set_ylim(miny - pad, maxy + pad)
         length = _nice_length(maxx - minx)
@@ -222,5 +369,4 @@ def _draw(proj, towns, counties, utm, colours, handles, size, font, fmt, path, d
                                     else f"Projection: {utm.name}"]
         fig.text(0.05, 0.05, "\n".join(foot), ha="left", va="bottom", fontsize=7,
                  color="#444444", family=font)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=fmt, dpi=dpi)
+    return fig

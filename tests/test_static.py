@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import shapely
 import pytest
 from matplotlib import font_manager as fm
 
@@ -88,3 +89,107 @@ def test_town_names_are_written_for_small_regions(tmp_path):
     pa = np.asarray(Image.open(a).convert("L"))
     pb = np.asarray(Image.open(b).convert("L"))
     assert pa.shape == pb.shape and np.count_nonzero(pa != pb) > 200
+
+
+def test_one_drawing_is_saved_in_every_format(tmp_path, monkeypatch):
+    import geo.static as static
+
+    calls = []
+    real = static._figure
+    monkeypatch.setattr(static, "_figure", lambda *a, **k: calls.append(1) or real(*a, **k))
+    paths = [tmp_path / "m.png", tmp_path / "m.svg", tmp_path / "m.pdf"]
+    out = static.static_category_maps(six_towns(), PALETTE, paths, title="连州市", dpi=40)
+    assert out == paths and len(calls) == 1
+    for path, magic in zip(paths, (b"\x89PNG", b"<?xml", b"%PDF")):
+        assert path.read_bytes()[:len(magic)] == magic
+    with pytest.raises(InputError, match=r"\.png, \.svg, \.pdf"):
+        static.static_category_maps(six_towns(), PALETTE, [tmp_path / "a.png",
+                                                           tmp_path / "b.gif"], title="t")
+    assert not (tmp_path / "a.png").exists()          # checked before anything is drawn
+
+
+def _rings_as_polygons(xy, ring, first, owner, n):
+    """The snapped rings back as shapely polygons (exterior first), one per owner."""
+    from shapely.geometry import Polygon
+
+    rings = np.split(xy, np.flatnonzero(first)[1:])
+    ids = ring[first]
+    polys = [[] for _ in range(n)]
+    for pts, rid in zip(rings, ids):
+        polys[owner[rid]].append(pts)
+    return np.array([Polygon(r[0], r[1:]) for r in polys], dtype=object)
+
+
+def test_snapped_rings_keep_shared_edges_and_outline_each_edge_once():
+    from matplotlib.path import Path as MPath
+    from shapely.geometry import Polygon
+
+    from geo.static import _outline_path, _town_rings
+
+    # two towns sharing a zigzag edge whose teeth (0.4 m wide, 0.3 m apart) are under
+    # the grid (1 m)
+    zig = [(100 + 0.4 * (i % 2), 100 * i / 333) for i in range(334)]
+    left = Polygon([(0, 0)] + zig + [(0, 100)])
+    right = Polygon([(200, 0), (200, 100)] + zig[::-1])
+    xy, ring, first, owner = _town_rings(np.array([left, right], dtype=object), 1.0)
+    assert len(xy) < shapely.get_num_coordinates(left) + shapely.get_num_coordinates(right)
+    shown = _rings_as_polygons(xy, ring, first, owner, 2)
+    assert bool(shapely.coverage_is_valid(shown))     # snapped alike: no sliver, no overlap
+    assert shapely.union_all(shown).area == pytest.approx(200 * 100, rel=1e-3)
+    path = _outline_path(xy, ring, first)
+
+    def segments(points, codes):
+        return [tuple(sorted((tuple(a), tuple(b)))) for a, b, c in
+                zip(points[:-1], points[1:], codes[1:]) if c == MPath.LINETO]
+    drawn = segments(path.vertices, path.codes)
+    ring_codes = np.where(first, MPath.MOVETO, MPath.LINETO)
+    every = set(segments(xy, ring_codes))
+    assert len(drawn) == len(set(drawn))              # no segment drawn twice
+    assert set(drawn) == every                        # and none left out
+    assert len(every) < len(segments(xy, ring_codes))   # (the towns do share edges)
+
+
+def test_holes_stay_empty(tmp_path):
+    from PIL import Image
+    import geopandas as gpd
+
+    # a town with a hole whose ring runs the same way as its exterior (a fill rule alone
+    # would paint it); the hole must show the white page
+    shell = [(112.3, 24.7), (112.6, 24.7), (112.6, 25.0), (112.3, 25.0)]
+    hole = [(112.4, 24.8), (112.5, 24.8), (112.5, 24.9), (112.4, 24.9)]
+    from shapely.geometry import Polygon
+    town = gpd.GeoDataFrame({"town": ["连州镇"], "category": ["strong"]},
+                            geometry=[Polygon(shell, [hole])], crs=4326)
+    out = static_category_map(town, PALETTE, tmp_path / "h.png", title="t", dpi=50,
+                              labels=False)
+    img = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    red = np.all(np.abs(img - [0xD6, 0x27, 0x28]) < 6, axis=-1)
+    ys, xs = np.nonzero(red)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    assert red.sum() > 500
+    assert np.all(img[cy - 3:cy + 4, cx - 3:cx + 4] > 240)     # white in the hole
+
+
+def test_shared_coverage_geometry_is_drawn(tmp_path):
+    from PIL import Image
+
+    towns = six_towns()
+    asked = []
+
+    class Coverage:            # stands in for geo.coverage.DisplayCoverage
+        def finest(self, tolerance):
+            asked.append(tolerance)
+            geoms = towns.geometry.to_numpy().copy()
+            geoms[0] = shapely.box(112.3, 24.7, 112.31, 24.71)   # the strong town, shrunk
+            return geoms
+
+    def red_pixels(path):
+        img = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        return int(np.all(np.abs(img - [0xD6, 0x27, 0x28]) < 6, axis=-1).sum())
+
+    plain = static_category_map(towns, PALETTE, tmp_path / "a.png", title="t", dpi=50,
+                                labels=False, tolerance=100)
+    shared = static_category_map(towns, PALETTE, tmp_path / "b.png", title="t", dpi=50,
+                                 labels=False, tolerance=100, coverage=Coverage())
+    assert asked == [pytest.approx(100 / 111_320)]    # metres → degrees of latitude
+    assert red_pixels(shared) < red_pixels(plain) / 20
