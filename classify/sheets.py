@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.suggest import Benchmark, Suggestion, table_records
+from classify.suggest import Benchmark, Suggestion, _gc_paused, table_records
 
 __all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
            "write_workbook", "write_docx", "labels"]
@@ -51,12 +51,29 @@ def labels(lang: str = "zh") -> dict:
     return tomllib.loads(text)
 
 
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Looks ``x.key`` up in dicts first: the sheets' contexts are dicts, and the default
+    (an attribute first) raises and catches an AttributeError for each of the hundreds
+    of lookups of a sheet.  The same result: a key that is no dict attribute."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in _DICT_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=None)
 def _env() -> jinja2.Environment:
     loader = jinja2.PackageLoader("classify", "templates")
-    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html",
-                              "svg.j2", "html.j2"]), trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return _Environment(loader=loader, autoescape=jinja2.select_autoescape(["html",
+                        "svg.j2", "html.j2"]), trim_blocks=True, lstrip_blocks=True,
+                        keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
 # ---------------------------------------------------------------------------------------
@@ -83,19 +100,50 @@ def _num_text(lang: str, kind: str, value, unit: str, n, signed: bool) -> str:
     raise ValueError(kind)  # pragma: no cover - programming error
 
 
+class _Both(str):
+    """Text that is plain in Markdown (the string itself) and markup in HTML
+    (``__html__``, which Jinja's autoescape and :func:`markupsafe.escape` use), so one
+    context renders both sheets."""
+
+    def __new__(cls, text: str, html: str):
+        obj = super().__new__(cls, text)
+        obj.html = html
+        return obj
+
+    def __html__(self) -> Markup:
+        return Markup(self.html)
+
+
+_NUMS: dict[tuple, dict] = {}  # formatted numbers of this process, per (lang, html)
+
+
 def _num_factory(lang: str, html: bool) -> Callable:
-    """``N(value, kind, unit="", n=None, signed=False)`` → text or an HTML span."""
+    """``N(value, kind, unit="", n=None, signed=False)`` → text, or with ``html`` the
+    text with its HTML span (:class:`_Both`).  Remembered: a town's values come back in
+    its benchmark tables and in the sheets of the towns it is a benchmark for."""
+    seen = _NUMS.setdefault((lang, html), {})
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
+        # equal keys print the same (float(value)), but for the sign of a zero
+        key = (value, kind, unit, n, signed) if value else None
+        out = seen.get(key)
+        if out is not None:
+            return out
         missing = numfmt.is_missing(value)
         text = _num_text(lang, kind, None if missing else float(value), unit or "",
                          None if n is None or numfmt.is_missing(n) else n, signed)
         if not html:
-            return text
-        v = "" if missing else repr(float(value))  # digits, '.', 'e'
-        # the same bytes as Markup(...).format(...), without its slow escaping formatter
-        return Markup(f'<span class="num" data-k="{kind}" data-v="{v}" '
-                      f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
+            out = text
+        else:
+            v = "" if missing else repr(float(value))  # digits, '.', 'e'
+            # the same bytes as Markup(...).format(...), without its slow escaping formatter
+            out = _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
+                        f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
+        if key is not None:
+            if len(seen) >= 1 << 17:
+                seen.clear()
+            seen[key] = out
+        return out
 
     return N
 
@@ -108,12 +156,12 @@ def _esc(text: str) -> str:
 
 
 def _fill(fmt: str, html: bool, **kw):
-    """``fmt.format(**kw)``; in HTML the format string is trusted, arguments are escaped
-    unless they are already markup (formatted numbers)."""
+    """``fmt.format(**kw)``; with ``html`` also its markup (:class:`_Both`): the format
+    string is trusted, arguments are escaped unless they are already markup (numbers)."""
     if not html:
         return fmt.format(**kw)
     # as Markup(fmt).format(**kw) (no format specs in the label tables), but ~10x faster
-    return Markup(fmt.format(**{k: escape(v) for k, v in kw.items()}))
+    return _Both(fmt.format(**kw), fmt.format(**{k: escape(v) for k, v in kw.items()}))
 
 
 # ---------------------------------------------------------------------------------------
@@ -942,6 +990,7 @@ class _FileWriter:
         return False
 
 
+@_gc_paused
 def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
                       lang: str = "zh", docx: bool = False, title: str | None = None,
                       notice: str | None = None, workers: int | None = None) -> list[Path]:
@@ -987,12 +1036,11 @@ def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | No
     md_t, html_t = _env().get_template("sheet.md.j2"), _env().get_template("sheet.html.j2")
     with _FileWriter() as files:
         for s in suggestions:
-            ctx = _context(s, lang, False, notice)
             if plain is not None:
-                plain[s.town_code] = ctx
+                plain[s.town_code] = _context(s, lang, False, notice)
+            ctx = _context(s, lang, True, notice)  # renders the Markdown sheet as well
             files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
-            files.write(folder / f"{s.town_code}.html",
-                        html_t.render(**_context(s, lang, True, notice)))
+            files.write(folder / f"{s.town_code}.html", html_t.render(**ctx))
 
 
 _JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickled)
