@@ -14,18 +14,21 @@ Run::
 
     .venv/bin/python -m bench.bench_map --towns 40000 --out bench_map.md
 
-Measured 2026-11-23 on the 2-core development machine shared with other jobs
-(load 3–5), seed 0, best of 2 loads:
+Measured 2026-11-23 06:23 UTC on the 2-core development machine shared with other jobs
+(load 1–2), seed 0, best of 2 loads, after the map build was sped up (coverage cleaned only
+where invalid, payload no longer re-parsed as a template, geometry on a second thread):
 
 | map | towns | towns drawn | file size (MB) | build (s) | render in headless Chromium (s) |
 |---|---:|---:|---:|---:|---:|
-| towntype `town_map` (all layers) | 40,000 | 40,000 | 12.1 | 15.9 | 2.51 |
-| geopandas `explore()` (category only) | 40,000 | 40,000 | 73.6 | 16.0 | 24.70 |
-| **ratio ours ÷ explore** (target ≤ 0.33) | | | **0.16** ✓ | | **0.10** ✓ |
+| towntype `town_map` (all layers) | 40,000 | 40,000 | 12.1 | 5.1 | 1.74 |
+| geopandas `explore()` (category only) | 40,000 | 40,000 | 73.8 | 10.2 | 12.28 |
+| **ratio ours ÷ explore** (target ≤ 0.33) | | | **0.16** ✓ | | **0.14** ✓ |
 
-At the opening (national) view 39,681 of our 40,000 towns keep an outline of three or
-more points; the rest are under a pixel.  Earlier runs under heavier load: render ratio
-0.11 and 0.14, size ratio 0.16.
+Before that change (same day, load 3–5): ours 12.1 MB, build 15.9 s, render 2.51 s;
+explore 73.6 MB, build 16.0 s, render 24.70 s (ratios 0.16 and 0.10).  At the opening
+(national) view 39,681 of our 40,000 towns keep an outline of three or more points; the
+rest are under a pixel.  Earlier runs under heavier load: render ratio 0.11 and 0.14,
+size ratio 0.16.
 
 (Build time is not a target; ours includes coverage cleaning + simplification of
 towns and counties and pinyin for search.)

@@ -150,14 +150,14 @@ def test_snapped_rings_keep_shared_edges_and_outline_each_edge_once():
 
 
 def test_holes_stay_empty(tmp_path):
-    from PIL import Image
     import geopandas as gpd
+    from PIL import Image
+    from shapely.geometry import Polygon
 
     # a town with a hole whose ring runs the same way as its exterior (a fill rule alone
     # would paint it); the hole must show the white page
     shell = [(112.3, 24.7), (112.6, 24.7), (112.6, 25.0), (112.3, 25.0)]
     hole = [(112.4, 24.8), (112.5, 24.8), (112.5, 24.9), (112.4, 24.9)]
-    from shapely.geometry import Polygon
     town = gpd.GeoDataFrame({"town": ["连州镇"], "category": ["strong"]},
                             geometry=[Polygon(shell, [hole])], crs=4326)
     out = static_category_map(town, PALETTE, tmp_path / "h.png", title="t", dpi=50,
