@@ -300,8 +300,9 @@ POPUP_INDICATORS = ("gdp", "fiscal_revenue", "population", "industrial_output", 
 
 def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage: Path,
          today: str, timer: _Timer) -> list[Path]:
+    from geo.coverage import DisplayCoverage
     from geo.maps import save_map, town_map
-    from geo.static import static_category_map
+    from geo.static import static_category_maps
 
     from classify.numfmt import unit_label
 
@@ -313,18 +314,20 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
              for i in system.indicators if i.id in POPUP_INDICATORS and i.id in frame.columns}
     title = opts.title or "镇街分类 · Town classification"
     with timer("map"):
+        # towns cleaned once, simplified per scale: shared by the web map and static maps
+        coverage = DisplayCoverage(frame.geometry)
         shown = frame.assign(benchmarks=frame["town_code"].map(benchmarks).fillna(""))
         m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
                      attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
-                     suggestion_links=True, indicators=popup, date=today)
+                     suggestion_links=True, indicators=popup, date=today, coverage=coverage)
         files = [save_map(m, stage / "map.html")]
-    with timer("static_maps"):
-        for fmt in opts.static_formats:
-            files.append(static_category_map(frame, taxonomy.palette(), stage / f"map.{fmt}",
-                                             title=title, counties=counties,
-                                             notice=opts.notice, attribution=opts.attribution,
-                                             lang=opts.lang))
+    with timer("static_maps"):      # drawn once, saved in every format asked for
+        files += static_category_maps(frame, taxonomy.palette(),
+                                      [stage / f"map.{fmt}" for fmt in opts.static_formats],
+                                      title=title, counties=counties, notice=opts.notice,
+                                      attribution=opts.attribution, lang=opts.lang,
+                                      coverage=coverage)
     return files
 
 
