@@ -26,6 +26,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from numbers import Real
 
+import numpy as np
+
 __all__ = [
     "MISSING",
     "is_missing",
@@ -37,6 +39,11 @@ __all__ = [
     "fmt_share",
     "fmt_score",
     "unit_label",
+    "fmt_values",
+    "fmt_percents",
+    "fmt_scores",
+    "fmt_ranks",
+    "fmt_percentiles",
 ]
 
 MISSING = {"zh": "缺失", "en": "missing"}
@@ -194,9 +201,9 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
     if unit == "%" and signed:
         # a difference of two shares is in percentage points (个百分点)
         pp = "个百分点" if lang == "zh" else " pp"
-        return fmt_number(v, 1, signed=True) + pp
+        return _fmt_number(v, 1, True) + pp
     scaled, text_unit, decimals = _scaled(v, unit, lang)
-    number = fmt_number(scaled, decimals, signed=signed)
+    number = _fmt_number(float(scaled), decimals, signed)
     if not text_unit:
         return number
     if lang == "en" and text_unit.startswith("CNY"):
@@ -249,7 +256,7 @@ def fmt_score(x, lang: str = "zh", *, signed: bool = False) -> str:
     lang = _check_lang(lang)
     if is_missing(x):
         return MISSING[lang]
-    return fmt_number(float(x), 1, signed=signed)
+    return _fmt_number(float(x), 1, signed)
 
 
 def as_float(value) -> float:
@@ -257,3 +264,184 @@ def as_float(value) -> float:
     if is_missing(value) or not isinstance(value, (Real, str)) and not hasattr(value, "__float__"):
         return float("nan")
     return float(value)
+
+
+# ---------------------------------------------------------------------------------------
+# in bulk: the same texts for whole arrays (a national run prints millions of numbers)
+def _fmt_numbers(x: np.ndarray, decimals: np.ndarray, signed: bool) -> list[str]:
+    """:func:`_fmt_number` of each finite ``x`` with ``decimals`` (-1: chosen as there).
+
+    The 四舍五入 of the shortest decimal form is done on ``x × 10^d`` in floating point,
+    which is that decimal to within two units in the last place; values whose fraction
+    is that close to one half (and those printed with an exponent) go the exact way.
+    """
+    a = np.abs(x)
+    d = np.where(decimals >= 0, decimals, np.where(
+        (x == np.round(x)) & (a < 1e15), 0, np.where(a >= 100, 0, np.where(a >= 10, 1, 2))))
+    with np.errstate(all="ignore"):
+        t = a * 10.0 ** d
+        exact = (np.abs(t - np.floor(t) - 0.5) <= 4 * np.spacing(t)) | (a >= 1e15) | \
+            ((a < 1e-4) & (a > 0))
+    k = np.floor(np.where(exact, 0.0, t) + 0.5).astype(np.int64)
+    step = 10 ** d
+    q, f = np.divmod(k, step)
+    out = []
+    for xi, di, ki, qi, fi, ex in zip(x.tolist(), d.tolist(), k.tolist(), q.tolist(),
+                                      f.tolist(), exact.tolist()):
+        if ex:
+            out.append(_fmt_number(xi, di, signed))
+            continue
+        text = f"{qi:,}.{fi:0{di}d}" if di else f"{qi:,}"
+        if not ki:
+            out.append(text)
+        elif xi < 0:
+            out.append(_MINUS + text)
+        else:
+            out.append(("+" + text) if signed else text)
+    return out
+
+
+def _scaled_array(v: np.ndarray, unit: str, lang: str) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+    """:func:`_scaled` of every value: scaled values, unit texts (object array) and
+    decimals (-1: chosen by the number)."""
+    a = np.abs(v)
+    keep = (v, np.full(v.shape, _UNIT_EN.get(unit, unit) if lang == "en" else unit,
+                       dtype=object), np.full(v.shape, -1))
+
+    def pick(cases, default):
+        # cases: (mask, scaled, unit text, decimals), the first that holds wins
+        s, u, d = (np.array(default[0], dtype=float, copy=True),
+                   np.array(default[1], dtype=object, copy=True),
+                   np.array(default[2], dtype=np.int64, copy=True))
+        taken = np.zeros(v.shape, dtype=bool)
+        for mask, sc, tu, dec in cases:
+            m = mask & ~taken
+            s[m] = np.broadcast_to(sc, v.shape)[m]
+            u[m] = tu
+            d[m] = np.broadcast_to(dec, v.shape)[m]
+            taken |= m
+        return s, u, d
+
+    with np.errstate(all="ignore"):
+        if lang == "zh":
+            if unit == "万元":
+                return pick([(a >= 1e4, v / 1e4, "亿元", np.where(a < 1e5, 2, 1))], keep)
+            if unit == "元":
+                return pick([(a >= 1e8, v / 1e8, "亿元", 2)], keep)
+            if unit == "人":
+                return pick([(a >= 1e4, v / 1e4, "万人", 2)], keep)
+            return keep
+        if unit == "万元":
+            yuan = v * 1e4
+            ay = np.abs(yuan)
+            return pick([(ay >= 1e9, yuan / 1e9, "CNY bn", 2),
+                         (ay >= 1e6, yuan / 1e6, "CNY m", np.where(ay < 1e8, 1, 0)),
+                         (np.ones(v.shape, dtype=bool), yuan, "CNY", 0)], keep)
+        if unit == "万人次":
+            visits = v * 1e4
+            return pick([(np.abs(visits) >= 1e6, visits / 1e6, "m visits", 2),
+                         (np.ones(v.shape, dtype=bool), visits, "visits", 0)], keep)
+        if unit == "元":
+            return pick([(a >= 1e6, v / 1e6, "CNY m", 2),
+                         (np.ones(v.shape, dtype=bool), v, "CNY", 0)], keep)
+        return keep
+
+
+def fmt_values(values, unit: str | None = None, lang: str = "zh", *,
+               signed: bool = False) -> list[str]:
+    """:func:`fmt_value` of every value of ``values`` (one unit), in bulk: the same texts.
+
+    >>> fmt_values([21000, 3456, float("nan")], "万元")
+    ['2.10亿元', '3,456万元', '缺失']
+    """
+    lang = _check_lang(lang)
+    unit = unit or ""
+    v = np.asarray(values, dtype=float).ravel()
+    out: list[str] = [MISSING[lang]] * len(v)
+    fin = np.isfinite(v)
+    for k in np.flatnonzero(~fin & ~np.isnan(v)).tolist():
+        out[k] = "—"
+    idx = np.flatnonzero(fin)
+    if not len(idx):
+        return out
+    x = v[idx]
+    if unit in ("是/否", "flag") and not signed:
+        yes, no = ("是", "否") if lang == "zh" else ("yes", "no")
+        for k, big in zip(idx.tolist(), (x >= 0.5).tolist()):
+            out[k] = yes if big else no
+        return out
+    if unit == "%" and signed:
+        pp = "个百分点" if lang == "zh" else " pp"
+        for k, text in zip(idx.tolist(), _fmt_numbers(x, np.full(x.shape, 1), True)):
+            out[k] = text + pp
+        return out
+    scaled, text_unit, decimals = _scaled_array(x, unit, lang)
+    numbers = _fmt_numbers(scaled, decimals, signed)
+    for k, number, tu in zip(idx.tolist(), numbers, text_unit.tolist()):
+        if not tu:
+            out[k] = number
+        elif lang == "en" and tu.startswith("CNY"):
+            sign = number[0] if number[0] in "+−" else ""
+            prefix, _, suffix = tu.partition(" ")
+            out[k] = f"{sign}{prefix} {number[len(sign):]}" + (f" {suffix}" if suffix else "")
+        elif tu == "%":
+            out[k] = f"{number}%"
+        elif lang == "en":
+            out[k] = f"{number} {tu}"
+        else:
+            out[k] = f"{number}{tu}"
+    return out
+
+
+def fmt_percents(values, lang: str = "zh", *, signed: bool = True, decimals: int = 1
+                 ) -> list[str]:
+    """:func:`fmt_percent` of every value of ``values``, in bulk: the same texts."""
+    _check_lang(lang)
+    v = np.asarray(values, dtype=float).ravel()
+    out = ["—"] * len(v)
+    idx = np.flatnonzero(np.isfinite(v))
+    for k, text in zip(idx.tolist(), _fmt_numbers(v[idx], np.full(len(idx), decimals),
+                                                  signed)):
+        out[k] = text + "%"
+    return out
+
+
+def fmt_scores(values, lang: str = "zh", *, signed: bool = False) -> list[str]:
+    """:func:`fmt_score` of every value of ``values``, in bulk: the same texts."""
+    lang = _check_lang(lang)
+    v = np.asarray(values, dtype=float).ravel()
+    out = [MISSING[lang]] * len(v)
+    fin = np.isfinite(v)
+    for k in np.flatnonzero(~fin & ~np.isnan(v)).tolist():
+        out[k] = "—"
+    idx = np.flatnonzero(fin)
+    for k, text in zip(idx.tolist(), _fmt_numbers(v[idx], np.full(len(idx), 1), signed)):
+        out[k] = text
+    return out
+
+
+def fmt_ranks(ranks, ns, lang: str = "zh") -> list[str]:
+    """:func:`fmt_rank` of every pair of ``ranks`` and ``ns``, in bulk: the same texts."""
+    lang = _check_lang(lang)
+    r = np.asarray(ranks, dtype=float).ravel()
+    n = np.asarray(ns, dtype=float).ravel()
+    ok = ~np.isnan(r) & ~np.isnan(n)
+    out = [MISSING[lang]] * len(r)
+    fmt = "第{}/{}" if lang == "zh" else "{}/{}"
+    idx = np.flatnonzero(ok)
+    for k, a, b in zip(idx.tolist(), r[idx].astype(np.int64).tolist(),
+                       n[idx].astype(np.int64).tolist()):
+        out[k] = fmt.format(a, b)
+    return out
+
+
+def fmt_percentiles(ps, lang: str = "zh") -> list[str]:
+    """:func:`fmt_percentile` of every value of ``ps``, in bulk: the same texts."""
+    lang = _check_lang(lang)
+    p = np.asarray(ps, dtype=float).ravel()
+    out = [MISSING[lang]] * len(p)
+    idx = np.flatnonzero(~np.isnan(p))
+    for k, v in zip(idx.tolist(), np.floor(p[idx] + 0.5).astype(np.int64).tolist()):
+        out[k] = f"P{v}"
+    return out

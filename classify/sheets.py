@@ -17,20 +17,25 @@ import math
 import multiprocessing
 import os
 import re
+import struct
+import tempfile
 import tomllib
 import zipfile
+import zlib
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import jinja2
+import numpy as np
 from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.suggest import Benchmark, Suggestion, _gc_paused, table_records
+from classify.suggest import (Benchmark, Suggestion, _gc_paused, gap_columns,
+                              table_records, table_size)
 
 __all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
            "write_workbook", "write_docx", "labels"]
@@ -73,15 +78,14 @@ def _env() -> jinja2.Environment:
     loader = jinja2.PackageLoader("classify", "templates")
     return _Environment(loader=loader, autoescape=jinja2.select_autoescape(["html",
                         "svg.j2", "html.j2"]), trim_blocks=True, lstrip_blocks=True,
-                        keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+                        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                        auto_reload=False)  # packaged templates: no stat per sheet
 
 
 # ---------------------------------------------------------------------------------------
 # numbers: one formatter per output flavour
-@lru_cache(maxsize=1 << 17)
 def _num_text(lang: str, kind: str, value, unit: str, n, signed: bool) -> str:
-    """The text of a number (cached: the Markdown and HTML sheets, the workbook and the
-    Word file print the same numbers)."""
+    """The text of a number (``N`` remembers it)."""
     if kind == "value":
         return numfmt.fmt_value(value, unit, lang, signed=signed)
     if kind == "score":
@@ -114,20 +118,27 @@ class _Both(str):
         return Markup(self.html)
 
 
-_NUMS: dict[tuple, dict] = {}  # formatted numbers of this process, per (lang, html)
+# formatted numbers of this process, per (lang, html): the recent ones, and the ones
+# before them (a town's values come back in its benchmark tables, medians in every sheet)
+_NUMS: dict[tuple, list[dict]] = {}
+_NUMS_KEPT = 1 << 15
 
 
 def _num_factory(lang: str, html: bool) -> Callable:
     """``N(value, kind, unit="", n=None, signed=False)`` → text, or with ``html`` the
-    text with its HTML span (:class:`_Both`).  Remembered: a town's values come back in
-    its benchmark tables and in the sheets of the towns it is a benchmark for."""
-    seen = _NUMS.setdefault((lang, html), {})
+    text with its HTML span (:class:`_Both`); remembered (see ``_NUMS``)."""
+    seen = _NUMS.setdefault((lang, html), [{}, {}])
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
         # equal keys print the same (float(value)), but for the sign of a zero
         key = (value, kind, unit, n, signed) if value else None
-        out = seen.get(key)
+        recent = seen[0]
+        out = recent.get(key)
         if out is not None:
+            return out
+        out = seen[1].get(key)
+        if out is not None:
+            recent[key] = out
             return out
         missing = numfmt.is_missing(value)
         text = _num_text(lang, kind, None if missing else float(value), unit or "",
@@ -140,9 +151,9 @@ def _num_factory(lang: str, html: bool) -> Callable:
             out = _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
                         f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
         if key is not None:
-            if len(seen) >= 1 << 17:
-                seen.clear()
-            seen[key] = out
+            if len(recent) >= _NUMS_KEPT:
+                seen[1], seen[0] = recent, {}
+            seen[0][key] = out
         return out
 
     return N
@@ -162,6 +173,156 @@ def _fill(fmt: str, html: bool, **kw):
         return fmt.format(**kw)
     # as Markup(fmt).format(**kw) (no format specs in the label tables), but ~10x faster
     return _Both(fmt.format(**kw), fmt.format(**{k: escape(v) for k, v in kw.items()}))
+
+
+@lru_cache(maxsize=None)
+def _patterns() -> dict:
+    """The table rows of the sheets (``classify/templates/rows.toml``)."""
+    text = (resources.files("classify") / "templates" / "rows.toml").read_text(
+        encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _h(v) -> str:
+    """``v`` in HTML, as Jinja's autoescape writes it."""
+    kind = type(v)
+    if kind is _Both:
+        return v.html
+    if kind is str:
+        return _esc(v)
+    return str(escape(v))
+
+
+def _rows(kind: str, rows: list[dict], html: bool):
+    """The rows of a table (pattern ``kind`` of ``rows.toml``): Markdown, and with
+    ``html`` its HTML as well (:class:`_Both`)."""
+    p = _patterns()
+    md = "".join([p["md"][kind].format_map(r) for r in rows])
+    if not html:
+        return md
+    pattern = p["html"][kind]
+    return _Both(md, "".join([pattern.format_map({k: _h(v) for k, v in r.items()})
+                              for r in rows]))
+
+
+def _spans(kind: str, values: np.ndarray, texts: list[str], units: list[str]) -> list[str]:
+    """The HTML of numbers, as ``N`` writes each."""
+    return [f'<span class="num" data-k="{kind}" data-v="{"" if v != v else repr(v)}" '
+            f'data-u="{u}">{_esc(t)}</span>'
+            for v, t, u in zip(values.tolist(), texts, units)]
+
+
+class _Prepared:
+    """The benchmark gap tables of many towns rendered at once (most of a sheet's
+    numbers): numbers formatted in bulk (:func:`classify.numfmt.fmt_values`), rows filled
+    in from the arrays; :func:`_context` takes a town's tables from here."""
+
+    def __init__(self, suggestions: Sequence[Suggestion], lang: str):
+        bs = [b for s in suggestions for b in s.benchmarks + s.challengers]
+        offsets, c = gap_columns(bs)
+        n = len(c["unit"])
+        units = [str(u or "") for u in c["unit"].tolist()]
+        text = {k: [""] * n for k in ("this", "other", "diff", "diff_pct")}
+        by_unit: dict[str, list[int]] = {}
+        for k, u in enumerate(units):
+            by_unit.setdefault(u, []).append(k)
+        flag = np.array([u in ("是/否", "flag") for u in units], dtype=bool)
+        for u, idx in by_unit.items():
+            for col, signed in (("this", False), ("other", False), ("diff", True)):
+                for k, t in zip(idx, numfmt.fmt_values(c[col][idx], u, lang, signed=signed)):
+                    text[col][k] = t
+        pct = np.flatnonzero(~flag & (np.array(units, dtype=object) != "%"))
+        for k, t in zip(pct.tolist(), numfmt.fmt_percents(c["diff_pct"][pct], lang)):
+            text["diff_pct"][k] = t
+        u_html = [_esc(u) for u in units]
+        html = {col: _spans("value", c[col], text[col], u_html)
+                for col in ("this", "other", "diff")}
+        html["diff_pct"] = _spans("percent", c["diff_pct"], text["diff_pct"], [""] * n)
+        for k in np.flatnonzero(flag).tolist():  # yes/no: the two values say it all
+            text["diff"][k] = html["diff"][k] = text["diff_pct"][k] = "—"
+            html["diff_pct"][k] = "—"
+        for k in (set(range(n)) - set(pct.tolist()) - set(np.flatnonzero(flag).tolist())):
+            text["diff_pct"][k] = html["diff_pct"][k] = "—"
+        p = _patterns()
+        label = [str(v) for v in c[f"label_{lang}"].tolist()]
+        md = [p["md"]["gap"].format(label=a, this=b, other=o, diff=d, diff_pct=q)
+              for a, b, o, d, q in zip(label, text["this"], text["other"], text["diff"],
+                                       text["diff_pct"])]
+        hp = p["html"]["gap"]
+        ht = [hp.format(id=_h(i), label=_h(a), this=b, other=o, diff=d, diff_pct=q)
+              for i, a, b, o, d, q in zip(c["indicator"].tolist(), label, html["this"],
+                                          html["other"], html["diff"], html["diff_pct"])]
+        off = offsets.tolist()
+        self.rows = {id(b): _Both("".join(md[off[k]:off[k + 1]]),
+                                  "".join(ht[off[k]:off[k + 1]])) for k, b in enumerate(bs)}
+        self._keep = bs  # ids stay valid while the benchmarks live
+        self.tables: dict[int, dict] = {}  # per town: dims, strengths, weaknesses
+        self.scores: dict[int, list] = {}  # per town: score texts of the chart's titles
+        self._dims(suggestions, lang)
+        for kind in ("strengths", "weaknesses"):
+            self._positions(suggestions, lang, kind)
+
+    def _dims(self, suggestions: Sequence[Suggestion], lang: str) -> None:
+        recs = [table_records(s, "dimensions") for s in suggestions]
+        flat = [d for r in recs for d in r]
+        cols = {c: [d[c] for d in flat] for c in ("this", "category_median", "benchmark")}
+        text = {c: numfmt.fmt_scores(v, lang) for c, v in cols.items()}
+        html = {c: _spans("score", np.array(v, dtype=float), text[c], [""] * len(v))
+                for c, v in cols.items()}
+        p = _patterns()
+        k = 0
+        for s, r in zip(suggestions, recs):
+            bench = bool(s.benchmarks or s.challengers)
+            md, ht = [], []
+            for d in r:
+                label = d[f"label_{lang}"]
+                md.append(p["md"]["dims"].format(
+                    label=label, this=text["this"][k], bar=_bar(d["this"]),
+                    median=text["category_median"][k],
+                    benchmark=text["benchmark"][k] if bench else "—"))
+                ht.append(p["html"]["dims"].format(
+                    label=_h(label), this=html["this"][k], median=html["category_median"][k],
+                    benchmark=html["benchmark"][k] if bench else "—"))
+                k += 1
+            self.tables.setdefault(id(s), {})["dims"] = _Both("".join(md), "".join(ht))
+            self.scores[id(s)] = [(text["this"][j], text["category_median"][j],
+                                   text["benchmark"][j]) for j in range(k - len(r), k)]
+
+    def _positions(self, suggestions: Sequence[Suggestion], lang: str, kind: str) -> None:
+        recs = [table_records(s, kind) for s in suggestions]
+        flat = [r for rr in recs for r in rr]
+        units = [r["unit"] for r in flat]
+        num = {c: np.array([r[c] for r in flat], dtype=float)
+               for c in ("value", "rank", "n", "pct", "rank_county", "n_county", "pct_county")}
+        text = {"value": [""] * len(flat)}
+        by_unit: dict[str, list[int]] = {}
+        for k, u in enumerate(units):
+            by_unit.setdefault(u, []).append(k)
+        for u, idx in by_unit.items():
+            for k, t in zip(idx, numfmt.fmt_values(num["value"][idx], u, lang)):
+                text["value"][k] = t
+        text["rank"] = numfmt.fmt_ranks(num["rank"], num["n"], lang)
+        text["rank_county"] = numfmt.fmt_ranks(num["rank_county"], num["n_county"], lang)
+        text["pct"] = numfmt.fmt_percentiles(num["pct"], lang)
+        text["pct_county"] = numfmt.fmt_percentiles(num["pct_county"], lang)
+        blank = [""] * len(flat)
+        html = {"value": _spans("value", num["value"], text["value"],
+                                [_esc(u or "") for u in units])}
+        for c, k in (("rank", "rank"), ("rank_county", "rank"), ("pct", "pct"),
+                     ("pct_county", "pct")):
+            html[c] = _spans(k, num[c], text[c], blank)
+        p = _patterns()
+        cols = ("value", "rank", "pct", "rank_county", "pct_county")
+        md = [p["md"]["position"].format(label=r[f"label_{lang}"], **{c: text[c][k] for c in cols})
+              for k, r in enumerate(flat)]
+        ht = [p["html"]["position"].format(id=_h(r["indicator"]), label=_h(r[f"label_{lang}"]),
+                                           **{c: html[c][k] for c in cols})
+              for k, r in enumerate(flat)]
+        k = 0
+        for s, rr in zip(suggestions, recs):
+            self.tables.setdefault(id(s), {})[kind] = _Both("".join(md[k:k + len(rr)]),
+                                                            "".join(ht[k:k + len(rr)]))
+            k += len(rr)
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,7 +365,7 @@ def _focus_label(s: Suggestion, lang: str) -> str:
     return labels(lang)["suggested"]["composite"]
 
 
-def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
+def _bench_ctx(s: Suggestion, lang, t, N, html, pre: _Prepared | None = None) -> dict:
     cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
     if s.is_leader and not s.challengers:
         intro, items = _fill(t["benchmarks"]["alone"], html, category=cat), []
@@ -220,12 +381,18 @@ def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
     for b in items:
         tags = [t["benchmarks"]["same_county"]] if b.same_county else \
             [t["benchmarks"]["same_city"]] if b.same_city else []
-        out.append({
+        item = {
             "code": b.town_code, "title": b.town, "tags": t["sep"].join(tags),
             "caption": _fill(t["benchmarks"]["item"], html, town=b.town, county=b.county,
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
-            "other_header": b.town, "gaps": _gap_rows(b, lang, N)})
+            "other_header": b.town}
+        if html and pre is not None and id(b) in pre.rows:
+            item["rows"] = pre.rows[id(b)]
+        else:
+            item["gaps"] = _gap_rows(b, lang, N)
+            item["rows"] = _rows("gap", item["gaps"], html)
+        out.append(item)
     return {"intro": intro, "items": out}
 
 
@@ -352,11 +519,14 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
             for d in table_records(s, "dimensions")]
 
 
-def _chart(s: Suggestion, lang: str, color: str) -> Markup:
+def _chart(s: Suggestion, lang: str, color: str, N: Callable | None = None,
+           scores: list[tuple[str, str, str]] | None = None) -> Markup:
     """Horizontal bars: the town's dimension scores, the category median (tick) and the
-    first benchmark (circle), on a fixed 0–100 axis."""
+    first benchmark (circle), on a fixed 0–100 axis (``scores``: the texts of the three,
+    per dimension, when formatted already)."""
     t = labels(lang)
     d = table_records(s, "dimensions")
+    N = N or _num_factory(lang, False)
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
                    for v in (r[f"label_{lang}"] for r in d)] + [40])
@@ -371,24 +541,49 @@ def _chart(s: Suggestion, lang: str, color: str) -> Markup:
     for k, r in enumerate(d):
         y = top + k * row_h
         tx = x(r["this"])
+        this, median, bench = scores[k] if scores else (
+            N(r["this"], "score"), N(r["category_median"], "score"), N(r["benchmark"], "score"))
         rows.append({"id": r["dimension"], "label": r[f"label_{lang}"], "y": y,
                      "this_w": None if tx is None else round(tx - x0, 1),
-                     "this_title": f"{t['table']['score']} {numfmt.fmt_score(r['this'], lang)}",
+                     "this_title": f"{t['table']['score']} {this}",
                      "median_x": x(r["category_median"]),
-                     "median_title": f"{t['table']['median']} "
-                                     f"{numfmt.fmt_score(r['category_median'], lang)}",
+                     "median_title": f"{t['table']['median']} {median}",
                      "bench_x": x(r["benchmark"]),
-                     "bench_title": f"{t['table']['benchmark']} "
-                                    f"{numfmt.fmt_score(r['benchmark'], lang)}"})
+                     "bench_title": f"{t['table']['benchmark']} {bench}"})
     bottom = top + len(rows) * row_h
     svg = _env().get_template("chart.svg.j2").render(
-        width=x0 + plot_w + 20, height=bottom + 40, rows=rows, x0=x0, label_x=label_w,
-        top=top, bottom=bottom, color=color, title=t["section"]["chart"],
-        grid=[{"x": x0 + plot_w * g / 100, "label": g} for g in (0, 25, 50, 75, 100)],
+        width=x0 + plot_w + 20, height=bottom + 40, x0=x0, color=color,
+        title=t["section"]["chart"], grid=_chart_grid(x0, plot_w, top, bottom),
+        dims=_chart_rows(rows, x0, label_w, color),
         legend_this=t["table"]["this"], legend_median=t["table"]["median"],
         legend_bench=t["table"]["benchmark"], legend_gap=110,
         has_bench=any(not numfmt.is_missing(r["benchmark"]) for r in d))
     return Markup(svg)
+
+
+@lru_cache(maxsize=64)
+def _chart_grid(x0, plot_w, top, bottom) -> Markup:
+    p = _patterns()["svg"]["grid"]
+    return Markup("".join(p.format(x=x0 + plot_w * g / 100, top=top, bottom=bottom,
+                                   label_y=bottom + 14, label=g)
+                          for g in (0, 25, 50, 75, 100)))
+
+
+def _chart_rows(rows: list[dict], x0, label_w, color: str) -> Markup:
+    """The bars, median ticks and benchmark circles (rows.toml [svg])."""
+    p = _patterns()["svg"]
+    out = []
+    for r in rows:
+        y = r["y"]
+        out.append(p["dim"].format(
+            id=_h(r["id"]), label_x=label_w, label_y=y + 11, label=_h(r["label"]),
+            bar="" if r["this_w"] is None else p["bar"].format(
+                x0=x0, y=y, width=r["this_w"], color=_h(color), title=_h(r["this_title"])),
+            median="" if r["median_x"] is None else p["median"].format(
+                x=r["median_x"], y1=y - 3, y2=y + 17, title=_h(r["median_title"])),
+            bench="" if r["bench_x"] is None else p["bench"].format(
+                x=r["bench_x"], y=y + 7, title=_h(r["bench_title"]))))
+    return Markup("".join(out))
 
 
 def _ink(color: str) -> str:
@@ -401,9 +596,22 @@ def _ink(color: str) -> str:
     return "#000000" if lum > 0.55 else "#ffffff"
 
 
-def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
+def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None = None
+             ) -> dict:
     t = labels(lang)
     N = _num_factory(lang, html)
+    pre = pre if html and pre is not None and id(s) in pre.tables else None
+    if pre is None:
+        dims = _dims_ctx(s, lang, N)
+        strengths = _pos_rows(table_records(s, "strengths"), lang, N)
+        weaknesses = _pos_rows(table_records(s, "weaknesses"), lang, N)
+        rows = {"dims": _rows("dims", dims, html),
+                "strengths": _rows("position", strengths, html),
+                "weaknesses": _rows("position", weaknesses, html)}
+    else:  # rendered at once for many towns: only whether there are rows matters here
+        dims = None
+        strengths, weaknesses = table_records(s, "strengths"), table_records(s, "weaknesses")
+        rows = pre.tables[id(s)]
     color = s.labels.get(s.target or "", {}).get("color") or \
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
@@ -423,17 +631,17 @@ def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
         "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
         "subtitle": _fill(t["subtitle"], html, town=s.town, code=s.town_code,
                           county=s.county or "—"),
-        "dims": _dims_ctx(s, lang, N),
+        "dims": dims,
         "strengths_explain": _fill(t["strengths"]["explain"], html,
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
-        "strengths": _pos_rows(table_records(s, "strengths"), lang, N),
-        "weaknesses": _pos_rows(table_records(s, "weaknesses"), lang, N),
-        "bench": _bench_ctx(s, lang, t, N, html),
+        "strengths": strengths, "weaknesses": weaknesses, "rows": rows,
+        "bench": _bench_ctx(s, lang, t, N, html, pre),
         "gaps": _gaps_ctx(s, lang, t, N, html),
         "declared": _declared_ctx(s, lang, t, html),
         "data": _data_ctx(s, lang, t, html),
-        "chart": _chart(s, lang, color) if html else "",
+        "chart": _chart(s, lang, color, N, pre.scores[id(s)] if pre else None)
+        if html else "",
     }
 
 
@@ -490,76 +698,91 @@ def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
 def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[dict]:
     """One dict per town, keyed by the workbook headers of ``lang`` (in column order)."""
     t = labels(lang)
+    N = _num_factory(lang, False)
+    return [_summary_row(s, lang, t, N) for s in suggestions]
+
+
+def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
     x = t["xlsx"]
-    rows = []
-    for s in suggestions:
-        N = _num_factory(lang, False)
-        strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
-        weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
-        if s.is_leader:
-            bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
-        else:
-            bench = _plain_list((b.town for b in s.benchmarks), t["sep"])
-        d = _declared_ctx(s, lang, t, False)
-        notes = _data_ctx(s, lang, t, False)["notes"]
-        rows.append({
-            x["town_code"]: s.town_code, x["town"]: s.town, x["county"]: s.county,
-            x["category"]: _label_of(s, s.target, lang) or t["missing"],
-            x["secondary"]: _plain_list((_label_of(s, v, lang) for v in s.secondary), t["sep"]),
-            x["confidence"]: None if numfmt.is_missing(s.confidence) else float(s.confidence),
-            x["runner_up"]: _label_of(s, s.runner_up, lang),
-            x["composite"]: None if numfmt.is_missing(s.composite) else round(s.composite, 1),
-            x["rank"]: None if numfmt.is_missing(s.rank) else int(s.rank),
-            **{x["score"].format(dimension=r[f"label_{lang}"]):
-               None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
-               for r in table_records(s, "dimensions")},
-            x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
-            x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t),
-            x["declared"]: s.declared or "",
-            x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
-            x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
-        })
-    return rows
+    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
+    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
+    if s.is_leader:
+        bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
+    else:
+        bench = _plain_list((b.town for b in s.benchmarks), t["sep"])
+    d = _declared_ctx(s, lang, t, False)
+    notes = _data_ctx(s, lang, t, False)["notes"]
+    return {
+        x["town_code"]: s.town_code, x["town"]: s.town, x["county"]: s.county,
+        x["category"]: _label_of(s, s.target, lang) or t["missing"],
+        x["secondary"]: _plain_list((_label_of(s, v, lang) for v in s.secondary), t["sep"]),
+        x["confidence"]: None if numfmt.is_missing(s.confidence) else float(s.confidence),
+        x["runner_up"]: _label_of(s, s.runner_up, lang),
+        x["composite"]: None if numfmt.is_missing(s.composite) else round(s.composite, 1),
+        x["rank"]: None if numfmt.is_missing(s.rank) else int(s.rank),
+        **{x["score"].format(dimension=r[f"label_{lang}"]):
+           None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
+           for r in table_records(s, "dimensions")},
+        x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
+        x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t),
+        x["declared"]: s.declared or "",
+        x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
+        x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
+    }
 
 
-def _gap_long_rows(suggestions, lang) -> list[dict]:
-    x = labels(lang)["xlsx"]
+def _num_or_none(v):
+    return None if numfmt.is_missing(v) else float(v)
+
+
+def _gap_long_rows(s: Suggestion, lang: str) -> list[list]:
+    """The benchmark-gap rows of one town (the 对标差距 sheet), in header order."""
     out = []
-    for s in suggestions:
-        for b in (s.benchmarks or s.challengers):
-            for g in table_records(b, "gaps"):
-                def num(v):
-                    return None if numfmt.is_missing(v) else float(v)
-                out.append({x["town_code"]: s.town_code, x["town"]: s.town,
-                            x["benchmark"]: b.town, x["indicator"]: g[f"label_{lang}"],
-                            x["unit"]: numfmt.unit_label(g["unit"], lang),
-                            x["this"]: num(g["this"]), x["other"]: num(g["other"]),
-                            x["diff"]: num(g["diff"]),
-                            x["diff_pct"]: None if numfmt.is_missing(g["diff_pct"])
-                            else round(float(g["diff_pct"]), 1)})
+    for b in (s.benchmarks or s.challengers):
+        for g in table_records(b, "gaps"):
+            out.append([s.town_code, s.town, b.town, g[f"label_{lang}"],
+                        numfmt.unit_label(g["unit"], lang), _num_or_none(g["this"]),
+                        _num_or_none(g["other"]), _num_or_none(g["diff"]),
+                        None if numfmt.is_missing(g["diff_pct"])
+                        else round(float(g["diff_pct"]), 1)])
     return out
 
 
-def _rule_gap_rows(suggestions, lang) -> list[dict]:
-    """One row per failing rule and indicator translation (the 类别差距 sheet)."""
-    t = labels(lang)
-    x = t["xlsx"]
-    out = []
-    for s in suggestions:
-        for g in table_records(s, "category_gaps"):
-            ind = g["indicator"] if isinstance(g["indicator"], str) else ""
+def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
+    """:func:`_gap_long_rows` of many towns, from their gap tables' arrays."""
+    pairs = [(s, b) for s in suggestions for b in (s.benchmarks or s.challengers)]
+    offsets, c = gap_columns([b for _, b in pairs])
+    n = np.diff(offsets).tolist()
+    code = [s.town_code for (s, _), k in zip(pairs, n) for _ in range(k)]
+    town = [s.town for (s, _), k in zip(pairs, n) for _ in range(k)]
+    bench = [b.town for (_, b), k in zip(pairs, n) for _ in range(k)]
+    units = {u: numfmt.unit_label(u, lang) for u in set(c["unit"].tolist())}
+    unit = [units[u] for u in c["unit"].tolist()]
 
-            def num(v):   # two decimals: the gap is an estimate, not a measurement
-                return None if numfmt.is_missing(v) else round(float(v), 2)
-            out.append({
-                x["town_code"]: s.town_code, x["town"]: s.town,
-                x["target"]: _label_of(s, g["target"], lang),
-                x["relation"]: t["gaps"][f"relation_{g['relation']}"],
-                x["rule"]: _rule_text(g, lang), x["indicator"]: g[f"label_{lang}"] if ind else "",
-                x["unit"]: numfmt.unit_label(g["unit"], lang) if ind else "",
-                x["current"]: num(g["current"]), x["needed"]: num(g["needed"]),
-                x["change"]: num(g["change"]),
-                x["method"]: t["xlsx"].get(f"method_{g['method']}", "") if ind else ""})
+    def nums(v: np.ndarray) -> list:
+        return [None if x != x else x for x in v.tolist()]
+
+    pct = [None if x != x else round(x, 1) for x in c["diff_pct"].tolist()]
+    return [list(r) for r in zip(code, town, bench, c[f"label_{lang}"].tolist(), unit,
+                                 nums(c["this"]), nums(c["other"]), nums(c["diff"]), pct)]
+
+
+def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
+    """One row per failing rule and indicator translation of one town (the 类别差距
+    sheet), in header order."""
+    out = []
+    for g in table_records(s, "category_gaps"):
+        ind = g["indicator"] if isinstance(g["indicator"], str) else ""
+
+        def num(v):   # two decimals: the gap is an estimate, not a measurement
+            return None if numfmt.is_missing(v) else round(float(v), 2)
+        out.append([
+            s.town_code, s.town, _label_of(s, g["target"], lang),
+            t["gaps"][f"relation_{g['relation']}"], _rule_text(g, lang),
+            g[f"label_{lang}"] if ind else "",
+            numfmt.unit_label(g["unit"], lang) if ind else "",
+            num(g["current"]), num(g["needed"]), num(g["change"]),
+            t["xlsx"].get(f"method_{g['method']}", "") if ind else ""])
     return out
 
 
@@ -630,60 +853,108 @@ def _cell(ref: str, v, style: int) -> str:
             f'</t></is></c>')
 
 
-class _Sheet:
-    """One worksheet: header, rows of dicts keyed by the header, widths, panes, filter."""
+_TEXT_XML: dict[str, str] = {}  # escaped texts: names, labels and units come back often
+_NUMBER_KINDS, _TEXT_KINDS = {float, type(None)}, {str, type(None)}
+# a column whose widest value has this many characters is as wide as a column gets (48)
+_WIDEST = 29
 
-    def __init__(self, title: str, rows: list[dict], headers: list[str],
-                 pct_col: str | None = None, *, widths: dict[int, float] | None = None,
+
+class _Sheet:
+    """One worksheet: headers, widths, panes, filter.  Its rows are written as XML in
+    parts (:meth:`rows_xml`, by the processes writing the sheets), each part measuring
+    the widest value of every column; the widths are those of all parts."""
+
+    def __init__(self, title: str, headers: list[str], pct_col: str | None = None, *,
+                 n_rows: int = 0, widths: dict[int, float] | None = None,
                  freeze: bool = True, styled_header: bool = True):
-        self.title, self.rows, self.headers = title, rows, headers
+        self.title, self.headers, self.n_rows = title, headers, n_rows
         self.pct = headers.index(pct_col) if pct_col in headers else None
-        self.widths = widths if widths is not None else {
-            k: max(8, min(48, max([len(str(h))] + [min(len(str(r.get(h) or "")), 60)
-                                                   for r in rows]) * 1.6 + 2))
-            for k, h in enumerate(headers, start=1)}
-        self.freeze, self.styled_header = freeze, styled_header
-        self.filter = f"A1:{_col_letter(len(headers))}{len(rows) + 1}" if rows and freeze \
+        self.fixed, self.freeze, self.styled_header = widths, freeze, styled_header
+        self.letters = [_col_letter(k) for k in range(1, len(headers) + 1)]
+        self.longest = [0] * len(headers)  # merged from the parts' measures
+
+    @property
+    def filter(self) -> str | None:
+        return f"A1:{self.letters[-1]}{self.n_rows + 1}" if self.n_rows and self.freeze \
             else None
 
-    def xml(self) -> Iterable[str]:
-        letters = [_col_letter(k) for k in range(1, len(self.headers) + 1)]
-        yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-               f'<worksheet {_NS} {_NS_R}><sheetViews><sheetView workbookViewId="0">')
+    def widths(self) -> dict[int, float]:
+        """1.6 × the longest of the header and the values (at most 60 characters) + 2,
+        between 8 and 48."""
+        if self.fixed is not None:
+            return self.fixed
+        return {k: max(8, min(48, max(len(str(h)), n) * 1.6 + 2))
+                for k, (h, n) in enumerate(zip(self.headers, self.longest), start=1)}
+
+    def measure(self, longest: list[int]) -> None:
+        self.longest = [max(a, b) for a, b in zip(self.longest, longest)]
+
+    def rows_xml(self, rows: list[list], start: int, longest: list[int]) -> str:
+        """``<row>`` elements of ``rows`` (values in header order) numbered from
+        ``start`` (as :func:`_cell` writes each value; made column by column);
+        ``longest`` is raised to the longest ``str(value or "")`` of each column (counted
+        up to 60, and not beyond :data:`_WIDEST`, where the width stops)."""
+        if not rows:
+            return ""
+        nums = range(start, start + len(rows))
+        columns = []
+        for k, col in enumerate(zip(*rows)):
+            if longest[k] < _WIDEST:
+                shown = [v for v in col if v]
+                if shown:
+                    longest[k] = max(longest[k], min(max(map(len, map(str, shown))), 60))
+            columns.append(self._column_xml(k, col, nums))
+        return "".join([f'<row r="{n}">{"".join(cells)}</row>'
+                        for n, cells in zip(nums, zip(*columns))])
+
+    def _column_xml(self, k: int, col: tuple, nums: range) -> list[str]:
+        c = self.letters[k]
+        kinds = set(map(type, col))
+        if k != self.pct and kinds <= _NUMBER_KINDS:
+            return [f'<c r="{c}{n}"><v>{v:.16g}</v></c>' if v is not None and v - v == 0
+                    else "" for n, v in zip(nums, col)]
+        if k != self.pct and kinds <= _TEXT_KINDS and not (
+                self.styled_header and any("\n" in v for v in col if v)):
+            if len(_TEXT_XML) >= 1 << 16:
+                _TEXT_XML.clear()
+            text = [(_TEXT_XML.get(v) or _TEXT_XML.setdefault(v, _xml_text(v))) if v else None
+                    for v in col]
+            return [f'<c r="{c}{n}" t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>'
+                    if t is not None else "" for n, t in zip(nums, text)]
+        styled = self.styled_header
+        return [_cell(f"{c}{n}", v, 2 if k == self.pct else
+                      3 if styled and isinstance(v, str) and "\n" in v else 0)
+                for n, v in zip(nums, col)]
+
+    def head(self) -> str:
+        out = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               f'<worksheet {_NS} {_NS_R}><sheetViews><sheetView workbookViewId="0">']
         if self.freeze and len(self.headers) > 2:
-            yield ('<pane xSplit="2" ySplit="1" topLeftCell="C2" activePane="bottomRight" '
-                   'state="frozen"/><selection pane="bottomRight" activeCell="C2" sqref="C2"/>')
+            out.append('<pane xSplit="2" ySplit="1" topLeftCell="C2" activePane="bottomRight" '
+                       'state="frozen"/><selection pane="bottomRight" activeCell="C2" '
+                       'sqref="C2"/>')
         elif self.freeze:
-            yield ('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
-                   'state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>')
-        yield '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>'
-        yield "".join(f'<col min="{k}" max="{k}" width="{w:.16g}" customWidth="1"/>'
-                      for k, w in sorted(self.widths.items()))
-        yield '</cols><sheetData>'
+            out.append('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
+                       'state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
+                       'sqref="A2"/>')
+        out.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>')
+        out.append("".join(f'<col min="{k}" max="{k}" width="{w:.16g}" customWidth="1"/>'
+                           for k, w in sorted(self.widths().items())))
+        out.append('</cols><sheetData>')
         head = 1 if self.styled_header else 0
-        yield '<row r="1">' + "".join(_cell(f"{c}1", h, head) for c, h in
-                                      zip(letters, self.headers)) + "</row>"
-        batch = []
-        for n, r in enumerate(self.rows, start=2):
-            cells = []
-            for k, (c, h) in enumerate(zip(letters, self.headers)):
-                v = r.get(h)
-                style = 2 if k == self.pct else 3 if self.styled_header and \
-                    isinstance(v, str) and "\n" in v else 0
-                cells.append(_cell(f"{c}{n}", v, style))
-            batch.append(f'<row r="{n}">' + "".join(cells) + "</row>")
-            if len(batch) == 1000:
-                yield "".join(batch)
-                batch = []
-        yield "".join(batch) + "</sheetData>"
-        if self.filter:
-            yield f'<autoFilter ref="{self.filter}"/>'
-        yield ('<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
+        out.append('<row r="1">' + "".join(_cell(f"{c}1", h, head) for c, h in
+                                           zip(self.letters, self.headers)) + "</row>")
+        return "".join(out)
+
+    def tail(self) -> str:
+        return "</sheetData>" + (f'<autoFilter ref="{self.filter}"/>' if self.filter else "") \
+            + ('<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
                'footer="0.5"/></worksheet>')
 
 
-def _save_workbook(sheets: list[_Sheet], path: Path) -> Path:
-    """Write ``sheets`` as an .xlsx (inline strings, fixed dates: same input, same bytes)."""
+def _save_workbook(sheets: list[_Sheet], bodies: list[list[_Piece]], path: Path) -> Path:
+    """Write ``sheets`` as an .xlsx (inline strings, fixed dates: same input, same bytes);
+    ``bodies[k]`` are the compressed ``<row>`` elements of sheet ``k``, in order."""
     n = len(sheets)
     names = "".join(f'<sheet name="{_xml_text(s.title).replace(chr(34), "&quot;")}" '
                     f'sheetId="{k}" r:id="rId{k}"/>' for k, s in enumerate(sheets, start=1))
@@ -739,14 +1010,138 @@ def _save_workbook(sheets: list[_Sheet], path: Path) -> Path:
         "xl/styles.xml": _STYLES,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
-        for name, text in parts.items():
-            z.writestr(_zip_info(name), text.encode("utf-8"))
-        for k, s in enumerate(sheets, start=1):
-            with z.open(_zip_info(f"xl/worksheets/sheet{k}.xml"), "w") as f:
-                for chunk in s.xml():
-                    f.write(chunk.encode("utf-8"))
+    members = [(name, [_Piece.of(text.encode("utf-8"), final=True)])
+               for name, text in parts.items()]
+    members += [(f"xl/worksheets/sheet{k}.xml",
+                 [_Piece.of(s.head().encode("utf-8"))] + body +
+                 [_Piece.of(s.tail().encode("utf-8"), final=True)])
+                for k, (s, body) in enumerate(zip(sheets, bodies), start=1)]
+    _write_zip(path, members)
     return path
+
+
+class _Piece:
+    """A piece of a zip member's deflate stream, ending on a byte boundary and not the
+    last block (``Z_SYNC_FLUSH``), so that pieces compressed apart (by several processes)
+    make one stream end to end; with its CRC-32 and sizes."""
+
+    def __init__(self, path: Path | None = None, level: int = 6):
+        self.path, self.data = path, b""
+        self._file = open(path, "wb") if path is not None else None
+        self._z = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self.crc = self.size = self.csize = 0
+
+    @classmethod
+    def of(cls, data: bytes, *, final: bool = False) -> "_Piece":
+        piece = cls()
+        piece.write(data)
+        piece.close(final=final)
+        return piece
+
+    def write(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self._out(self._z.compress(data))
+
+    def _out(self, data: bytes) -> None:
+        self.csize += len(data)
+        if self._file is not None:
+            self._file.write(data)
+        else:
+            self.data += data
+
+    def close(self, final: bool = False) -> None:
+        self._out(self._z.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH))
+        self._z = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def chunks(self) -> Iterable[bytes]:
+        if self.path is None:
+            yield self.data
+            return
+        with open(self.path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+
+def _gf2_times(mat: list[int], vec: int) -> int:
+    out, k = 0, 0
+    while vec:
+        if vec & 1:
+            out ^= mat[k]
+        vec >>= 1
+        k += 1
+    return out
+
+
+def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's
+    ``crc32_combine``: ``crc1`` moved over ``len2`` zero bytes by squaring the GF(2)
+    matrix of one zero bit)."""
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << k for k in range(31)]  # one zero bit
+    even = [_gf2_times(odd, v) for v in odd]  # two
+    odd = [_gf2_times(even, v) for v in even]  # four
+    while True:
+        even = [_gf2_times(odd, v) for v in odd]
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = [_gf2_times(even, v) for v in even]
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+# fixed member date 1980-01-01 00:00 (DOS date and time), unix permissions rw-------
+_DOS_TIME, _DOS_DATE, _ATTRS = 0, (1 << 5) | 1, 0o600 << 16
+
+
+def _write_zip(path: Path, members: list[tuple[str, list[_Piece]]]) -> None:
+    """A zip of deflated members made of pieces (as ``zipfile`` writes them; beyond
+    4 GiB, where the zip needs its 64-bit records, ``zipfile`` writes it)."""
+    sizes = [(sum(p.size for p in ps), sum(p.csize for p in ps)) for _, ps in members]
+    if sum(c for _, c in sizes) + 100 * len(members) >= 0xFFFFFFFF or \
+            any(n >= 0xFFFFFFFF for n, _ in sizes):
+        return _write_zip64(path, members)
+    central = []
+    with open(path, "wb") as f:
+        for (name, pieces), (size, csize) in zip(members, sizes):
+            crc = 0
+            for p in pieces:
+                crc = _crc32_combine(crc, p.crc, p.size)
+            raw = name.encode("ascii")
+            head = struct.pack("<HHHHHLLLHH", 20, 0, 8, _DOS_TIME, _DOS_DATE, crc, csize, size,
+                               len(raw), 0)
+            central.append(b"PK\x01\x02" + struct.pack("<H", 0x314) + head +
+                           struct.pack("<HHHLL", 0, 0, 0, _ATTRS, f.tell()) + raw)
+            f.write(b"PK\x03\x04" + head + raw)
+            for p in pieces:
+                for chunk in p.chunks():
+                    f.write(chunk)
+        start = f.tell()
+        f.write(b"".join(central))
+        f.write(b"PK\x05\x06" + struct.pack("<HHHHLLH", 0, 0, len(members), len(members),
+                                              f.tell() - start, start, 0))
+
+
+def _write_zip64(path: Path, members: list[tuple[str, list[_Piece]]]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+        for name, pieces in members:
+            with z.open(_zip_info(name), "w", force_zip64=True) as out:
+                unz = zlib.decompressobj(-15)
+                for p in pieces:
+                    for chunk in p.chunks():
+                        out.write(unz.decompress(chunk))
+                out.write(unz.flush())
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:
@@ -761,47 +1156,115 @@ def _abs_ref(ref: str) -> str:
     return ":".join(re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", p) for p in ref.split(":"))
 
 
+class _Book:
+    """The suggestions workbook: a notice sheet (when there is a notice), the summary (one
+    row per town), a sheet per category, the long benchmark-gap and rule-gap tables — and
+    where each town's rows go in them, so that the rows can be made in parts (by the
+    processes writing the sheets) and put together in town order."""
+
+    def __init__(self, suggestions: Sequence[Suggestion], lang: str, notice: str | None):
+        t = self.t = labels(lang)
+        x = t["xlsx"]
+        self.lang, self.notice = lang, notice
+        used: set[str] = set()
+        self.sheets: list[_Sheet] = []
+        self.notice_sheet = None
+        if notice:
+            self.notice_sheet = self._add(_Sheet(
+                _sheet_title(x["notice_sheet"], used), [t["notice_label"]], n_rows=1,
+                widths={1: 100}, freeze=False, styled_header=False))
+        empty = ("town_code", "town", "county", "category", "secondary", "confidence",
+                 "runner_up", "composite", "rank", "strengths", "weaknesses", "benchmarks",
+                 "gaps", "declared", "declared_status", "data_notes")
+        self.headers = list(_summary_row(suggestions[0], lang, t, _num_factory(lang, False))) \
+            if suggestions else [x[k] for k in empty]
+        self.summary = self._add(_Sheet(_sheet_title(x["summary_sheet"], used), self.headers,
+                                        x["confidence"], n_rows=len(suggestions)))
+        by_cat: dict[str, list[int]] = {}
+        for k, s in enumerate(suggestions):
+            by_cat.setdefault(s.category or "", []).append(k)
+        # category sheets in the taxonomy's order, then anything unknown (and "no category")
+        palette = suggestions[0].labels if suggestions else {}
+        order = [c for c in palette if "/" not in c and c in by_cat]
+        order += sorted(c for c in by_cat if c not in order)
+        self.cat_sheet, self.cat_row = [0] * len(suggestions), [0] * len(suggestions)
+        for cid in order:
+            sample = suggestions[by_cat[cid][0]]
+            title = _label_of(sample, cid, lang) if cid else t["missing"]
+            sheet = self._add(_Sheet(_sheet_title(title, used), self.headers, x["confidence"],
+                                     n_rows=len(by_cat[cid])))
+            for row, k in enumerate(by_cat[cid], start=2):
+                self.cat_sheet[k], self.cat_row[k] = sheet, row
+        # first row of each town in the long tables
+        self.gap_row = _starts([sum(table_size(b, "gaps") for b in
+                                    (s.benchmarks or s.challengers)) for s in suggestions])
+        self.rule_row = _starts([table_size(s, "category_gaps") for s in suggestions])
+        self.gaps = self._add(_Sheet(_sheet_title(x["gaps_sheet"], used), [x[k] for k in (
+            "town_code", "town", "benchmark", "indicator", "unit", "this", "other", "diff",
+            "diff_pct")], n_rows=self.gap_row[-1] - 2))
+        self.rules = self._add(_Sheet(_sheet_title(x["rules_sheet"], used), [x[k] for k in (
+            "town_code", "town", "target", "relation", "rule", "indicator", "unit", "current",
+            "needed", "change", "method")], n_rows=self.rule_row[-1] - 2))
+
+    def _add(self, sheet: _Sheet) -> int:
+        self.sheets.append(sheet)
+        return len(self.sheets) - 1
+
+    def part(self, suggestions: Sequence[Suggestion], lo: int, hi: int,
+             write: Callable[[int, str], None], *, block: int = 500) -> list[list[int]]:
+        """The rows of towns ``lo``–``hi`` of every sheet, as ``write(sheet, xml)`` calls in
+        row order per sheet; returns the widest value of each column of each sheet."""
+        longest = [[0] * len(s.headers) for s in self.sheets]
+        if self.notice_sheet is not None and lo == 0:
+            sh = self.notice_sheet
+            write(sh, self.sheets[sh].rows_xml([[self.notice]], 2, longest[sh]))
+        N = _num_factory(self.lang, False)
+        for a in range(lo, hi, block):
+            b = min(hi, a + block)
+            rows = [_summary_row(s, self.lang, self.t, N) for s in suggestions[a:b]]
+            rows = [[r.get(h) for h in self.headers] for r in rows]
+            write(self.summary, self.sheets[self.summary].rows_xml(rows, a + 2,
+                                                                   longest[self.summary]))
+            by_sheet: dict[int, list[int]] = {}  # a category's towns here: rows in a run
+            for k in range(a, b):
+                by_sheet.setdefault(self.cat_sheet[k], []).append(k)
+            for sh, ks in by_sheet.items():
+                write(sh, self.sheets[sh].rows_xml([rows[k - a] for k in ks],
+                                                   self.cat_row[ks[0]], longest[sh]))
+            rows = _gap_long_block(suggestions[a:b], self.lang)
+            write(self.gaps, self.sheets[self.gaps].rows_xml(rows, self.gap_row[a],
+                                                             longest[self.gaps]))
+            rows = [r for s in suggestions[a:b] for r in _rule_gap_rows(s, self.lang, self.t)]
+            write(self.rules, self.sheets[self.rules].rows_xml(rows, self.rule_row[a],
+                                                               longest[self.rules]))
+        return longest
+
+    def save(self, path: Path, bodies: list[list[_Piece]], longest: list[list[int]]
+             ) -> Path:
+        for sheet, widest in zip(self.sheets, longest):
+            sheet.measure(widest)
+        return _save_workbook(self.sheets, bodies, Path(path))
+
+
+def _starts(counts: list[int]) -> list[int]:
+    """First row number of each town's rows in a long table (rows from 2), and the row
+    after the last."""
+    out = [2]
+    for c in counts:
+        out.append(out[-1] + c)
+    return out
+
+
 def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
                    notice: str | None = None) -> Path:
     """``suggestions.xlsx``: a summary sheet (one row per town), a sheet per category and
     the long benchmark-gap table; a notice sheet first when ``notice`` is given."""
-    t = labels(lang)
-    x = t["xlsx"]
-    used: set[str] = set()
-    sheets = []
-    if notice:
-        sheets.append(_Sheet(_sheet_title(x["notice_sheet"], used),
-                             [{t["notice_label"]: notice}], [t["notice_label"]],
-                             widths={1: 100}, freeze=False, styled_header=False))
-    rows = summary_rows(suggestions, lang)
-    empty = ("town_code", "town", "county", "category", "secondary", "confidence",
-             "runner_up", "composite", "rank", "strengths", "weaknesses", "benchmarks",
-             "gaps", "declared", "declared_status", "data_notes")
-    headers = list(rows[0]) if rows else [x[k] for k in empty]
-    sheets.append(_Sheet(_sheet_title(x["summary_sheet"], used), rows, headers,
-                         x["confidence"]))
-    by_cat: dict[str, list[int]] = {}
-    for k, s in enumerate(suggestions):
-        by_cat.setdefault(s.category or "", []).append(k)
-    # category sheets in the taxonomy's order, then anything unknown (and "no category")
-    palette = suggestions[0].labels if suggestions else {}
-    order = [c for c in palette if "/" not in c and c in by_cat]
-    order += sorted(c for c in by_cat if c not in order)
-    for cid in order:
-        sample = suggestions[by_cat[cid][0]]
-        title = _label_of(sample, cid, lang) if cid else t["missing"]
-        sheets.append(_Sheet(_sheet_title(title, used), [rows[k] for k in by_cat[cid]],
-                             headers, x["confidence"]))
-    long_headers = [x[k] for k in ("town_code", "town", "benchmark", "indicator", "unit",
-                                   "this", "other", "diff", "diff_pct")]
-    sheets.append(_Sheet(_sheet_title(x["gaps_sheet"], used),
-                         _gap_long_rows(suggestions, lang), long_headers))
-    rule_headers = [x[k] for k in ("town_code", "town", "target", "relation", "rule",
-                                   "indicator", "unit", "current", "needed", "change",
-                                   "method")]
-    sheets.append(_Sheet(_sheet_title(x["rules_sheet"], used),
-                         _rule_gap_rows(suggestions, lang), rule_headers))
-    return _save_workbook(sheets, Path(path))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = _Book(suggestions, lang, notice)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".xlsx-") as tmp:
+        return _save_book(book, path, [_book_part(book, suggestions, lo, hi, Path(tmp))
+                                       for lo, hi in _parts(len(suggestions))])
 
 
 def _write_zip_deterministic(data: bytes, path: Path) -> Path:
@@ -999,9 +1462,10 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
 
     ``out_dir`` is the run's output directory; the files go to ``out_dir/suggestions/``
     (when ``out_dir`` is itself named ``suggestions`` it is used as is).  ``workers``
-    processes render the sheets while this one writes the workbook (default: 2 from
-    1,000 towns on a machine with 2 cores or more, else 1; the files are the same).
-    Returns the paths written, in a stable order.
+    processes render the sheets and the workbook's rows, in parts of the towns, while this
+    one puts the workbook together (default: 2 from 1,000 towns on a machine with 2 cores
+    or more, else 1; the files are the same).  Returns the paths written, in a stable
+    order.
     """
     labels(lang)  # validates lang
     out = Path(out_dir)
@@ -1017,54 +1481,95 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
     if workers is None:
         workers = 2 if len(suggestions) >= 1000 and (os.cpu_count() or 1) >= 2 else 1
     plain: dict[str, dict] = {}
-    if workers > 1 and not docx and "fork" in multiprocessing.get_all_start_methods():
-        book = _write_parallel(suggestions, folder, lang, notice, workers)
-    else:
-        _write_sheets(suggestions, folder, lang, notice, plain if docx else None)
-        book = write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
-                              notice=notice)
-    paths.append(book)
+    book = _Book(suggestions, lang, notice)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".xlsx-") as tmp:
+        if workers > 1 and not docx and "fork" in multiprocessing.get_all_start_methods():
+            parts = _write_parallel(suggestions, folder, lang, notice, workers, book,
+                                    Path(tmp))
+        else:
+            _write_sheets(suggestions, folder, lang, notice, plain if docx else None)
+            parts = [_book_part(book, suggestions, lo, hi, Path(tmp))
+                     for lo, hi in _parts(len(suggestions))]
+        paths.append(_save_book(book, folder / "suggestions.xlsx", parts))
     if docx:
         paths.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
                                 title=title, notice=notice, _contexts=plain))
     return paths
 
 
-def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None) -> None:
+def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None, *,
+                  chunk: int = 2000) -> None:
     """The Markdown and HTML sheet of every town (``plain`` collects the plain-text
-    contexts, which also make the Word sections)."""
+    contexts, which also make the Word sections); the big tables of ``chunk`` towns at a
+    time (:class:`_Prepared`)."""
     md_t, html_t = _env().get_template("sheet.md.j2"), _env().get_template("sheet.html.j2")
     with _FileWriter() as files:
-        for s in suggestions:
-            if plain is not None:
-                plain[s.town_code] = _context(s, lang, False, notice)
-            ctx = _context(s, lang, True, notice)  # renders the Markdown sheet as well
-            files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
-            files.write(folder / f"{s.town_code}.html", html_t.render(**ctx))
+        for lo in range(0, len(suggestions), chunk):
+            part = suggestions[lo:lo + chunk]
+            pre = _Prepared(part, lang)
+            for s in part:
+                if plain is not None:
+                    plain[s.town_code] = _context(s, lang, False, notice)
+                ctx = _context(s, lang, True, notice, pre)  # renders the Markdown sheet too
+                files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
+                files.write(folder / f"{s.town_code}.html", html_t.render(**ctx))
+
+
+def _book_part(book: _Book, suggestions, lo: int, hi: int, tmp: Path
+               ) -> tuple[dict[int, _Piece], list[list[int]]]:
+    """The workbook rows of towns ``lo``–``hi``, compressed, in a file per sheet under
+    ``tmp`` (so that the processes writing the sheets compress them too)."""
+    pieces: dict[int, _Piece] = {}
+
+    def write(k: int, xml: str) -> None:
+        if k not in pieces:
+            pieces[k] = _Piece(tmp / f"{lo:09d}-{k}.deflate")
+        pieces[k].write(xml.encode("utf-8"))
+
+    try:
+        longest = book.part(suggestions, lo, hi, write)
+    finally:
+        for piece in pieces.values():
+            piece.close()
+    return pieces, longest
+
+
+def _save_book(book: _Book, path: Path, parts: list[tuple[dict[int, _Piece], list]]
+               ) -> Path:
+    """Put the workbook together from its parts (in town order)."""
+    longest = [[max(col) for col in zip(*(p[1][k] for p in parts))]
+               for k in range(len(book.sheets))]
+    return book.save(path, [[p[0][k] for p in parts if k in p[0]]
+                            for k in range(len(book.sheets))], longest)
 
 
 _JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickled)
 
 
-def _render_part(job: tuple[int, int, int]) -> None:
+def _render_part(job: tuple[int, int, int]):
     key, lo, hi = job
-    suggestions, folder, lang, notice = _JOBS[key]
+    suggestions, folder, lang, notice, book, tmp = _JOBS[key]
     _write_sheets(suggestions[lo:hi], folder, lang, notice, None)
+    return _book_part(book, suggestions, lo, hi, tmp)
 
 
-def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int) -> Path:
-    """Sheets rendered by ``workers`` forked processes while this one writes the workbook."""
+def _parts(n: int, per_part: int = 2500) -> list[tuple[int, int]]:
+    """Towns ``lo``–``hi`` of each part of the work (the workbook's compressed pieces):
+    the same whatever the number of processes, so the workbook is the same."""
+    k = max(1, -(-n // per_part))
+    bounds = [round(n * j / k) for j in range(k + 1)]
+    return list(zip(bounds, bounds[1:]))
+
+
+def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int, book: _Book,
+                    tmp: Path) -> list:
+    """Sheets and workbook rows made by ``workers`` forked processes, a part of the towns
+    at a time (a fresh process for each: what a part makes is freed with it)."""
     key = id(suggestions)
-    _JOBS[key] = (list(suggestions), folder, lang, notice)
-    n = len(suggestions)
-    bounds = [round(n * k / workers) for k in range(workers + 1)]
+    _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            job = pool.map_async(_render_part, [(key, lo, hi) for lo, hi in
-                                                zip(bounds, bounds[1:])])
-            book = write_workbook(suggestions, folder / "suggestions.xlsx", lang=lang,
-                                  notice=notice)
-            job.get()
+        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
+            return pool.map(_render_part, [(key, lo, hi) for lo, hi in
+                                           _parts(len(suggestions))], chunksize=1)
     finally:
         del _JOBS[key]
-    return book

@@ -47,6 +47,8 @@ __all__ = [
     "suggestions_table",
     "records",
     "table_records",
+    "table_size",
+    "gap_columns",
     "Rows",
     "indicator_table",
     "category_labels",
@@ -125,12 +127,20 @@ class Rows:
     processes writing the sheets make them, not :func:`suggest`).
     """
 
-    __slots__ = ("_recs", "_build", "columns")
+    __slots__ = ("_recs", "_build", "columns", "_size", "source")
 
     def __init__(self, recs: list[dict] | Callable[[], list[dict]],
                  build: Callable[[], pd.DataFrame] | None = None, *,
-                 columns: list[str] | None = None):
-        self._recs, self._build, self.columns = recs, build, columns
+                 columns: list[str] | None = None, size: Callable[[], int] | None = None,
+                 source: Any = None):
+        self._recs, self._build, self.columns, self._size = recs, build, columns, size
+        self.source = source  # what the records are made of (see gap_columns)
+
+    def __len__(self) -> int:
+        """The number of rows (without making the records when ``size`` can tell)."""
+        if callable(self._recs) and self._size is not None:
+            return self._size()
+        return len(self.recs)
 
     @property
     def recs(self) -> list[dict]:
@@ -171,6 +181,43 @@ def table_records(obj, name: str) -> list[dict]:
     if isinstance(value, Rows):
         return value.recs
     return records(getattr(obj, name))
+
+
+def gap_columns(benchmarks: list["Benchmark"]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The gap tables of ``benchmarks`` stacked, as columns: row offsets (one more than
+    benchmarks) and ``indicator, this, other, diff, diff_pct, in_focus, label_zh,
+    label_en, unit, dimension`` (numbers as float arrays, the rest object arrays) — the
+    values of their records, taken from the arrays the records are made of when they can
+    be (without making them)."""
+    n = np.array([table_size(b, "gaps") for b in benchmarks], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n)])
+    cols = {c: np.empty(offsets[-1], dtype=float if c in ("this", "other", "diff", "diff_pct")
+                        else object) for c in _GAP_TABLE_COLS}
+    groups: dict[int, tuple[Any, list[int], list[int]]] = {}
+    for pos, b in enumerate(benchmarks):
+        value = b.__dict__.get("_gaps")
+        source = value.source if isinstance(value, Rows) else None
+        if source is not None:
+            peers, k = source
+            groups.setdefault(id(peers), (peers, [], []))[1].append(k)
+            groups[id(peers)][2].append(pos)
+            continue
+        rows = table_records(b, "gaps")
+        for c in _GAP_TABLE_COLS:
+            cols[c][offsets[pos]:offsets[pos + 1]] = [r.get(c) for r in rows]
+    for peers, ks, where in groups.values():
+        got = peers.gap_arrays(ks)
+        rows = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in where])
+        for c in _GAP_TABLE_COLS:
+            cols[c][rows] = got[c]
+    return offsets, cols
+
+
+def table_size(obj, name: str) -> int:
+    """The number of rows of table field ``name`` of ``obj``, without making them when
+    they are not made yet."""
+    value = obj.__dict__.get(f"_{name}")
+    return len(value) if isinstance(value, Rows) else len(getattr(obj, name))
 
 
 def _lazy_tables(cls, names):
@@ -628,6 +675,7 @@ class _Peers:
         # order, found for all of them at once (see order_gaps)
         self._gaps: list[tuple[int, int, str, int]] = []
         self._gap_order: list[np.ndarray] = []
+        self._meta_arrays: dict[str, np.ndarray] | None = None
 
     def median(self, nc: _Cols, target, col: str) -> float:
         key = (target, col)
@@ -642,7 +690,29 @@ class _Peers:
         (records made on first use; the order of all tables asked for is found at once)."""
         k = len(self._gaps)
         self._gaps.append((i, j, focus.removeprefix("score_"), n_rows))
-        return Rows(lambda: self._gap_recs(k), columns=_GAP_TABLE_COLS)
+        return Rows(lambda: self._gap_recs(k), columns=_GAP_TABLE_COLS,
+                    size=lambda: len(self._order_of(k)), source=(self, k))
+
+    def gap_arrays(self, ks: list[int]) -> dict[str, np.ndarray]:
+        """Gap tables ``ks`` stacked, as arrays (the numbers of their records)."""
+        orders = [self._order_of(k) for k in ks]
+        n = np.array([len(o) for o in orders], dtype=np.int64)
+        flat = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
+        I = np.repeat(np.array([self._gaps[k][0] for k in ks], dtype=np.int64), n)
+        J = np.repeat(np.array([self._gaps[k][1] for k in ks], dtype=np.int64), n)
+        this, other = self.values[I, flat], self.values[J, flat]
+        diff = other - this
+        with np.errstate(all="ignore"):
+            pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
+        if self._meta_arrays is None:
+            self._meta_arrays = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
+                                 for a in ("label_zh", "label_en", "unit", "dimension")}
+            self._meta_arrays["indicator"] = np.array(self.cols, dtype=object)
+        dims = np.repeat(np.array([self._gaps[k][2] for k in ks], dtype=object), n)
+        out = {c: a[flat] for c, a in self._meta_arrays.items()}
+        out.update(this=this, other=other, diff=diff, diff_pct=pct,
+                   in_focus=out["dimension"] == dims)
+        return out
 
     def order_gaps(self, block: int = 16384) -> None:
         """Row order of every gap table asked for and not yet ordered: all at once."""
@@ -663,11 +733,14 @@ class _Peers:
             keep = np.maximum(np.array([g[3] for g in part]), focus_m.sum(axis=1)).tolist()
             self._gap_order.extend(order[r, :keep[r]] for r in range(len(part)))
 
-    def _gap_recs(self, k: int) -> list[dict]:
+    def _order_of(self, k: int) -> np.ndarray:
         if k >= len(self._gap_order):
             self.order_gaps()
+        return self._gap_order[k]
+
+    def _gap_recs(self, k: int) -> list[dict]:
         i, j, dim, _ = self._gaps[k]
-        order = self._gap_order[k]
+        order = self._order_of(k)
         this, other = self.values[i, order], self.values[j, order]
         diff = other - this
         with np.errstate(all="ignore"):

@@ -49,3 +49,69 @@ def test_half_up_on_sheet_like_values():
         for d in (0, 1, 2):
             assert _half_up(a, d) == _by_decimal(a, d), (a, d)
     assert math.isfinite(values.sum())
+
+
+# -- numbers in bulk: the same texts as one by one ------------------------------------------
+from classify.numfmt import (_UNIT_EN, fmt_percent, fmt_percents, fmt_score,  # noqa: E402
+                             fmt_scores, fmt_value, fmt_values)
+
+UNITS = sorted(set(_UNIT_EN) | {"万元", "元", "人", "万人次", "%", "", "km", "是/否", "吨"})
+
+
+def _rounded(x: np.ndarray, places: np.ndarray) -> np.ndarray:
+    return np.round(x * 10.0 ** places) / 10.0 ** places
+
+
+def _awkward(rng, n=4000) -> np.ndarray:
+    """Values as sheets meet them, and the hard ones: decimal ties at 0–3 places, the
+    unit-scaling thresholds, exponent forms, zeros, missing and infinite values."""
+    ties = np.concatenate([(np.arange(-500, 500) + 0.5) / 10 ** k for k in range(4)])
+    edges = np.array([1e4, 1e5, 1e6, 1e8, 1e9, 99.95, 9.995, 0.005, 1e15, 1e16, 3e16, 1e-5,
+                      -1e-5, 5e-5, 0.0, -0.0, 1.0, 100.0, 10.0, 999999.5, 12345.675])
+    edges = np.concatenate([edges, -edges, np.nextafter(edges, 0), np.nextafter(edges, 1e30)])
+    tail = np.array([np.nan, np.inf, -np.inf])
+    rand = np.concatenate([rng.lognormal(3, 4, n), -rng.lognormal(3, 4, n // 4),
+                           _rounded(rng.uniform(-1e5, 1e5, n), rng.integers(0, 4, n)),
+                           rng.uniform(0, 100, n) / 3, rng.integers(0, 50, n).astype(float)])
+    return np.concatenate([ties, edges, tail, rand])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("unit", UNITS)
+def test_values_in_bulk_print_as_one_by_one(unit, lang, signed):
+    v = _awkward(np.random.default_rng(len(unit) * 7 + signed))
+    want = [fmt_value(x, unit, lang, signed=signed) for x in v.tolist()]
+    assert fmt_values(v, unit, lang, signed=signed) == want
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_percents_and_scores_in_bulk_print_as_one_by_one(signed):
+    v = _awkward(np.random.default_rng(5))
+    assert fmt_percents(v, signed=signed) == [fmt_percent(x, signed=signed) for x in v.tolist()]
+    assert fmt_scores(v, "en", signed=signed) == [fmt_score(x, "en", signed=signed)
+                                                  for x in v.tolist()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=40),
+       st.sampled_from(UNITS), st.sampled_from(["zh", "en"]), st.booleans())
+def test_values_in_bulk_on_any_floats(xs, unit, lang, signed):
+    want = [_outcome(lambda x: fmt_value(x, unit, lang, signed=signed), x) for x in xs]
+    got = _outcome(lambda v: fmt_values(v, unit, lang, signed=signed), xs)
+    if any(isinstance(w, type) for w in want):  # beyond Decimal's precision: both fail
+        assert isinstance(got, type)
+    else:
+        assert got == want
+
+
+def test_ranks_and_percentiles_in_bulk_print_as_one_by_one():
+    from classify.numfmt import fmt_percentile, fmt_percentiles, fmt_rank, fmt_ranks
+
+    rng = np.random.default_rng(2)
+    ranks = np.concatenate([rng.integers(1, 500, 300).astype(float), [np.nan, 1.0, 3.0]])
+    ns = np.concatenate([rng.integers(1, 500, 300).astype(float), [85.0, np.nan, 40000.0]])
+    for lang in ("zh", "en"):
+        assert fmt_ranks(ranks, ns, lang) == [fmt_rank(r, n, lang) for r, n in zip(ranks, ns)]
+    pcts = np.concatenate([rng.uniform(0, 100, 500), np.arange(0, 100.5, 0.5), [np.nan]])
+    assert fmt_percentiles(pcts, "en") == [fmt_percentile(p, "en") for p in pcts.tolist()]
