@@ -74,12 +74,22 @@ class _Environment(jinja2.Environment):
 
 
 @lru_cache(maxsize=None)
-def _env() -> jinja2.Environment:
-    loader = jinja2.PackageLoader("classify", "templates")
-    return _Environment(loader=loader, autoescape=jinja2.select_autoescape(["html",
-                        "svg.j2", "html.j2"]), trim_blocks=True, lstrip_blocks=True,
-                        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+def _env(escaped: bool = False) -> jinja2.Environment:
+    """The templates' environment; ``escaped`` (HTML, SVG): every value escaped.
+
+    The HTML and SVG are escaped by ``finalize`` (:func:`_h`, called on every value a
+    template writes) instead of Jinja's autoescape: the same text — the templates use no
+    filters or ``~`` joins, whose results autoescape would treat differently — without a
+    ``Markup`` object made per value (a national run writes tens of millions)."""
+    return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
+                        finalize=(lambda v: _h(v)) if escaped else None, trim_blocks=True,
+                        lstrip_blocks=True, keep_trailing_newline=True,
+                        undefined=jinja2.StrictUndefined,
                         auto_reload=False)  # packaged templates: no stat per sheet
+
+
+def _template(name: str) -> jinja2.Template:
+    return _env(name.endswith((".html.j2", ".svg.j2"))).get_template(name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -172,7 +182,7 @@ def _fill(fmt: str, html: bool, **kw):
     if not html:
         return fmt.format(**kw)
     # as Markup(fmt).format(**kw) (no format specs in the label tables), but ~10x faster
-    return _Both(fmt.format(**kw), fmt.format(**{k: escape(v) for k, v in kw.items()}))
+    return _Both(fmt.format(**kw), fmt.format(**{k: _h(v) for k, v in kw.items()}))
 
 
 @lru_cache(maxsize=None)
@@ -258,6 +268,7 @@ class _Prepared:
         self._keep = bs  # ids stay valid while the benchmarks live
         self.tables: dict[int, dict] = {}  # per town: dims, strengths, weaknesses
         self.scores: dict[int, list] = {}  # per town: score texts of the chart's titles
+        self.ranks: dict[tuple, list] = {}  # per town and list: the texts of its ranks
         self._dims(suggestions, lang)
         for kind in ("strengths", "weaknesses"):
             self._positions(suggestions, lang, kind)
@@ -322,6 +333,8 @@ class _Prepared:
         for s, rr in zip(suggestions, recs):
             self.tables.setdefault(id(s), {})[kind] = _Both("".join(md[k:k + len(rr)]),
                                                             "".join(ht[k:k + len(rr)]))
+            self.ranks[(id(s), kind)] = list(zip(text["rank"][k:k + len(rr)],
+                                                 text["rank_county"][k:k + len(rr)]))
             k += len(rr)
 
 
@@ -551,14 +564,25 @@ def _chart(s: Suggestion, lang: str, color: str, N: Callable | None = None,
                      "bench_x": x(r["benchmark"]),
                      "bench_title": f"{t['table']['benchmark']} {bench}"})
     bottom = top + len(rows) * row_h
-    svg = _env().get_template("chart.svg.j2").render(
+    head, tail = _chart_frame(lang, x0, plot_w, top, bottom, color,
+                              any(not numfmt.is_missing(r["benchmark"]) for r in d))
+    return Markup(head + _chart_rows(rows, x0, label_w, color) + tail)
+
+
+@lru_cache(maxsize=256)
+def _chart_frame(lang: str, x0, plot_w, top, bottom, color: str, has_bench: bool
+                 ) -> tuple[str, str]:
+    """The chart around its bars (the same for the towns of a category): the template
+    rendered once with a mark where the bars go, split there."""
+    t = labels(lang)
+    mark = "\x00"  # never in a label (XML has no such character)
+    svg = _template("chart.svg.j2").render(
         width=x0 + plot_w + 20, height=bottom + 40, x0=x0, color=color,
         title=t["section"]["chart"], grid=_chart_grid(x0, plot_w, top, bottom),
-        dims=_chart_rows(rows, x0, label_w, color),
-        legend_this=t["table"]["this"], legend_median=t["table"]["median"],
-        legend_bench=t["table"]["benchmark"], legend_gap=110,
-        has_bench=any(not numfmt.is_missing(r["benchmark"]) for r in d))
-    return Markup(svg)
+        dims=Markup(mark), legend_this=t["table"]["this"], legend_median=t["table"]["median"],
+        legend_bench=t["table"]["benchmark"], legend_gap=110, has_bench=has_bench)
+    head, tail = svg.split(mark)
+    return head, tail
 
 
 @lru_cache(maxsize=64)
@@ -569,7 +593,7 @@ def _chart_grid(x0, plot_w, top, bottom) -> Markup:
                           for g in (0, 25, 50, 75, 100)))
 
 
-def _chart_rows(rows: list[dict], x0, label_w, color: str) -> Markup:
+def _chart_rows(rows: list[dict], x0, label_w, color: str) -> str:
     """The bars, median ticks and benchmark circles (rows.toml [svg])."""
     p = _patterns()["svg"]
     out = []
@@ -583,7 +607,7 @@ def _chart_rows(rows: list[dict], x0, label_w, color: str) -> Markup:
                 x=r["median_x"], y1=y - 3, y2=y + 17, title=_h(r["median_title"])),
             bench="" if r["bench_x"] is None else p["bench"].format(
                 x=r["bench_x"], y=y + 7, title=_h(r["bench_title"]))))
-    return Markup("".join(out))
+    return "".join(out)  # markup: the values are escaped
 
 
 def _ink(color: str) -> str:
@@ -649,13 +673,13 @@ def render_markdown(s: Suggestion, *, lang: str | None = None, notice: str | Non
                     ) -> str:
     """The Markdown sheet of one town."""
     lang = lang or s.lang
-    return _env().get_template("sheet.md.j2").render(**_context(s, lang, False, notice))
+    return _template("sheet.md.j2").render(**_context(s, lang, False, notice))
 
 
 def render_html(s: Suggestion, *, lang: str | None = None, notice: str | None = None) -> str:
     """The self-contained HTML sheet of one town (inline CSS and SVG, no external assets)."""
     lang = lang or s.lang
-    return _env().get_template("sheet.html.j2").render(**_context(s, lang, True, notice))
+    return _template("sheet.html.j2").render(**_context(s, lang, True, notice))
 
 
 # ---------------------------------------------------------------------------------------
@@ -672,25 +696,29 @@ def _plain_list(items: Iterable[str], sep: str) -> str:
     return sep.join(x for x in items if x)
 
 
-def _gap_summary(s: Suggestion, lang: str, t: dict) -> str:
-    N = _num_factory(lang, False)
+def _gap_summary(s: Suggestion, lang: str, t: dict, gaps: list[dict] | None = None) -> str:
+    """The failing rules with their first lever, a line each (``gaps``: the sheet's)."""
+    if gaps is None:
+        gaps = _gaps_ctx(s, lang, t, _num_factory(lang, False), False)
     parts = []
-    for g in _gaps_ctx(s, lang, t, N, False):
+    for g in gaps:
         for r in g["rules"]:
             lever = r["levers"][0] if r["levers"] else ""
             parts.append(_kv(t, g["label"], r["text"]) + (f"{t['semi']}{lever}" if lever else ""))
     return "\n".join(parts)
 
 
-def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
-    """``label（第3/85）``, or the county rank when only the county position qualifies."""
+def _pos_summary(recs: list[dict], lang, t, N, ranks: list[tuple] | None = None
+                 ) -> list[str]:
+    """``label（第3/85）``, or the county rank when only the county position qualifies
+    (``ranks``: the texts of both ranks, when formatted already)."""
     out = []
-    for r in recs:
+    for k, r in enumerate(recs):
         if r["scope"] == "county":
-            rank = _fill(t["strengths"]["county_rank"], False,
-                         rank=N(r["rank_county"], "rank", n=r["n_county"]))
+            rank = _fill(t["strengths"]["county_rank"], False, rank=ranks[k][1] if ranks
+                         else N(r["rank_county"], "rank", n=r["n_county"]))
         else:
-            rank = N(r["rank"], "rank", n=r["n"])
+            rank = ranks[k][0] if ranks else N(r["rank"], "rank", n=r["n"])
         out.append(_paren(t, r[f"label_{lang}"], rank))
     return out
 
@@ -702,16 +730,22 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
     return [_summary_row(s, lang, t, N) for s in suggestions]
 
 
-def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
+def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None,
+                 pre: _Prepared | None = None) -> dict:
+    """The town's row of the summary sheet; ``ctx`` / ``pre``: its sheet's context and
+    tables, when made (their texts are the plain texts the row needs)."""
     x = t["xlsx"]
-    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
-    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
+    ranks = pre.ranks if pre is not None else {}
+    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N,
+                             ranks.get((id(s), "strengths")))
+    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N,
+                              ranks.get((id(s), "weaknesses")))
     if s.is_leader:
         bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
     else:
         bench = _plain_list((b.town for b in s.benchmarks), t["sep"])
-    d = _declared_ctx(s, lang, t, False)
-    notes = _data_ctx(s, lang, t, False)["notes"]
+    d = ctx["declared"] if ctx else _declared_ctx(s, lang, t, False)
+    notes = (ctx["data"] if ctx else _data_ctx(s, lang, t, False))["notes"]
     return {
         x["town_code"]: s.town_code, x["town"]: s.town, x["county"]: s.county,
         x["category"]: _label_of(s, s.target, lang) or t["missing"],
@@ -724,7 +758,7 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
            None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
            for r in table_records(s, "dimensions")},
         x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
-        x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t),
+        x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t, ctx and ctx["gaps"]),
         x["declared"]: s.declared or "",
         x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
         x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
@@ -1211,9 +1245,11 @@ class _Book:
         return len(self.sheets) - 1
 
     def part(self, suggestions: Sequence[Suggestion], lo: int, hi: int,
-             write: Callable[[int, str], None], *, block: int = 500) -> list[list[int]]:
+             write: Callable[[int, str], None], *, summaries: list[dict] | None = None,
+             block: int = 500) -> list[list[int]]:
         """The rows of towns ``lo``–``hi`` of every sheet, as ``write(sheet, xml)`` calls in
-        row order per sheet; returns the widest value of each column of each sheet."""
+        row order per sheet (``summaries``: their summary rows, when made already);
+        returns the widest value of each column of each sheet."""
         longest = [[0] * len(s.headers) for s in self.sheets]
         if self.notice_sheet is not None and lo == 0:
             sh = self.notice_sheet
@@ -1221,7 +1257,8 @@ class _Book:
         N = _num_factory(self.lang, False)
         for a in range(lo, hi, block):
             b = min(hi, a + block)
-            rows = [_summary_row(s, self.lang, self.t, N) for s in suggestions[a:b]]
+            rows = summaries[a - lo:b - lo] if summaries is not None else \
+                [_summary_row(s, self.lang, self.t, N) for s in suggestions[a:b]]
             rows = [[r.get(h) for h in self.headers] for r in rows]
             write(self.summary, self.sheets[self.summary].rows_xml(rows, a + 2,
                                                                    longest[self.summary]))
@@ -1487,8 +1524,9 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
             parts = _write_parallel(suggestions, folder, lang, notice, workers, book,
                                     Path(tmp))
         else:
-            _write_sheets(suggestions, folder, lang, notice, plain if docx else None)
-            parts = [_book_part(book, suggestions, lo, hi, Path(tmp))
+            summaries = _write_sheets(suggestions, folder, lang, notice,
+                                      plain if docx else None)
+            parts = [_book_part(book, suggestions, lo, hi, Path(tmp), summaries[lo:hi])
                      for lo, hi in _parts(len(suggestions))]
         paths.append(_save_book(book, folder / "suggestions.xlsx", parts))
     if docx:
@@ -1498,11 +1536,14 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
 
 
 def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None, *,
-                  chunk: int = 2000) -> None:
+                  chunk: int = 2000) -> list[dict]:
     """The Markdown and HTML sheet of every town (``plain`` collects the plain-text
     contexts, which also make the Word sections); the big tables of ``chunk`` towns at a
-    time (:class:`_Prepared`)."""
-    md_t, html_t = _env().get_template("sheet.md.j2"), _env().get_template("sheet.html.j2")
+    time (:class:`_Prepared`).  Returns the towns' summary rows (of the workbook), made
+    from the sheets' texts."""
+    md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
+    t, N = labels(lang), _num_factory(lang, False)
+    summaries = []
     with _FileWriter() as files:
         for lo in range(0, len(suggestions), chunk):
             part = suggestions[lo:lo + chunk]
@@ -1513,9 +1554,12 @@ def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | No
                 ctx = _context(s, lang, True, notice, pre)  # renders the Markdown sheet too
                 files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
                 files.write(folder / f"{s.town_code}.html", html_t.render(**ctx))
+                summaries.append(_summary_row(s, lang, t, N, ctx, pre))
+    return summaries
 
 
-def _book_part(book: _Book, suggestions, lo: int, hi: int, tmp: Path
+def _book_part(book: _Book, suggestions, lo: int, hi: int, tmp: Path,
+               summaries: list[dict] | None = None
                ) -> tuple[dict[int, _Piece], list[list[int]]]:
     """The workbook rows of towns ``lo``–``hi``, compressed, in a file per sheet under
     ``tmp`` (so that the processes writing the sheets compress them too)."""
@@ -1527,7 +1571,7 @@ def _book_part(book: _Book, suggestions, lo: int, hi: int, tmp: Path
         pieces[k].write(xml.encode("utf-8"))
 
     try:
-        longest = book.part(suggestions, lo, hi, write)
+        longest = book.part(suggestions, lo, hi, write, summaries=summaries)
     finally:
         for piece in pieces.values():
             piece.close()
@@ -1549,8 +1593,8 @@ _JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickl
 def _render_part(job: tuple[int, int, int]):
     key, lo, hi = job
     suggestions, folder, lang, notice, book, tmp = _JOBS[key]
-    _write_sheets(suggestions[lo:hi], folder, lang, notice, None)
-    return _book_part(book, suggestions, lo, hi, tmp)
+    summaries = _write_sheets(suggestions[lo:hi], folder, lang, notice, None)
+    return _book_part(book, suggestions, lo, hi, tmp, summaries)
 
 
 def _parts(n: int, per_part: int = 2500) -> list[tuple[int, int]]:

@@ -60,3 +60,16 @@ def test_sheets_in_parts_are_the_sheets_one_by_one(tmp_path, suggestions, monkey
     with zipfile.ZipFile(one) as z:
         assert stitched == {n: z.read(n) for n in z.namelist()}
     assert len(whole(len(suggestions), 3)) > 2
+
+
+def test_workbook_alone_is_the_workbook_written_with_the_sheets(tmp_path, suggestions):
+    """write_workbook makes the summary rows from the suggestions; write_suggestions from
+    the sheets' own texts: the same workbook."""
+    from classify.sheets import write_workbook
+
+    alone = write_workbook(suggestions, tmp_path / "alone.xlsx", notice=NOTICE)
+    with_sheets = write_suggestions(suggestions, tmp_path / "run", notice=NOTICE)[-1]
+    with zipfile.ZipFile(alone) as a, zipfile.ZipFile(with_sheets) as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            assert a.read(name) == b.read(name), name
