@@ -661,6 +661,7 @@ class _Peers:
         self.county_id = _codes_of(nc.county)
         self.city_id = _codes_of(nc.city)
         self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
+        self.picked: dict[int, tuple[list, list]] | None = None  # see _pick_ahead
         self.prof = prof
         self.lacking = np.isnan(self.values)
         self._median: dict[tuple, float] = {}
@@ -777,6 +778,9 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
             same_city=bool(ci[j] == ci[i] and ci[i] != ""),
             gaps=peers.gap_table(i, j, focus, n_rows)) for j, d in zip(js, dist)]
 
+    if peers.picked is not None and i in peers.picked:  # found for all towns at once
+        js, dist = peers.picked[i]
+        return make(js, dist), [], False
     ahead = peers.ahead[i] if peers.ahead is not None and i in peers.ahead else \
         same[(same != i) & (score[same] > mine)]
     if len(ahead):
@@ -794,6 +798,42 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
     pick = np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]
     js = rest[pick]
     return [], make(js.tolist(), _distance(peers.prof, i, js).tolist()), True
+
+
+def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
+                block: int = 1 << 17) -> dict[int, tuple[list, list]]:
+    """The ``n`` benchmarks of every town screened (:func:`_screen_ahead`) and their
+    distances, as :func:`_benchmarks` picks them one town at a time: the candidates of all
+    towns stacked, their distances and weights in arrays, one sort."""
+    towns = list(peers.ahead)
+    out: dict[int, tuple[list, list]] = {}
+    for lo in range(0, len(towns), max(1, block // 8)):
+        part = towns[lo:lo + max(1, block // 8)]
+        J = np.concatenate([peers.ahead[i] for i in part])
+        I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
+        dist = _distances(peers.prof, I, J)
+        same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
+        same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+        eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
+        order = np.lexsort((peers.code_rank[J], eff, I))
+        I, J, dist = I[order], J[order], dist[order]
+        starts = np.flatnonzero(np.r_[True, I[1:] != I[:-1]])
+        ends = np.r_[starts[1:], len(I)]
+        for a, b in zip(starts.tolist(), np.minimum(ends, starts + n).tolist()):
+            out[int(I[a])] = (J[a:b].tolist(), dist[a:b].tolist())
+    return out
+
+
+def _distances(m: np.ndarray, I: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """:func:`_distance` of towns ``I`` to towns ``J``, pair by pair."""
+    if not m.shape[1]:
+        return np.zeros(len(I))
+    d = (m[J] - m[I]) ** 2
+    n = np.sum(~np.isnan(d), axis=1)
+    out = np.full(len(I), np.inf)
+    ok = n > 0
+    out[ok] = np.sqrt(np.nansum(d[ok], axis=1) / n[ok])
+    return out
 
 
 def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight: float,
@@ -838,11 +878,19 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
                 d = np.sqrt(s2, out=s2)
             d[shared == 0] = np.inf
             _apply_weights(d, peers, order[rows], order[:kmax], county_weight, city_weight)
+            # towns beyond a town's own ahead count are not its candidates
+            mine = np.arange(kmax)[None, :] < k[:, None]
+            d[~mine] = np.inf
+            m = min(n, kmax)
+            # the n-th smallest distance of each town (or its k-th, when fewer are ahead)
+            kth = np.partition(d, np.arange(m), axis=1)[np.arange(len(k)),
+                                                         np.clip(np.minimum(n, k) - 1, 0, m - 1)]
+            keep = mine & (d <= (kth + np.float32(tol))[:, None])
+            rr, cc = np.nonzero(keep)
+            cut = np.searchsorted(rr, np.arange(len(k) + 1))
             for r, i in enumerate(order[rows].tolist()):
                 if k[r]:
-                    e = d[r, :k[r]]
-                    kth = np.partition(e, min(n, k[r]) - 1)[min(n, k[r]) - 1]
-                    out[i] = order[np.flatnonzero(e <= kth + tol)]
+                    out[i] = order[cc[cut[r]:cut[r + 1]]]
     return out
 
 
@@ -1633,6 +1681,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                     county_weight=county_weight, city_weight=city_weight))
     ctx.peers.ahead = _screen_ahead(nc, ctx.peers, ctx.focus, n=n_benchmarks,
                                     county_weight=county_weight, city_weight=city_weight)
+    ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
+                                   city_weight=city_weight)
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
     ctx.peers.order_gaps()  # the benchmark gap tables of all towns at once

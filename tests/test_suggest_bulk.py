@@ -1,0 +1,43 @@
+"""classify.suggest's steps done for all towns at once give what the one-town steps give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from classify.suggest import (_benchmarks, _Cols, _Peers, _pick_ahead, _profile_matrix,
+                              _screen_ahead, indicator_table)
+
+
+def test_benchmarks_picked_for_all_towns_are_those_of_one_town_at_a_time():
+    """Missing values, tied profiles and scores, same-county / same-city weights."""
+    rng = np.random.default_rng(11)
+    n = 400
+    vals = rng.lognormal(2, 1, (n, 5))
+    vals[rng.random((n, 5)) < 0.15] = np.nan
+    vals[1] = vals[0]
+    vals[7] = np.nan  # a town with no value shares nothing: infinitely far
+    info = indicator_table({f"x{k}": {"dimension": "industry"} for k in range(5)})
+    frame = pd.DataFrame(vals, columns=list(info))
+    frame["town_code"] = [f"{k:04d}" for k in range(n)]
+    frame["town"] = frame["town_code"]
+    frame["county"] = rng.choice(["A", "B", "C", ""], n)
+    frame["city"] = rng.choice(["P", "Q", ""], n)
+    frame["score_industry"] = np.round(rng.uniform(0, 100, n), 0)
+    frame["composite"] = frame["score_industry"]
+    frame["_target"] = np.where(np.arange(n) % 4 == 0, "strong", "specialised/industrial")
+    nc = _Cols(frame)
+    peers = _Peers(nc, info, _profile_matrix(frame, info))
+    focus = {"strong": "industry", "specialised/industrial": "industry"}
+    kw = dict(n=3, county_weight=0.8, city_weight=0.9)
+    peers.ahead = _screen_ahead(nc, peers, focus, **kw)
+    one = [_benchmarks(nc, peers, i, nc.targets[i], "score_industry", n_rows=4, **kw)
+           for i in range(n)]
+    peers.picked = _pick_ahead(peers, **kw)
+    assert len(peers.picked) > n // 2
+    for i in range(n):
+        got = _benchmarks(nc, peers, i, nc.targets[i], "score_industry", n_rows=4, **kw)
+        assert [(b.town_code, b.distance, b.same_county, b.same_city) for b in got[0]] == \
+            [(b.town_code, b.distance, b.same_county, b.same_city) for b in one[i][0]]
+        assert [b.town_code for b in got[1]] == [b.town_code for b in one[i][1]]
+        assert got[2] == one[i][2]
