@@ -1011,6 +1011,7 @@ class _Ask:
     cands: list[str]
     needs: dict = field(default_factory=dict)
     method: str = "empirical"
+    jumps: dict = field(default_factory=dict)  # see _jumps
 
 
 def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
@@ -1054,12 +1055,42 @@ def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
         d = info[ind].direction
         if need is None or (need - cur) * d <= 0:
             continue
-        if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
-            need = float(math.ceil(need - 1e-9) if d > 0 else math.floor(need + 1e-9))
-        jump = float(_share_below(nc, ind, need * d, d) - _share_below(nc, ind, cur * d, d))
+        if ind in ask.jumps:  # found for all asks at once
+            need, jump = ask.jumps[ind]
+        else:
+            if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
+                need = float(math.ceil(need - 1e-9) if d > 0 else math.floor(need + 1e-9))
+            jump = float(_share_below(nc, ind, need * d, d) -
+                         _share_below(nc, ind, cur * d, d))
         out.append((jump, ind, cur, need, ask.method))
     out.sort(key=lambda t: (t[0], t[1]))
     return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
+
+
+def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
+    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever
+    :func:`_pick_levers` weighs, as it computes them, an indicator at a time for all
+    asks."""
+    by_ind: dict[str, list] = {}
+    for a in asks:
+        for ind in a.cands:
+            cur, need = float(nc(ind)[a.i]), a.needs.get(ind)
+            if need is not None and (need - cur) * info[ind].direction > 0:
+                by_ind.setdefault(ind, []).append((a, cur, need))
+    for ind, items in by_ind.items():
+        d, s = info[ind].direction, nc.sorted(ind)
+        cur = np.array([c for _, c, _ in items])
+        need = np.array([n for _, _, n in items])
+        if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
+            need = np.ceil(need - 1e-9) if d > 0 else np.floor(need + 1e-9)
+
+        def below(x):
+            return np.searchsorted(s, x, side="left") if d > 0 else \
+                len(s) - np.searchsorted(s, -x, side="right")
+
+        jump = below(need * d) / len(s) - below(cur * d) / len(s)
+        for (a, _, _), n, j in zip(items, need.tolist(), jump.tolist()):
+            a.jumps[ind] = (n, j)
 
 
 def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
@@ -1690,6 +1721,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         _solve_asks(model, nc, [a for _, plan in done for _, a in plan
                                 if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
                     ctx.numer)
+    _jumps(nc, [a for _, plan in done for _, a in plan if isinstance(a, _Ask)], info)
     for s, plan in done:
         s.category_gaps = _gap_rows(nc, plan, info, n_levers)
     return [s for s, _ in done]
