@@ -8,6 +8,13 @@ from the same :class:`~classify.suggest.Suggestion` objects, so they carry the s
 In the HTML sheet every number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a
 checker (or a test) can read the value behind the text.  Output is deterministic: no
 timestamps, sorted inputs, fixed ZIP dates in ``.xlsx`` / ``.docx``.
+
+Scale (40,000 towns: 80,000 sheets, a workbook of ten million cells): one context renders
+both sheets of a town; the big tables (benchmark gaps, strengths, dimensions) of many
+towns are rendered at once, their numbers formatted in bulk and their rows filled in from
+the patterns of ``templates/rows.toml``; forked processes write the sheets and the
+workbook's rows (compressed) a part of the towns at a time, and the workbook is stitched
+together from the parts.  The files are those of rendering one town at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import jinja2
 import numpy as np
@@ -765,25 +772,9 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None,
     }
 
 
-def _num_or_none(v):
-    return None if numfmt.is_missing(v) else float(v)
-
-
-def _gap_long_rows(s: Suggestion, lang: str) -> list[list]:
-    """The benchmark-gap rows of one town (the 对标差距 sheet), in header order."""
-    out = []
-    for b in (s.benchmarks or s.challengers):
-        for g in table_records(b, "gaps"):
-            out.append([s.town_code, s.town, b.town, g[f"label_{lang}"],
-                        numfmt.unit_label(g["unit"], lang), _num_or_none(g["this"]),
-                        _num_or_none(g["other"]), _num_or_none(g["diff"]),
-                        None if numfmt.is_missing(g["diff_pct"])
-                        else round(float(g["diff_pct"]), 1)])
-    return out
-
-
 def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
-    """:func:`_gap_long_rows` of many towns, from their gap tables' arrays."""
+    """The benchmark-gap rows of towns (the 对标差距 sheet), in header order, from their
+    gap tables' arrays."""
     pairs = [(s, b) for s in suggestions for b in (s.benchmarks or s.challengers)]
     offsets, c = gap_columns([b for _, b in pairs])
     n = np.diff(offsets).tolist()

@@ -14,10 +14,13 @@ indicators around, so P100 is always the best.  Ranks are 1 = best, ties share t
 rank (``method="min"``).
 
 Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
-matrices, sorted columns for "value needed for rank / percentile k", benchmark candidates
-screened per category with matrix products, the model searches of all towns in stacked
-``transform`` calls — and the per-town tables stay records (:class:`Rows`) until someone
-reads them as DataFrames.  Results are those of a plain per-town scan.
+matrices, strengths and weaknesses of all towns at once, sorted columns for "value needed
+for rank / percentile k", benchmark candidates screened per category with matrix products
+and picked for all towns in one sort, the benchmark gap tables ordered at once, the model
+searches of all towns on arrays (the scoring model's arithmetic, only the changed columns
+normalised again) — and the per-town tables stay records (:class:`Rows`), made on first
+use (by the processes writing the sheets), until someone reads them as DataFrames.
+Results are those of a plain per-town scan.
 
 The module depends on the scoring and taxonomy objects only through small adapters:
 ``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
