@@ -1588,9 +1588,11 @@ def _render_part(job: tuple[int, int, int]):
     return _book_part(book, suggestions, lo, hi, tmp, summaries)
 
 
-def _parts(n: int, per_part: int = 2500) -> list[tuple[int, int]]:
+def _parts(n: int, per_part: int | None = None) -> list[tuple[int, int]]:
     """Towns ``lo``–``hi`` of each part of the work (the workbook's compressed pieces):
-    the same whatever the number of processes, so the workbook is the same."""
+    eight parts, of 200 to 2,500 towns (``per_part``), the same whatever the number of
+    processes, so the workbook is the same."""
+    per_part = per_part or min(2500, max(200, -(-n // 8)))
     k = max(1, -(-n // per_part))
     bounds = [round(n * j / k) for j in range(k + 1)]
     return list(zip(bounds, bounds[1:]))
@@ -1602,6 +1604,9 @@ def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int, 
     at a time (a fresh process for each: what a part makes is freed with it)."""
     key = id(suggestions)
     _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp)
+    for name in ("sheet.md.j2", "sheet.html.j2", "chart.svg.j2"):
+        _template(name)  # compiled once, here, not in every process
+    _patterns()
     try:
         with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
             return pool.map(_render_part, [(key, lo, hi) for lo, hi in

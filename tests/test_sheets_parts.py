@@ -43,7 +43,7 @@ def test_pieces_compressed_apart_make_one_deflate_stream(tmp_path):
 
 def test_sheets_in_parts_are_the_sheets_one_by_one(tmp_path, suggestions, monkeypatch):
     whole = sheets._parts
-    monkeypatch.setattr(sheets, "_parts", lambda n, per_part=2500: whole(n, 3))
+    monkeypatch.setattr(sheets, "_parts", lambda n, per_part=None: whole(n, 3))
     paths = write_suggestions(suggestions, tmp_path, notice=NOTICE, workers=1)
     by_name = {p.name: p for p in paths}
     for s in suggestions:  # rendered a part at a time (numbers in bulk) = one by one
