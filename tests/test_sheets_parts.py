@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from classify import sheets
+from classify.xlsx import Piece, crc32_combine, write_zip
 from classify.sheets import render_html, render_markdown, write_suggestions
 from tests.test_sheets import NOTICE, frame, suggestions  # noqa: F401 - fixtures
 
@@ -21,21 +22,21 @@ def test_crc32_of_pieces_is_the_crc32_of_the_whole(sizes):
     parts = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in sizes]
     crc = 0
     for p in parts:
-        crc = sheets._crc32_combine(crc, zlib.crc32(p), len(p))
+        crc = crc32_combine(crc, zlib.crc32(p), len(p))
     assert crc == zlib.crc32(b"".join(parts))
 
 
 def test_pieces_compressed_apart_make_one_deflate_stream(tmp_path):
     rng = np.random.default_rng(0)
     texts = [" ".join(map(str, rng.integers(0, 99, n))).encode() for n in (10, 0, 5000, 300)]
-    pieces = [sheets._Piece(tmp_path / f"{k}.deflate") for k in range(2)]
+    pieces = [Piece(tmp_path / f"{k}.deflate") for k in range(2)]
     pieces[0].write(texts[0])
     pieces[0].write(texts[1])
     pieces[1].write(texts[2])
     for p in pieces:
         p.close()
-    pieces.append(sheets._Piece.of(texts[3], final=True))
-    sheets._write_zip(tmp_path / "a.zip", [("a.txt", pieces)])
+    pieces.append(Piece.of(texts[3], final=True))
+    write_zip(tmp_path / "a.zip", [("a.txt", pieces)])
     with zipfile.ZipFile(tmp_path / "a.zip") as z:
         assert z.testzip() is None
         assert z.read("a.txt") == b"".join(texts)
