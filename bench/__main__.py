@@ -113,7 +113,8 @@ def _stages(n: str, size: dict, draws: int) -> list[str]:
         timings.setdefault(span["stage"], round(span["seconds"], 3))
     if timings:
         total = sum(v for v in timings.values() if isinstance(v, (int, float)))
-        out += ["| stage | wall s | share | CPU s (all threads) | peak RSS MB |",
+        out += ["| stage | wall s | share | CPU s (all threads and child processes) "
+                "| peak RSS MB (main process) |",
                 "|---|---:|---:|---:|---:|"]
         order = [st for st in STAGES if st in timings] + [st for st in timings
                                                              if st not in STAGES]
