@@ -574,14 +574,6 @@ def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     return flat, pct
 
 
-def _percentile_where(x: np.ndarray, threshold: float, op: str) -> np.ndarray:
-    """Dense form of :func:`_percentile_candidates`: NaN for the towns that cannot pass."""
-    out = np.full(x.size, np.nan)
-    flat, pct = _percentile_candidates(x, threshold, op)
-    out[flat] = pct
-    return out.reshape(x.shape)
-
-
 class _DrawRules:
     """The primary target of many draws at once, without the full rule trace.
 

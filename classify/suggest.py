@@ -621,14 +621,7 @@ def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
 def _distance(m: np.ndarray, i: int, rows: np.ndarray) -> np.ndarray:
     """RMS difference of percentile profiles between town ``i`` and towns ``rows``, over
     indicators both have; ``inf`` when they share none (so such a town sorts last)."""
-    if not m.shape[1]:
-        return np.zeros(len(rows))
-    d = (m[rows] - m[i]) ** 2
-    n = np.sum(~np.isnan(d), axis=1)
-    out = np.full(len(rows), np.inf)
-    ok = n > 0
-    out[ok] = np.sqrt(np.nansum(d[ok], axis=1) / n[ok])
-    return out
+    return _distances(m, np.full(len(rows), i), np.asarray(rows))
 
 
 _GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus", "label_zh",

@@ -402,12 +402,15 @@ def test_draw_fast_path_equals_full_evaluation(preset, varying_gaps):
        st.sampled_from([0.0, 1.0, 33.0, 50.0, 70.0, 99.5, 100.0]),
        st.sampled_from([">=", ">", "<=", "<"]))
 @settings(max_examples=200, deadline=None)
-def test_percentile_where_matches_full_ranks(values, threshold, op):
-    from classify.rules import _percentile, _percentile_where
+def test_percentile_candidates_match_full_ranks(values, threshold, op):
+    from classify.rules import _percentile, _percentile_candidates
 
     x = np.array([values, values[::-1]], dtype=np.float32)
     full = _percentile(x.astype(float))
-    part = _percentile_where(x, threshold, op)
+    part = np.full(x.size, np.nan)
+    flat, pct = _percentile_candidates(x, threshold, op)
+    part[flat] = pct
+    part = part.reshape(x.shape)
     passes = (full >= threshold) if op.startswith(">") else (full <= threshold)
     # every town that can pass keeps its exact percentile; the others are left out
     assert_array_equal(part[passes], full[passes])
