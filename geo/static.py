@@ -225,8 +225,9 @@ def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths,
         for path in paths:
             fmt = FORMATS[path.suffix.lower()]
             path.parent.mkdir(parents=True, exist_ok=True)
-            with _rc(font, fmt):
-                fig.savefig(path, format=fmt, dpi=dpi)
+            with _rc(font, fmt):        # no date: the same towns give the same bytes
+                fig.savefig(path, format=fmt, dpi=dpi,
+                            metadata=NO_DATE.get(fmt))
     finally:
         log.setLevel(level)
     return paths
@@ -241,13 +242,18 @@ _PAD = 0.04
 _M_PER_DEGREE = 111_320.0
 
 
+#: Metadata that leaves out the creation date (the same towns give the same bytes).
+NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
 def _rc(font: str, fmt: str):
     """Settings every static map is drawn and saved under (CJK font, embedded glyphs)."""
     import matplotlib
 
     return matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
                                   "pdf.fonttype": 42 if fmt == "pdf" else 3,
-                                  "svg.fonttype": "path"})
+                                  "svg.fonttype": "path",
+                                  "svg.hashsalt": "towntype"})   # stable clip-path ids
 
 
 def _print_tolerance(towns, crs) -> float:
