@@ -44,7 +44,7 @@ __all__ = ["STAGES", "TARGETS", "machine_info", "run_job", "run_benchmark", "Pea
 
 #: Pipeline stages in order (the keys of ``manifest["timings"]``).
 STAGES = ("read", "join", "indicators", "scoring", "uncertainty", "rules", "clustering",
-          "suggestions", "map", "static_maps", "outputs", "sheets")
+          "suggestions", "map", "static_maps", "outputs")
 
 #: Issue 8 targets: towns → (seconds, GB peak or None, draws).
 TARGETS = {40000: (120.0, 4.0, 1000), 1600: (15.0, None, None)}

@@ -280,74 +280,17 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
     return frame, result, crosstab
 
 
-#: From this many towns the sheets are written by a forked process while the main one
-#: draws the maps and writes the other outputs (the two overlap on two cores).
-BACKGROUND_SHEETS_FROM = 1000
-
-
-class _Child:
-    """``fn(*args)`` run in a forked process; :meth:`result` waits and returns its value
-    (or raises its error).  Forked from the main thread while no other thread runs, so the
-    child (and the processes it forks in turn) start from a consistent state."""
-
-    def __init__(self, fn: Callable, *args, **kwargs):
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=self._run, args=(send, fn, args, kwargs))
-        self._proc.start()
-        send.close()
-
-    @staticmethod
-    def _run(send, fn, args, kwargs) -> None:
-        import traceback
-
-        try:
-            send.send((True, fn(*args, **kwargs)))
-        except BaseException as exc:  # the parent re-raises it
-            try:
-                send.send((False, exc))
-            except Exception:         # an error that cannot be pickled: its text
-                send.send((False, RuntimeError(traceback.format_exc())))
-
-    def cancel(self) -> None:
-        """Stop the child (the run failed elsewhere; its output folder is discarded)."""
-        if self._proc.is_alive():
-            self._proc.terminate()
-        self._proc.join()
-
-    def result(self):
-        try:
-            ok, value = self._recv.recv()
-        except EOFError:
-            value = None
-            ok = False
-        self._proc.join()
-        if not ok:
-            raise value if isinstance(value, BaseException) else RuntimeError(
-                f"the sheet writer stopped (exit code {self._proc.exitcode})")
-        return value
-
-
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
-             stage: Path, timer: _Timer):
-    """The suggestions, and the sheets being written: a ``_Child`` (``.result()`` gives
-    the paths) from :data:`BACKGROUND_SHEETS_FROM` towns where ``fork`` exists, else the
-    paths already written."""
-    import multiprocessing
-
+             stage: Path, timer: _Timer) -> list:
     from classify.sheets import write_suggestions
     from classify.suggest import suggest
 
     with timer("suggestions"):
         suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
                               model=scored.model, missing_log=missing_log)
-        kwargs = dict(lang=opts.lang, docx=opts.docx, title=opts.title, notice=opts.notice)
-        if len(suggestions) >= BACKGROUND_SHEETS_FROM and \
-                "fork" in multiprocessing.get_all_start_methods():
-            return suggestions, _Child(write_suggestions, suggestions, stage, **kwargs)
-        return suggestions, write_suggestions(suggestions, stage, **kwargs)
+        files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
+                                  title=opts.title, notice=opts.notice)
+    return suggestions, files
 
 
 #: Indicators shown (with their rank) in the map popup, when the table has them.
@@ -480,26 +423,15 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out) as stage:
-        suggestions, sheets = _suggest(opts, frame, trace, system, taxonomy, scored,
-                                       missing_log, stage, timer)
-        try:
-            files = _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
-                         timer)
-            with timer("outputs"):
-                files += write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
-                for name, table_out in (("join_report.csv", report),
-                                        ("weights.csv", scored.weights), ("rules.csv", trace),
-                                        ("clusters.csv", clusters.profiles),
-                                        ("clusters_k.csv", clusters.sweep)):
-                    files.append(write_csv(table_out, stage / name))
-        except BaseException:
-            if isinstance(sheets, _Child):
-                sheets.cancel()
-            raise
-        if isinstance(sheets, _Child):
-            with timer("sheets"):   # what is left of the sheet writing once the rest is done
-                sheets = sheets.result()
-        files = sheets + files
+        suggestions, files = _suggest(opts, frame, trace, system, taxonomy, scored,
+                                      missing_log, stage, timer)
+        files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today, timer)
+        with timer("outputs"):
+            files += write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
+            for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                                    ("rules.csv", trace), ("clusters.csv", clusters.profiles),
+                                    ("clusters_k.csv", clusters.sweep)):
+                files.append(write_csv(table_out, stage / name))
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         files.append(write_manifest(stage / "run.json", manifest))
