@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from classify.xlsx import col_letter, xml_text
+
 __all__ = ["staged_output", "write_towns", "write_csv", "write_xlsx", "sha256", "write_manifest",
            "KEY_COLUMNS", "order_columns"]
 
@@ -200,26 +202,6 @@ _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 _CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_escape(text: str) -> str:
-    text = _ILLEGAL_XML.sub("", text)
-    # a bare CR would be read back as LF (XML line-end normalisation)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
-        .replace("\r", "&#13;")
-
-
-def _col_letter(k: int) -> str:
-    """Column letters of 0-based column ``k`` (0 → A, 26 → AA)."""
-    out = ""
-    k += 1
-    while k:
-        k, r = divmod(k - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 def _xlsx_values(col: pd.Series, strings: dict[str, int]) -> tuple[list, str]:
     """Cell values of a column as XML text and the cell type: ``("n" | "b" | "s" | "")``;
     ``""`` marks a mixed (object) column whose items carry their own type."""
@@ -273,7 +255,7 @@ def _xlsx_cells(values: list, kind: str, letter: str, rows: list[str]) -> list[s
 
 
 def _sheet_xml(table: pd.DataFrame, strings: dict[str, int]) -> Iterator[str]:
-    letters = [_col_letter(k) for k in range(table.shape[1])]
+    letters = [col_letter(k) for k in range(table.shape[1])]
     yield f'{_XML_HEAD}<worksheet xmlns="{_NS_MAIN}"><sheetData><row r="1">'
     yield "".join(f'<c r="{c}1" t="s"><v>{strings.setdefault(str(h), len(strings))}</v></c>'
                   for c, h in zip(letters, table.columns)) + "</row>"
@@ -290,9 +272,9 @@ def _workbook_parts(names: list[str], strings: dict[str, int]) -> dict[str, str]
     """Every part of the package but the sheets: content types, relations, workbook,
     styles, shared strings."""
     n = len(names)
-    sheets = "".join(f'<sheet name="{_xml_escape(str(t)).replace(chr(34), "&quot;")}" '
+    sheets = "".join(f'<sheet name="{xml_text(str(t)).replace(chr(34), "&quot;")}" '
                      f'sheetId="{k}" r:id="rId{k}"/>' for k, t in enumerate(names, start=1))
-    sst = "".join(f'<si><t xml:space="preserve">{_xml_escape(s)}</t></si>' for s in strings)
+    sst = "".join(f'<si><t xml:space="preserve">{xml_text(s)}</t></si>' for s in strings)
     return {
         "[Content_Types].xml": _XML_HEAD + (
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'

@@ -25,9 +25,11 @@ import zlib
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["Sheet", "Piece", "save_workbook", "write_zip", "crc32_combine"]
+__all__ = ["Sheet", "Piece", "save_workbook", "write_zip", "crc32_combine", "col_letter",
+           "xml_text"]
 
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # as openpyxl refuses them
+# characters XML 1.0 cannot carry (openpyxl refuses them): dropped
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _NS_R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -53,18 +55,22 @@ _STYLES = (
     '</styleSheet>')
 
 
-def _col_letter(k: int) -> str:
-    """Column letter of 1-based column ``k`` (1 → A, 27 → AA)."""
+def col_letter(k: int) -> str:
+    """Column letters of 0-based column ``k`` (0 → A, 26 → AA)."""
     out = ""
+    k += 1
     while k:
         k, r = divmod(k - 1, 26)
         out = chr(65 + r) + out
     return out
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
+    """Text as XML character data: characters XML cannot carry dropped, markup escaped,
+    a bare CR kept as ``&#13;`` (XML line-end normalisation would read it back as LF)."""
     text = _ILLEGAL_XML.sub("", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
+        .replace("\r", "&#13;")
 
 
 def _cell(ref: str, v, style: int) -> str:
@@ -77,7 +83,7 @@ def _cell(ref: str, v, style: int) -> str:
         # "%.16g" as openpyxl writes numbers (so the values read back are the same)
         return f'<c r="{ref}"{s}><v>{v:.16g}</v></c>' if isinstance(v, float) else \
             f'<c r="{ref}"{s}><v>{int(v)}</v></c>'
-    return (f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{_xml_text(str(v))}'
+    return (f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}'
             f'</t></is></c>')
 
 
@@ -98,7 +104,7 @@ class Sheet:
         self.title, self.headers, self.n_rows = title, headers, n_rows
         self.pct = headers.index(pct_col) if pct_col in headers else None
         self.fixed, self.freeze, self.styled_header = widths, freeze, styled_header
-        self.letters = [_col_letter(k) for k in range(1, len(headers) + 1)]
+        self.letters = [col_letter(k) for k in range(len(headers))]
         self.longest = [0] * len(headers)  # merged from the parts' measures
 
     @property
@@ -145,7 +151,7 @@ class Sheet:
                 self.styled_header and any("\n" in v for v in col if v)):
             if len(_TEXT_XML) >= 1 << 16:
                 _TEXT_XML.clear()
-            text = [(_TEXT_XML.get(v) or _TEXT_XML.setdefault(v, _xml_text(v))) if v else None
+            text = [(_TEXT_XML.get(v) or _TEXT_XML.setdefault(v, xml_text(v))) if v else None
                     for v in col]
             return [f'<c r="{c}{n}" t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>'
                     if t is not None else "" for n, t in zip(nums, text)]
@@ -184,11 +190,11 @@ def save_workbook(sheets: list[Sheet], bodies: list[list[Piece]], path: Path) ->
     """Write ``sheets`` as an .xlsx (inline strings, fixed dates: same input, same bytes);
     ``bodies[k]`` are the compressed ``<row>`` elements of sheet ``k``, in order."""
     n = len(sheets)
-    names = "".join(f'<sheet name="{_xml_text(s.title).replace(chr(34), "&quot;")}" '
+    names = "".join(f'<sheet name="{xml_text(s.title).replace(chr(34), "&quot;")}" '
                     f'sheetId="{k}" r:id="rId{k}"/>' for k, s in enumerate(sheets, start=1))
     defined = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{k}" hidden="1">'
-        f"'{_xml_text(s.title).replace(chr(39), chr(39) * 2)}'!"
+        f"'{xml_text(s.title).replace(chr(39), chr(39) * 2)}'!"
         f"{_abs_ref(s.filter)}</definedName>" for k, s in enumerate(sheets) if s.filter)
     head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     stamp = "2000-01-01T00:00:00Z"  # fixed: the same input, the same bytes
