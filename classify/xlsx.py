@@ -316,22 +316,15 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     matrix of one zero bit)."""
     if len2 <= 0:
         return crc1
-    odd = [0xEDB88320] + [1 << k for k in range(31)]  # one zero bit
-    even = [_gf2_times(odd, v) for v in odd]  # two
-    odd = [_gf2_times(even, v) for v in even]  # four
-    while True:
-        even = [_gf2_times(odd, v) for v in odd]
+    op = [0xEDB88320] + [1 << k for k in range(31)]  # one zero bit
+    for _ in range(3):                                # squared three times: one zero byte
+        op = [_gf2_times(op, v) for v in op]
+    while len2:                                       # the bits of len2, low to high
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(op, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = [_gf2_times(even, v) for v in even]
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        if len2:
+            op = [_gf2_times(op, v) for v in op]
     return crc1 ^ crc2
 
 
