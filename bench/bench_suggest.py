@@ -55,7 +55,7 @@ def stage_inputs(opts: pipeline.RunOptions) -> dict:
     got: dict = {}
     real = pipeline._suggest
 
-    def capture(opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer):
+    def capture(opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer, **_):
         got.update(frame=frame, trace=trace, system=system, taxonomy=taxonomy,
                    model=scored.model, missing_log=missing_log, lang=opts.lang)
         raise _Stop

@@ -20,6 +20,7 @@ import pandas as pd
 
 from classify import __version__
 from classify.bundled import DEMO, data_dir
+from classify.forked import Forked
 from classify.outputs import sha256, staged_output, write_csv, write_manifest, write_towns
 from geo.errors import InputError
 
@@ -111,7 +112,9 @@ class _Timer:
     def __call__(self, stage: str):
         start = time.perf_counter()
         yield
-        self.seconds[stage] = round(time.perf_counter() - start, 3)
+        # a stage timed in parts (suggestions: before and after a wait) adds them up
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0)
+                                    + time.perf_counter() - start, 3)
 
 
 def _read_inputs(opts: RunOptions, timer: _Timer):
@@ -281,16 +284,53 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
 
 
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
-             stage: Path, timer: _Timer) -> list:
+             stage: Path, timer: _Timer, *, before_sheets: Callable[[], None] = lambda: None
+             ) -> tuple[list, list[Path]]:
+    """The suggestions, and their sheets written under ``stage``; ``before_sheets`` is
+    called in between (the sheets are rendered on every core)."""
     from classify.sheets import write_suggestions
     from classify.suggest import suggest
 
     with timer("suggestions"):
         suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
                               model=scored.model, missing_log=missing_log)
+    before_sheets()
+    with timer("suggestions"):
         files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
                                   title=opts.title, notice=opts.notice)
     return suggestions, files
+
+
+#: From this many towns the tables (``towns.*``, ``rules.csv`` …) are written by a forked
+#: process while this one works out the suggestions: both run on one core each, and
+#: neither needs the other (measured at 40,000 towns: the tables take ~8 s).
+TABLES_BESIDE_FROM = 1000
+
+
+def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters,
+                  stage: Path) -> list[Path]:
+    """``towns.gpkg/.csv/.xlsx``, ``join_report.csv``, ``weights.csv``, ``rules.csv``,
+    ``clusters.csv``, ``clusters_k.csv``."""
+    files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
+    for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                            ("rules.csv", trace), ("clusters.csv", clusters.profiles),
+                            ("clusters_k.csv", clusters.sweep)):
+        files.append(write_csv(table_out, stage / name))
+    return files
+
+
+def _tables_result(tables: Forked, timer: _Timer) -> list[Path]:
+    """Wait for the tables; their own time is the ``outputs`` stage (written beside the
+    suggestions when forked: ``outputs_wait`` is what was left to wait for)."""
+    if tables.done:
+        return tables.result()
+    if not tables.forked:
+        with timer("outputs"):
+            return tables.result()
+    with timer("outputs_wait"):
+        files = tables.result()
+    timer.seconds["outputs"] = round(tables.seconds, 3)
+    return files
 
 
 #: Indicators shown (with their rank) in the map popup, when the table has them.
@@ -423,15 +463,21 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out) as stage:
-        suggestions, files = _suggest(opts, frame, trace, system, taxonomy, scored,
-                                      missing_log, stage, timer)
-        files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today, timer)
-        with timer("outputs"):
-            files += write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
-            for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
-                                    ("rules.csv", trace), ("clusters.csv", clusters.profiles),
-                                    ("clusters_k.csv", clusters.sweep)):
-                files.append(write_csv(table_out, stage / name))
+        # the tables need nothing that comes after clustering: a forked process writes
+        # them while this one works out the suggestions (the same files either way)
+        tables = Forked(_write_tables, opts, frame, report, scored, trace, clusters, stage,
+                        fork=len(frame) >= TABLES_BESIDE_FROM)
+        try:
+            suggestions, files = _suggest(
+                opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer,
+                before_sheets=lambda: tables.forked and _tables_result(tables, timer))
+            tables_files = _tables_result(tables, timer)
+            files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
+                          timer)
+        except BaseException:
+            tables.cancel()    # the staging folder is about to be removed
+            raise
+        files += tables_files
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         files.append(write_manifest(stage / "run.json", manifest))
