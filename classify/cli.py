@@ -123,9 +123,10 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
             crosswalk=args.crosswalk, encoding=args.encoding, crs=args.crs,
             datum=args.datum, sheet=args.sheet, layer=args.layer, **common)
     result = run_pipeline(opts, log=lambda msg: print(msg, file=sys.stderr))
-    # the process ends soon: keep the run's objects (millions at 40,000 towns) out of the
-    # interpreter's last garbage collection, which would scan them for seconds for nothing
-    gc.freeze()
+    if args.exiting:
+        # the process ends now: keep the run's objects (millions at 40,000 towns) out of
+        # the interpreter's last garbage collection, which would scan them for seconds
+        gc.freeze()
     print("\n".join(summary_lines(result, lang=args.lang)))
     if args.open:
         webbrowser.open((Path(opts.out) / "map.html").resolve().as_uri())
@@ -160,8 +161,13 @@ def _cmd_boundaries(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``towntype`` console command; returns the exit status."""
+    """Entry point of the ``towntype`` console command; returns the exit status.
+
+    Without ``argv`` it reads the process's command line, and the process exits after it
+    (the console command); given ``argv`` (a test, a notebook) it leaves the process as
+    it found it."""
     args = build_parser().parse_args(argv)
+    args.exiting = argv is None
     try:
         if args.command in ("demo", "run"):
             return _cmd_run(args, demo=args.command == "demo")

@@ -86,3 +86,15 @@ def test_run_on_the_bundled_demo_table_keeps_the_illustrative_notice_and_config(
     assert "Illustrative data" in (out / "map.html").read_text(encoding="utf-8")
     assert manifest["inputs"]["config"]["sha256"] and "[categories" in \
         manifest["config"]["taxonomy"]["toml"]
+
+
+def test_called_with_arguments_it_leaves_the_process_as_it_found_it(tmp_path, capsys):
+    import gc
+
+    gc.unfreeze()
+    assert main(["demo", "--out", str(tmp_path / "o"), "--draws", "10", "--static",
+                 "none"]) == 0
+    # only the console command (no argv: the process exits next) keeps the run's objects
+    # out of the last garbage collection
+    assert gc.get_freeze_count() == 0
+    assert (tmp_path / "o" / "towns.csv").is_file()
