@@ -10,6 +10,9 @@ limit without losing the others.  Jobs:
                manifest's ``timings``) and the peak RSS (Linux ``VmHWM``, reset at each
                stage through ``/proc/self/clear_refs``; a 10 ms RSS sampler where that
                is not allowed).  Optionally under cProfile.
+``cli``        ``towntype run`` itself (``classify.cli.main``) on the same inputs, as a
+               user runs it: the targets' "whole run" (nothing of the harness inside it;
+               the pipeline job above is the one that is measured stage by stage).
 ``scoring``    our ``classify.scoring.score`` and ``classify.uncertainty.monte_carlo``
                against :mod:`bench.baselines` (plain pandas / numpy) on the same
                indicator frame.
@@ -449,6 +452,25 @@ def _call_bench_module(module: str, n: int, seed: int, work: Path, draws: int) -
             "result": _jsonable(res), "markdown": markdown}
 
 
+def job_cli(n: int, seed: int, work: Path, draws: int, **_) -> dict:
+    """``towntype run`` on the synthetic inputs: the console command's own code path
+    (``classify.cli.main``), output into a folder of its own."""
+    from classify.cli import main
+
+    paths = _inputs(work, n, seed)
+    out = work / f"cli-{n}-s{seed}-d{draws}"
+    argv = ["run", "--boundaries", str(paths["boundaries"]), "--indicators",
+            str(paths["indicators"]), "--out", str(out), "--draws", str(draws), "--seed",
+            str(seed)]
+    t0 = time.perf_counter()
+    status = main(argv)
+    wall = time.perf_counter() - t0
+    import gc
+    gc.freeze()   # as the console command does before it exits (main(argv) does not)
+    return {"status": "ok" if status == 0 else f"exit status {status}", "wall_s": wall,
+            "command": "towntype " + " ".join(argv)}
+
+
 def _towns_for(n: int, seed: int, work: Path):
     """The scored towns of our pipeline run if there is one, else the synthetic inputs."""
     import geopandas as gpd
@@ -476,17 +498,96 @@ def job_map(n: int, seed: int, work: Path, draws: int, **_) -> dict:
     return _call_bench_module("bench_map", n, seed, work, draws)
 
 
-JOBS = {"synth": job_synth, "pipeline": job_pipeline, "scoring": job_scoring,
+JOBS = {"synth": job_synth, "pipeline": job_pipeline, "cli": job_cli, "scoring": job_scoring,
         "clusters": job_clusters, "map": job_map}
 
 
 # -- the parent -----------------------------------------------------------------------------
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size of a process (its private pages plus its share of the pages
+    it shares with others), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+    return found
+
+
+class TreeMemory:
+    """Peak of the summed PSS of a process and all its descendants (the forked sheet
+    renderers and table writer), sampled every ``interval`` seconds from outside.
+
+    PSS splits a page shared by k processes into k shares, so the sum is the memory the
+    job really holds.  Reading it walks the page tables, so it is sampled from another
+    process, once a second: a little CPU, not nothing — the job it watches is not the
+    one whose whole-run time is the target."""
+
+    def __init__(self, pid: int, interval: float = 1.0):
+        self.pid, self.interval = pid, interval
+        self.peak, self.processes_at_peak = 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.available = os.path.exists(f"/proc/{os.getpid()}/smaps_rollup")
+
+    def __enter__(self):
+        if self.available:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.available:
+            self._thread.join()
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            pids = _descendants(self.pid)
+            total = sum(_pss_bytes(p) for p in pids)
+            if total > self.peak:
+                self.peak, self.processes_at_peak = total, len(pids)
+
+
+def _fresh_outputs(work: Path, kind: str, n: int, seed: int) -> None:
+    """Remove a previous run's outputs and let the disk write back what is pending, so a
+    job neither pays for replacing 80,000 sheets nor for the previous job's writes."""
+    import shutil
+
+    prefix = {"pipeline": "out", "cli": "cli"}.get(kind)
+    if prefix is None:
+        return
+    for old in work.glob(f"{prefix}-{n}-s{seed}-d*"):
+        shutil.rmtree(old, ignore_errors=True)
+    for old in work.glob(f".{prefix}-{n}-s{seed}-d*.partial-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: float,
             profile: bool = False, skip=(), threads: int | None = None,
-            mem_limit_gb: float | None = 12.0, log=print) -> dict:
+            mem_limit_gb: float | None = 12.0, tree_memory: bool = False,
+            log=print) -> dict:
     """Run one job in a child process; its JSON record plus the child's wall time, peak
-    RSS (``wait4`` rusage) and exit status."""
+    RSS (``wait4`` rusage) and exit status; with ``tree_memory`` also the peak summed
+    PSS of the job and its child processes (:class:`TreeMemory`)."""
     work.mkdir(parents=True, exist_ok=True)
+    _fresh_outputs(work, kind, n, seed)
     out = work / f"job-{kind}-{n}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench.run", "--job", kind, "--n", str(n), "--seed",
@@ -509,17 +610,19 @@ def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: fl
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                 preexec_fn=cap)
         status, usage, timed_out = None, None, False
-        while status is None:
-            pid, status_, usage_ = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                status, usage = status_, usage_
-                break
-            if time.perf_counter() - t0 > timeout:
-                timed_out = True
-                os.kill(proc.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.1)
+        tree = TreeMemory(proc.pid) if tree_memory else contextlib.nullcontext()
+        with tree:
+            while status is None:
+                pid, status_, usage_ = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    status, usage = status_, usage_
+                    break
+                if time.perf_counter() - t0 > timeout:
+                    timed_out = True
+                    os.kill(proc.pid, signal.SIGKILL)
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.1)
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     rec = json.loads(out.read_text()) if out.is_file() else {}
@@ -541,6 +644,10 @@ def run_job(kind: str, *, n: int, seed: int, draws: int, work: Path, timeout: fl
                 "process_cpu_s": usage.ru_utime + usage.ru_stime,
                 "process_peak_mb": max(usage.ru_maxrss / 1024, rec.get("peak_mb") or 0),
                 "returncode": proc.returncode, "log": str(logfile)})
+    if tree_memory and tree.available:
+        rec.update({"tree_pss_mb": tree.peak / 2**20,
+                    "tree_processes_at_peak": tree.processes_at_peak,
+                    "tree_interval_s": tree.interval})
     log(f"  {kind:<9} n={n:<6} {rec['status']:<18} {wall:7.1f} s  "
         f"peak {rec['process_peak_mb']:7.0f} MB" + (f"  — {rec.get('error', '')[:160]}"
                                                      if rec["status"] != "ok" else ""))
@@ -624,7 +731,11 @@ def run_benchmark(sizes=(1600, 40000), *, draws: int = 1000, seed: int = 0,
                                  timeout=timeout, log=log)}
         size["pipeline"] = run_job("pipeline", n=n, seed=seed, draws=draws, work=work,
                                    timeout=timeout, skip=skip, threads=threads,
-                                   mem_limit_gb=mem_limit_gb, log=log)
+                                   mem_limit_gb=mem_limit_gb, tree_memory=True, log=log)
+        if n in TARGETS and not skip:
+            size["cli"] = run_job("cli", n=n, seed=seed, draws=draws, work=work,
+                                  timeout=timeout, threads=threads,
+                                  mem_limit_gb=mem_limit_gb, log=log)
         if profile:
             size["profile"] = run_job("pipeline", n=n, seed=seed, draws=draws, work=work,
                                       timeout=timeout, profile=True, skip=skip,

@@ -171,6 +171,29 @@ def test_report_marks_targets_pass_and_fail():
     assert "| 1,600 towns: whole run | not run | < 15 s | not measured |" in ok
 
 
+def test_report_takes_the_whole_run_from_the_command_and_memory_from_all_processes():
+    from bench.__main__ import render
+
+    res = _fake_results(130.0, 3000.0)               # the hooked pipeline job: slow
+    size = res["sizes"]["40000"]
+    size["pipeline"].update(tree_pss_mb=3500.0, tree_processes_at_peak=3,
+                            tree_interval_s=1.0)
+    size["cli"] = {"status": "ok", "process_wall_s": 90.0, "wall_s": 88.0,
+                   "process_peak_mb": 2900.0}
+    text = render(res)
+    assert "whole run (`towntype run`, the process from start to exit) | 90.0 s | " \
+           "< 120 s | PASS |" in text
+    assert "peak memory (summed PSS of the run's 3 processes" in text
+    assert "| 3.42 GB | < 4 GB | PASS |" in text
+    size["pipeline"]["tree_pss_mb"] = 4200.0         # the forked processes count too
+    size["cli"]["process_wall_s"] = 125.0
+    text = render(res)
+    assert "| 4.10 GB | < 4 GB | FAIL |" in text and "| 125.0 s | < 120 s | FAIL |" in text
+    size["cli"] = {"status": "crashed", "error": "boom"}   # falls back, says why
+    text = render(res)
+    assert "`towntype run` job: crashed: boom" in text and "130.0 s" in text
+
+
 def test_headers_are_the_indicator_systems_standard_headers():
     from classify.config import load_system
 
