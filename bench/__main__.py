@@ -301,8 +301,12 @@ def render(res: dict, notes: str = "") -> str:
              f"{'; thread pools capped at %d' % res['threads'] if res.get('threads') else ''}"
              "). Synthetic inputs: "
              "`bench/synth.py` (Voronoi towns tiling the China outline, or a Guangdong-sized "
-             "window of it up to 5,000 towns). Every job ran in its own process; peak memory "
-             "is the kernel's RSS high-water mark (VmHWM, reset per stage). "
+             "window of it up to 5,000 towns). Every job ran in its own process, after the "
+             "previous outputs were removed and the disk synced. The whole-run time is that "
+             "of `towntype run` itself (a job of its own); the stage tables come from a "
+             "second, instrumented run: per stage the kernel's RSS high-water mark of the "
+             "main process (VmHWM, reset per stage), and for the whole job the summed PSS of "
+             "all its processes (sampled once a second). "
              "**Ratios, not absolute times, are what we compare across runs.**", ""]
     lines += _targets(res) + _machine(res["machine"])
     for n, size in res["sizes"].items():
