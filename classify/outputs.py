@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from classify.xlsx import col_letter, xml_text
+from openpyxl.utils import get_column_letter
+
+from classify.xlsx import xml_text
 
 __all__ = ["staged_output", "write_towns", "write_csv", "write_xlsx", "sha256", "write_manifest",
            "KEY_COLUMNS", "order_columns"]
@@ -255,7 +257,7 @@ def _xlsx_cells(values: list, kind: str, letter: str, rows: list[str]) -> list[s
 
 
 def _sheet_xml(table: pd.DataFrame, strings: dict[str, int]) -> Iterator[str]:
-    letters = [col_letter(k) for k in range(table.shape[1])]
+    letters = [get_column_letter(k + 1) for k in range(table.shape[1])]
     yield f'{_XML_HEAD}<worksheet xmlns="{_NS_MAIN}"><sheetData><row r="1">'
     yield "".join(f'<c r="{c}1" t="s"><v>{strings.setdefault(str(h), len(strings))}</v></c>'
                   for c, h in zip(letters, table.columns)) + "</row>"

@@ -25,8 +25,9 @@ import zlib
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["Sheet", "Piece", "save_workbook", "write_zip", "crc32_combine", "col_letter",
-           "xml_text"]
+from openpyxl.utils import get_column_letter
+
+__all__ = ["Sheet", "Piece", "save_workbook", "write_zip", "crc32_combine", "xml_text"]
 
 # characters XML 1.0 cannot carry (openpyxl refuses them): dropped
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -53,16 +54,6 @@ _STYLES = (
     '<alignment vertical="top" wrapText="1"/></xf></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
-
-
-def col_letter(k: int) -> str:
-    """Column letters of 0-based column ``k`` (0 → A, 26 → AA)."""
-    out = ""
-    k += 1
-    while k:
-        k, r = divmod(k - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def xml_text(text: str) -> str:
@@ -104,7 +95,7 @@ class Sheet:
         self.title, self.headers, self.n_rows = title, headers, n_rows
         self.pct = headers.index(pct_col) if pct_col in headers else None
         self.fixed, self.freeze, self.styled_header = widths, freeze, styled_header
-        self.letters = [col_letter(k) for k in range(len(headers))]
+        self.letters = [get_column_letter(k + 1) for k in range(len(headers))]
         self.longest = [0] * len(headers)  # merged from the parts' measures
 
     @property

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from geo.codes import CodeError, normalise_code
 from geo.encoding import check_text, detect_bytes, normalise_encoding_name
@@ -558,15 +559,6 @@ def _load_grid(path: Path, sheet, encoding):
     return grid, merges, enc, sheet_name, messages
 
 
-def _column_letter(c: int) -> str:
-    letters = ""
-    c += 1
-    while c:
-        c, rem = divmod(c - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
     """``(index, clean name, unit)`` of every column that has a header or data."""
     out, seen = [], {}
@@ -576,8 +568,8 @@ def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
         if not name and not any(r[c] for r in data_rows):
             continue
         if not name:
-            name = f"列{_column_letter(c)}"
-            messages.append(f"column {_column_letter(c)} has data but no header; "
+            name = f"列{get_column_letter(c + 1)}"
+            messages.append(f"column {get_column_letter(c + 1)} has data but no header; "
                             f"named {name!r}")
         base, unit = split_unit(name)
         if unit is None and unit_row is not None and unit_row[c]:
@@ -586,7 +578,7 @@ def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
                 unit = _canon_unit(cand)
         if base in seen:
             seen[base] += 1
-            messages.append(f"duplicate column name {base!r} (column {_column_letter(c)}); "
+            messages.append(f"duplicate column name {base!r} (column {get_column_letter(c + 1)}); "
                             f"renamed {base}_{seen[base]}")
             base = f"{base}_{seen[base]}"
         else:
