@@ -36,8 +36,8 @@ class Forked:
     fork) or, otherwise, in this process when :meth:`result` is first called.
 
     Fork from the main thread while no other thread of this process is working, so the
-    child starts from a consistent state.  :attr:`seconds` and :attr:`cpu_seconds` are
-    the child's wall and CPU time once the result is in.
+    child starts from a consistent state.  :attr:`seconds` is the
+    child's wall time once the result is in.
     """
 
     def __init__(self, fn: Callable, *args, fork: bool = True, **kwargs):
@@ -45,7 +45,6 @@ class Forked:
         self._done = False
         self._value = None
         self.seconds: float | None = None
-        self.cpu_seconds: float | None = None
         self.forked = fork and can_fork()
         if self.forked:
             ctx = multiprocessing.get_context("fork")
@@ -57,12 +56,12 @@ class Forked:
 
     @staticmethod
     def _run(send, fn, args, kwargs) -> None:
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0 = time.perf_counter()
         try:
             value, error = fn(*args, **kwargs), None
         except BaseException as exc:   # the parent raises it
             value, error = None, exc
-        spent = (time.perf_counter() - t0, time.process_time() - c0)
+        spent = time.perf_counter() - t0
         if error is None:
             send.send((True, value, spent))
             return
@@ -95,23 +94,22 @@ class Forked:
             return self._value
         if not self.forked:
             fn, args, kwargs = self._call
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0 = time.perf_counter()
             self._done = True
             try:
                 self._value = fn(*args, **kwargs)
             finally:
                 self.seconds = time.perf_counter() - t0
-                self.cpu_seconds = time.process_time() - c0
             return self._value
         try:
             ok, payload, spent = self._recv.recv()
         except EOFError:                # killed (out of memory?) before it could answer
-            ok, payload, spent = False, (None, None), (None, None)
+            ok, payload, spent = False, (None, None), None
         finally:
             self._proc.join()
             self._recv.close()
             self._done = True
-        self.seconds, self.cpu_seconds = spent
+        self.seconds = spent
         if ok:
             self._value = payload
             return payload

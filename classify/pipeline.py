@@ -497,7 +497,7 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
         try:
             suggestions, files = _suggest(
                 opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer,
-                before_sheets=lambda: tables.forked and _tables_result(tables, timer))
+                before_sheets=lambda: _tables_result(tables, timer))
             tables_files = _tables_result(tables, timer)
             files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
                           timer)
