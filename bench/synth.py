@@ -405,9 +405,36 @@ def make_indicators(towns: pd.DataFrame, *, seed: int = 0,
     return out
 
 
+def official_keys(towns: gpd.GeoDataFrame, *, seed: int = 0) -> gpd.GeoDataFrame:
+    """The towns with real township codes and names of all of China and no county columns.
+
+    A national input as statistical offices hand it over: ``town_code`` and ``town`` only,
+    so county, city and province must come from the codes.  ``n`` codes are drawn from the
+    bundled division table (:mod:`geo.divisions`, 41,352 township units) and given to the
+    towns in the order of their synthetic codes (so a province's towns stay together).
+    """
+    from geo.divisions import divisions
+
+    official = divisions().townships
+    if len(towns) > len(official):
+        raise ValueError(f"at most {len(official)} towns have official codes, got {len(towns)}")
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(official), size=len(towns), replace=False))
+    order = np.argsort(towns["town_code"].to_numpy(), kind="stable")
+    codes = np.empty(len(towns), dtype=object)
+    names = np.empty(len(towns), dtype=object)
+    codes[order] = official.index.to_numpy()[pick]
+    names[order] = official["name"].to_numpy()[pick]
+    return gpd.GeoDataFrame({"town_code": codes, "town": names},
+                            geometry=towns.geometry.to_numpy(), crs=towns.crs)
+
+
 def write_inputs(out_dir: str | Path, n: int, seed: int = 0, *,
-                 region: str | None = None) -> dict[str, Path]:
+                 region: str | None = None, keys: str = "synthetic") -> dict[str, Path]:
     """Write ``towns.gpkg`` (layer ``towns``) and ``indicators.csv`` (UTF-8 with BOM).
+
+    ``keys="official"``: real township codes and names from every province and no county
+    column on either side (:func:`official_keys`), the national input users hand over.
 
     Returns ``{"boundaries": path, "indicators": path}``.
     """
@@ -415,6 +442,12 @@ def write_inputs(out_dir: str | Path, n: int, seed: int = 0, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     towns = make_towns(n, seed=seed, region=region)
     table = make_indicators(towns, seed=seed)
+    if keys == "official":
+        towns = official_keys(towns, seed=seed)
+        table = table.drop(columns=["所属县区"]).assign(
+            统计代码=towns["town_code"].to_numpy(), 乡镇=towns["town"].to_numpy())
+    elif keys != "synthetic":
+        raise ValueError(f"keys must be 'synthetic' or 'official', got {keys!r}")
     paths = {"boundaries": out_dir / "towns.gpkg", "indicators": out_dir / "indicators.csv"}
     for p in paths.values():
         p.unlink(missing_ok=True)
@@ -423,10 +456,11 @@ def write_inputs(out_dir: str | Path, n: int, seed: int = 0, *,
     return paths
 
 
-if __name__ == "__main__":   # python -m bench.synth OUT_DIR N [SEED]
+if __name__ == "__main__":   # python -m bench.synth OUT_DIR N [SEED] [--official]
     import sys
 
-    args = sys.argv[1:]
+    args = [a for a in sys.argv[1:] if a != "--official"]
     if len(args) < 2:
-        sys.exit("usage: python -m bench.synth OUT_DIR N [SEED]")
-    print(write_inputs(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 0))
+        sys.exit("usage: python -m bench.synth OUT_DIR N [SEED] [--official]")
+    print(write_inputs(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 0,
+                       keys="official" if "--official" in sys.argv else "synthetic"))
