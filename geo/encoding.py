@@ -44,6 +44,8 @@ class EncodingGuess:
 
     encoding: str
     reason: str
+    #: Set when the choice contradicts a source the user should know about (the .cpg).
+    warning: str = ""
 
 
 def normalise_encoding_name(name: str) -> str:
@@ -128,7 +130,8 @@ def looks_like_mojibake(text: str) -> bool:
     return garbage >= 2 and garbage >= 0.3 * len(text.strip()) and not _CJK.search(text)
 
 
-def check_text(values, *, path=None, column=None, what="text", rows=None) -> None:
+def check_text(values, *, path=None, column=None, what="text", rows=None,
+               flag: str = "--encoding") -> None:
     """Raise when any value looks like mojibake; the message names the first one.
 
     ``rows`` gives file row numbers (tables); otherwise the position is a feature index.
@@ -139,7 +142,7 @@ def check_text(values, *, path=None, column=None, what="text", rows=None) -> Non
                      {"feature": i} if column is not None else {})
             raise InputError(
                 f"{what} {value!r} looks garbled (Chinese decoded with the wrong encoding); "
-                "give the right one with --encoding (e.g. gb18030 or utf-8)",
+                f"give the right one with {flag} (e.g. gb18030 or utf-8)",
                 path=path, column=column, **where)
 
 
@@ -209,15 +212,15 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
     shp_path = Path(shp_path)
     dbf = next((p for p in (shp_path.with_suffix(".dbf"), shp_path.with_suffix(".DBF"))
                 if p.exists()), None)
+    cpg = read_cpg(shp_path)
     if override != "auto":
-        return EncodingGuess(normalise_encoding_name(override), "given with --encoding")
+        return _given_encoding(override, cpg, dbf, shp_path)
     if dbf is None:
         return EncodingGuess("utf-8", "no .dbf file")
     try:
         guess = detect_bytes(dbf_text_bytes(dbf))
     except InputError as exc:
         raise InputError(exc.message, path=dbf) from None
-    cpg = read_cpg(shp_path)
     if cpg is None:
         return EncodingGuess(guess.encoding, f"no .cpg file; {guess.reason}")
     try:
@@ -231,3 +234,42 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
                              f"the .cpg says {cpg} and the bytes agree")
     return EncodingGuess(guess.encoding,
                          f"the .cpg says {cpg!r} but {guess.reason}; used {guess.encoding}")
+
+
+def _given_encoding(override: str, cpg: str | None, dbf: Path | None,
+                    shp_path: Path) -> EncodingGuess:
+    """An encoding given by the user (``--boundary-encoding``) against the ``.cpg``.
+
+    The given encoding is followed, with a warning when the ``.cpg`` names another one —
+    except when the ``.cpg`` and the bytes agree with each other and not with it: then two
+    independent sources contradict the flag, the names would come out garbled, and the
+    read stops.
+    """
+    given = normalise_encoding_name(override)
+    reason = "given with --boundary-encoding"
+    if cpg is None:
+        return EncodingGuess(given, reason)
+    try:
+        declared = normalise_encoding_name(cpg)
+    except InputError:
+        declared = cpg.lower()
+    if declared.replace("-sig", "") == given.replace("-sig", ""):
+        return EncodingGuess(given, f"{reason}; the .cpg says {cpg} too")
+    detected = None
+    if dbf is not None:
+        try:
+            detected = detect_bytes(dbf_text_bytes(dbf))
+        except InputError:
+            detected = None
+    if detected is not None and detected.reason != "plain ASCII" and (
+            detected.encoding.replace("-sig", "") == declared.replace("-sig", "")):
+        raise InputError(
+            f"编码与 .cpg 冲突（encoding contradicts the .cpg）: --boundary-encoding {override} "
+            f"was given, but the .cpg says {cpg} and the .dbf bytes are {detected.encoding} "
+            f"({detected.reason}); the names would be garbled — leave --boundary-encoding out "
+            "(auto), or correct the .cpg if the file really is in " + override,
+            path=shp_path.with_suffix(".cpg"))
+    return EncodingGuess(given, f"{reason} (the .cpg says {cpg})",
+                         warning=f"边界编码与 .cpg 不一致（boundary encoding differs from the "
+                                 f".cpg）: used {given} as given with --boundary-encoding; the "
+                                 f".cpg says {cpg}")

@@ -39,6 +39,8 @@ __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
 REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status", "how",
                   "matched_to", "candidates", "reason"]
 JOIN_METHODS = ("auto", "code", "county+name", "name")
+#: Key columns of both sides and of the joined frame: str, or None when unknown.
+_KEYS = ("town_code", "town", "county_code", "county", "city_code", "city")
 _CROSSWALK_COLUMNS = {
     "from_code": ("from_code", "old_code", "原代码", "原统计代码", "旧代码"),
     "from_name": ("from_name", "old_name", "原名称", "原乡镇", "旧名称", "原乡镇名称"),
@@ -57,22 +59,28 @@ def _boundary_keys(boundaries: pd.DataFrame) -> pd.DataFrame:
                            ("county_code", "county_code")):
             if canon not in cols and found[key] is not None:
                 cols[canon] = found[key]
-    keys = pd.DataFrame(index=range(len(boundaries)))
-    for canon in ("town_code", "town", "county_code", "county"):
-        if canon in cols:
-            values = boundaries[cols[canon]].tolist()
-            keys[canon] = [None if _blank(v) else str(v).strip() for v in values]
-        else:
-            keys[canon] = None
-    if keys["town_code"].notna().any():
-        keys["town_code"] = [_code_or_none(v) for v in keys["town_code"]]
-    if keys["county_code"].isna().all() and keys["town_code"].notna().any():
-        keys["county_code"] = [c[:6] if c else None for c in keys["town_code"]]
-    keys["county"] = _fill_county(keys)
+    for canon in ("city_code", "city"):
+        if canon in boundaries.columns:
+            cols[canon] = canon
+    columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
+               else None for canon in _KEYS}
+    if columns["town_code"] is not None:
+        columns["town_code"] = [_code_or_none(v) for v in columns["town_code"]]
+    keys = _fill_divisions(_keys_frame(columns, len(boundaries)))
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
                          "(expected e.g. town_code / 统计代码 and town / 乡镇)")
     return keys
+
+
+def _keys_frame(columns: dict, n: int) -> pd.DataFrame:
+    """Key columns as object columns of str or None (never NaN, never "nan")."""
+    return pd.DataFrame({k: pd.Series([None] * n if v is None else v, dtype=object)
+                         for k, v in columns.items()}, index=range(n))
+
+
+def _text_or_none(values) -> list:
+    return [None if _blank(v) else str(v).strip() for v in values]
 
 
 def _blank(v) -> bool:
@@ -89,24 +97,39 @@ def _code_or_none(v):
 def _table_keys(table: ParsedTable) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     df = table.data
-    out = pd.DataFrame(index=range(len(df)))
+    columns = {}
     for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
                        ("county_code", "county_code")):
         col = keys.get(key)
-        out[canon] = ([None if _blank(v) else str(v).strip() for v in df[col]]
-                      if col is not None else None)
-    if out["county_code"].isna().all() and out["town_code"].notna().any():
-        out["county_code"] = [c[:6] if c else None for c in out["town_code"]]
-    out["county"] = _fill_county(out)
+        columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
+    columns.update(city_code=None, city=None)
+    out = _fill_divisions(_keys_frame(columns, len(df)))
     out["source_row"] = list(table.source_rows)
     return out
 
 
-def _fill_county(keys: pd.DataFrame) -> list:
-    """County names, filled from the county code where missing (Guangdong table)."""
-    from geo.codes import county_name
+def _fill_divisions(keys: pd.DataFrame) -> pd.DataFrame:
+    """County code and name, city code and name, filled from the town code where the input
+    has none (the national division table, :mod:`geo.divisions`: all of China).
 
-    return [n if n else county_name(c) for n, c in zip(keys["county"], keys["county_code"])]
+    A key that stays unknown is None.
+    """
+    from geo.divisions import divisions
+
+    div = divisions()
+    codes = keys["town_code"].tolist()
+    county_codes = [cc if cc else (c[:6] if c else None)
+                    for cc, c in zip(keys["county_code"], codes)]
+    counties = [n if n else div.county(cc) for n, cc in zip(keys["county"], county_codes)]
+    city_codes = [c4 if c4 else (cc[:4] if cc and div.city(cc) else None)
+                  for c4, cc in zip(keys["city_code"], county_codes)]
+    cities = [n if n else (div.city(cc) if cc else None)
+              for n, cc in zip(keys["city"], county_codes)]
+    out = keys.copy()
+    for col, values in (("county_code", county_codes), ("county", counties),
+                        ("city_code", city_codes), ("city", cities)):
+        out[col] = pd.Series(values, index=keys.index, dtype=object)
+    return out
 
 
 def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
@@ -264,6 +287,8 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
         if pos:
             return pos, "crosswalk" if crossed else "code", note
         note = f"code {row['town_code']} is not in the boundaries; tried the name. "
+    elif method == "code" and not row["town_code"]:
+        note = "本行无统计代码（no code in this row）; tried the name. "
     # a county on the row always narrows a name match (--join-on name means "not by code")
     use_county = True
     pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
@@ -272,8 +297,8 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
     return pos, "crosswalk" if crossed else how, note
 
 
-_KEEP_FROM_BOUNDARIES = ("area_km2", "label_lon", "label_lat", "boundary_quality",
-                         "city_code", "city")
+_KEEP_FROM_BOUNDARIES = ("boundary_feature", "area_km2", "label_lon", "label_lat",
+                         "boundary_quality")
 
 
 def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto",
@@ -441,7 +466,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
               or all(tentative[j][1] == "crosswalk" for j in who)]
     pos = [p for p, _ in chosen]
     columns = {}
-    for canon in ("town_code", "town", "county_code", "county"):
+    for canon in _KEYS:
         mine, theirs = b[canon].tolist(), t[canon].tolist()
         columns[canon] = [theirs[who[0]] if mine[p] is None and len(who) == 1 else mine[p]
                           for p, who in chosen]
@@ -458,10 +483,9 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
         values = boundaries[col].tolist()
         columns[col] = [values[p] for p in pos]
     columns["geometry"] = list(np.asarray(boundaries.geometry.values)[pos])
-    frame = pd.DataFrame(columns, columns=["town_code", "town", "county_code", "county",
-                                           *data_cols, "table_row", *kept, "geometry"])
-    for col in ("town_code", "town", "county_code", "county"):
-        frame[col] = frame[col].astype(object)
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object if k in _KEYS else None)
+                          for k, v in columns.items()},
+                         columns=[*_KEYS, *data_cols, "table_row", *kept, "geometry"])
     declared = keys.get("declared")
     if declared in frame.columns and declared != "declared":
         frame = frame.rename(columns={declared: "declared"})

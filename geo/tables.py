@@ -33,7 +33,7 @@ from geo.errors import InputError
 from geo.numbers import STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
-           "KEY_HEADERS"]
+           "check_file", "file_kind", "KEY_HEADERS"]
 
 #: Header texts (after NFKC, spaces removed) recognised as key columns.
 KEY_HEADERS: dict[str, tuple[str, ...]] = {
@@ -195,9 +195,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
 
 
 def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, data_only=True)
+    wb = _open_xlsx(path, data_only=True)
     ws = _pick_sheet(path, wb.sheetnames, sheet, lambda name: wb[name])
     grid = [[c.value for c in row] for row in ws.iter_rows()]
     merges = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
@@ -206,16 +204,28 @@ def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
     return grid, ws.title, merges
 
 
+def _open_xlsx(path: Path, *, data_only: bool):
+    """openpyxl's workbook, opened from a file object (openpyxl refuses a workbook whose
+    name ends in .xls even when it is an .xlsx inside); damage is an InputError."""
+    import openpyxl
+
+    try:
+        with open(path, "rb") as fh:
+            return openpyxl.load_workbook(io.BytesIO(fh.read()), data_only=data_only)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, XML errors of a damaged file
+        raise InputError(f"工作簿已损坏，无法读取（the workbook cannot be read: "
+                         f"{type(exc).__name__}: {exc}）; open it in Excel or WPS and save "
+                         "it again as .xlsx", path=path) from None
+
+
 def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
     """Formulas whose results were never saved read as empty: refuse, naming a cell.
 
     Files written by scripts (not saved by Excel/WPS) have no cached formula results.
     """
-    import openpyxl
-
     if not any(v is None for row in grid for v in row):
         return
-    ws = openpyxl.load_workbook(path, data_only=False)[title]
+    ws = _open_xlsx(path, data_only=False)[title]
     for r, row in enumerate(ws.iter_rows()):
         for c, cell in enumerate(row):
             if cell.data_type == "f" and (r >= len(grid) or c >= len(grid[r])
@@ -229,7 +239,11 @@ def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
 def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
     import xlrd
 
-    book = xlrd.open_workbook(str(path), formatting_info=True)
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True)
+    except Exception as exc:  # xlrd.XLRDError, struct errors of a damaged file
+        raise InputError(f"旧版工作簿无法读取（the .xls workbook cannot be read: {exc}）; "
+                         "open it in Excel or WPS and save it as .xlsx", path=path) from None
     ws = _pick_sheet(path, book.sheet_names(), sheet, book.sheet_by_name)
     grid = []
     for r in range(ws.nrows):
@@ -523,8 +537,7 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> Par
         Unreadable file, no header, unknown sheet, unreadable codes (naming the rows).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found; check the --indicators path", path=path)
+    check_file(path, flag="--indicators")
     grid, merges, enc, sheet_name, messages = _load_grid(path, sheet, encoding)
     width = max((len(r) for r in grid), default=0)
     grid = [list(r) + [None] * (width - len(r)) for r in grid]
@@ -534,21 +547,88 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> Par
     return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name)
 
 
+def check_file(path: Path, *, flag: str) -> None:
+    """Stop unless ``path`` is an existing, readable, non-empty file (``flag`` names the
+    option that gave it)."""
+    if not path.exists():
+        raise InputError(f"文件不存在（file not found）; check the {flag} path", path=path)
+    if path.is_dir():
+        raise InputError(f"这是一个文件夹，不是文件（a folder, not a file）; give the file "
+                         f"itself with {flag}", path=path)
+    try:
+        with open(path, "rb") as fh:
+            first = fh.read(1)
+    except PermissionError:
+        raise InputError("文件无法打开（permission denied）: the file is locked or not "
+                         "readable — close it in Excel/WPS (or copy it) and run again",
+                         path=path) from None
+    except OSError as exc:
+        raise InputError(f"文件无法读取（cannot read the file: {exc.strerror}）",
+                         path=path) from None
+    if not first:
+        raise InputError("文件是空的（empty file, 0 bytes）; export the table again",
+                         path=path)
+
+
+#: What a file's first bytes say it is (``file_kind``) → reader.
+_KIND_NAMES = {"xlsx": "an Excel workbook (.xlsx)", "xls": "a legacy Excel workbook (.xls)",
+               "text": "plain text (CSV)", "html": "a web page (HTML)", "pdf": "a PDF document",
+               "zip": "a zip archive that is not a workbook",
+               "binary": "a binary file of unknown type"}
+
+
+def file_kind(path: Path) -> str:
+    """What a table file really is, from its first bytes (not its name): ``xlsx``,
+    ``xls``, ``text``, ``html``, ``pdf``, ``zip`` or ``binary``."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except zipfile.BadZipFile:
+            return "binary"
+        return "xlsx" if "[Content_Types].xml" in names and any(
+            n.startswith("xl/") for n in names) else "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "xls"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<meta")):
+        return "html"
+    if b"\0" in head:
+        return "binary"
+    return "text"
+
+
 def _load_grid(path: Path, sheet, encoding):
     suffix = path.suffix.lower()
     messages: list[str] = []
     merges: list = []
     enc = sheet_name = None
-    if suffix in (".csv", ".txt", ".tsv"):
-        grid, enc, msg = _load_csv(path, encoding)
-        messages.append(msg)
-    elif suffix in (".xlsx", ".xlsm"):
-        grid, sheet_name, merges = _load_xlsx(path, sheet)
-    elif suffix == ".xls":
-        grid, sheet_name, merges = _load_xls(path, sheet)
-    else:
+    if suffix not in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"):
         raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
                          path=path)
+    kind = file_kind(path)
+    named = "text" if suffix in (".csv", ".txt", ".tsv") else "xls" if suffix == ".xls" \
+        else "xlsx"
+    if kind not in ("text", "xlsx", "xls"):
+        raise InputError(
+            f"文件内容与扩展名不符（the file is {_KIND_NAMES[kind]}, not a {suffix} table）; "
+            "open it in Excel or WPS and save it as .xlsx (or export CSV)", path=path)
+    if kind != named:
+        messages.append(f"文件内容与扩展名不符（content does not match the extension）: "
+                        f"{path.name} is {_KIND_NAMES[kind]}; read as such")
+    if kind == "text":
+        grid, enc, msg = _load_csv(path, encoding)
+        messages.append(msg)
+    elif kind == "xlsx":
+        grid, sheet_name, merges = _load_xlsx(path, sheet)
+    else:
+        grid, sheet_name, merges = _load_xls(path, sheet)
     if sheet_name is not None:
         messages.append(f"sheet {sheet_name!r}")
     if merges:
@@ -670,10 +750,10 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             status[name] = ["ok" if t.strip() else "unknown" for t in cells]
             if name in key_cols:
                 ex_values[name] = [rows[r][c].strip() for r in ex_idx]
-    frame = pd.DataFrame(data)
-    for name, kind in kinds.items():
-        if kind in ("text", "code"):
-            frame[name] = frame[name].astype(object)
+    # text and codes as object columns holding str or None (pandas 3 would infer its
+    # string dtype and turn a None into NaN)
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object if kinds[name] in (
+        "text", "code") else None) for name, values in data.items()})
     source_rows = [r + 1 for r in data_idx]
     ex = _excluded_frame(excluded, ex_values, keys)
     table = ParsedTable(

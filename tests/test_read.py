@@ -70,7 +70,7 @@ def test_prj_kept_and_old_datum_recorded(tmp_path):
 
 def test_wrong_encoding_flag_gives_an_error_not_mojibake(tmp_path):
     shp = gk_shapefile(tmp_path)
-    with pytest.raises(InputError, match="looks garbled.*--encoding"):
+    with pytest.raises(InputError, match="looks garbled.*--boundary-encoding"):
         read_boundaries(shp, encoding="latin-1")
 
 
