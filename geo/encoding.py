@@ -220,7 +220,8 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
     try:
         guess = detect_bytes(dbf_text_bytes(dbf))
     except InputError as exc:
-        raise InputError(exc.message, path=dbf) from None
+        raise InputError(exc.message.replace("--encoding", "--boundary-encoding"),
+                         path=dbf) from None
     if cpg is None:
         return EncodingGuess(guess.encoding, f"no .cpg file; {guess.reason}")
     try:

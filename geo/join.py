@@ -302,7 +302,7 @@ _KEEP_FROM_BOUNDARIES = ("boundary_feature", "area_km2", "label_lon", "label_lat
 
 
 def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto",
-               crosswalk=None):
+               crosswalk=None, set_aside=None):
     """Join a parsed indicator table to town boundaries.
 
     Parameters
@@ -317,6 +317,12 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         else name.
     crosswalk : DataFrame or path, optional
         Renamed / merged towns (see :func:`read_crosswalk`).
+    set_aside : list of dict, optional
+        Boundary features read but not towns (null geometry, parts of a dissolved town),
+        as :attr:`geo.read.BoundaryReport.set_aside`; default
+        ``boundaries.attrs["set_aside"]`` (set by :func:`geo.read.read_boundaries`).
+        Each gets a row of the report with its reason, and a table row that names one of
+        them says so.
 
     Returns
     -------
@@ -325,10 +331,15 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         boundaries when present, else from the table), the table's data columns (the
         declared-category column renamed ``declared``), ``table_row`` (the file row of
         the town's table row; the first one for a merged town), area/label columns,
-        geometry.
+        geometry.  Key columns (town_code, town, county_code, county, city_code, city)
+        hold str or None where unknown (never NaN or "nan"); county and city names are
+        filled from the codes for all of China where the inputs have none.
+        ``table_row`` and (from :func:`geo.read.read_boundaries`) ``boundary_feature``
+        identify each town even without a code.
     report : DataFrame
-        The join report (:data:`REPORT_COLUMNS`), one row per boundary feature, table row
-        and excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
+        The join report (:data:`REPORT_COLUMNS`), one row per boundary feature (read, set
+        aside or dissolved; ``source_row`` = its 0-based feature number), table row and
+        excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
     """
     import geopandas as gpd
 
@@ -345,8 +356,11 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     for i, (pos, how, _) in enumerate(tentative):
         if len(pos) == 1:
             claims.setdefault(pos[0], []).append(i)
-    rows_out, b_status = _table_report(records, tentative, claims, matcher)
-    report = pd.DataFrame(_boundary_report(b, claims, tentative, t) + rows_out
+    aside = list(boundaries.attrs.get("set_aside", []) if set_aside is None else set_aside)
+    rows_out, b_status = _table_report(records, tentative, claims, matcher,
+                                       _AsideMatcher(aside))
+    b_rows = _boundary_report(b, claims, tentative, t, boundaries)
+    report = pd.DataFrame(b_rows + _aside_report(aside, b_rows) + rows_out
                           + _excluded_report(table), columns=REPORT_COLUMNS)
     report["source_row"] = report["source_row"].astype("int64")
     joined = _joined_frame(boundaries, b, t, table, claims, tentative)
@@ -375,7 +389,37 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
                        source_rows=list(range(2, len(data) + 2)), keys=keys)
 
 
-def _table_report(records: list[dict], tentative, claims, matcher):
+class _AsideMatcher:
+    """Set-aside boundary features by code and by name: the true reason of a table row
+    that found no town (its feature has no geometry)."""
+
+    def __init__(self, aside: list[dict]):
+        self.lost = [a for a in aside if a.get("kind") == "no_geometry"]
+        self.by_code: dict = {}
+        self.by_name: dict = {}
+        for a in self.lost:
+            if a.get("town_code"):
+                self.by_code.setdefault(a["town_code"], a)
+            if a.get("town"):
+                self.by_name.setdefault(normalise_name(a["town"]), []).append(a)
+
+    def reason(self, row: dict) -> str | None:
+        hit = self.by_code.get(row["town_code"]) if row["town_code"] else None
+        if hit is None and row["town"]:
+            cands = self.by_name.get(normalise_name(row["town"]), [])
+            county = normalise_county(row["county"]) if row["county"] else None
+            cands = [a for a in cands if not county or not a.get("county")
+                     or normalise_county(a["county"]) == county]
+            hit = cands[0] if len(cands) == 1 else None
+        if hit is None:
+            return None
+        label = f"{hit.get('town_code') or ''} {hit.get('town') or ''}".strip()
+        return (f"边界要素无几何（boundary feature has no geometry）: feature "
+                f"{hit['boundary_feature']} ({label}) has a null or empty geometry in the "
+                "boundary file; restore its polygon there")
+
+
+def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
     for r, (pos, how, note) in zip(records, tentative):
@@ -407,6 +451,8 @@ def _table_report(records: list[dict], tentative, claims, matcher):
                                 + ("" if r.get("county") or r.get("county_code") else
                                    "; add a county column (所属县区) or a code column (统计代码)")
                                 ).strip())
+        elif aside is not None and aside.reason(r):
+            base.update(status="unmatched", reason=aside.reason(r))
         else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""
@@ -418,15 +464,21 @@ def _table_report(records: list[dict], tentative, claims, matcher):
     return rows, None
 
 
-def _boundary_report(b, claims, tentative, t):
+def _boundary_report(b, claims, tentative, t, boundaries):
     rows = []
     src = t["source_row"].tolist()
+    n = len(b)
+    feature = (boundaries["boundary_feature"].tolist() if "boundary_feature"
+               in boundaries.columns else list(range(n)))
+    notes = (boundaries["boundary_note"].tolist() if "boundary_note" in boundaries.columns
+             else [""] * n)
     for p, (code, town, county, county_code) in enumerate(zip(
             b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
             b["county_code"].tolist())):
-        base = {"source": "boundaries", "source_row": p, "town_code": code, "town": town,
-                "county": county or county_code,
-                "how": "", "matched_to": "", "candidates": "", "reason": ""}
+        note = notes[p] if isinstance(notes[p], str) else ""
+        base = {"source": "boundaries", "source_row": int(feature[p]), "town_code": code,
+                "town": town, "county": county or county_code,
+                "how": "", "matched_to": "", "candidates": "", "reason": note}
         who = claims.get(p, [])
         rows_txt = ", ".join(str(int(src[j])) for j in who)
         merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
@@ -435,9 +487,35 @@ def _boundary_report(b, claims, tentative, t):
                         matched_to=f"table row {rows_txt}")
         elif who:
             base.update(status="ambiguous", candidates=f"table rows {rows_txt}",
-                        reason="several table rows match this town; not joined")
+                        reason=_join_notes(note, "several table rows match this town; "
+                                                 "not joined"))
         else:
-            base.update(status="unmatched", reason="no table row for this town")
+            base.update(status="unmatched",
+                        reason=_join_notes(note, "no table row for this town"))
+        rows.append(base)
+    return rows
+
+
+def _join_notes(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
+    """Rows of the set-aside boundary features: ``excluded`` (no geometry) or, for a part
+    of a dissolved town, the status of the town it was dissolved into."""
+    by_feature = {r["source_row"]: r for r in b_rows}
+    rows = []
+    for a in aside:
+        base = {"source": "boundaries", "source_row": int(a["boundary_feature"]),
+                "town_code": a.get("town_code"), "town": a.get("town"),
+                "county": a.get("county") or a.get("county_code"), "how": "",
+                "matched_to": "", "candidates": "", "reason": a.get("reason") or ""}
+        town = by_feature.get(a.get("into")) if a.get("kind") == "part" else None
+        if town is not None:
+            base.update(status=town["status"], how="dissolved" if town["how"] else "",
+                        matched_to=town["matched_to"], candidates=town["candidates"])
+        else:
+            base["status"] = "excluded"
         rows.append(base)
     return rows
 

@@ -153,7 +153,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
         report.encoding, report.encoding_reason = guess.encoding, guess.reason
         if guess.warning:
             report.problems.append(guess.warning)
-            warnings.warn(f"{path}: {guess.warning}", InputWarning, stacklevel=4)
+            warnings.warn(f"{guess.warning} — {path}", InputWarning, stacklevel=4)
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
@@ -591,7 +591,9 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
     report = BoundaryReport(path=str(path))
     report.layer = _choose_layer(path, layer, report)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(codepage|encoding).*")
+        # GDAL's notes about code pages (we decode the bytes ourselves), not ours
+        warnings.filterwarnings("ignore", message=".*(codepage|encoding).*",
+                                category=RuntimeWarning)
         gdf = _read_raw(path, report.layer, encoding, report)
     report.n_read = len(gdf)
     if not len(gdf):
