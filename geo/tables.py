@@ -476,7 +476,8 @@ def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
                         "(status 'merged') — unmerge and enter each town's value")
 
 
-def _parse_number_column(cells, unit, markers, notes=None, fast=None):
+def _parse_number_column(cells, unit, markers, notes=None, fast=None, wan_suffix=None,
+                         ambiguous=None):
     fast = plain_numbers(cells, markers) if fast is None else fast
     if None not in fast and _MERGED not in cells:  # the usual column: plain numbers only
         return fast, ["ok"] * len(fast)
@@ -488,9 +489,12 @@ def _parse_number_column(cells, unit, markers, notes=None, fast=None):
         if fast is not None:  # most cells: a plain number, no note
             values.append(fast), status.append("ok")
             continue
-        cell = parse_cell(text if text != "" else None, unit=unit, markers=markers)
+        cell = parse_cell(text if text != "" else None, unit=unit, markers=markers,
+                          wan_suffix=wan_suffix)
         values.append(cell.value)
         status.append(cell.status)
+        if cell.readings and ambiguous is not None:
+            ambiguous.append((i, text, cell.readings))
         if notes is not None and cell.status == "ok" and cell.note:
             notes.append((i, cell.note))
     return values, status
@@ -514,7 +518,8 @@ def _parse_flag_column(cells):
 
 # ----------------------------------------------------------------------------- main
 
-def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> ParsedTable:
+def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
+               wan_suffix: str | None = None) -> ParsedTable:
     """Read an indicator table (CSV in UTF-8 or GB18030, .xlsx, .xls).
 
     Parameters
@@ -526,6 +531,12 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> Par
         CSV encoding, ``"auto"`` to detect (``--encoding``).
     markers : mapping, optional
         Missing-value markers → status (default :data:`geo.numbers.DEFAULT_MARKERS`).
+    wan_suffix : {None, "literal", "multiply"}
+        How to read ``7.0万`` in a ``万元`` column (a magnitude word repeating the unit's
+        own): ``"literal"`` = 7.0 万元, ``"multiply"`` = 70,000 万元 (see
+        :func:`geo.numbers.parse_cell`).  None (default): such a cell stops the read with
+        an InputError naming the cell and both readings.  Other magnitude words are
+        applied (``3亿`` in a 万元 column = 30000) with a note in ``messages``.
 
     Returns
     -------
@@ -544,7 +555,8 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> Par
     rows = [_row_texts(r) for r in grid]
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, path, messages)
-    return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name)
+    return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
+                  wan_suffix)
 
 
 def check_file(path: Path, *, flag: str) -> None:
@@ -667,7 +679,8 @@ def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
     return out
 
 
-def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name):
+def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
+           wan_suffix=None):
     keys = find_key_columns([name for _, name, _ in columns])
     col_of = {name: c for c, name, _ in columns}
     name_c = col_of.get(keys["name"])
@@ -697,11 +710,11 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
         raise InputError("no data rows below the header (row "
                          f"{layout['header'] + 1}); check the sheet (--sheet)", path=path)
     return _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-                     messages, enc, sheet_name, n_empty)
+                     messages, enc, sheet_name, n_empty, wan_suffix)
 
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-              messages, enc, sheet_name, n_empty):
+              messages, enc, sheet_name, n_empty, wan_suffix=None):
     from geo.codes import parse_codes
 
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
@@ -734,7 +747,11 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
         if kind == "number":
             notes: list = []
-            data[name], status[name] = _parse_number_column(cells, unit, markers, notes, fast)
+            ambiguous: list = []
+            data[name], status[name] = _parse_number_column(cells, unit, markers, notes, fast,
+                                                            wan_suffix, ambiguous)
+            if ambiguous:
+                _ambiguous_cells(path, name, unit, ambiguous, data_idx)
             if notes:
                 messages.append(f"column {name!r}: " + "; ".join(
                     f"row {data_idx[i] + 1}: {note}" for i, note in notes[:8])
@@ -765,6 +782,20 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     messages.extend(_code_type_messages(table))
     messages.extend(cross_check_totals(table))
     return table
+
+
+def _ambiguous_cells(path, name, unit, ambiguous, data_idx) -> None:
+    """Stop on ``7.0万`` in a ``万元`` column (the reading is not ours to choose)."""
+    i, text, (literal, multiply) = ambiguous[0]
+    more = (f" ({len(ambiguous) - 1} more such cell(s) in this column, rows "
+            f"{', '.join(str(data_idx[j] + 1) for j, _, _ in ambiguous[1:6])})"
+            if len(ambiguous) > 1 else "")
+    raise InputError(
+        f"数值有歧义（ambiguous value）{text.strip()!r} in a {unit} column: {literal:g} {unit} "
+        f"(the 万/亿 restates the unit) or {multiply:g} {unit} (it multiplies the number)"
+        f"{more}. Write the number in the column unit, or say which reading applies: "
+        "wan_suffix = \"literal\" or \"multiply\" in the [table] section of the config",
+        path=path, row=data_idx[i] + 1, column=name)
 
 
 def _code_type_messages(table: ParsedTable) -> list[str]:

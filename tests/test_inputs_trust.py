@@ -310,3 +310,34 @@ def test_name_only_inputs_join_with_keys_none_not_nan(tmp_path):
     assert joined["table_row"].tolist() == [2, 3, 4, 5]
     assert joined["boundary_feature"].tolist() == [0, 1, 2, 3]
     assert not report.isin(["nan", "None"]).any().any()
+
+
+# ------------------------------------------------------------ 7. 万 in a 万元 column
+
+def _wan_table(tmp_path, cell):
+    return _table(tmp_path / "w.csv", [["441882100", "连州镇", "12.5"],
+                                       ["441882101", "星子镇", cell]])
+
+
+def test_wan_in_a_wan_yuan_column_stops_naming_the_cell(tmp_path):
+    path = _wan_table(tmp_path, "7.0万")
+    with pytest.raises(InputError, match=r"row 3, column '地区生产总值'.*ambiguous value"
+                                         r".*'7.0万'.*7 万元.*70000 万元.*wan_suffix") as err:
+        read_table(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("how, value", [("literal", 7.0), ("multiply", 70000.0)])
+def test_wan_suffix_says_which_reading(tmp_path, how, value):
+    table = read_table(_wan_table(tmp_path, "7.0万"), wan_suffix=how)
+    assert table.data["地区生产总值"].tolist() == [12.5, value]
+    assert any("wan_suffix " + how in m and "row 3" in m for m in table.messages)
+
+
+def test_wan_in_a_column_without_unit_is_multiplied_with_a_note(tmp_path):
+    path = _table(tmp_path / "w.csv", [["441882100", "连州镇", "120"],
+                                       ["441882101", "星子镇", "1.2万"]],
+                  header=("统计代码", "乡镇", "地区生产总值"))
+    table = read_table(path)
+    assert table.data["地区生产总值"].tolist() == [120.0, 12000.0]
+    assert any("'1.2万' scaled by 10000" in m for m in table.messages)
