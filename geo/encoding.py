@@ -70,6 +70,9 @@ def detect_bytes(data: bytes) -> EncodingGuess:
     """
     if data.startswith(codecs.BOM_UTF8):
         return EncodingGuess("utf-8-sig", "UTF-8 byte-order mark")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export
+        return EncodingGuess("utf-16", "UTF-16 byte-order mark")
     if not any(b > 0x7F for b in data):
         return EncodingGuess("utf-8", "plain ASCII")
     try:

@@ -22,6 +22,7 @@ excluded   a table row set aside when reading (total, footnote …; ``reason``)
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -161,20 +162,24 @@ def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
 def read_crosswalk(crosswalk) -> pd.DataFrame:
     """A crosswalk of renamed / merged towns as columns from_code, from_name, to_code, to_name.
 
-    Accepts a DataFrame or a path (CSV/xlsx, read with :func:`geo.tables.read_table`
-    rules for encodings).  Chinese headers 原代码/原名称/新代码/新名称 are recognised.
+    Accepts a DataFrame or a path (CSV in UTF-8 or GB18030, .xlsx, .xls — recognised by
+    content, as :func:`geo.tables.read_table` does).  Chinese headers 原代码/原名称/
+    新代码/新名称 are recognised.  Empty lines are skipped.
+
+    Raises
+    ------
+    geo.errors.InputError
+        Naming the file (``--crosswalk``), row and column: an unreadable or mislabelled
+        file, missing columns, a row with an old side but no new side (or the reverse),
+        a code cell that is not a town code.
     """
     if isinstance(crosswalk, (str, Path)):
         path = Path(crosswalk)
-        if path.suffix.lower() in (".csv", ".txt"):
-            from geo.encoding import detect_bytes
-
-            enc = detect_bytes(path.read_bytes()).encoding
-            df = pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False)
-        else:
-            df = pd.read_excel(path, dtype=str)
+        df = _crosswalk_frame(path)
+        first_row = 2  # file rows below the header
     else:
         path, df = None, pd.DataFrame(crosswalk).astype(object)
+        first_row = 1
     cols = {}
     for canon, names in _CROSSWALK_COLUMNS.items():
         for c in df.columns:
@@ -184,15 +189,78 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
             {"to_code", "to_name"} & cols.keys()):
         raise InputError("the crosswalk needs a from_code or from_name column and a to_code "
                          f"or to_name column (or 原代码/原名称 and 新代码/新名称); found "
-                         f"{list(df.columns)}", path=path)
+                         f"{list(df.columns)} — rename the header row (--crosswalk)",
+                         path=path)
     out = pd.DataFrame(index=range(len(df)))
     for canon in _CROSSWALK_COLUMNS:
         values = df[cols[canon]].tolist() if canon in cols else [None] * len(df)
         if canon.endswith("code"):
-            values = [_code_or_none(v) if not _blank(v) else None for v in values]
+            values = _crosswalk_codes(values, path, cols[canon] if canon in cols else None,
+                                      first_row)
         else:
-            values = [None if _blank(v) else str(v).strip() for v in values]
+            values = _text_or_none(values)
         out[canon] = pd.Series(values, dtype=object)
+    blank = out.isna().all(axis=1).to_numpy()
+    for i in np.flatnonzero(~blank):
+        r = out.iloc[i]
+        for side in ("from", "to"):
+            if r[f"{side}_code"] is None and r[f"{side}_name"] is None:
+                shown = [cols[k] for k in (f"{side}_code", f"{side}_name") if k in cols]
+                raise InputError(
+                    f"对照表有空单元格（blank cell in the crosswalk）: the "
+                    f"{'old' if side == 'from' else 'new'} town is missing "
+                    f"({' / '.join(map(str, shown))} empty); fill it or delete the row "
+                    "(--crosswalk)", path=path, row=int(i) + first_row,
+                    column=shown[0] if shown else None)
+    return out[~blank].reset_index(drop=True)
+
+
+def _crosswalk_frame(path: Path) -> pd.DataFrame:
+    from geo.encoding import detect_bytes
+    from geo.tables import _KIND_NAMES, _open_xlsx, check_file, file_kind
+
+    check_file(path, flag="--crosswalk")
+    kind = file_kind(path)
+    if kind == "text":
+        data = path.read_bytes()
+        try:
+            enc = detect_bytes(data).encoding
+        except InputError as exc:
+            raise InputError(exc.message.replace("give the encoding with --encoding",
+                                                 "save the crosswalk as UTF-8"),
+                             path=path) from None
+        try:
+            return pd.read_csv(io.StringIO(data.decode(enc)), dtype=str,
+                               keep_default_na=False, skip_blank_lines=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InputError(f"对照表无法读取（the crosswalk CSV cannot be read: {exc}）; "
+                             "check its columns (--crosswalk)", path=path) from None
+    if kind == "xlsx":
+        ws = _open_xlsx(path, data_only=True).worksheets[0]
+        rows = [["" if v is None else str(v) for v in row] for row in
+                ws.iter_rows(values_only=True)]
+        if not rows:
+            raise InputError("the crosswalk workbook is empty (--crosswalk)", path=path)
+        return pd.DataFrame(rows[1:], columns=rows[0], dtype=object)
+    if kind == "xls":
+        return pd.read_excel(path, dtype=str, engine="xlrd").fillna("")
+    raise InputError(f"文件内容与扩展名不符（the crosswalk is {_KIND_NAMES[kind]}）; give a CSV "
+                     "or .xlsx (--crosswalk)", path=path)
+
+
+def _crosswalk_codes(values, path, column, first_row: int) -> list:
+    out, bad = [], []
+    for i, v in enumerate(values):
+        try:
+            out.append(normalise_code(v) if not _blank(v) else None)
+        except CodeError as exc:
+            out.append(None)
+            bad.append(f"row {i + first_row}: {exc}")
+    if bad:
+        raise InputError(
+            f"对照表代码无效（invalid code in the crosswalk）: {'; '.join(bad[:5])}"
+            f"{f'; … {len(bad) - 5} more' if len(bad) > 5 else ''}; town codes have 9 digits "
+            "(--crosswalk)", path=path, column=column)
     return out
 
 

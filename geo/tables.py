@@ -608,6 +608,8 @@ def file_kind(path: Path) -> str:
         return "xls"
     if head.startswith(b"%PDF"):
         return "pdf"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "text"  # UTF-16 with a byte-order mark (Excel's "Unicode text")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<meta")):
         return "html"

@@ -341,3 +341,49 @@ def test_wan_in_a_column_without_unit_is_multiplied_with_a_note(tmp_path):
     table = read_table(path)
     assert table.data["地区生产总值"].tolist() == [120.0, 12000.0]
     assert any("'1.2万' scaled by 10000" in m for m in table.messages)
+
+
+# ------------------------------------------------------------ 8. malformed crosswalks
+
+@pytest.mark.parametrize("text, encoding, message", [
+    ("old,new\n旧甲乡,连州镇\n", "utf-8", r"needs a from_code or from_name column.*\['old', "
+                                          r"'new'\].*--crosswalk"),
+    ("原名称,新名称\n旧甲乡,连州镇\n旧乙乡,\n", "utf-8",
+     r"row 3, column '新名称'.*blank cell in the crosswalk.*new town is missing"),
+    ("原代码,新代码\n441882100,4418821XX\n", "utf-8",
+     r"column '新代码'.*invalid code in the crosswalk.*row 2: '4418821XX'"),
+    ("原代码,新代码\n441882100,4418821\n", "utf-8", r"row 2: '4418821' has 7 digits"),
+])
+def test_malformed_crosswalk_names_file_row_and_column(tmp_path, text, encoding, message):
+    cw = tmp_path / "cw.csv"
+    cw.write_text(text, encoding=encoding)
+    with pytest.raises(InputError, match=message) as err:
+        join_towns(lianzhou_cells().iloc[:2], _lianzhou_table(tmp_path, 2), crosswalk=cw)
+    assert str(cw) in str(err.value)
+
+
+def test_crosswalk_in_an_unknown_encoding_or_type_stops(tmp_path):
+    cw = tmp_path / "cw.csv"
+    cw.write_bytes("原名称,新名称\n旧甲乡,连州镇\n".encode("gb18030")[:-3] + b"\xff\xfe\x81\n")
+    with pytest.raises(InputError, match="neither UTF-8 nor GB18030.*save the crosswalk as "
+                                         "UTF-8"):
+        join_towns(lianzhou_cells().iloc[:2], _lianzhou_table(tmp_path, 2), crosswalk=cw)
+    cw.write_bytes(b"%PDF-1.4")
+    with pytest.raises(InputError, match="the crosswalk is a PDF"):
+        join_towns(lianzhou_cells().iloc[:2], _lianzhou_table(tmp_path, 2), crosswalk=cw)
+
+
+def test_crosswalk_blank_lines_are_skipped_and_utf16_is_read(tmp_path):
+    cw = tmp_path / "cw.csv"
+    cw.write_text("原名称,新名称\n旧甲乡,连州镇\n,\n", encoding="utf-16")
+    b = lianzhou_cells().iloc[:1]
+    t = read_table(_table(tmp_path / "t.csv", [["", "旧甲乡", 10]]))
+    joined, report = join_towns(b, t, crosswalk=cw)
+    assert joined["town"].tolist() == ["连州镇"]
+
+
+def test_utf16_table_is_read(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("统计代码\t乡镇\t地区生产总值（万元）\n441882100\t连州镇\t12\n",
+                    encoding="utf-16")
+    assert read_table(path).data["乡镇"].tolist() == ["连州镇"]
