@@ -121,10 +121,13 @@ def _fill_divisions(keys: pd.DataFrame) -> pd.DataFrame:
     codes = keys["town_code"].tolist()
     county_codes = [cc if cc else (c[:6] if c else None)
                     for cc, c in zip(keys["county_code"], codes)]
-    counties = [n if n else div.county(cc) for n, cc in zip(keys["county"], county_codes)]
-    city_codes = [c4 if c4 else (cc[:4] if cc and div.city(cc) else None)
+    # one look-up per distinct county (a national table has 40,000 towns, 2,800 counties)
+    known = {cc: (div.county(cc), div.city(cc)) for cc in set(county_codes) if cc}
+    counties = [n if n else known[cc][0] if cc else None
+                for n, cc in zip(keys["county"], county_codes)]
+    city_codes = [c4 if c4 else (cc[:4] if cc and known[cc][1] else None)
                   for c4, cc in zip(keys["city_code"], county_codes)]
-    cities = [n if n else (div.city(cc) if cc else None)
+    cities = [n if n else known[cc][1] if cc else None
               for n, cc in zip(keys["city"], county_codes)]
     out = keys.copy()
     for col, values in (("county_code", county_codes), ("county", counties),
@@ -430,6 +433,11 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     b_rows = _boundary_report(b, claims, tentative, t, boundaries)
     report = pd.DataFrame(b_rows + _aside_report(aside, b_rows) + rows_out
                           + _excluded_report(table), columns=REPORT_COLUMNS)
+    for col in REPORT_COLUMNS:  # object columns: keys str or None, other text str ("")
+        if col != "source_row":
+            empty = None if col in _KEYS else ""
+            report[col] = pd.Series([empty if _blank(v) else v for v in report[col].tolist()],
+                                    index=report.index, dtype=object)
     report["source_row"] = report["source_row"].astype("int64")
     joined = _joined_frame(boundaries, b, t, table, claims, tentative)
     joined = gpd.GeoDataFrame(joined, geometry="geometry", crs=boundaries.crs)

@@ -432,7 +432,8 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tu
             return "total", f"total row ({text})"
         if key.endswith("小计"):
             return "subtotal", f"subtotal row ({text})"
-        if key.startswith("其中"):
+        # "其中：工业" is a part of the row above; 其中口乡 (a town with a code) is not
+        if key.startswith("其中") and (key[2:3] in ":：、,，" or not _looks_code(code_text)):
             return "sub_item", f"sub-item row ({text}): part of the row above"
     from geo.names import normalise_county
 

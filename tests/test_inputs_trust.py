@@ -387,3 +387,19 @@ def test_utf16_table_is_read(tmp_path):
     path.write_text("统计代码\t乡镇\t地区生产总值（万元）\n441882100\t连州镇\t12\n",
                     encoding="utf-16")
     assert read_table(path).data["乡镇"].tolist() == ["连州镇"]
+
+
+def test_a_town_whose_name_starts_with_qizhong_is_a_town(tmp_path):
+    # 其中口乡 (涞水县, 130623205): "其中" usually opens a sub-item row ("其中：工业")
+    path = _table(tmp_path / "t.csv", [["130623205", "其中口乡", 5], ["", "其中：工业", 3]])
+    table = read_table(path)
+    assert table.data["乡镇"].tolist() == ["其中口乡"]
+    assert table.excluded["kind"].tolist() == ["sub_item"]
+
+
+def test_report_text_columns_hold_none_not_nan(tmp_path):
+    path = _table(tmp_path / "t.csv", [["441882100", "连州镇", 5], ["", "合计", 5]])
+    _, report = join_towns(lianzhou_cells().iloc[:2], read_table(path))
+    for col in ("town_code", "town", "county", "reason"):
+        assert report[col].dtype == object
+        assert not any(isinstance(v, float) for v in report[col]), col
