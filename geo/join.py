@@ -431,7 +431,8 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     rows_out, b_status = _table_report(records, tentative, claims, matcher,
                                        _AsideMatcher(aside))
     b_rows = _boundary_report(b, claims, tentative, t, boundaries)
-    report = pd.DataFrame(b_rows + _aside_report(aside, b_rows) + rows_out
+    b_rows = sorted(b_rows + _aside_report(aside, b_rows), key=lambda r: r["source_row"])
+    report = pd.DataFrame(b_rows + rows_out
                           + _excluded_report(table), columns=REPORT_COLUMNS)
     for col in REPORT_COLUMNS:  # object columns: keys str or None, other text str ("")
         if col != "source_row":

@@ -403,3 +403,13 @@ def test_report_text_columns_hold_none_not_nan(tmp_path):
     for col in ("town_code", "town", "county", "reason"):
         assert report[col].dtype == object
         assert not any(isinstance(v, float) for v in report[col]), col
+
+
+def test_init_reads_a_csv_named_xls(tmp_path):
+    from classify.pipeline import init_config
+
+    csv = _table(tmp_path / "t.csv", [[c, n, 1] for c, n in LIANZHOU[:3]])
+    renamed = tmp_path / "t.xls"
+    shutil.copy(csv, renamed)
+    out, lines = init_config(renamed, tmp_path / "c.toml")
+    assert out.exists() and any("地区生产总值" in line for line in lines)
