@@ -237,7 +237,11 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
         return EncodingGuess(declared if guess.reason == "plain ASCII" else guess.encoding,
                              f"the .cpg says {cpg} and the bytes agree")
     return EncodingGuess(guess.encoding,
-                         f"the .cpg says {cpg!r} but {guess.reason}; used {guess.encoding}")
+                         f"the .cpg says {cpg!r} but {guess.reason}; used {guess.encoding}",
+                         warning=f"编码与 .cpg 不一致（the .cpg is contradicted by the bytes）: "
+                                 f"the .cpg says {cpg} but the .dbf text is {guess.encoding} "
+                                 f"({guess.reason}); used {guess.encoding} — if that is wrong, "
+                                 "give --boundary-encoding")
 
 
 def _given_encoding(override: str, cpg: str | None, dbf: Path | None,

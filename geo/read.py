@@ -153,7 +153,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
         report.encoding, report.encoding_reason = guess.encoding, guess.reason
         if guess.warning:
             report.problems.append(guess.warning)
-            warnings.warn(f"{guess.warning} — {path}", InputWarning, stacklevel=4)
+            warnings.warn(f"{guess.warning} — {path}", InputWarning, stacklevel=3)
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
@@ -361,11 +361,11 @@ def _apply_datum(out, original, path: Path, datum: str, report: BoundaryReport):
         return convert_geoseries(out, key, "wgs84")
     hint = _shifted_hint(original, path)
     if hint:
-        msg = (f"{hint}: the coordinates may be in GCJ-02 (Amap/Gaode, DataV, Tencent) or "
-               "BD-09 (Baidu), a few hundred metres off WGS84; if so give --datum gcj02 or "
-               "--datum bd09")
+        msg = (f"坐标可能为偏移坐标系（coordinates may be shifted）: {hint}; the coordinates "
+               "may be in GCJ-02 (Amap/Gaode, DataV, Tencent) or BD-09 (Baidu), a few hundred "
+               "metres off WGS84; if so give --datum gcj02 or --datum bd09")
         report.problems.append(msg)
-        warnings.warn(f"{path}: {msg}", DatumWarning, stacklevel=3)
+        warnings.warn(f"{msg} — {path}", DatumWarning, stacklevel=4)
     return out
 
 

@@ -413,3 +413,10 @@ def test_init_reads_a_csv_named_xls(tmp_path):
     shutil.copy(csv, renamed)
     out, lines = init_config(renamed, tmp_path / "c.toml")
     assert out.exists() and any("地区生产总值" in line for line in lines)
+
+
+def test_auto_encoding_contradicting_the_cpg_warns(tmp_path):
+    shp = write_shapefile(tmp_path, _survey_fields(), encoding="gb18030", cpg="UTF-8")
+    with pytest.warns(InputWarning, match=r"contradicted by the bytes.*says UTF-8.*gb18030"):
+        gdf, _ = read_boundaries(shp)
+    assert gdf["town"].iloc[0] == "连州镇"
