@@ -85,7 +85,13 @@ def _text_or_none(values) -> list:
 
 
 def _blank(v) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+    """An empty cell: None, NaN, pd.NA, or blank text."""
+    if isinstance(v, str):
+        return v.strip() == ""
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # a list or array in a cell: not blank
+        return False
 
 
 def _code_or_none(v):

@@ -253,8 +253,8 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport):
         if key == "code":
             values = _boundary_codes(values, path, col, report, notes)
         else:
-            values = [None if v is None or (isinstance(v, float) and np.isnan(v))
-                      or str(v).strip() == "" else str(v).strip() for v in values]
+            values = [None if not isinstance(v, str) and pd.isna(v) or str(v).strip() == ""
+                      else str(v).strip() for v in values]
         if col != canon[key]:
             out = out.drop(columns=[col])
         out[canon[key]] = pd.Series(values, index=out.index, dtype=object)
