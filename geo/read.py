@@ -109,8 +109,10 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio.errors.DataSourceError and friends
-        raise InputError(f"cannot open as a boundary file ({exc}); expected Shapefile, "
-                         "GeoPackage, GeoJSON or KML", path=path) from None
+        raise InputError(f"边界文件无法打开（cannot open as a boundary file: {exc}）; "
+                         "expected Shapefile, GeoPackage, GeoJSON or KML — if it is one, it "
+                         "is damaged or cut short: copy it again from its source",
+                         path=path) from None
     names = [str(n) for n, _ in layers]
     if layer is not None:
         if isinstance(layer, int) or (str(layer).isdigit() and str(layer) not in names):
@@ -199,7 +201,9 @@ def _pyogrio_read(path: Path, layer, encoding):
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio's DataSourceError, DataLayerError, GDAL errors
-        raise InputError(f"cannot read the boundary file ({exc})", path=path) from None
+        raise InputError(f"边界文件无法读取（cannot read the boundary file: {exc}）; it may "
+                         "be damaged or cut short — copy it again from its source",
+                         path=path) from None
 
 
 def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):

@@ -420,3 +420,14 @@ def test_auto_encoding_contradicting_the_cpg_warns(tmp_path):
     with pytest.warns(InputWarning, match=r"contradicted by the bytes.*says UTF-8.*gb18030"):
         gdf, _ = read_boundaries(shp)
     assert gdf["town"].iloc[0] == "连州镇"
+
+
+@pytest.mark.parametrize("name", ["b.geojson", "b.gpkg"])
+def test_cut_geojson_or_geopackage_stops(tmp_path, name):
+    path = tmp_path / name
+    lianzhou_cells().to_file(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * 0.8)])
+    with pytest.raises(InputError, match=r"cannot (open as a|read the) boundary file.*"
+                                         r"damaged or cut short"):
+        read_boundaries(path)
