@@ -191,9 +191,11 @@ def trim_truncated(name: bytes, encoding: str | None = None, width: int = 10) ->
     """
     if len(name) < width or not name or name[-1] < 0x80:
         return name
+    # UTF-8 first, over every cut: a UTF-8 name cut inside a character is often still
+    # "valid" GB18030 bytes, while GB18030 bytes are almost never valid UTF-8
     encodings = [encoding] if encoding else ["utf-8", "gb18030"]
-    for k in range(0, 4):
-        for enc in encodings:
+    for enc in encodings:
+        for k in range(0, 4):
             try:
                 name[:len(name) - k].decode(enc)
                 return name[:len(name) - k]

@@ -163,7 +163,8 @@ def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
     for side, label in (("b", "boundaries"), ("t", "table")):
         missing = [c for c in need if c not in has[side]]
         if missing:
-            raise InputError(f"--join-on {on}: the {label} have no {missing[0]} column",
+            raise InputError(f"--join-on {on}: the {label} {'have' if side == 'b' else 'has'}"
+                             f" no {missing[0]} column",
                              path=path if side == "t" else None)
     return on
 

@@ -36,11 +36,14 @@ __all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDAR
 
 #: Field names of boundary files recognised as keys (besides :data:`geo.tables.KEY_HEADERS`):
 #: XZQDM/XZQMC are the 行政区代码/名称 fields of land-survey (三调) data.
+#: The 3-character forms are Chinese headers cut by the DBF's 10-byte field names in UTF-8
+#: (统计代码 → 统计代, 所属县区 → 所属县, 县区代码 → 县区代).
 BOUNDARY_KEYS: dict[str, tuple[str, ...]] = {
-    "code": ("town_code", "xzqdm", "xzdm", "xzqhdm", "tjdm", "adcode", "code", "towncode"),
+    "code": ("town_code", "xzqdm", "xzdm", "xzqhdm", "tjdm", "adcode", "code", "towncode",
+             "统计代", "乡镇代", "镇街代"),
     "name": ("town", "xzqmc", "xzmc", "xzqhmc", "name", "town_name", "townname", "名字"),
-    "county": ("county", "qxmc", "xmc", "xzq", "county_name"),
-    "county_code": ("county_code", "qxdm", "xdm"),
+    "county": ("county", "qxmc", "xmc", "xzq", "county_name", "所属县"),
+    "county_code": ("county_code", "qxdm", "xdm", "县区代", "所属县区代"),
 }
 _SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
              ".json": "GeoJSON", ".kml": "KML", ".kmz": "LIBKML"}

@@ -431,3 +431,12 @@ def test_cut_geojson_or_geopackage_stops(tmp_path, name):
     with pytest.raises(InputError, match=r"cannot (open as a|read the) boundary file.*"
                                          r"damaged or cut short"):
         read_boundaries(path)
+
+
+def test_utf8_shapefile_with_cut_chinese_field_names(tmp_path):
+    # 统计代码 and 所属县区 are 12 bytes in UTF-8: a DBF keeps 10 (统计代, 所属县)
+    shp = write_shapefile(tmp_path, lianzhou_cells(with_rare=False), encoding="utf-8",
+                          cpg="UTF-8")
+    gdf, report = read_boundaries(shp)
+    assert report.keys["code"] == "统计代" and report.keys["county"] == "所属县"
+    assert gdf["town_code"].tolist() == [c for c, _ in LIANZHOU]
