@@ -30,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from geo.codes import CodeError, normalise_code
 from geo.encoding import check_text, detect_bytes, normalise_encoding_name
 from geo.errors import InputError
-from geo.numbers import STATUSES, parse_cell, plain_number, plain_numbers
+from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
            "check_file", "file_kind", "KEY_HEADERS"]
@@ -348,6 +348,8 @@ def _is_units_row(texts: list[str]) -> bool:
 def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> bool:
     filled = [t for t in texts if t]
     if not filled or any(_is_number_cell(t) for t in filled):
+        return False
+    if all(t.strip() in DEFAULT_MARKERS for t in filled):  # "—", "…": a data row's markers
         return False
     if any(_looks_code(t) for t in filled):
         return False

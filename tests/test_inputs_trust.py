@@ -440,3 +440,11 @@ def test_utf8_shapefile_with_cut_chinese_field_names(tmp_path):
     gdf, report = read_boundaries(shp)
     assert report.keys["code"] == "统计代" and report.keys["county"] == "所属县"
     assert gdf["town_code"].tolist() == [c for c, _ in LIANZHOU]
+
+
+def test_a_row_of_markers_below_the_header_is_a_data_row(tmp_path):
+    path = _table(tmp_path / "t.csv", [["", "", "—"], ["441882109", "西江镇", "5"]])
+    table = read_table(path)
+    assert table.header_rows == [1]
+    assert list(table.data.columns) == ["统计代码", "乡镇", "地区生产总值"]
+    assert table.source_rows == [2, 3]
