@@ -13,11 +13,21 @@ per excluded table row, each in exactly one bucket:
 ========== =================================================================
 status     meaning
 ========== =================================================================
-matched    joined 1:1 (``how`` = code, county+name, name or crosswalk)
+matched    joined 1:1 (``how`` = code, county+name, name or crosswalk; a part
+           of a multi-part town that was dissolved has ``how`` = dissolved)
 ambiguous  several candidates (listed); not joined
 unmatched  no partner on the other side
-excluded   a table row set aside when reading (total, footnote …; ``reason``)
+excluded   a table row set aside when reading (total, footnote …), or a
+           boundary feature with no geometry (``reason``)
 ========== =================================================================
+
+Boundary rows carry the feature's 0-based number in the file (``source_row``) and, in
+``reason``, why its code was not used (blank, invalid, shared with a feature of another
+name).  A table row that finds no town because its feature had no geometry says so.
+
+Missing keys: in the joined frame and the report, a key that is unknown (no code, no
+county …) is None — never NaN, "" or "nan"; the county and city names are filled from the
+codes (:mod:`geo.divisions`, all of China) where the inputs have none.
 """
 
 from __future__ import annotations
