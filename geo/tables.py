@@ -581,7 +581,7 @@ def check_file(path: Path, *, flag: str) -> None:
         raise InputError(f"文件无法读取（cannot read the file: {exc.strerror}）",
                          path=path) from None
     if not first:
-        raise InputError("文件是空的（empty file, 0 bytes）; export the table again",
+        raise InputError("文件是空的（empty file, 0 bytes）; export or copy it again",
                          path=path)
 
 

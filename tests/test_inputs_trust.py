@@ -448,3 +448,10 @@ def test_a_row_of_markers_below_the_header_is_a_data_row(tmp_path):
     assert table.header_rows == [1]
     assert list(table.data.columns) == ["统计代码", "乡镇", "地区生产总值"]
     assert table.source_rows == [2, 3]
+
+
+def test_empty_boundary_file_stops(tmp_path):
+    path = tmp_path / "b.geojson"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="empty file"):
+        read_boundaries(path)
