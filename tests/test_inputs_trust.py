@@ -455,3 +455,19 @@ def test_empty_boundary_file_stops(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(InputError, match="empty file"):
         read_boundaries(path)
+
+
+def test_check_shapefile_returns_the_shape_types(shapefile):
+    from geo.shapefile import check_shapefile
+
+    types = check_shapefile(shapefile)
+    np.testing.assert_array_equal(types, [5] * 12)                 # 5 = polygon
+
+
+def test_not_a_shapefile_under_a_shp_name(tmp_path):
+    path = tmp_path / "b.shp"
+    path.write_text("统计代码,乡镇\n441882100,连州镇\n", encoding="utf-8")
+    for s in (".shx", ".dbf"):
+        path.with_suffix(s).write_bytes(b"x" * 200)
+    with pytest.raises(InputError, match=r"not a valid \.shp file"):
+        read_boundaries(path)
