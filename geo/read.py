@@ -140,7 +140,7 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
                      "--layer NAME", path=path)
 
 
-def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
+def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=None):
     import pyogrio
 
     driver = _SUFFIXES.get(path.suffix.lower())
@@ -153,7 +153,6 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
             raise InputError(f"the shapefile's {' and '.join(missing)} file is missing (it "
                              "holds the attributes/index); copy it next to the .shp",
                              path=path)
-        types = check_shapefile(path)
         guess = dbf_encoding(path, override=encoding)
         report.encoding, report.encoding_reason = guess.encoding, guess.reason
         if guess.warning:
@@ -162,7 +161,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
-        _check_shapes(gdf, types, path)
+        _check_shapes(gdf, check_shapefile(path) if types is None else types, path)
         gdf = _redecode(gdf, guess.encoding, path, report.problems)
     else:
         enc = None if encoding == "auto" else normalise_encoding_name(encoding)
@@ -596,12 +595,14 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
         return _read_zip(path, layer=layer, encoding=encoding, crs=crs, datum=datum,
                          duplicate_codes=duplicate_codes)
     report = BoundaryReport(path=str(path))
+    # a shapefile's headers first: GDAL opens a cut or mismatched one without a word
+    types = check_shapefile(path) if path.suffix.lower() == ".shp" else None
     report.layer = _choose_layer(path, layer, report)
     with warnings.catch_warnings():
         # GDAL's notes about code pages (we decode the bytes ourselves), not ours
         warnings.filterwarnings("ignore", message=".*(codepage|encoding).*",
                                 category=RuntimeWarning)
-        gdf = _read_raw(path, report.layer, encoding, report)
+        gdf = _read_raw(path, report.layer, encoding, report, types)
     report.n_read = len(gdf)
     if not len(gdf):
         raise InputError("the layer has no features", path=path)
