@@ -545,8 +545,8 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                                 + ("" if r.get("county") or r.get("county_code") else
                                    "; add a county column (所属县区) or a code column (统计代码)")
                                 ).strip())
-        elif aside is not None and aside.reason(r):
-            base.update(status="unmatched", reason=aside.reason(r))
+        elif aside is not None and (lost := aside.reason(r)):
+            base.update(status="unmatched", reason=lost)
         else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""
