@@ -2,12 +2,18 @@
 
 :func:`read_boundaries` reads Shapefile, GeoPackage (any layer), GeoJSON and KML and
 returns town polygons in EPSG:4326 with canonical key columns, plus a
-:class:`BoundaryReport`.  On the way it detects the DBF encoding
+:class:`BoundaryReport`.  On the way it checks a shapefile's files against their
+headers (:mod:`geo.shapefile`: a cut or mismatched file stops), detects the DBF encoding
 (:mod:`geo.encoding`), resolves or infers the CRS and axis order (:mod:`geo.crs`),
 converts shifted web datums (:mod:`geo.datum`), warns when the provenance suggests one,
-drops Z/M, repairs invalid polygons, dissolves duplicate or split towns, and measures
-gaps and overlaps (:mod:`geo.geometry`).  It stops with an :class:`~geo.errors.InputError`
-naming the file, the feature and the flag whenever it cannot decide safely.
+drops Z/M, repairs invalid polygons, dissolves towns split over several features (same
+code, same name), and measures gaps and overlaps (:mod:`geo.geometry`).  It stops with an
+:class:`~geo.errors.InputError` naming the file, the feature and the flag whenever it
+cannot decide safely — one code under two names among them.
+
+Nothing read is dropped unseen: features with no geometry and the parts of a dissolved
+town are listed in ``report.set_aside`` (and ``gdf.attrs["set_aside"]``), and
+:func:`geo.join.join_towns` gives each its row of the join report.
 
 Legal caveat: converting GCJ-02 / BD-09 coordinates to WGS84, and publishing precise WGS84
 maps, may be restricted in mainland China (Surveying and Mapping Law); check the rules
@@ -32,7 +38,8 @@ from geo.names import normalise_name
 from geo.shapefile import check_shapefile
 from geo.tables import KEY_HEADERS, check_file
 
-__all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS"]
+__all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS",
+           "SET_ASIDE_COLUMNS"]
 
 #: Field names of boundary files recognised as keys (besides :data:`geo.tables.KEY_HEADERS`):
 #: XZQDM/XZQMC are the 行政区代码/名称 fields of land-survey (三调) data.
@@ -442,7 +449,7 @@ def _set_aside(gdf, rows, kind: str, reason, into=None) -> list[dict]:
     out = []
     for k, p in enumerate(rows):
         rec = {c: (gdf[c].iat[p] if c in gdf.columns else None) for c in SET_ASIDE_COLUMNS[:5]}
-        rec = {c: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+        rec = {c: (None if not isinstance(v, str) and pd.isna(v) else v)
                for c, v in rec.items()}
         rec["boundary_feature"] = int(rec["boundary_feature"])
         rec.update(kind=kind, into=None if into is None else int(into[k]),
