@@ -547,6 +547,9 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                                 ).strip())
         elif aside is not None and (lost := aside.reason(r)):
             base.update(status="unmatched", reason=lost)
+        elif not r["town_code"] and not r["town"]:
+            base.update(status="unmatched", reason="本行既无代码也无名称（the row has neither a "
+                        "town code nor a town name）; fill them in or delete the row")
         else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""

@@ -471,3 +471,10 @@ def test_not_a_shapefile_under_a_shp_name(tmp_path):
         path.with_suffix(s).write_bytes(b"x" * 200)
     with pytest.raises(InputError, match=r"not a valid \.shp file"):
         read_boundaries(path)
+
+
+def test_a_row_without_code_and_name_says_so(tmp_path):
+    path = _table(tmp_path / "t.csv", [["441882100", "连州镇", 5], ["", "", 7]])
+    _, report = join_towns(lianzhou_cells().iloc[:2], read_table(path))
+    row = _report_row(report, "table", 3)
+    assert row["status"] == "unmatched" and "neither a town code nor a town name" in row["reason"]
