@@ -149,8 +149,8 @@ def parse_codes(values, *, path=None, column=None, rows=None) -> pd.Series:
 
 def code_type(code: str) -> str | None:
     """Unit type from the 7th–9th digits: ``街道``, ``镇``, ``乡`` or ``其他``."""
-    if code is None or len(code) < 9 or not code[6:9].isdigit():
-        return None
+    if not isinstance(code, str) or len(code) < 9 or not code[6:9].isdigit():
+        return None  # no code (None, NaN of an empty cell) or not a town code
     n = int(code[6:9])
     for lo, hi, kind in CODE_TYPES:
         if lo <= n <= hi:
@@ -160,7 +160,7 @@ def code_type(code: str) -> str | None:
 
 def name_type(name: str | None) -> str | None:
     """Unit type from the name's suffix (``街道``/``办事处`` → 街道, ``镇``, ``乡``)."""
-    if not name:
+    if not isinstance(name, str) or not name.strip():
         return None
     name = name.strip()
     if name.endswith(("街道", "街道办事处", "办事处", "街道办")):

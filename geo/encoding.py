@@ -44,6 +44,8 @@ class EncodingGuess:
 
     encoding: str
     reason: str
+    #: Set when the choice contradicts a source the user should know about (the .cpg).
+    warning: str = ""
 
 
 def normalise_encoding_name(name: str) -> str:
@@ -68,6 +70,9 @@ def detect_bytes(data: bytes) -> EncodingGuess:
     """
     if data.startswith(codecs.BOM_UTF8):
         return EncodingGuess("utf-8-sig", "UTF-8 byte-order mark")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export
+        return EncodingGuess("utf-16", "UTF-16 byte-order mark")
     if not any(b > 0x7F for b in data):
         return EncodingGuess("utf-8", "plain ASCII")
     try:
@@ -128,7 +133,8 @@ def looks_like_mojibake(text: str) -> bool:
     return garbage >= 2 and garbage >= 0.3 * len(text.strip()) and not _CJK.search(text)
 
 
-def check_text(values, *, path=None, column=None, what="text", rows=None) -> None:
+def check_text(values, *, path=None, column=None, what="text", rows=None,
+               flag: str = "--encoding") -> None:
     """Raise when any value looks like mojibake; the message names the first one.
 
     ``rows`` gives file row numbers (tables); otherwise the position is a feature index.
@@ -139,7 +145,7 @@ def check_text(values, *, path=None, column=None, what="text", rows=None) -> Non
                      {"feature": i} if column is not None else {})
             raise InputError(
                 f"{what} {value!r} looks garbled (Chinese decoded with the wrong encoding); "
-                "give the right one with --encoding (e.g. gb18030 or utf-8)",
+                f"give the right one with {flag} (e.g. gb18030 or utf-8)",
                 path=path, column=column, **where)
 
 
@@ -185,9 +191,11 @@ def trim_truncated(name: bytes, encoding: str | None = None, width: int = 10) ->
     """
     if len(name) < width or not name or name[-1] < 0x80:
         return name
+    # UTF-8 first, over every cut: a UTF-8 name cut inside a character is often still
+    # "valid" GB18030 bytes, while GB18030 bytes are almost never valid UTF-8
     encodings = [encoding] if encoding else ["utf-8", "gb18030"]
-    for k in range(0, 4):
-        for enc in encodings:
+    for enc in encodings:
+        for k in range(0, 4):
             try:
                 name[:len(name) - k].decode(enc)
                 return name[:len(name) - k]
@@ -209,15 +217,16 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
     shp_path = Path(shp_path)
     dbf = next((p for p in (shp_path.with_suffix(".dbf"), shp_path.with_suffix(".DBF"))
                 if p.exists()), None)
+    cpg = read_cpg(shp_path)
     if override != "auto":
-        return EncodingGuess(normalise_encoding_name(override), "given with --encoding")
+        return _given_encoding(override, cpg, dbf, shp_path)
     if dbf is None:
         return EncodingGuess("utf-8", "no .dbf file")
     try:
         guess = detect_bytes(dbf_text_bytes(dbf))
     except InputError as exc:
-        raise InputError(exc.message, path=dbf) from None
-    cpg = read_cpg(shp_path)
+        raise InputError(exc.message.replace("--encoding", "--boundary-encoding"),
+                         path=dbf) from None
     if cpg is None:
         return EncodingGuess(guess.encoding, f"no .cpg file; {guess.reason}")
     try:
@@ -230,4 +239,47 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
         return EncodingGuess(declared if guess.reason == "plain ASCII" else guess.encoding,
                              f"the .cpg says {cpg} and the bytes agree")
     return EncodingGuess(guess.encoding,
-                         f"the .cpg says {cpg!r} but {guess.reason}; used {guess.encoding}")
+                         f"the .cpg says {cpg!r} but {guess.reason}; used {guess.encoding}",
+                         warning=f"编码与 .cpg 不一致（the .cpg is contradicted by the bytes）: "
+                                 f"the .cpg says {cpg} but the .dbf text is {guess.encoding} "
+                                 f"({guess.reason}); used {guess.encoding} — if that is wrong, "
+                                 "give --boundary-encoding")
+
+
+def _given_encoding(override: str, cpg: str | None, dbf: Path | None,
+                    shp_path: Path) -> EncodingGuess:
+    """An encoding given by the user (``--boundary-encoding``) against the ``.cpg``.
+
+    The given encoding is followed, with a warning when the ``.cpg`` names another one —
+    except when the ``.cpg`` and the bytes agree with each other and not with it: then two
+    independent sources contradict the flag, the names would come out garbled, and the
+    read stops.
+    """
+    given = normalise_encoding_name(override)
+    reason = "given with --boundary-encoding"
+    if cpg is None:
+        return EncodingGuess(given, reason)
+    try:
+        declared = normalise_encoding_name(cpg)
+    except InputError:
+        declared = cpg.lower()
+    if declared.replace("-sig", "") == given.replace("-sig", ""):
+        return EncodingGuess(given, f"{reason}; the .cpg says {cpg} too")
+    detected = None
+    if dbf is not None:
+        try:
+            detected = detect_bytes(dbf_text_bytes(dbf))
+        except InputError:
+            detected = None
+    if detected is not None and detected.reason != "plain ASCII" and (
+            detected.encoding.replace("-sig", "") == declared.replace("-sig", "")):
+        raise InputError(
+            f"编码与 .cpg 冲突（encoding contradicts the .cpg）: --boundary-encoding {override} "
+            f"was given, but the .cpg says {cpg} and the .dbf bytes are {detected.encoding} "
+            f"({detected.reason}); the names would be garbled — leave --boundary-encoding out "
+            "(auto), or correct the .cpg if the file really is in " + override,
+            path=shp_path.with_suffix(".cpg"))
+    return EncodingGuess(given, f"{reason} (the .cpg says {cpg})",
+                         warning=f"边界编码与 .cpg 不一致（boundary encoding differs from the "
+                                 f".cpg）: used {given} as given with --boundary-encoding; the "
+                                 f".cpg says {cpg}")

@@ -13,15 +13,26 @@ per excluded table row, each in exactly one bucket:
 ========== =================================================================
 status     meaning
 ========== =================================================================
-matched    joined 1:1 (``how`` = code, county+name, name or crosswalk)
+matched    joined 1:1 (``how`` = code, county+name, name or crosswalk; a part
+           of a multi-part town that was dissolved has ``how`` = dissolved)
 ambiguous  several candidates (listed); not joined
 unmatched  no partner on the other side
-excluded   a table row set aside when reading (total, footnote …; ``reason``)
+excluded   a table row set aside when reading (total, footnote …), or a
+           boundary feature with no geometry (``reason``)
 ========== =================================================================
+
+Boundary rows carry the feature's 0-based number in the file (``source_row``) and, in
+``reason``, why its code was not used (blank, invalid, shared with a feature of another
+name).  A table row that finds no town because its feature had no geometry says so.
+
+Missing keys: in the joined frame and the report, a key that is unknown (no code, no
+county …) is None — never NaN, "" or "nan"; the county and city names are filled from the
+codes (:mod:`geo.divisions`, all of China) where the inputs have none.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +50,8 @@ __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
 REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status", "how",
                   "matched_to", "candidates", "reason"]
 JOIN_METHODS = ("auto", "code", "county+name", "name")
+#: Key columns of both sides and of the joined frame: str, or None when unknown.
+_KEYS = ("town_code", "town", "county_code", "county", "city_code", "city")
 _CROSSWALK_COLUMNS = {
     "from_code": ("from_code", "old_code", "原代码", "原统计代码", "旧代码"),
     "from_name": ("from_name", "old_name", "原名称", "原乡镇", "旧名称", "原乡镇名称"),
@@ -57,26 +70,38 @@ def _boundary_keys(boundaries: pd.DataFrame) -> pd.DataFrame:
                            ("county_code", "county_code")):
             if canon not in cols and found[key] is not None:
                 cols[canon] = found[key]
-    keys = pd.DataFrame(index=range(len(boundaries)))
-    for canon in ("town_code", "town", "county_code", "county"):
-        if canon in cols:
-            values = boundaries[cols[canon]].tolist()
-            keys[canon] = [None if _blank(v) else str(v).strip() for v in values]
-        else:
-            keys[canon] = None
-    if keys["town_code"].notna().any():
-        keys["town_code"] = [_code_or_none(v) for v in keys["town_code"]]
-    if keys["county_code"].isna().all() and keys["town_code"].notna().any():
-        keys["county_code"] = [c[:6] if c else None for c in keys["town_code"]]
-    keys["county"] = _fill_county(keys)
+    for canon in ("city_code", "city"):
+        if canon in boundaries.columns:
+            cols[canon] = canon
+    columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
+               else None for canon in _KEYS}
+    if columns["town_code"] is not None:
+        columns["town_code"] = [_code_or_none(v) for v in columns["town_code"]]
+    keys = _fill_divisions(_keys_frame(columns, len(boundaries)))
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
                          "(expected e.g. town_code / 统计代码 and town / 乡镇)")
     return keys
 
 
+def _keys_frame(columns: dict, n: int) -> pd.DataFrame:
+    """Key columns as object columns of str or None (never NaN, never "nan")."""
+    return pd.DataFrame({k: pd.Series([None] * n if v is None else v, dtype=object)
+                         for k, v in columns.items()}, index=range(n))
+
+
+def _text_or_none(values) -> list:
+    return [None if _blank(v) else str(v).strip() for v in values]
+
+
 def _blank(v) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+    """An empty cell: None, NaN, pd.NA, or blank text."""
+    if isinstance(v, str):
+        return v.strip() == ""
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # a list or array in a cell: not blank
+        return False
 
 
 def _code_or_none(v):
@@ -89,24 +114,42 @@ def _code_or_none(v):
 def _table_keys(table: ParsedTable) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     df = table.data
-    out = pd.DataFrame(index=range(len(df)))
+    columns = {}
     for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
                        ("county_code", "county_code")):
         col = keys.get(key)
-        out[canon] = ([None if _blank(v) else str(v).strip() for v in df[col]]
-                      if col is not None else None)
-    if out["county_code"].isna().all() and out["town_code"].notna().any():
-        out["county_code"] = [c[:6] if c else None for c in out["town_code"]]
-    out["county"] = _fill_county(out)
+        columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
+    columns.update(city_code=None, city=None)
+    out = _fill_divisions(_keys_frame(columns, len(df)))
     out["source_row"] = list(table.source_rows)
     return out
 
 
-def _fill_county(keys: pd.DataFrame) -> list:
-    """County names, filled from the county code where missing (Guangdong table)."""
-    from geo.codes import county_name
+def _fill_divisions(keys: pd.DataFrame) -> pd.DataFrame:
+    """County code and name, city code and name, filled from the town code where the input
+    has none (the national division table, :mod:`geo.divisions`: all of China).
 
-    return [n if n else county_name(c) for n, c in zip(keys["county"], keys["county_code"])]
+    A key that stays unknown is None.
+    """
+    from geo.divisions import divisions
+
+    div = divisions()
+    codes = keys["town_code"].tolist()
+    county_codes = [cc if cc else (c[:6] if c else None)
+                    for cc, c in zip(keys["county_code"], codes)]
+    # one look-up per distinct county (a national table has 40,000 towns, 2,800 counties)
+    known = {cc: (div.county(cc), div.city(cc)) for cc in set(county_codes) if cc}
+    counties = [n if n else known[cc][0] if cc else None
+                for n, cc in zip(keys["county"], county_codes)]
+    city_codes = [c4 if c4 else (cc[:4] if cc and known[cc][1] else None)
+                  for c4, cc in zip(keys["city_code"], county_codes)]
+    cities = [n if n else known[cc][1] if cc else None
+              for n, cc in zip(keys["city"], county_codes)]
+    out = keys.copy()
+    for col, values in (("county_code", county_codes), ("county", counties),
+                        ("city_code", city_codes), ("city", cities)):
+        out[col] = pd.Series(values, index=keys.index, dtype=object)
+    return out
 
 
 def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
@@ -130,7 +173,8 @@ def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
     for side, label in (("b", "boundaries"), ("t", "table")):
         missing = [c for c in need if c not in has[side]]
         if missing:
-            raise InputError(f"--join-on {on}: the {label} have no {missing[0]} column",
+            raise InputError(f"--join-on {on}: the {label} {'have' if side == 'b' else 'has'}"
+                             f" no {missing[0]} column",
                              path=path if side == "t" else None)
     return on
 
@@ -138,20 +182,24 @@ def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
 def read_crosswalk(crosswalk) -> pd.DataFrame:
     """A crosswalk of renamed / merged towns as columns from_code, from_name, to_code, to_name.
 
-    Accepts a DataFrame or a path (CSV/xlsx, read with :func:`geo.tables.read_table`
-    rules for encodings).  Chinese headers 原代码/原名称/新代码/新名称 are recognised.
+    Accepts a DataFrame or a path (CSV in UTF-8 or GB18030, .xlsx, .xls — recognised by
+    content, as :func:`geo.tables.read_table` does).  Chinese headers 原代码/原名称/
+    新代码/新名称 are recognised.  Empty lines are skipped.
+
+    Raises
+    ------
+    geo.errors.InputError
+        Naming the file (``--crosswalk``), row and column: an unreadable or mislabelled
+        file, missing columns, a row with an old side but no new side (or the reverse),
+        a code cell that is not a town code.
     """
     if isinstance(crosswalk, (str, Path)):
         path = Path(crosswalk)
-        if path.suffix.lower() in (".csv", ".txt"):
-            from geo.encoding import detect_bytes
-
-            enc = detect_bytes(path.read_bytes()).encoding
-            df = pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False)
-        else:
-            df = pd.read_excel(path, dtype=str)
+        df = _crosswalk_frame(path)
+        first_row = 2  # file rows below the header
     else:
         path, df = None, pd.DataFrame(crosswalk).astype(object)
+        first_row = 1
     cols = {}
     for canon, names in _CROSSWALK_COLUMNS.items():
         for c in df.columns:
@@ -161,15 +209,78 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
             {"to_code", "to_name"} & cols.keys()):
         raise InputError("the crosswalk needs a from_code or from_name column and a to_code "
                          f"or to_name column (or 原代码/原名称 and 新代码/新名称); found "
-                         f"{list(df.columns)}", path=path)
+                         f"{list(df.columns)} — rename the header row (--crosswalk)",
+                         path=path)
     out = pd.DataFrame(index=range(len(df)))
     for canon in _CROSSWALK_COLUMNS:
         values = df[cols[canon]].tolist() if canon in cols else [None] * len(df)
         if canon.endswith("code"):
-            values = [_code_or_none(v) if not _blank(v) else None for v in values]
+            values = _crosswalk_codes(values, path, cols[canon] if canon in cols else None,
+                                      first_row)
         else:
-            values = [None if _blank(v) else str(v).strip() for v in values]
+            values = _text_or_none(values)
         out[canon] = pd.Series(values, dtype=object)
+    blank = out.isna().all(axis=1).to_numpy()
+    for i in np.flatnonzero(~blank):
+        r = out.iloc[i]
+        for side in ("from", "to"):
+            if r[f"{side}_code"] is None and r[f"{side}_name"] is None:
+                shown = [cols[k] for k in (f"{side}_code", f"{side}_name") if k in cols]
+                raise InputError(
+                    f"对照表有空单元格（blank cell in the crosswalk）: the "
+                    f"{'old' if side == 'from' else 'new'} town is missing "
+                    f"({' / '.join(map(str, shown))} empty); fill it or delete the row "
+                    "(--crosswalk)", path=path, row=int(i) + first_row,
+                    column=shown[0] if shown else None)
+    return out[~blank].reset_index(drop=True)
+
+
+def _crosswalk_frame(path: Path) -> pd.DataFrame:
+    from geo.encoding import detect_bytes
+    from geo.tables import _KIND_NAMES, _open_xlsx, check_file, file_kind
+
+    check_file(path, flag="--crosswalk")
+    kind = file_kind(path)
+    if kind == "text":
+        data = path.read_bytes()
+        try:
+            enc = detect_bytes(data).encoding
+        except InputError as exc:
+            raise InputError(exc.message.replace("give the encoding with --encoding",
+                                                 "save the crosswalk as UTF-8"),
+                             path=path) from None
+        try:
+            return pd.read_csv(io.StringIO(data.decode(enc)), dtype=str,
+                               keep_default_na=False, skip_blank_lines=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InputError(f"对照表无法读取（the crosswalk CSV cannot be read: {exc}）; "
+                             "check its columns (--crosswalk)", path=path) from None
+    if kind == "xlsx":
+        ws = _open_xlsx(path, data_only=True).worksheets[0]
+        rows = [["" if v is None else str(v) for v in row] for row in
+                ws.iter_rows(values_only=True)]
+        if not rows:
+            raise InputError("the crosswalk workbook is empty (--crosswalk)", path=path)
+        return pd.DataFrame(rows[1:], columns=rows[0], dtype=object)
+    if kind == "xls":
+        return pd.read_excel(path, dtype=str, engine="xlrd").fillna("")
+    raise InputError(f"文件内容与扩展名不符（the crosswalk is {_KIND_NAMES[kind]}）; give a CSV "
+                     "or .xlsx (--crosswalk)", path=path)
+
+
+def _crosswalk_codes(values, path, column, first_row: int) -> list:
+    out, bad = [], []
+    for i, v in enumerate(values):
+        try:
+            out.append(normalise_code(v) if not _blank(v) else None)
+        except CodeError as exc:
+            out.append(None)
+            bad.append(f"row {i + first_row}: {exc}")
+    if bad:
+        raise InputError(
+            f"对照表代码无效（invalid code in the crosswalk）: {'; '.join(bad[:5])}"
+            f"{f'; … {len(bad) - 5} more' if len(bad) > 5 else ''}; town codes have 9 digits "
+            "(--crosswalk)", path=path, column=column)
     return out
 
 
@@ -264,6 +375,8 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
         if pos:
             return pos, "crosswalk" if crossed else "code", note
         note = f"code {row['town_code']} is not in the boundaries; tried the name. "
+    elif method == "code" and not row["town_code"]:
+        note = "本行无统计代码（no code in this row）; tried the name. "
     # a county on the row always narrows a name match (--join-on name means "not by code")
     use_county = True
     pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
@@ -272,12 +385,12 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
     return pos, "crosswalk" if crossed else how, note
 
 
-_KEEP_FROM_BOUNDARIES = ("area_km2", "label_lon", "label_lat", "boundary_quality",
-                         "city_code", "city")
+_KEEP_FROM_BOUNDARIES = ("boundary_feature", "area_km2", "label_lon", "label_lat",
+                         "boundary_quality")
 
 
 def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto",
-               crosswalk=None):
+               crosswalk=None, set_aside=None):
     """Join a parsed indicator table to town boundaries.
 
     Parameters
@@ -292,6 +405,12 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         else name.
     crosswalk : DataFrame or path, optional
         Renamed / merged towns (see :func:`read_crosswalk`).
+    set_aside : list of dict, optional
+        Boundary features read but not towns (null geometry, parts of a dissolved town),
+        as :attr:`geo.read.BoundaryReport.set_aside`; default
+        ``boundaries.attrs["set_aside"]`` (set by :func:`geo.read.read_boundaries`).
+        Each gets a row of the report with its reason, and a table row that names one of
+        them says so.
 
     Returns
     -------
@@ -300,10 +419,15 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         boundaries when present, else from the table), the table's data columns (the
         declared-category column renamed ``declared``), ``table_row`` (the file row of
         the town's table row; the first one for a merged town), area/label columns,
-        geometry.
+        geometry.  Key columns (town_code, town, county_code, county, city_code, city)
+        hold str or None where unknown (never NaN or "nan"); county and city names are
+        filled from the codes for all of China where the inputs have none.
+        ``table_row`` and (from :func:`geo.read.read_boundaries`) ``boundary_feature``
+        identify each town even without a code.
     report : DataFrame
-        The join report (:data:`REPORT_COLUMNS`), one row per boundary feature, table row
-        and excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
+        The join report (:data:`REPORT_COLUMNS`), one row per boundary feature (read, set
+        aside or dissolved; ``source_row`` = its 0-based feature number), table row and
+        excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
     """
     import geopandas as gpd
 
@@ -320,9 +444,18 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     for i, (pos, how, _) in enumerate(tentative):
         if len(pos) == 1:
             claims.setdefault(pos[0], []).append(i)
-    rows_out, b_status = _table_report(records, tentative, claims, matcher)
-    report = pd.DataFrame(_boundary_report(b, claims, tentative, t) + rows_out
+    aside = list(boundaries.attrs.get("set_aside", []) if set_aside is None else set_aside)
+    rows_out, b_status = _table_report(records, tentative, claims, matcher,
+                                       _AsideMatcher(aside))
+    b_rows = _boundary_report(b, claims, tentative, t, boundaries)
+    b_rows = sorted(b_rows + _aside_report(aside, b_rows), key=lambda r: r["source_row"])
+    report = pd.DataFrame(b_rows + rows_out
                           + _excluded_report(table), columns=REPORT_COLUMNS)
+    for col in REPORT_COLUMNS:  # object columns: keys str or None, other text str ("")
+        if col != "source_row":
+            empty = None if col in _KEYS else ""
+            report[col] = pd.Series([empty if _blank(v) else v for v in report[col].tolist()],
+                                    index=report.index, dtype=object)
     report["source_row"] = report["source_row"].astype("int64")
     joined = _joined_frame(boundaries, b, t, table, claims, tentative)
     joined = gpd.GeoDataFrame(joined, geometry="geometry", crs=boundaries.crs)
@@ -350,7 +483,37 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
                        source_rows=list(range(2, len(data) + 2)), keys=keys)
 
 
-def _table_report(records: list[dict], tentative, claims, matcher):
+class _AsideMatcher:
+    """Set-aside boundary features by code and by name: the true reason of a table row
+    that found no town (its feature has no geometry)."""
+
+    def __init__(self, aside: list[dict]):
+        self.lost = [a for a in aside if a.get("kind") == "no_geometry"]
+        self.by_code: dict = {}
+        self.by_name: dict = {}
+        for a in self.lost:
+            if a.get("town_code"):
+                self.by_code.setdefault(a["town_code"], a)
+            if a.get("town"):
+                self.by_name.setdefault(normalise_name(a["town"]), []).append(a)
+
+    def reason(self, row: dict) -> str | None:
+        hit = self.by_code.get(row["town_code"]) if row["town_code"] else None
+        if hit is None and row["town"]:
+            cands = self.by_name.get(normalise_name(row["town"]), [])
+            county = normalise_county(row["county"]) if row["county"] else None
+            cands = [a for a in cands if not county or not a.get("county")
+                     or normalise_county(a["county"]) == county]
+            hit = cands[0] if len(cands) == 1 else None
+        if hit is None:
+            return None
+        label = f"{hit.get('town_code') or ''} {hit.get('town') or ''}".strip()
+        return (f"边界要素无几何（boundary feature has no geometry）: feature "
+                f"{hit['boundary_feature']} ({label}) has a null or empty geometry in the "
+                "boundary file; restore its polygon there")
+
+
+def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
     for r, (pos, how, note) in zip(records, tentative):
@@ -382,6 +545,11 @@ def _table_report(records: list[dict], tentative, claims, matcher):
                                 + ("" if r.get("county") or r.get("county_code") else
                                    "; add a county column (所属县区) or a code column (统计代码)")
                                 ).strip())
+        elif aside is not None and (lost := aside.reason(r)):
+            base.update(status="unmatched", reason=lost)
+        elif not r["town_code"] and not r["town"]:
+            base.update(status="unmatched", reason="本行既无代码也无名称（the row has neither a "
+                        "town code nor a town name）; fill them in or delete the row")
         else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
             hint = f" (closest names: {', '.join(close)})" if close else ""
@@ -393,15 +561,21 @@ def _table_report(records: list[dict], tentative, claims, matcher):
     return rows, None
 
 
-def _boundary_report(b, claims, tentative, t):
+def _boundary_report(b, claims, tentative, t, boundaries):
     rows = []
     src = t["source_row"].tolist()
+    n = len(b)
+    feature = (boundaries["boundary_feature"].tolist() if "boundary_feature"
+               in boundaries.columns else list(range(n)))
+    notes = (boundaries["boundary_note"].tolist() if "boundary_note" in boundaries.columns
+             else [""] * n)
     for p, (code, town, county, county_code) in enumerate(zip(
             b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
             b["county_code"].tolist())):
-        base = {"source": "boundaries", "source_row": p, "town_code": code, "town": town,
-                "county": county or county_code,
-                "how": "", "matched_to": "", "candidates": "", "reason": ""}
+        note = notes[p] if isinstance(notes[p], str) else ""
+        base = {"source": "boundaries", "source_row": int(feature[p]), "town_code": code,
+                "town": town, "county": county or county_code,
+                "how": "", "matched_to": "", "candidates": "", "reason": note}
         who = claims.get(p, [])
         rows_txt = ", ".join(str(int(src[j])) for j in who)
         merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
@@ -410,9 +584,35 @@ def _boundary_report(b, claims, tentative, t):
                         matched_to=f"table row {rows_txt}")
         elif who:
             base.update(status="ambiguous", candidates=f"table rows {rows_txt}",
-                        reason="several table rows match this town; not joined")
+                        reason=_join_notes(note, "several table rows match this town; "
+                                                 "not joined"))
         else:
-            base.update(status="unmatched", reason="no table row for this town")
+            base.update(status="unmatched",
+                        reason=_join_notes(note, "no table row for this town"))
+        rows.append(base)
+    return rows
+
+
+def _join_notes(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
+    """Rows of the set-aside boundary features: ``excluded`` (no geometry) or, for a part
+    of a dissolved town, the status of the town it was dissolved into."""
+    by_feature = {r["source_row"]: r for r in b_rows}
+    rows = []
+    for a in aside:
+        base = {"source": "boundaries", "source_row": int(a["boundary_feature"]),
+                "town_code": a.get("town_code"), "town": a.get("town"),
+                "county": a.get("county") or a.get("county_code"), "how": "",
+                "matched_to": "", "candidates": "", "reason": a.get("reason") or ""}
+        town = by_feature.get(a.get("into")) if a.get("kind") == "part" else None
+        if town is not None:
+            base.update(status=town["status"], how="dissolved" if town["how"] else "",
+                        matched_to=town["matched_to"], candidates=town["candidates"])
+        else:
+            base["status"] = "excluded"
         rows.append(base)
     return rows
 
@@ -441,7 +641,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
               or all(tentative[j][1] == "crosswalk" for j in who)]
     pos = [p for p, _ in chosen]
     columns = {}
-    for canon in ("town_code", "town", "county_code", "county"):
+    for canon in _KEYS:
         mine, theirs = b[canon].tolist(), t[canon].tolist()
         columns[canon] = [theirs[who[0]] if mine[p] is None and len(who) == 1 else mine[p]
                           for p, who in chosen]
@@ -458,10 +658,9 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
         values = boundaries[col].tolist()
         columns[col] = [values[p] for p in pos]
     columns["geometry"] = list(np.asarray(boundaries.geometry.values)[pos])
-    frame = pd.DataFrame(columns, columns=["town_code", "town", "county_code", "county",
-                                           *data_cols, "table_row", *kept, "geometry"])
-    for col in ("town_code", "town", "county_code", "county"):
-        frame[col] = frame[col].astype(object)
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object if k in _KEYS else None)
+                          for k, v in columns.items()},
+                         columns=[*_KEYS, *data_cols, "table_row", *kept, "geometry"])
     declared = keys.get("declared")
     if declared in frame.columns and declared != "declared":
         frame = frame.rename(columns={declared: "declared"})

@@ -8,8 +8,10 @@ an empty cell (unknown), ``/`` (not applicable).  :func:`parse_cell` turns one c
 a value is finite exactly when the status is ``"ok"``.
 
 Magnitude words denote an absolute quantity of the column's base unit and are converted to
-the column's own unit: ``3亿`` in a ``万元`` column is ``30000`` (万元); ``1.2万`` in a
-``人`` column is ``12000``; ``1.2万`` in a ``万元`` column is ``1.2``.
+the column's own unit, with a note: ``3亿`` in a ``万元`` column is ``30000`` (万元);
+``1.2万`` in a ``人`` column is ``12000``.  A word that repeats the unit's own magnitude
+(``7.0万`` in a ``万元`` column) is ambiguous — 7 万元, or 7.0万 × 万元 = 70,000 万元 — and
+is read only as the caller says (``wan_suffix``).
 
 Examples
 --------
@@ -37,6 +39,7 @@ __all__ = [
     "plain_number",
     "plain_numbers",
     "unit_multiplier",
+    "WAN_SUFFIX",
 ]
 
 #: Every status a cell can get, with its meaning (used in reports).
@@ -74,6 +77,9 @@ class Cell:
     value: float
     status: str
     note: str = ""
+    #: For an ambiguous cell (``7.0万`` in a ``万元`` column, no ``wan_suffix``): the two
+    #: readings ``(literal, multiply)`` in the column unit; empty otherwise.
+    readings: tuple = ()
 
 
 def unit_multiplier(unit: str | None) -> float:
@@ -138,8 +144,12 @@ def plain_numbers(texts, markers: Mapping[str, str] | None = None) -> list:
     return [None if t == "" else next(it) for t in texts]
 
 
+WAN_SUFFIX = ("literal", "multiply")
+
+
 def parse_cell(value, *, unit: str | None = None,
-               markers: Mapping[str, str] | None = None) -> Cell:
+               markers: Mapping[str, str] | None = None,
+               wan_suffix: str | None = None) -> Cell:
     """Parse one table cell.
 
     Parameters
@@ -151,11 +161,19 @@ def parse_cell(value, *, unit: str | None = None,
         accept percent signs.
     markers : mapping, optional
         Marker text → status; defaults to :data:`DEFAULT_MARKERS`.
+    wan_suffix : {None, "literal", "multiply"}
+        How to read a magnitude word that repeats the unit's own (``7.0万`` in a ``万元``
+        column): ``"literal"`` — the word restates the unit (7.0 万元); ``"multiply"`` —
+        the word multiplies the number (7.0万 × 万元 = 70,000 万元).  None (default):
+        such a cell is ambiguous, status ``invalid`` with both ``readings``; the table
+        reader then stops naming it.
 
     Returns
     -------
     Cell
     """
+    if wan_suffix not in (None, *WAN_SUFFIX):
+        raise ValueError(f"wan_suffix must be None, 'literal' or 'multiply', not {wan_suffix!r}")
     markers = DEFAULT_MARKERS if markers is None else markers
     fast = plain_number(value, markers)
     if fast is not None:
@@ -179,20 +197,20 @@ def parse_cell(value, *, unit: str | None = None,
     if text in markers or text.replace(" ", "") in markers:
         text = text if text in markers else text.replace(" ", "")
         return Cell(nan, markers[text], f"marker {text!r}")
-    return _parse_text(text, raw, unit)
+    return _parse_text(text, raw, unit, wan_suffix)
 
 
-def _parse_text(text: str, raw: str, unit: str | None) -> Cell:
+def _parse_text(text: str, raw: str, unit: str | None, wan_suffix: str | None = None) -> Cell:
     nan = math.nan
     if text.startswith(("<", "小于", "不足")):
         # "<0.1": below a threshold, like "…": small, not missing, and not a number
         rest = text.lstrip("<").removeprefix("小于").removeprefix("不足").strip()
-        if _parse_text(rest, raw, unit).status == "ok":
+        if _parse_text(rest, raw, unit, "literal").status == "ok":
             return Cell(nan, "below_unit", f"{raw!r}: below a threshold")
         return Cell(nan, "invalid", f"{raw!r} is not a number")
     approx = text.startswith("约")
     if approx:
-        cell = _parse_text(text[1:].strip(), raw, unit)
+        cell = _parse_text(text[1:].strip(), raw, unit, wan_suffix)
         return Cell(cell.value, cell.status, (cell.note + "; " if cell.note else "")
                     + f"{raw!r} is approximate") if cell.status == "ok" else cell
     percent = text.endswith("%")
@@ -200,18 +218,26 @@ def _parse_text(text: str, raw: str, unit: str | None) -> Cell:
         text = text[:-1].rstrip()
         if unit not in (None, "%"):
             return Cell(nan, "invalid", f"{raw!r} has a % sign but the column unit is {unit}")
-    scale = 1.0
+    scale, same_word = 1.0, False
     for word in sorted(_MAGNITUDES, key=len, reverse=True):
         if text.endswith(word) and len(text) > len(word):
             if percent or unit == "%":
                 return Cell(nan, "invalid", f"{raw!r}: a magnitude word in a percent column")
             scale = _MAGNITUDES[word] / unit_multiplier(unit)
+            same_word = bool(unit) and unit.startswith(word) and len(unit) > len(word)
             text = text[: -len(word)].rstrip()
             break
     number = _number(text)
     if number is None or math.isinf(number) or math.isnan(number):
         return Cell(nan, "invalid", f"{raw!r} is not a number")
     notes = []
+    if same_word:  # 7.0万 in a 万元 column: 7 万元, or 7.0万 × 万元?
+        literal, multiply = number, number * unit_multiplier(unit)
+        if wan_suffix is None:
+            return Cell(nan, "invalid", f"{raw!r} is ambiguous in a {unit} column: "
+                        f"{literal:g} {unit} or {multiply:g} {unit}", (literal, multiply))
+        value = literal if wan_suffix == "literal" else multiply
+        return Cell(value, "ok", f"{raw!r} read as {value:g} {unit} (wan_suffix {wan_suffix})")
     if scale != 1.0:
         notes.append(f"{raw!r} scaled by {scale:g} to the column unit {unit or '(none)'}")
     if "e" in text.lower():

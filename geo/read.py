@@ -2,12 +2,18 @@
 
 :func:`read_boundaries` reads Shapefile, GeoPackage (any layer), GeoJSON and KML and
 returns town polygons in EPSG:4326 with canonical key columns, plus a
-:class:`BoundaryReport`.  On the way it detects the DBF encoding
+:class:`BoundaryReport`.  On the way it checks a shapefile's files against their
+headers (:mod:`geo.shapefile`: a cut or mismatched file stops), detects the DBF encoding
 (:mod:`geo.encoding`), resolves or infers the CRS and axis order (:mod:`geo.crs`),
 converts shifted web datums (:mod:`geo.datum`), warns when the provenance suggests one,
-drops Z/M, repairs invalid polygons, dissolves duplicate or split towns, and measures
-gaps and overlaps (:mod:`geo.geometry`).  It stops with an :class:`~geo.errors.InputError`
-naming the file, the feature and the flag whenever it cannot decide safely.
+drops Z/M, repairs invalid polygons, dissolves towns split over several features (same
+code, same name), and measures gaps and overlaps (:mod:`geo.geometry`).  It stops with an
+:class:`~geo.errors.InputError` naming the file, the feature and the flag whenever it
+cannot decide safely — one code under two names among them.
+
+Nothing read is dropped unseen: features with no geometry and the parts of a dissolved
+town are listed in ``report.set_aside`` (and ``gdf.attrs["set_aside"]``), and
+:func:`geo.join.join_towns` gives each its row of the join report.
 
 Legal caveat: converting GCJ-02 / BD-09 coordinates to WGS84, and publishing precise WGS84
 maps, may be restricted in mainland China (Surveying and Mapping Law); check the rules
@@ -27,18 +33,24 @@ import shapely
 
 from geo.codes import CodeError, normalise_code
 from geo.encoding import check_text, dbf_encoding, normalise_encoding_name
-from geo.errors import DatumWarning, InputError
-from geo.tables import KEY_HEADERS
+from geo.errors import DatumWarning, InputError, InputWarning
+from geo.names import normalise_name
+from geo.shapefile import check_shapefile
+from geo.tables import KEY_HEADERS, check_file
 
-__all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS"]
+__all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS",
+           "SET_ASIDE_COLUMNS"]
 
 #: Field names of boundary files recognised as keys (besides :data:`geo.tables.KEY_HEADERS`):
 #: XZQDM/XZQMC are the 行政区代码/名称 fields of land-survey (三调) data.
+#: The 3-character forms are Chinese headers cut by the DBF's 10-byte field names in UTF-8
+#: (统计代码 → 统计代, 所属县区 → 所属县, 县区代码 → 县区代).
 BOUNDARY_KEYS: dict[str, tuple[str, ...]] = {
-    "code": ("town_code", "xzqdm", "xzdm", "xzqhdm", "tjdm", "adcode", "code", "towncode"),
+    "code": ("town_code", "xzqdm", "xzdm", "xzqhdm", "tjdm", "adcode", "code", "towncode",
+             "统计代", "乡镇代", "镇街代"),
     "name": ("town", "xzqmc", "xzmc", "xzqhmc", "name", "town_name", "townname", "名字"),
-    "county": ("county", "qxmc", "xmc", "xzq", "county_name"),
-    "county_code": ("county_code", "qxdm", "xdm"),
+    "county": ("county", "qxmc", "xmc", "xzq", "county_name", "所属县"),
+    "county_code": ("county_code", "qxdm", "xdm", "县区代", "所属县区代"),
 }
 _SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
              ".json": "GeoJSON", ".kml": "KML", ".kmz": "LIBKML"}
@@ -66,6 +78,9 @@ class BoundaryReport:
     keys: dict = field(default_factory=dict)
     messages: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    #: Features read but not returned as towns, one dict each (:data:`SET_ASIDE_COLUMNS`):
+    #: ``kind`` ``no_geometry`` (null/empty geometry) or ``part`` (dissolved ``into``).
+    set_aside: list = field(default_factory=list)
     geometry_log: pd.DataFrame = field(default_factory=pd.DataFrame)
     gaps_overlaps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -104,8 +119,10 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio.errors.DataSourceError and friends
-        raise InputError(f"cannot open as a boundary file ({exc}); expected Shapefile, "
-                         "GeoPackage, GeoJSON or KML", path=path) from None
+        raise InputError(f"边界文件无法打开（cannot open as a boundary file: {exc}）; "
+                         "expected Shapefile, GeoPackage, GeoJSON or KML — if it is one, it "
+                         "is damaged or cut short: copy it again from its source",
+                         path=path) from None
     names = [str(n) for n, _ in layers]
     if layer is not None:
         if isinstance(layer, int) or (str(layer).isdigit() and str(layer) not in names):
@@ -130,7 +147,7 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
                      "--layer NAME", path=path)
 
 
-def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
+def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=None):
     import pyogrio
 
     driver = _SUFFIXES.get(path.suffix.lower())
@@ -145,22 +162,46 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport):
                              path=path)
         guess = dbf_encoding(path, override=encoding)
         report.encoding, report.encoding_reason = guess.encoding, guess.reason
+        if guess.warning:
+            report.problems.append(guess.warning)
+            warnings.warn(f"{guess.warning} — {path}", InputWarning, stacklevel=3)
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
+        _check_shapes(gdf, check_shapefile(path) if types is None else types, path)
         gdf = _redecode(gdf, guess.encoding, path, report.problems)
     else:
         enc = None if encoding == "auto" else normalise_encoding_name(encoding)
         gdf = _pyogrio_read(path, layer, enc)
         report.encoding = enc or "utf-8"
-        report.encoding_reason = ("given with --encoding" if enc else
+        report.encoding_reason = ("given with --boundary-encoding" if enc else
                                   f"{driver or 'this format'} stores text as UTF-8")
     report.messages.append(f"encoding {report.encoding} ({report.encoding_reason})")
-    check_text([str(c) for c in gdf.columns], path=path, what="field name")
+    check_text([str(c) for c in gdf.columns], path=path, what="field name",
+               flag="--boundary-encoding")
     for col in gdf.columns:
         if col != gdf.geometry.name and gdf[col].dtype.kind in "OUT":
-            check_text(gdf[col].tolist(), path=path, column=col)
+            check_text(gdf[col].tolist(), path=path, column=col, flag="--boundary-encoding")
     return gdf
+
+
+def _check_shapes(gdf, types: np.ndarray, path: Path) -> None:
+    """GDAL's features against the shapes the .shp holds (:func:`check_shapefile`)."""
+    if not len(types):
+        return
+    if len(gdf) != len(types):
+        raise InputError(f"记录数不一致（record counts disagree）: the .shp holds "
+                         f"{len(types):,} shapes but {len(gdf):,} features were read; copy "
+                         "the shapefile again from its source", path=path)
+    lost = np.flatnonzero(np.asarray(gdf.geometry.isna()) & (types != 0))
+    if len(lost):
+        raise InputError(
+            f"几何无法读取（unreadable geometry）: feature(s) "
+            f"{', '.join(map(str, lost[:10].tolist()))}"
+            f"{' …' if len(lost) > 10 else ''} ({len(lost)} of {len(types)}) hold shapes "
+            "that cannot be read — the .shp is damaged; copy it again from its source or "
+            "repair it in a GIS (e.g. QGIS: Vector › Geometry Tools › Check Validity)",
+            path=path)
 
 
 def _pyogrio_read(path: Path, layer, encoding):
@@ -169,7 +210,9 @@ def _pyogrio_read(path: Path, layer, encoding):
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio's DataSourceError, DataLayerError, GDAL errors
-        raise InputError(f"cannot read the boundary file ({exc})", path=path) from None
+        raise InputError(f"边界文件无法读取（cannot read the boundary file: {exc}）; it may "
+                         "be damaged or cut short — copy it again from its source",
+                         path=path) from None
 
 
 def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
@@ -189,7 +232,7 @@ def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
                 text = cut.decode(encoding)
             except UnicodeDecodeError:
                 raise InputError(f"text {value!r} cannot be decoded as {encoding}; give the "
-                                 "encoding with --encoding", path=path) from None
+                                 "encoding with --boundary-encoding", path=path) from None
             cut_values.append(text)
             return text
 
@@ -215,20 +258,21 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport):
     out = gdf.copy()
     canon = {"code": "town_code", "name": "town", "county": "county",
              "county_code": "county_code"}
+    notes = [""] * len(out)
     for key, col in keys.items():
         if col is None:
             continue
         values = out[col].tolist()
         if key == "code":
-            values = _boundary_codes(values, path, col, report)
+            values = _boundary_codes(values, path, col, report, notes)
         else:
-            values = [None if v is None or (isinstance(v, float) and np.isnan(v))
-                      or str(v).strip() == "" else str(v).strip() for v in values]
+            values = [None if not isinstance(v, str) and pd.isna(v) or str(v).strip() == ""
+                      else str(v).strip() for v in values]
         if col != canon[key]:
             out = out.drop(columns=[col])
         out[canon[key]] = pd.Series(values, index=out.index, dtype=object)
     if keys["code"] is None and keys["name"] is None:
-        fields = [c for c in gdf.columns if c != gdf.geometry.name]
+        fields = [c for c in gdf.columns if c not in (gdf.geometry.name, "boundary_feature")]
         raise InputError(f"no town code or town name field among {fields}; rename one to "
                          "town_code / 统计代码 or town / 乡镇", path=path)
     if "town_code" in out.columns and "county_code" not in out.columns:
@@ -243,6 +287,7 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport):
             report.messages.append("county names filled from the county codes")
         out["county"] = pd.Series(filled, index=out.index, dtype=object)
     _check_types(out, report)
+    out["boundary_note"] = pd.Series(notes, index=out.index, dtype=object)
     first = [c for c in ("town_code", "town", "county_code", "county") if c in out.columns]
     rest = [c for c in out.columns if c not in first]
     return out[first + rest]
@@ -259,14 +304,22 @@ def _check_types(gdf, report: BoundaryReport) -> None:
             report.problems.append(f"feature {i}: {problem}")
 
 
-def _boundary_codes(values, path, col, report):
-    out, bad = [], []
+def _boundary_codes(values, path, col, report, notes):
+    out, bad, n_blank = [], [], 0
     for i, v in enumerate(values):
         try:
             out.append(normalise_code(v))
         except CodeError as exc:
             out.append(None)
             bad.append(f"feature {i}: {exc}")
+            notes[i] = f"统计代码无效（invalid code）: {exc}; the code was not used"
+            continue
+        if out[-1] is None:
+            n_blank += 1
+            notes[i] = "要素无统计代码（feature has no code）"
+    if n_blank and n_blank < len(values):
+        report.problems.append(f"{n_blank} feature(s) without a code in {col!r}; they can "
+                               "join by name only")
     if bad and len(bad) == len(values):
         raise InputError(f"field {col!r} holds no usable town codes ({bad[0]}); join by name "
                          "with --join-on name or fix the field", path=path, column=col)
@@ -321,11 +374,11 @@ def _apply_datum(out, original, path: Path, datum: str, report: BoundaryReport):
         return convert_geoseries(out, key, "wgs84")
     hint = _shifted_hint(original, path)
     if hint:
-        msg = (f"{hint}: the coordinates may be in GCJ-02 (Amap/Gaode, DataV, Tencent) or "
-               "BD-09 (Baidu), a few hundred metres off WGS84; if so give --datum gcj02 or "
-               "--datum bd09")
+        msg = (f"坐标可能为偏移坐标系（coordinates may be shifted）: {hint}; the coordinates "
+               "may be in GCJ-02 (Amap/Gaode, DataV, Tencent) or BD-09 (Baidu), a few hundred "
+               "metres off WGS84; if so give --datum gcj02 or --datum bd09")
         report.problems.append(msg)
-        warnings.warn(f"{path}: {msg}", DatumWarning, stacklevel=3)
+        warnings.warn(f"{msg} — {path}", DatumWarning, stacklevel=4)
     return out
 
 
@@ -353,12 +406,6 @@ def _geometry_steps(gdf, report: BoundaryReport):
     out[gdf.geometry.name] = geoms
     if n_z:
         report.messages.append(f"Z/M values dropped from {n_z} feature(s)")
-    missing = out.geometry.isna() | out.geometry.is_empty
-    if missing.any():
-        idx = np.flatnonzero(missing.to_numpy())
-        report.problems.append(f"{len(idx)} feature(s) without geometry dropped: features "
-                               f"{', '.join(map(str, idx[:12]))}")
-        out = out[~missing.to_numpy()].reset_index(drop=True)
     kinds = set(out.geom_type)
     if not kinds <= {"Polygon", "MultiPolygon"}:
         raise InputError(f"the layer holds {', '.join(sorted(kinds))} geometries; town "
@@ -373,6 +420,7 @@ def _geometry_steps(gdf, report: BoundaryReport):
     for _, r in log[log["problem"]].iterrows():
         report.problems.append(f"feature {r['feature']} ({r['label']}): repair changed the "
                                f"area by {r['area_change']:+.1%} ({r['reason']})")
+    _record_parts(out, report)
     out, msgs = dissolve_by_code(out)
     report.messages.extend(msgs)
     report.problems.extend(m for m in msgs if "split" in m)
@@ -390,6 +438,111 @@ def _geometry_steps(gdf, report: BoundaryReport):
     return out
 
 
+#: Columns of :attr:`BoundaryReport.set_aside` (and of ``gdf.attrs["set_aside"]``).
+SET_ASIDE_COLUMNS = ["boundary_feature", "town_code", "town", "county_code", "county", "kind",
+                     "into", "reason"]
+
+
+def _set_aside(gdf, rows, kind: str, reason, into=None) -> list[dict]:
+    """Records of features that are not towns of the result (``kind`` ``no_geometry`` or
+    ``part``), for the join report; ``reason`` is a str or one per row."""
+    out = []
+    for k, p in enumerate(rows):
+        rec = {c: (gdf[c].iat[p] if c in gdf.columns else None) for c in SET_ASIDE_COLUMNS[:5]}
+        rec = {c: (None if not isinstance(v, str) and pd.isna(v) else v)
+               for c, v in rec.items()}
+        rec["boundary_feature"] = int(rec["boundary_feature"])
+        rec.update(kind=kind, into=None if into is None else int(into[k]),
+                   reason=reason if isinstance(reason, str) else reason[k])
+        out.append(rec)
+    return out
+
+
+def _drop_empty(gdf, report: BoundaryReport):
+    """Features with a null or empty geometry are set aside (and reported), not towns."""
+    missing = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    if not missing.any():
+        return gdf
+    idx = np.flatnonzero(missing)
+    report.set_aside.extend(_set_aside(
+        gdf, idx, "no_geometry", "边界要素无几何（boundary feature has no geometry: null or "
+        "empty）; draw or restore its polygon in the boundary file"))
+    labels = _labels(gdf)
+    report.problems.append(
+        f"{len(idx)} feature(s) without geometry set aside (in join_report.csv): "
+        + ", ".join(f"{p} ({labels[p]})" for p in idx[:12]) + (" …" if len(idx) > 12 else ""))
+    if missing.all():
+        raise InputError("no feature has a geometry (all are null or empty); check the file "
+                         "in a GIS", path=report.path)
+    return gdf[~missing].reset_index(drop=True)
+
+
+def _record_parts(gdf, report: BoundaryReport) -> None:
+    """Features that :func:`geo.geometry.dissolve_by_code` merges into the first of their
+    code: recorded so that each one stays accounted for."""
+    if "town_code" not in gdf.columns:
+        return
+    codes = gdf["town_code"]
+    dup = (codes.notna() & codes.duplicated(keep="first")).to_numpy()
+    if not dup.any():
+        return
+    first = {}
+    for p, c in enumerate(codes.tolist()):
+        if c is not None:
+            first.setdefault(c, p)
+    rows = np.flatnonzero(dup)
+    into = [int(gdf["boundary_feature"].iat[first[codes.iat[p]]]) for p in rows]
+    report.set_aside.extend(_set_aside(gdf, rows, "part", [
+        f"同一镇街的另一部分（part of a multi-part town）, dissolved into feature {i}"
+        for i in into], into))
+
+
+def _code_conflicts(gdf, path: Path, report: BoundaryReport, how: str):
+    """Features sharing a code under different names: stop (``how="stop"``) or keep them
+    apart without the code (``"apart"``: each joins by name, and the report says why).
+
+    Features sharing a code and a name (a town in several parts) are left to be dissolved.
+    """
+    if how not in ("stop", "apart"):
+        raise InputError(f"unknown duplicate_codes {how!r}; use 'stop' or 'apart' "
+                         "(--duplicate-codes)")
+    if "town_code" not in gdf.columns or "town" not in gdf.columns:
+        return gdf
+    groups: dict[str, list[int]] = {}
+    for p, c in enumerate(gdf["town_code"].tolist()):
+        if c is not None:
+            groups.setdefault(c, []).append(p)
+    names = gdf["town"].tolist()
+    feats = gdf["boundary_feature"].tolist()
+    conflicts = {c: pos for c, pos in groups.items() if len(pos) > 1 and len(
+        {normalise_name(names[p]) for p in pos if names[p]}) > 1}
+    if not conflicts:
+        return gdf
+    described = [f"code {c}: " + ", ".join(f"feature {feats[p]} {names[p] or '(no name)'}"
+                                           for p in pos) for c, pos in conflicts.items()]
+    if how == "stop":
+        raise InputError(
+            f"统计代码重复且名称不同（one code, different town names）: {len(conflicts)} "
+            f"code(s) — {'; '.join(described[:5])}{' …' if len(described) > 5 else ''}. "
+            "These would be merged into one town; correct the codes in the boundary file, or "
+            "keep the features apart with --duplicate-codes apart (each then joins by name)",
+            path=path)
+    out = gdf.copy()
+    codes, notes = out["town_code"].tolist(), out["boundary_note"].tolist()
+    for c, pos in conflicts.items():
+        for p in pos:
+            others = ", ".join(f"feature {feats[q]} {names[q] or ''}".strip()
+                               for q in pos if q != p)
+            codes[p] = None
+            notes[p] = (f"统计代码与其他要素重复且名称不同（code {c} also on {others}, "
+                        "with another name）; the code was not used, joined by name")
+    out["town_code"] = pd.Series(codes, index=out.index, dtype=object)
+    out["boundary_note"] = pd.Series(notes, index=out.index, dtype=object)
+    report.problems.append(f"{len(conflicts)} code(s) shared by features with different "
+                           f"names kept apart and joined by name: {'; '.join(described[:5])}")
+    return out
+
+
 def _labels(gdf) -> list[str]:
     if "town" in gdf.columns:
         codes = gdf["town_code"] if "town_code" in gdf.columns else [None] * len(gdf)
@@ -400,7 +553,7 @@ def _labels(gdf) -> list[str]:
 
 
 def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
-                    datum: str = "wgs84"):
+                    datum: str = "wgs84", duplicate_codes: str = "stop"):
     """Read town boundaries into EPSG:4326 with a report of every decision.
 
     Parameters
@@ -410,19 +563,32 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
     layer : str or int, optional
         Layer of a multi-layer file (``--layer``); default the only (polygon) layer.
     encoding : str
-        DBF text encoding, ``"auto"`` to detect from the bytes (``--encoding``).
+        Text encoding of the boundary file (``--boundary-encoding``; not the table's
+        ``--encoding``): ``"auto"`` detects a shapefile's from the DBF bytes (checked
+        against its ``.cpg``).  A given encoding is followed, with an
+        :class:`~geo.errors.InputWarning` when the ``.cpg`` names another; it is an error
+        when the ``.cpg`` and the DBF bytes agree with each other against it.
     crs : str
         ``"auto"`` (the file's CRS, else inferred) or anything pyproj reads, e.g.
         ``"EPSG:4547"`` (``--crs``).
     datum : {"wgs84", "gcj02", "bd09"}
         Datum of lon/lat coordinates (``--datum``); shifted datums are converted.
+    duplicate_codes : {"stop", "apart"}
+        Features sharing a town code under different names: stop with an
+        :class:`~geo.errors.InputError` naming them (default), or keep them apart without
+        the code, each joined by name (``--duplicate-codes apart``).  Features sharing
+        a code and a name are parts of one town and are dissolved.
 
     Returns
     -------
     gdf : GeoDataFrame
         EPSG:4326, one feature per town: ``town_code`` (9-digit str), ``town``,
-        ``county_code``, ``county`` (those found), the file's other fields, ``area_km2``,
-        ``label_lon``, ``label_lat``, geometry.
+        ``county_code``, ``county`` (those found; None where unknown), the file's other
+        fields, ``boundary_feature`` (0-based position of the feature in the file's
+        layer; the first part of a dissolved town), ``boundary_note`` (why a code was not
+        used, else ""), ``area_km2``, ``label_lon``, ``label_lat``, geometry.
+        ``gdf.attrs["set_aside"]`` lists the features read but not returned (as
+        ``report.set_aside``), for :func:`geo.join.join_towns`.
     report : BoundaryReport
 
     Raises
@@ -431,23 +597,42 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
         Unreadable file, garbled text, unknown or ambiguous CRS, ambiguous layer.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found; check the --boundaries path", path=path)
+    _check_path(path)
     if path.suffix.lower() == ".zip":
-        return _read_zip(path, layer=layer, encoding=encoding, crs=crs, datum=datum)
+        return _read_zip(path, layer=layer, encoding=encoding, crs=crs, datum=datum,
+                         duplicate_codes=duplicate_codes)
     report = BoundaryReport(path=str(path))
+    # a shapefile's headers first: GDAL opens a cut or mismatched one without a word
+    types = check_shapefile(path) if path.suffix.lower() == ".shp" else None
     report.layer = _choose_layer(path, layer, report)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(codepage|encoding).*")
-        gdf = _read_raw(path, report.layer, encoding, report)
+        # GDAL's notes about code pages (we decode the bytes ourselves), not ours
+        warnings.filterwarnings("ignore", message=".*(codepage|encoding).*",
+                                category=RuntimeWarning)
+        gdf = _read_raw(path, report.layer, encoding, report, types)
     report.n_read = len(gdf)
     if not len(gdf):
         raise InputError("the layer has no features", path=path)
+    gdf["boundary_feature"] = np.arange(len(gdf))
     gdf = _canonical_keys(gdf, path, report)
+    gdf = _code_conflicts(gdf, path, report, duplicate_codes)
+    gdf = _drop_empty(gdf, report)
     gdf = _to_wgs84(gdf, path, crs, datum, report)
     gdf = _geometry_steps(gdf, report)
     report.n_features = len(gdf)
-    return gdf.reset_index(drop=True), report
+    gdf = gdf.reset_index(drop=True)
+    gdf.attrs["set_aside"] = [dict(r) for r in report.set_aside]
+    return gdf, report
+
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in _SUFFIXES)
+        raise InputError("这是一个文件夹，不是边界文件（a folder, not a boundary file）; give "
+                         "the file itself with --boundaries"
+                         + (f" (boundary files in it: {', '.join(found[:8])})" if found else ""),
+                         path=path)
+    check_file(path, flag="--boundaries")
 
 
 def _member_name(info) -> str:

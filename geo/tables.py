@@ -30,10 +30,10 @@ from openpyxl.utils import get_column_letter
 from geo.codes import CodeError, normalise_code
 from geo.encoding import check_text, detect_bytes, normalise_encoding_name
 from geo.errors import InputError
-from geo.numbers import STATUSES, parse_cell, plain_number, plain_numbers
+from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
-           "KEY_HEADERS"]
+           "check_file", "file_kind", "KEY_HEADERS"]
 
 #: Header texts (after NFKC, spaces removed) recognised as key columns.
 KEY_HEADERS: dict[str, tuple[str, ...]] = {
@@ -195,9 +195,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
 
 
 def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, data_only=True)
+    wb = _open_xlsx(path, data_only=True)
     ws = _pick_sheet(path, wb.sheetnames, sheet, lambda name: wb[name])
     grid = [[c.value for c in row] for row in ws.iter_rows()]
     merges = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
@@ -206,16 +204,28 @@ def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
     return grid, ws.title, merges
 
 
+def _open_xlsx(path: Path, *, data_only: bool):
+    """openpyxl's workbook, opened from a file object (openpyxl refuses a workbook whose
+    name ends in .xls even when it is an .xlsx inside); damage is an InputError."""
+    import openpyxl
+
+    try:
+        with open(path, "rb") as fh:
+            return openpyxl.load_workbook(io.BytesIO(fh.read()), data_only=data_only)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, XML errors of a damaged file
+        raise InputError(f"工作簿已损坏，无法读取（the workbook cannot be read: "
+                         f"{type(exc).__name__}: {exc}）; open it in Excel or WPS and save "
+                         "it again as .xlsx", path=path) from None
+
+
 def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
     """Formulas whose results were never saved read as empty: refuse, naming a cell.
 
     Files written by scripts (not saved by Excel/WPS) have no cached formula results.
     """
-    import openpyxl
-
     if not any(v is None for row in grid for v in row):
         return
-    ws = openpyxl.load_workbook(path, data_only=False)[title]
+    ws = _open_xlsx(path, data_only=False)[title]
     for r, row in enumerate(ws.iter_rows()):
         for c, cell in enumerate(row):
             if cell.data_type == "f" and (r >= len(grid) or c >= len(grid[r])
@@ -229,7 +239,11 @@ def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
 def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
     import xlrd
 
-    book = xlrd.open_workbook(str(path), formatting_info=True)
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True)
+    except Exception as exc:  # xlrd.XLRDError, struct errors of a damaged file
+        raise InputError(f"旧版工作簿无法读取（the .xls workbook cannot be read: {exc}）; "
+                         "open it in Excel or WPS and save it as .xlsx", path=path) from None
     ws = _pick_sheet(path, book.sheet_names(), sheet, book.sheet_by_name)
     grid = []
     for r in range(ws.nrows):
@@ -335,6 +349,8 @@ def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> 
     filled = [t for t in texts if t]
     if not filled or any(_is_number_cell(t) for t in filled):
         return False
+    if all(t.strip() in DEFAULT_MARKERS for t in filled):  # "—", "…": a data row's markers
+        return False
     if any(_looks_code(t) for t in filled):
         return False
     if name_col is not None and name_col < len(texts):
@@ -418,7 +434,8 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tu
             return "total", f"total row ({text})"
         if key.endswith("小计"):
             return "subtotal", f"subtotal row ({text})"
-        if key.startswith("其中"):
+        # "其中：工业" is a part of the row above; 其中口乡 (a town with a code) is not
+        if key.startswith("其中") and (key[2:3] in ":：、,，" or not _looks_code(code_text)):
             return "sub_item", f"sub-item row ({text}): part of the row above"
     from geo.names import normalise_county
 
@@ -462,7 +479,8 @@ def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
                         "(status 'merged') — unmerge and enter each town's value")
 
 
-def _parse_number_column(cells, unit, markers, notes=None, fast=None):
+def _parse_number_column(cells, unit, markers, notes=None, fast=None, wan_suffix=None,
+                         ambiguous=None):
     fast = plain_numbers(cells, markers) if fast is None else fast
     if None not in fast and _MERGED not in cells:  # the usual column: plain numbers only
         return fast, ["ok"] * len(fast)
@@ -474,9 +492,12 @@ def _parse_number_column(cells, unit, markers, notes=None, fast=None):
         if fast is not None:  # most cells: a plain number, no note
             values.append(fast), status.append("ok")
             continue
-        cell = parse_cell(text if text != "" else None, unit=unit, markers=markers)
+        cell = parse_cell(text if text != "" else None, unit=unit, markers=markers,
+                          wan_suffix=wan_suffix)
         values.append(cell.value)
         status.append(cell.status)
+        if cell.readings and ambiguous is not None:
+            ambiguous.append((i, text, cell.readings))
         if notes is not None and cell.status == "ok" and cell.note:
             notes.append((i, cell.note))
     return values, status
@@ -500,7 +521,8 @@ def _parse_flag_column(cells):
 
 # ----------------------------------------------------------------------------- main
 
-def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> ParsedTable:
+def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
+               wan_suffix: str | None = None) -> ParsedTable:
     """Read an indicator table (CSV in UTF-8 or GB18030, .xlsx, .xls).
 
     Parameters
@@ -512,6 +534,12 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> Par
         CSV encoding, ``"auto"`` to detect (``--encoding``).
     markers : mapping, optional
         Missing-value markers → status (default :data:`geo.numbers.DEFAULT_MARKERS`).
+    wan_suffix : {None, "literal", "multiply"}
+        How to read ``7.0万`` in a ``万元`` column (a magnitude word repeating the unit's
+        own): ``"literal"`` = 7.0 万元, ``"multiply"`` = 70,000 万元 (see
+        :func:`geo.numbers.parse_cell`).  None (default): such a cell stops the read with
+        an InputError naming the cell and both readings.  Other magnitude words are
+        applied (``3亿`` in a 万元 column = 30000) with a note in ``messages``.
 
     Returns
     -------
@@ -523,15 +551,74 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None) -> Par
         Unreadable file, no header, unknown sheet, unreadable codes (naming the rows).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found; check the --indicators path", path=path)
+    check_file(path, flag="--indicators")
     grid, merges, enc, sheet_name, messages = _load_grid(path, sheet, encoding)
     width = max((len(r) for r in grid), default=0)
     grid = [list(r) + [None] * (width - len(r)) for r in grid]
     rows = [_row_texts(r) for r in grid]
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, path, messages)
-    return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name)
+    return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
+                  wan_suffix)
+
+
+def check_file(path: Path, *, flag: str) -> None:
+    """Stop unless ``path`` is an existing, readable, non-empty file (``flag`` names the
+    option that gave it)."""
+    if not path.exists():
+        raise InputError(f"文件不存在（file not found）; check the {flag} path", path=path)
+    if path.is_dir():
+        raise InputError(f"这是一个文件夹，不是文件（a folder, not a file）; give the file "
+                         f"itself with {flag}", path=path)
+    try:
+        with open(path, "rb") as fh:
+            first = fh.read(1)
+    except PermissionError:
+        raise InputError("文件无法打开（permission denied）: the file is locked or not "
+                         "readable — close it in Excel/WPS (or copy it) and run again",
+                         path=path) from None
+    except OSError as exc:
+        raise InputError(f"文件无法读取（cannot read the file: {exc.strerror}）",
+                         path=path) from None
+    if not first:
+        raise InputError("文件是空的（empty file, 0 bytes）; export or copy it again",
+                         path=path)
+
+
+#: What a file's first bytes say it is (``file_kind``) → reader.
+_KIND_NAMES = {"xlsx": "an Excel workbook (.xlsx)", "xls": "a legacy Excel workbook (.xls)",
+               "text": "plain text (CSV)", "html": "a web page (HTML)", "pdf": "a PDF document",
+               "zip": "a zip archive that is not a workbook",
+               "binary": "a binary file of unknown type"}
+
+
+def file_kind(path: Path) -> str:
+    """What a table file really is, from its first bytes (not its name): ``xlsx``,
+    ``xls``, ``text``, ``html``, ``pdf``, ``zip`` or ``binary``."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except zipfile.BadZipFile:
+            return "binary"
+        return "xlsx" if "[Content_Types].xml" in names and any(
+            n.startswith("xl/") for n in names) else "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "xls"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "text"  # UTF-16 with a byte-order mark (Excel's "Unicode text")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<meta")):
+        return "html"
+    if b"\0" in head:
+        return "binary"
+    return "text"
 
 
 def _load_grid(path: Path, sheet, encoding):
@@ -539,16 +626,26 @@ def _load_grid(path: Path, sheet, encoding):
     messages: list[str] = []
     merges: list = []
     enc = sheet_name = None
-    if suffix in (".csv", ".txt", ".tsv"):
-        grid, enc, msg = _load_csv(path, encoding)
-        messages.append(msg)
-    elif suffix in (".xlsx", ".xlsm"):
-        grid, sheet_name, merges = _load_xlsx(path, sheet)
-    elif suffix == ".xls":
-        grid, sheet_name, merges = _load_xls(path, sheet)
-    else:
+    if suffix not in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"):
         raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
                          path=path)
+    kind = file_kind(path)
+    named = "text" if suffix in (".csv", ".txt", ".tsv") else "xls" if suffix == ".xls" \
+        else "xlsx"
+    if kind not in ("text", "xlsx", "xls"):
+        raise InputError(
+            f"文件内容与扩展名不符（the file is {_KIND_NAMES[kind]}, not a {suffix} table）; "
+            "open it in Excel or WPS and save it as .xlsx (or export CSV)", path=path)
+    if kind != named:
+        messages.append(f"文件内容与扩展名不符（content does not match the extension）: "
+                        f"{path.name} is {_KIND_NAMES[kind]}; read as such")
+    if kind == "text":
+        grid, enc, msg = _load_csv(path, encoding)
+        messages.append(msg)
+    elif kind == "xlsx":
+        grid, sheet_name, merges = _load_xlsx(path, sheet)
+    else:
+        grid, sheet_name, merges = _load_xls(path, sheet)
     if sheet_name is not None:
         messages.append(f"sheet {sheet_name!r}")
     if merges:
@@ -587,7 +684,8 @@ def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
     return out
 
 
-def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name):
+def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
+           wan_suffix=None):
     keys = find_key_columns([name for _, name, _ in columns])
     col_of = {name: c for c, name, _ in columns}
     name_c = col_of.get(keys["name"])
@@ -617,11 +715,11 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
         raise InputError("no data rows below the header (row "
                          f"{layout['header'] + 1}); check the sheet (--sheet)", path=path)
     return _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-                     messages, enc, sheet_name, n_empty)
+                     messages, enc, sheet_name, n_empty, wan_suffix)
 
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-              messages, enc, sheet_name, n_empty):
+              messages, enc, sheet_name, n_empty, wan_suffix=None):
     from geo.codes import parse_codes
 
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
@@ -654,7 +752,11 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
         if kind == "number":
             notes: list = []
-            data[name], status[name] = _parse_number_column(cells, unit, markers, notes, fast)
+            ambiguous: list = []
+            data[name], status[name] = _parse_number_column(cells, unit, markers, notes, fast,
+                                                            wan_suffix, ambiguous)
+            if ambiguous:
+                _ambiguous_cells(path, name, unit, ambiguous, data_idx)
             if notes:
                 messages.append(f"column {name!r}: " + "; ".join(
                     f"row {data_idx[i] + 1}: {note}" for i, note in notes[:8])
@@ -670,10 +772,10 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             status[name] = ["ok" if t.strip() else "unknown" for t in cells]
             if name in key_cols:
                 ex_values[name] = [rows[r][c].strip() for r in ex_idx]
-    frame = pd.DataFrame(data)
-    for name, kind in kinds.items():
-        if kind in ("text", "code"):
-            frame[name] = frame[name].astype(object)
+    # text and codes as object columns holding str or None (pandas 3 would infer its
+    # string dtype and turn a None into NaN)
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object if kinds[name] in (
+        "text", "code") else None) for name, values in data.items()})
     source_rows = [r + 1 for r in data_idx]
     ex = _excluded_frame(excluded, ex_values, keys)
     table = ParsedTable(
@@ -685,6 +787,20 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     messages.extend(_code_type_messages(table))
     messages.extend(cross_check_totals(table))
     return table
+
+
+def _ambiguous_cells(path, name, unit, ambiguous, data_idx) -> None:
+    """Stop on ``7.0万`` in a ``万元`` column (the reading is not ours to choose)."""
+    i, text, (literal, multiply) = ambiguous[0]
+    more = (f" ({len(ambiguous) - 1} more such cell(s) in this column, rows "
+            f"{', '.join(str(data_idx[j] + 1) for j, _, _ in ambiguous[1:6])})"
+            if len(ambiguous) > 1 else "")
+    raise InputError(
+        f"数值有歧义（ambiguous value）{text.strip()!r} in a {unit} column: {literal:g} {unit} "
+        f"(the 万/亿 restates the unit) or {multiply:g} {unit} (it multiplies the number)"
+        f"{more}. Write the number in the column unit, or say which reading applies: "
+        "wan_suffix = \"literal\" or \"multiply\" in the [table] section of the config",
+        path=path, row=data_idx[i] + 1, column=name)
 
 
 def _code_type_messages(table: ParsedTable) -> list[str]:

@@ -80,3 +80,13 @@ def test_scientific_notation_with_lost_digits_is_refused(code, shown):
     text = f"{code[0]}.{code[1:1 + shown]}E+08"
     with pytest.raises(ValueError, match="digits shown"):
         normalise_code(text)
+
+
+def test_type_checks_accept_missing_codes_and_names():
+    # issue 13: a blank code cell (NaN) crashed with "object of type 'float' has no len()"
+    from geo.codes import check_code_type, code_type, name_type
+
+    assert code_type(float("nan")) is None and code_type(None) is None
+    assert name_type(float("nan")) is None
+    assert check_code_type(float("nan"), "连州镇") is None
+    assert check_code_type("441882100", float("nan")) is None

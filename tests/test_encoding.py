@@ -79,3 +79,16 @@ def test_big5_is_not_taken_for_gbk():
 def test_a_few_rare_characters_are_still_gb18030():
     text = "㮾下镇,连州镇,星子镇,东陂镇,九陂镇"
     assert detect_bytes(text.encode("gb18030")).encoding == "gb18030"
+
+
+def test_utf8_field_name_cut_inside_a_character_is_detected_as_utf8(tmp_path):
+    # 统计代码 is 12 bytes in UTF-8: GIS software cuts it to 10, inside 码; the 10 bytes
+    # happen to be valid GB18030, which must not win over the trimmed UTF-8
+    from geo.encoding import trim_truncated
+
+    cut = "统计代码".encode("utf-8")[:10]
+    cut.decode("gb18030")
+    assert trim_truncated(cut) == "统计代".encode("utf-8")
+    write_dbf(tmp_path / "t.dbf", [("统计代码", 12), ("乡镇", 20)],
+              [["441882100", "连州镇"], ["441882101", "星子镇"]], "utf-8")
+    assert dbf_encoding(tmp_path / "t.shp").encoding == "utf-8"

@@ -124,7 +124,7 @@ def test_join_on_errors():
     b = lianzhou_cells().iloc[:1]
     with pytest.raises(InputError, match="unknown join method 'x'.*--join-on"):
         join_towns(b, pd.DataFrame({"乡镇": ["连州镇"]}), on="x")
-    with pytest.raises(InputError, match="--join-on code: the table have no town_code"):
+    with pytest.raises(InputError, match="--join-on code: the table has no town_code"):
         join_towns(b, pd.DataFrame({"乡镇": ["连州镇"]}), on="code")
     with pytest.raises(InputError, match="share neither"):
         join_towns(b, pd.DataFrame({"foo": ["连州镇"]}))

@@ -19,9 +19,7 @@ from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, unit_multiplier
     ("12.3%", "%", 12.3),
     ("12.3 ％", None, 12.3),
     ("1.2万", "人", 12000.0),
-    ("1.2万", "万元", 1.2),                     # already in 万
     ("3亿", "万元", 30000.0),
-    ("3亿", "亿元", 3.0),
     ("2.5万", None, 25000.0),
     ("4.4E+03", None, 4400.0),
     (1234, None, 1234.0),
@@ -137,3 +135,26 @@ def test_plain_numbers_agrees_with_parse_cell(cells):
         if fast is not None:
             cell = parse_cell(text)
             assert (cell.value, cell.status, cell.note) == (fast, "ok", "")
+
+
+@pytest.mark.parametrize("text, unit, literal, multiply", [
+    ("7.0万", "万元", 7.0, 70000.0),
+    ("1.2万", "万元", 1.2, 12000.0),
+    ("3亿", "亿元", 3.0, 3e8),
+    ("2.5万", "万人次", 2.5, 25000.0),
+])
+def test_a_magnitude_word_repeating_the_unit_is_ambiguous(text, unit, literal, multiply):
+    # issue 13: "7.0万" in a 万元 column silently became 7
+    cell = parse_cell(text, unit=unit)
+    assert cell.status == "invalid" and math.isnan(cell.value)
+    assert cell.readings == (literal, multiply)
+    assert "ambiguous" in cell.note
+    lit = parse_cell(text, unit=unit, wan_suffix="literal")
+    mul = parse_cell(text, unit=unit, wan_suffix="multiply")
+    assert (lit.status, lit.value) == ("ok", literal) and "wan_suffix literal" in lit.note
+    assert (mul.status, mul.value) == ("ok", multiply) and "wan_suffix multiply" in mul.note
+
+
+def test_a_magnitude_word_is_applied_with_a_note():
+    cell = parse_cell("1.2万", unit=None)
+    assert cell.value == 12000.0 and "scaled by 10000" in cell.note
