@@ -620,3 +620,38 @@ def with_designations(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
                       review_reason=joined("review_reason", towns["designation_review"], "；"),
                       review_reason_en=joined("review_reason_en",
                                               towns["designation_review_en"], "; "))
+
+
+# --------------------------------------------------------------------------- files
+#: The bundled list (relative to the data folder) used by ``towntype demo``.
+DEMO_LIST = "designations/guangdong_agri_strong_towns.csv"
+ALIASES = "designations/county_aliases.csv"
+
+
+def demo_designations(root: Path) -> tuple[Path, ...]:
+    """The designation lists of the demo: the bundled Guangdong 农业产业强镇 list."""
+    path = Path(root) / DEMO_LIST
+    return (path,) if path.is_file() else ()
+
+
+def default_aliases() -> Path | None:
+    """The bundled county alias list (``data/designations/county_aliases.csv``), if
+    present."""
+    from classify.bundled import data_dir
+
+    try:
+        path = data_dir() / ALIASES
+    except InputError:
+        return None
+    return path if path.is_file() else None
+
+
+def write_designations(result: DesignationResult | None, out: str | Path) -> list[Path]:
+    """``designations_report.csv`` and ``designations.csv`` (nothing without a result)."""
+    from classify.outputs import write_csv
+
+    if result is None:
+        return []
+    out = Path(out)
+    return [write_csv(result.report, out / "designations_report.csv"),
+            write_csv(result.table, out / "designations.csv")]
