@@ -454,7 +454,8 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                    "taxonomy": _input_record(Path(opts.taxonomy))
                    if Path(str(opts.taxonomy)).is_file() else None,
                    "crosswalk": _input_record(opts.crosswalk),
-                   "designations": [_input_record(p) for p in opts.designations]},
+                   **{f"designations_{k}": _input_record(p)
+                      for k, p in enumerate(opts.designations, start=1)}},
         "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
         "config": {"indicator_system": system.to_dict(),
                    "taxonomy": {"source": str(taxonomy.path),

@@ -43,7 +43,7 @@ import pandas as pd
 
 from geo.divisions import divisions
 from geo.errors import InputError
-from geo.names import name_key, names_compatible, normalise_name
+from geo.names import name_key, names_compatible, normalise_county, normalise_name
 
 __all__ = ["Resolution", "PublishedNames", "load_county_aliases", "NOT_TOWNSHIP",
            "STATUSES"]
@@ -54,7 +54,14 @@ STATUSES = ("town", "not_township", "ambiguous", "unresolved")
 #: table gives it a township-level statistical code, as it does for many state farms).
 NOT_TOWNSHIP = ("农场", "林场", "茶场", "牧场", "渔场", "垦殖场", "华侨管理区")
 _FARM = re.compile("|".join(NOT_TOWNSHIP))
-_AUTONOMOUS = re.compile(r"^(.+?)(?:[^族]+族)+自治县$")
+#: The 55 minority nationalities (and 各族), longest first, as they appear in the names of
+#: autonomous counties: 连山壮族瑶族自治县 → stem 连山.
+_ETHNIC = sorted((
+    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 "
+    "高山 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 "
+    "普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 "
+    "珞巴 基诺 各").split(), key=len, reverse=True)
+_AUTONOMOUS = re.compile(r"^(.+?)(?:(?:" + "|".join(_ETHNIC) + r")族)+自治县$")
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,9 @@ class PublishedNames:
         if county is not None and normalise_name(county):
             text = normalise_name(county)
             found, rest, how = self._strip_county(text, prov, city_code)
+            if found is None and not how:
+                found, how = self._county_by_stem(text, prov, city_code)
+                rest = ""
             if found is None and how:
                 return Resolution("ambiguous", how="county+name", candidates=tuple(how),
                                   reason=f"county {county!r} is ambiguous")
@@ -288,6 +298,21 @@ class PublishedNames:
             return None, text, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(best)]
         code = best[0]
         return (code, hits[code][1]), text[longest:], None
+
+    def _county_by_stem(self, text, prov, city_code):
+        """A county column without its suffix (``连州`` for 连州市): ``((code, ''), None)``,
+        ``(None, candidates)`` or ``(None, None)``."""
+        scope = self._county_scope(prov, city_code)
+        key = normalise_county(text)
+        hits = [c for c, n in scope["name"].items() if normalise_county(n) == key
+                or (_AUTONOMOUS.match(n) and _AUTONOMOUS.match(n).group(1) == key)]
+        if len(hits) > 1 and self.prefer:
+            hits = [c for c in hits if c[:2] in self.prefer] or hits
+        if len(hits) == 1:
+            return (hits[0], ""), None
+        if hits:
+            return None, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(hits)]
+        return None, None
 
     def _town(self, rest: str, county_code, city_code, prov, how: str, raw: str
               ) -> Resolution:
