@@ -304,7 +304,7 @@ def _designations(opts: RunOptions, frame, taxonomy, timer: _Timer):
     with timer("designations"):
         frame, result = apply_designations(opts.designations, frame, taxonomy,
                                            aliases=default_aliases(),
-                                           illustrative=bool(opts.notice),
+                                           illustrative=opts.notice == DEMO_NOTICE,
                                            encoding=opts.encoding)
     for line in result.lines:
         timer.log(line)

@@ -1054,6 +1054,8 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
             t, cat["composite"], f"{t['suggested']['rank']} {cat['rank']}")))
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
+    for d in cat.get("designations", ()):
+        doc.add_paragraph(_kv(t, t["suggested"]["designation"], d))
     tb = t["table"]
     _docx_table(doc, st, [tb["dimension"], tb["score"], tb["chart"], tb["median"],
                           tb["benchmark"]],
