@@ -64,6 +64,10 @@ TABLE_COLUMNS = ["designation_id", "designation", "designation_en", "level", "im
                  "secondary", "recall", "disagreements", "matched_towns", "not_township",
                  "not_in_region", "ambiguous", "unmatched", "note"]
 
+ENTRY_COLUMNS = ["source", "source_row", "entry", "designation", "designation_id",
+                 "designation_zh", "designation_en", "level", "known", "implies", "year",
+                 "industry", "res_status", "town_code", "town", "county", "city", "how",
+                 "candidates", "reason"]
 # Header texts (NFKC, spaces removed, lower case) of a designation file's columns.
 HEADERS = {
     "designation": ("designation", "称号", "称号名称", "荣誉称号", "认定称号", "称号类型",
@@ -314,7 +318,7 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
                      "town_code": "", "town": "", "county": "", "city": "", "how": "",
                      "candidates": "",
                      "reason": f"row set aside by the table reader: {ex.reason}"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=ENTRY_COLUMNS)
 
 
 # --------------------------------------------------------------------------- evidence

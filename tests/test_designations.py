@@ -276,3 +276,19 @@ def test_cli_run_with_user_designations_and_registry(tmp_path, capsys):
     assert rep["status"].tolist() == ["matched", "matched"]
     assert rep.loc[0, "implies"] == "specialised/agricultural"     # 腊味 → agricultural
     assert "designation not in registry" in rep.loc[1, "note"]
+
+
+def test_xlsx_list_and_an_empty_list(tmp_path, frame, taxonomy):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["县区", "乡镇", "称号", "年份", "主导产业"])
+    ws.append(["英德市", "英红镇", AGRI, 2019, "英德红茶"])
+    wb.save(tmp_path / "list.xlsx")
+    out, result = apply_designations([tmp_path / "list.xlsx"], frame, taxonomy)
+    assert result.report["status"].tolist() == ["matched"]
+    assert result.report.loc[0, "evidence"] == "primary"
+    empty = _csv(tmp_path / "empty.csv", "统计代码,称号,年份\n")
+    with pytest.raises(InputError, match="no data rows below the header"):
+        apply_designations([empty], frame, taxonomy)
