@@ -588,6 +588,10 @@ def apply_designations(paths: Sequence[str | Path], frame: pd.DataFrame, taxonom
     review flag set for designated towns whose evidence does not support the implied
     category."""
     paths = [Path(p) for p in paths]
+    for p in paths:
+        if not p.is_file():
+            raise InputError("designation file not found; check the --designations path",
+                             path=p)
     registry = load_registry([p for p in paths if p.suffix.lower() == ".toml"])
     lists = [p for p in paths if p.suffix.lower() != ".toml"]
     if not lists:

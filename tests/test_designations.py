@@ -118,6 +118,11 @@ def test_reads_code_and_county_name_columns(tmp_path):
     assert e.loc[0, "implies"] == "strong"
 
 
+def test_missing_designation_file_names_the_flag(tmp_path, frame, taxonomy):
+    with pytest.raises(InputError, match="check the --designations path"):
+        apply_designations([tmp_path / "nope.csv"], frame, taxonomy)
+
+
 def test_file_without_designation_column_or_with_a_bad_year(tmp_path):
     reg, res = load_registry(), PublishedNames(province="44")
     none = _csv(tmp_path / "none.csv", "统计代码,年份\n441882107,2018\n")
