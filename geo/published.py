@@ -36,7 +36,7 @@ Examples
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -82,7 +82,8 @@ class Resolution:
     candidates : tuple of str
         ``code 名称（县）`` of each candidate when ambiguous.
     reason : str
-        Why it is not a plain match (empty for one).
+        Why it is not a plain match, or a note on how it matched (a town now a street);
+        empty for a plain match.
     """
 
     status: str
@@ -95,7 +96,6 @@ class Resolution:
     how: str = ""
     candidates: tuple[str, ...] = ()
     reason: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def load_county_aliases(path: str | Path | None) -> dict[str, list[tuple[str, str]]]:

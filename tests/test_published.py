@@ -101,3 +101,9 @@ def test_codes_nine_or_twelve_digits():
 def test_unknown_province_is_an_input_error():
     with pytest.raises(InputError, match="unknown province '火星省'"):
         PublishedNames(province="火星省")
+
+
+def test_a_town_now_a_street_is_found_with_a_note(gd):
+    r = gd.resolve("英德市英城镇")
+    assert (r.status, r.town_code, r.town) == ("town", "441881001", "英城街道")
+    assert r.reason == "published as 英城镇, now 英城街道 (镇改街 or 乡改镇)"
