@@ -449,8 +449,9 @@ def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
         report.append(out)
     report = pd.DataFrame(report, columns=REPORT_COLUMNS)
     report["year"] = report["year"].astype("Int64")
-    names_zh = dict(zip(entries["designation_id"], entries["designation_zh"]))
-    towns = _town_columns(report, frame, pos, names_zh)
+    names = {"zh": dict(zip(entries["designation_id"], entries["designation_zh"])),
+             "en": dict(zip(entries["designation_id"], entries["designation_en"]))}
+    towns = _town_columns(report, frame, pos, names)
     table, lines = _agreement(report, frame, pos, taxonomy, registry, illustrative)
     return DesignationResult(report, table, towns, lines)
 
@@ -495,11 +496,11 @@ def _entry_evidence(r: dict, frame, i: int, taxonomy) -> tuple[str, str, str]:
             f"{head_en}: {re_ + ', ' if re_ else ''}below the {en} thresholds")
 
 
-def _town_columns(report: pd.DataFrame, frame, pos: dict, names_zh: dict) -> pd.DataFrame:
+def _town_columns(report: pd.DataFrame, frame, pos: dict, names: dict) -> pd.DataFrame:
     """Per town of the frame: ``designations``, ``designations_en``, ``designation_key``,
     and the review text of unsupported designations."""
     n = len(frame)
-    zh, en, key = [""] * n, [""] * n, [""] * n
+    zh, en, key, key_en = [""] * n, [""] * n, [""] * n, [""] * n
     rev_zh, rev_en = [""] * n, [""] * n
     m = report[report["status"] == "matched"].sort_values(["town_code", "year"],
                                                           na_position="last", kind="stable")
@@ -507,12 +508,14 @@ def _town_columns(report: pd.DataFrame, frame, pos: dict, names_zh: dict) -> pd.
         i = pos[code]
         zh[i] = "；".join(dict.fromkeys(group["evidence_zh"]))
         en[i] = "; ".join(dict.fromkeys(group["evidence_en"]))
-        names = list(dict.fromkeys(group["designation_id"].map(names_zh)))
-        key[i] = names[0] if len(names) == 1 else "multiple"
+        ids = list(dict.fromkeys(group["designation_id"]))
+        key[i] = names["zh"][ids[0]] if len(ids) == 1 else "multiple"
+        key_en[i] = names["en"][ids[0]] if len(ids) == 1 else "multiple"
         bad = group[group["evidence"] == "not supported"]
         rev_zh[i] = "；".join(dict.fromkeys(bad["evidence_zh"]))
         rev_en[i] = "; ".join(dict.fromkeys(bad["evidence_en"]))
     return pd.DataFrame({"designations": zh, "designations_en": en, "designation_key": key,
+                         "designation_key_en": key_en,
                          "designation_review": rev_zh, "designation_review_en": rev_en},
                         index=frame.index)
 
@@ -607,11 +610,14 @@ def apply_designations(paths: Sequence[str | Path], frame: pd.DataFrame, taxonom
 
 
 def with_designations(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
-    """The frame with ``designations``, ``designations_en``, ``designation_key`` and the
+    """The frame with ``designations``, ``designations_en``, ``designation_key`` (the
+    designation's name for the map layer, ``multiple`` for several), ``designation_key_en`` and the
     review flag/reason extended by unsupported designations."""
     out = frame.assign(designations=towns["designations"].to_numpy(),
                        designations_en=towns["designations_en"].to_numpy(),
-                       designation_key=towns["designation_key"].to_numpy())
+                       designation_key=towns["designation_key"].to_numpy(),
+                       designation_key_en=towns.get("designation_key_en",
+                                                    towns["designation_key"]).to_numpy())
     bad = towns["designation_review"].to_numpy() != ""
     if not bad.any():
         return out

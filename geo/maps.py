@@ -398,11 +398,13 @@ _DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "
 
 def _layer_designations(towns, spec, ctx) -> tuple:
     """官方称号: designated towns filled by designation and outlined (``designation_key``:
-    the designation's name, ``multiple`` for several, empty for none)."""
+    the designation's name, ``multiple`` for several, empty for none; the legend in
+    English from ``designation_key_en`` when present)."""
     t, zh = ctx["t"], ctx["lang"] == "zh"
     keys = _text(towns, "designation_key")
     names = sorted(k for k in set(keys) if k and k != "multiple")
-    entries = [{"key": k, "label": k, "color": _DESIGNATION_COLOURS[i % 6],
+    en = dict(zip(keys, _text(towns, "designation_key_en"))) if not zh else {}
+    entries = [{"key": k, "label": en.get(k) or k, "color": _DESIGNATION_COLOURS[i % 6],
                 "stroke": "#111111", "weight": 2.5} for i, k in enumerate(names)]
     if "multiple" in set(keys):
         entries.append({"key": "multiple", "label": t("designation_multiple",

@@ -297,3 +297,26 @@ def test_xlsx_list_and_an_empty_list(tmp_path, frame, taxonomy):
     empty = _csv(tmp_path / "empty.csv", "统计代码,称号,年份\n")
     with pytest.raises(InputError, match="no data rows below the header"):
         apply_designations([empty], frame, taxonomy)
+
+
+def test_map_layer_and_popup_show_designations():
+    from geo.maps import _info_columns, _layer_designations, _translator, available_layers
+
+    towns = pd.DataFrame({
+        "town_code": ["1", "2", "3"], "town": ["甲镇", "乙镇", "丙镇"],
+        "category": ["strong"] * 3,
+        "designation_key": ["国家农业产业强镇", "", "multiple"],
+        "designation_key_en": ["National agricultural industry strong town", "", "multiple"],
+        "designations": ["国家农业产业强镇（2018，腊味）：指标支持专业镇·农业", "", "a；b"],
+        "designations_en": ["National … (2018): supported", "", "a; b"]})
+    assert "designations" in available_layers(towns)
+    classes, legend, missing, extra = _layer_designations(
+        towns, None, {"t": _translator("en"), "lang": "en"})
+    assert [e["label"] for e in legend] == ["National agricultural industry strong town",
+                                            "several", "none"]
+    assert classes == [0, 2, 1] and missing == 0
+    assert legend[0]["stroke"] == "#111111" and extra["label"] == "Official designations"
+    zh = _layer_designations(towns, None, {"t": _translator("zh"), "lang": "zh"})
+    assert [e["label"] for e in zh[1]] == ["国家农业产业强镇", "多项称号", "无称号"]
+    popup = {c["label"]: c["values"] for c in _info_columns(towns, _translator("zh"), "zh")}
+    assert popup["官方称号"][0] == "国家农业产业强镇（2018，腊味）：指标支持专业镇·农业"
