@@ -107,3 +107,17 @@ def test_a_town_now_a_street_is_found_with_a_note(gd):
     r = gd.resolve("英德市英城镇")
     assert (r.status, r.town_code, r.town) == ("town", "441881001", "英城街道")
     assert r.reason == "published as 英城镇, now 英城街道 (镇改街 or 乡改镇)"
+
+
+def test_bundled_alias_list_points_at_current_guangdong_counties():
+    from classify.designations import default_aliases
+    from geo.divisions import divisions
+
+    aliases = load_county_aliases(default_aliases())
+    counties = divisions().counties
+    assert len(aliases) == 15
+    for published, targets in aliases.items():
+        for code, _ in targets:
+            assert counties.at[code, "province_code"] == "44", published
+            # a published name the rules cannot find: not a current name, not stem + 县
+            assert published not in set(counties["name"]), published
