@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="shifted web datum of the boundaries' coordinates (default wgs84)")
     run.add_argument("--sheet", help="worksheet of the indicator workbook")
     run.add_argument("--layer", help="layer of a multi-layer boundary file")
+    run.add_argument("--designations", type=Path, action="append", default=[],
+                     metavar="PATH",
+                     help="official designations held by towns (CSV/.xlsx: town code, or "
+                          "county + name, or the name as published; designation; year; "
+                          "optional industry); repeatable; a .toml adds designations to the "
+                          "registry")
     _add_run_options(run)
 
     init = sub.add_parser("init", help="write a starter config (TOML) for your indicator table")
@@ -121,7 +127,8 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
             boundaries=args.boundaries, indicators=args.indicators, counties=args.counties,
             out=args.out or Path("towntype-out"), join_on=args.join_on,
             crosswalk=args.crosswalk, encoding=args.encoding, crs=args.crs,
-            datum=args.datum, sheet=args.sheet, layer=args.layer, **common)
+            datum=args.datum, sheet=args.sheet, layer=args.layer,
+            designations=tuple(args.designations), **common)
     result = run_pipeline(opts, log=lambda msg: print(msg, file=sys.stderr))
     if args.exiting:
         # the process ends now: keep the run's objects (millions at 40,000 towns) out of

@@ -103,7 +103,7 @@ PROFILES: dict[str, Profile] = {
                    note="Dadongshan hot spring, wind and solar"),
     "西岸镇": Profile(tourism=0.3, agriculture=0.3, declared="文旅特色镇",
                    note="beautiful-countryside landscape belt"),
-    "瑶安瑶族乡": Profile(tourism=0.7, heritage=0.6, ecology=0.5, declared="文旅特色镇",
+    "瑶安瑶族乡": Profile(tourism=1.1, heritage=0.9, ecology=0.5, declared="文旅特色镇",
                      note="Yao culture tourism"),
     "三水瑶族乡": Profile(ecology=1.0, tourism=0.3, declared="生态特色镇",
                      note="Yao township, mountainous"),
@@ -476,13 +476,22 @@ calibration of invented numbers.
   traditional villages, heritage items) and ecology (forest cover, protected areas).
 - Lianzhou's towns follow public reports (2023) on their development positioning:
 
-| town | profile | declared (自评类别) |
-|---|---|---|
+| town | profile | log-scale boosts | declared (自评类别) |
+|---|---|---|---|
 {profiles}
 
   Some declarations are deliberately optimistic (e.g. 东陂镇 as a strong town, 大路边镇
   as industrial, 西江镇 as commercial) so the check of declared categories has something
   to say.
+
+  瑶安瑶族乡, a Yao-culture tourism township, has tourism 1.1 and heritage 0.9 so that
+  the default run puts it in characteristic·tourism, as its profile says (with 0.7 and
+  0.6, before issue 16, its small economy left farming the largest share and it came out
+  specialised·agricultural).  Not every town lands where its profile points (丰阳镇, a
+  heritage town, comes out specialised·agricultural in the default run).  Real
+  designations are shown on these invented numbers by `towntype demo`
+  (`../designations/PROVENANCE.md`); whether the numbers "support" them is illustrative
+  only.
 
 ## Consistency of the numbers
 
@@ -508,8 +517,16 @@ The town positions derive from the approximate boundaries (see
 """
 
 
+def _boosts(p: Profile) -> str:
+    """``tourism 1.1, heritage 0.9`` — the non-zero boosts of a profile."""
+    names = ("strength", "industry", "agriculture", "commerce", "tourism", "heritage",
+             "ecology", "investment", "health")
+    return ", ".join(f"{n} {getattr(p, n):g}" for n in names if getattr(p, n)) or "—"
+
+
 def _provenance(table, seed, bpath: Path, sha: str, out: Path, no_boundary) -> str:
-    lines = [f"| {town} | {p.note} | {p.declared or '—'} |" for town, p in PROFILES.items()]
+    lines = [f"| {town} | {p.note} | {_boosts(p)} | {p.declared or '—'} |"
+             for town, p in PROFILES.items()]
     return _PROVENANCE.format(
         table=out.name, seed=seed, boundaries=_shown(bpath), table_arg=_shown(out),
         boundaries_name=bpath.name, sha=sha, n=len(table),

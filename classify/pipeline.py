@@ -22,6 +22,8 @@ import pandas as pd
 
 from classify import __version__
 from classify.bundled import DEMO, data_dir
+from classify.designations import (apply_designations, default_aliases, demo_designations,
+                                   write_designations)
 from classify.forked import Forked
 from classify.outputs import sha256, staged_output, write_csv, write_manifest, write_towns
 from geo.errors import InputError
@@ -69,6 +71,7 @@ class RunOptions:
     title: str | None = None
     notice: str | None = None
     attribution: tuple[str, ...] = ()
+    designations: tuple[Path, ...] = ()
 
     def __post_init__(self):
         if self.draws < 0:
@@ -96,6 +99,7 @@ class RunResult:
 def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
     """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice."""
     root = data_dir()
+    kwargs.setdefault("designations", demo_designations(root))
     return RunOptions(
         boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
         counties=root / DEMO["counties"], out=Path(out),
@@ -293,6 +297,20 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
     return frame, result, crosstab
 
 
+def _designations(opts: RunOptions, frame, taxonomy, timer: _Timer):
+    """Official designations (``--designations``): joined, checked, one line each."""
+    if not opts.designations:
+        return frame, None
+    with timer("designations"):
+        frame, result = apply_designations(opts.designations, frame, taxonomy,
+                                           aliases=default_aliases(),
+                                           illustrative=opts.notice == DEMO_NOTICE,
+                                           encoding=opts.encoding)
+    for line in result.lines:
+        timer.log(line)
+    return frame, result
+
+
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
              stage: Path, timer: _Timer, *, before_sheets: Callable[[], None] = lambda: None
              ) -> tuple[list, list[Path]]:
@@ -435,7 +453,9 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                    "config": _input_record(opts.config),
                    "taxonomy": _input_record(Path(opts.taxonomy))
                    if Path(str(opts.taxonomy)).is_file() else None,
-                   "crosswalk": _input_record(opts.crosswalk)},
+                   "crosswalk": _input_record(opts.crosswalk),
+                   **{f"designations_{k}": _input_record(p)
+                      for k, p in enumerate(opts.designations, start=1)}},
         "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
         "config": {"indicator_system": system.to_dict(),
                    "taxonomy": {"source": str(taxonomy.path),
@@ -487,6 +507,7 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
     frame = _assemble(joined, indicators, recognition, scored)
     frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
     frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
+    frame, designated = _designations(opts, frame, taxonomy, timer)
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out) as stage:
@@ -505,6 +526,7 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
             tables.cancel()    # the staging folder is about to be removed
             raise
         files += tables_files
+        files += write_designations(designated, stage)
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         files.append(write_manifest(stage / "run.json", manifest))

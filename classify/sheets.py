@@ -652,6 +652,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
         "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
+        "designations": designation_lines(s, lang),
         "review": _fill(t["suggested"]["review"], html, reason=(
             lang == "en" and s.extra.get("review_reason_en") or s.extra.get("review_reason")
             or "")) if review is True or str(review).lower() == "true" else "",
@@ -672,6 +673,15 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
         "chart": _chart(s, lang, color, N, pre.scores[id(s)] if pre else None)
         if html else "",
     }
+
+
+def designation_lines(s: Suggestion, lang: str) -> list[str]:
+    """The town's official designations with the evidence check, one text each (from the
+    ``designations`` column, :mod:`classify.designations`)."""
+    text = s.extra.get("designations_en" if lang == "en" else "designations")
+    if not isinstance(text, str) or not text:
+        return []
+    return [x.strip() for x in text.split("；" if lang != "en" else "; ") if x.strip()]
 
 
 def render_markdown(s: Suggestion, *, lang: str | None = None, notice: str | None = None
@@ -767,6 +777,9 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None,
         x["declared"]: s.declared or "",
         x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
         x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
+        **({x["designations"]: "；".join(designation_lines(s, lang)) if lang == "zh" else
+            "; ".join(designation_lines(s, lang))}
+           if s.extra.get("designations") is not None else {}),
     }
 
 
@@ -1041,6 +1054,8 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
             t, cat["composite"], f"{t['suggested']['rank']} {cat['rank']}")))
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
+    for d in cat.get("designations", ()):
+        doc.add_paragraph(_kv(t, t["suggested"]["designation"], d))
     tb = t["table"]
     _docx_table(doc, st, [tb["dimension"], tb["score"], tb["chart"], tb["median"],
                           tb["benchmark"]],

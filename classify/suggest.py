@@ -1770,7 +1770,8 @@ class _Context:
 _ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "secondary",
              "roles", "stability", "runner_up", "composite", "rank", "declared",
              "declared_target", "declared_status", "n_missing", "n_imputed", "review",
-             "review_reason", "review_reason_en", "boundary_quality")
+             "review_reason", "review_reason_en", "boundary_quality",
+             "designations", "designations_en")
 
 
 def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
@@ -1814,6 +1815,8 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                "review_reason_en": _str(row, "review_reason_en"),
+               "designations": row.get("designations"),
+               "designations_en": row.get("designations_en"),
                "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
                "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
                "field_labels": ctx.field_labels})

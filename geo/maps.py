@@ -261,7 +261,7 @@ def available_layers(towns: pd.DataFrame) -> list[str]:
         out.append("composite")
     out += [f"score_{d}" for d in DIMENSIONS if f"score_{d}" in towns.columns]
     for lid, col in (("cluster", "cluster"), ("stability", "stability"),
-                     ("declared", "declared_status")):
+                     ("declared", "declared_status"), ("designations", "designation_key")):
         if _present(towns, col):
             out.append(lid)
     return out
@@ -393,6 +393,29 @@ def _layer_declared(towns, spec, ctx) -> tuple:
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_declared")},)
 
 
+_DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
+
+
+def _layer_designations(towns, spec, ctx) -> tuple:
+    """官方称号: designated towns filled by designation and outlined (``designation_key``:
+    the designation's name, ``multiple`` for several, empty for none; the legend in
+    English from ``designation_key_en`` when present)."""
+    t, zh = ctx["t"], ctx["lang"] == "zh"
+    keys = _text(towns, "designation_key")
+    names = sorted(k for k in set(keys) if k and k != "multiple")
+    en = dict(zip(keys, _text(towns, "designation_key_en"))) if not zh else {}
+    entries = [{"key": k, "label": en.get(k) or k, "color": _DESIGNATION_COLOURS[i % 6],
+                "stroke": "#111111", "weight": 2.5} for i, k in enumerate(names)]
+    if "multiple" in set(keys):
+        entries.append({"key": "multiple", "label": t("designation_multiple",
+                                                      "多项称号" if zh else "several"),
+                        "color": "#636363", "stroke": "#111111", "weight": 2.5})
+    entries.append({"key": "", "label": t("designation_none", "无称号" if zh else "none"),
+                    "color": "#f7f7f7"})
+    return _categorical(keys, entries) + (
+        {"label": t("layer_designations", "官方称号" if zh else "Official designations")},)
+
+
 _LAYER_BUILDERS = {
     "category": _layer_category,
     "subtype": _layer_subtype,
@@ -401,6 +424,7 @@ _LAYER_BUILDERS = {
     "cluster": _layer_cluster,
     "stability": _layer_stability,
     "declared": _layer_declared,
+    "designations": _layer_designations,
 }
 
 
@@ -410,7 +434,7 @@ def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
         raise InputError(f"unknown map layer {spec.id!r}; choose from "
                          f"{', '.join(_LAYER_BUILDERS)}")
     needs = {"cluster": "cluster", "stability": "stability", "declared": "declared_status",
-             "subtype": "subtype"}.get(spec.id)
+             "subtype": "subtype", "designations": "designation_key"}.get(spec.id)
     if needs and needs not in towns.columns:
         raise InputError(f"map layer {spec.id!r} needs column {needs!r}, which the towns "
                          f"lack (layers available: {', '.join(available_layers(towns))})",
@@ -596,6 +620,12 @@ def _info_columns(towns: pd.DataFrame, t, lang: str) -> list[dict]:
         cols.append({"label": t("info_declared"),
                      "values": [f"{d}{left}{s}{right}" if d and s else d
                                 for d, s in zip(dec, st)]})
+    col = "designations_en" if lang == "en" and "designations_en" in towns.columns \
+        else "designations"
+    if col in towns.columns:
+        cols.append({"label": t("info_designations", "官方称号" if lang == "zh"
+                                else "Official designations"),
+                     "values": _text(towns, col).tolist()})
     if "benchmarks" in towns.columns:
         sep = "、" if lang == "zh" else ", "
         cols.append({"label": t("info_benchmarks"),

@@ -1,0 +1,391 @@
+"""Town names "as published" in official lists, resolved to township codes.
+
+Official lists (designations, pilot towns, awards) name towns the way the notice was
+written, not by code: ``连州市东陂镇`` (county + town), ``清远市清新区山塘镇`` (city +
+district + town), ``中山市黄圃镇`` (a city with towns directly under it), with county names
+of the year of the notice (``台山县`` is now 台山市, ``普宁县`` 普宁市), short forms of
+autonomous counties (``连山县`` for 连山壮族瑶族自治县) and state farms (``和平农场``,
+``雷州市广东省丰收农场``) that are not towns, townships or streets.
+
+:class:`PublishedNames` splits such a string into city / county / town with the bundled
+national division-code table (:mod:`geo.divisions`, NBS 2023) and returns a
+:class:`Resolution` saying what it found and why.  Renamed counties are resolved by two
+documented rules and an alias list:
+
+* rule ``县→市`` / ``县→区``: a published county ``X县`` that no longer exists is the current
+  ``X市`` or ``X区`` with the same stem (within the published city, when one is given):
+  台山县 → 台山市 (1992), 普宁县 → 普宁市 (1993), 清新县 → 清新区 (2012);
+* rule ``自治县简称``: ``X县`` is the autonomous county whose name starts with ``X`` and ends in
+  ``自治县`` (连山县 → 连山壮族瑶族自治县);
+* an alias list (:func:`load_county_aliases`: CSV ``published, county_code, note``) for the
+  others, e.g. ``梅县`` → 梅县区 (441403), ``高要市`` → 高要区.
+
+A town name is compared with :func:`geo.names.name_key` (``东陂`` matches ``东陂镇``); a
+published 镇 that is now a street (镇改街) is found with a note.  Nothing here knows which
+region a run covers: :mod:`classify.designations` decides "matched" or "not in this region".
+
+Examples
+--------
+>>> r = PublishedNames(province="广东省").resolve("连州市东陂镇")
+>>> r.status, r.town_code, r.county, r.town
+('town', '441882107', '连州市', '东陂镇')
+>>> PublishedNames(province="44").resolve("台山县斗山镇").how
+'as published; county 台山县 → 台山市 (rule 县→市)'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from geo.divisions import divisions
+from geo.errors import InputError
+from geo.names import name_key, names_compatible, normalise_county, normalise_name
+
+__all__ = ["Resolution", "PublishedNames", "load_county_aliases", "NOT_TOWNSHIP",
+           "STATUSES"]
+
+#: What :meth:`PublishedNames.resolve` can say about an entry.
+STATUSES = ("town", "not_township", "ambiguous", "unresolved")
+#: Words that mark a unit that is not a town, township or street (even where the NBS
+#: table gives it a township-level statistical code, as it does for many state farms).
+NOT_TOWNSHIP = ("农场", "林场", "茶场", "牧场", "渔场", "垦殖场", "华侨管理区")
+_FARM = re.compile("|".join(NOT_TOWNSHIP))
+#: The 55 minority nationalities (and 各族), longest first, as they appear in the names of
+#: autonomous counties: 连山壮族瑶族自治县 → stem 连山.
+_ETHNIC = sorted((
+    "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 "
+    "高山 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 "
+    "普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 "
+    "珞巴 基诺 各").split(), key=len, reverse=True)
+_AUTONOMOUS = re.compile(r"^(.+?)(?:(?:" + "|".join(_ETHNIC) + r")族)+自治县$")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What an entry resolved to.
+
+    Attributes
+    ----------
+    status : str
+        ``town`` (one township-level unit), ``not_township`` (a farm or similar, with its
+        statistical code when the NBS table has one), ``ambiguous`` (several candidates,
+        in ``candidates``) or ``unresolved`` (see ``reason``).
+    town_code, town, county_code, county, city_code, city : str or None
+        The unit found (current NBS 2023 names); the county alone when only it resolved.
+    how : str
+        How it was found (``as published``, ``code``, ``county+name``), with any alias
+        rule used.
+    candidates : tuple of str
+        ``code 名称（县）`` of each candidate when ambiguous.
+    reason : str
+        Why it is not a plain match, or a note on how it matched (a town now a street);
+        empty for a plain match.
+    """
+
+    status: str
+    town_code: str | None = None
+    town: str | None = None
+    county_code: str | None = None
+    county: str | None = None
+    city_code: str | None = None
+    city: str | None = None
+    how: str = ""
+    candidates: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def load_county_aliases(path: str | Path | None) -> dict[str, list[tuple[str, str]]]:
+    """Read an alias list: CSV with columns ``published`` (a county name as published),
+    ``county_code`` (the current 6-digit code) and an optional ``note``.
+
+    Returns ``{published name: [(county_code, note), …]}``.
+    """
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise InputError(f"cannot read the county alias list: {err}", path=path) from err
+    for col in ("published", "county_code"):
+        if col not in table.columns:
+            raise InputError(f"the county alias list needs a column {col!r}; found "
+                             f"{', '.join(table.columns)}", path=path, column=col)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for i, row in enumerate(table.itertuples(index=False), start=2):
+        code = str(row.county_code).strip()
+        if not (len(code) == 6 and code.isdigit()):
+            raise InputError(f"county_code {code!r} is not a 6-digit county code",
+                             path=path, row=i, column="county_code")
+        note = str(getattr(row, "note", "") or "")
+        out.setdefault(normalise_name(row.published), []).append((code, note))
+    return out
+
+
+def _province_code(province) -> str | None:
+    """``'广东省'``/``'广东'``/``'44'`` → ``'44'``; None/'' → None."""
+    if province is None or (isinstance(province, float) and province != province):
+        return None
+    text = normalise_name(province)
+    if not text:
+        return None
+    if text.isdigit():
+        return text[:2]
+    provs = divisions().provinces
+    for code, name in provs["name"].items():
+        if name == text or name.startswith(text) or text.startswith(name):
+            return code
+    raise InputError(f"unknown province {province!r}; give a name such as 广东省 or a "
+                     "2-digit code such as 44")
+
+
+class PublishedNames:
+    """Resolve published town names against the national division codes.
+
+    Parameters
+    ----------
+    province : str, optional
+        Limit the search to one province (name or 2-digit code); a province named at the
+        start of an entry (``广东省…``) limits it too.
+    aliases : mapping, optional
+        From :func:`load_county_aliases`.
+    prefer : iterable of str, optional
+        Province codes preferred when a county name exists in several provinces.
+    """
+
+    def __init__(self, *, province=None, aliases=None, prefer=()):
+        d = divisions()
+        self._d = d
+        self.province = _province_code(province)
+        self.aliases = dict(aliases or {})
+        self.prefer = {str(p)[:2] for p in prefer}
+        self._counties = d.counties
+        self._cities = d.cities
+        self._towns_by_county = {c: g for c, g in d.townships.groupby("county_code")}
+        self._towns_by_city = {c: g for c, g in d.townships.groupby("city_code")}
+        self._towns_by_prov = {c: g for c, g in d.townships.groupby("province_code")}
+
+    # ------------------------------------------------------------------ public API
+    def resolve(self, text, *, province=None) -> Resolution:
+        """Resolve one combined string (``连州市东陂镇``, ``清远市清新区山塘镇`` …)."""
+        raw = normalise_name(text)
+        if not raw:
+            return Resolution("unresolved", reason="empty entry")
+        prov = _province_code(province) or self.province
+        rest = raw
+        for code, name in self._d.provinces["name"].items():
+            if rest.startswith(name) and len(rest) > len(name):
+                prov, rest = code, rest[len(name):]
+                break
+        city_code, rest = self._strip_city(rest, prov)
+        county, rest, how = self._strip_county(rest, prov, city_code)
+        if county is None and how:           # county prefix ambiguous
+            return Resolution("ambiguous", how="as published", candidates=tuple(how),
+                              reason=f"county of {raw!r} is ambiguous")
+        base = "as published" + (f"; {county[1]}" if county and county[1] else "")
+        return self._town(rest, county[0] if county else None, city_code, prov, base, raw)
+
+    def resolve_parts(self, *, town, county=None, city=None, province=None) -> Resolution:
+        """Resolve a town given in separate columns (county + name, optionally city)."""
+        prov = _province_code(province) or self.province
+        city_code = None
+        if city is not None and normalise_name(city):
+            city_code, rest = self._strip_city(normalise_name(city), prov)
+            if city_code is None or rest:
+                return Resolution("unresolved", reason=f"no city named {city!r}")
+        county_code = None
+        note = ""
+        if county is not None and normalise_name(county):
+            text = normalise_name(county)
+            found, rest, how = self._strip_county(text, prov, city_code)
+            if found is None and not how:
+                found, how = self._county_by_stem(text, prov, city_code)
+                rest = ""
+            if found is None and how:
+                return Resolution("ambiguous", how="county+name", candidates=tuple(how),
+                                  reason=f"county {county!r} is ambiguous")
+            if found is None or rest:
+                return Resolution("unresolved", how="county+name",
+                                  reason=f"no county named {county!r} in the division "
+                                         "codes (NBS 2023) or the alias list")
+            county_code, note = found
+        base = "county+name" + (f"; {note}" if note else "")
+        return self._town(normalise_name(town), county_code, city_code, prov, base,
+                          normalise_name(town))
+
+    def resolve_code(self, code) -> Resolution:
+        """Resolve a statistical code (9 or 12 digits)."""
+        text = normalise_name(code)
+        if len(text) == 12 and text.endswith("000"):
+            text = text[:9]
+        t = self._d.townships
+        if text not in t.index:
+            return Resolution("unresolved", how="code",
+                              reason=f"code {code!r} is not a township code of the NBS "
+                                     "2023 table")
+        return self._found(text, "code", t.at[text, "name"])
+
+    # ------------------------------------------------------------------ steps
+    def _strip_city(self, text: str, prov: str | None) -> tuple[str | None, str]:
+        cities = self._cities
+        if prov:
+            cities = cities[cities["province_code"] == prov]
+        best = None
+        for code, name in cities["name"].items():
+            if name in ("市辖区", "县") or not text.startswith(name):
+                continue
+            if best is None or len(name) > len(best[1]):
+                best = (code, name)
+        if best is None:
+            return None, text
+        return best[0], text[len(best[1]):]
+
+    def _county_scope(self, prov, city_code) -> pd.DataFrame:
+        c = self._counties
+        if city_code:
+            return c[c["city_code"] == city_code]
+        if prov:
+            return c[c["province_code"] == prov]
+        return c
+
+    def _strip_county(self, text, prov, city_code):
+        """``((county_code, note) | None, rest, how)``; ``how`` lists candidates when the
+        county prefix is ambiguous."""
+        scope = self._county_scope(prov, city_code)
+        hits: dict[str, tuple[int, str]] = {}      # code → (prefix length, note)
+
+        def add(code, length, note):
+            if code not in hits or hits[code][0] < length:
+                hits[code] = (length, note)
+
+        for code, name in scope["name"].items():
+            if name == "市辖区":
+                continue
+            if text.startswith(name):
+                add(code, len(name), "")
+        if not hits:
+            for code, name in scope["name"].items():
+                stem, suffix = name[:-1], name[-1]
+                m = _AUTONOMOUS.match(name)
+                if suffix in "市区" and len(stem) >= 1 and text.startswith(stem + "县"):
+                    add(code, len(stem) + 1, f"county {stem}县 → {name} (rule 县→{suffix})")
+                if m and text.startswith(m.group(1) + "县"):
+                    add(code, len(m.group(1)) + 1,
+                        f"county {m.group(1)}县 → {name} (rule 自治县简称)")
+            for published, targets in self.aliases.items():
+                if text.startswith(published):
+                    for code, note in targets:
+                        if code in scope.index:
+                            add(code, len(published),
+                                f"county {published} → {self._counties.at[code, 'name']} "
+                                f"(alias list{': ' + note if note else ''})")
+        if not hits:
+            # a city with towns directly under it (东莞, 中山): the city is the county
+            if city_code and len(scope) == 1:
+                code = scope.index[0]
+                return (code, ""), text, None
+            return None, text, None
+        longest = max(n for n, _ in hits.values())
+        best = [c for c, (n, _) in hits.items() if n == longest]
+        if len(best) > 1 and self.prefer:
+            preferred = [c for c in best if c[:2] in self.prefer]
+            best = preferred or best
+        if len(best) > 1:
+            return None, text, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(best)]
+        code = best[0]
+        return (code, hits[code][1]), text[longest:], None
+
+    def _county_by_stem(self, text, prov, city_code):
+        """A county column without its suffix (``连州`` for 连州市): ``((code, ''), None)``,
+        ``(None, candidates)`` or ``(None, None)``."""
+        scope = self._county_scope(prov, city_code)
+        key = normalise_county(text)
+        hits = [c for c, n in scope["name"].items() if normalise_county(n) == key
+                or (_AUTONOMOUS.match(n) and _AUTONOMOUS.match(n).group(1) == key)]
+        if len(hits) > 1 and self.prefer:
+            hits = [c for c in hits if c[:2] in self.prefer] or hits
+        if len(hits) == 1:
+            return (hits[0], ""), None
+        if hits:
+            return None, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(hits)]
+        return None, None
+
+    def _town(self, rest: str, county_code, city_code, prov, how: str, raw: str
+              ) -> Resolution:
+        if not rest:
+            return Resolution("unresolved", how=how, county_code=county_code,
+                              county=self._d.county(county_code),
+                              reason=f"{raw!r} names no town after the county")
+        farm = bool(_FARM.search(rest))
+        if county_code:
+            pool = self._towns_by_county.get(county_code)
+            where = self._d.county(county_code)
+        elif city_code:
+            pool = self._towns_by_city.get(city_code)
+            where = self._d.city(city_code)
+        elif prov:
+            pool = self._towns_by_prov.get(prov)
+            where = self._d.province(prov)
+        else:
+            pool = self._d.townships
+            where = "China"
+        if pool is None:
+            pool = self._d.townships.iloc[:0]
+        key = name_key(rest)
+        names = pool["name"]
+        hit = names[[names_compatible(key, name_key(n)) for n in names]]
+        if farm and hit.empty:
+            # farms are published with prefixes: 广东省国营海鸥农场 for 海鸥农场
+            core = re.sub(r"^(?:广东省)?(?:[^省市县]{2,3}[市县])?(?:国营)?", "", rest)
+            hit = names[[n.endswith(core) or core.endswith(n) for n in names]]
+        note = ""
+        if hit.empty and not farm:
+            # a town converted to a street (镇改街) keeps its stem
+            hit = names[[name_key(n)[0] == key[0] for n in names]]
+            if len(hit) == 1:
+                note = f"published as {rest}, now {hit.iloc[0]} (镇改街 or 乡改镇)"
+        if hit.empty and county_code and not farm:
+            city = self._counties.at[county_code, "city_code"]
+            pool2 = self._towns_by_city.get(city, pool.iloc[:0])
+            names2 = pool2["name"]
+            hit = names2[[names_compatible(key, name_key(n)) for n in names2]]
+            if len(hit) == 1:
+                note = (f"no {rest} in {where}; found in "
+                        f"{self._d.county(hit.index[0])} of the same city")
+        if hit.empty:
+            if farm:
+                return Resolution(
+                    "not_township", town=rest, county_code=county_code,
+                    county=self._d.county(county_code), how=how,
+                    reason=f"{rest} is a farm or similar unit, not a town, township or street"
+                           f" (no statistical code in {where} either)")
+            return Resolution("unresolved", town=rest, county_code=county_code,
+                              county=self._d.county(county_code), how=how,
+                              reason=f"no town named {rest} in {where} (NBS 2023 codes); "
+                                     "it may have been merged or renamed")
+        if len(hit) > 1:
+            cands = tuple(f"{c} {n}（{self._d.county(c)}）" for c, n in hit.items())
+            return Resolution("ambiguous", town=rest, county_code=county_code,
+                              county=self._d.county(county_code), how=how, candidates=cands,
+                              reason=f"{len(hit)} units named {rest} in {where}; give the "
+                                     "county or the code")
+        code = hit.index[0]
+        res = self._found(code, how, rest, note)
+        if farm or _FARM.search(res.town or ""):
+            return Resolution(
+                "not_township", res.town_code, res.town, res.county_code, res.county,
+                res.city_code, res.city, how,
+                reason=f"{res.town} is a state farm or similar unit, not a town, township "
+                       f"or street (the NBS table lists it as statistical unit "
+                       f"{code} under {res.county})")
+        return res
+
+    def _found(self, code: str, how: str, published: str, note: str = "") -> Resolution:
+        d = self._d
+        t = d.townships
+        return Resolution("town", code, t.at[code, "name"], code[:6], d.county(code),
+                          code[:4], d.city(code), how, reason=note)
