@@ -47,6 +47,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="static category maps for documents: comma-separated png, svg, pdf, "
                         "or 'none' (default png,svg)")
     p.add_argument("--open", action="store_true", help="open map.html in a browser at the end")
+    p.add_argument("--reference", type=Path, metavar="PREVIOUS_RUN_DIR",
+                   help="score with the model (model.json) of an earlier run, fitting "
+                        "nothing, so that scores compare across years")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +116,8 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
     common = dict(config=args.config, taxonomy=args.taxonomy, basemap=args.basemap,
                   tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
-                  k=args.k, docx=args.docx, static_formats=_formats(args.static))
+                  k=args.k, docx=args.docx, static_formats=_formats(args.static),
+                  reference=args.reference)
     if demo:
         opts = demo_options(out=args.out or Path("towntype-demo"), **common)
     else:

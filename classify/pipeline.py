@@ -69,6 +69,8 @@ class RunOptions:
     title: str | None = None
     notice: str | None = None
     attribution: tuple[str, ...] = ()
+    #: an earlier run folder (or its model.json) whose fitted model scores this table
+    reference: Path | None = None
 
     def __post_init__(self):
         if self.draws < 0:
@@ -181,7 +183,13 @@ def _score(opts: RunOptions, joined, table, timer: _Timer):
         rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
         indicators, missing_log = build_indicators(rows, recognition, system)
     with timer("scoring"):
-        result = score(indicators, system, weighting=opts.weighting, county=joined["county"])
+        if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
+            from classify.model_io import apply_model
+            result = apply_model(opts.reference, indicators, joined["county"], system=system,
+                                 log=timer.log)
+        else:
+            result = score(indicators, system, weighting=opts.weighting,
+                           county=joined["county"])
     return system, recognition, indicators, missing_log, result
 
 
@@ -402,6 +410,21 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     return opts
 
 
+def _model_file(opts: RunOptions, stage: Path, scored, system, frame) -> Path:
+    """``model.json``: the fitted model that ``--reference`` applies to a later year."""
+    from classify.model_io import save_run_model
+
+    return save_run_model(stage / "model.json", scored, system, frame,
+                          source={"indicators": _input_record(opts.indicators),
+                                  "towns": int(len(frame))})
+
+
+def _model_record(stage: Path, scored) -> dict:
+    from classify.model_io import model_record
+
+    return model_record(stage / "model.json", scored)
+
+
 def _input_record(path: Path | None) -> dict | None:
     if path is None:
         return None
@@ -505,8 +528,10 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
             tables.cancel()    # the staging folder is about to be removed
             raise
         files += tables_files
+        files.append(_model_file(opts, stage, scored, system, frame))
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
+        manifest["model"] = _model_record(stage, scored)
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,
