@@ -89,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, default=Path("towntype.toml"),
                       help="where to write the config (default towntype.toml)")
 
+    cmp_ = sub.add_parser("compare", help="year over year: category transitions, comparable "
+                                           "scores and what moved each town")
+    cmp_.add_argument("old_run", type=Path, metavar="OLD_RUN_DIR")
+    cmp_.add_argument("new_run", type=Path, metavar="NEW_RUN_DIR")
+    cmp_.add_argument("--out", type=Path, default=Path("towntype-compare"),
+                      help="output folder (default ./towntype-compare)")
+    cmp_.add_argument("--crosswalk", type=Path,
+                      help="CSV old_code,new_code of renamed or merged towns")
+    cmp_.add_argument("--lang", choices=("zh", "en"), default="zh")
+    cmp_.add_argument("--no-map", action="store_true", help="skip compare_map.html")
+
     bnd = sub.add_parser("boundaries", help="build boundary data")
     bsub = bnd.add_subparsers(dest="boundaries_command", required=True)
     approx = bsub.add_parser(
@@ -153,6 +164,16 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from classify.compare import compare_runs
+
+    result = compare_runs(args.old_run, args.new_run, args.out, crosswalk=args.crosswalk,
+                          lang=args.lang, map_html=not args.no_map)
+    print("\n".join(result.summary))
+    print(f"输出目录（outputs）：{args.out}（{', '.join(f.name for f in result.files)}）")
+    return 0
+
+
 def _cmd_boundaries(args: argparse.Namespace) -> int:
     from geo.approximate import rebuild_demo_boundaries
 
@@ -177,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, demo=args.command == "demo")
         if args.command == "init":
             return _cmd_init(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return _cmd_boundaries(args)
     except TowntypeError as err:
         print(f"towntype: error: {err}", file=sys.stderr)
