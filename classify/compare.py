@@ -418,7 +418,7 @@ def _transitions(old_run: Run, new_run: Run, pairs, report, dec, model, Xo, Xn,
         "category_zh_old": _col(o, "category_zh"), "category_zh_new": _col(n, "category_zh"),
         "composite_old": dec["C_old"], "composite_new": dec["C_new"],
         "d_composite": dec["C_new"] - dec["C_old"],
-        "composite_new_run": _num(n, "composite"),
+        "composite_old_run": _num(o, "composite"), "composite_new_run": _num(n, "composite"),
         "rank_old": _num(o, "rank"), "rank_new": _num(n, "rank"),
         "rank_p05_old": _num(o, "rank_p05"), "rank_p95_old": _num(o, "rank_p95"),
         "rank_p05_new": _num(n, "rank_p05"), "rank_p95_new": _num(n, "rank_p95"),
@@ -494,22 +494,23 @@ def transition_matrix(transitions: pd.DataFrame, labels: dict[str, str] | None =
 def _matrix_png(matrix: pd.DataFrame, path: Path, title: str) -> Path:
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
     from geo.static import cjk_font
 
-    font = cjk_font()[0]
+    font = FontProperties(fname=cjk_font()[1])    # by file: no family lookup
     fig = Figure(figsize=(1.6 + 1.3 * matrix.shape[1], 1.2 + 0.7 * matrix.shape[0]), dpi=120)
     ax = fig.add_subplot()
     values = matrix.to_numpy()
     ax.imshow(values, cmap=matplotlib.colormaps["Blues"], aspect="auto")
     for (r, c), v in np.ndenumerate(values):
-        ax.text(c, r, str(v), ha="center", va="center", fontfamily=font,
+        ax.text(c, r, str(v), ha="center", va="center", fontproperties=font,
                 color="white" if v > values.max() / 2 else "black")
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, fontfamily=font, rotation=20,
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, fontproperties=font, rotation=20,
                   ha="right")
-    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontfamily=font)
-    ax.set_xlabel(matrix.columns.name, fontfamily=font)
-    ax.set_ylabel(matrix.index.name, fontfamily=font)
-    ax.set_title(title, fontfamily=font)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontproperties=font)
+    ax.set_xlabel(matrix.columns.name, fontproperties=font)
+    ax.set_ylabel(matrix.index.name, fontproperties=font)
+    ax.set_title(title, fontproperties=font)
     fig.tight_layout()
     fig.savefig(path)
     return path
