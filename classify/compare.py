@@ -281,12 +281,16 @@ def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
         V = np.where(both, v, 0.0).sum(axis=1, keepdims=True)
         share = np.where(both, v * (ld(S_new) - ld(S_old)), 0.0) / np.where(V > 0, V, 1.0)
         tot = share.sum(axis=1)
-        dC_both = np.where(tot != 0, 1.0, 0.0) * (C_new - C_old)
+        # the change over the dimensions scored in both years is split; the rest (a
+        # dimension scored in one year only) is the re-weighting
+        on_both = lambda S: aggregate(np.where(both, S, np.nan), v[:, None], "geometric")[:, 0]
+        dC_both = np.nan_to_num(on_both(S_new) - on_both(S_old))
+        dSf = np.nan_to_num(dS)
         with np.errstate(invalid="ignore", divide="ignore"):
             dimC = np.where(tot[:, None] != 0, dC_both[:, None] * share
                             / np.where(tot[:, None] != 0, tot[:, None], 1.0), 0.0)
-            per = np.where(dS[:, model.dim_index] != 0,
-                           dim / np.where(dS != 0, dS, 1.0)[:, model.dim_index], 0.0)
+            per = np.where(dSf[:, model.dim_index] != 0,
+                           dim / np.where(dSf != 0, dSf, 1.0)[:, model.dim_index], 0.0)
         comp = per * dimC[:, model.dim_index]
     else:
         V_new = np.where(~np.isnan(S_new), v, 0.0).sum(axis=1)
@@ -457,7 +461,7 @@ def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
 
 def _unpaired(run: Run, rows: np.ndarray, status: str) -> pd.DataFrame:
     towns = run.towns.iloc[rows].reset_index(drop=True)
-    side = "old" if status == "gone" else "new"
+    side = "new" if status == "new" else "old"
     other = "new" if side == "old" else "old"
     out = pd.DataFrame({"town_code": towns["town_code"], "town": towns["town"],
                         "county": _col(towns, "county"), "change": "gone" if status ==
