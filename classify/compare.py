@@ -634,6 +634,8 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
     dec = decompose(model, Zo[io], Zn[jn])
     dec["Z_old"], dec["Z_new"] = Zo[io], Zn[jn]
     t, long = _transitions(old_run, new_run, pairs, report, dec, model, Xo, Xn, same_model)
+    side_new = report[report["source"] == "new"].set_index("town_code")["reason"]
+    t["note"] = t["town_code"].map(side_new).fillna("").to_numpy()
     rows = lambda side, status: report.loc[(report["source"] == side)
                                            & (report["status"] == status), "source_row"
                                            ].to_numpy() - 1
