@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="whole pipeline on the bundled Qingyuan demo region")
     _add_run_options(demo)
+    demo.add_argument("--years", action="store_true",
+                      help="two illustrative years and their comparison (OUT/year1, "
+                           "OUT/year2, OUT/compare)")
 
     run = sub.add_parser("run", help="whole pipeline on your files")
     run.add_argument("--boundaries", type=Path, required=True,
@@ -129,6 +132,8 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
                   k=args.k, docx=args.docx, static_formats=_formats(args.static),
                   reference=args.reference)
+    if demo and args.years:
+        return _cmd_demo_years(args, common)
     if demo:
         opts = demo_options(out=args.out or Path("towntype-demo"), **common)
     else:
@@ -145,6 +150,18 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
     print("\n".join(summary_lines(result, lang=args.lang)))
     if args.open:
         webbrowser.open((Path(opts.out) / "map.html").resolve().as_uri())
+    return 0
+
+
+def _cmd_demo_years(args: argparse.Namespace, common: dict) -> int:
+    from classify.demo_years import demo_years
+
+    out = args.out or Path("towntype-demo")
+    done = demo_years(out, log=lambda msg: print(msg, file=sys.stderr),
+                      **{k: v for k, v in common.items() if k != "reference"})
+    print("\n".join(done["compare"].summary))
+    print(f"第一年 {out / 'year1'}，第二年 {out / 'year2'}（园区新设：{done['park']}；"
+          f"撤并：{done['merged'][0]} → {done['merged'][1]}），比较 {out / 'compare'}")
     return 0
 
 

@@ -43,7 +43,11 @@ from classify.bundled import DEMO, data_dir
 from classify.config import load_system
 from geo.errors import InputError, TowntypeError
 
-__all__ = ["next_year", "NextYear", "write_next_year", "GROWTH", "main"]
+__all__ = ["next_year", "NextYear", "write_next_year", "demo_years", "GROWTH", "YEAR2_TABLE",
+           "main"]
+
+#: The bundled second year (relative to the data folder), written by :func:`main`.
+YEAR2_TABLE = "indicators/qingyuan_towns_demo_year2.csv"
 
 #: Yearly growth of the money totals (median over towns).
 GROWTH = {"gdp": 0.05, "fiscal_revenue": 0.04, "fixed_investment": 0.06,
@@ -262,6 +266,33 @@ def write_next_year(out_csv: str | Path, *, source: str | Path | None = None,
                         encoding="utf-8", newline="\n")
         files["provenance"] = prov
     return {"park": made.park_town, "merged": made.merged, **files}
+
+
+def demo_years(out: str | Path, *, log=lambda msg: None, **options) -> dict:
+    """``towntype demo --years``: the demo (year 1), the second year generated from it and
+    scored with year 1's model (``--reference``), and their comparison.
+
+    Writes ``out/year1``, ``out/year2`` (with ``year2_input/``: the generated table and
+    crosswalk) and ``out/compare``; returns the two run results and the comparison.
+    """
+    from dataclasses import replace
+
+    from classify.compare import compare_runs
+    from classify.pipeline import demo_options, run_pipeline
+
+    out = Path(out)
+    first = demo_options(out=out / "year1", **options)
+    year1 = run_pipeline(first, log=log)
+    made = write_next_year(out / "year2_input" / Path(YEAR2_TABLE).name,
+                           source=first.indicators, boundaries=first.boundaries, note=False)
+    second = replace(first, indicators=made["table"], out=out / "year2",
+                     reference=out / "year1",
+                     title="清远市镇街分类（示例数据·第二年） · Qingyuan, illustrative year 2")
+    year2 = run_pipeline(second, log=log)
+    comparison = compare_runs(out / "year1", out / "year2", out / "compare",
+                              crosswalk=made["crosswalk"], lang=first.lang)
+    return {"year1": year1, "year2": year2, "compare": comparison, "park": made["park"],
+            "merged": made["merged"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

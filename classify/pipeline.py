@@ -401,11 +401,14 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     """``run`` on the bundled demo table still says that its values are illustrative."""
     if opts.notice:
         return opts
+    from classify.demo_years import YEAR2_TABLE      # the second demo year is illustrative too
+
     try:
-        demo = data_dir() / DEMO["indicators"]
+        demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
     except InputError:
         return opts
-    if Path(opts.indicators).is_file() and sha256(opts.indicators) == sha256(demo):
+    if Path(opts.indicators).is_file() and sha256(opts.indicators) in {
+            sha256(p) for p in demos if p.is_file()}:
         return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
     return opts
 
