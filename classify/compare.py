@@ -78,7 +78,7 @@ CHANGE_CLASSES = {
     "lateral": ("类型转换", "lateral", "#fdae61"),
     "same": ("不变", "same", "#e0e0e0"),
     "new": ("新设", "new", "#4575b4"),
-    "gone": ("撤并/撤销", "gone", "#111111"),
+    "gone": ("撤并/撤销", "gone", "#525252"),
 }
 _CODE_COLUMNS = ("town_code", "county_code", "city_code")
 _NEEDED = ("town_code", "town", "category", "composite", "rank")

@@ -418,7 +418,7 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
                             else bins[0]], bins[:-1]])
     cmap = mpl.colormaps["RdYlGn"]
     mid = max(float(np.max(np.abs(bins))), 1e-9)
-    entries = [{"key": i, "label": f"{lo:+.1f} – {hi:+.1f}",
+    entries = [{"key": i, "label": f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}",
                 "color": mpl.colors.to_hex(cmap(0.5 + 0.45 * np.clip((lo + hi) / 2 / mid * 2,
                                                                      -1, 1)))}
                for i, (lo, hi) in enumerate(zip(lows, bins))]
