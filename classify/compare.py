@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from classify.forked import Forked
 from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
 from classify.scoring import ScoreModel, aggregate
@@ -81,6 +82,8 @@ CHANGE_CLASSES = {
     "gone": ("撤并/撤销", "gone", "#525252"),
 }
 _CODE_COLUMNS = ("town_code", "county_code", "city_code")
+#: From this many towns the map is drawn in a forked process beside the tables.
+MAP_BESIDE_FROM = 500
 _NEEDED = ("town_code", "town", "category", "composite", "rank")
 
 
@@ -190,22 +193,22 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
         else:
             rows.append(("old", i, code, "gone", "", "",
                          "新一年无此代码（code not in the new run; a crosswalk can link it）"))
-    paired_new = {j for _, j, _ in pairs}
     merged_into: dict[str, list[str]] = {}
     for r in rows:
         if r[3] == "merged":
             merged_into.setdefault(r[5], []).append(r[2])
+    source = {j: (i, how) for i, j, how in pairs}
     for j, code in enumerate(new_codes):
-        if j in paired_new:
-            src = [p for p in pairs if p[1] == j][0]
-            rows.append(("new", j, code, "matched", src[2], old_codes[src[0]], ""))
+        if j in source:
+            i, how = source[j]
+            rows.append(("new", j, code, "matched", how, old_codes[i], ""))
             continue
         extra = merged_into.get(code)
         reason = (f"由 {'、'.join(extra)} 合并设立（formed by merger, crosswalk）" if extra
                   else "上一年无此代码（code not in the old run）")
         rows.append(("new", j, code, "new", "crosswalk" if extra else "", "", reason))
     for j, code in enumerate(new_codes):
-        if j in paired_new and code in merged_into:
+        if j in source and code in merged_into:
             taken.add(code)
     report = pd.DataFrame(rows, columns=["source", "source_row", "town_code", "status", "how",
                                          "matched_to", "reason"])
@@ -660,15 +663,24 @@ def _write(result: CompareResult, old_run: Run, new_run: Run, out: Path, lang: s
            map_html: bool) -> list[Path]:
     title = "类别转移矩阵 · Category transitions"
     with staged_output(out) as stage:
-        files = [write_csv(result.transitions, stage / "transitions.csv"),
-                 write_csv(result.contributions, stage / "contributions.csv"),
-                 write_csv(result.report, stage / "compare_report.csv"),
-                 write_csv(result.matrix.reset_index(), stage / "transition_matrix.csv"),
-                 _matrix_html(result.matrix, stage / "transition_matrix.html", title,
-                              result.summary),
-                 _matrix_png(result.matrix, stage / "transition_matrix.png", title)]
+        # the map (geometry, search keys) is drawn by a forked process while this one
+        # writes the tables and the chart: the same files either way
+        job = Forked(_map, old_run, new_run, result.transitions, stage / "compare_map.html",
+                     lang, fork=len(result.transitions) >= MAP_BESIDE_FROM) if map_html else None
+        try:
+            files = [write_csv(result.transitions, stage / "transitions.csv"),
+                     write_csv(result.contributions, stage / "contributions.csv"),
+                     write_csv(result.report, stage / "compare_report.csv"),
+                     write_csv(result.matrix.reset_index(), stage / "transition_matrix.csv"),
+                     _matrix_html(result.matrix, stage / "transition_matrix.html", title,
+                                  result.summary),
+                     _matrix_png(result.matrix, stage / "transition_matrix.png", title)]
+            made = job.result() if job is not None else None
+        except BaseException:
+            if job is not None:
+                job.cancel()
+            raise
         if map_html:
-            made = _map(old_run, new_run, result.transitions, stage / "compare_map.html", lang)
             if made is None:
                 result.summary.append("无 towns.gpkg：未绘制变化地图（no map: towns.gpkg missing）")
             else:
