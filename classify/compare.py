@@ -66,7 +66,7 @@ from classify.scoring import ScoreModel, aggregate
 from geo.errors import InputError
 
 __all__ = ["compare_runs", "CompareResult", "read_run", "decompose", "transition_matrix",
-           "TIERS", "STABLE", "CHANGE_CLASSES"]
+           "last_year", "TIERS", "STABLE", "CHANGE_CLASSES"]
 
 #: Category tiers for up / down (higher is up); ids not listed are tier 2.
 TIERS = {"strong": 3, "specialised": 2, "characteristic": 2, "developing": 1}
@@ -495,6 +495,49 @@ def transition_matrix(transitions: pd.DataFrame, labels: dict[str, str] | None =
     cols = [c for c in order if c in m.columns and c != gone_col] + \
         ([gone_col] if gone_col in m.columns else [])
     return m.reindex(index=rows, columns=cols, fill_value=0)
+
+
+# ------------------------------------------------------------------ for the sheets
+def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
+    """Per town code of this year's ``towns`` (scored with ``--reference``): last year's
+    category and the indicator that moved the composite most in its direction.
+
+    Returns ``{town_code: {"old_zh", "old_en", "driver_zh", "driver_en"}}`` for the towns
+    of both years (by code); the sheets put it in words.
+    """
+    ref = read_run(reference)
+    model = ref.model
+    if any(i not in towns.columns for i in model.indicators):
+        return {}
+    old_pos = {c: i for i, c in enumerate(ref.towns["town_code"])}
+    codes = towns["town_code"].astype(str).tolist()
+    pairs = [(old_pos[c], j) for j, c in enumerate(codes) if c in old_pos]
+    if not pairs:
+        return {}
+    io, jn = (np.array(x, dtype=int) for x in zip(*pairs))
+    Xo, Zo = _parts(model, ref.towns)
+    Xn, Zn = _parts(model, towns.reset_index(drop=True))
+    dec = decompose(model, Zo[io], Zn[jn])
+    dC = np.nan_to_num(dec["C_new"] - dec["C_old"])
+    signed = np.nan_to_num(dec["comp"]) * np.where(dC < 0, -1.0, 1.0)[:, None]
+    top = signed.argmax(axis=1)
+    meta = {i["id"]: i for i in ref.model_data["indicators"]}
+    o = ref.towns.iloc[io].reset_index(drop=True)
+    out = {}
+    for r, (i_old, j_new) in enumerate(pairs):
+        k = int(top[r])
+        ind = meta.get(model.indicators[k], {})
+        flag = ind.get("unit") in ("是/否", "flag")
+        change = _pct(Xo[i_old, k], Xn[j_new, k], flag) if signed[r, k] > 0.05 else ""
+        sub_zh, sub_en = _col(o, "subtype_zh")[r], _col(o, "subtype_en")[r]
+        cat_zh, cat_en = _col(o, "category_zh")[r], _col(o, "category_en")[r]
+        out[codes[j_new]] = {
+            "old_zh": f"{cat_zh}·{sub_zh}" if sub_zh else cat_zh,
+            "old_en": (f"{cat_en} · {sub_en}" if sub_en else cat_en) or cat_zh,
+            "driver_zh": f"{ind.get('label_zh', '')} {change}" if change else "",
+            "driver_en": f"{ind.get('label_en') or ind.get('label_zh', '')} {change}"
+            if change else ""}
+    return out
 
 
 # ------------------------------------------------------------------------------ writing

@@ -312,6 +312,11 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
     with timer("suggestions"):
         suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
                               model=scored.model, missing_log=missing_log)
+        if opts.reference is not None:     # the sheets say last year's category
+            from classify.compare import last_year
+            before = last_year(opts.reference, frame)
+            for s in suggestions:
+                s.extra["last_year"] = before.get(s.town_code)
     before_sheets()
     with timer("suggestions"):
         files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
