@@ -149,3 +149,17 @@ def test_unreadable_or_absent_model(tmp_path):
     (tmp_path / "model.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match="not readable as UTF-8 JSON"):
         load_model(tmp_path)
+
+
+def test_cli_run_with_a_folder_without_model(tmp_path, capsys):
+    from classify.bundled import DEMO, data_dir
+    from classify.cli import main
+
+    root = data_dir()
+    code = main(["run", "--boundaries", str(root / DEMO["boundaries"]), "--indicators",
+                 str(root / DEMO["indicators"]), "--reference", str(tmp_path),
+                 "--out", str(tmp_path / "out"), "--draws", "0", "--static", "none"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no model file at" in err and "--reference needs the folder of an earlier run" in err
+    assert not (tmp_path / "out").exists()          # nothing half-written
