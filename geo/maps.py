@@ -416,12 +416,13 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
     bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
     lows = np.concatenate([[min(np.nanmin(values), bins[0]) if np.isfinite(values).any()
                             else bins[0]], bins[:-1]])
-    cmap = mpl.colormaps["RdYlGn"]
-    mid = max(float(np.max(np.abs(bins))), 1e-9)
+    # red (fell) → pale (the class holding 0) → green (rose), equal steps either side
+    zero = int(min(np.searchsorted(bins, 0.0), len(bins) - 1))
+    side = max(zero, len(bins) - 1 - zero, 1)
+    colours = mpl.colormaps["RdYlGn"](0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
     entries = [{"key": i, "label": f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}",
-                "color": mpl.colors.to_hex(cmap(0.5 + 0.45 * np.clip((lo + hi) / 2 / mid * 2,
-                                                                     -1, 1)))}
-               for i, (lo, hi) in enumerate(zip(lows, bins))]
+                "color": mpl.colors.to_hex(c)}
+               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
     counts = np.bincount(classes[classes >= 0], minlength=len(entries))
     for e, n in zip(entries, counts):
         e["count"] = int(n)
