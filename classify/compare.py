@@ -505,6 +505,8 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     Returns ``{town_code: {"old_zh", "old_en", "driver_zh", "driver_en"}}`` for the towns
     of both years (by code); the sheets put it in words.
     """
+    if not (Path(reference) / "towns.csv").is_file():       # a model.json alone
+        return {}
     ref = read_run(reference)
     model = ref.model
     if any(i not in towns.columns for i in model.indicators):

@@ -78,6 +78,9 @@ class RunOptions:
         if self.k != "auto" and not (str(self.k).isdigit() and int(self.k) >= 2):
             raise InputError(f"--k must be 'auto' or a whole number of clusters ≥ 2, "
                              f"got {self.k!r}")
+        if self.reference is not None and self.weighting is not None:
+            raise InputError("--weighting and --reference both given: with --reference the "
+                             "weights are those of the reference model; drop --weighting")
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
@@ -315,6 +318,9 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
         if opts.reference is not None:     # the sheets say last year's category
             from classify.compare import last_year
             before = last_year(opts.reference, frame)
+            if not before:
+                timer.log("上年类别未写入自评表（last year's categories not in the sheets）："
+                          "--reference is not a run folder with towns.csv, or no town matches")
             for s in suggestions:
                 s.extra["last_year"] = before.get(s.town_code)
     before_sheets()

@@ -163,3 +163,11 @@ def test_cli_run_with_a_folder_without_model(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no model file at" in err and "--reference needs the folder of an earlier run" in err
     assert not (tmp_path / "out").exists()          # nothing half-written
+
+
+def test_weighting_with_reference_is_refused(tmp_path):
+    from classify.pipeline import RunOptions
+
+    with pytest.raises(InputError, match="--weighting and --reference both given"):
+        RunOptions(boundaries=tmp_path, indicators=tmp_path, reference=tmp_path,
+                   weighting="entropy")
