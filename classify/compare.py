@@ -733,7 +733,7 @@ def _write(result: CompareResult, old_run: Run, new_run: Run, out: Path, lang: s
         manifest = {"old": {"path": str(old_run.path), "model_sha256": old_run.model_sha256},
                     "new": {"path": str(new_run.path), "model_sha256": new_run.model_sha256},
                     "same_model": result.same_model, "stable_from": STABLE, "tiers": TIERS,
-                    "summary": result.summary}
+                    "summary": result.summary, "seconds": result.seconds}
         (stage / "compare.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
                                             encoding="utf-8")
         files.append(stage / "compare.json")
