@@ -675,6 +675,8 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
         if "county" in lookup:
             report.loc[hit, "county"] = report.loc[hit, "town_code"].map(
                 lookup["county"]).to_numpy()
+    report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
+                     "matched_to", "reason"]] if "county" in report else report
     Xo, Zo = _parts(model, old_run.towns)
     Xn, Zn = _parts(model, new_run.towns)
     io = np.array([p[0] for p in pairs], dtype=int)

@@ -10,7 +10,7 @@ Layout (``"format": "towntype-model", "version": 1``)::
 
     {
       "format": "towntype-model", "version": 1,
-      "tool": "towntype 0.x", "created": "2026-…Z",
+      "tool": "towntype 0.x",
       "fitted_on": {"indicators": {"path": …, "sha256": …}, "towns": 85},
       "methods": {"normalisation": "minmax", "aggregation": "arithmetic",
                   "missing": "reweight", "outliers": "jrc", "weighting": "equal"},
@@ -43,7 +43,6 @@ year stays visible).  Every such value is counted per indicator and every score 
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -130,8 +129,8 @@ def model_to_dict(model: ScoreModel, system, indicators: pd.DataFrame | None = N
         dims.append({"id": dim_id, "label_zh": dim.label_zh, "label_en": dim.label_en,
                      "weight": float(w_dim[d]), "rescale": rescale})
     return {
+        # no creation time: the same fit gives the same bytes (run.json has the time)
         "format": FORMAT, "version": VERSION, "tool": f"towntype {__version__}",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "fitted_on": source or {},
         "methods": {"normalisation": model.normalisation, "aggregation": model.aggregation,
                     "missing": model.missing, "outliers": outliers, "weighting": weighting},
