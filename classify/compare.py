@@ -6,6 +6,15 @@ Reads only the run folders — ``towns.csv``, ``model.json``, ``run.json`` (and
 - ``transitions.csv`` — one row per town of either year: old and new category, composite
   and rank, the change, whether it exceeds what the uncertainty analysis of either year
   makes plausible, and what moved it;
+  (columns: ``town_code, old_code, town, county, change`` — up / down / lateral / same /
+  new / gone —, ``link`` — code / crosswalk / merged —, ``changed``, ``category_old/new``,
+  ``subtype_old/new``, ``category_zh_old/new``, ``composite_old/new`` and
+  ``d_composite`` under the shared model, ``composite_old_run/new_run`` as each run
+  reported them, ``rank_old/new``, ``d_rank`` (> 0: up the ranking), ``rank_p05/p95_old/new``,
+  ``stability_old/new``, ``category_change_beyond_noise``, ``rank_change_beyond_noise``,
+  ``drivers`` (the three largest contributions to the composite change, e.g.
+  ``规上工业总产值 +38%（+4.2 分）``), ``d_score_<dim>`` and ``driver_<dim>`` per dimension,
+  ``composite_reweighting``, ``note``);
 - ``contributions.csv`` — per town and indicator: both values, both normalised values,
   the weight, and the contribution to the dimension score change and to the composite
   change;
