@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from classify.forked import Forked
+from classify.forked import Forked, can_fork
 from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
 from classify.scoring import ScoreModel, aggregate
@@ -91,7 +91,8 @@ CHANGE_CLASSES = {
     "gone": ("撤并/撤销", "gone", "#525252"),
 }
 _CODE_COLUMNS = ("town_code", "county_code", "city_code")
-#: From this many towns the map is drawn in a forked process beside the tables.
+#: From this many towns the map is prepared and drawn in a forked process beside the
+#: comparison (its geometry and search-key dictionary take seconds to load).
 MAP_BESIDE_FROM = 500
 _NEEDED = ("town_code", "town", "category", "composite", "rank")
 
@@ -120,6 +121,8 @@ class CompareResult:
     files: list[Path] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
+    old: Run | None = None
+    new: Run | None = None
 
 
 # ------------------------------------------------------------------------------ reading
@@ -599,22 +602,30 @@ def _matrix_html(matrix: pd.DataFrame, path: Path, title: str, notes: list[str])
     return path
 
 
-def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang: str
-         ) -> Path | None:
+def _read_geometry(run_path: Path):
+    """Town codes and polygons of a run's ``towns.gpkg`` (None without one)."""
+    import geopandas as gpd
+
+    gpkg = run_path / "towns.gpkg"
+    if not gpkg.is_file():
+        return None
+    g = gpd.read_file(gpkg, layer="towns", columns=["town_code"], engine="pyogrio")
+    g["town_code"] = g["town_code"].astype(str)
+    return g
+
+
+def _draw_map(old_geo, new_geo, transitions: pd.DataFrame, path: Path, lang: str,
+              notice: str | None, subtitle: str) -> Path | None:
     """``compare_map.html``: 类别变化 and 综合得分变化 (geometry from the towns.gpkg)."""
     import geopandas as gpd
     from geo.maps import save_map, town_map
 
-    parts = []
-    for run, codes in ((old_run, transitions.loc[transitions["change"] == "gone", "town_code"]),
-                       (new_run, transitions.loc[transitions["change"] != "gone", "town_code"])):
-        gpkg = run.path / "towns.gpkg"
-        if not gpkg.is_file():
-            return None
-        g = gpd.read_file(gpkg, layer="towns", columns=["town_code"], engine="pyogrio")
-        g["town_code"] = g["town_code"].astype(str)
-        parts.append(g[g["town_code"].isin(set(codes))])
-    geo = pd.concat(parts, ignore_index=True)      # gone towns first: drawn underneath
+    if old_geo is None or new_geo is None:
+        return None
+    gone = transitions["change"] == "gone"
+    geo = pd.concat([old_geo[old_geo["town_code"].isin(set(transitions.loc[gone, "town_code"]))],
+                     new_geo[new_geo["town_code"].isin(set(transitions.loc[~gone, "town_code"]))]],
+                    ignore_index=True)             # gone towns first: drawn underneath
     keyed = transitions.drop_duplicates("town_code", keep="last").set_index("town_code")
     t = keyed.reindex(geo["town_code"]).reset_index()
     palette = {k: {"zh": zh, "en": en, "color": col}
@@ -623,11 +634,55 @@ def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang
         {"town_code": t["town_code"], "town": t["town"], "county": t["county"],
          "category": t["change"], "change": t["change"], "composite_change": t["d_composite"],
          "composite": t["composite_new"]}, geometry=geo.geometry.to_numpy(), crs=4326)
-    notice = old_run.manifest.get("notice") or new_run.manifest.get("notice")
     m = town_map(frame, palette=palette, layers=["change", "composite_change"], lang=lang,
                  title="镇街分类年度变化 · Year-over-year change", notice=notice,
-                 subtitle=f"{old_run.path.name} → {new_run.path.name}")
+                 subtitle=subtitle)
     return save_map(m, path)
+
+
+_MAP_COLUMNS = ["town_code", "town", "county", "change", "d_composite", "composite_new"]
+
+
+def _map_child(conn, old_path: Path, new_path: Path, lang: str, notice, subtitle):
+    """In the forked process: read the geometry and load the map's libraries while the
+    parent compares, then draw when the transitions arrive (None: nothing to draw)."""
+    import pypinyin.constants  # noqa: F401  -- town_map's search keys: its dictionary
+    from geo import maps  # noqa: F401         loads in ~1 s, here beside the comparison
+
+    old_geo, new_geo = _read_geometry(old_path), _read_geometry(new_path)
+    message = conn.recv()
+    if message is None:
+        return None
+    transitions, path = message
+    return _draw_map(old_geo, new_geo, transitions, path, lang, notice, subtitle)
+
+
+class _MapJob:
+    """The change map, prepared in a forked process from the start of the comparison
+    (from :data:`MAP_BESIDE_FROM` towns), or drawn here when asked for."""
+
+    def __init__(self, old_run: Run, new_run: Run, lang: str, *, fork: bool):
+        self.args = (old_run.path, new_run.path, lang,
+                     old_run.manifest.get("notice") or new_run.manifest.get("notice"),
+                     f"{old_run.path.name} → {new_run.path.name}")
+        self.job, self.send = None, None
+        if fork and can_fork():
+            import multiprocessing
+
+            recv, self.send = multiprocessing.get_context("fork").Pipe(duplex=False)
+            self.job = Forked(_map_child, recv, *self.args)
+
+    def draw(self, transitions: pd.DataFrame, path: Path) -> Path | None:
+        if self.job is None:
+            old_path, new_path, lang, notice, subtitle = self.args
+            return _draw_map(_read_geometry(old_path), _read_geometry(new_path),
+                             transitions[_MAP_COLUMNS], path, lang, notice, subtitle)
+        self.send.send((transitions[_MAP_COLUMNS], path))
+        return self.job.result()
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
 
 
 def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run,
@@ -667,6 +722,20 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
     """
     t0 = time.perf_counter()
     old_run, new_run = read_run(old_dir), read_run(new_dir)
+    draw = out is not None and map_html
+    job = _MapJob(old_run, new_run, lang, fork=draw and len(new_run.towns) >= MAP_BESIDE_FROM)
+    try:
+        result = _compare(old_run, new_run, crosswalk)
+        result.seconds["compute"] = round(time.perf_counter() - t0, 3)
+        if out is not None:
+            result.files = _write(result, Path(out), job if draw else None)
+            result.seconds["total"] = round(time.perf_counter() - t0, 3)
+    finally:
+        job.cancel()
+    return result
+
+
+def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     model = old_run.model
     ref = (new_run.manifest.get("model") or {}).get("reference") or {}
     same_model = (new_run.model_sha256 == old_run.model_sha256
@@ -708,35 +777,24 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
     has_noise = bool(t["stability_old"].notna().any() and t["stability_new"].notna().any())
     summary = _summary(t, report, same_model, old_run, new_run, has_noise)
     result = CompareResult(t, long, matrix, report, same_model, summary=summary)
-    result.seconds["compute"] = round(time.perf_counter() - t0, 3)
-    if out is not None:
-        result.files = _write(result, old_run, new_run, Path(out), lang, map_html)
-        result.seconds["total"] = round(time.perf_counter() - t0, 3)
+    result.old, result.new = old_run, new_run
     return result
 
 
-def _write(result: CompareResult, old_run: Run, new_run: Run, out: Path, lang: str,
-           map_html: bool) -> list[Path]:
+def _write(result: CompareResult, out: Path, job: _MapJob | None) -> list[Path]:
     title = "类别转移矩阵 · Category transitions"
+    old_run, new_run = result.old, result.new
     with staged_output(out) as stage:
-        # the map (geometry, search keys) is drawn by a forked process while this one
-        # writes the tables and the chart: the same files either way
-        job = Forked(_map, old_run, new_run, result.transitions, stage / "compare_map.html",
-                     lang, fork=len(result.transitions) >= MAP_BESIDE_FROM) if map_html else None
-        try:
-            files = [write_csv(result.transitions, stage / "transitions.csv"),
-                     write_csv(result.contributions, stage / "contributions.csv"),
-                     write_csv(result.report, stage / "compare_report.csv"),
-                     write_csv(result.matrix.reset_index(), stage / "transition_matrix.csv"),
-                     _matrix_html(result.matrix, stage / "transition_matrix.html", title,
-                                  result.summary),
-                     _matrix_png(result.matrix, stage / "transition_matrix.png", title)]
-            made = job.result() if job is not None else None
-        except BaseException:
-            if job is not None:
-                job.cancel()
-            raise
-        if map_html:
+        files = [write_csv(result.transitions, stage / "transitions.csv"),
+                 write_csv(result.contributions, stage / "contributions.csv"),
+                 write_csv(result.report, stage / "compare_report.csv"),
+                 write_csv(result.matrix.reset_index(), stage / "transition_matrix.csv"),
+                 _matrix_html(result.matrix, stage / "transition_matrix.html", title,
+                              result.summary),
+                 _matrix_png(result.matrix, stage / "transition_matrix.png", title)]
+        if job is not None:
+            # the forked process has read the geometry meanwhile (same page either way)
+            made = job.draw(result.transitions, stage / "compare_map.html")
             if made is None:
                 result.summary.append("无 towns.gpkg：未绘制变化地图（no map: towns.gpkg missing）")
             else:

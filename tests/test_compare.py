@@ -206,3 +206,19 @@ def test_cli_compare(tmp_path, year1, capsys):
     assert "培育类" in html
     assert main(["compare", str(old), str(tmp_path / "nope")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_map_prepared_in_a_fork_and_cancelled_on_error(tmp_path, year1, monkeypatch):
+    import classify.compare as cmp
+
+    monkeypatch.setattr(cmp, "MAP_BESIDE_FROM", 0)           # fork even for six towns
+    old = _run(tmp_path / "y1", year1)
+    new = _run(tmp_path / "y2", year1, old)
+    res = compare_runs(old, new, tmp_path / "cmp")            # no towns.gpkg in these runs
+    assert any("未绘制变化地图" in line for line in res.summary)
+    assert not (tmp_path / "cmp" / "compare_map.html").exists()
+    bad = tmp_path / "cw.csv"
+    bad.write_text("old,new\n1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="the crosswalk needs columns old_code,new_code"):
+        compare_runs(old, new, tmp_path / "cmp2", crosswalk=bad)   # the child is stopped
+    assert not (tmp_path / "cmp2").exists()
