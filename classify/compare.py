@@ -671,6 +671,7 @@ class _MapJob:
 
             recv, self.send = multiprocessing.get_context("fork").Pipe(duplex=False)
             self.job = Forked(_map_child, recv, *self.args)
+            recv.close()                  # the child's end
 
     def draw(self, transitions: pd.DataFrame, path: Path) -> Path | None:
         if self.job is None:

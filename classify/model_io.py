@@ -55,6 +55,7 @@ from classify import __version__
 from classify.errors import ConfigError
 from classify.normalise import NORMALISERS, OutlierTreatment, _signs
 from classify.scoring import AGGREGATIONS, ScoreModel, ScoreResult
+from geo.errors import InputError
 
 __all__ = ["FORMAT", "VERSION", "model_to_dict", "model_from_dict", "write_model",
            "load_model", "apply_model", "save_run_model", "model_record", "beyond_range", "BEYOND_RANGE_RULE", "MODEL_FILE"]
@@ -339,8 +340,6 @@ def apply_model(reference: str | Path, indicators: pd.DataFrame, county=None, *,
     classify.errors.ConfigError
         The model file is missing or invalid.
     """
-    from geo.errors import InputError
-
     path = Path(reference)
     model, data, digest = load_model(path)
     model_path = path / MODEL_FILE if path.is_dir() else path
