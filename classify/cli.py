@@ -47,6 +47,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="static category maps for documents: comma-separated png, svg, pdf, "
                         "or 'none' (default png,svg)")
     p.add_argument("--open", action="store_true", help="open map.html in a browser at the end")
+    p.add_argument("--reference", type=Path, metavar="PREVIOUS_RUN_DIR",
+                   help="score with the model (model.json) of an earlier run, fitting "
+                        "nothing, so that scores compare across years")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="whole pipeline on the bundled Qingyuan demo region")
     _add_run_options(demo)
+    demo.add_argument("--years", action="store_true",
+                      help="two illustrative years and their comparison (OUT/year1, "
+                           "OUT/year2, OUT/compare)")
 
     run = sub.add_parser("run", help="whole pipeline on your files")
     run.add_argument("--boundaries", type=Path, required=True,
@@ -92,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, default=Path("towntype.toml"),
                       help="where to write the config (default towntype.toml)")
 
+    cmp_ = sub.add_parser("compare", help="year over year: category transitions, comparable "
+                                           "scores and what moved each town")
+    cmp_.add_argument("old_run", type=Path, metavar="OLD_RUN_DIR")
+    cmp_.add_argument("new_run", type=Path, metavar="NEW_RUN_DIR")
+    cmp_.add_argument("--out", type=Path, default=Path("towntype-compare"),
+                      help="output folder (default ./towntype-compare)")
+    cmp_.add_argument("--crosswalk", type=Path,
+                      help="CSV old_code,new_code of renamed or merged towns")
+    cmp_.add_argument("--lang", choices=("zh", "en"), default="zh")
+    cmp_.add_argument("--no-map", action="store_true", help="skip compare_map.html")
+
     bnd = sub.add_parser("boundaries", help="build boundary data")
     bsub = bnd.add_subparsers(dest="boundaries_command", required=True)
     approx = bsub.add_parser(
@@ -119,7 +136,10 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
     common = dict(config=args.config, taxonomy=args.taxonomy, basemap=args.basemap,
                   tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
-                  k=args.k, docx=args.docx, static_formats=_formats(args.static))
+                  k=args.k, docx=args.docx, static_formats=_formats(args.static),
+                  reference=args.reference)
+    if demo and args.years:
+        return _cmd_demo_years(args, common)
     if demo:
         opts = demo_options(out=args.out or Path("towntype-demo"), **common)
     else:
@@ -140,6 +160,18 @@ def _cmd_run(args: argparse.Namespace, demo: bool) -> int:
     return 0
 
 
+def _cmd_demo_years(args: argparse.Namespace, common: dict) -> int:
+    from classify.demo_years import demo_years
+
+    out = args.out or Path("towntype-demo")
+    done = demo_years(out, log=lambda msg: print(msg, file=sys.stderr),
+                      **{k: v for k, v in common.items() if k != "reference"})
+    print("\n".join(done["compare"].summary))
+    print(f"第一年 {out / 'year1'}，第二年 {out / 'year2'}（园区新设：{done['park']}；"
+          f"撤并：{done['merged'][0]} → {done['merged'][1]}），比较 {out / 'compare'}")
+    return 0
+
+
 def _formats(text: str) -> tuple[str, ...]:
     """``--static png,pdf`` → ("png", "pdf"); ``none`` → ()."""
     parts = tuple(p.strip().lower().lstrip(".") for p in text.split(",") if p.strip())
@@ -153,6 +185,16 @@ def _cmd_init(args: argparse.Namespace) -> int:
                               encoding=args.encoding)
     print("\n".join(lines))
     print(f"wrote {path}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from classify.compare import compare_runs
+
+    result = compare_runs(args.old_run, args.new_run, args.out, crosswalk=args.crosswalk,
+                          lang=args.lang, map_html=not args.no_map)
+    print("\n".join(result.summary))
+    print(f"输出目录（outputs）：{args.out}（{', '.join(f.name for f in result.files)}）")
     return 0
 
 
@@ -180,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, demo=args.command == "demo")
         if args.command == "init":
             return _cmd_init(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return _cmd_boundaries(args)
     except TowntypeError as err:
         print(f"towntype: error: {err}", file=sys.stderr)

@@ -72,6 +72,8 @@ class RunOptions:
     notice: str | None = None
     attribution: tuple[str, ...] = ()
     designations: tuple[Path, ...] = ()
+    #: an earlier run folder (or its model.json) whose fitted model scores this table
+    reference: Path | None = None
 
     def __post_init__(self):
         if self.draws < 0:
@@ -79,6 +81,9 @@ class RunOptions:
         if self.k != "auto" and not (str(self.k).isdigit() and int(self.k) >= 2):
             raise InputError(f"--k must be 'auto' or a whole number of clusters ≥ 2, "
                              f"got {self.k!r}")
+        if self.reference is not None and self.weighting is not None:
+            raise InputError("--weighting and --reference both given: with --reference the "
+                             "weights are those of the reference model; drop --weighting")
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
@@ -185,7 +190,13 @@ def _score(opts: RunOptions, joined, table, timer: _Timer):
         rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
         indicators, missing_log = build_indicators(rows, recognition, system)
     with timer("scoring"):
-        result = score(indicators, system, weighting=opts.weighting, county=joined["county"])
+        if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
+            from classify.model_io import apply_model
+            result = apply_model(opts.reference, indicators, joined["county"], system=system,
+                                 log=timer.log)
+        else:
+            result = score(indicators, system, weighting=opts.weighting,
+                           county=joined["county"])
     return system, recognition, indicators, missing_log, result
 
 
@@ -322,6 +333,14 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
     with timer("suggestions"):
         suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
                               model=scored.model, missing_log=missing_log)
+        if opts.reference is not None:     # the sheets say last year's category
+            from classify.compare import last_year
+            before = last_year(opts.reference, frame)
+            if not before:
+                timer.log("上年类别未写入自评表（last year's categories not in the sheets）："
+                          "--reference is not a run folder with towns.csv, or no town matches")
+            for s in suggestions:
+                s.extra["last_year"] = before.get(s.town_code)
     before_sheets()
     with timer("suggestions"):
         files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
@@ -411,13 +430,31 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     """``run`` on the bundled demo table still says that its values are illustrative."""
     if opts.notice:
         return opts
+    from classify.demo_years import YEAR2_TABLE      # the second demo year is illustrative too
+
     try:
-        demo = data_dir() / DEMO["indicators"]
+        demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
     except InputError:
         return opts
-    if Path(opts.indicators).is_file() and sha256(opts.indicators) == sha256(demo):
+    if Path(opts.indicators).is_file() and sha256(opts.indicators) in {
+            sha256(p) for p in demos if p.is_file()}:
         return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
     return opts
+
+
+def _model_file(opts: RunOptions, stage: Path, scored, system, frame) -> Path:
+    """``model.json``: the fitted model that ``--reference`` applies to a later year."""
+    from classify.model_io import save_run_model
+
+    return save_run_model(stage / "model.json", scored, system, frame,
+                          source={"indicators": _input_record(opts.indicators),
+                                  "towns": int(len(frame))})
+
+
+def _model_record(stage: Path, scored) -> dict:
+    from classify.model_io import model_record
+
+    return model_record(stage / "model.json", scored)
 
 
 def _input_record(path: Path | None) -> dict | None:
@@ -527,8 +564,10 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
             raise
         files += tables_files
         files += write_designations(designated, stage)
+        files.append(_model_file(opts, stage, scored, system, frame))
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
+        manifest["model"] = _model_record(stage, scored)
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,

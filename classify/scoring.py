@@ -198,6 +198,9 @@ class ScoreResult:
         ``asinh``), values winsorised, caps, skewness and kurtosis before and after.
     excluded : DataFrame
         Indicators of the system that were not scored and why.
+    reference : dict or None
+        When an earlier run's model was applied (:func:`classify.model_io.apply_model`):
+        its file, sha256 and the values beyond its range; None when fitted here.
     """
 
     scores: pd.DataFrame
@@ -205,6 +208,7 @@ class ScoreResult:
     model: ScoreModel
     treatment: pd.DataFrame = field(default_factory=pd.DataFrame)
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reference: dict | None = None
 
 
 def _select(indicators: pd.DataFrame, system: IndicatorSystem):

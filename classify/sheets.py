@@ -345,6 +345,19 @@ class _Prepared:
 
 # ---------------------------------------------------------------------------------------
 # context for one sheet
+def _last_year(s: Suggestion, t, lang: str, html: bool) -> str:
+    """"上年类别：培育类 → 今年建议：专业镇·工业（主要因规上工业总产值 +38%）" when the run
+    was scored with ``--reference`` (``s.extra["last_year"]``, from
+    :func:`classify.compare.last_year`)."""
+    before = s.extra.get("last_year")
+    if not before or not s.target:
+        return ""
+    driver = before[f"driver_{lang}"]
+    fmt = t["suggested"]["last_year"] + (t["suggested"]["last_year_driver"] if driver else "")
+    return _fill(fmt, html, old=before[f"old_{lang}"], new=_label_of(s, s.target, lang),
+                 driver=driver)
+
+
 def _label_of(s: Suggestion, target, lang) -> str:
     return s.label(target, lang) if target else ""
 
@@ -653,6 +666,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
         "designations": designation_lines(s, lang),
+        "last_year": _last_year(s, t, lang, html),
         "review": _fill(t["suggested"]["review"], html, reason=(
             lang == "en" and s.extra.get("review_reason_en") or s.extra.get("review_reason")
             or "")) if review is True or str(review).lower() == "true" else "",

@@ -416,7 +416,47 @@ def _layer_designations(towns, spec, ctx) -> tuple:
         {"label": t("layer_designations", "官方称号" if zh else "Official designations")},)
 
 
+#: Year-over-year change classes (``towntype compare``) in legend order.
+CHANGE_KEYS = ("up", "down", "lateral", "same", "new", "gone")
+#: Upper class limits of the composite change (score points), symmetric around 0.
+CHANGE_BREAKS = (-10.0, -3.0, -1.0, 1.0, 3.0, 10.0)
+
+
+def _layer_change(towns, spec, ctx) -> tuple:
+    """Category change between two runs (column ``change``); colours from the palette."""
+    keys = _text(towns, "change")
+    present = set(keys)
+    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "change")
+               for k in CHANGE_KEYS if k in present]
+    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_change")},)
+
+
+def _layer_composite_change(towns, spec, ctx) -> tuple:
+    """Composite change (column ``composite_change``), diverging classes around 0."""
+    import matplotlib as mpl
+
+    values = pd.to_numeric(towns["composite_change"], errors="raise").to_numpy(dtype=float)
+    bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
+    lows = np.concatenate([[min(np.nanmin(values), bins[0]) if np.isfinite(values).any()
+                            else bins[0]], bins[:-1]])
+    # red (fell) → pale (the class holding 0) → green (rose), equal steps either side
+    zero = int(min(np.searchsorted(bins, 0.0), len(bins) - 1))
+    side = max(zero, len(bins) - 1 - zero, 1)
+    colours = mpl.colormaps["RdYlGn"](0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
+    entries = [{"key": i, "label": f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}",
+                "color": mpl.colors.to_hex(c)}
+               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
+    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
+    for e, n in zip(entries, counts):
+        e["count"] = int(n)
+    return (classes.tolist(), entries, int((classes < 0).sum()),
+            {"label": ctx["t"]("layer_composite_change"), "note": ctx["t"]("scheme_user"),
+             "breaks": [round(float(b), 3) for b in bins]})
+
+
 _LAYER_BUILDERS = {
+    "change": _layer_change,
+    "composite_change": _layer_composite_change,
     "category": _layer_category,
     "subtype": _layer_subtype,
     "composite": _layer_numeric,

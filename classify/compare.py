@@ -1,0 +1,810 @@
+"""Year over year: compare two finished runs (``towntype compare OLD_RUN NEW_RUN``).
+
+Reads only the run folders — ``towns.csv``, ``model.json``, ``run.json`` (and
+``towns.gpkg`` for the map) — and writes into ``--out``:
+
+- ``transitions.csv`` — one row per town of either year: old and new category, composite
+  and rank, the change, whether it exceeds what the uncertainty analysis of either year
+  makes plausible, and what moved it;
+  (columns: ``town_code, old_code, town, county, change`` — up / down / lateral / same /
+  new / gone —, ``link`` — code / crosswalk / merged —, ``changed``, ``category_old/new``,
+  ``subtype_old/new``, ``category_zh_old/new``, ``composite_old/new`` and
+  ``d_composite`` under the shared model, ``composite_old_run/new_run`` as each run
+  reported them, ``rank_old/new``, ``d_rank`` (> 0: up the ranking), ``rank_p05/p95_old/new``,
+  ``stability_old/new``, ``category_change_beyond_noise``, ``rank_change_beyond_noise``,
+  ``drivers`` (the three largest contributions to the composite change, e.g.
+  ``规上工业总产值 +38%（+4.2 分）``), ``d_score_<dim>`` and ``driver_<dim>`` per dimension,
+  ``composite_reweighting``, ``note``);
+- ``contributions.csv`` — per town and indicator: both values, both normalised values,
+  the weight, and the contribution to the dimension score change and to the composite
+  change;
+- ``transition_matrix.csv/.html/.png`` — old category × new category (counts), with a row
+  for new towns and a column for towns gone;
+- ``compare_report.csv`` — every row of both ``towns.csv`` with how it was paired
+  (``code``, ``crosswalk``) or why not (``new``, ``gone``, ``merged``), like the join
+  report;
+- ``compare_map.html`` — layers 类别变化 (up / down / lateral / same / new / gone) and
+  综合得分变化.
+
+**Shared model.** Scores of two runs are comparable only under one model.  The old run's
+``model.json`` is applied to both years' indicator values (from ``towns.csv``).  When the
+new run was made with ``--reference OLD_RUN`` its model *is* the old one (same sha256) and
+the recomputed scores are the new run's own; otherwise the new run's own composite is kept
+beside the comparable one (``composite_new_run``).
+
+**Decomposition** (arithmetic aggregation, exact).  With ``z`` the normalised values, ``w``
+the indicator weights within dimension *d* and ``W_y`` the sum of the weights of the
+indicators a town has in year *y*, the dimension score is ``S = Σ w z / W`` (times
+``100 / (hi − lo)`` for rescaled z-scores), so
+
+    contribution_j = w_j · (z_new / W_new − z_old / W_old)   (= w_j / W · Δz_j when the
+                                                               same values are present)
+
+sums exactly to ``ΔS_d``.  For the composite ``C = Σ v_d S_d / V`` each indicator
+contributes ``v_d / V_new · contribution_j``; when a dimension is scored in one year
+only (or ``V`` changes), what is left is ``composite_reweighting`` — zero otherwise —
+and the indicator contributions plus it sum exactly to ``ΔC``.  With geometric
+aggregation the change of each score is split in proportion to each item's change of
+``w · ln(1 + z) / W`` (the sum is still exact; the shares are approximate).
+
+**Noise.** A category change is ``beyond noise`` when the category was stable in both
+years (``stability`` ≥ :data:`STABLE`, share of uncertainty draws giving the same
+category); a rank change when the two years' ``rank_p05``–``rank_p95`` intervals do not
+overlap.  Runs made with ``--draws 0`` have neither: the columns are empty and the
+console says so.
+
+**Up / down.** Tiers: ``strong`` > ``specialised`` = ``characteristic`` > ``developing``
+(:data:`TIERS`; other ids are in the middle tier); a change within a tier (专业镇 ↔
+特色镇, or another subtype) is ``lateral``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from classify.forked import Forked, can_fork
+from classify.model_io import MODEL_FILE, load_model
+from classify.outputs import staged_output, write_csv
+from classify.scoring import ScoreModel, aggregate
+from geo.errors import InputError
+
+__all__ = ["compare_runs", "CompareResult", "read_run", "decompose", "transition_matrix",
+           "last_year", "TIERS", "STABLE", "CHANGE_CLASSES"]
+
+#: Category tiers for up / down (higher is up); ids not listed are tier 2.
+TIERS = {"strong": 3, "specialised": 2, "characteristic": 2, "developing": 1}
+#: Stability from which a year's category counts as robust (the map's "stable" class).
+STABLE = 0.8
+#: Change classes in legend order: id → (zh, en, colour).
+CHANGE_CLASSES = {
+    "up": ("上升", "up", "#1a9850"),
+    "down": ("下降", "down", "#d73027"),
+    "lateral": ("类型转换", "lateral", "#fdae61"),
+    "same": ("不变", "same", "#e0e0e0"),
+    "new": ("新设", "new", "#4575b4"),
+    "gone": ("撤并/撤销", "gone", "#525252"),
+}
+_CODE_COLUMNS = ("town_code", "county_code", "city_code")
+#: From this many towns the map is prepared and drawn in a forked process beside the
+#: comparison (its geometry and search-key dictionary take seconds to load).
+MAP_BESIDE_FROM = 500
+_NEEDED = ("town_code", "town", "category", "composite", "rank")
+
+
+@dataclass
+class Run:
+    """One finished run as read back: its folder, towns, model and manifest."""
+
+    path: Path
+    towns: pd.DataFrame
+    model: ScoreModel
+    model_data: dict
+    model_sha256: str
+    manifest: dict
+
+
+@dataclass
+class CompareResult:
+    """What :func:`compare_runs` computed (and wrote, when given ``out``)."""
+
+    transitions: pd.DataFrame
+    contributions: pd.DataFrame
+    matrix: pd.DataFrame
+    report: pd.DataFrame
+    same_model: bool
+    files: list[Path] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+    old: Run | None = None
+    new: Run | None = None
+
+
+# ------------------------------------------------------------------------------ reading
+def read_run(path: str | Path) -> Run:
+    """Read ``towns.csv``, ``model.json`` and ``run.json`` of a run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{path} is not a run folder: give the --out folder of a "
+                         "finished `towntype run` or `towntype demo`", path=path)
+    towns_csv = path / "towns.csv"
+    if not towns_csv.is_file():
+        raise InputError("no towns.csv in this folder: give the --out folder of a finished "
+                         "run", path=path)
+    if not (path / MODEL_FILE).is_file():
+        raise InputError("no model.json in this run folder (runs made before model.json "
+                         "existed lack it): re-run that year with this towntype to write it",
+                         path=path)
+    towns = pd.read_csv(towns_csv, dtype={c: str for c in _CODE_COLUMNS},
+                        encoding="utf-8-sig", keep_default_na=True)
+    missing = [c for c in _NEEDED if c not in towns.columns]
+    if missing:
+        raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
+                         "run table", path=towns_csv, column=missing[0])
+    dup = towns["town_code"][towns["town_code"].duplicated()]
+    if len(dup):
+        raise InputError(f"town_code {dup.iloc[0]} appears twice in towns.csv",
+                         path=towns_csv, column="town_code")
+    model, data, digest = load_model(path / MODEL_FILE)
+    manifest = {}
+    if (path / "run.json").is_file():
+        manifest = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    return Run(path, towns, model, data, digest, manifest)
+
+
+def _read_crosswalk(path: str | Path | None) -> pd.DataFrame:
+    """``old_code,new_code`` rows (also 旧代码/新代码); empty without a file."""
+    if path is None:
+        return pd.DataFrame({"old_code": [], "new_code": []}, dtype=str)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("crosswalk file not found (--crosswalk)", path=path)
+    cw = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    cw = cw.rename(columns={"旧代码": "old_code", "新代码": "new_code"})
+    for col in ("old_code", "new_code"):
+        if col not in cw.columns:
+            raise InputError(f"the crosswalk needs columns old_code,new_code (or 旧代码,新代码);"
+                             f" found {', '.join(cw.columns)}", path=path, column=col)
+    cw = cw[["old_code", "new_code"]].apply(lambda s: s.str.strip())
+    bad = cw["old_code"].duplicated()
+    if bad.any():
+        raise InputError(f"old_code {cw['old_code'][bad].iloc[0]} is listed twice: one old "
+                         "town goes to one new town", path=path,
+                         row=int(np.flatnonzero(bad)[0]) + 2, column="old_code")
+    return cw
+
+
+# ------------------------------------------------------------------------------ pairing
+def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
+    """Pairs (old row, new row) by code or crosswalk, and the accounting report."""
+    old_codes, new_codes = old["town_code"].tolist(), new["town_code"].tolist()
+    new_pos = {c: i for i, c in enumerate(new_codes)}
+    cw = dict(zip(crosswalk["old_code"], crosswalk["new_code"]))
+    into = pd.Series(list(cw.values())).value_counts().to_dict() if cw else {}
+    pairs, rows, taken = [], [], set()
+    for i, code in enumerate(old_codes):
+        target = cw.get(code)
+        if target is not None and target != code and target in new_pos:
+            if into.get(target, 0) > 1 or target in set(old_codes):
+                rows.append(("old", i, code, "merged", "crosswalk", target,
+                             f"并入 {target}（merged, crosswalk）"))
+                continue
+            pairs.append((i, new_pos[target], "crosswalk"))
+            rows.append(("old", i, code, "matched", "crosswalk", target, "代码变更（renamed）"))
+        elif code in new_pos:
+            pairs.append((i, new_pos[code], "code"))
+            rows.append(("old", i, code, "matched", "code", code, ""))
+        elif target is not None:
+            rows.append(("old", i, code, "gone", "crosswalk", "",
+                         f"crosswalk 指向 {target}，新一年无此镇（not in the new run）"))
+        else:
+            rows.append(("old", i, code, "gone", "", "",
+                         "新一年无此代码（code not in the new run; a crosswalk can link it）"))
+    merged_into: dict[str, list[str]] = {}
+    for r in rows:
+        if r[3] == "merged":
+            merged_into.setdefault(r[5], []).append(r[2])
+    source = {j: (i, how) for i, j, how in pairs}
+    for j, code in enumerate(new_codes):
+        if j in source:
+            i, how = source[j]
+            rows.append(("new", j, code, "matched", how, old_codes[i], ""))
+            continue
+        extra = merged_into.get(code)
+        reason = (f"由 {'、'.join(extra)} 合并设立（formed by merger, crosswalk）" if extra
+                  else "上一年无此代码（code not in the old run）")
+        rows.append(("new", j, code, "new", "crosswalk" if extra else "", "", reason))
+    for j, code in enumerate(new_codes):
+        if j in source and code in merged_into:
+            taken.add(code)
+    report = pd.DataFrame(rows, columns=["source", "source_row", "town_code", "status", "how",
+                                         "matched_to", "reason"])
+    report["source_row"] += 1
+    for code in taken:     # a town that absorbed others keeps its pair; say so
+        hit = (report["source"] == "new") & (report["town_code"] == code)
+        report.loc[hit, "reason"] = (f"并入了 {'、'.join(merged_into[code])}（absorbed "
+                                     "merged towns: values include them）")
+    return pairs, report
+
+
+# ------------------------------------------------------------------------ decomposition
+def _parts(model: ScoreModel, towns: pd.DataFrame):
+    """Normalised values, per-item effective weights and scores of one year's towns."""
+    X = towns.reindex(columns=model.indicators).apply(pd.to_numeric, errors="coerce")
+    county = towns["county"] if "county" in towns.columns else None
+    Z, _, _ = model.normalised(X, county)
+    return X.to_numpy(dtype=float), Z
+
+
+def _dim_terms(model: ScoreModel, Z: np.ndarray):
+    """Per item ``w z / W`` (or ``w ln(1+z) / W``), and the dimension scores."""
+    D = len(model.dims)
+    ok = ~np.isnan(Z)
+    Zf = np.where(ok, Z, 0.0)
+    if model.aggregation == "geometric":
+        Zf = np.log1p(np.clip(Zf, 0.0, None))
+    onehot = np.zeros((Z.shape[1], D))
+    onehot[np.arange(Z.shape[1]), model.dim_index] = 1.0
+    W = (ok * model.w_in) @ onehot                      # (n, D)
+    Wj = W[:, model.dim_index]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where(Wj > 0, model.w_in * Zf / np.where(Wj > 0, Wj, 1.0), 0.0)
+    S = model.dim_scores(Z)
+    return terms, S
+
+
+def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
+    """Exact split of each score change into indicator contributions.
+
+    Parameters
+    ----------
+    model : ScoreModel
+        The shared model.
+    Z_old, Z_new : ndarray (n, k)
+        Normalised values of the same towns in the two years (NaN = missing).
+
+    Returns
+    -------
+    dict with ``S_old, S_new`` (n, D), ``C_old, C_new`` (n,), ``dim`` (n, k) the
+    contributions to the dimension score changes, ``comp`` (n, k) to the composite change
+    and ``reweighting`` (n,) the rest of the composite change (zero when both years have
+    the same dimensions scored).
+    """
+    D = len(model.dims)
+    t_old, S_old = _dim_terms(model, Z_old)
+    t_new, S_new = _dim_terms(model, Z_new)
+    scale = np.ones(D)
+    if model.dim_lo is not None:
+        scale = 100.0 / np.where(model.dim_hi > model.dim_lo, model.dim_hi - model.dim_lo, 1.0)
+    dS = S_new - S_old
+    if model.aggregation == "geometric":
+        dim = _proportional(t_new - t_old, model.dim_index, D, dS)
+    else:
+        dim = (t_new - t_old) * scale[model.dim_index]
+    both = ~np.isnan(S_old) & ~np.isnan(S_new)
+    dim = np.where(both[:, model.dim_index], dim, 0.0)
+    v = model.w_dim
+    C_old = aggregate(S_old, v[:, None], model.aggregation)[:, 0]
+    C_new = aggregate(S_new, v[:, None], model.aggregation)[:, 0]
+    if model.aggregation == "geometric":
+        ld = lambda S: np.where(np.isnan(S), 0.0, np.log1p(np.clip(np.nan_to_num(S), 0, None)))
+        V = np.where(both, v, 0.0).sum(axis=1, keepdims=True)
+        share = np.where(both, v * (ld(S_new) - ld(S_old)), 0.0) / np.where(V > 0, V, 1.0)
+        tot = share.sum(axis=1)
+        # the change over the dimensions scored in both years is split; the rest (a
+        # dimension scored in one year only) is the re-weighting
+        on_both = lambda S: aggregate(np.where(both, S, np.nan), v[:, None], "geometric")[:, 0]
+        dC_both = np.nan_to_num(on_both(S_new) - on_both(S_old))
+        dSf = np.nan_to_num(dS)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dimC = np.where(tot[:, None] != 0, dC_both[:, None] * share
+                            / np.where(tot[:, None] != 0, tot[:, None], 1.0), 0.0)
+            per = np.where(dSf[:, model.dim_index] != 0,
+                           dim / np.where(dSf != 0, dSf, 1.0)[:, model.dim_index], 0.0)
+        comp = per * dimC[:, model.dim_index]
+    else:
+        V_new = np.where(~np.isnan(S_new), v, 0.0).sum(axis=1)
+        comp = dim * (v[model.dim_index] / np.where(V_new > 0, V_new, 1.0)[:, None])
+    if model.aggregation == "geometric":       # the rest, by difference
+        reweighting = (C_new - C_old) - comp.sum(axis=1)
+    else:
+        reweighting = _reweighting(v, S_old, S_new, C_old, C_new)
+    return {"S_old": S_old, "S_new": S_new, "C_old": C_old, "C_new": C_new, "dim": dim,
+            "comp": comp, "reweighting": reweighting}
+
+
+def _reweighting(v, S_old, S_new, C_old, C_new):
+    """Arithmetic composite change not due to indicator changes: dimensions scored in one
+    year only, and the re-scaling of the others when the dimension weights present
+    change (``Σ_d v_d S_old (1/V_new − 1/V_old)`` over the dimensions of both years)."""
+    p_old, p_new = ~np.isnan(S_old), ~np.isnan(S_new)
+    V_old = np.where(p_old, v, 0.0).sum(axis=1)
+    V_new = np.where(p_new, v, 0.0).sum(axis=1)
+    inv = lambda V: np.where(V > 0, 1.0 / np.where(V > 0, V, 1.0), 0.0)
+    both = p_old & p_new
+    so, sn = np.nan_to_num(S_old), np.nan_to_num(S_new)
+    out = (np.where(both, v * so, 0.0).sum(axis=1) * (inv(V_new) - inv(V_old))
+           + np.where(p_new & ~p_old, v * sn, 0.0).sum(axis=1) * inv(V_new)
+           - np.where(p_old & ~p_new, v * so, 0.0).sum(axis=1) * inv(V_old))
+    return np.where(np.isnan(C_old) | np.isnan(C_new), np.nan, out)
+
+
+def _proportional(dt, dim_index, D, dS):
+    """Split ``dS`` per dimension over the items in proportion to their ``dt``."""
+    onehot = np.zeros((dt.shape[1], D))
+    onehot[np.arange(dt.shape[1]), dim_index] = 1.0
+    tot = dt @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(tot != 0, np.nan_to_num(dS) / np.where(tot != 0, tot, 1.0), 0.0)
+    return dt * f[:, dim_index]
+
+
+# ------------------------------------------------------------------------------ tables
+def _change_class(c_old, s_old, c_new, s_new) -> str:
+    if c_old == c_new and s_old == s_new:
+        return "same"
+    t_old, t_new = TIERS.get(c_old, 2), TIERS.get(c_new, 2)
+    return "up" if t_new > t_old else "down" if t_new < t_old else "lateral"
+
+
+def _text(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), "").astype(str)
+
+
+def _col(towns: pd.DataFrame, col: str) -> pd.Series:
+    """A text column, empty strings where absent."""
+    if col not in towns.columns:
+        return pd.Series([""] * len(towns), index=towns.index, dtype=object)
+    return _text(towns[col])
+
+
+def _num(towns: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in towns.columns:
+        return np.full(len(towns), np.nan)
+    return pd.to_numeric(towns[col], errors="coerce").to_numpy(dtype=float)
+
+
+def _pct(old: float, new: float, flag: bool) -> str:
+    if flag:
+        yn = lambda x: "是" if x >= 0.5 else "否"
+        return f"{yn(old)}→{yn(new)}"
+    if np.isnan(old) or np.isnan(new):
+        return "缺失→有值" if np.isnan(old) and not np.isnan(new) else \
+            "有值→缺失" if not np.isnan(old) else ""
+    if old == 0:
+        return "从 0 起" if new != 0 else "±0"
+    return f"{(new - old) / abs(old):+.0%}"
+
+
+def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
+    """Per town the ``top`` indicators with the largest |contribution|, as text."""
+    out = []
+    order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]
+    for i in range(contrib.shape[0]):
+        parts = []
+        for j in order[i]:
+            c = contrib[i, j]
+            if not np.isfinite(c) or abs(c) < 0.05:
+                continue
+            parts.append(f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{c:+.1f} 分）")
+        out.append("；".join(parts))
+    return out
+
+
+def _noise(old: pd.DataFrame, new: pd.DataFrame, changed: np.ndarray):
+    """Whether the category / rank change exceeds the uncertainty of either year."""
+    so, sn = _num(old, "stability"), _num(new, "stability")
+    known = ~np.isnan(so) & ~np.isnan(sn)
+    cat = np.where(known, (so >= STABLE) & (sn >= STABLE), np.nan)
+    cat = np.where(changed, cat, np.nan)
+    lo_o, hi_o = _num(old, "rank_p05"), _num(old, "rank_p95")
+    lo_n, hi_n = _num(new, "rank_p05"), _num(new, "rank_p95")
+    ok = ~np.isnan(lo_o + hi_o + lo_n + hi_n)
+    apart = (hi_n < lo_o) | (lo_n > hi_o)
+    rank = np.where(ok, apart, np.nan)
+    return cat, rank
+
+
+def _bool_col(x: np.ndarray) -> pd.Series:
+    return pd.Series(pd.array([None if np.isnan(v) else bool(v) for v in x], dtype="boolean"))
+
+
+def _transitions(old_run: Run, new_run: Run, pairs, report, dec, model, Xo, Xn,
+                 same_model: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    old, new = old_run.towns, new_run.towns
+    io = np.array([p[0] for p in pairs], dtype=int)
+    jn = np.array([p[1] for p in pairs], dtype=int)
+    o, n = old.iloc[io].reset_index(drop=True), new.iloc[jn].reset_index(drop=True)
+    cls = [_change_class(a, b, c, d) for a, b, c, d in zip(
+        _col(o, "category"), _col(o, "subtype"), _col(n, "category"), _col(n, "subtype"))]
+    changed = np.array([c != "same" for c in cls])
+    cat_noise, rank_noise = _noise(o, n, changed)
+    lab = {i["id"]: i.get("label_zh") or i["id"] for i in old_run.model_data["indicators"]}
+    units = {i["id"]: i.get("unit", "") for i in old_run.model_data["indicators"]}
+    labels = [lab.get(i, i) for i in model.indicators]
+    flags = [units.get(i) in ("是/否", "flag") for i in model.indicators]
+    t = pd.DataFrame({
+        "town_code": n["town_code"], "old_code": o["town_code"], "town": n["town"],
+        "county": _col(n, "county"),
+        "change": cls, "link": [p[2] for p in pairs], "changed": changed,
+        "category_old": _col(o, "category"), "subtype_old": _col(o, "subtype"),
+        "category_new": _col(n, "category"), "subtype_new": _col(n, "subtype"),
+        "category_zh_old": _col(o, "category_zh"), "category_zh_new": _col(n, "category_zh"),
+        "composite_old": dec["C_old"], "composite_new": dec["C_new"],
+        "d_composite": dec["C_new"] - dec["C_old"],
+        "composite_old_run": _num(o, "composite"), "composite_new_run": _num(n, "composite"),
+        "rank_old": _num(o, "rank"), "rank_new": _num(n, "rank"),
+        "rank_p05_old": _num(o, "rank_p05"), "rank_p95_old": _num(o, "rank_p95"),
+        "rank_p05_new": _num(n, "rank_p05"), "rank_p95_new": _num(n, "rank_p95"),
+        "stability_old": _num(o, "stability"), "stability_new": _num(n, "stability"),
+    })
+    t["d_rank"] = t["rank_old"] - t["rank_new"]            # > 0: moved up the ranking
+    t["category_change_beyond_noise"] = _bool_col(cat_noise)
+    t["rank_change_beyond_noise"] = _bool_col(rank_noise)
+    t["drivers"] = _drivers(labels, flags, Xo[io], Xn[jn], dec["comp"])
+    for d, dim in enumerate(model.dims):
+        t[f"d_score_{dim}"] = dec["S_new"][:, d] - dec["S_old"][:, d]
+        idx = np.flatnonzero(model.dim_index == d)
+        t[f"driver_{dim}"] = _drivers([labels[j] for j in idx], [flags[j] for j in idx],
+                                      Xo[io][:, idx], Xn[jn][:, idx], dec["dim"][:, idx], top=1)
+    t["composite_reweighting"] = dec["reweighting"]
+    long = _contributions(t, model, labels, Xo[io], Xn[jn], dec)
+    return t, long
+
+
+def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
+    n, k = dec["dim"].shape
+    w = model.w_in * model.w_dim[model.dim_index]
+    return pd.DataFrame({
+        "town_code": np.repeat(t["town_code"].to_numpy(), k),
+        "town": np.repeat(t["town"].to_numpy(), k),
+        "indicator": np.tile(model.indicators, n),
+        "label_zh": np.tile(labels, n),
+        "dimension": np.tile([model.dims[d] for d in model.dim_index], n),
+        "value_old": Xo.ravel(), "value_new": Xn.ravel(),
+        "norm_old": dec["Z_old"].ravel(), "norm_new": dec["Z_new"].ravel(),
+        "weight": np.tile(w, n),
+        "contribution_dimension": dec["dim"].ravel(),
+        "contribution_composite": dec["comp"].ravel(),
+    })
+
+
+def _unpaired(run: Run, rows: np.ndarray, status: str) -> pd.DataFrame:
+    towns = run.towns.iloc[rows].reset_index(drop=True)
+    side = "new" if status == "new" else "old"
+    other = "new" if side == "old" else "old"
+    out = pd.DataFrame({"town_code": towns["town_code"], "town": towns["town"],
+                        "county": _col(towns, "county"), "change": "gone" if status ==
+                        "merged" else status, "link": status, "changed": True,
+                        f"category_{side}": _col(towns, "category"),
+                        f"subtype_{side}": _col(towns, "subtype"),
+                        f"category_zh_{side}": _col(towns, "category_zh"),
+                        f"composite_{side}_run": _num(towns, "composite"),
+                        f"rank_{side}": _num(towns, "rank")})
+    out[f"category_{other}"] = ""
+    if side == "old":
+        out["old_code"] = towns["town_code"]
+    return out
+
+
+def transition_matrix(transitions: pd.DataFrame, labels: dict[str, str] | None = None
+                      ) -> pd.DataFrame:
+    """Counts old category × new category; a row for new towns, a column for gone ones."""
+    labels = labels or {}
+    new_row, gone_col = "（新设 new）", "（撤并/撤销 gone）"
+    old = transitions["category_old"].replace("", new_row).map(lambda c: labels.get(c, c))
+    new = transitions["category_new"].replace("", gone_col).map(lambda c: labels.get(c, c))
+    m = pd.crosstab(old.rename("上年类别 old"), new.rename("今年类别 new"))
+    order = [labels.get(c, c) for c in TIERS] + [c for c in m.index if c not in
+                                                 [labels.get(x, x) for x in TIERS]]
+    rows = [r for r in order if r in m.index and r != new_row] + \
+        ([new_row] if new_row in m.index else [])
+    cols = [c for c in order if c in m.columns and c != gone_col] + \
+        ([gone_col] if gone_col in m.columns else [])
+    return m.reindex(index=rows, columns=cols, fill_value=0)
+
+
+# ------------------------------------------------------------------ for the sheets
+def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
+    """Per town code of this year's ``towns`` (scored with ``--reference``): last year's
+    category and the indicator that moved the composite most in its direction.
+
+    Returns ``{town_code: {"old_zh", "old_en", "driver_zh", "driver_en"}}`` for the towns
+    of both years (by code); the sheets put it in words.
+    """
+    if not (Path(reference) / "towns.csv").is_file():       # a model.json alone
+        return {}
+    ref = read_run(reference)
+    model = ref.model
+    if any(i not in towns.columns for i in model.indicators):
+        return {}
+    old_pos = {c: i for i, c in enumerate(ref.towns["town_code"])}
+    codes = towns["town_code"].astype(str).tolist()
+    pairs = [(old_pos[c], j) for j, c in enumerate(codes) if c in old_pos]
+    if not pairs:
+        return {}
+    io, jn = (np.array(x, dtype=int) for x in zip(*pairs))
+    Xo, Zo = _parts(model, ref.towns)
+    Xn, Zn = _parts(model, towns.reset_index(drop=True))
+    dec = decompose(model, Zo[io], Zn[jn])
+    dC = np.nan_to_num(dec["C_new"] - dec["C_old"])
+    signed = np.nan_to_num(dec["comp"]) * np.where(dC < 0, -1.0, 1.0)[:, None]
+    top = signed.argmax(axis=1)
+    meta = {i["id"]: i for i in ref.model_data["indicators"]}
+    o = ref.towns.iloc[io].reset_index(drop=True)
+    out = {}
+    for r, (i_old, j_new) in enumerate(pairs):
+        k = int(top[r])
+        ind = meta.get(model.indicators[k], {})
+        flag = ind.get("unit") in ("是/否", "flag")
+        change = _pct(Xo[i_old, k], Xn[j_new, k], flag) if signed[r, k] > 0.05 else ""
+        sub_zh, sub_en = _col(o, "subtype_zh")[r], _col(o, "subtype_en")[r]
+        cat_zh, cat_en = _col(o, "category_zh")[r], _col(o, "category_en")[r]
+        out[codes[j_new]] = {
+            "old_zh": f"{cat_zh}·{sub_zh}" if sub_zh else cat_zh,
+            "old_en": (f"{cat_en} · {sub_en}" if sub_en else cat_en) or cat_zh,
+            "driver_zh": f"{ind.get('label_zh', '')} {change}" if change else "",
+            "driver_en": f"{ind.get('label_en') or ind.get('label_zh', '')} {change}"
+            if change else ""}
+    return out
+
+
+# ------------------------------------------------------------------------------ writing
+def _matrix_png(matrix: pd.DataFrame, path: Path, title: str) -> Path:
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from geo.static import cjk_font
+
+    font = FontProperties(fname=cjk_font()[1])    # by file: no family lookup
+    fig = Figure(figsize=(1.6 + 1.3 * matrix.shape[1], 1.2 + 0.7 * matrix.shape[0]), dpi=120)
+    ax = fig.add_subplot()
+    values = matrix.to_numpy()
+    ax.imshow(values, cmap=matplotlib.colormaps["Blues"], aspect="auto")
+    for (r, c), v in np.ndenumerate(values):
+        ax.text(c, r, str(v), ha="center", va="center", fontproperties=font,
+                color="white" if v > values.max() / 2 else "black")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, fontproperties=font, rotation=20,
+                  ha="right")
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontproperties=font)
+    ax.set_xlabel(matrix.columns.name, fontproperties=font)
+    ax.set_ylabel(matrix.index.name, fontproperties=font)
+    ax.set_title(title, fontproperties=font)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _matrix_html(matrix: pd.DataFrame, path: Path, title: str, notes: list[str]) -> Path:
+    from html import escape
+
+    top = max(int(matrix.to_numpy().max()), 1)
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in matrix.columns)
+    body = []
+    for r, row in matrix.iterrows():
+        cells = "".join(
+            f'<td style="background:rgba(33,113,181,{0.08 + 0.8 * v / top:.2f});'
+            f'color:{"#fff" if v > top / 2 else "#000"}">{v}</td>' for v in row)
+        body.append(f"<tr><th>{escape(str(r))}</th>{cells}</tr>")
+    html = (f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{escape(title)}'
+            "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+            "collapse}td,th{border:1px solid #ccc;padding:.4em .8em;text-align:center}"
+            "</style></head><body>"
+            f"<h1>{escape(title)}</h1><table><tr><th>{escape(str(matrix.index.name))} ↓ / "
+            f"{escape(str(matrix.columns.name))} →</th>{head}</tr>{''.join(body)}</table>"
+            + "".join(f"<p>{escape(n)}</p>" for n in notes) + "</body></html>")
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _read_geometry(run_path: Path):
+    """Town codes and polygons of a run's ``towns.gpkg`` (None without one)."""
+    import geopandas as gpd
+
+    gpkg = run_path / "towns.gpkg"
+    if not gpkg.is_file():
+        return None
+    g = gpd.read_file(gpkg, layer="towns", columns=["town_code"], engine="pyogrio")
+    g["town_code"] = g["town_code"].astype(str)
+    return g
+
+
+def _draw_map(old_geo, new_geo, transitions: pd.DataFrame, path: Path, lang: str,
+              notice: str | None, subtitle: str) -> Path | None:
+    """``compare_map.html``: 类别变化 and 综合得分变化 (geometry from the towns.gpkg)."""
+    import geopandas as gpd
+    from geo.maps import save_map, town_map
+
+    if old_geo is None or new_geo is None:
+        return None
+    gone = transitions["change"] == "gone"
+    geo = pd.concat([old_geo[old_geo["town_code"].isin(set(transitions.loc[gone, "town_code"]))],
+                     new_geo[new_geo["town_code"].isin(set(transitions.loc[~gone, "town_code"]))]],
+                    ignore_index=True)             # gone towns first: drawn underneath
+    keyed = transitions.drop_duplicates("town_code", keep="last").set_index("town_code")
+    t = keyed.reindex(geo["town_code"]).reset_index()
+    palette = {k: {"zh": zh, "en": en, "color": col}
+               for k, (zh, en, col) in CHANGE_CLASSES.items()}
+    frame = gpd.GeoDataFrame(
+        {"town_code": t["town_code"], "town": t["town"], "county": t["county"],
+         "category": t["change"], "change": t["change"], "composite_change": t["d_composite"],
+         "composite": t["composite_new"]}, geometry=geo.geometry.to_numpy(), crs=4326)
+    m = town_map(frame, palette=palette, layers=["change", "composite_change"], lang=lang,
+                 title="镇街分类年度变化 · Year-over-year change", notice=notice,
+                 subtitle=subtitle)
+    return save_map(m, path)
+
+
+_MAP_COLUMNS = ["town_code", "town", "county", "change", "d_composite", "composite_new"]
+
+
+def _map_child(conn, old_path: Path, new_path: Path, lang: str, notice, subtitle):
+    """In the forked process: read the geometry and load the map's libraries while the
+    parent compares, then draw when the transitions arrive (None: nothing to draw)."""
+    import pypinyin.constants  # noqa: F401  -- town_map's search keys: its dictionary
+    from geo import maps  # noqa: F401         loads in ~1 s, here beside the comparison
+
+    old_geo, new_geo = _read_geometry(old_path), _read_geometry(new_path)
+    message = conn.recv()
+    if message is None:
+        return None
+    transitions, path = message
+    return _draw_map(old_geo, new_geo, transitions, path, lang, notice, subtitle)
+
+
+class _MapJob:
+    """The change map, prepared in a forked process from the start of the comparison
+    (from :data:`MAP_BESIDE_FROM` towns), or drawn here when asked for."""
+
+    def __init__(self, old_run: Run, new_run: Run, lang: str, *, fork: bool):
+        self.args = (old_run.path, new_run.path, lang,
+                     old_run.manifest.get("notice") or new_run.manifest.get("notice"),
+                     f"{old_run.path.name} → {new_run.path.name}")
+        self.job, self.send = None, None
+        if fork and can_fork():
+            import multiprocessing
+
+            recv, self.send = multiprocessing.get_context("fork").Pipe(duplex=False)
+            self.job = Forked(_map_child, recv, *self.args)
+            recv.close()                  # the child's end
+
+    def draw(self, transitions: pd.DataFrame, path: Path) -> Path | None:
+        if self.job is None:
+            old_path, new_path, lang, notice, subtitle = self.args
+            return _draw_map(_read_geometry(old_path), _read_geometry(new_path),
+                             transitions[_MAP_COLUMNS], path, lang, notice, subtitle)
+        self.send.send((transitions[_MAP_COLUMNS], path))
+        return self.job.result()
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+
+
+def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run,
+             has_noise: bool) -> list[str]:
+    counts = t["change"].value_counts()
+    lines = [f"比较（compare）：{old.path} → {new.path}",
+             "共用模型（shared model）：" + ("今年使用了上年模型（--reference），两年得分直接可比"
+                                       if same_model else
+                                       "今年未用 --reference：以上年 model.json 重算两年得分再比较"
+                                       "（composite_new_run 为今年自身得分）")]
+    lines.append("类别变化（category change）：" + "，".join(
+        f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
+    if has_noise:
+        real = t["category_change_beyond_noise"].fillna(False).astype(bool)
+        lines.append(f"超出不确定性的类别变化（beyond noise, stability ≥ {STABLE} both years）："
+                     f"{int(real.sum())} / {int((t['change'].isin(['up', 'down', 'lateral'])).sum())}")
+    else:
+        lines.append("未做不确定性分析（--draws 0）：无法判断变化是否超出噪声（not assessed）")
+    acc = report.groupby(["source", "status"]).size()
+    lines.append("逐行核对（every row accounted for, compare_report.csv）：" + "；".join(
+        f"{s} {st} {int(v)}" for (s, st), v in acc.items()))
+    return lines
+
+
+def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | None = None, *,
+                 crosswalk: str | Path | None = None, lang: str = "zh",
+                 map_html: bool = True) -> CompareResult:
+    """Compare two finished runs; with ``out`` write the tables, chart and map there.
+
+    Raises
+    ------
+    geo.errors.InputError
+        A folder is not a finished run, the crosswalk is malformed, or the new run lacks
+        an indicator of the old model.
+    classify.errors.ConfigError
+        A ``model.json`` is invalid.
+    """
+    t0 = time.perf_counter()
+    old_run, new_run = read_run(old_dir), read_run(new_dir)
+    draw = out is not None and map_html
+    job = _MapJob(old_run, new_run, lang, fork=draw and len(new_run.towns) >= MAP_BESIDE_FROM)
+    try:
+        result = _compare(old_run, new_run, crosswalk)
+        result.seconds["compute"] = round(time.perf_counter() - t0, 3)
+        if out is not None:
+            result.files = _write(result, Path(out), job if draw else None)
+            result.seconds["total"] = round(time.perf_counter() - t0, 3)
+    finally:
+        job.cancel()
+    return result
+
+
+def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
+    model = old_run.model
+    ref = (new_run.manifest.get("model") or {}).get("reference") or {}
+    same_model = (new_run.model_sha256 == old_run.model_sha256
+                  or ref.get("sha256") == old_run.model_sha256)
+    absent = [i for i in model.indicators if i not in new_run.towns.columns]
+    if absent:
+        raise InputError(f"the new run's towns.csv lacks {', '.join(absent)}, which the old "
+                         "run's model scores: the years cannot be compared under one model",
+                         path=new_run.path / "towns.csv", column=absent[0])
+    pairs, report = _pair(old_run.towns, new_run.towns, _read_crosswalk(crosswalk))
+    for side, run in (("old", old_run), ("new", new_run)):
+        hit = report["source"] == side
+        lookup = run.towns.set_index("town_code")
+        report.loc[hit, "town"] = report.loc[hit, "town_code"].map(lookup["town"]).to_numpy()
+        if "county" in lookup:
+            report.loc[hit, "county"] = report.loc[hit, "town_code"].map(
+                lookup["county"]).to_numpy()
+    report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
+                     "matched_to", "reason"]] if "county" in report else report
+    Xo, Zo = _parts(model, old_run.towns)
+    Xn, Zn = _parts(model, new_run.towns)
+    io = np.array([p[0] for p in pairs], dtype=int)
+    jn = np.array([p[1] for p in pairs], dtype=int)
+    dec = decompose(model, Zo[io], Zn[jn])
+    dec["Z_old"], dec["Z_new"] = Zo[io], Zn[jn]
+    t, long = _transitions(old_run, new_run, pairs, report, dec, model, Xo, Xn, same_model)
+    side_new = report[report["source"] == "new"].set_index("town_code")["reason"]
+    t["note"] = t["town_code"].map(side_new).fillna("").to_numpy()
+    rows = lambda side, status: report.loc[(report["source"] == side)
+                                           & (report["status"] == status), "source_row"
+                                           ].to_numpy() - 1
+    t = pd.concat([t, _unpaired(old_run, rows("old", "gone"), "gone"),
+                   _unpaired(old_run, rows("old", "merged"), "merged"),
+                   _unpaired(new_run, rows("new", "new"), "new")], ignore_index=True)
+    labels = dict(zip(_text(pd.concat([old_run.towns["category"], new_run.towns["category"]])),
+                      _text(pd.concat([old_run.towns.get("category_zh", old_run.towns["category"]),
+                                       new_run.towns.get("category_zh", new_run.towns["category"])]))))
+    matrix = transition_matrix(t, labels)
+    has_noise = bool(t["stability_old"].notna().any() and t["stability_new"].notna().any())
+    summary = _summary(t, report, same_model, old_run, new_run, has_noise)
+    result = CompareResult(t, long, matrix, report, same_model, summary=summary)
+    result.old, result.new = old_run, new_run
+    return result
+
+
+def _write(result: CompareResult, out: Path, job: _MapJob | None) -> list[Path]:
+    title = "类别转移矩阵 · Category transitions"
+    old_run, new_run = result.old, result.new
+    with staged_output(out) as stage:
+        files = [write_csv(result.transitions, stage / "transitions.csv"),
+                 write_csv(result.contributions, stage / "contributions.csv"),
+                 write_csv(result.report, stage / "compare_report.csv"),
+                 write_csv(result.matrix.reset_index(), stage / "transition_matrix.csv"),
+                 _matrix_html(result.matrix, stage / "transition_matrix.html", title,
+                              result.summary),
+                 _matrix_png(result.matrix, stage / "transition_matrix.png", title)]
+        if job is not None:
+            # the forked process has read the geometry meanwhile (same page either way)
+            made = job.draw(result.transitions, stage / "compare_map.html")
+            if made is None:
+                result.summary.append("无 towns.gpkg：未绘制变化地图（no map: towns.gpkg missing）")
+            else:
+                files.append(made)
+        manifest = {"old": {"path": str(old_run.path), "model_sha256": old_run.model_sha256},
+                    "new": {"path": str(new_run.path), "model_sha256": new_run.model_sha256},
+                    "same_model": result.same_model, "stable_from": STABLE, "tiers": TIERS,
+                    "summary": result.summary, "seconds": result.seconds}
+        (stage / "compare.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
+                                            encoding="utf-8")
+        files.append(stage / "compare.json")
+    return [out / f.name for f in files]

@@ -1,0 +1,397 @@
+"""The fitted indicator model as a file: ``model.json`` (write, load, validate, apply).
+
+Every run writes the model it scored with, so that a later year's table can be scored
+with the *same* outlier caps, transforms, normalisation parameters and weights
+(``towntype run … --reference PREVIOUS_RUN_DIR``): a score of 60 then means the same in
+both years.  JSON, not pickle: readable, diffable, safe to load, independent of the
+Python and scikit-learn versions.
+
+Layout (``"format": "towntype-model", "version": 1``)::
+
+    {
+      "format": "towntype-model", "version": 1,
+      "tool": "towntype 0.x",
+      "fitted_on": {"indicators": {"path": …, "sha256": …}, "towns": 85},
+      "methods": {"normalisation": "minmax", "aggregation": "arithmetic",
+                  "missing": "reweight", "outliers": "jrc", "weighting": "equal"},
+      "dimensions": [{"id": "strength", "label_zh": "综合实力", "weight": 0.142857,
+                      "rescale": null | {"lo": …, "hi": …}}, …],
+      "indicators": [{"id": "gdp", "label_zh": "地区生产总值", "unit": "万元",
+                      "dimension": "strength", "direction": "+",
+                      "weight_in_dimension": 0.1667, "weight": 0.0238,
+                      "reference_range": [min, max],            # raw values, fitting year
+                      "treatment": {"action": "none|winsorised|log|asinh",
+                                    "cap_low": null|x, "cap_high": null|x,   # null = no cap
+                                    "shift": 0.0, "scale": 1.0},
+                      "normaliser": {...}}, …]
+    }
+
+``normaliser`` holds the fitted parameters of the method in ``methods.normalisation``
+(on the treated values): ``minmax`` → ``{"min", "max"}``; ``zscore`` → ``{"mean",
+"scale"}``; ``target`` → ``{"worst", "target"}``; ``rank`` → ``{"reference": [sorted
+values]}``.  ``dimensions[].rescale`` is set for unbounded normalisations (z-scores):
+the reference minimum and maximum of the raw dimension score.
+
+Values of a new year beyond the reference range (the rule, applied by
+:func:`apply_model`): each indicator goes through the reference transforms unchanged —
+winsorisation caps and the log's lower bound clip as fitted, ``rank`` and ``target``
+clip to 0–100, and ``minmax`` / ``zscore`` keep the value beyond the reference range, so
+scores can fall below 0 or rise above 100 (growth past the best town of the reference
+year stays visible).  Every such value is counted per indicator and every score outside
+0–100 per column; the counts go to the console and ``run.json`` (``model.beyond_range``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from classify import __version__
+from classify.errors import ConfigError
+from classify.normalise import NORMALISERS, OutlierTreatment, _signs
+from classify.scoring import AGGREGATIONS, ScoreModel, ScoreResult
+from geo.errors import InputError
+
+__all__ = ["FORMAT", "VERSION", "model_to_dict", "model_from_dict", "write_model",
+           "load_model", "apply_model", "save_run_model", "model_record", "beyond_range", "BEYOND_RANGE_RULE", "MODEL_FILE"]
+
+FORMAT = "towntype-model"
+VERSION = 1
+MODEL_FILE = "model.json"
+#: The rule for new values beyond the reference year's range (said in run.json).
+BEYOND_RANGE_RULE = (
+    "参照模型外的数值保留并计数（kept and counted）：minmax/zscore 得分可低于 0 或高于 100；"
+    "rank/target 归一化与缩尾上下限按参照年截断（clipped as fitted）。 Values beyond the "
+    "reference year's range are kept and counted: minmax/zscore scores may fall below 0 "
+    "or exceed 100; rank/target normalisation and winsorisation caps clip as fitted.")
+
+#: Fitted parameters of each normaliser: JSON key → attribute.
+_NORM_PARAMS = {"minmax": {"min": "min_", "max": "max_"},
+                "zscore": {"mean": "mean_", "scale": "scale_"},
+                "target": {"worst": "worst_", "target": "target_"},
+                "rank": {"reference": "reference_"}}
+_MISSING = ("reweight", "impute_county_median")
+
+
+# ----------------------------------------------------------------------------- writing
+def _num(x) -> float | None:
+    """A float for JSON; ±inf and NaN (no cap, no value) become null."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def model_to_dict(model: ScoreModel, system, indicators: pd.DataFrame | None = None, *,
+                  weighting: str = "", outliers: str = "jrc",
+                  source: dict | None = None) -> dict:
+    """The model as plain JSON data (see the module docstring for the layout).
+
+    ``indicators`` (the table the model was fitted on) gives each indicator's
+    ``reference_range``; ``system`` its labels and units.
+    """
+    treat = model.treatment
+    norm = model.normaliser
+    params = _NORM_PARAMS[model.normalisation]
+    w_dim = np.asarray(model.w_dim, dtype=float)
+    items = []
+    for j, ind_id in enumerate(model.indicators):
+        ind = system.get(ind_id)
+        d = int(model.dim_index[j])
+        if indicators is not None and ind_id in indicators:
+            col = pd.to_numeric(indicators[ind_id], errors="coerce")
+            rng = [_num(col.min()), _num(col.max())] if col.notna().any() else [None, None]
+        else:
+            rng = [None, None]
+        fitted = {}
+        for key, attr in params.items():
+            value = getattr(norm, attr)[j]
+            fitted[key] = ([float(v) for v in value] if key == "reference"
+                           else _num(value))
+        items.append({
+            "id": ind_id, "label_zh": ind.label_zh, "label_en": ind.label_en,
+            "unit": ind.unit, "dimension": model.dims[d], "direction": model.directions[j],
+            "weight_in_dimension": float(model.w_in[j]),
+            "weight": float(model.w_in[j] * w_dim[d]),
+            "reference_range": rng,
+            "treatment": {"action": treat.actions_[j], "cap_low": _num(treat.lower_[j]),
+                          "cap_high": _num(treat.upper_[j]), "shift": float(treat.shift_[j]),
+                          "scale": float(treat.scale_[j])},
+            "normaliser": fitted,
+        })
+    dims = []
+    for d, dim_id in enumerate(model.dims):
+        dim = system.dimension(dim_id)
+        rescale = None if model.dim_lo is None else {"lo": _num(model.dim_lo[d]),
+                                                     "hi": _num(model.dim_hi[d])}
+        dims.append({"id": dim_id, "label_zh": dim.label_zh, "label_en": dim.label_en,
+                     "weight": float(w_dim[d]), "rescale": rescale})
+    return {
+        # no creation time: the same fit gives the same bytes (run.json has the time)
+        "format": FORMAT, "version": VERSION, "tool": f"towntype {__version__}",
+        "fitted_on": source or {},
+        "methods": {"normalisation": model.normalisation, "aggregation": model.aggregation,
+                    "missing": model.missing, "outliers": outliers, "weighting": weighting},
+        "dimensions": dims,
+        "indicators": items,
+    }
+
+
+def write_model(path: str | Path, data: dict) -> Path:
+    """Write ``model.json`` (UTF-8, Chinese readable, no NaN/Infinity tokens)."""
+    path = Path(path)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- loading
+class _Checker:
+    """Reads keys of the model data, raising a ConfigError that names the key."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, key: str, message: str):
+        raise ConfigError(f"{message}; the file is not a valid towntype model — re-run the "
+                          "reference year with this towntype version to rewrite model.json",
+                          key=key, path=self.path)
+
+    def get(self, obj: dict, name: str, key: str, kind, *, null=False):
+        if not isinstance(obj, dict) or name not in obj:
+            self.fail(key, "missing")
+        value = obj[name]
+        if value is None and null:
+            return None
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                self.fail(key, f"expected a finite number, found {value!r}")
+            return float(value)
+        if not isinstance(value, kind):
+            self.fail(key, f"expected {getattr(kind, '__name__', kind)}, found "
+                           f"{type(value).__name__} {value!r}"[:200])
+        return value
+
+    def choice(self, obj, name, key, choices):
+        value = self.get(obj, name, key, str)
+        if value not in choices:
+            self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+
+def model_from_dict(data: dict, *, path: str | Path | None = None) -> ScoreModel:
+    """A :class:`~classify.scoring.ScoreModel` from ``model.json`` data, validated.
+
+    Raises
+    ------
+    classify.errors.ConfigError
+        Naming the key that is missing or wrong (``indicators[3].normaliser.min``).
+    """
+    c = _Checker(path)
+    if not isinstance(data, dict):
+        c.fail("(top level)", f"expected a JSON object, found {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        c.fail("format", f"expected {FORMAT!r}, found {data.get('format')!r}")
+    version = data.get("version")
+    if version != VERSION:
+        c.fail("version", f"this towntype reads model version {VERSION}, found {version!r}")
+    methods = c.get(data, "methods", "methods", dict)
+    normalisation = c.choice(methods, "normalisation", "methods.normalisation",
+                             tuple(NORMALISERS))
+    aggregation = c.choice(methods, "aggregation", "methods.aggregation", AGGREGATIONS)
+    missing = c.choice(methods, "missing", "methods.missing", _MISSING)
+    dims_data = c.get(data, "dimensions", "dimensions", list)
+    if not dims_data:
+        c.fail("dimensions", "empty")
+    dims, w_dim, lo, hi = [], [], [], []
+    for d, item in enumerate(dims_data):
+        k = f"dimensions[{d}]"
+        dims.append(c.get(item, "id", f"{k}.id", str))
+        w_dim.append(c.get(item, "weight", f"{k}.weight", float))
+        rescale = c.get(item, "rescale", f"{k}.rescale", dict, null=True)
+        lo.append(np.nan if rescale is None else c.get(rescale, "lo", f"{k}.rescale.lo", float))
+        hi.append(np.nan if rescale is None else c.get(rescale, "hi", f"{k}.rescale.hi", float))
+    if len(set(dims)) != len(dims):
+        c.fail("dimensions", f"a dimension id is listed twice: {dims}")
+    items = c.get(data, "indicators", "indicators", list)
+    if not items:
+        c.fail("indicators", "empty: the model scores no indicator")
+    ids, dim_index, directions, w_in = [], [], [], []
+    actions, caps_lo, caps_hi, shifts, scales = [], [], [], [], []
+    fitted = {key: [] for key in _NORM_PARAMS[normalisation]}
+    for j, item in enumerate(items):
+        k = f"indicators[{j}]"
+        ids.append(c.get(item, "id", f"{k}.id", str))
+        dim = c.get(item, "dimension", f"{k}.dimension", str)
+        if dim not in dims:
+            c.fail(f"{k}.dimension", f"{dim!r} is not one of the dimensions {dims}")
+        dim_index.append(dims.index(dim))
+        directions.append(c.choice(item, "direction", f"{k}.direction", ("+", "-")))
+        w_in.append(c.get(item, "weight_in_dimension", f"{k}.weight_in_dimension", float))
+        t = c.get(item, "treatment", f"{k}.treatment", dict)
+        actions.append(c.choice(t, "action", f"{k}.treatment.action",
+                                ("none", "winsorised", "log", "asinh")))
+        caps_lo.append(c.get(t, "cap_low", f"{k}.treatment.cap_low", float, null=True))
+        caps_hi.append(c.get(t, "cap_high", f"{k}.treatment.cap_high", float, null=True))
+        shifts.append(c.get(t, "shift", f"{k}.treatment.shift", float))
+        scales.append(c.get(t, "scale", f"{k}.treatment.scale", float))
+        n = c.get(item, "normaliser", f"{k}.normaliser", dict)
+        for key in fitted:
+            if key == "reference":
+                ref = c.get(n, key, f"{k}.normaliser.reference", list)
+                fitted[key].append(np.asarray([c.get({"v": v}, "v", f"{k}.normaliser."
+                                                     f"reference[{i}]", float)
+                                               for i, v in enumerate(ref)], dtype=float))
+            else:
+                fitted[key].append(c.get(n, key, f"{k}.normaliser.{key}", float))
+    if len(set(ids)) != len(ids):
+        c.fail("indicators", f"an indicator id is listed twice: {ids}")
+    k = len(ids)
+    treat = OutlierTreatment(transforms=[a if a in ("log", "asinh") else "none"
+                                         for a in actions],
+                             rule=str(methods.get("outliers", "jrc")))
+    treat.actions_ = actions
+    treat.lower_ = np.array([-np.inf if v is None else v for v in caps_lo])
+    treat.upper_ = np.array([np.inf if v is None else v for v in caps_hi])
+    treat.shift_, treat.scale_ = np.asarray(shifts), np.asarray(scales)
+    treat.record_, treat.n_features_in_ = [], k
+    norm = NORMALISERS[normalisation](directions=directions)
+    norm.signs_, norm.n_features_in_ = _signs(directions, k), k
+    for key, attr in _NORM_PARAMS[normalisation].items():
+        setattr(norm, attr, fitted[key] if key == "reference" else np.asarray(fitted[key]))
+    rescale = not np.isnan(lo).all()
+    return ScoreModel(ids, dims, np.asarray(dim_index), directions, treat, norm,
+                      normalisation, aggregation, missing, np.asarray(w_in),
+                      np.asarray(w_dim), np.asarray(lo) if rescale else None,
+                      np.asarray(hi) if rescale else None)
+
+
+def load_model(path: str | Path) -> tuple[ScoreModel, dict, str]:
+    """Read and validate ``model.json`` (or the ``model.json`` of a run folder).
+
+    Returns the model, the raw data and the file's sha256.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise ConfigError(f"no model file at {path}: --reference needs the folder of an "
+                          "earlier run (with its model.json) or the model.json itself",
+                          path=path)
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"not readable as UTF-8 JSON ({err})", path=path) from None
+    return model_from_dict(data, path=path), data, hashlib.sha256(raw).hexdigest()
+
+
+# ----------------------------------------------------------------------------- applying
+def beyond_range(data: dict, indicators: pd.DataFrame, scores: pd.DataFrame) -> dict:
+    """Counts of values beyond the reference year's range and of scores outside 0–100."""
+    values = {}
+    for item in data["indicators"]:
+        lo, hi = (item.get("reference_range") or [None, None])[:2]
+        if item["id"] not in indicators:
+            continue
+        x = pd.to_numeric(indicators[item["id"]], errors="coerce")
+        below = int((x < lo).sum()) if lo is not None else 0
+        above = int((x > hi).sum()) if hi is not None else 0
+        if below or above:
+            values[item["id"]] = {"below": below, "above": above}
+    cols = [c for c in scores.columns if c.startswith("score_") or c == "composite"]
+    out = {}
+    for col in cols:
+        s = scores[col]
+        n_lo, n_hi = int((s < 0).sum()), int((s > 100).sum())
+        if n_lo or n_hi:
+            out[col] = {"below_0": n_lo, "above_100": n_hi}
+    return {"rule": BEYOND_RANGE_RULE, "values": values, "scores": out}
+
+
+def _weights_frame(model: ScoreModel, method: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "indicator": model.indicators,
+        "dimension": [model.dims[d] for d in model.dim_index],
+        "weight": model.w_in * model.w_dim[model.dim_index],
+        "weight_in_dimension": model.w_in,
+        "dimension_weight": model.w_dim[model.dim_index],
+        "method": f"{method} (reference model)" if method else "reference model",
+    })
+
+
+def apply_model(reference: str | Path, indicators: pd.DataFrame, county=None, *,
+                system=None, log=lambda msg: None) -> ScoreResult:
+    """Score ``indicators`` with the model of an earlier run, fitting nothing.
+
+    ``reference`` is a run folder or its ``model.json``; ``system`` (this run's indicator
+    system) names the indicators it would score that the model does not.  The result's ``reference``
+    records the model file (path, sha256) and the values beyond its range (see the
+    module docstring for the rule); each count is also passed to ``log``.
+
+    Raises
+    ------
+    geo.errors.InputError
+        An indicator of the model is not in this year's table.
+    classify.errors.ConfigError
+        The model file is missing or invalid.
+    """
+    path = Path(reference)
+    model, data, digest = load_model(path)
+    model_path = path / MODEL_FILE if path.is_dir() else path
+    absent = [i for i in model.indicators if i not in indicators.columns]
+    if absent:
+        raise InputError(f"指标缺失（indicator missing）: the reference model {model_path} "
+                         f"scores {', '.join(absent)}, which this year's table lacks; add "
+                         "the columns (same headers and units as the reference year) or "
+                         "run without --reference", path=model_path)
+    scores = model.transform(indicators, county)
+    scorable = [i.id for i in system.scored] if system is not None else indicators.columns
+    extra = [c for c in scorable if c in indicators.columns and c not in model.indicators]
+    excluded = pd.DataFrame({"indicator": extra,
+                             "reason": "not in the reference model (--reference)"})
+    treatment = pd.DataFrame({"indicator": model.indicators,
+                              "action": model.treatment.actions_,
+                              "cap_low": model.treatment.lower_,
+                              "cap_high": model.treatment.upper_})
+    beyond = beyond_range(data, indicators, scores)
+    result = ScoreResult(scores, _weights_frame(model, data["methods"].get("weighting", "")),
+                         model, treatment, excluded,
+                         reference={"path": str(model_path), "sha256": digest,
+                                    "fitted_on": data.get("fitted_on", {}),
+                                    "beyond_range": beyond})
+    log(f"参照模型（reference model）：{model_path}（sha256 {digest[:12]}…）")
+    for ind, n in beyond["values"].items():
+        log(f"超出参照年范围（beyond the reference range）：{ind} 低于 {n['below']} 个、"
+            f"高于 {n['above']} 个")
+    for col, n in beyond["scores"].items():
+        log(f"得分超出 0–100（score outside 0–100, kept）：{col} <0 {n['below_0']} 个、"
+            f">100 {n['above_100']} 个")
+    return result
+
+
+def save_run_model(path: str | Path, scored: ScoreResult, system, indicators: pd.DataFrame,
+                   source: dict | None = None) -> Path:
+    """``model.json`` of a run: the model fitted here, or — with ``--reference`` — the
+    reference file itself, byte for byte (the same sha256: a chain of years keeps one
+    model)."""
+    path = Path(path)
+    ref = scored.reference
+    if ref:
+        path.write_bytes(Path(ref["path"]).read_bytes())
+        return path
+    method = str(scored.weights["method"].iloc[0]) if len(scored.weights) else ""
+    data = model_to_dict(scored.model, system, indicators, weighting=method,
+                         outliers=system.methods.outliers, source=source)
+    return write_model(path, data)
+
+
+def model_record(path: str | Path, scored: ScoreResult) -> dict:
+    """``run.json["model"]``: the model file written, and the reference applied if any."""
+    path = Path(path)
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "reference": scored.reference}
