@@ -174,3 +174,24 @@ def test_the_run_leaves_the_garbage_collector_as_it_found_it(tmp_path):
     # the stages froze what they made (kept out of full collections while the run goes
     # on); once it returns, the collector sees those objects again
     assert gc.get_freeze_count() == 0
+
+
+def _warns_then_returns(x):
+    import warnings as w
+
+    from geo.errors import InputWarning
+
+    w.warn("child warning", InputWarning)
+    return x
+
+
+@needs_fork
+def test_the_childs_warnings_are_issued_again_in_the_parent():
+    import warnings
+
+    from geo.errors import InputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert Forked(_warns_then_returns, 5).result() == 5
+    assert [(w.category, str(w.message)) for w in caught] == [(InputWarning, "child warning")]
