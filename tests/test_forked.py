@@ -195,3 +195,28 @@ def test_the_childs_warnings_are_issued_again_in_the_parent():
         warnings.simplefilter("always")
         assert Forked(_warns_then_returns, 5).result() == 5
     assert [(w.category, str(w.message)) for w in caught] == [(InputWarning, "child warning")]
+
+
+def _keeps_writing(*args, **kwargs):
+    stage = args[-1]
+    while True:                       # recreates the staging folder while it lives
+        stage.mkdir(exist_ok=True)
+        (stage / "towns.csv").write_text("still writing")
+        time.sleep(0.01)
+
+
+@needs_fork
+def test_an_interrupt_stops_the_forked_writer_before_the_staging_folder_goes(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setattr(pipeline, "TABLES_BESIDE_FROM", 1)
+    monkeypatch.setattr(pipeline, "_write_tables", _keeps_writing)
+
+    def interrupted(*args, **kwargs):
+        time.sleep(0.2)               # the writer is busy in the staging folder
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_suggest", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(demo_options(tmp_path / "out", draws=0, static_formats=()))
+    time.sleep(0.3)                   # a writer still alive would bring the folder back
+    assert [p.name for p in tmp_path.iterdir()] == []
