@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import datetime as _dt
 import gc
 import os
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 import warnings
 import webbrowser
@@ -309,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = None
     # warnings are gathered for the whole command and printed once, one line each (the
     # one place where towntype changes process-wide state: the command owns the process)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _interrupts_here_only():
         try:
             args = _parse(argv)
             console.lang = getattr(args, "lang", "zh")
@@ -327,6 +330,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_DEFECT
         finally:
             console.print(caught)
+
+
+@contextlib.contextmanager
+def _interrupts_here_only():
+    """Ctrl-C interrupts this process only: the processes it forks (the table writer, the
+    sheet renderers) ignore it and are stopped by this one, which removes what they were
+    writing, so none of them prints a traceback of its own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def on_interrupt(signum, frame):
+        if os.getpid() == owner:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

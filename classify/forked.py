@@ -120,6 +120,9 @@ class Forked:
             ok, payload, spent, raised = self._recv.recv()
         except EOFError:                # killed (out of memory?) before it could answer
             ok, payload, spent, raised = False, (None, None), None, []
+        except BaseException:           # interrupted while waiting: stop the child first
+            self._proc.terminate()
+            raise
         finally:
             self._proc.join()
             self._recv.close()

@@ -104,6 +104,9 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False,
         if item is not None and _inside(Path(item), out):
             raise InputError(f"the input {item} is inside --out, which a run replaces "
                              "whole; choose another --out", path=out)
+    if _inside(Path.cwd(), out):
+        raise InputError("--out is the current folder or contains it, and a run replaces "
+                         "it whole; give a subfolder such as --out towntype-out", path=out)
     if out.is_dir() and any(out.iterdir()) and not is_towntype_output(out) and not force:
         raise InputError(
             f"--out is a folder that is not empty and not an earlier towntype output (no "
@@ -130,6 +133,8 @@ def staged_output(out_dir: str | Path, *, force: bool = False) -> Iterator[Path]
     finished or been stopped when the block ends.
     """
     out = check_output_folder(out_dir, force=force)
+    if out.is_symlink():              # replace the folder it points to, keep the link
+        out = Path(os.path.realpath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:

@@ -327,3 +327,32 @@ def test_the_pipeline_gives_its_warnings_back_to_a_notebook(tmp_path, monkeypatc
                                                              static_formats=()))
     assert [str(w.message) for w in caught if w.category is InputWarning] == ["twice"]
     assert result.manifest["warnings"][0]["count"] == 2
+
+
+def _interrupt_self_then(value):
+    import os
+    import signal
+    import time
+
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.1)
+    return value
+
+
+def test_ctrl_c_interrupts_this_process_and_not_its_forked_helpers():
+    import os
+    import signal
+    import time
+
+    from classify.cli import _interrupts_here_only
+    from classify.forked import Forked, can_fork
+
+    if not can_fork():
+        pytest.skip("no fork on this platform")
+    before = signal.getsignal(signal.SIGINT)
+    with _interrupts_here_only():
+        assert Forked(_interrupt_self_then, "done").result() == "done"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(2)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -220,3 +220,24 @@ def test_an_interrupt_stops_the_forked_writer_before_the_staging_folder_goes(tmp
         run_pipeline(demo_options(tmp_path / "out", draws=0, static_formats=()))
     time.sleep(0.3)                   # a writer still alive would bring the folder back
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+@needs_fork
+def test_an_interrupt_while_waiting_stops_the_child():
+    import signal
+
+    def alarm(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    job = Forked(time.sleep, 60)
+    t0 = time.perf_counter()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            job.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.perf_counter() - t0 < 10
+    assert not job._proc.is_alive() and job.done

@@ -353,3 +353,21 @@ def test_workbook_never_writes_text_as_a_formula(tmp_path):
     assert [ws.cell(r, 1).value for r in range(2, 6)] == list(table["town"])
     assert {ws.cell(r, 1).data_type for r in range(2, 6)} == {"s"}
     assert ws["B2"].data_type == "s" and ws["B4"].data_type == "s" and ws["C2"].value == -1.5
+
+
+def test_out_containing_the_current_folder_is_refused(tmp_path, monkeypatch):
+    here = _previous_run(tmp_path / "out")
+    monkeypatch.chdir(here)
+    with pytest.raises(InputError, match="current folder"):
+        check_output_folder(here)
+
+
+def test_a_symlinked_out_keeps_its_link_and_gets_the_new_results(tmp_path):
+    real = _previous_run(tmp_path / "real", "map.png")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with staged_output(link) as stage:
+        (stage / "towns.csv").write_text("new")
+    assert link.is_symlink() and (link / "towns.csv").read_text() == "new"
+    assert not (real / "map.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
