@@ -148,8 +148,8 @@ class Console:
         details = self.details[:self.MAX_DETAILS]
         if len(self.details) > self.MAX_DETAILS:
             more = len(self.details) - self.MAX_DETAILS
-            details.append(f"另有 {more} 条读取说明（more details），见 run.json" if zh
-                           else f"{more} more details: see run.json")
+            details.append(f"另有 {more} 条说明（more details），见 run.json 的 log" if zh
+                           else f"{more} more details: see \"log\" in run.json")
         for line in details:
             print(line, file=err)
         if self.error:

@@ -428,6 +428,14 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     return opts
 
 
+def _kept(log: Callable[[str], None], said: list[str]) -> Callable[[str], None]:
+    """``log`` that also keeps each message in ``said``."""
+    def keep(message: str) -> None:
+        said.append(str(message))
+        log(message)
+    return keep
+
+
 def _input_paths(opts: RunOptions) -> list[Path | None]:
     """The files a run reads (none may lie inside the output folder it replaces)."""
     return [opts.boundaries, opts.indicators, opts.counties, opts.config, opts.crosswalk]
@@ -518,6 +526,8 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
 
 def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResult:
     check_output_folder(opts.out, force=opts.force, inputs=_input_paths(opts))
+    said: list[str] = []            # what the run said, kept in run.json ("log")
+    log = _kept(log, said)
     opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
@@ -548,6 +558,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["warnings"] = for_manifest(warning_records(caught))
+        manifest["log"] = said
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,

@@ -293,6 +293,10 @@ def test_an_ordinary_demo_prints_at_most_twenty_lines(tmp_path, capsys):
     lines = (captured.out + captured.err).splitlines()
     assert len(lines) <= 20, lines
     assert not any("Warning" in line or ".py:" in line for line in lines)
+    manifest = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["warnings"] == []
+    details = captured.err.splitlines()
+    assert details and all(line in manifest["log"] for line in details)
 
 
 def test_many_warnings_are_capped_on_the_console_and_all_kept(tmp_path, capsys, monkeypatch):
