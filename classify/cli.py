@@ -47,6 +47,10 @@ CLUSTER_METHODS = ("kmeans", "ward", "gmm", "ward_spatial", "skater", "skater_ge
                    "redcap")
 #: Files the map context (``--counties``) can be read from.
 GEO_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".zip")
+#: Files a crosswalk can be read from (:func:`geo.join.read_crosswalk`).
+CROSSWALK_SUFFIXES = (".csv", ".txt", ".xlsx", ".xls")
+#: Tables whose worksheets ``--sheet`` chooses from.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 #: Exit statuses: a user error, a defect of towntype, an interrupt (128 + SIGINT).
 EXIT_USER, EXIT_DEFECT, EXIT_INTERRUPT = 2, 3, 130
 
@@ -132,6 +136,14 @@ def _geo_file(text: str) -> Path:
     return path
 
 
+def _crosswalk_file(text: str) -> Path:
+    path = _file(text)
+    if path.suffix.lower() not in CROSSWALK_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"不是表格文件（not a table）：{path}；可用（use）{', '.join(CROSSWALK_SUFFIXES)}")
+    return path
+
+
 def _taxonomy(text: str) -> str:
     from classify.taxonomy import PRESETS
 
@@ -194,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--counties", type=_geo_file,
                      help="county outlines for map context (optional)")
     run.add_argument("--join-on", choices=("auto", "code", "name"), default="auto")
-    run.add_argument("--crosswalk", type=_file,
+    run.add_argument("--crosswalk", type=_crosswalk_file,
                      help="CSV of renamed/merged towns (old code or name → new code)")
     run.add_argument("--encoding", type=_encoding, default="auto",
                      help="text encoding of the indicator table, e.g. gb18030 "
@@ -246,6 +258,10 @@ def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if args.basemap == "tianditu" and not args.tianditu_key:
         parser.error("argument --basemap: tianditu 需要您的密钥（needs your key）："
                      "add --tianditu-key KEY, or choose --basemap none|osm|gaode")
+    table = getattr(args, "indicators", None)
+    if getattr(args, "sheet", None) and table.suffix.lower() not in WORKBOOK_SUFFIXES:
+        parser.error(f"argument --sheet: 只用于工作簿（workbooks only: "
+                     f"{', '.join(WORKBOOK_SUFFIXES)}）；{table} 没有工作表（has no sheets）")
     inputs = [getattr(args, name, None) for name in
               ("boundaries", "indicators", "counties", "config", "crosswalk")]
     try:

@@ -304,6 +304,9 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
     from classify.clusters import agreement, cluster_towns
 
     k = opts.k if opts.k == "auto" else int(opts.k)
+    if k != "auto" and k > len(frame):
+        raise InputError(f"--k {k} asks for more clusters than the {len(frame)} matched "
+                         f"towns; give --k from 2 to {len(frame)}, or --k auto")
     with timer("clustering"):
         result = cluster_towns(frame, method=opts.cluster_method, k=k, seed=opts.seed,
                                geometry=frame.geometry)

@@ -45,6 +45,8 @@ def _run_args(tmp_path, *extra):
     (["--counties", "missing.geojson"], r"--counties: .*file not found.*missing.geojson"),
     (["--crosswalk", "missing.csv"], r"--crosswalk: .*file not found"),
     (["--config", "missing.toml"], r"--config: .*file not found"),
+    (["--crosswalk", "/etc/hostname"], r"--crosswalk: .*not a table.*\.csv"),
+    (["--sheet", "2023"], r"--sheet: .*workbooks only"),
     (["--encoding", "klingon"], r"--encoding: .*unknown encoding.*'klingon'"),
     (["--boundary-encoding", "klingon"], r"--boundary-encoding: .*unknown encoding"),
 ])
@@ -56,6 +58,13 @@ def test_bad_flag_values_are_refused_with_their_range(tmp_path, capsys, no_run, 
     err = capsys.readouterr().err
     assert re.search(expected, err), err
     assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_more_clusters_than_towns_names_the_flag(tmp_path, capsys):
+    assert main(_run_args(tmp_path, "--k", "200", "--draws", "0", "--static", "none")) == 2
+    assert "--k 200 asks for more clusters than the 84 matched towns" in \
+        capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
