@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="whole pipeline on the bundled Qingyuan demo region")
     _add_run_options(demo)
+    demo.set_defaults(subparser=demo)   # its usage line goes with errors found after parsing
 
     run = sub.add_parser("run", help="whole pipeline on your files")
     run.add_argument("--boundaries", type=_file, required=True,
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sheet", help="worksheet of the indicator workbook")
     run.add_argument("--layer", help="layer of a multi-layer boundary file")
     _add_run_options(run)
+    run.set_defaults(subparser=run)
 
     init = sub.add_parser("init", help="write a starter config (TOML) for your indicator table")
     init.add_argument("--indicators", type=_file, required=True)
@@ -376,7 +378,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.command in ("demo", "run"):
         args.out = args.out or Path("towntype-demo" if args.command == "demo"
                                     else "towntype-out")
-        _check_run_args(parser, args)
+        _check_run_args(args.subparser, args)
     return args
 
 
