@@ -347,7 +347,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.error = _defect(exc, _report_folder(args))
             return EXIT_DEFECT
         finally:
-            console.print(caught)
+            try:
+                console.print(caught)
+            except BrokenPipeError:     # the reader went away (towntype … | head)
+                _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    """Send what is left of standard output to the null device (so the interpreter's
+    last flush does not fail once more on the closed pipe)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @contextlib.contextmanager

@@ -261,7 +261,25 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
     if m.get("notice"):
         lines.append(m["notice"])
-    return lines
+    return _action_lines(join, lang) + lines
+
+
+def _action_lines(join: dict, lang: str) -> list[str]:
+    """The first line of the summary when input rows were not matched: they need the
+    user's action (the reasons are in join_report.csv)."""
+    left = {side: sum(int(join[side].get(b, 0)) for b in ("ambiguous", "unmatched"))
+            for side in ("boundaries", "table")}
+    if not any(left.values()):
+        return []
+    if lang == "en":
+        parts = [f"{n} {'boundary features' if side == 'boundaries' else 'table rows'}"
+                 for side, n in left.items() if n]
+        return [f"needs checking: {' and '.join(parts)} not matched (ambiguous or "
+                "unmatched); see join_report.csv"]
+    parts = [f"边界要素 {n} 个" if side == "boundaries" else f"指标表 {n} 行"
+             for side, n in left.items() if n]
+    return [f"需要核对（needs checking）：{'、'.join(parts)}未匹配（ambiguous or unmatched），"
+            "见 join_report.csv"]
 
 
 def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:

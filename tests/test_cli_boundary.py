@@ -369,3 +369,29 @@ def test_ctrl_c_interrupts_this_process_and_not_its_forked_helpers():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(2)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_unmatched_rows_lead_the_summary(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "o"), "--draws", "0",
+                 "--static", "none"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # the demo table has one town (大坪镇, 441826108) with no boundary feature
+    assert out[0] == "需要核对（needs checking）：指标表 1 行未匹配（ambiguous or unmatched），" \
+                     "见 join_report.csv"
+
+
+def test_a_closed_standard_output_is_not_a_traceback(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            raise io.UnsupportedOperation("no file")
+
+    monkeypatch.setattr(sys, "stdout", Closed())
+    assert main(["demo", "--out", str(tmp_path / "o"), "--draws", "0",
+                 "--static", "none"]) == 0
+    assert (tmp_path / "o" / "run.json").is_file()
