@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--sheet")
     init.add_argument("--encoding", type=_encoding, default="auto")
     init.add_argument("--out", type=Path, default=Path("towntype.toml"),
-                      help="where to write the config (default towntype.toml)")
+                      help="where to write the config (default towntype.toml; not an "
+                           "existing file)")
+    init.set_defaults(subparser=init)
 
     bnd = sub.add_parser("boundaries", help="build boundary data")
     bsub = bnd.add_subparsers(dest="boundaries_command", required=True)
@@ -392,6 +394,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         args.out = args.out or Path("towntype-demo" if args.command == "demo"
                                     else "towntype-out")
         _check_run_args(args.subparser, args)
+    elif args.command == "init" and args.out.exists():
+        args.subparser.error(f"argument --out: {args.out} 已存在（exists）；choose another "
+                             "path, or delete it first (your edits in it would be lost)")
     return args
 
 

@@ -395,3 +395,12 @@ def test_a_closed_standard_output_is_not_a_traceback(tmp_path, monkeypatch):
     assert main(["demo", "--out", str(tmp_path / "o"), "--draws", "0",
                  "--static", "none"]) == 0
     assert (tmp_path / "o" / "run.json").is_file()
+
+
+def test_init_refuses_to_overwrite_a_config_before_reading(tmp_path, capsys, no_run):
+    cfg = tmp_path / "towntype.toml"
+    cfg.write_text("# my edits\n", encoding="utf-8")
+    assert main(["init", "--indicators", str(data_dir() / DEMO["indicators"]),
+                 "--out", str(cfg)]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert cfg.read_text(encoding="utf-8") == "# my edits\n"
