@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import hashlib
 import io
 import json
@@ -136,7 +137,8 @@ def staged_output(out_dir: str | Path, *, force: bool = False) -> Iterator[Path]
     if out.is_symlink():              # replace the folder it points to, keep the link
         out = Path(os.path.realpath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    _sweep(out)
+    staging = Path(tempfile.mkdtemp(prefix=_prefix(out, "partial"), dir=out.parent))
     try:
         yield staging
         publish(staging, out)
@@ -153,7 +155,7 @@ def publish(staging: Path, out: Path) -> None:
     if not out.exists():
         os.rename(staging, out)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    old = Path(tempfile.mkdtemp(prefix=_prefix(out, "old"), dir=out.parent))
     os.rmdir(old)                     # a free name beside out
     os.rename(out, old)               # a locked file inside: fails here, nothing moved
     try:
@@ -165,6 +167,34 @@ def publish(staging: Path, out: Path) -> None:
         warnings.warn(f"{old}: the previous results could not all be removed (a file in "
                       f"use?); the new results are complete in {out}; delete {old} by hand",
                       OutputWarning, stacklevel=3)
+
+
+def _prefix(out: Path, kind: str) -> str:
+    """Name prefix of the folders a run makes beside ``out``: ``.NAME.partial-PID-``
+    (staging) and ``.NAME.old-PID-`` (the results being replaced)."""
+    return f".{out.name}.{kind}-{os.getpid()}-"
+
+
+def _sweep(out: Path) -> None:
+    """Remove what a run that was killed outright (no chance to clean up) left beside
+    ``out``: its folders name a process that no longer exists."""
+    for kind in ("partial", "old"):
+        for folder in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*-*"):
+            pid = folder.name[len(f".{out.name}.{kind}-"):].split("-", 1)[0]
+            if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+                _remove(folder)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True                     # someone else's process, or cannot tell: keep
+    return True
 
 
 def _remove(folder: Path) -> bool:

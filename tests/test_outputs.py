@@ -382,3 +382,25 @@ def test_sheet_rows_write_formula_like_text_as_inline_text():
     assert "<f>" not in xml and "<f " not in xml
     assert xml.count('t="inlineStr"') == 3
     assert '<c r="C2"><v>-1.5</v></c>' in xml and '<c r="B3"><v>2</v></c>' in xml
+
+
+def test_what_a_killed_run_left_beside_out_is_swept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = _previous_run(tmp_path / "out", "towns.csv")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = tmp_path / f".out.partial-{gone}-abc"
+    dead.mkdir()
+    (dead / "towns.csv").write_text("half")
+    (tmp_path / f".out.old-{gone}-def").mkdir()
+    live = tmp_path / f".out.partial-{os.getppid()}-ghi"       # a process still running
+    live.mkdir()
+    other = tmp_path / ".other.partial-1-x"
+    other.mkdir()
+    with staged_output(out) as stage:
+        (stage / "towns.csv").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", live.name, other.name])
