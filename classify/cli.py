@@ -238,10 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     approx = bsub.add_parser(
         "approximate",
         help="approximate town boundaries: Thiessen polygons of town seats clipped to counties")
-    approx.add_argument("--counties", type=Path, required=True,
+    approx.add_argument("--counties", type=_geo_file, required=True,
                         help="county polygons (GeoJSON; GCJ-02 as published by Amap)")
-    approx.add_argument("--towns", type=Path, required=True, help="official town list (CSV)")
-    approx.add_argument("--places", type=Path, required=True, help="GeoNames places (CSV)")
+    approx.add_argument("--towns", type=_file, required=True, help="official town list (CSV)")
+    approx.add_argument("--places", type=_file, required=True, help="GeoNames places (CSV)")
     approx.add_argument("--counties-datum", choices=DATUMS, default="gcj02",
                         help="datum of the county polygons (default gcj02, as Amap publishes)")
     approx.add_argument("--city", default="4418", help="4-digit city code (default 4418, Qingyuan)")

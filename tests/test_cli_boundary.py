@@ -404,3 +404,11 @@ def test_init_refuses_to_overwrite_a_config_before_reading(tmp_path, capsys, no_
                  "--out", str(cfg)]) == 2
     assert "--out" in capsys.readouterr().err
     assert cfg.read_text(encoding="utf-8") == "# my edits\n"
+
+
+def test_boundaries_approximate_checks_its_files_first(tmp_path, capsys):
+    assert main(["boundaries", "approximate", "--counties", str(tmp_path / "c.geojson"),
+                 "--towns", str(tmp_path / "t.csv"), "--places", str(tmp_path / "p.csv"),
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--counties: " in err and "file not found" in err and "Traceback" not in err
