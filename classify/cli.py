@@ -22,6 +22,7 @@ import codecs
 import contextlib
 import datetime as _dt
 import gc
+import logging
 import os
 import shlex
 import signal
@@ -332,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = None
     # warnings are gathered for the whole command and printed once, one line each (the
     # one place where towntype changes process-wide state: the command owns the process)
-    with warnings.catch_warnings(record=True) as caught, _interrupts_here_only():
+    with warnings.catch_warnings(record=True) as caught, _interrupts_here_only(), \
+            _library_logs_as_warnings():
         try:
             args = _parse(argv)
             console.lang = getattr(args, "lang", "zh")
@@ -363,6 +365,30 @@ def _quiet_stdout() -> None:
         os.dup2(null, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+class _LogWarning(logging.Handler):
+    """A library's log record of level WARNING or above, issued as a Python warning (so
+    it is printed once, on one line, and kept in ``run.json`` like the others)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            warnings.warn(f"{record.name}: {record.getMessage()}", UserWarning, stacklevel=2)
+        except Exception:       # noqa: BLE001 - a log line must never stop the run
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _library_logs_as_warnings():
+    """Libraries' log messages (GDAL through pyogrio, PROJ …) would otherwise be printed
+    raw by Python's last-resort handler."""
+    handler = _LogWarning(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 @contextlib.contextmanager

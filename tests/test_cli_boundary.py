@@ -412,3 +412,22 @@ def test_boundaries_approximate_checks_its_files_first(tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "--counties: " in err and "file not found" in err and "Traceback" not in err
+
+
+def test_library_log_messages_become_warning_lines(tmp_path, capsys, monkeypatch):
+    import logging
+
+    real = pipeline._cluster
+
+    def logs(*args, **kwargs):
+        logging.getLogger("pyogrio._io").warning("Field 名称 truncated to 10 bytes")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_cluster", logs)
+    assert main(_run_args(tmp_path, "--draws", "0", "--static", "none")) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "提示（warning）：pyogrio._io: Field 名称 truncated to 10 bytes"
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["warnings"][0]["message"] == "pyogrio._io: Field 名称 truncated to 10 bytes"
+    assert not any(isinstance(h, logging.Handler) and type(h).__name__ == "_LogWarning"
+                   for h in logging.getLogger().handlers)
