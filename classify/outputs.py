@@ -186,7 +186,8 @@ def _sweep(out: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
+    """Whether process ``pid`` may still run (when in doubt: yes, keep its folder)."""
+    if pid == os.getpid() or os.name == "nt":   # Windows' os.kill would end the process
         return True
     try:
         os.kill(pid, 0)
