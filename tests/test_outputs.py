@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from classify.outputs import order_columns, staged_output, write_csv, write_towns
+from classify.outputs import (OutputWarning, check_output_folder, neutralise, order_columns,
+                              staged_output, write_csv, write_towns)
+from geo.errors import InputError
 
 
 @pytest.fixture
@@ -36,9 +38,17 @@ def test_staged_output_moves_files_only_on_success(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def _previous_run(out, *names):
+    """A folder as an earlier run left it (its run.json marks it as towntype's)."""
+    out.mkdir(parents=True)
+    (out / "run.json").write_text('{"tool": "towntype 0.1"}', encoding="utf-8")
+    for name in names:
+        (out / name).write_text("old", encoding="utf-8")
+    return out
+
+
 def test_staged_output_leaves_previous_outputs_on_failure(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
+    out = _previous_run(tmp_path / "out")
     (out / "towns.csv").write_text("old")
     with pytest.raises(RuntimeError):
         with staged_output(out) as stage:
@@ -158,3 +168,239 @@ def test_workbook_reads_back_like_the_table(tmp_path):
     np.testing.assert_array_equal(back["int"], table["int"])
     assert back["flag"].tolist() == table["flag"].tolist()
     np.testing.assert_allclose(back["share"], table["share"].astype(float))
+
+
+# -- publishing: the output folder is replaced whole, or not at all ----------------------
+
+def test_a_new_run_leaves_no_file_of_the_earlier_one(tmp_path):
+    out = _previous_run(tmp_path / "out", "map.png", "towns.csv")
+    with staged_output(out) as stage:
+        (stage / "towns.csv").write_text("new")
+        (stage / "run.json").write_text('{"tool": "towntype 0.2"}')
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "towns.csv"]
+    assert (out / "towns.csv").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no staging, no old copy
+
+
+def test_a_failed_rename_into_place_restores_the_old_folder(tmp_path, monkeypatch):
+    import os
+
+    out = _previous_run(tmp_path / "out", "towns.csv")
+    real = os.rename
+    calls = []
+
+    def rename(src, dst):
+        calls.append((str(src), str(dst)))
+        if ".partial-" in str(src):          # the staging folder cannot be moved in
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(PermissionError):
+        with staged_output(out) as stage:
+            (stage / "towns.csv").write_text("new")
+            (stage / "map.png").write_text("new")
+    assert len(calls) == 3                    # old away, new in (failed), old back
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "towns.csv"]
+    assert (out / "towns.csv").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_locked_old_folder_is_left_whole_and_the_staging_folder_removed(tmp_path,
+                                                                             monkeypatch):
+    import os
+
+    out = _previous_run(tmp_path / "out", "towns.csv")
+    real = os.rename
+
+    def rename(src, dst):                     # Windows: a file of the old run is open
+        if str(src) == str(out):
+            raise PermissionError(13, "The process cannot access the file", str(src))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(PermissionError):
+        with staged_output(out) as stage:
+            (stage / "towns.csv").write_text("new")
+    assert (out / "towns.csv").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_an_old_folder_that_cannot_be_removed_is_reported(tmp_path, monkeypatch):
+    import shutil
+
+    out = _previous_run(tmp_path / "out", "towns.csv")
+    real = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):        # a file of the old run is in use
+        if ".out.old-" not in str(path):
+            real(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    with pytest.warns(OutputWarning, match="could not all be removed"):
+        with staged_output(out) as stage:
+            (stage / "towns.csv").write_text("new")
+    assert (out / "towns.csv").read_text() == "new"
+    assert not (out / "run.json").exists()              # nothing of the old run in out
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_an_interrupt_leaves_the_previous_results_and_no_staging_folder(tmp_path):
+    out = _previous_run(tmp_path / "out", "towns.csv")
+    with pytest.raises(KeyboardInterrupt):
+        with staged_output(out) as stage:
+            (stage / "towns.csv").write_text("half")
+            raise KeyboardInterrupt
+    assert (out / "towns.csv").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_out_naming_a_file_is_refused_before_any_work(tmp_path):
+    target = tmp_path / "results"
+    target.write_text("not a folder")
+    with pytest.raises(InputError, match="--out names an existing file"):
+        with staged_output(target):
+            pytest.fail("the block must not run")
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
+def test_a_folder_that_is_not_a_towntype_output_needs_force(tmp_path):
+    mine = tmp_path / "文档"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="no run.json.*--force"):
+        check_output_folder(mine)
+    assert check_output_folder(mine, force=True) == mine
+    assert check_output_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    (tmp_path / "empty").mkdir()
+    assert check_output_folder(tmp_path / "empty") == tmp_path / "empty"
+
+
+def test_an_input_inside_out_is_refused_even_with_force(tmp_path):
+    (tmp_path / "data").mkdir()
+    table = tmp_path / "data" / "指标.csv"
+    table.write_text("x")
+    with pytest.raises(InputError, match="inside --out"):
+        check_output_folder(tmp_path / "data", force=True, inputs=[None, table])
+
+
+def test_an_unwritable_parent_is_refused(tmp_path, monkeypatch):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(locked)
+                        else real(p, mode))
+    with pytest.raises(InputError, match="cannot write in .*locked.*no permission"):
+        check_output_folder(locked / "out" / "x")
+
+
+# -- no formula injection in CSV -----------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("=HYPERLINK(\"http://x\",\"点\")", "'=HYPERLINK(\"http://x\",\"点\")"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("==", "'=="), ("-1.5", "-1.5"), ("+3", "+3"), ("-1e-05", "-1e-05"),
+    ("连州镇", "连州镇"), ("a=b", "a=b"), ("", ""),
+])
+def test_neutralise_follows_the_owasp_rule(text, expected):
+    assert neutralise(text) == expected
+
+
+def test_csv_text_cells_are_neutralised_and_numbers_kept(tmp_path):
+    import csv as pycsv
+
+    table = pd.DataFrame({
+        "town": pd.Series(["=HYPERLINK(\"http://evil\")", "@x", "连州镇"], dtype="str"),
+        "mixed": pd.Series(["-1+1", -2.5, None], dtype=object),
+        "score": [-1.5, 2.0, float("nan")],
+        "rank": pd.array([-1, None, 3], dtype="Int64"),
+        "=head": [1, 2, 3],
+    })
+    for name, frame in (("fast", table), ("pandas", table.assign(
+            cat=pd.Categorical(["+1+1", "ok", "ok"])))):
+        path = write_csv(frame, tmp_path / f"{name}.csv")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(pycsv.reader(fh))
+        assert rows[0][:5] == ["town", "mixed", "score", "rank", "'=head"]
+        assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://evil\")", "'@x", "连州镇"]
+        assert [r[1] for r in rows[1:]] == ["'-1+1", "-2.5", ""]
+        assert [r[2] for r in rows[1:]] == ["-1.5", "2", ""]
+        assert [r[3] for r in rows[1:]] == ["-1", "", "3"]
+        if name == "pandas":
+            assert [r[5] for r in rows[1:]] == ["'+1+1", "ok", "ok"]
+    one = write_csv(pd.DataFrame({"t": ["=1+1"]}), tmp_path / "one.csv")
+    assert one.read_bytes() == b"\xef\xbb\xbft\n'=1+1\n"
+
+
+def test_workbook_never_writes_text_as_a_formula(tmp_path):
+    import zipfile
+
+    import openpyxl
+
+    from classify.outputs import write_xlsx
+
+    table = pd.DataFrame({"town": ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@A1"],
+                          "mixed": pd.Series(["=1", 2.0, "-x", None], dtype=object),
+                          "score": [-1.5, 2.0, 3.0, 4.0]})
+    path = write_xlsx({"towns": table}, tmp_path / "t.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet
+    ws = openpyxl.load_workbook(path)["towns"]
+    assert [ws.cell(r, 1).value for r in range(2, 6)] == list(table["town"])
+    assert {ws.cell(r, 1).data_type for r in range(2, 6)} == {"s"}
+    assert ws["B2"].data_type == "s" and ws["B4"].data_type == "s" and ws["C2"].value == -1.5
+
+
+def test_out_containing_the_current_folder_is_refused(tmp_path, monkeypatch):
+    here = _previous_run(tmp_path / "out")
+    monkeypatch.chdir(here)
+    with pytest.raises(InputError, match="current folder"):
+        check_output_folder(here)
+
+
+def test_a_symlinked_out_keeps_its_link_and_gets_the_new_results(tmp_path):
+    real = _previous_run(tmp_path / "real", "map.png")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with staged_output(link) as stage:
+        (stage / "towns.csv").write_text("new")
+    assert link.is_symlink() and (link / "towns.csv").read_text() == "new"
+    assert not (real / "map.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def test_sheet_rows_write_formula_like_text_as_inline_text():
+    from classify.xlsx import Sheet
+
+    sheet = Sheet("s", ["name", "mixed", "n"])
+    xml = sheet.rows_xml([["=HYPERLINK(\"http://x\")", "=1+1", -1.5],
+                          ["@SUM(A1)", 2.0, None]], 2, [0, 0, 0])
+    assert "<f>" not in xml and "<f " not in xml
+    assert xml.count('t="inlineStr"') == 3
+    assert '<c r="C2"><v>-1.5</v></c>' in xml and '<c r="B3"><v>2</v></c>' in xml
+
+
+def test_what_a_killed_run_left_beside_out_is_swept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = _previous_run(tmp_path / "out", "towns.csv")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = tmp_path / f".out.partial-{gone}-abc"
+    dead.mkdir()
+    (dead / "towns.csv").write_text("half")
+    (tmp_path / f".out.old-{gone}-def").mkdir()
+    live = tmp_path / f".out.partial-{os.getppid()}-ghi"       # a process still running
+    live.mkdir()
+    other = tmp_path / ".other.partial-1-x"
+    other.mkdir()
+    with staged_output(out) as stage:
+        (stage / "towns.csv").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", live.name, other.name])
