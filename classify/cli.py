@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--crs", default="auto", help="CRS of the boundaries, e.g. 4549 (default: from file)")
     run.add_argument("--datum", choices=DATUMS, default="wgs84",
                      help="shifted web datum of the boundaries' coordinates (default wgs84)")
+    run.add_argument("--duplicate-codes", choices=("stop", "apart"), default="stop",
+                     help="boundary features sharing one code under different names: stop "
+                          "(default), or keep them apart, each joined by name")
     run.add_argument("--sheet", help="worksheet of the indicator workbook")
     run.add_argument("--layer", help="layer of a multi-layer boundary file")
     run.add_argument("--designations", type=Path, action="append", default=[],
@@ -324,7 +327,8 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
             out=args.out, join_on=args.join_on, crosswalk=args.crosswalk,
             encoding=args.encoding, boundary_encoding=args.boundary_encoding, crs=args.crs,
             datum=args.datum, sheet=args.sheet, layer=args.layer,
-            designations=tuple(args.designations), **common)
+            duplicate_codes=args.duplicate_codes, designations=tuple(args.designations),
+            **common)
     result = run_pipeline(opts, log=console.log)
     if args.exiting:
         # the process ends now: keep the run's objects (millions at 40,000 towns) out of

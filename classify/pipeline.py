@@ -65,6 +65,8 @@ class RunOptions:
     crosswalk: Path | None = None
     encoding: str = "auto"
     boundary_encoding: str = "auto"
+    #: features sharing a code under different names: stop, or keep apart (join by name)
+    duplicate_codes: str = "stop"
     crs: str = "auto"
     datum: str = "wgs84"
     sheet: str | None = None
@@ -159,7 +161,8 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
     with timer("read"):
         boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
                                               encoding=opts.boundary_encoding, crs=opts.crs,
-                                              datum=opts.datum)
+                                              datum=opts.datum,
+                                              duplicate_codes=opts.duplicate_codes)
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
         counties = None
         if opts.counties is not None:
