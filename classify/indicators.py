@@ -259,7 +259,8 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         Indexed like ``frame``; one float column per recognised indicator (system order),
         then one per derived indicator whose inputs exist.
     missing_log : DataFrame
-        ``row, town_code, town, indicator, column, status, detail`` — one row per missing
+        ``row, town_code, town, indicator, column, status, detail, position`` (``position``:
+        the town's index label in ``frame``, a key that needs no code) — one row per missing
         value (``status="missing"``), per value a derived indicator could not be computed
         for (``"not derivable"``) and per derived indicator skipped for want of an input
         column (``"skipped"``, ``row`` empty; only with the built-in system — a user's
@@ -293,7 +294,7 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
                 f"of the table; fix the name or remove [derived.{der.id}]",
                 key=f"derived.{der.id}.{name}", path=system.path)
         if lacking:
-            log.append(pd.DataFrame([{"row": None, "town_code": "", "town": "",
+            log.append(pd.DataFrame([{"row": None, "town_code": "", "town": "", "position": None,
                                       "indicator": der.id, "column": "", "status": "skipped",
                                       "detail": f"needs {', '.join(lacking)}, not in the table"}]))
             continue
@@ -302,7 +303,7 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         gap = vals.isna()
         log.append(who[gap].assign(indicator=der.id, column="", status="not derivable",
                                    detail=why[gap].to_numpy()))
-    cols = ["row", "town_code", "town", "indicator", "column", "status", "detail"]
+    cols = ["row", "town_code", "town", "indicator", "column", "status", "detail", "position"]
     log = [x for x in log if len(x)]
     missing_log = (pd.concat(log, ignore_index=True) if log else pd.DataFrame()).reindex(
         columns=cols)
@@ -318,7 +319,9 @@ def _who(frame: pd.DataFrame) -> pd.DataFrame:
     row = frame["source_row"] if "source_row" in frame.columns else \
         pd.Series(frame.index, index=frame.index)
     return pd.DataFrame({"row": row.astype(object), "town_code": text("town_code"),
-                         "town": text("town")}, index=frame.index)
+                         "town": text("town"),
+                         "position": pd.Series(frame.index, index=frame.index, dtype=object)},
+                        index=frame.index)
 
 
 def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, str | None]:

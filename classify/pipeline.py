@@ -172,7 +172,7 @@ def _join(opts: RunOptions, boundaries, table, timer: _Timer):
 def _score(opts: RunOptions, joined, table, timer: _Timer):
     from classify.config import load_system
     from classify.indicators import build_indicators, recognise
-    from classify.scoring import score
+    from classify.scoring import county_key, score
 
     with timer("indicators"):
         system = load_system(opts.config)
@@ -181,7 +181,8 @@ def _score(opts: RunOptions, joined, table, timer: _Timer):
         rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
         indicators, missing_log = build_indicators(rows, recognition, system)
     with timer("scoring"):
-        result = score(indicators, system, weighting=opts.weighting, county=joined["county"])
+        result = score(indicators, system, weighting=opts.weighting,
+                       county=county_key(joined))
     return system, recognition, indicators, missing_log, result
 
 
@@ -249,6 +250,7 @@ def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
 
 def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Timer):
     from classify.rules import CategoryDrawer, classify_towns, stability_from_draws
+    from classify.scoring import county_key
     from classify.taxonomy import load_taxonomy
     from classify.uncertainty import monte_carlo
 
@@ -264,7 +266,7 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
             drawer = CategoryDrawer(frame, taxonomy, list(scored.model.dims),
                                     draws=opts.draws)
             mc = monte_carlo(indicators, system, draws=opts.draws, seed=opts.seed,
-                             weighting=opts.weighting, county=frame["county"], base=scored,
+                             weighting=opts.weighting, county=county_key(frame), base=scored,
                              county_ranks=True, on_chunk=drawer.add, keep_dim_scores=False)
             stab = stability_from_draws(drawer.result(), cats["target"].to_numpy())
             stab = pd.concat([stab.set_index(frame.index),
@@ -356,8 +358,11 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
 
     from classify.numfmt import unit_label
 
-    benchmarks = {s.town_code: ";".join(b.town for b in s.benchmarks)
-                  for s in suggestions if getattr(s, "benchmarks", None)}
+    from classify.sheets import sheet_names
+
+    # by position (suggestions come in frame order): codes may be missing or repeated
+    benchmarks = [";".join(b.town for b in (getattr(s, "benchmarks", None) or []))
+                  for s in suggestions]
     zh = opts.lang == "zh"
     popup = {i.id: (f"{i.label_zh}（{unit_label(i.unit, 'zh')}）" if zh else
                     f"{i.label_en} ({unit_label(i.unit, 'en')})")
@@ -366,7 +371,7 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps
         coverage = DisplayCoverage(frame.geometry)
-        shown = frame.assign(benchmarks=frame["town_code"].map(benchmarks).fillna(""))
+        shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
         m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
                      attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from classify.scoring import county_key, known
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
@@ -146,7 +147,8 @@ def _by_county(x: np.ndarray, groups: np.ndarray, fn) -> tuple[np.ndarray, np.nd
     """Apply ``fn`` to each county's columns; also return county sizes per town."""
     out = np.full(x.shape, np.nan)
     size = np.zeros(x.shape[1])
-    codes, inv = np.unique(groups, return_inverse=True)
+    # towns of unknown county (missing key) belong to no county: their value stays NaN
+    inv, codes = pd.factorize(known(np.asarray(groups, dtype=object)))
     for g in range(len(codes)):  # a loop over counties, not towns
         cols = np.flatnonzero(inv == g)
         out[:, cols] = fn(x[:, cols])
@@ -194,10 +196,12 @@ def _margin(rule: Rule, value) -> tuple[np.ndarray, np.ndarray]:
 
 # -- evaluation ---------------------------------------------------------------------------
 def _groups(frame):
-    for c in ("county_code", "county"):
-        if c in frame:
-            return frame[c].astype("string").fillna("?").to_numpy(object)
-    return None
+    """County of each town (``None``: unknown, in no county group); see
+    :func:`classify.scoring.county_key`.  ``None`` when the frame has no county column."""
+    key = county_key(frame)
+    if key is None:
+        return None
+    return key.astype(object).where(key.notna(), None).to_numpy(object)
 
 
 def _all_rules(taxonomy: Taxonomy, roles: bool = True):

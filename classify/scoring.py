@@ -47,9 +47,38 @@ from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_
 from classify.weighting import get_weighter
 
 __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
-           "rank_desc", "impute_county_median", "AGGREGATIONS"]
+           "rank_desc", "impute_county_median", "AGGREGATIONS", "county_key",
+           "UNKNOWN_COUNTY", "known"]
 
 AGGREGATIONS = ("arithmetic", "geometric")
+
+#: How a town with no county (no county code and no county name) is shown.
+UNKNOWN_COUNTY = "未知县区（unknown county）"
+
+
+def known(values) -> pd.Series:
+    """Text keys with blanks (``None``, NaN, ``""``, ``"nan"`` …) as ``<NA>`` (string dtype)."""
+    s = pd.Series(values).astype("string").str.strip()
+    return s.mask(s.isin(["", "nan", "NaN", "None", "<NA>"]))
+
+
+def county_key(frame: pd.DataFrame) -> pd.Series | None:
+    """The county each town is grouped by for ranks and peers within the county.
+
+    Its ``county_code`` where known, else its county name; ``<NA>`` when neither is known.
+    **Rule**: a town of unknown county belongs to no county group — it gets no rank within
+    the county (``rank_county`` empty), is nobody's same-county peer, and county-median
+    imputation falls back to the region median for it.  ``None`` when the frame has
+    neither column.
+    """
+    cols = [c for c in ("county_code", "county") if c in frame.columns]
+    if not cols:
+        return None
+    key = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for c in cols:
+        v = known(frame[c].to_numpy(object)).set_axis(frame.index)
+        key = key.fillna(("code:" if c == "county_code" else "name:") + v)
+    return key.rename("county_key")
 
 
 def block_matrix(w_in: np.ndarray, dim_index: np.ndarray, n_dims: int) -> np.ndarray:
@@ -92,24 +121,28 @@ def rank_desc(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
     """Rank 1 = highest value (ties share the best rank); missing values get no rank.
 
     Values are compared at 9 decimals, so that equal scores reached by different float
-    paths (e.g. another row order) tie.
+    paths (e.g. another row order) tie.  With ``groups``, a town whose group is missing
+    (unknown county) gets no rank: it belongs to no group.
     """
     values = values.round(9)
     if groups is None:
         r = values.rank(ascending=False, method="min")
     else:
-        r = values.groupby(groups.reindex(values.index), dropna=False).rank(
-            ascending=False, method="min")
+        g = known(groups.reindex(values.index).to_numpy(object)).set_axis(values.index)
+        r = values.groupby(g, dropna=True).rank(ascending=False, method="min")
+        r = r.reindex(values.index)
     return r.astype("Int64")
 
 
 def impute_county_median(X: pd.DataFrame, county: pd.Series | None) -> tuple[pd.DataFrame,
                                                                              pd.Series]:
     """Fill missing values with the county median (the region median where the county
-    has no value).  Returns the filled frame and the number imputed per town."""
+    has no value, or the town's county is unknown).  Returns the filled frame and the
+    number imputed per town."""
     miss = X.isna()
     if county is not None:
-        med = X.groupby(county.reindex(X.index), dropna=False).transform("median")
+        g = known(county.reindex(X.index).to_numpy(object)).set_axis(X.index)
+        med = X.groupby(g, dropna=True).transform("median").reindex(X.index)
         filled = X.fillna(med)
     else:
         filled = X

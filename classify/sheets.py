@@ -26,6 +26,7 @@ import re
 import tempfile
 import tomllib
 import zipfile
+from collections import Counter
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -401,7 +402,8 @@ def _bench_ctx(s: Suggestion, lang, t, N, html, pre: _Prepared | None = None) ->
             [t["benchmarks"]["same_city"]] if b.same_city else []
         item = {
             "code": b.town_code, "title": b.town, "tags": t["sep"].join(tags),
-            "caption": _fill(t["benchmarks"]["item"], html, town=b.town, county=b.county,
+            "caption": _fill(t["benchmarks"]["item"], html, town=_known(b.town, lang, "town"),
+                             county=_known(b.county, lang, "county"),
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
             "other_header": b.town}
@@ -658,8 +660,9 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
     }
     return {
         "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
-        "subtitle": _fill(t["subtitle"], html, town=s.town, code=s.town_code,
-                          county=s.county or "—"),
+        "subtitle": _fill(t["subtitle"], html, town=_known(s.town, lang, "town"),
+                          code=_known(s.town_code, lang, "code"),
+                          county=_known(s.county, lang, "county")),
         "dims": dims,
         "strengths_explain": _fill(t["strengths"]["explain"], html,
                                    top=int(s.extra.get("top", 80)),
@@ -996,7 +999,7 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     for k, s in enumerate(suggestions):
         if k:
             doc.add_section(WD_SECTION.NEW_PAGE)
-        ctx = (_contexts or {}).get(s.town_code) or _context(s, lang, False, notice)
+        ctx = (_contexts or {}).get(k) or _context(s, lang, False, notice)
         _docx_town(doc, st, ctx, s, lang, t, title if k == 0 else None, notice)
     cp = doc.core_properties
     cp.title = title or t["title"]
@@ -1120,11 +1123,55 @@ class _FileWriter:
         return False
 
 
+#: How an unknown key is shown on a sheet (a town without a county, code or name).
+UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知代码（unknown code）",
+                  "town": "未知镇名（unknown name）"},
+           "en": {"county": "unknown county", "code": "unknown code", "town": "unknown name"}}
+
+
+def _known(value, lang: str, kind: str) -> str:
+    """``value``, or the unknown-key wording when it is blank."""
+    text = "" if value is None else str(value).strip()
+    return UNKNOWN[lang][kind] if text in ("", "nan", "None", "<NA>") else text
+
+
+_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]")
+
+
+def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
+    """File name (without extension) of each town's sheet, unique in the list.
+
+    The town code when it is known and unique; a repeated code gets ``_1``, ``_2`` … in
+    list order; a town without a code is ``unknown_<k>`` (``k`` its 1-based position).
+    Characters other than letters, digits, ``_ . -`` become ``_`` (codes with slashes).
+    The map links to the same names (``classify.pipeline`` passes them)."""
+    codes = [_UNSAFE_NAME.sub("_", str(s.town_code or "").strip()).strip(".") for s in
+             suggestions]
+    count = Counter(codes)
+    seen: Counter = Counter()
+    used: set[str] = set()
+    out = []
+    for k, c in enumerate(codes, 1):
+        if not c:
+            name = f"unknown_{k}"
+        elif count[c] == 1:
+            name = c
+        else:
+            seen[c] += 1
+            name = f"{c}_{seen[c]}"
+        while name in used:           # e.g. a code that is literally 'unknown_3'
+            name += "_"
+        used.add(name)
+        out.append(name)
+    return out
+
+
 @_gc_paused
 def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
                       lang: str = "zh", docx: bool = False, title: str | None = None,
                       notice: str | None = None, workers: int | None = None) -> list[Path]:
-    """Write ``suggestions/<town_code>.md`` and ``.html`` per town, ``suggestions.xlsx`` and,
+    """Write ``suggestions/<name>.md`` and ``.html`` per town (:func:`sheet_names`: the
+    town code, made unique), ``suggestions.xlsx`` and,
     with ``docx=True``, ``suggestions.docx``, under ``out_dir``.
 
     ``out_dir`` is the run's output directory; the files go to ``out_dir/suggestions/``
@@ -1138,24 +1185,19 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
     out = Path(out_dir)
     folder = out if out.name == "suggestions" else out / "suggestions"
     folder.mkdir(parents=True, exist_ok=True)
-    seen: set[str] = set()
-    for s in suggestions:
-        if s.town_code in seen:
-            raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file names "
-                              "need unique codes (check the join report)", key="town_code")
-        seen.add(s.town_code)
-    paths = [folder / f"{s.town_code}.{ext}" for s in suggestions for ext in ("md", "html")]
+    names = sheet_names(suggestions)
+    paths = [folder / f"{name}.{ext}" for name in names for ext in ("md", "html")]
     if workers is None:
         workers = 2 if len(suggestions) >= 1000 and (os.cpu_count() or 1) >= 2 else 1
-    plain: dict[str, dict] = {}
+    plain: dict[int, dict] = {}
     book = _Book(suggestions, lang, notice)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".xlsx-") as tmp:
         if workers > 1 and not docx and "fork" in multiprocessing.get_all_start_methods():
             parts = _write_parallel(suggestions, folder, lang, notice, workers, book,
-                                    Path(tmp))
+                                    Path(tmp), names)
         else:
             summaries = _write_sheets(suggestions, folder, lang, notice,
-                                      plain if docx else None)
+                                      plain if docx else None, names=names)
             parts = [_book_part(book, suggestions, lo, hi, Path(tmp), summaries[lo:hi])
                      for lo, hi in _parts(len(suggestions))]
         paths.append(_save_book(book, folder / "suggestions.xlsx", parts))
@@ -1166,7 +1208,7 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
 
 
 def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None, *,
-                  chunk: int = 2000) -> list[dict]:
+                  chunk: int = 2000, names: list[str] | None = None) -> list[dict]:
     """The Markdown and HTML sheet of every town (``plain`` collects the plain-text
     contexts, which also make the Word sections); the big tables of ``chunk`` towns at a
     time (:class:`_Prepared`).  Returns the towns' summary rows (of the workbook), made
@@ -1174,16 +1216,17 @@ def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | No
     md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
     t, N = labels(lang), _num_factory(lang, False)
     summaries = []
+    names = sheet_names(suggestions) if names is None else names
     with _FileWriter() as files:
         for lo in range(0, len(suggestions), chunk):
             part = suggestions[lo:lo + chunk]
             pre = _Prepared(part, lang)
-            for s in part:
+            for k, s in enumerate(part, lo):
                 if plain is not None:
-                    plain[s.town_code] = _context(s, lang, False, notice)
+                    plain[k] = _context(s, lang, False, notice)
                 ctx = _context(s, lang, True, notice, pre)  # renders the Markdown sheet too
-                files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
-                files.write(folder / f"{s.town_code}.html", html_t.render(**ctx))
+                files.write(folder / f"{names[k]}.md", md_t.render(**ctx))
+                files.write(folder / f"{names[k]}.html", html_t.render(**ctx))
                 summaries.append(_summary_row(s, lang, t, N, ctx, pre))
     return summaries
 
@@ -1222,8 +1265,9 @@ _JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickl
 
 def _render_part(job: tuple[int, int, int]):
     key, lo, hi = job
-    suggestions, folder, lang, notice, book, tmp = _JOBS[key]
-    summaries = _write_sheets(suggestions[lo:hi], folder, lang, notice, None)
+    suggestions, folder, lang, notice, book, tmp, names = _JOBS[key]
+    summaries = _write_sheets(suggestions[lo:hi], folder, lang, notice, None,
+                              names=names[lo:hi])
     return _book_part(book, suggestions, lo, hi, tmp, summaries)
 
 
@@ -1238,11 +1282,11 @@ def _parts(n: int, per_part: int | None = None) -> list[tuple[int, int]]:
 
 
 def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int, book: _Book,
-                    tmp: Path) -> list:
+                    tmp: Path, names: list[str]) -> list:
     """Sheets and workbook rows made by ``workers`` forked processes, a part of the towns
     at a time (a fresh process for each: what a part makes is freed with it)."""
     key = id(suggestions)
-    _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp)
+    _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp, names)
     for name in ("sheet.md.j2", "sheet.html.j2", "chart.svg.j2"):
         _template(name)  # compiled once, here, not in every process
     _patterns()

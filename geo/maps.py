@@ -267,6 +267,10 @@ def available_layers(towns: pd.DataFrame) -> list[str]:
     return out
 
 
+#: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
+_BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
+
+
 def _text(towns: pd.DataFrame, column: str) -> pd.Series:
     if column not in towns.columns:
         return pd.Series([""] * len(towns), index=towns.index, dtype=object)
@@ -795,12 +799,17 @@ def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
 
 def _attribute_payload(towns, t, lang: str, indicators) -> dict:
     """Names, search keys and popup evidence per town."""
-    names = _text(towns, "town").tolist()
+    names = _text(towns, "town").replace(_BLANK).tolist()
     pinyin, initials = _pinyin(names)
-    props = {"code": _text(towns, "town_code").tolist(), "name": names,
+    codes = _text(towns, "town_code").replace(_BLANK)
+    props = {"code": codes.where(codes != "", t("unknown_code")).tolist(),
+             "name": [n or t("unknown_town") for n in names],
              "pinyin": pinyin, "initials": initials}
+    if "sheet" in towns.columns:       # sheet file names (codes may be missing or repeated)
+        props["sheet"] = _text(towns, "sheet").tolist()
     if "county" in towns.columns:
-        props["county"] = _text(towns, "county").tolist()
+        county = _text(towns, "county").replace(_BLANK)
+        props["county"] = county.where(county != "", t("unknown_county")).tolist()
     return {"props": props,
             "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t)}
 

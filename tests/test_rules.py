@@ -415,3 +415,20 @@ def test_percentile_candidates_match_full_ranks(values, threshold, op):
     # every town that can pass keeps its exact percentile; the others are left out
     assert_array_equal(part[passes], full[passes])
     assert not np.any(np.isfinite(part) & ~np.isfinite(full))
+
+
+def test_towns_of_unknown_county_are_in_no_county_group():
+    """Issue 13: a town without county (code and name missing) is not ranked within a
+    county of 'unknown' towns: its county-scale values stay missing (rule not met)."""
+    import numpy as np
+    import pandas as pd
+
+    from classify.rules import _by_county, _groups
+
+    x = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
+    groups = _groups(pd.DataFrame({"county_code": ["a", None, "a", "", "b"],
+                                   "county": ["A", None, "A", None, "B"]}))
+    out, size = _by_county(x, groups, lambda a: a * 10)
+    np.testing.assert_array_equal(out[0, [0, 2, 4]], [10, 30, 50])
+    assert np.isnan(out[0, [1, 3]]).all()
+    assert size.tolist() == [2, 0, 2, 0, 1]

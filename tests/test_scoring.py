@@ -87,6 +87,30 @@ def test_missing_left_out_and_reweighted(three):
     assert s["n_missing"].tolist() == [0, 1, 0] and s["n_imputed"].tolist() == [0, 0, 0]
 
 
+def test_unknown_county_imputes_from_the_region_median():
+    """A town of unknown county is not grouped with the other unknown ones: its gap is
+    filled from the region median."""
+    ind = pd.DataFrame({"a": [10.0, 20.0, 30.0, 40.0, 50.0], "b": [5.0, np.nan, 1.0, 2.0, 9.0],
+                        "c": [1.0, 3.0, 2.0, 4.0, 5.0]})
+    county = pd.Series(["x", None, "x", "y", ""], dtype=object)
+    res = score(ind, _system(), missing="impute_county_median", county=county)
+    from classify.scoring import impute_county_median
+    filled, n = impute_county_median(ind, county)
+    assert filled.loc[1, "b"] == 3.5           # median of 5, 1, 2, 9 (the region)
+    assert n.tolist() == [0, 1, 0, 0, 0]
+    assert res.scores["rank_county"].isna().tolist() == [False, True, False, False, True]
+
+
+def test_county_key_prefers_code_then_name():
+    from classify.scoring import county_key
+    f = pd.DataFrame({"county_code": ["441802", None, "", np.nan],
+                      "county": ["清城区", "清新区", None, "nan"]})
+    k = county_key(f)
+    assert k.tolist()[:3] == ["code:441802", "name:清新区", pd.NA] or \
+        (k.iloc[0] == "code:441802" and k.iloc[1] == "name:清新区" and pd.isna(k.iloc[2]))
+    assert pd.isna(k.iloc[3])
+
+
 def test_missing_imputed_from_county_median():
     ind = pd.DataFrame({"a": [10.0, 20.0, 30.0, 40.0], "b": [5.0, np.nan, 1.0, 2.0],
                         "c": [1.0, 3.0, 2.0, 4.0]})

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from classify.sheets import render_html, render_markdown, write_suggestions
+from classify.sheets import render_html, render_markdown, sheet_names, write_suggestions
 from classify.suggest import suggest
 from tests.test_suggest import (DIRECTION, INDICATORS, PALETTE, hand_position, make_frame,
                                 make_trace)
@@ -275,11 +275,28 @@ def test_docx_one_section_per_town(tmp_path, suggestions):
         (210, 297)}
 
 
-def test_write_rejects_duplicate_codes(tmp_path, suggestions):
-    from classify.errors import ConfigError
+def test_repeated_or_missing_codes_get_distinct_sheet_names(tmp_path, suggestions):
+    """Issue 13: a repeated code (the same town twice) or a town without a code is not an
+    error: each sheet gets its own file name (before: ConfigError 'appears twice')."""
+    import dataclasses
 
-    with pytest.raises(ConfigError, match="town_code '441882100' appears twice"):
-        write_suggestions([suggestions[0], suggestions[0]], tmp_path)
+    nocode = dataclasses.replace(suggestions[1], town_code="")
+    odd = dataclasses.replace(suggestions[2], town_code="4418/02")
+    sugs = [suggestions[0], suggestions[0], nocode, odd]
+    assert sheet_names(sugs) == ["441882100_1", "441882100_2", "unknown_3", "4418_02"]
+    paths = write_suggestions(sugs, tmp_path)
+    names = {p.name for p in paths}
+    assert {"441882100_1.md", "441882100_2.html", "unknown_3.md", "4418_02.html"} <= names
+    text = (tmp_path / "suggestions" / "unknown_3.md").read_text(encoding="utf-8")
+    assert "未知代码（unknown code）" in text and "nan" not in text
+
+
+def test_unknown_county_is_shown_as_unknown(frame):
+    f = frame.copy()
+    f.loc[0, ["county_code", "county"]] = None
+    s = suggest(f, make_trace(f), indicators=INDICATORS, categories=PALETTE)[0]
+    assert "未知县区（unknown county）" in render_markdown(s)
+    assert "unknown county" in render_markdown(s, lang="en")
 
 
 def test_flags_and_shares_in_gap_tables(frame):
