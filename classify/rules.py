@@ -822,3 +822,70 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
     ru = np.argmax(counts, axis=1)
     runner = np.where(counts[np.arange(n), ru] > 0, labels[ru], "").astype(object)
     return pd.DataFrame({"stability": stability, "runner_up": runner})
+
+
+# -- what cannot be assessed ----------------------------------------------------------------
+def _sources(fld: str, frame: pd.DataFrame, system, seen=None) -> list[str]:
+    """The indicators (or dimensions, as ``score_<dim>``) behind a field with no value for
+    any town: the field itself, or the empty inputs of a derived indicator."""
+    seen = set() if seen is None else seen
+    if fld in seen:
+        return []
+    seen.add(fld)
+    der = {d.id: d for d in getattr(system, "derived", ())}.get(fld) if system else None
+    if der is None:
+        return [fld]
+    out = []
+    for x in (der.numerator, der.denominator):
+        if x not in frame.columns or pd.to_numeric(frame[x], errors="coerce").isna().all():
+            out += _sources(x, frame, system, seen)
+    return out or [fld]
+
+
+def _field_name(fld: str, system, taxonomy) -> tuple[str, str]:
+    if fld.startswith("score_"):
+        dim = fld[len("score_"):]
+        try:
+            d = system.dimension(dim)
+            return f"{d.label_zh}维度数据", f"data of dimension {d.label_en or dim}"
+        except Exception:          # a dimension the system does not have
+            return fld, fld
+    try:
+        ind = system.get(fld)
+        return ind.label_zh, (getattr(ind, "label_en", "") or fld)
+    except Exception:              # a plain column of the frame
+        return taxonomy.field_label(fld, "zh"), taxonomy.field_label(fld, "en")
+
+
+def not_assessable(frame: pd.DataFrame, taxonomy: Taxonomy, system=None) -> tuple[
+        pd.DataFrame, list[tuple[str, str]]]:
+    """Categories that no town can reach because a field of their rules has no value for
+    any town (a column absent, empty, or derived from an empty one).
+
+    Returns a frame ``source, field, target`` (``source``: the indicator — or
+    ``score_<dim>`` — lacking, ``field``: the rule's field) and one (zh, en) line per
+    source, e.g. "无 规上工业总产值（industrial_output）：专业镇·工业 无法评估（cannot be
+    assessed）".  Optional rules (meant to fail when their column is absent) are left out.
+    """
+    rows = []
+    for t in taxonomy.priority:
+        for rule in taxonomy.target_rules(t):
+            if rule.optional or rule.op == "contains":
+                continue
+            fld = rule.field
+            empty = fld not in frame.columns or pd.to_numeric(
+                frame[fld], errors="coerce").isna().all()
+            if not empty:
+                continue
+            for src in _sources(fld, frame, system):
+                rows.append({"source": src, "field": fld, "target": t})
+    table = pd.DataFrame(rows, columns=["source", "field", "target"]).drop_duplicates()
+    msgs = []
+    for src, part in table.groupby("source", sort=False):
+        zh, en = _field_name(src, system, taxonomy)
+        targets = list(dict.fromkeys(part["target"]))
+        tz = "、".join(taxonomy.labels(x)[0] for x in targets)
+        te = ", ".join(taxonomy.labels(x)[1] for x in targets)
+        msgs.append((f"无 {zh}（{src}）：{tz} 无法评估（cannot be assessed）",
+                     f"no {en} ({src}): {te} cannot be assessed"))
+    return table.reset_index(drop=True), msgs

@@ -52,6 +52,10 @@ __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_m
 
 AGGREGATIONS = ("arithmetic", "geometric")
 
+#: Below this many towns a run is told that its categories are relative to these towns only
+#: (percentile thresholds and min–max scores say where a town stands among the others).
+SMALL_REGION = 20
+
 #: How a town with no county (no county code and no county name) is shown.
 UNKNOWN_COUNTY = "未知县区（unknown county）"
 
@@ -230,7 +234,16 @@ class ScoreResult:
         Per indicator: requested transform, action taken (``none``/``winsorised``/``log``/
         ``asinh``), values winsorised, caps, skewness and kurtosis before and after.
     excluded : DataFrame
-        Indicators of the system that were not scored and why.
+        Indicators of the system that were not scored: ``indicator, reason, reason_zh,
+        kind`` (``kind``: ``absent`` — no column, ``empty`` — no value in any town,
+        ``constant`` — one value for all, ``weight`` — weight 0).
+    dimensions : DataFrame
+        Per dimension: ``dimension, label_zh, label_en, n_indicators`` (scored),
+        ``n_towns_with_data, n_towns, status`` (``assessed`` / ``partly`` — some towns have
+        no value / ``no data`` — no town has one), ``not_scored`` (``;``-joined ids).
+    messages : list of (zh, en)
+        What the console and ``run.json`` should say: indicators dropped (empty, constant),
+        dimensions with no data, outlier treatment skipped, a small region.
     """
 
     scores: pd.DataFrame
@@ -238,23 +251,94 @@ class ScoreResult:
     model: ScoreModel
     treatment: pd.DataFrame = field(default_factory=pd.DataFrame)
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dimensions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    messages: list = field(default_factory=list)
 
 
 def _select(indicators: pd.DataFrame, system: IndicatorSystem):
     cols, excluded = [], []
     for ind in system.scored:
         if ind.id not in indicators.columns:
-            excluded.append((ind.id, "not in the table"))
+            excluded.append((ind.id, "not in the table", "表中无此列", "absent"))
             continue
         if ind.weight == 0:
-            excluded.append((ind.id, "weight 0 in the config"))
+            excluded.append((ind.id, "weight 0 in the config", "配置中权重为 0", "weight"))
             continue
         x = pd.to_numeric(indicators[ind.id], errors="raise").astype(float)
+        if x.notna().sum() == 0:
+            excluded.append((ind.id, "empty: no value for any town", "全部缺失", "empty"))
+            continue
         if x.nunique(dropna=True) < 2:
-            excluded.append((ind.id, "no variation (fewer than two distinct values)"))
+            excluded.append((ind.id, "no variation (fewer than two distinct values)",
+                             f"各镇数值相同（{x.dropna().iloc[0]:g}），无区分度", "constant"))
             continue
         cols.append(ind)
-    return cols, pd.DataFrame(excluded, columns=["indicator", "reason"])
+    return cols, pd.DataFrame(excluded, columns=["indicator", "reason", "reason_zh", "kind"])
+
+
+def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
+                     S: np.ndarray, dims: list[str]) -> pd.DataFrame:
+    rows = []
+    n = S.shape[0]
+    for d, dim in enumerate(dims):
+        meta = system.dimension(dim)
+        have = int(np.sum(~np.isnan(S[:, d]))) if n else 0
+        scored = [i.id for i in inds if i.dimension == dim]
+        not_scored = [r.indicator for r in excluded.itertuples()
+                      if system.get(r.indicator).dimension == dim]
+        status = "no data" if have == 0 else "partly" if have < n else "assessed"
+        rows.append({"dimension": dim, "label_zh": meta.label_zh,
+                     "label_en": meta.label_en or dim, "n_indicators": len(scored),
+                     "n_towns_with_data": have, "n_towns": n, "status": status,
+                     "not_scored": ";".join(not_scored)})
+    return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "n_indicators",
+                                       "n_towns_with_data", "n_towns", "status",
+                                       "not_scored"])
+
+
+def _label(system: IndicatorSystem, id_: str) -> tuple[str, str]:
+    ind = system.get(id_)
+    return ind.label_zh, (getattr(ind, "label_en", "") or id_)
+
+
+def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: pd.DataFrame,
+                   treatment: pd.DataFrame | None, n_towns: int) -> list[tuple[str, str]]:
+    """What was not measured, as (zh, en) lines: dropped indicators (empty or constant;
+    absent ones are said per dimension), dimensions with no data for every or some
+    towns, outlier treatment skipped for a small sample, a small region."""
+    out = []
+    for r in excluded.itertuples():
+        if r.kind not in ("empty", "constant"):
+            continue
+        zh, en = _label(system, r.indicator)
+        out.append((f"指标未参与评价（indicator dropped）：{zh}（{r.indicator}）——{r.reason_zh}",
+                    f"indicator dropped: {en} ({r.indicator}) — {r.reason}"))
+    for r in dimensions.itertuples():
+        if r.status == "no data":
+            out.append((f"维度无数据，未评价（dimension not assessed, no data）：{r.label_zh}"
+                        f"（{r.dimension}）",
+                        f"dimension not assessed (no data for any town): {r.label_en} "
+                        f"({r.dimension})"))
+        elif r.status == "partly":
+            k = r.n_towns - r.n_towns_with_data
+            out.append((f"维度 {r.label_zh}（{r.dimension}）有 {k} 个镇街无数据（no data），"
+                        "这些镇街该维度未评价",
+                        f"dimension {r.label_en} ({r.dimension}): no data for {k} of "
+                        f"{r.n_towns} towns, not assessed for them"))
+    if treatment is not None and len(treatment) and "skipped" in treatment.columns:
+        skipped = treatment[treatment["skipped"].astype(str) != ""]
+        if len(skipped):
+            from classify.normalise import MIN_VALUES_FOR_OUTLIERS as m
+            out.append((f"样本少于 {m} 个镇街，未做离群值处理（outlier treatment skipped: fewer "
+                        f"than {m} values）：{len(skipped)} 个指标按原值计分",
+                        f"outlier treatment (winsorisation) skipped: fewer than {m} values "
+                        f"for {len(skipped)} indicators, scored as they are"))
+    if 0 < n_towns < SMALL_REGION:
+        out.append((f"仅 {n_towns} 个镇街：分类只是相对于这些镇街而言（categories are "
+                    "relative to these towns only），不宜与其他地区比较",
+                    f"only {n_towns} towns: categories are relative to these towns only, "
+                    "not comparable with other regions"))
+    return out
 
 
 def _weights_in(M: np.ndarray, inds, dim_index, n_dims, method) -> np.ndarray:
@@ -341,7 +425,9 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     dim_index = np.array([dims.index(i.dimension) for i in inds])
     directions = [i.direction for i in inds]
     X = indicators[[i.id for i in inds]].astype(float)
-    n_missing = X.isna().sum(axis=1)
+    # an indicator empty for every town is missing for every town (it was dropped)
+    empty = [r.indicator for r in excluded.itertuples() if r.kind == "empty"]
+    n_missing = X.isna().sum(axis=1) + indicators[empty].isna().sum(axis=1)
     n_imputed = pd.Series(0, index=X.index)
     if m.missing == "impute_county_median":
         X, n_imputed = impute_county_median(X, county)
@@ -376,7 +462,9 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         else f"{m.weighting} within, {system.across} across dimensions",
     })
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
-    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded)
+    dimensions = _dimension_table(system, inds, excluded, S, dims)
+    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded, dimensions,
+                       score_messages(system, excluded, dimensions, treatment, len(X)))
 
 
 class Scorer(TransformerMixin, BaseEstimator):

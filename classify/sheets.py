@@ -497,9 +497,15 @@ def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
 def _data_ctx(s: Suggestion, lang, t, html) -> dict:
     lines = []
     missing = table_records(s, "missing")
+    gaps = s.extra.get("dims_no_data") or []
+    name = 1 if lang == "en" else 0
+    for scope in ("all", "town"):
+        dims = [g[1 + name] for g in gaps if g[3] == scope]
+        if dims:
+            lines.append(_fill(t["data"][f"dims_{scope}"], html, dims=t["sep"].join(dims)))
     if missing:
         lines.append(t["data"]["intro"])
-    else:
+    elif not gaps:      # never "all have data" when a dimension has none
         lines.append(t["data"]["none"])
     nm, ni = s.extra.get("n_missing"), s.extra.get("n_imputed")
     if not numfmt.is_missing(nm) and not numfmt.is_missing(ni) and (nm or ni):

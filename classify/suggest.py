@@ -673,6 +673,8 @@ class _Peers:
         self.dims = np.array([m.dimension for m in self.meta], dtype=object)
         self.score_dims = [c.removeprefix("score_") for c in nc.frame.columns
                            if c.startswith("score_")]
+        # dimensions no town has a score for (no indicator of them has data)
+        self.dims_empty = {d for d in self.score_dims if np.isnan(nc(f"score_{d}")).all()}
         for d in self.score_dims:  # made here once, not in each process writing sheets
             nc.pct(f"score_{d}")
             for t in self.members:
@@ -1876,6 +1878,12 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                "review_reason_en": _str(row, "review_reason_en"),
                "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
+               # dimensions without a score for this town: (id, zh, en, "all" when no
+               # town has one, else "town")
+               "dims_no_data": [(d, *ctx.dim_labels.get(d, (d, d)),
+                                 "all" if d in ctx.peers.dims_empty else "town")
+                                for d in ctx.peers.score_dims
+                                if math.isnan(nc(f"score_{d}")[i])],
                "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
                "field_labels": ctx.field_labels})
     return s, plan

@@ -252,14 +252,21 @@ def _present(towns: pd.DataFrame, column: str) -> bool:
     return bool(col.notna().any()) and bool((col.astype(str).str.strip() != "").any())
 
 
+def _has_values(towns: pd.DataFrame, column: str) -> bool:
+    return column in towns.columns and bool(
+        pd.to_numeric(towns[column], errors="coerce").notna().any())
+
+
 def available_layers(towns: pd.DataFrame) -> list[str]:
     """Ids of the thematic layers ``towns`` has the columns for, in display order."""
     out = ["category"]
     if _present(towns, "subtype"):
         out.append("subtype")
-    if "composite" in towns.columns:
+    # a score no town has (a dimension without data) is no layer: it would be all grey;
+    # a score some towns lack shows them as "无数据 (no data)"
+    if _has_values(towns, "composite"):
         out.append("composite")
-    out += [f"score_{d}" for d in DIMENSIONS if f"score_{d}" in towns.columns]
+    out += [f"score_{d}" for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
     for lid, col in (("cluster", "cluster"), ("stability", "stability"),
                      ("declared", "declared_status")):
         if _present(towns, col):

@@ -259,3 +259,51 @@ def test_expert_weighting_without_weights_warns_that_it_is_equal():
     with _w.catch_warnings():
         _w.simplefilter("error", InputWarning)
         score(table, system, weighting="entropy")
+
+
+def test_no_winsorisation_below_the_minimum_sample():
+    """Issue 13: with 10 towns winsorising capped the largest GDP (152亿) at the next
+    (41亿): both scored 100.  Below 20 values the treatment is skipped and said so."""
+    gdp = [1520000.0, 410000, 120000, 90000, 80000, 70000, 60000, 50000, 40000, 30000]
+    ind = pd.DataFrame({"a": gdp, "b": np.linspace(1, 10, 10), "c": np.arange(10.0)})
+    res = score(ind, _system(outliers="jrc"))
+    t = res.treatment.set_index("indicator")
+    assert t.loc["a", "action"] == "none" and t.loc["a", "skipped"].startswith("too few")
+    m = res.model.treatment
+    assert m.transform(ind.to_numpy())[0, 0] == 1520000.0      # not capped
+    z = res.model.normaliser.transform(m.transform(ind.to_numpy()))[:, 0]
+    assert z[0] == 100 and z[1] < 30                            # (41 − 3) / (152 − 3)
+    zh = [x[0] for x in res.messages]
+    assert any("未做离群值处理" in x for x in zh)
+    assert any("仅 10 个镇街" in x and "relative to these towns only" in x for x in zh)
+    # with 20 or more values the JRC rule applies as before
+    big = pd.DataFrame({"a": gdp + [25000.0] * 10 + [20000.0] * 5, "b": np.arange(25.0),
+                        "c": np.arange(25.0)})
+    res = score(big, _system(outliers="jrc"))
+    assert res.treatment.set_index("indicator").loc["a", "action"] != "none"
+    assert not any("离群值" in x[0] or "relative" in x[1] for x in res.messages)
+
+
+def test_empty_and_constant_indicators_are_named_and_counted():
+    """Issue 13: an all-empty column was dropped silently with n_missing 0."""
+    ind = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3, "c": [5.0, 5.0, 5.0]})
+    res = score(ind, _system())
+    ex = res.excluded.set_index("indicator")
+    assert ex.loc["b", "kind"] == "empty" and ex.loc["c", "kind"] == "constant"
+    assert res.scores["n_missing"].tolist() == [1, 1, 1]        # b counted for every town
+    dims = res.dimensions.set_index("dimension")
+    assert dims.loc["d1", "status"] == "assessed" and dims.loc["d2", "status"] == "no data"
+    assert dims.loc["d2", "not_scored"] == "c"
+    zh = "\n".join(x[0] for x in res.messages)
+    assert "指标未参与评价（indicator dropped）：乙（b）——全部缺失" in zh
+    assert "丙（c）——各镇数值相同（5）" in zh
+    assert "维度无数据，未评价（dimension not assessed, no data）：二（d2）" in zh
+
+
+def test_dimension_without_data_for_some_towns_is_named():
+    ind = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, 3.0, 2.0, 4.0],
+                        "c": [1.0, np.nan, np.nan, 2.0]})
+    res = score(ind, _system())
+    d2 = res.dimensions.set_index("dimension").loc["d2"]
+    assert d2["status"] == "partly" and d2["n_towns_with_data"] == 2
+    assert any("有 2 个镇街无数据" in zh for zh, _ in res.messages)
