@@ -99,7 +99,9 @@ class ClusterResult:
 
 # -- features ----------------------------------------------------------------------------
 def _default_columns(frame) -> list[str]:
-    cols = [f"score_{d}" for d in DIMS if f"score_{d}" in frame]
+    # a dimension no town has a score for (no data) says nothing about any town
+    cols = [f"score_{d}" for d in DIMS if f"score_{d}" in frame
+            and pd.to_numeric(frame[f"score_{d}"], errors="coerce").notna().any()]
     if not cols:
         raise ConfigError("no score_<dim> columns to cluster on; score the towns first or "
                           "pass columns=[...]", key="clusters.columns")

@@ -179,10 +179,12 @@ def _score(opts: RunOptions, joined, table, timer: _Timer):
         recognition = recognise(list(table.data.columns), table.units, system)
         # file row numbers, so messages about a town's values name the row of the table
         rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
-        indicators, missing_log = build_indicators(rows, recognition, system)
+        indicators, missing_log, value_checks = build_indicators(rows, recognition, system,
+                                                                 return_checks=True)
     with timer("scoring"):
         result = score(indicators, system, weighting=opts.weighting,
                        county=county_key(joined))
+    result.value_checks = value_checks      # written as value_checks.csv
     return system, recognition, indicators, missing_log, result
 
 
@@ -325,6 +327,7 @@ def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters,
     ``clusters.csv``, ``clusters_k.csv``."""
     files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
     for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                            ("value_checks.csv", scored.value_checks),
                             ("rules.csv", trace), ("clusters.csv", clusters.profiles),
                             ("clusters_k.csv", clusters.sweep)):
         files.append(write_csv(table_out, stage / name))
@@ -384,6 +387,25 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
                                       attribution=opts.attribution, lang=opts.lang,
                                       coverage=coverage)
     return files
+
+
+def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, str]]:
+    """(zh, en) lines on what was not measured or checked: dropped indicators, dimensions
+    without data, categories that cannot be assessed, value checks, small samples."""
+    from classify.rules import not_assessable
+
+    notes = list(scored.messages)
+    notes += not_assessable(frame, taxonomy, system)[1]
+    checks = scored.value_checks
+    if len(checks):
+        bad = int((checks["action"] == "treated as missing").sum())
+        odd = len(checks) - bad
+        notes.insert(0, (f"数值检查（value checks）：{bad} 个不可能的数值按缺失处理，{odd} 个可疑数值"
+                         "已保留并标记；逐格明细见 value_checks.csv",
+                         f"value checks: {bad} impossible values treated as missing, {odd} "
+                         "implausible values kept and flagged; per cell: value_checks.csv"))
+    notes += list(getattr(clusters, "messages", []))
+    return notes
 
 
 def _moved(files: list, stage: Path, out: Path) -> list[Path]:
@@ -492,6 +514,9 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
     frame = _assemble(joined, indicators, recognition, scored)
     frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
     frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
+    notes = _not_measured(frame, taxonomy, system, scored, clusters)
+    for zh, en in notes:
+        log(zh if opts.lang == "zh" else en)
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out) as stage:
@@ -512,6 +537,10 @@ def _run(opts: RunOptions, log: Callable[[str], None]) -> RunResult:
         files += tables_files
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
+        manifest["scoring"].update(
+            dimensions=_records(scored.dimensions),
+            value_checks=int(len(scored.value_checks)),
+            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,

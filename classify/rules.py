@@ -880,12 +880,17 @@ def not_assessable(frame: pd.DataFrame, taxonomy: Taxonomy, system=None) -> tupl
             for src in _sources(fld, frame, system):
                 rows.append({"source": src, "field": fld, "target": t})
     table = pd.DataFrame(rows, columns=["source", "field", "target"]).drop_duplicates()
-    msgs = []
+    # one line per set of categories, naming every source that disables them
+    by_targets: dict[tuple, list[str]] = {}
     for src, part in table.groupby("source", sort=False):
-        zh, en = _field_name(src, system, taxonomy)
-        targets = list(dict.fromkeys(part["target"]))
+        by_targets.setdefault(tuple(dict.fromkeys(part["target"])), []).append(src)
+    msgs = []
+    for targets, srcs in by_targets.items():
+        names = [(_field_name(x, system, taxonomy), x) for x in srcs]
+        sz = "、".join(f"{zh}（{x}）" for (zh, _), x in names)
+        se = ", ".join(f"{en} ({x})" for (_, en), x in names)
         tz = "、".join(taxonomy.labels(x)[0] for x in targets)
         te = ", ".join(taxonomy.labels(x)[1] for x in targets)
-        msgs.append((f"无 {zh}（{src}）：{tz} 无法评估（cannot be assessed）",
-                     f"no {en} ({src}): {te} cannot be assessed"))
+        msgs.append((f"无 {sz}：{tz} 无法评估（cannot be assessed）",
+                     f"no {se}: {te} cannot be assessed"))
     return table.reset_index(drop=True), msgs

@@ -447,3 +447,23 @@ def test_workbook_layout(tmp_path, suggestions):
     conf = [c for c in summary[1] if c.value == labels("zh")["xlsx"]["confidence"]]
     assert len(conf) == 1, [c.value for c in summary[1]]
     assert summary.cell(2, conf[0].column).number_format == "0%"
+
+
+def test_sheet_names_dimensions_without_data(frame):
+    """Issue 13: with a dimension absent for every town (and one absent for a town) the
+    sheet said "本镇参与评价的指标均有数据"."""
+    f = frame.copy()
+    f["score_tourism"] = np.nan            # no town has data
+    f.loc[0, "score_industry"] = np.nan    # 甲镇 has none for industry
+    sugs = suggest(f, make_trace(f), indicators=INDICATORS, categories=PALETTE)
+    md = render_markdown(sugs[0])
+    assert "均有数据" not in md
+    all_line = next(x for x in md.splitlines() if "所有镇街均无数据" in x)
+    town_line = next(x for x in md.splitlines() if "本镇以下维度无数据" in x)
+    assert "tourism" in all_line or "文旅" in all_line
+    assert "industry" in town_line or "工业" in town_line
+    other = render_markdown(sugs[3])
+    assert "所有镇街均无数据" in other and "本镇以下维度无数据" not in other
+    assert "均有数据" not in other
+    en = render_markdown(sugs[0], lang="en")
+    assert "No town has data for these dimensions" in en
