@@ -21,7 +21,8 @@ Normalisers (registry :data:`NORMALISERS`):
   0–100, where ``worst`` is the worst reference value and ``target`` defaults to the best
   one (then it equals min–max).
 
-A constant column carries no information; every normaliser maps it to 50.
+A constant column carries no information; every normaliser maps it to 50 (min–max also a
+column whose range is float noise, below 1e-9 of its values' size).
 """
 
 from __future__ import annotations
@@ -119,10 +120,15 @@ class MinMaxNormaliser(_Normaliser):
 
     def _transform(self, X):
         rng = self.max_ - self.min_
-        safe = np.where(rng > 0, rng, 1.0)
+        # a range at the level of float noise (1e-9 of the values' size) is no range: the
+        # column is constant (e.g. a dimension score whose indicators cancel out), and its
+        # noise, stretched to 0–100, would depend on the row order
+        size = np.maximum(1.0, np.maximum(np.abs(self.max_), np.abs(self.min_)))
+        spread = rng > 1e-9 * size
+        safe = np.where(spread, rng, 1.0)
         up = (X - self.min_) / safe
         z = 100.0 * np.where(self.signs_ > 0, up, 1.0 - up)
-        z = np.where(rng > 0, z, np.where(np.isnan(X), np.nan, 50.0))
+        z = np.where(spread, z, np.where(np.isnan(X), np.nan, 50.0))
         return np.clip(z, 0, 100) if self.clip else z
 
 

@@ -188,8 +188,14 @@ class ScoreModel:
         S = aggregate(Z, block_matrix(self.w_in, self.dim_index, len(self.dims)),
                       self.aggregation)
         if self.dim_lo is not None:
-            span = np.where(self.dim_hi > self.dim_lo, self.dim_hi - self.dim_lo, 1.0)
-            S = 100.0 * (S - self.dim_lo) / span
+            # a span at the level of float noise (a dimension whose indicators cancel out,
+            # e.g. the same values with opposite directions) is no span: amplified, its
+            # noise would depend on the row order
+            scale = np.maximum(1.0, np.maximum(np.abs(self.dim_hi), np.abs(self.dim_lo)))
+            flat = ~(self.dim_hi - self.dim_lo > 1e-9 * scale)
+            span = np.where(flat, 1.0, self.dim_hi - self.dim_lo)
+            S = np.where(flat, np.where(np.isnan(S), np.nan, 0.0),
+                         100.0 * (S - self.dim_lo) / span)
         return S
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
