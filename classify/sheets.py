@@ -79,16 +79,28 @@ class _Environment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+def _md(v) -> str:
+    """``v`` in Markdown: its text with ``<`` and ``>`` escaped, so that no value (a town
+    named ``<img src=x onerror=alert(1)>``) becomes HTML where the Markdown is shown.
+    ``&`` and quotes are left as they are: without ``<`` they cannot open a tag (an
+    entity only prints a character), and "culture & tourism" stays readable."""
+    text = str(v)
+    if "<" in text or ">" in text:
+        return text.replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``escaped`` (HTML, SVG): every value escaped.
+    """The templates' environment; ``escaped`` (HTML, SVG): every value escaped as HTML;
+    otherwise (Markdown) every value has its HTML characters escaped (:func:`_md`).
 
     The HTML and SVG are escaped by ``finalize`` (:func:`_h`, called on every value a
     template writes) instead of Jinja's autoescape: the same text — the templates use no
     filters or ``~`` joins, whose results autoescape would treat differently — without a
     ``Markup`` object made per value (a national run writes tens of millions)."""
     return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
-                        finalize=(lambda v: _h(v)) if escaped else None, trim_blocks=True,
+                        finalize=(lambda v: _h(v)) if escaped else _md, trim_blocks=True,
                         lstrip_blocks=True, keep_trailing_newline=True,
                         undefined=jinja2.StrictUndefined,
                         auto_reload=False)  # packaged templates: no stat per sheet

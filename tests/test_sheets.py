@@ -467,3 +467,30 @@ def test_sheet_names_dimensions_without_data(frame):
     assert "均有数据" not in other
     en = render_markdown(sugs[0], lang="en")
     assert "No town has data for these dimensions" in en
+
+
+HOSTILE = "<img src=x onerror=alert(1)>镇"
+
+
+def test_no_html_injection_from_names(frame):
+    """Issue 13: town names carried raw HTML into the Markdown sheets; the HTML sheets
+    escape every value (as Jinja's autoescape does)."""
+    f = frame.copy()
+    f.loc[1, "town"] = HOSTILE                       # 乙镇: 己镇's benchmark
+    f.loc[5, "county"] = "<script>x()</script>"
+    f.loc[5, "declared"] = "<b>专业镇</b>"
+    sugs = suggest(f, make_trace(f), indicators=INDICATORS, categories=PALETTE)
+    for s in (sugs[1], sugs[5]):
+        for lang in ("zh", "en"):
+            md, html = render_markdown(s, lang=lang), render_html(s, lang=lang)
+            for text in (md, html):
+                assert "<img" not in text and "<script" not in text and "<b>" not in text
+            assert "&lt;img src=x onerror=alert(1)&gt;" in md + html
+    assert "&lt;img src=x onerror=alert(1)&gt;镇" in render_markdown(sugs[1]).splitlines()[0]
+    assert "&lt;script&gt;" in render_markdown(sugs[5])
+
+
+def test_markdown_of_ordinary_text_is_unchanged(suggestions):
+    md = render_markdown(suggestions[0], lang="en")
+    assert "&amp;" not in md and "&#39;" not in md and "&lt;" not in md
+    assert "culture & tourism" in md
