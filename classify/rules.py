@@ -166,8 +166,9 @@ def _scaled(raw: np.ndarray, rule: Rule, groups, ref=None) -> tuple[np.ndarray, 
         src = raw if ref is None or ref.dtype == object else ref
         v = src[~np.isnan(src)]
         flag = v.size > 0 and np.isin(v, (0.0, 1.0)).all()
-        sd = 1.0 if flag or v.size < 2 else float(np.std(v))
-        return raw, np.full(raw.shape[1], sd if sd > 0 else 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):   # 1e300 in a cell: inf
+            sd = 1.0 if flag or v.size < 2 else float(np.std(v))
+        return raw, np.full(raw.shape[1], sd if 0 < sd < np.inf else 1.0)
     if rule.scale == "percentile":
         return _percentile(raw), np.full(raw.shape[1], 100.0)
     if rule.scale == "percentile_county":

@@ -427,6 +427,14 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
                           "minmax, rank or target normalisation", key="methods.aggregation",
                           path=system.path)
     inds, excluded = _select(indicators, system)
+    nothing_varies = False
+    if not inds and (excluded["kind"] == "constant").any():
+        # one town, or towns all alike: nothing to compare.  The constant indicators are
+        # scored (every normaliser maps a constant to 50) rather than nothing at all
+        const = set(excluded.loc[excluded["kind"] == "constant", "indicator"])
+        inds = [i for i in system.scored if i.id in const]
+        excluded = excluded[excluded["kind"] != "constant"].reset_index(drop=True)
+        nothing_varies = True
     if not inds:
         raise ConfigError("no indicator of the system can be scored: "
                           + "; ".join(f"{r.indicator}: {r.reason}" for r in excluded.itertuples()),
@@ -473,8 +481,14 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     })
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
     dimensions = _dimension_table(system, inds, excluded, S, dims)
+    messages = score_messages(system, excluded, dimensions, treatment, len(X))
+    if nothing_varies:
+        messages.insert(0, (f"{len(X)} 个镇街的指标无差异，无从比较（nothing to compare）："
+                            "各维度得分均为 50，分类不反映差异",
+                            f"the indicators of the {len(X)} town(s) do not differ: nothing "
+                            "to compare, every score is 50 and the categories say nothing"))
     return ScoreResult(scores, weights, model, treatment.reset_index(), excluded, dimensions,
-                       score_messages(system, excluded, dimensions, treatment, len(X)))
+                       messages)
 
 
 class Scorer(TransformerMixin, BaseEstimator):

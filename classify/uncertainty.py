@@ -460,13 +460,22 @@ def _summary(ranks, composite, index) -> pd.DataFrame:
     import warnings
 
     out = pd.DataFrame(index=index)
+    # towns with no rank in any draw (no composite; no county) are left out of the
+    # percentiles (numpy would warn from a worker thread, where no filter holds)
+    some = ~np.isnan(ranks).all(axis=0)
+    if not some.all():
+        ranks = ranks[:, some]
+        composite = composite[:, some] if composite is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # towns with no composite at all
         pct = np.nanpercentile if np.isnan(ranks).any() else np.percentile
         # towns as rows: the partition then runs over contiguous memory
-        q = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1, method="inverted_cdf")
+        q = np.full((3, len(some)), np.nan)
+        q[:, some] = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1,
+                         method="inverted_cdf")
         out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
         if composite is not None:
-            cq = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
+            cq = np.full((2, len(some)), np.nan)
+            cq[:, some] = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
             out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
     return out

@@ -346,3 +346,15 @@ def test_dimension_without_data_for_some_towns_is_named():
     d2 = res.dimensions.set_index("dimension").loc["d2"]
     assert d2["status"] == "partly" and d2["n_towns_with_data"] == 2
     assert any("有 2 个镇街无数据" in zh for zh, _ in res.messages)
+
+
+def test_one_town_scores_50_and_says_there_is_nothing_to_compare():
+    """Issue 13: a region of one town (or towns all alike) raised 'no indicator of the
+    system can be scored'."""
+    one = pd.DataFrame({"a": [10.0], "b": [3.0], "c": [np.nan]})
+    res = score(one, _system())
+    assert res.scores["score_d1"].tolist() == [50.0]
+    assert np.isnan(res.scores.loc[0, "score_d2"])            # c: empty, still excluded
+    assert res.scores["rank"].tolist() == [1]
+    assert "nothing to compare" in res.messages[0][0]
+    assert res.excluded.set_index("indicator").loc["c", "kind"] == "empty"
