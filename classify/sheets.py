@@ -413,12 +413,13 @@ def _bench_ctx(s: Suggestion, lang, t, N, html, pre: _Prepared | None = None) ->
         tags = [t["benchmarks"]["same_county"]] if b.same_county else \
             [t["benchmarks"]["same_city"]] if b.same_city else []
         item = {
-            "code": b.town_code, "title": b.town, "tags": t["sep"].join(tags),
+            "code": b.town_code, "title": _known(b.town, lang, "town"),
+            "tags": t["sep"].join(tags),
             "caption": _fill(t["benchmarks"]["item"], html, town=_known(b.town, lang, "town"),
                              county=_known(b.county, lang, "county"),
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
-            "other_header": b.town}
+            "other_header": _known(b.town, lang, "town")}
         if html and pre is not None and id(b) in pre.rows:
             item["rows"] = pre.rows[id(b)]
         else:
@@ -678,6 +679,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
     }
     return {
         "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
+        "town": _known(s.town, lang, "town"),
         "subtitle": _fill(t["subtitle"], html, town=_known(s.town, lang, "town"),
                           code=_known(s.town_code, lang, "code"),
                           county=_known(s.county, lang, "county")),
@@ -1048,7 +1050,7 @@ def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
 def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> None:
     if title:
         _para(doc, st, title, "Title")
-    _para(doc, st, _kv(t, t["title"], s.town), "Heading 1")
+    _para(doc, st, _kv(t, t["title"], _known(s.town, lang, "town")), "Heading 1")
     doc.add_paragraph(ctx["subtitle"])
     if notice:
         doc.add_paragraph(_kv(t, t["notice_label"], notice))

@@ -289,6 +289,9 @@ def test_repeated_or_missing_codes_get_distinct_sheet_names(tmp_path, suggestion
     assert {"441882100_1.md", "441882100_2.html", "unknown_3.md", "4418_02.html"} <= names
     text = (tmp_path / "suggestions" / "unknown_3.md").read_text(encoding="utf-8")
     assert "未知代码（unknown code）" in text and "nan" not in text
+    noname = dataclasses.replace(suggestions[3], town="")
+    assert render_markdown(noname).splitlines()[0].endswith("未知镇名（unknown name）")
+    assert "<h1>" in render_html(noname) and "未知镇名（unknown name）</h1>" in render_html(noname)
 
 
 def test_unknown_county_is_shown_as_unknown(frame):
