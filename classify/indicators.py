@@ -26,6 +26,7 @@ import pandas as pd
 
 from classify.config import Derived, Indicator, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
+from classify.scoring import known
 from geo.errors import InputError, InputWarning
 from geo.units import factor, family, is_flag_unit, parse_unit, split_header
 
@@ -468,9 +469,13 @@ def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, 
 def _reference_groups(der: Derived, frame: pd.DataFrame, system) -> pd.Series:
     if der.reference == "all":
         return pd.Series(0, index=frame.index)
-    for col in (f"{der.reference}_code", der.reference):
-        if col in frame.columns:
-            return frame[col].astype("string").fillna("")
+    cols = [c for c in (f"{der.reference}_code", der.reference) if c in frame.columns]
+    if cols:
+        # the code where known, else the name; <NA> (no group) when neither is
+        key = pd.Series(pd.NA, index=frame.index, dtype="string")
+        for c in cols:
+            key = key.fillna(c + ":" + known(frame[c].to_numpy(object)).set_axis(frame.index))
+        return key
     raise ConfigError(
         f"reference {der.reference!r} needs a {der.reference}_code or {der.reference} column, "
         "which the table does not have; use reference = \"all\"",
@@ -498,11 +503,13 @@ def derive(der: Derived, ind_frame: pd.DataFrame, frame: pd.DataFrame | None = N
     if der.kind == "lq":
         g = _reference_groups(der, frame, system)
         ok = ratio.notna()
-        sa = a.where(ok).groupby(g).transform("sum")
-        sb = bb.where(ok).groupby(g).transform("sum")
+        sa = a.where(ok).groupby(g, dropna=True).transform("sum").reindex(a.index)
+        sb = bb.where(ok).groupby(g, dropna=True).transform("sum").reindex(a.index)
         ref = sa / sb.where(sb != 0)
         bad = ok & ~(ref > 0)
         why[bad] = f"the reference region has no {der.numerator}"
+        # a town of unknown county (reference = county) has no reference region
+        why[ok & g.isna()] = f"{der.reference} unknown: no reference region"
         vals = ratio / ref.where(ref > 0)
     elif der.kind == "share":
         k = factor(ua, ub) if ua and ub else 1.0

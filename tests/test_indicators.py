@@ -238,3 +238,14 @@ def test_signed_indicator_may_be_negative(tmp_path):
     t = pd.DataFrame({"财政收支差额（万元）": [-10.0, 5.0, 7.0]})
     ind, _, checks = build_indicators(t, recognise(t, {}, system), system, return_checks=True)
     assert checks.empty and ind["balance"].tolist() == [-10.0, 5.0, 7.0]
+
+
+def test_county_lq_of_a_town_of_unknown_county_is_missing_with_the_reason():
+    from classify.config import Derived
+    frame = pd.DataFrame({"county": ["甲", "甲", None, ""], "out": [1.0, 3.0, 2.0, 5.0],
+                          "gdp": [2.0, 2.0, 2.0, 5.0]})
+    der = Derived(id="lq", kind="lq", numerator="out", denominator="gdp", reference="county")
+    vals, why = derive(der, frame[["out", "gdp"]], frame)
+    # 甲: reference 4/4 = 1 → LQ = ratio
+    np.testing.assert_allclose(vals[:2], [0.5, 1.5])
+    assert vals[2:].isna().all() and (why[2:] == "county unknown: no reference region").all()
