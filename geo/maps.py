@@ -213,7 +213,13 @@ def classify_values(values, scheme: str = "quantiles", k: int = 5,
     classes = np.full(y.shape, -1, dtype=int)
     if not ok.any():
         return np.array([], dtype=float), classes
-    bins = np.unique(SCHEMES[scheme].bins(y[ok], int(k), breaks))
+    # no more classes than distinct values (mapclassify would warn and do the same)
+    distinct = np.unique(y[ok])
+    k = max(1, min(int(k), int(distinct.size)))
+    if distinct.size == 1 and scheme != "user":   # one town, or all alike: one class
+        bins = distinct.astype(float)
+    else:
+        bins = np.unique(SCHEMES[scheme].bins(y[ok], k, breaks))
     classes[ok] = np.minimum(np.searchsorted(bins, y[ok], side="left"), bins.size - 1)
     return bins, classes
 

@@ -439,3 +439,12 @@ def test_unknown_keys_are_shown_as_unknown_and_linked_by_sheet_name():
     assert props["county"][2] == "未知县区（unknown county）"
     assert props["sheet"][1] == "unknown_2"
     assert "nan" not in props["code"] + props["county"]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("scheme", ["quantiles", "fisher_jenks", "equal_interval"])
+def test_fewer_distinct_values_than_classes_is_quiet(scheme):
+    """One or two towns: no mapclassify warning on the console."""
+    for values in ([5.0], [5.0, 5.0], [1.0, 2.0], [1.0, np.nan, 1.0]):
+        bins, cls = classify_values(values, scheme, k=5)
+        assert bins.size <= 2 and (cls[~np.isnan(values)] >= 0).all()
