@@ -346,7 +346,7 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 30,
 def _scores(X, lab, seed) -> dict:
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-    if len(np.unique(lab)) < 2:
+    if not 2 <= len(np.unique(lab)) <= len(X) - 1:   # the scores are defined for these
         return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
     sample = min(len(X), 2000)  # silhouette is O(n²): a seeded sample of 2,000 towns
     return {
@@ -556,7 +556,8 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
     ks = [kk for kk in k_range if 2 <= kk < n]
     if k != "auto":
         if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-            raise ConfigError(f"k must be 'auto' or an integer in 1..{n}, found {k!r}",
+            raise ConfigError(f"k must be 'auto' or an integer in 1..{n} (there are {n} "
+                              f"towns), found {k!r}; use --k auto or a smaller --k",
                               key="clusters.k")
         ks = sorted(set(ks) | {int(k)})
     if not ks:     # too few towns for any k of the sweep: one group, said so

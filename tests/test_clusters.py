@@ -260,3 +260,18 @@ def test_too_few_towns_make_one_group_and_say_so(n):
     zh, en = res.messages[0]
     assert "未做聚类" in zh and f"{n} < 4" in en
     assert res.profiles["n"].tolist() == [n]
+
+
+@pytest.mark.parametrize("n,k", [(2, 2), (3, 3), (4, 4)])
+def test_as_many_clusters_as_towns(n, k):
+    """--k equal to the number of towns: the sweep's scores are undefined (NaN), not a
+    ValueError from silhouette_score."""
+    res = cluster_towns(_tiny(n, 2), seed=0, k=k)
+    assert res.k == k and sorted(res.labels) == list(range(1, k + 1))
+    assert res.sweep.set_index("k").loc[k, "silhouette"] != res.sweep.set_index("k").loc[
+        k, "silhouette"]       # NaN
+
+
+def test_k_above_the_number_of_towns_names_the_flag():
+    with pytest.raises(ConfigError, match=r"integer in 1\.\.3 \(there are 3 towns\).*--k"):
+        cluster_towns(_tiny(3, 0), seed=0, k=5)
