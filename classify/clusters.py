@@ -83,6 +83,8 @@ class ClusterResult:
     k: int
     columns: list = field(default_factory=list)
     links: pd.DataFrame | None = None
+    #: what was not done and why, as (zh, en) pairs (e.g. too few towns to cluster)
+    messages: list = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         """Per-town columns ``cluster, cluster_name, cluster_name_en, cluster_stability``."""
@@ -97,7 +99,9 @@ class ClusterResult:
 
 # -- features ----------------------------------------------------------------------------
 def _default_columns(frame) -> list[str]:
-    cols = [f"score_{d}" for d in DIMS if f"score_{d}" in frame]
+    # a dimension no town has a score for (no data) says nothing about any town
+    cols = [f"score_{d}" for d in DIMS if f"score_{d}" in frame
+            and pd.to_numeric(frame[f"score_{d}"], errors="coerce").notna().any()]
     if not cols:
         raise ConfigError("no score_<dim> columns to cluster on; score the towns first or "
                           "pass columns=[...]", key="clusters.columns")
@@ -342,7 +346,7 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 30,
 def _scores(X, lab, seed) -> dict:
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-    if len(np.unique(lab)) < 2:
+    if not 2 <= len(np.unique(lab)) <= len(X) - 1:   # the scores are defined for these
         return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
     sample = min(len(X), 2000)  # silhouette is O(n²): a seeded sample of 2,000 towns
     return {
@@ -449,6 +453,18 @@ def _sub_weights(w, keep: np.ndarray):
              silence_warnings=True)
 
 
+def _resample(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """Distinct towns of one bootstrap sample (n draws with replacement), never fewer than
+    ``k``: with few towns a sample can hold fewer distinct towns than clusters (5 towns,
+    k = 3: about 1 sample in 20 has 2), which no method can split into k.  Such a sample
+    is topped up with towns it missed, drawn without replacement."""
+    keep = np.unique(rng.integers(0, n, n))
+    if keep.size < min(k, n):
+        rest = np.setdiff1d(np.arange(n), keep)
+        keep = np.union1d(keep, rng.choice(rest, min(k, n) - keep.size, replace=False))
+    return keep
+
+
 def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
     """Share of bootstrap refits that keep each town in its matched cluster."""
     if n_boot <= 0:
@@ -458,7 +474,7 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
     ref_c = np.array([X[lab == c].mean(axis=0) for c in ks])
     agree = np.zeros(len(X))
     for _ in range(n_boot):
-        keep = np.unique(rng.integers(0, len(X), len(X)))
+        keep = _resample(rng, len(X), len(ks))
         sub_seed = int(rng.integers(0, 2**31 - 1))
         if method == "kmeans":  # warm start from the reference centres: fast, aligned
             from sklearn.cluster import KMeans
@@ -540,12 +556,12 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
     ks = [kk for kk in k_range if 2 <= kk < n]
     if k != "auto":
         if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-            raise ConfigError(f"k must be 'auto' or an integer in 1..{n}, found {k!r}",
+            raise ConfigError(f"k must be 'auto' or an integer in 1..{n} (there are {n} "
+                              f"towns), found {k!r}; use --k auto or a smaller --k",
                               key="clusters.k")
         ks = sorted(set(ks) | {int(k)})
-    if not ks:
-        raise ConfigError(f"{n} towns are too few to cluster with k in {list(k_range)}",
-                          key="clusters.k")
+    if not ks:     # too few towns for any k of the sweep: one group, said so
+        return _one_group(frame, X, cols, method, name_threshold)
     w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
                 else (None, None))
     opts = {"n_init": n_init}
@@ -582,6 +598,29 @@ def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_thres
     return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
                          pd.Series(stab, index=idx, name="cluster_stability"), names,
                          method, chosen, cols, links)
+
+
+#: Fewest towns for which clusters are sought with ``k="auto"`` (the sweep's k ≥ 3 needs
+#: at least one more town than clusters).
+MIN_TOWNS_TO_CLUSTER = 4
+
+
+def _one_group(frame, X, cols, method, name_threshold) -> ClusterResult:
+    """Every town in cluster 1, when there are too few towns to cluster (stability and the
+    sweep are empty: nothing was compared)."""
+    n = len(X)
+    lab = np.ones(n, dtype=int)
+    prof, names = _profiles(frame, cols, lab, name_threshold)
+    sweep = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin",
+                                  "within_ss", "chosen"])
+    idx = frame.index
+    msg = (f"镇街仅 {n} 个，少于 {MIN_TOWNS_TO_CLUSTER} 个，未做聚类：全部归为一组"
+           f"（too few towns to cluster: {n} < {MIN_TOWNS_TO_CLUSTER}, all in one group）",
+           f"too few towns to cluster ({n} < {MIN_TOWNS_TO_CLUSTER}): all towns are in one "
+           "group; give more towns or --k")
+    return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
+                         pd.Series(np.nan, index=idx, name="cluster_stability"), names,
+                         method, 1, cols, None, [msg])
 
 
 # -- agreement ---------------------------------------------------------------------------------

@@ -143,10 +143,18 @@ class Indicator:
     weight: float = 1.0
     column: str | None = None
     target: float | None = None
+    #: ``true``: values may be negative, and a % value may lie outside 0–100 (a balance, a
+    #: growth rate).  Unset: amounts, counts, areas, distances and shares cannot be negative
+    #: and shares are 0–100; other values are impossible (see
+    #: :func:`classify.indicators.check_values`).
+    signed: bool | None = None
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         k = f"indicators.{self.id}"
+        if self.signed is not None and not isinstance(self.signed, bool):
+            raise ConfigError(f"signed must be true or false, found {self.signed!r}",
+                              key=f"{k}.signed", path=self.path)
         _label(self.label_zh, f"{k}.label_zh", self.path)
         _unit(self.unit, f"{k}.unit", self.path)
         _choice(self.direction, DIRECTIONS, f"{k}.direction", self.path)

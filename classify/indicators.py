@@ -26,11 +26,12 @@ import pandas as pd
 
 from classify.config import Derived, Indicator, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
+from classify.scoring import known
 from geo.errors import InputError, InputWarning
-from geo.units import factor, is_flag_unit, parse_unit, split_header
+from geo.units import factor, family, is_flag_unit, parse_unit, split_header
 
 __all__ = ["Recognition", "recognise", "build_indicators", "derive", "write_starter_config",
-           "KEY_HEADERS"]
+           "KEY_HEADERS", "check_values", "VALUE_CHECK_COLUMNS", "IMPLAUSIBLE_FACTOR"]
 
 # headers of key columns: never indicators, never reported as unrecognised
 KEY_HEADERS = {
@@ -244,13 +245,130 @@ def _check_share(vals: pd.Series, ind, col: str) -> None:
             f"column {col!r} ({ind.id}, declared in %) has values between 0 and {hi:g}: "
             "they look like fractions. If so, multiply them by 100 in the table",
             InputWarning, stacklevel=3)
-    elif hi > 100:
-        warnings.warn(f"column {col!r} ({ind.id}, declared in %) has a value of {hi:g}, above "
-                      "100; check the column's unit", InputWarning, stacklevel=3)
+    # values above 100 are reported cell by cell by check_values (and set aside)
+
+
+# -- value checks ------------------------------------------------------------------------
+#: A value this many times the median of its column (or a money value this many times
+#: below the next-smallest town's) is implausible: kept, and flagged.
+IMPLAUSIBLE_FACTOR = 1000.0
+#: Unit families whose values cannot be negative (amounts, people, counts, areas, distances,
+#: shares) unless the indicator is ``signed``.
+_NON_NEGATIVE = {"money", "persons", "person_times", "count", "area", "length", "share"}
+_SHARE_MAX = {"%": 100.0, "‰": 1000.0}
+VALUE_CHECK_COLUMNS = ["row", "column", "town_code", "town", "indicator", "value", "unit",
+                       "check", "problem_zh", "problem_en", "action"]
+
+
+def _family(unit: str | None) -> str | None:
+    try:
+        return family(unit) if unit else None
+    except InputError:
+        return None
+
+
+def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recognition,
+                 system: IndicatorSystem | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Impossible and implausible indicator values, cell by cell.
+
+    ``values`` holds the indicators in their declared units (as :func:`build_indicators`
+    reads them, before the derived ones); ``frame`` the table rows (``source_row``: the
+    file row).  What is checked, and what happens to the value:
+
+    - **impossible → treated as missing** (left out of the scores like an empty cell,
+      counted in ``n_missing``, listed in the missing log as ``invalid``): a negative value
+      where the unit cannot be negative (amounts in 元/万元, people, counts, areas,
+      distances, shares); a share above 100 % (1000 ‰).  An indicator with
+      ``signed = true`` in the config is exempt (a balance, a growth rate).
+    - **implausible → kept and flagged**: a value more than :data:`IMPLAUSIBLE_FACTOR`
+      (1,000) times the median of its column (amounts, people, counts, areas; at least 3
+      positive values); a money value (a sector's output) below 1/1,000 of the
+      next-smallest town's — the towns below such a gap, when they are at most half of the
+      towns with a value (zeros are not checked: 0 means none).
+
+    Returns the values with the impossible ones set to NaN, and the checks
+    (:data:`VALUE_CHECK_COLUMNS` and ``position``, the town's index label: file row, table
+    column, town, indicator, the value as given in the column's unit, what is wrong in
+    Chinese and English, the action taken).
+    """
+    system = system or load_system()
+    out = values.copy()
+    who = _who(frame)
+    rows: list[pd.DataFrame] = []
+
+    def add(mask, id_, col, unit, check, zh, en, action, shown):
+        if not mask.any():
+            return
+        part = who.loc[mask, ["row", "town_code", "town", "position"]].copy()
+        part["column"], part["indicator"], part["value"] = col, id_, shown[mask]
+        part["unit"], part["check"], part["action"] = unit or "", check, action
+        part["problem_zh"] = [zh(v) for v in shown[mask]]
+        part["problem_en"] = [en(v) for v in shown[mask]]
+        rows.append(part)
+
+    for id_, col in recognition.columns.items():
+        ind = system.get(id_)
+        if is_flag_unit(ind.unit) or id_ not in out.columns:
+            continue
+        v = out[id_].astype(float)
+        fam = _family(ind.unit)
+        src = recognition.source_units.get(id_) or ind.unit
+        f = recognition.factors.get(id_) or 1.0
+        shown = v / f                                     # as given in the table
+        label_en = getattr(ind, "label_en", "") or id_
+        signed = bool(getattr(ind, "signed", None))
+        bad = pd.Series(False, index=v.index)
+        if fam in _NON_NEGATIVE and not signed:
+            neg = v < 0
+            add(neg, id_, col, src, "negative",
+                lambda x: f"负值 {x:g}：{ind.label_zh}不能为负（impossible），按缺失处理",
+                lambda x: f"negative value {x:g}: {label_en} cannot be negative "
+                          "(impossible); treated as missing",
+                "treated as missing", shown)
+            bad |= neg
+        if fam == "share" and not signed:
+            top = _SHARE_MAX.get(ind.unit, 100.0)
+            over = v > top
+            add(over, id_, col, src, "share_range",
+                lambda x: f"占比 {x:g} 超出 0–{top:g}{ind.unit}（impossible），按缺失处理",
+                lambda x: f"share {x:g} outside 0–{top:g}{ind.unit} (impossible); treated "
+                          "as missing", "treated as missing", shown)
+            bad |= over
+        if bad.any():
+            out.loc[bad, id_] = np.nan
+            v = out[id_].astype(float)
+        if fam in ("money", "persons", "person_times", "count", "area"):
+            pos = v[v > 0]
+            if len(pos) >= 3:
+                med = float(pos.median())
+                high = v > IMPLAUSIBLE_FACTOR * med
+                add(high, id_, col, src, "above_1000x_median",
+                    lambda x: f"数值 {x:g} 超过全体中位数（{med / f:g}）的 1000 倍"
+                              "（implausible），已保留，请核对",
+                    lambda x: f"value {x:g} is more than 1,000 × the median ({med / f:g}) "
+                              "(implausible); kept, please check", "kept, flagged", shown)
+        if fam == "money":
+            srt = np.sort(v[v > 0].to_numpy())
+            if srt.size >= 3:
+                gaps = np.flatnonzero(srt[:-1] * IMPLAUSIBLE_FACTOR < srt[1:])
+                gaps = gaps[gaps + 1 <= srt.size // 2]       # a minority below the gap
+                if gaps.size:
+                    cut, nxt = srt[gaps[-1]], srt[gaps[-1] + 1]
+                    low = (v > 0) & (v <= cut)
+                    add(low, id_, col, src, "below_1000x_next",
+                        lambda x: f"数值 {x:g} 不到次小镇街（{nxt / f:g}）的千分之一"
+                                  "（implausible），已保留，请核对单位",
+                        lambda x: f"value {x:g} is below 1/1,000 of the next-smallest town's "
+                                  f"({nxt / f:g}) (implausible); kept, check the unit",
+                        "kept, flagged", shown)
+    checks = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()).reindex(
+        columns=VALUE_CHECK_COLUMNS + ["position"])
+    return out, checks
 
 
 def build_indicators(frame: pd.DataFrame, recognition: Recognition,
-                     system: IndicatorSystem | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     system: IndicatorSystem | None = None, *, return_checks: bool = False
+                     ) -> tuple[pd.DataFrame, ...]:
     """Indicator values in declared units, then the derived indicators.
 
     Returns
@@ -259,11 +377,16 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         Indexed like ``frame``; one float column per recognised indicator (system order),
         then one per derived indicator whose inputs exist.
     missing_log : DataFrame
-        ``row, town_code, town, indicator, column, status, detail`` — one row per missing
+        ``row, town_code, town, indicator, column, status, detail, position`` (``position``:
+        the town's index label in ``frame``, a key that needs no code) — one row per missing
         value (``status="missing"``), per value a derived indicator could not be computed
         for (``"not derivable"``) and per derived indicator skipped for want of an input
         column (``"skipped"``, ``row`` empty; only with the built-in system — a user's
-        config naming an absent input is an error).
+        config naming an absent input is an error), and per impossible value set aside
+        (``"invalid"``, see :func:`check_values`).
+    value_checks : DataFrame
+        Only with ``return_checks=True``: :func:`check_values`'s report (impossible values,
+        treated as missing; implausible ones, kept and flagged), one row per cell.
 
     Raises
     ------
@@ -283,6 +406,14 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         out[id_] = vals
         log.append(who[vals.isna()].assign(indicator=id_, column=col, status="missing",
                                            detail="empty cell"))
+    out, checks = check_values(out, frame, recognition, system)
+    invalid = checks[checks["action"] == "treated as missing"]
+    for (id_, col), part in invalid.groupby(["indicator", "column"], sort=False):
+        log.append(pd.DataFrame({
+            "row": part["row"].to_numpy(object), "town_code": part["town_code"].to_numpy(object),
+            "town": part["town"].to_numpy(object), "position": part["position"].to_numpy(object),
+            "indicator": id_, "column": col, "status": "invalid",
+            "detail": part["problem_en"].to_numpy(object)}))
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]
@@ -293,7 +424,7 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
                 f"of the table; fix the name or remove [derived.{der.id}]",
                 key=f"derived.{der.id}.{name}", path=system.path)
         if lacking:
-            log.append(pd.DataFrame([{"row": None, "town_code": "", "town": "",
+            log.append(pd.DataFrame([{"row": None, "town_code": "", "town": "", "position": None,
                                       "indicator": der.id, "column": "", "status": "skipped",
                                       "detail": f"needs {', '.join(lacking)}, not in the table"}]))
             continue
@@ -302,10 +433,12 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         gap = vals.isna()
         log.append(who[gap].assign(indicator=der.id, column="", status="not derivable",
                                    detail=why[gap].to_numpy()))
-    cols = ["row", "town_code", "town", "indicator", "column", "status", "detail"]
+    cols = ["row", "town_code", "town", "indicator", "column", "status", "detail", "position"]
     log = [x for x in log if len(x)]
     missing_log = (pd.concat(log, ignore_index=True) if log else pd.DataFrame()).reindex(
         columns=cols)
+    if return_checks:
+        return out, missing_log, checks.drop(columns="position")
     return out, missing_log
 
 
@@ -318,7 +451,9 @@ def _who(frame: pd.DataFrame) -> pd.DataFrame:
     row = frame["source_row"] if "source_row" in frame.columns else \
         pd.Series(frame.index, index=frame.index)
     return pd.DataFrame({"row": row.astype(object), "town_code": text("town_code"),
-                         "town": text("town")}, index=frame.index)
+                         "town": text("town"),
+                         "position": pd.Series(frame.index, index=frame.index, dtype=object)},
+                        index=frame.index)
 
 
 def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, str | None]:
@@ -334,9 +469,13 @@ def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, 
 def _reference_groups(der: Derived, frame: pd.DataFrame, system) -> pd.Series:
     if der.reference == "all":
         return pd.Series(0, index=frame.index)
-    for col in (f"{der.reference}_code", der.reference):
-        if col in frame.columns:
-            return frame[col].astype("string").fillna("")
+    cols = [c for c in (f"{der.reference}_code", der.reference) if c in frame.columns]
+    if cols:
+        # the code where known, else the name; <NA> (no group) when neither is
+        key = pd.Series(pd.NA, index=frame.index, dtype="string")
+        for c in cols:
+            key = key.fillna(c + ":" + known(frame[c].to_numpy(object)).set_axis(frame.index))
+        return key
     raise ConfigError(
         f"reference {der.reference!r} needs a {der.reference}_code or {der.reference} column, "
         "which the table does not have; use reference = \"all\"",
@@ -364,11 +503,13 @@ def derive(der: Derived, ind_frame: pd.DataFrame, frame: pd.DataFrame | None = N
     if der.kind == "lq":
         g = _reference_groups(der, frame, system)
         ok = ratio.notna()
-        sa = a.where(ok).groupby(g).transform("sum")
-        sb = bb.where(ok).groupby(g).transform("sum")
+        sa = a.where(ok).groupby(g, dropna=True).transform("sum").reindex(a.index)
+        sb = bb.where(ok).groupby(g, dropna=True).transform("sum").reindex(a.index)
         ref = sa / sb.where(sb != 0)
         bad = ok & ~(ref > 0)
         why[bad] = f"the reference region has no {der.numerator}"
+        # a town of unknown county (reference = county) has no reference region
+        why[ok & g.isna()] = f"{der.reference} unknown: no reference region"
         vals = ratio / ref.where(ref > 0)
     elif der.kind == "share":
         k = factor(ua, ub) if ua and ub else 1.0

@@ -21,7 +21,8 @@ Normalisers (registry :data:`NORMALISERS`):
   0–100, where ``worst`` is the worst reference value and ``target`` defaults to the best
   one (then it equals min–max).
 
-A constant column carries no information; every normaliser maps it to 50.
+A constant column carries no information; every normaliser maps it to 50 (min–max also a
+column whose range is float noise, below 1e-9 of its values' size).
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from classify.errors import ConfigError
 
 __all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNormaliser",
-           "OutlierTreatment", "NORMALISERS", "get_normaliser", "BOUNDED"]
+           "OutlierTreatment", "NORMALISERS", "get_normaliser", "BOUNDED",
+           "MIN_VALUES_FOR_OUTLIERS"]
+
+#: Fewest values of an indicator for the automatic outlier treatment (winsorisation, or the
+#: log transform in its place).  Below it a "skewed" column is just a few towns of
+#: different size — with 10 towns, winsorising capped 英城街道's GDP (152亿) at 沙口镇's
+#: (41亿) and gave both 100 — so the values are used as they are (recorded as skipped).
+MIN_VALUES_FOR_OUTLIERS = 20
 
 
 def _signs(directions, n: int) -> np.ndarray:
@@ -112,10 +120,15 @@ class MinMaxNormaliser(_Normaliser):
 
     def _transform(self, X):
         rng = self.max_ - self.min_
-        safe = np.where(rng > 0, rng, 1.0)
+        # a range at the level of float noise (1e-9 of the values' size) is no range: the
+        # column is constant (e.g. a dimension score whose indicators cancel out), and its
+        # noise, stretched to 0–100, would depend on the row order
+        size = np.maximum(1.0, np.maximum(np.abs(self.max_), np.abs(self.min_)))
+        spread = rng > 1e-9 * size
+        safe = np.where(spread, rng, 1.0)
         up = (X - self.min_) / safe
         z = 100.0 * np.where(self.signs_ > 0, up, 1.0 - up)
-        z = np.where(rng > 0, z, np.where(np.isnan(X), np.nan, 50.0))
+        z = np.where(spread, z, np.where(np.isnan(X), np.nan, 50.0))
         return np.clip(z, 0, 100) if self.clip else z
 
 
@@ -287,12 +300,17 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     median of the non-zero ``|x|``: both are fitted so that rescaling a column's unit
     (万元 → 元) does not change any min–max or rank score.
 
+    The automatic treatment needs at least ``min_values`` values in the column
+    (:data:`MIN_VALUES_FOR_OUTLIERS`, 20); with fewer, ``auto`` is ``none`` and the record
+    says ``skipped``.  An explicit ``log`` / ``asinh`` is always applied.
+
     Parameters
     ----------
     transforms : sequence of str, optional
         Per column: ``auto``, ``none``, ``log`` or ``asinh``; default all ``auto``.
     rule : {"jrc", "none"}
         ``none`` makes ``auto`` equal to ``none``.
+    min_values : int, default :data:`MIN_VALUES_FOR_OUTLIERS`
     max_winsor : int, default 5
     skew, kurt : float, default 2.0 and 3.5
 
@@ -309,9 +327,11 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         before and after.
     """
 
-    def __init__(self, transforms=None, rule="jrc", max_winsor=5, skew=2.0, kurt=3.5):
+    def __init__(self, transforms=None, rule="jrc", max_winsor=5, skew=2.0, kurt=3.5,
+                 min_values=MIN_VALUES_FOR_OUTLIERS):
         self.transforms = transforms
         self.rule = rule
+        self.min_values = min_values
         self.max_winsor = max_winsor
         self.skew = skew
         self.kurt = kurt
@@ -349,7 +369,12 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if requested not in ("auto", "none", "log", "asinh"):
             raise ConfigError(f"unknown transform {requested!r}; choose auto, none, log, asinh",
                               key="indicators.<id>.transform")
-        if requested == "auto" and self.rule == "jrc" and flagged:
+        n_values = int(np.sum(~np.isnan(x)))
+        skipped = (requested == "auto" and self.rule == "jrc"
+                   and n_values < self.min_values)
+        if skipped:
+            pass      # too few towns to call any of them an outlier
+        elif requested == "auto" and self.rule == "jrc" and flagged:
             nw, lo, hi, still = self._winsorise(x, s0)
             if still and s0 > 0:
                 action = "log"
@@ -367,6 +392,8 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         s1, k1 = _skew_kurt(self._apply(j, x, action))
         self.record_.append({"transform": requested, "action": action,
                              "n_winsorised": nw if action == "winsorised" else 0,
+                             "skipped": (f"too few values ({n_values} < {self.min_values})"
+                                         if skipped else ""),
                              "cap_low": self.lower_[j], "cap_high": self.upper_[j],
                              "skew_before": s0, "kurt_before": k0,
                              "skew_after": s1, "kurt_after": k1})

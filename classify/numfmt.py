@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from numbers import Real
 
@@ -70,6 +70,10 @@ _UNIT_EN = {
 }
 
 _MINUS = "−"  # U+2212, the typographic minus used in both languages
+#: From this size numbers print in scientific notation (``1.000e+300``): no town statistic
+#: is this large, and the digits of such a float are noise.
+HUGE = 1e21
+HUGE_DIGITS = 22
 
 
 def is_missing(value) -> bool:
@@ -129,7 +133,12 @@ def _half_up(a: float, decimals: int) -> str:
     themselves (Decimal is most of the cost of a sheet's numbers)."""
     r = repr(a)
     if "e" in r:  # exponent form (below 1e-4, from 1e16): Decimal does it
-        rounded = Decimal(r).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+        if a >= HUGE:    # no statistic is this large: digits would be noise (1e300 …)
+            return f"{a:.3e}"
+        # a context of its own: the default 28 digits cannot hold 1e20 to 2 decimals
+        # (decimal.InvalidOperation), and the global context is not ours to change
+        ctx = Context(prec=HUGE_DIGITS + 20 + decimals, rounding=ROUND_HALF_UP)
+        rounded = Decimal(r).quantize(Decimal(1).scaleb(-decimals), context=ctx)
         return f"{rounded:,.{decimals}f}"
     whole, _, frac = r.partition(".")
     if len(frac) > decimals:  # the first dropped digit decides (the rest is below it)
@@ -221,7 +230,8 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
 def fmt_rank(rank, n, lang: str = "zh") -> str:
     """``第3/85`` (zh) / ``3/85`` (en); missing when the rank is."""
     lang = _check_lang(lang)
-    if is_missing(rank) or is_missing(n):
+    if is_missing(rank) or is_missing(n) or not abs(float(rank)) < 2 ** 53 or \
+            not abs(float(n)) < 2 ** 53:     # no rank is infinite or beyond whole floats
         return MISSING[lang]
     r, total = int(rank), int(n)
     return f"第{r}/{total}" if lang == "zh" else f"{r}/{total}"
@@ -232,6 +242,8 @@ def fmt_percentile(p, lang: str = "zh") -> str:
     lang = _check_lang(lang)
     if is_missing(p):
         return MISSING[lang]
+    if not abs(float(p)) < 2 ** 53:      # infinite, or no percentile at all
+        return "—"
     return f"P{int(math.floor(float(p) + 0.5))}"
 
 
@@ -248,7 +260,10 @@ def fmt_share(x, lang: str = "zh") -> str:
     lang = _check_lang(lang)
     if is_missing(x):
         return MISSING[lang]
-    return f"{int(math.floor(float(x) * 100 + 0.5))}%"
+    pct = float(x) * 100
+    if not math.isfinite(pct):
+        return "—"
+    return f"{int(math.floor(pct + 0.5))}%"
 
 
 def fmt_score(x, lang: str = "zh", *, signed: bool = False) -> str:
@@ -256,7 +271,7 @@ def fmt_score(x, lang: str = "zh", *, signed: bool = False) -> str:
     lang = _check_lang(lang)
     if is_missing(x):
         return MISSING[lang]
-    return _fmt_number(float(x), 1, signed)
+    return _fmt_number(float(x), 1, signed)     # ± inf: "—"
 
 
 def as_float(value) -> float:
@@ -281,7 +296,7 @@ def _fmt_numbers(x: np.ndarray, decimals: np.ndarray, signed: bool) -> list[str]
     with np.errstate(all="ignore"):
         t = a * 10.0 ** d
         exact = (np.abs(t - np.floor(t) - 0.5) <= 4 * np.spacing(t)) | (a >= 1e15) | \
-            ((a < 1e-4) & (a > 0))
+            ((a < 1e-4) & (a > 0)) | (t >= 2.0 ** 62)      # beyond int64: the exact way
     k = np.floor(np.where(exact, 0.0, t) + 0.5).astype(np.int64)
     step = 10 ** d
     q, f = np.divmod(k, step)
@@ -426,7 +441,8 @@ def fmt_ranks(ranks, ns, lang: str = "zh") -> list[str]:
     lang = _check_lang(lang)
     r = np.asarray(ranks, dtype=float).ravel()
     n = np.asarray(ns, dtype=float).ravel()
-    ok = ~np.isnan(r) & ~np.isnan(n)
+    with np.errstate(invalid="ignore"):
+        ok = (np.abs(r) < 2 ** 53) & (np.abs(n) < 2 ** 53)
     out = [MISSING[lang]] * len(r)
     fmt = "第{}/{}" if lang == "zh" else "{}/{}"
     idx = np.flatnonzero(ok)
@@ -441,7 +457,11 @@ def fmt_percentiles(ps, lang: str = "zh") -> list[str]:
     lang = _check_lang(lang)
     p = np.asarray(ps, dtype=float).ravel()
     out = [MISSING[lang]] * len(p)
-    idx = np.flatnonzero(~np.isnan(p))
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(p) < 2 ** 53
+    for k in np.flatnonzero(~ok & ~np.isnan(p)).tolist():
+        out[k] = "—"
+    idx = np.flatnonzero(ok)
     for k, v in zip(idx.tolist(), np.floor(p[idx] + 0.5).astype(np.int64).tolist()):
         out[k] = f"P{v}"
     return out

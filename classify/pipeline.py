@@ -210,22 +210,24 @@ def _join(opts: RunOptions, boundaries, table, timer: _Timer):
 def _score(opts: RunOptions, joined, table, timer: _Timer):
     from classify.config import load_system
     from classify.indicators import build_indicators, recognise
-    from classify.scoring import score
+    from classify.scoring import county_key, score
 
     with timer("indicators"):
         system = load_system(opts.config)
         recognition = recognise(list(table.data.columns), table.units, system)
         # file row numbers, so messages about a town's values name the row of the table
         rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
-        indicators, missing_log = build_indicators(rows, recognition, system)
+        indicators, missing_log, value_checks = build_indicators(rows, recognition, system,
+                                                                 return_checks=True)
     with timer("scoring"):
         if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
             from classify.model_io import apply_model
-            result = apply_model(opts.reference, indicators, joined["county"], system=system,
+            result = apply_model(opts.reference, indicators, county_key(joined), system=system,
                                  log=timer.log)
         else:
             result = score(indicators, system, weighting=opts.weighting,
-                           county=joined["county"])
+                           county=county_key(joined))
+    result.value_checks = value_checks      # written as value_checks.csv
     return system, recognition, indicators, missing_log, result
 
 
@@ -311,6 +313,7 @@ def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
 
 def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Timer):
     from classify.rules import CategoryDrawer, classify_towns, stability_from_draws
+    from classify.scoring import county_key
     from classify.taxonomy import load_taxonomy
     from classify.uncertainty import monte_carlo
 
@@ -326,7 +329,7 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
             drawer = CategoryDrawer(frame, taxonomy, list(scored.model.dims),
                                     draws=opts.draws)
             mc = monte_carlo(indicators, system, draws=opts.draws, seed=opts.seed,
-                             weighting=opts.weighting, county=frame["county"], base=scored,
+                             weighting=opts.weighting, county=county_key(frame), base=scored,
                              county_ranks=True, on_chunk=drawer.add, keep_dim_scores=False)
             stab = stability_from_draws(drawer.result(), cats["target"].to_numpy())
             stab = pd.concat([stab.set_index(frame.index),
@@ -410,6 +413,7 @@ def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters,
     ``clusters.csv``, ``clusters_k.csv``."""
     files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
     for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                            ("value_checks.csv", scored.value_checks),
                             ("rules.csv", trace), ("clusters.csv", clusters.profiles),
                             ("clusters_k.csv", clusters.sweep)):
         files.append(write_csv(table_out, stage / name))
@@ -443,8 +447,11 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
 
     from classify.numfmt import unit_label
 
-    benchmarks = {s.town_code: ";".join(b.town for b in s.benchmarks)
-                  for s in suggestions if getattr(s, "benchmarks", None)}
+    from classify.sheets import sheet_names
+
+    # by position (suggestions come in frame order): codes may be missing or repeated
+    benchmarks = [";".join(b.town for b in (getattr(s, "benchmarks", None) or []))
+                  for s in suggestions]
     zh = opts.lang == "zh"
     popup = {i.id: (f"{i.label_zh}（{unit_label(i.unit, 'zh')}）" if zh else
                     f"{i.label_en} ({unit_label(i.unit, 'en')})")
@@ -453,7 +460,7 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps
         coverage = DisplayCoverage(frame.geometry)
-        shown = frame.assign(benchmarks=frame["town_code"].map(benchmarks).fillna(""))
+        shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
         m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
                      attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
@@ -466,6 +473,25 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
                                       attribution=opts.attribution, lang=opts.lang,
                                       coverage=coverage)
     return files
+
+
+def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, str]]:
+    """(zh, en) lines on what was not measured or checked: dropped indicators, dimensions
+    without data, categories that cannot be assessed, value checks, small samples."""
+    from classify.rules import not_assessable
+
+    notes = list(scored.messages)
+    notes += not_assessable(frame, taxonomy, system)[1]
+    checks = scored.value_checks
+    if len(checks):
+        bad = int((checks["action"] == "treated as missing").sum())
+        odd = len(checks) - bad
+        notes.insert(0, (f"数值检查（value checks）：{bad} 个不可能的数值按缺失处理，{odd} 个可疑数值"
+                         "已保留并标记；逐格明细见 value_checks.csv",
+                         f"value checks: {bad} impossible values treated as missing, {odd} "
+                         "implausible values kept and flagged; per cell: value_checks.csv"))
+    notes += list(getattr(clusters, "messages", []))
+    return notes
 
 
 def _moved(files: list, stage: Path, out: Path) -> list[Path]:
@@ -619,6 +645,9 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
     frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
     frame, designated = _designations(opts, frame, taxonomy, timer)
+    notes = _not_measured(frame, taxonomy, system, scored, clusters)
+    for zh, en in notes:
+        log(zh if opts.lang == "zh" else en)
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out, force=opts.force) as stage:
@@ -644,6 +673,10 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         manifest["model"] = _model_record(stage, scored)
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
+        manifest["scoring"].update(
+            dimensions=_records(scored.dimensions),
+            value_checks=int(len(scored.value_checks)),
+            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from classify.scoring import county_key, known
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
@@ -146,7 +147,8 @@ def _by_county(x: np.ndarray, groups: np.ndarray, fn) -> tuple[np.ndarray, np.nd
     """Apply ``fn`` to each county's columns; also return county sizes per town."""
     out = np.full(x.shape, np.nan)
     size = np.zeros(x.shape[1])
-    codes, inv = np.unique(groups, return_inverse=True)
+    # towns of unknown county (missing key) belong to no county: their value stays NaN
+    inv, codes = pd.factorize(known(np.asarray(groups, dtype=object)))
     for g in range(len(codes)):  # a loop over counties, not towns
         cols = np.flatnonzero(inv == g)
         out[:, cols] = fn(x[:, cols])
@@ -164,8 +166,9 @@ def _scaled(raw: np.ndarray, rule: Rule, groups, ref=None) -> tuple[np.ndarray, 
         src = raw if ref is None or ref.dtype == object else ref
         v = src[~np.isnan(src)]
         flag = v.size > 0 and np.isin(v, (0.0, 1.0)).all()
-        sd = 1.0 if flag or v.size < 2 else float(np.std(v))
-        return raw, np.full(raw.shape[1], sd if sd > 0 else 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):   # 1e300 in a cell: inf
+            sd = 1.0 if flag or v.size < 2 else float(np.std(v))
+        return raw, np.full(raw.shape[1], sd if 0 < sd < np.inf else 1.0)
     if rule.scale == "percentile":
         return _percentile(raw), np.full(raw.shape[1], 100.0)
     if rule.scale == "percentile_county":
@@ -194,10 +197,12 @@ def _margin(rule: Rule, value) -> tuple[np.ndarray, np.ndarray]:
 
 # -- evaluation ---------------------------------------------------------------------------
 def _groups(frame):
-    for c in ("county_code", "county"):
-        if c in frame:
-            return frame[c].astype("string").fillna("?").to_numpy(object)
-    return None
+    """County of each town (``None``: unknown, in no county group); see
+    :func:`classify.scoring.county_key`.  ``None`` when the frame has no county column."""
+    key = county_key(frame)
+    if key is None:
+        return None
+    return key.astype(object).where(key.notna(), None).to_numpy(object)
 
 
 def _all_rules(taxonomy: Taxonomy, roles: bool = True):
@@ -818,3 +823,75 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
     ru = np.argmax(counts, axis=1)
     runner = np.where(counts[np.arange(n), ru] > 0, labels[ru], "").astype(object)
     return pd.DataFrame({"stability": stability, "runner_up": runner})
+
+
+# -- what cannot be assessed ----------------------------------------------------------------
+def _sources(fld: str, frame: pd.DataFrame, system, seen=None) -> list[str]:
+    """The indicators (or dimensions, as ``score_<dim>``) behind a field with no value for
+    any town: the field itself, or the empty inputs of a derived indicator."""
+    seen = set() if seen is None else seen
+    if fld in seen:
+        return []
+    seen.add(fld)
+    der = {d.id: d for d in getattr(system, "derived", ())}.get(fld) if system else None
+    if der is None:
+        return [fld]
+    out = []
+    for x in (der.numerator, der.denominator):
+        if x not in frame.columns or pd.to_numeric(frame[x], errors="coerce").isna().all():
+            out += _sources(x, frame, system, seen)
+    return out or [fld]
+
+
+def _field_name(fld: str, system, taxonomy) -> tuple[str, str]:
+    if fld.startswith("score_"):
+        dim = fld[len("score_"):]
+        try:
+            d = system.dimension(dim)
+            return f"{d.label_zh}维度数据", f"data of dimension {d.label_en or dim}"
+        except Exception:          # a dimension the system does not have
+            return fld, fld
+    try:
+        ind = system.get(fld)
+        return ind.label_zh, (getattr(ind, "label_en", "") or fld)
+    except Exception:              # a plain column of the frame
+        return taxonomy.field_label(fld, "zh"), taxonomy.field_label(fld, "en")
+
+
+def not_assessable(frame: pd.DataFrame, taxonomy: Taxonomy, system=None) -> tuple[
+        pd.DataFrame, list[tuple[str, str]]]:
+    """Categories that no town can reach because a field of their rules has no value for
+    any town (a column absent, empty, or derived from an empty one).
+
+    Returns a frame ``source, field, target`` (``source``: the indicator — or
+    ``score_<dim>`` — lacking, ``field``: the rule's field) and one (zh, en) line per
+    source, e.g. "无 规上工业总产值（industrial_output）：专业镇·工业 无法评估（cannot be
+    assessed）".  Optional rules (meant to fail when their column is absent) are left out.
+    """
+    rows = []
+    for t in taxonomy.priority:
+        for rule in taxonomy.target_rules(t):
+            if rule.optional or rule.op == "contains":
+                continue
+            fld = rule.field
+            empty = fld not in frame.columns or pd.to_numeric(
+                frame[fld], errors="coerce").isna().all()
+            if not empty:
+                continue
+            for src in _sources(fld, frame, system):
+                rows.append({"source": src, "field": fld, "target": t})
+    table = pd.DataFrame(rows, columns=["source", "field", "target"]).drop_duplicates()
+    # one line per set of categories, naming every source that disables them
+    by_targets: dict[tuple, list[str]] = {}
+    for src, part in table.groupby("source", sort=False):
+        by_targets.setdefault(tuple(dict.fromkeys(part["target"])), []).append(src)
+    msgs = []
+    for targets, srcs in by_targets.items():
+        names = [(_field_name(x, system, taxonomy), x) for x in srcs]
+        sz = "、".join(f"{zh}（{x}）" for (zh, _), x in names)
+        se = ", ".join(f"{en} ({x})" for (_, en), x in names)
+        tz = "、".join(taxonomy.labels(x)[0] for x in targets)
+        te = ", ".join(taxonomy.labels(x)[1] for x in targets)
+        msgs.append((f"无 {sz}：{tz} 无法评估（cannot be assessed）",
+                     f"no {se}: {te} cannot be assessed"))
+    return table.reset_index(drop=True), msgs

@@ -47,9 +47,42 @@ from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_
 from classify.weighting import get_weighter
 
 __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
-           "rank_desc", "impute_county_median", "AGGREGATIONS"]
+           "rank_desc", "impute_county_median", "AGGREGATIONS", "county_key",
+           "UNKNOWN_COUNTY", "known"]
 
 AGGREGATIONS = ("arithmetic", "geometric")
+
+#: Below this many towns a run is told that its categories are relative to these towns only
+#: (percentile thresholds and min–max scores say where a town stands among the others).
+SMALL_REGION = 20
+
+#: How a town with no county (no county code and no county name) is shown.
+UNKNOWN_COUNTY = "未知县区（unknown county）"
+
+
+def known(values) -> pd.Series:
+    """Text keys with blanks (``None``, NaN, ``""``, ``"nan"`` …) as ``<NA>`` (string dtype)."""
+    s = pd.Series(values).astype("string").str.strip()
+    return s.mask(s.isin(["", "nan", "NaN", "None", "<NA>"]))
+
+
+def county_key(frame: pd.DataFrame) -> pd.Series | None:
+    """The county each town is grouped by for ranks and peers within the county.
+
+    Its ``county_code`` where known, else its county name; ``<NA>`` when neither is known.
+    **Rule**: a town of unknown county belongs to no county group — it gets no rank within
+    the county (``rank_county`` empty), is nobody's same-county peer, and county-median
+    imputation falls back to the region median for it.  ``None`` when the frame has
+    neither column.
+    """
+    cols = [c for c in ("county_code", "county") if c in frame.columns]
+    if not cols:
+        return None
+    key = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for c in cols:
+        v = known(frame[c].to_numpy(object)).set_axis(frame.index)
+        key = key.fillna(("code:" if c == "county_code" else "name:") + v)
+    return key.rename("county_key")
 
 
 def block_matrix(w_in: np.ndarray, dim_index: np.ndarray, n_dims: int) -> np.ndarray:
@@ -92,24 +125,28 @@ def rank_desc(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
     """Rank 1 = highest value (ties share the best rank); missing values get no rank.
 
     Values are compared at 9 decimals, so that equal scores reached by different float
-    paths (e.g. another row order) tie.
+    paths (e.g. another row order) tie.  With ``groups``, a town whose group is missing
+    (unknown county) gets no rank: it belongs to no group.
     """
     values = values.round(9)
     if groups is None:
         r = values.rank(ascending=False, method="min")
     else:
-        r = values.groupby(groups.reindex(values.index), dropna=False).rank(
-            ascending=False, method="min")
+        g = known(groups.reindex(values.index).to_numpy(object)).set_axis(values.index)
+        r = values.groupby(g, dropna=True).rank(ascending=False, method="min")
+        r = r.reindex(values.index)
     return r.astype("Int64")
 
 
 def impute_county_median(X: pd.DataFrame, county: pd.Series | None) -> tuple[pd.DataFrame,
                                                                              pd.Series]:
     """Fill missing values with the county median (the region median where the county
-    has no value).  Returns the filled frame and the number imputed per town."""
+    has no value, or the town's county is unknown).  Returns the filled frame and the
+    number imputed per town."""
     miss = X.isna()
     if county is not None:
-        med = X.groupby(county.reindex(X.index), dropna=False).transform("median")
+        g = known(county.reindex(X.index).to_numpy(object)).set_axis(X.index)
+        med = X.groupby(g, dropna=True).transform("median").reindex(X.index)
         filled = X.fillna(med)
     else:
         filled = X
@@ -151,8 +188,14 @@ class ScoreModel:
         S = aggregate(Z, block_matrix(self.w_in, self.dim_index, len(self.dims)),
                       self.aggregation)
         if self.dim_lo is not None:
-            span = np.where(self.dim_hi > self.dim_lo, self.dim_hi - self.dim_lo, 1.0)
-            S = 100.0 * (S - self.dim_lo) / span
+            # a span at the level of float noise (a dimension whose indicators cancel out,
+            # e.g. the same values with opposite directions) is no span: amplified, its
+            # noise would depend on the row order
+            scale = np.maximum(1.0, np.maximum(np.abs(self.dim_hi), np.abs(self.dim_lo)))
+            flat = ~(self.dim_hi - self.dim_lo > 1e-9 * scale)
+            span = np.where(flat, 1.0, self.dim_hi - self.dim_lo)
+            S = np.where(flat, np.where(np.isnan(S), np.nan, 0.0),
+                         100.0 * (S - self.dim_lo) / span)
         return S
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -197,7 +240,16 @@ class ScoreResult:
         Per indicator: requested transform, action taken (``none``/``winsorised``/``log``/
         ``asinh``), values winsorised, caps, skewness and kurtosis before and after.
     excluded : DataFrame
-        Indicators of the system that were not scored and why.
+        Indicators of the system that were not scored: ``indicator, reason, reason_zh,
+        kind`` (``kind``: ``absent`` — no column, ``empty`` — no value in any town,
+        ``constant`` — one value for all, ``weight`` — weight 0).
+    dimensions : DataFrame
+        Per dimension: ``dimension, label_zh, label_en, n_indicators`` (scored),
+        ``n_towns_with_data, n_towns, status`` (``assessed`` / ``partly`` — some towns have
+        no value / ``no data`` — no town has one), ``not_scored`` (``;``-joined ids).
+    messages : list of (zh, en)
+        What the console and ``run.json`` should say: indicators dropped (empty, constant),
+        dimensions with no data, outlier treatment skipped, a small region.
     reference : dict or None
         When an earlier run's model was applied (:func:`classify.model_io.apply_model`):
         its file, sha256 and the values beyond its range; None when fitted here.
@@ -209,23 +261,98 @@ class ScoreResult:
     treatment: pd.DataFrame = field(default_factory=pd.DataFrame)
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
     reference: dict | None = None
+    dimensions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    messages: list = field(default_factory=list)
+    #: :func:`classify.indicators.check_values`'s report, when the pipeline made one
+    value_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["row", "column", "town_code", "town", "indicator", "value", "unit",
+                 "check", "problem_zh", "problem_en", "action"]))
 
 
 def _select(indicators: pd.DataFrame, system: IndicatorSystem):
     cols, excluded = [], []
     for ind in system.scored:
         if ind.id not in indicators.columns:
-            excluded.append((ind.id, "not in the table"))
+            excluded.append((ind.id, "not in the table", "表中无此列", "absent"))
             continue
         if ind.weight == 0:
-            excluded.append((ind.id, "weight 0 in the config"))
+            excluded.append((ind.id, "weight 0 in the config", "配置中权重为 0", "weight"))
             continue
         x = pd.to_numeric(indicators[ind.id], errors="raise").astype(float)
+        if x.notna().sum() == 0:
+            excluded.append((ind.id, "empty: no value for any town", "全部缺失", "empty"))
+            continue
         if x.nunique(dropna=True) < 2:
-            excluded.append((ind.id, "no variation (fewer than two distinct values)"))
+            excluded.append((ind.id, "no variation (fewer than two distinct values)",
+                             f"各镇数值相同（{x.dropna().iloc[0]:g}），无区分度", "constant"))
             continue
         cols.append(ind)
-    return cols, pd.DataFrame(excluded, columns=["indicator", "reason"])
+    return cols, pd.DataFrame(excluded, columns=["indicator", "reason", "reason_zh", "kind"])
+
+
+def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
+                     S: np.ndarray, dims: list[str]) -> pd.DataFrame:
+    rows = []
+    n = S.shape[0]
+    for d, dim in enumerate(dims):
+        meta = system.dimension(dim)
+        have = int(np.sum(~np.isnan(S[:, d]))) if n else 0
+        scored = [i.id for i in inds if i.dimension == dim]
+        not_scored = [r.indicator for r in excluded.itertuples()
+                      if system.get(r.indicator).dimension == dim]
+        status = "no data" if have == 0 else "partly" if have < n else "assessed"
+        rows.append({"dimension": dim, "label_zh": meta.label_zh,
+                     "label_en": meta.label_en or dim, "n_indicators": len(scored),
+                     "n_towns_with_data": have, "n_towns": n, "status": status,
+                     "not_scored": ";".join(not_scored)})
+    return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "n_indicators",
+                                       "n_towns_with_data", "n_towns", "status",
+                                       "not_scored"])
+
+
+def _label(system: IndicatorSystem, id_: str) -> tuple[str, str]:
+    ind = system.get(id_)
+    return ind.label_zh, (getattr(ind, "label_en", "") or id_)
+
+
+def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: pd.DataFrame,
+                   treatment: pd.DataFrame | None, n_towns: int) -> list[tuple[str, str]]:
+    """What was not measured, as (zh, en) lines: dropped indicators (empty or constant;
+    absent ones are said per dimension), dimensions with no data for every or some
+    towns, outlier treatment skipped for a small sample, a small region."""
+    out = []
+    for r in excluded.itertuples():
+        if r.kind not in ("empty", "constant"):
+            continue
+        zh, en = _label(system, r.indicator)
+        out.append((f"指标未参与评价（indicator dropped）：{zh}（{r.indicator}）——{r.reason_zh}",
+                    f"indicator dropped: {en} ({r.indicator}) — {r.reason}"))
+    for r in dimensions.itertuples():
+        if r.status == "no data":
+            out.append((f"维度无数据，未评价（dimension not assessed, no data）：{r.label_zh}"
+                        f"（{r.dimension}）",
+                        f"dimension not assessed (no data for any town): {r.label_en} "
+                        f"({r.dimension})"))
+        elif r.status == "partly":
+            k = r.n_towns - r.n_towns_with_data
+            out.append((f"维度 {r.label_zh}（{r.dimension}）有 {k} 个镇街无数据（no data），"
+                        "这些镇街该维度未评价",
+                        f"dimension {r.label_en} ({r.dimension}): no data for {k} of "
+                        f"{r.n_towns} towns, not assessed for them"))
+    if treatment is not None and len(treatment) and "skipped" in treatment.columns:
+        skipped = treatment[treatment["skipped"].astype(str) != ""]
+        if len(skipped):
+            from classify.normalise import MIN_VALUES_FOR_OUTLIERS as m
+            out.append((f"样本少于 {m} 个镇街，未做离群值处理（outlier treatment skipped: fewer "
+                        f"than {m} values）：{len(skipped)} 个指标按原值计分",
+                        f"outlier treatment (winsorisation) skipped: fewer than {m} values "
+                        f"for {len(skipped)} indicators, scored as they are"))
+    if 0 < n_towns < SMALL_REGION:
+        out.append((f"仅 {n_towns} 个镇街：分类只是相对于这些镇街而言（categories are "
+                    "relative to these towns only），不宜与其他地区比较",
+                    f"only {n_towns} towns: categories are relative to these towns only, "
+                    "not comparable with other regions"))
+    return out
 
 
 def _weights_in(M: np.ndarray, inds, dim_index, n_dims, method) -> np.ndarray:
@@ -304,6 +431,14 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
                           "minmax, rank or target normalisation", key="methods.aggregation",
                           path=system.path)
     inds, excluded = _select(indicators, system)
+    nothing_varies = False
+    if not inds and (excluded["kind"] == "constant").any():
+        # one town, or towns all alike: nothing to compare.  The constant indicators are
+        # scored (every normaliser maps a constant to 50) rather than nothing at all
+        const = set(excluded.loc[excluded["kind"] == "constant", "indicator"])
+        inds = [i for i in system.scored if i.id in const]
+        excluded = excluded[excluded["kind"] != "constant"].reset_index(drop=True)
+        nothing_varies = True
     if not inds:
         raise ConfigError("no indicator of the system can be scored: "
                           + "; ".join(f"{r.indicator}: {r.reason}" for r in excluded.itertuples()),
@@ -312,7 +447,9 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     dim_index = np.array([dims.index(i.dimension) for i in inds])
     directions = [i.direction for i in inds]
     X = indicators[[i.id for i in inds]].astype(float)
-    n_missing = X.isna().sum(axis=1)
+    # an indicator empty for every town is missing for every town (it was dropped)
+    empty = [r.indicator for r in excluded.itertuples() if r.kind == "empty"]
+    n_missing = X.isna().sum(axis=1) + indicators[empty].isna().sum(axis=1)
     n_imputed = pd.Series(0, index=X.index)
     if m.missing == "impute_county_median":
         X, n_imputed = impute_county_median(X, county)
@@ -347,7 +484,15 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         else f"{m.weighting} within, {system.across} across dimensions",
     })
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
-    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded)
+    dimensions = _dimension_table(system, inds, excluded, S, dims)
+    messages = score_messages(system, excluded, dimensions, treatment, len(X))
+    if nothing_varies:
+        messages.insert(0, (f"{len(X)} 个镇街的指标无差异，无从比较（nothing to compare）："
+                            "各维度得分均为 50，分类不反映差异",
+                            f"the indicators of the {len(X)} town(s) do not differ: nothing "
+                            "to compare, every score is 50 and the categories say nothing"))
+    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded, dimensions,
+                       messages)
 
 
 class Scorer(TransformerMixin, BaseEstimator):

@@ -26,6 +26,7 @@ import re
 import tempfile
 import tomllib
 import zipfile
+from collections import Counter
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -78,16 +79,28 @@ class _Environment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+def _md(v) -> str:
+    """``v`` in Markdown: its text with ``<`` and ``>`` escaped, so that no value (a town
+    named ``<img src=x onerror=alert(1)>``) becomes HTML where the Markdown is shown.
+    ``&`` and quotes are left as they are: without ``<`` they cannot open a tag (an
+    entity only prints a character), and "culture & tourism" stays readable."""
+    text = str(v)
+    if "<" in text or ">" in text:
+        return text.replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``escaped`` (HTML, SVG): every value escaped.
+    """The templates' environment; ``escaped`` (HTML, SVG): every value escaped as HTML;
+    otherwise (Markdown) every value has its HTML characters escaped (:func:`_md`).
 
     The HTML and SVG are escaped by ``finalize`` (:func:`_h`, called on every value a
     template writes) instead of Jinja's autoescape: the same text — the templates use no
     filters or ``~`` joins, whose results autoescape would treat differently — without a
     ``Markup`` object made per value (a national run writes tens of millions)."""
     return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
-                        finalize=(lambda v: _h(v)) if escaped else None, trim_blocks=True,
+                        finalize=(lambda v: _h(v)) if escaped else _md, trim_blocks=True,
                         lstrip_blocks=True, keep_trailing_newline=True,
                         undefined=jinja2.StrictUndefined,
                         auto_reload=False)  # packaged templates: no stat per sheet
@@ -413,11 +426,13 @@ def _bench_ctx(s: Suggestion, lang, t, N, html, pre: _Prepared | None = None) ->
         tags = [t["benchmarks"]["same_county"]] if b.same_county else \
             [t["benchmarks"]["same_city"]] if b.same_city else []
         item = {
-            "code": b.town_code, "title": b.town, "tags": t["sep"].join(tags),
-            "caption": _fill(t["benchmarks"]["item"], html, town=b.town, county=b.county,
+            "code": b.town_code, "title": _known(b.town, lang, "town"),
+            "tags": t["sep"].join(tags),
+            "caption": _fill(t["benchmarks"]["item"], html, town=_known(b.town, lang, "town"),
+                             county=_known(b.county, lang, "county"),
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
-            "other_header": b.town}
+            "other_header": _known(b.town, lang, "town")}
         if html and pre is not None and id(b) in pre.rows:
             item["rows"] = pre.rows[id(b)]
         else:
@@ -508,9 +523,15 @@ def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
 def _data_ctx(s: Suggestion, lang, t, html) -> dict:
     lines = []
     missing = table_records(s, "missing")
+    gaps = s.extra.get("dims_no_data") or []
+    name = 1 if lang == "en" else 0
+    for scope in ("all", "town"):
+        dims = [g[1 + name] for g in gaps if g[3] == scope]
+        if dims:
+            lines.append(_fill(t["data"][f"dims_{scope}"], html, dims=t["sep"].join(dims)))
     if missing:
         lines.append(t["data"]["intro"])
-    else:
+    elif not gaps:      # never "all have data" when a dimension has none
         lines.append(t["data"]["none"])
     nm, ni = s.extra.get("n_missing"), s.extra.get("n_imputed")
     if not numfmt.is_missing(nm) and not numfmt.is_missing(ni) and (nm or ni):
@@ -673,8 +694,10 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
     }
     return {
         "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
-        "subtitle": _fill(t["subtitle"], html, town=s.town, code=s.town_code,
-                          county=s.county or "—"),
+        "town": _known(s.town, lang, "town"),
+        "subtitle": _fill(t["subtitle"], html, town=_known(s.town, lang, "town"),
+                          code=_known(s.town_code, lang, "code"),
+                          county=_known(s.county, lang, "county")),
         "dims": dims,
         "strengths_explain": _fill(t["strengths"]["explain"], html,
                                    top=int(s.extra.get("top", 80)),
@@ -1023,7 +1046,7 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     for k, s in enumerate(suggestions):
         if k:
             doc.add_section(WD_SECTION.NEW_PAGE)
-        ctx = (_contexts or {}).get(s.town_code) or _context(s, lang, False, notice)
+        ctx = (_contexts or {}).get(k) or _context(s, lang, False, notice)
         _docx_town(doc, st, ctx, s, lang, t, title if k == 0 else None, notice)
     cp = doc.core_properties
     cp.title = title or t["title"]
@@ -1054,7 +1077,7 @@ def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
 def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> None:
     if title:
         _para(doc, st, title, "Title")
-    _para(doc, st, _kv(t, t["title"], s.town), "Heading 1")
+    _para(doc, st, _kv(t, t["title"], _known(s.town, lang, "town")), "Heading 1")
     doc.add_paragraph(ctx["subtitle"])
     if notice:
         doc.add_paragraph(_kv(t, t["notice_label"], notice))
@@ -1149,11 +1172,55 @@ class _FileWriter:
         return False
 
 
+#: How an unknown key is shown on a sheet (a town without a county, code or name).
+UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知代码（unknown code）",
+                  "town": "未知镇名（unknown name）"},
+           "en": {"county": "unknown county", "code": "unknown code", "town": "unknown name"}}
+
+
+def _known(value, lang: str, kind: str) -> str:
+    """``value``, or the unknown-key wording when it is blank."""
+    text = "" if value is None else str(value).strip()
+    return UNKNOWN[lang][kind] if text in ("", "nan", "None", "<NA>") else text
+
+
+_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]")
+
+
+def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
+    """File name (without extension) of each town's sheet, unique in the list.
+
+    The town code when it is known and unique; a repeated code gets ``_1``, ``_2`` … in
+    list order; a town without a code is ``unknown_<k>`` (``k`` its 1-based position).
+    Characters other than letters, digits, ``_ . -`` become ``_`` (codes with slashes).
+    The map links to the same names (``classify.pipeline`` passes them)."""
+    codes = [_UNSAFE_NAME.sub("_", str(s.town_code or "").strip()).strip(".") for s in
+             suggestions]
+    count = Counter(codes)
+    seen: Counter = Counter()
+    used: set[str] = set()
+    out = []
+    for k, c in enumerate(codes, 1):
+        if not c:
+            name = f"unknown_{k}"
+        elif count[c] == 1:
+            name = c
+        else:
+            seen[c] += 1
+            name = f"{c}_{seen[c]}"
+        while name in used:           # e.g. a code that is literally 'unknown_3'
+            name += "_"
+        used.add(name)
+        out.append(name)
+    return out
+
+
 @_gc_paused
 def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
                       lang: str = "zh", docx: bool = False, title: str | None = None,
                       notice: str | None = None, workers: int | None = None) -> list[Path]:
-    """Write ``suggestions/<town_code>.md`` and ``.html`` per town, ``suggestions.xlsx`` and,
+    """Write ``suggestions/<name>.md`` and ``.html`` per town (:func:`sheet_names`: the
+    town code, made unique), ``suggestions.xlsx`` and,
     with ``docx=True``, ``suggestions.docx``, under ``out_dir``.
 
     ``out_dir`` is the run's output directory; the files go to ``out_dir/suggestions/``
@@ -1167,24 +1234,19 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
     out = Path(out_dir)
     folder = out if out.name == "suggestions" else out / "suggestions"
     folder.mkdir(parents=True, exist_ok=True)
-    seen: set[str] = set()
-    for s in suggestions:
-        if s.town_code in seen:
-            raise ConfigError(f"town_code {s.town_code!r} appears twice; sheet file names "
-                              "need unique codes (check the join report)", key="town_code")
-        seen.add(s.town_code)
-    paths = [folder / f"{s.town_code}.{ext}" for s in suggestions for ext in ("md", "html")]
+    names = sheet_names(suggestions)
+    paths = [folder / f"{name}.{ext}" for name in names for ext in ("md", "html")]
     if workers is None:
         workers = 2 if len(suggestions) >= 1000 and (os.cpu_count() or 1) >= 2 else 1
-    plain: dict[str, dict] = {}
+    plain: dict[int, dict] = {}
     book = _Book(suggestions, lang, notice)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".xlsx-") as tmp:
         if workers > 1 and not docx and "fork" in multiprocessing.get_all_start_methods():
             parts = _write_parallel(suggestions, folder, lang, notice, workers, book,
-                                    Path(tmp))
+                                    Path(tmp), names)
         else:
             summaries = _write_sheets(suggestions, folder, lang, notice,
-                                      plain if docx else None)
+                                      plain if docx else None, names=names)
             parts = [_book_part(book, suggestions, lo, hi, Path(tmp), summaries[lo:hi])
                      for lo, hi in _parts(len(suggestions))]
         paths.append(_save_book(book, folder / "suggestions.xlsx", parts))
@@ -1195,7 +1257,7 @@ def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
 
 
 def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None, *,
-                  chunk: int = 2000) -> list[dict]:
+                  chunk: int = 2000, names: list[str] | None = None) -> list[dict]:
     """The Markdown and HTML sheet of every town (``plain`` collects the plain-text
     contexts, which also make the Word sections); the big tables of ``chunk`` towns at a
     time (:class:`_Prepared`).  Returns the towns' summary rows (of the workbook), made
@@ -1203,16 +1265,17 @@ def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | No
     md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
     t, N = labels(lang), _num_factory(lang, False)
     summaries = []
+    names = sheet_names(suggestions) if names is None else names
     with _FileWriter() as files:
         for lo in range(0, len(suggestions), chunk):
             part = suggestions[lo:lo + chunk]
             pre = _Prepared(part, lang)
-            for s in part:
+            for k, s in enumerate(part, lo):
                 if plain is not None:
-                    plain[s.town_code] = _context(s, lang, False, notice)
+                    plain[k] = _context(s, lang, False, notice)
                 ctx = _context(s, lang, True, notice, pre)  # renders the Markdown sheet too
-                files.write(folder / f"{s.town_code}.md", md_t.render(**ctx))
-                files.write(folder / f"{s.town_code}.html", html_t.render(**ctx))
+                files.write(folder / f"{names[k]}.md", md_t.render(**ctx))
+                files.write(folder / f"{names[k]}.html", html_t.render(**ctx))
                 summaries.append(_summary_row(s, lang, t, N, ctx, pre))
     return summaries
 
@@ -1251,8 +1314,9 @@ _JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickl
 
 def _render_part(job: tuple[int, int, int]):
     key, lo, hi = job
-    suggestions, folder, lang, notice, book, tmp = _JOBS[key]
-    summaries = _write_sheets(suggestions[lo:hi], folder, lang, notice, None)
+    suggestions, folder, lang, notice, book, tmp, names = _JOBS[key]
+    summaries = _write_sheets(suggestions[lo:hi], folder, lang, notice, None,
+                              names=names[lo:hi])
     return _book_part(book, suggestions, lo, hi, tmp, summaries)
 
 
@@ -1267,11 +1331,11 @@ def _parts(n: int, per_part: int | None = None) -> list[tuple[int, int]]:
 
 
 def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int, book: _Book,
-                    tmp: Path) -> list:
+                    tmp: Path, names: list[str]) -> list:
     """Sheets and workbook rows made by ``workers`` forked processes, a part of the towns
     at a time (a fresh process for each: what a part makes is freed with it)."""
     key = id(suggestions)
-    _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp)
+    _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp, names)
     for name in ("sheet.md.j2", "sheet.html.j2", "chart.svg.j2"):
         _template(name)  # compiled once, here, not in every process
     _patterns()

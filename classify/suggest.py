@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from classify.errors import ConfigError
+from classify.scoring import county_key, known
 
 __all__ = [
     "IndicatorInfo",
@@ -344,6 +345,8 @@ class Benchmark:
     same_county: bool
     same_city: bool
     gaps: pd.DataFrame
+    #: row position of the benchmark town in the frame (codes may be missing or repeated)
+    index: int = -1
 
 
 _lazy_tables(Benchmark, ("gaps",))
@@ -412,11 +415,15 @@ class _Cols:
         self.frame = frame
         self._cache: dict[str, np.ndarray] = {}
         self.n = len(frame)
-        county = _key_column(frame, "county_code", "county")
+        county = county_key(frame)
+        if county is None:
+            county = pd.Series([""] * len(frame), index=frame.index)
         city = _key_column(frame, "city_code", "city")
-        self.county = county.astype("string").fillna("").to_numpy(dtype=object)
-        self.city = city.astype("string").fillna("").to_numpy(dtype=object)
-        self.codes = frame["town_code"].astype(str).to_numpy(dtype=object)
+        # unknown county / city: '' (never a group of its own)
+        self.county = known(county.to_numpy(object)).fillna("").to_numpy(dtype=object)
+        self.city = known(city.to_numpy(object)).fillna("").to_numpy(dtype=object)
+        self.codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(
+            dtype=object)
         self.targets = frame["_target"].to_numpy(dtype=object) if "_target" in frame.columns \
             else np.full(len(frame), None, dtype=object)
         self._pct: dict[str, np.ndarray] = {}
@@ -480,22 +487,26 @@ def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
     if county not in frame.columns and county == "county_code" and "county" in frame.columns:
         county = "county"  # no codes: county names group the towns as well
     has_county = county in frame.columns
-    groups = frame[county].astype("string").fillna("") if has_county else None
+    # a town of unknown county is in no county group (no rank within the county)
+    groups = county_key(frame) if has_county else None
     for iid, info in indicators.items():
         if iid not in frame.columns:
             continue
         v = pd.to_numeric(frame[iid], errors="coerce").astype(float)
         s = v * info.direction
-        part = pd.DataFrame({"town_code": frame["town_code"].astype(str).to_numpy(),
+        part = pd.DataFrame({"town_code": known(frame["town_code"].to_numpy(object))
+                             .fillna("").to_numpy(object),
                              "indicator": iid, "value": v.to_numpy()})
         part["rank"] = s.rank(ascending=False, method="min").to_numpy()
         part["n"] = int(s.notna().sum())
         part["pct"] = _percentile(s).to_numpy()
         if has_county:
-            g = s.groupby(groups.to_numpy())
-            part["rank_county"] = g.rank(ascending=False, method="min").to_numpy()
-            part["n_county"] = g.transform("count").to_numpy()
-            part["pct_county"] = g.rank(pct=True, method="average").to_numpy() * 100
+            g = s.groupby(groups.to_numpy(), dropna=True)
+            part["rank_county"] = g.rank(ascending=False, method="min").reindex(
+                s.index).to_numpy()
+            part["n_county"] = g.transform("count").reindex(s.index).fillna(0).to_numpy()
+            part["pct_county"] = g.rank(pct=True, method="average").reindex(
+                s.index).to_numpy() * 100
         else:
             part["rank_county"] = np.nan
             part["n_county"] = 0
@@ -648,10 +659,8 @@ class _Peers:
         keys = pd.Series(nc.targets, dtype=object)
         self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
                         if t != "\0"}
-        # first position of each code (as np.flatnonzero(codes == code)[0])
-        self.position = {c: k for k, c in reversed(list(enumerate(nc.codes.tolist())))}
-        self.town = [str(v) for v in nc.frame["town"].tolist()]
-        self.county = [str(v) for v in nc.frame["county"].tolist()] \
+        self.town = known(nc.frame["town"].to_numpy(object)).fillna("").tolist()
+        self.county = known(nc.frame["county"].to_numpy(object)).fillna("").tolist() \
             if "county" in nc.frame.columns else [""] * nc.n
         # counties and cities as integers (-1 = unknown) for the distance weights
         self.county_id = _codes_of(nc.county)
@@ -664,6 +673,8 @@ class _Peers:
         self.dims = np.array([m.dimension for m in self.meta], dtype=object)
         self.score_dims = [c.removeprefix("score_") for c in nc.frame.columns
                            if c.startswith("score_")]
+        # dimensions no town has a score for (no indicator of them has data)
+        self.dims_empty = {d for d in self.score_dims if np.isnan(nc(f"score_{d}")).all()}
         for d in self.score_dims:  # made here once, not in each process writing sheets
             nc.pct(f"score_{d}")
             for t in self.members:
@@ -769,6 +780,7 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
         cc, ci = nc.county, nc.city
         return [Benchmark(
             town_code=str(nc.codes[j]), town=peers.town[j], county=peers.county[j],
+            index=int(j),
             target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
             distance=float(d), same_county=bool(cc[j] == cc[i] and cc[i] != ""),
             same_city=bool(ci[j] == ci[i] and ci[i] != ""),
@@ -1480,7 +1492,9 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
 class _Trace:
     """The rule trace as column lists with each town's row positions (no per-town frames)."""
 
-    def __init__(self, trace: pd.DataFrame):
+    def __init__(self, trace: pd.DataFrame, owner: np.ndarray | None = None):
+        """``owner``: the frame position of each trace row (-1: no town of the frame);
+        default: by ``town_code``."""
         self.frame = trace
         self.columns = list(trace.columns)
         self.cols = {c: trace[c].tolist() for c in self.columns}
@@ -1490,11 +1504,17 @@ class _Trace:
         nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
             trace.columns else pd.Series(np.nan, index=trace.index)
         self.nm = nm.astype(float).tolist()
-        self.by_town = {str(k): v.tolist() for k, v in
-                        trace.groupby("town_code", sort=False).indices.items()}
+        if owner is None:
+            self.by_town = {str(k): v.tolist() for k, v in
+                            trace.groupby("town_code", sort=False).indices.items()}
+        else:
+            self.by_town = {int(k): v.tolist() for k, v in
+                            pd.Series(owner).groupby(owner, sort=False).indices.items()
+                            if k >= 0}
 
-    def rows(self, code: str) -> list[int]:
-        return self.by_town.get(code, [])
+    def rows(self, town) -> list[int]:
+        """Trace rows of a town: its frame position (or code, without ``owner``)."""
+        return self.by_town.get(town, [])
 
     def record(self, k: int) -> dict:
         return {c: self.cols[c][k] for c in self.columns}
@@ -1680,13 +1700,16 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     _check_frame(frame, trace)
     info = indicator_table(indicators if indicators is not None else system)
     meta_src = indicators if indicators is not None else system
+    labels = frame.index
     frame = frame.reset_index(drop=True).copy()
-    frame["town_code"] = frame["town_code"].astype(str)
+    # a missing code stays unknown (''), never the text 'nan'
+    frame["town_code"] = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
     # object dtype: a str column would turn "no category" (None) into NaN
     frame["_target"] = pd.Series([_target_of(r) for r in records(
         frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
     trace = trace.copy()
-    trace["town_code"] = trace["town_code"].astype(str)
+    trace_owner = _trace_owners(trace, frame["town_code"].to_numpy(object))
+    trace["town_code"] = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
     present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
     ctx = _Context(
@@ -1697,9 +1720,11 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
-        positions=_Positions(frame, present, top=top, bottom=bottom), trace=_Trace(trace),
-        log_by=_group_records(missing_log) if missing_log is not None
-        and "town_code" in missing_log.columns else {},
+        positions=_Positions(frame, present, top=top, bottom=bottom),
+        trace=_Trace(trace, trace_owner),
+        log_by=_group_records(missing_log, _log_owners(missing_log, labels,
+                                                       frame["town_code"].to_numpy(object)))
+        if missing_log is not None and "town_code" in missing_log.columns else {},
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, _dimension_labels(meta_src)),
@@ -1735,11 +1760,49 @@ def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
     return out
 
 
-def _group_records(df: pd.DataFrame) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for rec in records(df):
-        out.setdefault(str(rec["town_code"]), []).append(rec)
+def _group_records(df: pd.DataFrame, owner: np.ndarray) -> dict[int, list[dict]]:
+    """Records of ``df`` by the frame position of their town (``owner``, -1: none)."""
+    out: dict[int, list[dict]] = {}
+    for rec, k in zip(records(df), owner):
+        if k >= 0:
+            out.setdefault(int(k), []).append(rec)
     return out
+
+
+def _owners(codes: pd.Series, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each row keyed by ``codes``, matched on known codes that are
+    unique in the frame (-1 otherwise: a town without a code, or with a repeated one,
+    cannot be found by its code)."""
+    fc = pd.Series(frame_codes, dtype=object)
+    unique = fc[(fc != "") & ~fc.duplicated(keep=False)]
+    where = pd.Series(unique.index.to_numpy(), index=unique.to_numpy())
+    keys = known(codes.to_numpy(object)).fillna("")
+    return keys.map(where).fillna(-1).astype(int).to_numpy()
+
+
+def _trace_owners(trace: pd.DataFrame, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each trace row.  The trace of :func:`classify.rules.classify_towns`
+    is town-major in frame order (R rules per town): recognised by its codes, it is read by
+    position, so towns without a code or with a repeated code keep their rules."""
+    n, m = len(frame_codes), len(trace)
+    if n and m and m % n == 0:
+        R = m // n
+        tc = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+        if np.array_equal(tc, np.repeat(np.asarray(frame_codes, dtype=object), R)):
+            return np.repeat(np.arange(n), R)
+    return _owners(trace["town_code"], frame_codes)
+
+
+def _log_owners(log: pd.DataFrame, labels: pd.Index, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each missing-log row: by its ``position`` (the index label of the
+    town in the frame :func:`classify.indicators.build_indicators` got) when the log has
+    one, else by code."""
+    if "position" in log.columns:
+        where = pd.Series(np.arange(len(labels)), index=labels)
+        if where.index.is_unique:
+            pos = log["position"].map(where)
+            return pos.fillna(-1).astype(int).to_numpy()
+    return _owners(log["town_code"], frame_codes)
 
 
 @dataclass
@@ -1785,8 +1848,8 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
         nc, ctx.peers, i, target, fcol, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
         county_weight=p["county_weight"], city_weight=p["city_weight"])
     first = (bench or chall or [None])[0]
-    bidx = None if first is None else ctx.peers.position[first.town_code]
-    ks = ctx.trace.rows(code)
+    bidx = None if first is None else first.index
+    ks = ctx.trace.rows(i)
     declared = _str(row, "declared") or None
     declared_target = _str(row, "declared_target") or _resolve_declared(
         declared, ctx.taxonomy, ctx.labels)
@@ -1809,7 +1872,7 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
         category_gaps=None, declared=declared, declared_target=declared_target,
         declared_status=status,
         declared_failing=_declared_failing(ctx.trace, ks, declared_target),
-        missing=_missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(code, []), ctx.trace,
+        missing=_missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(i, []), ctx.trace,
                                ks, _num(row, "n_imputed")),
         lang=ctx.lang,
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
@@ -1818,6 +1881,12 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
                "designations": row.get("designations"),
                "designations_en": row.get("designations_en"),
                "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
+               # dimensions without a score for this town: (id, zh, en, "all" when no
+               # town has one, else "town")
+               "dims_no_data": [(d, *ctx.dim_labels.get(d, (d, d)),
+                                 "all" if d in ctx.peers.dims_empty else "town")
+                                for d in ctx.peers.score_dims
+                                if math.isnan(nc(f"score_{d}")[i])],
                "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
                "field_labels": ctx.field_labels})
     return s, plan

@@ -32,7 +32,7 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
-from classify.scoring import ScoreResult, impute_county_median, score
+from classify.scoring import ScoreResult, impute_county_median, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
 
@@ -213,10 +213,18 @@ def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, order
 
 
-def _county_index(county: np.ndarray) -> tuple[np.ndarray, int]:
-    """County of each town as small integers (for a radix sort) and the number of counties."""
-    codes, cidx = np.unique(county, return_inverse=True)
-    return cidx.astype(np.int16 if codes.size < 2**15 else np.int32), codes.size
+def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
+    """County of each town as small integers (for a radix sort), the number of groups,
+    and the towns of unknown county (missing key).
+
+    Towns of unknown county are put in a group of their own for the sort, and their rank
+    within the county is left empty (see :func:`classify.scoring.county_key`).
+    """
+    cidx, codes = pd.factorize(known(np.asarray(county, dtype=object)), sort=True)
+    unknown = cidx < 0
+    n = codes.size + int(unknown.any())
+    cidx = np.where(unknown, codes.size, cidx)
+    return cidx.astype(np.int16 if n < 2**15 else np.int32), n, unknown
 
 
 def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
@@ -340,7 +348,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     ranks = np.empty((draws, n), dtype=np.float32)
     want_county = county is not None and county_ranks
     if want_county:
-        cidx, ncounty = _county_index(county.reindex(indicators.index).astype(str).to_numpy())
+        cidx, ncounty, cunknown = _county_index(
+            pd.Series(county).reindex(indicators.index).to_numpy(object))
         cranks = np.empty((draws, n), dtype=np.float32)
     # the chunk size must not depend on the threads: float32 products can round
     # differently with another number of rows, and results must not depend on the machine
@@ -377,6 +386,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         ranks[s:e], order = _ranks(composite[s:e])
         if want_county:
             cranks[s:e] = _county_ranks(ranks[s:e], order, cidx, ncounty)
+            cranks[s:e, cunknown] = np.nan       # no county: no rank within it
         del order
         if on_chunk is not None:
             on_chunk(slice(s, e), dims_out, composite[s:e])
@@ -450,13 +460,22 @@ def _summary(ranks, composite, index) -> pd.DataFrame:
     import warnings
 
     out = pd.DataFrame(index=index)
+    # towns with no rank in any draw (no composite; no county) are left out of the
+    # percentiles (numpy would warn from a worker thread, where no filter holds)
+    some = ~np.isnan(ranks).all(axis=0)
+    if not some.all():
+        ranks = ranks[:, some]
+        composite = composite[:, some] if composite is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # towns with no composite at all
         pct = np.nanpercentile if np.isnan(ranks).any() else np.percentile
         # towns as rows: the partition then runs over contiguous memory
-        q = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1, method="inverted_cdf")
+        q = np.full((3, len(some)), np.nan)
+        q[:, some] = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1,
+                         method="inverted_cdf")
         out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
         if composite is not None:
-            cq = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
+            cq = np.full((2, len(some)), np.nan)
+            cq[:, some] = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
             out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
     return out

@@ -23,19 +23,26 @@ a value on *j*):
 - **CRITIC** (Diakoulaki et al., 1995):
   :math:`C_j = \sigma_j \sum_k (1 - r_{jk})`, :math:`w_j = C_j / \sum_k C_k`, with
   :math:`\sigma_j` the sample standard deviation (ddof = 1) and :math:`r_{jk}` Pearson
-  correlations over the towns with both values (0 when undefined).
+  correlations over the towns with both values (0 when undefined; within 1e-10 of ±1 taken
+  as ±1) so that the weights do not depend on the order of the towns.
 - **PCA** (OECD/JRC handbook, without rotation): standardise the columns (missing values
   set to the column mean), keep the components with eigenvalue > 1 (at least one); square
   the loadings and scale them to sum 1 per component; each indicator takes its largest
   scaled squared loading times that component's share of the retained variance; rescale
   to sum 1.
+
+  The weights do not depend on the order of the towns: the components are the
+  eigenvectors of the correlation matrix rounded to 10 decimals (so that sums taken in
+  another row order give the same matrix, and tied eigenvalues the same basis), ordered
+  by eigenvalue (rounded to 9 decimals; ties keep the solver's order) and signed as
+  scikit-learn's ``svd_flip`` does (largest loading positive).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.decomposition import PCA
+from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import validate_data
 
 from classify.errors import ConfigError
@@ -155,8 +162,14 @@ class CriticWeights(_Weighter):
         import pandas as pd
 
         df = pd.DataFrame(X)
-        self.std_ = np.nan_to_num(df.std(ddof=1).to_numpy())
-        self.corr_ = np.nan_to_num(df.corr(method="pearson").to_numpy())
+        std = np.nan_to_num(df.std(ddof=1).to_numpy())
+        # snapped, so that sums taken in another row order cannot tell a perfect
+        # correlation (C_j = 0) from 1 − 2e-16 (C_j > 0, and then all the weight), nor
+        # a constant column from float noise
+        top = std.max() if std.size else 0.0
+        self.std_ = np.where(std > 1e-12 * top, std, 0.0)
+        r = np.nan_to_num(df.corr(method="pearson").to_numpy())
+        self.corr_ = np.where(np.abs(np.abs(r) - 1.0) < 1e-10, np.sign(r), r)
         np.fill_diagonal(self.corr_, 1.0)
         self.information_ = self.std_ * (1.0 - self.corr_).sum(axis=1)
         return self.information_
@@ -180,12 +193,20 @@ class PCAWeights(_Weighter):
         Z = np.where(sd > 0, (Xf - mean) / np.where(sd > 0, sd, 1), 0.0)
         if Z.shape[0] < 2 or not (sd > 0).any():
             return np.ones(X.shape[1])
-        pca = PCA(svd_solver="full").fit(Z)
-        ev = pca.explained_variance_ * (Z.shape[0] - 1) / Z.shape[0]  # population scaling
+        # the correlation matrix (population scaling), rounded: row order only changes
+        # the last bits of its sums, and must not change the components
+        C = np.round(Z.T @ Z / Z.shape[0], 10)
+        ev, vec = np.linalg.eigh(C)
+        ev = np.round(ev, 9)
+        order = np.argsort(-ev, kind="stable")
+        ev = np.clip(ev[order], 0.0, None)
+        _, components = svd_flip(None, np.ascontiguousarray(vec[:, order].T),
+                                 u_based_decision=False)
         keep = max(1, int(np.sum(ev > 1.0)))
         self.explained_variance_ = ev
+        self.components_ = components
         self.n_components_ = keep
-        load2 = (pca.components_[:keep] ** 2) * ev[:keep, None]       # squared loadings
+        load2 = (components[:keep] ** 2) * ev[:keep, None]            # squared loadings
         load2 = load2 / load2.sum(axis=1, keepdims=True)
         share = ev[:keep] / ev[:keep].sum()
         best = load2.argmax(axis=0)

@@ -213,7 +213,13 @@ def classify_values(values, scheme: str = "quantiles", k: int = 5,
     classes = np.full(y.shape, -1, dtype=int)
     if not ok.any():
         return np.array([], dtype=float), classes
-    bins = np.unique(SCHEMES[scheme].bins(y[ok], int(k), breaks))
+    # no more classes than distinct values (mapclassify would warn and do the same)
+    distinct = np.unique(y[ok])
+    k = max(1, min(int(k), int(distinct.size)))
+    if distinct.size == 1 and scheme != "user":   # one town, or all alike: one class
+        bins = distinct.astype(float)
+    else:
+        bins = np.unique(SCHEMES[scheme].bins(y[ok], k, breaks))
     classes[ok] = np.minimum(np.searchsorted(bins, y[ok], side="left"), bins.size - 1)
     return bins, classes
 
@@ -252,19 +258,30 @@ def _present(towns: pd.DataFrame, column: str) -> bool:
     return bool(col.notna().any()) and bool((col.astype(str).str.strip() != "").any())
 
 
+def _has_values(towns: pd.DataFrame, column: str) -> bool:
+    return column in towns.columns and bool(
+        pd.to_numeric(towns[column], errors="coerce").notna().any())
+
+
 def available_layers(towns: pd.DataFrame) -> list[str]:
     """Ids of the thematic layers ``towns`` has the columns for, in display order."""
     out = ["category"]
     if _present(towns, "subtype"):
         out.append("subtype")
-    if "composite" in towns.columns:
+    # a score no town has (a dimension without data) is no layer: it would be all grey;
+    # a score some towns lack shows them as "无数据 (no data)"
+    if _has_values(towns, "composite"):
         out.append("composite")
-    out += [f"score_{d}" for d in DIMENSIONS if f"score_{d}" in towns.columns]
+    out += [f"score_{d}" for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
     for lid, col in (("cluster", "cluster"), ("stability", "stability"),
                      ("declared", "declared_status"), ("designations", "designation_key")):
         if _present(towns, col):
             out.append(lid)
     return out
+
+
+#: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
+_BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
 
 
 def _text(towns: pd.DataFrame, column: str) -> pd.Series:
@@ -865,12 +882,17 @@ def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
 
 def _attribute_payload(towns, t, lang: str, indicators) -> dict:
     """Names, search keys and popup evidence per town."""
-    names = _text(towns, "town").tolist()
+    names = _text(towns, "town").replace(_BLANK).tolist()
     pinyin, initials = _pinyin(names)
-    props = {"code": _text(towns, "town_code").tolist(), "name": names,
+    codes = _text(towns, "town_code").replace(_BLANK)
+    props = {"code": codes.where(codes != "", t("unknown_code")).tolist(),
+             "name": [n or t("unknown_town") for n in names],
              "pinyin": pinyin, "initials": initials}
+    if "sheet" in towns.columns:       # sheet file names (codes may be missing or repeated)
+        props["sheet"] = _text(towns, "sheet").tolist()
     if "county" in towns.columns:
-        props["county"] = _text(towns, "county").tolist()
+        county = _text(towns, "county").replace(_BLANK)
+        props["county"] = county.where(county != "", t("unknown_county")).tolist()
     return {"props": props,
             "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t)}
 

@@ -225,3 +225,53 @@ def test_agreement_reason_in_english():
     assert reason[4].startswith(f"rule category '{en}' does not fit")
     assert "20%" in reason[4] and "80%" in reason[4]
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in reason[4])
+
+
+def _tiny(n, seed):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({f"score_{d}": rng.uniform(0, 100, n)
+                         for d in ("strength", "industry", "agriculture")})
+
+
+@pytest.mark.parametrize("n,seed", [(5, 0), (6, 5)])
+def test_bootstrap_never_draws_fewer_towns_than_k(n, seed):
+    """Issue 13: with 5–6 towns a bootstrap sample held 2 distinct towns for k = 3
+    (ValueError: n_samples=2 should be >= n_clusters=3) — these seeds did."""
+    res = cluster_towns(_tiny(n, seed), seed=seed, k=3)
+    assert res.k == 3 and res.membership_stability.between(0, 1).all()
+
+
+def test_resample_keeps_at_least_k_distinct_towns():
+    from classify.clusters import _resample
+    rng = np.random.default_rng(0)
+    for n in range(1, 9):
+        for k in range(1, n + 1):
+            for _ in range(50):
+                keep = _resample(rng, n, k)
+                assert keep.size >= k and len(set(keep)) == keep.size
+                assert keep.min() >= 0 and keep.max() < n
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_too_few_towns_make_one_group_and_say_so(n):
+    res = cluster_towns(_tiny(n, 1), seed=0)
+    assert res.k == 1 and res.labels.tolist() == [1] * n
+    assert res.membership_stability.isna().all() and res.sweep.empty
+    zh, en = res.messages[0]
+    assert "未做聚类" in zh and f"{n} < 4" in en
+    assert res.profiles["n"].tolist() == [n]
+
+
+@pytest.mark.parametrize("n,k", [(2, 2), (3, 3), (4, 4)])
+def test_as_many_clusters_as_towns(n, k):
+    """--k equal to the number of towns: the sweep's scores are undefined (NaN), not a
+    ValueError from silhouette_score."""
+    res = cluster_towns(_tiny(n, 2), seed=0, k=k)
+    assert res.k == k and sorted(res.labels) == list(range(1, k + 1))
+    assert res.sweep.set_index("k").loc[k, "silhouette"] != res.sweep.set_index("k").loc[
+        k, "silhouette"]       # NaN
+
+
+def test_k_above_the_number_of_towns_names_the_flag():
+    with pytest.raises(ConfigError, match=r"integer in 1\.\.3 \(there are 3 towns\).*--k"):
+        cluster_towns(_tiny(3, 0), seed=0, k=5)

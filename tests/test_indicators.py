@@ -184,9 +184,68 @@ def test_assumed_units_and_odd_shares_warn():
     t = pd.DataFrame({"森林覆盖率": [0.5, 0.72, 0.66], "第二产业占比": [30.0, 140.0, 20.0]})
     rec = recognise(t, {"森林覆盖率": "%", "第二产业占比": "%"})
     with pytest.warns(InputWarning) as record:
-        ind, _ = build_indicators(t, rec, load_system())
+        ind, log, checks = build_indicators(t, rec, load_system(), return_checks=True)
     messages = {str(w.message).split("'")[1]: str(w.message) for w in record}
-    assert set(messages) == {"森林覆盖率", "第二产业占比"}
+    # a share above 100 is no longer a column warning but a cell check (issue 13)
+    assert set(messages) == {"森林覆盖率"}
     assert "look like fractions" in messages["森林覆盖率"]
-    assert "value of 140, above 100" in messages["第二产业占比"]
+    assert checks[["column", "value", "check"]].values.tolist() == [
+        ["第二产业占比", 140.0, "share_range"]]
     np.testing.assert_allclose(ind["forest_cover"], [0.5, 0.72, 0.66])   # nothing rescaled
+
+
+def test_value_checks_per_cell_impossible_missing_implausible_kept():
+    """Issue 13: negative GDP, a share above 100, a value 1,000 × the median and a sector
+    output below 1/1,000 of the next town's are reported per row and cell; impossible ones
+    are treated as missing (and logged as invalid), implausible ones kept."""
+    t = pd.DataFrame({
+        "source_row": [3, 4, 5, 6, 7, 8],
+        "town_code": ["441802001", "441802002", None, "441802004", "441802005", "441802006"],
+        "town": ["甲镇", "乙镇", "丙镇", "丁镇", "戊镇", "己镇"],
+        "地区生产总值（万元）": [-5000.0, 120000, 90000, 80000, 150000000, 70000],
+        "第二产业占比（%）": [40.0, 130.0, 50.0, 45.0, 60.0, 55.0],
+        "规上工业总产值（亿元）": [3.0, 0.002, 4.0, 5.0, 6.0, 2.5],
+    })
+    units = {c: None for c in t.columns}
+    rec = recognise(t.drop(columns=["source_row"]), units, load_system())
+    ind, log, checks = build_indicators(t, rec, load_system(), return_checks=True)
+    got = {(r.row, r.column, r.check, r.action) for r in checks.itertuples()}
+    assert got == {
+        (3, "地区生产总值（万元）", "negative", "treated as missing"),
+        (4, "第二产业占比（%）", "share_range", "treated as missing"),
+        (7, "地区生产总值（万元）", "above_1000x_median", "kept, flagged"),
+        (4, "规上工业总产值（亿元）", "below_1000x_next", "kept, flagged"),
+    }
+    row = checks.set_index("check").loc["negative"]
+    assert row["town"] == "甲镇" and row["value"] == -5000 and "不能为负" in row["problem_zh"]
+    low = checks.set_index("check").loc["below_1000x_next"]
+    assert low["value"] == 0.002 and low["unit"] == "亿元"     # as written in the table
+    assert np.isnan(ind.loc[0, "gdp"]) and np.isnan(ind.loc[1, "secondary_share"])
+    assert ind.loc[4, "gdp"] == 150000000                     # implausible: kept
+    assert ind.loc[1, "industrial_output"] == 20.0            # 0.002 亿元 = 20 万元, kept
+    inv = log[log["status"] == "invalid"]
+    assert sorted(inv["indicator"]) == ["gdp", "secondary_share"]
+    assert set(checks.columns) >= {"row", "column", "town_code", "town", "value",
+                                   "problem_zh", "problem_en", "action"}
+
+
+def test_signed_indicator_may_be_negative(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[dimensions.strength]\nlabel_zh = "综合实力"\n\n[indicators.balance]\n'
+                 'label_zh = "财政收支差额"\nunit = "万元"\ndimension = "strength"\n'
+                 'signed = true\n', encoding="utf-8")
+    system = load_system(p)
+    t = pd.DataFrame({"财政收支差额（万元）": [-10.0, 5.0, 7.0]})
+    ind, _, checks = build_indicators(t, recognise(t, {}, system), system, return_checks=True)
+    assert checks.empty and ind["balance"].tolist() == [-10.0, 5.0, 7.0]
+
+
+def test_county_lq_of_a_town_of_unknown_county_is_missing_with_the_reason():
+    from classify.config import Derived
+    frame = pd.DataFrame({"county": ["甲", "甲", None, ""], "out": [1.0, 3.0, 2.0, 5.0],
+                          "gdp": [2.0, 2.0, 2.0, 5.0]})
+    der = Derived(id="lq", kind="lq", numerator="out", denominator="gdp", reference="county")
+    vals, why = derive(der, frame[["out", "gdp"]], frame)
+    # 甲: reference 4/4 = 1 → LQ = ratio
+    np.testing.assert_allclose(vals[:2], [0.5, 1.5])
+    assert vals[2:].isna().all() and (why[2:] == "county unknown: no reference region").all()

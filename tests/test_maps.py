@@ -413,3 +413,38 @@ def test_template_syntax_in_names_and_titles_is_shown_as_written():
                     notice="{# 注 #}").get_root().render()
     assert "{{ 6 * 7 }}镇" in html and "42镇" not in html
     assert "{{ 1 + 1 }}" in html and "{% raw %}" in html and "{# 注 #}" in html
+
+
+def test_no_layer_for_a_dimension_without_data():
+    """Issue 13: a dimension no town has data for was offered as an all-grey layer; one
+    some towns lack keeps its layer, those towns shown as no data."""
+    towns = six_towns().assign(score_tourism=np.nan)
+    data = payload(town_map(towns, palette=PALETTE, title="t"))
+    ids = [d["id"] for d in data["layers"]]
+    assert "score_tourism" not in ids and "score_tourism" not in available_layers(towns)
+    ind = layer(data, "score_industry")
+    assert ind["classes"][5] == -1 and data["i18n"]["no_data"] == "无数据"
+
+
+def test_unknown_keys_are_shown_as_unknown_and_linked_by_sheet_name():
+    towns = six_towns()
+    towns["town_code"] = towns["town_code"].astype(object)
+    towns.loc[1, "town_code"] = None
+    towns.loc[2, "county"] = np.nan
+    towns["sheet"] = ["441882000", "unknown_2", "441882002", "441882003", "441882004",
+                      "441882005"]
+    data = payload(town_map(towns, palette=PALETTE, title="t", suggestion_links=True))
+    props = data["props"]
+    assert props["code"][1] == "未知代码（unknown code）"
+    assert props["county"][2] == "未知县区（unknown county）"
+    assert props["sheet"][1] == "unknown_2"
+    assert "nan" not in props["code"] + props["county"]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("scheme", ["quantiles", "fisher_jenks", "equal_interval"])
+def test_fewer_distinct_values_than_classes_is_quiet(scheme):
+    """One or two towns: no mapclassify warning on the console."""
+    for values in ([5.0], [5.0, 5.0], [1.0, 2.0], [1.0, np.nan, 1.0]):
+        bins, cls = classify_values(values, scheme, k=5)
+        assert bins.size <= 2 and (cls[~np.isnan(values)] >= 0).all()

@@ -75,3 +75,38 @@ def test_unit_headers_and_bad_language():
     assert unit_label("是/否", "zh") == ""
     with pytest.raises(ValueError, match="lang must be 'zh' or 'en', got 'fr'"):
         fmt_value(1, "万元", "fr")
+
+
+EXTREMES = [1e300, -1e300, 1.7976931348623157e308, 5e-324, -1e-300, float("inf"),
+            float("-inf"), float("nan"), 1e20, 123456789012345678.0, 1e15 + 0.5]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_formatter_takes_huge_inf_and_nan(lang):
+    """Issue 13: a cell 1e300 raised decimal.InvalidOperation (28-digit context)."""
+    from classify import numfmt as nf
+    for v in EXTREMES:
+        texts = [nf.fmt_number(v), nf.fmt_number(v, 2), nf.fmt_score(v, lang),
+                 nf.fmt_percent(v, lang), nf.fmt_share(v, lang), nf.fmt_percentile(v, lang),
+                 nf.fmt_rank(v, 10, lang), nf.fmt_rank(3, v, lang)]
+        texts += [nf.fmt_value(v, u, lang, signed=sg) for u in ("万元", "元", "人", "%",
+                                                                 "是/否", "km", "")
+                  for sg in (False, True)]
+        assert all(isinstance(t, str) and t for t in texts)
+    arr = np.array(EXTREMES)
+    for u in ("万元", "元", "人", "%", "km", ""):
+        bulk = nf.fmt_values(arr, u, lang)
+        assert bulk == [nf.fmt_value(v, u, lang) for v in EXTREMES]
+    assert nf.fmt_scores(arr, lang) == [nf.fmt_score(v, lang) for v in EXTREMES]
+    assert nf.fmt_percents(arr, lang) == [nf.fmt_percent(v, lang) for v in EXTREMES]
+    assert nf.fmt_ranks(arr, np.full(len(arr), 10.0), lang) == [
+        nf.fmt_rank(v, 10, lang) for v in EXTREMES]
+    assert nf.fmt_percentiles(arr, lang) == [nf.fmt_percentile(v, lang) for v in EXTREMES]
+
+
+def test_huge_numbers_print_in_scientific_notation_and_1e20_in_full():
+    from classify.numfmt import fmt_number
+    assert fmt_number(1e300) == "1.000e+300"
+    assert fmt_number(-1e300) == "−1.000e+300"
+    assert fmt_number(1e20, 2) == "100,000,000,000,000,000,000.00"
+    assert fmt_number(float("inf")) == "—"

@@ -415,3 +415,46 @@ def test_percentile_candidates_match_full_ranks(values, threshold, op):
     # every town that can pass keeps its exact percentile; the others are left out
     assert_array_equal(part[passes], full[passes])
     assert not np.any(np.isfinite(part) & ~np.isfinite(full))
+
+
+def test_towns_of_unknown_county_are_in_no_county_group():
+    """Issue 13: a town without county (code and name missing) is not ranked within a
+    county of 'unknown' towns: its county-scale values stay missing (rule not met)."""
+    import numpy as np
+    import pandas as pd
+
+    from classify.rules import _by_county, _groups
+
+    x = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
+    groups = _groups(pd.DataFrame({"county_code": ["a", None, "a", "", "b"],
+                                   "county": ["A", None, "A", None, "B"]}))
+    out, size = _by_county(x, groups, lambda a: a * 10)
+    np.testing.assert_array_equal(out[0, [0, 2, 4]], [10, 30, 50])
+    assert np.isnan(out[0, [1, 3]]).all()
+    assert size.tolist() == [2, 0, 2, 0, 1]
+
+
+def test_not_assessable_names_the_missing_indicator_and_its_categories():
+    """Issue 13: an empty 规上工业总产值 (and so lq_industry) disables 专业镇·工业; the
+    console line names both."""
+    import numpy as np
+    import pandas as pd
+
+    from classify.config import load_system
+    from classify.rules import not_assessable
+    from classify.taxonomy import load_taxonomy
+
+    n = 6
+    frame = pd.DataFrame({c: np.linspace(1, 100, n) for c in (
+        "composite", "score_strength", "score_industry", "score_agriculture",
+        "score_commerce", "score_tourism", "score_ecology", "score_centrality",
+        "lq_agriculture", "lq_commerce", "lq_tourism", "agri_output", "retail_sales",
+        "tourism_revenue", "gdp")})
+    frame["industrial_output"] = np.nan
+    frame["lq_industry"] = np.nan
+    frame["county_code"] = "441802"
+    table, msgs = not_assessable(frame, load_taxonomy("guangdong"), load_system())
+    assert set(table["target"]) == {"specialised/industrial"}
+    assert set(table["source"]) == {"industrial_output"}
+    assert msgs[0][0] == "无 规上工业总产值（industrial_output）：专业镇·工业 无法评估（cannot be assessed）"
+    assert "cannot be assessed" in msgs[0][1]

@@ -87,6 +87,30 @@ def test_missing_left_out_and_reweighted(three):
     assert s["n_missing"].tolist() == [0, 1, 0] and s["n_imputed"].tolist() == [0, 0, 0]
 
 
+def test_unknown_county_imputes_from_the_region_median():
+    """A town of unknown county is not grouped with the other unknown ones: its gap is
+    filled from the region median."""
+    ind = pd.DataFrame({"a": [10.0, 20.0, 30.0, 40.0, 50.0], "b": [5.0, np.nan, 1.0, 2.0, 9.0],
+                        "c": [1.0, 3.0, 2.0, 4.0, 5.0]})
+    county = pd.Series(["x", None, "x", "y", ""], dtype=object)
+    res = score(ind, _system(), missing="impute_county_median", county=county)
+    from classify.scoring import impute_county_median
+    filled, n = impute_county_median(ind, county)
+    assert filled.loc[1, "b"] == 3.5           # median of 5, 1, 2, 9 (the region)
+    assert n.tolist() == [0, 1, 0, 0, 0]
+    assert res.scores["rank_county"].isna().tolist() == [False, True, False, False, True]
+
+
+def test_county_key_prefers_code_then_name():
+    from classify.scoring import county_key
+    f = pd.DataFrame({"county_code": ["441802", None, "", np.nan],
+                      "county": ["清城区", "清新区", None, "nan"]})
+    k = county_key(f)
+    assert k.tolist()[:3] == ["code:441802", "name:清新区", pd.NA] or \
+        (k.iloc[0] == "code:441802" and k.iloc[1] == "name:清新区" and pd.isna(k.iloc[2]))
+    assert pd.isna(k.iloc[3])
+
+
 def test_missing_imputed_from_county_median():
     ind = pd.DataFrame({"a": [10.0, 20.0, 30.0, 40.0], "b": [5.0, np.nan, 1.0, 2.0],
                         "c": [1.0, 3.0, 2.0, 4.0]})
@@ -191,17 +215,56 @@ def test_monotonic_in_plus_and_minus_indicators(arr, i, step, col, outliers):
         assert after <= before + 1e-9
 
 
-@settings(max_examples=25, deadline=None)
-@given(_tables(), st.randoms(use_true_random=False),
-       st.sampled_from(["equal", "entropy", "critic", "pca"]))
-def test_row_order_does_not_matter(arr, rnd, weighting):
+WEIGHTINGS = ["equal", "expert", "entropy", "critic", "pca"]
+NORMALISATIONS = ["minmax", "rank", "zscore", "target"]
+
+
+# derandomize: the same examples on every run and machine, none replayed from a stored
+# example database (the test used to fail only when hypothesis replayed a stored case)
+@settings(max_examples=150, deadline=None, database=None, derandomize=True)
+@given(_tables(), st.randoms(use_true_random=False), st.sampled_from(WEIGHTINGS),
+       st.sampled_from(NORMALISATIONS), st.sampled_from(["jrc", "none"]))
+def test_row_order_does_not_matter(arr, rnd, weighting, normalisation, outliers):
     ind = _frame(arr)
     order = list(ind.index)
     rnd.shuffle(order)
-    a = score(ind, _system("jrc"), weighting=weighting)
-    b = score(ind.loc[order], _system("jrc"), weighting=weighting)
+    kw = dict(weighting=weighting, normalisation=normalisation)
+    system = _system(outliers, a=2.0, d2=3.0)      # expert: weights that are not all equal
+    a = score(ind, system, **kw)
+    b = score(ind.loc[order], system, **kw)
     pd.testing.assert_frame_equal(a.scores, b.scores.loc[ind.index], rtol=1e-9, atol=1e-7)
     pd.testing.assert_frame_equal(a.weights, b.weights, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+@pytest.mark.parametrize("normalisation", NORMALISATIONS)
+def test_row_order_on_tied_eigenvalues(weighting, normalisation):
+    """Issue 13: a table whose dimension scores are uncorrelated (eigenvalues tied at 1)
+    gave PCA weights [0.5, 0.5, 0] in one row order and [0, 0, 1] in another."""
+    ind = _frame(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0],
+                           [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    order = [1, 2, 3, 4, 5, 0]
+    kw = dict(weighting=weighting, normalisation=normalisation)
+    a = score(ind, _system("none", a=2.0), **kw)
+    b = score(ind.loc[order], _system("none", a=2.0), **kw)
+    pd.testing.assert_frame_equal(a.weights, b.weights, rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(a.scores, b.scores.loc[ind.index], rtol=1e-9, atol=1e-7)
+
+
+def test_pca_components_signed_and_ordered_as_svd_flip():
+    from classify.weighting import PCAWeights
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    X[:, 1] += X[:, 0]
+    w = PCAWeights().fit(X)
+    comp = w.components_
+    ev = w.explained_variance_
+    assert (np.diff(ev) <= 0).all()                     # largest first
+    big = np.abs(comp).argmax(axis=1)
+    assert (comp[np.arange(4), big] > 0).all()         # largest loading positive
+    w2 = PCAWeights().fit(X[::-1])
+    np.testing.assert_allclose(w.weights_, w2.weights_, rtol=1e-12)
+    np.testing.assert_allclose(w.components_, w2.components_, atol=1e-12)
 
 
 @settings(max_examples=25, deadline=None)
@@ -235,3 +298,63 @@ def test_expert_weighting_without_weights_warns_that_it_is_equal():
     with _w.catch_warnings():
         _w.simplefilter("error", InputWarning)
         score(table, system, weighting="entropy")
+
+
+def test_no_winsorisation_below_the_minimum_sample():
+    """Issue 13: with 10 towns winsorising capped the largest GDP (152亿) at the next
+    (41亿): both scored 100.  Below 20 values the treatment is skipped and said so."""
+    gdp = [1520000.0, 410000, 120000, 90000, 80000, 70000, 60000, 50000, 40000, 30000]
+    ind = pd.DataFrame({"a": gdp, "b": np.linspace(1, 10, 10), "c": np.arange(10.0)})
+    res = score(ind, _system(outliers="jrc"))
+    t = res.treatment.set_index("indicator")
+    assert t.loc["a", "action"] == "none" and t.loc["a", "skipped"].startswith("too few")
+    m = res.model.treatment
+    assert m.transform(ind.to_numpy())[0, 0] == 1520000.0      # not capped
+    z = res.model.normaliser.transform(m.transform(ind.to_numpy()))[:, 0]
+    assert z[0] == 100 and z[1] < 30                            # (41 − 3) / (152 − 3)
+    zh = [x[0] for x in res.messages]
+    assert any("未做离群值处理" in x for x in zh)
+    assert any("仅 10 个镇街" in x and "relative to these towns only" in x for x in zh)
+    # with 20 or more values the JRC rule applies as before
+    big = pd.DataFrame({"a": gdp + [25000.0] * 10 + [20000.0] * 5, "b": np.arange(25.0),
+                        "c": np.arange(25.0)})
+    res = score(big, _system(outliers="jrc"))
+    assert res.treatment.set_index("indicator").loc["a", "action"] != "none"
+    assert not any("离群值" in x[0] or "relative" in x[1] for x in res.messages)
+
+
+def test_empty_and_constant_indicators_are_named_and_counted():
+    """Issue 13: an all-empty column was dropped silently with n_missing 0."""
+    ind = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3, "c": [5.0, 5.0, 5.0]})
+    res = score(ind, _system())
+    ex = res.excluded.set_index("indicator")
+    assert ex.loc["b", "kind"] == "empty" and ex.loc["c", "kind"] == "constant"
+    assert res.scores["n_missing"].tolist() == [1, 1, 1]        # b counted for every town
+    dims = res.dimensions.set_index("dimension")
+    assert dims.loc["d1", "status"] == "assessed" and dims.loc["d2", "status"] == "no data"
+    assert dims.loc["d2", "not_scored"] == "c"
+    zh = "\n".join(x[0] for x in res.messages)
+    assert "指标未参与评价（indicator dropped）：乙（b）——全部缺失" in zh
+    assert "丙（c）——各镇数值相同（5）" in zh
+    assert "维度无数据，未评价（dimension not assessed, no data）：二（d2）" in zh
+
+
+def test_dimension_without_data_for_some_towns_is_named():
+    ind = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, 3.0, 2.0, 4.0],
+                        "c": [1.0, np.nan, np.nan, 2.0]})
+    res = score(ind, _system())
+    d2 = res.dimensions.set_index("dimension").loc["d2"]
+    assert d2["status"] == "partly" and d2["n_towns_with_data"] == 2
+    assert any("有 2 个镇街无数据" in zh for zh, _ in res.messages)
+
+
+def test_one_town_scores_50_and_says_there_is_nothing_to_compare():
+    """Issue 13: a region of one town (or towns all alike) raised 'no indicator of the
+    system can be scored'."""
+    one = pd.DataFrame({"a": [10.0], "b": [3.0], "c": [np.nan]})
+    res = score(one, _system())
+    assert res.scores["score_d1"].tolist() == [50.0]
+    assert np.isnan(res.scores.loc[0, "score_d2"])            # c: empty, still excluded
+    assert res.scores["rank"].tolist() == [1]
+    assert "nothing to compare" in res.messages[0][0]
+    assert res.excluded.set_index("indicator").loc["c", "kind"] == "empty"

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from classify.sheets import render_html, render_markdown, write_suggestions
+from classify.sheets import render_html, render_markdown, sheet_names, write_suggestions
 from classify.suggest import suggest
 from tests.test_suggest import (DIRECTION, INDICATORS, PALETTE, hand_position, make_frame,
                                 make_trace)
@@ -275,11 +275,31 @@ def test_docx_one_section_per_town(tmp_path, suggestions):
         (210, 297)}
 
 
-def test_write_rejects_duplicate_codes(tmp_path, suggestions):
-    from classify.errors import ConfigError
+def test_repeated_or_missing_codes_get_distinct_sheet_names(tmp_path, suggestions):
+    """Issue 13: a repeated code (the same town twice) or a town without a code is not an
+    error: each sheet gets its own file name (before: ConfigError 'appears twice')."""
+    import dataclasses
 
-    with pytest.raises(ConfigError, match="town_code '441882100' appears twice"):
-        write_suggestions([suggestions[0], suggestions[0]], tmp_path)
+    nocode = dataclasses.replace(suggestions[1], town_code="")
+    odd = dataclasses.replace(suggestions[2], town_code="4418/02")
+    sugs = [suggestions[0], suggestions[0], nocode, odd]
+    assert sheet_names(sugs) == ["441882100_1", "441882100_2", "unknown_3", "4418_02"]
+    paths = write_suggestions(sugs, tmp_path)
+    names = {p.name for p in paths}
+    assert {"441882100_1.md", "441882100_2.html", "unknown_3.md", "4418_02.html"} <= names
+    text = (tmp_path / "suggestions" / "unknown_3.md").read_text(encoding="utf-8")
+    assert "未知代码（unknown code）" in text and "nan" not in text
+    noname = dataclasses.replace(suggestions[3], town="")
+    assert render_markdown(noname).splitlines()[0].endswith("未知镇名（unknown name）")
+    assert "<h1>" in render_html(noname) and "未知镇名（unknown name）</h1>" in render_html(noname)
+
+
+def test_unknown_county_is_shown_as_unknown(frame):
+    f = frame.copy()
+    f.loc[0, ["county_code", "county"]] = None
+    s = suggest(f, make_trace(f), indicators=INDICATORS, categories=PALETTE)[0]
+    assert "未知县区（unknown county）" in render_markdown(s)
+    assert "unknown county" in render_markdown(s, lang="en")
 
 
 def test_flags_and_shares_in_gap_tables(frame):
@@ -430,3 +450,50 @@ def test_workbook_layout(tmp_path, suggestions):
     conf = [c for c in summary[1] if c.value == labels("zh")["xlsx"]["confidence"]]
     assert len(conf) == 1, [c.value for c in summary[1]]
     assert summary.cell(2, conf[0].column).number_format == "0%"
+
+
+def test_sheet_names_dimensions_without_data(frame):
+    """Issue 13: with a dimension absent for every town (and one absent for a town) the
+    sheet said "本镇参与评价的指标均有数据"."""
+    f = frame.copy()
+    f["score_tourism"] = np.nan            # no town has data
+    f.loc[0, "score_industry"] = np.nan    # 甲镇 has none for industry
+    sugs = suggest(f, make_trace(f), indicators=INDICATORS, categories=PALETTE)
+    md = render_markdown(sugs[0])
+    assert "均有数据" not in md
+    all_line = next(x for x in md.splitlines() if "所有镇街均无数据" in x)
+    town_line = next(x for x in md.splitlines() if "本镇以下维度无数据" in x)
+    assert "tourism" in all_line or "文旅" in all_line
+    assert "industry" in town_line or "工业" in town_line
+    other = render_markdown(sugs[3])
+    assert "所有镇街均无数据" in other and "本镇以下维度无数据" not in other
+    assert "均有数据" not in other
+    en = render_markdown(sugs[0], lang="en")
+    assert "No town has data for these dimensions" in en
+
+
+HOSTILE = "<img src=x onerror=alert(1)>镇"
+
+
+def test_no_html_injection_from_names(frame):
+    """Issue 13: town names carried raw HTML into the Markdown sheets; the HTML sheets
+    escape every value (as Jinja's autoescape does)."""
+    f = frame.copy()
+    f.loc[1, "town"] = HOSTILE                       # 乙镇: 己镇's benchmark
+    f.loc[5, "county"] = "<script>x()</script>"
+    f.loc[5, "declared"] = "<b>专业镇</b>"
+    sugs = suggest(f, make_trace(f), indicators=INDICATORS, categories=PALETTE)
+    for s in (sugs[1], sugs[5]):
+        for lang in ("zh", "en"):
+            md, html = render_markdown(s, lang=lang), render_html(s, lang=lang)
+            for text in (md, html):
+                assert "<img" not in text and "<script" not in text and "<b>" not in text
+            assert "&lt;img src=x onerror=alert(1)&gt;" in md + html
+    assert "&lt;img src=x onerror=alert(1)&gt;镇" in render_markdown(sugs[1]).splitlines()[0]
+    assert "&lt;script&gt;" in render_markdown(sugs[5])
+
+
+def test_markdown_of_ordinary_text_is_unchanged(suggestions):
+    md = render_markdown(suggestions[0], lang="en")
+    assert "&amp;" not in md and "&#39;" not in md and "&lt;" not in md
+    assert "culture & tourism" in md

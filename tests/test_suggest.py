@@ -508,3 +508,43 @@ def test_screened_benchmarks_equal_an_exact_scan():
         assert [(b.town_code, b.distance) for b in got[0]] == \
             [(b.town_code, b.distance) for b in exact[i][0]]
         assert [b.town_code for b in got[1]] == [b.town_code for b in exact[i][1]]
+
+
+def town_major(trace: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The fixture trace (rule-major) in the order of classify.rules (town-major)."""
+    R = len(trace) // n
+    return trace.iloc[[r * n + k for k in range(n) for r in range(R)]].reset_index(drop=True)
+
+
+def test_towns_without_code_or_county_flow_through(case):
+    """Issue 13: a blank town code (KeyError 'nan' before) or county; rows are found by
+    position, a town of unknown county is in no county group."""
+    frame, _ = case
+    f = frame.copy()
+    f["town_code"] = f["town_code"].astype(object)
+    f.loc[[1, 5], "town_code"] = np.nan                 # 乙镇, 己镇: no code
+    f.loc[[0, 2], ["county_code", "county"]] = np.nan   # 甲镇, 丙镇: no county
+    trace = town_major(make_trace(f), len(f))
+    sugs = suggest(f, trace, indicators=INDICATORS, categories=PALETTE)
+    assert [s.town for s in sugs] == list(f["town"])
+    assert sugs[1].town_code == "" and sugs[5].town_code == ""
+    # 己镇's benchmark is 乙镇 (as with codes), found by position
+    assert [b.town for b in sugs[5].benchmarks][:1] == ["乙镇"]
+    assert sugs[5].benchmarks[0].index == 1 and sugs[5].benchmarks[0].town_code == ""
+    # the rules of the towns without a code are still theirs
+    full = suggest(frame, town_major(make_trace(frame), len(frame)), indicators=INDICATORS,
+                   categories=PALETTE)
+    assert sugs[1].extra["targets"] == full[1].extra["targets"] != []
+    assert sugs[5].declared_status == full[5].declared_status
+    # unknown county: no county rank, not a same-county peer, '' not 'nan'
+    pos = peer_positions(f, indicator_table(INDICATORS))
+    gdp = pos[pos["indicator"] == "gdp"].reset_index(drop=True)
+    assert gdp.loc[[0, 2], "rank_county"].isna().all()
+    assert (gdp.loc[[0, 2], "n_county"] == 0).all()
+    assert (gdp.loc[[1, 3, 4], "n_county"] == 3).all()   # 连州市 without 甲镇, 丙镇
+    assert sugs[0].county == "" and sugs[2].county == ""
+    for s in sugs:
+        for b in s.benchmarks + s.challengers:
+            assert b.county != "nan"
+            if s.county == "" or b.county == "":
+                assert not b.same_county

@@ -154,7 +154,7 @@ def test_county_rank_intervals_equal_a_groupby_rank_per_draw():
     comp[3, 5] = np.nan
     county = rng.choice(["甲", "乙", "丙"], 30)
     ranks, order = _ranks(comp)
-    got = _county_ranks(ranks, order, *_county_index(county))
+    got = _county_ranks(ranks, order, *_county_index(county)[:2])
     for d in range(comp.shape[0]):
         want = pd.Series(comp[d]).groupby(county).rank(ascending=False, method="min")
         np.testing.assert_array_equal(got[d], want.to_numpy(dtype=np.float32))
@@ -170,6 +170,21 @@ def test_county_rank_summary_columns():
     np.testing.assert_array_equal(r["rank_county_p05"], r["rank_county_p95"])
     assert "rank_county_median" not in monte_carlo(ind, system, draws=5, county=county
                                                    ).rank_summary
+
+
+def test_towns_of_unknown_county_get_no_county_rank():
+    """Issue 13: a blank county (None, NaN, '') crashed _county_index (TypeError '<'
+    between float and str); such towns are in no county group."""
+    ind = pd.DataFrame({"x": [3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0]})
+    county = pd.Series(["a", None, "a", np.nan, "b", "b", ""], dtype=object)
+    system = _system({"x": ("+", "d")})
+    mc = monte_carlo(ind, system, draws=20, seed=0, county=county, county_ranks=True)
+    r = mc.rank_summary
+    assert r.loc[[1, 3, 6], "rank_county_median"].isna().all()
+    np.testing.assert_array_equal(r.loc[[0, 2, 4, 5], "rank_county_median"], [2, 1, 1, 2])
+    base = score(ind, system, county=county).scores
+    assert base.loc[[1, 3, 6], "rank_county"].isna().all()
+    assert base.loc[[0, 2, 4, 5], "rank_county"].tolist() == [2, 1, 1, 2]
 
 
 @settings(max_examples=25, deadline=None)

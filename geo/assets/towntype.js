@@ -147,7 +147,7 @@
       "<div class='tt-cat'>" + esc(this.categoryText(t)) + "</div>" +
       "<table>" + rows.join("") + "</table>";
     if (d.links) {
-      html += "<a class='tt-link' href='" + esc(d.links.replace("{town_code}", p.code[t])) +
+      html += "<a class='tt-link' href='" + esc(d.links.replace("{town_code}", p.sheet ? p.sheet[t] : p.code[t])) +
         "'>" + esc(d.i18n.suggestions) + "</a>";
     }
     return html + "</div>";
