@@ -82,7 +82,8 @@ class Plan:
     table_code: bool = True
     table_county: bool = True
     columns: list = field(default_factory=list)   # indicator headers kept (demo order)
-    foreign: str | None = None       # all codes moved to this county (a national input)
+    foreign: str | None = None       # codes moved to this county (a national input) …
+    foreign_some: bool = False       # … only those ending in an even digit (mixed input)
     boundary_mutations: list = field(default_factory=list)   # [name, position]
     table_mutations: list = field(default_factory=list)  # [name, position, extra(, column)]
     join_on: str = "auto"
@@ -119,7 +120,7 @@ def random_plan(seed: int) -> Plan:
     """A plan drawn from ``seed`` (numpy's PCG64: identical everywhere)."""
     rng = np.random.default_rng([13, seed])
     n_demo = len(demo_table())
-    n = int(rng.choice(np.arange(1, 9), p=[.04, .06, .1, .14, .16, .16, .17, .17]))
+    n = int(rng.choice(np.arange(1, 9), p=[.03, .04, .05, .08, .15, .2, .2, .25]))
     # mostly neighbours in one county (the demo is sorted by code), sometimes anywhere
     paired = paired_positions()
     if rng.random() < 0.6:
@@ -128,14 +129,14 @@ def random_plan(seed: int) -> Plan:
     else:
         pool = paired
     base = sorted(int(i) for i in rng.choice(pool, size=n, replace=False))
-    boundary = [i for i in base if rng.random() > 0.1] or base[:1]
-    table = [i for i in base if rng.random() > 0.1] or base[-1:]
+    boundary = [i for i in base if rng.random() > 0.06] or base[:1]
+    table = [i for i in base if rng.random() > 0.06] or base[-1:]
     if rng.random() < 0.3:      # a row on one side only
         extra = int(rng.integers(0, n_demo))
         (table if rng.random() < 0.5 else boundary).append(extra)
     headers = indicator_headers()
     k = int(rng.choice([1, 2, 4, 8, len(headers)], p=[0.05, 0.1, 0.15, 0.2, 0.5]))
-    columns = [h for h in headers if h in set(rng.choice(headers, size=k, replace=False))]
+    columns = [headers[i] for i in sorted(rng.choice(len(headers), size=k, replace=False))]
     plan = Plan(
         seed=seed, boundary_towns=boundary, table_towns=table,
         boundary_format=str(rng.choice(BOUNDARY_FORMATS)),
@@ -144,7 +145,8 @@ def random_plan(seed: int) -> Plan:
         boundary_code=bool(rng.random() > 0.12), boundary_county=bool(rng.random() > 0.4),
         table_code=bool(rng.random() > 0.12), table_county=bool(rng.random() > 0.4),
         columns=columns,
-        foreign=str(rng.choice(FOREIGN_COUNTIES)) if rng.random() < 0.15 else None,
+        foreign=str(rng.choice(FOREIGN_COUNTIES)) if rng.random() < 0.2 else None,
+        foreign_some=bool(rng.random() < 0.5),
         join_on=str(rng.choice(["auto", "auto", "auto", "name", "code"])),
         seed_run=int(rng.integers(0, 10_000)))
     for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
@@ -170,8 +172,10 @@ def base_plan(n: int = 8, start: int = 0, **changes) -> Plan:
 
 # ---------------------------------------------------------------------------- building
 
-def _foreign(code: str, county: str) -> str:
-    return county + code[6:] if code else code
+def _foreign(code: str, plan: "Plan") -> str:
+    if not code or (plan.foreign_some and int(code[-1]) % 2):
+        return code
+    return plan.foreign + code[6:]
 
 
 def _code_mutation(kind: str, code: str, other: str | None = None) -> str:
@@ -202,8 +206,8 @@ def boundary_frame(plan: Plan):
     g = by_code.loc[codes, ["town_code", "town", "county_code", "county",
                             "geometry"]].reset_index(drop=True).copy()
     if plan.foreign:
-        g["town_code"] = [_foreign(c, plan.foreign) for c in g["town_code"]]
-        g["county_code"] = plan.foreign
+        g["town_code"] = [_foreign(c, plan) for c in g["town_code"]]
+        g["county_code"] = [c[:6] for c in g["town_code"]]
     extra_rows = []
     for kind, pos in plan.boundary_mutations:
         pos = pos % len(g)
@@ -248,7 +252,7 @@ def table_frame(plan: Plan) -> tuple[pd.DataFrame, list[bool]]:
     t = demo.iloc[plan.table_towns][["统计代码", "乡镇", "所属县区", *plan.columns]]
     t = t.reset_index(drop=True).copy()
     if plan.foreign:
-        t["统计代码"] = [_foreign(c, plan.foreign) for c in t["统计代码"]]
+        t["统计代码"] = [_foreign(c, plan) for c in t["统计代码"]]
     appended: list[tuple[list, bool]] = []
     for kind, pos, extra, *which in plan.table_mutations:
         pos = pos % len(t)

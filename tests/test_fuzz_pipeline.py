@@ -87,6 +87,12 @@ def _one_change_cases():
         cases.append((f"foreign-{county}-no-county",
                       {"foreign": county, "boundary_county": False, "table_county": False}))
     cases.append(("foreign-with-demo-counties", {"foreign": FOREIGN_COUNTIES[0]}))
+    for county in ("510104", "999901"):
+        cases.append((f"foreign-mixed-{county}-no-county",
+                      {"foreign": county, "foreign_some": True, "boundary_county": False,
+                       "table_county": False}))
+        cases.append((f"foreign-mixed-{county}-table-county",
+                      {"foreign": county, "foreign_some": True, "boundary_county": False}))
     return cases
 
 
@@ -175,11 +181,13 @@ def test_blank_code_in_one_table_row_runs(fmt, tmp_path):
          must_complete=True)
 
 
+@pytest.mark.parametrize("some", [False, True], ids=["all-moved", "half-moved"])
 @pytest.mark.parametrize("county", ["510104", "650102", "999901"])
-def test_national_input_without_county_column_runs(county, tmp_path):
-    """Codes outside Guangdong (one county code that does not exist), no county column."""
-    _run(base_plan(foreign=county, boundary_county=False, table_county=False), tmp_path,
-         must_complete=True)
+def test_national_input_without_county_column_runs(county, some, tmp_path):
+    """Codes outside Guangdong (999901 is no county at all: its towns have no known
+    county), for all towns or half of them, and no county column on either side."""
+    _run(base_plan(foreign=county, foreign_some=some, boundary_county=False,
+                   table_county=False), tmp_path, must_complete=True)
 
 
 def test_feature_with_null_geometry_is_reported_and_the_rest_runs(tmp_path):
