@@ -88,6 +88,8 @@ class Plan:
     table_mutations: list = field(default_factory=list)  # [name, position, extra(, column)]
     join_on: str = "auto"
     seed_run: int = 2023
+    weighting: str | None = None     # --weighting (None: the config's)
+    cluster_method: str = "kmeans"   # --cluster-method
 
     def describe(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -148,7 +150,11 @@ def random_plan(seed: int) -> Plan:
         foreign=str(rng.choice(FOREIGN_COUNTIES)) if rng.random() < 0.2 else None,
         foreign_some=bool(rng.random() < 0.5),
         join_on=str(rng.choice(["auto", "auto", "auto", "name", "code"])),
-        seed_run=int(rng.integers(0, 10_000)))
+        seed_run=int(rng.integers(0, 10_000)),
+        weighting=(None if rng.random() < 0.6 else
+                   str(rng.choice(["equal", "expert", "entropy", "critic", "pca"]))),
+        cluster_method=("kmeans" if rng.random() < 0.7 else
+                        str(rng.choice(["ward", "gmm", "ward_spatial", "skater", "redcap"]))))
     for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
         plan.boundary_mutations.append(
             [str(rng.choice(BOUNDARY_MUTATIONS)), int(rng.integers(0, len(boundary)))])
@@ -394,7 +400,9 @@ def build(plan: Plan, folder: Path) -> Built:
 def argv(plan: Plan, built: Built, out: Path) -> list[str]:
     return ["run", "--boundaries", str(built.boundaries), "--indicators",
             str(built.indicators), "--out", str(out), "--draws", "10", "--static", "none",
-            "--join-on", plan.join_on, "--seed", str(plan.seed_run)]
+            "--join-on", plan.join_on, "--seed", str(plan.seed_run),
+            "--cluster-method", plan.cluster_method,
+            *(["--weighting", plan.weighting] if plan.weighting else [])]
 
 
 # ---------------------------------------------------------------------------- checking

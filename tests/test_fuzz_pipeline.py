@@ -81,6 +81,10 @@ def _one_change_cases():
         ("sides-overlap-half", {"boundary_towns": base_plan(8, 0).boundary_towns,
                                 "table_towns": base_plan(8, 4).table_towns}),
         ("four-indicators", {"columns": indicator_headers()[:4]}),
+        *[(f"weighting-{w}", {"weighting": w})
+          for w in ("equal", "expert", "entropy", "critic", "pca")],
+        *[(f"clusters-{m}", {"cluster_method": m})
+          for m in ("ward", "gmm", "ward_spatial", "skater", "redcap")],
         ("one-indicator", {"columns": indicator_headers()[:1]}),
     ]
     for county in FOREIGN_COUNTIES:
