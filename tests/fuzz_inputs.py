@@ -57,14 +57,15 @@ FIELD_STYLES = {
 FOREIGN_COUNTIES = ("110105", "510104", "650102", "130102", "999901")
 
 BOUNDARY_FORMATS = ("geojson", "shp-utf8-cpg", "shp-gbk-cpg", "shp-gbk-nocpg")
-TABLE_FORMATS = ("csv-utf8", "csv-utf8-bom", "csv-gbk", "xlsx")
+TABLE_FORMATS = ("csv-utf8", "csv-utf8-bom", "csv-gbk", "csv-utf16", "xlsx")
 BOUNDARY_MUTATIONS = ("blank_code", "bad_code", "foreign_code", "null_geometry",
                       "empty_geometry", "blank_name", "dup_code_other_name",
-                      "dup_feature", "formula_name", "twelve_digit_code")
+                      "dup_feature", "formula_name", "twelve_digit_code", "same_name")
 TABLE_MUTATIONS = ("blank_code", "bad_code", "foreign_code", "blank_name", "blank_county",
                    "dup_row", "dup_code_other_name", "dup_name_other_code", "text_number",
                    "negative", "nan_column", "const_column", "total_row", "footnote_row",
-                   "twelve_digit_code", "float_code", "formula_name", "huge", "zero_column")
+                   "twelve_digit_code", "float_code", "formula_name", "huge", "zero_column",
+                   "same_name")
 
 
 @dataclass
@@ -227,6 +228,8 @@ def boundary_frame(plan: Plan):
             g.loc[pos, "town"] = ""
         elif kind == "formula_name":
             g.loc[pos, "town"] = "=" + str(g.loc[pos, "town"])
+        elif kind == "same_name":     # two towns of one name (石角镇 twice in Qingyuan)
+            g.loc[pos, "town"] = g.loc[(pos + 1) % len(g), "town"]
         elif kind == "dup_code_other_name":
             other = (pos + 1) % len(g)
             if other != pos:
@@ -274,6 +277,8 @@ def table_frame(plan: Plan) -> tuple[pd.DataFrame, list[bool]]:
             t.loc[pos, "所属县区"] = ""
         elif kind == "formula_name":
             t.loc[pos, "乡镇"] = "@" + t.loc[pos, "乡镇"]
+        elif kind == "same_name":
+            t.loc[pos, "乡镇"] = t.loc[(pos + 1) % len(t), "乡镇"]
         elif kind == "dup_row":
             appended.append((t.iloc[pos].tolist(), True))
         elif kind == "dup_code_other_name":
@@ -371,6 +376,8 @@ def write_table(t: pd.DataFrame, plan: Plan, folder: Path) -> Path:
         path.write_bytes(text.encode("utf-8"))
     elif plan.table_format == "csv-utf8-bom":
         path.write_bytes(text.encode("utf-8-sig"))
+    elif plan.table_format == "csv-utf16":      # Excel's "Unicode text", saved as .csv
+        path.write_bytes(text.encode("utf-16"))
     else:
         path.write_bytes(_encode(text, "gbk"))
     return path

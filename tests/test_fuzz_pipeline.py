@@ -23,6 +23,8 @@ files and prints the ``towntype run`` command.  Select the suite with ``-m fuzz`
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.fuzz_inputs import (BOUNDARY_FORMATS, BOUNDARY_MUTATIONS, FIELD_STYLES,
@@ -32,8 +34,9 @@ from tests.fuzz_inputs import (BOUNDARY_FORMATS, BOUNDARY_MUTATIONS, FIELD_STYLE
 
 pytestmark = pytest.mark.fuzz
 
-#: Random cases per run: ~0.6 s each when the run completes (2-core CI machine).
-N_RANDOM = 80
+#: Random cases per run: ~0.6 s each when the run completes (2-core CI machine); more for
+#: a deeper local search: ``TOWNTYPE_FUZZ_CASES=2000 pytest -m fuzz -x``.
+N_RANDOM = int(os.environ.get("TOWNTYPE_FUZZ_CASES", "60"))
 
 
 def _gdp() -> int:
@@ -48,9 +51,7 @@ def _one_change_cases():
     for kind in TABLE_MUTATIONS:
         if kind == "text_number":
             continue
-        for pos in (0, 5):
-            cases.append((f"table-{kind}-{pos}",
-                          {"table_mutations": [[kind, pos, 0, _gdp()]]}))
+        cases.append((f"table-{kind}", {"table_mutations": [[kind, 3, 0, _gdp()]]}))
     for i, text in enumerate(TEXT_NUMBERS):
         cases.append((f"text-number-{i}-{text.strip() or 'blank'}",
                       {"table_mutations": [["text_number", 3, i, _gdp()]]}))
@@ -118,6 +119,7 @@ def test_random_plans_are_reproducible_and_varied():
     """The generator is deterministic (CI sees the same cases) and covers what it says."""
     plans = [random_plan(s) for s in range(N_RANDOM)]
     assert [p.describe() for p in plans] == [random_plan(s).describe() for s in range(N_RANDOM)]
+    assert random_plan(3).describe() != random_plan(4).describe()
     seen_b = {m[0] for p in plans for m in p.boundary_mutations}
     seen_t = {m[0] for p in plans for m in p.table_mutations}
     assert seen_b == set(BOUNDARY_MUTATIONS)
@@ -145,6 +147,27 @@ def _run(plan, tmp_path, *, rename_table: str | None = None, must_complete=False
     return kind
 
 
+def test_truncated_shapefile(tmp_path):
+    """The last 20 % of the .shp missing: stop naming the file, or report every feature."""
+    plan = base_plan(boundary_format="shp-gbk-cpg")
+    built = build(plan, tmp_path / "in")
+    data = built.boundaries.read_bytes()
+    built.boundaries.write_bytes(data[:int(len(data) * 0.8)])
+    out = tmp_path / "run" / "out"
+    check_outcome(call_cli(argv(plan, built, out)), built, out)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xls"])
+def test_init_on_csv_renamed_as_workbook(suffix, tmp_path):
+    built = build(base_plan(), tmp_path / "in")
+    renamed = built.indicators.with_suffix(suffix)
+    built.indicators.rename(renamed)
+    outcome = call_cli(["init", "--indicators", str(renamed), "--out",
+                        str(tmp_path / "towntype.toml")])
+    assert outcome.status in (0, 2), outcome.stderr[-2000:]
+    assert "Traceback" not in outcome.stderr
+
+
 def test_one_town(tmp_path):
     _run(base_plan(1), tmp_path)
 
@@ -156,7 +179,7 @@ def test_csv_renamed_as_workbook(fmt, suffix, tmp_path):
 
 
 @pytest.mark.parametrize("n", [5, 6])
-@pytest.mark.parametrize("seed", [0, 1, 2, 7, 2023])
+@pytest.mark.parametrize("seed", [0, 7, 2023])
 def test_five_or_six_towns_run(n, seed, tmp_path):
     """5–6 towns: the cluster bootstrap must not draw fewer distinct towns than k."""
     _run(base_plan(n, 10, seed_run=seed), tmp_path, must_complete=True)
