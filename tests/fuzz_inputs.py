@@ -91,6 +91,7 @@ class Plan:
     seed_run: int = 2023
     weighting: str | None = None     # --weighting (None: the config's)
     cluster_method: str = "kmeans"   # --cluster-method
+    lang: str = "zh"                 # --lang
 
     def describe(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -155,7 +156,8 @@ def random_plan(seed: int) -> Plan:
         weighting=(None if rng.random() < 0.6 else
                    str(rng.choice(["equal", "expert", "entropy", "critic", "pca"]))),
         cluster_method=("kmeans" if rng.random() < 0.7 else
-                        str(rng.choice(["ward", "gmm", "ward_spatial", "skater", "redcap"]))))
+                        str(rng.choice(["ward", "gmm", "ward_spatial", "skater", "redcap"]))),
+        lang="en" if rng.random() < 0.2 else "zh")
     for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
         plan.boundary_mutations.append(
             [str(rng.choice(BOUNDARY_MUTATIONS)), int(rng.integers(0, len(boundary)))])
@@ -408,7 +410,7 @@ def argv(plan: Plan, built: Built, out: Path) -> list[str]:
     return ["run", "--boundaries", str(built.boundaries), "--indicators",
             str(built.indicators), "--out", str(out), "--draws", "10", "--static", "none",
             "--join-on", plan.join_on, "--seed", str(plan.seed_run),
-            "--cluster-method", plan.cluster_method,
+            "--cluster-method", plan.cluster_method, "--lang", plan.lang,
             *(["--weighting", plan.weighting] if plan.weighting else [])]
 
 
