@@ -4,7 +4,7 @@ through the whole pipeline by the command line entry ``classify.cli.main``.
 Every case must end either with exit status 0 and every input row accounted for (each
 table data row and each boundary feature has exactly one row in ``join_report.csv`` with
 a status, and a reason unless matched; every matched town is in ``towns.csv``), or with a
-clean user error (exit 2, a ``towntype: error:`` message, no traceback) — never another
+clean user error (exit 2, a message, no traceback) — never another
 exception, and no staging folder left beside ``--out``.  See ``tests/fuzz_inputs.py`` for
 the generator and the check.
 
@@ -28,9 +28,11 @@ import os
 import pytest
 
 from tests.fuzz_inputs import (BOUNDARY_FORMATS, BOUNDARY_MUTATIONS, FIELD_STYLES,
-                               FOREIGN_COUNTIES, TABLE_FORMATS, TABLE_MUTATIONS,
+                               FOREIGN_COUNTIES, GEODA_CLUSTER_METHODS,
+                               IN_PROCESS_CLUSTER_METHODS, TABLE_FORMATS, TABLE_MUTATIONS,
                                TEXT_NUMBERS, argv, base_plan, build, call_cli,
-                               check_outcome, indicator_headers, random_plan, run_case)
+                               call_cli_subprocess, check_outcome, indicator_headers,
+                               random_plan, run_case)
 
 pytestmark = pytest.mark.fuzz
 
@@ -84,8 +86,7 @@ def _one_change_cases():
         ("four-indicators", {"columns": indicator_headers()[:4]}),
         *[(f"weighting-{w}", {"weighting": w})
           for w in ("equal", "expert", "entropy", "critic", "pca")],
-        *[(f"clusters-{m}", {"cluster_method": m})
-          for m in ("ward", "gmm", "ward_spatial", "skater", "redcap")],
+        *[(f"clusters-{m}", {"cluster_method": m}) for m in IN_PROCESS_CLUSTER_METHODS],
         ("one-indicator", {"columns": indicator_headers()[:1]}),
     ]
     for county in FOREIGN_COUNTIES:
@@ -183,6 +184,19 @@ def test_csv_renamed_as_workbook(fmt, suffix, tmp_path):
 def test_five_or_six_towns_run(n, seed, tmp_path):
     """5–6 towns: the cluster bootstrap must not draw fewer distinct towns than k."""
     _run(base_plan(n, 10, seed_run=seed), tmp_path, must_complete=True)
+
+
+@pytest.mark.parametrize("n", [4, 5, 8])
+@pytest.mark.parametrize("method", GEODA_CLUSTER_METHODS)
+def test_geoda_clustering_small_samples(method, n, tmp_path):
+    """pygeoda's methods on few towns, in a child process (4 towns crashed it)."""
+    plan = base_plan(n, 10, cluster_method=method, seed_run=0)
+    built = build(plan, tmp_path / "in")
+    out = tmp_path / "run" / "out"
+    out.parent.mkdir(parents=True)
+    outcome = call_cli_subprocess(argv(plan, built, out))
+    assert outcome.status >= 0, f"killed by signal {-outcome.status}: {outcome.stderr[-2000:]}"
+    check_outcome(outcome, built, out)
 
 
 @pytest.mark.parametrize("column", ["地区生产总值（万元）", "森林覆盖率（%）", "常住人口（人）"])
