@@ -14,7 +14,8 @@ stored examples); :func:`build` writes its files from the bundled demo data
 * with exit status 0 and every input row accounted for — each table data row (by its
   1-based file row) and each boundary feature (by its 0-based position in the file)
   has exactly one row in ``join_report.csv`` with a status, a reason when it is not
-  ``matched``, and every matched town is in ``towns.csv``; or
+  ``matched``, every matched town is in ``towns.csv``, under a name as written in one
+  of the inputs (not garbled by a wrong encoding); or
 * with exit status 2 and a message, no traceback (the messages are not checked here:
   their tests are beside the code that raises them).
 
@@ -65,6 +66,9 @@ GEODA_CLUSTER_METHODS = ("redcap", "skater_geoda")
 
 BOUNDARY_FORMATS = ("geojson", "shp-utf8-cpg", "shp-gbk-cpg", "shp-gbk-nocpg")
 TABLE_FORMATS = ("csv-utf8", "csv-utf8-bom", "csv-gbk", "csv-utf16", "xlsx")
+#: The encoding a user would name with --encoding for each table format.
+TABLE_ENCODINGS = {"csv-utf8": "utf-8", "csv-utf8-bom": "utf-8-sig", "csv-gbk": "gb18030",
+                   "csv-utf16": "utf-16"}
 BOUNDARY_MUTATIONS = ("blank_code", "bad_code", "foreign_code", "null_geometry",
                       "empty_geometry", "blank_name", "dup_code_other_name",
                       "dup_feature", "formula_name", "twelve_digit_code", "same_name")
@@ -99,6 +103,7 @@ class Plan:
     weighting: str | None = None     # --weighting (None: the config's)
     cluster_method: str = "kmeans"   # --cluster-method
     lang: str = "zh"                 # --lang
+    encoding_flag: bool = False      # say the table's encoding (--encoding)
 
     def describe(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -164,7 +169,8 @@ def random_plan(seed: int) -> Plan:
                    str(rng.choice(["equal", "expert", "entropy", "critic", "pca"]))),
         cluster_method=("kmeans" if rng.random() < 0.7 else
                         str(rng.choice(IN_PROCESS_CLUSTER_METHODS))),
-        lang="en" if rng.random() < 0.2 else "zh")
+        lang="en" if rng.random() < 0.2 else "zh",
+        encoding_flag=bool(rng.random() < 0.2))
     for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
         plan.boundary_mutations.append(
             [str(rng.choice(BOUNDARY_MUTATIONS)), int(rng.integers(0, len(boundary)))])
@@ -399,6 +405,7 @@ class Built:
     n_features: int
     table_rows: list        # 1-based file rows of the data rows (must be accounted for)
     other_rows: list        # total / footnote rows (accounted for if reported)
+    names: set = field(default_factory=set)   # every town name written on either side
 
 
 def build(plan: Plan, folder: Path) -> Built:
@@ -409,8 +416,9 @@ def build(plan: Plan, folder: Path) -> Built:
     bpath = write_boundaries(g, plan, folder)
     tpath = write_table(t, plan, folder)
     rows = [i + 2 for i in range(len(t))]
+    names = set(g[FIELD_STYLES[plan.field_style]["name"]]) | set(t["乡镇"])
     return Built(bpath, tpath, len(g), [r for r, d in zip(rows, data_row) if d],
-                 [r for r, d in zip(rows, data_row) if not d])
+                 [r for r, d in zip(rows, data_row) if not d], names)
 
 
 def argv(plan: Plan, built: Built, out: Path) -> list[str]:
@@ -418,7 +426,9 @@ def argv(plan: Plan, built: Built, out: Path) -> list[str]:
             str(built.indicators), "--out", str(out), "--draws", "10", "--static", "none",
             "--join-on", plan.join_on, "--seed", str(plan.seed_run),
             "--cluster-method", plan.cluster_method, "--lang", plan.lang,
-            *(["--weighting", plan.weighting] if plan.weighting else [])]
+            *(["--weighting", plan.weighting] if plan.weighting else []),
+            *(["--encoding", TABLE_ENCODINGS[plan.table_format]]
+              if plan.encoding_flag and TABLE_ENCODINGS.get(plan.table_format) else [])]
 
 
 # ---------------------------------------------------------------------------- checking
@@ -502,6 +512,10 @@ def check_outcome(outcome: Outcome, built: Built, out: Path) -> str:
     missing_codes = codes - set(towns["town_code"])
     if missing_codes:
         problems.append(f"matched codes {sorted(missing_codes)} not in towns.csv")
+    # names as written (a CSV cell may carry the ' that neutralises a formula)
+    garbled = sorted({n for n in towns["town"] if n and n.removeprefix("'") not in built.names})
+    if garbled:
+        problems.append(f"towns.csv names not in either input (wrong encoding?): {garbled}")
     assert not problems, "\n".join(problems)
     return "ok"
 
