@@ -76,7 +76,7 @@ TABLE_MUTATIONS = ("blank_code", "bad_code", "foreign_code", "blank_name", "blan
                    "dup_row", "dup_code_other_name", "dup_name_other_code", "text_number",
                    "negative", "nan_column", "const_column", "total_row", "footnote_row",
                    "twelve_digit_code", "float_code", "formula_name", "huge", "zero_column",
-                   "same_name")
+                   "same_name", "odd_declared")
 
 
 @dataclass
@@ -104,6 +104,9 @@ class Plan:
     cluster_method: str = "kmeans"   # --cluster-method
     lang: str = "zh"                 # --lang
     encoding_flag: bool = False      # say the table's encoding (--encoding)
+    title_row: bool = False          # a title line above the header
+    units_row: bool = False          # units in a row under the header (not in brackets)
+    declared: bool = False           # a 自评类别 (declared category) column
 
     def describe(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -170,7 +173,9 @@ def random_plan(seed: int) -> Plan:
         cluster_method=("kmeans" if rng.random() < 0.7 else
                         str(rng.choice(IN_PROCESS_CLUSTER_METHODS))),
         lang="en" if rng.random() < 0.2 else "zh",
-        encoding_flag=bool(rng.random() < 0.2))
+        encoding_flag=bool(rng.random() < 0.2),
+        title_row=bool(rng.random() < 0.2), units_row=bool(rng.random() < 0.2),
+        declared=bool(rng.random() < 0.3))
     for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
         plan.boundary_mutations.append(
             [str(rng.choice(BOUNDARY_MUTATIONS)), int(rng.integers(0, len(boundary)))])
@@ -273,7 +278,8 @@ def table_frame(plan: Plan) -> tuple[pd.DataFrame, list[bool]]:
     """The indicator table of the plan as text cells, and for each row whether it is a
     data row (False: a total or footnote row the reader should set aside)."""
     demo = demo_table()
-    t = demo.iloc[plan.table_towns][["统计代码", "乡镇", "所属县区", *plan.columns]]
+    t = demo.iloc[plan.table_towns][["统计代码", "乡镇", "所属县区", *plan.columns,
+                                     *(["自评类别"] if plan.declared else [])]]
     t = t.reset_index(drop=True).copy()
     if plan.foreign:
         t["统计代码"] = [_foreign(c, plan) for c in t["统计代码"]]
@@ -294,6 +300,10 @@ def table_frame(plan: Plan) -> tuple[pd.DataFrame, list[bool]]:
             t.loc[pos, "乡镇"] = "@" + t.loc[pos, "乡镇"]
         elif kind == "same_name":
             t.loc[pos, "乡镇"] = t.loc[(pos + 1) % len(t), "乡镇"]
+        elif kind == "odd_declared":
+            if "自评类别" in t.columns:
+                t.loc[pos, "自评类别"] = ("超级强镇", "=1+1", "专业镇", "strong", "特色镇；专业镇",
+                                        "  ")[extra % 6]
         elif kind == "dup_row":
             appended.append((t.iloc[pos].tolist(), True))
         elif kind == "dup_code_other_name":
@@ -320,8 +330,8 @@ def table_frame(plan: Plan) -> tuple[pd.DataFrame, list[bool]]:
         elif kind == "zero_column":
             t[col] = "0"
         elif kind == "total_row":
-            total = ["", "合计", ""] + [
-                f"{pd.to_numeric(t[c], errors='coerce').sum():.1f}" for c in plan.columns]
+            total = [f"{pd.to_numeric(t[c], errors='coerce').sum():.1f}" if c in plan.columns
+                     else "合计" if c == "乡镇" else "" for c in t.columns]
             appended.append((total, False))
         elif kind == "footnote_row":
             appended.append((["注：数据为初步统计。"] + [""] * (len(t.columns) - 1), False))
@@ -364,28 +374,51 @@ def write_boundaries(g, plan: Plan, folder: Path) -> Path:
     return path
 
 
-def write_table(t: pd.DataFrame, plan: Plan, folder: Path) -> Path:
-    """Header in row 1, data from row 2 (CSV line = Excel row)."""
+def _layout(t: pd.DataFrame, plan: Plan) -> tuple[list[list], int]:
+    """The table as rows of text as the file has them, and the file row (1-based) of the
+    first data row: optional title row, the header, optional units row, the data."""
+    rows: list[list] = []
+    if plan.title_row:
+        rows.append(["2023年镇街主要经济指标"] + [""] * (len(t.columns) - 1))
+    if plan.units_row:      # yearbook layout: units under the headers, not in them
+        from geo.tables import split_unit
+
+        heads, units = zip(*[split_unit(c) for c in t.columns])
+        rows.append(list(heads))
+        rows.append([u or "" for u in units])
+    else:
+        rows.append(list(t.columns))
+    first = len(rows) + 1
+    rows += [list(r) for r in t.itertuples(index=False)]
+    return rows, first
+
+
+def write_table(t: pd.DataFrame, plan: Plan, folder: Path) -> tuple[Path, int]:
+    """The table file; returns it and the file row (CSV line = Excel row) of the first
+    data row."""
+    import csv
+
+    rows, first = _layout(t, plan)
     if plan.table_format == "xlsx":
         from openpyxl import Workbook
 
         path = folder / "指标.xlsx"
         wb = Workbook()
         ws = wb.active
-        ws.append(list(t.columns))
-        for row in t.itertuples(index=False):
+        numeric = [c in plan.columns for c in t.columns]
+        for i, row in enumerate(rows):
             cells = []
-            for c, v in zip(t.columns, row):
-                num = pd.to_numeric(v, errors="coerce") if c in plan.columns else np.nan
+            for is_num, v in zip(numeric, row):
+                num = pd.to_numeric(v, errors="coerce") if is_num and i >= first - 1 else np.nan
                 # plain numbers as numbers (as Excel stores them), the rest as text
                 cells.append(float(num) if v.strip() == v and v and np.isfinite(num)
                              and not v.startswith("=") else (v or None))
             ws.append(cells)
         wb.save(path)
-        return path
+        return path, first
     path = folder / "指标.csv"
     buf = io.StringIO()
-    t.to_csv(buf, index=False, lineterminator="\n")
+    csv.writer(buf, lineterminator="\n").writerows(rows)
     text = buf.getvalue()
     if plan.table_format == "csv-utf8":
         path.write_bytes(text.encode("utf-8"))
@@ -395,7 +428,7 @@ def write_table(t: pd.DataFrame, plan: Plan, folder: Path) -> Path:
         path.write_bytes(text.encode("utf-16"))
     else:
         path.write_bytes(_encode(text, "gbk"))
-    return path
+    return path, first
 
 
 @dataclass
@@ -414,8 +447,8 @@ def build(plan: Plan, folder: Path) -> Built:
     g = boundary_frame(plan)
     t, data_row = table_frame(plan)
     bpath = write_boundaries(g, plan, folder)
-    tpath = write_table(t, plan, folder)
-    rows = [i + 2 for i in range(len(t))]
+    tpath, first = write_table(t, plan, folder)
+    rows = [first + i for i in range(len(t))]
     names = set(g[FIELD_STYLES[plan.field_style]["name"]]) | set(t["乡镇"])
     return Built(bpath, tpath, len(g), [r for r, d in zip(rows, data_row) if d],
                  [r for r, d in zip(rows, data_row) if not d], names)

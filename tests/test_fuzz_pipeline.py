@@ -88,6 +88,14 @@ def _one_change_cases():
         ("sides-overlap-half", {"boundary_towns": base_plan(8, 0).boundary_towns,
                                 "table_towns": base_plan(8, 4).table_towns}),
         ("four-indicators", {"columns": indicator_headers()[:4]}),
+        ("title-row", {"title_row": True}),
+        ("units-row", {"units_row": True}),
+        ("title-and-units-rows-xlsx", {"title_row": True, "units_row": True,
+                                       "table_format": "xlsx"}),
+        ("declared-column", {"declared": True}),
+        *[(f"declared-odd-{i}", {"declared": True,
+                                 "table_mutations": [["odd_declared", 2, i]]})
+          for i in range(6)],
         *[(f"weighting-{w}", {"weighting": w})
           for w in ("equal", "expert", "entropy", "critic", "pca")],
         *[(f"clusters-{m}", {"cluster_method": m}) for m in IN_PROCESS_CLUSTER_METHODS],
