@@ -159,7 +159,7 @@ def random_plan(seed: int) -> Plan:
     plan = Plan(
         seed=seed, boundary_towns=boundary, table_towns=table,
         boundary_format=str(rng.choice(BOUNDARY_FORMATS)),
-        table_format=str(rng.choice(TABLE_FORMATS)),
+        table_format=str(rng.choice(TABLE_FORMATS, p=[.2, .3, .2, .05, .25])),
         field_style=str(rng.choice(list(FIELD_STYLES))),
         boundary_code=bool(rng.random() > 0.12), boundary_county=bool(rng.random() > 0.4),
         table_code=bool(rng.random() > 0.12), table_county=bool(rng.random() > 0.4),
