@@ -27,6 +27,7 @@ from classify.designations import (apply_designations, default_aliases, demo_des
                                    write_designations)
 from classify.console import for_manifest, reissue, warning_records
 from classify.forked import Forked
+from classify.levels import Level, add_group_ranks, level, rekey_table, resolve_level
 from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
                               write_manifest, write_towns)
 from geo.errors import InputError, InputWarning
@@ -60,7 +61,11 @@ class RunOptions:
     out: Path = Path("towntype-out")
     counties: Path | None = None
     config: Path | None = None
-    taxonomy: str = "guangdong"
+    #: taxonomy preset or TOML; None: the level's default (towns: guangdong)
+    taxonomy: str | None = None
+    #: unit level (classify/presets/levels.toml): auto (from the codes), town, county,
+    #: village; it selects the keys and, unless given, the indicator system and taxonomy
+    level: str = "auto"
     join_on: str = "auto"
     crosswalk: Path | None = None
     encoding: str = "auto"
@@ -90,6 +95,8 @@ class RunOptions:
     force: bool = False
 
     def __post_init__(self):
+        if self.level != "auto":
+            level(self.level)       # an unknown level names the choices
         if not 0 <= self.draws <= DRAWS_MAX:
             raise InputError(f"--draws must be a whole number from 0 to {DRAWS_MAX}, "
                              f"got {self.draws}")
@@ -159,11 +166,16 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
     from geo.tables import read_table
 
     with timer("read"):
+        # the table first: its codes say the level, which says how the boundaries are keyed
+        table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
+        lv, said = resolve_level(opts.level, table)
+        timer.log(said)
+        table = rekey_table(table, lv)
         boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
                                               encoding=opts.boundary_encoding, crs=opts.crs,
                                               datum=opts.datum,
-                                              duplicate_codes=opts.duplicate_codes)
-        table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
+                                              duplicate_codes=opts.duplicate_codes,
+                                              unit=lv.keys)
         counties = None
         if opts.counties is not None:
             counties = _read_context(opts.counties)
@@ -171,7 +183,14 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
         timer.log(msg)
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(msg, InputWarning, stacklevel=2)
-    return boundaries, breport, table, counties
+    return boundaries, breport, table, counties, lv
+
+
+def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
+    """The options with the level's default indicator system and taxonomy where the user
+    gave none, and the level itself (no longer "auto")."""
+    return replace(opts, level=lv.id, taxonomy=opts.taxonomy or lv.taxonomy,
+                   config=opts.config if opts.config is not None else lv.indicator_config())
 
 
 def _read_context(path: Path) -> gpd.GeoDataFrame:
@@ -193,15 +212,16 @@ def _read_context(path: Path) -> gpd.GeoDataFrame:
     return outlines.to_crs(4326)
 
 
-def _join(opts: RunOptions, boundaries, table, timer: _Timer):
+def _join(opts: RunOptions, boundaries, table, timer: _Timer, lv: Level | None = None):
     from geo.join import join_towns
 
+    lv = lv or level("town")
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
-                                    crosswalk=opts.crosswalk)
+                                    crosswalk=opts.crosswalk, unit=lv.keys)
     if joined.empty:
         raise InputError(
-            f"no town of the table matched a boundary feature (join on {opts.join_on}); "
+            f"no {lv.en} of the table matched a boundary feature (join on {opts.join_on}); "
             "see the statuses above, check the code/name columns, or try --join-on name",
             path=opts.indicators)
     return joined.reset_index(drop=True), report
@@ -262,7 +282,8 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
     buckets = ("matched", "ambiguous", "unmatched", "excluded")
     if lang == "en":
         lines = [f"read {counts['boundary_features']} boundary features and "
-                 f"{counts['table_rows']} table rows; {counts['towns']} towns matched"]
+                 f"{counts['table_rows']} table rows; {counts['towns']} "
+                 f"{m.get('level', {}).get('en_plural', 'towns')} matched"]
         lines += [f"  {side}: " + ", ".join(f"{b} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
         lines.append("categories:")
@@ -272,7 +293,7 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         names = {"matched": "匹配", "ambiguous": "有歧义", "unmatched": "未匹配", "excluded": "剔除"}
         side_zh = {"boundaries": "边界", "table": "指标表"}
         lines = [f"读取边界要素 {counts['boundary_features']} 个、指标表 {counts['table_rows']} 行；"
-                 f"匹配 {counts['towns']} 个镇街（matched）"]
+                 f"匹配 {counts['towns']} 个{m.get('level', {}).get('zh', '镇街')}（matched）"]
         lines += [f"  {side_zh[side]}：" + "，".join(f"{names[b]} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
         lines.append("分类（categories）：")
@@ -456,7 +477,8 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
     popup = {i.id: (f"{i.label_zh}（{unit_label(i.unit, 'zh')}）" if zh else
                     f"{i.label_en} ({unit_label(i.unit, 'en')})")
              for i in system.indicators if i.id in POPUP_INDICATORS and i.id in frame.columns}
-    title = opts.title or "镇街分类 · Town classification"
+    lv = level(opts.level if opts.level != "auto" else "town")
+    title = opts.title or f"{lv.zh}分类 · {lv.en.capitalize()} classification"
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps
         coverage = DisplayCoverage(frame.geometry)
@@ -638,10 +660,11 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
-    boundaries, breport, table, counties = _read_inputs(opts, timer)
-    joined, report = _join(opts, boundaries, table, timer)
+    boundaries, breport, table, counties, lv = _read_inputs(opts, timer)
+    opts = _level_defaults(opts, lv)
+    joined, report = _join(opts, boundaries, table, timer, lv)
     system, recognition, indicators, missing_log, scored = _score(opts, joined, table, timer)
-    frame = _assemble(joined, indicators, recognition, scored)
+    frame = add_group_ranks(_assemble(joined, indicators, recognition, scored), lv)
     frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
     frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
     frame, designated = _designations(opts, frame, taxonomy, timer)
@@ -671,6 +694,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
+        manifest["level"] = lv.to_dict()
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
         manifest["scoring"].update(

@@ -50,7 +50,7 @@ KEY_HEADERS: dict[str, tuple[str, ...]] = {
 _UNIT = re.compile(
     r"^(万|亿|千|百|十)?(元|人|人次|户|家|个|所|张|项|亩|公顷|吨|次|平方公里|平方千米|公里|千米|"
     r"km|km2|km²|%|‰|米|m|辆|床|座|处|条|名|间|套|台|头|只|kg|千克|公斤|千瓦时|度|立方米|m3|"
-    r"元/人|元/亩)(/(人|户|亩|年|平方公里|km2|km²))?$")
+    r"元/人|元/亩|倍)(/(人|户|亩|年|平方公里|km2|km²))?$")
 _BRACKET = re.compile(r"^(.*?)\s*[（(\[【]\s*(?:单位[:：])?\s*([^）)\]】]*?)\s*[）)\]】]\s*$")
 _YES = {"是", "有", "√", "✓", "y", "yes", "true", "1"}
 _NO = {"否", "无", "×", "✗", "x", "n", "no", "false", "0"}
@@ -134,8 +134,11 @@ def _canon_unit(text: str) -> str:
     return re.sub(r"^单位[:：]", "", text)
 
 
-def find_key_columns(df: pd.DataFrame | list) -> dict:
+def find_key_columns(df: pd.DataFrame | list, headers: dict | None = None) -> dict:
     """Which columns hold the town code, name, county, county code and declared category.
+
+    ``headers`` (role → header texts) replaces :data:`KEY_HEADERS` for the roles it
+    gives: another level's keys (:mod:`classify.levels`).
 
     Returns
     -------
@@ -145,7 +148,7 @@ def find_key_columns(df: pd.DataFrame | list) -> dict:
     """
     columns = list(df.columns) if hasattr(df, "columns") else list(df)
     found: dict = {k: None for k in KEY_HEADERS}
-    for key, names in KEY_HEADERS.items():
+    for key, names in {**KEY_HEADERS, **(headers or {})}.items():
         wanted = {_norm_header(n).lower() for n in names}
         for col in columns:
             base = split_unit(str(col))[0].lower()
@@ -720,7 +723,7 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
               messages, enc, sheet_name, n_empty, wan_suffix=None):
-    from geo.codes import parse_codes
+    from geo.codes import code_digits, parse_codes
 
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
     ex_idx = [r for r, _, _ in excluded]
@@ -731,8 +734,12 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         cells = list(by_column[c])
         raw[name] = list(cells)
         if name == keys["code"]:
-            codes = parse_codes([grid[r][c] for r in data_idx], path=path, column=name,
-                                rows=[r + 1 for r in data_idx])
+            cells = [grid[r][c] for r in data_idx]
+            # a column of 6-digit (county) or 12-digit (village) codes is read as such:
+            # the run's level is inferred from it (classify.levels)
+            digits = code_digits(cells) if code_digits(cells) in (6, 12) else 9
+            codes = parse_codes(cells, path=path, column=name,
+                                rows=[r + 1 for r in data_idx], digits=digits)
             data[name] = codes.tolist()
             status[name] = ["ok" if v else "unknown" for v in codes]
             kinds[name], units[name] = "code", None
