@@ -41,7 +41,7 @@ if TYPE_CHECKING:      # the registry is read by the CLI parser: no pandas at im
     from geo.tables import ParsedTable
 
 __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
-           "infer_level", "rekey_table", "add_group_ranks"]
+           "infer_level", "rekey_table", "add_group_ranks", "unit_resolver"]
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
@@ -85,6 +85,8 @@ class Level:
     only_headers: bool = False
     headers: dict = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
+    #: the level's demo (files under data/, title, notice), or None
+    demo: dict | None = None
 
     @property
     def keys(self) -> UnitKeys:
@@ -127,7 +129,7 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     entries = data.get("levels")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("no [levels.<id>] tables", path=where)
-    wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers"}
+    wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo"}
     for lid, entry in entries.items():
         missing = sorted(k for k in wanted - {"only_headers"} if k not in entry)
         if missing:
@@ -144,7 +146,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
             for gid, g in entry.get("groups", {}).items())
         kwargs = {k: entry[k] for k in wanted if k in entry}
         kwargs["ancestors"] = tuple(kwargs["ancestors"])
-        out[lid] = Level(id=lid, headers=headers, groups=groups, **kwargs)
+        out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
+                         **kwargs)
     return out
 
 
@@ -263,3 +266,31 @@ def add_group_ranks(frame: pd.DataFrame, lv: Level) -> pd.DataFrame:
         out[g.id] = names
         out[f"rank_{g.id}"] = rank_desc(out["composite"], names).astype("Int64")
     return out
+
+
+@dataclass(frozen=True)
+class _Resolve:
+    """How an entry of a designation list is resolved to a unit of one level."""
+
+    code: object
+    parts: object
+    published: object
+
+
+def unit_resolver(lv: Level | None, names):
+    """The resolution functions (``code``, ``parts``, ``published``) of a level over a
+    :class:`geo.published.PublishedNames`: towns by township code, county + name or the
+    combined string as published; counties by county code or name (within the city when
+    given).  By the level's code length: the registry says which units a level has."""
+    digits = lv.code_digits if lv is not None else 9
+    if digits == 6:
+        return _Resolve(
+            code=names.resolve_county,
+            parts=lambda *, town, county=None, city=None, province=None:
+                names.resolve_county(town, city=county or city, province=province),
+            published=lambda text, *, province=None: names.resolve_county(text, province=province))
+    if digits == 9:
+        return _Resolve(code=names.resolve_code, parts=names.resolve_parts,
+                        published=names.resolve)
+    raise InputError(f"designation lists are not supported at the {lv.en} level yet "
+                     f"(no national list of {lv.en_plural}); leave out --designations")

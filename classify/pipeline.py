@@ -127,8 +127,21 @@ class RunResult:
 
 
 def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
-    """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice."""
+    """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice;
+    with ``level`` another level's demo (``[levels.<id>.demo]``: the 122 counties)."""
     root = data_dir()
+    lv = level(kwargs.get("level", "town") if kwargs.get("level", "auto") != "auto" else "town")
+    if lv.id != "town":
+        if not lv.demo:
+            raise InputError(f"no demo at the {lv.en} level: no real {lv.en_plural} are "
+                             "bundled yet; run your own data with towntype run --level "
+                             f"{lv.id}")
+        demo = lv.demo
+        kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
+        return RunOptions(
+            boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
+            out=Path(out), title=demo["title"], notice=demo["notice"],
+            attribution=ATTRIBUTION, **kwargs)
     kwargs.setdefault("designations", demo_designations(root))
     return RunOptions(
         boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
@@ -389,11 +402,19 @@ def _designations(opts: RunOptions, frame, taxonomy, timer: _Timer):
     with timer("designations"):
         frame, result = apply_designations(opts.designations, frame, taxonomy,
                                            aliases=default_aliases(),
-                                           illustrative=opts.notice == DEMO_NOTICE,
-                                           encoding=opts.encoding)
+                                           illustrative=opts.notice in _demo_notices(),
+                                           encoding=opts.encoding,
+                                           level=level(opts.level))
     for line in result.lines:
         timer.log(line)
     return frame, result
+
+
+def _demo_notices() -> set[str]:
+    """The notices of the bundled demos (their designations are labelled illustrative)."""
+    from classify.levels import levels
+
+    return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
 
 
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
@@ -534,9 +555,18 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
         demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
     except InputError:
         return opts
-    if Path(opts.indicators).is_file() and sha256(opts.indicators) in {
-            sha256(p) for p in demos if p.is_file()}:
+    if not Path(opts.indicators).is_file():
+        return opts
+    digest = sha256(opts.indicators)
+    if digest in {sha256(p) for p in demos if p.is_file()}:
         return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
+    from classify.levels import levels      # another level's demo table (the counties)
+
+    for lv in levels().values():
+        table = data_dir() / lv.demo["indicators"] if lv.demo else None
+        if table is not None and table.is_file() and sha256(table) == digest:
+            return replace(opts, notice=lv.demo["notice"],
+                           attribution=opts.attribution or ATTRIBUTION)
     return opts
 
 
