@@ -427,8 +427,8 @@ def _head(r, lang: str) -> str:
 
 
 def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
-                        registry: Registry, *, illustrative: bool = False
-                        ) -> DesignationResult:
+                        registry: Registry, *, illustrative: bool = False,
+                        unit_zh: str = "镇") -> DesignationResult:
     """Join resolved entries to the run's towns and check each against the evidence.
 
     ``frame`` is the classified towns frame (``town_code``, ``county_code``, ``target``,
@@ -459,7 +459,7 @@ def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
     names = {"zh": dict(zip(entries["designation_id"], entries["designation_zh"])),
              "en": dict(zip(entries["designation_id"], entries["designation_en"]))}
     towns = _town_columns(report, frame, pos, names)
-    table, lines = _agreement(report, frame, pos, taxonomy, registry, illustrative)
+    table, lines = _agreement(report, frame, pos, taxonomy, registry, illustrative, unit_zh)
     return DesignationResult(report, table, towns, lines)
 
 
@@ -527,7 +527,7 @@ def _town_columns(report: pd.DataFrame, frame, pos: dict, names: dict) -> pd.Dat
                         index=frame.index)
 
 
-def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool
+def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_zh: str = "镇"
                ) -> tuple[pd.DataFrame, list[str]]:
     rows, lines = [], []
     tag = "【示例数据，仅作演示（illustrative）】" if illustrative else ""
@@ -574,13 +574,13 @@ def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool
         name = d.zh if d else first["designation"]
         other = len(group) - len(m)
         if not len(checked):
-            lines.append(f"官方称号 {name}：本区域 {len(towns)} 个镇"
+            lines.append(f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}"
                          + ("（未核验：称号不在登记表中或不对应分类类别）" if len(towns) else "")
                          + (f"；另 {other} 条未计入（见 designations_report.csv）" if other else "")
                          + tag)
             continue
         lines.append(
-            f"官方称号 {name}：本区域 {len(towns)} 个镇，指标归入{label} {in_cat} 个"
+            f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}，指标归入{label} {in_cat} 个"
             f"（召回率 recall {recall:.0%}"
             + (f"，另 {secondary} 个为兼具类型" if secondary else "") + "）"
             + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else "")
@@ -614,7 +614,8 @@ def apply_designations(paths: Sequence[str | Path], frame: pd.DataFrame, taxonom
                                            level=level)
                          for p in lists], ignore_index=True)
     result = assess_designations(entries, frame, taxonomy, registry,
-                                 illustrative=illustrative)
+                                 illustrative=illustrative,
+                                 unit_zh=level.short_zh if level is not None else "镇")
     return with_designations(frame, result.towns), result
 
 

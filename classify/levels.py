@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -74,6 +75,7 @@ class Level:
 
     id: str
     zh: str
+    short_zh: str
     en: str
     en_plural: str
     code_digits: int
@@ -87,6 +89,33 @@ class Level:
     groups: tuple[Group, ...] = ()
     #: the level's demo (files under data/, title, notice), or None
     demo: dict | None = None
+    #: lang → {town word: this level's word} for the sheets (empty for towns)
+    words: dict = field(default_factory=dict)
+
+    def reword(self, value, lang: str = "zh"):
+        """``value`` (str, or dict/list of them) in this level's wording: every word of
+        ``words_<lang>`` replaced at once, longest first, never inside ``{placeholders}``.
+        Identity for a level without words (towns)."""
+        words = self.words.get(lang) or {}
+        if not words:
+            return value
+        alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        # English words only as whole words; Chinese has no word boundaries
+        pattern = re.compile(r"(\{[^{}]*\})|" + (rf"\b({alts})\b" if lang == "en" else f"({alts})"))
+
+        def one(text: str) -> str:
+            return pattern.sub(lambda m: m.group(1) or words[m.group(2)], text)
+
+        def walk(v):
+            if isinstance(v, str):
+                return one(v)
+            if isinstance(v, dict):
+                return {k: walk(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [walk(x) for x in v]
+            return v
+
+        return walk(value)
 
     @property
     def keys(self) -> UnitKeys:
@@ -116,7 +145,7 @@ class Level:
 
     def to_dict(self) -> dict:
         """JSON-ready record (``run.json`` ``level``)."""
-        return {"id": self.id, "zh": self.zh, "en": self.en, "en_plural": self.en_plural,
+        return {"id": self.id, "zh": self.zh, "short_zh": self.short_zh, "en": self.en, "en_plural": self.en_plural,
                 "code_digits": self.code_digits,
                 "parent": {"zh": self.parent_zh, "en": self.parent_en},
                 "indicators": self.indicators, "taxonomy": self.taxonomy,
@@ -129,7 +158,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     entries = data.get("levels")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("no [levels.<id>] tables", path=where)
-    wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo"}
+    wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
+                                                            "words"}
     for lid, entry in entries.items():
         missing = sorted(k for k in wanted - {"only_headers"} if k not in entry)
         if missing:
@@ -146,8 +176,10 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
             for gid, g in entry.get("groups", {}).items())
         kwargs = {k: entry[k] for k in wanted if k in entry}
         kwargs["ancestors"] = tuple(kwargs["ancestors"])
+        words = {lang: dict(entry[f"words_{lang}"]) for lang in ("zh", "en")
+                 if f"words_{lang}" in entry}
         out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
-                         **kwargs)
+                         words=words, **kwargs)
     return out
 
 

@@ -428,6 +428,8 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
     with timer("suggestions"):
         suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
                               model=scored.model, missing_log=missing_log)
+        for s in suggestions:           # the sheets' wording follows the level
+            s.extra["level"] = opts.level
         if opts.reference is not None:     # the sheets say last year's category
             from classify.compare import last_year
             before = last_year(opts.reference, frame)
@@ -507,7 +509,8 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
         m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
                      attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
-                     suggestion_links=True, indicators=popup, date=today, coverage=coverage)
+                     suggestion_links=True, indicators=popup, date=today, coverage=coverage,
+                     wording=lambda text: lv.reword(text, opts.lang))
         files = [save_map(m, stage / "map.html")]
     with timer("static_maps"):      # drawn once, saved in every format asked for
         files += static_category_maps(frame, taxonomy.palette(),
