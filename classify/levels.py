@@ -206,8 +206,9 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
     """The level of a table read with the town headers, from the length of its codes.
 
     6-digit codes → county, 9-digit (or 12 ending in 000) → town, other 12-digit →
-    village.  A table with a county code column (``县区代码``) and neither a town code nor
-    a town name is a county table.  Otherwise: town (the default), said so.
+    village.  A table with a county code column (``县区代码``) or a county name column
+    (``县区``) and neither a town code nor a town name is a county table.  Otherwise: town
+    (the default), said so.
     """
     from geo.codes import code_digits
     by_digits = {lv.code_digits: lv for lv in levels().values()}
@@ -221,6 +222,21 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
         digits = code_digits(table.data[col].tolist())
         if digits in by_digits:
             return by_digits[digits], f"列 {col!r} 为 {digits} 位代码（{digits}-digit codes）"
+    if not (keys.get("code") or keys.get("name")):
+        # no town key at all: a level whose own headers find a code column of its length
+        from geo.tables import find_key_columns
+
+        for lv in levels().values():
+            if not lv.only_headers:
+                continue
+            col = find_key_columns(list(table.data.columns), headers=lv.headers)["code"]
+            if col is not None and code_digits(table.data[col].tolist()) == lv.code_digits:
+                return lv, f"列 {col!r} 为 {lv.code_digits} 位代码（{lv.code_digits}-digit codes）"
+    if keys.get("county") and not (keys.get("code") or keys.get("name")):
+        county = by_digits.get(6)
+        if county is not None:
+            return county, (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
+                            "（county names only, no town column）")
     return levels()["town"], "未见县级或村级代码，按镇街处理（no county or village codes: town）"
 
 

@@ -424,8 +424,12 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
 
 # ----------------------------------------------------------------------------- rows
 
-def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tuple[str, str]:
-    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it."""
+def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
+              county_table: bool = False) -> tuple[str, str]:
+    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.
+
+    ``county_table``: every code of the column has 6 digits — the rows are counties
+    (a county-level table, :mod:`classify.levels`), not county subtotals of towns."""
     first = next((t for t in texts if t), "")
     if _FOOTNOTE_RE.match(_norm_header(first)):
         return "footnote", f"footnote row ({first[:30]})"
@@ -442,6 +446,8 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tu
             return "sub_item", f"sub-item row ({text}): part of the row above"
     from geo.names import normalise_county
 
+    if county_table:
+        return "data", ""
     if label and normalise_county(label) in counties and not _looks_code(code_text):
         return "county_total", f"county subtotal row ({label})"
     if re.fullmatch(r"\d{6}", code_text or ""):
@@ -699,6 +705,9 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
     counties = {normalise_county(r[county_c]) for r in rows[layout["first_data"]:]
                 if county_c is not None and r[county_c]}
     data_idx, excluded, after_footnote, n_empty = [], [], False, 0
+    digit_codes = {len(r[code_c].strip()) for r in rows[layout["first_data"]:]
+                   if code_c is not None and r[code_c].strip().isdigit()}
+    county_table = digit_codes == {6}
     for r in range(layout["first_data"], len(rows)):
         texts = rows[r]
         if not any(texts):
@@ -706,7 +715,7 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
             continue
         label = texts[name_c] if name_c is not None else ""
         code_text = texts[code_c] if code_c is not None else ""
-        kind, reason = _row_kind(texts, label, code_text, counties)
+        kind, reason = _row_kind(texts, label, code_text, counties, county_table)
         if kind == "data" and after_footnote and not any(_is_number_cell(t) for t in texts):
             kind, reason = "footnote", "text below a footnote"
         after_footnote |= kind == "footnote"
