@@ -17,10 +17,10 @@ reproducibly:
 The 22 typical counties (首批典型县, real official classes) are a designation list,
 ``data/designations/guangdong_typical_counties_2023.csv``, copied from the shared source.
 
-Command line (rebuilds the bundled files)::
+Command line (rebuilds the bundled files, byte for byte, from the raw copies)::
 
-    python -m classify.demo_county --counties ../shared/data/guangdong_counties.geojson \\
-        --data data
+    python -m classify.demo_county --counties data/raw/guangdong_counties_gcj02.geojson \\
+        --typical data/raw/guangdong_typical_counties_2023.csv --data data
 """
 
 from __future__ import annotations
@@ -123,15 +123,29 @@ def generate_county_indicators(boundaries: gpd.GeoDataFrame, *, seed: int = 2023
     return table
 
 
+def typical_county_list(src: Path) -> pd.DataFrame:
+    """The designation list of the 22 typical counties from the raw source (columns
+    ``city, county, category_zh, category``): one row per county with the designation
+    name of the registry (``消薄类`` → ``消薄类典型县``) and the year of the batch."""
+    raw = pd.read_csv(src, dtype=str, encoding="utf-8-sig")
+    return pd.DataFrame({"city": raw["city"], "county": raw["county"],
+                         "designation": raw["category_zh"] + "典型县", "year": "2023",
+                         "class_as_published": raw["category_zh"]})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--counties", type=Path, required=True, help="guangdong_counties.geojson (GCJ-02)")
+    p.add_argument("--typical", type=Path, help="guangdong_typical_counties_2023.csv (raw)")
     p.add_argument("--data", type=Path, default=Path("data"), help="the project's data/ folder")
     p.add_argument("--seed", type=int, default=2023)
     args = p.parse_args(argv)
     gdf = build_county_boundaries(args.counties, args.data / COUNTY_DEMO["boundaries"])
     table = generate_county_indicators(gdf, seed=args.seed)
     table.to_csv(args.data / COUNTY_DEMO["indicators"], index=False, encoding="utf-8-sig")
+    if args.typical is not None:
+        typical_county_list(args.typical).to_csv(args.data / COUNTY_DEMO["designations"],
+                                                 index=False, encoding="utf-8")
     print(f"{len(gdf)} county-level units; table {len(table)} rows (illustrative)")
     return 0
 
