@@ -85,6 +85,8 @@ class Level:
     indicators: str
     taxonomy: str
     only_headers: bool = False
+    #: name key of the join: "town" or "county" (geo.names.NAME_KEYS)
+    names: str = "town"
     headers: dict = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
     #: the level's demo (files under data/, title, notice), or None
@@ -124,7 +126,7 @@ class Level:
 
         return UnitKeys(digits=self.code_digits, ancestors=tuple(self.ancestors),
                         headers={k: tuple(v) for k, v in self.headers.items()},
-                        only_headers=self.only_headers)
+                        only_headers=self.only_headers, names=self.names)
 
     def label(self, lang: str = "zh") -> str:
         """The unit's name in labels: ``镇街`` / ``town``, ``县（市、区）`` / ``county``."""
@@ -161,7 +163,7 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
                                                             "words"}
     for lid, entry in entries.items():
-        missing = sorted(k for k in wanted - {"only_headers"} if k not in entry)
+        missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
         if missing:
             raise ConfigError(f"level {lid!r} lacks {', '.join(missing)}",
                               key=f"levels.{lid}", path=where)

@@ -70,12 +70,17 @@ class UnitKeys:
     only_headers : bool
         True: the town headers are not tried at all (a county table's ``县区`` is the
         unit's name, not a parent).
+    names : str
+        The name key of the join (``town`` or ``county``).
     """
 
     digits: int = 9
     ancestors: tuple[int, ...] = (6, 4)
     headers: dict = field(default_factory=dict)
     only_headers: bool = False
+    #: how names are compared (:data:`geo.names.NAME_KEYS`): "town" (镇/乡/街道 suffixes)
+    #: or "county" (区/县/市/自治县 off)
+    names: str = "town"
 
 
 #: Towns: 9-digit codes under 6-digit counties under 4-digit cities.

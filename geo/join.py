@@ -40,7 +40,7 @@ import pandas as pd
 
 from geo.codes import TOWN_KEYS, CodeError, UnitKeys, normalise_code
 from geo.errors import InputError
-from geo.names import name_key, names_compatible, normalise_county, normalise_name
+from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
 from geo.tables import ParsedTable, find_key_columns
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
@@ -291,14 +291,15 @@ def _crosswalk_codes(values, path, column, first_row: int) -> list:
 class _Matcher:
     """Candidate boundary positions for one table row."""
 
-    def __init__(self, b: pd.DataFrame):
+    def __init__(self, b: pd.DataFrame, key=name_key):
         self.b = b
+        self.key = key      # the level's name key (geo.names.NAME_KEYS)
         # plain lists: per-position access in the loops below is then cheap
         self.codes, self.names = b["town_code"].tolist(), b["town"].tolist()
         self.county_codes, self.counties = b["county_code"].tolist(), b["county"].tolist()
         self.by_code: dict[str, list[int]] = {}
         self.by_stem: dict[str, list[int]] = {}
-        self.keys = [name_key(n) if n else ("", None) for n in b["town"]]
+        self.keys = [key(n) if n else ("", None) for n in b["town"]]
         self._by_stem_names: dict[str, set] | None = None
         for p, code in enumerate(b["town_code"]):
             if code:
@@ -310,7 +311,7 @@ class _Matcher:
     def by_name(self, town, county, county_code, use_county: bool) -> list[int]:
         if not town:
             return []
-        key = name_key(town)
+        key = self.key(town)
         pos = [p for p in self.by_stem.get(key[0], []) if names_compatible(key, self.keys[p])]
         if len(pos) > 1:
             exact = [p for p in pos if normalise_name(self.names[p]) == normalise_name(town)]
@@ -337,9 +338,9 @@ class _Matcher:
             self._by_stem_names = {}
             for t in self.b["town"]:
                 if t:
-                    self._by_stem_names.setdefault(name_key(t)[0], set()).add(normalise_name(t))
+                    self._by_stem_names.setdefault(self.key(t)[0], set()).add(normalise_name(t))
         by_stem = self._by_stem_names
-        stems = difflib.get_close_matches(name_key(town)[0], sorted(by_stem), n=n, cutoff=0.6)
+        stems = difflib.get_close_matches(self.key(town)[0], sorted(by_stem), n=n, cutoff=0.6)
         return [name for stem in stems for name in sorted(by_stem[stem])][:n]
 
     def describe(self, positions) -> str:
@@ -444,7 +445,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     t = _table_keys(table, unit)
     method = _choose_method(on, b, t, table.path)
     cw = read_crosswalk(crosswalk) if crosswalk is not None else None
-    matcher = _Matcher(b)
+    matcher = _Matcher(b, NAME_KEYS[unit.names])
     records = _records(t)
     tentative = [_match_row(row, matcher, method, cw) for row in records]
     claims: dict[int, list[int]] = {}

@@ -369,3 +369,24 @@ def test_village_level_end_to_end_on_generated_villages(tmp_path):
     assert by.at["441882100201", "city"] == "连州市"
     manifest = json.loads((tmp_path / "out/run.json").read_text(encoding="utf-8"))
     assert manifest["level"]["id"] == "village" and manifest["options"]["taxonomy"] == "village"
+
+
+def test_county_names_from_before_a_rename_join_by_name(tmp_path):
+    """撤市设区 / 撤县设区: a table still saying 从化市 and 梅县 joins 从化区 and 梅县区;
+    a different county of the same stem length does not."""
+    from geo.join import join_towns
+
+    gdf = gpd.GeoDataFrame({"county_code": ["440117", "441403", "441402"],
+                            "city": ["广州市", "梅州市", "梅州市"],
+                            "county": ["从化区", "梅县区", "梅江区"]},
+                           geometry=[box(113.5, 23.5, 113.6, 23.6), box(116.0, 24.2, 116.1, 24.3),
+                                     box(116.1, 24.3, 116.2, 24.4)], crs=4326)
+    gdf.to_file(tmp_path / "c.geojson", driver="GeoJSON")
+    keys = level("county").keys
+    b, _ = read_boundaries(tmp_path / "c.geojson", unit=keys)
+    table = rekey_table(read_table(_csv(tmp_path / "t.csv", "县区,地市,地区生产总值（亿元）\n"
+                                                          "从化市,广州市,400\n梅县,梅州市,200\n")),
+                        level("county"))
+    joined, report = join_towns(b, table, unit=keys)
+    assert dict(zip(joined["town"], joined["地区生产总值"])) == {"从化区": 400.0, "梅县区": 200.0}
+    assert report.attrs["counts"]["table"]["matched"] == 2
