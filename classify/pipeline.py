@@ -182,7 +182,6 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
         # the table first: its codes say the level, which says how the boundaries are keyed
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
         lv, said = resolve_level(opts.level, table)
-        timer.log(said)
         table = rekey_table(table, lv)
         boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
                                               encoding=opts.boundary_encoding, crs=opts.crs,
@@ -196,7 +195,8 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
         timer.log(msg)
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(msg, InputWarning, stacklevel=2)
-    return boundaries, breport, table, counties, lv
+    # the level line is said in the summary (run.json "level"), not among the details
+    return boundaries, breport, table, counties, lv, said
 
 
 def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
@@ -313,6 +313,8 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         labels = counts.get("category_labels", {})
         lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
         lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
+    if m.get("level", {}).get("said"):
+        lines.insert(0, m["level"]["said"])
     if m.get("notice"):
         lines.append(m["notice"])
     return _action_lines(join, lang) + lines
@@ -693,7 +695,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
-    boundaries, breport, table, counties, lv = _read_inputs(opts, timer)
+    boundaries, breport, table, counties, lv, level_said = _read_inputs(opts, timer)
     opts = _level_defaults(opts, lv)
     joined, report = _join(opts, boundaries, table, timer, lv)
     system, recognition, indicators, missing_log, scored = _score(opts, joined, table, timer)
@@ -727,7 +729,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
-        manifest["level"] = lv.to_dict()
+        manifest["level"] = {**lv.to_dict(), "said": level_said}
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
         manifest["scoring"].update(

@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import MultiPoint, Point, box
 
 from classify.levels import add_group_ranks, infer_level, level, levels, rekey_table
-from classify.pipeline import RunOptions, run_pipeline
+from classify.pipeline import RunOptions, run_pipeline, summary_lines
 from geo.codes import (UnitKeys, check_code_type, code_digits, code_type, normalise_code,
                        parse_codes)
 from geo.errors import InputError
@@ -208,10 +208,10 @@ def _county_inputs(tmp_path: Path):
 
 def test_county_run_with_no_flags_uses_the_county_defaults(tmp_path):
     b, t = _county_inputs(tmp_path)
-    said = []
     result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=20,
-                                     static_formats=()), log=said.append)
-    assert any("单元级别（unit level）：县（市、区）" in s and "6 位代码" in s for s in said)
+                                     static_formats=()))
+    said = summary_lines(result)
+    assert said[0].startswith("单元级别（unit level）：县（市、区）") and "6 位代码" in said[0]
     towns = pd.read_csv(tmp_path / "out/towns.csv", dtype=str, encoding="utf-8-sig")
     assert sorted(towns["town_code"]) == ["440103", "440104", "440105", "441823", "441825", "441882"]
     by = towns.set_index("town_code")
@@ -269,6 +269,7 @@ def test_county_demo_writes_the_output_contract_for_122_counties(county_demo):
     assert set(towns["category"]) == {"leading", "advancing", "weak_base"}
     assert towns["region"].value_counts().to_dict().keys() == {"珠三角", "粤东", "粤西", "粤北"}
     assert "示例数据" in said and "Illustrative data" in said
+    assert "单元级别（unit level）：县（市、区）（county），--level county" in said
     html = (out / "map.html").read_text(encoding="utf-8")
     for word in ("创先类", "进位类", "消薄类", "县（市、区）名称", "示例数据"):
         assert word in html
@@ -354,10 +355,9 @@ def _village_inputs(tmp_path: Path, seed: int = 7):
 
 def test_village_level_end_to_end_on_generated_villages(tmp_path):
     b, t, expected = _village_inputs(tmp_path)
-    said = []
-    run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=20,
-                            static_formats=()), log=said.append)
-    assert any("单元级别（unit level）：村（village）" in s for s in said)
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=20,
+                                     static_formats=()))
+    assert summary_lines(result)[0].startswith("单元级别（unit level）：村（village）")
     towns = pd.read_csv(tmp_path / "out/towns.csv", dtype=str, encoding="utf-8-sig")
     assert len(towns) == 40 and towns["town_code"].str.len().eq(12).all()
     got = dict(zip(towns["town_code"], towns["category"]))
