@@ -275,10 +275,11 @@ def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
     from geo.tables import read_table
 
     table = read_table(indicators, sheet=sheet, encoding=encoding)
-    system = load_system(None)
+    lv, said = resolve_level("auto", table)     # a county table starts from the county preset
+    system = load_system(lv.indicator_config())
     recognition = recognise(list(table.data.columns), table.units, system)
     write_starter_config(list(table.data.columns), table.units, out, system=system)
-    lines = [f"recognised {len(recognition.columns)} indicator columns:"]
+    lines = [said, f"recognised {len(recognition.columns)} indicator columns:"]
     lines += [f"  {col} → {ind}" for ind, col in recognition.columns.items()]
     if recognition.unrecognised:
         lines.append(f"not recognised ({len(recognition.unrecognised)}), left commented in the config:")

@@ -390,3 +390,16 @@ def test_county_names_from_before_a_rename_join_by_name(tmp_path):
     joined, report = join_towns(b, table, unit=keys)
     assert dict(zip(joined["town"], joined["地区生产总值"])) == {"从化区": 400.0, "梅县区": 200.0}
     assert report.attrs["counts"]["table"]["matched"] == 2
+
+
+def test_init_on_a_county_table_starts_from_the_county_preset(tmp_path):
+    from classify.config import load_system
+    from classify.pipeline import init_config
+
+    t = _csv(tmp_path / "c.csv", "县区代码,县区,城乡居民收入比（倍）,规上工业增加值（亿元）\n"
+                                 "441882,连州市,2.1,30\n441823,阳山县,2.4,20\n")
+    out, lines = init_config(t, tmp_path / "towntype.toml")
+    assert lines[0].startswith("单元级别（unit level）：县（市、区）")
+    assert "  城乡居民收入比 → income_ratio" in lines
+    system = load_system(out)
+    assert {"income_ratio", "industrial_value_added"} <= {i.id for i in system.indicators}
