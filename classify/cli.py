@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Sequence
 
 from classify.levels import LEVEL_NAMES
-from geo.errors import TowntypeError
+from geo.errors import InputError, TowntypeError
 
 __all__ = ["main", "build_parser"]
 
@@ -324,6 +324,10 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
                   k=args.k, docx=args.docx, static_formats=args.static, force=args.force,
                   reference=args.reference, level=args.level)
     if demo and args.years:
+        if args.level not in ("auto", "town"):
+            raise InputError(f"demo --years is a town demo (a second illustrative year of "
+                             f"the Qingyuan towns); there is none at the {args.level} level: "
+                             "drop --years or --level")
         return _cmd_demo_years(args, console, common)
     if demo:
         opts = demo_options(out=args.out, **common)     # the level's demo (--level)

@@ -403,3 +403,10 @@ def test_init_on_a_county_table_starts_from_the_county_preset(tmp_path):
     assert "  城乡居民收入比 → income_ratio" in lines
     system = load_system(out)
     assert {"income_ratio", "industrial_value_added"} <= {i.id for i in system.indicators}
+
+
+def test_demo_years_is_a_town_demo(tmp_path, capsys):
+    from classify.cli import main
+
+    assert main(["demo", "--years", "--level", "county", "--out", str(tmp_path / "o")]) == 2
+    assert "demo --years is a town demo" in capsys.readouterr().err
