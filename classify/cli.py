@@ -35,7 +35,8 @@ import webbrowser
 from pathlib import Path
 from typing import Sequence
 
-from geo.errors import TowntypeError
+from classify.levels import LEVEL_NAMES
+from geo.errors import InputError, TowntypeError
 
 __all__ = ["main", "build_parser"]
 
@@ -164,8 +165,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="allow --out to be a non-empty folder that is not an earlier "
                         "towntype output (its contents are replaced)")
     p.add_argument("--config", type=_file, help="indicator system TOML (default: built-in)")
-    p.add_argument("--taxonomy", type=_taxonomy, default="guangdong",
-                   help="taxonomy preset name or TOML path (default: guangdong)")
+    p.add_argument("--taxonomy", type=_taxonomy, default=None,
+                   help="taxonomy preset name or TOML path (default: the level's — towns "
+                        "guangdong, counties county)")
+    p.add_argument("--level", choices=("auto", *LEVEL_NAMES), default="auto",
+                   help="unit level (default auto: from the codes — 6-digit county, 9-digit "
+                        "town); selects the keys, labels and the default indicators and "
+                        "taxonomy")
     p.add_argument("--basemap", choices=BASEMAPS, default="none",
                    help="map background; 'none' works offline (default)")
     p.add_argument("--tianditu-key", help="your Tianditu key, needed with --basemap tianditu")
@@ -316,11 +322,15 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
                   tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
                   k=args.k, docx=args.docx, static_formats=args.static, force=args.force,
-                  reference=args.reference)
+                  reference=args.reference, level=args.level)
     if demo and args.years:
+        if args.level not in ("auto", "town"):
+            raise InputError(f"demo --years is a town demo (a second illustrative year of "
+                             f"the Qingyuan towns); there is none at the {args.level} level: "
+                             "drop --years or --level")
         return _cmd_demo_years(args, console, common)
     if demo:
-        opts = demo_options(out=args.out, **common)
+        opts = demo_options(out=args.out, **common)     # the level's demo (--level)
     else:
         opts = RunOptions(
             boundaries=args.boundaries, indicators=args.indicators, counties=args.counties,

@@ -48,6 +48,10 @@ DIM_LABELS = {
     "agriculture": ("农业", "Agriculture"), "commerce": ("商贸", "Commerce"),
     "tourism": ("文旅", "Tourism"), "ecology": ("生态", "Ecology"),
     "centrality": ("中心", "Centrality"), "composite": ("综合", "Overall"),
+    # dimensions of the county and village presets (classify/presets/levels.toml)
+    "urban_rural": ("城乡融合", "Urban–rural"), "village_economy": ("集体经济", "Collective economy"),
+    "scale": ("规模", "Size"), "location": ("区位", "Location"), "heritage": ("特色", "Heritage"),
+    "viability": ("存续", "Viability"),
 }
 NAME_BALANCED = ("均衡型", "Balanced")
 NAME_LAGGING = ("综合偏弱型", "Lagging")
@@ -100,7 +104,11 @@ class ClusterResult:
 # -- features ----------------------------------------------------------------------------
 def _default_columns(frame) -> list[str]:
     # a dimension no town has a score for (no data) says nothing about any town
-    cols = [f"score_{d}" for d in DIMS if f"score_{d}" in frame
+    # the town dimensions in their order, then any other dimension of the system scored
+    # (a county or village preset, a user's config)
+    others = [c[6:] for c in frame.columns
+              if isinstance(c, str) and c.startswith("score_") and c[6:] not in DIMS]
+    cols = [f"score_{d}" for d in (*DIMS, *others) if f"score_{d}" in frame
             and pd.to_numeric(frame[f"score_{d}"], errors="coerce").notna().any()]
     if not cols:
         raise ConfigError("no score_<dim> columns to cluster on; score the towns first or "

@@ -247,7 +247,8 @@ def _year(value, path, row, column) -> int | None:
 
 
 def read_designations(path: str | Path, registry: Registry, resolver: PublishedNames, *,
-                      sheet: str | None = None, encoding: str = "auto") -> pd.DataFrame:
+                      sheet: str | None = None, encoding: str = "auto",
+                      level=None) -> pd.DataFrame:
     """One row per row of a designation file, resolved to township codes.
 
     Columns: ``source, source_row, entry, designation, designation_id, designation_zh,
@@ -261,8 +262,13 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
     """
     from geo.tables import read_table
 
+    from classify.levels import rekey_table, unit_resolver
+
     path = Path(path)
     table = read_table(path, sheet=sheet, encoding=encoding)
+    if level is not None:       # another level's keys (a county list: 县区 is the unit)
+        table = rekey_table(table, level)
+    resolve = unit_resolver(level, resolver)
     data, raw = table.data, table.raw
     cols = list(data.columns)
     c_des = _pick(cols, "designation")
@@ -289,14 +295,15 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
         code = data[c_code].iloc[i] if c_code else None
         code = code if isinstance(code, str) and code else get(c_code)
         if code:
-            res, entry = resolver.resolve_code(code), code
+            res, entry = resolve.code(code), code
         elif c_name and get(c_name):
-            res = resolver.resolve_parts(town=get(c_name), county=get(c_county) or None,
-                                         city=get(c_city) or None, province=get(c_prov) or None)
-            entry = "".join(x for x in (get(c_city), get(c_county), get(c_name)) if x)
+            res = resolve.parts(town=get(c_name), county=get(c_county) or None,
+                                city=get(c_city) or None, province=get(c_prov) or None)
+            entry = "".join(x for x in dict.fromkeys(
+                (get(c_city), get(c_county), get(c_name))) if x)
         elif c_pub and get(c_pub):
             entry = get(c_pub)
-            res = resolver.resolve(entry, province=get(c_prov) or None)
+            res = resolve.published(entry, province=get(c_prov) or None)
         else:
             entry, res = "", Resolution("unresolved", reason="the row names no town")
         rows.append({
@@ -420,8 +427,8 @@ def _head(r, lang: str) -> str:
 
 
 def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
-                        registry: Registry, *, illustrative: bool = False
-                        ) -> DesignationResult:
+                        registry: Registry, *, illustrative: bool = False,
+                        unit_zh: str = "镇") -> DesignationResult:
     """Join resolved entries to the run's towns and check each against the evidence.
 
     ``frame`` is the classified towns frame (``town_code``, ``county_code``, ``target``,
@@ -452,7 +459,7 @@ def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
     names = {"zh": dict(zip(entries["designation_id"], entries["designation_zh"])),
              "en": dict(zip(entries["designation_id"], entries["designation_en"]))}
     towns = _town_columns(report, frame, pos, names)
-    table, lines = _agreement(report, frame, pos, taxonomy, registry, illustrative)
+    table, lines = _agreement(report, frame, pos, taxonomy, registry, illustrative, unit_zh)
     return DesignationResult(report, table, towns, lines)
 
 
@@ -520,7 +527,7 @@ def _town_columns(report: pd.DataFrame, frame, pos: dict, names: dict) -> pd.Dat
                         index=frame.index)
 
 
-def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool
+def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_zh: str = "镇"
                ) -> tuple[pd.DataFrame, list[str]]:
     rows, lines = [], []
     tag = "【示例数据，仅作演示（illustrative）】" if illustrative else ""
@@ -567,13 +574,13 @@ def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool
         name = d.zh if d else first["designation"]
         other = len(group) - len(m)
         if not len(checked):
-            lines.append(f"官方称号 {name}：本区域 {len(towns)} 个镇"
+            lines.append(f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}"
                          + ("（未核验：称号不在登记表中或不对应分类类别）" if len(towns) else "")
                          + (f"；另 {other} 条未计入（见 designations_report.csv）" if other else "")
                          + tag)
             continue
         lines.append(
-            f"官方称号 {name}：本区域 {len(towns)} 个镇，指标归入{label} {in_cat} 个"
+            f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}，指标归入{label} {in_cat} 个"
             f"（召回率 recall {recall:.0%}"
             + (f"，另 {secondary} 个为兼具类型" if secondary else "") + "）"
             + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else "")
@@ -585,7 +592,8 @@ def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool
 # --------------------------------------------------------------------------- the step
 def apply_designations(paths: Sequence[str | Path], frame: pd.DataFrame, taxonomy, *,
                        aliases: str | Path | None = None, illustrative: bool = False,
-                       encoding: str = "auto") -> tuple[pd.DataFrame, DesignationResult]:
+                       encoding: str = "auto", level=None
+                       ) -> tuple[pd.DataFrame, DesignationResult]:
     """The pipeline step: read every designation file (``.toml`` files extend the
     registry), assess, and return the frame with the designation columns added and the
     review flag set for designated towns whose evidence does not support the implied
@@ -602,10 +610,12 @@ def apply_designations(paths: Sequence[str | Path], frame: pd.DataFrame, taxonom
                          "list too (CSV or .xlsx: town, designation, year)", path=paths[0])
     provinces = {str(c)[:2] for c in frame["town_code"].astype(str)}
     resolver = PublishedNames(aliases=load_county_aliases(aliases), prefer=provinces)
-    entries = pd.concat([read_designations(p, registry, resolver, encoding=encoding)
+    entries = pd.concat([read_designations(p, registry, resolver, encoding=encoding,
+                                           level=level)
                          for p in lists], ignore_index=True)
     result = assess_designations(entries, frame, taxonomy, registry,
-                                 illustrative=illustrative)
+                                 illustrative=illustrative,
+                                 unit_zh=level.short_zh if level is not None else "镇")
     return with_designations(frame, result.towns), result
 
 

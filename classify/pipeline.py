@@ -27,6 +27,7 @@ from classify.designations import (apply_designations, default_aliases, demo_des
                                    write_designations)
 from classify.console import for_manifest, reissue, warning_records
 from classify.forked import Forked
+from classify.levels import Level, add_group_ranks, level, rekey_table, resolve_level
 from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
                               write_manifest, write_towns)
 from geo.errors import InputError, InputWarning
@@ -60,7 +61,11 @@ class RunOptions:
     out: Path = Path("towntype-out")
     counties: Path | None = None
     config: Path | None = None
-    taxonomy: str = "guangdong"
+    #: taxonomy preset or TOML; None: the level's default (towns: guangdong)
+    taxonomy: str | None = None
+    #: unit level (classify/presets/levels.toml): auto (from the codes), town, county,
+    #: village; it selects the keys and, unless given, the indicator system and taxonomy
+    level: str = "auto"
     join_on: str = "auto"
     crosswalk: Path | None = None
     encoding: str = "auto"
@@ -90,6 +95,8 @@ class RunOptions:
     force: bool = False
 
     def __post_init__(self):
+        if self.level != "auto":
+            level(self.level)       # an unknown level names the choices
         if not 0 <= self.draws <= DRAWS_MAX:
             raise InputError(f"--draws must be a whole number from 0 to {DRAWS_MAX}, "
                              f"got {self.draws}")
@@ -120,8 +127,21 @@ class RunResult:
 
 
 def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
-    """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice."""
+    """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice;
+    with ``level`` another level's demo (``[levels.<id>.demo]``: the 122 counties)."""
     root = data_dir()
+    lv = level(kwargs.get("level", "town") if kwargs.get("level", "auto") != "auto" else "town")
+    if lv.id != "town":
+        if not lv.demo:
+            raise InputError(f"no demo at the {lv.en} level: no real {lv.en_plural} are "
+                             "bundled yet; run your own data with towntype run --level "
+                             f"{lv.id}")
+        demo = lv.demo
+        kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
+        return RunOptions(
+            boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
+            out=Path(out), title=demo["title"], notice=demo["notice"],
+            attribution=ATTRIBUTION, **kwargs)
     kwargs.setdefault("designations", demo_designations(root))
     return RunOptions(
         boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
@@ -159,11 +179,15 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
     from geo.tables import read_table
 
     with timer("read"):
+        # the table first: its codes say the level, which says how the boundaries are keyed
+        table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
+        lv, said = resolve_level(opts.level, table)
+        table = rekey_table(table, lv)
         boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
                                               encoding=opts.boundary_encoding, crs=opts.crs,
                                               datum=opts.datum,
-                                              duplicate_codes=opts.duplicate_codes)
-        table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
+                                              duplicate_codes=opts.duplicate_codes,
+                                              unit=lv.keys)
         counties = None
         if opts.counties is not None:
             counties = _read_context(opts.counties)
@@ -171,7 +195,15 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
         timer.log(msg)
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(msg, InputWarning, stacklevel=2)
-    return boundaries, breport, table, counties
+    # the level line is said in the summary (run.json "level"), not among the details
+    return boundaries, breport, table, counties, lv, said
+
+
+def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
+    """The options with the level's default indicator system and taxonomy where the user
+    gave none, and the level itself (no longer "auto")."""
+    return replace(opts, level=lv.id, taxonomy=opts.taxonomy or lv.taxonomy,
+                   config=opts.config if opts.config is not None else lv.indicator_config())
 
 
 def _read_context(path: Path) -> gpd.GeoDataFrame:
@@ -193,15 +225,16 @@ def _read_context(path: Path) -> gpd.GeoDataFrame:
     return outlines.to_crs(4326)
 
 
-def _join(opts: RunOptions, boundaries, table, timer: _Timer):
+def _join(opts: RunOptions, boundaries, table, timer: _Timer, lv: Level | None = None):
     from geo.join import join_towns
 
+    lv = lv or level("town")
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
-                                    crosswalk=opts.crosswalk)
+                                    crosswalk=opts.crosswalk, unit=lv.keys)
     if joined.empty:
         raise InputError(
-            f"no town of the table matched a boundary feature (join on {opts.join_on}); "
+            f"no {lv.en} of the table matched a boundary feature (join on {opts.join_on}); "
             "see the statuses above, check the code/name columns, or try --join-on name",
             path=opts.indicators)
     return joined.reset_index(drop=True), report
@@ -242,10 +275,11 @@ def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
     from geo.tables import read_table
 
     table = read_table(indicators, sheet=sheet, encoding=encoding)
-    system = load_system(None)
+    lv, said = resolve_level("auto", table)     # a county table starts from the county preset
+    system = load_system(lv.indicator_config())
     recognition = recognise(list(table.data.columns), table.units, system)
     write_starter_config(list(table.data.columns), table.units, out, system=system)
-    lines = [f"recognised {len(recognition.columns)} indicator columns:"]
+    lines = [said, f"recognised {len(recognition.columns)} indicator columns:"]
     lines += [f"  {col} → {ind}" for ind, col in recognition.columns.items()]
     if recognition.unrecognised:
         lines.append(f"not recognised ({len(recognition.unrecognised)}), left commented in the config:")
@@ -262,7 +296,8 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
     buckets = ("matched", "ambiguous", "unmatched", "excluded")
     if lang == "en":
         lines = [f"read {counts['boundary_features']} boundary features and "
-                 f"{counts['table_rows']} table rows; {counts['towns']} towns matched"]
+                 f"{counts['table_rows']} table rows; {counts['towns']} "
+                 f"{m.get('level', {}).get('en_plural', 'towns')} matched"]
         lines += [f"  {side}: " + ", ".join(f"{b} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
         lines.append("categories:")
@@ -272,13 +307,15 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         names = {"matched": "匹配", "ambiguous": "有歧义", "unmatched": "未匹配", "excluded": "剔除"}
         side_zh = {"boundaries": "边界", "table": "指标表"}
         lines = [f"读取边界要素 {counts['boundary_features']} 个、指标表 {counts['table_rows']} 行；"
-                 f"匹配 {counts['towns']} 个镇街（matched）"]
+                 f"匹配 {counts['towns']} 个{m.get('level', {}).get('zh', '镇街')}（matched）"]
         lines += [f"  {side_zh[side]}：" + "，".join(f"{names[b]} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
         lines.append("分类（categories）：")
         labels = counts.get("category_labels", {})
         lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
         lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
+    if m.get("level", {}).get("said"):
+        lines.insert(0, m["level"]["said"])
     if m.get("notice"):
         lines.append(m["notice"])
     return _action_lines(join, lang) + lines
@@ -368,11 +405,19 @@ def _designations(opts: RunOptions, frame, taxonomy, timer: _Timer):
     with timer("designations"):
         frame, result = apply_designations(opts.designations, frame, taxonomy,
                                            aliases=default_aliases(),
-                                           illustrative=opts.notice == DEMO_NOTICE,
-                                           encoding=opts.encoding)
+                                           illustrative=opts.notice in _demo_notices(),
+                                           encoding=opts.encoding,
+                                           level=level(opts.level))
     for line in result.lines:
         timer.log(line)
     return frame, result
+
+
+def _demo_notices() -> set[str]:
+    """The notices of the bundled demos (their designations are labelled illustrative)."""
+    from classify.levels import levels
+
+    return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
 
 
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
@@ -386,6 +431,8 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
     with timer("suggestions"):
         suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
                               model=scored.model, missing_log=missing_log)
+        for s in suggestions:           # the sheets' wording follows the level
+            s.extra["level"] = opts.level
         if opts.reference is not None:     # the sheets say last year's category
             from classify.compare import last_year
             before = last_year(opts.reference, frame)
@@ -456,7 +503,8 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
     popup = {i.id: (f"{i.label_zh}（{unit_label(i.unit, 'zh')}）" if zh else
                     f"{i.label_en} ({unit_label(i.unit, 'en')})")
              for i in system.indicators if i.id in POPUP_INDICATORS and i.id in frame.columns}
-    title = opts.title or "镇街分类 · Town classification"
+    lv = level(opts.level if opts.level != "auto" else "town")
+    title = opts.title or f"{lv.zh}分类 · {lv.en.capitalize()} classification"
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps
         coverage = DisplayCoverage(frame.geometry)
@@ -464,7 +512,8 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
         m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
                      attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
-                     suggestion_links=True, indicators=popup, date=today, coverage=coverage)
+                     suggestion_links=True, indicators=popup, date=today, coverage=coverage,
+                     wording=lambda text: lv.reword(text, opts.lang))
         files = [save_map(m, stage / "map.html")]
     with timer("static_maps"):      # drawn once, saved in every format asked for
         files += static_category_maps(frame, taxonomy.palette(),
@@ -512,9 +561,18 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
         demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
     except InputError:
         return opts
-    if Path(opts.indicators).is_file() and sha256(opts.indicators) in {
-            sha256(p) for p in demos if p.is_file()}:
+    if not Path(opts.indicators).is_file():
+        return opts
+    digest = sha256(opts.indicators)
+    if digest in {sha256(p) for p in demos if p.is_file()}:
         return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
+    from classify.levels import levels      # another level's demo table (the counties)
+
+    for lv in levels().values():
+        table = data_dir() / lv.demo["indicators"] if lv.demo else None
+        if table is not None and table.is_file() and sha256(table) == digest:
+            return replace(opts, notice=lv.demo["notice"],
+                           attribution=opts.attribution or ATTRIBUTION)
     return opts
 
 
@@ -638,10 +696,11 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
-    boundaries, breport, table, counties = _read_inputs(opts, timer)
-    joined, report = _join(opts, boundaries, table, timer)
+    boundaries, breport, table, counties, lv, level_said = _read_inputs(opts, timer)
+    opts = _level_defaults(opts, lv)
+    joined, report = _join(opts, boundaries, table, timer, lv)
     system, recognition, indicators, missing_log, scored = _score(opts, joined, table, timer)
-    frame = _assemble(joined, indicators, recognition, scored)
+    frame = add_group_ranks(_assemble(joined, indicators, recognition, scored), lv)
     frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
     frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
     frame, designated = _designations(opts, frame, taxonomy, timer)
@@ -671,6 +730,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
+        manifest["level"] = {**lv.to_dict(), "said": level_said}
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
         manifest["scoring"].update(

@@ -52,14 +52,17 @@ _FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
 # ---------------------------------------------------------------------------------------
 # labels and templates
 @lru_cache(maxsize=None)
-def labels(lang: str = "zh") -> dict:
-    """The wording table of ``lang`` (``classify/templates/labels_<lang>.toml``)."""
+def labels(lang: str = "zh", level: str = "town") -> dict:
+    """The wording table of ``lang`` (``classify/templates/labels_<lang>.toml``), in the
+    wording of the unit ``level`` (:meth:`classify.levels.Level.reword`: 本镇 → 本县)."""
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}; use --lang zh or en",
                           key="lang")
     text = (resources.files("classify") / "templates" / f"labels_{lang}.toml").read_text(
         encoding="utf-8")
-    return tomllib.loads(text)
+    from classify.levels import level as unit_level
+
+    return unit_level(level).reword(tomllib.loads(text), lang)
 
 
 _DICT_ATTRS = frozenset(dir(dict))
@@ -576,7 +579,7 @@ def _chart(s: Suggestion, lang: str, color: str, N: Callable | None = None,
     """Horizontal bars: the town's dimension scores, the category median (tick) and the
     first benchmark (circle), on a fixed 0–100 axis (``scores``: the texts of the three,
     per dimension, when formatted already)."""
-    t = labels(lang)
+    t = labels(lang, s.extra.get("level", "town"))
     d = table_records(s, "dimensions")
     N = N or _num_factory(lang, False)
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
@@ -661,7 +664,7 @@ def _ink(color: str) -> str:
 
 def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None = None
              ) -> dict:
-    t = labels(lang)
+    t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
     pre = pre if html and pre is not None and id(s) in pre.tables else None
     if pre is None:

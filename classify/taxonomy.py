@@ -3,7 +3,8 @@
 A taxonomy is a TOML file parsed into frozen dataclasses that validate themselves in
 ``__post_init__``; every error is a :class:`classify.errors.ConfigError` naming the key.
 Built-in presets live in ``classify/presets/taxonomy_<name>.toml`` (``guangdong`` —
-强·专·特 towns; ``county`` — 创先/进位/消薄 counties).  Nothing about a particular taxonomy
+强·专·特 towns; ``county`` — 创先/进位/消薄 counties; ``village`` — the national village
+types).  Nothing about a particular taxonomy
 is written in code: another preset is another TOML file.
 
 Rule fields and scales
@@ -51,7 +52,7 @@ OPS = (">=", "<=", ">", "<", "==", "contains")
 SCALES = ("value", "percentile", "percentile_county", "rank_county")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-PRESETS = ("guangdong", "county")
+PRESETS = ("guangdong", "county", "village")
 
 
 def _need(cond: bool, message: str, key: str, path) -> None:

@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.codes import normalise_code, CodeError
+from geo.codes import TOWN_KEYS, CodeError, UnitKeys, normalise_code
 from geo.errors import InputError
-from geo.names import name_key, names_compatible, normalise_county, normalise_name
+from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
 from geo.tables import ParsedTable, find_key_columns
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
@@ -60,7 +60,7 @@ _CROSSWALK_COLUMNS = {
 }
 
 
-def _boundary_keys(boundaries: pd.DataFrame) -> pd.DataFrame:
+def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     """Canonical key columns of the boundary side (copied, as str or None)."""
     cols = {c: c for c in ("town_code", "town", "county_code", "county")
             if c in boundaries.columns}
@@ -76,8 +76,8 @@ def _boundary_keys(boundaries: pd.DataFrame) -> pd.DataFrame:
     columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
                else None for canon in _KEYS}
     if columns["town_code"] is not None:
-        columns["town_code"] = [_code_or_none(v) for v in columns["town_code"]]
-    keys = _fill_divisions(_keys_frame(columns, len(boundaries)))
+        columns["town_code"] = [_code_or_none(v, unit.digits) for v in columns["town_code"]]
+    keys = _fill_divisions(_keys_frame(columns, len(boundaries)), unit)
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
                          "(expected e.g. town_code / 统计代码 and town / 乡镇)")
@@ -104,14 +104,14 @@ def _blank(v) -> bool:
         return False
 
 
-def _code_or_none(v):
+def _code_or_none(v, digits: int = 9):
     try:
-        return normalise_code(v)
+        return normalise_code(v, digits)
     except CodeError:
         return None
 
 
-def _table_keys(table: ParsedTable) -> pd.DataFrame:
+def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     df = table.data
     columns = {}
@@ -120,28 +120,32 @@ def _table_keys(table: ParsedTable) -> pd.DataFrame:
         col = keys.get(key)
         columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
     columns.update(city_code=None, city=None)
-    out = _fill_divisions(_keys_frame(columns, len(df)))
+    out = _fill_divisions(_keys_frame(columns, len(df)), unit)
     out["source_row"] = list(table.source_rows)
     return out
 
 
-def _fill_divisions(keys: pd.DataFrame) -> pd.DataFrame:
+def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     """County code and name, city code and name, filled from the town code where the input
     has none (the national division table, :mod:`geo.divisions`: all of China).
 
+    At another level (``unit``) the same columns hold the unit's parent and the parent's
+    parent (a county's city and province), from the code prefixes ``unit.ancestors``.
     A key that stays unknown is None.
     """
-    from geo.divisions import divisions
+    from geo.codes import division_name
 
-    div = divisions()
+    a1, a2 = unit.ancestors
     codes = keys["town_code"].tolist()
-    county_codes = [cc if cc else (c[:6] if c else None)
+    county_codes = [cc if cc else (c[:a1] if c else None)
                     for cc, c in zip(keys["county_code"], codes)]
     # one look-up per distinct county (a national table has 40,000 towns, 2,800 counties)
-    known = {cc: (div.county(cc), div.city(cc)) for cc in set(county_codes) if cc}
+    known = {cc: (division_name(cc[:a1]) if len(cc) >= a1 else None,
+                  division_name(cc[:a2]) if len(cc) >= a2 else None)
+             for cc in set(county_codes) if cc}
     counties = [n if n else known[cc][0] if cc else None
                 for n, cc in zip(keys["county"], county_codes)]
-    city_codes = [c4 if c4 else (cc[:4] if cc and known[cc][1] else None)
+    city_codes = [c4 if c4 else (cc[:a2] if cc and known[cc][1] else None)
                   for c4, cc in zip(keys["city_code"], county_codes)]
     cities = [n if n else known[cc][1] if cc else None
               for n, cc in zip(keys["city"], county_codes)]
@@ -287,14 +291,15 @@ def _crosswalk_codes(values, path, column, first_row: int) -> list:
 class _Matcher:
     """Candidate boundary positions for one table row."""
 
-    def __init__(self, b: pd.DataFrame):
+    def __init__(self, b: pd.DataFrame, key=name_key):
         self.b = b
+        self.key = key      # the level's name key (geo.names.NAME_KEYS)
         # plain lists: per-position access in the loops below is then cheap
         self.codes, self.names = b["town_code"].tolist(), b["town"].tolist()
         self.county_codes, self.counties = b["county_code"].tolist(), b["county"].tolist()
         self.by_code: dict[str, list[int]] = {}
         self.by_stem: dict[str, list[int]] = {}
-        self.keys = [name_key(n) if n else ("", None) for n in b["town"]]
+        self.keys = [key(n) if n else ("", None) for n in b["town"]]
         self._by_stem_names: dict[str, set] | None = None
         for p, code in enumerate(b["town_code"]):
             if code:
@@ -306,7 +311,7 @@ class _Matcher:
     def by_name(self, town, county, county_code, use_county: bool) -> list[int]:
         if not town:
             return []
-        key = name_key(town)
+        key = self.key(town)
         pos = [p for p in self.by_stem.get(key[0], []) if names_compatible(key, self.keys[p])]
         if len(pos) > 1:
             exact = [p for p in pos if normalise_name(self.names[p]) == normalise_name(town)]
@@ -333,9 +338,9 @@ class _Matcher:
             self._by_stem_names = {}
             for t in self.b["town"]:
                 if t:
-                    self._by_stem_names.setdefault(name_key(t)[0], set()).add(normalise_name(t))
+                    self._by_stem_names.setdefault(self.key(t)[0], set()).add(normalise_name(t))
         by_stem = self._by_stem_names
-        stems = difflib.get_close_matches(name_key(town)[0], sorted(by_stem), n=n, cutoff=0.6)
+        stems = difflib.get_close_matches(self.key(town)[0], sorted(by_stem), n=n, cutoff=0.6)
         return [name for stem in stems for name in sorted(by_stem[stem])][:n]
 
     def describe(self, positions) -> str:
@@ -390,7 +395,7 @@ _KEEP_FROM_BOUNDARIES = ("boundary_feature", "area_km2", "label_lon", "label_lat
 
 
 def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto",
-               crosswalk=None, set_aside=None):
+               crosswalk=None, set_aside=None, unit: UnitKeys = TOWN_KEYS):
     """Join a parsed indicator table to town boundaries.
 
     Parameters
@@ -411,6 +416,9 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         ``boundaries.attrs["set_aside"]`` (set by :func:`geo.read.read_boundaries`).
         Each gets a row of the report with its reason, and a table row that names one of
         them says so.
+    unit : geo.codes.UnitKeys
+        The level of the units (default towns; counties: 6-digit codes whose parent is
+        the city — see :mod:`classify.levels`).
 
     Returns
     -------
@@ -433,11 +441,11 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
 
     if isinstance(table, pd.DataFrame):
         table = _wrap_frame(table)
-    b = _boundary_keys(boundaries)
-    t = _table_keys(table)
+    b = _boundary_keys(boundaries, unit)
+    t = _table_keys(table, unit)
     method = _choose_method(on, b, t, table.path)
     cw = read_crosswalk(crosswalk) if crosswalk is not None else None
-    matcher = _Matcher(b)
+    matcher = _Matcher(b, NAME_KEYS[unit.names])
     records = _records(t)
     tentative = [_match_row(row, matcher, method, cw) for row in records]
     claims: dict[int, list[int]] = {}

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -576,7 +576,9 @@ def _labels() -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _translator(lang: str):
+def _translator(lang: str, wording: Callable[[str], str] | None = None):
+    """``t(key)``: the map's text of ``key`` in ``lang``; ``wording`` rewrites it for
+    another unit level (镇街 → 县（市、区）, :meth:`classify.levels.Level.reword`)."""
     table = _labels()
     if lang not in table:
         raise InputError(f"unknown language {lang!r}; choose one of {', '.join(table)} "
@@ -584,6 +586,7 @@ def _translator(lang: str):
 
     def t(key: str, default: str | None = None, **fmt) -> str:
         text = table[lang].get(key, default if default is not None else key)
+        text = wording(text) if wording is not None else text
         return text.format(**fmt) if fmt else text
     return t
 
@@ -739,7 +742,8 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
              basemap_key: str | None = None, date: str | None = None,
              indicators: Mapping[str, str] | Sequence[str] | None = None,
              precision: int = 5, tolerance: float | None = None,
-             coverage: DisplayCoverage | None = None):
+             coverage: DisplayCoverage | None = None,
+             wording: Callable[[str], str] | None = None):
     """An offline interactive map of classified towns.
 
     Parameters
@@ -788,6 +792,9 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         The towns' geometry (in ``datum``, same order) prepared for drawing, to share its
         cleaning and simplification with the static maps
         (:func:`geo.static.static_category_maps`); made here when not given.
+    wording : callable, optional
+        Rewrites each interface text for another unit level (``镇街名称`` →
+        ``县（市、区）名称``); default the town wording.
 
     Returns
     -------
@@ -795,7 +802,7 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     """
     _check_towns(towns)
     bm = _basemap(basemap, basemap_key)
-    t = _translator(lang)
+    t = _translator(lang, wording)
     towns = towns.reset_index(drop=True)
     ctx = {"palette": palette, "lang": lang, "t": t, "scheme": scheme, "k": k,
            "breaks": dict(breaks or {})}

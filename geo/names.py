@@ -24,7 +24,7 @@ import unicodedata
 from functools import lru_cache
 
 __all__ = ["to_simplified", "normalise_name", "name_key", "names_compatible",
-           "normalise_county"]
+           "normalise_county", "county_name_key", "NAME_KEYS"]
 
 # Longest first: the first suffix that matches decides the kind.
 _SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -95,3 +95,16 @@ def normalise_county(name) -> str:
         if text.endswith(suffix) and len(text) > len(suffix) + 1:
             return text[: -len(suffix)]
     return text
+
+
+@lru_cache(maxsize=1 << 14, typed=True)
+def county_name_key(name) -> tuple[str, str | None]:
+    """``(stem, None)`` of a county-level unit's name, for joining county tables:
+    区/县/市/自治县 suffixes off (:func:`normalise_county`), so that a name from before a
+    撤县设区 or 撤市设区 (``从化市``, ``梅县``) meets the current one (``从化区``,
+    ``梅县区``).  The kind is None: the suffix changes with such a rename, the unit not."""
+    return normalise_county(_BRACKETED.sub("", _strip_marks(name))), None
+
+
+#: Name keys by the kind of unit (:class:`geo.codes.UnitKeys` ``names``).
+NAME_KEYS = {"town": name_key, "county": county_name_key}

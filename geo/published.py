@@ -217,6 +217,54 @@ class PublishedNames:
         return self._town(normalise_name(town), county_code, city_code, prov, base,
                           normalise_name(town))
 
+    def resolve_county(self, county, *, city=None, province=None) -> Resolution:
+        """Resolve a county-level unit (``连州市``, ``清远市连州市``, ``梅县`` → 梅县区 by
+        the alias list, ``台山县`` → 台山市 by the 县→市 rule), optionally within a city.
+
+        The result is keyed as a unit of the county level (:mod:`classify.levels`):
+        ``town_code``/``town`` = the county's 6-digit code and name, ``county_code``/
+        ``county`` = its city, ``city_code``/``city`` = its province.
+        """
+        text = normalise_name(county)
+        if text.isdigit() and len(text) in (6, 12):
+            code = text[:6]
+            if code not in self._counties.index:
+                return Resolution("unresolved", how="code",
+                                  reason=f"code {county!r} is not a county code of the NBS "
+                                         "2023 table")
+            return self._county_unit(code, "code")
+        prov = _province_code(province) or self.province
+        for code, name in self._d.provinces["name"].items():
+            if text.startswith(name) and len(text) > len(name):
+                prov, text = code, text[len(name):]
+                break
+        city_code = None
+        if city is not None and normalise_name(city):
+            city_code, rest = self._strip_city(normalise_name(city), prov)
+            if city_code is None or rest:
+                return Resolution("unresolved", reason=f"no city named {city!r}")
+        if city_code is None:
+            found_city, rest = self._strip_city(text, prov)
+            if found_city is not None and rest:
+                city_code, text = found_city, rest
+        found, rest, how = self._strip_county(text, prov, city_code)
+        if found is None and how:
+            return Resolution("ambiguous", how="county", candidates=tuple(how),
+                              reason=f"county {county!r} is ambiguous")
+        if found is None or rest:
+            return Resolution("unresolved", how="county",
+                              reason=f"no county named {county!r} in the division codes "
+                                     "(NBS 2023) or the alias list")
+        code, note = found
+        return self._county_unit(code, "county" + (f"; {note}" if note else ""))
+
+    def _county_unit(self, code: str, how: str) -> Resolution:
+        row = self._counties.loc[code]
+        return Resolution("town", town_code=code, town=row["name"],
+                          county_code=row["city_code"], county=self._d.city(code),
+                          city_code=row["province_code"], city=self._d.province(code),
+                          how=how)
+
     def resolve_code(self, code) -> Resolution:
         """Resolve a statistical code (9 or 12 digits)."""
         text = normalise_name(code)

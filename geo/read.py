@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.codes import CodeError, normalise_code
+from geo.codes import TOWN_KEYS, CodeError, UnitKeys, normalise_code
 from geo.encoding import check_text, dbf_encoding, normalise_encoding_name
 from geo.errors import DatumWarning, InputError, InputWarning
 from geo.names import normalise_name
@@ -99,10 +99,23 @@ class BoundaryReport:
         return out
 
 
-def boundary_key_columns(columns) -> dict:
-    """``{"code", "name", "county", "county_code"}`` → column name or None."""
+def boundary_key_columns(columns, unit: UnitKeys = TOWN_KEYS) -> dict:
+    """``{"code", "name", "county", "county_code"}`` → column name or None.
+
+    ``unit`` (another level's keys, :class:`geo.codes.UnitKeys`): its header texts are
+    tried first; with ``only_headers`` no town field name is tried.
+    """
     from geo.tables import find_key_columns
 
+    if unit.only_headers:
+        wanted = {k: {str(n).lower() for n in v} for k, v in unit.headers.items()}
+        found = {k: None for k in ("code", "name", "county", "county_code")}
+        for key, names in wanted.items():
+            for col in columns:
+                if str(col).strip().lower() in names and col not in found.values():
+                    found[key] = col
+                    break
+        return found
     found = find_key_columns(list(columns))
     for key, names in BOUNDARY_KEYS.items():
         if found.get(key) is None:
@@ -252,8 +265,8 @@ def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
     return out
 
 
-def _canonical_keys(gdf, path: Path, report: BoundaryReport):
-    keys = boundary_key_columns([c for c in gdf.columns if c != gdf.geometry.name])
+def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TOWN_KEYS):
+    keys = boundary_key_columns([c for c in gdf.columns if c != gdf.geometry.name], unit)
     report.keys = {k: v for k, v in keys.items()}
     out = gdf.copy()
     canon = {"code": "town_code", "name": "town", "county": "county",
@@ -264,7 +277,7 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport):
             continue
         values = out[col].tolist()
         if key == "code":
-            values = _boundary_codes(values, path, col, report, notes)
+            values = _boundary_codes(values, path, col, report, notes, unit.digits)
         else:
             values = [None if not isinstance(v, str) and pd.isna(v) or str(v).strip() == ""
                       else str(v).strip() for v in values]
@@ -273,15 +286,24 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport):
         out[canon[key]] = pd.Series(values, index=out.index, dtype=object)
     if keys["code"] is None and keys["name"] is None:
         fields = [c for c in gdf.columns if c not in (gdf.geometry.name, "boundary_feature")]
+        if unit.only_headers:
+            raise InputError(f"no {unit.digits}-digit unit code or unit name field among "
+                             f"{fields}; rename one to {unit.headers['code'][0]} or "
+                             f"{unit.headers['name'][0]} (or give --level)", path=path)
+        hint = ""
+        if {"county_code", "county"} & set(fields):
+            hint = " — a county-level file? run with --level county"
         raise InputError(f"no town code or town name field among {fields}; rename one to "
-                         "town_code / 统计代码 or town / 乡镇", path=path)
+                         f"town_code / 统计代码 or town / 乡镇{hint}", path=path)
+    parent = unit.ancestors[0]
     if "town_code" in out.columns and "county_code" not in out.columns:
-        out["county_code"] = pd.Series([c[:6] if c else None for c in out["town_code"]],
+        out["county_code"] = pd.Series([c[:parent] if c else None for c in out["town_code"]],
                                        index=out.index, dtype=object)
     if "county_code" in out.columns:
-        from geo.codes import county_name
+        from geo.codes import division_name
 
-        filled = [n if isinstance(n, str) and n else county_name(c) for n, c in zip(
+        filled = [n if isinstance(n, str) and n
+                  else division_name(c[:parent]) if isinstance(c, str) else None for n, c in zip(
             out["county"] if "county" in out.columns else [None] * len(out), out["county_code"])]
         if any(filled) and ("county" not in out.columns or out["county"].isna().any()):
             report.messages.append("county names filled from the county codes")
@@ -304,11 +326,11 @@ def _check_types(gdf, report: BoundaryReport) -> None:
             report.problems.append(f"feature {i}: {problem}")
 
 
-def _boundary_codes(values, path, col, report, notes):
+def _boundary_codes(values, path, col, report, notes, digits: int = 9):
     out, bad, n_blank = [], [], 0
     for i, v in enumerate(values):
         try:
-            out.append(normalise_code(v))
+            out.append(normalise_code(v, digits))
         except CodeError as exc:
             out.append(None)
             bad.append(f"feature {i}: {exc}")
@@ -553,7 +575,8 @@ def _labels(gdf) -> list[str]:
 
 
 def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
-                    datum: str = "wgs84", duplicate_codes: str = "stop"):
+                    datum: str = "wgs84", duplicate_codes: str = "stop",
+                    unit: UnitKeys = TOWN_KEYS):
     """Read town boundaries into EPSG:4326 with a report of every decision.
 
     Parameters
@@ -578,6 +601,10 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
         :class:`~geo.errors.InputError` naming them (default), or keep them apart without
         the code, each joined by name (``--duplicate-codes apart``).  Features sharing
         a code and a name are parts of one town and are dissolved.
+    unit : geo.codes.UnitKeys
+        The level of the features (default towns): code length and key field names.
+        At every level the unit goes into ``town_code``/``town`` and its parent into
+        ``county_code``/``county`` (see :mod:`classify.levels`).
 
     Returns
     -------
@@ -600,7 +627,7 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
     _check_path(path)
     if path.suffix.lower() == ".zip":
         return _read_zip(path, layer=layer, encoding=encoding, crs=crs, datum=datum,
-                         duplicate_codes=duplicate_codes)
+                         duplicate_codes=duplicate_codes, unit=unit)
     report = BoundaryReport(path=str(path))
     # a shapefile's headers first: GDAL opens a cut or mismatched one without a word
     types = check_shapefile(path) if path.suffix.lower() == ".shp" else None
@@ -614,7 +641,7 @@ def read_boundaries(path, *, layer=None, encoding: str = "auto", crs="auto",
     if not len(gdf):
         raise InputError("the layer has no features", path=path)
     gdf["boundary_feature"] = np.arange(len(gdf))
-    gdf = _canonical_keys(gdf, path, report)
+    gdf = _canonical_keys(gdf, path, report, unit)
     gdf = _code_conflicts(gdf, path, report, duplicate_codes)
     gdf = _drop_empty(gdf, report)
     gdf = _to_wgs84(gdf, path, crs, datum, report)

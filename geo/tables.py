@@ -50,7 +50,7 @@ KEY_HEADERS: dict[str, tuple[str, ...]] = {
 _UNIT = re.compile(
     r"^(万|亿|千|百|十)?(元|人|人次|户|家|个|所|张|项|亩|公顷|吨|次|平方公里|平方千米|公里|千米|"
     r"km|km2|km²|%|‰|米|m|辆|床|座|处|条|名|间|套|台|头|只|kg|千克|公斤|千瓦时|度|立方米|m3|"
-    r"元/人|元/亩)(/(人|户|亩|年|平方公里|km2|km²))?$")
+    r"元/人|元/亩|倍)(/(人|户|亩|年|平方公里|km2|km²))?$")
 _BRACKET = re.compile(r"^(.*?)\s*[（(\[【]\s*(?:单位[:：])?\s*([^）)\]】]*?)\s*[）)\]】]\s*$")
 _YES = {"是", "有", "√", "✓", "y", "yes", "true", "1"}
 _NO = {"否", "无", "×", "✗", "x", "n", "no", "false", "0"}
@@ -134,8 +134,11 @@ def _canon_unit(text: str) -> str:
     return re.sub(r"^单位[:：]", "", text)
 
 
-def find_key_columns(df: pd.DataFrame | list) -> dict:
+def find_key_columns(df: pd.DataFrame | list, headers: dict | None = None) -> dict:
     """Which columns hold the town code, name, county, county code and declared category.
+
+    ``headers`` (role → header texts) replaces :data:`KEY_HEADERS` for the roles it
+    gives: another level's keys (:mod:`classify.levels`).
 
     Returns
     -------
@@ -145,7 +148,7 @@ def find_key_columns(df: pd.DataFrame | list) -> dict:
     """
     columns = list(df.columns) if hasattr(df, "columns") else list(df)
     found: dict = {k: None for k in KEY_HEADERS}
-    for key, names in KEY_HEADERS.items():
+    for key, names in {**KEY_HEADERS, **(headers or {})}.items():
         wanted = {_norm_header(n).lower() for n in names}
         for col in columns:
             base = split_unit(str(col))[0].lower()
@@ -421,8 +424,12 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
 
 # ----------------------------------------------------------------------------- rows
 
-def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tuple[str, str]:
-    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it."""
+def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
+              county_table: bool = False) -> tuple[str, str]:
+    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.
+
+    ``county_table``: every code of the column has 6 digits — the rows are counties
+    (a county-level table, :mod:`classify.levels`), not county subtotals of towns."""
     first = next((t for t in texts if t), "")
     if _FOOTNOTE_RE.match(_norm_header(first)):
         return "footnote", f"footnote row ({first[:30]})"
@@ -439,6 +446,8 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set) -> tu
             return "sub_item", f"sub-item row ({text}): part of the row above"
     from geo.names import normalise_county
 
+    if county_table:
+        return "data", ""
     if label and normalise_county(label) in counties and not _looks_code(code_text):
         return "county_total", f"county subtotal row ({label})"
     if re.fullmatch(r"\d{6}", code_text or ""):
@@ -696,6 +705,9 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
     counties = {normalise_county(r[county_c]) for r in rows[layout["first_data"]:]
                 if county_c is not None and r[county_c]}
     data_idx, excluded, after_footnote, n_empty = [], [], False, 0
+    digit_codes = {len(r[code_c].strip()) for r in rows[layout["first_data"]:]
+                   if code_c is not None and r[code_c].strip().isdigit()}
+    county_table = digit_codes == {6}
     for r in range(layout["first_data"], len(rows)):
         texts = rows[r]
         if not any(texts):
@@ -703,7 +715,7 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
             continue
         label = texts[name_c] if name_c is not None else ""
         code_text = texts[code_c] if code_c is not None else ""
-        kind, reason = _row_kind(texts, label, code_text, counties)
+        kind, reason = _row_kind(texts, label, code_text, counties, county_table)
         if kind == "data" and after_footnote and not any(_is_number_cell(t) for t in texts):
             kind, reason = "footnote", "text below a footnote"
         after_footnote |= kind == "footnote"
@@ -720,7 +732,7 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
               messages, enc, sheet_name, n_empty, wan_suffix=None):
-    from geo.codes import parse_codes
+    from geo.codes import code_digits, parse_codes
 
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
     ex_idx = [r for r, _, _ in excluded]
@@ -731,8 +743,12 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         cells = list(by_column[c])
         raw[name] = list(cells)
         if name == keys["code"]:
-            codes = parse_codes([grid[r][c] for r in data_idx], path=path, column=name,
-                                rows=[r + 1 for r in data_idx])
+            cells = [grid[r][c] for r in data_idx]
+            # a column of 6-digit (county) or 12-digit (village) codes is read as such:
+            # the run's level is inferred from it (classify.levels)
+            digits = code_digits(cells) if code_digits(cells) in (6, 12) else 9
+            codes = parse_codes(cells, path=path, column=name,
+                                rows=[r + 1 for r in data_idx], digits=digits)
             data[name] = codes.tolist()
             status[name] = ["ok" if v else "unknown" for v in codes]
             kinds[name], units[name] = "code", None

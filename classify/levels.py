@@ -1,0 +1,346 @@
+"""Levels of the programme (county · town · village) as data: the level registry.
+
+The 百千万工程 classifies three levels of units with the same engine.  A level says how its
+units are keyed in files (code length, header texts), what they are called ("镇街",
+"县（市、区）"), what they are ranked within (the parent unit, further groupings such as
+Guangdong's four regions) and which indicator system and taxonomy a run uses by default.
+The definitions live in ``classify/presets/levels.toml``; this module reads them, infers a
+run's level from the codes of its table, and re-keys a table read with the town headers.
+
+Everything after the join is level-agnostic: the readers and the join put a unit into the
+key columns of the output contract at every level (``town_code``/``town`` = the unit,
+``county_code``/``county`` = its parent, ``city_code``/``city`` = the parent's parent), see
+:class:`geo.codes.UnitKeys`.
+
+Examples
+--------
+>>> level("county").zh, level("county").code_digits
+('县（市、区）', 6)
+>>> level("town").parent_zh
+'县（市、区）'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from classify.errors import ConfigError
+from geo.errors import InputError
+
+if TYPE_CHECKING:      # the registry is read by the CLI parser: no pandas at import
+    import pandas as pd
+
+    from geo.codes import UnitKeys
+    from geo.tables import ParsedTable
+
+__all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
+           "infer_level", "rekey_table", "add_group_ranks", "unit_resolver"]
+
+_PRESET = "presets/levels.toml"
+_ROLES = ("code", "name", "county", "county_code")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A grouping of units ranked within (``rank_<id>``), e.g. the four regions."""
+
+    id: str
+    zh: str
+    en: str
+    source: str
+    #: group name → codes (prefixes of the unit codes, e.g. 4-digit city codes)
+    members: dict
+
+    def of(self, code) -> str | None:
+        """The group of a unit code (by its prefix), or None."""
+        if not isinstance(code, str):
+            return None
+        for name, prefixes in self.members.items():
+            if any(code.startswith(p) for p in prefixes):
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of units (see ``classify/presets/levels.toml`` for every field)."""
+
+    id: str
+    zh: str
+    short_zh: str
+    en: str
+    en_plural: str
+    code_digits: int
+    ancestors: tuple[int, ...]
+    parent_zh: str
+    parent_en: str
+    indicators: str
+    taxonomy: str
+    only_headers: bool = False
+    #: name key of the join: "town" or "county" (geo.names.NAME_KEYS)
+    names: str = "town"
+    headers: dict = field(default_factory=dict)
+    groups: tuple[Group, ...] = ()
+    #: the level's demo (files under data/, title, notice), or None
+    demo: dict | None = None
+    #: lang → {town word: this level's word} for the sheets (empty for towns)
+    words: dict = field(default_factory=dict)
+
+    def reword(self, value, lang: str = "zh"):
+        """``value`` (str, or dict/list of them) in this level's wording: every word of
+        ``words_<lang>`` replaced at once, longest first, never inside ``{placeholders}``.
+        Identity for a level without words (towns)."""
+        words = self.words.get(lang) or {}
+        if not words:
+            return value
+        alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        # English words only as whole words; Chinese has no word boundaries
+        pattern = re.compile(r"(\{[^{}]*\})|" + (rf"\b({alts})\b" if lang == "en" else f"({alts})"))
+
+        def one(text: str) -> str:
+            return pattern.sub(lambda m: m.group(1) or words[m.group(2)], text)
+
+        def walk(v):
+            if isinstance(v, str):
+                return one(v)
+            if isinstance(v, dict):
+                return {k: walk(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [walk(x) for x in v]
+            return v
+
+        return walk(value)
+
+    @property
+    def keys(self) -> UnitKeys:
+        """How the readers and the join find this level's keys."""
+        from geo.codes import UnitKeys
+
+        return UnitKeys(digits=self.code_digits, ancestors=tuple(self.ancestors),
+                        headers={k: tuple(v) for k, v in self.headers.items()},
+                        only_headers=self.only_headers, names=self.names)
+
+    def label(self, lang: str = "zh") -> str:
+        """The unit's name in labels: ``镇街`` / ``town``, ``县（市、区）`` / ``county``."""
+        return self.zh if lang == "zh" else self.en
+
+    def parent_label(self, lang: str = "zh") -> str:
+        return self.parent_zh if lang == "zh" else self.parent_en
+
+    def indicator_config(self) -> Path | None:
+        """The default indicator system file (None: the built-in town default)."""
+        if self.indicators == "default":
+            return None
+        p = Path(self.indicators)
+        if p.suffix == ".toml":
+            return p
+        res = resources.files("classify") / "presets" / f"indicators_{self.indicators}.toml"
+        return Path(str(res))
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (``run.json`` ``level``)."""
+        return {"id": self.id, "zh": self.zh, "short_zh": self.short_zh, "en": self.en, "en_plural": self.en_plural,
+                "code_digits": self.code_digits,
+                "parent": {"zh": self.parent_zh, "en": self.parent_en},
+                "indicators": self.indicators, "taxonomy": self.taxonomy,
+                "groups": [{"id": g.id, "zh": g.zh, "en": g.en, "source": g.source,
+                            "members": g.members} for g in self.groups]}
+
+
+def _parse(data: dict, where: str) -> dict[str, Level]:
+    out = {}
+    entries = data.get("levels")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError("no [levels.<id>] tables", path=where)
+    wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
+                                                            "words"}
+    for lid, entry in entries.items():
+        missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
+        if missing:
+            raise ConfigError(f"level {lid!r} lacks {', '.join(missing)}",
+                              key=f"levels.{lid}", path=where)
+        headers = entry.get("headers", {})
+        unknown = sorted(set(headers) - set(_ROLES))
+        if unknown:
+            raise ConfigError(f"unknown header role(s) {unknown}; use {', '.join(_ROLES)}",
+                              key=f"levels.{lid}.headers", path=where)
+        groups = tuple(
+            Group(id=gid, zh=g["zh"], en=g["en"], source=g.get("source", ""),
+                  members={k: tuple(v) for k, v in g.get("members", {}).items()})
+            for gid, g in entry.get("groups", {}).items())
+        kwargs = {k: entry[k] for k in wanted if k in entry}
+        kwargs["ancestors"] = tuple(kwargs["ancestors"])
+        words = {lang: dict(entry[f"words_{lang}"]) for lang in ("zh", "en")
+                 if f"words_{lang}" in entry}
+        out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
+                         words=words, **kwargs)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def levels() -> dict[str, Level]:
+    """The bundled level registry, read once."""
+    text = resources.files("classify").joinpath(_PRESET).read_text(encoding="utf-8")
+    return _parse(tomllib.loads(text), "classify/" + _PRESET)
+
+
+#: The level ids of the registry (``--level`` choices besides ``auto``).
+LEVEL_NAMES: tuple[str, ...] = tuple(levels())
+
+
+def level(name: str) -> Level:
+    """A level by id (``town``, ``county``, ``village``)."""
+    known = levels()
+    if name not in known:
+        raise InputError(f"unknown level {name!r}; use one of {', '.join(known)} (--level)")
+    return known[name]
+
+
+def infer_level(table: ParsedTable) -> tuple[Level, str]:
+    """The level of a table read with the town headers, from the length of its codes.
+
+    6-digit codes → county, 9-digit (or 12 ending in 000) → town, other 12-digit →
+    village.  A table with a county code column (``县区代码``) or a county name column
+    (``县区``) and neither a town code nor a town name is a county table.  Otherwise: town
+    (the default), said so.
+    """
+    from geo.codes import code_digits
+    by_digits = {lv.code_digits: lv for lv in levels().values()}
+    keys = table.keys or {}
+    for role in ("code", "county_code"):
+        col = keys.get(role)
+        if col is None or col not in table.data.columns:
+            continue
+        if role == "county_code" and (keys.get("code") or keys.get("name")):
+            continue        # a town table that also carries its county's code
+        digits = code_digits(table.data[col].tolist())
+        if digits in by_digits:
+            return by_digits[digits], f"列 {col!r} 为 {digits} 位代码（{digits}-digit codes）"
+    if not (keys.get("code") or keys.get("name")):
+        # no town key at all: a level whose own headers find a code column of its length
+        from geo.tables import find_key_columns
+
+        for lv in levels().values():
+            if not lv.only_headers:
+                continue
+            col = find_key_columns(list(table.data.columns), headers=lv.headers)["code"]
+            if col is not None and code_digits(table.data[col].tolist()) == lv.code_digits:
+                return lv, f"列 {col!r} 为 {lv.code_digits} 位代码（{lv.code_digits}-digit codes）"
+    if keys.get("county") and not (keys.get("code") or keys.get("name")):
+        county = by_digits.get(6)
+        if county is not None:
+            return county, (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
+                            "（county names only, no town column）")
+    return levels()["town"], "未见县级或村级代码，按镇街处理（no county or village codes: town）"
+
+
+def resolve_level(name: str, table: ParsedTable) -> tuple[Level, str]:
+    """The run's level (``"auto"`` infers it from the table) and the console line."""
+    if name == "auto":
+        lv, why = infer_level(table)
+        return lv, (f"单元级别（unit level）：{lv.zh}（{lv.en}），由代码推断（inferred: {why}）；"
+                    "可用 --level 指定")
+    lv = level(name)
+    return lv, f"单元级别（unit level）：{lv.zh}（{lv.en}），--level {name}"
+
+
+def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
+    """The table with its key roles found with the level's headers and its unit codes read
+    at the level's length (a town table is returned unchanged).
+
+    Raises
+    ------
+    geo.errors.InputError
+        Codes that are not the level's (naming the rows), or no code and no name column.
+    """
+    from geo.codes import check_code_type, parse_codes
+    from geo.tables import find_key_columns
+    import pandas as pd
+
+    if not lv.only_headers:
+        return table
+    columns = list(table.data.columns)
+    found = find_key_columns(columns, headers=lv.headers)
+    if found["code"] is None and found["name"] is None:
+        raise InputError(
+            f"the table has no {lv.en} code or name column among {columns[:12]}; name one "
+            f"{lv.headers['code'][0]} or {lv.headers['name'][0]} (or give --level)",
+            path=table.path)
+    data, status, kinds = table.data.copy(), table.status.copy(), dict(table.kinds)
+    messages = list(table.messages)
+    col = found["code"]
+    if col is not None:
+        codes = parse_codes(data[col].tolist(), path=table.path, column=col,
+                            rows=table.source_rows, digits=lv.code_digits)
+        data[col] = codes.tolist()
+        status[col] = ["ok" if v else "unknown" for v in codes]
+        kinds[col] = "code"
+        if found["name"] is not None:
+            for row, c, n in zip(table.source_rows, codes, data[found["name"]]):
+                problem = check_code_type(c, n)
+                if problem:
+                    messages.append(f"row {row}: {problem}")
+    pcol = found["county_code"]
+    if pcol is not None:
+        parent = []
+        for v in data[pcol].tolist():
+            text = None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).strip()
+            ok = bool(text) and text.isdigit() and len(text) >= lv.ancestors[0]
+            parent.append(text[:lv.ancestors[0]] if ok else None)
+        data[pcol] = parent
+    keys = {**{r: found[r] for r in _ROLES}, "declared": (table.keys or {}).get("declared")}
+    return dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
+                               messages=messages)
+
+
+def add_group_ranks(frame: pd.DataFrame, lv: Level) -> pd.DataFrame:
+    """For each grouping of the level: the unit's group (``<gid>``) and its rank within
+    it by composite (``rank_<gid>``, 1 = best; empty outside every group)."""
+    import pandas as pd
+
+    from classify.scoring import rank_desc
+
+    if not lv.groups or "composite" not in frame.columns or "town_code" not in frame.columns:
+        return frame
+    out = frame.copy()
+    for g in lv.groups:
+        names = pd.Series([g.of(c) for c in out["town_code"]], index=out.index, dtype=object)
+        out[g.id] = names
+        out[f"rank_{g.id}"] = rank_desc(out["composite"], names).astype("Int64")
+    return out
+
+
+@dataclass(frozen=True)
+class _Resolve:
+    """How an entry of a designation list is resolved to a unit of one level."""
+
+    code: object
+    parts: object
+    published: object
+
+
+def unit_resolver(lv: Level | None, names):
+    """The resolution functions (``code``, ``parts``, ``published``) of a level over a
+    :class:`geo.published.PublishedNames`: towns by township code, county + name or the
+    combined string as published; counties by county code or name (within the city when
+    given).  By the level's code length: the registry says which units a level has."""
+    digits = lv.code_digits if lv is not None else 9
+    if digits == 6:
+        return _Resolve(
+            code=names.resolve_county,
+            parts=lambda *, town, county=None, city=None, province=None:
+                names.resolve_county(town, city=county or city, province=province),
+            published=lambda text, *, province=None: names.resolve_county(text, province=province))
+    if digits == 9:
+        return _Resolve(code=names.resolve_code, parts=names.resolve_parts,
+                        published=names.resolve)
+    raise InputError(f"designation lists are not supported at the {lv.en} level yet "
+                     f"(no national list of {lv.en_plural}); leave out --designations")
