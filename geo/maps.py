@@ -617,12 +617,14 @@ def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def _numbers(values, digits: int | None = None) -> list:
     """Numbers for the payload: finite values as JSON numbers (``digits`` decimals, or
-    the shortest form that keeps what the sheets print: 2 decimals below 100, whole
-    numbers from 100 — after 万/亿 scaling a report shows no more), NaN as ``null``."""
+    about seven significant digits — more than any sheet prints, so the browser rounds
+    half up exactly as the sheets do), NaN as ``null``, whole numbers without ``.0``."""
     v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(v)
     if digits is None:
-        r = np.where(np.abs(v) < 100, np.round(v, 2), np.round(v))
+        a = np.abs(np.where(ok, v, 0.0))
+        d = np.select([a < 10, a < 100, a < 1e4, a < 1e9], [4, 3, 2, 1], 0)
+        r = np.array([round(x, k) for x, k in zip(v.tolist(), d.tolist())])
     else:
         r = np.round(v, digits)
     out = r.astype(object)
