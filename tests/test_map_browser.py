@@ -164,6 +164,7 @@ def rich_map(tmp_path_factory):
     towns = six_towns().assign(
         gdp=[500000.0, 120000.0, 80000.0, 3000.0, 2.5, np.nan],
         forest=[60.1, 70.25, np.nan, 80.0, 1.005, 66.0],
+        park=[1.0, 0.0, 0.0, 1.0, 0.0, 0.0],
         sheet=["441882000", "unknown_2", "441882002", "441882003", "441882004",
                "441882005"])
     counties = six_towns().dissolve("county").reset_index()[["county", "geometry"]]
@@ -171,6 +172,8 @@ def rich_map(tmp_path_factory):
                  suggestion_links=True, unjoined=_two_unjoined(), compress=True,
                  indicators={"gdp": {"label": "地区生产总值（万元）", "unit": "万元",
                                      "group": "综合实力"},
+                             "park": {"label": "省级以上园区", "unit": "是/否",
+                                      "group": "工业"},
                              "forest": {"label": "森林覆盖率（%）", "unit": "%",
                                         "group": "生态"}})
     folder = tmp_path_factory.mktemp("rich")
@@ -227,6 +230,7 @@ def test_popup_formats_numbers_with_the_sheets_rules_grouped_by_dimension(rich):
     assert text.index("综合实力") < text.index("地区生产总值") < text.index("生态") \
         < text.index("森林覆盖率")
     assert "综合排名\t第1/6" in text and "类别置信度\t90%" in text
+    assert "省级以上园区\t是\n" in text          # a yes/no has no rank
     # a town without a value says so; 1.005 is rounded half up (as the sheets: 1.01%)
     text = _popup(rich, 4)
     assert "森林覆盖率（%）\t1.01%（第5/5）" in text

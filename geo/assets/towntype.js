@@ -317,6 +317,7 @@
       case "towns": return v.map(function (i) { return col.dict[i]; }).join(lang === "zh" ? "、" : ", ");
       case "value":
         if (v === null) return "";
+        if (col.unit === "是/否" || col.unit === "flag") return fmtValue(v, col.unit, lang);
         var r = this.rank(col, t), rk = fmtRank(r[0], r[1], lang);
         return fmtValue(v, col.unit, lang) + (lang === "zh" ? "（" + rk + "）" : " (" + rk + ")");
     }
