@@ -981,7 +981,12 @@ def _attribute_payload(towns, t, lang: str, indicators) -> dict:
              "name": [n or t("unknown_town") for n in names],
              "pinyin": pinyin, "initials": initials}
     if "sheet" in towns.columns:       # sheet file names (codes may be missing or repeated)
-        props["sheet"] = _text(towns, "sheet").tolist()
+        sheets = _text(towns, "sheet").replace(_BLANK)
+        joined = towns["no_data_reason"].isna() if "no_data_reason" in towns.columns \
+            else pd.Series(True, index=towns.index)
+        # only when some differ from the code (the usual file name): 40,000 names saved
+        if (sheets[joined] != codes[joined]).any():
+            props["sheet"] = sheets.tolist()
     if "county" in towns.columns:
         county = _text(towns, "county").replace(_BLANK)
         props["county"] = _coded(county.where(county != "", t("unknown_county")).tolist())

@@ -557,3 +557,13 @@ def test_county_names_and_label_points_are_in_the_payload():
     assert data["counties"]["names"] == ["连州市"]
     x, y = data["counties"]["labels"][0]
     assert 112.3 < x / data["scale"] < 112.6 and 24.7 < y / data["scale"] < 24.9
+
+
+def test_sheet_names_are_stored_only_when_they_are_not_the_codes():
+    towns = six_towns()
+    same = payload(town_map(towns.assign(sheet=towns["town_code"]), palette=PALETTE,
+                            title="t", suggestion_links=True))
+    assert "sheet" not in same["props"]            # the link uses the code
+    other = towns.assign(sheet=list(towns["town_code"][:5]) + ["unknown_1"])
+    data = payload(town_map(other, palette=PALETTE, title="t", suggestion_links=True))
+    assert data["props"]["sheet"][5] == "unknown_1"

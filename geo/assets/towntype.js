@@ -344,8 +344,9 @@
       html += "<tr><th>" + esc(col.label) + "</th><td>" + esc(text) + "</td></tr>";
     }
     html += "</table>";
-    if (d.links) {
-      html += "<a class='tt-link' href='" + esc(d.links.replace("{town_code}", p.sheet ? p.sheet[t] : p.code[t])) +
+    var sheet = p.sheet ? p.sheet[t] : p.code[t];
+    if (d.links && sheet) {   // a town without a sheet gets no link
+      html += "<a class='tt-link' href='" + esc(d.links.replace("{town_code}", sheet)) +
         "'>" + esc(d.i18n.suggestions) + "</a>";
     }
     return html + "</div>";
