@@ -217,7 +217,9 @@ def measure_run(run_dir: Path, repeat: int = 1, workdir: Path | None = None) -> 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-map-run-"))
     workdir.mkdir(parents=True, exist_ok=True)
     ours = Path(run_dir) / "map.html"
-    towns = gpd.read_file(Path(run_dir) / "towns.gpkg")
+    # the category to colour by and the name for the tooltip: what a user of explore()
+    # would give it (the other columns would go into its GeoJSON too)
+    towns = gpd.read_file(Path(run_dir) / "towns.gpkg")[["town", "category", "geometry"]]
     n = len(towns)
     explore = workdir / "explore.html"
     res = {"n": n, "build_ours": float("nan"),
