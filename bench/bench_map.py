@@ -14,6 +14,11 @@ Run::
 
     .venv/bin/python -m bench.bench_map --towns 40000 --out bench_map.md
 
+or, for the map a ``towntype run`` wrote (issue 15; explore gets the run's ``towns.gpkg``
+with the category and a name tooltip), with the bytes of each part of our payload::
+
+    .venv/bin/python -m bench.bench_map --run RUN_DIR --repeat 1
+
 Measured 2026-11-23 06:23 UTC on the 2-core development machine shared with other jobs
 (load 1–2), seed 0, best of 2 loads, after the map build was sped up (coverage cleaned only
 where invalid, payload no longer re-parsed as a template, geometry on a second thread):

@@ -624,7 +624,9 @@ def _numbers(values, digits: int | None = None) -> list:
     if digits is None:
         a = np.abs(np.where(ok, v, 0.0))
         d = np.select([a < 10, a < 100, a < 1e4, a < 1e9], [4, 3, 2, 1], 0)
-        r = np.array([round(x, k) for x, k in zip(v.tolist(), d.tolist())])
+        r = v.copy()
+        for k in range(5):
+            r[d == k] = np.round(v[d == k], k)
     else:
         r = np.round(v, digits)
     out = r.astype(object)
@@ -863,6 +865,7 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
         "noData": {"color": _NO_DATA}, "maxLabels": 400,
+        "noRow": {"color": _NO_DATA, "stroke": "#707070", "weight": 1.2, "dash": "3 3"},
         "unjoined": int(no_row.sum()), "lang": lang,
         # over tiles the fill lets the basemap show through
         "fillOpacity": 0.85 if not bm.tiles else 0.55,

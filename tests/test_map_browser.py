@@ -257,6 +257,9 @@ def test_a_feature_without_a_table_row_says_why_and_is_in_the_legend(rich):
     assert not rich.find_elements("css selector", ".leaflet-popup-content a.tt-link")
     fills = rich.execute_script(f"return {FILLS};")
     assert fills[6:] == ["#d9d9d9", "#d9d9d9"]
+    # outlined dashed: told apart from a grey category
+    dashes = rich.execute_script(f"return {TM}.features.map(f => f.options.dashArray);")
+    assert dashes[6:] == ["3 3", "3 3"] and dashes[0] is None
     legend = rich.find_element("css selector", ".tt-legend").text
     assert "无指标数据：未在指标表中找到（no table row） 2" in legend
 

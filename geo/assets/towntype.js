@@ -188,7 +188,10 @@
 
   TownMap.prototype.styleFor = function (layerDef, t) {
     var cls = layerDef.classes[t];
-    var entry = cls >= 0 ? layerDef.legend[cls] : this.data.noData;
+    // a feature without a table row: the no-data grey, outlined dashed (told apart from
+    // a grey class)
+    var entry = cls >= 0 ? layerDef.legend[cls] :
+      (this.data.noRow && this.reason(t) ? this.data.noRow : this.data.noData);
     return {
       fillColor: entry.color, fillOpacity: this.data.fillOpacity,
       color: entry.stroke || "#ffffff", weight: entry.weight || 0.6,
@@ -433,8 +436,9 @@
             "</span> <span class='tt-count'>" + def.missing + "</span></li>";
         }
         if (tm.data.unjoined) {
-          html += "<li data-class='-2'><i style='background:" + esc(tm.data.noData.color) +
-            "'></i><span class='tt-legend-label'>" + esc(tm.data.i18n.no_row) +
+          var nr = tm.data.noRow || tm.data.noData;
+          html += "<li data-class='-2'><i style='background:" + esc(nr.color) +
+            (nr.stroke ? ";border:1px dashed " + esc(nr.stroke) : "") + "'></i><span class='tt-legend-label'>" + esc(tm.data.i18n.no_row) +
             "</span> <span class='tt-count'>" + tm.data.unjoined + "</span></li>";
         }
         div.innerHTML = html + "</ul>";
