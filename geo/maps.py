@@ -5,7 +5,11 @@ quantised to ``10**-precision`` degree, delta-encoded and stored **once** in the
 every thematic layer — category, subtype, each dimension score and the composite
 (classed with mapclassify), clusters, stability, declared-category check — is a list of
 class numbers per town plus a legend, and switching layers restyles the same canvas
-features.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
+features.  Popups and tooltips are built in the browser from columns (numbers as
+numbers, repeated text as dictionaries, formatted by ``towntype.js`` with the sheets' rules
+of :mod:`classify.numfmt`); from :data:`COMPRESS_FROM` bytes the payload is stored gzip'd
+in base64 and unpacked with the browser's ``DecompressionStream``.  Boundary features
+without a table row (``unjoined``) are drawn in the no-data grey with their reason.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
 controls from ``geo/assets`` (see :mod:`geo.mapelements`), so the HTML references no CDN.
 
 Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
@@ -807,8 +811,10 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     precision : int
         Decimal places of the stored coordinates (5 ≈ 1 m).
     indicators : mapping or sequence, optional
-        Key indicators shown in the popup with their rank among the towns
-        (``{column: label}``, e.g. ``{"gdp": "地区生产总值（万元）"}``).
+        Indicators shown in the popup with their rank among the towns, in this order:
+        ``{column: label}`` (e.g. ``{"gdp": "地区生产总值（万元）"}``) or
+        ``{column: {"label", "unit", "group"}}`` — the unit formats the value as the
+        sheets do (万元 → 亿元), the group (a dimension) heads its rows.
     tolerance : float, optional
         Simplification tolerance in degrees (default: about a pixel at two zoom levels
         past the label zoom; 0 keeps every vertex).
