@@ -14,6 +14,11 @@ Run::
 
     .venv/bin/python -m bench.bench_map --towns 40000 --out bench_map.md
 
+or, for the map a ``towntype run`` wrote (issue 15; explore gets the run's ``towns.gpkg``
+with the category and a name tooltip), with the bytes of each part of our payload::
+
+    .venv/bin/python -m bench.bench_map --run RUN_DIR --repeat 1
+
 Measured 2026-11-23 06:23 UTC on the 2-core development machine shared with other jobs
 (load 1–2), seed 0, best of 2 loads, after the map build was sped up (coverage cleaned only
 where invalid, payload no longer re-parsed as a template, geometry on a second thread):
@@ -190,6 +195,69 @@ def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> 
     return res
 
 
+def payload_parts(html_path: Path) -> dict:
+    """Bytes of each part of our map's payload as JSON (unpacked when compressed), and
+    the payload's bytes as stored in the page."""
+    import json
+    import re
+
+    from tests.test_maps import payload
+
+    html = html_path.read_text(encoding="utf-8")
+    stored = re.search(r'<script type="[^"]+" id="[^"]+_data">(.*?)</script>', html, re.S)
+    data = payload(html)
+    parts = {k: len(json.dumps(v, ensure_ascii=False, separators=(",", ":")).encode())
+             for k, v in data.items()}
+    parts["(stored in the page)"] = len(stored.group(1).encode()) if stored else 0
+    return parts
+
+
+def measure_run(run_dir: Path, repeat: int = 1, workdir: Path | None = None) -> dict:
+    """The map ``towntype run`` wrote in ``run_dir`` against ``explore()`` on the same
+    towns (``towns.gpkg``: the category column, a name tooltip, no tiles), same browser."""
+    import geopandas as gpd
+
+    from tests.browser import chromium, page_log
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-map-run-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    ours = Path(run_dir) / "map.html"
+    # the category to colour by and the name for the tooltip: what a user of explore()
+    # would give it (the other columns would go into its GeoJSON too)
+    towns = gpd.read_file(Path(run_dir) / "towns.gpkg")[["town", "category", "geometry"]]
+    n = len(towns)
+    explore = workdir / "explore.html"
+    res = {"n": n, "build_ours": float("nan"),
+           "build_explore": build_explore_tooltip(towns, explore),
+           "size_ours": ours.stat().st_size, "size_explore": explore.stat().st_size,
+           "parts": payload_parts(ours)}
+    explore_offline = workdir / "explore_offline.html"
+    explore_offline.write_text(offline_explore(explore.read_text(encoding="utf-8")),
+                               encoding="utf-8")
+    timeout = 900.0
+    with chromium() as driver:
+        driver.set_page_load_timeout(timeout)
+        driver.set_script_timeout(timeout)
+        res["render_ours"] = min(render_seconds(driver, ours, OURS_READY, timeout)
+                                 for _ in range(repeat))
+        res["drawn_ours"] = driver.execute_script(f"return {OURS_DRAWN};")
+        res["render_explore"] = min(
+            render_seconds(driver, explore_offline, f"{EXPLORE_DRAWN} >= {n}", timeout)
+            for _ in range(repeat))
+        res["drawn_explore"] = driver.execute_script(f"return {EXPLORE_DRAWN};")
+        res["errors"] = page_log(driver)[0]
+    res["size_ratio"] = res["size_ours"] / res["size_explore"]
+    res["render_ratio"] = res["render_ours"] / res["render_explore"]
+    return res
+
+
+def build_explore_tooltip(towns, path: Path) -> float:
+    t0 = time.perf_counter()
+    m = towns.explore(column="category", tooltip=["town"], tiles=None)
+    m.save(str(path))
+    return time.perf_counter() - t0
+
+
 def table(res: dict) -> str:
     mb = 1024 * 1024
     size_ratio = res["size_ours"] / res["size_explore"]
@@ -217,9 +285,18 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--out", type=Path, help="append the markdown table to this file")
     p.add_argument("--keep", type=Path, help="write both HTML files into this folder")
+    p.add_argument("--run", type=Path, metavar="RUN_DIR",
+                   help="measure the map.html of this `towntype run` folder instead of a "
+                        "synthetic town_map (explore: category column, name tooltip)")
     args = p.parse_args(argv)
-    res = run(args.towns, args.seed, args.repeat, args.keep)
+    if args.run:
+        res = measure_run(args.run, args.repeat, args.keep)
+    else:
+        res = run(args.towns, args.seed, args.repeat, args.keep)
     text = table(res)
+    if "parts" in res:
+        text += "\npayload parts (bytes of JSON): " + ", ".join(
+            f"{k} {v:,}" for k, v in sorted(res["parts"].items(), key=lambda kv: -kv[1])) + "\n"
     print(text)
     if args.out:
         with args.out.open("a", encoding="utf-8") as fh:

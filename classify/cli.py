@@ -192,6 +192,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="static category maps for documents: comma-separated png, svg, pdf, "
                         "or 'none' (default png,svg)")
     p.add_argument("--open", action="store_true", help="open map.html in a browser at the end")
+    p.add_argument("--title", help="title of the map and static maps, e.g. 清远市镇街分类（2024）")
+    p.add_argument("--subtitle", help="second line under the title, e.g. the data source and year")
     p.add_argument("--reference", type=Path, metavar="PREVIOUS_RUN_DIR",
                    help="score with the model (model.json) of an earlier run, fitting "
                         "nothing, so that scores compare across years")
@@ -329,8 +331,9 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
                              f"the Qingyuan towns); there is none at the {args.level} level: "
                              "drop --years or --level")
         return _cmd_demo_years(args, console, common)
+    titles = {k: getattr(args, k) for k in ("title", "subtitle") if getattr(args, k, None)}
     if demo:
-        opts = demo_options(out=args.out, **common)     # the level's demo (--level)
+        opts = demo_options(out=args.out, **common, **titles)     # the level's demo (--level)
     else:
         opts = RunOptions(
             boundaries=args.boundaries, indicators=args.indicators, counties=args.counties,
@@ -338,7 +341,7 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
             encoding=args.encoding, boundary_encoding=args.boundary_encoding, crs=args.crs,
             datum=args.datum, sheet=args.sheet, layer=args.layer,
             duplicate_codes=args.duplicate_codes, designations=tuple(args.designations),
-            **common)
+            **common, **titles)
     result = run_pipeline(opts, log=console.log)
     if args.exiting:
         # the process ends now: keep the run's objects (millions at 40,000 towns) out of

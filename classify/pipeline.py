@@ -87,6 +87,7 @@ class RunOptions:
     docx: bool = False
     static_formats: tuple[str, ...] = ("png", "svg")
     title: str | None = None
+    subtitle: str | None = None
     notice: str | None = None
     attribution: tuple[str, ...] = ()
     designations: tuple[Path, ...] = ()
@@ -138,15 +139,16 @@ def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
                              f"{lv.id}")
         demo = lv.demo
         kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
+        kwargs.setdefault("title", demo["title"])
         return RunOptions(
             boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
-            out=Path(out), title=demo["title"], notice=demo["notice"],
-            attribution=ATTRIBUTION, **kwargs)
+            out=Path(out), notice=demo["notice"], attribution=ATTRIBUTION, **kwargs)
     kwargs.setdefault("designations", demo_designations(root))
+    kwargs.setdefault("title", "清远市镇街分类（示例数据） · Qingyuan town classification "
+                               "(illustrative data)")
     return RunOptions(
         boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
         counties=root / DEMO["counties"], out=Path(out),
-        title="清远市镇街分类（示例数据） · Qingyuan town classification (illustrative data)",
         notice=DEMO_NOTICE, attribution=ATTRIBUTION, **kwargs)
 
 
@@ -481,46 +483,95 @@ def _tables_result(tables: Forked, timer: _Timer) -> list[Path]:
     return files
 
 
-#: Indicators shown (with their rank) in the map popup, when the table has them.
-POPUP_INDICATORS = ("gdp", "fiscal_revenue", "population", "industrial_output", "agri_output",
-                    "retail_sales", "tourists", "forest_cover")
+def _popup_indicators(system, frame, lang: str) -> dict:
+    """Every recognised indicator some town has a value for, grouped by dimension (in the
+    system's order): ``{id: {"label", "unit", "group"}}`` for the map's popup."""
+    from classify.numfmt import unit_label
+
+    zh = lang == "zh"
+    groups = {d.id: (d.label_zh if zh else d.label_en or d.label_zh) for d in system.dimensions}
+    order = {d: i for i, d in enumerate(groups)}
+    shown = [i for i in system.indicators
+             if i.id in frame.columns and pd.to_numeric(frame[i.id], errors="coerce").notna().any()]
+    shown.sort(key=lambda i: order.get(i.dimension, len(order)))   # stable: system order within
+    out = {}
+    for i in shown:
+        unit = unit_label(i.unit, lang)
+        name = i.label_zh if zh else (i.label_en or i.label_zh)
+        out[i.id] = {"label": f"{name}（{unit}）" if zh and unit else
+                     f"{name} ({unit})" if unit else name,
+                     "unit": i.unit, "group": groups.get(i.dimension) or ("其他" if zh else "Other")}
+    return out
+
+
+#: Join statuses of boundary features that have no town row, and what the map says.
+_NO_ROW = {"unmatched": ("无指标数据：未在指标表中找到（no table row）",
+                         "No indicator data: not found in the indicator table"),
+           "ambiguous": ("无指标数据：匹配有歧义，见 join_report.csv（ambiguous）",
+                         "No indicator data: ambiguous match, see join_report.csv"),
+           "excluded": ("无指标数据：已剔除（excluded）",
+                        "No indicator data: excluded")}
+
+
+def _unjoined(boundaries, joined_frame, report, lang: str):
+    """Boundary features that are no town of the map (no table row, ambiguous, excluded),
+    with the reason the map shows: drawn grey so a county has no holes."""
+    if "boundary_feature" not in boundaries.columns:
+        return None
+    used = set(pd.to_numeric(joined_frame.get("boundary_feature"), errors="coerce")
+               .dropna().astype(int)) if "boundary_feature" in joined_frame else set()
+    left = boundaries[~boundaries["boundary_feature"].isin(used)]
+    if left.empty:
+        return None
+    rep = report[report["source"] == "boundaries"].set_index("source_row")
+    k = 0 if lang == "zh" else 1
+    reasons = []
+    for f in left["boundary_feature"]:
+        status = str(rep["status"].get(f, "unmatched")) if f in rep.index else "unmatched"
+        text = _NO_ROW.get(status, _NO_ROW["unmatched"])[k]
+        why = rep["reason"].get(f) if f in rep.index and "reason" in rep else None
+        if status != "unmatched" and isinstance(why, str) and why:
+            text += f"：{why}" if k == 0 else f": {why}"
+        reasons.append(text)
+    return left.assign(reason=reasons)
 
 
 def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage: Path,
-         today: str, timer: _Timer) -> list[Path]:
+         today: str, timer: _Timer, unjoined=None) -> list[Path]:
     from geo.coverage import DisplayCoverage
     from geo.maps import save_map, town_map
     from geo.static import static_category_maps
-
-    from classify.numfmt import unit_label
 
     from classify.sheets import sheet_names
 
     # by position (suggestions come in frame order): codes may be missing or repeated
     benchmarks = [";".join(b.town for b in (getattr(s, "benchmarks", None) or []))
                   for s in suggestions]
-    zh = opts.lang == "zh"
-    popup = {i.id: (f"{i.label_zh}（{unit_label(i.unit, 'zh')}）" if zh else
-                    f"{i.label_en} ({unit_label(i.unit, 'en')})")
-             for i in system.indicators if i.id in POPUP_INDICATORS and i.id in frame.columns}
+    popup = _popup_indicators(system, frame, opts.lang)
     lv = level(opts.level if opts.level != "auto" else "town")
     title = opts.title or f"{lv.zh}分类 · {lv.en.capitalize()} classification"
     with timer("map"):
-        # towns cleaned once, simplified per scale: shared by the web map and static maps
-        coverage = DisplayCoverage(frame.geometry)
+        # towns cleaned once, simplified per scale: shared by the web map and static maps;
+        # the boundary features without a row follow the towns (drawn grey)
+        geoms = frame.geometry if unjoined is None else gpd.GeoSeries(
+            np.r_[frame.geometry.to_numpy(), unjoined.geometry.to_numpy()], crs=frame.crs)
+        coverage = DisplayCoverage(geoms)
         shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
-        m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
-                     attribution=opts.attribution, basemap=opts.basemap,
+        m = town_map(shown, palette=taxonomy.palette(), title=title, subtitle=opts.subtitle,
+                     notice=opts.notice, attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
                      suggestion_links=True, indicators=popup, date=today, coverage=coverage,
-                     wording=lambda text: lv.reword(text, opts.lang))
+                     wording=lambda text: lv.reword(text, opts.lang), unjoined=unjoined)
         files = [save_map(m, stage / "map.html")]
     with timer("static_maps"):      # drawn once, saved in every format asked for
-        files += static_category_maps(frame, taxonomy.palette(),
+        static = frame if unjoined is None else gpd.GeoDataFrame(
+            pd.concat([frame, unjoined.drop(columns="reason")], ignore_index=True),
+            geometry=frame.geometry.name, crs=frame.crs)
+        files += static_category_maps(static, taxonomy.palette(),
                                       [stage / f"map.{fmt}" for fmt in opts.static_formats],
-                                      title=title, counties=counties, notice=opts.notice,
-                                      attribution=opts.attribution, lang=opts.lang,
-                                      coverage=coverage)
+                                      title=title, subtitle=opts.subtitle, counties=counties,
+                                      notice=opts.notice, attribution=opts.attribution,
+                                      lang=opts.lang, coverage=coverage)
     return files
 
 
@@ -720,7 +771,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
                 before_sheets=lambda: _tables_result(tables, timer))
             tables_files = _tables_result(tables, timer)
             files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
-                          timer)
+                          timer, unjoined=_unjoined(boundaries, joined, report, opts.lang))
         except BaseException:
             tables.cancel()    # the staging folder is about to be removed
             raise

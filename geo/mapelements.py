@@ -12,6 +12,7 @@ town polygons once and restyles them per thematic layer; the controls (:class:`L
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from functools import lru_cache
@@ -153,12 +154,15 @@ class TownLayer(_Macro):
     data : dict
         The payload built by :func:`geo.maps.town_map` (geometry, attributes, layers).
         It is embedded as a JSON ``<script>`` block and parsed once in the browser.
+    compress : bool, optional
+        Embed it gzip-compressed as base64 (type :attr:`GZIP_MIME`), unpacked by the
+        browser's ``DecompressionStream``; ``None``: from ``compress_from`` characters.
     """
 
     _template = Template(
         """
         {% macro html(this, kwargs) %}
-        <script type="application/json" id="{{ this.get_name() }}_data">{{ this.payload }}</script>
+        <script type="{{ this.mime }}" id="{{ this.get_name() }}_data">{{ this.payload }}</script>
         {% endmacro %}
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = towntype.create(
@@ -167,12 +171,23 @@ class TownLayer(_Macro):
         """
     )
 
-    def __init__(self, data: dict):
+    #: MIME type of a gzip-compressed, base64-encoded payload
+    GZIP_MIME = "application/x-towntype+gzip;base64"
+
+    def __init__(self, data: dict, *, compress: bool | None = False,
+                 compress_from: int = 2_000_000):
         super().__init__()
         self._name = "TownLayer"
-        # "</" only occurs inside JSON strings, where "<\\/" is an equivalent escape
-        self.payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace(
-            "</", "<\\/")
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if compress is None:
+            compress = len(text) >= compress_from
+        if compress:
+            # mtime 0: the same towns give the same page
+            packed = gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+            self.mime, self.payload = self.GZIP_MIME, base64.b64encode(packed).decode("ascii")
+        else:
+            # "</" only occurs inside JSON strings, where "<\\/" is an equivalent escape
+            self.mime, self.payload = "application/json", text.replace("</", "<\\/")
 
 
 class _Control(_Macro):

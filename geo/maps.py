@@ -5,7 +5,11 @@ quantised to ``10**-precision`` degree, delta-encoded and stored **once** in the
 every thematic layer — category, subtype, each dimension score and the composite
 (classed with mapclassify), clusters, stability, declared-category check — is a list of
 class numbers per town plus a legend, and switching layers restyles the same canvas
-features.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
+features.  Popups and tooltips are built in the browser from columns (numbers as
+numbers, repeated text as dictionaries, formatted by ``towntype.js`` with the sheets' rules
+of :mod:`classify.numfmt`); from :data:`COMPRESS_FROM` bytes the payload is stored gzip'd
+in base64 and unpacked with the browser's ``DecompressionStream``.  Boundary features
+without a table row (``unjoined``) are drawn in the no-data grey with their reason.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
 controls from ``geo/assets`` (see :mod:`geo.mapelements`), so the HTML references no CDN.
 
 Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
@@ -618,79 +622,106 @@ def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
     return split(full), split(initials)
 
 
-def _fmt(v, digits=1) -> str | None:
-    return None if v is None or pd.isna(v) else f"{float(v):.{digits}f}"
+def _numbers(values, digits: int | None = None) -> list:
+    """Numbers for the payload: finite values as JSON numbers (``digits`` decimals, or
+    about seven significant digits — more than any sheet prints, so the browser rounds
+    half up exactly as the sheets do), NaN as ``null``, whole numbers without ``.0``."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(v)
+    if digits is None:
+        a = np.abs(np.where(ok, v, 0.0))
+        d = np.select([a < 10, a < 100, a < 1e4, a < 1e9], [4, 3, 2, 1], 0)
+        r = v.copy()
+        for k in range(5):
+            r[d == k] = np.round(v[d == k], k)
+    else:
+        r = np.round(v, digits)
+    out = r.astype(object)
+    whole = ok & (r == np.round(r)) & (np.abs(r) < 2 ** 53)
+    out[whole] = r[whole].astype(np.int64)
+    out[~ok] = None
+    return out.tolist()
 
 
-def _number(v: float) -> str:
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+def _coded(texts: Sequence[str]) -> dict:
+    """Repeated text as a dictionary and an index per town (-1: none)."""
+    words: dict[str, int] = {}
+    idx = [-1 if not x else words.setdefault(x, len(words)) for x in texts]
+    return {"dict": list(words), "v": idx}
 
 
-def _indicator_columns(towns: pd.DataFrame, indicators, t) -> list[dict]:
-    """Popup rows "value (rank r / n)" for the key indicators (rank 1 = largest)."""
+def _indicator_specs(indicators) -> list[tuple[str, str, str, str]]:
+    """``(column, label, unit, group)`` of each popup indicator."""
     if indicators is None:
         return []
     items = indicators.items() if isinstance(indicators, Mapping) else \
         ((c, c) for c in indicators)
-    cols = []
-    for column, label in items:
-        if column not in towns.columns:
-            raise InputError(f"popup indicator {column!r} is not a column of the towns "
-                             f"(columns: {', '.join(map(str, towns.columns))})",
-                             column=column)
-        v = pd.to_numeric(towns[column], errors="coerce")
-        rank = v.rank(ascending=False, method="min").to_numpy(dtype=float)
-        n = int(v.notna().sum())
-        text = t("info_indicator").format      # same as t("info_indicator", **fmt)
-        cols.append({"label": str(label), "values": [
-            None if x != x else text(value=_number(x), rank=int(r), n=n)
-            for x, r in zip(v.to_numpy(dtype=float).tolist(), rank.tolist())]})
-    return cols
+    out = []
+    for column, spec in items:
+        if isinstance(spec, Mapping):
+            out.append((str(column), str(spec.get("label") or column),
+                        str(spec.get("unit") or ""), str(spec.get("group") or "")))
+        else:
+            out.append((str(column), str(spec), "", ""))
+    return out
 
 
-def _info_columns(towns: pd.DataFrame, t, lang: str) -> list[dict]:
-    """Evidence rows of the popup, one column of display strings each."""
-    n = len(towns)
-    cols = []
+def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
+    """The popup's evidence as columns, formatted in the browser (towntype.js).
+
+    Each column is ``{"label", "kind", "v"}`` — ``kind`` ``score`` (one decimal),
+    ``rank`` (``第r/n``), ``share`` (0–1 as a percent), ``text`` (``dict`` + indices),
+    ``towns`` (benchmark names as a ``dict`` + a list of indices per town) or ``value``
+    (an indicator: number, ``unit``, formatted with the sheets' 万元/亿元 rules and ranked
+    among the towns that have it) — and ``group`` (the dimension it belongs to).
+    """
+    n_rows = int(towns["category"].astype(object).where(towns["category"].notna(), "")
+                 .astype(str).str.strip().ne("").sum()) if "category" in towns else len(towns)
+    cols: list[dict] = []
     if "composite" in towns.columns:
-        cols.append({"label": t("info_composite"),
-                     "values": [_fmt(v) for v in towns["composite"]]})
+        cols.append({"label": t("info_composite"), "kind": "score",
+                     "v": _numbers(towns["composite"], 1)})
     if "rank" in towns.columns:
-        r = pd.to_numeric(towns["rank"], errors="coerce")
-        cols.append({"label": t("info_rank"),
-                     "values": [None if pd.isna(v) else f"{int(v)} / {n}" for v in r]})
+        cols.append({"label": t("info_rank"), "kind": "rank", "n": n_rows,
+                     "v": _numbers(towns["rank"], 0)})
     for d in DIMENSIONS:
         c = f"score_{d}"
-        if c in towns.columns:
-            cols.append({"label": t("info_score", dim=t(f"dim_{d}")),
-                         "values": [_fmt(v) for v in towns[c]]})
+        if c in towns.columns and _has_values(towns, c):
+            cols.append({"label": t("info_score", dim=t(f"dim_{d}")), "kind": "score",
+                         "v": _numbers(towns[c], 1)})
     if "stability" in towns.columns:
-        cols.append({"label": t("info_confidence"),
-                     "values": [None if pd.isna(v) else f"{float(v):.0%}"
-                                for v in pd.to_numeric(towns["stability"], errors="coerce")]})
+        cols.append({"label": t("info_confidence"), "kind": "share",
+                     "v": _numbers(towns["stability"], 2)})
     if "cluster_name" in towns.columns:
         col = "cluster_name_en" if lang == "en" and "cluster_name_en" in towns.columns \
             else "cluster_name"
-        cols.append({"label": t("info_cluster"), "values": _text(towns, col).tolist()})
+        cols.append({"label": t("info_cluster"), "kind": "text",
+                     **_coded(_text(towns, col).replace(_BLANK).tolist())})
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
         left, right = ("（", "）") if lang == "zh" else (" (", ")")
-        cols.append({"label": t("info_declared"),
-                     "values": [f"{d}{left}{s}{right}" if d and s else d
-                                for d, s in zip(dec, st)]})
+        cols.append({"label": t("info_declared"), "kind": "text", **_coded(
+            [f"{d}{left}{s}{right}" if d and s else d for d, s in zip(dec, st)])})
     col = "designations_en" if lang == "en" and "designations_en" in towns.columns \
         else "designations"
     if col in towns.columns:
         cols.append({"label": t("info_designations", "官方称号" if lang == "zh"
-                                else "Official designations"),
-                     "values": _text(towns, col).tolist()})
+                                else "Official designations"), "kind": "text",
+                     **_coded(_text(towns, col).replace(_BLANK).tolist())})
     if "benchmarks" in towns.columns:
-        sep = "、" if lang == "zh" else ", "
-        cols.append({"label": t("info_benchmarks"),
-                     "values": _text(towns, "benchmarks").str.replace(";", sep).tolist()})
-    return cols
+        names = [[x for x in b.split(";") if x] for b in _text(towns, "benchmarks")]
+        words: dict[str, int] = {}
+        v = [[words.setdefault(x, len(words)) for x in row] for row in names]
+        cols.append({"label": t("info_benchmarks"), "kind": "towns", "dict": list(words),
+                     "v": v})
+    for column, label, unit, group in _indicator_specs(indicators):
+        if column not in towns.columns:
+            raise InputError(f"popup indicator {column!r} is not a column of the towns "
+                             f"(columns: {', '.join(map(str, towns.columns))})",
+                             column=column)
+        cols.append({"label": label, "kind": "value", "unit": unit, "group": group,
+                     "v": _numbers(towns[column])})
+    return {"cols": cols}
 
 
 # --------------------------------------------------------------------------- the map
@@ -742,8 +773,8 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
              basemap_key: str | None = None, date: str | None = None,
              indicators: Mapping[str, str] | Sequence[str] | None = None,
              precision: int = 5, tolerance: float | None = None,
-             coverage: DisplayCoverage | None = None,
-             wording: Callable[[str], str] | None = None):
+             coverage: DisplayCoverage | None = None, unjoined=None,
+             compress: bool | None = None, wording: Callable[[str], str] | None = None):
     """An offline interactive map of classified towns.
 
     Parameters
@@ -783,15 +814,27 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     precision : int
         Decimal places of the stored coordinates (5 ≈ 1 m).
     indicators : mapping or sequence, optional
-        Key indicators shown in the popup with their rank among the towns
-        (``{column: label}``, e.g. ``{"gdp": "地区生产总值（万元）"}``).
+        Indicators shown in the popup with their rank among the towns, in this order:
+        ``{column: label}`` (e.g. ``{"gdp": "地区生产总值（万元）"}``) or
+        ``{column: {"label", "unit", "group"}}`` — the unit formats the value as the
+        sheets do (万元 → 亿元), the group (a dimension) heads its rows.
     tolerance : float, optional
         Simplification tolerance in degrees (default: about a pixel at two zoom levels
         past the label zoom; 0 keeps every vertex).
     coverage : geo.coverage.DisplayCoverage, optional
-        The towns' geometry (in ``datum``, same order) prepared for drawing, to share its
-        cleaning and simplification with the static maps
-        (:func:`geo.static.static_category_maps`); made here when not given.
+        The towns' geometry (in ``datum``, same order; followed by the ``unjoined``
+        features when there are any) prepared for drawing, to share its cleaning and
+        simplification with the static maps (:func:`geo.static.static_category_maps`);
+        made here when not given.
+    unjoined : GeoDataFrame, optional
+        Boundary features without a row of the table (or excluded): ``town_code``,
+        ``town``, optionally ``county`` and ``reason`` (shown in the popup, e.g.
+        "无指标数据：未在指标表中找到").  They are drawn in the no-data grey in every layer
+        and counted in the legend, so the map has no holes.
+    compress : bool, optional
+        Store the payload gzip-compressed (base64), unpacked in the browser with
+        ``DecompressionStream``.  Default: from :data:`COMPRESS_FROM` bytes of payload
+        (small maps stay plain JSON, readable by any browser and by text search).
     wording : callable, optional
         Rewrites each interface text for another unit level (``镇街名称`` →
         ``县（市、区）名称``); default the town wording.
@@ -804,6 +847,9 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     bm = _basemap(basemap, basemap_key)
     t = _translator(lang, wording)
     towns = towns.reset_index(drop=True)
+    n_joined = len(towns)
+    towns = _with_unjoined(towns, unjoined, t)
+    no_row = np.arange(len(towns)) >= n_joined
     ctx = {"palette": palette, "lang": lang, "t": t, "scheme": scheme, "k": k,
            "breaks": dict(breaks or {})}
     specs = [LayerSpec.coerce(x) for x in (available_layers(towns) if layers is None
@@ -813,14 +859,15 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     if coverage is None:
         coverage = DisplayCoverage(towns.geometry)
     elif len(coverage) != len(towns):
-        raise InputError(f"coverage has {len(coverage)} polygons for {len(towns)} towns: "
-                         "give DisplayCoverage(towns.geometry) of the same towns")
+        raise InputError(f"coverage has {len(coverage)} polygons for {len(towns)} towns "
+                         "(with the unjoined features): give DisplayCoverage of the towns' "
+                         "geometry followed by the unjoined features'")
     # GEOS releases the GIL: the geometry (cleaning, simplification: seconds for a
     # national map) is prepared on a second thread while this one builds the attributes
     with ThreadPoolExecutor(max_workers=1) as pool:
         geometry = pool.submit(_geometry_payload, coverage, counties, datum, bm, precision,
                                tolerance)
-        layer_defs = [_build_layer(towns, s, ctx) for s in specs]
+        layer_defs = [_without(_build_layer(towns, s, ctx), no_row) for s in specs]
         attributes = _attribute_payload(towns, t, lang, indicators)
         data = geometry.result()
     data.update(attributes)
@@ -830,13 +877,15 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
         "noData": {"color": _NO_DATA}, "maxLabels": 400,
+        "noRow": {"color": _NO_DATA, "stroke": "#707070", "weight": 1.2, "dash": "3 3"},
+        "unjoined": int(no_row.sum()), "lang": lang,
         # over tiles the fill lets the basemap show through
         "fillOpacity": 0.85 if not bm.tiles else 0.55,
         "links": links or None,
         "meta": {"basemap": bm.name, "display_datum": bm.datum, "data_datum": datum},
         "i18n": {key: t(key) for key in ("layers", "counties", "labels", "search",
                                          "not_found", "fullscreen", "suggestions",
-                                         "no_data")},
+                                         "no_data", "no_row", "missing")},
     })
     meta_line = " · ".join([
         f"{t('basemap')}: {t('basemap_' + bm.name)}",
@@ -844,8 +893,49 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         f"{t('data_datum')}: {datum.upper()}",
         f"{t('date')}: {date or _dt.date.today().isoformat()}",
     ])
-    return _assemble(data, bm, basemap_key, title=title, subtitle=subtitle, notice=notice,
-                     meta=meta_line, attribution=[str(a) for a in attribution])
+    return _assemble(data, bm, basemap_key, compress, title=title, subtitle=subtitle,
+                     notice=notice, meta=meta_line,
+                     attribution=[str(a) for a in attribution])
+
+
+#: Payloads from this many bytes of JSON are stored compressed (see ``town_map``).
+COMPRESS_FROM = 2_000_000
+
+
+def _with_unjoined(towns, unjoined, t):
+    """``towns`` followed by the boundary features without a table row (no category)."""
+    if unjoined is None or len(unjoined) == 0:
+        return towns
+    import geopandas as gpd
+
+    if not isinstance(unjoined, gpd.GeoDataFrame):
+        raise InputError("unjoined must be a GeoDataFrame of boundary features (got "
+                         f"{type(unjoined).__name__})")
+    u = unjoined.to_crs(towns.crs) if unjoined.crs is not None else unjoined.set_crs(towns.crs)
+    u = u[~(u.geometry.isna() | u.geometry.is_empty)
+          & u.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    keep = [c for c in ("town_code", "town", "county") if c in u.columns]
+    extra = gpd.GeoDataFrame(u[keep].reset_index(drop=True).assign(
+        **{towns.geometry.name: u.geometry.to_numpy()}), geometry=towns.geometry.name,
+        crs=towns.crs)
+    reason = _text(u.reset_index(drop=True), "reason").replace(_BLANK)
+    extra["no_data_reason"] = reason.where(reason != "", t("no_row")).to_numpy()
+    return gpd.GeoDataFrame(pd.concat([towns, extra], ignore_index=True),
+                            geometry=towns.geometry.name, crs=towns.crs)
+
+
+def _without(layer: dict, no_row: np.ndarray) -> dict:
+    """The layer with the features without a table row taken out of every class
+    (drawn grey, counted apart in the legend)."""
+    if not no_row.any():
+        return layer
+    classes = np.asarray(layer["classes"])
+    for c in classes[no_row & (classes >= 0)]:
+        layer["legend"][int(c)]["count"] -= 1
+    classes[no_row] = -1
+    layer["classes"] = classes.tolist()
+    layer["missing"] = int(((classes < 0) & ~no_row).sum())
+    return layer
 
 
 def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basemap,
@@ -874,7 +964,17 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
         cg = _display_geometry(counties, datum, bm.datum).to_numpy()
         data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
                                                       precision)}
+        name = next((c for c in _COUNTY_NAME_COLUMNS if c in counties.columns), None)
+        if name is not None:        # county names, written below the town-label zoom
+            pts = shapely.point_on_surface(cg)
+            data["counties"]["names"] = _text(counties, name).replace(_BLANK).tolist()
+            data["counties"]["labels"] = np.round(
+                shapely.get_coordinates(pts) * scale).astype(np.int64).tolist()
     return data
+
+
+#: Columns of the county outlines that name the county (the first present is used).
+_COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
 
 
 def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
@@ -896,15 +996,21 @@ def _attribute_payload(towns, t, lang: str, indicators) -> dict:
              "name": [n or t("unknown_town") for n in names],
              "pinyin": pinyin, "initials": initials}
     if "sheet" in towns.columns:       # sheet file names (codes may be missing or repeated)
-        props["sheet"] = _text(towns, "sheet").tolist()
+        sheets = _text(towns, "sheet").replace(_BLANK)
+        joined = towns["no_data_reason"].isna() if "no_data_reason" in towns.columns \
+            else pd.Series(True, index=towns.index)
+        # only when some differ from the code (the usual file name): 40,000 names saved
+        if (sheets[joined] != codes[joined]).any():
+            props["sheet"] = sheets.tolist()
     if "county" in towns.columns:
         county = _text(towns, "county").replace(_BLANK)
-        props["county"] = county.where(county != "", t("unknown_county")).tolist()
-    return {"props": props,
-            "info": _info_columns(towns, t, lang) + _indicator_columns(towns, indicators, t)}
+        props["county"] = _coded(county.where(county != "", t("unknown_county")).tolist())
+    if "no_data_reason" in towns.columns:
+        props["reason"] = _coded(_text(towns, "no_data_reason").replace(_BLANK).tolist())
+    return {"props": props, "popup": _popup_payload(towns, t, lang, indicators)}
 
 
-def _assemble(data: dict, bm: Basemap, key: str | None, **info):
+def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, **info):
     """The folium map: inlined assets, tiles, the town layer and its controls."""
     import folium
 
@@ -927,7 +1033,7 @@ def _assemble(data: dict, bm: Basemap, key: str | None, **info):
     for url, attr in bm.tiles:
         add(folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
                              subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name))
-    layer = add(me.TownLayer(data))
+    layer = add(me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM))
     add(me.InfoBox(layer, position="bottomleft", **info))
     add(me.ScaleBar("bottomleft"))
     add(me.Search(layer, position="topleft"))

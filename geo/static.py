@@ -26,7 +26,7 @@ import numpy as np
 
 from geo.errors import InputError, TowntypeError
 
-__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "cjk_font", "static_category_map",
+__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font", "static_category_map",
            "static_category_maps"]
 
 #: A4 in inches (portrait: width, height).
@@ -99,10 +99,20 @@ def _north_arrow(ax, font: str) -> None:
                 arrowprops=dict(facecolor="black", width=4, headwidth=12, headlength=10))
 
 
+#: Key and colour of towns without a category (boundary features with no table row).
+NO_DATA_KEY, NO_DATA_COLOUR = "", "#d9d9d9"
+
+
+def _keys(towns, by: str) -> np.ndarray:
+    col = towns[by]
+    return col.astype(object).where(col.notna(), "").astype(str).str.strip() \
+        .replace({"nan": "", "None": "", "<NA>": ""}).to_numpy()
+
+
 def _legend_entries(towns, palette, lang: str, by: str):
     from matplotlib.patches import Patch
 
-    keys = towns[by].astype(str).to_numpy()
+    keys = _keys(towns, by)
     handles, colours = [], {}
     for key in palette:
         n = int((keys == key).sum())
@@ -111,6 +121,11 @@ def _legend_entries(towns, palette, lang: str, by: str):
             colours[key] = item["color"]
             handles.append(Patch(facecolor=item["color"], edgecolor="white",
                                  label=f"{item.get(lang) or item['zh']}（{n}）"))
+    n = int((keys == NO_DATA_KEY).sum())
+    if n:       # drawn grey: a county shows no holes
+        colours[NO_DATA_KEY] = NO_DATA_COLOUR
+        handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#9a9a9a", hatch="////",
+                             linewidth=0, label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
     missing = sorted(set(keys) - set(colours))
     if missing:
         raise InputError(f"value {missing[0]!r} of column {by!r} has no colour in the "
@@ -122,7 +137,7 @@ def _legend_entries(towns, palette, lang: str, by: str):
 def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *,
                         title: str, counties=None, notice: str | None = None,
                         attribution: Sequence[str] = (), lang: str = "zh",
-                        by: str = "category", dpi: int = 200,
+                        by: str = "category", dpi: int = 300, subtitle: str | None = None,
                         labels: bool | None = None, tolerance: float | None = None,
                         coverage=None) -> Path:
     """Write a category map for documents (PNG, SVG or PDF by the file suffix).
@@ -135,8 +150,9 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
         ``{id: {"zh", "en", "color"}}`` from the taxonomy.
     path : str or Path
         Output file; ``.png``, ``.svg`` or ``.pdf``.
-    title, notice : str
-        Title on top; the notice (e.g. illustrative data) in red beneath it.
+    title, subtitle, notice : str
+        Title on top, the subtitle beneath it and the notice (e.g. illustrative data) in
+        red beneath that; each wrapped to the page's width.
     counties : GeoDataFrame, optional
         County outlines drawn over the towns.
     attribution : sequence of str
@@ -144,9 +160,11 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
     lang : {"zh", "en"}
         Language of the legend labels.
     by : str
-        Column to colour by (``category``, or a ``category/subtype`` key column).
+        Column to colour by (``category``, or a ``category/subtype`` key column).  Towns
+        without a value (boundary features with no table row) are drawn in the no-data
+        grey and counted in the legend.
     dpi : int
-        Resolution of PNG output.
+        Resolution of PNG output (300: print).
     labels : bool, optional
         Write town names (column ``town``) on the map; default when there are at most
         :data:`MAX_LABELS` towns (more would not be legible on A4).
@@ -169,15 +187,15 @@ def static_category_map(towns, palette: Mapping[str, Mapping[str, str]], path, *
     return static_category_maps(towns, palette, [path], title=title, counties=counties,
                                 notice=notice, attribution=attribution, lang=lang, by=by,
                                 dpi=dpi, labels=labels, tolerance=tolerance,
-                                coverage=coverage)[0]
+                                coverage=coverage, subtitle=subtitle)[0]
 
 
 def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths, *,
                          title: str, counties=None, notice: str | None = None,
                          attribution: Sequence[str] = (), lang: str = "zh",
-                         by: str = "category", dpi: int = 200,
+                         by: str = "category", dpi: int = 300,
                          labels: bool | None = None, tolerance: float | None = None,
-                         coverage=None) -> list[Path]:
+                         coverage=None, subtitle: str | None = None) -> list[Path]:
     """Draw the category map once and save it to each of ``paths`` (format by suffix).
 
     Same parameters as :func:`static_category_map`; returns the paths written.
@@ -198,8 +216,39 @@ def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths,
                          "use .to_crs(4326)")
     if not paths:
         return []
+    fig = category_figure(towns, palette, title=title, subtitle=subtitle, counties=counties,
+                          notice=notice, attribution=attribution, lang=lang, by=by,
+                          labels=labels, tolerance=tolerance, coverage=coverage)
+    font, _ = cjk_font()
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        for path in paths:
+            fmt = FORMATS[path.suffix.lower()]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _rc(font, fmt):        # no date: the same towns give the same bytes
+                fig.savefig(path, format=fmt, dpi=dpi,
+                            metadata=NO_DATE.get(fmt))
+    finally:
+        log.setLevel(level)
+    return paths
+
+
+def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: str,
+                    subtitle: str | None = None, counties=None, notice: str | None = None,
+                    attribution: Sequence[str] = (), lang: str = "zh",
+                    by: str = "category", labels: bool | None = None,
+                    tolerance: float | None = None, coverage=None):
+    """The A4 page of :func:`static_category_maps` as a matplotlib Figure (laid out,
+    not saved).  Its artists carry ids: ``gid`` ``title``, ``subtitle``, ``notice``,
+    ``legend``, ``footer``, ``towns`` (the fills) and ``label`` (town names); the towns'
+    projected polygons are in ``fig.towntype_towns`` (data coordinates of the map axes).
+    """
     import shapely
 
+    if by not in towns.columns:
+        raise InputError(f"static map needs column {by!r}", column=by)
     font, _ = cjk_font()
     handles, colours = _legend_entries(towns, palette, lang, by)
     utm = towns.estimate_utm_crs()
@@ -220,17 +269,12 @@ def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths,
     log.setLevel(logging.ERROR)
     try:
         fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
-                      title=title, notice=notice, attribution=attribution, lang=lang, by=by,
-                      labels=labels)
-        for path in paths:
-            fmt = FORMATS[path.suffix.lower()]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _rc(font, fmt):        # no date: the same towns give the same bytes
-                fig.savefig(path, format=fmt, dpi=dpi,
-                            metadata=NO_DATE.get(fmt))
+                      title=title, subtitle=subtitle, notice=notice,
+                      attribution=attribution, lang=lang, by=by, labels=labels)
     finally:
         log.setLevel(level)
-    return paths
+    fig.towntype_towns = proj
+    return fig
 
 
 #: Resolution the default simplification is fine enough for (print).
@@ -330,36 +374,121 @@ def _outline_path(xy, ring, first):
     return MPath(xy[keep], codes[keep])
 
 
+def _tokens(text: str) -> list[str]:
+    """Break opportunities of ``text``: each CJK character alone, Latin words with their
+    trailing space."""
+    import re
+
+    return re.findall(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.", text)
+
+
+def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
+    """``text`` with line breaks so that no line is wider than ``width`` (figure
+    fraction) in the given font: a CJK line breaks between any two characters, Latin
+    between words (a word longer than a line is broken where it must)."""
+    probe = fig.text(0, 0, "", **kw)
+    limit = width * fig.bbox.width
+
+    def fits(line: str) -> bool:
+        probe.set_text(line)
+        return probe.get_window_extent(renderer).width <= limit
+
+    out = []
+    for para in str(text).split("\n"):
+        line = ""
+        for tok in _tokens(para):
+            if fits(line + tok):
+                line += tok
+                continue
+            if line.strip():
+                out.append(line.rstrip())
+            line = tok.lstrip()
+            while line and not fits(line):      # a word wider than the page
+                k = len(line) - 1
+                while k > 1 and not fits(line[:k]):
+                    k -= 1
+                out.append(line[:k])
+                line = line[k:]
+        out.append(line.rstrip())
+    probe.remove()
+    return "\n".join(out)
+
+
+#: Page margin (figure fraction) and the gap between the blocks of the page.
+_MARGIN, _GAP = 0.04, 0.012
+
+
 def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
-            title, notice, attribution, lang, by, labels):
-    """The page: towns, counties, names, scale bar, north arrow, legend, texts."""
+            title, subtitle, notice, attribution, lang, by, labels):
+    """The page, laid out top to bottom from measured extents: title, subtitle and notice
+    (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
+    arrow), the legend in a band of its own under the map (never over a town) and the
+    footer (sources, projection)."""
     import geopandas as gpd
     import shapely
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PathCollection
     from matplotlib.figure import Figure
 
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     keys = list(colours)
-    groups = towns[by].astype(str).map({k: i for i, k in enumerate(keys)}).to_numpy()
+    groups = pd_keys_index(towns, by, keys)
     xy, ring, first, owner = _town_rings(proj, tolerance)
     with _rc(font, "png"):
         fig = Figure(figsize=size)
-        ax = fig.add_axes(_AXES)
-        ax.add_collection(PathCollection(
+        FigureCanvasAgg(fig)
+        renderer = fig.canvas.get_renderer()
+        width = 1 - 2 * _MARGIN
+
+        def block(y: float, text: str | None, gid: str, **kw) -> float:
+            """Text hanging from ``y`` (figure fraction); returns the y under it."""
+            if not text:
+                return y
+            t = fig.text(0.5, y, _wrapped(fig, renderer, text, width, family=font, **kw),
+                         ha="center", va="top", family=font, gid=gid, **kw)
+            return y - t.get_window_extent(renderer).height / fig.bbox.height - _GAP / 2
+
+        top = block(1 - _MARGIN, title, "title", fontsize=16)
+        top = block(top, subtitle, "subtitle", fontsize=11, color="#333333")
+        top = block(top, notice, "notice", fontsize=10, color="#b00020")
+        foot = list(attribution) + [f"投影：{utm.name}" if lang == "zh"
+                                    else f"Projection: {utm.name}"]
+        ft = fig.text(_MARGIN, _MARGIN, _wrapped(fig, renderer, "\n".join(foot), width,
+                                                 family=font, fontsize=7),
+                      ha="left", va="bottom", fontsize=7, color="#444444", family=font,
+                      gid="footer")
+        bottom = _MARGIN + ft.get_window_extent(renderer).height / fig.bbox.height + _GAP
+        # the legend: a band under the map, as many columns as fit the page
+        ncol = len(handles)
+        while True:
+            leg = fig.legend(handles=handles, loc="lower center", ncol=max(ncol, 1),
+                             bbox_to_anchor=(0.5, bottom), fontsize=9, frameon=False,
+                             title="类别" if lang == "zh" else "Category",
+                             title_fontsize=10)
+            ext = leg.get_window_extent(renderer)
+            if ext.width <= width * fig.bbox.width or ncol <= 1:
+                break
+            leg.remove()
+            ncol -= 1
+        leg.set_gid("legend")
+        bottom += ext.height / fig.bbox.height + _GAP
+        ax = fig.add_axes((_MARGIN, bottom, width, max(top - _GAP - bottom, 0.2)))
+        fills = PathCollection(
             _fill_paths(xy, ring, first, groups[owner], len(keys)),
-            facecolors=[colours[k] for k in keys], edgecolors="none", linewidths=0),
-            autolim=False)
+            facecolors=[colours[k] for k in keys], edgecolors="none", linewidths=0)
+        fills.set_gid("towns")
+        ax.add_collection(fills, autolim=False)
+        if NO_DATA_KEY in colours:      # hatched too: told apart from a grey category
+            nd = (groups == keys.index(NO_DATA_KEY))[owner]
+            ax.add_collection(PathCollection(
+                _fill_paths(xy, ring, first, nd.astype(int), 2)[1:], facecolors="none",
+                edgecolors="#9a9a9a", hatch="////", linewidths=0), autolim=False)
         ax.add_collection(PathCollection([_outline_path(xy, ring, first)],
                                          facecolors="none", edgecolors="white",
                                          linewidths=0.3), autolim=False)
         if counties is not None and len(counties):
             lines = shapely.simplify(counties.to_crs(utm).boundary.to_numpy(), tolerance)
-            gpd.GeoSeries(lines).plot(ax=ax, color="#333333", linewidth=0.9)
-        if labels:
-            pts = shapely.point_on_surface(proj)
-            for (x, y), name in zip(shapely.get_coordinates(pts), towns["town"].astype(str)):
-                ax.text(x, y, name, ha="center", va="center", fontsize=4.5, family=font,
-                        color="#111111", zorder=4)
+            gpd.GeoSeries(lines).plot(ax=ax, color="#333333", linewidth=0.9, zorder=3)
         ax.set_aspect("equal")
         ax.set_axis_off()
         pad = _PAD * max(maxx - minx, maxy - miny)
@@ -368,14 +497,40 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         length = _nice_length(maxx - minx)
         _scale_bar(ax, minx, miny - pad * 0.6, length, font)
         _north_arrow(ax, font)
-        ax.legend(handles=handles, loc="lower right", fontsize=9, frameon=True,
-                  title="类别" if lang == "zh" else "Category", title_fontsize=10)
-        fig.text(0.5, 0.95, title, ha="center", va="center", fontsize=16, family=font)
-        if notice:
-            fig.text(0.5, 0.915, notice, ha="center", va="center", fontsize=10,
-                     color="#b00020", family=font)
-        foot = list(attribution) + [f"投影：{utm.name}" if lang == "zh"
-                                    else f"Projection: {utm.name}"]
-        fig.text(0.05, 0.05, "\n".join(foot), ha="left", va="bottom", fontsize=7,
-                 color="#444444", family=font)
+        if labels:
+            _town_labels(ax, renderer, proj, towns, font)
     return fig
+
+
+def pd_keys_index(towns, by: str, keys: list) -> np.ndarray:
+    """Group number of each town (its key's position in ``keys``)."""
+    index = {k: i for i, k in enumerate(keys)}
+    return np.array([index[k] for k in _keys(towns, by)], dtype=int)
+
+
+#: Size of town names on the page (points): legible on A4.
+LABEL_POINTS = 6.5
+
+
+def _town_labels(ax, renderer, proj, towns, font) -> None:
+    """Town names with a white halo (county lines do not cross the letters), largest
+    town first; a name that would overlap one already written is left out."""
+    import shapely
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
+    pts = shapely.get_coordinates(shapely.point_on_surface(proj))
+    names = towns["town"].astype(object).where(towns["town"].notna(), "").astype(str)
+    placed = []
+    for i in np.argsort(-shapely.area(proj), kind="stable"):
+        name = names.iat[i].strip()
+        if not name or name in ("nan", "None"):
+            continue
+        t = ax.text(pts[i, 0], pts[i, 1], name, ha="center", va="center",
+                    fontsize=LABEL_POINTS, family=font, color="#111111", zorder=4,
+                    path_effects=halo, gid="label")
+        box = t.get_window_extent(renderer)
+        if any(box.overlaps(b) for b in placed):
+            t.remove()
+            continue
+        placed.append(box)

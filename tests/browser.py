@@ -109,3 +109,20 @@ def wait_for(driver, script: str, timeout: float = 20.0):
 
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(
         lambda d: d.execute_script(f"return {script};"))
+
+
+def screenshot(html: Path, png: Path, width: int = 1400, height: int = 1000,
+               script: str | None = None) -> Path:
+    """A PNG of ``html`` as headless Chromium shows it (README screenshots:
+    ``python -c "from tests.browser import screenshot; screenshot(...)"``); ``script``
+    runs once the map is drawn (e.g. open a popup)."""
+    with chromium(width, height) as driver:
+        driver.get(Path(html).resolve().as_uri())
+        wait_for(driver, "!!(window.towntype && towntype.maps.length > 0)")
+        if script:
+            driver.execute_script(script)
+        driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "setTimeout(() => requestAnimationFrame(() => done(true)), 300);")
+        driver.save_screenshot(str(png))
+    return Path(png)

@@ -300,7 +300,7 @@ def test_xlsx_list_and_an_empty_list(tmp_path, frame, taxonomy):
 
 
 def test_map_layer_and_popup_show_designations():
-    from geo.maps import _info_columns, _layer_designations, _translator, available_layers
+    from geo.maps import _layer_designations, _popup_payload, _translator, available_layers
 
     towns = pd.DataFrame({
         "town_code": ["1", "2", "3"], "town": ["甲镇", "乙镇", "丙镇"],
@@ -318,5 +318,7 @@ def test_map_layer_and_popup_show_designations():
     assert legend[0]["stroke"] == "#111111" and extra["label"] == "Official designations"
     zh = _layer_designations(towns, None, {"t": _translator("zh"), "lang": "zh"})
     assert [e["label"] for e in zh[1]] == ["国家农业产业强镇", "多项称号", "无称号"]
-    popup = {c["label"]: c["values"] for c in _info_columns(towns, _translator("zh"), "zh")}
-    assert popup["官方称号"][0] == "国家农业产业强镇（2018，腊味）：指标支持专业镇·农业"
+    popup = {c["label"]: c for c in
+             _popup_payload(towns, _translator("zh"), "zh", None)["cols"]}
+    col = popup["官方称号"]        # text once in a dictionary, an index per town
+    assert col["dict"][col["v"][0]] == "国家农业产业强镇（2018，腊味）：指标支持专业镇·农业"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 
@@ -54,11 +56,18 @@ def six_towns() -> gpd.GeoDataFrame:
 
 
 def payload(m) -> dict:
-    html = m.get_root().render()
-    found = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>',
-                      html, re.S)
+    """The map's data as the page carries it: JSON, or gzip in base64 (large maps)."""
+    html = m if isinstance(m, str) else m.get_root().render()
+    found = re.search(r'<script type="([^"]+)" id="[^"]+_data">(.*?)</script>', html, re.S)
     assert found, "no map payload in the page"
-    return json.loads(found.group(1))
+    if found.group(1) == "application/json":
+        return json.loads(found.group(2))
+    assert found.group(1) == "application/x-towntype+gzip;base64"
+    return json.loads(gzip.decompress(base64.b64decode(found.group(2))).decode("utf-8"))
+
+
+def popup_cols(data: dict) -> dict:
+    return {c["label"]: c for c in data["popup"]["cols"]}
 
 
 def layer(data: dict, lid: str) -> dict:
@@ -227,11 +236,19 @@ def test_search_keys_popup_evidence_and_links():
     assert data["props"]["pinyin"][0] == "lianzhouzhen"
     assert data["props"]["initials"][1] == "xaz"
     assert data["links"] == "suggestions/{town_code}.html"
-    info = {c["label"]: c["values"] for c in data["info"]}
-    assert info["综合排名"][1] == "2 / 6"
-    assert info["工业得分"][0] == "70.0"
-    assert info["类别置信度"][2] == "50%"
-    assert info["对标镇街"][1] == "保安镇、丰阳镇"
+    # the evidence is columnar: numbers as numbers, repeated text once (formatted by
+    # towntype.js: see test_map_browser.py)
+    info = popup_cols(data)
+    assert info["综合排名"]["kind"] == "rank" and info["综合排名"]["v"][1] == 2
+    assert info["综合排名"]["n"] == 6
+    assert info["工业得分"]["v"][0] == 70 and info["工业得分"]["v"][5] is None
+    assert info["类别置信度"]["v"][2] == 0.5
+    bench = info["对标镇街"]
+    assert [bench["dict"][i] for i in bench["v"][1]] == ["保安镇", "丰阳镇"]
+    assert bench["v"][0] == []
+    clusters = info["聚类"]
+    assert clusters["dict"] == ["城镇型", "工业型", "生态型"]
+    assert clusters["v"] == [0, 1, 1, 2, 2, 0]
 
 
 def test_title_notice_attribution_and_basemap_recorded():
@@ -332,10 +349,9 @@ def test_key_indicators_in_popup_with_rank():
     towns = six_towns().assign(gdp=[500000.0, 120000.0, 80000.0, 3000.0, 2.5, np.nan])
     data = payload(town_map(towns, palette=PALETTE, title="t",
                             indicators={"gdp": "地区生产总值（万元）"}))
-    gdp = next(c for c in data["info"] if c["label"] == "地区生产总值（万元）")
-    assert gdp["values"] == ["500,000（第 1 / 5 位）", "120,000（第 2 / 5 位）",
-                             "80,000（第 3 / 5 位）", "3,000（第 4 / 5 位）",
-                             "2.5（第 5 / 5 位）", None]
+    gdp = popup_cols(data)["地区生产总值（万元）"]
+    assert gdp["kind"] == "value"
+    assert gdp["v"] == [500000, 120000, 80000, 3000, 2.5, None]
     with pytest.raises(InputError, match="popup indicator 'gpd'"):
         town_map(towns, palette=PALETTE, title="t", indicators=["gpd"])
 
@@ -436,9 +452,10 @@ def test_unknown_keys_are_shown_as_unknown_and_linked_by_sheet_name():
     data = payload(town_map(towns, palette=PALETTE, title="t", suggestion_links=True))
     props = data["props"]
     assert props["code"][1] == "未知代码（unknown code）"
-    assert props["county"][2] == "未知县区（unknown county）"
+    county = props["county"]           # county names once, an index per town
+    assert county["dict"][county["v"][2]] == "未知县区（unknown county）"
     assert props["sheet"][1] == "unknown_2"
-    assert "nan" not in props["code"] + props["county"]
+    assert "nan" not in props["code"] + county["dict"]
 
 
 @pytest.mark.filterwarnings("error")
@@ -448,3 +465,105 @@ def test_fewer_distinct_values_than_classes_is_quiet(scheme):
     for values in ([5.0], [5.0, 5.0], [1.0, 2.0], [1.0, np.nan, 1.0]):
         bins, cls = classify_values(values, scheme, k=5)
         assert bins.size <= 2 and (cls[~np.isnan(values)] >= 0).all()
+
+
+# ------------------------------------------------------------------ issue 15: no holes
+def _two_unjoined() -> gpd.GeoDataFrame:
+    """Two boundary features east of the six towns, with no table row."""
+    return gpd.GeoDataFrame({
+        "town_code": ["441882100", "441882101"], "town": ["龙坪镇", "大路边镇"],
+        "county": ["连州市", "连州市"],
+        "reason": ["无指标数据：未在指标表中找到", ""],
+    }, geometry=[box(112.6, 24.7, 112.7, 24.8), box(112.6, 24.8, 112.7, 24.9)], crs=4326)
+
+
+def test_unjoined_features_are_drawn_grey_with_their_reason_and_counted():
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t",
+                            unjoined=_two_unjoined()))
+    assert data["n"] == 8 and data["unjoined"] == 2
+    # drawn (they have geometry) but in no class of any layer: the no-data grey
+    assert all(len(g) for g in data["geom"][6:])
+    for lay in data["layers"]:
+        assert lay["classes"][6:] == [-1, -1], lay["id"]
+        # the six towns are still all in the legend; the two are not "no data" towns
+        assert sum(e["count"] for e in lay["legend"]) + lay["missing"] == 6, lay["id"]
+    assert layer(data, "category")["missing"] == 0
+    # the declared layer has an entry for "" (未自评): the unjoined are not counted there
+    assert next(e for e in layer(data, "declared")["legend"] if e["key"] == "")["count"] == 3
+    reason = data["props"]["reason"]
+    texts = [reason["dict"][i] if i >= 0 else "" for i in reason["v"]]
+    assert texts[:6] == [""] * 6
+    assert texts[6] == "无指标数据：未在指标表中找到"
+    assert texts[7].startswith("无指标数据：未在指标表中找到")   # the default reason
+    assert data["i18n"]["no_row"].startswith("无指标数据")
+    assert data["props"]["name"][6:] == ["龙坪镇", "大路边镇"]
+
+
+def test_a_coverage_must_include_the_unjoined_features():
+    from geo.coverage import DisplayCoverage
+
+    towns = six_towns()
+    with pytest.raises(InputError, match="unjoined"):
+        town_map(towns, palette=PALETTE, title="t", unjoined=_two_unjoined(),
+                 coverage=DisplayCoverage(towns.geometry))
+
+
+# ------------------------------------------------------- layers that mean something
+def test_a_dimension_without_data_is_no_layer_and_no_popup_row():
+    towns = six_towns().assign(score_tourism=np.nan,
+                               score_ecology=[50.0, np.nan, np.nan, 20.0, 10.0, np.nan])
+    data = payload(town_map(towns, palette=PALETTE, title="t"))
+    ids = [d["id"] for d in data["layers"]]
+    assert "score_tourism" not in ids and "score_ecology" in ids
+    assert layer(data, "score_ecology")["missing"] == 3
+    labels = popup_cols(data)
+    assert "文旅得分" not in labels and "生态得分" in labels
+
+
+def test_popup_indicators_carry_unit_and_dimension_group():
+    towns = six_towns().assign(gdp=[5e5, 1.2e5, 8e4, 3e3, 2.5, np.nan],
+                               forest=[60.1, 70.25, np.nan, 80.0, 75.5, 66.0])
+    data = payload(town_map(towns, palette=PALETTE, title="t", indicators={
+        "gdp": {"label": "地区生产总值（万元）", "unit": "万元", "group": "综合实力"},
+        "forest": {"label": "森林覆盖率（%）", "unit": "%", "group": "生态"}}))
+    cols = popup_cols(data)
+    assert cols["地区生产总值（万元）"]["unit"] == "万元"
+    assert cols["地区生产总值（万元）"]["group"] == "综合实力"
+    assert cols["森林覆盖率（%）"]["v"] == [60.1, 70.25, None, 80, 75.5, 66]
+    # in the order given, after the scores
+    order = [c["label"] for c in data["popup"]["cols"]]
+    assert order.index("地区生产总值（万元）") < order.index("森林覆盖率（%）")
+    assert order.index("综合得分") < order.index("地区生产总值（万元）")
+
+
+# -------------------------------------------------------------------- compact payload
+def test_large_payloads_are_gzip_and_read_back_the_same():
+    towns = six_towns()
+    plain = town_map(towns, palette=PALETTE, title="t", compress=False)
+    packed = town_map(towns, palette=PALETTE, title="t", compress=True)
+    html = packed.get_root().render()
+    assert 'type="application/x-towntype+gzip;base64"' in html
+    assert payload(packed) == payload(plain)
+    # the same towns give the same bytes (no time stamp in the gzip header)
+    assert html == town_map(towns, palette=PALETTE, title="t", compress=True) \
+        .get_root().render()
+    # small maps stay plain JSON by default
+    assert 'type="application/json"' in plain.get_root().render()
+
+
+def test_county_names_and_label_points_are_in_the_payload():
+    counties = six_towns().dissolve("county").reset_index()[["county", "geometry"]]
+    data = payload(town_map(six_towns(), palette=PALETTE, title="t", counties=counties))
+    assert data["counties"]["names"] == ["连州市"]
+    x, y = data["counties"]["labels"][0]
+    assert 112.3 < x / data["scale"] < 112.6 and 24.7 < y / data["scale"] < 24.9
+
+
+def test_sheet_names_are_stored_only_when_they_are_not_the_codes():
+    towns = six_towns()
+    same = payload(town_map(towns.assign(sheet=towns["town_code"]), palette=PALETTE,
+                            title="t", suggestion_links=True))
+    assert "sheet" not in same["props"]            # the link uses the code
+    other = towns.assign(sheet=list(towns["town_code"][:5]) + ["unknown_1"])
+    data = payload(town_map(other, palette=PALETTE, title="t", suggestion_links=True))
+    assert data["props"]["sheet"][5] == "unknown_1"

@@ -208,3 +208,95 @@ def test_same_towns_give_the_same_svg_and_pdf_bytes(tmp_path):
     first, second = draw(tmp_path / "a"), draw(tmp_path / "b")
     assert first == second
     assert b"clip-path" in first[0]     # the ids that used to be random are there
+
+
+# --------------------------------------------------- issue 15: a page ready for print
+def _demo_towns():
+    """The demo region's 84 town polygons, categories dealt in turn, the last 9 without
+    a table row (no category)."""
+    import geopandas as gpd
+
+    from classify.bundled import DEMO, data_dir
+
+    towns = gpd.read_file(data_dir() / DEMO["boundaries"]).to_crs(4326)
+    name = next(c for c in ("town", "name", "乡镇", "NAME") if c in towns.columns)
+    cats = ["strong", "specialised", "characteristic", "developing"]
+    towns = towns.assign(town=towns[name].astype(str),
+                         category=[cats[i % 4] for i in range(len(towns))])
+    towns.loc[towns.index[-9:], "category"] = None
+    return towns
+
+
+def _display_box(artist, fig):
+    from matplotlib.transforms import Bbox
+
+    r = fig.canvas.get_renderer()
+    b = artist.get_window_extent(r)
+    return Bbox.from_extents(b.x0, b.y0, b.x1, b.y1)
+
+
+def test_print_page_keeps_notice_and_legend_inside_the_page_and_off_the_towns(tmp_path):
+    from PIL import Image
+
+    from classify.pipeline import DEMO_NOTICE
+    from geo.static import category_figure, static_category_map
+
+    towns = _demo_towns()
+    title = "清远市镇街分类（示例数据） · Qingyuan town classification (illustrative data)，" \
+            "一个为检验换行而写得很长很长的标题"
+    kw = dict(title=title, subtitle="数据：虚构示例", notice=DEMO_NOTICE,
+              attribution=["Town seats © GeoNames (CC BY 4.0)"])
+    out = static_category_map(towns, PALETTE, tmp_path / "map.png", **kw)
+    img = Image.open(out)
+    assert abs(img.size[0] - A4_INCHES[0] * 300) <= 2 or abs(img.size[0] - A4_INCHES[1] * 300) <= 2
+    fig = category_figure(towns, PALETTE, **kw)
+    fig.canvas.draw()
+    page = fig.bbox
+    by_gid = {}
+    for a in fig.findobj():
+        if a.get_gid():
+            by_gid.setdefault(a.get_gid(), []).append(a)
+    ax = fig.axes[0]
+    polys = [shapely.affinity.affine_transform(g, [*ax.transData.get_matrix()[0, :2],
+                                                   *ax.transData.get_matrix()[1, :2],
+                                                   ax.transData.get_matrix()[0, 2],
+                                                   ax.transData.get_matrix()[1, 2]])
+             for g in fig.towntype_towns]
+    towns_px = shapely.union_all(polys)
+    for gid in ("title", "notice", "legend", "footer"):
+        (artist,) = by_gid[gid]
+        b = _display_box(artist, fig)
+        # inside the page (the notice was clipped at both edges before)
+        assert b.x0 >= page.x0 and b.x1 <= page.x1 and b.y0 >= page.y0 and b.y1 <= page.y1, gid
+        # and over no town
+        assert not shapely.box(b.x0, b.y0, b.x1, b.y1).intersects(towns_px), gid
+    # the long title was wrapped onto two lines or more
+    assert "\n" in by_gid["title"][0].get_text()
+    # no-data towns are in the legend with their count
+    legend_text = [t.get_text() for t in by_gid["legend"][0].get_texts()]
+    assert "无指标数据（9）" in legend_text
+    # town names: a halo, and no two names overlap
+    labels = by_gid.get("label", [])
+    assert len(labels) > 20 and labels[0].get_path_effects()
+    boxes = [_display_box(t, fig) for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_page_orientation_follows_the_region_shape(tmp_path):
+    from geo.static import category_figure
+
+    wide = six_towns()                        # 0.3° × 0.2°: wider than tall
+    fig = category_figure(wide, PALETTE, title="t")
+    w, h = fig.get_size_inches()
+    assert w > h
+    tall = wide.set_geometry(wide.geometry.scale(0.5, 3, origin=(112.3, 24.7)))
+    w, h = category_figure(tall, PALETTE, title="t").get_size_inches()
+    assert h > w
+
+
+def test_pdf_and_svg_are_vector(tmp_path):
+    out = static_category_map(six_towns(), PALETTE, tmp_path / "map.svg", title="连州")
+    text = out.read_text(encoding="utf-8")
+    assert "<path" in text and "<image" not in text
+    pdf = static_category_map(six_towns(), PALETTE, tmp_path / "map.pdf", title="连州")
+    assert b"/Subtype /Image" not in pdf.read_bytes()
