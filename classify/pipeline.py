@@ -43,7 +43,7 @@ from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
                             stability_from_draws)
 from classify.scoring import ScoreResult, county_key, score
 from classify.sheets import sheet_names
-from classify.suggest import Suggestion, suggest
+from classify.suggest import suggest
 from classify.taxonomy import load_taxonomy, taxonomy_source
 from classify.uncertainty import monte_carlo
 from geo.coverage import DisplayCoverage
@@ -606,8 +606,7 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
 
 
 def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame,
-                  ind: Indicators, taxonomy, scored: ScoreResult
-                  ) -> list[Suggestion]:
+                  ind: Indicators, taxonomy, scored: ScoreResult) -> list:
     """Step 7, suggest: the self-assessment evidence of every town, nothing written
     (:func:`classify.suggest.suggest`; the sheets are written by the output stage).
 
@@ -698,7 +697,8 @@ POPUP_INDICATORS = ("gdp", "fiscal_revenue", "population", "industrial_output", 
 
 def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: IndicatorSystem,
               counties: gpd.GeoDataFrame | None, suggestions: list, *,
-              today: str | None = None, coverage: DisplayCoverage | None = None):
+              today: str | None = None, coverage: DisplayCoverage | None = None,
+              suggestion_links: bool = True):
     """Step 8, map: the interactive map of the categories (:func:`geo.maps.town_map`),
     not saved.
 
@@ -718,6 +718,8 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
         The date shown on the map (ISO; default today).
     coverage : geo.coverage.DisplayCoverage, optional
         The cleaned town outlines (shared with the static maps); made here if None.
+    suggestion_links : bool
+        Popups link to the towns' sheets (False when no sheets were written).
 
     Returns
     -------
@@ -734,7 +736,7 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
     return town_map(shown, palette=taxonomy.palette(), title=_title(opts), notice=opts.notice,
                     attribution=opts.attribution, basemap=opts.basemap,
                     basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
-                    suggestion_links=True, indicators=popup,
+                    suggestion_links=suggestion_links, indicators=popup,
                     date=today or _dt.date.today().isoformat(),
                     coverage=coverage if coverage is not None
                     else DisplayCoverage(frame.geometry))

@@ -119,6 +119,8 @@ class ExpertWeights(_Weighter):
 class EntropyWeights(_Weighter):
     """Entropy weights (熵权法); see the module docstring for the formula.
 
+    ``X`` must be non-negative (min–max normalised values).
+
     Attributes
     ----------
     entropy_, divergence_ : ndarray
@@ -131,8 +133,10 @@ class EntropyWeights(_Weighter):
         for j in range(k):
             x = X[:, j][~np.isnan(X[:, j])]
             if (x < 0).any():
-                raise ConfigError("entropy weights need non-negative (min–max normalised) "
-                                  f"values; column {j} has {x.min()}",
+                # the first words are scikit-learn's (its estimator checks look for them)
+                raise ConfigError("Negative values in data passed to EntropyWeights: entropy "
+                                  "weights need non-negative (min–max normalised) values; "
+                                  f"column {j} has {x.min()}",
                                   key="methods.weighting")
             total = x.sum()
             if x.size < 2 or total <= 0:
@@ -143,6 +147,11 @@ class EntropyWeights(_Weighter):
         self.entropy_ = e
         self.divergence_ = np.clip(1.0 - e, 0.0, None)
         return self.divergence_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
 
 
 class CriticWeights(_Weighter):
