@@ -41,6 +41,7 @@ a value on *j*):
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import validate_data
@@ -168,8 +169,6 @@ class CriticWeights(_Weighter):
     """
 
     def _weights(self, X):
-        import pandas as pd
-
         df = pd.DataFrame(X)
         std = np.nan_to_num(df.std(ddof=1).to_numpy())
         # snapped, so that sums taken in another row order cannot tell a perfect
