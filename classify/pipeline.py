@@ -897,16 +897,36 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
     }
 
 
-def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: None) -> RunResult:
-    """Run the whole pipeline and write every output of the contract into ``opts.out``.
+def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) -> RunResult:
+    """Run the whole pipeline: every step of :data:`__all__` in order, and — when
+    ``opts.out`` is a folder — the output stage writing every output of the contract.
 
     Outputs appear only when the whole run succeeded, and replace ``opts.out`` whole (see
     :func:`classify.outputs.staged_output`); ``opts.out`` is checked before any input is
-    read.
+    read.  With ``opts.out=None`` nothing is written (``towntype.run`` without ``out``).
 
     Warnings raised during the run are recorded in ``run.json`` (``warnings``) and issued
     again to the caller when the run ends (each once; see :mod:`classify.console`).
+
+    Parameters
+    ----------
+    opts : RunOptions
+    log : callable, optional
+        Receives each message of the run (they are kept in ``manifest["log"]`` too).
+
+    Returns
+    -------
+    RunResult
+        ``towns``, ``join_report``, ``files`` (empty without ``out``), ``manifest`` (what
+        ``run.json`` holds) and ``extra`` (the rules trace, clusters, Monte Carlo result,
+        suggestions, scores, taxonomy, indicators, options).
+
+    Raises
+    ------
+    geo.errors.TowntypeError
+        Bad input or configuration, naming the file, row, column or key and the fix.
     """
+    log = log if log is not None else (lambda msg: None)
     frozen = gc.get_freeze_count()
     caught: list = []
     try:

@@ -145,9 +145,12 @@ class Result:
         return lines
 
     def __repr__(self) -> str:
+        """The summary as text: towns, join accounting, categories, files, data notice."""
         return "\n".join(self._lines())
 
     def _repr_html_(self) -> str:
+        """The summary shown by a notebook: towns per category and the join accounting
+        (boundary features and table rows by status)."""
         counts = self.manifest["counts"]
         e = html.escape
         cats = "".join(f"<tr><td>{e(str(r.label))}</td><td>{e(str(r.category))}</td>"
