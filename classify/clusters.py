@@ -46,7 +46,6 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import kneighbors_graph
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
-from spopt.region import Skater
 from threadpoolctl import threadpool_limits
 
 from classify.errors import ConfigError
@@ -189,6 +188,10 @@ def _ward_spatial(X, k, seed, w, opts):
 
 
 def _skater(X, k, seed, w, opts):
+    # imported here, not at the top: spopt imports pointpats and with it matplotlib
+    # (about 1 s), which `import towntype` should not pay for a method rarely chosen
+    from spopt.region import Skater
+
     cols = [f"f{j}" for j in range(X.shape[1])]
     gdf = gpd.GeoDataFrame(pd.DataFrame(X, columns=cols))
     with warnings.catch_warnings():
