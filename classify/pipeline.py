@@ -1,6 +1,12 @@
 """The pipeline: wires read → join → indicators → scores → categories → clusters →
-suggestions → map → outputs.  It holds no analysis of its own; every step is a public
-function of ``geo`` or ``classify`` that a notebook can call alone.
+suggestions → map → outputs.  It holds no analysis of its own.
+
+Each step is a public function here (:func:`read_inputs`, :func:`join_inputs`,
+:func:`make_indicators`, :func:`score_towns`, :func:`assemble`, :func:`categorise`,
+:func:`cluster`, :func:`designate`, :func:`suggest_towns`, :func:`build_map`,
+:func:`write_maps`) that takes the run's :class:`RunOptions` and what the step before
+returned; :func:`run_pipeline` (the ``towntype`` command, ``towntype.run``) calls them in
+that order, and a notebook can call them one by one (``towntype.steps``).
 """
 
 from __future__ import annotations
@@ -50,9 +56,9 @@ from geo.coverage import DisplayCoverage
 from geo.errors import InputError, InputWarning
 from geo.join import join_towns
 from geo.maps import save_map, town_map
-from geo.read import read_boundaries
+from geo.read import BoundaryReport, read_boundaries
 from geo.static import static_category_maps
-from geo.tables import read_table
+from geo.tables import ParsedTable, read_table
 
 __all__ = ["RunOptions", "RunResult", "run_pipeline", "demo_options", "summary_lines",
            "init_config", "DEMO_NOTICE", "ATTRIBUTION",
@@ -198,9 +204,9 @@ class Inputs(NamedTuple):
     #: one row per boundary feature, EPSG:4326, with the key columns found
     boundaries: gpd.GeoDataFrame
     #: how the boundary file was read (:class:`geo.read.BoundaryReport`)
-    boundary_report: object
-    #: the indicator table, its units and messages (:class:`geo.tables.Table`)
-    table: object
+    boundary_report: BoundaryReport
+    #: the indicator table, its units and messages (:class:`geo.tables.ParsedTable`)
+    table: ParsedTable
     #: county outlines for the map (``--counties``), or None
     counties: gpd.GeoDataFrame | None
 

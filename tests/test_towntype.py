@@ -120,3 +120,22 @@ def test_api_reference_lists_the_public_surface():
         assert f"## `{mod.__name__}`" in text
         missing = [n for n in mod.__all__ if f"`{n}" not in text and f".{n}`" not in text]
         assert not missing, f"{mod.__name__}: {missing} not in docs/API.md"
+
+
+def test_the_steps_one_by_one_give_the_run_s_categories_and_stability(demo):
+    """The notebook's route (towntype.steps) is the pipeline's: same frame, same stability."""
+    from towntype import steps
+
+    opts = demo.options
+    inputs = steps.read_inputs(opts)
+    joined, report = steps.join_inputs(opts, inputs.boundaries, inputs.table)
+    ind = steps.make_indicators(opts, joined, inputs.table)
+    scored = steps.score_towns(opts, joined, ind)
+    frame, taxonomy, trace, mc = steps.categorise(opts, steps.assemble(joined, ind, scored),
+                                                  ind, scored)
+    frame, clusters, _ = steps.cluster(opts, frame, taxonomy)
+    assert len(report) == len(demo.join_report)
+    for col in ("town_code", "category", "target", "stability", "cluster"):
+        assert_array_equal(frame[col].to_numpy(), demo.towns[col].to_numpy(), err_msg=col)
+    suggestions = steps.suggest_towns(opts, frame, trace, ind, taxonomy, scored)
+    assert [s.category for s in suggestions] == [s.category for s in demo.suggestions]
