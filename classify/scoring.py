@@ -260,13 +260,13 @@ class ScoreResult:
     model: ScoreModel
     treatment: pd.DataFrame = field(default_factory=pd.DataFrame)
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
-    reference: dict | None = None
     dimensions: pd.DataFrame = field(default_factory=pd.DataFrame)
     messages: list = field(default_factory=list)
     #: :func:`classify.indicators.check_values`'s report, when the pipeline made one
     value_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["row", "column", "town_code", "town", "indicator", "value", "unit",
                  "check", "problem_zh", "problem_en", "action"]))
+    reference: dict | None = None
 
 
 def _select(indicators: pd.DataFrame, system: IndicatorSystem):
