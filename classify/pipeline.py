@@ -86,7 +86,13 @@ ATTRIBUTION = ("Town seats © GeoNames (CC BY 4.0)",
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything a run depends on (recorded in full in ``run.json``)."""
+    """Everything a run depends on (recorded in full in ``run.json``).
+
+    One field per flag of ``towntype run`` (``--cluster-method`` → ``cluster_method``);
+    values are checked when the options are made (:class:`geo.errors.InputError` naming
+    the flag).  ``out=None``: nothing is written.  Change one with
+    :func:`dataclasses.replace`.
+    """
 
     boundaries: Path
     indicators: Path
@@ -144,7 +150,21 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    """What a run produced: the towns table, the join report, files and the manifest."""
+    """What a run produced: the towns table, the join report, files and the manifest.
+
+    Attributes
+    ----------
+    towns : GeoDataFrame
+    join_report : DataFrame
+    files : list of Path
+        Files written (empty when ``opts.out`` is None).
+    manifest : dict
+        What ``run.json`` holds.
+    extra : dict
+        ``trace``, ``clusters``, ``crosstab``, ``monte_carlo``, ``suggestions``,
+        ``scores``, ``taxonomy``, ``indicators``, ``counties``, ``designations``,
+        ``options``, ``today``.
+    """
 
     towns: gpd.GeoDataFrame
     join_report: pd.DataFrame
@@ -275,7 +295,7 @@ def _read_context(path: Path) -> gpd.GeoDataFrame:
     return outlines.to_crs(4326)
 
 
-def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table, *,
+def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTable, *,
                 timer: _Timer | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Step 2, join: table rows to boundary features (:func:`geo.join.join_towns`).
 
@@ -327,7 +347,7 @@ class Indicators(NamedTuple):
     value_checks: pd.DataFrame
 
 
-def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table, *,
+def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTable, *,
                     timer: _Timer | None = None) -> Indicators:
     """Step 3, indicators: the table's columns recognised and converted to the system's
     indicators and units (:func:`classify.indicators.build_indicators`).
@@ -397,7 +417,21 @@ def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
                 encoding: str = "auto") -> tuple[Path, list[str]]:
     """``towntype init``: write a starter TOML config for an indicator table.
 
-    Returns the path written and lines saying what was recognised and what was not.
+    Parameters
+    ----------
+    indicators : Path
+        The indicator table (CSV or workbook).
+    out : Path
+        The TOML file to write.
+    sheet, encoding : optional
+        As ``--sheet`` and ``--encoding``.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    lines : list of str
+        What was recognised (column → indicator) and what was not.
     """
     table = read_table(indicators, sheet=sheet, encoding=encoding)
     system = load_system(None)
@@ -412,7 +446,20 @@ def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
 
 
 def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
-    """The short summary printed at the end of a run."""
+    """The short summary printed at the end of a run.
+
+    Parameters
+    ----------
+    result : RunResult
+        From :func:`run_pipeline` with an output folder.
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    list of str
+        What needs checking first (rows not matched), then the join accounting, the
+        categories, the output folder and the data notice.
+    """
     m = result.manifest
     counts = m["counts"]
     cats = counts.get("categories", {})
