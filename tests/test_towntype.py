@@ -98,6 +98,12 @@ def test_bad_input_is_an_input_error_naming_the_file(tmp_path):
 
 
 def test_missing_pygeoda_names_the_extra(monkeypatch):
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert any(d.startswith("pygeoda") for d in project["project"]["optional-dependencies"]["geoda"])
+    assert not any(d.startswith("pygeoda") for d in project["project"]["dependencies"])
     monkeypatch.setitem(sys.modules, "pygeoda", None)      # import pygeoda → ImportError
     frame = pd.DataFrame({"score_industry": np.arange(6.0), "score_tourism": np.ones(6)})
     from libpysal.weights import lat2W
