@@ -27,19 +27,35 @@ sd 1; within-cluster sums of squares are in that space (:func:`within_ss`).
 
 from __future__ import annotations
 
+import numbers
+import tempfile
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+from libpysal.weights import W
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import connected_components
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import kneighbors_graph
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
 from classify.errors import ConfigError
+from geo.contiguity import contiguity_weights
 from geo.errors import InputWarning
 
 __all__ = ["cluster_towns", "ClusterResult", "METHODS", "SPATIAL", "DIM_LABELS",
-           "features", "within_ss", "name_clusters", "agreement"]
+           "features", "within_ss", "name_clusters", "agreement", "refine_contiguous",
+           "KMeansClusters", "WardClusters", "GMMClusters", "WardSpatialClusters",
+           "SkaterClusters", "SkaterGeodaClusters", "RedcapClusters", "CLUSTERERS"]
 
 DIMS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology", "centrality")
 # label table for cluster names: (short Chinese, English)
@@ -151,18 +167,12 @@ def within_ss(X: np.ndarray, labels) -> float:
 
 # -- methods -------------------------------------------------------------------------------
 def _kmeans(X, k, seed, w, opts):
-    from sklearn.cluster import KMeans
-
     return KMeans(k, n_init=opts.get("n_init", 10), random_state=seed).fit_predict(X)
 
 
 def _ward(X, k, seed, w, opts):
-    from sklearn.cluster import AgglomerativeClustering
-
     conn = None
     if len(X) > WARD_DENSE_MAX:
-        from sklearn.neighbors import kneighbors_graph
-
         conn = kneighbors_graph(X, 10, include_self=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # sklearn completes a disconnected kNN graph
@@ -170,16 +180,12 @@ def _ward(X, k, seed, w, opts):
 
 
 def _gmm(X, k, seed, w, opts):
-    from sklearn.mixture import GaussianMixture
-
     return GaussianMixture(k, n_init=opts.get("gmm_init", max(1, opts.get("n_init", 10) // 2)),
                            random_state=seed,
                            reg_covar=1e-4).fit_predict(X)
 
 
 def _ward_spatial(X, k, seed, w, opts):
-    from sklearn.cluster import AgglomerativeClustering
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # bootstrap subgraphs may be disconnected
         lab = AgglomerativeClustering(k, linkage="ward",
@@ -190,7 +196,8 @@ def _ward_spatial(X, k, seed, w, opts):
 
 
 def _skater(X, k, seed, w, opts):
-    import geopandas as gpd
+    # imported here, not at the top: spopt imports pointpats and with it matplotlib
+    # (about 1 s), which `import towntype` should not pay for a method rarely chosen
     from spopt.region import Skater
 
     cols = [f"f{j}" for j in range(X.shape[1])]
@@ -205,7 +212,7 @@ def _skater(X, k, seed, w, opts):
 def _geoda(kind):
     def run(X, k, seed, w, opts):
         gw = _pygeoda_weights(w)
-        import pygeoda
+        pygeoda = _pygeoda()
 
         data = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
         if kind == "skater":
@@ -218,17 +225,20 @@ def _geoda(kind):
     return run
 
 
+def _pygeoda():
+    """pygeoda, an optional dependency (the ``geoda`` extra): imported here only."""
+    try:
+        import pygeoda      # optional: pip install "towntype[geoda]"
+    except ImportError as err:
+        raise ConfigError("methods 'skater_geoda' and 'redcap' need pygeoda: install the "
+                          "geoda extra (pip install \"towntype[geoda]\"), or use "
+                          "'ward_spatial' / 'skater'", key="clusters.method") from err
+    return pygeoda
+
+
 def _pygeoda_weights(w):
     """The same libpysal weights as a pygeoda ``Weight`` (through a GAL file)."""
-    import tempfile
-    from pathlib import Path
-
-    try:
-        import pygeoda
-    except ImportError as err:
-        raise ConfigError("methods 'skater_geoda' and 'redcap' need pygeoda "
-                          "(pip install pygeoda), or use 'ward_spatial' / 'skater'",
-                          key="clusters.method") from err
+    pygeoda = _pygeoda()
     n = w.n
     lines = [f"0 {n} towns id"]
     for i in range(n):
@@ -352,8 +362,6 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 30,
 
 # -- sweep, profiles, names -------------------------------------------------------------------
 def _scores(X, lab, seed) -> dict:
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-
     if not 2 <= len(np.unique(lab)) <= len(X) - 1:   # the scores are defined for these
         return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
     sample = min(len(X), 2000)  # silhouette is O(n²): a seeded sample of 2,000 towns
@@ -432,9 +440,6 @@ def _sub_weights(w, keep: np.ndarray):
     stays connected with O(n) links (GeoDa's SKATER crashes on a disconnected graph, and
     a bootstrap sample should not split the map).
     """
-    from libpysal.weights import W
-    from scipy.sparse.csgraph import connected_components
-
     n = w.n
     kept = np.zeros(n, bool)
     kept[keep] = True
@@ -485,9 +490,7 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
         keep = _resample(rng, len(X), len(ks))
         sub_seed = int(rng.integers(0, 2**31 - 1))
         if method == "kmeans":  # warm start from the reference centres: fast, aligned
-            from sklearn.cluster import KMeans
-
-            blab = KMeans(len(ks), init=ref_c, n_init=1, random_state=sub_seed) \
+                    blab = KMeans(len(ks), init=ref_c, n_init=1, random_state=sub_seed) \
                 .fit_predict(X[keep])
         else:
             sw = _sub_weights(w, keep) if method in SPATIAL else None
@@ -506,8 +509,6 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
 
 # -- entry point -------------------------------------------------------------------------------
 def _weights(frame, geometry, contiguity, method):
-    from geo.contiguity import contiguity_weights
-
     if geometry is None and hasattr(frame, "geometry") and "geometry" in frame:
         geometry = frame.geometry
     if geometry is None:
@@ -629,6 +630,209 @@ def _one_group(frame, X, cols, method, name_threshold) -> ClusterResult:
     return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
                          pd.Series(np.nan, index=idx, name="cluster_stability"), names,
                          method, 1, cols, None, [msg])
+
+
+# -- estimators -------------------------------------------------------------------------------
+class _Clusterer(ClusterMixin, BaseEstimator):
+    """A method of :data:`METHODS` as a scikit-learn estimator.
+
+    ``fit`` runs the same function as :func:`cluster_towns` on ``X`` as given (no
+    standardising: put a ``StandardScaler`` before it in a ``Pipeline``); labels are
+    0..k-1 in the method's own order.
+    """
+
+    _method = ""
+
+    def __init__(self, n_clusters: int = 5, *, random_state=None, n_init: int = 10):
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+        self.n_init = n_init
+
+    def _check(self, X):
+        if not isinstance(self.n_clusters, numbers.Integral) or self.n_clusters < 1:
+            raise ValueError(f"n_clusters must be a whole number ≥ 1, got {self.n_clusters!r}")
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters="
+                             f"{self.n_clusters}: give fewer clusters or more towns")
+
+    def _seed(self) -> int:
+        """``random_state`` as the int seed the methods take (an int is used as is, so
+        the labels equal :func:`cluster_towns`' with ``seed=random_state``)."""
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 2))
+
+    def _fit_labels(self, X, w):
+        self._check(X)
+        # the spatial methods have no restarts (n_init) and only Ward's has a refinement
+        opts = {"n_init": getattr(self, "n_init", 10), "refine": getattr(self, "refine", True)}
+        return np.asarray(METHODS[self._method](X, self.n_clusters, self._seed(), w, opts))
+
+    def fit(self, X, y=None):
+        """Cluster the rows of ``X`` (towns × features); returns ``self``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_towns, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+            With ``labels_`` (one label per town, 0..k-1).
+        """
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
+        self.labels_ = self._fit_labels(X, None)
+        return self
+
+
+class KMeansClusters(_Clusterer):
+    """k-means (scikit-learn ``KMeans``, ``n_init`` restarts).
+
+    Parameters
+    ----------
+    n_clusters : int
+    random_state : int, RandomState or None
+    n_init : int
+
+    Attributes
+    ----------
+    labels_ : ndarray of int
+
+    Examples
+    --------
+    >>> KMeansClusters(3, random_state=0).fit(X).labels_     # doctest: +SKIP
+    """
+
+    _method = "kmeans"
+
+
+class WardClusters(_Clusterer):
+    """Ward's hierarchical clustering (``AgglomerativeClustering(linkage="ward")``;
+    above ``WARD_DENSE_MAX`` towns with a 10-nearest-neighbour connectivity).
+
+    Parameters and attributes as :class:`KMeansClusters` (``random_state`` and
+    ``n_init`` are not used: Ward is deterministic).
+    """
+
+    _method = "ward"
+
+
+class GMMClusters(_Clusterer):
+    """Gaussian mixture (``GaussianMixture``, full covariances, ``n_init // 2``
+    initialisations), each town labelled with its most likely component.
+
+    Parameters and attributes as :class:`KMeansClusters`.
+    """
+
+    _method = "gmm"
+
+
+class _SpatialClusterer(_Clusterer):
+    """A spatially constrained method: clusters are contiguous on the weights.
+
+    Parameters
+    ----------
+    w : libpysal W, GeoDataFrame or GeoSeries, optional
+        The contiguity (rows in the order of ``X``), or the towns' boundaries to build it
+        from (:func:`geo.contiguity.contiguity_weights`; islands are attached to their
+        nearest neighbour).  None: ``X`` must be a GeoDataFrame, whose geometry is used.
+    n_clusters : int
+    contiguity : {"queen", "rook"}
+    columns : list of str, optional
+        With a GeoDataFrame ``X``: the feature columns (default: every numeric column).
+    random_state : int, RandomState or None
+
+    Attributes
+    ----------
+    labels_ : ndarray of int
+    w_ : libpysal W
+        The weights used.
+    links_ : DataFrame or None
+        Links added to make the weights connected.
+    """
+
+    def __init__(self, w=None, n_clusters: int = 5, *, contiguity: str = "queen",
+                 columns=None, random_state=None):
+        self.w = w
+        self.n_clusters = n_clusters
+        self.contiguity = contiguity
+        self.columns = columns
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Cluster the rows of ``X`` (or of the GeoDataFrame ``X``'s ``columns``) into
+        ``n_clusters`` contiguous regions; returns ``self``.
+
+        Raises
+        ------
+        classify.errors.ConfigError
+            No weights and no geometry, or weights for another number of towns.
+        """
+        source = self.w
+        if isinstance(X, gpd.GeoDataFrame):
+            source = X if source is None else source
+            cols = self.columns if self.columns is not None else [
+                c for c in X.columns if c != X.geometry.name
+                and pd.api.types.is_numeric_dtype(X[c])]
+            X = pd.DataFrame(X[cols])
+        if source is None:
+            raise ConfigError(f"{type(self).__name__} needs the towns' contiguity: give w= "
+                              "(libpysal weights or the GeoDataFrame of the towns) or fit "
+                              "it on a GeoDataFrame", key="clusters.method")
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
+        if hasattr(source, "neighbors"):
+            w, links = source, None
+        else:
+            frame = source if isinstance(source, gpd.GeoDataFrame) else \
+                gpd.GeoDataFrame(geometry=gpd.GeoSeries(source))
+            w, links = _weights(frame, frame.geometry, self.contiguity, self._method)
+        if w.n != X.shape[0]:
+            raise ConfigError(f"the weights are for {w.n} towns but X has {X.shape[0]} rows; "
+                              "give the weights (or boundaries) of the same towns, in the "
+                              "same order", key="clusters.method")
+        self.w_, self.links_ = w, links
+        self.labels_ = self._fit_labels(X, w)
+        return self
+
+
+class WardSpatialClusters(_SpatialClusterer):
+    """Contiguity-constrained Ward (``AgglomerativeClustering(connectivity=w)``, the
+    ``spopt.region.WardSpatial`` pattern) with the contiguity-keeping refinement
+    (:func:`refine_contiguous`; ``refine=False`` skips it).
+    """
+
+    _method = "ward_spatial"
+
+    def __init__(self, w=None, n_clusters: int = 5, *, contiguity: str = "queen",
+                 columns=None, random_state=None, refine: bool = True):
+        super().__init__(w, n_clusters, contiguity=contiguity, columns=columns,
+                         random_state=random_state)
+        self.refine = refine
+
+
+class SkaterClusters(_SpatialClusterer):
+    """SKATER (``spopt.region.Skater``: minimum-spanning-tree pruning)."""
+
+    _method = "skater"
+
+
+class SkaterGeodaClusters(_SpatialClusterer):
+    """GeoDa's SKATER via pygeoda (the ``geoda`` extra: ``pip install "towntype[geoda]"``)."""
+
+    _method = "skater_geoda"
+
+
+class RedcapClusters(_SpatialClusterer):
+    """GeoDa's REDCAP (full-order Ward linkage) via pygeoda (the ``geoda`` extra)."""
+
+    _method = "redcap"
+
+
+#: method name (a key of :data:`METHODS`) → estimator class
+CLUSTERERS: dict[str, type[_Clusterer]] = {
+    c._method: c for c in (KMeansClusters, WardClusters, GMMClusters, WardSpatialClusters,
+                           SkaterClusters, SkaterGeodaClusters, RedcapClusters)}
 
 
 # -- agreement ---------------------------------------------------------------------------------

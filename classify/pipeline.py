@@ -1,6 +1,12 @@
 """The pipeline: wires read → join → indicators → scores → categories → clusters →
-suggestions → map → outputs.  It holds no analysis of its own; every step is a public
-function of ``geo`` or ``classify`` that a notebook can call alone.
+suggestions → map → outputs.  It holds no analysis of its own.
+
+Each step is a public function here (:func:`read_inputs`, :func:`join_inputs`,
+:func:`make_indicators`, :func:`score_towns`, :func:`assemble`, :func:`categorise`,
+:func:`cluster`, :func:`designate`, :func:`suggest_towns`, :func:`build_map`,
+:func:`write_maps`) that takes the run's :class:`RunOptions` and what the step before
+returned; :func:`run_pipeline` (the ``towntype`` command, ``towntype.run``) calls them in
+that order, and a notebook can call them one by one (``towntype.steps``).
 """
 
 from __future__ import annotations
@@ -15,25 +21,52 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from importlib.metadata import version
+from typing import Callable, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+import sklearn
+from pyogrio.errors import DataLayerError, DataSourceError
 
 from classify import __version__
 from classify.bundled import DEMO, data_dir
+from classify.clusters import agreement, cluster_towns
+from classify.config import IndicatorSystem, load_system
+from classify.console import for_manifest, reissue, warning_records
+from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.console import for_manifest, reissue, warning_records
 from classify.forked import Forked
 from classify.levels import Level, add_group_ranks, level, rekey_table, resolve_level
+from classify.indicators import build_indicators, recognise, write_starter_config
+from classify.model_io import apply_model, model_record, save_run_model
+from classify.numfmt import unit_label
 from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
                               write_manifest, write_towns)
+from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
+                            stability_from_draws)
+from classify.scoring import ScoreResult, county_key, score
+from classify.sheets import sheet_names
+from classify.suggest import suggest
+from classify.taxonomy import load_taxonomy, taxonomy_source
+from classify.uncertainty import monte_carlo
+from geo.coverage import DisplayCoverage
 from geo.errors import InputError, InputWarning
+from geo.join import join_towns
+from geo.maps import save_map, town_map
+from geo.read import BoundaryReport, read_boundaries
+from geo.static import static_category_maps
+from geo.tables import ParsedTable, read_table
 
 __all__ = ["RunOptions", "RunResult", "run_pipeline", "demo_options", "summary_lines",
-           "init_config", "DEMO_NOTICE"]
+           "init_config", "DEMO_NOTICE", "ATTRIBUTION",
+           # the steps, in the order run_pipeline calls them
+           "Inputs", "read_inputs", "join_inputs", "Indicators", "make_indicators",
+           "score_towns", "assemble", "categorise", "cluster", "designate", "suggest_towns",
+           "build_map", "write_maps"]
 
 #: Shown wherever the demo's numbers are shown (map title, sheets, workbook, manifest).
 DEMO_NOTICE = ("示例数据：指标数值为演示用途生成，并非官方统计；镇界为近似边界。"
@@ -54,11 +87,18 @@ ATTRIBUTION = ("Town seats © GeoNames (CC BY 4.0)",
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything a run depends on (recorded in full in ``run.json``)."""
+    """Everything a run depends on (recorded in full in ``run.json``).
+
+    One field per flag of ``towntype run`` (``--cluster-method`` → ``cluster_method``);
+    values are checked when the options are made (:class:`geo.errors.InputError` naming
+    the flag).  ``out=None``: nothing is written.  Change one with
+    :func:`dataclasses.replace`.
+    """
 
     boundaries: Path
     indicators: Path
-    out: Path = Path("towntype-out")
+    #: the output folder; None: nothing written (``towntype.run`` without ``out``)
+    out: Path | None = Path("towntype-out")
     counties: Path | None = None
     config: Path | None = None
     #: taxonomy preset or TOML; None: the level's default (towns: guangdong)
@@ -118,7 +158,21 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    """What a run produced: the towns table, the join report, files and the manifest."""
+    """What a run produced: the towns table, the join report, files and the manifest.
+
+    Attributes
+    ----------
+    towns : GeoDataFrame
+    join_report : DataFrame
+    files : list of Path
+        Files written (empty when ``opts.out`` is None).
+    manifest : dict
+        What ``run.json`` holds.
+    extra : dict
+        ``trace``, ``clusters``, ``crosstab``, ``monte_carlo``, ``suggestions``,
+        ``scores``, ``taxonomy``, ``indicators``, ``counties``, ``designations``,
+        ``options``, ``today``.
+    """
 
     towns: gpd.GeoDataFrame
     join_report: pd.DataFrame
@@ -127,9 +181,10 @@ class RunResult:
     extra: dict = field(default_factory=dict)
 
 
-def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
+def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptions:
     """Options of ``towntype demo``: the bundled Qingyuan region, with its data notice;
-    with ``level`` another level's demo (``[levels.<id>.demo]``: the 122 counties)."""
+    with ``level`` another level's demo (``[levels.<id>.demo]``: the 122 counties);
+    ``out=None``: nothing written."""
     root = data_dir()
     lv = level(kwargs.get("level", "town") if kwargs.get("level", "auto") != "auto" else "town")
     if lv.id != "town":
@@ -148,7 +203,7 @@ def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
                                "(illustrative data)")
     return RunOptions(
         boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
-        counties=root / DEMO["counties"], out=Path(out),
+        counties=root / DEMO["counties"], out=None if out is None else Path(out),
         notice=DEMO_NOTICE, attribution=ATTRIBUTION, **kwargs)
 
 
@@ -162,8 +217,9 @@ class _Timer:
     unfreezes everything when it returns.
     """
 
-    def __init__(self, log: Callable[[str], None]):
+    def __init__(self, log: Callable[[str], None], *, freeze: bool = True):
         self.log = log
+        self.freeze = freeze
         self.seconds: dict[str, float] = {}
 
     @contextlib.contextmanager
@@ -173,13 +229,65 @@ class _Timer:
         # a stage timed in parts (suggestions: before and after a wait) adds them up
         self.seconds[stage] = round(self.seconds.get(stage, 0.0)
                                     + time.perf_counter() - start, 3)
-        gc.freeze()
+        if self.freeze:     # only inside run_pipeline, which unfreezes when it returns
+            gc.freeze()
 
 
-def _read_inputs(opts: RunOptions, timer: _Timer):
-    from geo.read import read_boundaries
-    from geo.tables import read_table
+def _timer(timer: _Timer | None, log: Callable[[str], None] | None = None) -> _Timer:
+    """The run's timer, or (a step called on its own) one that only passes messages on."""
+    if timer is not None:
+        return timer
+    return _Timer(log if log is not None else (lambda msg: None), freeze=False)
 
+
+class Inputs(NamedTuple):
+    """What :func:`read_inputs` returns (unpacks as a tuple, in this order)."""
+
+    #: one row per boundary feature, EPSG:4326, with the key columns found
+    boundaries: gpd.GeoDataFrame
+    #: how the boundary file was read (:class:`geo.read.BoundaryReport`)
+    boundary_report: BoundaryReport
+    #: the indicator table, its units and messages (:class:`geo.tables.ParsedTable`)
+    table: ParsedTable
+    #: county outlines for the map (``--counties``), or None
+    counties: gpd.GeoDataFrame | None
+    #: the unit level the table's codes (or ``--level``) say
+    level: Level | None = None
+    #: the console line saying it
+    level_said: str = ""
+
+
+def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
+                log: Callable[[str], None] | None = None) -> Inputs:
+    """Step 1, read: the boundary file, the indicator table and the county outlines.
+
+    Parameters
+    ----------
+    opts : RunOptions
+        ``boundaries``, ``indicators``, ``counties`` and the reading options (``layer``,
+        ``boundary_encoding``, ``crs``, ``datum``, ``duplicate_codes``, ``sheet``,
+        ``encoding``).
+    timer : internal
+        The run's stage timer (leave None when calling the step alone).
+    log : callable, optional
+        Receives what the readers say (columns found, encodings); default: discarded.
+
+    Returns
+    -------
+    Inputs
+        ``(boundaries, boundary_report, table, counties)``.
+
+    Raises
+    ------
+    geo.errors.InputError
+        A file cannot be read, has no geometry or no key columns.
+
+    Warns
+    -----
+    geo.errors.InputWarning
+        Problems of the boundary file that need the user's attention.
+    """
+    timer = _timer(timer, log)
     with timer("read"):
         # the table first: its codes say the level, which says how the boundaries are keyed
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
@@ -198,7 +306,12 @@ def _read_inputs(opts: RunOptions, timer: _Timer):
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(msg, InputWarning, stacklevel=2)
     # the level line is said in the summary (run.json "level"), not among the details
-    return boundaries, breport, table, counties, lv, said
+    return Inputs(boundaries, breport, table, counties, lv, said)
+
+
+def _level_of(opts: RunOptions) -> Level:
+    """The unit level of a run's options (``auto`` before the inputs are read: town)."""
+    return level(opts.level if opts.level != "auto" else "town")
 
 
 def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
@@ -210,8 +323,6 @@ def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
 
 def _read_context(path: Path) -> gpd.GeoDataFrame:
     """County outlines for map context only (no keys needed), in EPSG:4326."""
-    from pyogrio.errors import DataLayerError, DataSourceError
-
     try:
         outlines = gpd.read_file(path, engine="pyogrio")
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
@@ -227,10 +338,36 @@ def _read_context(path: Path) -> gpd.GeoDataFrame:
     return outlines.to_crs(4326)
 
 
-def _join(opts: RunOptions, boundaries, table, timer: _Timer, lv: Level | None = None):
-    from geo.join import join_towns
+def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTable, *,
+                timer: _Timer | None = None, level: Level | None = None
+                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Step 2, join: table rows to boundary features (:func:`geo.join.join_towns`).
 
-    lv = lv or level("town")
+    Parameters
+    ----------
+    opts : RunOptions
+        ``join_on`` and ``crosswalk``; ``indicators`` names the table in errors.
+    boundaries, table
+        From :func:`read_inputs`.
+    timer : internal
+    level : classify.levels.Level, optional
+        The unit level (:func:`read_inputs` says it); default from ``opts.level``.
+
+    Returns
+    -------
+    joined : GeoDataFrame
+        One row per matched town (index 0..n-1): keys, table columns, geometry.
+    report : DataFrame
+        Every boundary feature and every table row with its status (``matched``,
+        ``ambiguous``, ``unmatched``, ``excluded``); counts in ``report.attrs["counts"]``.
+
+    Raises
+    ------
+    geo.errors.InputError
+        No table row matched any boundary feature.
+    """
+    timer = _timer(timer)
+    lv = level or _level_of(opts)
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
                                     crosswalk=opts.crosswalk, unit=lv.keys)
@@ -242,40 +379,108 @@ def _join(opts: RunOptions, boundaries, table, timer: _Timer, lv: Level | None =
     return joined.reset_index(drop=True), report
 
 
-def _score(opts: RunOptions, joined, table, timer: _Timer):
-    from classify.config import load_system
-    from classify.indicators import build_indicators, recognise
-    from classify.scoring import county_key, score
+class Indicators(NamedTuple):
+    """What :func:`make_indicators` returns (unpacks as a tuple, in this order)."""
 
+    #: the indicator system (``--config`` or the built-in default)
+    system: IndicatorSystem
+    #: which table column is which indicator, and which columns were not recognised
+    recognition: object
+    #: towns × indicators in the system's units (index like ``joined``)
+    values: pd.DataFrame
+    #: one row per missing or imputed value
+    missing_log: pd.DataFrame
+    #: impossible (treated as missing) and implausible (kept, flagged) values
+    value_checks: pd.DataFrame
+
+
+def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTable, *,
+                    timer: _Timer | None = None) -> Indicators:
+    """Step 3, indicators: the table's columns recognised and converted to the system's
+    indicators and units (:func:`classify.indicators.build_indicators`).
+
+    Parameters
+    ----------
+    opts : RunOptions
+        ``config`` (an indicator-system TOML, or None for the built-in one).
+    joined : GeoDataFrame
+        From :func:`join_inputs`.
+    table
+        From :func:`read_inputs` (its columns and declared units).
+    timer : internal
+
+    Returns
+    -------
+    Indicators
+        ``(system, recognition, values, missing_log, value_checks)``.
+    """
+    timer = _timer(timer)
     with timer("indicators"):
-        system = load_system(opts.config)
+        system = load_system(opts.config if opts.config is not None
+                             else _level_of(opts).indicator_config())
         recognition = recognise(list(table.data.columns), table.units, system)
         # file row numbers, so messages about a town's values name the row of the table
         rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
-        indicators, missing_log, value_checks = build_indicators(rows, recognition, system,
-                                                                 return_checks=True)
+        values, missing_log, value_checks = build_indicators(rows, recognition, system,
+                                                             return_checks=True)
+    return Indicators(system, recognition, values, missing_log, value_checks)
+
+
+def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
+                timer: _Timer | None = None, log: Callable[[str], None] | None = None
+                ) -> ScoreResult:
+    """Step 4, score: normalised indicators, weights, dimension scores and the composite
+    (:func:`classify.scoring.score`), or the earlier run's model (``opts.reference``).
+
+    Parameters
+    ----------
+    opts : RunOptions
+        ``weighting`` (None: the system's) or ``reference`` (an earlier run folder).
+    joined : GeoDataFrame
+        From :func:`join_inputs` (county keys: ranks within the county).
+    ind : Indicators
+        From :func:`make_indicators`.
+    timer : internal
+    log : callable, optional
+
+    Returns
+    -------
+    classify.scoring.ScoreResult
+        ``scores`` (towns × ``score_<dim>``, ``composite``, ``rank`` …), ``weights``,
+        ``model``; ``value_checks`` from ``ind``.
+    """
+    timer = _timer(timer, log)
     with timer("scoring"):
         if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
-            from classify.model_io import apply_model
-            result = apply_model(opts.reference, indicators, county_key(joined), system=system,
-                                 log=timer.log)
+            result = apply_model(opts.reference, ind.values, county_key(joined),
+                                 system=ind.system, log=timer.log)
         else:
-            result = score(indicators, system, weighting=opts.weighting,
+            result = score(ind.values, ind.system, weighting=opts.weighting,
                            county=county_key(joined))
-    result.value_checks = value_checks      # written as value_checks.csv
-    return system, recognition, indicators, missing_log, result
+    result.value_checks = ind.value_checks      # written as value_checks.csv
+    return result
 
 
 def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
                 encoding: str = "auto") -> tuple[Path, list[str]]:
     """``towntype init``: write a starter TOML config for an indicator table.
 
-    Returns the path written and lines saying what was recognised and what was not.
-    """
-    from classify.config import load_system
-    from classify.indicators import recognise, write_starter_config
-    from geo.tables import read_table
+    Parameters
+    ----------
+    indicators : Path
+        The indicator table (CSV or workbook).
+    out : Path
+        The TOML file to write.
+    sheet, encoding : optional
+        As ``--sheet`` and ``--encoding``.
 
+    Returns
+    -------
+    path : Path
+        The file written.
+    lines : list of str
+        What was recognised (column → indicator) and what was not.
+    """
     table = read_table(indicators, sheet=sheet, encoding=encoding)
     lv, said = resolve_level("auto", table)     # a county table starts from the county preset
     system = load_system(lv.indicator_config())
@@ -290,7 +495,20 @@ def init_config(indicators: Path, out: Path, *, sheet: str | None = None,
 
 
 def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
-    """The short summary printed at the end of a run."""
+    """The short summary printed at the end of a run.
+
+    Parameters
+    ----------
+    result : RunResult
+        From :func:`run_pipeline` with an output folder.
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    list of str
+        What needs checking first (rows not matched), then the join accounting, the
+        categories, the output folder and the data notice.
+    """
     m = result.manifest
     counts = m["counts"]
     cats = counts.get("categories", {})
@@ -341,23 +559,64 @@ def _action_lines(join: dict, lang: str) -> list[str]:
             "见 join_report.csv"]
 
 
-def _assemble(joined, indicators, recognition, scored) -> gpd.GeoDataFrame:
-    """Keys + indicators (ids, declared units) + unrecognised table columns + scores."""
+def assemble(joined: gpd.GeoDataFrame, ind: Indicators, scored: ScoreResult
+             ) -> gpd.GeoDataFrame:
+    """The towns frame: keys + indicators + unrecognised table columns + scores.
+
+    Parameters
+    ----------
+    joined : GeoDataFrame
+        From :func:`join_inputs`.
+    ind : Indicators
+        From :func:`make_indicators`.
+    scored : ScoreResult
+        From :func:`score_towns`.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per town, geometry and CRS of ``joined``.
+    """
     keys = [c for c in ("town_code", "town", "county_code", "county", "city_code", "city",
                         "declared", "boundary_quality", "area_km2") if c in joined.columns]
-    other = [c for c in recognition.unrecognised if c in joined.columns and c not in keys]
-    frame = pd.concat([joined[keys], indicators, joined[other], scored.scores], axis=1)
+    other = [c for c in ind.recognition.unrecognised if c in joined.columns and c not in keys]
+    frame = pd.concat([joined[keys], ind.values, joined[other], scored.scores], axis=1)
     return gpd.GeoDataFrame(frame, geometry=joined.geometry, crs=joined.crs)
 
 
-def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Timer):
-    from classify.rules import CategoryDrawer, classify_towns, stability_from_draws
-    from classify.scoring import county_key
-    from classify.taxonomy import load_taxonomy
-    from classify.uncertainty import monte_carlo
+def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
+               scored: ScoreResult, *, timer: _Timer | None = None):
+    """Step 5, categorise with uncertainty: the taxonomy's rules, then how stable each
+    town's category is under ``opts.draws`` Monte Carlo draws of weights and values.
 
+    Stability is worked out chunk by chunk (:class:`classify.rules.CategoryDrawer` fed by
+    :func:`classify.uncertainty.monte_carlo`), so draws × towns × dimensions scores are
+    never held at once; this is the only route to ``stability``.
+
+    Parameters
+    ----------
+    opts : RunOptions
+        ``taxonomy``, ``draws`` (0: no uncertainty analysis), ``seed``, ``weighting``.
+    frame : GeoDataFrame
+        From :func:`assemble`.
+    ind : Indicators
+    scored : ScoreResult
+    timer : internal
+
+    Returns
+    -------
+    frame : GeoDataFrame
+        ``frame`` with ``category``, ``category_zh``, ``target``, ``subtype`` …,
+        ``stability``, ``runner_up`` and the rank intervals.
+    taxonomy : classify.taxonomy.Taxonomy
+    trace : DataFrame
+        One row per town × rule: the value, the threshold, passed or not (``rules.csv``).
+    mc : classify.uncertainty.MonteCarloResult or None
+        None when ``opts.draws`` is 0.
+    """
+    timer = _timer(timer)
     with timer("rules"):
-        taxonomy = load_taxonomy(opts.taxonomy)
+        taxonomy = load_taxonomy(opts.taxonomy or _level_of(opts).taxonomy)
         cats, trace = classify_towns(frame, taxonomy)
     mc, stab = None, pd.DataFrame({"stability": np.nan, "runner_up": ""}, index=frame.index)
     if opts.draws > 0:      # --draws 0: no uncertainty analysis, stability left empty
@@ -367,7 +626,7 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
             # towns × 1,000 draws)
             drawer = CategoryDrawer(frame, taxonomy, list(scored.model.dims),
                                     draws=opts.draws)
-            mc = monte_carlo(indicators, system, draws=opts.draws, seed=opts.seed,
+            mc = monte_carlo(ind.values, ind.system, draws=opts.draws, seed=opts.seed,
                              weighting=opts.weighting, county=county_key(frame), base=scored,
                              county_ranks=True, on_chunk=drawer.add, keep_dim_scores=False)
             stab = stability_from_draws(drawer.result(), cats["target"].to_numpy())
@@ -378,9 +637,36 @@ def _categorise(opts: RunOptions, frame, indicators, system, scored, timer: _Tim
     return frame, taxonomy, trace, mc
 
 
-def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
-    from classify.clusters import agreement, cluster_towns
+def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
+            timer: _Timer | None = None):
+    """Step 6, cluster: towns grouped by their dimension scores
+    (:func:`classify.clusters.cluster_towns`), and the towns whose rule category does not
+    fit their cluster flagged for review (:func:`classify.clusters.agreement`).
 
+    Parameters
+    ----------
+    opts : RunOptions
+        ``cluster_method`` (a key of :data:`classify.clusters.METHODS`), ``k``, ``seed``.
+    frame : GeoDataFrame
+        From :func:`categorise`.
+    taxonomy : classify.taxonomy.Taxonomy
+    timer : internal
+
+    Returns
+    -------
+    frame : GeoDataFrame
+        With ``cluster``, ``cluster_name``, ``cluster_name_en``, ``cluster_stability``,
+        ``review``, ``review_reason``, ``review_reason_en``.
+    result : classify.clusters.ClusterResult
+    crosstab : DataFrame
+        Targets × clusters (counts).
+
+    Raises
+    ------
+    geo.errors.InputError
+        ``opts.k`` is larger than the number of towns.
+    """
+    timer = _timer(timer)
     k = opts.k if opts.k == "auto" else int(opts.k)
     if k != "auto" and k > len(frame):
         raise InputError(f"--k {k} asks for more clusters than the {len(frame)} matched "
@@ -400,8 +686,18 @@ def _cluster(opts: RunOptions, frame, taxonomy, timer: _Timer):
     return frame, result, crosstab
 
 
-def _designations(opts: RunOptions, frame, taxonomy, timer: _Timer):
-    """Official designations (``--designations``): joined, checked, one line each."""
+def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
+              timer: _Timer | None = None, log: Callable[[str], None] | None = None):
+    """Official designations (``opts.designations``): joined, checked, one line each
+    (:func:`classify.designations.apply_designations`).
+
+    Returns
+    -------
+    frame : GeoDataFrame
+        With the designation columns (unchanged when there are no designation files).
+    result : classify.designations.DesignationResult or None
+    """
+    timer = _timer(timer, log)
     if not opts.designations:
         return frame, None
     with timer("designations"):
@@ -420,6 +716,32 @@ def _demo_notices() -> set[str]:
     from classify.levels import levels
 
     return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
+
+
+def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame,
+                  ind: Indicators, taxonomy, scored: ScoreResult) -> list:
+    """Step 7, suggest: the self-assessment evidence of every town, nothing written
+    (:func:`classify.suggest.suggest`; the sheets are written by the output stage).
+
+    Parameters
+    ----------
+    opts : RunOptions
+        ``lang``.
+    frame : GeoDataFrame
+        From :func:`cluster` (or :func:`designate`).
+    trace : DataFrame
+        From :func:`categorise`.
+    ind : Indicators
+    taxonomy : classify.taxonomy.Taxonomy
+    scored : ScoreResult
+
+    Returns
+    -------
+    list of classify.suggest.Suggestion
+        In the order of ``frame``.
+    """
+    return suggest(frame, trace, ind.system, taxonomy, lang=opts.lang, model=scored.model,
+                   missing_log=ind.missing_log)
 
 
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
@@ -486,8 +808,6 @@ def _tables_result(tables: Forked, timer: _Timer) -> list[Path]:
 def _popup_indicators(system, frame, lang: str) -> dict:
     """Every recognised indicator some town has a value for, grouped by dimension (in the
     system's order): ``{id: {"label", "unit", "group"}}`` for the map's popup."""
-    from classify.numfmt import unit_label
-
     zh = lang == "zh"
     groups = {d.id: (d.label_zh if zh else d.label_en or d.label_zh) for d in system.dimensions}
     order = {d: i for i, d in enumerate(groups)}
@@ -536,40 +856,98 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
     return left.assign(reason=reasons)
 
 
-def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage: Path,
-         today: str, timer: _Timer, unjoined=None) -> list[Path]:
-    from geo.coverage import DisplayCoverage
-    from geo.maps import save_map, town_map
-    from geo.static import static_category_maps
+def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: IndicatorSystem,
+              counties: gpd.GeoDataFrame | None, suggestions: list, *,
+              today: str | None = None, coverage: DisplayCoverage | None = None,
+              suggestion_links: bool = True, unjoined: gpd.GeoDataFrame | None = None):
+    """Step 8, map: the interactive map of the categories (:func:`geo.maps.town_map`),
+    not saved.
 
-    from classify.sheets import sheet_names
+    Parameters
+    ----------
+    opts : RunOptions
+        ``title``, ``subtitle``, ``notice``, ``attribution``, ``basemap``,
+        ``tianditu_key``, ``lang``, ``level``.
+    frame : GeoDataFrame
+        The classified towns.
+    taxonomy, system
+        From :func:`categorise` and :func:`make_indicators`.
+    counties : GeoDataFrame or None
+        County outlines (:func:`read_inputs`).
+    suggestions : list
+        From :func:`suggest_towns` (benchmarks and sheet links in the popups).
+    today : str, optional
+        The date shown on the map (ISO; default today).
+    coverage : geo.coverage.DisplayCoverage, optional
+        The cleaned outlines of the towns followed by the ``unjoined`` features (shared
+        with the static maps); made here if None.
+    suggestion_links : bool
+        Popups link to the towns' sheets (False when no sheets were written).
+    unjoined : GeoDataFrame, optional
+        Boundary features with no town row and the reason (:func:`_unjoined`), drawn grey.
 
+    Returns
+    -------
+    folium.Map
+    """
     # by position (suggestions come in frame order): codes may be missing or repeated
     benchmarks = [";".join(b.town for b in (getattr(s, "benchmarks", None) or []))
                   for s in suggestions]
     popup = _popup_indicators(system, frame, opts.lang)
-    lv = level(opts.level if opts.level != "auto" else "town")
-    title = opts.title or f"{lv.zh}分类 · {lv.en.capitalize()} classification"
+    lv = _level_of(opts)
+    shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
+    if coverage is None:
+        coverage = DisplayCoverage(_with_unjoined_geometry(frame, unjoined))
+    return town_map(shown, palette=taxonomy.palette(), title=_title(opts),
+                    subtitle=opts.subtitle, notice=opts.notice,
+                    attribution=opts.attribution, basemap=opts.basemap,
+                    basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
+                    suggestion_links=suggestion_links, indicators=popup,
+                    date=today or _dt.date.today().isoformat(), coverage=coverage,
+                    wording=lambda text: lv.reword(text, opts.lang), unjoined=unjoined)
+
+
+def _with_unjoined_geometry(frame, unjoined):
+    """The towns' geometry followed by the unjoined features' (drawn grey)."""
+    if unjoined is None:
+        return frame.geometry
+    return gpd.GeoSeries(np.r_[frame.geometry.to_numpy(), unjoined.geometry.to_numpy()],
+                         crs=frame.crs)
+
+
+def _title(opts: RunOptions) -> str:
+    lv = _level_of(opts)
+    return opts.title or f"{lv.zh}分类 · {lv.en.capitalize()} classification"
+
+
+def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: IndicatorSystem,
+               counties: gpd.GeoDataFrame | None, suggestions: list, folder: Path,
+               today: str, *, timer: _Timer | None = None,
+               unjoined: gpd.GeoDataFrame | None = None) -> list[Path]:
+    """Step 9 (maps part), write: ``map.html`` (:func:`build_map`) and the static maps
+    ``map.<fmt>`` for ``opts.static_formats`` into ``folder``; ``unjoined`` as in
+    :func:`build_map`.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    timer = _timer(timer)
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps;
         # the boundary features without a row follow the towns (drawn grey)
-        geoms = frame.geometry if unjoined is None else gpd.GeoSeries(
-            np.r_[frame.geometry.to_numpy(), unjoined.geometry.to_numpy()], crs=frame.crs)
-        coverage = DisplayCoverage(geoms)
-        shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
-        m = town_map(shown, palette=taxonomy.palette(), title=title, subtitle=opts.subtitle,
-                     notice=opts.notice, attribution=opts.attribution, basemap=opts.basemap,
-                     basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
-                     suggestion_links=True, indicators=popup, date=today, coverage=coverage,
-                     wording=lambda text: lv.reword(text, opts.lang), unjoined=unjoined)
-        files = [save_map(m, stage / "map.html")]
+        coverage = DisplayCoverage(_with_unjoined_geometry(frame, unjoined))
+        m = build_map(opts, frame, taxonomy, system, counties, suggestions, today=today,
+                      coverage=coverage, unjoined=unjoined)
+        files = [save_map(m, folder / "map.html")]
     with timer("static_maps"):      # drawn once, saved in every format asked for
         static = frame if unjoined is None else gpd.GeoDataFrame(
             pd.concat([frame, unjoined.drop(columns="reason")], ignore_index=True),
             geometry=frame.geometry.name, crs=frame.crs)
         files += static_category_maps(static, taxonomy.palette(),
-                                      [stage / f"map.{fmt}" for fmt in opts.static_formats],
-                                      title=title, subtitle=opts.subtitle, counties=counties,
+                                      [folder / f"map.{fmt}" for fmt in opts.static_formats],
+                                      title=_title(opts), subtitle=opts.subtitle, counties=counties,
                                       notice=opts.notice, attribution=opts.attribution,
                                       lang=opts.lang, coverage=coverage)
     return files
@@ -578,8 +956,6 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
 def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, str]]:
     """(zh, en) lines on what was not measured or checked: dropped indicators, dimensions
     without data, categories that cannot be assessed, value checks, small samples."""
-    from classify.rules import not_assessable
-
     notes = list(scored.messages)
     notes += not_assessable(frame, taxonomy, system)[1]
     checks = scored.value_checks
@@ -606,9 +982,7 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     """``run`` on the bundled demo table still says that its values are illustrative."""
     if opts.notice:
         return opts
-    from classify.demo_years import YEAR2_TABLE      # the second demo year is illustrative too
-
-    try:
+    try:        # the second demo year is illustrative too
         demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
     except InputError:
         return opts
@@ -629,16 +1003,12 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
 
 def _model_file(opts: RunOptions, stage: Path, scored, system, frame) -> Path:
     """``model.json``: the fitted model that ``--reference`` applies to a later year."""
-    from classify.model_io import save_run_model
-
     return save_run_model(stage / "model.json", scored, system, frame,
                           source={"indicators": _input_record(opts.indicators),
                                   "towns": int(len(frame))})
 
 
 def _model_record(stage: Path, scored) -> dict:
-    from classify.model_io import model_record
-
     return model_record(stage / "model.json", scored)
 
 
@@ -670,14 +1040,11 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
 
 def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters,
               scored, mc, missing_log) -> dict:
-    import sklearn, shapely, folium
-    from classify.taxonomy import taxonomy_source
-
     buckets = report.attrs["counts"]
     return {
         "tool": f"towntype {__version__}",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "out": str(opts.out),
+        "out": None if opts.out is None else str(opts.out),
         "seed": opts.seed,
         "notice": opts.notice,
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
@@ -714,21 +1081,41 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      "pandas": pd.__version__, "geopandas": gpd.__version__,
                      "shapely": shapely.__version__, "scikit-learn": sklearn.__version__,
-                     "folium": folium.__version__},
+                     "folium": version("folium")},   # folium itself only when a map is drawn
         "timings": timer.seconds,
     }
 
 
-def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: None) -> RunResult:
-    """Run the whole pipeline and write every output of the contract into ``opts.out``.
+def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) -> RunResult:
+    """Run the whole pipeline: every step of :data:`__all__` in order, and — when
+    ``opts.out`` is a folder — the output stage writing every output of the contract.
 
     Outputs appear only when the whole run succeeded, and replace ``opts.out`` whole (see
     :func:`classify.outputs.staged_output`); ``opts.out`` is checked before any input is
-    read.
+    read.  With ``opts.out=None`` nothing is written (``towntype.run`` without ``out``).
 
     Warnings raised during the run are recorded in ``run.json`` (``warnings``) and issued
     again to the caller when the run ends (each once; see :mod:`classify.console`).
+
+    Parameters
+    ----------
+    opts : RunOptions
+    log : callable, optional
+        Receives each message of the run (they are kept in ``manifest["log"]`` too).
+
+    Returns
+    -------
+    RunResult
+        ``towns``, ``join_report``, ``files`` (empty without ``out``), ``manifest`` (what
+        ``run.json`` holds) and ``extra`` (the rules trace, clusters, Monte Carlo result,
+        suggestions, scores, taxonomy, indicators, options).
+
+    Raises
+    ------
+    geo.errors.TowntypeError
+        Bad input or configuration, naming the file, row, column or key and the fix.
     """
+    log = log if log is not None else (lambda msg: None)
     frozen = gc.get_freeze_count()
     caught: list = []
     try:
@@ -741,25 +1128,45 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
 
 
 def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResult:
-    check_output_folder(opts.out, force=opts.force, inputs=_input_paths(opts))
+    if opts.out is not None:
+        check_output_folder(opts.out, force=opts.force, inputs=_input_paths(opts))
     said: list[str] = []            # what the run said, kept in run.json ("log")
     log = _kept(log, said)
     opts = _with_demo_notice(opts)
     timer = _Timer(log)
     today = _dt.date.today().isoformat()
-    boundaries, breport, table, counties, lv, level_said = _read_inputs(opts, timer)
+    inputs = read_inputs(opts, timer=timer)
+    boundaries, breport, table, counties = inputs[:4]
+    lv = inputs.level
     opts = _level_defaults(opts, lv)
-    joined, report = _join(opts, boundaries, table, timer, lv)
-    system, recognition, indicators, missing_log, scored = _score(opts, joined, table, timer)
-    frame = add_group_ranks(_assemble(joined, indicators, recognition, scored), lv)
-    frame, taxonomy, trace, mc = _categorise(opts, frame, indicators, system, scored, timer)
-    frame, clusters, crosstab = _cluster(opts, frame, taxonomy, timer)
-    frame, designated = _designations(opts, frame, taxonomy, timer)
+    joined, report = join_inputs(opts, boundaries, table, timer=timer, level=lv)
+    ind = make_indicators(opts, joined, table, timer=timer)
+    scored = score_towns(opts, joined, ind, timer=timer)
+    system, missing_log = ind.system, ind.missing_log
+    frame = add_group_ranks(assemble(joined, ind, scored), lv)
+    frame, taxonomy, trace, mc = categorise(opts, frame, ind, scored, timer=timer)
+    frame, clusters, crosstab = cluster(opts, frame, taxonomy, timer=timer)
+    frame, designated = designate(opts, frame, taxonomy, timer=timer)
     notes = _not_measured(frame, taxonomy, system, scored, clusters)
     for zh, en in notes:
         log(zh if opts.lang == "zh" else en)
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
+    extra = {"trace": trace, "clusters": clusters, "crosstab": crosstab, "monte_carlo": mc,
+             "scores": scored, "taxonomy": taxonomy, "indicators": ind, "counties": counties,
+             "designations": designated, "options": opts, "today": today}
+    if opts.out is None:    # in memory (towntype.run without out): no output stage
+        with timer("suggestions"):
+            suggestions = suggest_towns(opts, frame, trace, ind, taxonomy, scored)
+        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
+                             clusters, scored, mc, missing_log)
+        manifest.update(warnings=for_manifest(warning_records(caught)), log=said)
+        manifest["scoring"].update(
+            dimensions=_records(scored.dimensions),
+            value_checks=int(len(scored.value_checks)),
+            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
+        return RunResult(towns=frame, join_report=report, files=[], manifest=manifest,
+                         extra={**extra, "suggestions": suggestions})
     with staged_output(opts.out, force=opts.force) as stage:
         # the tables need nothing that comes after clustering: a forked process writes
         # them while this one works out the suggestions (the same files either way)
@@ -770,8 +1177,9 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
                 opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer,
                 before_sheets=lambda: _tables_result(tables, timer))
             tables_files = _tables_result(tables, timer)
-            files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
-                          timer, unjoined=_unjoined(boundaries, joined, report, opts.lang))
+            files += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
+                                today, timer=timer,
+                                unjoined=_unjoined(boundaries, joined, report, opts.lang))
         except BaseException:
             tables.cancel()    # the staging folder is about to be removed
             raise
@@ -781,7 +1189,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
-        manifest["level"] = {**lv.to_dict(), "said": level_said}
+        manifest["level"] = {**lv.to_dict(), "said": inputs.level_said}
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
         manifest["scoring"].update(
@@ -791,5 +1199,4 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         files.append(write_manifest(stage / "run.json", manifest))
     files = _moved(files, stage, Path(opts.out))
     return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,
-                     extra={"trace": trace, "clusters": clusters, "crosstab": crosstab,
-                            "monte_carlo": mc, "suggestions": suggestions, "scores": scored})
+                     extra={**extra, "suggestions": suggestions})

@@ -41,6 +41,7 @@ a value on *j*):
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import validate_data
@@ -119,6 +120,8 @@ class ExpertWeights(_Weighter):
 class EntropyWeights(_Weighter):
     """Entropy weights (熵权法); see the module docstring for the formula.
 
+    ``X`` must be non-negative (min–max normalised values).
+
     Attributes
     ----------
     entropy_, divergence_ : ndarray
@@ -131,8 +134,10 @@ class EntropyWeights(_Weighter):
         for j in range(k):
             x = X[:, j][~np.isnan(X[:, j])]
             if (x < 0).any():
-                raise ConfigError("entropy weights need non-negative (min–max normalised) "
-                                  f"values; column {j} has {x.min()}",
+                # the first words are scikit-learn's (its estimator checks look for them)
+                raise ConfigError("Negative values in data passed to EntropyWeights: entropy "
+                                  "weights need non-negative (min–max normalised) values; "
+                                  f"column {j} has {x.min()}",
                                   key="methods.weighting")
             total = x.sum()
             if x.size < 2 or total <= 0:
@@ -143,6 +148,11 @@ class EntropyWeights(_Weighter):
         self.entropy_ = e
         self.divergence_ = np.clip(1.0 - e, 0.0, None)
         return self.divergence_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
 
 
 class CriticWeights(_Weighter):
@@ -159,8 +169,6 @@ class CriticWeights(_Weighter):
     """
 
     def _weights(self, X):
-        import pandas as pd
-
         df = pd.DataFrame(X)
         std = np.nan_to_num(df.std(ddof=1).to_numpy())
         # snapped, so that sums taken in another row order cannot tell a perfect

@@ -10,84 +10,59 @@ import nbformat as nbf
 CELLS = [
     ("md", """# towntype walkthrough — 清远市镇街分类（示例数据）
 
-The demo step by step through the Python API: load, join, score, classify, suggest, map.
-Every step takes and returns pandas / GeoPandas objects, so you can stop at any step.
+One call runs the whole classification (the same pipeline as the `towntype` command);
+then, for an analyst, the same steps one by one, changing one of them.
 
 > **Illustrative data.** The Qingyuan indicator values are generated for demonstration
 > (not official statistics) and the town boundaries are approximate Thiessen polygons."""),
-    ("code", """import pandas as pd
-from classify.bundled import DEMO, data_dir
-from geo.read import read_boundaries
-from geo.tables import read_table
+    ("md", "## 1. One call: the demo, its summary, the map, one town's suggestion"),
+    ("code", """import towntype
 
-root = data_dir()
-boundaries, boundary_report = read_boundaries(root / DEMO["boundaries"])
-table = read_table(root / DEMO["indicators"])
-print(boundary_report.messages)
-print(len(boundaries), "boundary features;", len(table.data), "table rows")
-table.data.head()"""),
-    ("md", "## 1. Join the table to the boundaries — every row accounted for"),
-    ("code", """from geo.join import join_towns
-
-joined, join_report = join_towns(boundaries, table)
-join_report.groupby(["source", "status"]).size()"""),
-    ("code", """join_report[join_report["status"] != "matched"]"""),
-    ("md", "## 2. Indicators in the units of the indicator system, then scores"),
-    ("code", """from classify.config import load_system
-from classify.indicators import build_indicators, recognise
-from classify.scoring import score
-
-system = load_system()                       # the built-in default system
-recognition = recognise(list(table.data.columns), table.units, system)
-indicators, missing_log = build_indicators(joined, recognition, system)
-scored = score(indicators, system, weighting="entropy", county=joined["county"])
-scored.weights.head(8)"""),
-    ("code", """frame = pd.DataFrame(pd.concat([joined[["town_code", "town", "county_code", "county", "declared"]],
-                                indicators, scored.scores], axis=1))
-frame.sort_values("composite", ascending=False)[["town", "county", "composite", "rank"]].head(10)"""),
-    ("md", "## 3. Categories by auditable rules, and how stable they are"),
-    ("code", """from classify.rules import category_draws, classify_towns, stability_from_draws
-from classify.taxonomy import load_taxonomy
-from classify.uncertainty import monte_carlo
-
-taxonomy = load_taxonomy("guangdong")
-categories, trace = classify_towns(frame, taxonomy)
-mc = monte_carlo(indicators, system, draws=200, seed=2023, county=joined["county"], base=scored)
-stability = stability_from_draws(category_draws(frame, taxonomy, mc.dim_scores, mc.dims),
-                                 categories["target"].to_numpy())
-frame = pd.concat([frame, categories.drop(columns="margin"), stability, mc.rank_summary], axis=1)
-frame["category_zh"].value_counts()"""),
-    ("code", """trace[trace["town"] == "九陂镇"][["target", "text_zh", "passed"]]"""),
-    ("md", "## 4. Clusters by indicator profile, named automatically"),
-    ("code", """import geopandas as gpd
-from classify.clusters import agreement, cluster_towns
-
-frame = gpd.GeoDataFrame(frame, geometry=joined.geometry, crs=joined.crs)
-clusters = cluster_towns(frame, method="kmeans", k="auto", seed=2023)
-crosstab, review, reason = agreement(frame, clusters, taxonomy=taxonomy)
-frame["cluster"] = clusters.labels
-frame["cluster_name"] = clusters.labels.map(lambda c: clusters.names[c][0])
-clusters.profiles[["cluster", "n", "name_zh", "name_en"]]"""),
-    ("md", "## 5. Self-assessment suggestions (自评分类意见)"),
-    ("code", """from classify.suggest import suggest
-
-suggestions = suggest(frame, trace, system, taxonomy, model=scored.model, missing_log=missing_log)
-one = next(s for s in suggestions if s.town == "东陂镇")
+r = towntype.demo()   # towntype.run(boundaries, indicators) on your files; out=... writes them
+r                     # towns per category, and every input row accounted for in the join"""),
+    ("code", """r.explore()           # the interactive map of map.html (r.towns is the GeoDataFrame)"""),
+    ("code", """one = r.suggestion("东陂镇")
 print(one.town, one.category, one.subtype, f"confidence {one.confidence:.0%}")
 print("benchmarks:", [b.town for b in one.benchmarks] or [c.town for c in one.challengers])
 one.strengths"""),
-    ("md", "## 6. The offline interactive map"),
-    ("code", """import tempfile
-from pathlib import Path
-from classify.pipeline import ATTRIBUTION, DEMO_NOTICE
-from geo.maps import save_map, town_map
+    ("md", """## 2. The steps, for an analyst who wants to change one
 
-m = town_map(frame, palette=taxonomy.palette(), title="清远市镇街分类（示例数据）",
-             notice=DEMO_NOTICE, attribution=ATTRIBUTION)
-path = save_map(m, Path(tempfile.mkdtemp()) / "map.html")
-print(path, path.stat().st_size // 1024, "KiB")
-m"""),
-    ("md", """`towntype demo` runs all of this and writes every output file; see the README."""),
+`towntype.steps` holds the functions the pipeline itself calls, in its order (read → join →
+indicators → score → categorise with uncertainty → cluster → suggest → map → write); each
+takes the run's options and what the step before returned.  Here: CRITIC weights instead of
+entropy, and an own taxonomy in which a strong town (强镇) needs the top 10 % on strength."""),
+    ("code", """from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from classify.taxonomy import taxonomy_source
+from towntype import steps
+
+strict = Path("strict_taxonomy.toml")
+strict.write_text(taxonomy_source("guangdong")[1].replace("threshold = 80", "threshold = 90", 1),
+                  encoding="utf-8")
+opts = replace(r.options, weighting="critic", taxonomy=str(strict))
+inputs = steps.read_inputs(opts)
+joined, join_report = steps.join_inputs(opts, inputs.boundaries, inputs.table)
+ind = steps.make_indicators(opts, joined, inputs.table)
+scored = steps.score_towns(opts, joined, ind)
+frame, taxonomy, trace, mc = steps.categorise(opts, steps.assemble(joined, ind, scored), ind, scored)
+pd.crosstab(r.towns["category_zh"].rename("demo"), frame["category_zh"].rename("changed"))"""),
+    ("md", """## 3. Spatially constrained clusters
+
+The pipeline's clustering step with contiguity-constrained Ward, and the same method as a
+scikit-learn estimator (`towntype.estimators`) in a `Pipeline`."""),
+    ("code", """from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from towntype.estimators import WardSpatialClusters
+
+frame, clusters, _ = steps.cluster(replace(opts, cluster_method="ward_spatial", k=6), frame, taxonomy)
+regions = make_pipeline(StandardScaler(), WardSpatialClusters(frame, n_clusters=6, random_state=2023))
+labels = regions.fit(frame[clusters.columns])[-1].labels_
+print("same regions as the step:", (pd.crosstab(frame["cluster"], labels) > 0).sum().eq(1).all())
+clusters.profiles[["cluster", "n", "name_zh", "name_en"]]"""),
+    ("md", """Suggestions and the map follow the same way (`steps.suggest_towns`, `steps.build_map`);
+`towntype.run(..., out="folder")` or `towntype demo --out folder` writes every output file."""),
 ]
 
 

@@ -21,6 +21,8 @@ def no_run(monkeypatch):
 
     monkeypatch.setattr("geo.read.read_boundaries", read)
     monkeypatch.setattr("geo.tables.read_table", read)
+    monkeypatch.setattr(pipeline, "read_boundaries", read)
+    monkeypatch.setattr(pipeline, "read_table", read)
     monkeypatch.setattr(pipeline, "run_pipeline", read)
 
 
@@ -132,7 +134,7 @@ def test_a_defect_is_one_line_and_its_traceback_a_file(tmp_path, capsys, monkeyp
     def broken(*args, **kwargs):
         return None < 1                       # a TypeError: a bug, not the user's input
 
-    monkeypatch.setattr(pipeline, "_cluster", broken)
+    monkeypatch.setattr(pipeline, "cluster", broken)
     assert main(_run_args(tmp_path, "--draws", "0", "--static", "none")) == 3
     err = capsys.readouterr().err
     assert "Traceback" not in err and 'File "' not in err
@@ -142,7 +144,7 @@ def test_a_defect_is_one_line_and_its_traceback_a_file(tmp_path, capsys, monkeyp
     reports = list(tmp_path.glob("towntype-error-*.txt"))
     assert len(reports) == 1 and str(reports[0]) in defect[0]
     text = reports[0].read_text(encoding="utf-8")
-    assert "Traceback" in text and "TypeError" in text and "_cluster" not in err
+    assert "Traceback" in text and "TypeError" in text and "pipeline.py" not in err
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out.*"))
 
@@ -205,7 +207,7 @@ def test_an_interrupt_keeps_the_previous_results_and_leaves_nothing_behind(tmp_p
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "_map", interrupted)
+    monkeypatch.setattr(pipeline, "write_maps", interrupted)
     assert main(_run_args(tmp_path, "--draws", "0", "--static", "none", "--seed", "7")) == 130
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -248,8 +250,9 @@ def test_boundary_encoding_is_apart_from_the_table_encoding(tmp_path, monkeypatc
         seen["table"] = kwargs["encoding"]
         return real_t(path, **kwargs)
 
-    monkeypatch.setattr(geo.read, "read_boundaries", boundaries)
-    monkeypatch.setattr(geo.tables, "read_table", table)
+    # the pipeline imports the readers at its top: patched where it looks them up
+    monkeypatch.setattr(pipeline, "read_boundaries", boundaries)
+    monkeypatch.setattr(pipeline, "read_table", table)
     assert main(_run_args(tmp_path, "--encoding", "utf-8-sig", "--draws", "0",
                           "--static", "none")) == 0
     assert seen == {"boundaries": "auto", "table": "utf-8-sig"}
@@ -263,7 +266,7 @@ def test_boundary_encoding_is_apart_from_the_table_encoding(tmp_path, monkeypatc
 # -- the console -------------------------------------------------------------------------
 
 def test_warnings_are_one_line_each_first_and_in_run_json(tmp_path, capsys, monkeypatch):
-    real = pipeline._cluster
+    real = pipeline.cluster
 
     def noisy(*args, **kwargs):
         for _ in range(3):
@@ -271,7 +274,7 @@ def test_warnings_are_one_line_each_first_and_in_run_json(tmp_path, capsys, monk
         warnings.warn("invalid value encountered in divide\n  second line", RuntimeWarning)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_cluster", noisy)
+    monkeypatch.setattr(pipeline, "cluster", noisy)
     assert main(_run_args(tmp_path, "--draws", "0", "--static", "none")) == 0
     captured = capsys.readouterr()
     err = captured.err.splitlines()
@@ -287,13 +290,13 @@ def test_warnings_are_one_line_each_first_and_in_run_json(tmp_path, capsys, monk
 
 
 def test_warnings_in_english_runs_are_in_english(tmp_path, capsys, monkeypatch):
-    real = pipeline._cluster
+    real = pipeline.cluster
 
     def noisy(*args, **kwargs):
         warnings.warn("something odd", UserWarning)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_cluster", noisy)
+    monkeypatch.setattr(pipeline, "cluster", noisy)
     assert main(_run_args(tmp_path, "--draws", "0", "--static", "none", "--lang", "en")) == 0
     assert capsys.readouterr().err.splitlines()[0] == "warning: something odd"
 
@@ -312,14 +315,14 @@ def test_an_ordinary_demo_prints_at_most_twenty_lines(tmp_path, capsys):
 
 
 def test_many_warnings_are_capped_on_the_console_and_all_kept(tmp_path, capsys, monkeypatch):
-    real = pipeline._cluster
+    real = pipeline.cluster
 
     def noisy(*args, **kwargs):
         for k in range(30):
             warnings.warn(f"列 {k} 有问题", InputWarning)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_cluster", noisy)
+    monkeypatch.setattr(pipeline, "cluster", noisy)
     assert main(_run_args(tmp_path, "--draws", "0", "--static", "none")) == 0
     captured = capsys.readouterr()
     assert len((captured.out + captured.err).splitlines()) <= 25
@@ -329,14 +332,14 @@ def test_many_warnings_are_capped_on_the_console_and_all_kept(tmp_path, capsys, 
 
 
 def test_the_pipeline_gives_its_warnings_back_to_a_notebook(tmp_path, monkeypatch):
-    real = pipeline._cluster
+    real = pipeline.cluster
 
     def noisy(*args, **kwargs):
         warnings.warn("twice", InputWarning)
         warnings.warn("twice", InputWarning)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_cluster", noisy)
+    monkeypatch.setattr(pipeline, "cluster", noisy)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = pipeline.run_pipeline(pipeline.demo_options(tmp_path / "o", draws=0,
@@ -420,13 +423,13 @@ def test_boundaries_approximate_checks_its_files_first(tmp_path, capsys):
 def test_library_log_messages_become_warning_lines(tmp_path, capsys, monkeypatch):
     import logging
 
-    real = pipeline._cluster
+    real = pipeline.cluster
 
     def logs(*args, **kwargs):
         logging.getLogger("pyogrio._io").warning("Field 名称 truncated to 10 bytes")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_cluster", logs)
+    monkeypatch.setattr(pipeline, "cluster", logs)
     assert main(_run_args(tmp_path, "--draws", "0", "--static", "none")) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "提示（warning）：pyogrio._io: Field 名称 truncated to 10 bytes"
