@@ -197,7 +197,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
     except csv.Error:
         pass
     rows = [list(r) for r in csv.reader(io.StringIO(text), dialect)]
-    return rows, enc, f"encoding {enc} ({why})"
+    return rows, enc, f"指标表编码（encoding）：{enc}（{why}）"
 
 
 def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
@@ -876,8 +876,9 @@ def _describe(table: ParsedTable, layout, n_empty: int) -> None:
     if layout["header"] > 0:
         msgs.append(f"{layout['header']} title row(s) above the header skipped")
     rows = ", ".join(str(r) for r in table.header_rows)
-    msgs.append(f"header in row(s) {rows}" + (
-        f"; units row {layout['unit_row'] + 1}" if layout["unit_row"] is not None else ""))
+    msgs.append(f"表头所在行（header row）：{rows}" + (
+        f"；单位行（units row）：{layout['unit_row'] + 1}" if layout["unit_row"] is not None
+        else ""))
     for kind, group in table.excluded.groupby("kind", sort=False):
         msgs.append(f"{len(group)} {kind.replace('_', ' ')} row(s) excluded "
                     f"(rows {', '.join(map(str, group['source_row'].tolist()[:12]))})")
