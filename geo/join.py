@@ -255,7 +255,8 @@ def _crosswalk_frame(path: Path) -> pd.DataFrame:
             return pd.read_csv(io.StringIO(data.decode(enc)), dtype=str,
                                keep_default_na=False, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(f"对照表无法读取（the crosswalk CSV cannot be read: {exc}）; "
+            said = " ".join(str(exc).split())      # pandas ends its message with a newline
+            raise InputError(f"对照表无法读取（the crosswalk CSV cannot be read: {said}）; "
                              "check its columns (--crosswalk)", path=path) from None
     if kind == "xlsx":
         ws = _open_xlsx(path, data_only=True).worksheets[0]
