@@ -209,8 +209,27 @@ def _skater(X, k, seed, w, opts):
     return np.asarray(model.labels_)
 
 
+def _geoda_refusal(X, w) -> tuple[str, str] | None:
+    """Why GeoDa cannot be asked to cluster these towns, as (zh, en); None when it can.
+
+    pygeoda dies with a segmentation fault (no exception to catch) on a contiguity graph in
+    more than one part, and raises ZeroDivisionError on towns that do not differ at all."""
+    from scipy.sparse.csgraph import connected_components
+
+    parts = connected_components(w.sparse, directed=False)[0] if w.n > 1 else 1
+    if parts > 1:
+        return (f"邻接关系分成 {parts} 块", f"the contiguity graph is in {parts} parts")
+    if not np.ptp(X, axis=0).any():
+        return ("各镇街的聚类指标完全相同", "the towns do not differ on any clustering column")
+    return None
+
+
 def _geoda(kind):
     def run(X, k, seed, w, opts):
+        why = _geoda_refusal(X, w)
+        if why is not None:   # spatially constrained Ward instead, said in the result
+            opts.get("fallbacks", []).append(why)
+            return _ward_spatial(X, k, seed, w, opts)
         gw = _pygeoda_weights(w)
         pygeoda = _pygeoda()
 
@@ -573,7 +592,7 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
         return _one_group(frame, X, cols, method, name_threshold)
     w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
                 else (None, None))
-    opts = {"n_init": n_init}
+    opts = {"n_init": n_init, "fallbacks": []}
     # one thread: BLAS/OpenMP threads cost more than they give on small matrices and on a
     # shared machine (GMM 30x, k-means 10x slower on 2 busy cores)
     with threadpool_limits(limits=1):
@@ -606,7 +625,19 @@ def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_thres
     idx = frame.index
     return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
                          pd.Series(stab, index=idx, name="cluster_stability"), names,
-                         method, chosen, cols, links)
+                         method, chosen, cols, links, _fallback_messages(method, opts))
+
+
+def _fallback_messages(method, opts) -> list:
+    """One (zh, en) line when GeoDa's method was replaced (see :func:`_geoda_refusal`)."""
+    why = opts.get("fallbacks", [])
+    if not why:
+        return []
+    zh, en = why[0]
+    return [(f"{method} 未能使用（{zh}），改用空间约束 Ward（ward_spatial）聚类 {len(why)} 次"
+             f"（GeoDa method replaced）",
+             f"{method} could not be used ({en}): spatially constrained Ward (ward_spatial) "
+             f"was used instead in {len(why)} fit(s); GeoDa crashes on such input")]
 
 
 #: Fewest towns for which clusters are sought with ``k="auto"`` (the sweep's k ≥ 3 needs

@@ -145,9 +145,11 @@ class Console:
         for line in self.summary:
             print(line, file=out)
         out.flush()
-        details = self.details[:self.MAX_DETAILS]
-        if len(self.details) > self.MAX_DETAILS:
-            more = len(self.details) - self.MAX_DETAILS
+        shown = set(self.summary)      # a line the summary carries is not said twice
+        rest = [d for d in self.details if d not in shown]
+        details = rest[:self.MAX_DETAILS]
+        if len(rest) > self.MAX_DETAILS:
+            more = len(rest) - self.MAX_DETAILS
             details.append(f"另有 {more} 条说明（more details），见 run.json 的 log" if zh
                            else f"{more} more details: see \"log\" in run.json")
         for line in details:

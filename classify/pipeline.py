@@ -538,7 +538,34 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         lines.insert(0, m["level"]["said"])
     if m.get("notice"):
         lines.append(m["notice"])
-    return _action_lines(join, lang) + lines
+    return _action_lines(join, lang) + _measure_lines(m, lang) + lines
+
+
+#: Lines on what was not measured that the summary shows (the rest: run.json)
+MEASURE_LINES = 6
+
+
+def _missing_line(n: int, lang: str) -> str:
+    if lang == "en":
+        return f"missing or imputed values: {n} (per town: n_missing, n_imputed in towns.csv)"
+    return (f"缺失或插补的数值（missing or imputed values）：{n} 个；逐镇见 towns.csv 的 "
+            "n_missing、n_imputed")
+
+
+def _measure_lines(m: dict, lang: str) -> list[str]:
+    """What was not measured (dropped indicators, dimensions without data, categories that
+    cannot be assessed, value checks, small samples) and the missing values: they qualify
+    the categories, so they come before the counts (issue 13: named on the console)."""
+    scoring = m.get("scoring", {})
+    notes = [x["en"] if lang == "en" else x["zh"] for x in scoring.get("not_measured", [])]
+    if len(notes) > MEASURE_LINES:
+        more = len(notes) - MEASURE_LINES + 1
+        notes = notes[:MEASURE_LINES - 1] + [
+            f"{more} more: see scoring.not_measured in run.json" if lang == "en" else
+            f"另有 {more} 条未评价说明（not measured），见 run.json 的 scoring.not_measured"]
+    if scoring.get("missing_values"):
+        notes.append(_missing_line(int(scoring["missing_values"]), lang))
+    return notes
 
 
 def _action_lines(join: dict, lang: str) -> list[str]:
@@ -1151,7 +1178,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     for zh, en in notes:
         log(zh if opts.lang == "zh" else en)
     if len(missing_log):
-        log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
+        log(_missing_line(len(missing_log), opts.lang))
     extra = {"trace": trace, "clusters": clusters, "crosstab": crosstab, "monte_carlo": mc,
              "scores": scored, "taxonomy": taxonomy, "indicators": ind, "counties": counties,
              "designations": designated, "options": opts, "today": today}

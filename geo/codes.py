@@ -33,9 +33,9 @@ import pandas as pd
 from geo.divisions import divisions
 from geo.errors import InputError
 
-__all__ = ["normalise_code", "parse_codes", "code_type", "name_type", "check_code_type",
-           "county_name", "CODE_TYPES", "COUNTY_CODE_TYPES", "UnitKeys", "TOWN_KEYS",
-           "code_digits", "division_name"]
+__all__ = ["normalise_code", "parse_codes", "read_codes", "code_type", "name_type",
+           "check_code_type", "county_name", "CODE_TYPES", "COUNTY_CODE_TYPES", "UnitKeys",
+           "TOWN_KEYS", "code_digits", "division_name"]
 
 #: Ranges of the type digits (7th–9th) and the unit type they denote.
 CODE_TYPES: tuple[tuple[int, int, str], ...] = (
@@ -223,13 +223,8 @@ def parse_codes(values, *, path=None, column=None, rows=None, digits: int = 9) -
     """
     values = list(values)
     rows = list(rows) if rows is not None else list(range(1, len(values) + 1))
-    out, bad = [], []
-    for row, value in zip(rows, values):
-        try:
-            out.append(normalise_code(value, digits))
-        except CodeError as exc:
-            bad.append(f"row {row}: {exc}")
-            out.append(None)
+    out, problems = read_codes(values, digits)
+    bad = [f"row {rows[i]}: {why}" for i, why in problems.items()]
     if bad:
         shown = "; ".join(bad[:10]) + (f"; … and {len(bad) - 10} more" if len(bad) > 10 else "")
         word = "town" if digits == 9 else _LEVEL_WORDS.get(digits, f"{digits}-digit")
@@ -238,6 +233,27 @@ def parse_codes(values, *, path=None, column=None, rows=None, digits: int = 9) -
             "(format the code column as text) or join by name with --join-on name",
             path=path, column=column)
     return pd.Series(out, dtype="object")
+
+
+def read_codes(values, digits: int = 9) -> tuple[list, dict]:
+    """Normalise a column of codes (of ``digits`` digits: 9 towns, 6 counties, 12
+    villages) without stopping at a bad one.
+
+    Returns
+    -------
+    codes : list of str or None
+        None for an empty cell and for a cell that is not a town code.
+    problems : dict
+        Position → why that cell is not a town code (the :class:`CodeError` message).
+    """
+    out, problems = [], {}
+    for i, value in enumerate(values):
+        try:
+            out.append(normalise_code(value, digits))
+        except CodeError as exc:
+            problems[i] = str(exc)
+            out.append(None)
+    return out, problems
 
 
 def code_type(code: str) -> str | None:

@@ -222,11 +222,15 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
         return _given_encoding(override, cpg, dbf, shp_path)
     if dbf is None:
         return EncodingGuess("utf-8", "no .dbf file")
+    data = dbf_text_bytes(dbf)
     try:
-        guess = detect_bytes(dbf_text_bytes(dbf))
+        guess = detect_bytes(data)
     except InputError as exc:
-        raise InputError(exc.message.replace("--encoding", "--boundary-encoding"),
-                         path=dbf) from None
+        guess = _declared_fits(cpg, data)
+        if guess is None:
+            raise InputError(exc.message.replace("--encoding", "--boundary-encoding"),
+                             path=dbf) from None
+        return guess
     if cpg is None:
         return EncodingGuess(guess.encoding, f"no .cpg file; {guess.reason}")
     try:
@@ -244,6 +248,21 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
                                  f"the .cpg says {cpg} but the .dbf text is {guess.encoding} "
                                  f"({guess.reason}); used {guess.encoding} — if that is wrong, "
                                  "give --boundary-encoding")
+
+
+def _declared_fits(cpg: str | None, data: bytes) -> EncodingGuess | None:
+    """The ``.cpg``'s encoding when detection could not decide (e.g. a few town names with
+    rare characters such as 浛洸镇 look improbable as GB18030) and the bytes decode under
+    it: the file's own declaration settles what the statistics cannot.  None otherwise."""
+    if cpg is None:
+        return None
+    try:
+        declared = normalise_encoding_name(cpg)
+        data.decode(declared)
+    except (InputError, LookupError, UnicodeDecodeError):
+        return None
+    return EncodingGuess(declared, f"the .cpg says {cpg} and the bytes decode as {declared} "
+                                   "(rare characters: detection alone could not tell)")
 
 
 def _given_encoding(override: str, cpg: str | None, dbf: Path | None,

@@ -122,6 +122,8 @@ def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     columns.update(city_code=None, city=None)
     out = _fill_divisions(_keys_frame(columns, len(df)), unit)
     out["source_row"] = list(table.source_rows)
+    notes = getattr(table, "code_notes", None) or {}
+    out["code_note"] = [notes.get(i, "") for i in range(len(df))]
     return out
 
 
@@ -257,7 +259,8 @@ def _crosswalk_frame(path: Path) -> pd.DataFrame:
             return pd.read_csv(io.StringIO(data.decode(enc)), dtype=str,
                                keep_default_na=False, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(f"对照表无法读取（the crosswalk CSV cannot be read: {exc}）; "
+            said = " ".join(str(exc).split())      # pandas ends its message with a newline
+            raise InputError(f"对照表无法读取（the crosswalk CSV cannot be read: {said}）; "
                              "check its columns (--crosswalk)", path=path) from None
     if kind == "xlsx":
         ws = _open_xlsx(path, data_only=True).worksheets[0]
@@ -374,14 +377,15 @@ def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
 def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int], str, str]:
     """``(candidate positions, how, note)``."""
     row, crossed = _apply_crosswalk(row, cw)
-    note = ""
+    bad_code = row.get("code_note") or ""       # a code cell that is not a town code
+    note = f"{bad_code}. " if bad_code else ""
     if (method == "code" or crossed) and row["town_code"]:
         pos = matcher.by_code.get(row["town_code"], [])
         if pos:
             return pos, "crosswalk" if crossed else "code", note
         note = f"code {row['town_code']} is not in the boundaries; tried the name. "
     elif method == "code" and not row["town_code"]:
-        note = "本行无统计代码（no code in this row）; tried the name. "
+        note = f"{bad_code or '本行无统计代码（no code in this row）'}; tried the name. "
     # a county on the row always narrows a name match (--join-on name means "not by code")
     use_county = True
     pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
@@ -555,6 +559,9 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                                 ).strip())
         elif aside is not None and (lost := aside.reason(r)):
             base.update(status="unmatched", reason=lost)
+        elif not r["town_code"] and not r["town"] and r.get("code_note"):
+            base.update(status="unmatched", reason=f"{r['code_note']}; the row has no town "
+                        "name to join by either: fix the code or fill in the name")
         elif not r["town_code"] and not r["town"]:
             base.update(status="unmatched", reason="本行既无代码也无名称（the row has neither a "
                         "town code nor a town name）; fill them in or delete the row")

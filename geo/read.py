@@ -189,7 +189,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=No
         report.encoding = enc or "utf-8"
         report.encoding_reason = ("given with --boundary-encoding" if enc else
                                   f"{driver or 'this format'} stores text as UTF-8")
-    report.messages.append(f"encoding {report.encoding} ({report.encoding_reason})")
+    report.messages.append(f"边界文件编码（encoding）：{report.encoding}（{report.encoding_reason}）")
     check_text([str(c) for c in gdf.columns], path=path, what="field name",
                flag="--boundary-encoding")
     for col in gdf.columns:
@@ -365,7 +365,7 @@ def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
                            region_name=region_name, path=path)
     report.crs, report.crs_source, report.swapped = (decision.crs.to_string(),
                                                      decision.source, decision.swapped)
-    report.messages.append(decision.message)
+    report.messages.append(f"坐标参照系（CRS）：{decision.message.removeprefix('CRS ')}")
     if "WARNING" in decision.message:
         report.problems.append(decision.message)
     out = gdf.copy()

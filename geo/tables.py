@@ -20,6 +20,7 @@ import io
 import math
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +28,9 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-from geo.codes import CodeError, normalise_code
+from geo.codes import CodeError, code_digits, normalise_code, parse_codes, read_codes
 from geo.encoding import check_text, detect_bytes, normalise_encoding_name
-from geo.errors import InputError
+from geo.errors import InputError, InputWarning
 from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
@@ -83,6 +84,8 @@ class ParsedTable:
         File row (1-based, as a spreadsheet shows it) of each data row.
     messages : list of str
         What was decided and found, for the report.
+    code_notes : dict
+        Data position → why the row's code cell is not a town code (its code is None).
     """
 
     data: pd.DataFrame
@@ -98,6 +101,9 @@ class ParsedTable:
     encoding: str | None = None
     sheet: str | None = None
     header_rows: list = field(default_factory=list)
+    #: data position → why its code cell is not a town code (the row then has no code,
+    #: joins by name if it can, and join_report.csv gives this reason)
+    code_notes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (for ``run.json``)."""
@@ -194,7 +200,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
     except csv.Error:
         pass
     rows = [list(r) for r in csv.reader(io.StringIO(text), dialect)]
-    return rows, enc, f"encoding {enc} ({why})"
+    return rows, enc, f"指标表编码（encoding）：{enc}（{why}）"
 
 
 def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
@@ -730,11 +736,29 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
                      messages, enc, sheet_name, n_empty, wan_suffix)
 
 
+def _table_codes(cells, path, column, rows, digits: int = 9) -> tuple[list, dict]:
+    """The code column: a cell that is not a town code leaves its row without a code (it
+    joins by name if it can; join_report.csv says why) — said once on the console.  A
+    column with no usable code at all is not a code column: stop, naming the rows."""
+    codes, bad = read_codes(cells, digits)
+    if bad and not any(codes):
+        parse_codes(cells, path=path, column=column, rows=rows, digits=digits)  # raises
+    notes = {i: f"统计代码无效（invalid code）: {why}; the code was not used"
+             for i, why in bad.items()}
+    if bad:
+        shown = "; ".join(f"row {rows[i]}: {why}" for i, why in list(bad.items())[:5])
+        warnings.warn(f"{path}, column {column!r}: {len(bad)} 行统计代码无效，按名称匹配"
+                      f"（{len(bad)} invalid town code(s); those rows join by name only, see "
+                      f"join_report.csv）— {shown}{'; …' if len(bad) > 5 else ''}. Fix the "
+                      "codes in the file (format the code column as text)",
+                      InputWarning, stacklevel=2)
+    return codes, notes
+
+
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
               messages, enc, sheet_name, n_empty, wan_suffix=None):
-    from geo.codes import code_digits, parse_codes
-
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
+    code_notes: dict = {}
     ex_idx = [r for r, _, _ in excluded]
     ex_values: dict[str, list] = {}
     key_cols = {v for v in keys.values() if v is not None}
@@ -747,10 +771,11 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             # a column of 6-digit (county) or 12-digit (village) codes is read as such:
             # the run's level is inferred from it (classify.levels)
             digits = code_digits(cells) if code_digits(cells) in (6, 12) else 9
-            codes = parse_codes(cells, path=path, column=name,
-                                rows=[r + 1 for r in data_idx], digits=digits)
-            data[name] = codes.tolist()
-            status[name] = ["ok" if v else "unknown" for v in codes]
+            codes, code_notes = _table_codes(cells, path, name, [r + 1 for r in data_idx],
+                                             digits=digits)
+            data[name] = codes
+            status[name] = ["invalid" if i in code_notes else "ok" if v else "unknown"
+                            for i, v in enumerate(codes)]
             kinds[name], units[name] = "code", None
             ex_values[name] = [_safe_code(grid[r][c]) for r in ex_idx]
             continue
@@ -798,7 +823,8 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         data=frame, units=units, raw=pd.DataFrame(raw, dtype=object),
         status=pd.DataFrame(status, dtype=object), excluded=ex, source_rows=source_rows,
         messages=messages, path=str(path), kinds=kinds, keys=keys, encoding=enc,
-        sheet=sheet_name, header_rows=[h + 1 for h in layout["header_rows"]])
+        sheet=sheet_name, header_rows=[h + 1 for h in layout["header_rows"]],
+        code_notes=code_notes)
     _describe(table, layout, n_empty)
     messages.extend(_code_type_messages(table))
     messages.extend(cross_check_totals(table))
@@ -866,8 +892,9 @@ def _describe(table: ParsedTable, layout, n_empty: int) -> None:
     if layout["header"] > 0:
         msgs.append(f"{layout['header']} title row(s) above the header skipped")
     rows = ", ".join(str(r) for r in table.header_rows)
-    msgs.append(f"header in row(s) {rows}" + (
-        f"; units row {layout['unit_row'] + 1}" if layout["unit_row"] is not None else ""))
+    msgs.append(f"表头所在行（header row）：{rows}" + (
+        f"；单位行（units row）：{layout['unit_row'] + 1}" if layout["unit_row"] is not None
+        else ""))
     for kind, group in table.excluded.groupby("kind", sort=False):
         msgs.append(f"{len(group)} {kind.replace('_', ' ')} row(s) excluded "
                     f"(rows {', '.join(map(str, group['source_row'].tolist()[:12]))})")
@@ -882,7 +909,7 @@ def _describe(table: ParsedTable, layout, n_empty: int) -> None:
                 msgs.append(f"column {name!r} (%): every value is between 0 and 1 — if these "
                             "are fractions, not percentages, multiply by 100 in the file "
                             "(kept as given)")
-        if counts.get("invalid", 0):
+        if counts.get("invalid", 0) and table.kinds.get(name) != "code":  # said on reading
             bad = [table.source_rows[i] for i, s in enumerate(table.status[name])
                    if s == "invalid"]
             msgs.append(f"column {name!r}: text that is not a number in row(s) "

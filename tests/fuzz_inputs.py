@@ -533,7 +533,15 @@ def check_outcome(outcome: Outcome, built: Built, out: Path) -> str:
                             f"(it has {sorted(counts.index.tolist())})")
         if twice:
             problems.append(f"{source} row(s) {twice} in join_report.csv more than once")
-    matched_b = report[(report["source"] == "boundaries") & (report["status"] == "matched")]
+    # a further part of a town in several parts (same code, same name) carries its town's
+    # status with how = dissolved and a reason naming the feature it was dissolved into
+    part = (report["source"] == "boundaries") & (report["how"] == "dissolved")
+    unexplained = report[part & ~report["reason"].str.contains("dissolved into feature")]
+    if len(unexplained):
+        problems.append(f"dissolved parts without the feature they joined:\n"
+                        f"{unexplained.to_string()}")
+    matched_b = report[(report["source"] == "boundaries") & (report["status"] == "matched")
+                       & ~part]
     matched_t = report[(report["source"] == "table") & (report["status"] == "matched")]
     if len(towns) != len(matched_t):
         problems.append(f"towns.csv has {len(towns)} towns but join_report.csv "
@@ -541,7 +549,8 @@ def check_outcome(outcome: Outcome, built: Built, out: Path) -> str:
     if len(towns) != len(matched_b):
         problems.append(f"towns.csv has {len(towns)} towns but join_report.csv "
                         f"{len(matched_b)} matched boundary features")
-    codes = {c for c in matched_b["town_code"] if c}
+    codes = {c for c in report.loc[(report["source"] == "boundaries")
+                                   & (report["status"] == "matched"), "town_code"] if c}
     missing_codes = codes - set(towns["town_code"])
     if missing_codes:
         problems.append(f"matched codes {sorted(missing_codes)} not in towns.csv")

@@ -52,3 +52,43 @@ def test_the_console_prints_warnings_first_and_caps_them(capsys):
     assert err[14].startswith("另有 2 条说明（more details）")
     assert err[-1] == "towntype: 错误（error）：x"
     assert captured.out == "summary\n"
+
+
+def test_a_line_the_summary_carries_is_not_repeated_in_the_details(capsys):
+    console = Console("zh")
+    console.summary = ["维度无数据，未评价（dimension not assessed, no data）：生态（ecology）", "s"]
+    for line in ("encoding", "维度无数据，未评价（dimension not assessed, no data）：生态（ecology）",
+                 "header"):
+        console.log(line)
+    console.print(())
+    assert capsys.readouterr().err.splitlines() == ["encoding", "header"]
+
+
+def _manifest(not_measured, missing):
+    join = {side: {"matched": 3, "ambiguous": 0, "unmatched": 1 if side == "table" else 0,
+                   "excluded": 0} for side in ("boundaries", "table")}
+    return {"counts": {"boundary_features": 3, "table_rows": 4, "towns": 3, "join": join,
+                       "categories": {"developing": 3},
+                       "category_labels": {"developing": "培育类"}},
+            "out": "/x", "scoring": {"not_measured": not_measured, "missing_values": missing}}
+
+
+def test_the_summary_says_what_was_not_measured_after_the_action_line_in_chinese_first():
+    """Issue 13: 'missing or imputed values: N' was English only and came after the
+    reading details; what was not measured was cut off behind 'more details'."""
+    from types import SimpleNamespace
+
+    from classify.pipeline import MEASURE_LINES, summary_lines
+
+    notes = [{"zh": f"维度无数据，未评价（dimension not assessed, no data）：d{i}",
+              "en": f"dimension not assessed (no data): d{i}"} for i in range(8)]
+    lines = summary_lines(SimpleNamespace(manifest=_manifest(notes, 48)))
+    assert lines[0].startswith("需要核对（needs checking）：指标表 1 行未匹配")
+    assert lines[1:MEASURE_LINES] == [n["zh"] for n in notes[:MEASURE_LINES - 1]]
+    assert lines[MEASURE_LINES] == ("另有 3 条未评价说明（not measured），见 run.json 的 "
+                                    "scoring.not_measured")
+    assert lines[MEASURE_LINES + 1] == ("缺失或插补的数值（missing or imputed values）：48 个；"
+                                        "逐镇见 towns.csv 的 n_missing、n_imputed")
+    assert lines[MEASURE_LINES + 2].startswith("读取边界要素 3 个")
+    en = summary_lines(SimpleNamespace(manifest=_manifest(notes[:1], 0)), lang="en")
+    assert en[1] == "dimension not assessed (no data): d0" and en[2].startswith("read 3")

@@ -92,3 +92,20 @@ def test_utf8_field_name_cut_inside_a_character_is_detected_as_utf8(tmp_path):
     write_dbf(tmp_path / "t.dbf", [("统计代码", 12), ("乡镇", 20)],
               [["441882100", "连州镇"], ["441882101", "星子镇"]], "utf-8")
     assert dbf_encoding(tmp_path / "t.shp").encoding == "utf-8"
+
+
+def test_the_cpg_settles_a_file_whose_rare_characters_look_improbable(tmp_path):
+    """Issue 13: a correct GBK shapefile of one town, 浛洸镇 (英德市), with a .cpg saying
+    GBK, was refused — two rare characters in six look like Big5 read as GBK."""
+    write_dbf(tmp_path / "t.dbf", [("TOWN", 20), ("COUNTY", 20)], [["浛洸镇", "英德市"]],
+              "gb18030")
+    with pytest.raises(InputError, match="improbable characters; give the encoding with "
+                                         "--boundary-encoding"):
+        dbf_encoding(tmp_path / "t.shp")                   # no .cpg: nothing to settle it
+    (tmp_path / "t.cpg").write_text("UTF-8")
+    with pytest.raises(InputError, match="improbable"):     # a .cpg the bytes do not fit
+        dbf_encoding(tmp_path / "t.shp")
+    (tmp_path / "t.cpg").write_text("GBK")
+    guess = dbf_encoding(tmp_path / "t.shp")
+    assert guess.encoding == "gb18030"
+    assert guess.reason.startswith("the .cpg says GBK and the bytes decode as gb18030")

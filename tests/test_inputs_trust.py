@@ -353,6 +353,9 @@ def test_wan_in_a_column_without_unit_is_multiplied_with_a_note(tmp_path):
     ("原代码,新代码\n441882100,4418821XX\n", "utf-8",
      r"column '新代码'.*invalid code in the crosswalk.*row 2: '4418821XX'"),
     ("原代码,新代码\n441882100,4418821\n", "utf-8", r"row 2: '4418821' has 7 digits"),
+    # the parser's own message on one line (pandas ends it with a newline)
+    ("a,b\n1\n,,,\n", "utf-8", r"cannot be read: Error tokenizing data\. C error: Expected 2 "
+                                 r"fields in line 3, saw 4）; check its columns \(--crosswalk\)"),
 ])
 def test_malformed_crosswalk_names_file_row_and_column(tmp_path, text, encoding, message):
     cw = tmp_path / "cw.csv"

@@ -259,3 +259,20 @@ def test_value_cut_by_the_field_width(tmp_path):
     out, report = read_boundaries(shp)
     assert out["town"].tolist() == ["连州镇", "大路边"]
     assert any("cut by the DBF field width" in p and "'大路边'" in p for p in report.problems)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_file_whose_every_feature_lacks_geometry_says_so(tmp_path, n):
+    """Issue 13: the only feature with a null geometry was reported as coordinates
+    'x nan…nan' outside China under the file's CRS."""
+    import json
+
+    path = tmp_path / "t.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None,
+         "properties": {"town_code": f"44188210{i}", "town": f"镇{i}"}} for i in range(n)]}),
+        encoding="utf-8")
+    with pytest.raises(InputError, match=r"t\.geojson: no feature has a geometry \(all are "
+                                         r"null or empty\); check the file in a GIS") as err:
+        read_boundaries(path)
+    assert "CRS" not in str(err.value) and "nan" not in str(err.value)

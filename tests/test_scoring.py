@@ -327,6 +327,7 @@ def test_empty_and_constant_indicators_are_named_and_counted():
     """Issue 13: an all-empty column was dropped silently with n_missing 0."""
     ind = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3, "c": [5.0, 5.0, 5.0]})
     res = score(ind, _system())
+    assert res.reference is None        # fitted here: no reference model (a merge once shifted it)
     ex = res.excluded.set_index("indicator")
     assert ex.loc["b", "kind"] == "empty" and ex.loc["c", "kind"] == "constant"
     assert res.scores["n_missing"].tolist() == [1, 1, 1]        # b counted for every town

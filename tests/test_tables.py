@@ -5,7 +5,7 @@ import numpy.testing as npt
 import pandas as pd
 import pytest
 
-from geo.errors import InputError
+from geo.errors import InputError, InputWarning
 from geo.tables import find_key_columns, read_table, split_unit
 from tests.inputs_fixtures import LIANZHOU, RARE, yearbook_workbook, yearbook_xls
 
@@ -93,9 +93,26 @@ def test_two_row_header_in_csv(tmp_path):
 
 
 def test_lost_code_digits_name_the_rows(tmp_path):
+    """Issue 13: one unreadable code no longer stops the run — the row loses its code
+    (joins by name; join_report.csv says why) and the console names the row."""
     p = tmp_path / "t.csv"
     p.write_text("统计代码,乡镇\n441882100,连州镇\n4.41882E+08,星子镇\n", "utf-8")
-    with pytest.raises(InputError, match=r"t\.csv, column '统计代码': 1 town code.*row 3"):
+    with pytest.warns(InputWarning, match=r"t\.csv, column '统计代码': 1 行统计代码无效.*row 3: "
+                      r"'4\.41882E\+08' is in scientific notation"):
+        t = read_table(p)
+    assert t.data["统计代码"].tolist() == ["441882100", None]
+    assert t.status["统计代码"].tolist() == ["ok", "invalid"]
+    assert t.code_notes == {1: "统计代码无效（invalid code）: '4.41882E+08' is in scientific "
+                            "notation with 6 of 9 digits shown: the code's last digits are "
+                            "lost — format the column as text in the spreadsheet and re-export;"
+                            " the code was not used"}
+
+
+def test_a_column_of_unreadable_codes_stops_naming_the_rows(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("统计代码,乡镇\n4.41882E+08,连州镇\n4418A2006,星子镇\n,东陂镇\n", "utf-8")
+    with pytest.raises(InputError, match=r"t\.csv, column '统计代码': 2 town code.*row 2.*"
+                                         r"row 3: '4418A2006' contains characters"):
         read_table(p)
 
 
