@@ -211,7 +211,9 @@ def test_county_run_with_no_flags_uses_the_county_defaults(tmp_path):
     result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=20,
                                      static_formats=()))
     said = summary_lines(result)
-    assert said[0].startswith("单元级别（unit level）：县（市、区）") and "6 位代码" in said[0]
+    # the lines that need action (what was not measured) lead; the level line follows them
+    level_line = next(line for line in said if line.startswith("单元级别（unit level）"))
+    assert level_line.startswith("单元级别（unit level）：县（市、区）") and "6 位代码" in level_line
     towns = pd.read_csv(tmp_path / "out/towns.csv", dtype=str, encoding="utf-8-sig")
     assert sorted(towns["town_code"]) == ["440103", "440104", "440105", "441823", "441825", "441882"]
     by = towns.set_index("town_code")
