@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import gc
 import json
 import os
 import platform
@@ -26,7 +25,6 @@ from classify.bundled import DEMO, data_dir
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
 from classify.console import for_manifest, reissue, warning_records
-from classify.forked import Forked
 from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
                               write_manifest, write_towns)
 from geo.errors import InputError, InputWarning
@@ -80,6 +78,10 @@ class RunOptions:
     cluster_method: str = "kmeans"
     k: str | int = "auto"
     docx: bool = False
+    #: which towns get a sheet: auto|all|none|county=NAME|codes=FILE (classify.report.scope)
+    sheets: str = "auto"
+    #: workbooks (towns.xlsx, suggestions.xlsx) above AUTO_SHEETS_MAX towns too
+    xlsx: bool = False
     static_formats: tuple[str, ...] = ("png", "svg")
     title: str | None = None
     notice: str | None = None
@@ -102,6 +104,8 @@ class RunOptions:
         if self.reference is not None and self.weighting is not None:
             raise InputError("--weighting and --reference both given: with --reference the "
                              "weights are those of the reference model; drop --weighting")
+        from classify.report.scope import parse_scope
+        parse_scope(self.sheets)        # a bad --sheets value stops before any input is read
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
@@ -131,14 +135,7 @@ def demo_options(out: Path = Path("towntype-demo"), **kwargs) -> RunOptions:
 
 
 class _Timer:
-    """Collects wall time per stage, for the manifest and the benchmark.
-
-    What a stage leaves behind (the frames, the suggestions: millions of objects at
-    40,000 towns) lives until the run ends, so it is moved out of the cyclic garbage
-    collector's sight (``gc.freeze``) when the stage ends: its full collections scanned
-    all of it again and again (8.6 s of a 40,000-town run).  :func:`run_pipeline`
-    unfreezes everything when it returns.
-    """
+    """Collects wall time per stage, for the manifest and the benchmark."""
 
     def __init__(self, log: Callable[[str], None]):
         self.log = log
@@ -151,7 +148,6 @@ class _Timer:
         # a stage timed in parts (suggestions: before and after a wait) adds them up
         self.seconds[stage] = round(self.seconds.get(stage, 0.0)
                                     + time.perf_counter() - start, 3)
-        gc.freeze()
 
 
 def _read_inputs(opts: RunOptions, timer: _Timer):
@@ -376,11 +372,8 @@ def _designations(opts: RunOptions, frame, taxonomy, timer: _Timer):
 
 
 def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
-             stage: Path, timer: _Timer, *, before_sheets: Callable[[], None] = lambda: None
-             ) -> tuple[list, list[Path]]:
-    """The suggestions, and their sheets written under ``stage``; ``before_sheets`` is
-    called in between (the sheets are rendered on every core)."""
-    from classify.sheets import write_suggestions
+             timer: _Timer) -> list:
+    """The per-town evidence (with last year's category when ``--reference`` is given)."""
     from classify.suggest import suggest
 
     with timer("suggestions"):
@@ -394,43 +387,51 @@ def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_l
                           "--reference is not a run folder with towns.csv, or no town matches")
             for s in suggestions:
                 s.extra["last_year"] = before.get(s.town_code)
-    before_sheets()
-    with timer("suggestions"):
-        files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
-                                  title=opts.title, notice=opts.notice)
-    return suggestions, files
+    return suggestions
 
 
-#: From this many towns the tables (``towns.*``, ``rules.csv`` …) are written by a forked
-#: process while this one works out the suggestions: both run on one core each, and
-#: neither needs the other (measured at 40,000 towns: the tables take ~8 s).
-TABLES_BESIDE_FROM = 1000
+def _workbooks(opts: RunOptions, n_towns: int) -> bool:
+    """Workbooks for people up to a province's towns, above on request (``--xlsx``)."""
+    from classify.report.scope import AUTO_SHEETS_MAX
+    return opts.xlsx or n_towns <= AUTO_SHEETS_MAX
 
 
-def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters,
-                  stage: Path) -> list[Path]:
-    """``towns.gpkg/.csv/.xlsx``, ``join_report.csv``, ``weights.csv``, ``rules.csv``,
-    ``clusters.csv``, ``clusters_k.csv``."""
-    files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
-    for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
-                            ("value_checks.csv", scored.value_checks),
-                            ("rules.csv", trace), ("clusters.csv", clusters.profiles),
-                            ("clusters_k.csv", clusters.sweep)):
-        files.append(write_csv(table_out, stage / name))
-    return files
+def _report(opts: RunOptions, suggestions, names: list[str], stage: Path,
+            timer: _Timer) -> tuple[list[Path], np.ndarray]:
+    """The stored evidence (always), the sheets in scope, the index, the workbook and
+    Word file (``suggestions/``); returns the files and the positions that got a sheet."""
+    from classify.report import read_codes, save_evidence, scope_note, select, write_report
+    from classify.report.scope import parse_scope
+
+    with timer("sheets"):
+        kind, value = parse_scope(opts.sheets)
+        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
+                              "county": [s.county for s in suggestions]})
+        scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
+                       counties=[value] if kind == "county" else (),
+                       codes=read_codes(value) if kind == "codes" else (), log=timer.log)
+        note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
+        if note:
+            timer.log(note)
+        files = save_evidence(suggestions, stage, names)
+        files += write_report(suggestions, stage, scope=scope, names=names, lang=opts.lang,
+                              docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)),
+                              title=opts.title, notice=opts.notice, run_dir=Path(opts.out))
+    return files, scope
 
 
-def _tables_result(tables: Forked, timer: _Timer) -> list[Path]:
-    """Wait for the tables; their own time is the ``outputs`` stage (written beside the
-    suggestions when forked: ``outputs_wait`` is what was left to wait for)."""
-    if tables.done:
-        return tables.result()
-    if not tables.forked:
-        with timer("outputs"):
-            return tables.result()
-    with timer("outputs_wait"):
-        files = tables.result()
-    timer.seconds["outputs"] = round(tables.seconds, 3)
+def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters, system,
+                  stage: Path, timer: _Timer) -> list[Path]:
+    """``towns.gpkg/.csv`` (and ``towns.xlsx``), ``join_report.csv``, ``weights.csv``,
+    ``value_checks.csv``, ``rules.csv``, ``clusters.csv``, ``clusters_k.csv``."""
+    with timer("outputs"):
+        files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang,
+                            xlsx=_workbooks(opts, len(frame)), system=system)
+        for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                                ("value_checks.csv", scored.value_checks),
+                                ("rules.csv", trace), ("clusters.csv", clusters.profiles),
+                                ("clusters_k.csv", clusters.sweep)):
+            files.append(write_csv(table_out, stage / name))
     return files
 
 
@@ -440,14 +441,12 @@ POPUP_INDICATORS = ("gdp", "fiscal_revenue", "population", "industrial_output", 
 
 
 def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage: Path,
-         today: str, timer: _Timer) -> list[Path]:
+         today: str, timer: _Timer, *, names: list[str], has_sheet: np.ndarray) -> list[Path]:
     from geo.coverage import DisplayCoverage
     from geo.maps import save_map, town_map
     from geo.static import static_category_maps
 
     from classify.numfmt import unit_label
-
-    from classify.sheets import sheet_names
 
     # by position (suggestions come in frame order): codes may be missing or repeated
     benchmarks = [";".join(b.town for b in (getattr(s, "benchmarks", None) or []))
@@ -460,7 +459,9 @@ def _map(opts: RunOptions, frame, taxonomy, system, counties, suggestions, stage
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps
         coverage = DisplayCoverage(frame.geometry)
-        shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
+        # ``sheet``: the file name of the town's sheet, suggestions/<sheet>.html, always
+        # set; ``has_sheet``: whether that file was written (else `towntype sheets` makes it)
+        shown = frame.assign(benchmarks=benchmarks, sheet=names, has_sheet=has_sheet)
         m = town_map(shown, palette=taxonomy.palette(), title=title, notice=opts.notice,
                      attribution=opts.attribution, basemap=opts.basemap,
                      basemap_key=opts.tianditu_key, counties=counties, lang=opts.lang,
@@ -620,14 +621,11 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] = lambda msg: N
     Warnings raised during the run are recorded in ``run.json`` (``warnings``) and issued
     again to the caller when the run ends (each once; see :mod:`classify.console`).
     """
-    frozen = gc.get_freeze_count()
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:    # scoped to the run
             return _run(opts, log, caught)
     finally:
-        if not frozen:      # the objects of the run are the collector's again
-            gc.unfreeze()
         reissue(caught)
 
 
@@ -651,21 +649,17 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out, force=opts.force) as stage:
-        # the tables need nothing that comes after clustering: a forked process writes
-        # them while this one works out the suggestions (the same files either way)
-        tables = Forked(_write_tables, opts, frame, report, scored, trace, clusters, stage,
-                        fork=len(frame) >= TABLES_BESIDE_FROM)
-        try:
-            suggestions, files = _suggest(
-                opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer,
-                before_sheets=lambda: _tables_result(tables, timer))
-            tables_files = _tables_result(tables, timer)
-            files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
-                          timer)
-        except BaseException:
-            tables.cancel()    # the staging folder is about to be removed
-            raise
-        files += tables_files
+        from classify.sheets import sheet_names
+        suggestions = _suggest(opts, frame, trace, system, taxonomy, scored, missing_log,
+                               timer)
+        names = sheet_names(suggestions)
+        files, scope = _report(opts, suggestions, names, stage, timer)
+        has_sheet = np.zeros(len(frame), dtype=bool)
+        has_sheet[scope] = True
+        files += _write_tables(opts, frame, report, scored, trace, clusters, system, stage,
+                               timer)
+        files += _map(opts, frame, taxonomy, system, counties, suggestions, stage, today,
+                      timer, names=names, has_sheet=has_sheet)
         files += write_designations(designated, stage)
         files.append(_model_file(opts, stage, scored, system, frame))
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,

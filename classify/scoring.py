@@ -491,8 +491,8 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
                             "各维度得分均为 50，分类不反映差异",
                             f"the indicators of the {len(X)} town(s) do not differ: nothing "
                             "to compare, every score is 50 and the categories say nothing"))
-    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded, dimensions,
-                       messages)
+    return ScoreResult(scores, weights, model, treatment.reset_index(), excluded,
+                       dimensions=dimensions, messages=messages)
 
 
 class Scorer(TransformerMixin, BaseEstimator):

@@ -30,8 +30,6 @@ The module depends on the scoring and taxonomy objects only through small adapte
 
 from __future__ import annotations
 
-import functools
-import gc
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -90,25 +88,6 @@ DIMENSION_LABELS = {
     "centrality": ("中心性", "centrality"),
 }
 _KEYS = ("town_code", "town")
-
-
-def _gc_paused(fn):
-    """Run ``fn`` with the cyclic garbage collector paused: the suggestions of a large run
-    are millions of small objects without reference cycles, and the collections that
-    scan them again and again took a fifth of the time.  Cycles made meanwhile are
-    collected once it is running again."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return run
 
 
 def records(df: pd.DataFrame) -> list[dict]:
@@ -1637,7 +1616,6 @@ def _check_frame(frame: pd.DataFrame, trace: pd.DataFrame) -> None:
                               f"'The frame that flows' / 'Rule trace')", key=name)
 
 
-@_gc_paused
 def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxonomy=None, *,
             indicators=None, categories=None, lang: str = "zh", n_benchmarks: int = 3,
             model=None, missing_log: pd.DataFrame | None = None, focus: Mapping | None = None,
@@ -1688,8 +1666,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     >>> sugs = suggest(frame, trace, load_system(), load_taxonomy("guangdong"),
     ...                model=scored.model)                               # doctest: +SKIP
     >>> sugs[0].benchmarks[0].gaps[["label_zh", "this", "other", "diff"]]   # doctest: +SKIP
-    >>> from classify.sheets import write_suggestions
-    >>> write_suggestions(sugs, "out", docx=True)                        # doctest: +SKIP
+    >>> from classify.sheets import sheet_names, write_sheets
+    >>> write_sheets(sugs, "out/suggestions", sheet_names(sugs))          # doctest: +SKIP
     """
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}", key="lang")
