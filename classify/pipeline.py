@@ -649,10 +649,10 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     if len(missing_log):
         log(f"missing or imputed values: {len(missing_log)} (per town: n_missing, n_imputed)")
     with staged_output(opts.out, force=opts.force) as stage:
-        from classify.sheets import sheet_names
+        from classify.sheets import set_sheet_names
         suggestions = _suggest(opts, frame, trace, system, taxonomy, scored, missing_log,
                                timer)
-        names = sheet_names(suggestions)
+        names = set_sheet_names(suggestions)
         files, scope = _report(opts, suggestions, names, stage, timer)
         has_sheet = np.zeros(len(frame), dtype=bool)
         has_sheet[scope] = True

@@ -275,7 +275,9 @@ def _focus_label(s: Suggestion, lang: str) -> str:
     return labels(lang)["suggested"]["composite"]
 
 
-def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
+def _bench_ctx(s: Suggestion, lang, t, N, html, have: set | None = None) -> dict:
+    """``have``: the sheet names that exist (a benchmark without a sheet links to its
+    row of ``index.html``, which says how to make it); ``None``: link to the sheet."""
     cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
     if s.is_leader and not s.challengers:
         intro, items = _fill(t["benchmarks"]["alone"], html, category=cat), []
@@ -293,6 +295,7 @@ def _bench_ctx(s: Suggestion, lang, t, N, html) -> dict:
             [t["benchmarks"]["same_city"]] if b.same_city else []
         item = {
             "code": b.town_code, "title": _known(b.town, lang, "town"),
+            "href": _href(b, have),
             "tags": t["sep"].join(tags),
             "caption": _fill(t["benchmarks"]["item"], html, town=_known(b.town, lang, "town"),
                              county=_known(b.county, lang, "county"),
@@ -522,7 +525,7 @@ def _ink(color: str) -> str:
     return "#000000" if lum > 0.55 else "#ffffff"
 
 
-def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
+def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
     t = labels(lang)
     N = _num_factory(lang, html)
     dims = _dims_ctx(s, lang, N)
@@ -559,7 +562,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice) -> dict:
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
         "strengths": strengths, "weaknesses": weaknesses, "rows": rows,
-        "bench": _bench_ctx(s, lang, t, N, html),
+        "bench": _bench_ctx(s, lang, t, N, html, have),
         "gaps": _gaps_ctx(s, lang, t, N, html),
         "declared": _declared_ctx(s, lang, t, html),
         "data": _data_ctx(s, lang, t, html),
@@ -918,6 +921,24 @@ def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
     return out
 
 
+def _href(b: Benchmark, have: set | None) -> str:
+    """Where a benchmark's name links: its sheet, or its row of the index page when its
+    sheet was not made (``have``: the sheets there are)."""
+    name = b.sheet or _name_part(b.town_code)
+    return f"{name}.html" if have is None or name in have else f"index.html#{name}"
+
+
+def set_sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
+    """:func:`sheet_names`, also kept on every benchmark (``Benchmark.sheet``, its town's
+    sheet, found by its row position ``Benchmark.index``) so that sheets link to it."""
+    names = sheet_names(suggestions)
+    for s in suggestions:
+        for b in s.benchmarks + s.challengers:
+            if 0 <= b.index < len(names):
+                b.sheet = names[b.index]
+    return names
+
+
 def write_sheets(suggestions: Sequence[Suggestion], folder: str | Path, names: Sequence[str],
                  *, lang: str = "zh", notice: str | None = None) -> list[Path]:
     """``<name>.md`` and ``<name>.html`` of each town under ``folder`` (``names``: from
@@ -925,12 +946,13 @@ def write_sheets(suggestions: Sequence[Suggestion], folder: str | Path, names: S
     labels(lang)  # validates lang
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    have = set(names) | {p.stem for p in folder.glob("*.html")}
     md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
     paths = []
     for s, name in zip(suggestions, names):
         for ext, template, html in (("md", md_t, False), ("html", html_t, True)):
             path = folder / f"{name}.{ext}"
-            path.write_text(template.render(**_context(s, lang, html, notice)),
+            path.write_text(template.render(**_context(s, lang, html, notice, have)),
                             encoding="utf-8")
             paths.append(path)
     return paths
@@ -978,3 +1000,22 @@ def _sheet_title(text: str, used) -> str:
         suffix = f"({k})"
         name, k = base[:31 - len(suffix)] + suffix, k + 1
     return name
+
+
+def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
+                      lang: str = "zh", docx: bool = False, title: str | None = None,
+                      notice: str | None = None) -> list[Path]:
+    """Every town's sheet (``<code>_<town>.md`` and ``.html``), ``index.html``,
+    ``suggestions.xlsx`` and, with ``docx=True``, ``suggestions.docx`` under
+    ``out_dir/suggestions/`` (``out_dir`` itself when it is named ``suggestions``): the
+    notebook's way to :func:`classify.report.write_report` with every town in scope."""
+    import numpy as np
+
+    from classify.report import write_report
+
+    labels(lang)  # validates lang
+    out = Path(out_dir)
+    base = out.parent if out.name == "suggestions" else out
+    return write_report(list(suggestions), base, scope=np.arange(len(suggestions)),
+                        names=set_sheet_names(suggestions), lang=lang, docx=docx, title=title,
+                        notice=notice)

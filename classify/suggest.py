@@ -326,6 +326,8 @@ class Benchmark:
     gaps: pd.DataFrame
     #: row position of the benchmark town in the frame (codes may be missing or repeated)
     index: int = -1
+    #: file name of the benchmark town's sheet (set with the sheets' names)
+    sheet: str = ""
 
 
 _lazy_tables(Benchmark, ("gaps",))

@@ -42,7 +42,7 @@ _SCALARS = ("town_code", "town", "county", "city", "target", "category", "subtyp
             "confidence", "runner_up", "composite", "rank", "n_towns", "focus", "is_leader",
             "declared", "declared_target", "declared_status", "lang")
 _BENCH = ("town_code", "town", "county", "target", "focus", "focus_this", "focus_other",
-          "distance", "same_county", "same_city", "index")
+          "distance", "same_county", "same_city", "index", "sheet")
 _SHARED_EXTRA = ("field_labels",)
 
 
@@ -203,7 +203,8 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
         for b in (by_town[i].to_dict("records") if i in by_town else []):
             g = gaps_by.get(int(b["_row"]))
             bs[b["_kind"]].append(Benchmark(
-                **{c: _none(b[c]) if c in ("town_code", "town", "county", "target", "focus")
+                **{c: _none(b[c]) if c in ("town_code", "town", "county", "target", "focus",
+                                           "sheet")
                    else b[c] for c in _BENCH if c != "index"},
                 gaps=g if g is not None else pd.DataFrame(columns=gap_cols),
                 index=int(b["index"])))

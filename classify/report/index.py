@@ -66,6 +66,7 @@ def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_di
         groups.setdefault(county, []).append({
             "town": town, "code": code, "label": label, "color": color, "ink": _ink(color),
             "confidence": conf, "link": f"{r['_sheet']}.html" if r["has_sheet"] else "",
+            "anchor": r["_sheet"],
             "search": " ".join((town, code, county, label)).lower()})
     counties = sorted(groups.items(), key=lambda kv: kv[0])
     n_sheets = int(towns["has_sheet"].sum()) if len(towns) else 0

@@ -40,23 +40,26 @@ def _width(header: str, values: list) -> float:
     return min(60.0, max(6.0, longest + 2.0))
 
 
+def _cell(x):
+    """A cell's value: a finite number, a boolean, text, or None (empty)."""
+    if x is None or x is pd.NA or isinstance(x, (bool, np.bool_)):
+        return None if x is None or x is pd.NA else bool(x)
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return str(x) or None       # empty text: an empty cell
+
+
 def _cells(col: pd.Series) -> tuple[str, list]:
-    """(kind, values) of a column: ``number`` (None for missing/inf), ``bool`` or
-    ``text`` (None for missing)."""
+    """(kind, values) of a column: ``number`` (None for missing/inf), ``bool``, ``text``
+    or ``mixed`` (each cell by its own type; texts stay text)."""
     if ptypes.is_bool_dtype(col.dtype):
         return "bool", [bool(v) for v in col.tolist()]
     if ptypes.is_numeric_dtype(col.dtype):
         v = col.to_numpy(dtype=float, na_value=np.nan)
         return "number", [x if math.isfinite(x) else None for x in v.tolist()]
-    out = []
-    for x in col.tolist():
-        if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
-            out.append(None)
-        elif isinstance(x, (bool, np.bool_)):
-            out.append("TRUE" if x else "FALSE")
-        else:
-            out.append(str(x))
-    return "text", out
+    values = [_cell(x) for x in col.tolist()]
+    kinds = {type(v) for v in values if v is not None}
+    return ("text" if kinds <= {str} else "mixed"), values
 
 
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
@@ -76,7 +79,7 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     wb = xlsxwriter.Workbook(str(path), _OPTIONS)
     wb.set_properties({"created": _FIXED_TIME})
     head = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
-                          "bg_color": "#EEEEEE", "border": 1})
+                          "bg_color": "#DDEBF7", "border": 1})
     cache: dict[str, object] = {}
 
     def fmt(spec: str):
@@ -87,7 +90,8 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     if notice:
         ws = wb.add_worksheet(notice_title[:31])
         ws.set_column(0, 0, 100, wb.add_format({"text_wrap": True, "valign": "top"}))
-        ws.write_string(0, 0, notice)
+        ws.write_string(0, 0, notice_title)
+        ws.write_string(1, 0, notice)
     for title, table in sheets.items():
         ws = wb.add_worksheet(title[:31])
         if len(table) > min(LONG_ROWS, EXCEL_ROWS - 1):
@@ -114,12 +118,14 @@ def _write_sheet(ws, table: pd.DataFrame, head, formats: dict, fmt) -> None:
     ws.set_row(0, 30)
     for j, h in enumerate(headers):
         ws.write_string(0, j, h, head)
+    by_type = {float: ws.write_number, bool: ws.write_boolean, str: ws.write_string}
     writers = [ws.write_number if kind == "number" else ws.write_boolean if kind == "bool"
-               else ws.write_string for kind, _ in columns]
+               else ws.write_string if kind == "text" else None for kind, _ in columns]
     for r, row in enumerate(zip(*(v for _, v in columns)), start=1):
         for j, v in enumerate(row):
             if v is not None:
-                writers[j](r, j, v)
-    ws.freeze_panes(1, 0)
+                (writers[j] or by_type[type(v)])(r, j, v)
+    # the header and the two key columns (code, name) stay in sight
+    ws.freeze_panes(1, min(2, len(headers)))
     if headers:
         ws.autofilter(0, 0, max(len(table), 1), len(headers) - 1)
