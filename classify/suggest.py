@@ -1193,12 +1193,9 @@ class _Grid:
         self.col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
         self.fld = np.array([fields.index(a.fld) for a, _ in pairs], dtype=np.int64)
         self.need = np.array([a.needed_field for a, _ in pairs], dtype=float)
-        self.rows = _ModelRows.of(model, values, list(where), fields)
         # rows of different towns are never mixed in one call when the model imputes
-        # missing values from the rows it is given (the arrays path needs no such care:
-        # in one town's rows a missing column is missing in every row, nothing is imputed)
-        self.per_town = self.rows is None and \
-            getattr(model, "missing", None) == "impute_county_median"
+        # missing values from the rows it is given
+        self.per_town = getattr(model, "missing", None) == "impute_county_median"
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
         """Index of the first grid point of each pair ``act`` whose score exceeds its
@@ -1223,8 +1220,7 @@ class _Grid:
         n_grid = xs.shape[1]
         out = np.empty(xs.shape)
         town = self.town[act]
-        # the arrays path in cache-sized blocks (its temporaries are most of its time)
-        step = max(1, (self.chunk if self.rows is None else 4096) // n_grid)
+        step = max(1, self.chunk // n_grid)
         bounds = np.flatnonzero(np.diff(town)) + 1 if self.per_town else \
             np.arange(step, len(act), step)
         for part in np.split(np.arange(len(act)), bounds):
@@ -1235,8 +1231,6 @@ class _Grid:
     def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
         n_grid = x.shape[1]
         t, c = self.town[act], self.col[act]
-        if self.rows is not None:
-            return self.rows.scores(t, c, x, self.fld[act], self.numer)
         mat = np.repeat(self.values[t], n_grid, axis=0)
         mat[np.arange(len(mat)), np.repeat(c, n_grid)] = x.ravel()
         base = self.values[t, c]
@@ -1250,115 +1244,6 @@ class _Grid:
                             self.fields)
         return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
-
-
-class _ModelRows:
-    """Scores of a fitted :class:`~classify.scoring.ScoreModel` for towns' rows with one
-    indicator set to other values (and the derived indicators that move with it), by the
-    arithmetic of ``ScoreModel.transform`` on arrays, without its frames and ranks.
-
-    Every town's row is treated and normalised once; only the changed columns are
-    transformed again.  The outlier treatment and the normalisers work value by value
-    (one column's parameters), so a changed column gets the same numbers bit for bit as
-    in a whole-row ``transform``; the rows are then aggregated by the model's own
-    ``dim_scores`` and :func:`~classify.scoring.aggregate`.  :meth:`of` returns ``None``
-    for any other model (or normaliser), whose ``transform`` is called instead.
-    """
-
-    def __init__(self, model, values: np.ndarray, cols: list[str], fields: list[str]):
-        from classify.scoring import aggregate
-
-        self.model, self.aggregate, self.values = model, aggregate, values
-        where = {c: k for k, c in enumerate(cols)}
-        # column of each model indicator in ``values`` (missing from the table: NaN)
-        take = np.array([where.get(c, -1) for c in model.indicators], dtype=np.int64)
-        X = np.where(take >= 0, values[:, np.maximum(take, 0)], np.nan)
-        with np.errstate(all="ignore"):
-            self.Z = model.normaliser.transform(model.treatment.transform(X))
-        # model column of each ``values`` column (-1: not scored)
-        self.mcol = np.full(len(cols), -1, dtype=np.int64)
-        self.mcol[take[take >= 0]] = np.flatnonzero(take >= 0)
-        names = list(model.get_feature_names_out())
-        self.fcol = np.array([names.index(f) for f in fields], dtype=np.int64)
-        self.n_dims = len(model.dims)
-
-    @classmethod
-    def of(cls, model, values, cols, fields) -> "_ModelRows | None":
-        from classify.normalise import (MinMaxNormaliser, RankNormaliser, TargetNormaliser,
-                                        ZScoreNormaliser)
-        from classify.scoring import ScoreModel
-
-        if type(model) is not ScoreModel or type(model.normaliser) not in (
-                MinMaxNormaliser, ZScoreNormaliser, RankNormaliser, TargetNormaliser):
-            return None
-        names = list(model.get_feature_names_out())
-        if any(f not in names for f in fields):
-            return None
-        return cls(model, values, cols, fields)
-
-    def column(self, j: int, x: np.ndarray) -> np.ndarray:
-        """Treated and normalised values ``x`` of model column ``j`` (as the model's
-        ``OutlierTreatment.transform`` and normaliser ``transform`` do for that column)."""
-        tr, nm = self.model.treatment, self.model.normaliser
-        x = np.clip(x, tr.lower_[j], tr.upper_[j])
-        if tr.actions_[j] == "log":
-            x = np.log(x + tr.shift_[j])
-        elif tr.actions_[j] == "asinh":
-            x = np.arcsinh(x / tr.scale_[j])
-        kind = type(nm).__name__
-        if kind == "RankNormaliser":
-            out = np.full(x.shape, np.nan)
-            ref, ok = nm.reference_[j], ~np.isnan(x)
-            n = ref.size
-            if n < 2 or ref[0] == ref[-1]:
-                out[ok] = 50.0
-                return out
-            lo = np.searchsorted(ref, x[ok], side="left")
-            hi = np.searchsorted(ref, x[ok], side="right")
-            r = lo + (hi - lo + 1) / 2.0
-            p = np.clip(100.0 * (r - 1.0) / (n - 1.0), 0.0, 100.0)
-            out[ok] = p if nm.signs_[j] > 0 else 100.0 - p
-            return out
-        if kind == "MinMaxNormaliser":
-            rng = nm.max_[j] - nm.min_[j]
-            up = (x - nm.min_[j]) / (rng if rng > 0 else 1.0)
-            z = 100.0 * (up if nm.signs_[j] > 0 else 1.0 - up)
-            z = z if rng > 0 else np.where(np.isnan(x), np.nan, 50.0)
-            return np.clip(z, 0, 100) if nm.clip else z
-        if kind == "ZScoreNormaliser":
-            sc = nm.scale_[j]
-            z = nm.signs_[j] * (x - nm.mean_[j]) / (sc if sc > 0 else 1.0)
-            return z if sc > 0 else np.where(np.isnan(x), np.nan, 0.0)
-        span = nm.target_[j] - nm.worst_[j]  # TargetNormaliser
-        z = np.clip(100.0 * (x - nm.worst_[j]) / (span if span != 0 else 1.0), 0.0, 100.0)
-        return z if span != 0 else np.where(np.isnan(x), np.nan, 50.0)
-
-    def scores(self, t: np.ndarray, c: np.ndarray, x: np.ndarray, fld: np.ndarray,
-               numer: list[tuple[int, int]]) -> np.ndarray:
-        """Score ``fields[fld[k]]`` of town ``t[k]`` with ``values`` column ``c[k]`` set
-        to each of ``x[k]`` (pairs × values)."""
-        p, g = x.shape
-        Z = np.repeat(self.Z[t], g, axis=0).reshape(p, g, -1)
-        base = self.values[t, c]
-        with np.errstate(all="ignore"):
-            for j in np.unique(c).tolist():
-                sel, mj = np.flatnonzero(c == j), self.mcol[j]
-                if mj >= 0:
-                    Z[sel, :, mj] = self.column(mj, x[sel].ravel()).reshape(len(sel), g)
-            for d, num in numer:  # derived indicators move with their numerator
-                hit, md = np.flatnonzero((c == num) & (base != 0)), self.mcol[d]
-                if len(hit) and md >= 0:
-                    v = self.values[t[hit], d][:, None] * x[hit] / base[hit][:, None]
-                    Z[hit, :, md] = self.column(md, v.ravel()).reshape(len(hit), g)
-            S = self.model.dim_scores(Z.reshape(p * g, -1))
-            col = np.repeat(self.fcol[fld], g)
-            out = np.empty(p * g)
-            dim = col < self.n_dims
-            out[dim] = S[dim, col[dim]]
-            if not dim.all():  # the composite, of the rows that need it
-                out[~dim] = self.aggregate(S[~dim], self.model.w_dim[:, None],
-                                           self.model.aggregation)[:, 0]
-        return out.reshape(p, g)
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
