@@ -950,10 +950,10 @@ def write_sheets(suggestions: Sequence[Suggestion], folder: str | Path, names: S
     md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
     paths = []
     for s, name in zip(suggestions, names):
-        for ext, template, html in (("md", md_t, False), ("html", html_t, True)):
+        ctx = _context(s, lang, True, notice, have)     # its texts are Markdown and HTML
+        for ext, template in (("md", md_t), ("html", html_t)):
             path = folder / f"{name}.{ext}"
-            path.write_text(template.render(**_context(s, lang, html, notice, have)),
-                            encoding="utf-8")
+            path.write_text(template.render(**ctx), encoding="utf-8")
             paths.append(path)
     return paths
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from classify.suggest import Benchmark, Suggestion, gap_columns, table_records
+from classify.suggest import Benchmark, Rows, Suggestion, gap_columns, records, table_records
 from geo.errors import InputError
 
 __all__ = ["EVIDENCE", "TABLES", "save_evidence", "load_evidence", "evidence_towns"]
@@ -178,23 +178,20 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
     if towns is not None and not wanted:
         return [], []
     scal = _read(run_dir, "towns", "_town", wanted, meta).sort_values("_town")
-    tables = {name: {k: g.drop(columns="_town").reset_index(drop=True)
-                     for k, g in _read(run_dir, name, "_town", wanted, meta).groupby("_town")}
+    tables = {name: _grouped(_read(run_dir, name, "_town", wanted, meta), "_town")
               for name in TABLES}
     bench = _read(run_dir, "benchmarks", "_town", wanted, meta)
     bench["_row"] = bench.index if not wanted else _bench_rows(run_dir, wanted)
     gaps = pq.read_table(run_dir / EVIDENCE / "benchmark_gaps.parquet",
                          filters=[("_bench", "in", [int(r) for r in bench["_row"]])]
                          if wanted else None).to_pandas()
-    gaps_by = {k: g.drop(columns="_bench").reset_index(drop=True)
-               for k, g in gaps.groupby("_bench")}
+    gaps_by = _grouped(gaps, "_bench")
     gap_cols = [c for c in gaps.columns if c != "_bench"]
     shared = meta.get("extra", {})
     out: list[Suggestion] = []
 
-    def table(name: str, i: int) -> pd.DataFrame:
-        got = tables[name].get(i)
-        return got if got is not None else pd.DataFrame(columns=meta["columns"][name])
+    def table(name: str, i: int) -> Rows:
+        return Rows(tables[name].get(i, []), columns=meta["columns"][name])
 
     by_town = {k: g.sort_values(["_kind", "_k"]) for k, g in bench.groupby("_town")}
     for rec in scal.to_dict("records"):
@@ -206,7 +203,7 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
                 **{c: _none(b[c]) if c in ("town_code", "town", "county", "target", "focus",
                                            "sheet")
                    else b[c] for c in _BENCH if c != "index"},
-                gaps=g if g is not None else pd.DataFrame(columns=gap_cols),
+                gaps=Rows(g or [], columns=gap_cols),
                 index=int(b["index"])))
         extra = dict(json.loads(rec["extra"]), **shared)
         out.append(Suggestion(
@@ -220,6 +217,14 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
             benchmarks=bs["benchmarks"], challengers=bs["challengers"],
             **{name: table(name, i) for name in TABLES}, extra=extra))
     return out, list(scal["_sheet"])
+
+
+def _grouped(df: pd.DataFrame, key: str) -> dict[int, list[dict]]:
+    """The records of ``df`` (without ``key``) by their ``key`` value, in file order."""
+    out: dict[int, list[dict]] = {}
+    for k, rec in zip(df[key].tolist(), records(df.drop(columns=key))):
+        out.setdefault(int(k), []).append(rec)
+    return out
 
 
 def _none(v):
