@@ -181,3 +181,27 @@ def test_run_json_records_the_timings_of_the_output_stages(demo_run):
     out, _ = demo_run
     timings = json.loads((out / "run.json").read_text(encoding="utf-8"))["timings"]
     assert {"suggestions", "sheets", "outputs", "map"} <= set(timings)
+
+
+def test_sheets_flag_is_checked_before_any_input_is_read(tmp_path, capsys):
+    from classify.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "o"), "--sheets", "province"]) == 2
+    err = capsys.readouterr().err
+    assert "--sheets" in err and "county=NAME" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_run_with_one_county_in_scope(tmp_path, capsys):
+    from classify.cli import main
+
+    out = tmp_path / "o"
+    assert main(["demo", "--out", str(out), "--sheets", "county=连州市", "--draws", "0",
+                 "--static", "none"]) == 0
+    towns = pd.read_csv(out / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
+    made = sorted(p.stem for p in (out / "suggestions").glob("4*.html"))
+    want = sorted(f"{c}_{t}" for c, t in towns.loc[towns["county"] == "连州市",
+                                                    ["town_code", "town"]].to_numpy())
+    assert made == want and len(made) < len(towns)
+    said = json.loads((out / "run.json").read_text(encoding="utf-8"))["log"]
+    assert any("towntype sheets" in line and "--county" in line for line in said)
