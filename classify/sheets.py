@@ -54,23 +54,6 @@ def labels(lang: str = "zh") -> dict:
     return tomllib.loads(text)
 
 
-_DICT_ATTRS = frozenset(dir(dict))
-
-
-class _Environment(jinja2.Environment):
-    """Looks ``x.key`` up in dicts first: the sheets' contexts are dicts, and the default
-    (an attribute first) raises and catches an AttributeError for each of the hundreds
-    of lookups of a sheet.  The same result: a key that is no dict attribute."""
-
-    def getattr(self, obj, attribute):
-        if type(obj) is dict and attribute not in _DICT_ATTRS:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
-
-
 def _md(v) -> str:
     """``v`` in Markdown: its text with ``<`` and ``>`` escaped, so that no value (a town
     named ``<img src=x onerror=alert(1)>``) becomes HTML where the Markdown is shown.
@@ -87,7 +70,7 @@ def _env(escaped: bool = False) -> jinja2.Environment:
     """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (text
     that is markup already — numbers' spans, rows — carries ``__html__``); otherwise
     (Markdown) every value has its HTML characters escaped (:func:`_md`)."""
-    return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
+    return jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
                         autoescape=escaped, finalize=None if escaped else _md,
                         trim_blocks=True,
                         lstrip_blocks=True, keep_trailing_newline=True,
@@ -135,52 +118,26 @@ class _Both(str):
         return Markup(self.html)
 
 
-# formatted numbers of this process, per (lang, html): the recent ones, and the ones
-# before them (a town's values come back in its benchmark tables, medians in every sheet)
-_NUMS: dict[tuple, list[dict]] = {}
-_NUMS_KEPT = 1 << 15
-
-
 def _num_factory(lang: str, html: bool) -> Callable:
     """``N(value, kind, unit="", n=None, signed=False)`` → text, or with ``html`` the
-    text with its HTML span (:class:`_Both`); remembered (see ``_NUMS``)."""
-    seen = _NUMS.setdefault((lang, html), [{}, {}])
+    text with its HTML span (:class:`_Both`)."""
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
-        # equal keys print the same (float(value)), but for the sign of a zero
-        key = (value, kind, unit, n, signed) if value else None
-        recent = seen[0]
-        out = recent.get(key)
-        if out is not None:
-            return out
-        out = seen[1].get(key)
-        if out is not None:
-            recent[key] = out
-            return out
         missing = numfmt.is_missing(value)
         text = _num_text(lang, kind, None if missing else float(value), unit or "",
                          None if n is None or numfmt.is_missing(n) else n, signed)
         if not html:
-            out = text
-        else:
-            v = "" if missing else repr(float(value))  # digits, '.', 'e'
-            # the same bytes as Markup(...).format(...), without its slow escaping formatter
-            out = _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
-                        f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
-        if key is not None:
-            if len(recent) >= _NUMS_KEPT:
-                seen[1], seen[0] = recent, {}
-            seen[0][key] = out
-        return out
+            return text
+        v = "" if missing else repr(float(value))  # digits, '.', 'e'
+        return _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
+                     f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
 
     return N
 
 
 def _esc(text: str) -> str:
-    """``str(markupsafe.escape(text))``, skipping the common case with nothing to escape."""
-    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
-        return str(escape(text))
-    return text
+    """``text`` escaped for HTML (markupsafe)."""
+    return str(escape(text))
 
 
 def _fill(fmt: str, html: bool, **kw):
@@ -188,7 +145,6 @@ def _fill(fmt: str, html: bool, **kw):
     string is trusted, arguments are escaped unless they are already markup (numbers)."""
     if not html:
         return fmt.format(**kw)
-    # as Markup(fmt).format(**kw) (no format specs in the label tables), but ~10x faster
     return _Both(fmt.format(**kw), fmt.format(**{k: _h(v) for k, v in kw.items()}))
 
 
