@@ -84,7 +84,8 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     lang = lang or (suggestions[0].lang if suggestions else "zh")
     notice = _run_notice(run_dir)
     files = write_sheets(suggestions, folder, names, lang=lang, notice=notice)
-    towns["has_sheet"] = [(folder / f"{n}.html").is_file() for n in towns["_sheet"]]
+    made = {p.stem for p in folder.glob("*.html")}
+    towns["has_sheet"] = towns["_sheet"].isin(made)
     meta = __import__("json").loads((run_dir / "evidence" / "meta.json").read_text("utf-8"))
     files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
                              notice=notice))
