@@ -341,6 +341,10 @@ class _Grid:
             if len(hit):
                 block[hit, :, d] = self.values[t[hit], d][:, None] * x[hit] / \
                     base[hit][:, None]
+        # a search point beyond float range (10x a 1e300 cell, a derived share of it) is
+        # the largest float: the model's outlier caps treat it as the cap, as any huge value
+        big = np.finfo(float).max
+        mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
         got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
                             self.fields)
         return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
