@@ -163,7 +163,7 @@ def test_gap_lever_numbers_in_the_sheet(suggestions):
     assert "，工业得分可达到全域P70，按该指标在全域的经验百分位估算" in md
     en = render_markdown(s, lang="en")
     assert ("Industrial output needs about +CNY 3.20 bn (from CNY 300 m to CNY 3.50 bn) "
-            "for the industry score to reach P70 of the region, by the empirical percentile "
+            "for the Industry score to reach P70 of the region, by the empirical percentile "
             "of the indicator itself") in en
     assert 'data-status="not supported"' in html and "证据不支持" in html
 
@@ -491,4 +491,4 @@ def test_no_html_injection_from_names(frame):
 def test_markdown_of_ordinary_text_is_unchanged(suggestions):
     md = render_markdown(suggestions[0], lang="en")
     assert "&amp;" not in md and "&#39;" not in md and "&lt;" not in md
-    assert "culture & tourism" in md
+    assert "Culture & tourism" in md       # the indicator system's label, "&" as it is

@@ -43,7 +43,6 @@ from classify.suggest.record import (  # noqa: F401 - the package's names
     Benchmark,
     COUNT_UNITS,
     DERIVED_NUMERATOR,
-    DIMENSION_LABELS,
     FOCUS_DIMENSION,
     IndicatorInfo,
     Rows,

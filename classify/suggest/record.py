@@ -32,15 +32,6 @@ DERIVED_NUMERATOR = {
 }
 # Units counted in whole numbers: a needed value is rounded to the next whole one.
 COUNT_UNITS = frozenset({"个", "家", "户", "所", "张", "项", "人"})
-DIMENSION_LABELS = {
-    "strength": ("综合实力", "strength"),
-    "industry": ("工业", "industry"),
-    "agriculture": ("农业", "agriculture"),
-    "commerce": ("商贸", "commerce"),
-    "tourism": ("文旅", "culture & tourism"),
-    "ecology": ("生态", "ecology"),
-    "centrality": ("中心性", "centrality"),
-}
 _KEYS = ("town_code", "town")
 
 
@@ -246,9 +237,15 @@ def category_labels(categories) -> dict[str, dict[str, str]]:
 
 
 def _dimension_labels(indicators_obj) -> dict[str, tuple[str, str]]:
-    labels = dict(DIMENSION_LABELS)
-    for d in (_get(indicators_obj, "dimensions", None) or ()) if indicators_obj is not None \
-            and not isinstance(indicators_obj, (Mapping, pd.DataFrame)) else ():
+    """``{dimension: (zh, en)}`` from the indicator system; for indicators given as a
+    mapping, from the built-in indicator system (the one place the labels are kept)."""
+    dims = (_get(indicators_obj, "dimensions", None) or ()) if indicators_obj is not None \
+        and not isinstance(indicators_obj, (Mapping, pd.DataFrame)) else ()
+    if not dims:
+        from classify.config import load_system
+        dims = load_system().dimensions
+    labels = {}
+    for d in dims:
         did = _get(d, "id")
         if did:
             labels[did] = (str(_get(d, "label_zh") or _get(d, "zh") or did),
