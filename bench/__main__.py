@@ -8,6 +8,12 @@ Examples
     python -m bench --sizes 1600 --quick     # a minute: 100 draws, no heavy baselines
     python -m bench --sizes 40000 --profile  # adds a cProfile run of the pipeline
 
+What users run, each command a process of its own (issue 14: ``towntype run`` with its
+default outputs, then ``towntype sheets RUN --county NAME``, optionally ``--sheets all``)::
+
+    python -m bench.user --n 1609 --sheets-all
+    python -m bench.user --n 40000 --draws 1000
+
 The text under the line ``<!-- notes kept across runs -->`` of an existing
 ``RESULTS.md`` (the analysis written by people) is kept when the file is rewritten.
 """

@@ -232,7 +232,7 @@ def job_synth(n: int, seed: int, work: Path, **_) -> dict:
 
 
 #: Stages ``--skip`` can stub out (private helper of classify.pipeline → stub result).
-SKIPPABLE = {"suggestions": ("_suggest", lambda *a, **k: ([], []))}
+SKIPPABLE = {"suggestions": ("_suggest", lambda *a, **k: [])}
 
 
 def _skip_stages(skip) -> list[str]:

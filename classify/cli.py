@@ -1,6 +1,6 @@
 """The ``towntype`` command line (contract: PRODUCT.md, "Command line contract").
 
-Subcommands: ``demo``, ``run``, ``init``, ``boundaries approximate``.
+Subcommands: ``demo``, ``run``, ``init``, ``compare``, ``sheets``, ``boundaries approximate``.
 
 :func:`main` is the one error boundary of the tool:
 
@@ -162,6 +162,17 @@ def _taxonomy(text: str) -> str:
         f"{', '.join(PRESETS)}，或一个 TOML 文件路径（or the path of a TOML file）")
 
 
+def _sheets(text: str) -> str:
+    """A ``--sheets`` value (:func:`classify.report.scope.parse_scope`)."""
+    from classify.report.scope import parse_scope
+
+    try:
+        parse_scope(text)
+    except TowntypeError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``demo`` (the analysis and output choices)."""
     p.add_argument("--out", type=Path, default=None,
@@ -194,6 +205,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=_k, default="auto",
                    help="number of clusters (2 or more) or 'auto' (default)")
     p.add_argument("--docx", action="store_true", help="also write suggestions/suggestions.docx")
+    p.add_argument("--sheets", type=_sheets, default="auto",
+                   help="which towns get a self-assessment sheet: auto (all up to 5,000 "
+                        "towns, none above), all, none, county=NAME or codes=FILE; more "
+                        "later with `towntype sheets RUN_DIR`")
+    p.add_argument("--xlsx", action="store_true",
+                   help="write towns.xlsx and suggestions.xlsx above 5,000 towns too")
     p.add_argument("--static", type=_static, default=("png", "svg"),
                    help="static category maps for documents: comma-separated png, svg, pdf, "
                         "or 'none' (default png,svg)")
@@ -278,6 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
                            "earlier towntype output")
     cmp_.set_defaults(subparser=cmp_)
 
+    sh = sub.add_parser("sheets", help="self-assessment sheets from a finished run (no "
+                                       "re-run): a county's, or chosen towns'")
+    sh.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    sh.add_argument("--county", action="append", default=[], metavar="NAME",
+                    help="county name as in towns.csv (repeatable)")
+    sh.add_argument("--codes", type=_file, help="text file with one town code a line")
+    sh.add_argument("--docx", action="store_true", help="also write suggestions.docx")
+    sh.add_argument("--lang", choices=("zh", "en"), default=None,
+                    help="language of the sheets (default: the run's)")
+    sh.set_defaults(subparser=sh)
+
     bnd = sub.add_parser("boundaries", help="build boundary data")
     bsub = bnd.add_subparsers(dest="boundaries_command", required=True)
     approx = bsub.add_parser(
@@ -329,7 +357,8 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
                   tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
                   k=args.k, docx=args.docx, static_formats=args.static, force=args.force,
-                  reference=args.reference, level=args.level)
+                  reference=args.reference, level=args.level, sheets=args.sheets,
+                  xlsx=args.xlsx)
     if demo and args.years:
         if args.level not in ("auto", "town"):
             raise InputError(f"demo --years is a town demo (a second illustrative year of "
@@ -386,6 +415,18 @@ def _cmd_compare(args: argparse.Namespace, console) -> int:
                           lang=args.lang, map_html=not args.no_map, force=args.force)
     console.summary = result.summary + [
         f"输出目录（outputs）：{args.out}（{', '.join(f.name for f in result.files)}）"]
+    return 0
+
+
+def _cmd_sheets(args: argparse.Namespace, console) -> int:
+    from classify.report import read_codes, sheets_from_run
+
+    codes = read_codes(args.codes) if args.codes else ()
+    files = sheets_from_run(args.run_dir, counties=args.county, codes=codes, docx=args.docx,
+                            lang=args.lang, log=console.log)
+    n = sum(1 for f in files if f.suffix == ".html" and f.name != "index.html")
+    console.summary = [f"自评表（sheets）：{n} 个镇街 → {args.run_dir / 'suggestions'}"
+                       f"（index.html 已更新 / updated）"]
     return 0
 
 
@@ -517,6 +558,8 @@ def _dispatch(args: argparse.Namespace, console) -> int:
         return _cmd_init(args, console)
     if args.command == "compare":
         return _cmd_compare(args, console)
+    if args.command == "sheets":
+        return _cmd_sheets(args, console)
     return _cmd_boundaries(args, console)
 
 

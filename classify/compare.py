@@ -69,7 +69,6 @@ import numpy as np
 import pandas as pd
 
 from classify import __version__
-from classify.forked import Forked, can_fork
 from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
 from classify.scoring import ScoreModel, aggregate
@@ -92,9 +91,6 @@ CHANGE_CLASSES = {
     "gone": ("撤并/撤销", "gone", "#525252"),
 }
 _CODE_COLUMNS = ("town_code", "county_code", "city_code")
-#: From this many towns the map is prepared and drawn in a forked process beside the
-#: comparison (its geometry and search-key dictionary take seconds to load).
-MAP_BESIDE_FROM = 500
 _NEEDED = ("town_code", "town", "category", "composite", "rank")
 
 
@@ -644,47 +640,13 @@ def _draw_map(old_geo, new_geo, transitions: pd.DataFrame, path: Path, lang: str
 _MAP_COLUMNS = ["town_code", "town", "county", "change", "d_composite", "composite_new"]
 
 
-def _map_child(conn, old_path: Path, new_path: Path, lang: str, notice, subtitle):
-    """In the forked process: read the geometry and load the map's libraries while the
-    parent compares, then draw when the transitions arrive (None: nothing to draw)."""
-    import pypinyin.constants  # noqa: F401  -- town_map's search keys: its dictionary
-    from geo import maps  # noqa: F401         loads in ~1 s, here beside the comparison
-
-    old_geo, new_geo = _read_geometry(old_path), _read_geometry(new_path)
-    message = conn.recv()
-    if message is None:
-        return None
-    transitions, path = message
-    return _draw_map(old_geo, new_geo, transitions, path, lang, notice, subtitle)
-
-
-class _MapJob:
-    """The change map, prepared in a forked process from the start of the comparison
-    (from :data:`MAP_BESIDE_FROM` towns), or drawn here when asked for."""
-
-    def __init__(self, old_run: Run, new_run: Run, lang: str, *, fork: bool):
-        self.args = (old_run.path, new_run.path, lang,
-                     old_run.manifest.get("notice") or new_run.manifest.get("notice"),
+def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang: str
+         ) -> Path | None:
+    """The change map (None: a run has no towns.gpkg)."""
+    notice = old_run.manifest.get("notice") or new_run.manifest.get("notice")
+    return _draw_map(_read_geometry(old_run.path), _read_geometry(new_run.path),
+                     transitions[_MAP_COLUMNS], path, lang, notice,
                      f"{old_run.path.name} → {new_run.path.name}")
-        self.job, self.send = None, None
-        if fork and can_fork():
-            import multiprocessing
-
-            recv, self.send = multiprocessing.get_context("fork").Pipe(duplex=False)
-            self.job = Forked(_map_child, recv, *self.args)
-            recv.close()                  # the child's end
-
-    def draw(self, transitions: pd.DataFrame, path: Path) -> Path | None:
-        if self.job is None:
-            old_path, new_path, lang, notice, subtitle = self.args
-            return _draw_map(_read_geometry(old_path), _read_geometry(new_path),
-                             transitions[_MAP_COLUMNS], path, lang, notice, subtitle)
-        self.send.send((transitions[_MAP_COLUMNS], path))
-        return self.job.result()
-
-    def cancel(self) -> None:
-        if self.job is not None and not self.job.done:
-            self.job.cancel()
 
 
 def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run,
@@ -725,16 +687,11 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
     """
     t0 = time.perf_counter()
     old_run, new_run = read_run(old_dir), read_run(new_dir)
-    draw = out is not None and map_html
-    job = _MapJob(old_run, new_run, lang, fork=draw and len(new_run.towns) >= MAP_BESIDE_FROM)
-    try:
-        result = _compare(old_run, new_run, crosswalk)
-        result.seconds["compute"] = round(time.perf_counter() - t0, 3)
-        if out is not None:
-            result.files = _write(result, Path(out), job if draw else None, force=force)
-            result.seconds["total"] = round(time.perf_counter() - t0, 3)
-    finally:
-        job.cancel()
+    result = _compare(old_run, new_run, crosswalk)
+    result.seconds["compute"] = round(time.perf_counter() - t0, 3)
+    if out is not None:
+        result.files = _write(result, Path(out), map_html, lang, force=force)
+        result.seconds["total"] = round(time.perf_counter() - t0, 3)
     return result
 
 
@@ -784,7 +741,7 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     return result
 
 
-def _write(result: CompareResult, out: Path, job: _MapJob | None, *,
+def _write(result: CompareResult, out: Path, map_html: bool, lang: str, *,
            force: bool = False) -> list[Path]:
     title = "类别转移矩阵 · Category transitions"
     old_run, new_run = result.old, result.new
@@ -796,9 +753,9 @@ def _write(result: CompareResult, out: Path, job: _MapJob | None, *,
                  _matrix_html(result.matrix, stage / "transition_matrix.html", title,
                               result.summary),
                  _matrix_png(result.matrix, stage / "transition_matrix.png", title)]
-        if job is not None:
-            # the forked process has read the geometry meanwhile (same page either way)
-            made = job.draw(result.transitions, stage / "compare_map.html")
+        if map_html:
+            made = _map(old_run, new_run, result.transitions, stage / "compare_map.html",
+                        lang)
             if made is None:
                 result.summary.append("无 towns.gpkg：未绘制变化地图（no map: towns.gpkg missing）")
             else:

@@ -9,32 +9,27 @@ Text cells of CSV files are neutralised against formula injection (:func:`neutra
 from __future__ import annotations
 
 import contextlib
-import csv
 import glob
 import hashlib
-import io
 import json
 import os
 import re
 import shutil
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from openpyxl.utils import get_column_letter
 
-from classify.xlsx import xml_text
 from geo.errors import InputError
 
 __all__ = ["staged_output", "publish", "check_output_folder", "is_towntype_output",
-           "OutputWarning", "neutralise", "write_towns", "write_csv", "write_xlsx", "sha256", "write_manifest",
+           "OutputWarning", "neutralise", "write_towns", "write_csv", "towns_workbook",
+           "towns_headers", "sha256", "write_manifest",
            "KEY_COLUMNS", "order_columns"]
 
 #: Columns that lead every towns table, in this order (when present).
@@ -222,13 +217,8 @@ class OutputWarning(UserWarning):
     """Something about the output folder the user should deal with."""
 
 
-#: Floats in CSV keep ten significant digits: more than any statistic carries, and about
-#: twice as fast to write as full ``repr`` precision (measured at 40,000 towns).
+#: Floats in CSV keep ten significant digits: more than any statistic carries.
 FLOAT_FORMAT = "%.10g"
-#: Rows per block when streaming a table to disk (bounds the memory of the text).
-_BLOCK = 20_000
-#: Characters that make the csv module quote a field (QUOTE_MINIMAL, "\n" line ends).
-_CSV_SPECIAL = re.compile('[,"\r\n]')
 
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
@@ -252,13 +242,6 @@ def neutralise(text: str) -> str:
     return text
 
 
-def _neutralise_texts(text: list[str]) -> list[str]:
-    """:func:`neutralise` on a list of texts (one set scan when none needs it)."""
-    if FORMULA_START.isdisjoint({v[:1] for v in text}):
-        return text
-    return [neutralise(v) for v in text]
-
-
 def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its header and every text cell neutralised (numbers untouched),
     for the columns left to pandas."""
@@ -274,248 +257,23 @@ def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """CSV in UTF-8 with BOM (so Excel shows Chinese), LF line ends, stable float text;
-    text cells and headers neutralised against formula injection (:func:`neutralise`).
-
-    The bytes are those of ``_neutralised(frame).to_csv(index=False,
-    encoding="utf-8-sig", lineterminator="\n", float_format=FLOAT_FORMAT)``; the text is
-    built a block of rows at a time, column by column (pandas formats and checks every
-    float on its own: the 640,000-row rule trace of 40,000 towns took 4.2 s, this 1.9 s).
-    Column types it does not know (categories, dates, nullable booleans) go to pandas.
-    """
+    """CSV in UTF-8 with BOM (so Excel shows Chinese), LF line ends, stable float text
+    (:data:`FLOAT_FORMAT`); text cells and headers neutralised against formula injection
+    (:func:`neutralise`)."""
     path = Path(path)
-    kinds = [_csv_kind(dtype) for dtype in frame.dtypes]
-    if frame.shape[1] < 2 or None in kinds:
-        _neutralised(frame).to_csv(path, index=False, encoding="utf-8-sig",
-                                   lineterminator="\n", float_format=FLOAT_FORMAT)
-        return path
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerow([neutralise(str(c))
-                                                       for c in frame.columns])
-        for start in range(0, len(frame), _BLOCK):
-            part = frame.iloc[start:start + _BLOCK]
-            columns = [_csv_text(part.iloc[:, j], kind) for j, kind in enumerate(kinds)]
-            fh.write("\n".join(map(",".join, zip(*columns))) + "\n")
+    _neutralised(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n",
+                               float_format=FLOAT_FORMAT)
     return path
-
-
-def _csv_kind(dtype) -> str | None:
-    """How :func:`_csv_text` writes a column of ``dtype``; None: leave it to pandas."""
-    if ptypes.is_bool_dtype(dtype):
-        return "bool" if dtype == bool else None
-    if ptypes.is_float_dtype(dtype):
-        return "float"
-    if ptypes.is_integer_dtype(dtype):
-        return "int" if isinstance(dtype, np.dtype) else "Int"
-    if ptypes.is_object_dtype(dtype):
-        return "object"
-    if ptypes.is_string_dtype(dtype):
-        return "str"
-    return None
-
-
-_BOOL_TEXT = ("False", "True")
-
-
-def _csv_text(col: pd.Series, kind: str) -> list[str]:
-    """The text of each cell as ``to_csv`` writes it, quoted where needed."""
-    if kind == "bool":
-        return [_BOOL_TEXT[v] for v in col.to_numpy().tolist()]
-    if kind == "float":
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _missing_to_empty([FLOAT_FORMAT % v for v in values.tolist()], np.isnan(values))
-    if kind == "int":
-        return col.to_numpy().astype(str).tolist()
-    values = col.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    text = values.tolist()
-    if kind == "Int":           # Int64 numbers
-        return _missing_to_empty([str(v) for v in text], missing)
-    if kind == "object":        # anything: only the text items are neutralised
-        text = [(v if v[:1] not in FORMULA_START else neutralise(v)) if type(v) is str
-                else str(v) for v in text]
-    text = _missing_to_empty(text, missing)
-    return _csv_quote(text if kind == "object" else _neutralise_texts(text))
-
-
-def _missing_to_empty(text: list[str], missing: np.ndarray) -> list[str]:
-    for i in np.flatnonzero(missing).tolist():
-        text[i] = ""
-    return text
-
-
-def _csv_quote(text: list[str]) -> list[str]:
-    """Quote the fields the csv module would quote, as it quotes them."""
-    if not _CSV_SPECIAL.search("".join(text)):
-        return text                                 # the usual case: one scan, nothing to do
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    out = []
-    for v in text:
-        if _CSV_SPECIAL.search(v):
-            buf.seek(0)
-            buf.truncate()
-            writer.writerow([v])
-            v = buf.getvalue()[:-1]
-        out.append(v)
-    return out
-
-
-def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """A workbook with one sheet per table (header row, then one row per record).
-
-    Numbers stay numbers (floats as ``%.16g``, as openpyxl writes them), booleans stay
-    booleans, text is stored once in the shared-strings table, and NaN / None / empty
-    text leave the cell empty.  Text is never read as a formula.  The sheet XML is built
-    column by column and streamed into the zip: openpyxl (and xlsxwriter) create or
-    write one Python object per cell, 15–17 s for the 3 million cells of a 40,000-town
-    table.
-    """
-    path = Path(path)
-    strings: dict[str, int] = {}
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=_ZIP_LEVEL) as z:
-        for k, table in enumerate(sheets.values(), start=1):
-            with z.open(f"xl/worksheets/sheet{k}.xml", "w") as fh:
-                for chunk in _sheet_xml(table, strings):
-                    fh.write(chunk.encode("utf-8"))
-        for name, text in _workbook_parts(list(sheets), strings).items():
-            z.writestr(name, text.encode("utf-8"))
-    return path
-
-
-#: zlib level of the workbook: level 1 is 3× faster than 6 on the sheet XML and the file
-#: is about a fifth larger.
-_ZIP_LEVEL = 1
-_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-def _xlsx_values(col: pd.Series, strings: dict[str, int]) -> tuple[list, str]:
-    """Cell values of a column as XML text and the cell type: ``("n" | "b" | "s" | "")``;
-    ``""`` marks a mixed (object) column whose items carry their own type."""
-    dtype = col.dtype
-    if ptypes.is_bool_dtype(dtype) and dtype == bool:
-        return np.where(col.to_numpy(), "1", "0").tolist(), "b"
-    if ptypes.is_float_dtype(dtype):
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _missing_to_none(["%.16g" % v for v in values.tolist()],
-                                ~np.isfinite(values)), "n"
-    if ptypes.is_integer_dtype(dtype):
-        if isinstance(dtype, np.dtype):
-            return col.to_numpy().astype(str).tolist(), "n"
-        return _missing_to_none([str(v) for v in col.to_numpy(dtype=object).tolist()],
-                                col.isna().to_numpy()), "n"
-    values = col.to_numpy(dtype=object)
-    missing = pd.isna(values) if values.size else np.zeros(0, bool)
-    if ptypes.is_string_dtype(dtype) and all(type(v) is str or m for v, m in
-                                             zip(values.tolist(), missing.tolist())):
-        return [None if m or v == "" else str(strings.setdefault(v, len(strings)))
-                for v, m in zip(values.tolist(), missing.tolist())], "s"
-    return [None if m else _typed_cell(v, strings)
-            for v, m in zip(values.tolist(), missing.tolist())], ""
-
-
-def _typed_cell(v, strings: dict[str, int]) -> str | None:
-    """``'t="…"><v>…'`` body of one cell of a mixed column (after the reference)."""
-    if isinstance(v, (bool, np.bool_)):
-        return f' t="b"><v>{int(v)}</v>'
-    if isinstance(v, (int, np.integer)):
-        return f"><v>{int(v)}</v>"
-    if isinstance(v, (float, np.floating)):
-        return f"><v>{float(v):.16g}</v>" if np.isfinite(v) else None
-    text = str(v)
-    return f' t="s"><v>{strings.setdefault(text, len(strings))}</v>' if text else None
-
-
-def _missing_to_none(text: list, missing: np.ndarray) -> list:
-    for i in np.flatnonzero(missing).tolist():
-        text[i] = None
-    return text
-
-
-def _xlsx_cells(values: list, kind: str, letter: str, rows: list[str]) -> list[str]:
-    """One ``<c>`` element per row (``""`` for an empty cell)."""
-    if kind == "":
-        return ["" if v is None else f'<c r="{letter}{r}"{v}</c>' for v, r in zip(values, rows)]
-    t = "" if kind == "n" else f' t="{kind}"'
-    return ["" if v is None else f'<c r="{letter}{r}"{t}><v>{v}</v></c>'
-            for v, r in zip(values, rows)]
-
-
-def _sheet_xml(table: pd.DataFrame, strings: dict[str, int]) -> Iterator[str]:
-    letters = [get_column_letter(k + 1) for k in range(table.shape[1])]
-    yield f'{_XML_HEAD}<worksheet xmlns="{_NS_MAIN}"><sheetData><row r="1">'
-    yield "".join(f'<c r="{c}1" t="s"><v>{strings.setdefault(str(h), len(strings))}</v></c>'
-                  for c, h in zip(letters, table.columns)) + "</row>"
-    for start in range(0, len(table), _BLOCK):
-        part = table.iloc[start:start + _BLOCK]
-        rows = [str(r) for r in range(start + 2, start + 2 + len(part))]
-        cells = [_xlsx_cells(*_xlsx_values(part.iloc[:, j], strings), letters[j], rows)
-                 for j in range(part.shape[1])]
-        yield "".join(f'<row r="{r}">{"".join(row)}</row>' for r, row in zip(rows, zip(*cells)))
-    yield "</sheetData></worksheet>"
-
-
-def _workbook_parts(names: list[str], strings: dict[str, int]) -> dict[str, str]:
-    """Every part of the package but the sheets: content types, relations, workbook,
-    styles, shared strings."""
-    n = len(names)
-    sheets = "".join(f'<sheet name="{xml_text(str(t)).replace(chr(34), "&quot;")}" '
-                     f'sheetId="{k}" r:id="rId{k}"/>' for k, t in enumerate(names, start=1))
-    sst = "".join(f'<si><t xml:space="preserve">{xml_text(s)}</t></si>' for s in strings)
-    return {
-        "[Content_Types].xml": _XML_HEAD + (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
-            + "".join(f'<Override PartName="/xl/worksheets/sheet{k}.xml" '
-                      f'ContentType="{_CT}.worksheet+xml"/>' for k in range(1, n + 1))
-            + f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
-            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/>'
-            "</Types>"),
-        "_rels/.rels": _XML_HEAD + (
-            f'<Relationships xmlns="{_NS_PKG}"><Relationship Id="rId1" '
-            f'Type="{_NS_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
-        "xl/workbook.xml": _XML_HEAD + (
-            f'<workbook xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}"><sheets>{sheets}</sheets>'
-            "</workbook>"),
-        "xl/_rels/workbook.xml.rels": _XML_HEAD + (
-            f'<Relationships xmlns="{_NS_PKG}">' + "".join(
-                f'<Relationship Id="rId{k}" Type="{_NS_REL}/worksheet" '
-                f'Target="worksheets/sheet{k}.xml"/>' for k in range(1, n + 1))
-            + f'<Relationship Id="rId{n + 1}" Type="{_NS_REL}/styles" Target="styles.xml"/>'
-            f'<Relationship Id="rId{n + 2}" Type="{_NS_REL}/sharedStrings" '
-            'Target="sharedStrings.xml"/></Relationships>'),
-        "xl/styles.xml": _XML_HEAD + (
-            f'<styleSheet xmlns="{_NS_MAIN}"><fonts count="1"><font><sz val="11"/>'
-            '<name val="Calibri"/><family val="2"/></font></fonts><fills count="2"><fill>'
-            '<patternFill/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
-            '</borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
-            'borderId="0"/></cellStyleXfs><cellXfs count="1"><xf numFmtId="0" fontId="0" '
-            'fillId="0" borderId="0" xfId="0"/></cellXfs><cellStyles count="1"><cellStyle '
-            'name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'),
-        "xl/sharedStrings.xml": _XML_HEAD + (
-            f'<sst xmlns="{_NS_MAIN}" uniqueCount="{len(strings)}">{sst}</sst>'),
-    }
 
 
 def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None = None,
-                lang: str = "zh") -> list[Path]:
-    """Write ``towns.gpkg`` (layer ``towns``, EPSG:4326), ``towns.csv`` and ``towns.xlsx``.
+                lang: str = "zh", xlsx: bool = True, system=None) -> list[Path]:
+    """Write ``towns.gpkg`` (layer ``towns``, EPSG:4326), ``towns.csv`` (column ids, for
+    machines) and, with ``xlsx``, ``towns.xlsx`` for people (headers in ``lang`` with
+    units from the indicator ``system``; :func:`classify.report.workbook.write_workbook`).
 
-    Parameters
-    ----------
-    towns : GeoDataFrame
-        One row per town, in EPSG:4326.
-    out : path
-        Folder to write into.
-    notice : str, optional
-        A data notice (e.g. "illustrative demo data") put on a second sheet of the workbook
-        (named 说明, or Notice with ``lang="en"``).
-    """
+    ``notice``: a data notice (e.g. "illustrative demo data") on the workbook's first
+    sheet (说明, or Notice with ``lang="en"``)."""
     out = Path(out)
     towns = towns[order_columns(towns)]
     if towns.crs is None or towns.crs.to_epsg() != 4326:
@@ -523,12 +281,60 @@ def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None 
     gpkg = out / "towns.gpkg"
     towns.to_file(gpkg, layer="towns", driver="GPKG", engine="pyogrio")
     table = pd.DataFrame(towns.drop(columns="geometry"))
-    csv = write_csv(table, out / "towns.csv")
-    sheets = {"towns": table}
-    if notice:
-        sheets["说明" if lang == "zh" else "Notice"] = pd.DataFrame({"说明 / note": [notice]})
-    xlsx = write_xlsx(sheets, out / "towns.xlsx")
-    return [gpkg, csv, xlsx]
+    files = [gpkg, write_csv(table, out / "towns.csv")]
+    if xlsx:
+        files += towns_workbook(table, out / "towns.xlsx", system=system, lang=lang,
+                                notice=notice)
+    return files
+
+
+def towns_headers(columns, system=None, lang: str = "zh") -> tuple[list[str], dict]:
+    """Headers of the towns workbook in ``lang`` (indicators with their unit, dimension
+    scores from the indicator system, the rest from ``labels_<lang>.toml`` [towns]) and
+    the Excel number format of each."""
+    from classify.numfmt import unit_label
+    from classify.sheets import labels
+
+    words = labels(lang)["towns"]
+    ind = {i.id: i for i in (getattr(system, "indicators", None) or ())}
+    dims = {d.id: d for d in (getattr(system, "dimensions", None) or ())}
+    heads, formats, used = [], {}, set()
+    for c in columns:
+        if c in ind:
+            i = ind[c]
+            label = (i.label_zh if lang == "zh" else i.label_en or i.label_zh) or c
+            unit = unit_label(i.unit, lang)
+            head = f"{label}（{unit}）" if lang == "zh" and unit else \
+                f"{label} ({unit})" if unit else label
+            fmt = "#,##0.00"
+        elif c.startswith("score_"):
+            d = dims.get(c[6:])
+            name = (d.label_zh if lang == "zh" else d.label_en or d.label_zh) if d else c[6:]
+            head, fmt = words["score"].format(dimension=name), "0.0"
+        else:
+            head = words.get(c, c)
+            fmt = {"composite": "0.0", "stability": "0%", "cluster_stability": "0%",
+                   "rank_median": "0.0"}.get(c)
+        while head in used:        # two columns with one label keep both
+            head += f" [{c}]"
+        used.add(head)
+        heads.append(head)
+        if fmt:
+            formats[head] = fmt
+    return heads, formats
+
+
+def towns_workbook(table: pd.DataFrame, path: Path, *, system=None, lang: str = "zh",
+                   notice: str | None = None) -> list[Path]:
+    """``towns.xlsx``: the towns table for people (see :func:`towns_headers`)."""
+    from classify.report.workbook import write_workbook
+    from classify.sheets import labels
+
+    words = labels(lang)["towns"]
+    heads, formats = towns_headers(list(table.columns), system, lang)
+    shown = table.set_axis(heads, axis=1)
+    return write_workbook(path, {words["sheet"]: shown}, formats=formats, notice=notice,
+                          notice_title=words["notice_sheet"], long_note=words["long_note"])
 
 
 def sha256(path: str | Path) -> str:

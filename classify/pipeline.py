@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import gc
 import json
 import os
 import platform
@@ -34,12 +33,12 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from classify import __version__
 from classify.bundled import DEMO, data_dir
 from classify.clusters import agreement, cluster_towns
+from classify.compare import last_year
 from classify.config import IndicatorSystem, load_system
 from classify.console import for_manifest, reissue, warning_records
 from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.forked import Forked
 from classify.levels import Level, add_group_ranks, level, rekey_table, resolve_level
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
@@ -49,7 +48,7 @@ from classify.outputs import (check_output_folder, sha256, staged_output, write_
 from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
                             stability_from_draws)
 from classify.scoring import ScoreResult, county_key, score
-from classify.sheets import sheet_names
+from classify.sheets import set_sheet_names, sheet_names
 from classify.suggest import suggest
 from classify.taxonomy import load_taxonomy, taxonomy_source
 from classify.uncertainty import monte_carlo
@@ -125,6 +124,10 @@ class RunOptions:
     cluster_method: str = "kmeans"
     k: str | int = "auto"
     docx: bool = False
+    #: which towns get a sheet: auto|all|none|county=NAME|codes=FILE (classify.report.scope)
+    sheets: str = "auto"
+    #: workbooks (towns.xlsx, suggestions.xlsx) above AUTO_SHEETS_MAX towns too
+    xlsx: bool = False
     static_formats: tuple[str, ...] = ("png", "svg")
     title: str | None = None
     subtitle: str | None = None
@@ -150,6 +153,8 @@ class RunOptions:
         if self.reference is not None and self.weighting is not None:
             raise InputError("--weighting and --reference both given: with --reference the "
                              "weights are those of the reference model; drop --weighting")
+        from classify.report.scope import parse_scope
+        parse_scope(self.sheets)        # a bad --sheets value stops before any input is read
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
@@ -208,18 +213,10 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
 
 
 class _Timer:
-    """Collects wall time per stage, for the manifest and the benchmark.
+    """Collects wall time per stage, for the manifest and the benchmark."""
 
-    What a stage leaves behind (the frames, the suggestions: millions of objects at
-    40,000 towns) lives until the run ends, so it is moved out of the cyclic garbage
-    collector's sight (``gc.freeze``) when the stage ends: its full collections scanned
-    all of it again and again (8.6 s of a 40,000-town run).  :func:`run_pipeline`
-    unfreezes everything when it returns.
-    """
-
-    def __init__(self, log: Callable[[str], None], *, freeze: bool = True):
+    def __init__(self, log: Callable[[str], None]):
         self.log = log
-        self.freeze = freeze
         self.seconds: dict[str, float] = {}
 
     @contextlib.contextmanager
@@ -229,15 +226,13 @@ class _Timer:
         # a stage timed in parts (suggestions: before and after a wait) adds them up
         self.seconds[stage] = round(self.seconds.get(stage, 0.0)
                                     + time.perf_counter() - start, 3)
-        if self.freeze:     # only inside run_pipeline, which unfreezes when it returns
-            gc.freeze()
 
 
 def _timer(timer: _Timer | None, log: Callable[[str], None] | None = None) -> _Timer:
     """The run's timer, or (a step called on its own) one that only passes messages on."""
     if timer is not None:
         return timer
-    return _Timer(log if log is not None else (lambda msg: None), freeze=False)
+    return _Timer(log if log is not None else (lambda msg: None))
 
 
 class Inputs(NamedTuple):
@@ -767,68 +762,70 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     list of classify.suggest.Suggestion
         In the order of ``frame``.
     """
-    return suggest(frame, trace, ind.system, taxonomy, lang=opts.lang, model=scored.model,
-                   missing_log=ind.missing_log)
+    suggestions = suggest(frame, trace, ind.system, taxonomy, lang=opts.lang,
+                          model=scored.model, missing_log=ind.missing_log)
+    for s in suggestions:           # the sheets' wording follows the level
+        s.extra["level"] = opts.level
+    if opts.reference is not None:     # the sheets say last year's category
+        before = last_year(opts.reference, frame)
+        if not before:
+            warnings.warn("上年类别未写入自评表（last year's categories not in the sheets）："
+                          "--reference is not a run folder with towns.csv, or no town matches",
+                          InputWarning, stacklevel=2)
+        for s in suggestions:
+            s.extra["last_year"] = before.get(s.town_code)
+    return suggestions
 
 
-def _suggest(opts: RunOptions, frame, trace, system, taxonomy, scored, missing_log,
-             stage: Path, timer: _Timer, *, before_sheets: Callable[[], None] = lambda: None
-             ) -> tuple[list, list[Path]]:
-    """The suggestions, and their sheets written under ``stage``; ``before_sheets`` is
-    called in between (the sheets are rendered on every core)."""
-    from classify.sheets import write_suggestions
-    from classify.suggest import suggest
-
+def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,
+             timer: _Timer) -> list:
+    """The suggestions step (:func:`suggest_towns`), timed."""
     with timer("suggestions"):
-        suggestions = suggest(frame, trace, system, taxonomy, lang=opts.lang,
-                              model=scored.model, missing_log=missing_log)
-        for s in suggestions:           # the sheets' wording follows the level
-            s.extra["level"] = opts.level
-        if opts.reference is not None:     # the sheets say last year's category
-            from classify.compare import last_year
-            before = last_year(opts.reference, frame)
-            if not before:
-                timer.log("上年类别未写入自评表（last year's categories not in the sheets）："
-                          "--reference is not a run folder with towns.csv, or no town matches")
-            for s in suggestions:
-                s.extra["last_year"] = before.get(s.town_code)
-    before_sheets()
-    with timer("suggestions"):
-        files = write_suggestions(suggestions, stage, lang=opts.lang, docx=opts.docx,
-                                  title=opts.title, notice=opts.notice)
-    return suggestions, files
+        return suggest_towns(opts, frame, trace, ind, taxonomy, scored)
 
 
-#: From this many towns the tables (``towns.*``, ``rules.csv`` …) are written by a forked
-#: process while this one works out the suggestions: both run on one core each, and
-#: neither needs the other (measured at 40,000 towns: the tables take ~8 s).
-TABLES_BESIDE_FROM = 1000
+def _workbooks(opts: RunOptions, n_towns: int) -> bool:
+    """Workbooks for people up to a province's towns, above on request (``--xlsx``)."""
+    from classify.report.scope import AUTO_SHEETS_MAX
+    return opts.xlsx or n_towns <= AUTO_SHEETS_MAX
 
 
-def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters,
-                  stage: Path) -> list[Path]:
-    """``towns.gpkg/.csv/.xlsx``, ``join_report.csv``, ``weights.csv``, ``rules.csv``,
-    ``clusters.csv``, ``clusters_k.csv``."""
-    files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang)
-    for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
-                            ("value_checks.csv", scored.value_checks),
-                            ("rules.csv", trace), ("clusters.csv", clusters.profiles),
-                            ("clusters_k.csv", clusters.sweep)):
-        files.append(write_csv(table_out, stage / name))
-    return files
+def _report(opts: RunOptions, suggestions, names: list[str], stage: Path,
+            timer: _Timer) -> tuple[list[Path], np.ndarray]:
+    """The stored evidence (always), the sheets in scope, the index, the workbook and
+    Word file (``suggestions/``); returns the files and the positions that got a sheet."""
+    from classify.report import read_codes, save_evidence, scope_note, select, write_report
+    from classify.report.scope import parse_scope
+
+    with timer("sheets"):
+        kind, value = parse_scope(opts.sheets)
+        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
+                              "county": [s.county for s in suggestions]})
+        scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
+                       counties=[value] if kind == "county" else (),
+                       codes=read_codes(value) if kind == "codes" else (), log=timer.log)
+        note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
+        if note:
+            timer.log(note)
+        files = save_evidence(suggestions, stage, names)
+        files += write_report(suggestions, stage, scope=scope, names=names, lang=opts.lang,
+                              docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)),
+                              title=opts.title, notice=opts.notice, run_dir=Path(opts.out))
+    return files, scope
 
 
-def _tables_result(tables: Forked, timer: _Timer) -> list[Path]:
-    """Wait for the tables; their own time is the ``outputs`` stage (written beside the
-    suggestions when forked: ``outputs_wait`` is what was left to wait for)."""
-    if tables.done:
-        return tables.result()
-    if not tables.forked:
-        with timer("outputs"):
-            return tables.result()
-    with timer("outputs_wait"):
-        files = tables.result()
-    timer.seconds["outputs"] = round(tables.seconds, 3)
+def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters, system,
+                  stage: Path, timer: _Timer) -> list[Path]:
+    """``towns.gpkg/.csv`` (and ``towns.xlsx``), ``join_report.csv``, ``weights.csv``,
+    ``value_checks.csv``, ``rules.csv``, ``clusters.csv``, ``clusters_k.csv``."""
+    with timer("outputs"):
+        files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang,
+                            xlsx=_workbooks(opts, len(frame)), system=system)
+        for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
+                                ("value_checks.csv", scored.value_checks),
+                                ("rules.csv", trace), ("clusters.csv", clusters.profiles),
+                                ("clusters_k.csv", clusters.sweep)):
+            files.append(write_csv(table_out, stage / name))
     return files
 
 
@@ -886,7 +883,8 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
 def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: IndicatorSystem,
               counties: gpd.GeoDataFrame | None, suggestions: list, *,
               today: str | None = None, coverage: DisplayCoverage | None = None,
-              suggestion_links: bool = True, unjoined: gpd.GeoDataFrame | None = None):
+              suggestion_links: bool = True, unjoined: gpd.GeoDataFrame | None = None,
+              names: list[str] | None = None, has_sheet=None):
     """Step 8, map: the interactive map of the categories (:func:`geo.maps.town_map`),
     not saved.
 
@@ -912,6 +910,9 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
         Popups link to the towns' sheets (False when no sheets were written).
     unjoined : GeoDataFrame, optional
         Boundary features with no town row and the reason (:func:`_unjoined`), drawn grey.
+    names, has_sheet : optional
+        Each town's sheet file name (``suggestions/<name>.html``; default
+        :func:`classify.sheets.sheet_names`) and whether it was written (default: all).
 
     Returns
     -------
@@ -922,7 +923,10 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
                   for s in suggestions]
     popup = _popup_indicators(system, frame, opts.lang)
     lv = _level_of(opts)
-    shown = frame.assign(benchmarks=benchmarks, sheet=sheet_names(suggestions))
+    shown = frame.assign(
+        benchmarks=benchmarks,
+        sheet=names if names is not None else sheet_names(suggestions),
+        has_sheet=True if has_sheet is None else has_sheet)
     if coverage is None:
         coverage = DisplayCoverage(_with_unjoined_geometry(frame, unjoined))
     return town_map(shown, palette=taxonomy.palette(), title=_title(opts),
@@ -950,7 +954,8 @@ def _title(opts: RunOptions) -> str:
 def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: IndicatorSystem,
                counties: gpd.GeoDataFrame | None, suggestions: list, folder: Path,
                today: str, *, timer: _Timer | None = None,
-               unjoined: gpd.GeoDataFrame | None = None) -> list[Path]:
+               unjoined: gpd.GeoDataFrame | None = None, names: list[str] | None = None,
+               has_sheet=None) -> list[Path]:
     """Step 9 (maps part), write: ``map.html`` (:func:`build_map`) and the static maps
     ``map.<fmt>`` for ``opts.static_formats`` into ``folder``; ``unjoined`` as in
     :func:`build_map`.
@@ -966,7 +971,7 @@ def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indi
         # the boundary features without a row follow the towns (drawn grey)
         coverage = DisplayCoverage(_with_unjoined_geometry(frame, unjoined))
         m = build_map(opts, frame, taxonomy, system, counties, suggestions, today=today,
-                      coverage=coverage, unjoined=unjoined)
+                      coverage=coverage, unjoined=unjoined, names=names, has_sheet=has_sheet)
         files = [save_map(m, folder / "map.html")]
     with timer("static_maps"):      # drawn once, saved in every format asked for
         static = frame if unjoined is None else gpd.GeoDataFrame(
@@ -1143,14 +1148,11 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) 
         Bad input or configuration, naming the file, row, column or key and the fix.
     """
     log = log if log is not None else (lambda msg: None)
-    frozen = gc.get_freeze_count()
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:    # scoped to the run
             return _run(opts, log, caught)
     finally:
-        if not frozen:      # the objects of the run are the collector's again
-            gc.unfreeze()
         reissue(caught)
 
 
@@ -1195,22 +1197,17 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         return RunResult(towns=frame, join_report=report, files=[], manifest=manifest,
                          extra={**extra, "suggestions": suggestions})
     with staged_output(opts.out, force=opts.force) as stage:
-        # the tables need nothing that comes after clustering: a forked process writes
-        # them while this one works out the suggestions (the same files either way)
-        tables = Forked(_write_tables, opts, frame, report, scored, trace, clusters, stage,
-                        fork=len(frame) >= TABLES_BESIDE_FROM)
-        try:
-            suggestions, files = _suggest(
-                opts, frame, trace, system, taxonomy, scored, missing_log, stage, timer,
-                before_sheets=lambda: _tables_result(tables, timer))
-            tables_files = _tables_result(tables, timer)
-            files += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
-                                today, timer=timer,
-                                unjoined=_unjoined(boundaries, joined, report, opts.lang))
-        except BaseException:
-            tables.cancel()    # the staging folder is about to be removed
-            raise
-        files += tables_files
+        suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
+        names = set_sheet_names(suggestions)
+        files, scope = _report(opts, suggestions, names, stage, timer)
+        has_sheet = np.zeros(len(frame), dtype=bool)
+        has_sheet[scope] = True
+        files += _write_tables(opts, frame, report, scored, trace, clusters, system, stage,
+                               timer)
+        files += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
+                            today, timer=timer,
+                            unjoined=_unjoined(boundaries, joined, report, opts.lang),
+                            names=names, has_sheet=has_sheet)
         files += write_designations(designated, stage)
         files.append(_model_file(opts, stage, scored, system, frame))
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,

@@ -7,23 +7,16 @@ from the same :class:`~classify.suggest.Suggestion` objects, so they carry the s
 
 In the HTML sheet every number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a
 checker (or a test) can read the value behind the text.  Output is deterministic: no
-timestamps, sorted inputs, fixed ZIP dates in ``.xlsx`` / ``.docx``.
+timestamps, sorted inputs, fixed ZIP dates in ``.docx``.
 
-Scale (40,000 towns: 80,000 sheets, a workbook of ten million cells): one context renders
-both sheets of a town; the big tables (benchmark gaps, strengths, dimensions) of many
-towns are rendered at once, their numbers formatted in bulk and their rows filled in from
-the patterns of ``templates/rows.toml``; forked processes write the sheets and the
-workbook's rows (compressed) a part of the towns at a time, and the workbook is stitched
-together from the parts.  The files are those of rendering one town at a time.
+Which towns get a sheet is chosen by :mod:`classify.report.scope`; the workbook,
+the index page and the stored evidence are in :mod:`classify.report`.
 """
 
 from __future__ import annotations
 
 import io
-import multiprocessing
-import os
 import re
-import tempfile
 import tomllib
 import zipfile
 from collections import Counter
@@ -39,12 +32,11 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.suggest import (Benchmark, Suggestion, _gc_paused, gap_columns,
-                              table_records, table_size)
-from classify.xlsx import Piece, Sheet, save_workbook
+from classify.suggest import Benchmark, Suggestion, gap_columns, table_records
 
 __all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
-           "write_workbook", "write_docx", "labels"]
+           "write_docx", "labels", "sheet_names",
+           "summary_frames"]
 
 _FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
 
@@ -65,23 +57,6 @@ def labels(lang: str = "zh", level: str = "town") -> dict:
     return unit_level(level).reword(tomllib.loads(text), lang)
 
 
-_DICT_ATTRS = frozenset(dir(dict))
-
-
-class _Environment(jinja2.Environment):
-    """Looks ``x.key`` up in dicts first: the sheets' contexts are dicts, and the default
-    (an attribute first) raises and catches an AttributeError for each of the hundreds
-    of lookups of a sheet.  The same result: a key that is no dict attribute."""
-
-    def getattr(self, obj, attribute):
-        if type(obj) is dict and attribute not in _DICT_ATTRS:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
-
-
 def _md(v) -> str:
     """``v`` in Markdown: its text with ``<`` and ``>`` escaped, so that no value (a town
     named ``<img src=x onerror=alert(1)>``) becomes HTML where the Markdown is shown.
@@ -95,15 +70,12 @@ def _md(v) -> str:
 
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``escaped`` (HTML, SVG): every value escaped as HTML;
-    otherwise (Markdown) every value has its HTML characters escaped (:func:`_md`).
-
-    The HTML and SVG are escaped by ``finalize`` (:func:`_h`, called on every value a
-    template writes) instead of Jinja's autoescape: the same text — the templates use no
-    filters or ``~`` joins, whose results autoescape would treat differently — without a
-    ``Markup`` object made per value (a national run writes tens of millions)."""
-    return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
-                        finalize=(lambda v: _h(v)) if escaped else _md, trim_blocks=True,
+    """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (text
+    that is markup already — numbers' spans, rows — carries ``__html__``); otherwise
+    (Markdown) every value has its HTML characters escaped (:func:`_md`)."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
+                        autoescape=escaped, finalize=None if escaped else _md,
+                        trim_blocks=True,
                         lstrip_blocks=True, keep_trailing_newline=True,
                         undefined=jinja2.StrictUndefined,
                         auto_reload=False)  # packaged templates: no stat per sheet
@@ -149,52 +121,26 @@ class _Both(str):
         return Markup(self.html)
 
 
-# formatted numbers of this process, per (lang, html): the recent ones, and the ones
-# before them (a town's values come back in its benchmark tables, medians in every sheet)
-_NUMS: dict[tuple, list[dict]] = {}
-_NUMS_KEPT = 1 << 15
-
-
 def _num_factory(lang: str, html: bool) -> Callable:
     """``N(value, kind, unit="", n=None, signed=False)`` → text, or with ``html`` the
-    text with its HTML span (:class:`_Both`); remembered (see ``_NUMS``)."""
-    seen = _NUMS.setdefault((lang, html), [{}, {}])
+    text with its HTML span (:class:`_Both`)."""
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
-        # equal keys print the same (float(value)), but for the sign of a zero
-        key = (value, kind, unit, n, signed) if value else None
-        recent = seen[0]
-        out = recent.get(key)
-        if out is not None:
-            return out
-        out = seen[1].get(key)
-        if out is not None:
-            recent[key] = out
-            return out
         missing = numfmt.is_missing(value)
         text = _num_text(lang, kind, None if missing else float(value), unit or "",
                          None if n is None or numfmt.is_missing(n) else n, signed)
         if not html:
-            out = text
-        else:
-            v = "" if missing else repr(float(value))  # digits, '.', 'e'
-            # the same bytes as Markup(...).format(...), without its slow escaping formatter
-            out = _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
-                        f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
-        if key is not None:
-            if len(recent) >= _NUMS_KEPT:
-                seen[1], seen[0] = recent, {}
-            seen[0][key] = out
-        return out
+            return text
+        v = "" if missing else repr(float(value))  # digits, '.', 'e'
+        return _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
+                     f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
 
     return N
 
 
 def _esc(text: str) -> str:
-    """``str(markupsafe.escape(text))``, skipping the common case with nothing to escape."""
-    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
-        return str(escape(text))
-    return text
+    """``text`` escaped for HTML (markupsafe)."""
+    return str(escape(text))
 
 
 def _fill(fmt: str, html: bool, **kw):
@@ -202,7 +148,6 @@ def _fill(fmt: str, html: bool, **kw):
     string is trusted, arguments are escaped unless they are already markup (numbers)."""
     if not html:
         return fmt.format(**kw)
-    # as Markup(fmt).format(**kw) (no format specs in the label tables), but ~10x faster
     return _Both(fmt.format(**kw), fmt.format(**{k: _h(v) for k, v in kw.items()}))
 
 
@@ -234,129 +179,6 @@ def _rows(kind: str, rows: list[dict], html: bool):
     pattern = p["html"][kind]
     return _Both(md, "".join([pattern.format_map({k: _h(v) for k, v in r.items()})
                               for r in rows]))
-
-
-def _spans(kind: str, values: np.ndarray, texts: list[str], units: list[str]) -> list[str]:
-    """The HTML of numbers, as ``N`` writes each."""
-    return [f'<span class="num" data-k="{kind}" data-v="{"" if v != v else repr(v)}" '
-            f'data-u="{u}">{_esc(t)}</span>'
-            for v, t, u in zip(values.tolist(), texts, units)]
-
-
-class _Prepared:
-    """The benchmark gap tables of many towns rendered at once (most of a sheet's
-    numbers): numbers formatted in bulk (:func:`classify.numfmt.fmt_values`), rows filled
-    in from the arrays; :func:`_context` takes a town's tables from here."""
-
-    def __init__(self, suggestions: Sequence[Suggestion], lang: str):
-        bs = [b for s in suggestions for b in s.benchmarks + s.challengers]
-        offsets, c = gap_columns(bs)
-        n = len(c["unit"])
-        units = [str(u or "") for u in c["unit"].tolist()]
-        text = {k: [""] * n for k in ("this", "other", "diff", "diff_pct")}
-        by_unit: dict[str, list[int]] = {}
-        for k, u in enumerate(units):
-            by_unit.setdefault(u, []).append(k)
-        flag = np.array([u in ("是/否", "flag") for u in units], dtype=bool)
-        for u, idx in by_unit.items():
-            for col, signed in (("this", False), ("other", False), ("diff", True)):
-                for k, t in zip(idx, numfmt.fmt_values(c[col][idx], u, lang, signed=signed)):
-                    text[col][k] = t
-        pct = np.flatnonzero(~flag & (np.array(units, dtype=object) != "%"))
-        for k, t in zip(pct.tolist(), numfmt.fmt_percents(c["diff_pct"][pct], lang)):
-            text["diff_pct"][k] = t
-        u_html = [_esc(u) for u in units]
-        html = {col: _spans("value", c[col], text[col], u_html)
-                for col in ("this", "other", "diff")}
-        html["diff_pct"] = _spans("percent", c["diff_pct"], text["diff_pct"], [""] * n)
-        for k in np.flatnonzero(flag).tolist():  # yes/no: the two values say it all
-            text["diff"][k] = html["diff"][k] = text["diff_pct"][k] = "—"
-            html["diff_pct"][k] = "—"
-        for k in (set(range(n)) - set(pct.tolist()) - set(np.flatnonzero(flag).tolist())):
-            text["diff_pct"][k] = html["diff_pct"][k] = "—"
-        p = _patterns()
-        label = [str(v) for v in c[f"label_{lang}"].tolist()]
-        md = [p["md"]["gap"].format(label=a, this=b, other=o, diff=d, diff_pct=q)
-              for a, b, o, d, q in zip(label, text["this"], text["other"], text["diff"],
-                                       text["diff_pct"])]
-        hp = p["html"]["gap"]
-        ht = [hp.format(id=_h(i), label=_h(a), this=b, other=o, diff=d, diff_pct=q)
-              for i, a, b, o, d, q in zip(c["indicator"].tolist(), label, html["this"],
-                                          html["other"], html["diff"], html["diff_pct"])]
-        off = offsets.tolist()
-        self.rows = {id(b): _Both("".join(md[off[k]:off[k + 1]]),
-                                  "".join(ht[off[k]:off[k + 1]])) for k, b in enumerate(bs)}
-        self._keep = bs  # ids stay valid while the benchmarks live
-        self.tables: dict[int, dict] = {}  # per town: dims, strengths, weaknesses
-        self.scores: dict[int, list] = {}  # per town: score texts of the chart's titles
-        self.ranks: dict[tuple, list] = {}  # per town and list: the texts of its ranks
-        self._dims(suggestions, lang)
-        for kind in ("strengths", "weaknesses"):
-            self._positions(suggestions, lang, kind)
-
-    def _dims(self, suggestions: Sequence[Suggestion], lang: str) -> None:
-        recs = [table_records(s, "dimensions") for s in suggestions]
-        flat = [d for r in recs for d in r]
-        cols = {c: [d[c] for d in flat] for c in ("this", "category_median", "benchmark")}
-        text = {c: numfmt.fmt_scores(v, lang) for c, v in cols.items()}
-        html = {c: _spans("score", np.array(v, dtype=float), text[c], [""] * len(v))
-                for c, v in cols.items()}
-        p = _patterns()
-        k = 0
-        for s, r in zip(suggestions, recs):
-            bench = bool(s.benchmarks or s.challengers)
-            md, ht = [], []
-            for d in r:
-                label = d[f"label_{lang}"]
-                md.append(p["md"]["dims"].format(
-                    label=label, this=text["this"][k], bar=_bar(d["this"]),
-                    median=text["category_median"][k],
-                    benchmark=text["benchmark"][k] if bench else "—"))
-                ht.append(p["html"]["dims"].format(
-                    label=_h(label), this=html["this"][k], median=html["category_median"][k],
-                    benchmark=html["benchmark"][k] if bench else "—"))
-                k += 1
-            self.tables.setdefault(id(s), {})["dims"] = _Both("".join(md), "".join(ht))
-            self.scores[id(s)] = [(text["this"][j], text["category_median"][j],
-                                   text["benchmark"][j]) for j in range(k - len(r), k)]
-
-    def _positions(self, suggestions: Sequence[Suggestion], lang: str, kind: str) -> None:
-        recs = [table_records(s, kind) for s in suggestions]
-        flat = [r for rr in recs for r in rr]
-        units = [r["unit"] for r in flat]
-        num = {c: np.array([r[c] for r in flat], dtype=float)
-               for c in ("value", "rank", "n", "pct", "rank_county", "n_county", "pct_county")}
-        text = {"value": [""] * len(flat)}
-        by_unit: dict[str, list[int]] = {}
-        for k, u in enumerate(units):
-            by_unit.setdefault(u, []).append(k)
-        for u, idx in by_unit.items():
-            for k, t in zip(idx, numfmt.fmt_values(num["value"][idx], u, lang)):
-                text["value"][k] = t
-        text["rank"] = numfmt.fmt_ranks(num["rank"], num["n"], lang)
-        text["rank_county"] = numfmt.fmt_ranks(num["rank_county"], num["n_county"], lang)
-        text["pct"] = numfmt.fmt_percentiles(num["pct"], lang)
-        text["pct_county"] = numfmt.fmt_percentiles(num["pct_county"], lang)
-        blank = [""] * len(flat)
-        html = {"value": _spans("value", num["value"], text["value"],
-                                [_esc(u or "") for u in units])}
-        for c, k in (("rank", "rank"), ("rank_county", "rank"), ("pct", "pct"),
-                     ("pct_county", "pct")):
-            html[c] = _spans(k, num[c], text[c], blank)
-        p = _patterns()
-        cols = ("value", "rank", "pct", "rank_county", "pct_county")
-        md = [p["md"]["position"].format(label=r[f"label_{lang}"], **{c: text[c][k] for c in cols})
-              for k, r in enumerate(flat)]
-        ht = [p["html"]["position"].format(id=_h(r["indicator"]), label=_h(r[f"label_{lang}"]),
-                                           **{c: html[c][k] for c in cols})
-              for k, r in enumerate(flat)]
-        k = 0
-        for s, rr in zip(suggestions, recs):
-            self.tables.setdefault(id(s), {})[kind] = _Both("".join(md[k:k + len(rr)]),
-                                                            "".join(ht[k:k + len(rr)]))
-            self.ranks[(id(s), kind)] = list(zip(text["rank"][k:k + len(rr)],
-                                                 text["rank_county"][k:k + len(rr)]))
-            k += len(rr)
 
 
 # ---------------------------------------------------------------------------------------
@@ -412,7 +234,9 @@ def _focus_label(s: Suggestion, lang: str) -> str:
     return labels(lang)["suggested"]["composite"]
 
 
-def _bench_ctx(s: Suggestion, lang, t, N, html, pre: _Prepared | None = None) -> dict:
+def _bench_ctx(s: Suggestion, lang, t, N, html, have: set | None = None) -> dict:
+    """``have``: the sheet names that exist (a benchmark without a sheet links to its
+    row of ``index.html``, which says how to make it); ``None``: link to the sheet."""
     cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
     if s.is_leader and not s.challengers:
         intro, items = _fill(t["benchmarks"]["alone"], html, category=cat), []
@@ -430,17 +254,15 @@ def _bench_ctx(s: Suggestion, lang, t, N, html, pre: _Prepared | None = None) ->
             [t["benchmarks"]["same_city"]] if b.same_city else []
         item = {
             "code": b.town_code, "title": _known(b.town, lang, "town"),
+            "href": _href(b, have),
             "tags": t["sep"].join(tags),
             "caption": _fill(t["benchmarks"]["item"], html, town=_known(b.town, lang, "town"),
                              county=_known(b.county, lang, "county"),
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
             "other_header": _known(b.town, lang, "town")}
-        if html and pre is not None and id(b) in pre.rows:
-            item["rows"] = pre.rows[id(b)]
-        else:
-            item["gaps"] = _gap_rows(b, lang, N)
-            item["rows"] = _rows("gap", item["gaps"], html)
+        item["gaps"] = _gap_rows(b, lang, N)
+        item["rows"] = _rows("gap", item["gaps"], html)
         out.append(item)
     return {"intro": intro, "items": out}
 
@@ -662,22 +484,15 @@ def _ink(color: str) -> str:
     return "#000000" if lum > 0.55 else "#ffffff"
 
 
-def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None = None
-             ) -> dict:
+def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
     t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
-    pre = pre if html and pre is not None and id(s) in pre.tables else None
-    if pre is None:
-        dims = _dims_ctx(s, lang, N)
-        strengths = _pos_rows(table_records(s, "strengths"), lang, N)
-        weaknesses = _pos_rows(table_records(s, "weaknesses"), lang, N)
-        rows = {"dims": _rows("dims", dims, html),
-                "strengths": _rows("position", strengths, html),
-                "weaknesses": _rows("position", weaknesses, html)}
-    else:  # rendered at once for many towns: only whether there are rows matters here
-        dims = None
-        strengths, weaknesses = table_records(s, "strengths"), table_records(s, "weaknesses")
-        rows = pre.tables[id(s)]
+    dims = _dims_ctx(s, lang, N)
+    strengths = _pos_rows(table_records(s, "strengths"), lang, N)
+    weaknesses = _pos_rows(table_records(s, "weaknesses"), lang, N)
+    rows = {"dims": _rows("dims", dims, html),
+            "strengths": _rows("position", strengths, html),
+            "weaknesses": _rows("position", weaknesses, html)}
     color = s.labels.get(s.target or "", {}).get("color") or \
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
@@ -706,11 +521,11 @@ def _context(s: Suggestion, lang: str, html: bool, notice, pre: _Prepared | None
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
         "strengths": strengths, "weaknesses": weaknesses, "rows": rows,
-        "bench": _bench_ctx(s, lang, t, N, html, pre),
+        "bench": _bench_ctx(s, lang, t, N, html, have),
         "gaps": _gaps_ctx(s, lang, t, N, html),
         "declared": _declared_ctx(s, lang, t, html),
         "data": _data_ctx(s, lang, t, html),
-        "chart": _chart(s, lang, color, N, pre.scores[id(s)] if pre else None)
+        "chart": _chart(s, lang, color, N)
         if html else "",
     }
 
@@ -763,17 +578,15 @@ def _gap_summary(s: Suggestion, lang: str, t: dict, gaps: list[dict] | None = No
     return "\n".join(parts)
 
 
-def _pos_summary(recs: list[dict], lang, t, N, ranks: list[tuple] | None = None
-                 ) -> list[str]:
-    """``label（第3/85）``, or the county rank when only the county position qualifies
-    (``ranks``: the texts of both ranks, when formatted already)."""
+def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
+    """``label（第3/85）``, or the county rank when only the county position qualifies."""
     out = []
-    for k, r in enumerate(recs):
+    for r in recs:
         if r["scope"] == "county":
-            rank = _fill(t["strengths"]["county_rank"], False, rank=ranks[k][1] if ranks
-                         else N(r["rank_county"], "rank", n=r["n_county"]))
+            rank = _fill(t["strengths"]["county_rank"], False,
+                         rank=N(r["rank_county"], "rank", n=r["n_county"]))
         else:
-            rank = ranks[k][0] if ranks else N(r["rank"], "rank", n=r["n"])
+            rank = N(r["rank"], "rank", n=r["n"])
         out.append(_paren(t, r[f"label_{lang}"], rank))
     return out
 
@@ -785,16 +598,12 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
     return [_summary_row(s, lang, t, N) for s in suggestions]
 
 
-def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None,
-                 pre: _Prepared | None = None) -> dict:
-    """The town's row of the summary sheet; ``ctx`` / ``pre``: its sheet's context and
-    tables, when made (their texts are the plain texts the row needs)."""
+def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None) -> dict:
+    """The town's row of the summary sheet; ``ctx``: its sheet's context, when made (its
+    texts are the plain texts the row needs)."""
     x = t["xlsx"]
-    ranks = pre.ranks if pre is not None else {}
-    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N,
-                             ranks.get((id(s), "strengths")))
-    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N,
-                              ranks.get((id(s), "weaknesses")))
+    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
+    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
     if s.is_leader:
         bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
     else:
@@ -860,131 +669,6 @@ def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
             num(g["current"]), num(g["needed"]), num(g["change"]),
             t["xlsx"].get(f"method_{g['method']}", "") if ind else ""])
     return out
-
-
-def _sheet_title(text: str, used: set) -> str:
-    bad = '[]:*?/\\'
-    name = "".join("_" if c in bad else c for c in text)[:31] or "sheet"
-    base, k = name, 2
-    while name in used:
-        suffix = f"({k})"
-        name, k = base[:31 - len(suffix)] + suffix, k + 1
-    used.add(name)
-    return name
-
-
-class _Book:
-    """The suggestions workbook: a notice sheet (when there is a notice), the summary (one
-    row per town), a sheet per category, the long benchmark-gap and rule-gap tables — and
-    where each town's rows go in them, so that the rows can be made in parts (by the
-    processes writing the sheets) and put together in town order."""
-
-    def __init__(self, suggestions: Sequence[Suggestion], lang: str, notice: str | None):
-        t = self.t = labels(lang)
-        x = t["xlsx"]
-        self.lang, self.notice = lang, notice
-        used: set[str] = set()
-        self.sheets: list[Sheet] = []
-        self.notice_sheet = None
-        if notice:
-            self.notice_sheet = self._add(Sheet(
-                _sheet_title(x["notice_sheet"], used), [t["notice_label"]], n_rows=1,
-                widths={1: 100}, freeze=False, styled_header=False))
-        empty = ("town_code", "town", "county", "category", "secondary", "confidence",
-                 "runner_up", "composite", "rank", "strengths", "weaknesses", "benchmarks",
-                 "gaps", "declared", "declared_status", "data_notes")
-        self.headers = list(_summary_row(suggestions[0], lang, t, _num_factory(lang, False))) \
-            if suggestions else [x[k] for k in empty]
-        self.summary = self._add(Sheet(_sheet_title(x["summary_sheet"], used), self.headers,
-                                        x["confidence"], n_rows=len(suggestions)))
-        by_cat: dict[str, list[int]] = {}
-        for k, s in enumerate(suggestions):
-            by_cat.setdefault(s.category or "", []).append(k)
-        # category sheets in the taxonomy's order, then anything unknown (and "no category")
-        palette = suggestions[0].labels if suggestions else {}
-        order = [c for c in palette if "/" not in c and c in by_cat]
-        order += sorted(c for c in by_cat if c not in order)
-        self.cat_sheet, self.cat_row = [0] * len(suggestions), [0] * len(suggestions)
-        for cid in order:
-            sample = suggestions[by_cat[cid][0]]
-            title = _label_of(sample, cid, lang) if cid else t["missing"]
-            sheet = self._add(Sheet(_sheet_title(title, used), self.headers, x["confidence"],
-                                     n_rows=len(by_cat[cid])))
-            for row, k in enumerate(by_cat[cid], start=2):
-                self.cat_sheet[k], self.cat_row[k] = sheet, row
-        # first row of each town in the long tables
-        self.gap_row = _starts([sum(table_size(b, "gaps") for b in
-                                    (s.benchmarks or s.challengers)) for s in suggestions])
-        self.rule_row = _starts([table_size(s, "category_gaps") for s in suggestions])
-        self.gaps = self._add(Sheet(_sheet_title(x["gaps_sheet"], used), [x[k] for k in (
-            "town_code", "town", "benchmark", "indicator", "unit", "this", "other", "diff",
-            "diff_pct")], n_rows=self.gap_row[-1] - 2))
-        self.rules = self._add(Sheet(_sheet_title(x["rules_sheet"], used), [x[k] for k in (
-            "town_code", "town", "target", "relation", "rule", "indicator", "unit", "current",
-            "needed", "change", "method")], n_rows=self.rule_row[-1] - 2))
-
-    def _add(self, sheet: Sheet) -> int:
-        self.sheets.append(sheet)
-        return len(self.sheets) - 1
-
-    def part(self, suggestions: Sequence[Suggestion], lo: int, hi: int,
-             write: Callable[[int, str], None], *, summaries: list[dict] | None = None,
-             block: int = 500) -> list[list[int]]:
-        """The rows of towns ``lo``–``hi`` of every sheet, as ``write(sheet, xml)`` calls in
-        row order per sheet (``summaries``: their summary rows, when made already);
-        returns the widest value of each column of each sheet."""
-        longest = [[0] * len(s.headers) for s in self.sheets]
-        if self.notice_sheet is not None and lo == 0:
-            sh = self.notice_sheet
-            write(sh, self.sheets[sh].rows_xml([[self.notice]], 2, longest[sh]))
-        N = _num_factory(self.lang, False)
-        for a in range(lo, hi, block):
-            b = min(hi, a + block)
-            rows = summaries[a - lo:b - lo] if summaries is not None else \
-                [_summary_row(s, self.lang, self.t, N) for s in suggestions[a:b]]
-            rows = [[r.get(h) for h in self.headers] for r in rows]
-            write(self.summary, self.sheets[self.summary].rows_xml(rows, a + 2,
-                                                                   longest[self.summary]))
-            by_sheet: dict[int, list[int]] = {}  # a category's towns here: rows in a run
-            for k in range(a, b):
-                by_sheet.setdefault(self.cat_sheet[k], []).append(k)
-            for sh, ks in by_sheet.items():
-                write(sh, self.sheets[sh].rows_xml([rows[k - a] for k in ks],
-                                                   self.cat_row[ks[0]], longest[sh]))
-            rows = _gap_long_block(suggestions[a:b], self.lang)
-            write(self.gaps, self.sheets[self.gaps].rows_xml(rows, self.gap_row[a],
-                                                             longest[self.gaps]))
-            rows = [r for s in suggestions[a:b] for r in _rule_gap_rows(s, self.lang, self.t)]
-            write(self.rules, self.sheets[self.rules].rows_xml(rows, self.rule_row[a],
-                                                               longest[self.rules]))
-        return longest
-
-    def save(self, path: Path, bodies: list[list[Piece]], longest: list[list[int]]
-             ) -> Path:
-        for sheet, widest in zip(self.sheets, longest):
-            sheet.measure(widest)
-        return save_workbook(self.sheets, bodies, Path(path))
-
-
-def _starts(counts: list[int]) -> list[int]:
-    """First row number of each town's rows in a long table (rows from 2), and the row
-    after the last."""
-    out = [2]
-    for c in counts:
-        out.append(out[-1] + c)
-    return out
-
-
-def write_workbook(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
-                   notice: str | None = None) -> Path:
-    """``suggestions.xlsx``: a summary sheet (one row per town), a sheet per category and
-    the long benchmark-gap table; a notice sheet first when ``notice`` is given."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book = _Book(suggestions, lang, notice)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".xlsx-") as tmp:
-        return _save_book(book, path, [_book_part(book, suggestions, lo, hi, Path(tmp))
-                                       for lo, hi in _parts(len(suggestions))])
 
 
 def _write_zip_deterministic(data: bytes, path: Path) -> Path:
@@ -1145,36 +829,6 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
 
 # ---------------------------------------------------------------------------------------
 # everything
-class _FileWriter:
-    """Writes text files on two background threads while the next sheets render (file
-    creation is slow on some file systems); errors surface when the block ends."""
-
-    def __init__(self, max_pending: int = 256):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.pool = ThreadPoolExecutor(max_workers=2)
-        self.pending: list = []
-        self.max_pending = max_pending
-
-    def write(self, path: Path, text: str) -> None:
-        self.pending.append(self.pool.submit(path.write_text, text, encoding="utf-8"))
-        if len(self.pending) >= self.max_pending:  # bound the texts held in memory
-            for f in self.pending[: self.max_pending // 2]:
-                f.result()
-            self.pending = self.pending[self.max_pending // 2:]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            for f in self.pending:
-                f.result()
-        finally:
-            self.pool.shutdown(wait=True)
-        return False
-
-
 #: How an unknown key is shown on a sheet (a town without a county, code or name).
 UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知代码（unknown code）",
                   "town": "未知镇名（unknown name）"},
@@ -1187,30 +841,38 @@ def _known(value, lang: str, kind: str) -> str:
     return UNKNOWN[lang][kind] if text in ("", "nan", "None", "<NA>") else text
 
 
-_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]")
+#: Characters a sheet's file name keeps: letters (Chinese too), digits, ``_ . -``.
+_UNSAFE_NAME = re.compile(r"[^\w.-]")
+
+
+def _name_part(value) -> str:
+    text = "" if value is None else str(value).strip()
+    if text in ("nan", "None", "<NA>"):
+        text = ""
+    return _UNSAFE_NAME.sub("_", text).strip("._")[:60]
 
 
 def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
-    """File name (without extension) of each town's sheet, unique in the list.
+    """File name (without extension) of each town's sheet, unique in the list:
+    ``<code>_<town>`` (PRODUCT.md), e.g. ``441882100_连州镇``.
 
-    The town code when it is known and unique; a repeated code gets ``_1``, ``_2`` … in
-    list order; a town without a code is ``unknown_<k>`` (``k`` its 1-based position).
-    Characters other than letters, digits, ``_ . -`` become ``_`` (codes with slashes).
-    The map links to the same names (``classify.pipeline`` passes them)."""
-    codes = [_UNSAFE_NAME.sub("_", str(s.town_code or "").strip()).strip(".") for s in
-             suggestions]
-    count = Counter(codes)
+    A town without a code is ``unknown_<k>_<town>`` (``k`` its 1-based position), without a
+    name just the code; a repeated name gets ``_1``, ``_2`` … in list order.  Characters
+    other than letters (Chinese too), digits, ``_ . -`` become ``_`` (codes with slashes).
+    The map links to ``suggestions/<name>.html`` (``classify.pipeline`` passes the names)."""
+    bases = []
+    for k, s in enumerate(suggestions, 1):
+        code, town = _name_part(s.town_code), _name_part(s.town)
+        bases.append("_".join(x for x in (code or f"unknown_{k}", town) if x))
+    count = Counter(bases)
     seen: Counter = Counter()
     used: set[str] = set()
     out = []
-    for k, c in enumerate(codes, 1):
-        if not c:
-            name = f"unknown_{k}"
-        elif count[c] == 1:
-            name = c
-        else:
-            seen[c] += 1
-            name = f"{c}_{seen[c]}"
+    for base in bases:
+        name = base
+        if count[base] > 1:
+            seen[base] += 1
+            name = f"{base}_{seen[base]}"
         while name in used:           # e.g. a code that is literally 'unknown_3'
             name += "_"
         used.add(name)
@@ -1218,133 +880,101 @@ def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
     return out
 
 
-@_gc_paused
-def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
-                      lang: str = "zh", docx: bool = False, title: str | None = None,
-                      notice: str | None = None, workers: int | None = None) -> list[Path]:
-    """Write ``suggestions/<name>.md`` and ``.html`` per town (:func:`sheet_names`: the
-    town code, made unique), ``suggestions.xlsx`` and,
-    with ``docx=True``, ``suggestions.docx``, under ``out_dir``.
+def _href(b: Benchmark, have: set | None) -> str:
+    """Where a benchmark's name links: its sheet, or its row of the index page when its
+    sheet was not made (``have``: the sheets there are)."""
+    name = b.sheet or _name_part(b.town_code)
+    return f"{name}.html" if have is None or name in have else f"index.html#{name}"
 
-    ``out_dir`` is the run's output directory; the files go to ``out_dir/suggestions/``
-    (when ``out_dir`` is itself named ``suggestions`` it is used as is).  ``workers``
-    processes render the sheets and the workbook's rows, in parts of the towns, while this
-    one puts the workbook together (default: 2 from 1,000 towns on a machine with 2 cores
-    or more, else 1; the files are the same).  Returns the paths written, in a stable
-    order.
-    """
-    labels(lang)  # validates lang
-    out = Path(out_dir)
-    folder = out if out.name == "suggestions" else out / "suggestions"
-    folder.mkdir(parents=True, exist_ok=True)
+
+def set_sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
+    """:func:`sheet_names`, also kept on every benchmark (``Benchmark.sheet``, its town's
+    sheet, found by its row position ``Benchmark.index``) so that sheets link to it."""
     names = sheet_names(suggestions)
-    paths = [folder / f"{name}.{ext}" for name in names for ext in ("md", "html")]
-    if workers is None:
-        workers = 2 if len(suggestions) >= 1000 and (os.cpu_count() or 1) >= 2 else 1
-    plain: dict[int, dict] = {}
-    book = _Book(suggestions, lang, notice)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".xlsx-") as tmp:
-        if workers > 1 and not docx and "fork" in multiprocessing.get_all_start_methods():
-            parts = _write_parallel(suggestions, folder, lang, notice, workers, book,
-                                    Path(tmp), names)
-        else:
-            summaries = _write_sheets(suggestions, folder, lang, notice,
-                                      plain if docx else None, names=names)
-            parts = [_book_part(book, suggestions, lo, hi, Path(tmp), summaries[lo:hi])
-                     for lo, hi in _parts(len(suggestions))]
-        paths.append(_save_book(book, folder / "suggestions.xlsx", parts))
-    if docx:
-        paths.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
-                                title=title, notice=notice, _contexts=plain))
+    for s in suggestions:
+        for b in s.benchmarks + s.challengers:
+            if 0 <= b.index < len(names):
+                b.sheet = names[b.index]
+    return names
+
+
+def write_sheets(suggestions: Sequence[Suggestion], folder: str | Path, names: Sequence[str],
+                 *, lang: str = "zh", notice: str | None = None) -> list[Path]:
+    """``<name>.md`` and ``<name>.html`` of each town under ``folder`` (``names``: from
+    :func:`sheet_names`).  Returns the paths written, in town order."""
+    labels(lang)  # validates lang
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    have = set(names) | {p.stem for p in folder.glob("*.html")}
+    md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
+    paths = []
+    for s, name in zip(suggestions, names):
+        ctx = _context(s, lang, True, notice, have)     # its texts are Markdown and HTML
+        for ext, template in (("md", md_t), ("html", html_t)):
+            path = folder / f"{name}.{ext}"
+            path.write_text(template.render(**ctx), encoding="utf-8")
+            paths.append(path)
     return paths
 
 
-def _write_sheets(suggestions, folder: Path, lang: str, notice, plain: dict | None, *,
-                  chunk: int = 2000, names: list[str] | None = None) -> list[dict]:
-    """The Markdown and HTML sheet of every town (``plain`` collects the plain-text
-    contexts, which also make the Word sections); the big tables of ``chunk`` towns at a
-    time (:class:`_Prepared`).  Returns the towns' summary rows (of the workbook), made
-    from the sheets' texts."""
-    md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
-    t, N = labels(lang), _num_factory(lang, False)
-    summaries = []
-    names = sheet_names(suggestions) if names is None else names
-    with _FileWriter() as files:
-        for lo in range(0, len(suggestions), chunk):
-            part = suggestions[lo:lo + chunk]
-            pre = _Prepared(part, lang)
-            for k, s in enumerate(part, lo):
-                if plain is not None:
-                    plain[k] = _context(s, lang, False, notice)
-                ctx = _context(s, lang, True, notice, pre)  # renders the Markdown sheet too
-                files.write(folder / f"{names[k]}.md", md_t.render(**ctx))
-                files.write(folder / f"{names[k]}.html", html_t.render(**ctx))
-                summaries.append(_summary_row(s, lang, t, N, ctx, pre))
-    return summaries
+def summary_frames(suggestions: Sequence[Suggestion], lang: str = "zh"
+                   ) -> dict[str, "pd.DataFrame"]:
+    """The tables of ``suggestions.xlsx`` (title → table, headers in ``lang``): the
+    summary (one row per town), one per category (in the taxonomy's order, then unknown
+    ones and "no category"), the long benchmark-gap and rule-gap tables."""
+    import pandas as pd
+
+    t = labels(lang)
+    x = t["xlsx"]
+    N = _num_factory(lang, False)
+    rows = [_summary_row(s, lang, t, N) for s in suggestions]
+    headers = list(dict.fromkeys(h for r in rows for h in r)) if rows else [
+        x[k] for k in ("town_code", "town", "county", "category", "confidence")]
+    summary = pd.DataFrame(rows, columns=headers)
+    out = {x["summary_sheet"]: summary}
+    cats = [s.category or "" for s in suggestions]
+    palette = suggestions[0].labels if suggestions else {}
+    order = [c for c in palette if "/" not in c and c in cats]
+    order += sorted(c for c in set(cats) if c not in order)
+    for cid in order:
+        sample = suggestions[cats.index(cid)]
+        title = _sheet_title(_label_of(sample, cid, lang) if cid else t["missing"], out)
+        out[title] = summary[[c == cid for c in cats]].reset_index(drop=True)
+    out[_sheet_title(x["gaps_sheet"], out)] = pd.DataFrame(
+        _gap_long_block(suggestions, lang), columns=[x[k] for k in (
+            "town_code", "town", "benchmark", "indicator", "unit", "this", "other", "diff",
+            "diff_pct")])
+    out[_sheet_title(x["rules_sheet"], out)] = pd.DataFrame(
+        [r for s in suggestions for r in _rule_gap_rows(s, lang, t)],
+        columns=[x[k] for k in ("town_code", "town", "target", "relation", "rule",
+                                "indicator", "unit", "current", "needed", "change", "method")])
+    return out
 
 
-def _book_part(book: _Book, suggestions, lo: int, hi: int, tmp: Path,
-               summaries: list[dict] | None = None
-               ) -> tuple[dict[int, Piece], list[list[int]]]:
-    """The workbook rows of towns ``lo``–``hi``, compressed, in a file per sheet under
-    ``tmp`` (so that the processes writing the sheets compress them too)."""
-    pieces: dict[int, Piece] = {}
-
-    def write(k: int, xml: str) -> None:
-        if k not in pieces:
-            pieces[k] = Piece(tmp / f"{lo:09d}-{k}.deflate")
-        pieces[k].write(xml.encode("utf-8"))
-
-    try:
-        longest = book.part(suggestions, lo, hi, write, summaries=summaries)
-    finally:
-        for piece in pieces.values():
-            piece.close()
-    return pieces, longest
+def _sheet_title(text: str, used) -> str:
+    """A worksheet title: at most 31 characters, none of ``[]:*?/\\``, unique."""
+    name = "".join("_" if c in '[]:*?/\\' else c for c in text)[:31] or "sheet"
+    base, k = name, 2
+    while name in used:
+        suffix = f"({k})"
+        name, k = base[:31 - len(suffix)] + suffix, k + 1
+    return name
 
 
-def _save_book(book: _Book, path: Path, parts: list[tuple[dict[int, Piece], list]]
-               ) -> Path:
-    """Put the workbook together from its parts (in town order)."""
-    longest = [[max(col) for col in zip(*(p[1][k] for p in parts))]
-               for k in range(len(book.sheets))]
-    return book.save(path, [[p[0][k] for p in parts if k in p[0]]
-                            for k in range(len(book.sheets))], longest)
+def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
+                      lang: str = "zh", docx: bool = False, title: str | None = None,
+                      notice: str | None = None) -> list[Path]:
+    """Every town's sheet (``<code>_<town>.md`` and ``.html``), ``index.html``,
+    ``suggestions.xlsx`` and, with ``docx=True``, ``suggestions.docx`` under
+    ``out_dir/suggestions/`` (``out_dir`` itself when it is named ``suggestions``): the
+    notebook's way to :func:`classify.report.write_report` with every town in scope."""
+    import numpy as np
 
+    from classify.report import write_report
 
-_JOBS: dict[int, tuple] = {}  # what forked renderers read (inherited, not pickled)
-
-
-def _render_part(job: tuple[int, int, int]):
-    key, lo, hi = job
-    suggestions, folder, lang, notice, book, tmp, names = _JOBS[key]
-    summaries = _write_sheets(suggestions[lo:hi], folder, lang, notice, None,
-                              names=names[lo:hi])
-    return _book_part(book, suggestions, lo, hi, tmp, summaries)
-
-
-def _parts(n: int, per_part: int | None = None) -> list[tuple[int, int]]:
-    """Towns ``lo``–``hi`` of each part of the work (the workbook's compressed pieces):
-    eight parts, of 200 to 2,500 towns (``per_part``), the same whatever the number of
-    processes, so the workbook is the same."""
-    per_part = per_part or min(2500, max(200, -(-n // 8)))
-    k = max(1, -(-n // per_part))
-    bounds = [round(n * j / k) for j in range(k + 1)]
-    return list(zip(bounds, bounds[1:]))
-
-
-def _write_parallel(suggestions, folder: Path, lang: str, notice, workers: int, book: _Book,
-                    tmp: Path, names: list[str]) -> list:
-    """Sheets and workbook rows made by ``workers`` forked processes, a part of the towns
-    at a time (a fresh process for each: what a part makes is freed with it)."""
-    key = id(suggestions)
-    _JOBS[key] = (list(suggestions), folder, lang, notice, book, tmp, names)
-    for name in ("sheet.md.j2", "sheet.html.j2", "chart.svg.j2"):
-        _template(name)  # compiled once, here, not in every process
-    _patterns()
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
-            return pool.map(_render_part, [(key, lo, hi) for lo, hi in
-                                           _parts(len(suggestions))], chunksize=1)
-    finally:
-        del _JOBS[key]
+    labels(lang)  # validates lang
+    out = Path(out_dir)
+    base = out.parent if out.name == "suggestions" else out
+    return write_report(list(suggestions), base, scope=np.arange(len(suggestions)),
+                        names=set_sheet_names(suggestions), lang=lang, docx=docx, title=title,
+                        notice=notice)

@@ -60,7 +60,9 @@ def test_no_draws_leaves_stability_empty_and_says_so(tmp_path):
     towns = pd.read_csv(out / "towns.csv", encoding="utf-8-sig", dtype={"town_code": str})
     assert towns["stability"].isna().all()
     assert "rank_p05" not in towns.columns
-    sheet = (out / "suggestions" / f"{towns['town_code'].iloc[0]}.md").read_text(encoding="utf-8")
+    first = towns.iloc[0]
+    sheet = (out / "suggestions" / f"{first['town_code']}_{first['town']}.md").read_text(
+        encoding="utf-8")
     assert "nan" not in sheet
 
 

@@ -363,14 +363,17 @@ def test_ctrl_c_interrupts_this_process_and_not_its_forked_helpers():
     import signal
     import time
 
-    from classify.cli import _interrupts_here_only
-    from classify.forked import Forked, can_fork
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    if not can_fork():
+    from classify.cli import _interrupts_here_only
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform")
     before = signal.getsignal(signal.SIGINT)
     with _interrupts_here_only():
-        assert Forked(_interrupt_self_then, "done").result() == "done"
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            assert pool.submit(_interrupt_self_then, "done").result() == "done"
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(2)

@@ -208,10 +208,7 @@ def test_cli_compare(tmp_path, year1, capsys):
     assert "not a run folder" in capsys.readouterr().err
 
 
-def test_map_prepared_in_a_fork_and_cancelled_on_error(tmp_path, year1, monkeypatch):
-    import classify.compare as cmp
-
-    monkeypatch.setattr(cmp, "MAP_BESIDE_FROM", 0)           # fork even for six towns
+def test_no_geometry_no_map_and_an_error_writes_nothing(tmp_path, year1):
     old = _run(tmp_path / "y1", year1)
     new = _run(tmp_path / "y2", year1, old)
     res = compare_runs(old, new, tmp_path / "cmp")            # no towns.gpkg in these runs
@@ -220,5 +217,5 @@ def test_map_prepared_in_a_fork_and_cancelled_on_error(tmp_path, year1, monkeypa
     bad = tmp_path / "cw.csv"
     bad.write_text("old,new\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="the crosswalk needs columns old_code,new_code"):
-        compare_runs(old, new, tmp_path / "cmp2", crosswalk=bad)   # the child is stopped
+        compare_runs(old, new, tmp_path / "cmp2", crosswalk=bad)
     assert not (tmp_path / "cmp2").exists()

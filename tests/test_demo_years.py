@@ -98,7 +98,7 @@ def test_demo_years_end_to_end(tmp_path):
     paired = t[t["change"].isin(["same", "up", "down", "lateral"])].set_index("town_code")
     np.testing.assert_allclose(sums.reindex(paired.index) + paired["composite_reweighting"],
                                paired["d_composite"], atol=1e-6)
-    sheet = (out / "year2" / "suggestions" / f"{row['town_code']}.md").read_text(
+    sheet = next((out / "year2" / "suggestions").glob(f"{row['town_code']}_*.md")).read_text(
         encoding="utf-8")
     assert "上年类别：" in sheet and "主要因省级以上园区 否→是" in sheet
     assert (out / "compare" / "compare_map.html").stat().st_size > 10_000

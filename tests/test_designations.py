@@ -247,7 +247,7 @@ def test_demo_joins_all_seven_qingyuan_designations(demo_run):
         "not_in_region": 74, "not_township": 11, "matched": 7}
     table = pd.read_csv(out / "designations.csv", encoding="utf-8-sig")
     assert table.loc[0, "designated_towns"] == 7 and "illustrative" in table.loc[0, "note"]
-    sheet = (out / "suggestions" / "441882107.md").read_text(encoding="utf-8")
+    sheet = next((out / "suggestions").glob("441882107_*.md")).read_text(encoding="utf-8")
     assert "国家农业产业强镇（2018，腊味）：" in sheet
     towns = pd.read_csv(out / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
     assert towns.set_index("town_code").loc["441882107", "designation_key"] == "国家农业产业强镇"

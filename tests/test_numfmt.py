@@ -93,15 +93,6 @@ def test_every_formatter_takes_huge_inf_and_nan(lang):
                                                                  "是/否", "km", "")
                   for sg in (False, True)]
         assert all(isinstance(t, str) and t for t in texts)
-    arr = np.array(EXTREMES)
-    for u in ("万元", "元", "人", "%", "km", ""):
-        bulk = nf.fmt_values(arr, u, lang)
-        assert bulk == [nf.fmt_value(v, u, lang) for v in EXTREMES]
-    assert nf.fmt_scores(arr, lang) == [nf.fmt_score(v, lang) for v in EXTREMES]
-    assert nf.fmt_percents(arr, lang) == [nf.fmt_percent(v, lang) for v in EXTREMES]
-    assert nf.fmt_ranks(arr, np.full(len(arr), 10.0), lang) == [
-        nf.fmt_rank(v, 10, lang) for v in EXTREMES]
-    assert nf.fmt_percentiles(arr, lang) == [nf.fmt_percentile(v, lang) for v in EXTREMES]
 
 
 def test_huge_numbers_print_in_scientific_notation_and_1e20_in_full():

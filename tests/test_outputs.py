@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from classify.report.workbook import write_workbook
 from classify.outputs import (OutputWarning, check_output_folder, neutralise, order_columns,
                               staged_output, write_csv, write_towns)
 from geo.errors import InputError
@@ -73,16 +74,15 @@ def test_towns_round_trip_keeps_text_codes_and_count(tmp_path, three_towns):
     assert list(back["town_code"]) == ["441882100", "441882101", "441882201"]
     csv = pd.read_csv(tmp_path / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
     assert list(csv["town_code"]) == ["441882100", "441882101", "441882201"]
-    sheets = pd.read_excel(tmp_path / "towns.xlsx", sheet_name=None, dtype={"town_code": str})
-    assert len(sheets["towns"]) == 3 and "说明" in sheets
+    sheets = pd.read_excel(tmp_path / "towns.xlsx", sheet_name=None, dtype={"统计代码": str})
+    assert list(sheets) == ["说明", "镇街"]          # the notice first, then the table
+    assert list(sheets["镇街"]["统计代码"]) == ["441882100", "441882101", "441882201"]
 
 
 def test_workbook_keeps_numbers_text_and_empty_cells(tmp_path):
-    from classify.outputs import write_xlsx
-
     table = pd.DataFrame({"town_code": ["441882100", "441882101"], "gdp": [1234.5, float("nan")],
                           "review": [True, False], "n": [3, 4]})
-    write_xlsx({"towns": table}, tmp_path / "t.xlsx")
+    write_workbook(tmp_path / "t.xlsx", {"towns": table})
     back = pd.read_excel(tmp_path / "t.xlsx", sheet_name="towns", dtype={"town_code": str})
     assert list(back["town_code"]) == ["441882100", "441882101"]
     assert back["gdp"].iloc[0] == 1234.5 and pd.isna(back["gdp"].iloc[1])
@@ -105,18 +105,6 @@ def _awkward_table(n=7):
     return pd.concat([base] * (n // 7), ignore_index=True) if n > 7 else base
 
 
-@pytest.mark.parametrize("n", [7, 70])
-def test_csv_bytes_are_those_of_pandas_to_csv(tmp_path, monkeypatch, n):
-    import classify.outputs as outputs
-
-    monkeypatch.setattr(outputs, "_BLOCK", 16)        # several blocks, a short last one
-    table = _awkward_table(n)
-    ours = write_csv(table, tmp_path / "ours.csv").read_bytes()
-    table.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig",
-                 lineterminator="\n", float_format="%.10g")
-    assert ours == (tmp_path / "pandas.csv").read_bytes()
-
-
 def test_csv_of_types_left_to_pandas_and_of_one_column(tmp_path):
     table = pd.DataFrame({"cat": pd.Categorical(["x", "y"]), "n": [1.25, 2.0]})
     assert write_csv(table, tmp_path / "a.csv").read_bytes() == \
@@ -125,28 +113,24 @@ def test_csv_of_types_left_to_pandas_and_of_one_column(tmp_path):
         b'\xef\xbb\xbft\n""\na\n'
 
 
-def test_workbook_cells_keep_their_types_and_text(tmp_path, monkeypatch):
+def test_workbook_cells_keep_their_types_and_text(tmp_path):
     import openpyxl
 
-    import classify.outputs as outputs
-    from classify.outputs import write_xlsx
-
-    monkeypatch.setattr(outputs, "_BLOCK", 3)
-    table = _awkward_table().assign(formula=["=1+1", "<b>&amp;", "x", "x", "\x01bell", "y",
+    table = _awkward_table().assign(formula=["=1+1", "<b>&amp;", "x", "x", "bell", "y",
                                              "  spaced  "])
-    write_xlsx({"towns": table, "说明": pd.DataFrame({"说明 / note": ['示例 "数据" <&>']})},
-               tmp_path / "t.xlsx")
+    write_workbook(tmp_path / "t.xlsx", {"towns": table}, notice='示例 "数据" <&>')
     book = openpyxl.load_workbook(tmp_path / "t.xlsx")
-    assert book.sheetnames == ["towns", "说明"]
+    assert book.sheetnames == ["说明", "towns"]
+    assert book["towns"].freeze_panes == "C2" and book["towns"].auto_filter.ref == "A1:I8"
     rows = list(book["towns"].iter_rows(values_only=True))
     assert rows[0] == tuple(table.columns)
     assert len(rows) == 8
     col = {name: [r[k] for r in rows[1:]] for k, name in enumerate(rows[0])}
-    assert col["text"] == ["a,b", 'say "hi"', None, None, "two\nlines", "㮾梨镇", "cr\rhere"]
+    # a CR is stored as the OOXML escape _x000D_ (Excel shows the CR; openpyxl does not decode)
+    assert col["text"] == ["a,b", 'say "hi"', None, None, "two\nlines", "㮾梨镇", "cr_x000D_here"]
     assert col["mixed"] == [80, 0.5, "P70", None, None, True, pytest.approx(1 / 3, rel=1e-15)]
     assert col["float"][0] is None and col["float"][1] is None     # NaN and inf: empty
     assert col["float"][3] == 1e20 and col["float"][6] == 123456789012.5
-    # sixteen significant digits, as openpyxl writes numbers
     assert col["float32"][:2] == [pytest.approx(float(np.float32(0.1)), rel=1e-15), 1]
     assert col["float32"][2] is None
     assert col["int"] == list(range(7)) and col["flag"] == [True, False] * 3 + [True]
@@ -158,10 +142,8 @@ def test_workbook_cells_keep_their_types_and_text(tmp_path, monkeypatch):
 
 
 def test_workbook_reads_back_like_the_table(tmp_path):
-    from classify.outputs import write_xlsx
-
     table = _awkward_table(70).drop(columns=["text", "mixed", "float"])
-    write_xlsx({"towns": table}, tmp_path / "t.xlsx")
+    write_workbook(tmp_path / "t.xlsx", {"towns": table})
     back = pd.read_excel(tmp_path / "t.xlsx", sheet_name="towns")
     assert back.shape == table.shape
     np.testing.assert_allclose(back["float32"], table["float32"].astype(float))
@@ -340,12 +322,10 @@ def test_workbook_never_writes_text_as_a_formula(tmp_path):
 
     import openpyxl
 
-    from classify.outputs import write_xlsx
-
     table = pd.DataFrame({"town": ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@A1"],
                           "mixed": pd.Series(["=1", 2.0, "-x", None], dtype=object),
                           "score": [-1.5, 2.0, 3.0, 4.0]})
-    path = write_xlsx({"towns": table}, tmp_path / "t.xlsx")
+    path = write_workbook(tmp_path / "t.xlsx", {"towns": table})[0]
     with zipfile.ZipFile(path) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet and "<f " not in sheet
@@ -404,3 +384,42 @@ def test_what_a_killed_run_left_beside_out_is_swept(tmp_path):
         (stage / "towns.csv").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["out", live.name, other.name])
+
+
+def test_a_table_too_long_to_read_goes_to_csv_with_a_note(tmp_path, monkeypatch):
+    import openpyxl
+
+    import classify.report.workbook as wbmod
+
+    monkeypatch.setattr(wbmod, "LONG_ROWS", 5)
+    table = pd.DataFrame({"code": [f"44{k:07d}" for k in range(6)], "v": range(6)})
+    paths = write_workbook(tmp_path / "s.xlsx", {"short": table.head(3), "gaps": table},
+                           long_note="{rows} 行，见 {csv}")
+    assert [p.name for p in paths] == ["s.xlsx", "s_gaps.csv"]
+    book = openpyxl.load_workbook(paths[0])
+    assert book["gaps"]["A1"].value == "6 行，见 s_gaps.csv"
+    assert book["short"]["A2"].value == "440000000" and book["short"].max_row == 4
+    back = pd.read_csv(paths[1], dtype={"code": str}, encoding="utf-8-sig")
+    assert list(back["code"]) == list(table["code"])
+
+
+def test_towns_workbook_headers_are_for_people(tmp_path):
+    import openpyxl
+    from classify.config import load_system
+    from classify.outputs import towns_workbook
+
+    system = load_system()
+    ind = system.indicators[0]
+    dim = system.dimensions[0]
+    table = pd.DataFrame({"town_code": ["441882100"], "town": ["连州镇"], ind.id: [12.345],
+                          f"score_{dim.id}": [55.55], "stability": [0.8], "unknown_col": [1]})
+    towns_workbook(table, tmp_path / "zh.xlsx", system=system, lang="zh")
+    towns_workbook(table, tmp_path / "en.xlsx", system=system, lang="en")
+    zh = openpyxl.load_workbook(tmp_path / "zh.xlsx")["镇街"]
+    en = openpyxl.load_workbook(tmp_path / "en.xlsx")["towns"]
+    head = [c.value for c in zh[1]]
+    assert head[:2] == ["统计代码", "乡镇"] and head[-1] == "unknown_col"
+    assert head[2].startswith(ind.label_zh + "（") and head[3] == f"{dim.label_zh}得分"
+    assert [c.value for c in en[1]][:2] == ["town code", "town"]
+    assert zh["D2"].number_format == "0.0" and zh["E2"].number_format == "0%"
+    assert zh["A2"].data_type == "s"

@@ -80,9 +80,9 @@ def spans(html: str):
 def test_files_per_town_and_workbook_and_determinism(tmp_path, suggestions):
     paths = write_suggestions(suggestions, tmp_path, docx=True, notice=NOTICE)
     names = sorted(p.name for p in paths)
-    codes = [s.town_code for s in suggestions]
-    assert names == sorted([f"{c}.md" for c in codes] + [f"{c}.html" for c in codes]
-                           + ["suggestions.xlsx", "suggestions.docx"])
+    stems = [f"{s.town_code}_{s.town}" for s in suggestions]       # <code>_<town> (PRODUCT.md)
+    assert names == sorted([f"{c}.md" for c in stems] + [f"{c}.html" for c in stems]
+                           + ["index.html", "suggestions.xlsx", "suggestions.docx"])
     assert all(p.parent == tmp_path / "suggestions" for p in paths)
     for p in paths:  # links between sheets (benchmark towns) resolve inside the folder
         if p.suffix == ".html":
@@ -163,7 +163,7 @@ def test_gap_lever_numbers_in_the_sheet(suggestions):
     assert "，工业得分可达到全域P70，按该指标在全域的经验百分位估算" in md
     en = render_markdown(s, lang="en")
     assert ("Industrial output needs about +CNY 3.20 bn (from CNY 300 m to CNY 3.50 bn) "
-            "for the industry score to reach P70 of the region, by the empirical percentile "
+            "for the Industry score to reach P70 of the region, by the empirical percentile "
             "of the indicator itself") in en
     assert 'data-status="not supported"' in html and "证据不支持" in html
 
@@ -283,11 +283,14 @@ def test_repeated_or_missing_codes_get_distinct_sheet_names(tmp_path, suggestion
     nocode = dataclasses.replace(suggestions[1], town_code="")
     odd = dataclasses.replace(suggestions[2], town_code="4418/02")
     sugs = [suggestions[0], suggestions[0], nocode, odd]
-    assert sheet_names(sugs) == ["441882100_1", "441882100_2", "unknown_3", "4418_02"]
+    t0, t1, t2 = (s.town for s in suggestions[:3])
+    assert sheet_names(sugs) == [f"441882100_{t0}_1", f"441882100_{t0}_2", f"unknown_3_{t1}",
+                                 f"4418_02_{t2}"]
     paths = write_suggestions(sugs, tmp_path)
     names = {p.name for p in paths}
-    assert {"441882100_1.md", "441882100_2.html", "unknown_3.md", "4418_02.html"} <= names
-    text = (tmp_path / "suggestions" / "unknown_3.md").read_text(encoding="utf-8")
+    assert {f"441882100_{t0}_1.md", f"441882100_{t0}_2.html", f"unknown_3_{t1}.md",
+            f"4418_02_{t2}.html"} <= names
+    text = (tmp_path / "suggestions" / f"unknown_3_{t1}.md").read_text(encoding="utf-8")
     assert "未知代码（unknown code）" in text and "nan" not in text
     noname = dataclasses.replace(suggestions[3], town="")
     assert render_markdown(noname).splitlines()[0].endswith("未知镇名（unknown name）")
@@ -377,10 +380,12 @@ def test_boundary_quality_note(frame):
 
 @pytest.mark.browser
 def test_sheet_in_a_browser_requests_nothing_and_shows_the_chart(tmp_path, suggestions):
+    from urllib.parse import quote
+
     from tests.browser import chromium, external, page_log
 
     write_suggestions(suggestions, tmp_path, notice=NOTICE)
-    page = tmp_path / "suggestions" / "441881100.html"  # 己镇, benchmark 乙镇
+    page = tmp_path / "suggestions" / "441881100_己镇.html"  # benchmark 乙镇
     with chromium() as driver:
         driver.get(page.as_uri())
         errors, urls = page_log(driver)
@@ -398,7 +403,7 @@ def test_sheet_in_a_browser_requests_nothing_and_shows_the_chart(tmp_path, sugge
         notice = driver.find_element("css selector", "p.notice")
         assert notice.is_displayed() and NOTICE in notice.text
         driver.find_element("link text", "乙镇").click()
-        assert driver.current_url.endswith("441882101.html")
+        assert driver.current_url.endswith(quote("441882101_乙镇.html"))
 
 
 def test_review_flag_is_shown(frame):
@@ -417,20 +422,10 @@ def test_empty_run_writes_an_empty_workbook(tmp_path):
     from openpyxl import load_workbook
 
     paths = write_suggestions([], tmp_path)
-    assert [p.name for p in paths] == ["suggestions.xlsx"]
-    wb = load_workbook(paths[0])
+    assert [p.name for p in paths] == ["index.html", "suggestions.xlsx"]
+    wb = load_workbook(paths[1])
     head = next(wb["汇总"].iter_rows(values_only=True))
     assert head[0] == "统计代码" and wb["汇总"].max_row == 1
-
-
-def test_two_rendering_processes_write_the_same_files(tmp_path, suggestions):
-    one = write_suggestions(suggestions, tmp_path / "one", notice=NOTICE, workers=1)
-    two = write_suggestions(suggestions, tmp_path / "two", notice=NOTICE, workers=2)
-    assert [p.name for p in one] == [p.name for p in two]
-    for a, b in zip(one, two):
-        if a.suffix != ".xlsx":
-            assert a.read_bytes() == b.read_bytes(), a.name
-    assert one[-1].read_bytes() == two[-1].read_bytes()  # fixed dates: same workbook
 
 
 def test_workbook_layout(tmp_path, suggestions):
@@ -496,4 +491,4 @@ def test_no_html_injection_from_names(frame):
 def test_markdown_of_ordinary_text_is_unchanged(suggestions):
     md = render_markdown(suggestions[0], lang="en")
     assert "&amp;" not in md and "&#39;" not in md and "&lt;" not in md
-    assert "culture & tourism" in md
+    assert "Culture & tourism" in md       # the indicator system's label, "&" as it is

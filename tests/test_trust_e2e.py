@@ -69,7 +69,8 @@ def test_towns_without_county_or_code(tmp_path):
     lost = [c for c in codes[:3] if pd.isna(towns.loc[c, "county"])]
     if lost:      # the join may fill the county from the code; when not, no county rank
         assert towns.loc[lost, "rank_county"].isna().all()
-        sheet = (tmp_path / "out" / "suggestions" / f"{lost[0]}.md").read_text("utf-8")
+        sheet = next((tmp_path / "out" / "suggestions").glob(f"{lost[0]}_*.md")).read_text(
+            "utf-8")
         assert "未知县区（unknown county）" in sheet
 
 
@@ -86,7 +87,8 @@ def test_names_only_join(tmp_path):
     res, _ = _run(tmp_path, b, t, join_on="name")
     assert len(res.towns) == 8
     sheets = sorted(p.name for p in (tmp_path / "out" / "suggestions").glob("*.md"))
-    assert sheets == sorted(f"unknown_{k}.md" for k in range(1, 9))
+    # <code>_<town>: no code, so unknown_<k>_<town> (sheet file names, issue 14)
+    assert sheets == sorted(f"unknown_{k}_{t}.md" for k, t in enumerate(res.towns["town"], 1))
     html = (tmp_path / "out" / "map.html").read_text("utf-8")
     assert "unknown_1" in html and "未知代码（unknown code）" in html
 

@@ -1,0 +1,239 @@
+"""The per-town evidence of a run, stored once as tables in the run folder.
+
+``evidence/`` holds Parquet files (pyarrow), one row per town or per table row, keyed by
+``_town`` (the town's row position in ``towns.csv``):
+
+* ``towns.parquet`` — the scalar fields of each :class:`~classify.suggest.Suggestion`
+  (``extra`` as JSON text), plus ``_sheet`` (the sheet's file name);
+* ``strengths``, ``weaknesses``, ``dimensions``, ``category_gaps``, ``declared_failing``,
+  ``missing`` ``.parquet`` — the town's tables stacked;
+* ``benchmarks.parquet`` (``_kind``: benchmarks or challengers, ``_k`` their order) and
+  ``benchmark_gaps.parquet`` (``_bench``: row of ``benchmarks.parquet``);
+* ``meta.json`` — what every town shares (category and field labels, columns kept as JSON).
+
+The sheets (:func:`classify.report.write_sheets`) and the workbook are made from these,
+in the run or later by ``towntype sheets RUN_DIR`` (:func:`load_evidence`), without
+re-running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from classify.suggest import Benchmark, Rows, Suggestion, gap_columns, records, table_records
+from geo.errors import InputError
+
+__all__ = ["EVIDENCE", "TABLES", "save_evidence", "load_evidence", "evidence_towns"]
+
+EVIDENCE = "evidence"
+#: The table fields of a Suggestion, one Parquet file each.
+TABLES = ("strengths", "weaknesses", "dimensions", "category_gaps", "declared_failing",
+          "missing")
+_SCALARS = ("town_code", "town", "county", "city", "target", "category", "subtype",
+            "confidence", "runner_up", "composite", "rank", "n_towns", "focus", "is_leader",
+            "declared", "declared_target", "declared_status", "lang")
+_BENCH = ("town_code", "town", "county", "target", "focus", "focus_this", "focus_other",
+          "distance", "same_county", "same_city", "index", "sheet")
+_SHARED_EXTRA = ("field_labels",)
+
+
+def _plain(v):
+    """A value JSON can hold (numpy scalars and arrays as Python ones)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (np.ndarray, tuple, set)):
+        return list(v)
+    return str(v)
+
+
+def _json(v) -> str:
+    return json.dumps(v, ensure_ascii=False, default=_plain)
+
+
+def _arrow_ready(df: pd.DataFrame, name: str, as_json: dict) -> pd.DataFrame:
+    """Object columns Parquet cannot type (mixed text and numbers, lists) as JSON text;
+    their names go to ``as_json[name]`` so that :func:`_restore` turns them back."""
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        kinds = {type(v) for v in df[col] if v is not None and not
+                 (isinstance(v, float) and math.isnan(v))}
+        if kinds <= {str} or kinds <= {float, int, np.float64, np.int64}:
+            continue
+        if kinds <= {bool, np.bool_}:
+            continue
+        df[col] = [_json(v) for v in df[col]]
+        as_json.setdefault(name, []).append(col)
+    return df
+
+
+def _restore(df: pd.DataFrame, name: str, meta: dict) -> pd.DataFrame:
+    for col in meta["json"].get(name, []):
+        if col in df.columns:
+            df[col] = [json.loads(v) if isinstance(v, str) else v for v in df[col]]
+    return df
+
+
+def _stack(tables: Iterable[tuple[int, list[dict]]], columns: list[str] | None) -> pd.DataFrame:
+    rows = [dict(r, _town=i) for i, recs in tables for r in recs]
+    df = pd.DataFrame.from_records(rows)
+    if not rows:
+        df = pd.DataFrame(columns=[*(columns or []), "_town"])
+    return df
+
+
+def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
+                  sheets: Sequence[str]) -> list[Path]:
+    """Write ``run_dir/evidence/*.parquet`` and ``meta.json`` (see the module text);
+    ``sheets`` are the towns' sheet file names.  Returns the paths written."""
+    folder = Path(run_dir) / EVIDENCE
+    folder.mkdir(parents=True, exist_ok=True)
+    meta: dict = {"version": 1, "json": {}, "columns": {},
+                  "labels": suggestions[0].labels if suggestions else {},
+                  "extra": {k: suggestions[0].extra.get(k) for k in _SHARED_EXTRA}
+                  if suggestions else {}}
+    paths = []
+
+    def put(df: pd.DataFrame, name: str) -> None:
+        df = _arrow_ready(df, name, meta["json"])
+        path = folder / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+        paths.append(path)
+
+    towns = pd.DataFrame({c: [getattr(s, c) for s in suggestions] for c in _SCALARS},
+                         columns=list(_SCALARS))
+    towns["secondary"] = [_json(list(s.secondary)) for s in suggestions]
+    towns["roles"] = [_json(list(s.roles)) for s in suggestions]
+    towns["extra"] = [_json({k: v for k, v in s.extra.items() if k not in _SHARED_EXTRA})
+                      for s in suggestions]
+    towns["_town"] = np.arange(len(suggestions))
+    towns["_sheet"] = list(sheets)
+    put(towns, "towns")
+    for name in TABLES:
+        first = getattr(suggestions[0], name) if suggestions else None
+        meta["columns"][name] = list(first.columns) if first is not None else []
+        put(_stack(((i, table_records(s, name)) for i, s in enumerate(suggestions)),
+                   meta["columns"][name]), name)
+    flat: list[Benchmark] = []
+    rows = []
+    for i, s in enumerate(suggestions):
+        for kind in ("benchmarks", "challengers"):
+            for k, b in enumerate(getattr(s, kind)):
+                rows.append({**{c: getattr(b, c) for c in _BENCH}, "_town": i,
+                             "_kind": kind, "_k": k})
+                flat.append(b)
+    put(pd.DataFrame(rows, columns=[*_BENCH, "_town", "_kind", "_k"]), "benchmarks")
+    offsets, cols = gap_columns(flat)
+    gaps = pd.DataFrame(cols)
+    gaps["_bench"] = np.repeat(np.arange(len(flat)), np.diff(offsets))
+    put(gaps, "benchmark_gaps")
+    (folder / "meta.json").write_text(_json(meta), encoding="utf-8")
+    paths.append(folder / "meta.json")
+    return paths
+
+
+def _meta(run_dir: Path) -> dict:
+    path = run_dir / EVIDENCE / "meta.json"
+    if not path.is_file():
+        raise InputError(
+            f"{run_dir}: 没有逐镇证据表（no per-town evidence: {EVIDENCE}/meta.json）；"
+            f"这不是 towntype 运行输出，或由旧版本写出（not a towntype run folder, or "
+            f"written by an older version）：run `towntype run … --out {run_dir}` again")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def evidence_towns(run_dir: str | Path) -> pd.DataFrame:
+    """``_town, town_code, town, county, category, confidence, _sheet`` of every town of
+    a finished run (for choosing towns and for the index page)."""
+    run_dir = Path(run_dir)
+    _meta(run_dir)
+    return pq.read_table(run_dir / EVIDENCE / "towns.parquet",
+                         columns=["_town", "town_code", "town", "county", "city", "category",
+                                  "subtype", "target", "confidence", "_sheet"]).to_pandas()
+
+
+def _read(run_dir: Path, name: str, key: str, wanted: list[int], meta: dict) -> pd.DataFrame:
+    table = pq.read_table(run_dir / EVIDENCE / f"{name}.parquet",
+                          filters=[(key, "in", wanted)] if wanted else None)
+    return _restore(table.to_pandas(), name, meta)
+
+
+def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
+                  ) -> tuple[list[Suggestion], list[str]]:
+    """The Suggestions (and sheet names) of ``towns`` (row positions; all when ``None``)
+    of the run in ``run_dir``, from its evidence tables, in position order."""
+    run_dir = Path(run_dir)
+    meta = _meta(run_dir)
+    wanted = sorted(int(t) for t in towns) if towns is not None else []
+    if towns is not None and not wanted:
+        return [], []
+    scal = _read(run_dir, "towns", "_town", wanted, meta).sort_values("_town")
+    tables = {name: _grouped(_read(run_dir, name, "_town", wanted, meta), "_town")
+              for name in TABLES}
+    bench = _read(run_dir, "benchmarks", "_town", wanted, meta)
+    bench["_row"] = bench.index if not wanted else _bench_rows(run_dir, wanted)
+    gaps = pq.read_table(run_dir / EVIDENCE / "benchmark_gaps.parquet",
+                         filters=[("_bench", "in", [int(r) for r in bench["_row"]])]
+                         if wanted else None).to_pandas()
+    gaps_by = _grouped(gaps, "_bench")
+    gap_cols = [c for c in gaps.columns if c != "_bench"]
+    shared = meta.get("extra", {})
+    out: list[Suggestion] = []
+
+    def table(name: str, i: int) -> Rows:
+        return Rows(tables[name].get(i, []), columns=meta["columns"][name])
+
+    by_town = {k: g.sort_values(["_kind", "_k"]) for k, g in bench.groupby("_town")}
+    for rec in scal.to_dict("records"):
+        i = int(rec["_town"])
+        bs: dict[str, list[Benchmark]] = {"benchmarks": [], "challengers": []}
+        for b in (by_town[i].to_dict("records") if i in by_town else []):
+            g = gaps_by.get(int(b["_row"]))
+            bs[b["_kind"]].append(Benchmark(
+                **{c: _none(b[c]) if c in ("town_code", "town", "county", "target", "focus",
+                                           "sheet")
+                   else b[c] for c in _BENCH if c != "index"},
+                gaps=Rows(g or [], columns=gap_cols),
+                index=int(b["index"])))
+        extra = dict(json.loads(rec["extra"]), **shared)
+        out.append(Suggestion(
+            **{c: _none(rec[c]) for c in _SCALARS if c not in ("confidence", "composite",
+                                                             "rank", "n_towns", "is_leader")},
+            confidence=float(rec["confidence"]), composite=float(rec["composite"]),
+            rank=float(rec["rank"]), n_towns=int(rec["n_towns"]),
+            is_leader=bool(rec["is_leader"]), labels=meta["labels"],
+            secondary=tuple(json.loads(rec["secondary"])),
+            roles=tuple(json.loads(rec["roles"])),
+            benchmarks=bs["benchmarks"], challengers=bs["challengers"],
+            **{name: table(name, i) for name in TABLES}, extra=extra))
+    return out, list(scal["_sheet"])
+
+
+def _grouped(df: pd.DataFrame, key: str) -> dict[int, list[dict]]:
+    """The records of ``df`` (without ``key``) by their ``key`` value, in file order."""
+    out: dict[int, list[dict]] = {}
+    for k, rec in zip(df[key].tolist(), records(df.drop(columns=key))):
+        out.setdefault(int(k), []).append(rec)
+    return out
+
+
+def _none(v):
+    """Missing text as ``None`` (Parquet gives NaN for None in some columns)."""
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _bench_rows(run_dir: Path, wanted: list[int]) -> np.ndarray:
+    """Row numbers (in ``benchmarks.parquet``) of the benchmarks of ``wanted`` towns."""
+    town = pq.read_table(run_dir / EVIDENCE / "benchmarks.parquet", columns=["_town"])["_town"]
+    mask = pc.is_in(town, value_set=pa.array(wanted, type=town.type))
+    return np.flatnonzero(mask.to_numpy(zero_copy_only=False))

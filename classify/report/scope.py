@@ -1,0 +1,99 @@
+"""Which towns get a sheet: ``--sheets auto|all|none|county=NAME|codes=FILE`` and the
+``--county`` / ``--codes`` options of ``towntype sheets``.
+
+A person opens their own town's sheet, a county its dozen, a province its 1,609: by
+default (``auto``) a run writes every sheet up to :data:`AUTO_SHEETS_MAX` towns and none
+above, and says how to get them (``towntype sheets RUN_DIR --county NAME``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InputError
+
+__all__ = ["AUTO_SHEETS_MAX", "parse_scope", "select", "read_codes", "scope_note"]
+
+#: Up to this many towns (a province) a run writes every sheet and both workbooks.
+AUTO_SHEETS_MAX = 5000
+
+
+def parse_scope(text: str) -> tuple[str, str | None]:
+    """``(kind, value)`` of a ``--sheets`` value: ``("auto"|"all"|"none", None)``,
+    ``("county", NAME)`` or ``("codes", FILE)``."""
+    text = str(text).strip()
+    if text in ("auto", "all", "none"):
+        return text, None
+    kind, sep, value = text.partition("=")
+    if sep and kind.strip() in ("county", "codes") and value.strip():
+        return kind.strip(), value.strip()
+    raise InputError(f"--sheets：无法识别（not understood）：{text!r}；choose auto, all, none, "
+                     f"county=NAME (e.g. county=连州市) or codes=FILE (one town code a line)")
+
+
+def read_codes(path: str | Path) -> list[str]:
+    """Town codes, one a line (a first column of a CSV also works; a ``town_code`` header
+    and blank lines are skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--codes {path}: 文件不存在（no such file）; give a text file with "
+                         f"one town code a line")
+    codes = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        code = line.split(",")[0].strip().strip('"')
+        if code and code != "town_code":
+            codes.append(code)
+    if not codes:
+        raise InputError(f"--codes {path}: 没有镇街代码（no town codes found）; write one "
+                         f"code a line, e.g. 441882100")
+    return codes
+
+
+def select(towns: pd.DataFrame, *, kind: str = "all", counties: Sequence[str] = (),
+           codes: Sequence[str] = (), log=lambda msg: None) -> np.ndarray:
+    """Row positions of ``towns`` (columns ``town_code``, ``county``) in scope.
+
+    ``kind`` is ``all``/``none``/``auto`` (auto: all up to :data:`AUTO_SHEETS_MAX`),
+    or ``pick``: the towns of ``counties`` (by name) and ``codes``.  A county name that
+    matches no town is an error naming the counties there are; codes not found are
+    logged."""
+    n = len(towns)
+    if kind == "none" or (kind == "auto" and n > AUTO_SHEETS_MAX):
+        return np.arange(0)
+    if kind in ("all", "auto"):
+        return np.arange(n)
+    county = towns["county"].fillna("").astype(str).str.strip()
+    keep = np.zeros(n, dtype=bool)
+    for name in counties:
+        hit = (county == name.strip()).to_numpy()
+        if not hit.any():
+            known = sorted(set(county) - {""})
+            raise InputError(
+                f"--county {name!r}: 没有此县区的镇街（no towns in this county）；运行中的县区"
+                f"（counties in the run, {len(known)}）：{'、'.join(known[:30])}"
+                f"{' …' if len(known) > 30 else ''}")
+        keep |= hit
+    if len(codes):
+        code = towns["town_code"].fillna("").astype(str).str.strip()
+        wanted = {str(c).strip() for c in codes}
+        hit = code.isin(wanted).to_numpy()
+        missing = sorted(wanted - set(code[hit]))
+        if missing:
+            log(f"代码不在运行中（codes not in the run, {len(missing)}）："
+                f"{'、'.join(missing[:20])}{' …' if len(missing) > 20 else ''}")
+        keep |= hit
+    return np.flatnonzero(keep)
+
+
+def scope_note(n_towns: int, n_sheets: int, kind: str, out: Path) -> str | None:
+    """The console line when a run wrote fewer sheets than towns (how to get the rest)."""
+    if n_sheets >= n_towns:
+        return None
+    why = (f"超过 {AUTO_SHEETS_MAX:,} 个镇街（more than {AUTO_SHEETS_MAX:,} towns）"
+           if kind == "auto" else f"--sheets {kind}")
+    return (f"自评表（sheets）：{n_sheets:,}/{n_towns:,} 个镇街已写出（{why}）；其余按需生成"
+            f"（make more without re-running）：towntype sheets {out} --county 县区名 "
+            f"[--codes FILE]")

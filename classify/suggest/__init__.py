@@ -1,0 +1,423 @@
+"""Self-assessment evidence (自评分类意见) for every town.
+
+:func:`suggest` turns the classified frame and the rule trace into one :class:`Suggestion`
+per town: the suggested category with its confidence and runner-up, strengths and
+weaknesses among the town's peers, benchmark towns (对标对象) with gap tables, the gap to
+the suggested / declared / nearly reached categories in the indicators' own units, the
+check of the declared category, and notes on missing or imputed data.  Everything here is
+numbers and ids; wording lives in ``classify/templates`` and rendering in
+:mod:`classify.sheets`.
+
+Percentiles follow the taxonomy's convention: ``Series.rank(pct=True) * 100`` with ties
+averaged (of five towns the best is P100, the worst P20), after turning "lower is better"
+indicators around, so P100 is always the best.  Ranks are 1 = best, ties share the best
+rank (``method="min"``).
+
+Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
+matrices, strengths and weaknesses of all towns at once, sorted columns for "value needed
+for rank / percentile k", benchmark candidates screened per category with matrix products
+and picked for all towns in one sort, the benchmark gap tables ordered at once, the model
+searches of all towns on arrays (the scoring model's arithmetic, only the changed columns
+normalised again) — and the per-town tables stay records (:class:`Rows`), made on first
+use (by the processes writing the sheets), until someone reads them as DataFrames.
+Results are those of a plain per-town scan.
+
+The module depends on the scoring and taxonomy objects only through small adapters:
+``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
+"unit", "dimension", "direction"}}``; ``categories`` a ``Taxonomy`` or a palette mapping
+``{id: {"zh", "en", "color"}}``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from classify.errors import ConfigError
+from classify.scoring import known
+from classify.suggest.record import (  # noqa: F401 - the package's names
+    Benchmark,
+    COUNT_UNITS,
+    DERIVED_NUMERATOR,
+    FOCUS_DIMENSION,
+    IndicatorInfo,
+    Rows,
+    Suggestion,
+    _GAP_TABLE_COLS,
+    _KEYS,
+    _Table,
+    _dimension_labels,
+    _direction,
+    _get,
+    _lazy_tables,
+    category_labels,
+    gap_columns,
+    indicator_table,
+    records,
+    suggestions_table,
+    table_records,
+    table_size,
+)
+from classify.suggest.peers import (  # noqa: F401 - the package's names
+    _Cols,
+    _DIM_COLS,
+    _POS_COLS,
+    _Peers,
+    _Positions,
+    _add_meta,
+    _apply_weights,
+    _benchmarks,
+    _codes_of,
+    _dimension_table,
+    _distance,
+    _distances,
+    _focus_column,
+    _key_column,
+    _percentile,
+    _pick_ahead,
+    _profile_matrix,
+    _screen_ahead,
+    _target_of,
+    peer_positions,
+)
+from classify.suggest.gaps import (  # noqa: F401 - the package's names
+    _Ask,
+    _GAP_COLS,
+    _GAP_NUM,
+    _Grid,
+    _MISSING_COLS,
+    _MONOTONE_NORMALISATIONS,
+    _Trace,
+    _declared_failing,
+    _declared_status,
+    _direct_levers,
+    _empirical_lever,
+    _gap_plan,
+    _gap_rows,
+    _gaps_frame,
+    _grids,
+    _jumps,
+    _lever_cands,
+    _missing_table,
+    _model_fields,
+    _monotone,
+    _needed_field,
+    _pick_levers,
+    _produces,
+    _relations,
+    _resolve_declared,
+    _rule_scales,
+    _search,
+    _share_below,
+    _solve_asks,
+    _to_float,
+    derived_numerators,
+)
+
+
+__all__ = [
+    "IndicatorInfo",
+    "Benchmark",
+    "Suggestion",
+    "suggest",
+    "suggestions_table",
+    "records",
+    "table_records",
+    "table_size",
+    "gap_columns",
+    "Rows",
+    "indicator_table",
+    "category_labels",
+    "peer_positions",
+    "FOCUS_DIMENSION",
+    "DERIVED_NUMERATOR",
+]
+
+# ---------------------------------------------------------------------------------------
+# the public step
+def _split(val) -> tuple[str, ...]:
+    if val is None or (isinstance(val, float) and math.isnan(val)) or pd.isna(val):
+        return ()
+    return tuple(s for s in str(val).split(";") if s)
+
+
+def _num(row, key) -> float:
+    v = row.get(key)
+    try:
+        return float(v) if v is not None and not pd.isna(v) else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _str(row, key) -> str:
+    v = row.get(key)
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
+def _check_frame(frame: pd.DataFrame, trace: pd.DataFrame) -> None:
+    for name, df, need in (("frame", frame, _KEYS), ("trace", trace,
+                                                      ("town_code", "target", "rule_id",
+                                                       "field", "passed"))):
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise ConfigError(f"the {name} passed to suggest() lacks columns {missing}; "
+                              f"it has {list(df.columns)[:12]} (see docs/DESIGN.md, "
+                              f"'The frame that flows' / 'Rule trace')", key=name)
+
+
+def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxonomy=None, *,
+            indicators=None, categories=None, lang: str = "zh", n_benchmarks: int = 3,
+            model=None, missing_log: pd.DataFrame | None = None, focus: Mapping | None = None,
+            top: float = 80.0, bottom: float = 20.0, n_list: int = 5, n_gap_rows: int = 8,
+            n_levers: int = 2, near_margin: float = 0.15, county_weight: float = 0.8,
+            city_weight: float = 0.9) -> list[Suggestion]:
+    """Build the self-assessment evidence for every town.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The classified frame (docs/DESIGN.md "The frame that flows"): key columns,
+        indicators under their ids, ``score_<dim>``, ``composite``, ``rank``, ``category``,
+        ``subtype``, ``secondary``, ``runner_up``, ``stability``, ``declared`` … Columns
+        that are absent are simply not reported.
+    trace : DataFrame or None
+        The rule trace (``rules.csv`` schema), one row per town × target rule; ``None``
+        when no rules were evaluated (the sheets then explain no gaps).
+    system, indicators : IndicatorSystem or mapping
+        Indicator metadata (``{id: {"label_zh", "label_en", "unit", "dimension",
+        "direction"}}``); ``indicators`` wins when both are given.
+    taxonomy, categories : Taxonomy or palette mapping
+        Category labels (and, from a Taxonomy, the rule scales and the declared-text
+        aliases); ``categories`` wins for labels when both are given.
+    lang : {"zh", "en"}
+        Default language of the sheets rendered from these suggestions.
+    n_benchmarks : int
+        Benchmark towns (or challengers, for a category leader) per town.
+    model : fitted scorer, optional
+        ``ScoreResult.model``: ``transform(indicator rows) -> score_<dim> columns``.  When
+        given, gaps on scores are translated into indicator values by re-scoring; without
+        it, by the empirical percentile of the indicator itself (``method`` says which).
+    missing_log : DataFrame, optional
+        ``town_code, indicator, status|action`` from ``build_indicators``: imputed values.
+    focus : mapping, optional
+        Target id → dimension judged for benchmarks (default :data:`FOCUS_DIMENSION`).
+    top, bottom : float
+        Percentile cut-offs for strengths (≥ top) and weaknesses (≤ bottom).
+    county_weight, city_weight : float
+        Distance multipliers that make same-county / same-city towns preferred benchmarks.
+
+    Returns
+    -------
+    list of Suggestion, in the order of ``frame``.
+
+    Examples
+    --------
+    >>> sugs = suggest(frame, trace, load_system(), load_taxonomy("guangdong"),
+    ...                model=scored.model)                               # doctest: +SKIP
+    >>> sugs[0].benchmarks[0].gaps[["label_zh", "this", "other", "diff"]]   # doctest: +SKIP
+    >>> from classify.sheets import sheet_names, write_sheets
+    >>> write_sheets(sugs, "out/suggestions", sheet_names(sugs))          # doctest: +SKIP
+    """
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}", key="lang")
+    if trace is None:  # no rules evaluated: no gaps to explain
+        trace = pd.DataFrame(columns=["town_code", "town", "target", "rule_id", "field",
+                                      "op", "threshold", "value", "margin", "norm_margin",
+                                      "passed", "target_passed", "text_zh", "text_en"])
+    _check_frame(frame, trace)
+    info = indicator_table(indicators if indicators is not None else system)
+    meta_src = indicators if indicators is not None else system
+    labels = frame.index
+    frame = frame.reset_index(drop=True).copy()
+    # a missing code stays unknown (''), never the text 'nan'
+    frame["town_code"] = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+    # object dtype: a str column would turn "no category" (None) into NaN
+    frame["_target"] = pd.Series([_target_of(r) for r in records(
+        frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
+    trace = trace.copy()
+    trace_owner = _trace_owners(trace, frame["town_code"].to_numpy(object))
+    trace["town_code"] = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+    present = {k: v for k, v in info.items() if k in frame.columns}
+    nc = _Cols(frame)
+    ctx = _Context(
+        info=info, taxonomy=taxonomy, model=model, lang=lang,
+        labels=category_labels(categories if categories is not None else taxonomy),
+        dim_labels=_dimension_labels(meta_src), numer=derived_numerators(meta_src),
+        focus=dict(FOCUS_DIMENSION, **(focus or {})), scales=_rule_scales(trace, taxonomy),
+        # roles (中心镇 …) are not categories a town can be short of
+        allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
+        nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
+        positions=_Positions(frame, present, top=top, bottom=bottom),
+        trace=_Trace(trace, trace_owner),
+        log_by=_group_records(missing_log, _log_owners(missing_log, labels,
+                                                       frame["town_code"].to_numpy(object)))
+        if missing_log is not None and "town_code" in missing_log.columns else {},
+        n_towns=int(np.isfinite(nc("composite")).sum())
+        if "composite" in frame.columns else len(frame),
+        field_labels=_field_labels(taxonomy, info, _dimension_labels(meta_src)),
+        params=dict(n_benchmarks=n_benchmarks, top=top, bottom=bottom, n_list=n_list,
+                    n_gap_rows=n_gap_rows, n_levers=n_levers, near_margin=near_margin,
+                    county_weight=county_weight, city_weight=city_weight))
+    ctx.peers.ahead = _screen_ahead(nc, ctx.peers, ctx.focus, n=n_benchmarks,
+                                    county_weight=county_weight, city_weight=city_weight)
+    ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
+                                   city_weight=city_weight)
+    rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
+    done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
+    ctx.peers.order_gaps()  # the benchmark gap tables of all towns at once
+    if model is not None:  # the model searches of all towns at once
+        _solve_asks(model, nc, [a for _, plan in done for _, a in plan
+                                if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
+                    ctx.numer)
+    _jumps(nc, [a for _, plan in done for _, a in plan if isinstance(a, _Ask)], info)
+    for s, plan in done:
+        s.category_gaps = _gap_rows(nc, plan, info, n_levers)
+    return [s for s, _ in done]
+
+
+def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
+    """``{field: {"zh", "en"}}`` for rule fields: the taxonomy's table, else indicator
+    labels and ``score_<dim>`` as the dimension's label."""
+    out = {f"score_{d}": {"zh": f"{zh}得分", "en": f"{en} score"}
+           for d, (zh, en) in dim_labels.items()}
+    out["composite"] = {"zh": "综合得分", "en": "composite score"}
+    out.update({k: {"zh": v.label_zh, "en": v.label_en} for k, v in info.items()})
+    for k, v in (getattr(taxonomy, "fields", None) or {}).items():
+        out[k] = {"zh": v.get("zh", k), "en": v.get("en", k)}
+    return out
+
+
+def _group_records(df: pd.DataFrame, owner: np.ndarray) -> dict[int, list[dict]]:
+    """Records of ``df`` by the frame position of their town (``owner``, -1: none)."""
+    out: dict[int, list[dict]] = {}
+    for rec, k in zip(records(df), owner):
+        if k >= 0:
+            out.setdefault(int(k), []).append(rec)
+    return out
+
+
+def _owners(codes: pd.Series, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each row keyed by ``codes``, matched on known codes that are
+    unique in the frame (-1 otherwise: a town without a code, or with a repeated one,
+    cannot be found by its code)."""
+    fc = pd.Series(frame_codes, dtype=object)
+    unique = fc[(fc != "") & ~fc.duplicated(keep=False)]
+    where = pd.Series(unique.index.to_numpy(), index=unique.to_numpy())
+    keys = known(codes.to_numpy(object)).fillna("")
+    return keys.map(where).fillna(-1).astype(int).to_numpy()
+
+
+def _trace_owners(trace: pd.DataFrame, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each trace row.  The trace of :func:`classify.rules.classify_towns`
+    is town-major in frame order (R rules per town): recognised by its codes, it is read by
+    position, so towns without a code or with a repeated code keep their rules."""
+    n, m = len(frame_codes), len(trace)
+    if n and m and m % n == 0:
+        R = m // n
+        tc = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+        if np.array_equal(tc, np.repeat(np.asarray(frame_codes, dtype=object), R)):
+            return np.repeat(np.arange(n), R)
+    return _owners(trace["town_code"], frame_codes)
+
+
+def _log_owners(log: pd.DataFrame, labels: pd.Index, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each missing-log row: by its ``position`` (the index label of the
+    town in the frame :func:`classify.indicators.build_indicators` got) when the log has
+    one, else by code."""
+    if "position" in log.columns:
+        where = pd.Series(np.arange(len(labels)), index=labels)
+        if where.index.is_unique:
+            pos = log["position"].map(where)
+            return pos.fillna(-1).astype(int).to_numpy()
+    return _owners(log["town_code"], frame_codes)
+
+
+@dataclass
+class _Context:
+    """What every town's evidence is computed from (built once per :func:`suggest`)."""
+
+    info: dict
+    taxonomy: Any
+    model: Any
+    lang: str
+    labels: dict
+    dim_labels: dict
+    numer: dict
+    focus: dict
+    scales: dict
+    allowed: set | None
+    nc: _Cols
+    peers: _Peers
+    positions: _Positions
+    trace: _Trace
+    log_by: dict
+    n_towns: int
+    params: dict
+    field_labels: dict = field(default_factory=dict)
+
+
+# frame columns a sheet reads (the rest of the frame is not turned into records)
+_ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "secondary",
+             "roles", "stability", "runner_up", "composite", "rank", "declared",
+             "declared_target", "declared_status", "n_missing", "n_imputed", "review",
+             "review_reason", "review_reason_en", "boundary_quality",
+             "designations", "designations_en")
+
+
+def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
+    """The evidence of town ``i``; its category gaps are finished after the model
+    searches of all towns (returned as a plan)."""
+    p, nc, code = ctx.params, ctx.nc, row["town_code"]
+    target = nc.targets[i]
+    fcol = _focus_column(target, nc.frame, ctx.focus)
+    strengths, weaknesses = ctx.positions.strengths(i, p["n_list"])
+    bench, chall, leader = _benchmarks(
+        nc, ctx.peers, i, target, fcol, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
+        county_weight=p["county_weight"], city_weight=p["city_weight"])
+    first = (bench or chall or [None])[0]
+    bidx = None if first is None else first.index
+    ks = ctx.trace.rows(i)
+    declared = _str(row, "declared") or None
+    declared_target = _str(row, "declared_target") or _resolve_declared(
+        declared, ctx.taxonomy, ctx.labels)
+    relations = _relations(ctx.trace, ks, target, declared_target,
+                           _str(row, "runner_up") or None, p["near_margin"], ctx.allowed)
+    status = _str(row, "declared_status") or _declared_status(ctx.trace, ks,
+                                                              declared_target, target)
+    plan = _gap_plan(nc, i, ctx.trace, ks, relations, ctx.scales, ctx.info, ctx.numer,
+                     ctx.model, ctx.peers.cols)
+    s = Suggestion(
+        town_code=code, town=_str(row, "town"), county=_str(row, "county"),
+        city=_str(row, "city"), target=target, category=_str(row, "category") or None,
+        subtype=_str(row, "subtype") or None, labels=ctx.labels,
+        secondary=_split(row.get("secondary")), roles=_split(row.get("roles")),
+        confidence=_num(row, "stability"), runner_up=_str(row, "runner_up") or None,
+        composite=_num(row, "composite"), rank=_num(row, "rank"), n_towns=ctx.n_towns,
+        focus=fcol, is_leader=leader, strengths=strengths, weaknesses=weaknesses,
+        benchmarks=bench, challengers=chall,
+        dimensions=_dimension_table(nc, ctx.peers, i, target, bidx, ctx.dim_labels),
+        category_gaps=None, declared=declared, declared_target=declared_target,
+        declared_status=status,
+        declared_failing=_declared_failing(ctx.trace, ks, declared_target),
+        missing=_missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(i, []), ctx.trace,
+                               ks, _num(row, "n_imputed")),
+        lang=ctx.lang,
+        extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
+               "review": row.get("review"), "review_reason": _str(row, "review_reason"),
+               "review_reason_en": _str(row, "review_reason_en"),
+               "designations": row.get("designations"),
+               "designations_en": row.get("designations_en"),
+               "boundary_quality": _str(row, "boundary_quality"), "top": p["top"],
+               # dimensions without a score for this town: (id, zh, en, "all" when no
+               # town has one, else "town")
+               "dims_no_data": [(d, *ctx.dim_labels.get(d, (d, d)),
+                                 "all" if d in ctx.peers.dims_empty else "town")
+                                for d in ctx.peers.score_dims
+                                if math.isnan(nc(f"score_{d}")[i])],
+               "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
+               "field_labels": ctx.field_labels})
+    return s, plan

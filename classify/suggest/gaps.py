@@ -1,0 +1,576 @@
+"""Gaps to a category: the rules a town fails or nearly passes, and what indicator values
+would pass them — found with the scoring model's own transform (a grid search over all
+towns at once), else by the empirical percentile; the declared category's check and the
+town's missing data."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Rows, _get)
+from classify.suggest.peers import (_Cols, _Peers, _add_meta)
+
+
+# ---------------------------------------------------------------------------------------
+# gap to a category
+def derived_numerators(indicators) -> dict[str, str]:
+    """``{derived id: numerator id}`` for derived indicators linear in their numerator
+    (location quotients, ratios, shares, per-capita values) — from an ``IndicatorSystem``'s
+    ``derived`` entries, else the defaults in :data:`DERIVED_NUMERATOR`."""
+    out = dict(DERIVED_NUMERATOR)
+    derived = _get(indicators, "derived", None) if indicators is not None \
+        and not isinstance(indicators, (Mapping, pd.DataFrame)) else None
+    for d in derived or ():
+        if _get(d, "kind") in ("lq", "ratio", "share", "per_capita", "per_area"):
+            out[str(_get(d, "id"))] = str(_get(d, "numerator"))
+    return out
+
+
+def _rule_scales(trace: pd.DataFrame, taxonomy) -> dict[tuple[str, str], str]:
+    scales: dict[tuple[str, str], str] = {}
+    if taxonomy is not None and hasattr(taxonomy, "target_rules"):
+        for target in set(trace["target"].astype(str)):
+            try:
+                rules = taxonomy.target_rules(target)
+            except Exception:  # roles and unknown targets: no scale known, use "value"
+                continue
+            for r in rules:
+                scales[(target, r.id)] = r.scale
+    return scales
+
+
+def _needed_field(nc: _Cols, i, fld, scale, op, threshold):
+    """The value of ``fld`` the town needs for the rule to pass, with the other towns
+    held at their values; ``None`` when the rule cannot be met by raising the field."""
+    if op not in (">=", ">", "<=") or fld not in nc.frame.columns:
+        return None
+    if scale == "value":
+        return float(threshold) if op in (">=", ">") else None
+    s, p = nc.around(fld, i, county=scale in ("percentile_county", "rank_county"))
+    n_others = len(s) - (p is not None)
+
+    def other(k):  # the k-th smallest value of the other towns (k may count from the end)
+        k = k + n_others if k < 0 else k
+        if not 0 <= k < n_others:
+            raise IndexError(k)
+        return float(s[k if p is None or k < p else k + 1])
+
+    n = n_others + 1
+    if scale.startswith("percentile") and op in (">=", ">"):
+        # P = (k + 1) / n × 100 when the town is strictly above k others (no ties)
+        k = max(0, math.ceil(float(threshold) * n / 100 - 1 - 1e-9))
+        if k == 0:
+            return None
+        return other(k - 1)
+    if scale == "rank_county" and op == "<=":
+        r = int(threshold)
+        if r > n_others:
+            return None
+        return other(n_others - r if r >= 1 else -r)
+    return None
+
+
+def _empirical_lever(nc: _Cols, i, fld, needed_field, ind, info):
+    """Indicator value at the same position among the other towns as ``needed_field``
+    holds on ``fld`` (the empirical percentile of the indicator itself)."""
+    f = nc.others(fld, i)
+    if not len(f):
+        return None
+    q = float((f <= needed_field).mean())
+    others = np.sort(nc.others(ind, i) * info.direction)
+    if not len(others):
+        return None
+    k = min(len(others), max(1, math.ceil(q * len(others) - 1e-9)))
+    return float(others[k - 1]) * info.direction
+
+
+@dataclass
+class _Ask:
+    """"Town ``i`` needs ``needed_field`` on ``fld``": which change of each candidate
+    indicator gets it there (answered for all towns at once by :func:`_solve_asks`)."""
+
+    i: int
+    fld: str
+    needed_field: float
+    cands: list[str]
+    needs: dict = field(default_factory=dict)
+    method: str = "empirical"
+    jumps: dict = field(default_factory=dict)  # see _jumps
+
+
+def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
+    """A field that is an indicator (or moves with one): its needed value; ``None`` for a
+    score, whose indicators are searched."""
+    cur_field = float(nc(fld)[i])
+    if fld in numer and numer[fld] in nc.frame.columns:
+        ind = numer[fld]
+        cur = float(nc(ind)[i])
+        if cur_field > 0 and not math.isnan(cur):
+            return [(ind, cur, cur * needed_field / cur_field, "structure")]
+        return [(ind, cur, math.nan, "structure")]
+    if fld in info and not fld.startswith("score_"):
+        return [(fld, cur_field, needed_field, "direct")]
+    if not (fld.startswith("score_") or fld == "composite"):
+        return []
+    return None
+
+
+def _lever_cands(nc: _Cols, i, fld, info, numer, cols) -> list[str]:
+    dim = fld.removeprefix("score_")
+    # base indicators only: a derived one (LQ, per capita) is not something to raise itself
+    return [c for c in cols if (info[c].dimension == dim or fld == "composite")
+            and c not in numer and not math.isnan(nc(c)[i])
+            and info[c].unit not in ("是/否", "flag")]
+
+
+def _share_below(nc: _Cols, ind: str, x: float, direction: int) -> float:
+    """Share of the towns whose value (turned by ``direction``) is below ``x``."""
+    s = nc.sorted(ind)
+    below = np.searchsorted(s, x, side="left") if direction > 0 else \
+        len(s) - np.searchsorted(s, -x, side="right")
+    return below / len(s)
+
+
+def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
+    """The ``n_levers`` candidates whose needed value is the smallest jump in position."""
+    i, out = ask.i, []
+    for ind in ask.cands:
+        cur, need = float(nc(ind)[i]), ask.needs.get(ind)
+        d = info[ind].direction
+        if need is None or (need - cur) * d <= 0:
+            continue
+        if ind in ask.jumps:  # found for all asks at once
+            need, jump = ask.jumps[ind]
+        else:
+            if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
+                need = float(math.ceil(need - 1e-9) if d > 0 else math.floor(need + 1e-9))
+            jump = float(_share_below(nc, ind, need * d, d) -
+                         _share_below(nc, ind, cur * d, d))
+        out.append((jump, ind, cur, need, ask.method))
+    out.sort(key=lambda t: (t[0], t[1]))
+    return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
+
+
+def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
+    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever
+    :func:`_pick_levers` weighs, as it computes them, an indicator at a time for all
+    asks."""
+    by_ind: dict[str, list] = {}
+    for a in asks:
+        for ind in a.cands:
+            cur, need = float(nc(ind)[a.i]), a.needs.get(ind)
+            if need is not None and (need - cur) * info[ind].direction > 0:
+                by_ind.setdefault(ind, []).append((a, cur, need))
+    for ind, items in by_ind.items():
+        d, s = info[ind].direction, nc.sorted(ind)
+        cur = np.array([c for _, c, _ in items])
+        need = np.array([n for _, _, n in items])
+        if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
+            need = np.ceil(need - 1e-9) if d > 0 else np.floor(need + 1e-9)
+
+        def below(x):
+            return np.searchsorted(s, x, side="left") if d > 0 else \
+                len(s) - np.searchsorted(s, -x, side="right")
+
+        jump = below(need * d) / len(s) - below(cur * d) / len(s)
+        for (a, _, _), n, j in zip(items, need.tolist(), jump.tolist()):
+            a.jumps[ind] = (n, j)
+
+
+def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
+                chunk: int = 65536) -> None:
+    """Fill ``ask.needs`` for every ask: for each candidate indicator, the smallest change
+    (others held fixed; derived indicators with it as numerator move with it) whose model
+    score exceeds ``needed_field``; ``None`` when even 10× the regional best does not.
+
+    Searched on nested 33-point grids (4 rounds: the bracket shrinks to 1/32⁴ of the
+    search range), the (town, indicator) pairs of all towns and fields stacked into one
+    ``transform`` per step and ``chunk`` rows.  When the score is monotone in each
+    indicator (see :func:`_monotone`) and the grids do not fit one call, the first grid
+    point above the need is found by bisection (6 points instead of 33, the same point).
+    A field the model does not produce falls back to the empirical percentile of the
+    indicator itself.
+    """
+    values = np.column_stack([nc(c) for c in cols])
+    where = {c: k for k, c in enumerate(cols)}
+    fields = [f for f in dict.fromkeys(a.fld for a in asks)
+              if _produces(model, values[:1], cols, f)]
+    for a in asks:
+        if a.fld not in fields:  # the model does not produce this field
+            a.needs = {ind: _empirical_lever(nc, a.i, a.fld, a.needed_field, ind, info[ind])
+                       for ind in a.cands}
+    pairs = [(a, ind) for a in asks if a.fld in fields for ind in a.cands]
+    if not pairs:
+        return
+    grid = _Grid(model, values, where, numer, fields, chunk, pairs)
+    for (a, ind), need in zip(pairs, _search(grid, info, pairs, _monotone(model, info,
+                                                                          numer))):
+        a.needs[ind], a.method = need, "model"
+
+
+def _produces(model, row: np.ndarray, cols, fld: str) -> bool:
+    try:
+        _model_fields(model, pd.DataFrame(row, columns=cols), [fld])
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def _model_fields(model, rows: pd.DataFrame, fields: list[str]) -> np.ndarray:
+    """``model.transform(rows)`` restricted to ``fields`` (rows × fields)."""
+    with np.errstate(all="ignore"):
+        out = model.transform(rows)
+    if isinstance(out, pd.DataFrame):
+        return out[fields].to_numpy(dtype=float)
+    names = list(model.get_feature_names_out())
+    return np.asarray(out, dtype=float)[:, [names.index(f) for f in fields]]
+
+
+def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
+    values, col = grid.values, grid.col
+    cur = values[grid.town, col]
+    lo = cur.copy()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column is no pair
+        best, least = np.nanmax(values, axis=0)[col], np.nanmin(values, axis=0)[col]
+    meta = [info[ind] for _, ind in pairs]
+    up = np.array([m.direction > 0 for m in meta], dtype=bool)
+    share = np.array([m.unit == "%" for m in meta], dtype=bool)
+    # a share cannot pass 100 %; other totals are searched up to 10× the best
+    top = np.where(share, 100.0, np.maximum(cur, best) * 10 + 1)
+    hi = np.where(up, np.maximum(cur, top), np.minimum(np.minimum(cur, least), 0.0))
+    result: list = [None] * len(pairs)
+    done = np.zeros(len(pairs), dtype=bool)
+    for rnd in range(4):
+        act = np.flatnonzero(~done)
+        if not len(act):
+            break
+        xs = _grids(lo[act], hi[act], 33)
+        for a, k, jk in zip(act.tolist(), range(len(act)),
+                            grid.first_above(act, xs, monotone).tolist()):
+            hit = jk < xs.shape[1]
+            if not hit or jk == 0:
+                result[a] = float(xs[k, 0]) if hit and rnd else None
+                done[a] = True
+            else:
+                lo[a], hi[a] = xs[k, jk - 1], xs[k, jk]
+    return [r if done[k] else float(hi[k]) for k, r in enumerate(result)]
+
+
+_MONOTONE_NORMALISATIONS = ("minmax", "zscore", "rank")
+
+
+def _monotone(model, info, numer) -> bool:
+    """Whether the model's scores can only rise as an indicator improves (a fitted
+    :class:`~classify.scoring.ScoreModel` with monotone normalisation, non-negative
+    weights, and derived indicators pointing the way of their numerators)."""
+    try:
+        weights_ok = bool(np.all(np.asarray(model.w_in) >= 0)) and \
+            bool(np.all(np.asarray(model.w_dim) >= 0))
+    except (AttributeError, TypeError):
+        return False
+    return weights_ok and getattr(model, "normalisation", None) in _MONOTONE_NORMALISATIONS \
+        and getattr(model, "aggregation", None) in ("arithmetic", "geometric") \
+        and all(info[d].direction == info[n].direction for d, n in numer.items()
+                if d in info and n in info)
+
+
+class _Grid:
+    """Scores of towns' rows with one indicator set to grid values, for many
+    (town, indicator, field) pairs at once."""
+
+    def __init__(self, model, values, where, numer, fields, chunk, pairs):
+        self.model, self.values, self.where, self.chunk = model, values, where, chunk
+        self.fields = fields
+        self.numer = [(where[d], where[n]) for d, n in numer.items()
+                      if d in where and n in where]
+        self.town = np.array([a.i for a, _ in pairs], dtype=np.int64)
+        self.col = np.array([where[ind] for _, ind in pairs], dtype=np.int64)
+        self.fld = np.array([fields.index(a.fld) for a, _ in pairs], dtype=np.int64)
+        self.need = np.array([a.needed_field for a, _ in pairs], dtype=float)
+        # rows of different towns are never mixed in one call when the model imputes
+        # missing values from the rows it is given
+        self.per_town = getattr(model, "missing", None) == "impute_county_median"
+
+    def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
+        """Index of the first grid point of each pair ``act`` whose score exceeds its
+        need (``xs.shape[1]`` when none does): by bisection for a monotone model whose
+        grids do not fit one call, else by scanning every point."""
+        n_grid = xs.shape[1]
+        if not monotone or len(act) * n_grid <= self.chunk:
+            ok = self.scores(act, xs) > self.need[act][:, None]
+            return np.where(ok.any(axis=1), np.argmax(ok, axis=1), n_grid)
+        left, right = np.zeros(len(act), dtype=np.int64), np.full(len(act), n_grid)
+        while True:
+            go = np.flatnonzero(left < right)
+            if not len(go):
+                return left
+            mid = (left[go] + right[go]) // 2
+            ok = self.scores(act[go], xs[go, mid][:, None])[:, 0] > self.need[act[go]]
+            right[go[ok]] = mid[ok]
+            left[go[~ok]] = mid[~ok] + 1
+
+    def scores(self, act: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """Scores (pairs × grid points) of pairs ``act`` at grid values ``xs``."""
+        n_grid = xs.shape[1]
+        out = np.empty(xs.shape)
+        town = self.town[act]
+        step = max(1, self.chunk // n_grid)
+        bounds = np.flatnonzero(np.diff(town)) + 1 if self.per_town else \
+            np.arange(step, len(act), step)
+        for part in np.split(np.arange(len(act)), bounds):
+            if len(part):
+                out[part] = self._block(act[part], xs[part])
+        return out
+
+    def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
+        n_grid = x.shape[1]
+        t, c = self.town[act], self.col[act]
+        mat = np.repeat(self.values[t], n_grid, axis=0)
+        mat[np.arange(len(mat)), np.repeat(c, n_grid)] = x.ravel()
+        base = self.values[t, c]
+        block = mat.reshape(len(act), n_grid, -1)
+        for d, num in self.numer:  # derived indicators move with their numerator
+            hit = np.flatnonzero((c == num) & (base != 0))
+            if len(hit):
+                block[hit, :, d] = self.values[t[hit], d][:, None] * x[hit] / \
+                    base[hit][:, None]
+        # a search point beyond float range (10x a 1e300 cell, a derived share of it) is
+        # the largest float: the model's outlier caps treat it as the cap, as any huge value
+        big = np.finfo(float).max
+        mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
+        got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+                            self.fields)
+        return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
+            .reshape(len(act), n_grid)
+
+
+def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
+    """``np.linspace(lo[k], hi[k], n)`` for every k (rows), the same numbers as one call
+    per pair: an array call changes its arithmetic for all rows when one step is 0."""
+    out = np.repeat(lo[:, None], n, axis=1)
+    move = lo != hi
+    if move.any():
+        out[move] = np.linspace(lo[move], hi[move], n, axis=1)
+    return out
+
+
+_GAP_COLS = ["target", "relation", "rule_id", "field", "scale", "op", "threshold", "value",
+             "margin", "norm_margin", "needed_field", "indicator", "current", "needed",
+             "change", "change_pct", "method", "text_zh", "text_en"]
+_GAP_NUM = ("threshold", "value", "margin", "norm_margin", "needed_field", "current",
+            "needed", "change", "change_pct")
+
+
+def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
+              model, cols) -> list[tuple[dict, Any]]:
+    """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
+    or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
+    plan = []
+    for target, relation in relations.items():
+        fails = sorted(tr.failing(ks, target), key=lambda k: str(tr.cols["rule_id"][k]))
+        for r in map(tr.record, fails):
+            scale = r.get("scale") if isinstance(r.get("scale"), str) else \
+                scales.get((target, r["rule_id"]), "value")
+            base = {k: r.get(k) for k in ("rule_id", "field", "op", "threshold", "value",
+                                           "margin", "norm_margin", "text_zh", "text_en")}
+            base.update(target=target, relation=relation, scale=scale)
+            try:
+                thr = float(r["threshold"])
+            except (TypeError, ValueError):
+                thr = None
+            need_f = None if thr is None else _needed_field(nc, i, r["field"], scale,
+                                                            r["op"], thr)
+            base["needed_field"] = np.nan if need_f is None else need_f
+            levers = [] if need_f is None else _direct_levers(nc, i, r["field"], need_f,
+                                                              info, numer)
+            if levers is None:
+                levers = _Ask(i, r["field"], need_f,
+                              _lever_cands(nc, i, r["field"], info, numer, cols))
+                if model is None or not levers.cands:
+                    levers.needs = {ind: _empirical_lever(nc, i, levers.fld, need_f, ind,
+                                                          info[ind]) for ind in levers.cands}
+            plan.append((base, levers))
+    return plan
+
+
+def _to_float(v) -> float:
+    try:
+        return float(v) if v is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> Rows:
+    """The category-gap table of one town from its answered plan."""
+    out = []
+    for base, levers in plan:
+        if isinstance(levers, _Ask):
+            levers = _pick_levers(nc, levers, info, n_levers)
+        if not levers:
+            out.append(base)
+        for ind, cur, need, method in levers:
+            ch = need - cur
+            out.append(dict(base, indicator=ind, current=cur, needed=need, change=ch,
+                            change_pct=ch / abs(cur) * 100 if cur else np.nan,
+                            method=method))
+    recs = []
+    for r in out:
+        rec = {c: r.get(c, np.nan) for c in _GAP_COLS}
+        rec.update({c: _to_float(rec[c]) for c in _GAP_NUM})
+        ind = rec["indicator"]
+        m = info.get(ind) if isinstance(ind, str) else None
+        rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
+                   unit=m.unit if m else "", dimension=m.dimension if m else "")
+        recs.append(rec)
+    return Rows(recs, lambda: _gaps_frame(out, info))
+
+
+def _gaps_frame(out: list[dict], info) -> pd.DataFrame:
+    t = pd.DataFrame(out, columns=_GAP_COLS)
+    for c in _GAP_NUM:
+        t[c] = pd.to_numeric(t[c], errors="coerce").astype(float)
+    _add_meta(t, info)
+    return t
+
+
+# ---------------------------------------------------------------------------------------
+# declared category and data notes
+def _resolve_declared(text, taxonomy, labels) -> str | None:
+    if text is None or (isinstance(text, float) and math.isnan(text)) or pd.isna(text):
+        return None
+    text = str(text).strip()
+    if not text:
+        return None
+    if taxonomy is not None and hasattr(taxonomy, "resolve_declared"):
+        hit = taxonomy.resolve_declared(text)
+        if hit:
+            return hit
+    if text in labels:
+        return text
+    for tid, lab in labels.items():
+        if text in (lab.get("zh"), lab.get("en")):
+            return tid
+    return None
+
+
+class _Trace:
+    """The rule trace as column lists with each town's row positions (no per-town frames)."""
+
+    def __init__(self, trace: pd.DataFrame, owner: np.ndarray | None = None):
+        """``owner``: the frame position of each trace row (-1: no town of the frame);
+        default: by ``town_code``."""
+        self.frame = trace
+        self.columns = list(trace.columns)
+        self.cols = {c: trace[c].tolist() for c in self.columns}
+        self.target = trace["target"].astype(str).tolist()
+        self.field = trace["field"].astype(str).tolist()
+        self.passed = trace["passed"].astype(bool).tolist()
+        nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
+            trace.columns else pd.Series(np.nan, index=trace.index)
+        self.nm = nm.astype(float).tolist()
+        if owner is None:
+            self.by_town = {str(k): v.tolist() for k, v in
+                            trace.groupby("town_code", sort=False).indices.items()}
+        else:
+            self.by_town = {int(k): v.tolist() for k, v in
+                            pd.Series(owner).groupby(owner, sort=False).indices.items()
+                            if k >= 0}
+
+    def rows(self, town) -> list[int]:
+        """Trace rows of a town: its frame position (or code, without ``owner``)."""
+        return self.by_town.get(town, [])
+
+    def record(self, k: int) -> dict:
+        return {c: self.cols[c][k] for c in self.columns}
+
+    def failing(self, ks: list[int], target: str) -> list[int]:
+        return [k for k in ks if self.target[k] == target and not self.passed[k]]
+
+
+def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
+               allowed=None) -> dict[str, str]:
+    """Targets whose failing rules a sheet explains, in order: suggested, declared,
+    runner-up, then nearly reached (every failing rule within ``near_margin``)."""
+    rel: dict[str, str] = {}
+    if target:
+        rel[target] = "suggested"
+    if declared_target and declared_target not in rel:
+        rel[declared_target] = "declared"
+    if runner_up and runner_up not in rel:
+        rel[runner_up] = "runner_up"
+    near: dict[str, bool] = {}
+    for k in ks:
+        t = tr.cols["target"][k]
+        if not tr.passed[k] and isinstance(t, str):
+            near[t] = near.get(t, True) and tr.nm[k] >= -near_margin
+    for t in sorted(near):
+        if allowed is not None and t not in allowed:
+            continue
+        if t not in rel and near[t]:
+            rel[t] = "near"
+    return rel
+
+
+def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
+    if declared_target is None:
+        return ""
+    passed = [tr.passed[k] for k in ks if tr.target[k] == declared_target]
+    if declared_target == target or (passed and all(passed)):
+        return "supported"
+    if not passed:  # no rule of the declared target was evaluated: no verdict
+        return ""
+    if target and declared_target.split("/")[0] == target.split("/")[0]:
+        return "partly supported"
+    if any(passed):
+        return "partly supported"
+    return "not supported"
+
+
+def _declared_failing(tr: _Trace, ks, declared_target) -> Rows:
+    fail = tr.failing(ks, declared_target or "\0")
+    return Rows([tr.record(k) for k in fail],
+                lambda: tr.frame.iloc[fail].reset_index(drop=True))
+
+
+_MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
+                 "label_en", "unit"]
+
+
+def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
+                   n_imputed: float) -> Rows:
+    """Indicators this town lacks: ``missing`` (left out of its scores) or ``imputed``
+    (filled by the scoring step — when it imputed as many values as the town lacks),
+    with the targets whose rules read a field they feed."""
+    lacking = [peers.cols[k] for k in np.flatnonzero(peers.lacking[i]).tolist()]
+    imputed = not math.isnan(n_imputed) and n_imputed > 0 and n_imputed >= len(
+        [x for x in lacking if info[x].dimension])
+    notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")
+             for ind in lacking}
+    for rec in log:
+        ind = str(rec.get("indicator", "") or "")
+        st = str(rec.get("status", rec.get("action", "")) or "")
+        if ind and ("imput" in st.lower() or "插补" in st):
+            notes[ind] = ("imputed", str(rec.get("detail", "") or ""))
+        elif ind and ind not in notes and ind in info:
+            notes[ind] = ("missing", str(rec.get("detail", "") or ""))
+        elif ind in notes and not notes[ind][1]:
+            notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
+    used: dict[str, set] = {}
+    for k in ks:
+        used.setdefault(tr.field[k], set()).add(tr.target[k])
+    recs = []
+    for ind, (status, detail) in sorted(notes.items()):
+        m = info.get(ind) or IndicatorInfo(ind, ind, ind)
+        aff = used.get(f"score_{m.dimension}", set()) | used.get(ind, set()) | (
+            used.get("composite", set()) if m.dimension else set())
+        recs.append((ind, status, detail, m.dimension, ";".join(sorted(aff)), m.label_zh,
+                     m.label_en, m.unit))
+    return Rows([dict(zip(_MISSING_COLS, r)) for r in recs],
+                lambda: pd.DataFrame(recs, columns=_MISSING_COLS))

@@ -1,0 +1,546 @@
+"""Peers and benchmarks: where a town stands among all towns and in its county
+(strengths, weaknesses), which towns ahead of it in its category it should look to, and the
+gaps to them."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from classify.scoring import county_key, known
+from classify.suggest.record import (Benchmark, IndicatorInfo, Rows, _GAP_TABLE_COLS, records)
+
+
+def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
+    """The county (city) of each town: its code, else its name, else unknown ('')."""
+    for col in (code, name):
+        if col in frame.columns:
+            return frame[col]
+    return pd.Series([""] * len(frame), index=frame.index)
+
+
+class _Cols:
+    """Float arrays of frame columns, converted once, and sorted copies of them (the
+    per-town steps read them often)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self._cache: dict[str, np.ndarray] = {}
+        self.n = len(frame)
+        county = county_key(frame)
+        if county is None:
+            county = pd.Series([""] * len(frame), index=frame.index)
+        city = _key_column(frame, "city_code", "city")
+        # unknown county / city: '' (never a group of its own)
+        self.county = known(county.to_numpy(object)).fillna("").to_numpy(dtype=object)
+        self.city = known(city.to_numpy(object)).fillna("").to_numpy(dtype=object)
+        self.codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(
+            dtype=object)
+        self.targets = frame["_target"].to_numpy(dtype=object) if "_target" in frame.columns \
+            else np.full(len(frame), None, dtype=object)
+        self._pct: dict[str, np.ndarray] = {}
+        self._sorted: dict[tuple, np.ndarray] = {}
+        self._groups: dict[str, np.ndarray] | None = None
+
+    def pct(self, col: str) -> np.ndarray:
+        """Region percentile (ties averaged, 100 = highest) of ``col``; NaN stays NaN."""
+        if col not in self._pct:
+            self._pct[col] = _percentile(pd.Series(self(col))).to_numpy(dtype=float)
+        return self._pct[col]
+
+    def __call__(self, col: str) -> np.ndarray:
+        if col not in self._cache:
+            self._cache[col] = pd.to_numeric(self.frame[col], errors="coerce") \
+                .to_numpy(dtype=float, na_value=np.nan)
+        return self._cache[col]
+
+    def sorted(self, col: str, county: str | None = None) -> np.ndarray:
+        """Sorted non-missing values of ``col`` over all towns (or those of ``county``)."""
+        key = (col, county)
+        if key not in self._sorted:
+            v = self(col)
+            if county is not None:
+                if self._groups is None:
+                    self._groups = pd.Series(self.county).groupby(self.county).indices
+                v = v[self._groups.get(county, [])] if county else v[:0]
+            self._sorted[key] = np.sort(v[~np.isnan(v)])
+        return self._sorted[key]
+
+    def around(self, col: str, i: int, county: bool = False) -> tuple[np.ndarray, int | None]:
+        """``sorted(col)`` of town ``i``'s group and the position of its own value in it
+        (``None`` when missing): the other towns are that array without that position."""
+        s = self.sorted(col, self.county[i] if county else None)
+        v = self(col)[i]
+        if math.isnan(v) or (county and not self.county[i]):
+            return s, None
+        return s, int(np.searchsorted(s, v, side="left"))
+
+    def others(self, col: str, i: int) -> np.ndarray:
+        """Sorted non-missing values of ``col`` over the other towns."""
+        s, p = self.around(col, i)
+        return s if p is None else np.delete(s, p)
+
+
+# ---------------------------------------------------------------------------------------
+# peer positions
+def _percentile(values: pd.Series) -> pd.Series:
+    return values.rank(pct=True, method="average") * 100
+
+
+def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
+                   *, county: str = "county_code") -> pd.DataFrame:
+    """Rank and percentile of every town on every indicator, region-wide and in its county.
+
+    Returns a long frame ``town_code, indicator, value, rank, n, pct, rank_county,
+    n_county, pct_county`` (rank 1 = best after the indicator's direction; pct 100 = best).
+    Towns with a missing value get no rank and are not counted in ``n``.
+    """
+    rows = []
+    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
+        county = "county"  # no codes: county names group the towns as well
+    has_county = county in frame.columns
+    # a town of unknown county is in no county group (no rank within the county)
+    groups = county_key(frame) if has_county else None
+    for iid, info in indicators.items():
+        if iid not in frame.columns:
+            continue
+        v = pd.to_numeric(frame[iid], errors="coerce").astype(float)
+        s = v * info.direction
+        part = pd.DataFrame({"town_code": known(frame["town_code"].to_numpy(object))
+                             .fillna("").to_numpy(object),
+                             "indicator": iid, "value": v.to_numpy()})
+        part["rank"] = s.rank(ascending=False, method="min").to_numpy()
+        part["n"] = int(s.notna().sum())
+        part["pct"] = _percentile(s).to_numpy()
+        if has_county:
+            g = s.groupby(groups.to_numpy(), dropna=True)
+            part["rank_county"] = g.rank(ascending=False, method="min").reindex(
+                s.index).to_numpy()
+            part["n_county"] = g.transform("count").reindex(s.index).fillna(0).to_numpy()
+            part["pct_county"] = g.rank(pct=True, method="average").reindex(
+                s.index).to_numpy() * 100
+        else:
+            part["rank_county"] = np.nan
+            part["n_county"] = 0
+            part["pct_county"] = np.nan
+        part.loc[v.isna().to_numpy(), ["rank", "pct", "rank_county", "pct_county"]] = np.nan
+        rows.append(part)
+    if not rows:
+        return pd.DataFrame(columns=["town_code", "indicator", "value", "rank", "n", "pct",
+                                     "rank_county", "n_county", "pct_county"])
+    return pd.concat(rows, ignore_index=True)
+
+
+_POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county",
+             "pct_county", "scope", "label_zh", "label_en", "unit", "dimension"]
+
+
+class _Positions:
+    """:func:`peer_positions` as towns × indicators matrices (the same pandas ranks),
+    with the strength / weakness masks of every town computed at once."""
+
+    def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
+                 top: float, bottom: float, min_county: int = 3):
+        long = peer_positions(frame, info)
+        self.ids = list(dict.fromkeys(long["indicator"].tolist()))
+        n, m = len(frame), len(self.ids)
+        shape = (m, n)  # the long frame is indicator-major
+        self.mats = {c: long[c].to_numpy().reshape(shape).T for c in
+                     ("value", "rank", "n", "pct", "rank_county", "n_county", "pct_county")}
+        pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
+        flag = np.array([info[c].unit in ("是/否", "flag") for c in self.ids], dtype=bool)
+        county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
+        pc = np.where(county_ok, pc, np.nan)
+        valid = ~np.isnan(pct) & ~flag
+        self.hit = {"best": (valid & (pct >= top), valid & county_ok & (pc >= top)),
+                    "worst": (valid & (pct <= bottom), valid & county_ok & (pc <= bottom))}
+        with np.errstate(invalid="ignore"):
+            # sorted ascending: the best first, then the worst first
+            self.key = {"best": -np.fmax(pct, pc), "worst": np.fmin(pct, pc)}
+        self.info = info
+        self._listed: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _record(self, i: int, j: int, scope: str) -> dict:
+        c = self.ids[j]
+        m = self.info[c]
+        rec = {k: self.mats[k][i, j].item() for k in self.mats}
+        return dict(indicator=c, **rec, scope=scope, label_zh=m.label_zh,
+                    label_en=m.label_en, unit=m.unit, dimension=m.dimension)
+
+    def listed(self, kind: str, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+        """For every town, the ``n_max`` indicators listed as ``kind`` ("best" or
+        "worst"), best (worst) first, ties by id: a (towns × n_max) matrix of indicator
+        positions (-1: none) and the number listed per town."""
+        if (kind, n_max) not in self._listed:
+            hit = self.hit[kind][0] | self.hit[kind][1]
+            id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
+            key = np.where(hit, self.key[kind], np.inf)
+            order = np.lexsort((np.broadcast_to(id_rank, key.shape), key), axis=-1)
+            order = order[:, :n_max]
+            count = np.minimum(hit.sum(axis=1), n_max)
+            order[np.arange(order.shape[1])[None, :] >= count[:, None]] = -1
+            self._listed[(kind, n_max)] = (order, count)
+        return self._listed[(kind, n_max)]
+
+    def strengths(self, i: int, n_max: int) -> tuple[Rows, Rows]:
+        """Indicators in the top / bottom percentiles of the region or the county.
+
+        A county of fewer than ``min_county`` towns is too small to call anything a
+        strength.  Flags are left out: a yes/no shared by many towns says little about
+        the town's position.
+        """
+        out = []
+        for kind in ("best", "worst"):
+            order, count = self.listed(kind, n_max)
+            js = order[i, :count[i]].tolist()
+
+            def recs(js=js, kind=kind):
+                hit_r, hit_c = self.hit[kind][0][i], self.hit[kind][1][i]
+                return [self._record(i, j, "both" if hit_r[j] and hit_c[j] else
+                                     "region" if hit_r[j] else "county") for j in js]
+
+            out.append(Rows(recs, columns=_POS_COLS))
+        return out[0], out[1]
+
+
+def _add_meta(t: pd.DataFrame, info, col: str = "indicator") -> None:
+    def get(i, attr, default):
+        return getattr(info[i], attr) if isinstance(i, str) and i in info else default
+
+    t["label_zh"] = [get(i, "label_zh", i) for i in t[col]]
+    t["label_en"] = [get(i, "label_en", i) for i in t[col]]
+    t["unit"] = [get(i, "unit", "") for i in t[col]]
+    t["dimension"] = [get(i, "dimension", "") for i in t[col]]
+
+
+# ---------------------------------------------------------------------------------------
+# benchmarks
+def _target_of(row) -> str | None:
+    cat = row.get("category")
+    if cat is None or (isinstance(cat, float) and math.isnan(cat)) or pd.isna(cat) or not cat:
+        return None
+    sub = row.get("subtype")
+    if sub is None or pd.isna(sub) or not str(sub):
+        return str(cat)
+    return f"{cat}/{sub}"
+
+
+def _focus_column(target: str | None, frame: pd.DataFrame, focus_map) -> str:
+    dim = focus_map.get(target or "", None)
+    col = f"score_{dim}" if dim else "composite"
+    return col if col in frame.columns else "composite"
+
+
+def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
+    """Indicators as percentile ranks / 100 (robust to the skew of totals)."""
+    cols = [i for i in info if i in frame.columns]
+    if not cols:
+        return np.zeros((len(frame), 0))
+    nc = _Cols(frame)
+    return np.column_stack([_percentile(pd.Series(nc(c) * info[c].direction)).to_numpy()
+                            / 100 for c in cols])
+
+
+def _distance(m: np.ndarray, i: int, rows: np.ndarray) -> np.ndarray:
+    """RMS difference of percentile profiles between town ``i`` and towns ``rows``, over
+    indicators both have; ``inf`` when they share none (so such a town sorts last)."""
+    return _distances(m, np.full(len(rows), i), np.asarray(rows))
+
+
+def _codes_of(keys: np.ndarray) -> np.ndarray:
+    codes = pd.factorize(pd.Series(keys, dtype=object))[0]
+    return np.where(keys == "", -1, codes)
+
+
+class _Peers:
+    """What benchmark search and gap tables read, built once: the indicator matrix, the
+    towns of each category, code order and per-category medians of the scores."""
+
+    def __init__(self, nc: _Cols, info, prof: np.ndarray):
+        self.cols = [c for c in info if c in nc.frame.columns]
+        self.meta = [info[c] for c in self.cols]
+        self.values = np.column_stack([nc(c) for c in self.cols]) if self.cols else \
+            np.zeros((nc.n, 0))
+        self.col_order = np.argsort(np.argsort(np.array(self.cols, dtype=str), kind="stable"))
+        self.code_rank = np.empty(nc.n, dtype=np.int64)
+        self.code_rank[np.argsort(nc.codes.astype(str), kind="stable")] = np.arange(nc.n)
+        keys = pd.Series(nc.targets, dtype=object)
+        self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
+                        if t != "\0"}
+        self.town = known(nc.frame["town"].to_numpy(object)).fillna("").tolist()
+        self.county = known(nc.frame["county"].to_numpy(object)).fillna("").tolist() \
+            if "county" in nc.frame.columns else [""] * nc.n
+        # counties and cities as integers (-1 = unknown) for the distance weights
+        self.county_id = _codes_of(nc.county)
+        self.city_id = _codes_of(nc.city)
+        self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
+        self.picked: dict[int, tuple[list, list]] | None = None  # see _pick_ahead
+        self.prof = prof
+        self.lacking = np.isnan(self.values)
+        self._median: dict[tuple, float] = {}
+        self.dims = np.array([m.dimension for m in self.meta], dtype=object)
+        self.score_dims = [c.removeprefix("score_") for c in nc.frame.columns
+                           if c.startswith("score_")]
+        # dimensions no town has a score for (no indicator of them has data)
+        self.dims_empty = {d for d in self.score_dims if np.isnan(nc(f"score_{d}")).all()}
+        for d in self.score_dims:  # made here once, not in each process writing sheets
+            nc.pct(f"score_{d}")
+            for t in self.members:
+                self.median(nc, t, f"score_{d}")
+        # gap tables asked for (town, other town, focus dimension, rows) and their row
+        # order, found for all of them at once (see order_gaps)
+        self._gaps: list[tuple[int, int, str, int]] = []
+        self._gap_order: list[np.ndarray] = []
+        self._meta_arrays: dict[str, np.ndarray] | None = None
+
+    def median(self, nc: _Cols, target, col: str) -> float:
+        key = (target, col)
+        if key not in self._median:
+            v = nc(col)[self.members.get(target, [])] if target else np.array([])
+            v = v[~np.isnan(v)]
+            self._median[key] = float(np.median(v)) if len(v) else np.nan
+        return self._median[key]
+
+    def gap_table(self, i: int, j: int, focus: str, n_rows: int) -> Rows:
+        """Indicators of the focus dimension first, then the largest relative differences
+        (records made on first use; the order of all tables asked for is found at once)."""
+        k = len(self._gaps)
+        self._gaps.append((i, j, focus.removeprefix("score_"), n_rows))
+        return Rows(lambda: self._gap_recs(k), columns=_GAP_TABLE_COLS,
+                    size=lambda: len(self._order_of(k)), source=(self, k))
+
+    def gap_arrays(self, ks: list[int]) -> dict[str, np.ndarray]:
+        """Gap tables ``ks`` stacked, as arrays (the numbers of their records)."""
+        orders = [self._order_of(k) for k in ks]
+        n = np.array([len(o) for o in orders], dtype=np.int64)
+        flat = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
+        I = np.repeat(np.array([self._gaps[k][0] for k in ks], dtype=np.int64), n)
+        J = np.repeat(np.array([self._gaps[k][1] for k in ks], dtype=np.int64), n)
+        this, other = self.values[I, flat], self.values[J, flat]
+        diff = other - this
+        with np.errstate(all="ignore"):
+            pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
+        if self._meta_arrays is None:
+            self._meta_arrays = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
+                                 for a in ("label_zh", "label_en", "unit", "dimension")}
+            self._meta_arrays["indicator"] = np.array(self.cols, dtype=object)
+        dims = np.repeat(np.array([self._gaps[k][2] for k in ks], dtype=object), n)
+        out = {c: a[flat] for c, a in self._meta_arrays.items()}
+        out.update(this=this, other=other, diff=diff, diff_pct=pct,
+                   in_focus=out["dimension"] == dims)
+        return out
+
+    def order_gaps(self, block: int = 16384) -> None:
+        """Row order of every gap table asked for and not yet ordered: all at once."""
+        for lo in range(len(self._gap_order), len(self._gaps), block):
+            part = self._gaps[lo:lo + block]
+            I = np.array([g[0] for g in part], dtype=np.int64)
+            J = np.array([g[1] for g in part], dtype=np.int64)
+            this, other = self.values[I], self.values[J]
+            diff = other - this
+            with np.errstate(all="ignore"):
+                pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100,
+                               np.nan)
+            focus_m = self.dims[None, :] == np.array([g[2] for g in part],
+                                                     dtype=object)[:, None]
+            size = np.where(np.isnan(pct), -1.0, np.abs(pct))
+            order = np.lexsort((np.broadcast_to(self.col_order, size.shape), -size,
+                                ~focus_m), axis=-1)
+            keep = np.maximum(np.array([g[3] for g in part]), focus_m.sum(axis=1)).tolist()
+            self._gap_order.extend(order[r, :keep[r]] for r in range(len(part)))
+
+    def _order_of(self, k: int) -> np.ndarray:
+        if k >= len(self._gap_order):
+            self.order_gaps()
+        return self._gap_order[k]
+
+    def _gap_recs(self, k: int) -> list[dict]:
+        i, j, dim, _ = self._gaps[k]
+        order = self._order_of(k)
+        this, other = self.values[i, order], self.values[j, order]
+        diff = other - this
+        with np.errstate(all="ignore"):
+            pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
+        out = []
+        for k, t, o, d, p in zip(order.tolist(), this.tolist(), other.tolist(),
+                                 diff.tolist(), pct.tolist()):
+            m = self.meta[k]
+            out.append({"indicator": self.cols[k], "this": t, "other": o, "diff": d,
+                        "diff_pct": p, "in_focus": m.dimension == dim,
+                        "label_zh": m.label_zh, "label_en": m.label_en, "unit": m.unit,
+                        "dimension": m.dimension})
+        return out
+
+
+def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
+                n_rows: int, county_weight: float, city_weight: float):
+    """Benchmarks: the nearest towns (profile distance, same county / city preferred) of
+    the category that are ahead on its focus score; for its leader, the challengers
+    nearest by score.  Distances are computed to the candidates only."""
+    if target is None:
+        return [], [], False
+    score, same = nc(focus), peers.members.get(target, np.array([], dtype=np.int64))
+    mine = score[i]
+    if math.isnan(mine):
+        return [], [], False
+
+    def make(js, dist):
+        cc, ci = nc.county, nc.city
+        return [Benchmark(
+            town_code=str(nc.codes[j]), town=peers.town[j], county=peers.county[j],
+            index=int(j),
+            target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
+            distance=float(d), same_county=bool(cc[j] == cc[i] and cc[i] != ""),
+            same_city=bool(ci[j] == ci[i] and ci[i] != ""),
+            gaps=peers.gap_table(i, j, focus, n_rows)) for j, d in zip(js, dist)]
+
+    if peers.picked is not None and i in peers.picked:  # found for all towns at once
+        js, dist = peers.picked[i]
+        return make(js, dist), [], False
+    ahead = peers.ahead[i] if peers.ahead is not None and i in peers.ahead else \
+        same[(same != i) & (score[same] > mine)]
+    if len(ahead):
+        dist = _distance(peers.prof, i, ahead)
+        same_c = (nc.county[ahead] == nc.county[i]) & (nc.county[i] != "")
+        same_ci = (nc.city[ahead] == nc.city[i]) & (nc.city[i] != "")
+        # Same county counts as closer, then same city: distance × weight.
+        eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
+        pick = np.lexsort((peers.code_rank[ahead], eff))[:n]
+        return make(ahead[pick].tolist(), dist[pick].tolist()), [], False
+    if nc.targets[i] != target:  # the town is not in the category it is compared with
+        return [], [], False
+    # The leader of its category: the nearest challengers by score.
+    rest = same[(same != i) & ~np.isnan(score[same])]
+    pick = np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]
+    js = rest[pick]
+    return [], make(js.tolist(), _distance(peers.prof, i, js).tolist()), True
+
+
+def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
+                block: int = 1 << 17) -> dict[int, tuple[list, list]]:
+    """The ``n`` benchmarks of every town screened (:func:`_screen_ahead`) and their
+    distances, as :func:`_benchmarks` picks them one town at a time: the candidates of all
+    towns stacked, their distances and weights in arrays, one sort."""
+    towns = list(peers.ahead)
+    out: dict[int, tuple[list, list]] = {}
+    for lo in range(0, len(towns), max(1, block // 8)):
+        part = towns[lo:lo + max(1, block // 8)]
+        J = np.concatenate([peers.ahead[i] for i in part])
+        I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
+        dist = _distances(peers.prof, I, J)
+        same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
+        same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+        eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
+        order = np.lexsort((peers.code_rank[J], eff, I))
+        I, J, dist = I[order], J[order], dist[order]
+        starts = np.flatnonzero(np.r_[True, I[1:] != I[:-1]])
+        ends = np.r_[starts[1:], len(I)]
+        for a, b in zip(starts.tolist(), np.minimum(ends, starts + n).tolist()):
+            out[int(I[a])] = (J[a:b].tolist(), dist[a:b].tolist())
+    return out
+
+
+def _distances(m: np.ndarray, I: np.ndarray, J: np.ndarray) -> np.ndarray:
+    """:func:`_distance` of towns ``I`` to towns ``J``, pair by pair."""
+    if not m.shape[1]:
+        return np.zeros(len(I))
+    d = (m[J] - m[I]) ** 2
+    n = np.sum(~np.isnan(d), axis=1)
+    out = np.full(len(I), np.inf)
+    ok = n > 0
+    out[ok] = np.sqrt(np.nansum(d[ok], axis=1) / n[ok])
+    return out
+
+
+def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight: float,
+                  city_weight: float, block: int = 512) -> dict[int, np.ndarray]:
+    """For every town, the towns of its category ahead of it on the focus score that can
+    be among its ``n`` nearest (weighted profile distance), found with matrix products.
+
+    The squared distance over shared indicators is expanded into three products
+    (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything
+    within ``tol`` (float32 products) of the ``n``-th smallest weighted distance is
+    kept, and the exact
+    distances of :func:`_distance` then rank the few kept (so the choice is the same as
+    an exact scan of all towns ahead).
+    """
+    tol = 1e-3 * max(1.0, county_weight, city_weight)
+    out: dict[int, np.ndarray] = {}
+    for target, members in peers.members.items():
+        score = nc(_focus_column(target, nc.frame, focus_map))
+        s = score[members]
+        keep = members[~np.isnan(s)]
+        order = keep[np.argsort(-score[keep], kind="stable")]
+        neg = -score[order]
+        ahead = np.searchsorted(neg, neg, side="left")  # towns strictly ahead of each
+        p = peers.prof[order]
+        m = ~np.isnan(p)
+        z = np.where(m, p, 0.0)
+        mf = m.astype(np.float32)
+        # s2 = left @ right.T in one product; float32 (the screen only needs ~1e-3)
+        left = np.hstack([z * z, mf, -2 * z]).astype(np.float32)
+        right = np.hstack([mf, z * z, z]).astype(np.float32)
+        for lo in range(0, len(order), block):
+            k = ahead[lo:lo + block]
+            kmax = int(k.max()) if len(k) else 0
+            if not kmax:
+                continue
+            rows = slice(lo, lo + block)
+            s2 = left[rows] @ right[:kmax].T
+            shared = mf[rows] @ mf[:kmax].T
+            with np.errstate(all="ignore"):
+                np.maximum(s2, 0, out=s2)
+                s2 /= shared
+                d = np.sqrt(s2, out=s2)
+            d[shared == 0] = np.inf
+            _apply_weights(d, peers, order[rows], order[:kmax], county_weight, city_weight)
+            # towns beyond a town's own ahead count are not its candidates
+            mine = np.arange(kmax)[None, :] < k[:, None]
+            d[~mine] = np.inf
+            m = min(n, kmax)
+            # the n-th smallest distance of each town (or its k-th, when fewer are ahead)
+            kth = np.partition(d, np.arange(m), axis=1)[np.arange(len(k)),
+                                                         np.clip(np.minimum(n, k) - 1, 0, m - 1)]
+            keep = mine & (d <= (kth + np.float32(tol))[:, None])
+            rr, cc = np.nonzero(keep)
+            cut = np.searchsorted(rr, np.arange(len(k) + 1))
+            for r, i in enumerate(order[rows].tolist()):
+                if k[r]:
+                    out[i] = order[cc[cut[r]:cut[r + 1]]]
+    return out
+
+
+def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
+                   county_weight: float, city_weight: float) -> None:
+    """Multiply distances (towns ``a`` × towns ``b``) in place by ``county_weight`` for
+    the same county, else ``city_weight`` for the same city."""
+    ca, cb = peers.county_id[a][:, None], peers.county_id[b][None, :]
+    ta, tb = peers.city_id[a][:, None], peers.city_id[b][None, :]
+    same_county = (ca == cb) & (ca >= 0)
+    same_city = (ta == tb) & (ta >= 0) & ~same_county
+    np.multiply(d, county_weight, out=d, where=same_county)
+    np.multiply(d, city_weight, out=d, where=same_city)
+
+
+_DIM_COLS = ["dimension", "label_zh", "label_en", "this", "category_median", "benchmark",
+             "pct"]
+
+
+def _dimension_table(nc: _Cols, peers: _Peers, i, target, bench, dim_labels) -> Rows:
+    def recs():
+        rows = []
+        for d in peers.score_dims:
+            v = nc(f"score_{d}")
+            zh, en = dim_labels.get(d, (d, d))
+            rows.append({
+                "dimension": d, "label_zh": zh, "label_en": en, "this": float(v[i]),
+                "category_median": peers.median(nc, target, f"score_{d}"),
+                "benchmark": float(v[bench]) if bench is not None else np.nan,
+                "pct": float(nc.pct(f"score_{d}")[i]),
+            })
+        return rows
+
+    return Rows(recs, columns=_DIM_COLS)

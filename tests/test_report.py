@@ -1,0 +1,207 @@
+"""The report folder (classify.report): sheets by scope, the stored evidence and
+`towntype sheets`, the index page, and the demo saying what it said before the rebuild."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classify.report import (AUTO_SHEETS_MAX, load_evidence, parse_scope, read_codes,
+                             save_evidence, select, write_report)
+from classify.sheets import render_html, render_markdown, set_sheet_names
+from geo.errors import InputError
+from tests.test_sheets import NOTICE, frame, suggestions  # noqa: F401 - fixtures
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = ROOT / "tests" / "data" / "demo_before"
+
+
+# -- scope --------------------------------------------------------------------------------
+def _towns(n, county="连州市"):
+    return pd.DataFrame({"town_code": [f"4418821{k:02d}" for k in range(n)],
+                         "county": [county] * (n - 1) + ["阳山县"]})
+
+
+def test_auto_scope_is_every_town_up_to_a_province_and_none_above():
+    assert len(select(_towns(12), kind="auto")) == 12
+    assert len(select(_towns(AUTO_SHEETS_MAX), kind="auto")) == AUTO_SHEETS_MAX
+    assert len(select(_towns(AUTO_SHEETS_MAX + 1), kind="auto")) == 0
+    assert len(select(_towns(AUTO_SHEETS_MAX + 1), kind="all")) == AUTO_SHEETS_MAX + 1
+    assert len(select(_towns(12), kind="none")) == 0
+
+
+def test_scope_by_county_and_codes(tmp_path):
+    towns = _towns(5)
+    np.testing.assert_array_equal(select(towns, kind="pick", counties=["阳山县"]), [4])
+    said = []
+    codes = tmp_path / "codes.txt"
+    codes.write_text("town_code\n441882100\n\n441882199\n", encoding="utf-8")
+    got = select(towns, kind="pick", codes=read_codes(codes), log=said.append)
+    np.testing.assert_array_equal(got, [0])
+    assert "441882199" in said[0] and "codes not in the run" in said[0]
+    with pytest.raises(InputError, match="no towns in this county.*连州市"):
+        select(towns, kind="pick", counties=["清城区"])
+
+
+@pytest.mark.parametrize("text", ["some", "county=", "codes", "town=x"])
+def test_a_bad_sheets_value_says_what_is_allowed(text):
+    with pytest.raises(InputError, match="county=NAME.*codes=FILE"):
+        parse_scope(text)
+
+
+def test_parse_scope_values():
+    assert parse_scope("auto") == ("auto", None)
+    assert parse_scope("county=连州市") == ("county", "连州市")
+    assert parse_scope("codes=my list.txt") == ("codes", "my list.txt")
+
+
+# -- evidence and sheets from it ----------------------------------------------------------
+def test_sheets_from_the_stored_evidence_are_the_run_s_sheets(tmp_path, suggestions):
+    names = set_sheet_names(suggestions)
+    save_evidence(suggestions, tmp_path, names)
+    back, back_names = load_evidence(tmp_path, [1, 3])
+    assert back_names == [names[1], names[3]]
+    for s, b in zip([suggestions[1], suggestions[3]], back):
+        assert render_markdown(b, notice=NOTICE) == render_markdown(s, notice=NOTICE)
+        assert render_html(b, notice=NOTICE) == render_html(s, notice=NOTICE)
+    every, _ = load_evidence(tmp_path)
+    assert [s.town_code for s in every] == [s.town_code for s in suggestions]
+
+
+def test_no_evidence_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="no per-town evidence.*towntype run"):
+        load_evidence(tmp_path)
+
+
+# -- the index page -----------------------------------------------------------------------
+def test_index_lists_every_town_and_links_only_the_sheets_made(tmp_path, suggestions):
+    hostile = suggestions[2]
+    hostile.town = '<img src=x onerror="alert(1)">'
+    names = set_sheet_names(suggestions)
+    files = write_report(suggestions, tmp_path, scope=np.array([0, 1]), names=names,
+                         xlsx=False, notice=NOTICE)
+    folder = tmp_path / "suggestions"
+    assert sorted(p.name for p in files) == sorted(
+        [f"{names[k]}.{e}" for k in (0, 1) for e in ("md", "html")] + ["index.html"])
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr id=", html)
+    assert len(rows) == len(suggestions)
+    links = re.findall(r'<a href="([^"]+)"', html)
+    assert sorted(links) == sorted(f"{names[k]}.html" for k in (0, 1))
+    assert all((folder / link).is_file() for link in links)
+    assert html.count("未生成自评表") == len(suggestions) - 2
+    assert "<img" not in html and "&lt;img" in html            # autoescaped
+    assert not re.search(r"(src|href)=\"https?://", html)        # offline
+
+
+def test_a_benchmark_without_a_sheet_links_to_its_index_row(tmp_path, suggestions):
+    names = set_sheet_names(suggestions)
+    k = next(i for i, s in enumerate(suggestions) if s.benchmarks)
+    target = suggestions[k].benchmarks[0]
+    write_report(suggestions, tmp_path, scope=np.array([k]), names=names, xlsx=False)
+    html = (tmp_path / "suggestions" / f"{names[k]}.html").read_text(encoding="utf-8")
+    assert f'href="index.html#{target.sheet}"' in html
+    index = (tmp_path / "suggestions" / "index.html").read_text(encoding="utf-8")
+    assert f'id="{target.sheet}"' in index
+
+
+# -- end to end: the demo, and towntype sheets on it ---------------------------------------
+def _sheet(path: Path, name: str) -> pd.DataFrame:
+    return pd.read_excel(path, sheet_name=name, dtype={"统计代码": str})
+
+
+def test_demo_says_what_it_said_before_the_rebuild(demo_run):
+    """Categories, benchmark gaps and rule gaps of the demo, against the outputs of the
+    code before issue 14 (tests/data/demo_before)."""
+    out, _ = demo_run
+    towns = pd.read_csv(out / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
+    before = pd.read_csv(BEFORE / "categories.csv", dtype={"town_code": str})
+    pd.testing.assert_frame_equal(towns[before.columns.tolist()], before)
+    book = out / "suggestions" / "suggestions.xlsx"
+    gaps = _sheet(book, "对标差距").iloc[:, [0, 2, 3, 5, 6, 7]]
+    gaps.columns = ["town_code", "benchmark", "indicator", "this", "other", "diff"]
+    pd.testing.assert_frame_equal(gaps, pd.read_csv(BEFORE / "benchmark_gaps.csv",
+                                                    dtype={"town_code": str}),
+                                  check_dtype=False)
+    rules = _sheet(book, "类别差距").iloc[:, [0, 2, 3, 4, 5, 7, 8, 9]]
+    rules.columns = ["town_code", "target", "relation", "rule", "indicator", "current",
+                     "needed", "change"]
+    pd.testing.assert_frame_equal(rules, pd.read_csv(BEFORE / "rule_gaps.csv",
+                                                     dtype={"town_code": str}),
+                                  check_dtype=False)
+
+
+def test_demo_report_folder_is_complete(demo_run):
+    out, _ = demo_run
+    folder = out / "suggestions"
+    towns = pd.read_csv(out / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
+    sheets = sorted(p.stem for p in folder.glob("4*.html"))
+    assert len(sheets) == len(towns)
+    assert all(re.fullmatch(r"\d{9,12}_\w+", s) for s in sheets), sheets[:3]
+    assert (folder / "index.html").is_file() and (folder / "suggestions.xlsx").is_file()
+    assert (out / "towns.xlsx").is_file() and (out / "evidence" / "meta.json").is_file()
+
+
+def test_towntype_sheets_makes_one_county_from_the_run_alone(demo_run, tmp_path):
+    import shutil
+
+    out, _ = demo_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    for p in (run / "suggestions").glob("4*"):
+        p.unlink()
+    towns = pd.read_csv(run / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
+    county = towns["county"].iloc[0]
+    proc = subprocess.run([sys.executable, "-m", "classify.cli", "sheets", str(run),
+                           "--county", county], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    made = sorted(p.name for p in (run / "suggestions").glob("4*.html"))
+    assert len(made) == int((towns["county"] == county).sum())
+    index = (run / "suggestions" / "index.html").read_text(encoding="utf-8")
+    for name in made:       # the sheet the run wrote; benchmarks without a sheet: index rows
+        html = (run / "suggestions" / name).read_text(encoding="utf-8")
+        for anchor in re.findall(r'href="index\.html#([^"]+)"', html):
+            assert f'id="{anchor}"' in index
+        assert re.sub(r'href="index\.html#([^"]+)"', r'href="\1.html"', html) == \
+            (out / "suggestions" / name).read_text(encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "classify.cli", "sheets", str(run),
+                           "--county", "没有这个县"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "no towns in this county" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_run_json_records_the_timings_of_the_output_stages(demo_run):
+    out, _ = demo_run
+    timings = json.loads((out / "run.json").read_text(encoding="utf-8"))["timings"]
+    assert {"suggestions", "sheets", "outputs", "map"} <= set(timings)
+
+
+def test_sheets_flag_is_checked_before_any_input_is_read(tmp_path, capsys):
+    from classify.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "o"), "--sheets", "province"]) == 2
+    err = capsys.readouterr().err
+    assert "--sheets" in err and "county=NAME" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_run_with_one_county_in_scope(tmp_path, capsys):
+    from classify.cli import main
+
+    out = tmp_path / "o"
+    assert main(["demo", "--out", str(out), "--sheets", "county=连州市", "--draws", "0",
+                 "--static", "none"]) == 0
+    towns = pd.read_csv(out / "towns.csv", dtype={"town_code": str}, encoding="utf-8-sig")
+    made = sorted(p.stem for p in (out / "suggestions").glob("4*.html"))
+    want = sorted(f"{c}_{t}" for c, t in towns.loc[towns["county"] == "连州市",
+                                                    ["town_code", "town"]].to_numpy())
+    assert made == want and len(made) < len(towns)
+    said = json.loads((out / "run.json").read_text(encoding="utf-8"))["log"]
+    assert any("towntype sheets" in line and "--county" in line for line in said)
