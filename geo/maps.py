@@ -885,7 +885,7 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         "meta": {"basemap": bm.name, "display_datum": bm.datum, "data_datum": datum},
         "i18n": {key: t(key) for key in ("layers", "counties", "labels", "search",
                                          "not_found", "fullscreen", "suggestions",
-                                         "no_data", "no_row", "missing")},
+                                         "no_sheet", "no_data", "no_row", "missing")},
     })
     meta_line = " · ".join([
         f"{t('basemap')}: {t('basemap_' + bm.name)}",
@@ -999,6 +999,8 @@ def _attribute_payload(towns, t, lang: str, indicators) -> dict:
         sheets = _text(towns, "sheet").replace(_BLANK)
         joined = towns["no_data_reason"].isna() if "no_data_reason" in towns.columns \
             else pd.Series(True, index=towns.index)
+        if "has_sheet" in towns.columns:    # not written (``--sheets``): no dead link
+            sheets = sheets.where(towns["has_sheet"].fillna(False).astype(bool), "")
         # only when some differ from the code (the usual file name): 40,000 names saved
         if (sheets[joined] != codes[joined]).any():
             props["sheet"] = sheets.tolist()

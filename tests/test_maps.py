@@ -567,3 +567,16 @@ def test_sheet_names_are_stored_only_when_they_are_not_the_codes():
     other = towns.assign(sheet=list(towns["town_code"][:5]) + ["unknown_1"])
     data = payload(town_map(other, palette=PALETTE, title="t", suggestion_links=True))
     assert data["props"]["sheet"][5] == "unknown_1"
+
+
+def test_a_town_without_a_written_sheet_gets_no_link_but_the_command_that_makes_it():
+    # --sheets county=… (or a national run): only some sheets exist; no dead links
+    towns = six_towns()
+    names = [f"{c}_{n}" for c, n in zip(towns["town_code"], towns["town"])]
+    made = [True, True, False, True, False, True]
+    m = town_map(towns.assign(sheet=names, has_sheet=made), palette=PALETTE, title="t",
+                 suggestion_links=True)
+    data = payload(m)
+    assert data["props"]["sheet"] == [n if ok else "" for n, ok in zip(names, made)]
+    assert "towntype sheets" in data["i18n"]["no_sheet"]
+    assert "{county}" in data["i18n"]["no_sheet"]

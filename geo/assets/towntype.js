@@ -351,6 +351,9 @@
     if (d.links && sheet) {   // a town without a sheet gets no link
       html += "<a class='tt-link' href='" + esc(d.links.replace("{town_code}", sheet)) +
         "'>" + esc(d.i18n.suggestions) + "</a>";
+    } else if (d.links && !reason) {   // a town whose sheet was not made (--sheets)
+      html += "<p class='tt-nosheet'>" + esc(d.i18n.no_sheet.replace("{county}", c || "")) +
+        "</p>";
     }
     return html + "</div>";
   };
