@@ -353,17 +353,6 @@ def test_a_symlinked_out_keeps_its_link_and_gets_the_new_results(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
 
 
-def test_sheet_rows_write_formula_like_text_as_inline_text():
-    from classify.xlsx import Sheet
-
-    sheet = Sheet("s", ["name", "mixed", "n"])
-    xml = sheet.rows_xml([["=HYPERLINK(\"http://x\")", "=1+1", -1.5],
-                          ["@SUM(A1)", 2.0, None]], 2, [0, 0, 0])
-    assert "<f>" not in xml and "<f " not in xml
-    assert xml.count('t="inlineStr"') == 3
-    assert '<c r="C2"><v>-1.5</v></c>' in xml and '<c r="B3"><v>2</v></c>' in xml
-
-
 def test_what_a_killed_run_left_beside_out_is_swept(tmp_path):
     import os
     import subprocess
