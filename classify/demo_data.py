@@ -30,15 +30,18 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from classify.config import load_system
+from geo.approximate import township_units
 from geo.errors import InputError, TowntypeError
 
 __all__ = ["HEADERS", "KEY_HEADERS", "generate_demo_indicators", "demo_towns",
@@ -362,9 +365,7 @@ def demo_towns(boundaries_path, *, towns_path=None, counties_path=None) -> pd.Da
     counties_path : path, optional
         County outlines; default the ``<city>_counties.geojson`` beside the boundaries.
     """
-    import geopandas as gpd
 
-    from geo.approximate import township_units
 
     bpath = Path(boundaries_path)
     towns_path, counties_path = _default_paths(bpath, towns_path, counties_path)
@@ -415,7 +416,6 @@ def write_demo_indicators(boundaries_path, out_csv, *, seed: int = 2023, towns_p
     The bytes depend only on the inputs and the seed.  Returns the number of rows, how
     many have a boundary, and the paths written.
     """
-    import hashlib
 
     bpath = Path(boundaries_path)
     towns = demo_towns(bpath, towns_path=towns_path, counties_path=counties_path)

@@ -32,10 +32,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -139,7 +140,6 @@ def _merger(x: pd.DataFrame, keys: pd.DataFrame, boundaries: Path | None) -> tup
     peers = keys.index[(keys["county"] == county) & (keys.index != small)]
     target = None
     if boundaries is not None and Path(boundaries).is_file():
-        import geopandas as gpd
         g = gpd.read_file(boundaries, engine="pyogrio").set_index("town_code")
         code = keys.at[small, "town_code"]
         if code in g.index:
@@ -275,8 +275,8 @@ def demo_years(out: str | Path, *, log=lambda msg: None, **options) -> dict:
     Writes ``out/year1``, ``out/year2`` (with ``year2_input/``: the generated table and
     crosswalk) and ``out/compare``; returns the two run results and the comparison.
     """
-    from dataclasses import replace
 
+    # here, not at the top: classify.pipeline imports this module (YEAR2_TABLE)
     from classify.compare import compare_runs
     from classify.pipeline import demo_options, run_pipeline
 

@@ -43,9 +43,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from classify.bundled import data_dir
 from classify.errors import ConfigError
+from classify.levels import rekey_table, unit_resolver
+from classify.outputs import write_csv
 from geo.errors import InputError
 from geo.published import PublishedNames, Resolution, load_county_aliases
+from geo.tables import read_table
 
 __all__ = ["Designation", "Registry", "load_registry", "read_designations",
            "assess_designations", "apply_designations", "DesignationResult", "LEVELS",
@@ -260,9 +264,7 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
     InputError
         No designation column, or no column for the town (code, name, or "as published").
     """
-    from geo.tables import read_table
 
-    from classify.levels import rekey_table, unit_resolver
 
     path = Path(path)
     table = read_table(path, sheet=sheet, encoding=encoding)
@@ -661,7 +663,6 @@ def demo_designations(root: Path) -> tuple[Path, ...]:
 def default_aliases() -> Path | None:
     """The bundled county alias list (``data/designations/county_aliases.csv``), if
     present."""
-    from classify.bundled import data_dir
 
     try:
         path = data_dir() / ALIASES
@@ -672,7 +673,6 @@ def default_aliases() -> Path | None:
 
 def write_designations(result: DesignationResult | None, out: str | Path) -> list[Path]:
     """``designations_report.csv`` and ``designations.csv`` (nothing without a result)."""
-    from classify.outputs import write_csv
 
     if result is None:
         return []

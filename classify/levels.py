@@ -35,7 +35,10 @@ from typing import TYPE_CHECKING
 from classify.errors import ConfigError
 from geo.errors import InputError
 
-if TYPE_CHECKING:      # the registry is read by the CLI parser: no pandas at import
+# The registry is read by the CLI parser (`towntype --help`): no pandas at import, so
+# pandas, geo.codes, geo.tables and classify.scoring (all load pandas) are imported in
+# the functions that use them.
+if TYPE_CHECKING:
     import pandas as pd
 
     from geo.codes import UnitKeys

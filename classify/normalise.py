@@ -27,6 +27,8 @@ column whose range is float noise, below 1e-9 of its values' size).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -236,7 +238,6 @@ class _quiet:
     """Silence numpy's 'mean of empty slice' for all-missing columns."""
 
     def __enter__(self):
-        import warnings
         self._w = warnings.catch_warnings()
         self._w.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)

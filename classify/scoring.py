@@ -43,7 +43,8 @@ from sklearn.utils.validation import check_is_fitted
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from geo.errors import InputWarning
-from classify.normalise import BOUNDED, MinMaxNormaliser, OutlierTreatment, get_normaliser
+from classify.normalise import (BOUNDED, MIN_VALUES_FOR_OUTLIERS, MinMaxNormaliser,
+                                OutlierTreatment, get_normaliser)
 from classify.weighting import get_weighter
 
 __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
@@ -342,7 +343,7 @@ def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: 
     if treatment is not None and len(treatment) and "skipped" in treatment.columns:
         skipped = treatment[treatment["skipped"].astype(str) != ""]
         if len(skipped):
-            from classify.normalise import MIN_VALUES_FOR_OUTLIERS as m
+            m = MIN_VALUES_FOR_OUTLIERS
             out.append((f"样本少于 {m} 个镇街，未做离群值处理（outlier treatment skipped: fewer "
                         f"than {m} values）：{len(skipped)} 个指标按原值计分",
                         f"outlier treatment (winsorisation) skipped: fewer than {m} values "

@@ -23,6 +23,8 @@ Example
 from __future__ import annotations
 
 import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -426,7 +428,6 @@ def _map_threads(fn, items, threads: int) -> None:
         for item in items:
             fn(item)
         return
-    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for _ in pool.map(fn, items):
@@ -457,7 +458,6 @@ def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
 
 def _summary(ranks, composite, index) -> pd.DataFrame:
     """Rank percentiles (observed ranks: ``inverted_cdf``) and composite percentiles."""
-    import warnings
 
     out = pd.DataFrame(index=index)
     # towns with no rank in any draw (no composite; no county) are left out of the

@@ -23,12 +23,17 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pypinyin import lazy_pinyin
+from pyproj import Transformer
 from shapely.geometry import MultiPolygon, mapping
 
+from geo.datum import to_wgs84
 from geo.errors import InputError, TowntypeError
+from geo.seats import match_seats
 
 __all__ = ["approximate_boundaries", "main", "rebuild_demo_boundaries", "township_units"]
 
@@ -87,7 +92,6 @@ def _county_cells(county_geom, xy: np.ndarray) -> list:
     """
     if len(xy) == 1:
         return [county_geom]
-    from pyproj import Transformer
 
     crs = _local_crs(county_geom)
     fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
@@ -160,7 +164,6 @@ def approximate_boundaries(seats, counties):
     geo.errors.InputError
         When two towns of one county share a seat point, or a seat's county is missing.
     """
-    import geopandas as gpd
 
     if counties.crs is not None and counties.crs.to_epsg() != 4326:
         counties = counties.to_crs(4326)
@@ -244,7 +247,6 @@ def _snap(geom):
 
 
 def _city_stem(city: str, city_code: str) -> str:
-    from pypinyin import lazy_pinyin
 
     base = city[:-1] if city.endswith("市") else city
     stem = "".join(lazy_pinyin(base)).lower()
@@ -261,9 +263,7 @@ def _sha256(path: Path) -> str:
 
 
 def _read_inputs(counties_path, towns_path, places_path, city_code, counties_datum):
-    import geopandas as gpd
 
-    from geo.datum import to_wgs84
 
     counties = gpd.read_file(counties_path)
     if "county_code" not in counties.columns:
@@ -300,7 +300,6 @@ def rebuild_demo_boundaries(counties_path, towns_path, places_path, out_dir, *,
     dict
         Counts (``towns``, ``matched``, ``unmatched``, ``ambiguous``) and the paths written.
     """
-    from geo.seats import match_seats
 
     counties, towns, places = _read_inputs(counties_path, towns_path, places_path,
                                            city_code, counties_datum)

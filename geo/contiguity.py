@@ -21,6 +21,8 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from libpysal import weights
+from libpysal.weights import W
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -43,7 +45,6 @@ def _metric(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
 
 
 def _libpysal_neighbors(geoms: gpd.GeoSeries, kind: str) -> dict[int, list[int]]:
-    from libpysal import weights
 
     cls = weights.Queen if kind == "queen" else weights.Rook
     sub = gpd.GeoDataFrame(geometry=geoms.reset_index(drop=True))
@@ -145,7 +146,6 @@ def contiguity_weights(geometry, *, kind: str = "queen", groups=None, report: bo
     links : DataFrame (``i``, ``j``, ``reason``, ``distance``), only with ``report=True``
         ``reason`` is ``island``, ``component`` or ``no geometry``.
     """
-    from libpysal.weights import W
 
     if kind not in KINDS:
         raise ValueError(f"unknown contiguity kind {kind!r}; use one of {', '.join(KINDS)}")

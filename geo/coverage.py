@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import shapely
 
 from geo.errors import InputWarning
 
@@ -53,7 +54,6 @@ class DisplayCoverage:
         do not fit their neighbours, the whole coverage is cleaned.
         Raises ``shapely.errors.GEOSException`` when GEOS cannot clean them.
         """
-        import shapely
 
         if self._clean is None:
             arr = self.geoms
@@ -80,7 +80,6 @@ class DisplayCoverage:
         (with an :class:`~geo.errors.InputWarning`: shared edges may show hairline gaps).
         A polygon never vanishes: one simplified away keeps its own geometry.
         """
-        import shapely
 
         if tolerance <= 0:
             return self.geoms
@@ -124,7 +123,6 @@ def drop_specks(geoms, min_area: float) -> np.ndarray:
     """Drop polygon parts smaller than ``min_area`` (square degrees) from multi-part
     geometries — clipping slivers a pixel could not show; a town keeps its largest part.
     """
-    import shapely
 
     arr = np.asarray(geoms, dtype=object)
     parts, owner = shapely.get_parts(arr, return_index=True)

@@ -23,8 +23,10 @@ from functools import lru_cache
 
 import numpy as np
 from pyproj import CRS, Transformer
+from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_crs_info
 
+from geo.codes import county_name
 from geo.errors import InputError
 
 __all__ = ["CRSDecision", "resolve_crs", "infer_crs", "region_of_codes", "gk_crs",
@@ -153,7 +155,6 @@ def region_of_codes(codes) -> tuple[tuple[float, float, float, float], str]:
         arr = np.array(known)
         box = (arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())
         if len(counties) == 1:
-            from geo.codes import county_name
 
             return box, f"county {counties[0]} ({county_name(counties[0]) or '?'})"
         return box, f"the {len(counties)} counties of the town codes"
@@ -334,7 +335,6 @@ def transformation_note(crs: CRS, lonlat_bounds=None) -> tuple[str, str]:
 
     ``lonlat_bounds`` lets PROJ pick the operation valid for the data's area.
     """
-    from pyproj.aoi import AreaOfInterest
 
     if crs.is_geographic and crs.equals(CRS.from_epsg(4326)):
         return "none", "no transformation"

@@ -40,7 +40,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
 from geo.errors import InputError
 
@@ -259,8 +261,6 @@ def convert_geoseries(data, src: str, dst: str):
         For an unknown datum, or when the data carry a projected CRS (the shifted datums
         are defined on longitude/latitude; reproject to EPSG:4326 first).
     """
-    import geopandas as gpd
-    import shapely
 
     s, d = _datum(src, "source"), _datum(dst, "target")
     geoms = data.geometry if isinstance(data, gpd.GeoDataFrame) else data

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -193,7 +194,6 @@ def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
         ``kind`` (overlap / gap), ``features`` (";"-joined labels), ``area_km2``,
         ``lon``, ``lat`` (a point inside it, EPSG:4326).
     """
-    import geopandas as gpd
 
     labels = list(labels) if labels is not None else [str(i) for i in range(len(gdf))]
     ea = equal_area_crs(gdf)

@@ -32,16 +32,20 @@ codes (:mod:`geo.divisions`, all of China) where the inputs have none.
 
 from __future__ import annotations
 
+import difflib
 import io
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.codes import TOWN_KEYS, CodeError, UnitKeys, normalise_code
+from geo.codes import TOWN_KEYS, CodeError, UnitKeys, division_name, normalise_code
+from geo.encoding import detect_bytes
 from geo.errors import InputError
 from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
-from geo.tables import ParsedTable, find_key_columns
+from geo.tables import (_KIND_NAMES, ParsedTable, _open_xlsx, check_file, file_kind,
+                        find_key_columns)
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
            "indicator_totals", "joined_status",
@@ -135,7 +139,6 @@ def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFr
     parent (a county's city and province), from the code prefixes ``unit.ancestors``.
     A key that stays unknown is None.
     """
-    from geo.codes import division_name
 
     a1, a2 = unit.ancestors
     codes = keys["town_code"].tolist()
@@ -242,8 +245,6 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
 
 
 def _crosswalk_frame(path: Path) -> pd.DataFrame:
-    from geo.encoding import detect_bytes
-    from geo.tables import _KIND_NAMES, _open_xlsx, check_file, file_kind
 
     check_file(path, flag="--crosswalk")
     kind = file_kind(path)
@@ -333,7 +334,6 @@ class _Matcher:
 
     def close_names(self, town, n: int = 3) -> list[str]:
         """Boundary names similar to ``town`` (a hint for typos), best first."""
-        import difflib
 
         if not town:
             return []
@@ -441,7 +441,6 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         aside or dissolved; ``source_row`` = its 0-based feature number), table row and
         excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
     """
-    import geopandas as gpd
 
     if isinstance(table, pd.DataFrame):
         table = _wrap_frame(table)

@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import json
 import re
 import warnings
@@ -35,10 +36,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from pypinyin import lazy_pinyin
 
 from geo.coverage import DisplayCoverage, drop_specks, simplify_coverage
+from geo.datum import convert_geoseries
 from geo.errors import InputError, TowntypeError
 
 __all__ = [
@@ -67,6 +72,13 @@ _NO_DATA = "#d9d9d9"
 _CLUSTER_COLOURS = ("#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69",
                     "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#1b9e77", "#d95f02")
 _SEQUENTIAL = {"composite": "YlOrRd", "score": "YlGnBu"}
+
+
+def _heavy(name: str):
+    """folium, matplotlib, mapclassify (it loads matplotlib) or :mod:`geo.mapelements` (it
+    loads folium), imported when first drawn: ``import towntype`` loads this module and must
+    not load them (STYLE.md)."""
+    return importlib.import_module(name)
 
 
 # --------------------------------------------------------------------------- basemaps
@@ -127,7 +139,7 @@ class _Quantiles(_Scheme):
     label_key = "scheme_quantiles"
 
     def bins(self, y, k, breaks):
-        import mapclassify
+        mapclassify = _heavy("mapclassify")
         return np.asarray(mapclassify.Quantiles(y, k=k).bins, dtype=float)
 
 
@@ -135,7 +147,7 @@ class _EqualInterval(_Scheme):
     label_key = "scheme_equal_interval"
 
     def bins(self, y, k, breaks):
-        import mapclassify
+        mapclassify = _heavy("mapclassify")
         return np.asarray(mapclassify.EqualInterval(y, k=k).bins, dtype=float)
 
 
@@ -147,7 +159,7 @@ class _FisherJenks(_Scheme):
     max_n = 2000
 
     def bins(self, y, k, breaks):
-        import mapclassify
+        mapclassify = _heavy("mapclassify")
         sample = np.sort(y)
         if sample.size > self.max_n:
             sample = sample[np.linspace(0, sample.size - 1, self.max_n).round().astype(int)]
@@ -349,7 +361,7 @@ def _layer_numeric(towns, spec, ctx) -> tuple:
     if breaks is not None and spec.scheme is None:
         scheme = "user"
     bins, classes = classify_values(values, scheme, k, breaks)
-    import matplotlib as mpl
+    mpl = _heavy("matplotlib")
     cmap = mpl.colormaps[_SEQUENTIAL["composite" if column == "composite" else "score"]]
     colours = [mpl.colors.to_hex(cmap(x)) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
@@ -454,7 +466,7 @@ def _layer_change(towns, spec, ctx) -> tuple:
 
 def _layer_composite_change(towns, spec, ctx) -> tuple:
     """Composite change (column ``composite_change``), diverging classes around 0."""
-    import matplotlib as mpl
+    mpl = _heavy("matplotlib")
 
     values = pd.to_numeric(towns["composite_change"], errors="raise").to_numpy(dtype=float)
     bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
@@ -519,7 +531,6 @@ def encode_geometries(geoms, precision: int = 5) -> list:
     >>> encode_geometries([box(0, 0, 0.001, 0.002)], precision=3)
     [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
     """
-    import shapely
 
     arr = np.asarray(geoms, dtype=object)
     parts, part_geom = shapely.get_parts(arr, return_index=True)
@@ -563,7 +574,6 @@ def encode_geometries(geoms, precision: int = 5) -> list:
 
 def _label_zoom(geoms) -> int:
     """Smallest web-map zoom at which a median town is about 60 px wide."""
-    import shapely
 
     b = shapely.bounds(np.asarray(geoms, dtype=object))
     width = float(np.nanmedian(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
@@ -598,7 +608,6 @@ def _translator(lang: str, wording: Callable[[str], str] | None = None):
 def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """Full pinyin and initials of each name, for search (``连州镇`` → ``lianzhouzhen``,
     ``lzz``)."""
-    from pypinyin import lazy_pinyin
 
     if len(names) == 0:
         return [], []
@@ -726,7 +735,6 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
 
 # --------------------------------------------------------------------------- the map
 def _check_towns(towns) -> None:
-    import geopandas as gpd
 
     if not isinstance(towns, gpd.GeoDataFrame) or towns.geometry is None:
         raise InputError("town_map needs a GeoDataFrame of town polygons (got "
@@ -760,7 +768,6 @@ def _check_towns(towns) -> None:
 def _display_geometry(gdf, datum: str, display: str):
     if datum == display:
         return gdf.geometry
-    from geo.datum import convert_geoseries
     return convert_geoseries(gdf.geometry, datum, display)
 
 
@@ -906,7 +913,6 @@ def _with_unjoined(towns, unjoined, t):
     """``towns`` followed by the boundary features without a table row (no category)."""
     if unjoined is None or len(unjoined) == 0:
         return towns
-    import geopandas as gpd
 
     if not isinstance(unjoined, gpd.GeoDataFrame):
         raise InputError("unjoined must be a GeoDataFrame of boundary features (got "
@@ -945,7 +951,6 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
     The shift (GCJ-02 for Gaode tiles) moves shared vertices alike, so a coverage
     simplified before it stays a coverage after it.
     """
-    import shapely
 
     geoms = coverage.geoms
     label_zoom = _label_zoom(geoms)
@@ -981,9 +986,7 @@ def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
     """Geometries moved from the data's datum to the display datum (as given if equal)."""
     if datum == display:
         return geoms
-    import geopandas as gpd
 
-    from geo.datum import convert_geoseries
     return convert_geoseries(gpd.GeoSeries(geoms, crs=4326), datum, display).to_numpy()
 
 
@@ -1014,9 +1017,8 @@ def _attribute_payload(towns, t, lang: str, indicators) -> dict:
 
 def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, **info):
     """The folium map: inlined assets, tiles, the town layer and its controls."""
-    import folium
-
-    from geo import mapelements as me
+    folium = _heavy("folium")
+    me = _heavy("geo.mapelements")
 
     (miny, minx), (maxy, maxx) = data["bounds"]
     m = me.OfflineMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8,

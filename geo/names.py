@@ -23,6 +23,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from opencc import OpenCC
+
 __all__ = ["to_simplified", "normalise_name", "name_key", "names_compatible",
            "normalise_county", "county_name_key", "NAME_KEYS"]
 
@@ -42,7 +44,6 @@ _MARKS = re.compile(r"(?:[*＊※#△▲☆★]|[\u2460-\u2473]|[\u00b9\u00b2\u0
 
 @lru_cache(maxsize=1)
 def _converter():
-    from opencc import OpenCC  # opencc-python-reimplemented
 
     return OpenCC("t2s")
 

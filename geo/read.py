@@ -23,20 +23,28 @@ that apply to you before publishing.
 from __future__ import annotations
 
 import re
+import tempfile
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
-from geo.codes import TOWN_KEYS, CodeError, UnitKeys, normalise_code
-from geo.encoding import check_text, dbf_encoding, normalise_encoding_name
+from geo.codes import (TOWN_KEYS, CodeError, UnitKeys, check_code_type, division_name,
+                       normalise_code)
+from geo.crs import region_of_codes, resolve_crs, transformation_note, _to_lonlat_bounds
+from geo.datum import DATUMS, convert_geoseries
+from geo.encoding import check_text, dbf_encoding, normalise_encoding_name, trim_truncated
 from geo.errors import DatumWarning, InputError, InputWarning
+from geo.geometry import (areas_km2, dissolve_by_code, drop_zm, gaps_and_overlaps, label_points,
+                          repair)
 from geo.names import normalise_name
 from geo.shapefile import check_shapefile
-from geo.tables import KEY_HEADERS, check_file
+from geo.tables import KEY_HEADERS, check_file, find_key_columns
 
 __all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS",
            "SET_ASIDE_COLUMNS"]
@@ -105,7 +113,6 @@ def boundary_key_columns(columns, unit: UnitKeys = TOWN_KEYS) -> dict:
     ``unit`` (another level's keys, :class:`geo.codes.UnitKeys`): its header texts are
     tried first; with ``only_headers`` no town field name is tried.
     """
-    from geo.tables import find_key_columns
 
     if unit.only_headers:
         wanted = {k: {str(n).lower() for n in v} for k, v in unit.headers.items()}
@@ -127,7 +134,6 @@ def boundary_key_columns(columns, unit: UnitKeys = TOWN_KEYS) -> dict:
 
 
 def _choose_layer(path: Path, layer, report: BoundaryReport):
-    import pyogrio
 
     try:
         layers = pyogrio.list_layers(path)
@@ -161,7 +167,6 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
 
 
 def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=None):
-    import pyogrio
 
     driver = _SUFFIXES.get(path.suffix.lower())
     report.driver = driver
@@ -218,7 +223,6 @@ def _check_shapes(gdf, types: np.ndarray, path: Path) -> None:
 
 
 def _pyogrio_read(path: Path, layer, encoding):
-    import pyogrio
 
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
@@ -229,7 +233,6 @@ def _pyogrio_read(path: Path, layer, encoding):
 
 
 def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
-    from geo.encoding import trim_truncated
 
     cut_values: list[str] = []
 
@@ -300,7 +303,6 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TO
         out["county_code"] = pd.Series([c[:parent] if c else None for c in out["town_code"]],
                                        index=out.index, dtype=object)
     if "county_code" in out.columns:
-        from geo.codes import division_name
 
         filled = [n if isinstance(n, str) and n
                   else division_name(c[:parent]) if isinstance(c, str) else None for n, c in zip(
@@ -316,7 +318,6 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TO
 
 
 def _check_types(gdf, report: BoundaryReport) -> None:
-    from geo.codes import check_code_type
 
     if "town_code" not in gdf.columns or "town" not in gdf.columns:
         return
@@ -356,7 +357,6 @@ def _swap_xy(geoms):
 
 
 def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
-    from geo.crs import region_of_codes, resolve_crs, transformation_note, _to_lonlat_bounds
 
     bounds = tuple(float(v) for v in gdf.total_bounds)
     codes = gdf["town_code"].tolist() if "town_code" in gdf.columns else []
@@ -382,7 +382,6 @@ def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
 
 
 def _apply_datum(out, original, path: Path, datum: str, report: BoundaryReport):
-    from geo.datum import DATUMS, convert_geoseries
 
     key = str(datum).strip().lower().replace("-", "").replace("_", "")
     if key not in DATUMS:
@@ -420,8 +419,6 @@ def _shifted_hint(gdf, path: Path) -> str | None:
 
 
 def _geometry_steps(gdf, report: BoundaryReport):
-    from geo.geometry import (areas_km2, dissolve_by_code, drop_zm, gaps_and_overlaps,
-                              label_points, repair)
 
     geoms, n_z = drop_zm(np.asarray(gdf.geometry.values))
     out = gdf.copy()
@@ -674,8 +671,6 @@ def _member_name(info) -> str:
 
 def _read_zip(path: Path, **kwargs):
     """A zipped boundary file: extract to a temporary folder and read the one file in it."""
-    import tempfile
-    import zipfile
 
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path) as zf:
         for info in zf.infolist():

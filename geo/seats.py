@@ -26,10 +26,13 @@ import itertools
 import re
 import unicodedata
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pypinyin import Style, pinyin
 
+from geo.datum import to_wgs84
 from geo.errors import InputError
 
 __all__ = ["match_seats", "normalise_place_name", "strip_town_suffix", "town_readings"]
@@ -76,7 +79,6 @@ def town_readings(name: str) -> list[str]:
     Readings are lower case, with apostrophes as in standard orthography; ``ü`` is given
     both as ``u`` and ``v`` spellings, as romanised gazetteers use either.
     """
-    from pypinyin import Style, pinyin
 
     base = strip_town_suffix(name)
     per_char = pinyin(base, style=Style.NORMAL, heteronym=True, errors="ignore")
@@ -134,7 +136,6 @@ def _prepare_places(places: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepare_counties(counties, counties_datum: str) -> dict[str, tuple[str, object]]:
-    from geo.datum import to_wgs84
 
     _require(counties, ["county_code", "geometry"], "counties")
     if counties.crs is not None and not counties.crs.is_geographic:
@@ -190,7 +191,6 @@ def match_seats(towns: pd.DataFrame, places: pd.DataFrame, counties, *,
     unmatched : DataFrame
         Every town without a seat, with the ``readings`` tried and a ``reason``.
     """
-    import geopandas as gpd
 
     _require(towns, ["town_code", "town", "county_code"], "towns")
     pl = _prepare_places(places)

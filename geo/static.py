@@ -16,13 +16,19 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import logging
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
 
 from geo.errors import InputError, TowntypeError
 
@@ -45,6 +51,12 @@ SYSTEM_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
 _PACKAGED = ("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc", "Noto Sans CJK SC")
 
 
+def _heavy(name: str):
+    """A matplotlib module, imported when a map is first drawn: ``import towntype`` loads
+    this module and must not load matplotlib (STYLE.md)."""
+    return importlib.import_module(name)
+
+
 @lru_cache(maxsize=1)
 def cjk_font() -> tuple[str, str]:
     """Register and return ``(family, path)`` of the CJK font used for static maps.
@@ -54,7 +66,7 @@ def cjk_font() -> tuple[str, str]:
     geo.errors.TowntypeError
         If neither the ``manimgx-fonts-cjk`` package nor a system CJK font is installed.
     """
-    from matplotlib import font_manager as fm
+    fm = _heavy("matplotlib.font_manager")
 
     package, filename, family = _PACKAGED
     try:
@@ -80,7 +92,7 @@ def _nice_length(span_m: float) -> float:
 
 
 def _scale_bar(ax, x0: float, y0: float, length: float, font: str) -> None:
-    from matplotlib.patches import Rectangle
+    Rectangle = _heavy("matplotlib.patches").Rectangle
 
     h = length / 25
     for i in range(2):
@@ -110,7 +122,7 @@ def _keys(towns, by: str) -> np.ndarray:
 
 
 def _legend_entries(towns, palette, lang: str, by: str):
-    from matplotlib.patches import Patch
+    Patch = _heavy("matplotlib.patches").Patch
 
     keys = _keys(towns, by)
     handles, colours = [], {}
@@ -245,7 +257,6 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     ``legend``, ``footer``, ``towns`` (the fills) and ``label`` (town names); the towns'
     projected polygons are in ``fig.towntype_towns`` (data coordinates of the map axes).
     """
-    import shapely
 
     if by not in towns.columns:
         raise InputError(f"static map needs column {by!r}", column=by)
@@ -292,7 +303,7 @@ NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 def _rc(font: str, fmt: str):
     """Settings every static map is drawn and saved under (CJK font, embedded glyphs)."""
-    import matplotlib
+    matplotlib = _heavy("matplotlib")
 
     return matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
                                   "pdf.fonttype": 42 if fmt == "pdf" else 3,
@@ -303,7 +314,6 @@ def _rc(font: str, fmt: str):
 def _print_tolerance(towns, crs) -> float:
     """A quarter of a pixel at :data:`PRINT_DPI` across the map's axes, in metres of
     ``crs`` (the extent from the corners of each town's box: cheap, and close enough)."""
-    from pyproj import Transformer
 
     b = towns.geometry.bounds.to_numpy()
     x, y = Transformer.from_crs(towns.crs, crs, always_xy=True).transform(
@@ -313,7 +323,6 @@ def _print_tolerance(towns, crs) -> float:
 
 
 def _to_crs(geoms, src, dst) -> np.ndarray:
-    import geopandas as gpd
 
     return gpd.GeoSeries(geoms, crs=src).to_crs(dst).to_numpy()
 
@@ -327,7 +336,6 @@ def _town_rings(geoms, grid: float):
     a pixel and dropped.  Returns ``(xy, ring, first, owner)``: coordinates, ring number
     and ring start of each vertex, and the geometry each ring belongs to.
     """
-    import shapely
 
     parts, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
@@ -343,7 +351,7 @@ def _town_rings(geoms, grid: float):
 
 def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
     """One compound path per group of rings (a colour)."""
-    from matplotlib.path import Path as MPath
+    MPath = _heavy("matplotlib.path").Path
 
     codes = np.full(len(xy), MPath.LINETO, dtype=MPath.code_type)
     codes[first] = MPath.MOVETO
@@ -357,8 +365,7 @@ def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
 def _outline_path(xy, ring, first):
     """Every town edge once: a segment two neighbours share is drawn by the first only
     (stroking it twice would double its antialiased pixels and pale the map)."""
-    import pandas as pd
-    from matplotlib.path import Path as MPath
+    MPath = _heavy("matplotlib.path").Path
 
     last = np.r_[first[1:], True]
     start = np.flatnonzero(~last)                      # segment i runs from i to i + 1
@@ -377,7 +384,6 @@ def _outline_path(xy, ring, first):
 def _tokens(text: str) -> list[str]:
     """Break opportunities of ``text``: each CJK character alone, Latin words with their
     trailing space."""
-    import re
 
     return re.findall(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.", text)
 
@@ -424,11 +430,9 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
     (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
     arrow), the legend in a band of its own under the map (never over a town) and the
     footer (sources, projection)."""
-    import geopandas as gpd
-    import shapely
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import PathCollection
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = _heavy("matplotlib.backends.backend_agg").FigureCanvasAgg
+    PathCollection = _heavy("matplotlib.collections").PathCollection
+    Figure = _heavy("matplotlib.figure").Figure
 
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     keys = list(colours)
@@ -515,8 +519,7 @@ LABEL_POINTS = 6.5
 def _town_labels(ax, renderer, proj, towns, font) -> None:
     """Town names with a white halo (county lines do not cross the letters), largest
     town first; a name that would overlap one already written is left out."""
-    import shapely
-    from matplotlib import patheffects
+    patheffects = _heavy("matplotlib.patheffects")
 
     halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
     pts = shapely.get_coordinates(shapely.point_on_surface(proj))

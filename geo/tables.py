@@ -21,16 +21,21 @@ import math
 import re
 import unicodedata
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
+import xlrd
 from openpyxl.utils import get_column_letter
 
-from geo.codes import CodeError, code_digits, normalise_code, parse_codes, read_codes
+from geo.codes import (CodeError, check_code_type, code_digits, normalise_code, parse_codes,
+                       read_codes)
 from geo.encoding import check_text, detect_bytes, normalise_encoding_name
 from geo.errors import InputError, InputWarning
+from geo.names import normalise_county
 from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
@@ -216,7 +221,6 @@ def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
 def _open_xlsx(path: Path, *, data_only: bool):
     """openpyxl's workbook, opened from a file object (openpyxl refuses a workbook whose
     name ends in .xls even when it is an .xlsx inside); damage is an InputError."""
-    import openpyxl
 
     try:
         with open(path, "rb") as fh:
@@ -246,7 +250,6 @@ def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
 
 
 def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
-    import xlrd
 
     try:
         book = xlrd.open_workbook(str(path), formatting_info=True)
@@ -450,7 +453,6 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         # "其中：工业" is a part of the row above; 其中口乡 (a town with a code) is not
         if key.startswith("其中") and (key[2:3] in ":：、,，" or not _looks_code(code_text)):
             return "sub_item", f"sub-item row ({text}): part of the row above"
-    from geo.names import normalise_county
 
     if county_table:
         return "data", ""
@@ -613,7 +615,6 @@ def file_kind(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if head.startswith(b"PK\x03\x04"):
-        import zipfile
 
         try:
             with zipfile.ZipFile(path) as zf:
@@ -706,7 +707,6 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
     name_c = col_of.get(keys["name"])
     code_c = col_of.get(keys["code"])
     county_c = col_of.get(keys["county"])
-    from geo.names import normalise_county
 
     counties = {normalise_county(r[county_c]) for r in rows[layout["first_data"]:]
                 if county_c is not None and r[county_c]}
@@ -846,7 +846,6 @@ def _ambiguous_cells(path, name, unit, ambiguous, data_idx) -> None:
 
 
 def _code_type_messages(table: ParsedTable) -> list[str]:
-    from geo.codes import check_code_type
 
     code, name = table.keys.get("code"), table.keys.get("name")
     if code is None or name is None:
