@@ -44,7 +44,7 @@ from geo.geometry import (areas_km2, dissolve_by_code, drop_zm, gaps_and_overlap
                           repair)
 from geo.names import normalise_name
 from geo.shapefile import check_shapefile
-from geo.tables import KEY_HEADERS, check_file, find_key_columns
+from geo.tables import check_file, find_key_columns
 
 __all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS",
            "SET_ASIDE_COLUMNS"]
