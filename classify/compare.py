@@ -62,9 +62,11 @@ from __future__ import annotations
 
 import json
 import time
+from html import escape
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -73,6 +75,8 @@ from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
 from classify.scoring import ScoreModel, aggregate
 from geo.errors import InputError
+from geo.maps import save_map, town_map
+from geo.static import cjk_font
 
 __all__ = ["compare_runs", "CompareResult", "read_run", "decompose", "transition_matrix",
            "last_year", "TIERS", "STABLE", "CHANGE_CLASSES"]
@@ -553,10 +557,10 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
 
 # ------------------------------------------------------------------------------ writing
 def _matrix_png(matrix: pd.DataFrame, path: Path, title: str) -> Path:
+    # matplotlib only when a chart is drawn: `import towntype` must not load it (STYLE.md)
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
-    from geo.static import cjk_font
 
     font = FontProperties(fname=cjk_font()[1])    # by file: no family lookup
     fig = Figure(figsize=(1.6 + 1.3 * matrix.shape[1], 1.2 + 0.7 * matrix.shape[0]), dpi=120)
@@ -578,8 +582,6 @@ def _matrix_png(matrix: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def _matrix_html(matrix: pd.DataFrame, path: Path, title: str, notes: list[str]) -> Path:
-    from html import escape
-
     top = max(int(matrix.to_numpy().max()), 1)
     head = "".join(f"<th>{escape(str(c))}</th>" for c in matrix.columns)
     body = []
@@ -601,8 +603,6 @@ def _matrix_html(matrix: pd.DataFrame, path: Path, title: str, notes: list[str])
 
 def _read_geometry(run_path: Path):
     """Town codes and polygons of a run's ``towns.gpkg`` (None without one)."""
-    import geopandas as gpd
-
     gpkg = run_path / "towns.gpkg"
     if not gpkg.is_file():
         return None
@@ -614,9 +614,6 @@ def _read_geometry(run_path: Path):
 def _draw_map(old_geo, new_geo, transitions: pd.DataFrame, path: Path, lang: str,
               notice: str | None, subtitle: str) -> Path | None:
     """``compare_map.html``: 类别变化 and 综合得分变化 (geometry from the towns.gpkg)."""
-    import geopandas as gpd
-    from geo.maps import save_map, town_map
-
     if old_geo is None or new_geo is None:
         return None
     gone = transitions["change"] == "gone"

@@ -25,6 +25,8 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 
+from classify.numfmt import unit_label
+from classify.sheets import labels
 from geo.errors import InputError
 
 __all__ = ["staged_output", "publish", "check_output_folder", "is_towntype_output",
@@ -292,9 +294,6 @@ def towns_headers(columns, system=None, lang: str = "zh") -> tuple[list[str], di
     """Headers of the towns workbook in ``lang`` (indicators with their unit, dimension
     scores from the indicator system, the rest from ``labels_<lang>.toml`` [towns]) and
     the Excel number format of each."""
-    from classify.numfmt import unit_label
-    from classify.sheets import labels
-
     words = labels(lang)["towns"]
     ind = {i.id: i for i in (getattr(system, "indicators", None) or ())}
     dims = {d.id: d for d in (getattr(system, "dimensions", None) or ())}
@@ -327,8 +326,9 @@ def towns_headers(columns, system=None, lang: str = "zh") -> tuple[list[str], di
 def towns_workbook(table: pd.DataFrame, path: Path, *, system=None, lang: str = "zh",
                    notice: str | None = None) -> list[Path]:
     """``towns.xlsx``: the towns table for people (see :func:`towns_headers`)."""
+    # here, not at the top: classify.report.workbook writes its long tables with this
+    # module's write_csv (one CSV rule), so a top-level import would be circular
     from classify.report.workbook import write_workbook
-    from classify.sheets import labels
 
     words = labels(lang)["towns"]
     heads, formats = towns_headers(list(table.columns), system, lang)

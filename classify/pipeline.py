@@ -39,12 +39,14 @@ from classify.console import for_manifest, reissue, warning_records
 from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.levels import Level, add_group_ranks, level, rekey_table, resolve_level
+from classify.levels import Level, add_group_ranks, level, levels, rekey_table, resolve_level
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
 from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
                               write_manifest, write_towns)
+from classify.report import read_codes, save_evidence, scope_note, select, write_report
+from classify.report.scope import AUTO_SHEETS_MAX, parse_scope
 from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
                             stability_from_draws)
 from classify.scoring import ScoreResult, county_key, score
@@ -153,8 +155,7 @@ class RunOptions:
         if self.reference is not None and self.weighting is not None:
             raise InputError("--weighting and --reference both given: with --reference the "
                              "weights are those of the reference model; drop --weighting")
-        from classify.report.scope import parse_scope
-        parse_scope(self.sheets)        # a bad --sheets value stops before any input is read
+            parse_scope(self.sheets)        # a bad --sheets value stops before any input is read
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "
@@ -735,8 +736,6 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
 
 def _demo_notices() -> set[str]:
     """The notices of the bundled demos (their designations are labelled illustrative)."""
-    from classify.levels import levels
-
     return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
 
 
@@ -786,7 +785,6 @@ def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,
 
 def _workbooks(opts: RunOptions, n_towns: int) -> bool:
     """Workbooks for people up to a province's towns, above on request (``--xlsx``)."""
-    from classify.report.scope import AUTO_SHEETS_MAX
     return opts.xlsx or n_towns <= AUTO_SHEETS_MAX
 
 
@@ -794,9 +792,6 @@ def _report(opts: RunOptions, suggestions, names: list[str], stage: Path,
             timer: _Timer) -> tuple[list[Path], np.ndarray]:
     """The stored evidence (always), the sheets in scope, the index, the workbook and
     Word file (``suggestions/``); returns the files and the positions that got a sheet."""
-    from classify.report import read_codes, save_evidence, scope_note, select, write_report
-    from classify.report.scope import parse_scope
-
     with timer("sheets"):
         kind, value = parse_scope(opts.sheets)
         towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
@@ -1023,8 +1018,6 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
     digest = sha256(opts.indicators)
     if digest in {sha256(p) for p in demos if p.is_file()}:
         return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
-    from classify.levels import levels      # another level's demo table (the counties)
-
     for lv in levels().values():
         table = data_dir() / lv.demo["indicators"] if lv.demo else None
         if table is not None and table.is_file() and sha256(table) == digest:

@@ -28,13 +28,15 @@ from typing import Callable, Iterable, Sequence
 
 import jinja2
 import numpy as np
+import pandas as pd
 from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
+from classify.levels import level as unit_level
 from classify.suggest import Benchmark, Suggestion, gap_columns, table_records
 
-__all__ = ["write_suggestions", "render_markdown", "render_html", "summary_rows",
+__all__ = ["render_markdown", "render_html", "summary_rows",
            "write_docx", "labels", "sheet_names",
            "summary_frames"]
 
@@ -52,8 +54,6 @@ def labels(lang: str = "zh", level: str = "town") -> dict:
                           key="lang")
     text = (resources.files("classify") / "templates" / f"labels_{lang}.toml").read_text(
         encoding="utf-8")
-    from classify.levels import level as unit_level
-
     return unit_level(level).reword(tomllib.loads(text), lang)
 
 
@@ -691,8 +691,6 @@ def _write_zip_deterministic(data: bytes, path: Path) -> Path:
 
 
 def _fix_core_times(body: bytes) -> bytes:
-    import re
-
     text = body.decode("utf-8")
     stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{stamp}\2",
@@ -706,6 +704,7 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
                title: str | None = None, notice: str | None = None,
                _contexts: dict | None = None) -> Path:
     """``suggestions.docx``: one section (new page) per town, for the county report."""
+    # python-docx only for a Word file (--docx): one place, not at import
     import docx
     from docx.enum.section import WD_SECTION
     from docx.oxml.ns import qn
@@ -922,8 +921,6 @@ def summary_frames(suggestions: Sequence[Suggestion], lang: str = "zh"
     """The tables of ``suggestions.xlsx`` (title → table, headers in ``lang``): the
     summary (one row per town), one per category (in the taxonomy's order, then unknown
     ones and "no category"), the long benchmark-gap and rule-gap tables."""
-    import pandas as pd
-
     t = labels(lang)
     x = t["xlsx"]
     N = _num_factory(lang, False)
@@ -960,21 +957,3 @@ def _sheet_title(text: str, used) -> str:
         name, k = base[:31 - len(suffix)] + suffix, k + 1
     return name
 
-
-def write_suggestions(suggestions: Sequence[Suggestion], out_dir: str | Path, *,
-                      lang: str = "zh", docx: bool = False, title: str | None = None,
-                      notice: str | None = None) -> list[Path]:
-    """Every town's sheet (``<code>_<town>.md`` and ``.html``), ``index.html``,
-    ``suggestions.xlsx`` and, with ``docx=True``, ``suggestions.docx`` under
-    ``out_dir/suggestions/`` (``out_dir`` itself when it is named ``suggestions``): the
-    notebook's way to :func:`classify.report.write_report` with every town in scope."""
-    import numpy as np
-
-    from classify.report import write_report
-
-    labels(lang)  # validates lang
-    out = Path(out_dir)
-    base = out.parent if out.name == "suggestions" else out
-    return write_report(list(suggestions), base, scope=np.arange(len(suggestions)),
-                        names=set_sheet_names(suggestions), lang=lang, docx=docx, title=title,
-                        notice=notice)

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from classify.sheets import render_html, render_markdown, sheet_names, write_suggestions
+from classify.report import write_suggestions
+from classify.sheets import render_html, render_markdown, sheet_names
 from classify.suggest import suggest
 from tests.test_suggest import (DIRECTION, INDICATORS, PALETTE, hand_position, make_frame,
                                 make_trace)

@@ -5,6 +5,7 @@ can be made later from a finished run (``towntype sheets``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -15,8 +16,10 @@ from classify.report.evidence import evidence_towns, load_evidence, save_evidenc
 from classify.report.index import write_index
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope, read_codes, scope_note, select
 from classify.report.workbook import write_workbook
+from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx,
+                             write_sheets)
 
-__all__ = ["write_report", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
+__all__ = ["write_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
            "parse_scope", "select", "read_codes", "scope_note", "save_evidence",
            "load_evidence", "evidence_towns", "write_index", "write_workbook"]
 
@@ -24,8 +27,6 @@ __all__ = ["write_report", "sheets_from_run", "write_suggestions_workbook", "AUT
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
                                notice: str | None = None) -> list[Path]:
     """``suggestions.xlsx`` (see :func:`classify.sheets.summary_frames`)."""
-    from classify.sheets import labels, summary_frames
-
     t = labels(lang)
     x = t["xlsx"]
     return write_workbook(path, summary_frames(suggestions, lang),
@@ -42,8 +43,6 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
     """Everything under ``out/suggestions/`` for a run: the sheets of the towns at
     positions ``scope``, ``index.html`` (every town), ``suggestions.xlsx`` (every town;
     when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``)."""
-    from classify.sheets import write_docx, write_sheets
-
     folder = Path(out) / "suggestions"
     picked = [suggestions[i] for i in scope]
     files = write_sheets(picked, folder, [names[i] for i in scope], lang=lang, notice=notice)
@@ -73,8 +72,6 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     """``towntype sheets``: the sheets of the chosen towns of a finished run, from its
     stored evidence (no re-run), written into ``run_dir/suggestions/``; the index is
     rewritten so that it links to them.  Without ``counties`` and ``codes``: every town."""
-    from classify.sheets import write_docx, write_sheets
-
     run_dir = Path(run_dir)
     towns = evidence_towns(run_dir)
     folder = run_dir / "suggestions"
@@ -96,10 +93,23 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
 
 
 def _run_notice(run_dir: Path) -> str | None:
-    import json
-
     path = run_dir / "run.json"
     try:
         return json.loads(path.read_text(encoding="utf-8")).get("notice")
     except (OSError, ValueError):
         return None
+
+
+def write_suggestions(suggestions: Sequence, out_dir: str | Path, *, lang: str = "zh",
+                      docx: bool = False, title: str | None = None,
+                      notice: str | None = None) -> list[Path]:
+    """Every town's sheet (``<code>_<town>.md`` and ``.html``), ``index.html``,
+    ``suggestions.xlsx`` and, with ``docx=True``, ``suggestions.docx`` under
+    ``out_dir/suggestions/`` (``out_dir`` itself when it is named ``suggestions``): the
+    notebook's way to :func:`write_report` with every town in scope."""
+    labels(lang)  # validates lang
+    out = Path(out_dir)
+    base = out.parent if out.name == "suggestions" else out
+    return write_report(list(suggestions), base, scope=np.arange(len(suggestions)),
+                        names=set_sheet_names(suggestions), lang=lang, docx=docx, title=title,
+                        notice=notice)

@@ -21,6 +21,8 @@ import pandas as pd
 import xlsxwriter
 from pandas.api import types as ptypes
 
+from classify.outputs import write_csv
+
 __all__ = ["write_workbook", "LONG_ROWS", "EXCEL_ROWS"]
 
 #: Excel's rows per sheet (header included).
@@ -71,7 +73,6 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     whole numbers).  ``notice``: a first sheet with that text.  A table of more than
     :data:`LONG_ROWS` rows is written to ``<path stem>_<title>.csv`` instead (``long_note``
     with ``{rows}`` and ``{csv}`` says so in its sheet).  Returns the paths written."""
-    from classify.outputs import write_csv
 
     path = Path(path)
     formats = dict(formats or {})

@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from classify.config import load_system
 from classify.errors import ConfigError
 
 
@@ -242,8 +243,7 @@ def _dimension_labels(indicators_obj) -> dict[str, tuple[str, str]]:
     dims = (_get(indicators_obj, "dimensions", None) or ()) if indicators_obj is not None \
         and not isinstance(indicators_obj, (Mapping, pd.DataFrame)) else ()
     if not dims:
-        from classify.config import load_system
-        dims = load_system().dimensions
+            dims = load_system().dimensions
     labels = {}
     for d in dims:
         did = _get(d, "id")
