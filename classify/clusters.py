@@ -214,8 +214,6 @@ def _geoda_refusal(X, w) -> tuple[str, str] | None:
 
     pygeoda dies with a segmentation fault (no exception to catch) on a contiguity graph in
     more than one part, and raises ZeroDivisionError on towns that do not differ at all."""
-    from scipy.sparse.csgraph import connected_components
-
     parts = connected_components(w.sparse, directed=False)[0] if w.n > 1 else 1
     if parts > 1:
         return (f"邻接关系分成 {parts} 块", f"the contiguity graph is in {parts} parts")
