@@ -67,7 +67,7 @@ __all__ = ["RunOptions", "RunResult", "run_pipeline", "demo_options", "summary_l
            # the steps, in the order run_pipeline calls them
            "Inputs", "read_inputs", "join_inputs", "Indicators", "make_indicators",
            "score_towns", "assemble", "categorise", "cluster", "designate", "suggest_towns",
-           "build_map", "write_maps"]
+           "build_map", "write_maps", "write_tables", "write_report_files"]
 
 #: Shown wherever the demo's numbers are shown (map title, sheets, workbook, manifest).
 DEMO_NOTICE = ("示例数据：指标数值为演示用途生成，并非官方统计；镇界为近似边界。"
@@ -788,10 +788,30 @@ def _workbooks(opts: RunOptions, n_towns: int) -> bool:
     return opts.xlsx or n_towns <= AUTO_SHEETS_MAX
 
 
-def _report(opts: RunOptions, suggestions, names: list[str], stage: Path,
-            timer: _Timer) -> tuple[list[Path], np.ndarray]:
-    """The stored evidence (always), the sheets in scope, the index, the workbook and
-    Word file (``suggestions/``); returns the files and the positions that got a sheet."""
+def write_report_files(opts: RunOptions, suggestions: list, names: list[str], folder: Path,
+                       *, timer: _Timer | None = None) -> tuple[list[Path], np.ndarray]:
+    """Step 9 (report part), write: the stored per-town evidence (always), the sheets of
+    the towns in scope (``opts.sheets``), ``suggestions/index.html``, ``suggestions.xlsx``
+    (``opts.xlsx`` above 5,000 towns) and, with ``opts.docx``, the Word file.
+
+    Parameters
+    ----------
+    opts : RunOptions
+        ``sheets``, ``xlsx``, ``docx``, ``lang``, ``title``, ``notice``, ``out``.
+    suggestions : list
+        From :func:`suggest_towns`.
+    names : list of str
+        Each town's sheet file name (:func:`classify.sheets.set_sheet_names`).
+    folder : Path
+        Where the files go (the run's staging folder).
+
+    Returns
+    -------
+    files : list of Path
+    scope : ndarray of int
+        The positions of the towns that got a sheet.
+    """
+    timer = _timer(timer)
     with timer("sheets"):
         kind, value = parse_scope(opts.sheets)
         towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
@@ -802,25 +822,35 @@ def _report(opts: RunOptions, suggestions, names: list[str], stage: Path,
         note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
         if note:
             timer.log(note)
-        files = save_evidence(suggestions, stage, names)
-        files += write_report(suggestions, stage, scope=scope, names=names, lang=opts.lang,
+        files = save_evidence(suggestions, folder, names)
+        files += write_report(suggestions, folder, scope=scope, names=names, lang=opts.lang,
                               docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)),
                               title=opts.title, notice=opts.notice, run_dir=Path(opts.out))
     return files, scope
 
 
-def _write_tables(opts: RunOptions, frame, report, scored, trace, clusters, system,
-                  stage: Path, timer: _Timer) -> list[Path]:
-    """``towns.gpkg/.csv`` (and ``towns.xlsx``), ``join_report.csv``, ``weights.csv``,
-    ``value_checks.csv``, ``rules.csv``, ``clusters.csv``, ``clusters_k.csv``."""
+def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame,
+                 scored: ScoreResult, trace: pd.DataFrame, clusters, system: IndicatorSystem,
+                 folder: Path, *, timer: _Timer | None = None) -> list[Path]:
+    """Step 9 (tables part), write: ``towns.gpkg/.csv`` (and ``towns.xlsx`` up to 5,000
+    towns or with ``opts.xlsx``), ``join_report.csv``, ``weights.csv``,
+    ``value_checks.csv``, ``rules.csv``, ``clusters.csv``, ``clusters_k.csv`` into
+    ``folder``; every CSV cell passes :func:`classify.outputs.neutralise`.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    timer = _timer(timer)
     with timer("outputs"):
-        files = write_towns(frame, stage, notice=opts.notice, lang=opts.lang,
+        files = write_towns(frame, folder, notice=opts.notice, lang=opts.lang,
                             xlsx=_workbooks(opts, len(frame)), system=system)
         for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
                                 ("value_checks.csv", scored.value_checks),
                                 ("rules.csv", trace), ("clusters.csv", clusters.profiles),
                                 ("clusters_k.csv", clusters.sweep)):
-            files.append(write_csv(table_out, stage / name))
+            files.append(write_csv(table_out, folder / name))
     return files
 
 
@@ -1192,11 +1222,11 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     with staged_output(opts.out, force=opts.force) as stage:
         suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
         names = set_sheet_names(suggestions)
-        files, scope = _report(opts, suggestions, names, stage, timer)
+        files, scope = write_report_files(opts, suggestions, names, stage, timer=timer)
         has_sheet = np.zeros(len(frame), dtype=bool)
         has_sheet[scope] = True
-        files += _write_tables(opts, frame, report, scored, trace, clusters, system, stage,
-                               timer)
+        files += write_tables(opts, frame, report, scored, trace, clusters, system, stage,
+                              timer=timer)
         files += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
                             today, timer=timer,
                             unjoined=_unjoined(boundaries, joined, report, opts.lang),
