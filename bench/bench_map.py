@@ -164,8 +164,6 @@ def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> 
     three pixels across at the opening view), ``errors`` (console errors), and
     ``size_ratio`` / ``render_ratio`` (ours ÷ explore; targets ≤ 1/3).
     """
-    from tests.browser import chromium, page_log
-
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-map-"))
     workdir.mkdir(parents=True, exist_ok=True)
     towns = classified_towns(n, seed)
@@ -174,6 +172,15 @@ def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> 
     res = {"n": n, "build_ours": build_ours(towns, counties, ours),
            "build_explore": build_explore(towns, explore),
            "size_ours": ours.stat().st_size, "size_explore": explore.stat().st_size}
+    return _render_pair(res, ours, explore, n, repeat, workdir, rings=True)
+
+
+def _render_pair(res: dict, ours: Path, explore: Path, n: int, repeat: int, workdir: Path,
+                 *, rings: bool = False) -> dict:
+    """Load our map and ``explore()``'s (made offline) in one browser, best of ``repeat``
+    each; adds the render times, what was drawn, page errors and the ratios to ``res``."""
+    from tests.browser import chromium, page_log
+
     explore_offline = workdir / "explore_offline.html"
     explore_offline.write_text(offline_explore(explore.read_text(encoding="utf-8")),
                                encoding="utf-8")
@@ -184,7 +191,8 @@ def run(n: int, seed: int = 0, repeat: int = 2, workdir: Path | None = None) -> 
         res["render_ours"] = min(render_seconds(driver, ours, OURS_READY, timeout)
                                  for _ in range(repeat))
         res["drawn_ours"] = driver.execute_script(f"return {OURS_DRAWN};")
-        res["rings_ours"] = driver.execute_script(f"return {OURS_RINGS};")
+        if rings:
+            res["rings_ours"] = driver.execute_script(f"return {OURS_RINGS};")
         res["render_explore"] = min(
             render_seconds(driver, explore_offline, f"{EXPLORE_DRAWN} >= {n}", timeout)
             for _ in range(repeat))
@@ -217,8 +225,6 @@ def measure_run(run_dir: Path, repeat: int = 1, workdir: Path | None = None) -> 
     towns (``towns.gpkg``: the category column, a name tooltip, no tiles), same browser."""
     import geopandas as gpd
 
-    from tests.browser import chromium, page_log
-
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-map-run-"))
     workdir.mkdir(parents=True, exist_ok=True)
     ours = Path(run_dir) / "map.html"
@@ -231,24 +237,7 @@ def measure_run(run_dir: Path, repeat: int = 1, workdir: Path | None = None) -> 
            "build_explore": build_explore_tooltip(towns, explore),
            "size_ours": ours.stat().st_size, "size_explore": explore.stat().st_size,
            "parts": payload_parts(ours)}
-    explore_offline = workdir / "explore_offline.html"
-    explore_offline.write_text(offline_explore(explore.read_text(encoding="utf-8")),
-                               encoding="utf-8")
-    timeout = 900.0
-    with chromium() as driver:
-        driver.set_page_load_timeout(timeout)
-        driver.set_script_timeout(timeout)
-        res["render_ours"] = min(render_seconds(driver, ours, OURS_READY, timeout)
-                                 for _ in range(repeat))
-        res["drawn_ours"] = driver.execute_script(f"return {OURS_DRAWN};")
-        res["render_explore"] = min(
-            render_seconds(driver, explore_offline, f"{EXPLORE_DRAWN} >= {n}", timeout)
-            for _ in range(repeat))
-        res["drawn_explore"] = driver.execute_script(f"return {EXPLORE_DRAWN};")
-        res["errors"] = page_log(driver)[0]
-    res["size_ratio"] = res["size_ours"] / res["size_explore"]
-    res["render_ratio"] = res["render_ours"] / res["render_explore"]
-    return res
+    return _render_pair(res, ours, explore, n, repeat, workdir)
 
 
 def build_explore_tooltip(towns, path: Path) -> float:
