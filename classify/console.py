@@ -133,12 +133,10 @@ class Console:
         out = out or sys.stdout
         err = err or sys.stderr
         zh = self.lang != "en"
-        records = warning_records(caught)
-        lines = [warning_line(r, self.lang) for r in records[:self.MAX_WARNINGS]]
-        if len(records) > self.MAX_WARNINGS:
-            more = len(records) - self.MAX_WARNINGS
-            lines.append(f"另有 {more} 条提示（more warnings），见 run.json 的 warnings" if zh
-                         else f"{more} more warnings: see \"warnings\" in run.json")
+        lines = _capped([warning_line(r, self.lang) for r in warning_records(caught)],
+                        self.MAX_WARNINGS,
+                        "另有 {n} 条提示（more warnings），见 run.json 的 warnings" if zh
+                        else "{n} more warnings: see \"warnings\" in run.json")
         for line in lines:
             print(line, file=err)
         err.flush()
@@ -146,14 +144,18 @@ class Console:
             print(line, file=out)
         out.flush()
         shown = set(self.summary)      # a line the summary carries is not said twice
-        rest = [d for d in self.details if d not in shown]
-        details = rest[:self.MAX_DETAILS]
-        if len(rest) > self.MAX_DETAILS:
-            more = len(rest) - self.MAX_DETAILS
-            details.append(f"另有 {more} 条说明（more details），见 run.json 的 log" if zh
-                           else f"{more} more details: see \"log\" in run.json")
+        details = _capped([d for d in self.details if d not in shown], self.MAX_DETAILS,
+                          "另有 {n} 条说明（more details），见 run.json 的 log" if zh
+                          else "{n} more details: see \"log\" in run.json")
         for line in details:
             print(line, file=err)
         if self.error:
             print(self.error, file=err)
         err.flush()
+
+
+def _capped(lines: list[str], most: int, more: str) -> list[str]:
+    """The first ``most`` lines, then ``more`` (with ``{n}``: how many were left out)."""
+    if len(lines) <= most:
+        return lines
+    return lines[:most] + [more.format(n=len(lines) - most)]
