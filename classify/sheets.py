@@ -237,10 +237,10 @@ def _lever_text(g: dict, lang, t, N, info_label, field_label) -> str:
     return _Fill(fmt, indicator=info_label, change=N(g["change"], "value", unit,
                                                            signed=True),
                  current=N(g["current"], "value", unit), needed=N(g["needed"], "value", unit),
-                 method=method, field=field_label, goal=_goal(g, lang, t, N))
+                 method=method, field=field_label, goal=_goal(g, t, N))
 
 
-def _goal(g: dict, lang, t, N):
+def _goal(g: dict, t, N):
     """What the rule asks, in words: 全域P70 / 县内第1名 / 1.20."""
     scale, thr = g.get("scale") or "value", g.get("threshold")
     if scale in ("percentile", "percentile_county", "rank_county"):

@@ -275,7 +275,7 @@ class PublishedNames:
             return Resolution("unresolved", how="code",
                               reason=f"code {code!r} is not a township code of the NBS "
                                      "2023 table")
-        return self._found(text, "code", t.at[text, "name"])
+        return self._found(text, "code")
 
     # ------------------------------------------------------------------ steps
     def _strip_city(self, text: str, prov: str | None) -> tuple[str | None, str]:
@@ -422,7 +422,7 @@ class PublishedNames:
                               reason=f"{len(hit)} units named {rest} in {where}; give the "
                                      "county or the code")
         code = hit.index[0]
-        res = self._found(code, how, rest, note)
+        res = self._found(code, how, note)
         if farm or _FARM.search(res.town or ""):
             return Resolution(
                 "not_township", res.town_code, res.town, res.county_code, res.county,
@@ -432,7 +432,7 @@ class PublishedNames:
                        f"{code} under {res.county})")
         return res
 
-    def _found(self, code: str, how: str, published: str, note: str = "") -> Resolution:
+    def _found(self, code: str, how: str, note: str = "") -> Resolution:
         d = self._d
         t = d.townships
         return Resolution("town", code, t.at[code, "name"], code[:6], d.county(code),
