@@ -162,16 +162,11 @@ def _label_of(s: Suggestion, target, lang) -> str:
 
 
 def _pos_rows(recs: list[dict], lang, N) -> list[dict]:
-    rows = []
-    for r in recs:
-        rows.append({
-            "id": r["indicator"], "label": r[f"label_{lang}"],
-            "value": N(r["value"], "value", r["unit"]),
-            "rank": N(r["rank"], "rank", n=r["n"]), "pct": N(r["pct"], "pct"),
-            "rank_county": N(r["rank_county"], "rank", n=r["n_county"]),
-            "pct_county": N(r["pct_county"], "pct"),
-        })
-    return rows
+    return [{"id": r["indicator"], "label": r[f"label_{lang}"],
+             "value": N(r["value"], "value", r["unit"]),
+             "rank": N(r["rank"], "rank", n=r["n"]), "pct": N(r["pct"], "pct"),
+             "rank_county": N(r["rank_county"], "rank", n=r["n_county"]),
+             "pct_county": N(r["pct_county"], "pct")} for r in recs]
 
 
 def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
@@ -227,15 +222,14 @@ def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
     return {"intro": intro, "items": out}
 
 
-def _lever_text(g: dict, lang, t, N, info_label, field_label) -> str:
+def _lever_text(g: dict, t, N, info_label, field_label) -> str:
     if numfmt.is_missing(g["current"]) or numfmt.is_missing(g["needed"]):
         return _Fill(t["gaps"]["lever_missing"], indicator=info_label)
     up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
     fmt = t["gaps"]["lever" if up else "lever_down"]
     method = t["gaps"].get(f"method_{g['method']}", "") if isinstance(g["method"], str) else ""
     unit = g.get("unit", "")
-    return _Fill(fmt, indicator=info_label, change=N(g["change"], "value", unit,
-                                                           signed=True),
+    return _Fill(fmt, indicator=info_label, change=N(g["change"], "value", unit, signed=True),
                  current=N(g["current"], "value", unit), needed=N(g["needed"], "value", unit),
                  method=method, field=field_label, goal=_goal(g, t, N))
 
@@ -271,7 +265,7 @@ def _gaps_ctx(s: Suggestion, lang, t, N) -> list[dict]:
                                                 "levers": []})
             if isinstance(g.get("indicator"), str) and g["indicator"]:
                 fl = s.extra.get("field_labels", {}).get(g["field"], {}).get(lang, g["field"])
-                r["levers"].append(_lever_text(g, lang, t, N, g[f"label_{lang}"], fl))
+                r["levers"].append(_lever_text(g, t, N, g[f"label_{lang}"], fl))
             elif not numfmt.is_missing(g.get("needed_field")):
                 r["levers"].append(t["gaps"]["no_lever"])
         out.append({"target": target, "label": _label_of(s, target, lang),
@@ -403,6 +397,9 @@ def _ink(color: str) -> str:
 
 
 def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
+    """What the sheet templates show of ``s``.  Its texts are plain (Markdown, Word); with
+    ``html`` the numbers also carry their spans and the chart is drawn, so the same context
+    renders the HTML sheet and the Markdown one."""
     t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
     dims = _dims_ctx(s, lang, N)
