@@ -415,8 +415,8 @@ def _bool_col(x: np.ndarray) -> pd.Series:
     return pd.Series(pd.array([None if np.isnan(v) else bool(v) for v in x], dtype="boolean"))
 
 
-def _transitions(old_run: Run, new_run: Run, pairs, report, dec, model, Xo, Xn,
-                 same_model: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _transitions(old_run: Run, new_run: Run, pairs, dec, model, Xo, Xn
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     old, new = old_run.towns, new_run.towns
     io = np.array([p[0] for p in pairs], dtype=int)
     jn = np.array([p[1] for p in pairs], dtype=int)
@@ -718,7 +718,7 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     jn = np.array([p[1] for p in pairs], dtype=int)
     dec = decompose(model, Zo[io], Zn[jn])
     dec["Z_old"], dec["Z_new"] = Zo[io], Zn[jn]
-    t, long = _transitions(old_run, new_run, pairs, report, dec, model, Xo, Xn, same_model)
+    t, long = _transitions(old_run, new_run, pairs, dec, model, Xo, Xn)
     side_new = report[report["source"] == "new"].set_index("town_code")["reason"]
     t["note"] = t["town_code"].map(side_new).fillna("").to_numpy()
     rows = lambda side, status: report.loc[(report["source"] == side)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -42,7 +41,7 @@ import pandas as pd
 
 from classify.config import load_system
 from geo.approximate import township_units
-from geo.errors import InputError, TowntypeError
+from geo.errors import InputError, command_status
 
 __all__ = ["HEADERS", "KEY_HEADERS", "generate_demo_indicators", "demo_towns",
            "write_demo_indicators", "main"]
@@ -551,15 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        summary = write_demo_indicators(args.boundaries, args.out, seed=args.seed,
-                                        towns_path=args.towns, counties_path=args.counties)
-    except TowntypeError as err:
-        print(f"classify.demo_data: error: {err}", file=sys.stderr)
-        return 2
-    for key, value in summary.items():
-        print(f"{key}: {value}")
-    return 0
+    return command_status("classify.demo_data", lambda: write_demo_indicators(
+        args.boundaries, args.out, seed=args.seed, towns_path=args.towns,
+        counties_path=args.counties))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,7 +42,7 @@ import pandas as pd
 
 from classify.bundled import DEMO, data_dir
 from classify.config import load_system
-from geo.errors import InputError, TowntypeError
+from geo.errors import InputError, command_status
 
 __all__ = ["next_year", "NextYear", "write_next_year", "demo_years", "GROWTH", "YEAR2_TABLE",
            "main"]
@@ -303,15 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--boundaries", type=Path)
     p.add_argument("--seed", type=int, default=2024)
     args = p.parse_args(argv)
-    try:
-        done = write_next_year(args.out, source=args.source, seed=args.seed,
-                               boundaries=args.boundaries)
-    except TowntypeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for key, value in done.items():
-        print(f"{key}: {value}")
-    return 0
+    return command_status("classify.demo_years", lambda: write_next_year(
+        args.out, source=args.source, seed=args.seed, boundaries=args.boundaries))
 
 
 if __name__ == "__main__":  # pragma: no cover

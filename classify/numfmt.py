@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
-from numbers import Real
 
 
 __all__ = [
@@ -266,10 +265,3 @@ def fmt_score(x, lang: str = "zh", *, signed: bool = False) -> str:
     if is_missing(x):
         return MISSING[lang]
     return _fmt_number(float(x), 1, signed)     # ± inf: "—"
-
-
-def as_float(value) -> float:
-    """``float(value)`` with missing values as NaN (for templates and tables)."""
-    if is_missing(value) or not isinstance(value, (Real, str)) and not hasattr(value, "__float__"):
-        return float("nan")
-    return float(value)

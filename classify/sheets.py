@@ -70,15 +70,14 @@ def _md(v) -> str:
 
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (text
-    that is markup already — numbers' spans, rows — carries ``__html__``); otherwise
-    (Markdown) every value has its HTML characters escaped (:func:`_md`)."""
+    """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (numbers
+    and filled sentences carry their markup, ``__html__``); otherwise (Markdown) every
+    value has ``<`` and ``>`` escaped (:func:`_md`)."""
     return jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
-                        autoescape=escaped, finalize=None if escaped else _md,
-                        trim_blocks=True,
-                        lstrip_blocks=True, keep_trailing_newline=True,
-                        undefined=jinja2.StrictUndefined,
-                        auto_reload=False)  # packaged templates: no stat per sheet
+                              autoescape=escaped, finalize=None if escaped else _md,
+                              trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                              auto_reload=False)  # packaged templates: no stat per sheet
 
 
 def _template(name: str) -> jinja2.Template:
@@ -86,104 +85,66 @@ def _template(name: str) -> jinja2.Template:
 
 
 # ---------------------------------------------------------------------------------------
-# numbers: one formatter per output flavour
-def _num_text(lang: str, kind: str, value, unit: str, n, signed: bool) -> str:
-    """The text of a number (``N`` remembers it)."""
-    if kind == "value":
-        return numfmt.fmt_value(value, unit, lang, signed=signed)
-    if kind == "score":
-        return numfmt.fmt_score(value, lang, signed=signed)
-    if kind == "pct":
-        return numfmt.fmt_percentile(value, lang)
-    if kind == "rank":
-        return numfmt.fmt_rank(value, n, lang)
-    if kind == "percent":
-        return numfmt.fmt_percent(value, lang, signed=signed)
-    if kind == "share":
-        return numfmt.fmt_share(value, lang)
-    if kind == "plain":
-        return numfmt.MISSING[lang] if numfmt.is_missing(value) else \
-            numfmt.fmt_number(value, 2)
-    raise ValueError(kind)  # pragma: no cover - programming error
+# texts that are plain in Markdown and markup in HTML
+class _Num(str):
+    """A formatted number: its text (Markdown, Word, the workbook), and in HTML its
+    ``<span class="num" data-k=… data-v=… data-u=…>`` (``__html__``, which Jinja's
+    autoescape uses), made only when the HTML sheet is rendered."""
 
-
-class _Both(str):
-    """Text that is plain in Markdown (the string itself) and markup in HTML
-    (``__html__``, which Jinja's autoescape and :func:`markupsafe.escape` use), so one
-    context renders both sheets."""
-
-    def __new__(cls, text: str, html: str):
+    def __new__(cls, text: str, kind: str, value: float | None, unit: str):
         obj = super().__new__(cls, text)
-        obj.html = html
+        obj.kind, obj.value, obj.unit = kind, value, unit
         return obj
 
-    def __html__(self) -> Markup:
-        return Markup(self.html)
+    def __html__(self) -> str:
+        # kind: a name of the code; value: digits, '.', 'e' (repr of a float); the
+        # markup as str: markupsafe.escape (Jinja's autoescape) makes it Markup
+        v = "" if self.value is None else repr(self.value)
+        return f'<span class="num" data-k="{self.kind}" data-v="{v}" ' \
+            f'data-u="{escape(self.unit) if self.unit else ""}">{escape(str(self))}</span>'
 
 
-def _num_factory(lang: str, html: bool) -> Callable:
-    """``N(value, kind, unit="", n=None, signed=False)`` → text, or with ``html`` the
-    text with its HTML span (:class:`_Both`)."""
+
+class _Fill(str):
+    """A sentence of the label tables with its values filled in: ``fmt.format(**kw)``,
+    and in HTML the same with every value escaped by :mod:`markupsafe` (numbers keep their
+    spans), made only when the HTML sheet is rendered."""
+
+    def __new__(cls, fmt: str, **kw):
+        obj = super().__new__(cls, fmt.format(**kw))
+        obj.fmt, obj.kw = fmt, kw
+        return obj
+
+    def __html__(self) -> str:
+        # (markupsafe's Markup.format does the same at several times the cost)
+        return self.fmt.format(**{k: escape(v) for k, v in self.kw.items()})
+
+
+def _num_factory(lang: str, html: bool = False) -> Callable:
+    """``N(value, kind, unit="", n=None, signed=False)`` → the number's text in ``lang``;
+    with ``html`` a :class:`_Num` (its span for the HTML sheet)."""
+    formats = {"value": lambda v, u, n, sg: numfmt.fmt_value(v, u, lang, signed=sg),
+               "score": lambda v, u, n, sg: numfmt.fmt_score(v, lang, signed=sg),
+               "pct": lambda v, u, n, sg: numfmt.fmt_percentile(v, lang),
+               "rank": lambda v, u, n, sg: numfmt.fmt_rank(v, n, lang),
+               "percent": lambda v, u, n, sg: numfmt.fmt_percent(v, lang, signed=sg),
+               "share": lambda v, u, n, sg: numfmt.fmt_share(v, lang),
+               "plain": lambda v, u, n, sg: numfmt.MISSING[lang] if v is None else
+               numfmt.fmt_number(v, 2)}
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
-        missing = numfmt.is_missing(value)
-        text = _num_text(lang, kind, None if missing else float(value), unit or "",
-                         None if n is None or numfmt.is_missing(n) else n, signed)
-        if not html:
-            return text
-        v = "" if missing else repr(float(value))  # digits, '.', 'e'
-        return _Both(text, f'<span class="num" data-k="{kind}" data-v="{v}" '
-                     f'data-u="{_esc(unit or "")}">{_esc(text)}</span>')
+        value = None if numfmt.is_missing(value) else float(value)
+        unit = unit or ""
+        text = formats[kind](value, unit, None if n is None or numfmt.is_missing(n) else n,
+                             signed)
+        return _Num(text, kind, value, unit) if html else text
 
     return N
 
 
-def _esc(text: str) -> str:
-    """``text`` escaped for HTML (markupsafe)."""
-    return str(escape(text))
-
-
-def _fill(fmt: str, html: bool, **kw):
-    """``fmt.format(**kw)``; with ``html`` also its markup (:class:`_Both`): the format
-    string is trusted, arguments are escaped unless they are already markup (numbers)."""
-    if not html:
-        return fmt.format(**kw)
-    return _Both(fmt.format(**kw), fmt.format(**{k: _h(v) for k, v in kw.items()}))
-
-
-@lru_cache(maxsize=None)
-def _patterns() -> dict:
-    """The table rows of the sheets (``classify/templates/rows.toml``)."""
-    text = (resources.files("classify") / "templates" / "rows.toml").read_text(
-        encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def _h(v) -> str:
-    """``v`` in HTML, as Jinja's autoescape writes it."""
-    kind = type(v)
-    if kind is _Both:
-        return v.html
-    if kind is str:
-        return _esc(v)
-    return str(escape(v))
-
-
-def _rows(kind: str, rows: list[dict], html: bool):
-    """The rows of a table (pattern ``kind`` of ``rows.toml``): Markdown, and with
-    ``html`` its HTML as well (:class:`_Both`)."""
-    p = _patterns()
-    md = "".join([p["md"][kind].format_map(r) for r in rows])
-    if not html:
-        return md
-    pattern = p["html"][kind]
-    return _Both(md, "".join([pattern.format_map({k: _h(v) for k, v in r.items()})
-                              for r in rows]))
-
-
 # ---------------------------------------------------------------------------------------
 # context for one sheet
-def _last_year(s: Suggestion, t, lang: str, html: bool) -> str:
+def _last_year(s: Suggestion, t, lang: str) -> str:
     """"上年类别：培育类 → 今年建议：专业镇·工业（主要因规上工业总产值 +38%）" when the run
     was scored with ``--reference`` (``s.extra["last_year"]``, from
     :func:`classify.compare.last_year`)."""
@@ -192,7 +153,7 @@ def _last_year(s: Suggestion, t, lang: str, html: bool) -> str:
         return ""
     driver = before[f"driver_{lang}"]
     fmt = t["suggested"]["last_year"] + (t["suggested"]["last_year_driver"] if driver else "")
-    return _fill(fmt, html, old=before[f"old_{lang}"], new=_label_of(s, s.target, lang),
+    return _Fill(fmt, old=before[f"old_{lang}"], new=_label_of(s, s.target, lang),
                  driver=driver)
 
 
@@ -201,16 +162,11 @@ def _label_of(s: Suggestion, target, lang) -> str:
 
 
 def _pos_rows(recs: list[dict], lang, N) -> list[dict]:
-    rows = []
-    for r in recs:
-        rows.append({
-            "id": r["indicator"], "label": r[f"label_{lang}"],
-            "value": N(r["value"], "value", r["unit"]),
-            "rank": N(r["rank"], "rank", n=r["n"]), "pct": N(r["pct"], "pct"),
-            "rank_county": N(r["rank_county"], "rank", n=r["n_county"]),
-            "pct_county": N(r["pct_county"], "pct"),
-        })
-    return rows
+    return [{"id": r["indicator"], "label": r[f"label_{lang}"],
+             "value": N(r["value"], "value", r["unit"]),
+             "rank": N(r["rank"], "rank", n=r["n"]), "pct": N(r["pct"], "pct"),
+             "rank_county": N(r["rank_county"], "rank", n=r["n_county"]),
+             "pct_county": N(r["pct_county"], "pct")} for r in recs]
 
 
 def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
@@ -234,17 +190,17 @@ def _focus_label(s: Suggestion, lang: str) -> str:
     return labels(lang)["suggested"]["composite"]
 
 
-def _bench_ctx(s: Suggestion, lang, t, N, html, have: set | None = None) -> dict:
+def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
     """``have``: the sheet names that exist (a benchmark without a sheet links to its
     row of ``index.html``, which says how to make it); ``None``: link to the sheet."""
     cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
     if s.is_leader and not s.challengers:
-        intro, items = _fill(t["benchmarks"]["alone"], html, category=cat), []
+        intro, items = _Fill(t["benchmarks"]["alone"], category=cat), []
     elif s.is_leader:
-        intro, items = _fill(t["benchmarks"]["leader"], html, category=cat, focus=focus), \
+        intro, items = _Fill(t["benchmarks"]["leader"], category=cat, focus=focus), \
             s.challengers
     elif s.benchmarks:
-        intro, items = _fill(t["benchmarks"]["intro"], html, category=cat, focus=focus), \
+        intro, items = _Fill(t["benchmarks"]["intro"], category=cat, focus=focus), \
             s.benchmarks
     else:
         intro, items = t["benchmarks"]["none"], []
@@ -256,31 +212,29 @@ def _bench_ctx(s: Suggestion, lang, t, N, html, have: set | None = None) -> dict
             "code": b.town_code, "title": _known(b.town, lang, "town"),
             "href": _href(b, have),
             "tags": t["sep"].join(tags),
-            "caption": _fill(t["benchmarks"]["item"], html, town=_known(b.town, lang, "town"),
+            "caption": _Fill(t["benchmarks"]["item"], town=_known(b.town, lang, "town"),
                              county=_known(b.county, lang, "county"),
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
             "other_header": _known(b.town, lang, "town")}
         item["gaps"] = _gap_rows(b, lang, N)
-        item["rows"] = _rows("gap", item["gaps"], html)
         out.append(item)
     return {"intro": intro, "items": out}
 
 
-def _lever_text(g: dict, lang, t, N, html, info_label, field_label) -> str:
+def _lever_text(g: dict, t, N, info_label, field_label) -> str:
     if numfmt.is_missing(g["current"]) or numfmt.is_missing(g["needed"]):
-        return _fill(t["gaps"]["lever_missing"], html, indicator=info_label)
+        return _Fill(t["gaps"]["lever_missing"], indicator=info_label)
     up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
     fmt = t["gaps"]["lever" if up else "lever_down"]
     method = t["gaps"].get(f"method_{g['method']}", "") if isinstance(g["method"], str) else ""
     unit = g.get("unit", "")
-    return _fill(fmt, html, indicator=info_label, change=N(g["change"], "value", unit,
-                                                           signed=True),
+    return _Fill(fmt, indicator=info_label, change=N(g["change"], "value", unit, signed=True),
                  current=N(g["current"], "value", unit), needed=N(g["needed"], "value", unit),
-                 method=method, field=field_label, goal=_goal(g, lang, t, N))
+                 method=method, field=field_label, goal=_goal(g, t, N))
 
 
-def _goal(g: dict, lang, t, N):
+def _goal(g: dict, t, N):
     """What the rule asks, in words: 全域P70 / 县内第1名 / 1.20."""
     scale, thr = g.get("scale") or "value", g.get("threshold")
     if scale in ("percentile", "percentile_county", "rank_county"):
@@ -288,7 +242,7 @@ def _goal(g: dict, lang, t, N):
     return N(thr, "value", "")
 
 
-def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
+def _gaps_ctx(s: Suggestion, lang, t, N) -> list[dict]:
     gaps = table_records(s, "category_gaps")
     out = []
     rel_order = {}
@@ -306,17 +260,17 @@ def _gaps_ctx(s: Suggestion, lang, t, N, html) -> list[dict]:
         for g in (g for g in gaps if g["target"] == target):
             text = _rule_text(g, lang)
             if numfmt.is_missing(g.get("value")):
-                text = _fill(t["gaps"]["rule_missing"], html, rule=text)
+                text = _Fill(t["gaps"]["rule_missing"], rule=text)
             r = rules.setdefault(g["rule_id"], {"id": g["rule_id"], "text": text,
                                                 "levers": []})
             if isinstance(g.get("indicator"), str) and g["indicator"]:
                 fl = s.extra.get("field_labels", {}).get(g["field"], {}).get(lang, g["field"])
-                r["levers"].append(_lever_text(g, lang, t, N, html, g[f"label_{lang}"], fl))
+                r["levers"].append(_lever_text(g, t, N, g[f"label_{lang}"], fl))
             elif not numfmt.is_missing(g.get("needed_field")):
                 r["levers"].append(t["gaps"]["no_lever"])
         out.append({"target": target, "label": _label_of(s, target, lang),
                     "relation": t["gaps"][f"relation_{relation}"],
-                    "all_pass": _fill(t["gaps"]["all_pass"], html,
+                    "all_pass": _Fill(t["gaps"]["all_pass"],
                                       category=_label_of(s, target, lang)),
                     "rules": list(rules.values())})
     return out
@@ -329,11 +283,11 @@ def _rule_text(g: dict, lang: str) -> str:
     return f"{g['field']} {g['op']} {g['threshold']}"
 
 
-def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
+def _declared_ctx(s: Suggestion, lang, t) -> dict:
     if not s.declared:
         return {"text": t["declared"]["none"], "status": "", "failing": []}
     if s.declared_target is None:
-        return {"text": _fill(t["declared"]["unknown"], html, text=s.declared), "status": "",
+        return {"text": _Fill(t["declared"]["unknown"], text=s.declared), "status": "",
                 "failing": []}
     status = s.declared_status or ""
     label = _label_of(s, s.declared_target, lang)
@@ -345,7 +299,7 @@ def _declared_ctx(s: Suggestion, lang, t, html) -> dict:
     return {"text": text, "status": status, "failing": failing}
 
 
-def _data_ctx(s: Suggestion, lang, t, html) -> dict:
+def _data_ctx(s: Suggestion, lang, t) -> dict:
     lines = []
     missing = table_records(s, "missing")
     gaps = s.extra.get("dims_no_data") or []
@@ -353,24 +307,24 @@ def _data_ctx(s: Suggestion, lang, t, html) -> dict:
     for scope in ("all", "town"):
         dims = [g[1 + name] for g in gaps if g[3] == scope]
         if dims:
-            lines.append(_fill(t["data"][f"dims_{scope}"], html, dims=t["sep"].join(dims)))
+            lines.append(_Fill(t["data"][f"dims_{scope}"], dims=t["sep"].join(dims)))
     if missing:
         lines.append(t["data"]["intro"])
     elif not gaps:      # never "all have data" when a dimension has none
         lines.append(t["data"]["none"])
     nm, ni = s.extra.get("n_missing"), s.extra.get("n_imputed")
     if not numfmt.is_missing(nm) and not numfmt.is_missing(ni) and (nm or ni):
-        lines.append(_fill(t["data"]["counts"], html, n_missing=int(nm), n_imputed=int(ni)))
+        lines.append(_Fill(t["data"]["counts"], n_missing=int(nm), n_imputed=int(ni)))
     q = s.extra.get("boundary_quality")
     if q and q != "official":
         key = "boundary_approximate" if q == "approximate" else "boundary"
-        lines.append(_fill(t["data"][key], html, quality=q))
+        lines.append(_Fill(t["data"][key], quality=q))
     notes = []
     for r in missing:
         aff = [_label_of(s, a, lang) for a in str(r["affects"] or "").split(";") if a]
         notes.append({"id": r["indicator"], "label": r[f"label_{lang}"],
                       "status_id": r["status"], "status": t["data"][r["status"]],
-                      "affects": _fill(t["data"]["affects"], html, targets=t["sep"].join(aff))
+                      "affects": _Fill(t["data"]["affects"], targets=t["sep"].join(aff))
                       if aff else ""})
     return {"lines": lines, "notes": notes}
 
@@ -396,82 +350,40 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
             for d in table_records(s, "dimensions")]
 
 
-def _chart(s: Suggestion, lang: str, color: str, N: Callable | None = None,
-           scores: list[tuple[str, str, str]] | None = None) -> Markup:
+def _chart(s: Suggestion, lang: str, color: str, dims: list[dict]) -> Markup:
     """Horizontal bars: the town's dimension scores, the category median (tick) and the
-    first benchmark (circle), on a fixed 0–100 axis (``scores``: the texts of the three,
-    per dimension, when formatted already)."""
+    first benchmark (circle), on a fixed 0–100 axis (``chart.svg.j2``; ``dims``: the
+    sheet's dimension rows, their numbers formatted)."""
     t = labels(lang, s.extra.get("level", "town"))
     d = table_records(s, "dimensions")
-    N = N or _num_factory(lang, False)
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
                    for v in (r[f"label_{lang}"] for r in d)] + [40])
     label_w, plot_w, row_h, top = longest + 6, 300, 22, 8
     x0 = label_w + 6
-    rows = []
 
     def x(v):
         return None if numfmt.is_missing(v) else round(x0 + plot_w * min(max(float(v), 0), 100)
                                                        / 100, 1)
 
-    for k, r in enumerate(d):
-        y = top + k * row_h
+    rows = []
+    for k, (r, texts) in enumerate(zip(d, dims)):
         tx = x(r["this"])
-        this, median, bench = scores[k] if scores else (
-            N(r["this"], "score"), N(r["category_median"], "score"), N(r["benchmark"], "score"))
-        rows.append({"id": r["dimension"], "label": r[f"label_{lang}"], "y": y,
+        rows.append({"id": r["dimension"], "label": r[f"label_{lang}"], "y": top + k * row_h,
                      "this_w": None if tx is None else round(tx - x0, 1),
-                     "this_title": f"{t['table']['score']} {this}",
+                     "this_title": f"{t['table']['score']} {texts['this']}",
                      "median_x": x(r["category_median"]),
-                     "median_title": f"{t['table']['median']} {median}",
+                     "median_title": f"{t['table']['median']} {texts['median']}",
                      "bench_x": x(r["benchmark"]),
-                     "bench_title": f"{t['table']['benchmark']} {bench}"})
+                     "bench_title": f"{t['table']['benchmark']} {texts['benchmark']}"})
     bottom = top + len(rows) * row_h
-    head, tail = _chart_frame(lang, x0, plot_w, top, bottom, color,
-                              any(not numfmt.is_missing(r["benchmark"]) for r in d))
-    return Markup(head + _chart_rows(rows, x0, label_w, color) + tail)
-
-
-@lru_cache(maxsize=256)
-def _chart_frame(lang: str, x0, plot_w, top, bottom, color: str, has_bench: bool
-                 ) -> tuple[str, str]:
-    """The chart around its bars (the same for the towns of a category): the template
-    rendered once with a mark where the bars go, split there."""
-    t = labels(lang)
-    mark = "\x00"  # never in a label (XML has no such character)
-    svg = _template("chart.svg.j2").render(
-        width=x0 + plot_w + 20, height=bottom + 40, x0=x0, color=color,
-        title=t["section"]["chart"], grid=_chart_grid(x0, plot_w, top, bottom),
-        dims=Markup(mark), legend_this=t["table"]["this"], legend_median=t["table"]["median"],
-        legend_bench=t["table"]["benchmark"], legend_gap=110, has_bench=has_bench)
-    head, tail = svg.split(mark)
-    return head, tail
-
-
-@lru_cache(maxsize=64)
-def _chart_grid(x0, plot_w, top, bottom) -> Markup:
-    p = _patterns()["svg"]["grid"]
-    return Markup("".join(p.format(x=x0 + plot_w * g / 100, top=top, bottom=bottom,
-                                   label_y=bottom + 14, label=g)
-                          for g in (0, 25, 50, 75, 100)))
-
-
-def _chart_rows(rows: list[dict], x0, label_w, color: str) -> str:
-    """The bars, median ticks and benchmark circles (rows.toml [svg])."""
-    p = _patterns()["svg"]
-    out = []
-    for r in rows:
-        y = r["y"]
-        out.append(p["dim"].format(
-            id=_h(r["id"]), label_x=label_w, label_y=y + 11, label=_h(r["label"]),
-            bar="" if r["this_w"] is None else p["bar"].format(
-                x0=x0, y=y, width=r["this_w"], color=_h(color), title=_h(r["this_title"])),
-            median="" if r["median_x"] is None else p["median"].format(
-                x=r["median_x"], y1=y - 3, y2=y + 17, title=_h(r["median_title"])),
-            bench="" if r["bench_x"] is None else p["bench"].format(
-                x=r["bench_x"], y=y + 7, title=_h(r["bench_title"]))))
-    return "".join(out)  # markup: the values are escaped
+    return Markup(_template("chart.svg.j2").render(
+        width=x0 + plot_w + 20, height=bottom + 40, x0=x0, label_w=label_w, color=color,
+        title=t["section"]["chart"], top=top, bottom=bottom, rows=rows,
+        grid=[(x0 + plot_w * g / 100, g) for g in (0, 25, 50, 75, 100)],
+        legend_this=t["table"]["this"], legend_median=t["table"]["median"],
+        legend_bench=t["table"]["benchmark"], legend_gap=110,
+        has_bench=any(not numfmt.is_missing(r["benchmark"]) for r in d)))
 
 
 def _ink(color: str) -> str:
@@ -485,14 +397,14 @@ def _ink(color: str) -> str:
 
 
 def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
+    """What the sheet templates show of ``s``.  Its texts are plain (Markdown, Word); with
+    ``html`` the numbers also carry their spans and the chart is drawn, so the same context
+    renders the HTML sheet and the Markdown one."""
     t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
     dims = _dims_ctx(s, lang, N)
     strengths = _pos_rows(table_records(s, "strengths"), lang, N)
     weaknesses = _pos_rows(table_records(s, "weaknesses"), lang, N)
-    rows = {"dims": _rows("dims", dims, html),
-            "strengths": _rows("position", strengths, html),
-            "weaknesses": _rows("position", weaknesses, html)}
     color = s.labels.get(s.target or "", {}).get("color") or \
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
@@ -505,28 +417,27 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
         "designations": designation_lines(s, lang),
-        "last_year": _last_year(s, t, lang, html),
-        "review": _fill(t["suggested"]["review"], html, reason=(
+        "last_year": _last_year(s, t, lang),
+        "review": _Fill(t["suggested"]["review"], reason=(
             lang == "en" and s.extra.get("review_reason_en") or s.extra.get("review_reason")
             or "")) if review is True or str(review).lower() == "true" else "",
     }
     return {
         "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
         "town": _known(s.town, lang, "town"),
-        "subtitle": _fill(t["subtitle"], html, town=_known(s.town, lang, "town"),
+        "subtitle": _Fill(t["subtitle"], town=_known(s.town, lang, "town"),
                           code=_known(s.town_code, lang, "code"),
                           county=_known(s.county, lang, "county")),
         "dims": dims,
-        "strengths_explain": _fill(t["strengths"]["explain"], html,
+        "strengths_explain": _Fill(t["strengths"]["explain"],
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
-        "strengths": strengths, "weaknesses": weaknesses, "rows": rows,
-        "bench": _bench_ctx(s, lang, t, N, html, have),
-        "gaps": _gaps_ctx(s, lang, t, N, html),
-        "declared": _declared_ctx(s, lang, t, html),
-        "data": _data_ctx(s, lang, t, html),
-        "chart": _chart(s, lang, color, N)
-        if html else "",
+        "strengths": strengths, "weaknesses": weaknesses,
+        "bench": _bench_ctx(s, lang, t, N, have),
+        "gaps": _gaps_ctx(s, lang, t, N),
+        "declared": _declared_ctx(s, lang, t),
+        "data": _data_ctx(s, lang, t),
+        "chart": _chart(s, lang, color, dims) if html else "",
     }
 
 
@@ -569,7 +480,7 @@ def _plain_list(items: Iterable[str], sep: str) -> str:
 def _gap_summary(s: Suggestion, lang: str, t: dict, gaps: list[dict] | None = None) -> str:
     """The failing rules with their first lever, a line each (``gaps``: the sheet's)."""
     if gaps is None:
-        gaps = _gaps_ctx(s, lang, t, _num_factory(lang, False), False)
+        gaps = _gaps_ctx(s, lang, t, _num_factory(lang))
     parts = []
     for g in gaps:
         for r in g["rules"]:
@@ -583,7 +494,7 @@ def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
     out = []
     for r in recs:
         if r["scope"] == "county":
-            rank = _fill(t["strengths"]["county_rank"], False,
+            rank = _Fill(t["strengths"]["county_rank"],
                          rank=N(r["rank_county"], "rank", n=r["n_county"]))
         else:
             rank = N(r["rank"], "rank", n=r["n"])
@@ -594,7 +505,7 @@ def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
 def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[dict]:
     """One dict per town, keyed by the workbook headers of ``lang`` (in column order)."""
     t = labels(lang)
-    N = _num_factory(lang, False)
+    N = _num_factory(lang)
     return [_summary_row(s, lang, t, N) for s in suggestions]
 
 
@@ -608,8 +519,8 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None) 
         bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
     else:
         bench = _plain_list((b.town for b in s.benchmarks), t["sep"])
-    d = ctx["declared"] if ctx else _declared_ctx(s, lang, t, False)
-    notes = (ctx["data"] if ctx else _data_ctx(s, lang, t, False))["notes"]
+    d = ctx["declared"] if ctx else _declared_ctx(s, lang, t)
+    notes = (ctx["data"] if ctx else _data_ctx(s, lang, t))["notes"]
     return {
         x["town_code"]: s.town_code, x["town"]: s.town, x["county"]: s.county,
         x["category"]: _label_of(s, s.target, lang) or t["missing"],
@@ -923,7 +834,7 @@ def summary_frames(suggestions: Sequence[Suggestion], lang: str = "zh"
     ones and "no category"), the long benchmark-gap and rule-gap tables."""
     t = labels(lang)
     x = t["xlsx"]
-    N = _num_factory(lang, False)
+    N = _num_factory(lang)
     rows = [_summary_row(s, lang, t, N) for s in suggestions]
     headers = list(dict.fromkeys(h for r in rows for h in r)) if rows else [
         x[k] for k in ("town_code", "town", "county", "category", "confidence")]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -32,7 +31,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiPolygon, mapping
 
 from geo.datum import to_wgs84
-from geo.errors import InputError, TowntypeError
+from geo.errors import InputError, command_status
 from geo.seats import match_seats
 
 __all__ = ["approximate_boundaries", "main", "rebuild_demo_boundaries", "township_units"]
@@ -449,16 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        summary = rebuild_demo_boundaries(args.counties, args.towns, args.places, args.out,
-                                          city_code=str(args.city),
-                                          counties_datum=args.counties_datum)
-    except TowntypeError as err:
-        print(f"geo.approximate: error: {err}", file=sys.stderr)
-        return 2
-    for key, value in summary.items():
-        print(f"{key}: {value}")
-    return 0
+    return command_status("geo.approximate", lambda: rebuild_demo_boundaries(
+        args.counties, args.towns, args.places, args.out, city_code=str(args.city),
+        counties_datum=args.counties_datum))
 
 
 if __name__ == "__main__":  # pragma: no cover

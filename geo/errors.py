@@ -6,9 +6,11 @@ and how to fix it (the flag or config key).  ``str(err)`` gives the whole messag
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Callable
 
-__all__ = ["TowntypeError", "InputError", "InputWarning", "DatumWarning"]
+__all__ = ["TowntypeError", "InputError", "InputWarning", "DatumWarning", "command_status"]
 
 
 class TowntypeError(Exception):
@@ -51,3 +53,17 @@ class InputWarning(UserWarning):
 
 class DatumWarning(InputWarning):
     """The coordinates look like a shifted Chinese web datum (GCJ-02 / BD-09)."""
+
+
+def command_status(prog: str, run: Callable[[], dict]) -> int:
+    """The exit status of a module's command line (``python -m geo.approximate`` …):
+    ``run()``'s summary printed ``key: value`` a line, 0; a :class:`TowntypeError`
+    printed as ``prog: error: …`` on stderr, 2."""
+    try:
+        summary = run()
+    except TowntypeError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0

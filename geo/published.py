@@ -126,6 +126,16 @@ def load_county_aliases(path: str | Path | None) -> dict[str, list[tuple[str, st
     return out
 
 
+def _no_county(county, how, method: str) -> Resolution:
+    """The answer when ``county`` names no single county: ambiguous (``how``: the
+    candidates) or unresolved."""
+    if how:
+        return Resolution("ambiguous", how=method, candidates=tuple(how),
+                          reason=f"county {county!r} is ambiguous")
+    return Resolution("unresolved", how=method, reason=f"no county named {county!r} in "
+                      "the division codes (NBS 2023) or the alias list")
+
+
 def _province_code(province) -> str | None:
     """``'广东省'``/``'广东'``/``'44'`` → ``'44'``; None/'' → None."""
     if province is None or (isinstance(province, float) and province != province):
@@ -205,13 +215,8 @@ class PublishedNames:
             if found is None and not how:
                 found, how = self._county_by_stem(text, prov, city_code)
                 rest = ""
-            if found is None and how:
-                return Resolution("ambiguous", how="county+name", candidates=tuple(how),
-                                  reason=f"county {county!r} is ambiguous")
             if found is None or rest:
-                return Resolution("unresolved", how="county+name",
-                                  reason=f"no county named {county!r} in the division "
-                                         "codes (NBS 2023) or the alias list")
+                return _no_county(county, how, "county+name")
             county_code, note = found
         base = "county+name" + (f"; {note}" if note else "")
         return self._town(normalise_name(town), county_code, city_code, prov, base,
@@ -248,13 +253,8 @@ class PublishedNames:
             if found_city is not None and rest:
                 city_code, text = found_city, rest
         found, rest, how = self._strip_county(text, prov, city_code)
-        if found is None and how:
-            return Resolution("ambiguous", how="county", candidates=tuple(how),
-                              reason=f"county {county!r} is ambiguous")
         if found is None or rest:
-            return Resolution("unresolved", how="county",
-                              reason=f"no county named {county!r} in the division codes "
-                                     "(NBS 2023) or the alias list")
+            return _no_county(county, how, "county")
         code, note = found
         return self._county_unit(code, "county" + (f"; {note}" if note else ""))
 
@@ -275,7 +275,7 @@ class PublishedNames:
             return Resolution("unresolved", how="code",
                               reason=f"code {code!r} is not a township code of the NBS "
                                      "2023 table")
-        return self._found(text, "code", t.at[text, "name"])
+        return self._found(text, "code")
 
     # ------------------------------------------------------------------ steps
     def _strip_city(self, text: str, prov: str | None) -> tuple[str | None, str]:
@@ -422,7 +422,7 @@ class PublishedNames:
                               reason=f"{len(hit)} units named {rest} in {where}; give the "
                                      "county or the code")
         code = hit.index[0]
-        res = self._found(code, how, rest, note)
+        res = self._found(code, how, note)
         if farm or _FARM.search(res.town or ""):
             return Resolution(
                 "not_township", res.town_code, res.town, res.county_code, res.county,
@@ -432,7 +432,7 @@ class PublishedNames:
                        f"{code} under {res.county})")
         return res
 
-    def _found(self, code: str, how: str, published: str, note: str = "") -> Resolution:
+    def _found(self, code: str, how: str, note: str = "") -> Resolution:
         d = self._d
         t = d.townships
         return Resolution("town", code, t.at[code, "name"], code[:6], d.county(code),

@@ -362,7 +362,7 @@ def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
     return [MPath(xy[order[a:b]], codes[order[a:b]]) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def _outline_path(xy, ring, first):
+def _outline_path(xy, first):
     """Every town edge once: a segment two neighbours share is drawn by the first only
     (stroking it twice would double its antialiased pixels and pale the map)."""
     MPath = _heavy("matplotlib.path").Path
@@ -487,7 +487,7 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
             ax.add_collection(PathCollection(
                 _fill_paths(xy, ring, first, nd.astype(int), 2)[1:], facecolors="none",
                 edgecolors="#9a9a9a", hatch="////", linewidths=0), autolim=False)
-        ax.add_collection(PathCollection([_outline_path(xy, ring, first)],
+        ax.add_collection(PathCollection([_outline_path(xy, first)],
                                          facecolors="none", edgecolors="white",
                                          linewidths=0.3), autolim=False)
         if counties is not None and len(counties):

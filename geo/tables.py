@@ -574,7 +574,7 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
     grid = [list(r) + [None] * (width - len(r)) for r in grid]
     rows = [_row_texts(r) for r in grid]
     layout = _layout(rows, merges, path)
-    columns = _columns(rows, layout, path, messages)
+    columns = _columns(rows, layout, messages)
     return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
                   wan_suffix)
 
@@ -672,7 +672,7 @@ def _load_grid(path: Path, sheet, encoding):
     return grid, merges, enc, sheet_name, messages
 
 
-def _columns(rows, layout, path, messages) -> list[tuple[int, str, str | None]]:
+def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
     """``(index, clean name, unit)`` of every column that has a header or data."""
     out, seen = [], {}
     data_rows = rows[layout["first_data"]:]
@@ -710,14 +710,13 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
 
     counties = {normalise_county(r[county_c]) for r in rows[layout["first_data"]:]
                 if county_c is not None and r[county_c]}
-    data_idx, excluded, after_footnote, n_empty = [], [], False, 0
+    data_idx, excluded, after_footnote = [], [], False
     digit_codes = {len(r[code_c].strip()) for r in rows[layout["first_data"]:]
                    if code_c is not None and r[code_c].strip().isdigit()}
     county_table = digit_codes == {6}
     for r in range(layout["first_data"], len(rows)):
         texts = rows[r]
         if not any(texts):
-            n_empty += 1
             continue
         label = texts[name_c] if name_c is not None else ""
         code_text = texts[code_c] if code_c is not None else ""
@@ -733,7 +732,7 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
         raise InputError("no data rows below the header (row "
                          f"{layout['header'] + 1}); check the sheet (--sheet)", path=path)
     return _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-                     messages, enc, sheet_name, n_empty, wan_suffix)
+                     messages, enc, sheet_name, wan_suffix)
 
 
 def _table_codes(cells, path, column, rows, digits: int = 9) -> tuple[list, dict]:
@@ -756,7 +755,7 @@ def _table_codes(cells, path, column, rows, digits: int = 9) -> tuple[list, dict
 
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-              messages, enc, sheet_name, n_empty, wan_suffix=None):
+              messages, enc, sheet_name, wan_suffix=None):
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
     code_notes: dict = {}
     ex_idx = [r for r, _, _ in excluded]
@@ -825,7 +824,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         messages=messages, path=str(path), kinds=kinds, keys=keys, encoding=enc,
         sheet=sheet_name, header_rows=[h + 1 for h in layout["header_rows"]],
         code_notes=code_notes)
-    _describe(table, layout, n_empty)
+    _describe(table, layout)
     messages.extend(_code_type_messages(table))
     messages.extend(cross_check_totals(table))
     return table
@@ -886,7 +885,7 @@ def _excluded_frame(excluded, ex_values, keys) -> pd.DataFrame:
     return ex
 
 
-def _describe(table: ParsedTable, layout, n_empty: int) -> None:
+def _describe(table: ParsedTable, layout) -> None:
     msgs = table.messages
     if layout["header"] > 0:
         msgs.append(f"{layout['header']} title row(s) above the header skipped")

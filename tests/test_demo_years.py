@@ -102,3 +102,21 @@ def test_demo_years_end_to_end(tmp_path):
         encoding="utf-8")
     assert "上年类别：" in sheet and "主要因省级以上园区 否→是" in sheet
     assert (out / "compare" / "compare_map.html").stat().st_size > 10_000
+
+
+def test_command_line_error_names_the_module(tmp_path, monkeypatch, capsys):
+    """A TowntypeError ends the module's command line with status 2 and one line naming
+    the module (geo.errors.command_status, shared with demo_data and geo.approximate)."""
+    import classify.demo_years as demo_years
+    from geo.errors import InputError
+
+    def fails(*args, **kwargs):
+        raise InputError("the first-year table has no 统计代码 column", path="x.csv")
+
+    monkeypatch.setattr(demo_years, "write_next_year", fails)
+    assert demo_years.main(["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("classify.demo_years: error: ") and "统计代码" in err
+    monkeypatch.setattr(demo_years, "write_next_year", lambda *a, **k: {"rows": 3})
+    assert demo_years.main(["--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "rows: 3\n"

@@ -493,3 +493,14 @@ def test_markdown_of_ordinary_text_is_unchanged(suggestions):
     md = render_markdown(suggestions[0], lang="en")
     assert "&amp;" not in md and "&#39;" not in md and "&lt;" not in md
     assert "Culture & tourism" in md       # the indicator system's label, "&" as it is
+
+
+def test_a_county_sheet_chart_speaks_of_the_county(suggestions):
+    """The chart's legend is worded for the unit level, like its bars' titles (it said
+    本镇 on a county's sheet while the bars said 本县得分)."""
+    s = suggestions[0]
+    s.extra["level"] = "county"
+    for lang, unit, other in (("zh", "本县", "本镇"), ("en", "This county", "This town")):
+        svg = re.search(r"<svg.*?</svg>", render_html(s, lang=lang), re.S).group(0)
+        legend = re.search(r'<g transform="translate.*?</g>', svg, re.S).group(0)
+        assert f">{unit}</text>" in legend and other not in svg

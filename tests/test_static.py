@@ -136,7 +136,7 @@ def test_snapped_rings_keep_shared_edges_and_outline_each_edge_once():
     shown = _rings_as_polygons(xy, ring, first, owner, 2)
     assert bool(shapely.coverage_is_valid(shown))     # snapped alike: no sliver, no overlap
     assert shapely.union_all(shown).area == pytest.approx(200 * 100, rel=1e-3)
-    path = _outline_path(xy, ring, first)
+    path = _outline_path(xy, first)
 
     def segments(points, codes):
         return [tuple(sorted((tuple(a), tuple(b)))) for a, b, c in
