@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from geo.tables import ParsedTable
 
 __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
-           "infer_level", "rekey_table", "add_group_ranks", "unit_resolver"]
+           "infer_level", "rekey_table", "add_group_ranks", "group_ranks", "group_rank_text",
+           "unit_resolver"]
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
@@ -121,6 +122,24 @@ class Level:
             return v
 
         return walk(value)
+
+    def say(self, text: str) -> str:
+        """A console line (Chinese first, English in brackets) in this level's wording:
+        :meth:`reword` in both languages, never inside what names something — quoted
+        text (a column, a file's field), ``--flags``, file names and paths, ``{fields}``
+        — so "1 gap(s) between towns" → "… between counties" and "个镇街" → "个县（市、区）",
+        while "'县区代码'" and "towns.csv" stay.  Identity for towns."""
+        if not self.words or not isinstance(text, str):
+            return text
+        keep = re.compile(r"('[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|--[\w-]+|\S*[/\\]\S*"
+                          r"|[\w.-]+\.[A-Za-z]{2,7}\b|\{[^{}]*\})")
+        out, last = [], 0
+        for m in keep.finditer(text):
+            out.append(self.reword(self.reword(text[last:m.start()], "zh"), "en"))
+            out.append(m.group(0))
+            last = m.end()
+        out.append(self.reword(self.reword(text[last:], "zh"), "en"))
+        return "".join(out)
 
     @property
     def keys(self) -> UnitKeys:
@@ -319,6 +338,35 @@ def add_group_ranks(frame: pd.DataFrame, lv: Level) -> pd.DataFrame:
         out[g.id] = names
         out[f"rank_{g.id}"] = rank_desc(out["composite"], names).astype("Int64")
     return out
+
+
+def group_ranks(frame: pd.DataFrame, lv: Level) -> list[list[dict]]:
+    """Per row of ``frame`` (after :func:`add_group_ranks`): the unit's rank in each
+    grouping of the level, ``{"zh", "en", "group", "rank", "n"}`` — the label ("区域排名",
+    "rank in region"), the group's name, the rank and the number of ranked units in the
+    group (JSON-ready: the sheets keep it in their evidence).  Empty lists for a level
+    without groupings (towns) and for a unit outside every group or without a rank."""
+    import pandas as pd
+
+    out: list[list[dict]] = [[] for _ in range(len(frame))]
+    for g in lv.groups:
+        rcol = f"rank_{g.id}"
+        if g.id not in frame.columns or rcol not in frame.columns:
+            continue
+        names = frame[g.id].astype(object)
+        ranks = pd.to_numeric(frame[rcol], errors="coerce")
+        sizes = ranks.groupby(names).count()
+        for i, (name, rank) in enumerate(zip(names, ranks)):
+            if isinstance(name, str) and not pd.isna(rank):
+                out[i].append({"zh": f"{g.zh}排名", "en": f"rank in {g.en}", "group": name,
+                               "rank": int(rank), "n": int(sizes.get(name, 0))})
+    return out
+
+
+def group_rank_text(rec: dict, lang: str = "zh") -> str:
+    """One record of :func:`group_ranks` as text: "粤北 第3/12" / "粤北 3/12"."""
+    return (f"{rec['group']} 第{rec['rank']}/{rec['n']}" if lang == "zh"
+            else f"{rec['group']} {rec['rank']}/{rec['n']}")
 
 
 @dataclass(frozen=True)

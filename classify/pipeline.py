@@ -39,7 +39,8 @@ from classify.console import for_manifest, reissue, warning_records
 from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.levels import Level, add_group_ranks, level, levels, rekey_table, resolve_level
+from classify.levels import (Level, add_group_ranks, group_rank_text, group_ranks, level,
+                             levels, rekey_table, resolve_level)
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
@@ -298,9 +299,9 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
         if opts.counties is not None:
             counties = _read_context(opts.counties)
     for msg in list(breport.messages) + list(table.messages):
-        timer.log(msg)
+        timer.log(lv.say(msg))       # the readers say "towns": the level's word (Level.say)
     for msg in breport.problems:     # they need the user's attention: first on the console
-        warnings.warn(msg, InputWarning, stacklevel=2)
+        warnings.warn(lv.say(msg), InputWarning, stacklevel=2)
     # the level line is said in the summary (run.json "level"), not among the details
     return Inputs(boundaries, breport, table, counties, lv, said)
 
@@ -763,8 +764,10 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     """
     suggestions = suggest(frame, trace, ind.system, taxonomy, lang=opts.lang,
                           model=scored.model, missing_log=ind.missing_log)
-    for s in suggestions:           # the sheets' wording follows the level
+    # the sheets' wording follows the level; they show the ranks in its groupings
+    for s, groups in zip(suggestions, group_ranks(frame, level(opts.level))):
         s.extra["level"] = opts.level
+        s.extra["group_ranks"] = groups
     if opts.reference is not None:     # the sheets say last year's category
         before = last_year(opts.reference, frame)
         if not before:
@@ -845,7 +848,8 @@ def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame
     timer = _timer(timer)
     with timer("outputs"):
         files = write_towns(frame, folder, notice=opts.notice, lang=opts.lang,
-                            xlsx=_workbooks(opts, len(frame)), system=system)
+                            xlsx=_workbooks(opts, len(frame)), system=system,
+                            level=_level_of(opts).id)
         for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
                                 ("value_checks.csv", scored.value_checks),
                                 ("rules.csv", trace), ("clusters.csv", clusters.profiles),
@@ -949,6 +953,9 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
     popup = _popup_indicators(system, frame, opts.lang)
     lv = _level_of(opts)
     shown = frame.assign(
+        # ranks in the level's groupings (counties: region), shown in the popup
+        **({"group_rank": ["；".join(group_rank_text(r, opts.lang) for r in recs)
+                           for recs in group_ranks(frame, lv)]} if lv.groups else {}),
         benchmarks=benchmarks,
         sheet=names if names is not None else sheet_names(suggestions),
         has_sheet=True if has_sheet is None else has_sheet)
@@ -1199,7 +1206,8 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     frame, taxonomy, trace, mc = categorise(opts, frame, ind, scored, timer=timer)
     frame, clusters, crosstab = cluster(opts, frame, taxonomy, timer=timer)
     frame, designated = designate(opts, frame, taxonomy, timer=timer)
-    notes = _not_measured(frame, taxonomy, system, scored, clusters)
+    notes = [(lv.say(zh), lv.say(en))
+             for zh, en in _not_measured(frame, taxonomy, system, scored, clusters)]
     for zh, en in notes:
         log(zh if opts.lang == "zh" else en)
     if len(missing_log):

@@ -33,7 +33,7 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.levels import level as unit_level
+from classify.levels import group_rank_text, level as unit_level
 from classify.suggest import Benchmark, Suggestion, gap_columns, table_records
 
 __all__ = ["render_markdown", "render_html", "summary_rows",
@@ -504,6 +504,9 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
+        # ranks in the level's groupings (counties: 区域排名 粤北 第3/12), from the pipeline
+        "groups": [{"label": g[lang], "value": group_rank_text(g, lang)}
+                   for g in s.extra.get("group_ranks") or ()],
         "designations": designation_lines(s, lang),
         "last_year": _last_year(s, t, lang, html),
         "review": _fill(t["suggested"]["review"], html, reason=(

@@ -412,3 +412,56 @@ def test_demo_years_is_a_town_demo(tmp_path, capsys):
 
     assert main(["demo", "--years", "--level", "county", "--out", str(tmp_path / "o")]) == 2
     assert "demo --years is a town demo" in capsys.readouterr().err
+
+
+# ------------------------------------------- region ranks and the wording of a county run
+def test_console_lines_follow_the_level_but_never_inside_names():
+    c = level("county")
+    assert c.say("1 gap(s) between towns, 1.047 km² in all; not changed") == \
+        "1 gap(s) between counties, 1.047 km² in all; not changed"
+    assert c.say("样本少于 20 个镇街，未做离群值处理（outlier treatment skipped）") == \
+        "样本少于 20 个县（市、区），未做离群值处理（outlier treatment skipped）"
+    # a column name, a file name, a path and a flag keep their words
+    assert c.say("town code field '县区代码' in towns.csv, /tmp/towns/x or --towns") == \
+        "county code field '县区代码' in towns.csv, /tmp/towns/x or --towns"
+    assert level("town").say("1 gap(s) between towns") == "1 gap(s) between towns"
+
+
+@pytest.fixture(scope="module")
+def county_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("countyrun")
+    b, t = _county_inputs(tmp)
+    said: list[str] = []
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp / "out", draws=20,
+                                     static_formats=()), log=said.append)
+    return tmp / "out", result, said
+
+
+def test_region_rank_is_in_the_county_sheet_and_the_map_popup(county_run):
+    from tests.test_maps import payload, popup_cols
+
+    out, _, _ = county_run
+    for ext in ("md", "html"):
+        sheet = next((out / "suggestions").glob(f"441825*.{ext}")).read_text(encoding="utf-8")
+        assert "区域排名" in sheet and "粤北 第3/3" in sheet     # 连山: third of three in 粤北
+    cols = popup_cols(payload((out / "map.html").read_text(encoding="utf-8")))
+    col = cols["区域排名"]
+    towns = pd.read_csv(out / "towns.csv", dtype=str, encoding="utf-8-sig")
+    row = towns.index[towns["town_code"] == "440104"][0]
+    assert col["dict"][col["v"][row]] == f"珠三角 第{towns.at[row, 'rank_region']}/3"
+
+
+def test_county_wording_of_workbook_index_and_console(county_run):
+    from openpyxl import load_workbook
+
+    out, result, said = county_run
+    heads = [c.value for c in load_workbook(out / "towns.xlsx", read_only=True)
+             [level("county").zh][1]]
+    assert {"县（市、区）", "地市", "地市代码", "省", "市内排名", "区域", "区域内排名"} <= set(heads)
+    assert not any(w in str(h) for h in heads for w in ("镇街", "乡镇", "县内", "县区"))
+    index = (out / "suggestions/index.html").read_text(encoding="utf-8")
+    assert "共 6 个县（市、区）" in index and "搜索县（市、区）、代码、地市或类别" in index
+    assert "镇街" not in index
+    notes = [n["zh"] for n in result.manifest["scoring"]["not_measured"]]
+    assert any(n.startswith("样本少于 20 个县（市、区）") for n in notes)
+    assert not any("镇街" in line for line in said + notes)
