@@ -254,8 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="text encoding of the boundaries' attributes (a Shapefile's "
                           "DBF), e.g. gb18030 (default: the .cpg, else detect)")
     run.add_argument("--crs", default="auto", help="CRS of the boundaries, e.g. 4549 (default: from file)")
-    run.add_argument("--datum", choices=DATUMS, default="wgs84",
-                     help="shifted web datum of the boundaries' coordinates (default wgs84)")
+    run.add_argument("--datum", choices=("auto",) + DATUMS, default="auto",
+                     help="shifted web datum of the boundaries' coordinates: auto (default) "
+                          "infers GCJ-02/BD-09 where the level has bundled boundaries to "
+                          "compare with (counties) and says so, else wgs84")
     run.add_argument("--duplicate-codes", choices=("stop", "apart"), default="stop",
                      help="boundary features sharing one code under different names: stop "
                           "(default), or keep them apart, each joined by name")

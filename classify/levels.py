@@ -97,6 +97,10 @@ class Level:
     demo: dict | None = None
     #: lang → {town word: this level's word} for the sheets (empty for towns)
     words: dict = field(default_factory=dict)
+    #: bundled WGS84 boundaries of this level's units (``{"boundaries": path under data/,
+    #: "code": its code field}``) that a user's boundaries are compared with to infer their
+    #: datum (``--datum auto``), or None
+    reference: dict | None = None
 
     def reword(self, value, lang: str = "zh"):
         """``value`` (str, or dict/list of them) in this level's wording: every word of
@@ -183,7 +187,7 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("no [levels.<id>] tables", path=where)
     wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
-                                                            "words"}
+                                                            "words", "reference"}
     for lid, entry in entries.items():
         missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
         if missing:
@@ -203,7 +207,7 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
         words = {lang: dict(entry[f"words_{lang}"]) for lang in ("zh", "en")
                  if f"words_{lang}" in entry}
         out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
-                         words=words, **kwargs)
+                         words=words, reference=entry.get("reference"), **kwargs)
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -56,6 +57,7 @@ from classify.suggest import suggest
 from classify.taxonomy import load_taxonomy, taxonomy_source
 from classify.uncertainty import monte_carlo
 from geo.coverage import DisplayCoverage
+from geo.datum import DATUMS, infer_datum
 from geo.errors import InputError, InputWarning
 from geo.join import join_towns
 from geo.maps import save_map, town_map
@@ -115,7 +117,9 @@ class RunOptions:
     #: features sharing a code under different names: stop, or keep apart (join by name)
     duplicate_codes: str = "stop"
     crs: str = "auto"
-    datum: str = "wgs84"
+    #: datum of the boundaries' lon/lat: auto (inferred where the level has reference
+    #: boundaries — counties —, else wgs84), wgs84, gcj02, bd09
+    datum: str = "auto"
     sheet: str | None = None
     layer: str | None = None
     basemap: str = "none"
@@ -252,6 +256,8 @@ class Inputs(NamedTuple):
     level: Level | None = None
     #: the console line saying it
     level_said: str = ""
+    #: the console line saying the datum inferred for the boundaries ("" when none)
+    datum_said: str = ""
 
 
 def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
@@ -290,11 +296,7 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
         lv, said = resolve_level(opts.level, table)
         table = rekey_table(table, lv)
-        boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
-                                              encoding=opts.boundary_encoding, crs=opts.crs,
-                                              datum=opts.datum,
-                                              duplicate_codes=opts.duplicate_codes,
-                                              unit=lv.keys)
+        boundaries, breport, datum_said = _read_boundaries(opts, lv)
         counties = None
         if opts.counties is not None:
             counties = _read_context(opts.counties)
@@ -303,7 +305,59 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(lv.say(msg), InputWarning, stacklevel=2)
     # the level line is said in the summary (run.json "level"), not among the details
-    return Inputs(boundaries, breport, table, counties, lv, said)
+    return Inputs(boundaries, breport, table, counties, lv, said, datum_said)
+
+
+def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, BoundaryReport, str]:
+    """The boundary file read, and the console line saying an inferred datum ("" when none).
+
+    ``--datum auto`` (the default): a level with bundled reference boundaries (counties,
+    ``[levels.<id>.reference]``) compares the features as read with them by code
+    (:func:`geo.datum.infer_datum`); when they match much better as GCJ-02 (or BD-09)
+    converted to WGS84, the file is read again in that datum.  Otherwise, and for levels
+    without a reference (towns), WGS84 as before.  A given ``--datum`` always wins."""
+    def read(datum: str):
+        return read_boundaries(opts.boundaries, layer=opts.layer,
+                               encoding=opts.boundary_encoding, crs=opts.crs, datum=datum,
+                               duplicate_codes=opts.duplicate_codes, unit=lv.keys)
+
+    reference = _reference_boundaries(lv) if opts.datum == "auto" else None
+    if reference is None:
+        return (*read("wgs84" if opts.datum == "auto" else opts.datum), "")
+    with warnings.catch_warnings(record=True) as first:    # said again by the read that counts
+        warnings.simplefilter("always")
+        gdf, report = read("wgs84")
+    guess = infer_datum(gdf, reference)
+    if guess is None:
+        for w in first:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return gdf, report, ""
+    gdf, report = read(guess.datum)
+    name = DATUMS[guess.datum].description
+    return gdf, report, (
+        f"坐标系推断为 {name}（datum inferred: {guess.datum}）：与内置{lv.zh}边界按代码比对 "
+        f"{guess.n} 个，原坐标偏移中位数 {guess.metres_as_read:.0f} 米，按 {guess.datum} 转换后 "
+        f"{guess.metres_converted:.0f} 米，已转为 WGS84（converted to WGS84）；"
+        "若坐标本为 WGS84，用 --datum wgs84（override with --datum wgs84）")
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_geometry(path: Path, code: str) -> gpd.GeoDataFrame:
+    ref = gpd.read_file(path, engine="pyogrio", columns=[code])
+    return ref.rename(columns={code: "town_code"}).assign(
+        town_code=lambda d: d["town_code"].astype(str))
+
+
+def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
+    """The level's bundled WGS84 boundaries keyed ``town_code`` (None: the level has none,
+    or the bundled data is not installed)."""
+    if not lv.reference:
+        return None
+    try:
+        path = data_dir() / lv.reference["boundaries"]
+    except InputError:
+        return None
+    return _reference_geometry(path, lv.reference["code"]) if path.is_file() else None
 
 
 def _level_of(opts: RunOptions) -> Level:
@@ -531,6 +585,8 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         labels = counts.get("category_labels", {})
         lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
         lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
+    if m.get("datum", {}).get("said"):
+        lines.insert(0, m["datum"]["said"])
     if m.get("level", {}).get("said"):
         lines.insert(0, m["level"]["said"])
     if m.get("notice"):
@@ -1245,6 +1301,8 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
         manifest["level"] = {**lv.to_dict(), "said": inputs.level_said}
+        if inputs.datum_said:
+            manifest["datum"] = {"inferred": breport.datum, "said": inputs.datum_said}
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
         manifest["scoring"].update(

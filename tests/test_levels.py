@@ -465,3 +465,72 @@ def test_county_wording_of_workbook_index_and_console(county_run):
     notes = [n["zh"] for n in result.manifest["scoring"]["not_measured"]]
     assert any(n.startswith("样本少于 20 个县（市、区）") for n in notes)
     assert not any("镇街" in line for line in said + notes)
+
+
+# ------------------------------------------------------------- the datum of county files
+BUNDLED_COUNTIES = ROOT / "data/boundaries/guangdong_counties.geojson"
+
+
+def test_infer_datum_recognises_shifted_counties_and_leaves_wgs84_alone():
+    from geo.datum import from_wgs84, infer_datum
+
+    ref = gpd.read_file(BUNDLED_COUNTIES)
+    gcj = infer_datum(from_wgs84(ref, "gcj02"), ref, key="county_code")
+    assert gcj.datum == "gcj02" and gcj.n == 122
+    assert 300 < gcj.metres_as_read < 900 and gcj.metres_converted < 30   # centroids shifted, not shapes
+    assert infer_datum(from_wgs84(ref, "bd09"), ref, key="county_code").datum == "bd09"
+    assert infer_datum(ref, ref, key="county_code") is None
+    two = from_wgs84(ref.head(2), "gcj02")             # too few in common: no guess
+    assert infer_datum(two, ref, key="county_code") is None
+
+
+def _gcj02_counties(tmp_path: Path) -> tuple[Path, Path]:
+    """The shared file's situation: real county boundaries in GCJ-02 (made from the
+    project's WGS84 counties) and a county table with ordinary headers."""
+    from geo.datum import from_wgs84
+
+    ref = gpd.read_file(BUNDLED_COUNTIES)
+    ref = ref[ref["county_code"].str.startswith(("4418", "4401"))]
+    from_wgs84(ref, "gcj02").to_file(tmp_path / "guangdong_counties.geojson", driver="GeoJSON")
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"县区代码": ref["county_code"], "县区": ref["county"],
+                  "地区生产总值": rng.uniform(50, 3000, len(ref)).round(1),
+                  "一般公共预算收入": rng.uniform(5, 200, len(ref)).round(1),
+                  "常住人口": rng.uniform(20, 200, len(ref)).round(1),
+                  "城镇化率": rng.uniform(30, 95, len(ref)).round(1)}
+                 ).to_csv(tmp_path / "table.csv", index=False)
+    return tmp_path / "guangdong_counties.geojson", tmp_path / "table.csv"
+
+
+def test_gcj02_county_boundaries_are_recognised_and_said(tmp_path):
+    b, t = _gcj02_counties(tmp_path)
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "auto",
+                                     draws=0, static_formats=()))
+    said = summary_lines(result)
+    line = next(x for x in said if x.startswith("坐标系推断为 GCJ-02"))
+    assert "datum inferred: gcj02" in line and "--datum wgs84" in line
+    assert result.manifest["datum"]["inferred"] == "gcj02"
+    assert result.manifest["reading"]["boundaries"]["datum"] == "gcj02"
+    ref = gpd.read_file(BUNDLED_COUNTIES).set_index("county_code")
+    got = gpd.read_file(tmp_path / "auto/towns.gpkg").set_index("town_code")
+    metres = 3857
+    for code in ("441882", "440103"):
+        a = gpd.GeoSeries([got.geometry[code].centroid], crs=4326).to_crs(metres).iloc[0]
+        r = gpd.GeoSeries([ref.geometry[code].centroid], crs=4326).to_crs(metres).iloc[0]
+        assert a.distance(r) < 5                         # back where the counties are
+
+    # an explicit --datum wins: no inference, the coordinates are taken as they are
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "wgs",
+                                     datum="wgs84", draws=0, static_formats=()))
+    assert "datum" not in result.manifest
+    assert not any("datum inferred" in x for x in summary_lines(result))
+    got = gpd.read_file(tmp_path / "wgs/towns.gpkg").set_index("town_code")
+    a = gpd.GeoSeries([got.geometry["441882"].centroid], crs=4326).to_crs(metres).iloc[0]
+    r = gpd.GeoSeries([ref.geometry["441882"].centroid], crs=4326).to_crs(metres).iloc[0]
+    assert a.distance(r) > 300
+
+
+def test_unshifted_or_unrelated_county_boundaries_get_no_datum_guess(county_run):
+    _, result, said = county_run          # squares at the seats: far from every county shape
+    assert "datum" not in result.manifest and result.manifest["reading"]["boundaries"]["datum"] == "wgs84"
+    assert not any("datum inferred" in x for x in said + summary_lines(result))
