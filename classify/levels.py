@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
            "infer_level", "rekey_table", "add_group_ranks", "group_ranks", "group_rank_text",
-           "unit_resolver"]
+           "unit_resolver", "read_child_run", "child_links"]
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
@@ -97,6 +97,9 @@ class Level:
     demo: dict | None = None
     #: lang → {town word: this level's word} for the sheets (empty for towns)
     words: dict = field(default_factory=dict)
+    #: the level of the units inside this one whose finished run a run of this level can
+    #: link to (``--towns``: counties → towns), or None
+    children: str | None = None
     #: bundled WGS84 boundaries of this level's units (``{"boundaries": path under data/,
     #: "code": its code field}``) that a user's boundaries are compared with to infer their
     #: datum (``--datum auto``), or None
@@ -187,7 +190,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("no [levels.<id>] tables", path=where)
     wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
-                                                            "words", "reference"}
+                                                            "words", "reference",
+                                                            "children"}
     for lid, entry in entries.items():
         missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
         if missing:
@@ -207,7 +211,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
         words = {lang: dict(entry[f"words_{lang}"]) for lang in ("zh", "en")
                  if f"words_{lang}" in entry}
         out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
-                         words=words, reference=entry.get("reference"), **kwargs)
+                         words=words, reference=entry.get("reference"),
+                         children=entry.get("children"), **kwargs)
     return out
 
 
@@ -371,6 +376,100 @@ def group_rank_text(rec: dict, lang: str = "zh") -> str:
     """One record of :func:`group_ranks` as text: "粤北 第3/12" / "粤北 3/12"."""
     return (f"{rec['group']} 第{rec['rank']}/{rec['n']}" if lang == "zh"
             else f"{rec['group']} {rec['rank']}/{rec['n']}")
+
+
+def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
+    """The units of a finished run one level below ``lv`` (``--towns``: a town run for a
+    county run): its ``towns.csv`` as text.
+
+    Raises
+    ------
+    geo.errors.InputError
+        ``lv`` has no level below it that runs link to, the folder is not a finished run
+        (no ``towns.csv``), or the run is of another level (``run.json`` ``level``).
+    """
+    import json
+
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    if not lv.children:
+        raise InputError(f"--towns links a county run to a finished town run; this run is at "
+                         f"the {lv.en} level: leave --towns out")
+    child = level(lv.children)
+    towns_csv = run_dir / "towns.csv"
+    if not towns_csv.is_file():
+        raise InputError(f"不是{child.zh}分类运行的输出目录（not a finished {child.en} run: no "
+                         f"towns.csv）; give --towns the --out folder of a {child.en} run "
+                         f"(towntype run or towntype demo)", path=run_dir)
+    try:
+        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    found = (manifest.get("level") or {}).get("id", "town")
+    if found != child.id:
+        raise InputError(f"--towns 须为{child.zh}分类运行（a {child.en} run），这是"
+                         f"{level(found).zh}运行（this is a {found} run）; give the --out folder "
+                         f"of a {child.en} run", path=run_dir)
+    towns = pd.read_csv(towns_csv, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    missing = [c for c in ("town_code", "town", "county_code") if c not in towns.columns]
+    if missing:
+        raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
+                         f"run; give --towns the --out folder of a {child.en} run",
+                         path=towns_csv)
+    return towns
+
+
+def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:
+    """For each unit code of ``codes``: its units in the finished run ``run_dir`` one level
+    below (:func:`read_child_run`), with links relative to ``sheets_folder`` (where the
+    sheets of this run are written) to their sheets, else to that run's index.
+
+    Returns one JSON-ready dict per code: ``run`` (the run folder as given), ``index``
+    (link to its ``suggestions/index.html``), ``units``: ``[{"code", "name", "zh", "en",
+    "confidence", "href"}]`` in code order (empty: none of that unit in the run).
+    """
+    import os
+
+    towns = read_child_run(run_dir, lv)
+    run_dir = Path(run_dir)
+    folder = run_dir / "suggestions"
+    sheets = {}
+    for p in sorted(folder.glob("*.html")) if folder.is_dir() else ():
+        sheets.setdefault(p.stem.split("_", 1)[0], p)
+    here = Path(sheets_folder).resolve() if sheets_folder is not None else None
+
+    def href(path: Path) -> str:
+        if here is None:
+            return path.resolve().as_uri()
+        return Path(os.path.relpath(path.resolve(), here)).as_posix()
+
+    index = href(folder / "index.html") if (folder / "index.html").is_file() else ""
+    col = {k: k if k in towns.columns else None
+           for k in ("category_zh", "subtype_zh", "category_en", "subtype_en", "stability")}
+    by_parent: dict[str, list[dict]] = {}
+    for r in towns.sort_values("town_code").to_dict("records"):
+        zh = r.get(col["category_zh"] or "", "")
+        en = r.get(col["category_en"] or "", "") or zh
+        sub_zh, sub_en = r.get(col["subtype_zh"] or "", ""), r.get(col["subtype_en"] or "", "")
+        conf = _float(r.get(col["stability"] or ""))
+        sheet = sheets.get(r["town_code"])
+        by_parent.setdefault(str(r["county_code"])[:lv.code_digits], []).append({
+            "code": r["town_code"], "name": r["town"],
+            "zh": f"{zh}·{sub_zh}" if zh and sub_zh else zh,
+            "en": f"{en} · {sub_en}" if en and sub_en else en,
+            "confidence": conf, "href": href(sheet) if sheet is not None else index})
+    return [{"run": str(run_dir), "index": index, "units": by_parent.get(str(c), [])}
+            for c in codes]
+
+
+def _float(value) -> float | None:
+    """A number of a text table, or None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ from classify.console import for_manifest, reissue, warning_records
 from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.levels import (Level, add_group_ranks, group_rank_text, group_ranks, level,
-                             levels, rekey_table, resolve_level)
+from classify.levels import (Level, add_group_ranks, child_links, group_rank_text,
+                             group_ranks, level, levels, read_child_run, rekey_table,
+                             resolve_level)
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
@@ -143,6 +144,9 @@ class RunOptions:
     designations: tuple[Path, ...] = ()
     #: an earlier run folder (or its model.json) whose fitted model scores this table
     reference: Path | None = None
+    #: a finished run one level below (county run → town run, ``--towns``): each unit's
+    #: sheet lists its units there with relative links to their sheets
+    towns: Path | None = None
     force: bool = False
 
     def __post_init__(self):
@@ -206,6 +210,7 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
         demo = lv.demo
         kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
         kwargs.setdefault("title", demo["title"])
+        kwargs.setdefault("datum", "wgs84")     # the bundled boundaries are WGS84
         return RunOptions(
             boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
             out=Path(out), notice=demo["notice"], attribution=ATTRIBUTION, **kwargs)
@@ -821,9 +826,16 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     suggestions = suggest(frame, trace, ind.system, taxonomy, lang=opts.lang,
                           model=scored.model, missing_log=ind.missing_log)
     # the sheets' wording follows the level; they show the ranks in its groupings
-    for s, groups in zip(suggestions, group_ranks(frame, level(opts.level))):
+    lv = level(opts.level)
+    for s, groups in zip(suggestions, group_ranks(frame, lv)):
         s.extra["level"] = opts.level
         s.extra["group_ranks"] = groups
+    if lv.children:     # a county's towns in a town run (--towns), or how to link one
+        links = (child_links(opts.towns, [s.town_code for s in suggestions],
+                             None if opts.out is None else Path(opts.out) / "suggestions", lv)
+                 if opts.towns is not None else [None] * len(suggestions))
+        for s, link in zip(suggestions, links):
+            s.extra["children"] = {"level": lv.children, "link": link}
     if opts.reference is not None:     # the sheets say last year's category
         before = last_year(opts.reference, frame)
         if not before:
@@ -1254,6 +1266,8 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     boundaries, breport, table, counties = inputs[:4]
     lv = inputs.level
     opts = _level_defaults(opts, lv)
+    if opts.towns is not None:
+        read_child_run(opts.towns, lv)      # not a town run, or not a county run: now
     joined, report = join_inputs(opts, boundaries, table, timer=timer, level=lv)
     ind = make_indicators(opts, joined, table, timer=timer)
     scored = score_towns(opts, joined, ind, timer=timer)

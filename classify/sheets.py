@@ -530,7 +530,36 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "data": _data_ctx(s, lang, t, html),
         "chart": _chart(s, lang, color, N)
         if html else "",
+        "children": _children_ctx(s, lang, t, N, html),
     }
+
+
+def _children_ctx(s: Suggestion, lang: str, t: dict, N, html: bool) -> dict | None:
+    """A county's towns in a finished town run (``--towns``, stored by the pipeline in
+    ``extra["children"]``), or None (towns: no such section)."""
+    info = s.extra.get("children")
+    if not info:
+        return None
+    child = unit_level(info["level"])
+    units = child.zh if lang == "zh" else child.en_plural
+    w = {k: v for k, v in t["children"].items()}
+    words = {"units": units, "Units": units[:1].upper() + units[1:], "flag": "--towns"}
+    link = info.get("link")
+    ctx = {"section": w["section"].format(**words), "linked": link is not None,
+           "not_linked": _fill(w["not_linked"], html, **words), "units": [], "none": "",
+           "run": "", "index": "", "index_label": w["index"].format(**words),
+           "head": [w["name"], w["code"], w["category"], w["confidence"]]}
+    if link is None:
+        return ctx
+    ctx["run"] = w["run"].format(run=link["run"], **words)
+    ctx["index"] = link.get("index", "")
+    ctx["none"] = "" if link["units"] else w["none"].format(**words)
+    ctx["units"] = [{"name": u["name"], "code": u["code"], "href": u["href"],
+                     "category": u["zh" if lang == "zh" else "en"] or t["none"],
+                     "confidence": N(u["confidence"], "share")
+                     if u.get("confidence") is not None else t["missing"]}
+                    for u in link["units"]]
+    return ctx
 
 
 def designation_lines(s: Suggestion, lang: str) -> list[str]:

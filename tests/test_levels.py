@@ -534,3 +534,89 @@ def test_unshifted_or_unrelated_county_boundaries_get_no_datum_guess(county_run)
     _, result, said = county_run          # squares at the seats: far from every county shape
     assert "datum" not in result.manifest and result.manifest["reading"]["boundaries"]["datum"] == "wgs84"
     assert not any("datum inferred" in x for x in said + summary_lines(result))
+
+
+# ------------------------------------------------- a county's towns in a finished town run
+def _town_run(folder: Path) -> Path:
+    """A finished town run as a county run finds it: towns.csv, run.json (level town), two
+    sheets and the index (one town of 连州 has no sheet: it links to the index)."""
+    (folder / "suggestions").mkdir(parents=True)
+    pd.DataFrame({"town_code": ["441882100", "441882101", "441823101"],
+                  "town": ["连州镇", "星子镇", "阳城镇"],
+                  "county_code": ["441882", "441882", "441823"],
+                  "county": ["连州市", "连州市", "阳山县"],
+                  "category_zh": ["综合实力强镇", "特色镇", "专业镇"],
+                  "subtype_zh": ["", "生态", "农业"],
+                  "category_en": ["strong", "distinctive", "specialised"],
+                  "subtype_en": ["", "ecology", "agriculture"],
+                  "stability": ["0.9", "0.55", ""]}
+                 ).to_csv(folder / "towns.csv", index=False, encoding="utf-8-sig")
+    (folder / "run.json").write_text(json.dumps({"level": {"id": "town"}}), encoding="utf-8")
+    for name in ("441882100_连州镇", "441823101_阳城镇", "index"):
+        (folder / "suggestions" / f"{name}.html").write_text("<p>sheet</p>", encoding="utf-8")
+    return folder
+
+
+def test_county_sheets_list_their_towns_with_working_relative_links(tmp_path):
+    import re
+
+    b, t = _county_inputs(tmp_path)
+    towns_run = _town_run(tmp_path / "runs" / "towns-2024")
+    out = tmp_path / "elsewhere" / "county-2024"
+    run_pipeline(RunOptions(boundaries=b, indicators=t, out=out, towns=towns_run, draws=0,
+                            static_formats=()))
+    folder = out / "suggestions"
+    html = next(folder.glob("441882*.html")).read_text(encoding="utf-8")
+    assert "七、下辖镇街" in html
+    rows = re.findall(r'<tr data-code="(\d+)"><td><a href="([^"]+)">([^<]+)</a></td>'
+                      r'<td>\d+</td><td>([^<]+)</td><td class="n">(?:<span[^>]*>)?([^<]+)', html)
+    assert [(c, n, cat, conf) for c, _, n, cat, conf in rows] == [
+        ("441882100", "连州镇", "综合实力强镇", "90%"), ("441882101", "星子镇", "特色镇·生态", "55%")]
+    hrefs = {c: h for c, h, *_ in rows}
+    assert hrefs["441882100"] == "../../../runs/towns-2024/suggestions/441882100_连州镇.html"
+    assert hrefs["441882101"].endswith("suggestions/index.html")     # no sheet: the index
+    for h in list(hrefs.values()) + re.findall(r'<a href="([^"]+index\.html)">全部镇街索引', html):
+        assert not h.startswith("/") and (folder / h).resolve().is_file(), h
+    md = next(folder.glob("441823*.md")).read_text(encoding="utf-8")
+    assert "[阳城镇](../../../runs/towns-2024/suggestions/441823101_阳城镇.html)" in md
+    assert "专业镇·农业" in md
+    # a county with no town in that run says so
+    lw = next(folder.glob("440103*.html")).read_text(encoding="utf-8")
+    assert "该镇街分类运行中没有本县的镇街" in lw and 'class="children"' not in lw
+
+
+def test_county_sheets_say_how_to_link_a_town_run(county_run):
+    out, _, _ = county_run
+    md = next((out / "suggestions").glob("441882*.md")).read_text(encoding="utf-8")
+    assert "未关联镇街分类运行：运行时加 --towns 指定镇街分类运行的输出目录" in md
+
+
+def test_towns_flag_names_what_is_wrong(tmp_path):
+    b, t = _county_inputs(tmp_path)
+    with pytest.raises(InputError, match="not a finished town run: no towns.csv"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o1", draws=0,
+                                towns=tmp_path, static_formats=()))
+    county = tmp_path / "county-run"
+    county.mkdir()
+    (county / "towns.csv").write_text("town_code,town,county_code\n", encoding="utf-8")
+    (county / "run.json").write_text(json.dumps({"level": {"id": "county"}}), encoding="utf-8")
+    with pytest.raises(InputError, match="this is a county run"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o2", draws=0,
+                                towns=county, static_formats=()))
+    demo = ROOT / "data"
+    with pytest.raises(InputError, match="this run is at the town level: leave --towns out"):
+        run_pipeline(RunOptions(boundaries=demo / "boundaries/qingyuan_towns.geojson",
+                                indicators=demo / "indicators/qingyuan_towns_demo.csv",
+                                out=tmp_path / "o3", draws=0, towns=_town_run(tmp_path / "t"),
+                                static_formats=()))
+
+
+def test_towns_flag_on_run_and_demo():
+    from classify.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["demo", "--level", "county", "--towns", "t"]).towns == Path("t")
+    args = p.parse_args(["run", "--boundaries", str(BUNDLED_COUNTIES), "--indicators",
+                         str(ROOT / "data/indicators/guangdong_counties_demo.csv"),
+                         "--towns", "t"])
+    assert args.towns == Path("t") and args.datum == "auto"
