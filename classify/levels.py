@@ -100,6 +100,9 @@ class Level:
     #: the level of the units inside this one whose finished run a run of this level can
     #: link to (``--towns``: counties → towns), or None
     children: str | None = None
+    #: unit code → why a feature with that code is no unit of this level (东莞市, 中山市:
+    #: cities with towns directly under them): set aside, said, not "needs checking"
+    not_units: dict = field(default_factory=dict)
     #: bundled WGS84 boundaries of this level's units (``{"boundaries": path under data/,
     #: "code": its code field}``) that a user's boundaries are compared with to infer their
     #: datum (``--datum auto``), or None
@@ -191,7 +194,7 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
         raise ConfigError("no [levels.<id>] tables", path=where)
     wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
                                                             "words", "reference",
-                                                            "children"}
+                                                            "children", "not_units"}
     for lid, entry in entries.items():
         missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
         if missing:
@@ -212,7 +215,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
                  if f"words_{lang}" in entry}
         out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
                          words=words, reference=entry.get("reference"),
-                         children=entry.get("children"), **kwargs)
+                         children=entry.get("children"),
+                         not_units=dict(entry.get("not_units", {})), **kwargs)
     return out
 
 

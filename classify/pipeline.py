@@ -60,7 +60,7 @@ from classify.uncertainty import monte_carlo
 from geo.coverage import DisplayCoverage
 from geo.datum import DATUMS, infer_datum
 from geo.errors import InputError, InputWarning
-from geo.join import join_towns
+from geo.join import join_towns, summarise_join
 from geo.maps import save_map, town_map
 from geo.read import BoundaryReport, read_boundaries
 from geo.static import static_category_maps
@@ -427,12 +427,33 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
                                     crosswalk=opts.crosswalk, unit=lv.keys)
+        report = _not_units(report, lv, timer.log)
     if joined.empty:
         raise InputError(
             f"no {lv.en} of the table matched a boundary feature (join on {opts.join_on}); "
             "see the statuses above, check the code/name columns, or try --join-on name",
             path=opts.indicators)
     return joined.reset_index(drop=True), report
+
+
+def _not_units(report: pd.DataFrame, lv: Level, log: Callable[[str], None]) -> pd.DataFrame:
+    """Unmatched boundary features that are no unit of the level (``[levels.<id>.
+    not_units]``: 东莞市, 中山市 in a county file) set aside as ``excluded`` with the reason,
+    and said: they need no checking."""
+    if not lv.not_units or "town_code" not in report.columns:
+        return report
+    hit = ((report["source"] == "boundaries") & (report["status"] == "unmatched")
+           & report["town_code"].astype(str).isin(lv.not_units))
+    if not hit.any():
+        return report
+    out = report.copy()
+    out.loc[hit, "status"] = "excluded"
+    out.loc[hit, "reason"] = [lv.not_units[str(c)] for c in out.loc[hit, "town_code"]]
+    out.attrs = {**report.attrs, "counts": summarise_join(out)}
+    names = "、".join(str(n) for n in out.loc[hit, "town"])
+    log(f"边界要素 {int(hit.sum())} 个不是{lv.zh}，已剔除（not {lv.en_plural}, set aside）："
+        f"{names}；原因见 join_report.csv")
+    return out
 
 
 class Indicators(NamedTuple):

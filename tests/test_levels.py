@@ -620,3 +620,24 @@ def test_towns_flag_on_run_and_demo():
                          str(ROOT / "data/indicators/guangdong_counties_demo.csv"),
                          "--towns", "t"])
     assert args.towns == Path("t") and args.datum == "auto"
+
+
+def test_dongguan_and_zhongshan_features_are_set_aside_with_the_reason(tmp_path):
+    b, t = _county_inputs(tmp_path)
+    gdf = gpd.read_file(b)
+    extra = gpd.GeoDataFrame({"county_code": ["441900", "442000"], "city": ["东莞市", "中山市"],
+                              "county": ["东莞市", "中山市"]},
+                             geometry=[box(113.7, 22.9, 113.8, 23.0), box(113.3, 22.4, 113.4, 22.5)],
+                             crs=4326)
+    pd.concat([gdf, extra]).to_file(b, driver="GeoJSON")
+    said: list[str] = []
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=0,
+                                     static_formats=()), log=said.append)
+    report = pd.read_csv(tmp_path / "out/join_report.csv", dtype=str, encoding="utf-8-sig")
+    dg = report[report["town_code"] == "441900"].iloc[0]
+    assert dg["status"] == "excluded" and dg["reason"].startswith("东莞市为不设区的地级市")
+    assert result.manifest["counts"]["join"]["boundaries"]["excluded"] == 2
+    assert result.manifest["counts"]["join"]["boundaries"]["unmatched"] == 0
+    lines = summary_lines(result)
+    assert not any(x.startswith("需要核对") for x in lines)
+    assert any("不是县（市、区），已剔除" in x and "东莞市、中山市" in x for x in said)
