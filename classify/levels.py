@@ -332,8 +332,66 @@ def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
             parent.append(text[:lv.ancestors[0]] if ok else None)
         data[pcol] = parent
     keys = {**{r: found[r] for r in _ROLES}, "declared": (table.keys or {}).get("declared")}
-    return dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
-                               messages=messages)
+    out = dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
+                              messages=messages)
+    return _set_aside_totals(out, col, found["name"], lv)
+
+
+#: names of total rows in a table of units (a county table's "全省合计")
+_TOTAL_NAMES = re.compile(r"^(全省|全市|全县|全区|全镇|广东省|总计|合计|汇总|小计)$|(合计|总计|小计)$")
+
+
+def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> ParsedTable:
+    """Total and subtotal rows of a table of units set aside (``table.excluded``, kind
+    ``total``/``subtotal``, with the reason): a row named 合计/总计/全省…, and a row whose
+    code is the parent of other rows' codes (``440100`` 广州市 above 440103 荔湾区 …, or
+    ``440000`` above them all) — a code such as ``441900`` 东莞市 with no unit under it
+    stays a row."""
+    import pandas as pd
+
+    codes = (table.data[code_col].tolist() if code_col is not None
+             else [None] * len(table.data))
+    names = (table.data[name_col].tolist() if name_col is not None
+             else [None] * len(table.data))
+    present = [c for c in codes if isinstance(c, str) and len(c) == lv.code_digits]
+    drop: dict[int, tuple[str, str]] = {}
+    for i, (code, name) in enumerate(zip(codes, names)):
+        text = re.sub(r"\s+", "", name) if isinstance(name, str) else ""
+        if text and _TOTAL_NAMES.search(text):
+            drop[i] = ("total", f"total row ({name})")
+            continue
+        if not (isinstance(code, str) and len(code) == lv.code_digits and code.endswith("00")):
+            continue
+        stem = code.rstrip("0")
+        under = sum(1 for c in present if c != code and c.startswith(stem))
+        if under:
+            kind = "total" if len(stem) <= lv.ancestors[-1] else "subtotal"
+            drop[i] = (kind, f"{kind} row ({code} {name or ''}: {under} units under it)".replace(
+                " :", ":"))
+    if not drop:
+        return table
+    keep = [i for i in range(len(table.data)) if i not in drop]
+    rows = [table.source_rows[i] for i in sorted(drop)]
+    ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in sorted(drop)],
+                       "reason": [drop[i][1] for i in sorted(drop)],
+                       "town_code": [codes[i] for i in sorted(drop)],
+                       "town": [names[i] for i in sorted(drop)],
+                       "county": [None] * len(drop)})
+    for c in table.data.columns:
+        if c not in (code_col, name_col) and table.kinds.get(c) in ("number", "flag"):
+            ex[c] = table.data[c].iloc[sorted(drop)].tolist()
+    excluded = pd.concat([table.excluded, ex], ignore_index=True) if len(table.excluded) else ex
+    position = {old: new for new, old in enumerate(keep)}
+    notes = {position[k]: v for k, v in (table.code_notes or {}).items() if k in position}
+    raw = table.raw.iloc[keep].reset_index(drop=True) if len(table.raw) == len(table.data) \
+        else table.raw
+    kinds_said = ", ".join(f"{k} row {r}" for r, k in zip(rows, ex["kind"]))
+    messages = list(table.messages) + [
+        f"{len(drop)} 行为合计或小计，已剔除（total/subtotal rows set aside）：{kinds_said[:200]}"]
+    return dataclasses.replace(
+        table, data=table.data.iloc[keep].reset_index(drop=True),
+        status=table.status.iloc[keep].reset_index(drop=True), raw=raw, excluded=excluded,
+        source_rows=[table.source_rows[i] for i in keep], code_notes=notes, messages=messages)
 
 
 def add_group_ranks(frame: pd.DataFrame, lv: Level) -> pd.DataFrame:

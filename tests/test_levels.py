@@ -641,3 +641,24 @@ def test_dongguan_and_zhongshan_features_are_set_aside_with_the_reason(tmp_path)
     lines = summary_lines(result)
     assert not any(x.startswith("需要核对") for x in lines)
     assert any("不是县（市、区），已剔除" in x and "东莞市、中山市" in x for x in said)
+
+
+def test_total_and_city_subtotal_rows_of_a_county_table_are_set_aside(tmp_path):
+    path = _csv(tmp_path / "t.csv",
+                "县区代码,县区,地区生产总值\n"
+                "440000,全省合计,9000\n"
+                "440100,广州市,4000\n"
+                "440103,荔湾区,1900\n"
+                "440104,越秀区,2100\n"
+                "441900,东莞市,1100\n"           # a city without counties: a unit row
+                "441882,连州市,300\n"
+                ",合计,9000\n")
+    lv = level("county")
+    t = rekey_table(read_table(path), lv)
+    assert t.data["县区代码"].tolist() == ["440103", "440104", "441900", "441882"]
+    assert t.source_rows == [4, 5, 6, 7]
+    ex = t.excluded.set_index("source_row")
+    assert ex.loc[2, "kind"] == "total" and ex.loc[3, "kind"] == "subtotal"
+    assert "2 units under it" in ex.loc[3, "reason"]
+    assert ex.loc[8, "kind"] == "total"
+    assert len(t.status) == 4 and any("total/subtotal rows set aside" in m for m in t.messages)
