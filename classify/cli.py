@@ -220,6 +220,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", type=Path, metavar="PREVIOUS_RUN_DIR",
                    help="score with the model (model.json) of an earlier run, fitting "
                         "nothing, so that scores compare across years")
+    p.add_argument("--towns", type=Path, metavar="TOWN_RUN_DIR",
+                   help="county level: a finished town run (its --out folder); each "
+                        "county's sheet lists its towns there (category, confidence) with "
+                        "links to their sheets")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,8 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="text encoding of the boundaries' attributes (a Shapefile's "
                           "DBF), e.g. gb18030 (default: the .cpg, else detect)")
     run.add_argument("--crs", default="auto", help="CRS of the boundaries, e.g. 4549 (default: from file)")
-    run.add_argument("--datum", choices=DATUMS, default="wgs84",
-                     help="shifted web datum of the boundaries' coordinates (default wgs84)")
+    run.add_argument("--datum", choices=("auto",) + DATUMS, default="auto",
+                     help="shifted web datum of the boundaries' coordinates: auto (default) "
+                          "infers GCJ-02/BD-09 where the level has bundled boundaries to "
+                          "compare with (counties) and says so, else wgs84")
     run.add_argument("--duplicate-codes", choices=("stop", "apart"), default="stop",
                      help="boundary features sharing one code under different names: stop "
                           "(default), or keep them apart, each joined by name")
@@ -357,13 +363,17 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
                   tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
                   lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
                   k=args.k, docx=args.docx, static_formats=args.static, force=args.force,
-                  reference=args.reference, level=args.level, sheets=args.sheets,
+                  reference=args.reference, towns=args.towns, level=args.level,
+                  sheets=args.sheets,
                   xlsx=args.xlsx)
     if demo and args.years:
         if args.level not in ("auto", "town"):
             raise InputError(f"demo --years is a town demo (a second illustrative year of "
                              f"the Qingyuan towns); there is none at the {args.level} level: "
                              "drop --years or --level")
+        if args.towns is not None:
+            raise InputError("demo --years is a town demo; --towns links a county run to a "
+                             "town run: drop --towns")
         return _cmd_demo_years(args, console, common)
     titles = {k: getattr(args, k) for k in ("title", "subtitle") if getattr(args, k, None)}
     if demo:
@@ -392,7 +402,7 @@ def _cmd_demo_years(args: argparse.Namespace, console, common: dict) -> int:
 
     out = args.out
     done = demo_years(out, log=console.log,
-                      **{k: v for k, v in common.items() if k != "reference"})
+                      **{k: v for k, v in common.items() if k not in ("reference", "towns")})
     console.summary = done["compare"].summary + [
         f"第一年 {out / 'year1'}，第二年 {out / 'year2'}（园区新设：{done['park']}；"
         f"撤并：{done['merged'][0]} → {done['merged'][1]}），比较 {out / 'compare'}"]

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from geo.tables import ParsedTable
 
 __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
-           "infer_level", "rekey_table", "add_group_ranks", "unit_resolver"]
+           "infer_level", "rekey_table", "add_group_ranks", "group_ranks", "group_rank_text",
+           "unit_resolver", "read_child_run", "child_links"]
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
@@ -96,6 +97,16 @@ class Level:
     demo: dict | None = None
     #: lang → {town word: this level's word} for the sheets (empty for towns)
     words: dict = field(default_factory=dict)
+    #: the level of the units inside this one whose finished run a run of this level can
+    #: link to (``--towns``: counties → towns), or None
+    children: str | None = None
+    #: unit code → why a feature with that code is no unit of this level (东莞市, 中山市:
+    #: cities with towns directly under them): set aside, said, not "needs checking"
+    not_units: dict = field(default_factory=dict)
+    #: bundled WGS84 boundaries of this level's units (``{"boundaries": path under data/,
+    #: "code": its code field}``) that a user's boundaries are compared with to infer their
+    #: datum (``--datum auto``), or None
+    reference: dict | None = None
 
     def reword(self, value, lang: str = "zh"):
         """``value`` (str, or dict/list of them) in this level's wording: every word of
@@ -121,6 +132,24 @@ class Level:
             return v
 
         return walk(value)
+
+    def say(self, text: str) -> str:
+        """A console line (Chinese first, English in brackets) in this level's wording:
+        :meth:`reword` in both languages, never inside what names something — quoted
+        text (a column, a file's field), ``--flags``, file names and paths, ``{fields}``
+        — so "1 gap(s) between towns" → "… between counties" and "个镇街" → "个县（市、区）",
+        while "'县区代码'" and "towns.csv" stay.  Identity for towns."""
+        if not self.words or not isinstance(text, str):
+            return text
+        keep = re.compile(r"('[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|--[\w-]+|\S*[/\\]\S*"
+                          r"|[\w.-]+\.[A-Za-z]{2,7}\b|\{[^{}]*\})")
+        out, last = [], 0
+        for m in keep.finditer(text):
+            out.append(self.reword(self.reword(text[last:m.start()], "zh"), "en"))
+            out.append(m.group(0))
+            last = m.end()
+        out.append(self.reword(self.reword(text[last:], "zh"), "en"))
+        return "".join(out)
 
     @property
     def keys(self) -> UnitKeys:
@@ -164,7 +193,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("no [levels.<id>] tables", path=where)
     wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
-                                                            "words"}
+                                                            "words", "reference",
+                                                            "children", "not_units"}
     for lid, entry in entries.items():
         missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
         if missing:
@@ -184,7 +214,9 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
         words = {lang: dict(entry[f"words_{lang}"]) for lang in ("zh", "en")
                  if f"words_{lang}" in entry}
         out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
-                         words=words, **kwargs)
+                         words=words, reference=entry.get("reference"),
+                         children=entry.get("children"),
+                         not_units=dict(entry.get("not_units", {})), **kwargs)
     return out
 
 
@@ -300,8 +332,66 @@ def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
             parent.append(text[:lv.ancestors[0]] if ok else None)
         data[pcol] = parent
     keys = {**{r: found[r] for r in _ROLES}, "declared": (table.keys or {}).get("declared")}
-    return dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
-                               messages=messages)
+    out = dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
+                              messages=messages)
+    return _set_aside_totals(out, col, found["name"], lv)
+
+
+#: names of total rows in a table of units (a county table's "全省合计")
+_TOTAL_NAMES = re.compile(r"^(全省|全市|全县|全区|全镇|广东省|总计|合计|汇总|小计)$|(合计|总计|小计)$")
+
+
+def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> ParsedTable:
+    """Total and subtotal rows of a table of units set aside (``table.excluded``, kind
+    ``total``/``subtotal``, with the reason): a row named 合计/总计/全省…, and a row whose
+    code is the parent of other rows' codes (``440100`` 广州市 above 440103 荔湾区 …, or
+    ``440000`` above them all) — a code such as ``441900`` 东莞市 with no unit under it
+    stays a row."""
+    import pandas as pd
+
+    codes = (table.data[code_col].tolist() if code_col is not None
+             else [None] * len(table.data))
+    names = (table.data[name_col].tolist() if name_col is not None
+             else [None] * len(table.data))
+    present = [c for c in codes if isinstance(c, str) and len(c) == lv.code_digits]
+    drop: dict[int, tuple[str, str]] = {}
+    for i, (code, name) in enumerate(zip(codes, names)):
+        text = re.sub(r"\s+", "", name) if isinstance(name, str) else ""
+        if text and _TOTAL_NAMES.search(text):
+            drop[i] = ("total", f"total row ({name})")
+            continue
+        if not (isinstance(code, str) and len(code) == lv.code_digits and code.endswith("00")):
+            continue
+        stem = code.rstrip("0")
+        under = sum(1 for c in present if c != code and c.startswith(stem))
+        if under:
+            kind = "total" if len(stem) <= lv.ancestors[-1] else "subtotal"
+            drop[i] = (kind, f"{kind} row ({code} {name or ''}: {under} units under it)".replace(
+                " :", ":"))
+    if not drop:
+        return table
+    keep = [i for i in range(len(table.data)) if i not in drop]
+    rows = [table.source_rows[i] for i in sorted(drop)]
+    ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in sorted(drop)],
+                       "reason": [drop[i][1] for i in sorted(drop)],
+                       "town_code": [codes[i] for i in sorted(drop)],
+                       "town": [names[i] for i in sorted(drop)],
+                       "county": [None] * len(drop)})
+    for c in table.data.columns:
+        if c not in (code_col, name_col) and table.kinds.get(c) in ("number", "flag"):
+            ex[c] = table.data[c].iloc[sorted(drop)].tolist()
+    excluded = pd.concat([table.excluded, ex], ignore_index=True) if len(table.excluded) else ex
+    position = {old: new for new, old in enumerate(keep)}
+    notes = {position[k]: v for k, v in (table.code_notes or {}).items() if k in position}
+    raw = table.raw.iloc[keep].reset_index(drop=True) if len(table.raw) == len(table.data) \
+        else table.raw
+    kinds_said = ", ".join(f"{k} row {r}" for r, k in zip(rows, ex["kind"]))
+    messages = list(table.messages) + [
+        f"{len(drop)} 行为合计或小计，已剔除（total/subtotal rows set aside）：{kinds_said[:200]}"]
+    return dataclasses.replace(
+        table, data=table.data.iloc[keep].reset_index(drop=True),
+        status=table.status.iloc[keep].reset_index(drop=True), raw=raw, excluded=excluded,
+        source_rows=[table.source_rows[i] for i in keep], code_notes=notes, messages=messages)
 
 
 def add_group_ranks(frame: pd.DataFrame, lv: Level) -> pd.DataFrame:
@@ -319,6 +409,129 @@ def add_group_ranks(frame: pd.DataFrame, lv: Level) -> pd.DataFrame:
         out[g.id] = names
         out[f"rank_{g.id}"] = rank_desc(out["composite"], names).astype("Int64")
     return out
+
+
+def group_ranks(frame: pd.DataFrame, lv: Level) -> list[list[dict]]:
+    """Per row of ``frame`` (after :func:`add_group_ranks`): the unit's rank in each
+    grouping of the level, ``{"zh", "en", "group", "rank", "n"}`` — the label ("区域排名",
+    "rank in region"), the group's name, the rank and the number of ranked units in the
+    group (JSON-ready: the sheets keep it in their evidence).  Empty lists for a level
+    without groupings (towns) and for a unit outside every group or without a rank."""
+    import pandas as pd
+
+    out: list[list[dict]] = [[] for _ in range(len(frame))]
+    for g in lv.groups:
+        rcol = f"rank_{g.id}"
+        if g.id not in frame.columns or rcol not in frame.columns:
+            continue
+        names = frame[g.id].astype(object)
+        ranks = pd.to_numeric(frame[rcol], errors="coerce")
+        sizes = ranks.groupby(names).count()
+        for i, (name, rank) in enumerate(zip(names, ranks)):
+            if isinstance(name, str) and not pd.isna(rank):
+                out[i].append({"zh": f"{g.zh}排名", "en": f"rank in {g.en}", "group": name,
+                               "rank": int(rank), "n": int(sizes.get(name, 0))})
+    return out
+
+
+def group_rank_text(rec: dict, lang: str = "zh") -> str:
+    """One record of :func:`group_ranks` as text: "粤北 第3/12" / "粤北 3/12"."""
+    return (f"{rec['group']} 第{rec['rank']}/{rec['n']}" if lang == "zh"
+            else f"{rec['group']} {rec['rank']}/{rec['n']}")
+
+
+def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
+    """The units of a finished run one level below ``lv`` (``--towns``: a town run for a
+    county run): its ``towns.csv`` as text.
+
+    Raises
+    ------
+    geo.errors.InputError
+        ``lv`` has no level below it that runs link to, the folder is not a finished run
+        (no ``towns.csv``), or the run is of another level (``run.json`` ``level``).
+    """
+    import json
+
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    if not lv.children:
+        raise InputError(f"--towns links a county run to a finished town run; this run is at "
+                         f"the {lv.en} level: leave --towns out")
+    child = level(lv.children)
+    towns_csv = run_dir / "towns.csv"
+    if not towns_csv.is_file():
+        raise InputError(f"不是{child.zh}分类运行的输出目录（not a finished {child.en} run: no "
+                         f"towns.csv）; give --towns the --out folder of a {child.en} run "
+                         f"(towntype run or towntype demo)", path=run_dir)
+    try:
+        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    found = (manifest.get("level") or {}).get("id", "town")
+    if found != child.id:
+        raise InputError(f"--towns 须为{child.zh}分类运行（a {child.en} run），这是"
+                         f"{level(found).zh}运行（this is a {found} run）; give the --out folder "
+                         f"of a {child.en} run", path=run_dir)
+    towns = pd.read_csv(towns_csv, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    missing = [c for c in ("town_code", "town", "county_code") if c not in towns.columns]
+    if missing:
+        raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
+                         f"run; give --towns the --out folder of a {child.en} run",
+                         path=towns_csv)
+    return towns
+
+
+def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:
+    """For each unit code of ``codes``: its units in the finished run ``run_dir`` one level
+    below (:func:`read_child_run`), with links relative to ``sheets_folder`` (where the
+    sheets of this run are written) to their sheets, else to that run's index.
+
+    Returns one JSON-ready dict per code: ``run`` (the run folder as given), ``index``
+    (link to its ``suggestions/index.html``), ``units``: ``[{"code", "name", "zh", "en",
+    "confidence", "href"}]`` in code order (empty: none of that unit in the run).
+    """
+    import os
+
+    towns = read_child_run(run_dir, lv)
+    run_dir = Path(run_dir)
+    folder = run_dir / "suggestions"
+    sheets = {}
+    for p in sorted(folder.glob("*.html")) if folder.is_dir() else ():
+        sheets.setdefault(p.stem.split("_", 1)[0], p)
+    here = Path(sheets_folder).resolve() if sheets_folder is not None else None
+
+    def href(path: Path) -> str:
+        if here is None:
+            return path.resolve().as_uri()
+        return Path(os.path.relpath(path.resolve(), here)).as_posix()
+
+    index = href(folder / "index.html") if (folder / "index.html").is_file() else ""
+    col = {k: k if k in towns.columns else None
+           for k in ("category_zh", "subtype_zh", "category_en", "subtype_en", "stability")}
+    by_parent: dict[str, list[dict]] = {}
+    for r in towns.sort_values("town_code").to_dict("records"):
+        zh = r.get(col["category_zh"] or "", "")
+        en = r.get(col["category_en"] or "", "") or zh
+        sub_zh, sub_en = r.get(col["subtype_zh"] or "", ""), r.get(col["subtype_en"] or "", "")
+        conf = _float(r.get(col["stability"] or ""))
+        sheet = sheets.get(r["town_code"])
+        by_parent.setdefault(str(r["county_code"])[:lv.code_digits], []).append({
+            "code": r["town_code"], "name": r["town"],
+            "zh": f"{zh}·{sub_zh}" if zh and sub_zh else zh,
+            "en": f"{en} · {sub_en}" if en and sub_en else en,
+            "confidence": conf, "href": href(sheet) if sheet is not None else index})
+    return [{"run": str(run_dir), "index": index, "units": by_parent.get(str(c), [])}
+            for c in codes]
+
+
+def _float(value) -> float | None:
+    """A number of a text table, or None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v
 
 
 @dataclass(frozen=True)

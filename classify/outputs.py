@@ -269,7 +269,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None = None,
-                lang: str = "zh", xlsx: bool = True, system=None) -> list[Path]:
+                lang: str = "zh", xlsx: bool = True, system=None,
+                level: str = "town") -> list[Path]:
     """Write ``towns.gpkg`` (layer ``towns``, EPSG:4326), ``towns.csv`` (column ids, for
     machines) and, with ``xlsx``, ``towns.xlsx`` for people (headers in ``lang`` with
     units from the indicator ``system``; :func:`classify.report.workbook.write_workbook`).
@@ -286,15 +287,16 @@ def write_towns(towns: gpd.GeoDataFrame, out: str | Path, *, notice: str | None 
     files = [gpkg, write_csv(table, out / "towns.csv")]
     if xlsx:
         files += towns_workbook(table, out / "towns.xlsx", system=system, lang=lang,
-                                notice=notice)
+                                notice=notice, level=level)
     return files
 
 
-def towns_headers(columns, system=None, lang: str = "zh") -> tuple[list[str], dict]:
+def towns_headers(columns, system=None, lang: str = "zh",
+                  level: str = "town") -> tuple[list[str], dict]:
     """Headers of the towns workbook in ``lang`` (indicators with their unit, dimension
-    scores from the indicator system, the rest from ``labels_<lang>.toml`` [towns]) and
-    the Excel number format of each."""
-    words = labels(lang)["towns"]
+    scores from the indicator system, the rest from ``labels_<lang>.toml`` [towns] in the
+    wording of the unit ``level``) and the Excel number format of each."""
+    words = labels(lang, level)["towns"]
     ind = {i.id: i for i in (getattr(system, "indicators", None) or ())}
     dims = {d.id: d for d in (getattr(system, "dimensions", None) or ())}
     heads, formats, used = [], {}, set()
@@ -324,14 +326,14 @@ def towns_headers(columns, system=None, lang: str = "zh") -> tuple[list[str], di
 
 
 def towns_workbook(table: pd.DataFrame, path: Path, *, system=None, lang: str = "zh",
-                   notice: str | None = None) -> list[Path]:
+                   notice: str | None = None, level: str = "town") -> list[Path]:
     """``towns.xlsx``: the towns table for people (see :func:`towns_headers`)."""
     # here, not at the top: classify.report.workbook writes its long tables with this
     # module's write_csv (one CSV rule), so a top-level import would be circular
     from classify.report.workbook import write_workbook
 
-    words = labels(lang)["towns"]
-    heads, formats = towns_headers(list(table.columns), system, lang)
+    words = labels(lang, level)["towns"]
+    heads, formats = towns_headers(list(table.columns), system, lang, level)
     shown = table.set_axis(heads, axis=1)
     return write_workbook(path, {words["sheet"]: shown}, formats=formats, notice=notice,
                           notice_title=words["notice_sheet"], long_note=words["long_note"])

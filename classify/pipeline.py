@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -39,7 +40,9 @@ from classify.console import for_manifest, reissue, warning_records
 from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.levels import Level, add_group_ranks, level, levels, rekey_table, resolve_level
+from classify.levels import (Level, add_group_ranks, child_links, group_rank_text,
+                             group_ranks, level, levels, read_child_run, rekey_table,
+                             resolve_level)
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
@@ -55,8 +58,9 @@ from classify.suggest import suggest
 from classify.taxonomy import load_taxonomy, taxonomy_source
 from classify.uncertainty import monte_carlo
 from geo.coverage import DisplayCoverage
+from geo.datum import DATUMS, infer_datum
 from geo.errors import InputError, InputWarning
-from geo.join import join_towns
+from geo.join import join_towns, summarise_join
 from geo.maps import save_map, town_map
 from geo.read import BoundaryReport, read_boundaries
 from geo.static import static_category_maps
@@ -114,7 +118,9 @@ class RunOptions:
     #: features sharing a code under different names: stop, or keep apart (join by name)
     duplicate_codes: str = "stop"
     crs: str = "auto"
-    datum: str = "wgs84"
+    #: datum of the boundaries' lon/lat: auto (inferred where the level has reference
+    #: boundaries — counties —, else wgs84), wgs84, gcj02, bd09
+    datum: str = "auto"
     sheet: str | None = None
     layer: str | None = None
     basemap: str = "none"
@@ -138,6 +144,9 @@ class RunOptions:
     designations: tuple[Path, ...] = ()
     #: an earlier run folder (or its model.json) whose fitted model scores this table
     reference: Path | None = None
+    #: a finished run one level below (county run → town run, ``--towns``): each unit's
+    #: sheet lists its units there with relative links to their sheets
+    towns: Path | None = None
     force: bool = False
 
     def __post_init__(self):
@@ -201,6 +210,7 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
         demo = lv.demo
         kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
         kwargs.setdefault("title", demo["title"])
+        kwargs.setdefault("datum", "wgs84")     # the bundled boundaries are WGS84
         return RunOptions(
             boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
             out=Path(out), notice=demo["notice"], attribution=ATTRIBUTION, **kwargs)
@@ -251,6 +261,8 @@ class Inputs(NamedTuple):
     level: Level | None = None
     #: the console line saying it
     level_said: str = ""
+    #: the console line saying the datum inferred for the boundaries ("" when none)
+    datum_said: str = ""
 
 
 def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
@@ -289,20 +301,68 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
         lv, said = resolve_level(opts.level, table)
         table = rekey_table(table, lv)
-        boundaries, breport = read_boundaries(opts.boundaries, layer=opts.layer,
-                                              encoding=opts.boundary_encoding, crs=opts.crs,
-                                              datum=opts.datum,
-                                              duplicate_codes=opts.duplicate_codes,
-                                              unit=lv.keys)
+        boundaries, breport, datum_said = _read_boundaries(opts, lv)
         counties = None
         if opts.counties is not None:
             counties = _read_context(opts.counties)
     for msg in list(breport.messages) + list(table.messages):
-        timer.log(msg)
+        timer.log(lv.say(msg))       # the readers say "towns": the level's word (Level.say)
     for msg in breport.problems:     # they need the user's attention: first on the console
-        warnings.warn(msg, InputWarning, stacklevel=2)
+        warnings.warn(lv.say(msg), InputWarning, stacklevel=2)
     # the level line is said in the summary (run.json "level"), not among the details
-    return Inputs(boundaries, breport, table, counties, lv, said)
+    return Inputs(boundaries, breport, table, counties, lv, said, datum_said)
+
+
+def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, BoundaryReport, str]:
+    """The boundary file read, and the console line saying an inferred datum ("" when none).
+
+    ``--datum auto`` (the default): a level with bundled reference boundaries (counties,
+    ``[levels.<id>.reference]``) compares the features as read with them by code
+    (:func:`geo.datum.infer_datum`); when they match much better as GCJ-02 (or BD-09)
+    converted to WGS84, the file is read again in that datum.  Otherwise, and for levels
+    without a reference (towns), WGS84 as before.  A given ``--datum`` always wins."""
+    def read(datum: str):
+        return read_boundaries(opts.boundaries, layer=opts.layer,
+                               encoding=opts.boundary_encoding, crs=opts.crs, datum=datum,
+                               duplicate_codes=opts.duplicate_codes, unit=lv.keys)
+
+    reference = _reference_boundaries(lv) if opts.datum == "auto" else None
+    if reference is None:
+        return (*read("wgs84" if opts.datum == "auto" else opts.datum), "")
+    with warnings.catch_warnings(record=True) as first:    # said again by the read that counts
+        warnings.simplefilter("always")
+        gdf, report = read("wgs84")
+    guess = infer_datum(gdf, reference)
+    if guess is None:
+        for w in first:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return gdf, report, ""
+    gdf, report = read(guess.datum)
+    name = DATUMS[guess.datum].description
+    return gdf, report, (
+        f"坐标系推断为 {name}（datum inferred: {guess.datum}）：与内置{lv.zh}边界按代码比对 "
+        f"{guess.n} 个，原坐标偏移中位数 {guess.metres_as_read:.0f} 米，按 {guess.datum} 转换后 "
+        f"{guess.metres_converted:.0f} 米，已转为 WGS84（converted to WGS84）；"
+        "若坐标本为 WGS84，用 --datum wgs84（override with --datum wgs84）")
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_geometry(path: Path, code: str) -> gpd.GeoDataFrame:
+    ref = gpd.read_file(path, engine="pyogrio", columns=[code])
+    return ref.rename(columns={code: "town_code"}).assign(
+        town_code=lambda d: d["town_code"].astype(str))
+
+
+def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
+    """The level's bundled WGS84 boundaries keyed ``town_code`` (None: the level has none,
+    or the bundled data is not installed)."""
+    if not lv.reference:
+        return None
+    try:
+        path = data_dir() / lv.reference["boundaries"]
+    except InputError:
+        return None
+    return _reference_geometry(path, lv.reference["code"]) if path.is_file() else None
 
 
 def _level_of(opts: RunOptions) -> Level:
@@ -367,12 +427,33 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
                                     crosswalk=opts.crosswalk, unit=lv.keys)
+        report = _not_units(report, lv, timer.log)
     if joined.empty:
         raise InputError(
             f"no {lv.en} of the table matched a boundary feature (join on {opts.join_on}); "
             "see the statuses above, check the code/name columns, or try --join-on name",
             path=opts.indicators)
     return joined.reset_index(drop=True), report
+
+
+def _not_units(report: pd.DataFrame, lv: Level, log: Callable[[str], None]) -> pd.DataFrame:
+    """Unmatched boundary features that are no unit of the level (``[levels.<id>.
+    not_units]``: 东莞市, 中山市 in a county file) set aside as ``excluded`` with the reason,
+    and said: they need no checking."""
+    if not lv.not_units or "town_code" not in report.columns:
+        return report
+    hit = ((report["source"] == "boundaries") & (report["status"] == "unmatched")
+           & report["town_code"].astype(str).isin(lv.not_units))
+    if not hit.any():
+        return report
+    out = report.copy()
+    out.loc[hit, "status"] = "excluded"
+    out.loc[hit, "reason"] = [lv.not_units[str(c)] for c in out.loc[hit, "town_code"]]
+    out.attrs = {**report.attrs, "counts": summarise_join(out)}
+    names = "、".join(str(n) for n in out.loc[hit, "town"])
+    log(f"边界要素 {int(hit.sum())} 个不是{lv.zh}，已剔除（not {lv.en_plural}, set aside）："
+        f"{names}；原因见 join_report.csv")
+    return out
 
 
 class Indicators(NamedTuple):
@@ -530,6 +611,8 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         labels = counts.get("category_labels", {})
         lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
         lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
+    if m.get("datum", {}).get("said"):
+        lines.insert(0, m["datum"]["said"])
     if m.get("level", {}).get("said"):
         lines.insert(0, m["level"]["said"])
     if m.get("notice"):
@@ -763,8 +846,17 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     """
     suggestions = suggest(frame, trace, ind.system, taxonomy, lang=opts.lang,
                           model=scored.model, missing_log=ind.missing_log)
-    for s in suggestions:           # the sheets' wording follows the level
+    # the sheets' wording follows the level; they show the ranks in its groupings
+    lv = level(opts.level)
+    for s, groups in zip(suggestions, group_ranks(frame, lv)):
         s.extra["level"] = opts.level
+        s.extra["group_ranks"] = groups
+    if lv.children:     # a county's towns in a town run (--towns), or how to link one
+        links = (child_links(opts.towns, [s.town_code for s in suggestions],
+                             None if opts.out is None else Path(opts.out) / "suggestions", lv)
+                 if opts.towns is not None else [None] * len(suggestions))
+        for s, link in zip(suggestions, links):
+            s.extra["children"] = {"level": lv.children, "link": link}
     if opts.reference is not None:     # the sheets say last year's category
         before = last_year(opts.reference, frame)
         if not before:
@@ -845,7 +937,8 @@ def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame
     timer = _timer(timer)
     with timer("outputs"):
         files = write_towns(frame, folder, notice=opts.notice, lang=opts.lang,
-                            xlsx=_workbooks(opts, len(frame)), system=system)
+                            xlsx=_workbooks(opts, len(frame)), system=system,
+                            level=_level_of(opts).id)
         for name, table_out in (("join_report.csv", report), ("weights.csv", scored.weights),
                                 ("value_checks.csv", scored.value_checks),
                                 ("rules.csv", trace), ("clusters.csv", clusters.profiles),
@@ -949,6 +1042,9 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
     popup = _popup_indicators(system, frame, opts.lang)
     lv = _level_of(opts)
     shown = frame.assign(
+        # ranks in the level's groupings (counties: region), shown in the popup
+        **({"group_rank": ["；".join(group_rank_text(r, opts.lang) for r in recs)
+                           for recs in group_ranks(frame, lv)]} if lv.groups else {}),
         benchmarks=benchmarks,
         sheet=names if names is not None else sheet_names(suggestions),
         has_sheet=True if has_sheet is None else has_sheet)
@@ -1191,6 +1287,8 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     boundaries, breport, table, counties = inputs[:4]
     lv = inputs.level
     opts = _level_defaults(opts, lv)
+    if opts.towns is not None:
+        read_child_run(opts.towns, lv)      # not a town run, or not a county run: now
     joined, report = join_inputs(opts, boundaries, table, timer=timer, level=lv)
     ind = make_indicators(opts, joined, table, timer=timer)
     scored = score_towns(opts, joined, ind, timer=timer)
@@ -1199,7 +1297,8 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     frame, taxonomy, trace, mc = categorise(opts, frame, ind, scored, timer=timer)
     frame, clusters, crosstab = cluster(opts, frame, taxonomy, timer=timer)
     frame, designated = designate(opts, frame, taxonomy, timer=timer)
-    notes = _not_measured(frame, taxonomy, system, scored, clusters)
+    notes = [(lv.say(zh), lv.say(en))
+             for zh, en in _not_measured(frame, taxonomy, system, scored, clusters)]
     for zh, en in notes:
         log(zh if opts.lang == "zh" else en)
     if len(missing_log):
@@ -1237,6 +1336,8 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)
         manifest["level"] = {**lv.to_dict(), "said": inputs.level_said}
+        if inputs.datum_said:
+            manifest["datum"] = {"inferred": breport.datum, "said": inputs.datum_said}
         manifest["warnings"] = for_manifest(warning_records(caught))
         manifest["log"] = said
         manifest["scoring"].update(

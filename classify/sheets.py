@@ -33,7 +33,7 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.errors import ConfigError
-from classify.levels import level as unit_level
+from classify.levels import group_rank_text, level as unit_level
 from classify.suggest import Benchmark, Suggestion, gap_columns, table_records
 
 __all__ = ["render_markdown", "render_html", "summary_rows",
@@ -416,6 +416,9 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
         "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
+        # ranks in the level's groupings (counties: 区域排名 粤北 第3/12), from the pipeline
+        "groups": [{"label": g[lang], "value": group_rank_text(g, lang)}
+                   for g in s.extra.get("group_ranks") or ()],
         "designations": designation_lines(s, lang),
         "last_year": _last_year(s, t, lang),
         "review": _Fill(t["suggested"]["review"], reason=(
@@ -438,7 +441,36 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "declared": _declared_ctx(s, lang, t),
         "data": _data_ctx(s, lang, t),
         "chart": _chart(s, lang, color, dims) if html else "",
+        "children": _children_ctx(s, lang, t, N),
     }
+
+
+def _children_ctx(s: Suggestion, lang: str, t: dict, N) -> dict | None:
+    """A county's towns in a finished town run (``--towns``, stored by the pipeline in
+    ``extra["children"]``), or None (towns: no such section)."""
+    info = s.extra.get("children")
+    if not info:
+        return None
+    child = unit_level(info["level"])
+    units = child.zh if lang == "zh" else child.en_plural
+    w = {k: v for k, v in t["children"].items()}
+    words = {"units": units, "Units": units[:1].upper() + units[1:], "flag": "--towns"}
+    link = info.get("link")
+    ctx = {"section": w["section"].format(**words), "linked": link is not None,
+           "not_linked": _Fill(w["not_linked"], **words), "units": [], "none": "",
+           "run": "", "index": "", "index_label": w["index"].format(**words),
+           "head": [w["name"], w["code"], w["category"], w["confidence"]]}
+    if link is None:
+        return ctx
+    ctx["run"] = w["run"].format(run=link["run"], **words)
+    ctx["index"] = link.get("index", "")
+    ctx["none"] = "" if link["units"] else w["none"].format(**words)
+    ctx["units"] = [{"name": u["name"], "code": u["code"], "href": u["href"],
+                     "category": u["zh" if lang == "zh" else "en"] or t["none"],
+                     "confidence": N(u["confidence"], "share")
+                     if u.get("confidence") is not None else t["missing"]}
+                    for u in link["units"]]
+    return ctx
 
 
 def designation_lines(s: Suggestion, lang: str) -> list[str]:

@@ -54,6 +54,8 @@ __all__ = [
     "convert",
     "convert_geoseries",
     "from_wgs84",
+    "DatumGuess",
+    "infer_datum",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "out_of_china",
@@ -288,3 +290,85 @@ def to_wgs84(gdf, datum: str):
 def from_wgs84(gdf, datum: str):
     """Shift a WGS84 GeoDataFrame/GeoSeries into ``datum`` (e.g. to overlay on Amap tiles)."""
     return convert_geoseries(gdf, "wgs84", datum)
+
+
+@dataclass(frozen=True)
+class DatumGuess:
+    """What :func:`infer_datum` found: the datum and the evidence for it."""
+
+    #: the datum of the coordinates (a key of :data:`DATUMS`)
+    datum: str
+    #: number of features compared (by code)
+    n: int
+    #: median distance (m) between the features as read and the reference
+    metres_as_read: float
+    #: median distance (m) after converting them from ``datum`` to WGS84
+    metres_converted: float
+
+
+def _metres(lon0, lat0, lon1, lat1) -> np.ndarray:
+    """Distances in metres between nearby points (equirectangular; exact enough for a few
+    kilometres, which is all a datum shift is)."""
+    mid = np.radians((np.asarray(lat0) + np.asarray(lat1)) / 2)
+    dx = (np.asarray(lon1) - np.asarray(lon0)) * 111_320.0 * np.cos(mid)
+    dy = (np.asarray(lat1) - np.asarray(lat0)) * 110_574.0
+    return np.hypot(dx, dy)
+
+
+def infer_datum(gdf, reference, *, key: str = "town_code", candidates=("gcj02", "bd09"),
+                min_features: int = 3, min_shift_m: float = 100.0,
+                ratio: float = 0.3) -> DatumGuess | None:
+    """The shifted datum of ``gdf``'s lon/lat coordinates, by comparing its features with
+    the same features (same ``key``) of a WGS84 ``reference``; None when they are not
+    clearly shifted.
+
+    The centroids of the features as read are compared with the reference's: a shifted
+    datum puts them a few hundred metres off (GCJ-02 ≈ 300–700 m in Guangdong).  A
+    candidate datum wins when, converted from it to WGS84, the features lie much closer:
+    the median distance falls below ``ratio`` × the distance as read, which must itself be
+    above ``min_shift_m`` (a simplified reference is tens of metres off at most).  Fewer
+    than ``min_features`` features in common: no guess.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The features as read, lon/lat degrees (EPSG:4326), with a ``key`` column.
+    reference : GeoDataFrame
+        WGS84 features with the same ``key`` (e.g. the bundled county boundaries).
+
+    Returns
+    -------
+    DatumGuess or None
+
+    Examples
+    --------
+    >>> ref = gpd.GeoDataFrame({"code": ["a", "b", "c"]}, crs=4326, geometry=gpd.points_from_xy(
+    ...     [112.4, 113.3, 114.1], [24.8, 23.1, 22.6]))
+    >>> infer_datum(from_wgs84(ref, "gcj02"), ref, key="code").datum
+    'gcj02'
+    >>> infer_datum(ref, ref, key="code") is None
+    True
+    """
+    if key not in gdf.columns or key not in reference.columns:
+        return None
+    ref = reference[[key, reference.geometry.name]].dropna()
+    ref = ref.drop_duplicates(key).set_index(key)
+    mine = gdf[[key, gdf.geometry.name]].dropna().drop_duplicates(key)
+    mine = mine[mine[key].isin(ref.index)]
+    if len(mine) < min_features:
+        return None
+    # centroids in degrees: the shift is what is measured, not an area
+    a = shapely.centroid(np.asarray(mine.geometry.values))
+    b = shapely.centroid(np.asarray(ref.geometry.reindex(mine[key]).values))
+    ax, ay, bx, by = shapely.get_x(a), shapely.get_y(a), shapely.get_x(b), shapely.get_y(b)
+    as_read = float(np.nanmedian(_metres(ax, ay, bx, by)))
+    if not np.isfinite(as_read) or as_read < min_shift_m:
+        return None
+    best = None
+    for name in candidates:
+        cx, cy = convert(ax, ay, name, "wgs84")
+        d = float(np.nanmedian(_metres(cx, cy, bx, by)))
+        if d < ratio * as_read and (best is None or d < best.metres_converted):
+            best = DatumGuess(datum=_datum(name, "source").name, n=int(len(mine)),
+                              metres_as_read=as_read, metres_converted=d)
+    return best

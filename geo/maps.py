@@ -698,6 +698,10 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
         if c in towns.columns and _has_values(towns, c):
             cols.append({"label": t("info_score", dim=t(f"dim_{d}")), "kind": "score",
                          "v": _numbers(towns[c], 1)})
+    if "group_rank" in towns.columns:   # rank in the level's groupings (counties: region)
+        cols.append({"label": t("info_group_rank", "分组排名" if lang == "zh" else
+                                "Rank in group"), "kind": "text",
+                     **_coded(_text(towns, "group_rank").replace(_BLANK).tolist())})
     if "stability" in towns.columns:
         cols.append({"label": t("info_confidence"), "kind": "share",
                      "v": _numbers(towns["stability"], 2)})

@@ -412,3 +412,253 @@ def test_demo_years_is_a_town_demo(tmp_path, capsys):
 
     assert main(["demo", "--years", "--level", "county", "--out", str(tmp_path / "o")]) == 2
     assert "demo --years is a town demo" in capsys.readouterr().err
+
+
+# ------------------------------------------- region ranks and the wording of a county run
+def test_console_lines_follow_the_level_but_never_inside_names():
+    c = level("county")
+    assert c.say("1 gap(s) between towns, 1.047 km² in all; not changed") == \
+        "1 gap(s) between counties, 1.047 km² in all; not changed"
+    assert c.say("样本少于 20 个镇街，未做离群值处理（outlier treatment skipped）") == \
+        "样本少于 20 个县（市、区），未做离群值处理（outlier treatment skipped）"
+    # a column name, a file name, a path and a flag keep their words
+    assert c.say("town code field '县区代码' in towns.csv, /tmp/towns/x or --towns") == \
+        "county code field '县区代码' in towns.csv, /tmp/towns/x or --towns"
+    assert level("town").say("1 gap(s) between towns") == "1 gap(s) between towns"
+
+
+@pytest.fixture(scope="module")
+def county_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("countyrun")
+    b, t = _county_inputs(tmp)
+    said: list[str] = []
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp / "out", draws=20,
+                                     static_formats=()), log=said.append)
+    return tmp / "out", result, said
+
+
+def test_region_rank_is_in_the_county_sheet_and_the_map_popup(county_run):
+    from tests.test_maps import payload, popup_cols
+
+    out, _, _ = county_run
+    for ext in ("md", "html"):
+        sheet = next((out / "suggestions").glob(f"441825*.{ext}")).read_text(encoding="utf-8")
+        assert "区域排名" in sheet and "粤北 第3/3" in sheet     # 连山: third of three in 粤北
+    cols = popup_cols(payload((out / "map.html").read_text(encoding="utf-8")))
+    col = cols["区域排名"]
+    towns = pd.read_csv(out / "towns.csv", dtype=str, encoding="utf-8-sig")
+    row = towns.index[towns["town_code"] == "440104"][0]
+    assert col["dict"][col["v"][row]] == f"珠三角 第{towns.at[row, 'rank_region']}/3"
+
+
+def test_county_wording_of_workbook_index_and_console(county_run):
+    from openpyxl import load_workbook
+
+    out, result, said = county_run
+    heads = [c.value for c in load_workbook(out / "towns.xlsx", read_only=True)
+             [level("county").zh][1]]
+    assert {"县（市、区）", "地市", "地市代码", "省", "市内排名", "区域", "区域内排名"} <= set(heads)
+    assert not any(w in str(h) for h in heads for w in ("镇街", "乡镇", "县内", "县区"))
+    index = (out / "suggestions/index.html").read_text(encoding="utf-8")
+    assert "共 6 个县（市、区）" in index and "搜索县（市、区）、代码、地市或类别" in index
+    assert "镇街" not in index
+    notes = [n["zh"] for n in result.manifest["scoring"]["not_measured"]]
+    assert any(n.startswith("样本少于 20 个县（市、区）") for n in notes)
+    assert not any("镇街" in line for line in said + notes)
+
+
+# ------------------------------------------------------------- the datum of county files
+BUNDLED_COUNTIES = ROOT / "data/boundaries/guangdong_counties.geojson"
+
+
+def test_infer_datum_recognises_shifted_counties_and_leaves_wgs84_alone():
+    from geo.datum import from_wgs84, infer_datum
+
+    ref = gpd.read_file(BUNDLED_COUNTIES)
+    gcj = infer_datum(from_wgs84(ref, "gcj02"), ref, key="county_code")
+    assert gcj.datum == "gcj02" and gcj.n == 122
+    assert 300 < gcj.metres_as_read < 900 and gcj.metres_converted < 30   # centroids shifted, not shapes
+    assert infer_datum(from_wgs84(ref, "bd09"), ref, key="county_code").datum == "bd09"
+    assert infer_datum(ref, ref, key="county_code") is None
+    two = from_wgs84(ref.head(2), "gcj02")             # too few in common: no guess
+    assert infer_datum(two, ref, key="county_code") is None
+
+
+def _gcj02_counties(tmp_path: Path) -> tuple[Path, Path]:
+    """The shared file's situation: real county boundaries in GCJ-02 (made from the
+    project's WGS84 counties) and a county table with ordinary headers."""
+    from geo.datum import from_wgs84
+
+    ref = gpd.read_file(BUNDLED_COUNTIES)
+    ref = ref[ref["county_code"].str.startswith(("4418", "4401"))]
+    from_wgs84(ref, "gcj02").to_file(tmp_path / "guangdong_counties.geojson", driver="GeoJSON")
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"县区代码": ref["county_code"], "县区": ref["county"],
+                  "地区生产总值": rng.uniform(50, 3000, len(ref)).round(1),
+                  "一般公共预算收入": rng.uniform(5, 200, len(ref)).round(1),
+                  "常住人口": rng.uniform(20, 200, len(ref)).round(1),
+                  "城镇化率": rng.uniform(30, 95, len(ref)).round(1)}
+                 ).to_csv(tmp_path / "table.csv", index=False)
+    return tmp_path / "guangdong_counties.geojson", tmp_path / "table.csv"
+
+
+def test_gcj02_county_boundaries_are_recognised_and_said(tmp_path):
+    b, t = _gcj02_counties(tmp_path)
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "auto",
+                                     draws=0, static_formats=()))
+    said = summary_lines(result)
+    line = next(x for x in said if x.startswith("坐标系推断为 GCJ-02"))
+    assert "datum inferred: gcj02" in line and "--datum wgs84" in line
+    assert result.manifest["datum"]["inferred"] == "gcj02"
+    assert result.manifest["reading"]["boundaries"]["datum"] == "gcj02"
+    ref = gpd.read_file(BUNDLED_COUNTIES).set_index("county_code")
+    got = gpd.read_file(tmp_path / "auto/towns.gpkg").set_index("town_code")
+    metres = 3857
+    for code in ("441882", "440103"):
+        a = gpd.GeoSeries([got.geometry[code].centroid], crs=4326).to_crs(metres).iloc[0]
+        r = gpd.GeoSeries([ref.geometry[code].centroid], crs=4326).to_crs(metres).iloc[0]
+        assert a.distance(r) < 5                         # back where the counties are
+
+    # an explicit --datum wins: no inference, the coordinates are taken as they are
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "wgs",
+                                     datum="wgs84", draws=0, static_formats=()))
+    assert "datum" not in result.manifest
+    assert not any("datum inferred" in x for x in summary_lines(result))
+    got = gpd.read_file(tmp_path / "wgs/towns.gpkg").set_index("town_code")
+    a = gpd.GeoSeries([got.geometry["441882"].centroid], crs=4326).to_crs(metres).iloc[0]
+    r = gpd.GeoSeries([ref.geometry["441882"].centroid], crs=4326).to_crs(metres).iloc[0]
+    assert a.distance(r) > 300
+
+
+def test_unshifted_or_unrelated_county_boundaries_get_no_datum_guess(county_run):
+    _, result, said = county_run          # squares at the seats: far from every county shape
+    assert "datum" not in result.manifest and result.manifest["reading"]["boundaries"]["datum"] == "wgs84"
+    assert not any("datum inferred" in x for x in said + summary_lines(result))
+
+
+# ------------------------------------------------- a county's towns in a finished town run
+def _town_run(folder: Path) -> Path:
+    """A finished town run as a county run finds it: towns.csv, run.json (level town), two
+    sheets and the index (one town of 连州 has no sheet: it links to the index)."""
+    (folder / "suggestions").mkdir(parents=True)
+    pd.DataFrame({"town_code": ["441882100", "441882101", "441823101"],
+                  "town": ["连州镇", "星子镇", "阳城镇"],
+                  "county_code": ["441882", "441882", "441823"],
+                  "county": ["连州市", "连州市", "阳山县"],
+                  "category_zh": ["综合实力强镇", "特色镇", "专业镇"],
+                  "subtype_zh": ["", "生态", "农业"],
+                  "category_en": ["strong", "distinctive", "specialised"],
+                  "subtype_en": ["", "ecology", "agriculture"],
+                  "stability": ["0.9", "0.55", ""]}
+                 ).to_csv(folder / "towns.csv", index=False, encoding="utf-8-sig")
+    (folder / "run.json").write_text(json.dumps({"level": {"id": "town"}}), encoding="utf-8")
+    for name in ("441882100_连州镇", "441823101_阳城镇", "index"):
+        (folder / "suggestions" / f"{name}.html").write_text("<p>sheet</p>", encoding="utf-8")
+    return folder
+
+
+def test_county_sheets_list_their_towns_with_working_relative_links(tmp_path):
+    import re
+
+    b, t = _county_inputs(tmp_path)
+    towns_run = _town_run(tmp_path / "runs" / "towns-2024")
+    out = tmp_path / "elsewhere" / "county-2024"
+    run_pipeline(RunOptions(boundaries=b, indicators=t, out=out, towns=towns_run, draws=0,
+                            static_formats=()))
+    folder = out / "suggestions"
+    html = next(folder.glob("441882*.html")).read_text(encoding="utf-8")
+    assert "七、下辖镇街" in html
+    rows = re.findall(r'<tr data-code="(\d+)"><td><a href="([^"]+)">([^<]+)</a></td>'
+                      r'<td>\d+</td><td>([^<]+)</td><td class="n">(?:<span[^>]*>)?([^<]+)', html)
+    assert [(c, n, cat, conf) for c, _, n, cat, conf in rows] == [
+        ("441882100", "连州镇", "综合实力强镇", "90%"), ("441882101", "星子镇", "特色镇·生态", "55%")]
+    hrefs = {c: h for c, h, *_ in rows}
+    assert hrefs["441882100"] == "../../../runs/towns-2024/suggestions/441882100_连州镇.html"
+    assert hrefs["441882101"].endswith("suggestions/index.html")     # no sheet: the index
+    for h in list(hrefs.values()) + re.findall(r'<a href="([^"]+index\.html)">全部镇街索引', html):
+        assert not h.startswith("/") and (folder / h).resolve().is_file(), h
+    md = next(folder.glob("441823*.md")).read_text(encoding="utf-8")
+    assert "[阳城镇](../../../runs/towns-2024/suggestions/441823101_阳城镇.html)" in md
+    assert "专业镇·农业" in md
+    # a county with no town in that run says so
+    lw = next(folder.glob("440103*.html")).read_text(encoding="utf-8")
+    assert "该镇街分类运行中没有本县的镇街" in lw and 'class="children"' not in lw
+
+
+def test_county_sheets_say_how_to_link_a_town_run(county_run):
+    out, _, _ = county_run
+    md = next((out / "suggestions").glob("441882*.md")).read_text(encoding="utf-8")
+    assert "未关联镇街分类运行：运行时加 --towns 指定镇街分类运行的输出目录" in md
+
+
+def test_towns_flag_names_what_is_wrong(tmp_path):
+    b, t = _county_inputs(tmp_path)
+    with pytest.raises(InputError, match="not a finished town run: no towns.csv"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o1", draws=0,
+                                towns=tmp_path, static_formats=()))
+    county = tmp_path / "county-run"
+    county.mkdir()
+    (county / "towns.csv").write_text("town_code,town,county_code\n", encoding="utf-8")
+    (county / "run.json").write_text(json.dumps({"level": {"id": "county"}}), encoding="utf-8")
+    with pytest.raises(InputError, match="this is a county run"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o2", draws=0,
+                                towns=county, static_formats=()))
+    demo = ROOT / "data"
+    with pytest.raises(InputError, match="this run is at the town level: leave --towns out"):
+        run_pipeline(RunOptions(boundaries=demo / "boundaries/qingyuan_towns.geojson",
+                                indicators=demo / "indicators/qingyuan_towns_demo.csv",
+                                out=tmp_path / "o3", draws=0, towns=_town_run(tmp_path / "t"),
+                                static_formats=()))
+
+
+def test_towns_flag_on_run_and_demo():
+    from classify.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["demo", "--level", "county", "--towns", "t"]).towns == Path("t")
+    args = p.parse_args(["run", "--boundaries", str(BUNDLED_COUNTIES), "--indicators",
+                         str(ROOT / "data/indicators/guangdong_counties_demo.csv"),
+                         "--towns", "t"])
+    assert args.towns == Path("t") and args.datum == "auto"
+
+
+def test_dongguan_and_zhongshan_features_are_set_aside_with_the_reason(tmp_path):
+    b, t = _county_inputs(tmp_path)
+    gdf = gpd.read_file(b)
+    extra = gpd.GeoDataFrame({"county_code": ["441900", "442000"], "city": ["东莞市", "中山市"],
+                              "county": ["东莞市", "中山市"]},
+                             geometry=[box(113.7, 22.9, 113.8, 23.0), box(113.3, 22.4, 113.4, 22.5)],
+                             crs=4326)
+    pd.concat([gdf, extra]).to_file(b, driver="GeoJSON")
+    said: list[str] = []
+    result = run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=0,
+                                     static_formats=()), log=said.append)
+    report = pd.read_csv(tmp_path / "out/join_report.csv", dtype=str, encoding="utf-8-sig")
+    dg = report[report["town_code"] == "441900"].iloc[0]
+    assert dg["status"] == "excluded" and dg["reason"].startswith("东莞市为不设区的地级市")
+    assert result.manifest["counts"]["join"]["boundaries"]["excluded"] == 2
+    assert result.manifest["counts"]["join"]["boundaries"]["unmatched"] == 0
+    lines = summary_lines(result)
+    assert not any(x.startswith("需要核对") for x in lines)
+    assert any("不是县（市、区），已剔除" in x and "东莞市、中山市" in x for x in said)
+
+
+def test_total_and_city_subtotal_rows_of_a_county_table_are_set_aside(tmp_path):
+    path = _csv(tmp_path / "t.csv",
+                "县区代码,县区,地区生产总值\n"
+                "440000,全省合计,9000\n"
+                "440100,广州市,4000\n"
+                "440103,荔湾区,1900\n"
+                "440104,越秀区,2100\n"
+                "441900,东莞市,1100\n"           # a city without counties: a unit row
+                "441882,连州市,300\n"
+                ",合计,9000\n")
+    lv = level("county")
+    t = rekey_table(read_table(path), lv)
+    assert t.data["县区代码"].tolist() == ["440103", "440104", "441900", "441882"]
+    assert t.source_rows == [4, 5, 6, 7]
+    ex = t.excluded.set_index("source_row")
+    assert ex.loc[2, "kind"] == "total" and ex.loc[3, "kind"] == "subtotal"
+    assert "2 units under it" in ex.loc[3, "reason"]
+    assert ex.loc[8, "kind"] == "total"
+    assert len(t.status) == 4 and any("total/subtotal rows set aside" in m for m in t.messages)

@@ -56,7 +56,7 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                           "_sheet": list(names), "has_sheet": has})
     labels = suggestions[0].labels if suggestions else {}
     files.append(write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
-                             notice=notice))
+                             notice=notice, level=_level(suggestions)))
     if xlsx:
         files += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
                                             lang=lang, notice=notice)
@@ -85,11 +85,16 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     towns["has_sheet"] = towns["_sheet"].isin(made)
     meta = __import__("json").loads((run_dir / "evidence" / "meta.json").read_text("utf-8"))
     files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
-                             notice=notice))
+                             notice=notice, level=_level(suggestions)))
     if docx and suggestions:
         files.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
                                 notice=notice))
     return files
+
+
+def _level(suggestions) -> str:
+    """The unit level of a run's suggestions (the index's wording follows it)."""
+    return (suggestions[0].extra.get("level") if suggestions else None) or "town"
 
 
 def _run_notice(run_dir: Path) -> str | None:

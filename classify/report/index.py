@@ -12,6 +12,7 @@ import jinja2
 import pandas as pd
 
 from classify import numfmt
+from classify.levels import level as unit_level
 
 __all__ = ["write_index"]
 
@@ -45,11 +46,11 @@ def _ink(color: str) -> str:
 
 
 def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_dir: Path,
-                lang: str = "zh", notice: str | None = None) -> Path:
+                lang: str = "zh", notice: str | None = None, level: str = "town") -> Path:
     """Write ``folder/index.html`` from ``towns`` (``town_code, town, county, target,
     confidence, _sheet, has_sheet``: every town of the run) and the category ``labels``
-    (``{id: {"zh", "en", "color"}}``)."""
-    w = _WORDS[lang]
+    (``{id: {"zh", "en", "color"}}``), worded for the unit ``level`` (镇街 → 县（市、区）)."""
+    w = {k: unit_level(level).say(v) for k, v in _WORDS[lang].items()}
     folder = Path(folder)
     groups: dict[str, list[dict]] = {}
     for r in towns.to_dict("records"):
