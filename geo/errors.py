@@ -57,12 +57,17 @@ class DatumWarning(InputWarning):
 
 def command_status(prog: str, run: Callable[[], dict]) -> int:
     """The exit status of a module's command line (``python -m geo.approximate`` …):
-    ``run()``'s summary printed ``key: value`` a line, 0; a :class:`TowntypeError`
+    ``run()``'s summary printed ``key: value`` a line, 0; a :class:`TowntypeError` or a
+    file that cannot be read or written (``OSError``: missing, locked, no permission)
     printed as ``prog: error: …`` on stderr, 2."""
     try:
         summary = run()
     except TowntypeError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{prog}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     for key, value in summary.items():
         print(f"{key}: {value}")

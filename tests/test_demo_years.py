@@ -120,3 +120,13 @@ def test_command_line_error_names_the_module(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo_years, "write_next_year", lambda *a, **k: {"rows": 3})
     assert demo_years.main(["--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out == "rows: 3\n"
+
+
+def test_a_missing_source_table_is_one_error_line_not_a_traceback(tmp_path, capsys):
+    import classify.demo_years as demo_years
+
+    missing = tmp_path / "missing.csv"
+    assert demo_years.main(["--out", str(tmp_path / "out"), "--source", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("classify.demo_years: error: ") and "missing.csv" in err
+    assert "Traceback" not in err
