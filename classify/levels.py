@@ -281,7 +281,7 @@ def resolve_level(name: str, table: ParsedTable) -> tuple[Level, str]:
     """The run's level (``"auto"`` infers it from the table) and the console line."""
     if name == "auto":
         lv, why = infer_level(table)
-        return lv, (f"单元级别（unit level）：{lv.zh}（{lv.en}），由代码推断（inferred: {why}）；"
+        return lv, (f"单元级别（unit level）：{lv.zh}（{lv.en}），据表格推断（inferred: {why}）；"
                     "可用 --level 指定")
     lv = level(name)
     return lv, f"单元级别（unit level）：{lv.zh}（{lv.en}），--level {name}"

@@ -720,6 +720,8 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
             t, cat["composite"], f"{t['suggested']['rank']} {cat['rank']}")))
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
+    for g in cat.get("groups", ()):
+        doc.add_paragraph(_kv(t, g["label"], g["value"]))
     for d in cat.get("designations", ()):
         doc.add_paragraph(_kv(t, t["suggested"]["designation"], d))
     tb = t["table"]
@@ -767,6 +769,19 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
     for n in ctx["data"]["notes"]:
         _para(doc, st, _kv(t, n["label"], _paren(t, n["status"], n["affects"])),
               "List Bullet")
+    children = ctx.get("children")
+    if children:                    # a county's towns in a finished town run (--towns)
+        _para(doc, st, children["section"], "Heading 2")
+        if not children["linked"]:
+            doc.add_paragraph(children["not_linked"])
+        else:
+            doc.add_paragraph(children["run"])
+            if children["none"]:
+                doc.add_paragraph(children["none"])
+            else:
+                _docx_table(doc, st, children["head"],
+                            [[u["name"], u["code"], u["category"], u["confidence"]]
+                             for u in children["units"]])
 
 
 # ---------------------------------------------------------------------------------------

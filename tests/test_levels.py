@@ -585,6 +585,22 @@ def test_county_sheets_list_their_towns_with_working_relative_links(tmp_path):
     assert "该镇街分类运行中没有本县的镇街" in lw and 'class="children"' not in lw
 
 
+def test_the_word_report_of_counties_has_the_region_rank_and_the_towns(tmp_path):
+    import docx
+
+    b, t = _county_inputs(tmp_path)
+    towns_run = _town_run(tmp_path / "runs" / "towns-2024")
+    out = tmp_path / "county-2024"
+    run_pipeline(RunOptions(boundaries=b, indicators=t, out=out, towns=towns_run, draws=0,
+                            static_formats=(), docx=True))
+    doc = docx.Document(str(out / "suggestions" / "suggestions.docx"))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cells = {c.text for tb in doc.tables for row in tb.rows for c in row.cells}
+    assert "区域排名：粤北" in text and "七、下辖镇街" in text
+    assert {"连州镇", "441882100", "综合实力强镇"} <= cells
+    assert "该镇街分类运行中没有本县的镇街" in text      # a county with no town in that run
+
+
 def test_county_sheets_say_how_to_link_a_town_run(county_run):
     out, _, _ = county_run
     md = next((out / "suggestions").glob("441882*.md")).read_text(encoding="utf-8")
