@@ -30,6 +30,7 @@ from __future__ import annotations
 import numbers
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,27 +49,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
+from classify.config import load_system
 from classify.errors import ConfigError
 from geo.contiguity import contiguity_weights
 from geo.errors import InputWarning
 
-__all__ = ["cluster_towns", "ClusterResult", "METHODS", "SPATIAL", "DIM_LABELS",
+__all__ = ["cluster_towns", "ClusterResult", "METHODS", "SPATIAL", "dimension_labels",
            "features", "within_ss", "name_clusters", "agreement", "refine_contiguous",
            "KMeansClusters", "WardClusters", "GMMClusters", "WardSpatialClusters",
            "SkaterClusters", "SkaterGeodaClusters", "RedcapClusters", "CLUSTERERS"]
 
 DIMS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology", "centrality")
-# label table for cluster names: (short Chinese, English)
-DIM_LABELS = {
-    "strength": ("综合实力", "Strength"), "industry": ("工业", "Industry"),
-    "agriculture": ("农业", "Agriculture"), "commerce": ("商贸", "Commerce"),
-    "tourism": ("文旅", "Tourism"), "ecology": ("生态", "Ecology"),
-    "centrality": ("中心", "Centrality"), "composite": ("综合", "Overall"),
-    # dimensions of the county and village presets (classify/presets/levels.toml)
-    "urban_rural": ("城乡融合", "Urban–rural"), "village_economy": ("集体经济", "Collective economy"),
-    "scale": ("规模", "Size"), "location": ("区位", "Location"), "heritage": ("特色", "Heritage"),
-    "viability": ("存续", "Viability"),
-}
 NAME_BALANCED = ("均衡型", "Balanced")
 NAME_LAGGING = ("综合偏弱型", "Lagging")
 ROMAN = ["", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ", "Ⅵ", "Ⅶ", "Ⅷ", "Ⅸ", "Ⅹ"]
@@ -398,24 +389,33 @@ def _relabel(lab: np.ndarray) -> np.ndarray:
     return np.array([mapping[v] for v in lab], dtype=int)
 
 
-def _col_label(col: str) -> tuple[str, str]:
+def dimension_labels(system=None) -> dict[str, tuple[str, str]]:
+    """``{dimension id: (zh, en)}`` short labels that name clusters, from the indicator
+    ``system`` (default: the bundled town preset) — the one place they are kept."""
+    system = system if system is not None else load_system()
+    return {d.id: d.short() for d in system.dimensions}
+
+
+def _col_label(col: str, labels: Mapping) -> tuple[str, str]:
     key = col[6:] if col.startswith("score_") else col
-    return DIM_LABELS.get(key, (key, key))
+    return labels.get(key, (key, key))
 
 
 def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
-                  lagging: float = 90.0) -> dict:
+                  lagging: float = 90.0, labels: Mapping | None = None) -> dict:
     """Names from index scores (cluster mean ÷ overall mean × 100), one row per cluster.
 
     Dimensions with index ≥ ``threshold`` dominate: one → ``工业主导型`` / ``Industry-led``;
     two or more → the top two, ``文旅生态型`` / ``Tourism–ecology``; none → ``均衡型`` /
     ``Balanced`` or, when the mean index is below ``lagging``, ``综合偏弱型`` / ``Lagging``.
-    Repeated names get Ⅱ, Ⅲ….
+    Repeated names get Ⅱ, Ⅲ….  ``labels``: ``{dimension id: (zh, en)}`` (default:
+    :func:`dimension_labels` of the bundled town preset).
     """
+    labels = dimension_labels() if labels is None else labels
     names, used = {}, {}
     for c, row in index.iterrows():
         top = row[row >= threshold].sort_values(ascending=False, kind="stable")
-        labs = [_col_label(col) for col in top.index[:2]]
+        labs = [_col_label(col, labels) for col in top.index[:2]]
         if len(labs) == 1:
             zh, en = f"{labs[0][0]}主导型", f"{labs[0][1]}-led"
         elif labs:
@@ -431,13 +431,13 @@ def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
     return names
 
 
-def _profiles(frame, cols, lab, threshold) -> tuple[pd.DataFrame, dict]:
+def _profiles(frame, cols, lab, threshold, labels=None) -> tuple[pd.DataFrame, dict]:
     vals = frame[cols].apply(pd.to_numeric).reset_index(drop=True)
     g = vals.groupby(lab)
     means = g.mean()
     overall = vals.mean()
     index = means / overall.where(overall != 0) * 100.0
-    names = name_clusters(index, threshold=threshold)
+    names = name_clusters(index, threshold=threshold, labels=labels)
     prof = pd.DataFrame({"cluster": means.index, "n": g.size().to_numpy()})
     for c in cols:
         prof[f"mean_{c}"] = means[c].to_numpy()
@@ -542,8 +542,8 @@ def _weights(frame, geometry, contiguity, method):
 
 def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed: int = 0,
                   geometry=None, columns=None, k_range=range(3, 9), contiguity: str = "queen",
-                  n_boot: int = 20, n_init: int = 10, name_threshold: float = 115.0
-                  ) -> ClusterResult:
+                  n_boot: int = 20, n_init: int = 10, name_threshold: float = 115.0,
+                  labels: Mapping | None = None) -> ClusterResult:
     """Cluster towns, sweep k, profile and name the clusters.
 
     Parameters
@@ -568,6 +568,9 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
     name_threshold : float
         Index score (cluster mean ÷ overall mean × 100) from which a dimension names the
         cluster (see :func:`name_clusters`).
+    labels : mapping, optional
+        ``{dimension id: (zh, en)}`` short labels for the names (the indicator system's,
+        :func:`dimension_labels`; default: the bundled town preset's).
 
     Examples
     --------
@@ -587,7 +590,7 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
                               key="clusters.k")
         ks = sorted(set(ks) | {int(k)})
     if not ks:     # too few towns for any k of the sweep: one group, said so
-        return _one_group(frame, X, cols, method, name_threshold)
+        return _one_group(frame, X, cols, method, name_threshold, labels)
     w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
                 else (None, None))
     opts = {"n_init": n_init, "fallbacks": []}
@@ -595,10 +598,11 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
     # shared machine (GMM 30x, k-means 10x slower on 2 busy cores)
     with threadpool_limits(limits=1):
         return _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot,
-                    name_threshold)
+                    name_threshold, labels)
 
 
-def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_threshold):
+def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_threshold,
+         labels=None):
     # above SWEEP_FULL towns the sweep uses a few restarts; the chosen k is refitted with all
     few = len(X) > SWEEP_FULL and method in ("kmeans", "gmm") and len(ks) > 1
     sweep_opts = {**opts, "n_init": min(3, opts["n_init"]), "gmm_init": 1} if few else opts
@@ -618,7 +622,7 @@ def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_thres
             sweep.loc[at, key] = val
     sweep["chosen"] = sweep["k"] == chosen
     lab = _relabel(fits[chosen])
-    prof, names = _profiles(frame, cols, lab, name_threshold)
+    prof, names = _profiles(frame, cols, lab, name_threshold, labels)
     stab = _bootstrap(X, lab, chosen, method, seed, w, opts, n_boot)
     idx = frame.index
     return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
@@ -643,12 +647,12 @@ def _fallback_messages(method, opts) -> list:
 MIN_TOWNS_TO_CLUSTER = 4
 
 
-def _one_group(frame, X, cols, method, name_threshold) -> ClusterResult:
+def _one_group(frame, X, cols, method, name_threshold, labels=None) -> ClusterResult:
     """Every town in cluster 1, when there are too few towns to cluster (stability and the
     sweep are empty: nothing was compared)."""
     n = len(X)
     lab = np.ones(n, dtype=int)
-    prof, names = _profiles(frame, cols, lab, name_threshold)
+    prof, names = _profiles(frame, cols, lab, name_threshold, labels)
     sweep = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin",
                                   "within_ss", "chosen"])
     idx = frame.index

@@ -115,11 +115,20 @@ class Dimension:
     label_zh: str
     label_en: str = ""
     weight: float = 1.0
+    #: the short label that names clusters (``工业`` → 工业主导型 / Industry-led); the
+    #: label when not given
+    short_zh: str | None = None
+    short_en: str | None = None
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         _label(self.label_zh, f"dimensions.{self.id}.label_zh", self.path)
         _weight(self.weight, f"dimensions.{self.id}.weight", self.path)
+
+    def short(self) -> tuple[str, str]:
+        """``(zh, en)`` short labels for cluster names."""
+        return (self.short_zh or self.label_zh,
+                self.short_en or self.label_en or self.short_zh or self.label_zh)
 
 
 @dataclass(frozen=True)

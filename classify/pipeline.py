@@ -33,7 +33,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from classify import __version__
 from classify.bundled import DEMO, data_dir
-from classify.clusters import agreement, cluster_towns
+from classify.clusters import agreement, cluster_towns, dimension_labels
 from classify.compare import last_year
 from classify.config import IndicatorSystem, load_system
 from classify.console import for_manifest, reissue, warning_records
@@ -743,7 +743,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     return frame, taxonomy, trace, mc
 
 
-def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
+def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
             timer: _Timer | None = None):
     """Step 6, cluster: towns grouped by their dimension scores
     (:func:`classify.clusters.cluster_towns`), and the towns whose rule category does not
@@ -756,6 +756,8 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
     frame : GeoDataFrame
         From :func:`categorise`.
     taxonomy : classify.taxonomy.Taxonomy
+    system : classify.config.IndicatorSystem, optional
+        Whose dimensions' short labels name the clusters (default: the town preset's).
     timer : internal
 
     Returns
@@ -779,7 +781,8 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
                          f"towns; give --k from 2 to {len(frame)}, or --k auto")
     with timer("clustering"):
         result = cluster_towns(frame, method=opts.cluster_method, k=k, seed=opts.seed,
-                               geometry=frame.geometry)
+                               geometry=frame.geometry,
+                               labels=None if system is None else dimension_labels(system))
         crosstab, review, reason = agreement(frame, result, taxonomy=taxonomy)
         reason_en = agreement(frame, result, taxonomy=taxonomy, lang="en")[2]
     frame = frame.assign(
@@ -1295,7 +1298,7 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     system, missing_log = ind.system, ind.missing_log
     frame = add_group_ranks(assemble(joined, ind, scored), lv)
     frame, taxonomy, trace, mc = categorise(opts, frame, ind, scored, timer=timer)
-    frame, clusters, crosstab = cluster(opts, frame, taxonomy, timer=timer)
+    frame, clusters, crosstab = cluster(opts, frame, taxonomy, system=system, timer=timer)
     frame, designated = designate(opts, frame, taxonomy, timer=timer)
     notes = [(lv.say(zh), lv.say(en))
              for zh, en in _not_measured(frame, taxonomy, system, scored, clusters)]

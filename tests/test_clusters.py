@@ -275,3 +275,20 @@ def test_as_many_clusters_as_towns(n, k):
 def test_k_above_the_number_of_towns_names_the_flag():
     with pytest.raises(ConfigError, match=r"integer in 1\.\.3 \(there are 3 towns\).*--k"):
         cluster_towns(_tiny(3, 0), seed=0, k=5)
+
+
+def test_cluster_names_take_the_indicator_systems_short_labels():
+    """The short labels that name clusters live in the indicator system (one place): a
+    system that calls its industry dimension 制造 names the cluster 制造主导型."""
+    from classify.clusters import dimension_labels
+    from classify.config import load_system
+
+    index = pd.DataFrame({"score_industry": [150.0, 80.0], "score_tourism": [90.0, 140.0]},
+                         index=[1, 2])
+    assert name_clusters(index) == {1: ("工业主导型", "Industry-led"),
+                                    2: ("文旅主导型", "Tourism-led")}
+    labels = dict(dimension_labels(load_system()), industry=("制造", "Manufacturing"))
+    assert name_clusters(index, labels=labels)[1] == ("制造主导型", "Manufacturing-led")
+    # a dimension without short labels is named by its label
+    assert name_clusters(pd.DataFrame({"score_x": [150.0]}, index=[1]),
+                         labels={"x": ("新维度", "New")}) == {1: ("新维度主导型", "New-led")}
