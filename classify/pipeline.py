@@ -164,7 +164,7 @@ class RunOptions:
         if self.reference is not None and self.weighting is not None:
             raise InputError("--weighting and --reference both given: with --reference the "
                              "weights are those of the reference model; drop --weighting")
-            parse_scope(self.sheets)        # a bad --sheets value stops before any input is read
+        parse_scope(self.sheets)        # a bad --sheets value stops before any input is read
         bad = [f for f in self.static_formats if f not in STATIC_FORMATS]
         if bad:
             raise InputError(f"--static: unknown format(s) {', '.join(bad)}; "

@@ -440,3 +440,14 @@ def test_library_log_messages_become_warning_lines(tmp_path, capsys, monkeypatch
     assert manifest["warnings"][0]["message"] == "pyogrio._io: Field 名称 truncated to 10 bytes"
     assert not any(isinstance(h, logging.Handler) and type(h).__name__ == "_LogWarning"
                    for h in logging.getLogger().handlers)
+
+
+def test_a_bad_sheets_scope_in_run_options_stops_before_any_input_is_read(tmp_path):
+    """RunOptions (the Python API) checks --sheets like the command line: the files named
+    do not exist, and the error is about the scope, not about them."""
+    from classify.pipeline import RunOptions
+    from geo.errors import TowntypeError
+
+    with pytest.raises(TowntypeError, match="sheets"):
+        RunOptions(boundaries=tmp_path / "none.geojson", indicators=tmp_path / "none.csv",
+                   out=tmp_path / "out", sheets="towns=abc")
