@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pandas.api import types as ptypes
 
 from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Rows, _get)
 from classify.suggest.peers import (_Cols, _Peers, _add_meta)
@@ -461,16 +463,21 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
 
 
 class _Trace:
-    """The rule trace as column lists with each town's row positions (no per-town frames)."""
+    """The rule trace as columns with each town's row positions (no per-town frames).
+
+    A text column of few distinct values is kept as codes into its values (the trace
+    has a row per town and rule: 640,000 rows at 40,000 towns, whose cells as Python
+    objects would take 600 MB); one of mostly distinct values (the rule texts) stays an
+    Arrow array read a cell at a time; other columns are lists."""
 
     def __init__(self, trace: pd.DataFrame, owner: np.ndarray | None = None):
         """``owner``: the frame position of each trace row (-1: no town of the frame);
         default: by ``town_code``."""
         self.frame = trace
         self.columns = list(trace.columns)
-        self.cols = {c: trace[c].tolist() for c in self.columns}
-        self.target = trace["target"].astype(str).tolist()
-        self.field = trace["field"].astype(str).tolist()
+        self.cols = {c: _Column(trace[c]) for c in self.columns}
+        self.target = _Column(trace["target"].astype(str))
+        self.field = _Column(trace["field"].astype(str))
         self.passed = trace["passed"].astype(bool).tolist()
         nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
             trace.columns else pd.Series(np.nan, index=trace.index)
@@ -492,6 +499,32 @@ class _Trace:
 
     def failing(self, ks: list[int], target: str) -> list[int]:
         return [k for k in ks if self.target[k] == target and not self.passed[k]]
+
+
+class _Column:
+    """One trace column, indexed by row: the values ``Series.tolist()`` gives."""
+
+    __slots__ = ("values", "codes", "arrow", "na")
+
+    def __init__(self, col: pd.Series):
+        self.values, self.codes, self.arrow = None, None, None
+        self.na = getattr(col.dtype, "na_value", None)
+        if not ptypes.is_string_dtype(col.dtype) or ptypes.is_object_dtype(col.dtype):
+            self.values = col.tolist()
+            return
+        codes, uniques = pd.factorize(col)
+        if len(uniques) * 4 > len(col):       # mostly distinct: read from Arrow
+            self.arrow = pa.array(col, from_pandas=True)
+            return
+        # -1 (missing) picks the last entry: what tolist() gives for a missing cell
+        self.values = uniques.tolist() + [self.na]
+        self.codes = codes.tolist()
+
+    def __getitem__(self, k: int):
+        if self.arrow is not None:
+            v = self.arrow[k].as_py()
+            return v if v is not None else self.na
+        return self.values[k] if self.codes is None else self.values[self.codes[k]]
 
 
 def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
@@ -535,8 +568,9 @@ def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
 
 def _declared_failing(tr: _Trace, ks, declared_target) -> Rows:
     fail = tr.failing(ks, declared_target or "\0")
+    frame = tr.frame            # not tr: the suggestions outlive the trace's columns
     return Rows([tr.record(k) for k in fail],
-                lambda: tr.frame.iloc[fail].reset_index(drop=True))
+                lambda: frame.iloc[fail].reset_index(drop=True))
 
 
 _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
