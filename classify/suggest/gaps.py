@@ -299,6 +299,14 @@ class _Grid:
         # rows of different towns are never mixed in one call when the model imputes
         # missing values from the rows it is given
         self.per_town = getattr(model, "missing", None) == "impute_county_median"
+        # a ScoreModel that leaves missing values out scores the bare matrix (its
+        # score_array: no table, ranks or counts made for each block of grid rows)
+        self.direct = None
+        if hasattr(model, "score_array") and not self.per_town and \
+                all(c in where for c in model.indicators):
+            names = list(model.get_feature_names_out())
+            self.direct = ([where[c] for c in model.indicators],
+                           [names.index(f) for f in fields])
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
         """Index of the first grid point of each pair ``act`` whose score exceeds its
@@ -347,8 +355,13 @@ class _Grid:
         # the largest float: the model's outlier caps treat it as the cap, as any huge value
         big = np.finfo(float).max
         mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-        got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
-                            self.fields)
+        if self.direct is not None:
+            cols, outs = self.direct
+            with np.errstate(all="ignore"):
+                got = self.model.score_array(mat[:, cols])[:, outs]
+        else:
+            got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+                                self.fields)
         return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
 
