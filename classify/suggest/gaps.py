@@ -489,8 +489,8 @@ class _Trace:
         self.frame = trace
         self.columns = list(trace.columns)
         self.cols = {c: _Column(trace[c]) for c in self.columns}
-        self.target = _Column(trace["target"].astype(str))
-        self.field = _Column(trace["field"].astype(str))
+        self.target = _Column(trace["target"].astype(str)).tolist()
+        self.field = _Column(trace["field"].astype(str)).tolist()
         self.passed = trace["passed"].astype(bool).tolist()
         nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
             trace.columns else pd.Series(np.nan, index=trace.index)
@@ -517,10 +517,10 @@ class _Trace:
 class _Column:
     """One trace column, indexed by row: the values ``Series.tolist()`` gives."""
 
-    __slots__ = ("values", "codes", "arrow", "na")
+    __slots__ = ("values", "arrow", "na")
 
     def __init__(self, col: pd.Series):
-        self.values, self.codes, self.arrow = None, None, None
+        self.values, self.arrow = None, None
         self.na = getattr(col.dtype, "na_value", None)
         if not ptypes.is_string_dtype(col.dtype) or ptypes.is_object_dtype(col.dtype):
             self.values = col.tolist()
@@ -529,15 +529,20 @@ class _Column:
         if len(uniques) * 4 > len(col):       # mostly distinct: read from Arrow
             self.arrow = pa.array(col, from_pandas=True)
             return
-        # -1 (missing) picks the last entry: what tolist() gives for a missing cell
-        self.values = uniques.tolist() + [self.na]
-        self.codes = codes.tolist()
+        # a list of references to the few distinct values (-1, missing, picks the last
+        # entry: what tolist() gives for a missing cell)
+        self.values = np.array(uniques.tolist() + [self.na], dtype=object)[codes].tolist()
 
     def __getitem__(self, k: int):
         if self.arrow is not None:
             v = self.arrow[k].as_py()
             return v if v is not None else self.na
-        return self.values[k] if self.codes is None else self.values[self.codes[k]]
+        return self.values[k]
+
+    def tolist(self) -> list:
+        """The column as a list (of references to its distinct values when few)."""
+        return self.values if self.values is not None else \
+            [self[k] for k in range(len(self.arrow))]
 
 
 def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
@@ -610,7 +615,7 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
         elif ind in notes and not notes[ind][1]:
             notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
     used: dict[str, set] = {}
-    for k in ks:
+    for k in ks if notes else ():
         used.setdefault(tr.field[k], set()).add(tr.target[k])
     recs = []
     for ind, (status, detail) in sorted(notes.items()):
