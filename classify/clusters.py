@@ -928,20 +928,28 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     reason = pd.Series("", index=cat.index, dtype=object)
 
     which = 1 if lang == "en" else 0
+    palette = taxonomy.palette() if taxonomy is not None else {}
+    labels: dict = {}
 
     def label(t):
-        if taxonomy is not None and t in taxonomy.palette():
-            return taxonomy.labels(t)[which]
-        return t
+        if t not in labels:
+            labels[t] = taxonomy.labels(t)[which] if t in palette else t
+        return labels[t]
 
-    for i in np.flatnonzero(flag):
-        t, c, m = cat.iloc[i], lab.iloc[i], mode[i]
+    # the flagged towns' texts from arrays (no per-row pandas indexing)
+    at = np.flatnonzero(flag)
+    ts, cs, ms = cat.to_numpy()[at], lab.to_numpy()[at], mode[at]
+    mode_share = share.stack().reindex(pd.MultiIndex.from_arrays([ms, cs])).to_numpy()
+    texts = []
+    for t, c, m, own, ms_ in zip(ts.tolist(), cs.tolist(), ms.tolist(), own_share[at].tolist(),
+                                 mode_share.tolist()):
         cname = names.get(c, (str(c), str(c)))[which]
         if which:
-            reason.iloc[i] = (f"rule category '{label(t)}' does not fit the profile of its "
-                              f"cluster '{cname}' (only {own_share[i]:.0%} of it; most are "
-                              f"'{label(m)}', {share.loc[m, c]:.0%})")
+            texts.append(f"rule category '{label(t)}' does not fit the profile of its "
+                         f"cluster '{cname}' (only {own:.0%} of it; most are "
+                         f"'{label(m)}', {ms_:.0%})")
         else:
-            reason.iloc[i] = (f"规则类别“{label(t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
-                              f"{own_share[i]:.0%}，多数为“{label(m)}” {share.loc[m, c]:.0%}）")
+            texts.append(f"规则类别“{label(t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
+                         f"{own:.0%}，多数为“{label(m)}” {ms_:.0%}）")
+    reason.iloc[at] = texts
     return table, review, reason

@@ -207,9 +207,26 @@ class ScoreModel:
                   ) -> pd.DataFrame:
         """Scores of ``indicators`` with the fitted transforms and weights."""
         Z, n_missing, n_imputed = self.normalised(indicators, county)
-        S = self.dim_scores(Z)
-        comp = aggregate(S, self.w_dim[:, None], self.aggregation)[:, 0]
+        S, comp = self._aggregated(Z)
         return _score_frame(indicators.index, self.dims, S, comp, county, n_missing, n_imputed)
+
+    def score_array(self, X: np.ndarray) -> np.ndarray:
+        """The numbers of :meth:`transform` (``score_<dim>`` …, ``composite``: the columns
+        of :meth:`get_feature_names_out`) for a matrix ``X`` whose columns are
+        :attr:`indicators`, without its table, ranks and counts: for callers that score
+        millions of rows (the gap search).  Only for a model that leaves missing values
+        out (``missing="impute_county_median"`` needs the counties: use
+        :meth:`transform`).
+        """
+        if self.missing == "impute_county_median":
+            raise ValueError("score_array cannot impute county medians; use transform")
+        T = self.treatment.transform(np.asarray(X, dtype=float))
+        S, comp = self._aggregated(self.normaliser.transform(T))
+        return np.column_stack([S, comp])
+
+    def _aggregated(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        S = self.dim_scores(Z)
+        return S, aggregate(S, self.w_dim[:, None], self.aggregation)[:, 0]
 
 
 def _score_frame(index, dims, S, comp, county, n_missing, n_imputed) -> pd.DataFrame:

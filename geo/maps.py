@@ -309,7 +309,7 @@ def _text(towns: pd.DataFrame, column: str) -> pd.Series:
 def _categorical(keys: pd.Series, entries: list[dict]) -> tuple[list[int], list[dict], int]:
     """Class numbers of ``keys`` against legend ``entries`` (each with a ``key``)."""
     index = {e["key"]: i for i, e in enumerate(entries)}
-    classes = [index.get(k, -1) for k in keys]
+    classes = [index.get(k, -1) for k in list(keys)]
     counts = np.bincount([c for c in classes if c >= 0], minlength=len(entries))
     for e, c in zip(entries, counts):
         e["count"] = int(c)
@@ -328,7 +328,7 @@ def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
 
 
 def _layer_category(towns, spec, ctx) -> tuple:
-    keys = _text(towns, "category")
+    keys = _text(towns, "category").tolist()
     present = set(keys)
     # palette order; top-level ids only (no "/"), and only those that occur: the palette
     # also carries role colours (central, urban) that are not categories
@@ -341,7 +341,7 @@ def _layer_category(towns, spec, ctx) -> tuple:
 def _layer_subtype(towns, spec, ctx) -> tuple:
     cat, sub = _text(towns, "category"), _text(towns, "subtype")
     keys = pd.Series([f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
-                      for c, s in zip(cat, sub)], index=towns.index)
+                      for c, s in zip(cat.tolist(), sub.tolist())], index=towns.index)
     order = [k for k in ctx["palette"] if k in set(keys)]
     order += [k for k in dict.fromkeys(keys) if k and k not in order]
     entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "subtype") for k in order]

@@ -113,6 +113,35 @@ def test_csv_of_types_left_to_pandas_and_of_one_column(tmp_path):
         b'\xef\xbb\xbft\n""\na\n'
 
 
+def test_csv_is_what_pandas_writes_for_every_column_type(tmp_path, monkeypatch):
+    """The writer is built on pyarrow compute for speed; its bytes are pandas' ``to_csv``
+    with the same float format (minimal quoting, NaN empty, BOM), chunk joins included."""
+    import classify.outputs as outputs
+
+    monkeypatch.setattr(outputs, "_CSV_ROWS", 5)         # rows cross several chunks
+    table = _awkward_table(21).assign(
+        text=lambda t: t["text"].str.replace("\r", "", regex=False),  # see the next test
+        cat=pd.Categorical(["a", None, "b,c", "a", "d", "a", "a"] * 3),
+        boolean=pd.array([True, None, False] * 7, dtype="boolean"),
+        big=pd.Series([2**53 + 1, -3, 0] * 7, dtype="int64"))
+    path = write_csv(table, tmp_path / "a.csv")
+    expected = table.to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    assert path.read_bytes() == b"\xef\xbb\xbf" + expected.encode("utf-8")
+    assert write_csv(table.iloc[:0], tmp_path / "b.csv").read_bytes() == \
+        b"\xef\xbb\xbf" + table.iloc[:0].to_csv(index=False, lineterminator="\n").encode()
+
+
+def test_csv_quotes_a_bare_carriage_return(tmp_path):
+    """A CR inside a cell is quoted (RFC 4180; Excel would break the row otherwise),
+    where pandas on Python 3.11 left it bare."""
+    import csv as pycsv
+
+    path = write_csv(pd.DataFrame({"t": ["cr\rhere", "x"], "n": [1, 2]}), tmp_path / "a.csv")
+    assert path.read_bytes() == b'\xef\xbb\xbft,n\n"cr\rhere",1\nx,2\n'
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        assert list(pycsv.reader(fh)) == [["t", "n"], ["cr\rhere", "1"], ["x", "2"]]
+
+
 def test_workbook_cells_keep_their_types_and_text(tmp_path):
     import openpyxl
 

@@ -359,3 +359,22 @@ def test_one_town_scores_50_and_says_there_is_nothing_to_compare():
     assert res.scores["rank"].tolist() == [1]
     assert "nothing to compare" in res.messages[0][0]
     assert res.excluded.set_index("indicator").loc["c", "kind"] == "empty"
+
+
+def test_score_array_gives_the_hand_computed_scores_of_new_rows(three):
+    """score_array (the gap search's bare-matrix scoring) scores rows outside the fitted
+    table, missing values left out, with no table around them."""
+    model = score(three, _system()).model
+    rows = np.array([[20.0, 3.0, 3.0],      # the middle town again: 50, 100 → 75
+                     [30.0, np.nan, 1.0],   # b missing: d1 from a alone (100); c=1 → 0
+                     [np.nan, np.nan, 2.0]])  # no d1 value: NaN; composite from d2 (50)
+    got = model.score_array(rows)
+    assert list(model.get_feature_names_out()) == ["score_d1", "score_d2", "composite"]
+    np.testing.assert_allclose(got, [[50, 100, 75], [100, 0, 50], [np.nan, 50, 50]])
+
+
+def test_score_array_refuses_a_model_that_imputes_county_medians(three):
+    model = score(three, _system()).model
+    model.missing = "impute_county_median"
+    with pytest.raises(ValueError, match="cannot impute county medians"):
+        model.score_array(three.to_numpy())

@@ -548,3 +548,29 @@ def test_towns_without_code_or_county_flow_through(case):
             assert b.county != "nan"
             if s.county == "" or b.county == "":
                 assert not b.same_county
+
+
+def test_trace_columns_read_back_as_the_trace_holds_them():
+    """The suggestions keep the rule trace compactly (codes for repeated text, Arrow for
+    mostly distinct text); every cell reads back as ``Series.tolist()`` gives it."""
+    from classify.suggest.gaps import _Trace
+
+    n = 12
+    trace = pd.DataFrame({
+        "town_code": pd.Series([f"44{k:07d}" for k in range(n)], dtype="str"),
+        "target": pd.Series(["strong", "specialised/industrial", None] * 4, dtype="str"),
+        "rule_id": pd.Series(["r1", "r2"] * 6, dtype="str"),
+        "field": pd.Series(["composite"] * n, dtype="str"),
+        "threshold": pd.Series([80, "P60", None] * 4, dtype=object),
+        "passed": [True, False] * 6,
+        "norm_margin": np.linspace(-1, 1, n),
+        "text_zh": pd.Series([f"第{k}条" if k != 5 else None for k in range(n)], dtype="str"),
+    })
+    tr = _Trace(trace)
+    for k in range(n):
+        got = tr.record(k)
+        want = {c: trace[c].tolist()[k] for c in trace.columns}
+        assert list(got) == list(want)
+        for c in trace.columns:
+            assert (pd.isna(got[c]) and pd.isna(want[c])) or got[c] == want[c], (k, c)
+    assert tr.failing(list(range(n)), "specialised/industrial") == [1, 7]

@@ -232,15 +232,17 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     info = indicator_table(indicators if indicators is not None else system)
     meta_src = indicators if indicators is not None else system
     labels = frame.index
-    frame = frame.reset_index(drop=True).copy()
-    # a missing code stays unknown (''), never the text 'nan'
-    frame["town_code"] = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+    # a missing code stays unknown (''), never the text 'nan' (assign: the other columns
+    # are shared with the caller's frame, not copied)
+    frame = frame.reset_index(drop=True)
+    frame = frame.assign(town_code=known(frame["town_code"].to_numpy(object)).fillna("")
+                         .to_numpy(object))
     # object dtype: a str column would turn "no category" (None) into NaN
     frame["_target"] = pd.Series([_target_of(r) for r in records(
         frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
-    trace = trace.copy()
     trace_owner = _trace_owners(trace, frame["town_code"].to_numpy(object))
-    trace["town_code"] = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+    trace = trace.assign(town_code=known(trace["town_code"].to_numpy(object)).fillna("")
+                         .to_numpy(object))
     present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
     ctx = _Context(

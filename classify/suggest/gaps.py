@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pandas.api import types as ptypes
 
 from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Rows, _get)
 from classify.suggest.peers import (_Cols, _Peers, _add_meta)
@@ -297,6 +299,14 @@ class _Grid:
         # rows of different towns are never mixed in one call when the model imputes
         # missing values from the rows it is given
         self.per_town = getattr(model, "missing", None) == "impute_county_median"
+        # a ScoreModel that leaves missing values out scores the bare matrix (its
+        # score_array: no table, ranks or counts made for each block of grid rows)
+        self.direct = None
+        if hasattr(model, "score_array") and not self.per_town and \
+                all(c in where for c in model.indicators):
+            names = list(model.get_feature_names_out())
+            self.direct = ([where[c] for c in model.indicators],
+                           [names.index(f) for f in fields])
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
         """Index of the first grid point of each pair ``act`` whose score exceeds its
@@ -345,8 +355,13 @@ class _Grid:
         # the largest float: the model's outlier caps treat it as the cap, as any huge value
         big = np.finfo(float).max
         mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-        got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
-                            self.fields)
+        if self.direct is not None:
+            cols, outs = self.direct
+            with np.errstate(all="ignore"):
+                got = self.model.score_array(mat[:, cols])[:, outs]
+        else:
+            got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+                                self.fields)
         return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
 
@@ -461,16 +476,21 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
 
 
 class _Trace:
-    """The rule trace as column lists with each town's row positions (no per-town frames)."""
+    """The rule trace as columns with each town's row positions (no per-town frames).
+
+    A text column of few distinct values is kept as codes into its values (the trace
+    has a row per town and rule: 640,000 rows at 40,000 towns, whose cells as Python
+    objects would take 600 MB); one of mostly distinct values (the rule texts) stays an
+    Arrow array read a cell at a time; other columns are lists."""
 
     def __init__(self, trace: pd.DataFrame, owner: np.ndarray | None = None):
         """``owner``: the frame position of each trace row (-1: no town of the frame);
         default: by ``town_code``."""
         self.frame = trace
         self.columns = list(trace.columns)
-        self.cols = {c: trace[c].tolist() for c in self.columns}
-        self.target = trace["target"].astype(str).tolist()
-        self.field = trace["field"].astype(str).tolist()
+        self.cols = {c: _Column(trace[c]) for c in self.columns}
+        self.target = _Column(trace["target"].astype(str)).tolist()
+        self.field = _Column(trace["field"].astype(str)).tolist()
         self.passed = trace["passed"].astype(bool).tolist()
         nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
             trace.columns else pd.Series(np.nan, index=trace.index)
@@ -492,6 +512,37 @@ class _Trace:
 
     def failing(self, ks: list[int], target: str) -> list[int]:
         return [k for k in ks if self.target[k] == target and not self.passed[k]]
+
+
+class _Column:
+    """One trace column, indexed by row: the values ``Series.tolist()`` gives."""
+
+    __slots__ = ("values", "arrow", "na")
+
+    def __init__(self, col: pd.Series):
+        self.values, self.arrow = None, None
+        self.na = getattr(col.dtype, "na_value", None)
+        if not ptypes.is_string_dtype(col.dtype) or ptypes.is_object_dtype(col.dtype):
+            self.values = col.tolist()
+            return
+        codes, uniques = pd.factorize(col)
+        if len(uniques) * 4 > len(col):       # mostly distinct: read from Arrow
+            self.arrow = pa.array(col, from_pandas=True)
+            return
+        # a list of references to the few distinct values (-1, missing, picks the last
+        # entry: what tolist() gives for a missing cell)
+        self.values = np.array(uniques.tolist() + [self.na], dtype=object)[codes].tolist()
+
+    def __getitem__(self, k: int):
+        if self.arrow is not None:
+            v = self.arrow[k].as_py()
+            return v if v is not None else self.na
+        return self.values[k]
+
+    def tolist(self) -> list:
+        """The column as a list (of references to its distinct values when few)."""
+        return self.values if self.values is not None else \
+            [self[k] for k in range(len(self.arrow))]
 
 
 def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
@@ -535,8 +586,9 @@ def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
 
 def _declared_failing(tr: _Trace, ks, declared_target) -> Rows:
     fail = tr.failing(ks, declared_target or "\0")
+    frame = tr.frame            # not tr: the suggestions outlive the trace's columns
     return Rows([tr.record(k) for k in fail],
-                lambda: tr.frame.iloc[fail].reset_index(drop=True))
+                lambda: frame.iloc[fail].reset_index(drop=True))
 
 
 _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
@@ -563,7 +615,7 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
         elif ind in notes and not notes[ind][1]:
             notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
     used: dict[str, set] = {}
-    for k in ks:
+    for k in ks if notes else ():
         used.setdefault(tr.field[k], set()).add(tr.target[k])
     recs = []
     for ind, (status, detail) in sorted(notes.items()):

@@ -163,12 +163,17 @@ class _Positions:
         self.info = info
         self._listed: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _record(self, i: int, j: int, scope: str) -> dict:
-        c = self.ids[j]
-        m = self.info[c]
-        rec = {k: self.mats[k][i, j].item() for k in self.mats}
-        return dict(indicator=c, **rec, scope=scope, label_zh=m.label_zh,
-                    label_en=m.label_en, unit=m.unit, dimension=m.dimension)
+    def _records(self, i: int, js: list[int], scopes: list[str]) -> list[dict]:
+        """The position records of town ``i`` on indicators ``js``."""
+        cells = {k: self.mats[k][i, js].tolist() for k in self.mats}
+        out = []
+        for n, (j, scope) in enumerate(zip(js, scopes)):
+            c = self.ids[j]
+            m = self.info[c]
+            out.append(dict(indicator=c, **{k: v[n] for k, v in cells.items()}, scope=scope,
+                            label_zh=m.label_zh, label_en=m.label_en, unit=m.unit,
+                            dimension=m.dimension))
+        return out
 
     def listed(self, kind: str, n_max: int) -> tuple[np.ndarray, np.ndarray]:
         """For every town, the ``n_max`` indicators listed as ``kind`` ("best" or
@@ -199,8 +204,8 @@ class _Positions:
 
             def recs(js=js, kind=kind):
                 hit_r, hit_c = self.hit[kind][0][i], self.hit[kind][1][i]
-                return [self._record(i, j, "both" if hit_r[j] and hit_c[j] else
-                                     "region" if hit_r[j] else "county") for j in js]
+                return self._records(i, js, ["both" if hit_r[j] and hit_c[j] else
+                                             "region" if hit_r[j] else "county" for j in js])
 
             out.append(Rows(recs, columns=_POS_COLS))
         return out[0], out[1]
