@@ -335,7 +335,6 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     n, k = T.shape
     D = len(mod.dims)
     ok = ~np.isnan(T)
-    missing = not ok.all()
     # draws are i.i.d., so sorting them by method pair changes nothing but memory access
     pick = np.sort(rng.integers(len(combos), size=draws))
     w_in = sample_weights(mod.w_in, mod.dim_index, draws, rng, how=weights,

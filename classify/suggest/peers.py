@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from classify.scoring import county_key, known
-from classify.suggest.record import (Benchmark, IndicatorInfo, Rows, _GAP_TABLE_COLS, records)
+from classify.suggest.record import Benchmark, IndicatorInfo, Rows, _GAP_TABLE_COLS
 
 
 def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
