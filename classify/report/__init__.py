@@ -16,6 +16,7 @@ from classify.report.evidence import evidence_towns, load_evidence, save_evidenc
 from classify.report.index import write_index
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope, read_codes, scope_note, select
 from classify.report.workbook import write_workbook
+from classify.report.workers import SliceJob
 from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx,
                              write_sheets)
 
@@ -26,40 +27,56 @@ __all__ = ["write_report", "write_suggestions", "sheets_from_run", "write_sugges
 
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
                                notice: str | None = None) -> list[Path]:
-    """``suggestions.xlsx`` (see :func:`classify.sheets.summary_frames`)."""
+    """``suggestions.xlsx`` (see :func:`classify.sheets.summary_frames`); its benchmark-gap
+    and rule-gap tables (the last two, several rows a town) go to CSV beside it above
+    :data:`~classify.report.workbook.DETAIL_ROWS` rows, with a note in their sheets."""
     t = labels(lang)
     x = t["xlsx"]
-    return write_workbook(path, summary_frames(suggestions, lang),
+    frames = summary_frames(suggestions, lang)
+    return write_workbook(path, frames,
                           formats={x["confidence"]: "0%", x["composite"]: "0.0",
                                    x["rank"]: "0", x["diff_pct"]: "0.0"},
                           notice=notice, notice_title=x["notice_sheet"],
-                          long_note=t["towns"]["long_note"])
+                          long_note=t["towns"]["long_note"], detail=list(frames)[-2:])
 
 
 def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                  names: Sequence[str], lang: str = "zh", docx: bool = False,
                  xlsx: bool = True, title: str | None = None, notice: str | None = None,
-                 run_dir: Path | None = None) -> list[Path]:
+                 run_dir: Path | None = None, workers: int | None = None) -> list[Path]:
     """Everything under ``out/suggestions/`` for a run: the sheets of the towns at
     positions ``scope``, ``index.html`` (every town), ``suggestions.xlsx`` (every town;
-    when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``)."""
+    when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``).
+
+    The sheets are written by ``workers`` forked processes (default: one per core for a
+    province's sheets, see :class:`~classify.report.workers.SliceJob`) while this process
+    writes the index and the workbook; the files are the same either way."""
     folder = Path(out) / "suggestions"
+    folder.mkdir(parents=True, exist_ok=True)
     picked = [suggestions[i] for i in scope]
-    files = write_sheets(picked, folder, [names[i] for i in scope], lang=lang, notice=notice)
-    has = np.zeros(len(suggestions), dtype=bool)
-    has[scope] = True
-    towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
-                          "town": [s.town for s in suggestions],
-                          "county": [s.county for s in suggestions],
-                          "target": [s.target for s in suggestions],
-                          "confidence": [s.confidence for s in suggestions],
-                          "_sheet": list(names), "has_sheet": has})
-    labels = suggestions[0].labels if suggestions else {}
-    files.append(write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
-                             notice=notice))
-    if xlsx:
-        files += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
-                                            lang=lang, notice=notice)
+    picked_names = [names[i] for i in scope]
+    have = set(picked_names) | {p.stem for p in folder.glob("*.html")}
+
+    def sheets(start: int, stop: int) -> list[Path]:
+        return write_sheets(picked[start:stop], folder, picked_names[start:stop], lang=lang,
+                            notice=notice, have=have)
+
+    with SliceJob(sheets, len(picked), workers=workers) as job:
+        has = np.zeros(len(suggestions), dtype=bool)
+        has[scope] = True
+        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
+                              "town": [s.town for s in suggestions],
+                              "county": [s.county for s in suggestions],
+                              "target": [s.target for s in suggestions],
+                              "confidence": [s.confidence for s in suggestions],
+                              "_sheet": list(names), "has_sheet": has})
+        labels = suggestions[0].labels if suggestions else {}
+        rest = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
+                            notice=notice)]
+        if xlsx:
+            rest += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
+                                               lang=lang, notice=notice)
+        files = job.results() + rest
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))
