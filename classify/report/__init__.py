@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from classify.report.evidence import evidence_towns, load_evidence, save_evidence
-from classify.report.index import write_index
+from classify.report.index import index_is_current, write_index, write_sheet_list
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope, read_codes, scope_note, select
 from classify.report.workbook import write_workbook
 from classify.report.workers import SliceJob
@@ -22,7 +22,7 @@ from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx
 
 __all__ = ["write_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
            "parse_scope", "select", "read_codes", "scope_note", "save_evidence",
-           "load_evidence", "evidence_towns", "write_index", "write_workbook"]
+           "load_evidence", "evidence_towns", "write_index", "write_sheet_list", "write_workbook"]
 
 
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
@@ -72,7 +72,7 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                               "_sheet": list(names), "has_sheet": has})
         labels = suggestions[0].labels if suggestions else {}
         rest = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
-                            notice=notice)]
+                            notice=notice), write_sheet_list(folder, picked_names)]
         if xlsx:
             rest += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
                                                lang=lang, notice=notice)
@@ -87,8 +87,9 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
                     codes: Sequence[str] = (), docx: bool = False, lang: str | None = None,
                     log=lambda msg: None) -> list[Path]:
     """``towntype sheets``: the sheets of the chosen towns of a finished run, from its
-    stored evidence (no re-run), written into ``run_dir/suggestions/``; the index is
-    rewritten so that it links to them.  Without ``counties`` and ``codes``: every town."""
+    stored evidence (no re-run), written into ``run_dir/suggestions/``; ``sheets.js`` is
+    rewritten so that the index links to them (the index itself only when it has none).
+    Without ``counties`` and ``codes``: every town."""
     run_dir = Path(run_dir)
     towns = evidence_towns(run_dir)
     folder = run_dir / "suggestions"
@@ -98,11 +99,13 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     lang = lang or (suggestions[0].lang if suggestions else "zh")
     notice = _run_notice(run_dir)
     files = write_sheets(suggestions, folder, names, lang=lang, notice=notice)
-    made = {p.stem for p in folder.glob("*.html")}
-    towns["has_sheet"] = towns["_sheet"].isin(made)
-    meta = __import__("json").loads((run_dir / "evidence" / "meta.json").read_text("utf-8"))
-    files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
-                             notice=notice))
+    if not index_is_current(folder):    # none, or from before sheets.js: the whole index
+        made = {p.stem for p in folder.glob("*.html")}
+        towns["has_sheet"] = towns["_sheet"].isin(made)
+        meta = json.loads((run_dir / "evidence" / "meta.json").read_text(encoding="utf-8"))
+        files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
+                                 notice=notice))
+    files.append(write_sheet_list(folder))
     if docx and suggestions:
         files.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
                                 notice=notice))

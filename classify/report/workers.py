@@ -86,10 +86,10 @@ class SliceJob:
 
     def results(self) -> list:
         if self._done is None:
-            if self._pool is None:
-                self._done = self.job(0, self.n)
-            else:
+            if self._futures:
                 self._done = [x for f in self._futures for x in f.result()]
+            else:
+                self._done = self.job(0, self.n)
         return self._done
 
     def __exit__(self, *exc) -> None:
