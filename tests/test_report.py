@@ -77,6 +77,25 @@ def test_sheets_from_the_stored_evidence_are_the_run_s_sheets(tmp_path, suggesti
     assert [s.town_code for s in every] == [s.town_code for s in suggestions]
 
 
+def test_evidence_keeps_mixed_values_lists_and_missing_ones(tmp_path, suggestions):
+    names = set_sheet_names(suggestions)
+    cols = list(suggestions[1].missing.columns)
+    table = pd.DataFrame({c: ["x", "y", "z"] for c in cols})
+    table["detail"] = [80, "P70", None]            # text and numbers: stored as JSON text
+    table["affects"] = [["composite"], [], None]   # lists too
+    table["unit"] = [None, "万元", float("nan")]    # missing text stays missing
+    suggestions[1].missing = table
+    save_evidence(suggestions, tmp_path, names)
+    (back,), _ = load_evidence(tmp_path, [1])
+    got = back.missing
+    assert list(got.columns) == cols
+    assert got["detail"].tolist() == [80, "P70", None]
+    assert got["affects"].tolist() == [["composite"], [], None]
+    assert got["unit"].iloc[1] == "万元" and pd.isna(got["unit"].iloc[0])
+    assert pd.isna(got["unit"].iloc[2])
+    assert load_evidence(tmp_path, [2])[0][0].missing.equals(suggestions[2].missing)
+
+
 def test_no_evidence_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no per-town evidence.*towntype run"):
         load_evidence(tmp_path)

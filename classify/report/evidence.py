@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import chain
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,22 +64,23 @@ def _json(v) -> str:
     return json.dumps(v, ensure_ascii=False, default=_plain)
 
 
-def _arrow_ready(df: pd.DataFrame, name: str, as_json: dict) -> pd.DataFrame:
-    """Object columns Parquet cannot type (mixed text and numbers, lists) as JSON text;
-    their names go to ``as_json[name]`` so that :func:`_restore` turns them back."""
-    df = df.copy()
-    for col in df.columns:
-        if df[col].dtype != object:
-            continue
-        kinds = {type(v) for v in df[col] if v is not None and not
-                 (isinstance(v, float) and math.isnan(v))}
-        if kinds <= {str} or kinds <= {float, int, np.float64, np.int64}:
-            continue
-        if kinds <= {bool, np.bool_}:
-            continue
-        df[col] = [_json(v) for v in df[col]]
-        as_json.setdefault(name, []).append(col)
-    return df
+def _arrow_column(values, col: str, name: str, as_json: dict) -> pa.Array:
+    """``values`` (a list or an array) as a column Parquet can type: text, numbers or
+    booleans as they are (NaN and None: missing); mixed values (text and numbers) and
+    lists as JSON text, the column named in ``as_json[name]`` so that :func:`_restore`
+    turns it back."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+        if not pa.types.is_nested(arr.type):
+            return arr
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    as_json.setdefault(name, []).append(col)
+    return pa.array([_json(v) for v in values], type=pa.string())
+
+
+def _arrow_table(cols: dict, name: str, as_json: dict) -> pa.Table:
+    return pa.table({c: _arrow_column(v, c, name, as_json) for c, v in cols.items()})
 
 
 def _restore(df: pd.DataFrame, name: str, meta: dict) -> pd.DataFrame:
@@ -88,12 +90,19 @@ def _restore(df: pd.DataFrame, name: str, meta: dict) -> pd.DataFrame:
     return df
 
 
-def _stack(tables: Iterable[tuple[int, list[dict]]], columns: list[str] | None) -> pd.DataFrame:
-    rows = [dict(r, _town=i) for i, recs in tables for r in recs]
-    df = pd.DataFrame.from_records(rows)
-    if not rows:
-        df = pd.DataFrame(columns=[*(columns or []), "_town"])
-    return df
+def _stack(tables: Sequence[list[dict]], columns: list[str] | None) -> dict:
+    """The records of every town's table, stacked as columns (``_town``: the town's
+    position); the columns are every key of the records, in order of appearance."""
+    shapes = set(map(tuple, chain.from_iterable(tables)))
+    if len(shapes) > 1:         # in order of appearance
+        shapes = dict.fromkeys(map(tuple, chain.from_iterable(tables)))
+    names = list(dict.fromkeys(chain.from_iterable(shapes))) or list(columns or [])
+    if len(shapes) == 1:        # every record has every key
+        out = {c: [r[c] for recs in tables for r in recs] for c in names}
+    else:
+        out = {c: [r.get(c) for recs in tables for r in recs] for c in names}
+    out["_town"] = np.repeat(np.arange(len(tables)), [len(recs) for recs in tables])
+    return out
 
 
 def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
@@ -108,17 +117,15 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
                   if suggestions else {}}
     paths = []
 
-    def put(df: pd.DataFrame, name: str) -> None:
-        df = _arrow_ready(df, name, meta["json"])
+    def put(cols: dict, name: str) -> None:
         path = folder / f"{name}.parquet"
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path,
-                       row_group_size=ROW_GROUP)
+        pq.write_table(_arrow_table(cols, name, meta["json"]), path, row_group_size=ROW_GROUP)
         paths.append(path)
 
-    towns = pd.DataFrame({c: [getattr(s, c) for s in suggestions] for c in _SCALARS},
-                         columns=list(_SCALARS))
-    towns["secondary"] = [_json(list(s.secondary)) for s in suggestions]
-    towns["roles"] = [_json(list(s.roles)) for s in suggestions]
+    towns = {c: [getattr(s, c) for s in suggestions] for c in _SCALARS}
+    towns["secondary"] = [_json(list(s.secondary)) if len(s.secondary) else "[]"
+                          for s in suggestions]
+    towns["roles"] = [_json(list(s.roles)) if len(s.roles) else "[]" for s in suggestions]
     towns["extra"] = [_json({k: v for k, v in s.extra.items() if k not in _SHARED_EXTRA})
                       for s in suggestions]
     towns["_town"] = np.arange(len(suggestions))
@@ -127,19 +134,21 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
     for name in TABLES:
         first = getattr(suggestions[0], name) if suggestions else None
         meta["columns"][name] = list(first.columns) if first is not None else []
-        put(_stack(((i, table_records(s, name)) for i, s in enumerate(suggestions)),
-                   meta["columns"][name]), name)
+        put(_stack([table_records(s, name) for s in suggestions], meta["columns"][name]),
+            name)
     flat: list[Benchmark] = []
-    rows = []
+    owner, kinds, order = [], [], []
     for i, s in enumerate(suggestions):
         for kind in ("benchmarks", "challengers"):
             for k, b in enumerate(getattr(s, kind)):
-                rows.append({**{c: getattr(b, c) for c in _BENCH}, "_town": i,
-                             "_kind": kind, "_k": k})
                 flat.append(b)
-    put(pd.DataFrame(rows, columns=[*_BENCH, "_town", "_kind", "_k"]), "benchmarks")
-    offsets, cols = gap_columns(flat)
-    gaps = pd.DataFrame(cols)
+                owner.append(i)
+                kinds.append(kind)
+                order.append(k)
+    bench = {c: [getattr(b, c) for b in flat] for c in _BENCH}
+    put({**bench, "_town": np.array(owner, dtype=np.int64), "_kind": kinds,
+         "_k": np.array(order, dtype=np.int64)}, "benchmarks")
+    offsets, gaps = gap_columns(flat)
     gaps["_bench"] = np.repeat(np.arange(len(flat)), np.diff(offsets))
     put(gaps, "benchmark_gaps")
     (folder / "meta.json").write_text(_json(meta), encoding="utf-8")
