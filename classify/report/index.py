@@ -58,6 +58,11 @@ def _ink(color: str) -> str:
     return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#ffffff"
 
 
+def _text(v) -> str:
+    """Text of a cell; missing (None, NaN) as empty."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
 def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_dir: Path,
                 lang: str = "zh", notice: str | None = None) -> Path:
     """Write ``folder/index.html`` from ``towns`` (``town_code, town, county, target,
@@ -67,21 +72,28 @@ def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_di
     w = _WORDS[lang]
     folder = Path(folder)
     groups: dict[str, list[dict]] = {}
-    for r in towns.to_dict("records"):
-        county = str(r.get("county") or "").strip() or w["unknown_county"]
-        target = r.get("target") or ""
-        entry = labels.get(target, {}) if isinstance(target, str) else {}
-        label = entry.get(lang) or (target if isinstance(target, str) and target else w["none"])
-        color = entry.get("color") or "#dddddd"
-        conf = r.get("confidence")
-        conf = "" if conf is None or (isinstance(conf, float) and math.isnan(conf)) else \
-            numfmt.fmt_share(conf, lang)
-        code = "" if r.get("town_code") is None else str(r["town_code"])
-        town = str(r.get("town") or "")
+    badges: dict = {}
+
+    def badge(target) -> Markup:       # one per category, not one per town
+        if target not in badges:
+            entry = labels.get(target, {}) if target else {}
+            label = entry.get(lang) or target or w["none"]
+            color = entry.get("color") or "#dddddd"
+            badges[target] = (label, Markup(
+                '<span class="badge" style="background:{};color:{}">{}</span>').format(
+                color, _ink(color), label))
+        return badges[target]
+
+    cols = [towns[c].tolist() for c in ("county", "target", "confidence", "town_code", "town",
+                                        "_sheet", "has_sheet")]
+    for county, target, conf, code, town, sheet, has in zip(*cols):
+        county = _text(county).strip() or w["unknown_county"]
+        label, html = badge(_text(target))
+        code, town = _text(code), _text(town)
         groups.setdefault(county, []).append({
-            "town": town, "code": code, "label": label, "color": color, "ink": _ink(color),
-            "confidence": conf, "link": f"{r['_sheet']}.html" if r["has_sheet"] else "",
-            "anchor": r["_sheet"],
+            "town": town, "code": code, "badge": html,
+            "confidence": "" if numfmt.is_missing(conf) else numfmt.fmt_share(conf, lang),
+            "link": f"{sheet}.html" if has else "", "anchor": sheet,
             "search": " ".join((town, code, county, label)).lower()})
     counties = sorted(groups.items(), key=lambda kv: kv[0])
     n_sheets = int(towns["has_sheet"].sum()) if len(towns) else 0
