@@ -8,6 +8,9 @@ see the towns already in memory (nothing is pickled but two numbers and the path
 wrote); the results are files, so a worker only writes and returns their paths.  Where
 forking is not available or not safe (not Linux, inside a daemon process, one core), the
 slices are written one after another in the calling process, with the same files.
+The workers render templates and write files only: they use none of the threads the
+calling process may have (BLAS, Arrow), which is what makes forking a threaded process
+safe here (Python 3.12+ says so with a DeprecationWarning, ignored by default).
 """
 
 from __future__ import annotations
