@@ -198,6 +198,28 @@ def test_sheets_written_by_workers_are_the_sheets_written_in_process(tmp_path, s
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
+def test_sheets_on_request_above_a_province_are_written_in_process(tmp_path, suggestions,
+                                                                  monkeypatch):
+    import classify.report as report
+    import classify.report.workers as workers
+
+    seen = []
+
+    class Spy(SliceJob):
+        def __init__(self, job, n, *, workers=None):
+            super().__init__(job, n, workers=workers)
+            seen.append(self.workers)
+
+    monkeypatch.setattr(report, "SliceJob", Spy)
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)   # 8 towns would be forked
+    names = set_sheet_names(suggestions)
+    for most in (100, 4):                                # a province; 8 > 4: on request
+        monkeypatch.setattr(report, "AUTO_SHEETS_MAX", most)
+        write_report(suggestions, tmp_path / str(most), scope=np.arange(8), names=names,
+                     xlsx=False)
+    assert seen == [min(2, workers.cores()), 1]
+
+
 def test_slice_job_runs_the_slices_in_other_processes_in_order():
     import os
 
