@@ -856,13 +856,20 @@ def set_sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
 
 
 def write_sheets(suggestions: Sequence[Suggestion], folder: str | Path, names: Sequence[str],
-                 *, lang: str = "zh", notice: str | None = None) -> list[Path]:
+                 *, lang: str = "zh", notice: str | None = None,
+                 have: set[str] | None = None) -> list[Path]:
     """``<name>.md`` and ``<name>.html`` of each town under ``folder`` (``names``: from
-    :func:`sheet_names`).  Returns the paths written, in town order."""
+    :func:`sheet_names`).  Returns the paths written, in town order.
+
+    ``have``: the names of every sheet there is (or will be) in ``folder``, to which a
+    benchmark's name links (others link to its row of the index); by default ``names``
+    and the sheets already in ``folder``.  Given, a slice of towns written on its own
+    links exactly as the whole list would."""
     labels(lang)  # validates lang
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    have = set(names) | {p.stem for p in folder.glob("*.html")}
+    if have is None:
+        have = set(names) | {p.stem for p in folder.glob("*.html")}
     md_t, html_t = _template("sheet.md.j2"), _template("sheet.html.j2")
     paths = []
     for s, name in zip(suggestions, names):

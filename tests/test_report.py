@@ -8,13 +8,15 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from classify.report import (AUTO_SHEETS_MAX, load_evidence, parse_scope, read_codes,
-                             save_evidence, select, write_report)
+                             save_evidence, select, sheets_from_run, write_report)
+from classify.report.workers import SliceJob
 from classify.sheets import render_html, render_markdown, set_sheet_names
 from geo.errors import InputError
 from tests.test_sheets import NOTICE, frame, suggestions  # noqa: F401 - fixtures
@@ -75,6 +77,25 @@ def test_sheets_from_the_stored_evidence_are_the_run_s_sheets(tmp_path, suggesti
     assert [s.town_code for s in every] == [s.town_code for s in suggestions]
 
 
+def test_evidence_keeps_mixed_values_lists_and_missing_ones(tmp_path, suggestions):
+    names = set_sheet_names(suggestions)
+    cols = list(suggestions[1].missing.columns)
+    table = pd.DataFrame({c: ["x", "y", "z"] for c in cols})
+    table["detail"] = [80, "P70", None]            # text and numbers: stored as JSON text
+    table["affects"] = [["composite"], [], None]   # lists too
+    table["unit"] = [None, "万元", float("nan")]    # missing text stays missing
+    suggestions[1].missing = table
+    save_evidence(suggestions, tmp_path, names)
+    (back,), _ = load_evidence(tmp_path, [1])
+    got = back.missing
+    assert list(got.columns) == cols
+    assert got["detail"].tolist() == [80, "P70", None]
+    assert got["affects"].tolist() == [["composite"], [], None]
+    assert got["unit"].iloc[1] == "万元" and pd.isna(got["unit"].iloc[0])
+    assert pd.isna(got["unit"].iloc[2])
+    assert load_evidence(tmp_path, [2])[0][0].missing.equals(suggestions[2].missing)
+
+
 def test_no_evidence_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no per-town evidence.*towntype run"):
         load_evidence(tmp_path)
@@ -89,7 +110,8 @@ def test_index_lists_every_town_and_links_only_the_sheets_made(tmp_path, suggest
                          xlsx=False, notice=NOTICE)
     folder = tmp_path / "suggestions"
     assert sorted(p.name for p in files) == sorted(
-        [f"{names[k]}.{e}" for k in (0, 1) for e in ("md", "html")] + ["index.html"])
+        [f"{names[k]}.{e}" for k in (0, 1) for e in ("md", "html")] +
+        ["index.html", "sheets.js"])
     html = (folder / "index.html").read_text(encoding="utf-8")
     rows = re.findall(r"<tr id=", html)
     assert len(rows) == len(suggestions)
@@ -110,6 +132,142 @@ def test_a_benchmark_without_a_sheet_links_to_its_index_row(tmp_path, suggestion
     assert f'href="index.html#{target.sheet}"' in html
     index = (tmp_path / "suggestions" / "index.html").read_text(encoding="utf-8")
     assert f'id="{target.sheet}"' in index
+
+
+def _sheet_list(folder: Path) -> list[str]:
+    text = (folder / "sheets.js").read_text(encoding="utf-8")
+    return json.loads(re.search(r"window\.towntypeSheets = (\[.*\]);", text).group(1))
+
+
+def test_sheets_made_later_are_listed_for_the_index_which_is_not_rewritten(
+        tmp_path, suggestions):
+    names = set_sheet_names(suggestions)
+    save_evidence(suggestions, tmp_path, names)
+    write_report(suggestions, tmp_path, scope=np.array([0]), names=names, xlsx=False,
+                 notice=NOTICE)
+    folder = tmp_path / "suggestions"
+    index = (folder / "index.html").read_bytes()
+    assert _sheet_list(folder) == [names[0]]
+    assert b'<script src="sheets.js"></script>' in index
+    files = sheets_from_run(tmp_path, codes=[suggestions[3].town_code])
+    assert sorted(p.name for p in files) == sorted([f"{names[3]}.md", f"{names[3]}.html",
+                                                    "sheets.js"])
+    assert (folder / "index.html").read_bytes() == index          # not rewritten
+    assert _sheet_list(folder) == sorted([names[0], names[3]])
+    # an index from before sheets.js (or none) is written whole, linking what is there
+    (folder / "index.html").unlink()
+    files = sheets_from_run(tmp_path, codes=[suggestions[4].town_code])
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    assert sorted(re.findall(r'<a href="([^"]+)"', html)) == sorted(
+        f"{names[k]}.html" for k in (0, 3, 4))
+
+
+@pytest.mark.browser
+def test_the_index_links_a_sheet_made_after_the_run(tmp_path, suggestions):
+    from tests.browser import chromium, external, page_log
+
+    names = set_sheet_names(suggestions)
+    save_evidence(suggestions, tmp_path, names)
+    write_report(suggestions, tmp_path, scope=np.array([0]), names=names, xlsx=False,
+                 notice=NOTICE)
+    sheets_from_run(tmp_path, codes=[suggestions[3].town_code])
+    with chromium() as driver:
+        driver.get((tmp_path / "suggestions" / "index.html").as_uri())
+        errors, urls = page_log(driver)
+        assert errors == [] and external(urls) == []
+        links = driver.execute_script(
+            "return [...document.querySelectorAll('tbody a')].map(a => a.href)")
+        assert sorted(u.rsplit("/", 1)[-1] for u in links) == sorted(
+            quote(f"{names[k]}.html") for k in (0, 3))
+        row = driver.find_element("id", names[3])
+        assert row.text.startswith(suggestions[3].town) and "未生成自评表" not in row.text
+        assert driver.find_element("id", "n-sheets").text == "2"
+        assert driver.find_element("id", "how").is_displayed()      # 2 of 8 towns
+        assert NOTICE in driver.find_element("css selector", "p.notice").text
+
+
+def test_sheets_written_by_workers_are_the_sheets_written_in_process(tmp_path, suggestions):
+    names = set_sheet_names(suggestions)
+    scope = np.array([0, 2, 3, 5, 6, 7])         # benchmarks outside it link to the index
+    one, two = (write_report(suggestions, tmp_path / k, scope=scope, names=names,
+                             xlsx=False, notice=NOTICE, run_dir=Path("RUN"), workers=w)
+                for k, w in (("one", 1), ("two", 2)))
+    assert [p.name for p in one] == [p.name for p in two]
+    assert len(one) == 2 * len(scope) + 2
+    for a, b in zip(one, two):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_sheets_on_request_above_a_province_are_written_in_process(tmp_path, suggestions,
+                                                                  monkeypatch):
+    import classify.report as report
+    import classify.report.workers as workers
+
+    seen = []
+
+    class Spy(SliceJob):
+        def __init__(self, job, n, *, workers=None):
+            super().__init__(job, n, workers=workers)
+            seen.append(self.workers)
+
+    monkeypatch.setattr(report, "SliceJob", Spy)
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)   # 8 towns would be forked
+    names = set_sheet_names(suggestions)
+    for most in (100, 4):                                # a province; 8 > 4: on request
+        monkeypatch.setattr(report, "AUTO_SHEETS_MAX", most)
+        write_report(suggestions, tmp_path / str(most), scope=np.arange(8), names=names,
+                     xlsx=False)
+    assert seen == [min(2, workers.cores()), 1]
+
+
+def test_slice_job_runs_the_slices_in_other_processes_in_order():
+    import os
+
+    def job(start, stop):
+        return [(k, os.getpid()) for k in range(start, stop)]
+
+    with SliceJob(job, 10, workers=2) as work:
+        pass
+    got = work.results()
+    assert [k for k, _ in got] == list(range(10))
+    assert os.getpid() not in {pid for _, pid in got}
+    with SliceJob(job, 10, workers=1) as work:
+        pass
+    assert {pid for _, pid in work.results()} == {os.getpid()}
+
+
+def test_an_error_in_a_worker_reaches_the_caller():
+    def job(start, stop):
+        if start <= 7 < stop:
+            raise ValueError("town 7 failed")
+        return list(range(start, stop))
+
+    with pytest.raises(ValueError, match="town 7 failed"):
+        with SliceJob(job, 10, workers=2) as work:
+            work.results()
+
+
+def test_a_long_detail_table_goes_to_csv_with_a_note_and_a_main_table_stays(tmp_path):
+    import openpyxl
+
+    from classify.report.workbook import DETAIL_ROWS, write_workbook
+
+    n = DETAIL_ROWS + 1
+    table = pd.DataFrame({"统计代码": [f"{k:09d}" for k in range(n)], "差距": np.arange(n) / 4})
+    written = write_workbook(tmp_path / "book.xlsx", {"汇总": table, "对标差距": table},
+                             detail=["对标差距"],
+                             long_note="此表 {rows} 行，已写入 {csv}。")
+    csv = tmp_path / "book_对标差距.csv"
+    assert written == [tmp_path / "book.xlsx", csv]
+    book = openpyxl.load_workbook(tmp_path / "book.xlsx", read_only=True)
+    assert book["对标差距"]["A1"].value == f"此表 {n:,} 行，已写入 book_对标差距.csv。"
+    assert book["汇总"].max_row == n + 1                      # the main table stays
+    back = pd.read_csv(csv, dtype={"统计代码": str}, encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(back, table)
+    # a short detail table stays in the workbook
+    write_workbook(tmp_path / "short.xlsx", {"对标差距": table.head(5)}, detail=["对标差距"])
+    assert openpyxl.load_workbook(tmp_path / "short.xlsx")["对标差距"]["A2"].value == \
+        "000000000"
 
 
 # -- end to end: the demo, and towntype sheets on it ---------------------------------------

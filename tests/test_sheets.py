@@ -83,7 +83,8 @@ def test_files_per_town_and_workbook_and_determinism(tmp_path, suggestions):
     names = sorted(p.name for p in paths)
     stems = [f"{s.town_code}_{s.town}" for s in suggestions]       # <code>_<town> (PRODUCT.md)
     assert names == sorted([f"{c}.md" for c in stems] + [f"{c}.html" for c in stems]
-                           + ["index.html", "suggestions.xlsx", "suggestions.docx"])
+                           + ["index.html", "sheets.js", "suggestions.xlsx",
+                              "suggestions.docx"])
     assert all(p.parent == tmp_path / "suggestions" for p in paths)
     for p in paths:  # links between sheets (benchmark towns) resolve inside the folder
         if p.suffix == ".html":
@@ -423,8 +424,8 @@ def test_empty_run_writes_an_empty_workbook(tmp_path):
     from openpyxl import load_workbook
 
     paths = write_suggestions([], tmp_path)
-    assert [p.name for p in paths] == ["index.html", "suggestions.xlsx"]
-    wb = load_workbook(paths[1])
+    assert [p.name for p in paths] == ["index.html", "sheets.js", "suggestions.xlsx"]
+    wb = load_workbook(paths[2])
     head = next(wb["汇总"].iter_rows(values_only=True))
     assert head[0] == "统计代码" and wb["汇总"].max_row == 1
 

@@ -13,53 +13,76 @@ import numpy as np
 import pandas as pd
 
 from classify.report.evidence import evidence_towns, load_evidence, save_evidence
-from classify.report.index import write_index
+from classify.report.index import index_is_current, write_index, write_sheet_list
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope, read_codes, scope_note, select
 from classify.report.workbook import write_workbook
+from classify.report.workers import SliceJob
 from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx,
                              write_sheets)
 
 __all__ = ["write_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
            "parse_scope", "select", "read_codes", "scope_note", "save_evidence",
-           "load_evidence", "evidence_towns", "write_index", "write_workbook"]
+           "load_evidence", "evidence_towns", "write_index", "write_sheet_list", "write_workbook"]
 
 
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
                                notice: str | None = None) -> list[Path]:
-    """``suggestions.xlsx`` (see :func:`classify.sheets.summary_frames`)."""
+    """``suggestions.xlsx`` (see :func:`classify.sheets.summary_frames`); its benchmark-gap
+    and rule-gap tables (the last two, several rows a town) go to CSV beside it above
+    :data:`~classify.report.workbook.DETAIL_ROWS` rows, with a note in their sheets."""
     t = labels(lang)
     x = t["xlsx"]
-    return write_workbook(path, summary_frames(suggestions, lang),
+    frames = summary_frames(suggestions, lang)
+    return write_workbook(path, frames,
                           formats={x["confidence"]: "0%", x["composite"]: "0.0",
                                    x["rank"]: "0", x["diff_pct"]: "0.0"},
                           notice=notice, notice_title=x["notice_sheet"],
-                          long_note=t["towns"]["long_note"])
+                          long_note=t["towns"]["long_note"], detail=list(frames)[-2:])
 
 
 def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                  names: Sequence[str], lang: str = "zh", docx: bool = False,
                  xlsx: bool = True, title: str | None = None, notice: str | None = None,
-                 run_dir: Path | None = None) -> list[Path]:
+                 run_dir: Path | None = None, workers: int | None = None) -> list[Path]:
     """Everything under ``out/suggestions/`` for a run: the sheets of the towns at
     positions ``scope``, ``index.html`` (every town), ``suggestions.xlsx`` (every town;
-    when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``)."""
+    when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``).
+
+    The sheets are written by ``workers`` forked processes (default: one per core for a
+    province's sheets, see :class:`~classify.report.workers.SliceJob`) while this process
+    writes the index and the workbook; the files are the same either way.  Above
+    :data:`AUTO_SHEETS_MAX` towns in scope (sheets on request) they are written by this
+    process by default: each worker copies the memory of the towns it touches, and
+    40,000 sheets by two workers peaked at 4.5 GB (the target is 4 GB)."""
     folder = Path(out) / "suggestions"
+    folder.mkdir(parents=True, exist_ok=True)
     picked = [suggestions[i] for i in scope]
-    files = write_sheets(picked, folder, [names[i] for i in scope], lang=lang, notice=notice)
-    has = np.zeros(len(suggestions), dtype=bool)
-    has[scope] = True
-    towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
-                          "town": [s.town for s in suggestions],
-                          "county": [s.county for s in suggestions],
-                          "target": [s.target for s in suggestions],
-                          "confidence": [s.confidence for s in suggestions],
-                          "_sheet": list(names), "has_sheet": has})
-    labels = suggestions[0].labels if suggestions else {}
-    files.append(write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
-                             notice=notice, level=_level(suggestions)))
-    if xlsx:
-        files += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
-                                            lang=lang, notice=notice)
+    picked_names = [names[i] for i in scope]
+    have = set(picked_names) | {p.stem for p in folder.glob("*.html")}
+
+    def sheets(start: int, stop: int) -> list[Path]:
+        return write_sheets(picked[start:stop], folder, picked_names[start:stop], lang=lang,
+                            notice=notice, have=have)
+
+    if workers is None and len(picked) > AUTO_SHEETS_MAX:
+        workers = 1
+    with SliceJob(sheets, len(picked), workers=workers) as job:
+        has = np.zeros(len(suggestions), dtype=bool)
+        has[scope] = True
+        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
+                              "town": [s.town for s in suggestions],
+                              "county": [s.county for s in suggestions],
+                              "target": [s.target for s in suggestions],
+                              "confidence": [s.confidence for s in suggestions],
+                              "_sheet": list(names), "has_sheet": has})
+        labels = suggestions[0].labels if suggestions else {}
+        rest = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
+                            notice=notice, level=_level(suggestions)),
+                write_sheet_list(folder, picked_names)]
+        if xlsx:
+            rest += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
+                                               lang=lang, notice=notice)
+        files = job.results() + rest
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))
@@ -70,8 +93,9 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
                     codes: Sequence[str] = (), docx: bool = False, lang: str | None = None,
                     log=lambda msg: None) -> list[Path]:
     """``towntype sheets``: the sheets of the chosen towns of a finished run, from its
-    stored evidence (no re-run), written into ``run_dir/suggestions/``; the index is
-    rewritten so that it links to them.  Without ``counties`` and ``codes``: every town."""
+    stored evidence (no re-run), written into ``run_dir/suggestions/``; ``sheets.js`` is
+    rewritten so that the index links to them (the index itself only when it has none).
+    Without ``counties`` and ``codes``: every town."""
     run_dir = Path(run_dir)
     towns = evidence_towns(run_dir)
     folder = run_dir / "suggestions"
@@ -81,11 +105,13 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     lang = lang or (suggestions[0].lang if suggestions else "zh")
     notice = _run_notice(run_dir)
     files = write_sheets(suggestions, folder, names, lang=lang, notice=notice)
-    made = {p.stem for p in folder.glob("*.html")}
-    towns["has_sheet"] = towns["_sheet"].isin(made)
-    meta = __import__("json").loads((run_dir / "evidence" / "meta.json").read_text("utf-8"))
-    files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
-                             notice=notice, level=_level(suggestions)))
+    if not index_is_current(folder):    # none, or from before sheets.js: the whole index
+        made = {p.stem for p in folder.glob("*.html")}
+        towns["has_sheet"] = towns["_sheet"].isin(made)
+        meta = json.loads((run_dir / "evidence" / "meta.json").read_text(encoding="utf-8"))
+        files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
+                                 notice=notice, level=_level(suggestions)))
+    files.append(write_sheet_list(folder))
     if docx and suggestions:
         files.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
                                 notice=notice))

@@ -1,20 +1,34 @@
 """``suggestions/index.html``: every town of the run by county, with its category badge,
 confidence and a link to its sheet (or how to make the sheet), searchable, offline (no
-external assets), rendered by Jinja with autoescape."""
+external assets), rendered by Jinja with autoescape.
+
+The sheets there are, are also listed in ``suggestions/sheets.js`` (a plain script the
+index loads with ``<script src>``, which works from a folder opened over ``file://``):
+``towntype sheets`` adds sheets to a finished run and rewrites only that small file
+(:func:`write_sheet_list`), not the index of 40,000 towns; the index links the towns it
+lists.  The sheets a run made are also linked in the HTML itself (no script needed).
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.levels import level as unit_level
 
-__all__ = ["write_index"]
+__all__ = ["write_index", "write_sheet_list", "index_is_current", "SHEET_LIST"]
+
+#: The script listing the sheets there are (loaded by index.html).
+SHEET_LIST = "sheets.js"
+#: What an index that reads :data:`SHEET_LIST` contains (older ones were rewritten whole).
+_HOOK = f'<script src="{SHEET_LIST}"></script>'.encode()
 
 _WORDS = {
     "zh": {"title": "自评分类意见 · 索引", "count": "共 {n} 个镇街，已生成自评表 {s} 个。",
@@ -45,36 +59,75 @@ def _ink(color: str) -> str:
     return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#ffffff"
 
 
+def _text(v) -> str:
+    """Text of a cell; missing (None, NaN) as empty."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
 def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_dir: Path,
                 lang: str = "zh", notice: str | None = None, level: str = "town") -> Path:
     """Write ``folder/index.html`` from ``towns`` (``town_code, town, county, target,
     confidence, _sheet, has_sheet``: every town of the run) and the category ``labels``
-    (``{id: {"zh", "en", "color"}}``), worded for the unit ``level`` (镇街 → 县（市、区）)."""
+    (``{id: {"zh", "en", "color"}}``), worded for the unit ``level`` (镇街 → 县（市、区）);
+    the towns with ``has_sheet`` are linked, the others when :func:`write_sheet_list`
+    lists their sheet."""
     w = {k: unit_level(level).say(v) for k, v in _WORDS[lang].items()}
     folder = Path(folder)
     groups: dict[str, list[dict]] = {}
-    for r in towns.to_dict("records"):
-        county = str(r.get("county") or "").strip() or w["unknown_county"]
-        target = r.get("target") or ""
-        entry = labels.get(target, {}) if isinstance(target, str) else {}
-        label = entry.get(lang) or (target if isinstance(target, str) and target else w["none"])
-        color = entry.get("color") or "#dddddd"
-        conf = r.get("confidence")
-        conf = "" if conf is None or (isinstance(conf, float) and math.isnan(conf)) else \
-            numfmt.fmt_share(conf, lang)
-        code = "" if r.get("town_code") is None else str(r["town_code"])
-        town = str(r.get("town") or "")
+    badges: dict = {}
+
+    def badge(target) -> Markup:       # one per category, not one per town
+        if target not in badges:
+            entry = labels.get(target, {}) if target else {}
+            label = entry.get(lang) or target or w["none"]
+            color = entry.get("color") or "#dddddd"
+            badges[target] = (label, Markup(
+                '<span class="badge" style="background:{};color:{}">{}</span>').format(
+                color, _ink(color), label))
+        return badges[target]
+
+    cols = [towns[c].tolist() for c in ("county", "target", "confidence", "town_code", "town",
+                                        "_sheet", "has_sheet")]
+    for county, target, conf, code, town, sheet, has in zip(*cols):
+        county = _text(county).strip() or w["unknown_county"]
+        label, html = badge(_text(target))
+        code, town = _text(code), _text(town)
         groups.setdefault(county, []).append({
-            "town": town, "code": code, "label": label, "color": color, "ink": _ink(color),
-            "confidence": conf, "link": f"{r['_sheet']}.html" if r["has_sheet"] else "",
-            "anchor": r["_sheet"],
+            "town": town, "code": code, "badge": html,
+            "confidence": "" if numfmt.is_missing(conf) else numfmt.fmt_share(conf, lang),
+            "link": f"{sheet}.html" if has else "", "anchor": sheet,
             "search": " ".join((town, code, county, label)).lower()})
     counties = sorted(groups.items(), key=lambda kv: kv[0])
     n_sheets = int(towns["has_sheet"].sum()) if len(towns) else 0
+    count = escape(w["count"]).format(
+        n=len(towns), s=Markup('<span id="n-sheets">{}</span>').format(n_sheets))
     html = _template().render(t=w, lang=lang, notice=notice, counties=counties,
-                              n_towns=len(towns), n_sheets=n_sheets,
-                              how=f"towntype sheets {run_dir} --county …")
+                              count=count, n_towns=len(towns), n_sheets=n_sheets,
+                              sheet_list=SHEET_LIST, how=f"towntype sheets {run_dir} --county …")
     path = folder / "index.html"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def write_sheet_list(folder: str | Path, names=None) -> Path:
+    """Write ``folder/sheets.js``: the names of the sheets there are (``names``; by default
+    every ``*.html`` in ``folder`` but the index), for ``index.html`` to link them."""
+    folder = Path(folder)
+    if names is None:
+        names = (p.stem for p in folder.glob("*.html") if p.name != "index.html")
+    listed = json.dumps(sorted(str(n) for n in names), ensure_ascii=False)
+    path = folder / SHEET_LIST
+    path.write_text(f"// the sheets in this folder, linked by index.html (towntype)\n"
+                    f"window.towntypeSheets = {listed};\n", encoding="utf-8")
+    return path
+
+
+def index_is_current(folder: str | Path) -> bool:
+    """Whether ``folder/index.html`` exists and links the sheets listed in ``sheets.js``
+    (then adding sheets only needs :func:`write_sheet_list`)."""
+    path = Path(folder) / "index.html"
+    try:
+        return _HOOK in path.read_bytes()
+    except OSError:
+        return False
