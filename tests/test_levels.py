@@ -627,6 +627,28 @@ def test_towns_flag_names_what_is_wrong(tmp_path):
                                 static_formats=()))
 
 
+def test_towns_flag_that_links_nothing_says_so(tmp_path):
+    import shutil
+
+    from geo.errors import InputWarning
+
+    b, t = _county_inputs(tmp_path)
+    gone = _town_run(tmp_path / "no-sheets")
+    shutil.rmtree(gone / "suggestions")               # a town run whose sheets were deleted
+    with pytest.warns(InputWarning, match=r"没有自评表可链接（no sheets to link to: .*no-sheets"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o1", draws=0,
+                                towns=gone, static_formats=()))
+    html = next((tmp_path / "o1/suggestions").glob("441882*.html")).read_text(encoding="utf-8")
+    assert "连州镇" in html                             # still listed, without a link
+    other = _town_run(tmp_path / "elsewhere")          # towns of a county not in this run
+    frame = pd.read_csv(other / "towns.csv", dtype=str, encoding="utf-8-sig")
+    frame["county_code"] = "445102"
+    frame.to_csv(other / "towns.csv", index=False, encoding="utf-8-sig")
+    with pytest.warns(InputWarning, match=r"其中没有本次任何县（市、区）的镇街（no town"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o2", draws=0,
+                                towns=other, static_formats=()))
+
+
 def test_towns_flag_on_run_and_demo():
     from classify.cli import build_parser
 
