@@ -467,6 +467,24 @@ def test_county_wording_of_workbook_index_and_console(county_run):
     assert not any("镇街" in line for line in said + notes)
 
 
+def test_towntype_sheets_on_a_county_run_speaks_of_counties_and_cities(county_run, tmp_path,
+                                                                       capsys):
+    import shutil
+
+    from classify.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(county_run[0], run)
+    assert main(["sheets", str(run), "--county", "清远市"]) == 0
+    said = capsys.readouterr()
+    assert "自评表（sheets）：3 个县（市、区） →" in said.out + said.err
+    assert main(["sheets", str(run), "--county", "连州市"]) == 2     # a county, not a city
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "此地市没有县（市、区）（no counties in this city）；运行中的地市（cities in the run, 2）" \
+        in text and "镇街" not in text and "Traceback" not in text
+
+
 # ------------------------------------------------------------- the datum of county files
 BUNDLED_COUNTIES = ROOT / "data/boundaries/guangdong_counties.geojson"
 

@@ -72,7 +72,7 @@ def select(towns: pd.DataFrame, *, kind: str = "all", counties: Sequence[str] = 
         if not hit.any():
             known = sorted(set(county) - {""})
             raise InputError(
-                f"--county {name!r}: 没有此县区的镇街（no towns in this county）；运行中的县区"
+                f"--county {name!r}: 此县区没有镇街（no towns in this county）；运行中的县区"
                 f"（counties in the run, {len(known)}）：{'、'.join(known[:30])}"
                 f"{' …' if len(known) > 30 else ''}")
         keep |= hit
