@@ -134,6 +134,19 @@ def test_level_inferred_from_the_codes_of_the_table(tmp_path):
     assert lv.id == "village" and "12" in why
 
 
+def test_town_table_with_its_counties_codes_in_the_code_column_is_a_town_table(tmp_path):
+    # a town table whose 统计代码 holds the county's 6 digits by mistake: one code, many towns
+    towns = read_table(_csv(tmp_path / "t.csv", "统计代码,乡镇,地区生产总值（万元）\n"
+                                                "441882,连州镇,5\n441882,星子镇,3\n"
+                                                "441823,阳城镇,4\n"))
+    lv, why = infer_level(towns)
+    assert lv.id == "town"
+    assert "6-digit codes shared by different names in '乡镇': parent codes" in why
+    repeated = read_table(_csv(tmp_path / "c.csv", "区划代码,名称,地区生产总值（亿元）\n"
+                                                   "441882,连州市,180\n441882,连州市,181\n"))
+    assert infer_level(repeated)[0].id == "county"     # the same county twice: still counties
+
+
 def test_a_county_table_is_rekeyed_unit_and_parent(tmp_path):
     table = read_table(_csv(tmp_path / "c.csv", "县区代码,县区,地市,地区生产总值（亿元）\n"
                                                 "441882,连州市,清远市,180\n"))
