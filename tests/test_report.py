@@ -363,3 +363,11 @@ def test_a_run_with_one_county_in_scope(tmp_path, capsys):
     assert made == want and len(made) < len(towns)
     said = json.loads((out / "run.json").read_text(encoding="utf-8"))["log"]
     assert any("towntype sheets" in line and "--county" in line for line in said)
+    # the rest later: a run with --draws 0 stores no confidence (null), and its sheets say
+    # 未评估 as the run's own do (float(None) stopped towntype sheets with a defect)
+    capsys.readouterr()
+    assert main(["sheets", str(out), "--county", "阳山县"]) == 0, capsys.readouterr().err
+    later = sorted((out / "suggestions").glob("441823*.html"))
+    assert len(later) == int((towns["county"] == "阳山县").sum())
+    for sheet in (later[0], next((out / "suggestions").glob("441882*.html"))):
+        assert re.search(r"置信度（稳定性）</[^>]+>\s*<[^>]+>未评估", sheet.read_text(encoding="utf-8"))
