@@ -350,6 +350,20 @@ def test_sheets_flag_is_checked_before_any_input_is_read(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_towntype_sheets_into_a_folder_it_cannot_write_names_it(demo_run, tmp_path, capsys):
+    import shutil
+
+    from classify.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_run[0], run, ignore=shutil.ignore_patterns("suggestions"))
+    (run / "suggestions").write_text("a file where the sheets go")
+    assert main(["sheets", str(run), "--county", "连州市"]) == 2
+    err = capsys.readouterr().err
+    assert "无法写入（cannot write）" in err and "suggestions" in err
+    assert "缺陷" not in err and "Traceback" not in err
+
+
 def test_a_run_with_one_county_in_scope(tmp_path, capsys):
     from classify.cli import main
 
