@@ -52,6 +52,20 @@ def test_scope_by_county_and_codes(tmp_path):
         select(towns, kind="pick", counties=["清城区"])
 
 
+def test_codes_files_as_people_make_them(tmp_path):
+    # GB18030 with a Chinese header, cells copied from Excel (tab), numbers saved as 1.0
+    files = {"gbk.txt": ("代码\n441882100\n".encode("gb18030"), ["代码", "441882100"]),
+             "excel.txt": ("441882100\t连州镇\r\n441882101\t星子镇\r\n".encode("utf-8"),
+                           ["441882100", "441882101"]),
+             "numbers.csv": ("\ufeff441882100.0,连州镇\n".encode("utf-8"), ["441882100"])}
+    for name, (data, want) in files.items():
+        (tmp_path / name).write_bytes(data)
+        assert read_codes(tmp_path / name) == want, name
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\xd8\x81")
+    with pytest.raises(InputError, match=r"--codes .*binary\.txt: .*save it as UTF-8 text"):
+        read_codes(tmp_path / "binary.txt")
+
+
 @pytest.mark.parametrize("text", ["some", "county=", "codes", "town=x"])
 def test_a_bad_sheets_value_says_what_is_allowed(text):
     with pytest.raises(InputError, match="county=NAME.*codes=FILE"):
