@@ -429,14 +429,23 @@ def _cmd_compare(args: argparse.Namespace, console) -> int:
 
 
 def _cmd_sheets(args: argparse.Namespace, console) -> int:
-    from classify.report import read_codes, sheets_from_run
+    from classify.levels import level
+    from classify.report import read_codes, run_level, sheets_from_run
 
     codes = read_codes(args.codes) if args.codes else ()
-    files = sheets_from_run(args.run_dir, counties=args.county, codes=codes, docx=args.docx,
-                            lang=args.lang, log=console.log)
+    try:
+        files = sheets_from_run(args.run_dir, counties=args.county, codes=codes,
+                                docx=args.docx, lang=args.lang, log=console.log)
+    except OSError as err:      # written into the run folder: open in Word, read-only …
+        if not err.filename:
+            raise
+        raise InputError(f"无法写入（cannot write）：{err.strerror or err}; close the file if "
+                         f"Word or Excel has it open, or make {args.run_dir / 'suggestions'} "
+                         f"writable", path=err.filename) from None
     n = sum(1 for f in files if f.suffix == ".html" and f.name != "index.html")
-    console.summary = [f"自评表（sheets）：{n} 个镇街 → {args.run_dir / 'suggestions'}"
-                       f"（index.html 已更新 / updated）"]
+    console.summary = [level(run_level(args.run_dir)).say(    # a county run: 个县（市、区）
+        f"自评表（sheets）：{n} 个镇街 → {args.run_dir / 'suggestions'}"
+        f"（index.html 已更新 / updated）")]
     return 0
 
 

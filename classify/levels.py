@@ -257,6 +257,15 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
         if role == "county_code" and (keys.get("code") or keys.get("name")):
             continue        # a town table that also carries its county's code
         digits = code_digits(table.data[col].tolist())
+        name = keys.get("name") if role == "code" else None
+        if (digits in by_digits and by_digits[digits].children and name in table.data.columns
+                and _shared_codes(table.data[col], table.data[name])):
+            # a town table whose code column holds its counties' codes (one code, many
+            # town names): towns, joined by name within the county
+            town = levels()["town"]
+            return town, (f"列 {col!r} 为 {digits} 位代码，但同一代码对应多个名称（列 {name!r}），"
+                          f"应为上级代码（{digits}-digit codes shared by different names in "
+                          f"{name!r}: parent codes, not unit codes）")
         if digits in by_digits:
             return by_digits[digits], f"列 {col!r} 为 {digits} 位代码（{digits}-digit codes）"
     if not (keys.get("code") or keys.get("name")):
@@ -275,6 +284,16 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
             return county, (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
                             "（county names only, no town column）")
     return levels()["town"], "未见县级或村级代码，按镇街处理（no county or village codes: town）"
+
+
+def _shared_codes(codes, names) -> bool:
+    """Whether some code of a table stands on rows of different (non-empty) names."""
+    import pandas as pd
+
+    pairs = pd.DataFrame({"c": codes.astype(str).str.strip(), "n": names.astype(str).str.strip()})
+    pairs = pairs[(pairs["c"] != "") & (pairs["n"] != "") & codes.notna().to_numpy()
+                  & names.notna().to_numpy()]
+    return bool(len(pairs)) and bool((pairs.groupby("c")["n"].nunique() > 1).any())
 
 
 def resolve_level(name: str, table: ParsedTable) -> tuple[Level, str]:

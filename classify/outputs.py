@@ -106,9 +106,12 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False,
     parent = out.resolve().parent
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write in {parent} (no permission); choose another --out",
-                         path=out)
+    if not parent.is_dir():
+        raise InputError(f"{parent} 是文件，不是文件夹（is a file, not a folder）; choose "
+                         f"another --out", path=out)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"无法写入（cannot write in {parent}, no permission）; choose another "
+                         f"--out", path=out)
     for item in inputs:
         if item is not None and _inside(Path(item), out):
             raise InputError(f"the input {item} is inside --out, which a run replaces "

@@ -858,6 +858,7 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
         links = (child_links(opts.towns, [s.town_code for s in suggestions],
                              None if opts.out is None else Path(opts.out) / "suggestions", lv)
                  if opts.towns is not None else [None] * len(suggestions))
+        _say_child_links(opts.towns, links, lv)
         for s, link in zip(suggestions, links):
             s.extra["children"] = {"level": lv.children, "link": link}
     if opts.reference is not None:     # the sheets say last year's category
@@ -869,6 +870,27 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
         for s in suggestions:
             s.extra["last_year"] = before.get(s.town_code)
     return suggestions
+
+
+def _say_child_links(run_dir, links: list, lv) -> None:
+    """Warn when ``--towns`` links nothing: no unit of this run has a unit in that run
+    (another region, or the wrong folder), or that run has no sheets to link to (its
+    ``suggestions/`` deleted or never written): the sheets then list names without links."""
+    if run_dir is None:
+        return
+    child = level(lv.children)
+    units = [u for link in links if link for u in link["units"]]
+    if not units:
+        warnings.warn(f"--towns {run_dir}：其中没有本次任何{lv.zh}的{child.zh}（no {child.en} "
+                      f"of that run lies in the {lv.en_plural} of this run）; check that "
+                      f"--towns is the {child.en} run of the same region", InputWarning,
+                      stacklevel=2)
+    elif not any(u["href"] for u in units):
+        warnings.warn(f"--towns {run_dir}：没有自评表可链接（no sheets to link to: "
+                      f"{Path(run_dir) / 'suggestions'} is missing or empty）；{lv.zh}自评表只列出"
+                      f"{child.zh}名称（names without links）; make them first with "
+                      f"towntype sheets {run_dir} --county NAME, then run again", InputWarning,
+                      stacklevel=2)
 
 
 def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,

@@ -450,10 +450,13 @@ def _geometry_steps(gdf, report: BoundaryReport):
     for kind in ("overlap", "gap"):
         part = go[go["kind"] == kind]
         if len(part):
+            what = "重叠" if kind == "overlap" else "空隙"
             report.problems.append(
-                f"{len(part)} {kind}(s) between towns, {part['area_km2'].sum():.3f} km² in "
-                f"all (largest {part['area_km2'].max():.3f} km² at "
-                f"{part.iloc[part['area_km2'].argmax()]['features']}); not changed")
+                f"镇街之间有 {len(part)} 处{what}，共 {part['area_km2'].sum():.3f} km²"
+                f"（{len(part)} {kind}(s) between towns, {part['area_km2'].sum():.3f} km² in "
+                f"all）；最大 {part['area_km2'].max():.3f} km²，在 "
+                f"{part.iloc[part['area_km2'].argmax()]['features']}（largest）；未修改（not "
+                f"changed）")
     return out
 
 

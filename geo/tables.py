@@ -204,7 +204,14 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
         pass
-    rows = [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        rows = [list(r) for r in reader]
+    except csv.Error as exc:        # a bare line break (CR) in an unquoted cell …
+        raise InputError(f"无法读取 CSV（cannot parse the CSV）：{exc}; a cell holds a line "
+                         f"break outside quotes: put the cell in double quotes or remove the "
+                         f"break (or save the table as .xlsx)", path=path,
+                         row=reader.line_num) from None
     return rows, enc, f"指标表编码（encoding）：{enc}（{why}）"
 
 

@@ -134,6 +134,19 @@ def test_level_inferred_from_the_codes_of_the_table(tmp_path):
     assert lv.id == "village" and "12" in why
 
 
+def test_town_table_with_its_counties_codes_in_the_code_column_is_a_town_table(tmp_path):
+    # a town table whose 统计代码 holds the county's 6 digits by mistake: one code, many towns
+    towns = read_table(_csv(tmp_path / "t.csv", "统计代码,乡镇,地区生产总值（万元）\n"
+                                                "441882,连州镇,5\n441882,星子镇,3\n"
+                                                "441823,阳城镇,4\n"))
+    lv, why = infer_level(towns)
+    assert lv.id == "town"
+    assert "6-digit codes shared by different names in '乡镇': parent codes" in why
+    repeated = read_table(_csv(tmp_path / "c.csv", "区划代码,名称,地区生产总值（亿元）\n"
+                                                   "441882,连州市,180\n441882,连州市,181\n"))
+    assert infer_level(repeated)[0].id == "county"     # the same county twice: still counties
+
+
 def test_a_county_table_is_rekeyed_unit_and_parent(tmp_path):
     table = read_table(_csv(tmp_path / "c.csv", "县区代码,县区,地市,地区生产总值（亿元）\n"
                                                 "441882,连州市,清远市,180\n"))
@@ -467,6 +480,24 @@ def test_county_wording_of_workbook_index_and_console(county_run):
     assert not any("镇街" in line for line in said + notes)
 
 
+def test_towntype_sheets_on_a_county_run_speaks_of_counties_and_cities(county_run, tmp_path,
+                                                                       capsys):
+    import shutil
+
+    from classify.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(county_run[0], run)
+    assert main(["sheets", str(run), "--county", "清远市"]) == 0
+    said = capsys.readouterr()
+    assert "自评表（sheets）：3 个县（市、区） →" in said.out + said.err
+    assert main(["sheets", str(run), "--county", "连州市"]) == 2     # a county, not a city
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "此地市没有县（市、区）（no counties in this city）；运行中的地市（cities in the run, 2）" \
+        in text and "镇街" not in text and "Traceback" not in text
+
+
 # ------------------------------------------------------------- the datum of county files
 BUNDLED_COUNTIES = ROOT / "data/boundaries/guangdong_counties.geojson"
 
@@ -625,6 +656,28 @@ def test_towns_flag_names_what_is_wrong(tmp_path):
                                 indicators=demo / "indicators/qingyuan_towns_demo.csv",
                                 out=tmp_path / "o3", draws=0, towns=_town_run(tmp_path / "t"),
                                 static_formats=()))
+
+
+def test_towns_flag_that_links_nothing_says_so(tmp_path):
+    import shutil
+
+    from geo.errors import InputWarning
+
+    b, t = _county_inputs(tmp_path)
+    gone = _town_run(tmp_path / "no-sheets")
+    shutil.rmtree(gone / "suggestions")               # a town run whose sheets were deleted
+    with pytest.warns(InputWarning, match=r"没有自评表可链接（no sheets to link to: .*no-sheets"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o1", draws=0,
+                                towns=gone, static_formats=()))
+    html = next((tmp_path / "o1/suggestions").glob("441882*.html")).read_text(encoding="utf-8")
+    assert "连州镇" in html                             # still listed, without a link
+    other = _town_run(tmp_path / "elsewhere")          # towns of a county not in this run
+    frame = pd.read_csv(other / "towns.csv", dtype=str, encoding="utf-8-sig")
+    frame["county_code"] = "445102"
+    frame.to_csv(other / "towns.csv", index=False, encoding="utf-8-sig")
+    with pytest.warns(InputWarning, match=r"其中没有本次任何县（市、区）的镇街（no town"):
+        run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "o2", draws=0,
+                                towns=other, static_formats=()))
 
 
 def test_towns_flag_on_run_and_demo():

@@ -303,8 +303,14 @@ def test_an_unwritable_parent_is_refused(tmp_path, monkeypatch):
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(locked)
                         else real(p, mode))
-    with pytest.raises(InputError, match="cannot write in .*locked.*no permission"):
+    with pytest.raises(InputError, match="无法写入（cannot write in .*locked, no permission"):
         check_output_folder(locked / "out" / "x")
+
+
+def test_a_file_on_the_way_to_out_is_named_as_a_file(tmp_path):
+    (tmp_path / "results").write_text("not a folder")
+    with pytest.raises(InputError, match=r"results 是文件，不是文件夹（is a file, not a folder）"):
+        check_output_folder(tmp_path / "results" / "2024")
 
 
 # -- no formula injection in CSV -----------------------------------------------------------

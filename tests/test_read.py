@@ -276,3 +276,20 @@ def test_a_file_whose_every_feature_lacks_geometry_says_so(tmp_path, n):
                                          r"null or empty\); check the file in a GIS") as err:
         read_boundaries(path)
     assert "CRS" not in str(err.value) and "nan" not in str(err.value)
+
+
+def test_a_gap_between_towns_is_said_chinese_first(tmp_path):
+    from shapely.geometry import box
+
+    # four towns around a 0.01° square that none of them covers (about 1 km²)
+    d = 0.01
+    geoms = [box(113, 23, 113 + 3 * d, 23 + d), box(113, 23 + 2 * d, 113 + 3 * d, 23 + 3 * d),
+             box(113, 23 + d, 113 + d, 23 + 2 * d), box(113 + 2 * d, 23 + d, 113 + 3 * d, 23 + 2 * d)]
+    gpd.GeoDataFrame({"town_code": ["441882100", "441882101", "441882102", "441882103"],
+                      "town": ["甲镇", "乙镇", "丙镇", "丁镇"]}, geometry=geoms, crs=4326
+                     ).to_file(tmp_path / "b.geojson", driver="GeoJSON")
+    _, report = read_boundaries(tmp_path / "b.geojson")
+    gap = [p for p in report.problems if "gap" in p]
+    assert len(gap) == 1
+    assert gap[0].startswith("镇街之间有 1 处空隙，共 1.") and "（1 gap(s) between towns" in gap[0]
+    assert gap[0].endswith("；未修改（not changed）")

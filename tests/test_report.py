@@ -52,6 +52,20 @@ def test_scope_by_county_and_codes(tmp_path):
         select(towns, kind="pick", counties=["清城区"])
 
 
+def test_codes_files_as_people_make_them(tmp_path):
+    # GB18030 with a Chinese header, cells copied from Excel (tab), numbers saved as 1.0
+    files = {"gbk.txt": ("代码\n441882100\n".encode("gb18030"), ["代码", "441882100"]),
+             "excel.txt": ("441882100\t连州镇\r\n441882101\t星子镇\r\n".encode("utf-8"),
+                           ["441882100", "441882101"]),
+             "numbers.csv": ("\ufeff441882100.0,连州镇\n".encode("utf-8"), ["441882100"])}
+    for name, (data, want) in files.items():
+        (tmp_path / name).write_bytes(data)
+        assert read_codes(tmp_path / name) == want, name
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\xd8\x81")
+    with pytest.raises(InputError, match=r"--codes .*binary\.txt: .*save it as UTF-8 text"):
+        read_codes(tmp_path / "binary.txt")
+
+
 @pytest.mark.parametrize("text", ["some", "county=", "codes", "town=x"])
 def test_a_bad_sheets_value_says_what_is_allowed(text):
     with pytest.raises(InputError, match="county=NAME.*codes=FILE"):
@@ -350,6 +364,20 @@ def test_sheets_flag_is_checked_before_any_input_is_read(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_towntype_sheets_into_a_folder_it_cannot_write_names_it(demo_run, tmp_path, capsys):
+    import shutil
+
+    from classify.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_run[0], run, ignore=shutil.ignore_patterns("suggestions"))
+    (run / "suggestions").write_text("a file where the sheets go")
+    assert main(["sheets", str(run), "--county", "连州市"]) == 2
+    err = capsys.readouterr().err
+    assert "无法写入（cannot write）" in err and "suggestions" in err
+    assert "缺陷" not in err and "Traceback" not in err
+
+
 def test_a_run_with_one_county_in_scope(tmp_path, capsys):
     from classify.cli import main
 
@@ -363,3 +391,11 @@ def test_a_run_with_one_county_in_scope(tmp_path, capsys):
     assert made == want and len(made) < len(towns)
     said = json.loads((out / "run.json").read_text(encoding="utf-8"))["log"]
     assert any("towntype sheets" in line and "--county" in line for line in said)
+    # the rest later: a run with --draws 0 stores no confidence (null), and its sheets say
+    # 未评估 as the run's own do (float(None) stopped towntype sheets with a defect)
+    capsys.readouterr()
+    assert main(["sheets", str(out), "--county", "阳山县"]) == 0, capsys.readouterr().err
+    later = sorted((out / "suggestions").glob("441823*.html"))
+    assert len(later) == int((towns["county"] == "阳山县").sum())
+    for sheet in (later[0], next((out / "suggestions").glob("441882*.html"))):
+        assert re.search(r"置信度（稳定性）</[^>]+>\s*<[^>]+>未评估", sheet.read_text(encoding="utf-8"))

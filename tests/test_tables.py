@@ -233,3 +233,16 @@ def test_cover_sheet_with_text_is_skipped(tmp_path):
     wb.save(tmp_path / "c.xlsx")
     t = read_table(tmp_path / "c.xlsx")
     assert t.sheet == "数据" and t.data["乡镇"].tolist() == ["连州镇"]
+
+
+def test_a_bare_carriage_return_in_an_unquoted_cell_names_the_row(tmp_path):
+    # pandas' to_csv leaves a cell with a lone CR unquoted; the csv module refuses it
+    path = tmp_path / "指标.csv"
+    path.write_bytes("统计代码,乡镇,常住人口（人）\n441882100,连州镇,1\n441882101,星\r子镇,2\n"
+                     .encode("utf-8"))
+    with pytest.raises(InputError, match=r"指标\.csv, row 3: 无法读取 CSV（cannot parse the "
+                                         r"CSV）.*put the cell in double quotes"):
+        read_table(path)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_bytes('统计代码,乡镇,常住人口（人）\n441882101,"星\r子镇",2\n'.encode("utf-8"))
+    assert read_table(quoted).data.iloc[0].tolist()[1] == "星\r子镇"

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from classify.levels import level as unit_level
 from classify.report.evidence import evidence_towns, load_evidence, save_evidence
 from classify.report.index import index_is_current, write_index, write_sheet_list
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope, read_codes, scope_note, select
@@ -19,10 +20,12 @@ from classify.report.workbook import write_workbook
 from classify.report.workers import SliceJob
 from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx,
                              write_sheets)
+from geo.errors import InputError
 
 __all__ = ["write_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
            "parse_scope", "select", "read_codes", "scope_note", "save_evidence",
-           "load_evidence", "evidence_towns", "write_index", "write_sheet_list", "write_workbook"]
+           "load_evidence", "evidence_towns", "write_index", "write_sheet_list", "write_workbook",
+           "run_level"]
 
 
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
@@ -100,7 +103,12 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     towns = evidence_towns(run_dir)
     folder = run_dir / "suggestions"
     kind = "pick" if (counties or codes) else "all"
-    scope = select(towns, kind=kind, counties=counties, codes=codes, log=log)
+    lv = unit_level(run_level(run_dir))     # a county run: "no counties in this city"
+    try:
+        scope = select(towns, kind=kind, counties=counties, codes=codes,
+                       log=lambda msg: log(lv.say(msg)))
+    except InputError as err:
+        raise InputError(lv.say(str(err))) from None
     suggestions, names = load_evidence(run_dir, towns["_town"].to_numpy()[scope].tolist())
     lang = lang or (suggestions[0].lang if suggestions else "zh")
     notice = _run_notice(run_dir)
@@ -116,6 +124,17 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
         files.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
                                 notice=notice))
     return files
+
+
+def run_level(run_dir: str | Path) -> str:
+    """The unit level of a finished run (``run.json`` ``level``; ``town`` when it does not
+    say): the words of ``towntype sheets`` follow it."""
+    try:
+        manifest = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "town"
+    found = manifest.get("level") if isinstance(manifest, dict) else None
+    return (found.get("id") if isinstance(found, dict) else None) or "town"
 
 
 def _level(suggestions) -> str:

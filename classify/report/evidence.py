@@ -244,8 +244,8 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
         out.append(Suggestion(
             **{c: _none(rec[c]) for c in _SCALARS if c not in ("confidence", "composite",
                                                              "rank", "n_towns", "is_leader")},
-            confidence=float(rec["confidence"]), composite=float(rec["composite"]),
-            rank=float(rec["rank"]), n_towns=int(rec["n_towns"]),
+            confidence=_number(rec["confidence"]), composite=_number(rec["composite"]),
+            rank=_number(rec["rank"]), n_towns=int(rec["n_towns"]),
             is_leader=bool(rec["is_leader"]), labels=meta["labels"],
             secondary=tuple(json.loads(rec["secondary"])),
             roles=tuple(json.loads(rec["roles"])),
@@ -260,6 +260,12 @@ def _grouped(df: pd.DataFrame, key: str) -> dict[int, list[dict]]:
     for k, rec in zip(df[key].tolist(), records(df.drop(columns=key))):
         out.setdefault(int(k), []).append(rec)
     return out
+
+
+def _number(v) -> float:
+    """A stored number; NaN for a missing one (Parquet keeps NaN as null: a run with
+    ``--draws 0`` has no confidence)."""
+    return math.nan if v is None else float(v)
 
 
 def _none(v):

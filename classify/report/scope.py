@@ -7,12 +7,14 @@ above, and says how to get them (``towntype sheets RUN_DIR --county NAME``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from geo.encoding import detect_bytes
 from geo.errors import InputError
 
 __all__ = ["AUTO_SHEETS_MAX", "parse_scope", "select", "read_codes", "scope_note"]
@@ -35,15 +37,23 @@ def parse_scope(text: str) -> tuple[str, str | None]:
 
 
 def read_codes(path: str | Path) -> list[str]:
-    """Town codes, one a line (a first column of a CSV also works; a ``town_code`` header
-    and blank lines are skipped)."""
+    """Town codes, one a line (the first column of a CSV, or of cells copied from Excel,
+    also works; a ``town_code`` header and blank lines are skipped; UTF-8 or GB18030)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--codes {path}: 文件不存在（no such file）; give a text file with "
                          f"one town code a line")
+    data = path.read_bytes()
+    try:
+        text = data.decode(detect_bytes(data).encoding)     # UTF-8 (BOM), GB18030, UTF-16
+    except (InputError, UnicodeDecodeError):
+        raise InputError(f"--codes {path}: 无法识别文本编码（not readable as UTF-8 or GB18030 "
+                         f"text）; save it as UTF-8 text") from None
     codes = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
-        code = line.split(",")[0].strip().strip('"')
+    for line in text.splitlines():
+        # the first cell of a CSV line or of cells copied from Excel (tab-separated)
+        code = re.split(r"[,\t;]", line)[0].strip().strip('"').strip()
+        code = re.sub(r"^(\d+)\.0+$", r"\1", code)        # 441882100.0 (a number in Excel)
         if code and code != "town_code":
             codes.append(code)
     if not codes:
@@ -72,7 +82,7 @@ def select(towns: pd.DataFrame, *, kind: str = "all", counties: Sequence[str] = 
         if not hit.any():
             known = sorted(set(county) - {""})
             raise InputError(
-                f"--county {name!r}: 没有此县区的镇街（no towns in this county）；运行中的县区"
+                f"--county {name!r}: 此县区没有镇街（no towns in this county）；运行中的县区"
                 f"（counties in the run, {len(known)}）：{'、'.join(known[:30])}"
                 f"{' …' if len(known) > 30 else ''}")
         keep |= hit
