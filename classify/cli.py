@@ -443,9 +443,10 @@ def _cmd_sheets(args: argparse.Namespace, console) -> int:
                          f"Word or Excel has it open, or make {args.run_dir / 'suggestions'} "
                          f"writable", path=err.filename) from None
     n = sum(1 for f in files if f.suffix == ".html" and f.name != "index.html")
+    index = "index.html" if any(f.name == "index.html" for f in files) else "sheets.js"
     console.summary = [level(run_level(args.run_dir)).say(    # a county run: 个县（市、区）
         f"自评表（sheets）：{n} 个镇街 → {args.run_dir / 'suggestions'}"
-        f"（index.html 已更新 / updated）")]
+        f"（{index} 已更新 / updated）")]
     return 0
 
 

@@ -935,7 +935,7 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
                               "county": [s.county for s in suggestions]})
         scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
                        counties=[value] if kind == "county" else (),
-                       codes=read_codes(value) if kind == "codes" else (), log=timer.log)
+                       codes=read_codes(value, flag="--sheets codes=") if kind == "codes" else (), log=timer.log)
         note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
         if note:
             timer.log(note)

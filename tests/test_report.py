@@ -399,3 +399,18 @@ def test_a_run_with_one_county_in_scope(tmp_path, capsys):
     assert len(later) == int((towns["county"] == "阳山县").sum())
     for sheet in (later[0], next((out / "suggestions").glob("441882*.html"))):
         assert re.search(r"置信度（稳定性）</[^>]+>\s*<[^>]+>未评估", sheet.read_text(encoding="utf-8"))
+    # the summary names the file it rewrote: sheets.js, not the index
+    assert "sheets.js 已更新" in capsys.readouterr().out
+    # codes none of which is a town of the run: an error (exit 2) naming them, no sheets
+    codes = tmp_path / "codes.txt"
+    codes.write_text("999999999\n888888888\n", encoding="utf-8")
+    assert main(["sheets", str(out), "--codes", str(codes)]) == 2
+    err = capsys.readouterr().err
+    assert "都不是此运行的镇街" in err and "999999999" in err and "Traceback" not in err
+
+
+def test_a_missing_codes_file_of_the_run_is_named_by_its_flag(tmp_path):
+    with pytest.raises(InputError, match=r"--sheets codes=.*nope\.txt: 文件不存在"):
+        read_codes(tmp_path / "nope.txt", flag="--sheets codes=")
+    with pytest.raises(InputError, match=r"--codes .*nope\.txt: 文件不存在"):
+        read_codes(tmp_path / "nope.txt")

@@ -109,6 +109,11 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
                        log=lambda msg: log(lv.say(msg)))
     except InputError as err:
         raise InputError(lv.say(str(err))) from None
+    if kind == "pick" and not len(scope):       # only codes, none of them in the run
+        shown = "、".join(str(c) for c in list(codes)[:10]) + (" …" if len(codes) > 10 else "")
+        raise InputError(lv.say(f"--codes：{len(codes)} 个代码都不是此运行的镇街（none of the "
+                                f"codes is a town of this run）：{shown}；check the codes "
+                                f"against {run_dir / 'towns.csv'} (town_code)"))
     suggestions, names = load_evidence(run_dir, towns["_town"].to_numpy()[scope].tolist())
     lang = lang or (suggestions[0].lang if suggestions else "zh")
     notice = _run_notice(run_dir)

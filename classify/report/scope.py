@@ -36,18 +36,19 @@ def parse_scope(text: str) -> tuple[str, str | None]:
                      f"county=NAME (e.g. county=连州市) or codes=FILE (one town code a line)")
 
 
-def read_codes(path: str | Path) -> list[str]:
+def read_codes(path: str | Path, *, flag: str = "--codes ") -> list[str]:
     """Town codes, one a line (the first column of a CSV, or of cells copied from Excel,
-    also works; a ``town_code`` header and blank lines are skipped; UTF-8 or GB18030)."""
+    also works; a ``town_code`` header and blank lines are skipped; UTF-8 or GB18030).
+    ``flag``: how the messages name the option (``"--sheets codes="`` in a run)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--codes {path}: 文件不存在（no such file）; give a text file with "
+        raise InputError(f"{flag}{path}: 文件不存在（no such file）; give a text file with "
                          f"one town code a line")
     data = path.read_bytes()
     try:
         text = data.decode(detect_bytes(data).encoding)     # UTF-8 (BOM), GB18030, UTF-16
     except (InputError, UnicodeDecodeError):
-        raise InputError(f"--codes {path}: 无法识别文本编码（not readable as UTF-8 or GB18030 "
+        raise InputError(f"{flag}{path}: 无法识别文本编码（not readable as UTF-8 or GB18030 "
                          f"text）; save it as UTF-8 text") from None
     codes = []
     for line in text.splitlines():
@@ -57,7 +58,7 @@ def read_codes(path: str | Path) -> list[str]:
         if code and code != "town_code":
             codes.append(code)
     if not codes:
-        raise InputError(f"--codes {path}: 没有镇街代码（no town codes found）; write one "
+        raise InputError(f"{flag}{path}: 没有镇街代码（no town codes found）; write one "
                          f"code a line, e.g. 441882100")
     return codes
 
