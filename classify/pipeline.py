@@ -427,6 +427,8 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
                                     crosswalk=opts.crosswalk, unit=lv.keys)
+        if lv.words and "reason" in report.columns:   # geo/join.py says "town"
+            report["reason"] = [lv.say(r) for r in report["reason"]]
         report = _not_units(report, lv, timer.log)
     if joined.empty:
         raise InputError(

@@ -1,6 +1,7 @@
 """The unit level as data (issue 19): registry, codes, keys, county runs, the county demo,
 the typical counties as designations, and the village level end to end on synthetic data."""
 
+import re
 import json
 import subprocess
 import sys
@@ -731,3 +732,17 @@ def test_total_and_city_subtotal_rows_of_a_county_table_are_set_aside(tmp_path):
     assert "2 units under it" in ex.loc[3, "reason"]
     assert ex.loc[8, "kind"] == "total"
     assert len(t.status) == 4 and any("total/subtotal rows set aside" in m for m in t.messages)
+
+
+def test_join_report_reasons_use_the_county_wording(tmp_path):
+    """The join's reasons are written by geo/join.py for towns; a county run's
+    join_report.csv says "county", never "town"."""
+    b, t = _county_inputs(tmp_path)
+    with open(t, "a", encoding="utf-8") as f:     # a county that is not in the boundaries
+        f.write("441826,连南瑶族自治县,清远市,60,4.00,30.6,51.2,2.47\n")
+    run_pipeline(RunOptions(boundaries=b, indicators=t, out=tmp_path / "out", draws=0,
+                            static_formats=()))
+    report = pd.read_csv(tmp_path / "out/join_report.csv", dtype=str, encoding="utf-8-sig")
+    row = report[report["town_code"] == "441826"].iloc[0]
+    assert row["status"] == "unmatched"
+    assert "county" in row["reason"] and not re.search(r"\btowns?\b", row["reason"]), row["reason"]
