@@ -23,7 +23,6 @@ Example
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -457,24 +456,29 @@ def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
 
 def _summary(ranks, composite, index) -> pd.DataFrame:
     """Rank percentiles (observed ranks: ``inverted_cdf``) and composite percentiles."""
-
     out = pd.DataFrame(index=index)
     # towns with no rank in any draw (no composite; no county) are left out of the
-    # percentiles (numpy would warn from a worker thread, where no filter holds)
+    # percentiles (numpy would warn about an all-NaN slice)
     some = ~np.isnan(ranks).all(axis=0)
     if not some.all():
         ranks = ranks[:, some]
         composite = composite[:, some] if composite is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # towns with no composite at all
-        pct = np.nanpercentile if np.isnan(ranks).any() else np.percentile
-        # towns as rows: the partition then runs over contiguous memory
-        q = np.full((3, len(some)), np.nan)
-        q[:, some] = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1,
-                         method="inverted_cdf")
-        out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
-        if composite is not None:
-            cq = np.full((2, len(some)), np.nan)
-            cq[:, some] = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
-            out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
+    q = np.full((3, len(some)), np.nan)
+    # towns as rows: the sort then runs over contiguous memory
+    rT = np.ascontiguousarray(ranks.T)
+    if np.isnan(rT).any():              # a town without a rank in some draws only
+        q[:, some] = np.nanpercentile(rT, [5, 50, 95], axis=1, method="inverted_cdf")
+    else:
+        # inverted_cdf picks an observed value at a fixed position of the sorted draws:
+        # one vectorised sort of each town's ranks (several times faster than
+        # np.percentile's partition) and the positions numpy uses (percentiles of 0..d-1)
+        rT.sort(axis=1)
+        at = np.percentile(np.arange(rT.shape[1]), [5, 50, 95], method="inverted_cdf")
+        q[:, some] = rT[:, at.astype(np.intp)].T
+    out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
+    if composite is not None:
+        pct = np.nanpercentile if np.isnan(composite).any() else np.percentile
+        cq = np.full((2, len(some)), np.nan)
+        cq[:, some] = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
+        out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
     return out
