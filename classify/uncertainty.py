@@ -151,6 +151,8 @@ def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
     num_c = np.zeros((B, n), dtype=np.float32)
     den_c = np.zeros((B, n), dtype=np.float32)
     vv = v.astype(np.float32)[:, :, None]
+    # in place where nothing is missing: the same operations on the same values, without
+    # the masks and copies (the (B, n) passes are most of the time here)
     for d, blk in enumerate(blocks):
         if blk is None:
             out_dims[:, :, d] = np.nan
@@ -159,7 +161,10 @@ def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
         w = np.ascontiguousarray(w_in[:, idx], dtype=np.float32)          # (B, k_d)
         s = w @ Zd                                                         # (B, n)
         tot = w.sum(axis=1)[:, None]
-        s = np.divide(s, tot, out=np.full_like(s, np.nan), where=tot > 0)
+        if (tot > 0).all():
+            s /= tot
+        else:
+            s = np.divide(s, tot, out=np.full_like(s, np.nan), where=tot > 0)
         if okd is not None:                 # re-weight only the towns with a gap here
             rows, okm = okd
             den = w @ okm
@@ -173,13 +178,19 @@ def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
                 hi = np.nanmax(s, axis=1, keepdims=True)
             s = 100.0 * (s - lo) / np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
         out_dims[:, :, d] = s
-        ok = ~np.isnan(s)
-        t = np.where(ok, s, np.float32(0))
+        nan = np.isnan(s)
+        if nan.any():
+            s[nan] = 0
+            den_c += ~nan * vv[:, d]
+        else:
+            den_c += vv[:, d]
         if geometric:
-            t = np.log1p(np.maximum(t, 0, out=t), out=t)
-        num_c += t * vv[:, d]
-        den_c += ok * vv[:, d]
-    c = np.divide(num_c, den_c, out=np.full_like(num_c, np.nan), where=den_c > 0)
+            np.log1p(np.maximum(s, 0, out=s), out=s)
+        num_c += np.multiply(s, vv[:, d], out=s)
+    if (den_c > 0).all():
+        c = np.divide(num_c, den_c, out=num_c)
+    else:
+        c = np.divide(num_c, den_c, out=np.full_like(num_c, np.nan), where=den_c > 0)
     if geometric:
         np.expm1(c, out=c)
     out_comp[:] = c
@@ -378,8 +389,10 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
 
     def run(task):
         s, e, blocks, geometric, rescale = task
+        # not kept: (B, n, D) in dimension-major memory, so each dimension's (B, n) scores
+        # are contiguous for _chunk to write and for ``on_chunk`` to read
         dims_out = (dim_scores[s:e] if keep_dim_scores
-                    else np.empty((e - s, n, D), dtype=np.float32))
+                    else np.empty((D, e - s, n), dtype=np.float32).transpose(1, 2, 0))
         _chunk(blocks, w_in[s:e], v[s:e], geometric, rescale, dims_out, composite[s:e])
         # ranks per draw need only that draw: ranked chunk by chunk, the argsort orders
         # (8 bytes per cell) are never held for all draws at once
