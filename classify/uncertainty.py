@@ -217,12 +217,28 @@ def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if tied.any():
         new = np.ones(comp.shape, dtype=bool)
         new[:, 1:] = ~tied
-        pos = np.maximum.accumulate(np.where(new, pos, 0), axis=1)    # rank of the tie's first
+        pos = _tie_heads(new, pos.copy())                               # rank of the tie's first
     r = np.empty(comp.shape, dtype=np.float32)
     np.put_along_axis(r, order, pos, axis=1)
     if nan.any():
         r[nan] = np.nan
     return r, order
+
+
+def _tie_heads(new: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``pos`` (C-contiguous, written in place) with every cell where ``new`` is False
+    given the value of the cell that opened its run (the last True before it in the row;
+    each row starts with True): ``np.maximum.accumulate(np.where(new, pos, 0), axis=1)``
+    for increasing ``pos``, but touching only the tied cells, which are few (the
+    accumulate is a slow strided pass over every cell)."""
+    tied = np.flatnonzero(~new)
+    if tied.size:
+        opens = np.ones(tied.size, dtype=bool)       # a tied cell right after its head
+        opens[1:] = np.diff(tied) != 1
+        runs = np.diff(np.append(np.flatnonzero(opens), tied.size))
+        flat = pos.reshape(-1)
+        flat[tied] = flat[np.repeat(tied[opens] - 1, runs)]
+    return pos
 
 
 def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
@@ -253,13 +269,12 @@ def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
     towns = np.take_along_axis(order, o2, axis=1)                   # by county, best first
     counts = np.bincount(cidx, minlength=ncounty)
     start = np.repeat(np.cumsum(counts) - counts, counts)           # group start per slot
-    slot = np.arange(n)
     rr = np.take_along_axis(ranks, towns, axis=1)
     new = np.ones(rr.shape, dtype=bool)
     new[:, 1:] = (rr[:, 1:] != rr[:, :-1]) | (start[1:] != start[:-1])
-    first = np.maximum.accumulate(np.where(new, slot, 0), axis=1)   # ties share the best
+    pos = np.tile((np.arange(n) - start + 1).astype(np.float32), (ranks.shape[0], 1))
     out = np.empty(ranks.shape, dtype=np.float32)
-    np.put_along_axis(out, towns, (first - start + 1).astype(np.float32), axis=1)
+    np.put_along_axis(out, towns, _tie_heads(new, pos), axis=1)     # ties share the best
     out[np.isnan(ranks)] = np.nan
     return out
 
