@@ -120,18 +120,20 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     s = np.take_along_axis(x, order, axis=1)
     new = np.ones((d, n), bool)
     new[:, 1:] = s[:, 1:] != s[:, :-1]
-    rows = np.arange(d)[:, None]
     ranks = np.empty((d, n))
-    if new.all():  # no ties: ranks are the positions
-        ranks[rows, order] = np.arange(1.0, n + 1)
-        return ranks
-    flat = new.ravel()
-    starts = np.flatnonzero(flat)
-    gid = np.cumsum(flat) - 1
-    size = np.diff(np.append(starts, flat.size))
-    first = starts[gid] % n
-    avg = first + (size[gid] - 1) / 2.0 + 1.0
-    ranks[rows, order] = avg.reshape(d, n)
+    avg = np.broadcast_to(np.arange(1.0, n + 1), (d, n))    # untied: the position
+    tied = np.flatnonzero(~new)           # cells continuing a tie group: few, fixed up alone
+    if tied.size:
+        opens = np.ones(tied.size, dtype=bool)
+        opens[1:] = np.diff(tied) != 1
+        more = np.diff(np.append(np.flatnonzero(opens), tied.size))  # group size − 1
+        head = tied[opens] - 1            # the group's first cell
+        val = head % n + more / 2.0 + 1.0
+        avg = avg.copy()
+        flat = avg.reshape(-1)
+        flat[head] = val
+        flat[tied] = np.repeat(val, more)
+    np.put_along_axis(ranks, order, avg, axis=1)
     return ranks
 
 
