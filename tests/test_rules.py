@@ -458,3 +458,16 @@ def test_not_assessable_names_the_missing_indicator_and_its_categories():
     assert set(table["source"]) == {"industrial_output"}
     assert msgs[0][0] == "无 规上工业总产值（industrial_output）：专业镇·工业 无法评估（cannot be assessed）"
     assert "cannot be assessed" in msgs[0][1]
+
+
+@given(st.lists(st.lists(st.one_of(st.sampled_from([0.0, 1.0, 50.0]),
+                                   st.floats(0, 100, width=32), st.just(float("nan"))),
+                         min_size=12, max_size=12), min_size=1, max_size=4))
+@settings(max_examples=150, deadline=None)
+def test_percentile_is_pandas_rank_pct(rows):
+    """Percentiles per draw as pandas ranks them (ties averaged, NaN left out)."""
+    from classify.rules import _percentile
+
+    x = np.array(rows, dtype=float)
+    want = pd.DataFrame(x).rank(axis=1, pct=True).to_numpy() * 100
+    np.testing.assert_allclose(_percentile(x), want, rtol=1e-12, equal_nan=True)
