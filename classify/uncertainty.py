@@ -422,20 +422,26 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     # chunks are independent and write disjoint rows; numpy releases the GIL in the
     # sorts, products and ufuncs, so threads share the work across cores
     _map_threads(run, tasks, nthreads)
-    parts = [(ranks, composite)] + ([(cranks, None)] if want_county else [])
-    out: dict = {}
-    _map_threads(lambda j: out.__setitem__(j, _summary(*parts[j], indicators.index)),
-                 list(range(len(parts))), nthreads)
-    summary = out[0]
-    if want_county:
-        csum = out[1]
-        for q in ("median", "p05", "p95"):
-            summary[f"rank_county_{q}"] = csum[f"rank_{q}"]
-        del cranks
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
+    # the summaries are independent: on the threads too, the longest first
+    jobs = {"composite": lambda: _quantiles(composite, [5, 95], "linear"),
+            "rank": lambda: _quantiles(ranks, [5, 50, 95], "inverted_cdf")}
+    if want_county:
+        jobs["county"] = lambda: _quantiles(cranks, [5, 50, 95], "inverted_cdf")
+    jobs["sensitivity"] = lambda: _sensitivity(ranks, info)
+    out: dict = {}
+    _map_threads(lambda job: out.__setitem__(job, jobs[job]()), list(jobs), nthreads)
+    cols = {"rank_median": out["rank"][1], "rank_p05": out["rank"][0],
+            "rank_p95": out["rank"][2], "composite_p05": out["composite"][0],
+            "composite_p95": out["composite"][1]}
+    if want_county:
+        cols.update({"rank_county_median": out["county"][1],
+                     "rank_county_p05": out["county"][0], "rank_county_p95": out["county"][2]})
+        del cranks
+    summary = pd.DataFrame(cols, index=indicators.index)
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
-                    list(mod.indicators), base, _sensitivity(ranks, info))
+                    list(mod.indicators), base, out["sensitivity"])
 
 
 def _threads(threads: int | None) -> int:
@@ -482,31 +488,28 @@ def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _summary(ranks, composite, index) -> pd.DataFrame:
-    """Rank percentiles (observed ranks: ``inverted_cdf``) and composite percentiles."""
-    out = pd.DataFrame(index=index)
-    # towns with no rank in any draw (no composite; no county) are left out of the
-    # percentiles (numpy would warn about an all-NaN slice)
-    some = ~np.isnan(ranks).all(axis=0)
+def _quantiles(a: np.ndarray, q: list, method: str) -> np.ndarray:
+    """Percentiles ``q`` of each town's draws (len(q), n), NaN draws left out; NaN for a
+    town with no value in any draw.
+
+    Ranks take ``inverted_cdf`` (ranks that occurred), composites numpy's default
+    ``linear``."""
+    out = np.full((len(q), a.shape[1]), np.nan)
+    # towns with no value in any draw (no composite; no county) are left out (numpy
+    # would warn about an all-NaN slice)
+    some = ~np.isnan(a).all(axis=0)
     if not some.all():
-        ranks = ranks[:, some]
-        composite = composite[:, some] if composite is not None else None
-    q = np.full((3, len(some)), np.nan)
-    # towns as rows: the sort then runs over contiguous memory
-    rT = np.ascontiguousarray(ranks.T)
-    if np.isnan(rT).any():              # a town without a rank in some draws only
-        q[:, some] = np.nanpercentile(rT, [5, 50, 95], axis=1, method="inverted_cdf")
+        a = a[:, some]
+    aT = np.ascontiguousarray(a.T)        # towns as rows: contiguous for the sort
+    if np.isnan(aT).any():                # a town without a value in some draws only
+        out[:, some] = np.nanpercentile(aT, q, axis=1, method=method)
+    elif method == "inverted_cdf":
+        # an observed value at a fixed position of the sorted draws: one vectorised sort
+        # of each town's draws (several times faster than np.percentile's partition) and
+        # the positions numpy uses (the same percentiles of 0 … draws − 1)
+        aT.sort(axis=1)
+        at = np.percentile(np.arange(aT.shape[1]), q, method=method).astype(np.intp)
+        out[:, some] = aT[:, at].T
     else:
-        # inverted_cdf picks an observed value at a fixed position of the sorted draws:
-        # one vectorised sort of each town's ranks (several times faster than
-        # np.percentile's partition) and the positions numpy uses (percentiles of 0..d-1)
-        rT.sort(axis=1)
-        at = np.percentile(np.arange(rT.shape[1]), [5, 50, 95], method="inverted_cdf")
-        q[:, some] = rT[:, at.astype(np.intp)].T
-    out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
-    if composite is not None:
-        pct = np.nanpercentile if np.isnan(composite).any() else np.percentile
-        cq = np.full((2, len(some)), np.nan)
-        cq[:, some] = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
-        out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
+        out[:, some] = np.percentile(aT, q, axis=1, method=method)
     return out
