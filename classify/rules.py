@@ -581,6 +581,30 @@ def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     return flat, pct
 
 
+def _percentile_from_ranks(ranks: np.ndarray, threshold: float, op: str):
+    """:func:`_percentile_candidates` of a field already ranked per draw (row): ``ranks``
+    1 = highest, ties share the best, NaN where the field is missing (the Monte Carlo
+    region ranks of the composite), so no sort of its own.
+
+    A tie group of ``E`` cells whose best rank is ``r`` among ``nv`` valid values has the
+    ascending average rank ``nv + 1 − r − (E − 1)/2``; ``E`` is one count of the (row,
+    rank) pairs.  The ranks are multiples of 1/2, exact in float64, so the percentiles
+    equal :func:`_percentile`'s.  Returns ``(flat, pct)`` of the cells that reach the
+    threshold (``op`` taken as ``>=`` / ``<=``).
+    """
+    B, n = ranks.shape
+    nan = np.isnan(ranks)
+    nv = n - nan.sum(axis=1)
+    r = np.where(nan, 0, ranks).astype(np.int64) + (n + 1) * np.arange(B)[:, None]
+    size = np.bincount(r.ravel(), minlength=B * (n + 1))[r]           # E per cell
+    r -= (n + 1) * np.arange(B)[:, None]
+    pct = ((nv[:, None] + 1 - r) - (size - 1) / 2.0) / np.maximum(nv, 1)[:, None] * 100.0
+    with np.errstate(invalid="ignore"):
+        keep = (pct >= threshold) if op in (">=", ">") else (pct <= threshold)
+    flat = np.flatnonzero(keep & ~nan)
+    return flat, pct.ravel()[flat]
+
+
 class _DrawRules:
     """The primary target of many draws at once, without the full rule trace.
 
@@ -616,7 +640,10 @@ class _DrawRules:
         if self._sparse(rule):
             key = (rule.field, "percentile", rule.op in (">=", ">"), float(rule.threshold))
             if key not in cache:
-                flat, pct = _percentile_candidates(raw, float(rule.threshold), rule.op)
+                ranked = cache.get(("ranks", rule.field))
+                flat, pct = (_percentile_candidates(raw, float(rule.threshold), rule.op)
+                             if ranked is None else
+                             _percentile_from_ranks(ranked, float(rule.threshold), rule.op))
                 cache[key] = (flat, pct, None)
             return cache[key], 100.0
         key = (rule.field, rule.scale)
@@ -651,14 +678,16 @@ class _DrawRules:
         m, ok = _margin(rule, val)
         return idx, ok, m / (rule.spread if rule.spread is not None else spread)
 
-    def codes(self, over: dict) -> np.ndarray:
-        """int8 codes (B, n) into ``taxonomy.priority + (fallback,)`` for drawn fields."""
+    def codes(self, over: dict, ranks: dict | None = None) -> np.ndarray:
+        """int8 codes (B, n) into ``taxonomy.priority + (fallback,)`` for drawn fields;
+        ``ranks`` optionally gives drawn fields already ranked per draw (see
+        :func:`_percentile_from_ranks`)."""
         B = next(iter(over.values())).shape[0]
         n = len(self.frame)
         targets = list(self.taxonomy.priority)
         best = np.full(B * n, -np.inf)
         code = np.full(B * n, len(targets), dtype=np.int8)
-        cache: dict = {}
+        cache: dict = {("ranks", f): r for f, r in (ranks or {}).items()}
         for j, t in enumerate(targets):
             rules = [(i, r) for i, (o, r) in enumerate(self.rules) if o == t]
             # a drawn percentile rule first: its candidates bound the passing cells
@@ -750,8 +779,12 @@ class CategoryDrawer:
         self.codes = None if draws is None else np.empty((draws, self.n), dtype=np.int8)
 
     def add(self, rows: slice, dim_scores: np.ndarray, composite: np.ndarray | None = None,
-            extra: dict | None = None) -> None:
-        """Classify draws ``rows`` given their dimension scores (B, n, dims)."""
+            extra: dict | None = None, ranks: np.ndarray | None = None) -> None:
+        """Classify draws ``rows`` given their dimension scores (B, n, dims).
+
+        ``ranks`` (B, n), optional: the region ranks of ``composite`` per draw (1 = highest,
+        ties share the best, NaN where none; ``monte_carlo(..., chunk_ranks=True)`` passes
+        them), so its percentile rules need no sort of their own."""
         over = {(d if d == "composite" else f"score_{d}"): dim_scores[:, :, j]
                 for j, d in enumerate(self.dims)}
         if composite is not None:
@@ -766,7 +799,8 @@ class CategoryDrawer:
         for a in range(0, B, self.step):      # a loop over chunks of draws, never over towns
             part = {f: v[a:a + self.step] for f, v in over.items()}
             b = min(self.step, B - a)
-            self.codes[rows.start + a:rows.start + a + b] = self._rules.codes(part)
+            ranked = None if ranks is None else {"composite": ranks[a:a + self.step]}
+            self.codes[rows.start + a:rows.start + a + b] = self._rules.codes(part, ranked)
 
     def result(self) -> "TargetDraws":
         return TargetDraws(self.codes, self.labels)

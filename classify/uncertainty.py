@@ -288,7 +288,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 county: pd.Series | None = None, base: ScoreResult | None = None,
                 county_ranks: bool = False, chunk_bytes: float = 2.0e8,
                 on_chunk: Callable[[slice, np.ndarray, np.ndarray], None] | None = None,
-                keep_dim_scores: bool = True, threads: int | None = None) -> MCResult:
+                keep_dim_scores: bool = True, threads: int | None = None,
+                chunk_ranks: bool = False) -> MCResult:
     """Monte Carlo uncertainty analysis of dimension scores, composite and ranks.
 
     Parameters
@@ -329,6 +330,9 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         Keep every draw's dimension scores in ``MCResult.dim_scores``.  With ``False`` it
         is None and only one chunk is held at a time: at 40,000 towns × 1,000 draws × 7
         dimensions the full array is 1.1 GB.
+    chunk_ranks : bool, default False
+        Also pass ``ranks=`` (the chunk's region ranks, (B, n)) to ``on_chunk``, e.g. for
+        :meth:`~classify.rules.CategoryDrawer.add` to reuse for percentiles of the composite.
     threads : int, optional
         Chunks of draws computed at once (default: the usable cores, at most 2).  Results
         do not depend on it; ``on_chunk`` must then accept calls from several threads for
@@ -417,7 +421,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             cranks[s:e, cunknown] = np.nan       # no county: no rank within it
         del order
         if on_chunk is not None:
-            on_chunk(slice(s, e), dims_out, composite[s:e])
+            on_chunk(slice(s, e), dims_out, composite[s:e],
+                     **({"ranks": ranks[s:e]} if chunk_ranks else {}))
 
     # chunks are independent and write disjoint rows; numpy releases the GIL in the
     # sorts, products and ufuncs, so threads share the work across cores
