@@ -595,14 +595,19 @@ def _percentile_from_ranks(ranks: np.ndarray, threshold: float, op: str):
     B, n = ranks.shape
     nan = np.isnan(ranks)
     nv = n - nan.sum(axis=1)
-    r = np.where(nan, 0, ranks).astype(np.int64) + (n + 1) * np.arange(B)[:, None]
-    size = np.bincount(r.ravel(), minlength=B * (n + 1))[r]           # E per cell
-    r -= (n + 1) * np.arange(B)[:, None]
-    pct = ((nv[:, None] + 1 - r) - (size - 1) / 2.0) / np.maximum(nv, 1)[:, None] * 100.0
-    with np.errstate(invalid="ignore"):
-        keep = (pct >= threshold) if op in (">=", ">") else (pct <= threshold)
-    flat = np.flatnonzero(keep & ~nan)
-    return flat, pct.ravel()[flat]
+    with np.errstate(invalid="ignore"):      # NaN ranks compare False: never candidates
+        if op in (">=", ">"):   # a group's average rank is at most nv + 1 − r: one rank spare
+            near = ranks <= (nv + 2 - threshold / 100.0 * nv)[:, None]
+        else:
+            near = ~nan
+    flat = np.flatnonzero(near)              # a tie group is all in or all out
+    row = flat // n
+    r = ranks.ravel()[flat].astype(np.int64)
+    key = row * (n + 1) + r
+    size = np.bincount(key, minlength=B * (n + 1))[key]                 # E per cell
+    pct = ((nv[row] + 1 - r) - (size - 1) / 2.0) / np.maximum(nv, 1)[row] * 100.0
+    keep = (pct >= threshold) if op in (">=", ">") else (pct <= threshold)
+    return flat[keep], pct[keep]
 
 
 class _DrawRules:
