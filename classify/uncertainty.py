@@ -23,6 +23,7 @@ Example
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -325,7 +326,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     on_chunk : callable, optional
         Called as ``on_chunk(draws, dim_scores, composite)`` for each chunk of draws as it
         is made (``draws`` a slice; arrays (B, n, dims) and (B, n)), e.g.
-        :meth:`classify.rules.CategoryDrawer.add`.
+        :meth:`classify.rules.CategoryDrawer.add`.  With ``keep_dim_scores=False`` the
+        dimension scores are valid during the call only (their memory is reused).
     keep_dim_scores : bool, default True
         Keep every draw's dimension scores in ``MCResult.dim_scores``.  With ``False`` it
         is None and only one chunk is held at a time: at 40,000 towns × 1,000 draws × 7
@@ -406,12 +408,20 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             tasks.append((s, min(s + B, idx_c[-1] + 1), blocks, ag == "geometric",
                           not BOUNDED[nm]))
 
+    local = threading.local()
+    widest = max(t[1] - t[0] for t in tasks)
+
     def run(task):
         s, e, blocks, geometric, rescale = task
-        # not kept: (B, n, D) in dimension-major memory, so each dimension's (B, n) scores
-        # are contiguous for _chunk to write and for ``on_chunk`` to read
-        dims_out = (dim_scores[s:e] if keep_dim_scores
-                    else np.empty((D, e - s, n), dtype=np.float32).transpose(1, 2, 0))
+        if keep_dim_scores:
+            dims_out = dim_scores[s:e]
+        else:
+            # one buffer per thread for its chunks (a fresh 100 MB array would cost its
+            # page faults every time); (B, n, D) in dimension-major memory, so each
+            # dimension's (B, n) scores are contiguous for _chunk and ``on_chunk``
+            if getattr(local, "dims", None) is None:
+                local.dims = np.empty((D, widest, n), dtype=np.float32)
+            dims_out = local.dims[:, :e - s].transpose(1, 2, 0)
         _chunk(blocks, w_in[s:e], v[s:e], geometric, rescale, dims_out, composite[s:e])
         # ranks per draw need only that draw: ranked chunk by chunk, the argsort orders
         # (8 bytes per cell) are never held for all draws at once
@@ -508,13 +518,13 @@ def _quantiles(a: np.ndarray, q: list, method: str) -> np.ndarray:
     aT = np.ascontiguousarray(a.T)        # towns as rows: contiguous for the sort
     if np.isnan(aT).any():                # a town without a value in some draws only
         out[:, some] = np.nanpercentile(aT, q, axis=1, method=method)
-    elif method == "inverted_cdf":
-        # an observed value at a fixed position of the sorted draws: one vectorised sort
-        # of each town's draws (several times faster than np.percentile's partition) and
-        # the positions numpy uses (the same percentiles of 0 … draws − 1)
-        aT.sort(axis=1)
+        return out
+    aT.sort(axis=1)       # one vectorised sort per town: faster than numpy's partitions
+    if method == "inverted_cdf":
+        # an observed value at a fixed position of the sorted draws: the positions numpy
+        # uses (the same percentiles of 0 … draws − 1)
         at = np.percentile(np.arange(aT.shape[1]), q, method=method).astype(np.intp)
         out[:, some] = aT[:, at].T
-    else:
+    else:                 # interpolated by numpy, whose partition is quick on sorted rows
         out[:, some] = np.percentile(aT, q, axis=1, method=method)
     return out
