@@ -530,6 +530,33 @@ def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
 
 
 # -- Monte Carlo stability -------------------------------------------------------------------
+def _bounds(key: np.ndarray, k: np.ndarray, live: np.ndarray, top: bool) -> np.ndarray:
+    """Per row of ``key`` a bound no larger (``top``; else no smaller) than its ``k``-th
+    smallest value, NaN for rows not ``live``: every value that can pass lies beyond it.
+
+    Any such bound gives the same percentiles, only more or fewer candidates.  Long rows
+    first try every 8th value (a partition 8x smaller, ~3% of the row spare) and keep the
+    bound where a count shows enough values beyond it; other rows take the exact value.
+    """
+    B, n = key.shape
+    bound = np.full(B, np.nan, dtype=key.dtype)
+    exact = live.copy()
+    if n >= 4096:
+        sub = key[:, ::8]
+        m = sub.shape[1]
+        ks = np.clip(k // 8 - m // 32 if top else k // 8 + m // 32, 0, m - 1)
+        for kv in np.unique(ks[live]):
+            rows = np.flatnonzero(live & (ks == kv))
+            bound[rows] = np.partition(sub[rows], kv, axis=1)[:, kv]
+        with np.errstate(invalid="ignore"):
+            beyond = (key >= bound[:, None]) if top else (key <= bound[:, None])
+        exact &= beyond.sum(axis=1) < np.where(top, n - k, k + 1)  # too few: bound too far
+    for kv in np.unique(k[exact]):      # rows with the same number of valid values share k
+        rows = np.flatnonzero(exact & (k == kv))
+        bound[rows] = np.partition(key[rows], kv, axis=1)[:, kv]
+    return bound
+
+
 def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     """:func:`_percentile` of only the values that can satisfy ``percentile op threshold``.
 
@@ -557,11 +584,7 @@ def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     else:     # NaN sorted last (as +inf)
         k = np.clip(np.floor(a).astype(np.int64) + 1, 0, np.maximum(nv - 1, 0))
         key = np.where(nan, np.inf, x) if gaps else x
-    live = nv > 0
-    bound = np.full(B, np.nan, dtype=x.dtype)
-    for kv in np.unique(k[live]):       # rows with the same number of valid values share k
-        rows = np.flatnonzero(live & (k == kv))
-        bound[rows] = np.partition(key[rows], kv, axis=1)[:, kv]
+    bound = _bounds(key, k, nv > 0, top)
     with np.errstate(invalid="ignore"):
         cand = (x >= bound[:, None]) if top else (x <= bound[:, None])
     flat = np.flatnonzero(cand)         # NaN compare False: candidates are valid values
@@ -574,8 +597,11 @@ def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     m = int(counts.max())
     # each candidate's place in the compacted (B, m) matrix, flat
     slot = rows * m + (np.arange(flat.size) - np.repeat(np.cumsum(counts) - counts, counts))
-    C = np.full(B * m, np.nan, dtype=x.dtype)         # NaN pads rank last, alone
-    C[slot] = x.ravel()[flat]
+    vals = x.ravel()[flat]
+    # pads rank after every candidate: +inf (numpy's vectorised argsort falls back to a
+    # 2-3x slower sort when a row holds NaN), NaN if a candidate is +inf itself
+    C = np.full(B * m, np.nan if np.isposinf(vals).any() else np.inf, dtype=x.dtype)
+    C[slot] = vals
     ranks = _average_ranks(C.reshape(B, m)) + below[:, None]
     pct = (ranks / np.maximum(nv, 1)[:, None] * 100.0).ravel()[slot]
     return flat, pct

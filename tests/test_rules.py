@@ -495,3 +495,25 @@ def test_percentile_is_pandas_rank_pct(rows):
     x = np.array(rows, dtype=float)
     want = pd.DataFrame(x).rank(axis=1, pct=True).to_numpy() * 100
     np.testing.assert_allclose(_percentile(x), want, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("op", [">=", "<"])
+@pytest.mark.parametrize("threshold", [0.0, 5.0, 70.0, 99.9])
+def test_percentile_candidates_of_long_rows(op, threshold):
+    """Long rows take their bound from every 8th value first; rows where that sample
+    misleads (here: every 8th value an outlier) fall back to the exact partition."""
+    from classify.rules import _percentile, _percentile_candidates
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.uniform(0, 100, (4, 6000)), 1).astype(np.float32)   # many ties
+    x[1, rng.choice(6000, 700, replace=False)] = np.nan                   # gaps
+    x[2, ::8] = 1000.0 if op == ">=" else -1000.0                         # a biased sample
+    x[3, :2000], x[3, 2000:3000] = np.nan, np.inf     # a short row (padded) with +inf in it
+    full = _percentile(x.astype(float))
+    part = np.full(x.size, np.nan)
+    flat, pct = _percentile_candidates(x, threshold, op)
+    part[flat] = pct
+    part = part.reshape(x.shape)
+    passes = (full >= threshold) if op == ">=" else (full < threshold)
+    assert_array_equal(part[passes], full[passes])
+    assert not np.any(np.isfinite(part) & ~np.isfinite(full))
