@@ -736,7 +736,8 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
                                     draws=opts.draws)
             mc = monte_carlo(ind.values, ind.system, draws=opts.draws, seed=opts.seed,
                              weighting=opts.weighting, county=county_key(frame), base=scored,
-                             county_ranks=True, on_chunk=drawer.add, keep_dim_scores=False)
+                             county_ranks=True, on_chunk=drawer.add, keep_dim_scores=False,
+                             chunk_ranks=True)
             stab = stability_from_draws(drawer.result(), cats["target"].to_numpy())
             stab = pd.concat([stab.set_index(frame.index),
                               mc.rank_summary.set_index(frame.index)], axis=1)

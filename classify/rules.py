@@ -120,18 +120,20 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     s = np.take_along_axis(x, order, axis=1)
     new = np.ones((d, n), bool)
     new[:, 1:] = s[:, 1:] != s[:, :-1]
-    rows = np.arange(d)[:, None]
     ranks = np.empty((d, n))
-    if new.all():  # no ties: ranks are the positions
-        ranks[rows, order] = np.arange(1.0, n + 1)
-        return ranks
-    flat = new.ravel()
-    starts = np.flatnonzero(flat)
-    gid = np.cumsum(flat) - 1
-    size = np.diff(np.append(starts, flat.size))
-    first = starts[gid] % n
-    avg = first + (size[gid] - 1) / 2.0 + 1.0
-    ranks[rows, order] = avg.reshape(d, n)
+    avg = np.broadcast_to(np.arange(1.0, n + 1), (d, n))    # untied: the position
+    tied = np.flatnonzero(~new)           # cells continuing a tie group: few, fixed up alone
+    if tied.size:
+        opens = np.ones(tied.size, dtype=bool)
+        opens[1:] = np.diff(tied) != 1
+        more = np.diff(np.append(np.flatnonzero(opens), tied.size))  # group size − 1
+        head = tied[opens] - 1            # the group's first cell
+        val = head % n + more / 2.0 + 1.0
+        avg = avg.copy()
+        flat = avg.reshape(-1)
+        flat[head] = val
+        flat[tied] = np.repeat(val, more)
+    np.put_along_axis(ranks, order, avg, axis=1)
     return ranks
 
 
@@ -528,6 +530,33 @@ def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
 
 
 # -- Monte Carlo stability -------------------------------------------------------------------
+def _bounds(key: np.ndarray, k: np.ndarray, live: np.ndarray, top: bool) -> np.ndarray:
+    """Per row of ``key`` a bound no larger (``top``; else no smaller) than its ``k``-th
+    smallest value, NaN for rows not ``live``: every value that can pass lies beyond it.
+
+    Any such bound gives the same percentiles, only more or fewer candidates.  Long rows
+    first try every 8th value (a partition 8x smaller, ~3% of the row spare) and keep the
+    bound where a count shows enough values beyond it; other rows take the exact value.
+    """
+    B, n = key.shape
+    bound = np.full(B, np.nan, dtype=key.dtype)
+    exact = live.copy()
+    if n >= 4096:
+        sub = key[:, ::8]
+        m = sub.shape[1]
+        ks = np.clip(k // 8 - m // 32 if top else k // 8 + m // 32, 0, m - 1)
+        for kv in np.unique(ks[live]):
+            rows = np.flatnonzero(live & (ks == kv))
+            bound[rows] = np.partition(sub[rows], kv, axis=1)[:, kv]
+        with np.errstate(invalid="ignore"):
+            beyond = (key >= bound[:, None]) if top else (key <= bound[:, None])
+        exact &= beyond.sum(axis=1) < np.where(top, n - k, k + 1)  # too few: bound too far
+    for kv in np.unique(k[exact]):      # rows with the same number of valid values share k
+        rows = np.flatnonzero(exact & (k == kv))
+        bound[rows] = np.partition(key[rows], kv, axis=1)[:, kv]
+    return bound
+
+
 def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     """:func:`_percentile` of only the values that can satisfy ``percentile op threshold``.
 
@@ -555,11 +584,7 @@ def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     else:     # NaN sorted last (as +inf)
         k = np.clip(np.floor(a).astype(np.int64) + 1, 0, np.maximum(nv - 1, 0))
         key = np.where(nan, np.inf, x) if gaps else x
-    live = nv > 0
-    bound = np.full(B, np.nan, dtype=x.dtype)
-    for kv in np.unique(k[live]):       # rows with the same number of valid values share k
-        rows = np.flatnonzero(live & (k == kv))
-        bound[rows] = np.partition(key[rows], kv, axis=1)[:, kv]
+    bound = _bounds(key, k, nv > 0, top)
     with np.errstate(invalid="ignore"):
         cand = (x >= bound[:, None]) if top else (x <= bound[:, None])
     flat = np.flatnonzero(cand)         # NaN compare False: candidates are valid values
@@ -572,11 +597,43 @@ def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     m = int(counts.max())
     # each candidate's place in the compacted (B, m) matrix, flat
     slot = rows * m + (np.arange(flat.size) - np.repeat(np.cumsum(counts) - counts, counts))
-    C = np.full(B * m, np.nan, dtype=x.dtype)         # NaN pads rank last, alone
-    C[slot] = x.ravel()[flat]
+    vals = x.ravel()[flat]
+    # pads rank after every candidate: +inf (numpy's vectorised argsort falls back to a
+    # 2-3x slower sort when a row holds NaN), NaN if a candidate is +inf itself
+    C = np.full(B * m, np.nan if np.isposinf(vals).any() else np.inf, dtype=x.dtype)
+    C[slot] = vals
     ranks = _average_ranks(C.reshape(B, m)) + below[:, None]
     pct = (ranks / np.maximum(nv, 1)[:, None] * 100.0).ravel()[slot]
     return flat, pct
+
+
+def _percentile_from_ranks(ranks: np.ndarray, threshold: float, op: str):
+    """:func:`_percentile_candidates` of a field already ranked per draw (row): ``ranks``
+    1 = highest, ties share the best, NaN where the field is missing (the Monte Carlo
+    region ranks of the composite), so no sort of its own.
+
+    A tie group of ``E`` cells whose best rank is ``r`` among ``nv`` valid values has the
+    ascending average rank ``nv + 1 − r − (E − 1)/2``; ``E`` is one count of the (row,
+    rank) pairs.  The ranks are multiples of 1/2, exact in float64, so the percentiles
+    equal :func:`_percentile`'s.  Returns ``(flat, pct)`` of the cells that reach the
+    threshold (``op`` taken as ``>=`` / ``<=``).
+    """
+    B, n = ranks.shape
+    nan = np.isnan(ranks)
+    nv = n - nan.sum(axis=1)
+    with np.errstate(invalid="ignore"):      # NaN ranks compare False: never candidates
+        if op in (">=", ">"):   # a group's average rank is at most nv + 1 − r: one rank spare
+            near = ranks <= (nv + 2 - threshold / 100.0 * nv)[:, None]
+        else:
+            near = ~nan
+    flat = np.flatnonzero(near)              # a tie group is all in or all out
+    row = flat // n
+    r = ranks.ravel()[flat].astype(np.int64)
+    key = row * (n + 1) + r
+    size = np.bincount(key, minlength=B * (n + 1))[key]                 # E per cell
+    pct = ((nv[row] + 1 - r) - (size - 1) / 2.0) / np.maximum(nv, 1)[row] * 100.0
+    keep = (pct >= threshold) if op in (">=", ">") else (pct <= threshold)
+    return flat[keep], pct[keep]
 
 
 class _DrawRules:
@@ -614,7 +671,10 @@ class _DrawRules:
         if self._sparse(rule):
             key = (rule.field, "percentile", rule.op in (">=", ">"), float(rule.threshold))
             if key not in cache:
-                flat, pct = _percentile_candidates(raw, float(rule.threshold), rule.op)
+                ranked = cache.get(("ranks", rule.field))
+                flat, pct = (_percentile_candidates(raw, float(rule.threshold), rule.op)
+                             if ranked is None else
+                             _percentile_from_ranks(ranked, float(rule.threshold), rule.op))
                 cache[key] = (flat, pct, None)
             return cache[key], 100.0
         key = (rule.field, rule.scale)
@@ -649,14 +709,16 @@ class _DrawRules:
         m, ok = _margin(rule, val)
         return idx, ok, m / (rule.spread if rule.spread is not None else spread)
 
-    def codes(self, over: dict) -> np.ndarray:
-        """int8 codes (B, n) into ``taxonomy.priority + (fallback,)`` for drawn fields."""
+    def codes(self, over: dict, ranks: dict | None = None) -> np.ndarray:
+        """int8 codes (B, n) into ``taxonomy.priority + (fallback,)`` for drawn fields;
+        ``ranks`` optionally gives drawn fields already ranked per draw (see
+        :func:`_percentile_from_ranks`)."""
         B = next(iter(over.values())).shape[0]
         n = len(self.frame)
         targets = list(self.taxonomy.priority)
         best = np.full(B * n, -np.inf)
         code = np.full(B * n, len(targets), dtype=np.int8)
-        cache: dict = {}
+        cache: dict = {("ranks", f): r for f, r in (ranks or {}).items()}
         for j, t in enumerate(targets):
             rules = [(i, r) for i, (o, r) in enumerate(self.rules) if o == t]
             # a drawn percentile rule first: its candidates bound the passing cells
@@ -748,8 +810,12 @@ class CategoryDrawer:
         self.codes = None if draws is None else np.empty((draws, self.n), dtype=np.int8)
 
     def add(self, rows: slice, dim_scores: np.ndarray, composite: np.ndarray | None = None,
-            extra: dict | None = None) -> None:
-        """Classify draws ``rows`` given their dimension scores (B, n, dims)."""
+            extra: dict | None = None, ranks: np.ndarray | None = None) -> None:
+        """Classify draws ``rows`` given their dimension scores (B, n, dims).
+
+        ``ranks`` (B, n), optional: the region ranks of ``composite`` per draw (1 = highest,
+        ties share the best, NaN where none; ``monte_carlo(..., chunk_ranks=True)`` passes
+        them), so its percentile rules need no sort of their own."""
         over = {(d if d == "composite" else f"score_{d}"): dim_scores[:, :, j]
                 for j, d in enumerate(self.dims)}
         if composite is not None:
@@ -764,7 +830,8 @@ class CategoryDrawer:
         for a in range(0, B, self.step):      # a loop over chunks of draws, never over towns
             part = {f: v[a:a + self.step] for f, v in over.items()}
             b = min(self.step, B - a)
-            self.codes[rows.start + a:rows.start + a + b] = self._rules.codes(part)
+            ranked = None if ranks is None else {"composite": ranks[a:a + self.step]}
+            self.codes[rows.start + a:rows.start + a + b] = self._rules.codes(part, ranked)
 
     def result(self) -> "TargetDraws":
         return TargetDraws(self.codes, self.labels)

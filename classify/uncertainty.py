@@ -23,7 +23,7 @@ Example
 from __future__ import annotations
 
 import os
-import warnings
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -152,6 +152,8 @@ def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
     num_c = np.zeros((B, n), dtype=np.float32)
     den_c = np.zeros((B, n), dtype=np.float32)
     vv = v.astype(np.float32)[:, :, None]
+    # in place where nothing is missing: the same operations on the same values, without
+    # the masks and copies (the (B, n) passes are most of the time here)
     for d, blk in enumerate(blocks):
         if blk is None:
             out_dims[:, :, d] = np.nan
@@ -160,7 +162,10 @@ def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
         w = np.ascontiguousarray(w_in[:, idx], dtype=np.float32)          # (B, k_d)
         s = w @ Zd                                                         # (B, n)
         tot = w.sum(axis=1)[:, None]
-        s = np.divide(s, tot, out=np.full_like(s, np.nan), where=tot > 0)
+        if (tot > 0).all():
+            s /= tot
+        else:
+            s = np.divide(s, tot, out=np.full_like(s, np.nan), where=tot > 0)
         if okd is not None:                 # re-weight only the towns with a gap here
             rows, okm = okd
             den = w @ okm
@@ -174,13 +179,19 @@ def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
                 hi = np.nanmax(s, axis=1, keepdims=True)
             s = 100.0 * (s - lo) / np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
         out_dims[:, :, d] = s
-        ok = ~np.isnan(s)
-        t = np.where(ok, s, np.float32(0))
+        nan = np.isnan(s)
+        if nan.any():
+            s[nan] = 0
+            den_c += ~nan * vv[:, d]
+        else:
+            den_c += vv[:, d]
         if geometric:
-            t = np.log1p(np.maximum(t, 0, out=t), out=t)
-        num_c += t * vv[:, d]
-        den_c += ok * vv[:, d]
-    c = np.divide(num_c, den_c, out=np.full_like(num_c, np.nan), where=den_c > 0)
+            np.log1p(np.maximum(s, 0, out=s), out=s)
+        num_c += np.multiply(s, vv[:, d], out=s)
+    if (den_c > 0).all():
+        c = np.divide(num_c, den_c, out=num_c)
+    else:
+        c = np.divide(num_c, den_c, out=np.full_like(num_c, np.nan), where=den_c > 0)
     if geometric:
         np.expm1(c, out=c)
     out_comp[:] = c
@@ -207,12 +218,28 @@ def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if tied.any():
         new = np.ones(comp.shape, dtype=bool)
         new[:, 1:] = ~tied
-        pos = np.maximum.accumulate(np.where(new, pos, 0), axis=1)    # rank of the tie's first
+        pos = _tie_heads(new, pos.copy())                               # rank of the tie's first
     r = np.empty(comp.shape, dtype=np.float32)
     np.put_along_axis(r, order, pos, axis=1)
     if nan.any():
         r[nan] = np.nan
     return r, order
+
+
+def _tie_heads(new: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``pos`` (C-contiguous, written in place) with every cell where ``new`` is False
+    given the value of the cell that opened its run (the last True before it in the row;
+    each row starts with True): ``np.maximum.accumulate(np.where(new, pos, 0), axis=1)``
+    for increasing ``pos``, but touching only the tied cells, which are few (the
+    accumulate is a slow strided pass over every cell)."""
+    tied = np.flatnonzero(~new)
+    if tied.size:
+        opens = np.ones(tied.size, dtype=bool)       # a tied cell right after its head
+        opens[1:] = np.diff(tied) != 1
+        runs = np.diff(np.append(np.flatnonzero(opens), tied.size))
+        flat = pos.reshape(-1)
+        flat[tied] = flat[np.repeat(tied[opens] - 1, runs)]
+    return pos
 
 
 def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
@@ -243,13 +270,12 @@ def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
     towns = np.take_along_axis(order, o2, axis=1)                   # by county, best first
     counts = np.bincount(cidx, minlength=ncounty)
     start = np.repeat(np.cumsum(counts) - counts, counts)           # group start per slot
-    slot = np.arange(n)
     rr = np.take_along_axis(ranks, towns, axis=1)
     new = np.ones(rr.shape, dtype=bool)
     new[:, 1:] = (rr[:, 1:] != rr[:, :-1]) | (start[1:] != start[:-1])
-    first = np.maximum.accumulate(np.where(new, slot, 0), axis=1)   # ties share the best
+    pos = np.tile((np.arange(n) - start + 1).astype(np.float32), (ranks.shape[0], 1))
     out = np.empty(ranks.shape, dtype=np.float32)
-    np.put_along_axis(out, towns, (first - start + 1).astype(np.float32), axis=1)
+    np.put_along_axis(out, towns, _tie_heads(new, pos), axis=1)     # ties share the best
     out[np.isnan(ranks)] = np.nan
     return out
 
@@ -263,7 +289,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                 county: pd.Series | None = None, base: ScoreResult | None = None,
                 county_ranks: bool = False, chunk_bytes: float = 2.0e8,
                 on_chunk: Callable[[slice, np.ndarray, np.ndarray], None] | None = None,
-                keep_dim_scores: bool = True, threads: int | None = None) -> MCResult:
+                keep_dim_scores: bool = True, threads: int | None = None,
+                chunk_ranks: bool = False) -> MCResult:
     """Monte Carlo uncertainty analysis of dimension scores, composite and ranks.
 
     Parameters
@@ -299,11 +326,15 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     on_chunk : callable, optional
         Called as ``on_chunk(draws, dim_scores, composite)`` for each chunk of draws as it
         is made (``draws`` a slice; arrays (B, n, dims) and (B, n)), e.g.
-        :meth:`classify.rules.CategoryDrawer.add`.
+        :meth:`classify.rules.CategoryDrawer.add`.  With ``keep_dim_scores=False`` the
+        dimension scores are valid during the call only (their memory is reused).
     keep_dim_scores : bool, default True
         Keep every draw's dimension scores in ``MCResult.dim_scores``.  With ``False`` it
         is None and only one chunk is held at a time: at 40,000 towns × 1,000 draws × 7
         dimensions the full array is 1.1 GB.
+    chunk_ranks : bool, default False
+        Also pass ``ranks=`` (the chunk's region ranks, (B, n)) to ``on_chunk``, e.g. for
+        :meth:`~classify.rules.CategoryDrawer.add` to reuse for percentiles of the composite.
     threads : int, optional
         Chunks of draws computed at once (default: the usable cores, at most 2).  Results
         do not depend on it; ``on_chunk`` must then accept calls from several threads for
@@ -377,10 +408,20 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             tasks.append((s, min(s + B, idx_c[-1] + 1), blocks, ag == "geometric",
                           not BOUNDED[nm]))
 
+    local = threading.local()
+    widest = max(t[1] - t[0] for t in tasks)
+
     def run(task):
         s, e, blocks, geometric, rescale = task
-        dims_out = (dim_scores[s:e] if keep_dim_scores
-                    else np.empty((e - s, n, D), dtype=np.float32))
+        if keep_dim_scores:
+            dims_out = dim_scores[s:e]
+        else:
+            # one buffer per thread for its chunks (a fresh 100 MB array would cost its
+            # page faults every time); (B, n, D) in dimension-major memory, so each
+            # dimension's (B, n) scores are contiguous for _chunk and ``on_chunk``
+            if getattr(local, "dims", None) is None:
+                local.dims = np.empty((D, widest, n), dtype=np.float32)
+            dims_out = local.dims[:, :e - s].transpose(1, 2, 0)
         _chunk(blocks, w_in[s:e], v[s:e], geometric, rescale, dims_out, composite[s:e])
         # ranks per draw need only that draw: ranked chunk by chunk, the argsort orders
         # (8 bytes per cell) are never held for all draws at once
@@ -390,25 +431,32 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             cranks[s:e, cunknown] = np.nan       # no county: no rank within it
         del order
         if on_chunk is not None:
-            on_chunk(slice(s, e), dims_out, composite[s:e])
+            on_chunk(slice(s, e), dims_out, composite[s:e],
+                     **({"ranks": ranks[s:e]} if chunk_ranks else {}))
 
     # chunks are independent and write disjoint rows; numpy releases the GIL in the
     # sorts, products and ufuncs, so threads share the work across cores
     _map_threads(run, tasks, nthreads)
-    parts = [(ranks, composite)] + ([(cranks, None)] if want_county else [])
-    out: dict = {}
-    _map_threads(lambda j: out.__setitem__(j, _summary(*parts[j], indicators.index)),
-                 list(range(len(parts))), nthreads)
-    summary = out[0]
-    if want_county:
-        csum = out[1]
-        for q in ("median", "p05", "p95"):
-            summary[f"rank_county_{q}"] = csum[f"rank_{q}"]
-        del cranks
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
+    # the summaries are independent: on the threads too, the longest first
+    jobs = {"composite": lambda: _quantiles(composite, [5, 95], "linear"),
+            "rank": lambda: _quantiles(ranks, [5, 50, 95], "inverted_cdf")}
+    if want_county:
+        jobs["county"] = lambda: _quantiles(cranks, [5, 50, 95], "inverted_cdf")
+    jobs["sensitivity"] = lambda: _sensitivity(ranks, info)
+    out: dict = {}
+    _map_threads(lambda job: out.__setitem__(job, jobs[job]()), list(jobs), nthreads)
+    cols = {"rank_median": out["rank"][1], "rank_p05": out["rank"][0],
+            "rank_p95": out["rank"][2], "composite_p05": out["composite"][0],
+            "composite_p95": out["composite"][1]}
+    if want_county:
+        cols.update({"rank_county_median": out["county"][1],
+                     "rank_county_p05": out["county"][0], "rank_county_p95": out["county"][2]})
+        del cranks
+    summary = pd.DataFrame(cols, index=indicators.index)
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
-                    list(mod.indicators), base, _sensitivity(ranks, info))
+                    list(mod.indicators), base, out["sensitivity"])
 
 
 def _threads(threads: int | None) -> int:
@@ -455,26 +503,28 @@ def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _summary(ranks, composite, index) -> pd.DataFrame:
-    """Rank percentiles (observed ranks: ``inverted_cdf``) and composite percentiles."""
+def _quantiles(a: np.ndarray, q: list, method: str) -> np.ndarray:
+    """Percentiles ``q`` of each town's draws (len(q), n), NaN draws left out; NaN for a
+    town with no value in any draw.
 
-    out = pd.DataFrame(index=index)
-    # towns with no rank in any draw (no composite; no county) are left out of the
-    # percentiles (numpy would warn from a worker thread, where no filter holds)
-    some = ~np.isnan(ranks).all(axis=0)
+    Ranks take ``inverted_cdf`` (ranks that occurred), composites numpy's default
+    ``linear``."""
+    out = np.full((len(q), a.shape[1]), np.nan)
+    # towns with no value in any draw (no composite; no county) are left out (numpy
+    # would warn about an all-NaN slice)
+    some = ~np.isnan(a).all(axis=0)
     if not some.all():
-        ranks = ranks[:, some]
-        composite = composite[:, some] if composite is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # towns with no composite at all
-        pct = np.nanpercentile if np.isnan(ranks).any() else np.percentile
-        # towns as rows: the partition then runs over contiguous memory
-        q = np.full((3, len(some)), np.nan)
-        q[:, some] = pct(np.ascontiguousarray(ranks.T), [5, 50, 95], axis=1,
-                         method="inverted_cdf")
-        out["rank_median"], out["rank_p05"], out["rank_p95"] = q[1], q[0], q[2]
-        if composite is not None:
-            cq = np.full((2, len(some)), np.nan)
-            cq[:, some] = pct(np.ascontiguousarray(composite.T), [5, 95], axis=1)
-            out["composite_p05"], out["composite_p95"] = cq[0], cq[1]
+        a = a[:, some]
+    aT = np.ascontiguousarray(a.T)        # towns as rows: contiguous for the sort
+    if np.isnan(aT).any():                # a town without a value in some draws only
+        out[:, some] = np.nanpercentile(aT, q, axis=1, method=method)
+        return out
+    aT.sort(axis=1)       # one vectorised sort per town: faster than numpy's partitions
+    if method == "inverted_cdf":
+        # an observed value at a fixed position of the sorted draws: the positions numpy
+        # uses (the same percentiles of 0 … draws − 1)
+        at = np.percentile(np.arange(aT.shape[1]), q, method=method).astype(np.intp)
+        out[:, some] = aT[:, at].T
+    else:                 # interpolated by numpy, whose partition is quick on sorted rows
+        out[:, some] = np.percentile(aT, q, axis=1, method=method)
     return out

@@ -367,9 +367,12 @@ def _random_towns(rng, n, counties=7):
 
 @pytest.mark.parametrize("preset", ["guangdong", "county"])
 @pytest.mark.parametrize("varying_gaps", [False, True])
-def test_draw_fast_path_equals_full_evaluation(preset, varying_gaps):
-    """The draw-only path (partition + candidate ranks) gives evaluate()'s codes exactly."""
+@pytest.mark.parametrize("with_ranks", [False, True])
+def test_draw_fast_path_equals_full_evaluation(preset, varying_gaps, with_ranks):
+    """The draw-only path (partition + candidate ranks, or the composite's Monte Carlo
+    region ranks) gives evaluate()'s codes exactly."""
     from classify.rules import CategoryDrawer, evaluate
+    from classify.uncertainty import _ranks
 
     rng = np.random.default_rng(11)
     tax = load_taxonomy(preset)
@@ -387,7 +390,7 @@ def test_draw_fast_path_equals_full_evaluation(preset, varying_gaps):
     frame = frame.assign(composite=comp[0], **{f"score_{d}": scores[0, :, j]
                                                for j, d in enumerate(dims)})
     drawer = CategoryDrawer(frame, tax, dims, draws=B, chunk_cells=5 * n)  # chunks of 5 draws
-    drawer.add(slice(0, B), scores, comp)
+    drawer.add(slice(0, B), scores, comp, ranks=_ranks(comp)[0] if with_ranks else None)
     over = {f"score_{d}": scores[:, :, j].astype(float) for j, d in enumerate(dims)}
     over["composite"] = comp.astype(float)
     with warnings.catch_warnings():
@@ -415,6 +418,27 @@ def test_percentile_candidates_match_full_ranks(values, threshold, op):
     # every town that can pass keeps its exact percentile; the others are left out
     assert_array_equal(part[passes], full[passes])
     assert not np.any(np.isfinite(part) & ~np.isfinite(full))
+
+
+@given(st.lists(st.one_of(st.sampled_from([0.0, 5.0, 100.0]), st.floats(0, 100, width=32),
+                          st.just(float("nan"))), min_size=1, max_size=40),
+       st.sampled_from([0.0, 1.0, 33.0, 50.0, 60.0, 99.5, 100.0]),
+       st.sampled_from([">=", ">", "<=", "<"]))
+@settings(max_examples=200, deadline=None)
+def test_percentile_from_region_ranks_matches_full_ranks(values, threshold, op):
+    from classify.rules import _percentile, _percentile_from_ranks
+    from classify.uncertainty import _ranks
+
+    x = np.array([values, values[::-1]], dtype=np.float32)
+    full = _percentile(x.astype(float))
+    part = np.full(x.size, np.nan)
+    flat, pct = _percentile_from_ranks(_ranks(x)[0], threshold, op)
+    part[flat] = pct
+    part = part.reshape(x.shape)
+    passes = (full >= threshold) if op.startswith(">") else (full <= threshold)
+    # every town that passes is there with its exact percentile, and no other
+    assert_array_equal(part[passes], full[passes])
+    assert not np.any(np.isfinite(part) & ~passes)
 
 
 def test_towns_of_unknown_county_are_in_no_county_group():
@@ -458,3 +482,38 @@ def test_not_assessable_names_the_missing_indicator_and_its_categories():
     assert set(table["source"]) == {"industrial_output"}
     assert msgs[0][0] == "无 规上工业总产值（industrial_output）：专业镇·工业 无法评估（cannot be assessed）"
     assert "cannot be assessed" in msgs[0][1]
+
+
+@given(st.lists(st.lists(st.one_of(st.sampled_from([0.0, 1.0, 50.0]),
+                                   st.floats(0, 100, width=32), st.just(float("nan"))),
+                         min_size=12, max_size=12), min_size=1, max_size=4))
+@settings(max_examples=150, deadline=None)
+def test_percentile_is_pandas_rank_pct(rows):
+    """Percentiles per draw as pandas ranks them (ties averaged, NaN left out)."""
+    from classify.rules import _percentile
+
+    x = np.array(rows, dtype=float)
+    want = pd.DataFrame(x).rank(axis=1, pct=True).to_numpy() * 100
+    np.testing.assert_allclose(_percentile(x), want, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("op", [">=", "<"])
+@pytest.mark.parametrize("threshold", [0.0, 5.0, 70.0, 99.9])
+def test_percentile_candidates_of_long_rows(op, threshold):
+    """Long rows take their bound from every 8th value first; rows where that sample
+    misleads (here: every 8th value an outlier) fall back to the exact partition."""
+    from classify.rules import _percentile, _percentile_candidates
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.uniform(0, 100, (4, 6000)), 1).astype(np.float32)   # many ties
+    x[1, rng.choice(6000, 700, replace=False)] = np.nan                   # gaps
+    x[2, ::8] = 1000.0 if op == ">=" else -1000.0                         # a biased sample
+    x[3, :2000], x[3, 2000:3000] = np.nan, np.inf     # a short row (padded) with +inf in it
+    full = _percentile(x.astype(float))
+    part = np.full(x.size, np.nan)
+    flat, pct = _percentile_candidates(x, threshold, op)
+    part[flat] = pct
+    part = part.reshape(x.shape)
+    passes = (full >= threshold) if op == ">=" else (full < threshold)
+    assert_array_equal(part[passes], full[passes])
+    assert not np.any(np.isfinite(part) & ~np.isfinite(full))

@@ -247,3 +247,36 @@ def test_threads_do_not_change_results():
     np.testing.assert_array_equal(one.dim_scores, two.dim_scores)
     np.testing.assert_array_equal(one.ranks, two.ranks)
     pd.testing.assert_frame_equal(one.rank_summary, two.rank_summary)
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 30)),
+              elements=st.one_of(st.sampled_from([0.0, 1.0, 2.5, 100.0]),
+                                 st.floats(0, 100, width=32), st.just(np.nan))))
+@settings(max_examples=150, deadline=None)
+def test_ranks_equal_a_pandas_min_rank_per_draw(comp):
+    """Region ranks per draw: 1 = highest, ties share the best rank, NaN stays NaN."""
+    from classify.uncertainty import _ranks
+    got, _ = _ranks(comp)
+    want = pd.DataFrame(comp).rank(axis=1, ascending=False, method="min")
+    np.testing.assert_array_equal(got, want.to_numpy(dtype=np.float32))
+
+
+@pytest.mark.parametrize("draws", [1, 7, 37, 200])
+def test_rank_summary_is_numpys_inverted_cdf(draws):
+    """The rank percentiles are the observed ranks numpy's inverted_cdf picks, also for a
+    town without a rank in some draws, and nothing for a town with none."""
+    from classify.uncertainty import _quantiles
+    rng = np.random.default_rng(draws)
+    ranks = rng.integers(1, 50, (draws, 6)).astype(np.float32)
+    want = np.percentile(ranks, [5, 50, 95], axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(_quantiles(ranks, [5, 50, 95], "inverted_cdf"), want)
+    comp = rng.random((draws, 6)).astype(np.float32) * 100
+    np.testing.assert_array_equal(_quantiles(comp, [5, 95], "linear"),
+                                  np.percentile(comp, [5, 95], axis=0))
+    ranks[:, 4] = np.nan
+    if draws > 1:
+        ranks[0, 1] = np.nan
+    got = _quantiles(ranks, [5, 50, 95], "inverted_cdf")
+    assert np.isnan(got[:, 4]).all()
+    some = np.nanpercentile(ranks[:, 1], [5, 50, 95], method="inverted_cdf")
+    np.testing.assert_array_equal(got[:, 1], some)
