@@ -43,26 +43,30 @@ from classify.suggest.record import (  # noqa: F401 - the package's names
     Benchmark,
     DERIVED_NUMERATOR,
     FOCUS_DIMENSION,
+    GAP_COLUMNS,
     IndicatorInfo,
-    Rows,
+    Part,
+    Stack,
     Suggestion,
     _KEYS,
     _dimension_labels,
     category_labels,
-    gap_columns,
     indicator_table,
+    parts,
     records,
+    stacked,
     suggestions_table,
     table_records,
-    table_size,
 )
 from classify.suggest.peers import (  # noqa: F401 - the package's names
     _Cols,
     _Peers,
     _Positions,
     _benchmarks,
-    _dimension_table,
+    _choose,
+    _dimension_stack,
     _focus_column,
+    _make,
     _pick_ahead,
     _profile_matrix,
     _screen_ahead,
@@ -72,11 +76,13 @@ from classify.suggest.peers import (  # noqa: F401 - the package's names
 from classify.suggest.gaps import (  # noqa: F401 - the package's names
     _Ask,
     _Trace,
-    _declared_failing,
+    _declared_stack,
     _declared_status,
     _gap_plan,
     _gap_rows,
+    _gap_stack,
     _jumps,
+    _missing_stack,
     _missing_table,
     _relations,
     _resolve_declared,
@@ -94,14 +100,15 @@ __all__ = [
     "suggestions_table",
     "records",
     "table_records",
-    "table_size",
-    "gap_columns",
-    "Rows",
+    "stacked",
+    "Stack",
+    "Part",
     "indicator_table",
     "category_labels",
     "peer_positions",
     "FOCUS_DIMENSION",
     "DERIVED_NUMERATOR",
+    "GAP_COLUMNS",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -235,17 +242,34 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                                     county_weight=county_weight, city_weight=city_weight)
     ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
                                    city_weight=city_weight)
+    # the tables of all towns at once (stacks of their columns), then each town's rest
+    focus_of = {t: _focus_column(t, frame, ctx.focus) for t in dict.fromkeys(nc.targets)}
+    fcols = [focus_of[t] for t in nc.targets]
+    chosen = [_choose(nc, ctx.peers, i, t, f, n=n_benchmarks, county_weight=county_weight,
+                      city_weight=city_weight) for i, (t, f) in enumerate(zip(nc.targets, fcols))]
+    made = _make(nc, ctx.peers, range(nc.n), [(js, d) for js, d, _ in chosen], nc.targets,
+                 fcols, n_gap_rows)
+    bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
+    tables = {"strengths": ctx.positions.stack("best", n_list),
+              "weaknesses": ctx.positions.stack("worst", n_list),
+              "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, ctx.dim_labels)}
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
-    done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
-    ctx.peers.order_gaps()  # the benchmark gap tables of all towns at once
+    done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
+            for i, row in enumerate(rows)]
     if model is not None:  # the model searches of all towns at once
-        _solve_asks(model, nc, [a for _, plan in done for _, a in plan
+        _solve_asks(model, nc, [a for *_, plan in done for _, a in plan
                                 if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
                     ctx.numer)
-    _jumps(nc, [a for _, plan in done for _, a in plan if isinstance(a, _Ask)], info)
-    for s, plan in done:
-        s.category_gaps = _gap_rows(nc, plan, info, n_levers)
-    return [s for s, _ in done]
+    _jumps(nc, [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)], info)
+    tables.update(
+        category_gaps=_gap_stack([_gap_rows(nc, plan, info, n_levers) for *_, plan in done]),
+        declared_failing=_declared_stack(ctx.trace, [fail for _, fail, _, _ in done]),
+        missing=_missing_stack([miss for _, _, miss, _ in done]))
+    out = [s for s, *_ in done]
+    for name, stack in tables.items():
+        for s, part in zip(out, parts(stack)):
+            setattr(s, name, part)
+    return out
 
 
 def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
@@ -337,18 +361,13 @@ _ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "seco
              "designations", "designations_en")
 
 
-def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
-    """The evidence of town ``i``; its category gaps are finished after the model
-    searches of all towns (returned as a plan)."""
+def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: bool
+              ) -> tuple[Suggestion, list[int], list[tuple], list]:
+    """The evidence of town ``i`` (its tables are set for all towns at once), the trace
+    rows of its declared category's failing rules, its missing-data rows, and its
+    category gaps' plan (finished after the model searches of all towns)."""
     p, nc, code = ctx.params, ctx.nc, row["town_code"]
     target = nc.targets[i]
-    fcol = _focus_column(target, nc.frame, ctx.focus)
-    strengths, weaknesses = ctx.positions.strengths(i, p["n_list"])
-    bench, chall, leader = _benchmarks(
-        nc, ctx.peers, i, target, fcol, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
-        county_weight=p["county_weight"], city_weight=p["city_weight"])
-    first = (bench or chall or [None])[0]
-    bidx = None if first is None else first.index
     ks = ctx.trace.rows(i)
     declared = _str(row, "declared") or None
     declared_target = _str(row, "declared_target") or _resolve_declared(
@@ -366,15 +385,11 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
         secondary=_split(row.get("secondary")), roles=_split(row.get("roles")),
         confidence=_num(row, "stability"), runner_up=_str(row, "runner_up") or None,
         composite=_num(row, "composite"), rank=_num(row, "rank"), n_towns=ctx.n_towns,
-        focus=fcol, is_leader=leader, strengths=strengths, weaknesses=weaknesses,
-        benchmarks=bench, challengers=chall,
-        dimensions=_dimension_table(nc, ctx.peers, i, target, bidx, ctx.dim_labels),
-        category_gaps=None, declared=declared, declared_target=declared_target,
-        declared_status=status,
-        declared_failing=_declared_failing(ctx.trace, ks, declared_target),
-        missing=_missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(i, []), ctx.trace,
-                               ks, _num(row, "n_imputed")),
-        lang=ctx.lang,
+        focus=fcol, is_leader=leader, strengths=None, weaknesses=None,
+        benchmarks=[] if leader else made, challengers=made if leader else [],
+        dimensions=None, category_gaps=None, declared=declared,
+        declared_target=declared_target, declared_status=status, declared_failing=None,
+        missing=None, lang=ctx.lang,
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                "review_reason_en": _str(row, "review_reason_en"),
@@ -389,4 +404,7 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
                                 if math.isnan(nc(f"score_{d}")[i])],
                "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
                "field_labels": ctx.field_labels})
-    return s, plan
+    fail = ctx.trace.failing(ks, declared_target or "\0")
+    missing = _missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(i, []), ctx.trace, ks,
+                             _num(row, "n_imputed"))
+    return s, fail, missing, plan

@@ -15,8 +15,9 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Rows, _get)
-from classify.suggest.peers import (_Cols, _Peers, _add_meta)
+from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack, _get,
+                                    _objects)
+from classify.suggest.peers import _Cols, _Peers
 
 
 # ---------------------------------------------------------------------------------------
@@ -422,8 +423,8 @@ def _to_float(v) -> float:
         return math.nan
 
 
-def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> Rows:
-    """The category-gap table of one town from its answered plan."""
+def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
+    """The category-gap records of one town from its answered plan."""
     out = []
     for base, levers in plan:
         if isinstance(levers, _Ask):
@@ -444,15 +445,13 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> Rows:
         rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
                    unit=m.unit if m else "", dimension=m.dimension if m else "")
         recs.append(rec)
-    return Rows(recs, lambda: _gaps_frame(out, info))
+    return recs
 
 
-def _gaps_frame(out: list[dict], info) -> pd.DataFrame:
-    t = pd.DataFrame(out, columns=_GAP_COLS)
-    for c in _GAP_NUM:
-        t[c] = pd.to_numeric(t[c], errors="coerce").astype(float)
-    _add_meta(t, info)
-    return t
+def _gap_stack(tables: list[list[dict]]) -> Stack:
+    """The category-gap tables of all towns (numbers as floats even when empty)."""
+    return Stack.of_records(tables, _GAP_COLS + ["label_zh", "label_en", "unit", "dimension"],
+                            dtypes={c: float for c in _GAP_NUM})
 
 
 # ---------------------------------------------------------------------------------------
@@ -584,11 +583,15 @@ def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
     return "not supported"
 
 
-def _declared_failing(tr: _Trace, ks, declared_target) -> Rows:
-    fail = tr.failing(ks, declared_target or "\0")
+def _declared_stack(tr: _Trace, fails: list[list[int]]) -> Stack:
+    """The failing rules of the declared category of every town (``fails``: their trace
+    rows): the trace's rows (a DataFrame: with its columns' types)."""
+    rows = [k for f in fails for k in f]
     frame = tr.frame            # not tr: the suggestions outlive the trace's columns
-    return Rows([tr.record(k) for k in fail],
-                lambda: frame.iloc[fail].reset_index(drop=True))
+    return Stack({c: _objects([tr.cols[c][k] for k in rows]) for c in tr.columns},
+                 np.concatenate([[0], np.cumsum([len(f) for f in fails])]),
+                 frame=lambda part: frame.iloc[part].reset_index(drop=True),
+                 source=np.array(rows, dtype=np.int64))
 
 
 _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
@@ -596,7 +599,7 @@ _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label
 
 
 def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
-                   n_imputed: float) -> Rows:
+                   n_imputed: float) -> list[tuple]:
     """Indicators this town lacks: ``missing`` (left out of its scores) or ``imputed``
     (filled by the scoring step — when it imputed as many values as the town lacks),
     with the targets whose rules read a field they feed."""
@@ -624,5 +627,11 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
             used.get("composite", set()) if m.dimension else set())
         recs.append((ind, status, detail, m.dimension, ";".join(sorted(aff)), m.label_zh,
                      m.label_en, m.unit))
-    return Rows([dict(zip(_MISSING_COLS, r)) for r in recs],
-                lambda: pd.DataFrame(recs, columns=_MISSING_COLS))
+    return recs
+
+
+def _missing_stack(tables: list[list[tuple]]) -> Stack:
+    """The missing-data tables of all towns."""
+    rows = [r for t in tables for r in t]
+    return Stack({c: _objects([r[k] for r in rows]) for k, c in enumerate(_MISSING_COLS)},
+                 np.concatenate([[0], np.cumsum([len(t) for t in tables])]))

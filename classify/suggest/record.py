@@ -5,7 +5,7 @@ category metadata (labels, units, directions) from the indicator system and taxo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,46 +46,76 @@ def records(df: pd.DataFrame) -> list[dict]:
     return [dict(zip(cols, row)) for row in zip(*data)]
 
 
-class Rows:
-    """A small table kept as records until someone asks for its DataFrame.
+class Stack:
+    """The tables of many owners (towns, or benchmarks) stacked as columns: owner ``k``'s
+    rows are rows ``offsets[k]:offsets[k + 1]`` of every column.
 
-    :func:`suggest` makes several tables per town; building them all as DataFrames is
-    most of the time of a large run, and the sheets only read them row by row.  ``build``
-    makes the DataFrame (exactly as an eager implementation would) on first access;
-    ``recs`` may be a function that makes the records on first access (so that the
-    processes writing the sheets make them, not :func:`suggest`).
+    :func:`suggest` makes each kind of table for all towns at once, from the matrices it
+    holds; the evidence is written from these columns, the sheets read an owner's rows
+    as records, and a notebook gets an owner's DataFrame (made on first access, see
+    :class:`Part`).  ``frame(rows)``, when given, makes the DataFrame of source rows
+    ``rows`` (a slice of ``source``), else it is the records under ``columns``; ``dtypes``
+    are set on it (so that an empty table keeps its number columns).
     """
 
-    __slots__ = ("_recs", "_build", "columns", "_size", "source")
+    __slots__ = ("cols", "offsets", "frame", "source", "dtypes")
 
-    def __init__(self, recs: list[dict] | Callable[[], list[dict]],
-                 build: Callable[[], pd.DataFrame] | None = None, *,
-                 columns: list[str] | None = None, size: Callable[[], int] | None = None,
-                 source: Any = None):
-        self._recs, self._build, self.columns, self._size = recs, build, columns, size
-        self.source = source  # what the records are made of (see gap_columns)
+    def __init__(self, cols: dict[str, Any], offsets: np.ndarray, *,
+                 frame: Callable[[Any], pd.DataFrame] | None = None, source: Any = None,
+                 dtypes: dict | None = None):
+        self.cols, self.offsets = cols, np.asarray(offsets, dtype=np.int64)
+        self.frame, self.source, self.dtypes = frame, source, dtypes
+
+    @classmethod
+    def of_records(cls, tables: list[list[dict]], columns: list[str], **kw) -> "Stack":
+        """The stack of per-owner records whose keys are ``columns``."""
+        flat = [r for t in tables for r in t]
+        cols = {c: _objects([r.get(c) for r in flat]) for c in columns}
+        return cls(cols, np.concatenate([[0], np.cumsum([len(t) for t in tables])]), **kw)
 
     def __len__(self) -> int:
-        """The number of rows (without making the records when ``size`` can tell)."""
-        if callable(self._recs) and self._size is not None:
-            return self._size()
-        return len(self.recs)
+        return len(self.offsets) - 1
 
-    @property
-    def recs(self) -> list[dict]:
-        if callable(self._recs):
-            self._recs = self._recs()
-        return self._recs
+    def size(self, k: int) -> int:
+        return int(self.offsets[k + 1] - self.offsets[k])
 
-    def build(self) -> pd.DataFrame:
-        """The DataFrame: ``build()`` when given, else the records under ``columns``."""
-        if self._build is not None:
-            return self._build()
-        return pd.DataFrame(self.recs, columns=self.columns)
+    def records(self, k: int) -> list[dict]:
+        a, b = self.offsets[k], self.offsets[k + 1]
+        names = list(self.cols)
+        return [dict(zip(names, row)) for row in
+                zip(*(self.cols[c][a:b].tolist() for c in names))]
+
+    def table(self, k: int) -> pd.DataFrame:
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        t = self.frame(self.source[a:b]) if self.frame is not None else \
+            pd.DataFrame(self.records(k), columns=list(self.cols))
+        return t.astype(self.dtypes) if self.dtypes else t
+
+    def rows(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of owners ``ks`` (in that order) and the number of each."""
+        ks = np.asarray(ks, dtype=np.int64)
+        start, n = self.offsets[ks], self.offsets[ks + 1] - self.offsets[ks]
+        at = np.cumsum(n) - n
+        return np.repeat(start - at, n) + np.arange(int(n.sum())), n
+
+
+class Part:
+    """Owner ``k``'s table in a :class:`Stack` (what a table field holds until someone
+    reads it as a DataFrame)."""
+
+    __slots__ = ("stack", "k")
+
+    def __init__(self, stack: Stack, k: int):
+        self.stack, self.k = stack, k
+
+
+def parts(stack: Stack) -> list[Part]:
+    """A :class:`Part` for every owner of ``stack``."""
+    return [Part(stack, k) for k in range(len(stack))]
 
 
 class _Table:
-    """Data descriptor of a table field: stores a DataFrame or :class:`Rows`, returns a
+    """Data descriptor of a table field: stores a DataFrame or :class:`Part`, returns a
     DataFrame (built once, then kept)."""
 
     def __set_name__(self, owner, name):
@@ -95,8 +125,8 @@ class _Table:
         if obj is None:
             return self
         value = obj.__dict__[self.slot]
-        if isinstance(value, Rows):
-            value = obj.__dict__[self.slot] = value.build()
+        if isinstance(value, Part):
+            value = obj.__dict__[self.slot] = value.stack.table(value.k)
         return value
 
     def __set__(self, obj, value):
@@ -107,46 +137,60 @@ def table_records(obj, name: str) -> list[dict]:
     """The rows of table field ``name`` of ``obj`` (a Suggestion or Benchmark) as dicts,
     without building its DataFrame when it was not built yet."""
     value = obj.__dict__.get(f"_{name}")
-    if isinstance(value, Rows):
-        return value.recs
+    if isinstance(value, Part):
+        return value.stack.records(value.k)
     return records(getattr(obj, name))
 
 
-def gap_columns(benchmarks: list["Benchmark"]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The gap tables of ``benchmarks`` stacked, as columns: row offsets (one more than
-    benchmarks) and ``indicator, this, other, diff, diff_pct, in_focus, label_zh,
-    label_en, unit, dimension`` (numbers as float arrays, the rest object arrays) — the
-    values of their records, taken from the arrays the records are made of when they can
-    be (without making them)."""
-    n = np.array([table_size(b, "gaps") for b in benchmarks], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(n)])
-    cols = {c: np.empty(offsets[-1], dtype=float if c in ("this", "other", "diff", "diff_pct")
-                        else object) for c in _GAP_TABLE_COLS}
-    groups: dict[int, tuple[Any, list[int], list[int]]] = {}
-    for pos, b in enumerate(benchmarks):
-        value = b.__dict__.get("_gaps")
-        source = value.source if isinstance(value, Rows) else None
-        if source is not None:
-            peers, k = source
-            groups.setdefault(id(peers), (peers, [], []))[1].append(k)
-            groups[id(peers)][2].append(pos)
+def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Table field ``name`` of ``objs`` (Suggestions or Benchmarks) stacked: row offsets
+    (one more than ``objs``) and the columns as arrays, every column of the tables in
+    order of appearance (None in the rows of a table without it; ``empty``: the columns
+    and their types when there is no table).  Taken from the stacks the tables are parts
+    of, a run of consecutive owners at a time; a table set as a DataFrame adds its
+    records (the columns are then object arrays)."""
+    values = [obj.__dict__.get(f"_{name}") for obj in objs]
+    counts = np.zeros(len(objs), dtype=np.int64)
+    pieces: list[tuple[dict, np.ndarray | None, int]] = []
+    k = 0
+    while k < len(values):
+        v = values[k]
+        if isinstance(v, Part):
+            end = k + 1
+            while end < len(values) and isinstance(values[end], Part) and \
+                    values[end].stack is v.stack:
+                end += 1
+            rows, counts[k:end] = v.stack.rows([p.k for p in values[k:end]])
+            pieces.append((v.stack.cols, rows, len(rows)))
+            k = end
             continue
-        rows = table_records(b, "gaps")
-        for c in _GAP_TABLE_COLS:
-            cols[c][offsets[pos]:offsets[pos + 1]] = [r.get(c) for r in rows]
-    for peers, ks, where in groups.values():
-        got = peers.gap_arrays(ks)
-        rows = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in where])
-        for c in _GAP_TABLE_COLS:
-            cols[c][rows] = got[c]
-    return offsets, cols
+        table = getattr(objs[k], name)
+        recs = records(table)
+        counts[k] = len(recs)
+        pieces.append(({c: _objects([r.get(c) for r in recs]) for c in table.columns},
+                       None, len(recs)))
+        k += 1
+    names = list(dict.fromkeys(c for cols, _, _ in pieces for c in cols))
+
+    def take(cols, rows, n, c):
+        col = cols.get(c)
+        if col is None:
+            return np.full(n, None, dtype=object)
+        return col if rows is None else col[rows]
+
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    if not pieces:
+        return offsets, {c: np.zeros(0, dtype=t) for c, t in (empty or {}).items()}
+    if len(pieces) == 1:
+        return offsets, {c: take(*pieces[0], c) for c in names}
+    return offsets, {c: np.concatenate([take(*p, c).astype(object) for p in pieces])
+                     for c in names}
 
 
-def table_size(obj, name: str) -> int:
-    """The number of rows of table field ``name`` of ``obj``, without making them when
-    they are not made yet."""
-    value = obj.__dict__.get(f"_{name}")
-    return len(value) if isinstance(value, Rows) else len(getattr(obj, name))
+def _objects(values: list) -> np.ndarray:
+    """``values`` as a 1-d object array (lists in it stay elements)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _lazy_tables(cls, names):
@@ -331,8 +375,10 @@ _lazy_tables(Suggestion, ("strengths", "weaknesses", "dimensions", "category_gap
                           "declared_failing", "missing"))
 
 
-_GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus", "label_zh",
-                   "label_en", "unit", "dimension"]
+#: The columns of a benchmark's gap table (see :class:`Benchmark`) and their types.
+GAP_COLUMNS = {"indicator": object, "this": float, "other": float, "diff": float,
+               "diff_pct": float, "in_focus": object, "label_zh": object, "label_en": object,
+               "unit": object, "dimension": object}
 
 
 def suggestions_table(suggestions: list[Suggestion]) -> pd.DataFrame:
