@@ -17,6 +17,7 @@ from pandas.api import types as ptypes
 
 from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack, _get,
                                     _objects)
+from classify.scoring import aggregate
 from classify.suggest.peers import _Cols, _Peers
 
 
@@ -301,13 +302,22 @@ class _Grid:
         # missing values from the rows it is given
         self.per_town = getattr(model, "missing", None) == "impute_county_median"
         # a ScoreModel that leaves missing values out scores the bare matrix (its
-        # score_array: no table, ranks or counts made for each block of grid rows)
+        # score_array: no table, ranks or counts made for each block of grid rows) ...
         self.direct = None
         if hasattr(model, "score_array") and not self.per_town and \
                 all(c in where for c in model.indicators):
             names = list(model.get_feature_names_out())
             self.direct = ([where[c] for c in model.indicators],
                            [names.index(f) for f in fields])
+        # ... and when its transforms work column by column, only the changed columns
+        # are transformed again: the towns' rows are transformed once
+        self.base = None
+        if self.direct is not None and all(hasattr(getattr(model, a, None), "transform_columns")
+                                           for a in ("treatment", "normaliser")):
+            cols = self.direct[0]
+            self.model_col = np.full(values.shape[1], -1, dtype=np.int64)
+            self.model_col[cols] = np.arange(len(cols))
+            self.base = self._transformed(values[:, cols], np.arange(len(cols)))
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
         """Index of the first grid point of each pair ``act`` whose score exceeds its
@@ -340,31 +350,73 @@ class _Grid:
                 out[part] = self._block(act[part], xs[part])
         return out
 
-    def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def _transformed(self, X: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The model's treatment and normalisation of ``X`` (its columns: the model's
+        columns ``cols``).  A search point beyond float range (10x a 1e300 cell, a
+        derived share of it) is the largest float: the model's outlier caps treat it as
+        the cap, as any huge value."""
+        big = np.finfo(float).max
+        X = np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+        with np.errstate(all="ignore"):
+            return self.model.normaliser.transform_columns(
+                self.model.treatment.transform_columns(X, cols), cols)
+
+    def _changed(self, act: np.ndarray, x: np.ndarray):
+        """The cells that differ from the towns' rows at grid values ``x`` of pairs
+        ``act`` (rows pair-major): row, column and value of each — the indicator's own,
+        then those of the derived indicators that move with it."""
         n_grid = x.shape[1]
         t, c = self.town[act], self.col[act]
-        mat = np.repeat(self.values[t], n_grid, axis=0)
-        mat[np.arange(len(mat)), np.repeat(c, n_grid)] = x.ravel()
         base = self.values[t, c]
-        block = mat.reshape(len(act), n_grid, -1)
+        rows = np.arange(len(act) * n_grid).reshape(len(act), n_grid)
+        out = [(rows.ravel(), np.repeat(c, n_grid), x.ravel())]
         for d, num in self.numer:  # derived indicators move with their numerator
             hit = np.flatnonzero((c == num) & (base != 0))
             if len(hit):
-                block[hit, :, d] = self.values[t[hit], d][:, None] * x[hit] / \
-                    base[hit][:, None]
-        # a search point beyond float range (10x a 1e300 cell, a derived share of it) is
-        # the largest float: the model's outlier caps treat it as the cap, as any huge value
-        big = np.finfo(float).max
-        mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-        if self.direct is not None:
-            cols, outs = self.direct
-            with np.errstate(all="ignore"):
-                got = self.model.score_array(mat[:, cols])[:, outs]
+                out.append((rows[hit].ravel(), np.full(len(hit) * n_grid, d),
+                            (self.values[t[hit], d][:, None] * x[hit] /
+                             base[hit][:, None]).ravel()))
+        return out
+
+    def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
+        n_grid = x.shape[1]
+        t = self.town[act]
+        if self.base is not None:
+            got = self._rescored(t, n_grid, self._changed(act, x))
         else:
-            got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
-                                self.fields)
-        return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
+            mat = np.repeat(self.values[t], n_grid, axis=0)
+            for r, c, v in self._changed(act, x):
+                mat[r, c] = v
+            big = np.finfo(float).max     # see _transformed
+            mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
+            if self.direct is not None:
+                cols, outs = self.direct
+                with np.errstate(all="ignore"):
+                    got = self.model.score_array(mat[:, cols])[:, outs]
+            else:
+                got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+                                    self.fields)
+        return got[np.arange(len(got)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
+
+    def _rescored(self, t: np.ndarray, n_grid: int, changed) -> np.ndarray:
+        """:meth:`ScoreModel.score_array` of the towns' rows ``t`` (each ``n_grid``
+        times) with the ``changed`` cells, from their transformed rows: only the changed
+        cells are transformed (the same numbers), then the scores are aggregated."""
+        Z = np.repeat(self.base[t], n_grid, axis=0)
+        rows = np.concatenate([r for r, _, _ in changed])
+        cols = self.model_col[np.concatenate([c for _, c, _ in changed])]
+        vals = np.concatenate([v for _, _, v in changed])
+        keep = cols >= 0  # a column the model does not score changes no score
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        for j in np.unique(cols).tolist():
+            at = cols == j
+            Z[rows[at], j] = self._transformed(vals[at][:, None], np.array([j]))[:, 0]
+        m = self.model
+        with np.errstate(all="ignore"):
+            S = m.dim_scores(Z)     # ScoreModel.score_array's aggregation
+            return np.column_stack([S, aggregate(S, m.w_dim[:, None], m.aggregation)[:, 0]]
+                                   )[:, self.direct[1]]
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
