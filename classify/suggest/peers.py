@@ -98,40 +98,49 @@ def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
     n_county, pct_county`` (rank 1 = best after the indicator's direction; pct 100 = best).
     Towns with a missing value get no rank and are not counted in ``n``.
     """
-    rows = []
-    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
-        county = "county"  # no codes: county names group the towns as well
-    has_county = county in frame.columns
-    # a town of unknown county is in no county group (no rank within the county)
-    groups = county_key(frame) if has_county else None
-    for iid, info in indicators.items():
-        if iid not in frame.columns:
-            continue
-        v = pd.to_numeric(frame[iid], errors="coerce").astype(float)
-        s = v * info.direction
-        part = pd.DataFrame({"town_code": known(frame["town_code"].to_numpy(object))
-                             .fillna("").to_numpy(object),
-                             "indicator": iid, "value": v.to_numpy()})
-        part["rank"] = s.rank(ascending=False, method="min").to_numpy()
-        part["n"] = int(s.notna().sum())
-        part["pct"] = _percentile(s).to_numpy()
-        if has_county:
-            g = s.groupby(groups.to_numpy(), dropna=True)
-            part["rank_county"] = g.rank(ascending=False, method="min").reindex(
-                s.index).to_numpy()
-            part["n_county"] = g.transform("count").reindex(s.index).fillna(0).to_numpy()
-            part["pct_county"] = g.rank(pct=True, method="average").reindex(
-                s.index).to_numpy() * 100
-        else:
-            part["rank_county"] = np.nan
-            part["n_county"] = 0
-            part["pct_county"] = np.nan
-        part.loc[v.isna().to_numpy(), ["rank", "pct", "rank_county", "pct_county"]] = np.nan
-        rows.append(part)
-    if not rows:
+    ids, mats = _position_matrices(frame, indicators, county=county)
+    if not ids:
         return pd.DataFrame(columns=["town_code", "indicator", "value", "rank", "n", "pct",
                                      "rank_county", "n_county", "pct_county"])
-    return pd.concat(rows, ignore_index=True)
+    codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+    out = pd.DataFrame({"town_code": np.tile(codes, len(ids)),
+                        "indicator": np.repeat(np.array(ids, dtype=object), len(frame))})
+    for c, m in mats.items():  # indicator-major
+        out[c] = m.T.ravel()
+    return out
+
+
+def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo], *,
+                       county: str = "county_code") -> tuple[list[str], dict[str, np.ndarray]]:
+    """:func:`peer_positions` as towns × indicators matrices (pandas ranks of all
+    indicators at once): the indicators and ``value, rank, n, pct, rank_county,
+    n_county, pct_county``."""
+    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
+        county = "county"  # no codes: county names group the towns as well
+    ids, n = [i for i in indicators if i in frame.columns], len(frame)
+    if not ids:
+        return ids, {c: np.zeros((n, 0)) for c in ("value", "rank", "n", "pct",
+                                                  "rank_county", "n_county", "pct_county")}
+    v = pd.DataFrame({i: pd.to_numeric(frame[i], errors="coerce").astype(float) for i in ids},
+                     index=frame.index, columns=ids)
+    s = v * np.array([indicators[i].direction for i in ids])
+    out = {"value": v.to_numpy(), "rank": s.rank(ascending=False, method="min").to_numpy(),
+           "n": np.broadcast_to(s.notna().sum().to_numpy(), (n, len(ids))),
+           "pct": _percentile(s).to_numpy()}
+    if county in frame.columns:
+        # a town of unknown county is in no county group (no rank within the county)
+        g = s.groupby(county_key(frame).to_numpy(), dropna=True)
+        out["rank_county"] = g.rank(ascending=False, method="min").to_numpy()
+        out["n_county"] = g.transform("count").fillna(0).to_numpy()
+        out["pct_county"] = g.rank(pct=True, method="average").to_numpy() * 100
+    else:
+        out["rank_county"] = np.full((n, len(ids)), np.nan)
+        out["n_county"] = np.zeros((n, len(ids)), dtype=np.int64)
+        out["pct_county"] = np.full((n, len(ids)), np.nan)
+    missing = np.isnan(out["value"])
+    for c in ("rank", "pct", "rank_county", "pct_county"):
+        out[c] = np.where(missing, np.nan, out[c])
+    return ids, out
 
 
 _POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county",
@@ -144,12 +153,7 @@ class _Positions:
 
     def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
                  top: float, bottom: float, min_county: int = 3):
-        long = peer_positions(frame, info)
-        self.ids = list(dict.fromkeys(long["indicator"].tolist()))
-        n, m = len(frame), len(self.ids)
-        shape = (m, n)  # the long frame is indicator-major
-        self.mats = {c: long[c].to_numpy().reshape(shape).T for c in
-                     ("value", "rank", "n", "pct", "rank_county", "n_county", "pct_county")}
+        self.ids, self.mats = _position_matrices(frame, info)
         pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
         flag = np.array([info[c].unit in ("是/否", "flag") for c in self.ids], dtype=bool)
         county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
