@@ -31,7 +31,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from classify.suggest import GAP_COLUMNS, Benchmark, Part, Stack, Suggestion, stacked
-from classify.suggest.record import _objects
 from geo.errors import InputError
 
 __all__ = ["EVIDENCE", "TABLES", "save_evidence", "load_evidence", "evidence_towns"]
@@ -255,9 +254,9 @@ def _stack(df: pd.DataFrame, key: str, owners: np.ndarray, columns: list[str]) -
     df = df.drop(columns=key)
     names = [c for c in columns if c in df.columns] + \
         [c for c in df.columns if c not in columns]
-    starts = np.searchsorted(keys, owners, side="left")
-    return Stack({c: _objects(df[c].tolist()) for c in names},
-                 np.append(starts, len(keys)))
+    ends = np.append(np.searchsorted(keys, owners, side="left")[1:], len(keys))
+    return Stack.of_lists({c: df[c].tolist() for c in names},
+                          np.diff(np.concatenate([[0], ends])) if len(owners) else [])
 
 
 def _number(v) -> float:

@@ -14,12 +14,14 @@ indicators around, so P100 is always the best.  Ranks are 1 = best, ties share t
 rank (``method="min"``).
 
 Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
-matrices, strengths and weaknesses of all towns at once, sorted columns for "value needed
-for rank / percentile k", benchmark candidates screened per category with matrix products
-and picked for all towns in one sort, the benchmark gap tables ordered at once, the model
-searches of all towns on arrays (the scoring model's arithmetic, only the changed columns
-normalised again) — and the per-town tables stay records (:class:`Rows`), made on first
-use (by the processes writing the sheets), until someone reads them as DataFrames.
+matrices, sorted columns for "value needed for rank / percentile k", benchmark candidates
+screened per category with matrix products and picked for all towns in one sort, the
+model searches of all towns on arrays (the scoring model's arithmetic; each town's row
+transformed once, then only the changed cells) — and each kind of per-town table
+(strengths, weaknesses, dimensions, benchmark gaps, category gaps, declared-category
+rules, missing data) is made for all towns at once as columns, a :class:`Stack`: a
+town's table is a :class:`Part` of it (its rows as records for the sheets, or a
+DataFrame when someone reads the field), and the evidence is written from the columns.
 Results are those of a plain per-town scan.
 
 The module depends on the scoring and taxonomy objects only through small adapters:
@@ -52,7 +54,6 @@ from classify.suggest.record import (  # noqa: F401 - the package's names
     _dimension_labels,
     category_labels,
     indicator_table,
-    parts,
     records,
     stacked,
     suggestions_table,
@@ -267,7 +268,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         missing=_missing_stack([miss for _, _, miss, _ in done]))
     out = [s for s, *_ in done]
     for name, stack in tables.items():
-        for s, part in zip(out, parts(stack)):
+        for s, part in zip(out, stack.parts()):
             setattr(s, name, part)
     return out
 

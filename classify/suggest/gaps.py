@@ -15,8 +15,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack, _get,
-                                    _objects)
+from classify.suggest.record import COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack, _get
 from classify.scoring import aggregate
 from classify.suggest.peers import _Cols, _Peers
 
@@ -39,7 +38,7 @@ def derived_numerators(indicators) -> dict[str, str]:
 def _rule_scales(trace: pd.DataFrame, taxonomy) -> dict[tuple[str, str], str]:
     scales: dict[tuple[str, str], str] = {}
     if taxonomy is not None and hasattr(taxonomy, "target_rules"):
-        for target in set(trace["target"].astype(str)):
+        for target in set(trace["target"].drop_duplicates().astype(str)):
             try:
                 rules = taxonomy.target_rules(target)
             except Exception:  # roles and unknown targets: no scale known, use "value"
@@ -640,9 +639,8 @@ def _declared_stack(tr: _Trace, fails: list[list[int]]) -> Stack:
     rows): the trace's rows (a DataFrame: with its columns' types)."""
     rows = [k for f in fails for k in f]
     frame = tr.frame            # not tr: the suggestions outlive the trace's columns
-    return Stack({c: _objects([tr.cols[c][k] for k in rows]) for c in tr.columns},
-                 np.concatenate([[0], np.cumsum([len(f) for f in fails])]),
-                 frame=lambda part: frame.iloc[part].reset_index(drop=True),
+    return Stack.of_lists({c: [tr.cols[c][k] for k in rows] for c in tr.columns},
+                          [len(f) for f in fails], frame=lambda part: frame.iloc[part].reset_index(drop=True),
                  source=np.array(rows, dtype=np.int64))
 
 
@@ -685,5 +683,5 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
 def _missing_stack(tables: list[list[tuple]]) -> Stack:
     """The missing-data tables of all towns."""
     rows = [r for t in tables for r in t]
-    return Stack({c: _objects([r[k] for r in rows]) for k, c in enumerate(_MISSING_COLS)},
-                 np.concatenate([[0], np.cumsum([len(t) for t in tables])]))
+    return Stack.of_lists({c: [r[k] for r in rows] for k, c in enumerate(_MISSING_COLS)},
+                          [len(t) for t in tables])

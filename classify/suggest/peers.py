@@ -188,7 +188,7 @@ class _Positions:
             np.where(hit_r & hit_c, 2, np.where(hit_r, 1, 0))]
         for a in ("label_zh", "label_en", "unit", "dimension"):
             cols[a] = np.array([getattr(self.info[c], a) for c in self.ids], dtype=object)[J]
-        return Stack(cols, np.concatenate([[0], np.cumsum(count)]))
+        return Stack(cols, count)
 
 
 # ---------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ class _Peers:
                 "other": other, "diff": other - this, "diff_pct": _diff_pct(this, other),
                 "in_focus": self.meta_cols["dimension"][flat] == np.repeat(dims, n)}
         cols.update({a: v[flat] for a, v in self.meta_cols.items()})
-        return Stack(cols, np.concatenate([[0], np.cumsum(n)]))
+        return Stack(cols, n)
 
 
 def _diff_pct(this: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -508,4 +508,4 @@ def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
            "label_en": np.tile(np.array([en for _, en in labels], dtype=object), n)}
     out.update({c: np.column_stack(v).ravel() if v else np.zeros(0)
                 for c, v in cols.items()})
-    return Stack(out, np.arange(n + 1) * len(dims))
+    return Stack(out, np.full(n, len(dims)))

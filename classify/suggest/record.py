@@ -1,5 +1,5 @@
 """The per-town evidence record of the self-assessment sheets: :class:`Suggestion`,
-:class:`Benchmark`, their lazily built tables, and the adapters that read indicator and
+:class:`Benchmark`, their tables (parts of the stacked tables of all towns), and the adapters that read indicator and
 category metadata (labels, units, directions) from the indicator system and taxonomy."""
 
 from __future__ import annotations
@@ -48,36 +48,41 @@ def records(df: pd.DataFrame) -> list[dict]:
 
 class Stack:
     """The tables of many owners (towns, or benchmarks) stacked as columns: owner ``k``'s
-    rows are rows ``offsets[k]:offsets[k + 1]`` of every column.
+    ``sizes[k]`` rows are rows ``offsets[k]:offsets[k + 1]`` of every column.
 
     :func:`suggest` makes each kind of table for all towns at once, from the matrices it
     holds; the evidence is written from these columns, the sheets read an owner's rows
-    as records, and a notebook gets an owner's DataFrame (made on first access, see
-    :class:`Part`).  ``frame(rows)``, when given, makes the DataFrame of source rows
-    ``rows`` (a slice of ``source``), else it is the records under ``columns``; ``dtypes``
-    are set on it (so that an empty table keeps its number columns).
+    as records, and a notebook gets an owner's DataFrame when it reads the field (see
+    :class:`Part`): the records under the columns' names, or, given ``frame``, the
+    DataFrame ``frame`` makes of the owner's part of ``source``; ``dtypes`` are set on it
+    (so that an empty table keeps its number columns).
     """
 
     __slots__ = ("cols", "offsets", "frame", "source", "dtypes")
 
-    def __init__(self, cols: dict[str, Any], offsets: np.ndarray, *,
+    def __init__(self, cols: dict[str, np.ndarray], sizes, *,
                  frame: Callable[[Any], pd.DataFrame] | None = None, source: Any = None,
                  dtypes: dict | None = None):
-        self.cols, self.offsets = cols, np.asarray(offsets, dtype=np.int64)
+        self.cols = cols
+        self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         self.frame, self.source, self.dtypes = frame, source, dtypes
 
     @classmethod
+    def of_lists(cls, cols: dict[str, list], sizes, **kw) -> "Stack":
+        """The stack of columns given as lists of Python values (kept as they are)."""
+        return cls({c: np.fromiter(v, dtype=object, count=len(v)) for c, v in cols.items()},
+                   sizes, **kw)
+
+    @classmethod
     def of_records(cls, tables: list[list[dict]], columns: list[str], **kw) -> "Stack":
-        """The stack of per-owner records whose keys are ``columns``."""
+        """The stack of per-owner records (missing keys: None)."""
         flat = [r for t in tables for r in t]
-        cols = {c: _objects([r.get(c) for r in flat]) for c in columns}
-        return cls(cols, np.concatenate([[0], np.cumsum([len(t) for t in tables])]), **kw)
+        return cls.of_lists({c: [r.get(c) for r in flat] for c in columns},
+                            [len(t) for t in tables], **kw)
 
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def size(self, k: int) -> int:
-        return int(self.offsets[k + 1] - self.offsets[k])
+    def parts(self) -> list["Part"]:
+        """A :class:`Part` for every owner."""
+        return [Part(self, k) for k in range(len(self.offsets) - 1)]
 
     def records(self, k: int) -> list[dict]:
         a, b = self.offsets[k], self.offsets[k + 1]
@@ -91,12 +96,11 @@ class Stack:
             pd.DataFrame(self.records(k), columns=list(self.cols))
         return t.astype(self.dtypes) if self.dtypes else t
 
-    def rows(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, ks) -> tuple[np.ndarray, np.ndarray]:
         """The rows of owners ``ks`` (in that order) and the number of each."""
         ks = np.asarray(ks, dtype=np.int64)
         start, n = self.offsets[ks], self.offsets[ks + 1] - self.offsets[ks]
-        at = np.cumsum(n) - n
-        return np.repeat(start - at, n) + np.arange(int(n.sum())), n
+        return np.repeat(start - (np.cumsum(n) - n), n) + np.arange(int(n.sum())), n
 
 
 class Part:
@@ -107,11 +111,6 @@ class Part:
 
     def __init__(self, stack: Stack, k: int):
         self.stack, self.k = stack, k
-
-
-def parts(stack: Stack) -> list[Part]:
-    """A :class:`Part` for every owner of ``stack``."""
-    return [Part(stack, k) for k in range(len(stack))]
 
 
 class _Table:
@@ -166,10 +165,9 @@ def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
             k = end
             continue
         table = getattr(objs[k], name)
-        recs = records(table)
-        counts[k] = len(recs)
-        pieces.append(({c: _objects([r.get(c) for r in recs]) for c in table.columns},
-                       None, len(recs)))
+        got = Stack.of_records([records(table)], list(table.columns))
+        counts[k] = len(table)
+        pieces.append((got.cols, None, len(table)))
         k += 1
     names = list(dict.fromkeys(c for cols, _, _ in pieces for c in cols))
 
@@ -186,11 +184,6 @@ def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
         return offsets, {c: take(*pieces[0], c) for c in names}
     return offsets, {c: np.concatenate([take(*p, c).astype(object) for p in pieces])
                      for c in names}
-
-
-def _objects(values: list) -> np.ndarray:
-    """``values`` as a 1-d object array (lists in it stay elements)."""
-    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _lazy_tables(cls, names):
