@@ -84,3 +84,18 @@ def test_gap_search_rescoring_only_the_changed_cells_gives_the_model_s_numbers(
     got, want = fast.scores(act, xs), plain.scores(act, xs)
     assert np.isfinite(want).any()
     np.testing.assert_array_equal(got, want)
+
+
+def test_peer_positions_when_no_town_has_a_known_county():
+    """All indicators are ranked at once; a county column with no known value (the fuzz
+    case name-only-no-county) gives region ranks and no county ranks, not a crash."""
+    from classify.suggest import peer_positions
+
+    info = indicator_table({"x": {"dimension": "d"}, "y": {"dimension": "d", "direction": "-"}})
+    frame = pd.DataFrame({"town_code": ["a", "b", "c"], "county": [None, None, None],
+                          "x": [3.0, 1.0, np.nan], "y": [3.0, 1.0, 2.0]})
+    pos = peer_positions(frame, info).set_index(["indicator", "town_code"])
+    assert pos.loc[("x", "a"), "rank"] == 1 and pos.loc[("x", "b"), "rank"] == 2
+    assert np.isnan(pos.loc[("x", "c"), "rank"]) and pos.loc[("x", "c"), "n"] == 2
+    assert pos.loc[("y", "b"), "rank"] == 1 and pos.loc[("y", "b"), "pct"] == 100
+    assert pos["rank_county"].isna().all() and (pos["n_county"] == 0).all()

@@ -127,15 +127,16 @@ def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorIn
     out = {"value": v.to_numpy(), "rank": s.rank(ascending=False, method="min").to_numpy(),
            "n": np.broadcast_to(s.notna().sum().to_numpy(), (n, len(ids))),
            "pct": _percentile(s).to_numpy()}
-    if county in frame.columns:
+    keys = county_key(frame) if county in frame.columns else None
+    if keys is not None and keys.notna().any():
         # a town of unknown county is in no county group (no rank within the county)
-        g = s.groupby(county_key(frame).to_numpy(), dropna=True)
+        g = s.groupby(keys.to_numpy(), dropna=True)
         out["rank_county"] = g.rank(ascending=False, method="min").to_numpy()
         out["n_county"] = g.transform("count").fillna(0).to_numpy()
         out["pct_county"] = g.rank(pct=True, method="average").to_numpy() * 100
-    else:
+    else:   # no county column (counts 0), or no town of known county (counts 0.0)
         out["rank_county"] = np.full((n, len(ids)), np.nan)
-        out["n_county"] = np.zeros((n, len(ids)), dtype=np.int64)
+        out["n_county"] = np.zeros((n, len(ids)), dtype=np.int64 if keys is None else float)
         out["pct_county"] = np.full((n, len(ids)), np.nan)
     missing = np.isnan(out["value"])
     for c in ("rank", "pct", "rank_county", "pct_county"):
