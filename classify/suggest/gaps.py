@@ -132,14 +132,6 @@ def _lever_cands(nc: _Cols, i, fld, info, numer, cols) -> list[str]:
             and info[c].unit not in ("是/否", "flag")]
 
 
-def _share_below(nc: _Cols, ind: str, x: float, direction: int) -> float:
-    """Share of the towns whose value (turned by ``direction``) is below ``x``."""
-    s = nc.sorted(ind)
-    below = np.searchsorted(s, x, side="left") if direction > 0 else \
-        len(s) - np.searchsorted(s, -x, side="right")
-    return below / len(s)
-
-
 def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
     """The ``n_levers`` candidates whose needed value is the smallest jump in position."""
     i, out = ask.i, []
@@ -148,13 +140,7 @@ def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
         d = info[ind].direction
         if need is None or (need - cur) * d <= 0:
             continue
-        if ind in ask.jumps:  # found for all asks at once
-            need, jump = ask.jumps[ind]
-        else:
-            if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
-                need = float(math.ceil(need - 1e-9) if d > 0 else math.floor(need + 1e-9))
-            jump = float(_share_below(nc, ind, need * d, d) -
-                         _share_below(nc, ind, cur * d, d))
+        need, jump = ask.jumps[ind]  # found for all asks at once (_jumps)
         out.append((jump, ind, cur, need, ask.method))
     out.sort(key=lambda t: (t[0], t[1]))
     return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
@@ -162,13 +148,14 @@ def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
     """``ask.jumps[ind] = (needed value, jump in position)`` of every lever
-    :func:`_pick_levers` weighs, as it computes them, an indicator at a time for all
-    asks."""
+    :func:`_pick_levers` weighs (a whole number for a count), an indicator at a time for
+    all asks: the share of towns the needed value passes beyond those the current one
+    passes."""
     by_ind: dict[str, list] = {}
     for a in asks:
         for ind in a.cands:
             cur, need = float(nc(ind)[a.i]), a.needs.get(ind)
-            if need is not None and (need - cur) * info[ind].direction > 0:
+            if need is not None and not (need - cur) * info[ind].direction <= 0:
                 by_ind.setdefault(ind, []).append((a, cur, need))
     for ind, items in by_ind.items():
         d, s = info[ind].direction, nc.sorted(ind)

@@ -5,6 +5,7 @@ category metadata (labels, units, directions) from the indicator system and taxo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -149,41 +150,28 @@ def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
     and their types when there is no table).  Taken from the stacks the tables are parts
     of, a run of consecutive owners at a time; a table set as a DataFrame adds its
     records (the columns are then object arrays)."""
-    values = [obj.__dict__.get(f"_{name}") for obj in objs]
-    counts = np.zeros(len(objs), dtype=np.int64)
-    pieces: list[tuple[dict, np.ndarray | None, int]] = []
-    k = 0
-    while k < len(values):
-        v = values[k]
-        if isinstance(v, Part):
-            end = k + 1
-            while end < len(values) and isinstance(values[end], Part) and \
-                    values[end].stack is v.stack:
-                end += 1
-            rows, counts[k:end] = v.stack.rows([p.k for p in values[k:end]])
-            pieces.append((v.stack.cols, rows, len(rows)))
-            k = end
-            continue
-        table = getattr(objs[k], name)
-        got = Stack.of_records([records(table)], list(table.columns))
-        counts[k] = len(table)
-        pieces.append((got.cols, None, len(table)))
-        k += 1
-    names = list(dict.fromkeys(c for cols, _, _ in pieces for c in cols))
-
-    def take(cols, rows, n, c):
-        col = cols.get(c)
-        if col is None:
-            return np.full(n, None, dtype=object)
-        return col if rows is None else col[rows]
-
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    if not pieces:
+    got = []
+    for obj in objs:
+        v = obj.__dict__.get(f"_{name}")
+        if not isinstance(v, Part):
+            t = getattr(obj, name)
+            v = Part(Stack.of_records([records(t)], list(t.columns)), 0)
+        got.append(v)
+    runs = [list(run) for _, run in groupby(got, key=lambda p: id(p.stack))]
+    taken = [(run[0].stack, *run[0].stack.rows([p.k for p in run])) for run in runs]
+    counts = np.concatenate([np.zeros(0, dtype=np.int64)] + [n for _, _, n in taken])
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if not taken:
         return offsets, {c: np.zeros(0, dtype=t) for c, t in (empty or {}).items()}
-    if len(pieces) == 1:
-        return offsets, {c: take(*pieces[0], c) for c in names}
-    return offsets, {c: np.concatenate([take(*p, c).astype(object) for p in pieces])
-                     for c in names}
+
+    def column(stack, rows, c):
+        return stack.cols[c][rows] if c in stack.cols else np.full(len(rows), None, object)
+
+    names = list(dict.fromkeys(c for stack, _, _ in taken for c in stack.cols))
+    if len(taken) == 1:
+        return offsets, {c: column(*taken[0][:2], c) for c in names}
+    return offsets, {c: np.concatenate([column(st, rows, c).astype(object)
+                                        for st, rows, _ in taken]) for c in names}
 
 
 def _lazy_tables(cls, names):
