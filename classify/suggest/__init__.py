@@ -84,6 +84,7 @@ from classify.suggest.gaps import (  # noqa: F401 - the package's names
     _gap_stack,
     _jumps,
     _missing_stack,
+    _Movers,
     _missing_table,
     _relations,
     _resolve_declared,
@@ -220,14 +221,16 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                          .to_numpy(object))
     present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
+    numer = derived_numerators(meta_src)
     ctx = _Context(
         info=info, taxonomy=taxonomy, model=model, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
-        dim_labels=_dimension_labels(meta_src), numer=derived_numerators(meta_src),
+        dim_labels=_dimension_labels(meta_src), numer=numer,
         focus=dict(FOCUS_DIMENSION, **(focus or {})), scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
+        movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
         positions=_Positions(frame, present, top=top, bottom=bottom),
         trace=_Trace(trace, trace_owner),
         log_by=_group_records(missing_log, _log_owners(missing_log, labels,
@@ -346,6 +349,7 @@ class _Context:
     allowed: set | None
     nc: _Cols
     peers: _Peers
+    movers: _Movers
     positions: _Positions
     trace: _Trace
     log_by: dict
@@ -378,7 +382,7 @@ def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: b
     status = _str(row, "declared_status") or _declared_status(ctx.trace, ks,
                                                               declared_target, target)
     plan = _gap_plan(nc, i, ctx.trace, ks, relations, ctx.scales, ctx.info, ctx.numer,
-                     ctx.model, ctx.peers.cols)
+                     ctx.model, ctx.movers)
     s = Suggestion(
         town_code=code, town=_str(row, "town"), county=_str(row, "county"),
         city=_str(row, "city"), target=target, category=_str(row, "category") or None,

@@ -124,12 +124,21 @@ def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
     return None
 
 
-def _lever_cands(nc: _Cols, i, fld, info, numer, cols) -> list[str]:
-    dim = fld.removeprefix("score_")
-    # base indicators only: a derived one (LQ, per capita) is not something to raise itself
-    return [c for c in cols if (info[c].dimension == dim or fld == "composite")
-            and c not in numer and not math.isnan(nc(c)[i])
-            and info[c].unit not in ("是/否", "flag")]
+class _Movers(dict):
+    """``{field: indicators}`` whose change moves the field (found on first use): those
+    of its dimension (every one for ``composite``), base indicators only — a derived one
+    (LQ, per capita) is not something to raise itself — and no flags."""
+
+    def __init__(self, info, numer, cols):
+        super().__init__()
+        self.info, self.numer, self.cols = info, numer, cols
+
+    def __missing__(self, fld: str) -> list[str]:
+        dim, info = fld.removeprefix("score_"), self.info
+        got = self[fld] = [c for c in self.cols
+                           if (info[c].dimension == dim or fld == "composite")
+                           and c not in self.numer and info[c].unit not in ("是/否", "flag")]
+        return got
 
 
 def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
@@ -422,31 +431,38 @@ _GAP_NUM = ("threshold", "value", "margin", "norm_margin", "needed_field", "curr
             "needed", "change", "change_pct")
 
 
+_RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_margin",
+              "text_zh", "text_en")
+
+
 def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
-              model, cols) -> list[tuple[dict, Any]]:
+              model, movers: _Movers) -> list[tuple[dict, Any]]:
     """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
     or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
     plan = []
+
+    def cell(k, key):  # a trace column the trace does not have reads as None
+        return tr.cols[key][k] if key in tr.cols else None
+
     for target, relation in relations.items():
-        fails = sorted(tr.failing(ks, target), key=lambda k: str(tr.cols["rule_id"][k]))
-        for r in map(tr.record, fails):
-            scale = r.get("scale") if isinstance(r.get("scale"), str) else \
-                scales.get((target, r["rule_id"]), "value")
-            base = {k: r.get(k) for k in ("rule_id", "field", "op", "threshold", "value",
-                                           "margin", "norm_margin", "text_zh", "text_en")}
-            base.update(target=target, relation=relation, scale=scale)
+        for k in sorted(tr.failing(ks, target), key=lambda k: str(tr.cols["rule_id"][k])):
+            base = {key: cell(k, key) for key in _RULE_KEYS}
+            scale = cell(k, "scale")
+            base.update(target=target, relation=relation, scale=scale if isinstance(
+                scale, str) else scales.get((target, base["rule_id"]), "value"))
+            fld = base["field"]
             try:
-                thr = float(r["threshold"])
+                thr = float(base["threshold"])
             except (TypeError, ValueError):
                 thr = None
-            need_f = None if thr is None else _needed_field(nc, i, r["field"], scale,
-                                                            r["op"], thr)
+            need_f = None if thr is None else _needed_field(nc, i, fld, base["scale"],
+                                                            base["op"], thr)
             base["needed_field"] = np.nan if need_f is None else need_f
-            levers = [] if need_f is None else _direct_levers(nc, i, r["field"], need_f,
-                                                              info, numer)
+            levers = [] if need_f is None else _direct_levers(nc, i, fld, need_f, info,
+                                                              numer)
             if levers is None:
-                levers = _Ask(i, r["field"], need_f,
-                              _lever_cands(nc, i, r["field"], info, numer, cols))
+                levers = _Ask(i, fld, need_f, [c for c in movers[fld]
+                                               if not math.isnan(nc(c)[i])])
                 if model is None or not levers.cands:
                     levers.needs = {ind: _empirical_lever(nc, i, levers.fld, need_f, ind,
                                                           info[ind]) for ind in levers.cands}
