@@ -503,9 +503,11 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
 
 
 def _gap_stack(tables: list[list[dict]]) -> Stack:
-    """The category-gap tables of all towns (numbers as floats even when empty)."""
-    return Stack.of_records(tables, _GAP_COLS + ["label_zh", "label_en", "unit", "dimension"],
-                            dtypes={c: float for c in _GAP_NUM})
+    """The category-gap tables of all towns (an empty one: numbers and the indicator's
+    labels typed float, as pandas types them when a table has no row)."""
+    meta = ["label_zh", "label_en", "unit", "dimension"]
+    return Stack.of_records(tables, _GAP_COLS + meta,
+                            dtypes={c: float for c in (*_GAP_NUM, *meta)})
 
 
 # ---------------------------------------------------------------------------------------

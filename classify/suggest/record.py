@@ -55,8 +55,8 @@ class Stack:
     holds; the evidence is written from these columns, the sheets read an owner's rows
     as records, and a notebook gets an owner's DataFrame when it reads the field (see
     :class:`Part`): the records under the columns' names, or, given ``frame``, the
-    DataFrame ``frame`` makes of the owner's part of ``source``; ``dtypes`` are set on it
-    (so that an empty table keeps its number columns).
+    DataFrame ``frame`` makes of the owner's part of ``source``; ``dtypes`` are the column
+    types of an empty one (whose records say nothing about them).
     """
 
     __slots__ = ("cols", "offsets", "frame", "source", "dtypes")
@@ -95,7 +95,7 @@ class Stack:
         a, b = int(self.offsets[k]), int(self.offsets[k + 1])
         t = self.frame(self.source[a:b]) if self.frame is not None else \
             pd.DataFrame(self.records(k), columns=list(self.cols))
-        return t.astype(self.dtypes) if self.dtypes else t
+        return t.astype(self.dtypes) if self.dtypes and not len(t) else t
 
     def rows(self, ks) -> tuple[np.ndarray, np.ndarray]:
         """The rows of owners ``ks`` (in that order) and the number of each."""
