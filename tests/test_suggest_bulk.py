@@ -52,7 +52,7 @@ def test_gap_search_rescoring_only_the_changed_cells_gives_the_model_s_numbers(
         normalisation, aggregation):
     """The search transforms each town's row once and then only the cells a grid point
     changes (the indicator, and a location quotient moving with its numerator): its
-    scores are score_array's, to the last bit — skewed columns (log / winsorised),
+    scores are the model's transform's, to the last bit — skewed columns (log / winsorised),
     missing values, points beyond float range."""
     from classify.config import load_system
     from classify.scoring import score

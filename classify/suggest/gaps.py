@@ -296,20 +296,18 @@ class _Grid:
         # rows of different towns are never mixed in one call when the model imputes
         # missing values from the rows it is given
         self.per_town = getattr(model, "missing", None) == "impute_county_median"
-        # a ScoreModel that leaves missing values out scores the bare matrix (its
-        # score_array: no table, ranks or counts made for each block of grid rows) ...
-        self.direct = None
-        if hasattr(model, "score_array") and not self.per_town and \
-                all(c in where for c in model.indicators):
-            names = list(model.get_feature_names_out())
-            self.direct = ([where[c] for c in model.indicators],
-                           [names.index(f) for f in fields])
-        # ... and when its transforms work column by column, only the changed columns
-        # are transformed again: the towns' rows are transformed once
+        # a ScoreModel that leaves missing values out, with transforms that work column
+        # by column, scores the bare matrix as its score_array does (no table, ranks or
+        # counts made for each block of grid rows), and transforms only the changed
+        # cells: the towns' rows are transformed once
         self.base = None
-        if self.direct is not None and all(hasattr(getattr(model, a, None), "transform_columns")
-                                           for a in ("treatment", "normaliser")):
-            cols = self.direct[0]
+        if hasattr(model, "score_array") and not self.per_town and \
+                all(c in where for c in model.indicators) and \
+                all(hasattr(getattr(model, a, None), "transform_columns")
+                    for a in ("treatment", "normaliser")):
+            names, cols = list(model.get_feature_names_out()), [where[c] for c in
+                                                                  model.indicators]
+            self.outs = [names.index(f) for f in fields]
             self.model_col = np.full(values.shape[1], -1, dtype=np.int64)
             self.model_col[cols] = np.arange(len(cols))
             self.base = self._transformed(values[:, cols], np.arange(len(cols)))
@@ -384,13 +382,8 @@ class _Grid:
                 mat[r, c] = v
             big = np.finfo(float).max     # see _transformed
             mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-            if self.direct is not None:
-                cols, outs = self.direct
-                with np.errstate(all="ignore"):
-                    got = self.model.score_array(mat[:, cols])[:, outs]
-            else:
-                got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
-                                    self.fields)
+            got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+                                self.fields)
         return got[np.arange(len(got)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
 
@@ -411,7 +404,7 @@ class _Grid:
         with np.errstate(all="ignore"):
             S = m.dim_scores(Z)     # ScoreModel.score_array's aggregation
             return np.column_stack([S, aggregate(S, m.w_dim[:, None], m.aggregation)[:, 0]]
-                                   )[:, self.direct[1]]
+                                   )[:, self.outs]
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
