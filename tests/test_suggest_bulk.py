@@ -91,7 +91,8 @@ def test_peer_positions_when_no_town_has_a_known_county():
     case name-only-no-county) gives region ranks and no county ranks, not a crash."""
     from classify.suggest import peer_positions
 
-    info = indicator_table({"x": {"dimension": "d"}, "y": {"dimension": "d", "direction": "-"}})
+    info = indicator_table({"x": {"dimension": "d"},
+                            "y": {"dimension": "d", "direction": "-"}})
     frame = pd.DataFrame({"town_code": ["a", "b", "c"], "county": [None, None, None],
                           "x": [3.0, 1.0, np.nan], "y": [3.0, 1.0, 2.0]})
     pos = peer_positions(frame, info).set_index(["indicator", "town_code"])

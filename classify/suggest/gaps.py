@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from classify.suggest.record import COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack, _get
+from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
+                                     _get)
 from classify.scoring import aggregate
 from classify.suggest.peers import _Cols, _Peers
 
@@ -638,8 +639,8 @@ def _declared_stack(tr: _Trace, fails: list[list[int]]) -> Stack:
     rows = [k for f in fails for k in f]
     frame = tr.frame            # not tr: the suggestions outlive the trace's columns
     return Stack.of_lists({c: [tr.cols[c][k] for k in rows] for c in tr.columns},
-                          [len(f) for f in fails], frame=lambda part: frame.iloc[part].reset_index(drop=True),
-                 source=np.array(rows, dtype=np.int64))
+                          [len(f) for f in fails], source=np.array(rows, dtype=np.int64),
+                          frame=lambda part: frame.iloc[part].reset_index(drop=True))
 
 
 _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",

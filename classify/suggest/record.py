@@ -1,6 +1,7 @@
 """The per-town evidence record of the self-assessment sheets: :class:`Suggestion`,
-:class:`Benchmark`, their tables (parts of the stacked tables of all towns), and the adapters that read indicator and
-category metadata (labels, units, directions) from the indicator system and taxonomy."""
+:class:`Benchmark`, their tables (parts of the stacked tables of all towns), and the
+adapters that read indicator and category metadata (labels, units, directions) from the
+indicator system and taxonomy."""
 
 from __future__ import annotations
 
