@@ -83,6 +83,15 @@ class _Normaliser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = self._validate(X, reset=False)
         return self._transform(X)
 
+    def transform_columns(self, X, columns) -> np.ndarray:
+        """:meth:`transform` of a float matrix ``X`` that holds only the fitted columns
+        ``columns`` (positions, in that order): each value is transformed with its own
+        column's fitted parameters alone, so this gives exactly the numbers
+        :meth:`transform` gives for those columns (e.g. to re-score one changed column
+        of many rows)."""
+        check_is_fitted(self)
+        return self._transform(np.asarray(X, dtype=np.float64), np.asarray(columns))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -120,16 +129,17 @@ class MinMaxNormaliser(_Normaliser):
     def _fit(self, X):
         self.min_, self.max_ = self._fit_stats(X)
 
-    def _transform(self, X):
-        rng = self.max_ - self.min_
+    def _transform(self, X, cols=slice(None)):
+        lo, hi = self.min_[cols], self.max_[cols]
+        rng = hi - lo
         # a range at the level of float noise (1e-9 of the values' size) is no range: the
         # column is constant (e.g. a dimension score whose indicators cancel out), and its
         # noise, stretched to 0–100, would depend on the row order
-        size = np.maximum(1.0, np.maximum(np.abs(self.max_), np.abs(self.min_)))
+        size = np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
         spread = rng > 1e-9 * size
         safe = np.where(spread, rng, 1.0)
-        up = (X - self.min_) / safe
-        z = 100.0 * np.where(self.signs_ > 0, up, 1.0 - up)
+        up = (X - lo) / safe
+        z = 100.0 * np.where(self.signs_[cols] > 0, up, 1.0 - up)
         z = np.where(spread, z, np.where(np.isnan(X), np.nan, 50.0))
         return np.clip(z, 0, 100) if self.clip else z
 
@@ -152,10 +162,11 @@ class ZScoreNormaliser(_Normaliser):
             self.mean_ = np.nan_to_num(np.nanmean(X, axis=0))
             self.scale_ = np.nan_to_num(np.nanstd(X, axis=0))
 
-    def _transform(self, X):
-        safe = np.where(self.scale_ > 0, self.scale_, 1.0)
-        z = self.signs_ * (X - self.mean_) / safe
-        return np.where(self.scale_ > 0, z, np.where(np.isnan(X), np.nan, 0.0))
+    def _transform(self, X, cols=slice(None)):
+        scale = self.scale_[cols]
+        safe = np.where(scale > 0, scale, 1.0)
+        z = self.signs_[cols] * (X - self.mean_[cols]) / safe
+        return np.where(scale > 0, z, np.where(np.isnan(X), np.nan, 0.0))
 
 
 class RankNormaliser(_Normaliser):
@@ -178,20 +189,21 @@ class RankNormaliser(_Normaliser):
     def _fit(self, X):
         self.reference_ = [np.sort(c[~np.isnan(c)]) for c in X.T]
 
-    def _transform(self, X):
+    def _transform(self, X, cols=slice(None)):
         out = np.full(X.shape, np.nan)
-        for j, ref in enumerate(self.reference_):
+        for k, j in enumerate(np.arange(len(self.reference_))[cols].tolist()):
+            ref = self.reference_[j]
             n = ref.size
-            x = X[:, j]
+            x = X[:, k]
             ok = ~np.isnan(x)
             if n < 2 or ref[0] == ref[-1]:
-                out[ok, j] = 50.0
+                out[ok, k] = 50.0
                 continue
             lo = np.searchsorted(ref, x[ok], side="left")
             hi = np.searchsorted(ref, x[ok], side="right")
             r = lo + (hi - lo + 1) / 2.0          # average 1-based rank
             p = np.clip(100.0 * (r - 1.0) / (n - 1.0), 0.0, 100.0)
-            out[ok, j] = p if self.signs_[j] > 0 else 100.0 - p
+            out[ok, k] = p if self.signs_[j] > 0 else 100.0 - p
         return out
 
 
@@ -227,10 +239,11 @@ class TargetNormaliser(_Normaliser):
         self.target_ = np.array([b if v is None or (isinstance(v, float) and np.isnan(v))
                                  else float(v) for v, b in zip(t, best)])
 
-    def _transform(self, X):
-        span = self.target_ - self.worst_
+    def _transform(self, X, cols=slice(None)):
+        worst = self.worst_[cols]
+        span = self.target_[cols] - worst
         safe = np.where(span != 0, span, 1.0)
-        z = np.clip(100.0 * (X - self.worst_) / safe, 0.0, 100.0)
+        z = np.clip(100.0 * (X - worst) / safe, 0.0, 100.0)
         return np.where(span != 0, z, np.where(np.isnan(X), np.nan, 50.0))
 
 
@@ -442,9 +455,16 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
+        return self.transform_columns(X, np.arange(X.shape[1]))
+
+    def transform_columns(self, X, columns) -> np.ndarray:
+        """:meth:`transform` of a float matrix ``X`` that holds only the fitted columns
+        ``columns`` (positions, in that order): the same numbers, column by column."""
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float64)
         out = np.empty_like(X)
-        for j, action in enumerate(self.actions_):
-            out[:, j] = self._apply(j, X[:, j], action)
+        for k, j in enumerate(np.asarray(columns).tolist()):
+            out[:, k] = self._apply(j, X[:, k], self.actions_[j])
         return out
 
     def transform_value(self, j: int, value: float) -> float:

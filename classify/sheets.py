@@ -34,7 +34,7 @@ from markupsafe import Markup, escape
 from classify import numfmt
 from classify.errors import ConfigError
 from classify.levels import group_rank_text, level as unit_level
-from classify.suggest import Benchmark, Suggestion, gap_columns, table_records
+from classify.suggest import GAP_COLUMNS, Benchmark, Suggestion, stacked, table_records
 
 __all__ = ["render_markdown", "render_html", "summary_rows",
            "write_docx", "labels", "sheet_names",
@@ -579,7 +579,7 @@ def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
     """The benchmark-gap rows of towns (the 对标差距 sheet), in header order, from their
     gap tables' arrays."""
     pairs = [(s, b) for s in suggestions for b in (s.benchmarks or s.challengers)]
-    offsets, c = gap_columns([b for _, b in pairs])
+    offsets, c = stacked([b for _, b in pairs], "gaps", GAP_COLUMNS)
     n = np.diff(offsets).tolist()
     code = [s.town_code for (s, _), k in zip(pairs, n) for _ in range(k)]
     town = [s.town for (s, _), k in zip(pairs, n) for _ in range(k)]

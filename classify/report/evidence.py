@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Sequence
 
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from classify.suggest import Benchmark, Rows, Suggestion, gap_columns, records, table_records
+from classify.suggest import GAP_COLUMNS, Benchmark, Part, Stack, Suggestion, stacked
 from geo.errors import InputError
 
 __all__ = ["EVIDENCE", "TABLES", "save_evidence", "load_evidence", "evidence_towns"]
@@ -90,19 +90,12 @@ def _restore(df: pd.DataFrame, name: str, meta: dict) -> pd.DataFrame:
     return df
 
 
-def _stack(tables: Sequence[list[dict]], columns: list[str] | None) -> dict:
-    """The records of every town's table, stacked as columns (``_town``: the town's
-    position); the columns are every key of the records, in order of appearance."""
-    shapes = set(map(tuple, chain.from_iterable(tables)))
-    if len(shapes) > 1:         # in order of appearance
-        shapes = dict.fromkeys(map(tuple, chain.from_iterable(tables)))
-    names = list(dict.fromkeys(chain.from_iterable(shapes))) or list(columns or [])
-    if len(shapes) == 1:        # every record has every key
-        out = {c: [r[c] for recs in tables for r in recs] for c in names}
-    else:
-        out = {c: [r.get(c) for recs in tables for r in recs] for c in names}
-    out["_town"] = np.repeat(np.arange(len(tables)), [len(recs) for recs in tables])
-    return out
+def _untyped(cols: dict) -> dict:
+    """Columns of a per-town table as Python values would type them: a number column
+    with no value has no type (Parquet ``null``), as has every column of no rows."""
+    return {c: [] if not len(v) else
+            pa.nulls(len(v)) if v.dtype.kind == "f" and np.isnan(v).all() else v
+            for c, v in cols.items()}
 
 
 def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
@@ -122,7 +115,7 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
         pq.write_table(_arrow_table(cols, name, meta["json"]), path, row_group_size=ROW_GROUP)
         paths.append(path)
 
-    towns = {c: [getattr(s, c) for s in suggestions] for c in _SCALARS}
+    towns = {c: list(map(attrgetter(c), suggestions)) for c in _SCALARS}
     towns["secondary"] = [_json(list(s.secondary)) if len(s.secondary) else "[]"
                           for s in suggestions]
     towns["roles"] = [_json(list(s.roles)) if len(s.roles) else "[]" for s in suggestions]
@@ -134,8 +127,12 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
     for name in TABLES:
         first = getattr(suggestions[0], name) if suggestions else None
         meta["columns"][name] = list(first.columns) if first is not None else []
-        put(_stack([table_records(s, name) for s in suggestions], meta["columns"][name]),
-            name)
+        offsets, cols = stacked(suggestions, name)
+        if not cols:
+            cols = {c: [] for c in meta["columns"][name]}
+        cols = _untyped(cols)
+        cols["_town"] = np.repeat(np.arange(len(suggestions)), np.diff(offsets))
+        put(cols, name)
     flat: list[Benchmark] = []
     owner, kinds, order = [], [], []
     for i, s in enumerate(suggestions):
@@ -145,10 +142,10 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
                 owner.append(i)
                 kinds.append(kind)
                 order.append(k)
-    bench = {c: [getattr(b, c) for b in flat] for c in _BENCH}
+    bench = {c: list(map(attrgetter(c), flat)) for c in _BENCH}
     put({**bench, "_town": np.array(owner, dtype=np.int64), "_kind": kinds,
          "_k": np.array(order, dtype=np.int64)}, "benchmarks")
-    offsets, gaps = gap_columns(flat)
+    offsets, gaps = stacked(flat, "gaps", GAP_COLUMNS)
     gaps["_bench"] = np.repeat(np.arange(len(flat)), np.diff(offsets))
     put(gaps, "benchmark_gaps")
     (folder / "meta.json").write_text(_json(meta), encoding="utf-8")
@@ -214,31 +211,26 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
     if towns is not None and not wanted:
         return [], []
     scal = _read(run_dir, "towns", "_town", wanted, meta).sort_values("_town")
-    tables = {name: _grouped(_read(run_dir, name, "_town", wanted, meta), "_town")
-              for name in TABLES}
+    at = scal["_town"].to_numpy(dtype=np.int64)
+    tables = {name: _stack(_read(run_dir, name, "_town", wanted, meta), "_town", at,
+                           meta["columns"][name]) for name in TABLES}
     bench = _read(run_dir, "benchmarks", "_town", wanted, meta)
     bench["_row"] = bench.index if not wanted else _bench_rows(run_dir, wanted)
-    gaps = _rows_of(run_dir / EVIDENCE / "benchmark_gaps.parquet", "_bench",
-                    sorted(int(r) for r in bench["_row"]) if wanted else None).to_pandas()
-    gaps_by = _grouped(gaps, "_bench")
-    gap_cols = [c for c in gaps.columns if c != "_bench"]
+    rows = np.sort(bench["_row"].to_numpy(dtype=np.int64))
+    gaps = _stack(_rows_of(run_dir / EVIDENCE / "benchmark_gaps.parquet", "_bench",
+                           rows.tolist() if wanted else None).to_pandas(), "_bench", rows, [])
     shared = meta.get("extra", {})
     out: list[Suggestion] = []
-
-    def table(name: str, i: int) -> Rows:
-        return Rows(tables[name].get(i, []), columns=meta["columns"][name])
-
     by_town = {k: g.sort_values(["_kind", "_k"]) for k, g in bench.groupby("_town")}
-    for rec in scal.to_dict("records"):
+    for pos, rec in enumerate(scal.to_dict("records")):
         i = int(rec["_town"])
         bs: dict[str, list[Benchmark]] = {"benchmarks": [], "challengers": []}
         for b in (by_town[i].to_dict("records") if i in by_town else []):
-            g = gaps_by.get(int(b["_row"]))
             bs[b["_kind"]].append(Benchmark(
                 **{c: _none(b[c]) if c in ("town_code", "town", "county", "target", "focus",
                                            "sheet")
                    else b[c] for c in _BENCH if c != "index"},
-                gaps=Rows(g or [], columns=gap_cols),
+                gaps=Part(gaps, int(np.searchsorted(rows, b["_row"]))),
                 index=int(b["index"])))
         extra = dict(json.loads(rec["extra"]), **shared)
         out.append(Suggestion(
@@ -250,16 +242,21 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
             secondary=tuple(json.loads(rec["secondary"])),
             roles=tuple(json.loads(rec["roles"])),
             benchmarks=bs["benchmarks"], challengers=bs["challengers"],
-            **{name: table(name, i) for name in TABLES}, extra=extra))
+            **{name: Part(tables[name], pos) for name in TABLES}, extra=extra))
     return out, list(scal["_sheet"])
 
 
-def _grouped(df: pd.DataFrame, key: str) -> dict[int, list[dict]]:
-    """The records of ``df`` (without ``key``) by their ``key`` value, in file order."""
-    out: dict[int, list[dict]] = {}
-    for k, rec in zip(df[key].tolist(), records(df.drop(columns=key))):
-        out.setdefault(int(k), []).append(rec)
-    return out
+def _stack(df: pd.DataFrame, key: str, owners: np.ndarray, columns: list[str]) -> Stack:
+    """The rows of ``df`` as a :class:`Stack` of ``owners`` (sorted ``key`` values; the
+    files are in ``key`` order), its columns those of the records the tables were
+    written from (``columns`` first)."""
+    keys = df[key].to_numpy(dtype=np.int64)
+    df = df.drop(columns=key)
+    names = [c for c in columns if c in df.columns] + \
+        [c for c in df.columns if c not in columns]
+    ends = np.append(np.searchsorted(keys, owners, side="left")[1:], len(keys))
+    return Stack.of_lists({c: df[c].tolist() for c in names},
+                          np.diff(np.concatenate([[0], ends])) if len(owners) else [])
 
 
 def _number(v) -> float:

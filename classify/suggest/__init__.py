@@ -14,12 +14,14 @@ indicators around, so P100 is always the best.  Ranks are 1 = best, ties share t
 rank (``method="min"``).
 
 Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
-matrices, strengths and weaknesses of all towns at once, sorted columns for "value needed
-for rank / percentile k", benchmark candidates screened per category with matrix products
-and picked for all towns in one sort, the benchmark gap tables ordered at once, the model
-searches of all towns on arrays (the scoring model's arithmetic, only the changed columns
-normalised again) — and the per-town tables stay records (:class:`Rows`), made on first
-use (by the processes writing the sheets), until someone reads them as DataFrames.
+matrices, sorted columns for "value needed for rank / percentile k", benchmark candidates
+screened per category with matrix products and picked for all towns in one sort, the
+model searches of all towns on arrays (the scoring model's arithmetic; each town's row
+transformed once, then only the changed cells) — and each kind of per-town table
+(strengths, weaknesses, dimensions, benchmark gaps, category gaps, declared-category
+rules, missing data) is made for all towns at once as columns, a :class:`Stack`: a
+town's table is a :class:`Part` of it (its rows as records for the sheets, or a
+DataFrame when someone reads the field), and the evidence is written from the columns.
 Results are those of a plain per-town scan.
 
 The module depends on the scoring and taxonomy objects only through small adapters:
@@ -43,26 +45,29 @@ from classify.suggest.record import (  # noqa: F401 - the package's names
     Benchmark,
     DERIVED_NUMERATOR,
     FOCUS_DIMENSION,
+    GAP_COLUMNS,
     IndicatorInfo,
-    Rows,
+    Part,
+    Stack,
     Suggestion,
     _KEYS,
     _dimension_labels,
     category_labels,
-    gap_columns,
     indicator_table,
     records,
+    stacked,
     suggestions_table,
     table_records,
-    table_size,
 )
 from classify.suggest.peers import (  # noqa: F401 - the package's names
     _Cols,
     _Peers,
     _Positions,
     _benchmarks,
-    _dimension_table,
+    _choose,
+    _dimension_stack,
     _focus_column,
+    _make,
     _pick_ahead,
     _profile_matrix,
     _screen_ahead,
@@ -72,11 +77,14 @@ from classify.suggest.peers import (  # noqa: F401 - the package's names
 from classify.suggest.gaps import (  # noqa: F401 - the package's names
     _Ask,
     _Trace,
-    _declared_failing,
+    _declared_stack,
     _declared_status,
     _gap_plan,
     _gap_rows,
+    _gap_stack,
     _jumps,
+    _missing_stack,
+    _Movers,
     _missing_table,
     _relations,
     _resolve_declared,
@@ -94,14 +102,15 @@ __all__ = [
     "suggestions_table",
     "records",
     "table_records",
-    "table_size",
-    "gap_columns",
-    "Rows",
+    "stacked",
+    "Stack",
+    "Part",
     "indicator_table",
     "category_labels",
     "peer_positions",
     "FOCUS_DIMENSION",
     "DERIVED_NUMERATOR",
+    "GAP_COLUMNS",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -212,14 +221,16 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                          .to_numpy(object))
     present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
+    numer = derived_numerators(meta_src)
     ctx = _Context(
         info=info, taxonomy=taxonomy, model=model, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
-        dim_labels=_dimension_labels(meta_src), numer=derived_numerators(meta_src),
+        dim_labels=_dimension_labels(meta_src), numer=numer,
         focus=dict(FOCUS_DIMENSION, **(focus or {})), scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
+        movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
         positions=_Positions(frame, present, top=top, bottom=bottom),
         trace=_Trace(trace, trace_owner),
         log_by=_group_records(missing_log, _log_owners(missing_log, labels,
@@ -235,17 +246,35 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                                     county_weight=county_weight, city_weight=city_weight)
     ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
                                    city_weight=city_weight)
+    # the tables of all towns at once (stacks of their columns), then each town's rest
+    focus_of = {t: _focus_column(t, frame, ctx.focus) for t in dict.fromkeys(nc.targets)}
+    fcols = [focus_of[t] for t in nc.targets]
+    chosen = [_choose(nc, ctx.peers, i, t, f, n=n_benchmarks, county_weight=county_weight,
+                      city_weight=city_weight)
+              for i, (t, f) in enumerate(zip(nc.targets, fcols))]
+    made = _make(nc, ctx.peers, range(nc.n), [(js, d) for js, d, _ in chosen], nc.targets,
+                 fcols, n_gap_rows)
+    bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
+    tables = {"strengths": ctx.positions.stack("best", n_list),
+              "weaknesses": ctx.positions.stack("worst", n_list),
+              "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, ctx.dim_labels)}
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
-    done = [_one_town(ctx, i, row) for i, row in enumerate(rows)]
-    ctx.peers.order_gaps()  # the benchmark gap tables of all towns at once
+    done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
+            for i, row in enumerate(rows)]
     if model is not None:  # the model searches of all towns at once
-        _solve_asks(model, nc, [a for _, plan in done for _, a in plan
+        _solve_asks(model, nc, [a for *_, plan in done for _, a in plan
                                 if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
                     ctx.numer)
-    _jumps(nc, [a for _, plan in done for _, a in plan if isinstance(a, _Ask)], info)
-    for s, plan in done:
-        s.category_gaps = _gap_rows(nc, plan, info, n_levers)
-    return [s for s, _ in done]
+    _jumps(nc, [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)], info)
+    tables.update(
+        category_gaps=_gap_stack([_gap_rows(nc, plan, info, n_levers) for *_, plan in done]),
+        declared_failing=_declared_stack(ctx.trace, [fail for _, fail, _, _ in done]),
+        missing=_missing_stack([miss for _, _, miss, _ in done]))
+    out = [s for s, *_ in done]
+    for name, stack in tables.items():
+        for s, part in zip(out, stack.parts()):
+            setattr(s, name, part)
+    return out
 
 
 def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
@@ -321,6 +350,7 @@ class _Context:
     allowed: set | None
     nc: _Cols
     peers: _Peers
+    movers: _Movers
     positions: _Positions
     trace: _Trace
     log_by: dict
@@ -337,18 +367,13 @@ _ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "seco
              "designations", "designations_en")
 
 
-def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
-    """The evidence of town ``i``; its category gaps are finished after the model
-    searches of all towns (returned as a plan)."""
+def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: bool
+              ) -> tuple[Suggestion, list[int], list[tuple], list]:
+    """The evidence of town ``i`` (its tables are set for all towns at once), the trace
+    rows of its declared category's failing rules, its missing-data rows, and its
+    category gaps' plan (finished after the model searches of all towns)."""
     p, nc, code = ctx.params, ctx.nc, row["town_code"]
     target = nc.targets[i]
-    fcol = _focus_column(target, nc.frame, ctx.focus)
-    strengths, weaknesses = ctx.positions.strengths(i, p["n_list"])
-    bench, chall, leader = _benchmarks(
-        nc, ctx.peers, i, target, fcol, n=p["n_benchmarks"], n_rows=p["n_gap_rows"],
-        county_weight=p["county_weight"], city_weight=p["city_weight"])
-    first = (bench or chall or [None])[0]
-    bidx = None if first is None else first.index
     ks = ctx.trace.rows(i)
     declared = _str(row, "declared") or None
     declared_target = _str(row, "declared_target") or _resolve_declared(
@@ -358,7 +383,7 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
     status = _str(row, "declared_status") or _declared_status(ctx.trace, ks,
                                                               declared_target, target)
     plan = _gap_plan(nc, i, ctx.trace, ks, relations, ctx.scales, ctx.info, ctx.numer,
-                     ctx.model, ctx.peers.cols)
+                     ctx.model, ctx.movers)
     s = Suggestion(
         town_code=code, town=_str(row, "town"), county=_str(row, "county"),
         city=_str(row, "city"), target=target, category=_str(row, "category") or None,
@@ -366,15 +391,11 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
         secondary=_split(row.get("secondary")), roles=_split(row.get("roles")),
         confidence=_num(row, "stability"), runner_up=_str(row, "runner_up") or None,
         composite=_num(row, "composite"), rank=_num(row, "rank"), n_towns=ctx.n_towns,
-        focus=fcol, is_leader=leader, strengths=strengths, weaknesses=weaknesses,
-        benchmarks=bench, challengers=chall,
-        dimensions=_dimension_table(nc, ctx.peers, i, target, bidx, ctx.dim_labels),
-        category_gaps=None, declared=declared, declared_target=declared_target,
-        declared_status=status,
-        declared_failing=_declared_failing(ctx.trace, ks, declared_target),
-        missing=_missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(i, []), ctx.trace,
-                               ks, _num(row, "n_imputed")),
-        lang=ctx.lang,
+        focus=fcol, is_leader=leader, strengths=None, weaknesses=None,
+        benchmarks=[] if leader else made, challengers=made if leader else [],
+        dimensions=None, category_gaps=None, declared=declared,
+        declared_target=declared_target, declared_status=status, declared_failing=None,
+        missing=None, lang=ctx.lang,
         extra={"n_missing": _num(row, "n_missing"), "n_imputed": _num(row, "n_imputed"),
                "review": row.get("review"), "review_reason": _str(row, "review_reason"),
                "review_reason_en": _str(row, "review_reason_en"),
@@ -389,4 +410,7 @@ def _one_town(ctx: _Context, i: int, row: dict) -> tuple[Suggestion, list]:
                                 if math.isnan(nc(f"score_{d}")[i])],
                "bottom": p["bottom"], "targets": sorted({ctx.trace.target[k] for k in ks}),
                "field_labels": ctx.field_labels})
-    return s, plan
+    fail = ctx.trace.failing(ks, declared_target or "\0")
+    missing = _missing_table(ctx.peers, i, ctx.info, ctx.log_by.get(i, []), ctx.trace, ks,
+                             _num(row, "n_imputed"))
+    return s, fail, missing, plan

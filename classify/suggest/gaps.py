@@ -15,8 +15,10 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Rows, _get)
-from classify.suggest.peers import (_Cols, _Peers, _add_meta)
+from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
+                                     _get)
+from classify.scoring import aggregate
+from classify.suggest.peers import _Cols, _Peers
 
 
 # ---------------------------------------------------------------------------------------
@@ -37,7 +39,7 @@ def derived_numerators(indicators) -> dict[str, str]:
 def _rule_scales(trace: pd.DataFrame, taxonomy) -> dict[tuple[str, str], str]:
     scales: dict[tuple[str, str], str] = {}
     if taxonomy is not None and hasattr(taxonomy, "target_rules"):
-        for target in set(trace["target"].astype(str)):
+        for target in set(trace["target"].drop_duplicates().astype(str)):
             try:
                 rules = taxonomy.target_rules(target)
             except Exception:  # roles and unknown targets: no scale known, use "value"
@@ -123,20 +125,21 @@ def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
     return None
 
 
-def _lever_cands(nc: _Cols, i, fld, info, numer, cols) -> list[str]:
-    dim = fld.removeprefix("score_")
-    # base indicators only: a derived one (LQ, per capita) is not something to raise itself
-    return [c for c in cols if (info[c].dimension == dim or fld == "composite")
-            and c not in numer and not math.isnan(nc(c)[i])
-            and info[c].unit not in ("是/否", "flag")]
+class _Movers(dict):
+    """``{field: indicators}`` whose change moves the field (found on first use): those
+    of its dimension (every one for ``composite``), base indicators only — a derived one
+    (LQ, per capita) is not something to raise itself — and no flags."""
 
+    def __init__(self, info, numer, cols):
+        super().__init__()
+        self.info, self.numer, self.cols = info, numer, cols
 
-def _share_below(nc: _Cols, ind: str, x: float, direction: int) -> float:
-    """Share of the towns whose value (turned by ``direction``) is below ``x``."""
-    s = nc.sorted(ind)
-    below = np.searchsorted(s, x, side="left") if direction > 0 else \
-        len(s) - np.searchsorted(s, -x, side="right")
-    return below / len(s)
+    def __missing__(self, fld: str) -> list[str]:
+        dim, info = fld.removeprefix("score_"), self.info
+        got = self[fld] = [c for c in self.cols
+                           if (info[c].dimension == dim or fld == "composite")
+                           and c not in self.numer and info[c].unit not in ("是/否", "flag")]
+        return got
 
 
 def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
@@ -147,13 +150,7 @@ def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
         d = info[ind].direction
         if need is None or (need - cur) * d <= 0:
             continue
-        if ind in ask.jumps:  # found for all asks at once
-            need, jump = ask.jumps[ind]
-        else:
-            if info[ind].unit in COUNT_UNITS:  # 0.37 of a scenic spot is not a target
-                need = float(math.ceil(need - 1e-9) if d > 0 else math.floor(need + 1e-9))
-            jump = float(_share_below(nc, ind, need * d, d) -
-                         _share_below(nc, ind, cur * d, d))
+        need, jump = ask.jumps[ind]  # found for all asks at once (_jumps)
         out.append((jump, ind, cur, need, ask.method))
     out.sort(key=lambda t: (t[0], t[1]))
     return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
@@ -161,13 +158,14 @@ def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
     """``ask.jumps[ind] = (needed value, jump in position)`` of every lever
-    :func:`_pick_levers` weighs, as it computes them, an indicator at a time for all
-    asks."""
+    :func:`_pick_levers` weighs (a whole number for a count), an indicator at a time for
+    all asks: the share of towns the needed value passes beyond those the current one
+    passes."""
     by_ind: dict[str, list] = {}
     for a in asks:
         for ind in a.cands:
             cur, need = float(nc(ind)[a.i]), a.needs.get(ind)
-            if need is not None and (need - cur) * info[ind].direction > 0:
+            if need is not None and not (need - cur) * info[ind].direction <= 0:
                 by_ind.setdefault(ind, []).append((a, cur, need))
     for ind, items in by_ind.items():
         d, s = info[ind].direction, nc.sorted(ind)
@@ -299,14 +297,21 @@ class _Grid:
         # rows of different towns are never mixed in one call when the model imputes
         # missing values from the rows it is given
         self.per_town = getattr(model, "missing", None) == "impute_county_median"
-        # a ScoreModel that leaves missing values out scores the bare matrix (its
-        # score_array: no table, ranks or counts made for each block of grid rows)
-        self.direct = None
+        # a ScoreModel that leaves missing values out, with transforms that work column
+        # by column, scores the bare matrix as its score_array does (no table, ranks or
+        # counts made for each block of grid rows), and transforms only the changed
+        # cells: the towns' rows are transformed once
+        self.base = None
         if hasattr(model, "score_array") and not self.per_town and \
-                all(c in where for c in model.indicators):
-            names = list(model.get_feature_names_out())
-            self.direct = ([where[c] for c in model.indicators],
-                           [names.index(f) for f in fields])
+                all(c in where for c in model.indicators) and \
+                all(hasattr(getattr(model, a, None), "transform_columns")
+                    for a in ("treatment", "normaliser")):
+            names, cols = list(model.get_feature_names_out()), [where[c] for c in
+                                                                  model.indicators]
+            self.outs = [names.index(f) for f in fields]
+            self.model_col = np.full(values.shape[1], -1, dtype=np.int64)
+            self.model_col[cols] = np.arange(len(cols))
+            self.base = self._transformed(values[:, cols], np.arange(len(cols)))
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
         """Index of the first grid point of each pair ``act`` whose score exceeds its
@@ -339,31 +344,68 @@ class _Grid:
                 out[part] = self._block(act[part], xs[part])
         return out
 
-    def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def _transformed(self, X: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The model's treatment and normalisation of ``X`` (its columns: the model's
+        columns ``cols``).  A search point beyond float range (10x a 1e300 cell, a
+        derived share of it) is the largest float: the model's outlier caps treat it as
+        the cap, as any huge value."""
+        big = np.finfo(float).max
+        X = np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+        with np.errstate(all="ignore"):
+            return self.model.normaliser.transform_columns(
+                self.model.treatment.transform_columns(X, cols), cols)
+
+    def _changed(self, act: np.ndarray, x: np.ndarray):
+        """The cells that differ from the towns' rows at grid values ``x`` of pairs
+        ``act`` (rows pair-major): row, column and value of each — the indicator's own,
+        then those of the derived indicators that move with it."""
         n_grid = x.shape[1]
         t, c = self.town[act], self.col[act]
-        mat = np.repeat(self.values[t], n_grid, axis=0)
-        mat[np.arange(len(mat)), np.repeat(c, n_grid)] = x.ravel()
         base = self.values[t, c]
-        block = mat.reshape(len(act), n_grid, -1)
+        rows = np.arange(len(act) * n_grid).reshape(len(act), n_grid)
+        out = [(rows.ravel(), np.repeat(c, n_grid), x.ravel())]
         for d, num in self.numer:  # derived indicators move with their numerator
             hit = np.flatnonzero((c == num) & (base != 0))
             if len(hit):
-                block[hit, :, d] = self.values[t[hit], d][:, None] * x[hit] / \
-                    base[hit][:, None]
-        # a search point beyond float range (10x a 1e300 cell, a derived share of it) is
-        # the largest float: the model's outlier caps treat it as the cap, as any huge value
-        big = np.finfo(float).max
-        mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-        if self.direct is not None:
-            cols, outs = self.direct
-            with np.errstate(all="ignore"):
-                got = self.model.score_array(mat[:, cols])[:, outs]
+                out.append((rows[hit].ravel(), np.full(len(hit) * n_grid, d),
+                            (self.values[t[hit], d][:, None] * x[hit] /
+                             base[hit][:, None]).ravel()))
+        return out
+
+    def _block(self, act: np.ndarray, x: np.ndarray) -> np.ndarray:
+        n_grid = x.shape[1]
+        t = self.town[act]
+        if self.base is not None:
+            got = self._rescored(t, n_grid, self._changed(act, x))
         else:
+            mat = np.repeat(self.values[t], n_grid, axis=0)
+            for r, c, v in self._changed(act, x):
+                mat[r, c] = v
+            big = np.finfo(float).max     # see _transformed
+            mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
             got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
                                 self.fields)
-        return got[np.arange(len(mat)), np.repeat(self.fld[act], n_grid)] \
+        return got[np.arange(len(got)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
+
+    def _rescored(self, t: np.ndarray, n_grid: int, changed) -> np.ndarray:
+        """:meth:`ScoreModel.score_array` of the towns' rows ``t`` (each ``n_grid``
+        times) with the ``changed`` cells, from their transformed rows: only the changed
+        cells are transformed (the same numbers), then the scores are aggregated."""
+        Z = np.repeat(self.base[t], n_grid, axis=0)
+        rows = np.concatenate([r for r, _, _ in changed])
+        cols = self.model_col[np.concatenate([c for _, c, _ in changed])]
+        vals = np.concatenate([v for _, _, v in changed])
+        keep = cols >= 0  # a column the model does not score changes no score
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        for j in np.unique(cols).tolist():
+            at = cols == j
+            Z[rows[at], j] = self._transformed(vals[at][:, None], np.array([j]))[:, 0]
+        m = self.model
+        with np.errstate(all="ignore"):
+            S = m.dim_scores(Z)     # ScoreModel.score_array's aggregation
+            return np.column_stack([S, aggregate(S, m.w_dim[:, None], m.aggregation)[:, 0]]
+                                   )[:, self.outs]
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
@@ -383,31 +425,38 @@ _GAP_NUM = ("threshold", "value", "margin", "norm_margin", "needed_field", "curr
             "needed", "change", "change_pct")
 
 
+_RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_margin",
+              "text_zh", "text_en")
+
+
 def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
-              model, cols) -> list[tuple[dict, Any]]:
+              model, movers: _Movers) -> list[tuple[dict, Any]]:
     """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
     or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
     plan = []
+
+    def cell(k, key):  # a trace column the trace does not have reads as None
+        return tr.cols[key][k] if key in tr.cols else None
+
     for target, relation in relations.items():
-        fails = sorted(tr.failing(ks, target), key=lambda k: str(tr.cols["rule_id"][k]))
-        for r in map(tr.record, fails):
-            scale = r.get("scale") if isinstance(r.get("scale"), str) else \
-                scales.get((target, r["rule_id"]), "value")
-            base = {k: r.get(k) for k in ("rule_id", "field", "op", "threshold", "value",
-                                           "margin", "norm_margin", "text_zh", "text_en")}
-            base.update(target=target, relation=relation, scale=scale)
+        for k in sorted(tr.failing(ks, target), key=lambda k: str(tr.cols["rule_id"][k])):
+            base = {key: cell(k, key) for key in _RULE_KEYS}
+            scale = cell(k, "scale")
+            base.update(target=target, relation=relation, scale=scale if isinstance(
+                scale, str) else scales.get((target, base["rule_id"]), "value"))
+            fld = base["field"]
             try:
-                thr = float(r["threshold"])
+                thr = float(base["threshold"])
             except (TypeError, ValueError):
                 thr = None
-            need_f = None if thr is None else _needed_field(nc, i, r["field"], scale,
-                                                            r["op"], thr)
+            need_f = None if thr is None else _needed_field(nc, i, fld, base["scale"],
+                                                            base["op"], thr)
             base["needed_field"] = np.nan if need_f is None else need_f
-            levers = [] if need_f is None else _direct_levers(nc, i, r["field"], need_f,
-                                                              info, numer)
+            levers = [] if need_f is None else _direct_levers(nc, i, fld, need_f, info,
+                                                              numer)
             if levers is None:
-                levers = _Ask(i, r["field"], need_f,
-                              _lever_cands(nc, i, r["field"], info, numer, cols))
+                levers = _Ask(i, fld, need_f, [c for c in movers[fld]
+                                               if not math.isnan(nc(c)[i])])
                 if model is None or not levers.cands:
                     levers.needs = {ind: _empirical_lever(nc, i, levers.fld, need_f, ind,
                                                           info[ind]) for ind in levers.cands}
@@ -422,8 +471,8 @@ def _to_float(v) -> float:
         return math.nan
 
 
-def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> Rows:
-    """The category-gap table of one town from its answered plan."""
+def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
+    """The category-gap records of one town from its answered plan."""
     out = []
     for base, levers in plan:
         if isinstance(levers, _Ask):
@@ -444,15 +493,15 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> Rows:
         rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
                    unit=m.unit if m else "", dimension=m.dimension if m else "")
         recs.append(rec)
-    return Rows(recs, lambda: _gaps_frame(out, info))
+    return recs
 
 
-def _gaps_frame(out: list[dict], info) -> pd.DataFrame:
-    t = pd.DataFrame(out, columns=_GAP_COLS)
-    for c in _GAP_NUM:
-        t[c] = pd.to_numeric(t[c], errors="coerce").astype(float)
-    _add_meta(t, info)
-    return t
+def _gap_stack(tables: list[list[dict]]) -> Stack:
+    """The category-gap tables of all towns (an empty one: numbers and the indicator's
+    labels typed float, as pandas types them when a table has no row)."""
+    meta = ["label_zh", "label_en", "unit", "dimension"]
+    return Stack.of_records(tables, _GAP_COLS + meta,
+                            dtypes={c: float for c in (*_GAP_NUM, *meta)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -584,11 +633,14 @@ def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
     return "not supported"
 
 
-def _declared_failing(tr: _Trace, ks, declared_target) -> Rows:
-    fail = tr.failing(ks, declared_target or "\0")
+def _declared_stack(tr: _Trace, fails: list[list[int]]) -> Stack:
+    """The failing rules of the declared category of every town (``fails``: their trace
+    rows): the trace's rows (a DataFrame: with its columns' types)."""
+    rows = [k for f in fails for k in f]
     frame = tr.frame            # not tr: the suggestions outlive the trace's columns
-    return Rows([tr.record(k) for k in fail],
-                lambda: frame.iloc[fail].reset_index(drop=True))
+    return Stack.of_lists({c: [tr.cols[c][k] for k in rows] for c in tr.columns},
+                          [len(f) for f in fails], source=np.array(rows, dtype=np.int64),
+                          frame=lambda part: frame.iloc[part].reset_index(drop=True))
 
 
 _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label_zh",
@@ -596,7 +648,7 @@ _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label
 
 
 def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
-                   n_imputed: float) -> Rows:
+                   n_imputed: float) -> list[tuple]:
     """Indicators this town lacks: ``missing`` (left out of its scores) or ``imputed``
     (filled by the scoring step — when it imputed as many values as the town lacks),
     with the targets whose rules read a field they feed."""
@@ -624,5 +676,11 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
             used.get("composite", set()) if m.dimension else set())
         recs.append((ind, status, detail, m.dimension, ";".join(sorted(aff)), m.label_zh,
                      m.label_en, m.unit))
-    return Rows([dict(zip(_MISSING_COLS, r)) for r in recs],
-                lambda: pd.DataFrame(recs, columns=_MISSING_COLS))
+    return recs
+
+
+def _missing_stack(tables: list[list[tuple]]) -> Stack:
+    """The missing-data tables of all towns."""
+    rows = [r for t in tables for r in t]
+    return Stack.of_lists({c: [r[k] for r in rows] for k, c in enumerate(_MISSING_COLS)},
+                          [len(t) for t in tables])

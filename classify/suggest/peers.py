@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from classify.scoring import county_key, known
-from classify.suggest.record import Benchmark, IndicatorInfo, Rows, _GAP_TABLE_COLS
+from classify.suggest.record import Benchmark, IndicatorInfo, Part, Stack
 
 
 def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
@@ -98,40 +98,50 @@ def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
     n_county, pct_county`` (rank 1 = best after the indicator's direction; pct 100 = best).
     Towns with a missing value get no rank and are not counted in ``n``.
     """
-    rows = []
-    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
-        county = "county"  # no codes: county names group the towns as well
-    has_county = county in frame.columns
-    # a town of unknown county is in no county group (no rank within the county)
-    groups = county_key(frame) if has_county else None
-    for iid, info in indicators.items():
-        if iid not in frame.columns:
-            continue
-        v = pd.to_numeric(frame[iid], errors="coerce").astype(float)
-        s = v * info.direction
-        part = pd.DataFrame({"town_code": known(frame["town_code"].to_numpy(object))
-                             .fillna("").to_numpy(object),
-                             "indicator": iid, "value": v.to_numpy()})
-        part["rank"] = s.rank(ascending=False, method="min").to_numpy()
-        part["n"] = int(s.notna().sum())
-        part["pct"] = _percentile(s).to_numpy()
-        if has_county:
-            g = s.groupby(groups.to_numpy(), dropna=True)
-            part["rank_county"] = g.rank(ascending=False, method="min").reindex(
-                s.index).to_numpy()
-            part["n_county"] = g.transform("count").reindex(s.index).fillna(0).to_numpy()
-            part["pct_county"] = g.rank(pct=True, method="average").reindex(
-                s.index).to_numpy() * 100
-        else:
-            part["rank_county"] = np.nan
-            part["n_county"] = 0
-            part["pct_county"] = np.nan
-        part.loc[v.isna().to_numpy(), ["rank", "pct", "rank_county", "pct_county"]] = np.nan
-        rows.append(part)
-    if not rows:
+    ids, mats = _position_matrices(frame, indicators, county=county)
+    if not ids:
         return pd.DataFrame(columns=["town_code", "indicator", "value", "rank", "n", "pct",
                                      "rank_county", "n_county", "pct_county"])
-    return pd.concat(rows, ignore_index=True)
+    codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
+    out = pd.DataFrame({"town_code": np.tile(codes, len(ids)),
+                        "indicator": np.repeat(np.array(ids, dtype=object), len(frame))})
+    for c, m in mats.items():  # indicator-major
+        out[c] = m.T.ravel()
+    return out
+
+
+def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo], *,
+                       county: str = "county_code") -> tuple[list[str], dict[str, np.ndarray]]:
+    """:func:`peer_positions` as towns × indicators matrices (pandas ranks of all
+    indicators at once): the indicators and ``value, rank, n, pct, rank_county,
+    n_county, pct_county``."""
+    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
+        county = "county"  # no codes: county names group the towns as well
+    ids, n = [i for i in indicators if i in frame.columns], len(frame)
+    if not ids:
+        return ids, {c: np.zeros((n, 0)) for c in ("value", "rank", "n", "pct",
+                                                  "rank_county", "n_county", "pct_county")}
+    v = pd.DataFrame({i: pd.to_numeric(frame[i], errors="coerce").astype(float) for i in ids},
+                     index=frame.index, columns=ids)
+    s = v * np.array([indicators[i].direction for i in ids])
+    out = {"value": v.to_numpy(), "rank": s.rank(ascending=False, method="min").to_numpy(),
+           "n": np.broadcast_to(s.notna().sum().to_numpy(), (n, len(ids))),
+           "pct": _percentile(s).to_numpy()}
+    keys = county_key(frame) if county in frame.columns else None
+    if keys is not None and keys.notna().any():
+        # a town of unknown county is in no county group (no rank within the county)
+        g = s.groupby(keys.to_numpy(), dropna=True)
+        out["rank_county"] = g.rank(ascending=False, method="min").to_numpy()
+        out["n_county"] = g.transform("count").fillna(0).to_numpy()
+        out["pct_county"] = g.rank(pct=True, method="average").to_numpy() * 100
+    else:   # no county column (counts 0), or no town of known county (counts 0.0)
+        out["rank_county"] = np.full((n, len(ids)), np.nan)
+        out["n_county"] = np.zeros((n, len(ids)), dtype=np.int64 if keys is None else float)
+        out["pct_county"] = np.full((n, len(ids)), np.nan)
+    missing = np.isnan(out["value"])
+    for c in ("rank", "pct", "rank_county", "pct_county"):
+        out[c] = np.where(missing, np.nan, out[c])
+    return ids, out
 
 
 _POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county",
@@ -144,12 +154,7 @@ class _Positions:
 
     def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
                  top: float, bottom: float, min_county: int = 3):
-        long = peer_positions(frame, info)
-        self.ids = list(dict.fromkeys(long["indicator"].tolist()))
-        n, m = len(frame), len(self.ids)
-        shape = (m, n)  # the long frame is indicator-major
-        self.mats = {c: long[c].to_numpy().reshape(shape).T for c in
-                     ("value", "rank", "n", "pct", "rank_county", "n_county", "pct_county")}
+        self.ids, self.mats = _position_matrices(frame, info)
         pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
         flag = np.array([info[c].unit in ("是/否", "flag") for c in self.ids], dtype=bool)
         county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
@@ -161,64 +166,30 @@ class _Positions:
             # sorted ascending: the best first, then the worst first
             self.key = {"best": -np.fmax(pct, pc), "worst": np.fmin(pct, pc)}
         self.info = info
-        self._listed: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _records(self, i: int, js: list[int], scopes: list[str]) -> list[dict]:
-        """The position records of town ``i`` on indicators ``js``."""
-        cells = {k: self.mats[k][i, js].tolist() for k in self.mats}
-        out = []
-        for n, (j, scope) in enumerate(zip(js, scopes)):
-            c = self.ids[j]
-            m = self.info[c]
-            out.append(dict(indicator=c, **{k: v[n] for k, v in cells.items()}, scope=scope,
-                            label_zh=m.label_zh, label_en=m.label_en, unit=m.unit,
-                            dimension=m.dimension))
-        return out
-
-    def listed(self, kind: str, n_max: int) -> tuple[np.ndarray, np.ndarray]:
-        """For every town, the ``n_max`` indicators listed as ``kind`` ("best" or
-        "worst"), best (worst) first, ties by id: a (towns × n_max) matrix of indicator
-        positions (-1: none) and the number listed per town."""
-        if (kind, n_max) not in self._listed:
-            hit = self.hit[kind][0] | self.hit[kind][1]
-            id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
-            key = np.where(hit, self.key[kind], np.inf)
-            order = np.lexsort((np.broadcast_to(id_rank, key.shape), key), axis=-1)
-            order = order[:, :n_max]
-            count = np.minimum(hit.sum(axis=1), n_max)
-            order[np.arange(order.shape[1])[None, :] >= count[:, None]] = -1
-            self._listed[(kind, n_max)] = (order, count)
-        return self._listed[(kind, n_max)]
-
-    def strengths(self, i: int, n_max: int) -> tuple[Rows, Rows]:
-        """Indicators in the top / bottom percentiles of the region or the county.
+    def stack(self, kind: str, n_max: int) -> Stack:
+        """The strengths ("best") or weaknesses ("worst") of every town: indicators in
+        the top / bottom percentiles of the region or the county, best (worst) first.
 
         A county of fewer than ``min_county`` towns is too small to call anything a
         strength.  Flags are left out: a yes/no shared by many towns says little about
         the town's position.
         """
-        out = []
-        for kind in ("best", "worst"):
-            order, count = self.listed(kind, n_max)
-            js = order[i, :count[i]].tolist()
-
-            def recs(js=js, kind=kind):
-                hit_r, hit_c = self.hit[kind][0][i], self.hit[kind][1][i]
-                return self._records(i, js, ["both" if hit_r[j] and hit_c[j] else
-                                             "region" if hit_r[j] else "county" for j in js])
-
-            out.append(Rows(recs, columns=_POS_COLS))
-        return out[0], out[1]
-
-
-def _add_meta(t: pd.DataFrame, info, col: str = "indicator") -> None:
-    def get(i, attr, default):
-        return getattr(info[i], attr) if isinstance(i, str) and i in info else default
-
-    t["label_zh"] = [get(i, "label_zh", i) for i in t[col]]
-    t["label_en"] = [get(i, "label_en", i) for i in t[col]]
-    t["unit"] = [get(i, "unit", "") for i in t[col]]
-    t["dimension"] = [get(i, "dimension", "") for i in t[col]]
+        hit = self.hit[kind][0] | self.hit[kind][1]
+        id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
+        key = np.where(hit, self.key[kind], np.inf)
+        order = np.lexsort((np.broadcast_to(id_rank, key.shape), key), axis=-1)[:, :n_max]
+        count = np.minimum(hit.sum(axis=1), n_max)
+        I = np.repeat(np.arange(len(count)), count)
+        J = order[np.arange(order.shape[1])[None, :] < count[:, None]]
+        cols = {"indicator": np.array(self.ids, dtype=object)[J]}
+        cols.update({k: m[I, J] for k, m in self.mats.items()})
+        hit_r, hit_c = self.hit[kind][0][I, J], self.hit[kind][1][I, J]
+        cols["scope"] = np.array(["county", "region", "both"], dtype=object)[
+            np.where(hit_r & hit_c, 2, np.where(hit_r, 1, 0))]
+        for a in ("label_zh", "label_en", "unit", "dimension"):
+            cols[a] = np.array([getattr(self.info[c], a) for c in self.ids], dtype=object)[J]
+        return Stack(cols, count)
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,9 +246,9 @@ class _Peers:
         keys = pd.Series(nc.targets, dtype=object)
         self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
                         if t != "\0"}
-        self.town = known(nc.frame["town"].to_numpy(object)).fillna("").tolist()
-        self.county = known(nc.frame["county"].to_numpy(object)).fillna("").tolist() \
-            if "county" in nc.frame.columns else [""] * nc.n
+        self.town = known(nc.frame["town"].to_numpy(object)).fillna("").to_numpy(object)
+        self.county = known(nc.frame["county"].to_numpy(object)).fillna("").to_numpy(
+            object) if "county" in nc.frame.columns else np.full(nc.n, "", dtype=object)
         # counties and cities as integers (-1 = unknown) for the distance weights
         self.county_id = _codes_of(nc.county)
         self.city_id = _codes_of(nc.city)
@@ -295,11 +266,8 @@ class _Peers:
             nc.pct(f"score_{d}")
             for t in self.members:
                 self.median(nc, t, f"score_{d}")
-        # gap tables asked for (town, other town, focus dimension, rows) and their row
-        # order, found for all of them at once (see order_gaps)
-        self._gaps: list[tuple[int, int, str, int]] = []
-        self._gap_order: list[np.ndarray] = []
-        self._meta_arrays: dict[str, np.ndarray] | None = None
+        self.meta_cols = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
+                          for a in ("label_zh", "label_en", "unit", "dimension")}
 
     def median(self, nc: _Cols, target, col: str) -> float:
         key = (target, col)
@@ -309,102 +277,64 @@ class _Peers:
             self._median[key] = float(np.median(v)) if len(v) else np.nan
         return self._median[key]
 
-    def gap_table(self, i: int, j: int, focus: str, n_rows: int) -> Rows:
-        """Indicators of the focus dimension first, then the largest relative differences
-        (records made on first use; the order of all tables asked for is found at once)."""
-        k = len(self._gaps)
-        self._gaps.append((i, j, focus.removeprefix("score_"), n_rows))
-        return Rows(lambda: self._gap_recs(k), columns=_GAP_TABLE_COLS,
-                    size=lambda: len(self._order_of(k)), source=(self, k))
-
-    def gap_arrays(self, ks: list[int]) -> dict[str, np.ndarray]:
-        """Gap tables ``ks`` stacked, as arrays (the numbers of their records)."""
-        orders = [self._order_of(k) for k in ks]
-        n = np.array([len(o) for o in orders], dtype=np.int64)
-        flat = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
-        I = np.repeat(np.array([self._gaps[k][0] for k in ks], dtype=np.int64), n)
-        J = np.repeat(np.array([self._gaps[k][1] for k in ks], dtype=np.int64), n)
-        this, other = self.values[I, flat], self.values[J, flat]
-        diff = other - this
-        with np.errstate(all="ignore"):
-            pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
-        if self._meta_arrays is None:
-            self._meta_arrays = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
-                                 for a in ("label_zh", "label_en", "unit", "dimension")}
-            self._meta_arrays["indicator"] = np.array(self.cols, dtype=object)
-        dims = np.repeat(np.array([self._gaps[k][2] for k in ks], dtype=object), n)
-        out = {c: a[flat] for c, a in self._meta_arrays.items()}
-        out.update(this=this, other=other, diff=diff, diff_pct=pct,
-                   in_focus=out["dimension"] == dims)
-        return out
-
-    def order_gaps(self, block: int = 16384) -> None:
-        """Row order of every gap table asked for and not yet ordered: all at once."""
-        for lo in range(len(self._gap_order), len(self._gaps), block):
-            part = self._gaps[lo:lo + block]
-            I = np.array([g[0] for g in part], dtype=np.int64)
-            J = np.array([g[1] for g in part], dtype=np.int64)
-            this, other = self.values[I], self.values[J]
-            diff = other - this
-            with np.errstate(all="ignore"):
-                pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100,
-                               np.nan)
-            focus_m = self.dims[None, :] == np.array([g[2] for g in part],
-                                                     dtype=object)[:, None]
+    def gap_stack(self, I: np.ndarray, J: np.ndarray, dims: np.ndarray, n_rows: int,
+                  block: int = 16384) -> Stack:
+        """The gap tables of towns ``I`` to towns ``J`` (focus dimension ``dims``):
+        indicators of the focus dimension first, then the largest relative differences
+        (ties by id), at least ``n_rows`` rows; ``diff = other − this`` and ``diff_pct =
+        diff / |this| × 100`` (NaN when ``this`` is 0 or missing)."""
+        m = len(self.cols)
+        orders, counts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for lo in range(0, len(I), block):
+            this, other = self.values[I[lo:lo + block]], self.values[J[lo:lo + block]]
+            focus_m = self.dims[None, :] == dims[lo:lo + block, None]
+            pct = _diff_pct(this, other)
             size = np.where(np.isnan(pct), -1.0, np.abs(pct))
             order = np.lexsort((np.broadcast_to(self.col_order, size.shape), -size,
                                 ~focus_m), axis=-1)
-            keep = np.maximum(np.array([g[3] for g in part]), focus_m.sum(axis=1)).tolist()
-            self._gap_order.extend(order[r, :keep[r]] for r in range(len(part)))
+            keep = np.maximum(n_rows, focus_m.sum(axis=1))
+            orders.append(order[np.arange(m)[None, :] < keep[:, None]])
+            counts.append(np.minimum(keep, m))
+        flat, n = np.concatenate(orders), np.concatenate(counts)
+        this, other = self.values[np.repeat(I, n), flat], self.values[np.repeat(J, n), flat]
+        cols = {"indicator": np.array(self.cols, dtype=object)[flat], "this": this,
+                "other": other, "diff": other - this, "diff_pct": _diff_pct(this, other),
+                "in_focus": self.meta_cols["dimension"][flat] == np.repeat(dims, n)}
+        cols.update({a: v[flat] for a, v in self.meta_cols.items()})
+        return Stack(cols, n)
 
-    def _order_of(self, k: int) -> np.ndarray:
-        if k >= len(self._gap_order):
-            self.order_gaps()
-        return self._gap_order[k]
 
-    def _gap_recs(self, k: int) -> list[dict]:
-        i, j, dim, _ = self._gaps[k]
-        order = self._order_of(k)
-        this, other = self.values[i, order], self.values[j, order]
-        diff = other - this
-        with np.errstate(all="ignore"):
-            pct = np.where((this != 0) & ~np.isnan(this), diff / np.abs(this) * 100, np.nan)
-        out = []
-        for k, t, o, d, p in zip(order.tolist(), this.tolist(), other.tolist(),
-                                 diff.tolist(), pct.tolist()):
-            m = self.meta[k]
-            out.append({"indicator": self.cols[k], "this": t, "other": o, "diff": d,
-                        "diff_pct": p, "in_focus": m.dimension == dim,
-                        "label_zh": m.label_zh, "label_en": m.label_en, "unit": m.unit,
-                        "dimension": m.dimension})
-        return out
+def _diff_pct(this: np.ndarray, other: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.where((this != 0) & ~np.isnan(this), (other - this) / np.abs(this) * 100,
+                        np.nan)
 
 
 def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
                 n_rows: int, county_weight: float, city_weight: float):
+    """The benchmarks and challengers of one town (:func:`_choose`, :func:`_make`):
+    ``(benchmarks, challengers, is_leader)``."""
+    js, dist, leader = _choose(nc, peers, i, target, focus, n=n, county_weight=county_weight,
+                               city_weight=city_weight)
+    made = _make(nc, peers, [i], [(js, dist)], [target], [focus], n_rows)[0]
+    return ([], made, True) if leader else (made, [], False)
+
+
+def _choose(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
+            county_weight: float, city_weight: float) -> tuple[list, list, bool]:
     """Benchmarks: the nearest towns (profile distance, same county / city preferred) of
     the category that are ahead on its focus score; for its leader, the challengers
-    nearest by score.  Distances are computed to the candidates only."""
+    nearest by score.  Distances are computed to the candidates only.  Returns the
+    towns, their distances and whether they are challengers."""
     if target is None:
         return [], [], False
     score, same = nc(focus), peers.members.get(target, np.array([], dtype=np.int64))
     mine = score[i]
     if math.isnan(mine):
         return [], [], False
-
-    def make(js, dist):
-        cc, ci = nc.county, nc.city
-        return [Benchmark(
-            town_code=str(nc.codes[j]), town=peers.town[j], county=peers.county[j],
-            index=int(j),
-            target=target, focus=focus, focus_this=float(mine), focus_other=float(score[j]),
-            distance=float(d), same_county=bool(cc[j] == cc[i] and cc[i] != ""),
-            same_city=bool(ci[j] == ci[i] and ci[i] != ""),
-            gaps=peers.gap_table(i, j, focus, n_rows)) for j, d in zip(js, dist)]
-
     if peers.picked is not None and i in peers.picked:  # found for all towns at once
         js, dist = peers.picked[i]
-        return make(js, dist), [], False
+        return js, dist, False
     ahead = peers.ahead[i] if peers.ahead is not None and i in peers.ahead else \
         same[(same != i) & (score[same] > mine)]
     if len(ahead):
@@ -414,14 +344,40 @@ def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
         # Same county counts as closer, then same city: distance × weight.
         eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
         pick = np.lexsort((peers.code_rank[ahead], eff))[:n]
-        return make(ahead[pick].tolist(), dist[pick].tolist()), [], False
+        return ahead[pick].tolist(), dist[pick].tolist(), False
     if nc.targets[i] != target:  # the town is not in the category it is compared with
         return [], [], False
     # The leader of its category: the nearest challengers by score.
     rest = same[(same != i) & ~np.isnan(score[same])]
-    pick = np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]
-    js = rest[pick]
-    return [], make(js.tolist(), _distance(peers.prof, i, js).tolist()), True
+    js = rest[np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]]
+    return js.tolist(), _distance(peers.prof, i, js).tolist(), True
+
+
+def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
+          n_rows: int) -> list[list[Benchmark]]:
+    """The :class:`Benchmark` of every town chosen (``chosen``: (towns, distances) of
+    each of ``owners``, whose target and focus column are ``targets`` and ``focus``), its
+    gap table a part of one :class:`Stack`, computed for all of them at once."""
+    n = np.array([len(js) for js, _ in chosen], dtype=np.int64)
+    I = np.repeat(np.asarray(owners, dtype=np.int64), n)
+    J = np.array([j for js, _ in chosen for j in js], dtype=np.int64)
+    cols = list(dict.fromkeys(f for f, k in zip(focus, n.tolist()) if k))
+    which = np.repeat(np.array([cols.index(f) if k else 0 for f, k in zip(focus, n.tolist())],
+                               dtype=np.int64), n)
+    scores = np.vstack([nc(c) for c in cols]) if cols else np.zeros((1, nc.n))
+    same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
+    same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+    fcol = np.repeat(np.array(list(focus), dtype=object), n).tolist()
+    gaps = peers.gap_stack(I, J, np.array([f.removeprefix("score_") for f in fcol],
+                                          dtype=object), n_rows)
+    made = [Benchmark(*row, Part(gaps, k), j) for k, (row, j) in enumerate(zip(zip(
+        nc.codes[J].tolist(), peers.town[J].tolist(), peers.county[J].tolist(),
+        np.repeat(np.array(list(targets), dtype=object), n).tolist(), fcol,
+        scores[which, I].tolist(), scores[which, J].tolist(),
+        [d for _, dist in chosen for d in dist], same_c.tolist(), same_ci.tolist()),
+        J.tolist()))]
+    ends = np.cumsum(n).tolist()
+    return [made[e - m:e] for e, m in zip(ends, n.tolist())]
 
 
 def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
@@ -530,22 +486,27 @@ def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
     np.multiply(d, city_weight, out=d, where=same_city)
 
 
-_DIM_COLS = ["dimension", "label_zh", "label_en", "this", "category_median", "benchmark",
-             "pct"]
-
-
-def _dimension_table(nc: _Cols, peers: _Peers, i, target, bench, dim_labels) -> Rows:
-    def recs():
-        rows = []
-        for d in peers.score_dims:
-            v = nc(f"score_{d}")
-            zh, en = dim_labels.get(d, (d, d))
-            rows.append({
-                "dimension": d, "label_zh": zh, "label_en": en, "this": float(v[i]),
-                "category_median": peers.median(nc, target, f"score_{d}"),
-                "benchmark": float(v[bench]) if bench is not None else np.nan,
-                "pct": float(nc.pct(f"score_{d}")[i]),
-            })
-        return rows
-
-    return Rows(recs, columns=_DIM_COLS)
+def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
+                     dim_labels) -> Stack:
+    """Every town's dimension table: ``dimension, label_zh, label_en, this,
+    category_median`` (of the town's category), ``benchmark`` (the score of its first
+    benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
+    dims, n = peers.score_dims, nc.n
+    codes, uniq = pd.factorize(pd.Series(list(targets), dtype=object))
+    has = bench >= 0
+    cols: dict[str, list] = {c: [] for c in ("this", "category_median", "benchmark", "pct")}
+    for d in dims:
+        col = f"score_{d}"
+        v = nc(col)
+        cols["this"].append(v)
+        cols["category_median"].append(np.array(
+            [peers.median(nc, t, col) for t in uniq] + [np.nan])[codes])
+        cols["benchmark"].append(np.where(has, v[np.where(has, bench, 0)], np.nan))
+        cols["pct"].append(nc.pct(col))
+    labels = [dim_labels.get(d, (d, d)) for d in dims]
+    out = {"dimension": np.tile(np.array(dims, dtype=object), n),
+           "label_zh": np.tile(np.array([zh for zh, _ in labels], dtype=object), n),
+           "label_en": np.tile(np.array([en for _, en in labels], dtype=object), n)}
+    out.update({c: np.column_stack(v).ravel() if v else np.zeros(0)
+                for c, v in cols.items()})
+    return Stack(out, np.full(n, len(dims)))

@@ -1,11 +1,13 @@
 """The per-town evidence record of the self-assessment sheets: :class:`Suggestion`,
-:class:`Benchmark`, their lazily built tables, and the adapters that read indicator and
-category metadata (labels, units, directions) from the indicator system and taxonomy."""
+:class:`Benchmark`, their tables (parts of the stacked tables of all towns), and the
+adapters that read indicator and category metadata (labels, units, directions) from the
+indicator system and taxonomy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from itertools import groupby
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,46 +48,75 @@ def records(df: pd.DataFrame) -> list[dict]:
     return [dict(zip(cols, row)) for row in zip(*data)]
 
 
-class Rows:
-    """A small table kept as records until someone asks for its DataFrame.
+class Stack:
+    """The tables of many owners (towns, or benchmarks) stacked as columns: owner ``k``'s
+    ``sizes[k]`` rows are rows ``offsets[k]:offsets[k + 1]`` of every column.
 
-    :func:`suggest` makes several tables per town; building them all as DataFrames is
-    most of the time of a large run, and the sheets only read them row by row.  ``build``
-    makes the DataFrame (exactly as an eager implementation would) on first access;
-    ``recs`` may be a function that makes the records on first access (so that the
-    processes writing the sheets make them, not :func:`suggest`).
+    :func:`suggest` makes each kind of table for all towns at once, from the matrices it
+    holds; the evidence is written from these columns, the sheets read an owner's rows
+    as records, and a notebook gets an owner's DataFrame when it reads the field (see
+    :class:`Part`): the records under the columns' names, or, given ``frame``, the
+    DataFrame ``frame`` makes of the owner's part of ``source``; ``dtypes`` are the column
+    types of an empty one (whose records say nothing about them).
     """
 
-    __slots__ = ("_recs", "_build", "columns", "_size", "source")
+    __slots__ = ("cols", "offsets", "frame", "source", "dtypes")
 
-    def __init__(self, recs: list[dict] | Callable[[], list[dict]],
-                 build: Callable[[], pd.DataFrame] | None = None, *,
-                 columns: list[str] | None = None, size: Callable[[], int] | None = None,
-                 source: Any = None):
-        self._recs, self._build, self.columns, self._size = recs, build, columns, size
-        self.source = source  # what the records are made of (see gap_columns)
+    def __init__(self, cols: dict[str, np.ndarray], sizes, *,
+                 frame: Callable[[Any], pd.DataFrame] | None = None, source: Any = None,
+                 dtypes: dict | None = None):
+        self.cols = cols
+        self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self.frame, self.source, self.dtypes = frame, source, dtypes
 
-    def __len__(self) -> int:
-        """The number of rows (without making the records when ``size`` can tell)."""
-        if callable(self._recs) and self._size is not None:
-            return self._size()
-        return len(self.recs)
+    @classmethod
+    def of_lists(cls, cols: dict[str, list], sizes, **kw) -> "Stack":
+        """The stack of columns given as lists of Python values (kept as they are)."""
+        return cls({c: np.fromiter(v, dtype=object, count=len(v)) for c, v in cols.items()},
+                   sizes, **kw)
 
-    @property
-    def recs(self) -> list[dict]:
-        if callable(self._recs):
-            self._recs = self._recs()
-        return self._recs
+    @classmethod
+    def of_records(cls, tables: list[list[dict]], columns: list[str], **kw) -> "Stack":
+        """The stack of per-owner records (missing keys: None)."""
+        flat = [r for t in tables for r in t]
+        return cls.of_lists({c: [r.get(c) for r in flat] for c in columns},
+                            [len(t) for t in tables], **kw)
 
-    def build(self) -> pd.DataFrame:
-        """The DataFrame: ``build()`` when given, else the records under ``columns``."""
-        if self._build is not None:
-            return self._build()
-        return pd.DataFrame(self.recs, columns=self.columns)
+    def parts(self) -> list["Part"]:
+        """A :class:`Part` for every owner."""
+        return [Part(self, k) for k in range(len(self.offsets) - 1)]
+
+    def records(self, k: int) -> list[dict]:
+        a, b = self.offsets[k], self.offsets[k + 1]
+        names = list(self.cols)
+        return [dict(zip(names, row)) for row in
+                zip(*(self.cols[c][a:b].tolist() for c in names))]
+
+    def table(self, k: int) -> pd.DataFrame:
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        t = self.frame(self.source[a:b]) if self.frame is not None else \
+            pd.DataFrame(self.records(k), columns=list(self.cols))
+        return t.astype(self.dtypes) if self.dtypes and not len(t) else t
+
+    def rows(self, ks) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of owners ``ks`` (in that order) and the number of each."""
+        ks = np.asarray(ks, dtype=np.int64)
+        start, n = self.offsets[ks], self.offsets[ks + 1] - self.offsets[ks]
+        return np.repeat(start - (np.cumsum(n) - n), n) + np.arange(int(n.sum())), n
+
+
+class Part:
+    """Owner ``k``'s table in a :class:`Stack` (what a table field holds until someone
+    reads it as a DataFrame)."""
+
+    __slots__ = ("stack", "k")
+
+    def __init__(self, stack: Stack, k: int):
+        self.stack, self.k = stack, k
 
 
 class _Table:
-    """Data descriptor of a table field: stores a DataFrame or :class:`Rows`, returns a
+    """Data descriptor of a table field: stores a DataFrame or :class:`Part`, returns a
     DataFrame (built once, then kept)."""
 
     def __set_name__(self, owner, name):
@@ -95,8 +126,8 @@ class _Table:
         if obj is None:
             return self
         value = obj.__dict__[self.slot]
-        if isinstance(value, Rows):
-            value = obj.__dict__[self.slot] = value.build()
+        if isinstance(value, Part):
+            value = obj.__dict__[self.slot] = value.stack.table(value.k)
         return value
 
     def __set__(self, obj, value):
@@ -107,46 +138,41 @@ def table_records(obj, name: str) -> list[dict]:
     """The rows of table field ``name`` of ``obj`` (a Suggestion or Benchmark) as dicts,
     without building its DataFrame when it was not built yet."""
     value = obj.__dict__.get(f"_{name}")
-    if isinstance(value, Rows):
-        return value.recs
+    if isinstance(value, Part):
+        return value.stack.records(value.k)
     return records(getattr(obj, name))
 
 
-def gap_columns(benchmarks: list["Benchmark"]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The gap tables of ``benchmarks`` stacked, as columns: row offsets (one more than
-    benchmarks) and ``indicator, this, other, diff, diff_pct, in_focus, label_zh,
-    label_en, unit, dimension`` (numbers as float arrays, the rest object arrays) — the
-    values of their records, taken from the arrays the records are made of when they can
-    be (without making them)."""
-    n = np.array([table_size(b, "gaps") for b in benchmarks], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(n)])
-    cols = {c: np.empty(offsets[-1], dtype=float if c in ("this", "other", "diff", "diff_pct")
-                        else object) for c in _GAP_TABLE_COLS}
-    groups: dict[int, tuple[Any, list[int], list[int]]] = {}
-    for pos, b in enumerate(benchmarks):
-        value = b.__dict__.get("_gaps")
-        source = value.source if isinstance(value, Rows) else None
-        if source is not None:
-            peers, k = source
-            groups.setdefault(id(peers), (peers, [], []))[1].append(k)
-            groups[id(peers)][2].append(pos)
-            continue
-        rows = table_records(b, "gaps")
-        for c in _GAP_TABLE_COLS:
-            cols[c][offsets[pos]:offsets[pos + 1]] = [r.get(c) for r in rows]
-    for peers, ks, where in groups.values():
-        got = peers.gap_arrays(ks)
-        rows = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in where])
-        for c in _GAP_TABLE_COLS:
-            cols[c][rows] = got[c]
-    return offsets, cols
+def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Table field ``name`` of ``objs`` (Suggestions or Benchmarks) stacked: row offsets
+    (one more than ``objs``) and the columns as arrays, every column of the tables in
+    order of appearance (None in the rows of a table without it; ``empty``: the columns
+    and their types when there is no table).  Taken from the stacks the tables are parts
+    of, a run of consecutive owners at a time; a table set as a DataFrame adds its
+    records (the columns are then object arrays)."""
+    got = []
+    for obj in objs:
+        v = obj.__dict__.get(f"_{name}")
+        if not isinstance(v, Part):
+            t = getattr(obj, name)
+            v = Part(Stack.of_records([records(t)], list(t.columns)), 0)
+        got.append(v)
+    runs = [list(run) for _, run in groupby(got, key=lambda p: id(p.stack))]
+    taken = [(run[0].stack, *run[0].stack.rows([p.k for p in run])) for run in runs]
+    counts = np.concatenate([np.zeros(0, dtype=np.int64)] + [n for _, _, n in taken])
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if not taken:
+        return offsets, {c: np.zeros(0, dtype=t) for c, t in (empty or {}).items()}
 
+    def column(stack, rows, c):
+        return stack.cols[c][rows] if c in stack.cols else np.full(len(rows), None, object)
 
-def table_size(obj, name: str) -> int:
-    """The number of rows of table field ``name`` of ``obj``, without making them when
-    they are not made yet."""
-    value = obj.__dict__.get(f"_{name}")
-    return len(value) if isinstance(value, Rows) else len(getattr(obj, name))
+    names = list(dict.fromkeys(c for stack, _, _ in taken for c in stack.cols))
+    if len(taken) == 1:
+        return offsets, {c: column(*taken[0][:2], c) for c in names}
+    return offsets, {c: np.concatenate([column(st, rows, c).astype(object)
+                                        for st, rows, _ in taken]) for c in names}
 
 
 def _lazy_tables(cls, names):
@@ -331,8 +357,10 @@ _lazy_tables(Suggestion, ("strengths", "weaknesses", "dimensions", "category_gap
                           "declared_failing", "missing"))
 
 
-_GAP_TABLE_COLS = ["indicator", "this", "other", "diff", "diff_pct", "in_focus", "label_zh",
-                   "label_en", "unit", "dimension"]
+#: The columns of a benchmark's gap table (see :class:`Benchmark`) and their types.
+GAP_COLUMNS = {"indicator": object, "this": float, "other": float, "diff": float,
+               "diff_pct": float, "in_focus": object, "label_zh": object, "label_en": object,
+               "unit": object, "dimension": object}
 
 
 def suggestions_table(suggestions: list[Suggestion]) -> pd.DataFrame:
