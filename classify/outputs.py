@@ -281,29 +281,47 @@ def _object_cells(values) -> list[str]:
 
 def _cells(col: pd.Series) -> pa.Array:
     """The CSV text of one column as an Arrow string array without nulls (numbers as
-    pandas writes them with :data:`FLOAT_FORMAT`; text cells neutralised)."""
-    text = _text(col).cast(pa.large_string())
-    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    pandas writes them with :data:`FLOAT_FORMAT`; text cells neutralised and quoted where
+    they must be)."""
+    text, numbers = _text(col)
+    text = text.cast(pa.large_string())
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    return text if numbers else _quoted(text)      # number text holds no , " or break
 
 
-def _text(col: pd.Series) -> pa.Array:
+def _text(col: pd.Series) -> tuple[pa.Array, bool]:
+    """The column's cells as text, and whether they are numbers (or True/False)."""
     dtype = col.dtype
     if ptypes.is_bool_dtype(dtype) and not col.hasnans:
-        return pa.array(np.where(col.to_numpy(bool), "True", "False"))
+        return pa.array(np.where(col.to_numpy(bool), "True", "False")), True
     if ptypes.is_float_dtype(dtype):
-        return pa.array(_float_cells(col.to_numpy(dtype=float, na_value=np.nan)))
+        return pa.array(_float_cells(col.to_numpy(dtype=float, na_value=np.nan))), True
     if ptypes.is_integer_dtype(dtype):
-        return pc.fill_null(pc.cast(pa.array(col, from_pandas=True), pa.string()), "")
+        return pc.fill_null(pc.cast(pa.array(col, from_pandas=True), pa.string()), ""), True
     if ptypes.is_string_dtype(dtype) and not ptypes.is_object_dtype(dtype):
-        text = pc.fill_null(pa.array(col, type=pa.large_string(), from_pandas=True), "")
-        guard = np.flatnonzero(pc.match_substring_regex(text, _FORMULA_RE)
-                               .to_numpy(zero_copy_only=False))
-        if not len(guard):
-            return text
-        cells = text.to_numpy(zero_copy_only=False).astype(object)   # the few: one rule
-        cells[guard] = [neutralise(v) for v in cells[guard].tolist()]
-        return pa.array(cells, type=pa.large_string())
-    return pa.array(_object_cells(col.astype(object).tolist()), type=pa.large_string())
+        return _guarded(pa.array(col, type=pa.large_string(), from_pandas=True)), False
+    if ptypes.is_object_dtype(dtype):
+        # the usual object column holds str and None/NaN: Arrow reads it whole
+        try:
+            text = pa.array(col, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            text = None
+        if text is not None and (pa.types.is_string(text.type) or pa.types.is_null(text.type)):
+            return _guarded(text.cast(pa.large_string())), False
+    return pa.array(_object_cells(col.astype(object).tolist()), type=pa.large_string()), False
+
+
+def _guarded(text: pa.Array) -> pa.Array:
+    """Text cells without nulls ('' for them), each passed through :func:`neutralise`
+    (found with one regex scan: only the few starting like a formula need it)."""
+    text = pc.fill_null(text, "")
+    guard = np.flatnonzero(pc.match_substring_regex(text, _FORMULA_RE)
+                           .to_numpy(zero_copy_only=False))
+    if not len(guard):
+        return text
+    cells = text.to_numpy(zero_copy_only=False).astype(object)   # the few: one rule
+    cells[guard] = [neutralise(v) for v in cells[guard].tolist()]
+    return pa.array(cells, type=pa.large_string())
 
 
 def _quoted(text: pa.Array) -> pa.Array:
@@ -342,7 +360,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
                  .encode("utf-8"))
         for lo in range(0, len(frame) if names else 0, _CSV_ROWS):
             part = frame.iloc[lo:lo + _CSV_ROWS]
-            cols = [_quoted(_cells(part.iloc[:, j])) for j in range(len(names))]
+            cols = [_cells(part.iloc[:, j]) for j in range(len(names))]
             if one:
                 cols[0] = pc.if_else(pc.equal(pc.utf8_length(cols[0]), 0), _s('""'), cols[0])
             rows = pc.binary_join_element_wise(*cols, _s(",")) if len(cols) > 1 else cols[0]
