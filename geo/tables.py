@@ -472,11 +472,15 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
 
 def _column_kind(cells: list[str], unit: str | None, fast: list | None = None) -> str:
     """``number``, ``flag`` or ``text``; ``fast`` = :func:`plain_numbers` of the cells."""
+    fast = plain_numbers(cells) if fast is None else fast
+    if cells and None not in fast:
+        # every cell a plain decimal (the usual column): numbers — the flag words that
+        # are decimals, 0 and 1, make no flag column alone
+        return "number"
     filled = [c for c in cells if c.strip()]
     if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
             any(c.strip().lower() not in {"0", "1"} for c in filled):
         return "flag"
-    fast = plain_numbers(cells) if fast is None else fast
     statuses = ["ok" if f is not None else
                 parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
                                                       else None)).status
@@ -776,7 +780,8 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             cells = [grid[r][c] for r in data_idx]
             # a column of 6-digit (county) or 12-digit (village) codes is read as such:
             # the run's level is inferred from it (classify.levels)
-            digits = code_digits(cells) if code_digits(cells) in (6, 12) else 9
+            digits = code_digits(cells)
+            digits = digits if digits in (6, 12) else 9
             codes, code_notes = _table_codes(cells, path, name, [r + 1 for r in data_idx],
                                              digits=digits)
             data[name] = codes
