@@ -325,7 +325,10 @@ def _fill_merges(grid: list[list], merges: list) -> None:
 # ----------------------------------------------------------------------------- layout
 
 def _row_texts(row: list) -> list[str]:
-    return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
+    try:
+        return list(map(str.strip, row))        # a CSV row: text only
+    except TypeError:                           # numbers, dates, None of a workbook
+        return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
 
 
 def _is_number_cell(text: str) -> bool:
@@ -582,7 +585,8 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
     check_file(path, flag="--indicators")
     grid, merges, enc, sheet_name, messages = _load_grid(path, sheet, encoding)
     width = max((len(r) for r in grid), default=0)
-    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    grid = [r if len(r) == width and type(r) is list else list(r) + [None] * (width - len(r))
+            for r in grid]
     rows = [_row_texts(r) for r in grid]
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, messages)
