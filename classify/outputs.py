@@ -298,30 +298,21 @@ def _text(col: pd.Series) -> tuple[pa.Array, bool]:
         return pa.array(_float_cells(col.to_numpy(dtype=float, na_value=np.nan))), True
     if ptypes.is_integer_dtype(dtype):
         return pc.fill_null(pc.cast(pa.array(col, from_pandas=True), pa.string()), ""), True
-    if ptypes.is_string_dtype(dtype) and not ptypes.is_object_dtype(dtype):
-        return _guarded(pa.array(col, type=pa.large_string(), from_pandas=True)), False
-    if ptypes.is_object_dtype(dtype):
-        # the usual object column holds str and None/NaN: Arrow reads it whole
+    if ptypes.is_string_dtype(dtype):   # str, or objects: read whole when text and None
         try:
             text = pa.array(col, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError):    # mixed objects: cell by cell
             text = None
-        if text is not None and (pa.types.is_string(text.type) or pa.types.is_null(text.type)):
-            return _guarded(text.cast(pa.large_string())), False
+        if text is not None and text.type in (pa.string(), pa.large_string(), pa.null()):
+            text = pc.fill_null(text.cast(pa.large_string()), "")
+            guard = np.flatnonzero(pc.match_substring_regex(text, _FORMULA_RE)
+                                   .to_numpy(zero_copy_only=False))
+            if not len(guard):
+                return text, False
+            cells = text.to_numpy(zero_copy_only=False).astype(object)   # the few: one rule
+            cells[guard] = [neutralise(v) for v in cells[guard].tolist()]
+            return pa.array(cells, type=pa.large_string()), False
     return pa.array(_object_cells(col.astype(object).tolist()), type=pa.large_string()), False
-
-
-def _guarded(text: pa.Array) -> pa.Array:
-    """Text cells without nulls ('' for them), each passed through :func:`neutralise`
-    (found with one regex scan: only the few starting like a formula need it)."""
-    text = pc.fill_null(text, "")
-    guard = np.flatnonzero(pc.match_substring_regex(text, _FORMULA_RE)
-                           .to_numpy(zero_copy_only=False))
-    if not len(guard):
-        return text
-    cells = text.to_numpy(zero_copy_only=False).astype(object)   # the few: one rule
-    cells[guard] = [neutralise(v) for v in cells[guard].tolist()]
-    return pa.array(cells, type=pa.large_string())
 
 
 def _quoted(text: pa.Array) -> pa.Array:
