@@ -120,8 +120,12 @@ class ParsedTable:
                 "cell_status": counts, "messages": list(self.messages)}
 
 
+_SPACE = re.compile(r"\s+")
+_COUNTY_CODE = re.compile(r"\d{6}")
+
+
 def _norm_header(text) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text or "")))
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(text or "")))
 
 
 def split_unit(header: str) -> tuple[str, str | None]:
@@ -468,7 +472,7 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         return "data", ""
     if label and normalise_county(label) in counties and not _looks_code(code_text):
         return "county_total", f"county subtotal row ({label})"
-    if re.fullmatch(r"\d{6}", code_text or ""):
+    if _COUNTY_CODE.fullmatch(code_text or ""):
         return "county_total", f"county-level code {code_text}: a county subtotal row"
     return "data", ""
 
