@@ -258,12 +258,16 @@ _NEEDS_QUOTES_RE = '[,"\r\n]'
 _CSV_ROWS = 1 << 17
 
 
-def _float_cells(values: np.ndarray) -> list[str]:
-    """:data:`FLOAT_FORMAT` text of each float, '' for NaN (what pandas writes)."""
-    text = [FLOAT_FORMAT % x for x in values.tolist()]
-    for k in np.flatnonzero(np.isnan(values)).tolist():
-        text[k] = ""
-    return text
+def _float_cells(values: np.ndarray) -> pa.Array:
+    """:data:`FLOAT_FORMAT` text of each float, '' for NaN (what pandas writes).  Whole
+    numbers of up to ten digits (a third of the cells of a run) are that text as
+    integers, cast by Arrow; the others are formatted one by one."""
+    whole = (values == np.round(values)) & (np.abs(values) < 1e10) & ~np.signbit(values)
+    text = np.full(len(values), "", dtype=object)
+    other = np.flatnonzero(~whole & ~np.isnan(values))
+    text[other] = [FLOAT_FORMAT % x for x in values[other].tolist()]
+    ints = pc.cast(pa.array(np.where(whole, values, 0).astype(np.int64)), pa.string())
+    return pc.if_else(pa.array(whole), ints, pa.array(text, type=pa.string()))
 
 
 def _object_cells(values) -> list[str]:
@@ -281,29 +285,38 @@ def _object_cells(values) -> list[str]:
 
 def _cells(col: pd.Series) -> pa.Array:
     """The CSV text of one column as an Arrow string array without nulls (numbers as
-    pandas writes them with :data:`FLOAT_FORMAT`; text cells neutralised)."""
-    text = _text(col).cast(pa.large_string())
-    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    pandas writes them with :data:`FLOAT_FORMAT`; text cells neutralised and quoted where
+    they must be)."""
+    text, numbers = _text(col)
+    text = text.cast(pa.large_string())
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    return text if numbers else _quoted(text)      # number text holds no , " or break
 
 
-def _text(col: pd.Series) -> pa.Array:
+def _text(col: pd.Series) -> tuple[pa.Array, bool]:
+    """The column's cells as text, and whether they are numbers (or True/False)."""
     dtype = col.dtype
     if ptypes.is_bool_dtype(dtype) and not col.hasnans:
-        return pa.array(np.where(col.to_numpy(bool), "True", "False"))
+        return pa.array(np.where(col.to_numpy(bool), "True", "False")), True
     if ptypes.is_float_dtype(dtype):
-        return pa.array(_float_cells(col.to_numpy(dtype=float, na_value=np.nan)))
+        return _float_cells(col.to_numpy(dtype=float, na_value=np.nan)), True
     if ptypes.is_integer_dtype(dtype):
-        return pc.fill_null(pc.cast(pa.array(col, from_pandas=True), pa.string()), "")
-    if ptypes.is_string_dtype(dtype) and not ptypes.is_object_dtype(dtype):
-        text = pc.fill_null(pa.array(col, type=pa.large_string(), from_pandas=True), "")
-        guard = np.flatnonzero(pc.match_substring_regex(text, _FORMULA_RE)
-                               .to_numpy(zero_copy_only=False))
-        if not len(guard):
-            return text
-        cells = text.to_numpy(zero_copy_only=False).astype(object)   # the few: one rule
-        cells[guard] = [neutralise(v) for v in cells[guard].tolist()]
-        return pa.array(cells, type=pa.large_string())
-    return pa.array(_object_cells(col.astype(object).tolist()), type=pa.large_string())
+        return pc.fill_null(pc.cast(pa.array(col, from_pandas=True), pa.string()), ""), True
+    if ptypes.is_string_dtype(dtype):   # str, or objects: read whole when text and None
+        try:
+            text = pa.array(col, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):    # mixed objects: cell by cell
+            text = None
+        if text is not None and text.type in (pa.string(), pa.large_string(), pa.null()):
+            text = pc.fill_null(text.cast(pa.large_string()), "")
+            guard = np.flatnonzero(pc.match_substring_regex(text, _FORMULA_RE)
+                                   .to_numpy(zero_copy_only=False))
+            if not len(guard):
+                return text, False
+            cells = text.to_numpy(zero_copy_only=False).astype(object)   # the few: one rule
+            cells[guard] = [neutralise(v) for v in cells[guard].tolist()]
+            return pa.array(cells, type=pa.large_string()), False
+    return pa.array(_object_cells(col.astype(object).tolist()), type=pa.large_string()), False
 
 
 def _quoted(text: pa.Array) -> pa.Array:
@@ -342,7 +355,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
                  .encode("utf-8"))
         for lo in range(0, len(frame) if names else 0, _CSV_ROWS):
             part = frame.iloc[lo:lo + _CSV_ROWS]
-            cols = [_quoted(_cells(part.iloc[:, j])) for j in range(len(names))]
+            cols = [_cells(part.iloc[:, j]) for j in range(len(names))]
             if one:
                 cols[0] = pc.if_else(pc.equal(pc.utf8_length(cols[0]), 0), _s('""'), cols[0])
             rows = pc.binary_join_element_wise(*cols, _s(",")) if len(cols) > 1 else cols[0]

@@ -26,7 +26,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pypinyin import lazy_pinyin
 from pyproj import Transformer
 from shapely.geometry import MultiPolygon, mapping
 
@@ -246,6 +245,8 @@ def _snap(geom):
 
 
 def _city_stem(city: str, city_code: str) -> str:
+
+    from pypinyin import lazy_pinyin   # here: 0.3 s to import, needed for new cities only
 
     base = city[:-1] if city.endswith("市") else city
     stem = "".join(lazy_pinyin(base)).lower()

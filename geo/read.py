@@ -443,7 +443,11 @@ def _geometry_steps(gdf, report: BoundaryReport):
     out, msgs = dissolve_by_code(out)
     report.messages.extend(msgs)
     report.problems.extend(m for m in msgs if "split" in m)
-    out["area_km2"] = areas_km2(out).to_numpy()
+    if len(out) == len(log) and bool(log["valid_before"].all()):
+        # nothing repaired or dissolved: the areas the repair log measured are the towns'
+        out["area_km2"] = log["area_after_km2"].to_numpy()
+    else:
+        out["area_km2"] = areas_km2(out).to_numpy()
     out[["label_lon", "label_lat"]] = label_points(out).to_numpy()
     go = gaps_and_overlaps(out, labels=_labels(out))
     report.gaps_overlaps = go

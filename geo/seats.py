@@ -30,7 +30,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pypinyin import Style, pinyin
 
 from geo.datum import to_wgs84
 from geo.errors import InputError
@@ -79,6 +78,8 @@ def town_readings(name: str) -> list[str]:
     Readings are lower case, with apostrophes as in standard orthography; ``ü`` is given
     both as ``u`` and ``v`` spellings, as romanised gazetteers use either.
     """
+
+    from pypinyin import Style, pinyin   # here: 0.3 s to import, for seat matching only
 
     base = strip_town_suffix(name)
     per_char = pinyin(base, style=Style.NORMAL, heteronym=True, errors="ignore")

@@ -120,8 +120,12 @@ class ParsedTable:
                 "cell_status": counts, "messages": list(self.messages)}
 
 
+_SPACE = re.compile(r"\s+")
+_COUNTY_CODE = re.compile(r"\d{6}")
+
+
 def _norm_header(text) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text or "")))
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(text or "")))
 
 
 def split_unit(header: str) -> tuple[str, str | None]:
@@ -325,7 +329,10 @@ def _fill_merges(grid: list[list], merges: list) -> None:
 # ----------------------------------------------------------------------------- layout
 
 def _row_texts(row: list) -> list[str]:
-    return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
+    try:
+        return list(map(str.strip, row))        # a CSV row: text only
+    except TypeError:                           # numbers, dates, None of a workbook
+        return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
 
 
 def _is_number_cell(text: str) -> bool:
@@ -465,18 +472,22 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         return "data", ""
     if label and normalise_county(label) in counties and not _looks_code(code_text):
         return "county_total", f"county subtotal row ({label})"
-    if re.fullmatch(r"\d{6}", code_text or ""):
+    if _COUNTY_CODE.fullmatch(code_text or ""):
         return "county_total", f"county-level code {code_text}: a county subtotal row"
     return "data", ""
 
 
 def _column_kind(cells: list[str], unit: str | None, fast: list | None = None) -> str:
     """``number``, ``flag`` or ``text``; ``fast`` = :func:`plain_numbers` of the cells."""
+    fast = plain_numbers(cells) if fast is None else fast
+    if cells and None not in fast:
+        # every cell a plain decimal (the usual column): numbers — the flag words that
+        # are decimals, 0 and 1, make no flag column alone
+        return "number"
     filled = [c for c in cells if c.strip()]
     if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
             any(c.strip().lower() not in {"0", "1"} for c in filled):
         return "flag"
-    fast = plain_numbers(cells) if fast is None else fast
     statuses = ["ok" if f is not None else
                 parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
                                                       else None)).status
@@ -578,7 +589,8 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
     check_file(path, flag="--indicators")
     grid, merges, enc, sheet_name, messages = _load_grid(path, sheet, encoding)
     width = max((len(r) for r in grid), default=0)
-    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    grid = [r if len(r) == width and type(r) is list else list(r) + [None] * (width - len(r))
+            for r in grid]
     rows = [_row_texts(r) for r in grid]
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, messages)
@@ -776,7 +788,8 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             cells = [grid[r][c] for r in data_idx]
             # a column of 6-digit (county) or 12-digit (village) codes is read as such:
             # the run's level is inferred from it (classify.levels)
-            digits = code_digits(cells) if code_digits(cells) in (6, 12) else 9
+            digits = code_digits(cells)
+            digits = digits if digits in (6, 12) else 9
             codes, code_notes = _table_codes(cells, path, name, [r + 1 for r in data_idx],
                                              digits=digits)
             data[name] = codes

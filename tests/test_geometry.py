@@ -92,3 +92,27 @@ def test_overlap_of_a_town_inside_another_and_touching_towns_are_not_overlaps():
     assert list(go["kind"]) == ["overlap"]
     assert list(go["features"]) == ["A;B"]
     npt.assert_allclose(go["area_km2"], [0.05 * 0.05 * 111.32 * 110.57], rtol=0.01)
+
+
+def test_gaps_and_overlaps_in_a_coverage_whose_towns_mostly_fit():
+    # a 3 × 3 grid of 0.1° cells sharing their edges exactly, the centre missing (a gap
+    # enclosed by towns that all fit their neighbours); then a duplicate of the first
+    # cell and a town inside the last: each an overlap, found among 40 fitting towns
+    cells = [box(x / 10, y / 10, (x + 1) / 10, (y + 1) / 10)
+             for y in range(3) for x in range(3) if (x, y) != (1, 1)]
+    far = [box(1 + x / 10, 0, 1 + (x + 1) / 10, 0.1) for x in range(32)]   # a fitting row
+    geoms = cells + far + [box(0, 0, 0.1, 0.1), box(0.22, 0.22, 0.28, 0.28)]
+    labels = [f"c{i}" for i in range(len(cells))] + [f"r{i}" for i in range(len(far))] \
+        + ["dup", "inner"]
+    go = gaps_and_overlaps(_gdf(geoms), labels=labels)
+    ov = go[go["kind"] == "overlap"]
+    assert sorted(ov["features"]) == ["c0;dup", "c7;inner"]
+    npt.assert_allclose(sorted(ov["area_km2"]), sorted([0.06 * 0.06 * 111.32 * 110.57,
+                                                        0.1 * 0.1 * 111.32 * 110.57]),
+                        rtol=0.01)
+    gap = go[go["kind"] == "gap"]
+    assert len(gap) == 1
+    npt.assert_allclose(gap["area_km2"], [0.01 * 111.32 * 110.57], rtol=0.01)
+    # every town touching the hole, the duplicate too (at the corner)
+    assert set(gap["features"].iloc[0].split(";")) == {f"c{i}" for i in range(8)} | {"dup"}
+    npt.assert_allclose(gap[["lon", "lat"]].to_numpy()[0], [0.15, 0.15], atol=0.05)

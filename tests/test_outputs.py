@@ -131,6 +131,19 @@ def test_csv_is_what_pandas_writes_for_every_column_type(tmp_path, monkeypatch):
         b"\xef\xbb\xbf" + table.iloc[:0].to_csv(index=False, lineterminator="\n").encode()
 
 
+def test_csv_of_object_text_columns_read_whole_by_arrow(tmp_path):
+    """Object columns of text with None/NaN (join_report.csv, towns.csv) are read whole
+    through Arrow: missing cells empty, formulas neutralised, quotes where needed; an
+    all-missing column and a mixed one (cell by cell) alike."""
+    table = pd.DataFrame({
+        "t": pd.Series(["a,b", None, '=say "hi"', float("nan"), "连州镇"], dtype=object),
+        "none": pd.Series([None] * 5, dtype=object),
+        "mixed": pd.Series([80, 1.2, "街道", None, "-3"], dtype=object)})
+    assert write_csv(table, tmp_path / "a.csv").read_bytes() == (
+        '\ufefft,none,mixed\n"a,b",,80\n,,1.2\n"\'=say ""hi""",,街道\n,,\n连州镇,,-3\n'
+        .encode("utf-8"))
+
+
 def test_csv_quotes_a_bare_carriage_return(tmp_path):
     """A CR inside a cell is quoted (RFC 4180; Excel would break the row otherwise),
     where pandas on Python 3.11 left it bare."""
