@@ -220,8 +220,8 @@ def test_sheets_on_request_above_a_province_are_written_in_process(tmp_path, sug
     seen = []
 
     class Spy(SliceJob):
-        def __init__(self, job, n, *, workers=None):
-            super().__init__(job, n, workers=workers)
+        def __init__(self, job, n, **kw):
+            super().__init__(job, n, **kw)
             seen.append(self.workers)
 
     monkeypatch.setattr(report, "SliceJob", Spy)
@@ -248,6 +248,26 @@ def test_slice_job_runs_the_slices_in_other_processes_in_order():
     with SliceJob(job, 10, workers=1) as work:
         pass
     assert {pid for _, pid in work.results()} == {os.getpid()}
+
+
+def test_the_caller_takes_the_slices_no_worker_has_begun_and_the_task_after_them():
+    import os
+    import time
+
+    def job(start, stop):
+        time.sleep(0.2)     # the worker is busy with its first slices meanwhile
+        return [(k, os.getpid()) for k in range(start, stop)]
+
+    with SliceJob(job, 400, workers=2, then=lambda: [("then", os.getpid())]) as work:
+        assert work.workers == 2 and len(work.tasks) == 9      # 8 slices of 50, then
+        got = work.results()
+    assert [k for k, _ in got] == list(range(400)) + ["then"]
+    pids = [pid for _, pid in got]
+    assert pids[-1] == os.getpid()                  # the last task: taken first
+    assert pids[0] != os.getpid()                   # the first: a worker's
+    with SliceJob(job, 3, workers=1, then=lambda: ["then"]) as work:
+        pass
+    assert [x if x == "then" else x[1] for x in work.results()] == [os.getpid()] * 3 + ["then"]
 
 
 def test_an_error_in_a_worker_reaches_the_caller():
