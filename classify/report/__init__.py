@@ -106,7 +106,7 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                              notice=notice, level=_level(suggestions)),
                  write_sheet_list(folder, picked_names)]
         yield files
-        files[:0] = job.results()
+        files += job.results()
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))
