@@ -945,11 +945,11 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
             note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
             if note:
                 timer.log(note)
-            files = save_evidence(suggestions, folder, names)
             report = joined.enter_context(writing_report(
                 suggestions, folder, scope=scope, names=names, lang=opts.lang,
                 docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)), title=opts.title,
                 notice=opts.notice, run_dir=Path(opts.out)))
+            files = save_evidence(suggestions, folder, names)     # while the sheets render
         others = meanwhile(scope) if meanwhile is not None else []
         with timer("sheets"):
             joined.close()      # the sheets are all written (a worker's error is raised)
