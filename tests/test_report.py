@@ -281,6 +281,68 @@ def test_an_error_in_a_worker_reaches_the_caller():
             work.results()
 
 
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    import os
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    caller = os.getpid()
+
+    def job(start, stop):
+        if start == 0 and os.getpid() != caller:
+            os._exit(1)                 # killed (out of memory …) in its first slice
+        return list(range(start, stop))
+
+    with pytest.raises(BrokenProcessPool):
+        with SliceJob(job, 400, workers=2) as work:
+            time.sleep(0.5)             # the worker has begun the first slice
+            work.results()
+
+
+def test_an_error_in_the_callers_block_stops_the_workers_and_writes_no_more(
+        tmp_path, suggestions, monkeypatch):
+    """Ctrl-C (or an error) while the run writes its tables: the workers stop after the
+    slice they are in (none is begun after), and the error reaches the caller."""
+    import multiprocessing
+
+    import classify.report.workers as workers
+    from classify.report import writing_report
+
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)
+    monkeypatch.setattr(workers, "SLICE", 1)
+    names = set_sheet_names(suggestions)
+    with pytest.raises(KeyboardInterrupt):
+        with writing_report(suggestions, tmp_path, scope=np.arange(8), names=names,
+                            workers=2) as files:
+            assert (tmp_path / "suggestions" / "index.html").is_file()
+            raise KeyboardInterrupt
+    assert files == [tmp_path / "suggestions" / n for n in ("index.html", "sheets.js")]
+    assert not multiprocessing.active_children()
+    assert not (tmp_path / "suggestions" / "suggestions.xlsx").exists()  # the last task
+
+
+def test_the_run_writes_its_tables_and_maps_while_the_sheets_render(tmp_path, suggestions):
+    """write_report_files hands the scope to the caller's other writing after the index
+    (and before it joins the sheets), and lists its files with the report's."""
+    from classify.pipeline import demo_options, write_report_files
+
+    county = suggestions[0].county
+    opts = demo_options(out=tmp_path / "run", sheets=f"county={county}")
+    names = set_sheet_names(suggestions)
+    seen = []
+
+    def meanwhile(scope):
+        seen.append((list(scope), (tmp_path / "suggestions" / "index.html").is_file()))
+        return [tmp_path / "other.csv"]
+
+    files, scope = write_report_files(opts, suggestions, names, tmp_path, meanwhile=meanwhile)
+    assert seen == [(list(scope), True)]
+    assert list(scope) == [k for k, s in enumerate(suggestions) if s.county == county]
+    assert 0 < len(scope) < len(suggestions)
+    assert files[-1] == tmp_path / "other.csv"
+    assert {f"{names[k]}.html" for k in scope} <= {p.name for p in files}
+
+
 def test_a_long_detail_table_goes_to_csv_with_a_note_and_a_main_table_stays(tmp_path):
     import openpyxl
 
