@@ -250,24 +250,26 @@ def test_slice_job_runs_the_slices_in_other_processes_in_order():
     assert {pid for _, pid in work.results()} == {os.getpid()}
 
 
-def test_the_caller_takes_the_slices_no_worker_has_begun_and_the_task_after_them():
+def test_the_caller_takes_the_slices_no_worker_has_begun_the_last_first():
     import os
     import time
 
     def job(start, stop):
-        time.sleep(0.2)     # the worker is busy with its first slices meanwhile
+        time.sleep(0.2)     # the worker is busy with the first tasks meanwhile
         return [(k, os.getpid()) for k in range(start, stop)]
 
-    with SliceJob(job, 400, workers=2, then=lambda: [("then", os.getpid())]) as work:
-        assert work.workers == 2 and len(work.tasks) == 9      # 8 slices of 50, then
-        got = work.results()
-    assert [k for k, _ in got] == list(range(400)) + ["then"]
+    with SliceJob(job, 400, workers=2, first=lambda: [("first", os.getpid())]) as work:
+        assert work.workers == 2 and len(work.tasks) == 9      # first, 8 slices of 50
+        slices = work.results()
+        got = work.first_result + slices
+    assert [k for k, _ in got] == ["first"] + list(range(400))
     pids = [pid for _, pid in got]
-    assert pids[-1] == os.getpid()                  # the last task: taken first
-    assert pids[0] != os.getpid()                   # the first: a worker's
-    with SliceJob(job, 3, workers=1, then=lambda: ["then"]) as work:
+    assert pids[-1] == os.getpid()                  # the last slice: taken first
+    assert pids[0] != os.getpid()                   # the first task: a worker's
+    with SliceJob(job, 3, workers=1, first=lambda: ["first"]) as work:
         pass
-    assert [x if x == "then" else x[1] for x in work.results()] == [os.getpid()] * 3 + ["then"]
+    assert [x[1] for x in work.results()] == [os.getpid()] * 3
+    assert work.first_result == ["first"]
 
 
 def test_an_error_in_a_worker_reaches_the_caller():
@@ -318,7 +320,7 @@ def test_an_error_in_the_callers_block_stops_the_workers_and_writes_no_more(
             raise KeyboardInterrupt
     assert files == [tmp_path / "suggestions" / n for n in ("index.html", "sheets.js")]
     assert not multiprocessing.active_children()
-    assert not (tmp_path / "suggestions" / "suggestions.xlsx").exists()  # the last task
+    assert len(files) == 2                          # nothing joined after the error
 
 
 def test_the_run_writes_its_tables_and_maps_while_the_sheets_render(tmp_path, suggestions):

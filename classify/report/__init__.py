@@ -92,7 +92,7 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
 
     if workers is None and len(picked) > AUTO_SHEETS_MAX:
         workers = 1
-    with SliceJob(sheets, len(picked), workers=workers, then=workbook) as job:
+    with SliceJob(sheets, len(picked), workers=workers, first=workbook) as job:
         has = np.zeros(len(suggestions), dtype=bool)
         has[scope] = True
         towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
@@ -106,7 +106,8 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                              notice=notice, level=_level(suggestions)),
                  write_sheet_list(folder, picked_names)]
         yield files
-        files += job.results()
+        files[:0] = job.results()
+        files += job.first_result
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))

@@ -58,11 +58,13 @@ def _run(k: int) -> list:
 
 
 class SliceJob:
-    """``job(start, stop)`` (returns a list) over consecutive slices of ``range(n)``, then
-    ``then()`` (returns a list; e.g. a workbook), in ``workers`` processes: ``workers - 1``
-    forked ones begun on entering the ``with`` block, and this one, at :meth:`results`,
-    which runs the tasks (the last first) no worker has begun, waits for the others and
-    gives their lists joined in order (the same as ``job(0, n) + then()``).
+    """``first()`` (returns a list; e.g. a workbook: one long task, begun first so that
+    the short slices even out the end), then ``job(start, stop)`` (returns a list) over
+    consecutive slices of ``range(n)``, in ``workers`` processes: ``workers - 1`` forked
+    ones begun on entering the ``with`` block, and this one, at :meth:`results`, which
+    runs the tasks (the last first) no worker has begun, waits for the others and gives
+    the slices' lists joined in order (the same as ``job(0, n)``); ``first()``'s list is
+    then :attr:`first_result`.
 
     ``workers=None``: one process per core when there are at least :data:`MIN_PER_WORKER`
     towns each; 1: this process only, at :meth:`results`.
@@ -74,17 +76,19 @@ class SliceJob:
     """
 
     def __init__(self, job: Callable[[int, int], list], n: int, *, workers: int | None = None,
-                 then: Callable[[], list] | None = None):
+                 first: Callable[[], list] | None = None):
         if workers is None:
             workers = min(cores(), n // MIN_PER_WORKER)
         self.workers = max(1, min(workers, n)) if _can_fork() else 1
         k = max(1, -(-n // SLICE), 2 * self.workers)
         bounds = [n * i // k for i in range(k + 1)]
-        self.tasks = [lambda a=a, b=b: job(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
-        self.tasks += [then] if then is not None else []
+        self.tasks = [first] if first is not None else []
+        self.tasks += [lambda a=a, b=b: job(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
+        self._first = first is not None
         self._done: list | None = None
+        self.first_result: list = []
 
     def __enter__(self) -> "SliceJob":
         if self.workers > 1:
@@ -101,8 +105,10 @@ class SliceJob:
             order = range(len(self.tasks))
             done = {k: self.tasks[k]() for k in (reversed(order) if futures else order)
                     if not futures or futures[k].cancel()}
-            self._done = [x for k in order for x in (done[k] if k in done else
-                                                     futures[k].result())]
+            lists = [done[k] if k in done else futures[k].result() for k in order]
+            if self._first:
+                self.first_result = lists.pop(0)
+            self._done = [x for got in lists for x in got]
         return self._done
 
     def __exit__(self, *exc) -> None:
