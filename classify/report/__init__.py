@@ -67,10 +67,11 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                    ) -> Iterator[list[Path]]:
     """:func:`write_report` around the caller's block, in which the caller writes its
     other files (the run's tables and maps) while the sheets are rendered: the index is
-    written on entering it; the sheets and the workbook by ``workers`` processes, this one
-    included (default: one per core for a province's sheets, see
-    :class:`~classify.report.workers.SliceJob`), which joins them once the block has
-    ended (a worker's error is raised there); then the Word file.  The list yielded
+    written on entering it; the workbook (begun first) and the sheets by ``workers``
+    processes, this one included (default: one per core for a province's sheets, see
+    :class:`~classify.report.workers.SliceJob`): it takes the slices no worker has begun
+    once the block has ended, and joins the workers (a worker's error is raised there);
+    then the Word file.  The list yielded
     holds the paths written when the block has ended; the files are the same either way.
 
     Above :data:`AUTO_SHEETS_MAX` towns in scope (sheets on request) the sheets are
@@ -86,7 +87,7 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
         return write_sheets(picked[start:stop], folder, picked_names[start:stop], lang=lang,
                             notice=notice, have=have)
 
-    def workbook() -> list[Path]:       # a task like a slice: whichever process is free
+    def workbook() -> list[Path]:       # a task like a slice, for a worker to begin with
         return write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
                                           lang=lang, notice=notice) if xlsx else []
 
