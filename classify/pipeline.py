@@ -48,7 +48,7 @@ from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
 from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
                               write_manifest, write_towns)
-from classify.report import read_codes, save_evidence, scope_note, select, write_report
+from classify.report import read_codes, save_evidence, scope_note, select, writing_report
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope
 from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
                             stability_from_draws)
@@ -909,7 +909,9 @@ def _workbooks(opts: RunOptions, n_towns: int) -> bool:
 
 
 def write_report_files(opts: RunOptions, suggestions: list, names: list[str], folder: Path,
-                       *, timer: _Timer | None = None) -> tuple[list[Path], np.ndarray]:
+                       *, timer: _Timer | None = None,
+                       meanwhile: Callable[[np.ndarray], list[Path]] | None = None
+                       ) -> tuple[list[Path], np.ndarray]:
     """Step 9 (report part), write: the stored per-town evidence (always), the sheets of
     the towns in scope (``opts.sheets``), ``suggestions/index.html``, ``suggestions.xlsx``
     (``opts.xlsx`` above 5,000 towns) and, with ``opts.docx``, the Word file.
@@ -924,6 +926,9 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
         Each town's sheet file name (:func:`classify.sheets.set_sheet_names`).
     folder : Path
         Where the files go (the run's staging folder).
+    meanwhile : callable, optional
+        The caller's other writing, done while the sheets are rendered (by other
+        processes): given ``scope``, it returns the paths it wrote (added to ``files``).
 
     Returns
     -------
@@ -932,21 +937,26 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
         The positions of the towns that got a sheet.
     """
     timer = _timer(timer)
-    with timer("sheets"):
-        kind, value = parse_scope(opts.sheets)
-        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
-                              "county": [s.county for s in suggestions]})
-        scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
-                       counties=[value] if kind == "county" else (),
-                       codes=read_codes(value, flag="--sheets codes=") if kind == "codes" else (), log=timer.log)
-        note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
-        if note:
-            timer.log(note)
-        files = save_evidence(suggestions, folder, names)
-        files += write_report(suggestions, folder, scope=scope, names=names, lang=opts.lang,
-                              docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)),
-                              title=opts.title, notice=opts.notice, run_dir=Path(opts.out))
-    return files, scope
+    with contextlib.ExitStack() as joined:
+        with timer("sheets"):
+            kind, value = parse_scope(opts.sheets)
+            towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
+                                  "county": [s.county for s in suggestions]})
+            scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
+                           counties=[value] if kind == "county" else (),
+                           codes=read_codes(value, flag="--sheets codes=") if kind == "codes" else (), log=timer.log)
+            note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
+            if note:
+                timer.log(note)
+            report = joined.enter_context(writing_report(
+                suggestions, folder, scope=scope, names=names, lang=opts.lang,
+                docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)), title=opts.title,
+                notice=opts.notice, run_dir=Path(opts.out)))
+            files = save_evidence(suggestions, folder, names)     # while the sheets render
+        others = meanwhile(scope) if meanwhile is not None else []
+        with timer("sheets"):
+            joined.close()      # the sheets are all written (a worker's error is raised)
+    return files + report + others, scope
 
 
 def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame,
@@ -1349,17 +1359,21 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
     with staged_output(opts.out, force=opts.force) as stage:
         suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
         names = set_sheet_names(suggestions)
-        files, scope = write_report_files(opts, suggestions, names, stage, timer=timer)
-        has_sheet = np.zeros(len(frame), dtype=bool)
-        has_sheet[scope] = True
-        files += write_tables(opts, frame, report, scored, trace, clusters, system, stage,
-                              timer=timer)
-        files += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
-                            today, timer=timer,
-                            unjoined=_unjoined(boundaries, joined, report, opts.lang),
-                            names=names, has_sheet=has_sheet)
-        files += write_designations(designated, stage)
-        files.append(_model_file(opts, stage, scored, system, frame))
+
+        def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
+            has_sheet = np.zeros(len(frame), dtype=bool)
+            has_sheet[scope] = True
+            out = write_tables(opts, frame, report, scored, trace, clusters, system, stage,
+                               timer=timer)
+            out += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
+                              today, timer=timer,
+                              unjoined=_unjoined(boundaries, joined, report, opts.lang),
+                              names=names, has_sheet=has_sheet)
+            return out + write_designations(designated, stage) + [
+                _model_file(opts, stage, scored, system, frame)]
+
+        files, scope = write_report_files(opts, suggestions, names, stage, timer=timer,
+                                          meanwhile=tables_and_maps)
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)

@@ -16,6 +16,7 @@ the index page and the stored evidence are in :mod:`classify.report`.
 from __future__ import annotations
 
 import io
+import math
 import re
 import tomllib
 import zipfile
@@ -68,12 +69,27 @@ def _md(v) -> str:
     return text
 
 
+class _Environment(jinja2.Environment):
+    """Jinja's environment with ``a.b`` of a plain dict (the label tables, the sheet's
+    context) looked up as its key at once: Jinja tries the attribute first, and the
+    failed attribute lookup was a fifth of a sheet's rendering.  The same values: a key
+    named like a dict's own attribute (``items``) still gives the attribute."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute in obj and attribute not in _DICT_ATTRS:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+_DICT_ATTRS = frozenset(dir(dict))
+
+
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
     """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (numbers
     and filled sentences carry their markup, ``__html__``); otherwise (Markdown) every
     value has ``<`` and ``>`` escaped (:func:`_md`)."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
+    return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
                               autoescape=escaped, finalize=None if escaped else _md,
                               trim_blocks=True, lstrip_blocks=True,
                               keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
@@ -89,20 +105,21 @@ def _template(name: str) -> jinja2.Template:
 class _Num(str):
     """A formatted number: its text (Markdown, Word, the workbook), and in HTML its
     ``<span class="num" data-k=… data-v=… data-u=…>`` (``__html__``, which Jinja's
-    autoescape uses), made only when the HTML sheet is rendered."""
+    autoescape uses)."""
+
+    __slots__ = ("kind", "value", "unit", "html")    # a third of the memory (cached)
 
     def __new__(cls, text: str, kind: str, value: float | None, unit: str):
         obj = super().__new__(cls, text)
         obj.kind, obj.value, obj.unit = kind, value, unit
+        # kind: a name of the code; value: digits, '.', 'e' (repr of a float)
+        v = "" if value is None else repr(value)
+        obj.html = f'<span class="num" data-k="{kind}" data-v="{v}" ' \
+            f'data-u="{escape(unit) if unit else ""}">{escape(text)}</span>'
         return obj
 
     def __html__(self) -> str:
-        # kind: a name of the code; value: digits, '.', 'e' (repr of a float); the
-        # markup as str: markupsafe.escape (Jinja's autoescape) makes it Markup
-        v = "" if self.value is None else repr(self.value)
-        return f'<span class="num" data-k="{self.kind}" data-v="{v}" ' \
-            f'data-u="{escape(self.unit) if self.unit else ""}">{escape(str(self))}</span>'
-
+        return self.html     # as str: markupsafe.escape (Jinja's autoescape) makes it Markup
 
 
 class _Fill(str):
@@ -123,23 +140,34 @@ class _Fill(str):
 def _num_factory(lang: str, html: bool = False) -> Callable:
     """``N(value, kind, unit="", n=None, signed=False)`` → the number's text in ``lang``;
     with ``html`` a :class:`_Num` (its span for the HTML sheet)."""
-    formats = {"value": lambda v, u, n, sg: numfmt.fmt_value(v, u, lang, signed=sg),
-               "score": lambda v, u, n, sg: numfmt.fmt_score(v, lang, signed=sg),
-               "pct": lambda v, u, n, sg: numfmt.fmt_percentile(v, lang),
-               "rank": lambda v, u, n, sg: numfmt.fmt_rank(v, n, lang),
-               "percent": lambda v, u, n, sg: numfmt.fmt_percent(v, lang, signed=sg),
-               "share": lambda v, u, n, sg: numfmt.fmt_share(v, lang),
-               "plain": lambda v, u, n, sg: numfmt.MISSING[lang] if v is None else
-               numfmt.fmt_number(v, 2)}
 
     def N(value, kind: str = "value", unit: str = "", n=None, signed: bool = False):
         value = None if numfmt.is_missing(value) else float(value)
-        unit = unit or ""
-        text = formats[kind](value, unit, None if n is None or numfmt.is_missing(n) else n,
-                             signed)
-        return _Num(text, kind, value, unit) if html else text
+        return _number(lang, html, kind, value, value == 0 and math.copysign(1, value) < 0,
+                       unit or "", None if n is None or numfmt.is_missing(n) else n, signed)
 
     return N
+
+
+@lru_cache(maxsize=1 << 16)
+def _number(lang: str, html: bool, kind: str, value: float | None, minus_zero: bool,
+            unit: str, n, signed: bool):
+    """The text (``html``: the :class:`_Num`) of a number; cached: a province's sheets
+    show 276,000 numbers, 90,000 of them different (a town's own values beside each of
+    its benchmarks', the same benchmarks on many sheets).  ``minus_zero``: −0.0, which
+    equals 0.0 as a key but not in ``data-v``."""
+    text = _FORMATS[kind](value, unit, n, signed, lang)
+    return _Num(text, kind, value, unit) if html else text
+
+
+_FORMATS = {"value": lambda v, u, n, sg, lang: numfmt.fmt_value(v, u, lang, signed=sg),
+            "score": lambda v, u, n, sg, lang: numfmt.fmt_score(v, lang, signed=sg),
+            "pct": lambda v, u, n, sg, lang: numfmt.fmt_percentile(v, lang),
+            "rank": lambda v, u, n, sg, lang: numfmt.fmt_rank(v, n, lang),
+            "percent": lambda v, u, n, sg, lang: numfmt.fmt_percent(v, lang, signed=sg),
+            "share": lambda v, u, n, sg, lang: numfmt.fmt_share(v, lang),
+            "plain": lambda v, u, n, sg, lang: numfmt.MISSING[lang] if v is None else
+            numfmt.fmt_number(v, 2)}
 
 
 # ---------------------------------------------------------------------------------------

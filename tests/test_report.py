@@ -220,8 +220,8 @@ def test_sheets_on_request_above_a_province_are_written_in_process(tmp_path, sug
     seen = []
 
     class Spy(SliceJob):
-        def __init__(self, job, n, *, workers=None):
-            super().__init__(job, n, workers=workers)
+        def __init__(self, job, n, **kw):
+            super().__init__(job, n, **kw)
             seen.append(self.workers)
 
     monkeypatch.setattr(report, "SliceJob", Spy)
@@ -250,6 +250,28 @@ def test_slice_job_runs_the_slices_in_other_processes_in_order():
     assert {pid for _, pid in work.results()} == {os.getpid()}
 
 
+def test_the_caller_takes_the_slices_no_worker_has_begun_the_last_first():
+    import os
+    import time
+
+    def job(start, stop):
+        time.sleep(0.2)     # the worker is busy with the first tasks meanwhile
+        return [(k, os.getpid()) for k in range(start, stop)]
+
+    with SliceJob(job, 400, workers=2, first=lambda: [("first", os.getpid())]) as work:
+        assert work.workers == 2 and len(work.tasks) == 9      # first, 8 slices of 50
+        slices = work.results()
+        got = work.first_result + slices
+    assert [k for k, _ in got] == ["first"] + list(range(400))
+    pids = [pid for _, pid in got]
+    assert pids[-1] == os.getpid()                  # the last slice: taken first
+    assert pids[0] != os.getpid()                   # the first task: a worker's
+    with SliceJob(job, 3, workers=1, first=lambda: ["first"]) as work:
+        pass
+    assert [x[1] for x in work.results()] == [os.getpid()] * 3
+    assert work.first_result == ["first"]
+
+
 def test_an_error_in_a_worker_reaches_the_caller():
     def job(start, stop):
         if start <= 7 < stop:
@@ -259,6 +281,68 @@ def test_an_error_in_a_worker_reaches_the_caller():
     with pytest.raises(ValueError, match="town 7 failed"):
         with SliceJob(job, 10, workers=2) as work:
             work.results()
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    import os
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    caller = os.getpid()
+
+    def job(start, stop):
+        if start == 0 and os.getpid() != caller:
+            os._exit(1)                 # killed (out of memory …) in its first slice
+        return list(range(start, stop))
+
+    with pytest.raises(BrokenProcessPool):
+        with SliceJob(job, 400, workers=2) as work:
+            time.sleep(0.5)             # the worker has begun the first slice
+            work.results()
+
+
+def test_an_error_in_the_callers_block_stops_the_workers_and_writes_no_more(
+        tmp_path, suggestions, monkeypatch):
+    """Ctrl-C (or an error) while the run writes its tables: the workers stop after the
+    slice they are in (none is begun after), and the error reaches the caller."""
+    import multiprocessing
+
+    import classify.report.workers as workers
+    from classify.report import writing_report
+
+    monkeypatch.setattr(workers, "MIN_PER_WORKER", 1)
+    monkeypatch.setattr(workers, "SLICE", 1)
+    names = set_sheet_names(suggestions)
+    with pytest.raises(KeyboardInterrupt):
+        with writing_report(suggestions, tmp_path, scope=np.arange(8), names=names,
+                            workers=2) as files:
+            assert (tmp_path / "suggestions" / "index.html").is_file()
+            raise KeyboardInterrupt
+    assert files == [tmp_path / "suggestions" / n for n in ("index.html", "sheets.js")]
+    assert not multiprocessing.active_children()
+    assert len(files) == 2                          # nothing joined after the error
+
+
+def test_the_run_writes_its_tables_and_maps_while_the_sheets_render(tmp_path, suggestions):
+    """write_report_files hands the scope to the caller's other writing after the index
+    (and before it joins the sheets), and lists its files with the report's."""
+    from classify.pipeline import demo_options, write_report_files
+
+    county = suggestions[0].county
+    opts = demo_options(out=tmp_path / "run", sheets=f"county={county}")
+    names = set_sheet_names(suggestions)
+    seen = []
+
+    def meanwhile(scope):
+        seen.append((list(scope), (tmp_path / "suggestions" / "index.html").is_file()))
+        return [tmp_path / "other.csv"]
+
+    files, scope = write_report_files(opts, suggestions, names, tmp_path, meanwhile=meanwhile)
+    assert seen == [(list(scope), True)]
+    assert list(scope) == [k for k, s in enumerate(suggestions) if s.county == county]
+    assert 0 < len(scope) < len(suggestions)
+    assert files[-1] == tmp_path / "other.csv"
+    assert {f"{names[k]}.html" for k in scope} <= {p.name for p in files}
 
 
 def test_a_long_detail_table_goes_to_csv_with_a_note_and_a_main_table_stays(tmp_path):

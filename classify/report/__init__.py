@@ -6,8 +6,9 @@ can be made later from a finished run (``towntype sheets``)."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx
                              write_sheets)
 from geo.errors import InputError
 
-__all__ = ["write_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
+__all__ = ["write_report", "writing_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
            "parse_scope", "select", "read_codes", "scope_note", "save_evidence",
            "load_evidence", "evidence_towns", "write_index", "write_sheet_list", "write_workbook",
            "run_level"]
@@ -49,14 +50,33 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                  run_dir: Path | None = None, workers: int | None = None) -> list[Path]:
     """Everything under ``out/suggestions/`` for a run: the sheets of the towns at
     positions ``scope``, ``index.html`` (every town), ``suggestions.xlsx`` (every town;
-    when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``).
+    when ``xlsx``), ``suggestions.docx`` (the towns in scope; when ``docx``).  Returns the
+    paths written (:func:`writing_report` with nothing else to do meanwhile)."""
+    with writing_report(suggestions, out, scope=scope, names=names, lang=lang, docx=docx,
+                        xlsx=xlsx, title=title, notice=notice, run_dir=run_dir,
+                        workers=workers) as files:
+        pass
+    return files
 
-    The sheets are written by ``workers`` forked processes (default: one per core for a
-    province's sheets, see :class:`~classify.report.workers.SliceJob`) while this process
-    writes the index and the workbook; the files are the same either way.  Above
-    :data:`AUTO_SHEETS_MAX` towns in scope (sheets on request) they are written by this
-    process by default: each worker copies the memory of the towns it touches, and
-    40,000 sheets by two workers peaked at 4.5 GB (the target is 4 GB)."""
+
+@contextmanager
+def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
+                   names: Sequence[str], lang: str = "zh", docx: bool = False,
+                   xlsx: bool = True, title: str | None = None, notice: str | None = None,
+                   run_dir: Path | None = None, workers: int | None = None
+                   ) -> Iterator[list[Path]]:
+    """:func:`write_report` around the caller's block, in which the caller writes its
+    other files (the run's tables and maps) while the sheets are rendered: the index is
+    written on entering it; the workbook (begun first) and the sheets by ``workers``
+    processes, this one included (default: one per core for a province's sheets, see
+    :class:`~classify.report.workers.SliceJob`): it takes the slices no worker has begun
+    once the block has ended, and joins the workers (a worker's error is raised there);
+    then the Word file.  The list yielded
+    holds the paths written when the block has ended; the files are the same either way.
+
+    Above :data:`AUTO_SHEETS_MAX` towns in scope (sheets on request) the sheets are
+    written by this process by default: each worker copies the memory of the towns it
+    touches, and 40,000 sheets by two workers peaked at 4.5 GB (the target is 4 GB)."""
     folder = Path(out) / "suggestions"
     folder.mkdir(parents=True, exist_ok=True)
     picked = [suggestions[i] for i in scope]
@@ -67,9 +87,13 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
         return write_sheets(picked[start:stop], folder, picked_names[start:stop], lang=lang,
                             notice=notice, have=have)
 
+    def workbook() -> list[Path]:       # a task like a slice, for a worker to begin with
+        return write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
+                                          lang=lang, notice=notice) if xlsx else []
+
     if workers is None and len(picked) > AUTO_SHEETS_MAX:
         workers = 1
-    with SliceJob(sheets, len(picked), workers=workers) as job:
+    with SliceJob(sheets, len(picked), workers=workers, first=workbook) as job:
         has = np.zeros(len(suggestions), dtype=bool)
         has[scope] = True
         towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
@@ -79,17 +103,15 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                               "confidence": [s.confidence for s in suggestions],
                               "_sheet": list(names), "has_sheet": has})
         labels = suggestions[0].labels if suggestions else {}
-        rest = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
-                            notice=notice, level=_level(suggestions)),
-                write_sheet_list(folder, picked_names)]
-        if xlsx:
-            rest += write_suggestions_workbook(suggestions, folder / "suggestions.xlsx",
-                                               lang=lang, notice=notice)
-        files = job.results() + rest
+        files = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
+                             notice=notice, level=_level(suggestions)),
+                 write_sheet_list(folder, picked_names)]
+        yield files
+        files[:0] = job.results()
+        files += job.first_result
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))
-    return files
 
 
 def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),

@@ -43,7 +43,8 @@ _OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
 def _width(header: str, values: list) -> float:
     """Column width from the header and the first values (CJK characters count two)."""
     def w(text: str) -> int:
-        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+        return len(text) if text.isascii() else sum(2 if ord(ch) > 0x2E80 else 1
+                                                    for ch in text)
     longest = max([w(str(header))] + [w(str(v)) for v in values[:200] if v is not None])
     return min(60.0, max(6.0, longest + 2.0))
 

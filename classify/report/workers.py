@@ -1,11 +1,14 @@
 """The one place the report writers use more than one core: consecutive slices of a list
-of towns written by forked worker processes (:mod:`concurrent.futures`), while the calling
-process writes something else (the index, the workbook).
+of towns written by forked worker processes (:mod:`concurrent.futures`) while the calling
+process writes something else (the index, the run's tables and maps), and then by the
+calling process too: it takes the slices no worker has begun, the last first.
 
 Why: a province's 1,609 sheets are 3,218 files whose rendering is most of a run's time
 (issue 14: the province with every sheet in under 8 s).  The workers are forked, so they
-see the towns already in memory (nothing is pickled but two numbers and the paths they
-wrote); the results are files, so a worker only writes and returns their paths.  Where
+see the towns already in memory (nothing is pickled but a number and the paths they
+wrote); the results are files, so a worker only writes and returns their paths.  One
+worker fewer than the cores, because the calling process is busy as well; it then takes
+its share of the slices, so that no core waits while there are slices left.  Where
 forking is not available or not safe (not Linux, inside a daemon process, one core), the
 slices are written one after another in the calling process, with the same files.
 The workers render templates and write files only: they use none of the threads the
@@ -23,12 +26,13 @@ from typing import Callable
 
 __all__ = ["SliceJob", "cores"]
 
-#: Fewer towns than this per worker and the fork does not pay (the demo renders in-process).
+#: Fewer towns than this per process and the fork does not pay (the demo renders in-process).
 MIN_PER_WORKER = 100
-#: Slices per worker: small enough that a slow slice does not leave a core idle.
-SLICES_PER_WORKER = 4
+#: Towns per slice: small enough (a tenth of a second of rendering) that the processes
+#: finish together, large enough that handing out a slice costs nothing in comparison.
+SLICE = 50
 
-_job: Callable[[int, int], list] | None = None     # set in each worker by _start
+_tasks: list[Callable[[], list]] = []      # set in each worker by _start
 
 
 def cores() -> int:
@@ -44,22 +48,26 @@ def _can_fork() -> bool:
             and not mp.current_process().daemon)
 
 
-def _start(job: Callable[[int, int], list]) -> None:
-    global _job
-    _job = job
+def _start(tasks: list[Callable[[], list]]) -> None:
+    global _tasks
+    _tasks = tasks
 
 
-def _run(start: int, stop: int) -> list:
-    return _job(start, stop)
+def _run(k: int) -> list:
+    return _tasks[k]()
 
 
 class SliceJob:
-    """``job(start, stop)`` (returns a list) over consecutive slices of ``range(n)``, in
-    ``workers`` forked processes, begun on entering the ``with`` block; :meth:`results`
-    waits and gives the lists joined in slice order (the same as ``job(0, n)``).
+    """``first()`` (returns a list; e.g. a workbook: one long task, begun first so that
+    the short slices even out the end), then ``job(start, stop)`` (returns a list) over
+    consecutive slices of ``range(n)``, in ``workers`` processes: ``workers - 1`` forked
+    ones begun on entering the ``with`` block, and this one, at :meth:`results`, which
+    runs the tasks (the last first) no worker has begun, waits for the others and gives
+    the slices' lists joined in order (the same as ``job(0, n)``); ``first()``'s list is
+    then :attr:`first_result`.
 
-    ``workers=None``: one per core when there are at least :data:`MIN_PER_WORKER` items a
-    worker; 1: in the calling process, at :meth:`results`.
+    ``workers=None``: one process per core when there are at least :data:`MIN_PER_WORKER`
+    towns each; 1: this process only, at :meth:`results`.
 
     >>> with SliceJob(lambda a, b: list(range(a, b)), 5, workers=1) as job:
     ...     pass  # the caller writes other files here
@@ -67,32 +75,40 @@ class SliceJob:
     [0, 1, 2, 3, 4]
     """
 
-    def __init__(self, job: Callable[[int, int], list], n: int, *, workers: int | None = None):
-        self.job, self.n = job, n
+    def __init__(self, job: Callable[[int, int], list], n: int, *, workers: int | None = None,
+                 first: Callable[[], list] | None = None):
         if workers is None:
             workers = min(cores(), n // MIN_PER_WORKER)
         self.workers = max(1, min(workers, n)) if _can_fork() else 1
+        k = max(1, -(-n // SLICE), 2 * self.workers)
+        bounds = [n * i // k for i in range(k + 1)]
+        self.tasks = [first] if first is not None else []
+        self.tasks += [lambda a=a, b=b: job(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
+        self._first = first is not None
         self._done: list | None = None
+        self.first_result: list = []
 
     def __enter__(self) -> "SliceJob":
         if self.workers > 1:
-            # fork: the workers inherit ``job`` and what it reads (initargs are not pickled)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"),
-                                             initializer=_start, initargs=(self.job,))
-            k = min(self.n, self.workers * SLICES_PER_WORKER)
-            bounds = [self.n * i // k for i in range(k + 1)]
-            self._futures = [self._pool.submit(_run, a, b)
-                             for a, b in zip(bounds, bounds[1:])]
+            # fork: the workers inherit the tasks and what they read (not pickled)
+            self._pool = ProcessPoolExecutor(self.workers - 1,
+                                             mp_context=mp.get_context("fork"),
+                                             initializer=_start, initargs=(self.tasks,))
+            self._futures = [self._pool.submit(_run, k) for k in range(len(self.tasks))]
         return self
 
     def results(self) -> list:
         if self._done is None:
-            if self._futures:
-                self._done = [x for f in self._futures for x in f.result()]
-            else:
-                self._done = self.job(0, self.n)
+            futures = self._futures
+            order = range(len(self.tasks))
+            done = {k: self.tasks[k]() for k in (reversed(order) if futures else order)
+                    if not futures or futures[k].cancel()}
+            lists = [done[k] if k in done else futures[k].result() for k in order]
+            if self._first:
+                self.first_result = lists.pop(0)
+            self._done = [x for got in lists for x in got]
         return self._done
 
     def __exit__(self, *exc) -> None:
