@@ -910,7 +910,8 @@ def _workbooks(opts: RunOptions, n_towns: int) -> bool:
 
 def write_report_files(opts: RunOptions, suggestions: list, names: list[str], folder: Path,
                        *, timer: _Timer | None = None,
-                       meanwhile: Callable[[np.ndarray], list[Path]] | None = None
+                       meanwhile: Callable[[np.ndarray], list[Path]] | None = None,
+                       aside: Callable[[np.ndarray], list] | None = None
                        ) -> tuple[list[Path], np.ndarray]:
     """Step 9 (report part), write: the stored per-town evidence (always), the sheets of
     the towns in scope (``opts.sheets``), ``suggestions/index.html``, ``suggestions.xlsx``
@@ -929,6 +930,9 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
     meanwhile : callable, optional
         The caller's other writing, done while the sheets are rendered (by other
         processes): given ``scope``, it returns the paths it wrote (added to ``files``).
+    aside : callable, optional
+        The caller's one long task, given ``scope``, for another process to do meanwhile
+        (:func:`classify.report.writing_report`); its list is added to ``files``.
 
     Returns
     -------
@@ -951,7 +955,8 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
             report = joined.enter_context(writing_report(
                 suggestions, folder, scope=scope, names=names, lang=opts.lang,
                 docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)), title=opts.title,
-                notice=opts.notice, run_dir=Path(opts.out)))
+                notice=opts.notice, run_dir=Path(opts.out),
+                aside=None if aside is None else functools.partial(aside, scope)))
             files = save_evidence(suggestions, folder, names)     # while the sheets render
         others = meanwhile(scope) if meanwhile is not None else []
         with timer("sheets"):
@@ -1360,20 +1365,39 @@ def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResul
         suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
         names = set_sheet_names(suggestions)
 
-        def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
+        def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
             has_sheet = np.zeros(len(frame), dtype=bool)
             has_sheet[scope] = True
-            out = write_tables(opts, frame, report, scored, trace, clusters, system, stage,
-                               timer=timer)
-            out += write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
+            return write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
                               today, timer=timer,
                               unjoined=_unjoined(boundaries, joined, report, opts.lang),
                               names=names, has_sheet=has_sheet)
+
+        def maps_aside(scope: np.ndarray) -> list:
+            """The maps in another process: the paths, then what its timer measured and
+            logged (a worker's own memory), given back to this process's timer."""
+            lines: list[str] = []
+            own = _Timer(lines.append)
+            return maps(scope, own) + [(own.seconds, lines)]
+
+        def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
+            out = write_tables(opts, frame, report, scored, trace, clusters, system, stage,
+                               timer=timer)
+            out += maps(scope) if not national else []
             return out + write_designations(designated, stage) + [
                 _model_file(opts, stage, scored, system, frame)]
 
+        # a province's sheets take the other core; a national run writes none (issue
+        # 14: sheets on request), so its maps do
+        national = len(frame) > AUTO_SHEETS_MAX
         files, scope = write_report_files(opts, suggestions, names, stage, timer=timer,
-                                          meanwhile=tables_and_maps)
+                                          meanwhile=tables_and_maps,
+                                          aside=maps_aside if national else None)
+        for seconds, lines in [x for x in files if isinstance(x, tuple)]:
+            timer.seconds.update(seconds)
+            for line in lines:
+                timer.log(line)
+        files = [x for x in files if not isinstance(x, tuple)]
         manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
                              clusters, scored, mc, missing_log)
         manifest["model"] = _model_record(stage, scored)

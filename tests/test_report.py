@@ -498,3 +498,45 @@ def test_a_missing_codes_file_of_the_run_is_named_by_its_flag(tmp_path):
         read_codes(tmp_path / "nope.txt", flag="--sheets codes=")
     with pytest.raises(InputError, match=r"--codes .*nope\.txt: 文件不存在"):
         read_codes(tmp_path / "nope.txt")
+
+
+def test_an_aside_task_gets_a_process_of_its_own_and_its_warnings_are_said_here():
+    """A national run writes no sheets: its maps (an ``aside``) take the second core, and
+    what the worker warns reaches the caller's warnings (the run's console and run.json)."""
+    import os
+    import time
+    import warnings
+
+    from classify.report.workers import cores
+    from geo.errors import InputWarning
+
+    def maps():
+        warnings.warn("镇街多边形不是干净的覆盖（not a clean coverage）", InputWarning)
+        return ["map.html", os.getpid()]
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with SliceJob(lambda a, b: [], 0, aside=maps) as work:
+            time.sleep(0.5)         # the caller writes its tables; a worker begins the maps
+        assert work.results() == []
+    assert work.aside_result[0] == "map.html"
+    if cores() > 1:
+        assert work.aside_result[1] != os.getpid()      # in another process
+    assert [(w.category, str(w.message)) for w in said] == [
+        (InputWarning, "镇街多边形不是干净的覆盖（not a clean coverage）")]
+
+
+def test_a_national_run_draws_its_maps_in_another_process_with_the_same_files(
+        tmp_path, monkeypatch):
+    """Above a province (no sheets by default) the maps are drawn by a worker while the
+    run writes its tables and evidence: the same map files, and their stage times kept."""
+    import classify.pipeline as pipeline
+
+    opts = dict(draws=20, static_formats=("png",), sheets="none")
+    pipeline.run_pipeline(pipeline.demo_options(tmp_path / "here", **opts))
+    monkeypatch.setattr(pipeline, "AUTO_SHEETS_MAX", 10)     # the demo as a national run
+    pipeline.run_pipeline(pipeline.demo_options(tmp_path / "aside", **opts))
+    for name in ("map.html", "map.png"):
+        assert (tmp_path / "aside" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    timings = json.loads((tmp_path / "aside" / "run.json").read_text(encoding="utf-8"))["timings"]
+    assert timings["map"] > 0 and timings["static_maps"] > 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,8 +63,8 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
 def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                    names: Sequence[str], lang: str = "zh", docx: bool = False,
                    xlsx: bool = True, title: str | None = None, notice: str | None = None,
-                   run_dir: Path | None = None, workers: int | None = None
-                   ) -> Iterator[list[Path]]:
+                   run_dir: Path | None = None, workers: int | None = None,
+                   aside: Callable[[], list] | None = None) -> Iterator[list[Path]]:
     """:func:`write_report` around the caller's block, in which the caller writes its
     other files (the run's tables and maps) while the sheets are rendered: the index is
     written on entering it; the workbook (begun first) and the sheets by ``workers``
@@ -76,7 +76,11 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
 
     Above :data:`AUTO_SHEETS_MAX` towns in scope (sheets on request) the sheets are
     written by this process by default: each worker copies the memory of the towns it
-    touches, and 40,000 sheets by two workers peaked at 4.5 GB (the target is 4 GB)."""
+    touches, and 40,000 sheets by two workers peaked at 4.5 GB (the target is 4 GB).
+
+    ``aside``: the caller's one long task (a national run's maps) for a worker to begin
+    first (:class:`~classify.report.workers.SliceJob`); its list is added to the list
+    yielded, after the report's own files."""
     folder = Path(out) / "suggestions"
     folder.mkdir(parents=True, exist_ok=True)
     picked = [suggestions[i] for i in scope]
@@ -93,7 +97,7 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
 
     if workers is None and len(picked) > AUTO_SHEETS_MAX:
         workers = 1
-    with SliceJob(sheets, len(picked), workers=workers, first=workbook) as job:
+    with SliceJob(sheets, len(picked), workers=workers, first=workbook, aside=aside) as job:
         has = np.zeros(len(suggestions), dtype=bool)
         has[scope] = True
         towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
@@ -109,6 +113,7 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
         yield files
         files[:0] = job.results()
         files += job.first_result
+        files += job.aside_result
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))

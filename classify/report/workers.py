@@ -14,6 +14,11 @@ slices are written one after another in the calling process, with the same files
 The workers render templates and write files only: they use none of the threads the
 calling process may have (BLAS, Arrow), which is what makes forking a threaded process
 safe here (Python 3.12+ says so with a DeprecationWarning, ignored by default).
+
+One more task may go with the slices: an ``aside`` (a run's maps) that alone is worth a
+second process — a national run writes no sheets, and its maps then take a core of their
+own while this process writes the tables and the evidence.  A warning a worker raises is
+raised again in the calling process, so that nothing a worker notices goes unsaid.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable
 
@@ -53,8 +59,12 @@ def _start(tasks: list[Callable[[], list]]) -> None:
     _tasks = tasks
 
 
-def _run(k: int) -> list:
-    return _tasks[k]()
+def _run(k: int) -> tuple[list, list]:
+    """Task ``k`` in a worker, with the warnings it raised (text and class), to be raised
+    again by :meth:`SliceJob.results` in the calling process."""
+    with warnings.catch_warnings(record=True) as said:
+        got = _tasks[k]()
+    return got, [(str(w.message), w.category) for w in said]
 
 
 class SliceJob:
@@ -66,8 +76,12 @@ class SliceJob:
     the slices' lists joined in order (the same as ``job(0, n)``); ``first()``'s list is
     then :attr:`first_result`.
 
+    ``aside()`` (returns a list), when given, is begun before everything else and is
+    worth a second process on its own (with no slices at all); its list is then
+    :attr:`aside_result`.
+
     ``workers=None``: one process per core when there are at least :data:`MIN_PER_WORKER`
-    towns each; 1: this process only, at :meth:`results`.
+    towns each, or an ``aside``; 1: this process only, at :meth:`results`.
 
     >>> with SliceJob(lambda a, b: list(range(a, b)), 5, workers=1) as job:
     ...     pass  # the caller writes other files here
@@ -76,18 +90,23 @@ class SliceJob:
     """
 
     def __init__(self, job: Callable[[int, int], list], n: int, *, workers: int | None = None,
-                 first: Callable[[], list] | None = None):
+                 first: Callable[[], list] | None = None,
+                 aside: Callable[[], list] | None = None):
         if workers is None:
-            workers = min(cores(), n // MIN_PER_WORKER)
-        self.workers = max(1, min(workers, n)) if _can_fork() else 1
+            workers = min(cores(), max(n // MIN_PER_WORKER, 2 if aside is not None else 1))
+        extra = [t for t in (aside, first) if t is not None]
+        # no more processes than tasks, but the aside's own besides the caller's
+        tasks = n + len(extra) + (aside is not None)
+        self.workers = max(1, min(workers, tasks)) if _can_fork() else 1
         k = max(1, -(-n // SLICE), 2 * self.workers)
         bounds = [n * i // k for i in range(k + 1)]
-        self.tasks = [first] if first is not None else []
-        self.tasks += [lambda a=a, b=b: job(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+        self.tasks = extra + [lambda a=a, b=b: job(a, b)
+                              for a, b in zip(bounds, bounds[1:]) if b > a]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
-        self._first = first is not None
+        self._aside, self._first = aside is not None, first is not None
         self._done: list | None = None
+        self.aside_result: list = []
         self.first_result: list = []
 
     def __enter__(self) -> "SliceJob":
@@ -105,7 +124,17 @@ class SliceJob:
             order = range(len(self.tasks))
             done = {k: self.tasks[k]() for k in (reversed(order) if futures else order)
                     if not futures or futures[k].cancel()}
-            lists = [done[k] if k in done else futures[k].result() for k in order]
+            lists = []
+            for k in order:
+                if k in done:
+                    lists.append(done[k])
+                    continue
+                got, said = futures[k].result()
+                for text, category in said:       # said where the run collects warnings
+                    warnings.warn(text, category, stacklevel=2)
+                lists.append(got)
+            if self._aside:
+                self.aside_result = lists.pop(0)
             if self._first:
                 self.first_result = lists.pop(0)
             self._done = [x for got in lists for x in got]
