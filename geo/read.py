@@ -389,9 +389,10 @@ def _apply_datum(out, original, path: Path, datum: str, report: BoundaryReport):
     report.datum = key
     if key != "wgs84":
         report.messages.append(
-            f"coordinates shifted from {DATUMS[key].description} to WGS84 (iterative inverse, "
-            "round trip < 1 mm). Note: converting to WGS84 may be restricted in mainland "
-            "China; check before publishing")
+            f"坐标已由 {key.upper()} 转换为 WGS84（coordinates shifted from "
+            f"{DATUMS[key].description} to WGS84; iterative inverse, round trip < 1 mm）；"
+            "注意：在中国大陆转换为 WGS84 可能受限，发布前请核实（converting to WGS84 may be "
+            "restricted in mainland China; check before publishing）")
         return convert_geoseries(out, key, "wgs84")
     hint = _shifted_hint(original, path)
     if hint:

@@ -109,7 +109,8 @@ def test_datav_properties_warn_and_gcj02_converts(tmp_path):
         warnings.simplefilter("error", DatumWarning)
         out, report = read_boundaries(path, datum="gcj02")
     _same_positions(out, tol=1e-8)                           # < 1 mm
-    assert any("may be restricted in mainland China" in m for m in report.messages)
+    said = [m for m in report.messages if "may be restricted in mainland China" in m]
+    assert said and said[0].startswith("坐标已由 GCJ02 转换为 WGS84（")     # Chinese first
 
 
 def test_provider_name_in_file_name_warns(tmp_path):
