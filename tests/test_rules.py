@@ -406,18 +406,28 @@ def test_draw_fast_path_equals_full_evaluation(preset, varying_gaps, with_ranks)
        st.sampled_from([">=", ">", "<=", "<"]))
 @settings(max_examples=200, deadline=None)
 def test_percentile_candidates_match_full_ranks(values, threshold, op):
-    from classify.rules import _percentile, _percentile_candidates
+    from classify.rules import _percentile_candidates
 
     x = np.array([values, values[::-1]], dtype=np.float32)
-    full = _percentile(x.astype(float))
-    part = np.full(x.size, np.nan)
-    flat, pct = _percentile_candidates(x, threshold, op)
-    part[flat] = pct
-    part = part.reshape(x.shape)
-    passes = (full >= threshold) if op.startswith(">") else (full <= threshold)
+    part, full, passes = _partial_percentiles(x, _percentile_candidates(x, threshold, op),
+                                              threshold, op)
     # every town that can pass keeps its exact percentile; the others are left out
     assert_array_equal(part[passes], full[passes])
     assert not np.any(np.isfinite(part) & ~np.isfinite(full))
+
+
+def _partial_percentiles(x, found, threshold, op):
+    """The percentiles ``found`` (flat positions, values) laid out like ``x``, the full
+    percentiles of ``x`` (pandas-checked :func:`classify.rules._percentile`), and which
+    towns pass ``op threshold``."""
+    from classify.rules import _percentile
+
+    full = _percentile(x.astype(float))
+    part = np.full(x.size, np.nan)
+    flat, pct = found
+    part[flat] = pct
+    passes = (full >= threshold) if op.startswith(">") else (full <= threshold)
+    return part.reshape(x.shape), full, passes
 
 
 @given(st.lists(st.one_of(st.sampled_from([0.0, 5.0, 100.0]), st.floats(0, 100, width=32),
@@ -426,16 +436,12 @@ def test_percentile_candidates_match_full_ranks(values, threshold, op):
        st.sampled_from([">=", ">", "<=", "<"]))
 @settings(max_examples=200, deadline=None)
 def test_percentile_from_region_ranks_matches_full_ranks(values, threshold, op):
-    from classify.rules import _percentile, _percentile_from_ranks
+    from classify.rules import _percentile_from_ranks
     from classify.uncertainty import _ranks
 
     x = np.array([values, values[::-1]], dtype=np.float32)
-    full = _percentile(x.astype(float))
-    part = np.full(x.size, np.nan)
-    flat, pct = _percentile_from_ranks(_ranks(x)[0], threshold, op)
-    part[flat] = pct
-    part = part.reshape(x.shape)
-    passes = (full >= threshold) if op.startswith(">") else (full <= threshold)
+    part, full, passes = _partial_percentiles(
+        x, _percentile_from_ranks(_ranks(x)[0], threshold, op), threshold, op)
     # every town that passes is there with its exact percentile, and no other
     assert_array_equal(part[passes], full[passes])
     assert not np.any(np.isfinite(part) & ~passes)
