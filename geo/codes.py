@@ -106,6 +106,8 @@ def normalise_code(value, digits: int = 9) -> str | None:
         With the reason, when the cell is not a town code (wrong length, letters,
         scientific notation that lost digits, a 12-digit village code).
     """
+    if type(value) is str and len(value) == digits and value.isascii() and value.isdigit():
+        return value  # already a code of this level: the common case, nothing to normalise
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
