@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass
+from itertools import compress
 from typing import Iterable
 
 import numpy as np
@@ -426,12 +427,14 @@ def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
     tnames = np.array(ev.targets + [""], dtype=object)[:-1]
     order = np.argsort(-strength, axis=0, kind="stable")
     finite = np.isfinite(strength)
-    secondary = [";".join(t for t in tnames[order[:, i]][finite[order[:, i], i]]
-                          if t != primary[i]) for i in range(len(frame))]
+    towns = np.arange(len(frame))
+    ranked = tnames[order]  # (T, n): each town's targets, strongest first
+    shown = finite[order, towns] & (ranked != primary)
+    secondary = [";".join(compress(t, s)) for t, s in zip(ranked.T.tolist(), shown.T.tolist())]
     role_ids = list(ev.roles)
     on = (np.stack([ev.roles[r][0] for r in role_ids]) if role_ids
           else np.zeros((0, len(frame)), bool))
-    roles = [";".join(r for r, o in zip(role_ids, col) if o) for col in on.T.tolist()]
+    roles = [";".join(compress(role_ids, col)) for col in on.T.tolist()]
     best = strength.max(axis=0, initial=-np.inf)
     return pd.DataFrame({
         "category": cat, "subtype": [s for _, _, s in split],
