@@ -303,14 +303,30 @@ def _num(x: np.ndarray, integer) -> pa.Array:
     """Numbers as text: no decimals where ``integer``, else two; NaN → 'NA'."""
     integer = np.broadcast_to(integer, x.shape)
     bits = np.ascontiguousarray(x, dtype=float).view(np.int64)  # exact: keeps -0.0 apart
-    text, at = [], np.empty(x.shape, np.int64)
+    parts, at, offset = [], np.empty(x.shape, np.int64), 0
     for whole in (True, False):  # each distinct number formatted once
         sel = integer == whole
         u, inv = np.unique(bits[sel], return_inverse=True)
-        at[sel] = len(text) + inv
-        u = u.view(float).tolist()
-        text += [f"{v:.0f}" for v in u] if whole else [f"{v:.2f}" for v in u]
-    return _pick(np.isnan(x), "NA", pa.array(text, pa.large_string()).take(at))
+        at[sel] = offset + inv
+        offset += len(u)
+        u = u.view(float)
+        parts.append(_whole_text(u) if whole else
+                     pa.array([f"{v:.2f}" for v in u.tolist()], pa.large_string()))
+    return _pick(np.isnan(x), "NA", pa.concat_arrays(parts).take(at))
+
+
+def _whole_text(u: np.ndarray) -> pa.Array:
+    """``f"{v:.0f}"`` of each value: integers printed by Arrow, Python for the rest.
+
+    Rounding half to even of the exact binary value (``np.rint``) is what the format does;
+    Python formats what an int64 cannot hold exactly, NaN/inf and the '-0' of (-0.5, 0]."""
+    r = np.rint(u)
+    python = ~(np.abs(r) < 2.0 ** 53) | ((r == 0) & np.signbit(r))
+    out = pc.cast(pa.array(np.where(python, 0.0, r).astype(np.int64)), pa.large_string())
+    if python.any():
+        out = pc.replace_with_mask(out, pa.array(python), pa.array(
+            [f"{v:.0f}" for v in u[python].tolist()], pa.large_string()))
+    return out
 
 
 def _text(x):
