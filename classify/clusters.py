@@ -512,11 +512,11 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
         else:
             sw = _sub_weights(w, keep) if method in SPATIAL else None
             blab = METHODS[method](X[keep], k, sub_seed, sw, {**opts, "refine": False})
-        bk = np.unique(blab)
-        cent = np.array([X[keep][blab == c].mean(axis=0) for c in bk])
+        bk, Xk = np.unique(blab), X[keep]
+        cent = np.array([Xk[blab == c].mean(axis=0) for c in bk])
         assign = np.argmin(((X[:, None, :] - cent[None]) ** 2).sum(axis=2), axis=1)
-        table = np.zeros((len(ks), len(bk)))
-        np.add.at(table, (np.searchsorted(ks, lab), assign), 1)
+        table = np.bincount(np.searchsorted(ks, lab) * len(bk) + assign,
+                            minlength=len(ks) * len(bk)).reshape(len(ks), len(bk)).astype(float)
         r, c = linear_sum_assignment(-table)
         match = np.full(len(bk), -1)
         match[c] = ks[r]
