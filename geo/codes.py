@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -335,6 +336,11 @@ def division_name(code: str | None) -> str | None:
     township) in the bundled national table, else None."""
     if not isinstance(code, str):
         return None
+    return _division_name(code)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a national run asks for each county's names twice
+def _division_name(code: str) -> str | None:
     div = divisions()
     return {2: div.province, 4: div.city, 6: div.county, 9: div.township}.get(
         len(code), lambda c: None)(code)
