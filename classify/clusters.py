@@ -512,11 +512,11 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
         else:
             sw = _sub_weights(w, keep) if method in SPATIAL else None
             blab = METHODS[method](X[keep], k, sub_seed, sw, {**opts, "refine": False})
-        bk = np.unique(blab)
-        cent = np.array([X[keep][blab == c].mean(axis=0) for c in bk])
+        bk, Xk = np.unique(blab), X[keep]
+        cent = np.array([Xk[blab == c].mean(axis=0) for c in bk])
         assign = np.argmin(((X[:, None, :] - cent[None]) ** 2).sum(axis=2), axis=1)
-        table = np.zeros((len(ks), len(bk)))
-        np.add.at(table, (np.searchsorted(ks, lab), assign), 1)
+        table = np.bincount(np.searchsorted(ks, lab) * len(bk) + assign,
+                            minlength=len(ks) * len(bk)).reshape(len(ks), len(bk)).astype(float)
         r, c = linear_sum_assignment(-table)
         match = np.full(len(bk), -1)
         match[c] = ks[r]
@@ -921,8 +921,13 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     pairs = pd.MultiIndex.from_arrays([cat, lab])
     own_share = share.stack().reindex(pairs).to_numpy()
     mode = modal.reindex(lab).to_numpy()
-    fits = np.array([bool(tdims.get(t, set()) & dominant.get(c, set()))
-                     for t, c in zip(cat, lab)], dtype=bool)
+    # one look-up per distinct (target, cluster), from the pairs' level codes
+    tl, cl = pairs.levels[0].tolist(), [None] + pairs.levels[1].tolist()  # code -1: none
+    t_at, c_at = (np.asarray(c, np.int64) for c in pairs.codes)  # int8 codes would wrap
+    pair, at_pair = np.unique(t_at * len(cl) + c_at + 1, return_inverse=True)
+    fits = np.array([bool(tdims.get(tl[p // len(cl)], set())
+                          & dominant.get(cl[p % len(cl)], set())) for p in pair.tolist()]
+                    + [False], dtype=bool)[at_pair]
     flag = (cat.to_numpy() != mode) & (own_share < min_share) & ~fits
     review = pd.Series(flag, index=cat.index)
     reason = pd.Series("", index=cat.index, dtype=object)

@@ -18,10 +18,13 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass
+from itertools import compress
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import rankdata
 
 from classify.scoring import county_key, known
@@ -296,57 +299,97 @@ def _decide(taxonomy, rules, value, raw, margin, norm, passed) -> Evaluation:
 
 
 # -- reported classification -----------------------------------------------------------------
-def _num(x: np.ndarray, integer) -> np.ndarray:
+def _num(x: np.ndarray, integer) -> pa.Array:
     """Numbers as text: no decimals where ``integer``, else two; NaN → 'NA'."""
     integer = np.broadcast_to(integer, x.shape)
-    out = np.array([f"{v:.0f}" if i else f"{v:.2f}" for v, i in zip(x.tolist(), integer.tolist())]
-                   + [""], dtype=object)[:-1]
-    out[np.isnan(x)] = "NA"
+    bits = np.ascontiguousarray(x, dtype=float).view(np.int64)  # exact: keeps -0.0 apart
+    parts, at, offset = [], np.empty(x.shape, np.int64), 0
+    for whole in (True, False):  # each distinct number formatted once
+        sel = integer == whole
+        u, inv = np.unique(bits[sel], return_inverse=True)
+        at[sel] = offset + inv
+        offset += len(u)
+        u = u.view(float)
+        parts.append(_whole_text(u) if whole else
+                     pa.array([f"{v:.2f}" for v in u.tolist()], pa.large_string()))
+    return _pick(np.isnan(x), "NA", pa.concat_arrays(parts).take(at))
+
+
+def _whole_text(u: np.ndarray) -> pa.Array:
+    """``f"{v:.0f}"`` of each value: integers printed by Arrow, Python for the rest.
+
+    Rounding half to even of the exact binary value (``np.rint``) is what the format does;
+    Python formats what an int64 cannot hold exactly, NaN/inf and the '-0' of (-0.5, 0]."""
+    r = np.rint(u)
+    python = ~(np.abs(r) < 2.0 ** 53) | ((r == 0) & np.signbit(r))
+    out = pc.cast(pa.array(np.where(python, 0.0, r).astype(np.int64)), pa.large_string())
+    if python.any():
+        out = pc.replace_with_mask(out, pa.array(python), pa.array(
+            [f"{v:.0f}" for v in u[python].tolist()], pa.large_string()))
     return out
 
 
-def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[np.ndarray, np.ndarray]:
+def _text(x):
+    return pa.scalar(x, pa.large_string()) if isinstance(x, str) else x
+
+
+def _pick(cond, a, b) -> pa.Array:
+    """``a`` where ``cond`` else ``b`` (texts or text arrays)."""
+    return pc.if_else(cond, _text(a), _text(b))
+
+
+def _join(*parts) -> pa.Array:
+    """Element-wise concatenation of text arrays and strings."""
+    return pc.binary_join_element_wise(*map(_text, parts), _text(""))
+
+
+def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[pa.Array, pa.Array]:
     """The trace sentences of one rule for every town (vectorised string building)."""
     zh_f, en_f = tax.field_label(rule.field, "zh"), tax.field_label(rule.field, "en")
     ok = np.asarray(passed, bool)
     if rule.op == "contains":
         t = rule.threshold
-        zh = np.where(ok, f"{zh_f}含“{t}”：通过", f"{zh_f}不含“{t}”：未通过").astype(object)
-        en = np.where(ok, f"{en_f} contains '{t}': passes",
-                      f"{en_f} lacks '{t}': fails").astype(object)
-        return zh, en
+        return (_pick(ok, f"{zh_f}含“{t}”：通过", f"{zh_f}不含“{t}”：未通过"),
+                _pick(ok, f"{en_f} contains '{t}': passes", f"{en_f} lacks '{t}': fails"))
     t = float(rule.threshold)
-    op = np.where(ok, _SHOW[rule.op], _NEG[rule.op]).astype(object)
+    op = _pick(ok, _SHOW[rule.op], _NEG[rule.op])
     absm = np.abs(margin)
     if rule.scale.startswith("percentile"):
         county = rule.scale.endswith("county")
-        v_s, m_s = "P" + _num(value, True), _num(absm, True)
-        body_zh = ("县内" if county else "") + v_s + " " + op + f" P{t:.0f}"
-        body_en = ("county " if county else "") + v_s + " " + op + f" P{t:.0f}"
+        v_s, m_s = _num(value, True), _num(absm, True)
+        body_zh = (("县内" if county else "") + "P", v_s, " ", op, f" P{t:.0f}")
+        body_en = (("county " if county else "") + "P", v_s, " ", op, f" P{t:.0f}")
     elif rule.scale == "rank_county":
         v_s, m_s = _num(value, True), _num(absm, True)
-        body_zh = "县内第" + v_s + " " + op + f" 第{t:.0f}"
-        body_en = "rank " + v_s + " in county " + op + f" {t:.0f}"
+        body_zh = ("县内第", v_s, " ", op, f" 第{t:.0f}")
+        body_en = ("rank ", v_s, " in county ", op, f" {t:.0f}")
     else:
         whole = t.is_integer() & (np.nan_to_num(value) == np.round(np.nan_to_num(value)))
         v_s, m_s = _num(value, whole), _num(absm, whole)
-        body_zh = body_en = v_s + " " + op + " " + (f"{t:.0f}" if t.is_integer() else f"{t:.2f}")
-    zh = f"{zh_f} " + body_zh + np.where(ok, "：通过，余量 ", "：未通过，差 ").astype(object) + m_s
-    en = f"{en_f} " + body_en + np.where(ok, ": passes by ", ": fails by ").astype(object) + m_s
+        body_zh = body_en = (v_s, " ", op, " " + (f"{t:.0f}" if t.is_integer() else f"{t:.2f}"))
+    zh = _join(f"{zh_f} ", *body_zh, _pick(ok, "：通过，余量 ", "：未通过，差 "), m_s)
+    en = _join(f"{en_f} ", *body_en, _pick(ok, ": passes by ", ": fails by "), m_s)
     miss = np.isnan(value)
-    zh[miss] = f"{zh_f} 缺失：未通过（无数据）"
-    en[miss] = f"{en_f} missing: fails (no data)"
-    return zh, en
+    return (_pick(miss, f"{zh_f} 缺失：未通过（无数据）", zh),
+            _pick(miss, f"{en_f} missing: fails (no data)", en))
 
 
-def _all_texts(tax: Taxonomy, ev: Evaluation) -> tuple[np.ndarray, np.ndarray]:
-    """(zh, en) arrays shaped (rules, towns) for the reported (first) draw."""
+def _all_texts(tax: Taxonomy, ev: Evaluation) -> tuple[list[pa.Array], list[pa.Array]]:
+    """(zh, en) lists of one text array per rule (towns long) for the reported (first) draw."""
     pairs = [_texts(tax, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
              for i, (_, rule) in enumerate(ev.rules)]
-    n = ev.passed.shape[2]
-    if not pairs:
-        return np.empty((0, n), object), np.empty((0, n), object)
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _matrix(texts: list[pa.Array], n: int) -> np.ndarray:
+    """Per-rule text arrays as an object array shaped (rules, towns)."""
+    return np.array([a.to_numpy(zero_copy_only=False) for a in texts] + [[None] * n],
+                    dtype=object)[:-1].reshape(len(texts), n)
+
+
+def _typed(values: np.ndarray):
+    """``values`` as the pandas array a DataFrame column of them would hold."""
+    return pd.Series(values, copy=False).array
 
 
 def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFrame:
@@ -361,14 +404,22 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
         return pd.DataFrame(columns=TRACE_COLUMNS)
     rules = [r for _, r in ev.rules]
 
+    # repeat small typed arrays by position (inferring text dtypes once per distinct value,
+    # not once per cell)
     def per_rule(vals):  # one value per rule → repeated for every town
-        return np.tile(np.array(vals + [None], dtype=object)[:-1], n)
+        return _typed(np.array(vals + [None], dtype=object)[:-1]).take(np.tile(np.arange(R), n))
 
     def per_cell(a):  # (rules, towns) → town-major
         return np.asarray(a).T.ravel()
 
+    def text(arrays):  # per-rule text arrays → town-major column
+        town_major = (np.arange(R)[None, :] * n + np.arange(n)[:, None]).ravel()
+        return pd.array(pa.concat_arrays(arrays).take(town_major), dtype=_typed(
+            np.array(["" ], dtype=object)).dtype)
+
+    town_rows = np.repeat(np.arange(n), R)
     return pd.DataFrame({
-        "town_code": np.repeat(codes, R), "town": np.repeat(names, R),
+        "town_code": _typed(codes).take(town_rows), "town": _typed(names).take(town_rows),
         "target": per_rule([o for o, _ in ev.rules]),
         "rule_id": per_rule([r.id for r in rules]), "field": per_rule([r.field for r in rules]),
         "scale": per_rule([r.scale for r in rules]), "op": per_rule([r.op for r in rules]),
@@ -377,7 +428,7 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
         "margin": per_cell(ev.margin[0]), "norm_margin": per_cell(ev.norm[0]),
         "passed": per_cell(ev.passed[0]),
         "target_passed": per_cell(np.stack([owner_pass[o] for o, _ in ev.rules])),
-        "text_zh": per_cell(zh), "text_en": per_cell(en),
+        "text_zh": text(zh), "text_en": text(en),
     })[TRACE_COLUMNS]
 
 
@@ -392,12 +443,14 @@ def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
     tnames = np.array(ev.targets + [""], dtype=object)[:-1]
     order = np.argsort(-strength, axis=0, kind="stable")
     finite = np.isfinite(strength)
-    secondary = [";".join(t for t in tnames[order[:, i]][finite[order[:, i], i]]
-                          if t != primary[i]) for i in range(len(frame))]
+    towns = np.arange(len(frame))
+    ranked = tnames[order]  # (T, n): each town's targets, strongest first
+    shown = finite[order, towns] & (ranked != primary)
+    secondary = [";".join(compress(t, s)) for t, s in zip(ranked.T.tolist(), shown.T.tolist())]
     role_ids = list(ev.roles)
     on = (np.stack([ev.roles[r][0] for r in role_ids]) if role_ids
           else np.zeros((0, len(frame)), bool))
-    roles = [";".join(r for r, o in zip(role_ids, col) if o) for col in on.T.tolist()]
+    roles = [";".join(compress(role_ids, col)) for col in on.T.tolist()]
     best = strength.max(axis=0, initial=-np.inf)
     return pd.DataFrame({
         "category": cat, "subtype": [s for _, _, s in split],
@@ -434,7 +487,8 @@ def classify_towns(frame: pd.DataFrame, taxonomy: Taxonomy
     cats = _categories(frame, taxonomy, ev)
     trace = _trace(frame, ev, zh, en)
     if "declared" in frame:
-        cats = cats.join(declared_status(frame["declared"], ev, zh, taxonomy))
+        cats = cats.join(declared_status(frame["declared"], ev, _matrix(zh, len(frame)),
+                                         taxonomy))
     return cats, trace
 
 

@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -106,6 +107,8 @@ def normalise_code(value, digits: int = 9) -> str | None:
         With the reason, when the cell is not a town code (wrong length, letters,
         scientific notation that lost digits, a 12-digit village code).
     """
+    if type(value) is str and len(value) == digits and value.isascii() and value.isdigit():
+        return value  # already a code of this level: the common case, nothing to normalise
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
@@ -333,6 +336,11 @@ def division_name(code: str | None) -> str | None:
     township) in the bundled national table, else None."""
     if not isinstance(code, str):
         return None
+    return _division_name(code)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a national run asks for each county's names twice
+def _division_name(code: str) -> str | None:
     div = divisions()
     return {2: div.province, 4: div.city, 6: div.county, 9: div.township}.get(
         len(code), lambda c: None)(code)

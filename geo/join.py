@@ -95,7 +95,14 @@ def _keys_frame(columns: dict, n: int) -> pd.DataFrame:
 
 
 def _text_or_none(values) -> list:
-    return [None if _blank(v) else str(v).strip() for v in values]
+    return [(v.strip() or None) if type(v) is str else None if _blank(v) else str(v).strip()
+            for v in values]
+
+
+def _or_empty(values, empty) -> list:
+    """``values`` with blank cells (see :func:`_blank`) as ``empty``."""
+    return [(v if v.strip() else empty) if type(v) is str else empty if _blank(v) else v
+            for v in values]
 
 
 def _blank(v) -> bool:
@@ -465,7 +472,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     for col in REPORT_COLUMNS:  # object columns: keys str or None, other text str ("")
         if col != "source_row":
             empty = None if col in _KEYS else ""
-            report[col] = pd.Series([empty if _blank(v) else v for v in report[col].tolist()],
+            report[col] = pd.Series(_or_empty(report[col].tolist(), empty),
                                     index=report.index, dtype=object)
     report["source_row"] = report["source_row"].astype("int64")
     joined = _joined_frame(boundaries, b, t, table, claims, tentative)
@@ -659,9 +666,9 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
         mine, theirs = b[canon].tolist(), t[canon].tolist()
         columns[canon] = [theirs[who[0]] if mine[p] is None and len(who) == 1 else mine[p]
                           for p, who in chosen]
+    first = [who[0] for _, who in chosen]
     for c in data_cols:  # one column at a time, not one town at a time
-        values = table.data[c].tolist()
-        columns[c] = [values[who[0]] if len(who) == 1 else None for _, who in chosen]
+        columns[c] = list(map(table.data[c].tolist().__getitem__, first))
     for k, (_, who) in enumerate(chosen):
         if len(who) > 1:  # a merged town (crosswalk)
             for c, v in _row_values(table, data_cols, who).items():
@@ -669,8 +676,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
     columns["table_row"] = [int(table.source_rows[who[0]]) for _, who in chosen]
     kept = [c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns]
     for col in kept:
-        values = boundaries[col].tolist()
-        columns[col] = [values[p] for p in pos]
+        columns[col] = list(map(boundaries[col].tolist().__getitem__, pos))
     columns["geometry"] = list(np.asarray(boundaries.geometry.values)[pos])
     frame = pd.DataFrame({k: pd.Series(v, dtype=object if k in _KEYS else None)
                           for k, v in columns.items()},
