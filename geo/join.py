@@ -390,9 +390,10 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
         pos = matcher.by_code.get(row["town_code"], [])
         if pos:
             return pos, "crosswalk" if crossed else "code", note
-        note = f"code {row['town_code']} is not in the boundaries; tried the name. "
+        note = (f"代码 {row['town_code']} 不在边界中，改按名称匹配（code {row['town_code']} "
+                "is not in the boundaries; tried the name）。")
     elif method == "code" and not row["town_code"]:
-        note = f"{bad_code or '本行无统计代码（no code in this row）'}; tried the name. "
+        note = f"{bad_code or '本行无统计代码（no code in this row）'}；改按名称匹配（tried the name）。"
     # a county on the row always narrows a name match (--join-on name means "not by code")
     use_county = True
     pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
@@ -545,38 +546,42 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
             bname = matcher.names[p]
             if how == "code" and r["town"] and bname and not names_compatible(
                     name_key(r["town"]), name_key(bname)):
-                base["reason"] = (f"matched by code, but the names differ (table {r['town']},"
-                                  f" boundaries {bname}): check this row's code")
+                base["reason"] = (f"按代码匹配，但名称不同：表格 {r['town']}，边界 {bname}；请核对"
+                                  f"本行代码（matched by code, but the names differ (table "
+                                  f"{r['town']}, boundaries {bname}): check this row's code）")
         elif len(pos) == 1 and how == "crosswalk" and all(
                 tentative[j][1] == "crosswalk" for j in claims[pos[0]]):
             base.update(status="matched", how="crosswalk", matched_to=matcher.label(pos[0]),
-                        reason=(note + "merged with rows " + ", ".join(
-                            str(int(src[j])) for j in claims[pos[0]])).strip())
+                        reason=(note + "与以下各行合并（merged with rows " + ", ".join(
+                            str(int(src[j])) for j in claims[pos[0]]) + "）").strip())
         elif len(pos) == 1:
             others = [int(src[j]) for j in claims[pos[0]]]
             base.update(status="ambiguous", candidates=matcher.describe(pos),
-                        reason=(note + f"table rows {', '.join(map(str, others))} all match "
-                                "this town; remove the duplicate rows").strip())
+                        reason=(note + f"表格第 {', '.join(map(str, others))} 行都匹配此镇街，"
+                                f"请删除重复行（table rows {', '.join(map(str, others))} all "
+                                "match this town; remove the duplicate rows）").strip())
         elif len(pos) > 1:
             base.update(status="ambiguous", candidates=matcher.describe(pos),
-                        reason=(note + f"{len(pos)} towns have this name"
-                                + ("" if r.get("county") or r.get("county_code") else
-                                   "; add a county column (所属县区) or a code column (统计代码)")
+                        reason=(note + f"有 {len(pos)} 个镇街同名（{len(pos)} towns have this "
+                                "name）" + ("" if r.get("county") or r.get("county_code") else
+                                          "；请加所属县区列或统计代码列（add a county column "
+                                          "(所属县区) or a code column (统计代码)）")
                                 ).strip())
         elif aside is not None and (lost := aside.reason(r)):
             base.update(status="unmatched", reason=lost)
         elif not r["town_code"] and not r["town"] and r.get("code_note"):
-            base.update(status="unmatched", reason=f"{r['code_note']}; the row has no town "
-                        "name to join by either: fix the code or fill in the name")
+            base.update(status="unmatched", reason=f"{r['code_note']}；本行也无名称可匹配，请改正"
+                        "代码或填写名称（the row has no town name to join by either: fix the "
+                        "code or fill in the name）")
         elif not r["town_code"] and not r["town"]:
             base.update(status="unmatched", reason="本行既无代码也无名称（the row has neither a "
                         "town code nor a town name）; fill them in or delete the row")
         else:  # typo hints are costly: for the first 200 unmatched rows only
             close = matcher.close_names(r["town"]) if n_hints < 200 else []
-            hint = f" (closest names: {', '.join(close)})" if close else ""
-            base.update(status="unmatched", reason=(note + "no town with this code or name "
-                        f"in the boundaries{hint}; check the spelling or give a crosswalk")
-                        .strip())
+            hint = f"；最接近的名称（closest names）：{'、'.join(close)}" if close else ""
+            base.update(status="unmatched", reason=(note + "边界中没有此代码或名称的镇街（no town "
+                        f"with this code or name in the boundaries）{hint}；请核对名称或提供对照表"
+                        "（check the spelling or give a crosswalk）").strip())
         rows.append(base)
         n_hints += "closest names" in base["reason"]
     return rows, None
@@ -605,11 +610,11 @@ def _boundary_report(b, claims, tentative, t, boundaries):
                         matched_to=f"table row {rows_txt}")
         elif who:
             base.update(status="ambiguous", candidates=f"table rows {rows_txt}",
-                        reason=_join_notes(note, "several table rows match this town; "
-                                                 "not joined"))
+                        reason=_join_notes(note, "表格有多行匹配此镇街，未连接（several table "
+                                                 "rows match this town; not joined）"))
         else:
             base.update(status="unmatched",
-                        reason=_join_notes(note, "no table row for this town"))
+                        reason=_join_notes(note, "表格中没有此镇街（no table row for this town）"))
         rows.append(base)
     return rows
 

@@ -171,8 +171,9 @@ def test_code_match_with_a_different_name_is_pointed_out():
     _, report = join_towns(b, table)
     tab = report[report["source"] == "table"]
     assert tab["status"].tolist() == ["matched", "matched"]
-    assert tab["reason"].iloc[0] == ("matched by code, but the names differ (table 连州镇, "
-                                     "boundaries 星子镇): check this row's code")
+    assert tab["reason"].iloc[0] == ("按代码匹配，但名称不同：表格 连州镇，边界 星子镇；请核对本行代码"
+                                     "（matched by code, but the names differ (table 连州镇, "
+                                     "boundaries 星子镇): check this row's code）")
     assert tab["reason"].iloc[1] == ""
 
 
@@ -180,7 +181,7 @@ def test_unmatched_rows_get_close_names_as_a_hint():
     b = lianzhou_cells().iloc[:3]
     _, report = join_towns(b, pd.DataFrame({"乡镇": ["大路辺镇", "火星镇"], "x": [1, 2]}))
     tab = report[report["source"] == "table"]
-    assert "closest names: 大路边镇" in tab["reason"].iloc[0]
+    assert "最接近的名称（closest names）：大路边镇" in tab["reason"].iloc[0]
     assert "closest" not in tab["reason"].iloc[1]
 
 
