@@ -719,8 +719,11 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     taxonomy : classify.taxonomy.Taxonomy
     trace : DataFrame
         One row per town × rule: the value, the threshold, passed or not (``rules.csv``).
-    mc : classify.uncertainty.MonteCarloResult or None
-        None when ``opts.draws`` is 0.
+    mc : classify.uncertainty.MCResult or None
+        Its summaries (``rank_summary``, ``sensitivity``, ``draws``, ``weights``); the
+        per-draw ``composite`` and ``ranks`` (draws × towns: 320 MB at 40,000 towns ×
+        1,000 draws, summarised above) are None — call
+        :func:`~classify.uncertainty.monte_carlo` for them.  None when ``opts.draws`` is 0.
     """
     timer = _timer(timer)
     with timer("rules"):
@@ -741,6 +744,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
             stab = stability_from_draws(drawer.result(), cats["target"].to_numpy())
             stab = pd.concat([stab.set_index(frame.index),
                               mc.rank_summary.set_index(frame.index)], axis=1)
+            mc = replace(mc, composite=None, ranks=None)    # summarised: not held further
     keep = [c for c in cats.columns if c not in ("margin",)]
     frame = pd.concat([frame, cats[keep], stab], axis=1)
     return frame, taxonomy, trace, mc

@@ -535,7 +535,10 @@ def test_a_national_run_draws_its_maps_in_another_process_with_the_same_files(
     opts = dict(draws=20, static_formats=("png",), sheets="none")
     pipeline.run_pipeline(pipeline.demo_options(tmp_path / "here", **opts))
     monkeypatch.setattr(pipeline, "AUTO_SHEETS_MAX", 10)     # the demo as a national run
-    pipeline.run_pipeline(pipeline.demo_options(tmp_path / "aside", **opts))
+    result = pipeline.run_pipeline(pipeline.demo_options(tmp_path / "aside", **opts))
+    mc = result.extra["monte_carlo"]        # summarised; the per-draw arrays are let go
+    assert mc.ranks is None and mc.composite is None
+    assert len(mc.rank_summary) == len(result.towns) and len(mc.sensitivity) == 3
     for name in ("map.html", "map.png"):
         assert (tmp_path / "aside" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
     timings = json.loads((tmp_path / "aside" / "run.json").read_text(encoding="utf-8"))["timings"]
