@@ -162,7 +162,6 @@ def approximate_boundaries(seats, counties):
     geo.errors.InputError
         When two towns of one county share a seat point, or a seat's county is missing.
     """
-
     if counties.crs is not None and counties.crs.to_epsg() != 4326:
         counties = counties.to_crs(4326)
     if seats.crs is not None and seats.crs.to_epsg() != 4326:
@@ -245,7 +244,6 @@ def _snap(geom):
 
 
 def _city_stem(city: str, city_code: str) -> str:
-
     from pypinyin import lazy_pinyin   # here: 0.3 s to import, needed for new cities only
 
     base = city[:-1] if city.endswith("市") else city
@@ -263,8 +261,6 @@ def _sha256(path: Path) -> str:
 
 
 def _read_inputs(counties_path, towns_path, places_path, city_code, counties_datum):
-
-
     counties = gpd.read_file(counties_path)
     if "county_code" not in counties.columns:
         raise InputError("the county file has no 'county_code' property; it needs "
@@ -300,7 +296,6 @@ def rebuild_demo_boundaries(counties_path, towns_path, places_path, out_dir, *,
     dict
         Counts (``towns``, ``matched``, ``unmatched``, ``ambiguous``) and the paths written.
     """
-
     counties, towns, places = _read_inputs(counties_path, towns_path, places_path,
                                            city_code, counties_datum)
     seats, unmatched = match_seats(towns, places, counties)

@@ -54,7 +54,6 @@ class DisplayCoverage:
         do not fit their neighbours, the whole coverage is cleaned.
         Raises ``shapely.errors.GEOSException`` when GEOS cannot clean them.
         """
-
         if self._clean is None:
             arr = self.geoms
             edges = shapely.coverage_invalid_edges(arr)
@@ -80,7 +79,6 @@ class DisplayCoverage:
         (with an :class:`~geo.errors.InputWarning`: shared edges may show hairline gaps).
         A polygon never vanishes: one simplified away keeps its own geometry.
         """
-
         if tolerance <= 0:
             return self.geoms
         if tolerance not in self._simplified:
@@ -123,7 +121,6 @@ def drop_specks(geoms, min_area: float) -> np.ndarray:
     """Drop polygon parts smaller than ``min_area`` (square degrees) from multi-part
     geometries — clipping slivers a pixel could not show; a town keeps its largest part.
     """
-
     arr = np.asarray(geoms, dtype=object)
     parts, owner = shapely.get_parts(arr, return_index=True)
     area = shapely.area(parts)

@@ -335,7 +335,6 @@ def transformation_note(crs: CRS, lonlat_bounds=None) -> tuple[str, str]:
 
     ``lonlat_bounds`` lets PROJ pick the operation valid for the data's area.
     """
-
     if crs.is_geographic and crs.equals(CRS.from_epsg(4326)):
         return "none", "no transformation"
     aoi = None

@@ -263,7 +263,6 @@ def convert_geoseries(data, src: str, dst: str):
         For an unknown datum, or when the data carry a projected CRS (the shifted datums
         are defined on longitude/latitude; reproject to EPSG:4326 first).
     """
-
     s, d = _datum(src, "source"), _datum(dst, "target")
     geoms = data.geometry if isinstance(data, gpd.GeoDataFrame) else data
     if geoms.crs is not None and not geoms.crs.is_geographic:

@@ -214,7 +214,6 @@ def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
         ``kind`` (overlap / gap), ``features`` (";"-joined labels), ``area_km2``,
         ``lon``, ``lat`` (a point inside it, EPSG:4326).
     """
-
     labels = list(labels) if labels is not None else [str(i) for i in range(len(gdf))]
     ea = equal_area_crs(gdf)
     # Topology in the file's own coordinates (shared vertices stay shared); areas in ea.

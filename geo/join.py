@@ -146,7 +146,6 @@ def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFr
     parent (a county's city and province), from the code prefixes ``unit.ancestors``.
     A key that stays unknown is None.
     """
-
     a1, a2 = unit.ancestors
     codes = keys["town_code"].tolist()
     county_codes = [cc if cc else (c[:a1] if c else None)
@@ -252,7 +251,6 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
 
 
 def _crosswalk_frame(path: Path) -> pd.DataFrame:
-
     check_file(path, flag="--crosswalk")
     kind = file_kind(path)
     if kind == "text":
@@ -341,7 +339,6 @@ class _Matcher:
 
     def close_names(self, town, n: int = 3) -> list[str]:
         """Boundary names similar to ``town`` (a hint for typos), best first."""
-
         if not town:
             return []
         if self._by_stem_names is None:
@@ -449,7 +446,6 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         aside or dissolved; ``source_row`` = its 0-based feature number), table row and
         excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
     """
-
     if isinstance(table, pd.DataFrame):
         table = _wrap_frame(table)
     b = _boundary_keys(boundaries, unit)
