@@ -40,7 +40,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.codes import TOWN_KEYS, CodeError, UnitKeys, division_name, normalise_code
+from geo.codes import TOWN_KEYS, CodeError, UnitKeys, division_name, normalise_code, read_codes
 from geo.encoding import detect_bytes
 from geo.errors import InputError
 from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
@@ -282,13 +282,8 @@ def _crosswalk_frame(path: Path) -> pd.DataFrame:
 
 
 def _crosswalk_codes(values, path, column, first_row: int) -> list:
-    out, bad = [], []
-    for i, v in enumerate(values):
-        try:
-            out.append(normalise_code(v) if not _blank(v) else None)
-        except CodeError as exc:
-            out.append(None)
-            bad.append(f"row {i + first_row}: {exc}")
+    out, problems = read_codes([None if _blank(v) else v for v in values])
+    bad = [f"row {i + first_row}: {why}" for i, why in problems.items()]
     if bad:
         raise InputError(
             f"对照表代码无效（invalid code in the crosswalk）: {'; '.join(bad[:5])}"
@@ -317,7 +312,7 @@ class _Matcher:
             if key[0]:
                 self.by_stem.setdefault(key[0], []).append(p)
 
-    def by_name(self, town, county, county_code, use_county: bool) -> list[int]:
+    def by_name(self, town, county, county_code) -> list[int]:
         if not town:
             return []
         key = self.key(town)
@@ -325,7 +320,7 @@ class _Matcher:
         if len(pos) > 1:
             exact = [p for p in pos if normalise_name(self.names[p]) == normalise_name(town)]
             pos = exact or pos
-        if use_county and (county or county_code):
+        if county or county_code:
             pos = [p for p in pos if self._same_county(p, county, county_code)]
         return pos
 
@@ -392,10 +387,8 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
     elif method == "code" and not row["town_code"]:
         note = f"{bad_code or '本行无统计代码（no code in this row）'}；改按名称匹配（tried the name）。"
     # a county on the row always narrows a name match (--join-on name means "not by code")
-    use_county = True
-    pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
-    has_county = bool(row["county"] or row["county_code"])
-    how = "county+name" if use_county and has_county else "name"
+    pos = matcher.by_name(row["town"], row["county"], row["county_code"])
+    how = "county+name" if row["county"] or row["county_code"] else "name"
     return pos, "crosswalk" if crossed else how, note
 
 
@@ -460,8 +453,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         if len(pos) == 1:
             claims.setdefault(pos[0], []).append(i)
     aside = list(boundaries.attrs.get("set_aside", []) if set_aside is None else set_aside)
-    rows_out, b_status = _table_report(records, tentative, claims, matcher,
-                                       _AsideMatcher(aside))
+    rows_out = _table_report(records, tentative, claims, matcher, _AsideMatcher(aside))
     b_rows = _boundary_report(b, claims, tentative, t, boundaries)
     b_rows = sorted(b_rows + _aside_report(aside, b_rows), key=lambda r: r["source_row"])
     report = pd.DataFrame(b_rows + rows_out
@@ -580,7 +572,7 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                         "（check the spelling or give a crosswalk）").strip())
         rows.append(base)
         n_hints += "closest names" in base["reason"]
-    return rows, None
+    return rows
 
 
 def _boundary_report(b, claims, tentative, t, boundaries):
@@ -640,15 +632,11 @@ def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
 
 
 def _excluded_report(table: ParsedTable):
-    rows = []
-    ex = table.excluded
-    for _, r in ex.iterrows():
-        rows.append({"source": "table", "source_row": int(r["source_row"]),
-                     **{k: (None if _blank(r.get(k)) else r.get(k))
-                        for k in ("town_code", "town", "county")},
-                     "status": "excluded", "how": "",
-                     "matched_to": "", "candidates": "", "reason": r["reason"]})
-    return rows
+    return [{"source": "table", "source_row": int(r["source_row"]),
+             **{k: (None if _blank(r.get(k)) else r.get(k))
+                for k in ("town_code", "town", "county")},
+             "status": "excluded", "how": "", "matched_to": "", "candidates": "",
+             "reason": r["reason"]} for _, r in table.excluded.iterrows()]
 
 
 def _additive(unit: str | None) -> bool:
@@ -672,7 +660,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
         columns[c] = list(map(table.data[c].tolist().__getitem__, first))
     for k, (_, who) in enumerate(chosen):
         if len(who) > 1:  # a merged town (crosswalk)
-            for c, v in _row_values(table, data_cols, who).items():
+            for c, v in _merged_values(table, data_cols, who).items():
                 columns[c][k] = v
     columns["table_row"] = [int(table.source_rows[who[0]]) for _, who in chosen]
     kept = [c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns]
@@ -688,9 +676,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
     return frame
 
 
-def _row_values(table: ParsedTable, cols, who: list[int]) -> dict:
-    if len(who) == 1:
-        return {c: table.data[c].iat[who[0]] for c in cols}
+def _merged_values(table: ParsedTable, cols, who: list[int]) -> dict:
     out = {}
     for c in cols:  # a merged town (crosswalk): add up what is additive
         values = [table.data[c].iat[j] for j in who]
