@@ -268,10 +268,7 @@ def code_type(code: str) -> str | None:
     if not isinstance(code, str) or len(code) < 9 or not code[6:9].isdigit():
         return None  # no code (None, NaN of an empty cell) or not a town code
     n = int(code[6:9])
-    for lo, hi, kind in CODE_TYPES:
-        if lo <= n <= hi:
-            return kind
-    return None
+    return next((kind for lo, hi, kind in CODE_TYPES if lo <= n <= hi), None)
 
 
 def name_type(name: str | None) -> str | None:
