@@ -31,6 +31,7 @@ from shapely.geometry import MultiPolygon, mapping
 
 from geo.datum import to_wgs84
 from geo.errors import InputError, command_status
+from geo.geometry import polygon_parts
 from geo.seats import match_seats
 
 __all__ = ["approximate_boundaries", "main", "rebuild_demo_boundaries", "township_units"]
@@ -101,21 +102,8 @@ def _county_cells(county_geom, xy: np.ndarray) -> list:
     return [shapely.intersection(cell, county_geom) for cell in cells]
 
 
-def _polygons(geom) -> list:
-    """The polygon parts of any geometry (clipping can yield collections with slivers of
-    lines or points where cells touch the county outline; those carry no area)."""
-    out = []
-    for part in shapely.get_parts(geom):
-        if part.geom_type == "Polygon":
-            if not part.is_empty:
-                out.append(part)
-        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
-            out.extend(_polygons(part))
-    return out
-
-
 def _as_multipolygon(geom) -> MultiPolygon:
-    return shapely.orient_polygons(MultiPolygon(_polygons(geom)))
+    return shapely.orient_polygons(MultiPolygon(polygon_parts(geom)))
 
 
 def _check_seats(seats, county_geoms) -> None:

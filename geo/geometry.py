@@ -65,16 +65,24 @@ def drop_zm(geoms: np.ndarray) -> tuple[np.ndarray, int]:
     return (shapely.force_2d(geoms) if n_z else geoms), n_z
 
 
+def polygon_parts(geom) -> list:
+    """The non-empty polygons of any geometry (``make_valid`` and clipping can return
+    collections with slivers of lines or points, which carry no area)."""
+    out = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type == "Polygon":
+            if not part.is_empty:
+                out.append(part)
+        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
+            out.extend(polygon_parts(part))
+    return out
+
+
 def _polygonal(geom):
-    """The polygon parts of a geometry (make_valid may return collections)."""
-    if geom is None or geom.is_empty:
+    """The polygon parts of a geometry as one (Multi)Polygon."""
+    if geom is None or geom.is_empty or geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
-    polys = []
-    for g in parts:
-        polys.extend(shapely.get_parts(g))
+    polys = polygon_parts(geom)
     if not polys:
         return shapely.Polygon()
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
