@@ -56,6 +56,9 @@ REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status
 JOIN_METHODS = ("auto", "code", "county+name", "name")
 #: Key columns of both sides and of the joined frame: str, or None when unknown.
 _KEYS = ("town_code", "town", "county_code", "county", "city_code", "city")
+#: Key column ← role in :func:`geo.tables.find_key_columns`.
+_ROLES = (("town_code", "code"), ("town", "name"), ("county", "county"),
+          ("county_code", "county_code"))
 _CROSSWALK_COLUMNS = {
     "from_code": ("from_code", "old_code", "原代码", "原统计代码", "旧代码"),
     "from_name": ("from_name", "old_name", "原名称", "原乡镇", "旧名称", "原乡镇名称"),
@@ -70,8 +73,7 @@ def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.D
             if c in boundaries.columns}
     if len(cols) < 2:
         found = find_key_columns(boundaries)
-        for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
-                           ("county_code", "county_code")):
+        for canon, key in _ROLES:
             if canon not in cols and found[key] is not None:
                 cols[canon] = found[key]
     for canon in ("city_code", "city"):
@@ -126,8 +128,7 @@ def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     df = table.data
     columns = {}
-    for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
-                       ("county_code", "county_code")):
+    for canon, key in _ROLES:
         col = keys.get(key)
         columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
     columns.update(city_code=None, city=None)
@@ -524,10 +525,8 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
     for r, (pos, how, note) in zip(records, tentative):
-        base = {"source": "table", "source_row": int(r["source_row"]),
-                "town_code": r["town_code"], "town": r["town"],
-                "county": r["county"] or r["county_code"], "how": "", "matched_to": "",
-                "candidates": "", "reason": note.strip()}
+        base = _report_row("table", r["source_row"], r["town_code"], r["town"],
+                           r["county"] or r["county_code"], note.strip())
         if len(pos) == 1 and len(claims[pos[0]]) == 1:
             p = pos[0]
             base.update(status="matched", how=how, matched_to=matcher.label(p))
@@ -587,9 +586,7 @@ def _boundary_report(b, claims, tentative, t, boundaries):
             b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
             b["county_code"].tolist())):
         note = notes[p] if isinstance(notes[p], str) else ""
-        base = {"source": "boundaries", "source_row": int(feature[p]), "town_code": code,
-                "town": town, "county": county or county_code,
-                "how": "", "matched_to": "", "candidates": "", "reason": note}
+        base = _report_row("boundaries", feature[p], code, town, county or county_code, note)
         who = claims.get(p, [])
         rows_txt = ", ".join(str(int(src[j])) for j in who)
         merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
@@ -617,10 +614,9 @@ def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
     by_feature = {r["source_row"]: r for r in b_rows}
     rows = []
     for a in aside:
-        base = {"source": "boundaries", "source_row": int(a["boundary_feature"]),
-                "town_code": a.get("town_code"), "town": a.get("town"),
-                "county": a.get("county") or a.get("county_code"), "how": "",
-                "matched_to": "", "candidates": "", "reason": a.get("reason") or ""}
+        base = _report_row("boundaries", a["boundary_feature"], a.get("town_code"),
+                           a.get("town"), a.get("county") or a.get("county_code"),
+                           a.get("reason") or "")
         town = by_feature.get(a.get("into")) if a.get("kind") == "part" else None
         if town is not None:
             base.update(status=town["status"], how="dissolved" if town["how"] else "",
@@ -632,11 +628,18 @@ def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
 
 
 def _excluded_report(table: ParsedTable):
-    return [{"source": "table", "source_row": int(r["source_row"]),
-             **{k: (None if _blank(r.get(k)) else r.get(k))
-                for k in ("town_code", "town", "county")},
-             "status": "excluded", "how": "", "matched_to": "", "candidates": "",
-             "reason": r["reason"]} for _, r in table.excluded.iterrows()]
+    return [_report_row("table", r["source_row"],
+                        *(None if _blank(r.get(k)) else r.get(k)
+                          for k in ("town_code", "town", "county")),
+                        r["reason"]) | {"status": "excluded"}
+            for _, r in table.excluded.iterrows()]
+
+
+def _report_row(source: str, source_row, code, town, county, reason: str) -> dict:
+    """A row of the join report before its status and match are known."""
+    return {"source": source, "source_row": int(source_row), "town_code": code,
+            "town": town, "county": county, "how": "", "matched_to": "", "candidates": "",
+            "reason": reason}
 
 
 def _additive(unit: str | None) -> bool:
