@@ -1,14 +1,10 @@
 """Statistical division codes (统计用区划代码) of towns: reading, checking, typing.
 
-A town code has 9 digits: 6 of the county, 3 of the town; the NBS also writes a 12-digit
-form ending in ``000``.  Spreadsheets store codes as numbers, as text, or as floats
-(``441882107.0``); Excel may even show them in scientific notation (``4.41882E+08``),
-which loses digits.  :func:`normalise_code` reads all of these as a 9-digit string and
-refuses the lossy ones.
-
-The 7th–9th digits give the unit type (NBS rules): 001–099 街道 (street), 100–199 镇
-(town), 200–399 乡 (township, incl. 民族乡), 400 and over other units (farms, forest farms,
-development zones).  :func:`check_code_type` compares that with the name's suffix.
+A town code has 9 digits (6 of the county, 3 of the town; the NBS also writes 12 ending in
+``000``).  Spreadsheets store codes as numbers, text, floats (``441882107.0``) or in lossy
+scientific notation (``4.41882E+08``): :func:`normalise_code` reads all of these as a
+9-digit string and refuses the lossy ones.  The 7th–9th digits give the unit type
+(:data:`CODE_TYPES`), which :func:`check_code_type` compares with the name's suffix.
 
 Examples
 --------
@@ -38,7 +34,8 @@ __all__ = ["normalise_code", "parse_codes", "read_codes", "code_type", "name_typ
            "check_code_type", "county_name", "CODE_TYPES", "COUNTY_CODE_TYPES", "UnitKeys",
            "TOWN_KEYS", "code_digits", "division_name"]
 
-#: Ranges of the type digits (7th–9th) and the unit type they denote.
+#: Ranges of the type digits (7th–9th) and the unit type they denote (NBS rules; 乡
+#: includes 民族乡, 其他 are farms, forest farms, development zones).
 CODE_TYPES: tuple[tuple[int, int, str], ...] = (
     (1, 99, "街道"), (100, 199, "镇"), (200, 399, "乡"), (400, 999, "其他"))
 

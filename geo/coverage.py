@@ -49,9 +49,9 @@ class DisplayCoverage:
         """The polygons as a valid coverage: as given when they are one, else cleaned
         (``shapely.coverage_clean``: nodes snapped, overlaps merged into a neighbour).
 
-        Only the polygons with invalid edges are cleaned — a few hundred of 40,000 towns
-        in a typical file, and cleaning all of them took 2.6 s; if the cleaned ones then
-        do not fit their neighbours, the whole coverage is cleaned.
+        Only the polygons with invalid edges are cleaned (a few hundred of 40,000 towns
+        in a typical file); if the cleaned ones then do not fit their neighbours, the
+        whole coverage is cleaned.
         Raises ``shapely.errors.GEOSException`` when GEOS cannot clean them.
         """
         if self._clean is None:
