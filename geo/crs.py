@@ -116,11 +116,6 @@ class CRSDecision:
     message: str = ""
     candidates: list = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {"crs": self.crs.to_string(), "name": self.crs.name, "source": self.source,
-                "swapped": self.swapped, "message": self.message,
-                "candidates": list(self.candidates)}
-
 
 @lru_cache(maxsize=1)
 def _gk_table() -> dict:

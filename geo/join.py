@@ -174,24 +174,21 @@ def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
                          "(--join-on)")
     has = {side: {c for c in ("town_code", "town", "county", "county_code")
                   if frame[c].notna().any()} for side, frame in (("b", b), ("t", t))}
+    both = has["b"] & has["t"]
     if on == "auto":
-        if "town_code" in has["b"] and "town_code" in has["t"]:
+        if "town_code" in both:
             return "code"
-        if "town" in has["t"] and "town" in has["b"] and (
-                ({"county", "county_code"} & has["t"]) and ({"county", "county_code"} & has["b"])):
-            return "county+name"
-        if "town" in has["t"] and "town" in has["b"]:
-            return "name"
+        if "town" in both:
+            counties = {"county", "county_code"}
+            return "county+name" if counties & has["t"] and counties & has["b"] else "name"
         raise InputError("cannot join: the table and the boundaries share neither a town "
                          "code nor a town name column; rename the columns (统计代码 / 乡镇) "
                          "or give --join-on", path=path)
-    need = {"code": ["town_code"], "name": ["town"], "county+name": ["town"]}[on]
+    need = "town_code" if on == "code" else "town"
     for side, label in (("b", "boundaries"), ("t", "table")):
-        missing = [c for c in need if c not in has[side]]
-        if missing:
+        if need not in has[side]:
             raise InputError(f"--join-on {on}: the {label} {'have' if side == 'b' else 'has'}"
-                             f" no {missing[0]} column",
-                             path=path if side == "t" else None)
+                             f" no {need} column", path=path if side == "t" else None)
     return on
 
 
@@ -297,7 +294,6 @@ class _Matcher:
     """Candidate boundary positions for one table row."""
 
     def __init__(self, b: pd.DataFrame, key=name_key):
-        self.b = b
         self.key = key      # the level's name key (geo.names.NAME_KEYS)
         # plain lists: per-position access in the loops below is then cheap
         self.codes, self.names = b["town_code"].tolist(), b["town"].tolist()
@@ -339,7 +335,7 @@ class _Matcher:
             return []
         if self._by_stem_names is None:
             self._by_stem_names = {}
-            for t in self.b["town"]:
+            for t in self.names:
                 if t:
                     self._by_stem_names.setdefault(self.key(t)[0], set()).add(normalise_name(t))
         by_stem = self._by_stem_names
