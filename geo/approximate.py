@@ -228,7 +228,7 @@ def _write_geojson(gdf, columns: list[str], path: Path, name: str) -> None:
 
 def _snap(geom):
     # Round to the written precision while keeping polygons valid; shared edges round alike.
-    return shapely.orient_polygons(_as_multipolygon(shapely.set_precision(geom, 10**-PRECISION)))
+    return _as_multipolygon(shapely.set_precision(geom, 10**-PRECISION))
 
 
 def _city_stem(city: str, city_code: str) -> str:

@@ -64,9 +64,7 @@ _MAX_ITER = 50
 
 
 def _as_arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    lon = np.asarray(lon, dtype="float64")
-    lat = np.asarray(lat, dtype="float64")
-    return np.broadcast_arrays(lon, lat)
+    return np.broadcast_arrays(np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64"))
 
 
 def out_of_china(lon, lat) -> np.ndarray:

@@ -40,7 +40,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.codes import TOWN_KEYS, CodeError, UnitKeys, division_name, normalise_code, read_codes
+from geo.codes import TOWN_KEYS, UnitKeys, division_name, read_codes
 from geo.encoding import detect_bytes
 from geo.errors import InputError
 from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
@@ -82,7 +82,7 @@ def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.D
     columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
                else None for canon in _KEYS}
     if columns["town_code"] is not None:
-        columns["town_code"] = [_code_or_none(v, unit.digits) for v in columns["town_code"]]
+        columns["town_code"] = read_codes(columns["town_code"], unit.digits)[0]
     keys = _fill_divisions(_keys_frame(columns, len(boundaries)), unit)
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
@@ -115,13 +115,6 @@ def _blank(v) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):  # a list or array in a cell: not blank
         return False
-
-
-def _code_or_none(v, digits: int = 9):
-    try:
-        return normalise_code(v, digits)
-    except CodeError:
-        return None
 
 
 def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
@@ -479,7 +472,7 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
     keys = find_key_columns(data)
     if keys["code"] is not None:
         data = data.copy()
-        data[keys["code"]] = [_code_or_none(v) for v in data[keys["code"]]]
+        data[keys["code"]] = read_codes(data[keys["code"]])[0]
     status = pd.DataFrame("ok", index=data.index, columns=data.columns)
     return ParsedTable(data=data, units={c: None for c in data.columns}, raw=data.astype(str),
                        status=status, excluded=pd.DataFrame(columns=["source_row", "kind",

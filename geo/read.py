@@ -248,7 +248,7 @@ def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
 
 def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TOWN_KEYS):
     keys = boundary_key_columns([c for c in gdf.columns if c != gdf.geometry.name], unit)
-    report.keys = {k: v for k, v in keys.items()}
+    report.keys = dict(keys)
     out = gdf.copy()
     canon = {"code": "town_code", "name": "town", "county": "county",
              "county_code": "county_code"}
@@ -281,7 +281,6 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TO
         out["county_code"] = pd.Series([c[:parent] if c else None for c in out["town_code"]],
                                        index=out.index, dtype=object)
     if "county_code" in out.columns:
-
         filled = [n if isinstance(n, str) and n
                   else division_name(c[:parent]) if isinstance(c, str) else None for n, c in zip(
             out["county"] if "county" in out.columns else [None] * len(out), out["county_code"])]
