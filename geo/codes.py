@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
-from geo.divisions import divisions
+from geo.divisions import county_name, divisions
 from geo.errors import InputError
 
 __all__ = ["normalise_code", "parse_codes", "read_codes", "code_type", "name_type",
@@ -69,15 +69,14 @@ class UnitKeys:
         True: the town headers are not tried at all (a county table's ``县区`` is the
         unit's name, not a parent).
     names : str
-        The name key of the join (``town`` or ``county``).
+        How names are compared (:data:`geo.names.NAME_KEYS`): ``town`` (镇/乡/街道
+        suffixes) or ``county`` (区/县/市/自治县 off).
     """
 
     digits: int = 9
     ancestors: tuple[int, ...] = (6, 4)
     headers: dict = field(default_factory=dict)
     only_headers: bool = False
-    #: how names are compared (:data:`geo.names.NAME_KEYS`): "town" (镇/乡/街道 suffixes)
-    #: or "county" (区/县/市/自治县 off)
     names: str = "town"
 
 
@@ -317,12 +316,6 @@ def check_code_type(code: str | None, name: str | None) -> str | None:
         return None
     return (f"code {code} has type digits {code[6:9]} ({by_code}) but the name {name!r} "
             f"is a {by_name}")
-
-
-def county_name(code: str | None) -> str | None:
-    """County name of a 6-, 9- or 12-digit code anywhere in mainland China, else None
-    (the bundled national division-code table, :mod:`geo.divisions`)."""
-    return divisions().county(code)
 
 
 def division_name(code: str | None) -> str | None:

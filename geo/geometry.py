@@ -233,8 +233,6 @@ def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
             hole = shapely.Polygon(ring)
             touching = [labels[k] for k in src.sindex.query(hole, predicate="intersects")]
             found.append(("gap", ";".join(touching), hole))
-    if not found:
-        return pd.DataFrame(columns=["kind", "features", "area_km2", "lon", "lat"])
     shapes = gpd.GeoSeries([f[2] for f in found], crs=gdf.crs)
     areas = shapes.to_crs(ea).area.to_numpy()
     rows = [(k, f, a, g) for (k, f, g), a in zip(found, areas) if a >= min_area_m2]
