@@ -105,6 +105,14 @@ def normalise_code(value, digits: int = 9) -> str | None:
     """
     if type(value) is str and len(value) == digits and value.isascii() and value.isdigit():
         return value  # already a code of this level: the common case, nothing to normalise
+    text = _code_text(value)
+    if text is None:
+        return None
+    return _to_nine(text) if digits == 9 else _to_length(text, digits)
+
+
+def _code_text(value) -> str | None:
+    """The digits of a code cell before its length is checked; None for an empty cell."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
@@ -112,17 +120,11 @@ def normalise_code(value, digits: int = 9) -> str | None:
     if isinstance(value, float):
         if not value.is_integer() or value >= 1e15:
             raise CodeError(f"{value!r} is not a whole number")
-        text = str(int(value))
-    elif isinstance(value, int):
-        text = str(value)
-    else:
-        text = unicodedata.normalize("NFKC", str(value)).strip().strip("'\"")
-        if text == "":
-            return None
-        text = _digits_of_text(text)
-    if digits == 9:
-        return _to_nine(text)
-    return _to_length(text, digits)
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().strip("'\"")
+    return _digits_of_text(text) if text else None
 
 
 _LEVEL_WORDS = {6: "county-level", 9: "town", 12: "village-level"}
@@ -145,17 +147,12 @@ def code_digits(values) -> int | None:
     agree or are not digit strings."""
     lengths = set()
     for v in values:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            continue
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        text = unicodedata.normalize("NFKC", str(v)).strip().strip("'\"")
-        if not text:
-            continue
-        try:
-            text = _digits_of_text(text)
+        try:  # a plain digit string (the common case) needs no normalising
+            text = v if type(v) is str and v.isascii() and v.isdigit() else _code_text(v)
         except CodeError:
             return None
+        if text is None:
+            continue
         if len(text) == 12 and text.endswith("000000"):
             lengths.add(6)
         elif len(text) == 12 and text.endswith("000"):
