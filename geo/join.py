@@ -291,16 +291,10 @@ class _Matcher:
         # plain lists: per-position access in the loops below is then cheap
         self.codes, self.names = b["town_code"].tolist(), b["town"].tolist()
         self.county_codes, self.counties = b["county_code"].tolist(), b["county"].tolist()
-        self.by_code: dict[str, list[int]] = {}
-        self.by_stem: dict[str, list[int]] = {}
         self.keys = [key(n) if n else ("", None) for n in b["town"]]
+        self.by_code = _positions(self.codes)
+        self.by_stem = _positions(k[0] for k in self.keys)
         self._by_stem_names: dict[str, set] | None = None
-        for p, code in enumerate(b["town_code"]):
-            if code:
-                self.by_code.setdefault(code, []).append(p)
-        for p, key in enumerate(self.keys):
-            if key[0]:
-                self.by_stem.setdefault(key[0], []).append(p)
 
     def by_name(self, town, county, county_code) -> list[int]:
         if not town:
@@ -343,6 +337,15 @@ class _Matcher:
     def label(self, p) -> str:
         """``code name`` of boundary feature ``p`` (the report's matched_to)."""
         return f"{self.codes[p] or ''} {self.names[p] or ''}".strip()
+
+
+def _positions(values) -> dict:
+    """Each non-empty value → the positions holding it."""
+    out: dict = {}
+    for p, value in enumerate(values):
+        if value:
+            out.setdefault(value, []).append(p)
+    return out
 
 
 def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:

@@ -148,11 +148,10 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
                      "--layer NAME", path=path)
 
 
-def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=None):
+def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types):
     driver = _SUFFIXES.get(path.suffix.lower())
     report.driver = driver
-    is_shp = path.suffix.lower() == ".shp"
-    if is_shp:
+    if path.suffix.lower() == ".shp":
         missing = [s for s in (".shx", ".dbf") if sidecar(path, s) is None]
         if missing:
             raise InputError(f"the shapefile's {' and '.join(missing)} file is missing (it "
@@ -166,7 +165,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=No
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
-        _check_shapes(gdf, check_shapefile(path) if types is None else types, path)
+        _check_shapes(gdf, types, path)
         gdf = _redecode(gdf, guess.encoding, path, report.problems)
     else:
         enc = None if encoding == "auto" else normalise_encoding_name(encoding)
@@ -211,7 +210,7 @@ def _pyogrio_read(path: Path, layer, encoding):
                          path=path) from None
 
 
-def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
+def _redecode(gdf, encoding: str, path: Path, problems: list):
     cut_values: list[str] = []
 
     def fix(value):
@@ -239,7 +238,7 @@ def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
     for col in out.columns:
         if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
             out[col] = pd.Series([fix(v) for v in out[col]], index=out.index, dtype=object)
-    if cut_values and problems is not None:
+    if cut_values:
         problems.append(f"{len(cut_values)} text value(s) were cut by the DBF field width in "
                         f"the middle of a character (e.g. {cut_values[0]!r}); the half "
                         "character was dropped — widen the field in the source file")
