@@ -25,9 +25,8 @@ Boundary rows carry the feature's 0-based number in the file (``source_row``) an
 ``reason``, why its code was not used (blank, invalid, shared with a feature of another
 name).  A table row that finds no town because its feature had no geometry says so.
 
-Missing keys: in the joined frame and the report, a key that is unknown (no code, no
-county …) is None — never NaN, "" or "nan"; the county and city names are filled from the
-codes (:mod:`geo.divisions`, all of China) where the inputs have none.
+A key that is unknown (no code, no county …) is None in the joined frame and the report,
+never NaN, "" or "nan".
 """
 
 from __future__ import annotations
