@@ -31,6 +31,7 @@ from shapely.geometry import MultiPolygon, mapping
 
 from geo.datum import to_wgs84
 from geo.errors import InputError, command_status
+from geo.geometry import polygon_parts
 from geo.seats import match_seats
 
 __all__ = ["approximate_boundaries", "main", "rebuild_demo_boundaries", "township_units"]
@@ -101,21 +102,8 @@ def _county_cells(county_geom, xy: np.ndarray) -> list:
     return [shapely.intersection(cell, county_geom) for cell in cells]
 
 
-def _polygons(geom) -> list:
-    """The polygon parts of any geometry (clipping can yield collections with slivers of
-    lines or points where cells touch the county outline; those carry no area)."""
-    out = []
-    for part in shapely.get_parts(geom):
-        if part.geom_type == "Polygon":
-            if not part.is_empty:
-                out.append(part)
-        elif part.geom_type in ("MultiPolygon", "GeometryCollection"):
-            out.extend(_polygons(part))
-    return out
-
-
 def _as_multipolygon(geom) -> MultiPolygon:
-    return shapely.orient_polygons(MultiPolygon(_polygons(geom)))
+    return shapely.orient_polygons(MultiPolygon(polygon_parts(geom)))
 
 
 def _check_seats(seats, county_geoms) -> None:
@@ -162,7 +150,6 @@ def approximate_boundaries(seats, counties):
     geo.errors.InputError
         When two towns of one county share a seat point, or a seat's county is missing.
     """
-
     if counties.crs is not None and counties.crs.to_epsg() != 4326:
         counties = counties.to_crs(4326)
     if seats.crs is not None and seats.crs.to_epsg() != 4326:
@@ -241,11 +228,10 @@ def _write_geojson(gdf, columns: list[str], path: Path, name: str) -> None:
 
 def _snap(geom):
     # Round to the written precision while keeping polygons valid; shared edges round alike.
-    return shapely.orient_polygons(_as_multipolygon(shapely.set_precision(geom, 10**-PRECISION)))
+    return _as_multipolygon(shapely.set_precision(geom, 10**-PRECISION))
 
 
 def _city_stem(city: str, city_code: str) -> str:
-
     from pypinyin import lazy_pinyin   # here: 0.3 s to import, needed for new cities only
 
     base = city[:-1] if city.endswith("市") else city
@@ -263,8 +249,6 @@ def _sha256(path: Path) -> str:
 
 
 def _read_inputs(counties_path, towns_path, places_path, city_code, counties_datum):
-
-
     counties = gpd.read_file(counties_path)
     if "county_code" not in counties.columns:
         raise InputError("the county file has no 'county_code' property; it needs "
@@ -300,7 +284,6 @@ def rebuild_demo_boundaries(counties_path, towns_path, places_path, out_dir, *,
     dict
         Counts (``towns``, ``matched``, ``unmatched``, ``ambiguous``) and the paths written.
     """
-
     counties, towns, places = _read_inputs(counties_path, towns_path, places_path,
                                            city_code, counties_datum)
     seats, unmatched = match_seats(towns, places, counties)

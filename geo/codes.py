@@ -1,14 +1,10 @@
 """Statistical division codes (统计用区划代码) of towns: reading, checking, typing.
 
-A town code has 9 digits: 6 of the county, 3 of the town; the NBS also writes a 12-digit
-form ending in ``000``.  Spreadsheets store codes as numbers, as text, or as floats
-(``441882107.0``); Excel may even show them in scientific notation (``4.41882E+08``),
-which loses digits.  :func:`normalise_code` reads all of these as a 9-digit string and
-refuses the lossy ones.
-
-The 7th–9th digits give the unit type (NBS rules): 001–099 街道 (street), 100–199 镇
-(town), 200–399 乡 (township, incl. 民族乡), 400 and over other units (farms, forest farms,
-development zones).  :func:`check_code_type` compares that with the name's suffix.
+A town code has 9 digits (6 of the county, 3 of the town; the NBS also writes 12 ending in
+``000``).  Spreadsheets store codes as numbers, text, floats (``441882107.0``) or in lossy
+scientific notation (``4.41882E+08``): :func:`normalise_code` reads all of these as a
+9-digit string and refuses the lossy ones.  The 7th–9th digits give the unit type
+(:data:`CODE_TYPES`), which :func:`check_code_type` compares with the name's suffix.
 
 Examples
 --------
@@ -31,14 +27,15 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
-from geo.divisions import divisions
+from geo.divisions import county_name, divisions
 from geo.errors import InputError
 
 __all__ = ["normalise_code", "parse_codes", "read_codes", "code_type", "name_type",
            "check_code_type", "county_name", "CODE_TYPES", "COUNTY_CODE_TYPES", "UnitKeys",
            "TOWN_KEYS", "code_digits", "division_name"]
 
-#: Ranges of the type digits (7th–9th) and the unit type they denote.
+#: Ranges of the type digits (7th–9th) and the unit type they denote (NBS rules; 乡
+#: includes 民族乡, 其他 are farms, forest farms, development zones).
 CODE_TYPES: tuple[tuple[int, int, str], ...] = (
     (1, 99, "街道"), (100, 199, "镇"), (200, 399, "乡"), (400, 999, "其他"))
 
@@ -72,15 +69,14 @@ class UnitKeys:
         True: the town headers are not tried at all (a county table's ``县区`` is the
         unit's name, not a parent).
     names : str
-        The name key of the join (``town`` or ``county``).
+        How names are compared (:data:`geo.names.NAME_KEYS`): ``town`` (镇/乡/街道
+        suffixes) or ``county`` (区/县/市/自治县 off).
     """
 
     digits: int = 9
     ancestors: tuple[int, ...] = (6, 4)
     headers: dict = field(default_factory=dict)
     only_headers: bool = False
-    #: how names are compared (:data:`geo.names.NAME_KEYS`): "town" (镇/乡/街道 suffixes)
-    #: or "county" (区/县/市/自治县 off)
     names: str = "town"
 
 
@@ -109,6 +105,14 @@ def normalise_code(value, digits: int = 9) -> str | None:
     """
     if type(value) is str and len(value) == digits and value.isascii() and value.isdigit():
         return value  # already a code of this level: the common case, nothing to normalise
+    text = _code_text(value)
+    if text is None:
+        return None
+    return _to_nine(text) if digits == 9 else _to_length(text, digits)
+
+
+def _code_text(value) -> str | None:
+    """The digits of a code cell before its length is checked; None for an empty cell."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
@@ -116,17 +120,11 @@ def normalise_code(value, digits: int = 9) -> str | None:
     if isinstance(value, float):
         if not value.is_integer() or value >= 1e15:
             raise CodeError(f"{value!r} is not a whole number")
-        text = str(int(value))
-    elif isinstance(value, int):
-        text = str(value)
-    else:
-        text = unicodedata.normalize("NFKC", str(value)).strip().strip("'\"")
-        if text == "":
-            return None
-        text = _digits_of_text(text)
-    if digits == 9:
-        return _to_nine(text)
-    return _to_length(text, digits)
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().strip("'\"")
+    return _digits_of_text(text) if text else None
 
 
 _LEVEL_WORDS = {6: "county-level", 9: "town", 12: "village-level"}
@@ -149,17 +147,12 @@ def code_digits(values) -> int | None:
     agree or are not digit strings."""
     lengths = set()
     for v in values:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            continue
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        text = unicodedata.normalize("NFKC", str(v)).strip().strip("'\"")
-        if not text:
-            continue
-        try:
-            text = _digits_of_text(text)
+        try:  # a plain digit string (the common case) needs no normalising
+            text = v if type(v) is str and v.isascii() and v.isdigit() else _code_text(v)
         except CodeError:
             return None
+        if text is None:
+            continue
         if len(text) == 12 and text.endswith("000000"):
             lengths.add(6)
         elif len(text) == 12 and text.endswith("000"):
@@ -268,10 +261,7 @@ def code_type(code: str) -> str | None:
     if not isinstance(code, str) or len(code) < 9 or not code[6:9].isdigit():
         return None  # no code (None, NaN of an empty cell) or not a town code
     n = int(code[6:9])
-    for lo, hi, kind in CODE_TYPES:
-        if lo <= n <= hi:
-            return kind
-    return None
+    return next((kind for lo, hi, kind in CODE_TYPES if lo <= n <= hi), None)
 
 
 def name_type(name: str | None) -> str | None:
@@ -323,12 +313,6 @@ def check_code_type(code: str | None, name: str | None) -> str | None:
         return None
     return (f"code {code} has type digits {code[6:9]} ({by_code}) but the name {name!r} "
             f"is a {by_name}")
-
-
-def county_name(code: str | None) -> str | None:
-    """County name of a 6-, 9- or 12-digit code anywhere in mainland China, else None
-    (the bundled national division-code table, :mod:`geo.divisions`)."""
-    return divisions().county(code)
 
 
 def division_name(code: str | None) -> str | None:

@@ -45,7 +45,6 @@ def _metric(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
 
 
 def _libpysal_neighbors(geoms: gpd.GeoSeries, kind: str) -> dict[int, list[int]]:
-
     cls = weights.Queen if kind == "queen" else weights.Rook
     sub = gpd.GeoDataFrame(geometry=geoms.reset_index(drop=True))
     with warnings.catch_warnings():
@@ -146,7 +145,6 @@ def contiguity_weights(geometry, *, kind: str = "queen", groups=None, report: bo
     links : DataFrame (``i``, ``j``, ``reason``, ``distance``), only with ``report=True``
         ``reason`` is ``island``, ``component`` or ``no geometry``.
     """
-
     if kind not in KINDS:
         raise ValueError(f"unknown contiguity kind {kind!r}; use one of {', '.join(KINDS)}")
     geoms = geometry.geometry if isinstance(geometry, gpd.GeoDataFrame) else geometry

@@ -49,12 +49,11 @@ class DisplayCoverage:
         """The polygons as a valid coverage: as given when they are one, else cleaned
         (``shapely.coverage_clean``: nodes snapped, overlaps merged into a neighbour).
 
-        Only the polygons with invalid edges are cleaned — a few hundred of 40,000 towns
-        in a typical file, and cleaning all of them took 2.6 s; if the cleaned ones then
-        do not fit their neighbours, the whole coverage is cleaned.
+        Only the polygons with invalid edges are cleaned (a few hundred of 40,000 towns
+        in a typical file); if the cleaned ones then do not fit their neighbours, the
+        whole coverage is cleaned.
         Raises ``shapely.errors.GEOSException`` when GEOS cannot clean them.
         """
-
         if self._clean is None:
             arr = self.geoms
             edges = shapely.coverage_invalid_edges(arr)
@@ -80,7 +79,6 @@ class DisplayCoverage:
         (with an :class:`~geo.errors.InputWarning`: shared edges may show hairline gaps).
         A polygon never vanishes: one simplified away keeps its own geometry.
         """
-
         if tolerance <= 0:
             return self.geoms
         if tolerance not in self._simplified:
@@ -123,7 +121,6 @@ def drop_specks(geoms, min_area: float) -> np.ndarray:
     """Drop polygon parts smaller than ``min_area`` (square degrees) from multi-part
     geometries — clipping slivers a pixel could not show; a town keeps its largest part.
     """
-
     arr = np.asarray(geoms, dtype=object)
     parts, owner = shapely.get_parts(arr, return_index=True)
     area = shapely.area(parts)

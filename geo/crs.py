@@ -116,11 +116,6 @@ class CRSDecision:
     message: str = ""
     candidates: list = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {"crs": self.crs.to_string(), "name": self.crs.name, "source": self.source,
-                "swapped": self.swapped, "message": self.message,
-                "candidates": list(self.candidates)}
-
 
 @lru_cache(maxsize=1)
 def _gk_table() -> dict:
@@ -162,6 +157,10 @@ def region_of_codes(codes) -> tuple[tuple[float, float, float, float], str]:
     if len(provinces) == 1 and next(iter(provinces)) in _PROVINCE_BBOX:
         return _PROVINCE_BBOX[next(iter(provinces))], f"province {next(iter(provinces))}"
     return CHINA_BBOX, "China"
+
+
+def _swap(bounds) -> tuple:
+    return (bounds[1], bounds[0], bounds[3], bounds[2])
 
 
 def _inside(lonlat_bounds, region) -> bool:
@@ -242,8 +241,7 @@ def infer_crs(bounds, *, region=None, region_name: str = "China", path=None) -> 
     """
     region = CHINA_BBOX if region is None else region
     found = []
-    for swapped, b in ((False, tuple(bounds)), (True, (bounds[1], bounds[0], bounds[3],
-                                                        bounds[2]))):
+    for swapped, b in ((False, tuple(bounds)), (True, _swap(bounds))):
         for crs, why in _candidates(b, region):
             if _inside(_to_lonlat_bounds(crs, b), region):
                 found.append((crs, why, swapped))
@@ -273,15 +271,13 @@ def infer_crs(bounds, *, region=None, region_name: str = "China", path=None) -> 
 
 
 def _alternatives(crs: CRS) -> str:
-    name = crs.name.replace("CGCS2000", "{}")
-    alts = []
-    for datum in _DATUM_NAMES[1:]:
-        target = name.format(datum)
-        for key, code in _gk_table().items():
-            if key[0] == datum and CRS.from_epsg(int(code)).name == target:
-                alts.append(f"EPSG:{code} {target}")
-                break
-    return ", ".join(alts) or "an EPSG code"
+    """The same Gauss–Krüger zone on the older datums, e.g. ``EPSG:2383 Xian 1980 / …``."""
+    table = _gk_table()
+    kind_key = next((k[1:] for k, code in table.items()
+                     if k[0] == "CGCS2000" and int(code) == crs.to_epsg()), None)
+    codes = [table.get((datum, *kind_key)) for datum in _DATUM_NAMES[1:]] if kind_key else []
+    return ", ".join(f"EPSG:{code} {CRS.from_epsg(int(code)).name}"
+                     for code in codes if code) or "an EPSG code"
 
 
 def _parse_user_crs(text, path=None) -> CRS:
@@ -307,14 +303,14 @@ def resolve_crs(file_crs, bounds, *, crs="auto", region=None, region_name="China
     else:
         return infer_crs(bounds, region=region, region_name=region_name, path=path)
     label = f"{chosen.name}" + (f" (EPSG:{chosen.to_epsg()})" if chosen.to_epsg() else "")
-    swapped_b = (bounds[1], bounds[0], bounds[3], bounds[2])
-    if _inside(_to_lonlat_bounds(chosen, bounds), region):
+    lonlat = _to_lonlat_bounds(chosen, bounds)
+    if _inside(lonlat, region):
         return CRSDecision(chosen, source, False, f"CRS {label} {how}")
-    if _inside(_to_lonlat_bounds(chosen, swapped_b), region):
+    if _inside(_to_lonlat_bounds(chosen, _swap(bounds)), region):
         return CRSDecision(chosen, source, True,
                            f"CRS {label} {how}; x and y are swapped in the file "
                            "(northing/latitude first) and were swapped back")
-    if source == "file" and not _inside(_to_lonlat_bounds(chosen, bounds), CHINA_BBOX):
+    if source == "file" and not _inside(lonlat, CHINA_BBOX):
         try:
             alt = infer_crs(bounds, region=region, region_name=region_name, path=path)
             fits = f"; the coordinates fit {alt.crs.name} (--crs EPSG:{alt.crs.to_epsg()})"
@@ -335,7 +331,6 @@ def transformation_note(crs: CRS, lonlat_bounds=None) -> tuple[str, str]:
 
     ``lonlat_bounds`` lets PROJ pick the operation valid for the data's area.
     """
-
     if crs.is_geographic and crs.equals(CRS.from_epsg(4326)):
         return "none", "no transformation"
     aoi = None

@@ -1,29 +1,15 @@
 """Chinese web-map datums: GCJ-02 and BD-09 to and from WGS84.
 
-Chinese web-map providers publish coordinates in shifted datums: **GCJ-02** (the
-"Mars" datum of Amap/Gaode, Tencent, Google Maps in China) and **BD-09** (Baidu, a further
-offset of GCJ-02).  Both differ from WGS84 by a few hundred metres.  Official data uses
-CGCS2000 (EPSG:4490), which equals WGS84 at map scale, so no shift is needed for it.
-
-The forward transform WGS84 → GCJ-02 is the widely published obfuscation formula (a
-polynomial-plus-sine series on the Krasovsky ellipsoid).  It has no closed-form inverse;
-:func:`gcj02_to_wgs84` inverts it by fixed-point iteration until the forward image of the
-estimate is within ``1e-9`` degrees (about 0.1 mm) of the input, so a round trip is exact to
-well under a millimetre.  BD-09 ⇄ GCJ-02 uses Baidu's published formula; its inverse is
-iterated the same way.
-
-**Out-of-China rule.**  Following the common implementations, points outside China's
-bounding box (longitude 72.004–137.8347 °E, latitude 0.8293–55.8271 °N) are returned
-unchanged: the providers do not shift them.  The box is coarse (it includes parts of
-neighbouring countries); it is the rule the providers' own SDKs use, so we keep it.
+**GCJ-02** (Amap/Gaode, Tencent) and **BD-09** (Baidu, a further offset of GCJ-02) differ
+from WGS84 by a few hundred metres; CGCS2000 (EPSG:4490) equals WGS84 at map scale.  The
+forward formulas are the published ones; their inverses are iterated to ``1e-9`` degrees
+(about 0.1 mm).  Points outside China's bounding box are returned unchanged, as the
+providers' own SDKs do.  Every function is vectorised: scalars or arrays (broadcast
+together) in, float64 arrays out (0-d for scalars), NaN kept.
 
 **Legal caveat.**  Converting GCJ-02 / BD-09 coordinates back to WGS84, and publishing
 precise WGS84 maps, may be restricted in mainland China (Surveying and Mapping Law of
-the PRC and related regulations).  The conversion is provided so that data from different
-sources can be overlaid correctly; check the rules that apply to you before publishing.
-
-Every function is vectorised: it takes scalars or arrays (broadcast together), keeps NaN
-as NaN, and returns float64 arrays (0-d arrays for scalar input).
+the PRC); check the rules that apply to you before publishing.
 
 Examples
 --------
@@ -78,9 +64,7 @@ _MAX_ITER = 50
 
 
 def _as_arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    lon = np.asarray(lon, dtype="float64")
-    lat = np.asarray(lat, dtype="float64")
-    return np.broadcast_arrays(lon, lat)
+    return np.broadcast_arrays(np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64"))
 
 
 def out_of_china(lon, lat) -> np.ndarray:
@@ -263,7 +247,6 @@ def convert_geoseries(data, src: str, dst: str):
         For an unknown datum, or when the data carry a projected CRS (the shifted datums
         are defined on longitude/latitude; reproject to EPSG:4326 first).
     """
-
     s, d = _datum(src, "source"), _datum(dst, "target")
     geoms = data.geometry if isinstance(data, gpd.GeoDataFrame) else data
     if geoms.crs is not None and not geoms.crs.is_geographic:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.errors import InputError
+from geo.shapefile import sidecar
 
 __all__ = ["EncodingGuess", "detect_bytes", "dbf_encoding", "read_cpg", "dbf_text_bytes",
            "trim_truncated",
@@ -110,14 +111,7 @@ def _common_share(text: str) -> float:
     chars = _CJK.findall(text)
     if len(chars) < 4:
         return 1.0
-    common = 0
-    for ch in chars:
-        try:
-            ch.encode("gb2312")
-            common += 1
-        except UnicodeEncodeError:
-            pass
-    return common / len(chars)
+    return sum(1 for ch in chars if ch.encode("gb2312", errors="ignore")) / len(chars)
 
 
 def looks_like_mojibake(text: str) -> bool:
@@ -151,11 +145,10 @@ def check_text(values, *, path=None, column=None, what="text", rows=None,
 
 def read_cpg(path: str | Path) -> str | None:
     """The encoding named by a shapefile's ``.cpg`` sidecar, or None."""
-    path = Path(path)
-    for cpg in (path.with_suffix(".cpg"), path.with_suffix(".CPG")):
-        if cpg.exists():
-            return cpg.read_text("ascii", errors="replace").strip() or None
-    return None
+    cpg = sidecar(Path(path), ".cpg")
+    if cpg is None:
+        return None
+    return cpg.read_text("ascii", errors="replace").strip() or None
 
 
 def dbf_text_bytes(dbf_path: str | Path, *, max_records: int = 5000) -> bytes:
@@ -215,8 +208,7 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
         ``"auto"`` to detect, or an encoding name from ``--encoding``.
     """
     shp_path = Path(shp_path)
-    dbf = next((p for p in (shp_path.with_suffix(".dbf"), shp_path.with_suffix(".DBF"))
-                if p.exists()), None)
+    dbf = sidecar(shp_path, ".dbf")
     cpg = read_cpg(shp_path)
     if override != "auto":
         return _given_encoding(override, cpg, dbf, shp_path)

@@ -34,15 +34,9 @@ class InputError(TowntypeError, ValueError):
         self.row = row
         self.column = column
         self.feature = feature
-        where = []
-        if self.path is not None:
-            where.append(self.path)
-        if row is not None:
-            where.append(f"row {row}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        if feature is not None:
-            where.append(f"feature {feature}")
+        where = [text for value, text in ((self.path, self.path), (row, f"row {row}"),
+                                          (column, f"column {column!r}"),
+                                          (feature, f"feature {feature}")) if value is not None]
         self.message = message
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 

@@ -25,9 +25,8 @@ Boundary rows carry the feature's 0-based number in the file (``source_row``) an
 ``reason``, why its code was not used (blank, invalid, shared with a feature of another
 name).  A table row that finds no town because its feature had no geometry says so.
 
-Missing keys: in the joined frame and the report, a key that is unknown (no code, no
-county …) is None — never NaN, "" or "nan"; the county and city names are filled from the
-codes (:mod:`geo.divisions`, all of China) where the inputs have none.
+A key that is unknown (no code, no county …) is None in the joined frame and the report,
+never NaN, "" or "nan".
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.codes import TOWN_KEYS, CodeError, UnitKeys, division_name, normalise_code
+from geo.codes import TOWN_KEYS, UnitKeys, division_name, read_codes
 from geo.encoding import detect_bytes
 from geo.errors import InputError
 from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
@@ -56,6 +55,9 @@ REPORT_COLUMNS = ["source", "source_row", "town_code", "town", "county", "status
 JOIN_METHODS = ("auto", "code", "county+name", "name")
 #: Key columns of both sides and of the joined frame: str, or None when unknown.
 _KEYS = ("town_code", "town", "county_code", "county", "city_code", "city")
+#: Key column ← role in :func:`geo.tables.find_key_columns`.
+_ROLES = (("town_code", "code"), ("town", "name"), ("county", "county"),
+          ("county_code", "county_code"))
 _CROSSWALK_COLUMNS = {
     "from_code": ("from_code", "old_code", "原代码", "原统计代码", "旧代码"),
     "from_name": ("from_name", "old_name", "原名称", "原乡镇", "旧名称", "原乡镇名称"),
@@ -70,8 +72,7 @@ def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.D
             if c in boundaries.columns}
     if len(cols) < 2:
         found = find_key_columns(boundaries)
-        for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
-                           ("county_code", "county_code")):
+        for canon, key in _ROLES:
             if canon not in cols and found[key] is not None:
                 cols[canon] = found[key]
     for canon in ("city_code", "city"):
@@ -80,7 +81,7 @@ def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.D
     columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
                else None for canon in _KEYS}
     if columns["town_code"] is not None:
-        columns["town_code"] = [_code_or_none(v, unit.digits) for v in columns["town_code"]]
+        columns["town_code"] = read_codes(columns["town_code"], unit.digits)[0]
     keys = _fill_divisions(_keys_frame(columns, len(boundaries)), unit)
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
@@ -115,19 +116,11 @@ def _blank(v) -> bool:
         return False
 
 
-def _code_or_none(v, digits: int = 9):
-    try:
-        return normalise_code(v, digits)
-    except CodeError:
-        return None
-
-
 def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     df = table.data
     columns = {}
-    for canon, key in (("town_code", "code"), ("town", "name"), ("county", "county"),
-                       ("county_code", "county_code")):
+    for canon, key in _ROLES:
         col = keys.get(key)
         columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
     columns.update(city_code=None, city=None)
@@ -146,7 +139,6 @@ def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFr
     parent (a county's city and province), from the code prefixes ``unit.ancestors``.
     A key that stays unknown is None.
     """
-
     a1, a2 = unit.ancestors
     codes = keys["town_code"].tolist()
     county_codes = [cc if cc else (c[:a1] if c else None)
@@ -174,24 +166,21 @@ def _choose_method(on: str, b: pd.DataFrame, t: pd.DataFrame, path) -> str:
                          "(--join-on)")
     has = {side: {c for c in ("town_code", "town", "county", "county_code")
                   if frame[c].notna().any()} for side, frame in (("b", b), ("t", t))}
+    both = has["b"] & has["t"]
     if on == "auto":
-        if "town_code" in has["b"] and "town_code" in has["t"]:
+        if "town_code" in both:
             return "code"
-        if "town" in has["t"] and "town" in has["b"] and (
-                ({"county", "county_code"} & has["t"]) and ({"county", "county_code"} & has["b"])):
-            return "county+name"
-        if "town" in has["t"] and "town" in has["b"]:
-            return "name"
+        if "town" in both:
+            counties = {"county", "county_code"}
+            return "county+name" if counties & has["t"] and counties & has["b"] else "name"
         raise InputError("cannot join: the table and the boundaries share neither a town "
                          "code nor a town name column; rename the columns (统计代码 / 乡镇) "
                          "or give --join-on", path=path)
-    need = {"code": ["town_code"], "name": ["town"], "county+name": ["town"]}[on]
+    need = "town_code" if on == "code" else "town"
     for side, label in (("b", "boundaries"), ("t", "table")):
-        missing = [c for c in need if c not in has[side]]
-        if missing:
+        if need not in has[side]:
             raise InputError(f"--join-on {on}: the {label} {'have' if side == 'b' else 'has'}"
-                             f" no {missing[0]} column",
-                             path=path if side == "t" else None)
+                             f" no {need} column", path=path if side == "t" else None)
     return on
 
 
@@ -252,7 +241,6 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
 
 
 def _crosswalk_frame(path: Path) -> pd.DataFrame:
-
     check_file(path, flag="--crosswalk")
     kind = file_kind(path)
     if kind == "text":
@@ -284,13 +272,8 @@ def _crosswalk_frame(path: Path) -> pd.DataFrame:
 
 
 def _crosswalk_codes(values, path, column, first_row: int) -> list:
-    out, bad = [], []
-    for i, v in enumerate(values):
-        try:
-            out.append(normalise_code(v) if not _blank(v) else None)
-        except CodeError as exc:
-            out.append(None)
-            bad.append(f"row {i + first_row}: {exc}")
+    out, problems = read_codes([None if _blank(v) else v for v in values])
+    bad = [f"row {i + first_row}: {why}" for i, why in problems.items()]
     if bad:
         raise InputError(
             f"对照表代码无效（invalid code in the crosswalk）: {'; '.join(bad[:5])}"
@@ -303,23 +286,16 @@ class _Matcher:
     """Candidate boundary positions for one table row."""
 
     def __init__(self, b: pd.DataFrame, key=name_key):
-        self.b = b
         self.key = key      # the level's name key (geo.names.NAME_KEYS)
         # plain lists: per-position access in the loops below is then cheap
         self.codes, self.names = b["town_code"].tolist(), b["town"].tolist()
         self.county_codes, self.counties = b["county_code"].tolist(), b["county"].tolist()
-        self.by_code: dict[str, list[int]] = {}
-        self.by_stem: dict[str, list[int]] = {}
         self.keys = [key(n) if n else ("", None) for n in b["town"]]
+        self.by_code = _positions(self.codes)
+        self.by_stem = _positions(k[0] for k in self.keys)
         self._by_stem_names: dict[str, set] | None = None
-        for p, code in enumerate(b["town_code"]):
-            if code:
-                self.by_code.setdefault(code, []).append(p)
-        for p, key in enumerate(self.keys):
-            if key[0]:
-                self.by_stem.setdefault(key[0], []).append(p)
 
-    def by_name(self, town, county, county_code, use_county: bool) -> list[int]:
+    def by_name(self, town, county, county_code) -> list[int]:
         if not town:
             return []
         key = self.key(town)
@@ -327,7 +303,7 @@ class _Matcher:
         if len(pos) > 1:
             exact = [p for p in pos if normalise_name(self.names[p]) == normalise_name(town)]
             pos = exact or pos
-        if use_county and (county or county_code):
+        if county or county_code:
             pos = [p for p in pos if self._same_county(p, county, county_code)]
         return pos
 
@@ -341,12 +317,11 @@ class _Matcher:
 
     def close_names(self, town, n: int = 3) -> list[str]:
         """Boundary names similar to ``town`` (a hint for typos), best first."""
-
         if not town:
             return []
         if self._by_stem_names is None:
             self._by_stem_names = {}
-            for t in self.b["town"]:
+            for t in self.names:
                 if t:
                     self._by_stem_names.setdefault(self.key(t)[0], set()).add(normalise_name(t))
         by_stem = self._by_stem_names
@@ -361,6 +336,15 @@ class _Matcher:
     def label(self, p) -> str:
         """``code name`` of boundary feature ``p`` (the report's matched_to)."""
         return f"{self.codes[p] or ''} {self.names[p] or ''}".strip()
+
+
+def _positions(values) -> dict:
+    """Each non-empty value → the positions holding it."""
+    out: dict = {}
+    for p, value in enumerate(values):
+        if value:
+            out.setdefault(value, []).append(p)
+    return out
 
 
 def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
@@ -395,10 +379,8 @@ def _match_row(row: dict, matcher: _Matcher, method: str, cw) -> tuple[list[int]
     elif method == "code" and not row["town_code"]:
         note = f"{bad_code or '本行无统计代码（no code in this row）'}；改按名称匹配（tried the name）。"
     # a county on the row always narrows a name match (--join-on name means "not by code")
-    use_county = True
-    pos = matcher.by_name(row["town"], row["county"], row["county_code"], use_county)
-    has_county = bool(row["county"] or row["county_code"])
-    how = "county+name" if use_county and has_county else "name"
+    pos = matcher.by_name(row["town"], row["county"], row["county_code"])
+    how = "county+name" if row["county"] or row["county_code"] else "name"
     return pos, "crosswalk" if crossed else how, note
 
 
@@ -449,7 +431,6 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         aside or dissolved; ``source_row`` = its 0-based feature number), table row and
         excluded table row; ``report.attrs["counts"]`` holds the bucket counts.
     """
-
     if isinstance(table, pd.DataFrame):
         table = _wrap_frame(table)
     b = _boundary_keys(boundaries, unit)
@@ -464,8 +445,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
         if len(pos) == 1:
             claims.setdefault(pos[0], []).append(i)
     aside = list(boundaries.attrs.get("set_aside", []) if set_aside is None else set_aside)
-    rows_out, b_status = _table_report(records, tentative, claims, matcher,
-                                       _AsideMatcher(aside))
+    rows_out = _table_report(records, tentative, claims, matcher, _AsideMatcher(aside))
     b_rows = _boundary_report(b, claims, tentative, t, boundaries)
     b_rows = sorted(b_rows + _aside_report(aside, b_rows), key=lambda r: r["source_row"])
     report = pd.DataFrame(b_rows + rows_out
@@ -494,7 +474,7 @@ def _wrap_frame(df: pd.DataFrame) -> ParsedTable:
     keys = find_key_columns(data)
     if keys["code"] is not None:
         data = data.copy()
-        data[keys["code"]] = [_code_or_none(v) for v in data[keys["code"]]]
+        data[keys["code"]] = read_codes(data[keys["code"]])[0]
     status = pd.DataFrame("ok", index=data.index, columns=data.columns)
     return ParsedTable(data=data, units={c: None for c in data.columns}, raw=data.astype(str),
                        status=status, excluded=pd.DataFrame(columns=["source_row", "kind",
@@ -536,10 +516,8 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
     for r, (pos, how, note) in zip(records, tentative):
-        base = {"source": "table", "source_row": int(r["source_row"]),
-                "town_code": r["town_code"], "town": r["town"],
-                "county": r["county"] or r["county_code"], "how": "", "matched_to": "",
-                "candidates": "", "reason": note.strip()}
+        base = _report_row("table", r["source_row"], r["town_code"], r["town"],
+                           r["county"] or r["county_code"], note.strip())
         if len(pos) == 1 and len(claims[pos[0]]) == 1:
             p = pos[0]
             base.update(status="matched", how=how, matched_to=matcher.label(p))
@@ -584,7 +562,7 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                         "（check the spelling or give a crosswalk）").strip())
         rows.append(base)
         n_hints += "closest names" in base["reason"]
-    return rows, None
+    return rows
 
 
 def _boundary_report(b, claims, tentative, t, boundaries):
@@ -599,9 +577,7 @@ def _boundary_report(b, claims, tentative, t, boundaries):
             b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
             b["county_code"].tolist())):
         note = notes[p] if isinstance(notes[p], str) else ""
-        base = {"source": "boundaries", "source_row": int(feature[p]), "town_code": code,
-                "town": town, "county": county or county_code,
-                "how": "", "matched_to": "", "candidates": "", "reason": note}
+        base = _report_row("boundaries", feature[p], code, town, county or county_code, note)
         who = claims.get(p, [])
         rows_txt = ", ".join(str(int(src[j])) for j in who)
         merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
@@ -629,10 +605,9 @@ def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
     by_feature = {r["source_row"]: r for r in b_rows}
     rows = []
     for a in aside:
-        base = {"source": "boundaries", "source_row": int(a["boundary_feature"]),
-                "town_code": a.get("town_code"), "town": a.get("town"),
-                "county": a.get("county") or a.get("county_code"), "how": "",
-                "matched_to": "", "candidates": "", "reason": a.get("reason") or ""}
+        base = _report_row("boundaries", a["boundary_feature"], a.get("town_code"),
+                           a.get("town"), a.get("county") or a.get("county_code"),
+                           a.get("reason") or "")
         town = by_feature.get(a.get("into")) if a.get("kind") == "part" else None
         if town is not None:
             base.update(status=town["status"], how="dissolved" if town["how"] else "",
@@ -644,15 +619,18 @@ def _aside_report(aside: list[dict], b_rows: list[dict]) -> list[dict]:
 
 
 def _excluded_report(table: ParsedTable):
-    rows = []
-    ex = table.excluded
-    for _, r in ex.iterrows():
-        rows.append({"source": "table", "source_row": int(r["source_row"]),
-                     **{k: (None if _blank(r.get(k)) else r.get(k))
-                        for k in ("town_code", "town", "county")},
-                     "status": "excluded", "how": "",
-                     "matched_to": "", "candidates": "", "reason": r["reason"]})
-    return rows
+    return [_report_row("table", r["source_row"],
+                        *(None if _blank(r.get(k)) else r.get(k)
+                          for k in ("town_code", "town", "county")),
+                        r["reason"]) | {"status": "excluded"}
+            for _, r in table.excluded.iterrows()]
+
+
+def _report_row(source: str, source_row, code, town, county, reason: str) -> dict:
+    """A row of the join report before its status and match are known."""
+    return {"source": source, "source_row": int(source_row), "town_code": code,
+            "town": town, "county": county, "how": "", "matched_to": "", "candidates": "",
+            "reason": reason}
 
 
 def _additive(unit: str | None) -> bool:
@@ -676,7 +654,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
         columns[c] = list(map(table.data[c].tolist().__getitem__, first))
     for k, (_, who) in enumerate(chosen):
         if len(who) > 1:  # a merged town (crosswalk)
-            for c, v in _row_values(table, data_cols, who).items():
+            for c, v in _merged_values(table, data_cols, who).items():
                 columns[c][k] = v
     columns["table_row"] = [int(table.source_rows[who[0]]) for _, who in chosen]
     kept = [c for c in _KEEP_FROM_BOUNDARIES if c in boundaries.columns]
@@ -692,9 +670,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
     return frame
 
 
-def _row_values(table: ParsedTable, cols, who: list[int]) -> dict:
-    if len(who) == 1:
-        return {c: table.data[c].iat[who[0]] for c in cols}
+def _merged_values(table: ParsedTable, cols, who: list[int]) -> dict:
     out = {}
     for c in cols:  # a merged town (crosswalk): add up what is additive
         values = [table.data[c].iat[j] for j in who]

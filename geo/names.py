@@ -44,7 +44,6 @@ _MARKS = re.compile(r"(?:[*＊※#△▲☆★]|[\u2460-\u2473]|[\u00b9\u00b2\u0
 
 @lru_cache(maxsize=1)
 def _converter():
-
     return OpenCC("t2s")
 
 

@@ -1,19 +1,10 @@
 """Read town boundaries from the files planners have, with a report of every decision.
 
-:func:`read_boundaries` reads Shapefile, GeoPackage (any layer), GeoJSON and KML and
-returns town polygons in EPSG:4326 with canonical key columns, plus a
-:class:`BoundaryReport`.  On the way it checks a shapefile's files against their
-headers (:mod:`geo.shapefile`: a cut or mismatched file stops), detects the DBF encoding
-(:mod:`geo.encoding`), resolves or infers the CRS and axis order (:mod:`geo.crs`),
-converts shifted web datums (:mod:`geo.datum`), warns when the provenance suggests one,
-drops Z/M, repairs invalid polygons, dissolves towns split over several features (same
-code, same name), and measures gaps and overlaps (:mod:`geo.geometry`).  It stops with an
+:func:`read_boundaries` reads Shapefile, GeoPackage, GeoJSON and KML into EPSG:4326 town
+polygons with canonical key columns and a :class:`BoundaryReport`; it stops with an
 :class:`~geo.errors.InputError` naming the file, the feature and the flag whenever it
-cannot decide safely — one code under two names among them.
-
-Nothing read is dropped unseen: features with no geometry and the parts of a dissolved
-town are listed in ``report.set_aside`` (and ``gdf.attrs["set_aside"]``), and
-:func:`geo.join.join_towns` gives each its row of the join report.
+cannot decide safely.  Features with no geometry and the parts of a dissolved town are
+listed in ``report.set_aside``, so each gets its row of the join report.
 
 Legal caveat: converting GCJ-02 / BD-09 coordinates to WGS84, and publishing precise WGS84
 maps, may be restricted in mainland China (Surveying and Mapping Law); check the rules
@@ -34,8 +25,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo.codes import (TOWN_KEYS, CodeError, UnitKeys, check_code_type, division_name,
-                       normalise_code)
+from geo.codes import TOWN_KEYS, UnitKeys, check_code_type, division_name, read_codes
 from geo.crs import region_of_codes, resolve_crs, transformation_note, _to_lonlat_bounds
 from geo.datum import DATUMS, convert_geoseries
 from geo.encoding import check_text, dbf_encoding, normalise_encoding_name, trim_truncated
@@ -43,7 +33,7 @@ from geo.errors import DatumWarning, InputError, InputWarning
 from geo.geometry import (areas_km2, dissolve_by_code, drop_zm, gaps_and_overlaps, label_points,
                           repair)
 from geo.names import normalise_name
-from geo.shapefile import check_shapefile
+from geo.shapefile import check_shapefile, sidecar
 from geo.tables import check_file, find_key_columns
 
 __all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS",
@@ -113,28 +103,20 @@ def boundary_key_columns(columns, unit: UnitKeys = TOWN_KEYS) -> dict:
     ``unit`` (another level's keys, :class:`geo.codes.UnitKeys`): its header texts are
     tried first; with ``only_headers`` no town field name is tried.
     """
-
+    roles = ("code", "name", "county", "county_code")
     if unit.only_headers:
-        wanted = {k: {str(n).lower() for n in v} for k, v in unit.headers.items()}
-        found = {k: None for k in ("code", "name", "county", "county_code")}
-        for key, names in wanted.items():
-            for col in columns:
-                if str(col).strip().lower() in names and col not in found.values():
-                    found[key] = col
-                    break
-        return found
-    found = find_key_columns(list(columns))
-    for key, names in BOUNDARY_KEYS.items():
+        found = dict.fromkeys(roles)
+        aliases = {k: {str(n).lower() for n in v} for k, v in unit.headers.items()}
+    else:
+        found, aliases = find_key_columns(list(columns)), BOUNDARY_KEYS
+    for key, names in aliases.items():
         if found.get(key) is None:
-            for col in columns:
-                if str(col).strip().lower() in names and col not in found.values():
-                    found[key] = col
-                    break
-    return {k: found.get(k) for k in ("code", "name", "county", "county_code")}
+            found[key] = next((c for c in columns if str(c).strip().lower() in names
+                               and c not in found.values()), None)
+    return {k: found.get(k) for k in roles}
 
 
 def _choose_layer(path: Path, layer, report: BoundaryReport):
-
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio.errors.DataSourceError and friends
@@ -166,14 +148,11 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
                      "--layer NAME", path=path)
 
 
-def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=None):
-
+def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types):
     driver = _SUFFIXES.get(path.suffix.lower())
     report.driver = driver
-    is_shp = path.suffix.lower() == ".shp"
-    if is_shp:
-        missing = [s for s in (".shx", ".dbf") if not (path.with_suffix(s).exists()
-                                                     or path.with_suffix(s.upper()).exists())]
+    if path.suffix.lower() == ".shp":
+        missing = [s for s in (".shx", ".dbf") if sidecar(path, s) is None]
         if missing:
             raise InputError(f"the shapefile's {' and '.join(missing)} file is missing (it "
                              "holds the attributes/index); copy it next to the .shp",
@@ -186,7 +165,7 @@ def _read_raw(path: Path, layer, encoding: str, report: BoundaryReport, types=No
         # Read bytes as Latin-1 (a lossless byte↔char map in GDAL without iconv) and
         # decode ourselves, so GB18030 rarities such as 㮾 survive.
         gdf = _pyogrio_read(path, layer, "latin1")
-        _check_shapes(gdf, check_shapefile(path) if types is None else types, path)
+        _check_shapes(gdf, types, path)
         gdf = _redecode(gdf, guess.encoding, path, report.problems)
     else:
         enc = None if encoding == "auto" else normalise_encoding_name(encoding)
@@ -223,7 +202,6 @@ def _check_shapes(gdf, types: np.ndarray, path: Path) -> None:
 
 
 def _pyogrio_read(path: Path, layer, encoding):
-
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio's DataSourceError, DataLayerError, GDAL errors
@@ -232,8 +210,7 @@ def _pyogrio_read(path: Path, layer, encoding):
                          path=path) from None
 
 
-def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
-
+def _redecode(gdf, encoding: str, path: Path, problems: list):
     cut_values: list[str] = []
 
     def fix(value):
@@ -261,7 +238,7 @@ def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
     for col in out.columns:
         if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
             out[col] = pd.Series([fix(v) for v in out[col]], index=out.index, dtype=object)
-    if cut_values and problems is not None:
+    if cut_values:
         problems.append(f"{len(cut_values)} text value(s) were cut by the DBF field width in "
                         f"the middle of a character (e.g. {cut_values[0]!r}); the half "
                         "character was dropped — widen the field in the source file")
@@ -270,7 +247,7 @@ def _redecode(gdf, encoding: str, path: Path, problems: list | None = None):
 
 def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TOWN_KEYS):
     keys = boundary_key_columns([c for c in gdf.columns if c != gdf.geometry.name], unit)
-    report.keys = {k: v for k, v in keys.items()}
+    report.keys = dict(keys)
     out = gdf.copy()
     canon = {"code": "town_code", "name": "town", "county": "county",
              "county_code": "county_code"}
@@ -303,7 +280,6 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TO
         out["county_code"] = pd.Series([c[:parent] if c else None for c in out["town_code"]],
                                        index=out.index, dtype=object)
     if "county_code" in out.columns:
-
         filled = [n if isinstance(n, str) and n
                   else division_name(c[:parent]) if isinstance(c, str) else None for n, c in zip(
             out["county"] if "county" in out.columns else [None] * len(out), out["county_code"])]
@@ -318,7 +294,6 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TO
 
 
 def _check_types(gdf, report: BoundaryReport) -> None:
-
     if "town_code" not in gdf.columns or "town" not in gdf.columns:
         return
     for i, (code, name) in enumerate(zip(gdf["town_code"], gdf["town"])):
@@ -328,18 +303,14 @@ def _check_types(gdf, report: BoundaryReport) -> None:
 
 
 def _boundary_codes(values, path, col, report, notes, digits: int = 9):
-    out, bad, n_blank = [], [], 0
-    for i, v in enumerate(values):
-        try:
-            out.append(normalise_code(v, digits))
-        except CodeError as exc:
-            out.append(None)
-            bad.append(f"feature {i}: {exc}")
-            notes[i] = f"统计代码无效（invalid code）: {exc}; the code was not used"
-            continue
-        if out[-1] is None:
-            n_blank += 1
-            notes[i] = "要素无统计代码（feature has no code）"
+    out, problems = read_codes(values, digits)
+    bad = [f"feature {i}: {why}" for i, why in problems.items()]
+    for i, why in problems.items():
+        notes[i] = f"统计代码无效（invalid code）: {why}; the code was not used"
+    blank = [i for i, code in enumerate(out) if code is None and i not in problems]
+    for i in blank:
+        notes[i] = "要素无统计代码（feature has no code）"
+    n_blank = len(blank)
     if n_blank and n_blank < len(values):
         report.problems.append(f"{n_blank} feature(s) without a code in {col!r}; they can "
                                "join by name only")
@@ -357,7 +328,6 @@ def _swap_xy(geoms):
 
 
 def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
-
     bounds = tuple(float(v) for v in gdf.total_bounds)
     codes = gdf["town_code"].tolist() if "town_code" in gdf.columns else []
     region, region_name = region_of_codes(codes)
@@ -382,7 +352,6 @@ def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
 
 
 def _apply_datum(out, original, path: Path, datum: str, report: BoundaryReport):
-
     key = str(datum).strip().lower().replace("-", "").replace("_", "")
     if key not in DATUMS:
         raise InputError(f"unknown datum {datum!r}; use one of {', '.join(DATUMS)} (--datum)")
@@ -420,7 +389,6 @@ def _shifted_hint(gdf, path: Path) -> str | None:
 
 
 def _geometry_steps(gdf, report: BoundaryReport):
-
     geoms, n_z = drop_zm(np.asarray(gdf.geometry.values))
     out = gdf.copy()
     out[gdf.geometry.name] = geoms
@@ -679,7 +647,6 @@ def _member_name(info) -> str:
 
 def _read_zip(path: Path, **kwargs):
     """A zipped boundary file: extract to a temporary folder and read the one file in it."""
-
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             name = _member_name(info)

@@ -1,19 +1,11 @@
 """Integrity of a shapefile's three files, from their headers (before GDAL reads them).
 
-A shapefile copied half-way (a download or a USB copy cut short), or whose ``.shp``,
-``.shx`` and ``.dbf`` come from different versions, is read by GDAL without an error: the
-missing shapes come back as null geometries and the towns vanish.  The headers say what
-should be there, so :func:`check_shapefile` compares them with the files:
-
-* ``.shp`` and ``.shx``: file code 9994 and the file length (bytes 24–27, big-endian, in
-  16-bit words) against the size on disk;
-* ``.shx``: one 8-byte entry per shape (offset and length in the ``.shp``), each inside
-  the ``.shp``;
-* ``.dbf``: the record count (bytes 4–7) and record length against the size on disk, and
-  the record count against the ``.shx``'s.
-
-It returns the shape type of every record, so that a null geometry read back from a shape
-that is not a null shape (type 0) is known to be unreadable, not empty.
+GDAL reads a shapefile copied half-way, or whose ``.shp``, ``.shx`` and ``.dbf`` come from
+different versions, without an error: the missing shapes come back as null geometries and
+the towns vanish.  :func:`check_shapefile` compares what the headers declare (file
+lengths, the ``.shx`` index, the ``.dbf`` record count) with the files, and returns the
+shape type of every record, so that a null geometry read back from a shape that is not a
+null shape (type 0) is known to be unreadable, not empty.
 
 References: ESRI Shapefile Technical Description (1998); dBASE III file header.
 """

@@ -73,6 +73,10 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
 
 
+#: every accepted spelling (cleaned) → canonical unit; a unit's own spelling wins
+_SPELLINGS = {**_ALIASES, **{_clean(canon): canon for canon in UNITS}}
+
+
 def parse_unit(text: str | None) -> str | None:
     """Return the canonical spelling of a unit, or ``None`` for an empty one.
 
@@ -98,11 +102,8 @@ def parse_unit(text: str | None) -> str | None:
         s = s[1:-1]
     if s == "":
         return None
-    for canon in UNITS:
-        if s == _clean(canon):
-            return canon
-    if s in _ALIASES:
-        return _ALIASES[s]
+    if s in _SPELLINGS:
+        return _SPELLINGS[s]
     if s.count("/") == 1:
         num, den = s.split("/")
         try:
