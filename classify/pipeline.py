@@ -224,11 +224,24 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
 
 
 class _Timer:
-    """Collects wall time per stage, for the manifest and the benchmark."""
+    """Wall time per stage (run.json ``timings``, the benchmark) and the run's messages:
+    each passed on to ``log`` and kept in :attr:`said` (run.json ``log``)."""
 
-    def __init__(self, log: Callable[[str], None]):
-        self.log = log
+    def __init__(self, log: Callable[[str], None] | None = None):
+        self.pass_on = log
         self.seconds: dict[str, float] = {}
+        self.said: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.said.append(str(message))
+        if self.pass_on is not None:
+            self.pass_on(message)
+
+    def merge(self, other: _Timer) -> None:
+        """Take in what a worker's timer measured and said."""
+        self.seconds.update(other.seconds)
+        for line in other.said:
+            self.log(line)
 
     @contextlib.contextmanager
     def __call__(self, stage: str):
@@ -240,10 +253,8 @@ class _Timer:
 
 
 def _timer(timer: _Timer | None, log: Callable[[str], None] | None = None) -> _Timer:
-    """The run's timer, or (a step called on its own) one that only passes messages on."""
-    if timer is not None:
-        return timer
-    return _Timer(log if log is not None else (lambda msg: None))
+    """The run's timer, or (a step called on its own) one of its own."""
+    return timer if timer is not None else _Timer(log)
 
 
 class Inputs(NamedTuple):
@@ -1172,55 +1183,29 @@ def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, 
 
 def _moved(files: list, stage: Path, out: Path) -> list[Path]:
     """The paths of ``files`` (under ``stage``) once moved into ``out``: by their text,
-    (``Path.relative_to`` took 3 s for the 80,000 sheets of 40,000 towns)."""
+    as ``Path.relative_to`` is slow for the sheets of a national run."""
     head, base = str(stage) + os.sep, str(out) + os.sep
     return [Path(base + f[len(head):]) if f.startswith(head) else
             out / Path(f).relative_to(stage) for f in map(str, files)]
 
 
 def _with_demo_notice(opts: RunOptions) -> RunOptions:
-    """``run`` on the bundled demo table still says that its values are illustrative."""
-    if opts.notice:
+    """``run`` on a bundled demo table still says that its values are illustrative."""
+    if opts.notice or not Path(opts.indicators).is_file():
         return opts
-    try:        # the second demo year is illustrative too
-        demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
+    try:
+        root = data_dir()
     except InputError:
         return opts
-    if not Path(opts.indicators).is_file():
-        return opts
+    # the second demo year is illustrative too
+    demos = [(root / DEMO["indicators"], DEMO_NOTICE), (root / YEAR2_TABLE, DEMO_NOTICE)]
+    demos += [(root / lv.demo["indicators"], lv.demo["notice"])
+              for lv in levels().values() if lv.demo]
     digest = sha256(opts.indicators)
-    if digest in {sha256(p) for p in demos if p.is_file()}:
-        return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
-    for lv in levels().values():
-        table = data_dir() / lv.demo["indicators"] if lv.demo else None
-        if table is not None and table.is_file() and sha256(table) == digest:
-            return replace(opts, notice=lv.demo["notice"],
-                           attribution=opts.attribution or ATTRIBUTION)
+    for table, notice in demos:
+        if table.is_file() and sha256(table) == digest:
+            return replace(opts, notice=notice, attribution=opts.attribution or ATTRIBUTION)
     return opts
-
-
-def _model_file(opts: RunOptions, stage: Path, scored, system, frame) -> Path:
-    """``model.json``: the fitted model that ``--reference`` applies to a later year."""
-    return save_run_model(stage / "model.json", scored, system, frame,
-                          source={"indicators": _input_record(opts.indicators),
-                                  "towns": int(len(frame))})
-
-
-def _model_record(stage: Path, scored) -> dict:
-    return model_record(stage / "model.json", scored)
-
-
-def _kept(log: Callable[[str], None], said: list[str]) -> Callable[[str], None]:
-    """``log`` that also keeps each message in ``said``."""
-    def keep(message: str) -> None:
-        said.append(str(message))
-        log(message)
-    return keep
-
-
-def _input_paths(opts: RunOptions) -> list[Path | None]:
-    """The files a run reads (none may lie inside the output folder it replaces)."""
-    return [opts.boundaries, opts.indicators, opts.counties, opts.config, opts.crosswalk]
 
 
 def _input_record(path: Path | None) -> dict | None:
@@ -1236,10 +1221,14 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
     return json.loads(table.to_json(orient="records", force_ascii=False))
 
 
-def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters,
-              scored, mc, missing_log) -> dict:
+def _manifest(extra: dict, inputs: Inputs, frame, report, notes: list[tuple[str, str]],
+              timer: _Timer, caught: list, stage: Path | None) -> dict:
+    """What ``run.json`` holds; ``extra`` as in :class:`RunResult`, ``stage`` the
+    staging folder (None: nothing written, no model, level or datum)."""
+    opts, scored, mc = extra["options"], extra["scores"], extra["monte_carlo"]
+    taxonomy, clusters, system = extra["taxonomy"], extra["clusters"], extra["indicators"].system
     buckets = report.attrs["counts"]
-    return {
+    manifest = {
         "tool": f"towntype {__version__}",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "out": None if opts.out is None else str(opts.out),
@@ -1247,16 +1236,15 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "notice": opts.notice,
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
                     if k != "tianditu_key"},
-        "inputs": {"boundaries": _input_record(opts.boundaries),
-                   "indicators": _input_record(opts.indicators),
-                   "counties": _input_record(opts.counties),
-                   "config": _input_record(opts.config),
+        "inputs": {**{name: _input_record(getattr(opts, name))
+                      for name in ("boundaries", "indicators", "counties", "config")},
                    "taxonomy": _input_record(Path(opts.taxonomy))
                    if Path(str(opts.taxonomy)).is_file() else None,
                    "crosswalk": _input_record(opts.crosswalk),
                    **{f"designations_{k}": _input_record(p)
                       for k, p in enumerate(opts.designations, start=1)}},
-        "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
+        "reading": {"boundaries": inputs.boundary_report.to_dict(),
+                    "table": inputs.table.to_dict()},
         "config": {"indicator_system": system.to_dict(),
                    "taxonomy": {"source": str(taxonomy.path),
                                 "toml": taxonomy_source(opts.taxonomy)[1]},
@@ -1264,7 +1252,10 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "scoring": {"treatment": _records(scored.treatment),
                     "excluded_indicators": _records(scored.excluded),
                     "uncertainty_sensitivity": _records(getattr(mc, "sensitivity", None)),
-                    "missing_values": int(len(missing_log))},
+                    "missing_values": int(len(extra["indicators"].missing_log)),
+                    "dimensions": _records(scored.dimensions),
+                    "value_checks": int(len(scored.value_checks)),
+                    "not_measured": [{"zh": zh, "en": en} for zh, en in notes]},
         "counts": {
             "boundary_features": int(buckets["boundaries"]["total"]),
             "table_rows": int(buckets["table"]["total"]),
@@ -1282,6 +1273,15 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                      "folium": version("folium")},   # folium itself only when a map is drawn
         "timings": timer.seconds,
     }
+    if stage is not None:
+        manifest["model"] = model_record(stage / "model.json", scored)
+        manifest["level"] = {**inputs.level.to_dict(), "said": inputs.level_said}
+        if inputs.datum_said:
+            manifest["datum"] = {"inferred": inputs.boundary_report.datum,
+                                 "said": inputs.datum_said}
+    manifest["warnings"] = for_manifest(warning_records(caught))
+    manifest["log"] = timer.said
+    return manifest
 
 
 def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) -> RunResult:
@@ -1313,108 +1313,89 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) 
     geo.errors.TowntypeError
         Bad input or configuration, naming the file, row, column or key and the fix.
     """
-    log = log if log is not None else (lambda msg: None)
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:    # scoped to the run
-            return _run(opts, log, caught)
+            return _run(opts, _Timer(log), caught)
     finally:
         reissue(caught)
 
 
-def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResult:
+def _run(opts: RunOptions, timer: _Timer, caught: list) -> RunResult:
     if opts.out is not None:
-        check_output_folder(opts.out, force=opts.force, inputs=_input_paths(opts))
-    said: list[str] = []            # what the run said, kept in run.json ("log")
-    log = _kept(log, said)
+        check_output_folder(opts.out, force=opts.force, inputs=[
+            opts.boundaries, opts.indicators, opts.counties, opts.config, opts.crosswalk])
     opts = _with_demo_notice(opts)
-    timer = _Timer(log)
     today = _dt.date.today().isoformat()
     inputs = read_inputs(opts, timer=timer)
-    boundaries, breport, table, counties = inputs[:4]
-    lv = inputs.level
-    opts = _level_defaults(opts, lv)
+    opts = _level_defaults(opts, inputs.level)
     if opts.towns is not None:
-        read_child_run(opts.towns, lv)      # not a town run, or not a county run: now
-    joined, report = join_inputs(opts, boundaries, table, timer=timer, level=lv)
-    ind = make_indicators(opts, joined, table, timer=timer)
+        read_child_run(opts.towns, inputs.level)    # not a town run, or not a county run: now
+    joined, report = join_inputs(opts, inputs.boundaries, inputs.table, timer=timer,
+                                 level=inputs.level)
+    ind = make_indicators(opts, joined, inputs.table, timer=timer)
     scored = score_towns(opts, joined, ind, timer=timer)
-    system, missing_log = ind.system, ind.missing_log
-    frame = add_group_ranks(assemble(joined, ind, scored), lv)
+    frame = add_group_ranks(assemble(joined, ind, scored), inputs.level)
     frame, taxonomy, trace, mc = categorise(opts, frame, ind, scored, timer=timer)
-    frame, clusters, crosstab = cluster(opts, frame, taxonomy, system=system, timer=timer)
+    frame, clusters, crosstab = cluster(opts, frame, taxonomy, system=ind.system, timer=timer)
     frame, designated = designate(opts, frame, taxonomy, timer=timer)
-    notes = [(lv.say(zh), lv.say(en))
-             for zh, en in _not_measured(frame, taxonomy, system, scored, clusters)]
+    notes = [(inputs.level.say(zh), inputs.level.say(en))
+             for zh, en in _not_measured(frame, taxonomy, ind.system, scored, clusters)]
     for zh, en in notes:
-        log(zh if opts.lang == "zh" else en)
-    if len(missing_log):
-        log(_missing_line(len(missing_log), opts.lang))
+        timer.log(zh if opts.lang == "zh" else en)
+    if len(ind.missing_log):
+        timer.log(_missing_line(len(ind.missing_log), opts.lang))
+    suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
     extra = {"trace": trace, "clusters": clusters, "crosstab": crosstab, "monte_carlo": mc,
-             "scores": scored, "taxonomy": taxonomy, "indicators": ind, "counties": counties,
-             "designations": designated, "options": opts, "today": today}
+             "scores": scored, "taxonomy": taxonomy, "indicators": ind,
+             "counties": inputs.counties, "designations": designated, "options": opts,
+             "today": today, "suggestions": suggestions}
     if opts.out is None:    # in memory (towntype.run without out): no output stage
-        with timer("suggestions"):
-            suggestions = suggest_towns(opts, frame, trace, ind, taxonomy, scored)
-        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
-                             clusters, scored, mc, missing_log)
-        manifest.update(warnings=for_manifest(warning_records(caught)), log=said)
-        manifest["scoring"].update(
-            dimensions=_records(scored.dimensions),
-            value_checks=int(len(scored.value_checks)),
-            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
+        manifest = _manifest(extra, inputs, frame, report, notes, timer, caught, None)
         return RunResult(towns=frame, join_report=report, files=[], manifest=manifest,
-                         extra={**extra, "suggestions": suggestions})
+                         extra=extra)
     with staged_output(opts.out, force=opts.force) as stage:
-        suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
-        names = set_sheet_names(suggestions)
-
-        def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
-            has_sheet = np.zeros(len(frame), dtype=bool)
-            has_sheet[scope] = True
-            return write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
-                              today, timer=timer,
-                              unjoined=_unjoined(boundaries, joined, report, opts.lang),
-                              names=names, has_sheet=has_sheet)
-
-        def maps_aside(scope: np.ndarray) -> list:
-            """The maps in another process: the paths, then what its timer measured and
-            logged (a worker's own memory), given back to this process's timer."""
-            lines: list[str] = []
-            own = _Timer(lines.append)
-            return maps(scope, own) + [(own.seconds, lines)]
-
-        def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
-            out = write_tables(opts, frame, report, scored, trace, clusters, system, stage,
-                               timer=timer)
-            out += maps(scope) if not national else []
-            return out + write_designations(designated, stage) + [
-                _model_file(opts, stage, scored, system, frame)]
-
-        # a province's sheets take the other core; a national run writes none (issue
-        # 14: sheets on request), so its maps do
-        national = len(frame) > AUTO_SHEETS_MAX
-        files, scope = write_report_files(opts, suggestions, names, stage, timer=timer,
-                                          meanwhile=tables_and_maps,
-                                          aside=maps_aside if national else None)
-        for seconds, lines in [x for x in files if isinstance(x, tuple)]:
-            timer.seconds.update(seconds)
-            for line in lines:
-                timer.log(line)
-        files = [x for x in files if not isinstance(x, tuple)]
-        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
-                             clusters, scored, mc, missing_log)
-        manifest["model"] = _model_record(stage, scored)
-        manifest["level"] = {**lv.to_dict(), "said": inputs.level_said}
-        if inputs.datum_said:
-            manifest["datum"] = {"inferred": breport.datum, "said": inputs.datum_said}
-        manifest["warnings"] = for_manifest(warning_records(caught))
-        manifest["log"] = said
-        manifest["scoring"].update(
-            dimensions=_records(scored.dimensions),
-            value_checks=int(len(scored.value_checks)),
-            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
+        files = _write_outputs(extra, inputs, joined, frame, report, stage, timer)
+        manifest = _manifest(extra, inputs, frame, report, notes, timer, caught, stage)
         files.append(write_manifest(stage / "run.json", manifest))
-    files = _moved(files, stage, Path(opts.out))
-    return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,
-                     extra={**extra, "suggestions": suggestions})
+    return RunResult(towns=frame, join_report=report, files=_moved(files, stage, Path(opts.out)),
+                     manifest=manifest, extra=extra)
+
+
+def _write_outputs(extra: dict, inputs: Inputs, joined, frame, report, stage: Path,
+                   timer: _Timer) -> list[Path]:
+    """The output stage: sheets, tables, maps, designations and the model into ``stage``.
+    A province's sheets take the other core meanwhile; a national run writes none (sheets
+    on request), so its maps do, in a worker whose timer is merged into ``timer``."""
+    opts, suggestions, scored = extra["options"], extra["suggestions"], extra["scores"]
+    system = extra["indicators"].system
+    names = set_sheet_names(suggestions)
+    national = len(frame) > AUTO_SHEETS_MAX
+
+    def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
+        has_sheet = np.zeros(len(frame), dtype=bool)
+        has_sheet[scope] = True
+        return write_maps(opts, frame, extra["taxonomy"], system, inputs.counties,
+                          suggestions, stage, extra["today"], timer=timer,
+                          unjoined=_unjoined(inputs.boundaries, joined, report, opts.lang),
+                          names=names, has_sheet=has_sheet)
+
+    def maps_aside(scope: np.ndarray) -> list:     # in a worker: its timer comes back last
+        own = _Timer()
+        return maps(scope, own) + [own]
+
+    def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
+        out = write_tables(opts, frame, report, scored, extra["trace"], extra["clusters"],
+                           system, stage, timer=timer)
+        out += maps(scope) if not national else []
+        model = save_run_model(stage / "model.json", scored, system, frame,
+                               source={"indicators": _input_record(opts.indicators),
+                                       "towns": int(len(frame))})
+        return out + write_designations(extra["designations"], stage) + [model]
+
+    files, _ = write_report_files(opts, suggestions, names, stage, timer=timer,
+                                  meanwhile=tables_and_maps,
+                                  aside=maps_aside if national else None)
+    for worker in [f for f in files if isinstance(f, _Timer)]:
+        timer.merge(worker)
+    return [f for f in files if not isinstance(f, _Timer)]
