@@ -46,8 +46,8 @@ from classify.levels import (Level, add_group_ranks, child_links, group_rank_tex
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
-from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
-                              write_manifest, write_towns)
+from classify.outputs import (check_output_folder, sha256, staged_output, with_unit,
+                              write_csv, write_manifest, write_towns)
 from classify.report import read_codes, save_evidence, scope_note, select, writing_report
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope
 from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
@@ -201,26 +201,26 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
     with ``level`` another level's demo (``[levels.<id>.demo]``: the 122 counties);
     ``out=None``: nothing written."""
     root = data_dir()
-    lv = level(kwargs.get("level", "town") if kwargs.get("level", "auto") != "auto" else "town")
-    if lv.id != "town":
-        if not lv.demo:
-            raise InputError(f"no demo at the {lv.en} level: no real {lv.en_plural} are "
-                             "bundled yet; run your own data with towntype run --level "
-                             f"{lv.id}")
+    lv = level(kwargs["level"] if kwargs.get("level", "auto") != "auto" else "town")
+    if lv.id == "town":
+        demo = {**DEMO, "notice": DEMO_NOTICE, "title": "清远市镇街分类（示例数据） · "
+                "Qingyuan town classification (illustrative data)"}
+        kwargs.setdefault("designations", demo_designations(root))
+        kwargs.setdefault("counties", root / DEMO["counties"])
+    elif not lv.demo:
+        raise InputError(f"no demo at the {lv.en} level: no real {lv.en_plural} are "
+                         "bundled yet; run your own data with towntype run --level "
+                         f"{lv.id}")
+    else:
         demo = lv.demo
-        kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
-        kwargs.setdefault("title", demo["title"])
+        kwargs.setdefault("designations",
+                          tuple(root / p for p in demo.get("designations", ())))
         kwargs.setdefault("datum", "wgs84")     # the bundled boundaries are WGS84
-        return RunOptions(
-            boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
-            out=Path(out), notice=demo["notice"], attribution=ATTRIBUTION, **kwargs)
-    kwargs.setdefault("designations", demo_designations(root))
-    kwargs.setdefault("title", "清远市镇街分类（示例数据） · Qingyuan town classification "
-                               "(illustrative data)")
+    kwargs.setdefault("title", demo["title"])
     return RunOptions(
-        boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
-        counties=root / DEMO["counties"], out=None if out is None else Path(out),
-        notice=DEMO_NOTICE, attribution=ATTRIBUTION, **kwargs)
+        boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
+        out=None if out is None else Path(out), notice=demo["notice"],
+        attribution=ATTRIBUTION, **kwargs)
 
 
 class _Timer:
@@ -377,7 +377,7 @@ def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
 
 
 def _level_of(opts: RunOptions) -> Level:
-    """The unit level of a run's options (``auto`` before the inputs are read: town)."""
+    """``auto`` before the inputs are read: town."""
     return level(opts.level if opts.level != "auto" else "town")
 
 
@@ -389,7 +389,7 @@ def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
 
 
 def _read_context(path: Path) -> gpd.GeoDataFrame:
-    """County outlines for map context only (no keys needed), in EPSG:4326."""
+    """County outlines for map context only (no keys needed)."""
     try:
         outlines = gpd.read_file(path, engine="pyogrio")
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
@@ -708,10 +708,6 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     """Step 5, categorise with uncertainty: the taxonomy's rules, then how stable each
     town's category is under ``opts.draws`` Monte Carlo draws of weights and values.
 
-    Stability is worked out chunk by chunk (:class:`classify.rules.CategoryDrawer` fed by
-    :func:`classify.uncertainty.monte_carlo`), so draws × towns × dimensions scores are
-    never held at once; this is the only route to ``stability``.
-
     Parameters
     ----------
     opts : RunOptions
@@ -732,9 +728,8 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
         One row per town × rule: the value, the threshold, passed or not (``rules.csv``).
     mc : classify.uncertainty.MCResult or None
         Its summaries (``rank_summary``, ``sensitivity``, ``draws``, ``weights``); the
-        per-draw ``composite`` and ``ranks`` (draws × towns: 320 MB at 40,000 towns ×
-        1,000 draws, summarised above) are None — call
-        :func:`~classify.uncertainty.monte_carlo` for them.  None when ``opts.draws`` is 0.
+        per-draw ``composite`` and ``ranks`` are None (summarised above; call
+        :func:`~classify.uncertainty.monte_carlo` for them).  None when ``opts.draws`` is 0.
     """
     timer = _timer(timer)
     with timer("rules"):
@@ -744,8 +739,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     if opts.draws > 0:      # --draws 0: no uncertainty analysis, stability left empty
         with timer("uncertainty"):
             # each chunk of draws is classified as it is made (int8 codes), so the
-            # draws × towns × dimensions scores are never held at once (1.1 GB at 40,000
-            # towns × 1,000 draws)
+            # draws × towns × dimensions scores are never held at once
             drawer = CategoryDrawer(frame, taxonomy, list(scored.model.dims),
                                     draws=opts.draws)
             mc = monte_carlo(ind.values, ind.system, draws=opts.draws, seed=opts.seed,
@@ -913,7 +907,7 @@ def _say_child_links(run_dir, links: list, lv) -> None:
 
 def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,
              timer: _Timer) -> list:
-    """The suggestions step (:func:`suggest_towns`), timed."""
+    """:func:`suggest_towns`, timed (``bench/run.py --skip suggestions`` stubs this)."""
     with timer("suggestions"):
         return suggest_towns(opts, frame, trace, ind, taxonomy, scored)
 
@@ -1014,14 +1008,10 @@ def _popup_indicators(system, frame, lang: str) -> dict:
     shown = [i for i in system.indicators
              if i.id in frame.columns and pd.to_numeric(frame[i.id], errors="coerce").notna().any()]
     shown.sort(key=lambda i: order.get(i.dimension, len(order)))   # stable: system order within
-    out = {}
-    for i in shown:
-        unit = unit_label(i.unit, lang)
-        name = i.label_zh if zh else (i.label_en or i.label_zh)
-        out[i.id] = {"label": f"{name}（{unit}）" if zh and unit else
-                     f"{name} ({unit})" if unit else name,
-                     "unit": i.unit, "group": groups.get(i.dimension) or ("其他" if zh else "Other")}
-    return out
+    return {i.id: {"label": with_unit(i.label_zh if zh else (i.label_en or i.label_zh),
+                                      unit_label(i.unit, lang), lang),
+                   "unit": i.unit, "group": groups.get(i.dimension) or ("其他" if zh else "Other")}
+            for i in shown}
 
 
 #: Join statuses of boundary features that have no town row, and what the map says.
@@ -1118,7 +1108,6 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
 
 
 def _with_unjoined_geometry(frame, unjoined):
-    """The towns' geometry followed by the unjoined features' (drawn grey)."""
     if unjoined is None:
         return frame.geometry
     return gpd.GeoSeries(np.r_[frame.geometry.to_numpy(), unjoined.geometry.to_numpy()],
