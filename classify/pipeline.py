@@ -955,9 +955,10 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
             kind, value = parse_scope(opts.sheets)
             towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
                                   "county": [s.county for s in suggestions]})
+            codes = read_codes(value, flag="--sheets codes=") if kind == "codes" else ()
             scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
-                           counties=[value] if kind == "county" else (),
-                           codes=read_codes(value, flag="--sheets codes=") if kind == "codes" else (), log=timer.log)
+                           counties=[value] if kind == "county" else (), codes=codes,
+                           log=timer.log)
             note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
             if note:
                 timer.log(note)
@@ -1037,9 +1038,9 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
     k = 0 if lang == "zh" else 1
     reasons = []
     for f in left["boundary_feature"]:
-        status = str(rep["status"].get(f, "unmatched")) if f in rep.index else "unmatched"
+        status = str(rep["status"].get(f, "unmatched"))
         text = _NO_ROW.get(status, _NO_ROW["unmatched"])[k]
-        why = rep["reason"].get(f) if f in rep.index and "reason" in rep else None
+        why = rep["reason"].get(f) if "reason" in rep else None
         if status != "unmatched" and isinstance(why, str) and why:
             text += f"：{why}" if k == 0 else f": {why}"
         reasons.append(text)
