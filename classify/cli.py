@@ -16,8 +16,7 @@ Warnings are gathered and printed once, one line each, first (:mod:`classify.con
 
 Imports: light modules at the top; the pipeline, the writers, ``compare``, ``demo_years``
 and ``geo.approximate`` (scikit-learn, geopandas, spopt …) are imported by the subcommand
-that runs them, so that ``towntype --help`` and a refused flag answer at once (measured:
-``towntype --help`` 0.15 s this way, about 2–6 s with them at the top).
+that runs them, so that ``towntype --help`` and a refused flag answer at once.
 """
 
 from __future__ import annotations
@@ -63,6 +62,15 @@ CROSSWALK_SUFFIXES = (".csv", ".txt", ".xlsx", ".xls")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 #: Exit statuses: a user error, a defect of towntype, an interrupt (128 + SIGINT).
 EXIT_USER, EXIT_DEFECT, EXIT_INTERRUPT = 2, 3, 130
+#: Options of ``run`` and ``demo`` (:func:`_add_run_options`) passed to ``RunOptions`` as
+#: they are (``--static`` is ``static_formats``).
+SHARED_OPTIONS = ("config", "taxonomy", "basemap", "tianditu_key", "weighting", "draws",
+                  "lang", "seed", "cluster_method", "k", "docx", "force", "reference",
+                  "towns", "level", "sheets", "xlsx")
+#: Options of ``run`` alone passed to ``RunOptions`` as they are.
+RUN_OPTIONS = ("boundaries", "indicators", "counties", "out", "join_on", "crosswalk",
+               "encoding", "boundary_encoding", "crs", "datum", "sheet", "layer",
+               "duplicate_codes")
 
 
 # -- flag values, checked by the parser (argparse calls these with the text given) ---------
@@ -231,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="towntype",
         description="镇街分类（强·专·特）：指标 + 边界 → 分类、自评建议、离线交互地图。"
                     " Classify towns from indicators and boundaries.")
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action="version", version=f"towntype {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="whole pipeline on the bundled Qingyuan demo region")
@@ -328,15 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    return f"towntype {__version__}"
-
-
 def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What the parser cannot check flag by flag: the output folder (with ``--force``
     and the inputs), a basemap that needs a key.  A failure exits as a usage error."""
-    from classify.outputs import check_output_folder
-
     if args.basemap == "tianditu" and not args.tianditu_key:
         parser.error("argument --basemap: tianditu 需要您的密钥（needs your key）："
                      "add --tianditu-key KEY, or choose --basemap none|osm|gaode")
@@ -349,9 +351,18 @@ def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     # demo --years writes three outputs inside --out (year1, year2, compare)
     outs = ([args.out / sub for sub in ("year1", "year2", "compare")]
             if getattr(args, "years", False) else [args.out])
+    _check_out(parser, outs, args.force, inputs)
+
+
+def _check_out(parser: argparse.ArgumentParser, outs: list[Path], force: bool,
+               inputs: list) -> None:
+    """The output folders may be replaced (:func:`classify.outputs.check_output_folder`);
+    if not, a usage error."""
+    from classify.outputs import check_output_folder
+
     try:
         for out in outs:
-            check_output_folder(out, force=args.force, inputs=inputs)
+            check_output_folder(out, force=force, inputs=inputs)
     except TowntypeError as err:
         parser.error(f"argument --out: {err}")
 
@@ -359,13 +370,8 @@ def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
     from classify.pipeline import RunOptions, demo_options, run_pipeline, summary_lines
 
-    common = dict(config=args.config, taxonomy=args.taxonomy, basemap=args.basemap,
-                  tianditu_key=args.tianditu_key, weighting=args.weighting, draws=args.draws,
-                  lang=args.lang, seed=args.seed, cluster_method=args.cluster_method,
-                  k=args.k, docx=args.docx, static_formats=args.static, force=args.force,
-                  reference=args.reference, towns=args.towns, level=args.level,
-                  sheets=args.sheets,
-                  xlsx=args.xlsx)
+    common = {name: getattr(args, name) for name in SHARED_OPTIONS}
+    common["static_formats"] = args.static
     if demo and args.years:
         if args.level not in ("auto", "town"):
             raise InputError(f"demo --years is a town demo (a second illustrative year of "
@@ -379,13 +385,8 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
     if demo:
         opts = demo_options(out=args.out, **common, **titles)     # the level's demo (--level)
     else:
-        opts = RunOptions(
-            boundaries=args.boundaries, indicators=args.indicators, counties=args.counties,
-            out=args.out, join_on=args.join_on, crosswalk=args.crosswalk,
-            encoding=args.encoding, boundary_encoding=args.boundary_encoding, crs=args.crs,
-            datum=args.datum, sheet=args.sheet, layer=args.layer,
-            duplicate_codes=args.duplicate_codes, designations=tuple(args.designations),
-            **common, **titles)
+        opts = RunOptions(**{name: getattr(args, name) for name in RUN_OPTIONS},
+                          designations=tuple(args.designations), **common, **titles)
     result = run_pipeline(opts, log=console.log)
     if args.exiting:
         # the process ends now: keep the run's objects (millions at 40,000 towns) out of
@@ -559,12 +560,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                                     else "towntype-out")
         _check_run_args(args.subparser, args)
     elif args.command == "compare":
-        from classify.outputs import check_output_folder
-        try:
-            check_output_folder(args.out, force=args.force,
-                                inputs=[args.old_run, args.new_run, args.crosswalk])
-        except TowntypeError as err:
-            args.subparser.error(f"argument --out: {err}")
+        _check_out(args.subparser, [args.out], args.force,
+                   [args.old_run, args.new_run, args.crosswalk])
     elif args.command == "init" and args.out.exists():
         args.subparser.error(f"argument --out: {args.out} 已存在（exists）；choose another "
                              "path, or delete it first (your edits in it would be lost)")
@@ -574,13 +571,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def _dispatch(args: argparse.Namespace, console) -> int:
     if args.command in ("demo", "run"):
         return _cmd_run(args, console, demo=args.command == "demo")
-    if args.command == "init":
-        return _cmd_init(args, console)
-    if args.command == "compare":
-        return _cmd_compare(args, console)
-    if args.command == "sheets":
-        return _cmd_sheets(args, console)
-    return _cmd_boundaries(args, console)
+    commands = {"init": _cmd_init, "compare": _cmd_compare, "sheets": _cmd_sheets,
+                "boundaries": _cmd_boundaries}
+    return commands[args.command](args, console)
 
 
 def _interrupted(args: argparse.Namespace | None) -> str:

@@ -38,10 +38,7 @@ _PACKAGE_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s:'\"]*?(?:site-packages|dist
 
 
 def _label(category: type[Warning]) -> tuple[str, str]:
-    for cls, zh, en in _LABELS:
-        if issubclass(category, cls):
-            return zh, en
-    return "提示", "warning"  # pragma: no cover - Warning matches every category
+    return next((zh, en) for cls, zh, en in _LABELS if issubclass(category, cls))
 
 
 def _one_line(text: str) -> str:

@@ -34,7 +34,7 @@ from geo.errors import InputError
 
 __all__ = ["staged_output", "publish", "check_output_folder", "is_towntype_output",
            "OutputWarning", "neutralise", "write_towns", "write_csv", "towns_workbook",
-           "towns_headers", "sha256", "write_manifest",
+           "towns_headers", "with_unit", "sha256", "write_manifest",
            "KEY_COLUMNS", "order_columns"]
 
 #: Columns that lead every towns table, in this order (when present).
@@ -260,8 +260,8 @@ _CSV_ROWS = 1 << 17
 
 def _float_cells(values: np.ndarray) -> pa.Array:
     """:data:`FLOAT_FORMAT` text of each float, '' for NaN (what pandas writes).  Whole
-    numbers of up to ten digits (a third of the cells of a run) are that text as
-    integers, cast by Arrow; the others are formatted one by one."""
+    numbers of up to ten digits are that text as integers, cast by Arrow; the others are
+    formatted one by one."""
     whole = (values == np.round(values)) & (np.abs(values) < 1e10) & ~np.signbit(values)
     text = np.full(len(values), "", dtype=object)
     other = np.flatnonzero(~whole & ~np.isnan(values))
@@ -340,10 +340,9 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     ``csv`` module write).
 
     Hand-written on pyarrow compute, here only: pandas' ``to_csv`` formats cell by cell
-    in Python (13 s for the 12 million cells of a 40,000-town run, whose target is 45 s
-    in all) and pyarrow's own CSV writer quotes every text cell (it cannot quote only
-    where needed).  Each column becomes its text with array operations (floats through
-    ``%`` formatting, the one loop), the rows are joined, and their bytes written.
+    in Python (too slow for a national run) and pyarrow's own CSV writer quotes every
+    text cell.  Each column becomes its text with array operations (floats through ``%``
+    formatting, the one loop), the rows are joined, and their bytes written.
     """
     path = Path(path)
     names = [neutralise(str(c)) for c in frame.columns]
@@ -407,10 +406,7 @@ def towns_headers(columns, system=None, lang: str = "zh",
         if c in ind:
             i = ind[c]
             label = (i.label_zh if lang == "zh" else i.label_en or i.label_zh) or c
-            unit = unit_label(i.unit, lang)
-            head = f"{label}（{unit}）" if lang == "zh" and unit else \
-                f"{label} ({unit})" if unit else label
-            fmt = "#,##0.00"
+            head, fmt = with_unit(label, unit_label(i.unit, lang), lang), "#,##0.00"
         elif c.startswith("score_"):
             d = dims.get(c[6:])
             name = (d.label_zh if lang == "zh" else d.label_en or d.label_zh) if d else c[6:]
@@ -428,6 +424,13 @@ def towns_headers(columns, system=None, lang: str = "zh",
     return heads, formats
 
 
+def with_unit(name: str, unit: str, lang: str) -> str:
+    """``name（unit）`` in Chinese, ``name (unit)`` in English, ``name`` without a unit."""
+    if not unit:
+        return name
+    return f"{name}（{unit}）" if lang == "zh" else f"{name} ({unit})"
+
+
 def towns_workbook(table: pd.DataFrame, path: Path, *, system=None, lang: str = "zh",
                    notice: str | None = None, level: str = "town") -> list[Path]:
     """``towns.xlsx``: the towns table for people (see :func:`towns_headers`)."""
@@ -443,12 +446,9 @@ def towns_workbook(table: pd.DataFrame, path: Path, *, system=None, lang: str = 
 
 
 def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file (read in chunks)."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file."""
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_manifest(path: str | Path, manifest: dict) -> Path:

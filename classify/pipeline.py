@@ -46,8 +46,8 @@ from classify.levels import (Level, add_group_ranks, child_links, group_rank_tex
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
-from classify.outputs import (check_output_folder, sha256, staged_output, write_csv,
-                              write_manifest, write_towns)
+from classify.outputs import (check_output_folder, sha256, staged_output, with_unit,
+                              write_csv, write_manifest, write_towns)
 from classify.report import read_codes, save_evidence, scope_note, select, writing_report
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope
 from classify.rules import (CategoryDrawer, classify_towns, not_assessable,
@@ -201,34 +201,47 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
     with ``level`` another level's demo (``[levels.<id>.demo]``: the 122 counties);
     ``out=None``: nothing written."""
     root = data_dir()
-    lv = level(kwargs.get("level", "town") if kwargs.get("level", "auto") != "auto" else "town")
-    if lv.id != "town":
-        if not lv.demo:
-            raise InputError(f"no demo at the {lv.en} level: no real {lv.en_plural} are "
-                             "bundled yet; run your own data with towntype run --level "
-                             f"{lv.id}")
+    lv = level(kwargs["level"] if kwargs.get("level", "auto") != "auto" else "town")
+    if lv.id == "town":
+        demo = {**DEMO, "notice": DEMO_NOTICE, "title": "清远市镇街分类（示例数据） · "
+                "Qingyuan town classification (illustrative data)"}
+        kwargs.setdefault("designations", demo_designations(root))
+        kwargs.setdefault("counties", root / DEMO["counties"])
+    elif not lv.demo:
+        raise InputError(f"no demo at the {lv.en} level: no real {lv.en_plural} are "
+                         "bundled yet; run your own data with towntype run --level "
+                         f"{lv.id}")
+    else:
         demo = lv.demo
-        kwargs.setdefault("designations", tuple(root / p for p in demo.get("designations", ())))
-        kwargs.setdefault("title", demo["title"])
+        kwargs.setdefault("designations",
+                          tuple(root / p for p in demo.get("designations", ())))
         kwargs.setdefault("datum", "wgs84")     # the bundled boundaries are WGS84
-        return RunOptions(
-            boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
-            out=Path(out), notice=demo["notice"], attribution=ATTRIBUTION, **kwargs)
-    kwargs.setdefault("designations", demo_designations(root))
-    kwargs.setdefault("title", "清远市镇街分类（示例数据） · Qingyuan town classification "
-                               "(illustrative data)")
+    kwargs.setdefault("title", demo["title"])
     return RunOptions(
-        boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
-        counties=root / DEMO["counties"], out=None if out is None else Path(out),
-        notice=DEMO_NOTICE, attribution=ATTRIBUTION, **kwargs)
+        boundaries=root / demo["boundaries"], indicators=root / demo["indicators"],
+        out=None if out is None else Path(out), notice=demo["notice"],
+        attribution=ATTRIBUTION, **kwargs)
 
 
 class _Timer:
-    """Collects wall time per stage, for the manifest and the benchmark."""
+    """Wall time per stage (run.json ``timings``, the benchmark) and the run's messages:
+    each passed on to ``log`` and kept in :attr:`said` (run.json ``log``)."""
 
-    def __init__(self, log: Callable[[str], None]):
-        self.log = log
+    def __init__(self, log: Callable[[str], None] | None = None):
+        self.pass_on = log
         self.seconds: dict[str, float] = {}
+        self.said: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.said.append(str(message))
+        if self.pass_on is not None:
+            self.pass_on(message)
+
+    def merge(self, other: _Timer) -> None:
+        """Take in what a worker's timer measured and said."""
+        self.seconds.update(other.seconds)
+        for line in other.said:
+            self.log(line)
 
     @contextlib.contextmanager
     def __call__(self, stage: str):
@@ -240,10 +253,8 @@ class _Timer:
 
 
 def _timer(timer: _Timer | None, log: Callable[[str], None] | None = None) -> _Timer:
-    """The run's timer, or (a step called on its own) one that only passes messages on."""
-    if timer is not None:
-        return timer
-    return _Timer(log if log is not None else (lambda msg: None))
+    """The run's timer, or (a step called on its own) one of its own."""
+    return timer if timer is not None else _Timer(log)
 
 
 class Inputs(NamedTuple):
@@ -366,7 +377,7 @@ def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
 
 
 def _level_of(opts: RunOptions) -> Level:
-    """The unit level of a run's options (``auto`` before the inputs are read: town)."""
+    """``auto`` before the inputs are read: town."""
     return level(opts.level if opts.level != "auto" else "town")
 
 
@@ -378,7 +389,7 @@ def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
 
 
 def _read_context(path: Path) -> gpd.GeoDataFrame:
-    """County outlines for map context only (no keys needed), in EPSG:4326."""
+    """County outlines for map context only (no keys needed)."""
     try:
         outlines = gpd.read_file(path, engine="pyogrio")
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
@@ -697,10 +708,6 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     """Step 5, categorise with uncertainty: the taxonomy's rules, then how stable each
     town's category is under ``opts.draws`` Monte Carlo draws of weights and values.
 
-    Stability is worked out chunk by chunk (:class:`classify.rules.CategoryDrawer` fed by
-    :func:`classify.uncertainty.monte_carlo`), so draws × towns × dimensions scores are
-    never held at once; this is the only route to ``stability``.
-
     Parameters
     ----------
     opts : RunOptions
@@ -721,9 +728,8 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
         One row per town × rule: the value, the threshold, passed or not (``rules.csv``).
     mc : classify.uncertainty.MCResult or None
         Its summaries (``rank_summary``, ``sensitivity``, ``draws``, ``weights``); the
-        per-draw ``composite`` and ``ranks`` (draws × towns: 320 MB at 40,000 towns ×
-        1,000 draws, summarised above) are None — call
-        :func:`~classify.uncertainty.monte_carlo` for them.  None when ``opts.draws`` is 0.
+        per-draw ``composite`` and ``ranks`` are None (summarised above; call
+        :func:`~classify.uncertainty.monte_carlo` for them).  None when ``opts.draws`` is 0.
     """
     timer = _timer(timer)
     with timer("rules"):
@@ -733,8 +739,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     if opts.draws > 0:      # --draws 0: no uncertainty analysis, stability left empty
         with timer("uncertainty"):
             # each chunk of draws is classified as it is made (int8 codes), so the
-            # draws × towns × dimensions scores are never held at once (1.1 GB at 40,000
-            # towns × 1,000 draws)
+            # draws × towns × dimensions scores are never held at once
             drawer = CategoryDrawer(frame, taxonomy, list(scored.model.dims),
                                     draws=opts.draws)
             mc = monte_carlo(ind.values, ind.system, draws=opts.draws, seed=opts.seed,
@@ -902,7 +907,7 @@ def _say_child_links(run_dir, links: list, lv) -> None:
 
 def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,
              timer: _Timer) -> list:
-    """The suggestions step (:func:`suggest_towns`), timed."""
+    """:func:`suggest_towns`, timed (``bench/run.py --skip suggestions`` stubs this)."""
     with timer("suggestions"):
         return suggest_towns(opts, frame, trace, ind, taxonomy, scored)
 
@@ -950,9 +955,10 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
             kind, value = parse_scope(opts.sheets)
             towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
                                   "county": [s.county for s in suggestions]})
+            codes = read_codes(value, flag="--sheets codes=") if kind == "codes" else ()
             scope = select(towns, kind=kind if kind not in ("county", "codes") else "pick",
-                           counties=[value] if kind == "county" else (),
-                           codes=read_codes(value, flag="--sheets codes=") if kind == "codes" else (), log=timer.log)
+                           counties=[value] if kind == "county" else (), codes=codes,
+                           log=timer.log)
             note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
             if note:
                 timer.log(note)
@@ -1003,14 +1009,10 @@ def _popup_indicators(system, frame, lang: str) -> dict:
     shown = [i for i in system.indicators
              if i.id in frame.columns and pd.to_numeric(frame[i.id], errors="coerce").notna().any()]
     shown.sort(key=lambda i: order.get(i.dimension, len(order)))   # stable: system order within
-    out = {}
-    for i in shown:
-        unit = unit_label(i.unit, lang)
-        name = i.label_zh if zh else (i.label_en or i.label_zh)
-        out[i.id] = {"label": f"{name}（{unit}）" if zh and unit else
-                     f"{name} ({unit})" if unit else name,
-                     "unit": i.unit, "group": groups.get(i.dimension) or ("其他" if zh else "Other")}
-    return out
+    return {i.id: {"label": with_unit(i.label_zh if zh else (i.label_en or i.label_zh),
+                                      unit_label(i.unit, lang), lang),
+                   "unit": i.unit, "group": groups.get(i.dimension) or ("其他" if zh else "Other")}
+            for i in shown}
 
 
 #: Join statuses of boundary features that have no town row, and what the map says.
@@ -1036,9 +1038,9 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
     k = 0 if lang == "zh" else 1
     reasons = []
     for f in left["boundary_feature"]:
-        status = str(rep["status"].get(f, "unmatched")) if f in rep.index else "unmatched"
+        status = str(rep["status"].get(f, "unmatched"))
         text = _NO_ROW.get(status, _NO_ROW["unmatched"])[k]
-        why = rep["reason"].get(f) if f in rep.index and "reason" in rep else None
+        why = rep["reason"].get(f) if "reason" in rep else None
         if status != "unmatched" and isinstance(why, str) and why:
             text += f"：{why}" if k == 0 else f": {why}"
         reasons.append(text)
@@ -1107,7 +1109,6 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
 
 
 def _with_unjoined_geometry(frame, unjoined):
-    """The towns' geometry followed by the unjoined features' (drawn grey)."""
     if unjoined is None:
         return frame.geometry
     return gpd.GeoSeries(np.r_[frame.geometry.to_numpy(), unjoined.geometry.to_numpy()],
@@ -1172,55 +1173,29 @@ def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, 
 
 def _moved(files: list, stage: Path, out: Path) -> list[Path]:
     """The paths of ``files`` (under ``stage``) once moved into ``out``: by their text,
-    (``Path.relative_to`` took 3 s for the 80,000 sheets of 40,000 towns)."""
+    as ``Path.relative_to`` is slow for the sheets of a national run."""
     head, base = str(stage) + os.sep, str(out) + os.sep
     return [Path(base + f[len(head):]) if f.startswith(head) else
             out / Path(f).relative_to(stage) for f in map(str, files)]
 
 
 def _with_demo_notice(opts: RunOptions) -> RunOptions:
-    """``run`` on the bundled demo table still says that its values are illustrative."""
-    if opts.notice:
+    """``run`` on a bundled demo table still says that its values are illustrative."""
+    if opts.notice or not Path(opts.indicators).is_file():
         return opts
-    try:        # the second demo year is illustrative too
-        demos = [data_dir() / DEMO["indicators"], data_dir() / YEAR2_TABLE]
+    try:
+        root = data_dir()
     except InputError:
         return opts
-    if not Path(opts.indicators).is_file():
-        return opts
+    # the second demo year is illustrative too
+    demos = [(root / DEMO["indicators"], DEMO_NOTICE), (root / YEAR2_TABLE, DEMO_NOTICE)]
+    demos += [(root / lv.demo["indicators"], lv.demo["notice"])
+              for lv in levels().values() if lv.demo]
     digest = sha256(opts.indicators)
-    if digest in {sha256(p) for p in demos if p.is_file()}:
-        return replace(opts, notice=DEMO_NOTICE, attribution=opts.attribution or ATTRIBUTION)
-    for lv in levels().values():
-        table = data_dir() / lv.demo["indicators"] if lv.demo else None
-        if table is not None and table.is_file() and sha256(table) == digest:
-            return replace(opts, notice=lv.demo["notice"],
-                           attribution=opts.attribution or ATTRIBUTION)
+    for table, notice in demos:
+        if table.is_file() and sha256(table) == digest:
+            return replace(opts, notice=notice, attribution=opts.attribution or ATTRIBUTION)
     return opts
-
-
-def _model_file(opts: RunOptions, stage: Path, scored, system, frame) -> Path:
-    """``model.json``: the fitted model that ``--reference`` applies to a later year."""
-    return save_run_model(stage / "model.json", scored, system, frame,
-                          source={"indicators": _input_record(opts.indicators),
-                                  "towns": int(len(frame))})
-
-
-def _model_record(stage: Path, scored) -> dict:
-    return model_record(stage / "model.json", scored)
-
-
-def _kept(log: Callable[[str], None], said: list[str]) -> Callable[[str], None]:
-    """``log`` that also keeps each message in ``said``."""
-    def keep(message: str) -> None:
-        said.append(str(message))
-        log(message)
-    return keep
-
-
-def _input_paths(opts: RunOptions) -> list[Path | None]:
-    """The files a run reads (none may lie inside the output folder it replaces)."""
-    return [opts.boundaries, opts.indicators, opts.counties, opts.config, opts.crosswalk]
 
 
 def _input_record(path: Path | None) -> dict | None:
@@ -1236,10 +1211,14 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
     return json.loads(table.to_json(orient="records", force_ascii=False))
 
 
-def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clusters,
-              scored, mc, missing_log) -> dict:
+def _manifest(extra: dict, inputs: Inputs, frame, report, notes: list[tuple[str, str]],
+              timer: _Timer, caught: list, stage: Path | None) -> dict:
+    """What ``run.json`` holds; ``extra`` as in :class:`RunResult`, ``stage`` the
+    staging folder (None: nothing written, no model, level or datum)."""
+    opts, scored, mc = extra["options"], extra["scores"], extra["monte_carlo"]
+    taxonomy, clusters, system = extra["taxonomy"], extra["clusters"], extra["indicators"].system
     buckets = report.attrs["counts"]
-    return {
+    manifest = {
         "tool": f"towntype {__version__}",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "out": None if opts.out is None else str(opts.out),
@@ -1247,16 +1226,15 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "notice": opts.notice,
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()
                     if k != "tianditu_key"},
-        "inputs": {"boundaries": _input_record(opts.boundaries),
-                   "indicators": _input_record(opts.indicators),
-                   "counties": _input_record(opts.counties),
-                   "config": _input_record(opts.config),
+        "inputs": {**{name: _input_record(getattr(opts, name))
+                      for name in ("boundaries", "indicators", "counties", "config")},
                    "taxonomy": _input_record(Path(opts.taxonomy))
                    if Path(str(opts.taxonomy)).is_file() else None,
                    "crosswalk": _input_record(opts.crosswalk),
                    **{f"designations_{k}": _input_record(p)
                       for k, p in enumerate(opts.designations, start=1)}},
-        "reading": {"boundaries": breport.to_dict(), "table": table.to_dict()},
+        "reading": {"boundaries": inputs.boundary_report.to_dict(),
+                    "table": inputs.table.to_dict()},
         "config": {"indicator_system": system.to_dict(),
                    "taxonomy": {"source": str(taxonomy.path),
                                 "toml": taxonomy_source(opts.taxonomy)[1]},
@@ -1264,7 +1242,10 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
         "scoring": {"treatment": _records(scored.treatment),
                     "excluded_indicators": _records(scored.excluded),
                     "uncertainty_sensitivity": _records(getattr(mc, "sensitivity", None)),
-                    "missing_values": int(len(missing_log))},
+                    "missing_values": int(len(extra["indicators"].missing_log)),
+                    "dimensions": _records(scored.dimensions),
+                    "value_checks": int(len(scored.value_checks)),
+                    "not_measured": [{"zh": zh, "en": en} for zh, en in notes]},
         "counts": {
             "boundary_features": int(buckets["boundaries"]["total"]),
             "table_rows": int(buckets["table"]["total"]),
@@ -1282,6 +1263,15 @@ def _manifest(opts, system, taxonomy, frame, report, table, breport, timer, clus
                      "folium": version("folium")},   # folium itself only when a map is drawn
         "timings": timer.seconds,
     }
+    if stage is not None:
+        manifest["model"] = model_record(stage / "model.json", scored)
+        manifest["level"] = {**inputs.level.to_dict(), "said": inputs.level_said}
+        if inputs.datum_said:
+            manifest["datum"] = {"inferred": inputs.boundary_report.datum,
+                                 "said": inputs.datum_said}
+    manifest["warnings"] = for_manifest(warning_records(caught))
+    manifest["log"] = timer.said
+    return manifest
 
 
 def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) -> RunResult:
@@ -1313,108 +1303,89 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) 
     geo.errors.TowntypeError
         Bad input or configuration, naming the file, row, column or key and the fix.
     """
-    log = log if log is not None else (lambda msg: None)
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:    # scoped to the run
-            return _run(opts, log, caught)
+            return _run(opts, _Timer(log), caught)
     finally:
         reissue(caught)
 
 
-def _run(opts: RunOptions, log: Callable[[str], None], caught: list) -> RunResult:
+def _run(opts: RunOptions, timer: _Timer, caught: list) -> RunResult:
     if opts.out is not None:
-        check_output_folder(opts.out, force=opts.force, inputs=_input_paths(opts))
-    said: list[str] = []            # what the run said, kept in run.json ("log")
-    log = _kept(log, said)
+        check_output_folder(opts.out, force=opts.force, inputs=[
+            opts.boundaries, opts.indicators, opts.counties, opts.config, opts.crosswalk])
     opts = _with_demo_notice(opts)
-    timer = _Timer(log)
     today = _dt.date.today().isoformat()
     inputs = read_inputs(opts, timer=timer)
-    boundaries, breport, table, counties = inputs[:4]
-    lv = inputs.level
-    opts = _level_defaults(opts, lv)
+    opts = _level_defaults(opts, inputs.level)
     if opts.towns is not None:
-        read_child_run(opts.towns, lv)      # not a town run, or not a county run: now
-    joined, report = join_inputs(opts, boundaries, table, timer=timer, level=lv)
-    ind = make_indicators(opts, joined, table, timer=timer)
+        read_child_run(opts.towns, inputs.level)    # not a town run, or not a county run: now
+    joined, report = join_inputs(opts, inputs.boundaries, inputs.table, timer=timer,
+                                 level=inputs.level)
+    ind = make_indicators(opts, joined, inputs.table, timer=timer)
     scored = score_towns(opts, joined, ind, timer=timer)
-    system, missing_log = ind.system, ind.missing_log
-    frame = add_group_ranks(assemble(joined, ind, scored), lv)
+    frame = add_group_ranks(assemble(joined, ind, scored), inputs.level)
     frame, taxonomy, trace, mc = categorise(opts, frame, ind, scored, timer=timer)
-    frame, clusters, crosstab = cluster(opts, frame, taxonomy, system=system, timer=timer)
+    frame, clusters, crosstab = cluster(opts, frame, taxonomy, system=ind.system, timer=timer)
     frame, designated = designate(opts, frame, taxonomy, timer=timer)
-    notes = [(lv.say(zh), lv.say(en))
-             for zh, en in _not_measured(frame, taxonomy, system, scored, clusters)]
+    notes = [(inputs.level.say(zh), inputs.level.say(en))
+             for zh, en in _not_measured(frame, taxonomy, ind.system, scored, clusters)]
     for zh, en in notes:
-        log(zh if opts.lang == "zh" else en)
-    if len(missing_log):
-        log(_missing_line(len(missing_log), opts.lang))
+        timer.log(zh if opts.lang == "zh" else en)
+    if len(ind.missing_log):
+        timer.log(_missing_line(len(ind.missing_log), opts.lang))
+    suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
     extra = {"trace": trace, "clusters": clusters, "crosstab": crosstab, "monte_carlo": mc,
-             "scores": scored, "taxonomy": taxonomy, "indicators": ind, "counties": counties,
-             "designations": designated, "options": opts, "today": today}
+             "scores": scored, "taxonomy": taxonomy, "indicators": ind,
+             "counties": inputs.counties, "designations": designated, "options": opts,
+             "today": today, "suggestions": suggestions}
     if opts.out is None:    # in memory (towntype.run without out): no output stage
-        with timer("suggestions"):
-            suggestions = suggest_towns(opts, frame, trace, ind, taxonomy, scored)
-        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
-                             clusters, scored, mc, missing_log)
-        manifest.update(warnings=for_manifest(warning_records(caught)), log=said)
-        manifest["scoring"].update(
-            dimensions=_records(scored.dimensions),
-            value_checks=int(len(scored.value_checks)),
-            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
+        manifest = _manifest(extra, inputs, frame, report, notes, timer, caught, None)
         return RunResult(towns=frame, join_report=report, files=[], manifest=manifest,
-                         extra={**extra, "suggestions": suggestions})
+                         extra=extra)
     with staged_output(opts.out, force=opts.force) as stage:
-        suggestions = _suggest(opts, frame, trace, ind, taxonomy, scored, timer)
-        names = set_sheet_names(suggestions)
-
-        def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
-            has_sheet = np.zeros(len(frame), dtype=bool)
-            has_sheet[scope] = True
-            return write_maps(opts, frame, taxonomy, system, counties, suggestions, stage,
-                              today, timer=timer,
-                              unjoined=_unjoined(boundaries, joined, report, opts.lang),
-                              names=names, has_sheet=has_sheet)
-
-        def maps_aside(scope: np.ndarray) -> list:
-            """The maps in another process: the paths, then what its timer measured and
-            logged (a worker's own memory), given back to this process's timer."""
-            lines: list[str] = []
-            own = _Timer(lines.append)
-            return maps(scope, own) + [(own.seconds, lines)]
-
-        def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
-            out = write_tables(opts, frame, report, scored, trace, clusters, system, stage,
-                               timer=timer)
-            out += maps(scope) if not national else []
-            return out + write_designations(designated, stage) + [
-                _model_file(opts, stage, scored, system, frame)]
-
-        # a province's sheets take the other core; a national run writes none (issue
-        # 14: sheets on request), so its maps do
-        national = len(frame) > AUTO_SHEETS_MAX
-        files, scope = write_report_files(opts, suggestions, names, stage, timer=timer,
-                                          meanwhile=tables_and_maps,
-                                          aside=maps_aside if national else None)
-        for seconds, lines in [x for x in files if isinstance(x, tuple)]:
-            timer.seconds.update(seconds)
-            for line in lines:
-                timer.log(line)
-        files = [x for x in files if not isinstance(x, tuple)]
-        manifest = _manifest(opts, system, taxonomy, frame, report, table, breport, timer,
-                             clusters, scored, mc, missing_log)
-        manifest["model"] = _model_record(stage, scored)
-        manifest["level"] = {**lv.to_dict(), "said": inputs.level_said}
-        if inputs.datum_said:
-            manifest["datum"] = {"inferred": breport.datum, "said": inputs.datum_said}
-        manifest["warnings"] = for_manifest(warning_records(caught))
-        manifest["log"] = said
-        manifest["scoring"].update(
-            dimensions=_records(scored.dimensions),
-            value_checks=int(len(scored.value_checks)),
-            not_measured=[{"zh": zh, "en": en} for zh, en in notes])
+        files = _write_outputs(extra, inputs, joined, frame, report, stage, timer)
+        manifest = _manifest(extra, inputs, frame, report, notes, timer, caught, stage)
         files.append(write_manifest(stage / "run.json", manifest))
-    files = _moved(files, stage, Path(opts.out))
-    return RunResult(towns=frame, join_report=report, files=files, manifest=manifest,
-                     extra={**extra, "suggestions": suggestions})
+    return RunResult(towns=frame, join_report=report, files=_moved(files, stage, Path(opts.out)),
+                     manifest=manifest, extra=extra)
+
+
+def _write_outputs(extra: dict, inputs: Inputs, joined, frame, report, stage: Path,
+                   timer: _Timer) -> list[Path]:
+    """The output stage: sheets, tables, maps, designations and the model into ``stage``.
+    A province's sheets take the other core meanwhile; a national run writes none (sheets
+    on request), so its maps do, in a worker whose timer is merged into ``timer``."""
+    opts, suggestions, scored = extra["options"], extra["suggestions"], extra["scores"]
+    system = extra["indicators"].system
+    names = set_sheet_names(suggestions)
+    national = len(frame) > AUTO_SHEETS_MAX
+
+    def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
+        has_sheet = np.zeros(len(frame), dtype=bool)
+        has_sheet[scope] = True
+        return write_maps(opts, frame, extra["taxonomy"], system, inputs.counties,
+                          suggestions, stage, extra["today"], timer=timer,
+                          unjoined=_unjoined(inputs.boundaries, joined, report, opts.lang),
+                          names=names, has_sheet=has_sheet)
+
+    def maps_aside(scope: np.ndarray) -> list:     # in a worker: its timer comes back last
+        own = _Timer()
+        return maps(scope, own) + [own]
+
+    def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
+        out = write_tables(opts, frame, report, scored, extra["trace"], extra["clusters"],
+                           system, stage, timer=timer)
+        out += maps(scope) if not national else []
+        model = save_run_model(stage / "model.json", scored, system, frame,
+                               source={"indicators": _input_record(opts.indicators),
+                                       "towns": int(len(frame))})
+        return out + write_designations(extra["designations"], stage) + [model]
+
+    files, _ = write_report_files(opts, suggestions, names, stage, timer=timer,
+                                  meanwhile=tables_and_maps,
+                                  aside=maps_aside if national else None)
+    for worker in [f for f in files if isinstance(f, _Timer)]:
+        timer.merge(worker)
+    return [f for f in files if not isinstance(f, _Timer)]

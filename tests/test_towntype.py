@@ -84,6 +84,21 @@ def test_one_town_s_suggestion(demo):
         demo.suggestion("不存在镇")
 
 
+def test_demo_options_of_either_level_can_write_nothing():
+    """out=None (in memory) holds for the county demo as for the towns'; each keeps its
+    own files, notice and datum."""
+    from classify.pipeline import DEMO_NOTICE, demo_options
+
+    town = demo_options(out=None)
+    county = demo_options(out=None, level="county")
+    assert town.out is None and county.out is None
+    assert town.indicators == data_dir() / DEMO["indicators"]
+    assert town.counties == data_dir() / DEMO["counties"] and town.notice == DEMO_NOTICE
+    assert county.indicators.name == "guangdong_counties_demo.csv"
+    assert county.counties is None and county.datum == "wgs84"
+    assert county.notice.startswith("示例数据：县域指标") and county.title != town.title
+
+
 def test_unknown_option_lists_the_valid_ones():
     with pytest.raises(TypeError, match=r"unknown option\(s\) wieghting; .*weighting"):
         towntype.run("a.geojson", "b.csv", wieghting="critic")
