@@ -789,10 +789,15 @@ UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知�
            "en": {"county": "unknown county", "code": "unknown code", "town": "unknown name"}}
 
 
+def _text(value) -> str:
+    """``value`` as stripped text; a blank one (None, NaN, ``<NA>``) as ``""``."""
+    text = "" if value is None else str(value).strip()
+    return "" if text in ("nan", "None", "<NA>") else text
+
+
 def _known(value, lang: str, kind: str) -> str:
     """``value``, or the unknown-key wording when it is blank."""
-    text = "" if value is None else str(value).strip()
-    return UNKNOWN[lang][kind] if text in ("", "nan", "None", "<NA>") else text
+    return _text(value) or UNKNOWN[lang][kind]
 
 
 #: Characters a sheet's file name keeps: letters (Chinese too), digits, ``_ . -``.
@@ -800,10 +805,7 @@ _UNSAFE_NAME = re.compile(r"[^\w.-]")
 
 
 def _name_part(value) -> str:
-    text = "" if value is None else str(value).strip()
-    if text in ("nan", "None", "<NA>"):
-        text = ""
-    return _UNSAFE_NAME.sub("_", text).strip("._")[:60]
+    return _UNSAFE_NAME.sub("_", _text(value)).strip("._")[:60]
 
 
 def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:

@@ -478,8 +478,8 @@ def test_county_names_group_towns_when_codes_are_absent(case):
 def test_screened_benchmarks_equal_an_exact_scan():
     """The matrix-product screen picks the same benchmarks (and distances) as scanning
     every town ahead: missing values, tied profiles, same-county weights."""
-    from classify.suggest import (_benchmarks, _Cols, _Peers, _profile_matrix,
-                                  _screen_ahead)
+    from classify.suggest.peers import (_benchmarks, _Cols, _Peers, _profile_matrix,
+                                        _screen_ahead)
 
     rng = np.random.default_rng(3)
     n = 300
@@ -566,9 +566,9 @@ def test_trace_columns_read_back_as_the_trace_holds_them():
         "norm_margin": np.linspace(-1, 1, n),
         "text_zh": pd.Series([f"第{k}条" if k != 5 else None for k in range(n)], dtype="str"),
     })
-    tr = _Trace(trace)
+    tr = _Trace(trace, np.arange(n))
     for k in range(n):
-        got = tr.record(k)
+        got = {c: tr.cols[c][k] for c in tr.columns}
         want = {c: trace[c].tolist()[k] for c in trace.columns}
         assert list(got) == list(want)
         for c in trace.columns:

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classify.suggest import (_benchmarks, _Cols, _Peers, _pick_ahead, _profile_matrix,
-                              _screen_ahead, indicator_table)
+from classify.suggest import indicator_table
+from classify.suggest.peers import (_benchmarks, _Cols, _Peers, _pick_ahead, _profile_matrix,
+                                    _screen_ahead)
 
 
 def test_benchmarks_picked_for_all_towns_are_those_of_one_town_at_a_time():

@@ -13,16 +13,11 @@ averaged (of five towns the best is P100, the worst P20), after turning "lower i
 indicators around, so P100 is always the best.  Ranks are 1 = best, ties share the best
 rank (``method="min"``).
 
-Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
-matrices, sorted columns for "value needed for rank / percentile k", benchmark candidates
-screened per category with matrix products and picked for all towns in one sort, the
-model searches of all towns on arrays (the scoring model's arithmetic; each town's row
-transformed once, then only the changed cells) — and each kind of per-town table
-(strengths, weaknesses, dimensions, benchmark gaps, category gaps, declared-category
-rules, missing data) is made for all towns at once as columns, a :class:`Stack`: a
-town's table is a :class:`Part` of it (its rows as records for the sheets, or a
-DataFrame when someone reads the field), and the evidence is written from the columns.
-Results are those of a plain per-town scan.
+Everything shared is computed once for all towns (ranks as towns × indicators matrices,
+benchmark candidates screened with matrix products, the model searches on arrays), and
+each kind of per-town table is made for all towns at once as the columns of a
+:class:`Stack`: a town's table is a :class:`Part` of it (records for the sheets, a
+DataFrame when someone reads the field).  Results are those of a plain per-town scan.
 
 The module depends on the scoring and taxonomy objects only through small adapters:
 ``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
@@ -41,77 +36,24 @@ import pandas as pd
 
 from classify.errors import ConfigError
 from classify.scoring import known
-from classify.suggest.record import (  # noqa: F401 - the package's names
-    Benchmark,
-    DERIVED_NUMERATOR,
-    FOCUS_DIMENSION,
-    GAP_COLUMNS,
-    IndicatorInfo,
-    Part,
-    Stack,
-    Suggestion,
-    _KEYS,
-    _dimension_labels,
-    category_labels,
-    indicator_table,
-    records,
-    stacked,
-    suggestions_table,
-    table_records,
-)
-from classify.suggest.peers import (  # noqa: F401 - the package's names
-    _Cols,
-    _Peers,
-    _Positions,
-    _benchmarks,
-    _choose,
-    _dimension_stack,
-    _focus_column,
-    _make,
-    _pick_ahead,
-    _profile_matrix,
-    _screen_ahead,
-    _target_of,
-    peer_positions,
-)
-from classify.suggest.gaps import (  # noqa: F401 - the package's names
-    _Ask,
-    _Trace,
-    _declared_stack,
-    _declared_status,
-    _gap_plan,
-    _gap_rows,
-    _gap_stack,
-    _jumps,
-    _missing_stack,
-    _Movers,
-    _missing_table,
-    _relations,
-    _resolve_declared,
-    _rule_scales,
-    _solve_asks,
-    derived_numerators,
-)
+from classify.suggest.record import (Benchmark, DERIVED_NUMERATOR, FOCUS_DIMENSION,
+                                     GAP_COLUMNS, IndicatorInfo, Part, Stack, Suggestion,
+                                     category_labels, indicator_table, records, stacked,
+                                     suggestions_table, table_records, _KEYS,
+                                     _dimension_labels)
+from classify.suggest.peers import (peer_positions, _Cols, _Peers, _Positions, _choose,
+                                    _dimension_stack, _focus_column, _make, _pick_ahead,
+                                    _profile_matrix, _screen_ahead, _target_of)
+from classify.suggest.gaps import (_Ask, _Trace, _declared_stack, _declared_status,
+                                   _gap_plan, _gap_rows, _gap_stack, _jumps, _missing_stack,
+                                   _Movers, _missing_table, _relations, _resolve_declared,
+                                   _rule_scales, _solve_asks, derived_numerators)
 
 
-__all__ = [
-    "IndicatorInfo",
-    "Benchmark",
-    "Suggestion",
-    "suggest",
-    "suggestions_table",
-    "records",
-    "table_records",
-    "stacked",
-    "Stack",
-    "Part",
-    "indicator_table",
-    "category_labels",
-    "peer_positions",
-    "FOCUS_DIMENSION",
-    "DERIVED_NUMERATOR",
-    "GAP_COLUMNS",
-]
+__all__ = ["IndicatorInfo", "Benchmark", "Suggestion", "suggest", "suggestions_table",
+           "records", "table_records", "stacked", "Stack", "Part", "indicator_table",
+           "category_labels", "peer_positions", "FOCUS_DIMENSION", "DERIVED_NUMERATOR",
+           "GAP_COLUMNS"]
 
 # ---------------------------------------------------------------------------------------
 # the public step

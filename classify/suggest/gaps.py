@@ -142,18 +142,12 @@ class _Movers(dict):
         return got
 
 
-def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
-    """The ``n_levers`` candidates whose needed value is the smallest jump in position."""
-    i, out = ask.i, []
-    for ind in ask.cands:
-        cur, need = float(nc(ind)[i]), ask.needs.get(ind)
-        d = info[ind].direction
-        if need is None or (need - cur) * d <= 0:
-            continue
-        need, jump = ask.jumps[ind]  # found for all asks at once (_jumps)
-        out.append((jump, ind, cur, need, ask.method))
-    out.sort(key=lambda t: (t[0], t[1]))
-    return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
+def _pick_levers(nc: _Cols, ask: _Ask, n_levers: int):
+    """The ``n_levers`` candidates whose needed value is the smallest jump in position
+    (``ask.jumps``: those that move the right way, found for all asks by :func:`_jumps`)."""
+    best = sorted((jump, ind, need) for ind, (need, jump) in ask.jumps.items())
+    return [(ind, float(nc(ind)[ask.i]), need, ask.method)
+            for _, ind, need in best[:n_levers]]
 
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
@@ -476,7 +470,7 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     out = []
     for base, levers in plan:
         if isinstance(levers, _Ask):
-            levers = _pick_levers(nc, levers, info, n_levers)
+            levers = _pick_levers(nc, levers, n_levers)
         if not levers:
             out.append(base)
         for ind, cur, need, method in levers:
@@ -527,14 +521,12 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
 class _Trace:
     """The rule trace as columns with each town's row positions (no per-town frames).
 
-    A text column of few distinct values is kept as codes into its values (the trace
-    has a row per town and rule: 640,000 rows at 40,000 towns, whose cells as Python
-    objects would take 600 MB); one of mostly distinct values (the rule texts) stays an
-    Arrow array read a cell at a time; other columns are lists."""
+    A text column of few distinct values is kept as references to its values (a row per
+    town and rule: as separate Python objects they would take much memory); one of mostly
+    distinct values (the rule texts) stays an Arrow array read a cell at a time."""
 
-    def __init__(self, trace: pd.DataFrame, owner: np.ndarray | None = None):
-        """``owner``: the frame position of each trace row (-1: no town of the frame);
-        default: by ``town_code``."""
+    def __init__(self, trace: pd.DataFrame, owner: np.ndarray):
+        """``owner``: the frame position of each trace row (-1: no town of the frame)."""
         self.frame = trace
         self.columns = list(trace.columns)
         self.cols = {c: _Column(trace[c]) for c in self.columns}
@@ -544,20 +536,12 @@ class _Trace:
         nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
             trace.columns else pd.Series(np.nan, index=trace.index)
         self.nm = nm.astype(float).tolist()
-        if owner is None:
-            self.by_town = {str(k): v.tolist() for k, v in
-                            trace.groupby("town_code", sort=False).indices.items()}
-        else:
-            self.by_town = {int(k): v.tolist() for k, v in
-                            pd.Series(owner).groupby(owner, sort=False).indices.items()
-                            if k >= 0}
+        self.by_town = {int(k): v.tolist() for k, v in
+                        pd.Series(owner).groupby(owner, sort=False).indices.items() if k >= 0}
 
-    def rows(self, town) -> list[int]:
-        """Trace rows of a town: its frame position (or code, without ``owner``)."""
+    def rows(self, town: int) -> list[int]:
+        """Trace rows of the town at frame position ``town``."""
         return self.by_town.get(town, [])
-
-    def record(self, k: int) -> dict:
-        return {c: self.cols[c][k] for c in self.columns}
 
     def failing(self, ks: list[int], target: str) -> list[int]:
         return [k for k in ks if self.target[k] == target and not self.passed[k]]
