@@ -191,9 +191,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     # the tables of all towns at once (stacks of their columns), then each town's rest
     focus_of = {t: _focus_column(t, frame, ctx.focus) for t in dict.fromkeys(nc.targets)}
     fcols = [focus_of[t] for t in nc.targets]
-    chosen = [_choose(nc, ctx.peers, i, t, f, n=n_benchmarks, county_weight=county_weight,
-                      city_weight=city_weight)
-              for i, (t, f) in enumerate(zip(nc.targets, fcols))]
+    chosen = [_choose(nc, ctx.peers, i, f, n=n_benchmarks) for i, f in enumerate(fcols)]
     made = _make(nc, ctx.peers, range(nc.n), [(js, d) for js, d, _ in chosen], nc.targets,
                  fcols, n_gap_rows)
     bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
