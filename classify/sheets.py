@@ -366,11 +366,10 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
             for d in table_records(s, "dimensions")]
 
 
-def _chart(s: Suggestion, lang: str, color: str, dims: list[dict]) -> Markup:
+def _chart(s: Suggestion, lang: str, t: dict, color: str, dims: list[dict]) -> Markup:
     """Horizontal bars: the town's dimension scores, the category median (tick) and the
     first benchmark (circle), on a fixed 0–100 axis (``chart.svg.j2``; ``dims``: the
     sheet's dimension rows, their numbers formatted)."""
-    t = labels(lang, s.extra.get("level", "town"))
     d = table_records(s, "dimensions")
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
@@ -456,7 +455,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "gaps": _gaps_ctx(s, lang, t, N),
         "declared": _declared_ctx(s, lang, t),
         "data": _data_ctx(s, lang, t),
-        "chart": _chart(s, lang, color, dims) if html else "",
+        "chart": _chart(s, lang, t, color, dims) if html else "",
         "children": _children_ctx(s, lang, t, N),
     }
 
@@ -887,8 +886,7 @@ def summary_frames(suggestions: Sequence[Suggestion], lang: str = "zh"
     ones and "no category"), the long benchmark-gap and rule-gap tables."""
     t = labels(lang)
     x = t["xlsx"]
-    N = _num_factory(lang)
-    rows = [_summary_row(s, lang, t, N) for s in suggestions]
+    rows = summary_rows(suggestions, lang)
     headers = list(dict.fromkeys(h for r in rows for h in r)) if rows else [
         x[k] for k in ("town_code", "town", "county", "category", "confidence")]
     summary = pd.DataFrame(rows, columns=headers)
