@@ -103,15 +103,9 @@ def _fmt_number(v: float, decimals: int | None, signed: bool) -> str:
     same numbers)."""
     if not math.isfinite(v):  # e.g. a quotient over a zero denominator
         return "—"
-    if decimals is None:
-        if v == round(v) and abs(v) < 1e15:
-            decimals = 0
-        elif abs(v) >= 100:
-            decimals = 0
-        elif abs(v) >= 10:
-            decimals = 1
-        else:
-            decimals = 2
+    if decimals is None:    # whole numbers as they are, else about three digits
+        whole = v == round(v) and abs(v) < 1e15
+        decimals = 0 if whole or abs(v) >= 100 else 1 if abs(v) >= 10 else 2
     text = _half_up(abs(v), decimals)
     if float(text.replace(",", "")) == 0:
         return text

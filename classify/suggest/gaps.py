@@ -467,26 +467,20 @@ def _to_float(v) -> float:
 
 def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     """The category-gap records of one town from its answered plan."""
-    out = []
+    recs = []
     for base, levers in plan:
         if isinstance(levers, _Ask):
             levers = _pick_levers(nc, levers, n_levers)
-        if not levers:
-            out.append(base)
-        for ind, cur, need, method in levers:
-            ch = need - cur
-            out.append(dict(base, indicator=ind, current=cur, needed=need, change=ch,
-                            change_pct=ch / abs(cur) * 100 if cur else np.nan,
-                            method=method))
-    recs = []
-    for r in out:
-        rec = {c: r.get(c, np.nan) for c in _GAP_COLS}
+        rows = [dict(base, indicator=ind, current=cur, needed=need, change=need - cur,
+                     change_pct=(need - cur) / abs(cur) * 100 if cur else np.nan,
+                     method=method) for ind, cur, need, method in levers] or [base]
+        recs.extend({c: r.get(c, np.nan) for c in _GAP_COLS} for r in rows)
+    for rec in recs:
         rec.update({c: _to_float(rec[c]) for c in _GAP_NUM})
         ind = rec["indicator"]
         m = info.get(ind) if isinstance(ind, str) else None
         rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
                    unit=m.unit if m else "", dimension=m.dimension if m else "")
-        recs.append(rec)
     return recs
 
 
@@ -501,7 +495,7 @@ def _gap_stack(tables: list[list[dict]]) -> Stack:
 # ---------------------------------------------------------------------------------------
 # declared category and data notes
 def _resolve_declared(text, taxonomy, labels) -> str | None:
-    if text is None or (isinstance(text, float) and math.isnan(text)) or pd.isna(text):
+    if text is None or pd.isna(text):
         return None
     text = str(text).strip()
     if not text:
@@ -610,11 +604,8 @@ def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
         return "supported"
     if not passed:  # no rule of the declared target was evaluated: no verdict
         return ""
-    if target and declared_target.split("/")[0] == target.split("/")[0]:
-        return "partly supported"
-    if any(passed):
-        return "partly supported"
-    return "not supported"
+    same_family = target and declared_target.split("/")[0] == target.split("/")[0]
+    return "partly supported" if same_family or any(passed) else "not supported"
 
 
 def _declared_stack(tr: _Trace, fails: list[list[int]]) -> Stack:

@@ -196,7 +196,7 @@ class _Positions:
 # benchmarks
 def _target_of(row) -> str | None:
     cat = row.get("category")
-    if cat is None or (isinstance(cat, float) and math.isnan(cat)) or pd.isna(cat) or not cat:
+    if cat is None or pd.isna(cat) or not cat:
         return None
     sub = row.get("subtype")
     if sub is None or pd.isna(sub) or not str(sub):
@@ -262,6 +262,11 @@ class _Peers:
                 self.median(nc, t, f"score_{d}")
         self.meta_cols = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
                           for a in ("label_zh", "label_en", "unit", "dimension")}
+
+    def same(self, I: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each town ``J`` is in the (known) county, and city, of its town ``I``."""
+        return ((self.county_id[J] == self.county_id[I]) & (self.county_id[I] >= 0),
+                (self.city_id[J] == self.city_id[I]) & (self.city_id[I] >= 0))
 
     def median(self, nc: _Cols, target, col: str) -> float:
         key = (target, col)
@@ -334,8 +339,7 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
     which = np.repeat(np.array([cols.index(f) if k else 0 for f, k in zip(focus, n.tolist())],
                                dtype=np.int64), n)
     scores = np.vstack([nc(c) for c in cols]) if cols else np.zeros((1, nc.n))
-    same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
-    same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+    same_c, same_ci = peers.same(I, J)
     fcol = np.repeat(np.array(list(focus), dtype=object), n).tolist()
     gaps = peers.gap_stack(I, J, np.array([f.removeprefix("score_") for f in fcol],
                                           dtype=object), n_rows)
@@ -362,8 +366,7 @@ def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: flo
         J = np.concatenate([peers.ahead[i] for i in part])
         I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
         dist = _distances(peers.prof, I, J)
-        same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
-        same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+        same_c, same_ci = peers.same(I, J)
         eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
         order = np.lexsort((peers.code_rank[J], eff, I))
         I, J, dist = I[order], J[order], dist[order]
