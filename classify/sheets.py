@@ -658,12 +658,7 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     doc = docx.Document()
     normal = doc.styles["Normal"]
     normal.font.name = "SimSun" if lang == "zh" else "Calibri"
-    rpr = normal.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(fonts)
-    fonts.set(qn("w:eastAsia"), "SimSun")
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "SimSun")
     # A4 (Chinese official documents); later sections copy the first one's page setup
     first = doc.sections[0]
     first.page_width, first.page_height = Mm(210), Mm(297)

@@ -115,9 +115,8 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
         paths.append(path)
 
     towns = {c: list(map(attrgetter(c), suggestions)) for c in _SCALARS}
-    towns["secondary"] = [_json(list(s.secondary)) if len(s.secondary) else "[]"
-                          for s in suggestions]
-    towns["roles"] = [_json(list(s.roles)) if len(s.roles) else "[]" for s in suggestions]
+    for c in ("secondary", "roles"):
+        towns[c] = [_json(list(v)) if len(v) else "[]" for v in map(attrgetter(c), suggestions)]
     towns["extra"] = [_json({k: v for k, v in s.extra.items() if k not in _SHARED_EXTRA})
                       for s in suggestions]
     towns["_town"] = np.arange(len(suggestions))

@@ -47,8 +47,10 @@ def _width(header: str, values: list) -> float:
 
 def _cell(x):
     """A cell's value: a finite number, a boolean, text, or None (empty)."""
-    if x is None or x is pd.NA or isinstance(x, (bool, np.bool_)):
-        return None if x is None or x is pd.NA else bool(x)
+    if x is None or x is pd.NA:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     if isinstance(x, (int, float, np.integer, np.floating)):
         return float(x) if math.isfinite(x) else None
     return str(x) or None       # empty text: an empty cell

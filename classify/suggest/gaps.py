@@ -567,7 +567,6 @@ class _Column:
         return self.values[k]
 
     def tolist(self) -> list:
-        """The column as a list (of references to its distinct values when few)."""
         return self.values if self.values is not None else \
             [self[k] for k in range(len(self.arrow))]
 
