@@ -41,9 +41,10 @@ __all__ = [
 
 MISSING = {"zh": "缺失", "en": "missing"}
 
-# English names of the declared units; units not listed are kept as written.
+# English names of the declared units (in headers); units not listed are kept as written.
 _UNIT_EN = {
-    "元": "yuan",
+    "元": "CNY",
+    "万元": "CNY 10k",
     "元/人": "yuan/person",
     "万元/人": "CNY 10k/person",
     "人/km2": "persons/km²",
@@ -99,18 +100,12 @@ def fmt_number(value, decimals: int | None = None, *, signed: bool = False) -> s
 @lru_cache(maxsize=1 << 16)
 def _fmt_number(v: float, decimals: int | None, signed: bool) -> str:
     """:func:`fmt_number` of a float (cached: sheets, workbook and Word file print the
-    same numbers, and Decimal rounding is most of the cost)."""
+    same numbers)."""
     if not math.isfinite(v):  # e.g. a quotient over a zero denominator
         return "—"
-    if decimals is None:
-        if v == round(v) and abs(v) < 1e15:
-            decimals = 0
-        elif abs(v) >= 100:
-            decimals = 0
-        elif abs(v) >= 10:
-            decimals = 1
-        else:
-            decimals = 2
+    if decimals is None:    # whole numbers as they are, else about three digits
+        whole = v == round(v) and abs(v) < 1e15
+        decimals = 0 if whole or abs(v) >= 100 else 1 if abs(v) >= 10 else 2
     text = _half_up(abs(v), decimals)
     if float(text.replace(",", "")) == 0:
         return text
@@ -123,7 +118,7 @@ def _half_up(a: float, decimals: int) -> str:
     """``a`` (≥ 0) rounded 四舍五入 (half up), as reports do, on the shortest decimal form
     of the float (its ``repr``), with thousands separators: the digits of
     ``Decimal(repr(a)).quantize(10 ** -decimals, ROUND_HALF_UP)``, done on the digits
-    themselves (Decimal is most of the cost of a sheet's numbers)."""
+    themselves (Decimal is slow)."""
     r = repr(a)
     if "e" in r:  # exponent form (below 1e-4, from 1e16): Decimal does it
         if a >= HUGE:    # no statistic is this large: digits would be noise (1e300 …)
@@ -179,10 +174,6 @@ def unit_label(unit: str | None, lang: str = "zh") -> str:
     unit = unit or ""
     if _check_lang(lang) == "zh":
         return "" if unit in ("是/否", "flag") else unit
-    if unit == "万元":
-        return "CNY 10k"
-    if unit == "元":
-        return "CNY"
     return _UNIT_EN.get(unit, unit)
 
 

@@ -59,10 +59,8 @@ def labels(lang: str = "zh", level: str = "town") -> dict:
 
 
 def _md(v) -> str:
-    """``v`` in Markdown: its text with ``<`` and ``>`` escaped, so that no value (a town
-    named ``<img src=x onerror=alert(1)>``) becomes HTML where the Markdown is shown.
-    ``&`` and quotes are left as they are: without ``<`` they cannot open a tag (an
-    entity only prints a character), and "culture & tourism" stays readable."""
+    """``v`` in Markdown with ``<`` and ``>`` escaped, so that no value becomes HTML where
+    the Markdown is shown; ``&`` and quotes cannot open a tag and stay readable."""
     text = str(v)
     if "<" in text or ">" in text:
         return text.replace("<", "&lt;").replace(">", "&gt;")
@@ -70,10 +68,9 @@ def _md(v) -> str:
 
 
 class _Environment(jinja2.Environment):
-    """Jinja's environment with ``a.b`` of a plain dict (the label tables, the sheet's
-    context) looked up as its key at once: Jinja tries the attribute first, and the
-    failed attribute lookup was a fifth of a sheet's rendering.  The same values: a key
-    named like a dict's own attribute (``items``) still gives the attribute."""
+    """Jinja's environment with ``a.b`` of a plain dict looked up as its key at once
+    (Jinja tries the attribute first, at a cost); a key named like a dict's own
+    attribute (``items``) still gives the attribute, as in Jinja."""
 
     def getattr(self, obj, attribute):
         if type(obj) is dict and attribute in obj and attribute not in _DICT_ATTRS:
@@ -90,10 +87,10 @@ def _env(escaped: bool = False) -> jinja2.Environment:
     and filled sentences carry their markup, ``__html__``); otherwise (Markdown) every
     value has ``<`` and ``>`` escaped (:func:`_md`)."""
     return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
-                              autoescape=escaped, finalize=None if escaped else _md,
-                              trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                              auto_reload=False)  # packaged templates: no stat per sheet
+                        autoescape=escaped, finalize=None if escaped else _md,
+                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                        undefined=jinja2.StrictUndefined,
+                        auto_reload=False)  # packaged templates: no stat per sheet
 
 
 def _template(name: str) -> jinja2.Template:
@@ -107,7 +104,7 @@ class _Num(str):
     ``<span class="num" data-k=… data-v=… data-u=…>`` (``__html__``, which Jinja's
     autoescape uses)."""
 
-    __slots__ = ("kind", "value", "unit", "html")    # a third of the memory (cached)
+    __slots__ = ("kind", "value", "unit", "html")
 
     def __new__(cls, text: str, kind: str, value: float | None, unit: str):
         obj = super().__new__(cls, text)
@@ -152,10 +149,9 @@ def _num_factory(lang: str, html: bool = False) -> Callable:
 @lru_cache(maxsize=1 << 16)
 def _number(lang: str, html: bool, kind: str, value: float | None, minus_zero: bool,
             unit: str, n, signed: bool):
-    """The text (``html``: the :class:`_Num`) of a number; cached: a province's sheets
-    show 276,000 numbers, 90,000 of them different (a town's own values beside each of
-    its benchmarks', the same benchmarks on many sheets).  ``minus_zero``: −0.0, which
-    equals 0.0 as a key but not in ``data-v``."""
+    """The text (``html``: the :class:`_Num`) of a number; cached, as the same numbers
+    recur on many sheets.  ``minus_zero``: −0.0 equals 0.0 as a key but not in
+    ``data-v``."""
     text = _FORMATS[kind](value, unit, n, signed, lang)
     return _Num(text, kind, value, unit) if html else text
 
@@ -181,12 +177,8 @@ def _last_year(s: Suggestion, t, lang: str) -> str:
         return ""
     driver = before[f"driver_{lang}"]
     fmt = t["suggested"]["last_year"] + (t["suggested"]["last_year_driver"] if driver else "")
-    return _Fill(fmt, old=before[f"old_{lang}"], new=_label_of(s, s.target, lang),
+    return _Fill(fmt, old=before[f"old_{lang}"], new=s.label(s.target, lang),
                  driver=driver)
-
-
-def _label_of(s: Suggestion, target, lang) -> str:
-    return s.label(target, lang) if target else ""
 
 
 def _pos_rows(recs: list[dict], lang, N) -> list[dict]:
@@ -221,7 +213,7 @@ def _focus_label(s: Suggestion, lang: str) -> str:
 def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
     """``have``: the sheet names that exist (a benchmark without a sheet links to its
     row of ``index.html``, which says how to make it); ``None``: link to the sheet."""
-    cat, focus = _label_of(s, s.target, lang), _focus_label(s, lang)
+    cat, focus = s.label(s.target, lang), _focus_label(s, lang)
     if s.is_leader and not s.challengers:
         intro, items = _Fill(t["benchmarks"]["alone"], category=cat), []
     elif s.is_leader:
@@ -234,19 +226,16 @@ def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
         intro, items = t["benchmarks"]["none"], []
     out = []
     for b in items:
-        tags = [t["benchmarks"]["same_county"]] if b.same_county else \
-            [t["benchmarks"]["same_city"]] if b.same_city else []
-        item = {
-            "code": b.town_code, "title": _known(b.town, lang, "town"),
-            "href": _href(b, have),
-            "tags": t["sep"].join(tags),
-            "caption": _Fill(t["benchmarks"]["item"], town=_known(b.town, lang, "town"),
+        town = _known(b.town, lang, "town")
+        tag = "same_county" if b.same_county else "same_city" if b.same_city else None
+        out.append({
+            "code": b.town_code, "title": town, "href": _href(b, have),
+            "tags": t["benchmarks"][tag] if tag else "",
+            "caption": _Fill(t["benchmarks"]["item"], town=town,
                              county=_known(b.county, lang, "county"),
                              focus=focus, other=N(b.focus_other, "score"),
                              this=N(b.focus_this, "score"), distance=N(b.distance, "plain")),
-            "other_header": _known(b.town, lang, "town")}
-        item["gaps"] = _gap_rows(b, lang, N)
-        out.append(item)
+            "other_header": town, "gaps": _gap_rows(b, lang, N)})
     return {"intro": intro, "items": out}
 
 
@@ -273,10 +262,9 @@ def _goal(g: dict, t, N):
 def _gaps_ctx(s: Suggestion, lang, t, N) -> list[dict]:
     gaps = table_records(s, "category_gaps")
     out = []
-    rel_order = {}
+    targets: dict = {}
     for rec in gaps:
-        rel_order.setdefault(rec["target"], rec["relation"])
-    targets = dict(rel_order)
+        targets.setdefault(rec["target"], rec["relation"])
     # the fallback category (培育类) has no rules: nothing to explain for it
     if s.target and s.target not in targets and s.target in s.extra.get("targets", ()):
         targets = {s.target: "suggested", **targets}
@@ -296,10 +284,10 @@ def _gaps_ctx(s: Suggestion, lang, t, N) -> list[dict]:
                 r["levers"].append(_lever_text(g, t, N, g[f"label_{lang}"], fl))
             elif not numfmt.is_missing(g.get("needed_field")):
                 r["levers"].append(t["gaps"]["no_lever"])
-        out.append({"target": target, "label": _label_of(s, target, lang),
+        out.append({"target": target, "label": s.label(target, lang),
                     "relation": t["gaps"][f"relation_{relation}"],
                     "all_pass": _Fill(t["gaps"]["all_pass"],
-                                      category=_label_of(s, target, lang)),
+                                      category=s.label(target, lang)),
                     "rules": list(rules.values())})
     return out
 
@@ -318,7 +306,7 @@ def _declared_ctx(s: Suggestion, lang, t) -> dict:
         return {"text": _Fill(t["declared"]["unknown"], text=s.declared), "status": "",
                 "failing": []}
     status = s.declared_status or ""
-    label = _label_of(s, s.declared_target, lang)
+    label = s.label(s.declared_target, lang)
     text = f"{t['declared']['declared']}{t['colon']}{s.declared}" + \
         (f"{t['lp']}{label}{t['rp']}" if label != s.declared else "")
     if status:
@@ -349,7 +337,7 @@ def _data_ctx(s: Suggestion, lang, t) -> dict:
         lines.append(_Fill(t["data"][key], quality=q))
     notes = []
     for r in missing:
-        aff = [_label_of(s, a, lang) for a in str(r["affects"] or "").split(";") if a]
+        aff = [s.label(a, lang) for a in str(r["affects"] or "").split(";") if a]
         notes.append({"id": r["indicator"], "label": r[f"label_{lang}"],
                       "status_id": r["status"], "status": t["data"][r["status"]],
                       "affects": _Fill(t["data"]["affects"], targets=t["sep"].join(aff))
@@ -378,11 +366,10 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
             for d in table_records(s, "dimensions")]
 
 
-def _chart(s: Suggestion, lang: str, color: str, dims: list[dict]) -> Markup:
+def _chart(s: Suggestion, lang: str, t: dict, color: str, dims: list[dict]) -> Markup:
     """Horizontal bars: the town's dimension scores, the category median (tick) and the
     first benchmark (circle), on a fixed 0–100 axis (``chart.svg.j2``; ``dims``: the
     sheet's dimension rows, their numbers formatted)."""
-    t = labels(lang, s.extra.get("level", "town"))
     d = table_records(s, "dimensions")
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
@@ -437,12 +424,12 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
     cat = {
-        "label": _label_of(s, s.target, lang), "color": color, "ink": _ink(color),
+        "label": s.label(s.target, lang), "color": color, "ink": _ink(color),
         "confidence": t["suggested"]["not_assessed"] if numfmt.is_missing(s.confidence)
         else N(s.confidence, "share"),
-        "runner_up": _label_of(s, s.runner_up, lang),
-        "secondary": t["sep"].join(_label_of(s, x, lang) for x in s.secondary),
-        "roles": t["sep"].join(_label_of(s, x, lang) for x in s.roles),
+        "runner_up": s.label(s.runner_up, lang),
+        "secondary": t["sep"].join(s.label(x, lang) for x in s.secondary),
+        "roles": t["sep"].join(s.label(x, lang) for x in s.roles),
         "composite": N(s.composite, "score"), "rank": N(s.rank, "rank", n=s.n_towns),
         # ranks in the level's groupings (counties: 区域排名 粤北 第3/12), from the pipeline
         "groups": [{"label": g[lang], "value": group_rank_text(g, lang)}
@@ -468,7 +455,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "gaps": _gaps_ctx(s, lang, t, N),
         "declared": _declared_ctx(s, lang, t),
         "data": _data_ctx(s, lang, t),
-        "chart": _chart(s, lang, color, dims) if html else "",
+        "chart": _chart(s, lang, t, color, dims) if html else "",
         "children": _children_ctx(s, lang, t, N),
     }
 
@@ -481,7 +468,7 @@ def _children_ctx(s: Suggestion, lang: str, t: dict, N) -> dict | None:
         return None
     child = unit_level(info["level"])
     units = child.zh if lang == "zh" else child.en_plural
-    w = {k: v for k, v in t["children"].items()}
+    w = t["children"]
     words = {"units": units, "Units": units[:1].upper() + units[1:], "flag": "--towns"}
     link = info.get("link")
     ctx = {"section": w["section"].format(**words), "linked": link is not None,
@@ -537,12 +524,10 @@ def _plain_list(items: Iterable[str], sep: str) -> str:
     return sep.join(x for x in items if x)
 
 
-def _gap_summary(s: Suggestion, lang: str, t: dict, gaps: list[dict] | None = None) -> str:
-    """The failing rules with their first lever, a line each (``gaps``: the sheet's)."""
-    if gaps is None:
-        gaps = _gaps_ctx(s, lang, t, _num_factory(lang))
+def _gap_summary(s: Suggestion, lang: str, t: dict, N) -> str:
+    """The failing rules with their first lever, a line each."""
     parts = []
-    for g in gaps:
+    for g in _gaps_ctx(s, lang, t, N):
         for r in g["rules"]:
             lever = r["levers"][0] if r["levers"] else ""
             parts.append(_kv(t, g["label"], r["text"]) + (f"{t['semi']}{lever}" if lever else ""))
@@ -569,9 +554,8 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
     return [_summary_row(s, lang, t, N) for s in suggestions]
 
 
-def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None) -> dict:
-    """The town's row of the summary sheet; ``ctx``: its sheet's context, when made (its
-    texts are the plain texts the row needs)."""
+def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
+    """The town's row of the summary sheet."""
     x = t["xlsx"]
     strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
     weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
@@ -579,21 +563,21 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N, ctx: dict | None = None) 
         bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
     else:
         bench = _plain_list((b.town for b in s.benchmarks), t["sep"])
-    d = ctx["declared"] if ctx else _declared_ctx(s, lang, t)
-    notes = (ctx["data"] if ctx else _data_ctx(s, lang, t))["notes"]
+    d = _declared_ctx(s, lang, t)
+    notes = _data_ctx(s, lang, t)["notes"]
     return {
         x["town_code"]: s.town_code, x["town"]: s.town, x["county"]: s.county,
-        x["category"]: _label_of(s, s.target, lang) or t["missing"],
-        x["secondary"]: _plain_list((_label_of(s, v, lang) for v in s.secondary), t["sep"]),
+        x["category"]: s.label(s.target, lang) or t["missing"],
+        x["secondary"]: _plain_list((s.label(v, lang) for v in s.secondary), t["sep"]),
         x["confidence"]: None if numfmt.is_missing(s.confidence) else float(s.confidence),
-        x["runner_up"]: _label_of(s, s.runner_up, lang),
+        x["runner_up"]: s.label(s.runner_up, lang),
         x["composite"]: None if numfmt.is_missing(s.composite) else round(s.composite, 1),
         x["rank"]: None if numfmt.is_missing(s.rank) else int(s.rank),
         **{x["score"].format(dimension=r[f"label_{lang}"]):
            None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
            for r in table_records(s, "dimensions")},
         x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
-        x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t, ctx and ctx["gaps"]),
+        x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t, N),
         x["declared"]: s.declared or "",
         x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
         x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
@@ -633,7 +617,7 @@ def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
         def num(v):   # two decimals: the gap is an estimate, not a measurement
             return None if numfmt.is_missing(v) else round(float(v), 2)
         out.append([
-            s.town_code, s.town, _label_of(s, g["target"], lang),
+            s.town_code, s.town, s.label(g["target"], lang),
             t["gaps"][f"relation_{g['relation']}"], _rule_text(g, lang),
             g[f"label_{lang}"] if ind else "",
             numfmt.unit_label(g["unit"], lang) if ind else "",
@@ -643,15 +627,13 @@ def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
 
 
 def _write_zip_deterministic(data: bytes, path: Path) -> Path:
-    """Rewrite an OOXML zip with fixed member dates and core-property times, so the same
-    inputs give the same bytes."""
+    """Rewrite an OOXML zip with fixed member dates, so the same inputs give the same
+    bytes (the core properties' times are set to :data:`_FIXED_TIME` by the caller)."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = _fix_core_times(body)
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
@@ -661,19 +643,10 @@ def _write_zip_deterministic(data: bytes, path: Path) -> Path:
     return path
 
 
-def _fix_core_times(body: bytes) -> bytes:
-    text = body.decode("utf-8")
-    stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{stamp}\2",
-                  text)
-    return text.encode("utf-8")
-
-
 # ---------------------------------------------------------------------------------------
 # Word
 def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str = "zh",
-               title: str | None = None, notice: str | None = None,
-               _contexts: dict | None = None) -> Path:
+               title: str | None = None, notice: str | None = None) -> Path:
     """``suggestions.docx``: one section (new page) per town, for the county report."""
     # python-docx only for a Word file (--docx): one place, not at import
     import docx
@@ -685,26 +658,20 @@ def write_docx(suggestions: Sequence[Suggestion], path: str | Path, *, lang: str
     doc = docx.Document()
     normal = doc.styles["Normal"]
     normal.font.name = "SimSun" if lang == "zh" else "Calibri"
-    rpr = normal.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(fonts)
-    fonts.set(qn("w:eastAsia"), "SimSun")
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "SimSun")
     # A4 (Chinese official documents); later sections copy the first one's page setup
     first = doc.sections[0]
     first.page_width, first.page_height = Mm(210), Mm(297)
     first.left_margin = first.right_margin = Mm(25)
-    # style objects looked up once (by name, python-docx scans every style per call)
-    # style ids set on the XML directly: python-docx's style lookup by object scans every
-    # style of the document for each paragraph (most of the time of a long report)
+    # style ids set on the XML directly: python-docx's style lookup scans every style of
+    # the document for each paragraph
     st = {n: doc.styles[n].style_id for n in ("Title", "Heading 1", "Heading 2", "Heading 3",
                                               "Table Grid", "List Bullet", "List Bullet 2")}
     for k, s in enumerate(suggestions):
         if k:
             doc.add_section(WD_SECTION.NEW_PAGE)
-        ctx = (_contexts or {}).get(k) or _context(s, lang, False, notice)
-        _docx_town(doc, st, ctx, s, lang, t, title if k == 0 else None, notice)
+        _docx_town(doc, st, _context(s, lang, False, notice), s, lang, t,
+                   title if k == 0 else None, notice)
     cp = doc.core_properties
     cp.title = title or t["title"]
     cp.author = "towntype"
@@ -721,14 +688,14 @@ def _para(doc, st: dict, text, style: str):
     return p
 
 
-def _docx_table(doc, st, header: list[str], rows: list[list[str]]):
+def _docx_table(doc, st, header: list[str], rows: list[dict], keys: tuple[str, ...]):
+    """A table of ``header`` and the values under ``keys`` of each of ``rows``."""
     # all rows at once: python-docx's add_row re-reads the table grid every time
     table = doc.add_table(rows=len(rows) + 1, cols=len(header))
     table._tbl.tblStyle_val = st["Table Grid"]
-    for row, values in zip(table.rows, [header] + rows):
+    for row, values in zip(table.rows, [header] + [[r[k] for k in keys] for r in rows]):
         for cell, v in zip(row.cells, values):
             cell.text = str(v)
-    return table
 
 
 def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> None:
@@ -753,10 +720,9 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
     for d in cat.get("designations", ()):
         doc.add_paragraph(_kv(t, t["suggested"]["designation"], d))
     tb = t["table"]
-    _docx_table(doc, st, [tb["dimension"], tb["score"], tb["chart"], tb["median"],
-                          tb["benchmark"]],
-                [[d["label"], d["this"], d["bar"], d["median"], d["benchmark"]]
-                 for d in ctx["dims"]])
+    _docx_table(doc, st, [tb[k] for k in ("dimension", "score", "chart", "median",
+                                          "benchmark")],
+                ctx["dims"], ("label", "this", "bar", "median", "benchmark"))
     _para(doc, st, t["section"]["strengths"], "Heading 2")
     for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
                               t["strengths"]["none_strength"]),
@@ -764,10 +730,9 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
                               t["strengths"]["none_weakness"])):
         _para(doc, st, name, "Heading 3")
         if rows:
-            _docx_table(doc, st, [tb["indicator"], tb["value"], tb["rank_region"],
-                                  tb["pct_region"], tb["rank_county"], tb["pct_county"]],
-                        [[r["label"], r["value"], r["rank"], r["pct"], r["rank_county"],
-                          r["pct_county"]] for r in rows])
+            _docx_table(doc, st, [tb[k] for k in ("indicator", "value", "rank_region",
+                                                  "pct_region", "rank_county", "pct_county")],
+                        rows, ("label", "value", "rank", "pct", "rank_county", "pct_county"))
         else:
             doc.add_paragraph(none)
     _para(doc, st, t["section"]["benchmarks"], "Heading 2")
@@ -776,8 +741,7 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
         doc.add_paragraph(b["caption"])
         _docx_table(doc, st, [tb["indicator"], tb["this"], b["other_header"], tb["diff"],
                               tb["diff_pct"]],
-                    [[g["label"], g["this"], g["other"], g["diff"], g["diff_pct"]]
-                     for g in b["gaps"]])
+                    b["gaps"], ("label", "this", "other", "diff", "diff_pct"))
     _para(doc, st, t["section"]["gaps"], "Heading 2")
     for g in ctx["gaps"]:
         doc.add_paragraph(_paren(t, g["label"], g["relation"]))
@@ -807,9 +771,8 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
             if children["none"]:
                 doc.add_paragraph(children["none"])
             else:
-                _docx_table(doc, st, children["head"],
-                            [[u["name"], u["code"], u["category"], u["confidence"]]
-                             for u in children["units"]])
+                _docx_table(doc, st, children["head"], children["units"],
+                            ("name", "code", "category", "confidence"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -820,10 +783,15 @@ UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知�
            "en": {"county": "unknown county", "code": "unknown code", "town": "unknown name"}}
 
 
+def _text(value) -> str:
+    """``value`` as stripped text; a blank one (None, NaN, ``<NA>``) as ``""``."""
+    text = "" if value is None else str(value).strip()
+    return "" if text in ("nan", "None", "<NA>") else text
+
+
 def _known(value, lang: str, kind: str) -> str:
     """``value``, or the unknown-key wording when it is blank."""
-    text = "" if value is None else str(value).strip()
-    return UNKNOWN[lang][kind] if text in ("", "nan", "None", "<NA>") else text
+    return _text(value) or UNKNOWN[lang][kind]
 
 
 #: Characters a sheet's file name keeps: letters (Chinese too), digits, ``_ . -``.
@@ -831,10 +799,7 @@ _UNSAFE_NAME = re.compile(r"[^\w.-]")
 
 
 def _name_part(value) -> str:
-    text = "" if value is None else str(value).strip()
-    if text in ("nan", "None", "<NA>"):
-        text = ""
-    return _UNSAFE_NAME.sub("_", text).strip("._")[:60]
+    return _UNSAFE_NAME.sub("_", _text(value)).strip("._")[:60]
 
 
 def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
@@ -916,8 +881,7 @@ def summary_frames(suggestions: Sequence[Suggestion], lang: str = "zh"
     ones and "no category"), the long benchmark-gap and rule-gap tables."""
     t = labels(lang)
     x = t["xlsx"]
-    N = _num_factory(lang)
-    rows = [_summary_row(s, lang, t, N) for s in suggestions]
+    rows = summary_rows(suggestions, lang)
     headers = list(dict.fromkeys(h for r in rows for h in r)) if rows else [
         x[k] for k in ("town_code", "town", "county", "category", "confidence")]
     summary = pd.DataFrame(rows, columns=headers)
@@ -928,7 +892,7 @@ def summary_frames(suggestions: Sequence[Suggestion], lang: str = "zh"
     order += sorted(c for c in set(cats) if c not in order)
     for cid in order:
         sample = suggestions[cats.index(cid)]
-        title = _sheet_title(_label_of(sample, cid, lang) if cid else t["missing"], out)
+        title = _sheet_title(sample.label(cid, lang) if cid else t["missing"], out)
         out[title] = summary[[c == cid for c in cats]].reset_index(drop=True)
     out[_sheet_title(x["gaps_sheet"], out)] = pd.DataFrame(
         _gap_long_block(suggestions, lang), columns=[x[k] for k in (

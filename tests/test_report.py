@@ -176,6 +176,19 @@ def test_sheets_made_later_are_listed_for_the_index_which_is_not_rewritten(
         f"{names[k]}.html" for k in (0, 3, 4))
 
 
+@pytest.mark.parametrize("manifest", ["[1, 2]", "not json", '{"notice": "旧说明"}'])
+def test_towntype_sheets_reads_a_run_json_it_cannot_use_as_saying_nothing(
+        tmp_path, suggestions, manifest):
+    """A run.json that is not an object (a list: an AttributeError before) or not JSON:
+    the sheets are made without a notice; a readable one gives its notice."""
+    names = set_sheet_names(suggestions)
+    save_evidence(suggestions, tmp_path, names)
+    (tmp_path / "run.json").write_text(manifest, encoding="utf-8")
+    sheets_from_run(tmp_path, codes=[suggestions[0].town_code])
+    md = (tmp_path / "suggestions" / f"{names[0]}.md").read_text(encoding="utf-8")
+    assert ("旧说明" in md) == manifest.startswith("{")
+
+
 @pytest.mark.browser
 def test_the_index_links_a_sheet_made_after_the_run(tmp_path, suggestions):
     from tests.browser import chromium, external, page_log

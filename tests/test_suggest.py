@@ -475,41 +475,6 @@ def test_county_names_group_towns_when_codes_are_absent(case):
         assert [b.town for b in s.benchmarks] == [b.town for b in without[code].benchmarks]
 
 
-def test_screened_benchmarks_equal_an_exact_scan():
-    """The matrix-product screen picks the same benchmarks (and distances) as scanning
-    every town ahead: missing values, tied profiles, same-county weights."""
-    from classify.suggest import (_benchmarks, _Cols, _Peers, _profile_matrix,
-                                  _screen_ahead)
-
-    rng = np.random.default_rng(3)
-    n = 300
-    vals = rng.lognormal(2, 1, (n, 6))
-    vals[rng.random((n, 6)) < 0.1] = np.nan
-    vals[1] = vals[0]  # identical profiles: a tie broken by code
-    info = indicator_table({f"x{k}": {"dimension": "industry"} for k in range(6)})
-    frame = pd.DataFrame(vals, columns=list(info))
-    frame["town_code"] = [f"{k:04d}" for k in range(n)]
-    frame["town"] = frame["town_code"]
-    frame["county"] = rng.choice(["A", "B", "C", ""], n)
-    frame["score_industry"] = np.round(rng.uniform(0, 100, n), 0)  # many tied scores
-    frame["composite"] = frame["score_industry"]
-    frame["_target"] = np.where(np.arange(n) % 3 == 0, "strong", "specialised/industrial")
-    nc = _Cols(frame)
-    peers = _Peers(nc, info, _profile_matrix(frame, info))
-    kw = dict(n=3, n_rows=4, county_weight=0.8, city_weight=0.9)
-    exact = [_benchmarks(nc, peers, i, nc.targets[i], "score_industry", **kw)
-             for i in range(n)]
-    peers.ahead = _screen_ahead(nc, peers, {"strong": "industry",
-                                            "specialised/industrial": "industry"},
-                                n=3, county_weight=0.8, city_weight=0.9)
-    assert len(peers.ahead) > n // 2
-    for i in range(n):
-        got = _benchmarks(nc, peers, i, nc.targets[i], "score_industry", **kw)
-        assert [(b.town_code, b.distance) for b in got[0]] == \
-            [(b.town_code, b.distance) for b in exact[i][0]]
-        assert [b.town_code for b in got[1]] == [b.town_code for b in exact[i][1]]
-
-
 def town_major(trace: pd.DataFrame, n: int) -> pd.DataFrame:
     """The fixture trace (rule-major) in the order of classify.rules (town-major)."""
     R = len(trace) // n
@@ -566,9 +531,9 @@ def test_trace_columns_read_back_as_the_trace_holds_them():
         "norm_margin": np.linspace(-1, 1, n),
         "text_zh": pd.Series([f"第{k}条" if k != 5 else None for k in range(n)], dtype="str"),
     })
-    tr = _Trace(trace)
+    tr = _Trace(trace, np.arange(n))
     for k in range(n):
-        got = tr.record(k)
+        got = {c: tr.cols[c][k] for c in tr.columns}
         want = {c: trace[c].tolist()[k] for c in trace.columns}
         assert list(got) == list(want)
         for c in trace.columns:

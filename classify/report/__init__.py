@@ -23,10 +23,10 @@ from classify.sheets import (labels, set_sheet_names, summary_frames, write_docx
                              write_sheets)
 from geo.errors import InputError
 
-__all__ = ["write_report", "writing_report", "write_suggestions", "sheets_from_run", "write_suggestions_workbook", "AUTO_SHEETS_MAX",
-           "parse_scope", "select", "read_codes", "scope_note", "save_evidence",
-           "load_evidence", "evidence_towns", "write_index", "write_sheet_list", "write_workbook",
-           "run_level"]
+__all__ = ["write_report", "writing_report", "write_suggestions", "sheets_from_run",
+           "write_suggestions_workbook", "AUTO_SHEETS_MAX", "parse_scope", "select",
+           "read_codes", "scope_note", "save_evidence", "load_evidence", "evidence_towns",
+           "write_index", "write_sheet_list", "write_workbook", "run_level"]
 
 
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
@@ -71,12 +71,12 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
     processes, this one included (default: one per core for a province's sheets, see
     :class:`~classify.report.workers.SliceJob`): it takes the slices no worker has begun
     once the block has ended, and joins the workers (a worker's error is raised there);
-    then the Word file.  The list yielded
-    holds the paths written when the block has ended; the files are the same either way.
+    then the Word file.  The list yielded holds the paths written when the block has
+    ended; the files are the same either way.
 
     Above :data:`AUTO_SHEETS_MAX` towns in scope (sheets on request) the sheets are
     written by this process by default: each worker copies the memory of the towns it
-    touches, and 40,000 sheets by two workers peaked at 4.5 GB (the target is 4 GB).
+    touches.
 
     ``aside``: the caller's one long task (a national run's maps) for a worker to begin
     first (:class:`~classify.report.workers.SliceJob`); its list is added to the list
@@ -143,7 +143,7 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
                                 f"against {run_dir / 'towns.csv'} (town_code)"))
     suggestions, names = load_evidence(run_dir, towns["_town"].to_numpy()[scope].tolist())
     lang = lang or (suggestions[0].lang if suggestions else "zh")
-    notice = _run_notice(run_dir)
+    notice = _manifest(run_dir).get("notice")
     files = write_sheets(suggestions, folder, names, lang=lang, notice=notice)
     if not index_is_current(folder):    # none, or from before sheets.js: the whole index
         made = {p.stem for p in folder.glob("*.html")}
@@ -161,25 +161,22 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
 def run_level(run_dir: str | Path) -> str:
     """The unit level of a finished run (``run.json`` ``level``; ``town`` when it does not
     say): the words of ``towntype sheets`` follow it."""
-    try:
-        manifest = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "town"
-    found = manifest.get("level") if isinstance(manifest, dict) else None
+    found = _manifest(run_dir).get("level")
     return (found.get("id") if isinstance(found, dict) else None) or "town"
+
+
+def _manifest(run_dir: str | Path) -> dict:
+    """A finished run's ``run.json`` (empty when it cannot be read)."""
+    try:
+        found = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _level(suggestions) -> str:
     """The unit level of a run's suggestions (the index's wording follows it)."""
     return (suggestions[0].extra.get("level") if suggestions else None) or "town"
-
-
-def _run_notice(run_dir: Path) -> str | None:
-    path = run_dir / "run.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("notice")
-    except (OSError, ValueError):
-        return None
 
 
 def write_suggestions(suggestions: Sequence, out_dir: str | Path, *, lang: str = "zh",

@@ -2,13 +2,10 @@
 disk): a header row in the reader's language, frozen, with filters; numbers as numbers
 with rounded display formats; codes and every text as text (never a formula).
 
-Chosen after measuring 40,000 × 16 cells: XlsxWriter ``constant_memory`` 5.0 s,
-openpyxl write-only 5.4 s; XlsxWriter also sets column formats, frozen panes and
-filters in one call each.  A table longer than a person reads in a workbook goes to a
-CSV beside the workbook, with a note in its place: a detail table (several rows a town,
-e.g. the benchmark gaps) above :data:`DETAIL_ROWS` — a province's 38,000 gap rows are
-read a town at a time, on its sheet, not whole — any table above :data:`LONG_ROWS`, and
-none can pass Excel's own limit of 1,048,576 rows.
+A table longer than a person reads in a workbook goes to a CSV beside the workbook, with
+a note in its place: a detail table (several rows a town, e.g. the benchmark gaps, read a
+town at a time on its sheet) above :data:`DETAIL_ROWS`, any table above
+:data:`LONG_ROWS`, and none can pass Excel's own limit of 1,048,576 rows.
 """
 
 from __future__ import annotations
@@ -32,8 +29,7 @@ EXCEL_ROWS = 1_048_576
 #: Rows above which a long table goes to CSV beside the workbook (no one reads it whole).
 LONG_ROWS = 200_000
 #: Rows above which a detail table (``detail=`` of :func:`write_workbook`) goes to CSV:
-#: about a city's towns' worth; writing a province's 38,448 benchmark-gap rows cell by
-#: cell was a third of the time of a 1,609-town run.
+#: about a city's towns' worth.
 DETAIL_ROWS = 10_000
 _FIXED_TIME = datetime(2000, 1, 1)      # the same inputs give the same bytes
 _OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
@@ -51,8 +47,10 @@ def _width(header: str, values: list) -> float:
 
 def _cell(x):
     """A cell's value: a finite number, a boolean, text, or None (empty)."""
-    if x is None or x is pd.NA or isinstance(x, (bool, np.bool_)):
-        return None if x is None or x is pd.NA else bool(x)
+    if x is None or x is pd.NA:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     if isinstance(x, (int, float, np.integer, np.floating)):
         return float(x) if math.isfinite(x) else None
     return str(x) or None       # empty text: an empty cell

@@ -3,22 +3,17 @@ of towns written by forked worker processes (:mod:`concurrent.futures`) while th
 process writes something else (the index, the run's tables and maps), and then by the
 calling process too: it takes the slices no worker has begun, the last first.
 
-Why: a province's 1,609 sheets are 3,218 files whose rendering is most of a run's time
-(issue 14: the province with every sheet in under 8 s).  The workers are forked, so they
-see the towns already in memory (nothing is pickled but a number and the paths they
-wrote); the results are files, so a worker only writes and returns their paths.  One
-worker fewer than the cores, because the calling process is busy as well; it then takes
-its share of the slices, so that no core waits while there are slices left.  Where
-forking is not available or not safe (not Linux, inside a daemon process, one core), the
-slices are written one after another in the calling process, with the same files.
-The workers render templates and write files only: they use none of the threads the
-calling process may have (BLAS, Arrow), which is what makes forking a threaded process
-safe here (Python 3.12+ says so with a DeprecationWarning, ignored by default).
+Why: rendering a province's sheets is most of a run's time.  The workers are forked, so
+they see the towns already in memory (nothing is pickled but a number and the paths they
+wrote).  Where forking is not available or not safe (not Linux, inside a daemon process,
+one core), the slices are written one after another in the calling process, with the
+same files.  The workers render templates and write files only: they use none of the
+threads the calling process may have (BLAS, Arrow), which is what makes forking a
+threaded process safe here.
 
-One more task may go with the slices: an ``aside`` (a run's maps) that alone is worth a
-second process — a national run writes no sheets, and its maps then take a core of their
-own while this process writes the tables and the evidence.  A warning a worker raises is
-raised again in the calling process, so that nothing a worker notices goes unsaid.
+One more task may go with the slices: an ``aside`` (a national run's maps) that alone is
+worth a second process.  A warning a worker raises is raised again in the calling
+process, so that nothing a worker notices goes unsaid.
 """
 
 from __future__ import annotations

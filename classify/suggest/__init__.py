@@ -13,16 +13,11 @@ averaged (of five towns the best is P100, the worst P20), after turning "lower i
 indicators around, so P100 is always the best.  Ranks are 1 = best, ties share the best
 rank (``method="min"``).
 
-Scale (40,000 towns): everything shared is computed once — ranks as towns × indicators
-matrices, sorted columns for "value needed for rank / percentile k", benchmark candidates
-screened per category with matrix products and picked for all towns in one sort, the
-model searches of all towns on arrays (the scoring model's arithmetic; each town's row
-transformed once, then only the changed cells) — and each kind of per-town table
-(strengths, weaknesses, dimensions, benchmark gaps, category gaps, declared-category
-rules, missing data) is made for all towns at once as columns, a :class:`Stack`: a
-town's table is a :class:`Part` of it (its rows as records for the sheets, or a
-DataFrame when someone reads the field), and the evidence is written from the columns.
-Results are those of a plain per-town scan.
+Everything shared is computed once for all towns (ranks as towns × indicators matrices,
+benchmark candidates screened with matrix products, the model searches on arrays), and
+each kind of per-town table is made for all towns at once as the columns of a
+:class:`Stack`: a town's table is a :class:`Part` of it (records for the sheets, a
+DataFrame when someone reads the field).  Results are those of a plain per-town scan.
 
 The module depends on the scoring and taxonomy objects only through small adapters:
 ``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
@@ -41,92 +36,35 @@ import pandas as pd
 
 from classify.errors import ConfigError
 from classify.scoring import known
-from classify.suggest.record import (  # noqa: F401 - the package's names
-    Benchmark,
-    DERIVED_NUMERATOR,
-    FOCUS_DIMENSION,
-    GAP_COLUMNS,
-    IndicatorInfo,
-    Part,
-    Stack,
-    Suggestion,
-    _KEYS,
-    _dimension_labels,
-    category_labels,
-    indicator_table,
-    records,
-    stacked,
-    suggestions_table,
-    table_records,
-)
-from classify.suggest.peers import (  # noqa: F401 - the package's names
-    _Cols,
-    _Peers,
-    _Positions,
-    _benchmarks,
-    _choose,
-    _dimension_stack,
-    _focus_column,
-    _make,
-    _pick_ahead,
-    _profile_matrix,
-    _screen_ahead,
-    _target_of,
-    peer_positions,
-)
-from classify.suggest.gaps import (  # noqa: F401 - the package's names
-    _Ask,
-    _Trace,
-    _declared_stack,
-    _declared_status,
-    _gap_plan,
-    _gap_rows,
-    _gap_stack,
-    _jumps,
-    _missing_stack,
-    _Movers,
-    _missing_table,
-    _relations,
-    _resolve_declared,
-    _rule_scales,
-    _solve_asks,
-    derived_numerators,
-)
+from classify.suggest.record import (Benchmark, DERIVED_NUMERATOR, FOCUS_DIMENSION,
+                                     GAP_COLUMNS, IndicatorInfo, Part, Stack, Suggestion,
+                                     category_labels, indicator_table, records, stacked,
+                                     suggestions_table, table_records, _KEYS,
+                                     _dimension_labels)
+from classify.suggest.peers import (peer_positions, _Cols, _Peers, _Positions, _choose,
+                                    _dimension_stack, _focus_column, _make, _pick_ahead,
+                                    _profile_matrix, _screen_ahead, _target_of)
+from classify.suggest.gaps import (_Ask, _Trace, _declared_stack, _declared_status,
+                                   _gap_plan, _gap_rows, _gap_stack, _jumps, _missing_stack,
+                                   _Movers, _missing_table, _relations, _resolve_declared,
+                                   _rule_scales, _solve_asks, _to_float, derived_numerators)
 
 
-__all__ = [
-    "IndicatorInfo",
-    "Benchmark",
-    "Suggestion",
-    "suggest",
-    "suggestions_table",
-    "records",
-    "table_records",
-    "stacked",
-    "Stack",
-    "Part",
-    "indicator_table",
-    "category_labels",
-    "peer_positions",
-    "FOCUS_DIMENSION",
-    "DERIVED_NUMERATOR",
-    "GAP_COLUMNS",
-]
+__all__ = ["IndicatorInfo", "Benchmark", "Suggestion", "suggest", "suggestions_table",
+           "records", "table_records", "stacked", "Stack", "Part", "indicator_table",
+           "category_labels", "peer_positions", "FOCUS_DIMENSION", "DERIVED_NUMERATOR",
+           "GAP_COLUMNS"]
 
 # ---------------------------------------------------------------------------------------
 # the public step
 def _split(val) -> tuple[str, ...]:
-    if val is None or (isinstance(val, float) and math.isnan(val)) or pd.isna(val):
+    if val is None or pd.isna(val):
         return ()
     return tuple(s for s in str(val).split(";") if s)
 
 
 def _num(row, key) -> float:
-    v = row.get(key)
-    try:
-        return float(v) if v is not None and not pd.isna(v) else math.nan
-    except (TypeError, ValueError):
-        return math.nan
+    return _to_float(row.get(key))
 
 
 def _str(row, key) -> str:
@@ -205,8 +143,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
                                       "op", "threshold", "value", "margin", "norm_margin",
                                       "passed", "target_passed", "text_zh", "text_en"])
     _check_frame(frame, trace)
-    info = indicator_table(indicators if indicators is not None else system)
     meta_src = indicators if indicators is not None else system
+    info, dim_labels = indicator_table(meta_src), _dimension_labels(meta_src)
     labels = frame.index
     # a missing code stays unknown (''), never the text 'nan' (assign: the other columns
     # are shared with the caller's frame, not copied)
@@ -222,42 +160,38 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
     numer = derived_numerators(meta_src)
+    focus = dict(FOCUS_DIMENSION, **(focus or {}))
     ctx = _Context(
         info=info, taxonomy=taxonomy, model=model, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
-        dim_labels=_dimension_labels(meta_src), numer=numer,
-        focus=dict(FOCUS_DIMENSION, **(focus or {})), scales=_rule_scales(trace, taxonomy),
+        dim_labels=dim_labels, numer=numer, scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
         movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
-        positions=_Positions(frame, present, top=top, bottom=bottom),
         trace=_Trace(trace, trace_owner),
         log_by=_group_records(missing_log, _log_owners(missing_log, labels,
                                                        frame["town_code"].to_numpy(object)))
         if missing_log is not None and "town_code" in missing_log.columns else {},
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
-        field_labels=_field_labels(taxonomy, info, _dimension_labels(meta_src)),
-        params=dict(n_benchmarks=n_benchmarks, top=top, bottom=bottom, n_list=n_list,
-                    n_gap_rows=n_gap_rows, n_levers=n_levers, near_margin=near_margin,
-                    county_weight=county_weight, city_weight=city_weight))
-    ctx.peers.ahead = _screen_ahead(nc, ctx.peers, ctx.focus, n=n_benchmarks,
+        field_labels=_field_labels(taxonomy, info, dim_labels),
+        params=dict(top=top, bottom=bottom, near_margin=near_margin))
+    ctx.peers.ahead = _screen_ahead(nc, ctx.peers, focus, n=n_benchmarks,
                                     county_weight=county_weight, city_weight=city_weight)
     ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
                                    city_weight=city_weight)
     # the tables of all towns at once (stacks of their columns), then each town's rest
-    focus_of = {t: _focus_column(t, frame, ctx.focus) for t in dict.fromkeys(nc.targets)}
+    focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     fcols = [focus_of[t] for t in nc.targets]
-    chosen = [_choose(nc, ctx.peers, i, t, f, n=n_benchmarks, county_weight=county_weight,
-                      city_weight=city_weight)
-              for i, (t, f) in enumerate(zip(nc.targets, fcols))]
+    chosen = [_choose(nc, ctx.peers, i, f, n=n_benchmarks) for i, f in enumerate(fcols)]
     made = _make(nc, ctx.peers, range(nc.n), [(js, d) for js, d, _ in chosen], nc.targets,
                  fcols, n_gap_rows)
     bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
-    tables = {"strengths": ctx.positions.stack("best", n_list),
-              "weaknesses": ctx.positions.stack("worst", n_list),
-              "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, ctx.dim_labels)}
+    positions = _Positions(frame, present, top=top, bottom=bottom)
+    tables = {"strengths": positions.stack("best", n_list),
+              "weaknesses": positions.stack("worst", n_list),
+              "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, dim_labels)}
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
             for i, row in enumerate(rows)]
@@ -345,13 +279,11 @@ class _Context:
     labels: dict
     dim_labels: dict
     numer: dict
-    focus: dict
     scales: dict
     allowed: set | None
     nc: _Cols
     peers: _Peers
     movers: _Movers
-    positions: _Positions
     trace: _Trace
     log_by: dict
     n_towns: int

@@ -142,18 +142,12 @@ class _Movers(dict):
         return got
 
 
-def _pick_levers(nc: _Cols, ask: _Ask, info, n_levers: int):
-    """The ``n_levers`` candidates whose needed value is the smallest jump in position."""
-    i, out = ask.i, []
-    for ind in ask.cands:
-        cur, need = float(nc(ind)[i]), ask.needs.get(ind)
-        d = info[ind].direction
-        if need is None or (need - cur) * d <= 0:
-            continue
-        need, jump = ask.jumps[ind]  # found for all asks at once (_jumps)
-        out.append((jump, ind, cur, need, ask.method))
-    out.sort(key=lambda t: (t[0], t[1]))
-    return [(ind, cur, need, method) for _, ind, cur, need, method in out[:n_levers]]
+def _pick_levers(nc: _Cols, ask: _Ask, n_levers: int):
+    """The ``n_levers`` candidates whose needed value is the smallest jump in position
+    (``ask.jumps``: those that move the right way, found for all asks by :func:`_jumps`)."""
+    best = sorted((jump, ind, need) for ind, (need, jump) in ask.jumps.items())
+    return [(ind, float(nc(ind)[ask.i]), need, ask.method)
+            for _, ind, need in best[:n_levers]]
 
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
@@ -473,26 +467,20 @@ def _to_float(v) -> float:
 
 def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     """The category-gap records of one town from its answered plan."""
-    out = []
+    recs = []
     for base, levers in plan:
         if isinstance(levers, _Ask):
-            levers = _pick_levers(nc, levers, info, n_levers)
-        if not levers:
-            out.append(base)
-        for ind, cur, need, method in levers:
-            ch = need - cur
-            out.append(dict(base, indicator=ind, current=cur, needed=need, change=ch,
-                            change_pct=ch / abs(cur) * 100 if cur else np.nan,
-                            method=method))
-    recs = []
-    for r in out:
-        rec = {c: r.get(c, np.nan) for c in _GAP_COLS}
+            levers = _pick_levers(nc, levers, n_levers)
+        rows = [dict(base, indicator=ind, current=cur, needed=need, change=need - cur,
+                     change_pct=(need - cur) / abs(cur) * 100 if cur else np.nan,
+                     method=method) for ind, cur, need, method in levers] or [base]
+        recs.extend({c: r.get(c, np.nan) for c in _GAP_COLS} for r in rows)
+    for rec in recs:
         rec.update({c: _to_float(rec[c]) for c in _GAP_NUM})
         ind = rec["indicator"]
         m = info.get(ind) if isinstance(ind, str) else None
         rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
                    unit=m.unit if m else "", dimension=m.dimension if m else "")
-        recs.append(rec)
     return recs
 
 
@@ -507,7 +495,7 @@ def _gap_stack(tables: list[list[dict]]) -> Stack:
 # ---------------------------------------------------------------------------------------
 # declared category and data notes
 def _resolve_declared(text, taxonomy, labels) -> str | None:
-    if text is None or (isinstance(text, float) and math.isnan(text)) or pd.isna(text):
+    if text is None or pd.isna(text):
         return None
     text = str(text).strip()
     if not text:
@@ -527,14 +515,12 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
 class _Trace:
     """The rule trace as columns with each town's row positions (no per-town frames).
 
-    A text column of few distinct values is kept as codes into its values (the trace
-    has a row per town and rule: 640,000 rows at 40,000 towns, whose cells as Python
-    objects would take 600 MB); one of mostly distinct values (the rule texts) stays an
-    Arrow array read a cell at a time; other columns are lists."""
+    A text column of few distinct values is kept as references to its values (a row per
+    town and rule: as separate Python objects they would take much memory); one of mostly
+    distinct values (the rule texts) stays an Arrow array read a cell at a time."""
 
-    def __init__(self, trace: pd.DataFrame, owner: np.ndarray | None = None):
-        """``owner``: the frame position of each trace row (-1: no town of the frame);
-        default: by ``town_code``."""
+    def __init__(self, trace: pd.DataFrame, owner: np.ndarray):
+        """``owner``: the frame position of each trace row (-1: no town of the frame)."""
         self.frame = trace
         self.columns = list(trace.columns)
         self.cols = {c: _Column(trace[c]) for c in self.columns}
@@ -544,20 +530,12 @@ class _Trace:
         nm = pd.to_numeric(trace["norm_margin"], errors="coerce") if "norm_margin" in \
             trace.columns else pd.Series(np.nan, index=trace.index)
         self.nm = nm.astype(float).tolist()
-        if owner is None:
-            self.by_town = {str(k): v.tolist() for k, v in
-                            trace.groupby("town_code", sort=False).indices.items()}
-        else:
-            self.by_town = {int(k): v.tolist() for k, v in
-                            pd.Series(owner).groupby(owner, sort=False).indices.items()
-                            if k >= 0}
+        self.by_town = {int(k): v.tolist() for k, v in
+                        pd.Series(owner).groupby(owner, sort=False).indices.items() if k >= 0}
 
-    def rows(self, town) -> list[int]:
-        """Trace rows of a town: its frame position (or code, without ``owner``)."""
+    def rows(self, town: int) -> list[int]:
+        """Trace rows of the town at frame position ``town``."""
         return self.by_town.get(town, [])
-
-    def record(self, k: int) -> dict:
-        return {c: self.cols[c][k] for c in self.columns}
 
     def failing(self, ks: list[int], target: str) -> list[int]:
         return [k for k in ks if self.target[k] == target and not self.passed[k]]
@@ -589,7 +567,6 @@ class _Column:
         return self.values[k]
 
     def tolist(self) -> list:
-        """The column as a list (of references to its distinct values when few)."""
         return self.values if self.values is not None else \
             [self[k] for k in range(len(self.arrow))]
 
@@ -626,11 +603,8 @@ def _declared_status(tr: _Trace, ks, declared_target, target) -> str:
         return "supported"
     if not passed:  # no rule of the declared target was evaluated: no verdict
         return ""
-    if target and declared_target.split("/")[0] == target.split("/")[0]:
-        return "partly supported"
-    if any(passed):
-        return "partly supported"
-    return "not supported"
+    same_family = target and declared_target.split("/")[0] == target.split("/")[0]
+    return "partly supported" if same_family or any(passed) else "not supported"
 
 
 def _declared_stack(tr: _Trace, fails: list[list[int]]) -> Stack:

@@ -196,7 +196,7 @@ class _Positions:
 # benchmarks
 def _target_of(row) -> str | None:
     cat = row.get("category")
-    if cat is None or (isinstance(cat, float) and math.isnan(cat)) or pd.isna(cat) or not cat:
+    if cat is None or pd.isna(cat) or not cat:
         return None
     sub = row.get("subtype")
     if sub is None or pd.isna(sub) or not str(sub):
@@ -218,12 +218,6 @@ def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
     nc = _Cols(frame)
     return np.column_stack([_percentile(pd.Series(nc(c) * info[c].direction)).to_numpy()
                             / 100 for c in cols])
-
-
-def _distance(m: np.ndarray, i: int, rows: np.ndarray) -> np.ndarray:
-    """RMS difference of percentile profiles between town ``i`` and towns ``rows``, over
-    indicators both have; ``inf`` when they share none (so such a town sorts last)."""
-    return _distances(m, np.full(len(rows), i), np.asarray(rows))
 
 
 def _codes_of(keys: np.ndarray) -> np.ndarray:
@@ -269,6 +263,11 @@ class _Peers:
         self.meta_cols = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
                           for a in ("label_zh", "label_en", "unit", "dimension")}
 
+    def same(self, I: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each town ``J`` is in the (known) county, and city, of its town ``I``."""
+        return ((self.county_id[J] == self.county_id[I]) & (self.county_id[I] >= 0),
+                (self.city_id[J] == self.city_id[I]) & (self.city_id[I] >= 0))
+
     def median(self, nc: _Cols, target, col: str) -> float:
         key = (target, col)
         if key not in self._median:
@@ -310,47 +309,22 @@ def _diff_pct(this: np.ndarray, other: np.ndarray) -> np.ndarray:
                         np.nan)
 
 
-def _benchmarks(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
-                n_rows: int, county_weight: float, city_weight: float):
-    """The benchmarks and challengers of one town (:func:`_choose`, :func:`_make`):
-    ``(benchmarks, challengers, is_leader)``."""
-    js, dist, leader = _choose(nc, peers, i, target, focus, n=n, county_weight=county_weight,
-                               city_weight=city_weight)
-    made = _make(nc, peers, [i], [(js, dist)], [target], [focus], n_rows)[0]
-    return ([], made, True) if leader else (made, [], False)
-
-
-def _choose(nc: _Cols, peers: _Peers, i: int, target, focus: str, *, n: int,
-            county_weight: float, city_weight: float) -> tuple[list, list, bool]:
-    """Benchmarks: the nearest towns (profile distance, same county / city preferred) of
-    the category that are ahead on its focus score; for its leader, the challengers
-    nearest by score.  Distances are computed to the candidates only.  Returns the
-    towns, their distances and whether they are challengers."""
-    if target is None:
+def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
+            ) -> tuple[list, list, bool]:
+    """Town ``i``'s benchmarks (picked for all towns at once: :func:`_pick_ahead`) or,
+    when no town of its category is ahead on its focus score, the ``n`` challengers
+    nearest by score.  Returns the towns, their distances and whether they are
+    challengers."""
+    target = nc.targets[i]
+    if target is None or math.isnan(nc(focus)[i]):
         return [], [], False
-    score, same = nc(focus), peers.members.get(target, np.array([], dtype=np.int64))
-    mine = score[i]
-    if math.isnan(mine):
-        return [], [], False
-    if peers.picked is not None and i in peers.picked:  # found for all towns at once
+    if i in peers.picked:
         js, dist = peers.picked[i]
         return js, dist, False
-    ahead = peers.ahead[i] if peers.ahead is not None and i in peers.ahead else \
-        same[(same != i) & (score[same] > mine)]
-    if len(ahead):
-        dist = _distance(peers.prof, i, ahead)
-        same_c = (nc.county[ahead] == nc.county[i]) & (nc.county[i] != "")
-        same_ci = (nc.city[ahead] == nc.city[i]) & (nc.city[i] != "")
-        # Same county counts as closer, then same city: distance × weight.
-        eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
-        pick = np.lexsort((peers.code_rank[ahead], eff))[:n]
-        return ahead[pick].tolist(), dist[pick].tolist(), False
-    if nc.targets[i] != target:  # the town is not in the category it is compared with
-        return [], [], False
-    # The leader of its category: the nearest challengers by score.
+    score, same = nc(focus), peers.members[target]
     rest = same[(same != i) & ~np.isnan(score[same])]
-    js = rest[np.lexsort((peers.code_rank[rest], mine - score[rest]))[:n]]
-    return js.tolist(), _distance(peers.prof, i, js).tolist(), True
+    js = rest[np.lexsort((peers.code_rank[rest], score[i] - score[rest]))[:n]]
+    return js.tolist(), _distances(peers.prof, np.full(len(js), i), js).tolist(), True
 
 
 def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
@@ -365,8 +339,7 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
     which = np.repeat(np.array([cols.index(f) if k else 0 for f, k in zip(focus, n.tolist())],
                                dtype=np.int64), n)
     scores = np.vstack([nc(c) for c in cols]) if cols else np.zeros((1, nc.n))
-    same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
-    same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+    same_c, same_ci = peers.same(I, J)
     fcol = np.repeat(np.array(list(focus), dtype=object), n).tolist()
     gaps = peers.gap_stack(I, J, np.array([f.removeprefix("score_") for f in fcol],
                                           dtype=object), n_rows)
@@ -383,8 +356,9 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
 def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
                 block: int = 1 << 17) -> dict[int, tuple[list, list]]:
     """The ``n`` benchmarks of every town screened (:func:`_screen_ahead`) and their
-    distances, as :func:`_benchmarks` picks them one town at a time: the candidates of all
-    towns stacked, their distances and weights in arrays, one sort."""
+    distances: the nearest (profile distance × ``county_weight`` for the same county,
+    else ``city_weight`` for the same city; ties by code), the candidates of all towns
+    stacked, one sort."""
     towns = list(peers.ahead)
     out: dict[int, tuple[list, list]] = {}
     for lo in range(0, len(towns), max(1, block // 8)):
@@ -392,8 +366,7 @@ def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: flo
         J = np.concatenate([peers.ahead[i] for i in part])
         I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
         dist = _distances(peers.prof, I, J)
-        same_c = (peers.county_id[J] == peers.county_id[I]) & (peers.county_id[I] >= 0)
-        same_ci = (peers.city_id[J] == peers.city_id[I]) & (peers.city_id[I] >= 0)
+        same_c, same_ci = peers.same(I, J)
         eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
         order = np.lexsort((peers.code_rank[J], eff, I))
         I, J, dist = I[order], J[order], dist[order]
@@ -405,7 +378,8 @@ def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: flo
 
 
 def _distances(m: np.ndarray, I: np.ndarray, J: np.ndarray) -> np.ndarray:
-    """:func:`_distance` of towns ``I`` to towns ``J``, pair by pair."""
+    """RMS difference of percentile profiles between towns ``I`` and ``J``, pair by pair,
+    over indicators both have; ``inf`` when they share none (so such a town sorts last)."""
     if not m.shape[1]:
         return np.zeros(len(I))
     d = (m[J] - m[I]) ** 2
@@ -425,7 +399,7 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
     (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything
     within ``tol`` (float32 products) of the ``n``-th smallest weighted distance is
     kept, and the exact
-    distances of :func:`_distance` then rank the few kept (so the choice is the same as
+    distances of :func:`_distances` then rank the few kept (so the choice is the same as
     an exact scan of all towns ahead).
     """
     tol = 1e-3 * max(1.0, county_weight, city_weight)

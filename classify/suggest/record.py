@@ -269,7 +269,7 @@ def _dimension_labels(indicators_obj) -> dict[str, tuple[str, str]]:
     dims = (_get(indicators_obj, "dimensions", None) or ()) if indicators_obj is not None \
         and not isinstance(indicators_obj, (Mapping, pd.DataFrame)) else ()
     if not dims:
-            dims = load_system().dimensions
+        dims = load_system().dimensions
     labels = {}
     for d in dims:
         did = _get(d, "id")
