@@ -107,47 +107,6 @@ def _label(value, key, path):
         raise ConfigError(f"must be text, found {value!r}", key=key, path=path)
 
 
-def _signed(value, key, path):
-    if value is not None and not isinstance(value, bool):
-        raise ConfigError(f"signed must be true or false, found {value!r}", key=key, path=path)
-
-
-def _aliases(value, key, path):
-    if not all(isinstance(a, str) for a in value):
-        raise ConfigError(f"aliases must be a list of header texts, found {value!r}",
-                          key=key, path=path)
-
-
-def _input_name(value, key, path):
-    if not isinstance(value, str) or not value:
-        raise ConfigError("must name an indicator id or a column", key=key, path=path)
-
-
-def _across(value, key, path):
-    if value is not None:
-        _choice(value, WEIGHTINGS, key, path)
-
-
-def _amount(lo_ok: bool):
-    """A check of a number >= 0 (``lo_ok``) or > 0."""
-    def check(value, key, path):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or \
-                (value == 0 and not lo_ok):
-            raise ConfigError(f"must be a {'non-negative' if lo_ok else 'positive'} number, "
-                              f"found {value!r}", key=key, path=path)
-    return check
-
-
-def _methods(choices: tuple):
-    """A check of a non-empty list of method names."""
-    def check(values, key, path):
-        if not values:
-            raise ConfigError("give at least one method", key=key, path=path)
-        for v in values:
-            _choice(v, choices, key, path)
-    return check
-
-
 def _validate(obj, prefix: str, checks: dict) -> None:
     """Check the fields of a config dataclass in order: ``checks`` maps a field to the
     tuple of its allowed values or to a ``check(value, key, path)``; errors name
@@ -212,9 +171,15 @@ class Indicator:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _validate(self, f"indicators.{self.id}", {
-            "signed": _signed, "label_zh": _label, "unit": _unit, "direction": DIRECTIONS,
-            "transform": TRANSFORMS, "weight": _weight, "aliases": _aliases})
+        k = f"indicators.{self.id}"
+        if self.signed is not None and not isinstance(self.signed, bool):
+            raise ConfigError(f"signed must be true or false, found {self.signed!r}",
+                              key=f"{k}.signed", path=self.path)
+        _validate(self, k, {"label_zh": _label, "unit": _unit, "direction": DIRECTIONS,
+                            "transform": TRANSFORMS, "weight": _weight})
+        if not all(isinstance(a, str) for a in self.aliases):
+            raise ConfigError(f"aliases must be a list of header texts, found {self.aliases!r}",
+                              key=f"{k}.aliases", path=self.path)
 
 
 @dataclass(frozen=True)
@@ -253,11 +218,14 @@ class Derived:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _validate(self, f"derived.{self.id}", {
-            "kind": DERIVED_KINDS, "direction": DIRECTIONS, "transform": TRANSFORMS,
-            "reference": REFERENCES, "weight": _weight, "numerator": _input_name,
-            "denominator": _input_name, "unit": _unit, "numerator_unit": _unit,
-            "denominator_unit": _unit})
+        k = f"derived.{self.id}"
+        _validate(self, k, {"kind": DERIVED_KINDS, "direction": DIRECTIONS,
+                            "transform": TRANSFORMS, "reference": REFERENCES, "weight": _weight})
+        for name in ("numerator", "denominator"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError("must name an indicator id or a column",
+                                  key=f"{k}.{name}", path=self.path)
+        _validate(self, k, dict.fromkeys(("unit", "numerator_unit", "denominator_unit"), _unit))
 
 
 @dataclass(frozen=True)
@@ -273,10 +241,10 @@ class Methods:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _validate(self, "methods", {
-            "normalisation": NORMALISATIONS, "weighting": WEIGHTINGS,
-            "dimension_weighting": _across, "aggregation": AGGREGATIONS, "missing": MISSING,
-            "outliers": OUTLIERS})
+        across = {} if self.dimension_weighting is None else {"dimension_weighting": WEIGHTINGS}
+        _validate(self, "methods", {"normalisation": NORMALISATIONS, "weighting": WEIGHTINGS,
+                                    **across, "aggregation": AGGREGATIONS, "missing": MISSING,
+                                    "outliers": OUTLIERS})
 
 
 @dataclass(frozen=True)
@@ -296,14 +264,24 @@ class Uncertainty:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _validate(self, "uncertainty", {
-            "weights": ("dirichlet", "noise", "none"), "concentration": _amount(False),
-            "noise": _amount(True)})
+        _choice(self.weights, ("dirichlet", "noise", "none"), "uncertainty.weights", self.path)
+        for key, lo_ok in (("concentration", False), ("noise", True)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or \
+                    (v == 0 and not lo_ok):
+                raise ConfigError(f"must be a {'non-negative' if lo_ok else 'positive'} "
+                                  f"number, found {v!r}", key=f"uncertainty.{key}",
+                                  path=self.path)
         if self.noise >= 1:
             raise ConfigError(f"must be below 1, found {self.noise}", key="uncertainty.noise",
                               path=self.path)
-        _validate(self, "uncertainty", {"normalisations": _methods(NORMALISATIONS),
-                                        "aggregations": _methods(AGGREGATIONS)})
+        for key, choices in (("normalisations", NORMALISATIONS),
+                             ("aggregations", AGGREGATIONS)):
+            if not getattr(self, key):
+                raise ConfigError("give at least one method", key=f"uncertainty.{key}",
+                                  path=self.path)
+            for v in getattr(self, key):
+                _choice(v, choices, f"uncertainty.{key}", self.path)
 
 
 @dataclass(frozen=True)
