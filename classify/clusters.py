@@ -383,10 +383,11 @@ def _scores(X, lab, seed) -> dict:
 
 def _relabel(lab: np.ndarray) -> np.ndarray:
     """Clusters numbered 1..k by size (largest first), ties by first appearance."""
-    uniq, first, counts = np.unique(lab, return_index=True, return_counts=True)
-    order = sorted(range(len(uniq)), key=lambda j: (-counts[j], first[j]))
-    mapping = {uniq[j]: r + 1 for r, j in enumerate(order)}
-    return np.array([mapping[v] for v in lab], dtype=int)
+    _, first, inv, counts = np.unique(lab, return_index=True, return_inverse=True,
+                                      return_counts=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.lexsort((first, -counts))] = np.arange(1, len(first) + 1)
+    return rank[inv.ravel()]
 
 
 def dimension_labels(system=None) -> dict[str, tuple[str, str]]:
@@ -438,11 +439,8 @@ def _profiles(frame, cols, lab, threshold, labels=None) -> tuple[pd.DataFrame, d
     overall = vals.mean()
     index = means / overall.where(overall != 0) * 100.0
     names = name_clusters(index, threshold=threshold, labels=labels)
-    prof = pd.DataFrame({"cluster": means.index, "n": g.size().to_numpy()})
-    for c in cols:
-        prof[f"mean_{c}"] = means[c].to_numpy()
-    for c in cols:
-        prof[f"index_{c}"] = index[c].to_numpy()
+    prof = pd.concat([pd.DataFrame({"cluster": means.index, "n": g.size()}, index=means.index),
+                      means[cols].add_prefix("mean_"), index[cols].add_prefix("index_")], axis=1)
     prof["name_zh"] = [names[c][0] for c in means.index]
     prof["name_en"] = [names[c][1] for c in means.index]
     return prof.reset_index(drop=True), names
@@ -507,8 +505,8 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
         keep = _resample(rng, len(X), len(ks))
         sub_seed = int(rng.integers(0, 2**31 - 1))
         if method == "kmeans":  # warm start from the reference centres: fast, aligned
-                    blab = KMeans(len(ks), init=ref_c, n_init=1, random_state=sub_seed) \
-                .fit_predict(X[keep])
+            blab = KMeans(len(ks), init=ref_c, n_init=1,
+                          random_state=sub_seed).fit_predict(X[keep])
         else:
             sw = _sub_weights(w, keep) if method in SPATIAL else None
             blab = METHODS[method](X[keep], k, sub_seed, sw, {**opts, "refine": False})
@@ -934,12 +932,9 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
 
     which = 1 if lang == "en" else 0
     palette = taxonomy.palette() if taxonomy is not None else {}
-    labels: dict = {}
 
     def label(t):
-        if t not in labels:
-            labels[t] = taxonomy.labels(t)[which] if t in palette else t
-        return labels[t]
+        return palette[t][lang if lang == "en" else "zh"] if t in palette else t
 
     # the flagged towns' texts from arrays (no per-row pandas indexing)
     at = np.flatnonzero(flag)
