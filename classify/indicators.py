@@ -17,14 +17,14 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from classify.config import Derived, Indicator, IndicatorSystem, load_system, system_to_toml
+from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
 from classify.scoring import known
 from geo.errors import InputError, InputWarning
@@ -205,17 +205,9 @@ def _factor(ind, col: str, src: str | None) -> float:
                          column=col) from None
 
 
-def _row_label(frame: pd.DataFrame, i) -> object:
-    if "source_row" in frame.columns:
-        return frame.loc[i, "source_row"]
-    return i
-
-
 def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
     s = frame[col]
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype(float)
-    if pd.api.types.is_numeric_dtype(s):
+    if pd.api.types.is_numeric_dtype(s):     # bool too
         return s.astype(float)
     text = s.astype("string").str.strip()
     empty = text.isna() | text.isin(["", "-", "—", "/", "nan", "NaN"])
@@ -231,7 +223,8 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
             f"value {s[i]!r} is not a number"
             + (" or 是/否" if flag else "")
             + "; fix the cell or leave it empty for a missing value",
-            row=_row_label(frame, i), column=col)
+            row=frame.loc[i, "source_row"] if "source_row" in frame.columns else i,
+            column=col)
     return out.astype(float)
 
 
@@ -564,10 +557,8 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
     inds = []
     for ind in system.indicators:
         if ind.id in rec.columns:
-            fields = {k: getattr(ind, k) for k in Indicator.__dataclass_fields__}
-            fields["column"] = rec.columns[ind.id]
-            inds.append(Indicator(**fields))
-    have = set(rec.columns) | {c for c in rec.columns.values()}
+            inds.append(replace(ind, column=rec.columns[ind.id]))
+    have = set(rec.columns) | set(rec.columns.values())
     derived = []
     for der in system.derived:
         if all(x in have or x in {d.id for d in derived} for x in (der.numerator,

@@ -118,7 +118,7 @@ class _Labelled:
     key: str = ""
     path: str | None = None
 
-    def _check_labels(self):
+    def __post_init__(self):
         k, p = self.key, self.path
         _need(bool(_ID.match(self.id or "")),
               f"id {self.id!r} must be lower-case ascii letters, digits, '_'", k, p)
@@ -135,9 +135,6 @@ class _Labelled:
 class Subtype(_Labelled):
     """A subtype (e.g. ``industrial`` of ``specialised``); its rules add to the category's."""
 
-    def __post_init__(self):
-        self._check_labels()
-
 
 @dataclass(frozen=True)
 class Category(_Labelled):
@@ -147,7 +144,7 @@ class Category(_Labelled):
     fallback: bool = False
 
     def __post_init__(self):
-        self._check_labels()
+        super().__post_init__()
         k, p = self.key, self.path
         if self.fallback:
             _need(not self.rules and not self.subtypes,
@@ -171,7 +168,7 @@ class Role(_Labelled):
     match: str = "any"
 
     def __post_init__(self):
-        self._check_labels()
+        super().__post_init__()
         _need(self.match in ("any", "all"), f"match must be 'any' or 'all', found {self.match!r}",
               f"{self.key}.match", self.path)
         _need(bool(self.rules), "a role needs rules", f"{self.key}.rules", self.path)
@@ -243,12 +240,8 @@ class Taxonomy:
     def targets(self) -> list[str]:
         """Ids that can be assigned as primary: categories without subtypes and
         ``category/subtype`` pairs (the fallback excluded)."""
-        out = []
-        for c in self.categories:
-            if c.fallback:
-                continue
-            out.extend([f"{c.id}/{s.id}" for s in c.subtypes] or [c.id])
-        return out
+        return [t for c in self.categories if not c.fallback
+                for t in [f"{c.id}/{s.id}" for s in c.subtypes] or [c.id]]
 
     def target_rules(self, target: str) -> tuple[Rule, ...]:
         """The rules a target must all pass: the category's, then the subtype's."""
