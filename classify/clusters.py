@@ -1,24 +1,8 @@
 """Clustering towns on their dimension scores, with a k sweep, profiles and names.
 
-Methods (a registry, :data:`METHODS`):
-
-``kmeans``
-    scikit-learn ``KMeans`` with many restarts (``n_init``).
-``ward``
-    ``AgglomerativeClustering(linkage="ward")``; above ``WARD_DENSE_MAX`` towns it is given
-    a 10-nearest-neighbour connectivity in feature space (dense Ward needs n² memory).
-``gmm``
-    ``GaussianMixture`` (full covariances, several initialisations).
-``ward_spatial``
-    contiguity-constrained Ward: ``AgglomerativeClustering(connectivity=W)`` on libpysal
-    Queen/Rook weights (the ``spopt.region.WardSpatial`` pattern), then a contiguity-keeping
-    boundary-move refinement that only ever lowers the within-cluster sum of squares.
-``skater``
-    ``spopt.region.Skater`` (minimum-spanning-tree pruning).
-``skater_geoda`` / ``redcap``
-    GeoDa's own SKATER / REDCAP (full-order Ward linkage) via ``pygeoda``.
-
-Spatial methods use :func:`geo.contiguity.contiguity_weights`, so islands and
+Methods: :data:`METHODS` (name → function), each also a scikit-learn estimator
+(:data:`CLUSTERERS`, whose docstrings say what the method does).  Spatial methods
+(:data:`SPATIAL`) use :func:`geo.contiguity.contiguity_weights`, so islands and
 disconnected parts are attached to their nearest neighbour and never raise.
 
 Features are the columns (default: every ``score_<dim>`` present) standardised to mean 0,
@@ -163,7 +147,7 @@ def _kmeans(X, k, seed, w, opts):
 
 def _ward(X, k, seed, w, opts):
     conn = None
-    if len(X) > WARD_DENSE_MAX:
+    if len(X) > WARD_DENSE_MAX:   # dense Ward needs n² memory
         conn = kneighbors_graph(X, 10, include_self=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # sklearn completes a disconnected kNN graph
