@@ -498,57 +498,39 @@ def classify_towns(frame: pd.DataFrame, taxonomy: Taxonomy
 
 
 # -- declared categories ----------------------------------------------------------------------
-def _failing(zh: np.ndarray, passed: np.ndarray, rows: np.ndarray, towns: np.ndarray) -> list:
-    """Per town, its failing rules' sentences (among ``rows``) joined with '；'."""
-    txt, ok = zh[np.ix_(rows, towns)], passed[np.ix_(rows, towns)]
-    return ["；".join(t for t, o in zip(tc, oc) if not o) for tc, oc in zip(txt.T, ok.T)]
-
-
 def _labels(tax, names) -> str:
     return "、".join(tax.labels(t)[0] for t in names)
 
 
 def _judge(tid: str, towns: np.ndarray, ev: Evaluation, zh, tax: Taxonomy):
     """(status, reason) arrays for the towns that declared ``tid``."""
-    owners = ev.owners
-    passed, tp = ev.passed[0], ev.target_passed[0]
+    passed, tp = ev.passed[0][:, towns], ev.target_passed[0][:, towns]
     tn = ev.labels[:-1]
-    cat_of = np.array([t.partition("/")[0] for t in ev.targets] + [""], dtype=object)[:-1]
+    cat_of = np.array([t.partition("/")[0] for t in tn] + [""], dtype=object)[:-1]
     if tid == tax.fallback.id:
-        hits = tp[:, towns]
-        status = np.where(hits.any(axis=0), "partly supported", "supported")
-        reason = ["没有类别的规则全部通过" if not h.any() else
-                  "证据还支持：" + _labels(tax, tn[h]) for h in hits.T]
-        return status, reason
-    if tid in ev.roles:
-        rows = np.flatnonzero(owners == tid)
-        ok = ev.roles[tid][0][towns]
-        sibling = np.zeros(len(towns), bool)
-    elif tid not in ev.targets:  # a category with subtypes: any of them will do
-        js = np.flatnonzero(cat_of == tid)
-        rows = np.flatnonzero(np.isin(owners, tn[js]))
-        ok = tp[np.ix_(js, towns)].any(axis=0)
-        sibling = np.zeros(len(towns), bool)
-    else:
-        j = ev.targets.index(tid)
-        rows = np.flatnonzero(owners == tid)
-        ok = tp[j, towns]
-        sibs = np.flatnonzero((cat_of == cat_of[j]) & (tn != tid))
-        sibling = tp[np.ix_(sibs, towns)].any(axis=0)
-    some = passed[np.ix_(rows, towns)].any(axis=0)
+        status = np.where(tp.any(axis=0), "partly supported", "supported")
+        return status, ["证据还支持：" + _labels(tax, tn[h]) if h.any() else
+                        "没有类别的规则全部通过" for h in tp.T]
+    role, whole = tid in ev.roles, tid not in ev.targets and tid not in ev.roles
+    # the declared targets: a category with subtypes (whole) is supported by any of them
+    own = cat_of == tid if whole else tn == tid
+    rows = np.flatnonzero(np.isin(ev.owners, [tid] if role else tn[own]))
+    ok = ev.roles[tid][0][towns] if role else tp[own].any(axis=0)
+    same = cat_of == tid.partition("/")[0]     # the declared category's targets
+    sibling = tp[same & ~own].any(axis=0)
+    some = passed[rows].any(axis=0)
     status = np.where(ok, "supported", np.where(some | sibling, "partly supported",
                                                 "not supported"))
-    fail = _failing(zh, passed, rows, towns)
+    fail = ["；".join(t for t, o in zip(tc, oc) if not o)      # the failing rules' sentences
+            for tc, oc in zip(zh[np.ix_(rows, towns)].T, passed[rows].T)]
     reason = []
-    for k, i in enumerate(towns):
+    for k in range(len(towns)):
         if ok[k]:
-            hit = [t for t in tn[tp[:, i]] if t.partition("/")[0] == tid] \
-                if tid not in ev.targets and tid not in ev.roles else []
-            reason.append("通过：" + _labels(tax, hit) if hit else
-                          "规则通过" if tid in ev.roles else "规则全部通过")
+            hit = tn[tp[:, k] & own] if whole else []
+            reason.append("通过：" + _labels(tax, hit) if len(hit) else
+                          "规则通过" if role else "规则全部通过")
         elif sibling[k] and not some[k]:
-            same = [t for t in tn[tp[:, i]] if t.partition("/")[0] == tid.partition("/")[0]]
-            reason.append(fail[k] + "；同类通过：" + _labels(tax, same))
+            reason.append(fail[k] + "；同类通过：" + _labels(tax, tn[tp[:, k] & same]))
         else:
             reason.append(fail[k])
     return status, reason
@@ -926,19 +908,15 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
     Returns DataFrame with ``stability`` (0–1) and ``runner_up`` ('' when every draw agrees).
     """
     reported = np.asarray(reported).astype(str)
-    if isinstance(draws, TargetDraws):
-        labels = list(draws.labels)
-        lookup = {lab: j for j, lab in enumerate(labels)}
-        extra = sorted(set(reported) - set(lookup))  # reported labels no draw can give
-        labels += extra
-        lookup.update({lab: len(draws.labels) + j for j, lab in enumerate(extra)})
-        dc = draws.codes
-        rc = np.array([lookup[r] for r in reported], dtype=np.int64)
-        labels = np.array(labels, dtype=object)
-    else:
+    if not isinstance(draws, TargetDraws):
         arr = np.asarray(draws).astype(str)
-        labels, inv = np.unique(np.concatenate([arr.ravel(), reported]), return_inverse=True)
-        dc, rc = inv[: arr.size].reshape(arr.shape), inv[arr.size:]
+        uniq, inv = np.unique(arr.ravel(), return_inverse=True)
+        draws = TargetDraws(inv.reshape(arr.shape), tuple(uniq.tolist()))
+    extra = sorted(set(reported) - set(draws.labels))  # reported labels no draw can give
+    labels = np.array(draws.labels + tuple(extra), dtype=object)
+    lookup = {lab: j for j, lab in enumerate(labels.tolist())}
+    dc = draws.codes
+    rc = np.array([lookup[r] for r in reported], dtype=np.int64)
     d, n = dc.shape
     L = len(labels)
     # one pass per label over the (small-integer) codes: no (draws × towns) int64 copies
