@@ -892,12 +892,11 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     table = pd.crosstab(cat.rename(col), lab)
     share = table / table.sum(axis=0)
     modal = table.idxmax(axis=0)
-    dominant: dict = {}
+    dominant: dict = {}    # cluster → the dimensions dominant in its profile
     if isinstance(clusters, ClusterResult):
-        for _, row in clusters.profiles.iterrows():
-            idx = {c[len("index_score_"):] for c in clusters.profiles.columns
-                   if c.startswith("index_score_") and row[c] >= threshold}
-            dominant[row["cluster"]] = idx
+        index = clusters.profiles.set_index("cluster").filter(regex="^index_score_")
+        dominant = {c: set(index.columns[(row >= threshold).to_numpy()].str[12:])
+                    for c, row in index.iterrows()}
     tdims = _target_dims(taxonomy) if taxonomy is not None else {}
     names = clusters.names if isinstance(clusters, ClusterResult) else {}
     pairs = pd.MultiIndex.from_arrays([cat, lab])
