@@ -108,12 +108,11 @@ def _base_field(frame: pd.DataFrame, fld: str) -> np.ndarray | None:
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _rank_rows(x: np.ndarray, *, descending: bool, method: str) -> np.ndarray:
-    """Ranks along axis 1 ignoring NaN (NaN stays NaN); 1 = smallest unless descending."""
-    x = -x if descending else x
-    if not np.isnan(x).any():  # scipy's NaN-omitting path is ~3x slower
-        return rankdata(x, axis=1, method=method).astype(float)
-    return rankdata(x, axis=1, method=method, nan_policy="omit")
+def _rank_rows(x: np.ndarray) -> np.ndarray:
+    """Ranks along axis 1, 1 = highest, ties share the best; NaN stays NaN."""
+    if not np.isnan(x).any():  # scipy's NaN-omitting path is slower
+        return rankdata(-x, axis=1, method="min").astype(float)
+    return rankdata(-x, axis=1, method="min", nan_policy="omit")
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:
@@ -184,8 +183,7 @@ def _scaled(raw: np.ndarray, rule: Rule, groups, ref=None) -> tuple[np.ndarray, 
     if rule.scale == "percentile_county":
         val, _ = _by_county(raw, groups, _percentile)
         return val, np.full(raw.shape[1], 100.0)
-    val, size = _by_county(raw, groups,
-                           lambda a: _rank_rows(a, descending=True, method="min"))
+    val, size = _by_county(raw, groups, _rank_rows)
     return val, np.maximum(size, 1.0)
 
 
@@ -358,19 +356,18 @@ def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[pa.Array, 
                 _pick(ok, f"{en_f} contains '{t}': passes", f"{en_f} lacks '{t}': fails"))
     t = float(rule.threshold)
     op = _pick(ok, _SHOW[rule.op], _NEG[rule.op])
-    absm = np.abs(margin)
+    # percentiles and ranks print whole; values when they and the threshold are whole
+    whole = rule.scale != "value" or \
+        t.is_integer() & (np.nan_to_num(value) == np.round(np.nan_to_num(value)))
+    v_s, m_s = _num(value, whole), _num(np.abs(margin), whole)
     if rule.scale.startswith("percentile"):
         county = rule.scale.endswith("county")
-        v_s, m_s = _num(value, True), _num(absm, True)
         body_zh = (("县内" if county else "") + "P", v_s, " ", op, f" P{t:.0f}")
         body_en = (("county " if county else "") + "P", v_s, " ", op, f" P{t:.0f}")
     elif rule.scale == "rank_county":
-        v_s, m_s = _num(value, True), _num(absm, True)
         body_zh = ("县内第", v_s, " ", op, f" 第{t:.0f}")
         body_en = ("rank ", v_s, " in county ", op, f" {t:.0f}")
     else:
-        whole = t.is_integer() & (np.nan_to_num(value) == np.round(np.nan_to_num(value)))
-        v_s, m_s = _num(value, whole), _num(absm, whole)
         body_zh = body_en = (v_s, " ", op, " " + (f"{t:.0f}" if t.is_integer() else f"{t:.2f}"))
     zh = _join(f"{zh_f} ", *body_zh, _pick(ok, "：通过，余量 ", "：未通过，差 "), m_s)
     en = _join(f"{en_f} ", *body_en, _pick(ok, ": passes by ", ": fails by "), m_s)
