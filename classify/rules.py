@@ -841,7 +841,8 @@ class CategoryDrawer:
         self.dims = list(dims)
         self.step = max(1, int(chunk_cells // max(1, self.n)))
         self.frame, self.taxonomy = frame, taxonomy
-        self._rules: _DrawRules | None = None   # built at the first chunk, once the fields are known
+        # built at the first chunk, once the fields are known
+        self._rules: _DrawRules | None = None
         self._lock = threading.Lock()
         self.labels = tuple(taxonomy.priority) + (taxonomy.fallback.id,)
         self.codes = None if draws is None else np.empty((draws, self.n), dtype=np.int8)
