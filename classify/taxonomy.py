@@ -328,7 +328,9 @@ def _rules(raw, key, path) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-def _labelled_args(cid, raw, key, path):
+def _labelled_args(cid, raw, key, path, allowed=None):
+    if allowed is not None:         # None: checked by the caller
+        _check_keys(raw, allowed, key, path)
     for req in ("zh", "en", "color"):
         _need(req in raw, f"missing {req!r}", f"{key}.{req}", path)
     aliases = raw.get("aliases", [])
@@ -349,18 +351,14 @@ def parse_taxonomy(data: dict, path: str | None = None) -> Taxonomy:
     for cid, raw in data.get("categories", {}).items():
         key = f"categories.{cid}"
         _check_keys(raw, _CAT_KEYS, key, path)
-        subs = []
-        for sid, sraw in raw.get("subtypes", {}).items():
-            skey = f"{key}.subtypes.{sid}"
-            _check_keys(sraw, _SUB_KEYS, skey, path)
-            subs.append(Subtype(**_labelled_args(sid, sraw, skey, path)))
-        cats.append(Category(subtypes=tuple(subs), fallback=bool(raw.get("fallback", False)),
+        subs = tuple(Subtype(**_labelled_args(sid, sraw, f"{key}.subtypes.{sid}", path,
+                                              _SUB_KEYS))
+                     for sid, sraw in raw.get("subtypes", {}).items())
+        cats.append(Category(subtypes=subs, fallback=bool(raw.get("fallback", False)),
                              **_labelled_args(cid, raw, key, path)))
-    roles = []
-    for rid, raw in data.get("roles", {}).items():
-        key = f"roles.{rid}"
-        _check_keys(raw, _ROLE_KEYS, key, path)
-        roles.append(Role(match=raw.get("match", "any"), **_labelled_args(rid, raw, key, path)))
+    roles = [Role(match=raw.get("match", "any"),
+                  **_labelled_args(rid, raw, f"roles.{rid}", path, _ROLE_KEYS))
+             for rid, raw in data.get("roles", {}).items()]
     fields = data.get("fields", {})
     for f, lab in fields.items():
         _check_keys(lab, {"zh", "en"}, f"fields.{f}", path)
