@@ -79,11 +79,6 @@ class Evaluation:
         return np.array(list(self.targets) + [self.fallback], dtype=object)
 
     @property
-    def owners(self) -> np.ndarray:
-        """The owner (target or role id) of each rule (object array)."""
-        return np.array([o for o, _ in self.rules] + [""], dtype=object)[:-1]
-
-    @property
     def primary(self) -> np.ndarray:
         """Primary target id per draw and town (object array of str)."""
         return self.labels[self.code]
@@ -511,7 +506,7 @@ def _judge(tid: str, towns: np.ndarray, ev: Evaluation, zh, tax: Taxonomy):
     role, whole = tid in ev.roles, tid not in ev.targets and tid not in ev.roles
     # the declared targets: a category with subtypes (whole) is supported by any of them
     own = cat_of == tid if whole else tn == tid
-    rows = np.flatnonzero(np.isin(ev.owners, [tid] if role else tn[own]))
+    rows = np.flatnonzero(np.isin([o for o, _ in ev.rules], [tid] if role else tn[own]))
     ok = ev.roles[tid][0][towns] if role else tp[own].any(axis=0)
     same = cat_of == tid.partition("/")[0]     # the declared category's targets
     sibling = tp[same & ~own].any(axis=0)
