@@ -1,24 +1,8 @@
 """Clustering towns on their dimension scores, with a k sweep, profiles and names.
 
-Methods (a registry, :data:`METHODS`):
-
-``kmeans``
-    scikit-learn ``KMeans`` with many restarts (``n_init``).
-``ward``
-    ``AgglomerativeClustering(linkage="ward")``; above ``WARD_DENSE_MAX`` towns it is given
-    a 10-nearest-neighbour connectivity in feature space (dense Ward needs n² memory).
-``gmm``
-    ``GaussianMixture`` (full covariances, several initialisations).
-``ward_spatial``
-    contiguity-constrained Ward: ``AgglomerativeClustering(connectivity=W)`` on libpysal
-    Queen/Rook weights (the ``spopt.region.WardSpatial`` pattern), then a contiguity-keeping
-    boundary-move refinement that only ever lowers the within-cluster sum of squares.
-``skater``
-    ``spopt.region.Skater`` (minimum-spanning-tree pruning).
-``skater_geoda`` / ``redcap``
-    GeoDa's own SKATER / REDCAP (full-order Ward linkage) via ``pygeoda``.
-
-Spatial methods use :func:`geo.contiguity.contiguity_weights`, so islands and
+Methods: :data:`METHODS` (name → function), each also a scikit-learn estimator
+(:data:`CLUSTERERS`, whose docstrings say what the method does).  Spatial methods
+(:data:`SPATIAL`) use :func:`geo.contiguity.contiguity_weights`, so islands and
 disconnected parts are attached to their nearest neighbour and never raise.
 
 Features are the columns (default: every ``score_<dim>`` present) standardised to mean 0,
@@ -163,7 +147,7 @@ def _kmeans(X, k, seed, w, opts):
 
 def _ward(X, k, seed, w, opts):
     conn = None
-    if len(X) > WARD_DENSE_MAX:
+    if len(X) > WARD_DENSE_MAX:   # dense Ward needs n² memory
         conn = kneighbors_graph(X, 10, include_self=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # sklearn completes a disconnected kNN graph
@@ -383,10 +367,11 @@ def _scores(X, lab, seed) -> dict:
 
 def _relabel(lab: np.ndarray) -> np.ndarray:
     """Clusters numbered 1..k by size (largest first), ties by first appearance."""
-    uniq, first, counts = np.unique(lab, return_index=True, return_counts=True)
-    order = sorted(range(len(uniq)), key=lambda j: (-counts[j], first[j]))
-    mapping = {uniq[j]: r + 1 for r, j in enumerate(order)}
-    return np.array([mapping[v] for v in lab], dtype=int)
+    _, first, inv, counts = np.unique(lab, return_index=True, return_inverse=True,
+                                      return_counts=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.lexsort((first, -counts))] = np.arange(1, len(first) + 1)
+    return rank[inv.ravel()]
 
 
 def dimension_labels(system=None) -> dict[str, tuple[str, str]]:
@@ -438,11 +423,8 @@ def _profiles(frame, cols, lab, threshold, labels=None) -> tuple[pd.DataFrame, d
     overall = vals.mean()
     index = means / overall.where(overall != 0) * 100.0
     names = name_clusters(index, threshold=threshold, labels=labels)
-    prof = pd.DataFrame({"cluster": means.index, "n": g.size().to_numpy()})
-    for c in cols:
-        prof[f"mean_{c}"] = means[c].to_numpy()
-    for c in cols:
-        prof[f"index_{c}"] = index[c].to_numpy()
+    prof = pd.concat([pd.DataFrame({"cluster": means.index, "n": g.size()}, index=means.index),
+                      means[cols].add_prefix("mean_"), index[cols].add_prefix("index_")], axis=1)
     prof["name_zh"] = [names[c][0] for c in means.index]
     prof["name_en"] = [names[c][1] for c in means.index]
     return prof.reset_index(drop=True), names
@@ -507,8 +489,8 @@ def _bootstrap(X, lab, k, method, seed, w, opts, n_boot) -> np.ndarray:
         keep = _resample(rng, len(X), len(ks))
         sub_seed = int(rng.integers(0, 2**31 - 1))
         if method == "kmeans":  # warm start from the reference centres: fast, aligned
-                    blab = KMeans(len(ks), init=ref_c, n_init=1, random_state=sub_seed) \
-                .fit_predict(X[keep])
+            blab = KMeans(len(ks), init=ref_c, n_init=1,
+                          random_state=sub_seed).fit_predict(X[keep])
         else:
             sw = _sub_weights(w, keep) if method in SPATIAL else None
             blab = METHODS[method](X[keep], k, sub_seed, sw, {**opts, "refine": False})
@@ -910,12 +892,11 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     table = pd.crosstab(cat.rename(col), lab)
     share = table / table.sum(axis=0)
     modal = table.idxmax(axis=0)
-    dominant: dict = {}
+    dominant: dict = {}    # cluster → the dimensions dominant in its profile
     if isinstance(clusters, ClusterResult):
-        for _, row in clusters.profiles.iterrows():
-            idx = {c[len("index_score_"):] for c in clusters.profiles.columns
-                   if c.startswith("index_score_") and row[c] >= threshold}
-            dominant[row["cluster"]] = idx
+        index = clusters.profiles.set_index("cluster").filter(regex="^index_score_")
+        dominant = {c: set(index.columns[(row >= threshold).to_numpy()].str[12:])
+                    for c, row in index.iterrows()}
     tdims = _target_dims(taxonomy) if taxonomy is not None else {}
     names = clusters.names if isinstance(clusters, ClusterResult) else {}
     pairs = pd.MultiIndex.from_arrays([cat, lab])
@@ -934,12 +915,9 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
 
     which = 1 if lang == "en" else 0
     palette = taxonomy.palette() if taxonomy is not None else {}
-    labels: dict = {}
 
     def label(t):
-        if t not in labels:
-            labels[t] = taxonomy.labels(t)[which] if t in palette else t
-        return labels[t]
+        return palette[t][lang if lang == "en" else "zh"] if t in palette else t
 
     # the flagged towns' texts from arrays (no per-row pandas indexing)
     at = np.flatnonzero(flag)

@@ -107,6 +107,18 @@ def _label(value, key, path):
         raise ConfigError(f"must be text, found {value!r}", key=key, path=path)
 
 
+def _validate(obj, prefix: str, checks: dict) -> None:
+    """Check the fields of a config dataclass in order: ``checks`` maps a field to the
+    tuple of its allowed values or to a ``check(value, key, path)``; errors name
+    ``<prefix>.<field>`` and the file."""
+    for name, check in checks.items():
+        value, key = getattr(obj, name), f"{prefix}.{name}"
+        if isinstance(check, tuple):
+            _choice(value, check, key, obj.path)
+        else:
+            check(value, key, obj.path)
+
+
 @dataclass(frozen=True)
 class Dimension:
     """A dimension (``strength``, ``industry`` …) and its weight across dimensions."""
@@ -122,8 +134,7 @@ class Dimension:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _label(self.label_zh, f"dimensions.{self.id}.label_zh", self.path)
-        _weight(self.weight, f"dimensions.{self.id}.weight", self.path)
+        _validate(self, f"dimensions.{self.id}", {"label_zh": _label, "weight": _weight})
 
     def short(self) -> tuple[str, str]:
         """``(zh, en)`` short labels for cluster names."""
@@ -164,11 +175,8 @@ class Indicator:
         if self.signed is not None and not isinstance(self.signed, bool):
             raise ConfigError(f"signed must be true or false, found {self.signed!r}",
                               key=f"{k}.signed", path=self.path)
-        _label(self.label_zh, f"{k}.label_zh", self.path)
-        _unit(self.unit, f"{k}.unit", self.path)
-        _choice(self.direction, DIRECTIONS, f"{k}.direction", self.path)
-        _choice(self.transform, TRANSFORMS, f"{k}.transform", self.path)
-        _weight(self.weight, f"{k}.weight", self.path)
+        _validate(self, k, {"label_zh": _label, "unit": _unit, "direction": DIRECTIONS,
+                            "transform": TRANSFORMS, "weight": _weight})
         if not all(isinstance(a, str) for a in self.aliases):
             raise ConfigError(f"aliases must be a list of header texts, found {self.aliases!r}",
                               key=f"{k}.aliases", path=self.path)
@@ -211,17 +219,13 @@ class Derived:
 
     def __post_init__(self):
         k = f"derived.{self.id}"
-        _choice(self.kind, DERIVED_KINDS, f"{k}.kind", self.path)
-        _choice(self.direction, DIRECTIONS, f"{k}.direction", self.path)
-        _choice(self.transform, TRANSFORMS, f"{k}.transform", self.path)
-        _choice(self.reference, REFERENCES, f"{k}.reference", self.path)
-        _weight(self.weight, f"{k}.weight", self.path)
+        _validate(self, k, {"kind": DERIVED_KINDS, "direction": DIRECTIONS,
+                            "transform": TRANSFORMS, "reference": REFERENCES, "weight": _weight})
         for name in ("numerator", "denominator"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError("must name an indicator id or a column",
                                   key=f"{k}.{name}", path=self.path)
-        for name in ("unit", "numerator_unit", "denominator_unit"):
-            _unit(getattr(self, name), f"{k}.{name}", self.path)
+        _validate(self, k, dict.fromkeys(("unit", "numerator_unit", "denominator_unit"), _unit))
 
 
 @dataclass(frozen=True)
@@ -237,14 +241,10 @@ class Methods:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _choice(self.normalisation, NORMALISATIONS, "methods.normalisation", self.path)
-        _choice(self.weighting, WEIGHTINGS, "methods.weighting", self.path)
-        if self.dimension_weighting is not None:
-            _choice(self.dimension_weighting, WEIGHTINGS, "methods.dimension_weighting",
-                    self.path)
-        _choice(self.aggregation, AGGREGATIONS, "methods.aggregation", self.path)
-        _choice(self.missing, MISSING, "methods.missing", self.path)
-        _choice(self.outliers, OUTLIERS, "methods.outliers", self.path)
+        across = {} if self.dimension_weighting is None else {"dimension_weighting": WEIGHTINGS}
+        _validate(self, "methods", {"normalisation": NORMALISATIONS, "weighting": WEIGHTINGS,
+                                    **across, "aggregation": AGGREGATIONS, "missing": MISSING,
+                                    "outliers": OUTLIERS})
 
 
 @dataclass(frozen=True)
@@ -277,11 +277,10 @@ class Uncertainty:
                               path=self.path)
         for key, choices in (("normalisations", NORMALISATIONS),
                              ("aggregations", AGGREGATIONS)):
-            vals = getattr(self, key)
-            if not vals:
+            if not getattr(self, key):
                 raise ConfigError("give at least one method", key=f"uncertainty.{key}",
                                   path=self.path)
-            for v in vals:
+            for v in getattr(self, key):
                 _choice(v, choices, f"uncertainty.{key}", self.path)
 
 
@@ -375,18 +374,20 @@ class IndicatorSystem:
         }
 
 
-_INDICATOR_KEYS = {f for f in Indicator.__dataclass_fields__ if f not in ("id", "path")}
-_DERIVED_KEYS = {f for f in Derived.__dataclass_fields__ if f not in ("id", "path")}
-_DIMENSION_KEYS = {f for f in Dimension.__dataclass_fields__ if f not in ("id", "path")}
-_METHOD_KEYS = {f for f in Methods.__dataclass_fields__ if f != "path"}
-_UNCERTAINTY_KEYS = {f for f in Uncertainty.__dataclass_fields__ if f != "path"}
+def _keys(cls) -> set[str]:
+    """The TOML keys of a config dataclass: its fields but ``id`` and ``path``."""
+    return set(cls.__dataclass_fields__) - {"id", "path"}
 
 
-def _table(data, key, path) -> dict:
+def _table(data, key, path, allowed=None, what="") -> dict:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"must be a table ([{key}.<id>]), found {type(value).__name__}",
                           key=key, path=path)
+    bad = sorted(set(value) - allowed) if allowed is not None else []
+    if bad:
+        raise ConfigError(f"unknown {what}key; allowed: {', '.join(sorted(allowed))}",
+                          key=f"{key}.{bad[0]}", path=path)
     return value
 
 
@@ -420,15 +421,11 @@ def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
         raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown))}; expected "
                           "methods, dimensions, indicators, derived", key=sorted(unknown)[0],
                           path=path)
-    methods = _table(data, "methods", path)
-    bad = set(methods) - _METHOD_KEYS
-    if bad:
-        raise ConfigError(f"unknown method key; allowed: {', '.join(sorted(_METHOD_KEYS))}",
-                          key=f"methods.{sorted(bad)[0]}", path=path)
+    methods = _table(data, "methods", path, _keys(Methods), "method ")
     dims = tuple(_build(Dimension, i, b, "dimensions", path)
-                 for i, b in _entries(data, "dimensions", _DIMENSION_KEYS, path))
+                 for i, b in _entries(data, "dimensions", _keys(Dimension), path))
     inds = []
-    for i, b in _entries(data, "indicators", _INDICATOR_KEYS, path):
+    for i, b in _entries(data, "indicators", _keys(Indicator), path):
         b = dict(b)
         if "aliases" in b:
             if not isinstance(b["aliases"], list):
@@ -437,15 +434,11 @@ def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
             b["aliases"] = tuple(b["aliases"])
         inds.append(_build(Indicator, i, b, "indicators", path))
     der = tuple(_build(Derived, i, b, "derived", path)
-                for i, b in _entries(data, "derived", _DERIVED_KEYS, path))
+                for i, b in _entries(data, "derived", _keys(Derived), path))
     if not inds:
         raise ConfigError("no indicators declared; add [indicators.<id>] tables",
                           key="indicators", path=path)
-    unc = dict(_table(data, "uncertainty", path))
-    bad = set(unc) - _UNCERTAINTY_KEYS
-    if bad:
-        raise ConfigError(f"unknown key; allowed: {', '.join(sorted(_UNCERTAINTY_KEYS))}",
-                          key=f"uncertainty.{sorted(bad)[0]}", path=path)
+    unc = dict(_table(data, "uncertainty", path, _keys(Uncertainty)))
     for key in ("normalisations", "aggregations"):
         if key in unc:
             if not isinstance(unc[key], list):

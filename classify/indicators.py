@@ -17,14 +17,15 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from functools import partial
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from classify.config import Derived, Indicator, IndicatorSystem, load_system, system_to_toml
+from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
 from classify.scoring import known
 from geo.errors import InputError, InputWarning
@@ -205,17 +206,9 @@ def _factor(ind, col: str, src: str | None) -> float:
                          column=col) from None
 
 
-def _row_label(frame: pd.DataFrame, i) -> object:
-    if "source_row" in frame.columns:
-        return frame.loc[i, "source_row"]
-    return i
-
-
 def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
     s = frame[col]
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype(float)
-    if pd.api.types.is_numeric_dtype(s):
+    if pd.api.types.is_numeric_dtype(s):     # bool too
         return s.astype(float)
     text = s.astype("string").str.strip()
     empty = text.isna() | text.isin(["", "-", "—", "/", "nan", "NaN"])
@@ -231,7 +224,8 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
             f"value {s[i]!r} is not a number"
             + (" or 是/否" if flag else "")
             + "; fix the cell or leave it empty for a missing value",
-            row=_row_label(frame, i), column=col)
+            row=frame.loc[i, "source_row"] if "source_row" in frame.columns else i,
+            column=col)
     return out.astype(float)
 
 
@@ -296,7 +290,7 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
     who = _who(frame)
     rows: list[pd.DataFrame] = []
 
-    def add(mask, id_, col, unit, check, zh, en, action, shown):
+    def add(id_, col, unit, shown, mask, check, zh, en, action="kept, flagged"):
         if not mask.any():
             return
         part = who.loc[mask, ["row", "town_code", "town", "position"]].copy()
@@ -315,24 +309,24 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
         src = recognition.source_units.get(id_) or ind.unit
         f = recognition.factors.get(id_) or 1.0
         shown = v / f                                     # as given in the table
+        report = partial(add, id_, col, src, shown)
         label_en = getattr(ind, "label_en", "") or id_
         signed = bool(getattr(ind, "signed", None))
         bad = pd.Series(False, index=v.index)
         if fam in _NON_NEGATIVE and not signed:
             neg = v < 0
-            add(neg, id_, col, src, "negative",
-                lambda x: f"负值 {x:g}：{ind.label_zh}不能为负（impossible），按缺失处理",
-                lambda x: f"negative value {x:g}: {label_en} cannot be negative "
-                          "(impossible); treated as missing",
-                "treated as missing", shown)
+            report(neg, "negative",
+                   lambda x: f"负值 {x:g}：{ind.label_zh}不能为负（impossible），按缺失处理",
+                   lambda x: f"negative value {x:g}: {label_en} cannot be negative "
+                             "(impossible); treated as missing", "treated as missing")
             bad |= neg
         if fam == "share" and not signed:
             top = _SHARE_MAX.get(ind.unit, 100.0)
             over = v > top
-            add(over, id_, col, src, "share_range",
-                lambda x: f"占比 {x:g} 超出 0–{top:g}{ind.unit}（impossible），按缺失处理",
-                lambda x: f"share {x:g} outside 0–{top:g}{ind.unit} (impossible); treated "
-                          "as missing", "treated as missing", shown)
+            report(over, "share_range",
+                   lambda x: f"占比 {x:g} 超出 0–{top:g}{ind.unit}（impossible），按缺失处理",
+                   lambda x: f"share {x:g} outside 0–{top:g}{ind.unit} (impossible); treated "
+                             "as missing", "treated as missing")
             bad |= over
         if bad.any():
             out.loc[bad, id_] = np.nan
@@ -342,11 +336,11 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
             if len(pos) >= 3:
                 med = float(pos.median())
                 high = v > IMPLAUSIBLE_FACTOR * med
-                add(high, id_, col, src, "above_1000x_median",
-                    lambda x: f"数值 {x:g} 超过全体中位数（{med / f:g}）的 1000 倍"
-                              "（implausible），已保留，请核对",
-                    lambda x: f"value {x:g} is more than 1,000 × the median ({med / f:g}) "
-                              "(implausible); kept, please check", "kept, flagged", shown)
+                report(high, "above_1000x_median",
+                       lambda x: f"数值 {x:g} 超过全体中位数（{med / f:g}）的 1000 倍"
+                                 "（implausible），已保留，请核对",
+                       lambda x: f"value {x:g} is more than 1,000 × the median ({med / f:g}) "
+                                 "(implausible); kept, please check")
         if fam == "money":
             srt = np.sort(v[v > 0].to_numpy())
             if srt.size >= 3:
@@ -355,12 +349,11 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
                 if gaps.size:
                     cut, nxt = srt[gaps[-1]], srt[gaps[-1] + 1]
                     low = (v > 0) & (v <= cut)
-                    add(low, id_, col, src, "below_1000x_next",
-                        lambda x: f"数值 {x:g} 不到次小镇街（{nxt / f:g}）的千分之一"
-                                  "（implausible），已保留，请核对单位",
-                        lambda x: f"value {x:g} is below 1/1,000 of the next-smallest town's "
-                                  f"({nxt / f:g}) (implausible); kept, check the unit",
-                        "kept, flagged", shown)
+                    report(low, "below_1000x_next",
+                           lambda x: f"数值 {x:g} 不到次小镇街（{nxt / f:g}）的千分之一"
+                                     "（implausible），已保留，请核对单位",
+                           lambda x: f"value {x:g} is below 1/1,000 of the next-smallest "
+                                     f"town's ({nxt / f:g}) (implausible); kept, check the unit")
     checks = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()).reindex(
         columns=VALUE_CHECK_COLUMNS + ["position"])
     return out, checks
@@ -564,22 +557,20 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
     inds = []
     for ind in system.indicators:
         if ind.id in rec.columns:
-            fields = {k: getattr(ind, k) for k in Indicator.__dataclass_fields__}
-            fields["column"] = rec.columns[ind.id]
-            inds.append(Indicator(**fields))
-    have = set(rec.columns) | {c for c in rec.columns.values()}
+            inds.append(replace(ind, column=rec.columns[ind.id]))
+    have = set(rec.columns) | set(rec.columns.values())
     derived = []
-    for der in system.derived:
-        if all(x in have or x in {d.id for d in derived} for x in (der.numerator,
-                                                                   der.denominator)):
+    for der in system.derived:      # in order: a derived indicator may use an earlier one
+        if {der.numerator, der.denominator} <= have:
             derived.append(der)
+            have.add(der.id)
     if not inds:
         raise InputError("no column of the table was recognised as an indicator; headers: "
                          + ", ".join(map(str, rec.unrecognised)))
     eff = IndicatorSystem(tuple(inds), system.dimensions, tuple(derived), system.methods,
                           uncertainty=system.uncertainty)
-    comments = {f"indicators.{i}": [f"recognised from column {c!r}, source unit "
-                                    f"{rec.source_units[i] or 'none given (declared unit assumed)'}"
+    unit = {i: rec.source_units[i] or "none given (declared unit assumed)" for i in rec.columns}
+    comments = {f"indicators.{i}": [f"recognised from column {c!r}, source unit {unit[i]}"
                                     + (f", × {rec.factors[i]:g}" if rec.factors[i] != 1 else "")]
                 for i, c in rec.columns.items()}
     text = system_to_toml(eff, comments=comments, header=[

@@ -118,7 +118,7 @@ class _Labelled:
     key: str = ""
     path: str | None = None
 
-    def _check_labels(self):
+    def __post_init__(self):
         k, p = self.key, self.path
         _need(bool(_ID.match(self.id or "")),
               f"id {self.id!r} must be lower-case ascii letters, digits, '_'", k, p)
@@ -135,9 +135,6 @@ class _Labelled:
 class Subtype(_Labelled):
     """A subtype (e.g. ``industrial`` of ``specialised``); its rules add to the category's."""
 
-    def __post_init__(self):
-        self._check_labels()
-
 
 @dataclass(frozen=True)
 class Category(_Labelled):
@@ -147,7 +144,7 @@ class Category(_Labelled):
     fallback: bool = False
 
     def __post_init__(self):
-        self._check_labels()
+        super().__post_init__()
         k, p = self.key, self.path
         if self.fallback:
             _need(not self.rules and not self.subtypes,
@@ -171,7 +168,7 @@ class Role(_Labelled):
     match: str = "any"
 
     def __post_init__(self):
-        self._check_labels()
+        super().__post_init__()
         _need(self.match in ("any", "all"), f"match must be 'any' or 'all', found {self.match!r}",
               f"{self.key}.match", self.path)
         _need(bool(self.rules), "a role needs rules", f"{self.key}.rules", self.path)
@@ -243,12 +240,8 @@ class Taxonomy:
     def targets(self) -> list[str]:
         """Ids that can be assigned as primary: categories without subtypes and
         ``category/subtype`` pairs (the fallback excluded)."""
-        out = []
-        for c in self.categories:
-            if c.fallback:
-                continue
-            out.extend([f"{c.id}/{s.id}" for s in c.subtypes] or [c.id])
-        return out
+        return [t for c in self.categories if not c.fallback
+                for t in [f"{c.id}/{s.id}" for s in c.subtypes] or [c.id]]
 
     def target_rules(self, target: str) -> tuple[Rule, ...]:
         """The rules a target must all pass: the category's, then the subtype's."""
@@ -335,7 +328,9 @@ def _rules(raw, key, path) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-def _labelled_args(cid, raw, key, path):
+def _labelled_args(cid, raw, key, path, allowed=None):
+    if allowed is not None:         # None: checked by the caller
+        _check_keys(raw, allowed, key, path)
     for req in ("zh", "en", "color"):
         _need(req in raw, f"missing {req!r}", f"{key}.{req}", path)
     aliases = raw.get("aliases", [])
@@ -356,18 +351,14 @@ def parse_taxonomy(data: dict, path: str | None = None) -> Taxonomy:
     for cid, raw in data.get("categories", {}).items():
         key = f"categories.{cid}"
         _check_keys(raw, _CAT_KEYS, key, path)
-        subs = []
-        for sid, sraw in raw.get("subtypes", {}).items():
-            skey = f"{key}.subtypes.{sid}"
-            _check_keys(sraw, _SUB_KEYS, skey, path)
-            subs.append(Subtype(**_labelled_args(sid, sraw, skey, path)))
-        cats.append(Category(subtypes=tuple(subs), fallback=bool(raw.get("fallback", False)),
+        subs = tuple(Subtype(**_labelled_args(sid, sraw, f"{key}.subtypes.{sid}", path,
+                                              _SUB_KEYS))
+                     for sid, sraw in raw.get("subtypes", {}).items())
+        cats.append(Category(subtypes=subs, fallback=bool(raw.get("fallback", False)),
                              **_labelled_args(cid, raw, key, path)))
-    roles = []
-    for rid, raw in data.get("roles", {}).items():
-        key = f"roles.{rid}"
-        _check_keys(raw, _ROLE_KEYS, key, path)
-        roles.append(Role(match=raw.get("match", "any"), **_labelled_args(rid, raw, key, path)))
+    roles = [Role(match=raw.get("match", "any"),
+                  **_labelled_args(rid, raw, f"roles.{rid}", path, _ROLE_KEYS))
+             for rid, raw in data.get("roles", {}).items()]
     fields = data.get("fields", {})
     for f, lab in fields.items():
         _check_keys(lab, {"zh", "en"}, f"fields.{f}", path)
