@@ -125,71 +125,55 @@ def _basemap(name: str, key: str | None) -> Basemap:
 
 
 # --------------------------------------------------------------------- classification
+@dataclass(frozen=True)
 class _Scheme:
     """A classification scheme: ``bins(values, k, breaks) -> upper bounds``."""
 
-    label_key = ""
-
-    def bins(self, y: np.ndarray, k: int, breaks) -> np.ndarray:
-        raise NotImplementedError
+    label_key: str
+    bins: Callable[[np.ndarray, int, Sequence[float] | None], np.ndarray]
 
 
-class _Quantiles(_Scheme):
-    label_key = "scheme_quantiles"
-
-    def bins(self, y, k, breaks):
-        mapclassify = _heavy("mapclassify")
-        return np.asarray(mapclassify.Quantiles(y, k=k).bins, dtype=float)
+def _mapclassify_bins(name: str):
+    def bins(y, k, breaks):
+        return np.asarray(getattr(_heavy("mapclassify"), name)(y, k=k).bins, dtype=float)
+    return bins
 
 
-class _EqualInterval(_Scheme):
-    label_key = "scheme_equal_interval"
-
-    def bins(self, y, k, breaks):
-        mapclassify = _heavy("mapclassify")
-        return np.asarray(mapclassify.EqualInterval(y, k=k).bins, dtype=float)
+#: Fisher–Jenks runs on at most this many values (an evenly spaced sample of the sorted
+#: values: deterministic, unlike mapclassify's random ``FisherJenksSampled``).
+_FISHER_JENKS_MAX = 2000
 
 
-class _FisherJenks(_Scheme):
-    """Fisher–Jenks; above 2,000 values on an evenly spaced sample of the sorted values
-    (deterministic, unlike mapclassify's random ``FisherJenksSampled``)."""
-
-    label_key = "scheme_fisher_jenks"
-    max_n = 2000
-
-    def bins(self, y, k, breaks):
-        mapclassify = _heavy("mapclassify")
-        sample = np.sort(y)
-        if sample.size > self.max_n:
-            sample = sample[np.linspace(0, sample.size - 1, self.max_n).round().astype(int)]
-        k = min(k, np.unique(sample).size)
-        with warnings.catch_warnings():  # "Numba not installed": the sample keeps it fast
-            warnings.simplefilter("ignore", UserWarning)
-            out = np.asarray(mapclassify.FisherJenks(sample, k=k).bins, dtype=float)
-        out[-1] = max(out[-1], float(np.max(y)))
-        return out
+def _fisher_jenks_bins(y, k, breaks):
+    sample = np.sort(y)
+    if sample.size > _FISHER_JENKS_MAX:
+        picks = np.linspace(0, sample.size - 1, _FISHER_JENKS_MAX).round().astype(int)
+        sample = sample[picks]
+    k = min(k, np.unique(sample).size)
+    with warnings.catch_warnings():  # "Numba not installed": the sample keeps it fast
+        warnings.simplefilter("ignore", UserWarning)
+        out = _mapclassify_bins("FisherJenks")(sample, k, breaks)
+    out[-1] = max(out[-1], float(np.max(y)))
+    return out
 
 
-class _User(_Scheme):
-    label_key = "scheme_user"
-
-    def bins(self, y, k, breaks):
-        if breaks is None or len(breaks) == 0:
-            raise InputError("scheme 'user' needs breaks: give the upper class limits, "
-                             "e.g. layers=[{'id': 'composite', 'scheme': 'user', "
-                             "'breaks': [20, 40, 60, 80]}]")
-        b = np.asarray(sorted(float(v) for v in breaks), dtype=float)
-        if b[-1] < np.max(y):
-            b = np.append(b, float(np.max(y)))
-        return b
+def _user_bins(y, k, breaks):
+    if breaks is None or len(breaks) == 0:
+        raise InputError("scheme 'user' needs breaks: give the upper class limits, "
+                         "e.g. layers=[{'id': 'composite', 'scheme': 'user', "
+                         "'breaks': [20, 40, 60, 80]}]")
+    b = np.asarray(sorted(float(v) for v in breaks), dtype=float)
+    if b[-1] < np.max(y):
+        b = np.append(b, float(np.max(y)))
+    return b
 
 
 #: Classification schemes for numeric layers (name → scheme).
 SCHEMES: dict[str, _Scheme] = {
-    "quantiles": _Quantiles(),
-    "fisher_jenks": _FisherJenks(),
-    "equal_interval": _EqualInterval(),
-    "user": _User(),
+    "quantiles": _Scheme("scheme_quantiles", _mapclassify_bins("Quantiles")),
+    "fisher_jenks": _Scheme("scheme_fisher_jenks", _fisher_jenks_bins),
+    "equal_interval": _Scheme("scheme_equal_interval", _mapclassify_bins("EqualInterval")),
+    "user": _Scheme("scheme_user", _user_bins),
 }
 
 
@@ -278,21 +262,20 @@ def _has_values(towns: pd.DataFrame, column: str) -> bool:
         pd.to_numeric(towns[column], errors="coerce").notna().any())
 
 
+#: Layers drawn from one column each (layer id → column), after the scores.
+_LAYER_COLUMNS = {"subtype": "subtype", "cluster": "cluster", "stability": "stability",
+                  "declared": "declared_status", "designations": "designation_key"}
+
+
 def available_layers(towns: pd.DataFrame) -> list[str]:
     """Ids of the thematic layers ``towns`` has the columns for, in display order."""
-    out = ["category"]
-    if _present(towns, "subtype"):
-        out.append("subtype")
+    out = ["category"] + (["subtype"] if _present(towns, "subtype") else [])
     # a score no town has (a dimension without data) is no layer: it would be all grey;
     # a score some towns lack shows them as "无数据 (no data)"
-    if _has_values(towns, "composite"):
-        out.append("composite")
-    out += [f"score_{d}" for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
-    for lid, col in (("cluster", "cluster"), ("stability", "stability"),
-                     ("declared", "declared_status"), ("designations", "designation_key")):
-        if _present(towns, col):
-            out.append(lid)
-    return out
+    out += [c for c in ("composite", *(f"score_{d}" for d in DIMENSIONS))
+            if _has_values(towns, c)]
+    return out + [lid for lid, col in _LAYER_COLUMNS.items()
+                  if lid != "subtype" and _present(towns, col)]
 
 
 #: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
@@ -308,14 +291,25 @@ def _text(towns: pd.DataFrame, column: str) -> pd.Series:
     return text.astype(object)
 
 
+def _counted(classes, entries: list[dict]) -> tuple[list[int], list[dict], int]:
+    """Class numbers, the legend ``entries`` with their counts, and the no-data count."""
+    classes = np.asarray(classes, dtype=int)
+    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
+    for e, n in zip(entries, counts):
+        e["count"] = int(n)
+    return classes.tolist(), entries, int((classes < 0).sum())
+
+
 def _categorical(keys, entries: list[dict]) -> tuple[list[int], list[dict], int]:
     """Class numbers of ``keys`` against legend ``entries`` (each with a ``key``)."""
     index = {e["key"]: i for i, e in enumerate(entries)}
-    classes = [index.get(k, -1) for k in list(keys)]
-    counts = np.bincount([c for c in classes if c >= 0], minlength=len(entries))
-    for e, c in zip(entries, counts):
-        e["count"] = int(c)
-    return classes, entries, int(sum(c < 0 for c in classes))
+    return _counted([index.get(k, -1) for k in list(keys)], entries)
+
+
+def _in_lang(towns: pd.DataFrame, column: str, lang: str) -> str:
+    """``column``, or in English its ``<column>_en`` twin when the towns have one."""
+    english = f"{column}_en"
+    return english if lang == "en" and english in towns.columns else column
 
 
 def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
@@ -329,68 +323,70 @@ def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
                          "taxonomy's colours", column=column) from None
 
 
-def _layer_category(towns, spec, ctx) -> tuple:
-    keys = _text(towns, "category").tolist()
+def _palette_layer(keys: list, order, ctx, column: str) -> tuple:
+    """Classes of ``keys`` coloured from the palette, the legend in ``order``: the
+    palette's keys that occur, then keys the palette lacks (→ "no colour" error)."""
     present = set(keys)
-    # palette order; top-level ids only (no "/"), and only those that occur: the palette
-    # also carries role colours (central, urban) that are not categories
-    ids = [k for k in ctx["palette"] if "/" not in str(k) and k in present]
-    ids += [k for k in dict.fromkeys(keys) if k and k not in ids]  # → "no colour" error
-    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "category") for k in ids]
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_category")},)
+    order = [k for k in order if k in present]
+    order += [k for k in dict.fromkeys(keys) if k and k not in order]
+    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], column) for k in order]
+    return _categorical(keys, entries) + ({"label": ctx["t"](f"layer_{column}")},)
+
+
+def _layer_category(towns, spec, ctx) -> tuple:
+    # top-level ids only (no "/"): the palette also carries subtypes and role colours
+    # (central, urban) that are not categories
+    return _palette_layer(_text(towns, "category").tolist(),
+                          [k for k in ctx["palette"] if "/" not in str(k)], ctx, "category")
 
 
 def _layer_subtype(towns, spec, ctx) -> tuple:
     cat, sub = _text(towns, "category"), _text(towns, "subtype")
     keys = [f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
             for c, s in zip(cat.tolist(), sub.tolist())]
-    present = set(keys)
-    order = [k for k in ctx["palette"] if k in present]
-    order += [k for k in dict.fromkeys(keys) if k and k not in order]
-    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "subtype") for k in order]
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_subtype")},)
+    return _palette_layer(keys, ctx["palette"], ctx, "subtype")
+
+
+def _classed_layer(classes, bins, labels, colours, label: str, note: str) -> tuple:
+    """A numeric layer: one legend entry per class (label, colour), and its breaks."""
+    to_hex = _heavy("matplotlib").colors.to_hex
+    entries = [{"key": i, "label": text, "color": to_hex(c)}
+               for i, (text, c) in enumerate(zip(labels, colours))]
+    return _counted(classes, entries) + (
+        {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]},)
 
 
 def _layer_numeric(towns, spec, ctx) -> tuple:
-    column = spec.id
+    column, t = spec.id, ctx["t"]
     if column not in towns.columns:
         raise InputError(f"layer {column!r} needs column {column!r}, which the towns lack "
                          f"(layers available: {', '.join(available_layers(towns))})",
                          column=column)
     values = pd.to_numeric(towns[column], errors="raise").to_numpy(dtype=float)
     scheme = spec.scheme or ctx["scheme"]
-    k = spec.k or ctx["k"]
     breaks = spec.breaks if spec.breaks is not None else ctx["breaks"].get(column)
     if breaks is not None and spec.scheme is None:
         scheme = "user"
-    bins, classes = classify_values(values, scheme, k, breaks)
-    mpl = _heavy("matplotlib")
-    cmap = mpl.colormaps[_SEQUENTIAL["composite" if column == "composite" else "score"]]
-    colours = [mpl.colors.to_hex(cmap(x)) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
+    bins, classes = classify_values(values, scheme, spec.k or ctx["k"], breaks)
+    cmap = _heavy("matplotlib").colormaps[_SEQUENTIAL["composite" if column == "composite"
+                                                      else "score"]]
+    colours = [cmap(x) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
-    entries = [{"key": i, "label": f"{lo:.1f} – {hi:.1f}", "color": c}
-               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
-    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
-    for e, n in zip(entries, counts):
-        e["count"] = int(n)
     if column == "composite":
-        label = ctx["t"]("layer_composite")
+        label = t("layer_composite")
     else:
-        label = ctx["t"]("layer_score", dim=ctx["t"](f"dim_{column[6:]}", default=column[6:]))
-    note = ctx["t"](SCHEMES[scheme].label_key)
-    return (classes.tolist(), entries, int((classes < 0).sum()),
-            {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]})
+        label = t("layer_score", dim=t(f"dim_{column[6:]}", default=column[6:]))
+    return _classed_layer(classes, bins, [f"{lo:.1f} – {hi:.1f}" for lo, hi in zip(lows, bins)],
+                          colours, label, t(SCHEMES[scheme].label_key))
 
 
 def _layer_cluster(towns, spec, ctx) -> tuple:
     ids = pd.to_numeric(towns["cluster"], errors="coerce")
-    names = _text(towns, "cluster_name" if ctx["lang"] == "zh" or "cluster_name_en" not in
-                  towns.columns else "cluster_name_en")
+    names = _text(towns, _in_lang(towns, "cluster_name", ctx["lang"]))
     keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index,
                      dtype=object)
-    order = sorted({k for k in keys if k}, key=int)
     entries = []
-    for n, k in enumerate(order):
+    for n, k in enumerate(sorted({k for k in keys if k}, key=int)):
         name = names[keys == k].iloc[0]
         entries.append({"key": k, "label": f"{k} · {name}" if name else k,
                         "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]})
@@ -420,14 +416,14 @@ _DECLARED = (("supported", "declared_supported", "#1a9850", None),
 
 
 def _layer_declared(towns, spec, ctx) -> tuple:
-    keys = _text(towns, "declared_status")
     entries = []
     for key, label, colour, stroke in _DECLARED:
         e = {"key": key, "label": ctx["t"](label), "color": colour}
         if stroke:
             e.update(stroke=stroke, weight=2.2)
         entries.append(e)
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_declared")},)
+    return _categorical(_text(towns, "declared_status"), entries) + (
+        {"label": ctx["t"]("layer_declared")},)
 
 
 _DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
@@ -470,8 +466,6 @@ def _layer_change(towns, spec, ctx) -> tuple:
 
 def _layer_composite_change(towns, spec, ctx) -> tuple:
     """Composite change (column ``composite_change``), diverging classes around 0."""
-    mpl = _heavy("matplotlib")
-
     values = pd.to_numeric(towns["composite_change"], errors="raise").to_numpy(dtype=float)
     bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
     lows = np.concatenate([[min(np.nanmin(values), bins[0]) if np.isfinite(values).any()
@@ -479,16 +473,12 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
     # red (fell) → pale (the class holding 0) → green (rose), equal steps either side
     zero = int(min(np.searchsorted(bins, 0.0), len(bins) - 1))
     side = max(zero, len(bins) - 1 - zero, 1)
-    colours = mpl.colormaps["RdYlGn"](0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
-    entries = [{"key": i, "label": f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}",
-                "color": mpl.colors.to_hex(c)}
-               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
-    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
-    for e, n in zip(entries, counts):
-        e["count"] = int(n)
-    return (classes.tolist(), entries, int((classes < 0).sum()),
-            {"label": ctx["t"]("layer_composite_change"), "note": ctx["t"]("scheme_user"),
-             "breaks": [round(float(b), 3) for b in bins]})
+    colours = _heavy("matplotlib").colormaps["RdYlGn"](
+        0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
+    labels = [f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}"
+              for i, (lo, hi) in enumerate(zip(lows, bins))]
+    return _classed_layer(classes, bins, labels, colours, ctx["t"]("layer_composite_change"),
+                          ctx["t"]("scheme_user"))
 
 
 _LAYER_BUILDERS = {
@@ -510,8 +500,7 @@ def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
     if builder is None:
         raise InputError(f"unknown map layer {spec.id!r}; choose from "
                          f"{', '.join(_LAYER_BUILDERS)}")
-    needs = {"cluster": "cluster", "stability": "stability", "declared": "declared_status",
-             "subtype": "subtype", "designations": "designation_key"}.get(spec.id)
+    needs = _LAYER_COLUMNS.get(spec.id)
     if needs and needs not in towns.columns:
         raise InputError(f"map layer {spec.id!r} needs column {needs!r}, which the towns "
                          f"lack (layers available: {', '.join(available_layers(towns))})",
@@ -688,43 +677,38 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
     (an indicator: number, ``unit``, formatted with the sheets' 万元/亿元 rules and ranked
     among the towns that have it) — and ``group`` (the dimension it belongs to).
     """
-    n_rows = int(towns["category"].astype(object).where(towns["category"].notna(), "")
-                 .astype(str).str.strip().ne("").sum()) if "category" in towns else len(towns)
+    def text(label: str, column: str) -> dict:
+        return {"label": label, "kind": "text",
+                **_coded(_text(towns, column).replace(_BLANK).tolist())}
+
+    def numbers(label: str, kind: str, column: str, digits: int, **extra) -> dict:
+        return {"label": label, "kind": kind, **extra, "v": _numbers(towns[column], digits)}
+
+    zh = lang == "zh"
     cols: list[dict] = []
     if "composite" in towns.columns:
-        cols.append({"label": t("info_composite"), "kind": "score",
-                     "v": _numbers(towns["composite"], 1)})
+        cols.append(numbers(t("info_composite"), "score", "composite", 1))
     if "rank" in towns.columns:
-        cols.append({"label": t("info_rank"), "kind": "rank", "n": n_rows,
-                     "v": _numbers(towns["rank"], 0)})
-    for d in DIMENSIONS:
-        c = f"score_{d}"
-        if c in towns.columns and _has_values(towns, c):
-            cols.append({"label": t("info_score", dim=t(f"dim_{d}")), "kind": "score",
-                         "v": _numbers(towns[c], 1)})
+        cols.append(numbers(t("info_rank"), "rank", "rank", 0,
+                            n=int(_text(towns, "category").ne("").sum())))
+    cols += [numbers(t("info_score", dim=t(f"dim_{d}")), "score", f"score_{d}", 1)
+             for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
     if "group_rank" in towns.columns:   # rank in the level's groupings (counties: region)
-        cols.append({"label": t("info_group_rank", "分组排名" if lang == "zh" else
-                                "Rank in group"), "kind": "text",
-                     **_coded(_text(towns, "group_rank").replace(_BLANK).tolist())})
+        cols.append(text(t("info_group_rank", "分组排名" if zh else "Rank in group"),
+                         "group_rank"))
     if "stability" in towns.columns:
-        cols.append({"label": t("info_confidence"), "kind": "share",
-                     "v": _numbers(towns["stability"], 2)})
+        cols.append(numbers(t("info_confidence"), "share", "stability", 2))
     if "cluster_name" in towns.columns:
-        col = "cluster_name_en" if lang == "en" and "cluster_name_en" in towns.columns \
-            else "cluster_name"
-        cols.append({"label": t("info_cluster"), "kind": "text",
-                     **_coded(_text(towns, col).replace(_BLANK).tolist())})
+        cols.append(text(t("info_cluster"), _in_lang(towns, "cluster_name", lang)))
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
-        left, right = ("（", "）") if lang == "zh" else (" (", ")")
+        left, right = ("（", "）") if zh else (" (", ")")
         cols.append({"label": t("info_declared"), "kind": "text", **_coded(
             [f"{d}{left}{s}{right}" if d and s else d for d, s in zip(dec, st)])})
-    col = "designations_en" if lang == "en" and "designations_en" in towns.columns \
-        else "designations"
+    col = _in_lang(towns, "designations", lang)
     if col in towns.columns:
-        cols.append({"label": t("info_designations", "官方称号" if lang == "zh"
-                                else "Official designations"), "kind": "text",
-                     **_coded(_text(towns, col).replace(_BLANK).tolist())})
+        cols.append(text(t("info_designations", "官方称号" if zh else "Official designations"),
+                         col))
     if "benchmarks" in towns.columns:
         names = [[x for x in b.split(";") if x] for b in _text(towns, "benchmarks")]
         words: dict[str, int] = {}
@@ -771,12 +755,6 @@ def _check_towns(towns) -> None:
                          f"a {towns.geometry.iloc[i].geom_type}, not a polygon: the map "
                          "draws town areas (approximate them from seats with "
                          "`towntype boundaries approximate`)", feature=i)
-
-
-def _display_geometry(gdf, datum: str, display: str):
-    if datum == display:
-        return gdf.geometry
-    return convert_geoseries(gdf.geometry, datum, display)
 
 
 def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
@@ -974,7 +952,7 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
             "labels": label_pts.astype(np.int64).tolist(), "labelZoom": label_zoom,
             "bounds": [[miny, minx], [maxy, maxx]]}
     if counties is not None and len(counties):
-        cg = _display_geometry(counties, datum, bm.datum).to_numpy()
+        cg = _shift(counties.geometry.to_numpy(), datum, bm.datum, counties.crs)
         data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
                                                       precision)}
         name = next((c for c in _COUNTY_NAME_COLUMNS if c in counties.columns), None)
@@ -990,12 +968,11 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
 _COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
 
 
-def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
+def _shift(geoms: np.ndarray, datum: str, display: str, crs=4326) -> np.ndarray:
     """Geometries moved from the data's datum to the display datum (as given if equal)."""
     if datum == display:
         return geoms
-
-    return convert_geoseries(gpd.GeoSeries(geoms, crs=4326), datum, display).to_numpy()
+    return convert_geoseries(gpd.GeoSeries(geoms, crs=crs), datum, display).to_numpy()
 
 
 def _attribute_payload(towns, t, lang: str, indicators) -> dict:
