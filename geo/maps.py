@@ -1,16 +1,12 @@
 """Interactive town maps that open with no network: :func:`town_map` and :func:`save_map`.
 
-The town polygons are simplified as a coverage (neighbours keep their shared edges),
-quantised to ``10**-precision`` degree, delta-encoded and stored **once** in the page;
-every thematic layer — category, subtype, each dimension score and the composite
-(classed with mapclassify), clusters, stability, declared-category check — is a list of
-class numbers per town plus a legend, and switching layers restyles the same canvas
-features.  Popups and tooltips are built in the browser from columns (numbers as
-numbers, repeated text as dictionaries, formatted by ``towntype.js`` with the sheets' rules
-of :mod:`classify.numfmt`); from :data:`COMPRESS_FROM` bytes the payload is stored gzip'd
-in base64 and unpacked with the browser's ``DecompressionStream``.  Boundary features
-without a table row (``unjoined``) are drawn in the no-data grey with their reason.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
-controls from ``geo/assets`` (see :mod:`geo.mapelements`), so the HTML references no CDN.
+The town polygons are simplified as a coverage, quantised, delta-encoded and stored
+**once** in the page; every thematic layer (category, subtype, each score and the
+composite classed with mapclassify, clusters, stability, declared-category check) is a
+list of class numbers per town plus a legend.  Popups are built in the browser from
+columns, formatted by ``towntype.js`` with the sheets' rules (:mod:`classify.numfmt`).
+Boundary features without a table row (``unjoined``) are drawn in the no-data grey with
+their reason.  Leaflet and our controls are inlined (:mod:`geo.mapelements`): no CDN.
 
 Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
 ``gaode`` (tiles in GCJ-02: the geometry is shifted WGS84 → GCJ-02 *for display only*) and
@@ -286,8 +282,7 @@ def _text(towns: pd.DataFrame, column: str) -> pd.Series:
     if column not in towns.columns:
         return pd.Series([""] * len(towns), index=towns.index, dtype=object)
     text = towns[column].astype(object).where(towns[column].notna(), "").astype(str).str.strip()
-    # object, not pandas' Arrow-backed str: the callers go through the cells one by one
-    # (680,000 element reads of an Arrow array cost 0.5 s at 40,000 towns)
+    # object, not pandas' Arrow-backed str: the callers read the cells one by one
     return text.astype(object)
 
 
@@ -604,23 +599,20 @@ def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
     if len(names) == 0:
         return [], []
-    # each distinct name once (town names repeat across counties)
-    unique = list(dict.fromkeys(str(n).replace("\n", " ") for n in names))
-    if len(unique) < len(names):
-        full, initials = _pinyin(unique)
-        index = {n: i for i, n in enumerate(unique)}
-        rows = [index[str(n).replace("\n", " ")] for n in names]
-        return [full[i] for i in rows], [initials[i] for i in rows]
-    # one pass over all names, newline-separated (pinyin never contains one, and a
-    # non-Chinese character ends pypinyin's phrase segmentation); characters without
-    # pinyin come back marked so the initials keep them whole
-    text = "\n".join(unique)
-    items = _heavy("pypinyin").lazy_pinyin(text, errors=lambda chars: ["\0" + chars])
+    # each distinct name once (town names repeat across counties), in one pass,
+    # newline-separated (pinyin never contains one, and a non-Chinese character ends
+    # pypinyin's phrase segmentation); characters without pinyin come back marked so the
+    # initials keep them whole
+    rows, unique = pd.factorize(pd.Series([str(n).replace("\n", " ") for n in names],
+                                          dtype=object))
+    items = _heavy("pypinyin").lazy_pinyin("\n".join(unique),
+                                           errors=lambda chars: ["\0" + chars])
     full = "".join(i[1:] if i.startswith("\0") else i for i in items)
     initials = "".join(i[1:] if i.startswith("\0") else i[:1] for i in items)
 
     def split(joined: str) -> list[str]:
-        return joined.lower().replace(" ", "").split("\n")
+        words = joined.lower().replace(" ", "").split("\n")
+        return [words[i] for i in rows]
     return split(full), split(initials)
 
 

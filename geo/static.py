@@ -4,7 +4,7 @@ The map is drawn in a local UTM projection (so the scale bar is true), with a le
 (counts per category), a scale bar, a north arrow, the title and an optional notice.
 :func:`static_category_maps` draws it once for several formats.  The towns are one path
 per colour plus one path of their edges (each edge once), with vertices snapped to a
-quarter of a print pixel, so a national map of 40,000 towns draws in about a second.
+quarter of a print pixel, so a national map stays fast.
 Chinese text is set in **Noto Sans CJK SC** from the ``manimgx-fonts-cjk`` package (the
 font file ships inside the wheel; nothing is downloaded); when that package is absent, an
 installed system CJK font is used (Debian ``fonts-noto-cjk`` or ``fonts-wqy-microhei``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -232,18 +233,11 @@ def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths,
                           notice=notice, attribution=attribution, lang=lang, by=by,
                           labels=labels, tolerance=tolerance, coverage=coverage)
     font, _ = cjk_font()
-    log = logging.getLogger("matplotlib.font_manager")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        for path in paths:
-            fmt = FORMATS[path.suffix.lower()]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _rc(font, fmt):        # no date: the same towns give the same bytes
-                fig.savefig(path, format=fmt, dpi=dpi,
-                            metadata=NO_DATE.get(fmt))
-    finally:
-        log.setLevel(level)
+    for path in paths:
+        fmt = FORMATS[path.suffix.lower()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _rc(font, fmt):        # no date: the same towns give the same bytes
+            fig.savefig(path, format=fmt, dpi=dpi, metadata=NO_DATE.get(fmt))
     return paths
 
 
@@ -273,17 +267,9 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     size = A4_INCHES[::-1] if landscape else A4_INCHES
     if labels is None:
         labels = len(towns) <= MAX_LABELS and "town" in towns.columns
-    # the variable CJK font's default instance is registered as weight 100: matplotlib
-    # logs a "failed to find weight normal" line per text; the glyphs are right
-    log = logging.getLogger("matplotlib.font_manager")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
-                      title=title, subtitle=subtitle, notice=notice,
-                      attribution=attribution, lang=lang, by=by, labels=labels)
-    finally:
-        log.setLevel(level)
+    fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
+                  title=title, subtitle=subtitle, notice=notice,
+                  attribution=attribution, lang=lang, by=by, labels=labels)
     fig.towntype_towns = proj
     return fig
 
@@ -301,14 +287,26 @@ _M_PER_DEGREE = 111_320.0
 NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
+@contextmanager
 def _rc(font: str, fmt: str):
-    """Settings every static map is drawn and saved under (CJK font, embedded glyphs)."""
-    matplotlib = _heavy("matplotlib")
+    """Settings every static map is drawn and saved under (CJK font, embedded glyphs).
 
-    return matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
-                                  "pdf.fonttype": 42 if fmt == "pdf" else 3,
-                                  "svg.fonttype": "path",
-                                  "svg.hashsalt": "towntype"})   # stable clip-path ids
+    The variable CJK font's default instance is registered as weight 100: matplotlib
+    logs a "failed to find weight normal" line per text (the glyphs are right), so its
+    font manager's log is quiet meanwhile.
+    """
+    matplotlib = _heavy("matplotlib")
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
+                                    "pdf.fonttype": 42 if fmt == "pdf" else 3,
+                                    "svg.fonttype": "path",
+                                    "svg.hashsalt": "towntype"}):   # stable clip-path ids
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def _print_tolerance(towns, crs) -> float:
@@ -436,7 +434,7 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
 
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     keys = list(colours)
-    groups = pd_keys_index(towns, by, keys)
+    groups = pd.Index(keys).get_indexer(_keys(towns, by))     # each town's colour
     xy, ring, first, owner = _town_rings(proj, tolerance)
     with _rc(font, "png"):
         fig = Figure(figsize=size)
@@ -504,12 +502,6 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         if labels:
             _town_labels(ax, renderer, proj, towns, font)
     return fig
-
-
-def pd_keys_index(towns, by: str, keys: list) -> np.ndarray:
-    """Group number of each town (its key's position in ``keys``)."""
-    index = {k: i for i, k in enumerate(keys)}
-    return np.array([index[k] for k in _keys(towns, by)], dtype=int)
 
 
 #: Size of town names on the page (points): legible on A4.
