@@ -98,14 +98,12 @@ BASEMAPS: dict[str, Basemap] = {
         ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
          "&x={x}&y={y}&z={z}", "© 高德地图 AutoNavi"),), subdomains="1234"),
     # Tianditu tiles are in CGCS2000, which equals WGS84 at map scale: no shift.
-    "tianditu": Basemap("tianditu", "wgs84", (
-        ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-         "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-         "&TILECOL={x}&tk={key}", "© 天地图 Tianditu"),
-        ("https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-         "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-         "&TILECOL={x}&tk={key}", "© 天地图 Tianditu"),
-    ), subdomains="01234567", needs_key=True),
+    # Two layers: the map (vec) and its annotation (cva).
+    "tianditu": Basemap("tianditu", "wgs84", tuple(
+        (f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+         f"&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+         "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}", "© 天地图 Tianditu")
+        for layer in ("vec", "cva")), subdomains="01234567", needs_key=True),
 }
 
 

@@ -33,8 +33,8 @@ from pyproj import Transformer
 
 from geo.errors import InputError, TowntypeError
 
-__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font", "static_category_map",
-           "static_category_maps"]
+__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font",
+           "static_category_map", "static_category_maps"]
 
 #: A4 in inches (portrait: width, height).
 A4_INCHES = (8.27, 11.69)
@@ -85,16 +85,12 @@ def cjk_font() -> tuple[str, str]:
         "(Noto Sans CJK, OFL) or apt-get install fonts-noto-cjk")
 
 
-def _nice_length(span_m: float) -> float:
-    """A round scale-bar length near a fifth of the map width (1, 2 or 5 × 10^n m)."""
-    target = span_m / 5
-    exp = 10 ** np.floor(np.log10(target))
-    return float(max(m for m in (1, 2, 5) if m * exp <= target) * exp)
-
-
-def _scale_bar(ax, x0: float, y0: float, length: float, font: str) -> None:
+def _scale_bar(ax, x0: float, y0: float, span_m: float, font: str) -> None:
+    """A scale bar of a round length near a fifth of the map width (1, 2 or 5 × 10^n m)."""
     Rectangle = _heavy("matplotlib.patches").Rectangle
 
+    exp = 10 ** np.floor(np.log10(span_m / 5))
+    length = float(max(m for m in (1, 2, 5) if m * exp <= span_m / 5) * exp)
     h = length / 25
     for i in range(2):
         ax.add_patch(Rectangle((x0 + i * length / 2, y0), length / 2, h, zorder=5,
@@ -138,7 +134,8 @@ def _legend_entries(towns, palette, lang: str, by: str):
     if n:       # drawn grey: a county shows no holes
         colours[NO_DATA_KEY] = NO_DATA_COLOUR
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#9a9a9a", hatch="////",
-                             linewidth=0, label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
+                             linewidth=0,
+                             label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
     missing = sorted(set(keys) - set(colours))
     if missing:
         raise InputError(f"value {missing[0]!r} of column {by!r} has no colour in the "
@@ -261,7 +258,7 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
         tolerance = _print_tolerance(towns, utm)
     geoms = towns.geometry.to_numpy() if coverage is None else coverage.finest(
         tolerance / _M_PER_DEGREE)
-    proj = _to_crs(geoms, towns.crs, utm)
+    proj = gpd.GeoSeries(geoms, crs=towns.crs).to_crs(utm).to_numpy()
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     landscape = (maxx - minx) > 1.25 * (maxy - miny)
     size = A4_INCHES[::-1] if landscape else A4_INCHES
@@ -318,11 +315,6 @@ def _print_tolerance(towns, crs) -> float:
         np.r_[b[:, 0], b[:, 2], b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
     span = max(np.nanmax(x) - np.nanmin(x), np.nanmax(y) - np.nanmin(y)) * (1 + 2 * _PAD)
     return float(span / (max(A4_INCHES) * max(_AXES[2:]) * PRINT_DPI) / 4)
-
-
-def _to_crs(geoms, src, dst) -> np.ndarray:
-
-    return gpd.GeoSeries(geoms, crs=src).to_crs(dst).to_numpy()
 
 
 def _town_rings(geoms, grid: float):
@@ -496,8 +488,7 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         pad = _PAD * max(maxx - minx, maxy - miny)
         ax.set_xlim(minx - pad, maxx + pad)
         ax.set_ylim(miny - pad, maxy + pad)
-        length = _nice_length(maxx - minx)
-        _scale_bar(ax, minx, miny - pad * 0.6, length, font)
+        _scale_bar(ax, minx, miny - pad * 0.6, maxx - minx, font)
         _north_arrow(ax, font)
         if labels:
             _town_labels(ax, renderer, proj, towns, font)

@@ -90,7 +90,8 @@ class ParsedTable:
     messages : list of str
         What was decided and found, for the report.
     code_notes : dict
-        Data position → why the row's code cell is not a town code (its code is None).
+        Data position → why the row's code cell is not a town code (its code is None: it
+        joins by name if it can, and join_report.csv gives this reason).
     """
 
     data: pd.DataFrame
@@ -106,8 +107,6 @@ class ParsedTable:
     encoding: str | None = None
     sheet: str | None = None
     header_rows: list = field(default_factory=list)
-    #: data position → why its code cell is not a town code (the row then has no code,
-    #: joins by name if it can, and join_report.csv gives this reason)
     code_notes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -268,14 +267,9 @@ def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
         raise InputError(f"旧版工作簿无法读取（the .xls workbook cannot be read: {exc}）; "
                          "open it in Excel or WPS and save it as .xlsx", path=path) from None
     ws = _pick_sheet(path, book.sheet_names(), sheet, book.sheet_by_name)
-    grid = []
-    for r in range(ws.nrows):
-        row = []
-        for c in range(ws.ncols):
-            cell = ws.cell(r, c)
-            row.append(None if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
-                       else cell.value)
-        grid.append(row)
+    empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
+    grid = [[None if cell.ctype in empty else cell.value for cell in ws.row(r)]
+            for r in range(ws.nrows)]
     merges = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in ws.merged_cells]
     return grid, ws.name, merges
 
@@ -301,6 +295,10 @@ def _pick_sheet(path, names, sheet, get):
     return get(sheet)
 
 
+def _sheet_size(ws) -> int:
+    return getattr(ws, "max_row", None) or getattr(ws, "nrows", 0)
+
+
 def _head(ws, n: int = 40) -> list[list[str]]:
     """Text of the first rows of an openpyxl or xlrd sheet."""
     if hasattr(ws, "iter_rows"):
@@ -308,10 +306,6 @@ def _head(ws, n: int = 40) -> list[list[str]]:
     else:
         rows = (ws.row_values(r) for r in range(min(n, ws.nrows)))
     return [[_cell_text(v).strip() for v in row] for row in rows]
-
-
-def _sheet_size(ws) -> int:
-    return getattr(ws, "max_row", None) or getattr(ws, "nrows", 0)
 
 
 def _fill_merges(grid: list[list], merges: list) -> None:
@@ -538,20 +532,13 @@ def _parse_number_column(cells, unit, markers, notes=None, fast=None, wan_suffix
     return values, status
 
 
+_FLAGS = {**dict.fromkeys(_YES, (1.0, "ok")), **dict.fromkeys(_NO, (0.0, "ok")),
+          "": (math.nan, "unknown"), _MERGED: (math.nan, "merged")}
+
+
 def _parse_flag_column(cells):
-    values, status = [], []
-    for text in cells:
-        if text == _MERGED:
-            values.append(math.nan), status.append("merged")
-            continue
-        t = text.strip().lower()
-        if t in _YES:
-            values.append(1.0), status.append("ok")
-        elif t in _NO:
-            values.append(0.0), status.append("ok")
-        else:
-            values.append(math.nan), status.append("unknown" if not t else "invalid")
-    return values, status
+    pairs = [_FLAGS.get(text.strip().lower(), (math.nan, "invalid")) for text in cells]
+    return [v for v, _ in pairs], [s for _, s in pairs]
 
 
 # ----------------------------------------------------------------------------- main
@@ -656,17 +643,21 @@ def file_kind(path: Path) -> str:
     return "text"
 
 
+#: What a table file's suffix says it is.
+_SUFFIX_KINDS = {".csv": "text", ".txt": "text", ".tsv": "text", ".xlsx": "xlsx",
+                 ".xlsm": "xlsx", ".xls": "xls"}
+
+
 def _load_grid(path: Path, sheet, encoding):
     suffix = path.suffix.lower()
     messages: list[str] = []
     merges: list = []
     enc = sheet_name = None
-    if suffix not in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"):
+    named = _SUFFIX_KINDS.get(suffix)
+    if named is None:
         raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
                          path=path)
     kind = file_kind(path)
-    named = "text" if suffix in (".csv", ".txt", ".tsv") else "xls" if suffix == ".xls" \
-        else "xlsx"
     if kind not in ("text", "xlsx", "xls"):
         raise InputError(
             f"文件内容与扩展名不符（the file is {_KIND_NAMES[kind]}, not a {suffix} table）; "
