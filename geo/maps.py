@@ -1001,24 +1001,18 @@ def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, *
                       max_zoom=bm.max_zoom)
     m._id = "towntype"          # fixed element names: the same input gives the same page
     m.get_root().title = info["title"]
-    ids = iter(range(10_000))
-
-    def add(el):
-        el._id = f"tt{next(ids)}"
-        m.add_child(el)
-        return el
-
-    add(me.InlineAssets())
-    for url, attr in bm.tiles:
-        add(folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
-                             subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name))
-    layer = add(me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM))
-    add(me.InfoBox(layer, position="bottomleft", **info))
-    add(me.ScaleBar("bottomleft"))
-    add(me.Search(layer, position="topleft"))
-    add(me.Fullscreen(layer, position="topleft"))
-    add(me.LayerSwitcher(layer, position="topright"))
-    add(me.Legend(layer, position="bottomright"))
+    tiles = [folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
+                              subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name)
+             for url, attr in bm.tiles]
+    layer = me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM)
+    for i, element in enumerate([
+            me.InlineAssets(), *tiles, layer, me.InfoBox(layer, position="bottomleft", **info),
+            me.ScaleBar("bottomleft"), me.Search(layer, position="topleft"),
+            me.Fullscreen(layer, position="topleft"),
+            me.LayerSwitcher(layer, position="topright"),
+            me.Legend(layer, position="bottomright")]):
+        element._id = f"tt{i}"
+        m.add_child(element)
     return m
 
 

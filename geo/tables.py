@@ -280,7 +280,7 @@ def _pick_sheet(path, names, sheet, get):
         # town column header (乡镇, 统计代码 …), else the first that is not empty.
         sheets = [get(name) for name in names]
         for ws in sheets:
-            if any(_key_hits(t) >= 1 and sum(bool(x) for x in t) >= 2 for t in _head(ws)):
+            if any(map(_is_key_header, _head(ws))):
                 return ws
         return next((ws for ws in sheets if _sheet_size(ws) > 1), sheets[0])
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()
@@ -336,16 +336,18 @@ def _is_number_cell(text: str) -> bool:
                                      ).status == "ok"
 
 
-def _key_hits(texts: list[str]) -> int:
+def _is_key_header(texts: list[str]) -> bool:
+    """A header row: a key column's header (乡镇, 统计代码 …) among two or more texts."""
     wanted = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
-    return sum(split_unit(t)[0].lower() in wanted for t in texts if t)
+    return sum(bool(t) for t in texts) >= 2 and any(
+        split_unit(t)[0].lower() in wanted for t in texts if t)
 
 
 def _find_header(rows: list[list[str]]) -> int:
     """Index of the header row: the first with a key-column header, else the first row
     with two or more text cells followed by a row with a number."""
     for i, texts in enumerate(rows[:40]):
-        if _key_hits(texts) >= 1 and sum(bool(t) for t in texts) >= 2:
+        if _is_key_header(texts):
             return i
     for i, texts in enumerate(rows[:40]):
         filled = [t for t in texts if t]
