@@ -131,21 +131,18 @@ def split_unit(header: str) -> tuple[str, str | None]:
     """``'地区生产总值（万元）'`` → ``('地区生产总值', '万元')``; no unit → ``(header, None)``."""
     text = _norm_header(header)
     m = _BRACKET.match(text)
-    if m and _is_unit(m.group(2)):
-        return m.group(1), _canon_unit(m.group(2))
+    if m and (unit := _unit(m.group(2))):
+        return m.group(1), unit
     m = re.match(r"^(.*?)[:：/]\s*(?:单位[:：])?(.+)$", text)
-    if m and m.group(1) and _is_unit(m.group(2)):
-        return m.group(1), _canon_unit(m.group(2))
+    if m and m.group(1) and (unit := _unit(m.group(2))):
+        return m.group(1), unit
     return text, None
 
 
-def _is_unit(text: str) -> bool:
-    return bool(_UNIT.match(_canon_unit(text)))
-
-
-def _canon_unit(text: str) -> str:
-    text = _norm_header(text)
-    return re.sub(r"^单位[:：]", "", text)
+def _unit(text: str) -> str | None:
+    """``text`` as a unit (``单位：万元`` → ``万元``), or None if it is not one."""
+    unit = re.sub(r"^单位[:：]", "", _norm_header(text))
+    return unit if _UNIT.match(unit) else None
 
 
 def find_key_columns(df: pd.DataFrame | list, headers: dict | None = None) -> dict:
@@ -363,7 +360,7 @@ def _is_units_row(texts: list[str]) -> bool:
         return False
     if _norm_header(filled[0]).rstrip(":：") in ("单位", "计量单位"):
         return True
-    units = [t for t in filled if _is_unit(t.strip("（）()"))]
+    units = [t for t in filled if _unit(t.strip("（）()"))]
     return len(units) >= max(1, len(filled) - 1) and len(units) >= 0.6 * len(filled)
 
 
@@ -433,8 +430,8 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
     for texts in rows[:h]:
         for t in texts:
             m = re.search(r"单位[:：]\s*(\S+)", _norm_header(t))
-            if m and _is_unit(m.group(1)):
-                default_unit = _canon_unit(m.group(1))
+            if m and (unit := _unit(m.group(1))):
+                default_unit = unit
     return {"header": h, "header_rows": header_rows, "unit_row": unit_row, "names": names,
             "merged_rows": {(r, c) for r0, c0, r1, c1 in merges if r1 > r0
                             for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)},
@@ -698,9 +695,7 @@ def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
                             f"named {name!r}")
         base, unit = split_unit(name)
         if unit is None and unit_row is not None and unit_row[c]:
-            cand = unit_row[c].strip("（）() ")
-            if _is_unit(cand):
-                unit = _canon_unit(cand)
+            unit = _unit(unit_row[c].strip("（）() "))
         if base in seen:
             seen[base] += 1
             messages.append(f"duplicate column name {base!r} (column {get_column_letter(c + 1)}); "
