@@ -766,6 +766,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
     code_notes: dict = {}
     ex_idx = [r for r, _, _ in excluded]
+    source_rows = [r + 1 for r in data_idx]
     ex_values: dict[str, list] = {}
     key_cols = {v for v in keys.values() if v is not None}
     by_column = list(zip(*[rows[r] for r in data_idx]))  # one transpose, not one per column
@@ -778,8 +779,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             # the run's level is inferred from it (classify.levels)
             digits = code_digits(cells)
             digits = digits if digits in (6, 12) else 9
-            codes, code_notes = _table_codes(cells, path, name, [r + 1 for r in data_idx],
-                                             digits=digits)
+            codes, code_notes = _table_codes(cells, path, name, source_rows, digits=digits)
             data[name] = codes
             status[name] = ["invalid" if i in code_notes else "ok" if v else "unknown"
                             for i, v in enumerate(codes)]
@@ -815,7 +815,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             data[name], status[name] = _parse_flag_column(cells)
             units[name] = "是/否"
         else:
-            check_text(cells, path=path, column=name, rows=[r + 1 for r in data_idx])
+            check_text(cells, path=path, column=name, rows=source_rows)
             data[name] = [t.strip() for t in cells]
             status[name] = ["ok" if t.strip() else "unknown" for t in cells]
             if name in key_cols:
@@ -824,7 +824,6 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     # string dtype and turn a None into NaN)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object if kinds[name] in (
         "text", "code") else None) for name, values in data.items()})
-    source_rows = [r + 1 for r in data_idx]
     ex = _excluded_frame(excluded, ex_values, keys)
     table = ParsedTable(
         data=frame, units=units, raw=pd.DataFrame(raw, dtype=object),
