@@ -912,11 +912,9 @@ def _without(layer: dict, no_row: np.ndarray) -> dict:
     if not no_row.any():
         return layer
     classes = np.asarray(layer["classes"])
-    for c in classes[no_row & (classes >= 0)]:
-        layer["legend"][int(c)]["count"] -= 1
     classes[no_row] = -1
-    layer["classes"] = classes.tolist()
-    layer["missing"] = int(((classes < 0) & ~no_row).sum())
+    layer["classes"], layer["legend"], missing = _counted(classes, layer["legend"])
+    layer["missing"] = missing - int(no_row.sum())
     return layer
 
 
