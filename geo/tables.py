@@ -370,18 +370,19 @@ def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> 
         return False
     if all(t.strip() in DEFAULT_MARKERS for t in filled):  # "—", "…": a data row's markers
         return False
-    if any(_looks_code(t) for t in filled):
+    if any(_safe_code(t) is not None for t in filled):
         return False
     if name_col is not None and name_col < len(texts):
         return texts[name_col] in ("", header[name_col])
     return True
 
 
-def _looks_code(text: str) -> bool:
+def _safe_code(value) -> str | None:
+    """The town code in ``value``, or None if it holds none."""
     try:
-        return normalise_code(text) is not None
+        return normalise_code(value)
     except CodeError:
-        return False
+        return None
 
 
 def _combine_headers(top: list[str], sub: list[str], top_spans: list[bool]) -> list[str]:
@@ -458,12 +459,12 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         if key.endswith("小计"):
             return "subtotal", f"subtotal row ({text})"
         # "其中：工业" is a part of the row above; 其中口乡 (a town with a code) is not
-        if key.startswith("其中") and (key[2:3] in ":：、,，" or not _looks_code(code_text)):
+        if key.startswith("其中") and (key[2:3] in ":：、,，" or _safe_code(code_text) is None):
             return "sub_item", f"sub-item row ({text}): part of the row above"
 
     if county_table:
         return "data", ""
-    if label and normalise_county(label) in counties and not _looks_code(code_text):
+    if label and normalise_county(label) in counties and _safe_code(code_text) is None:
         return "county_total", f"county subtotal row ({label})"
     if _COUNTY_CODE.fullmatch(code_text or ""):
         return "county_total", f"county-level code {code_text}: a county subtotal row"
@@ -870,13 +871,6 @@ _MONEY_WORDS = re.compile(r"值|额|收入|投资|支出|资金|利润|税|产�
 def _takes_title_unit(name: str, unit: str) -> bool:
     """A title's ``单位：万元`` applies to money columns only (not to 常住人口, 占比…)."""
     return "元" not in unit or bool(_MONEY_WORDS.search(name))
-
-
-def _safe_code(value):
-    try:
-        return normalise_code(value)
-    except CodeError:
-        return None
 
 
 def _excluded_frame(excluded, ex_values, keys) -> pd.DataFrame:
