@@ -517,7 +517,6 @@ def encode_geometries(geoms, precision: int = 5) -> list:
     >>> encode_geometries([box(0, 0, 0.001, 0.002)], precision=3)
     [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
     """
-
     arr = np.asarray(geoms, dtype=object)
     parts, part_geom = shapely.get_parts(arr, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -560,7 +559,6 @@ def encode_geometries(geoms, precision: int = 5) -> list:
 
 def _label_zoom(geoms) -> int:
     """Smallest web-map zoom at which a median town is about 60 px wide."""
-
     b = shapely.bounds(np.asarray(geoms, dtype=object))
     width = float(np.nanmedian(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
     if not np.isfinite(width) or width <= 0:
@@ -594,7 +592,6 @@ def _translator(lang: str, wording: Callable[[str], str] | None = None):
 def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """Full pinyin and initials of each name, for search (``连州镇`` → ``lianzhouzhen``,
     ``lzz``)."""
-
     if len(names) == 0:
         return [], []
     # each distinct name once (town names repeat across counties), in one pass,
@@ -717,7 +714,6 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
 
 # --------------------------------------------------------------------------- the map
 def _check_towns(towns) -> None:
-
     if not isinstance(towns, gpd.GeoDataFrame) or towns.geometry is None:
         raise InputError("town_map needs a GeoDataFrame of town polygons (got "
                          f"{type(towns).__name__})")
@@ -925,7 +921,6 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
     The shift (GCJ-02 for Gaode tiles) moves shared vertices alike, so a coverage
     simplified before it stays a coverage after it.
     """
-
     geoms = coverage.geoms
     label_zoom = _label_zoom(geoms)
     if tolerance is None:

@@ -248,7 +248,6 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     ``legend``, ``footer``, ``towns`` (the fills) and ``label`` (town names); the towns'
     projected polygons are in ``fig.towntype_towns`` (data coordinates of the map axes).
     """
-
     if by not in towns.columns:
         raise InputError(f"static map needs column {by!r}", column=by)
     font, _ = cjk_font()
@@ -309,7 +308,6 @@ def _rc(font: str, fmt: str):
 def _print_tolerance(towns, crs) -> float:
     """A quarter of a pixel at :data:`PRINT_DPI` across the map's axes, in metres of
     ``crs`` (the extent from the corners of each town's box: cheap, and close enough)."""
-
     b = towns.geometry.bounds.to_numpy()
     x, y = Transformer.from_crs(towns.crs, crs, always_xy=True).transform(
         np.r_[b[:, 0], b[:, 2], b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
@@ -326,7 +324,6 @@ def _town_rings(geoms, grid: float):
     a pixel and dropped.  Returns ``(xy, ring, first, owner)``: coordinates, ring number
     and ring start of each vertex, and the geometry each ring belongs to.
     """
-
     parts, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
@@ -374,7 +371,6 @@ def _outline_path(xy, first):
 def _tokens(text: str) -> list[str]:
     """Break opportunities of ``text``: each CJK character alone, Latin words with their
     trailing space."""
-
     return re.findall(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.", text)
 
 

@@ -228,7 +228,6 @@ def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
 def _open_xlsx(path: Path, *, data_only: bool):
     """openpyxl's workbook, opened from a file object (openpyxl refuses a workbook whose
     name ends in .xls even when it is an .xlsx inside); damage is an InputError."""
-
     try:
         with open(path, "rb") as fh:
             return openpyxl.load_workbook(io.BytesIO(fh.read()), data_only=data_only)
@@ -257,7 +256,6 @@ def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
 
 
 def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
-
     try:
         book = xlrd.open_workbook(str(path), formatting_info=True)
     except Exception as exc:  # xlrd.XLRDError, struct errors of a damaged file
@@ -621,7 +619,6 @@ def file_kind(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if head.startswith(b"PK\x03\x04"):
-
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
@@ -853,7 +850,6 @@ def _ambiguous_cells(path, name, unit, ambiguous, data_idx) -> None:
 
 
 def _code_type_messages(table: ParsedTable) -> list[str]:
-
     code, name = table.keys.get("code"), table.keys.get("name")
     if code is None or name is None:
         return []
