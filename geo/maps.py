@@ -1,16 +1,12 @@
 """Interactive town maps that open with no network: :func:`town_map` and :func:`save_map`.
 
-The town polygons are simplified as a coverage (neighbours keep their shared edges),
-quantised to ``10**-precision`` degree, delta-encoded and stored **once** in the page;
-every thematic layer — category, subtype, each dimension score and the composite
-(classed with mapclassify), clusters, stability, declared-category check — is a list of
-class numbers per town plus a legend, and switching layers restyles the same canvas
-features.  Popups and tooltips are built in the browser from columns (numbers as
-numbers, repeated text as dictionaries, formatted by ``towntype.js`` with the sheets' rules
-of :mod:`classify.numfmt`); from :data:`COMPRESS_FROM` bytes the payload is stored gzip'd
-in base64 and unpacked with the browser's ``DecompressionStream``.  Boundary features
-without a table row (``unjoined``) are drawn in the no-data grey with their reason.  Leaflet is inlined from the installed ``django-js-lib-leaflet`` package and our
-controls from ``geo/assets`` (see :mod:`geo.mapelements`), so the HTML references no CDN.
+The town polygons are simplified as a coverage, quantised, delta-encoded and stored
+**once** in the page; every thematic layer (category, subtype, each score and the
+composite classed with mapclassify, clusters, stability, declared-category check) is a
+list of class numbers per town plus a legend.  Popups are built in the browser from
+columns, formatted by ``towntype.js`` with the sheets' rules (:mod:`classify.numfmt`).
+Boundary features without a table row (``unjoined``) are drawn in the no-data grey with
+their reason.  Leaflet and our controls are inlined (:mod:`geo.mapelements`): no CDN.
 
 Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
 ``gaode`` (tiles in GCJ-02: the geometry is shifted WGS84 → GCJ-02 *for display only*) and
@@ -102,14 +98,12 @@ BASEMAPS: dict[str, Basemap] = {
         ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
          "&x={x}&y={y}&z={z}", "© 高德地图 AutoNavi"),), subdomains="1234"),
     # Tianditu tiles are in CGCS2000, which equals WGS84 at map scale: no shift.
-    "tianditu": Basemap("tianditu", "wgs84", (
-        ("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-         "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-         "&TILECOL={x}&tk={key}", "© 天地图 Tianditu"),
-        ("https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-         "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-         "&TILECOL={x}&tk={key}", "© 天地图 Tianditu"),
-    ), subdomains="01234567", needs_key=True),
+    # Two layers: the map (vec) and its annotation (cva).
+    "tianditu": Basemap("tianditu", "wgs84", tuple(
+        (f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+         f"&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+         "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}", "© 天地图 Tianditu")
+        for layer in ("vec", "cva")), subdomains="01234567", needs_key=True),
 }
 
 
@@ -125,71 +119,55 @@ def _basemap(name: str, key: str | None) -> Basemap:
 
 
 # --------------------------------------------------------------------- classification
+@dataclass(frozen=True)
 class _Scheme:
     """A classification scheme: ``bins(values, k, breaks) -> upper bounds``."""
 
-    label_key = ""
-
-    def bins(self, y: np.ndarray, k: int, breaks) -> np.ndarray:
-        raise NotImplementedError
+    label_key: str
+    bins: Callable[[np.ndarray, int, Sequence[float] | None], np.ndarray]
 
 
-class _Quantiles(_Scheme):
-    label_key = "scheme_quantiles"
-
-    def bins(self, y, k, breaks):
-        mapclassify = _heavy("mapclassify")
-        return np.asarray(mapclassify.Quantiles(y, k=k).bins, dtype=float)
+def _mapclassify_bins(name: str):
+    def bins(y, k, breaks):
+        return np.asarray(getattr(_heavy("mapclassify"), name)(y, k=k).bins, dtype=float)
+    return bins
 
 
-class _EqualInterval(_Scheme):
-    label_key = "scheme_equal_interval"
-
-    def bins(self, y, k, breaks):
-        mapclassify = _heavy("mapclassify")
-        return np.asarray(mapclassify.EqualInterval(y, k=k).bins, dtype=float)
+#: Fisher–Jenks runs on at most this many values (an evenly spaced sample of the sorted
+#: values: deterministic, unlike mapclassify's random ``FisherJenksSampled``).
+_FISHER_JENKS_MAX = 2000
 
 
-class _FisherJenks(_Scheme):
-    """Fisher–Jenks; above 2,000 values on an evenly spaced sample of the sorted values
-    (deterministic, unlike mapclassify's random ``FisherJenksSampled``)."""
-
-    label_key = "scheme_fisher_jenks"
-    max_n = 2000
-
-    def bins(self, y, k, breaks):
-        mapclassify = _heavy("mapclassify")
-        sample = np.sort(y)
-        if sample.size > self.max_n:
-            sample = sample[np.linspace(0, sample.size - 1, self.max_n).round().astype(int)]
-        k = min(k, np.unique(sample).size)
-        with warnings.catch_warnings():  # "Numba not installed": the sample keeps it fast
-            warnings.simplefilter("ignore", UserWarning)
-            out = np.asarray(mapclassify.FisherJenks(sample, k=k).bins, dtype=float)
-        out[-1] = max(out[-1], float(np.max(y)))
-        return out
+def _fisher_jenks_bins(y, k, breaks):
+    sample = np.sort(y)
+    if sample.size > _FISHER_JENKS_MAX:
+        picks = np.linspace(0, sample.size - 1, _FISHER_JENKS_MAX).round().astype(int)
+        sample = sample[picks]
+    k = min(k, np.unique(sample).size)
+    with warnings.catch_warnings():  # "Numba not installed": the sample keeps it fast
+        warnings.simplefilter("ignore", UserWarning)
+        out = _mapclassify_bins("FisherJenks")(sample, k, breaks)
+    out[-1] = max(out[-1], float(np.max(y)))
+    return out
 
 
-class _User(_Scheme):
-    label_key = "scheme_user"
-
-    def bins(self, y, k, breaks):
-        if breaks is None or len(breaks) == 0:
-            raise InputError("scheme 'user' needs breaks: give the upper class limits, "
-                             "e.g. layers=[{'id': 'composite', 'scheme': 'user', "
-                             "'breaks': [20, 40, 60, 80]}]")
-        b = np.asarray(sorted(float(v) for v in breaks), dtype=float)
-        if b[-1] < np.max(y):
-            b = np.append(b, float(np.max(y)))
-        return b
+def _user_bins(y, k, breaks):
+    if breaks is None or len(breaks) == 0:
+        raise InputError("scheme 'user' needs breaks: give the upper class limits, "
+                         "e.g. layers=[{'id': 'composite', 'scheme': 'user', "
+                         "'breaks': [20, 40, 60, 80]}]")
+    b = np.asarray(sorted(float(v) for v in breaks), dtype=float)
+    if b[-1] < np.max(y):
+        b = np.append(b, float(np.max(y)))
+    return b
 
 
 #: Classification schemes for numeric layers (name → scheme).
 SCHEMES: dict[str, _Scheme] = {
-    "quantiles": _Quantiles(),
-    "fisher_jenks": _FisherJenks(),
-    "equal_interval": _EqualInterval(),
-    "user": _User(),
+    "quantiles": _Scheme("scheme_quantiles", _mapclassify_bins("Quantiles")),
+    "fisher_jenks": _Scheme("scheme_fisher_jenks", _fisher_jenks_bins),
+    "equal_interval": _Scheme("scheme_equal_interval", _mapclassify_bins("EqualInterval")),
+    "user": _Scheme("scheme_user", _user_bins),
 }
 
 
@@ -278,21 +256,20 @@ def _has_values(towns: pd.DataFrame, column: str) -> bool:
         pd.to_numeric(towns[column], errors="coerce").notna().any())
 
 
+#: Layers drawn from one column each (layer id → column), after the scores.
+_LAYER_COLUMNS = {"subtype": "subtype", "cluster": "cluster", "stability": "stability",
+                  "declared": "declared_status", "designations": "designation_key"}
+
+
 def available_layers(towns: pd.DataFrame) -> list[str]:
     """Ids of the thematic layers ``towns`` has the columns for, in display order."""
-    out = ["category"]
-    if _present(towns, "subtype"):
-        out.append("subtype")
+    out = ["category"] + (["subtype"] if _present(towns, "subtype") else [])
     # a score no town has (a dimension without data) is no layer: it would be all grey;
     # a score some towns lack shows them as "无数据 (no data)"
-    if _has_values(towns, "composite"):
-        out.append("composite")
-    out += [f"score_{d}" for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
-    for lid, col in (("cluster", "cluster"), ("stability", "stability"),
-                     ("declared", "declared_status"), ("designations", "designation_key")):
-        if _present(towns, col):
-            out.append(lid)
-    return out
+    out += [c for c in ("composite", *(f"score_{d}" for d in DIMENSIONS))
+            if _has_values(towns, c)]
+    return out + [lid for lid, col in _LAYER_COLUMNS.items()
+                  if lid != "subtype" and _present(towns, col)]
 
 
 #: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
@@ -303,19 +280,29 @@ def _text(towns: pd.DataFrame, column: str) -> pd.Series:
     if column not in towns.columns:
         return pd.Series([""] * len(towns), index=towns.index, dtype=object)
     text = towns[column].astype(object).where(towns[column].notna(), "").astype(str).str.strip()
-    # object, not pandas' Arrow-backed str: the callers go through the cells one by one
-    # (680,000 element reads of an Arrow array cost 0.5 s at 40,000 towns)
+    # object, not pandas' Arrow-backed str: the callers read the cells one by one
     return text.astype(object)
+
+
+def _counted(classes, entries: list[dict]) -> tuple[list[int], list[dict], int]:
+    """Class numbers, the legend ``entries`` with their counts, and the no-data count."""
+    classes = np.asarray(classes, dtype=int)
+    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
+    for e, n in zip(entries, counts):
+        e["count"] = int(n)
+    return classes.tolist(), entries, int((classes < 0).sum())
 
 
 def _categorical(keys, entries: list[dict]) -> tuple[list[int], list[dict], int]:
     """Class numbers of ``keys`` against legend ``entries`` (each with a ``key``)."""
     index = {e["key"]: i for i, e in enumerate(entries)}
-    classes = [index.get(k, -1) for k in list(keys)]
-    counts = np.bincount([c for c in classes if c >= 0], minlength=len(entries))
-    for e, c in zip(entries, counts):
-        e["count"] = int(c)
-    return classes, entries, int(sum(c < 0 for c in classes))
+    return _counted([index.get(k, -1) for k in list(keys)], entries)
+
+
+def _in_lang(towns: pd.DataFrame, column: str, lang: str) -> str:
+    """``column``, or in English its ``<column>_en`` twin when the towns have one."""
+    english = f"{column}_en"
+    return english if lang == "en" and english in towns.columns else column
 
 
 def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
@@ -329,68 +316,70 @@ def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
                          "taxonomy's colours", column=column) from None
 
 
-def _layer_category(towns, spec, ctx) -> tuple:
-    keys = _text(towns, "category").tolist()
+def _palette_layer(keys: list, order, ctx, column: str) -> tuple:
+    """Classes of ``keys`` coloured from the palette, the legend in ``order``: the
+    palette's keys that occur, then keys the palette lacks (→ "no colour" error)."""
     present = set(keys)
-    # palette order; top-level ids only (no "/"), and only those that occur: the palette
-    # also carries role colours (central, urban) that are not categories
-    ids = [k for k in ctx["palette"] if "/" not in str(k) and k in present]
-    ids += [k for k in dict.fromkeys(keys) if k and k not in ids]  # → "no colour" error
-    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "category") for k in ids]
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_category")},)
+    order = [k for k in order if k in present]
+    order += [k for k in dict.fromkeys(keys) if k and k not in order]
+    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], column) for k in order]
+    return _categorical(keys, entries) + ({"label": ctx["t"](f"layer_{column}")},)
+
+
+def _layer_category(towns, spec, ctx) -> tuple:
+    # top-level ids only (no "/"): the palette also carries subtypes and role colours
+    # (central, urban) that are not categories
+    return _palette_layer(_text(towns, "category").tolist(),
+                          [k for k in ctx["palette"] if "/" not in str(k)], ctx, "category")
 
 
 def _layer_subtype(towns, spec, ctx) -> tuple:
     cat, sub = _text(towns, "category"), _text(towns, "subtype")
     keys = [f"{c}/{s}" if s and f"{c}/{s}" in ctx["palette"] else c
             for c, s in zip(cat.tolist(), sub.tolist())]
-    present = set(keys)
-    order = [k for k in ctx["palette"] if k in present]
-    order += [k for k in dict.fromkeys(keys) if k and k not in order]
-    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "subtype") for k in order]
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_subtype")},)
+    return _palette_layer(keys, ctx["palette"], ctx, "subtype")
+
+
+def _classed_layer(classes, bins, labels, colours, label: str, note: str) -> tuple:
+    """A numeric layer: one legend entry per class (label, colour), and its breaks."""
+    to_hex = _heavy("matplotlib").colors.to_hex
+    entries = [{"key": i, "label": text, "color": to_hex(c)}
+               for i, (text, c) in enumerate(zip(labels, colours))]
+    return _counted(classes, entries) + (
+        {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]},)
 
 
 def _layer_numeric(towns, spec, ctx) -> tuple:
-    column = spec.id
+    column, t = spec.id, ctx["t"]
     if column not in towns.columns:
         raise InputError(f"layer {column!r} needs column {column!r}, which the towns lack "
                          f"(layers available: {', '.join(available_layers(towns))})",
                          column=column)
     values = pd.to_numeric(towns[column], errors="raise").to_numpy(dtype=float)
     scheme = spec.scheme or ctx["scheme"]
-    k = spec.k or ctx["k"]
     breaks = spec.breaks if spec.breaks is not None else ctx["breaks"].get(column)
     if breaks is not None and spec.scheme is None:
         scheme = "user"
-    bins, classes = classify_values(values, scheme, k, breaks)
-    mpl = _heavy("matplotlib")
-    cmap = mpl.colormaps[_SEQUENTIAL["composite" if column == "composite" else "score"]]
-    colours = [mpl.colors.to_hex(cmap(x)) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
+    bins, classes = classify_values(values, scheme, spec.k or ctx["k"], breaks)
+    cmap = _heavy("matplotlib").colormaps[_SEQUENTIAL["composite" if column == "composite"
+                                                      else "score"]]
+    colours = [cmap(x) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
-    entries = [{"key": i, "label": f"{lo:.1f} – {hi:.1f}", "color": c}
-               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
-    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
-    for e, n in zip(entries, counts):
-        e["count"] = int(n)
     if column == "composite":
-        label = ctx["t"]("layer_composite")
+        label = t("layer_composite")
     else:
-        label = ctx["t"]("layer_score", dim=ctx["t"](f"dim_{column[6:]}", default=column[6:]))
-    note = ctx["t"](SCHEMES[scheme].label_key)
-    return (classes.tolist(), entries, int((classes < 0).sum()),
-            {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]})
+        label = t("layer_score", dim=t(f"dim_{column[6:]}", default=column[6:]))
+    return _classed_layer(classes, bins, [f"{lo:.1f} – {hi:.1f}" for lo, hi in zip(lows, bins)],
+                          colours, label, t(SCHEMES[scheme].label_key))
 
 
 def _layer_cluster(towns, spec, ctx) -> tuple:
     ids = pd.to_numeric(towns["cluster"], errors="coerce")
-    names = _text(towns, "cluster_name" if ctx["lang"] == "zh" or "cluster_name_en" not in
-                  towns.columns else "cluster_name_en")
+    names = _text(towns, _in_lang(towns, "cluster_name", ctx["lang"]))
     keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index,
                      dtype=object)
-    order = sorted({k for k in keys if k}, key=int)
     entries = []
-    for n, k in enumerate(order):
+    for n, k in enumerate(sorted({k for k in keys if k}, key=int)):
         name = names[keys == k].iloc[0]
         entries.append({"key": k, "label": f"{k} · {name}" if name else k,
                         "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]})
@@ -420,14 +409,14 @@ _DECLARED = (("supported", "declared_supported", "#1a9850", None),
 
 
 def _layer_declared(towns, spec, ctx) -> tuple:
-    keys = _text(towns, "declared_status")
     entries = []
     for key, label, colour, stroke in _DECLARED:
         e = {"key": key, "label": ctx["t"](label), "color": colour}
         if stroke:
             e.update(stroke=stroke, weight=2.2)
         entries.append(e)
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_declared")},)
+    return _categorical(_text(towns, "declared_status"), entries) + (
+        {"label": ctx["t"]("layer_declared")},)
 
 
 _DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
@@ -470,8 +459,6 @@ def _layer_change(towns, spec, ctx) -> tuple:
 
 def _layer_composite_change(towns, spec, ctx) -> tuple:
     """Composite change (column ``composite_change``), diverging classes around 0."""
-    mpl = _heavy("matplotlib")
-
     values = pd.to_numeric(towns["composite_change"], errors="raise").to_numpy(dtype=float)
     bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
     lows = np.concatenate([[min(np.nanmin(values), bins[0]) if np.isfinite(values).any()
@@ -479,16 +466,12 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
     # red (fell) → pale (the class holding 0) → green (rose), equal steps either side
     zero = int(min(np.searchsorted(bins, 0.0), len(bins) - 1))
     side = max(zero, len(bins) - 1 - zero, 1)
-    colours = mpl.colormaps["RdYlGn"](0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
-    entries = [{"key": i, "label": f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}",
-                "color": mpl.colors.to_hex(c)}
-               for i, (lo, hi, c) in enumerate(zip(lows, bins, colours))]
-    counts = np.bincount(classes[classes >= 0], minlength=len(entries))
-    for e, n in zip(entries, counts):
-        e["count"] = int(n)
-    return (classes.tolist(), entries, int((classes < 0).sum()),
-            {"label": ctx["t"]("layer_composite_change"), "note": ctx["t"]("scheme_user"),
-             "breaks": [round(float(b), 3) for b in bins]})
+    colours = _heavy("matplotlib").colormaps["RdYlGn"](
+        0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
+    labels = [f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}"
+              for i, (lo, hi) in enumerate(zip(lows, bins))]
+    return _classed_layer(classes, bins, labels, colours, ctx["t"]("layer_composite_change"),
+                          ctx["t"]("scheme_user"))
 
 
 _LAYER_BUILDERS = {
@@ -510,8 +493,7 @@ def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
     if builder is None:
         raise InputError(f"unknown map layer {spec.id!r}; choose from "
                          f"{', '.join(_LAYER_BUILDERS)}")
-    needs = {"cluster": "cluster", "stability": "stability", "declared": "declared_status",
-             "subtype": "subtype", "designations": "designation_key"}.get(spec.id)
+    needs = _LAYER_COLUMNS.get(spec.id)
     if needs and needs not in towns.columns:
         raise InputError(f"map layer {spec.id!r} needs column {needs!r}, which the towns "
                          f"lack (layers available: {', '.join(available_layers(towns))})",
@@ -535,7 +517,6 @@ def encode_geometries(geoms, precision: int = 5) -> list:
     >>> encode_geometries([box(0, 0, 0.001, 0.002)], precision=3)
     [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
     """
-
     arr = np.asarray(geoms, dtype=object)
     parts, part_geom = shapely.get_parts(arr, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -578,7 +559,6 @@ def encode_geometries(geoms, precision: int = 5) -> list:
 
 def _label_zoom(geoms) -> int:
     """Smallest web-map zoom at which a median town is about 60 px wide."""
-
     b = shapely.bounds(np.asarray(geoms, dtype=object))
     width = float(np.nanmedian(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
     if not np.isfinite(width) or width <= 0:
@@ -612,26 +592,22 @@ def _translator(lang: str, wording: Callable[[str], str] | None = None):
 def _pinyin(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """Full pinyin and initials of each name, for search (``连州镇`` → ``lianzhouzhen``,
     ``lzz``)."""
-
     if len(names) == 0:
         return [], []
-    # each distinct name once (town names repeat across counties)
-    unique = list(dict.fromkeys(str(n).replace("\n", " ") for n in names))
-    if len(unique) < len(names):
-        full, initials = _pinyin(unique)
-        index = {n: i for i, n in enumerate(unique)}
-        rows = [index[str(n).replace("\n", " ")] for n in names]
-        return [full[i] for i in rows], [initials[i] for i in rows]
-    # one pass over all names, newline-separated (pinyin never contains one, and a
-    # non-Chinese character ends pypinyin's phrase segmentation); characters without
-    # pinyin come back marked so the initials keep them whole
-    text = "\n".join(unique)
-    items = _heavy("pypinyin").lazy_pinyin(text, errors=lambda chars: ["\0" + chars])
+    # each distinct name once (town names repeat across counties), in one pass,
+    # newline-separated (pinyin never contains one, and a non-Chinese character ends
+    # pypinyin's phrase segmentation); characters without pinyin come back marked so the
+    # initials keep them whole
+    rows, unique = pd.factorize(pd.Series([str(n).replace("\n", " ") for n in names],
+                                          dtype=object))
+    items = _heavy("pypinyin").lazy_pinyin("\n".join(unique),
+                                           errors=lambda chars: ["\0" + chars])
     full = "".join(i[1:] if i.startswith("\0") else i for i in items)
     initials = "".join(i[1:] if i.startswith("\0") else i[:1] for i in items)
 
     def split(joined: str) -> list[str]:
-        return joined.lower().replace(" ", "").split("\n")
+        words = joined.lower().replace(" ", "").split("\n")
+        return [words[i] for i in rows]
     return split(full), split(initials)
 
 
@@ -688,43 +664,38 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
     (an indicator: number, ``unit``, formatted with the sheets' 万元/亿元 rules and ranked
     among the towns that have it) — and ``group`` (the dimension it belongs to).
     """
-    n_rows = int(towns["category"].astype(object).where(towns["category"].notna(), "")
-                 .astype(str).str.strip().ne("").sum()) if "category" in towns else len(towns)
+    def text(label: str, column: str) -> dict:
+        return {"label": label, "kind": "text",
+                **_coded(_text(towns, column).replace(_BLANK).tolist())}
+
+    def numbers(label: str, kind: str, column: str, digits: int, **extra) -> dict:
+        return {"label": label, "kind": kind, **extra, "v": _numbers(towns[column], digits)}
+
+    zh = lang == "zh"
     cols: list[dict] = []
     if "composite" in towns.columns:
-        cols.append({"label": t("info_composite"), "kind": "score",
-                     "v": _numbers(towns["composite"], 1)})
+        cols.append(numbers(t("info_composite"), "score", "composite", 1))
     if "rank" in towns.columns:
-        cols.append({"label": t("info_rank"), "kind": "rank", "n": n_rows,
-                     "v": _numbers(towns["rank"], 0)})
-    for d in DIMENSIONS:
-        c = f"score_{d}"
-        if c in towns.columns and _has_values(towns, c):
-            cols.append({"label": t("info_score", dim=t(f"dim_{d}")), "kind": "score",
-                         "v": _numbers(towns[c], 1)})
+        cols.append(numbers(t("info_rank"), "rank", "rank", 0,
+                            n=int(_text(towns, "category").ne("").sum())))
+    cols += [numbers(t("info_score", dim=t(f"dim_{d}")), "score", f"score_{d}", 1)
+             for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
     if "group_rank" in towns.columns:   # rank in the level's groupings (counties: region)
-        cols.append({"label": t("info_group_rank", "分组排名" if lang == "zh" else
-                                "Rank in group"), "kind": "text",
-                     **_coded(_text(towns, "group_rank").replace(_BLANK).tolist())})
+        cols.append(text(t("info_group_rank", "分组排名" if zh else "Rank in group"),
+                         "group_rank"))
     if "stability" in towns.columns:
-        cols.append({"label": t("info_confidence"), "kind": "share",
-                     "v": _numbers(towns["stability"], 2)})
+        cols.append(numbers(t("info_confidence"), "share", "stability", 2))
     if "cluster_name" in towns.columns:
-        col = "cluster_name_en" if lang == "en" and "cluster_name_en" in towns.columns \
-            else "cluster_name"
-        cols.append({"label": t("info_cluster"), "kind": "text",
-                     **_coded(_text(towns, col).replace(_BLANK).tolist())})
+        cols.append(text(t("info_cluster"), _in_lang(towns, "cluster_name", lang)))
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
-        left, right = ("（", "）") if lang == "zh" else (" (", ")")
+        left, right = ("（", "）") if zh else (" (", ")")
         cols.append({"label": t("info_declared"), "kind": "text", **_coded(
             [f"{d}{left}{s}{right}" if d and s else d for d, s in zip(dec, st)])})
-    col = "designations_en" if lang == "en" and "designations_en" in towns.columns \
-        else "designations"
+    col = _in_lang(towns, "designations", lang)
     if col in towns.columns:
-        cols.append({"label": t("info_designations", "官方称号" if lang == "zh"
-                                else "Official designations"), "kind": "text",
-                     **_coded(_text(towns, col).replace(_BLANK).tolist())})
+        cols.append(text(t("info_designations", "官方称号" if zh else "Official designations"),
+                         col))
     if "benchmarks" in towns.columns:
         names = [[x for x in b.split(";") if x] for b in _text(towns, "benchmarks")]
         words: dict[str, int] = {}
@@ -743,7 +714,6 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
 
 # --------------------------------------------------------------------------- the map
 def _check_towns(towns) -> None:
-
     if not isinstance(towns, gpd.GeoDataFrame) or towns.geometry is None:
         raise InputError("town_map needs a GeoDataFrame of town polygons (got "
                          f"{type(towns).__name__})")
@@ -771,12 +741,6 @@ def _check_towns(towns) -> None:
                          f"a {towns.geometry.iloc[i].geom_type}, not a polygon: the map "
                          "draws town areas (approximate them from seats with "
                          "`towntype boundaries approximate`)", feature=i)
-
-
-def _display_geometry(gdf, datum: str, display: str):
-    if datum == display:
-        return gdf.geometry
-    return convert_geoseries(gdf.geometry, datum, display)
 
 
 def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
@@ -944,11 +908,9 @@ def _without(layer: dict, no_row: np.ndarray) -> dict:
     if not no_row.any():
         return layer
     classes = np.asarray(layer["classes"])
-    for c in classes[no_row & (classes >= 0)]:
-        layer["legend"][int(c)]["count"] -= 1
     classes[no_row] = -1
-    layer["classes"] = classes.tolist()
-    layer["missing"] = int(((classes < 0) & ~no_row).sum())
+    layer["classes"], layer["legend"], missing = _counted(classes, layer["legend"])
+    layer["missing"] = missing - int(no_row.sum())
     return layer
 
 
@@ -959,7 +921,6 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
     The shift (GCJ-02 for Gaode tiles) moves shared vertices alike, so a coverage
     simplified before it stays a coverage after it.
     """
-
     geoms = coverage.geoms
     label_zoom = _label_zoom(geoms)
     if tolerance is None:
@@ -974,7 +935,7 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
             "labels": label_pts.astype(np.int64).tolist(), "labelZoom": label_zoom,
             "bounds": [[miny, minx], [maxy, maxx]]}
     if counties is not None and len(counties):
-        cg = _display_geometry(counties, datum, bm.datum).to_numpy()
+        cg = _shift(counties.geometry.to_numpy(), datum, bm.datum, counties.crs)
         data["counties"] = {"geom": encode_geometries(simplify_coverage(cg, tolerance),
                                                       precision)}
         name = next((c for c in _COUNTY_NAME_COLUMNS if c in counties.columns), None)
@@ -990,12 +951,11 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
 _COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
 
 
-def _shift(geoms: np.ndarray, datum: str, display: str) -> np.ndarray:
+def _shift(geoms: np.ndarray, datum: str, display: str, crs=4326) -> np.ndarray:
     """Geometries moved from the data's datum to the display datum (as given if equal)."""
     if datum == display:
         return geoms
-
-    return convert_geoseries(gpd.GeoSeries(geoms, crs=4326), datum, display).to_numpy()
+    return convert_geoseries(gpd.GeoSeries(geoms, crs=crs), datum, display).to_numpy()
 
 
 def _attribute_payload(towns, t, lang: str, indicators) -> dict:
@@ -1034,24 +994,18 @@ def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, *
                       max_zoom=bm.max_zoom)
     m._id = "towntype"          # fixed element names: the same input gives the same page
     m.get_root().title = info["title"]
-    ids = iter(range(10_000))
-
-    def add(el):
-        el._id = f"tt{next(ids)}"
-        m.add_child(el)
-        return el
-
-    add(me.InlineAssets())
-    for url, attr in bm.tiles:
-        add(folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
-                             subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name))
-    layer = add(me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM))
-    add(me.InfoBox(layer, position="bottomleft", **info))
-    add(me.ScaleBar("bottomleft"))
-    add(me.Search(layer, position="topleft"))
-    add(me.Fullscreen(layer, position="topleft"))
-    add(me.LayerSwitcher(layer, position="topright"))
-    add(me.Legend(layer, position="bottomright"))
+    tiles = [folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
+                              subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name)
+             for url, attr in bm.tiles]
+    layer = me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM)
+    for i, element in enumerate([
+            me.InlineAssets(), *tiles, layer, me.InfoBox(layer, position="bottomleft", **info),
+            me.ScaleBar("bottomleft"), me.Search(layer, position="topleft"),
+            me.Fullscreen(layer, position="topleft"),
+            me.LayerSwitcher(layer, position="topright"),
+            me.Legend(layer, position="bottomright")]):
+        element._id = f"tt{i}"
+        m.add_child(element)
     return m
 
 

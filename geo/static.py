@@ -4,7 +4,7 @@ The map is drawn in a local UTM projection (so the scale bar is true), with a le
 (counts per category), a scale bar, a north arrow, the title and an optional notice.
 :func:`static_category_maps` draws it once for several formats.  The towns are one path
 per colour plus one path of their edges (each edge once), with vertices snapped to a
-quarter of a print pixel, so a national map of 40,000 towns draws in about a second.
+quarter of a print pixel, so a national map stays fast.
 Chinese text is set in **Noto Sans CJK SC** from the ``manimgx-fonts-cjk`` package (the
 font file ships inside the wheel; nothing is downloaded); when that package is absent, an
 installed system CJK font is used (Debian ``fonts-noto-cjk`` or ``fonts-wqy-microhei``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,8 +33,8 @@ from pyproj import Transformer
 
 from geo.errors import InputError, TowntypeError
 
-__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font", "static_category_map",
-           "static_category_maps"]
+__all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font",
+           "static_category_map", "static_category_maps"]
 
 #: A4 in inches (portrait: width, height).
 A4_INCHES = (8.27, 11.69)
@@ -84,16 +85,12 @@ def cjk_font() -> tuple[str, str]:
         "(Noto Sans CJK, OFL) or apt-get install fonts-noto-cjk")
 
 
-def _nice_length(span_m: float) -> float:
-    """A round scale-bar length near a fifth of the map width (1, 2 or 5 × 10^n m)."""
-    target = span_m / 5
-    exp = 10 ** np.floor(np.log10(target))
-    return float(max(m for m in (1, 2, 5) if m * exp <= target) * exp)
-
-
-def _scale_bar(ax, x0: float, y0: float, length: float, font: str) -> None:
+def _scale_bar(ax, x0: float, y0: float, span_m: float, font: str) -> None:
+    """A scale bar of a round length near a fifth of the map width (1, 2 or 5 × 10^n m)."""
     Rectangle = _heavy("matplotlib.patches").Rectangle
 
+    exp = 10 ** np.floor(np.log10(span_m / 5))
+    length = float(max(m for m in (1, 2, 5) if m * exp <= span_m / 5) * exp)
     h = length / 25
     for i in range(2):
         ax.add_patch(Rectangle((x0 + i * length / 2, y0), length / 2, h, zorder=5,
@@ -137,7 +134,8 @@ def _legend_entries(towns, palette, lang: str, by: str):
     if n:       # drawn grey: a county shows no holes
         colours[NO_DATA_KEY] = NO_DATA_COLOUR
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#9a9a9a", hatch="////",
-                             linewidth=0, label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
+                             linewidth=0,
+                             label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
     missing = sorted(set(keys) - set(colours))
     if missing:
         raise InputError(f"value {missing[0]!r} of column {by!r} has no colour in the "
@@ -232,18 +230,11 @@ def static_category_maps(towns, palette: Mapping[str, Mapping[str, str]], paths,
                           notice=notice, attribution=attribution, lang=lang, by=by,
                           labels=labels, tolerance=tolerance, coverage=coverage)
     font, _ = cjk_font()
-    log = logging.getLogger("matplotlib.font_manager")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        for path in paths:
-            fmt = FORMATS[path.suffix.lower()]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _rc(font, fmt):        # no date: the same towns give the same bytes
-                fig.savefig(path, format=fmt, dpi=dpi,
-                            metadata=NO_DATE.get(fmt))
-    finally:
-        log.setLevel(level)
+    for path in paths:
+        fmt = FORMATS[path.suffix.lower()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _rc(font, fmt):        # no date: the same towns give the same bytes
+            fig.savefig(path, format=fmt, dpi=dpi, metadata=NO_DATE.get(fmt))
     return paths
 
 
@@ -257,7 +248,6 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     ``legend``, ``footer``, ``towns`` (the fills) and ``label`` (town names); the towns'
     projected polygons are in ``fig.towntype_towns`` (data coordinates of the map axes).
     """
-
     if by not in towns.columns:
         raise InputError(f"static map needs column {by!r}", column=by)
     font, _ = cjk_font()
@@ -267,23 +257,15 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
         tolerance = _print_tolerance(towns, utm)
     geoms = towns.geometry.to_numpy() if coverage is None else coverage.finest(
         tolerance / _M_PER_DEGREE)
-    proj = _to_crs(geoms, towns.crs, utm)
+    proj = gpd.GeoSeries(geoms, crs=towns.crs).to_crs(utm).to_numpy()
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     landscape = (maxx - minx) > 1.25 * (maxy - miny)
     size = A4_INCHES[::-1] if landscape else A4_INCHES
     if labels is None:
         labels = len(towns) <= MAX_LABELS and "town" in towns.columns
-    # the variable CJK font's default instance is registered as weight 100: matplotlib
-    # logs a "failed to find weight normal" line per text; the glyphs are right
-    log = logging.getLogger("matplotlib.font_manager")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
-                      title=title, subtitle=subtitle, notice=notice,
-                      attribution=attribution, lang=lang, by=by, labels=labels)
-    finally:
-        log.setLevel(level)
+    fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
+                  title=title, subtitle=subtitle, notice=notice,
+                  attribution=attribution, lang=lang, by=by, labels=labels)
     fig.towntype_towns = proj
     return fig
 
@@ -301,30 +283,36 @@ _M_PER_DEGREE = 111_320.0
 NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
+@contextmanager
 def _rc(font: str, fmt: str):
-    """Settings every static map is drawn and saved under (CJK font, embedded glyphs)."""
-    matplotlib = _heavy("matplotlib")
+    """Settings every static map is drawn and saved under (CJK font, embedded glyphs).
 
-    return matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
-                                  "pdf.fonttype": 42 if fmt == "pdf" else 3,
-                                  "svg.fonttype": "path",
-                                  "svg.hashsalt": "towntype"})   # stable clip-path ids
+    The variable CJK font's default instance is registered as weight 100: matplotlib
+    logs a "failed to find weight normal" line per text (the glyphs are right), so its
+    font manager's log is quiet meanwhile.
+    """
+    matplotlib = _heavy("matplotlib")
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"],
+                                    "pdf.fonttype": 42 if fmt == "pdf" else 3,
+                                    "svg.fonttype": "path",
+                                    "svg.hashsalt": "towntype"}):   # stable clip-path ids
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def _print_tolerance(towns, crs) -> float:
     """A quarter of a pixel at :data:`PRINT_DPI` across the map's axes, in metres of
     ``crs`` (the extent from the corners of each town's box: cheap, and close enough)."""
-
     b = towns.geometry.bounds.to_numpy()
     x, y = Transformer.from_crs(towns.crs, crs, always_xy=True).transform(
         np.r_[b[:, 0], b[:, 2], b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
     span = max(np.nanmax(x) - np.nanmin(x), np.nanmax(y) - np.nanmin(y)) * (1 + 2 * _PAD)
     return float(span / (max(A4_INCHES) * max(_AXES[2:]) * PRINT_DPI) / 4)
-
-
-def _to_crs(geoms, src, dst) -> np.ndarray:
-
-    return gpd.GeoSeries(geoms, crs=src).to_crs(dst).to_numpy()
 
 
 def _town_rings(geoms, grid: float):
@@ -336,7 +324,6 @@ def _town_rings(geoms, grid: float):
     a pixel and dropped.  Returns ``(xy, ring, first, owner)``: coordinates, ring number
     and ring start of each vertex, and the geometry each ring belongs to.
     """
-
     parts, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
@@ -384,7 +371,6 @@ def _outline_path(xy, first):
 def _tokens(text: str) -> list[str]:
     """Break opportunities of ``text``: each CJK character alone, Latin words with their
     trailing space."""
-
     return re.findall(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.", text)
 
 
@@ -436,7 +422,7 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
 
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     keys = list(colours)
-    groups = pd_keys_index(towns, by, keys)
+    groups = pd.Index(keys).get_indexer(_keys(towns, by))     # each town's colour
     xy, ring, first, owner = _town_rings(proj, tolerance)
     with _rc(font, "png"):
         fig = Figure(figsize=size)
@@ -498,18 +484,11 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         pad = _PAD * max(maxx - minx, maxy - miny)
         ax.set_xlim(minx - pad, maxx + pad)
         ax.set_ylim(miny - pad, maxy + pad)
-        length = _nice_length(maxx - minx)
-        _scale_bar(ax, minx, miny - pad * 0.6, length, font)
+        _scale_bar(ax, minx, miny - pad * 0.6, maxx - minx, font)
         _north_arrow(ax, font)
         if labels:
             _town_labels(ax, renderer, proj, towns, font)
     return fig
-
-
-def pd_keys_index(towns, by: str, keys: list) -> np.ndarray:
-    """Group number of each town (its key's position in ``keys``)."""
-    index = {k: i for i, k in enumerate(keys)}
-    return np.array([index[k] for k in _keys(towns, by)], dtype=int)
 
 
 #: Size of town names on the page (points): legible on A4.

@@ -90,7 +90,8 @@ class ParsedTable:
     messages : list of str
         What was decided and found, for the report.
     code_notes : dict
-        Data position → why the row's code cell is not a town code (its code is None).
+        Data position → why the row's code cell is not a town code (its code is None: it
+        joins by name if it can, and join_report.csv gives this reason).
     """
 
     data: pd.DataFrame
@@ -106,8 +107,6 @@ class ParsedTable:
     encoding: str | None = None
     sheet: str | None = None
     header_rows: list = field(default_factory=list)
-    #: data position → why its code cell is not a town code (the row then has no code,
-    #: joins by name if it can, and join_report.csv gives this reason)
     code_notes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -132,21 +131,18 @@ def split_unit(header: str) -> tuple[str, str | None]:
     """``'地区生产总值（万元）'`` → ``('地区生产总值', '万元')``; no unit → ``(header, None)``."""
     text = _norm_header(header)
     m = _BRACKET.match(text)
-    if m and _is_unit(m.group(2)):
-        return m.group(1), _canon_unit(m.group(2))
+    if m and (unit := _unit(m.group(2))):
+        return m.group(1), unit
     m = re.match(r"^(.*?)[:：/]\s*(?:单位[:：])?(.+)$", text)
-    if m and m.group(1) and _is_unit(m.group(2)):
-        return m.group(1), _canon_unit(m.group(2))
+    if m and m.group(1) and (unit := _unit(m.group(2))):
+        return m.group(1), unit
     return text, None
 
 
-def _is_unit(text: str) -> bool:
-    return bool(_UNIT.match(_canon_unit(text)))
-
-
-def _canon_unit(text: str) -> str:
-    text = _norm_header(text)
-    return re.sub(r"^单位[:：]", "", text)
+def _unit(text: str) -> str | None:
+    """``text`` as a unit (``单位：万元`` → ``万元``), or None if it is not one."""
+    unit = re.sub(r"^单位[:：]", "", _norm_header(text))
+    return unit if _UNIT.match(unit) else None
 
 
 def find_key_columns(df: pd.DataFrame | list, headers: dict | None = None) -> dict:
@@ -232,7 +228,6 @@ def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
 def _open_xlsx(path: Path, *, data_only: bool):
     """openpyxl's workbook, opened from a file object (openpyxl refuses a workbook whose
     name ends in .xls even when it is an .xlsx inside); damage is an InputError."""
-
     try:
         with open(path, "rb") as fh:
             return openpyxl.load_workbook(io.BytesIO(fh.read()), data_only=data_only)
@@ -261,21 +256,15 @@ def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
 
 
 def _load_xls(path: Path, sheet) -> tuple[list[list], str, list]:
-
     try:
         book = xlrd.open_workbook(str(path), formatting_info=True)
     except Exception as exc:  # xlrd.XLRDError, struct errors of a damaged file
         raise InputError(f"旧版工作簿无法读取（the .xls workbook cannot be read: {exc}）; "
                          "open it in Excel or WPS and save it as .xlsx", path=path) from None
     ws = _pick_sheet(path, book.sheet_names(), sheet, book.sheet_by_name)
-    grid = []
-    for r in range(ws.nrows):
-        row = []
-        for c in range(ws.ncols):
-            cell = ws.cell(r, c)
-            row.append(None if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
-                       else cell.value)
-        grid.append(row)
+    empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
+    grid = [[None if cell.ctype in empty else cell.value for cell in ws.row(r)]
+            for r in range(ws.nrows)]
     merges = [(r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in ws.merged_cells]
     return grid, ws.name, merges
 
@@ -286,7 +275,7 @@ def _pick_sheet(path, names, sheet, get):
         # town column header (乡镇, 统计代码 …), else the first that is not empty.
         sheets = [get(name) for name in names]
         for ws in sheets:
-            if any(_key_hits(t) >= 1 and sum(bool(x) for x in t) >= 2 for t in _head(ws)):
+            if any(map(_is_key_header, _head(ws))):
                 return ws
         return next((ws for ws in sheets if _sheet_size(ws) > 1), sheets[0])
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()
@@ -301,6 +290,10 @@ def _pick_sheet(path, names, sheet, get):
     return get(sheet)
 
 
+def _sheet_size(ws) -> int:
+    return getattr(ws, "max_row", None) or getattr(ws, "nrows", 0)
+
+
 def _head(ws, n: int = 40) -> list[list[str]]:
     """Text of the first rows of an openpyxl or xlrd sheet."""
     if hasattr(ws, "iter_rows"):
@@ -308,10 +301,6 @@ def _head(ws, n: int = 40) -> list[list[str]]:
     else:
         rows = (ws.row_values(r) for r in range(min(n, ws.nrows)))
     return [[_cell_text(v).strip() for v in row] for row in rows]
-
-
-def _sheet_size(ws) -> int:
-    return getattr(ws, "max_row", None) or getattr(ws, "nrows", 0)
 
 
 def _fill_merges(grid: list[list], merges: list) -> None:
@@ -342,16 +331,18 @@ def _is_number_cell(text: str) -> bool:
                                      ).status == "ok"
 
 
-def _key_hits(texts: list[str]) -> int:
+def _is_key_header(texts: list[str]) -> bool:
+    """A header row: a key column's header (乡镇, 统计代码 …) among two or more texts."""
     wanted = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
-    return sum(split_unit(t)[0].lower() in wanted for t in texts if t)
+    return sum(bool(t) for t in texts) >= 2 and any(
+        split_unit(t)[0].lower() in wanted for t in texts if t)
 
 
 def _find_header(rows: list[list[str]]) -> int:
     """Index of the header row: the first with a key-column header, else the first row
     with two or more text cells followed by a row with a number."""
     for i, texts in enumerate(rows[:40]):
-        if _key_hits(texts) >= 1 and sum(bool(t) for t in texts) >= 2:
+        if _is_key_header(texts):
             return i
     for i, texts in enumerate(rows[:40]):
         filled = [t for t in texts if t]
@@ -367,7 +358,7 @@ def _is_units_row(texts: list[str]) -> bool:
         return False
     if _norm_header(filled[0]).rstrip(":：") in ("单位", "计量单位"):
         return True
-    units = [t for t in filled if _is_unit(t.strip("（）()"))]
+    units = [t for t in filled if _unit(t.strip("（）()"))]
     return len(units) >= max(1, len(filled) - 1) and len(units) >= 0.6 * len(filled)
 
 
@@ -377,18 +368,19 @@ def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> 
         return False
     if all(t.strip() in DEFAULT_MARKERS for t in filled):  # "—", "…": a data row's markers
         return False
-    if any(_looks_code(t) for t in filled):
+    if any(_safe_code(t) is not None for t in filled):
         return False
     if name_col is not None and name_col < len(texts):
         return texts[name_col] in ("", header[name_col])
     return True
 
 
-def _looks_code(text: str) -> bool:
+def _safe_code(value) -> str | None:
+    """The town code in ``value``, or None if it holds none."""
     try:
-        return normalise_code(text) is not None
+        return normalise_code(value)
     except CodeError:
-        return False
+        return None
 
 
 def _combine_headers(top: list[str], sub: list[str], top_spans: list[bool]) -> list[str]:
@@ -437,8 +429,8 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
     for texts in rows[:h]:
         for t in texts:
             m = re.search(r"单位[:：]\s*(\S+)", _norm_header(t))
-            if m and _is_unit(m.group(1)):
-                default_unit = _canon_unit(m.group(1))
+            if m and (unit := _unit(m.group(1))):
+                default_unit = unit
     return {"header": h, "header_rows": header_rows, "unit_row": unit_row, "names": names,
             "merged_rows": {(r, c) for r0, c0, r1, c1 in merges if r1 > r0
                             for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)},
@@ -465,12 +457,12 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         if key.endswith("小计"):
             return "subtotal", f"subtotal row ({text})"
         # "其中：工业" is a part of the row above; 其中口乡 (a town with a code) is not
-        if key.startswith("其中") and (key[2:3] in ":：、,，" or not _looks_code(code_text)):
+        if key.startswith("其中") and (key[2:3] in ":：、,，" or _safe_code(code_text) is None):
             return "sub_item", f"sub-item row ({text}): part of the row above"
 
     if county_table:
         return "data", ""
-    if label and normalise_county(label) in counties and not _looks_code(code_text):
+    if label and normalise_county(label) in counties and _safe_code(code_text) is None:
         return "county_total", f"county subtotal row ({label})"
     if _COUNTY_CODE.fullmatch(code_text or ""):
         return "county_total", f"county-level code {code_text}: a county subtotal row"
@@ -538,20 +530,13 @@ def _parse_number_column(cells, unit, markers, notes=None, fast=None, wan_suffix
     return values, status
 
 
+_FLAGS = {**dict.fromkeys(_YES, (1.0, "ok")), **dict.fromkeys(_NO, (0.0, "ok")),
+          "": (math.nan, "unknown"), _MERGED: (math.nan, "merged")}
+
+
 def _parse_flag_column(cells):
-    values, status = [], []
-    for text in cells:
-        if text == _MERGED:
-            values.append(math.nan), status.append("merged")
-            continue
-        t = text.strip().lower()
-        if t in _YES:
-            values.append(1.0), status.append("ok")
-        elif t in _NO:
-            values.append(0.0), status.append("ok")
-        else:
-            values.append(math.nan), status.append("unknown" if not t else "invalid")
-    return values, status
+    pairs = [_FLAGS.get(text.strip().lower(), (math.nan, "invalid")) for text in cells]
+    return [v for v, _ in pairs], [s for _, s in pairs]
 
 
 # ----------------------------------------------------------------------------- main
@@ -634,7 +619,6 @@ def file_kind(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if head.startswith(b"PK\x03\x04"):
-
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
@@ -656,17 +640,21 @@ def file_kind(path: Path) -> str:
     return "text"
 
 
+#: What a table file's suffix says it is.
+_SUFFIX_KINDS = {".csv": "text", ".txt": "text", ".tsv": "text", ".xlsx": "xlsx",
+                 ".xlsm": "xlsx", ".xls": "xls"}
+
+
 def _load_grid(path: Path, sheet, encoding):
     suffix = path.suffix.lower()
     messages: list[str] = []
     merges: list = []
     enc = sheet_name = None
-    if suffix not in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"):
+    named = _SUFFIX_KINDS.get(suffix)
+    if named is None:
         raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
                          path=path)
     kind = file_kind(path)
-    named = "text" if suffix in (".csv", ".txt", ".tsv") else "xls" if suffix == ".xls" \
-        else "xlsx"
     if kind not in ("text", "xlsx", "xls"):
         raise InputError(
             f"文件内容与扩展名不符（the file is {_KIND_NAMES[kind]}, not a {suffix} table）; "
@@ -705,9 +693,7 @@ def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
                             f"named {name!r}")
         base, unit = split_unit(name)
         if unit is None and unit_row is not None and unit_row[c]:
-            cand = unit_row[c].strip("（）() ")
-            if _is_unit(cand):
-                unit = _canon_unit(cand)
+            unit = _unit(unit_row[c].strip("（）() "))
         if base in seen:
             seen[base] += 1
             messages.append(f"duplicate column name {base!r} (column {get_column_letter(c + 1)}); "
@@ -778,6 +764,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     data, raw, status, units, kinds = {}, {}, {}, {}, {}
     code_notes: dict = {}
     ex_idx = [r for r, _, _ in excluded]
+    source_rows = [r + 1 for r in data_idx]
     ex_values: dict[str, list] = {}
     key_cols = {v for v in keys.values() if v is not None}
     by_column = list(zip(*[rows[r] for r in data_idx]))  # one transpose, not one per column
@@ -790,8 +777,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             # the run's level is inferred from it (classify.levels)
             digits = code_digits(cells)
             digits = digits if digits in (6, 12) else 9
-            codes, code_notes = _table_codes(cells, path, name, [r + 1 for r in data_idx],
-                                             digits=digits)
+            codes, code_notes = _table_codes(cells, path, name, source_rows, digits=digits)
             data[name] = codes
             status[name] = ["invalid" if i in code_notes else "ok" if v else "unknown"
                             for i, v in enumerate(codes)]
@@ -827,7 +813,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             data[name], status[name] = _parse_flag_column(cells)
             units[name] = "是/否"
         else:
-            check_text(cells, path=path, column=name, rows=[r + 1 for r in data_idx])
+            check_text(cells, path=path, column=name, rows=source_rows)
             data[name] = [t.strip() for t in cells]
             status[name] = ["ok" if t.strip() else "unknown" for t in cells]
             if name in key_cols:
@@ -836,7 +822,6 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
     # string dtype and turn a None into NaN)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object if kinds[name] in (
         "text", "code") else None) for name, values in data.items()})
-    source_rows = [r + 1 for r in data_idx]
     ex = _excluded_frame(excluded, ex_values, keys)
     table = ParsedTable(
         data=frame, units=units, raw=pd.DataFrame(raw, dtype=object),
@@ -865,7 +850,6 @@ def _ambiguous_cells(path, name, unit, ambiguous, data_idx) -> None:
 
 
 def _code_type_messages(table: ParsedTable) -> list[str]:
-
     code, name = table.keys.get("code"), table.keys.get("name")
     if code is None or name is None:
         return []
@@ -883,13 +867,6 @@ _MONEY_WORDS = re.compile(r"值|额|收入|投资|支出|资金|利润|税|产�
 def _takes_title_unit(name: str, unit: str) -> bool:
     """A title's ``单位：万元`` applies to money columns only (not to 常住人口, 占比…)."""
     return "元" not in unit or bool(_MONEY_WORDS.search(name))
-
-
-def _safe_code(value):
-    try:
-        return normalise_code(value)
-    except CodeError:
-        return None
 
 
 def _excluded_frame(excluded, ex_values, keys) -> pd.DataFrame:
