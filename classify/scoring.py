@@ -224,6 +224,17 @@ class ScoreModel:
         S, comp = self._aggregated(self.normaliser.transform(T))
         return np.column_stack([S, comp])
 
+    def weights_table(self, method: str) -> pd.DataFrame:
+        """``weights.csv``: each indicator's overall weight and its two factors."""
+        return pd.DataFrame({
+            "indicator": self.indicators,
+            "dimension": [self.dims[d] for d in self.dim_index],
+            "weight": self.w_in * self.w_dim[self.dim_index],
+            "weight_in_dimension": self.w_in,
+            "dimension_weight": self.w_dim[self.dim_index],
+            "method": method,
+        })
+
     def _aggregated(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         S = self.dim_scores(Z)
         return S, aggregate(S, self.w_dim[:, None], self.aggregation)[:, 0]
@@ -492,15 +503,8 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     model.w_dim = _weights_dim(S, dims, present, system, system.across)
     comp = aggregate(S, model.w_dim[:, None], m.aggregation)[:, 0]
     scores = _score_frame(indicators.index, dims, S, comp, county, n_missing, n_imputed)
-    weights = pd.DataFrame({
-        "indicator": model.indicators,
-        "dimension": [dims[d] for d in dim_index],
-        "weight": w_in * model.w_dim[dim_index],
-        "weight_in_dimension": w_in,
-        "dimension_weight": model.w_dim[dim_index],
-        "method": m.weighting if system.across == m.weighting
-        else f"{m.weighting} within, {system.across} across dimensions",
-    })
+    weights = model.weights_table(m.weighting if system.across == m.weighting
+                                  else f"{m.weighting} within, {system.across} across dimensions")
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
     dimensions = _dimension_table(system, inds, excluded, S, dims)
     messages = score_messages(system, excluded, dimensions, treatment, len(X))
