@@ -277,14 +277,14 @@ def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
     D = len(model.dims)
     t_old, S_old = _dim_terms(model, Z_old)
     t_new, S_new = _dim_terms(model, Z_new)
-    scale = np.ones(D)
-    if model.dim_lo is not None:
-        scale = 100.0 / np.where(model.dim_hi > model.dim_lo, model.dim_hi - model.dim_lo, 1.0)
     dS = S_new - S_old
     if model.aggregation == "geometric":
         dim = _proportional(t_new - t_old, model.dim_index, D, dS)
+    elif model.dim_lo is None:
+        dim = t_new - t_old
     else:
-        dim = (t_new - t_old) * scale[model.dim_index]
+        span = np.where(model.dim_hi > model.dim_lo, model.dim_hi - model.dim_lo, 1.0)
+        dim = (t_new - t_old) * (100.0 / span)[model.dim_index]
     both = ~np.isnan(S_old) & ~np.isnan(S_new)
     dim = np.where(both[:, model.dim_index], dim, 0.0)
     v = model.w_dim
@@ -306,12 +306,10 @@ def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
             per = np.where(dSf[:, model.dim_index] != 0,
                            dim / np.where(dSf != 0, dSf, 1.0)[:, model.dim_index], 0.0)
         comp = per * dimC[:, model.dim_index]
+        reweighting = (C_new - C_old) - comp.sum(axis=1)          # the rest, by difference
     else:
         V_new = np.where(~np.isnan(S_new), v, 0.0).sum(axis=1)
         comp = dim * (v[model.dim_index] / np.where(V_new > 0, V_new, 1.0)[:, None])
-    if model.aggregation == "geometric":       # the rest, by difference
-        reweighting = (C_new - C_old) - comp.sum(axis=1)
-    else:
         reweighting = _reweighting(v, S_old, S_new, C_old, C_new)
     return {"S_old": S_old, "S_new": S_new, "C_old": C_old, "C_new": C_new, "dim": dim,
             "comp": comp, "reweighting": reweighting}
