@@ -367,11 +367,9 @@ class OutlierTreatment(_Columnwise):
             raise ConfigError(f"unknown transform {requested!r}; choose auto, none, log, asinh",
                               key="indicators.<id>.transform")
         n_values = int(np.sum(~np.isnan(x)))
-        skipped = (requested == "auto" and self.rule == "jrc"
-                   and n_values < self.min_values)
-        if skipped:
-            pass      # too few towns to call any of them an outlier
-        elif requested == "auto" and self.rule == "jrc" and flagged:
+        auto = requested == "auto" and self.rule == "jrc"
+        skipped = auto and n_values < self.min_values   # too few towns to call any an outlier
+        if auto and flagged and not skipped:
             nw, lo, hi, still = self._winsorise(x, s0)
             if still and s0 > 0:
                 action = "log"
@@ -411,8 +409,6 @@ class OutlierTreatment(_Columnwise):
             still, _, _ = self._flagged(w)
             if not still:
                 break
-        if not np.isfinite(lo) and not np.isfinite(hi):
-            return 0, lo, hi, True
         nw = int(np.sum((v > hi) | (v < lo)))
         return nw, lo, hi, still
 

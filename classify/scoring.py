@@ -19,9 +19,7 @@ reference minimum and maximum (stored in the model, reused for new data).
 Missing values: with ``missing="reweight"`` (default) a town's missing indicator is left
 out and the weights of its other indicators in that dimension are rescaled to sum 1; a
 town with no value at all in a dimension has no ``score_<dim>`` (NaN) and its composite is
-re-weighted over its other dimensions.  ``n_missing`` counts the values left out (or
-imputed), ``n_imputed`` those filled from the county median.  Indicators with fewer than
-two distinct values, or weight 0, are not scored (``ScoreResult.excluded`` says why).
+re-weighted over its other dimensions.
 
 Example
 -------
