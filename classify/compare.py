@@ -368,9 +368,10 @@ def _pct(old: float, new: float, flag: bool) -> str:
     if flag:
         yn = lambda x: "是" if x >= 0.5 else "否"
         return f"{yn(old)}→{yn(new)}"
-    if np.isnan(old) or np.isnan(new):
-        return "缺失→有值" if np.isnan(old) and not np.isnan(new) else \
-            "有值→缺失" if not np.isnan(old) else ""
+    if np.isnan(old):
+        return "" if np.isnan(new) else "缺失→有值"
+    if np.isnan(new):
+        return "有值→缺失"
     if old == 0:
         return "从 0 起" if new != 0 else "±0"
     return f"{(new - old) / abs(old):+.0%}"
@@ -394,9 +395,8 @@ def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
 def _noise(old: pd.DataFrame, new: pd.DataFrame, changed: np.ndarray):
     """Whether the category / rank change exceeds the uncertainty of either year."""
     so, sn = _num(old, "stability"), _num(new, "stability")
-    known = ~np.isnan(so) & ~np.isnan(sn)
+    known = changed & ~np.isnan(so) & ~np.isnan(sn)
     cat = np.where(known, (so >= STABLE) & (sn >= STABLE), np.nan)
-    cat = np.where(changed, cat, np.nan)
     lo_o, hi_o = _num(old, "rank_p05"), _num(old, "rank_p95")
     lo_n, hi_n = _num(new, "rank_p05"), _num(new, "rank_p95")
     ok = ~np.isnan(lo_o + hi_o + lo_n + hi_n)
@@ -445,11 +445,10 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         t[f"driver_{dim}"] = _drivers([labels[j] for j in idx], [flags[j] for j in idx],
                                       Xo[:, idx], Xn[:, idx], dec["dim"][:, idx], top=1)
     t["composite_reweighting"] = dec["reweighting"]
-    long = _contributions(t, model, labels, Xo, Xn, dec)
-    return t, long
+    return t, _contributions(t, model, labels, dec)
 
 
-def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
+def _contributions(t, model, labels, dec) -> pd.DataFrame:
     n, k = dec["dim"].shape
     w = model.w_in * model.w_dim[model.dim_index]
     return pd.DataFrame({
@@ -458,7 +457,7 @@ def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
         "indicator": np.tile(model.indicators, n),
         "label_zh": np.tile(labels, n),
         "dimension": np.tile([model.dims[d] for d in model.dim_index], n),
-        "value_old": Xo.ravel(), "value_new": Xn.ravel(),
+        "value_old": dec["X_old"].ravel(), "value_new": dec["X_new"].ravel(),
         "norm_old": dec["Z_old"].ravel(), "norm_new": dec["Z_new"].ravel(),
         "weight": np.tile(w, n),
         "contribution_dimension": dec["dim"].ravel(),
@@ -637,9 +636,10 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
     lines.append("类别变化（category change）：" + "，".join(
         f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
     if has_noise:
-        real = t["category_change_beyond_noise"].fillna(False).astype(bool)
+        real = int(t["category_change_beyond_noise"].fillna(False).astype(bool).sum())
+        moved = int(t["change"].isin(["up", "down", "lateral"]).sum())
         lines.append(f"超出不确定性的类别变化（beyond noise, stability ≥ {STABLE} both years）："
-                     f"{int(real.sum())} / {int((t['change'].isin(['up', 'down', 'lateral'])).sum())}")
+                     f"{real} / {moved}")
     else:
         lines.append("未做不确定性分析（--draws 0）：无法判断变化是否超出噪声（not assessed）")
     acc = report.groupby(["source", "status"]).size()

@@ -453,14 +453,8 @@ def _threads(threads: int | None) -> int:
 
 def _map_threads(fn, items, threads: int) -> None:
     """``fn(item)`` for every item, on ``threads`` threads; the first error is raised."""
-    if threads <= 1 or len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
-
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for _ in pool.map(fn, items):
-            pass
+        list(pool.map(fn, items))
 
 
 def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
