@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from classify import __version__
+from classify.config import DIRECTIONS, MISSING
 from classify.errors import ConfigError
 from classify.normalise import NORMALISERS, OutlierTreatment, _signs
 from classify.scoring import AGGREGATIONS, ScoreModel, ScoreResult
@@ -80,7 +81,6 @@ _PARAMS = {"treatment": {"cap_low": "lower_", "cap_high": "upper_", "shift": "sh
            "rank": {"reference": "reference_"}}
 #: A cap written as null: no cap.
 _NO_CAP = {"cap_low": -np.inf, "cap_high": np.inf}
-_MISSING = ("reweight", "impute_county_median")
 
 
 # ----------------------------------------------------------------------------- writing
@@ -217,7 +217,7 @@ def _read_indicator(c: _Checker, item: dict, k: str, dims: list, normalisation: 
     if dim not in dims:
         c.fail(f"{k}.dimension", f"{dim!r} is not one of the dimensions {dims}")
     row["dim"] = dims.index(dim)
-    row["direction"] = c.choice(item, "direction", f"{k}.direction", ("+", "-"))
+    row["direction"] = c.choice(item, "direction", f"{k}.direction", DIRECTIONS)
     row["w_in"] = c.get(item, "weight_in_dimension", f"{k}.weight_in_dimension", float)
     t = c.get(item, "treatment", f"{k}.treatment", dict)
     row["action"] = c.choice(t, "action", f"{k}.treatment.action",
@@ -248,7 +248,7 @@ def model_from_dict(data: dict, *, path: str | Path | None = None) -> ScoreModel
     normalisation = c.choice(methods, "normalisation", "methods.normalisation",
                              tuple(NORMALISERS))
     aggregation = c.choice(methods, "aggregation", "methods.aggregation", AGGREGATIONS)
-    missing = c.choice(methods, "missing", "methods.missing", _MISSING)
+    missing = c.choice(methods, "missing", "methods.missing", MISSING)
     dims_data = c.get(data, "dimensions", "dimensions", list)
     if not dims_data:
         c.fail("dimensions", "empty")

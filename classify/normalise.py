@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from classify.config import OUTLIERS, TRANSFORMS
 from classify.errors import ConfigError
 
 __all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNormaliser",
@@ -350,7 +351,7 @@ class OutlierTreatment(_Columnwise):
         if len(tr) != n:
             raise ConfigError(f"{len(tr)} transforms for {n} indicators",
                               key="indicators.<id>.transform")
-        if self.rule not in ("jrc", "none"):
+        if self.rule not in OUTLIERS:
             raise ConfigError(f"unknown outlier rule {self.rule!r}; choose 'jrc' or 'none'",
                               key="methods.outliers")
         self.actions_, self.record_ = [], []
@@ -363,7 +364,7 @@ class OutlierTreatment(_Columnwise):
     def _fit_column(self, j, x, requested):
         flagged, s0, k0 = self._flagged(x)
         action, nw = "none", 0
-        if requested not in ("auto", "none", "log", "asinh"):
+        if requested not in TRANSFORMS:
             raise ConfigError(f"unknown transform {requested!r}; choose auto, none, log, asinh",
                               key="indicators.<id>.transform")
         n_values = int(np.sum(~np.isnan(x)))

@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from classify.config import IndicatorSystem, load_system
+from classify.config import AGGREGATIONS, IndicatorSystem, load_system
 from classify.errors import ConfigError
 from geo.errors import InputWarning
 from classify.normalise import (BOUNDED, MIN_VALUES_FOR_OUTLIERS, MinMaxNormaliser,
@@ -48,8 +48,6 @@ from classify.weighting import get_weighter
 __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
            "rank_desc", "impute_county_median", "AGGREGATIONS", "county_key",
            "UNKNOWN_COUNTY", "known"]
-
-AGGREGATIONS = ("arithmetic", "geometric")
 
 #: Below this many towns a run is told that its categories are relative to these towns only
 #: (percentile thresholds and min–max scores say where a town stands among the others).
