@@ -331,9 +331,9 @@ def apply_model(reference: str | Path, indicators: pd.DataFrame, county=None, *,
     """Score ``indicators`` with the model of an earlier run, fitting nothing.
 
     ``reference`` is a run folder or its ``model.json``; ``system`` (this run's indicator
-    system) names the indicators it would score that the model does not.  The result's ``reference``
-    records the model file (path, sha256) and the values beyond its range (see the
-    module docstring for the rule); each count is also passed to ``log``.
+    system) names the indicators it would score that the model does not.  The result's
+    ``reference`` records the model file (path, sha256) and the values beyond its range (see
+    the module docstring for the rule); each count is also passed to ``log``.
 
     Raises
     ------
