@@ -465,9 +465,10 @@ def _contributions(t, model, labels, dec) -> pd.DataFrame:
     })
 
 
-def _unpaired(run: Run, rows: np.ndarray, status: str) -> pd.DataFrame:
-    towns = run.towns.iloc[rows].reset_index(drop=True)
-    side = "new" if status == "new" else "old"
+def _unpaired(run: Run, report: pd.DataFrame, side: str, status: str) -> pd.DataFrame:
+    """Transitions rows of the towns of ``run`` (the ``side`` year) left unpaired."""
+    hit = (report["source"] == side) & (report["status"] == status)
+    towns = run.towns.iloc[report.loc[hit, "source_row"].to_numpy() - 1].reset_index(drop=True)
     other = "new" if side == "old" else "old"
     out = pd.DataFrame({"town_code": towns["town_code"], "town": towns["town"],
                         "county": _col(towns, "county"), "change": "gone" if status ==
@@ -700,12 +701,9 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
                            pairs, dec, model)
     side_new = report[report["source"] == "new"].set_index("town_code")["reason"]
     t["note"] = t["town_code"].map(side_new).fillna("").to_numpy()
-    rows = lambda side, status: report.loc[(report["source"] == side)
-                                           & (report["status"] == status), "source_row"
-                                           ].to_numpy() - 1
-    t = pd.concat([t, _unpaired(old_run, rows("old", "gone"), "gone"),
-                   _unpaired(old_run, rows("old", "merged"), "merged"),
-                   _unpaired(new_run, rows("new", "new"), "new")], ignore_index=True)
+    t = pd.concat([t, _unpaired(old_run, report, "old", "gone"),
+                   _unpaired(old_run, report, "old", "merged"),
+                   _unpaired(new_run, report, "new", "new")], ignore_index=True)
     runs = (old_run.towns, new_run.towns)
     ids = pd.concat([towns["category"] for towns in runs])
     names = pd.concat([towns.get("category_zh", towns["category"]) for towns in runs])
@@ -713,9 +711,8 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     matrix = transition_matrix(t, labels)
     has_noise = bool(t["stability_old"].notna().any() and t["stability_new"].notna().any())
     summary = _summary(t, report, same_model, old_run, new_run, has_noise)
-    result = CompareResult(t, long, matrix, report, same_model, summary=summary)
-    result.old, result.new = old_run, new_run
-    return result
+    return CompareResult(t, long, matrix, report, same_model, summary=summary, old=old_run,
+                         new=new_run)
 
 
 def _write(result: CompareResult, out: Path, map_html: bool, lang: str, *,
