@@ -73,7 +73,7 @@ import pandas as pd
 from classify import __version__
 from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
-from classify.scoring import ScoreModel, aggregate
+from classify.scoring import ScoreModel, aggregate, block_matrix
 from geo.errors import InputError
 from geo.maps import save_map, town_map
 from geo.static import cjk_font
@@ -95,6 +95,7 @@ CHANGE_CLASSES = {
     "gone": ("撤并/撤销", "gone", "#525252"),
 }
 _CODE_COLUMNS = ("town_code", "county_code", "city_code")
+_FLAG_UNITS = ("是/否", "flag")
 _NEEDED = ("town_code", "town", "category", "composite", "rank")
 
 
@@ -187,13 +188,14 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
     new_pos = {c: i for i, c in enumerate(new_codes)}
     cw = dict(zip(crosswalk["old_code"], crosswalk["new_code"]))
     into = pd.Series(list(cw.values())).value_counts().to_dict() if cw else {}
-    pairs, rows, taken = [], [], set()
+    pairs, rows, merged_into = [], [], {}
     for i, code in enumerate(old_codes):
         target = cw.get(code)
         if target is not None and target != code and target in new_pos:
             if into.get(target, 0) > 1 or target in set(old_codes):
                 rows.append(("old", i, code, "merged", "crosswalk", target,
                              f"并入 {target}（merged, crosswalk）"))
+                merged_into.setdefault(target, []).append(code)
                 continue
             pairs.append((i, new_pos[target], "crosswalk"))
             rows.append(("old", i, code, "matched", "crosswalk", target, "代码变更（renamed）"))
@@ -206,40 +208,37 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
         else:
             rows.append(("old", i, code, "gone", "", "",
                          "新一年无此代码（code not in the new run; a crosswalk can link it）"))
-    merged_into: dict[str, list[str]] = {}
-    for r in rows:
-        if r[3] == "merged":
-            merged_into.setdefault(r[5], []).append(r[2])
     source = {j: (i, how) for i, j, how in pairs}
     for j, code in enumerate(new_codes):
+        extra = merged_into.get(code)
         if j in source:
             i, how = source[j]
-            rows.append(("new", j, code, "matched", how, old_codes[i], ""))
+            # a town that absorbed others keeps its pair; say so
+            reason = (f"并入了 {'、'.join(extra)}（absorbed merged towns: values include them）"
+                      if extra else "")
+            rows.append(("new", j, code, "matched", how, old_codes[i], reason))
             continue
-        extra = merged_into.get(code)
         reason = (f"由 {'、'.join(extra)} 合并设立（formed by merger, crosswalk）" if extra
                   else "上一年无此代码（code not in the old run）")
         rows.append(("new", j, code, "new", "crosswalk" if extra else "", "", reason))
-    for j, code in enumerate(new_codes):
-        if j in source and code in merged_into:
-            taken.add(code)
     report = pd.DataFrame(rows, columns=["source", "source_row", "town_code", "status", "how",
                                          "matched_to", "reason"])
     report["source_row"] += 1
-    for code in taken:     # a town that absorbed others keeps its pair; say so
-        hit = (report["source"] == "new") & (report["town_code"] == code)
-        report.loc[hit, "reason"] = (f"并入了 {'、'.join(merged_into[code])}（absorbed "
-                                     "merged towns: values include them）")
     return pairs, report
 
 
 # ------------------------------------------------------------------------ decomposition
-def _parts(model: ScoreModel, towns: pd.DataFrame):
-    """Normalised values, per-item effective weights and scores of one year's towns."""
-    X = towns.reindex(columns=model.indicators).apply(pd.to_numeric, errors="coerce")
-    county = towns["county"] if "county" in towns.columns else None
-    Z, _, _ = model.normalised(X, county)
-    return X.to_numpy(dtype=float), Z
+def _paired(model: ScoreModel, old: pd.DataFrame, new: pd.DataFrame, io: np.ndarray,
+            jn: np.ndarray) -> dict:
+    """:func:`decompose` of rows ``io`` of ``old`` paired with rows ``jn`` of ``new``, with
+    their values ``X_old, X_new`` and normalised values ``Z_old, Z_new``."""
+    out = {}
+    for side, towns, rows in (("old", old, io), ("new", new, jn)):
+        X = towns.reindex(columns=model.indicators).apply(pd.to_numeric, errors="coerce")
+        county = towns["county"] if "county" in towns.columns else None
+        out[f"X_{side}"] = X.to_numpy(dtype=float)[rows]
+        out[f"Z_{side}"] = model.normalised(X, county)[0][rows]
+    return {**decompose(model, out["Z_old"], out["Z_new"]), **out}
 
 
 def _dim_terms(model: ScoreModel, Z: np.ndarray):
@@ -249,8 +248,7 @@ def _dim_terms(model: ScoreModel, Z: np.ndarray):
     Zf = np.where(ok, Z, 0.0)
     if model.aggregation == "geometric":
         Zf = np.log1p(np.clip(Zf, 0.0, None))
-    onehot = np.zeros((Z.shape[1], D))
-    onehot[np.arange(Z.shape[1]), model.dim_index] = 1.0
+    onehot = block_matrix(np.ones(Z.shape[1]), model.dim_index, D)
     W = (ok * model.w_in) @ onehot                      # (n, D)
     Wj = W[:, model.dim_index]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -279,14 +277,14 @@ def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
     D = len(model.dims)
     t_old, S_old = _dim_terms(model, Z_old)
     t_new, S_new = _dim_terms(model, Z_new)
-    scale = np.ones(D)
-    if model.dim_lo is not None:
-        scale = 100.0 / np.where(model.dim_hi > model.dim_lo, model.dim_hi - model.dim_lo, 1.0)
     dS = S_new - S_old
     if model.aggregation == "geometric":
         dim = _proportional(t_new - t_old, model.dim_index, D, dS)
+    elif model.dim_lo is None:
+        dim = t_new - t_old
     else:
-        dim = (t_new - t_old) * scale[model.dim_index]
+        span = np.where(model.dim_hi > model.dim_lo, model.dim_hi - model.dim_lo, 1.0)
+        dim = (t_new - t_old) * (100.0 / span)[model.dim_index]
     both = ~np.isnan(S_old) & ~np.isnan(S_new)
     dim = np.where(both[:, model.dim_index], dim, 0.0)
     v = model.w_dim
@@ -308,12 +306,10 @@ def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
             per = np.where(dSf[:, model.dim_index] != 0,
                            dim / np.where(dSf != 0, dSf, 1.0)[:, model.dim_index], 0.0)
         comp = per * dimC[:, model.dim_index]
+        reweighting = (C_new - C_old) - comp.sum(axis=1)          # the rest, by difference
     else:
         V_new = np.where(~np.isnan(S_new), v, 0.0).sum(axis=1)
         comp = dim * (v[model.dim_index] / np.where(V_new > 0, V_new, 1.0)[:, None])
-    if model.aggregation == "geometric":       # the rest, by difference
-        reweighting = (C_new - C_old) - comp.sum(axis=1)
-    else:
         reweighting = _reweighting(v, S_old, S_new, C_old, C_new)
     return {"S_old": S_old, "S_new": S_new, "C_old": C_old, "C_new": C_new, "dim": dim,
             "comp": comp, "reweighting": reweighting}
@@ -337,9 +333,7 @@ def _reweighting(v, S_old, S_new, C_old, C_new):
 
 def _proportional(dt, dim_index, D, dS):
     """Split ``dS`` per dimension over the items in proportion to their ``dt``."""
-    onehot = np.zeros((dt.shape[1], D))
-    onehot[np.arange(dt.shape[1]), dim_index] = 1.0
-    tot = dt @ onehot
+    tot = dt @ block_matrix(np.ones(dt.shape[1]), dim_index, D)
     with np.errstate(invalid="ignore", divide="ignore"):
         f = np.where(tot != 0, np.nan_to_num(dS) / np.where(tot != 0, tot, 1.0), 0.0)
     return dt * f[:, dim_index]
@@ -374,9 +368,10 @@ def _pct(old: float, new: float, flag: bool) -> str:
     if flag:
         yn = lambda x: "是" if x >= 0.5 else "否"
         return f"{yn(old)}→{yn(new)}"
-    if np.isnan(old) or np.isnan(new):
-        return "缺失→有值" if np.isnan(old) and not np.isnan(new) else \
-            "有值→缺失" if not np.isnan(old) else ""
+    if np.isnan(old):
+        return "" if np.isnan(new) else "缺失→有值"
+    if np.isnan(new):
+        return "有值→缺失"
     if old == 0:
         return "从 0 起" if new != 0 else "±0"
     return f"{(new - old) / abs(old):+.0%}"
@@ -400,9 +395,8 @@ def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
 def _noise(old: pd.DataFrame, new: pd.DataFrame, changed: np.ndarray):
     """Whether the category / rank change exceeds the uncertainty of either year."""
     so, sn = _num(old, "stability"), _num(new, "stability")
-    known = ~np.isnan(so) & ~np.isnan(sn)
+    known = changed & ~np.isnan(so) & ~np.isnan(sn)
     cat = np.where(known, (so >= STABLE) & (sn >= STABLE), np.nan)
-    cat = np.where(changed, cat, np.nan)
     lo_o, hi_o = _num(old, "rank_p05"), _num(old, "rank_p95")
     lo_n, hi_n = _num(new, "rank_p05"), _num(new, "rank_p95")
     ok = ~np.isnan(lo_o + hi_o + lo_n + hi_n)
@@ -415,20 +409,16 @@ def _bool_col(x: np.ndarray) -> pd.Series:
     return pd.Series(pd.array([None if np.isnan(v) else bool(v) for v in x], dtype="boolean"))
 
 
-def _transitions(old_run: Run, new_run: Run, pairs, dec, model, Xo, Xn
+def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec, model
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    old, new = old_run.towns, new_run.towns
-    io = np.array([p[0] for p in pairs], dtype=int)
-    jn = np.array([p[1] for p in pairs], dtype=int)
-    o, n = old.iloc[io].reset_index(drop=True), new.iloc[jn].reset_index(drop=True)
+    """The transitions and contributions of the paired towns (rows ``o`` and ``n``)."""
     cls = [_change_class(a, b, c, d) for a, b, c, d in zip(
         _col(o, "category"), _col(o, "subtype"), _col(n, "category"), _col(n, "subtype"))]
     changed = np.array([c != "same" for c in cls])
     cat_noise, rank_noise = _noise(o, n, changed)
-    lab = {i["id"]: i.get("label_zh") or i["id"] for i in old_run.model_data["indicators"]}
-    units = {i["id"]: i.get("unit", "") for i in old_run.model_data["indicators"]}
-    labels = [lab.get(i, i) for i in model.indicators]
-    flags = [units.get(i) in ("是/否", "flag") for i in model.indicators]
+    meta = {i["id"]: i for i in model_data["indicators"]}
+    labels = [meta.get(i, {}).get("label_zh") or i for i in model.indicators]
+    flags = [meta.get(i, {}).get("unit") in _FLAG_UNITS for i in model.indicators]
     t = pd.DataFrame({
         "town_code": n["town_code"], "old_code": o["town_code"], "town": n["town"],
         "county": _col(n, "county"),
@@ -447,18 +437,18 @@ def _transitions(old_run: Run, new_run: Run, pairs, dec, model, Xo, Xn
     t["d_rank"] = t["rank_old"] - t["rank_new"]            # > 0: moved up the ranking
     t["category_change_beyond_noise"] = _bool_col(cat_noise)
     t["rank_change_beyond_noise"] = _bool_col(rank_noise)
-    t["drivers"] = _drivers(labels, flags, Xo[io], Xn[jn], dec["comp"])
+    Xo, Xn = dec["X_old"], dec["X_new"]
+    t["drivers"] = _drivers(labels, flags, Xo, Xn, dec["comp"])
     for d, dim in enumerate(model.dims):
         t[f"d_score_{dim}"] = dec["S_new"][:, d] - dec["S_old"][:, d]
         idx = np.flatnonzero(model.dim_index == d)
         t[f"driver_{dim}"] = _drivers([labels[j] for j in idx], [flags[j] for j in idx],
-                                      Xo[io][:, idx], Xn[jn][:, idx], dec["dim"][:, idx], top=1)
+                                      Xo[:, idx], Xn[:, idx], dec["dim"][:, idx], top=1)
     t["composite_reweighting"] = dec["reweighting"]
-    long = _contributions(t, model, labels, Xo[io], Xn[jn], dec)
-    return t, long
+    return t, _contributions(t, model, labels, dec)
 
 
-def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
+def _contributions(t, model, labels, dec) -> pd.DataFrame:
     n, k = dec["dim"].shape
     w = model.w_in * model.w_dim[model.dim_index]
     return pd.DataFrame({
@@ -467,7 +457,7 @@ def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
         "indicator": np.tile(model.indicators, n),
         "label_zh": np.tile(labels, n),
         "dimension": np.tile([model.dims[d] for d in model.dim_index], n),
-        "value_old": Xo.ravel(), "value_new": Xn.ravel(),
+        "value_old": dec["X_old"].ravel(), "value_new": dec["X_new"].ravel(),
         "norm_old": dec["Z_old"].ravel(), "norm_new": dec["Z_new"].ravel(),
         "weight": np.tile(w, n),
         "contribution_dimension": dec["dim"].ravel(),
@@ -475,9 +465,10 @@ def _contributions(t, model, labels, Xo, Xn, dec) -> pd.DataFrame:
     })
 
 
-def _unpaired(run: Run, rows: np.ndarray, status: str) -> pd.DataFrame:
-    towns = run.towns.iloc[rows].reset_index(drop=True)
-    side = "new" if status == "new" else "old"
+def _unpaired(run: Run, report: pd.DataFrame, side: str, status: str) -> pd.DataFrame:
+    """Transitions rows of the towns of ``run`` (the ``side`` year) left unpaired."""
+    hit = (report["source"] == side) & (report["status"] == status)
+    towns = run.towns.iloc[report.loc[hit, "source_row"].to_numpy() - 1].reset_index(drop=True)
     other = "new" if side == "old" else "old"
     out = pd.DataFrame({"town_code": towns["town_code"], "town": towns["town"],
                         "county": _col(towns, "county"), "change": "gone" if status ==
@@ -530,20 +521,19 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     if not pairs:
         return {}
     io, jn = (np.array(x, dtype=int) for x in zip(*pairs))
-    Xo, Zo = _parts(model, ref.towns)
-    Xn, Zn = _parts(model, towns.reset_index(drop=True))
-    dec = decompose(model, Zo[io], Zn[jn])
+    dec = _paired(model, ref.towns, towns.reset_index(drop=True), io, jn)
     dC = np.nan_to_num(dec["C_new"] - dec["C_old"])
     signed = np.nan_to_num(dec["comp"]) * np.where(dC < 0, -1.0, 1.0)[:, None]
     top = signed.argmax(axis=1)
     meta = {i["id"]: i for i in ref.model_data["indicators"]}
     o = ref.towns.iloc[io].reset_index(drop=True)
     out = {}
-    for r, (i_old, j_new) in enumerate(pairs):
+    for r, (_, j_new) in enumerate(pairs):
         k = int(top[r])
         ind = meta.get(model.indicators[k], {})
-        flag = ind.get("unit") in ("是/否", "flag")
-        change = _pct(Xo[i_old, k], Xn[j_new, k], flag) if signed[r, k] > 0.05 else ""
+        flag = ind.get("unit") in _FLAG_UNITS
+        change = (_pct(dec["X_old"][r, k], dec["X_new"][r, k], flag) if signed[r, k] > 0.05
+                  else "")
         sub_zh, sub_en = _col(o, "subtype_zh")[r], _col(o, "subtype_en")[r]
         cat_zh, cat_en = _col(o, "category_zh")[r], _col(o, "category_en")[r]
         out[codes[j_new]] = {
@@ -611,9 +601,10 @@ def _read_geometry(run_path: Path):
     return g
 
 
-def _draw_map(old_geo, new_geo, transitions: pd.DataFrame, path: Path, lang: str,
-              notice: str | None, subtitle: str) -> Path | None:
-    """``compare_map.html``: 类别变化 and 综合得分变化 (geometry from the towns.gpkg)."""
+def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang: str
+         ) -> Path | None:
+    """``compare_map.html``: 类别变化 and 综合得分变化 (None: a run has no towns.gpkg)."""
+    old_geo, new_geo = _read_geometry(old_run.path), _read_geometry(new_run.path)
     if old_geo is None or new_geo is None:
         return None
     gone = transitions["change"] == "gone"
@@ -629,21 +620,10 @@ def _draw_map(old_geo, new_geo, transitions: pd.DataFrame, path: Path, lang: str
          "category": t["change"], "change": t["change"], "composite_change": t["d_composite"],
          "composite": t["composite_new"]}, geometry=geo.geometry.to_numpy(), crs=4326)
     m = town_map(frame, palette=palette, layers=["change", "composite_change"], lang=lang,
-                 title="镇街分类年度变化 · Year-over-year change", notice=notice,
-                 subtitle=subtitle)
+                 title="镇街分类年度变化 · Year-over-year change",
+                 notice=old_run.manifest.get("notice") or new_run.manifest.get("notice"),
+                 subtitle=f"{old_run.path.name} → {new_run.path.name}")
     return save_map(m, path)
-
-
-_MAP_COLUMNS = ["town_code", "town", "county", "change", "d_composite", "composite_new"]
-
-
-def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang: str
-         ) -> Path | None:
-    """The change map (None: a run has no towns.gpkg)."""
-    notice = old_run.manifest.get("notice") or new_run.manifest.get("notice")
-    return _draw_map(_read_geometry(old_run.path), _read_geometry(new_run.path),
-                     transitions[_MAP_COLUMNS], path, lang, notice,
-                     f"{old_run.path.name} → {new_run.path.name}")
 
 
 def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run,
@@ -657,9 +637,10 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
     lines.append("类别变化（category change）：" + "，".join(
         f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
     if has_noise:
-        real = t["category_change_beyond_noise"].fillna(False).astype(bool)
+        real = int(t["category_change_beyond_noise"].fillna(False).astype(bool).sum())
+        moved = int(t["change"].isin(["up", "down", "lateral"]).sum())
         lines.append(f"超出不确定性的类别变化（beyond noise, stability ≥ {STABLE} both years）："
-                     f"{int(real.sum())} / {int((t['change'].isin(['up', 'down', 'lateral'])).sum())}")
+                     f"{real} / {moved}")
     else:
         lines.append("未做不确定性分析（--draws 0）：无法判断变化是否超出噪声（not assessed）")
     acc = report.groupby(["source", "status"]).size()
@@ -712,30 +693,26 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
                 lookup["county"]).to_numpy()
     report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
                      "matched_to", "reason"]] if "county" in report else report
-    Xo, Zo = _parts(model, old_run.towns)
-    Xn, Zn = _parts(model, new_run.towns)
     io = np.array([p[0] for p in pairs], dtype=int)
     jn = np.array([p[1] for p in pairs], dtype=int)
-    dec = decompose(model, Zo[io], Zn[jn])
-    dec["Z_old"], dec["Z_new"] = Zo[io], Zn[jn]
-    t, long = _transitions(old_run, new_run, pairs, dec, model, Xo, Xn)
+    dec = _paired(model, old_run.towns, new_run.towns, io, jn)
+    t, long = _transitions(old_run.towns.iloc[io].reset_index(drop=True),
+                           new_run.towns.iloc[jn].reset_index(drop=True), old_run.model_data,
+                           pairs, dec, model)
     side_new = report[report["source"] == "new"].set_index("town_code")["reason"]
     t["note"] = t["town_code"].map(side_new).fillna("").to_numpy()
-    rows = lambda side, status: report.loc[(report["source"] == side)
-                                           & (report["status"] == status), "source_row"
-                                           ].to_numpy() - 1
-    t = pd.concat([t, _unpaired(old_run, rows("old", "gone"), "gone"),
-                   _unpaired(old_run, rows("old", "merged"), "merged"),
-                   _unpaired(new_run, rows("new", "new"), "new")], ignore_index=True)
-    labels = dict(zip(_text(pd.concat([old_run.towns["category"], new_run.towns["category"]])),
-                      _text(pd.concat([old_run.towns.get("category_zh", old_run.towns["category"]),
-                                       new_run.towns.get("category_zh", new_run.towns["category"])]))))
+    t = pd.concat([t, _unpaired(old_run, report, "old", "gone"),
+                   _unpaired(old_run, report, "old", "merged"),
+                   _unpaired(new_run, report, "new", "new")], ignore_index=True)
+    runs = (old_run.towns, new_run.towns)
+    ids = pd.concat([towns["category"] for towns in runs])
+    names = pd.concat([towns.get("category_zh", towns["category"]) for towns in runs])
+    labels = dict(zip(_text(ids), _text(names)))
     matrix = transition_matrix(t, labels)
     has_noise = bool(t["stability_old"].notna().any() and t["stability_new"].notna().any())
     summary = _summary(t, report, same_model, old_run, new_run, has_noise)
-    result = CompareResult(t, long, matrix, report, same_model, summary=summary)
-    result.old, result.new = old_run, new_run
-    return result
+    return CompareResult(t, long, matrix, report, same_model, summary=summary, old=old_run,
+                         new=new_run)
 
 
 def _write(result: CompareResult, out: Path, map_html: bool, lang: str, *,

@@ -52,13 +52,15 @@ import numpy as np
 import pandas as pd
 
 from classify import __version__
+from classify.config import DIRECTIONS, MISSING
 from classify.errors import ConfigError
 from classify.normalise import NORMALISERS, OutlierTreatment, _signs
 from classify.scoring import AGGREGATIONS, ScoreModel, ScoreResult
 from geo.errors import InputError
 
 __all__ = ["FORMAT", "VERSION", "model_to_dict", "model_from_dict", "write_model",
-           "load_model", "apply_model", "save_run_model", "model_record", "beyond_range", "BEYOND_RANGE_RULE", "MODEL_FILE"]
+           "load_model", "apply_model", "save_run_model", "model_record", "beyond_range",
+           "BEYOND_RANGE_RULE", "MODEL_FILE"]
 
 FORMAT = "towntype-model"
 VERSION = 1
@@ -70,12 +72,15 @@ BEYOND_RANGE_RULE = (
     "reference year's range are kept and counted: minmax/zscore scores may fall below 0 "
     "or exceed 100; rank/target normalisation and winsorisation caps clip as fitted.")
 
-#: Fitted parameters of each normaliser: JSON key → attribute.
-_NORM_PARAMS = {"minmax": {"min": "min_", "max": "max_"},
-                "zscore": {"mean": "mean_", "scale": "scale_"},
-                "target": {"worst": "worst_", "target": "target_"},
-                "rank": {"reference": "reference_"}}
-_MISSING = ("reweight", "impute_county_median")
+#: Fitted parameters of the outlier treatment and of each normaliser: JSON key → attribute.
+_PARAMS = {"treatment": {"cap_low": "lower_", "cap_high": "upper_", "shift": "shift_",
+                         "scale": "scale_"},
+           "minmax": {"min": "min_", "max": "max_"},
+           "zscore": {"mean": "mean_", "scale": "scale_"},
+           "target": {"worst": "worst_", "target": "target_"},
+           "rank": {"reference": "reference_"}}
+#: A cap written as null: no cap.
+_NO_CAP = {"cap_low": -np.inf, "cap_high": np.inf}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -83,6 +88,19 @@ def _num(x) -> float | None:
     """A float for JSON; ±inf and NaN (no cap, no value) become null."""
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def _fitted(estimator, params: dict, j: int) -> dict:
+    """Column ``j``'s fitted ``params`` of ``estimator`` as JSON values."""
+    return {key: [float(v) for v in getattr(estimator, attr)[j]] if key == "reference"
+            else _num(getattr(estimator, attr)[j]) for key, attr in params.items()}
+
+
+def _reference_range(indicators: pd.DataFrame | None, ind_id: str) -> list:
+    if indicators is None or ind_id not in indicators:
+        return [None, None]
+    col = pd.to_numeric(indicators[ind_id], errors="coerce")
+    return [_num(col.min()), _num(col.max())] if col.notna().any() else [None, None]
 
 
 def model_to_dict(model: ScoreModel, system, indicators: pd.DataFrame | None = None, *,
@@ -94,33 +112,20 @@ def model_to_dict(model: ScoreModel, system, indicators: pd.DataFrame | None = N
     ``reference_range``; ``system`` its labels and units.
     """
     treat = model.treatment
-    norm = model.normaliser
-    params = _NORM_PARAMS[model.normalisation]
     w_dim = np.asarray(model.w_dim, dtype=float)
     items = []
     for j, ind_id in enumerate(model.indicators):
         ind = system.get(ind_id)
         d = int(model.dim_index[j])
-        if indicators is not None and ind_id in indicators:
-            col = pd.to_numeric(indicators[ind_id], errors="coerce")
-            rng = [_num(col.min()), _num(col.max())] if col.notna().any() else [None, None]
-        else:
-            rng = [None, None]
-        fitted = {}
-        for key, attr in params.items():
-            value = getattr(norm, attr)[j]
-            fitted[key] = ([float(v) for v in value] if key == "reference"
-                           else _num(value))
         items.append({
             "id": ind_id, "label_zh": ind.label_zh, "label_en": ind.label_en,
             "unit": ind.unit, "dimension": model.dims[d], "direction": model.directions[j],
             "weight_in_dimension": float(model.w_in[j]),
             "weight": float(model.w_in[j] * w_dim[d]),
-            "reference_range": rng,
-            "treatment": {"action": treat.actions_[j], "cap_low": _num(treat.lower_[j]),
-                          "cap_high": _num(treat.upper_[j]), "shift": float(treat.shift_[j]),
-                          "scale": float(treat.scale_[j])},
-            "normaliser": fitted,
+            "reference_range": _reference_range(indicators, ind_id),
+            "treatment": {"action": treat.actions_[j],
+                          **_fitted(treat, _PARAMS["treatment"], j)},
+            "normaliser": _fitted(model.normaliser, _PARAMS[model.normalisation], j),
         })
     dims = []
     for d, dim_id in enumerate(model.dims):
@@ -163,7 +168,9 @@ class _Checker:
     def get(self, obj: dict, name: str, key: str, kind, *, null=False):
         if not isinstance(obj, dict) or name not in obj:
             self.fail(key, "missing")
-        value = obj[name]
+        return self.value(obj[name], key, kind, null=null)
+
+    def value(self, value, key: str, kind, *, null=False):
         if value is None and null:
             return None
         if kind is float:
@@ -181,6 +188,44 @@ class _Checker:
         if value not in choices:
             self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
         return value
+
+    def params(self, obj: dict, params: dict, key: str) -> dict:
+        """The fitted ``params`` (JSON keys) of one indicator: numbers, ``reference`` a
+        list of numbers, a cap null for none."""
+        out = {}
+        for name in params:
+            if name == "reference":
+                values = self.get(obj, name, f"{key}.{name}", list)
+                out[name] = np.asarray([self.value(v, f"{key}.{name}[{i}]", float)
+                                        for i, v in enumerate(values)], dtype=float)
+            else:
+                value = self.get(obj, name, f"{key}.{name}", float, null=name in _NO_CAP)
+                out[name] = _NO_CAP[name] if value is None else value
+        return out
+
+
+def _set_fitted(estimator, params: dict, rows: list[dict]) -> None:
+    for name, attr in params.items():
+        column = [row[name] for row in rows]
+        setattr(estimator, attr, column if name == "reference"
+                else np.asarray(column, dtype=float))
+
+
+def _read_indicator(c: _Checker, item: dict, k: str, dims: list, normalisation: str) -> dict:
+    row = {"id": c.get(item, "id", f"{k}.id", str)}
+    dim = c.get(item, "dimension", f"{k}.dimension", str)
+    if dim not in dims:
+        c.fail(f"{k}.dimension", f"{dim!r} is not one of the dimensions {dims}")
+    row["dim"] = dims.index(dim)
+    row["direction"] = c.choice(item, "direction", f"{k}.direction", DIRECTIONS)
+    row["w_in"] = c.get(item, "weight_in_dimension", f"{k}.weight_in_dimension", float)
+    t = c.get(item, "treatment", f"{k}.treatment", dict)
+    row["action"] = c.choice(t, "action", f"{k}.treatment.action",
+                             ("none", "winsorised", "log", "asinh"))
+    row["treatment"] = c.params(t, _PARAMS["treatment"], f"{k}.treatment")
+    n = c.get(item, "normaliser", f"{k}.normaliser", dict)
+    row["normaliser"] = c.params(n, _PARAMS[normalisation], f"{k}.normaliser")
+    return row
 
 
 def model_from_dict(data: dict, *, path: str | Path | None = None) -> ScoreModel:
@@ -203,7 +248,7 @@ def model_from_dict(data: dict, *, path: str | Path | None = None) -> ScoreModel
     normalisation = c.choice(methods, "normalisation", "methods.normalisation",
                              tuple(NORMALISERS))
     aggregation = c.choice(methods, "aggregation", "methods.aggregation", AGGREGATIONS)
-    missing = c.choice(methods, "missing", "methods.missing", _MISSING)
+    missing = c.choice(methods, "missing", "methods.missing", MISSING)
     dims_data = c.get(data, "dimensions", "dimensions", list)
     if not dims_data:
         c.fail("dimensions", "empty")
@@ -220,52 +265,23 @@ def model_from_dict(data: dict, *, path: str | Path | None = None) -> ScoreModel
     items = c.get(data, "indicators", "indicators", list)
     if not items:
         c.fail("indicators", "empty: the model scores no indicator")
-    ids, dim_index, directions, w_in = [], [], [], []
-    actions, caps_lo, caps_hi, shifts, scales = [], [], [], [], []
-    fitted = {key: [] for key in _NORM_PARAMS[normalisation]}
-    for j, item in enumerate(items):
-        k = f"indicators[{j}]"
-        ids.append(c.get(item, "id", f"{k}.id", str))
-        dim = c.get(item, "dimension", f"{k}.dimension", str)
-        if dim not in dims:
-            c.fail(f"{k}.dimension", f"{dim!r} is not one of the dimensions {dims}")
-        dim_index.append(dims.index(dim))
-        directions.append(c.choice(item, "direction", f"{k}.direction", ("+", "-")))
-        w_in.append(c.get(item, "weight_in_dimension", f"{k}.weight_in_dimension", float))
-        t = c.get(item, "treatment", f"{k}.treatment", dict)
-        actions.append(c.choice(t, "action", f"{k}.treatment.action",
-                                ("none", "winsorised", "log", "asinh")))
-        caps_lo.append(c.get(t, "cap_low", f"{k}.treatment.cap_low", float, null=True))
-        caps_hi.append(c.get(t, "cap_high", f"{k}.treatment.cap_high", float, null=True))
-        shifts.append(c.get(t, "shift", f"{k}.treatment.shift", float))
-        scales.append(c.get(t, "scale", f"{k}.treatment.scale", float))
-        n = c.get(item, "normaliser", f"{k}.normaliser", dict)
-        for key in fitted:
-            if key == "reference":
-                ref = c.get(n, key, f"{k}.normaliser.reference", list)
-                fitted[key].append(np.asarray([c.get({"v": v}, "v", f"{k}.normaliser."
-                                                     f"reference[{i}]", float)
-                                               for i, v in enumerate(ref)], dtype=float))
-            else:
-                fitted[key].append(c.get(n, key, f"{k}.normaliser.{key}", float))
+    rows = [_read_indicator(c, item, f"indicators[{j}]", dims, normalisation)
+            for j, item in enumerate(items)]
+    ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
         c.fail("indicators", f"an indicator id is listed twice: {ids}")
-    k = len(ids)
+    directions, actions = [r["direction"] for r in rows], [r["action"] for r in rows]
     treat = OutlierTreatment(transforms=[a if a in ("log", "asinh") else "none"
                                          for a in actions],
                              rule=str(methods.get("outliers", "jrc")))
-    treat.actions_ = actions
-    treat.lower_ = np.array([-np.inf if v is None else v for v in caps_lo])
-    treat.upper_ = np.array([np.inf if v is None else v for v in caps_hi])
-    treat.shift_, treat.scale_ = np.asarray(shifts), np.asarray(scales)
-    treat.record_, treat.n_features_in_ = [], k
+    treat.actions_, treat.record_, treat.n_features_in_ = actions, [], len(ids)
+    _set_fitted(treat, _PARAMS["treatment"], [r["treatment"] for r in rows])
     norm = NORMALISERS[normalisation](directions=directions)
-    norm.signs_, norm.n_features_in_ = _signs(directions, k), k
-    for key, attr in _NORM_PARAMS[normalisation].items():
-        setattr(norm, attr, fitted[key] if key == "reference" else np.asarray(fitted[key]))
+    norm.signs_, norm.n_features_in_ = _signs(directions, len(ids)), len(ids)
+    _set_fitted(norm, _PARAMS[normalisation], [r["normaliser"] for r in rows])
     rescale = not np.isnan(lo).all()
-    return ScoreModel(ids, dims, np.asarray(dim_index), directions, treat, norm,
-                      normalisation, aggregation, missing, np.asarray(w_in),
+    return ScoreModel(ids, dims, np.array([r["dim"] for r in rows]), directions, treat, norm,
+                      normalisation, aggregation, missing, np.array([r["w_in"] for r in rows]),
                       np.asarray(w_dim), np.asarray(lo) if rescale else None,
                       np.asarray(hi) if rescale else None)
 
@@ -303,25 +319,11 @@ def beyond_range(data: dict, indicators: pd.DataFrame, scores: pd.DataFrame) -> 
         above = int((x > hi).sum()) if hi is not None else 0
         if below or above:
             values[item["id"]] = {"below": below, "above": above}
-    cols = [c for c in scores.columns if c.startswith("score_") or c == "composite"]
-    out = {}
-    for col in cols:
-        s = scores[col]
-        n_lo, n_hi = int((s < 0).sum()), int((s > 100).sum())
-        if n_lo or n_hi:
-            out[col] = {"below_0": n_lo, "above_100": n_hi}
+    s = scores[[c for c in scores.columns if c.startswith("score_") or c == "composite"]]
+    below, above = (s < 0).sum(), (s > 100).sum()
+    out = {col: {"below_0": int(below[col]), "above_100": int(above[col])}
+           for col in s.columns if below[col] or above[col]}
     return {"rule": BEYOND_RANGE_RULE, "values": values, "scores": out}
-
-
-def _weights_frame(model: ScoreModel, method: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "indicator": model.indicators,
-        "dimension": [model.dims[d] for d in model.dim_index],
-        "weight": model.w_in * model.w_dim[model.dim_index],
-        "weight_in_dimension": model.w_in,
-        "dimension_weight": model.w_dim[model.dim_index],
-        "method": f"{method} (reference model)" if method else "reference model",
-    })
 
 
 def apply_model(reference: str | Path, indicators: pd.DataFrame, county=None, *,
@@ -329,9 +331,9 @@ def apply_model(reference: str | Path, indicators: pd.DataFrame, county=None, *,
     """Score ``indicators`` with the model of an earlier run, fitting nothing.
 
     ``reference`` is a run folder or its ``model.json``; ``system`` (this run's indicator
-    system) names the indicators it would score that the model does not.  The result's ``reference``
-    records the model file (path, sha256) and the values beyond its range (see the
-    module docstring for the rule); each count is also passed to ``log``.
+    system) names the indicators it would score that the model does not.  The result's
+    ``reference`` records the model file (path, sha256) and the values beyond its range (see
+    the module docstring for the rule); each count is also passed to ``log``.
 
     Raises
     ------
@@ -359,8 +361,10 @@ def apply_model(reference: str | Path, indicators: pd.DataFrame, county=None, *,
                               "cap_low": model.treatment.lower_,
                               "cap_high": model.treatment.upper_})
     beyond = beyond_range(data, indicators, scores)
-    result = ScoreResult(scores, _weights_frame(model, data["methods"].get("weighting", "")),
-                         model, treatment, excluded,
+    method = data["methods"].get("weighting", "")
+    weights = model.weights_table(f"{method} (reference model)" if method
+                                  else "reference model")
+    result = ScoreResult(scores, weights, model, treatment, excluded,
                          reference={"path": str(model_path), "sha256": digest,
                                     "fitted_on": data.get("fitted_on", {}),
                                     "beyond_range": beyond})

@@ -27,12 +27,11 @@ column whose range is float noise, below 1e-9 of its values' size).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from classify.config import OUTLIERS, TRANSFORMS
 from classify.errors import ConfigError
 
 __all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNormaliser",
@@ -46,6 +45,9 @@ __all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNorm
 MIN_VALUES_FOR_OUTLIERS = 20
 
 
+_SIGNS = {"+": 1.0, "+1": 1.0, 1: 1.0, "-": -1.0, "−": -1.0, "-1": -1.0, -1: -1.0}
+
+
 def _signs(directions, n: int) -> np.ndarray:
     if directions is None:
         return np.ones(n)
@@ -53,35 +55,23 @@ def _signs(directions, n: int) -> np.ndarray:
     if len(d) != n:
         raise ConfigError(f"{len(d)} directions given for {n} indicators; give one '+' or '-' "
                           "per indicator", key="indicators.<id>.direction")
-    out = []
     for x in d:
-        if x in ("+", 1, 1.0, "+1"):
-            out.append(1.0)
-        elif x in ("-", "−", -1, -1.0, "-1"):
-            out.append(-1.0)
-        else:
+        if x not in _SIGNS:
             raise ConfigError(f"direction {x!r} is not '+' or '-'",
                               key="indicators.<id>.direction")
-    return np.asarray(out)
+    return np.array([_SIGNS[x] for x in d])
 
 
-class _Normaliser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Shared fit/transform plumbing: validation, directions, NaN handling."""
+class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Shared transform plumbing: validation (NaN allowed), column by column."""
 
     def _validate(self, X, reset):
         return validate_data(self, X, reset=reset, dtype=np.float64,
                              ensure_all_finite="allow-nan")
 
-    def fit(self, X, y=None):
-        X = self._validate(X, reset=True)
-        self.signs_ = _signs(getattr(self, "directions", None), X.shape[1])
-        self._fit(X)
-        return self
-
     def transform(self, X):
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        return self._transform(X)
+        return self._transform(self._validate(X, reset=False))
 
     def transform_columns(self, X, columns) -> np.ndarray:
         """:meth:`transform` of a float matrix ``X`` that holds only the fitted columns
@@ -96,6 +86,16 @@ class _Normaliser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+class _Normaliser(_Columnwise):
+    """Directions and the fitted parameters of each normaliser."""
+
+    def fit(self, X, y=None):
+        X = self._validate(X, reset=True)
+        self.signs_ = _signs(self.directions, X.shape[1])
+        self._fit(X)
+        return self
 
 
 class MinMaxNormaliser(_Normaliser):
@@ -158,7 +158,8 @@ class ZScoreNormaliser(_Normaliser):
         self.directions = directions
 
     def _fit(self, X):
-        with np.errstate(all="ignore"), _quiet():
+        X = np.where(np.isnan(X).all(axis=0), 0.0, X)     # all missing: mean and std 0
+        with np.errstate(all="ignore"):
             self.mean_ = np.nan_to_num(np.nanmean(X, axis=0))
             self.scale_ = np.nan_to_num(np.nanstd(X, axis=0))
 
@@ -247,18 +248,6 @@ class TargetNormaliser(_Normaliser):
         return np.where(span != 0, z, np.where(np.isnan(X), np.nan, 50.0))
 
 
-class _quiet:
-    """Silence numpy's 'mean of empty slice' for all-missing columns."""
-
-    def __enter__(self):
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._w.__exit__(*exc)
-
-
 NORMALISERS: dict[str, type[_Normaliser]] = {
     "minmax": MinMaxNormaliser,
     "zscore": ZScoreNormaliser,
@@ -299,7 +288,7 @@ def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
     return float(g1), float(g2)
 
 
-class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class OutlierTreatment(_Columnwise):
     """Per-indicator transform and JRC outlier treatment, recorded.
 
     For ``transform="auto"`` and ``rule="jrc"`` (the JRC/COIN rule): when an indicator
@@ -350,24 +339,19 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.skew = skew
         self.kurt = kurt
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
     def _flagged(self, x):
         s, k = _skew_kurt(x)
         # rounded so that float noise (e.g. after 万元 → 元) cannot flip a borderline case
         return round(abs(s), 9) > self.skew and round(k, 9) > self.kurt, s, k
 
     def fit(self, X, y=None):
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        X = self._validate(X, reset=True)
         n = X.shape[1]
         tr = ["auto"] * n if self.transforms is None else list(self.transforms)
         if len(tr) != n:
             raise ConfigError(f"{len(tr)} transforms for {n} indicators",
                               key="indicators.<id>.transform")
-        if self.rule not in ("jrc", "none"):
+        if self.rule not in OUTLIERS:
             raise ConfigError(f"unknown outlier rule {self.rule!r}; choose 'jrc' or 'none'",
                               key="methods.outliers")
         self.actions_, self.record_ = [], []
@@ -380,15 +364,13 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _fit_column(self, j, x, requested):
         flagged, s0, k0 = self._flagged(x)
         action, nw = "none", 0
-        if requested not in ("auto", "none", "log", "asinh"):
+        if requested not in TRANSFORMS:
             raise ConfigError(f"unknown transform {requested!r}; choose auto, none, log, asinh",
                               key="indicators.<id>.transform")
         n_values = int(np.sum(~np.isnan(x)))
-        skipped = (requested == "auto" and self.rule == "jrc"
-                   and n_values < self.min_values)
-        if skipped:
-            pass      # too few towns to call any of them an outlier
-        elif requested == "auto" and self.rule == "jrc" and flagged:
+        auto = requested == "auto" and self.rule == "jrc"
+        skipped = auto and n_values < self.min_values   # too few towns to call any an outlier
+        if auto and flagged and not skipped:
             nw, lo, hi, still = self._winsorise(x, s0)
             if still and s0 > 0:
                 action = "log"
@@ -428,8 +410,6 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             still, _, _ = self._flagged(w)
             if not still:
                 break
-        if not np.isfinite(lo) and not np.isfinite(hi):
-            return 0, lo, hi, True
         nw = int(np.sum((v > hi) | (v < lo)))
         return nw, lo, hi, still
 
@@ -452,18 +432,9 @@ class OutlierTreatment(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return np.arcsinh(x / self.scale_[j])
         return x
 
-    def transform(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
-        return self.transform_columns(X, np.arange(X.shape[1]))
-
-    def transform_columns(self, X, columns) -> np.ndarray:
-        """:meth:`transform` of a float matrix ``X`` that holds only the fitted columns
-        ``columns`` (positions, in that order): the same numbers, column by column."""
-        check_is_fitted(self)
-        X = np.asarray(X, dtype=np.float64)
+    def _transform(self, X, cols=slice(None)):
         out = np.empty_like(X)
-        for k, j in enumerate(np.asarray(columns).tolist()):
+        for k, j in enumerate(np.arange(len(self.actions_))[cols].tolist()):
             out[:, k] = self._apply(j, X[:, k], self.actions_[j])
         return out
 

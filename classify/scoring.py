@@ -19,9 +19,7 @@ reference minimum and maximum (stored in the model, reused for new data).
 Missing values: with ``missing="reweight"`` (default) a town's missing indicator is left
 out and the weights of its other indicators in that dimension are rescaled to sum 1; a
 town with no value at all in a dimension has no ``score_<dim>`` (NaN) and its composite is
-re-weighted over its other dimensions.  ``n_missing`` counts the values left out (or
-imputed), ``n_imputed`` those filled from the county median.  Indicators with fewer than
-two distinct values, or weight 0, are not scored (``ScoreResult.excluded`` says why).
+re-weighted over its other dimensions.
 
 Example
 -------
@@ -40,7 +38,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from classify.config import IndicatorSystem, load_system
+from classify.config import AGGREGATIONS, IndicatorSystem, load_system
 from classify.errors import ConfigError
 from geo.errors import InputWarning
 from classify.normalise import (BOUNDED, MIN_VALUES_FOR_OUTLIERS, MinMaxNormaliser,
@@ -50,8 +48,6 @@ from classify.weighting import get_weighter
 __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
            "rank_desc", "impute_county_median", "AGGREGATIONS", "county_key",
            "UNKNOWN_COUNTY", "known"]
-
-AGGREGATIONS = ("arithmetic", "geometric")
 
 #: Below this many towns a run is told that its categories are relative to these towns only
 #: (percentile thresholds and min–max scores say where a town stands among the others).
@@ -224,6 +220,17 @@ class ScoreModel:
         S, comp = self._aggregated(self.normaliser.transform(T))
         return np.column_stack([S, comp])
 
+    def weights_table(self, method: str) -> pd.DataFrame:
+        """``weights.csv``: each indicator's overall weight and its two factors."""
+        return pd.DataFrame({
+            "indicator": self.indicators,
+            "dimension": [self.dims[d] for d in self.dim_index],
+            "weight": self.w_in * self.w_dim[self.dim_index],
+            "weight_in_dimension": self.w_in,
+            "dimension_weight": self.w_dim[self.dim_index],
+            "method": method,
+        })
+
     def _aggregated(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         S = self.dim_scores(Z)
         return S, aggregate(S, self.w_dim[:, None], self.aggregation)[:, 0]
@@ -315,12 +322,12 @@ def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
     for d, dim in enumerate(dims):
         meta = system.dimension(dim)
         have = int(np.sum(~np.isnan(S[:, d]))) if n else 0
-        scored = [i.id for i in inds if i.dimension == dim]
         not_scored = [r.indicator for r in excluded.itertuples()
                       if system.get(r.indicator).dimension == dim]
         status = "no data" if have == 0 else "partly" if have < n else "assessed"
         rows.append({"dimension": dim, "label_zh": meta.label_zh,
-                     "label_en": meta.label_en or dim, "n_indicators": len(scored),
+                     "label_en": meta.label_en or dim,
+                     "n_indicators": sum(i.dimension == dim for i in inds),
                      "n_towns_with_data": have, "n_towns": n, "status": status,
                      "not_scored": ";".join(not_scored)})
     return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "n_indicators",
@@ -328,13 +335,8 @@ def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
                                        "not_scored"])
 
 
-def _label(system: IndicatorSystem, id_: str) -> tuple[str, str]:
-    ind = system.get(id_)
-    return ind.label_zh, (getattr(ind, "label_en", "") or id_)
-
-
 def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: pd.DataFrame,
-                   treatment: pd.DataFrame | None, n_towns: int) -> list[tuple[str, str]]:
+                   treatment: pd.DataFrame, n_towns: int) -> list[tuple[str, str]]:
     """What was not measured, as (zh, en) lines: dropped indicators (empty or constant;
     absent ones are said per dimension), dimensions with no data for every or some
     towns, outlier treatment skipped for a small sample, a small region."""
@@ -342,9 +344,10 @@ def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: 
     for r in excluded.itertuples():
         if r.kind not in ("empty", "constant"):
             continue
-        zh, en = _label(system, r.indicator)
-        out.append((f"指标未参与评价（indicator dropped）：{zh}（{r.indicator}）——{r.reason_zh}",
-                    f"indicator dropped: {en} ({r.indicator}) — {r.reason}"))
+        ind = system.get(r.indicator)
+        out.append((f"指标未参与评价（indicator dropped）：{ind.label_zh}（{r.indicator}）——"
+                    f"{r.reason_zh}", f"indicator dropped: {ind.label_en or r.indicator} "
+                    f"({r.indicator}) — {r.reason}"))
     for r in dimensions.itertuples():
         if r.status == "no data":
             out.append((f"维度无数据，未评价（dimension not assessed, no data）：{r.label_zh}"
@@ -357,14 +360,13 @@ def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: 
                         "这些镇街该维度未评价",
                         f"dimension {r.label_en} ({r.dimension}): no data for {k} of "
                         f"{r.n_towns} towns, not assessed for them"))
-    if treatment is not None and len(treatment) and "skipped" in treatment.columns:
-        skipped = treatment[treatment["skipped"].astype(str) != ""]
-        if len(skipped):
-            m = MIN_VALUES_FOR_OUTLIERS
-            out.append((f"样本少于 {m} 个镇街，未做离群值处理（outlier treatment skipped: fewer "
-                        f"than {m} values）：{len(skipped)} 个指标按原值计分",
-                        f"outlier treatment (winsorisation) skipped: fewer than {m} values "
-                        f"for {len(skipped)} indicators, scored as they are"))
+    skipped = int((treatment["skipped"] != "").sum())
+    if skipped:
+        m = MIN_VALUES_FOR_OUTLIERS
+        out.append((f"样本少于 {m} 个镇街，未做离群值处理（outlier treatment skipped: fewer "
+                    f"than {m} values）：{skipped} 个指标按原值计分",
+                    f"outlier treatment (winsorisation) skipped: fewer than {m} values "
+                    f"for {skipped} indicators, scored as they are"))
     if 0 < n_towns < SMALL_REGION:
         out.append((f"仅 {n_towns} 个镇街：分类只是相对于这些镇街而言（categories are "
                     "relative to these towns only），不宜与其他地区比较",
@@ -492,15 +494,8 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     model.w_dim = _weights_dim(S, dims, present, system, system.across)
     comp = aggregate(S, model.w_dim[:, None], m.aggregation)[:, 0]
     scores = _score_frame(indicators.index, dims, S, comp, county, n_missing, n_imputed)
-    weights = pd.DataFrame({
-        "indicator": model.indicators,
-        "dimension": [dims[d] for d in dim_index],
-        "weight": w_in * model.w_dim[dim_index],
-        "weight_in_dimension": w_in,
-        "dimension_weight": model.w_dim[dim_index],
-        "method": m.weighting if system.across == m.weighting
-        else f"{m.weighting} within, {system.across} across dimensions",
-    })
+    weights = model.weights_table(m.weighting if system.across == m.weighting
+                                  else f"{m.weighting} within, {system.across} across dimensions")
     treatment = pd.DataFrame(treat.record_, index=pd.Index(model.indicators, name="indicator"))
     dimensions = _dimension_table(system, inds, excluded, S, dims)
     messages = score_messages(system, excluded, dimensions, treatment, len(X))

@@ -139,14 +139,9 @@ def _combos(normalisations, aggregations):
 
 
 def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
-    """Dimension scores and composite for a contiguous chunk of draws, written in place.
-
-    ``blocks`` holds per dimension ``(Z_d, ok_d, idx_d)``: the dimension's columns of the
-    normalised matrix, transposed to (k_d, n) (NaN set to 0, ``log1p`` applied for
-    geometric), its presence mask likewise (``None`` when nothing is missing) and the column
-    indices.  Per dimension one matrix product (B, k_d) @ (k_d, n); the composite is
-    accumulated from the same (B, n) arrays.
-    """
+    """Dimension scores and composite of a contiguous chunk of draws, written in place:
+    per dimension one product (B, k_d) @ (k_d, n) of the weights and the block
+    ``(Z_d, gaps_d, idx_d)`` of :func:`monte_carlo`; the composite accumulated alongside."""
     B = w_in.shape[0]
     n = out_dims.shape[1]
     num_c = np.zeros((B, n), dtype=np.float32)
@@ -227,11 +222,9 @@ def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tie_heads(new: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """``pos`` (C-contiguous, written in place) with every cell where ``new`` is False
-    given the value of the cell that opened its run (the last True before it in the row;
-    each row starts with True): ``np.maximum.accumulate(np.where(new, pos, 0), axis=1)``
-    for increasing ``pos``, but touching only the tied cells, which are few (the
-    accumulate is a slow strided pass over every cell)."""
+    """``pos`` (written in place) with each cell where ``new`` is False given the value of
+    the cell that opened its run: ``np.maximum.accumulate(np.where(new, pos, 0), axis=1)``
+    for increasing ``pos``, touching only the few tied cells."""
     tied = np.flatnonzero(~new)
     if tied.size:
         opens = np.ones(tied.size, dtype=bool)       # a tied cell right after its head
@@ -243,12 +236,8 @@ def _tie_heads(new: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 
 def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
-    """County of each town as small integers (for a radix sort), the number of groups,
-    and the towns of unknown county (missing key).
-
-    Towns of unknown county are put in a group of their own for the sort, and their rank
-    within the county is left empty (see :func:`classify.scoring.county_key`).
-    """
+    """County of each town as small integers (for a radix sort; unknown counties one
+    more group), the number of groups, and the towns of unknown county."""
     cidx, codes = pd.factorize(known(np.asarray(county, dtype=object)), sort=True)
     unknown = cidx < 0
     n = codes.size + int(unknown.any())
@@ -258,12 +247,9 @@ def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
 
 def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
                   ncounty: int) -> np.ndarray:
-    """Rank within the county per draw, from the region ranks and their order.
-
-    Towns are regrouped by county with a stable (radix) sort of the county codes
-    (``cidx``, from :func:`_county_index`) in rank order; as every draw has the same towns
-    per county, the position inside the group is the same vector for all draws.
-    """
+    """Rank within the county per draw: a stable sort of the counties (``cidx``) in rank
+    order groups the towns; every draw has the same group sizes, so the position inside a
+    group is one vector for all draws."""
     n = ranks.shape[1]
     c_sorted = cidx[order]                                          # counties in rank order
     o2 = np.argsort(c_sorted, axis=1, kind="stable")
@@ -309,10 +295,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         Parameters of the Dirichlet and uniform samplers.
     normalisations, aggregations : tuple of str or None
         Methods drawn from; ``None`` = only the system's (or ``base``'s) method.
-
-    Every option left at its default comes from the system's ``[uncertainty]`` table
-    (:class:`classify.config.Uncertainty`): Dirichlet weights with concentration 20,
-    normalisation drawn from minmax and rank, aggregation from arithmetic and geometric.
+        Options left at their default come from the system's ``[uncertainty]`` table
+        (:class:`classify.config.Uncertainty`).
     county : Series, optional
         Peer groups for ``missing="impute_county_median"``, and for ``county_ranks``.
     county_ranks : bool, default False
@@ -330,8 +314,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         dimension scores are valid during the call only (their memory is reused).
     keep_dim_scores : bool, default True
         Keep every draw's dimension scores in ``MCResult.dim_scores``.  With ``False`` it
-        is None and only one chunk is held at a time: at 40,000 towns × 1,000 draws × 7
-        dimensions the full array is 1.1 GB.
+        is None and only one chunk is held at a time.
     chunk_ranks : bool, default False
         Also pass ``ranks=`` (the chunk's region ranks, (B, n)) to ``on_chunk``, e.g. for
         :meth:`~classify.rules.CategoryDrawer.add` to reuse for percentiles of the composite.
@@ -416,9 +399,8 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         if keep_dim_scores:
             dims_out = dim_scores[s:e]
         else:
-            # one buffer per thread for its chunks (a fresh 100 MB array would cost its
-            # page faults every time); (B, n, D) in dimension-major memory, so each
-            # dimension's (B, n) scores are contiguous for _chunk and ``on_chunk``
+            # one buffer per thread (a fresh array would cost its page faults each time),
+            # dimension-major, so each dimension's (B, n) scores are contiguous
             if getattr(local, "dims", None) is None:
                 local.dims = np.empty((D, widest, n), dtype=np.float32)
             dims_out = local.dims[:, :e - s].transpose(1, 2, 0)
@@ -471,14 +453,8 @@ def _threads(threads: int | None) -> int:
 
 def _map_threads(fn, items, threads: int) -> None:
     """``fn(item)`` for every item, on ``threads`` threads; the first error is raised."""
-    if threads <= 1 or len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
-
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for _ in pool.map(fn, items):
-            pass
+        list(pool.map(fn, items))
 
 
 def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
@@ -505,13 +481,9 @@ def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
 
 def _quantiles(a: np.ndarray, q: list, method: str) -> np.ndarray:
     """Percentiles ``q`` of each town's draws (len(q), n), NaN draws left out; NaN for a
-    town with no value in any draw.
-
-    Ranks take ``inverted_cdf`` (ranks that occurred), composites numpy's default
-    ``linear``."""
+    town with no value in any draw."""
     out = np.full((len(q), a.shape[1]), np.nan)
-    # towns with no value in any draw (no composite; no county) are left out (numpy
-    # would warn about an all-NaN slice)
+    # towns with no value in any draw are left out (numpy would warn: all-NaN slice)
     some = ~np.isnan(a).all(axis=0)
     if not some.all():
         a = a[:, some]

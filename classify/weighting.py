@@ -54,9 +54,7 @@ __all__ = ["EqualWeights", "ExpertWeights", "EntropyWeights", "CriticWeights", "
 
 class _Weighter(BaseEstimator):
     def _validate(self, X):
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan",
-                          ensure_min_samples=1)
-        return X
+        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
 
     def fit(self, X, y=None):
         """Learn ``weights_`` from ``X`` (towns × indicators); returns ``self``."""
@@ -92,29 +90,20 @@ class ExpertWeights(_Weighter):
     def __init__(self, weights=None):
         self.weights = weights
 
-    def _weights(self, X):
-        return self._checked(X.shape[1])
-
     def fit(self, X, y=None):
-        X = self._validate(X)
-        w = self._checked(X.shape[1])
-        if w.sum() <= 0:
-            raise ConfigError("all expert weights are 0; give at least one positive weight",
-                              key="indicators.<id>.weight")
-        self.weights_ = w / w.sum()
-        return self
-
-    def _checked(self, k):
-        if self.weights is None:
-            return np.ones(k)
-        w = np.asarray(self.weights, dtype=float)
+        k = self._validate(X).shape[1]
+        w = np.ones(k) if self.weights is None else np.asarray(self.weights, dtype=float)
         if w.shape != (k,):
             raise ConfigError(f"{w.size} expert weights for {k} columns",
                               key="indicators.<id>.weight")
         if (w < 0).any() or not np.isfinite(w).all():
             raise ConfigError(f"expert weights must be finite and >= 0, found {w.tolist()}",
                               key="indicators.<id>.weight")
-        return w
+        if w.sum() <= 0:
+            raise ConfigError("all expert weights are 0; give at least one positive weight",
+                              key="indicators.<id>.weight")
+        self.weights_ = w / w.sum()
+        return self
 
 
 class EntropyWeights(_Weighter):
