@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -72,6 +73,9 @@ ENTRY_COLUMNS = ["source", "source_row", "entry", "designation", "designation_id
                  "designation_zh", "designation_en", "level", "known", "implies", "year",
                  "industry", "res_status", "town_code", "town", "county", "city", "how",
                  "candidates", "reason"]
+#: The entry of a row the table reader set aside (a total row …)
+_SET_ASIDE = {**dict.fromkeys(ENTRY_COLUMNS, ""), "designation_id": "(set aside)",
+              "known": False, "year": None, "res_status": "unresolved"}
 # Header texts (NFKC, spaces removed, lower case) of a designation file's columns.
 HEADERS = {
     "designation": ("designation", "称号", "称号名称", "荣誉称号", "认定称号", "称号类型",
@@ -88,9 +92,7 @@ _TRAILING_BRACKET = re.compile(r"[（(][^（）()]*[）)]$")
 
 
 def _norm(text) -> str:
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return ""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _cell(text))).lower()
 
 
 # --------------------------------------------------------------------------- registry
@@ -123,12 +125,9 @@ class Registry:
         key = _norm(text)
         if not key:
             return None
-        index = self._index()
-        if key in index:
-            return index[key]
-        bare = _TRAILING_BRACKET.sub("", key)
-        return index.get(bare)
+        return self._index.get(key) or self._index.get(_TRAILING_BRACKET.sub("", key))
 
+    @functools.cached_property
     def _index(self) -> dict:
         out = {}
         for d in self.designations.values():
@@ -264,8 +263,6 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
     InputError
         No designation column, or no column for the town (code, name, or "as published").
     """
-
-
     path = Path(path)
     table = read_table(path, sheet=sheet, encoding=encoding)
     if level is not None:       # another level's keys (a county list: 县区 is the unit)
@@ -319,14 +316,9 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
             "town": res.town or "", "county": res.county or "", "city": res.city or "",
             "how": res.how, "candidates": ";".join(res.candidates), "reason": res.reason,
         })
-    for ex in table.excluded.itertuples(index=False):
-        rows.append({"source": path.name, "source_row": int(ex.source_row), "entry": "",
-                     "designation": "", "designation_id": "(set aside)", "designation_zh": "",
-                     "designation_en": "", "level": "", "known": False, "implies": "",
-                     "year": None, "industry": "", "res_status": "unresolved",
-                     "town_code": "", "town": "", "county": "", "city": "", "how": "",
-                     "candidates": "",
-                     "reason": f"row set aside by the table reader: {ex.reason}"})
+    rows += [{**_SET_ASIDE, "source": path.name, "source_row": int(ex.source_row),
+              "reason": f"row set aside by the table reader: {ex.reason}"}
+             for ex in table.excluded.itertuples(index=False)]
     return pd.DataFrame(rows, columns=ENTRY_COLUMNS)
 
 
@@ -663,7 +655,6 @@ def demo_designations(root: Path) -> tuple[Path, ...]:
 def default_aliases() -> Path | None:
     """The bundled county alias list (``data/designations/county_aliases.csv``), if
     present."""
-
     try:
         path = data_dir() / ALIASES
     except InputError:
@@ -673,7 +664,6 @@ def default_aliases() -> Path | None:
 
 def write_designations(result: DesignationResult | None, out: str | Path) -> list[Path]:
     """``designations_report.csv`` and ``designations.csv`` (nothing without a result)."""
-
     if result is None:
         return []
     out = Path(out)
