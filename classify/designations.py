@@ -521,66 +521,72 @@ def _town_columns(report: pd.DataFrame, frame, pos: dict, names: dict) -> pd.Dat
                         index=frame.index)
 
 
-def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_zh: str = "镇"
+def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_zh: str
                ) -> tuple[pd.DataFrame, list[str]]:
+    """``designations.csv`` (a row per designation) and its console lines."""
     rows, lines = [], []
     tag = "【示例数据，仅作演示（illustrative）】" if illustrative else ""
     for did, group in report.groupby("designation_id", sort=True):
-        d = registry.designations.get(did)
-        first = group.iloc[0]
-        implies = d.implies if d else ""
-        if d and d.subtype_from_industry:
-            implies = ";".join(sorted(set(group["implies"]) - {""})) or d.implies
-        m = group[group["status"] == "matched"]
-        towns = m.drop_duplicates("town_code")
-        checked = towns[towns["evidence"].isin(["primary", "secondary", "not supported"])]
-        in_cat = int((checked["evidence"] == "primary").sum())
-        secondary = int((checked["evidence"] == "secondary").sum())
-        recall = in_cat / len(checked) if len(checked) else float("nan")
-        dis = []
-        for r in checked[checked["evidence"] != "primary"].itertuples(index=False):
-            row = frame.iloc[pos[r.town_code]]
-            got = _cell(row.get("category_zh")) + (
-                f"·{_cell(row.get('subtype_zh'))}" if _cell(row.get("subtype_zh")) else "")
-            year = f"，{int(r.year)}" if pd.notna(r.year) else ""
-            dis.append(f"{r.town}（{r.county}{year}）：{got or '—'}")
-        counts = group["status"].value_counts()
-        label = ";".join(taxonomy.labels(t)[0] for t in implies.split(";") if t) \
-            if implies else ""
-        note = []
-        if d is None:
-            note.append("称号不在登记表中，未核验类别（designation not in registry）")
-        elif not implies:
-            note.append("不对应分类类别，未核验（implies no category）")
-        if illustrative:
-            note.append("示例数据：一致性仅作演示（illustrative: the indicators are "
-                        "generated, the designations real）")
-        rows.append({
-            "designation_id": did, "designation": d.zh if d else first["designation"],
-            "designation_en": d.en if d else first["designation"],
-            "level": d.level if d else "", "implies": implies, "implies_label": label,
-            "entries": len(group), "designated_towns": len(towns), "in_category": in_cat,
-            "secondary": secondary, "recall": recall, "disagreements": "；".join(dis),
-            "matched_towns": "；".join(f"{r.town}（{r.county}）"
-                                      for r in towns.itertuples(index=False)),
-            **{s: int(counts.get(s, 0)) for s in REPORT_STATUSES[1:]},
-            "note": "；".join(note)})
-        name = d.zh if d else first["designation"]
-        other = len(group) - len(m)
-        if not len(checked):
-            lines.append(f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}"
-                         + ("（未核验：称号不在登记表中或不对应分类类别）" if len(towns) else "")
+        row, dis = _agreement_row(did, group, frame, pos, taxonomy, registry, illustrative)
+        rows.append(row)
+        other = len(group) - int((group["status"] == "matched").sum())
+        head = f"官方称号 {row['designation']}：本区域 {row['designated_towns']} 个{unit_zh}"
+        if math.isnan(row["recall"]):           # no matched town could be checked
+            lines.append(head + ("（未核验：称号不在登记表中或不对应分类类别）"
+                                 if row["designated_towns"] else "")
                          + (f"；另 {other} 条未计入（见 designations_report.csv）" if other else "")
                          + tag)
             continue
         lines.append(
-            f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}，指标归入{label} {in_cat} 个"
-            f"（召回率 recall {recall:.0%}"
-            + (f"，另 {secondary} 个为兼具类型" if secondary else "") + "）"
+            head + f"，指标归入{row['implies_label']} {row['in_category']} 个"
+            f"（召回率 recall {row['recall']:.0%}"
+            + (f"，另 {row['secondary']} 个为兼具类型" if row["secondary"] else "") + "）"
             + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else "")
-            + (f"；另 {other} 条不在本区域、非乡镇单位或未匹配（见 designations_report.csv）" if other else "")
+            + (f"；另 {other} 条不在本区域、非乡镇单位或未匹配（见 designations_report.csv）"
+               if other else "")
             + tag)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), lines
+
+
+def _agreement_row(did: str, group: pd.DataFrame, frame, pos, taxonomy, registry,
+                   illustrative: bool) -> tuple[dict, list[str]]:
+    """One designation's row of ``designations.csv`` and its disagreements."""
+    d = registry.designations.get(did)
+    name = d.zh if d else group["designation"].iloc[0]
+    implies = d.implies if d else ""
+    if d and d.subtype_from_industry:
+        implies = ";".join(sorted(set(group["implies"]) - {""})) or d.implies
+    towns = group[group["status"] == "matched"].drop_duplicates("town_code")
+    checked = towns[towns["evidence"].isin(["primary", "secondary", "not supported"])]
+    in_cat = int((checked["evidence"] == "primary").sum())
+    dis = []
+    for r in checked[checked["evidence"] != "primary"].itertuples(index=False):
+        row = frame.iloc[pos[r.town_code]]
+        got = _cell(row.get("category_zh")) + (
+            f"·{_cell(row.get('subtype_zh'))}" if _cell(row.get("subtype_zh")) else "")
+        year = f"，{int(r.year)}" if pd.notna(r.year) else ""
+        dis.append(f"{r.town}（{r.county}{year}）：{got or '—'}")
+    counts = group["status"].value_counts()
+    note = []
+    if d is None:
+        note.append("称号不在登记表中，未核验类别（designation not in registry）")
+    elif not implies:
+        note.append("不对应分类类别，未核验（implies no category）")
+    if illustrative:
+        note.append("示例数据：一致性仅作演示（illustrative: the indicators are "
+                    "generated, the designations real）")
+    return {
+        "designation_id": did, "designation": name, "designation_en": d.en if d else name,
+        "level": d.level if d else "", "implies": implies,
+        "implies_label": ";".join(taxonomy.labels(t)[0] for t in implies.split(";") if t),
+        "entries": len(group), "designated_towns": len(towns), "in_category": in_cat,
+        "secondary": int((checked["evidence"] == "secondary").sum()),
+        "recall": in_cat / len(checked) if len(checked) else float("nan"),
+        "disagreements": "；".join(dis),
+        "matched_towns": "；".join(f"{r.town}（{r.county}）"
+                                  for r in towns.itertuples(index=False)),
+        **{s: int(counts.get(s, 0)) for s in REPORT_STATUSES[1:]},
+        "note": "；".join(note)}, dis
 
 
 # --------------------------------------------------------------------------- the step

@@ -381,15 +381,15 @@ def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> Pars
     if not drop:
         return table
     keep = [i for i in range(len(table.data)) if i not in drop]
-    rows = [table.source_rows[i] for i in sorted(drop)]
-    ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in sorted(drop)],
-                       "reason": [drop[i][1] for i in sorted(drop)],
-                       "town_code": [codes[i] for i in sorted(drop)],
-                       "town": [names[i] for i in sorted(drop)],
+    gone = sorted(drop)
+    rows = [table.source_rows[i] for i in gone]
+    ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in gone],
+                       "reason": [drop[i][1] for i in gone],
+                       "town_code": [codes[i] for i in gone], "town": [names[i] for i in gone],
                        "county": [None] * len(drop)})
     for c in table.data.columns:
         if c not in (code_col, name_col) and table.kinds.get(c) in ("number", "flag"):
-            ex[c] = table.data[c].iloc[sorted(drop)].tolist()
+            ex[c] = table.data[c].iloc[gone].tolist()
     excluded = pd.concat([table.excluded, ex], ignore_index=True) if len(table.excluded) else ex
     position = {old: new for new, old in enumerate(keep)}
     notes = {position[k]: v for k, v in (table.code_notes or {}).items() if k in position}
