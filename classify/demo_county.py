@@ -128,7 +128,8 @@ def typical_county_list(src: Path) -> pd.DataFrame:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--counties", type=Path, required=True, help="guangdong_counties.geojson (GCJ-02)")
+    p.add_argument("--counties", type=Path, required=True,
+                   help="guangdong_counties.geojson (GCJ-02)")
     p.add_argument("--typical", type=Path, help="guangdong_typical_counties_2023.csv (raw)")
     p.add_argument("--data", type=Path, default=Path("data"), help="the project's data/ folder")
     p.add_argument("--seed", type=int, default=2023)

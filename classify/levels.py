@@ -54,6 +54,10 @@ _ROLES = ("code", "name", "county", "county_code")
 _REQUIRED = ("zh", "short_zh", "en", "en_plural", "code_digits", "ancestors", "parent_zh",
              "parent_en", "indicators", "taxonomy")
 _OPTIONAL = ("only_headers", "names", "headers", "demo", "reference", "children", "not_units")
+#: What a console line names and Level.say keeps: quoted text, --flags, paths, file names,
+#: {fields}
+_NAMING = re.compile(r"('[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|--[\w-]+|\S*[/\\]\S*"
+                     r"|[\w.-]+\.[A-Za-z]{2,7}\b|\{[^{}]*\})")
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ class Level:
             return value
         alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         # English words only as whole words; Chinese has no word boundaries
-        pattern = re.compile(r"(\{[^{}]*\})|" + (rf"\b({alts})\b" if lang == "en" else f"({alts})"))
+        pattern = re.compile(r"(\{[^{}]*\})|"
+                             + (rf"\b({alts})\b" if lang == "en" else f"({alts})"))
 
         def one(text: str) -> str:
             return pattern.sub(lambda m: m.group(1) or words[m.group(2)], text)
@@ -145,15 +150,9 @@ class Level:
         while "'县区代码'" and "towns.csv" stay.  Identity for towns."""
         if not self.words or not isinstance(text, str):
             return text
-        keep = re.compile(r"('[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|--[\w-]+|\S*[/\\]\S*"
-                          r"|[\w.-]+\.[A-Za-z]{2,7}\b|\{[^{}]*\})")
-        out, last = [], 0
-        for m in keep.finditer(text):
-            out.append(self.reword(self.reword(text[last:m.start()], "zh"), "en"))
-            out.append(m.group(0))
-            last = m.end()
-        out.append(self.reword(self.reword(text[last:], "zh"), "en"))
-        return "".join(out)
+        parts = _NAMING.split(text)         # odd parts: what names something, kept
+        return "".join(p if i % 2 else self.reword(self.reword(p, "zh"), "en")
+                       for i, p in enumerate(parts))
 
     @property
     def keys(self) -> UnitKeys:
@@ -176,12 +175,11 @@ class Level:
 
     def to_dict(self) -> dict:
         """JSON-ready record (``run.json`` ``level``)."""
-        return {"id": self.id, "zh": self.zh, "short_zh": self.short_zh, "en": self.en, "en_plural": self.en_plural,
-                "code_digits": self.code_digits,
+        return {"id": self.id, "zh": self.zh, "short_zh": self.short_zh, "en": self.en,
+                "en_plural": self.en_plural, "code_digits": self.code_digits,
                 "parent": {"zh": self.parent_zh, "en": self.parent_en},
                 "indicators": self.indicators, "taxonomy": self.taxonomy,
-                "groups": [{"id": g.id, "zh": g.zh, "en": g.en, "source": g.source,
-                            "members": g.members} for g in self.groups]}
+                "groups": [dataclasses.asdict(g) for g in self.groups]}
 
 
 def _parse(data: dict, where: str) -> dict[str, Level]:
