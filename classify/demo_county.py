@@ -26,7 +26,6 @@ Command line (rebuilds the bundled files, byte for byte, from the raw copies)::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -35,6 +34,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from classify.config import load_system
+from classify.demo_data import write_table
 from classify.levels import level
 from geo.datum import to_wgs84
 
@@ -54,15 +55,7 @@ NOT_COUNTY_LEVEL = {"441900": "东莞市", "442000": "中山市"}
 TOLERANCE = 0.002
 
 #: indicator id → header of the demo table (the county indicator preset's names and units).
-HEADERS = {
-    "gdp": "地区生产总值（亿元）", "gdp_per_capita": "人均地区生产总值（元）",
-    "fiscal_revenue": "一般公共预算收入（亿元）", "population": "常住人口（万人）",
-    "industrial_value_added": "规上工业增加值（亿元）", "fixed_investment": "固定资产投资（亿元）",
-    "retail_sales": "社会消费品零售总额（亿元）", "urbanisation": "城镇化率（%）",
-    "income_ratio": "城乡居民收入比（倍）", "rural_income": "农村居民人均可支配收入（元）",
-    "village_collective_income": "村集体经济收入（万元）",
-    "weak_villages_share": "集体经济薄弱村占比（%）",
-}
+HEADERS = load_system(level("county").indicator_config()).headers()
 KEY_HEADERS = {"code": "县区代码", "name": "县区", "parent": "地市"}
 #: region → (GDP per capita median 元, its spread): a structural cue, not data
 _REGION_LEVEL = {"珠三角": (130_000, 0.45), "粤东": (50_000, 0.3), "粤西": (55_000, 0.3),
@@ -109,18 +102,18 @@ def generate_county_indicators(boundaries: gpd.GeoDataFrame, *, seed: int = 2023
     rural_income = np.clip(14_000 + 0.09 * per_capita + rng.normal(0, 2_000, n), 12_000, None)
     collective = np.exp(rng.normal(np.log(25), 0.6, n)) * (per_capita / 60_000) ** 0.8  # 万元
     weak_share = np.clip(40 - 14 * np.log(collective / 10) + rng.normal(0, 5, n), 0, 90)
-    table = pd.DataFrame({
-        KEY_HEADERS["code"]: codes, KEY_HEADERS["name"]: b["county"], KEY_HEADERS["parent"]: b["city"],
-        HEADERS["gdp"]: gdp.round(1), HEADERS["gdp_per_capita"]: per_capita.round(0).astype(int),
-        HEADERS["fiscal_revenue"]: fiscal.round(2), HEADERS["population"]: population.round(2),
-        HEADERS["industrial_value_added"]: industrial_va.round(1),
-        HEADERS["fixed_investment"]: investment.round(1), HEADERS["retail_sales"]: retail.round(1),
-        HEADERS["urbanisation"]: urban.round(1), HEADERS["income_ratio"]: ratio.round(2),
-        HEADERS["rural_income"]: rural_income.round(0).astype(int),
-        HEADERS["village_collective_income"]: collective.round(1),
-        HEADERS["weak_villages_share"]: weak_share.round(1),
-    })
-    return table
+    values = {
+        "gdp": gdp.round(1), "gdp_per_capita": per_capita.round(0).astype(int),
+        "fiscal_revenue": fiscal.round(2), "population": population.round(2),
+        "industrial_value_added": industrial_va.round(1), "fixed_investment": investment.round(1),
+        "retail_sales": retail.round(1), "urbanisation": urban.round(1),
+        "income_ratio": ratio.round(2), "rural_income": rural_income.round(0).astype(int),
+        "village_collective_income": collective.round(1),
+        "weak_villages_share": weak_share.round(1),
+    }
+    return pd.DataFrame({KEY_HEADERS["code"]: codes, KEY_HEADERS["name"]: b["county"],
+                         KEY_HEADERS["parent"]: b["city"],
+                         **{HEADERS[k]: values[k] for k in HEADERS}})
 
 
 def typical_county_list(src: Path) -> pd.DataFrame:
@@ -135,14 +128,15 @@ def typical_county_list(src: Path) -> pd.DataFrame:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--counties", type=Path, required=True, help="guangdong_counties.geojson (GCJ-02)")
+    p.add_argument("--counties", type=Path, required=True,
+                   help="guangdong_counties.geojson (GCJ-02)")
     p.add_argument("--typical", type=Path, help="guangdong_typical_counties_2023.csv (raw)")
     p.add_argument("--data", type=Path, default=Path("data"), help="the project's data/ folder")
     p.add_argument("--seed", type=int, default=2023)
     args = p.parse_args(argv)
     gdf = build_county_boundaries(args.counties, args.data / COUNTY_DEMO["boundaries"])
     table = generate_county_indicators(gdf, seed=args.seed)
-    table.to_csv(args.data / COUNTY_DEMO["indicators"], index=False, encoding="utf-8-sig")
+    write_table(table, args.data / COUNTY_DEMO["indicators"])
     if args.typical is not None:
         typical_county_list(args.typical).to_csv(args.data / COUNTY_DEMO["designations"],
                                                  index=False, encoding="utf-8")
@@ -150,5 +144,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

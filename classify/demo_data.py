@@ -1,25 +1,13 @@
 """Seeded generator of the ILLUSTRATIVE demo indicator table (not official statistics).
 
-The bundled demo region (Qingyuan 清远市, 85 township units) needs an indicator table that
-exercises the real input path — standard Chinese headers with units in full-width
-brackets, a 是/否 flag, a declared-category column — and that has believable structure,
-so that scores, categories and clusters have something to find.  No official town-level
-table is public, so :func:`generate_demo_indicators` *makes one up*, reproducibly, from a
-seed and a few structural cues:
-
-- streets (街道) and county-seat towns are urban: dense, commercial, little farming;
-- nearness to the Pearl River Delta (distance to Guangzhou) raises industry and income;
-- Yao/Zhuang ethnic units (瑶族乡, 连南瑶族自治县, 连山壮族瑶族自治县) and the mountain
-  counties (连州, 连南, 连山, 阳山) raise culture-tourism and ecology;
-- the Lianzhou town profiles of public reports (DOMAIN.md §4): 连州镇 urban core, 九陂镇
-  industrial park, 东陂镇 central town with cured-meat industry and commerce, 星子镇
-  energy and Nanling tourism, 保安镇 agricultural park, 丰阳镇 heritage, 龙坪镇 hot
-  spring, 西岸镇 landscape belt, 瑶安/三水 Yao culture and ecology; Lianzhou's GDP sums
-  to its reported 2022 total (180.39亿元).
-
-Totals are log-normal (skewed, as real town tables are) and internally consistent:
-sector shares sum to 100, industrial output follows GDP × secondary share, agricultural
-output GDP × primary share, tourism revenue visitors × spend, and so on.
+No official town-level table is public, so :func:`generate_demo_indicators` makes one up
+for the bundled demo region (Qingyuan 清远市, 85 township units), reproducibly from a seed
+and a few structural cues: streets and county seats are urban, nearness to the Pearl
+River Delta raises industry and income, Yao/Zhuang and mountain units raise tourism and
+ecology, and Lianzhou's towns follow the profiles of public reports (DOMAIN.md §4).  The
+provenance note written beside the table (``_PROVENANCE``) says how each number is made.
+The table exercises the real input path: standard Chinese headers with units in
+full-width brackets, a 是/否 flag, a declared-category column.
 
 Command line::
 
@@ -31,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -128,7 +116,7 @@ class _Cues:
     ethnic: np.ndarray
     dist_seat_km: np.ndarray
     area_km2: np.ndarray
-    profiles: list = field(default_factory=list)
+    profiles: list
 
     def boost(self, name: str) -> np.ndarray:
         return np.array([getattr(p, name) for p in self.profiles], dtype="float64")
@@ -170,7 +158,8 @@ def _cues(towns: pd.DataFrame) -> _Cues:
         np.full(len(towns), np.nan)
     area = np.where(np.isfinite(area), area, np.nanmedian(area) if np.isfinite(area).any()
                     else 200.0)
-    return _Cues(urban=urban, seat=is_seat.astype("float64"), prd=np.clip((260.0 - d_prd) / 200.0, 0.0, 1.0),
+    return _Cues(urban=urban, seat=is_seat.astype("float64"),
+                 prd=np.clip((260.0 - d_prd) / 200.0, 0.0, 1.0),
                  mountain=mountain, ethnic=ethnic, dist_seat_km=dist_seat, area_km2=area,
                  profiles=[PROFILES.get(n, _NEUTRAL) if c == "441882" else _NEUTRAL
                            for n, c in zip(name, county)])
@@ -258,11 +247,6 @@ def _amenity(rng, c: _Cues, pop: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _declared(towns: pd.DataFrame) -> list[str]:
-    return [PROFILES[n].declared if c == "441882" and n in PROFILES else ""
-            for n, c in zip(towns["town"], towns["county_code"])]
-
-
 def _check_towns(towns: pd.DataFrame) -> pd.DataFrame:
     need = ["town_code", "town", "county_code", "county", "lon", "lat"]
     missing = [c for c in need if c not in towns.columns]
@@ -313,16 +297,16 @@ def generate_demo_indicators(towns: pd.DataFrame, *, seed: int = 2023) -> pd.Dat
               "secondary_share": base["secondary_share"],
               **_economy(rng, c, base, gdp), **_amenity(rng, c, base["population"])}
     park_score = np.log(values["industrial_output"]) + 3.0 * c.boost("park")
-    park = (park_score >= np.sort(park_score)[-max(1, round(0.1 * len(t)))]) | c.boost("park").astype(bool)
-    out = pd.DataFrame({KEY_HEADERS["town_code"]: t["town_code"], KEY_HEADERS["town"]: t["town"],
-                        KEY_HEADERS["county"]: t["county"]})
+    top_tenth = np.sort(park_score)[-max(1, round(0.1 * len(t)))]
+    park = (park_score >= top_tenth) | c.boost("park").astype(bool)
+    out = pd.DataFrame({KEY_HEADERS[k]: t[k] for k in ("town_code", "town", "county")})
     for key, header in HEADERS.items():
         if key == "industrial_park":
             out[header] = np.where(park, "是", "否")
         else:
             out[header] = np.round(np.asarray(values[key], dtype="float64"),
                                    _DECIMALS.get(key, 0))
-    out[KEY_HEADERS["declared"]] = _declared(t)
+    out[KEY_HEADERS["declared"]] = [p.declared for p in c.profiles]
     return out
 
 
@@ -364,8 +348,6 @@ def demo_towns(boundaries_path, *, towns_path=None, counties_path=None) -> pd.Da
     counties_path : path, optional
         County outlines; default the ``<city>_counties.geojson`` beside the boundaries.
     """
-
-
     bpath = Path(boundaries_path)
     towns_path, counties_path = _default_paths(bpath, towns_path, counties_path)
     b = gpd.read_file(bpath)
@@ -379,33 +361,31 @@ def demo_towns(boundaries_path, *, towns_path=None, counties_path=None) -> pd.Da
     counties["county_code"] = counties["county_code"].astype(str)
     centroid = counties.set_index("county_code").geometry.to_crs(
         "+proj=eqc +lat_ts=24 +ellps=WGS84").centroid.to_crs(4326)
-    cities = sorted(set(b["county_code"].astype(str).str[:4]))
-    official = township_units(pd.read_csv(towns_path, dtype=str, encoding="utf-8-sig"),
-                              cities[0])
-    pos = b.set_index("town_code")
-    rows = []
-    for t in official.itertuples(index=False):
-        if t.town_code in pos.index:
-            p = pos.loc[t.town_code]
-            lon, lat, area = float(p["seat_lon"]), float(p["seat_lat"]), float(p["area_km2"])
-        else:
-            pt = centroid[t.county_code]
-            lon, lat, area = float(pt.x), float(pt.y), np.nan
-        county = counties.loc[counties["county_code"] == t.county_code, "county"]
-        rows.append({"town_code": t.town_code, "town": t.town, "county_code": t.county_code,
-                     "county": str(county.iloc[0]) if len(county) else "", "lon": lon,
-                     "lat": lat, "area_km2": area, "has_boundary": t.town_code in pos.index})
-    return pd.DataFrame(rows)
-
-
-def _format(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    for key, header in HEADERS.items():
-        if key == "industrial_park":
-            continue
-        d = _DECIMALS.get(key, 0)
-        out[header] = [f"{v:.{d}f}" for v in table[header].to_numpy(dtype="float64")]
+    city = min(b["county_code"].astype(str).str[:4])
+    official = township_units(pd.read_csv(towns_path, dtype=str, encoding="utf-8-sig"), city)
+    out = official[["town_code", "town", "county_code"]].reset_index(drop=True)
+    names = counties.drop_duplicates("county_code").set_index("county_code")["county"]
+    out["county"] = out["county_code"].map(names).fillna("").astype(str)
+    seat = b.set_index("town_code").reindex(out["town_code"])
+    county_xy = centroid.reindex(out["county_code"])
+    has = out["town_code"].isin(b["town_code"]).to_numpy()
+    out["lon"] = np.where(has, seat["seat_lon"].astype(float), county_xy.x)
+    out["lat"] = np.where(has, seat["seat_lat"].astype(float), county_xy.y)
+    out["area_km2"] = np.where(has, seat["area_km2"].astype(float), np.nan)
+    out["has_boundary"] = has
     return out
+
+
+def fixed(values, decimals: int) -> list[str]:
+    """Numbers as the demo tables write them: ``decimals`` places, always shown."""
+    return [f"{v:.{decimals}f}" for v in np.asarray(values, dtype="float64")]
+
+
+def write_table(table: pd.DataFrame, path: Path) -> Path:
+    """A demo table as CSV, UTF-8 with BOM and LF line ends (the same bytes on every OS)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return path
 
 
 def write_demo_indicators(boundaries_path, out_csv, *, seed: int = 2023, towns_path=None,
@@ -415,13 +395,12 @@ def write_demo_indicators(boundaries_path, out_csv, *, seed: int = 2023, towns_p
     The bytes depend only on the inputs and the seed.  Returns the number of rows, how
     many have a boundary, and the paths written.
     """
-
     bpath = Path(boundaries_path)
     towns = demo_towns(bpath, towns_path=towns_path, counties_path=counties_path)
     table = generate_demo_indicators(towns, seed=seed)
-    out = Path(out_csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _format(table).to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\n")
+    text = table.assign(**{h: fixed(table[h], _DECIMALS.get(k, 0))
+                           for k, h in HEADERS.items() if k != "industrial_park"})
+    out = write_table(text, Path(out_csv))
     prov = out.parent / "PROVENANCE.md"
     sha = hashlib.sha256(bpath.read_bytes()).hexdigest()
     no_boundary = towns.loc[~towns["has_boundary"], "town"].tolist()
@@ -518,8 +497,7 @@ The town positions derive from the approximate boundaries (see
 
 def _boosts(p: Profile) -> str:
     """``tourism 1.1, heritage 0.9`` — the non-zero boosts of a profile."""
-    names = ("strength", "industry", "agriculture", "commerce", "tourism", "heritage",
-             "ecology", "investment", "health")
+    names = [f.name for f in fields(Profile) if f.type == "float"]
     return ", ".join(f"{n} {getattr(p, n):g}" for n in names if getattr(p, n)) or "—"
 
 

@@ -19,8 +19,7 @@ from a seed — still invented numbers, not statistics:
   county with which it shares the longest boundary (from the demo boundaries; the most
   populous town of the county without them).  Totals add up, shares and rates are
   weighted by GDP or population, the absorber keeps its code, name and distance to the
-  county seat, and the absorbed town's row is gone.  The crosswalk
-  (``old_code,new_code``) records the merger for ``towntype compare --crosswalk``.
+  county seat.  The crosswalk records the merger for ``towntype compare --crosswalk``.
 
 Command line (writes the table, the crosswalk and a provenance note)::
 
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -39,9 +37,11 @@ from typing import Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from classify.bundled import DEMO, data_dir
 from classify.config import load_system
+from classify.demo_data import fixed, write_table
 from geo.errors import InputError, command_status
 
 __all__ = ["next_year", "NextYear", "write_next_year", "demo_years", "GROWTH", "YEAR2_TABLE",
@@ -62,8 +62,10 @@ _SUMS = ("gdp", "fiscal_revenue", "population", "fixed_investment", "market_enti
          "agri_leading_firms", "specialty_villages", "retail_sales", "markets",
          "logistics_nodes", "tourists", "tourism_revenue", "a_scenic_spots",
          "traditional_villages", "heritage_items", "health_beds", "schools")
-_BY_GDP = ("secondary_share", "primary_share")
-_BY_POPULATION = ("rural_income", "forest_cover", "protected_share")
+#: Shares and rates of a merger: the average weighted by this total.
+_WEIGHTED_BY = {"secondary_share": "gdp", "primary_share": "gdp",
+                "rural_income": "population", "forest_cover": "population",
+                "protected_share": "population"}
 _KEYS = {"town_code": "统计代码", "town": "乡镇", "county": "所属县区"}
 
 
@@ -138,31 +140,22 @@ def _merger(x: pd.DataFrame, keys: pd.DataFrame, boundaries: Path | None) -> tup
     small = int(cand["population"].idxmin())
     county = keys.at[small, "county"]
     peers = keys.index[(keys["county"] == county) & (keys.index != small)]
-    target = None
     if boundaries is not None and Path(boundaries).is_file():
-        g = gpd.read_file(boundaries, engine="pyogrio").set_index("town_code")
+        g = gpd.read_file(boundaries, engine="pyogrio").set_index("town_code").geometry
         code = keys.at[small, "town_code"]
-        if code in g.index:
-            me = g.geometry[code]
-            best = 0.0
-            for j in peers:
-                other = keys.at[j, "town_code"]
-                if other in g.index:
-                    shared = me.boundary.intersection(g.geometry[other].boundary).length
-                    if shared > best:
-                        best, target = shared, j
-    if target is None:
-        target = int(x.loc[peers, "population"].idxmax())
-    return small, int(target)
+        near = peers[keys.loc[peers, "town_code"].isin(g.index)]
+        if code in g.index and len(near):
+            other = g.loc[keys.loc[near, "town_code"]].boundary.to_numpy()
+            shared = shapely.length(shapely.intersection(other, g[code].boundary))
+            if shared.max() > 0:         # the first of the longest shared borders
+                return small, int(near[shared.argmax()])
+    return small, int(x.loc[peers, "population"].idxmax())
 
 
 def _merge(x: pd.DataFrame, gone: int, into: int) -> None:
     a, b = x.loc[gone], x.loc[into]
-    for ind in _BY_GDP:
-        x.at[into, ind] = (a[ind] * a["gdp"] + b[ind] * b["gdp"]) / (a["gdp"] + b["gdp"])
-    for ind in _BY_POPULATION:
-        x.at[into, ind] = ((a[ind] * a["population"] + b[ind] * b["population"])
-                           / (a["population"] + b["population"]))
+    for ind, w in _WEIGHTED_BY.items():
+        x.at[into, ind] = (a[ind] * a[w] + b[ind] * b[w]) / (a[w] + b[w])
     for ind in _SUMS:
         x.at[into, ind] = a[ind] + b[ind]
     x.at[into, "industrial_park"] = max(a["industrial_park"], b["industrial_park"])
@@ -197,13 +190,9 @@ def next_year(table: pd.DataFrame, *, seed: int = 2024,
     _open_park(y, park)
     gone, into = _merger(y, keys, boundaries)
     _merge(y, gone, into)
-    out = table.copy()
-    for ind, h in headers.items():
-        if ind == "industrial_park":
-            out[h] = np.where(y[ind] > 0.5, "是", "否")
-            continue
-        d = _decimals(table[h])
-        out[h] = [f"{v:.{d}f}" for v in y[ind].to_numpy()]
+    out = table.assign(**{h: fixed(y[ind], _decimals(table[h]))
+                          for ind, h in headers.items() if ind != "industrial_park"})
+    out[headers["industrial_park"]] = np.where(y["industrial_park"] > 0.5, "是", "否")
     out = out.drop(index=gone).reset_index(drop=True)
     crosswalk = pd.DataFrame({"old_code": [keys.at[gone, "town_code"]],
                               "new_code": [keys.at[into, "town_code"]],
@@ -251,11 +240,8 @@ def write_next_year(out_csv: str | Path, *, source: str | Path | None = None,
     boundaries = Path(boundaries) if boundaries else root / DEMO["boundaries"]
     table = pd.read_csv(source, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     made = next_year(table, seed=seed, boundaries=boundaries)
-    out = Path(out_csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    made.table.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\n")
-    cw = out.with_name(out.stem + "_crosswalk.csv")
-    made.crosswalk.to_csv(cw, index=False, encoding="utf-8-sig", lineterminator="\n")
+    out = write_table(made.table, Path(out_csv))
+    cw = write_table(made.crosswalk, out.with_name(out.stem + "_crosswalk.csv"))
     files = {"table": out, "crosswalk": cw}
     if note:
         prov = out.with_name("PROVENANCE_year2.md")
@@ -275,7 +261,6 @@ def demo_years(out: str | Path, *, log=lambda msg: None, **options) -> dict:
     Writes ``out/year1``, ``out/year2`` (with ``year2_input/``: the generated table and
     crosswalk) and ``out/compare``; returns the two run results and the comparison.
     """
-
     # here, not at the top: classify.pipeline imports this module (YEAR2_TABLE)
     from classify.compare import compare_runs
     from classify.pipeline import demo_options, run_pipeline
@@ -308,4 +293,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    raise SystemExit(main())

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -72,6 +73,9 @@ ENTRY_COLUMNS = ["source", "source_row", "entry", "designation", "designation_id
                  "designation_zh", "designation_en", "level", "known", "implies", "year",
                  "industry", "res_status", "town_code", "town", "county", "city", "how",
                  "candidates", "reason"]
+#: The entry of a row the table reader set aside (a total row …)
+_SET_ASIDE = {**dict.fromkeys(ENTRY_COLUMNS, ""), "designation_id": "(set aside)",
+              "known": False, "year": None, "res_status": "unresolved"}
 # Header texts (NFKC, spaces removed, lower case) of a designation file's columns.
 HEADERS = {
     "designation": ("designation", "称号", "称号名称", "荣誉称号", "认定称号", "称号类型",
@@ -88,9 +92,7 @@ _TRAILING_BRACKET = re.compile(r"[（(][^（）()]*[）)]$")
 
 
 def _norm(text) -> str:
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return ""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _cell(text))).lower()
 
 
 # --------------------------------------------------------------------------- registry
@@ -123,12 +125,9 @@ class Registry:
         key = _norm(text)
         if not key:
             return None
-        index = self._index()
-        if key in index:
-            return index[key]
-        bare = _TRAILING_BRACKET.sub("", key)
-        return index.get(bare)
+        return self._index.get(key) or self._index.get(_TRAILING_BRACKET.sub("", key))
 
+    @functools.cached_property
     def _index(self) -> dict:
         out = {}
         for d in self.designations.values():
@@ -264,8 +263,6 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
     InputError
         No designation column, or no column for the town (code, name, or "as published").
     """
-
-
     path = Path(path)
     table = read_table(path, sheet=sheet, encoding=encoding)
     if level is not None:       # another level's keys (a county list: 县区 is the unit)
@@ -319,14 +316,9 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
             "town": res.town or "", "county": res.county or "", "city": res.city or "",
             "how": res.how, "candidates": ";".join(res.candidates), "reason": res.reason,
         })
-    for ex in table.excluded.itertuples(index=False):
-        rows.append({"source": path.name, "source_row": int(ex.source_row), "entry": "",
-                     "designation": "", "designation_id": "(set aside)", "designation_zh": "",
-                     "designation_en": "", "level": "", "known": False, "implies": "",
-                     "year": None, "industry": "", "res_status": "unresolved",
-                     "town_code": "", "town": "", "county": "", "city": "", "how": "",
-                     "candidates": "",
-                     "reason": f"row set aside by the table reader: {ex.reason}"})
+    rows += [{**_SET_ASIDE, "source": path.name, "source_row": int(ex.source_row),
+              "reason": f"row set aside by the table reader: {ex.reason}"}
+             for ex in table.excluded.itertuples(index=False)]
     return pd.DataFrame(rows, columns=ENTRY_COLUMNS)
 
 
@@ -529,66 +521,72 @@ def _town_columns(report: pd.DataFrame, frame, pos: dict, names: dict) -> pd.Dat
                         index=frame.index)
 
 
-def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_zh: str = "镇"
+def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_zh: str
                ) -> tuple[pd.DataFrame, list[str]]:
+    """``designations.csv`` (a row per designation) and its console lines."""
     rows, lines = [], []
     tag = "【示例数据，仅作演示（illustrative）】" if illustrative else ""
     for did, group in report.groupby("designation_id", sort=True):
-        d = registry.designations.get(did)
-        first = group.iloc[0]
-        implies = d.implies if d else ""
-        if d and d.subtype_from_industry:
-            implies = ";".join(sorted(set(group["implies"]) - {""})) or d.implies
-        m = group[group["status"] == "matched"]
-        towns = m.drop_duplicates("town_code")
-        checked = towns[towns["evidence"].isin(["primary", "secondary", "not supported"])]
-        in_cat = int((checked["evidence"] == "primary").sum())
-        secondary = int((checked["evidence"] == "secondary").sum())
-        recall = in_cat / len(checked) if len(checked) else float("nan")
-        dis = []
-        for r in checked[checked["evidence"] != "primary"].itertuples(index=False):
-            row = frame.iloc[pos[r.town_code]]
-            got = _cell(row.get("category_zh")) + (
-                f"·{_cell(row.get('subtype_zh'))}" if _cell(row.get("subtype_zh")) else "")
-            year = f"，{int(r.year)}" if pd.notna(r.year) else ""
-            dis.append(f"{r.town}（{r.county}{year}）：{got or '—'}")
-        counts = group["status"].value_counts()
-        label = ";".join(taxonomy.labels(t)[0] for t in implies.split(";") if t) \
-            if implies else ""
-        note = []
-        if d is None:
-            note.append("称号不在登记表中，未核验类别（designation not in registry）")
-        elif not implies:
-            note.append("不对应分类类别，未核验（implies no category）")
-        if illustrative:
-            note.append("示例数据：一致性仅作演示（illustrative: the indicators are "
-                        "generated, the designations real）")
-        rows.append({
-            "designation_id": did, "designation": d.zh if d else first["designation"],
-            "designation_en": d.en if d else first["designation"],
-            "level": d.level if d else "", "implies": implies, "implies_label": label,
-            "entries": len(group), "designated_towns": len(towns), "in_category": in_cat,
-            "secondary": secondary, "recall": recall, "disagreements": "；".join(dis),
-            "matched_towns": "；".join(f"{r.town}（{r.county}）"
-                                      for r in towns.itertuples(index=False)),
-            **{s: int(counts.get(s, 0)) for s in REPORT_STATUSES[1:]},
-            "note": "；".join(note)})
-        name = d.zh if d else first["designation"]
-        other = len(group) - len(m)
-        if not len(checked):
-            lines.append(f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}"
-                         + ("（未核验：称号不在登记表中或不对应分类类别）" if len(towns) else "")
+        row, dis = _agreement_row(did, group, frame, pos, taxonomy, registry, illustrative)
+        rows.append(row)
+        other = len(group) - int((group["status"] == "matched").sum())
+        head = f"官方称号 {row['designation']}：本区域 {row['designated_towns']} 个{unit_zh}"
+        if math.isnan(row["recall"]):           # no matched town could be checked
+            lines.append(head + ("（未核验：称号不在登记表中或不对应分类类别）"
+                                 if row["designated_towns"] else "")
                          + (f"；另 {other} 条未计入（见 designations_report.csv）" if other else "")
                          + tag)
             continue
         lines.append(
-            f"官方称号 {name}：本区域 {len(towns)} 个{unit_zh}，指标归入{label} {in_cat} 个"
-            f"（召回率 recall {recall:.0%}"
-            + (f"，另 {secondary} 个为兼具类型" if secondary else "") + "）"
+            head + f"，指标归入{row['implies_label']} {row['in_category']} 个"
+            f"（召回率 recall {row['recall']:.0%}"
+            + (f"，另 {row['secondary']} 个为兼具类型" if row["secondary"] else "") + "）"
             + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else "")
-            + (f"；另 {other} 条不在本区域、非乡镇单位或未匹配（见 designations_report.csv）" if other else "")
+            + (f"；另 {other} 条不在本区域、非乡镇单位或未匹配（见 designations_report.csv）"
+               if other else "")
             + tag)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), lines
+
+
+def _agreement_row(did: str, group: pd.DataFrame, frame, pos, taxonomy, registry,
+                   illustrative: bool) -> tuple[dict, list[str]]:
+    """One designation's row of ``designations.csv`` and its disagreements."""
+    d = registry.designations.get(did)
+    name = d.zh if d else group["designation"].iloc[0]
+    implies = d.implies if d else ""
+    if d and d.subtype_from_industry:
+        implies = ";".join(sorted(set(group["implies"]) - {""})) or d.implies
+    towns = group[group["status"] == "matched"].drop_duplicates("town_code")
+    checked = towns[towns["evidence"].isin(["primary", "secondary", "not supported"])]
+    in_cat = int((checked["evidence"] == "primary").sum())
+    dis = []
+    for r in checked[checked["evidence"] != "primary"].itertuples(index=False):
+        row = frame.iloc[pos[r.town_code]]
+        got = _cell(row.get("category_zh")) + (
+            f"·{_cell(row.get('subtype_zh'))}" if _cell(row.get("subtype_zh")) else "")
+        year = f"，{int(r.year)}" if pd.notna(r.year) else ""
+        dis.append(f"{r.town}（{r.county}{year}）：{got or '—'}")
+    counts = group["status"].value_counts()
+    note = []
+    if d is None:
+        note.append("称号不在登记表中，未核验类别（designation not in registry）")
+    elif not implies:
+        note.append("不对应分类类别，未核验（implies no category）")
+    if illustrative:
+        note.append("示例数据：一致性仅作演示（illustrative: the indicators are "
+                    "generated, the designations real）")
+    return {
+        "designation_id": did, "designation": name, "designation_en": d.en if d else name,
+        "level": d.level if d else "", "implies": implies,
+        "implies_label": ";".join(taxonomy.labels(t)[0] for t in implies.split(";") if t),
+        "entries": len(group), "designated_towns": len(towns), "in_category": in_cat,
+        "secondary": int((checked["evidence"] == "secondary").sum()),
+        "recall": in_cat / len(checked) if len(checked) else float("nan"),
+        "disagreements": "；".join(dis),
+        "matched_towns": "；".join(f"{r.town}（{r.county}）"
+                                  for r in towns.itertuples(index=False)),
+        **{s: int(counts.get(s, 0)) for s in REPORT_STATUSES[1:]},
+        "note": "；".join(note)}, dis
 
 
 # --------------------------------------------------------------------------- the step
@@ -663,7 +661,6 @@ def demo_designations(root: Path) -> tuple[Path, ...]:
 def default_aliases() -> Path | None:
     """The bundled county alias list (``data/designations/county_aliases.csv``), if
     present."""
-
     try:
         path = data_dir() / ALIASES
     except InputError:
@@ -673,7 +670,6 @@ def default_aliases() -> Path | None:
 
 def write_designations(result: DesignationResult | None, out: str | Path) -> list[Path]:
     """``designations_report.csv`` and ``designations.csv`` (nothing without a result)."""
-
     if result is None:
         return []
     out = Path(out)

@@ -29,7 +29,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from classify.errors import ConfigError
@@ -50,6 +50,14 @@ __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
+#: Fields of a [levels.<id>] table taken as they are (groups, words_<lang> are parsed)
+_REQUIRED = ("zh", "short_zh", "en", "en_plural", "code_digits", "ancestors", "parent_zh",
+             "parent_en", "indicators", "taxonomy")
+_OPTIONAL = ("only_headers", "names", "headers", "demo", "reference", "children", "not_units")
+#: What a console line names and Level.say keeps: quoted text, --flags, paths, file names,
+#: {fields}
+_NAMING = re.compile(r"('[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|--[\w-]+|\S*[/\\]\S*"
+                     r"|[\w.-]+\.[A-Za-z]{2,7}\b|\{[^{}]*\})")
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,8 @@ class Level:
             return value
         alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         # English words only as whole words; Chinese has no word boundaries
-        pattern = re.compile(r"(\{[^{}]*\})|" + (rf"\b({alts})\b" if lang == "en" else f"({alts})"))
+        pattern = re.compile(r"(\{[^{}]*\})|"
+                             + (rf"\b({alts})\b" if lang == "en" else f"({alts})"))
 
         def one(text: str) -> str:
             return pattern.sub(lambda m: m.group(1) or words[m.group(2)], text)
@@ -141,15 +150,9 @@ class Level:
         while "'县区代码'" and "towns.csv" stay.  Identity for towns."""
         if not self.words or not isinstance(text, str):
             return text
-        keep = re.compile(r"('[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’|--[\w-]+|\S*[/\\]\S*"
-                          r"|[\w.-]+\.[A-Za-z]{2,7}\b|\{[^{}]*\})")
-        out, last = [], 0
-        for m in keep.finditer(text):
-            out.append(self.reword(self.reword(text[last:m.start()], "zh"), "en"))
-            out.append(m.group(0))
-            last = m.end()
-        out.append(self.reword(self.reword(text[last:], "zh"), "en"))
-        return "".join(out)
+        parts = _NAMING.split(text)         # odd parts: what names something, kept
+        return "".join(p if i % 2 else self.reword(self.reword(p, "zh"), "en")
+                       for i, p in enumerate(parts))
 
     @property
     def keys(self) -> UnitKeys:
@@ -159,13 +162,6 @@ class Level:
         return UnitKeys(digits=self.code_digits, ancestors=tuple(self.ancestors),
                         headers={k: tuple(v) for k, v in self.headers.items()},
                         only_headers=self.only_headers, names=self.names)
-
-    def label(self, lang: str = "zh") -> str:
-        """The unit's name in labels: ``镇街`` / ``town``, ``县（市、区）`` / ``county``."""
-        return self.zh if lang == "zh" else self.en
-
-    def parent_label(self, lang: str = "zh") -> str:
-        return self.parent_zh if lang == "zh" else self.parent_en
 
     def indicator_config(self) -> Path | None:
         """The default indicator system file (None: the built-in town default)."""
@@ -179,12 +175,11 @@ class Level:
 
     def to_dict(self) -> dict:
         """JSON-ready record (``run.json`` ``level``)."""
-        return {"id": self.id, "zh": self.zh, "short_zh": self.short_zh, "en": self.en, "en_plural": self.en_plural,
-                "code_digits": self.code_digits,
+        return {"id": self.id, "zh": self.zh, "short_zh": self.short_zh, "en": self.en,
+                "en_plural": self.en_plural, "code_digits": self.code_digits,
                 "parent": {"zh": self.parent_zh, "en": self.parent_en},
                 "indicators": self.indicators, "taxonomy": self.taxonomy,
-                "groups": [{"id": g.id, "zh": g.zh, "en": g.en, "source": g.source,
-                            "members": g.members} for g in self.groups]}
+                "groups": [dataclasses.asdict(g) for g in self.groups]}
 
 
 def _parse(data: dict, where: str) -> dict[str, Level]:
@@ -192,11 +187,8 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
     entries = data.get("levels")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("no [levels.<id>] tables", path=where)
-    wanted = {f.name for f in dataclasses.fields(Level)} - {"id", "groups", "headers", "demo",
-                                                            "words", "reference",
-                                                            "children", "not_units"}
     for lid, entry in entries.items():
-        missing = sorted(k for k in wanted - {"only_headers", "names"} if k not in entry)
+        missing = sorted(k for k in _REQUIRED if k not in entry)
         if missing:
             raise ConfigError(f"level {lid!r} lacks {', '.join(missing)}",
                               key=f"levels.{lid}", path=where)
@@ -209,14 +201,11 @@ def _parse(data: dict, where: str) -> dict[str, Level]:
             Group(id=gid, zh=g["zh"], en=g["en"], source=g.get("source", ""),
                   members={k: tuple(v) for k, v in g.get("members", {}).items()})
             for gid, g in entry.get("groups", {}).items())
-        kwargs = {k: entry[k] for k in wanted if k in entry}
-        kwargs["ancestors"] = tuple(kwargs["ancestors"])
         words = {lang: dict(entry[f"words_{lang}"]) for lang in ("zh", "en")
                  if f"words_{lang}" in entry}
-        out[lid] = Level(id=lid, headers=headers, groups=groups, demo=entry.get("demo"),
-                         words=words, reference=entry.get("reference"),
-                         children=entry.get("children"),
-                         not_units=dict(entry.get("not_units", {})), **kwargs)
+        fields = {k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry}
+        out[lid] = Level(id=lid, **{**fields, "ancestors": tuple(entry["ancestors"])},
+                         groups=groups, words=words)
     return out
 
 
@@ -390,15 +379,15 @@ def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> Pars
     if not drop:
         return table
     keep = [i for i in range(len(table.data)) if i not in drop]
-    rows = [table.source_rows[i] for i in sorted(drop)]
-    ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in sorted(drop)],
-                       "reason": [drop[i][1] for i in sorted(drop)],
-                       "town_code": [codes[i] for i in sorted(drop)],
-                       "town": [names[i] for i in sorted(drop)],
+    gone = sorted(drop)
+    rows = [table.source_rows[i] for i in gone]
+    ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in gone],
+                       "reason": [drop[i][1] for i in gone],
+                       "town_code": [codes[i] for i in gone], "town": [names[i] for i in gone],
                        "county": [None] * len(drop)})
     for c in table.data.columns:
         if c not in (code_col, name_col) and table.kinds.get(c) in ("number", "flag"):
-            ex[c] = table.data[c].iloc[sorted(drop)].tolist()
+            ex[c] = table.data[c].iloc[gone].tolist()
     excluded = pd.concat([table.excluded, ex], ignore_index=True) if len(table.excluded) else ex
     position = {old: new for new, old in enumerate(keep)}
     notes = {position[k]: v for k, v in (table.code_notes or {}).items() if k in position}
@@ -526,14 +515,12 @@ def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:
         return Path(os.path.relpath(path.resolve(), here)).as_posix()
 
     index = href(folder / "index.html") if (folder / "index.html").is_file() else ""
-    col = {k: k if k in towns.columns else None
-           for k in ("category_zh", "subtype_zh", "category_en", "subtype_en", "stability")}
     by_parent: dict[str, list[dict]] = {}
     for r in towns.sort_values("town_code").to_dict("records"):
-        zh = r.get(col["category_zh"] or "", "")
-        en = r.get(col["category_en"] or "", "") or zh
-        sub_zh, sub_en = r.get(col["subtype_zh"] or "", ""), r.get(col["subtype_en"] or "", "")
-        conf = _float(r.get(col["stability"] or ""))
+        zh = r.get("category_zh", "")
+        en = r.get("category_en", "") or zh
+        sub_zh, sub_en = r.get("subtype_zh", ""), r.get("subtype_en", "")
+        conf = _float(r.get("stability"))
         sheet = sheets.get(r["town_code"])
         by_parent.setdefault(str(r["county_code"])[:lv.code_digits], []).append({
             "code": r["town_code"], "name": r["town"],
@@ -553,15 +540,6 @@ def _float(value) -> float | None:
     return None if v != v else v
 
 
-@dataclass(frozen=True)
-class _Resolve:
-    """How an entry of a designation list is resolved to a unit of one level."""
-
-    code: object
-    parts: object
-    published: object
-
-
 def unit_resolver(lv: Level | None, names):
     """The resolution functions (``code``, ``parts``, ``published``) of a level over a
     :class:`geo.published.PublishedNames`: towns by township code, county + name or the
@@ -569,13 +547,13 @@ def unit_resolver(lv: Level | None, names):
     given).  By the level's code length: the registry says which units a level has."""
     digits = lv.code_digits if lv is not None else 9
     if digits == 6:
-        return _Resolve(
+        return SimpleNamespace(
             code=names.resolve_county,
             parts=lambda *, town, county=None, city=None, province=None:
                 names.resolve_county(town, city=county or city, province=province),
             published=lambda text, *, province=None: names.resolve_county(text, province=province))
     if digits == 9:
-        return _Resolve(code=names.resolve_code, parts=names.resolve_parts,
-                        published=names.resolve)
+        return SimpleNamespace(code=names.resolve_code, parts=names.resolve_parts,
+                               published=names.resolve)
     raise InputError(f"designation lists are not supported at the {lv.en} level yet "
                      f"(no national list of {lv.en_plural}); leave out --designations")

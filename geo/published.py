@@ -35,6 +35,8 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,10 +176,9 @@ class PublishedNames:
         self.aliases = dict(aliases or {})
         self.prefer = {str(p)[:2] for p in prefer}
         self._counties = d.counties
-        self._cities = d.cities
-        self._towns_by_county = {c: g for c, g in d.townships.groupby("county_code")}
-        self._towns_by_city = {c: g for c, g in d.townships.groupby("city_code")}
-        self._towns_by_prov = {c: g for c, g in d.townships.groupby("province_code")}
+        #: key column → {code: the township rows under it}
+        self._towns = {col: dict(iter(d.townships.groupby(col)))
+                       for col in ("county_code", "city_code", "province_code")}
 
     # ------------------------------------------------------------------ public API
     def resolve(self, text, *, province=None) -> Resolution:
@@ -185,12 +186,7 @@ class PublishedNames:
         raw = normalise_name(text)
         if not raw:
             return Resolution("unresolved", reason="empty entry")
-        prov = _province_code(province) or self.province
-        rest = raw
-        for code, name in self._d.provinces["name"].items():
-            if rest.startswith(name) and len(rest) > len(name):
-                prov, rest = code, rest[len(name):]
-                break
+        prov, rest = self._strip_province(raw, _province_code(province) or self.province)
         city_code, rest = self._strip_city(rest, prov)
         county, rest, how = self._strip_county(rest, prov, city_code)
         if county is None and how:           # county prefix ambiguous
@@ -238,11 +234,7 @@ class PublishedNames:
                                   reason=f"code {county!r} is not a county code of the NBS "
                                          "2023 table")
             return self._county_unit(code, "code")
-        prov = _province_code(province) or self.province
-        for code, name in self._d.provinces["name"].items():
-            if text.startswith(name) and len(text) > len(name):
-                prov, text = code, text[len(name):]
-                break
+        prov, text = self._strip_province(text, _province_code(province) or self.province)
         city_code = None
         if city is not None and normalise_name(city):
             city_code, rest = self._strip_city(normalise_name(city), prov)
@@ -278,8 +270,15 @@ class PublishedNames:
         return self._found(text, "code")
 
     # ------------------------------------------------------------------ steps
+    def _strip_province(self, text: str, prov: str | None) -> tuple[str | None, str]:
+        """A province named at the start of ``text`` replaces ``prov``."""
+        for code, name in self._d.provinces["name"].items():
+            if text.startswith(name) and len(text) > len(name):
+                return code, text[len(name):]
+        return prov, text
+
     def _strip_city(self, text: str, prov: str | None) -> tuple[str | None, str]:
-        cities = self._cities
+        cities = self._d.cities
         if prov:
             cities = cities[cities["province_code"] == prov]
         best = None
@@ -338,13 +337,9 @@ class PublishedNames:
                 return (code, ""), text, None
             return None, text, None
         longest = max(n for n, _ in hits.values())
-        best = [c for c, (n, _) in hits.items() if n == longest]
-        if len(best) > 1 and self.prefer:
-            preferred = [c for c in best if c[:2] in self.prefer]
-            best = preferred or best
-        if len(best) > 1:
-            return None, text, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(best)]
-        code = best[0]
+        code, candidates = self._one_county([c for c, (n, _) in hits.items() if n == longest])
+        if code is None:
+            return None, text, candidates
         return (code, hits[code][1]), text[longest:], None
 
     def _county_by_stem(self, text, prov, city_code):
@@ -354,13 +349,17 @@ class PublishedNames:
         key = normalise_county(text)
         hits = [c for c, n in scope["name"].items() if normalise_county(n) == key
                 or (_AUTONOMOUS.match(n) and _AUTONOMOUS.match(n).group(1) == key)]
-        if len(hits) > 1 and self.prefer:
-            hits = [c for c in hits if c[:2] in self.prefer] or hits
-        if len(hits) == 1:
-            return (hits[0], ""), None
-        if hits:
-            return None, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(hits)]
-        return None, None
+        code, candidates = self._one_county(hits)
+        return ((code, ""), None) if code else (None, candidates)
+
+    def _one_county(self, codes: list[str]) -> tuple[str | None, list[str]]:
+        """The one county of ``codes`` (those of a preferred province first), or None and
+        the candidates ``code 名称``."""
+        if len(codes) > 1 and self.prefer:
+            codes = [c for c in codes if c[:2] in self.prefer] or codes
+        if len(codes) == 1:
+            return codes[0], []
+        return None, [f"{c} {self._counties.at[c, 'name']}" for c in sorted(codes)]
 
     def _town(self, rest: str, county_code, city_code, prov, how: str, raw: str
               ) -> Resolution:
@@ -369,23 +368,17 @@ class PublishedNames:
                               county=self._d.county(county_code),
                               reason=f"{raw!r} names no town after the county")
         farm = bool(_FARM.search(rest))
-        if county_code:
-            pool = self._towns_by_county.get(county_code)
-            where = self._d.county(county_code)
-        elif city_code:
-            pool = self._towns_by_city.get(city_code)
-            where = self._d.city(city_code)
-        elif prov:
-            pool = self._towns_by_prov.get(prov)
-            where = self._d.province(prov)
-        else:
-            pool = self._d.townships
-            where = "China"
-        if pool is None:
-            pool = self._d.townships.iloc[:0]
+        pool, where = self._d.townships, "China"
+        for code, col, name in ((county_code, "county_code", self._d.county),
+                                (city_code, "city_code", self._d.city),
+                                (prov, "province_code", self._d.province)):
+            if code:        # the narrowest unit given
+                pool = self._towns[col].get(code, pool.iloc[:0])
+                where = name(code)
+                break
         key = name_key(rest)
         names = pool["name"]
-        hit = names[[names_compatible(key, name_key(n)) for n in names]]
+        hit = _named(names, key)
         if farm and hit.empty:
             # farms are published with prefixes: 广东省国营海鸥农场 for 海鸥农场
             core = re.sub(r"^(?:广东省)?(?:[^省市县]{2,3}[市县])?(?:国营)?", "", rest)
@@ -398,35 +391,27 @@ class PublishedNames:
                 note = f"published as {rest}, now {hit.iloc[0]} (镇改街 or 乡改镇)"
         if hit.empty and county_code and not farm:
             city = self._counties.at[county_code, "city_code"]
-            pool2 = self._towns_by_city.get(city, pool.iloc[:0])
-            names2 = pool2["name"]
-            hit = names2[[names_compatible(key, name_key(n)) for n in names2]]
+            hit = _named(self._towns["city_code"].get(city, pool.iloc[:0])["name"], key)
             if len(hit) == 1:
                 note = (f"no {rest} in {where}; found in "
                         f"{self._d.county(hit.index[0])} of the same city")
+        not_one = functools.partial(Resolution, town=rest, county_code=county_code,
+                                    county=self._d.county(county_code), how=how)
+        if hit.empty and farm:
+            return not_one("not_township", reason=f"{rest} is a farm or similar unit, not a "
+                           f"town, township or street (no statistical code in {where} either)")
         if hit.empty:
-            if farm:
-                return Resolution(
-                    "not_township", town=rest, county_code=county_code,
-                    county=self._d.county(county_code), how=how,
-                    reason=f"{rest} is a farm or similar unit, not a town, township or street"
-                           f" (no statistical code in {where} either)")
-            return Resolution("unresolved", town=rest, county_code=county_code,
-                              county=self._d.county(county_code), how=how,
-                              reason=f"no town named {rest} in {where} (NBS 2023 codes); "
-                                     "it may have been merged or renamed")
+            return not_one("unresolved", reason=f"no town named {rest} in {where} (NBS 2023 "
+                           "codes); it may have been merged or renamed")
         if len(hit) > 1:
-            cands = tuple(f"{c} {n}（{self._d.county(c)}）" for c, n in hit.items())
-            return Resolution("ambiguous", town=rest, county_code=county_code,
-                              county=self._d.county(county_code), how=how, candidates=cands,
-                              reason=f"{len(hit)} units named {rest} in {where}; give the "
-                                     "county or the code")
+            return not_one("ambiguous", candidates=tuple(
+                f"{c} {n}（{self._d.county(c)}）" for c, n in hit.items()),
+                reason=f"{len(hit)} units named {rest} in {where}; give the county or the code")
         code = hit.index[0]
         res = self._found(code, how, note)
         if farm or _FARM.search(res.town or ""):
-            return Resolution(
-                "not_township", res.town_code, res.town, res.county_code, res.county,
-                res.city_code, res.city, how,
+            return dataclasses.replace(
+                res, status="not_township",
                 reason=f"{res.town} is a state farm or similar unit, not a town, township "
                        f"or street (the NBS table lists it as statistical unit "
                        f"{code} under {res.county})")
@@ -434,6 +419,10 @@ class PublishedNames:
 
     def _found(self, code: str, how: str, note: str = "") -> Resolution:
         d = self._d
-        t = d.townships
-        return Resolution("town", code, t.at[code, "name"], code[:6], d.county(code),
+        return Resolution("town", code, d.townships.at[code, "name"], code[:6], d.county(code),
                           code[:4], d.city(code), how, reason=note)
+
+
+def _named(names: pd.Series, key) -> pd.Series:
+    """The names of ``names`` compatible with the name key ``key`` (东陂 with 东陂镇)."""
+    return names[[names_compatible(key, name_key(n)) for n in names]]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections import Counter
 
 import geopandas as gpd
 import numpy as np
@@ -66,10 +67,7 @@ def strip_town_suffix(name: str) -> str:
 def _syllable_join(syllables: tuple[str, ...]) -> str:
     # Standard pinyin orthography: an apostrophe before a non-initial syllable that starts
     # with a, o or e (Xi'an 西岸 vs Xian 先), as GeoNames writes it.
-    out = syllables[0]
-    for s in syllables[1:]:
-        out += ("'" + s) if s[:1] in "aoe" else s
-    return out
+    return syllables[0] + "".join("'" + s if s[:1] in "aoe" else s for s in syllables[1:])
 
 
 def town_readings(name: str) -> list[str]:
@@ -78,28 +76,17 @@ def town_readings(name: str) -> list[str]:
     Readings are lower case, with apostrophes as in standard orthography; ``ü`` is given
     both as ``u`` and ``v`` spellings, as romanised gazetteers use either.
     """
-
     from pypinyin import Style, pinyin   # here: 0.3 s to import, for seat matching only
 
-    base = strip_town_suffix(name)
-    per_char = pinyin(base, style=Style.NORMAL, heteronym=True, errors="ignore")
-    options = []
-    for readings in per_char:
-        opts = []
-        for r in readings:
-            r = r.lower()
-            for variant in (r.replace("ü", "u").replace("v", "u"), r.replace("ü", "v")):
-                if variant and variant not in opts:
-                    opts.append(variant)
-        options.append(opts)
+    per_char = pinyin(strip_town_suffix(name), style=Style.NORMAL, heteronym=True,
+                      errors="ignore")
+    options = [list(dict.fromkeys(v for r in readings for v in (
+        r.lower().replace("ü", "u").replace("v", "u"), r.lower().replace("ü", "v")) if v))
+        for readings in per_char]
     if not options:
         return []
-    out = []
-    for combo in itertools.islice(itertools.product(*options), _MAX_READINGS):
-        joined = _syllable_join(combo)
-        if joined not in out:
-            out.append(joined)
-    return out
+    combos = itertools.islice(itertools.product(*options), _MAX_READINGS)
+    return list(dict.fromkeys(_syllable_join(c) for c in combos))
 
 
 def normalise_place_name(name: str) -> str:
@@ -137,7 +124,6 @@ def _prepare_places(places: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepare_counties(counties, counties_datum: str) -> dict[str, tuple[str, object]]:
-
     _require(counties, ["county_code", "geometry"], "counties")
     if counties.crs is not None and not counties.crs.is_geographic:
         counties = counties.to_crs(4326)
@@ -192,7 +178,6 @@ def match_seats(towns: pd.DataFrame, places: pd.DataFrame, counties, *,
     unmatched : DataFrame
         Every town without a seat, with the ``readings`` tried and a ``reason``.
     """
-
     _require(towns, ["town_code", "town", "county_code"], "towns")
     pl = _prepare_places(places)
     county_geoms = _prepare_counties(counties, counties_datum)
@@ -242,11 +227,9 @@ def _miss_reason(readings, cand, county_name, county_geom) -> str:
 
 def _pick(rows) -> pd.DataFrame:
     """Choose one candidate per town (deterministic; see :func:`match_seats`)."""
-    claims: dict[tuple[str, int], int] = {}
+    claims = Counter((key["county_code"], i) for key, inside in rows for i in inside.index)
     fixed: dict[str, list[tuple[float, float]]] = {}
     for key, inside in rows:
-        for idx in inside.index:
-            claims[(key["county_code"], idx)] = claims.get((key["county_code"], idx), 0) + 1
         if len(inside) == 1:
             fixed.setdefault(key["county_code"], []).append(
                 (float(inside["lon"].iloc[0]), float(inside["lat"].iloc[0])))

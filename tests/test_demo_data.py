@@ -184,3 +184,18 @@ def test_cli_names_a_missing_town_list(tmp_path, capsys):
                  "--towns", str(tmp_path / "nope.csv")])
     assert code == 2
     assert "official town list was not found; pass it with --towns" in capsys.readouterr().err
+
+
+def test_bundled_county_demo_files_match_a_fresh_generation(tmp_path, capsys):
+    """python -m classify.demo_county rebuilds the county demo's bundled files byte for byte."""
+    from classify.demo_county import COUNTY_DEMO, main as county_main
+
+    raw = ROOT / "data" / "raw"
+    for key in COUNTY_DEMO:
+        (tmp_path / COUNTY_DEMO[key]).parent.mkdir(parents=True, exist_ok=True)
+    assert county_main(["--counties", str(raw / "guangdong_counties_gcj02.geojson"),
+                        "--typical", str(raw / "guangdong_typical_counties_2023.csv"),
+                        "--data", str(tmp_path)]) == 0
+    assert "122 county-level units; table 122 rows" in capsys.readouterr().out
+    for key, name in COUNTY_DEMO.items():
+        assert (tmp_path / name).read_bytes() == (ROOT / "data" / name).read_bytes(), name
