@@ -343,7 +343,12 @@ def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, Bou
     with warnings.catch_warnings(record=True) as first:    # said again by the read that counts
         warnings.simplefilter("always")
         gdf, report = read("wgs84")
-    guess = infer_datum(gdf, reference)
+    guess, by = infer_datum(gdf, reference), "代码（code）"
+    for parent in (True, False) if guess is None else ():    # no codes: by the names
+        guess, by = infer_datum(_name_keys(gdf, parent), _name_keys(reference, parent),
+                                key="_name"), "名称（name）"
+        if guess is not None:
+            break
     if guess is None:
         for w in first:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -351,16 +356,32 @@ def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, Bou
     gdf, report = read(guess.datum)
     name = DATUMS[guess.datum].description
     return gdf, report, (
-        f"坐标系推断为 {name}（datum inferred: {guess.datum}）：与内置{lv.zh}边界按代码比对 "
+        f"坐标系推断为 {name}（datum inferred: {guess.datum}）：与内置{lv.zh}边界按{by}比对 "
         f"{guess.n} 个，原坐标偏移中位数 {guess.metres_as_read:.0f} 米，按 {guess.datum} 转换后 "
         f"{guess.metres_converted:.0f} 米，已转为 WGS84（converted to WGS84）；"
         "若坐标本为 WGS84，用 --datum wgs84（override with --datum wgs84）")
 
 
+def _name_keys(gdf: gpd.GeoDataFrame, parent: bool) -> gpd.GeoDataFrame:
+    """``gdf`` with ``_name``: the unit's name (``town``), with ``parent`` prefixed by its
+    parent's (``county``) where the frame names one; a key found twice is blank (not
+    compared)."""
+    if "town" not in gdf.columns:
+        return gdf.assign(_name=None)
+    key = gdf["town"].astype("string").str.strip()
+    if parent and "county" in gdf.columns:
+        key = gdf["county"].astype("string").str.strip() + "/" + key
+    return gdf.assign(_name=key.where(~key.duplicated(keep=False)))
+
+
 @functools.lru_cache(maxsize=4)
-def _reference_geometry(path: Path, code: str) -> gpd.GeoDataFrame:
-    ref = gpd.read_file(path, engine="pyogrio", columns=[code])
-    return ref.rename(columns={code: "town_code"}).assign(
+def _reference_geometry(path: Path, code: str, name: str | None = None,
+                        parent: str | None = None) -> gpd.GeoDataFrame:
+    """The bundled boundaries keyed ``town_code``, with the unit's name as ``town`` and its
+    parent's as ``county`` (the columns a boundary file is read into) when given."""
+    names = {c: k for c, k in ((name, "town"), (parent, "county")) if c}
+    ref = gpd.read_file(path, engine="pyogrio", columns=[code, *names])
+    return ref.rename(columns={code: "town_code", **names}).assign(
         town_code=lambda d: d["town_code"].astype(str))
 
 
@@ -373,7 +394,10 @@ def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
         path = data_dir() / lv.reference["boundaries"]
     except InputError:
         return None
-    return _reference_geometry(path, lv.reference["code"]) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return _reference_geometry(path, lv.reference["code"], lv.reference.get("name"),
+                               lv.reference.get("parent"))
 
 
 def _level_of(opts: RunOptions) -> Level:

@@ -558,6 +558,41 @@ def test_gcj02_county_boundaries_are_recognised_and_said(tmp_path):
     assert a.distance(r) > 300
 
 
+@pytest.mark.parametrize("city", ["as_given", "short", "none"])
+def test_gcj02_county_boundaries_without_codes_are_recognised_by_name(tmp_path, city):
+    """A county file with names only (no code column): the datum is inferred by matching
+    the names (within the city when the file names cities the same way), and said so."""
+    b, t = _gcj02_counties(tmp_path)
+    gdf = gpd.read_file(b).drop(columns=["county_code"])
+    if city == "short":                     # "广州" for "广州市": matched by county name alone
+        gdf["city"] = gdf["city"].str.removesuffix("市")
+    elif city == "none":
+        gdf = gdf.drop(columns=["city"])
+    gdf.to_file(tmp_path / "names.geojson", driver="GeoJSON")
+    result = run_pipeline(RunOptions(boundaries=tmp_path / "names.geojson", indicators=t,
+                                     out=tmp_path / "out", draws=0, static_formats=()))
+    line = next(x for x in summary_lines(result) if x.startswith("坐标系推断为 GCJ-02"))
+    assert "按名称（name）比对 19 个" in line and "--datum wgs84" in line
+    assert result.manifest["datum"]["inferred"] == "gcj02"
+    ref = gpd.read_file(BUNDLED_COUNTIES).set_index("county_code")
+    got = gpd.read_file(tmp_path / "out/towns.gpkg").set_index("town_code")
+    a = gpd.GeoSeries([got.geometry["441882"].centroid], crs=4326).to_crs(3857).iloc[0]
+    r = gpd.GeoSeries([ref.geometry["441882"].centroid], crs=4326).to_crs(3857).iloc[0]
+    assert a.distance(r) < 5
+
+
+def test_wgs84_county_boundaries_without_codes_get_no_datum_guess(tmp_path):
+    ref = gpd.read_file(BUNDLED_COUNTIES)
+    ref = ref[ref["county_code"].str.startswith(("4418", "4401"))]
+    ref.drop(columns=["county_code"]).to_file(tmp_path / "names.geojson", driver="GeoJSON")
+    _, t = _gcj02_counties(tmp_path)
+    result = run_pipeline(RunOptions(boundaries=tmp_path / "names.geojson", indicators=t,
+                                     out=tmp_path / "out", draws=0, static_formats=()))
+    assert "datum" not in result.manifest
+    assert result.manifest["reading"]["boundaries"]["datum"] == "wgs84"
+    assert not any("坐标系推断为" in x for x in summary_lines(result))
+
+
 def test_unshifted_or_unrelated_county_boundaries_get_no_datum_guess(county_run):
     _, result, said = county_run          # squares at the seats: far from every county shape
     assert "datum" not in result.manifest and result.manifest["reading"]["boundaries"]["datum"] == "wgs84"
