@@ -310,17 +310,25 @@ def resolve_crs(file_crs, bounds, *, crs="auto", region=None, region_name="China
         return CRSDecision(chosen, source, True,
                            f"CRS {label} {how}; x and y are swapped in the file "
                            "(northing/latitude first) and were swapped back")
-    if source == "file" and not _inside(lonlat, CHINA_BBOX):
+    # degrees beyond ±180/±90: no place on Earth, so no warning can stand (metres, most often)
+    not_degrees = chosen.is_geographic and not _inside(bounds, (-180, -90, 180, 90))
+    if (source == "file" and not _inside(lonlat, CHINA_BBOX)) or not_degrees:
         try:
             alt = infer_crs(bounds, region=region, region_name=region_name, path=path)
             fits = f"; the coordinates fit {alt.crs.name} (--crs EPSG:{alt.crs.to_epsg()})"
         except InputError as exc:
             fits = f"; {exc.message.split(' and ', 1)[-1]}" if "fit" in exc.message else ""
+        said = (f"the file says its CRS is {label}" if source == "file"
+                else f"--crs gives {label}")
+        where = ("fall outside China" if source == "file"
+                 else "are not longitude/latitude degrees")
         raise InputError(
-            f"the file says its CRS is {label}, but with it the coordinates (x "
-            f"{bounds[0]:.6g}…{bounds[2]:.6g}, y {bounds[1]:.6g}…{bounds[3]:.6g}) fall "
-            f"outside China — the .prj is probably wrong{fits}. Give the right CRS with "
-            "--crs", path=path)
+            f"坐标与坐标参照系不符（coordinates do not fit the CRS）：{said}, but the "
+            f"coordinates (x {bounds[0]:.6g}…{bounds[2]:.6g}, y {bounds[1]:.6g}…"
+            f"{bounds[3]:.6g}) {where}"
+            + (" — the .prj is probably wrong" if source == "file" else "")
+            + f"{fits}. Give the right CRS with --crs (or --crs auto to infer it)",
+            path=path)
     return CRSDecision(chosen, source, False,
                        f"CRS {label} {how}; WARNING: with it the coordinates fall outside "
                        f"{region_name} — check the CRS (--crs)")

@@ -109,6 +109,16 @@ def test_wrong_prj_is_an_error_with_the_likely_crs():
         resolve_crs(CRS.from_epsg(4326), bounds, region=region, region_name=name)
 
 
+def test_a_geographic_crs_given_for_metres_is_an_error_with_the_likely_crs():
+    """--crs 4326 on projected coordinates: not a warning (no place on Earth has them),
+    an error naming the CRS the coordinates fit."""
+    bounds = _projected_bounds(4547)
+    region, name = region_of_codes(["441882100"])
+    with pytest.raises(InputError, match=r"--crs gives WGS 84.*not longitude/latitude degrees"
+                                         r".*--crs EPSG:4547"):
+        resolve_crs(None, bounds, crs="EPSG:4326", region=region, region_name=name)
+
+
 def test_file_crs_outside_the_towns_region_is_a_warning_message():
     bounds = _projected_bounds(4547, (113.3, 23.5, 113.6, 23.8))   # Guangzhou area
     region, name = region_of_codes(["441882100"])                    # Lianzhou codes
