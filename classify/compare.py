@@ -155,7 +155,15 @@ def read_run(path: str | Path) -> Run:
     model, data, digest = load_model(path / MODEL_FILE)
     manifest = {}
     if (path / "run.json").is_file():
-        manifest = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"run.json 无法读取（cannot be read: {err}）：restore it, or "
+                             "re-run that year", path=path / "run.json") from None
+        if not isinstance(manifest, dict):
+            raise InputError("run.json 不是运行记录（not a run manifest: a JSON object is "
+                             "expected）：restore it, or re-run that year",
+                             path=path / "run.json")
     return Run(path, towns, model, data, digest, manifest)
 
 

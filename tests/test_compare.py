@@ -194,6 +194,19 @@ def test_not_a_run_folder(tmp_path, year1):
         compare_runs(old, tmp_path / "y3")
 
 
+@pytest.mark.parametrize("manifest, said", [("[1, 2]", "not a run manifest"),
+                                             ("{oops", "cannot be read")])
+def test_a_run_json_that_is_not_a_manifest_is_an_input_error(tmp_path, year1, manifest,
+                                                             said):
+    """A damaged run.json (a list, or not JSON): an error naming it (a defect before)."""
+    old = _run(tmp_path / "y1", year1)
+    new = _run(tmp_path / "y2", year1, old)
+    (new / "run.json").write_text(manifest, encoding="utf-8")
+    with pytest.raises(InputError, match=said) as err:
+        compare_runs(old, new)
+    assert err.value.path == str(new / "run.json")
+
+
 def test_cli_compare(tmp_path, year1, capsys):
     old = _run(tmp_path / "y1", year1)
     new = _run(tmp_path / "y2", year1, old)

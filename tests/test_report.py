@@ -189,6 +189,29 @@ def test_towntype_sheets_reads_a_run_json_it_cannot_use_as_saying_nothing(
     assert ("旧说明" in md) == manifest.startswith("{")
 
 
+@pytest.mark.parametrize("damage", ["towns.parquet gone", "meta.json a list",
+                                    "meta.json not JSON", "benchmarks.parquet cut"])
+def test_towntype_sheets_on_damaged_evidence_is_an_input_error(tmp_path, suggestions,
+                                                               damage):
+    """A damaged evidence/ folder: an error naming it and saying to run again (each of
+    these was a defect: FileNotFoundError, TypeError, JSONDecodeError, ArrowInvalid)."""
+    names = set_sheet_names(suggestions)
+    save_evidence(suggestions, tmp_path, names)
+    ev = tmp_path / "evidence"
+    if damage == "towns.parquet gone":
+        (ev / "towns.parquet").unlink()
+    elif damage == "meta.json a list":
+        (ev / "meta.json").write_text("[]", encoding="utf-8")
+    elif damage == "meta.json not JSON":
+        (ev / "meta.json").write_text("{bad", encoding="utf-8")
+    else:
+        path = ev / "benchmarks.parquet"
+        path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(InputError, match=r"逐镇证据表已损坏或不完整.*towntype run") as err:
+        sheets_from_run(tmp_path, codes=[suggestions[0].town_code])
+    assert err.value.path == str(ev)
+
+
 @pytest.mark.browser
 def test_the_index_links_a_sheet_made_after_the_run(tmp_path, suggestions):
     from tests.browser import chromium, external, page_log

@@ -18,6 +18,7 @@ re-running anything.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from operator import attrgetter
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from classify.suggest import GAP_COLUMNS, Benchmark, Part, Stack, Suggestion, stacked
-from geo.errors import InputError
+from geo.errors import InputError, TowntypeError
 
 __all__ = ["EVIDENCE", "TABLES", "save_evidence", "load_evidence", "evidence_towns"]
 
@@ -161,6 +162,25 @@ def _meta(run_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _readable(func):
+    """``func`` reading a finished run's evidence: a damaged or partial ``evidence/``
+    folder (a file missing, not Parquet or JSON, or of another shape) is the user's to fix,
+    and is said so, not reported as a defect."""
+    @functools.wraps(func)
+    def read(run_dir, *args, **kwargs):
+        try:
+            return func(run_dir, *args, **kwargs)
+        except TowntypeError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as err:
+            raise InputError(
+                f"逐镇证据表已损坏或不完整（per-town evidence damaged or incomplete: "
+                f"{type(err).__name__}: {err}）：run `towntype run … --out {run_dir}` again",
+                path=Path(run_dir) / EVIDENCE) from None
+    return read
+
+
+@_readable
 def evidence_towns(run_dir: str | Path) -> pd.DataFrame:
     """``_town, town_code, town, county, category, confidence, _sheet`` of every town of
     a finished run (for choosing towns and for the index page)."""
@@ -198,6 +218,7 @@ def _read(run_dir: Path, name: str, key: str, wanted: list[int], meta: dict) -> 
     return _restore(table.to_pandas(), name, meta)
 
 
+@_readable
 def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
                   ) -> tuple[list[Suggestion], list[str]]:
     """The Suggestions (and sheet names) of ``towns`` (row positions; all when ``None``)
