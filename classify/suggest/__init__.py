@@ -1,28 +1,13 @@
-"""Self-assessment evidence (自评分类意见) for every town.
-
-:func:`suggest` turns the classified frame and the rule trace into one :class:`Suggestion`
-per town: the suggested category with its confidence and runner-up, strengths and
-weaknesses among the town's peers, benchmark towns (对标对象) with gap tables, the gap to
-the suggested / declared / nearly reached categories in the indicators' own units, the
-check of the declared category, and notes on missing or imputed data.  Everything here is
-numbers and ids; wording lives in ``classify/templates`` and rendering in
-:mod:`classify.sheets`.
+"""Self-assessment evidence (自评分类意见) for every town: :func:`suggest` turns the
+classified frame and the rule trace into one :class:`Suggestion` per town (numbers and ids;
+wording lives in ``classify/templates``, rendering in :mod:`classify.sheets`).
 
 Percentiles follow the taxonomy's convention: ``Series.rank(pct=True) * 100`` with ties
-averaged (of five towns the best is P100, the worst P20), after turning "lower is better"
-indicators around, so P100 is always the best.  Ranks are 1 = best, ties share the best
-rank (``method="min"``).
-
-Everything shared is computed once for all towns (ranks as towns × indicators matrices,
-benchmark candidates screened with matrix products, the model searches on arrays), and
-each kind of per-town table is made for all towns at once as the columns of a
-:class:`Stack`: a town's table is a :class:`Part` of it (records for the sheets, a
-DataFrame when someone reads the field).  Results are those of a plain per-town scan.
-
-The module depends on the scoring and taxonomy objects only through small adapters:
-``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
-"unit", "dimension", "direction"}}``; ``categories`` a ``Taxonomy`` or a palette mapping
-``{id: {"zh", "en", "color"}}``.
+averaged, after turning "lower is better" indicators around, so P100 is always the best;
+ranks are 1 = best, ties sharing the best rank (``method="min"``).  Each kind of per-town
+table is made for all towns at once, as the columns of a :class:`Stack`; results are those
+of a plain per-town scan.  ``indicators`` and ``categories`` may be the system / taxonomy
+objects or plain mappings (see :func:`indicator_table`, :func:`category_labels`).
 """
 
 from __future__ import annotations
@@ -35,15 +20,15 @@ import numpy as np
 import pandas as pd
 
 from classify.errors import ConfigError
-from classify.scoring import known
+from classify.rules import TRACE_COLUMNS
 from classify.suggest.record import (Benchmark, DERIVED_NUMERATOR, FOCUS_DIMENSION,
                                      GAP_COLUMNS, IndicatorInfo, Part, Stack, Suggestion,
                                      category_labels, indicator_table, records, stacked,
-                                     suggestions_table, table_records, _KEYS,
-                                     _dimension_labels)
+                                     suggestions_table, table_records, _dimension_labels,
+                                     _text)
 from classify.suggest.peers import (peer_positions, _Cols, _Peers, _Positions, _choose,
                                     _dimension_stack, _focus_column, _make, _pick_ahead,
-                                    _profile_matrix, _screen_ahead, _target_of)
+                                    _screen_ahead, _target_of)
 from classify.suggest.gaps import (_Ask, _Trace, _declared_stack, _declared_status,
                                    _gap_plan, _gap_rows, _gap_stack, _jumps, _missing_stack,
                                    _Movers, _missing_table, _relations, _resolve_declared,
@@ -73,9 +58,9 @@ def _str(row, key) -> str:
 
 
 def _check_frame(frame: pd.DataFrame, trace: pd.DataFrame) -> None:
-    for name, df, need in (("frame", frame, _KEYS), ("trace", trace,
-                                                      ("town_code", "target", "rule_id",
-                                                       "field", "passed"))):
+    for name, df, need in (("frame", frame, ("town_code", "town")),
+                           ("trace", trace, ("town_code", "target", "rule_id", "field",
+                                             "passed"))):
         missing = [c for c in need if c not in df.columns]
         if missing:
             raise ConfigError(f"the {name} passed to suggest() lacks columns {missing}; "
@@ -139,9 +124,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}", key="lang")
     if trace is None:  # no rules evaluated: no gaps to explain
-        trace = pd.DataFrame(columns=["town_code", "town", "target", "rule_id", "field",
-                                      "op", "threshold", "value", "margin", "norm_margin",
-                                      "passed", "target_passed", "text_zh", "text_en"])
+        trace = pd.DataFrame(columns=TRACE_COLUMNS)
     _check_frame(frame, trace)
     meta_src = indicators if indicators is not None else system
     info, dim_labels = indicator_table(meta_src), _dimension_labels(meta_src)
@@ -149,16 +132,14 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     # a missing code stays unknown (''), never the text 'nan' (assign: the other columns
     # are shared with the caller's frame, not copied)
     frame = frame.reset_index(drop=True)
-    frame = frame.assign(town_code=known(frame["town_code"].to_numpy(object)).fillna("")
-                         .to_numpy(object))
+    frame = frame.assign(town_code=_text(frame["town_code"]))
     # object dtype: a str column would turn "no category" (None) into NaN
     frame["_target"] = pd.Series([_target_of(r) for r in records(
         frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
-    trace_owner = _trace_owners(trace, frame["town_code"].to_numpy(object))
-    trace = trace.assign(town_code=known(trace["town_code"].to_numpy(object)).fillna("")
-                         .to_numpy(object))
+    trace = trace.assign(town_code=_text(trace["town_code"]))
     present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
+    positions = _Positions(frame, present, top=top, bottom=bottom)
     numer = derived_numerators(meta_src)
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
     ctx = _Context(
@@ -167,11 +148,10 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         dim_labels=dim_labels, numer=numer, scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
-        nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
+        nc=nc, peers=_Peers(nc, info, positions.mats["pct"]),
         movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
-        trace=_Trace(trace, trace_owner),
-        log_by=_group_records(missing_log, _log_owners(missing_log, labels,
-                                                       frame["town_code"].to_numpy(object)))
+        trace=_Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes)),
+        log_by=_group_records(missing_log, _log_owners(missing_log, labels, nc.codes))
         if missing_log is not None and "town_code" in missing_log.columns else {},
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
@@ -185,10 +165,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     fcols = [focus_of[t] for t in nc.targets]
     chosen = [_choose(nc, ctx.peers, i, f, n=n_benchmarks) for i, f in enumerate(fcols)]
-    made = _make(nc, ctx.peers, range(nc.n), [(js, d) for js, d, _ in chosen], nc.targets,
-                 fcols, n_gap_rows)
+    made = _make(nc, ctx.peers, [(js, d) for js, d, _ in chosen], fcols, n_gap_rows)
     bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
-    positions = _Positions(frame, present, top=top, bottom=bottom)
     tables = {"strengths": positions.stack("best", n_list),
               "weaknesses": positions.stack("worst", n_list),
               "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, dim_labels)}
@@ -232,28 +210,25 @@ def _group_records(df: pd.DataFrame, owner: np.ndarray) -> dict[int, list[dict]]
     return out
 
 
-def _owners(codes: pd.Series, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each row keyed by ``codes``, matched on known codes that are
-    unique in the frame (-1 otherwise: a town without a code, or with a repeated one,
-    cannot be found by its code)."""
+def _owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each row keyed by ``codes`` (both as :func:`_text` makes them),
+    matched on known codes that are unique in the frame (-1 otherwise: a town without a
+    code, or with a repeated one, cannot be found by its code)."""
     fc = pd.Series(frame_codes, dtype=object)
     unique = fc[(fc != "") & ~fc.duplicated(keep=False)]
     where = pd.Series(unique.index.to_numpy(), index=unique.to_numpy())
-    keys = known(codes.to_numpy(object)).fillna("")
-    return keys.map(where).fillna(-1).astype(int).to_numpy()
+    return pd.Series(codes, dtype=object).map(where).fillna(-1).astype(int).to_numpy()
 
 
-def _trace_owners(trace: pd.DataFrame, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each trace row.  The trace of :func:`classify.rules.classify_towns`
-    is town-major in frame order (R rules per town): recognised by its codes, it is read by
-    position, so towns without a code or with a repeated code keep their rules."""
-    n, m = len(frame_codes), len(trace)
-    if n and m and m % n == 0:
-        R = m // n
-        tc = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
-        if np.array_equal(tc, np.repeat(np.asarray(frame_codes, dtype=object), R)):
-            return np.repeat(np.arange(n), R)
-    return _owners(trace["town_code"], frame_codes)
+def _trace_owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each trace row (``codes``: its towns' codes).  The trace of
+    :func:`classify.rules.classify_towns` is town-major in frame order (R rules per town):
+    recognised by its codes, it is read by position, so towns without a code or with a
+    repeated code keep their rules."""
+    n, m = len(frame_codes), len(codes)
+    if n and m and m % n == 0 and np.array_equal(codes, np.repeat(frame_codes, m // n)):
+        return np.repeat(np.arange(n), m // n)
+    return _owners(codes, frame_codes)
 
 
 def _log_owners(log: pd.DataFrame, labels: pd.Index, frame_codes: np.ndarray) -> np.ndarray:
@@ -265,7 +240,7 @@ def _log_owners(log: pd.DataFrame, labels: pd.Index, frame_codes: np.ndarray) ->
         if where.index.is_unique:
             pos = log["position"].map(where)
             return pos.fillna(-1).astype(int).to_numpy()
-    return _owners(log["town_code"], frame_codes)
+    return _owners(_text(log["town_code"]), frame_codes)
 
 
 @dataclass

@@ -8,16 +8,17 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
-                                     _get)
+from classify.numfmt import FLAG_UNITS
 from classify.scoring import aggregate
+from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
+                                     _get, _system_attr)
 from classify.suggest.peers import _Cols, _Peers
 
 
@@ -28,9 +29,7 @@ def derived_numerators(indicators) -> dict[str, str]:
     (location quotients, ratios, shares, per-capita values) — from an ``IndicatorSystem``'s
     ``derived`` entries, else the defaults in :data:`DERIVED_NUMERATOR`."""
     out = dict(DERIVED_NUMERATOR)
-    derived = _get(indicators, "derived", None) if indicators is not None \
-        and not isinstance(indicators, (Mapping, pd.DataFrame)) else None
-    for d in derived or ():
+    for d in _system_attr(indicators, "derived"):
         if _get(d, "kind") in ("lq", "ratio", "share", "per_capita", "per_area"):
             out[str(_get(d, "id"))] = str(_get(d, "numerator"))
     return out
@@ -39,7 +38,7 @@ def derived_numerators(indicators) -> dict[str, str]:
 def _rule_scales(trace: pd.DataFrame, taxonomy) -> dict[tuple[str, str], str]:
     scales: dict[tuple[str, str], str] = {}
     if taxonomy is not None and hasattr(taxonomy, "target_rules"):
-        for target in set(trace["target"].drop_duplicates().astype(str)):
+        for target in trace["target"].astype(str).unique():
             try:
                 rules = taxonomy.target_rules(target)
             except Exception:  # roles and unknown targets: no scale known, use "value"
@@ -138,7 +137,7 @@ class _Movers(dict):
         dim, info = fld.removeprefix("score_"), self.info
         got = self[fld] = [c for c in self.cols
                            if (info[c].dimension == dim or fld == "composite")
-                           and c not in self.numer and info[c].unit not in ("是/否", "flag")]
+                           and c not in self.numer and info[c].unit not in FLAG_UNITS]
         return got
 
 
@@ -634,12 +633,13 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
     for rec in log:
         ind = str(rec.get("indicator", "") or "")
         st = str(rec.get("status", rec.get("action", "")) or "")
+        detail = str(rec.get("detail", "") or "")
         if ind and ("imput" in st.lower() or "插补" in st):
-            notes[ind] = ("imputed", str(rec.get("detail", "") or ""))
+            notes[ind] = ("imputed", detail)
         elif ind and ind not in notes and ind in info:
-            notes[ind] = ("missing", str(rec.get("detail", "") or ""))
+            notes[ind] = ("missing", detail)
         elif ind in notes and not notes[ind][1]:
-            notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
+            notes[ind] = (notes[ind][0], detail)
     used: dict[str, set] = {}
     for k in ks if notes else ():
         used.setdefault(tr.field[k], set()).add(tr.target[k])

@@ -10,16 +10,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from classify.scoring import county_key, known
-from classify.suggest.record import Benchmark, IndicatorInfo, Part, Stack
-
-
-def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
-    """The county (city) of each town: its code, else its name, else unknown ('')."""
-    for col in (code, name):
-        if col in frame.columns:
-            return frame[col]
-    return pd.Series([""] * len(frame), index=frame.index)
+from classify.numfmt import FLAG_UNITS
+from classify.scoring import county_key
+from classify.suggest.record import Benchmark, IndicatorInfo, Part, Stack, _text
 
 
 class _Cols:
@@ -30,17 +23,14 @@ class _Cols:
         self.frame = frame
         self._cache: dict[str, np.ndarray] = {}
         self.n = len(frame)
+        # unknown county / city: '' (never a group of its own); city: its code, else name
+        unknown = np.full(self.n, "", dtype=object)
         county = county_key(frame)
-        if county is None:
-            county = pd.Series([""] * len(frame), index=frame.index)
-        city = _key_column(frame, "city_code", "city")
-        # unknown county / city: '' (never a group of its own)
-        self.county = known(county.to_numpy(object)).fillna("").to_numpy(dtype=object)
-        self.city = known(city.to_numpy(object)).fillna("").to_numpy(dtype=object)
-        self.codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(
-            dtype=object)
-        self.targets = frame["_target"].to_numpy(dtype=object) if "_target" in frame.columns \
-            else np.full(len(frame), None, dtype=object)
+        self.county = unknown if county is None else _text(county)
+        city = [c for c in ("city_code", "city") if c in frame.columns]
+        self.city = _text(frame[city[0]]) if city else unknown
+        self.codes = _text(frame["town_code"])
+        self.targets = frame["_target"].to_numpy(dtype=object)
         self._pct: dict[str, np.ndarray] = {}
         self._sorted: dict[tuple, np.ndarray] = {}
         self._groups: dict[str, np.ndarray] | None = None
@@ -90,33 +80,30 @@ def _percentile(values: pd.Series) -> pd.Series:
     return values.rank(pct=True, method="average") * 100
 
 
-def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
-                   *, county: str = "county_code") -> pd.DataFrame:
+def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo]
+                   ) -> pd.DataFrame:
     """Rank and percentile of every town on every indicator, region-wide and in its county.
 
     Returns a long frame ``town_code, indicator, value, rank, n, pct, rank_county,
     n_county, pct_county`` (rank 1 = best after the indicator's direction; pct 100 = best).
     Towns with a missing value get no rank and are not counted in ``n``.
     """
-    ids, mats = _position_matrices(frame, indicators, county=county)
+    ids, mats = _position_matrices(frame, indicators)
     if not ids:
         return pd.DataFrame(columns=["town_code", "indicator", "value", "rank", "n", "pct",
                                      "rank_county", "n_county", "pct_county"])
-    codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
-    out = pd.DataFrame({"town_code": np.tile(codes, len(ids)),
+    out = pd.DataFrame({"town_code": np.tile(_text(frame["town_code"]), len(ids)),
                         "indicator": np.repeat(np.array(ids, dtype=object), len(frame))})
     for c, m in mats.items():  # indicator-major
         out[c] = m.T.ravel()
     return out
 
 
-def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo], *,
-                       county: str = "county_code") -> tuple[list[str], dict[str, np.ndarray]]:
+def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo]
+                       ) -> tuple[list[str], dict[str, np.ndarray]]:
     """:func:`peer_positions` as towns × indicators matrices (pandas ranks of all
     indicators at once): the indicators and ``value, rank, n, pct, rank_county,
     n_county, pct_county``."""
-    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
-        county = "county"  # no codes: county names group the towns as well
     ids, n = [i for i in indicators if i in frame.columns], len(frame)
     if not ids:
         return ids, {c: np.zeros((n, 0)) for c in ("value", "rank", "n", "pct",
@@ -127,7 +114,7 @@ def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorIn
     out = {"value": v.to_numpy(), "rank": s.rank(ascending=False, method="min").to_numpy(),
            "n": np.broadcast_to(s.notna().sum().to_numpy(), (n, len(ids))),
            "pct": _percentile(s).to_numpy()}
-    keys = county_key(frame) if county in frame.columns else None
+    keys = county_key(frame)  # county codes, else names
     if keys is not None and keys.notna().any():
         # a town of unknown county is in no county group (no rank within the county)
         g = s.groupby(keys.to_numpy(), dropna=True)
@@ -156,7 +143,7 @@ class _Positions:
                  top: float, bottom: float, min_county: int = 3):
         self.ids, self.mats = _position_matrices(frame, info)
         pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
-        flag = np.array([info[c].unit in ("是/否", "flag") for c in self.ids], dtype=bool)
+        flag = np.array([info[c].unit in FLAG_UNITS for c in self.ids], dtype=bool)
         county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
         pc = np.where(county_ok, pc, np.nan)
         valid = ~np.isnan(pct) & ~flag
@@ -210,16 +197,6 @@ def _focus_column(target: str | None, frame: pd.DataFrame, focus_map) -> str:
     return col if col in frame.columns else "composite"
 
 
-def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
-    """Indicators as percentile ranks / 100 (robust to the skew of totals)."""
-    cols = [i for i in info if i in frame.columns]
-    if not cols:
-        return np.zeros((len(frame), 0))
-    nc = _Cols(frame)
-    return np.column_stack([_percentile(pd.Series(nc(c) * info[c].direction)).to_numpy()
-                            / 100 for c in cols])
-
-
 def _codes_of(keys: np.ndarray) -> np.ndarray:
     codes = pd.factorize(pd.Series(keys, dtype=object))[0]
     return np.where(keys == "", -1, codes)
@@ -227,9 +204,10 @@ def _codes_of(keys: np.ndarray) -> np.ndarray:
 
 class _Peers:
     """What benchmark search and gap tables read, built once: the indicator matrix, the
-    towns of each category, code order and per-category medians of the scores."""
+    towns of each category, code order and per-category medians of the scores.  ``pct``:
+    the indicators' region percentiles (:class:`_Positions`), the towns' profiles."""
 
-    def __init__(self, nc: _Cols, info, prof: np.ndarray):
+    def __init__(self, nc: _Cols, info, pct: np.ndarray):
         self.cols = [c for c in info if c in nc.frame.columns]
         self.meta = [info[c] for c in self.cols]
         self.values = np.column_stack([nc(c) for c in self.cols]) if self.cols else \
@@ -240,15 +218,15 @@ class _Peers:
         keys = pd.Series(nc.targets, dtype=object)
         self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
                         if t != "\0"}
-        self.town = known(nc.frame["town"].to_numpy(object)).fillna("").to_numpy(object)
-        self.county = known(nc.frame["county"].to_numpy(object)).fillna("").to_numpy(
-            object) if "county" in nc.frame.columns else np.full(nc.n, "", dtype=object)
+        self.town = _text(nc.frame["town"])
+        self.county = _text(nc.frame["county"]) if "county" in nc.frame.columns else \
+            np.full(nc.n, "", dtype=object)
         # counties and cities as integers (-1 = unknown) for the distance weights
         self.county_id = _codes_of(nc.county)
         self.city_id = _codes_of(nc.city)
         self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
         self.picked: dict[int, tuple[list, list]] | None = None  # see _pick_ahead
-        self.prof = prof
+        self.prof = pct / 100  # robust to the skew of totals
         self.lacking = np.isnan(self.values)
         self._median: dict[tuple, float] = {}
         self.dims = np.array([m.dimension for m in self.meta], dtype=object)
@@ -327,13 +305,12 @@ def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
     return js.tolist(), _distances(peers.prof, np.full(len(js), i), js).tolist(), True
 
 
-def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
-          n_rows: int) -> list[list[Benchmark]]:
+def _make(nc: _Cols, peers: _Peers, chosen, focus, n_rows: int) -> list[list[Benchmark]]:
     """The :class:`Benchmark` of every town chosen (``chosen``: (towns, distances) of
-    each of ``owners``, whose target and focus column are ``targets`` and ``focus``), its
-    gap table a part of one :class:`Stack`, computed for all of them at once."""
+    every town, whose focus column is ``focus``), its gap table a part of one
+    :class:`Stack`, computed for all of them at once."""
     n = np.array([len(js) for js, _ in chosen], dtype=np.int64)
-    I = np.repeat(np.asarray(owners, dtype=np.int64), n)
+    I = np.repeat(np.arange(nc.n), n)
     J = np.array([j for js, _ in chosen for j in js], dtype=np.int64)
     cols = list(dict.fromkeys(f for f, k in zip(focus, n.tolist()) if k))
     which = np.repeat(np.array([cols.index(f) if k else 0 for f, k in zip(focus, n.tolist())],
@@ -345,7 +322,7 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
                                           dtype=object), n_rows)
     made = [Benchmark(*row, Part(gaps, k), j) for k, (row, j) in enumerate(zip(zip(
         nc.codes[J].tolist(), peers.town[J].tolist(), peers.county[J].tolist(),
-        np.repeat(np.array(list(targets), dtype=object), n).tolist(), fcol,
+        np.repeat(nc.targets, n).tolist(), fcol,
         scores[which, I].tolist(), scores[which, J].tolist(),
         [d for _, dist in chosen for d in dist], same_c.tolist(), same_ci.tolist()),
         J.tolist()))]
@@ -354,15 +331,15 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
 
 
 def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
-                block: int = 1 << 17) -> dict[int, tuple[list, list]]:
+                block: int = 1 << 14) -> dict[int, tuple[list, list]]:
     """The ``n`` benchmarks of every town screened (:func:`_screen_ahead`) and their
     distances: the nearest (profile distance × ``county_weight`` for the same county,
     else ``city_weight`` for the same city; ties by code), the candidates of all towns
     stacked, one sort."""
     towns = list(peers.ahead)
     out: dict[int, tuple[list, list]] = {}
-    for lo in range(0, len(towns), max(1, block // 8)):
-        part = towns[lo:lo + max(1, block // 8)]
+    for lo in range(0, len(towns), block):
+        part = towns[lo:lo + block]
         J = np.concatenate([peers.ahead[i] for i in part])
         I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
         dist = _distances(peers.prof, I, J)
@@ -396,11 +373,10 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
     be among its ``n`` nearest (weighted profile distance), found with matrix products.
 
     The squared distance over shared indicators is expanded into three products
-    (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything
-    within ``tol`` (float32 products) of the ``n``-th smallest weighted distance is
-    kept, and the exact
-    distances of :func:`_distances` then rank the few kept (so the choice is the same as
-    an exact scan of all towns ahead).
+    (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything within
+    ``tol`` (float32 products) of the ``n``-th smallest weighted distance is kept, and the
+    exact distances of :func:`_distances` then rank the few kept (so the choice is the
+    same as an exact scan of all towns ahead).
     """
     tol = 1e-3 * max(1.0, county_weight, city_weight)
     out: dict[int, np.ndarray] = {}

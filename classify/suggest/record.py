@@ -14,6 +14,7 @@ import pandas as pd
 
 from classify.config import load_system
 from classify.errors import ConfigError
+from classify.scoring import known
 
 
 # Which dimension a category is judged on (benchmarks must be ahead on it).
@@ -35,7 +36,11 @@ DERIVED_NUMERATOR = {
 }
 # Units counted in whole numbers: a needed value is rounded to the next whole one.
 COUNT_UNITS = frozenset({"个", "家", "户", "所", "张", "项", "人"})
-_KEYS = ("town_code", "town")
+
+
+def _text(values) -> np.ndarray:
+    """Text keys as an object array, unknown ones (blank, NaN, 'nan' …) as ''."""
+    return known(np.asarray(values, dtype=object)).fillna("").to_numpy(object)
 
 
 def records(df: pd.DataFrame) -> list[dict]:
@@ -228,16 +233,8 @@ def indicator_table(indicators) -> dict[str, IndicatorInfo]:
     elif isinstance(indicators, Mapping):
         items = list(indicators.items())
     else:
-        seq = _get(indicators, "indicators", indicators)
-        if isinstance(seq, Mapping):
-            items = list(seq.items())
-        else:
-            items = [(_get(i, "id"), i) for i in seq]
-        derived = _get(indicators, "derived", None) or ()
-        if isinstance(derived, Mapping):
-            items += list(derived.items())
-        else:
-            items += [(_get(d, "id"), d) for d in derived]
+        items = _items(_get(indicators, "indicators", indicators)) + \
+            _items(_system_attr(indicators, "derived"))
     out = {}
     for iid, meta in items:
         if isinstance(meta, IndicatorInfo):
@@ -253,6 +250,20 @@ def indicator_table(indicators) -> dict[str, IndicatorInfo]:
     return out
 
 
+def _items(entries) -> list[tuple]:
+    """``(id, entry)`` of a mapping or a sequence of entries with an ``id``."""
+    if isinstance(entries, Mapping):
+        return list(entries.items())
+    return [(_get(e, "id"), e) for e in entries]
+
+
+def _system_attr(indicators, name: str):
+    """Attribute ``name`` of an indicator system; ``()`` for none, a mapping or a table."""
+    if indicators is None or isinstance(indicators, (Mapping, pd.DataFrame)):
+        return ()
+    return _get(indicators, name) or ()
+
+
 def category_labels(categories) -> dict[str, dict[str, str]]:
     """``{id: {"zh", "en", "color"}}`` from a ``Taxonomy`` (its palette) or a mapping."""
     if categories is None:
@@ -263,15 +274,11 @@ def category_labels(categories) -> dict[str, dict[str, str]]:
             for k, v in categories.items()}
 
 
-def _dimension_labels(indicators_obj) -> dict[str, tuple[str, str]]:
+def _dimension_labels(indicators) -> dict[str, tuple[str, str]]:
     """``{dimension: (zh, en)}`` from the indicator system; for indicators given as a
     mapping, from the built-in indicator system (the one place the labels are kept)."""
-    dims = (_get(indicators_obj, "dimensions", None) or ()) if indicators_obj is not None \
-        and not isinstance(indicators_obj, (Mapping, pd.DataFrame)) else ()
-    if not dims:
-        dims = load_system().dimensions
     labels = {}
-    for d in dims:
+    for d in _system_attr(indicators, "dimensions") or load_system().dimensions:
         did = _get(d, "id")
         if did:
             labels[did] = (str(_get(d, "label_zh") or _get(d, "zh") or did),
