@@ -148,7 +148,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         dim_labels=dim_labels, numer=numer, scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
-        nc=nc, peers=_Peers(nc, info, positions.mats["pct"]),
+        nc=nc, peers=_Peers(nc, positions),
         movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
         trace=_Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes)),
         log_by=_group_records(missing_log, _log_owners(missing_log, labels, nc.codes))
@@ -169,13 +169,13 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
     tables = {"strengths": positions.stack("best", n_list),
               "weaknesses": positions.stack("worst", n_list),
-              "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, dim_labels)}
+              "dimensions": _dimension_stack(nc, ctx.peers, bench, dim_labels)}
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
             for i, row in enumerate(rows)]
     if model is not None:  # the model searches of all towns at once
         _solve_asks(model, nc, [a for *_, plan in done for _, a in plan
-                                if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
+                                if isinstance(a, _Ask) and a.cands], info, ctx.peers,
                     ctx.numer)
     _jumps(nc, [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)], info)
     tables.update(

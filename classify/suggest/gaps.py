@@ -18,7 +18,7 @@ from pandas.api import types as ptypes
 from classify.numfmt import FLAG_UNITS
 from classify.scoring import aggregate
 from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
-                                     _get, _system_attr)
+                                     _META, _get, _system_attr)
 from classify.suggest.peers import _Cols, _Peers
 
 
@@ -58,10 +58,7 @@ def _needed_field(nc: _Cols, i, fld, scale, op, threshold):
     s, p = nc.around(fld, i, county=scale in ("percentile_county", "rank_county"))
     n_others = len(s) - (p is not None)
 
-    def other(k):  # the k-th smallest value of the other towns (k may count from the end)
-        k = k + n_others if k < 0 else k
-        if not 0 <= k < n_others:
-            raise IndexError(k)
+    def other(k):  # the k-th smallest value of the other towns
         return float(s[k if p is None or k < p else k + 1])
 
     n = n_others + 1
@@ -141,19 +138,10 @@ class _Movers(dict):
         return got
 
 
-def _pick_levers(nc: _Cols, ask: _Ask, n_levers: int):
-    """The ``n_levers`` candidates whose needed value is the smallest jump in position
-    (``ask.jumps``: those that move the right way, found for all asks by :func:`_jumps`)."""
-    best = sorted((jump, ind, need) for ind, (need, jump) in ask.jumps.items())
-    return [(ind, float(nc(ind)[ask.i]), need, ask.method)
-            for _, ind, need in best[:n_levers]]
-
-
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
-    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever
-    :func:`_pick_levers` weighs (a whole number for a count), an indicator at a time for
-    all asks: the share of towns the needed value passes beyond those the current one
-    passes."""
+    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever that moves the
+    right way (a whole number for a count), an indicator at a time for all asks: the share
+    of towns the needed value passes beyond those the current one passes."""
     by_ind: dict[str, list] = {}
     for a in asks:
         for ind in a.cands:
@@ -176,7 +164,7 @@ def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
             a.jumps[ind] = (n, j)
 
 
-def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
+def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, peers: _Peers, numer, *,
                 chunk: int = 65536) -> None:
     """Fill ``ask.needs`` for every ask: for each candidate indicator, the smallest change
     (others held fixed; derived indicators with it as numerator move with it) whose model
@@ -190,7 +178,7 @@ def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
     A field the model does not produce falls back to the empirical percentile of the
     indicator itself.
     """
-    values = np.column_stack([nc(c) for c in cols])
+    values, cols = peers.values, peers.cols
     where = {c: k for k, c in enumerate(cols)}
     fields = [f for f in dict.fromkeys(a.fld for a in asks)
               if _produces(model, values[:1], cols, f)]
@@ -339,14 +327,10 @@ class _Grid:
 
     def _transformed(self, X: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The model's treatment and normalisation of ``X`` (its columns: the model's
-        columns ``cols``).  A search point beyond float range (10x a 1e300 cell, a
-        derived share of it) is the largest float: the model's outlier caps treat it as
-        the cap, as any huge value."""
-        big = np.finfo(float).max
-        X = np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+        columns ``cols``)."""
         with np.errstate(all="ignore"):
             return self.model.normaliser.transform_columns(
-                self.model.treatment.transform_columns(X, cols), cols)
+                self.model.treatment.transform_columns(_finite(X), cols), cols)
 
     def _changed(self, act: np.ndarray, x: np.ndarray):
         """The cells that differ from the towns' rows at grid values ``x`` of pairs
@@ -374,9 +358,7 @@ class _Grid:
             mat = np.repeat(self.values[t], n_grid, axis=0)
             for r, c, v in self._changed(act, x):
                 mat[r, c] = v
-            big = np.finfo(float).max     # see _transformed
-            mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-            got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+            got = _model_fields(self.model, pd.DataFrame(_finite(mat), columns=list(self.where)),
                                 self.fields)
         return got[np.arange(len(got)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
@@ -399,6 +381,13 @@ class _Grid:
             S = m.dim_scores(Z)     # ScoreModel.score_array's aggregation
             return np.column_stack([S, aggregate(S, m.w_dim[:, None], m.aggregation)[:, 0]]
                                    )[:, self.outs]
+
+
+def _finite(X: np.ndarray) -> np.ndarray:
+    """A search point beyond float range (10x a 1e300 cell, a derived share of it) as the
+    largest float: the model's outlier caps treat it as the cap, as any huge value."""
+    big = np.finfo(float).max
+    return np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
@@ -468,8 +457,11 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     """The category-gap records of one town from its answered plan."""
     recs = []
     for base, levers in plan:
-        if isinstance(levers, _Ask):
-            levers = _pick_levers(nc, levers, n_levers)
+        if isinstance(levers, _Ask):  # the n_levers smallest jumps in position
+            ask = levers
+            best = sorted((jump, ind, need) for ind, (need, jump) in ask.jumps.items())
+            levers = [(ind, float(nc(ind)[ask.i]), need, ask.method)
+                      for _, ind, need in best[:n_levers]]
         rows = [dict(base, indicator=ind, current=cur, needed=need, change=need - cur,
                      change_pct=(need - cur) / abs(cur) * 100 if cur else np.nan,
                      method=method) for ind, cur, need, method in levers] or [base]
@@ -477,18 +469,16 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     for rec in recs:
         rec.update({c: _to_float(rec[c]) for c in _GAP_NUM})
         ind = rec["indicator"]
-        m = info.get(ind) if isinstance(ind, str) else None
-        rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
-                   unit=m.unit if m else "", dimension=m.dimension if m else "")
+        m = info.get(ind) or IndicatorInfo(ind, ind, ind)
+        rec.update({a: getattr(m, a) for a in _META})
     return recs
 
 
 def _gap_stack(tables: list[list[dict]]) -> Stack:
     """The category-gap tables of all towns (an empty one: numbers and the indicator's
     labels typed float, as pandas types them when a table has no row)."""
-    meta = ["label_zh", "label_en", "unit", "dimension"]
-    return Stack.of_records(tables, _GAP_COLS + meta,
-                            dtypes={c: float for c in (*_GAP_NUM, *meta)})
+    return Stack.of_records(tables, _GAP_COLS + list(_META),
+                            dtypes={c: float for c in (*_GAP_NUM, *_META)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -587,9 +577,7 @@ def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
         if not tr.passed[k] and isinstance(t, str):
             near[t] = near.get(t, True) and tr.nm[k] >= -near_margin
     for t in sorted(near):
-        if allowed is not None and t not in allowed:
-            continue
-        if t not in rel and near[t]:
+        if near[t] and t not in rel and (allowed is None or t in allowed):
             rel[t] = "near"
     return rel
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from classify.numfmt import FLAG_UNITS
 from classify.scoring import county_key
-from classify.suggest.record import Benchmark, IndicatorInfo, Part, Stack, _text
+from classify.suggest.record import _META, Benchmark, IndicatorInfo, Part, Stack, _text
 
 
 class _Cols:
@@ -31,15 +31,8 @@ class _Cols:
         self.city = _text(frame[city[0]]) if city else unknown
         self.codes = _text(frame["town_code"])
         self.targets = frame["_target"].to_numpy(dtype=object)
-        self._pct: dict[str, np.ndarray] = {}
         self._sorted: dict[tuple, np.ndarray] = {}
         self._groups: dict[str, np.ndarray] | None = None
-
-    def pct(self, col: str) -> np.ndarray:
-        """Region percentile (ties averaged, 100 = highest) of ``col``; NaN stays NaN."""
-        if col not in self._pct:
-            self._pct[col] = _percentile(pd.Series(self(col))).to_numpy(dtype=float)
-        return self._pct[col]
 
     def __call__(self, col: str) -> np.ndarray:
         if col not in self._cache:
@@ -131,17 +124,17 @@ def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorIn
     return ids, out
 
 
-_POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county",
-             "pct_county", "scope", "label_zh", "label_en", "unit", "dimension"]
-
-
 class _Positions:
     """:func:`peer_positions` as towns × indicators matrices (the same pandas ranks),
-    with the strength / weakness masks of every town computed at once."""
+    with the strength / weakness masks of every town computed at once; ``ids`` (the
+    indicators present) in id order: ``id_rank``, their metadata as arrays: ``meta``."""
 
     def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
                  top: float, bottom: float, min_county: int = 3):
         self.ids, self.mats = _position_matrices(frame, info)
+        self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
+        self.meta = {a: np.array([getattr(info[c], a) for c in self.ids], dtype=object)
+                     for a in _META}
         pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
         flag = np.array([info[c].unit in FLAG_UNITS for c in self.ids], dtype=bool)
         county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
@@ -152,7 +145,6 @@ class _Positions:
         with np.errstate(invalid="ignore"):
             # sorted ascending: the best first, then the worst first
             self.key = {"best": -np.fmax(pct, pc), "worst": np.fmin(pct, pc)}
-        self.info = info
 
     def stack(self, kind: str, n_max: int) -> Stack:
         """The strengths ("best") or weaknesses ("worst") of every town: indicators in
@@ -163,9 +155,9 @@ class _Positions:
         the town's position.
         """
         hit = self.hit[kind][0] | self.hit[kind][1]
-        id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
         key = np.where(hit, self.key[kind], np.inf)
-        order = np.lexsort((np.broadcast_to(id_rank, key.shape), key), axis=-1)[:, :n_max]
+        order = np.lexsort((np.broadcast_to(self.id_rank, key.shape), key),
+                           axis=-1)[:, :n_max]
         count = np.minimum(hit.sum(axis=1), n_max)
         I = np.repeat(np.arange(len(count)), count)
         J = order[np.arange(order.shape[1])[None, :] < count[:, None]]
@@ -174,8 +166,7 @@ class _Positions:
         hit_r, hit_c = self.hit[kind][0][I, J], self.hit[kind][1][I, J]
         cols["scope"] = np.array(["county", "region", "both"], dtype=object)[
             np.where(hit_r & hit_c, 2, np.where(hit_r, 1, 0))]
-        for a in ("label_zh", "label_en", "unit", "dimension"):
-            cols[a] = np.array([getattr(self.info[c], a) for c in self.ids], dtype=object)[J]
+        cols.update({a: v[J] for a, v in self.meta.items()})
         return Stack(cols, count)
 
 
@@ -204,15 +195,12 @@ def _codes_of(keys: np.ndarray) -> np.ndarray:
 
 class _Peers:
     """What benchmark search and gap tables read, built once: the indicator matrix, the
-    towns of each category, code order and per-category medians of the scores.  ``pct``:
-    the indicators' region percentiles (:class:`_Positions`), the towns' profiles."""
+    towns of each category, code order and per-category medians of the scores; the
+    indicators are those of ``pos``, the towns' profiles their region percentiles."""
 
-    def __init__(self, nc: _Cols, info, pct: np.ndarray):
-        self.cols = [c for c in info if c in nc.frame.columns]
-        self.meta = [info[c] for c in self.cols]
-        self.values = np.column_stack([nc(c) for c in self.cols]) if self.cols else \
-            np.zeros((nc.n, 0))
-        self.col_order = np.argsort(np.argsort(np.array(self.cols, dtype=str), kind="stable"))
+    def __init__(self, nc: _Cols, pos: _Positions):
+        self.cols, self.col_order, self.meta_cols = pos.ids, pos.id_rank, pos.meta
+        self.values = np.ascontiguousarray(pos.mats["value"])
         self.code_rank = np.empty(nc.n, dtype=np.int64)
         self.code_rank[np.argsort(nc.codes.astype(str), kind="stable")] = np.arange(nc.n)
         keys = pd.Series(nc.targets, dtype=object)
@@ -226,33 +214,18 @@ class _Peers:
         self.city_id = _codes_of(nc.city)
         self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
         self.picked: dict[int, tuple[list, list]] | None = None  # see _pick_ahead
-        self.prof = pct / 100  # robust to the skew of totals
+        self.prof = np.ascontiguousarray(pos.mats["pct"]) / 100  # robust to skewed totals
         self.lacking = np.isnan(self.values)
-        self._median: dict[tuple, float] = {}
-        self.dims = np.array([m.dimension for m in self.meta], dtype=object)
+        self.dims = self.meta_cols["dimension"]
         self.score_dims = [c.removeprefix("score_") for c in nc.frame.columns
                            if c.startswith("score_")]
         # dimensions no town has a score for (no indicator of them has data)
         self.dims_empty = {d for d in self.score_dims if np.isnan(nc(f"score_{d}")).all()}
-        for d in self.score_dims:  # made here once, not in each process writing sheets
-            nc.pct(f"score_{d}")
-            for t in self.members:
-                self.median(nc, t, f"score_{d}")
-        self.meta_cols = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
-                          for a in ("label_zh", "label_en", "unit", "dimension")}
 
     def same(self, I: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whether each town ``J`` is in the (known) county, and city, of its town ``I``."""
         return ((self.county_id[J] == self.county_id[I]) & (self.county_id[I] >= 0),
                 (self.city_id[J] == self.city_id[I]) & (self.city_id[I] >= 0))
-
-    def median(self, nc: _Cols, target, col: str) -> float:
-        key = (target, col)
-        if key not in self._median:
-            v = nc(col)[self.members.get(target, [])] if target else np.array([])
-            v = v[~np.isnan(v)]
-            self._median[key] = float(np.median(v)) if len(v) else np.nan
-        return self._median[key]
 
     def gap_stack(self, I: np.ndarray, J: np.ndarray, dims: np.ndarray, n_rows: int,
                   block: int = 16384) -> Stack:
@@ -436,13 +409,12 @@ def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
     np.multiply(d, city_weight, out=d, where=same_city)
 
 
-def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
-                     dim_labels) -> Stack:
+def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) -> Stack:
     """Every town's dimension table: ``dimension, label_zh, label_en, this,
     category_median`` (of the town's category), ``benchmark`` (the score of its first
     benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
     dims, n = peers.score_dims, nc.n
-    codes, uniq = pd.factorize(pd.Series(list(targets), dtype=object))
+    codes, uniq = pd.factorize(pd.Series(nc.targets, dtype=object))
     has = bench >= 0
     cols: dict[str, list] = {c: [] for c in ("this", "category_median", "benchmark", "pct")}
     for d in dims:
@@ -450,9 +422,9 @@ def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
         v = nc(col)
         cols["this"].append(v)
         cols["category_median"].append(np.array(
-            [peers.median(nc, t, col) for t in uniq] + [np.nan])[codes])
+            [_median(v[peers.members[t]]) for t in uniq] + [np.nan])[codes])
         cols["benchmark"].append(np.where(has, v[np.where(has, bench, 0)], np.nan))
-        cols["pct"].append(nc.pct(col))
+        cols["pct"].append(_percentile(pd.Series(v)).to_numpy(dtype=float))
     labels = [dim_labels.get(d, (d, d)) for d in dims]
     out = {"dimension": np.tile(np.array(dims, dtype=object), n),
            "label_zh": np.tile(np.array([zh for zh, _ in labels], dtype=object), n),
@@ -460,3 +432,8 @@ def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
     out.update({c: np.column_stack(v).ravel() if v else np.zeros(0)
                 for c, v in cols.items()})
     return Stack(out, np.full(n, len(dims)))
+
+
+def _median(v: np.ndarray) -> float:
+    v = v[~np.isnan(v)]
+    return float(np.median(v)) if len(v) else np.nan

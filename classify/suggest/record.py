@@ -36,6 +36,8 @@ DERIVED_NUMERATOR = {
 }
 # Units counted in whole numbers: a needed value is rounded to the next whole one.
 COUNT_UNITS = frozenset({"个", "家", "户", "所", "张", "项", "人"})
+#: The indicator metadata an indicator's row in a table carries.
+_META = ("label_zh", "label_en", "unit", "dimension")
 
 
 def _text(values) -> np.ndarray:
@@ -376,21 +378,16 @@ def suggestions_table(suggestions: list[Suggestion]) -> pd.DataFrame:
     benchmarks`` (``;``-joined codes: benchmarks, or challengers for a leader),
     ``strengths``, ``weaknesses`` (``;``-joined indicator ids), ``gap_targets``,
     ``declared_target, declared_status, missing`` (``;``-joined indicator ids)."""
-    rows = []
-    for s in suggestions:
-        rows.append({
-            "town_code": s.town_code, "town": s.town, "target": s.target or "",
-            "confidence": s.confidence, "runner_up": s.runner_up or "",
-            "is_leader": s.is_leader,
-            "benchmarks": ";".join(b.town_code for b in (s.challengers if s.is_leader
-                                                         else s.benchmarks)),
-            "strengths": ";".join(s.strengths["indicator"]),
-            "weaknesses": ";".join(s.weaknesses["indicator"]),
-            "gap_targets": ";".join(dict.fromkeys(s.category_gaps["target"].astype(str))),
-            "declared_target": s.declared_target or "", "declared_status": s.declared_status,
-            "missing": ";".join(s.missing["indicator"]),
-        })
-    return pd.DataFrame(rows, columns=["town_code", "town", "target", "confidence",
-                                       "runner_up", "is_leader", "benchmarks", "strengths",
-                                       "weaknesses", "gap_targets", "declared_target",
-                                       "declared_status", "missing"])
+    return pd.DataFrame([{
+        "town_code": s.town_code, "town": s.town, "target": s.target or "",
+        "confidence": s.confidence, "runner_up": s.runner_up or "", "is_leader": s.is_leader,
+        "benchmarks": ";".join(b.town_code for b in (s.challengers if s.is_leader
+                                                     else s.benchmarks)),
+        "strengths": ";".join(s.strengths["indicator"]),
+        "weaknesses": ";".join(s.weaknesses["indicator"]),
+        "gap_targets": ";".join(dict.fromkeys(s.category_gaps["target"].astype(str))),
+        "declared_target": s.declared_target or "", "declared_status": s.declared_status,
+        "missing": ";".join(s.missing["indicator"])} for s in suggestions],
+        columns=["town_code", "town", "target", "confidence", "runner_up", "is_leader",
+                 "benchmarks", "strengths", "weaknesses", "gap_targets", "declared_target",
+                 "declared_status", "missing"])
