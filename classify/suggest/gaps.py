@@ -6,7 +6,6 @@ town's missing data."""
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,14 +64,10 @@ def _needed_field(nc: _Cols, i, fld, scale, op, threshold):
     if scale.startswith("percentile") and op in (">=", ">"):
         # P = (k + 1) / n × 100 when the town is strictly above k others (no ties)
         k = max(0, math.ceil(float(threshold) * n / 100 - 1 - 1e-9))
-        if k == 0:
-            return None
-        return other(k - 1)
+        return other(k - 1) if k else None
     if scale == "rank_county" and op == "<=":
         r = int(threshold)
-        if r > n_others:
-            return None
-        return other(n_others - r if r >= 1 else -r)
+        return other(n_others - r if r >= 1 else -r) if r <= n_others else None
     return None
 
 
@@ -217,9 +212,8 @@ def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
     values, col = grid.values, grid.col
     cur = values[grid.town, col]
     lo = cur.copy()
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column is no pair
-        best, least = np.nanmax(values, axis=0)[col], np.nanmin(values, axis=0)[col]
+    # np.nanmax without its warning on an all-missing column (which is no pair's)
+    best, least = np.fmax.reduce(values, axis=0)[col], np.fmin.reduce(values, axis=0)[col]
     meta = [info[ind] for _, ind in pairs]
     up = np.array([m.direction > 0 for m in meta], dtype=bool)
     share = np.array([m.unit == "%" for m in meta], dtype=bool)
@@ -405,8 +399,6 @@ _GAP_COLS = ["target", "relation", "rule_id", "field", "scale", "op", "threshold
              "change", "change_pct", "method", "text_zh", "text_en"]
 _GAP_NUM = ("threshold", "value", "margin", "norm_margin", "needed_field", "current",
             "needed", "change", "change_pct")
-
-
 _RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_margin",
               "text_zh", "text_en")
 

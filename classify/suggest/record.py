@@ -59,12 +59,9 @@ class Stack:
     """The tables of many owners (towns, or benchmarks) stacked as columns: owner ``k``'s
     ``sizes[k]`` rows are rows ``offsets[k]:offsets[k + 1]`` of every column.
 
-    :func:`suggest` makes each kind of table for all towns at once, from the matrices it
-    holds; the evidence is written from these columns, the sheets read an owner's rows
-    as records, and a notebook gets an owner's DataFrame when it reads the field (see
-    :class:`Part`): the records under the columns' names, or, given ``frame``, the
-    DataFrame ``frame`` makes of the owner's part of ``source``; ``dtypes`` are the column
-    types of an empty one (whose records say nothing about them).
+    An owner's DataFrame (made when a :class:`Part` is read) holds its records under the
+    columns' names, or, given ``frame``, is what ``frame`` makes of the owner's part of
+    ``source``; ``dtypes`` are the column types of an empty one.
     """
 
     __slots__ = ("cols", "offsets", "frame", "source", "dtypes")
@@ -126,7 +123,7 @@ class _Table:
     """Data descriptor of a table field: stores a DataFrame or :class:`Part`, returns a
     DataFrame (built once, then kept)."""
 
-    def __set_name__(self, owner, name):
+    def __init__(self, name: str):
         self.slot = f"_{name}"
 
     def __get__(self, obj, objtype=None):
@@ -182,12 +179,9 @@ def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
                                         for st, rows, _ in taken]) for c in names}
 
 
-def _lazy_tables(cls, names):
+def _lazy_tables(cls, names) -> None:
     for name in names:
-        t = _Table()
-        t.__set_name__(cls, name)
-        setattr(cls, name, t)
-    return cls
+        setattr(cls, name, _Table(name))
 
 
 # ---------------------------------------------------------------------------------------
