@@ -137,9 +137,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     frame["_target"] = pd.Series([_target_of(r) for r in records(
         frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
     trace = trace.assign(town_code=_text(trace["town_code"]))
-    present = {k: v for k, v in info.items() if k in frame.columns}
     nc = _Cols(frame)
-    positions = _Positions(frame, present, top=top, bottom=bottom)
+    positions = _Positions(frame, info, top=top, bottom=bottom)
     numer = derived_numerators(meta_src)
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
     ctx = _Context(
@@ -149,10 +148,9 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, positions),
-        movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
+        movers=_Movers(info, numer, positions.ids),
         trace=_Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes)),
-        log_by=_group_records(missing_log, _log_owners(missing_log, labels, nc.codes))
-        if missing_log is not None and "town_code" in missing_log.columns else {},
+        log_by=_log_by_town(missing_log, labels, nc.codes),
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, dim_labels),
@@ -201,15 +199,6 @@ def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
     return out
 
 
-def _group_records(df: pd.DataFrame, owner: np.ndarray) -> dict[int, list[dict]]:
-    """Records of ``df`` by the frame position of their town (``owner``, -1: none)."""
-    out: dict[int, list[dict]] = {}
-    for rec, k in zip(records(df), owner):
-        if k >= 0:
-            out.setdefault(int(k), []).append(rec)
-    return out
-
-
 def _owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
     """Frame position of each row keyed by ``codes`` (both as :func:`_text` makes them),
     matched on known codes that are unique in the frame (-1 otherwise: a town without a
@@ -231,16 +220,23 @@ def _trace_owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
     return _owners(codes, frame_codes)
 
 
-def _log_owners(log: pd.DataFrame, labels: pd.Index, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each missing-log row: by its ``position`` (the index label of the
-    town in the frame :func:`classify.indicators.build_indicators` got) when the log has
-    one, else by code."""
-    if "position" in log.columns:
-        where = pd.Series(np.arange(len(labels)), index=labels)
-        if where.index.is_unique:
-            pos = log["position"].map(where)
-            return pos.fillna(-1).astype(int).to_numpy()
-    return _owners(_text(log["town_code"]), frame_codes)
+def _log_by_town(log: pd.DataFrame | None, labels: pd.Index, frame_codes: np.ndarray
+                 ) -> dict[int, list[dict]]:
+    """Records of the missing log by the frame position of their town: its ``position``
+    (the index label of the town in the frame :func:`classify.indicators.build_indicators`
+    got) when the log has one, else its code."""
+    if log is None or "town_code" not in log.columns:
+        return {}
+    where = pd.Series(np.arange(len(labels)), index=labels)
+    if "position" in log.columns and where.index.is_unique:
+        owner = log["position"].map(where).fillna(-1).astype(int).to_numpy()
+    else:
+        owner = _owners(_text(log["town_code"]), frame_codes)
+    out: dict[int, list[dict]] = {}
+    for rec, k in zip(records(log), owner):
+        if k >= 0:
+            out.setdefault(int(k), []).append(rec)
+    return out
 
 
 @dataclass

@@ -475,10 +475,8 @@ def _gap_stack(tables: list[list[dict]]) -> Stack:
 
 # ---------------------------------------------------------------------------------------
 # declared category and data notes
-def _resolve_declared(text, taxonomy, labels) -> str | None:
-    if text is None or pd.isna(text):
-        return None
-    text = str(text).strip()
+def _resolve_declared(text: str | None, taxonomy, labels) -> str | None:
+    text = (text or "").strip()
     if not text:
         return None
     if taxonomy is not None and hasattr(taxonomy, "resolve_declared"):
