@@ -131,8 +131,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     labels = frame.index
     # a missing code stays unknown (''), never the text 'nan' (assign: the other columns
     # are shared with the caller's frame, not copied)
-    frame = frame.reset_index(drop=True)
-    frame = frame.assign(town_code=_text(frame["town_code"]))
+    frame = frame.reset_index(drop=True).assign(town_code=_text(frame["town_code"]))
     # object dtype: a str column would turn "no category" (None) into NaN
     frame["_target"] = pd.Series([_target_of(r) for r in records(
         frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
@@ -155,10 +154,9 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, dim_labels),
         params=dict(top=top, bottom=bottom, near_margin=near_margin))
-    ctx.peers.ahead = _screen_ahead(nc, ctx.peers, focus, n=n_benchmarks,
-                                    county_weight=county_weight, city_weight=city_weight)
-    ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
-                                   city_weight=city_weight)
+    weights = dict(n=n_benchmarks, county_weight=county_weight, city_weight=city_weight)
+    ctx.peers.picked = _pick_ahead(ctx.peers, _screen_ahead(nc, ctx.peers, focus, **weights),
+                                   **weights)
     # the tables of all towns at once (stacks of their columns), then each town's rest
     focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     fcols = [focus_of[t] for t in nc.targets]
@@ -200,9 +198,8 @@ def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
 
 
 def _owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each row keyed by ``codes`` (both as :func:`_text` makes them),
-    matched on known codes that are unique in the frame (-1 otherwise: a town without a
-    code, or with a repeated one, cannot be found by its code)."""
+    """Frame position of each row keyed by ``codes`` (as :func:`_text` makes them): -1
+    for a code that is unknown or repeated in the frame."""
     fc = pd.Series(frame_codes, dtype=object)
     unique = fc[(fc != "") & ~fc.duplicated(keep=False)]
     where = pd.Series(unique.index.to_numpy(), index=unique.to_numpy())
@@ -272,9 +269,8 @@ _ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "seco
 
 def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: bool
               ) -> tuple[Suggestion, list[int], list[tuple], list]:
-    """The evidence of town ``i`` (its tables are set for all towns at once), the trace
-    rows of its declared category's failing rules, its missing-data rows, and its
-    category gaps' plan (finished after the model searches of all towns)."""
+    """Town ``i``'s evidence but its tables, the trace rows of its declared category's
+    failing rules, its missing-data rows and its category gaps' plan."""
     p, nc, code = ctx.params, ctx.nc, row["town_code"]
     target = nc.targets[i]
     ks = ctx.trace.rows(i)

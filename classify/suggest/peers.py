@@ -125,9 +125,8 @@ def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorIn
 
 
 class _Positions:
-    """:func:`peer_positions` as towns × indicators matrices (the same pandas ranks),
-    with the strength / weakness masks of every town computed at once; ``ids`` (the
-    indicators present) in id order: ``id_rank``, their metadata as arrays: ``meta``."""
+    """:func:`peer_positions` as towns × indicators matrices, with the strength /
+    weakness masks of every town computed at once."""
 
     def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
                  top: float, bottom: float, min_county: int = 3):
@@ -194,9 +193,9 @@ def _codes_of(keys: np.ndarray) -> np.ndarray:
 
 
 class _Peers:
-    """What benchmark search and gap tables read, built once: the indicator matrix, the
-    towns of each category, code order and per-category medians of the scores; the
-    indicators are those of ``pos``, the towns' profiles their region percentiles."""
+    """What benchmark search and gap tables read, built once: the indicators of ``pos``
+    (the towns' profiles: their region percentiles), the towns of each category, code
+    order."""
 
     def __init__(self, nc: _Cols, pos: _Positions):
         self.cols, self.col_order, self.meta_cols = pos.ids, pos.id_rank, pos.meta
@@ -212,7 +211,6 @@ class _Peers:
         # counties and cities as integers (-1 = unknown) for the distance weights
         self.county_id = _codes_of(nc.county)
         self.city_id = _codes_of(nc.city)
-        self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
         self.picked: dict[int, tuple[list, list]] | None = None  # see _pick_ahead
         self.prof = np.ascontiguousarray(pos.mats["pct"]) / 100  # robust to skewed totals
         self.lacking = np.isnan(self.values)
@@ -279,9 +277,8 @@ def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
 
 
 def _make(nc: _Cols, peers: _Peers, chosen, focus, n_rows: int) -> list[list[Benchmark]]:
-    """The :class:`Benchmark` of every town chosen (``chosen``: (towns, distances) of
-    every town, whose focus column is ``focus``), its gap table a part of one
-    :class:`Stack`, computed for all of them at once."""
+    """Every town's :class:`Benchmark` objects from the towns ``chosen`` (towns,
+    distances), their gap tables parts of one :class:`Stack`."""
     n = np.array([len(js) for js, _ in chosen], dtype=np.int64)
     I = np.repeat(np.arange(nc.n), n)
     J = np.array([j for js, _ in chosen for j in js], dtype=np.int64)
@@ -303,18 +300,19 @@ def _make(nc: _Cols, peers: _Peers, chosen, focus, n_rows: int) -> list[list[Ben
     return [made[e - m:e] for e, m in zip(ends, n.tolist())]
 
 
-def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
-                block: int = 1 << 14) -> dict[int, tuple[list, list]]:
-    """The ``n`` benchmarks of every town screened (:func:`_screen_ahead`) and their
-    distances: the nearest (profile distance × ``county_weight`` for the same county,
-    else ``city_weight`` for the same city; ties by code), the candidates of all towns
-    stacked, one sort."""
-    towns = list(peers.ahead)
+def _pick_ahead(peers: _Peers, ahead: dict[int, np.ndarray], *, n: int,
+                county_weight: float, city_weight: float, block: int = 1 << 14
+                ) -> dict[int, tuple[list, list]]:
+    """The ``n`` benchmarks of every town among those ``ahead`` of it
+    (:func:`_screen_ahead`) and their distances: the nearest (profile distance ×
+    ``county_weight`` for the same county, else ``city_weight`` for the same city; ties by
+    code), the candidates of all towns stacked, one sort."""
+    towns = list(ahead)
     out: dict[int, tuple[list, list]] = {}
     for lo in range(0, len(towns), block):
         part = towns[lo:lo + block]
-        J = np.concatenate([peers.ahead[i] for i in part])
-        I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
+        J = np.concatenate([ahead[i] for i in part])
+        I = np.repeat(np.array(part, dtype=np.int64), [len(ahead[i]) for i in part])
         dist = _distances(peers.prof, I, J)
         same_c, same_ci = peers.same(I, J)
         eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
@@ -380,7 +378,9 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
                 s2 /= shared
                 d = np.sqrt(s2, out=s2)
             d[shared == 0] = np.inf
-            _apply_weights(d, peers, order[rows], order[:kmax], county_weight, city_weight)
+            same_c, same_ci = peers.same(order[rows][:, None], order[:kmax][None, :])
+            np.multiply(d, county_weight, out=d, where=same_c)
+            np.multiply(d, city_weight, out=d, where=same_ci & ~same_c)
             # towns beyond a town's own ahead count are not its candidates
             mine = np.arange(kmax)[None, :] < k[:, None]
             d[~mine] = np.inf
@@ -395,18 +395,6 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
                 if k[r]:
                     out[i] = order[cc[cut[r]:cut[r + 1]]]
     return out
-
-
-def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
-                   county_weight: float, city_weight: float) -> None:
-    """Multiply distances (towns ``a`` × towns ``b``) in place by ``county_weight`` for
-    the same county, else ``city_weight`` for the same city."""
-    ca, cb = peers.county_id[a][:, None], peers.county_id[b][None, :]
-    ta, tb = peers.city_id[a][:, None], peers.city_id[b][None, :]
-    same_county = (ca == cb) & (ca >= 0)
-    same_city = (ta == tb) & (ta >= 0) & ~same_county
-    np.multiply(d, county_weight, out=d, where=same_county)
-    np.multiply(d, city_weight, out=d, where=same_city)
 
 
 def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) -> Stack:
