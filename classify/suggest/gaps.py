@@ -604,8 +604,7 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
     (filled by the scoring step — when it imputed as many values as the town lacks),
     with the targets whose rules read a field they feed."""
     lacking = [peers.cols[k] for k in np.flatnonzero(peers.lacking[i]).tolist()]
-    imputed = not math.isnan(n_imputed) and n_imputed > 0 and n_imputed >= len(
-        [x for x in lacking if info[x].dimension])
+    imputed = n_imputed > 0 and n_imputed >= sum(1 for x in lacking if info[x].dimension)
     notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")
              for ind in lacking}
     for rec in log:

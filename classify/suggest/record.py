@@ -236,14 +236,18 @@ def indicator_table(indicators) -> dict[str, IndicatorInfo]:
         if isinstance(meta, IndicatorInfo):
             out[iid] = meta
             continue
-        zh = _get(meta, "label_zh") or _get(meta, "zh") or _get(meta, "header") or iid
         out[str(iid)] = IndicatorInfo(
-            id=str(iid), label_zh=str(zh),
-            label_en=str(_get(meta, "label_en") or _get(meta, "en") or iid),
-            unit=str(_get(meta, "unit") or ""),
+            str(iid), *_labels(meta, iid), unit=str(_get(meta, "unit") or ""),
             dimension=str(_get(meta, "dimension") or ""),
             direction=_direction(_get(meta, "direction")))
     return out
+
+
+def _labels(entry, default) -> tuple[str, str]:
+    """``(zh, en)`` labels of a metadata entry (``label_zh``, ``zh`` or ``header``;
+    ``label_en`` or ``en``), else ``default``."""
+    zh = _get(entry, "label_zh") or _get(entry, "zh") or _get(entry, "header") or default
+    return str(zh), str(_get(entry, "label_en") or _get(entry, "en") or default)
 
 
 def _items(entries) -> list[tuple]:
@@ -277,8 +281,7 @@ def _dimension_labels(indicators) -> dict[str, tuple[str, str]]:
     for d in _system_attr(indicators, "dimensions") or load_system().dimensions:
         did = _get(d, "id")
         if did:
-            labels[did] = (str(_get(d, "label_zh") or _get(d, "zh") or did),
-                           str(_get(d, "label_en") or _get(d, "en") or did))
+            labels[did] = _labels(d, did)
     return labels
 
 
