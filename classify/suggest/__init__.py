@@ -169,11 +169,10 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
             for i, row in enumerate(rows)]
+    asks = [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)]
     if model is not None:  # the model searches of all towns at once
-        _solve_asks(model, nc, [a for *_, plan in done for _, a in plan
-                                if isinstance(a, _Ask) and a.cands], info, ctx.peers,
-                    ctx.numer)
-    _jumps(nc, [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)], info)
+        _solve_asks(model, nc, [a for a in asks if a.cands], info, ctx.peers, numer)
+    _jumps(nc, asks, info)
     tables.update(
         category_gaps=_gap_stack([_gap_rows(nc, plan, info, n_levers) for *_, plan in done]),
         declared_failing=_declared_stack(ctx.trace, [fail for _, fail, _, _ in done]),

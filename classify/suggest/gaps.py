@@ -492,11 +492,10 @@ def _resolve_declared(text: str | None, taxonomy, labels) -> str | None:
 
 
 class _Trace:
-    """The rule trace as columns with each town's row positions (no per-town frames).
-
-    A text column of few distinct values is kept as references to its values (a row per
-    town and rule: as separate Python objects they would take much memory); one of mostly
-    distinct values (the rule texts) stays an Arrow array read a cell at a time."""
+    """The rule trace as columns with each town's row positions (no per-town frames): a
+    text column of few distinct values as references to them (a Python string per town
+    and rule would take much memory), one of mostly distinct values (the rule texts) as
+    an Arrow array read a cell at a time."""
 
     def __init__(self, trace: pd.DataFrame, owner: np.ndarray):
         """``owner``: the frame position of each trace row (-1: no town of the frame)."""

@@ -134,7 +134,7 @@ class _Positions:
         self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
         self.meta = {a: np.array([getattr(info[c], a) for c in self.ids], dtype=object)
                      for a in _META}
-        pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
+        pct, pc = self.mats["pct"], self.mats["pct_county"]
         flag = np.array([info[c].unit in FLAG_UNITS for c in self.ids], dtype=bool)
         county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
         pc = np.where(county_ok, pc, np.nan)
@@ -268,8 +268,7 @@ def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
     if target is None or math.isnan(nc(focus)[i]):
         return [], [], False
     if i in peers.picked:
-        js, dist = peers.picked[i]
-        return js, dist, False
+        return (*peers.picked[i], False)
     score, same = nc(focus), peers.members[target]
     rest = same[(same != i) & ~np.isnan(score[same])]
     js = rest[np.lexsort((peers.code_rank[rest], score[i] - score[rest]))[:n]]
