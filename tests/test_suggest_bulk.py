@@ -64,7 +64,7 @@ def test_benchmarks_picked_for_all_towns_are_those_of_a_scan_of_every_town(seed)
     frame["_target"] = np.where(np.arange(n) % 4 == 0, "strong", "specialised/industrial")
     nc = _Cols(frame)
     peers = _Peers(nc, _Positions(frame, info, top=80, bottom=20))
-    focus = {"strong": "industry", "specialised/industrial": "industry"}
+    focus = {"strong": "score_industry", "specialised/industrial": "score_industry"}
     kw = dict(n=3, county_weight=0.8, city_weight=0.9)
     peers.picked = _pick_ahead(peers, _screen_ahead(nc, peers, focus, **kw), **kw)
     assert len(peers.picked) > n // 2

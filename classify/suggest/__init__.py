@@ -140,6 +140,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     positions = _Positions(frame, info, top=top, bottom=bottom)
     numer = derived_numerators(meta_src)
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
+    focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     ctx = _Context(
         info=info, taxonomy=taxonomy, model=model, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
@@ -155,10 +156,9 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         field_labels=_field_labels(taxonomy, info, dim_labels),
         params=dict(top=top, bottom=bottom, near_margin=near_margin))
     weights = dict(n=n_benchmarks, county_weight=county_weight, city_weight=city_weight)
-    ctx.peers.picked = _pick_ahead(ctx.peers, _screen_ahead(nc, ctx.peers, focus, **weights),
+    ctx.peers.picked = _pick_ahead(ctx.peers, _screen_ahead(nc, ctx.peers, focus_of, **weights),
                                    **weights)
     # the tables of all towns at once (stacks of their columns), then each town's rest
-    focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     fcols = [focus_of[t] for t in nc.targets]
     chosen = [_choose(nc, ctx.peers, i, f, n=n_benchmarks) for i, f in enumerate(fcols)]
     made = _make(nc, ctx.peers, [(js, d) for js, d, _ in chosen], fcols, n_gap_rows)

@@ -337,10 +337,11 @@ def _distances(m: np.ndarray, I: np.ndarray, J: np.ndarray) -> np.ndarray:
     return out
 
 
-def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight: float,
+def _screen_ahead(nc: _Cols, peers: _Peers, focus_of, *, n: int, county_weight: float,
                   city_weight: float, block: int = 512) -> dict[int, np.ndarray]:
-    """For every town, the towns of its category ahead of it on the focus score that can
-    be among its ``n`` nearest (weighted profile distance), found with matrix products.
+    """For every town, the towns of its category ahead of it on the focus score (column
+    ``focus_of[category]``) that can be among its ``n`` nearest (weighted profile
+    distance), found with matrix products.
 
     The squared distance over shared indicators is expanded into three products
     (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything within
@@ -351,7 +352,7 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
     tol = 1e-3 * max(1.0, county_weight, city_weight)
     out: dict[int, np.ndarray] = {}
     for target, members in peers.members.items():
-        score = nc(_focus_column(target, nc.frame, focus_map))
+        score = nc(focus_of[target])
         s = score[members]
         keep = members[~np.isnan(s)]
         order = keep[np.argsort(-score[keep], kind="stable")]
