@@ -142,7 +142,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
     focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     ctx = _Context(
-        info=info, taxonomy=taxonomy, model=model, lang=lang,
+        info=info, taxonomy=taxonomy, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
         dim_labels=dim_labels, numer=numer, scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
@@ -170,8 +170,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
             for i, row in enumerate(rows)]
     asks = [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)]
-    if model is not None:  # the model searches of all towns at once
-        _solve_asks(model, nc, [a for a in asks if a.cands], info, ctx.peers, numer)
+    _solve_asks(model, nc, [a for a in asks if a.cands], info, ctx.peers, numer)
     _jumps(nc, asks, info)
     tables.update(
         category_gaps=_gap_stack([_gap_rows(nc, plan, info, n_levers) for *_, plan in done]),
@@ -241,7 +240,6 @@ class _Context:
 
     info: dict
     taxonomy: Any
-    model: Any
     lang: str
     labels: dict
     dim_labels: dict
@@ -281,7 +279,7 @@ def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: b
     status = _str(row, "declared_status") or _declared_status(ctx.trace, ks,
                                                               declared_target, target)
     plan = _gap_plan(nc, i, ctx.trace, ks, relations, ctx.scales, ctx.info, ctx.numer,
-                     ctx.model, ctx.movers)
+                     ctx.movers)
     s = Suggestion(
         town_code=code, town=_str(row, "town"), county=_str(row, "county"),
         city=_str(row, "city"), target=target, category=_str(row, "category") or None,

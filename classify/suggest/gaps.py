@@ -170,15 +170,15 @@ def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, peers: _Peers, numer, 
     ``transform`` per step and ``chunk`` rows.  When the score is monotone in each
     indicator (see :func:`_monotone`) and the grids do not fit one call, the first grid
     point above the need is found by bisection (6 points instead of 33, the same point).
-    A field the model does not produce falls back to the empirical percentile of the
-    indicator itself.
+    Without a model, and for a field the model does not produce: the empirical
+    percentile of the indicator itself.
     """
     values, cols = peers.values, peers.cols
     where = {c: k for k, c in enumerate(cols)}
-    fields = [f for f in dict.fromkeys(a.fld for a in asks)
-              if _produces(model, values[:1], cols, f)]
+    fields = [] if model is None else [f for f in dict.fromkeys(a.fld for a in asks)
+                                       if _produces(model, values[:1], cols, f)]
     for a in asks:
-        if a.fld not in fields:  # the model does not produce this field
+        if a.fld not in fields:  # no model, or one that does not produce this field
             a.needs = {ind: _empirical_lever(nc, a.i, a.fld, a.needed_field, ind, info[ind])
                        for ind in a.cands}
     pairs = [(a, ind) for a in asks if a.fld in fields for ind in a.cands]
@@ -404,7 +404,7 @@ _RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_ma
 
 
 def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
-              model, movers: _Movers) -> list[tuple[dict, Any]]:
+              movers: _Movers) -> list[tuple[dict, Any]]:
     """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
     or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
     plan = []
@@ -431,9 +431,6 @@ def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, i
             if levers is None:
                 levers = _Ask(i, fld, need_f, [c for c in movers[fld]
                                                if not math.isnan(nc(c)[i])])
-                if model is None or not levers.cands:
-                    levers.needs = {ind: _empirical_lever(nc, i, levers.fld, need_f, ind,
-                                                          info[ind]) for ind in levers.cands}
             plan.append((base, levers))
     return plan
 

@@ -202,9 +202,8 @@ class _Peers:
         self.values = np.ascontiguousarray(pos.mats["value"])
         self.code_rank = np.empty(nc.n, dtype=np.int64)
         self.code_rank[np.argsort(nc.codes.astype(str), kind="stable")] = np.arange(nc.n)
-        keys = pd.Series(nc.targets, dtype=object)
-        self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
-                        if t != "\0"}
+        # the towns of each category (those of none are in no group)
+        self.members = pd.Series(nc.targets, dtype=object).groupby(nc.targets).indices
         self.town = _text(nc.frame["town"])
         self.county = _text(nc.frame["county"]) if "county" in nc.frame.columns else \
             np.full(nc.n, "", dtype=object)
