@@ -13,7 +13,7 @@ objects or plain mappings (see :func:`indicator_table`, :func:`category_labels`)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -253,7 +253,7 @@ class _Context:
     log_by: dict
     n_towns: int
     params: dict
-    field_labels: dict = field(default_factory=dict)
+    field_labels: dict
 
 
 # frame columns a sheet reads (the rest of the frame is not turned into records)

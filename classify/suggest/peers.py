@@ -246,7 +246,7 @@ class _Peers:
         this, other = self.values[np.repeat(I, n), flat], self.values[np.repeat(J, n), flat]
         cols = {"indicator": np.array(self.cols, dtype=object)[flat], "this": this,
                 "other": other, "diff": other - this, "diff_pct": _diff_pct(this, other),
-                "in_focus": self.meta_cols["dimension"][flat] == np.repeat(dims, n)}
+                "in_focus": self.dims[flat] == np.repeat(dims, n)}
         cols.update({a: v[flat] for a, v in self.meta_cols.items()})
         return Stack(cols, n)
 
