@@ -26,20 +26,12 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 
 
-__all__ = [
-    "MISSING",
-    "is_missing",
-    "fmt_number",
-    "fmt_value",
-    "fmt_rank",
-    "fmt_percentile",
-    "fmt_percent",
-    "fmt_share",
-    "fmt_score",
-    "unit_label",
-]
+__all__ = ["MISSING", "is_missing", "fmt_number", "fmt_value", "fmt_rank", "fmt_percentile",
+           "fmt_percent", "fmt_share", "fmt_score", "unit_label"]
 
 MISSING = {"zh": "缺失", "en": "missing"}
+#: Units of a yes/no flag (是/否): no scale, no header unit, no position among peers.
+FLAG_UNITS = ("是/否", "flag")
 
 # English names of the declared units (in headers); units not listed are kept as written.
 _UNIT_EN = {
@@ -139,41 +131,34 @@ def _half_up(a: float, decimals: int) -> str:
     return f"{q:,}.{f:0{decimals}d}"
 
 
+# Scaling of a unit in ``lang``: the value is multiplied by ``factor`` (to yuan, visits),
+# then the first tier whose ``from`` its size reaches divides it and names its unit.
+_SCALES = {  # lang: {unit: (factor, [(from, divide by, unit text, decimals), …])}
+    "zh": {"万元": (1, [(1e5, 1e4, "亿元", 1), (1e4, 1e4, "亿元", 2)]),
+           "元": (1, [(1e8, 1e8, "亿元", 2)]),
+           "人": (1, [(1e4, 1e4, "万人", 2)])},
+    "en": {"万元": (1e4, [(1e9, 1e9, "CNY bn", 2), (1e8, 1e6, "CNY m", 0),
+                         (1e6, 1e6, "CNY m", 1), (0, 1, "CNY", 0)]),
+           "万人次": (1e4, [(1e6, 1e6, "m visits", 2), (0, 1, "visits", 0)]),
+           "元": (1, [(1e6, 1e6, "CNY m", 2), (0, 1, "CNY", 0)])},
+}
+
+
 def _scaled(v: float, unit: str, lang: str) -> tuple[float, str, int | None]:
     """Value, unit text and decimals after the scaling conventions of ``lang``."""
-    a = abs(v)
-    if lang == "zh":
-        if unit == "万元" and a >= 1e4:
-            return v / 1e4, "亿元", 2 if a < 1e5 else 1
-        if unit == "元" and a >= 1e8:
-            return v / 1e8, "亿元", 2
-        if unit == "人" and a >= 1e4:
-            return v / 1e4, "万人", 2
-        return v, unit, None
-    if unit == "万元":
-        yuan = v * 1e4
-        if abs(yuan) >= 1e9:
-            return yuan / 1e9, "CNY bn", 2
-        if abs(yuan) >= 1e6:
-            return yuan / 1e6, "CNY m", 1 if abs(yuan) < 1e8 else 0
-        return yuan, "CNY", 0
-    if unit == "万人次":  # 10k visits → visits, in millions from one million up
-        visits = v * 1e4
-        if abs(visits) >= 1e6:
-            return visits / 1e6, "m visits", 2
-        return visits, "visits", 0
-    if unit == "元" and a >= 1e6:
-        return v / 1e6, "CNY m", 2
-    if unit == "元":
-        return v, "CNY", 0
-    return v, _UNIT_EN.get(unit, unit), None
+    factor, tiers = _SCALES[lang].get(unit, (1, []))
+    x = v * factor
+    for start, div, text, decimals in tiers:
+        if abs(x) >= start:
+            return x / div, text, decimals
+    return v, unit if lang == "zh" else _UNIT_EN.get(unit, unit), None
 
 
 def unit_label(unit: str | None, lang: str = "zh") -> str:
     """The unit as written in a column header of ``lang``."""
     unit = unit or ""
     if _check_lang(lang) == "zh":
-        return "" if unit in ("是/否", "flag") else unit
+        return "" if unit in FLAG_UNITS else unit
     return _UNIT_EN.get(unit, unit)
 
 
@@ -189,7 +174,7 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
     v = float(value)
     if not math.isfinite(v):  # e.g. a quotient over a zero denominator
         return "—"
-    if unit in ("是/否", "flag") and not signed:
+    if unit in FLAG_UNITS and not signed:
         return ("是" if v >= 0.5 else "否") if lang == "zh" else ("yes" if v >= 0.5 else "no")
     if unit == "%" and signed:
         # a difference of two shares is in percentage points (个百分点)

@@ -15,6 +15,8 @@ from classify.numfmt import (fmt_number, fmt_percent, fmt_percentile, fmt_rank, 
     (3456, "万元", "3,456万元", "CNY 34.6 m"),
     (12.5, "万元", "12.5万元", "CNY 125,000"),
     (23456, "元", "23,456元", "CNY 23,456"),
+    (2.5e8, "元", "2.50亿元", "CNY 250.00 m"),
+    (45000, "万元", "4.50亿元", "CNY 450 m"),     # from CNY 100 m no decimals
     (35200, "人", "3.52万人", "35,200 persons"),
     (860, "人", "860人", "860 persons"),
     (12.34, "%", "12.3%", "12.3%"),

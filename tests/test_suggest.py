@@ -282,6 +282,16 @@ def test_bad_inputs_name_the_problem(case):
         indicator_table({"x": {"direction": "sideways"}})
 
 
+def test_without_a_trace_the_declared_rules_table_has_the_trace_columns(case):
+    """No rules evaluated: the declared category's failing rules are an empty table in
+    the rules.csv schema (what a sheet or notebook reads from it exists)."""
+    from classify.rules import TRACE_COLUMNS
+
+    s = suggest(case[0], None, indicators=INDICATORS, categories=PALETTE)[4]
+    assert s.declared == "专业镇·工业" and s.declared_failing.empty
+    assert list(s.declared_failing.columns) == TRACE_COLUMNS
+
+
 def test_with_the_real_indicator_system_and_taxonomy(case):
     from classify.config import load_system
     from classify.taxonomy import load_taxonomy

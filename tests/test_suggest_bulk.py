@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from classify.suggest import indicator_table
-from classify.suggest.peers import (_choose, _Cols, _Peers, _pick_ahead, _profile_matrix,
+from classify.suggest.peers import (_choose, _Cols, _Peers, _pick_ahead, _Positions,
                                     _screen_ahead)
 
 
@@ -63,11 +63,10 @@ def test_benchmarks_picked_for_all_towns_are_those_of_a_scan_of_every_town(seed)
     frame["composite"] = frame["score_industry"]
     frame["_target"] = np.where(np.arange(n) % 4 == 0, "strong", "specialised/industrial")
     nc = _Cols(frame)
-    peers = _Peers(nc, info, _profile_matrix(frame, info))
-    focus = {"strong": "industry", "specialised/industrial": "industry"}
+    peers = _Peers(nc, _Positions(frame, info, top=80, bottom=20))
+    focus = {"strong": "score_industry", "specialised/industrial": "score_industry"}
     kw = dict(n=3, county_weight=0.8, city_weight=0.9)
-    peers.ahead = _screen_ahead(nc, peers, focus, **kw)
-    peers.picked = _pick_ahead(peers, **kw)
+    peers.picked = _pick_ahead(peers, _screen_ahead(nc, peers, focus, **kw), **kw)
     assert len(peers.picked) > n // 2
     leaders = 0
     for i in range(n):

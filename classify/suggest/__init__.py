@@ -1,49 +1,34 @@
-"""Self-assessment evidence (自评分类意见) for every town.
-
-:func:`suggest` turns the classified frame and the rule trace into one :class:`Suggestion`
-per town: the suggested category with its confidence and runner-up, strengths and
-weaknesses among the town's peers, benchmark towns (对标对象) with gap tables, the gap to
-the suggested / declared / nearly reached categories in the indicators' own units, the
-check of the declared category, and notes on missing or imputed data.  Everything here is
-numbers and ids; wording lives in ``classify/templates`` and rendering in
-:mod:`classify.sheets`.
+"""Self-assessment evidence (自评分类意见) for every town: :func:`suggest` turns the
+classified frame and the rule trace into one :class:`Suggestion` per town (numbers and ids;
+wording lives in ``classify/templates``, rendering in :mod:`classify.sheets`).
 
 Percentiles follow the taxonomy's convention: ``Series.rank(pct=True) * 100`` with ties
-averaged (of five towns the best is P100, the worst P20), after turning "lower is better"
-indicators around, so P100 is always the best.  Ranks are 1 = best, ties share the best
-rank (``method="min"``).
-
-Everything shared is computed once for all towns (ranks as towns × indicators matrices,
-benchmark candidates screened with matrix products, the model searches on arrays), and
-each kind of per-town table is made for all towns at once as the columns of a
-:class:`Stack`: a town's table is a :class:`Part` of it (records for the sheets, a
-DataFrame when someone reads the field).  Results are those of a plain per-town scan.
-
-The module depends on the scoring and taxonomy objects only through small adapters:
-``indicators`` may be an ``IndicatorSystem`` or a mapping ``{id: {"label_zh", "label_en",
-"unit", "dimension", "direction"}}``; ``categories`` a ``Taxonomy`` or a palette mapping
-``{id: {"zh", "en", "color"}}``.
+averaged, after turning "lower is better" indicators around, so P100 is always the best;
+ranks are 1 = best, ties sharing the best rank (``method="min"``).  Each kind of per-town
+table is made for all towns at once, as the columns of a :class:`Stack`; results are those
+of a plain per-town scan.  ``indicators`` and ``categories`` may be the system / taxonomy
+objects or plain mappings (see :func:`indicator_table`, :func:`category_labels`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from classify.errors import ConfigError
-from classify.scoring import known
+from classify.rules import TRACE_COLUMNS
 from classify.suggest.record import (Benchmark, DERIVED_NUMERATOR, FOCUS_DIMENSION,
                                      GAP_COLUMNS, IndicatorInfo, Part, Stack, Suggestion,
                                      category_labels, indicator_table, records, stacked,
-                                     suggestions_table, table_records, _KEYS,
-                                     _dimension_labels)
+                                     suggestions_table, table_records, _dimension_labels,
+                                     _text)
 from classify.suggest.peers import (peer_positions, _Cols, _Peers, _Positions, _choose,
                                     _dimension_stack, _focus_column, _make, _pick_ahead,
-                                    _profile_matrix, _screen_ahead, _target_of)
+                                    _screen_ahead, _target_of)
 from classify.suggest.gaps import (_Ask, _Trace, _declared_stack, _declared_status,
                                    _gap_plan, _gap_rows, _gap_stack, _jumps, _missing_stack,
                                    _Movers, _missing_table, _relations, _resolve_declared,
@@ -73,9 +58,9 @@ def _str(row, key) -> str:
 
 
 def _check_frame(frame: pd.DataFrame, trace: pd.DataFrame) -> None:
-    for name, df, need in (("frame", frame, _KEYS), ("trace", trace,
-                                                      ("town_code", "target", "rule_id",
-                                                       "field", "passed"))):
+    for name, df, need in (("frame", frame, ("town_code", "town")),
+                           ("trace", trace, ("town_code", "target", "rule_id", "field",
+                                             "passed"))):
         missing = [c for c in need if c not in df.columns]
         if missing:
             raise ConfigError(f"the {name} passed to suggest() lacks columns {missing}; "
@@ -139,67 +124,54 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang must be 'zh' or 'en', found {lang!r}", key="lang")
     if trace is None:  # no rules evaluated: no gaps to explain
-        trace = pd.DataFrame(columns=["town_code", "town", "target", "rule_id", "field",
-                                      "op", "threshold", "value", "margin", "norm_margin",
-                                      "passed", "target_passed", "text_zh", "text_en"])
+        trace = pd.DataFrame(columns=TRACE_COLUMNS)
     _check_frame(frame, trace)
     meta_src = indicators if indicators is not None else system
     info, dim_labels = indicator_table(meta_src), _dimension_labels(meta_src)
     labels = frame.index
     # a missing code stays unknown (''), never the text 'nan' (assign: the other columns
     # are shared with the caller's frame, not copied)
-    frame = frame.reset_index(drop=True)
-    frame = frame.assign(town_code=known(frame["town_code"].to_numpy(object)).fillna("")
-                         .to_numpy(object))
+    frame = frame.reset_index(drop=True).assign(town_code=_text(frame["town_code"]))
     # object dtype: a str column would turn "no category" (None) into NaN
     frame["_target"] = pd.Series([_target_of(r) for r in records(
         frame[[c for c in ("category", "subtype") if c in frame.columns]])], dtype=object)
-    trace_owner = _trace_owners(trace, frame["town_code"].to_numpy(object))
-    trace = trace.assign(town_code=known(trace["town_code"].to_numpy(object)).fillna("")
-                         .to_numpy(object))
-    present = {k: v for k, v in info.items() if k in frame.columns}
+    trace = trace.assign(town_code=_text(trace["town_code"]))
     nc = _Cols(frame)
+    positions = _Positions(frame, info, top=top, bottom=bottom)
     numer = derived_numerators(meta_src)
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
+    focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     ctx = _Context(
-        info=info, taxonomy=taxonomy, model=model, lang=lang,
+        info=info, taxonomy=taxonomy, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
         dim_labels=dim_labels, numer=numer, scales=_rule_scales(trace, taxonomy),
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
-        nc=nc, peers=_Peers(nc, info, _profile_matrix(frame, present)),
-        movers=_Movers(info, numer, [c for c in info if c in frame.columns]),
-        trace=_Trace(trace, trace_owner),
-        log_by=_group_records(missing_log, _log_owners(missing_log, labels,
-                                                       frame["town_code"].to_numpy(object)))
-        if missing_log is not None and "town_code" in missing_log.columns else {},
+        nc=nc, peers=_Peers(nc, positions),
+        movers=_Movers(info, numer, positions.ids),
+        trace=_Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes)),
+        log_by=_log_by_town(missing_log, labels, nc.codes),
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, dim_labels),
         params=dict(top=top, bottom=bottom, near_margin=near_margin))
-    ctx.peers.ahead = _screen_ahead(nc, ctx.peers, focus, n=n_benchmarks,
-                                    county_weight=county_weight, city_weight=city_weight)
-    ctx.peers.picked = _pick_ahead(ctx.peers, n=n_benchmarks, county_weight=county_weight,
-                                   city_weight=city_weight)
+    weights = dict(n=n_benchmarks, county_weight=county_weight, city_weight=city_weight)
+    ctx.peers.picked = _pick_ahead(ctx.peers, _screen_ahead(nc, ctx.peers, focus_of, **weights),
+                                   **weights)
     # the tables of all towns at once (stacks of their columns), then each town's rest
-    focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
     fcols = [focus_of[t] for t in nc.targets]
     chosen = [_choose(nc, ctx.peers, i, f, n=n_benchmarks) for i, f in enumerate(fcols)]
-    made = _make(nc, ctx.peers, range(nc.n), [(js, d) for js, d, _ in chosen], nc.targets,
-                 fcols, n_gap_rows)
+    made = _make(nc, ctx.peers, [(js, d) for js, d, _ in chosen], fcols, n_gap_rows)
     bench = np.array([ms[0].index if ms else -1 for ms in made], dtype=np.int64)
-    positions = _Positions(frame, present, top=top, bottom=bottom)
     tables = {"strengths": positions.stack("best", n_list),
               "weaknesses": positions.stack("worst", n_list),
-              "dimensions": _dimension_stack(nc, ctx.peers, nc.targets, bench, dim_labels)}
+              "dimensions": _dimension_stack(nc, ctx.peers, bench, dim_labels)}
     rows = records(frame[[c for c in _ROW_KEYS if c in frame.columns]])
     done = [_one_town(ctx, i, row, fcols[i], made[i], chosen[i][2])
             for i, row in enumerate(rows)]
-    if model is not None:  # the model searches of all towns at once
-        _solve_asks(model, nc, [a for *_, plan in done for _, a in plan
-                                if isinstance(a, _Ask) and a.cands], info, ctx.peers.cols,
-                    ctx.numer)
-    _jumps(nc, [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)], info)
+    asks = [a for *_, plan in done for _, a in plan if isinstance(a, _Ask)]
+    _solve_asks(model, nc, [a for a in asks if a.cands], info, ctx.peers, numer)
+    _jumps(nc, asks, info)
     tables.update(
         category_gaps=_gap_stack([_gap_rows(nc, plan, info, n_levers) for *_, plan in done]),
         declared_failing=_declared_stack(ctx.trace, [fail for _, fail, _, _ in done]),
@@ -223,49 +195,43 @@ def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
     return out
 
 
-def _group_records(df: pd.DataFrame, owner: np.ndarray) -> dict[int, list[dict]]:
-    """Records of ``df`` by the frame position of their town (``owner``, -1: none)."""
-    out: dict[int, list[dict]] = {}
-    for rec, k in zip(records(df), owner):
-        if k >= 0:
-            out.setdefault(int(k), []).append(rec)
-    return out
-
-
-def _owners(codes: pd.Series, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each row keyed by ``codes``, matched on known codes that are
-    unique in the frame (-1 otherwise: a town without a code, or with a repeated one,
-    cannot be found by its code)."""
+def _owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each row keyed by ``codes`` (as :func:`_text` makes them): -1
+    for a code that is unknown or repeated in the frame."""
     fc = pd.Series(frame_codes, dtype=object)
     unique = fc[(fc != "") & ~fc.duplicated(keep=False)]
     where = pd.Series(unique.index.to_numpy(), index=unique.to_numpy())
-    keys = known(codes.to_numpy(object)).fillna("")
-    return keys.map(where).fillna(-1).astype(int).to_numpy()
+    return pd.Series(codes, dtype=object).map(where).fillna(-1).astype(int).to_numpy()
 
 
-def _trace_owners(trace: pd.DataFrame, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each trace row.  The trace of :func:`classify.rules.classify_towns`
-    is town-major in frame order (R rules per town): recognised by its codes, it is read by
-    position, so towns without a code or with a repeated code keep their rules."""
-    n, m = len(frame_codes), len(trace)
-    if n and m and m % n == 0:
-        R = m // n
-        tc = known(trace["town_code"].to_numpy(object)).fillna("").to_numpy(object)
-        if np.array_equal(tc, np.repeat(np.asarray(frame_codes, dtype=object), R)):
-            return np.repeat(np.arange(n), R)
-    return _owners(trace["town_code"], frame_codes)
+def _trace_owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
+    """Frame position of each trace row (``codes``: its towns' codes).  The trace of
+    :func:`classify.rules.classify_towns` is town-major in frame order (R rules per town):
+    recognised by its codes, it is read by position, so towns without a code or with a
+    repeated code keep their rules."""
+    n, m = len(frame_codes), len(codes)
+    if n and m and m % n == 0 and np.array_equal(codes, np.repeat(frame_codes, m // n)):
+        return np.repeat(np.arange(n), m // n)
+    return _owners(codes, frame_codes)
 
 
-def _log_owners(log: pd.DataFrame, labels: pd.Index, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each missing-log row: by its ``position`` (the index label of the
-    town in the frame :func:`classify.indicators.build_indicators` got) when the log has
-    one, else by code."""
-    if "position" in log.columns:
-        where = pd.Series(np.arange(len(labels)), index=labels)
-        if where.index.is_unique:
-            pos = log["position"].map(where)
-            return pos.fillna(-1).astype(int).to_numpy()
-    return _owners(log["town_code"], frame_codes)
+def _log_by_town(log: pd.DataFrame | None, labels: pd.Index, frame_codes: np.ndarray
+                 ) -> dict[int, list[dict]]:
+    """Records of the missing log by the frame position of their town: its ``position``
+    (the index label of the town in the frame :func:`classify.indicators.build_indicators`
+    got) when the log has one, else its code."""
+    if log is None or "town_code" not in log.columns:
+        return {}
+    where = pd.Series(np.arange(len(labels)), index=labels)
+    if "position" in log.columns and where.index.is_unique:
+        owner = log["position"].map(where).fillna(-1).astype(int).to_numpy()
+    else:
+        owner = _owners(_text(log["town_code"]), frame_codes)
+    out: dict[int, list[dict]] = {}
+    for rec, k in zip(records(log), owner):
+        if k >= 0:
+            out.setdefault(int(k), []).append(rec)
+    return out
 
 
 @dataclass
@@ -274,7 +240,6 @@ class _Context:
 
     info: dict
     taxonomy: Any
-    model: Any
     lang: str
     labels: dict
     dim_labels: dict
@@ -288,7 +253,7 @@ class _Context:
     log_by: dict
     n_towns: int
     params: dict
-    field_labels: dict = field(default_factory=dict)
+    field_labels: dict
 
 
 # frame columns a sheet reads (the rest of the frame is not turned into records)
@@ -301,9 +266,8 @@ _ROW_KEYS = ("town_code", "town", "county", "city", "category", "subtype", "seco
 
 def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: bool
               ) -> tuple[Suggestion, list[int], list[tuple], list]:
-    """The evidence of town ``i`` (its tables are set for all towns at once), the trace
-    rows of its declared category's failing rules, its missing-data rows, and its
-    category gaps' plan (finished after the model searches of all towns)."""
+    """Town ``i``'s evidence but its tables, the trace rows of its declared category's
+    failing rules, its missing-data rows and its category gaps' plan."""
     p, nc, code = ctx.params, ctx.nc, row["town_code"]
     target = nc.targets[i]
     ks = ctx.trace.rows(i)
@@ -315,7 +279,7 @@ def _one_town(ctx: _Context, i: int, row: dict, fcol: str, made: list, leader: b
     status = _str(row, "declared_status") or _declared_status(ctx.trace, ks,
                                                               declared_target, target)
     plan = _gap_plan(nc, i, ctx.trace, ks, relations, ctx.scales, ctx.info, ctx.numer,
-                     ctx.model, ctx.movers)
+                     ctx.movers)
     s = Suggestion(
         town_code=code, town=_str(row, "town"), county=_str(row, "county"),
         city=_str(row, "city"), target=target, category=_str(row, "category") or None,

@@ -6,18 +6,18 @@ town's missing data."""
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
-                                     _get)
+from classify.numfmt import FLAG_UNITS
 from classify.scoring import aggregate
+from classify.suggest.record import (COUNT_UNITS, DERIVED_NUMERATOR, IndicatorInfo, Stack,
+                                     _META, _get, _system_attr)
 from classify.suggest.peers import _Cols, _Peers
 
 
@@ -28,9 +28,7 @@ def derived_numerators(indicators) -> dict[str, str]:
     (location quotients, ratios, shares, per-capita values) — from an ``IndicatorSystem``'s
     ``derived`` entries, else the defaults in :data:`DERIVED_NUMERATOR`."""
     out = dict(DERIVED_NUMERATOR)
-    derived = _get(indicators, "derived", None) if indicators is not None \
-        and not isinstance(indicators, (Mapping, pd.DataFrame)) else None
-    for d in derived or ():
+    for d in _system_attr(indicators, "derived"):
         if _get(d, "kind") in ("lq", "ratio", "share", "per_capita", "per_area"):
             out[str(_get(d, "id"))] = str(_get(d, "numerator"))
     return out
@@ -39,7 +37,7 @@ def derived_numerators(indicators) -> dict[str, str]:
 def _rule_scales(trace: pd.DataFrame, taxonomy) -> dict[tuple[str, str], str]:
     scales: dict[tuple[str, str], str] = {}
     if taxonomy is not None and hasattr(taxonomy, "target_rules"):
-        for target in set(trace["target"].drop_duplicates().astype(str)):
+        for target in trace["target"].astype(str).unique():
             try:
                 rules = taxonomy.target_rules(target)
             except Exception:  # roles and unknown targets: no scale known, use "value"
@@ -59,24 +57,17 @@ def _needed_field(nc: _Cols, i, fld, scale, op, threshold):
     s, p = nc.around(fld, i, county=scale in ("percentile_county", "rank_county"))
     n_others = len(s) - (p is not None)
 
-    def other(k):  # the k-th smallest value of the other towns (k may count from the end)
-        k = k + n_others if k < 0 else k
-        if not 0 <= k < n_others:
-            raise IndexError(k)
+    def other(k):  # the k-th smallest value of the other towns
         return float(s[k if p is None or k < p else k + 1])
 
     n = n_others + 1
     if scale.startswith("percentile") and op in (">=", ">"):
         # P = (k + 1) / n × 100 when the town is strictly above k others (no ties)
         k = max(0, math.ceil(float(threshold) * n / 100 - 1 - 1e-9))
-        if k == 0:
-            return None
-        return other(k - 1)
+        return other(k - 1) if k else None
     if scale == "rank_county" and op == "<=":
         r = int(threshold)
-        if r > n_others:
-            return None
-        return other(n_others - r if r >= 1 else -r)
+        return other(n_others - r if r >= 1 else -r) if r <= n_others else None
     return None
 
 
@@ -138,23 +129,14 @@ class _Movers(dict):
         dim, info = fld.removeprefix("score_"), self.info
         got = self[fld] = [c for c in self.cols
                            if (info[c].dimension == dim or fld == "composite")
-                           and c not in self.numer and info[c].unit not in ("是/否", "flag")]
+                           and c not in self.numer and info[c].unit not in FLAG_UNITS]
         return got
 
 
-def _pick_levers(nc: _Cols, ask: _Ask, n_levers: int):
-    """The ``n_levers`` candidates whose needed value is the smallest jump in position
-    (``ask.jumps``: those that move the right way, found for all asks by :func:`_jumps`)."""
-    best = sorted((jump, ind, need) for ind, (need, jump) in ask.jumps.items())
-    return [(ind, float(nc(ind)[ask.i]), need, ask.method)
-            for _, ind, need in best[:n_levers]]
-
-
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
-    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever
-    :func:`_pick_levers` weighs (a whole number for a count), an indicator at a time for
-    all asks: the share of towns the needed value passes beyond those the current one
-    passes."""
+    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever that moves the
+    right way (a whole number for a count), an indicator at a time for all asks: the share
+    of towns the needed value passes beyond those the current one passes."""
     by_ind: dict[str, list] = {}
     for a in asks:
         for ind in a.cands:
@@ -177,7 +159,7 @@ def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
             a.jumps[ind] = (n, j)
 
 
-def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
+def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, peers: _Peers, numer, *,
                 chunk: int = 65536) -> None:
     """Fill ``ask.needs`` for every ask: for each candidate indicator, the smallest change
     (others held fixed; derived indicators with it as numerator move with it) whose model
@@ -188,15 +170,15 @@ def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, cols, numer, *,
     ``transform`` per step and ``chunk`` rows.  When the score is monotone in each
     indicator (see :func:`_monotone`) and the grids do not fit one call, the first grid
     point above the need is found by bisection (6 points instead of 33, the same point).
-    A field the model does not produce falls back to the empirical percentile of the
-    indicator itself.
+    Without a model, and for a field the model does not produce: the empirical
+    percentile of the indicator itself.
     """
-    values = np.column_stack([nc(c) for c in cols])
+    values, cols = peers.values, peers.cols
     where = {c: k for k, c in enumerate(cols)}
-    fields = [f for f in dict.fromkeys(a.fld for a in asks)
-              if _produces(model, values[:1], cols, f)]
+    fields = [] if model is None else [f for f in dict.fromkeys(a.fld for a in asks)
+                                       if _produces(model, values[:1], cols, f)]
     for a in asks:
-        if a.fld not in fields:  # the model does not produce this field
+        if a.fld not in fields:  # no model, or one that does not produce this field
             a.needs = {ind: _empirical_lever(nc, a.i, a.fld, a.needed_field, ind, info[ind])
                        for ind in a.cands}
     pairs = [(a, ind) for a in asks if a.fld in fields for ind in a.cands]
@@ -230,9 +212,8 @@ def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
     values, col = grid.values, grid.col
     cur = values[grid.town, col]
     lo = cur.copy()
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column is no pair
-        best, least = np.nanmax(values, axis=0)[col], np.nanmin(values, axis=0)[col]
+    # np.nanmax without its warning on an all-missing column (which is no pair's)
+    best, least = np.fmax.reduce(values, axis=0)[col], np.fmin.reduce(values, axis=0)[col]
     meta = [info[ind] for _, ind in pairs]
     up = np.array([m.direction > 0 for m in meta], dtype=bool)
     share = np.array([m.unit == "%" for m in meta], dtype=bool)
@@ -340,14 +321,10 @@ class _Grid:
 
     def _transformed(self, X: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The model's treatment and normalisation of ``X`` (its columns: the model's
-        columns ``cols``).  A search point beyond float range (10x a 1e300 cell, a
-        derived share of it) is the largest float: the model's outlier caps treat it as
-        the cap, as any huge value."""
-        big = np.finfo(float).max
-        X = np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+        columns ``cols``)."""
         with np.errstate(all="ignore"):
             return self.model.normaliser.transform_columns(
-                self.model.treatment.transform_columns(X, cols), cols)
+                self.model.treatment.transform_columns(_finite(X), cols), cols)
 
     def _changed(self, act: np.ndarray, x: np.ndarray):
         """The cells that differ from the towns' rows at grid values ``x`` of pairs
@@ -375,9 +352,7 @@ class _Grid:
             mat = np.repeat(self.values[t], n_grid, axis=0)
             for r, c, v in self._changed(act, x):
                 mat[r, c] = v
-            big = np.finfo(float).max     # see _transformed
-            mat = np.nan_to_num(mat, nan=np.nan, posinf=big, neginf=-big)
-            got = _model_fields(self.model, pd.DataFrame(mat, columns=list(self.where)),
+            got = _model_fields(self.model, pd.DataFrame(_finite(mat), columns=list(self.where)),
                                 self.fields)
         return got[np.arange(len(got)), np.repeat(self.fld[act], n_grid)] \
             .reshape(len(act), n_grid)
@@ -402,6 +377,13 @@ class _Grid:
                                    )[:, self.outs]
 
 
+def _finite(X: np.ndarray) -> np.ndarray:
+    """A search point beyond float range (10x a 1e300 cell, a derived share of it) as the
+    largest float: the model's outlier caps treat it as the cap, as any huge value."""
+    big = np.finfo(float).max
+    return np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+
+
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
     """``np.linspace(lo[k], hi[k], n)`` for every k (rows), the same numbers as one call
     per pair: an array call changes its arithmetic for all rows when one step is 0."""
@@ -417,14 +399,12 @@ _GAP_COLS = ["target", "relation", "rule_id", "field", "scale", "op", "threshold
              "change", "change_pct", "method", "text_zh", "text_en"]
 _GAP_NUM = ("threshold", "value", "margin", "norm_margin", "needed_field", "current",
             "needed", "change", "change_pct")
-
-
 _RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_margin",
               "text_zh", "text_en")
 
 
 def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
-              model, movers: _Movers) -> list[tuple[dict, Any]]:
+              movers: _Movers) -> list[tuple[dict, Any]]:
     """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
     or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
     plan = []
@@ -451,9 +431,6 @@ def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, i
             if levers is None:
                 levers = _Ask(i, fld, need_f, [c for c in movers[fld]
                                                if not math.isnan(nc(c)[i])])
-                if model is None or not levers.cands:
-                    levers.needs = {ind: _empirical_lever(nc, i, levers.fld, need_f, ind,
-                                                          info[ind]) for ind in levers.cands}
             plan.append((base, levers))
     return plan
 
@@ -469,8 +446,11 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     """The category-gap records of one town from its answered plan."""
     recs = []
     for base, levers in plan:
-        if isinstance(levers, _Ask):
-            levers = _pick_levers(nc, levers, n_levers)
+        if isinstance(levers, _Ask):  # the n_levers smallest jumps in position
+            ask = levers
+            best = sorted((jump, ind, need) for ind, (need, jump) in ask.jumps.items())
+            levers = [(ind, float(nc(ind)[ask.i]), need, ask.method)
+                      for _, ind, need in best[:n_levers]]
         rows = [dict(base, indicator=ind, current=cur, needed=need, change=need - cur,
                      change_pct=(need - cur) / abs(cur) * 100 if cur else np.nan,
                      method=method) for ind, cur, need, method in levers] or [base]
@@ -478,26 +458,22 @@ def _gap_rows(nc: _Cols, plan, info, n_levers: int) -> list[dict]:
     for rec in recs:
         rec.update({c: _to_float(rec[c]) for c in _GAP_NUM})
         ind = rec["indicator"]
-        m = info.get(ind) if isinstance(ind, str) else None
-        rec.update(label_zh=m.label_zh if m else ind, label_en=m.label_en if m else ind,
-                   unit=m.unit if m else "", dimension=m.dimension if m else "")
+        m = info.get(ind) or IndicatorInfo(ind, ind, ind)
+        rec.update({a: getattr(m, a) for a in _META})
     return recs
 
 
 def _gap_stack(tables: list[list[dict]]) -> Stack:
     """The category-gap tables of all towns (an empty one: numbers and the indicator's
     labels typed float, as pandas types them when a table has no row)."""
-    meta = ["label_zh", "label_en", "unit", "dimension"]
-    return Stack.of_records(tables, _GAP_COLS + meta,
-                            dtypes={c: float for c in (*_GAP_NUM, *meta)})
+    return Stack.of_records(tables, _GAP_COLS + list(_META),
+                            dtypes={c: float for c in (*_GAP_NUM, *_META)})
 
 
 # ---------------------------------------------------------------------------------------
 # declared category and data notes
-def _resolve_declared(text, taxonomy, labels) -> str | None:
-    if text is None or pd.isna(text):
-        return None
-    text = str(text).strip()
+def _resolve_declared(text: str | None, taxonomy, labels) -> str | None:
+    text = (text or "").strip()
     if not text:
         return None
     if taxonomy is not None and hasattr(taxonomy, "resolve_declared"):
@@ -513,11 +489,10 @@ def _resolve_declared(text, taxonomy, labels) -> str | None:
 
 
 class _Trace:
-    """The rule trace as columns with each town's row positions (no per-town frames).
-
-    A text column of few distinct values is kept as references to its values (a row per
-    town and rule: as separate Python objects they would take much memory); one of mostly
-    distinct values (the rule texts) stays an Arrow array read a cell at a time."""
+    """The rule trace as columns with each town's row positions (no per-town frames): a
+    text column of few distinct values as references to them (a Python string per town
+    and rule would take much memory), one of mostly distinct values (the rule texts) as
+    an Arrow array read a cell at a time."""
 
     def __init__(self, trace: pd.DataFrame, owner: np.ndarray):
         """``owner``: the frame position of each trace row (-1: no town of the frame)."""
@@ -588,9 +563,7 @@ def _relations(tr: _Trace, ks, target, declared_target, runner_up, near_margin,
         if not tr.passed[k] and isinstance(t, str):
             near[t] = near.get(t, True) and tr.nm[k] >= -near_margin
     for t in sorted(near):
-        if allowed is not None and t not in allowed:
-            continue
-        if t not in rel and near[t]:
+        if near[t] and t not in rel and (allowed is None or t in allowed):
             rel[t] = "near"
     return rel
 
@@ -627,19 +600,19 @@ def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
     (filled by the scoring step — when it imputed as many values as the town lacks),
     with the targets whose rules read a field they feed."""
     lacking = [peers.cols[k] for k in np.flatnonzero(peers.lacking[i]).tolist()]
-    imputed = not math.isnan(n_imputed) and n_imputed > 0 and n_imputed >= len(
-        [x for x in lacking if info[x].dimension])
+    imputed = n_imputed > 0 and n_imputed >= sum(1 for x in lacking if info[x].dimension)
     notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")
              for ind in lacking}
     for rec in log:
         ind = str(rec.get("indicator", "") or "")
         st = str(rec.get("status", rec.get("action", "")) or "")
+        detail = str(rec.get("detail", "") or "")
         if ind and ("imput" in st.lower() or "插补" in st):
-            notes[ind] = ("imputed", str(rec.get("detail", "") or ""))
+            notes[ind] = ("imputed", detail)
         elif ind and ind not in notes and ind in info:
-            notes[ind] = ("missing", str(rec.get("detail", "") or ""))
+            notes[ind] = ("missing", detail)
         elif ind in notes and not notes[ind][1]:
-            notes[ind] = (notes[ind][0], str(rec.get("detail", "") or ""))
+            notes[ind] = (notes[ind][0], detail)
     used: dict[str, set] = {}
     for k in ks if notes else ():
         used.setdefault(tr.field[k], set()).add(tr.target[k])

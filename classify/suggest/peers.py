@@ -10,16 +10,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from classify.scoring import county_key, known
-from classify.suggest.record import Benchmark, IndicatorInfo, Part, Stack
-
-
-def _key_column(frame: pd.DataFrame, code: str, name: str) -> pd.Series:
-    """The county (city) of each town: its code, else its name, else unknown ('')."""
-    for col in (code, name):
-        if col in frame.columns:
-            return frame[col]
-    return pd.Series([""] * len(frame), index=frame.index)
+from classify.numfmt import FLAG_UNITS
+from classify.scoring import county_key
+from classify.suggest.record import _META, Benchmark, IndicatorInfo, Part, Stack, _text
 
 
 class _Cols:
@@ -30,26 +23,16 @@ class _Cols:
         self.frame = frame
         self._cache: dict[str, np.ndarray] = {}
         self.n = len(frame)
+        # unknown county / city: '' (never a group of its own); city: its code, else name
+        unknown = np.full(self.n, "", dtype=object)
         county = county_key(frame)
-        if county is None:
-            county = pd.Series([""] * len(frame), index=frame.index)
-        city = _key_column(frame, "city_code", "city")
-        # unknown county / city: '' (never a group of its own)
-        self.county = known(county.to_numpy(object)).fillna("").to_numpy(dtype=object)
-        self.city = known(city.to_numpy(object)).fillna("").to_numpy(dtype=object)
-        self.codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(
-            dtype=object)
-        self.targets = frame["_target"].to_numpy(dtype=object) if "_target" in frame.columns \
-            else np.full(len(frame), None, dtype=object)
-        self._pct: dict[str, np.ndarray] = {}
+        self.county = unknown if county is None else _text(county)
+        city = [c for c in ("city_code", "city") if c in frame.columns]
+        self.city = _text(frame[city[0]]) if city else unknown
+        self.codes = _text(frame["town_code"])
+        self.targets = frame["_target"].to_numpy(dtype=object)
         self._sorted: dict[tuple, np.ndarray] = {}
         self._groups: dict[str, np.ndarray] | None = None
-
-    def pct(self, col: str) -> np.ndarray:
-        """Region percentile (ties averaged, 100 = highest) of ``col``; NaN stays NaN."""
-        if col not in self._pct:
-            self._pct[col] = _percentile(pd.Series(self(col))).to_numpy(dtype=float)
-        return self._pct[col]
 
     def __call__(self, col: str) -> np.ndarray:
         if col not in self._cache:
@@ -90,33 +73,30 @@ def _percentile(values: pd.Series) -> pd.Series:
     return values.rank(pct=True, method="average") * 100
 
 
-def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo],
-                   *, county: str = "county_code") -> pd.DataFrame:
+def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo]
+                   ) -> pd.DataFrame:
     """Rank and percentile of every town on every indicator, region-wide and in its county.
 
     Returns a long frame ``town_code, indicator, value, rank, n, pct, rank_county,
     n_county, pct_county`` (rank 1 = best after the indicator's direction; pct 100 = best).
     Towns with a missing value get no rank and are not counted in ``n``.
     """
-    ids, mats = _position_matrices(frame, indicators, county=county)
+    ids, mats = _position_matrices(frame, indicators)
     if not ids:
         return pd.DataFrame(columns=["town_code", "indicator", "value", "rank", "n", "pct",
                                      "rank_county", "n_county", "pct_county"])
-    codes = known(frame["town_code"].to_numpy(object)).fillna("").to_numpy(object)
-    out = pd.DataFrame({"town_code": np.tile(codes, len(ids)),
+    out = pd.DataFrame({"town_code": np.tile(_text(frame["town_code"]), len(ids)),
                         "indicator": np.repeat(np.array(ids, dtype=object), len(frame))})
     for c, m in mats.items():  # indicator-major
         out[c] = m.T.ravel()
     return out
 
 
-def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo], *,
-                       county: str = "county_code") -> tuple[list[str], dict[str, np.ndarray]]:
+def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo]
+                       ) -> tuple[list[str], dict[str, np.ndarray]]:
     """:func:`peer_positions` as towns × indicators matrices (pandas ranks of all
     indicators at once): the indicators and ``value, rank, n, pct, rank_county,
     n_county, pct_county``."""
-    if county not in frame.columns and county == "county_code" and "county" in frame.columns:
-        county = "county"  # no codes: county names group the towns as well
     ids, n = [i for i in indicators if i in frame.columns], len(frame)
     if not ids:
         return ids, {c: np.zeros((n, 0)) for c in ("value", "rank", "n", "pct",
@@ -127,7 +107,7 @@ def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorIn
     out = {"value": v.to_numpy(), "rank": s.rank(ascending=False, method="min").to_numpy(),
            "n": np.broadcast_to(s.notna().sum().to_numpy(), (n, len(ids))),
            "pct": _percentile(s).to_numpy()}
-    keys = county_key(frame) if county in frame.columns else None
+    keys = county_key(frame)  # county codes, else names
     if keys is not None and keys.notna().any():
         # a town of unknown county is in no county group (no rank within the county)
         g = s.groupby(keys.to_numpy(), dropna=True)
@@ -144,19 +124,18 @@ def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorIn
     return ids, out
 
 
-_POS_COLS = ["indicator", "value", "rank", "n", "pct", "rank_county", "n_county",
-             "pct_county", "scope", "label_zh", "label_en", "unit", "dimension"]
-
-
 class _Positions:
-    """:func:`peer_positions` as towns × indicators matrices (the same pandas ranks),
-    with the strength / weakness masks of every town computed at once."""
+    """:func:`peer_positions` as towns × indicators matrices, with the strength /
+    weakness masks of every town computed at once."""
 
     def __init__(self, frame: pd.DataFrame, info: Mapping[str, IndicatorInfo], *,
                  top: float, bottom: float, min_county: int = 3):
         self.ids, self.mats = _position_matrices(frame, info)
-        pct, pc = self.mats["pct"].astype(float), self.mats["pct_county"].astype(float)
-        flag = np.array([info[c].unit in ("是/否", "flag") for c in self.ids], dtype=bool)
+        self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
+        self.meta = {a: np.array([getattr(info[c], a) for c in self.ids], dtype=object)
+                     for a in _META}
+        pct, pc = self.mats["pct"], self.mats["pct_county"]
+        flag = np.array([info[c].unit in FLAG_UNITS for c in self.ids], dtype=bool)
         county_ok = (self.mats["n_county"] >= min_county) & ~np.isnan(pc)
         pc = np.where(county_ok, pc, np.nan)
         valid = ~np.isnan(pct) & ~flag
@@ -165,7 +144,6 @@ class _Positions:
         with np.errstate(invalid="ignore"):
             # sorted ascending: the best first, then the worst first
             self.key = {"best": -np.fmax(pct, pc), "worst": np.fmin(pct, pc)}
-        self.info = info
 
     def stack(self, kind: str, n_max: int) -> Stack:
         """The strengths ("best") or weaknesses ("worst") of every town: indicators in
@@ -176,9 +154,9 @@ class _Positions:
         the town's position.
         """
         hit = self.hit[kind][0] | self.hit[kind][1]
-        id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=str), kind="stable"))
         key = np.where(hit, self.key[kind], np.inf)
-        order = np.lexsort((np.broadcast_to(id_rank, key.shape), key), axis=-1)[:, :n_max]
+        order = np.lexsort((np.broadcast_to(self.id_rank, key.shape), key),
+                           axis=-1)[:, :n_max]
         count = np.minimum(hit.sum(axis=1), n_max)
         I = np.repeat(np.arange(len(count)), count)
         J = order[np.arange(order.shape[1])[None, :] < count[:, None]]
@@ -187,8 +165,7 @@ class _Positions:
         hit_r, hit_c = self.hit[kind][0][I, J], self.hit[kind][1][I, J]
         cols["scope"] = np.array(["county", "region", "both"], dtype=object)[
             np.where(hit_r & hit_c, 2, np.where(hit_r, 1, 0))]
-        for a in ("label_zh", "label_en", "unit", "dimension"):
-            cols[a] = np.array([getattr(self.info[c], a) for c in self.ids], dtype=object)[J]
+        cols.update({a: v[J] for a, v in self.meta.items()})
         return Stack(cols, count)
 
 
@@ -210,71 +187,42 @@ def _focus_column(target: str | None, frame: pd.DataFrame, focus_map) -> str:
     return col if col in frame.columns else "composite"
 
 
-def _profile_matrix(frame: pd.DataFrame, info) -> np.ndarray:
-    """Indicators as percentile ranks / 100 (robust to the skew of totals)."""
-    cols = [i for i in info if i in frame.columns]
-    if not cols:
-        return np.zeros((len(frame), 0))
-    nc = _Cols(frame)
-    return np.column_stack([_percentile(pd.Series(nc(c) * info[c].direction)).to_numpy()
-                            / 100 for c in cols])
-
-
 def _codes_of(keys: np.ndarray) -> np.ndarray:
     codes = pd.factorize(pd.Series(keys, dtype=object))[0]
     return np.where(keys == "", -1, codes)
 
 
 class _Peers:
-    """What benchmark search and gap tables read, built once: the indicator matrix, the
-    towns of each category, code order and per-category medians of the scores."""
+    """What benchmark search and gap tables read, built once: the indicators of ``pos``
+    (the towns' profiles: their region percentiles), the towns of each category, code
+    order."""
 
-    def __init__(self, nc: _Cols, info, prof: np.ndarray):
-        self.cols = [c for c in info if c in nc.frame.columns]
-        self.meta = [info[c] for c in self.cols]
-        self.values = np.column_stack([nc(c) for c in self.cols]) if self.cols else \
-            np.zeros((nc.n, 0))
-        self.col_order = np.argsort(np.argsort(np.array(self.cols, dtype=str), kind="stable"))
+    def __init__(self, nc: _Cols, pos: _Positions):
+        self.cols, self.col_order, self.meta_cols = pos.ids, pos.id_rank, pos.meta
+        self.values = np.ascontiguousarray(pos.mats["value"])
         self.code_rank = np.empty(nc.n, dtype=np.int64)
         self.code_rank[np.argsort(nc.codes.astype(str), kind="stable")] = np.arange(nc.n)
-        keys = pd.Series(nc.targets, dtype=object)
-        self.members = {t: idx for t, idx in keys.groupby(keys.fillna("\0")).indices.items()
-                        if t != "\0"}
-        self.town = known(nc.frame["town"].to_numpy(object)).fillna("").to_numpy(object)
-        self.county = known(nc.frame["county"].to_numpy(object)).fillna("").to_numpy(
-            object) if "county" in nc.frame.columns else np.full(nc.n, "", dtype=object)
+        # the towns of each category (those of none are in no group)
+        self.members = pd.Series(nc.targets, dtype=object).groupby(nc.targets).indices
+        self.town = _text(nc.frame["town"])
+        self.county = _text(nc.frame["county"]) if "county" in nc.frame.columns else \
+            np.full(nc.n, "", dtype=object)
         # counties and cities as integers (-1 = unknown) for the distance weights
         self.county_id = _codes_of(nc.county)
         self.city_id = _codes_of(nc.city)
-        self.ahead: dict[int, np.ndarray] | None = None  # see _screen_ahead
         self.picked: dict[int, tuple[list, list]] | None = None  # see _pick_ahead
-        self.prof = prof
+        self.prof = np.ascontiguousarray(pos.mats["pct"]) / 100  # robust to skewed totals
         self.lacking = np.isnan(self.values)
-        self._median: dict[tuple, float] = {}
-        self.dims = np.array([m.dimension for m in self.meta], dtype=object)
+        self.dims = self.meta_cols["dimension"]
         self.score_dims = [c.removeprefix("score_") for c in nc.frame.columns
                            if c.startswith("score_")]
         # dimensions no town has a score for (no indicator of them has data)
         self.dims_empty = {d for d in self.score_dims if np.isnan(nc(f"score_{d}")).all()}
-        for d in self.score_dims:  # made here once, not in each process writing sheets
-            nc.pct(f"score_{d}")
-            for t in self.members:
-                self.median(nc, t, f"score_{d}")
-        self.meta_cols = {a: np.array([getattr(m, a) for m in self.meta], dtype=object)
-                          for a in ("label_zh", "label_en", "unit", "dimension")}
 
     def same(self, I: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whether each town ``J`` is in the (known) county, and city, of its town ``I``."""
         return ((self.county_id[J] == self.county_id[I]) & (self.county_id[I] >= 0),
                 (self.city_id[J] == self.city_id[I]) & (self.city_id[I] >= 0))
-
-    def median(self, nc: _Cols, target, col: str) -> float:
-        key = (target, col)
-        if key not in self._median:
-            v = nc(col)[self.members.get(target, [])] if target else np.array([])
-            v = v[~np.isnan(v)]
-            self._median[key] = float(np.median(v)) if len(v) else np.nan
-        return self._median[key]
 
     def gap_stack(self, I: np.ndarray, J: np.ndarray, dims: np.ndarray, n_rows: int,
                   block: int = 16384) -> Stack:
@@ -298,7 +246,7 @@ class _Peers:
         this, other = self.values[np.repeat(I, n), flat], self.values[np.repeat(J, n), flat]
         cols = {"indicator": np.array(self.cols, dtype=object)[flat], "this": this,
                 "other": other, "diff": other - this, "diff_pct": _diff_pct(this, other),
-                "in_focus": self.meta_cols["dimension"][flat] == np.repeat(dims, n)}
+                "in_focus": self.dims[flat] == np.repeat(dims, n)}
         cols.update({a: v[flat] for a, v in self.meta_cols.items()})
         return Stack(cols, n)
 
@@ -319,21 +267,18 @@ def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
     if target is None or math.isnan(nc(focus)[i]):
         return [], [], False
     if i in peers.picked:
-        js, dist = peers.picked[i]
-        return js, dist, False
+        return (*peers.picked[i], False)
     score, same = nc(focus), peers.members[target]
     rest = same[(same != i) & ~np.isnan(score[same])]
     js = rest[np.lexsort((peers.code_rank[rest], score[i] - score[rest]))[:n]]
     return js.tolist(), _distances(peers.prof, np.full(len(js), i), js).tolist(), True
 
 
-def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
-          n_rows: int) -> list[list[Benchmark]]:
-    """The :class:`Benchmark` of every town chosen (``chosen``: (towns, distances) of
-    each of ``owners``, whose target and focus column are ``targets`` and ``focus``), its
-    gap table a part of one :class:`Stack`, computed for all of them at once."""
+def _make(nc: _Cols, peers: _Peers, chosen, focus, n_rows: int) -> list[list[Benchmark]]:
+    """Every town's :class:`Benchmark` objects from the towns ``chosen`` (towns,
+    distances), their gap tables parts of one :class:`Stack`."""
     n = np.array([len(js) for js, _ in chosen], dtype=np.int64)
-    I = np.repeat(np.asarray(owners, dtype=np.int64), n)
+    I = np.repeat(np.arange(nc.n), n)
     J = np.array([j for js, _ in chosen for j in js], dtype=np.int64)
     cols = list(dict.fromkeys(f for f, k in zip(focus, n.tolist()) if k))
     which = np.repeat(np.array([cols.index(f) if k else 0 for f, k in zip(focus, n.tolist())],
@@ -345,7 +290,7 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
                                           dtype=object), n_rows)
     made = [Benchmark(*row, Part(gaps, k), j) for k, (row, j) in enumerate(zip(zip(
         nc.codes[J].tolist(), peers.town[J].tolist(), peers.county[J].tolist(),
-        np.repeat(np.array(list(targets), dtype=object), n).tolist(), fcol,
+        np.repeat(nc.targets, n).tolist(), fcol,
         scores[which, I].tolist(), scores[which, J].tolist(),
         [d for _, dist in chosen for d in dist], same_c.tolist(), same_ci.tolist()),
         J.tolist()))]
@@ -353,18 +298,19 @@ def _make(nc: _Cols, peers: _Peers, owners, chosen, targets, focus,
     return [made[e - m:e] for e, m in zip(ends, n.tolist())]
 
 
-def _pick_ahead(peers: _Peers, *, n: int, county_weight: float, city_weight: float,
-                block: int = 1 << 17) -> dict[int, tuple[list, list]]:
-    """The ``n`` benchmarks of every town screened (:func:`_screen_ahead`) and their
-    distances: the nearest (profile distance × ``county_weight`` for the same county,
-    else ``city_weight`` for the same city; ties by code), the candidates of all towns
-    stacked, one sort."""
-    towns = list(peers.ahead)
+def _pick_ahead(peers: _Peers, ahead: dict[int, np.ndarray], *, n: int,
+                county_weight: float, city_weight: float, block: int = 1 << 14
+                ) -> dict[int, tuple[list, list]]:
+    """The ``n`` benchmarks of every town among those ``ahead`` of it
+    (:func:`_screen_ahead`) and their distances: the nearest (profile distance ×
+    ``county_weight`` for the same county, else ``city_weight`` for the same city; ties by
+    code), the candidates of all towns stacked, one sort."""
+    towns = list(ahead)
     out: dict[int, tuple[list, list]] = {}
-    for lo in range(0, len(towns), max(1, block // 8)):
-        part = towns[lo:lo + max(1, block // 8)]
-        J = np.concatenate([peers.ahead[i] for i in part])
-        I = np.repeat(np.array(part, dtype=np.int64), [len(peers.ahead[i]) for i in part])
+    for lo in range(0, len(towns), block):
+        part = towns[lo:lo + block]
+        J = np.concatenate([ahead[i] for i in part])
+        I = np.repeat(np.array(part, dtype=np.int64), [len(ahead[i]) for i in part])
         dist = _distances(peers.prof, I, J)
         same_c, same_ci = peers.same(I, J)
         eff = dist * np.where(same_c, county_weight, np.where(same_ci, city_weight, 1.0))
@@ -390,22 +336,22 @@ def _distances(m: np.ndarray, I: np.ndarray, J: np.ndarray) -> np.ndarray:
     return out
 
 
-def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight: float,
+def _screen_ahead(nc: _Cols, peers: _Peers, focus_of, *, n: int, county_weight: float,
                   city_weight: float, block: int = 512) -> dict[int, np.ndarray]:
-    """For every town, the towns of its category ahead of it on the focus score that can
-    be among its ``n`` nearest (weighted profile distance), found with matrix products.
+    """For every town, the towns of its category ahead of it on the focus score (column
+    ``focus_of[category]``) that can be among its ``n`` nearest (weighted profile
+    distance), found with matrix products.
 
     The squared distance over shared indicators is expanded into three products
-    (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything
-    within ``tol`` (float32 products) of the ``n``-th smallest weighted distance is
-    kept, and the exact
-    distances of :func:`_distances` then rank the few kept (so the choice is the same as
-    an exact scan of all towns ahead).
+    (Σa²·m_b + Σm_a·b² − 2Σa·b over present values) per block of towns; everything within
+    ``tol`` (float32 products) of the ``n``-th smallest weighted distance is kept, and the
+    exact distances of :func:`_distances` then rank the few kept (so the choice is the
+    same as an exact scan of all towns ahead).
     """
     tol = 1e-3 * max(1.0, county_weight, city_weight)
     out: dict[int, np.ndarray] = {}
     for target, members in peers.members.items():
-        score = nc(_focus_column(target, nc.frame, focus_map))
+        score = nc(focus_of[target])
         s = score[members]
         keep = members[~np.isnan(s)]
         order = keep[np.argsort(-score[keep], kind="stable")]
@@ -431,7 +377,9 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
                 s2 /= shared
                 d = np.sqrt(s2, out=s2)
             d[shared == 0] = np.inf
-            _apply_weights(d, peers, order[rows], order[:kmax], county_weight, city_weight)
+            same_c, same_ci = peers.same(order[rows][:, None], order[:kmax][None, :])
+            np.multiply(d, county_weight, out=d, where=same_c)
+            np.multiply(d, city_weight, out=d, where=same_ci & ~same_c)
             # towns beyond a town's own ahead count are not its candidates
             mine = np.arange(kmax)[None, :] < k[:, None]
             d[~mine] = np.inf
@@ -448,25 +396,12 @@ def _screen_ahead(nc: _Cols, peers: _Peers, focus_map, *, n: int, county_weight:
     return out
 
 
-def _apply_weights(d: np.ndarray, peers: _Peers, a: np.ndarray, b: np.ndarray,
-                   county_weight: float, city_weight: float) -> None:
-    """Multiply distances (towns ``a`` × towns ``b``) in place by ``county_weight`` for
-    the same county, else ``city_weight`` for the same city."""
-    ca, cb = peers.county_id[a][:, None], peers.county_id[b][None, :]
-    ta, tb = peers.city_id[a][:, None], peers.city_id[b][None, :]
-    same_county = (ca == cb) & (ca >= 0)
-    same_city = (ta == tb) & (ta >= 0) & ~same_county
-    np.multiply(d, county_weight, out=d, where=same_county)
-    np.multiply(d, city_weight, out=d, where=same_city)
-
-
-def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
-                     dim_labels) -> Stack:
+def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) -> Stack:
     """Every town's dimension table: ``dimension, label_zh, label_en, this,
     category_median`` (of the town's category), ``benchmark`` (the score of its first
     benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
     dims, n = peers.score_dims, nc.n
-    codes, uniq = pd.factorize(pd.Series(list(targets), dtype=object))
+    codes, uniq = pd.factorize(pd.Series(nc.targets, dtype=object))
     has = bench >= 0
     cols: dict[str, list] = {c: [] for c in ("this", "category_median", "benchmark", "pct")}
     for d in dims:
@@ -474,9 +409,9 @@ def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
         v = nc(col)
         cols["this"].append(v)
         cols["category_median"].append(np.array(
-            [peers.median(nc, t, col) for t in uniq] + [np.nan])[codes])
+            [_median(v[peers.members[t]]) for t in uniq] + [np.nan])[codes])
         cols["benchmark"].append(np.where(has, v[np.where(has, bench, 0)], np.nan))
-        cols["pct"].append(nc.pct(col))
+        cols["pct"].append(_percentile(pd.Series(v)).to_numpy(dtype=float))
     labels = [dim_labels.get(d, (d, d)) for d in dims]
     out = {"dimension": np.tile(np.array(dims, dtype=object), n),
            "label_zh": np.tile(np.array([zh for zh, _ in labels], dtype=object), n),
@@ -484,3 +419,8 @@ def _dimension_stack(nc: _Cols, peers: _Peers, targets, bench: np.ndarray,
     out.update({c: np.column_stack(v).ravel() if v else np.zeros(0)
                 for c, v in cols.items()})
     return Stack(out, np.full(n, len(dims)))
+
+
+def _median(v: np.ndarray) -> float:
+    v = v[~np.isnan(v)]
+    return float(np.median(v)) if len(v) else np.nan

@@ -14,6 +14,7 @@ import pandas as pd
 
 from classify.config import load_system
 from classify.errors import ConfigError
+from classify.scoring import known
 
 
 # Which dimension a category is judged on (benchmarks must be ahead on it).
@@ -35,7 +36,13 @@ DERIVED_NUMERATOR = {
 }
 # Units counted in whole numbers: a needed value is rounded to the next whole one.
 COUNT_UNITS = frozenset({"个", "家", "户", "所", "张", "项", "人"})
-_KEYS = ("town_code", "town")
+#: The indicator metadata an indicator's row in a table carries.
+_META = ("label_zh", "label_en", "unit", "dimension")
+
+
+def _text(values) -> np.ndarray:
+    """Text keys as an object array, unknown ones (blank, NaN, 'nan' …) as ''."""
+    return known(np.asarray(values, dtype=object)).fillna("").to_numpy(object)
 
 
 def records(df: pd.DataFrame) -> list[dict]:
@@ -52,12 +59,9 @@ class Stack:
     """The tables of many owners (towns, or benchmarks) stacked as columns: owner ``k``'s
     ``sizes[k]`` rows are rows ``offsets[k]:offsets[k + 1]`` of every column.
 
-    :func:`suggest` makes each kind of table for all towns at once, from the matrices it
-    holds; the evidence is written from these columns, the sheets read an owner's rows
-    as records, and a notebook gets an owner's DataFrame when it reads the field (see
-    :class:`Part`): the records under the columns' names, or, given ``frame``, the
-    DataFrame ``frame`` makes of the owner's part of ``source``; ``dtypes`` are the column
-    types of an empty one (whose records say nothing about them).
+    An owner's DataFrame (made when a :class:`Part` is read) holds its records under the
+    columns' names, or, given ``frame``, is what ``frame`` makes of the owner's part of
+    ``source``; ``dtypes`` are the column types of an empty one.
     """
 
     __slots__ = ("cols", "offsets", "frame", "source", "dtypes")
@@ -119,7 +123,7 @@ class _Table:
     """Data descriptor of a table field: stores a DataFrame or :class:`Part`, returns a
     DataFrame (built once, then kept)."""
 
-    def __set_name__(self, owner, name):
+    def __init__(self, name: str):
         self.slot = f"_{name}"
 
     def __get__(self, obj, objtype=None):
@@ -175,12 +179,9 @@ def stacked(objs: Sequence, name: str, empty: Mapping[str, type] | None = None
                                         for st, rows, _ in taken]) for c in names}
 
 
-def _lazy_tables(cls, names):
+def _lazy_tables(cls, names) -> None:
     for name in names:
-        t = _Table()
-        t.__set_name__(cls, name)
-        setattr(cls, name, t)
-    return cls
+        setattr(cls, name, _Table(name))
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,29 +229,39 @@ def indicator_table(indicators) -> dict[str, IndicatorInfo]:
     elif isinstance(indicators, Mapping):
         items = list(indicators.items())
     else:
-        seq = _get(indicators, "indicators", indicators)
-        if isinstance(seq, Mapping):
-            items = list(seq.items())
-        else:
-            items = [(_get(i, "id"), i) for i in seq]
-        derived = _get(indicators, "derived", None) or ()
-        if isinstance(derived, Mapping):
-            items += list(derived.items())
-        else:
-            items += [(_get(d, "id"), d) for d in derived]
+        items = _items(_get(indicators, "indicators", indicators)) + \
+            _items(_system_attr(indicators, "derived"))
     out = {}
     for iid, meta in items:
         if isinstance(meta, IndicatorInfo):
             out[iid] = meta
             continue
-        zh = _get(meta, "label_zh") or _get(meta, "zh") or _get(meta, "header") or iid
         out[str(iid)] = IndicatorInfo(
-            id=str(iid), label_zh=str(zh),
-            label_en=str(_get(meta, "label_en") or _get(meta, "en") or iid),
-            unit=str(_get(meta, "unit") or ""),
+            str(iid), *_labels(meta, iid), unit=str(_get(meta, "unit") or ""),
             dimension=str(_get(meta, "dimension") or ""),
             direction=_direction(_get(meta, "direction")))
     return out
+
+
+def _labels(entry, default) -> tuple[str, str]:
+    """``(zh, en)`` labels of a metadata entry (``label_zh``, ``zh`` or ``header``;
+    ``label_en`` or ``en``), else ``default``."""
+    zh = _get(entry, "label_zh") or _get(entry, "zh") or _get(entry, "header") or default
+    return str(zh), str(_get(entry, "label_en") or _get(entry, "en") or default)
+
+
+def _items(entries) -> list[tuple]:
+    """``(id, entry)`` of a mapping or a sequence of entries with an ``id``."""
+    if isinstance(entries, Mapping):
+        return list(entries.items())
+    return [(_get(e, "id"), e) for e in entries]
+
+
+def _system_attr(indicators, name: str):
+    """Attribute ``name`` of an indicator system; ``()`` for none, a mapping or a table."""
+    if indicators is None or isinstance(indicators, (Mapping, pd.DataFrame)):
+        return ()
+    return _get(indicators, name) or ()
 
 
 def category_labels(categories) -> dict[str, dict[str, str]]:
@@ -263,19 +274,14 @@ def category_labels(categories) -> dict[str, dict[str, str]]:
             for k, v in categories.items()}
 
 
-def _dimension_labels(indicators_obj) -> dict[str, tuple[str, str]]:
+def _dimension_labels(indicators) -> dict[str, tuple[str, str]]:
     """``{dimension: (zh, en)}`` from the indicator system; for indicators given as a
     mapping, from the built-in indicator system (the one place the labels are kept)."""
-    dims = (_get(indicators_obj, "dimensions", None) or ()) if indicators_obj is not None \
-        and not isinstance(indicators_obj, (Mapping, pd.DataFrame)) else ()
-    if not dims:
-        dims = load_system().dimensions
     labels = {}
-    for d in dims:
+    for d in _system_attr(indicators, "dimensions") or load_system().dimensions:
         did = _get(d, "id")
         if did:
-            labels[did] = (str(_get(d, "label_zh") or _get(d, "zh") or did),
-                           str(_get(d, "label_en") or _get(d, "en") or did))
+            labels[did] = _labels(d, did)
     return labels
 
 
@@ -369,21 +375,16 @@ def suggestions_table(suggestions: list[Suggestion]) -> pd.DataFrame:
     benchmarks`` (``;``-joined codes: benchmarks, or challengers for a leader),
     ``strengths``, ``weaknesses`` (``;``-joined indicator ids), ``gap_targets``,
     ``declared_target, declared_status, missing`` (``;``-joined indicator ids)."""
-    rows = []
-    for s in suggestions:
-        rows.append({
-            "town_code": s.town_code, "town": s.town, "target": s.target or "",
-            "confidence": s.confidence, "runner_up": s.runner_up or "",
-            "is_leader": s.is_leader,
-            "benchmarks": ";".join(b.town_code for b in (s.challengers if s.is_leader
-                                                         else s.benchmarks)),
-            "strengths": ";".join(s.strengths["indicator"]),
-            "weaknesses": ";".join(s.weaknesses["indicator"]),
-            "gap_targets": ";".join(dict.fromkeys(s.category_gaps["target"].astype(str))),
-            "declared_target": s.declared_target or "", "declared_status": s.declared_status,
-            "missing": ";".join(s.missing["indicator"]),
-        })
-    return pd.DataFrame(rows, columns=["town_code", "town", "target", "confidence",
-                                       "runner_up", "is_leader", "benchmarks", "strengths",
-                                       "weaknesses", "gap_targets", "declared_target",
-                                       "declared_status", "missing"])
+    return pd.DataFrame([{
+        "town_code": s.town_code, "town": s.town, "target": s.target or "",
+        "confidence": s.confidence, "runner_up": s.runner_up or "", "is_leader": s.is_leader,
+        "benchmarks": ";".join(b.town_code for b in (s.challengers if s.is_leader
+                                                     else s.benchmarks)),
+        "strengths": ";".join(s.strengths["indicator"]),
+        "weaknesses": ";".join(s.weaknesses["indicator"]),
+        "gap_targets": ";".join(dict.fromkeys(s.category_gaps["target"].astype(str))),
+        "declared_target": s.declared_target or "", "declared_status": s.declared_status,
+        "missing": ";".join(s.missing["indicator"])} for s in suggestions],
+        columns=["town_code", "town", "target", "confidence", "runner_up", "is_leader",
+                 "benchmarks", "strengths", "weaknesses", "gap_targets", "declared_target",
+                 "declared_status", "missing"])
