@@ -65,8 +65,6 @@ def order_columns(frame: pd.DataFrame) -> list[str]:
 
 #: The file that marks a folder as a towntype output (a folder holding it may be replaced).
 MANIFEST = "run.json"
-
-
 #: Manifests that mark a folder as an earlier towntype output (a run, a comparison).
 MANIFESTS = (MANIFEST, "compare.json")
 
@@ -113,10 +111,10 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False,
         raise InputError(f"无法写入（cannot write in {parent}, no permission）; choose another "
                          f"--out", path=out)
     for item in inputs:
-        if item is not None and _inside(Path(item), out):
+        if item is not None and Path(item).resolve().is_relative_to(out.resolve()):
             raise InputError(f"the input {item} is inside --out, which a run replaces "
                              "whole; choose another --out", path=out)
-    if _inside(Path.cwd(), out):
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
         raise InputError("--out is the current folder or contains it, and a run replaces "
                          "it whole; give a subfolder such as --out towntype-out", path=out)
     if out.is_dir() and any(out.iterdir()) and not is_towntype_output(out) and not force:
@@ -125,14 +123,6 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False,
             f"{MANIFEST}); a run replaces the whole folder, so choose a new or empty "
             f"folder, or pass --force to replace it and everything in it", path=out)
     return out
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 @contextlib.contextmanager
@@ -204,8 +194,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError, OverflowError):
-        return True                     # someone else's process, or cannot tell: keep
+    except (OSError, OverflowError):    # someone else's process, or cannot tell: keep
+        pass
     return True
 
 

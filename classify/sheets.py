@@ -1,16 +1,9 @@
 """Rendering of self-assessment suggestions: Markdown / HTML sheets, a workbook, a Word file.
 
-The evidence comes from :func:`classify.suggest.suggest`; every sentence comes from the
-label tables ``classify/templates/labels_<lang>.toml`` and the Jinja2 templates next to them;
-numbers are formatted by :mod:`classify.numfmt`.  Chinese and English sheets are rendered
-from the same :class:`~classify.suggest.Suggestion` objects, so they carry the same numbers.
-
-In the HTML sheet every number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a
-checker (or a test) can read the value behind the text.  Output is deterministic: no
-timestamps, sorted inputs, fixed ZIP dates in ``.docx``.
-
-Which towns get a sheet is chosen by :mod:`classify.report.scope`; the workbook,
-the index page and the stored evidence are in :mod:`classify.report`.
+Every sentence comes from ``classify/templates/labels_<lang>.toml`` and the Jinja2
+templates next to them, every number from :mod:`classify.numfmt`; in the HTML sheet each
+number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a checker can read the
+value behind the text.  Output is deterministic (no timestamps, fixed ZIP dates in .docx).
 """
 
 from __future__ import annotations
@@ -61,10 +54,7 @@ def labels(lang: str = "zh", level: str = "town") -> dict:
 def _md(v) -> str:
     """``v`` in Markdown with ``<`` and ``>`` escaped, so that no value becomes HTML where
     the Markdown is shown; ``&`` and quotes cannot open a tag and stay readable."""
-    text = str(v)
-    if "<" in text or ">" in text:
-        return text.replace("<", "&lt;").replace(">", "&gt;")
-    return text
+    return str(v).replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _Environment(jinja2.Environment):
@@ -170,8 +160,7 @@ _FORMATS = {"value": lambda v, u, n, sg, lang: numfmt.fmt_value(v, u, lang, sign
 # context for one sheet
 def _last_year(s: Suggestion, t, lang: str) -> str:
     """"上年类别：培育类 → 今年建议：专业镇·工业（主要因规上工业总产值 +38%）" when the run
-    was scored with ``--reference`` (``s.extra["last_year"]``, from
-    :func:`classify.compare.last_year`)."""
+    was scored with ``--reference`` (``s.extra["last_year"]``)."""
     before = s.extra.get("last_year")
     if not before or not s.target:
         return ""
@@ -204,10 +193,8 @@ def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
 
 def _focus_label(s: Suggestion, lang: str) -> str:
     dim = s.focus.removeprefix("score_")
-    for d in table_records(s, "dimensions"):
-        if d["dimension"] == dim:
-            return str(d[f"label_{lang}"])
-    return labels(lang)["suggested"]["composite"]
+    return next((str(d[f"label_{lang}"]) for d in table_records(s, "dimensions")
+                 if d["dimension"] == dim), labels(lang)["suggested"]["composite"])
 
 
 def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
@@ -242,7 +229,7 @@ def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
 def _lever_text(g: dict, t, N, info_label, field_label) -> str:
     if numfmt.is_missing(g["current"]) or numfmt.is_missing(g["needed"]):
         return _Fill(t["gaps"]["lever_missing"], indicator=info_label)
-    up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
+    up = numfmt.is_missing(g["change"]) or g["change"] >= 0
     fmt = t["gaps"]["lever" if up else "lever_down"]
     method = t["gaps"].get(f"method_{g['method']}", "") if isinstance(g["method"], str) else ""
     unit = g.get("unit", "")
@@ -401,14 +388,14 @@ def _chart(s: Suggestion, lang: str, t: dict, color: str, dims: list[dict]) -> M
         has_bench=any(not numfmt.is_missing(r["benchmark"]) for r in d)))
 
 
-def _ink(color: str) -> str:
-    """Black or white text, whichever reads better on ``color`` (relative luminance)."""
+def ink(color: str, unknown: str = "#ffffff") -> str:
+    """Black or white text, whichever reads better on ``color`` (relative luminance);
+    ``unknown`` on a colour that is not ``#rrggbb``."""
     try:
         r, g, b = (int(color[k:k + 2], 16) / 255 for k in (1, 3, 5))
-    except ValueError:
-        return "#ffffff"
-    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    return "#000000" if lum > 0.55 else "#ffffff"
+    except (TypeError, ValueError):
+        return unknown
+    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#ffffff"
 
 
 def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
@@ -424,7 +411,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
     cat = {
-        "label": s.label(s.target, lang), "color": color, "ink": _ink(color),
+        "label": s.label(s.target, lang), "color": color, "ink": ink(color),
         "confidence": t["suggested"]["not_assessed"] if numfmt.is_missing(s.confidence)
         else N(s.confidence, "share"),
         "runner_up": s.label(s.runner_up, lang),
@@ -494,7 +481,10 @@ def designation_lines(s: Suggestion, lang: str) -> list[str]:
     text = s.extra.get("designations_en" if lang == "en" else "designations")
     if not isinstance(text, str) or not text:
         return []
-    return [x.strip() for x in text.split("；" if lang != "en" else "; ") if x.strip()]
+    return [x.strip() for x in text.split(_DESIGNATION_SEP[lang]) if x.strip()]
+
+
+_DESIGNATION_SEP = {"zh": "；", "en": "; "}
 
 
 def render_markdown(s: Suggestion, *, lang: str | None = None, notice: str | None = None
@@ -581,8 +571,7 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
         x["declared"]: s.declared or "",
         x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
         x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
-        **({x["designations"]: "；".join(designation_lines(s, lang)) if lang == "zh" else
-            "; ".join(designation_lines(s, lang))}
+        **({x["designations"]: _DESIGNATION_SEP[lang].join(designation_lines(s, lang))}
            if s.extra.get("designations") is not None else {}),
     }
 
@@ -610,19 +599,18 @@ def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
 def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
     """One row per failing rule and indicator translation of one town (the 类别差距
     sheet), in header order."""
+    def num(v):   # two decimals: the gap is an estimate, not a measurement
+        return None if numfmt.is_missing(v) else round(float(v), 2)
+
     out = []
     for g in table_records(s, "category_gaps"):
-        ind = g["indicator"] if isinstance(g["indicator"], str) else ""
-
-        def num(v):   # two decimals: the gap is an estimate, not a measurement
-            return None if numfmt.is_missing(v) else round(float(v), 2)
-        out.append([
-            s.town_code, s.town, s.label(g["target"], lang),
-            t["gaps"][f"relation_{g['relation']}"], _rule_text(g, lang),
-            g[f"label_{lang}"] if ind else "",
-            numfmt.unit_label(g["unit"], lang) if ind else "",
-            num(g["current"]), num(g["needed"]), num(g["change"]),
-            t["xlsx"].get(f"method_{g['method']}", "") if ind else ""])
+        ind = isinstance(g["indicator"], str) and g["indicator"]
+        out.append([s.town_code, s.town, s.label(g["target"], lang),
+                    t["gaps"][f"relation_{g['relation']}"], _rule_text(g, lang),
+                    g[f"label_{lang}"] if ind else "",
+                    numfmt.unit_label(g["unit"], lang) if ind else "",
+                    num(g["current"]), num(g["needed"]), num(g["change"]),
+                    t["xlsx"].get(f"method_{g['method']}", "") if ind else ""])
     return out
 
 
@@ -777,12 +765,6 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
 
 # ---------------------------------------------------------------------------------------
 # everything
-#: How an unknown key is shown on a sheet (a town without a county, code or name).
-UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知代码（unknown code）",
-                  "town": "未知镇名（unknown name）"},
-           "en": {"county": "unknown county", "code": "unknown code", "town": "unknown name"}}
-
-
 def _text(value) -> str:
     """``value`` as stripped text; a blank one (None, NaN, ``<NA>``) as ``""``."""
     text = "" if value is None else str(value).strip()
@@ -791,7 +773,7 @@ def _text(value) -> str:
 
 def _known(value, lang: str, kind: str) -> str:
     """``value``, or the unknown-key wording when it is blank."""
-    return _text(value) or UNKNOWN[lang][kind]
+    return _text(value) or labels(lang)["unknown"][kind]
 
 
 #: Characters a sheet's file name keeps: letters (Chinese too), digits, ``_ . -``.
