@@ -10,6 +10,7 @@ town at a time on its sheet) above :data:`DETAIL_ROWS`, any table above
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 from pathlib import Path
@@ -80,20 +81,17 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     :data:`LONG_ROWS` rows, or a table titled in ``detail`` of more than
     :data:`DETAIL_ROWS`, is written to ``<path stem>_<title>.csv`` instead (``long_note``
     with ``{rows}`` and ``{csv}`` says so in its sheet).  Returns the paths written."""
-
     path = Path(path)
-    formats = dict(formats or {})
+    formats = formats or {}
     written = [path]
     wb = xlsxwriter.Workbook(str(path), _OPTIONS)
     wb.set_properties({"created": _FIXED_TIME})
     head = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
                           "bg_color": "#DDEBF7", "border": 1})
-    cache: dict[str, object] = {}
 
+    @functools.cache
     def fmt(spec: str):
-        if spec not in cache:
-            cache[spec] = wb.add_format({"num_format": spec})
-        return cache[spec]
+        return wb.add_format({"num_format": spec})
 
     if notice:
         ws = wb.add_worksheet(notice_title[:31])
@@ -128,8 +126,8 @@ def _write_sheet(ws, table: pd.DataFrame, head, formats: dict, fmt) -> None:
     for j, h in enumerate(headers):
         ws.write_string(0, j, h, head)
     by_type = {float: ws.write_number, bool: ws.write_boolean, str: ws.write_string}
-    writers = [ws.write_number if kind == "number" else ws.write_boolean if kind == "bool"
-               else ws.write_string if kind == "text" else None for kind, _ in columns]
+    by_kind = {"number": ws.write_number, "bool": ws.write_boolean, "text": ws.write_string}
+    writers = [by_kind.get(kind) for kind, _ in columns]      # mixed: by each cell's type
     for r, row in enumerate(zip(*(v for _, v in columns)), start=1):
         for j, v in enumerate(row):
             if v is not None:

@@ -1,19 +1,12 @@
-"""The one place the report writers use more than one core: consecutive slices of a list
-of towns written by forked worker processes (:mod:`concurrent.futures`) while the calling
-process writes something else (the index, the run's tables and maps), and then by the
-calling process too: it takes the slices no worker has begun, the last first.
+"""The one place the report writers use more than one core: slices of a list of towns
+written by forked workers (:mod:`concurrent.futures`) while the calling process writes
+something else, then by the calling process too (the slices no worker has begun).
 
-Why: rendering a province's sheets is most of a run's time.  The workers are forked, so
-they see the towns already in memory (nothing is pickled but a number and the paths they
-wrote).  Where forking is not available or not safe (not Linux, inside a daemon process,
-one core), the slices are written one after another in the calling process, with the
-same files.  The workers render templates and write files only: they use none of the
-threads the calling process may have (BLAS, Arrow), which is what makes forking a
-threaded process safe here.
-
-One more task may go with the slices: an ``aside`` (a national run's maps) that alone is
-worth a second process.  A warning a worker raises is raised again in the calling
-process, so that nothing a worker notices goes unsaid.
+Why: rendering a province's sheets is most of a run's time.  Forked workers see the towns
+already in memory (nothing is pickled but a number and the paths they wrote); they render
+templates and write files only, using none of the caller's threads (BLAS, Arrow), which is
+what makes forking a threaded process safe.  Where forking is not available or not safe
+(not Linux, a daemon process, one core) the caller writes every slice, with the same files.
 """
 
 from __future__ import annotations
