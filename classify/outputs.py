@@ -27,7 +27,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
-
 from classify.numfmt import unit_label
 from classify.sheets import labels
 from geo.errors import InputError
@@ -41,13 +40,11 @@ __all__ = ["staged_output", "publish", "check_output_folder", "is_towntype_outpu
 KEY_COLUMNS = ["town_code", "town", "county_code", "county", "city_code", "city"]
 #: Columns that close the table, in this order (when present).
 RESULT_COLUMNS = [
-    "composite", "rank", "rank_county", "rank_median", "rank_p05", "rank_p95",
-    "category", "subtype", "category_zh", "subtype_zh", "secondary", "roles",
-    "runner_up", "stability", "cluster", "cluster_name", "cluster_name_en",
-    "cluster_stability", "review", "review_reason", "review_reason_en", "declared",
-    "declared_status",
-    "n_missing", "n_imputed", "boundary_quality",
-]
+    "composite", "rank", "rank_county", "rank_median", "rank_p05", "rank_p95", "category",
+    "subtype", "category_zh", "subtype_zh", "secondary", "roles", "runner_up", "stability",
+    "cluster", "cluster_name", "cluster_name_en", "cluster_stability", "review",
+    "review_reason", "review_reason_en", "declared", "declared_status", "n_missing",
+    "n_imputed", "boundary_quality"]
 
 
 def order_columns(frame: pd.DataFrame) -> list[str]:
@@ -205,10 +202,9 @@ def _remove(folder: Path) -> bool:
     while True:
         try:
             shutil.rmtree(folder, ignore_errors=True)
-            break
+            return not folder.exists()
         except KeyboardInterrupt:
             continue
-    return not folder.exists()
 
 
 class OutputWarning(UserWarning):
@@ -217,7 +213,6 @@ class OutputWarning(UserWarning):
 
 #: Floats in CSV keep ten significant digits: more than any statistic carries.
 FLOAT_FORMAT = "%.10g"
-
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
 #: injection"): ``=HYPERLINK(...)``, ``+cmd|...``, ``-2+3``, ``@SUM(...)``, tab, CR.

@@ -94,11 +94,10 @@ class _Num(str):
     ``<span class="num" data-k=… data-v=… data-u=…>`` (``__html__``, which Jinja's
     autoescape uses)."""
 
-    __slots__ = ("kind", "value", "unit", "html")
+    __slots__ = ("html",)
 
     def __new__(cls, text: str, kind: str, value: float | None, unit: str):
         obj = super().__new__(cls, text)
-        obj.kind, obj.value, obj.unit = kind, value, unit
         # kind: a name of the code; value: digits, '.', 'e' (repr of a float)
         v = "" if value is None else repr(value)
         obj.html = f'<span class="num" data-k="{kind}" data-v="{v}" ' \

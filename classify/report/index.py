@@ -11,9 +11,9 @@ lists.  The sheets a run made are also linked in the HTML itself (no script need
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -31,7 +31,7 @@ SHEET_LIST = "sheets.js"
 #: What an index that reads :data:`SHEET_LIST` contains (older ones were rewritten whole).
 _HOOK = f'<script src="{SHEET_LIST}"></script>'.encode()
 
-@lru_cache(maxsize=None)
+@functools.cache
 def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
@@ -55,17 +55,14 @@ def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_di
          dict(t["index"], unknown_county=t["unknown"]["county"]).items()}
     folder = Path(folder)
     groups: dict[str, list[dict]] = {}
-    badges: dict = {}
 
-    def badge(target) -> Markup:       # one per category, not one per town
-        if target not in badges:
-            entry = labels.get(target, {}) if target else {}
-            label = entry.get(lang) or target or w["none"]
-            color = entry.get("color") or "#dddddd"
-            badges[target] = (label, Markup(
-                '<span class="badge" style="background:{};color:{}">{}</span>').format(
-                color, ink(color, "#000000"), label))
-        return badges[target]
+    @functools.cache
+    def badge(target: str) -> tuple[str, Markup]:       # one per category, not per town
+        entry = labels.get(target, {}) if target else {}
+        label = entry.get(lang) or target or w["none"]
+        color = entry.get("color") or "#dddddd"
+        html = Markup('<span class="badge" style="background:{};color:{}">{}</span>')
+        return label, html.format(color, ink(color, "#000000"), label)
 
     cols = [towns[c].tolist() for c in ("county", "target", "confidence", "town_code", "town",
                                         "_sheet", "has_sheet")]

@@ -112,15 +112,12 @@ class SliceJob:
             order = range(len(self.tasks))
             done = {k: self.tasks[k]() for k in (reversed(order) if futures else order)
                     if not futures or futures[k].cancel()}
-            lists = []
             for k in order:
-                if k in done:
-                    lists.append(done[k])
-                    continue
-                got, said = futures[k].result()
-                for text, category in said:       # said where the run collects warnings
-                    warnings.warn(text, category, stacklevel=2)
-                lists.append(got)
+                if k not in done:
+                    done[k], said = futures[k].result()
+                    for text, category in said:     # said where the run collects warnings
+                        warnings.warn(text, category, stacklevel=2)
+            lists = [done[k] for k in order]
             if self._aside:
                 self.aside_result = lists.pop(0)
             if self._first:
