@@ -461,16 +461,14 @@ def _children_ctx(s: Suggestion, lang: str, t: dict, N) -> dict | None:
            "not_linked": _Fill(w["not_linked"], **words), "units": [], "none": "",
            "run": "", "index": "", "index_label": w["index"].format(**words),
            "head": [w["name"], w["code"], w["category"], w["confidence"]]}
-    if link is None:
-        return ctx
-    ctx["run"] = w["run"].format(run=link["run"], **words)
-    ctx["index"] = link.get("index", "")
-    ctx["none"] = "" if link["units"] else w["none"].format(**words)
-    ctx["units"] = [{"name": u["name"], "code": u["code"], "href": u["href"],
-                     "category": u["zh" if lang == "zh" else "en"] or t["none"],
-                     "confidence": N(u["confidence"], "share")
-                     if u.get("confidence") is not None else t["missing"]}
-                    for u in link["units"]]
+    if link is not None:
+        ctx.update(run=w["run"].format(run=link["run"], **words), index=link.get("index", ""),
+                   none="" if link["units"] else w["none"].format(**words),
+                   units=[{"name": u["name"], "code": u["code"], "href": u["href"],
+                           "category": u["zh" if lang == "zh" else "en"] or t["none"],
+                           "confidence": N(u["confidence"], "share")
+                           if u.get("confidence") is not None else t["missing"]}
+                          for u in link["units"]])
     return ctx
 
 
@@ -702,26 +700,23 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
             t, cat["composite"], f"{t['suggested']['rank']} {cat['rank']}")))
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
-    for g in cat.get("groups", ()):
+    for g in cat["groups"]:
         doc.add_paragraph(_kv(t, g["label"], g["value"]))
-    for d in cat.get("designations", ()):
+    for d in cat["designations"]:
         doc.add_paragraph(_kv(t, t["suggested"]["designation"], d))
     tb = t["table"]
     _docx_table(doc, st, [tb[k] for k in ("dimension", "score", "chart", "median",
                                           "benchmark")],
                 ctx["dims"], ("label", "this", "bar", "median", "benchmark"))
     _para(doc, st, t["section"]["strengths"], "Heading 2")
-    for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
-                              t["strengths"]["none_strength"]),
-                             (t["strengths"]["weaknesses"], ctx["weaknesses"],
-                              t["strengths"]["none_weakness"])):
-        _para(doc, st, name, "Heading 3")
-        if rows:
+    for key, none in (("strengths", "none_strength"), ("weaknesses", "none_weakness")):
+        _para(doc, st, t["strengths"][key], "Heading 3")
+        if ctx[key]:
             _docx_table(doc, st, [tb[k] for k in ("indicator", "value", "rank_region",
                                                   "pct_region", "rank_county", "pct_county")],
-                        rows, ("label", "value", "rank", "pct", "rank_county", "pct_county"))
+                        ctx[key], ("label", "value", "rank", "pct", "rank_county", "pct_county"))
         else:
-            doc.add_paragraph(none)
+            doc.add_paragraph(t["strengths"][none])
     _para(doc, st, t["section"]["benchmarks"], "Heading 2")
     doc.add_paragraph(ctx["bench"]["intro"])
     for b in ctx["bench"]["items"]:
@@ -795,15 +790,12 @@ def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
     for k, s in enumerate(suggestions, 1):
         code, town = _name_part(s.town_code), _name_part(s.town)
         bases.append("_".join(x for x in (code or f"unknown_{k}", town) if x))
-    count = Counter(bases)
-    seen: Counter = Counter()
+    count, seen = Counter(bases), Counter()
     used: set[str] = set()
     out = []
     for base in bases:
-        name = base
-        if count[base] > 1:
-            seen[base] += 1
-            name = f"{base}_{seen[base]}"
+        seen[base] += 1
+        name = f"{base}_{seen[base]}" if count[base] > 1 else base
         while name in used:           # e.g. a code that is literally 'unknown_3'
             name += "_"
         used.add(name)
