@@ -59,8 +59,7 @@ def _md(v) -> str:
 
 class _Environment(jinja2.Environment):
     """Jinja's environment with ``a.b`` of a plain dict looked up as its key at once
-    (Jinja tries the attribute first, at a cost); a key named like a dict's own
-    attribute (``items``) still gives the attribute, as in Jinja."""
+    (Jinja tries the attribute first, at a cost); ``items`` etc. stay dict attributes."""
 
     def getattr(self, obj, attribute):
         if type(obj) is dict and attribute in obj and attribute not in _DICT_ATTRS:
@@ -73,9 +72,8 @@ _DICT_ATTRS = frozenset(dir(dict))
 
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (numbers
-    and filled sentences carry their markup, ``__html__``); otherwise (Markdown) every
-    value has ``<`` and ``>`` escaped (:func:`_md`)."""
+    """The templates' environment: autoescape when ``escaped`` (HTML, SVG), else
+    (Markdown) :func:`_md` on every value."""
     return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
                         autoescape=escaped, finalize=None if escaped else _md,
                         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -90,9 +88,8 @@ def _template(name: str) -> jinja2.Template:
 # ---------------------------------------------------------------------------------------
 # texts that are plain in Markdown and markup in HTML
 class _Num(str):
-    """A formatted number: its text (Markdown, Word, the workbook), and in HTML its
-    ``<span class="num" data-k=… data-v=… data-u=…>`` (``__html__``, which Jinja's
-    autoescape uses)."""
+    """A formatted number: its text, and in HTML (``__html__``, used by Jinja's
+    autoescape) its ``<span class="num" data-k=… data-v=… data-u=…>``."""
 
     __slots__ = ("html",)
 
@@ -109,8 +106,7 @@ class _Num(str):
 
 
 class _Fill(str):
-    """A sentence of the label tables with its values filled in: ``fmt.format(**kw)``,
-    and in HTML the same with every value escaped by :mod:`markupsafe` (numbers keep their
+    """``fmt.format(**kw)``; in HTML the same with every value escaped (numbers keep their
     spans), made only when the HTML sheet is rendered."""
 
     def __new__(cls, fmt: str, **kw):
@@ -138,9 +134,8 @@ def _num_factory(lang: str, html: bool = False) -> Callable:
 @lru_cache(maxsize=1 << 16)
 def _number(lang: str, html: bool, kind: str, value: float | None, minus_zero: bool,
             unit: str, n, signed: bool):
-    """The text (``html``: the :class:`_Num`) of a number; cached, as the same numbers
-    recur on many sheets.  ``minus_zero``: −0.0 equals 0.0 as a key but not in
-    ``data-v``."""
+    """The text (``html``: the :class:`_Num`) of a number, cached: the same numbers recur
+    on many sheets.  ``minus_zero``: −0.0 equals 0.0 as a key but not in ``data-v``."""
     text = _FORMATS[kind](value, unit, n, signed, lang)
     return _Num(text, kind, value, unit) if html else text
 
@@ -353,9 +348,8 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
 
 
 def _chart(s: Suggestion, lang: str, t: dict, color: str, dims: list[dict]) -> Markup:
-    """Horizontal bars: the town's dimension scores, the category median (tick) and the
-    first benchmark (circle), on a fixed 0–100 axis (``chart.svg.j2``; ``dims``: the
-    sheet's dimension rows, their numbers formatted)."""
+    """The dimension scores as bars with the category median (tick) and the first
+    benchmark (circle) on a 0–100 axis; ``dims``: the sheet's rows, numbers formatted."""
     d = table_records(s, "dimensions")
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
@@ -398,9 +392,8 @@ def ink(color: str, unknown: str = "#ffffff") -> str:
 
 
 def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
-    """What the sheet templates show of ``s``.  Its texts are plain (Markdown, Word); with
-    ``html`` the numbers also carry their spans and the chart is drawn, so the same context
-    renders the HTML sheet and the Markdown one."""
+    """What the sheet templates show of ``s``: plain texts (Markdown, Word); with ``html``
+    numbers that also carry their spans, and the chart (renders both sheets)."""
     t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
     dims = _dims_ctx(s, lang, N)
@@ -574,8 +567,7 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
 
 
 def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
-    """The benchmark-gap rows of towns (the 对标差距 sheet), in header order, from their
-    gap tables' arrays."""
+    """The benchmark-gap rows of towns (the 对标差距 sheet), in header order."""
     pairs = [(s, b) for s in suggestions for b in (s.benchmarks or s.challengers)]
     offsets, c = stacked([b for _, b in pairs], "gaps", GAP_COLUMNS)
     n = np.diff(offsets).tolist()
@@ -594,8 +586,7 @@ def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
 
 
 def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
-    """One row per failing rule and indicator translation of one town (the 类别差距
-    sheet), in header order."""
+    """The rule-gap rows of one town (the 类别差距 sheet), in header order."""
     def num(v):   # two decimals: the gap is an estimate, not a measurement
         return None if numfmt.is_missing(v) else round(float(v), 2)
 
@@ -612,8 +603,7 @@ def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
 
 
 def _write_zip_deterministic(data: bytes, path: Path) -> Path:
-    """Rewrite an OOXML zip with fixed member dates, so the same inputs give the same
-    bytes (the core properties' times are set to :data:`_FIXED_TIME` by the caller)."""
+    """Write an OOXML zip with fixed member dates: the same inputs give the same bytes."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:

@@ -65,10 +65,8 @@ def _json(v) -> str:
 
 
 def _arrow_column(values, col: str, name: str, as_json: dict) -> pa.Array:
-    """``values`` (a list or an array) as a column Parquet can type: text, numbers or
-    booleans as they are (NaN and None: missing); mixed values (text and numbers) and
-    lists as JSON text, the column named in ``as_json[name]`` so that :func:`_restore`
-    turns it back."""
+    """``values`` as a column Parquet can type: text, numbers, booleans as they are (NaN
+    and None: missing); mixed values and lists as JSON text, named in ``as_json[name]``."""
     try:
         arr = pa.array(values, from_pandas=True)
         if not pa.types.is_nested(arr.type):

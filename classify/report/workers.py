@@ -56,17 +56,13 @@ def _run(k: int) -> tuple[list, list]:
 
 
 class SliceJob:
-    """``first()`` (returns a list; e.g. a workbook: one long task, begun first so that
-    the short slices even out the end), then ``job(start, stop)`` (returns a list) over
-    consecutive slices of ``range(n)``, in ``workers`` processes: ``workers - 1`` forked
-    ones begun on entering the ``with`` block, and this one, at :meth:`results`, which
-    runs the tasks (the last first) no worker has begun, waits for the others and gives
-    the slices' lists joined in order (the same as ``job(0, n)``); ``first()``'s list is
-    then :attr:`first_result`.
-
-    ``aside()`` (returns a list), when given, is begun before everything else and is
-    worth a second process on its own (with no slices at all); its list is then
-    :attr:`aside_result`.
+    """``job(start, stop)`` over consecutive slices of ``range(n)`` in ``workers``
+    processes: ``workers - 1`` forked ones begun on entering the ``with`` block, and this
+    one at :meth:`results`, which runs the tasks no worker has begun (the last first),
+    waits for the others and returns the slices' lists joined in order (as ``job(0, n)``).
+    ``first()``, one long task (a workbook) begun before the slices so that they even out
+    the end, gives :attr:`first_result`; ``aside()``, begun before everything and worth a
+    process of its own even with no slices, gives :attr:`aside_result` (all return lists).
 
     ``workers=None``: one process per core when there are at least :data:`MIN_PER_WORKER`
     towns each, or an ``aside``; 1: this process only, at :meth:`results`.
