@@ -185,16 +185,12 @@ def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
     return rows
 
 
-def _focus_label(s: Suggestion, lang: str) -> str:
-    dim = s.focus.removeprefix("score_")
-    return next((str(d[f"label_{lang}"]) for d in table_records(s, "dimensions")
-                 if d["dimension"] == dim), labels(lang)["suggested"]["composite"])
-
-
 def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
     """``have``: the sheet names that exist (a benchmark without a sheet links to its
     row of ``index.html``, which says how to make it); ``None``: link to the sheet."""
-    cat, focus = s.label(s.target, lang), _focus_label(s, lang)
+    cat, dim = s.label(s.target, lang), s.focus.removeprefix("score_")
+    focus = next((str(d[f"label_{lang}"]) for d in table_records(s, "dimensions")
+                  if d["dimension"] == dim), labels(lang)["suggested"]["composite"])
     if s.is_leader and not s.challengers:
         intro, items = _Fill(t["benchmarks"]["alone"], category=cat), []
     elif s.is_leader:

@@ -263,9 +263,8 @@ def _stack(df: pd.DataFrame, key: str, owners: np.ndarray, columns: list[str]) -
     df = df.drop(columns=key)
     names = [c for c in columns if c in df.columns] + \
         [c for c in df.columns if c not in columns]
-    ends = np.append(np.searchsorted(keys, owners, side="left")[1:], len(keys))
-    return Stack.of_lists({c: df[c].tolist() for c in names},
-                          np.diff(np.concatenate([[0], ends])) if len(owners) else [])
+    sizes = np.searchsorted(keys, owners, "right") - np.searchsorted(keys, owners, "left")
+    return Stack.of_lists({c: df[c].tolist() for c in names}, sizes)
 
 
 def _number(v) -> float:

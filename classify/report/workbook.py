@@ -116,14 +116,13 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
 def _write_sheet(ws, table: pd.DataFrame, head, formats: dict, fmt) -> None:
     headers = [str(c) for c in table.columns]
     columns = [_cells(table.iloc[:, j]) for j in range(table.shape[1])]
+    ws.set_row(0, 30)
     for j, (h, (kind, values)) in enumerate(zip(headers, columns)):
         spec = formats.get(h)
         if spec is None and kind == "number":
             whole = all(v is None or float(v).is_integer() for v in values[:500])
             spec = "0" if whole else "0.00"
         ws.set_column(j, j, _width(h, values), fmt(spec) if spec else None)
-    ws.set_row(0, 30)
-    for j, h in enumerate(headers):
         ws.write_string(0, j, h, head)
     by_type = {float: ws.write_number, bool: ws.write_boolean, str: ws.write_string}
     by_kind = {"number": ws.write_number, "bool": ws.write_boolean, "text": ws.write_string}
