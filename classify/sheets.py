@@ -242,11 +242,10 @@ def _gaps_ctx(s: Suggestion, lang, t, N) -> list[dict]:
     targets: dict = {}
     for rec in gaps:
         targets.setdefault(rec["target"], rec["relation"])
-    # the fallback category (培育类) has no rules: nothing to explain for it
-    if s.target and s.target not in targets and s.target in s.extra.get("targets", ()):
+    ruled = s.extra.get("targets", ())      # the fallback category (培育类) has no rules
+    if s.target and s.target not in targets and s.target in ruled:
         targets = {s.target: "suggested", **targets}
-    if s.declared_target and s.declared_target not in targets and \
-            s.declared_target in s.extra.get("targets", ()):
+    if s.declared_target and s.declared_target not in targets and s.declared_target in ruled:
         targets[s.declared_target] = "declared"
     for target, relation in targets.items():
         rules: dict[str, dict] = {}
@@ -393,8 +392,6 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
     t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
     dims = _dims_ctx(s, lang, N)
-    strengths = _pos_rows(table_records(s, "strengths"), lang, N)
-    weaknesses = _pos_rows(table_records(s, "weaknesses"), lang, N)
     color = s.labels.get(s.target or "", {}).get("color") or \
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
@@ -425,7 +422,8 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "strengths_explain": _Fill(t["strengths"]["explain"],
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
-        "strengths": strengths, "weaknesses": weaknesses,
+        "strengths": _pos_rows(table_records(s, "strengths"), lang, N),
+        "weaknesses": _pos_rows(table_records(s, "weaknesses"), lang, N),
         "bench": _bench_ctx(s, lang, t, N, have),
         "gaps": _gaps_ctx(s, lang, t, N),
         "declared": _declared_ctx(s, lang, t),
