@@ -1,9 +1,7 @@
-"""Writing the run's output files: the towns table in three formats and the manifest.
-
-Outputs are written into a staging folder beside the target, which replaces the target
-folder whole only when the run succeeded: a failing input (or an interrupt) never leaves
-half-written files that look complete, nor files of an earlier run beside new ones.
-Text cells of CSV files are neutralised against formula injection (:func:`neutralise`).
+"""Writing the run's output files: the towns table in three formats and the manifest, into
+a staging folder that replaces the target folder whole only when the run succeeded (never
+half-written files, nor an earlier run's beside new ones); CSV text cells are neutralised
+against formula injection (:func:`neutralise`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""``suggestions/index.html``: every town of the run by county, with its category badge,
-confidence and a link to its sheet (or how to make the sheet), searchable, offline (no
-external assets), rendered by Jinja with autoescape.
-
-The sheets there are, are also listed in ``suggestions/sheets.js`` (a plain script the
-index loads with ``<script src>``, which works from a folder opened over ``file://``):
-``towntype sheets`` adds sheets to a finished run and rewrites only that small file
-(:func:`write_sheet_list`), not the index of 40,000 towns; the index links the towns it
-lists.  The sheets a run made are also linked in the HTML itself (no script needed).
+"""``suggestions/index.html``: every town of the run by county with its category badge,
+confidence and a link to its sheet (or how to make it), searchable, offline, autoescaped.
+``sheets.js`` lists the sheets there are (a script the index loads, which works over
+``file://``): ``towntype sheets`` rewrites only that, not the index of 40,000 towns.
 """
 
 from __future__ import annotations
