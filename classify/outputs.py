@@ -1,7 +1,8 @@
-"""Writing the run's output files: the towns table in three formats and the manifest, into
-a staging folder that replaces the target folder whole only when the run succeeded (never
-half-written files, nor an earlier run's beside new ones); CSV text cells are neutralised
-against formula injection (:func:`neutralise`).
+"""Writing the run's output files: the towns table in three formats and the manifest.
+
+They go to a staging folder that replaces the target folder whole only when the run
+succeeded (never half-written files, nor an earlier run's beside new ones).  CSV text
+cells are neutralised against formula injection (:func:`neutralise`).
 """
 
 from __future__ import annotations
