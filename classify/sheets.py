@@ -508,8 +508,8 @@ def _gap_summary(s: Suggestion, lang: str, t: dict, N) -> str:
     return "\n".join(parts)
 
 
-def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
-    """``label（第3/85）``, or the county rank when only the county position qualifies."""
+def _pos_summary(recs: list[dict], lang, t, N) -> str:
+    """``label（第3/85）``、… (the county rank when only the county position qualifies)."""
     out = []
     for r in recs:
         if r["scope"] == "county":
@@ -518,7 +518,7 @@ def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
         else:
             rank = N(r["rank"], "rank", n=r["n"])
         out.append(_paren(t, r[f"label_{lang}"], rank))
-    return out
+    return t["sep"].join(out)
 
 
 def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[dict]:
@@ -531,8 +531,6 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
 def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
     """The town's row of the summary sheet."""
     x = t["xlsx"]
-    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
-    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
     if s.is_leader:
         bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
     else:
@@ -550,7 +548,8 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
         **{x["score"].format(dimension=r[f"label_{lang}"]):
            None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
            for r in table_records(s, "dimensions")},
-        x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
+        x["strengths"]: _pos_summary(table_records(s, "strengths"), lang, t, N),
+        x["weaknesses"]: _pos_summary(table_records(s, "weaknesses"), lang, t, N),
         x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t, N),
         x["declared"]: s.declared or "",
         x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
