@@ -160,8 +160,7 @@ def _last_year(s: Suggestion, t, lang: str) -> str:
         return ""
     driver = before[f"driver_{lang}"]
     fmt = t["suggested"]["last_year"] + (t["suggested"]["last_year_driver"] if driver else "")
-    return _Fill(fmt, old=before[f"old_{lang}"], new=s.label(s.target, lang),
-                 driver=driver)
+    return _Fill(fmt, old=before[f"old_{lang}"], new=s.label(s.target, lang), driver=driver)
 
 
 def _pos_rows(recs: list[dict], lang, N) -> list[dict]:
@@ -191,16 +190,12 @@ def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
     cat, dim = s.label(s.target, lang), s.focus.removeprefix("score_")
     focus = next((str(d[f"label_{lang}"]) for d in table_records(s, "dimensions")
                   if d["dimension"] == dim), labels(lang)["suggested"]["composite"])
-    if s.is_leader and not s.challengers:
-        intro, items = _Fill(t["benchmarks"]["alone"], category=cat), []
-    elif s.is_leader:
-        intro, items = _Fill(t["benchmarks"]["leader"], category=cat, focus=focus), \
-            s.challengers
-    elif s.benchmarks:
-        intro, items = _Fill(t["benchmarks"]["intro"], category=cat, focus=focus), \
-            s.benchmarks
+    if s.is_leader:
+        key, items = ("leader" if s.challengers else "alone"), s.challengers
     else:
-        intro, items = t["benchmarks"]["none"], []
+        key, items = ("intro" if s.benchmarks else "none"), s.benchmarks
+    intro = t["benchmarks"]["none"] if key == "none" else \
+        _Fill(t["benchmarks"][key], category=cat, focus=focus)
     out = []
     for b in items:
         town = _known(b.town, lang, "town")
