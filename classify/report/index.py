@@ -70,7 +70,7 @@ def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_di
             "confidence": "" if numfmt.is_missing(conf) else numfmt.fmt_share(conf, lang),
             "link": f"{sheet}.html" if has else "", "anchor": sheet,
             "search": " ".join((town, code, county, label)).lower()})
-    counties = sorted(groups.items(), key=lambda kv: kv[0])
+    counties = sorted(groups.items())       # county names are unique: never the lists
     n_sheets = int(towns["has_sheet"].sum()) if len(towns) else 0
     count = escape(w["count"]).format(
         n=len(towns), s=Markup('<span id="n-sheets">{}</span>').format(n_sheets))
