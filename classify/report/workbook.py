@@ -1,11 +1,7 @@
 """Workbooks for people, written with XlsxWriter (``constant_memory``: rows stream to
 disk): a header row in the reader's language, frozen, with filters; numbers as numbers
-with rounded display formats; codes and every text as text (never a formula).
-
-A table longer than a person reads in a workbook goes to a CSV beside the workbook, with
-a note in its place: a detail table (several rows a town, e.g. the benchmark gaps, read a
-town at a time on its sheet) above :data:`DETAIL_ROWS`, any table above
-:data:`LONG_ROWS`, and none can pass Excel's own limit of 1,048,576 rows.
+with rounded display formats; codes and every text as text (never a formula); a table
+longer than a person reads in a workbook goes to a CSV beside it, with a note in its place.
 """
 
 from __future__ import annotations
@@ -29,8 +25,8 @@ __all__ = ["write_workbook", "LONG_ROWS", "DETAIL_ROWS", "EXCEL_ROWS"]
 EXCEL_ROWS = 1_048_576
 #: Rows above which a long table goes to CSV beside the workbook (no one reads it whole).
 LONG_ROWS = 200_000
-#: Rows above which a detail table (``detail=`` of :func:`write_workbook`) goes to CSV:
-#: about a city's towns' worth.
+#: Rows above which a detail table (``detail=`` of :func:`write_workbook`: several rows a
+#: town, read a town at a time on its sheet) goes to CSV: about a city's towns' worth.
 DETAIL_ROWS = 10_000
 _FIXED_TIME = datetime(2000, 1, 1)      # the same inputs give the same bytes
 _OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
