@@ -16,6 +16,7 @@ import os
 import sys
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from typing import Callable
 
 __all__ = ["SliceJob", "cores"]
@@ -84,8 +85,7 @@ class SliceJob:
         self.workers = max(1, min(workers, tasks)) if _can_fork() else 1
         k = max(1, -(-n // SLICE), 2 * self.workers)
         bounds = [n * i // k for i in range(k + 1)]
-        self.tasks = extra + [lambda a=a, b=b: job(a, b)
-                              for a, b in zip(bounds, bounds[1:]) if b > a]
+        self.tasks = extra + [partial(job, a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
         self._aside, self._first = aside is not None, first is not None
