@@ -1,9 +1,8 @@
 """Writing the run's output files: the towns table in three formats and the manifest.
 
-Outputs are written into a staging folder beside the target, which replaces the target
-folder whole only when the run succeeded: a failing input (or an interrupt) never leaves
-half-written files that look complete, nor files of an earlier run beside new ones.
-Text cells of CSV files are neutralised against formula injection (:func:`neutralise`).
+They go to a staging folder that replaces the target folder whole only when the run
+succeeded (never half-written files, nor an earlier run's beside new ones).  CSV text
+cells are neutralised against formula injection (:func:`neutralise`).
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
-
 from classify.numfmt import unit_label
 from classify.sheets import labels
 from geo.errors import InputError
@@ -41,13 +39,11 @@ __all__ = ["staged_output", "publish", "check_output_folder", "is_towntype_outpu
 KEY_COLUMNS = ["town_code", "town", "county_code", "county", "city_code", "city"]
 #: Columns that close the table, in this order (when present).
 RESULT_COLUMNS = [
-    "composite", "rank", "rank_county", "rank_median", "rank_p05", "rank_p95",
-    "category", "subtype", "category_zh", "subtype_zh", "secondary", "roles",
-    "runner_up", "stability", "cluster", "cluster_name", "cluster_name_en",
-    "cluster_stability", "review", "review_reason", "review_reason_en", "declared",
-    "declared_status",
-    "n_missing", "n_imputed", "boundary_quality",
-]
+    "composite", "rank", "rank_county", "rank_median", "rank_p05", "rank_p95", "category",
+    "subtype", "category_zh", "subtype_zh", "secondary", "roles", "runner_up", "stability",
+    "cluster", "cluster_name", "cluster_name_en", "cluster_stability", "review",
+    "review_reason", "review_reason_en", "declared", "declared_status", "n_missing",
+    "n_imputed", "boundary_quality"]
 
 
 def order_columns(frame: pd.DataFrame) -> list[str]:
@@ -65,8 +61,6 @@ def order_columns(frame: pd.DataFrame) -> list[str]:
 
 #: The file that marks a folder as a towntype output (a folder holding it may be replaced).
 MANIFEST = "run.json"
-
-
 #: Manifests that mark a folder as an earlier towntype output (a run, a comparison).
 MANIFESTS = (MANIFEST, "compare.json")
 
@@ -113,10 +107,10 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False,
         raise InputError(f"无法写入（cannot write in {parent}, no permission）; choose another "
                          f"--out", path=out)
     for item in inputs:
-        if item is not None and _inside(Path(item), out):
+        if item is not None and Path(item).resolve().is_relative_to(out.resolve()):
             raise InputError(f"the input {item} is inside --out, which a run replaces "
                              "whole; choose another --out", path=out)
-    if _inside(Path.cwd(), out):
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
         raise InputError("--out is the current folder or contains it, and a run replaces "
                          "it whole; give a subfolder such as --out towntype-out", path=out)
     if out.is_dir() and any(out.iterdir()) and not is_towntype_output(out) and not force:
@@ -125,14 +119,6 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False,
             f"{MANIFEST}); a run replaces the whole folder, so choose a new or empty "
             f"folder, or pass --force to replace it and everything in it", path=out)
     return out
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 @contextlib.contextmanager
@@ -204,8 +190,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError, OverflowError):
-        return True                     # someone else's process, or cannot tell: keep
+    except (OSError, OverflowError):    # someone else's process, or cannot tell: keep
+        pass
     return True
 
 
@@ -215,10 +201,9 @@ def _remove(folder: Path) -> bool:
     while True:
         try:
             shutil.rmtree(folder, ignore_errors=True)
-            break
+            return not folder.exists()
         except KeyboardInterrupt:
             continue
-    return not folder.exists()
 
 
 class OutputWarning(UserWarning):
@@ -227,7 +212,6 @@ class OutputWarning(UserWarning):
 
 #: Floats in CSV keep ten significant digits: more than any statistic carries.
 FLOAT_FORMAT = "%.10g"
-
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
 #: injection"): ``=HYPERLINK(...)``, ``+cmd|...``, ``-2+3``, ``@SUM(...)``, tab, CR.

@@ -1,16 +1,9 @@
 """Rendering of self-assessment suggestions: Markdown / HTML sheets, a workbook, a Word file.
 
-The evidence comes from :func:`classify.suggest.suggest`; every sentence comes from the
-label tables ``classify/templates/labels_<lang>.toml`` and the Jinja2 templates next to them;
-numbers are formatted by :mod:`classify.numfmt`.  Chinese and English sheets are rendered
-from the same :class:`~classify.suggest.Suggestion` objects, so they carry the same numbers.
-
-In the HTML sheet every number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a
-checker (or a test) can read the value behind the text.  Output is deterministic: no
-timestamps, sorted inputs, fixed ZIP dates in ``.docx``.
-
-Which towns get a sheet is chosen by :mod:`classify.report.scope`; the workbook,
-the index page and the stored evidence are in :mod:`classify.report`.
+Every sentence comes from ``classify/templates/labels_<lang>.toml`` and the Jinja2
+templates next to them, every number from :mod:`classify.numfmt`; in the HTML sheet each
+number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a checker can read the
+value behind the text.  Output is deterministic (no timestamps, fixed ZIP dates in .docx).
 """
 
 from __future__ import annotations
@@ -61,16 +54,12 @@ def labels(lang: str = "zh", level: str = "town") -> dict:
 def _md(v) -> str:
     """``v`` in Markdown with ``<`` and ``>`` escaped, so that no value becomes HTML where
     the Markdown is shown; ``&`` and quotes cannot open a tag and stay readable."""
-    text = str(v)
-    if "<" in text or ">" in text:
-        return text.replace("<", "&lt;").replace(">", "&gt;")
-    return text
+    return str(v).replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _Environment(jinja2.Environment):
     """Jinja's environment with ``a.b`` of a plain dict looked up as its key at once
-    (Jinja tries the attribute first, at a cost); a key named like a dict's own
-    attribute (``items``) still gives the attribute, as in Jinja."""
+    (Jinja tries the attribute first, at a cost); ``items`` etc. stay dict attributes."""
 
     def getattr(self, obj, attribute):
         if type(obj) is dict and attribute in obj and attribute not in _DICT_ATTRS:
@@ -83,9 +72,8 @@ _DICT_ATTRS = frozenset(dir(dict))
 
 @lru_cache(maxsize=None)
 def _env(escaped: bool = False) -> jinja2.Environment:
-    """The templates' environment; ``escaped`` (HTML, SVG): Jinja's autoescape (numbers
-    and filled sentences carry their markup, ``__html__``); otherwise (Markdown) every
-    value has ``<`` and ``>`` escaped (:func:`_md`)."""
+    """The templates' environment: autoescape when ``escaped`` (HTML, SVG), else
+    (Markdown) :func:`_md` on every value."""
     return _Environment(loader=jinja2.PackageLoader("classify", "templates"),
                         autoescape=escaped, finalize=None if escaped else _md,
                         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -100,15 +88,13 @@ def _template(name: str) -> jinja2.Template:
 # ---------------------------------------------------------------------------------------
 # texts that are plain in Markdown and markup in HTML
 class _Num(str):
-    """A formatted number: its text (Markdown, Word, the workbook), and in HTML its
-    ``<span class="num" data-k=… data-v=… data-u=…>`` (``__html__``, which Jinja's
-    autoescape uses)."""
+    """A formatted number: its text, and in HTML (``__html__``, used by Jinja's
+    autoescape) its ``<span class="num" data-k=… data-v=… data-u=…>``."""
 
-    __slots__ = ("kind", "value", "unit", "html")
+    __slots__ = ("html",)
 
     def __new__(cls, text: str, kind: str, value: float | None, unit: str):
         obj = super().__new__(cls, text)
-        obj.kind, obj.value, obj.unit = kind, value, unit
         # kind: a name of the code; value: digits, '.', 'e' (repr of a float)
         v = "" if value is None else repr(value)
         obj.html = f'<span class="num" data-k="{kind}" data-v="{v}" ' \
@@ -120,8 +106,7 @@ class _Num(str):
 
 
 class _Fill(str):
-    """A sentence of the label tables with its values filled in: ``fmt.format(**kw)``,
-    and in HTML the same with every value escaped by :mod:`markupsafe` (numbers keep their
+    """``fmt.format(**kw)``; in HTML the same with every value escaped (numbers keep their
     spans), made only when the HTML sheet is rendered."""
 
     def __new__(cls, fmt: str, **kw):
@@ -149,9 +134,8 @@ def _num_factory(lang: str, html: bool = False) -> Callable:
 @lru_cache(maxsize=1 << 16)
 def _number(lang: str, html: bool, kind: str, value: float | None, minus_zero: bool,
             unit: str, n, signed: bool):
-    """The text (``html``: the :class:`_Num`) of a number; cached, as the same numbers
-    recur on many sheets.  ``minus_zero``: −0.0 equals 0.0 as a key but not in
-    ``data-v``."""
+    """The text (``html``: the :class:`_Num`) of a number, cached: the same numbers recur
+    on many sheets.  ``minus_zero``: −0.0 equals 0.0 as a key but not in ``data-v``."""
     text = _FORMATS[kind](value, unit, n, signed, lang)
     return _Num(text, kind, value, unit) if html else text
 
@@ -170,15 +154,13 @@ _FORMATS = {"value": lambda v, u, n, sg, lang: numfmt.fmt_value(v, u, lang, sign
 # context for one sheet
 def _last_year(s: Suggestion, t, lang: str) -> str:
     """"上年类别：培育类 → 今年建议：专业镇·工业（主要因规上工业总产值 +38%）" when the run
-    was scored with ``--reference`` (``s.extra["last_year"]``, from
-    :func:`classify.compare.last_year`)."""
+    was scored with ``--reference`` (``s.extra["last_year"]``)."""
     before = s.extra.get("last_year")
     if not before or not s.target:
         return ""
     driver = before[f"driver_{lang}"]
     fmt = t["suggested"]["last_year"] + (t["suggested"]["last_year_driver"] if driver else "")
-    return _Fill(fmt, old=before[f"old_{lang}"], new=s.label(s.target, lang),
-                 driver=driver)
+    return _Fill(fmt, old=before[f"old_{lang}"], new=s.label(s.target, lang), driver=driver)
 
 
 def _pos_rows(recs: list[dict], lang, N) -> list[dict]:
@@ -202,28 +184,18 @@ def _gap_rows(b: Benchmark, lang, N) -> list[dict]:
     return rows
 
 
-def _focus_label(s: Suggestion, lang: str) -> str:
-    dim = s.focus.removeprefix("score_")
-    for d in table_records(s, "dimensions"):
-        if d["dimension"] == dim:
-            return str(d[f"label_{lang}"])
-    return labels(lang)["suggested"]["composite"]
-
-
 def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
     """``have``: the sheet names that exist (a benchmark without a sheet links to its
     row of ``index.html``, which says how to make it); ``None``: link to the sheet."""
-    cat, focus = s.label(s.target, lang), _focus_label(s, lang)
-    if s.is_leader and not s.challengers:
-        intro, items = _Fill(t["benchmarks"]["alone"], category=cat), []
-    elif s.is_leader:
-        intro, items = _Fill(t["benchmarks"]["leader"], category=cat, focus=focus), \
-            s.challengers
-    elif s.benchmarks:
-        intro, items = _Fill(t["benchmarks"]["intro"], category=cat, focus=focus), \
-            s.benchmarks
+    cat, dim = s.label(s.target, lang), s.focus.removeprefix("score_")
+    focus = next((str(d[f"label_{lang}"]) for d in table_records(s, "dimensions")
+                  if d["dimension"] == dim), labels(lang)["suggested"]["composite"])
+    if s.is_leader:
+        key, items = ("leader" if s.challengers else "alone"), s.challengers
     else:
-        intro, items = t["benchmarks"]["none"], []
+        key, items = ("intro" if s.benchmarks else "none"), s.benchmarks
+    intro = t["benchmarks"]["none"] if key == "none" else \
+        _Fill(t["benchmarks"][key], category=cat, focus=focus)
     out = []
     for b in items:
         town = _known(b.town, lang, "town")
@@ -242,7 +214,7 @@ def _bench_ctx(s: Suggestion, lang, t, N, have: set | None = None) -> dict:
 def _lever_text(g: dict, t, N, info_label, field_label) -> str:
     if numfmt.is_missing(g["current"]) or numfmt.is_missing(g["needed"]):
         return _Fill(t["gaps"]["lever_missing"], indicator=info_label)
-    up = (g["change"] >= 0) if not numfmt.is_missing(g["change"]) else True
+    up = numfmt.is_missing(g["change"]) or g["change"] >= 0
     fmt = t["gaps"]["lever" if up else "lever_down"]
     method = t["gaps"].get(f"method_{g['method']}", "") if isinstance(g["method"], str) else ""
     unit = g.get("unit", "")
@@ -265,11 +237,10 @@ def _gaps_ctx(s: Suggestion, lang, t, N) -> list[dict]:
     targets: dict = {}
     for rec in gaps:
         targets.setdefault(rec["target"], rec["relation"])
-    # the fallback category (培育类) has no rules: nothing to explain for it
-    if s.target and s.target not in targets and s.target in s.extra.get("targets", ()):
+    ruled = s.extra.get("targets", ())      # the fallback category (培育类) has no rules
+    if s.target and s.target not in targets and s.target in ruled:
         targets = {s.target: "suggested", **targets}
-    if s.declared_target and s.declared_target not in targets and \
-            s.declared_target in s.extra.get("targets", ()):
+    if s.declared_target and s.declared_target not in targets and s.declared_target in ruled:
         targets[s.declared_target] = "declared"
     for target, relation in targets.items():
         rules: dict[str, dict] = {}
@@ -367,9 +338,8 @@ def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
 
 
 def _chart(s: Suggestion, lang: str, t: dict, color: str, dims: list[dict]) -> Markup:
-    """Horizontal bars: the town's dimension scores, the category median (tick) and the
-    first benchmark (circle), on a fixed 0–100 axis (``chart.svg.j2``; ``dims``: the
-    sheet's dimension rows, their numbers formatted)."""
+    """The dimension scores as bars with the category median (tick) and the first
+    benchmark (circle) on a 0–100 axis; ``dims``: the sheet's rows, numbers formatted."""
     d = table_records(s, "dimensions")
     # room for the longest dimension label: ~12 px per CJK character, ~7 px otherwise
     longest = max([sum(12 if ord(ch) > 0x2e80 else 7 for ch in str(v))
@@ -401,30 +371,27 @@ def _chart(s: Suggestion, lang: str, t: dict, color: str, dims: list[dict]) -> M
         has_bench=any(not numfmt.is_missing(r["benchmark"]) for r in d)))
 
 
-def _ink(color: str) -> str:
-    """Black or white text, whichever reads better on ``color`` (relative luminance)."""
+def ink(color: str, unknown: str = "#ffffff") -> str:
+    """Black or white text, whichever reads better on ``color`` (relative luminance);
+    ``unknown`` on a colour that is not ``#rrggbb``."""
     try:
         r, g, b = (int(color[k:k + 2], 16) / 255 for k in (1, 3, 5))
-    except ValueError:
-        return "#ffffff"
-    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    return "#000000" if lum > 0.55 else "#ffffff"
+    except (TypeError, ValueError):
+        return unknown
+    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#ffffff"
 
 
 def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = None) -> dict:
-    """What the sheet templates show of ``s``.  Its texts are plain (Markdown, Word); with
-    ``html`` the numbers also carry their spans and the chart is drawn, so the same context
-    renders the HTML sheet and the Markdown one."""
+    """What the sheet templates show of ``s``: plain texts (Markdown, Word); with ``html``
+    numbers that also carry their spans, and the chart (renders both sheets)."""
     t = labels(lang, s.extra.get("level", "town"))
     N = _num_factory(lang, html)
     dims = _dims_ctx(s, lang, N)
-    strengths = _pos_rows(table_records(s, "strengths"), lang, N)
-    weaknesses = _pos_rows(table_records(s, "weaknesses"), lang, N)
     color = s.labels.get(s.target or "", {}).get("color") or \
         s.labels.get(s.category or "", {}).get("color") or "#555555"
     review = s.extra.get("review")
     cat = {
-        "label": s.label(s.target, lang), "color": color, "ink": _ink(color),
+        "label": s.label(s.target, lang), "color": color, "ink": ink(color),
         "confidence": t["suggested"]["not_assessed"] if numfmt.is_missing(s.confidence)
         else N(s.confidence, "share"),
         "runner_up": s.label(s.runner_up, lang),
@@ -450,7 +417,8 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
         "strengths_explain": _Fill(t["strengths"]["explain"],
                                    top=int(s.extra.get("top", 80)),
                                    bottom=int(s.extra.get("bottom", 20))),
-        "strengths": strengths, "weaknesses": weaknesses,
+        "strengths": _pos_rows(table_records(s, "strengths"), lang, N),
+        "weaknesses": _pos_rows(table_records(s, "weaknesses"), lang, N),
         "bench": _bench_ctx(s, lang, t, N, have),
         "gaps": _gaps_ctx(s, lang, t, N),
         "declared": _declared_ctx(s, lang, t),
@@ -475,16 +443,14 @@ def _children_ctx(s: Suggestion, lang: str, t: dict, N) -> dict | None:
            "not_linked": _Fill(w["not_linked"], **words), "units": [], "none": "",
            "run": "", "index": "", "index_label": w["index"].format(**words),
            "head": [w["name"], w["code"], w["category"], w["confidence"]]}
-    if link is None:
-        return ctx
-    ctx["run"] = w["run"].format(run=link["run"], **words)
-    ctx["index"] = link.get("index", "")
-    ctx["none"] = "" if link["units"] else w["none"].format(**words)
-    ctx["units"] = [{"name": u["name"], "code": u["code"], "href": u["href"],
-                     "category": u["zh" if lang == "zh" else "en"] or t["none"],
-                     "confidence": N(u["confidence"], "share")
-                     if u.get("confidence") is not None else t["missing"]}
-                    for u in link["units"]]
+    if link is not None:
+        ctx.update(run=w["run"].format(run=link["run"], **words), index=link.get("index", ""),
+                   none="" if link["units"] else w["none"].format(**words),
+                   units=[{"name": u["name"], "code": u["code"], "href": u["href"],
+                           "category": u["zh" if lang == "zh" else "en"] or t["none"],
+                           "confidence": N(u["confidence"], "share")
+                           if u.get("confidence") is not None else t["missing"]}
+                          for u in link["units"]])
     return ctx
 
 
@@ -494,7 +460,10 @@ def designation_lines(s: Suggestion, lang: str) -> list[str]:
     text = s.extra.get("designations_en" if lang == "en" else "designations")
     if not isinstance(text, str) or not text:
         return []
-    return [x.strip() for x in text.split("；" if lang != "en" else "; ") if x.strip()]
+    return [x.strip() for x in text.split(_DESIGNATION_SEP[lang]) if x.strip()]
+
+
+_DESIGNATION_SEP = {"zh": "；", "en": "; "}
 
 
 def render_markdown(s: Suggestion, *, lang: str | None = None, notice: str | None = None
@@ -534,8 +503,8 @@ def _gap_summary(s: Suggestion, lang: str, t: dict, N) -> str:
     return "\n".join(parts)
 
 
-def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
-    """``label（第3/85）``, or the county rank when only the county position qualifies."""
+def _pos_summary(recs: list[dict], lang, t, N) -> str:
+    """``label（第3/85）``、… (the county rank when only the county position qualifies)."""
     out = []
     for r in recs:
         if r["scope"] == "county":
@@ -544,7 +513,7 @@ def _pos_summary(recs: list[dict], lang, t, N) -> list[str]:
         else:
             rank = N(r["rank"], "rank", n=r["n"])
         out.append(_paren(t, r[f"label_{lang}"], rank))
-    return out
+    return t["sep"].join(out)
 
 
 def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[dict]:
@@ -557,8 +526,6 @@ def summary_rows(suggestions: Sequence[Suggestion], lang: str = "zh") -> list[di
 def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
     """The town's row of the summary sheet."""
     x = t["xlsx"]
-    strengths = _pos_summary(table_records(s, "strengths"), lang, t, N)
-    weaknesses = _pos_summary(table_records(s, "weaknesses"), lang, t, N)
     if s.is_leader:
         bench = x["leader"] + _plain_list((b.town for b in s.challengers), t["sep"])
     else:
@@ -576,20 +543,19 @@ def _summary_row(s: Suggestion, lang: str, t: dict, N) -> dict:
         **{x["score"].format(dimension=r[f"label_{lang}"]):
            None if numfmt.is_missing(r["this"]) else round(float(r["this"]), 1)
            for r in table_records(s, "dimensions")},
-        x["strengths"]: t["sep"].join(strengths), x["weaknesses"]: t["sep"].join(weaknesses),
+        x["strengths"]: _pos_summary(table_records(s, "strengths"), lang, t, N),
+        x["weaknesses"]: _pos_summary(table_records(s, "weaknesses"), lang, t, N),
         x["benchmarks"]: bench, x["gaps"]: _gap_summary(s, lang, t, N),
         x["declared"]: s.declared or "",
         x["declared_status"]: t["declared"].get(d["status"], "") if d["status"] else "",
         x["data_notes"]: t["sep"].join(_paren(t, n["label"], n["status"]) for n in notes),
-        **({x["designations"]: "；".join(designation_lines(s, lang)) if lang == "zh" else
-            "; ".join(designation_lines(s, lang))}
+        **({x["designations"]: _DESIGNATION_SEP[lang].join(designation_lines(s, lang))}
            if s.extra.get("designations") is not None else {}),
     }
 
 
 def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
-    """The benchmark-gap rows of towns (the 对标差距 sheet), in header order, from their
-    gap tables' arrays."""
+    """The benchmark-gap rows of towns (the 对标差距 sheet), in header order."""
     pairs = [(s, b) for s in suggestions for b in (s.benchmarks or s.challengers)]
     offsets, c = stacked([b for _, b in pairs], "gaps", GAP_COLUMNS)
     n = np.diff(offsets).tolist()
@@ -608,38 +574,30 @@ def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
 
 
 def _rule_gap_rows(s: Suggestion, lang: str, t: dict) -> list[list]:
-    """One row per failing rule and indicator translation of one town (the 类别差距
-    sheet), in header order."""
+    """The rule-gap rows of one town (the 类别差距 sheet), in header order."""
+    def num(v):   # two decimals: the gap is an estimate, not a measurement
+        return None if numfmt.is_missing(v) else round(float(v), 2)
+
     out = []
     for g in table_records(s, "category_gaps"):
-        ind = g["indicator"] if isinstance(g["indicator"], str) else ""
-
-        def num(v):   # two decimals: the gap is an estimate, not a measurement
-            return None if numfmt.is_missing(v) else round(float(v), 2)
-        out.append([
-            s.town_code, s.town, s.label(g["target"], lang),
-            t["gaps"][f"relation_{g['relation']}"], _rule_text(g, lang),
-            g[f"label_{lang}"] if ind else "",
-            numfmt.unit_label(g["unit"], lang) if ind else "",
-            num(g["current"]), num(g["needed"]), num(g["change"]),
-            t["xlsx"].get(f"method_{g['method']}", "") if ind else ""])
+        ind = isinstance(g["indicator"], str) and g["indicator"]
+        out.append([s.town_code, s.town, s.label(g["target"], lang),
+                    t["gaps"][f"relation_{g['relation']}"], _rule_text(g, lang),
+                    g[f"label_{lang}"] if ind else "",
+                    numfmt.unit_label(g["unit"], lang) if ind else "",
+                    num(g["current"]), num(g["needed"]), num(g["change"]),
+                    t["xlsx"].get(f"method_{g['method']}", "") if ind else ""])
     return out
 
 
 def _write_zip_deterministic(data: bytes, path: Path) -> Path:
-    """Rewrite an OOXML zip with fixed member dates, so the same inputs give the same
-    bytes (the core properties' times are set to :data:`_FIXED_TIME` by the caller)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, body)
+    """Write an OOXML zip with fixed member dates: the same inputs give the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type, zi.external_attr = zipfile.ZIP_DEFLATED, 0o600 << 16
+            dst.writestr(zi, src.read(info.filename))
     return path
 
 
@@ -715,26 +673,23 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
             t, cat["composite"], f"{t['suggested']['rank']} {cat['rank']}")))
     else:
         doc.add_paragraph(t["suggested"]["no_category"])
-    for g in cat.get("groups", ()):
+    for g in cat["groups"]:
         doc.add_paragraph(_kv(t, g["label"], g["value"]))
-    for d in cat.get("designations", ()):
+    for d in cat["designations"]:
         doc.add_paragraph(_kv(t, t["suggested"]["designation"], d))
     tb = t["table"]
     _docx_table(doc, st, [tb[k] for k in ("dimension", "score", "chart", "median",
                                           "benchmark")],
                 ctx["dims"], ("label", "this", "bar", "median", "benchmark"))
     _para(doc, st, t["section"]["strengths"], "Heading 2")
-    for name, rows, none in ((t["strengths"]["strengths"], ctx["strengths"],
-                              t["strengths"]["none_strength"]),
-                             (t["strengths"]["weaknesses"], ctx["weaknesses"],
-                              t["strengths"]["none_weakness"])):
-        _para(doc, st, name, "Heading 3")
-        if rows:
+    for key, none in (("strengths", "none_strength"), ("weaknesses", "none_weakness")):
+        _para(doc, st, t["strengths"][key], "Heading 3")
+        if ctx[key]:
             _docx_table(doc, st, [tb[k] for k in ("indicator", "value", "rank_region",
                                                   "pct_region", "rank_county", "pct_county")],
-                        rows, ("label", "value", "rank", "pct", "rank_county", "pct_county"))
+                        ctx[key], ("label", "value", "rank", "pct", "rank_county", "pct_county"))
         else:
-            doc.add_paragraph(none)
+            doc.add_paragraph(t["strengths"][none])
     _para(doc, st, t["section"]["benchmarks"], "Heading 2")
     doc.add_paragraph(ctx["bench"]["intro"])
     for b in ctx["bench"]["items"]:
@@ -777,12 +732,6 @@ def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> Non
 
 # ---------------------------------------------------------------------------------------
 # everything
-#: How an unknown key is shown on a sheet (a town without a county, code or name).
-UNKNOWN = {"zh": {"county": "未知县区（unknown county）", "code": "未知代码（unknown code）",
-                  "town": "未知镇名（unknown name）"},
-           "en": {"county": "unknown county", "code": "unknown code", "town": "unknown name"}}
-
-
 def _text(value) -> str:
     """``value`` as stripped text; a blank one (None, NaN, ``<NA>``) as ``""``."""
     text = "" if value is None else str(value).strip()
@@ -791,7 +740,7 @@ def _text(value) -> str:
 
 def _known(value, lang: str, kind: str) -> str:
     """``value``, or the unknown-key wording when it is blank."""
-    return _text(value) or UNKNOWN[lang][kind]
+    return _text(value) or labels(lang)["unknown"][kind]
 
 
 #: Characters a sheet's file name keeps: letters (Chinese too), digits, ``_ . -``.
@@ -814,15 +763,12 @@ def sheet_names(suggestions: Sequence[Suggestion]) -> list[str]:
     for k, s in enumerate(suggestions, 1):
         code, town = _name_part(s.town_code), _name_part(s.town)
         bases.append("_".join(x for x in (code or f"unknown_{k}", town) if x))
-    count = Counter(bases)
-    seen: Counter = Counter()
+    count, seen = Counter(bases), Counter()
     used: set[str] = set()
     out = []
     for base in bases:
-        name = base
-        if count[base] > 1:
-            seen[base] += 1
-            name = f"{base}_{seen[base]}"
+        seen[base] += 1
+        name = f"{base}_{seen[base]}" if count[base] > 1 else base
         while name in used:           # e.g. a code that is literally 'unknown_3'
             name += "_"
         used.add(name)

@@ -148,8 +148,8 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     if not index_is_current(folder):    # none, or from before sheets.js: the whole index
         made = {p.stem for p in folder.glob("*.html")}
         towns["has_sheet"] = towns["_sheet"].isin(made)
-        meta = json.loads((run_dir / "evidence" / "meta.json").read_text(encoding="utf-8"))
-        files.append(write_index(towns, meta["labels"], folder, run_dir=run_dir, lang=lang,
+        palette = suggestions[0].labels if suggestions else {}    # the run's, from meta.json
+        files.append(write_index(towns, palette, folder, run_dir=run_dir, lang=lang,
                                  notice=notice, level=_level(suggestions)))
     files.append(write_sheet_list(folder))
     if docx and suggestions:

@@ -11,9 +11,7 @@
   ``benchmark_gaps.parquet`` (``_bench``: row of ``benchmarks.parquet``);
 * ``meta.json`` — what every town shares (category and field labels, columns kept as JSON).
 
-The sheets (:func:`classify.report.write_sheets`) and the workbook are made from these,
-in the run or later by ``towntype sheets RUN_DIR`` (:func:`load_evidence`), without
-re-running anything.
+``towntype sheets RUN_DIR`` makes sheets from these (:func:`load_evidence`), no re-run.
 """
 
 from __future__ import annotations
@@ -45,6 +43,8 @@ _SCALARS = ("town_code", "town", "county", "city", "target", "category", "subtyp
             "declared", "declared_target", "declared_status", "lang")
 _BENCH = ("town_code", "town", "county", "target", "focus", "focus_this", "focus_other",
           "distance", "same_county", "same_city", "index", "sheet")
+_BENCH_TEXT = ("town_code", "town", "county", "target", "focus", "sheet")
+_NUMBERS = ("confidence", "composite", "rank")      # NaN when missing
 _SHARED_EXTRA = ("field_labels",)
 #: Rows per Parquet row group: the files are in town order, so reading one county's
 #: towns reads one or two groups a file, not the whole file.
@@ -65,10 +65,8 @@ def _json(v) -> str:
 
 
 def _arrow_column(values, col: str, name: str, as_json: dict) -> pa.Array:
-    """``values`` (a list or an array) as a column Parquet can type: text, numbers or
-    booleans as they are (NaN and None: missing); mixed values (text and numbers) and
-    lists as JSON text, the column named in ``as_json[name]`` so that :func:`_restore`
-    turns it back."""
+    """``values`` as a column Parquet can type: text, numbers, booleans as they are (NaN
+    and None: missing); mixed values and lists as JSON text, named in ``as_json[name]``."""
     try:
         arr = pa.array(values, from_pandas=True)
         if not pa.types.is_nested(arr.type):
@@ -77,10 +75,6 @@ def _arrow_column(values, col: str, name: str, as_json: dict) -> pa.Array:
         pass
     as_json.setdefault(name, []).append(col)
     return pa.array([_json(v) for v in values], type=pa.string())
-
-
-def _arrow_table(cols: dict, name: str, as_json: dict) -> pa.Table:
-    return pa.table({c: _arrow_column(v, c, name, as_json) for c, v in cols.items()})
 
 
 def _restore(df: pd.DataFrame, name: str, meta: dict) -> pd.DataFrame:
@@ -112,7 +106,8 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
 
     def put(cols: dict, name: str) -> None:
         path = folder / f"{name}.parquet"
-        pq.write_table(_arrow_table(cols, name, meta["json"]), path, row_group_size=ROW_GROUP)
+        table = pa.table({c: _arrow_column(v, c, name, meta["json"]) for c, v in cols.items()})
+        pq.write_table(table, path, row_group_size=ROW_GROUP)
         paths.append(path)
 
     towns = {c: list(map(attrgetter(c), suggestions)) for c in _SCALARS}
@@ -239,23 +234,19 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
                            rows.tolist() if wanted else None).to_pandas(), "_bench", rows, [])
     shared = meta.get("extra", {})
     out: list[Suggestion] = []
-    by_town = {k: g.sort_values(["_kind", "_k"]) for k, g in bench.groupby("_town")}
+    by_town = {k: g.to_dict("records")
+               for k, g in bench.sort_values(["_kind", "_k"]).groupby("_town")}
     for pos, rec in enumerate(scal.to_dict("records")):
-        i = int(rec["_town"])
         bs: dict[str, list[Benchmark]] = {"benchmarks": [], "challengers": []}
-        for b in (by_town[i].to_dict("records") if i in by_town else []):
+        for b in by_town.get(int(rec["_town"]), []):
             bs[b["_kind"]].append(Benchmark(
-                **{c: _none(b[c]) if c in ("town_code", "town", "county", "target", "focus",
-                                           "sheet")
-                   else b[c] for c in _BENCH if c != "index"},
+                **{c: _none(b[c]) if c in _BENCH_TEXT else b[c] for c in _BENCH if c != "index"},
                 gaps=Part(gaps, int(np.searchsorted(rows, b["_row"]))),
                 index=int(b["index"])))
         extra = dict(json.loads(rec["extra"]), **shared)
         out.append(Suggestion(
-            **{c: _none(rec[c]) for c in _SCALARS if c not in ("confidence", "composite",
-                                                             "rank", "n_towns", "is_leader")},
-            confidence=_number(rec["confidence"]), composite=_number(rec["composite"]),
-            rank=_number(rec["rank"]), n_towns=int(rec["n_towns"]),
+            **{c: _none(rec[c]) for c in _SCALARS if c not in _NUMBERS + ("n_towns", "is_leader")},
+            **{c: _number(rec[c]) for c in _NUMBERS}, n_towns=int(rec["n_towns"]),
             is_leader=bool(rec["is_leader"]), labels=meta["labels"],
             secondary=tuple(json.loads(rec["secondary"])),
             roles=tuple(json.loads(rec["roles"])),
@@ -272,9 +263,8 @@ def _stack(df: pd.DataFrame, key: str, owners: np.ndarray, columns: list[str]) -
     df = df.drop(columns=key)
     names = [c for c in columns if c in df.columns] + \
         [c for c in df.columns if c not in columns]
-    ends = np.append(np.searchsorted(keys, owners, side="left")[1:], len(keys))
-    return Stack.of_lists({c: df[c].tolist() for c in names},
-                          np.diff(np.concatenate([[0], ends])) if len(owners) else [])
+    sizes = np.searchsorted(keys, owners, "right") - np.searchsorted(keys, owners, "left")
+    return Stack.of_lists({c: df[c].tolist() for c in names}, sizes)
 
 
 def _number(v) -> float:

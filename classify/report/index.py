@@ -1,19 +1,14 @@
-"""``suggestions/index.html``: every town of the run by county, with its category badge,
-confidence and a link to its sheet (or how to make the sheet), searchable, offline (no
-external assets), rendered by Jinja with autoescape.
-
-The sheets there are, are also listed in ``suggestions/sheets.js`` (a plain script the
-index loads with ``<script src>``, which works from a folder opened over ``file://``):
-``towntype sheets`` adds sheets to a finished run and rewrites only that small file
-(:func:`write_sheet_list`), not the index of 40,000 towns; the index links the towns it
-lists.  The sheets a run made are also linked in the HTML itself (no script needed).
+"""``suggestions/index.html``: every town of the run by county with its category badge,
+confidence and a link to its sheet (or how to make it), searchable, offline, autoescaped.
+``sheets.js`` lists the sheets there are (a script the index loads, which works over
+``file://``): ``towntype sheets`` rewrites only that, not the index of 40,000 towns.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -22,6 +17,7 @@ from markupsafe import Markup, escape
 
 from classify import numfmt
 from classify.levels import level as unit_level
+from classify.sheets import ink, labels as wording
 
 __all__ = ["write_index", "write_sheet_list", "index_is_current", "SHEET_LIST"]
 
@@ -30,33 +26,11 @@ SHEET_LIST = "sheets.js"
 #: What an index that reads :data:`SHEET_LIST` contains (older ones were rewritten whole).
 _HOOK = f'<script src="{SHEET_LIST}"></script>'.encode()
 
-_WORDS = {
-    "zh": {"title": "自评分类意见 · 索引", "count": "共 {n} 个镇街，已生成自评表 {s} 个。",
-           "how": "为其他镇街生成自评表（不必重新运行）：", "search": "搜索镇街、代码、县区或类别",
-           "town": "镇街", "code": "统计代码", "category": "建议类别", "confidence": "置信度",
-           "no_sheet": "（未生成自评表）", "unknown_county": "未知县区（unknown county）",
-           "none": "未分类"},
-    "en": {"title": "Self-assessment sheets · index", "count": "{n} towns; {s} sheets written.",
-           "how": "Sheets for other towns (no re-run): ", "search": "search town, code, "
-           "county or category", "town": "town", "code": "code", "category": "category",
-           "confidence": "confidence", "no_sheet": "(no sheet yet)",
-           "unknown_county": "unknown county", "none": "no category"},
-}
-
-
-@lru_cache(maxsize=None)
+@functools.cache
 def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     return env.get_template("index.html.j2")
-
-
-def _ink(color: str) -> str:
-    try:
-        r, g, b = (int(color[k:k + 2], 16) / 255 for k in (1, 3, 5))
-    except (TypeError, ValueError):
-        return "#000000"
-    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#ffffff"
 
 
 def _text(v) -> str:
@@ -71,20 +45,19 @@ def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_di
     (``{id: {"zh", "en", "color"}}``), worded for the unit ``level`` (镇街 → 县（市、区）);
     the towns with ``has_sheet`` are linked, the others when :func:`write_sheet_list`
     lists their sheet."""
-    w = {k: unit_level(level).say(v) for k, v in _WORDS[lang].items()}
+    t = wording(lang)
+    w = {k: unit_level(level).say(v) for k, v in
+         dict(t["index"], unknown_county=t["unknown"]["county"]).items()}
     folder = Path(folder)
     groups: dict[str, list[dict]] = {}
-    badges: dict = {}
 
-    def badge(target) -> Markup:       # one per category, not one per town
-        if target not in badges:
-            entry = labels.get(target, {}) if target else {}
-            label = entry.get(lang) or target or w["none"]
-            color = entry.get("color") or "#dddddd"
-            badges[target] = (label, Markup(
-                '<span class="badge" style="background:{};color:{}">{}</span>').format(
-                color, _ink(color), label))
-        return badges[target]
+    @functools.cache
+    def badge(target: str) -> tuple[str, Markup]:       # one per category, not per town
+        entry = labels.get(target, {}) if target else {}
+        label = entry.get(lang) or target or w["none"]
+        color = entry.get("color") or "#dddddd"
+        html = Markup('<span class="badge" style="background:{};color:{}">{}</span>')
+        return label, html.format(color, ink(color, "#000000"), label)
 
     cols = [towns[c].tolist() for c in ("county", "target", "confidence", "town_code", "town",
                                         "_sheet", "has_sheet")]
@@ -97,7 +70,7 @@ def write_index(towns: pd.DataFrame, labels: dict, folder: str | Path, *, run_di
             "confidence": "" if numfmt.is_missing(conf) else numfmt.fmt_share(conf, lang),
             "link": f"{sheet}.html" if has else "", "anchor": sheet,
             "search": " ".join((town, code, county, label)).lower()})
-    counties = sorted(groups.items(), key=lambda kv: kv[0])
+    counties = sorted(groups.items())       # county names are unique: never the lists
     n_sheets = int(towns["has_sheet"].sum()) if len(towns) else 0
     count = escape(w["count"]).format(
         n=len(towns), s=Markup('<span id="n-sheets">{}</span>').format(n_sheets))

@@ -1,15 +1,12 @@
 """Workbooks for people, written with XlsxWriter (``constant_memory``: rows stream to
 disk): a header row in the reader's language, frozen, with filters; numbers as numbers
-with rounded display formats; codes and every text as text (never a formula).
-
-A table longer than a person reads in a workbook goes to a CSV beside the workbook, with
-a note in its place: a detail table (several rows a town, e.g. the benchmark gaps, read a
-town at a time on its sheet) above :data:`DETAIL_ROWS`, any table above
-:data:`LONG_ROWS`, and none can pass Excel's own limit of 1,048,576 rows.
+with rounded display formats; codes and every text as text (never a formula); a table
+longer than a person reads in a workbook goes to a CSV beside it, with a note in its place.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +25,8 @@ __all__ = ["write_workbook", "LONG_ROWS", "DETAIL_ROWS", "EXCEL_ROWS"]
 EXCEL_ROWS = 1_048_576
 #: Rows above which a long table goes to CSV beside the workbook (no one reads it whole).
 LONG_ROWS = 200_000
-#: Rows above which a detail table (``detail=`` of :func:`write_workbook`) goes to CSV:
-#: about a city's towns' worth.
+#: Rows above which a detail table (``detail=`` of :func:`write_workbook`: several rows a
+#: town, read a town at a time on its sheet) goes to CSV: about a city's towns' worth.
 DETAIL_ROWS = 10_000
 _FIXED_TIME = datetime(2000, 1, 1)      # the same inputs give the same bytes
 _OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
@@ -80,20 +77,17 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     :data:`LONG_ROWS` rows, or a table titled in ``detail`` of more than
     :data:`DETAIL_ROWS`, is written to ``<path stem>_<title>.csv`` instead (``long_note``
     with ``{rows}`` and ``{csv}`` says so in its sheet).  Returns the paths written."""
-
     path = Path(path)
-    formats = dict(formats or {})
+    formats = formats or {}
     written = [path]
     wb = xlsxwriter.Workbook(str(path), _OPTIONS)
     wb.set_properties({"created": _FIXED_TIME})
     head = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
                           "bg_color": "#DDEBF7", "border": 1})
-    cache: dict[str, object] = {}
 
+    @functools.cache
     def fmt(spec: str):
-        if spec not in cache:
-            cache[spec] = wb.add_format({"num_format": spec})
-        return cache[spec]
+        return wb.add_format({"num_format": spec})
 
     if notice:
         ws = wb.add_worksheet(notice_title[:31])
@@ -118,18 +112,17 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
 def _write_sheet(ws, table: pd.DataFrame, head, formats: dict, fmt) -> None:
     headers = [str(c) for c in table.columns]
     columns = [_cells(table.iloc[:, j]) for j in range(table.shape[1])]
+    ws.set_row(0, 30)
     for j, (h, (kind, values)) in enumerate(zip(headers, columns)):
         spec = formats.get(h)
         if spec is None and kind == "number":
             whole = all(v is None or float(v).is_integer() for v in values[:500])
             spec = "0" if whole else "0.00"
         ws.set_column(j, j, _width(h, values), fmt(spec) if spec else None)
-    ws.set_row(0, 30)
-    for j, h in enumerate(headers):
         ws.write_string(0, j, h, head)
     by_type = {float: ws.write_number, bool: ws.write_boolean, str: ws.write_string}
-    writers = [ws.write_number if kind == "number" else ws.write_boolean if kind == "bool"
-               else ws.write_string if kind == "text" else None for kind, _ in columns]
+    by_kind = {"number": ws.write_number, "bool": ws.write_boolean, "text": ws.write_string}
+    writers = [by_kind.get(kind) for kind, _ in columns]      # mixed: by each cell's type
     for r, row in enumerate(zip(*(v for _, v in columns)), start=1):
         for j, v in enumerate(row):
             if v is not None:

@@ -1,19 +1,12 @@
-"""The one place the report writers use more than one core: consecutive slices of a list
-of towns written by forked worker processes (:mod:`concurrent.futures`) while the calling
-process writes something else (the index, the run's tables and maps), and then by the
-calling process too: it takes the slices no worker has begun, the last first.
+"""The one place the report writers use more than one core: slices of a list of towns
+written by forked workers (:mod:`concurrent.futures`) while the calling process writes
+something else, then by the calling process too (the slices no worker has begun).
 
-Why: rendering a province's sheets is most of a run's time.  The workers are forked, so
-they see the towns already in memory (nothing is pickled but a number and the paths they
-wrote).  Where forking is not available or not safe (not Linux, inside a daemon process,
-one core), the slices are written one after another in the calling process, with the
-same files.  The workers render templates and write files only: they use none of the
-threads the calling process may have (BLAS, Arrow), which is what makes forking a
-threaded process safe here.
-
-One more task may go with the slices: an ``aside`` (a national run's maps) that alone is
-worth a second process.  A warning a worker raises is raised again in the calling
-process, so that nothing a worker notices goes unsaid.
+Why: rendering a province's sheets is most of a run's time.  Forked workers see the towns
+already in memory (nothing is pickled but a number and the paths they wrote); they render
+templates and write files only, using none of the caller's threads (BLAS, Arrow), which is
+what makes forking a threaded process safe.  Where forking is not available or not safe
+(not Linux, a daemon process, one core) the caller writes every slice, with the same files.
 """
 
 from __future__ import annotations
@@ -23,6 +16,7 @@ import os
 import sys
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from typing import Callable
 
 __all__ = ["SliceJob", "cores"]
@@ -63,17 +57,13 @@ def _run(k: int) -> tuple[list, list]:
 
 
 class SliceJob:
-    """``first()`` (returns a list; e.g. a workbook: one long task, begun first so that
-    the short slices even out the end), then ``job(start, stop)`` (returns a list) over
-    consecutive slices of ``range(n)``, in ``workers`` processes: ``workers - 1`` forked
-    ones begun on entering the ``with`` block, and this one, at :meth:`results`, which
-    runs the tasks (the last first) no worker has begun, waits for the others and gives
-    the slices' lists joined in order (the same as ``job(0, n)``); ``first()``'s list is
-    then :attr:`first_result`.
-
-    ``aside()`` (returns a list), when given, is begun before everything else and is
-    worth a second process on its own (with no slices at all); its list is then
-    :attr:`aside_result`.
+    """``job(start, stop)`` over consecutive slices of ``range(n)`` in ``workers``
+    processes: ``workers - 1`` forked ones begun on entering the ``with`` block, and this
+    one at :meth:`results`, which runs the tasks no worker has begun (the last first),
+    waits for the others and returns the slices' lists joined in order (as ``job(0, n)``).
+    ``first()``, one long task (a workbook) begun before the slices so that they even out
+    the end, gives :attr:`first_result`; ``aside()``, begun before everything and worth a
+    process of its own even with no slices, gives :attr:`aside_result` (all return lists).
 
     ``workers=None``: one process per core when there are at least :data:`MIN_PER_WORKER`
     towns each, or an ``aside``; 1: this process only, at :meth:`results`.
@@ -95,8 +85,7 @@ class SliceJob:
         self.workers = max(1, min(workers, tasks)) if _can_fork() else 1
         k = max(1, -(-n // SLICE), 2 * self.workers)
         bounds = [n * i // k for i in range(k + 1)]
-        self.tasks = extra + [lambda a=a, b=b: job(a, b)
-                              for a, b in zip(bounds, bounds[1:]) if b > a]
+        self.tasks = extra + [partial(job, a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
         self._aside, self._first = aside is not None, first is not None
@@ -119,15 +108,12 @@ class SliceJob:
             order = range(len(self.tasks))
             done = {k: self.tasks[k]() for k in (reversed(order) if futures else order)
                     if not futures or futures[k].cancel()}
-            lists = []
             for k in order:
-                if k in done:
-                    lists.append(done[k])
-                    continue
-                got, said = futures[k].result()
-                for text, category in said:       # said where the run collects warnings
-                    warnings.warn(text, category, stacklevel=2)
-                lists.append(got)
+                if k not in done:
+                    done[k], said = futures[k].result()
+                    for text, category in said:     # said where the run collects warnings
+                        warnings.warn(text, category, stacklevel=2)
+            lists = [done[k] for k in order]
             if self._aside:
                 self.aside_result = lists.pop(0)
             if self._first:
