@@ -1,12 +1,9 @@
 """Folium elements of the towntype map: one class per Leaflet object, each with a Jinja2
 ``_template`` (the folium/plugins pattern), and no external links.
 
-:class:`OfflineMap` is a :class:`folium.Map` that links no CDN: :class:`InlineAssets` puts
-Leaflet 1.9.4 (from the installed ``django-js-lib-leaflet`` package, images as data URIs)
-and our own small runtime from ``geo/assets`` into the page.  :class:`TownLayer` draws the
-town polygons once and restyles them per thematic layer; the controls (:class:`Legend`,
-:class:`LayerSwitcher`, :class:`Search`, :class:`Fullscreen`, :class:`InfoBox`,
-:class:`ScaleBar`) talk to it through its JavaScript object.
+Leaflet comes from the installed ``django-js-lib-leaflet`` package and our runtime from
+``geo/assets``, both inlined (:class:`InlineAssets`); the controls talk to
+:class:`TownLayer` through its JavaScript object.
 """
 
 from __future__ import annotations
@@ -22,22 +19,8 @@ import folium
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-__all__ = [
-    "OfflineMap",
-    "InlineAssets",
-    "TownLayer",
-    "Legend",
-    "LayerSwitcher",
-    "Search",
-    "Fullscreen",
-    "InfoBox",
-    "ScaleBar",
-    "leaflet_assets",
-    "towntype_assets",
-]
-
-_LEAFLET_PACKAGE = "js_lib_leaflet"
-_LEAFLET_DIR = ("static", "js_lib_leaflet")
+__all__ = ["OfflineMap", "InlineAssets", "TownLayer", "Legend", "LayerSwitcher", "Search",
+           "Fullscreen", "InfoBox", "ScaleBar", "leaflet_assets", "towntype_assets"]
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +32,7 @@ def leaflet_assets() -> tuple[str, str]:
     (js, css) : tuple of str
     """
     try:
-        root = resources.files(_LEAFLET_PACKAGE).joinpath(*_LEAFLET_DIR)
+        root = resources.files("js_lib_leaflet").joinpath("static", "js_lib_leaflet")
         js = root.joinpath("leaflet.js").read_text(encoding="utf-8")
         css = root.joinpath("leaflet.css").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
@@ -155,7 +138,8 @@ class TownLayer(_Macro):
         It is embedded as a JSON ``<script>`` block and parsed once in the browser.
     compress : bool, optional
         Embed it gzip-compressed as base64 (type :attr:`GZIP_MIME`), unpacked by the
-        browser's ``DecompressionStream``; ``None``: from ``compress_from`` characters.
+        browser's ``DecompressionStream``; ``None``: from :attr:`COMPRESS_FROM` characters
+        (small maps stay plain JSON, readable by any browser and by text search).
     """
 
     _template = Template(
@@ -172,14 +156,15 @@ class TownLayer(_Macro):
 
     #: MIME type of a gzip-compressed, base64-encoded payload
     GZIP_MIME = "application/x-towntype+gzip;base64"
+    #: Payloads from this many characters of JSON are compressed when ``compress`` is None.
+    COMPRESS_FROM = 2_000_000
 
-    def __init__(self, data: dict, *, compress: bool | None = False,
-                 compress_from: int = 2_000_000):
+    def __init__(self, data: dict, *, compress: bool | None = False):
         super().__init__()
         self._name = "TownLayer"
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if compress is None:
-            compress = len(text) >= compress_from
+            compress = len(text) >= self.COMPRESS_FROM
         if compress:
             # mtime 0: the same towns give the same page.  Level 4, not zlib's default 6:
             # a quarter of the time for a few per cent more bytes

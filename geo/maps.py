@@ -1,21 +1,8 @@
 """Interactive town maps that open with no network: :func:`town_map` and :func:`save_map`.
 
-The town polygons are simplified as a coverage, quantised, delta-encoded and stored
-**once** in the page; every thematic layer (category, subtype, each score and the
-composite classed with mapclassify, clusters, stability, declared-category check) is a
-list of class numbers per town plus a legend.  Popups are built in the browser from
-columns, formatted by ``towntype.js`` with the sheets' rules (:mod:`classify.numfmt`).
-Boundary features without a table row (``unjoined``) are drawn in the no-data grey with
-their reason.  Leaflet and our controls are inlined (:mod:`geo.mapelements`): no CDN.
-
-Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
-``gaode`` (tiles in GCJ-02: the geometry is shifted WGS84 → GCJ-02 *for display only*) and
-``tianditu`` (needs the user's key).
-
-Examples
---------
->>> m = town_map(towns, palette=palette, title="清远市镇街分类")  # doctest: +SKIP
->>> save_map(m, "map.html")                                       # doctest: +SKIP
+The town polygons are stored once in the page (coverage-simplified, quantised,
+delta-encoded); each thematic layer is a class number per town plus a legend, and popups
+are formatted in the browser (``geo/assets/towntype.js``).  Basemaps: :data:`BASEMAPS`.
 """
 
 from __future__ import annotations
@@ -41,20 +28,9 @@ from geo.coverage import DisplayCoverage, drop_specks, simplify_coverage
 from geo.datum import convert_geoseries
 from geo.errors import InputError, TowntypeError
 
-__all__ = [
-    "BASEMAPS",
-    "Basemap",
-    "DIMENSIONS",
-    "LayerSpec",
-    "SCHEMES",
-    "available_layers",
-    "classify_values",
-    "drop_specks",
-    "encode_geometries",
-    "save_map",
-    "simplify_coverage",
-    "town_map",
-]
+__all__ = ["BASEMAPS", "Basemap", "DIMENSIONS", "LayerSpec", "SCHEMES", "available_layers",
+           "classify_values", "drop_specks", "encode_geometries", "save_map",
+           "simplify_coverage", "town_map"]
 
 #: Dimension ids in display order (score columns are ``score_<id>``).
 DIMENSIONS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology",
@@ -66,13 +42,11 @@ STABILITY_LIMITS = (0.6, 0.8)
 _NO_DATA = "#d9d9d9"
 _CLUSTER_COLOURS = ("#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69",
                     "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#1b9e77", "#d95f02")
-_SEQUENTIAL = {"composite": "YlOrRd", "score": "YlGnBu"}
 
 
 def _heavy(name: str):
-    """folium, matplotlib, mapclassify (it loads matplotlib), pypinyin (0.3 s: its phrase
-    dictionary) or :mod:`geo.mapelements` (it loads folium), imported when first drawn:
-    ``import towntype`` loads this module and must not load them (STYLE.md)."""
+    """A heavy module (folium, matplotlib, mapclassify, pypinyin, :mod:`geo.mapelements`)
+    imported when first drawn: ``import towntype`` must not load it (STYLE.md)."""
     return importlib.import_module(name)
 
 
@@ -361,14 +335,13 @@ def _layer_numeric(towns, spec, ctx) -> tuple:
     if breaks is not None and spec.scheme is None:
         scheme = "user"
     bins, classes = classify_values(values, scheme, spec.k or ctx["k"], breaks)
-    cmap = _heavy("matplotlib").colormaps[_SEQUENTIAL["composite" if column == "composite"
-                                                      else "score"]]
+    if column == "composite":
+        label, ramp = t("layer_composite"), "YlOrRd"
+    else:
+        label, ramp = t("layer_score", dim=t(f"dim_{column[6:]}")), "YlGnBu"
+    cmap = _heavy("matplotlib").colormaps[ramp]
     colours = [cmap(x) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
-    if column == "composite":
-        label = t("layer_composite")
-    else:
-        label = t("layer_score", dim=t(f"dim_{column[6:]}", default=column[6:]))
     return _classed_layer(classes, bins, [f"{lo:.1f} – {hi:.1f}" for lo, hi in zip(lows, bins)],
                           colours, label, t(SCHEMES[scheme].label_key))
 
@@ -402,19 +375,16 @@ def _layer_stability(towns, spec, ctx) -> tuple:
     return _categorical(keys, entries) + ({"label": t("layer_stability")},)
 
 
-_DECLARED = (("supported", "declared_supported", "#1a9850", None),
-             ("partly supported", "declared_partly", "#fee08b", None),
-             ("not supported", "declared_not", "#d73027", "#111111"),
-             ("", "declared_none", "#f0f0f0", None))
+#: Legend of the declared-category check (``label``: a key of the map's texts).
+_DECLARED = ({"key": "supported", "label": "declared_supported", "color": "#1a9850"},
+             {"key": "partly supported", "label": "declared_partly", "color": "#fee08b"},
+             {"key": "not supported", "label": "declared_not", "color": "#d73027",
+              "stroke": "#111111", "weight": 2.2},
+             {"key": "", "label": "declared_none", "color": "#f0f0f0"})
 
 
 def _layer_declared(towns, spec, ctx) -> tuple:
-    entries = []
-    for key, label, colour, stroke in _DECLARED:
-        e = {"key": key, "label": ctx["t"](label), "color": colour}
-        if stroke:
-            e.update(stroke=stroke, weight=2.2)
-        entries.append(e)
+    entries = [{**e, "label": ctx["t"](e["label"])} for e in _DECLARED]
     return _categorical(_text(towns, "declared_status"), entries) + (
         {"label": ctx["t"]("layer_declared")},)
 
@@ -426,20 +396,17 @@ def _layer_designations(towns, spec, ctx) -> tuple:
     """官方称号: designated towns filled by designation and outlined (``designation_key``:
     the designation's name, ``multiple`` for several, empty for none; the legend in
     English from ``designation_key_en`` when present)."""
-    t, zh = ctx["t"], ctx["lang"] == "zh"
+    t = ctx["t"]
     keys = _text(towns, "designation_key")
     names = sorted(k for k in set(keys) if k and k != "multiple")
-    en = dict(zip(keys, _text(towns, "designation_key_en"))) if not zh else {}
+    en = dict(zip(keys, _text(towns, "designation_key_en"))) if ctx["lang"] != "zh" else {}
     entries = [{"key": k, "label": en.get(k) or k, "color": _DESIGNATION_COLOURS[i % 6],
                 "stroke": "#111111", "weight": 2.5} for i, k in enumerate(names)]
     if "multiple" in set(keys):
-        entries.append({"key": "multiple", "label": t("designation_multiple",
-                                                      "多项称号" if zh else "several"),
+        entries.append({"key": "multiple", "label": t("designation_multiple"),
                         "color": "#636363", "stroke": "#111111", "weight": 2.5})
-    entries.append({"key": "", "label": t("designation_none", "无称号" if zh else "none"),
-                    "color": "#f7f7f7"})
-    return _categorical(keys, entries) + (
-        {"label": t("layer_designations", "官方称号" if zh else "Official designations")},)
+    entries.append({"key": "", "label": t("designation_none"), "color": "#f7f7f7"})
+    return _categorical(keys, entries) + ({"label": t("layer_designations")},)
 
 
 #: Year-over-year change classes (``towntype compare``) in legend order.
@@ -461,15 +428,12 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
     """Composite change (column ``composite_change``), diverging classes around 0."""
     values = pd.to_numeric(towns["composite_change"], errors="raise").to_numpy(dtype=float)
     bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
-    lows = np.concatenate([[min(np.nanmin(values), bins[0]) if np.isfinite(values).any()
-                            else bins[0]], bins[:-1]])
     # red (fell) → pale (the class holding 0) → green (rose), equal steps either side
     zero = int(min(np.searchsorted(bins, 0.0), len(bins) - 1))
     side = max(zero, len(bins) - 1 - zero, 1)
     colours = _heavy("matplotlib").colormaps["RdYlGn"](
         0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
-    labels = [f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}"
-              for i, (lo, hi) in enumerate(zip(lows, bins))]
+    labels = [f"≤ {bins[0]:+.1f}", *(f"{lo:+.1f} – {hi:+.1f}" for lo, hi in zip(bins, bins[1:]))]
     return _classed_layer(classes, bins, labels, colours, ctx["t"]("layer_composite_change"),
                           ctx["t"]("scheme_user"))
 
@@ -518,30 +482,30 @@ def encode_geometries(geoms, precision: int = 5) -> list:
     [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
     """
     arr = np.asarray(geoms, dtype=object)
+    out: list = [[] for _ in range(len(arr))]
     parts, part_geom = shapely.get_parts(arr, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(coords):
+        return out
     q = np.round(coords * 10 ** precision).astype(np.int64)
-    n = len(q)
-    new_ring = np.r_[True, coord_ring[1:] != coord_ring[:-1]] if n else np.array([], bool)
-    last = np.r_[new_ring[1:], True] if n else new_ring
-    repeat = np.r_[False, np.all(q[1:] == q[:-1], axis=1)] & ~new_ring if n else new_ring
+    new_ring = _starts(coord_ring)
+    last = np.r_[new_ring[1:], True]
+    repeat = np.r_[False, np.all(q[1:] == q[:-1], axis=1)] & ~new_ring
     keep = ~last & ~repeat                          # drop closing and repeated points
     count = np.bincount(coord_ring[keep], minlength=len(rings))
     keep &= count[coord_ring] >= 3                  # drop collapsed rings
+    if not keep.any():
+        return out
     q, coord_ring = q[keep], coord_ring[keep]
-    coord_geom = part_geom[ring_part[coord_ring]]
-    first = np.r_[True, coord_geom[1:] != coord_geom[:-1]] if len(q) else keep[:0]
+    first = _starts(part_geom[ring_part[coord_ring]])
     delta = np.diff(q, axis=0, prepend=np.zeros((1, 2), np.int64))
     delta[first] = q[first]                         # each geometry starts absolute
     flat = delta.ravel().tolist()
-    bounds = np.flatnonzero(np.r_[True, coord_ring[1:] != coord_ring[:-1]]) if len(q) \
-        else np.array([], int)
-    out: list = [[] for _ in range(len(arr))]
+    bounds = np.flatnonzero(_starts(coord_ring))
     ends = np.r_[bounds[1:], len(q)]
     ring_ids = coord_ring[bounds]
-    is_exterior = np.r_[True, ring_part[1:] != ring_part[:-1]][ring_ids] if len(rings) \
-        else np.array([], bool)
+    is_exterior = _starts(ring_part)[ring_ids]
     prev_part = -1
     for start, end, rid, ext in zip(bounds.tolist(), ends.tolist(), ring_ids.tolist(),
                                     is_exterior.tolist()):
@@ -555,6 +519,11 @@ def encode_geometries(geoms, precision: int = 5) -> list:
         else:
             out[part_geom[part]][-1].append(ring)
     return out
+
+
+def _starts(ids: np.ndarray) -> np.ndarray:
+    """True where a run of equal ``ids`` (non-empty) begins."""
+    return np.r_[True, ids[1:] != ids[:-1]]
 
 
 def _label_zoom(geoms) -> int:
@@ -582,8 +551,8 @@ def _translator(lang: str, wording: Callable[[str], str] | None = None):
         raise InputError(f"unknown language {lang!r}; choose one of {', '.join(table)} "
                          "(flag --lang)")
 
-    def t(key: str, default: str | None = None, **fmt) -> str:
-        text = table[lang].get(key, default if default is not None else key)
+    def t(key: str, **fmt) -> str:
+        text = table[lang].get(key, key)
         text = wording(text) if wording is not None else text
         return text.format(**fmt) if fmt else text
     return t
@@ -671,7 +640,6 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
     def numbers(label: str, kind: str, column: str, digits: int, **extra) -> dict:
         return {"label": label, "kind": kind, **extra, "v": _numbers(towns[column], digits)}
 
-    zh = lang == "zh"
     cols: list[dict] = []
     if "composite" in towns.columns:
         cols.append(numbers(t("info_composite"), "score", "composite", 1))
@@ -681,21 +649,19 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
     cols += [numbers(t("info_score", dim=t(f"dim_{d}")), "score", f"score_{d}", 1)
              for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
     if "group_rank" in towns.columns:   # rank in the level's groupings (counties: region)
-        cols.append(text(t("info_group_rank", "分组排名" if zh else "Rank in group"),
-                         "group_rank"))
+        cols.append(text(t("info_group_rank"), "group_rank"))
     if "stability" in towns.columns:
         cols.append(numbers(t("info_confidence"), "share", "stability", 2))
     if "cluster_name" in towns.columns:
         cols.append(text(t("info_cluster"), _in_lang(towns, "cluster_name", lang)))
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
-        left, right = ("（", "）") if zh else (" (", ")")
+        left, right = ("（", "）") if lang == "zh" else (" (", ")")
         cols.append({"label": t("info_declared"), "kind": "text", **_coded(
             [f"{d}{left}{s}{right}" if d and s else d for d, s in zip(dec, st)])})
     col = _in_lang(towns, "designations", lang)
     if col in towns.columns:
-        cols.append(text(t("info_designations", "官方称号" if zh else "Official designations"),
-                         col))
+        cols.append(text(t("info_designations"), col))
     if "benchmarks" in towns.columns:
         names = [[x for x in b.split(";") if x] for b in _text(towns, "benchmarks")]
         words: dict[str, int] = {}
@@ -812,8 +778,8 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         and counted in the legend, so the map has no holes.
     compress : bool, optional
         Store the payload gzip-compressed (base64), unpacked in the browser with
-        ``DecompressionStream``.  Default: from :data:`COMPRESS_FROM` bytes of payload
-        (small maps stay plain JSON, readable by any browser and by text search).
+        ``DecompressionStream``.  Default: from 2 MB of payload
+        (:attr:`geo.mapelements.TownLayer.COMPRESS_FROM`); small maps stay plain JSON.
     wording : callable, optional
         Rewrites each interface text for another unit level (``镇街名称`` →
         ``县（市、区）名称``); default the town wording.
@@ -875,10 +841,6 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
     return _assemble(data, bm, basemap_key, compress, title=title, subtitle=subtitle,
                      notice=notice, meta=meta_line,
                      attribution=[str(a) for a in attribution])
-
-
-#: Payloads from this many bytes of JSON are stored compressed (see ``town_map``).
-COMPRESS_FROM = 2_000_000
 
 
 def _with_unjoined(towns, unjoined, t):
@@ -997,7 +959,7 @@ def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, *
     tiles = [folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
                               subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name)
              for url, attr in bm.tiles]
-    layer = me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM)
+    layer = me.TownLayer(data, compress=compress)
     for i, element in enumerate([
             me.InlineAssets(), *tiles, layer, me.InfoBox(layer, position="bottomleft", **info),
             me.ScaleBar("bottomleft"), me.Search(layer, position="topleft"),
