@@ -1,22 +1,14 @@
 """Static category maps for documents: PNG, SVG or PDF, sized for an A4 page.
 
-The map is drawn in a local UTM projection (so the scale bar is true), with a legend
-(counts per category), a scale bar, a north arrow, the title and an optional notice.
-:func:`static_category_maps` draws it once for several formats.  The towns are one path
-per colour plus one path of their edges (each edge once), with vertices snapped to a
-quarter of a print pixel, so a national map stays fast.
-Chinese text is set in **Noto Sans CJK SC** from the ``manimgx-fonts-cjk`` package (the
-font file ships inside the wheel; nothing is downloaded); when that package is absent, an
-installed system CJK font is used (Debian ``fonts-noto-cjk`` or ``fonts-wqy-microhei``).
-
-Examples
---------
->>> static_category_map(towns, palette, "map.png", title="清远市镇街分类")  # doctest: +SKIP
+Drawn in a local UTM projection (a true scale bar); the towns are one path per colour
+plus one path of their edges, so a national map stays fast.  Chinese text is set in the
+CJK font of :func:`cjk_font` (from an installed package: nothing is downloaded).
+matplotlib is imported inside the functions that draw: ``import towntype`` must not load
+it (STYLE.md).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from contextlib import contextmanager
@@ -52,12 +44,6 @@ SYSTEM_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
 _PACKAGED = ("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc", "Noto Sans CJK SC")
 
 
-def _heavy(name: str):
-    """A matplotlib module, imported when a map is first drawn: ``import towntype`` loads
-    this module and must not load matplotlib (STYLE.md)."""
-    return importlib.import_module(name)
-
-
 @lru_cache(maxsize=1)
 def cjk_font() -> tuple[str, str]:
     """Register and return ``(family, path)`` of the CJK font used for static maps.
@@ -67,7 +53,7 @@ def cjk_font() -> tuple[str, str]:
     geo.errors.TowntypeError
         If neither the ``manimgx-fonts-cjk`` package nor a system CJK font is installed.
     """
-    fm = _heavy("matplotlib.font_manager")
+    from matplotlib import font_manager as fm
 
     package, filename, family = _PACKAGED
     try:
@@ -87,7 +73,7 @@ def cjk_font() -> tuple[str, str]:
 
 def _scale_bar(ax, x0: float, y0: float, span_m: float, font: str) -> None:
     """A scale bar of a round length near a fifth of the map width (1, 2 or 5 × 10^n m)."""
-    Rectangle = _heavy("matplotlib.patches").Rectangle
+    from matplotlib.patches import Rectangle
 
     exp = 10 ** np.floor(np.log10(span_m / 5))
     length = float(max(m for m in (1, 2, 5) if m * exp <= span_m / 5) * exp)
@@ -119,7 +105,7 @@ def _keys(towns, by: str) -> np.ndarray:
 
 
 def _legend_entries(towns, palette, lang: str, by: str):
-    Patch = _heavy("matplotlib.patches").Patch
+    from matplotlib.patches import Patch
 
     keys = _keys(towns, by)
     handles, colours = [], {}
@@ -272,9 +258,8 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
 
 #: Resolution the default simplification is fine enough for (print).
 PRINT_DPI = 300
-#: The map's axes on the page (figure fraction) and the padding around the towns.
-_AXES = (0.05, 0.1, 0.9, 0.78)
-_PAD = 0.04
+#: The map's share of the page's long side at most, and the padding around the towns.
+_MAP_SHARE, _PAD = 0.9, 0.04
 #: Metres in a degree of latitude (a degree of longitude is never longer).
 _M_PER_DEGREE = 111_320.0
 
@@ -291,7 +276,8 @@ def _rc(font: str, fmt: str):
     logs a "failed to find weight normal" line per text (the glyphs are right), so its
     font manager's log is quiet meanwhile.
     """
-    matplotlib = _heavy("matplotlib")
+    import matplotlib
+
     log = logging.getLogger("matplotlib.font_manager")
     level = log.level
     log.setLevel(logging.ERROR)
@@ -312,7 +298,7 @@ def _print_tolerance(towns, crs) -> float:
     x, y = Transformer.from_crs(towns.crs, crs, always_xy=True).transform(
         np.r_[b[:, 0], b[:, 2], b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
     span = max(np.nanmax(x) - np.nanmin(x), np.nanmax(y) - np.nanmin(y)) * (1 + 2 * _PAD)
-    return float(span / (max(A4_INCHES) * max(_AXES[2:]) * PRINT_DPI) / 4)
+    return float(span / (max(A4_INCHES) * _MAP_SHARE * PRINT_DPI) / 4)
 
 
 def _town_rings(geoms, grid: float):
@@ -338,7 +324,7 @@ def _town_rings(geoms, grid: float):
 
 def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
     """One compound path per group of rings (a colour)."""
-    MPath = _heavy("matplotlib.path").Path
+    from matplotlib.path import Path as MPath
 
     codes = np.full(len(xy), MPath.LINETO, dtype=MPath.code_type)
     codes[first] = MPath.MOVETO
@@ -352,7 +338,7 @@ def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
 def _outline_path(xy, first):
     """Every town edge once: a segment two neighbours share is drawn by the first only
     (stroking it twice would double its antialiased pixels and pale the map)."""
-    MPath = _heavy("matplotlib.path").Path
+    from matplotlib.path import Path as MPath
 
     last = np.r_[first[1:], True]
     start = np.flatnonzero(~last)                      # segment i runs from i to i + 1
@@ -416,9 +402,9 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
     (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
     arrow), the legend in a band of its own under the map (never over a town) and the
     footer (sources, projection)."""
-    FigureCanvasAgg = _heavy("matplotlib.backends.backend_agg").FigureCanvasAgg
-    PathCollection = _heavy("matplotlib.collections").PathCollection
-    Figure = _heavy("matplotlib.figure").Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import PathCollection
+    from matplotlib.figure import Figure
 
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     keys = list(colours)
@@ -498,17 +484,16 @@ LABEL_POINTS = 6.5
 def _town_labels(ax, renderer, proj, towns, font) -> None:
     """Town names with a white halo (county lines do not cross the letters), largest
     town first; a name that would overlap one already written is left out."""
-    patheffects = _heavy("matplotlib.patheffects")
+    from matplotlib import patheffects
 
     halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
     pts = shapely.get_coordinates(shapely.point_on_surface(proj))
-    names = towns["town"].astype(object).where(towns["town"].notna(), "").astype(str)
+    names = _keys(towns, "town")
     placed = []
     for i in np.argsort(-shapely.area(proj), kind="stable"):
-        name = names.iat[i].strip()
-        if not name or name in ("nan", "None"):
+        if not names[i]:
             continue
-        t = ax.text(pts[i, 0], pts[i, 1], name, ha="center", va="center",
+        t = ax.text(pts[i, 0], pts[i, 1], names[i], ha="center", va="center",
                     fontsize=LABEL_POINTS, family=font, color="#111111", zorder=4,
                     path_effects=halo, gid="label")
         box = t.get_window_extent(renderer)
