@@ -1,17 +1,8 @@
 """Approximate town boundaries: Thiessen (Voronoi) polygons of town seats, clipped to counties.
 
-Official township boundaries are often not public.  The usual stand-in is the Thiessen
-polygon of each town seat — every location goes to the nearest seat — cut to the county,
-so the towns of a county tile it exactly.  Such polygons are labelled
-``boundary_quality = "approximate"`` wherever they travel.
-
-:func:`approximate_boundaries` does the geometry; :func:`rebuild_demo_boundaries` rebuilds
-the bundled ``data/boundaries/`` from the raw ingredients in ``data/raw/`` (same bytes on
-every run), also available on the command line::
-
-    python -m geo.approximate --counties data/raw/qingyuan_counties_gcj02.geojson \\
-        --towns data/raw/guangdong_townships.csv \\
-        --places data/raw/guangdong_places_geonames.csv --city 4418 --out data/boundaries
+:func:`approximate_boundaries` does the geometry (polygons labelled ``boundary_quality =
+"approximate"``); :func:`rebuild_demo_boundaries` (``python -m geo.approximate``) rebuilds
+the bundled ``data/boundaries/`` from ``data/raw/`` with the same bytes on every run.
 """
 
 from __future__ import annotations
