@@ -71,14 +71,11 @@ def _densify(cell, step: float):
 
 
 def _county_cells(county_geom, xy: np.ndarray) -> list:
-    """Thiessen cells of the seats ``xy`` (lon/lat) clipped to ``county_geom`` (lon/lat).
+    """Thiessen cells of the seats ``xy`` clipped to ``county_geom`` (both lon/lat).
 
-    The Voronoi diagram is computed in a local transverse Mercator projection, so "nearest"
-    means metres, not degrees.  A straight bisector in metres is slightly curved in
-    lon/lat, so the cells get a vertex every ``_DENSIFY_M`` (identical on both sides of an
-    edge) before going back to lon/lat; there they are clipped against the county polygon
-    itself — the county's vertices are never reprojected, so the cells of a county share
-    edges exactly and their union is the county.
+    "Nearest" is in metres (local transverse Mercator); cells are densified alike on both
+    sides of each edge before going back to lon/lat, and clipped there to the county
+    itself (never reprojected): they share edges exactly and their union is the county.
     """
     if len(xy) == 1:
         return [county_geom]

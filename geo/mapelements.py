@@ -79,12 +79,9 @@ class _Verbatim(Element):
 
 
 class _Macro(MacroElement):
-    """A :class:`MacroElement` whose rendered macros go into the page verbatim.
-
-    branca wraps each rendered macro in a new ``Element(text)``, which compiles the text
-    as a Jinja2 template: the town payload (megabytes of JSON) would be parsed a second
-    time, and ``{{`` in a town name or title evaluated.
-    """
+    """A :class:`MacroElement` whose rendered macros go into the page verbatim: branca
+    would compile each as a Jinja2 template (megabytes of payload parsed a second time,
+    ``{{`` in a town name or title evaluated)."""
 
     def render(self, **kwargs):
         figure = self.get_root()

@@ -393,9 +393,8 @@ _DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "
 
 
 def _layer_designations(towns, spec, ctx) -> tuple:
-    """官方称号: designated towns filled by designation and outlined (``designation_key``:
-    the designation's name, ``multiple`` for several, empty for none; the legend in
-    English from ``designation_key_en`` when present)."""
+    """官方称号 by ``designation_key`` (a designation, ``multiple`` or empty), outlined;
+    in English the legend reads ``designation_key_en`` when present."""
     t = ctx["t"]
     keys = _text(towns, "designation_key")
     names = sorted(k for k in set(keys) if k and k != "multiple")
@@ -625,14 +624,9 @@ def _indicator_specs(indicators) -> list[tuple[str, str, str, str]]:
 
 
 def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
-    """The popup's evidence as columns, formatted in the browser (towntype.js).
-
-    Each column is ``{"label", "kind", "v"}`` — ``kind`` ``score`` (one decimal),
-    ``rank`` (``第r/n``), ``share`` (0–1 as a percent), ``text`` (``dict`` + indices),
-    ``towns`` (benchmark names as a ``dict`` + a list of indices per town) or ``value``
-    (an indicator: number, ``unit``, formatted with the sheets' 万元/亿元 rules and ranked
-    among the towns that have it) — and ``group`` (the dimension it belongs to).
-    """
+    """The popup's evidence as columns ``{"label", "kind", "v"}``, formatted in the
+    browser (towntype.js) by ``kind``: ``score``, ``rank``, ``share``, ``text`` and
+    ``towns`` (``dict`` + indices), ``value`` (an indicator, with ``unit`` and ``group``)."""
     def text(label: str, column: str) -> dict:
         return {"label": label, "kind": "text",
                 **_coded(_text(towns, column).replace(_BLANK).tolist())}
@@ -815,10 +809,9 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         layer_defs = [_without(_build_layer(towns, s, ctx), no_row) for s in specs]
         attributes = _attribute_payload(towns, t, lang, indicators)
         data = geometry.result()
-    data.update(attributes)
     links = "suggestions/{town_code}.html" if suggestion_links is True else suggestion_links
     data.update({
-        "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
+        **attributes, "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
         "noData": {"color": _NO_DATA}, "maxLabels": 400,
@@ -847,18 +840,16 @@ def _with_unjoined(towns, unjoined, t):
     """``towns`` followed by the boundary features without a table row (no category)."""
     if unjoined is None or len(unjoined) == 0:
         return towns
-
     if not isinstance(unjoined, gpd.GeoDataFrame):
         raise InputError("unjoined must be a GeoDataFrame of boundary features (got "
                          f"{type(unjoined).__name__})")
     u = unjoined.to_crs(towns.crs) if unjoined.crs is not None else unjoined.set_crs(towns.crs)
     u = u[~(u.geometry.isna() | u.geometry.is_empty)
-          & u.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+          & u.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].reset_index(drop=True)
     keep = [c for c in ("town_code", "town", "county") if c in u.columns]
-    extra = gpd.GeoDataFrame(u[keep].reset_index(drop=True).assign(
-        **{towns.geometry.name: u.geometry.to_numpy()}), geometry=towns.geometry.name,
-        crs=towns.crs)
-    reason = _text(u.reset_index(drop=True), "reason").replace(_BLANK)
+    extra = gpd.GeoDataFrame(u[keep].assign(**{towns.geometry.name: u.geometry.to_numpy()}),
+                             geometry=towns.geometry.name, crs=towns.crs)
+    reason = _text(u, "reason").replace(_BLANK)
     extra["no_data_reason"] = reason.where(reason != "", t("no_row")).to_numpy()
     return gpd.GeoDataFrame(pd.concat([towns, extra], ignore_index=True),
                             geometry=towns.geometry.name, crs=towns.crs)
@@ -878,11 +869,8 @@ def _without(layer: dict, no_row: np.ndarray) -> dict:
 
 def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basemap,
                       precision: int, tolerance: float | None) -> dict:
-    """Display geometry: coverage-simplified, shifted to the basemap's datum, encoded.
-
-    The shift (GCJ-02 for Gaode tiles) moves shared vertices alike, so a coverage
-    simplified before it stays a coverage after it.
-    """
+    """Display geometry: coverage-simplified, shifted to the basemap's datum (shared
+    vertices move alike: still a coverage), encoded."""
     geoms = coverage.geoms
     label_zoom = _label_zoom(geoms)
     if tolerance is None:

@@ -237,12 +237,8 @@ def _pick(rows) -> pd.DataFrame:
 
 
 def _nearest_km(cand: pd.DataFrame, others: list[tuple[float, float]]) -> np.ndarray:
-    """Distance (km, equirectangular) from each candidate to the nearest settled seat.
-
-    Among equal candidates the one farthest from seats already settled in the county is
-    preferred, so that two towns do not end up with crowded Thiessen cells.  A candidate
-    that *is* a settled seat is at distance 0 and so comes last.
-    """
+    """Distance (km, equirectangular) from each candidate to the nearest settled seat:
+    the farthest is preferred, so Thiessen cells do not crowd (a settled seat is at 0)."""
     if not others:
         return np.zeros(len(cand))
     o = np.asarray(others)

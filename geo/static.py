@@ -270,12 +270,9 @@ NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 @contextmanager
 def _rc(font: str, fmt: str):
-    """Settings every static map is drawn and saved under (CJK font, embedded glyphs).
-
-    The variable CJK font's default instance is registered as weight 100: matplotlib
-    logs a "failed to find weight normal" line per text (the glyphs are right), so its
-    font manager's log is quiet meanwhile.
-    """
+    """Settings every static map is drawn and saved under (CJK font, embedded glyphs),
+    the font log quiet: the variable CJK font, registered as weight 100, would log
+    "failed to find weight normal" per text (its glyphs are right)."""
     import matplotlib
 
     log = logging.getLogger("matplotlib.font_manager")
@@ -302,14 +299,10 @@ def _print_tolerance(towns, crs) -> float:
 
 
 def _town_rings(geoms, grid: float):
-    """Vertices of every ring, snapped to ``grid`` (0: kept) with repeats dropped.
-
-    Neighbours that share an edge share its vertices, so they snap alike and no sliver
-    opens between them.  Exteriors run anticlockwise and holes clockwise (holes stay
-    empty whatever the fill rule).  Rings snapped below three distinct points are under
-    a pixel and dropped.  Returns ``(xy, ring, first, owner)``: coordinates, ring number
-    and ring start of each vertex, and the geometry each ring belongs to.
-    """
+    """``(xy, ring, first, owner)``: every ring's vertices snapped to ``grid`` (0: kept;
+    shared vertices snap alike: no slivers) without repeats, their ring and ring start,
+    and each ring's geometry.  Holes run clockwise (empty whatever the fill rule); rings
+    snapped below three points are dropped."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
@@ -354,10 +347,8 @@ def _outline_path(xy, first):
     return MPath(xy[keep], codes[keep])
 
 
-def _tokens(text: str) -> list[str]:
-    """Break opportunities of ``text``: each CJK character alone, Latin words with their
-    trailing space."""
-    return re.findall(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.", text)
+#: Break opportunities: each CJK character alone, Latin words with their trailing space.
+_TOKENS = re.compile(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.")
 
 
 def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
@@ -374,7 +365,7 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
     out = []
     for para in str(text).split("\n"):
         line = ""
-        for tok in _tokens(para):
+        for tok in _TOKENS.findall(para):
             if fits(line + tok):
                 line += tok
                 continue
@@ -435,17 +426,15 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
                       gid="footer")
         bottom = _MARGIN + ft.get_window_extent(renderer).height / fig.bbox.height + _GAP
         # the legend: a band under the map, as many columns as fit the page
-        ncol = len(handles)
-        while True:
-            leg = fig.legend(handles=handles, loc="lower center", ncol=max(ncol, 1),
+        for ncol in range(max(len(handles), 1), 0, -1):
+            leg = fig.legend(handles=handles, loc="lower center", ncol=ncol,
                              bbox_to_anchor=(0.5, bottom), fontsize=9, frameon=False,
                              title="类别" if lang == "zh" else "Category",
                              title_fontsize=10)
             ext = leg.get_window_extent(renderer)
-            if ext.width <= width * fig.bbox.width or ncol <= 1:
+            if ext.width <= width * fig.bbox.width or ncol == 1:
                 break
             leg.remove()
-            ncol -= 1
         leg.set_gid("legend")
         bottom += ext.height / fig.bbox.height + _GAP
         ax = fig.add_axes((_MARGIN, bottom, width, max(top - _GAP - bottom, 0.2)))
