@@ -37,11 +37,9 @@ class DisplayCoverage:
 
     def clean(self) -> np.ndarray:
         """The polygons as a valid coverage: as given when they are one, else cleaned
-        (``shapely.coverage_clean``: nodes snapped, overlaps merged into a neighbour).
+        (``shapely.coverage_clean``): the polygons with invalid edges only, or all of
+        them when those then do not fit their neighbours.
 
-        Only the polygons with invalid edges are cleaned (a few hundred of 40,000 towns
-        in a typical file); if the cleaned ones then do not fit their neighbours, the
-        whole coverage is cleaned.
         Raises ``shapely.errors.GEOSException`` when GEOS cannot clean them.
         """
         if self._clean is None:

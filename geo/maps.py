@@ -39,9 +39,26 @@ DIMENSIONS = ("strength", "industry", "agriculture", "commerce", "tourism", "eco
 #: Stability (share of Monte Carlo draws that keep the category) class limits.
 STABILITY_LIMITS = (0.6, 0.8)
 
+#: Year-over-year change classes (``towntype compare``) in legend order.
+CHANGE_KEYS = ("up", "down", "lateral", "same", "new", "gone")
+#: Upper class limits of the composite change (score points), symmetric around 0.
+CHANGE_BREAKS = (-10.0, -3.0, -1.0, 1.0, 3.0, 10.0)
+
 _NO_DATA = "#d9d9d9"
 _CLUSTER_COLOURS = ("#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69",
                     "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#1b9e77", "#d95f02")
+_DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
+
+#: Fisher–Jenks runs on at most this many values (an evenly spaced sample of the sorted
+#: values: deterministic, unlike mapclassify's random ``FisherJenksSampled``).
+_FISHER_JENKS_MAX = 2000
+#: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
+_BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
+#: Columns of the county outlines that name the county (the first present is used).
+_COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
+#: A page element that would load from the network (``save_map`` refuses it).
+_EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?"
+                       r"(?:https?:)?//", re.IGNORECASE)
 
 
 def _heavy(name: str):
@@ -105,11 +122,6 @@ def _mapclassify_bins(name: str):
     def bins(y, k, breaks):
         return np.asarray(getattr(_heavy("mapclassify"), name)(y, k=k).bins, dtype=float)
     return bins
-
-
-#: Fisher–Jenks runs on at most this many values (an evenly spaced sample of the sorted
-#: values: deterministic, unlike mapclassify's random ``FisherJenksSampled``).
-_FISHER_JENKS_MAX = 2000
 
 
 def _fisher_jenks_bins(y, k, breaks):
@@ -244,10 +256,6 @@ def available_layers(towns: pd.DataFrame) -> list[str]:
             if _has_values(towns, c)]
     return out + [lid for lid, col in _LAYER_COLUMNS.items()
                   if lid != "subtype" and _present(towns, col)]
-
-
-#: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
-_BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
 
 
 def _text(towns: pd.DataFrame, column: str) -> pd.Series:
@@ -389,9 +397,6 @@ def _layer_declared(towns, spec, ctx) -> tuple:
         {"label": ctx["t"]("layer_declared")},)
 
 
-_DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
-
-
 def _layer_designations(towns, spec, ctx) -> tuple:
     """官方称号 by ``designation_key`` (a designation, ``multiple`` or empty), outlined;
     in English the legend reads ``designation_key_en`` when present."""
@@ -406,12 +411,6 @@ def _layer_designations(towns, spec, ctx) -> tuple:
                         "color": "#636363", "stroke": "#111111", "weight": 2.5})
     entries.append({"key": "", "label": t("designation_none"), "color": "#f7f7f7"})
     return _categorical(keys, entries) + ({"label": t("layer_designations")},)
-
-
-#: Year-over-year change classes (``towntype compare``) in legend order.
-CHANGE_KEYS = ("up", "down", "lateral", "same", "new", "gone")
-#: Upper class limits of the composite change (score points), symmetric around 0.
-CHANGE_BREAKS = (-10.0, -3.0, -1.0, 1.0, 3.0, 10.0)
 
 
 def _layer_change(towns, spec, ctx) -> tuple:
@@ -897,10 +896,6 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
     return data
 
 
-#: Columns of the county outlines that name the county (the first present is used).
-_COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
-
-
 def _shift(geoms: np.ndarray, datum: str, display: str, crs=4326) -> np.ndarray:
     """Geometries moved from the data's datum to the display datum (as given if equal)."""
     if datum == display:
@@ -957,10 +952,6 @@ def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, *
         element._id = f"tt{i}"
         m.add_child(element)
     return m
-
-
-_EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?"
-                       r"(?:https?:)?//", re.IGNORECASE)
 
 
 def save_map(m, path: str | Path) -> Path:

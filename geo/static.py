@@ -41,7 +41,24 @@ MAX_LABELS = 150
 SYSTEM_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
                        "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
 
-_PACKAGED = ("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc", "Noto Sans CJK SC")
+#: Key and colour of towns without a category (boundary features with no table row).
+NO_DATA_KEY, NO_DATA_COLOUR = "", "#d9d9d9"
+
+#: Resolution the default simplification is fine enough for (print).
+PRINT_DPI = 300
+#: The map's share of the page's long side at most, and the padding around the towns.
+_MAP_SHARE, _PAD = 0.9, 0.04
+#: Metres in a degree of latitude (a degree of longitude is never longer).
+_M_PER_DEGREE = 111_320.0
+#: Page margin (figure fraction) and the gap between the blocks of the page.
+_MARGIN, _GAP = 0.04, 0.012
+#: Size of town names on the page (points): legible on A4.
+LABEL_POINTS = 6.5
+
+#: Metadata that leaves out the creation date (the same towns give the same bytes).
+NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+#: Break opportunities: each CJK character alone, Latin words with their trailing space.
+_TOKENS = re.compile(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.")
 
 
 @lru_cache(maxsize=1)
@@ -55,12 +72,11 @@ def cjk_font() -> tuple[str, str]:
     """
     from matplotlib import font_manager as fm
 
-    package, filename, family = _PACKAGED
     try:
-        path = resources.files(package).joinpath(filename)
+        path = resources.files("manimgx_fonts_cjk").joinpath("NotoSansCJK-VF.otf.ttc")
         if path.is_file():
             fm.fontManager.addfont(str(path))
-            return family, str(path)
+            return "Noto Sans CJK SC", str(path)
     except ModuleNotFoundError:
         pass
     for entry in fm.fontManager.ttflist:
@@ -92,10 +108,6 @@ def _north_arrow(ax, font: str) -> None:
     ax.annotate("北\nN", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction",
                 ha="center", va="center", fontsize=10, family=font, zorder=6,
                 arrowprops=dict(facecolor="black", width=4, headwidth=12, headlength=10))
-
-
-#: Key and colour of towns without a category (boundary features with no table row).
-NO_DATA_KEY, NO_DATA_COLOUR = "", "#d9d9d9"
 
 
 def _keys(towns, by: str) -> np.ndarray:
@@ -256,18 +268,6 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     return fig
 
 
-#: Resolution the default simplification is fine enough for (print).
-PRINT_DPI = 300
-#: The map's share of the page's long side at most, and the padding around the towns.
-_MAP_SHARE, _PAD = 0.9, 0.04
-#: Metres in a degree of latitude (a degree of longitude is never longer).
-_M_PER_DEGREE = 111_320.0
-
-
-#: Metadata that leaves out the creation date (the same towns give the same bytes).
-NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
-
-
 @contextmanager
 def _rc(font: str, fmt: str):
     """Settings every static map is drawn and saved under (CJK font, embedded glyphs),
@@ -347,10 +347,6 @@ def _outline_path(xy, first):
     return MPath(xy[keep], codes[keep])
 
 
-#: Break opportunities: each CJK character alone, Latin words with their trailing space.
-_TOKENS = re.compile(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.")
-
-
 def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
     """``text`` with line breaks so that no line is wider than ``width`` (figure
     fraction) in the given font: a CJK line breaks between any two characters, Latin
@@ -381,10 +377,6 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
         out.append(line.rstrip())
     probe.remove()
     return "\n".join(out)
-
-
-#: Page margin (figure fraction) and the gap between the blocks of the page.
-_MARGIN, _GAP = 0.04, 0.012
 
 
 def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
@@ -464,10 +456,6 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         if labels:
             _town_labels(ax, renderer, proj, towns, font)
     return fig
-
-
-#: Size of town names on the page (points): legible on A4.
-LABEL_POINTS = 6.5
 
 
 def _town_labels(ax, renderer, proj, towns, font) -> None:
