@@ -79,9 +79,13 @@ class _Verbatim(Element):
 
 
 class _Macro(MacroElement):
-    """A :class:`MacroElement` whose rendered macros go into the page verbatim: branca
-    would compile each as a Jinja2 template (megabytes of payload parsed a second time,
-    ``{{`` in a town name or title evaluated)."""
+    """A :class:`MacroElement` named after its class whose rendered macros go into the
+    page verbatim: branca would compile each as a Jinja2 template (megabytes of payload
+    parsed a second time, ``{{`` in a town name or title evaluated)."""
+
+    def __init__(self):
+        super().__init__()
+        self._name = type(self).__name__
 
     def render(self, **kwargs):
         figure = self.get_root()
@@ -118,7 +122,6 @@ class InlineAssets(_Macro):
 
     def __init__(self):
         super().__init__()
-        self._name = "InlineAssets"
         leaflet_js, leaflet_css = leaflet_assets()
         own_js, own_css = towntype_assets()
         self.css = _inline_safe(leaflet_css + "\n" + own_css, "style")
@@ -158,7 +161,6 @@ class TownLayer(_Macro):
 
     def __init__(self, data: dict, *, compress: bool | None = False):
         super().__init__()
-        self._name = "TownLayer"
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if compress is None:
             compress = len(text) >= self.COMPRESS_FROM
@@ -188,7 +190,6 @@ class _Control(_Macro):
 
     def __init__(self, town_layer: TownLayer, **options):
         super().__init__()
-        self._name = type(self).__name__
         self._factory = self._name[0].lower() + self._name[1:]
         self.town_layer = town_layer
         self.options = {k: v for k, v in options.items() if v is not None}
@@ -230,6 +231,5 @@ class ScaleBar(_Macro):
 
     def __init__(self, position: str = "bottomleft"):
         super().__init__()
-        self._name = "ScaleBar"
         self.position = position
 

@@ -110,14 +110,6 @@ def _basemap(name: str, key: str | None) -> Basemap:
 
 
 # --------------------------------------------------------------------- classification
-@dataclass(frozen=True)
-class _Scheme:
-    """A classification scheme: ``bins(values, k, breaks) -> upper bounds``."""
-
-    label_key: str
-    bins: Callable[[np.ndarray, int, Sequence[float] | None], np.ndarray]
-
-
 def _mapclassify_bins(name: str):
     def bins(y, k, breaks):
         return np.asarray(getattr(_heavy("mapclassify"), name)(y, k=k).bins, dtype=float)
@@ -148,12 +140,13 @@ def _user_bins(y, k, breaks):
     return b
 
 
-#: Classification schemes for numeric layers (name → scheme).
-SCHEMES: dict[str, _Scheme] = {
-    "quantiles": _Scheme("scheme_quantiles", _mapclassify_bins("Quantiles")),
-    "fisher_jenks": _Scheme("scheme_fisher_jenks", _fisher_jenks_bins),
-    "equal_interval": _Scheme("scheme_equal_interval", _mapclassify_bins("EqualInterval")),
-    "user": _Scheme("scheme_user", _user_bins),
+#: Classification schemes for numeric layers: name → ``bins(values, k, breaks)``, the
+#: classes' upper bounds (the legend names a scheme by the text ``scheme_<name>``).
+SCHEMES: dict[str, Callable[[np.ndarray, int, Sequence[float] | None], np.ndarray]] = {
+    "quantiles": _mapclassify_bins("Quantiles"),
+    "fisher_jenks": _fisher_jenks_bins,
+    "equal_interval": _mapclassify_bins("EqualInterval"),
+    "user": _user_bins,
 }
 
 
@@ -198,7 +191,7 @@ def classify_values(values, scheme: str = "quantiles", k: int = 5,
     if distinct.size == 1 and scheme != "user":   # one town, or all alike: one class
         bins = distinct.astype(float)
     else:
-        bins = np.unique(SCHEMES[scheme].bins(y[ok], k, breaks))
+        bins = np.unique(SCHEMES[scheme](y[ok], k, breaks))
     classes[ok] = np.minimum(np.searchsorted(bins, y[ok], side="left"), bins.size - 1)
     return bins, classes
 
@@ -351,7 +344,7 @@ def _layer_numeric(towns, spec, ctx) -> tuple:
     colours = [cmap(x) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
     return _classed_layer(classes, bins, [f"{lo:.1f} – {hi:.1f}" for lo, hi in zip(lows, bins)],
-                          colours, label, t(SCHEMES[scheme].label_key))
+                          colours, label, t(f"scheme_{scheme}"))
 
 
 def _layer_cluster(towns, spec, ctx) -> tuple:
@@ -359,11 +352,10 @@ def _layer_cluster(towns, spec, ctx) -> tuple:
     names = _text(towns, _in_lang(towns, "cluster_name", ctx["lang"]))
     keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index,
                      dtype=object)
-    entries = []
-    for n, k in enumerate(sorted({k for k in keys if k}, key=int)):
-        name = names[keys == k].iloc[0]
-        entries.append({"key": k, "label": f"{k} · {name}" if name else k,
-                        "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]})
+    name = names.groupby(keys).first()      # each cluster's name: its first town's
+    entries = [{"key": k, "label": f"{k} · {name[k]}" if name[k] else k,
+                "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]}
+               for n, k in enumerate(sorted({k for k in keys if k}, key=int))]
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_cluster")},)
 
 
