@@ -232,10 +232,6 @@ def _shown(path: Path) -> str:
     return path.name if path.is_absolute() else path.as_posix()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _read_inputs(counties_path, towns_path, places_path, city_code, counties_datum):
     counties = gpd.read_file(counties_path)
     if "county_code" not in counties.columns:
@@ -292,12 +288,11 @@ def rebuild_demo_boundaries(counties_path, towns_path, places_path, out_dir, *,
     _write_geojson(counties_out, COUNTY_PROPERTIES, paths["counties_file"], f"{stem}_counties")
     unmatched.to_csv(paths["unmatched_file"], index=False, encoding="utf-8-sig",
                      lineterminator="\n")
-    info = {"city": city, "city_code": str(city_code), "counties_datum": counties_datum,
-            "n_towns": len(towns), "n_matched": len(seats), "seats": seats,
-            "n_counties": len(counties),
-            "unmatched": unmatched, "inputs": [Path(counties_path), Path(towns_path),
-                                               Path(places_path)], "paths": paths}
-    paths["provenance_file"].write_text(_provenance(info), encoding="utf-8", newline="\n")
+    text = _provenance(seats, unmatched, [Path(counties_path), Path(towns_path),
+                                          Path(places_path)], paths, city=city,
+                       city_code=str(city_code), counties_datum=counties_datum,
+                       n_towns=len(towns), n_counties=len(counties))
+    paths["provenance_file"].write_text(text, encoding="utf-8", newline="\n")
     return {"towns": len(towns), "matched": len(seats), "unmatched": len(unmatched),
             "ambiguous": int(seats["ambiguous"].sum()),
             **{k: str(v) for k, v in paths.items()}}
@@ -376,9 +371,9 @@ Attribution (carry it wherever these data are shown or shipped):
 """
 
 
-def _provenance(info: dict) -> str:
-    paths, ins = info["paths"], info["inputs"]
-    seats, unmatched = info["seats"], info["unmatched"]
+def _provenance(seats, unmatched, inputs: list[Path], paths: dict, **fields) -> str:
+    """PROVENANCE.md from ``fields`` (city, city_code, counties_datum, n_towns,
+    n_counties), the inputs, the files written, the seats and the unmatched towns."""
     amb = seats[seats["ambiguous"]]
     amb_lines = "\n".join(f"   - {r.town} ({r.town_code}, {r.county}): chose {r.seat_name} at "
                           f"{r.seat_lon:.5f}, {r.seat_lat:.5f} among {r.candidates}"
@@ -386,14 +381,14 @@ def _provenance(info: dict) -> str:
     un_lines = "\n".join(f"- {r.town} ({r.town_code}, {r.county}): {r.reason}"
                          for r in unmatched.itertuples()) or "- none"
     return _PROVENANCE.format(
-        city=info["city"], city_code=info["city_code"], counties_datum=info["counties_datum"],
-        in0=_shown(ins[0]), in1=_shown(ins[1]), in2=_shown(ins[2]),
-        sha0=_sha256(ins[0]), sha1=_sha256(ins[1]), sha2=_sha256(ins[2]),
+        **fields, **{f"in{i}": _shown(path) for i, path in enumerate(inputs)},
+        **{f"sha{i}": hashlib.sha256(path.read_bytes()).hexdigest()
+           for i, path in enumerate(inputs)},
         out=_shown(paths["towns_file"].parent), towns_file=paths["towns_file"].name,
-        counties_file=paths["counties_file"].name, n_counties=info["n_counties"],
+        counties_file=paths["counties_file"].name,
         town_props=", ".join(f"`{c}`" for c in TOWN_PROPERTIES),
         county_props=", ".join(f"`{c}`" for c in COUNTY_PROPERTIES),
-        n_towns=info["n_towns"], n_matched=info["n_matched"], n_unmatched=len(unmatched),
+        n_matched=len(seats), n_unmatched=len(unmatched),
         n_ambiguous=len(amb), ambiguous=amb_lines, unmatched=un_lines,
         attribution="\n".join(f'- "{a}"' for a in ATTRIBUTION))
 

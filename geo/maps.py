@@ -752,19 +752,16 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         Simplification tolerance in degrees (default: about a pixel at two zoom levels
         past the label zoom; 0 keeps every vertex).
     coverage : geo.coverage.DisplayCoverage, optional
-        The towns' geometry (in ``datum``, same order; followed by the ``unjoined``
-        features when there are any) prepared for drawing, to share its cleaning and
-        simplification with the static maps (:func:`geo.static.static_category_maps`);
-        made here when not given.
+        The towns' geometry then the ``unjoined`` features' (in ``datum``), prepared for
+        drawing once for this map and the static maps; made here when not given.
     unjoined : GeoDataFrame, optional
         Boundary features without a row of the table (or excluded): ``town_code``,
         ``town``, optionally ``county`` and ``reason`` (shown in the popup, e.g.
         "无指标数据：未在指标表中找到").  They are drawn in the no-data grey in every layer
         and counted in the legend, so the map has no holes.
     compress : bool, optional
-        Store the payload gzip-compressed (base64), unpacked in the browser with
-        ``DecompressionStream``.  Default: from 2 MB of payload
-        (:attr:`geo.mapelements.TownLayer.COMPRESS_FROM`); small maps stay plain JSON.
+        Store the payload gzip-compressed (base64), unpacked by the browser.  Default:
+        from :attr:`geo.mapelements.TownLayer.COMPRESS_FROM` characters of payload.
     wording : callable, optional
         Rewrites each interface text for another unit level (``镇街名称`` →
         ``县（市、区）名称``); default the town wording.
