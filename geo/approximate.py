@@ -1,17 +1,8 @@
 """Approximate town boundaries: Thiessen (Voronoi) polygons of town seats, clipped to counties.
 
-Official township boundaries are often not public.  The usual stand-in is the Thiessen
-polygon of each town seat — every location goes to the nearest seat — cut to the county,
-so the towns of a county tile it exactly.  Such polygons are labelled
-``boundary_quality = "approximate"`` wherever they travel.
-
-:func:`approximate_boundaries` does the geometry; :func:`rebuild_demo_boundaries` rebuilds
-the bundled ``data/boundaries/`` from the raw ingredients in ``data/raw/`` (same bytes on
-every run), also available on the command line::
-
-    python -m geo.approximate --counties data/raw/qingyuan_counties_gcj02.geojson \\
-        --towns data/raw/guangdong_townships.csv \\
-        --places data/raw/guangdong_places_geonames.csv --city 4418 --out data/boundaries
+:func:`approximate_boundaries` does the geometry (polygons labelled ``boundary_quality =
+"approximate"``); :func:`rebuild_demo_boundaries` (``python -m geo.approximate``) rebuilds
+the bundled ``data/boundaries/`` from ``data/raw/`` with the same bytes on every run.
 """
 
 from __future__ import annotations
@@ -80,14 +71,11 @@ def _densify(cell, step: float):
 
 
 def _county_cells(county_geom, xy: np.ndarray) -> list:
-    """Thiessen cells of the seats ``xy`` (lon/lat) clipped to ``county_geom`` (lon/lat).
+    """Thiessen cells of the seats ``xy`` clipped to ``county_geom`` (both lon/lat).
 
-    The Voronoi diagram is computed in a local transverse Mercator projection, so "nearest"
-    means metres, not degrees.  A straight bisector in metres is slightly curved in
-    lon/lat, so the cells get a vertex every ``_DENSIFY_M`` (identical on both sides of an
-    edge) before going back to lon/lat; there they are clipped against the county polygon
-    itself — the county's vertices are never reprojected, so the cells of a county share
-    edges exactly and their union is the county.
+    "Nearest" is in metres (local transverse Mercator); cells are densified alike on both
+    sides of each edge before going back to lon/lat, and clipped there to the county
+    itself (never reprojected): they share edges exactly and their union is the county.
     """
     if len(xy) == 1:
         return [county_geom]
@@ -244,10 +232,6 @@ def _shown(path: Path) -> str:
     return path.name if path.is_absolute() else path.as_posix()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _read_inputs(counties_path, towns_path, places_path, city_code, counties_datum):
     counties = gpd.read_file(counties_path)
     if "county_code" not in counties.columns:
@@ -304,12 +288,11 @@ def rebuild_demo_boundaries(counties_path, towns_path, places_path, out_dir, *,
     _write_geojson(counties_out, COUNTY_PROPERTIES, paths["counties_file"], f"{stem}_counties")
     unmatched.to_csv(paths["unmatched_file"], index=False, encoding="utf-8-sig",
                      lineterminator="\n")
-    info = {"city": city, "city_code": str(city_code), "counties_datum": counties_datum,
-            "n_towns": len(towns), "n_matched": len(seats), "seats": seats,
-            "n_counties": len(counties),
-            "unmatched": unmatched, "inputs": [Path(counties_path), Path(towns_path),
-                                               Path(places_path)], "paths": paths}
-    paths["provenance_file"].write_text(_provenance(info), encoding="utf-8", newline="\n")
+    text = _provenance(seats, unmatched, [Path(counties_path), Path(towns_path),
+                                          Path(places_path)], paths, city=city,
+                       city_code=str(city_code), counties_datum=counties_datum,
+                       n_towns=len(towns), n_counties=len(counties))
+    paths["provenance_file"].write_text(text, encoding="utf-8", newline="\n")
     return {"towns": len(towns), "matched": len(seats), "unmatched": len(unmatched),
             "ambiguous": int(seats["ambiguous"].sum()),
             **{k: str(v) for k, v in paths.items()}}
@@ -388,9 +371,9 @@ Attribution (carry it wherever these data are shown or shipped):
 """
 
 
-def _provenance(info: dict) -> str:
-    paths, ins = info["paths"], info["inputs"]
-    seats, unmatched = info["seats"], info["unmatched"]
+def _provenance(seats, unmatched, inputs: list[Path], paths: dict, **fields) -> str:
+    """PROVENANCE.md from ``fields`` (city, city_code, counties_datum, n_towns,
+    n_counties), the inputs, the files written, the seats and the unmatched towns."""
     amb = seats[seats["ambiguous"]]
     amb_lines = "\n".join(f"   - {r.town} ({r.town_code}, {r.county}): chose {r.seat_name} at "
                           f"{r.seat_lon:.5f}, {r.seat_lat:.5f} among {r.candidates}"
@@ -398,14 +381,14 @@ def _provenance(info: dict) -> str:
     un_lines = "\n".join(f"- {r.town} ({r.town_code}, {r.county}): {r.reason}"
                          for r in unmatched.itertuples()) or "- none"
     return _PROVENANCE.format(
-        city=info["city"], city_code=info["city_code"], counties_datum=info["counties_datum"],
-        in0=_shown(ins[0]), in1=_shown(ins[1]), in2=_shown(ins[2]),
-        sha0=_sha256(ins[0]), sha1=_sha256(ins[1]), sha2=_sha256(ins[2]),
+        **fields, **{f"in{i}": _shown(path) for i, path in enumerate(inputs)},
+        **{f"sha{i}": hashlib.sha256(path.read_bytes()).hexdigest()
+           for i, path in enumerate(inputs)},
         out=_shown(paths["towns_file"].parent), towns_file=paths["towns_file"].name,
-        counties_file=paths["counties_file"].name, n_counties=info["n_counties"],
+        counties_file=paths["counties_file"].name,
         town_props=", ".join(f"`{c}`" for c in TOWN_PROPERTIES),
         county_props=", ".join(f"`{c}`" for c in COUNTY_PROPERTIES),
-        n_towns=info["n_towns"], n_matched=info["n_matched"], n_unmatched=len(unmatched),
+        n_matched=len(seats), n_unmatched=len(unmatched),
         n_ambiguous=len(amb), ambiguous=amb_lines, unmatched=un_lines,
         attribution="\n".join(f'- "{a}"' for a in ATTRIBUTION))
 

@@ -1,19 +1,9 @@
 """Town polygons prepared for drawing: cleaned once as a coverage, simplified per scale.
 
-Boundary files are rarely exact coverages (vertices along shared edges differ, hairline
-overlaps from clipping), and simplifying each polygon on its own opens gaps and slivers
-between neighbours.  :class:`DisplayCoverage` cleans the towns once with GEOS's coverage
-cleaner and simplifies them as a coverage (shared edges simplified once), keeping every
-simplification it made.  The interactive map (:mod:`geo.maps`) and the static maps
-(:mod:`geo.static`) draw the same towns at different scales: given one
-``DisplayCoverage``, the second reuses the first's work (cleaning 40,000 towns takes
-seconds).  Display only: the data keep their geometry.
-
-Examples
---------
->>> coverage = DisplayCoverage(towns.geometry)                    # doctest: +SKIP
->>> web = coverage.simplified(0.0007)        # degrees: a pixel at the map's zoom
->>> page = coverage.finest(0.005)            # already made and fine enough: reused
+Simplifying each polygon on its own opens gaps and slivers between neighbours; a
+:class:`DisplayCoverage` is simplified as a coverage (shared edges once) and keeps each
+simplification, so the interactive and the static maps share the work.  Display only:
+the data keep their geometry.
 """
 
 from __future__ import annotations
@@ -47,11 +37,9 @@ class DisplayCoverage:
 
     def clean(self) -> np.ndarray:
         """The polygons as a valid coverage: as given when they are one, else cleaned
-        (``shapely.coverage_clean``: nodes snapped, overlaps merged into a neighbour).
+        (``shapely.coverage_clean``): the polygons with invalid edges only, or all of
+        them when those then do not fit their neighbours.
 
-        Only the polygons with invalid edges are cleaned (a few hundred of 40,000 towns
-        in a typical file); if the cleaned ones then do not fit their neighbours, the
-        whole coverage is cleaned.
         Raises ``shapely.errors.GEOSException`` when GEOS cannot clean them.
         """
         if self._clean is None:
@@ -103,10 +91,7 @@ class DisplayCoverage:
 
 def simplify_coverage(geoms, tolerance: float) -> np.ndarray:
     """Simplify polygons as a coverage: shared edges are simplified once, so neighbours
-    keep common boundaries (no gaps or slivers).
-
-    An invalid coverage is first cleaned with GEOS's coverage cleaner; only if that fails
-    is each polygon simplified on its own.  See :meth:`DisplayCoverage.simplified`.
+    keep common boundaries (no gaps or slivers); see :meth:`DisplayCoverage.simplified`.
 
     Parameters
     ----------

@@ -1,12 +1,9 @@
 """Folium elements of the towntype map: one class per Leaflet object, each with a Jinja2
 ``_template`` (the folium/plugins pattern), and no external links.
 
-:class:`OfflineMap` is a :class:`folium.Map` that links no CDN: :class:`InlineAssets` puts
-Leaflet 1.9.4 (from the installed ``django-js-lib-leaflet`` package, images as data URIs)
-and our own small runtime from ``geo/assets`` into the page.  :class:`TownLayer` draws the
-town polygons once and restyles them per thematic layer; the controls (:class:`Legend`,
-:class:`LayerSwitcher`, :class:`Search`, :class:`Fullscreen`, :class:`InfoBox`,
-:class:`ScaleBar`) talk to it through its JavaScript object.
+Leaflet comes from the installed ``django-js-lib-leaflet`` package and our runtime from
+``geo/assets``, both inlined (:class:`InlineAssets`); the controls talk to
+:class:`TownLayer` through its JavaScript object.
 """
 
 from __future__ import annotations
@@ -22,22 +19,8 @@ import folium
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-__all__ = [
-    "OfflineMap",
-    "InlineAssets",
-    "TownLayer",
-    "Legend",
-    "LayerSwitcher",
-    "Search",
-    "Fullscreen",
-    "InfoBox",
-    "ScaleBar",
-    "leaflet_assets",
-    "towntype_assets",
-]
-
-_LEAFLET_PACKAGE = "js_lib_leaflet"
-_LEAFLET_DIR = ("static", "js_lib_leaflet")
+__all__ = ["OfflineMap", "InlineAssets", "TownLayer", "Legend", "LayerSwitcher", "Search",
+           "Fullscreen", "InfoBox", "ScaleBar", "leaflet_assets", "towntype_assets"]
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +32,7 @@ def leaflet_assets() -> tuple[str, str]:
     (js, css) : tuple of str
     """
     try:
-        root = resources.files(_LEAFLET_PACKAGE).joinpath(*_LEAFLET_DIR)
+        root = resources.files("js_lib_leaflet").joinpath("static", "js_lib_leaflet")
         js = root.joinpath("leaflet.js").read_text(encoding="utf-8")
         css = root.joinpath("leaflet.css").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
@@ -96,12 +79,13 @@ class _Verbatim(Element):
 
 
 class _Macro(MacroElement):
-    """A :class:`MacroElement` whose rendered macros go into the page verbatim.
+    """A :class:`MacroElement` named after its class whose rendered macros go into the
+    page verbatim: branca would compile each as a Jinja2 template (megabytes of payload
+    parsed a second time, ``{{`` in a town name or title evaluated)."""
 
-    branca wraps each rendered macro in a new ``Element(text)``, which compiles the text
-    as a Jinja2 template: the town payload (megabytes of JSON) would be parsed a second
-    time, and ``{{`` in a town name or title evaluated.
-    """
+    def __init__(self):
+        super().__init__()
+        self._name = type(self).__name__
 
     def render(self, **kwargs):
         figure = self.get_root()
@@ -138,7 +122,6 @@ class InlineAssets(_Macro):
 
     def __init__(self):
         super().__init__()
-        self._name = "InlineAssets"
         leaflet_js, leaflet_css = leaflet_assets()
         own_js, own_css = towntype_assets()
         self.css = _inline_safe(leaflet_css + "\n" + own_css, "style")
@@ -155,7 +138,8 @@ class TownLayer(_Macro):
         It is embedded as a JSON ``<script>`` block and parsed once in the browser.
     compress : bool, optional
         Embed it gzip-compressed as base64 (type :attr:`GZIP_MIME`), unpacked by the
-        browser's ``DecompressionStream``; ``None``: from ``compress_from`` characters.
+        browser's ``DecompressionStream``; ``None``: from :attr:`COMPRESS_FROM` characters
+        (small maps stay plain JSON, readable by any browser and by text search).
     """
 
     _template = Template(
@@ -172,14 +156,14 @@ class TownLayer(_Macro):
 
     #: MIME type of a gzip-compressed, base64-encoded payload
     GZIP_MIME = "application/x-towntype+gzip;base64"
+    #: Payloads from this many characters of JSON are compressed when ``compress`` is None.
+    COMPRESS_FROM = 2_000_000
 
-    def __init__(self, data: dict, *, compress: bool | None = False,
-                 compress_from: int = 2_000_000):
+    def __init__(self, data: dict, *, compress: bool | None = False):
         super().__init__()
-        self._name = "TownLayer"
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if compress is None:
-            compress = len(text) >= compress_from
+            compress = len(text) >= self.COMPRESS_FROM
         if compress:
             # mtime 0: the same towns give the same page.  Level 4, not zlib's default 6:
             # a quarter of the time for a few per cent more bytes
@@ -206,7 +190,6 @@ class _Control(_Macro):
 
     def __init__(self, town_layer: TownLayer, **options):
         super().__init__()
-        self._name = type(self).__name__
         self._factory = self._name[0].lower() + self._name[1:]
         self.town_layer = town_layer
         self.options = {k: v for k, v in options.items() if v is not None}
@@ -248,6 +231,5 @@ class ScaleBar(_Macro):
 
     def __init__(self, position: str = "bottomleft"):
         super().__init__()
-        self._name = "ScaleBar"
         self.position = position
 

@@ -1,21 +1,8 @@
 """Interactive town maps that open with no network: :func:`town_map` and :func:`save_map`.
 
-The town polygons are simplified as a coverage, quantised, delta-encoded and stored
-**once** in the page; every thematic layer (category, subtype, each score and the
-composite classed with mapclassify, clusters, stability, declared-category check) is a
-list of class numbers per town plus a legend.  Popups are built in the browser from
-columns, formatted by ``towntype.js`` with the sheets' rules (:mod:`classify.numfmt`).
-Boundary features without a table row (``unjoined``) are drawn in the no-data grey with
-their reason.  Leaflet and our controls are inlined (:mod:`geo.mapelements`): no CDN.
-
-Basemaps are a registry (:data:`BASEMAPS`): ``none`` (offline, the default), ``osm``,
-``gaode`` (tiles in GCJ-02: the geometry is shifted WGS84 → GCJ-02 *for display only*) and
-``tianditu`` (needs the user's key).
-
-Examples
---------
->>> m = town_map(towns, palette=palette, title="清远市镇街分类")  # doctest: +SKIP
->>> save_map(m, "map.html")                                       # doctest: +SKIP
+The town polygons are stored once in the page (coverage-simplified, quantised,
+delta-encoded); each thematic layer is a class number per town plus a legend, and popups
+are formatted in the browser (``geo/assets/towntype.js``).  Basemaps: :data:`BASEMAPS`.
 """
 
 from __future__ import annotations
@@ -41,20 +28,9 @@ from geo.coverage import DisplayCoverage, drop_specks, simplify_coverage
 from geo.datum import convert_geoseries
 from geo.errors import InputError, TowntypeError
 
-__all__ = [
-    "BASEMAPS",
-    "Basemap",
-    "DIMENSIONS",
-    "LayerSpec",
-    "SCHEMES",
-    "available_layers",
-    "classify_values",
-    "drop_specks",
-    "encode_geometries",
-    "save_map",
-    "simplify_coverage",
-    "town_map",
-]
+__all__ = ["BASEMAPS", "Basemap", "DIMENSIONS", "LayerSpec", "SCHEMES", "available_layers",
+           "classify_values", "drop_specks", "encode_geometries", "save_map",
+           "simplify_coverage", "town_map"]
 
 #: Dimension ids in display order (score columns are ``score_<id>``).
 DIMENSIONS = ("strength", "industry", "agriculture", "commerce", "tourism", "ecology",
@@ -63,16 +39,31 @@ DIMENSIONS = ("strength", "industry", "agriculture", "commerce", "tourism", "eco
 #: Stability (share of Monte Carlo draws that keep the category) class limits.
 STABILITY_LIMITS = (0.6, 0.8)
 
+#: Year-over-year change classes (``towntype compare``) in legend order.
+CHANGE_KEYS = ("up", "down", "lateral", "same", "new", "gone")
+#: Upper class limits of the composite change (score points), symmetric around 0.
+CHANGE_BREAKS = (-10.0, -3.0, -1.0, 1.0, 3.0, 10.0)
+
 _NO_DATA = "#d9d9d9"
 _CLUSTER_COLOURS = ("#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69",
                     "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#1b9e77", "#d95f02")
-_SEQUENTIAL = {"composite": "YlOrRd", "score": "YlGnBu"}
+_DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
+
+#: Fisher–Jenks runs on at most this many values (an evenly spaced sample of the sorted
+#: values: deterministic, unlike mapclassify's random ``FisherJenksSampled``).
+_FISHER_JENKS_MAX = 2000
+#: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
+_BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
+#: Columns of the county outlines that name the county (the first present is used).
+_COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
+#: A page element that would load from the network (``save_map`` refuses it).
+_EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?"
+                       r"(?:https?:)?//", re.IGNORECASE)
 
 
 def _heavy(name: str):
-    """folium, matplotlib, mapclassify (it loads matplotlib), pypinyin (0.3 s: its phrase
-    dictionary) or :mod:`geo.mapelements` (it loads folium), imported when first drawn:
-    ``import towntype`` loads this module and must not load them (STYLE.md)."""
+    """A heavy module (folium, matplotlib, mapclassify, pypinyin, :mod:`geo.mapelements`)
+    imported when first drawn: ``import towntype`` must not load it (STYLE.md)."""
     return importlib.import_module(name)
 
 
@@ -119,23 +110,10 @@ def _basemap(name: str, key: str | None) -> Basemap:
 
 
 # --------------------------------------------------------------------- classification
-@dataclass(frozen=True)
-class _Scheme:
-    """A classification scheme: ``bins(values, k, breaks) -> upper bounds``."""
-
-    label_key: str
-    bins: Callable[[np.ndarray, int, Sequence[float] | None], np.ndarray]
-
-
 def _mapclassify_bins(name: str):
     def bins(y, k, breaks):
         return np.asarray(getattr(_heavy("mapclassify"), name)(y, k=k).bins, dtype=float)
     return bins
-
-
-#: Fisher–Jenks runs on at most this many values (an evenly spaced sample of the sorted
-#: values: deterministic, unlike mapclassify's random ``FisherJenksSampled``).
-_FISHER_JENKS_MAX = 2000
 
 
 def _fisher_jenks_bins(y, k, breaks):
@@ -162,12 +140,13 @@ def _user_bins(y, k, breaks):
     return b
 
 
-#: Classification schemes for numeric layers (name → scheme).
-SCHEMES: dict[str, _Scheme] = {
-    "quantiles": _Scheme("scheme_quantiles", _mapclassify_bins("Quantiles")),
-    "fisher_jenks": _Scheme("scheme_fisher_jenks", _fisher_jenks_bins),
-    "equal_interval": _Scheme("scheme_equal_interval", _mapclassify_bins("EqualInterval")),
-    "user": _Scheme("scheme_user", _user_bins),
+#: Classification schemes for numeric layers: name → ``bins(values, k, breaks)``, the
+#: classes' upper bounds (the legend names a scheme by the text ``scheme_<name>``).
+SCHEMES: dict[str, Callable[[np.ndarray, int, Sequence[float] | None], np.ndarray]] = {
+    "quantiles": _mapclassify_bins("Quantiles"),
+    "fisher_jenks": _fisher_jenks_bins,
+    "equal_interval": _mapclassify_bins("EqualInterval"),
+    "user": _user_bins,
 }
 
 
@@ -212,7 +191,7 @@ def classify_values(values, scheme: str = "quantiles", k: int = 5,
     if distinct.size == 1 and scheme != "user":   # one town, or all alike: one class
         bins = distinct.astype(float)
     else:
-        bins = np.unique(SCHEMES[scheme].bins(y[ok], k, breaks))
+        bins = np.unique(SCHEMES[scheme](y[ok], k, breaks))
     classes[ok] = np.minimum(np.searchsorted(bins, y[ok], side="left"), bins.size - 1)
     return bins, classes
 
@@ -270,10 +249,6 @@ def available_layers(towns: pd.DataFrame) -> list[str]:
             if _has_values(towns, c)]
     return out + [lid for lid, col in _LAYER_COLUMNS.items()
                   if lid != "subtype" and _present(towns, col)]
-
-
-#: Text that means "no value" in a key column (pandas 3 keeps missing values missing)
-_BLANK = {"nan": "", "NaN": "", "None": "", "<NA>": ""}
 
 
 def _text(towns: pd.DataFrame, column: str) -> pd.Series:
@@ -361,16 +336,15 @@ def _layer_numeric(towns, spec, ctx) -> tuple:
     if breaks is not None and spec.scheme is None:
         scheme = "user"
     bins, classes = classify_values(values, scheme, spec.k or ctx["k"], breaks)
-    cmap = _heavy("matplotlib").colormaps[_SEQUENTIAL["composite" if column == "composite"
-                                                      else "score"]]
+    if column == "composite":
+        label, ramp = t("layer_composite"), "YlOrRd"
+    else:
+        label, ramp = t("layer_score", dim=t(f"dim_{column[6:]}")), "YlGnBu"
+    cmap = _heavy("matplotlib").colormaps[ramp]
     colours = [cmap(x) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
-    if column == "composite":
-        label = t("layer_composite")
-    else:
-        label = t("layer_score", dim=t(f"dim_{column[6:]}", default=column[6:]))
     return _classed_layer(classes, bins, [f"{lo:.1f} – {hi:.1f}" for lo, hi in zip(lows, bins)],
-                          colours, label, t(SCHEMES[scheme].label_key))
+                          colours, label, t(f"scheme_{scheme}"))
 
 
 def _layer_cluster(towns, spec, ctx) -> tuple:
@@ -378,11 +352,10 @@ def _layer_cluster(towns, spec, ctx) -> tuple:
     names = _text(towns, _in_lang(towns, "cluster_name", ctx["lang"]))
     keys = pd.Series([("" if pd.isna(i) else str(int(i))) for i in ids], index=towns.index,
                      dtype=object)
-    entries = []
-    for n, k in enumerate(sorted({k for k in keys if k}, key=int)):
-        name = names[keys == k].iloc[0]
-        entries.append({"key": k, "label": f"{k} · {name}" if name else k,
-                        "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]})
+    name = names.groupby(keys).first()      # each cluster's name: its first town's
+    entries = [{"key": k, "label": f"{k} · {name[k]}" if name[k] else k,
+                "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]}
+               for n, k in enumerate(sorted({k for k in keys if k}, key=int))]
     return _categorical(keys, entries) + ({"label": ctx["t"]("layer_cluster")},)
 
 
@@ -402,50 +375,34 @@ def _layer_stability(towns, spec, ctx) -> tuple:
     return _categorical(keys, entries) + ({"label": t("layer_stability")},)
 
 
-_DECLARED = (("supported", "declared_supported", "#1a9850", None),
-             ("partly supported", "declared_partly", "#fee08b", None),
-             ("not supported", "declared_not", "#d73027", "#111111"),
-             ("", "declared_none", "#f0f0f0", None))
+#: Legend of the declared-category check (``label``: a key of the map's texts).
+_DECLARED = ({"key": "supported", "label": "declared_supported", "color": "#1a9850"},
+             {"key": "partly supported", "label": "declared_partly", "color": "#fee08b"},
+             {"key": "not supported", "label": "declared_not", "color": "#d73027",
+              "stroke": "#111111", "weight": 2.2},
+             {"key": "", "label": "declared_none", "color": "#f0f0f0"})
 
 
 def _layer_declared(towns, spec, ctx) -> tuple:
-    entries = []
-    for key, label, colour, stroke in _DECLARED:
-        e = {"key": key, "label": ctx["t"](label), "color": colour}
-        if stroke:
-            e.update(stroke=stroke, weight=2.2)
-        entries.append(e)
+    entries = [{**e, "label": ctx["t"](e["label"])} for e in _DECLARED]
     return _categorical(_text(towns, "declared_status"), entries) + (
         {"label": ctx["t"]("layer_declared")},)
 
 
-_DESIGNATION_COLOURS = ("#e6550d", "#3182bd", "#31a354", "#756bb1", "#d6616b", "#8c6d31")
-
-
 def _layer_designations(towns, spec, ctx) -> tuple:
-    """官方称号: designated towns filled by designation and outlined (``designation_key``:
-    the designation's name, ``multiple`` for several, empty for none; the legend in
-    English from ``designation_key_en`` when present)."""
-    t, zh = ctx["t"], ctx["lang"] == "zh"
+    """官方称号 by ``designation_key`` (a designation, ``multiple`` or empty), outlined;
+    in English the legend reads ``designation_key_en`` when present."""
+    t = ctx["t"]
     keys = _text(towns, "designation_key")
     names = sorted(k for k in set(keys) if k and k != "multiple")
-    en = dict(zip(keys, _text(towns, "designation_key_en"))) if not zh else {}
+    en = dict(zip(keys, _text(towns, "designation_key_en"))) if ctx["lang"] != "zh" else {}
     entries = [{"key": k, "label": en.get(k) or k, "color": _DESIGNATION_COLOURS[i % 6],
                 "stroke": "#111111", "weight": 2.5} for i, k in enumerate(names)]
     if "multiple" in set(keys):
-        entries.append({"key": "multiple", "label": t("designation_multiple",
-                                                      "多项称号" if zh else "several"),
+        entries.append({"key": "multiple", "label": t("designation_multiple"),
                         "color": "#636363", "stroke": "#111111", "weight": 2.5})
-    entries.append({"key": "", "label": t("designation_none", "无称号" if zh else "none"),
-                    "color": "#f7f7f7"})
-    return _categorical(keys, entries) + (
-        {"label": t("layer_designations", "官方称号" if zh else "Official designations")},)
-
-
-#: Year-over-year change classes (``towntype compare``) in legend order.
-CHANGE_KEYS = ("up", "down", "lateral", "same", "new", "gone")
-#: Upper class limits of the composite change (score points), symmetric around 0.
-CHANGE_BREAKS = (-10.0, -3.0, -1.0, 1.0, 3.0, 10.0)
+    entries.append({"key": "", "label": t("designation_none"), "color": "#f7f7f7"})
+    return _categorical(keys, entries) + ({"label": t("layer_designations")},)
 
 
 def _layer_change(towns, spec, ctx) -> tuple:
@@ -461,15 +418,12 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
     """Composite change (column ``composite_change``), diverging classes around 0."""
     values = pd.to_numeric(towns["composite_change"], errors="raise").to_numpy(dtype=float)
     bins, classes = classify_values(values, "user", breaks=spec.breaks or CHANGE_BREAKS)
-    lows = np.concatenate([[min(np.nanmin(values), bins[0]) if np.isfinite(values).any()
-                            else bins[0]], bins[:-1]])
     # red (fell) → pale (the class holding 0) → green (rose), equal steps either side
     zero = int(min(np.searchsorted(bins, 0.0), len(bins) - 1))
     side = max(zero, len(bins) - 1 - zero, 1)
     colours = _heavy("matplotlib").colormaps["RdYlGn"](
         0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
-    labels = [f"≤ {hi:+.1f}" if i == 0 else f"{lo:+.1f} – {hi:+.1f}"
-              for i, (lo, hi) in enumerate(zip(lows, bins))]
+    labels = [f"≤ {bins[0]:+.1f}", *(f"{lo:+.1f} – {hi:+.1f}" for lo, hi in zip(bins, bins[1:]))]
     return _classed_layer(classes, bins, labels, colours, ctx["t"]("layer_composite_change"),
                           ctx["t"]("scheme_user"))
 
@@ -518,30 +472,30 @@ def encode_geometries(geoms, precision: int = 5) -> list:
     [[[[1, 0, 0, 2, -1, 0, 0, -2]]]]
     """
     arr = np.asarray(geoms, dtype=object)
+    out: list = [[] for _ in range(len(arr))]
     parts, part_geom = shapely.get_parts(arr, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(coords):
+        return out
     q = np.round(coords * 10 ** precision).astype(np.int64)
-    n = len(q)
-    new_ring = np.r_[True, coord_ring[1:] != coord_ring[:-1]] if n else np.array([], bool)
-    last = np.r_[new_ring[1:], True] if n else new_ring
-    repeat = np.r_[False, np.all(q[1:] == q[:-1], axis=1)] & ~new_ring if n else new_ring
+    new_ring = _starts(coord_ring)
+    last = np.r_[new_ring[1:], True]
+    repeat = np.r_[False, np.all(q[1:] == q[:-1], axis=1)] & ~new_ring
     keep = ~last & ~repeat                          # drop closing and repeated points
     count = np.bincount(coord_ring[keep], minlength=len(rings))
     keep &= count[coord_ring] >= 3                  # drop collapsed rings
+    if not keep.any():
+        return out
     q, coord_ring = q[keep], coord_ring[keep]
-    coord_geom = part_geom[ring_part[coord_ring]]
-    first = np.r_[True, coord_geom[1:] != coord_geom[:-1]] if len(q) else keep[:0]
+    first = _starts(part_geom[ring_part[coord_ring]])
     delta = np.diff(q, axis=0, prepend=np.zeros((1, 2), np.int64))
     delta[first] = q[first]                         # each geometry starts absolute
     flat = delta.ravel().tolist()
-    bounds = np.flatnonzero(np.r_[True, coord_ring[1:] != coord_ring[:-1]]) if len(q) \
-        else np.array([], int)
-    out: list = [[] for _ in range(len(arr))]
+    bounds = np.flatnonzero(_starts(coord_ring))
     ends = np.r_[bounds[1:], len(q)]
     ring_ids = coord_ring[bounds]
-    is_exterior = np.r_[True, ring_part[1:] != ring_part[:-1]][ring_ids] if len(rings) \
-        else np.array([], bool)
+    is_exterior = _starts(ring_part)[ring_ids]
     prev_part = -1
     for start, end, rid, ext in zip(bounds.tolist(), ends.tolist(), ring_ids.tolist(),
                                     is_exterior.tolist()):
@@ -555,6 +509,11 @@ def encode_geometries(geoms, precision: int = 5) -> list:
         else:
             out[part_geom[part]][-1].append(ring)
     return out
+
+
+def _starts(ids: np.ndarray) -> np.ndarray:
+    """True where a run of equal ``ids`` (non-empty) begins."""
+    return np.r_[True, ids[1:] != ids[:-1]]
 
 
 def _label_zoom(geoms) -> int:
@@ -582,8 +541,8 @@ def _translator(lang: str, wording: Callable[[str], str] | None = None):
         raise InputError(f"unknown language {lang!r}; choose one of {', '.join(table)} "
                          "(flag --lang)")
 
-    def t(key: str, default: str | None = None, **fmt) -> str:
-        text = table[lang].get(key, default if default is not None else key)
+    def t(key: str, **fmt) -> str:
+        text = table[lang].get(key, key)
         text = wording(text) if wording is not None else text
         return text.format(**fmt) if fmt else text
     return t
@@ -656,14 +615,9 @@ def _indicator_specs(indicators) -> list[tuple[str, str, str, str]]:
 
 
 def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
-    """The popup's evidence as columns, formatted in the browser (towntype.js).
-
-    Each column is ``{"label", "kind", "v"}`` — ``kind`` ``score`` (one decimal),
-    ``rank`` (``第r/n``), ``share`` (0–1 as a percent), ``text`` (``dict`` + indices),
-    ``towns`` (benchmark names as a ``dict`` + a list of indices per town) or ``value``
-    (an indicator: number, ``unit``, formatted with the sheets' 万元/亿元 rules and ranked
-    among the towns that have it) — and ``group`` (the dimension it belongs to).
-    """
+    """The popup's evidence as columns ``{"label", "kind", "v"}``, formatted in the
+    browser (towntype.js) by ``kind``: ``score``, ``rank``, ``share``, ``text`` and
+    ``towns`` (``dict`` + indices), ``value`` (an indicator, with ``unit`` and ``group``)."""
     def text(label: str, column: str) -> dict:
         return {"label": label, "kind": "text",
                 **_coded(_text(towns, column).replace(_BLANK).tolist())}
@@ -671,7 +625,6 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
     def numbers(label: str, kind: str, column: str, digits: int, **extra) -> dict:
         return {"label": label, "kind": kind, **extra, "v": _numbers(towns[column], digits)}
 
-    zh = lang == "zh"
     cols: list[dict] = []
     if "composite" in towns.columns:
         cols.append(numbers(t("info_composite"), "score", "composite", 1))
@@ -681,21 +634,19 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
     cols += [numbers(t("info_score", dim=t(f"dim_{d}")), "score", f"score_{d}", 1)
              for d in DIMENSIONS if _has_values(towns, f"score_{d}")]
     if "group_rank" in towns.columns:   # rank in the level's groupings (counties: region)
-        cols.append(text(t("info_group_rank", "分组排名" if zh else "Rank in group"),
-                         "group_rank"))
+        cols.append(text(t("info_group_rank"), "group_rank"))
     if "stability" in towns.columns:
         cols.append(numbers(t("info_confidence"), "share", "stability", 2))
     if "cluster_name" in towns.columns:
         cols.append(text(t("info_cluster"), _in_lang(towns, "cluster_name", lang)))
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
-        left, right = ("（", "）") if zh else (" (", ")")
+        left, right = ("（", "）") if lang == "zh" else (" (", ")")
         cols.append({"label": t("info_declared"), "kind": "text", **_coded(
             [f"{d}{left}{s}{right}" if d and s else d for d, s in zip(dec, st)])})
     col = _in_lang(towns, "designations", lang)
     if col in towns.columns:
-        cols.append(text(t("info_designations", "官方称号" if zh else "Official designations"),
-                         col))
+        cols.append(text(t("info_designations"), col))
     if "benchmarks" in towns.columns:
         names = [[x for x in b.split(";") if x] for b in _text(towns, "benchmarks")]
         words: dict[str, int] = {}
@@ -801,19 +752,16 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         Simplification tolerance in degrees (default: about a pixel at two zoom levels
         past the label zoom; 0 keeps every vertex).
     coverage : geo.coverage.DisplayCoverage, optional
-        The towns' geometry (in ``datum``, same order; followed by the ``unjoined``
-        features when there are any) prepared for drawing, to share its cleaning and
-        simplification with the static maps (:func:`geo.static.static_category_maps`);
-        made here when not given.
+        The towns' geometry then the ``unjoined`` features' (in ``datum``), prepared for
+        drawing once for this map and the static maps; made here when not given.
     unjoined : GeoDataFrame, optional
         Boundary features without a row of the table (or excluded): ``town_code``,
         ``town``, optionally ``county`` and ``reason`` (shown in the popup, e.g.
         "无指标数据：未在指标表中找到").  They are drawn in the no-data grey in every layer
         and counted in the legend, so the map has no holes.
     compress : bool, optional
-        Store the payload gzip-compressed (base64), unpacked in the browser with
-        ``DecompressionStream``.  Default: from :data:`COMPRESS_FROM` bytes of payload
-        (small maps stay plain JSON, readable by any browser and by text search).
+        Store the payload gzip-compressed (base64), unpacked by the browser.  Default:
+        from :attr:`geo.mapelements.TownLayer.COMPRESS_FROM` characters of payload.
     wording : callable, optional
         Rewrites each interface text for another unit level (``镇街名称`` →
         ``县（市、区）名称``); default the town wording.
@@ -849,10 +797,9 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         layer_defs = [_without(_build_layer(towns, s, ctx), no_row) for s in specs]
         attributes = _attribute_payload(towns, t, lang, indicators)
         data = geometry.result()
-    data.update(attributes)
     links = "suggestions/{town_code}.html" if suggestion_links is True else suggestion_links
     data.update({
-        "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
+        **attributes, "layers": layer_defs, "defaultLayer": layer_defs[0]["id"],
         "tooltipLayer": "category" if any(d["id"] == "category" for d in layer_defs)
         else layer_defs[0]["id"],
         "noData": {"color": _NO_DATA}, "maxLabels": 400,
@@ -877,26 +824,20 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
                      attribution=[str(a) for a in attribution])
 
 
-#: Payloads from this many bytes of JSON are stored compressed (see ``town_map``).
-COMPRESS_FROM = 2_000_000
-
-
 def _with_unjoined(towns, unjoined, t):
     """``towns`` followed by the boundary features without a table row (no category)."""
     if unjoined is None or len(unjoined) == 0:
         return towns
-
     if not isinstance(unjoined, gpd.GeoDataFrame):
         raise InputError("unjoined must be a GeoDataFrame of boundary features (got "
                          f"{type(unjoined).__name__})")
     u = unjoined.to_crs(towns.crs) if unjoined.crs is not None else unjoined.set_crs(towns.crs)
     u = u[~(u.geometry.isna() | u.geometry.is_empty)
-          & u.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+          & u.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].reset_index(drop=True)
     keep = [c for c in ("town_code", "town", "county") if c in u.columns]
-    extra = gpd.GeoDataFrame(u[keep].reset_index(drop=True).assign(
-        **{towns.geometry.name: u.geometry.to_numpy()}), geometry=towns.geometry.name,
-        crs=towns.crs)
-    reason = _text(u.reset_index(drop=True), "reason").replace(_BLANK)
+    extra = gpd.GeoDataFrame(u[keep].assign(**{towns.geometry.name: u.geometry.to_numpy()}),
+                             geometry=towns.geometry.name, crs=towns.crs)
+    reason = _text(u, "reason").replace(_BLANK)
     extra["no_data_reason"] = reason.where(reason != "", t("no_row")).to_numpy()
     return gpd.GeoDataFrame(pd.concat([towns, extra], ignore_index=True),
                             geometry=towns.geometry.name, crs=towns.crs)
@@ -916,11 +857,8 @@ def _without(layer: dict, no_row: np.ndarray) -> dict:
 
 def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basemap,
                       precision: int, tolerance: float | None) -> dict:
-    """Display geometry: coverage-simplified, shifted to the basemap's datum, encoded.
-
-    The shift (GCJ-02 for Gaode tiles) moves shared vertices alike, so a coverage
-    simplified before it stays a coverage after it.
-    """
+    """Display geometry: coverage-simplified, shifted to the basemap's datum (shared
+    vertices move alike: still a coverage), encoded."""
     geoms = coverage.geoms
     label_zoom = _label_zoom(geoms)
     if tolerance is None:
@@ -945,10 +883,6 @@ def _geometry_payload(coverage: DisplayCoverage, counties, datum: str, bm: Basem
             data["counties"]["labels"] = np.round(
                 shapely.get_coordinates(pts) * scale).astype(np.int64).tolist()
     return data
-
-
-#: Columns of the county outlines that name the county (the first present is used).
-_COUNTY_NAME_COLUMNS = ("county", "name", "county_name", "NAME", "名称", "县区")
 
 
 def _shift(geoms: np.ndarray, datum: str, display: str, crs=4326) -> np.ndarray:
@@ -997,7 +931,7 @@ def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, *
     tiles = [folium.TileLayer(tiles=url.replace("{key}", key or ""), attr=attr,
                               subdomains=bm.subdomains, max_zoom=bm.max_zoom, name=bm.name)
              for url, attr in bm.tiles]
-    layer = me.TownLayer(data, compress=compress, compress_from=COMPRESS_FROM)
+    layer = me.TownLayer(data, compress=compress)
     for i, element in enumerate([
             me.InlineAssets(), *tiles, layer, me.InfoBox(layer, position="bottomleft", **info),
             me.ScaleBar("bottomleft"), me.Search(layer, position="topleft"),
@@ -1007,10 +941,6 @@ def _assemble(data: dict, bm: Basemap, key: str | None, compress: bool | None, *
         element._id = f"tt{i}"
         m.add_child(element)
     return m
-
-
-_EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*['\"]?"
-                       r"(?:https?:)?//", re.IGNORECASE)
 
 
 def save_map(m, path: str | Path) -> Path:

@@ -1,23 +1,8 @@
 """Town seats: match romanised place points (GeoNames) to official town names.
 
-Official town lists (统计用区划代码) give Chinese names and codes but no coordinates;
-GeoNames gives coordinates under pinyin names without tone marks (``Dongbei`` 东陂,
-``Xi'an`` 西岸).  :func:`match_seats` joins the two: the generic suffix of the official
-name (镇, 乡, 瑶族乡, 街道, …) is removed, every pinyin reading of the rest is generated
-(heteronyms included: 坌 *ben*, 浛 *han/gan*, …), and a place of that name is accepted
-only when it lies **inside the town's county polygon** — names repeat across the province
-(there are several ``Taiping``), so the county is what makes a match trustworthy.
-
-The county polygons must be in the places' datum (WGS84 for GeoNames); pass
-``counties_datum="gcj02"`` for Amap-derived outlines and they are converted with
-:mod:`geo.datum` first.
-
-Examples
---------
->>> town_readings("西岸镇")
-["xi'an"]
->>> sorted(town_readings("浛洸镇"))[:2]
-['ganguang', 'ganhuang']
+Every toneless pinyin reading of the official name (suffix stripped, heteronyms included)
+is looked up among the places, and a place is accepted only **inside the town's county
+polygon**: names repeat across the province, the county makes a match trustworthy.
 """
 
 from __future__ import annotations
@@ -75,6 +60,9 @@ def town_readings(name: str) -> list[str]:
 
     Readings are lower case, with apostrophes as in standard orthography; ``ü`` is given
     both as ``u`` and ``v`` spellings, as romanised gazetteers use either.
+
+    >>> town_readings("西岸镇"), sorted(town_readings("浛洸镇"))[:2]
+    (["xi'an"], ['ganguang', 'ganhuang'])
     """
     from pypinyin import Style, pinyin   # here: 0.3 s to import, for seat matching only
 
@@ -130,12 +118,9 @@ def _prepare_counties(counties, counties_datum: str) -> dict[str, tuple[str, obj
     if counties_datum != "wgs84":
         counties = to_wgs84(counties, counties_datum)
     names = counties["county"] if "county" in counties.columns else counties["county_code"]
-    out = {}
-    for code, name, geom in zip(counties["county_code"].astype(str), names.astype(str),
-                                counties.geometry):
-        shapely.prepare(geom)
-        out[code] = (name, geom)
-    return out
+    geoms = counties.geometry.to_numpy()
+    shapely.prepare(geoms)
+    return dict(zip(counties["county_code"].astype(str), zip(names.astype(str), geoms)))
 
 
 def _candidates(readings: list[str], places: pd.DataFrame) -> pd.DataFrame:
@@ -252,12 +237,8 @@ def _pick(rows) -> pd.DataFrame:
 
 
 def _nearest_km(cand: pd.DataFrame, others: list[tuple[float, float]]) -> np.ndarray:
-    """Distance (km, equirectangular) from each candidate to the nearest settled seat.
-
-    Among equal candidates the one farthest from seats already settled in the county is
-    preferred, so that two towns do not end up with crowded Thiessen cells.  A candidate
-    that *is* a settled seat is at distance 0 and so comes last.
-    """
+    """Distance (km, equirectangular) from each candidate to the nearest settled seat:
+    the farthest is preferred, so Thiessen cells do not crowd (a settled seat is at 0)."""
     if not others:
         return np.zeros(len(cand))
     o = np.asarray(others)

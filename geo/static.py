@@ -1,22 +1,14 @@
 """Static category maps for documents: PNG, SVG or PDF, sized for an A4 page.
 
-The map is drawn in a local UTM projection (so the scale bar is true), with a legend
-(counts per category), a scale bar, a north arrow, the title and an optional notice.
-:func:`static_category_maps` draws it once for several formats.  The towns are one path
-per colour plus one path of their edges (each edge once), with vertices snapped to a
-quarter of a print pixel, so a national map stays fast.
-Chinese text is set in **Noto Sans CJK SC** from the ``manimgx-fonts-cjk`` package (the
-font file ships inside the wheel; nothing is downloaded); when that package is absent, an
-installed system CJK font is used (Debian ``fonts-noto-cjk`` or ``fonts-wqy-microhei``).
-
-Examples
---------
->>> static_category_map(towns, palette, "map.png", title="清远市镇街分类")  # doctest: +SKIP
+Drawn in a local UTM projection (a true scale bar); the towns are one path per colour
+plus one path of their edges, so a national map stays fast.  Chinese text is set in the
+CJK font of :func:`cjk_font` (from an installed package: nothing is downloaded).
+matplotlib is imported inside the functions that draw: ``import towntype`` must not load
+it (STYLE.md).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from contextlib import contextmanager
@@ -49,13 +41,24 @@ MAX_LABELS = 150
 SYSTEM_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
                        "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
 
-_PACKAGED = ("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc", "Noto Sans CJK SC")
+#: Key and colour of towns without a category (boundary features with no table row).
+NO_DATA_KEY, NO_DATA_COLOUR = "", "#d9d9d9"
 
+#: Resolution the default simplification is fine enough for (print).
+PRINT_DPI = 300
+#: The map's share of the page's long side at most, and the padding around the towns.
+_MAP_SHARE, _PAD = 0.9, 0.04
+#: Metres in a degree of latitude (a degree of longitude is never longer).
+_M_PER_DEGREE = 111_320.0
+#: Page margin (figure fraction) and the gap between the blocks of the page.
+_MARGIN, _GAP = 0.04, 0.012
+#: Size of town names on the page (points): legible on A4.
+LABEL_POINTS = 6.5
 
-def _heavy(name: str):
-    """A matplotlib module, imported when a map is first drawn: ``import towntype`` loads
-    this module and must not load matplotlib (STYLE.md)."""
-    return importlib.import_module(name)
+#: Metadata that leaves out the creation date (the same towns give the same bytes).
+NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+#: Break opportunities: each CJK character alone, Latin words with their trailing space.
+_TOKENS = re.compile(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.")
 
 
 @lru_cache(maxsize=1)
@@ -67,14 +70,13 @@ def cjk_font() -> tuple[str, str]:
     geo.errors.TowntypeError
         If neither the ``manimgx-fonts-cjk`` package nor a system CJK font is installed.
     """
-    fm = _heavy("matplotlib.font_manager")
+    from matplotlib import font_manager as fm
 
-    package, filename, family = _PACKAGED
     try:
-        path = resources.files(package).joinpath(filename)
+        path = resources.files("manimgx_fonts_cjk").joinpath("NotoSansCJK-VF.otf.ttc")
         if path.is_file():
             fm.fontManager.addfont(str(path))
-            return family, str(path)
+            return "Noto Sans CJK SC", str(path)
     except ModuleNotFoundError:
         pass
     for entry in fm.fontManager.ttflist:
@@ -87,7 +89,7 @@ def cjk_font() -> tuple[str, str]:
 
 def _scale_bar(ax, x0: float, y0: float, span_m: float, font: str) -> None:
     """A scale bar of a round length near a fifth of the map width (1, 2 or 5 × 10^n m)."""
-    Rectangle = _heavy("matplotlib.patches").Rectangle
+    from matplotlib.patches import Rectangle
 
     exp = 10 ** np.floor(np.log10(span_m / 5))
     length = float(max(m for m in (1, 2, 5) if m * exp <= span_m / 5) * exp)
@@ -108,10 +110,6 @@ def _north_arrow(ax, font: str) -> None:
                 arrowprops=dict(facecolor="black", width=4, headwidth=12, headlength=10))
 
 
-#: Key and colour of towns without a category (boundary features with no table row).
-NO_DATA_KEY, NO_DATA_COLOUR = "", "#d9d9d9"
-
-
 def _keys(towns, by: str) -> np.ndarray:
     col = towns[by]
     return col.astype(object).where(col.notna(), "").astype(str).str.strip() \
@@ -119,7 +117,7 @@ def _keys(towns, by: str) -> np.ndarray:
 
 
 def _legend_entries(towns, palette, lang: str, by: str):
-    Patch = _heavy("matplotlib.patches").Patch
+    from matplotlib.patches import Patch
 
     keys = _keys(towns, by)
     handles, colours = [], {}
@@ -270,28 +268,13 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     return fig
 
 
-#: Resolution the default simplification is fine enough for (print).
-PRINT_DPI = 300
-#: The map's axes on the page (figure fraction) and the padding around the towns.
-_AXES = (0.05, 0.1, 0.9, 0.78)
-_PAD = 0.04
-#: Metres in a degree of latitude (a degree of longitude is never longer).
-_M_PER_DEGREE = 111_320.0
-
-
-#: Metadata that leaves out the creation date (the same towns give the same bytes).
-NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
-
-
 @contextmanager
 def _rc(font: str, fmt: str):
-    """Settings every static map is drawn and saved under (CJK font, embedded glyphs).
+    """Settings every static map is drawn and saved under (CJK font, embedded glyphs),
+    the font log quiet: the variable CJK font, registered as weight 100, would log
+    "failed to find weight normal" per text (its glyphs are right)."""
+    import matplotlib
 
-    The variable CJK font's default instance is registered as weight 100: matplotlib
-    logs a "failed to find weight normal" line per text (the glyphs are right), so its
-    font manager's log is quiet meanwhile.
-    """
-    matplotlib = _heavy("matplotlib")
     log = logging.getLogger("matplotlib.font_manager")
     level = log.level
     log.setLevel(logging.ERROR)
@@ -312,18 +295,14 @@ def _print_tolerance(towns, crs) -> float:
     x, y = Transformer.from_crs(towns.crs, crs, always_xy=True).transform(
         np.r_[b[:, 0], b[:, 2], b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
     span = max(np.nanmax(x) - np.nanmin(x), np.nanmax(y) - np.nanmin(y)) * (1 + 2 * _PAD)
-    return float(span / (max(A4_INCHES) * max(_AXES[2:]) * PRINT_DPI) / 4)
+    return float(span / (max(A4_INCHES) * _MAP_SHARE * PRINT_DPI) / 4)
 
 
 def _town_rings(geoms, grid: float):
-    """Vertices of every ring, snapped to ``grid`` (0: kept) with repeats dropped.
-
-    Neighbours that share an edge share its vertices, so they snap alike and no sliver
-    opens between them.  Exteriors run anticlockwise and holes clockwise (holes stay
-    empty whatever the fill rule).  Rings snapped below three distinct points are under
-    a pixel and dropped.  Returns ``(xy, ring, first, owner)``: coordinates, ring number
-    and ring start of each vertex, and the geometry each ring belongs to.
-    """
+    """``(xy, ring, first, owner)``: every ring's vertices snapped to ``grid`` (0: kept;
+    shared vertices snap alike: no slivers) without repeats, their ring and ring start,
+    and each ring's geometry.  Holes run clockwise (empty whatever the fill rule); rings
+    snapped below three points are dropped."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
@@ -338,7 +317,7 @@ def _town_rings(geoms, grid: float):
 
 def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
     """One compound path per group of rings (a colour)."""
-    MPath = _heavy("matplotlib.path").Path
+    from matplotlib.path import Path as MPath
 
     codes = np.full(len(xy), MPath.LINETO, dtype=MPath.code_type)
     codes[first] = MPath.MOVETO
@@ -352,7 +331,7 @@ def _fill_paths(xy, ring, first, group: np.ndarray, n_groups: int) -> list:
 def _outline_path(xy, first):
     """Every town edge once: a segment two neighbours share is drawn by the first only
     (stroking it twice would double its antialiased pixels and pale the map)."""
-    MPath = _heavy("matplotlib.path").Path
+    from matplotlib.path import Path as MPath
 
     last = np.r_[first[1:], True]
     start = np.flatnonzero(~last)                      # segment i runs from i to i + 1
@@ -366,12 +345,6 @@ def _outline_path(xy, first):
     keep = drawn | into
     codes = np.where(into, MPath.LINETO, MPath.MOVETO).astype(MPath.code_type)
     return MPath(xy[keep], codes[keep])
-
-
-def _tokens(text: str) -> list[str]:
-    """Break opportunities of ``text``: each CJK character alone, Latin words with their
-    trailing space."""
-    return re.findall(r"[A-Za-z0-9_.,:;!?%()'\-/&]+\s*|\s+|.", text)
 
 
 def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
@@ -388,7 +361,7 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
     out = []
     for para in str(text).split("\n"):
         line = ""
-        for tok in _tokens(para):
+        for tok in _TOKENS.findall(para):
             if fits(line + tok):
                 line += tok
                 continue
@@ -406,19 +379,15 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
     return "\n".join(out)
 
 
-#: Page margin (figure fraction) and the gap between the blocks of the page.
-_MARGIN, _GAP = 0.04, 0.012
-
-
 def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
             title, subtitle, notice, attribution, lang, by, labels):
     """The page, laid out top to bottom from measured extents: title, subtitle and notice
     (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
     arrow), the legend in a band of its own under the map (never over a town) and the
     footer (sources, projection)."""
-    FigureCanvasAgg = _heavy("matplotlib.backends.backend_agg").FigureCanvasAgg
-    PathCollection = _heavy("matplotlib.collections").PathCollection
-    Figure = _heavy("matplotlib.figure").Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import PathCollection
+    from matplotlib.figure import Figure
 
     minx, miny, maxx, maxy = shapely.total_bounds(proj)
     keys = list(colours)
@@ -449,17 +418,15 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
                       gid="footer")
         bottom = _MARGIN + ft.get_window_extent(renderer).height / fig.bbox.height + _GAP
         # the legend: a band under the map, as many columns as fit the page
-        ncol = len(handles)
-        while True:
-            leg = fig.legend(handles=handles, loc="lower center", ncol=max(ncol, 1),
+        for ncol in range(max(len(handles), 1), 0, -1):
+            leg = fig.legend(handles=handles, loc="lower center", ncol=ncol,
                              bbox_to_anchor=(0.5, bottom), fontsize=9, frameon=False,
                              title="类别" if lang == "zh" else "Category",
                              title_fontsize=10)
             ext = leg.get_window_extent(renderer)
-            if ext.width <= width * fig.bbox.width or ncol <= 1:
+            if ext.width <= width * fig.bbox.width or ncol == 1:
                 break
             leg.remove()
-            ncol -= 1
         leg.set_gid("legend")
         bottom += ext.height / fig.bbox.height + _GAP
         ax = fig.add_axes((_MARGIN, bottom, width, max(top - _GAP - bottom, 0.2)))
@@ -491,24 +458,19 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
     return fig
 
 
-#: Size of town names on the page (points): legible on A4.
-LABEL_POINTS = 6.5
-
-
 def _town_labels(ax, renderer, proj, towns, font) -> None:
     """Town names with a white halo (county lines do not cross the letters), largest
     town first; a name that would overlap one already written is left out."""
-    patheffects = _heavy("matplotlib.patheffects")
+    from matplotlib import patheffects
 
     halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
     pts = shapely.get_coordinates(shapely.point_on_surface(proj))
-    names = towns["town"].astype(object).where(towns["town"].notna(), "").astype(str)
+    names = _keys(towns, "town")
     placed = []
     for i in np.argsort(-shapely.area(proj), kind="stable"):
-        name = names.iat[i].strip()
-        if not name or name in ("nan", "None"):
+        if not names[i]:
             continue
-        t = ax.text(pts[i, 0], pts[i, 1], name, ha="center", va="center",
+        t = ax.text(pts[i, 0], pts[i, 1], names[i], ha="center", va="center",
                     fontsize=LABEL_POINTS, family=font, color="#111111", zorder=4,
                     path_effects=halo, gid="label")
         box = t.get_window_extent(renderer)
