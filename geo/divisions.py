@@ -6,8 +6,6 @@ county-level units (6-digit) and township-level units (9-digit), bundled in
 China fill county, city and province names from town codes, and let designation lists
 written "as published" (``连州市东陂镇``) be split into county and town.
 
-The tables are read once per process, on first use (about 0.1 s).
-
 Examples
 --------
 >>> county_name("441882107")
@@ -107,10 +105,7 @@ class Divisions:
 def _lookup(table: pd.DataFrame, code, digits: int) -> str | None:
     if not isinstance(code, str) or len(code) < digits or not code.isdigit():
         return None
-    try:
-        return table.at[code[:digits], "name"]
-    except KeyError:
-        return None
+    return table["name"].get(code[:digits])
 
 
 @functools.lru_cache(maxsize=1)
