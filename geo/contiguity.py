@@ -21,6 +21,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from libpysal import weights
 from libpysal.weights import W
 from scipy import sparse
@@ -82,7 +83,7 @@ def _attach_components(nbrs, geoms, valid) -> list[tuple[int, int, str, float]]:
     if len(pos) < 2:
         return []
     metric = _metric(geoms.iloc[pos]).reset_index(drop=True)
-    pts = np.column_stack([metric.representative_point().x, metric.representative_point().y])
+    pts = shapely.get_coordinates(metric.representative_point().to_numpy())
     tree = cKDTree(pts)
     local = {a: [int(np.searchsorted(pos, b)) for b in nbrs[p]] for a, p in enumerate(pos)}
     links = []

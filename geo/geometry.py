@@ -1,10 +1,8 @@
 """Town polygons: repair, dissolve, areas, label points, gaps and overlaps.
 
-Everything metric is computed in a projected CRS, never in degrees: areas in a Lambert
-azimuthal equal-area projection centred on the data (:func:`equal_area_crs`), gaps and
-overlaps in the same.  Problems are measured and reported, not silently cleaned: a repair
-that changes a town's area by more than 1 % is flagged; gaps and overlaps between
-neighbours are listed with their areas and the towns involved.
+Areas are measured in an equal-area projection centred on the data
+(:func:`equal_area_crs`), never in degrees; problems are measured and reported, not
+silently cleaned.
 
 Examples
 --------
@@ -171,11 +169,9 @@ def dissolve_by_code(gdf, code_col: str = "town_code") -> tuple[object, list[str
 def _union(geoms: np.ndarray) -> tuple[object, np.ndarray]:
     """The union of the polygons, and which of them may share an area with another.
 
-    GEOS's coverage check (``coverage_invalid_edges``) passes a polygon whose every edge
-    fits its neighbours' or lies on the outside: it shares no area with any (an overlap,
-    a polygon inside another or a duplicate marks at least one of the two).  Those are
-    unioned as a coverage (shared edges dropped, no overlay); only the others — a few
-    hundred of 40,000 towns in a typical file — go through the overlay.
+    A polygon that passes GEOS's coverage check (every edge fits its neighbours' or lies
+    on the outside) shares no area with any, so those are unioned as a coverage (no
+    overlay); only the others go through the overlay.
     """
     edges = shapely.coverage_invalid_edges(geoms)
     bad = ~(shapely.is_empty(edges) | shapely.is_missing(edges))
@@ -187,13 +183,9 @@ def _union(geoms: np.ndarray) -> tuple[object, np.ndarray]:
 
 
 def _overlaps(src, geoms: np.ndarray, labels: list[str], bad: np.ndarray) -> list[tuple]:
-    """``("overlap", "a;b", shape)`` for each pair of towns sharing an area.
-
-    Candidates are bounding-box neighbours from the spatial index with at least one town
-    that does not fit its neighbours (``bad``, :func:`_union`); only the pairs whose
-    interiors meet (DE-9IM ``T********``, much cheaper than an overlay) are intersected.
-    Touching neighbours, the vast majority, never reach the overlay.
-    """
+    """``("overlap", "a;b", shape)`` for each pair of towns sharing an area: bounding-box
+    neighbours with a ``bad`` town (:func:`_union`) whose interiors meet (DE-9IM
+    ``T********``, cheaper than an overlay) are intersected."""
     left, right = src.sindex.query(geoms)
     keep = (left < right) & (bad[left] | bad[right])
     left, right = left[keep], right[keep]
