@@ -86,8 +86,7 @@ def generate_county_indicators(boundaries: gpd.GeoDataFrame, *, seed: int = 2023
     regions = [region.of(c) for c in codes]
     district = np.array([1 <= int(c[4:6]) <= 20 for c in codes])
     n = len(b)
-    med = np.array([_REGION_LEVEL[r][0] for r in regions], float)
-    spread = np.array([_REGION_LEVEL[r][1] for r in regions], float)
+    med, spread = np.array([_REGION_LEVEL[r] for r in regions], float).T
     per_capita = med * np.exp(rng.normal(0, spread)) * np.where(district, 1.35, 0.85)
     population = np.exp(rng.normal(np.log(70), 0.5, n)) * np.where(district, 1.3, 1.0)  # 万人
     gdp = per_capita * population / 1e4                                     # 亿元

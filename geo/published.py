@@ -292,9 +292,7 @@ class PublishedNames:
                 hits[code] = (length, note)
 
         for code, name in scope["name"].items():
-            if name == "市辖区":
-                continue
-            if text.startswith(name):
+            if name != "市辖区" and text.startswith(name):
                 add(code, len(name), "")
         if not hits:
             for code, name in scope["name"].items():
@@ -315,8 +313,7 @@ class PublishedNames:
         if not hits:
             # a city with towns directly under it (东莞, 中山): the city is the county
             if city_code and len(scope) == 1:
-                code = scope.index[0]
-                return (code, ""), text, None
+                return (scope.index[0], ""), text, None
             return None, text, None
         longest = max(n for n, _ in hits.values())
         code, candidates = self._one_county([c for c, (n, _) in hits.items() if n == longest])
