@@ -1,17 +1,9 @@
 """Contiguity spatial weights that are always connected.
 
 Queen/Rook contiguity comes from libpysal.  Spatially constrained clustering needs one
-connected graph, so islands (towns with no touching neighbour) and disconnected parts
-(an island county, a gap in approximate boundaries) are attached to their nearest
-neighbour outside their component; towns with no geometry at all are attached to a town of
-the same group (county) when ``groups`` is given.  Nothing here raises for a disconnected
-map: every attached link is reported.
-
-Example
--------
->>> w, links = contiguity_weights(gdf, kind="queen", report=True)   # doctest: +SKIP
->>> links.columns.tolist()
-['i', 'j', 'reason', 'distance']
+connected graph, so islands and disconnected parts are linked to their nearest neighbour
+outside their component and towns without geometry to a town of their group (county);
+every added link is reported.
 """
 
 from __future__ import annotations
