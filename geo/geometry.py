@@ -146,11 +146,9 @@ def dissolve_by_code(gdf, code_col: str = "town_code") -> tuple[object, list[str
         return gdf, []
     messages, keep, geom_name = [], np.ones(len(gdf), dtype=bool), gdf.geometry.name
     out = gdf.copy()
-    positions = np.flatnonzero(dup.to_numpy())
-    groups: dict = {}
-    for p in positions:
-        groups.setdefault(codes.iat[p], []).append(p)
-    for code, pos in groups.items():
+    positions = pd.Series(np.flatnonzero(dup.to_numpy()))
+    for code, pos in positions.groupby(codes[dup].to_numpy(), sort=False):
+        pos = pos.tolist()
         geoms = [out.geometry.iat[p] for p in pos]
         same = all(shapely.equals(geoms[0], g) for g in geoms[1:])
         label = out["town"].iat[pos[0]] if "town" in out.columns else code
@@ -199,13 +197,12 @@ def _overlaps(src, geoms: np.ndarray, labels: list[str], bad: np.ndarray) -> lis
     return found
 
 
-def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
-                      max_gap_km2: float | None = None) -> pd.DataFrame:
+def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0) -> pd.DataFrame:
     """Measure overlaps between towns and gaps enclosed by them (equal-area CRS).
 
     Overlaps are pairwise intersections; gaps are holes in the union of all towns that
-    no town covers (a hole bigger than ``max_gap_km2`` — e.g. a lake or a district not in
-    the file — is still listed; the caller decides).  Nothing is changed.
+    no town covers (a lake or a district not in the file is listed too; the caller
+    decides).  Nothing is changed.
 
     Returns
     -------
@@ -228,8 +225,6 @@ def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
     shapes = gpd.GeoSeries([f[2] for f in found], crs=gdf.crs)
     areas = shapes.to_crs(ea).area.to_numpy()
     rows = [(k, f, a, g) for (k, f, g), a in zip(found, areas) if a >= min_area_m2]
-    if max_gap_km2 is not None:
-        rows = [r for r in rows if r[0] != "gap" or r[2] / 1e6 <= max_gap_km2]
     if not rows:
         return pd.DataFrame(columns=["kind", "features", "area_km2", "lon", "lat"])
     pts = gpd.GeoSeries([shapely.point_on_surface(r[3]) for r in rows], crs=gdf.crs)
