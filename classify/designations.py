@@ -87,7 +87,6 @@ class Designation:
     subtype_from_industry: bool = False
     aliases: tuple[str, ...] = ()
     source: str = ""
-    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,6 @@ class Registry:
 
     designations: dict
     industry_subtypes: dict = field(default_factory=dict)
-    sources: tuple[str, ...] = ()
 
     def find(self, text) -> Designation | None:
         """The designation a text names (id, zh, en or alias; a trailing bracket such as
@@ -151,10 +149,8 @@ def load_registry(extra: Sequence[str | Path] = ()) -> Registry:
     """
     designations: dict[str, Designation] = {}
     subtypes: dict[str, tuple[str, ...]] = {}
-    sources = []
     for path in [None, *extra]:
         data, src = _registry_data(path)
-        sources.append(src)
         allowed = {"designations", "industry_subtypes"}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -168,7 +164,7 @@ def load_registry(extra: Sequence[str | Path] = ()) -> Registry:
             subtypes[sub] = tuple(words)
         for did, raw in data.get("designations", {}).items():
             designations[did] = _designation(did, raw, src)
-    return Registry(designations, subtypes, tuple(sources))
+    return Registry(designations, subtypes)
 
 
 def _designation(did: str, raw, src: str) -> Designation:
@@ -596,9 +592,8 @@ def with_designations(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     """The frame with ``designations``, ``designations_en``, ``designation_key`` (the
     designation's name for the map layer, ``multiple`` for several), ``designation_key_en`` and the
     review flag/reason extended by unsupported designations."""
-    out = frame.assign(designations=towns["designations"].to_numpy(),
-                       designations_en=towns["designations_en"].to_numpy(),
-                       designation_key=towns["designation_key"].to_numpy(),
+    out = frame.assign(**{c: towns[c].to_numpy()
+                          for c in ("designations", "designations_en", "designation_key")},
                        designation_key_en=towns.get("designation_key_en",
                                                     towns["designation_key"]).to_numpy())
     bad = towns["designation_review"].to_numpy() != ""
@@ -608,8 +603,7 @@ def with_designations(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
         np.zeros(len(out), bool)
 
     def joined(col, extra, sep):
-        old = out[col].astype(object).where(out[col].notna(), "").astype(str).to_numpy() \
-            if col in out else np.full(len(out), "", dtype=object)
+        old = out[col].astype(object).fillna("").astype(str) if col in out else [""] * len(out)
         return np.array([(o + sep + e if o else e) if e else (o or None)
                          for o, e in zip(old, extra)], dtype=object)
 
