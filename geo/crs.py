@@ -198,16 +198,12 @@ def _candidates(bounds, region=CHINA_BBOX) -> list[tuple[CRS, str]]:
                              "(zone prefix in the easting)"))
         return out
     if 1e4 <= x0 <= x1 <= 1e6:
-        seen = set()
-        for kind, cms in (("cm3", range(75, 136, 3)), ("cm6", range(75, 136, 6))):
-            for cm in cms:
-                # eastings 10–1000 km put the data within ~6° of the central meridian
-                if cm in seen or not region[0] - 6 <= cm <= region[2] + 6:
-                    continue  # a 6° CM that is also a 3° CM is the same projection
-                crs = gk_crs("CGCS2000", kind, cm)
-                if crs is not None:
-                    seen.add(cm)
-                    out.append((crs, f"central meridian {cm}°E (no zone prefix)"))
+        # eastings 10–1000 km put the data within ~6° of the central meridian; every 6° CM
+        # of China is also a 3° CM (the same projection), so the 3° list is all of them
+        for cm in range(75, 136, 3):
+            if region[0] - 6 <= cm <= region[2] + 6:
+                out.append((gk_crs("CGCS2000", "cm3", cm),
+                            f"central meridian {cm}°E (no zone prefix)"))
     return out
 
 
