@@ -3,14 +3,6 @@
 Areas are measured in an equal-area projection centred on the data
 (:func:`equal_area_crs`), never in degrees; problems are measured and reported, not
 silently cleaned.
-
-Examples
---------
->>> import geopandas as gpd
->>> from shapely.geometry import box
->>> gdf = gpd.GeoDataFrame(geometry=[box(113, 23, 113.1, 23.1)], crs=4326)
->>> round(float(areas_km2(gdf).iloc[0]), 0)
-114.0
 """
 
 from __future__ import annotations

@@ -1,18 +1,12 @@
 """Town names "as published" in official lists, resolved to township codes.
 
 Official lists name towns the way the notice was written: ``连州市东陂镇`` (county +
-town), ``清远市清新区山塘镇`` (city + district + town), county names of the year of the
-notice (``台山县``, now 台山市), short forms of autonomous counties (``连山县``) and state
-farms (``和平农场``) that are not towns.  :class:`PublishedNames` splits such a string with
-the national division codes (:mod:`geo.divisions`, NBS 2023) and says what it found and
-why in a :class:`Resolution`.  Renamed counties are found by two rules and an alias list:
-
-* ``县→市`` / ``县→区``: a published ``X县`` that no longer exists is the current ``X市``
-  or ``X区`` with the same stem (台山县 → 台山市, 清新县 → 清新区);
-* ``自治县简称``: ``X县`` is the autonomous county ``X…自治县`` (连山县 → 连山壮族瑶族自治县);
-* the alias list (:func:`load_county_aliases`), e.g. ``梅县`` → 梅县区 (441403).
-
-Which region a run covers is for :mod:`classify.designations` to decide.
+town), ``清远市清新区山塘镇``, county names of the year of the notice (``台山县``, now 台山市),
+short forms of autonomous counties (``连山县``) and state farms that are not towns.
+:class:`PublishedNames` splits such a string with the national division codes
+(:mod:`geo.divisions`) and says what it found and why in a :class:`Resolution`.  Renamed
+counties are found by the rules ``县→市``/``县→区`` (same stem) and ``自治县简称`` and by an
+alias list (:func:`load_county_aliases`).
 
 Examples
 --------
