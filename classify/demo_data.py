@@ -141,8 +141,7 @@ def _cues(towns: pd.DataFrame) -> _Cues:
     urban = np.where(name.str.endswith("街道"), 1.0, np.where(is_seat, 0.7, 0.0))
     d_prd = _haversine_km(towns["lon"], towns["lat"], *GUANGZHOU).to_numpy()
     seats = _county_seat_xy(towns)
-    sx = np.array([seats[c][0] for c in county])
-    sy = np.array([seats[c][1] for c in county])
+    sx, sy = np.array([seats[c] for c in county]).T
     # road distance ≈ 1.3 × straight line (circuity of rural roads)
     dist_seat = 1.3 * _haversine_km(towns["lon"].to_numpy(), towns["lat"].to_numpy(), sx, sy)
     mountain = np.where(np.isin(county, list(MOUNTAIN_COUNTIES)), 1.0,

@@ -317,11 +317,10 @@ def _check_targets(entries: pd.DataFrame, taxonomy, registry: Registry) -> None:
 def _rank_text(frame, i: int, target: str, taxonomy, lang: str) -> str:
     """``农业得分第41/84`` for the score the target's rules test first."""
     rules = _target_rules(taxonomy, target, frame, i)
-    fields = [r.field for r in rules if r.field in frame.columns
-              and (r.field.startswith("score_") or r.field == "composite")]
-    if not fields:
+    fld = next((r.field for r in rules if r.field in frame.columns
+                and (r.field.startswith("score_") or r.field == "composite")), None)
+    if fld is None:
         return ""
-    fld = fields[0]
     values = pd.to_numeric(frame[fld], errors="coerce")
     label = taxonomy.field_label(fld, lang)
     if pd.isna(values.iloc[i]):
@@ -355,8 +354,7 @@ def _target_rules(taxonomy, target: str, frame, i: int):
 
 
 def _split(value) -> list[str]:
-    text = _cell(value)
-    return [x for x in text.split(";") if x]
+    return [x for x in _cell(value).split(";") if x]
 
 
 def _evidence(frame, i: int, implies: str, taxonomy) -> str:
@@ -380,9 +378,8 @@ def _evidence(frame, i: int, implies: str, taxonomy) -> str:
 
 def _head(r, lang: str) -> str:
     name = r["designation_zh"] if lang == "zh" else r["designation_en"]
-    bits = [str(int(r["year"])) if pd.notna(r["year"]) and r["year"] != "" else "",
-            r["industry"]]
-    bits = [b for b in bits if b]
+    year = str(int(r["year"])) if pd.notna(r["year"]) else ""
+    bits = [b for b in (year, r["industry"]) if b]
     if not bits:
         return name
     return f"{name}（{'，'.join(bits)}）" if lang == "zh" else f"{name} ({', '.join(bits)})"

@@ -314,8 +314,7 @@ def infer_datum(gdf, reference, *, key: str = "town_code", candidates=("gcj02", 
     """
     if key not in gdf.columns or key not in reference.columns:
         return None
-    ref = reference[[key, reference.geometry.name]].dropna()
-    ref = ref.drop_duplicates(key).set_index(key)
+    ref = reference[[key, reference.geometry.name]].dropna().drop_duplicates(key).set_index(key)
     mine = gdf[[key, gdf.geometry.name]].dropna().drop_duplicates(key)
     mine = mine[mine[key].isin(ref.index)]
     if len(mine) < min_features:
