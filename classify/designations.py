@@ -279,7 +279,7 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
             "designation_zh": d.zh if d else text, "designation_en": d.en if d else text,
             "level": d.level if d else "", "known": d is not None,
             "implies": registry.implied(d, industry) if d else "",
-            "year": _year(raw[c_year].iloc[i] if c_year else None, path, row_no, c_year),
+            "year": _year(get(c_year), path, row_no, c_year),
             "industry": industry, "res_status": res.status, "town_code": res.town_code or "",
             "town": res.town or "", "county": res.county or "", "city": res.city or "",
             "how": res.how, "candidates": ";".join(res.candidates), "reason": res.reason,
