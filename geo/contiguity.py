@@ -1,17 +1,9 @@
 """Contiguity spatial weights that are always connected.
 
 Queen/Rook contiguity comes from libpysal.  Spatially constrained clustering needs one
-connected graph, so islands (towns with no touching neighbour) and disconnected parts
-(an island county, a gap in approximate boundaries) are attached to their nearest
-neighbour outside their component; towns with no geometry at all are attached to a town of
-the same group (county) when ``groups`` is given.  Nothing here raises for a disconnected
-map: every attached link is reported.
-
-Example
--------
->>> w, links = contiguity_weights(gdf, kind="queen", report=True)   # doctest: +SKIP
->>> links.columns.tolist()
-['i', 'j', 'reason', 'distance']
+connected graph, so islands and disconnected parts are linked to their nearest neighbour
+outside their component and towns without geometry to a town of their group (county);
+every added link is reported.
 """
 
 from __future__ import annotations
@@ -21,6 +13,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from libpysal import weights
 from libpysal.weights import W
 from scipy import sparse
@@ -82,7 +75,7 @@ def _attach_components(nbrs, geoms, valid) -> list[tuple[int, int, str, float]]:
     if len(pos) < 2:
         return []
     metric = _metric(geoms.iloc[pos]).reset_index(drop=True)
-    pts = np.column_stack([metric.representative_point().x, metric.representative_point().y])
+    pts = shapely.get_coordinates(metric.representative_point().to_numpy())
     tree = cKDTree(pts)
     local = {a: [int(np.searchsorted(pos, b)) for b in nbrs[p]] for a, p in enumerate(pos)}
     links = []

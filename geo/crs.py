@@ -1,18 +1,11 @@
 """Coordinate reference systems of boundary files: read, infer, check, transform.
 
-A file's own CRS (``.prj``, GeoPackage, GeoJSON) is used when present.  Without one the
-coordinates are examined: degrees → WGS84/CGCS2000 longitude/latitude; metres → the
-Gauss–Krüger projections Chinese surveys use (CGCS2000, Xian 1980, Beijing 1954; 3° and 6°
-zones).  A false easting with the zone prefix (e.g. ``38 500 000``) names the zone; without
-it the central meridian is ambiguous, and only candidates whose position is consistent with
-the region (from the towns' codes) survive.  One survivor → used, and said so; several →
-:class:`~geo.errors.InputError` listing them and the ``--crs`` flag.  Swapped axes (northing
-first, the survey convention) are detected and reported.
-
-The datum of a Gauss–Krüger file cannot be told from its numbers: CGCS2000, Xian 1980 and
-Beijing 1954 differ by tens of metres up to about 100 m.  Without a ``.prj`` we assume
-CGCS2000 (China's legal datum since 2008) and say so; the user can name another with
-``--crs``.  Transformations from old datums are recorded with PROJ's stated accuracy.
+Without a CRS in the file the coordinates' range names the candidates (degrees →
+WGS84/CGCS2000; metres → Web Mercator or the Gauss–Krüger zones of Chinese surveys) and only
+those inside the towns' region survive: one is used and said so, several raise an
+:class:`~geo.errors.InputError` listing them with ``--crs``; swapped axes are detected.  The
+datum of Gauss–Krüger numbers cannot be told from them: CGCS2000 (China's legal datum since
+2008) is assumed and said so.
 """
 
 from __future__ import annotations
@@ -103,7 +96,6 @@ COUNTY_BBOX: dict[str, tuple[float, float, float, float]] = {
     "445303": (111.73, 22.57, 112.33, 23.13), "445321": (111.97, 22.36, 112.52, 22.84),
     "445322": (111.35, 22.79, 111.91, 23.33), "445381": (111.06, 22.43, 111.90, 22.95),}
 _PROVINCE_BBOX = {"44": GUANGDONG_BBOX}
-_DATUM_NAMES = ("CGCS2000", "Xian 1980", "Beijing 1954")
 
 
 @dataclass
@@ -126,11 +118,8 @@ def _gk_table() -> dict:
     for info in query_crs_info(auth_name="EPSG", pj_types="PROJECTED_CRS"):
         m = pat.match(info.name)
         if m:
-            three = bool(m.group(2))
-            if m.group(4):
-                out[(m.group(1), "zone3" if three else "zone6", int(m.group(4)))] = info.code
-            else:
-                out[(m.group(1), "cm3" if three else "cm6", int(m.group(5)))] = info.code
+            kind = ("zone" if m.group(4) else "cm") + ("3" if m.group(2) else "6")
+            out[(m.group(1), kind, int(m.group(4) or m.group(5)))] = info.code
     return out
 
 
@@ -150,12 +139,11 @@ def region_of_codes(codes) -> tuple[tuple[float, float, float, float], str]:
         arr = np.array(known)
         box = (arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())
         if len(counties) == 1:
-
             return box, f"county {counties[0]} ({county_name(counties[0]) or '?'})"
         return box, f"the {len(counties)} counties of the town codes"
     provinces = {c[:2] for c in counties}
-    if len(provinces) == 1 and next(iter(provinces)) in _PROVINCE_BBOX:
-        return _PROVINCE_BBOX[next(iter(provinces))], f"province {next(iter(provinces))}"
+    if len(provinces) == 1 and (province := provinces.pop()) in _PROVINCE_BBOX:
+        return _PROVINCE_BBOX[province], f"province {province}"
     return CHINA_BBOX, "China"
 
 
@@ -184,7 +172,6 @@ def _to_lonlat_bounds(crs: CRS, bounds) -> tuple:
     ys = np.array([y0, y0, y1, y1, (y0 + y1) / 2])
     with np.errstate(all="ignore"):
         lon, lat = tr.transform(xs, ys, errcheck=False)
-    lon, lat = np.asarray(lon), np.asarray(lat)
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
         return (np.nan,) * 4
     return (lon.min(), lat.min(), lon.max(), lat.max())
@@ -211,16 +198,12 @@ def _candidates(bounds, region=CHINA_BBOX) -> list[tuple[CRS, str]]:
                              "(zone prefix in the easting)"))
         return out
     if 1e4 <= x0 <= x1 <= 1e6:
-        seen = set()
-        for kind, cms in (("cm3", range(75, 136, 3)), ("cm6", range(75, 136, 6))):
-            for cm in cms:
-                # eastings 10–1000 km put the data within ~6° of the central meridian
-                if cm in seen or not region[0] - 6 <= cm <= region[2] + 6:
-                    continue  # a 6° CM that is also a 3° CM is the same projection
-                crs = gk_crs("CGCS2000", kind, cm)
-                if crs is not None:
-                    seen.add(cm)
-                    out.append((crs, f"central meridian {cm}°E (no zone prefix)"))
+        # eastings 10–1000 km put the data within ~6° of the central meridian; every 6° CM
+        # of China is also a 3° CM (the same projection), so the 3° list is all of them
+        for cm in range(75, 136, 3):
+            if region[0] - 6 <= cm <= region[2] + 6:
+                out.append((gk_crs("CGCS2000", "cm3", cm),
+                            f"central meridian {cm}°E (no zone prefix)"))
     return out
 
 
@@ -275,7 +258,8 @@ def _alternatives(crs: CRS) -> str:
     table = _gk_table()
     kind_key = next((k[1:] for k, code in table.items()
                      if k[0] == "CGCS2000" and int(code) == crs.to_epsg()), None)
-    codes = [table.get((datum, *kind_key)) for datum in _DATUM_NAMES[1:]] if kind_key else []
+    codes = [table.get((datum, *kind_key)) for datum in ("Xian 1980", "Beijing 1954")
+             if kind_key]
     return ", ".join(f"EPSG:{code} {CRS.from_epsg(int(code)).name}"
                      for code in codes if code) or "an EPSG code"
 

@@ -32,23 +32,9 @@ import shapely
 
 from geo.errors import InputError
 
-__all__ = [
-    "DATUMS",
-    "Datum",
-    "bd09_to_gcj02",
-    "bd09_to_wgs84",
-    "convert",
-    "convert_geoseries",
-    "from_wgs84",
-    "DatumGuess",
-    "infer_datum",
-    "gcj02_to_bd09",
-    "gcj02_to_wgs84",
-    "out_of_china",
-    "to_wgs84",
-    "wgs84_to_bd09",
-    "wgs84_to_gcj02",
-]
+__all__ = ["DATUMS", "Datum", "bd09_to_gcj02", "bd09_to_wgs84", "convert", "convert_geoseries",
+           "from_wgs84", "DatumGuess", "infer_datum", "gcj02_to_bd09", "gcj02_to_wgs84",
+           "out_of_china", "to_wgs84", "wgs84_to_bd09", "wgs84_to_gcj02"]
 
 # Krasovsky 1940 ellipsoid, as used by the GCJ-02 formula.
 _A = 6378245.0
@@ -111,11 +97,8 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 def _invert(forward: Callable, lon: np.ndarray, lat: np.ndarray, lon0: np.ndarray,
             lat0: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``forward(x) == (lon, lat)`` by fixed-point iteration from ``(lon0, lat0)``.
-
-    The shifts vary slowly with position (derivatives ~1e-5), so each step gains about
-    five digits; three or four steps reach ``TOLERANCE_DEG``.
-    """
+    """Solve ``forward(x) == (lon, lat)`` by fixed-point iteration from ``(lon0, lat0)``
+    (the shifts vary slowly, so three or four steps reach ``TOLERANCE_DEG``)."""
     x, y = lon0.copy(), lat0.copy()
     finite = np.isfinite(lon) & np.isfinite(lat)
     for _ in range(_MAX_ITER):
@@ -226,15 +209,6 @@ def convert(lon, lat, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
     return d.from_wgs84(*s.to_wgs84(lon, lat))
 
 
-def _coord_func(src: Datum, dst: Datum):
-    def func(coords: np.ndarray) -> np.ndarray:
-        out = np.array(coords, dtype="float64", copy=True)
-        x, y = dst.from_wgs84(*src.to_wgs84(coords[:, 0], coords[:, 1]))
-        out[:, 0], out[:, 1] = x, y
-        return out  # a third column (z), if any, passes through unchanged
-    return func
-
-
 def convert_geoseries(data, src: str, dst: str):
     """Convert the geometry coordinates of a GeoSeries or GeoDataFrame between datums.
 
@@ -256,7 +230,13 @@ def convert_geoseries(data, src: str, dst: str):
             "reproject with .to_crs(4326) first")
     if s.name == d.name:
         return data.copy()
-    new = shapely.transform(np.asarray(geoms.values), _coord_func(s, d), include_z=None)
+
+    def shifted(coords: np.ndarray) -> np.ndarray:
+        out = np.array(coords, dtype="float64", copy=True)  # a z column passes through
+        out[:, 0], out[:, 1] = d.from_wgs84(*s.to_wgs84(coords[:, 0], coords[:, 1]))
+        return out
+
+    new = shapely.transform(np.asarray(geoms.values), shifted, include_z=None)
     out_geoms = gpd.GeoSeries(new, index=geoms.index, crs=geoms.crs, name=geoms.name)
     if isinstance(data, gpd.GeoDataFrame):
         out = data.copy()
@@ -334,8 +314,7 @@ def infer_datum(gdf, reference, *, key: str = "town_code", candidates=("gcj02", 
     """
     if key not in gdf.columns or key not in reference.columns:
         return None
-    ref = reference[[key, reference.geometry.name]].dropna()
-    ref = ref.drop_duplicates(key).set_index(key)
+    ref = reference[[key, reference.geometry.name]].dropna().drop_duplicates(key).set_index(key)
     mine = gdf[[key, gdf.geometry.name]].dropna().drop_duplicates(key)
     mine = mine[mine[key].isin(ref.index)]
     if len(mine) < min_features:

@@ -1,19 +1,8 @@
 """Official division codes and names of all of mainland China (统计用区划代码, 2023).
 
-The National Bureau of Statistics' tables of provinces (2-digit codes), cities (4-digit),
-county-level units (6-digit) and township-level units (9-digit), bundled in
-``data/divisions/`` (provenance in its ``PROVENANCE.md``).  They let a run anywhere in
-China fill county, city and province names from town codes, and let designation lists
-written "as published" (``连州市东陂镇``) be split into county and town.
-
-The tables are read once per process, on first use (about 0.1 s).
-
-Examples
---------
->>> county_name("441882107")
-'连州市'
->>> city_name("441882107")
-'清远市'
+The National Bureau of Statistics' tables of provinces, cities, county-level and
+township-level units, bundled in ``data/divisions/`` (provenance in its ``PROVENANCE.md``),
+read once per process.
 """
 
 from __future__ import annotations
@@ -107,10 +96,7 @@ class Divisions:
 def _lookup(table: pd.DataFrame, code, digits: int) -> str | None:
     if not isinstance(code, str) or len(code) < digits or not code.isdigit():
         return None
-    try:
-        return table.at[code[:digits], "name"]
-    except KeyError:
-        return None
+    return table["name"].get(code[:digits])
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,9 +31,7 @@ class InputError(TowntypeError, ValueError):
     def __init__(self, message: str, *, path: str | Path | None = None, row=None,
                  column=None, feature=None):
         self.path = None if path is None else str(path)
-        self.row = row
-        self.column = column
-        self.feature = feature
+        self.row, self.column, self.feature = row, column, feature
         where = [text for value, text in ((self.path, self.path), (row, f"row {row}"),
                                           (column, f"column {column!r}"),
                                           (feature, f"feature {feature}")) if value is not None]

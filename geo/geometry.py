@@ -1,18 +1,8 @@
 """Town polygons: repair, dissolve, areas, label points, gaps and overlaps.
 
-Everything metric is computed in a projected CRS, never in degrees: areas in a Lambert
-azimuthal equal-area projection centred on the data (:func:`equal_area_crs`), gaps and
-overlaps in the same.  Problems are measured and reported, not silently cleaned: a repair
-that changes a town's area by more than 1 % is flagged; gaps and overlaps between
-neighbours are listed with their areas and the towns involved.
-
-Examples
---------
->>> import geopandas as gpd
->>> from shapely.geometry import box
->>> gdf = gpd.GeoDataFrame(geometry=[box(113, 23, 113.1, 23.1)], crs=4326)
->>> round(float(areas_km2(gdf).iloc[0]), 0)
-114.0
+Areas are measured in an equal-area projection centred on the data
+(:func:`equal_area_crs`), never in degrees; problems are measured and reported, not
+silently cleaned.
 """
 
 from __future__ import annotations
@@ -148,11 +138,9 @@ def dissolve_by_code(gdf, code_col: str = "town_code") -> tuple[object, list[str
         return gdf, []
     messages, keep, geom_name = [], np.ones(len(gdf), dtype=bool), gdf.geometry.name
     out = gdf.copy()
-    positions = np.flatnonzero(dup.to_numpy())
-    groups: dict = {}
-    for p in positions:
-        groups.setdefault(codes.iat[p], []).append(p)
-    for code, pos in groups.items():
+    positions = pd.Series(np.flatnonzero(dup.to_numpy()))
+    for code, pos in positions.groupby(codes[dup].to_numpy(), sort=False):
+        pos = pos.tolist()
         geoms = [out.geometry.iat[p] for p in pos]
         same = all(shapely.equals(geoms[0], g) for g in geoms[1:])
         label = out["town"].iat[pos[0]] if "town" in out.columns else code
@@ -171,11 +159,9 @@ def dissolve_by_code(gdf, code_col: str = "town_code") -> tuple[object, list[str
 def _union(geoms: np.ndarray) -> tuple[object, np.ndarray]:
     """The union of the polygons, and which of them may share an area with another.
 
-    GEOS's coverage check (``coverage_invalid_edges``) passes a polygon whose every edge
-    fits its neighbours' or lies on the outside: it shares no area with any (an overlap,
-    a polygon inside another or a duplicate marks at least one of the two).  Those are
-    unioned as a coverage (shared edges dropped, no overlay); only the others — a few
-    hundred of 40,000 towns in a typical file — go through the overlay.
+    A polygon that passes GEOS's coverage check (every edge fits its neighbours' or lies
+    on the outside) shares no area with any, so those are unioned as a coverage (no
+    overlay); only the others go through the overlay.
     """
     edges = shapely.coverage_invalid_edges(geoms)
     bad = ~(shapely.is_empty(edges) | shapely.is_missing(edges))
@@ -187,13 +173,9 @@ def _union(geoms: np.ndarray) -> tuple[object, np.ndarray]:
 
 
 def _overlaps(src, geoms: np.ndarray, labels: list[str], bad: np.ndarray) -> list[tuple]:
-    """``("overlap", "a;b", shape)`` for each pair of towns sharing an area.
-
-    Candidates are bounding-box neighbours from the spatial index with at least one town
-    that does not fit its neighbours (``bad``, :func:`_union`); only the pairs whose
-    interiors meet (DE-9IM ``T********``, much cheaper than an overlay) are intersected.
-    Touching neighbours, the vast majority, never reach the overlay.
-    """
+    """``("overlap", "a;b", shape)`` for each pair of towns sharing an area: bounding-box
+    neighbours with a ``bad`` town (:func:`_union`) whose interiors meet (DE-9IM
+    ``T********``, cheaper than an overlay) are intersected."""
     left, right = src.sindex.query(geoms)
     keep = (left < right) & (bad[left] | bad[right])
     left, right = left[keep], right[keep]
@@ -207,13 +189,12 @@ def _overlaps(src, geoms: np.ndarray, labels: list[str], bad: np.ndarray) -> lis
     return found
 
 
-def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
-                      max_gap_km2: float | None = None) -> pd.DataFrame:
+def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0) -> pd.DataFrame:
     """Measure overlaps between towns and gaps enclosed by them (equal-area CRS).
 
     Overlaps are pairwise intersections; gaps are holes in the union of all towns that
-    no town covers (a hole bigger than ``max_gap_km2`` — e.g. a lake or a district not in
-    the file — is still listed; the caller decides).  Nothing is changed.
+    no town covers (a lake or a district not in the file is listed too; the caller
+    decides).  Nothing is changed.
 
     Returns
     -------
@@ -236,8 +217,6 @@ def gaps_and_overlaps(gdf, *, labels=None, min_area_m2: float = 100.0,
     shapes = gpd.GeoSeries([f[2] for f in found], crs=gdf.crs)
     areas = shapes.to_crs(ea).area.to_numpy()
     rows = [(k, f, a, g) for (k, f, g), a in zip(found, areas) if a >= min_area_m2]
-    if max_gap_km2 is not None:
-        rows = [r for r in rows if r[0] != "gap" or r[2] / 1e6 <= max_gap_km2]
     if not rows:
         return pd.DataFrame(columns=["kind", "features", "area_km2", "lon", "lat"])
     pts = gpd.GeoSeries([shapely.point_on_surface(r[3]) for r in rows], crs=gdf.crs)

@@ -1,36 +1,18 @@
 """Town names "as published" in official lists, resolved to township codes.
 
-Official lists (designations, pilot towns, awards) name towns the way the notice was
-written, not by code: ``连州市东陂镇`` (county + town), ``清远市清新区山塘镇`` (city +
-district + town), ``中山市黄圃镇`` (a city with towns directly under it), with county names
-of the year of the notice (``台山县`` is now 台山市, ``普宁县`` 普宁市), short forms of
-autonomous counties (``连山县`` for 连山壮族瑶族自治县) and state farms (``和平农场``,
-``雷州市广东省丰收农场``) that are not towns, townships or streets.
-
-:class:`PublishedNames` splits such a string into city / county / town with the bundled
-national division-code table (:mod:`geo.divisions`, NBS 2023) and returns a
-:class:`Resolution` saying what it found and why.  Renamed counties are resolved by two
-documented rules and an alias list:
-
-* rule ``县→市`` / ``县→区``: a published county ``X县`` that no longer exists is the current
-  ``X市`` or ``X区`` with the same stem (within the published city, when one is given):
-  台山县 → 台山市 (1992), 普宁县 → 普宁市 (1993), 清新县 → 清新区 (2012);
-* rule ``自治县简称``: ``X县`` is the autonomous county whose name starts with ``X`` and ends in
-  ``自治县`` (连山县 → 连山壮族瑶族自治县);
-* an alias list (:func:`load_county_aliases`: CSV ``published, county_code, note``) for the
-  others, e.g. ``梅县`` → 梅县区 (441403), ``高要市`` → 高要区.
-
-A town name is compared with :func:`geo.names.name_key` (``东陂`` matches ``东陂镇``); a
-published 镇 that is now a street (镇改街) is found with a note.  Nothing here knows which
-region a run covers: :mod:`classify.designations` decides "matched" or "not in this region".
+Official lists name towns the way the notice was written: ``连州市东陂镇`` (county +
+town), ``清远市清新区山塘镇``, county names of the year of the notice (``台山县``, now 台山市),
+short forms of autonomous counties (``连山县``) and state farms that are not towns.
+:class:`PublishedNames` splits such a string with the national division codes
+(:mod:`geo.divisions`) and says what it found and why in a :class:`Resolution`.  Renamed
+counties are found by the rules ``县→市``/``县→区`` (same stem) and ``自治县简称`` and by an
+alias list (:func:`load_county_aliases`).
 
 Examples
 --------
 >>> r = PublishedNames(province="广东省").resolve("连州市东陂镇")
 >>> r.status, r.town_code, r.county, r.town
 ('town', '441882107', '连州市', '东陂镇')
->>> PublishedNames(province="44").resolve("台山县斗山镇").how
-'as published; county 台山县 → 台山市 (rule 县→市)'
 """
 
 from __future__ import annotations
@@ -140,8 +122,6 @@ def _no_county(county, how, method: str) -> Resolution:
 
 def _province_code(province) -> str | None:
     """``'广东省'``/``'广东'``/``'44'`` → ``'44'``; None/'' → None."""
-    if province is None or (isinstance(province, float) and province != province):
-        return None
     text = normalise_name(province)
     if not text:
         return None
@@ -199,13 +179,13 @@ class PublishedNames:
         """Resolve a town given in separate columns (county + name, optionally city)."""
         prov = _province_code(province) or self.province
         city_code = None
-        if city is not None and normalise_name(city):
+        if normalise_name(city):
             city_code, rest = self._strip_city(normalise_name(city), prov)
             if city_code is None or rest:
                 return Resolution("unresolved", reason=f"no city named {city!r}")
         county_code = None
         note = ""
-        if county is not None and normalise_name(county):
+        if normalise_name(county):
             text = normalise_name(county)
             found, rest, how = self._strip_county(text, prov, city_code)
             if found is None and not how:
@@ -236,7 +216,7 @@ class PublishedNames:
             return self._county_unit(code, "code")
         prov, text = self._strip_province(text, _province_code(province) or self.province)
         city_code = None
-        if city is not None and normalise_name(city):
+        if normalise_name(city):
             city_code, rest = self._strip_city(normalise_name(city), prov)
             if city_code is None or rest:
                 return Resolution("unresolved", reason=f"no city named {city!r}")
@@ -278,18 +258,14 @@ class PublishedNames:
         return prov, text
 
     def _strip_city(self, text: str, prov: str | None) -> tuple[str | None, str]:
-        cities = self._d.cities
+        names = self._d.cities["name"]
         if prov:
-            cities = cities[cities["province_code"] == prov]
-        best = None
-        for code, name in cities["name"].items():
-            if name in ("市辖区", "县") or not text.startswith(name):
-                continue
-            if best is None or len(name) > len(best[1]):
-                best = (code, name)
-        if best is None:
+            names = names[self._d.cities["province_code"] == prov]
+        hits = names[[n not in ("市辖区", "县") and text.startswith(n) for n in names]]
+        if hits.empty:
             return None, text
-        return best[0], text[len(best[1]):]
+        code = hits.str.len().idxmax()      # the first of the longest names
+        return code, text[len(hits[code]):]
 
     def _county_scope(self, prov, city_code) -> pd.DataFrame:
         c = self._counties
@@ -310,9 +286,7 @@ class PublishedNames:
                 hits[code] = (length, note)
 
         for code, name in scope["name"].items():
-            if name == "市辖区":
-                continue
-            if text.startswith(name):
+            if name != "市辖区" and text.startswith(name):
                 add(code, len(name), "")
         if not hits:
             for code, name in scope["name"].items():
@@ -333,8 +307,7 @@ class PublishedNames:
         if not hits:
             # a city with towns directly under it (东莞, 中山): the city is the county
             if city_code and len(scope) == 1:
-                code = scope.index[0]
-                return (code, ""), text, None
+                return (scope.index[0], ""), text, None
             return None, text, None
         longest = max(n for n, _ in hits.values())
         code, candidates = self._one_county([c for c, (n, _) in hits.items() if n == longest])
