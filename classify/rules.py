@@ -371,19 +371,6 @@ def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[pa.Array, 
             _pick(miss, f"{en_f} missing: fails (no data)", en))
 
 
-def _all_texts(tax: Taxonomy, ev: Evaluation) -> tuple[list[pa.Array], list[pa.Array]]:
-    """(zh, en) lists of one text array per rule (towns long) for the reported (first) draw."""
-    pairs = [_texts(tax, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
-             for i, (_, rule) in enumerate(ev.rules)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def _matrix(texts: list[pa.Array], n: int) -> np.ndarray:
-    """Per-rule text arrays as an object array shaped (rules, towns)."""
-    return np.array([a.to_numpy(zero_copy_only=False) for a in texts] + [[None] * n],
-                    dtype=object)[:-1].reshape(len(texts), n)
-
-
 def _typed(values: np.ndarray):
     """``values`` as the pandas array a DataFrame column of them would hold."""
     return pd.Series(values, copy=False).array
@@ -480,12 +467,15 @@ def classify_towns(frame: pd.DataFrame, taxonomy: Taxonomy
     >>> cats, trace = classify_towns(frame, load_taxonomy("guangdong"))  # doctest: +SKIP
     """
     ev = evaluate(frame, taxonomy)
-    zh, en = _all_texts(taxonomy, ev)
+    texts = [_texts(taxonomy, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
+             for i, (_, rule) in enumerate(ev.rules)]    # (zh, en) arrays of the reported draw
+    zh, en = [t[0] for t in texts], [t[1] for t in texts]
     cats = _categories(frame, taxonomy, ev)
     trace = _trace(frame, ev, zh, en)
     if "declared" in frame:
-        cats = cats.join(declared_status(frame["declared"], ev, _matrix(zh, len(frame)),
-                                         taxonomy))
+        zh_matrix = np.array([a.to_numpy(zero_copy_only=False) for a in zh],
+                             dtype=object).reshape(len(zh), len(frame))   # (rules, towns)
+        cats = cats.join(declared_status(frame["declared"], ev, zh_matrix, taxonomy))
     return cats, trace
 
 
@@ -669,15 +659,12 @@ def _percentile_from_ranks(ranks: np.ndarray, threshold: float, op: str):
 
 
 class _DrawRules:
-    """The primary target of many draws at once, without the full rule trace.
+    """The primary target of many draws at once: ``evaluate(frame, taxonomy, overrides,
+    roles=False).code`` (tested) without the (draw, rule, town) arrays of the trace.
 
-    :func:`evaluate` keeps value, raw value, margin and normalised margin of every
-    (draw, rule, town) for the trace; a Monte Carlo draw only needs which targets pass and
-    their strength.  Rules on fields the draws do not change are evaluated once on the
-    frame.  A target with a percentile rule on a drawn field is evaluated only on that
-    rule's candidates (:func:`_percentile_candidates`: the towns that can pass it), rule by
-    rule on the cells still passing.  The codes equal ``evaluate(frame, taxonomy,
-    overrides, roles=False).code`` (tested).
+    Rules on fields the draws do not change are evaluated once on the frame; a target with
+    a percentile rule on a drawn field only on that rule's candidates (the towns that can
+    pass it, :func:`_percentile_candidates`), rule by rule on the cells still passing.
     """
 
     def __init__(self, frame: pd.DataFrame, taxonomy: Taxonomy, drawn: Iterable[str] = ()):
@@ -734,8 +721,6 @@ class _DrawRules:
                 hit = flat[pos] == idx if flat.size else np.zeros(idx.size, bool)
                 val = np.where(hit, val[pos] if flat.size else np.nan, np.nan)
         else:
-            if idx is None:
-                idx = np.arange(val.size)
             spread = spread_arr[idx % n]
             val = val[idx]
         m, ok = _margin(rule, val)
@@ -763,8 +748,6 @@ class _DrawRules:
                 norm = np.where(np.isnan(norm), -np.inf, norm)
                 s = norm if s is None else np.fmin(s, norm)
                 idx, s = idx[ok], s[ok]
-            if idx is None:
-                continue
             if s is None:                        # a target without rules passes everywhere
                 s = np.full(idx.size, np.inf)
             # as _decide's argmax over priorities: rounded strengths, first priority on ties
