@@ -238,19 +238,18 @@ def evaluate(frame: pd.DataFrame, taxonomy: Taxonomy, overrides: dict | None = N
     value, raw_all, margin, norm = (np.full(shape, np.nan) for _ in range(4))
     passed = np.zeros(shape, bool)
     cache: dict = {}
-    missing: list[str] = []
+    missing: dict[str, bool] = {}        # the columns lacking, in order, once each
     for i, (_, rule) in enumerate(rules):
         if groups is None and rule.scale.endswith("county"):
-            if "county_code" not in missing:
-                missing.append("county_code")  # the rule fails, as for a missing column
+            missing["county_code"] = True  # the rule fails, as for a missing column
             continue
         if rule.field in overrides:
             raw = np.asarray(overrides[rule.field], dtype=float)
         else:
             base = _base_field(frame, rule.field)
             if base is None:
-                if rule.field not in missing and not rule.optional:
-                    missing.append(rule.field)
+                if not rule.optional:
+                    missing[rule.field] = True
                 continue
             raw = base[None, :] if base.dtype == object else np.broadcast_to(base, (d, n))
         if rule.op == "contains":
@@ -281,17 +280,13 @@ def _decide(taxonomy, rules, value, raw, margin, norm, passed) -> Evaluation:
     for j, t in enumerate(targets):
         idx = np.flatnonzero(owners == t)
         tp[:, j] = passed[:, idx].all(axis=1)
-        with np.errstate(invalid="ignore"):
-            s = np.nanmin(np.where(np.isnan(norm[:, idx]), -np.inf, norm[:, idx]), axis=1)
+        s = np.where(np.isnan(norm[:, idx]), -np.inf, norm[:, idx]).min(axis=1)  # ≥ 1 rule
         strength[:, j] = np.where(tp[:, j], s, -np.inf)
     # rounding makes float noise a tie; argmax then takes the first = highest priority
     best = np.argmax(np.round(strength, 9), axis=1)
     code = np.where(tp.any(axis=1), best, len(targets)).astype(np.int8)
-    roles = {}
-    for role in taxonomy.roles:
-        idx = np.flatnonzero(owners == role.id)
-        roles[role.id] = (passed[:, idx].any(axis=1) if role.match == "any"
-                          else passed[:, idx].all(axis=1))
+    match = {"any": np.any, "all": np.all}
+    roles = {r.id: match[r.match](passed[:, owners == r.id], axis=1) for r in taxonomy.roles}
     return Evaluation(rules, value, raw, margin, norm, passed, targets, tp, strength,
                       code, roles, taxonomy.fallback.id)
 
@@ -413,7 +408,7 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
         "passed": per_cell(ev.passed[0]),
         "target_passed": per_cell(np.stack([owner_pass[o] for o, _ in ev.rules])),
         "text_zh": text(zh), "text_en": text(en),
-    })[TRACE_COLUMNS]
+    })
 
 
 def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
@@ -535,8 +530,7 @@ def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
     status = np.full(n, "", dtype=object)
     reason = np.full(n, "", dtype=object)
     unknown = np.flatnonzero((text != "") & (target == ""))
-    for i in unknown:
-        reason[i] = f"无法识别的自评类别“{text[i]}”"
+    reason[unknown] = [f"无法识别的自评类别“{text[i]}”" for i in unknown]
     for t in sorted(set(target) - {""}):
         towns = np.flatnonzero(target == t)
         st, rs = _judge(t, towns, ev, zh, taxonomy)
