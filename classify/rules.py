@@ -742,8 +742,6 @@ class _DrawRules:
                 norm = np.where(np.isnan(norm), -np.inf, norm)
                 s = norm if s is None else np.fmin(s, norm)
                 idx, s = idx[ok], s[ok]
-            if s is None:                        # a target without rules passes everywhere
-                s = np.full(idx.size, np.inf)
             # as _decide's argmax over priorities: rounded strengths, first priority on ties
             r = np.round(s, 9)
             better = r > best[idx]
