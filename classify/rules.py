@@ -377,10 +377,10 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
     codes = (frame["town_code"].astype("string").to_numpy(object) if "town_code" in frame
              else frame.index.astype(str).to_numpy(object))
     names = frame["town"].to_numpy(object) if "town" in frame else np.full(n, "", object)
-    owner_pass = {t: ev.target_passed[0, j] for j, t in enumerate(ev.targets)}
-    owner_pass.update({r: v[0] for r, v in ev.roles.items()})
     if R == 0:
         return pd.DataFrame(columns=TRACE_COLUMNS)
+    owner_pass = {t: ev.target_passed[0, j] for j, t in enumerate(ev.targets)}
+    owner_pass.update({r: v[0] for r, v in ev.roles.items()})
     rules = [r for _, r in ev.rules]
 
     # repeat small typed arrays by position (inferring text dtypes once per distinct value,
@@ -393,8 +393,7 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
 
     def text(arrays):  # per-rule text arrays → town-major column
         town_major = (np.arange(R)[None, :] * n + np.arange(n)[:, None]).ravel()
-        return pd.array(pa.concat_arrays(arrays).take(town_major), dtype=_typed(
-            np.array(["" ], dtype=object)).dtype)
+        return pd.array(pa.concat_arrays(arrays).take(town_major), dtype=pd.Series([""]).dtype)
 
     town_rows = np.repeat(np.arange(n), R)
     return pd.DataFrame({
@@ -768,7 +767,6 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
     chunk_cells : int
         Memory budget: draws are evaluated in chunks of about ``chunk_cells`` draw × town
         cells (8 bytes each, a few arrays per target).
-
     return_codes : bool
         Return a compact :class:`TargetDraws` (int8 codes + labels) instead of strings —
         use it for large runs (40,000 towns × 1,000 draws).
