@@ -417,11 +417,15 @@ def load_system(path: str | Path | None = None) -> IndicatorSystem:
         _need(p.is_file(), "file not found; check the --config path", None, p)
         text = p.read_text(encoding="utf-8-sig")
         where = str(p)
+    return parse_system(_toml(text, where), path=where)
+
+
+def _toml(text: str, where: str) -> dict:
+    """Parsed TOML, or a :class:`ConfigError` naming the file ``where``."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML: {err}", path=where) from None
-    return parse_system(data, path=where)
 
 
 def _toml_value(v) -> str:

@@ -35,12 +35,11 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from classify.config import _need
+from classify.config import _need, _toml
 from classify.errors import ConfigError
 
 __all__ = [
@@ -383,8 +382,4 @@ def load_taxonomy(name_or_path: str | Path = "guangdong") -> Taxonomy:
         Unknown preset, unreadable TOML, or a key that fails validation (named).
     """
     path, raw = taxonomy_source(name_or_path)
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", path=path) from err
-    return parse_taxonomy(data, path)
+    return parse_taxonomy(_toml(raw, path), path)
