@@ -351,12 +351,11 @@ def _table(data, key, path, allowed=None, what="") -> dict:
 def _entries(data, section, allowed, path):
     for id_, body in _table(data, section, path).items():
         _need(isinstance(body, dict), f"must be a table, found {body!r}", f"{section}.{id_}", path)
-        unknown = set(body) - allowed
+        unknown = sorted(set(body) - allowed)
         if unknown:
-            raise ConfigError(
-                f"unknown key(s) {', '.join(sorted(unknown))}; "
-                f"allowed: {', '.join(sorted(allowed))}",
-                key=f"{section}.{id_}.{sorted(unknown)[0]}", path=path)
+            raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: "
+                              f"{', '.join(sorted(allowed))}",
+                              key=f"{section}.{id_}.{unknown[0]}", path=path)
         yield id_, body
 
 
