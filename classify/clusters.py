@@ -382,11 +382,6 @@ def dimension_labels(system=None) -> dict[str, tuple[str, str]]:
     return {d.id: d.short() for d in system.dimensions}
 
 
-def _col_label(col: str, labels: Mapping) -> tuple[str, str]:
-    key = col[6:] if col.startswith("score_") else col
-    return labels.get(key, (key, key))
-
-
 def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
                   lagging: float = 90.0, labels: Mapping | None = None) -> dict:
     """Names from index scores (cluster mean ÷ overall mean × 100), one row per cluster.
@@ -401,7 +396,8 @@ def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
     names, used = {}, {}
     for c, row in index.iterrows():
         top = row[row >= threshold].sort_values(ascending=False, kind="stable")
-        labs = [_col_label(col, labels) for col in top.index[:2]]
+        dims = [col.removeprefix("score_") for col in top.index[:2]]
+        labs = [labels.get(d, (d, d)) for d in dims]
         if len(labs) == 1:
             zh, en = f"{labs[0][0]}主导型", f"{labs[0][1]}-led"
         elif labs:
