@@ -318,11 +318,8 @@ class IndicatorSystem:
     def to_dict(self) -> dict[str, Any]:
         """The effective config as plain data (TOML layout), e.g. for ``run.json``."""
         def strip(obj):
-            d = asdict(obj)
-            d.pop("path", None)
-            d.pop("id", None)
-            return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()
-                    if v is not None and v != ()}
+            return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(obj).items()
+                    if k not in ("path", "id") and v is not None and v != ()}
         return {
             "methods": strip(self.methods),
             "uncertainty": strip(self.uncertainty),

@@ -415,8 +415,7 @@ def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
     split = [p.partition("/") for p in primary]
     cat = np.array([c for c, _, _ in split] + [""], dtype=object)[:-1]
     pal = tax.palette()
-    zh_sub = {f"{c.id}/{s.id}": s.zh for c in tax.categories for s in c.subtypes}
-    en_sub = {f"{c.id}/{s.id}": s.en for c in tax.categories for s in c.subtypes}
+    sub = {f"{c.id}/{s.id}": s for c in tax.categories for s in c.subtypes}
     strength = ev.strength[0]  # (T, n), -inf where the target fails
     tnames = ev.labels[:-1]
     order = np.argsort(-strength, axis=0, kind="stable")
@@ -426,16 +425,15 @@ def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
     shown = finite[order, towns] & (ranked != primary)
     secondary = [";".join(compress(t, s)) for t, s in zip(ranked.T.tolist(), shown.T.tolist())]
     role_ids = list(ev.roles)
-    on = (np.stack([ev.roles[r][0] for r in role_ids]) if role_ids
-          else np.zeros((0, len(frame)), bool))
+    on = np.array([ev.roles[r][0] for r in role_ids], bool).reshape(len(role_ids), len(frame))
     roles = [";".join(compress(role_ids, col)) for col in on.T.tolist()]
     best = strength.max(axis=0, initial=-np.inf)
     return pd.DataFrame({
         "category": cat, "subtype": [s for _, _, s in split],
         "category_zh": [pal[c]["zh"] for c in cat],
-        "subtype_zh": [zh_sub.get(p, "") for p in primary],
+        "subtype_zh": [sub[p].zh if p in sub else "" for p in primary],
         "category_en": [pal[c]["en"] for c in cat],
-        "subtype_en": [en_sub.get(p, "") for p in primary],
+        "subtype_en": [sub[p].en if p in sub else "" for p in primary],
         "target": primary, "margin": np.where(np.isfinite(best), best, np.nan),
         "secondary": secondary, "roles": roles,
     }, index=frame.index)
@@ -884,9 +882,8 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
     dc = draws.codes
     rc = np.array([lookup[r] for r in reported], dtype=np.int64)
     d, n = dc.shape
-    L = len(labels)
     # one pass per label over the (small-integer) codes: no (draws × towns) int64 copies
-    counts = np.stack([(dc == j).sum(axis=0) for j in range(L)], axis=1).astype(np.int64)
+    counts = np.stack([(dc == j).sum(axis=0) for j in range(len(labels))], axis=1).astype(np.int64)
     stability = counts[np.arange(n), rc] / d
     counts[np.arange(n), rc] = -1
     ru = np.argmax(counts, axis=1)
