@@ -12,6 +12,7 @@ sd 1; within-cluster sums of squares are in that space (:func:`within_ss`).
 from __future__ import annotations
 
 import numbers
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -381,11 +382,6 @@ def dimension_labels(system=None) -> dict[str, tuple[str, str]]:
     return {d.id: d.short() for d in system.dimensions}
 
 
-def _col_label(col: str, labels: Mapping) -> tuple[str, str]:
-    key = col[6:] if col.startswith("score_") else col
-    return labels.get(key, (key, key))
-
-
 def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
                   lagging: float = 90.0, labels: Mapping | None = None) -> dict:
     """Names from index scores (cluster mean ÷ overall mean × 100), one row per cluster.
@@ -400,7 +396,8 @@ def name_clusters(index: pd.DataFrame, *, threshold: float = 115.0,
     names, used = {}, {}
     for c, row in index.iterrows():
         top = row[row >= threshold].sort_values(ascending=False, kind="stable")
-        labs = [_col_label(col, labels) for col in top.index[:2]]
+        dims = [col.removeprefix("score_") for col in top.index[:2]]
+        labs = [labels.get(d, (d, d)) for d in dims]
         if len(labs) == 1:
             zh, en = f"{labs[0][0]}主导型", f"{labs[0][1]}-led"
         elif labs:
@@ -571,20 +568,29 @@ def cluster_towns(frame: pd.DataFrame, *, method: str = "kmeans", k="auto", seed
                               f"towns), found {k!r}; use --k auto or a smaller --k",
                               key="clusters.k")
         ks = sorted(set(ks) | {int(k)})
-    if not ks:     # too few towns for any k of the sweep: one group, said so
-        return _one_group(frame, X, cols, method, name_threshold, labels)
-    w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
-                else (None, None))
-    opts = {"n_init": n_init, "fallbacks": []}
-    # one thread: BLAS/OpenMP threads cost more than they give on small matrices and on a
-    # shared machine (GMM 30x, k-means 10x slower on 2 busy cores)
-    with threadpool_limits(limits=1):
-        return _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot,
-                    name_threshold, labels)
+    if not ks:     # too few towns for any k of the sweep: one group, nothing compared
+        lab, chosen, links, stab, messages = np.ones(n, dtype=int), 1, None, np.nan, [_too_few(n)]
+        sweep = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin",
+                                      "within_ss", "chosen"])
+    else:
+        w, links = (_weights(frame, geometry, contiguity, method) if method in SPATIAL
+                    else (None, None))
+        opts = {"n_init": n_init, "fallbacks": []}
+        # one thread: BLAS/OpenMP threads cost more than they give on small matrices and on a
+        # shared machine (GMM 30x, k-means 10x slower on 2 busy cores)
+        with threadpool_limits(limits=1):
+            lab, sweep, chosen = _sweep(X, ks, k, method, seed, w, opts)
+            stab = _bootstrap(X, lab, chosen, method, seed, w, opts, n_boot)
+        messages = _fallback_messages(method, opts)
+    prof, names = _profiles(frame, cols, lab, name_threshold, labels)
+    idx = frame.index
+    return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
+                         pd.Series(stab, index=idx, name="cluster_stability"), names,
+                         method, chosen, cols, links, messages)
 
 
-def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_threshold,
-         labels=None):
+def _sweep(X, ks, k, method, seed, w, opts) -> tuple[np.ndarray, pd.DataFrame, int]:
+    """(labels 1..k of the chosen k, the sweep table, the chosen k)."""
     # above SWEEP_FULL towns the sweep uses a few restarts; the chosen k is refitted with all
     few = len(X) > SWEEP_FULL and method in ("kmeans", "gmm") and len(ks) > 1
     sweep_opts = {**opts, "n_init": min(3, opts["n_init"]), "gmm_init": 1} if few else opts
@@ -603,18 +609,12 @@ def _run(frame, X, cols, ks, k, method, seed, w, links, opts, n_boot, name_thres
                          "within_ss": within_ss(X, fits[chosen])}.items():
             sweep.loc[at, key] = val
     sweep["chosen"] = sweep["k"] == chosen
-    lab = _relabel(fits[chosen])
-    prof, names = _profiles(frame, cols, lab, name_threshold, labels)
-    stab = _bootstrap(X, lab, chosen, method, seed, w, opts, n_boot)
-    idx = frame.index
-    return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
-                         pd.Series(stab, index=idx, name="cluster_stability"), names,
-                         method, chosen, cols, links, _fallback_messages(method, opts))
+    return _relabel(fits[chosen]), sweep, chosen
 
 
 def _fallback_messages(method, opts) -> list:
     """One (zh, en) line when GeoDa's method was replaced (see :func:`_geoda_refusal`)."""
-    why = opts.get("fallbacks", [])
+    why = opts["fallbacks"]
     if not why:
         return []
     zh, en = why[0]
@@ -629,22 +629,12 @@ def _fallback_messages(method, opts) -> list:
 MIN_TOWNS_TO_CLUSTER = 4
 
 
-def _one_group(frame, X, cols, method, name_threshold, labels=None) -> ClusterResult:
-    """Every town in cluster 1, when there are too few towns to cluster (stability and the
-    sweep are empty: nothing was compared)."""
-    n = len(X)
-    lab = np.ones(n, dtype=int)
-    prof, names = _profiles(frame, cols, lab, name_threshold, labels)
-    sweep = pd.DataFrame(columns=["k", "silhouette", "calinski_harabasz", "davies_bouldin",
-                                  "within_ss", "chosen"])
-    idx = frame.index
-    msg = (f"镇街仅 {n} 个，少于 {MIN_TOWNS_TO_CLUSTER} 个，未做聚类：全部归为一组"
-           f"（too few towns to cluster: {n} < {MIN_TOWNS_TO_CLUSTER}, all in one group）",
-           f"too few towns to cluster ({n} < {MIN_TOWNS_TO_CLUSTER}): all towns are in one "
-           "group; give more towns or --k")
-    return ClusterResult(pd.Series(lab, index=idx, name="cluster"), prof, sweep,
-                         pd.Series(np.nan, index=idx, name="cluster_stability"), names,
-                         method, 1, cols, None, [msg])
+def _too_few(n: int) -> tuple[str, str]:
+    """The (zh, en) line when all ``n`` towns are one group: too few to cluster."""
+    return (f"镇街仅 {n} 个，少于 {MIN_TOWNS_TO_CLUSTER} 个，未做聚类：全部归为一组"
+            f"（too few towns to cluster: {n} < {MIN_TOWNS_TO_CLUSTER}, all in one group）",
+            f"too few towns to cluster ({n} < {MIN_TOWNS_TO_CLUSTER}): all towns are in one "
+            "group; give more towns or --k")
 
 
 # -- estimators -------------------------------------------------------------------------------
@@ -852,18 +842,14 @@ CLUSTERERS: dict[str, type[_Clusterer]] = {
 
 # -- agreement ---------------------------------------------------------------------------------
 def _target_dims(taxonomy) -> dict[str, set]:
-    """Dimensions each target's rules look at (``score_x`` / ``lq_x`` → x)."""
-    out = {}
-    for t in taxonomy.priority:
-        dims = set()
-        for r in taxonomy.target_rules(t):
-            for pre in ("score_", "lq_"):
-                if r.field.startswith(pre):
-                    dims.add(r.field[len(pre):])
-            if r.field == "composite":
-                dims.add("strength")
-        out[t] = dims
-    return out
+    """Dimensions each target's rules look at (``score_x`` / ``lq_x`` → x, the composite →
+    strength)."""
+    def dim(fld):
+        found = re.fullmatch(r"(?:score|lq)_(.*)", fld)
+        return "strength" if fld == "composite" else found and found.group(1)
+
+    return {t: {dim(r.field) for r in taxonomy.target_rules(t)} - {None}
+            for t in taxonomy.priority}
 
 
 def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: float = 0.2,
@@ -902,23 +888,18 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     pairs = pd.MultiIndex.from_arrays([cat, lab])
     own_share = share.stack().reindex(pairs).to_numpy()
     mode = modal.reindex(lab).to_numpy()
-    # one look-up per distinct (target, cluster), from the pairs' level codes
-    tl, cl = pairs.levels[0].tolist(), [None] + pairs.levels[1].tolist()  # code -1: none
-    t_at, c_at = (np.asarray(c, np.int64) for c in pairs.codes)  # int8 codes would wrap
-    pair, at_pair = np.unique(t_at * len(cl) + c_at + 1, return_inverse=True)
-    fits = np.array([bool(tdims.get(tl[p // len(cl)], set())
-                          & dominant.get(cl[p % len(cl)], set())) for p in pair.tolist()]
-                    + [False], dtype=bool)[at_pair]
+    # does a dimension of the target's rules dominate the cluster: one look-up per cell
+    fits = pd.DataFrame([[bool(tdims.get(t, set()) & dominant.get(c, set()))
+                          for c in table.columns] for t in table.index],
+                        index=table.index, columns=table.columns, dtype=bool)
+    fits = fits.stack().reindex(pairs, fill_value=False).to_numpy(dtype=bool)
     flag = (cat.to_numpy() != mode) & (own_share < min_share) & ~fits
     review = pd.Series(flag, index=cat.index)
     reason = pd.Series("", index=cat.index, dtype=object)
 
     which = 1 if lang == "en" else 0
     palette = taxonomy.palette() if taxonomy is not None else {}
-
-    def label(t):
-        return palette[t][lang if lang == "en" else "zh"] if t in palette else t
-
+    shown = {t: v[("zh", "en")[which]] for t, v in palette.items()}     # target → its label
     # the flagged towns' texts from arrays (no per-row pandas indexing)
     at = np.flatnonzero(flag)
     ts, cs, ms = cat.to_numpy()[at], lab.to_numpy()[at], mode[at]
@@ -928,11 +909,11 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
                                  mode_share.tolist()):
         cname = names.get(c, (str(c), str(c)))[which]
         if which:
-            texts.append(f"rule category '{label(t)}' does not fit the profile of its "
+            texts.append(f"rule category '{shown.get(t, t)}' does not fit the profile of its "
                          f"cluster '{cname}' (only {own:.0%} of it; most are "
-                         f"'{label(m)}', {ms_:.0%})")
+                         f"'{shown.get(m, m)}', {ms_:.0%})")
         else:
-            texts.append(f"规则类别“{label(t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
-                         f"{own:.0%}，多数为“{label(m)}” {ms_:.0%}）")
+            texts.append(f"规则类别“{shown.get(t, t)}”与所在聚类“{cname}”的画像不符（该类仅占 "
+                         f"{own:.0%}，多数为“{shown.get(m, m)}” {ms_:.0%}）")
     reason.iloc[at] = texts
     return table, review, reason

@@ -2,55 +2,19 @@
 
 An indicator system names the indicators (with the headers they are recognised by, unit,
 dimension, direction, transform and expert weight), the dimensions, the derived indicators
-and the method choices.  ``load_system()`` with no path gives the built-in default
-(``classify/presets/indicators_default.toml``).
-
-TOML layout (keys are ids; every error names the key, e.g. ``indicators.gdp.weight``)::
-
-    [methods]
-    normalisation = "minmax"   # minmax | zscore | rank | target
-    weighting = "equal"        # equal | expert | entropy | critic | pca
-    # dimension_weighting = "expert"  # across dimensions, if not the same as weighting
-    aggregation = "arithmetic" # arithmetic | geometric
-    missing = "reweight"       # reweight | impute_county_median
-    outliers = "jrc"           # jrc | none
-
-    [uncertainty]              # Monte Carlo (classify.uncertainty)
-    weights = "dirichlet"      # dirichlet | noise | none
-    concentration = 20.0
-    noise = 0.25
-    normalisations = ["minmax", "rank"]
-    aggregations = ["arithmetic", "geometric"]
-
-    [dimensions.strength]
-    label_zh = "综合实力"
-    label_en = "Overall strength"
-    weight = 1.0
-
-    [indicators.gdp]
-    label_zh = "地区生产总值"
-    label_en = "GDP"
-    aliases = ["生产总值", "GDP"]
-    unit = "万元"
-    dimension = "strength"
-    direction = "+"
-    transform = "auto"        # auto (JRC rule) | none | log | asinh
-    weight = 1.0
-    # column = "GDP（万元）"  # optional: this exact column must exist
-
-    [derived.lq_industry]
-    kind = "lq"                # lq | per_capita | per_area | share | ratio
-    numerator = "industrial_output"
-    denominator = "gdp"
-    reference = "all"          # all | county | city
-    dimension = "industry"
+and the method choices.  ``load_system()`` with no path gives the built-in default,
+``classify/presets/indicators_default.toml``, whose layout every config follows: the tables
+``[methods]``, ``[uncertainty]``, ``[dimensions.<id>]``, ``[indicators.<id>]`` and
+``[derived.<id>]`` take the fields of :class:`Methods`, :class:`Uncertainty`,
+:class:`Dimension`, :class:`Indicator` and :class:`Derived` as keys (their allowed values:
+the tuples below).  Every error names the key, e.g. ``indicators.gdp.weight``.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -79,18 +43,25 @@ DIRECTIONS = ("+", "-")
 DEFAULT_PATH = "presets/indicators_default.toml"
 
 
+def _need(ok: bool, message: str, key: str | None, path) -> None:
+    """Raise a :class:`ConfigError` naming ``key`` and the file unless ``ok``."""
+    if not ok:
+        raise ConfigError(message, key=key, path=path)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _choice(value, choices, key, path):
-    if value not in choices:
-        raise ConfigError(f"{value!r} is not one of {', '.join(map(repr, choices))}",
-                          key=key, path=path)
+    _need(value in choices, f"{value!r} is not one of {', '.join(map(repr, choices))}", key,
+          path)
 
 
 def _weight(value, key, path):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"weight must be a number, found {value!r}", key=key, path=path)
-    if value < 0:
-        raise ConfigError(f"weight must be >= 0, found {value!r}; use 0 to switch it off",
-                          key=key, path=path)
+    _need(_number(value) and math.isfinite(value), f"weight must be a number, found {value!r}",
+          key, path)
+    _need(value >= 0, f"weight must be >= 0, found {value!r}; use 0 to switch it off", key, path)
 
 
 def _unit(value, key, path):
@@ -103,8 +74,12 @@ def _unit(value, key, path):
 
 
 def _label(value, key, path):
-    if not isinstance(value, str):
-        raise ConfigError(f"must be text, found {value!r}", key=key, path=path)
+    _need(isinstance(value, str), f"must be text, found {value!r}", key, path)
+
+
+def _operand(value, key, path):
+    _need(isinstance(value, str) and bool(value), "must name an indicator id or a column", key,
+          path)
 
 
 def _validate(obj, prefix: str, checks: dict) -> None:
@@ -172,14 +147,13 @@ class Indicator:
 
     def __post_init__(self):
         k = f"indicators.{self.id}"
-        if self.signed is not None and not isinstance(self.signed, bool):
-            raise ConfigError(f"signed must be true or false, found {self.signed!r}",
-                              key=f"{k}.signed", path=self.path)
+        _need(self.signed is None or isinstance(self.signed, bool),
+              f"signed must be true or false, found {self.signed!r}", f"{k}.signed", self.path)
         _validate(self, k, {"label_zh": _label, "unit": _unit, "direction": DIRECTIONS,
                             "transform": TRANSFORMS, "weight": _weight})
-        if not all(isinstance(a, str) for a in self.aliases):
-            raise ConfigError(f"aliases must be a list of header texts, found {self.aliases!r}",
-                              key=f"{k}.aliases", path=self.path)
+        _need(all(isinstance(a, str) for a in self.aliases),
+              f"aliases must be a list of header texts, found {self.aliases!r}",
+              f"{k}.aliases", self.path)
 
 
 @dataclass(frozen=True)
@@ -220,12 +194,9 @@ class Derived:
     def __post_init__(self):
         k = f"derived.{self.id}"
         _validate(self, k, {"kind": DERIVED_KINDS, "direction": DIRECTIONS,
-                            "transform": TRANSFORMS, "reference": REFERENCES, "weight": _weight})
-        for name in ("numerator", "denominator"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ConfigError("must name an indicator id or a column",
-                                  key=f"{k}.{name}", path=self.path)
-        _validate(self, k, dict.fromkeys(("unit", "numerator_unit", "denominator_unit"), _unit))
+                            "transform": TRANSFORMS, "reference": REFERENCES, "weight": _weight,
+                            "numerator": _operand, "denominator": _operand, "unit": _unit,
+                            "numerator_unit": _unit, "denominator_unit": _unit})
 
 
 @dataclass(frozen=True)
@@ -264,24 +235,19 @@ class Uncertainty:
     path: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        _choice(self.weights, ("dirichlet", "noise", "none"), "uncertainty.weights", self.path)
-        for key, lo_ok in (("concentration", False), ("noise", True)):
+        p = self.path
+        _choice(self.weights, ("dirichlet", "noise", "none"), "uncertainty.weights", p)
+        for key, zero_ok in (("concentration", False), ("noise", True)):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or \
-                    (v == 0 and not lo_ok):
-                raise ConfigError(f"must be a {'non-negative' if lo_ok else 'positive'} "
-                                  f"number, found {v!r}", key=f"uncertainty.{key}",
-                                  path=self.path)
-        if self.noise >= 1:
-            raise ConfigError(f"must be below 1, found {self.noise}", key="uncertainty.noise",
-                              path=self.path)
+            _need(_number(v) and not (v < 0 or (v == 0 and not zero_ok)),
+                  f"must be a {'non-negative' if zero_ok else 'positive'} number, found {v!r}",
+                  f"uncertainty.{key}", p)
+        _need(not self.noise >= 1, f"must be below 1, found {self.noise}", "uncertainty.noise", p)
         for key, choices in (("normalisations", NORMALISATIONS),
                              ("aggregations", AGGREGATIONS)):
-            if not getattr(self, key):
-                raise ConfigError("give at least one method", key=f"uncertainty.{key}",
-                                  path=self.path)
+            _need(bool(getattr(self, key)), "give at least one method", f"uncertainty.{key}", p)
             for v in getattr(self, key):
-                _choice(v, choices, f"uncertainty.{key}", self.path)
+                _choice(v, choices, f"uncertainty.{key}", p)
 
 
 @dataclass(frozen=True)
@@ -300,18 +266,15 @@ class IndicatorSystem:
         seen: set[str] = set()
         for kind, items in (("indicators", self.indicators), ("derived", self.derived)):
             for ind in items:
-                if ind.id in seen:
-                    raise ConfigError(f"id {ind.id!r} is declared twice; ids must be unique",
-                                      key=f"{kind}.{ind.id}", path=self.path)
+                _need(ind.id not in seen, f"id {ind.id!r} is declared twice; ids must be unique",
+                      f"{kind}.{ind.id}", self.path)
                 seen.add(ind.id)
-                if ind.dimension is not None and ind.dimension not in dims:
-                    raise ConfigError(
-                        f"unknown dimension {ind.dimension!r}; declared dimensions: "
-                        f"{', '.join(dims)}. Add [dimensions.{ind.dimension}] or fix the id",
-                        key=f"{kind}.{ind.id}.dimension", path=self.path)
-        if len(set(dims)) != len(dims):
-            raise ConfigError("a dimension id is declared twice", key="dimensions",
-                              path=self.path)
+                _need(ind.dimension is None or ind.dimension in dims,
+                      f"unknown dimension {ind.dimension!r}; declared dimensions: "
+                      f"{', '.join(dims)}. Add [dimensions.{ind.dimension}] or fix the id",
+                      f"{kind}.{ind.id}.dimension", self.path)
+        _need(len(set(dims)) == len(dims), "a dimension id is declared twice", "dimensions",
+              self.path)
 
     # -- lookups ---------------------------------------------------------------------
     @property
@@ -331,11 +294,10 @@ class IndicatorSystem:
 
     def get(self, id_: str) -> Indicator | Derived:
         """The indicator or derived indicator ``id_``."""
-        for ind in (*self.indicators, *self.derived):
-            if ind.id == id_:
-                return ind
-        raise ConfigError(f"no indicator {id_!r} in the indicator system", key=f"indicators.{id_}",
-                          path=self.path)
+        found = {i.id: i for i in (*self.indicators, *self.derived)}.get(id_)
+        _need(found is not None, f"no indicator {id_!r} in the indicator system",
+              f"indicators.{id_}", self.path)
+        return found
 
     def headers(self) -> dict[str, str]:
         """Indicator id → its standard table header with the unit in full-width brackets
@@ -344,27 +306,20 @@ class IndicatorSystem:
                 for i in self.indicators}
 
     def dimension(self, id_: str) -> Dimension:
-        for d in self.dimensions:
-            if d.id == id_:
-                return d
-        raise ConfigError(f"no dimension {id_!r}", key=f"dimensions.{id_}", path=self.path)
+        found = {d.id: d for d in self.dimensions}.get(id_)
+        _need(found is not None, f"no dimension {id_!r}", f"dimensions.{id_}", self.path)
+        return found
 
     def replace_methods(self, **changes) -> IndicatorSystem:
         """A copy with some method choices changed (``weighting="entropy"`` …)."""
-        m = {k: v for k, v in asdict(self.methods).items() if k != "path"}
-        m.update({k: v for k, v in changes.items() if v is not None})
-        return IndicatorSystem(self.indicators, self.dimensions, self.derived,
-                               Methods(**m, path=self.path), path=self.path,
-                               uncertainty=self.uncertainty)
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, methods=replace(self.methods, path=self.path, **changes))
 
     def to_dict(self) -> dict[str, Any]:
         """The effective config as plain data (TOML layout), e.g. for ``run.json``."""
         def strip(obj):
-            d = asdict(obj)
-            d.pop("path", None)
-            d.pop("id", None)
-            return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()
-                    if v is not None and v != ()}
+            return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(obj).items()
+                    if k not in ("path", "id") and v is not None and v != ()}
         return {
             "methods": strip(self.methods),
             "uncertainty": strip(self.uncertainty),
@@ -381,9 +336,8 @@ def _keys(cls) -> set[str]:
 
 def _table(data, key, path, allowed=None, what="") -> dict:
     value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"must be a table ([{key}.<id>]), found {type(value).__name__}",
-                          key=key, path=path)
+    _need(isinstance(value, dict),
+          f"must be a table ([{key}.<id>]), found {type(value).__name__}", key, path)
     bad = sorted(set(value) - allowed) if allowed is not None else []
     if bad:
         raise ConfigError(f"unknown {what}key; allowed: {', '.join(sorted(allowed))}",
@@ -393,16 +347,22 @@ def _table(data, key, path, allowed=None, what="") -> dict:
 
 def _entries(data, section, allowed, path):
     for id_, body in _table(data, section, path).items():
-        if not isinstance(body, dict):
-            raise ConfigError(f"must be a table, found {body!r}", key=f"{section}.{id_}",
-                              path=path)
-        unknown = set(body) - allowed
+        _need(isinstance(body, dict), f"must be a table, found {body!r}", f"{section}.{id_}", path)
+        unknown = sorted(set(body) - allowed)
         if unknown:
-            raise ConfigError(
-                f"unknown key(s) {', '.join(sorted(unknown))}; "
-                f"allowed: {', '.join(sorted(allowed))}",
-                key=f"{section}.{id_}.{sorted(unknown)[0]}", path=path)
+            raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: "
+                              f"{', '.join(sorted(allowed))}",
+                              key=f"{section}.{id_}.{unknown[0]}", path=path)
         yield id_, body
+
+
+def _tuples(body: dict, names, prefix: str, what: str, path) -> dict:
+    """``body`` with its lists ``names`` as tuples (the dataclasses are frozen)."""
+    body = dict(body)
+    for name in (n for n in names if n in body):
+        _need(isinstance(body[name], list), f"must be a list of {what}", f"{prefix}.{name}", path)
+        body[name] = tuple(body[name])
+    return body
 
 
 def _build(cls, id_, body, section, path):
@@ -424,28 +384,15 @@ def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
     methods = _table(data, "methods", path, _keys(Methods), "method ")
     dims = tuple(_build(Dimension, i, b, "dimensions", path)
                  for i, b in _entries(data, "dimensions", _keys(Dimension), path))
-    inds = []
-    for i, b in _entries(data, "indicators", _keys(Indicator), path):
-        b = dict(b)
-        if "aliases" in b:
-            if not isinstance(b["aliases"], list):
-                raise ConfigError("must be a list of header texts", key=f"indicators.{i}.aliases",
-                                  path=path)
-            b["aliases"] = tuple(b["aliases"])
-        inds.append(_build(Indicator, i, b, "indicators", path))
+    inds = tuple(_build(Indicator, i, _tuples(b, ["aliases"], f"indicators.{i}", "header texts",
+                                              path), "indicators", path)
+                 for i, b in _entries(data, "indicators", _keys(Indicator), path))
     der = tuple(_build(Derived, i, b, "derived", path)
                 for i, b in _entries(data, "derived", _keys(Derived), path))
-    if not inds:
-        raise ConfigError("no indicators declared; add [indicators.<id>] tables",
-                          key="indicators", path=path)
-    unc = dict(_table(data, "uncertainty", path, _keys(Uncertainty)))
-    for key in ("normalisations", "aggregations"):
-        if key in unc:
-            if not isinstance(unc[key], list):
-                raise ConfigError("must be a list of method names", key=f"uncertainty.{key}",
-                                  path=path)
-            unc[key] = tuple(unc[key])
-    return IndicatorSystem(tuple(inds), dims, der, Methods(**methods, path=path), path=path,
+    _need(bool(inds), "no indicators declared; add [indicators.<id>] tables", "indicators", path)
+    unc = _tuples(_table(data, "uncertainty", path, _keys(Uncertainty)),
+                  ["normalisations", "aggregations"], "uncertainty", "method names", path)
+    return IndicatorSystem(inds, dims, der, Methods(**methods, path=path), path=path,
                            uncertainty=Uncertainty(**unc, path=path))
 
 
@@ -463,15 +410,18 @@ def load_system(path: str | Path | None = None) -> IndicatorSystem:
         where = "classify/" + DEFAULT_PATH
     else:
         p = Path(path)
-        if not p.is_file():
-            raise ConfigError("file not found; check the --config path", path=p)
+        _need(p.is_file(), "file not found; check the --config path", None, p)
         text = p.read_text(encoding="utf-8-sig")
         where = str(p)
+    return parse_system(_toml(text, where), path=where)
+
+
+def _toml(text: str, where: str) -> dict:
+    """Parsed TOML, or a :class:`ConfigError` naming the file ``where``."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML: {err}", path=where) from None
-    return parse_system(data, path=where)
 
 
 def _toml_value(v) -> str:

@@ -238,19 +238,18 @@ def evaluate(frame: pd.DataFrame, taxonomy: Taxonomy, overrides: dict | None = N
     value, raw_all, margin, norm = (np.full(shape, np.nan) for _ in range(4))
     passed = np.zeros(shape, bool)
     cache: dict = {}
-    missing: list[str] = []
+    missing: dict[str, bool] = {}        # the columns lacking, in order, once each
     for i, (_, rule) in enumerate(rules):
         if groups is None and rule.scale.endswith("county"):
-            if "county_code" not in missing:
-                missing.append("county_code")  # the rule fails, as for a missing column
+            missing["county_code"] = True  # the rule fails, as for a missing column
             continue
         if rule.field in overrides:
             raw = np.asarray(overrides[rule.field], dtype=float)
         else:
             base = _base_field(frame, rule.field)
             if base is None:
-                if rule.field not in missing and not rule.optional:
-                    missing.append(rule.field)
+                if not rule.optional:
+                    missing[rule.field] = True
                 continue
             raw = base[None, :] if base.dtype == object else np.broadcast_to(base, (d, n))
         if rule.op == "contains":
@@ -281,17 +280,13 @@ def _decide(taxonomy, rules, value, raw, margin, norm, passed) -> Evaluation:
     for j, t in enumerate(targets):
         idx = np.flatnonzero(owners == t)
         tp[:, j] = passed[:, idx].all(axis=1)
-        with np.errstate(invalid="ignore"):
-            s = np.nanmin(np.where(np.isnan(norm[:, idx]), -np.inf, norm[:, idx]), axis=1)
+        s = np.where(np.isnan(norm[:, idx]), -np.inf, norm[:, idx]).min(axis=1)  # ≥ 1 rule
         strength[:, j] = np.where(tp[:, j], s, -np.inf)
     # rounding makes float noise a tie; argmax then takes the first = highest priority
     best = np.argmax(np.round(strength, 9), axis=1)
     code = np.where(tp.any(axis=1), best, len(targets)).astype(np.int8)
-    roles = {}
-    for role in taxonomy.roles:
-        idx = np.flatnonzero(owners == role.id)
-        roles[role.id] = (passed[:, idx].any(axis=1) if role.match == "any"
-                          else passed[:, idx].all(axis=1))
+    match = {"any": np.any, "all": np.all}
+    roles = {r.id: match[r.match](passed[:, owners == r.id], axis=1) for r in taxonomy.roles}
     return Evaluation(rules, value, raw, margin, norm, passed, targets, tp, strength,
                       code, roles, taxonomy.fallback.id)
 
@@ -371,19 +366,6 @@ def _texts(tax: Taxonomy, rule: Rule, value, margin, passed) -> tuple[pa.Array, 
             _pick(miss, f"{en_f} missing: fails (no data)", en))
 
 
-def _all_texts(tax: Taxonomy, ev: Evaluation) -> tuple[list[pa.Array], list[pa.Array]]:
-    """(zh, en) lists of one text array per rule (towns long) for the reported (first) draw."""
-    pairs = [_texts(tax, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
-             for i, (_, rule) in enumerate(ev.rules)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def _matrix(texts: list[pa.Array], n: int) -> np.ndarray:
-    """Per-rule text arrays as an object array shaped (rules, towns)."""
-    return np.array([a.to_numpy(zero_copy_only=False) for a in texts] + [[None] * n],
-                    dtype=object)[:-1].reshape(len(texts), n)
-
-
 def _typed(values: np.ndarray):
     """``values`` as the pandas array a DataFrame column of them would hold."""
     return pd.Series(values, copy=False).array
@@ -395,10 +377,10 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
     codes = (frame["town_code"].astype("string").to_numpy(object) if "town_code" in frame
              else frame.index.astype(str).to_numpy(object))
     names = frame["town"].to_numpy(object) if "town" in frame else np.full(n, "", object)
-    owner_pass = {t: ev.target_passed[0, j] for j, t in enumerate(ev.targets)}
-    owner_pass.update({r: v[0] for r, v in ev.roles.items()})
     if R == 0:
         return pd.DataFrame(columns=TRACE_COLUMNS)
+    owner_pass = {t: ev.target_passed[0, j] for j, t in enumerate(ev.targets)}
+    owner_pass.update({r: v[0] for r, v in ev.roles.items()})
     rules = [r for _, r in ev.rules]
 
     # repeat small typed arrays by position (inferring text dtypes once per distinct value,
@@ -411,8 +393,7 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
 
     def text(arrays):  # per-rule text arrays → town-major column
         town_major = (np.arange(R)[None, :] * n + np.arange(n)[:, None]).ravel()
-        return pd.array(pa.concat_arrays(arrays).take(town_major), dtype=_typed(
-            np.array(["" ], dtype=object)).dtype)
+        return pd.array(pa.concat_arrays(arrays).take(town_major), dtype=pd.Series([""]).dtype)
 
     town_rows = np.repeat(np.arange(n), R)
     return pd.DataFrame({
@@ -426,7 +407,7 @@ def _trace(frame, ev: Evaluation, zh: np.ndarray, en: np.ndarray) -> pd.DataFram
         "passed": per_cell(ev.passed[0]),
         "target_passed": per_cell(np.stack([owner_pass[o] for o, _ in ev.rules])),
         "text_zh": text(zh), "text_en": text(en),
-    })[TRACE_COLUMNS]
+    })
 
 
 def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
@@ -434,8 +415,7 @@ def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
     split = [p.partition("/") for p in primary]
     cat = np.array([c for c, _, _ in split] + [""], dtype=object)[:-1]
     pal = tax.palette()
-    zh_sub = {f"{c.id}/{s.id}": s.zh for c in tax.categories for s in c.subtypes}
-    en_sub = {f"{c.id}/{s.id}": s.en for c in tax.categories for s in c.subtypes}
+    sub = {f"{c.id}/{s.id}": s for c in tax.categories for s in c.subtypes}
     strength = ev.strength[0]  # (T, n), -inf where the target fails
     tnames = ev.labels[:-1]
     order = np.argsort(-strength, axis=0, kind="stable")
@@ -445,16 +425,15 @@ def _categories(frame, tax: Taxonomy, ev: Evaluation) -> pd.DataFrame:
     shown = finite[order, towns] & (ranked != primary)
     secondary = [";".join(compress(t, s)) for t, s in zip(ranked.T.tolist(), shown.T.tolist())]
     role_ids = list(ev.roles)
-    on = (np.stack([ev.roles[r][0] for r in role_ids]) if role_ids
-          else np.zeros((0, len(frame)), bool))
+    on = np.array([ev.roles[r][0] for r in role_ids], bool).reshape(len(role_ids), len(frame))
     roles = [";".join(compress(role_ids, col)) for col in on.T.tolist()]
     best = strength.max(axis=0, initial=-np.inf)
     return pd.DataFrame({
         "category": cat, "subtype": [s for _, _, s in split],
         "category_zh": [pal[c]["zh"] for c in cat],
-        "subtype_zh": [zh_sub.get(p, "") for p in primary],
+        "subtype_zh": [sub[p].zh if p in sub else "" for p in primary],
         "category_en": [pal[c]["en"] for c in cat],
-        "subtype_en": [en_sub.get(p, "") for p in primary],
+        "subtype_en": [sub[p].en if p in sub else "" for p in primary],
         "target": primary, "margin": np.where(np.isfinite(best), best, np.nan),
         "secondary": secondary, "roles": roles,
     }, index=frame.index)
@@ -480,12 +459,15 @@ def classify_towns(frame: pd.DataFrame, taxonomy: Taxonomy
     >>> cats, trace = classify_towns(frame, load_taxonomy("guangdong"))  # doctest: +SKIP
     """
     ev = evaluate(frame, taxonomy)
-    zh, en = _all_texts(taxonomy, ev)
+    texts = [_texts(taxonomy, rule, ev.value[0, i], ev.margin[0, i], ev.passed[0, i])
+             for i, (_, rule) in enumerate(ev.rules)]    # (zh, en) arrays of the reported draw
+    zh, en = [t[0] for t in texts], [t[1] for t in texts]
     cats = _categories(frame, taxonomy, ev)
     trace = _trace(frame, ev, zh, en)
     if "declared" in frame:
-        cats = cats.join(declared_status(frame["declared"], ev, _matrix(zh, len(frame)),
-                                         taxonomy))
+        zh_matrix = np.array([a.to_numpy(zero_copy_only=False) for a in zh],
+                             dtype=object).reshape(len(zh), len(frame))   # (rules, towns)
+        cats = cats.join(declared_status(frame["declared"], ev, zh_matrix, taxonomy))
     return cats, trace
 
 
@@ -545,8 +527,7 @@ def declared_status(declared: pd.Series, ev: Evaluation, zh: np.ndarray,
     status = np.full(n, "", dtype=object)
     reason = np.full(n, "", dtype=object)
     unknown = np.flatnonzero((text != "") & (target == ""))
-    for i in unknown:
-        reason[i] = f"无法识别的自评类别“{text[i]}”"
+    reason[unknown] = [f"无法识别的自评类别“{text[i]}”" for i in unknown]
     for t in sorted(set(target) - {""}):
         towns = np.flatnonzero(target == t)
         st, rs = _judge(t, towns, ev, zh, taxonomy)
@@ -669,15 +650,12 @@ def _percentile_from_ranks(ranks: np.ndarray, threshold: float, op: str):
 
 
 class _DrawRules:
-    """The primary target of many draws at once, without the full rule trace.
+    """The primary target of many draws at once: ``evaluate(frame, taxonomy, overrides,
+    roles=False).code`` (tested) without the (draw, rule, town) arrays of the trace.
 
-    :func:`evaluate` keeps value, raw value, margin and normalised margin of every
-    (draw, rule, town) for the trace; a Monte Carlo draw only needs which targets pass and
-    their strength.  Rules on fields the draws do not change are evaluated once on the
-    frame.  A target with a percentile rule on a drawn field is evaluated only on that
-    rule's candidates (:func:`_percentile_candidates`: the towns that can pass it), rule by
-    rule on the cells still passing.  The codes equal ``evaluate(frame, taxonomy,
-    overrides, roles=False).code`` (tested).
+    Rules on fields the draws do not change are evaluated once on the frame; a target with
+    a percentile rule on a drawn field only on that rule's candidates (the towns that can
+    pass it, :func:`_percentile_candidates`), rule by rule on the cells still passing.
     """
 
     def __init__(self, frame: pd.DataFrame, taxonomy: Taxonomy, drawn: Iterable[str] = ()):
@@ -734,8 +712,6 @@ class _DrawRules:
                 hit = flat[pos] == idx if flat.size else np.zeros(idx.size, bool)
                 val = np.where(hit, val[pos] if flat.size else np.nan, np.nan)
         else:
-            if idx is None:
-                idx = np.arange(val.size)
             spread = spread_arr[idx % n]
             val = val[idx]
         m, ok = _margin(rule, val)
@@ -763,10 +739,6 @@ class _DrawRules:
                 norm = np.where(np.isnan(norm), -np.inf, norm)
                 s = norm if s is None else np.fmin(s, norm)
                 idx, s = idx[ok], s[ok]
-            if idx is None:
-                continue
-            if s is None:                        # a target without rules passes everywhere
-                s = np.full(idx.size, np.inf)
             # as _decide's argmax over priorities: rounded strengths, first priority on ties
             r = np.round(s, 9)
             better = r > best[idx]
@@ -793,7 +765,6 @@ def category_draws(frame: pd.DataFrame, taxonomy: Taxonomy, dim_scores: np.ndarr
     chunk_cells : int
         Memory budget: draws are evaluated in chunks of about ``chunk_cells`` draw × town
         cells (8 bytes each, a few arrays per target).
-
     return_codes : bool
         Return a compact :class:`TargetDraws` (int8 codes + labels) instead of strings —
         use it for large runs (40,000 towns × 1,000 draws).
@@ -911,9 +882,8 @@ def stability_from_draws(draws, reported) -> pd.DataFrame:
     dc = draws.codes
     rc = np.array([lookup[r] for r in reported], dtype=np.int64)
     d, n = dc.shape
-    L = len(labels)
     # one pass per label over the (small-integer) codes: no (draws × towns) int64 copies
-    counts = np.stack([(dc == j).sum(axis=0) for j in range(L)], axis=1).astype(np.int64)
+    counts = np.stack([(dc == j).sum(axis=0) for j in range(len(labels))], axis=1).astype(np.int64)
     stability = counts[np.arange(n), rc] / d
     counts[np.arange(n), rc] = -1
     ru = np.argmax(counts, axis=1)

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from classify.config import _need, _toml
 from classify.errors import ConfigError
 
 __all__ = [
@@ -53,11 +53,6 @@ SCALES = ("value", "percentile", "percentile_county", "rank_county")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 PRESETS = ("guangdong", "county", "village")
-
-
-def _need(cond: bool, message: str, key: str, path) -> None:
-    if not cond:
-        raise ConfigError(message, key=key, path=path)
 
 
 @dataclass(frozen=True)
@@ -231,11 +226,10 @@ class Taxonomy:
         return next(c for c in self.categories if c.fallback)
 
     def category(self, cid: str) -> Category:
-        for c in self.categories:
-            if c.id == cid:
-                return c
-        raise ConfigError(f"unknown category {cid!r}; known: "
-                          f"{', '.join(c.id for c in self.categories)}", path=self.path)
+        found = {c.id: c for c in self.categories}.get(cid)
+        _need(found is not None, f"unknown category {cid!r}; known: "
+              f"{', '.join(c.id for c in self.categories)}", None, self.path)
+        return found
 
     def targets(self) -> list[str]:
         """Ids that can be assigned as primary: categories without subtypes and
@@ -253,8 +247,7 @@ class Taxonomy:
     def labels(self, target: str) -> tuple[str, str]:
         """``(zh, en)`` of a category, ``category/subtype`` or role id."""
         entry = self.palette().get(target)
-        if entry is None:
-            raise ConfigError(f"unknown target {target!r}", path=self.path)
+        _need(entry is not None, f"unknown target {target!r}", None, self.path)
         return entry["zh"], entry["en"]
 
     def field_label(self, fld: str, lang: str = "zh") -> str:
@@ -306,8 +299,7 @@ _TAX_KEYS = {"name", "zh", "en", "priority"}
 
 
 def _check_keys(table, allowed, key, path):
-    if not isinstance(table, dict):
-        raise ConfigError(f"expected a table, found {type(table).__name__}", key=key, path=path)
+    _need(isinstance(table, dict), f"expected a table, found {type(table).__name__}", key, path)
     bad = sorted(set(table) - allowed)
     if bad:
         where = f"{key}.{bad[0]}" if key else bad[0]
@@ -316,8 +308,7 @@ def _check_keys(table, allowed, key, path):
 
 
 def _rules(raw, key, path) -> tuple[Rule, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError("rules must be an array of tables", key=key, path=path)
+    _need(isinstance(raw, list), "rules must be an array of tables", key, path)
     out = []
     for i, r in enumerate(raw):
         k = f"{key}[{i}]"
@@ -378,9 +369,7 @@ def taxonomy_source(name_or_path: str | Path = "guangdong") -> tuple[str, str]:
         res = resources.files("classify") / "presets" / f"taxonomy_{text_name}.toml"
         return f"taxonomy_{text_name}.toml", res.read_text(encoding="utf-8")
     p = Path(name_or_path)
-    if not p.is_file():
-        raise ConfigError(f"no such taxonomy file or preset; presets: {', '.join(PRESETS)}",
-                          path=p)
+    _need(p.is_file(), f"no such taxonomy file or preset; presets: {', '.join(PRESETS)}", None, p)
     return str(p), p.read_text(encoding="utf-8")
 
 
@@ -393,8 +382,4 @@ def load_taxonomy(name_or_path: str | Path = "guangdong") -> Taxonomy:
         Unknown preset, unreadable TOML, or a key that fails validation (named).
     """
     path, raw = taxonomy_source(name_or_path)
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", path=path) from err
-    return parse_taxonomy(data, path)
+    return parse_taxonomy(_toml(raw, path), path)
