@@ -27,7 +27,7 @@ import pandas as pd
 
 from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
-from classify.scoring import known
+from classify.scoring import county_key
 from geo.errors import InputError, InputWarning
 from geo.units import factor, family, is_flag_unit, parse_unit, split_header
 
@@ -462,12 +462,8 @@ def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, 
 def _reference_groups(der: Derived, frame: pd.DataFrame, system) -> pd.Series:
     if der.reference == "all":
         return pd.Series(0, index=frame.index)
-    cols = [c for c in (f"{der.reference}_code", der.reference) if c in frame.columns]
-    if cols:
-        # the code where known, else the name; <NA> (no group) when neither is
-        key = pd.Series(pd.NA, index=frame.index, dtype="string")
-        for c in cols:
-            key = key.fillna(c + ":" + known(frame[c].to_numpy(object)).set_axis(frame.index))
+    key = county_key(frame, der.reference)
+    if key is not None:
         return key
     raise ConfigError(
         f"reference {der.reference!r} needs a {der.reference}_code or {der.reference} column, "

@@ -49,9 +49,7 @@ _SIGNS = {"+": 1.0, "+1": 1.0, 1: 1.0, "-": -1.0, "−": -1.0, "-1": -1.0, -1: -
 
 
 def _signs(directions, n: int) -> np.ndarray:
-    if directions is None:
-        return np.ones(n)
-    d = list(directions)
+    d = ["+"] * n if directions is None else list(directions)
     if len(d) != n:
         raise ConfigError(f"{len(d)} directions given for {n} indicators; give one '+' or '-' "
                           "per indicator", key="indicators.<id>.direction")
@@ -60,6 +58,12 @@ def _signs(directions, n: int) -> np.ndarray:
             raise ConfigError(f"direction {x!r} is not '+' or '-'",
                               key="indicators.<id>.direction")
     return np.array([_SIGNS[x] for x in d])
+
+
+def has_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Where ``hi − lo`` is a range, not float noise (1e-9 of the values' size): noise,
+    stretched to 0–100, would depend on the row order."""
+    return hi - lo > 1e-9 * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
 
 
 class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -131,14 +135,8 @@ class MinMaxNormaliser(_Normaliser):
 
     def _transform(self, X, cols=slice(None)):
         lo, hi = self.min_[cols], self.max_[cols]
-        rng = hi - lo
-        # a range at the level of float noise (1e-9 of the values' size) is no range: the
-        # column is constant (e.g. a dimension score whose indicators cancel out), and its
-        # noise, stretched to 0–100, would depend on the row order
-        size = np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
-        spread = rng > 1e-9 * size
-        safe = np.where(spread, rng, 1.0)
-        up = (X - lo) / safe
+        spread = has_range(lo, hi)       # else constant (e.g. a dimension that cancels out)
+        up = (X - lo) / np.where(spread, hi - lo, 1.0)
         z = 100.0 * np.where(self.signs_[cols] > 0, up, 1.0 - up)
         z = np.where(spread, z, np.where(np.isnan(X), np.nan, 50.0))
         return np.clip(z, 0, 100) if self.clip else z
