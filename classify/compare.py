@@ -388,14 +388,9 @@ def _pct(old: float, new: float, flag: bool) -> str:
 def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
     """Per town the ``top`` indicators with the largest |contribution|, as text."""
     out = []
-    order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]
-    for i in range(contrib.shape[0]):
-        parts = []
-        for j in order[i]:
-            c = contrib[i, j]
-            if not np.isfinite(c) or abs(c) < 0.05:
-                continue
-            parts.append(f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{c:+.1f} 分）")
+    for i, order in enumerate(np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]):
+        parts = [f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{contrib[i, j]:+.1f} 分）"
+                 for j in order if np.isfinite(contrib[i, j]) and abs(contrib[i, j]) >= 0.05]
         out.append("；".join(parts))
     return out
 
@@ -411,10 +406,6 @@ def _noise(old: pd.DataFrame, new: pd.DataFrame, changed: np.ndarray):
     apart = (hi_n < lo_o) | (lo_n > hi_o)
     rank = np.where(ok, apart, np.nan)
     return cat, rank
-
-
-def _bool_col(x: np.ndarray) -> pd.Series:
-    return pd.Series(pd.array([None if np.isnan(v) else bool(v) for v in x], dtype="boolean"))
 
 
 def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec, model
@@ -443,8 +434,8 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         "stability_old": _num(o, "stability"), "stability_new": _num(n, "stability"),
     })
     t["d_rank"] = t["rank_old"] - t["rank_new"]            # > 0: moved up the ranking
-    t["category_change_beyond_noise"] = _bool_col(cat_noise)
-    t["rank_change_beyond_noise"] = _bool_col(rank_noise)
+    t["category_change_beyond_noise"] = pd.array(cat_noise, dtype="boolean")
+    t["rank_change_beyond_noise"] = pd.array(rank_noise, dtype="boolean")
     Xo, Xn = dec["X_old"], dec["X_new"]
     t["drivers"] = _drivers(labels, flags, Xo, Xn, dec["comp"])
     for d, dim in enumerate(model.dims):
@@ -535,15 +526,15 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     top = signed.argmax(axis=1)
     meta = {i["id"]: i for i in ref.model_data["indicators"]}
     o = ref.towns.iloc[io].reset_index(drop=True)
+    labels = zip(*(_col(o, c) for c in ("category_zh", "category_en", "subtype_zh",
+                                         "subtype_en")))
     out = {}
-    for r, (_, j_new) in enumerate(pairs):
+    for r, ((_, j_new), (cat_zh, cat_en, sub_zh, sub_en)) in enumerate(zip(pairs, labels)):
         k = int(top[r])
         ind = meta.get(model.indicators[k], {})
         flag = ind.get("unit") in _FLAG_UNITS
         change = (_pct(dec["X_old"][r, k], dec["X_new"][r, k], flag) if signed[r, k] > 0.05
                   else "")
-        sub_zh, sub_en = _col(o, "subtype_zh")[r], _col(o, "subtype_en")[r]
-        cat_zh, cat_en = _col(o, "category_zh")[r], _col(o, "category_en")[r]
         out[codes[j_new]] = {
             "old_zh": f"{cat_zh}·{sub_zh}" if sub_zh else cat_zh,
             "old_en": (f"{cat_en} · {sub_en}" if sub_en else cat_en) or cat_zh,
@@ -695,10 +686,9 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     for side, run in (("old", old_run), ("new", new_run)):
         hit = report["source"] == side
         lookup = run.towns.set_index("town_code")
-        report.loc[hit, "town"] = report.loc[hit, "town_code"].map(lookup["town"]).to_numpy()
-        if "county" in lookup:
-            report.loc[hit, "county"] = report.loc[hit, "town_code"].map(
-                lookup["county"]).to_numpy()
+        for col in ("town", "county"):
+            if col in lookup:
+                report.loc[hit, col] = report.loc[hit, "town_code"].map(lookup[col]).to_numpy()
     report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
                      "matched_to", "reason"]] if "county" in report else report
     io = np.array([p[0] for p in pairs], dtype=int)

@@ -98,16 +98,16 @@ class Recognition:
                                            "status"])
 
 
+#: Normalised headers of key and other known columns.
+_KEY_NAMES = {_norm(h) for h in _OTHER_KNOWN.union(*KEY_HEADERS.values())}
+
+
 def _is_key(column: str) -> bool:
-    n = _norm(split_header(column)[0])
-    if n in {_norm(x) for x in _OTHER_KNOWN}:
-        return True
-    return any(n == _norm(h) for heads in KEY_HEADERS.values() for h in heads)
+    return _norm(split_header(column)[0]) in _KEY_NAMES
 
 
 def _names(ind) -> set[str]:
-    names = {ind.id, ind.label_zh, ind.label_en, *getattr(ind, "aliases", ())}
-    return {_norm(n) for n in names if n}
+    return {_norm(n) for n in (ind.id, ind.label_zh, ind.label_en, *ind.aliases) if n}
 
 
 def recognise(table: pd.DataFrame | Iterable[str], units: Mapping[str, str | None] | None,
@@ -310,8 +310,8 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
         f = recognition.factors.get(id_) or 1.0
         shown = v / f                                     # as given in the table
         report = partial(add, id_, col, src, shown)
-        label_en = getattr(ind, "label_en", "") or id_
-        signed = bool(getattr(ind, "signed", None))
+        label_en = ind.label_en or id_
+        signed = bool(ind.signed)
         bad = pd.Series(False, index=v.index)
         if fam in _NON_NEGATIVE and not signed:
             neg = v < 0
@@ -550,19 +550,16 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
     if path.exists() and not overwrite:
         raise ConfigError("file exists; choose another path or delete it first", path=path)
     rec = recognise(columns, units, system)
-    inds = []
-    for ind in system.indicators:
-        if ind.id in rec.columns:
-            inds.append(replace(ind, column=rec.columns[ind.id]))
+    inds = [replace(i, column=rec.columns[i.id]) for i in system.indicators if i.id in rec.columns]
+    if not inds:
+        raise InputError("no column of the table was recognised as an indicator; headers: "
+                         + ", ".join(map(str, rec.unrecognised)))
     have = set(rec.columns) | set(rec.columns.values())
     derived = []
     for der in system.derived:      # in order: a derived indicator may use an earlier one
         if {der.numerator, der.denominator} <= have:
             derived.append(der)
             have.add(der.id)
-    if not inds:
-        raise InputError("no column of the table was recognised as an indicator; headers: "
-                         + ", ".join(map(str, rec.unrecognised)))
     eff = IndicatorSystem(tuple(inds), system.dimensions, tuple(derived), system.methods,
                           uncertainty=system.uncertainty)
     unit = {i: rec.source_units[i] or "none given (declared unit assumed)" for i in rec.columns}

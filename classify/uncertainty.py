@@ -34,7 +34,7 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
-from classify.scoring import ScoreResult, impute_county_median, known, score
+from classify.scoring import ScoreResult, block_matrix, impute_county_median, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
 
@@ -81,14 +81,6 @@ class MCResult:
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _block_normalise(G: np.ndarray, index: np.ndarray, n_blocks: int) -> np.ndarray:
-    onehot = np.zeros((G.shape[1], n_blocks))
-    onehot[np.arange(G.shape[1]), index] = 1.0
-    sums = G @ onehot
-    sums = np.where(sums > 0, sums, 1.0)
-    return G / sums[:, index]
-
-
 def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.random.Generator,
                    *, how: str = "dirichlet", concentration: float = 20.0,
                    noise: float = 0.25) -> np.ndarray:
@@ -126,7 +118,8 @@ def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.ran
             raise ConfigError(f"noise must be in [0, 1), found {noise}", key="uncertainty.noise")
         G = base * (1.0 + rng.uniform(-noise, noise, size=(draws, base.size)))
     # a single weight in its block carries no uncertainty: keep it exactly
-    return _block_normalise(G, blocks, n_blocks)
+    sums = G @ block_matrix(np.ones(base.size), blocks, n_blocks)
+    return G / np.where(sums > 0, sums, 1.0)[:, blocks]
 
 
 def _combos(normalisations, aggregations):
