@@ -27,7 +27,7 @@ import pandas as pd
 
 from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
-from classify.scoring import county_key
+from classify.scoring import VALUE_CHECK_COLUMNS, county_key
 from geo.errors import InputError, InputWarning
 from geo.units import factor, family, is_flag_unit, parse_unit, split_header
 
@@ -250,8 +250,6 @@ IMPLAUSIBLE_FACTOR = 1000.0
 #: shares) unless the indicator is ``signed``.
 _NON_NEGATIVE = {"money", "persons", "person_times", "count", "area", "length", "share"}
 _SHARE_MAX = {"%": 100.0, "‰": 1000.0}
-VALUE_CHECK_COLUMNS = ["row", "column", "town_code", "town", "indicator", "value", "unit",
-                       "check", "problem_zh", "problem_en", "action"]
 
 
 def _family(unit: str | None) -> str | None:

@@ -37,6 +37,9 @@ __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_m
 #: Below this many towns a run is told that its categories are relative to these towns only
 #: (percentile thresholds and min–max scores say where a town stands among the others).
 SMALL_REGION = 20
+#: Columns of :func:`classify.indicators.check_values`'s report.
+VALUE_CHECK_COLUMNS = ["row", "column", "town_code", "town", "indicator", "value", "unit",
+                       "check", "problem_zh", "problem_en", "action"]
 
 
 def known(values) -> pd.Series:
@@ -273,9 +276,8 @@ class ScoreResult:
     dimensions: pd.DataFrame = field(default_factory=pd.DataFrame)
     messages: list = field(default_factory=list)
     #: :func:`classify.indicators.check_values`'s report, when the pipeline made one
-    value_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["row", "column", "town_code", "town", "indicator", "value", "unit",
-                 "check", "problem_zh", "problem_en", "action"]))
+    value_checks: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=VALUE_CHECK_COLUMNS))
     reference: dict | None = None
 
 

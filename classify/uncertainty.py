@@ -22,7 +22,6 @@ Example
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
+from classify.report.workers import cores
 from classify.scoring import ScoreResult, block_matrix, impute_county_median, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
@@ -362,7 +362,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     # the chunk size must not depend on the threads: float32 products can round
     # differently with another number of rows, and results must not depend on the machine
     B = max(1, int(chunk_bytes // (4 * n * 8)))
-    nthreads = _threads(threads)
+    nthreads = min(2, cores()) if threads is None else max(1, int(threads))
     Zcache: dict[str, np.ndarray] = {}
     tasks = []
     for c, (nm, ag) in enumerate(combos):
@@ -432,16 +432,6 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
                     list(mod.indicators), base, out["sensitivity"])
-
-
-def _threads(threads: int | None) -> int:
-    if threads is not None:
-        return max(1, int(threads))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:            # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
 
 
 def _map_threads(fn, items, threads: int) -> None:
