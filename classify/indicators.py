@@ -398,13 +398,11 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         log.append(who[vals.isna()].assign(indicator=id_, column=col, status="missing",
                                            detail="empty cell"))
     out, checks = check_values(out, frame, recognition, system)
-    invalid = checks[checks["action"] == "treated as missing"]
-    for (id_, col), part in invalid.groupby(["indicator", "column"], sort=False):
-        log.append(pd.DataFrame({
-            "row": part["row"].to_numpy(object), "town_code": part["town_code"].to_numpy(object),
-            "town": part["town"].to_numpy(object), "position": part["position"].to_numpy(object),
-            "indicator": id_, "column": col, "status": "invalid",
-            "detail": part["problem_en"].to_numpy(object)}))
+    invalid = checks[checks["action"] == "treated as missing"]   # indicator by indicator
+    log.append(pd.DataFrame({
+        **{c: invalid[c].to_numpy(object) for c in ("row", "town_code", "town", "position",
+                                                    "indicator", "column")},
+        "status": "invalid", "detail": invalid["problem_en"].to_numpy(object)}))
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]

@@ -40,8 +40,7 @@ __all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNorm
 
 #: Fewest values of an indicator for the automatic outlier treatment (winsorisation, or the
 #: log transform in its place).  Below it a "skewed" column is just a few towns of
-#: different size — with 10 towns, winsorising capped 英城街道's GDP (152亿) at 沙口镇's
-#: (41亿) and gave both 100 — so the values are used as they are (recorded as skipped).
+#: different size, so the values are used as they are (recorded as skipped).
 MIN_VALUES_FOR_OUTLIERS = 20
 
 
@@ -79,10 +78,8 @@ class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform_columns(self, X, columns) -> np.ndarray:
         """:meth:`transform` of a float matrix ``X`` that holds only the fitted columns
-        ``columns`` (positions, in that order): each value is transformed with its own
-        column's fitted parameters alone, so this gives exactly the numbers
-        :meth:`transform` gives for those columns (e.g. to re-score one changed column
-        of many rows)."""
+        ``columns`` (positions, in that order): exactly the numbers :meth:`transform`
+        gives for them (e.g. to re-score one changed column of many rows)."""
         check_is_fitted(self)
         return self._transform(np.asarray(X, dtype=np.float64), np.asarray(columns))
 
@@ -265,9 +262,7 @@ def get_normaliser(name: str, **params) -> _Normaliser:
     return cls(**params)
 
 
-# --------------------------------------------------------------------------------------
-# skew and outliers
-# --------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------ skew and outliers
 
 def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
     """Sample skewness G1 and excess kurtosis G2 (bias-corrected, as
@@ -397,7 +392,6 @@ class OutlierTreatment(_Columnwise):
         lo, hi = -np.inf, np.inf
         order = np.sort(v)[::-1] if s0 > 0 else np.sort(v)
         still = True
-        count = 0
         for k in range(1, min(self.max_winsor, v.size - 1) + 1):
             cap = order[k]
             w = np.minimum(v, cap) if s0 > 0 else np.maximum(v, cap)

@@ -435,14 +435,14 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
                           "minmax, rank or target normalisation", key="methods.aggregation",
                           path=system.path)
     inds, excluded = _select(indicators, system)
-    nothing_varies = False
-    if not inds and (excluded["kind"] == "constant").any():
+    constant = excluded["kind"] == "constant"
+    nothing_varies = not inds and constant.any()
+    if nothing_varies:
         # one town, or towns all alike: nothing to compare.  The constant indicators are
         # scored (every normaliser maps a constant to 50) rather than nothing at all
-        const = set(excluded.loc[excluded["kind"] == "constant", "indicator"])
+        const = set(excluded.loc[constant, "indicator"])
         inds = [i for i in system.scored if i.id in const]
-        excluded = excluded[excluded["kind"] != "constant"].reset_index(drop=True)
-        nothing_varies = True
+        excluded = excluded[~constant].reset_index(drop=True)
     if not inds:
         raise ConfigError("no indicator of the system can be scored: "
                           + "; ".join(f"{r.indicator}: {r.reason}" for r in excluded.itertuples()),
