@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from html import escape
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,12 +196,12 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
     old_codes, new_codes = old["town_code"].tolist(), new["town_code"].tolist()
     new_pos = {c: i for i, c in enumerate(new_codes)}
     cw = dict(zip(crosswalk["old_code"], crosswalk["new_code"]))
-    into = pd.Series(list(cw.values())).value_counts().to_dict() if cw else {}
+    into, old_set = Counter(cw.values()), set(old_codes)
     pairs, rows, merged_into = [], [], {}
     for i, code in enumerate(old_codes):
         target = cw.get(code)
         if target is not None and target != code and target in new_pos:
-            if into.get(target, 0) > 1 or target in set(old_codes):
+            if into[target] > 1 or target in old_set:
                 rows.append(("old", i, code, "merged", "crosswalk", target,
                              f"并入 {target}（merged, crosswalk）"))
                 merged_into.setdefault(target, []).append(code)
@@ -395,17 +396,16 @@ def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
     return out
 
 
-def _noise(old: pd.DataFrame, new: pd.DataFrame, changed: np.ndarray):
-    """Whether the category / rank change exceeds the uncertainty of either year."""
-    so, sn = _num(old, "stability"), _num(new, "stability")
-    known = changed & ~np.isnan(so) & ~np.isnan(sn)
-    cat = np.where(known, (so >= STABLE) & (sn >= STABLE), np.nan)
-    lo_o, hi_o = _num(old, "rank_p05"), _num(old, "rank_p95")
-    lo_n, hi_n = _num(new, "rank_p05"), _num(new, "rank_p95")
-    ok = ~np.isnan(lo_o + hi_o + lo_n + hi_n)
-    apart = (hi_n < lo_o) | (lo_n > hi_o)
-    rank = np.where(ok, apart, np.nan)
-    return cat, rank
+def _noise(t: pd.DataFrame, changed: np.ndarray) -> None:
+    """Add whether the category / rank change exceeds the uncertainty of either year."""
+    so, sn = t["stability_old"].to_numpy(), t["stability_new"].to_numpy()
+    cat = np.where(changed & ~np.isnan(so) & ~np.isnan(sn), (so >= STABLE) & (sn >= STABLE),
+                   np.nan)
+    lo_o, hi_o, lo_n, hi_n = (t[f"rank_{p}"].to_numpy()
+                              for p in ("p05_old", "p95_old", "p05_new", "p95_new"))
+    rank = np.where(~np.isnan(lo_o + hi_o + lo_n + hi_n), (hi_n < lo_o) | (lo_n > hi_o), np.nan)
+    t["category_change_beyond_noise"] = pd.array(cat, dtype="boolean")
+    t["rank_change_beyond_noise"] = pd.array(rank, dtype="boolean")
 
 
 def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec, model
@@ -414,7 +414,6 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
     cls = [_change_class(a, b, c, d) for a, b, c, d in zip(
         _col(o, "category"), _col(o, "subtype"), _col(n, "category"), _col(n, "subtype"))]
     changed = np.array([c != "same" for c in cls])
-    cat_noise, rank_noise = _noise(o, n, changed)
     meta = {i["id"]: i for i in model_data["indicators"]}
     labels = [meta.get(i, {}).get("label_zh") or i for i in model.indicators]
     flags = [meta.get(i, {}).get("unit") in _FLAG_UNITS for i in model.indicators]
@@ -434,8 +433,7 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         "stability_old": _num(o, "stability"), "stability_new": _num(n, "stability"),
     })
     t["d_rank"] = t["rank_old"] - t["rank_new"]            # > 0: moved up the ranking
-    t["category_change_beyond_noise"] = pd.array(cat_noise, dtype="boolean")
-    t["rank_change_beyond_noise"] = pd.array(rank_noise, dtype="boolean")
+    _noise(t, changed)
     Xo, Xn = dec["X_old"], dec["X_new"]
     t["drivers"] = _drivers(labels, flags, Xo, Xn, dec["comp"])
     for d, dim in enumerate(model.dims):
