@@ -1,28 +1,11 @@
 """Outlier treatment and normalisation, as scikit-learn transformers.
 
-Everything here is fitted once on a reference table and reused to transform new data
-(next year's table), so scores stay comparable::
-
-    norm = MinMaxNormaliser(directions=["+", "-"]).fit(X_2024)
-    norm.transform(X_2025)        # same min and max as 2024
-
-Missing values (NaN) are ignored when fitting and stay NaN.  Directions: ``"+"`` (more is
-better) or ``"-"`` (less is better); every normaliser returns values where higher is
-better.
-
-Normalisers (registry :data:`NORMALISERS`):
-
-- ``minmax`` — ``100 (x − min) / (max − min)`` (``-``: ``100 (max − x) / (max − min)``);
-- ``zscore`` — ``(x − mean) / std`` (population std, as ``StandardScaler``), sign flipped
-  for ``-``; not bounded: scoring rescales the dimension scores to 0–100;
-- ``rank`` — percentile of the value among the reference values,
-  ``100 (r − 1) / (n − 1)`` with ``r`` the average rank (ties share a rank);
-- ``target`` — distance to a target: ``100 (x − worst) / (target − worst)`` clipped to
-  0–100, where ``worst`` is the worst reference value and ``target`` defaults to the best
-  one (then it equals min–max).
-
-A constant column carries no information; every normaliser maps it to 50 (min–max also a
-column whose range is float noise, below 1e-9 of its values' size).
+Fitted once on a reference table and reused on new data (next year's table), so scores
+stay comparable: ``MinMaxNormaliser(directions=["+", "-"]).fit(X_2024).transform(X_2025)``
+uses 2024's min and max.  Missing values (NaN) are ignored when fitting and stay NaN.
+Directions: ``"+"`` (more is better) or ``"-"`` (less is better); every normaliser
+(registry :data:`NORMALISERS`) returns values where higher is better, and maps a constant
+column (no information) to 50 (``zscore``: 0).
 """
 
 from __future__ import annotations
@@ -100,7 +83,8 @@ class _Normaliser(_Columnwise):
 
 
 class MinMaxNormaliser(_Normaliser):
-    """Min–max to 0–100 (see module docstring).
+    """Min–max to 0–100: ``100 (x − min) / (max − min)`` (for ``-``: ``max − x`` on top); a
+    range of float noise (below 1e-9 of the values' size) counts as none.
 
     Parameters
     ----------
@@ -140,7 +124,8 @@ class MinMaxNormaliser(_Normaliser):
 
 
 class ZScoreNormaliser(_Normaliser):
-    """Standard scores ``sign · (x − mean) / std`` (population std).
+    """Standard scores ``sign · (x − mean) / std`` (population std, as ``StandardScaler``);
+    not bounded: scoring rescales the dimension scores to 0–100.
 
     Attributes
     ----------
@@ -166,7 +151,8 @@ class ZScoreNormaliser(_Normaliser):
 
 
 class RankNormaliser(_Normaliser):
-    """Percentile among the reference values, 0–100 (ties share the average rank).
+    """Percentile among the reference values, ``100 (r − 1) / (n − 1)`` with ``r`` the
+    average rank (ties share a rank).
 
     New values between reference values get an interpolated position; values beyond the
     reference range are clipped to 0 or 100.
@@ -204,7 +190,9 @@ class RankNormaliser(_Normaliser):
 
 
 class TargetNormaliser(_Normaliser):
-    """Distance to a target, 0–100: ``100 (x − worst) / (target − worst)``, clipped.
+    """Distance to a target, 0–100: ``100 (x − worst) / (target − worst)``, clipped;
+    ``worst`` is the worst reference value, ``target`` defaults to the best (then it
+    equals min–max).
 
     Parameters
     ----------
