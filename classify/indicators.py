@@ -213,8 +213,7 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
     text = s.astype("string").str.strip()
     empty = text.isna() | text.isin(["", "-", "—", "/", "nan", "NaN"])
     if flag:
-        out = text.str.lower().map(lambda v: _FLAG_TEXT.get(v, np.nan) if isinstance(v, str)
-                                   else np.nan).astype(float)
+        out = text.str.lower().map(_FLAG_TEXT).astype(float)
     else:
         out = pd.to_numeric(text.str.replace(",", "", regex=False).where(~empty), errors="coerce")
     bad = out.isna() & ~empty
