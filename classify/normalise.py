@@ -48,12 +48,22 @@ def has_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return hi - lo > 1e-9 * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
 
 
-class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Shared transform plumbing: validation (NaN allowed), column by column."""
+class NaNInput:
+    """Mixin of the estimators here and in :mod:`classify.weighting`: float input, in which
+    NaN (a missing value) is valid — validated, and tagged for scikit-learn's checks."""
 
-    def _validate(self, X, reset):
+    def _validate(self, X, reset=True):
         return validate_data(self, X, reset=reset, dtype=np.float64,
                              ensure_all_finite="allow-nan")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class _Columnwise(NaNInput, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Shared transform plumbing, column by column."""
 
     def transform(self, X):
         check_is_fitted(self)
@@ -65,11 +75,6 @@ class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         gives for them (e.g. to re-score one changed column of many rows)."""
         check_is_fitted(self)
         return self._transform(np.asarray(X, dtype=np.float64), np.asarray(columns))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
 
 class _Normaliser(_Columnwise):
