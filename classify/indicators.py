@@ -173,8 +173,7 @@ def recognise(table: pd.DataFrame | Iterable[str], units: Mapping[str, str | Non
     keys = tuple(c for c in columns if c not in taken and _is_key(str(c)))
     unrec = tuple(c for c in columns if c not in taken and c not in keys)
     absent = tuple(i.id for i in system.indicators if i.id not in found)
-    order = {i.id: k for k, i in enumerate(system.indicators)}
-    found = dict(sorted(found.items(), key=lambda kv: order[kv[0]]))
+    found = {i.id: found[i.id] for i in system.indicators if i.id in found}   # system order
     return Recognition(found, src_units, factors, unrec, absent, keys,
                        units={c: units.get(c) for c in columns})
 
@@ -568,9 +567,8 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
         + (", ".join(f"{i} ({system.get(i).label_zh})" for i in rec.absent) or "none") + ".",
     ])
     dims = [d.id for d in system.dimensions]
-    extra = []
-    for k, col in enumerate(rec.unrecognised, 1):
-        extra += _unrecognised_block(k, col, rec.units.get(col), dims)
+    extra = [line for k, col in enumerate(rec.unrecognised, 1)
+             for line in _unrecognised_block(k, col, rec.units.get(col), dims)]
     text += "\n".join(extra) + ("\n" if extra else "")
     path.write_text(text, encoding="utf-8")
     return text
