@@ -1,30 +1,13 @@
 """Year over year: compare two finished runs (``towntype compare OLD_RUN NEW_RUN``).
 
-Reads only the run folders — ``towns.csv``, ``model.json``, ``run.json`` (and
-``towns.gpkg`` for the map) — and writes into ``--out``:
-
-- ``transitions.csv`` — one row per town of either year: old and new category, composite
-  and rank, the change, whether it exceeds what the uncertainty analysis of either year
-  makes plausible, and what moved it;
-  (columns: ``town_code, old_code, town, county, change`` — up / down / lateral / same /
-  new / gone —, ``link`` — code / crosswalk / merged —, ``changed``, ``category_old/new``,
-  ``subtype_old/new``, ``category_zh_old/new``, ``composite_old/new`` and
-  ``d_composite`` under the shared model, ``composite_old_run/new_run`` as each run
-  reported them, ``rank_old/new``, ``d_rank`` (> 0: up the ranking), ``rank_p05/p95_old/new``,
-  ``stability_old/new``, ``category_change_beyond_noise``, ``rank_change_beyond_noise``,
-  ``drivers`` (the three largest contributions to the composite change, e.g.
-  ``规上工业总产值 +38%（+4.2 分）``), ``d_score_<dim>`` and ``driver_<dim>`` per dimension,
-  ``composite_reweighting``, ``note``);
-- ``contributions.csv`` — per town and indicator: both values, both normalised values,
-  the weight, and the contribution to the dimension score change and to the composite
-  change;
-- ``transition_matrix.csv/.html/.png`` — old category × new category (counts), with a row
-  for new towns and a column for towns gone;
-- ``compare_report.csv`` — every row of both ``towns.csv`` with how it was paired
-  (``code``, ``crosswalk``) or why not (``new``, ``gone``, ``merged``), like the join
-  report;
-- ``compare_map.html`` — layers 类别变化 (up / down / lateral / same / new / gone) and
-  综合得分变化.
+Reads only the run folders (``towns.csv``, ``model.json``, ``run.json``, ``towns.gpkg``
+for the map) and writes into ``--out`` the files README.md lists: ``transitions.csv`` (one
+row per town of either year: both years' category, composite and rank, the ``change`` —
+up / down / lateral / same / new / gone —, whether it is beyond noise, and ``drivers``,
+the three largest contributions to the composite change, e.g.
+``规上工业总产值 +38%（+4.2 分）``), ``contributions.csv`` (per town and indicator),
+``transition_matrix.csv/.html/.png``, ``compare_report.csv`` (every row of both years: how
+it was paired, or why not) and ``compare_map.html``.
 
 **Shared model.** Scores of two runs are comparable only under one model.  The old run's
 ``model.json`` is applied to both years' indicator values (from ``towns.csv``).  When the

@@ -1,18 +1,12 @@
 """Uncertainty and sensitivity analysis: Monte Carlo over weights, normalisation and
 aggregation (OECD/JRC handbook, step 7).
 
-Each draw picks
-
-- indicator weights within each dimension and dimension weights: Dirichlet around the
-  base weights, ``Dirichlet(c · k · w)`` for a block of ``k`` weights ``w`` (mean ``w``;
-  larger ``concentration`` ``c`` = tighter), or ``w · (1 + U(−noise, noise))``
-  renormalised, or the base weights unchanged (``weights="none"``);
-- a normalisation from ``normalisations`` and an aggregation from ``aggregations``
-  (uniformly among the valid pairs; geometric needs a bounded normalisation).
-
-Everything is arrays: one matrix product per chunk of draws per (normalisation,
-aggregation) pair — no Python loop over towns.  Randomness comes from a local
-``numpy.random.default_rng(seed)``; the same seed gives the same result.
+Each draw picks indicator weights within each dimension and dimension weights around the
+base weights (:func:`sample_weights`), a normalisation from ``normalisations`` and an
+aggregation from ``aggregations`` (uniformly among the valid pairs; geometric needs a
+bounded normalisation).  Everything is arrays: one matrix product per chunk of draws per
+(normalisation, aggregation) pair, no Python loop over towns.  Randomness comes from a
+local ``numpy.random.default_rng(seed)``; the same seed gives the same result.
 
 Example
 -------
@@ -93,8 +87,11 @@ def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.ran
     blocks : ndarray (k,) of int
         Block of each weight (the dimension, or all 0 for dimension weights).
     how : {"dirichlet", "noise", "none"}
+        ``Dirichlet(c · k · w)`` for a block of ``k`` weights ``w`` (mean ``w``; a larger
+        ``concentration`` ``c`` is tighter), ``w · (1 + U(−noise, noise))`` renormalised,
+        or the base weights unchanged.
     concentration : float
-        Dirichlet ``c``: the block of ``k`` weights is ``Dirichlet(c · k · w)``.
+        Dirichlet ``c``.
     noise : float
         Relative half-width of the uniform noise.
     """
@@ -283,7 +280,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     weighting : str, optional
         Base weighting method (default: the system's); ignored when ``base`` is given.
     weights : {"dirichlet", "noise", "none"}, optional
-        How weights vary around the base weights (see module docstring).
+        How weights vary around the base weights (:func:`sample_weights`).
     concentration, noise : float, optional
         Parameters of the Dirichlet and uniform samplers.
     normalisations, aggregations : tuple of str or None
