@@ -1,30 +1,13 @@
 """Year over year: compare two finished runs (``towntype compare OLD_RUN NEW_RUN``).
 
-Reads only the run folders — ``towns.csv``, ``model.json``, ``run.json`` (and
-``towns.gpkg`` for the map) — and writes into ``--out``:
-
-- ``transitions.csv`` — one row per town of either year: old and new category, composite
-  and rank, the change, whether it exceeds what the uncertainty analysis of either year
-  makes plausible, and what moved it;
-  (columns: ``town_code, old_code, town, county, change`` — up / down / lateral / same /
-  new / gone —, ``link`` — code / crosswalk / merged —, ``changed``, ``category_old/new``,
-  ``subtype_old/new``, ``category_zh_old/new``, ``composite_old/new`` and
-  ``d_composite`` under the shared model, ``composite_old_run/new_run`` as each run
-  reported them, ``rank_old/new``, ``d_rank`` (> 0: up the ranking), ``rank_p05/p95_old/new``,
-  ``stability_old/new``, ``category_change_beyond_noise``, ``rank_change_beyond_noise``,
-  ``drivers`` (the three largest contributions to the composite change, e.g.
-  ``规上工业总产值 +38%（+4.2 分）``), ``d_score_<dim>`` and ``driver_<dim>`` per dimension,
-  ``composite_reweighting``, ``note``);
-- ``contributions.csv`` — per town and indicator: both values, both normalised values,
-  the weight, and the contribution to the dimension score change and to the composite
-  change;
-- ``transition_matrix.csv/.html/.png`` — old category × new category (counts), with a row
-  for new towns and a column for towns gone;
-- ``compare_report.csv`` — every row of both ``towns.csv`` with how it was paired
-  (``code``, ``crosswalk``) or why not (``new``, ``gone``, ``merged``), like the join
-  report;
-- ``compare_map.html`` — layers 类别变化 (up / down / lateral / same / new / gone) and
-  综合得分变化.
+Reads only the run folders (``towns.csv``, ``model.json``, ``run.json``, ``towns.gpkg``
+for the map) and writes into ``--out`` the files README.md lists: ``transitions.csv`` (one
+row per town of either year: both years' category, composite and rank, the ``change`` —
+up / down / lateral / same / new / gone —, whether it is beyond noise, and ``drivers``,
+the three largest contributions to the composite change, e.g.
+``规上工业总产值 +38%（+4.2 分）``), ``contributions.csv`` (per town and indicator),
+``transition_matrix.csv/.html/.png``, ``compare_report.csv`` (every row of both years: how
+it was paired, or why not) and ``compare_map.html``.
 
 **Shared model.** Scores of two runs are comparable only under one model.  The old run's
 ``model.json`` is applied to both years' indicator values (from ``towns.csv``).  When the
@@ -62,6 +45,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from html import escape
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,12 +179,12 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
     old_codes, new_codes = old["town_code"].tolist(), new["town_code"].tolist()
     new_pos = {c: i for i, c in enumerate(new_codes)}
     cw = dict(zip(crosswalk["old_code"], crosswalk["new_code"]))
-    into = pd.Series(list(cw.values())).value_counts().to_dict() if cw else {}
+    into, old_set = Counter(cw.values()), set(old_codes)
     pairs, rows, merged_into = [], [], {}
     for i, code in enumerate(old_codes):
         target = cw.get(code)
         if target is not None and target != code and target in new_pos:
-            if into.get(target, 0) > 1 or target in set(old_codes):
+            if into[target] > 1 or target in old_set:
                 rows.append(("old", i, code, "merged", "crosswalk", target,
                              f"并入 {target}（merged, crosswalk）"))
                 merged_into.setdefault(target, []).append(code)
@@ -388,33 +372,23 @@ def _pct(old: float, new: float, flag: bool) -> str:
 def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
     """Per town the ``top`` indicators with the largest |contribution|, as text."""
     out = []
-    order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]
-    for i in range(contrib.shape[0]):
-        parts = []
-        for j in order[i]:
-            c = contrib[i, j]
-            if not np.isfinite(c) or abs(c) < 0.05:
-                continue
-            parts.append(f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{c:+.1f} 分）")
+    for i, order in enumerate(np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]):
+        parts = [f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{contrib[i, j]:+.1f} 分）"
+                 for j in order if np.isfinite(contrib[i, j]) and abs(contrib[i, j]) >= 0.05]
         out.append("；".join(parts))
     return out
 
 
-def _noise(old: pd.DataFrame, new: pd.DataFrame, changed: np.ndarray):
-    """Whether the category / rank change exceeds the uncertainty of either year."""
-    so, sn = _num(old, "stability"), _num(new, "stability")
-    known = changed & ~np.isnan(so) & ~np.isnan(sn)
-    cat = np.where(known, (so >= STABLE) & (sn >= STABLE), np.nan)
-    lo_o, hi_o = _num(old, "rank_p05"), _num(old, "rank_p95")
-    lo_n, hi_n = _num(new, "rank_p05"), _num(new, "rank_p95")
-    ok = ~np.isnan(lo_o + hi_o + lo_n + hi_n)
-    apart = (hi_n < lo_o) | (lo_n > hi_o)
-    rank = np.where(ok, apart, np.nan)
-    return cat, rank
-
-
-def _bool_col(x: np.ndarray) -> pd.Series:
-    return pd.Series(pd.array([None if np.isnan(v) else bool(v) for v in x], dtype="boolean"))
+def _noise(t: pd.DataFrame, changed: np.ndarray) -> None:
+    """Add whether the category / rank change exceeds the uncertainty of either year."""
+    so, sn = t["stability_old"].to_numpy(), t["stability_new"].to_numpy()
+    cat = np.where(changed & ~np.isnan(so) & ~np.isnan(sn), (so >= STABLE) & (sn >= STABLE),
+                   np.nan)
+    lo_o, hi_o, lo_n, hi_n = (t[f"rank_{p}"].to_numpy()
+                              for p in ("p05_old", "p95_old", "p05_new", "p95_new"))
+    rank = np.where(~np.isnan(lo_o + hi_o + lo_n + hi_n), (hi_n < lo_o) | (lo_n > hi_o), np.nan)
+    t["category_change_beyond_noise"] = pd.array(cat, dtype="boolean")
+    t["rank_change_beyond_noise"] = pd.array(rank, dtype="boolean")
 
 
 def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec, model
@@ -423,7 +397,6 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
     cls = [_change_class(a, b, c, d) for a, b, c, d in zip(
         _col(o, "category"), _col(o, "subtype"), _col(n, "category"), _col(n, "subtype"))]
     changed = np.array([c != "same" for c in cls])
-    cat_noise, rank_noise = _noise(o, n, changed)
     meta = {i["id"]: i for i in model_data["indicators"]}
     labels = [meta.get(i, {}).get("label_zh") or i for i in model.indicators]
     flags = [meta.get(i, {}).get("unit") in _FLAG_UNITS for i in model.indicators]
@@ -443,8 +416,7 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         "stability_old": _num(o, "stability"), "stability_new": _num(n, "stability"),
     })
     t["d_rank"] = t["rank_old"] - t["rank_new"]            # > 0: moved up the ranking
-    t["category_change_beyond_noise"] = _bool_col(cat_noise)
-    t["rank_change_beyond_noise"] = _bool_col(rank_noise)
+    _noise(t, changed)
     Xo, Xn = dec["X_old"], dec["X_new"]
     t["drivers"] = _drivers(labels, flags, Xo, Xn, dec["comp"])
     for d, dim in enumerate(model.dims):
@@ -535,15 +507,15 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     top = signed.argmax(axis=1)
     meta = {i["id"]: i for i in ref.model_data["indicators"]}
     o = ref.towns.iloc[io].reset_index(drop=True)
+    labels = zip(*(_col(o, c) for c in ("category_zh", "category_en", "subtype_zh",
+                                         "subtype_en")))
     out = {}
-    for r, (_, j_new) in enumerate(pairs):
+    for r, ((_, j_new), (cat_zh, cat_en, sub_zh, sub_en)) in enumerate(zip(pairs, labels)):
         k = int(top[r])
         ind = meta.get(model.indicators[k], {})
         flag = ind.get("unit") in _FLAG_UNITS
         change = (_pct(dec["X_old"][r, k], dec["X_new"][r, k], flag) if signed[r, k] > 0.05
                   else "")
-        sub_zh, sub_en = _col(o, "subtype_zh")[r], _col(o, "subtype_en")[r]
-        cat_zh, cat_en = _col(o, "category_zh")[r], _col(o, "category_en")[r]
         out[codes[j_new]] = {
             "old_zh": f"{cat_zh}·{sub_zh}" if sub_zh else cat_zh,
             "old_en": (f"{cat_en} · {sub_en}" if sub_en else cat_en) or cat_zh,
@@ -695,10 +667,9 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     for side, run in (("old", old_run), ("new", new_run)):
         hit = report["source"] == side
         lookup = run.towns.set_index("town_code")
-        report.loc[hit, "town"] = report.loc[hit, "town_code"].map(lookup["town"]).to_numpy()
-        if "county" in lookup:
-            report.loc[hit, "county"] = report.loc[hit, "town_code"].map(
-                lookup["county"]).to_numpy()
+        for col in ("town", "county"):
+            if col in lookup:
+                report.loc[hit, col] = report.loc[hit, "town_code"].map(lookup[col]).to_numpy()
     report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
                      "matched_to", "reason"]] if "county" in report else report
     io = np.array([p[0] for p in pairs], dtype=int)

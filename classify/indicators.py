@@ -27,7 +27,7 @@ import pandas as pd
 
 from classify.config import Derived, IndicatorSystem, load_system, system_to_toml
 from classify.errors import ConfigError
-from classify.scoring import known
+from classify.scoring import VALUE_CHECK_COLUMNS, county_key
 from geo.errors import InputError, InputWarning
 from geo.units import factor, family, is_flag_unit, parse_unit, split_header
 
@@ -98,16 +98,16 @@ class Recognition:
                                            "status"])
 
 
+#: Normalised headers of key and other known columns.
+_KEY_NAMES = {_norm(h) for h in _OTHER_KNOWN.union(*KEY_HEADERS.values())}
+
+
 def _is_key(column: str) -> bool:
-    n = _norm(split_header(column)[0])
-    if n in {_norm(x) for x in _OTHER_KNOWN}:
-        return True
-    return any(n == _norm(h) for heads in KEY_HEADERS.values() for h in heads)
+    return _norm(split_header(column)[0]) in _KEY_NAMES
 
 
 def _names(ind) -> set[str]:
-    names = {ind.id, ind.label_zh, ind.label_en, *getattr(ind, "aliases", ())}
-    return {_norm(n) for n in names if n}
+    return {_norm(n) for n in (ind.id, ind.label_zh, ind.label_en, *ind.aliases) if n}
 
 
 def recognise(table: pd.DataFrame | Iterable[str], units: Mapping[str, str | None] | None,
@@ -173,8 +173,7 @@ def recognise(table: pd.DataFrame | Iterable[str], units: Mapping[str, str | Non
     keys = tuple(c for c in columns if c not in taken and _is_key(str(c)))
     unrec = tuple(c for c in columns if c not in taken and c not in keys)
     absent = tuple(i.id for i in system.indicators if i.id not in found)
-    order = {i.id: k for k, i in enumerate(system.indicators)}
-    found = dict(sorted(found.items(), key=lambda kv: order[kv[0]]))
+    found = {i.id: found[i.id] for i in system.indicators if i.id in found}   # system order
     return Recognition(found, src_units, factors, unrec, absent, keys,
                        units={c: units.get(c) for c in columns})
 
@@ -213,8 +212,7 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
     text = s.astype("string").str.strip()
     empty = text.isna() | text.isin(["", "-", "—", "/", "nan", "NaN"])
     if flag:
-        out = text.str.lower().map(lambda v: _FLAG_TEXT.get(v, np.nan) if isinstance(v, str)
-                                   else np.nan).astype(float)
+        out = text.str.lower().map(_FLAG_TEXT).astype(float)
     else:
         out = pd.to_numeric(text.str.replace(",", "", regex=False).where(~empty), errors="coerce")
     bad = out.isna() & ~empty
@@ -250,8 +248,6 @@ IMPLAUSIBLE_FACTOR = 1000.0
 #: shares) unless the indicator is ``signed``.
 _NON_NEGATIVE = {"money", "persons", "person_times", "count", "area", "length", "share"}
 _SHARE_MAX = {"%": 100.0, "‰": 1000.0}
-VALUE_CHECK_COLUMNS = ["row", "column", "town_code", "town", "indicator", "value", "unit",
-                       "check", "problem_zh", "problem_en", "action"]
 
 
 def _family(unit: str | None) -> str | None:
@@ -310,8 +306,8 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
         f = recognition.factors.get(id_) or 1.0
         shown = v / f                                     # as given in the table
         report = partial(add, id_, col, src, shown)
-        label_en = getattr(ind, "label_en", "") or id_
-        signed = bool(getattr(ind, "signed", None))
+        label_en = ind.label_en or id_
+        signed = bool(ind.signed)
         bad = pd.Series(False, index=v.index)
         if fam in _NON_NEGATIVE and not signed:
             neg = v < 0
@@ -400,13 +396,11 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
         log.append(who[vals.isna()].assign(indicator=id_, column=col, status="missing",
                                            detail="empty cell"))
     out, checks = check_values(out, frame, recognition, system)
-    invalid = checks[checks["action"] == "treated as missing"]
-    for (id_, col), part in invalid.groupby(["indicator", "column"], sort=False):
-        log.append(pd.DataFrame({
-            "row": part["row"].to_numpy(object), "town_code": part["town_code"].to_numpy(object),
-            "town": part["town"].to_numpy(object), "position": part["position"].to_numpy(object),
-            "indicator": id_, "column": col, "status": "invalid",
-            "detail": part["problem_en"].to_numpy(object)}))
+    invalid = checks[checks["action"] == "treated as missing"]   # indicator by indicator
+    log.append(pd.DataFrame({
+        **{c: invalid[c].to_numpy(object) for c in ("row", "town_code", "town", "position",
+                                                    "indicator", "column")},
+        "status": "invalid", "detail": invalid["problem_en"].to_numpy(object)}))
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]
@@ -462,12 +456,8 @@ def _input(name: str, given_unit, ind_frame, frame, system) -> tuple[pd.Series, 
 def _reference_groups(der: Derived, frame: pd.DataFrame, system) -> pd.Series:
     if der.reference == "all":
         return pd.Series(0, index=frame.index)
-    cols = [c for c in (f"{der.reference}_code", der.reference) if c in frame.columns]
-    if cols:
-        # the code where known, else the name; <NA> (no group) when neither is
-        key = pd.Series(pd.NA, index=frame.index, dtype="string")
-        for c in cols:
-            key = key.fillna(c + ":" + known(frame[c].to_numpy(object)).set_axis(frame.index))
+    key = county_key(frame, der.reference)
+    if key is not None:
         return key
     raise ConfigError(
         f"reference {der.reference!r} needs a {der.reference}_code or {der.reference} column, "
@@ -554,19 +544,16 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
     if path.exists() and not overwrite:
         raise ConfigError("file exists; choose another path or delete it first", path=path)
     rec = recognise(columns, units, system)
-    inds = []
-    for ind in system.indicators:
-        if ind.id in rec.columns:
-            inds.append(replace(ind, column=rec.columns[ind.id]))
+    inds = [replace(i, column=rec.columns[i.id]) for i in system.indicators if i.id in rec.columns]
+    if not inds:
+        raise InputError("no column of the table was recognised as an indicator; headers: "
+                         + ", ".join(map(str, rec.unrecognised)))
     have = set(rec.columns) | set(rec.columns.values())
     derived = []
     for der in system.derived:      # in order: a derived indicator may use an earlier one
         if {der.numerator, der.denominator} <= have:
             derived.append(der)
             have.add(der.id)
-    if not inds:
-        raise InputError("no column of the table was recognised as an indicator; headers: "
-                         + ", ".join(map(str, rec.unrecognised)))
     eff = IndicatorSystem(tuple(inds), system.dimensions, tuple(derived), system.methods,
                           uncertainty=system.uncertainty)
     unit = {i: rec.source_units[i] or "none given (declared unit assumed)" for i in rec.columns}
@@ -580,9 +567,8 @@ def write_starter_config(columns: pd.DataFrame | Iterable[str],
         + (", ".join(f"{i} ({system.get(i).label_zh})" for i in rec.absent) or "none") + ".",
     ])
     dims = [d.id for d in system.dimensions]
-    extra = []
-    for k, col in enumerate(rec.unrecognised, 1):
-        extra += _unrecognised_block(k, col, rec.units.get(col), dims)
+    extra = [line for k, col in enumerate(rec.unrecognised, 1)
+             for line in _unrecognised_block(k, col, rec.units.get(col), dims)]
     text += "\n".join(extra) + ("\n" if extra else "")
     path.write_text(text, encoding="utf-8")
     return text

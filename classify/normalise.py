@@ -1,28 +1,11 @@
 """Outlier treatment and normalisation, as scikit-learn transformers.
 
-Everything here is fitted once on a reference table and reused to transform new data
-(next year's table), so scores stay comparable::
-
-    norm = MinMaxNormaliser(directions=["+", "-"]).fit(X_2024)
-    norm.transform(X_2025)        # same min and max as 2024
-
-Missing values (NaN) are ignored when fitting and stay NaN.  Directions: ``"+"`` (more is
-better) or ``"-"`` (less is better); every normaliser returns values where higher is
-better.
-
-Normalisers (registry :data:`NORMALISERS`):
-
-- ``minmax`` — ``100 (x − min) / (max − min)`` (``-``: ``100 (max − x) / (max − min)``);
-- ``zscore`` — ``(x − mean) / std`` (population std, as ``StandardScaler``), sign flipped
-  for ``-``; not bounded: scoring rescales the dimension scores to 0–100;
-- ``rank`` — percentile of the value among the reference values,
-  ``100 (r − 1) / (n − 1)`` with ``r`` the average rank (ties share a rank);
-- ``target`` — distance to a target: ``100 (x − worst) / (target − worst)`` clipped to
-  0–100, where ``worst`` is the worst reference value and ``target`` defaults to the best
-  one (then it equals min–max).
-
-A constant column carries no information; every normaliser maps it to 50 (min–max also a
-column whose range is float noise, below 1e-9 of its values' size).
+Fitted once on a reference table and reused on new data (next year's table), so scores
+stay comparable: ``MinMaxNormaliser(directions=["+", "-"]).fit(X_2024).transform(X_2025)``
+uses 2024's min and max.  Missing values (NaN) are ignored when fitting and stay NaN.
+Directions: ``"+"`` (more is better) or ``"-"`` (less is better); every normaliser
+(registry :data:`NORMALISERS`) returns values where higher is better, and maps a constant
+column (no information) to 50 (``zscore``: 0).
 """
 
 from __future__ import annotations
@@ -40,8 +23,7 @@ __all__ = ["MinMaxNormaliser", "ZScoreNormaliser", "RankNormaliser", "TargetNorm
 
 #: Fewest values of an indicator for the automatic outlier treatment (winsorisation, or the
 #: log transform in its place).  Below it a "skewed" column is just a few towns of
-#: different size — with 10 towns, winsorising capped 英城街道's GDP (152亿) at 沙口镇's
-#: (41亿) and gave both 100 — so the values are used as they are (recorded as skipped).
+#: different size, so the values are used as they are (recorded as skipped).
 MIN_VALUES_FOR_OUTLIERS = 20
 
 
@@ -49,9 +31,7 @@ _SIGNS = {"+": 1.0, "+1": 1.0, 1: 1.0, "-": -1.0, "−": -1.0, "-1": -1.0, -1: -
 
 
 def _signs(directions, n: int) -> np.ndarray:
-    if directions is None:
-        return np.ones(n)
-    d = list(directions)
+    d = ["+"] * n if directions is None else list(directions)
     if len(d) != n:
         raise ConfigError(f"{len(d)} directions given for {n} indicators; give one '+' or '-' "
                           "per indicator", key="indicators.<id>.direction")
@@ -62,12 +42,28 @@ def _signs(directions, n: int) -> np.ndarray:
     return np.array([_SIGNS[x] for x in d])
 
 
-class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Shared transform plumbing: validation (NaN allowed), column by column."""
+def has_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Where ``hi − lo`` is a range, not float noise (1e-9 of the values' size): noise,
+    stretched to 0–100, would depend on the row order."""
+    return hi - lo > 1e-9 * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
 
-    def _validate(self, X, reset):
+
+class NaNInput:
+    """Mixin of the estimators here and in :mod:`classify.weighting`: float input, in which
+    NaN (a missing value) is valid — validated, and tagged for scikit-learn's checks."""
+
+    def _validate(self, X, reset=True):
         return validate_data(self, X, reset=reset, dtype=np.float64,
                              ensure_all_finite="allow-nan")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class _Columnwise(NaNInput, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Shared transform plumbing, column by column."""
 
     def transform(self, X):
         check_is_fitted(self)
@@ -75,17 +71,10 @@ class _Columnwise(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform_columns(self, X, columns) -> np.ndarray:
         """:meth:`transform` of a float matrix ``X`` that holds only the fitted columns
-        ``columns`` (positions, in that order): each value is transformed with its own
-        column's fitted parameters alone, so this gives exactly the numbers
-        :meth:`transform` gives for those columns (e.g. to re-score one changed column
-        of many rows)."""
+        ``columns`` (positions, in that order): exactly the numbers :meth:`transform`
+        gives for them (e.g. to re-score one changed column of many rows)."""
         check_is_fitted(self)
         return self._transform(np.asarray(X, dtype=np.float64), np.asarray(columns))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
 
 class _Normaliser(_Columnwise):
@@ -99,7 +88,8 @@ class _Normaliser(_Columnwise):
 
 
 class MinMaxNormaliser(_Normaliser):
-    """Min–max to 0–100 (see module docstring).
+    """Min–max to 0–100: ``100 (x − min) / (max − min)`` (for ``-``: ``max − x`` on top); a
+    range of float noise (below 1e-9 of the values' size) counts as none.
 
     Parameters
     ----------
@@ -131,21 +121,16 @@ class MinMaxNormaliser(_Normaliser):
 
     def _transform(self, X, cols=slice(None)):
         lo, hi = self.min_[cols], self.max_[cols]
-        rng = hi - lo
-        # a range at the level of float noise (1e-9 of the values' size) is no range: the
-        # column is constant (e.g. a dimension score whose indicators cancel out), and its
-        # noise, stretched to 0–100, would depend on the row order
-        size = np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
-        spread = rng > 1e-9 * size
-        safe = np.where(spread, rng, 1.0)
-        up = (X - lo) / safe
+        spread = has_range(lo, hi)       # else constant (e.g. a dimension that cancels out)
+        up = (X - lo) / np.where(spread, hi - lo, 1.0)
         z = 100.0 * np.where(self.signs_[cols] > 0, up, 1.0 - up)
         z = np.where(spread, z, np.where(np.isnan(X), np.nan, 50.0))
         return np.clip(z, 0, 100) if self.clip else z
 
 
 class ZScoreNormaliser(_Normaliser):
-    """Standard scores ``sign · (x − mean) / std`` (population std).
+    """Standard scores ``sign · (x − mean) / std`` (population std, as ``StandardScaler``);
+    not bounded: scoring rescales the dimension scores to 0–100.
 
     Attributes
     ----------
@@ -171,7 +156,8 @@ class ZScoreNormaliser(_Normaliser):
 
 
 class RankNormaliser(_Normaliser):
-    """Percentile among the reference values, 0–100 (ties share the average rank).
+    """Percentile among the reference values, ``100 (r − 1) / (n − 1)`` with ``r`` the
+    average rank (ties share a rank).
 
     New values between reference values get an interpolated position; values beyond the
     reference range are clipped to 0 or 100.
@@ -209,7 +195,9 @@ class RankNormaliser(_Normaliser):
 
 
 class TargetNormaliser(_Normaliser):
-    """Distance to a target, 0–100: ``100 (x − worst) / (target − worst)``, clipped.
+    """Distance to a target, 0–100: ``100 (x − worst) / (target − worst)``, clipped;
+    ``worst`` is the worst reference value, ``target`` defaults to the best (then it
+    equals min–max).
 
     Parameters
     ----------
@@ -267,9 +255,7 @@ def get_normaliser(name: str, **params) -> _Normaliser:
     return cls(**params)
 
 
-# --------------------------------------------------------------------------------------
-# skew and outliers
-# --------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------ skew and outliers
 
 def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
     """Sample skewness G1 and excess kurtosis G2 (bias-corrected, as
@@ -399,7 +385,6 @@ class OutlierTreatment(_Columnwise):
         lo, hi = -np.inf, np.inf
         order = np.sort(v)[::-1] if s0 > 0 else np.sort(v)
         still = True
-        count = 0
         for k in range(1, min(self.max_winsor, v.size - 1) + 1):
             cap = order[k]
             w = np.minimum(v, cap) if s0 > 0 else np.maximum(v, cap)

@@ -4,22 +4,8 @@ Steps (each recorded): missing values (left out and re-weighted within the dimen
 imputed from the county median) → per-indicator transform / JRC outlier treatment →
 normalisation (higher is better) → weights within each dimension → dimension scores
 ``score_<dim>`` (0–100) → weights across dimensions → ``composite`` → ``rank`` (1 = best)
-and ``rank_county``.
-
-Aggregation of values ``z`` (0–100) with weights ``w`` over the indicators a town has:
-
-- arithmetic: ``Σ w z / Σ w``;
-- geometric: ``exp(Σ w ln(z + 1) / Σ w) − 1`` — the weighted geometric mean of ``z + 1``
-  shifted back, so that a 0 on one indicator does not zero the score, and the result stays
-  in 0–100.
-
-With an unbounded normalisation (``zscore``) dimension scores are rescaled to 0–100 by the
-reference minimum and maximum (stored in the model, reused for new data).
-
-Missing values: with ``missing="reweight"`` (default) a town's missing indicator is left
-out and the weights of its other indicators in that dimension are rescaled to sum 1; a
-town with no value at all in a dimension has no ``score_<dim>`` (NaN) and its composite is
-re-weighted over its other dimensions.
+and ``rank_county``.  With an unbounded normalisation (``zscore``) dimension scores are
+rescaled to 0–100 by the reference minimum and maximum (stored in the model).
 
 Example
 -------
@@ -42,19 +28,18 @@ from classify.config import AGGREGATIONS, IndicatorSystem, load_system
 from classify.errors import ConfigError
 from geo.errors import InputWarning
 from classify.normalise import (BOUNDED, MIN_VALUES_FOR_OUTLIERS, MinMaxNormaliser,
-                                OutlierTreatment, get_normaliser)
+                                OutlierTreatment, get_normaliser, has_range)
 from classify.weighting import get_weighter
 
 __all__ = ["score", "Scorer", "ScoreResult", "ScoreModel", "aggregate", "block_matrix",
-           "rank_desc", "impute_county_median", "AGGREGATIONS", "county_key",
-           "UNKNOWN_COUNTY", "known"]
+           "rank_desc", "impute_county_median", "AGGREGATIONS", "county_key", "known"]
 
 #: Below this many towns a run is told that its categories are relative to these towns only
 #: (percentile thresholds and min–max scores say where a town stands among the others).
 SMALL_REGION = 20
-
-#: How a town with no county (no county code and no county name) is shown.
-UNKNOWN_COUNTY = "未知县区（unknown county）"
+#: Columns of :func:`classify.indicators.check_values`'s report.
+VALUE_CHECK_COLUMNS = ["row", "column", "town_code", "town", "indicator", "value", "unit",
+                       "check", "problem_zh", "problem_en", "action"]
 
 
 def known(values) -> pd.Series:
@@ -63,8 +48,9 @@ def known(values) -> pd.Series:
     return s.mask(s.isin(["", "nan", "NaN", "None", "<NA>"]))
 
 
-def county_key(frame: pd.DataFrame) -> pd.Series | None:
-    """The county each town is grouped by for ranks and peers within the county.
+def county_key(frame: pd.DataFrame, level: str = "county") -> pd.Series | None:
+    """The county (or other ``level``: ``city``) each town is grouped by for ranks, peers
+    and reference regions within it.
 
     Its ``county_code`` where known, else its county name; ``<NA>`` when neither is known.
     **Rule**: a town of unknown county belongs to no county group — it gets no rank within
@@ -72,13 +58,13 @@ def county_key(frame: pd.DataFrame) -> pd.Series | None:
     imputation falls back to the region median for it.  ``None`` when the frame has
     neither column.
     """
-    cols = [c for c in ("county_code", "county") if c in frame.columns]
+    cols = [c for c in (f"{level}_code", level) if c in frame.columns]
     if not cols:
         return None
     key = pd.Series(pd.NA, index=frame.index, dtype="string")
     for c in cols:
         v = known(frame[c].to_numpy(object)).set_axis(frame.index)
-        key = key.fillna(("code:" if c == "county_code" else "name:") + v)
+        key = key.fillna(("code:" if c.endswith("_code") else "name:") + v)
     return key.rename("county_key")
 
 
@@ -91,6 +77,10 @@ def block_matrix(w_in: np.ndarray, dim_index: np.ndarray, n_dims: int) -> np.nda
 
 def aggregate(Z: np.ndarray, W: np.ndarray, how: str = "arithmetic") -> np.ndarray:
     """Weighted aggregation with re-weighting over the values present.
+
+    Arithmetic: ``Σ w z / Σ w``; geometric: ``exp(Σ w ln(z + 1) / Σ w) − 1`` (a 0 on one
+    item does not zero the result, which stays in 0–100).  The sums run over the items a
+    town has: a missing one is left out and the others' weights rescaled.
 
     Parameters
     ----------
@@ -185,14 +175,12 @@ class ScoreModel:
         S = aggregate(Z, block_matrix(self.w_in, self.dim_index, len(self.dims)),
                       self.aggregation)
         if self.dim_lo is not None:
-            # a span at the level of float noise (a dimension whose indicators cancel out,
-            # e.g. the same values with opposite directions) is no span: amplified, its
-            # noise would depend on the row order
-            scale = np.maximum(1.0, np.maximum(np.abs(self.dim_hi), np.abs(self.dim_lo)))
-            flat = ~(self.dim_hi - self.dim_lo > 1e-9 * scale)
-            span = np.where(flat, 1.0, self.dim_hi - self.dim_lo)
-            S = np.where(flat, np.where(np.isnan(S), np.nan, 0.0),
-                         100.0 * (S - self.dim_lo) / span)
+            # a dimension whose indicators cancel out (the same values with opposite
+            # directions) has a span of float noise: no span (0), not amplified noise
+            spread = has_range(self.dim_lo, self.dim_hi)
+            span = np.where(spread, self.dim_hi - self.dim_lo, 1.0)
+            S = np.where(spread, 100.0 * (S - self.dim_lo) / span,
+                         np.where(np.isnan(S), np.nan, 0.0))
         return S
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -288,9 +276,8 @@ class ScoreResult:
     dimensions: pd.DataFrame = field(default_factory=pd.DataFrame)
     messages: list = field(default_factory=list)
     #: :func:`classify.indicators.check_values`'s report, when the pipeline made one
-    value_checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["row", "column", "town_code", "town", "indicator", "value", "unit",
-                 "check", "problem_zh", "problem_en", "action"]))
+    value_checks: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=VALUE_CHECK_COLUMNS))
     reference: dict | None = None
 
 
@@ -321,7 +308,7 @@ def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
     n = S.shape[0]
     for d, dim in enumerate(dims):
         meta = system.dimension(dim)
-        have = int(np.sum(~np.isnan(S[:, d]))) if n else 0
+        have = int(np.sum(~np.isnan(S[:, d])))
         not_scored = [r.indicator for r in excluded.itertuples()
                       if system.get(r.indicator).dimension == dim]
         status = "no data" if have == 0 else "partly" if have < n else "assessed"
@@ -375,22 +362,18 @@ def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: 
     return out
 
 
-def _weights_in(M: np.ndarray, inds, dim_index, n_dims, method) -> np.ndarray:
+def _weights_in(M: np.ndarray, inds, dim_index, method) -> np.ndarray:
     w = np.zeros(len(inds))
-    for d in range(n_dims):
+    for d in np.unique(dim_index):
         idx = np.flatnonzero(dim_index == d)
-        if idx.size == 0:
-            continue
         params = {"weights": [inds[j].weight for j in idx]} if method == "expert" else {}
         w[idx] = get_weighter(method, **params).fit(M[:, idx]).weights_
     return w
 
 
-def _weights_dim(S: np.ndarray, dims, present, system, method) -> np.ndarray:
+def _weights_dim(S: np.ndarray, dims, dim_index, system, method) -> np.ndarray:
     wd = np.zeros(len(dims))
-    idx = np.flatnonzero(present)
-    if idx.size == 0:
-        return wd
+    idx = np.unique(dim_index)           # the dimensions with a scored indicator
     if method == "expert":
         raw = [system.dimension(dims[d]).weight for d in idx]
         if sum(raw) <= 0:
@@ -431,7 +414,8 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         Override the system's ``[methods]`` (``None`` keeps them).  ``weighting`` applies
         within dimensions, and across them too unless ``dimension_weighting`` (or
         ``methods.dimension_weighting``) says otherwise; ``expert`` uses the config's
-        weights.
+        weights.  With ``missing="reweight"`` a town with no value in a dimension has no
+        ``score_<dim>`` (NaN) and its composite is re-weighted over its other dimensions.
     county : Series, optional
         County of each town (aligned on the index): adds ``rank_county`` and is the peer
         group for ``missing="impute_county_median"``.
@@ -451,14 +435,14 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
                           "minmax, rank or target normalisation", key="methods.aggregation",
                           path=system.path)
     inds, excluded = _select(indicators, system)
-    nothing_varies = False
-    if not inds and (excluded["kind"] == "constant").any():
+    constant = excluded["kind"] == "constant"
+    nothing_varies = not inds and constant.any()
+    if nothing_varies:
         # one town, or towns all alike: nothing to compare.  The constant indicators are
         # scored (every normaliser maps a constant to 50) rather than nothing at all
-        const = set(excluded.loc[excluded["kind"] == "constant", "indicator"])
+        const = set(excluded.loc[constant, "indicator"])
         inds = [i for i in system.scored if i.id in const]
-        excluded = excluded[excluded["kind"] != "constant"].reset_index(drop=True)
-        nothing_varies = True
+        excluded = excluded[~constant].reset_index(drop=True)
     if not inds:
         raise ConfigError("no indicator of the system can be scored: "
                           + "; ".join(f"{r.indicator}: {r.reason}" for r in excluded.itertuples()),
@@ -482,7 +466,7 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     norm = get_normaliser(m.normalisation, **params).fit(T)
     Z = norm.transform(T)
     M = MinMaxNormaliser(directions=directions).fit(T).transform(T)
-    w_in = _weights_in(M, inds, dim_index, len(dims), m.weighting)
+    w_in = _weights_in(M, inds, dim_index, m.weighting)
     model = ScoreModel([i.id for i in inds], dims, dim_index, directions, treat, norm,
                        m.normalisation, m.aggregation, m.missing, w_in, np.zeros(len(dims)))
     S = model.dim_scores(Z)
@@ -490,8 +474,7 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
         with np.errstate(all="ignore"):
             model.dim_lo, model.dim_hi = np.nanmin(S, axis=0), np.nanmax(S, axis=0)
         S = model.dim_scores(Z)
-    present = np.isin(np.arange(len(dims)), dim_index)
-    model.w_dim = _weights_dim(S, dims, present, system, system.across)
+    model.w_dim = _weights_dim(S, dims, dim_index, system, system.across)
     comp = aggregate(S, model.w_dim[:, None], m.aggregation)[:, 0]
     scores = _score_frame(indicators.index, dims, S, comp, county, n_missing, n_imputed)
     weights = model.weights_table(m.weighting if system.across == m.weighting

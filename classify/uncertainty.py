@@ -1,18 +1,12 @@
 """Uncertainty and sensitivity analysis: Monte Carlo over weights, normalisation and
 aggregation (OECD/JRC handbook, step 7).
 
-Each draw picks
-
-- indicator weights within each dimension and dimension weights: Dirichlet around the
-  base weights, ``Dirichlet(c · k · w)`` for a block of ``k`` weights ``w`` (mean ``w``;
-  larger ``concentration`` ``c`` = tighter), or ``w · (1 + U(−noise, noise))``
-  renormalised, or the base weights unchanged (``weights="none"``);
-- a normalisation from ``normalisations`` and an aggregation from ``aggregations``
-  (uniformly among the valid pairs; geometric needs a bounded normalisation).
-
-Everything is arrays: one matrix product per chunk of draws per (normalisation,
-aggregation) pair — no Python loop over towns.  Randomness comes from a local
-``numpy.random.default_rng(seed)``; the same seed gives the same result.
+Each draw picks indicator weights within each dimension and dimension weights around the
+base weights (:func:`sample_weights`), a normalisation from ``normalisations`` and an
+aggregation from ``aggregations`` (uniformly among the valid pairs; geometric needs a
+bounded normalisation).  Everything is arrays: one matrix product per chunk of draws per
+(normalisation, aggregation) pair, no Python loop over towns.  Randomness comes from a
+local ``numpy.random.default_rng(seed)``; the same seed gives the same result.
 
 Example
 -------
@@ -22,7 +16,6 @@ Example
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +27,8 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
-from classify.scoring import ScoreResult, impute_county_median, known, score
+from classify.report.workers import cores
+from classify.scoring import ScoreResult, block_matrix, impute_county_median, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
 
@@ -81,14 +75,6 @@ class MCResult:
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _block_normalise(G: np.ndarray, index: np.ndarray, n_blocks: int) -> np.ndarray:
-    onehot = np.zeros((G.shape[1], n_blocks))
-    onehot[np.arange(G.shape[1]), index] = 1.0
-    sums = G @ onehot
-    sums = np.where(sums > 0, sums, 1.0)
-    return G / sums[:, index]
-
-
 def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.random.Generator,
                    *, how: str = "dirichlet", concentration: float = 20.0,
                    noise: float = 0.25) -> np.ndarray:
@@ -101,8 +87,11 @@ def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.ran
     blocks : ndarray (k,) of int
         Block of each weight (the dimension, or all 0 for dimension weights).
     how : {"dirichlet", "noise", "none"}
+        ``Dirichlet(c · k · w)`` for a block of ``k`` weights ``w`` (mean ``w``; a larger
+        ``concentration`` ``c`` is tighter), ``w · (1 + U(−noise, noise))`` renormalised,
+        or the base weights unchanged.
     concentration : float
-        Dirichlet ``c``: the block of ``k`` weights is ``Dirichlet(c · k · w)``.
+        Dirichlet ``c``.
     noise : float
         Relative half-width of the uniform noise.
     """
@@ -126,7 +115,8 @@ def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.ran
             raise ConfigError(f"noise must be in [0, 1), found {noise}", key="uncertainty.noise")
         G = base * (1.0 + rng.uniform(-noise, noise, size=(draws, base.size)))
     # a single weight in its block carries no uncertainty: keep it exactly
-    return _block_normalise(G, blocks, n_blocks)
+    sums = G @ block_matrix(np.ones(base.size), blocks, n_blocks)
+    return G / np.where(sums > 0, sums, 1.0)[:, blocks]
 
 
 def _combos(normalisations, aggregations):
@@ -290,7 +280,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     weighting : str, optional
         Base weighting method (default: the system's); ignored when ``base`` is given.
     weights : {"dirichlet", "noise", "none"}, optional
-        How weights vary around the base weights (see module docstring).
+        How weights vary around the base weights (:func:`sample_weights`).
     concentration, noise : float, optional
         Parameters of the Dirichlet and uniform samplers.
     normalisations, aggregations : tuple of str or None
@@ -369,7 +359,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     # the chunk size must not depend on the threads: float32 products can round
     # differently with another number of rows, and results must not depend on the machine
     B = max(1, int(chunk_bytes // (4 * n * 8)))
-    nthreads = _threads(threads)
+    nthreads = min(2, cores()) if threads is None else max(1, int(threads))
     Zcache: dict[str, np.ndarray] = {}
     tasks = []
     for c, (nm, ag) in enumerate(combos):
@@ -439,16 +429,6 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
                     list(mod.indicators), base, out["sensitivity"])
-
-
-def _threads(threads: int | None) -> int:
-    if threads is not None:
-        return max(1, int(threads))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:            # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
 
 
 def _map_threads(fn, items, threads: int) -> None:

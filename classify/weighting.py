@@ -44,18 +44,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.extmath import svd_flip
-from sklearn.utils.validation import validate_data
 
 from classify.errors import ConfigError
+from classify.normalise import NaNInput
 
 __all__ = ["EqualWeights", "ExpertWeights", "EntropyWeights", "CriticWeights", "PCAWeights",
            "WEIGHTINGS", "get_weighter"]
 
 
-class _Weighter(BaseEstimator):
-    def _validate(self, X):
-        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-
+class _Weighter(NaNInput, BaseEstimator):
     def fit(self, X, y=None):
         """Learn ``weights_`` from ``X`` (towns × indicators); returns ``self``."""
         X = self._validate(X)
@@ -64,11 +61,6 @@ class _Weighter(BaseEstimator):
         self.weights_ = w / s if s > 0 and np.isfinite(s) else np.full(X.shape[1],
                                                                         1 / X.shape[1])
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
 
 class EqualWeights(_Weighter):

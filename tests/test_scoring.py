@@ -111,6 +111,17 @@ def test_county_key_prefers_code_then_name():
     assert pd.isna(k.iloc[3])
 
 
+def test_county_key_of_another_level_reads_its_columns():
+    """``level="city"`` groups by city_code, else the city name (the LQ reference regions);
+    the county columns are not read, and a frame without the level's columns has no key."""
+    from classify.scoring import county_key
+    f = pd.DataFrame({"city_code": ["4418", None, None], "city": ["清远市", "韶关市", ""],
+                      "county": ["清城区", "乐昌市", "英德市"]})
+    k = county_key(f, "city")
+    assert k.iloc[:2].tolist() == ["code:4418", "name:韶关市"] and pd.isna(k.iloc[2])
+    assert county_key(f.drop(columns=["city_code", "city"]), "city") is None
+
+
 def test_missing_imputed_from_county_median():
     ind = pd.DataFrame({"a": [10.0, 20.0, 30.0, 40.0], "b": [5.0, np.nan, 1.0, 2.0],
                         "c": [1.0, 3.0, 2.0, 4.0]})
