@@ -1,13 +1,6 @@
 """The pipeline: wires read → join → indicators → scores → categories → clusters →
-suggestions → map → outputs.  It holds no analysis of its own.
-
-Each step is a public function here (:func:`read_inputs`, :func:`join_inputs`,
-:func:`make_indicators`, :func:`score_towns`, :func:`assemble`, :func:`categorise`,
-:func:`cluster`, :func:`designate`, :func:`suggest_towns`, :func:`build_map`,
-:func:`write_maps`) that takes the run's :class:`RunOptions` and what the step before
-returned; :func:`run_pipeline` (the ``towntype`` command, ``towntype.run``) calls them in
-that order, and a notebook can call them one by one (``towntype.steps``).
-"""
+suggestions → map → outputs, one public step each (``towntype.steps``), in the order
+:func:`run_pipeline` calls them.  It holds no analysis of its own."""
 
 from __future__ import annotations
 
@@ -224,8 +217,7 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
 
 
 class _Timer:
-    """Wall time per stage (run.json ``timings``, the benchmark) and the run's messages:
-    each passed on to ``log`` and kept in :attr:`said` (run.json ``log``)."""
+    """Wall time per stage (run.json ``timings``) and the run's messages (``log``)."""
 
     def __init__(self, log: Callable[[str], None] | None = None):
         self.pass_on = log
@@ -238,7 +230,6 @@ class _Timer:
             self.pass_on(message)
 
     def merge(self, other: _Timer) -> None:
-        """Take in what a worker's timer measured and said."""
         self.seconds.update(other.seconds)
         for line in other.said:
             self.log(line)
@@ -250,11 +241,6 @@ class _Timer:
         # a stage timed in parts (suggestions: before and after a wait) adds them up
         self.seconds[stage] = round(self.seconds.get(stage, 0.0)
                                     + time.perf_counter() - start, 3)
-
-
-def _timer(timer: _Timer | None, log: Callable[[str], None] | None = None) -> _Timer:
-    """The run's timer, or (a step called on its own) one of its own."""
-    return timer if timer is not None else _Timer(log)
 
 
 class Inputs(NamedTuple):
@@ -276,8 +262,7 @@ class Inputs(NamedTuple):
     datum_said: str = ""
 
 
-def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
-                log: Callable[[str], None] | None = None) -> Inputs:
+def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
     """Step 1, read: the boundary file, the indicator table and the county outlines.
 
     Parameters
@@ -288,8 +273,6 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
         ``encoding``).
     timer : internal
         The run's stage timer (leave None when calling the step alone).
-    log : callable, optional
-        Receives what the readers say (columns found, encodings); default: discarded.
 
     Returns
     -------
@@ -306,7 +289,7 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
     geo.errors.InputWarning
         Problems of the boundary file that need the user's attention.
     """
-    timer = _timer(timer, log)
+    timer = timer or _Timer()
     with timer("read"):
         # the table first: its codes say the level, which says how the boundaries are keyed
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
@@ -457,7 +440,7 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     geo.errors.InputError
         No table row matched any boundary feature.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     lv = level or _level_of(opts)
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
@@ -528,7 +511,7 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
     Indicators
         ``(system, recognition, values, missing_log, value_checks)``.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("indicators"):
         system = load_system(opts.config if opts.config is not None
                              else _level_of(opts).indicator_config())
@@ -541,8 +524,7 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
 
 
 def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
-                timer: _Timer | None = None, log: Callable[[str], None] | None = None
-                ) -> ScoreResult:
+                timer: _Timer | None = None) -> ScoreResult:
     """Step 4, score: normalised indicators, weights, dimension scores and the composite
     (:func:`classify.scoring.score`), or the earlier run's model (``opts.reference``).
 
@@ -555,7 +537,6 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
     ind : Indicators
         From :func:`make_indicators`.
     timer : internal
-    log : callable, optional
 
     Returns
     -------
@@ -563,7 +544,7 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
         ``scores`` (towns × ``score_<dim>``, ``composite``, ``rank`` …), ``weights``,
         ``model``; ``value_checks`` from ``ind``.
     """
-    timer = _timer(timer, log)
+    timer = timer or _Timer()
     with timer("scoring"):
         if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
             result = apply_model(opts.reference, ind.values, county_key(joined),
@@ -755,7 +736,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
         per-draw ``composite`` and ``ranks`` are None (summarised above; call
         :func:`~classify.uncertainty.monte_carlo` for them).  None when ``opts.draws`` is 0.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("rules"):
         taxonomy = load_taxonomy(opts.taxonomy or _level_of(opts).taxonomy)
         cats, trace = classify_towns(frame, taxonomy)
@@ -810,7 +791,7 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
     geo.errors.InputError
         ``opts.k`` is larger than the number of towns.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     k = opts.k if opts.k == "auto" else int(opts.k)
     if k != "auto" and k > len(frame):
         raise InputError(f"--k {k} asks for more clusters than the {len(frame)} matched "
@@ -832,7 +813,7 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
 
 
 def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
-              timer: _Timer | None = None, log: Callable[[str], None] | None = None):
+              timer: _Timer | None = None):
     """Official designations (``opts.designations``): joined, checked, one line each
     (:func:`classify.designations.apply_designations`).
 
@@ -842,7 +823,7 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
         With the designation columns (unchanged when there are no designation files).
     result : classify.designations.DesignationResult or None
     """
-    timer = _timer(timer, log)
+    timer = timer or _Timer()
     if not opts.designations:
         return frame, None
     with timer("designations"):
@@ -944,7 +925,7 @@ def _workbooks(opts: RunOptions, n_towns: int) -> bool:
 def write_report_files(opts: RunOptions, suggestions: list, names: list[str], folder: Path,
                        *, timer: _Timer | None = None,
                        meanwhile: Callable[[np.ndarray], list[Path]] | None = None,
-                       aside: Callable[[np.ndarray], list] | None = None
+                       aside: Callable[[np.ndarray, _Timer], list[Path]] | None = None
                        ) -> tuple[list[Path], np.ndarray]:
     """Step 9 (report part), write: the stored per-town evidence (always), the sheets of
     the towns in scope (``opts.sheets``), ``suggestions/index.html``, ``suggestions.xlsx``
@@ -964,8 +945,9 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
         The caller's other writing, done while the sheets are rendered (by other
         processes): given ``scope``, it returns the paths it wrote (added to ``files``).
     aside : callable, optional
-        The caller's one long task, given ``scope``, for another process to do meanwhile
-        (:func:`classify.report.writing_report`); its list is added to ``files``.
+        The caller's one long task, given ``scope`` and a timer of its own, for another
+        process to do meanwhile (:func:`classify.report.writing_report`): the paths it
+        returns are added to ``files``, its timer is merged into ``timer``.
 
     Returns
     -------
@@ -973,7 +955,12 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
     scope : ndarray of int
         The positions of the towns that got a sheet.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
+
+    def timed_aside() -> tuple[list[Path], _Timer]:     # in a worker, once scope is set
+        own = _Timer()
+        return aside(scope, own), own
+
     with contextlib.ExitStack() as joined:
         with timer("sheets"):
             kind, value = parse_scope(opts.sheets)
@@ -986,15 +973,19 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
             note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
             if note:
                 timer.log(note)
-            report = joined.enter_context(writing_report(
+            report, aside_result = joined.enter_context(writing_report(
                 suggestions, folder, scope=scope, names=names, lang=opts.lang,
                 docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)), title=opts.title,
                 notice=opts.notice, run_dir=Path(opts.out),
-                aside=None if aside is None else functools.partial(aside, scope)))
+                aside=None if aside is None else timed_aside))
             files = save_evidence(suggestions, folder, names)     # while the sheets render
         others = meanwhile(scope) if meanwhile is not None else []
         with timer("sheets"):
             joined.close()      # the sheets are all written (a worker's error is raised)
+    if aside is not None:
+        drawn, own = aside_result()
+        timer.merge(own)
+        others += drawn
     return files + report + others, scope
 
 
@@ -1011,7 +1002,7 @@ def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame
     list of Path
         The files written.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("outputs"):
         files = write_towns(frame, folder, notice=opts.notice, lang=opts.lang,
                             xlsx=_workbooks(opts, len(frame)), system=system,
@@ -1158,7 +1149,7 @@ def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indi
     list of Path
         The files written.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps;
         # the boundary features without a row follow the towns (drawn grey)
@@ -1378,25 +1369,20 @@ def _run(opts: RunOptions, timer: _Timer, caught: list) -> RunResult:
 
 def _write_outputs(extra: dict, inputs: Inputs, joined, frame, report, stage: Path,
                    timer: _Timer) -> list[Path]:
-    """The output stage: sheets, tables, maps, designations and the model into ``stage``.
-    A province's sheets take the other core meanwhile; a national run writes none (sheets
-    on request), so its maps do, in a worker whose timer is merged into ``timer``."""
+    """The output stage into ``stage``.  A province's sheets take the other core
+    meanwhile; a national run writes none (sheets on request), so its maps do."""
     opts, suggestions, scored = extra["options"], extra["suggestions"], extra["scores"]
     system = extra["indicators"].system
     names = set_sheet_names(suggestions)
     national = len(frame) > AUTO_SHEETS_MAX
 
-    def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
+    def maps(scope: np.ndarray, timer: _Timer = timer) -> list[Path]:
         has_sheet = np.zeros(len(frame), dtype=bool)
         has_sheet[scope] = True
         return write_maps(opts, frame, extra["taxonomy"], system, inputs.counties,
                           suggestions, stage, extra["today"], timer=timer,
                           unjoined=_unjoined(inputs.boundaries, joined, report, opts.lang),
                           names=names, has_sheet=has_sheet)
-
-    def maps_aside(scope: np.ndarray) -> list:     # in a worker: its timer comes back last
-        own = _Timer()
-        return maps(scope, own) + [own]
 
     def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
         out = write_tables(opts, frame, report, scored, extra["trace"], extra["clusters"],
@@ -1407,9 +1393,5 @@ def _write_outputs(extra: dict, inputs: Inputs, joined, frame, report, stage: Pa
                                        "towns": int(len(frame))})
         return out + write_designations(extra["designations"], stage) + [model]
 
-    files, _ = write_report_files(opts, suggestions, names, stage, timer=timer,
-                                  meanwhile=tables_and_maps,
-                                  aside=maps_aside if national else None)
-    for worker in [f for f in files if isinstance(f, _Timer)]:
-        timer.merge(worker)
-    return [f for f in files if not isinstance(f, _Timer)]
+    return write_report_files(opts, suggestions, names, stage, timer=timer,
+                              meanwhile=tables_and_maps, aside=maps if national else None)[0]
