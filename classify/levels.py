@@ -1,23 +1,7 @@
-"""Levels of the programme (county · town · village) as data: the level registry.
-
-The 百千万工程 classifies three levels of units with the same engine.  A level says how its
-units are keyed in files (code length, header texts), what they are called ("镇街",
-"县（市、区）"), what they are ranked within (the parent unit, further groupings such as
-Guangdong's four regions) and which indicator system and taxonomy a run uses by default.
-The definitions live in ``classify/presets/levels.toml``; this module reads them, infers a
-run's level from the codes of its table, and re-keys a table read with the town headers.
-
-Everything after the join is level-agnostic: the readers and the join put a unit into the
-key columns of the output contract at every level (``town_code``/``town`` = the unit,
-``county_code``/``county`` = its parent, ``city_code``/``city`` = the parent's parent), see
-:class:`geo.codes.UnitKeys`.
-
-Examples
---------
->>> level("county").zh, level("county").code_digits
-('县（市、区）', 6)
->>> level("town").parent_zh
-'县（市、区）'
+"""The level registry (county · town · village, ``classify/presets/levels.toml``): how a
+level's units are keyed, named, grouped and by default classified; a run's level inferred
+from its table's codes, and the table re-keyed.  After the join every level uses the town
+key columns (``town_code`` = the unit, ``county_code`` = its parent; geo.codes.UnitKeys).
 """
 
 from __future__ import annotations
@@ -35,9 +19,8 @@ from typing import TYPE_CHECKING
 from classify.errors import ConfigError
 from geo.errors import InputError
 
-# The registry is read by the CLI parser (`towntype --help`): no pandas at import, so
-# pandas, geo.codes, geo.tables and classify.scoring (all load pandas) are imported in
-# the functions that use them.
+# The registry is read by the CLI parser (`towntype --help`): no pandas at import (nor
+# geo.codes, geo.tables, classify.scoring, which load it).
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -306,7 +289,6 @@ def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
     """
     from geo.codes import check_code_type, parse_codes
     from geo.tables import find_key_columns
-    import pandas as pd
 
     if not lv.only_headers:
         return table
@@ -333,12 +315,9 @@ def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
                     messages.append(f"row {row}: {problem}")
     pcol = found["county_code"]
     if pcol is not None:
-        parent = []
-        for v in data[pcol].tolist():
-            text = None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).strip()
-            ok = bool(text) and text.isdigit() and len(text) >= lv.ancestors[0]
-            parent.append(text[:lv.ancestors[0]] if ok else None)
-        data[pcol] = parent
+        text = data[pcol].astype("string").str.strip()
+        ok = (text.str.isdigit() & (text.str.len() >= lv.ancestors[0])).fillna(False)
+        data[pcol] = text.str[:lv.ancestors[0]].astype(object).where(ok, None).tolist()
     keys = {**{r: found[r] for r in _ROLES}, "declared": (table.keys or {}).get("declared")}
     out = dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
                               messages=messages)

@@ -277,7 +277,6 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
     Returns
     -------
     Inputs
-        ``(boundaries, boundary_report, table, counties)``.
 
     Raises
     ------
@@ -308,13 +307,9 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
 
 
 def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, BoundaryReport, str]:
-    """The boundary file read, and the console line saying an inferred datum ("" when none).
-
-    ``--datum auto`` (the default): a level with bundled reference boundaries (counties,
-    ``[levels.<id>.reference]``) compares the features as read with them by code
-    (:func:`geo.datum.infer_datum`); when they match much better as GCJ-02 (or BD-09)
-    converted to WGS84, the file is read again in that datum.  Otherwise, and for levels
-    without a reference (towns), WGS84 as before.  A given ``--datum`` always wins."""
+    """The boundary file read, and the console line saying an inferred datum ("" when none):
+    ``--datum auto`` compares the features with the level's bundled boundaries, if any
+    (:func:`geo.datum.infer_datum`), and reads the file again in the datum that fits."""
     def read(datum: str):
         return read_boundaries(opts.boundaries, layer=opts.layer,
                                encoding=opts.boundary_encoding, crs=opts.crs, datum=datum,
@@ -346,9 +341,8 @@ def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, Bou
 
 
 def _name_keys(gdf: gpd.GeoDataFrame, parent: bool) -> gpd.GeoDataFrame:
-    """``gdf`` with ``_name``: the unit's name (``town``), with ``parent`` prefixed by its
-    parent's (``county``) where the frame names one; a key found twice is blank (not
-    compared)."""
+    """``gdf`` with ``_name``: the unit's name, with ``parent`` prefixed by its parent's;
+    a key found twice is blank (not compared)."""
     if "town" not in gdf.columns:
         return gdf.assign(_name=None)
     key = gdf["town"].astype("string").str.strip()
@@ -360,8 +354,7 @@ def _name_keys(gdf: gpd.GeoDataFrame, parent: bool) -> gpd.GeoDataFrame:
 @functools.lru_cache(maxsize=4)
 def _reference_geometry(path: Path, code: str, name: str | None = None,
                         parent: str | None = None) -> gpd.GeoDataFrame:
-    """The bundled boundaries keyed ``town_code``, with the unit's name as ``town`` and its
-    parent's as ``county`` (the columns a boundary file is read into) when given."""
+    """The bundled boundaries in the columns a boundary file is read into."""
     names = {c: k for c, k in ((name, "town"), (parent, "county")) if c}
     ref = gpd.read_file(path, engine="pyogrio", columns=[code, *names])
     return ref.rename(columns={code: "town_code", **names}).assign(
@@ -369,8 +362,7 @@ def _reference_geometry(path: Path, code: str, name: str | None = None,
 
 
 def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
-    """The level's bundled WGS84 boundaries keyed ``town_code`` (None: the level has none,
-    or the bundled data is not installed)."""
+    """The level's bundled WGS84 boundaries (None: none, or the data is not installed)."""
     if not lv.reference:
         return None
     try:
@@ -389,8 +381,7 @@ def _level_of(opts: RunOptions) -> Level:
 
 
 def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
-    """The options with the level's default indicator system and taxonomy where the user
-    gave none, and the level itself (no longer "auto")."""
+    """The level's indicator system and taxonomy where the user gave none."""
     return replace(opts, level=lv.id, taxonomy=opts.taxonomy or lv.taxonomy,
                    config=opts.config if opts.config is not None else lv.indicator_config())
 
@@ -457,9 +448,8 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
 
 
 def _not_units(report: pd.DataFrame, lv: Level, log: Callable[[str], None]) -> pd.DataFrame:
-    """Unmatched boundary features that are no unit of the level (``[levels.<id>.
-    not_units]``: 东莞市, 中山市 in a county file) set aside as ``excluded`` with the reason,
-    and said: they need no checking."""
+    """Unmatched features that are no unit of the level (``not_units``: 东莞市 in a county
+    file) marked ``excluded`` with the reason, and said: they need no checking."""
     if not lv.not_units or "town_code" not in report.columns:
         return report
     hit = ((report["source"] == "boundaries") & (report["status"] == "unmatched")
@@ -605,37 +595,31 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         categories, the output folder and the data notice.
     """
     m = result.manifest
-    counts = m["counts"]
-    cats = counts.get("categories", {})
-    join = counts["join"]
+    counts, lv = m["counts"], m.get("level", {})
+    join, cats = counts["join"], counts.get("categories", {})
     buckets = ("matched", "ambiguous", "unmatched", "excluded")
     if lang == "en":
         lines = [f"read {counts['boundary_features']} boundary features and "
                  f"{counts['table_rows']} table rows; {counts['towns']} "
-                 f"{m.get('level', {}).get('en_plural', 'towns')} matched"]
+                 f"{lv.get('en_plural', 'towns')} matched"]
         lines += [f"  {side}: " + ", ".join(f"{b} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
-        lines.append("categories:")
-        lines += [f"  {cat}: {n}" for cat, n in cats.items()]
-        lines.append(f"outputs in {m['out']} (join details: join_report.csv)")
+        lines += ["categories:", *(f"  {cat}: {n}" for cat, n in cats.items()),
+                  f"outputs in {m['out']} (join details: join_report.csv)"]
     else:
         names = {"matched": "匹配", "ambiguous": "有歧义", "unmatched": "未匹配", "excluded": "剔除"}
         side_zh = {"boundaries": "边界", "table": "指标表"}
         lines = [f"读取边界要素 {counts['boundary_features']} 个、指标表 {counts['table_rows']} 行；"
-                 f"匹配 {counts['towns']} 个{m.get('level', {}).get('zh', '镇街')}（matched）"]
+                 f"匹配 {counts['towns']} 个{lv.get('zh', '镇街')}（matched）"]
         lines += [f"  {side_zh[side]}：" + "，".join(f"{names[b]} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
-        lines.append("分类（categories）：")
         labels = counts.get("category_labels", {})
-        lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
-        lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
-    if m.get("datum", {}).get("said"):
-        lines.insert(0, m["datum"]["said"])
-    if m.get("level", {}).get("said"):
-        lines.insert(0, m["level"]["said"])
-    if m.get("notice"):
-        lines.append(m["notice"])
-    return _action_lines(join, lang) + _measure_lines(m, lang) + lines
+        lines += ["分类（categories）：",
+                  *(f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()),
+                  f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）"]
+    said = [x["said"] for x in (lv, m.get("datum", {})) if x.get("said")]
+    notice = [m["notice"]] if m.get("notice") else []
+    return _action_lines(join, lang) + _measure_lines(m, lang) + said + lines + notice
 
 
 #: Lines on what was not measured that the summary shows (the rest: run.json)
@@ -650,9 +634,8 @@ def _missing_line(n: int, lang: str) -> str:
 
 
 def _measure_lines(m: dict, lang: str) -> list[str]:
-    """What was not measured (dropped indicators, dimensions without data, categories that
-    cannot be assessed, value checks, small samples) and the missing values: they qualify
-    the categories, so they come before the counts (issue 13: named on the console)."""
+    """What was not measured and the missing values: they qualify the categories, so they
+    come before the counts."""
     scoring = m.get("scoring", {})
     notes = [x["en"] if lang == "en" else x["zh"] for x in scoring.get("not_measured", [])]
     if len(notes) > MEASURE_LINES:
@@ -666,8 +649,7 @@ def _measure_lines(m: dict, lang: str) -> list[str]:
 
 
 def _action_lines(join: dict, lang: str) -> list[str]:
-    """The first line of the summary when input rows were not matched: they need the
-    user's action (the reasons are in join_report.csv)."""
+    """The first line of the summary when input rows were not matched."""
     left = {side: sum(int(join[side].get(b, 0)) for b in ("ambiguous", "unmatched"))
             for side in ("boundaries", "table")}
     if not any(left.values()):
@@ -732,9 +714,8 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     trace : DataFrame
         One row per town × rule: the value, the threshold, passed or not (``rules.csv``).
     mc : classify.uncertainty.MCResult or None
-        Its summaries (``rank_summary``, ``sensitivity``, ``draws``, ``weights``); the
-        per-draw ``composite`` and ``ranks`` are None (summarised above; call
-        :func:`~classify.uncertainty.monte_carlo` for them).  None when ``opts.draws`` is 0.
+        Its summaries (the per-draw ``composite`` and ``ranks`` are None: call
+        :func:`~classify.uncertainty.monte_carlo` for them); None when ``opts.draws`` is 0.
     """
     timer = timer or _Timer()
     with timer("rules"):
@@ -755,8 +736,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
             stab = pd.concat([stab.set_index(frame.index),
                               mc.rank_summary.set_index(frame.index)], axis=1)
             mc = replace(mc, composite=None, ranks=None)    # summarised: not held further
-    keep = [c for c in cats.columns if c not in ("margin",)]
-    frame = pd.concat([frame, cats[keep], stab], axis=1)
+    frame = pd.concat([frame, cats.drop(columns="margin", errors="ignore"), stab], axis=1)
     return frame, taxonomy, trace, mc
 
 
@@ -838,14 +818,13 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
 
 
 def _demo_notices() -> set[str]:
-    """The notices of the bundled demos (their designations are labelled illustrative)."""
     return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
 
 
 def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame,
                   ind: Indicators, taxonomy, scored: ScoreResult) -> list:
     """Step 7, suggest: the self-assessment evidence of every town, nothing written
-    (:func:`classify.suggest.suggest`; the sheets are written by the output stage).
+    (:func:`classify.suggest.suggest`).
 
     Parameters
     ----------
@@ -890,9 +869,8 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
 
 
 def _say_child_links(run_dir, links: list, lv) -> None:
-    """Warn when ``--towns`` links nothing: no unit of this run has a unit in that run
-    (another region, or the wrong folder), or that run has no sheets to link to (its
-    ``suggestions/`` deleted or never written): the sheets then list names without links."""
+    """Warn when ``--towns`` links nothing: no unit of that run is in this one, or that
+    run has no sheets to link to."""
     if run_dir is None:
         return
     child = level(lv.children)
@@ -918,7 +896,6 @@ def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,
 
 
 def _workbooks(opts: RunOptions, n_towns: int) -> bool:
-    """Workbooks for people up to a province's towns, above on request (``--xlsx``)."""
     return opts.xlsx or n_towns <= AUTO_SHEETS_MAX
 
 
@@ -942,8 +919,8 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
     folder : Path
         Where the files go (the run's staging folder).
     meanwhile : callable, optional
-        The caller's other writing, done while the sheets are rendered (by other
-        processes): given ``scope``, it returns the paths it wrote (added to ``files``).
+        The caller's other writing while other processes render the sheets: given
+        ``scope``, it returns the paths it wrote (added to ``files``).
     aside : callable, optional
         The caller's one long task, given ``scope`` and a timer of its own, for another
         process to do meanwhile (:func:`classify.report.writing_report`): the paths it
@@ -1016,8 +993,7 @@ def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame
 
 
 def _popup_indicators(system, frame, lang: str) -> dict:
-    """Every recognised indicator some town has a value for, grouped by dimension (in the
-    system's order): ``{id: {"label", "unit", "group"}}`` for the map's popup."""
+    """The map popup's indicators (those with a value), by dimension in the system's order."""
     zh = lang == "zh"
     groups = {d.id: (d.label_zh if zh else d.label_en or d.label_zh) for d in system.dimensions}
     order = {d: i for i, d in enumerate(groups)}
@@ -1040,8 +1016,8 @@ _NO_ROW = {"unmatched": ("无指标数据：未在指标表中找到（no table 
 
 
 def _unjoined(boundaries, joined_frame, report, lang: str):
-    """Boundary features that are no town of the map (no table row, ambiguous, excluded),
-    with the reason the map shows: drawn grey so a county has no holes."""
+    """Boundary features that are no town of the map, with the reason the map shows:
+    drawn grey so a county has no holes."""
     if "boundary_feature" not in boundaries.columns:
         return None
     used = set(pd.to_numeric(joined_frame.get("boundary_feature"), errors="coerce")
@@ -1086,15 +1062,14 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
     today : str, optional
         The date shown on the map (ISO; default today).
     coverage : geo.coverage.DisplayCoverage, optional
-        The cleaned outlines of the towns followed by the ``unjoined`` features (shared
-        with the static maps); made here if None.
+        The cleaned outlines of the towns, then the ``unjoined`` features; made if None.
     suggestion_links : bool
         Popups link to the towns' sheets (False when no sheets were written).
     unjoined : GeoDataFrame, optional
-        Boundary features with no town row and the reason (:func:`_unjoined`), drawn grey.
+        Boundary features with no town row and the reason, drawn grey.
     names, has_sheet : optional
-        Each town's sheet file name (``suggestions/<name>.html``; default
-        :func:`classify.sheets.sheet_names`) and whether it was written (default: all).
+        Each town's sheet file name (default :func:`classify.sheets.sheet_names`) and
+        whether it was written (default: all).
 
     Returns
     -------
@@ -1170,8 +1145,7 @@ def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indi
 
 
 def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, str]]:
-    """(zh, en) lines on what was not measured or checked: dropped indicators, dimensions
-    without data, categories that cannot be assessed, value checks, small samples."""
+    """(zh, en) lines on what was not measured or checked."""
     notes = list(scored.messages)
     notes += not_assessable(frame, taxonomy, system)[1]
     checks = scored.value_checks
@@ -1187,15 +1161,15 @@ def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, 
 
 
 def _moved(files: list, stage: Path, out: Path) -> list[Path]:
-    """The paths of ``files`` (under ``stage``) once moved into ``out``: by their text,
-    as ``Path.relative_to`` is slow for the sheets of a national run."""
+    """The paths of ``files`` once moved from ``stage`` into ``out``: by their text, as
+    ``Path.relative_to`` is slow for the sheets of a national run."""
     head, base = str(stage) + os.sep, str(out) + os.sep
     return [Path(base + f[len(head):]) if f.startswith(head) else
             out / Path(f).relative_to(stage) for f in map(str, files)]
 
 
 def _with_demo_notice(opts: RunOptions) -> RunOptions:
-    """``run`` on a bundled demo table still says that its values are illustrative."""
+    """``run`` on a bundled demo table (by content) still says it is illustrative."""
     if opts.notice or not Path(opts.indicators).is_file():
         return opts
     try:
@@ -1220,7 +1194,6 @@ def _input_record(path: Path | None) -> dict | None:
 
 
 def _records(table: pd.DataFrame | None) -> list[dict]:
-    """A small DataFrame as JSON-ready records (NaN → null)."""
     if table is None or len(table) == 0:
         return []
     return json.loads(table.to_json(orient="records", force_ascii=False))
@@ -1228,8 +1201,7 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
 
 def _manifest(extra: dict, inputs: Inputs, frame, report, notes: list[tuple[str, str]],
               timer: _Timer, caught: list, stage: Path | None) -> dict:
-    """What ``run.json`` holds; ``extra`` as in :class:`RunResult`, ``stage`` the
-    staging folder (None: nothing written, no model, level or datum)."""
+    """What ``run.json`` holds (``stage`` None: nothing written, no model, level or datum)."""
     opts, scored, mc = extra["options"], extra["scores"], extra["monte_carlo"]
     taxonomy, clusters, system = extra["taxonomy"], extra["clusters"], extra["indicators"].system
     buckets = report.attrs["counts"]
@@ -1290,15 +1262,12 @@ def _manifest(extra: dict, inputs: Inputs, frame, report, notes: list[tuple[str,
 
 
 def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) -> RunResult:
-    """Run the whole pipeline: every step of :data:`__all__` in order, and — when
-    ``opts.out`` is a folder — the output stage writing every output of the contract.
-
-    Outputs appear only when the whole run succeeded, and replace ``opts.out`` whole (see
-    :func:`classify.outputs.staged_output`); ``opts.out`` is checked before any input is
-    read.  With ``opts.out=None`` nothing is written (``towntype.run`` without ``out``).
+    """Run the whole pipeline: every step in order, then — when ``opts.out`` is a folder —
+    write every output of the contract, replacing ``opts.out`` whole and only when the
+    whole run succeeded (:func:`classify.outputs.staged_output`).
 
     Warnings raised during the run are recorded in ``run.json`` (``warnings``) and issued
-    again to the caller when the run ends (each once; see :mod:`classify.console`).
+    again to the caller when the run ends, each once.
 
     Parameters
     ----------
@@ -1309,9 +1278,6 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) 
     Returns
     -------
     RunResult
-        ``towns``, ``join_report``, ``files`` (empty without ``out``), ``manifest`` (what
-        ``run.json`` holds) and ``extra`` (the rules trace, clusters, Monte Carlo result,
-        suggestions, scores, taxonomy, indicators, options).
 
     Raises
     ------
