@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from classify.errors import ConfigError
+from classify.numfmt import is_missing
 from geo.errors import InputError
 
 # The registry is read by the CLI parser (`towntype --help`): no pandas at import (nor
@@ -499,24 +500,16 @@ def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:
         zh = r.get("category_zh", "")
         en = r.get("category_en", "") or zh
         sub_zh, sub_en = r.get("subtype_zh", ""), r.get("subtype_en", "")
-        conf = _float(r.get("stability"))
+        conf = r.get("stability")
         sheet = sheets.get(r["town_code"])
         by_parent.setdefault(str(r["county_code"])[:lv.code_digits], []).append({
             "code": r["town_code"], "name": r["town"],
             "zh": f"{zh}·{sub_zh}" if zh and sub_zh else zh,
             "en": f"{en} · {sub_en}" if en and sub_en else en,
-            "confidence": conf, "href": href(sheet) if sheet is not None else index})
+            "confidence": None if is_missing(conf) else float(conf),
+            "href": href(sheet) if sheet is not None else index})
     return [{"run": str(run_dir), "index": index, "units": by_parent.get(str(c), [])}
             for c in codes]
-
-
-def _float(value) -> float | None:
-    """A number of a text table, or None."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if v != v else v
 
 
 def unit_resolver(lv: Level | None, names):

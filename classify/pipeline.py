@@ -295,9 +295,7 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
         lv, said = resolve_level(opts.level, table)
         table = rekey_table(table, lv)
         boundaries, breport, datum_said = _read_boundaries(opts, lv)
-        counties = None
-        if opts.counties is not None:
-            counties = _read_context(opts.counties)
+        counties = None if opts.counties is None else _read_context(opts.counties)
     for msg in list(breport.messages) + list(table.messages):
         timer.log(lv.say(msg))       # the readers say "towns": the level's word (Level.say)
     for msg in breport.problems:     # they need the user's attention: first on the console
@@ -490,16 +488,13 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
     ----------
     opts : RunOptions
         ``config`` (an indicator-system TOML, or None for the built-in one).
-    joined : GeoDataFrame
-        From :func:`join_inputs`.
-    table
-        From :func:`read_inputs` (its columns and declared units).
+    joined, table
+        From :func:`join_inputs` and :func:`read_inputs` (its columns and declared units).
     timer : internal
 
     Returns
     -------
     Indicators
-        ``(system, recognition, values, missing_log, value_checks)``.
     """
     timer = timer or _Timer()
     with timer("indicators"):
@@ -522,10 +517,9 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
     ----------
     opts : RunOptions
         ``weighting`` (None: the system's) or ``reference`` (an earlier run folder).
-    joined : GeoDataFrame
-        From :func:`join_inputs` (county keys: ranks within the county).
-    ind : Indicators
-        From :func:`make_indicators`.
+    joined, ind
+        From :func:`join_inputs` (county keys: ranks within the county) and
+        :func:`make_indicators`.
     timer : internal
 
     Returns
@@ -671,12 +665,8 @@ def assemble(joined: gpd.GeoDataFrame, ind: Indicators, scored: ScoreResult
 
     Parameters
     ----------
-    joined : GeoDataFrame
-        From :func:`join_inputs`.
-    ind : Indicators
-        From :func:`make_indicators`.
-    scored : ScoreResult
-        From :func:`score_towns`.
+    joined, ind, scored
+        From :func:`join_inputs`, :func:`make_indicators` and :func:`score_towns`.
 
     Returns
     -------
@@ -809,7 +799,7 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
     with timer("designations"):
         frame, result = apply_designations(opts.designations, frame, taxonomy,
                                            aliases=default_aliases(),
-                                           illustrative=opts.notice in _demo_notices(),
+                                           illustrative=opts.notice in {n for _, n in _demos()},
                                            encoding=opts.encoding,
                                            level=level(opts.level))
     for line in result.lines:
@@ -817,8 +807,10 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
     return frame, result
 
 
-def _demo_notices() -> set[str]:
-    return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
+def _demos() -> list[tuple[str, str]]:
+    """(table under data/, notice) of each bundled demo, the second demo year's too."""
+    return [(DEMO["indicators"], DEMO_NOTICE), (YEAR2_TABLE, DEMO_NOTICE)] + [
+        (lv.demo["indicators"], lv.demo["notice"]) for lv in levels().values() if lv.demo]
 
 
 def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame,
@@ -831,12 +823,9 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     opts : RunOptions
         ``lang``.
     frame : GeoDataFrame
-        From :func:`cluster` (or :func:`designate`).
-    trace : DataFrame
-        From :func:`categorise`.
-    ind : Indicators
-    taxonomy : classify.taxonomy.Taxonomy
-    scored : ScoreResult
+        From :func:`designate` (or :func:`cluster`).
+    trace, ind, taxonomy, scored
+        From the steps before.
 
     Returns
     -------
@@ -1020,7 +1009,7 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
     drawn grey so a county has no holes."""
     if "boundary_feature" not in boundaries.columns:
         return None
-    used = set(pd.to_numeric(joined_frame.get("boundary_feature"), errors="coerce")
+    used = set(pd.to_numeric(joined_frame["boundary_feature"], errors="coerce")
                .dropna().astype(int)) if "boundary_feature" in joined_frame else set()
     left = boundaries[~boundaries["boundary_feature"].isin(used)]
     if left.empty:
@@ -1176,13 +1165,9 @@ def _with_demo_notice(opts: RunOptions) -> RunOptions:
         root = data_dir()
     except InputError:
         return opts
-    # the second demo year is illustrative too
-    demos = [(root / DEMO["indicators"], DEMO_NOTICE), (root / YEAR2_TABLE, DEMO_NOTICE)]
-    demos += [(root / lv.demo["indicators"], lv.demo["notice"])
-              for lv in levels().values() if lv.demo]
     digest = sha256(opts.indicators)
-    for table, notice in demos:
-        if table.is_file() and sha256(table) == digest:
+    for table, notice in _demos():
+        if (root / table).is_file() and sha256(root / table) == digest:
             return replace(opts, notice=notice, attribution=opts.attribution or ATTRIBUTION)
     return opts
 
