@@ -1,6 +1,8 @@
-"""What a run says on the console: each warning once, as one record (``run.json``) and
-one line such as ``输入提示（input warning）：…`` in the run's language, instead of Python's
-``path:123: UserWarning: text`` and source line; only the command line prints them.
+"""What a run says on the console: warnings as one line each, in the run's language.
+
+Each warning once, as one record (``run.json``) and one line such as ``输入提示（input
+warning）：…`` instead of Python's ``path:123: UserWarning: text``; only the command line
+prints them.
 """
 
 from __future__ import annotations

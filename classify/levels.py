@@ -1,7 +1,8 @@
-"""The level registry (county · town · village, ``classify/presets/levels.toml``): how a
-level's units are keyed, named, grouped and by default classified; a run's level inferred
-from its table's codes, and the table re-keyed.  After the join every level uses the town
-key columns (``town_code`` = the unit, ``county_code`` = its parent; geo.codes.UnitKeys).
+"""The level registry (county · town · village, ``classify/presets/levels.toml``).
+
+How a level's units are keyed, named, grouped and by default classified; a run's level
+inferred from its table's codes, and the table re-keyed.  After the join every level uses
+the town key columns (``town_code`` = the unit, ``county_code`` = its parent).
 """
 
 from __future__ import annotations

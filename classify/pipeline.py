@@ -300,7 +300,6 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
         timer.log(lv.say(msg))       # the readers say "towns": the level's word (Level.say)
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(lv.say(msg), InputWarning, stacklevel=2)
-    # the level line is said in the summary (run.json "level"), not among the details
     return Inputs(boundaries, breport, table, counties, lv, said, datum_said)
 
 
@@ -530,7 +529,7 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
     """
     timer = timer or _Timer()
     with timer("scoring"):
-        if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
+        if opts.reference is not None:     # year over year: the earlier run's model
             result = apply_model(opts.reference, ind.values, county_key(joined),
                                  system=ind.system, log=timer.log)
         else:
