@@ -224,11 +224,12 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
     from geo.codes import code_digits
     by_digits = {lv.code_digits: lv for lv in levels().values()}
     keys = table.keys or {}
+    town_keys = keys.get("code") or keys.get("name")
     for role in ("code", "county_code"):
         col = keys.get(role)
         if col is None or col not in table.data.columns:
             continue
-        if role == "county_code" and (keys.get("code") or keys.get("name")):
+        if role == "county_code" and town_keys:
             continue        # a town table that also carries its county's code
         digits = code_digits(table.data[col].tolist())
         name = keys.get("name") if role == "code" else None
@@ -242,7 +243,7 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
                           f"{name!r}: parent codes, not unit codes）")
         if digits in by_digits:
             return by_digits[digits], f"列 {col!r} 为 {digits} 位代码（{digits}-digit codes）"
-    if not (keys.get("code") or keys.get("name")):
+    if not town_keys:
         # no town key at all: a level whose own headers find a code column of its length
         from geo.tables import find_key_columns
 
@@ -252,11 +253,9 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
             col = find_key_columns(list(table.data.columns), headers=lv.headers)["code"]
             if col is not None and code_digits(table.data[col].tolist()) == lv.code_digits:
                 return lv, f"列 {col!r} 为 {lv.code_digits} 位代码（{lv.code_digits}-digit codes）"
-    if keys.get("county") and not (keys.get("code") or keys.get("name")):
-        county = by_digits.get(6)
-        if county is not None:
-            return county, (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
-                            "（county names only, no town column）")
+        if keys.get("county") and 6 in by_digits:
+            return by_digits[6], (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
+                                  "（county names only, no town column）")
     return levels()["town"], "未见县级或村级代码，按镇街处理（no county or village codes: town）"
 
 
@@ -331,11 +330,8 @@ _TOTAL_NAMES = re.compile(r"^(全省|全市|全县|全区|全镇|广东省|总�
 
 
 def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> ParsedTable:
-    """Total and subtotal rows of a table of units set aside (``table.excluded``, kind
-    ``total``/``subtotal``, with the reason): a row named 合计/总计/全省…, and a row whose
-    code is the parent of other rows' codes (``440100`` 广州市 above 440103 荔湾区 …, or
-    ``440000`` above them all) — a code such as ``441900`` 东莞市 with no unit under it
-    stays a row."""
+    """Total and subtotal rows set aside (``table.excluded``): a row named 合计/全省…, or
+    whose code is the parent of other rows' codes (440100 above 440103; 441900 alone stays)."""
     import pandas as pd
 
     codes = (table.data[code_col].tolist() if code_col is not None

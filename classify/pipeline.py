@@ -360,16 +360,15 @@ def _reference_geometry(path: Path, code: str, name: str | None = None,
 
 def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
     """The level's bundled WGS84 boundaries (None: none, or the data is not installed)."""
-    if not lv.reference:
+    ref = lv.reference
+    if not ref:
         return None
     try:
-        path = data_dir() / lv.reference["boundaries"]
+        path = data_dir() / ref["boundaries"]
     except InputError:
         return None
-    if not path.is_file():
-        return None
-    return _reference_geometry(path, lv.reference["code"], lv.reference.get("name"),
-                               lv.reference.get("parent"))
+    return (_reference_geometry(path, ref["code"], ref.get("name"), ref.get("parent"))
+            if path.is_file() else None)
 
 
 def _level_of(opts: RunOptions) -> Level:
