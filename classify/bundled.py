@@ -27,11 +27,10 @@ _MARK = DEMO["boundaries"]
 
 def data_dir() -> Path:
     """The folder holding ``boundaries/`` and ``indicators/`` of the bundled demo."""
-    candidates = []
-    if os.environ.get("TOWNTYPE_DATA"):
-        candidates.append(Path(os.environ["TOWNTYPE_DATA"]))
-    candidates.append(Path(__file__).resolve().parent.parent / "data")
-    candidates.append(Path(sys.prefix) / "share" / "towntype" / "data")
+    env = os.environ.get("TOWNTYPE_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parent.parent / "data",
+                   Path(sys.prefix) / "share" / "towntype" / "data"]
     for folder in candidates:
         if (folder / _MARK).is_file():
             return folder

@@ -1,22 +1,9 @@
 """The ``towntype`` command line (contract: PRODUCT.md, "Command line contract").
 
-Subcommands: ``demo``, ``run``, ``init``, ``compare``, ``sheets``, ``boundaries approximate``.
-
-:func:`main` is the one error boundary of the tool:
-
-* a bad flag value is refused by the argument parser, with the valid range, before any
-  input is read (exit status 2);
-* every error towntype raises on purpose (:class:`geo.errors.TowntypeError`) is printed
-  as one message naming the file, row/column/feature or flag and the fix (exit status 2);
-* Ctrl-C prints one line and exits 130 (nothing half-written: outputs are staged);
-* anything else is a defect of towntype: one line says so and where the full traceback
-  was written (exit status 3).  No Python traceback reaches the user.
-
-Warnings are gathered and printed once, one line each, first (:mod:`classify.console`).
-
-Imports: light modules at the top; the pipeline, the writers, ``compare``, ``demo_years``
-and ``geo.approximate`` (scikit-learn, geopandas, spopt …) are imported by the subcommand
-that runs them, so that ``towntype --help`` and a refused flag answer at once.
+:func:`main` is the one error boundary of the tool: a bad flag or input exits 2 with one
+message, Ctrl-C 130, a defect of towntype 3 with its traceback written to a file; no
+Python traceback reaches the user.  Heavy modules are imported by the subcommand that
+runs them, so that ``towntype --help`` and a refused flag answer at once.
 """
 
 from __future__ import annotations
@@ -598,9 +585,7 @@ def _defect(exc: BaseException, folder: Path | None) -> str:
             + "".join(traceback.format_exception(exc)))
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     where = None
-    for place in (folder, Path(tempfile.gettempdir())):
-        if place is None:
-            continue
+    for place in filter(None, (folder, Path(tempfile.gettempdir()))):
         try:
             fd, name = tempfile.mkstemp(prefix=f"towntype-error-{stamp}-", suffix=".txt",
                                         dir=place)

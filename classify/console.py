@@ -1,12 +1,8 @@
 """What a run says on the console: warnings as one line each, in the run's language.
 
-Python prints a warning as ``/path/to/module.py:123: UserWarning: text`` followed by the
-source line: noise for a planner, and the same warning may come many times.  Here each
-warning becomes one record (category, text on one line, where it came from, how many
-times), which ``run.json`` keeps in full, and one console line such as
-``输入提示（input warning）：…``.  Capturing warnings is process-wide state: the pipeline
-collects them with a scoped ``warnings.catch_warnings(record=True)`` and issues them again
-to its caller; only the command line prints them (:class:`Console`).
+Each warning once, as one record (``run.json``) and one line such as ``输入提示（input
+warning）：…`` instead of Python's ``path:123: UserWarning: text``; only the command line
+prints them.
 """
 
 from __future__ import annotations
@@ -77,16 +73,12 @@ def warning_records(caught: Iterable[warnings.WarningMessage]) -> list[dict]:
 
 def warning_line(record: dict, lang: str = "zh") -> str:
     """One console line: ``输入提示（input warning）：text（×3）``."""
-    zh, en = _label(record.get("_class") or _category(record["category"]))
+    known = {cls.__name__: cls for cls, _, _ in _LABELS}
+    zh, en = _label(record.get("_class") or known.get(record["category"], Warning))
     times = record.get("count", 1)
     if lang == "en":
         return f"{en}: {record['message']}" + (f" (×{times})" if times > 1 else "")
     return f"{zh}（{en}）：{record['message']}" + (f"（×{times}）" if times > 1 else "")
-
-
-def _category(name: str) -> type[Warning]:
-    known = {cls.__name__: cls for cls, _, _ in _LABELS}
-    return known.get(name, Warning)
 
 
 def for_manifest(records: list[dict]) -> list[dict]:

@@ -1,23 +1,8 @@
-"""Levels of the programme (county · town · village) as data: the level registry.
+"""The level registry (county · town · village, ``classify/presets/levels.toml``).
 
-The 百千万工程 classifies three levels of units with the same engine.  A level says how its
-units are keyed in files (code length, header texts), what they are called ("镇街",
-"县（市、区）"), what they are ranked within (the parent unit, further groupings such as
-Guangdong's four regions) and which indicator system and taxonomy a run uses by default.
-The definitions live in ``classify/presets/levels.toml``; this module reads them, infers a
-run's level from the codes of its table, and re-keys a table read with the town headers.
-
-Everything after the join is level-agnostic: the readers and the join put a unit into the
-key columns of the output contract at every level (``town_code``/``town`` = the unit,
-``county_code``/``county`` = its parent, ``city_code``/``city`` = the parent's parent), see
-:class:`geo.codes.UnitKeys`.
-
-Examples
---------
->>> level("county").zh, level("county").code_digits
-('县（市、区）', 6)
->>> level("town").parent_zh
-'县（市、区）'
+How a level's units are keyed, named, grouped and by default classified; a run's level
+inferred from its table's codes, and the table re-keyed.  After the join every level uses
+the town key columns (``town_code`` = the unit, ``county_code`` = its parent).
 """
 
 from __future__ import annotations
@@ -33,11 +18,11 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from classify.errors import ConfigError
+from classify.numfmt import is_missing
 from geo.errors import InputError
 
-# The registry is read by the CLI parser (`towntype --help`): no pandas at import, so
-# pandas, geo.codes, geo.tables and classify.scoring (all load pandas) are imported in
-# the functions that use them.
+# The registry is read by the CLI parser (`towntype --help`): no pandas at import (nor
+# geo.codes, geo.tables, classify.scoring, which load it).
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -239,11 +224,12 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
     from geo.codes import code_digits
     by_digits = {lv.code_digits: lv for lv in levels().values()}
     keys = table.keys or {}
+    town_keys = keys.get("code") or keys.get("name")
     for role in ("code", "county_code"):
         col = keys.get(role)
         if col is None or col not in table.data.columns:
             continue
-        if role == "county_code" and (keys.get("code") or keys.get("name")):
+        if role == "county_code" and town_keys:
             continue        # a town table that also carries its county's code
         digits = code_digits(table.data[col].tolist())
         name = keys.get("name") if role == "code" else None
@@ -257,7 +243,7 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
                           f"{name!r}: parent codes, not unit codes）")
         if digits in by_digits:
             return by_digits[digits], f"列 {col!r} 为 {digits} 位代码（{digits}-digit codes）"
-    if not (keys.get("code") or keys.get("name")):
+    if not town_keys:
         # no town key at all: a level whose own headers find a code column of its length
         from geo.tables import find_key_columns
 
@@ -267,11 +253,9 @@ def infer_level(table: ParsedTable) -> tuple[Level, str]:
             col = find_key_columns(list(table.data.columns), headers=lv.headers)["code"]
             if col is not None and code_digits(table.data[col].tolist()) == lv.code_digits:
                 return lv, f"列 {col!r} 为 {lv.code_digits} 位代码（{lv.code_digits}-digit codes）"
-    if keys.get("county") and not (keys.get("code") or keys.get("name")):
-        county = by_digits.get(6)
-        if county is not None:
-            return county, (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
-                            "（county names only, no town column）")
+        if keys.get("county") and 6 in by_digits:
+            return by_digits[6], (f"只有县级名称列 {keys['county']!r}、无镇街代码或名称列"
+                                  "（county names only, no town column）")
     return levels()["town"], "未见县级或村级代码，按镇街处理（no county or village codes: town）"
 
 
@@ -306,7 +290,6 @@ def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
     """
     from geo.codes import check_code_type, parse_codes
     from geo.tables import find_key_columns
-    import pandas as pd
 
     if not lv.only_headers:
         return table
@@ -333,12 +316,9 @@ def rekey_table(table: ParsedTable, lv: Level) -> ParsedTable:
                     messages.append(f"row {row}: {problem}")
     pcol = found["county_code"]
     if pcol is not None:
-        parent = []
-        for v in data[pcol].tolist():
-            text = None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).strip()
-            ok = bool(text) and text.isdigit() and len(text) >= lv.ancestors[0]
-            parent.append(text[:lv.ancestors[0]] if ok else None)
-        data[pcol] = parent
+        text = data[pcol].astype("string").str.strip()
+        ok = (text.str.isdigit() & (text.str.len() >= lv.ancestors[0])).fillna(False)
+        data[pcol] = text.str[:lv.ancestors[0]].astype(object).where(ok, None).tolist()
     keys = {**{r: found[r] for r in _ROLES}, "declared": (table.keys or {}).get("declared")}
     out = dataclasses.replace(table, data=data, status=status, kinds=kinds, keys=keys,
                               messages=messages)
@@ -350,11 +330,8 @@ _TOTAL_NAMES = re.compile(r"^(全省|全市|全县|全区|全镇|广东省|总�
 
 
 def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> ParsedTable:
-    """Total and subtotal rows of a table of units set aside (``table.excluded``, kind
-    ``total``/``subtotal``, with the reason): a row named 合计/总计/全省…, and a row whose
-    code is the parent of other rows' codes (``440100`` 广州市 above 440103 荔湾区 …, or
-    ``440000`` above them all) — a code such as ``441900`` 东莞市 with no unit under it
-    stays a row."""
+    """Total and subtotal rows set aside (``table.excluded``): a row named 合计/全省…, or
+    whose code is the parent of other rows' codes (440100 above 440103; 441900 alone stays)."""
     import pandas as pd
 
     codes = (table.data[code_col].tolist() if code_col is not None
@@ -520,24 +497,16 @@ def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:
         zh = r.get("category_zh", "")
         en = r.get("category_en", "") or zh
         sub_zh, sub_en = r.get("subtype_zh", ""), r.get("subtype_en", "")
-        conf = _float(r.get("stability"))
+        conf = r.get("stability")
         sheet = sheets.get(r["town_code"])
         by_parent.setdefault(str(r["county_code"])[:lv.code_digits], []).append({
             "code": r["town_code"], "name": r["town"],
             "zh": f"{zh}·{sub_zh}" if zh and sub_zh else zh,
             "en": f"{en} · {sub_en}" if en and sub_en else en,
-            "confidence": conf, "href": href(sheet) if sheet is not None else index})
+            "confidence": None if is_missing(conf) else float(conf),
+            "href": href(sheet) if sheet is not None else index})
     return [{"run": str(run_dir), "index": index, "units": by_parent.get(str(c), [])}
             for c in codes]
-
-
-def _float(value) -> float | None:
-    """A number of a text table, or None."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if v != v else v
 
 
 def unit_resolver(lv: Level | None, names):

@@ -1,13 +1,6 @@
 """The pipeline: wires read → join → indicators → scores → categories → clusters →
-suggestions → map → outputs.  It holds no analysis of its own.
-
-Each step is a public function here (:func:`read_inputs`, :func:`join_inputs`,
-:func:`make_indicators`, :func:`score_towns`, :func:`assemble`, :func:`categorise`,
-:func:`cluster`, :func:`designate`, :func:`suggest_towns`, :func:`build_map`,
-:func:`write_maps`) that takes the run's :class:`RunOptions` and what the step before
-returned; :func:`run_pipeline` (the ``towntype`` command, ``towntype.run``) calls them in
-that order, and a notebook can call them one by one (``towntype.steps``).
-"""
+suggestions → map → outputs, one public step each (``towntype.steps``), in the order
+:func:`run_pipeline` calls them.  It holds no analysis of its own."""
 
 from __future__ import annotations
 
@@ -224,8 +217,7 @@ def demo_options(out: Path | None = Path("towntype-demo"), **kwargs) -> RunOptio
 
 
 class _Timer:
-    """Wall time per stage (run.json ``timings``, the benchmark) and the run's messages:
-    each passed on to ``log`` and kept in :attr:`said` (run.json ``log``)."""
+    """Wall time per stage (run.json ``timings``) and the run's messages (``log``)."""
 
     def __init__(self, log: Callable[[str], None] | None = None):
         self.pass_on = log
@@ -238,7 +230,6 @@ class _Timer:
             self.pass_on(message)
 
     def merge(self, other: _Timer) -> None:
-        """Take in what a worker's timer measured and said."""
         self.seconds.update(other.seconds)
         for line in other.said:
             self.log(line)
@@ -250,11 +241,6 @@ class _Timer:
         # a stage timed in parts (suggestions: before and after a wait) adds them up
         self.seconds[stage] = round(self.seconds.get(stage, 0.0)
                                     + time.perf_counter() - start, 3)
-
-
-def _timer(timer: _Timer | None, log: Callable[[str], None] | None = None) -> _Timer:
-    """The run's timer, or (a step called on its own) one of its own."""
-    return timer if timer is not None else _Timer(log)
 
 
 class Inputs(NamedTuple):
@@ -276,8 +262,7 @@ class Inputs(NamedTuple):
     datum_said: str = ""
 
 
-def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
-                log: Callable[[str], None] | None = None) -> Inputs:
+def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
     """Step 1, read: the boundary file, the indicator table and the county outlines.
 
     Parameters
@@ -288,13 +273,10 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
         ``encoding``).
     timer : internal
         The run's stage timer (leave None when calling the step alone).
-    log : callable, optional
-        Receives what the readers say (columns found, encodings); default: discarded.
 
     Returns
     -------
     Inputs
-        ``(boundaries, boundary_report, table, counties)``.
 
     Raises
     ------
@@ -306,32 +288,25 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
     geo.errors.InputWarning
         Problems of the boundary file that need the user's attention.
     """
-    timer = _timer(timer, log)
+    timer = timer or _Timer()
     with timer("read"):
         # the table first: its codes say the level, which says how the boundaries are keyed
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
         lv, said = resolve_level(opts.level, table)
         table = rekey_table(table, lv)
         boundaries, breport, datum_said = _read_boundaries(opts, lv)
-        counties = None
-        if opts.counties is not None:
-            counties = _read_context(opts.counties)
+        counties = None if opts.counties is None else _read_context(opts.counties)
     for msg in list(breport.messages) + list(table.messages):
         timer.log(lv.say(msg))       # the readers say "towns": the level's word (Level.say)
     for msg in breport.problems:     # they need the user's attention: first on the console
         warnings.warn(lv.say(msg), InputWarning, stacklevel=2)
-    # the level line is said in the summary (run.json "level"), not among the details
     return Inputs(boundaries, breport, table, counties, lv, said, datum_said)
 
 
 def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, BoundaryReport, str]:
-    """The boundary file read, and the console line saying an inferred datum ("" when none).
-
-    ``--datum auto`` (the default): a level with bundled reference boundaries (counties,
-    ``[levels.<id>.reference]``) compares the features as read with them by code
-    (:func:`geo.datum.infer_datum`); when they match much better as GCJ-02 (or BD-09)
-    converted to WGS84, the file is read again in that datum.  Otherwise, and for levels
-    without a reference (towns), WGS84 as before.  A given ``--datum`` always wins."""
+    """The boundary file read, and the console line saying an inferred datum ("" when none):
+    ``--datum auto`` compares the features with the level's bundled boundaries, if any
+    (:func:`geo.datum.infer_datum`), and reads the file again in the datum that fits."""
     def read(datum: str):
         return read_boundaries(opts.boundaries, layer=opts.layer,
                                encoding=opts.boundary_encoding, crs=opts.crs, datum=datum,
@@ -363,9 +338,8 @@ def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, Bou
 
 
 def _name_keys(gdf: gpd.GeoDataFrame, parent: bool) -> gpd.GeoDataFrame:
-    """``gdf`` with ``_name``: the unit's name (``town``), with ``parent`` prefixed by its
-    parent's (``county``) where the frame names one; a key found twice is blank (not
-    compared)."""
+    """``gdf`` with ``_name``: the unit's name, with ``parent`` prefixed by its parent's;
+    a key found twice is blank (not compared)."""
     if "town" not in gdf.columns:
         return gdf.assign(_name=None)
     key = gdf["town"].astype("string").str.strip()
@@ -377,8 +351,7 @@ def _name_keys(gdf: gpd.GeoDataFrame, parent: bool) -> gpd.GeoDataFrame:
 @functools.lru_cache(maxsize=4)
 def _reference_geometry(path: Path, code: str, name: str | None = None,
                         parent: str | None = None) -> gpd.GeoDataFrame:
-    """The bundled boundaries keyed ``town_code``, with the unit's name as ``town`` and its
-    parent's as ``county`` (the columns a boundary file is read into) when given."""
+    """The bundled boundaries in the columns a boundary file is read into."""
     names = {c: k for c, k in ((name, "town"), (parent, "county")) if c}
     ref = gpd.read_file(path, engine="pyogrio", columns=[code, *names])
     return ref.rename(columns={code: "town_code", **names}).assign(
@@ -386,18 +359,16 @@ def _reference_geometry(path: Path, code: str, name: str | None = None,
 
 
 def _reference_boundaries(lv: Level) -> gpd.GeoDataFrame | None:
-    """The level's bundled WGS84 boundaries keyed ``town_code`` (None: the level has none,
-    or the bundled data is not installed)."""
-    if not lv.reference:
+    """The level's bundled WGS84 boundaries (None: none, or the data is not installed)."""
+    ref = lv.reference
+    if not ref:
         return None
     try:
-        path = data_dir() / lv.reference["boundaries"]
+        path = data_dir() / ref["boundaries"]
     except InputError:
         return None
-    if not path.is_file():
-        return None
-    return _reference_geometry(path, lv.reference["code"], lv.reference.get("name"),
-                               lv.reference.get("parent"))
+    return (_reference_geometry(path, ref["code"], ref.get("name"), ref.get("parent"))
+            if path.is_file() else None)
 
 
 def _level_of(opts: RunOptions) -> Level:
@@ -406,8 +377,7 @@ def _level_of(opts: RunOptions) -> Level:
 
 
 def _level_defaults(opts: RunOptions, lv: Level) -> RunOptions:
-    """The options with the level's default indicator system and taxonomy where the user
-    gave none, and the level itself (no longer "auto")."""
+    """The level's indicator system and taxonomy where the user gave none."""
     return replace(opts, level=lv.id, taxonomy=opts.taxonomy or lv.taxonomy,
                    config=opts.config if opts.config is not None else lv.indicator_config())
 
@@ -457,7 +427,7 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     geo.errors.InputError
         No table row matched any boundary feature.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     lv = level or _level_of(opts)
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
@@ -474,9 +444,8 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
 
 
 def _not_units(report: pd.DataFrame, lv: Level, log: Callable[[str], None]) -> pd.DataFrame:
-    """Unmatched boundary features that are no unit of the level (``[levels.<id>.
-    not_units]``: 东莞市, 中山市 in a county file) set aside as ``excluded`` with the reason,
-    and said: they need no checking."""
+    """Unmatched features that are no unit of the level (``not_units``: 东莞市 in a county
+    file) marked ``excluded`` with the reason, and said: they need no checking."""
     if not lv.not_units or "town_code" not in report.columns:
         return report
     hit = ((report["source"] == "boundaries") & (report["status"] == "unmatched")
@@ -517,18 +486,15 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
     ----------
     opts : RunOptions
         ``config`` (an indicator-system TOML, or None for the built-in one).
-    joined : GeoDataFrame
-        From :func:`join_inputs`.
-    table
-        From :func:`read_inputs` (its columns and declared units).
+    joined, table
+        From :func:`join_inputs` and :func:`read_inputs` (its columns and declared units).
     timer : internal
 
     Returns
     -------
     Indicators
-        ``(system, recognition, values, missing_log, value_checks)``.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("indicators"):
         system = load_system(opts.config if opts.config is not None
                              else _level_of(opts).indicator_config())
@@ -541,8 +507,7 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
 
 
 def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
-                timer: _Timer | None = None, log: Callable[[str], None] | None = None
-                ) -> ScoreResult:
+                timer: _Timer | None = None) -> ScoreResult:
     """Step 4, score: normalised indicators, weights, dimension scores and the composite
     (:func:`classify.scoring.score`), or the earlier run's model (``opts.reference``).
 
@@ -550,12 +515,10 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
     ----------
     opts : RunOptions
         ``weighting`` (None: the system's) or ``reference`` (an earlier run folder).
-    joined : GeoDataFrame
-        From :func:`join_inputs` (county keys: ranks within the county).
-    ind : Indicators
-        From :func:`make_indicators`.
+    joined, ind
+        From :func:`join_inputs` (county keys: ranks within the county) and
+        :func:`make_indicators`.
     timer : internal
-    log : callable, optional
 
     Returns
     -------
@@ -563,9 +526,9 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
         ``scores`` (towns × ``score_<dim>``, ``composite``, ``rank`` …), ``weights``,
         ``model``; ``value_checks`` from ``ind``.
     """
-    timer = _timer(timer, log)
+    timer = timer or _Timer()
     with timer("scoring"):
-        if opts.reference is not None:     # year over year: the earlier run's model, nothing refitted
+        if opts.reference is not None:     # year over year: the earlier run's model
             result = apply_model(opts.reference, ind.values, county_key(joined),
                                  system=ind.system, log=timer.log)
         else:
@@ -624,37 +587,31 @@ def summary_lines(result: RunResult, *, lang: str = "zh") -> list[str]:
         categories, the output folder and the data notice.
     """
     m = result.manifest
-    counts = m["counts"]
-    cats = counts.get("categories", {})
-    join = counts["join"]
+    counts, lv = m["counts"], m.get("level", {})
+    join, cats = counts["join"], counts.get("categories", {})
     buckets = ("matched", "ambiguous", "unmatched", "excluded")
     if lang == "en":
         lines = [f"read {counts['boundary_features']} boundary features and "
                  f"{counts['table_rows']} table rows; {counts['towns']} "
-                 f"{m.get('level', {}).get('en_plural', 'towns')} matched"]
+                 f"{lv.get('en_plural', 'towns')} matched"]
         lines += [f"  {side}: " + ", ".join(f"{b} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
-        lines.append("categories:")
-        lines += [f"  {cat}: {n}" for cat, n in cats.items()]
-        lines.append(f"outputs in {m['out']} (join details: join_report.csv)")
+        lines += ["categories:", *(f"  {cat}: {n}" for cat, n in cats.items()),
+                  f"outputs in {m['out']} (join details: join_report.csv)"]
     else:
         names = {"matched": "匹配", "ambiguous": "有歧义", "unmatched": "未匹配", "excluded": "剔除"}
         side_zh = {"boundaries": "边界", "table": "指标表"}
         lines = [f"读取边界要素 {counts['boundary_features']} 个、指标表 {counts['table_rows']} 行；"
-                 f"匹配 {counts['towns']} 个{m.get('level', {}).get('zh', '镇街')}（matched）"]
+                 f"匹配 {counts['towns']} 个{lv.get('zh', '镇街')}（matched）"]
         lines += [f"  {side_zh[side]}：" + "，".join(f"{names[b]} {join[side][b]}" for b in buckets)
                   for side in ("boundaries", "table")]
-        lines.append("分类（categories）：")
         labels = counts.get("category_labels", {})
-        lines += [f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()]
-        lines.append(f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）")
-    if m.get("datum", {}).get("said"):
-        lines.insert(0, m["datum"]["said"])
-    if m.get("level", {}).get("said"):
-        lines.insert(0, m["level"]["said"])
-    if m.get("notice"):
-        lines.append(m["notice"])
-    return _action_lines(join, lang) + _measure_lines(m, lang) + lines
+        lines += ["分类（categories）：",
+                  *(f"  {labels.get(cat, cat)}（{cat}）：{n}" for cat, n in cats.items()),
+                  f"输出目录（outputs）：{m['out']}（匹配明细见 join_report.csv）"]
+    said = [x["said"] for x in (lv, m.get("datum", {})) if x.get("said")]
+    notice = [m["notice"]] if m.get("notice") else []
+    return _action_lines(join, lang) + _measure_lines(m, lang) + said + lines + notice
 
 
 #: Lines on what was not measured that the summary shows (the rest: run.json)
@@ -669,9 +626,8 @@ def _missing_line(n: int, lang: str) -> str:
 
 
 def _measure_lines(m: dict, lang: str) -> list[str]:
-    """What was not measured (dropped indicators, dimensions without data, categories that
-    cannot be assessed, value checks, small samples) and the missing values: they qualify
-    the categories, so they come before the counts (issue 13: named on the console)."""
+    """What was not measured and the missing values: they qualify the categories, so they
+    come before the counts."""
     scoring = m.get("scoring", {})
     notes = [x["en"] if lang == "en" else x["zh"] for x in scoring.get("not_measured", [])]
     if len(notes) > MEASURE_LINES:
@@ -685,8 +641,7 @@ def _measure_lines(m: dict, lang: str) -> list[str]:
 
 
 def _action_lines(join: dict, lang: str) -> list[str]:
-    """The first line of the summary when input rows were not matched: they need the
-    user's action (the reasons are in join_report.csv)."""
+    """The first line of the summary when input rows were not matched."""
     left = {side: sum(int(join[side].get(b, 0)) for b in ("ambiguous", "unmatched"))
             for side in ("boundaries", "table")}
     if not any(left.values()):
@@ -708,12 +663,8 @@ def assemble(joined: gpd.GeoDataFrame, ind: Indicators, scored: ScoreResult
 
     Parameters
     ----------
-    joined : GeoDataFrame
-        From :func:`join_inputs`.
-    ind : Indicators
-        From :func:`make_indicators`.
-    scored : ScoreResult
-        From :func:`score_towns`.
+    joined, ind, scored
+        From :func:`join_inputs`, :func:`make_indicators` and :func:`score_towns`.
 
     Returns
     -------
@@ -751,11 +702,10 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     trace : DataFrame
         One row per town × rule: the value, the threshold, passed or not (``rules.csv``).
     mc : classify.uncertainty.MCResult or None
-        Its summaries (``rank_summary``, ``sensitivity``, ``draws``, ``weights``); the
-        per-draw ``composite`` and ``ranks`` are None (summarised above; call
-        :func:`~classify.uncertainty.monte_carlo` for them).  None when ``opts.draws`` is 0.
+        Its summaries (the per-draw ``composite`` and ``ranks`` are None: call
+        :func:`~classify.uncertainty.monte_carlo` for them); None when ``opts.draws`` is 0.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("rules"):
         taxonomy = load_taxonomy(opts.taxonomy or _level_of(opts).taxonomy)
         cats, trace = classify_towns(frame, taxonomy)
@@ -774,8 +724,7 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
             stab = pd.concat([stab.set_index(frame.index),
                               mc.rank_summary.set_index(frame.index)], axis=1)
             mc = replace(mc, composite=None, ranks=None)    # summarised: not held further
-    keep = [c for c in cats.columns if c not in ("margin",)]
-    frame = pd.concat([frame, cats[keep], stab], axis=1)
+    frame = pd.concat([frame, cats.drop(columns="margin", errors="ignore"), stab], axis=1)
     return frame, taxonomy, trace, mc
 
 
@@ -810,7 +759,7 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
     geo.errors.InputError
         ``opts.k`` is larger than the number of towns.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     k = opts.k if opts.k == "auto" else int(opts.k)
     if k != "auto" and k > len(frame):
         raise InputError(f"--k {k} asks for more clusters than the {len(frame)} matched "
@@ -832,7 +781,7 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
 
 
 def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
-              timer: _Timer | None = None, log: Callable[[str], None] | None = None):
+              timer: _Timer | None = None):
     """Official designations (``opts.designations``): joined, checked, one line each
     (:func:`classify.designations.apply_designations`).
 
@@ -842,13 +791,13 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
         With the designation columns (unchanged when there are no designation files).
     result : classify.designations.DesignationResult or None
     """
-    timer = _timer(timer, log)
+    timer = timer or _Timer()
     if not opts.designations:
         return frame, None
     with timer("designations"):
         frame, result = apply_designations(opts.designations, frame, taxonomy,
                                            aliases=default_aliases(),
-                                           illustrative=opts.notice in _demo_notices(),
+                                           illustrative=opts.notice in {n for _, n in _demos()},
                                            encoding=opts.encoding,
                                            level=level(opts.level))
     for line in result.lines:
@@ -856,27 +805,25 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
     return frame, result
 
 
-def _demo_notices() -> set[str]:
-    """The notices of the bundled demos (their designations are labelled illustrative)."""
-    return {DEMO_NOTICE} | {lv.demo["notice"] for lv in levels().values() if lv.demo}
+def _demos() -> list[tuple[str, str]]:
+    """(table under data/, notice) of each bundled demo, the second demo year's too."""
+    return [(DEMO["indicators"], DEMO_NOTICE), (YEAR2_TABLE, DEMO_NOTICE)] + [
+        (lv.demo["indicators"], lv.demo["notice"]) for lv in levels().values() if lv.demo]
 
 
 def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame,
                   ind: Indicators, taxonomy, scored: ScoreResult) -> list:
     """Step 7, suggest: the self-assessment evidence of every town, nothing written
-    (:func:`classify.suggest.suggest`; the sheets are written by the output stage).
+    (:func:`classify.suggest.suggest`).
 
     Parameters
     ----------
     opts : RunOptions
         ``lang``.
     frame : GeoDataFrame
-        From :func:`cluster` (or :func:`designate`).
-    trace : DataFrame
-        From :func:`categorise`.
-    ind : Indicators
-    taxonomy : classify.taxonomy.Taxonomy
-    scored : ScoreResult
+        From :func:`designate` (or :func:`cluster`).
+    trace, ind, taxonomy, scored
+        From the steps before.
 
     Returns
     -------
@@ -909,9 +856,8 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
 
 
 def _say_child_links(run_dir, links: list, lv) -> None:
-    """Warn when ``--towns`` links nothing: no unit of this run has a unit in that run
-    (another region, or the wrong folder), or that run has no sheets to link to (its
-    ``suggestions/`` deleted or never written): the sheets then list names without links."""
+    """Warn when ``--towns`` links nothing: no unit of that run is in this one, or that
+    run has no sheets to link to."""
     if run_dir is None:
         return
     child = level(lv.children)
@@ -937,14 +883,13 @@ def _suggest(opts: RunOptions, frame, trace, ind: Indicators, taxonomy, scored,
 
 
 def _workbooks(opts: RunOptions, n_towns: int) -> bool:
-    """Workbooks for people up to a province's towns, above on request (``--xlsx``)."""
     return opts.xlsx or n_towns <= AUTO_SHEETS_MAX
 
 
 def write_report_files(opts: RunOptions, suggestions: list, names: list[str], folder: Path,
                        *, timer: _Timer | None = None,
                        meanwhile: Callable[[np.ndarray], list[Path]] | None = None,
-                       aside: Callable[[np.ndarray], list] | None = None
+                       aside: Callable[[np.ndarray, _Timer], list[Path]] | None = None
                        ) -> tuple[list[Path], np.ndarray]:
     """Step 9 (report part), write: the stored per-town evidence (always), the sheets of
     the towns in scope (``opts.sheets``), ``suggestions/index.html``, ``suggestions.xlsx``
@@ -961,11 +906,12 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
     folder : Path
         Where the files go (the run's staging folder).
     meanwhile : callable, optional
-        The caller's other writing, done while the sheets are rendered (by other
-        processes): given ``scope``, it returns the paths it wrote (added to ``files``).
+        The caller's other writing while other processes render the sheets: given
+        ``scope``, it returns the paths it wrote (added to ``files``).
     aside : callable, optional
-        The caller's one long task, given ``scope``, for another process to do meanwhile
-        (:func:`classify.report.writing_report`); its list is added to ``files``.
+        The caller's one long task, given ``scope`` and a timer of its own, for another
+        process to do meanwhile (:func:`classify.report.writing_report`): the paths it
+        returns are added to ``files``, its timer is merged into ``timer``.
 
     Returns
     -------
@@ -973,7 +919,12 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
     scope : ndarray of int
         The positions of the towns that got a sheet.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
+
+    def timed_aside() -> tuple[list[Path], _Timer]:     # in a worker, once scope is set
+        own = _Timer()
+        return aside(scope, own), own
+
     with contextlib.ExitStack() as joined:
         with timer("sheets"):
             kind, value = parse_scope(opts.sheets)
@@ -986,15 +937,19 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
             note = scope_note(len(suggestions), len(scope), kind, Path(opts.out))
             if note:
                 timer.log(note)
-            report = joined.enter_context(writing_report(
+            report, aside_result = joined.enter_context(writing_report(
                 suggestions, folder, scope=scope, names=names, lang=opts.lang,
                 docx=opts.docx, xlsx=_workbooks(opts, len(suggestions)), title=opts.title,
                 notice=opts.notice, run_dir=Path(opts.out),
-                aside=None if aside is None else functools.partial(aside, scope)))
+                aside=None if aside is None else timed_aside))
             files = save_evidence(suggestions, folder, names)     # while the sheets render
         others = meanwhile(scope) if meanwhile is not None else []
         with timer("sheets"):
             joined.close()      # the sheets are all written (a worker's error is raised)
+    if aside is not None:
+        drawn, own = aside_result()
+        timer.merge(own)
+        others += drawn
     return files + report + others, scope
 
 
@@ -1011,7 +966,7 @@ def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame
     list of Path
         The files written.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("outputs"):
         files = write_towns(frame, folder, notice=opts.notice, lang=opts.lang,
                             xlsx=_workbooks(opts, len(frame)), system=system,
@@ -1025,8 +980,7 @@ def write_tables(opts: RunOptions, frame: gpd.GeoDataFrame, report: pd.DataFrame
 
 
 def _popup_indicators(system, frame, lang: str) -> dict:
-    """Every recognised indicator some town has a value for, grouped by dimension (in the
-    system's order): ``{id: {"label", "unit", "group"}}`` for the map's popup."""
+    """The map popup's indicators (those with a value), by dimension in the system's order."""
     zh = lang == "zh"
     groups = {d.id: (d.label_zh if zh else d.label_en or d.label_zh) for d in system.dimensions}
     order = {d: i for i, d in enumerate(groups)}
@@ -1049,11 +1003,11 @@ _NO_ROW = {"unmatched": ("无指标数据：未在指标表中找到（no table 
 
 
 def _unjoined(boundaries, joined_frame, report, lang: str):
-    """Boundary features that are no town of the map (no table row, ambiguous, excluded),
-    with the reason the map shows: drawn grey so a county has no holes."""
+    """Boundary features that are no town of the map, with the reason the map shows:
+    drawn grey so a county has no holes."""
     if "boundary_feature" not in boundaries.columns:
         return None
-    used = set(pd.to_numeric(joined_frame.get("boundary_feature"), errors="coerce")
+    used = set(pd.to_numeric(joined_frame["boundary_feature"], errors="coerce")
                .dropna().astype(int)) if "boundary_feature" in joined_frame else set()
     left = boundaries[~boundaries["boundary_feature"].isin(used)]
     if left.empty:
@@ -1095,15 +1049,14 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
     today : str, optional
         The date shown on the map (ISO; default today).
     coverage : geo.coverage.DisplayCoverage, optional
-        The cleaned outlines of the towns followed by the ``unjoined`` features (shared
-        with the static maps); made here if None.
+        The cleaned outlines of the towns, then the ``unjoined`` features; made if None.
     suggestion_links : bool
         Popups link to the towns' sheets (False when no sheets were written).
     unjoined : GeoDataFrame, optional
-        Boundary features with no town row and the reason (:func:`_unjoined`), drawn grey.
+        Boundary features with no town row and the reason, drawn grey.
     names, has_sheet : optional
-        Each town's sheet file name (``suggestions/<name>.html``; default
-        :func:`classify.sheets.sheet_names`) and whether it was written (default: all).
+        Each town's sheet file name (default :func:`classify.sheets.sheet_names`) and
+        whether it was written (default: all).
 
     Returns
     -------
@@ -1158,7 +1111,7 @@ def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indi
     list of Path
         The files written.
     """
-    timer = _timer(timer)
+    timer = timer or _Timer()
     with timer("map"):
         # towns cleaned once, simplified per scale: shared by the web map and static maps;
         # the boundary features without a row follow the towns (drawn grey)
@@ -1179,8 +1132,7 @@ def write_maps(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indi
 
 
 def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, str]]:
-    """(zh, en) lines on what was not measured or checked: dropped indicators, dimensions
-    without data, categories that cannot be assessed, value checks, small samples."""
+    """(zh, en) lines on what was not measured or checked."""
     notes = list(scored.messages)
     notes += not_assessable(frame, taxonomy, system)[1]
     checks = scored.value_checks
@@ -1196,28 +1148,24 @@ def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, 
 
 
 def _moved(files: list, stage: Path, out: Path) -> list[Path]:
-    """The paths of ``files`` (under ``stage``) once moved into ``out``: by their text,
-    as ``Path.relative_to`` is slow for the sheets of a national run."""
+    """The paths of ``files`` once moved from ``stage`` into ``out``: by their text, as
+    ``Path.relative_to`` is slow for the sheets of a national run."""
     head, base = str(stage) + os.sep, str(out) + os.sep
     return [Path(base + f[len(head):]) if f.startswith(head) else
             out / Path(f).relative_to(stage) for f in map(str, files)]
 
 
 def _with_demo_notice(opts: RunOptions) -> RunOptions:
-    """``run`` on a bundled demo table still says that its values are illustrative."""
+    """``run`` on a bundled demo table (by content) still says it is illustrative."""
     if opts.notice or not Path(opts.indicators).is_file():
         return opts
     try:
         root = data_dir()
     except InputError:
         return opts
-    # the second demo year is illustrative too
-    demos = [(root / DEMO["indicators"], DEMO_NOTICE), (root / YEAR2_TABLE, DEMO_NOTICE)]
-    demos += [(root / lv.demo["indicators"], lv.demo["notice"])
-              for lv in levels().values() if lv.demo]
     digest = sha256(opts.indicators)
-    for table, notice in demos:
-        if table.is_file() and sha256(table) == digest:
+    for table, notice in _demos():
+        if (root / table).is_file() and sha256(root / table) == digest:
             return replace(opts, notice=notice, attribution=opts.attribution or ATTRIBUTION)
     return opts
 
@@ -1229,7 +1177,6 @@ def _input_record(path: Path | None) -> dict | None:
 
 
 def _records(table: pd.DataFrame | None) -> list[dict]:
-    """A small DataFrame as JSON-ready records (NaN → null)."""
     if table is None or len(table) == 0:
         return []
     return json.loads(table.to_json(orient="records", force_ascii=False))
@@ -1237,8 +1184,7 @@ def _records(table: pd.DataFrame | None) -> list[dict]:
 
 def _manifest(extra: dict, inputs: Inputs, frame, report, notes: list[tuple[str, str]],
               timer: _Timer, caught: list, stage: Path | None) -> dict:
-    """What ``run.json`` holds; ``extra`` as in :class:`RunResult`, ``stage`` the
-    staging folder (None: nothing written, no model, level or datum)."""
+    """What ``run.json`` holds (``stage`` None: nothing written, no model, level or datum)."""
     opts, scored, mc = extra["options"], extra["scores"], extra["monte_carlo"]
     taxonomy, clusters, system = extra["taxonomy"], extra["clusters"], extra["indicators"].system
     buckets = report.attrs["counts"]
@@ -1299,15 +1245,12 @@ def _manifest(extra: dict, inputs: Inputs, frame, report, notes: list[tuple[str,
 
 
 def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) -> RunResult:
-    """Run the whole pipeline: every step of :data:`__all__` in order, and — when
-    ``opts.out`` is a folder — the output stage writing every output of the contract.
-
-    Outputs appear only when the whole run succeeded, and replace ``opts.out`` whole (see
-    :func:`classify.outputs.staged_output`); ``opts.out`` is checked before any input is
-    read.  With ``opts.out=None`` nothing is written (``towntype.run`` without ``out``).
+    """Run the whole pipeline: every step in order, then — when ``opts.out`` is a folder —
+    write every output of the contract, replacing ``opts.out`` whole and only when the
+    whole run succeeded (:func:`classify.outputs.staged_output`).
 
     Warnings raised during the run are recorded in ``run.json`` (``warnings``) and issued
-    again to the caller when the run ends (each once; see :mod:`classify.console`).
+    again to the caller when the run ends, each once.
 
     Parameters
     ----------
@@ -1318,9 +1261,6 @@ def run_pipeline(opts: RunOptions, *, log: Callable[[str], None] | None = None) 
     Returns
     -------
     RunResult
-        ``towns``, ``join_report``, ``files`` (empty without ``out``), ``manifest`` (what
-        ``run.json`` holds) and ``extra`` (the rules trace, clusters, Monte Carlo result,
-        suggestions, scores, taxonomy, indicators, options).
 
     Raises
     ------
@@ -1378,25 +1318,20 @@ def _run(opts: RunOptions, timer: _Timer, caught: list) -> RunResult:
 
 def _write_outputs(extra: dict, inputs: Inputs, joined, frame, report, stage: Path,
                    timer: _Timer) -> list[Path]:
-    """The output stage: sheets, tables, maps, designations and the model into ``stage``.
-    A province's sheets take the other core meanwhile; a national run writes none (sheets
-    on request), so its maps do, in a worker whose timer is merged into ``timer``."""
+    """The output stage into ``stage``.  A province's sheets take the other core
+    meanwhile; a national run writes none (sheets on request), so its maps do."""
     opts, suggestions, scored = extra["options"], extra["suggestions"], extra["scores"]
     system = extra["indicators"].system
     names = set_sheet_names(suggestions)
     national = len(frame) > AUTO_SHEETS_MAX
 
-    def maps(scope: np.ndarray, timer: _Timer = timer) -> list:
+    def maps(scope: np.ndarray, timer: _Timer = timer) -> list[Path]:
         has_sheet = np.zeros(len(frame), dtype=bool)
         has_sheet[scope] = True
         return write_maps(opts, frame, extra["taxonomy"], system, inputs.counties,
                           suggestions, stage, extra["today"], timer=timer,
                           unjoined=_unjoined(inputs.boundaries, joined, report, opts.lang),
                           names=names, has_sheet=has_sheet)
-
-    def maps_aside(scope: np.ndarray) -> list:     # in a worker: its timer comes back last
-        own = _Timer()
-        return maps(scope, own) + [own]
 
     def tables_and_maps(scope: np.ndarray) -> list[Path]:   # while the sheets render
         out = write_tables(opts, frame, report, scored, extra["trace"], extra["clusters"],
@@ -1407,9 +1342,5 @@ def _write_outputs(extra: dict, inputs: Inputs, joined, frame, report, stage: Pa
                                        "towns": int(len(frame))})
         return out + write_designations(extra["designations"], stage) + [model]
 
-    files, _ = write_report_files(opts, suggestions, names, stage, timer=timer,
-                                  meanwhile=tables_and_maps,
-                                  aside=maps_aside if national else None)
-    for worker in [f for f in files if isinstance(f, _Timer)]:
-        timer.merge(worker)
-    return [f for f in files if not isinstance(f, _Timer)]
+    return write_report_files(opts, suggestions, names, stage, timer=timer,
+                              meanwhile=tables_and_maps, aside=maps if national else None)[0]

@@ -351,7 +351,7 @@ def test_an_error_in_the_callers_block_stops_the_workers_and_writes_no_more(
     names = set_sheet_names(suggestions)
     with pytest.raises(KeyboardInterrupt):
         with writing_report(suggestions, tmp_path, scope=np.arange(8), names=names,
-                            workers=2) as files:
+                            workers=2) as (files, _):
             assert (tmp_path / "suggestions" / "index.html").is_file()
             raise KeyboardInterrupt
     assert files == [tmp_path / "suggestions" / n for n in ("index.html", "sheets.js")]

@@ -54,7 +54,7 @@ def write_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
     paths written (:func:`writing_report` with nothing else to do meanwhile)."""
     with writing_report(suggestions, out, scope=scope, names=names, lang=lang, docx=docx,
                         xlsx=xlsx, title=title, notice=notice, run_dir=run_dir,
-                        workers=workers) as files:
+                        workers=workers) as (files, _):
         pass
     return files
 
@@ -64,7 +64,8 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
                    names: Sequence[str], lang: str = "zh", docx: bool = False,
                    xlsx: bool = True, title: str | None = None, notice: str | None = None,
                    run_dir: Path | None = None, workers: int | None = None,
-                   aside: Callable[[], list] | None = None) -> Iterator[list[Path]]:
+                   aside: Callable[[], object] | None = None
+                   ) -> Iterator[tuple[list[Path], Callable[[], object]]]:
     """:func:`write_report` around the caller's block, in which the caller writes its
     other files (the run's tables and maps) while the sheets are rendered: the index is
     written on entering it; the workbook (begun first) and the sheets by ``workers``
@@ -79,8 +80,8 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
     touches.
 
     ``aside``: the caller's one long task (a national run's maps) for a worker to begin
-    first (:class:`~classify.report.workers.SliceJob`); its list is added to the list
-    yielded, after the report's own files."""
+    first (:class:`~classify.report.workers.SliceJob`).  Yields the list of paths and a
+    function giving what ``aside()`` returned (after the block; [] without an aside)."""
     folder = Path(out) / "suggestions"
     folder.mkdir(parents=True, exist_ok=True)
     picked = [suggestions[i] for i in scope]
@@ -110,10 +111,9 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
         files = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
                              notice=notice, level=_level(suggestions)),
                  write_sheet_list(folder, picked_names)]
-        yield files
+        yield files, lambda: job.aside_result
         files[:0] = job.results()
         files += job.first_result
-        files += job.aside_result
     if docx and len(picked):
         files.append(write_docx(picked, folder / "suggestions.docx", lang=lang, title=title,
                                 notice=notice))
