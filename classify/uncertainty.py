@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
-from classify.report.workers import cores
 from classify.scoring import ScoreResult, block_matrix, impute_county_median, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
@@ -359,7 +359,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     # the chunk size must not depend on the threads: float32 products can round
     # differently with another number of rows, and results must not depend on the machine
     B = max(1, int(chunk_bytes // (4 * n * 8)))
-    nthreads = min(2, cores()) if threads is None else max(1, int(threads))
+    nthreads = min(2, _cores()) if threads is None else max(1, int(threads))
     Zcache: dict[str, np.ndarray] = {}
     tasks = []
     for c, (nm, ag) in enumerate(combos):
@@ -429,6 +429,14 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
                     list(mod.indicators), base, out["sensitivity"])
+
+
+def _cores() -> int:
+    # not classify.report.workers.cores: the analytics do not import the report writers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:            # not Linux
+        return os.cpu_count() or 1
 
 
 def _map_threads(fn, items, threads: int) -> None:
