@@ -1,32 +1,11 @@
 """Join an indicator table to town boundaries, accounting for every row.
 
 The join uses the statistical code when both sides have one, else (county, name), else the
-name alone (``on="auto"``); names are compared with :func:`geo.names.name_key` (simplified
-characters, suffix variants) so ``連州鎮`` and ``连州镇`` match but ``太平镇`` and ``太平乡``
-do not.  A name that fits towns in several counties is **ambiguous** and not joined unless a
-county column resolves it (Qingyuan really has two 石角镇 and two 太平镇).  A crosswalk
-maps old codes/names to current ones (renamed or merged towns, 撤乡并镇).
-
-The join report (``join_report.csv``) has one row per boundary feature, per table row and
-per excluded table row, each in exactly one bucket:
-
-========== =================================================================
-status     meaning
-========== =================================================================
-matched    joined 1:1 (``how`` = code, county+name, name or crosswalk; a part
-           of a multi-part town that was dissolved has ``how`` = dissolved)
-ambiguous  several candidates (listed); not joined
-unmatched  no partner on the other side
-excluded   a table row set aside when reading (total, footnote …), or a
-           boundary feature with no geometry (``reason``)
-========== =================================================================
-
-Boundary rows carry the feature's 0-based number in the file (``source_row``) and, in
-``reason``, why its code was not used (blank, invalid, shared with a feature of another
-name).  A table row that finds no town because its feature had no geometry says so.
-
-A key that is unknown (no code, no county …) is None in the joined frame and the report,
-never NaN, "" or "nan".
+name alone (``on="auto"``), comparing names with :func:`geo.names.name_key`.  A name that
+fits towns in several counties is ambiguous and not joined unless a county column resolves
+it (Qingyuan has two 石角镇 and two 太平镇).  The join report has one row per boundary
+feature, table row and excluded table row, each in one bucket (matched, ambiguous,
+unmatched, excluded); unknown keys are None, never NaN, "" or "nan".
 """
 
 from __future__ import annotations
@@ -126,8 +105,7 @@ def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
     columns.update(city_code=None, city=None)
     out = _fill_divisions(_keys_frame(columns, len(df)), unit)
     out["source_row"] = list(table.source_rows)
-    notes = getattr(table, "code_notes", None) or {}
-    out["code_note"] = [notes.get(i, "") for i in range(len(df))]
+    out["code_note"] = [table.code_notes.get(i, "") for i in range(len(df))]
     return out
 
 
@@ -205,11 +183,8 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
     else:
         path, df = None, pd.DataFrame(crosswalk).astype(object)
         first_row = 1
-    cols = {}
-    for canon, names in _CROSSWALK_COLUMNS.items():
-        for c in df.columns:
-            if str(c).strip().lower() in names:
-                cols[canon] = c
+    cols = {canon: c for canon, names in _CROSSWALK_COLUMNS.items() for c in df.columns
+            if str(c).strip().lower() in names}
     if not ({"from_code", "from_name"} & cols.keys()) or not (
             {"to_code", "to_name"} & cols.keys()):
         raise InputError("the crosswalk needs a from_code or from_name column and a to_code "

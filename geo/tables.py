@@ -270,16 +270,21 @@ def _pick_sheet(path, names, sheet, get):
                 return ws
         return next((ws for ws in sheets if (getattr(ws, "max_row", None)
                                              or getattr(ws, "nrows", 0)) > 1), sheets[0])
-    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()
-                                  and sheet not in names):
-        idx = int(sheet)
+    return get(_pick_name(path, names, sheet, "sheet"))
+
+
+def _pick_name(path, names: list[str], chosen, what: str) -> str:
+    """The sheet or layer ``chosen`` by name or 0-based number (``--sheet``, ``--layer``)."""
+    if isinstance(chosen, int) or (str(chosen).isdigit() and str(chosen) not in names):
+        idx = int(chosen)
         if not 0 <= idx < len(names):
-            raise InputError(f"there is no sheet number {idx}; sheets are {names} (--sheet)",
-                             path=path)
-        return get(names[idx])
-    if sheet not in names:
-        raise InputError(f"no sheet named {sheet!r}; sheets are {names} (--sheet)", path=path)
-    return get(sheet)
+            raise InputError(f"there is no {what} number {idx}; {what}s are {names} "
+                             f"(--{what})", path=path)
+        return names[idx]
+    if chosen not in names:
+        raise InputError(f"no {what} named {chosen!r}; {what}s are {names} (--{what})",
+                         path=path)
+    return chosen
 
 
 def _head(ws, n: int = 40) -> list[list[str]]:
