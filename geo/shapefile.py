@@ -1,11 +1,7 @@
 """Integrity of a shapefile's three files, from their headers (before GDAL reads them).
 
-GDAL reads a shapefile copied half-way, or whose ``.shp``, ``.shx`` and ``.dbf`` come from
-different versions, without an error: the missing shapes come back as null geometries and
-the towns vanish.  :func:`check_shapefile` compares what the headers declare (file
-lengths, the ``.shx`` index, the ``.dbf`` record count) with the files, and returns the
-shape type of every record, so that a null geometry read back from a shape that is not a
-null shape (type 0) is known to be unreadable, not empty.
+GDAL reads a shapefile copied half-way, or with files of different versions, without an
+error: the missing shapes come back as null geometries and the towns vanish.
 
 References: ESRI Shapefile Technical Description (1998); dBASE III file header.
 """
