@@ -232,9 +232,8 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
 
 
 def _declared_fits(cpg: str | None, data: bytes) -> EncodingGuess | None:
-    """The ``.cpg``'s encoding when detection could not decide (e.g. a few town names with
-    rare characters such as 浛洸镇 look improbable as GB18030) and the bytes decode under
-    it: the file's own declaration settles what the statistics cannot.  None otherwise."""
+    """The ``.cpg``'s encoding when detection could not decide (rare characters such as
+    浛洸镇 look improbable) and the bytes decode under it, else None."""
     if cpg is None:
         return None
     try:
@@ -248,13 +247,8 @@ def _declared_fits(cpg: str | None, data: bytes) -> EncodingGuess | None:
 
 def _given_encoding(override: str, cpg: str | None, dbf: Path | None,
                     shp_path: Path) -> EncodingGuess:
-    """An encoding given by the user (``--boundary-encoding``) against the ``.cpg``.
-
-    The given encoding is followed, with a warning when the ``.cpg`` names another one —
-    except when the ``.cpg`` and the bytes agree with each other and not with it: then two
-    independent sources contradict the flag, the names would come out garbled, and the
-    read stops.
-    """
+    """``--boundary-encoding`` against the ``.cpg``: followed, with a warning when the
+    ``.cpg`` names another — unless the ``.cpg`` and the bytes agree against it: stop."""
     given = normalise_encoding_name(override)
     reason = "given with --boundary-encoding"
     if cpg is None:

@@ -110,13 +110,8 @@ def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
 
 
 def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
-    """County code and name, city code and name, filled from the town code where the input
-    has none (the national division table, :mod:`geo.divisions`: all of China).
-
-    At another level (``unit``) the same columns hold the unit's parent and the parent's
-    parent (a county's city and province), from the code prefixes ``unit.ancestors``.
-    A key that stays unknown is None.
-    """
+    """County and city codes and names filled from the unit's code (prefixes
+    ``unit.ancestors``) where the input has none; a key that stays unknown is None."""
     a1, a2 = unit.ancestors
     codes = keys["town_code"].tolist()
     county_codes = [cc if cc else (c[:a1] if c else None)

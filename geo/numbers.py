@@ -163,15 +163,13 @@ def parse_cell(value, *, unit: str | None = None,
         return Cell(float(value), "ok")
     raw = str(value)
     text = _SPACES.sub(" ", raw).strip()
-    if text in markers:
-        return Cell(nan, markers[text], f"marker {text!r}")
-    text = unicodedata.normalize("NFKC", text).replace("−", "-").replace("，", ",")
-    text = text.replace("\u3002", ".")  # ideographic full stop typed as a decimal point
-    text = _SPACES.sub(" ", text).strip()
-    if text in markers or text.replace(" ", "") in markers:
-        text = text if text in markers else text.replace(" ", "")
-        return Cell(nan, markers[text], f"marker {text!r}")
-    return _parse_text(text, raw, unit, wan_suffix)
+    # 。: an ideographic full stop typed as a decimal point
+    clean = unicodedata.normalize("NFKC", text).replace("−", "-").replace("，", ",")
+    clean = _SPACES.sub(" ", clean.replace("\u3002", ".")).strip()
+    for key in (text, clean, clean.replace(" ", "")):
+        if key in markers:
+            return Cell(nan, markers[key], f"marker {key!r}")
+    return _parse_text(clean, raw, unit, wan_suffix)
 
 
 def _parse_text(text: str, raw: str, unit: str | None, wan_suffix: str | None = None) -> Cell:

@@ -474,11 +474,8 @@ def _record_parts(gdf, report: BoundaryReport) -> None:
 
 
 def _code_conflicts(gdf, path: Path, report: BoundaryReport, how: str):
-    """Features sharing a code under different names: stop (``how="stop"``) or keep them
-    apart without the code (``"apart"``: each joins by name, and the report says why).
-
-    Features sharing a code and a name (a town in several parts) are left to be dissolved.
-    """
+    """Features sharing a code under different names: stop, or keep them apart without
+    the code (``how="apart"``).  Same code and name (a town in parts) is left to dissolve."""
     if how not in ("stop", "apart"):
         raise InputError(f"unknown duplicate_codes {how!r}; use 'stop' or 'apart' "
                          "(--duplicate-codes)")

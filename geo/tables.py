@@ -229,10 +229,8 @@ def _open_xlsx(path: Path, *, data_only: bool):
 
 
 def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
-    """Formulas whose results were never saved read as empty: refuse, naming a cell.
-
-    Files written by scripts (not saved by Excel/WPS) have no cached formula results.
-    """
+    """Formulas whose results were never saved (files written by scripts, not saved by
+    Excel/WPS) read as empty: refuse, naming a cell."""
     if not any(v is None for row in grid for v in row):
         return
     ws = _open_xlsx(path, data_only=False)[title]
@@ -426,17 +424,15 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
     return {"header": h, "header_rows": header_rows, "unit_row": unit_row, "names": names,
             "merged_rows": {(r, c) for r0, c0, r1, c1 in merges if r1 > r0
                             for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)},
-            "first_data": i, "default_unit": default_unit, "titles": rows[:h]}
+            "first_data": i, "default_unit": default_unit}
 
 
 # ----------------------------------------------------------------------------- rows
 
 def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
               county_table: bool = False) -> tuple[str, str]:
-    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.
-
-    ``county_table``: every code of the column has 6 digits — the rows are counties
-    (a county-level table, :mod:`classify.levels`), not county subtotals of towns."""
+    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.  In a
+    ``county_table`` (6-digit codes) the rows are counties, not county subtotals."""
     first = next((t for t in texts if t), "")
     if _FOOTNOTE_RE.match(_norm_header(first)):
         return "footnote", f"footnote row ({first[:30]})"
