@@ -661,11 +661,10 @@ def summarise_join(report: pd.DataFrame) -> dict:
     with ``"total"`` per side (the input counts)."""
     out = {}
     for side in ("boundaries", "table"):
-        part = report[report["source"] == side]
-        counts = {s: int((part["status"] == s).sum())
-                  for s in ("matched", "ambiguous", "unmatched", "excluded")}
-        counts["total"] = int(len(part))
-        out[side] = counts
+        status = report.loc[report["source"] == side, "status"]
+        out[side] = {s: int((status == s).sum())
+                     for s in ("matched", "ambiguous", "unmatched", "excluded")}
+        out[side]["total"] = int(len(status))
     return out
 
 

@@ -357,11 +357,9 @@ def _is_units_row(texts: list[str]) -> bool:
 
 def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> bool:
     filled = [t for t in texts if t]
-    if not filled or any(_is_number_cell(t) for t in filled):
-        return False
-    if all(t.strip() in DEFAULT_MARKERS for t in filled):  # "—", "…": a data row's markers
-        return False
-    if any(_safe_code(t) is not None for t in filled):
+    if (not filled or any(_is_number_cell(t) for t in filled)
+            or all(t.strip() in DEFAULT_MARKERS for t in filled)  # "—", "…": a data row's
+            or any(_safe_code(t) is not None for t in filled)):
         return False
     if name_col is not None and name_col < len(texts):
         return texts[name_col] in ("", header[name_col])
@@ -410,9 +408,7 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
                                                                          name_col):
             names = _combine_headers(names, texts, spans)
             header_rows.append(i)
-        elif not any(texts):
-            pass
-        else:
+        elif any(texts):
             break
         i += 1
     default_unit = None
@@ -430,7 +426,7 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
 # ----------------------------------------------------------------------------- rows
 
 def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
-              county_table: bool = False) -> tuple[str, str]:
+              county_table: bool) -> tuple[str, str]:
     """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.  In a
     ``county_table`` (6-digit codes) the rows are counties, not county subtotals."""
     first = next((t for t in texts if t), "")
