@@ -671,22 +671,20 @@ def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
     data_rows = rows[layout["first_data"]:]
     unit_row = rows[layout["unit_row"]] if layout["unit_row"] is not None else None
     for c, name in enumerate(layout["names"]):
+        letter = get_column_letter(c + 1)
         if not name and not any(r[c] for r in data_rows):
             continue
         if not name:
-            name = f"列{get_column_letter(c + 1)}"
-            messages.append(f"column {get_column_letter(c + 1)} has data but no header; "
-                            f"named {name!r}")
+            name = f"列{letter}"
+            messages.append(f"column {letter} has data but no header; named {name!r}")
         base, unit = split_unit(name)
         if unit is None and unit_row is not None and unit_row[c]:
             unit = _unit(unit_row[c].strip("（）() "))
-        if base in seen:
-            seen[base] += 1
-            messages.append(f"duplicate column name {base!r} (column {get_column_letter(c + 1)}); "
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            messages.append(f"duplicate column name {base!r} (column {letter}); "
                             f"renamed {base}_{seen[base]}")
             base = f"{base}_{seen[base]}"
-        else:
-            seen[base] = 1
         out.append((c, base, unit))
     return out
 
