@@ -764,12 +764,7 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         fast = None if name in key_cols else plain_numbers(cells, markers)
         kind = "text" if name in key_cols else _column_kind(cells, unit, fast)
         if kind == "number" and unit is None:
-            if all(t.endswith(("%", "％")) for t in cells if t and _is_number_cell(t)):
-                unit = "%"
-            elif layout["default_unit"] and _takes_title_unit(name, layout["default_unit"]):
-                unit = layout["default_unit"]
-                messages.append(f"column {name!r}: unit {unit} from the title "
-                                f"(单位：{unit})")
+            unit = _unit_of_numbers(name, cells, layout["default_unit"], messages)
         kinds[name], units[name] = kind, unit
         if kind in ("number", "flag"):
             _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
@@ -836,9 +831,16 @@ def _code_type_messages(table: ParsedTable) -> list[str]:
 _MONEY_WORDS = re.compile(r"值|额|收入|投资|支出|资金|利润|税|产出|营收")
 
 
-def _takes_title_unit(name: str, unit: str) -> bool:
-    """A title's ``单位：万元`` applies to money columns only (not to 常住人口, 占比…)."""
-    return "元" not in unit or bool(_MONEY_WORDS.search(name))
+def _unit_of_numbers(name: str, cells: list[str], title_unit, messages) -> str | None:
+    """A number column's unit when its header gives none: ``%`` if every number has the
+    sign, else the title's ``单位：万元`` — for money columns only (not 常住人口, 占比…)."""
+    if all(t.endswith(("%", "％")) for t in cells if t and _is_number_cell(t)):
+        return "%"
+    if title_unit and ("元" not in title_unit or _MONEY_WORDS.search(name)):
+        messages.append(f"column {name!r}: unit {title_unit} from the title "
+                        f"(单位：{title_unit})")
+        return title_unit
+    return None
 
 
 def _excluded_frame(excluded, ex_values, keys) -> pd.DataFrame:
