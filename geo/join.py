@@ -45,33 +45,32 @@ _CROSSWALK_COLUMNS = {
 }
 
 
-def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
+def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys) -> pd.DataFrame:
     """Canonical key columns of the boundary side (copied, as str or None)."""
     cols = {c: c for c in ("town_code", "town", "county_code", "county")
             if c in boundaries.columns}
     if len(cols) < 2:
         found = find_key_columns(boundaries)
-        for canon, key in _ROLES:
-            if canon not in cols and found[key] is not None:
-                cols[canon] = found[key]
-    for canon in ("city_code", "city"):
-        if canon in boundaries.columns:
-            cols[canon] = canon
-    columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
-               else None for canon in _KEYS}
-    if columns["town_code"] is not None:
-        columns["town_code"] = read_codes(columns["town_code"], unit.digits)[0]
-    keys = _fill_divisions(_keys_frame(columns, len(boundaries)), unit)
+        cols |= {canon: found[key] for canon, key in _ROLES
+                 if canon not in cols and found[key] is not None}
+    cols |= {c: c for c in ("city_code", "city") if c in boundaries.columns}
+    keys = _keys_frame(boundaries, cols, unit, read=True)
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
                          "(expected e.g. town_code / 统计代码 and town / 乡镇)")
     return keys
 
 
-def _keys_frame(columns: dict, n: int) -> pd.DataFrame:
-    """Key columns as object columns of str or None (never NaN, never "nan")."""
-    return pd.DataFrame({k: pd.Series([None] * n if v is None else v, dtype=object)
-                         for k, v in columns.items()}, index=range(n))
+def _keys_frame(df: pd.DataFrame, cols: dict, unit: UnitKeys, read: bool) -> pd.DataFrame:
+    """:data:`_KEYS` from ``cols`` (key → column of ``df``; codes normalised if ``read``)
+    as object columns of str or None (never NaN, never "nan"), divisions filled in."""
+    n = len(df)
+    columns = {k: _text_or_none(df[cols[k]].tolist()) if k in cols else [None] * n
+               for k in _KEYS}
+    if read and "town_code" in cols:
+        columns["town_code"] = read_codes(columns["town_code"], unit.digits)[0]
+    return _fill_divisions(pd.DataFrame({k: pd.Series(v, dtype=object) for k, v
+                                         in columns.items()}, index=range(n)), unit)
 
 
 def _text_or_none(values) -> list:
@@ -95,21 +94,16 @@ def _blank(v) -> bool:
         return False
 
 
-def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
+def _table_keys(table: ParsedTable, unit: UnitKeys) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
-    df = table.data
-    columns = {}
-    for canon, key in _ROLES:
-        col = keys.get(key)
-        columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
-    columns.update(city_code=None, city=None)
-    out = _fill_divisions(_keys_frame(columns, len(df)), unit)
+    cols = {canon: keys[key] for canon, key in _ROLES if keys.get(key) is not None}
+    out = _keys_frame(table.data, cols, unit, read=False)
     out["source_row"] = list(table.source_rows)
-    out["code_note"] = [table.code_notes.get(i, "") for i in range(len(df))]
+    out["code_note"] = [table.code_notes.get(i, "") for i in range(len(table.data))]
     return out
 
 
-def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
+def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys) -> pd.DataFrame:
     """County and city codes and names filled from the unit's code (prefixes
     ``unit.ancestors``) where the input has none; a key that stays unknown is None."""
     a1, a2 = unit.ancestors
