@@ -180,8 +180,7 @@ def _parse_text(text: str, raw: str, unit: str | None, wan_suffix: str | None = 
         if _parse_text(rest, raw, unit, "literal").status == "ok":
             return Cell(nan, "below_unit", f"{raw!r}: below a threshold")
         return Cell(nan, "invalid", f"{raw!r} is not a number")
-    approx = text.startswith("约")
-    if approx:
+    if text.startswith("约"):
         cell = _parse_text(text[1:].strip(), raw, unit, wan_suffix)
         return Cell(cell.value, cell.status, (cell.note + "; " if cell.note else "")
                     + f"{raw!r} is approximate") if cell.status == "ok" else cell

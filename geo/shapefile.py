@@ -29,7 +29,7 @@ def sidecar(shp: Path, suffix: str) -> Path | None:
 
 
 def _header(path: Path, what: str) -> tuple[int, int]:
-    """``(declared length in bytes, size on disk)`` of a .shp or .shx."""
+    """``(declared length in bytes, size on disk)`` of a .shp or .shx that is not cut."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(100)
@@ -37,7 +37,10 @@ def _header(path: Path, what: str) -> tuple[int, int]:
         raise InputError(f"这不是有效的 {what} 文件（not a valid {what} file: the 100-byte "
                          "header with file code 9994 is missing）; copy the shapefile again "
                          "from its source", path=path)
-    return struct.unpack(">i", head[24:28])[0] * 2, size
+    declared = struct.unpack(">i", head[24:28])[0] * 2
+    if size < declared:
+        raise _cut_short(path, what, declared, size)
+    return declared, size
 
 
 def _cut_short(path: Path, what: str, declared: int, size: int) -> InputError:
@@ -83,15 +86,10 @@ def check_shapefile(shp: str | Path) -> np.ndarray:
     """
     shp = Path(shp)
     shx, dbf = sidecar(shp, ".shx"), sidecar(shp, ".dbf")
-    declared, size = _header(shp, ".shp")
-    if size < declared:
-        raise _cut_short(shp, ".shp", declared, size)
+    size = _header(shp, ".shp")[1]
     if shx is None:  # read_boundaries says so before; nothing to compare here
         return np.zeros(0, dtype=np.int32)
-    shx_declared, shx_size = _header(shx, ".shx")
-    if shx_size < shx_declared:
-        raise _cut_short(shx, ".shx", shx_declared, shx_size)
-    n_shx = (shx_declared - 100) // 8
+    n_shx = (_header(shx, ".shx")[0] - 100) // 8
     index = np.fromfile(shx, dtype=">i4", count=2 * n_shx, offset=100).reshape(-1, 2)
     if dbf is not None:
         n_dbf = _dbf_count(dbf)

@@ -164,11 +164,9 @@ def find_key_columns(df: pd.DataFrame | list, headers: dict | None = None) -> di
 # ----------------------------------------------------------------------------- loading
 
 def _cell_text(value) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
