@@ -184,8 +184,7 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
     for canon in _CROSSWALK_COLUMNS:
         values = df[cols[canon]].tolist() if canon in cols else [None] * len(df)
         if canon.endswith("code"):
-            values = _crosswalk_codes(values, path, cols[canon] if canon in cols else None,
-                                      first_row)
+            values = _crosswalk_codes(values, path, cols.get(canon), first_row)
         else:
             values = _text_or_none(values)
         out[canon] = pd.Series(values, dtype=object)
@@ -476,7 +475,7 @@ class _AsideMatcher:
                 "boundary file; restore its polygon there")
 
 
-def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
+def _table_report(records: list[dict], tentative, claims, matcher, aside):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
     for r, (pos, how, note) in zip(records, tentative):
@@ -509,7 +508,7 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                                           "；请加所属县区列或统计代码列（add a county column "
                                           "(所属县区) or a code column (统计代码)）")
                                 ).strip())
-        elif aside is not None and (lost := aside.reason(r)):
+        elif lost := aside.reason(r):
             base.update(status="unmatched", reason=lost)
         elif not r["town_code"] and not r["town"] and r.get("code_note"):
             base.update(status="unmatched", reason=f"{r['code_note']}；本行也无名称可匹配，请改正"
