@@ -1,19 +1,8 @@
 """Statistical division codes (统计用区划代码) of towns: reading, checking, typing.
 
 A town code has 9 digits (6 of the county, 3 of the town; the NBS also writes 12 ending in
-``000``).  Spreadsheets store codes as numbers, text, floats (``441882107.0``) or in lossy
-scientific notation (``4.41882E+08``): :func:`normalise_code` reads all of these as a
-9-digit string and refuses the lossy ones.  The 7th–9th digits give the unit type
-(:data:`CODE_TYPES`), which :func:`check_code_type` compares with the name's suffix.
-
-Examples
---------
->>> normalise_code(441882107.0)
-'441882107'
->>> normalise_code("441882107000")
-'441882107'
->>> code_type("441882201")
-'乡'
+``000``); spreadsheets store codes as numbers, text, floats or in lossy scientific
+notation, which is refused.  The 7th–9th digits give the unit type (:data:`CODE_TYPES`).
 """
 
 from __future__ import annotations
@@ -223,7 +212,7 @@ def parse_codes(values, *, path=None, column=None, rows=None, digits: int = 9) -
     bad = [f"row {rows[i]}: {why}" for i, why in problems.items()]
     if bad:
         shown = "; ".join(bad[:10]) + (f"; … and {len(bad) - 10} more" if len(bad) > 10 else "")
-        word = "town" if digits == 9 else _LEVEL_WORDS.get(digits, f"{digits}-digit")
+        word = _LEVEL_WORDS.get(digits, f"{digits}-digit")
         raise InputError(
             f"{len(bad)} {word} code(s) cannot be read — {shown}. Fix the codes in the file "
             "(format the code column as text) or join by name with --join-on name",
@@ -264,18 +253,15 @@ def code_type(code: str) -> str | None:
     return next((kind for lo, hi, kind in CODE_TYPES if lo <= n <= hi), None)
 
 
+_NAME_TYPES = ((("街道", "办事处", "街道办"), "街道"), ("镇", "镇"), ("乡", "乡"))
+
+
 def name_type(name: str | None) -> str | None:
     """Unit type from the name's suffix (``街道``/``办事处`` → 街道, ``镇``, ``乡``)."""
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
         return None
     name = name.strip()
-    if name.endswith(("街道", "街道办事处", "办事处", "街道办")):
-        return "街道"
-    if name.endswith("镇"):
-        return "镇"
-    if name.endswith("乡"):
-        return "乡"
-    return None
+    return next((kind for ends, kind in _NAME_TYPES if name.endswith(ends)), None)
 
 
 def county_name_type(name: str | None) -> str | None:
@@ -318,9 +304,7 @@ def check_code_type(code: str | None, name: str | None) -> str | None:
 def division_name(code: str | None) -> str | None:
     """Name of the division a 2-, 4-, 6- or 9-digit code denotes (province, city, county,
     township) in the bundled national table, else None."""
-    if not isinstance(code, str):
-        return None
-    return _division_name(code)
+    return _division_name(code) if isinstance(code, str) else None
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a national run asks for each county's names twice

@@ -1,18 +1,8 @@
 """Text encodings of Chinese input files: detect from raw bytes, refuse mojibake.
 
-Chinese GIS and statistics files are UTF-8 or GBK/GB18030.  Shapefiles often carry no
-``.cpg`` (or a wrong one), and plain readers then return garbled text or None — silently.
-We decide from the bytes themselves: strict UTF-8 first (GBK text almost never decodes as
-valid UTF-8), then GB18030, a superset of GBK and GB2312 that also has the rare characters
-of place names (㮾 U+3BBE is not in GBK).  The result is judged by the decoded text: text
-that still looks like Latin-1 garbage (``ÇåÔ¶``) is refused, never returned.
-
-Examples
---------
->>> detect_bytes("清远".encode("gb18030")).encoding
-'gb18030'
->>> detect_bytes("清远".encode("utf-8")).encoding
-'utf-8'
+Decided from the bytes: strict UTF-8 first (GBK text almost never decodes as valid
+UTF-8), then GB18030, a superset of GBK that has the rare characters of place names (㮾
+is not in GBK).  Text that still looks like Latin-1 garbage (``ÇåÔ¶``) is refused.
 """
 
 from __future__ import annotations
@@ -27,8 +17,7 @@ from geo.errors import InputError
 from geo.shapefile import sidecar
 
 __all__ = ["EncodingGuess", "detect_bytes", "dbf_encoding", "read_cpg", "dbf_text_bytes",
-           "trim_truncated",
-           "looks_like_mojibake", "check_text", "normalise_encoding_name"]
+           "trim_truncated", "looks_like_mojibake", "check_text", "normalise_encoding_name"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
 _LATIN1_GARBAGE = re.compile(r"[\u00c0-\u00ff\u0080-\u009f]")
@@ -243,9 +232,8 @@ def dbf_encoding(shp_path: str | Path, *, override: str = "auto") -> EncodingGue
 
 
 def _declared_fits(cpg: str | None, data: bytes) -> EncodingGuess | None:
-    """The ``.cpg``'s encoding when detection could not decide (e.g. a few town names with
-    rare characters such as 浛洸镇 look improbable as GB18030) and the bytes decode under
-    it: the file's own declaration settles what the statistics cannot.  None otherwise."""
+    """The ``.cpg``'s encoding when detection could not decide (rare characters such as
+    浛洸镇 look improbable) and the bytes decode under it, else None."""
     if cpg is None:
         return None
     try:
@@ -259,13 +247,8 @@ def _declared_fits(cpg: str | None, data: bytes) -> EncodingGuess | None:
 
 def _given_encoding(override: str, cpg: str | None, dbf: Path | None,
                     shp_path: Path) -> EncodingGuess:
-    """An encoding given by the user (``--boundary-encoding``) against the ``.cpg``.
-
-    The given encoding is followed, with a warning when the ``.cpg`` names another one —
-    except when the ``.cpg`` and the bytes agree with each other and not with it: then two
-    independent sources contradict the flag, the names would come out garbled, and the
-    read stops.
-    """
+    """``--boundary-encoding`` against the ``.cpg``: followed, with a warning when the
+    ``.cpg`` names another — unless the ``.cpg`` and the bytes agree against it: stop."""
     given = normalise_encoding_name(override)
     reason = "given with --boundary-encoding"
     if cpg is None:

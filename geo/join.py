@@ -1,32 +1,11 @@
 """Join an indicator table to town boundaries, accounting for every row.
 
 The join uses the statistical code when both sides have one, else (county, name), else the
-name alone (``on="auto"``); names are compared with :func:`geo.names.name_key` (simplified
-characters, suffix variants) so ``連州鎮`` and ``连州镇`` match but ``太平镇`` and ``太平乡``
-do not.  A name that fits towns in several counties is **ambiguous** and not joined unless a
-county column resolves it (Qingyuan really has two 石角镇 and two 太平镇).  A crosswalk
-maps old codes/names to current ones (renamed or merged towns, 撤乡并镇).
-
-The join report (``join_report.csv``) has one row per boundary feature, per table row and
-per excluded table row, each in exactly one bucket:
-
-========== =================================================================
-status     meaning
-========== =================================================================
-matched    joined 1:1 (``how`` = code, county+name, name or crosswalk; a part
-           of a multi-part town that was dissolved has ``how`` = dissolved)
-ambiguous  several candidates (listed); not joined
-unmatched  no partner on the other side
-excluded   a table row set aside when reading (total, footnote …), or a
-           boundary feature with no geometry (``reason``)
-========== =================================================================
-
-Boundary rows carry the feature's 0-based number in the file (``source_row``) and, in
-``reason``, why its code was not used (blank, invalid, shared with a feature of another
-name).  A table row that finds no town because its feature had no geometry says so.
-
-A key that is unknown (no code, no county …) is None in the joined frame and the report,
-never NaN, "" or "nan".
+name alone (``on="auto"``), comparing names with :func:`geo.names.name_key`.  A name that
+fits towns in several counties is ambiguous and not joined unless a county column resolves
+it (Qingyuan has two 石角镇 and two 太平镇).  The join report has one row per boundary
+feature, table row and excluded table row, each in one bucket (matched, ambiguous,
+unmatched, excluded); unknown keys are None, never NaN, "" or "nan".
 """
 
 from __future__ import annotations
@@ -66,33 +45,32 @@ _CROSSWALK_COLUMNS = {
 }
 
 
-def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
+def _boundary_keys(boundaries: pd.DataFrame, unit: UnitKeys) -> pd.DataFrame:
     """Canonical key columns of the boundary side (copied, as str or None)."""
     cols = {c: c for c in ("town_code", "town", "county_code", "county")
             if c in boundaries.columns}
     if len(cols) < 2:
         found = find_key_columns(boundaries)
-        for canon, key in _ROLES:
-            if canon not in cols and found[key] is not None:
-                cols[canon] = found[key]
-    for canon in ("city_code", "city"):
-        if canon in boundaries.columns:
-            cols[canon] = canon
-    columns = {canon: _text_or_none(boundaries[cols[canon]].tolist()) if canon in cols
-               else None for canon in _KEYS}
-    if columns["town_code"] is not None:
-        columns["town_code"] = read_codes(columns["town_code"], unit.digits)[0]
-    keys = _fill_divisions(_keys_frame(columns, len(boundaries)), unit)
+        cols |= {canon: found[key] for canon, key in _ROLES
+                 if canon not in cols and found[key] is not None}
+    cols |= {c: c for c in ("city_code", "city") if c in boundaries.columns}
+    keys = _keys_frame(boundaries, cols, unit, read=True)
     if keys["town"].isna().all() and keys["town_code"].isna().all():
         raise InputError("the boundaries have neither a town code nor a town name column "
                          "(expected e.g. town_code / 统计代码 and town / 乡镇)")
     return keys
 
 
-def _keys_frame(columns: dict, n: int) -> pd.DataFrame:
-    """Key columns as object columns of str or None (never NaN, never "nan")."""
-    return pd.DataFrame({k: pd.Series([None] * n if v is None else v, dtype=object)
-                         for k, v in columns.items()}, index=range(n))
+def _keys_frame(df: pd.DataFrame, cols: dict, unit: UnitKeys, read: bool) -> pd.DataFrame:
+    """:data:`_KEYS` from ``cols`` (key → column of ``df``; codes normalised if ``read``)
+    as object columns of str or None (never NaN, never "nan"), divisions filled in."""
+    n = len(df)
+    columns = {k: _text_or_none(df[cols[k]].tolist()) if k in cols else [None] * n
+               for k in _KEYS}
+    if read and "town_code" in cols:
+        columns["town_code"] = read_codes(columns["town_code"], unit.digits)[0]
+    return _fill_divisions(pd.DataFrame({k: pd.Series(v, dtype=object) for k, v
+                                         in columns.items()}, index=range(n)), unit)
 
 
 def _text_or_none(values) -> list:
@@ -116,29 +94,18 @@ def _blank(v) -> bool:
         return False
 
 
-def _table_keys(table: ParsedTable, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
+def _table_keys(table: ParsedTable, unit: UnitKeys) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
-    df = table.data
-    columns = {}
-    for canon, key in _ROLES:
-        col = keys.get(key)
-        columns[canon] = _text_or_none(df[col].tolist()) if col is not None else None
-    columns.update(city_code=None, city=None)
-    out = _fill_divisions(_keys_frame(columns, len(df)), unit)
+    cols = {canon: keys[key] for canon, key in _ROLES if keys.get(key) is not None}
+    out = _keys_frame(table.data, cols, unit, read=False)
     out["source_row"] = list(table.source_rows)
-    notes = getattr(table, "code_notes", None) or {}
-    out["code_note"] = [notes.get(i, "") for i in range(len(df))]
+    out["code_note"] = [table.code_notes.get(i, "") for i in range(len(table.data))]
     return out
 
 
-def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys = TOWN_KEYS) -> pd.DataFrame:
-    """County code and name, city code and name, filled from the town code where the input
-    has none (the national division table, :mod:`geo.divisions`: all of China).
-
-    At another level (``unit``) the same columns hold the unit's parent and the parent's
-    parent (a county's city and province), from the code prefixes ``unit.ancestors``.
-    A key that stays unknown is None.
-    """
+def _fill_divisions(keys: pd.DataFrame, unit: UnitKeys) -> pd.DataFrame:
+    """County and city codes and names filled from the unit's code (prefixes
+    ``unit.ancestors``) where the input has none; a key that stays unknown is None."""
     a1, a2 = unit.ancestors
     codes = keys["town_code"].tolist()
     county_codes = [cc if cc else (c[:a1] if c else None)
@@ -205,11 +172,8 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
     else:
         path, df = None, pd.DataFrame(crosswalk).astype(object)
         first_row = 1
-    cols = {}
-    for canon, names in _CROSSWALK_COLUMNS.items():
-        for c in df.columns:
-            if str(c).strip().lower() in names:
-                cols[canon] = c
+    cols = {canon: c for canon, names in _CROSSWALK_COLUMNS.items() for c in df.columns
+            if str(c).strip().lower() in names}
     if not ({"from_code", "from_name"} & cols.keys()) or not (
             {"to_code", "to_name"} & cols.keys()):
         raise InputError("the crosswalk needs a from_code or from_name column and a to_code "
@@ -220,8 +184,7 @@ def read_crosswalk(crosswalk) -> pd.DataFrame:
     for canon in _CROSSWALK_COLUMNS:
         values = df[cols[canon]].tolist() if canon in cols else [None] * len(df)
         if canon.endswith("code"):
-            values = _crosswalk_codes(values, path, cols[canon] if canon in cols else None,
-                                      first_row)
+            values = _crosswalk_codes(values, path, cols.get(canon), first_row)
         else:
             values = _text_or_none(values)
         out[canon] = pd.Series(values, dtype=object)
@@ -512,7 +475,7 @@ class _AsideMatcher:
                 "boundary file; restore its polygon there")
 
 
-def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
+def _table_report(records: list[dict], tentative, claims, matcher, aside):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
     for r, (pos, how, note) in zip(records, tentative):
@@ -545,7 +508,7 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside=None):
                                           "；请加所属县区列或统计代码列（add a county column "
                                           "(所属县区) or a code column (统计代码)）")
                                 ).strip())
-        elif aside is not None and (lost := aside.reason(r)):
+        elif lost := aside.reason(r):
             base.update(status="unmatched", reason=lost)
         elif not r["town_code"] and not r["town"] and r.get("code_note"):
             base.update(status="unmatched", reason=f"{r['code_note']}；本行也无名称可匹配，请改正"
@@ -691,11 +654,10 @@ def summarise_join(report: pd.DataFrame) -> dict:
     with ``"total"`` per side (the input counts)."""
     out = {}
     for side in ("boundaries", "table"):
-        part = report[report["source"] == side]
-        counts = {s: int((part["status"] == s).sum())
-                  for s in ("matched", "ambiguous", "unmatched", "excluded")}
-        counts["total"] = int(len(part))
-        out[side] = counts
+        status = report.loc[report["source"] == side, "status"]
+        out[side] = {s: int((status == s).sum())
+                     for s in ("matched", "ambiguous", "unmatched", "excluded")}
+        out[side]["total"] = int(len(status))
     return out
 
 

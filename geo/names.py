@@ -1,20 +1,9 @@
 """Town names: normalisation for matching.
 
-Names arrive in traditional characters (Hong Kong / Taiwan tooling, old yearbooks), with
-full-width spaces, with long official suffixes (``街道办事处``, ``镇人民政府``) or without a
-suffix at all (``连州`` for 连州镇).  :func:`name_key` reduces a name to ``(stem, kind)``:
-the stem without the suffix and the kind of unit (``街道``, ``镇``, ``乡`` or None when the
-name has no suffix).  Two names match when their stems are equal and their kinds do not
-contradict: ``太平镇`` ≠ ``太平乡``, but ``连州`` matches ``连州镇``.
-
-Examples
---------
->>> name_key("凤城街道办事处")
-('凤城', '街道')
->>> name_key("連州鎮")
-('连州', '镇')
->>> names_compatible(name_key("太平镇"), name_key("太平乡"))
-False
+:func:`name_key` reduces a name (traditional characters, full-width spaces, long official
+suffixes such as ``街道办事处``, or none) to ``(stem, kind)``.  Two names match when their
+stems are equal and their kinds do not contradict: ``太平镇`` ≠ ``太平乡``, but ``连州``
+matches ``連州鎮``.
 """
 
 from __future__ import annotations
@@ -57,9 +46,7 @@ def normalise_name(name) -> str:
     """NFKC, spaces removed, simplified characters; '' for None/NaN."""
     if name is None or (isinstance(name, float) and name != name):
         return ""
-    text = unicodedata.normalize("NFKC", str(name))
-    text = _SPACE.sub("", text)
-    return to_simplified(text)
+    return to_simplified(_SPACE.sub("", unicodedata.normalize("NFKC", str(name))))
 
 
 # Cached (pure functions of the name): a national join asks for each name several times.

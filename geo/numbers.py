@@ -1,26 +1,9 @@
 """Numbers written as text in statistical tables: one cell → value + status.
 
-Statistical yearbooks write numbers as text with thousands separators, full-width digits,
-magnitude words (``1.2万``, ``3亿``), percent signs, and missing-value markers that mean
-different things: ``—`` (no data), ``…`` (below the table's unit: small, not missing),
-an empty cell (unknown), ``/`` (not applicable).  :func:`parse_cell` turns one cell into a
-:class:`Cell` whose ``status`` says which case it was.  Nothing becomes NaN or 0 silently:
-a value is finite exactly when the status is ``"ok"``.
-
-Magnitude words denote an absolute quantity of the column's base unit and are converted to
-the column's own unit, with a note: ``3亿`` in a ``万元`` column is ``30000`` (万元);
-``1.2万`` in a ``人`` column is ``12000``.  A word that repeats the unit's own magnitude
-(``7.0万`` in a ``万元`` column) is ambiguous — 7 万元, or 7.0万 × 万元 = 70,000 万元 — and
-is read only as the caller says (``wan_suffix``).
-
-Examples
---------
->>> parse_cell("１，２３４．５")
-Cell(value=1234.5, status='ok', note='')
->>> parse_cell("3亿", unit="万元").value
-30000.0
->>> parse_cell("…").status
-'below_unit'
+Missing-value markers mean different things (``—`` no data, ``…`` below the unit, ``/``
+not applicable): the ``status`` says which, and a value is finite exactly when the status
+is ``"ok"``.  Magnitude words (``3亿`` in a ``万元`` column = 30000) are converted to the
+column's unit, with a note.
 """
 
 from __future__ import annotations
@@ -31,16 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
 
-__all__ = [
-    "STATUSES",
-    "DEFAULT_MARKERS",
-    "Cell",
-    "parse_cell",
-    "plain_number",
-    "plain_numbers",
-    "unit_multiplier",
-    "WAN_SUFFIX",
-]
+__all__ = ["STATUSES", "DEFAULT_MARKERS", "Cell", "parse_cell", "plain_number",
+           "plain_numbers", "unit_multiplier", "WAN_SUFFIX"]
 
 #: Every status a cell can get, with its meaning (used in reports).
 STATUSES: dict[str, str] = {
@@ -119,13 +94,10 @@ def plain_number(text, markers: Mapping[str, str] | None = None) -> float | None
 def plain_numbers(texts, markers: Mapping[str, str] | None = None) -> list:
     """Per cell of a column, the number when it is a plain decimal, else None.
 
-    Like :func:`plain_number` per cell: a float only where ``parse_cell`` gives that
-    number with status ``ok`` and no note, None where ``parse_cell`` is needed.
-
-    A column whose filled cells are all plain decimals (the usual case) is checked with
-    one scan over the joined column and one ``map(float)`` instead of one call per cell:
-    over the characters ``0-9 . + -`` Python's ``float`` accepts exactly the plain
-    decimals, so any other cell makes it fail and the column goes cell by cell.
+    Like :func:`plain_number` per cell.  A column of plain decimals (the usual case) is
+    checked with one scan and one ``map(float)``: over the characters ``0-9 . + -``
+    ``float`` accepts exactly the plain decimals, so any other cell makes it fail and the
+    column goes cell by cell.
     """
     texts = list(texts)
     markers = DEFAULT_MARKERS if markers is None else markers
@@ -191,15 +163,13 @@ def parse_cell(value, *, unit: str | None = None,
         return Cell(float(value), "ok")
     raw = str(value)
     text = _SPACES.sub(" ", raw).strip()
-    if text in markers:
-        return Cell(nan, markers[text], f"marker {text!r}")
-    text = unicodedata.normalize("NFKC", text).replace("−", "-").replace("，", ",")
-    text = text.replace("\u3002", ".")  # ideographic full stop typed as a decimal point
-    text = _SPACES.sub(" ", text).strip()
-    if text in markers or text.replace(" ", "") in markers:
-        text = text if text in markers else text.replace(" ", "")
-        return Cell(nan, markers[text], f"marker {text!r}")
-    return _parse_text(text, raw, unit, wan_suffix)
+    # 。: an ideographic full stop typed as a decimal point
+    clean = unicodedata.normalize("NFKC", text).replace("−", "-").replace("，", ",")
+    clean = _SPACES.sub(" ", clean.replace("\u3002", ".")).strip()
+    for key in (text, clean, clean.replace(" ", "")):
+        if key in markers:
+            return Cell(nan, markers[key], f"marker {key!r}")
+    return _parse_text(clean, raw, unit, wan_suffix)
 
 
 def _parse_text(text: str, raw: str, unit: str | None, wan_suffix: str | None = None) -> Cell:
@@ -210,8 +180,7 @@ def _parse_text(text: str, raw: str, unit: str | None, wan_suffix: str | None = 
         if _parse_text(rest, raw, unit, "literal").status == "ok":
             return Cell(nan, "below_unit", f"{raw!r}: below a threshold")
         return Cell(nan, "invalid", f"{raw!r} is not a number")
-    approx = text.startswith("约")
-    if approx:
+    if text.startswith("约"):
         cell = _parse_text(text[1:].strip(), raw, unit, wan_suffix)
         return Cell(cell.value, cell.status, (cell.note + "; " if cell.note else "")
                     + f"{raw!r} is approximate") if cell.status == "ok" else cell

@@ -1,10 +1,7 @@
 """Read town boundaries from the files planners have, with a report of every decision.
 
-:func:`read_boundaries` reads Shapefile, GeoPackage, GeoJSON and KML into EPSG:4326 town
-polygons with canonical key columns and a :class:`BoundaryReport`; it stops with an
-:class:`~geo.errors.InputError` naming the file, the feature and the flag whenever it
-cannot decide safely.  Features with no geometry and the parts of a dissolved town are
-listed in ``report.set_aside``, so each gets its row of the join report.
+Shapefile, GeoPackage, GeoJSON and KML become EPSG:4326 town polygons with canonical key
+columns; features not returned (no geometry, dissolved parts) are in ``report.set_aside``.
 
 Legal caveat: converting GCJ-02 / BD-09 coordinates to WGS84, and publishing precise WGS84
 maps, may be restricted in mainland China (Surveying and Mapping Law); check the rules
@@ -34,7 +31,7 @@ from geo.geometry import (areas_km2, dissolve_by_code, drop_zm, gaps_and_overlap
                           repair)
 from geo.names import normalise_name
 from geo.shapefile import check_shapefile, sidecar
-from geo.tables import check_file, find_key_columns
+from geo.tables import _pick_name, check_file, find_key_columns
 
 __all__ = ["BoundaryReport", "read_boundaries", "boundary_key_columns", "BOUNDARY_KEYS",
            "SET_ASIDE_COLUMNS"]
@@ -126,16 +123,7 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
                          path=path) from None
     names = [str(n) for n, _ in layers]
     if layer is not None:
-        if isinstance(layer, int) or (str(layer).isdigit() and str(layer) not in names):
-            idx = int(layer)
-            if not 0 <= idx < len(names):
-                raise InputError(f"there is no layer number {idx}; layers are {names} "
-                                 "(--layer)", path=path)
-            return names[idx]
-        if layer not in names:
-            raise InputError(f"no layer named {layer!r}; layers are {names} (--layer)",
-                             path=path)
-        return layer
+        return _pick_name(path, names, layer, "layer")
     if len(names) <= 1:
         return names[0] if names else None
     polygonal = [str(n) for n, g in layers if g and "polygon" in str(g).lower()]
@@ -294,12 +282,11 @@ def _canonical_keys(gdf, path: Path, report: BoundaryReport, unit: UnitKeys = TO
 
 
 def _check_types(gdf, report: BoundaryReport) -> None:
-    if "town_code" not in gdf.columns or "town" not in gdf.columns:
-        return
-    for i, (code, name) in enumerate(zip(gdf["town_code"], gdf["town"])):
-        problem = check_code_type(code, name)
-        if problem:
-            report.problems.append(f"feature {i}: {problem}")
+    if "town_code" in gdf.columns and "town" in gdf.columns:
+        report.problems.extend(
+            f"feature {i}: {problem}" for i, (code, name) in enumerate(zip(gdf["town_code"],
+                                                                          gdf["town"]))
+            if (problem := check_code_type(code, name)))
 
 
 def _boundary_codes(values, path, col, report, notes, digits: int = 9):
@@ -323,10 +310,6 @@ def _boundary_codes(values, path, col, report, notes, digits: int = 9):
     return out
 
 
-def _swap_xy(geoms):
-    return shapely.transform(geoms, lambda c: c[:, ::-1].copy())
-
-
 def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
     bounds = tuple(float(v) for v in gdf.total_bounds)
     codes = gdf["town_code"].tolist() if "town_code" in gdf.columns else []
@@ -340,7 +323,8 @@ def _to_wgs84(gdf, path: Path, crs, datum: str, report: BoundaryReport):
         report.problems.append(decision.message)
     out = gdf.copy()
     if decision.swapped:
-        out[out.geometry.name] = _swap_xy(np.asarray(out.geometry.values))
+        out[out.geometry.name] = shapely.transform(np.asarray(out.geometry.values),
+                                                   lambda xy: xy[:, ::-1].copy())
     out = out.set_crs(decision.crs, allow_override=True)
     b = out.total_bounds
     desc, acc = transformation_note(decision.crs, _to_lonlat_bounds(decision.crs, tuple(b)))
@@ -481,10 +465,7 @@ def _record_parts(gdf, report: BoundaryReport) -> None:
     dup = (codes.notna() & codes.duplicated(keep="first")).to_numpy()
     if not dup.any():
         return
-    first = {}
-    for p, c in enumerate(codes.tolist()):
-        if c is not None:
-            first.setdefault(c, p)
+    first = {c: pos[0] for c, pos in gdf.groupby("town_code", sort=False).indices.items()}
     rows = np.flatnonzero(dup)
     into = [int(gdf["boundary_feature"].iat[first[codes.iat[p]]]) for p in rows]
     report.set_aside.extend(_set_aside(gdf, rows, "part", [
@@ -493,20 +474,14 @@ def _record_parts(gdf, report: BoundaryReport) -> None:
 
 
 def _code_conflicts(gdf, path: Path, report: BoundaryReport, how: str):
-    """Features sharing a code under different names: stop (``how="stop"``) or keep them
-    apart without the code (``"apart"``: each joins by name, and the report says why).
-
-    Features sharing a code and a name (a town in several parts) are left to be dissolved.
-    """
+    """Features sharing a code under different names: stop, or keep them apart without
+    the code (``how="apart"``).  Same code and name (a town in parts) is left to dissolve."""
     if how not in ("stop", "apart"):
         raise InputError(f"unknown duplicate_codes {how!r}; use 'stop' or 'apart' "
                          "(--duplicate-codes)")
     if "town_code" not in gdf.columns or "town" not in gdf.columns:
         return gdf
-    groups: dict[str, list[int]] = {}
-    for p, c in enumerate(gdf["town_code"].tolist()):
-        if c is not None:
-            groups.setdefault(c, []).append(p)
+    groups = gdf.groupby("town_code", sort=False).indices   # code → positions
     names = gdf["town"].tolist()
     feats = gdf["boundary_feature"].tolist()
     conflicts = {c: pos for c, pos in groups.items() if len(pos) > 1 and len(

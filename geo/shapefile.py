@@ -1,11 +1,7 @@
 """Integrity of a shapefile's three files, from their headers (before GDAL reads them).
 
-GDAL reads a shapefile copied half-way, or whose ``.shp``, ``.shx`` and ``.dbf`` come from
-different versions, without an error: the missing shapes come back as null geometries and
-the towns vanish.  :func:`check_shapefile` compares what the headers declare (file
-lengths, the ``.shx`` index, the ``.dbf`` record count) with the files, and returns the
-shape type of every record, so that a null geometry read back from a shape that is not a
-null shape (type 0) is known to be unreadable, not empty.
+GDAL reads a shapefile copied half-way, or with files of different versions, without an
+error: the missing shapes come back as null geometries and the towns vanish.
 
 References: ESRI Shapefile Technical Description (1998); dBASE III file header.
 """
@@ -33,7 +29,7 @@ def sidecar(shp: Path, suffix: str) -> Path | None:
 
 
 def _header(path: Path, what: str) -> tuple[int, int]:
-    """``(declared length in bytes, size on disk)`` of a .shp or .shx."""
+    """``(declared length in bytes, size on disk)`` of a .shp or .shx that is not cut."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(100)
@@ -41,7 +37,10 @@ def _header(path: Path, what: str) -> tuple[int, int]:
         raise InputError(f"这不是有效的 {what} 文件（not a valid {what} file: the 100-byte "
                          "header with file code 9994 is missing）; copy the shapefile again "
                          "from its source", path=path)
-    return struct.unpack(">i", head[24:28])[0] * 2, size
+    declared = struct.unpack(">i", head[24:28])[0] * 2
+    if size < declared:
+        raise _cut_short(path, what, declared, size)
+    return declared, size
 
 
 def _cut_short(path: Path, what: str, declared: int, size: int) -> InputError:
@@ -87,15 +86,10 @@ def check_shapefile(shp: str | Path) -> np.ndarray:
     """
     shp = Path(shp)
     shx, dbf = sidecar(shp, ".shx"), sidecar(shp, ".dbf")
-    declared, size = _header(shp, ".shp")
-    if size < declared:
-        raise _cut_short(shp, ".shp", declared, size)
+    size = _header(shp, ".shp")[1]
     if shx is None:  # read_boundaries says so before; nothing to compare here
         return np.zeros(0, dtype=np.int32)
-    shx_declared, shx_size = _header(shx, ".shx")
-    if shx_size < shx_declared:
-        raise _cut_short(shx, ".shx", shx_declared, shx_size)
-    n_shx = (shx_declared - 100) // 8
+    n_shx = (_header(shx, ".shx")[0] - 100) // 8
     index = np.fromfile(shx, dtype=">i4", count=2 * n_shx, offset=100).reshape(-1, 2)
     if dbf is not None:
         n_dbf = _dbf_count(dbf)

@@ -1,16 +1,8 @@
 """Indicator tables as statistical offices publish them: CSV, .xlsx, .xls.
 
-:func:`read_table` finds the header under any title rows, combines two-row headers, takes
-units from a units row or from the header (``地区生产总值（万元）``), fills merged cells from
-the workbook's merge ranges (never a blind forward fill), sets aside total, subtotal,
-sub-item and footnote rows with a reason (totals are used to cross-check the sum of the
-towns), and parses every cell with :mod:`geo.numbers` keeping the raw text and a status.
-
-Examples
---------
->>> t = read_table("towns.xlsx")                       # doctest: +SKIP
->>> t.data.columns.tolist()[:3], t.units["地区生产总值"]   # doctest: +SKIP
-(['统计代码', '乡镇', '地区生产总值'], '万元')
+:func:`read_table` finds the header under title rows, takes units from the header or a
+units row, fills merged cells from the merge ranges, sets aside total, sub-item and
+footnote rows with a reason, and parses every cell with :mod:`geo.numbers`.
 """
 
 from __future__ import annotations
@@ -172,11 +164,9 @@ def find_key_columns(df: pd.DataFrame | list, headers: dict | None = None) -> di
 # ----------------------------------------------------------------------------- loading
 
 def _cell_text(value) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
@@ -199,11 +189,10 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
         raise InputError(f"cannot decode as {enc} at byte {exc.start}; try --encoding auto "
                          "or another encoding", path=path) from None
     text = text.lstrip("\ufeff")
-    dialect = csv.excel
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
-        pass
+        dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     try:
         rows = [list(r) for r in reader]
@@ -238,10 +227,8 @@ def _open_xlsx(path: Path, *, data_only: bool):
 
 
 def _check_formulas(path: Path, title: str, grid: list[list]) -> None:
-    """Formulas whose results were never saved read as empty: refuse, naming a cell.
-
-    Files written by scripts (not saved by Excel/WPS) have no cached formula results.
-    """
+    """Formulas whose results were never saved (files written by scripts, not saved by
+    Excel/WPS) read as empty: refuse, naming a cell."""
     if not any(v is None for row in grid for v in row):
         return
     ws = _open_xlsx(path, data_only=False)[title]
@@ -277,21 +264,23 @@ def _pick_sheet(path, names, sheet, get):
         for ws in sheets:
             if any(map(_is_key_header, _head(ws))):
                 return ws
-        return next((ws for ws in sheets if _sheet_size(ws) > 1), sheets[0])
-    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()
-                                  and sheet not in names):
-        idx = int(sheet)
+        return next((ws for ws in sheets if (getattr(ws, "max_row", None)
+                                             or getattr(ws, "nrows", 0)) > 1), sheets[0])
+    return get(_pick_name(path, names, sheet, "sheet"))
+
+
+def _pick_name(path, names: list[str], chosen, what: str) -> str:
+    """The sheet or layer ``chosen`` by name or 0-based number (``--sheet``, ``--layer``)."""
+    if isinstance(chosen, int) or (str(chosen).isdigit() and str(chosen) not in names):
+        idx = int(chosen)
         if not 0 <= idx < len(names):
-            raise InputError(f"there is no sheet number {idx}; sheets are {names} (--sheet)",
-                             path=path)
-        return get(names[idx])
-    if sheet not in names:
-        raise InputError(f"no sheet named {sheet!r}; sheets are {names} (--sheet)", path=path)
-    return get(sheet)
-
-
-def _sheet_size(ws) -> int:
-    return getattr(ws, "max_row", None) or getattr(ws, "nrows", 0)
+            raise InputError(f"there is no {what} number {idx}; {what}s are {names} "
+                             f"(--{what})", path=path)
+        return names[idx]
+    if chosen not in names:
+        raise InputError(f"no {what} named {chosen!r}; {what}s are {names} (--{what})",
+                         path=path)
+    return chosen
 
 
 def _head(ws, n: int = 40) -> list[list[str]]:
@@ -331,16 +320,18 @@ def _is_number_cell(text: str) -> bool:
                                      ).status == "ok"
 
 
+_KEY_WORDS = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
+
+
 def _is_key_header(texts: list[str]) -> bool:
     """A header row: a key column's header (乡镇, 统计代码 …) among two or more texts."""
-    wanted = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
     return sum(bool(t) for t in texts) >= 2 and any(
-        split_unit(t)[0].lower() in wanted for t in texts if t)
+        split_unit(t)[0].lower() in _KEY_WORDS for t in texts if t)
 
 
-def _find_header(rows: list[list[str]]) -> int:
+def _find_header(rows: list[list[str]], path) -> int:
     """Index of the header row: the first with a key-column header, else the first row
-    with two or more text cells followed by a row with a number."""
+    of two or more text cells none of which is a number."""
     for i, texts in enumerate(rows[:40]):
         if _is_key_header(texts):
             return i
@@ -349,7 +340,7 @@ def _find_header(rows: list[list[str]]) -> int:
         if len(filled) >= 2 and not any(_is_number_cell(t) for t in filled):
             return i
     raise InputError("no header row found in the first 40 rows: expected a row with column "
-                     "names such as 统计代码, 乡镇, 地区生产总值（万元）")
+                     "names such as 统计代码, 乡镇, 地区生产总值（万元）", path=path)
 
 
 def _is_units_row(texts: list[str]) -> bool:
@@ -364,11 +355,9 @@ def _is_units_row(texts: list[str]) -> bool:
 
 def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> bool:
     filled = [t for t in texts if t]
-    if not filled or any(_is_number_cell(t) for t in filled):
-        return False
-    if all(t.strip() in DEFAULT_MARKERS for t in filled):  # "—", "…": a data row's markers
-        return False
-    if any(_safe_code(t) is not None for t in filled):
+    if (not filled or any(_is_number_cell(t) for t in filled)
+            or all(t.strip() in DEFAULT_MARKERS for t in filled)  # "—", "…": a data row's
+            or any(_safe_code(t) is not None for t in filled)):
         return False
     if name_col is not None and name_col < len(texts):
         return texts[name_col] in ("", header[name_col])
@@ -401,10 +390,7 @@ def _combine_headers(top: list[str], sub: list[str], top_spans: list[bool]) -> l
 
 
 def _layout(rows: list[list[str]], merges: list, path) -> dict:
-    try:
-        h = _find_header(rows)
-    except InputError as exc:
-        raise InputError(exc.message, path=path) from None
+    h = _find_header(rows, path)
     header = rows[h]
     keys = find_key_columns(header)
     name_col = header.index(keys["name"]) if keys["name"] is not None else None
@@ -420,9 +406,7 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
                                                                          name_col):
             names = _combine_headers(names, texts, spans)
             header_rows.append(i)
-        elif not any(texts):
-            pass
-        else:
+        elif any(texts):
             break
         i += 1
     default_unit = None
@@ -434,17 +418,15 @@ def _layout(rows: list[list[str]], merges: list, path) -> dict:
     return {"header": h, "header_rows": header_rows, "unit_row": unit_row, "names": names,
             "merged_rows": {(r, c) for r0, c0, r1, c1 in merges if r1 > r0
                             for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)},
-            "first_data": i, "default_unit": default_unit, "titles": rows[:h]}
+            "first_data": i, "default_unit": default_unit}
 
 
 # ----------------------------------------------------------------------------- rows
 
 def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
-              county_table: bool = False) -> tuple[str, str]:
-    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.
-
-    ``county_table``: every code of the column has 6 digits — the rows are counties
-    (a county-level table, :mod:`classify.levels`), not county subtotals of towns."""
+              county_table: bool) -> tuple[str, str]:
+    """``(kind, reason)`` of a row below the header; kind ``data`` keeps it.  In a
+    ``county_table`` (6-digit codes) the rows are counties, not county subtotals."""
     first = next((t for t in texts if t), "")
     if _FOOTNOTE_RE.match(_norm_header(first)):
         return "footnote", f"footnote row ({first[:30]})"
@@ -469,9 +451,8 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
     return "data", ""
 
 
-def _column_kind(cells: list[str], unit: str | None, fast: list | None = None) -> str:
+def _column_kind(cells: list[str], unit: str | None, fast: list) -> str:
     """``number``, ``flag`` or ``text``; ``fast`` = :func:`plain_numbers` of the cells."""
-    fast = plain_numbers(cells) if fast is None else fast
     if cells and None not in fast:
         # every cell a plain decimal (the usual column): numbers — the flag words that
         # are decimals, 0 and 1, make no flag column alone
@@ -506,12 +487,13 @@ def _blank_merged(cells, c, data_idx, merged, name, messages) -> None:
                         "(status 'merged') — unmerge and enter each town's value")
 
 
-def _parse_number_column(cells, unit, markers, notes=None, fast=None, wan_suffix=None,
-                         ambiguous=None):
+def _parse_number_column(cells, unit, markers, fast=None, wan_suffix=None):
+    """Values and statuses of a number column, the notes ``(i, note)`` of cells read with
+    one and the ambiguous cells ``(i, text, readings)``."""
     fast = plain_numbers(cells, markers) if fast is None else fast
     if None not in fast and _MERGED not in cells:  # the usual column: plain numbers only
-        return fast, ["ok"] * len(fast)
-    values, status = [], []
+        return fast, ["ok"] * len(fast), [], []
+    values, status, notes, ambiguous = [], [], [], []
     for i, (text, fast) in enumerate(zip(cells, fast)):
         if text == _MERGED:
             values.append(math.nan), status.append("merged")
@@ -523,11 +505,11 @@ def _parse_number_column(cells, unit, markers, notes=None, fast=None, wan_suffix
                           wan_suffix=wan_suffix)
         values.append(cell.value)
         status.append(cell.status)
-        if cell.readings and ambiguous is not None:
+        if cell.readings:
             ambiguous.append((i, text, cell.readings))
-        if notes is not None and cell.status == "ok" and cell.note:
+        if cell.status == "ok" and cell.note:
             notes.append((i, cell.note))
-    return values, status
+    return values, status, notes, ambiguous
 
 
 _FLAGS = {**dict.fromkeys(_YES, (1.0, "ok")), **dict.fromkeys(_NO, (0.0, "ok")),
@@ -579,8 +561,10 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
     rows = [_row_texts(r) for r in grid]
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, messages)
-    return _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
-                  wan_suffix)
+    keys = find_key_columns([name for _, name, _ in columns])
+    data_idx, excluded = _split_rows(path, rows, layout, columns, keys)
+    return _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
+                     messages, enc, sheet_name, wan_suffix)
 
 
 def check_file(path: Path, *, flag: str) -> None:
@@ -685,40 +669,34 @@ def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
     data_rows = rows[layout["first_data"]:]
     unit_row = rows[layout["unit_row"]] if layout["unit_row"] is not None else None
     for c, name in enumerate(layout["names"]):
+        letter = get_column_letter(c + 1)
         if not name and not any(r[c] for r in data_rows):
             continue
         if not name:
-            name = f"列{get_column_letter(c + 1)}"
-            messages.append(f"column {get_column_letter(c + 1)} has data but no header; "
-                            f"named {name!r}")
+            name = f"列{letter}"
+            messages.append(f"column {letter} has data but no header; named {name!r}")
         base, unit = split_unit(name)
         if unit is None and unit_row is not None and unit_row[c]:
             unit = _unit(unit_row[c].strip("（）() "))
-        if base in seen:
-            seen[base] += 1
-            messages.append(f"duplicate column name {base!r} (column {get_column_letter(c + 1)}); "
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            messages.append(f"duplicate column name {base!r} (column {letter}); "
                             f"renamed {base}_{seen[base]}")
             base = f"{base}_{seen[base]}"
-        else:
-            seen[base] = 1
         out.append((c, base, unit))
     return out
 
 
-def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name,
-           wan_suffix=None):
-    keys = find_key_columns([name for _, name, _ in columns])
+def _split_rows(path, rows, layout, columns, keys) -> tuple[list, list]:
+    """Indices of the data rows, and the rows set aside as ``(index, kind, reason)``."""
     col_of = {name: c for c, name, _ in columns}
-    name_c = col_of.get(keys["name"])
-    code_c = col_of.get(keys["code"])
-    county_c = col_of.get(keys["county"])
-
-    counties = {normalise_county(r[county_c]) for r in rows[layout["first_data"]:]
+    name_c, code_c, county_c = (col_of.get(keys[k]) for k in ("name", "code", "county"))
+    below = rows[layout["first_data"]:]
+    counties = {normalise_county(r[county_c]) for r in below
                 if county_c is not None and r[county_c]}
+    county_table = {len(r[code_c].strip()) for r in below
+                    if code_c is not None and r[code_c].strip().isdigit()} == {6}
     data_idx, excluded, after_footnote = [], [], False
-    digit_codes = {len(r[code_c].strip()) for r in rows[layout["first_data"]:]
-                   if code_c is not None and r[code_c].strip().isdigit()}
-    county_table = digit_codes == {6}
     for r in range(layout["first_data"], len(rows)):
         texts = rows[r]
         if not any(texts):
@@ -736,14 +714,17 @@ def _build(path, grid, rows, layout, columns, markers, messages, enc, sheet_name
     if not data_idx:
         raise InputError("no data rows below the header (row "
                          f"{layout['header'] + 1}); check the sheet (--sheet)", path=path)
-    return _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
-                     messages, enc, sheet_name, wan_suffix)
+    return data_idx, excluded
 
 
-def _table_codes(cells, path, column, rows, digits: int = 9) -> tuple[list, dict]:
-    """The code column: a cell that is not a town code leaves its row without a code (it
-    joins by name if it can; join_report.csv says why) — said once on the console.  A
-    column with no usable code at all is not a code column: stop, naming the rows."""
+def _table_codes(cells, path, column, rows) -> tuple[list, list, dict]:
+    """Codes, statuses and notes of the code column: a cell that is not a code leaves its
+    row without one (it joins by name if it can; join_report.csv says why) — said once on
+    the console.  A column with no usable code at all: stop, naming the rows."""
+    # a column of 6-digit (county) or 12-digit (village) codes is read as such: the run's
+    # level is inferred from it (classify.levels)
+    digits = code_digits(cells)
+    digits = digits if digits in (6, 12) else 9
     codes, bad = read_codes(cells, digits)
     if bad and not any(codes):
         parse_codes(cells, path=path, column=column, rows=rows, digits=digits)  # raises
@@ -756,7 +737,8 @@ def _table_codes(cells, path, column, rows, digits: int = 9) -> tuple[list, dict
                       f"join_report.csv）— {shown}{'; …' if len(bad) > 5 else ''}. Fix the "
                       "codes in the file (format the code column as text)",
                       InputWarning, stacklevel=2)
-    return codes, notes
+    status = ["invalid" if i in bad else "ok" if v else "unknown" for i, v in enumerate(codes)]
+    return codes, status, notes
 
 
 def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, markers,
@@ -772,35 +754,21 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
         cells = list(by_column[c])
         raw[name] = list(cells)
         if name == keys["code"]:
-            cells = [grid[r][c] for r in data_idx]
-            # a column of 6-digit (county) or 12-digit (village) codes is read as such:
-            # the run's level is inferred from it (classify.levels)
-            digits = code_digits(cells)
-            digits = digits if digits in (6, 12) else 9
-            codes, code_notes = _table_codes(cells, path, name, source_rows, digits=digits)
-            data[name] = codes
-            status[name] = ["invalid" if i in code_notes else "ok" if v else "unknown"
-                            for i, v in enumerate(codes)]
+            data[name], status[name], code_notes = _table_codes(
+                [grid[r][c] for r in data_idx], path, name, source_rows)
             kinds[name], units[name] = "code", None
             ex_values[name] = [_safe_code(grid[r][c]) for r in ex_idx]
             continue
         fast = None if name in key_cols else plain_numbers(cells, markers)
         kind = "text" if name in key_cols else _column_kind(cells, unit, fast)
         if kind == "number" and unit is None:
-            if all(t.endswith(("%", "％")) for t in cells if t and _is_number_cell(t)):
-                unit = "%"
-            elif layout["default_unit"] and _takes_title_unit(name, layout["default_unit"]):
-                unit = layout["default_unit"]
-                messages.append(f"column {name!r}: unit {unit} from the title "
-                                f"(单位：{unit})")
+            unit = _unit_of_numbers(name, cells, layout["default_unit"], messages)
         kinds[name], units[name] = kind, unit
         if kind in ("number", "flag"):
             _blank_merged(cells, c, data_idx, layout["merged_rows"], name, messages)
         if kind == "number":
-            notes: list = []
-            ambiguous: list = []
-            data[name], status[name] = _parse_number_column(cells, unit, markers, notes, fast,
-                                                            wan_suffix, ambiguous)
+            data[name], status[name], notes, ambiguous = _parse_number_column(
+                cells, unit, markers, fast, wan_suffix)
             if ambiguous:
                 _ambiguous_cells(path, name, unit, ambiguous, data_idx)
             if notes:
@@ -853,20 +821,24 @@ def _code_type_messages(table: ParsedTable) -> list[str]:
     code, name = table.keys.get("code"), table.keys.get("name")
     if code is None or name is None:
         return []
-    out = []
-    for row, c, n in zip(table.source_rows, table.data[code], table.data[name]):
-        problem = check_code_type(c, n)
-        if problem:
-            out.append(f"row {row}: {problem}")
-    return out
+    return [f"row {row}: {problem}" for row, c, n in zip(table.source_rows, table.data[code],
+                                                        table.data[name])
+            if (problem := check_code_type(c, n))]
 
 
 _MONEY_WORDS = re.compile(r"值|额|收入|投资|支出|资金|利润|税|产出|营收")
 
 
-def _takes_title_unit(name: str, unit: str) -> bool:
-    """A title's ``单位：万元`` applies to money columns only (not to 常住人口, 占比…)."""
-    return "元" not in unit or bool(_MONEY_WORDS.search(name))
+def _unit_of_numbers(name: str, cells: list[str], title_unit, messages) -> str | None:
+    """A number column's unit when its header gives none: ``%`` if every number has the
+    sign, else the title's ``单位：万元`` — for money columns only (not 常住人口, 占比…)."""
+    if all(t.endswith(("%", "％")) for t in cells if t and _is_number_cell(t)):
+        return "%"
+    if title_unit and ("元" not in title_unit or _MONEY_WORDS.search(name)):
+        messages.append(f"column {name!r}: unit {title_unit} from the title "
+                        f"(单位：{title_unit})")
+        return title_unit
+    return None
 
 
 def _excluded_frame(excluded, ex_values, keys) -> pd.DataFrame:

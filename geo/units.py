@@ -3,15 +3,6 @@
 A unit belongs to one *family* (money, persons, counts, area, …); a factor exists only
 between units of the same family.  Counting words (个, 家, 户, 所, 项, 张, 处) are one
 family: a town table may count markets in 个 or in 家, and both mean "number of".
-
-Examples
---------
->>> factor("亿元", "万元")
-10000.0
->>> parse_unit("（万元）")
-'万元'
->>> split_header("地区生产总值（万元）")
-('地区生产总值', '万元')
 """
 
 from __future__ import annotations
