@@ -319,10 +319,9 @@ def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if args.basemap == "tianditu" and not args.tianditu_key:
         parser.error("argument --basemap: tianditu 需要您的密钥（needs your key）："
                      "add --tianditu-key KEY, or choose --basemap none|osm|gaode")
-    table = getattr(args, "indicators", None)
-    if getattr(args, "sheet", None) and table.suffix.lower() not in WORKBOOK_SUFFIXES:
-        parser.error(f"argument --sheet: 只用于工作簿（workbooks only: "
-                     f"{', '.join(WORKBOOK_SUFFIXES)}）；{table} 没有工作表（has no sheets）")
+    if getattr(args, "sheet", None) and args.indicators.suffix.lower() not in WORKBOOK_SUFFIXES:
+        parser.error(f"argument --sheet: 只用于工作簿（workbooks only: {', '.join(WORKBOOK_SUFFIXES)}"
+                     f"）；{args.indicators} 没有工作表（has no sheets）")
     inputs = [getattr(args, name, None) for name in
               ("boundaries", "indicators", "counties", "config", "crosswalk")]
     # demo --years writes three outputs inside --out (year1, year2, compare)

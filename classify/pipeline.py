@@ -171,8 +171,6 @@ class RunResult:
 
     Attributes
     ----------
-    towns : GeoDataFrame
-    join_report : DataFrame
     files : list of Path
         Files written (empty when ``opts.out`` is None).
     manifest : dict
