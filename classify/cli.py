@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import dataclasses
 import datetime as _dt
+import functools
 import gc
 import logging
 import os
@@ -49,28 +51,16 @@ CROSSWALK_SUFFIXES = (".csv", ".txt", ".xlsx", ".xls")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 #: Exit statuses: a user error, a defect of towntype, an interrupt (128 + SIGINT).
 EXIT_USER, EXIT_DEFECT, EXIT_INTERRUPT = 2, 3, 130
-#: Options of ``run`` and ``demo`` (:func:`_add_run_options`) passed to ``RunOptions`` as
-#: they are (``--static`` is ``static_formats``).
-SHARED_OPTIONS = ("config", "taxonomy", "basemap", "tianditu_key", "weighting", "draws",
-                  "lang", "seed", "cluster_method", "k", "docx", "force", "reference",
-                  "towns", "level", "sheets", "xlsx")
-#: Options of ``run`` alone passed to ``RunOptions`` as they are.
-RUN_OPTIONS = ("boundaries", "indicators", "counties", "out", "join_on", "crosswalk",
-               "encoding", "boundary_encoding", "crs", "datum", "sheet", "layer",
-               "duplicate_codes")
 
 
 # -- flag values, checked by the parser (argparse calls these with the text given) ---------
 
 def _whole(text: str, lo: int, hi: int) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = None
-    if value is None or not lo <= value <= hi:
-        raise argparse.ArgumentTypeError(
-            f"须为 {lo} 到 {hi} 的整数（a whole number from {lo} to {hi}），得到 {text!r}")
-    return value
+    with contextlib.suppress(ValueError):       # int() ignores surrounding blanks
+        if lo <= (value := int(text)) <= hi:
+            return value
+    raise argparse.ArgumentTypeError(
+        f"须为 {lo} 到 {hi} 的整数（a whole number from {lo} to {hi}），得到 {text!r}")
 
 
 def _seed(text: str) -> int:
@@ -86,15 +76,12 @@ def _draws(text: str) -> int:
 def _k(text: str) -> str | int:
     if text.strip().lower() == "auto":
         return "auto"
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"须为 auto 或不小于 2 的整数，且不多于镇街数（'auto' or a whole number of "
-            f"clusters from 2, at most the number of towns），得到 {text!r}")
-    return value
+    with contextlib.suppress(ValueError):
+        if (value := int(text)) >= 2:
+            return value
+    raise argparse.ArgumentTypeError(
+        f"须为 auto 或不小于 2 的整数，且不多于镇街数（'auto' or a whole number of "
+        f"clusters from 2, at most the number of towns），得到 {text!r}")
 
 
 def _encoding(text: str) -> str:
@@ -157,6 +144,10 @@ def _taxonomy(text: str) -> str:
         f"{', '.join(PRESETS)}，或一个 TOML 文件路径（or the path of a TOML file）")
 
 
+def _text(text: str) -> str | None:
+    return text or None     # an empty --title is none: the default title
+
+
 def _sheets(text: str) -> str:
     """A ``--sheets`` value (:func:`classify.report.scope.parse_scope`)."""
     from classify.report.scope import parse_scope
@@ -210,8 +201,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="static category maps for documents: comma-separated png, svg, pdf, "
                         "or 'none' (default png,svg)")
     p.add_argument("--open", action="store_true", help="open map.html in a browser at the end")
-    p.add_argument("--title", help="title of the map and static maps, e.g. 清远市镇街分类（2024）")
-    p.add_argument("--subtitle", help="second line under the title, e.g. the data source and year")
+    p.add_argument("--title", type=_text,
+                   help="title of the map and static maps, e.g. 清远市镇街分类（2024）")
+    p.add_argument("--subtitle", type=_text,
+                   help="second line under the title, e.g. the data source and year")
     p.add_argument("--reference", type=Path, metavar="PREVIOUS_RUN_DIR",
                    help="score with the model (model.json) of an earlier run, fitting "
                         "nothing, so that scores compare across years")
@@ -234,7 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--years", action="store_true",
                       help="two illustrative years and their comparison (OUT/year1, "
                            "OUT/year2, OUT/compare)")
-    demo.set_defaults(subparser=demo)   # its usage line goes with errors found after parsing
 
     run = sub.add_parser("run", help="whole pipeline on your files")
     run.add_argument("--boundaries", type=_file, required=True,
@@ -269,7 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "optional industry); repeatable; a .toml adds designations to the "
                           "registry")
     _add_run_options(run)
-    run.set_defaults(subparser=run)
 
     init = sub.add_parser("init", help="write a starter config (TOML) for your indicator table")
     init.add_argument("--indicators", type=_file, required=True)
@@ -279,7 +270,6 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, default=Path("towntype.toml"),
                       help="where to write the config (default towntype.toml; not an "
                            "existing file)")
-    init.set_defaults(subparser=init)
 
     cmp_ = sub.add_parser("compare", help="year over year: category transitions, comparable "
                                            "scores and what moved each town")
@@ -294,7 +284,6 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--force", action="store_true",
                       help="replace --out even if it is a non-empty folder that is not an "
                            "earlier towntype output")
-    cmp_.set_defaults(subparser=cmp_)
 
     sh = sub.add_parser("sheets", help="self-assessment sheets from a finished run (no "
                                        "re-run): a county's, or chosen towns'")
@@ -305,7 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--docx", action="store_true", help="also write suggestions.docx")
     sh.add_argument("--lang", choices=("zh", "en"), default=None,
                     help="language of the sheets (default: the run's)")
-    sh.set_defaults(subparser=sh)
 
     bnd = sub.add_parser("boundaries", help="build boundary data")
     bsub = bnd.add_subparsers(dest="boundaries_command", required=True)
@@ -320,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="datum of the county polygons (default gcj02, as Amap publishes)")
     approx.add_argument("--city", default="4418", help="4-digit city code (default 4418, Qingyuan)")
     approx.add_argument("--out", type=Path, required=True)
+    for command in sub.choices.values():    # its usage line goes with errors found later
+        command.set_defaults(subparser=command)
     return parser
 
 
@@ -329,10 +319,9 @@ def _check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if args.basemap == "tianditu" and not args.tianditu_key:
         parser.error("argument --basemap: tianditu 需要您的密钥（needs your key）："
                      "add --tianditu-key KEY, or choose --basemap none|osm|gaode")
-    table = getattr(args, "indicators", None)
-    if getattr(args, "sheet", None) and table.suffix.lower() not in WORKBOOK_SUFFIXES:
-        parser.error(f"argument --sheet: 只用于工作簿（workbooks only: "
-                     f"{', '.join(WORKBOOK_SUFFIXES)}）；{table} 没有工作表（has no sheets）")
+    if getattr(args, "sheet", None) and args.indicators.suffix.lower() not in WORKBOOK_SUFFIXES:
+        parser.error(f"argument --sheet: 只用于工作簿（workbooks only: {', '.join(WORKBOOK_SUFFIXES)}"
+                     f"）；{args.indicators} 没有工作表（has no sheets）")
     inputs = [getattr(args, name, None) for name in
               ("boundaries", "indicators", "counties", "config", "crosswalk")]
     # demo --years writes three outputs inside --out (year1, year2, compare)
@@ -357,8 +346,10 @@ def _check_out(parser: argparse.ArgumentParser, outs: list[Path], force: bool,
 def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
     from classify.pipeline import RunOptions, demo_options, run_pipeline, summary_lines
 
-    common = {name: getattr(args, name) for name in SHARED_OPTIONS}
-    common["static_formats"] = args.static
+    # the flags named as RunOptions fields; None (not given) leaves the field's default
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunOptions)
+             if getattr(args, f.name, None) is not None}
+    given["static_formats"] = args.static
     if demo and args.years:
         if args.level not in ("auto", "town"):
             raise InputError(f"demo --years is a town demo (a second illustrative year of "
@@ -367,13 +358,11 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
         if args.towns is not None:
             raise InputError("demo --years is a town demo; --towns links a county run to a "
                              "town run: drop --towns")
-        return _cmd_demo_years(args, console, common)
-    titles = {k: getattr(args, k) for k in ("title", "subtitle") if getattr(args, k, None)}
+        return _cmd_demo_years(args, console, given)
     if demo:
-        opts = demo_options(out=args.out, **common, **titles)     # the level's demo (--level)
+        opts = demo_options(**given)     # the level's demo (--level)
     else:
-        opts = RunOptions(**{name: getattr(args, name) for name in RUN_OPTIONS},
-                          designations=tuple(args.designations), **common, **titles)
+        opts = RunOptions(**given | {"designations": tuple(args.designations)})
     result = run_pipeline(opts, log=console.log)
     if args.exiting:
         # the process ends now: keep the run's objects (millions at 40,000 towns) out of
@@ -385,12 +374,12 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
     return 0
 
 
-def _cmd_demo_years(args: argparse.Namespace, console, common: dict) -> int:
+def _cmd_demo_years(args: argparse.Namespace, console, given: dict) -> int:
     from classify.demo_years import demo_years
 
     out = args.out
-    done = demo_years(out, log=console.log,
-                      **{k: v for k, v in common.items() if k not in ("reference", "towns")})
+    done = demo_years(out, log=console.log, **{k: v for k, v in given.items() if k not in (
+        "out", "reference", "towns", "title", "subtitle")})
     console.summary = done["compare"].summary + [
         f"第一年 {out / 'year1'}，第二年 {out / 'year2'}（园区新设：{done['park']}；"
         f"撤并：{done['merged'][0]} → {done['merged'][1]}），比较 {out / 'compare'}"]
@@ -448,6 +437,11 @@ def _cmd_boundaries(args: argparse.Namespace, console) -> int:
     return 0
 
 
+_COMMANDS = {"demo": functools.partial(_cmd_run, demo=True),
+             "run": functools.partial(_cmd_run, demo=False), "init": _cmd_init,
+             "compare": _cmd_compare, "sheets": _cmd_sheets, "boundaries": _cmd_boundaries}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``towntype`` console command; returns the exit status.
 
@@ -464,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args = _parse(argv)
             console.lang = getattr(args, "lang", "zh")
-            return _dispatch(args, console)
+            return _COMMANDS[args.command](args, console)
         except SystemExit as exc:       # argparse: --help, --version, a bad flag value
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except TowntypeError as err:
@@ -486,11 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _quiet_stdout() -> None:
     """Send what is left of standard output to the null device (so the interpreter's
     last flush does not fail once more on the closed pipe)."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class _LogWarning(logging.Handler):
@@ -553,14 +544,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         args.subparser.error(f"argument --out: {args.out} 已存在（exists）；choose another "
                              "path, or delete it first (your edits in it would be lost)")
     return args
-
-
-def _dispatch(args: argparse.Namespace, console) -> int:
-    if args.command in ("demo", "run"):
-        return _cmd_run(args, console, demo=args.command == "demo")
-    commands = {"init": _cmd_init, "compare": _cmd_compare, "sheets": _cmd_sheets,
-                "boundaries": _cmd_boundaries}
-    return commands[args.command](args, console)
 
 
 def _interrupted(args: argparse.Namespace | None) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -60,10 +62,8 @@ class Group:
         """The group of a unit code (by its prefix), or None."""
         if not isinstance(code, str):
             return None
-        for name, prefixes in self.members.items():
-            if any(code.startswith(p) for p in prefixes):
-                return name
-        return None
+        return next((name for name, prefixes in self.members.items()
+                     if code.startswith(prefixes)), None)
 
 
 @dataclass(frozen=True)
@@ -334,29 +334,25 @@ def _set_aside_totals(table: ParsedTable, code_col, name_col, lv: Level) -> Pars
     whose code is the parent of other rows' codes (440100 above 440103; 441900 alone stays)."""
     import pandas as pd
 
-    codes = (table.data[code_col].tolist() if code_col is not None
-             else [None] * len(table.data))
-    names = (table.data[name_col].tolist() if name_col is not None
-             else [None] * len(table.data))
+    blank = [None] * len(table.data)
+    codes = table.data[code_col].tolist() if code_col is not None else blank
+    names = table.data[name_col].tolist() if name_col is not None else blank
     present = [c for c in codes if isinstance(c, str) and len(c) == lv.code_digits]
     drop: dict[int, tuple[str, str]] = {}
     for i, (code, name) in enumerate(zip(codes, names)):
-        text = re.sub(r"\s+", "", name) if isinstance(name, str) else ""
-        if text and _TOTAL_NAMES.search(text):
+        if isinstance(name, str) and _TOTAL_NAMES.search(re.sub(r"\s+", "", name)):
             drop[i] = ("total", f"total row ({name})")
-            continue
-        if not (isinstance(code, str) and len(code) == lv.code_digits and code.endswith("00")):
-            continue
-        stem = code.rstrip("0")
-        under = sum(1 for c in present if c != code and c.startswith(stem))
-        if under:
-            kind = "total" if len(stem) <= lv.ancestors[-1] else "subtotal"
-            drop[i] = (kind, f"{kind} row ({code} {name or ''}: {under} units under it)".replace(
-                " :", ":"))
+        elif isinstance(code, str) and len(code) == lv.code_digits and code.endswith("00"):
+            stem = code.rstrip("0")
+            under = sum(1 for c in present if c != code and c.startswith(stem))
+            if under:
+                kind = "total" if len(stem) <= lv.ancestors[-1] else "subtotal"
+                drop[i] = (kind, f"{kind} row ({code} {name or ''}: {under} units under it)"
+                           .replace(" :", ":"))
     if not drop:
         return table
-    keep = [i for i in range(len(table.data)) if i not in drop]
     gone = sorted(drop)
+    keep = [i for i in range(len(table.data)) if i not in drop]
     rows = [table.source_rows[i] for i in gone]
     ex = pd.DataFrame({"source_row": rows, "kind": [drop[i][0] for i in gone],
                        "reason": [drop[i][1] for i in gone],
@@ -435,8 +431,6 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         ``lv`` has no level below it that runs link to, the folder is not a finished run
         (no ``towns.csv``), or the run is of another level (``run.json`` ``level``).
     """
-    import json
-
     import pandas as pd
 
     run_dir = Path(run_dir)
@@ -476,8 +470,6 @@ def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:
     (link to its ``suggestions/index.html``), ``units``: ``[{"code", "name", "zh", "en",
     "confidence", "href"}]`` in code order (empty: none of that unit in the run).
     """
-    import os
-
     towns = read_child_run(run_dir, lv)
     run_dir = Path(run_dir)
     folder = run_dir / "suggestions"

@@ -1,6 +1,7 @@
 """The pipeline: wires read → join → indicators → scores → categories → clusters →
 suggestions → map → outputs, one public step each (``towntype.steps``), in the order
-:func:`run_pipeline` calls them.  It holds no analysis of its own."""
+:func:`run_pipeline` calls them.  It holds no analysis of its own.  A step's ``timer`` is
+the run's stage timer: leave it None when calling a step alone."""
 
 from __future__ import annotations
 
@@ -170,8 +171,6 @@ class RunResult:
 
     Attributes
     ----------
-    towns : GeoDataFrame
-    join_report : DataFrame
     files : list of Path
         Files written (empty when ``opts.out`` is None).
     manifest : dict
@@ -268,11 +267,6 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
     Parameters
     ----------
     opts : RunOptions
-        ``boundaries``, ``indicators``, ``counties`` and the reading options (``layer``,
-        ``boundary_encoding``, ``crs``, ``datum``, ``duplicate_codes``, ``sheet``,
-        ``encoding``).
-    timer : internal
-        The run's stage timer (leave None when calling the step alone).
 
     Returns
     -------
@@ -407,12 +401,10 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     Parameters
     ----------
     opts : RunOptions
-        ``join_on`` and ``crosswalk``; ``indicators`` names the table in errors.
     boundaries, table
         From :func:`read_inputs`.
-    timer : internal
     level : classify.levels.Level, optional
-        The unit level (:func:`read_inputs` says it); default from ``opts.level``.
+        ``Inputs.level``; default from ``opts.level``.
 
     Returns
     -------
@@ -485,10 +477,8 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
     Parameters
     ----------
     opts : RunOptions
-        ``config`` (an indicator-system TOML, or None for the built-in one).
     joined, table
-        From :func:`join_inputs` and :func:`read_inputs` (its columns and declared units).
-    timer : internal
+        From :func:`join_inputs` and :func:`read_inputs`.
 
     Returns
     -------
@@ -500,9 +490,9 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
                              else _level_of(opts).indicator_config())
         recognition = recognise(list(table.data.columns), table.units, system)
         # file row numbers, so messages about a town's values name the row of the table
-        rows = joined.assign(source_row=joined["table_row"]) if "table_row" in joined else joined
-        values, missing_log, value_checks = build_indicators(rows, recognition, system,
-                                                             return_checks=True)
+        values, missing_log, value_checks = build_indicators(
+            joined.assign(source_row=joined["table_row"]), recognition, system,
+            return_checks=True)
     return Indicators(system, recognition, values, missing_log, value_checks)
 
 
@@ -514,11 +504,8 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
     Parameters
     ----------
     opts : RunOptions
-        ``weighting`` (None: the system's) or ``reference`` (an earlier run folder).
     joined, ind
-        From :func:`join_inputs` (county keys: ranks within the county) and
-        :func:`make_indicators`.
-    timer : internal
+        From :func:`join_inputs` and :func:`make_indicators`.
 
     Returns
     -------
@@ -686,12 +673,8 @@ def categorise(opts: RunOptions, frame: gpd.GeoDataFrame, ind: Indicators,
     Parameters
     ----------
     opts : RunOptions
-        ``taxonomy``, ``draws`` (0: no uncertainty analysis), ``seed``, ``weighting``.
-    frame : GeoDataFrame
-        From :func:`assemble`.
-    ind : Indicators
-    scored : ScoreResult
-    timer : internal
+    frame, ind, scored
+        From :func:`assemble`, :func:`make_indicators` and :func:`score_towns`.
 
     Returns
     -------
@@ -737,13 +720,10 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
     Parameters
     ----------
     opts : RunOptions
-        ``cluster_method`` (a key of :data:`classify.clusters.METHODS`), ``k``, ``seed``.
-    frame : GeoDataFrame
+    frame, taxonomy
         From :func:`categorise`.
-    taxonomy : classify.taxonomy.Taxonomy
     system : classify.config.IndicatorSystem, optional
         Whose dimensions' short labels name the clusters (default: the town preset's).
-    timer : internal
 
     Returns
     -------
@@ -819,7 +799,6 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     Parameters
     ----------
     opts : RunOptions
-        ``lang``.
     frame : GeoDataFrame
         From :func:`designate` (or :func:`cluster`).
     trace, ind, taxonomy, scored
@@ -898,7 +877,6 @@ def write_report_files(opts: RunOptions, suggestions: list, names: list[str], fo
     Parameters
     ----------
     opts : RunOptions
-        ``sheets``, ``xlsx``, ``docx``, ``lang``, ``title``, ``notice``, ``out``.
     suggestions : list
         From :func:`suggest_towns`.
     names : list of str
@@ -1005,11 +983,8 @@ _NO_ROW = {"unmatched": ("无指标数据：未在指标表中找到（no table 
 def _unjoined(boundaries, joined_frame, report, lang: str):
     """Boundary features that are no town of the map, with the reason the map shows:
     drawn grey so a county has no holes."""
-    if "boundary_feature" not in boundaries.columns:
-        return None
-    used = set(pd.to_numeric(joined_frame["boundary_feature"], errors="coerce")
-               .dropna().astype(int)) if "boundary_feature" in joined_frame else set()
-    left = boundaries[~boundaries["boundary_feature"].isin(used)]
+    # both carry boundary_feature: geo.read.read_boundaries numbers the features
+    left = boundaries[~boundaries["boundary_feature"].isin(joined_frame["boundary_feature"])]
     if left.empty:
         return None
     rep = report[report["source"] == "boundaries"].set_index("source_row")
@@ -1036,16 +1011,11 @@ def build_map(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, system: Indic
     Parameters
     ----------
     opts : RunOptions
-        ``title``, ``subtitle``, ``notice``, ``attribution``, ``basemap``,
-        ``tianditu_key``, ``lang``, ``level``.
     frame : GeoDataFrame
         The classified towns.
-    taxonomy, system
-        From :func:`categorise` and :func:`make_indicators`.
-    counties : GeoDataFrame or None
-        County outlines (:func:`read_inputs`).
-    suggestions : list
-        From :func:`suggest_towns` (benchmarks and sheet links in the popups).
+    taxonomy, system, counties, suggestions
+        From :func:`categorise`, :func:`make_indicators`, :func:`read_inputs` and
+        :func:`suggest_towns` (benchmarks and sheet links in the popups).
     today : str, optional
         The date shown on the map (ISO; default today).
     coverage : geo.coverage.DisplayCoverage, optional

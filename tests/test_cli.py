@@ -100,3 +100,23 @@ def test_called_with_arguments_it_leaves_the_process_as_it_found_it(tmp_path, ca
     # out of the last garbage collection
     assert gc.get_freeze_count() == 0
     assert (tmp_path / "o" / "towns.csv").is_file()
+
+
+def test_an_empty_title_is_no_title_and_flags_reach_the_options_by_field_name(monkeypatch):
+    """``--title ""`` leaves the demo's own title; every run flag named like a RunOptions
+    field reaches it (the CLI has no second list of them)."""
+    import classify.pipeline as pipeline
+
+    seen = {}
+
+    def fake_run(opts, log):
+        seen["opts"] = opts
+        raise KeyboardInterrupt        # stop before any work
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    assert main(["demo", "--title", "", "--subtitle", "S", "--seed", "7", "--k", " 3 ",
+                 "--static", "pdf", "--out", "/nonexistent-towntype/x"]) == 130
+    opts = seen["opts"]
+    assert opts.title.startswith("清远市镇街分类（示例数据）")
+    assert (opts.subtitle, opts.seed, opts.k, opts.static_formats) == ("S", 7, 3, ("pdf",))
+    assert build_parser().parse_args(["demo", "--title", ""]).title is None
