@@ -779,7 +779,7 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
                                            aliases=default_aliases(),
                                            illustrative=opts.notice in {n for _, n in _demos()},
                                            encoding=opts.encoding,
-                                           level=level(opts.level))
+                                           level=_level_of(opts))
     for line in result.lines:
         timer.log(line)
     return frame, result
@@ -812,9 +812,9 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
     suggestions = suggest(frame, trace, ind.system, taxonomy, lang=opts.lang,
                           model=scored.model, missing_log=ind.missing_log)
     # the sheets' wording follows the level; they show the ranks in its groupings
-    lv = level(opts.level)
+    lv = _level_of(opts)
     for s, groups in zip(suggestions, group_ranks(frame, lv)):
-        s.extra["level"] = opts.level
+        s.extra["level"] = lv.id
         s.extra["group_ranks"] = groups
     if lv.children:     # a county's towns in a town run (--towns), or how to link one
         links = (child_links(opts.towns, [s.town_code for s in suggestions],

@@ -160,3 +160,30 @@ def test_the_steps_one_by_one_give_the_run_s_categories_and_stability(demo):
         assert_array_equal(frame[col].to_numpy(), demo.towns[col].to_numpy(), err_msg=col)
     suggestions = steps.suggest_towns(opts, frame, trace, ind, taxonomy, scored)
     assert [s.category for s in suggestions] == [s.category for s in demo.suggestions]
+
+
+def test_the_steps_take_options_made_by_hand_with_the_level_left_to_auto(demo):
+    """A notebook's own RunOptions keep level="auto"; the steps after reading take it as
+    the town level (as read_inputs does without codes saying otherwise) instead of failing
+    on "unknown level 'auto'" in designate and suggest_towns."""
+    from classify.designations import demo_designations
+    from classify.pipeline import RunOptions
+    from towntype import steps
+
+    root = data_dir()
+    opts = RunOptions(boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
+                      out=None, draws=20, designations=demo_designations(root))
+    assert opts.level == "auto"
+    inputs = steps.read_inputs(opts)
+    assert inputs.level.id == "town"
+    joined, _ = steps.join_inputs(opts, inputs.boundaries, inputs.table)
+    ind = steps.make_indicators(opts, joined, inputs.table)
+    scored = steps.score_towns(opts, joined, ind)
+    frame, taxonomy, trace, _ = steps.categorise(opts, steps.assemble(joined, ind, scored),
+                                                 ind, scored)
+    frame, result = steps.designate(opts, frame, taxonomy)
+    assert result is not None and "designations" in frame.columns
+    suggestions = steps.suggest_towns(opts, frame, trace, ind, taxonomy, scored)
+    assert len(suggestions) == len(frame) == 84
+    assert {s.extra["level"] for s in suggestions} == {"town"}
+    assert [s.category for s in suggestions] == [s.category for s in demo.suggestions]
