@@ -1,13 +1,7 @@
 """Year over year: compare two finished runs (``towntype compare OLD_RUN NEW_RUN``).
 
 Reads only the run folders (``towns.csv``, ``model.json``, ``run.json``, ``towns.gpkg``
-for the map) and writes into ``--out`` the files README.md lists: ``transitions.csv`` (one
-row per town of either year: both years' category, composite and rank, the ``change`` —
-up / down / lateral / same / new / gone —, whether it is beyond noise, and ``drivers``,
-the three largest contributions to the composite change, e.g.
-``规上工业总产值 +38%（+4.2 分）``), ``contributions.csv`` (per town and indicator),
-``transition_matrix.csv/.html/.png``, ``compare_report.csv`` (every row of both years: how
-it was paired, or why not) and ``compare_map.html``.
+for the map) and writes into ``--out`` the files README.md lists.
 
 **Shared model.** Scores of two runs are comparable only under one model.  The old run's
 ``model.json`` is applied to both years' indicator values (from ``towns.csv``).  When the
@@ -235,18 +229,16 @@ def _paired(model: ScoreModel, old: pd.DataFrame, new: pd.DataFrame, io: np.ndar
 
 def _dim_terms(model: ScoreModel, Z: np.ndarray):
     """Per item ``w z / W`` (or ``w ln(1+z) / W``), and the dimension scores."""
-    D = len(model.dims)
     ok = ~np.isnan(Z)
     Zf = np.where(ok, Z, 0.0)
     if model.aggregation == "geometric":
         Zf = np.log1p(np.clip(Zf, 0.0, None))
-    onehot = block_matrix(np.ones(Z.shape[1]), model.dim_index, D)
+    onehot = block_matrix(np.ones(Z.shape[1]), model.dim_index, len(model.dims))
     W = (ok * model.w_in) @ onehot                      # (n, D)
     Wj = W[:, model.dim_index]
     with np.errstate(invalid="ignore", divide="ignore"):
         terms = np.where(Wj > 0, model.w_in * Zf / np.where(Wj > 0, Wj, 1.0), 0.0)
-    S = model.dim_scores(Z)
-    return terms, S
+    return terms, model.dim_scores(Z)
 
 
 def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
@@ -370,7 +362,8 @@ def _pct(old: float, new: float, flag: bool) -> str:
 
 
 def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
-    """Per town the ``top`` indicators with the largest |contribution|, as text."""
+    """Per town the ``top`` indicators with the largest |contribution|, as text
+    (``规上工业总产值 +38%（+4.2 分）``)."""
     out = []
     for i, order in enumerate(np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]):
         parts = [f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{contrib[i, j]:+.1f} 分）"
@@ -664,12 +657,10 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
                          "run's model scores: the years cannot be compared under one model",
                          path=new_run.path / "towns.csv", column=absent[0])
     pairs, report = _pair(old_run.towns, new_run.towns, _read_crosswalk(crosswalk))
-    for side, run in (("old", old_run), ("new", new_run)):
-        hit = report["source"] == side
-        lookup = run.towns.set_index("town_code")
-        for col in ("town", "county"):
-            if col in lookup:
-                report.loc[hit, col] = report.loc[hit, "town_code"].map(lookup[col]).to_numpy()
+    # the report lists the old towns, then the new ones, each in its table's order
+    runs = (old_run.towns, new_run.towns)
+    named = [c for c in ("town", "county") if any(c in towns for towns in runs)]
+    report[named] = pd.concat([towns.reindex(columns=named) for towns in runs]).to_numpy()
     report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
                      "matched_to", "reason"]] if "county" in report else report
     io = np.array([p[0] for p in pairs], dtype=int)
@@ -683,7 +674,6 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     t = pd.concat([t, _unpaired(old_run, report, "old", "gone"),
                    _unpaired(old_run, report, "old", "merged"),
                    _unpaired(new_run, report, "new", "new")], ignore_index=True)
-    runs = (old_run.towns, new_run.towns)
     ids = pd.concat([towns["category"] for towns in runs])
     names = pd.concat([towns.get("category_zh", towns["category"]) for towns in runs])
     labels = dict(zip(_text(ids), _text(names)))

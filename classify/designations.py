@@ -67,6 +67,8 @@ HEADERS = {
     "province": ("province", "省", "省份", "所属省份"),
     "city": ("city", "地级市", "所属地市", "市"),
 }
+_NOT_IN_REGISTRY = ("称号不在登记表中，未核验类别（designation not in registry: add it to a "
+                    "TOML given to --designations to check its implied category）")
 _TRAILING_BRACKET = re.compile(r"[（(][^（）()]*[）)]$")
 
 
@@ -401,18 +403,12 @@ def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
         {c[:6] for c in codes}
     report = []
     for r in entries.to_dict("records"):
-        out = {k: r.get(k, "") for k in REPORT_COLUMNS if k in r}
         status, reason = _status(r, pos, counties)
-        out.update(status=status, status_zh=STATUS_ZH[status], reason=reason,
-                   evidence="", evidence_zh="", evidence_en="",
-                   note="" if r["known"] else
-                   "称号不在登记表中，未核验类别（designation not in registry: add it to a "
-                   "TOML given to --designations to check its implied category）")
-        if status == "matched":
-            i = pos[r["town_code"]]
-            out["evidence"], out["evidence_zh"], out["evidence_en"] = _entry_evidence(
-                r, frame, i, taxonomy)
-        report.append(out)
+        evidence = (_entry_evidence(r, frame, pos[r["town_code"]], taxonomy)
+                    if status == "matched" else ("", "", ""))
+        report.append({**r, "status": status, "status_zh": STATUS_ZH[status], "reason": reason,
+                       **dict(zip(("evidence", "evidence_zh", "evidence_en"), evidence)),
+                       "note": "" if r["known"] else _NOT_IN_REGISTRY})
     report = pd.DataFrame(report, columns=REPORT_COLUMNS)
     report["year"] = report["year"].astype("Int64")
     names = {"zh": dict(zip(entries["designation_id"], entries["designation_zh"])),
@@ -441,23 +437,18 @@ def _status(r: dict, pos: dict, counties: set) -> tuple[str, str]:
 
 
 def _entry_evidence(r: dict, frame, i: int, taxonomy) -> tuple[str, str, str]:
-    implies = r["implies"]
     head_zh, head_en = _head(r, "zh"), _head(r, "en")
-    if not r["known"]:
-        return ("not checked", f"{head_zh}：称号不在登记表中，未核验",
-                f"{head_en}: designation not in the registry, not checked")
-    if not implies:
-        return ("not checked", f"{head_zh}：不对应分类类别，未核验",
-                f"{head_en}: implies no category, not checked")
-    zh, en = taxonomy.labels(implies)
-    ev = _evidence(frame, i, implies, taxonomy)
-    if ev == "primary":
-        return ev, f"{head_zh}：指标支持{zh}", f"{head_en}: the evidence supports {en}"
-    if ev == "secondary":
-        return (ev, f"{head_zh}：指标支持{zh}（兼具类型）",
-                f"{head_en}: the evidence supports {en} (secondary)")
-    rz, re_ = _rank_text(frame, i, implies, taxonomy, "zh"), \
-        _rank_text(frame, i, implies, taxonomy, "en")
+    if not (r["known"] and r["implies"]):
+        why_zh, why_en = (("不对应分类类别", "implies no category") if r["known"] else
+                          ("称号不在登记表中", "designation not in the registry"))
+        return "not checked", f"{head_zh}：{why_zh}，未核验", f"{head_en}: {why_en}, not checked"
+    zh, en = taxonomy.labels(r["implies"])
+    ev = _evidence(frame, i, r["implies"], taxonomy)
+    if ev != "not supported":
+        tag_zh, tag_en = ("", "") if ev == "primary" else ("（兼具类型）", " (secondary)")
+        return (ev, f"{head_zh}：指标支持{zh}{tag_zh}",
+                f"{head_en}: the evidence supports {en}{tag_en}")
+    rz, re_ = (_rank_text(frame, i, r["implies"], taxonomy, lang) for lang in ("zh", "en"))
     return (ev, f"{head_zh}：{rz + '，' if rz else ''}未达{zh}阈值",
             f"{head_en}: {re_ + ', ' if re_ else ''}below the {en} thresholds")
 
