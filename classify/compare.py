@@ -179,21 +179,19 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
         target = cw.get(code)
         if target is not None and target != code and target in new_pos:
             if into[target] > 1 or target in old_set:
-                rows.append(("old", i, code, "merged", "crosswalk", target,
-                             f"并入 {target}（merged, crosswalk）"))
+                row = ("merged", "crosswalk", target, f"并入 {target}（merged, crosswalk）")
                 merged_into.setdefault(target, []).append(code)
-                continue
-            pairs.append((i, new_pos[target], "crosswalk"))
-            rows.append(("old", i, code, "matched", "crosswalk", target, "代码变更（renamed）"))
+            else:
+                pairs.append((i, new_pos[target], "crosswalk"))
+                row = ("matched", "crosswalk", target, "代码变更（renamed）")
         elif code in new_pos:
             pairs.append((i, new_pos[code], "code"))
-            rows.append(("old", i, code, "matched", "code", code, ""))
+            row = ("matched", "code", code, "")
         elif target is not None:
-            rows.append(("old", i, code, "gone", "crosswalk", "",
-                         f"crosswalk 指向 {target}，新一年无此镇（not in the new run）"))
+            row = ("gone", "crosswalk", "", f"crosswalk 指向 {target}，新一年无此镇（not in the new run）")
         else:
-            rows.append(("old", i, code, "gone", "", "",
-                         "新一年无此代码（code not in the new run; a crosswalk can link it）"))
+            row = ("gone", "", "", "新一年无此代码（code not in the new run; a crosswalk can link it）")
+        rows.append(("old", i, code, *row))
     source = {j: (i, how) for i, j, how in pairs}
     for j, code in enumerate(new_codes):
         extra = merged_into.get(code)
@@ -465,8 +463,8 @@ def transition_matrix(transitions: pd.DataFrame, labels: dict[str, str] | None =
     old = transitions["category_old"].replace("", new_row).map(lambda c: labels.get(c, c))
     new = transitions["category_new"].replace("", gone_col).map(lambda c: labels.get(c, c))
     m = pd.crosstab(old.rename("上年类别 old"), new.rename("今年类别 new"))
-    order = [labels.get(c, c) for c in TIERS] + [c for c in m.index if c not in
-                                                 [labels.get(x, x) for x in TIERS]]
+    tiers = [labels.get(c, c) for c in TIERS]
+    order = tiers + [c for c in m.index if c not in tiers]
     rows = [r for r in order if r in m.index and r != new_row] + \
         ([new_row] if new_row in m.index else [])
     cols = [c for c in order if c in m.columns and c != gone_col] + \
@@ -599,8 +597,8 @@ def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang
     return save_map(m, path)
 
 
-def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run,
-             has_noise: bool) -> list[str]:
+def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run
+             ) -> list[str]:
     counts = t["change"].value_counts()
     lines = [f"比较（compare）：{old.path} → {new.path}",
              "共用模型（shared model）：" + ("今年使用了上年模型（--reference），两年得分直接可比"
@@ -609,7 +607,7 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
                                        "（composite_new_run 为今年自身得分）")]
     lines.append("类别变化（category change）：" + "，".join(
         f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
-    if has_noise:
+    if t["stability_old"].notna().any() and t["stability_new"].notna().any():
         real = int(t["category_change_beyond_noise"].fillna(False).astype(bool).sum())
         moved = int(t["change"].isin(["up", "down", "lateral"]).sum())
         lines.append(f"超出不确定性的类别变化（beyond noise, stability ≥ {STABLE} both years）："
@@ -678,8 +676,7 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     names = pd.concat([towns.get("category_zh", towns["category"]) for towns in runs])
     labels = dict(zip(_text(ids), _text(names)))
     matrix = transition_matrix(t, labels)
-    has_noise = bool(t["stability_old"].notna().any() and t["stability_new"].notna().any())
-    summary = _summary(t, report, same_model, old_run, new_run, has_noise)
+    summary = _summary(t, report, same_model, old_run, new_run)
     return CompareResult(t, long, matrix, report, same_model, summary=summary, old=old_run,
                          new=new_run)
 

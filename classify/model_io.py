@@ -26,19 +26,13 @@ Layout (``"format": "towntype-model", "version": 1``)::
                       "normaliser": {...}}, …]
     }
 
-``normaliser`` holds the fitted parameters of the method in ``methods.normalisation``
-(on the treated values): ``minmax`` → ``{"min", "max"}``; ``zscore`` → ``{"mean",
-"scale"}``; ``target`` → ``{"worst", "target"}``; ``rank`` → ``{"reference": [sorted
-values]}``.  ``dimensions[].rescale`` is set for unbounded normalisations (z-scores):
-the reference minimum and maximum of the raw dimension score.
+``normaliser`` holds the fitted parameters of ``methods.normalisation`` on the treated
+values (keys in ``_PARAMS``; ``rank``: the sorted reference values).  ``dimensions[].rescale``
+is set for unbounded normalisations (z-scores): the reference range of the raw dimension score.
 
-Values of a new year beyond the reference range (the rule, applied by
-:func:`apply_model`): each indicator goes through the reference transforms unchanged —
-winsorisation caps and the log's lower bound clip as fitted, ``rank`` and ``target``
-clip to 0–100, and ``minmax`` / ``zscore`` keep the value beyond the reference range, so
-scores can fall below 0 or rise above 100 (growth past the best town of the reference
-year stays visible).  Every such value is counted per indicator and every score outside
-0–100 per column; the counts go to the console and ``run.json`` (``model.beyond_range``).
+Values of a new year beyond the reference range go through the reference transforms
+unchanged (:data:`BEYOND_RANGE_RULE`); :func:`apply_model` counts them per indicator, and
+scores outside 0–100 per column, for the console and ``run.json`` (``model.beyond_range``).
 """
 
 from __future__ import annotations
