@@ -191,23 +191,21 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
             row = ("gone", "crosswalk", "", f"crosswalk 指向 {target}，新一年无此镇（not in the new run）")
         else:
             row = ("gone", "", "", "新一年无此代码（code not in the new run; a crosswalk can link it）")
-        rows.append(("old", i, code, *row))
+        rows.append(("old", i + 1, code, *row))
     source = {j: (i, how) for i, j, how in pairs}
     for j, code in enumerate(new_codes):
-        extra = merged_into.get(code)
-        if j in source:
+        extra = "、".join(merged_into.get(code, ()))
+        if j in source:                 # a town that absorbed others keeps its pair; say so
             i, how = source[j]
-            # a town that absorbed others keeps its pair; say so
-            reason = (f"并入了 {'、'.join(extra)}（absorbed merged towns: values include them）"
-                      if extra else "")
-            rows.append(("new", j, code, "matched", how, old_codes[i], reason))
-            continue
-        reason = (f"由 {'、'.join(extra)} 合并设立（formed by merger, crosswalk）" if extra
-                  else "上一年无此代码（code not in the old run）")
-        rows.append(("new", j, code, "new", "crosswalk" if extra else "", "", reason))
+            row = ("matched", how, old_codes[i],
+                   f"并入了 {extra}（absorbed merged towns: values include them）" if extra else "")
+        elif extra:
+            row = ("new", "crosswalk", "", f"由 {extra} 合并设立（formed by merger, crosswalk）")
+        else:
+            row = ("new", "", "", "上一年无此代码（code not in the old run）")
+        rows.append(("new", j + 1, code, *row))
     report = pd.DataFrame(rows, columns=["source", "source_row", "town_code", "status", "how",
                                          "matched_to", "reason"])
-    report["source_row"] += 1
     return pairs, report
 
 

@@ -487,21 +487,19 @@ def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_
         row, dis = _agreement_row(did, group, frame, pos, taxonomy, registry, illustrative)
         rows.append(row)
         other = len(group) - int((group["status"] == "matched").sum())
-        head = f"官方称号 {row['designation']}：本区域 {row['designated_towns']} 个{unit_zh}"
         if math.isnan(row["recall"]):           # no matched town could be checked
-            lines.append(head + ("（未核验：称号不在登记表中或不对应分类类别）"
-                                 if row["designated_towns"] else "")
-                         + (f"；另 {other} 条未计入（见 designations_report.csv）" if other else "")
-                         + tag)
-            continue
-        lines.append(
-            head + f"，指标归入{row['implies_label']} {row['in_category']} 个"
-            f"（召回率 recall {row['recall']:.0%}"
-            + (f"，另 {row['secondary']} 个为兼具类型" if row["secondary"] else "") + "）"
-            + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else "")
-            + (f"；另 {other} 条不在本区域、非乡镇单位或未匹配（见 designations_report.csv）"
-               if other else "")
-            + tag)
+            found = ("（未核验：称号不在登记表中或不对应分类类别）"
+                     if row["designated_towns"] else "")
+            rest = "未计入"
+        else:
+            found = (f"，指标归入{row['implies_label']} {row['in_category']} 个"
+                     f"（召回率 recall {row['recall']:.0%}"
+                     + (f"，另 {row['secondary']} 个为兼具类型" if row["secondary"] else "") + "）"
+                     + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else ""))
+            rest = "不在本区域、非乡镇单位或未匹配"
+        lines.append(f"官方称号 {row['designation']}：本区域 {row['designated_towns']} 个{unit_zh}"
+                     + found + (f"；另 {other} 条{rest}（见 designations_report.csv）" if other
+                                else "") + tag)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), lines
 
 
