@@ -484,12 +484,12 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     model = ref.model
     if any(i not in towns.columns for i in model.indicators):
         return {}
-    old_pos = {c: i for i, c in enumerate(ref.towns["town_code"])}
     codes = towns["town_code"].astype(str).tolist()
-    pairs = [(old_pos[c], j) for j, c in enumerate(codes) if c in old_pos]
-    if not pairs:
+    io = pd.Index(ref.towns["town_code"]).get_indexer(codes)      # codes are unique
+    jn = np.flatnonzero(io >= 0)
+    if not jn.size:
         return {}
-    io, jn = (np.array(x, dtype=int) for x in zip(*pairs))
+    io = io[jn]
     dec = _paired(model, ref.towns, towns.reset_index(drop=True), io, jn)
     dC = np.nan_to_num(dec["C_new"] - dec["C_old"])
     signed = np.nan_to_num(dec["comp"]) * np.where(dC < 0, -1.0, 1.0)[:, None]
@@ -499,7 +499,7 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     labels = zip(*(_col(o, c) for c in ("category_zh", "category_en", "subtype_zh",
                                          "subtype_en")))
     out = {}
-    for r, ((_, j_new), (cat_zh, cat_en, sub_zh, sub_en)) in enumerate(zip(pairs, labels)):
+    for r, (j_new, (cat_zh, cat_en, sub_zh, sub_en)) in enumerate(zip(jn, labels)):
         k = int(top[r])
         ind = meta.get(model.indicators[k], {})
         flag = ind.get("unit") in _FLAG_UNITS
@@ -659,8 +659,7 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     report[named] = pd.concat([towns.reindex(columns=named) for towns in runs]).to_numpy()
     report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
                      "matched_to", "reason"]] if "county" in report else report
-    io = np.array([p[0] for p in pairs], dtype=int)
-    jn = np.array([p[1] for p in pairs], dtype=int)
+    io, jn = np.array([(i, j) for i, j, _ in pairs], dtype=int).reshape(-1, 2).T
     dec = _paired(model, old_run.towns, new_run.towns, io, jn)
     t, long = _transitions(old_run.towns.iloc[io].reset_index(drop=True),
                            new_run.towns.iloc[jn].reset_index(drop=True), old_run.model_data,
