@@ -320,13 +320,6 @@ def _proportional(dt, dim_index, D, dS):
 
 
 # ------------------------------------------------------------------------------ tables
-def _change_class(c_old, s_old, c_new, s_new) -> str:
-    if c_old == c_new and s_old == s_new:
-        return "same"
-    t_old, t_new = TIERS.get(c_old, 2), TIERS.get(c_new, 2)
-    return "up" if t_new > t_old else "down" if t_new < t_old else "lateral"
-
-
 def _text(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), "").astype(str)
 
@@ -383,9 +376,12 @@ def _noise(t: pd.DataFrame, changed: np.ndarray) -> None:
 def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec, model
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transitions and contributions of the paired towns (rows ``o`` and ``n``)."""
-    cls = [_change_class(a, b, c, d) for a, b, c, d in zip(
-        _col(o, "category"), _col(o, "subtype"), _col(n, "category"), _col(n, "subtype"))]
-    changed = np.array([c != "same" for c in cls])
+    cat_old, cat_new = _col(o, "category"), _col(n, "category")
+    tier_old, tier_new = (c.map(TIERS).fillna(2).to_numpy() for c in (cat_old, cat_new))
+    same = (cat_old == cat_new).to_numpy() & (_col(o, "subtype") == _col(n, "subtype")).to_numpy()
+    cls = np.select([same, tier_new > tier_old, tier_new < tier_old], ["same", "up", "down"],
+                    "lateral")
+    changed = ~same
     meta = {i["id"]: i for i in model_data["indicators"]}
     labels = [meta.get(i, {}).get("label_zh") or i for i in model.indicators]
     flags = [meta.get(i, {}).get("unit") in _FLAG_UNITS for i in model.indicators]
@@ -393,8 +389,8 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         "town_code": n["town_code"], "old_code": o["town_code"], "town": n["town"],
         "county": _col(n, "county"),
         "change": cls, "link": [p[2] for p in pairs], "changed": changed,
-        "category_old": _col(o, "category"), "subtype_old": _col(o, "subtype"),
-        "category_new": _col(n, "category"), "subtype_new": _col(n, "subtype"),
+        "category_old": cat_old, "subtype_old": _col(o, "subtype"),
+        "category_new": cat_new, "subtype_new": _col(n, "subtype"),
         "category_zh_old": _col(o, "category_zh"), "category_zh_new": _col(n, "category_zh"),
         "composite_old": dec["C_old"], "composite_new": dec["C_new"],
         "d_composite": dec["C_new"] - dec["C_old"],
