@@ -29,10 +29,6 @@ years (``stability`` ≥ :data:`STABLE`, share of uncertainty draws giving the s
 category); a rank change when the two years' ``rank_p05``–``rank_p95`` intervals do not
 overlap.  Runs made with ``--draws 0`` have neither: the columns are empty and the
 console says so.
-
-**Up / down.** Tiers: ``strong`` > ``specialised`` = ``characteristic`` > ``developing``
-(:data:`TIERS`; other ids are in the middle tier); a change within a tier (专业镇 ↔
-特色镇, or another subtype) is ``lateral``.
 """
 
 from __future__ import annotations
@@ -59,7 +55,8 @@ from geo.static import cjk_font
 __all__ = ["compare_runs", "CompareResult", "read_run", "decompose", "transition_matrix",
            "last_year", "TIERS", "STABLE", "CHANGE_CLASSES"]
 
-#: Category tiers for up / down (higher is up); ids not listed are tier 2.
+#: Category tiers for up / down (higher is up); ids not listed are tier 2.  A change within
+#: a tier (专业镇 ↔ 特色镇, or of subtype) is ``lateral``.
 TIERS = {"strong": 3, "specialised": 2, "characteristic": 2, "developing": 1}
 #: Stability from which a year's category counts as robust (the map's "stable" class).
 STABLE = 0.8
