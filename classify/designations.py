@@ -110,9 +110,9 @@ class Registry:
     def _index(self) -> dict:
         out = {}
         for d in self.designations.values():
-            for name in (d.id, d.zh, d.en) + d.aliases:
-                out.setdefault(_norm(name), d)
-                out.setdefault(_TRAILING_BRACKET.sub("", _norm(name)), d)
+            for name in map(_norm, (d.id, d.zh, d.en) + d.aliases):
+                out.setdefault(name, d)
+                out.setdefault(_TRAILING_BRACKET.sub("", name), d)
         return out
 
     def implied(self, d: Designation, industry: str | None = None) -> str:
