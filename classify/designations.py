@@ -240,20 +240,18 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
     resolve = unit_resolver(level, resolver)
     data, raw = table.data, table.raw
     cols = list(data.columns)
-    c_des = _pick(cols, "designation")
+    c_des, c_pub, c_year, c_ind, c_prov, c_city = (_pick(cols, kind) for kind in (
+        "designation", "published", "year", "industry", "province", "city"))
     if c_des is None:
         raise InputError(
             "no designation column: name one of " + ", ".join(HEADERS["designation"][:4])
             + f" (columns found: {', '.join(map(str, cols))})", path=path)
-    c_pub = _pick(cols, "published")
     c_code, c_name, c_county = (table.keys.get(k) for k in ("code", "name", "county"))
     if not (c_pub or c_code or c_name):
         raise InputError(
             "no town column: give a statistical code (统计代码), a town name (乡镇) with its "
             "county (县区), or one combined name as published (entry_as_published / 名单原文)"
             f"; columns found: {', '.join(map(str, cols))}", path=path)
-    c_year, c_ind = _pick(cols, "year"), _pick(cols, "industry")
-    c_prov, c_city = _pick(cols, "province"), _pick(cols, "city")
     rows = []
     for i in range(len(data)):
         row_no = table.source_rows[i]

@@ -94,7 +94,7 @@ def _reference_range(indicators: pd.DataFrame | None, ind_id: str) -> list:
     if indicators is None or ind_id not in indicators:
         return [None, None]
     col = pd.to_numeric(indicators[ind_id], errors="coerce")
-    return [_num(col.min()), _num(col.max())] if col.notna().any() else [None, None]
+    return [_num(col.min()), _num(col.max())]            # no value: NaN, written null
 
 
 def model_to_dict(model: ScoreModel, system, indicators: pd.DataFrame | None = None, *,
