@@ -1,13 +1,7 @@
 """Year over year: compare two finished runs (``towntype compare OLD_RUN NEW_RUN``).
 
 Reads only the run folders (``towns.csv``, ``model.json``, ``run.json``, ``towns.gpkg``
-for the map) and writes into ``--out`` the files README.md lists: ``transitions.csv`` (one
-row per town of either year: both years' category, composite and rank, the ``change`` —
-up / down / lateral / same / new / gone —, whether it is beyond noise, and ``drivers``,
-the three largest contributions to the composite change, e.g.
-``规上工业总产值 +38%（+4.2 分）``), ``contributions.csv`` (per town and indicator),
-``transition_matrix.csv/.html/.png``, ``compare_report.csv`` (every row of both years: how
-it was paired, or why not) and ``compare_map.html``.
+for the map) and writes into ``--out`` the files README.md lists.
 
 **Shared model.** Scores of two runs are comparable only under one model.  The old run's
 ``model.json`` is applied to both years' indicator values (from ``towns.csv``).  When the
@@ -35,10 +29,6 @@ years (``stability`` ≥ :data:`STABLE`, share of uncertainty draws giving the s
 category); a rank change when the two years' ``rank_p05``–``rank_p95`` intervals do not
 overlap.  Runs made with ``--draws 0`` have neither: the columns are empty and the
 console says so.
-
-**Up / down.** Tiers: ``strong`` > ``specialised`` = ``characteristic`` > ``developing``
-(:data:`TIERS`; other ids are in the middle tier); a change within a tier (专业镇 ↔
-特色镇, or another subtype) is ``lateral``.
 """
 
 from __future__ import annotations
@@ -65,7 +55,8 @@ from geo.static import cjk_font
 __all__ = ["compare_runs", "CompareResult", "read_run", "decompose", "transition_matrix",
            "last_year", "TIERS", "STABLE", "CHANGE_CLASSES"]
 
-#: Category tiers for up / down (higher is up); ids not listed are tier 2.
+#: Category tiers for up / down (higher is up); ids not listed are tier 2.  A change within
+#: a tier (专业镇 ↔ 特色镇, or of subtype) is ``lateral``.
 TIERS = {"strong": 3, "specialised": 2, "characteristic": 2, "developing": 1}
 #: Stability from which a year's category counts as robust (the map's "stable" class).
 STABLE = 0.8
@@ -185,37 +176,33 @@ def _pair(old: pd.DataFrame, new: pd.DataFrame, crosswalk: pd.DataFrame):
         target = cw.get(code)
         if target is not None and target != code and target in new_pos:
             if into[target] > 1 or target in old_set:
-                rows.append(("old", i, code, "merged", "crosswalk", target,
-                             f"并入 {target}（merged, crosswalk）"))
+                row = ("merged", "crosswalk", target, f"并入 {target}（merged, crosswalk）")
                 merged_into.setdefault(target, []).append(code)
-                continue
-            pairs.append((i, new_pos[target], "crosswalk"))
-            rows.append(("old", i, code, "matched", "crosswalk", target, "代码变更（renamed）"))
+            else:
+                pairs.append((i, new_pos[target], "crosswalk"))
+                row = ("matched", "crosswalk", target, "代码变更（renamed）")
         elif code in new_pos:
             pairs.append((i, new_pos[code], "code"))
-            rows.append(("old", i, code, "matched", "code", code, ""))
+            row = ("matched", "code", code, "")
         elif target is not None:
-            rows.append(("old", i, code, "gone", "crosswalk", "",
-                         f"crosswalk 指向 {target}，新一年无此镇（not in the new run）"))
+            row = ("gone", "crosswalk", "", f"crosswalk 指向 {target}，新一年无此镇（not in the new run）")
         else:
-            rows.append(("old", i, code, "gone", "", "",
-                         "新一年无此代码（code not in the new run; a crosswalk can link it）"))
+            row = ("gone", "", "", "新一年无此代码（code not in the new run; a crosswalk can link it）")
+        rows.append(("old", i + 1, code, *row))
     source = {j: (i, how) for i, j, how in pairs}
     for j, code in enumerate(new_codes):
-        extra = merged_into.get(code)
-        if j in source:
+        extra = "、".join(merged_into.get(code, ()))
+        if j in source:                 # a town that absorbed others keeps its pair; say so
             i, how = source[j]
-            # a town that absorbed others keeps its pair; say so
-            reason = (f"并入了 {'、'.join(extra)}（absorbed merged towns: values include them）"
-                      if extra else "")
-            rows.append(("new", j, code, "matched", how, old_codes[i], reason))
-            continue
-        reason = (f"由 {'、'.join(extra)} 合并设立（formed by merger, crosswalk）" if extra
-                  else "上一年无此代码（code not in the old run）")
-        rows.append(("new", j, code, "new", "crosswalk" if extra else "", "", reason))
+            row = ("matched", how, old_codes[i],
+                   f"并入了 {extra}（absorbed merged towns: values include them）" if extra else "")
+        elif extra:
+            row = ("new", "crosswalk", "", f"由 {extra} 合并设立（formed by merger, crosswalk）")
+        else:
+            row = ("new", "", "", "上一年无此代码（code not in the old run）")
+        rows.append(("new", j + 1, code, *row))
     report = pd.DataFrame(rows, columns=["source", "source_row", "town_code", "status", "how",
                                          "matched_to", "reason"])
-    report["source_row"] += 1
     return pairs, report
 
 
@@ -235,18 +222,16 @@ def _paired(model: ScoreModel, old: pd.DataFrame, new: pd.DataFrame, io: np.ndar
 
 def _dim_terms(model: ScoreModel, Z: np.ndarray):
     """Per item ``w z / W`` (or ``w ln(1+z) / W``), and the dimension scores."""
-    D = len(model.dims)
     ok = ~np.isnan(Z)
     Zf = np.where(ok, Z, 0.0)
     if model.aggregation == "geometric":
         Zf = np.log1p(np.clip(Zf, 0.0, None))
-    onehot = block_matrix(np.ones(Z.shape[1]), model.dim_index, D)
+    onehot = block_matrix(np.ones(Z.shape[1]), model.dim_index, len(model.dims))
     W = (ok * model.w_in) @ onehot                      # (n, D)
     Wj = W[:, model.dim_index]
     with np.errstate(invalid="ignore", divide="ignore"):
         terms = np.where(Wj > 0, model.w_in * Zf / np.where(Wj > 0, Wj, 1.0), 0.0)
-    S = model.dim_scores(Z)
-    return terms, S
+    return terms, model.dim_scores(Z)
 
 
 def decompose(model: ScoreModel, Z_old: np.ndarray, Z_new: np.ndarray):
@@ -332,13 +317,6 @@ def _proportional(dt, dim_index, D, dS):
 
 
 # ------------------------------------------------------------------------------ tables
-def _change_class(c_old, s_old, c_new, s_new) -> str:
-    if c_old == c_new and s_old == s_new:
-        return "same"
-    t_old, t_new = TIERS.get(c_old, 2), TIERS.get(c_new, 2)
-    return "up" if t_new > t_old else "down" if t_new < t_old else "lateral"
-
-
 def _text(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), "").astype(str)
 
@@ -370,7 +348,8 @@ def _pct(old: float, new: float, flag: bool) -> str:
 
 
 def _drivers(labels, flags, Xo, Xn, contrib, top: int = 3) -> list[str]:
-    """Per town the ``top`` indicators with the largest |contribution|, as text."""
+    """Per town the ``top`` indicators with the largest |contribution|, as text
+    (``规上工业总产值 +38%（+4.2 分）``)."""
     out = []
     for i, order in enumerate(np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top]):
         parts = [f"{labels[j]} {_pct(Xo[i, j], Xn[i, j], flags[j])}（{contrib[i, j]:+.1f} 分）"
@@ -394,9 +373,12 @@ def _noise(t: pd.DataFrame, changed: np.ndarray) -> None:
 def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec, model
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transitions and contributions of the paired towns (rows ``o`` and ``n``)."""
-    cls = [_change_class(a, b, c, d) for a, b, c, d in zip(
-        _col(o, "category"), _col(o, "subtype"), _col(n, "category"), _col(n, "subtype"))]
-    changed = np.array([c != "same" for c in cls])
+    cat_old, cat_new = _col(o, "category"), _col(n, "category")
+    tier_old, tier_new = (c.map(TIERS).fillna(2).to_numpy() for c in (cat_old, cat_new))
+    same = (cat_old == cat_new).to_numpy() & (_col(o, "subtype") == _col(n, "subtype")).to_numpy()
+    cls = np.select([same, tier_new > tier_old, tier_new < tier_old], ["same", "up", "down"],
+                    "lateral")
+    changed = ~same
     meta = {i["id"]: i for i in model_data["indicators"]}
     labels = [meta.get(i, {}).get("label_zh") or i for i in model.indicators]
     flags = [meta.get(i, {}).get("unit") in _FLAG_UNITS for i in model.indicators]
@@ -404,8 +386,8 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         "town_code": n["town_code"], "old_code": o["town_code"], "town": n["town"],
         "county": _col(n, "county"),
         "change": cls, "link": [p[2] for p in pairs], "changed": changed,
-        "category_old": _col(o, "category"), "subtype_old": _col(o, "subtype"),
-        "category_new": _col(n, "category"), "subtype_new": _col(n, "subtype"),
+        "category_old": cat_old, "subtype_old": _col(o, "subtype"),
+        "category_new": cat_new, "subtype_new": _col(n, "subtype"),
         "category_zh_old": _col(o, "category_zh"), "category_zh_new": _col(n, "category_zh"),
         "composite_old": dec["C_old"], "composite_new": dec["C_new"],
         "d_composite": dec["C_new"] - dec["C_old"],
@@ -472,8 +454,8 @@ def transition_matrix(transitions: pd.DataFrame, labels: dict[str, str] | None =
     old = transitions["category_old"].replace("", new_row).map(lambda c: labels.get(c, c))
     new = transitions["category_new"].replace("", gone_col).map(lambda c: labels.get(c, c))
     m = pd.crosstab(old.rename("上年类别 old"), new.rename("今年类别 new"))
-    order = [labels.get(c, c) for c in TIERS] + [c for c in m.index if c not in
-                                                 [labels.get(x, x) for x in TIERS]]
+    tiers = [labels.get(c, c) for c in TIERS]
+    order = tiers + [c for c in m.index if c not in tiers]
     rows = [r for r in order if r in m.index and r != new_row] + \
         ([new_row] if new_row in m.index else [])
     cols = [c for c in order if c in m.columns and c != gone_col] + \
@@ -495,12 +477,12 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     model = ref.model
     if any(i not in towns.columns for i in model.indicators):
         return {}
-    old_pos = {c: i for i, c in enumerate(ref.towns["town_code"])}
     codes = towns["town_code"].astype(str).tolist()
-    pairs = [(old_pos[c], j) for j, c in enumerate(codes) if c in old_pos]
-    if not pairs:
+    io = pd.Index(ref.towns["town_code"]).get_indexer(codes)      # codes are unique
+    jn = np.flatnonzero(io >= 0)
+    if not jn.size:
         return {}
-    io, jn = (np.array(x, dtype=int) for x in zip(*pairs))
+    io = io[jn]
     dec = _paired(model, ref.towns, towns.reset_index(drop=True), io, jn)
     dC = np.nan_to_num(dec["C_new"] - dec["C_old"])
     signed = np.nan_to_num(dec["comp"]) * np.where(dC < 0, -1.0, 1.0)[:, None]
@@ -510,7 +492,7 @@ def last_year(reference: str | Path, towns: pd.DataFrame) -> dict[str, dict]:
     labels = zip(*(_col(o, c) for c in ("category_zh", "category_en", "subtype_zh",
                                          "subtype_en")))
     out = {}
-    for r, ((_, j_new), (cat_zh, cat_en, sub_zh, sub_en)) in enumerate(zip(pairs, labels)):
+    for r, (j_new, (cat_zh, cat_en, sub_zh, sub_en)) in enumerate(zip(jn, labels)):
         k = int(top[r])
         ind = meta.get(model.indicators[k], {})
         flag = ind.get("unit") in _FLAG_UNITS
@@ -606,8 +588,8 @@ def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang
     return save_map(m, path)
 
 
-def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run,
-             has_noise: bool) -> list[str]:
+def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, new: Run
+             ) -> list[str]:
     counts = t["change"].value_counts()
     lines = [f"比较（compare）：{old.path} → {new.path}",
              "共用模型（shared model）：" + ("今年使用了上年模型（--reference），两年得分直接可比"
@@ -616,7 +598,7 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
                                        "（composite_new_run 为今年自身得分）")]
     lines.append("类别变化（category change）：" + "，".join(
         f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
-    if has_noise:
+    if t["stability_old"].notna().any() and t["stability_new"].notna().any():
         real = int(t["category_change_beyond_noise"].fillna(False).astype(bool).sum())
         moved = int(t["change"].isin(["up", "down", "lateral"]).sum())
         lines.append(f"超出不确定性的类别变化（beyond noise, stability ≥ {STABLE} both years）："
@@ -664,16 +646,13 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
                          "run's model scores: the years cannot be compared under one model",
                          path=new_run.path / "towns.csv", column=absent[0])
     pairs, report = _pair(old_run.towns, new_run.towns, _read_crosswalk(crosswalk))
-    for side, run in (("old", old_run), ("new", new_run)):
-        hit = report["source"] == side
-        lookup = run.towns.set_index("town_code")
-        for col in ("town", "county"):
-            if col in lookup:
-                report.loc[hit, col] = report.loc[hit, "town_code"].map(lookup[col]).to_numpy()
+    # the report lists the old towns, then the new ones, each in its table's order
+    runs = (old_run.towns, new_run.towns)
+    named = [c for c in ("town", "county") if any(c in towns for towns in runs)]
+    report[named] = pd.concat([towns.reindex(columns=named) for towns in runs]).to_numpy()
     report = report[["source", "source_row", "town_code", "town", "county", "status", "how",
                      "matched_to", "reason"]] if "county" in report else report
-    io = np.array([p[0] for p in pairs], dtype=int)
-    jn = np.array([p[1] for p in pairs], dtype=int)
+    io, jn = np.array([(i, j) for i, j, _ in pairs], dtype=int).reshape(-1, 2).T
     dec = _paired(model, old_run.towns, new_run.towns, io, jn)
     t, long = _transitions(old_run.towns.iloc[io].reset_index(drop=True),
                            new_run.towns.iloc[jn].reset_index(drop=True), old_run.model_data,
@@ -683,13 +662,11 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     t = pd.concat([t, _unpaired(old_run, report, "old", "gone"),
                    _unpaired(old_run, report, "old", "merged"),
                    _unpaired(new_run, report, "new", "new")], ignore_index=True)
-    runs = (old_run.towns, new_run.towns)
     ids = pd.concat([towns["category"] for towns in runs])
     names = pd.concat([towns.get("category_zh", towns["category"]) for towns in runs])
     labels = dict(zip(_text(ids), _text(names)))
     matrix = transition_matrix(t, labels)
-    has_noise = bool(t["stability_old"].notna().any() and t["stability_new"].notna().any())
-    summary = _summary(t, report, same_model, old_run, new_run, has_noise)
+    summary = _summary(t, report, same_model, old_run, new_run)
     return CompareResult(t, long, matrix, report, same_model, summary=summary, old=old_run,
                          new=new_run)
 

@@ -67,6 +67,8 @@ HEADERS = {
     "province": ("province", "省", "省份", "所属省份"),
     "city": ("city", "地级市", "所属地市", "市"),
 }
+_NOT_IN_REGISTRY = ("称号不在登记表中，未核验类别（designation not in registry: add it to a "
+                    "TOML given to --designations to check its implied category）")
 _TRAILING_BRACKET = re.compile(r"[（(][^（）()]*[）)]$")
 
 
@@ -108,9 +110,9 @@ class Registry:
     def _index(self) -> dict:
         out = {}
         for d in self.designations.values():
-            for name in (d.id, d.zh, d.en) + d.aliases:
-                out.setdefault(_norm(name), d)
-                out.setdefault(_TRAILING_BRACKET.sub("", _norm(name)), d)
+            for name in map(_norm, (d.id, d.zh, d.en) + d.aliases):
+                out.setdefault(name, d)
+                out.setdefault(_TRAILING_BRACKET.sub("", name), d)
         return out
 
     def implied(self, d: Designation, industry: str | None = None) -> str:
@@ -238,20 +240,18 @@ def read_designations(path: str | Path, registry: Registry, resolver: PublishedN
     resolve = unit_resolver(level, resolver)
     data, raw = table.data, table.raw
     cols = list(data.columns)
-    c_des = _pick(cols, "designation")
+    c_des, c_pub, c_year, c_ind, c_prov, c_city = (_pick(cols, kind) for kind in (
+        "designation", "published", "year", "industry", "province", "city"))
     if c_des is None:
         raise InputError(
             "no designation column: name one of " + ", ".join(HEADERS["designation"][:4])
             + f" (columns found: {', '.join(map(str, cols))})", path=path)
-    c_pub = _pick(cols, "published")
     c_code, c_name, c_county = (table.keys.get(k) for k in ("code", "name", "county"))
     if not (c_pub or c_code or c_name):
         raise InputError(
             "no town column: give a statistical code (统计代码), a town name (乡镇) with its "
             "county (县区), or one combined name as published (entry_as_published / 名单原文)"
             f"; columns found: {', '.join(map(str, cols))}", path=path)
-    c_year, c_ind = _pick(cols, "year"), _pick(cols, "industry")
-    c_prov, c_city = _pick(cols, "province"), _pick(cols, "city")
     rows = []
     for i in range(len(data)):
         row_no = table.source_rows[i]
@@ -401,18 +401,12 @@ def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
         {c[:6] for c in codes}
     report = []
     for r in entries.to_dict("records"):
-        out = {k: r.get(k, "") for k in REPORT_COLUMNS if k in r}
         status, reason = _status(r, pos, counties)
-        out.update(status=status, status_zh=STATUS_ZH[status], reason=reason,
-                   evidence="", evidence_zh="", evidence_en="",
-                   note="" if r["known"] else
-                   "称号不在登记表中，未核验类别（designation not in registry: add it to a "
-                   "TOML given to --designations to check its implied category）")
-        if status == "matched":
-            i = pos[r["town_code"]]
-            out["evidence"], out["evidence_zh"], out["evidence_en"] = _entry_evidence(
-                r, frame, i, taxonomy)
-        report.append(out)
+        evidence = (_entry_evidence(r, frame, pos[r["town_code"]], taxonomy)
+                    if status == "matched" else ("", "", ""))
+        report.append({**r, "status": status, "status_zh": STATUS_ZH[status], "reason": reason,
+                       **dict(zip(("evidence", "evidence_zh", "evidence_en"), evidence)),
+                       "note": "" if r["known"] else _NOT_IN_REGISTRY})
     report = pd.DataFrame(report, columns=REPORT_COLUMNS)
     report["year"] = report["year"].astype("Int64")
     names = {"zh": dict(zip(entries["designation_id"], entries["designation_zh"])),
@@ -441,23 +435,18 @@ def _status(r: dict, pos: dict, counties: set) -> tuple[str, str]:
 
 
 def _entry_evidence(r: dict, frame, i: int, taxonomy) -> tuple[str, str, str]:
-    implies = r["implies"]
     head_zh, head_en = _head(r, "zh"), _head(r, "en")
-    if not r["known"]:
-        return ("not checked", f"{head_zh}：称号不在登记表中，未核验",
-                f"{head_en}: designation not in the registry, not checked")
-    if not implies:
-        return ("not checked", f"{head_zh}：不对应分类类别，未核验",
-                f"{head_en}: implies no category, not checked")
-    zh, en = taxonomy.labels(implies)
-    ev = _evidence(frame, i, implies, taxonomy)
-    if ev == "primary":
-        return ev, f"{head_zh}：指标支持{zh}", f"{head_en}: the evidence supports {en}"
-    if ev == "secondary":
-        return (ev, f"{head_zh}：指标支持{zh}（兼具类型）",
-                f"{head_en}: the evidence supports {en} (secondary)")
-    rz, re_ = _rank_text(frame, i, implies, taxonomy, "zh"), \
-        _rank_text(frame, i, implies, taxonomy, "en")
+    if not (r["known"] and r["implies"]):
+        why_zh, why_en = (("不对应分类类别", "implies no category") if r["known"] else
+                          ("称号不在登记表中", "designation not in the registry"))
+        return "not checked", f"{head_zh}：{why_zh}，未核验", f"{head_en}: {why_en}, not checked"
+    zh, en = taxonomy.labels(r["implies"])
+    ev = _evidence(frame, i, r["implies"], taxonomy)
+    if ev != "not supported":
+        tag_zh, tag_en = ("", "") if ev == "primary" else ("（兼具类型）", " (secondary)")
+        return (ev, f"{head_zh}：指标支持{zh}{tag_zh}",
+                f"{head_en}: the evidence supports {en}{tag_en}")
+    rz, re_ = (_rank_text(frame, i, r["implies"], taxonomy, lang) for lang in ("zh", "en"))
     return (ev, f"{head_zh}：{rz + '，' if rz else ''}未达{zh}阈值",
             f"{head_en}: {re_ + ', ' if re_ else ''}below the {en} thresholds")
 
@@ -496,21 +485,19 @@ def _agreement(report, frame, pos, taxonomy, registry, illustrative: bool, unit_
         row, dis = _agreement_row(did, group, frame, pos, taxonomy, registry, illustrative)
         rows.append(row)
         other = len(group) - int((group["status"] == "matched").sum())
-        head = f"官方称号 {row['designation']}：本区域 {row['designated_towns']} 个{unit_zh}"
         if math.isnan(row["recall"]):           # no matched town could be checked
-            lines.append(head + ("（未核验：称号不在登记表中或不对应分类类别）"
-                                 if row["designated_towns"] else "")
-                         + (f"；另 {other} 条未计入（见 designations_report.csv）" if other else "")
-                         + tag)
-            continue
-        lines.append(
-            head + f"，指标归入{row['implies_label']} {row['in_category']} 个"
-            f"（召回率 recall {row['recall']:.0%}"
-            + (f"，另 {row['secondary']} 个为兼具类型" if row["secondary"] else "") + "）"
-            + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else "")
-            + (f"；另 {other} 条不在本区域、非乡镇单位或未匹配（见 designations_report.csv）"
-               if other else "")
-            + tag)
+            found = ("（未核验：称号不在登记表中或不对应分类类别）"
+                     if row["designated_towns"] else "")
+            rest = "未计入"
+        else:
+            found = (f"，指标归入{row['implies_label']} {row['in_category']} 个"
+                     f"（召回率 recall {row['recall']:.0%}"
+                     + (f"，另 {row['secondary']} 个为兼具类型" if row["secondary"] else "") + "）"
+                     + (f"；不一致：{'、'.join(x.split('：')[0] for x in dis)}" if dis else ""))
+            rest = "不在本区域、非乡镇单位或未匹配"
+        lines.append(f"官方称号 {row['designation']}：本区域 {row['designated_towns']} 个{unit_zh}"
+                     + found + (f"；另 {other} 条{rest}（见 designations_report.csv）" if other
+                                else "") + tag)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), lines
 
 

@@ -26,19 +26,13 @@ Layout (``"format": "towntype-model", "version": 1``)::
                       "normaliser": {...}}, …]
     }
 
-``normaliser`` holds the fitted parameters of the method in ``methods.normalisation``
-(on the treated values): ``minmax`` → ``{"min", "max"}``; ``zscore`` → ``{"mean",
-"scale"}``; ``target`` → ``{"worst", "target"}``; ``rank`` → ``{"reference": [sorted
-values]}``.  ``dimensions[].rescale`` is set for unbounded normalisations (z-scores):
-the reference minimum and maximum of the raw dimension score.
+``normaliser`` holds the fitted parameters of ``methods.normalisation`` on the treated
+values (keys in ``_PARAMS``; ``rank``: the sorted reference values).  ``dimensions[].rescale``
+is set for unbounded normalisations (z-scores): the reference range of the raw dimension score.
 
-Values of a new year beyond the reference range (the rule, applied by
-:func:`apply_model`): each indicator goes through the reference transforms unchanged —
-winsorisation caps and the log's lower bound clip as fitted, ``rank`` and ``target``
-clip to 0–100, and ``minmax`` / ``zscore`` keep the value beyond the reference range, so
-scores can fall below 0 or rise above 100 (growth past the best town of the reference
-year stays visible).  Every such value is counted per indicator and every score outside
-0–100 per column; the counts go to the console and ``run.json`` (``model.beyond_range``).
+Values of a new year beyond the reference range go through the reference transforms
+unchanged (:data:`BEYOND_RANGE_RULE`); :func:`apply_model` counts them per indicator, and
+scores outside 0–100 per column, for the console and ``run.json`` (``model.beyond_range``).
 """
 
 from __future__ import annotations
@@ -100,7 +94,7 @@ def _reference_range(indicators: pd.DataFrame | None, ind_id: str) -> list:
     if indicators is None or ind_id not in indicators:
         return [None, None]
     col = pd.to_numeric(indicators[ind_id], errors="coerce")
-    return [_num(col.min()), _num(col.max())] if col.notna().any() else [None, None]
+    return [_num(col.min()), _num(col.max())]            # no value: NaN, written null
 
 
 def model_to_dict(model: ScoreModel, system, indicators: pd.DataFrame | None = None, *,
@@ -165,7 +159,9 @@ class _Checker:
                           "reference year with this towntype version to rewrite model.json",
                           key=key, path=self.path)
 
-    def get(self, obj: dict, name: str, key: str, kind, *, null=False):
+    def get(self, obj: dict, name: str, at: str, kind, *, null=False):
+        """``obj[name]`` as ``kind``; ``at`` is the key of ``obj`` ('' at the top)."""
+        key = f"{at}.{name}" if at else name
         if not isinstance(obj, dict) or name not in obj:
             self.fail(key, "missing")
         return self.value(obj[name], key, kind, null=null)
@@ -183,10 +179,10 @@ class _Checker:
                            f"{type(value).__name__} {value!r}"[:200])
         return value
 
-    def choice(self, obj, name, key, choices):
-        value = self.get(obj, name, key, str)
+    def choice(self, obj, name, at, choices):
+        value = self.get(obj, name, at, str)
         if value not in choices:
-            self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+            self.fail(f"{at}.{name}", f"{value!r} is not one of {', '.join(choices)}")
         return value
 
     def params(self, obj: dict, params: dict, key: str) -> dict:
@@ -195,11 +191,11 @@ class _Checker:
         out = {}
         for name in params:
             if name == "reference":
-                values = self.get(obj, name, f"{key}.{name}", list)
+                values = self.get(obj, name, key, list)
                 out[name] = np.asarray([self.value(v, f"{key}.{name}[{i}]", float)
                                         for i, v in enumerate(values)], dtype=float)
             else:
-                value = self.get(obj, name, f"{key}.{name}", float, null=name in _NO_CAP)
+                value = self.get(obj, name, key, float, null=name in _NO_CAP)
                 out[name] = _NO_CAP[name] if value is None else value
         return out
 
@@ -212,18 +208,17 @@ def _set_fitted(estimator, params: dict, rows: list[dict]) -> None:
 
 
 def _read_indicator(c: _Checker, item: dict, k: str, dims: list, normalisation: str) -> dict:
-    row = {"id": c.get(item, "id", f"{k}.id", str)}
-    dim = c.get(item, "dimension", f"{k}.dimension", str)
+    row = {"id": c.get(item, "id", k, str)}
+    dim = c.get(item, "dimension", k, str)
     if dim not in dims:
         c.fail(f"{k}.dimension", f"{dim!r} is not one of the dimensions {dims}")
     row["dim"] = dims.index(dim)
-    row["direction"] = c.choice(item, "direction", f"{k}.direction", DIRECTIONS)
-    row["w_in"] = c.get(item, "weight_in_dimension", f"{k}.weight_in_dimension", float)
-    t = c.get(item, "treatment", f"{k}.treatment", dict)
-    row["action"] = c.choice(t, "action", f"{k}.treatment.action",
-                             ("none", "winsorised", "log", "asinh"))
+    row["direction"] = c.choice(item, "direction", k, DIRECTIONS)
+    row["w_in"] = c.get(item, "weight_in_dimension", k, float)
+    t = c.get(item, "treatment", k, dict)
+    row["action"] = c.choice(t, "action", f"{k}.treatment", ("none", "winsorised", "log", "asinh"))
     row["treatment"] = c.params(t, _PARAMS["treatment"], f"{k}.treatment")
-    n = c.get(item, "normaliser", f"{k}.normaliser", dict)
+    n = c.get(item, "normaliser", k, dict)
     row["normaliser"] = c.params(n, _PARAMS[normalisation], f"{k}.normaliser")
     return row
 
@@ -244,25 +239,24 @@ def model_from_dict(data: dict, *, path: str | Path | None = None) -> ScoreModel
     version = data.get("version")
     if version != VERSION:
         c.fail("version", f"this towntype reads model version {VERSION}, found {version!r}")
-    methods = c.get(data, "methods", "methods", dict)
-    normalisation = c.choice(methods, "normalisation", "methods.normalisation",
-                             tuple(NORMALISERS))
-    aggregation = c.choice(methods, "aggregation", "methods.aggregation", AGGREGATIONS)
-    missing = c.choice(methods, "missing", "methods.missing", MISSING)
-    dims_data = c.get(data, "dimensions", "dimensions", list)
+    methods = c.get(data, "methods", "", dict)
+    normalisation = c.choice(methods, "normalisation", "methods", tuple(NORMALISERS))
+    aggregation = c.choice(methods, "aggregation", "methods", AGGREGATIONS)
+    missing = c.choice(methods, "missing", "methods", MISSING)
+    dims_data = c.get(data, "dimensions", "", list)
     if not dims_data:
         c.fail("dimensions", "empty")
     dims, w_dim, lo, hi = [], [], [], []
     for d, item in enumerate(dims_data):
         k = f"dimensions[{d}]"
-        dims.append(c.get(item, "id", f"{k}.id", str))
-        w_dim.append(c.get(item, "weight", f"{k}.weight", float))
-        rescale = c.get(item, "rescale", f"{k}.rescale", dict, null=True)
-        lo.append(np.nan if rescale is None else c.get(rescale, "lo", f"{k}.rescale.lo", float))
-        hi.append(np.nan if rescale is None else c.get(rescale, "hi", f"{k}.rescale.hi", float))
+        dims.append(c.get(item, "id", k, str))
+        w_dim.append(c.get(item, "weight", k, float))
+        rescale = c.get(item, "rescale", k, dict, null=True)
+        lo.append(np.nan if rescale is None else c.get(rescale, "lo", f"{k}.rescale", float))
+        hi.append(np.nan if rescale is None else c.get(rescale, "hi", f"{k}.rescale", float))
     if len(set(dims)) != len(dims):
         c.fail("dimensions", f"a dimension id is listed twice: {dims}")
-    items = c.get(data, "indicators", "indicators", list)
+    items = c.get(data, "indicators", "", list)
     if not items:
         c.fail("indicators", "empty: the model scores no indicator")
     rows = [_read_indicator(c, item, f"indicators[{j}]", dims, normalisation)
