@@ -789,12 +789,17 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
         raise InputError(f"coverage has {len(coverage)} polygons for {len(towns)} towns "
                          "(with the unjoined features): give DisplayCoverage of the towns' "
                          "geometry followed by the unjoined features'")
+    # Fisher-Jenks silences a warning process-wide (_fisher_jenks_bins): such layers are
+    # built before the geometry thread starts, so no warning of that thread is lost
+    early = any((s.scheme or scheme) == "fisher_jenks" for s in specs)
+    layer_defs = [_without(_build_layer(towns, s, ctx), no_row) for s in specs] if early else []
     # GEOS releases the GIL: the geometry (cleaning, simplification: seconds for a
     # national map) is prepared on a second thread while this one builds the attributes
     with ThreadPoolExecutor(max_workers=1) as pool:
         geometry = pool.submit(_geometry_payload, coverage, counties, datum, bm, precision,
                                tolerance)
-        layer_defs = [_without(_build_layer(towns, s, ctx), no_row) for s in specs]
+        layer_defs = layer_defs or [_without(_build_layer(towns, s, ctx), no_row)
+                                    for s in specs]
         attributes = _attribute_payload(towns, t, lang, indicators)
         data = geometry.result()
     links = "suggestions/{town_code}.html" if suggestion_links is True else suggestion_links

@@ -580,3 +580,38 @@ def test_a_town_without_a_written_sheet_gets_no_link_but_the_command_that_makes_
     assert data["props"]["sheet"] == [n if ok else "" for n, ok in zip(names, made)]
     assert "towntype sheets" in data["i18n"]["no_sheet"]
     assert "{county}" in data["i18n"]["no_sheet"]
+
+
+def test_a_warning_of_the_geometry_thread_is_not_lost_under_fisher_jenks(monkeypatch):
+    """Fisher-Jenks silences mapclassify's "Numba not installed" with a process-wide
+    filter; a warning the geometry thread gives meanwhile ("not a clean coverage") must
+    still reach the user.  The two threads are made to meet inside Fisher-Jenks."""
+    import threading
+    import warnings
+
+    import geo.maps as maps
+
+    inside, said = threading.Event(), threading.Event()
+    geometry, mapclassify_bins = maps._geometry_payload, maps._mapclassify_bins
+
+    def slow_geometry(*args):
+        inside.wait(2)          # until the other thread is inside Fisher-Jenks, if it can be
+        warnings.warn("town polygons are not a clean coverage (test)", UserWarning)
+        said.set()
+        return geometry(*args)
+
+    def meeting(name):
+        def bins(*args):
+            inside.set()
+            said.wait(2)
+            return mapclassify_bins(name)(*args)
+        return bins
+
+    monkeypatch.setattr(maps, "_geometry_payload", slow_geometry)
+    monkeypatch.setattr(maps, "_mapclassify_bins", meeting)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        town_map(six_towns(), palette=PALETTE, title="t", scheme="fisher_jenks",
+                 layers=["composite"])
+    assert said.is_set()
+    assert any("not a clean coverage (test)" in str(w.message) for w in caught)
