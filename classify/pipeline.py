@@ -261,12 +261,15 @@ class Inputs(NamedTuple):
     datum_said: str = ""
 
 
-def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
+def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
+                log: Callable[[str], None] | None = None) -> Inputs:
     """Step 1, read: the boundary file, the indicator table and the county outlines.
 
     Parameters
     ----------
     opts : RunOptions
+    log : callable, optional
+        Receives what the readers say (columns found, encodings); default: discarded.
 
     Returns
     -------
@@ -282,7 +285,7 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None) -> Inputs:
     geo.errors.InputWarning
         Problems of the boundary file that need the user's attention.
     """
-    timer = timer or _Timer()
+    timer = timer or _Timer(log)
     with timer("read"):
         # the table first: its codes say the level, which says how the boundaries are keyed
         table = read_table(opts.indicators, sheet=opts.sheet, encoding=opts.encoding)
@@ -497,7 +500,8 @@ def make_indicators(opts: RunOptions, joined: gpd.GeoDataFrame, table: ParsedTab
 
 
 def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
-                timer: _Timer | None = None) -> ScoreResult:
+                timer: _Timer | None = None, log: Callable[[str], None] | None = None
+                ) -> ScoreResult:
     """Step 4, score: normalised indicators, weights, dimension scores and the composite
     (:func:`classify.scoring.score`), or the earlier run's model (``opts.reference``).
 
@@ -506,6 +510,8 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
     opts : RunOptions
     joined, ind
         From :func:`join_inputs` and :func:`make_indicators`.
+    log : callable, optional
+        Receives what the step says (the earlier run's model it used); default: discarded.
 
     Returns
     -------
@@ -513,7 +519,7 @@ def score_towns(opts: RunOptions, joined: gpd.GeoDataFrame, ind: Indicators, *,
         ``scores`` (towns × ``score_<dim>``, ``composite``, ``rank`` …), ``weights``,
         ``model``; ``value_checks`` from ``ind``.
     """
-    timer = timer or _Timer()
+    timer = timer or _Timer(log)
     with timer("scoring"):
         if opts.reference is not None:     # year over year: the earlier run's model
             result = apply_model(opts.reference, ind.values, county_key(joined),
@@ -761,9 +767,14 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
 
 
 def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
-              timer: _Timer | None = None):
+              timer: _Timer | None = None, log: Callable[[str], None] | None = None):
     """Official designations (``opts.designations``): joined, checked, one line each
     (:func:`classify.designations.apply_designations`).
+
+    Parameters
+    ----------
+    log : callable, optional
+        Receives the designation lines; default: discarded.
 
     Returns
     -------
@@ -771,7 +782,7 @@ def designate(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *,
         With the designation columns (unchanged when there are no designation files).
     result : classify.designations.DesignationResult or None
     """
-    timer = timer or _Timer()
+    timer = timer or _Timer(log)
     if not opts.designations:
         return frame, None
     with timer("designations"):

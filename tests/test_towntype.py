@@ -174,15 +174,19 @@ def test_the_steps_take_options_made_by_hand_with_the_level_left_to_auto(demo):
     opts = RunOptions(boundaries=root / DEMO["boundaries"], indicators=root / DEMO["indicators"],
                       out=None, draws=20, designations=demo_designations(root))
     assert opts.level == "auto"
-    inputs = steps.read_inputs(opts)
+    said = []
+    inputs = steps.read_inputs(opts, log=said.append)    # a notebook sees what was read
     assert inputs.level.id == "town"
+    assert said and all(isinstance(m, str) for m in said)
     joined, _ = steps.join_inputs(opts, inputs.boundaries, inputs.table)
     ind = steps.make_indicators(opts, joined, inputs.table)
     scored = steps.score_towns(opts, joined, ind)
     frame, taxonomy, trace, _ = steps.categorise(opts, steps.assemble(joined, ind, scored),
                                                  ind, scored)
-    frame, result = steps.designate(opts, frame, taxonomy)
+    lines = []
+    frame, result = steps.designate(opts, frame, taxonomy, log=lines.append)
     assert result is not None and "designations" in frame.columns
+    assert lines == list(result.lines) and lines
     suggestions = steps.suggest_towns(opts, frame, trace, ind, taxonomy, scored)
     assert len(suggestions) == len(frame) == 84
     assert {s.extra["level"] for s in suggestions} == {"town"}
