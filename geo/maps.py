@@ -791,15 +791,17 @@ def town_map(towns, *, palette: Mapping[str, Mapping[str, str]], layers=None,
                          "geometry followed by the unjoined features'")
     # Fisher-Jenks silences a warning process-wide (_fisher_jenks_bins): such layers are
     # built before the geometry thread starts, so no warning of that thread is lost
+    def build_layers() -> list[dict]:
+        return [_without(_build_layer(towns, s, ctx), no_row) for s in specs]
+
     early = any((s.scheme or scheme) == "fisher_jenks" for s in specs)
-    layer_defs = [_without(_build_layer(towns, s, ctx), no_row) for s in specs] if early else []
+    layer_defs = build_layers() if early else None
     # GEOS releases the GIL: the geometry (cleaning, simplification: seconds for a
     # national map) is prepared on a second thread while this one builds the attributes
     with ThreadPoolExecutor(max_workers=1) as pool:
         geometry = pool.submit(_geometry_payload, coverage, counties, datum, bm, precision,
                                tolerance)
-        layer_defs = layer_defs or [_without(_build_layer(towns, s, ctx), no_row)
-                                    for s in specs]
+        layer_defs = layer_defs or build_layers()
         attributes = _attribute_payload(towns, t, lang, indicators)
         data = geometry.result()
     links = "suggestions/{town_code}.html" if suggestion_links is True else suggestion_links

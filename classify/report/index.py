@@ -26,6 +26,7 @@ SHEET_LIST = "sheets.js"
 #: What an index that reads :data:`SHEET_LIST` contains (older ones were rewritten whole).
 _HOOK = f'<script src="{SHEET_LIST}"></script>'.encode()
 
+
 @functools.cache
 def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.PackageLoader("classify", "templates"),
