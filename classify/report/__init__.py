@@ -101,12 +101,9 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
     with SliceJob(sheets, len(picked), workers=workers, first=workbook, aside=aside) as job:
         has = np.zeros(len(suggestions), dtype=bool)
         has[scope] = True
-        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
-                              "town": [s.town for s in suggestions],
-                              "county": [s.county for s in suggestions],
-                              "target": [s.target for s in suggestions],
-                              "confidence": [s.confidence for s in suggestions],
-                              "_sheet": list(names), "has_sheet": has})
+        towns = pd.DataFrame({c: [getattr(s, c) for s in suggestions] for c in (
+            "town_code", "town", "county", "target", "confidence")})
+        towns["_sheet"], towns["has_sheet"] = list(names), has
         labels = suggestions[0].labels if suggestions else {}
         files = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
                              notice=notice, level=_level(suggestions)),
