@@ -327,7 +327,7 @@ def _bar(score, width: int = 10) -> str:
 
 def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
     has_bench = bool(s.benchmarks or s.challengers)
-    return [{"id": d["dimension"], "label": d[f"label_{lang}"], "this": N(d["this"], "score"),
+    return [{"label": d[f"label_{lang}"], "this": N(d["this"], "score"),
              "median": N(d["category_median"], "score"),
              "benchmark": N(d["benchmark"], "score") if has_bench else "—",
              "bar": _bar(d["this"])}
@@ -405,7 +405,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
             or "")) if review is True or str(review).lower() == "true" else "",
     }
     return {
-        "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
+        "t": t, "lang": lang, "notice": notice, "cat": cat,
         "town": _known(s.town, lang, "town"),
         "subtitle": _Fill(t["subtitle"], town=_known(s.town, lang, "town"),
                           code=_known(s.town_code, lang, "code"),
