@@ -243,9 +243,8 @@ _CSV_ROWS = 1 << 17
 
 
 def _float_cells(values: np.ndarray) -> pa.Array:
-    """:data:`FLOAT_FORMAT` text of each float, '' for NaN (what pandas writes).  Whole
-    numbers of up to ten digits are that text as integers, cast by Arrow; the others are
-    formatted one by one."""
+    """:data:`FLOAT_FORMAT` text of each float, '' for NaN (what pandas writes); whole
+    numbers of up to ten digits cast by Arrow, the others formatted one by one."""
     whole = (values == np.round(values)) & (np.abs(values) < 1e10) & ~np.signbit(values)
     text = np.full(len(values), "", dtype=object)
     other = np.flatnonzero(~whole & ~np.isnan(values))
@@ -268,9 +267,8 @@ def _object_cells(values) -> list[str]:
 
 
 def _cells(col: pd.Series) -> pa.Array:
-    """The CSV text of one column as an Arrow string array without nulls (numbers as
-    pandas writes them with :data:`FLOAT_FORMAT`; text cells neutralised and quoted where
-    they must be)."""
+    """The CSV text of one column as an Arrow string array without nulls (text cells
+    neutralised and quoted where they must be)."""
     text, numbers = _text(col)
     text = text.cast(pa.large_string())
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text

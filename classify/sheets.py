@@ -1,10 +1,8 @@
 """Rendering of self-assessment suggestions: Markdown / HTML sheets, a workbook, a Word file.
 
 Every sentence comes from ``classify/templates/labels_<lang>.toml`` and the Jinja2
-templates next to them, every number from :mod:`classify.numfmt`; in the HTML sheet each
-number is a ``<span class="num" data-v=… data-k=… data-u=…>`` so a checker can read the
-value behind the text.  Output is deterministic (no timestamps, fixed ZIP dates in .docx).
-"""
+templates, every number from :mod:`classify.numfmt` (in HTML a ``<span class="num" data-v=…
+data-k=… data-u=…>`` a checker can read); deterministic (fixed ZIP dates in .docx)."""
 
 from __future__ import annotations
 
@@ -271,11 +269,10 @@ def _rule_text(g: dict, lang: str) -> str:
 
 
 def _declared_ctx(s: Suggestion, lang, t) -> dict:
-    if not s.declared:
-        return {"text": t["declared"]["none"], "status": "", "failing": []}
-    if s.declared_target is None:
-        return {"text": _Fill(t["declared"]["unknown"], text=s.declared), "status": "",
-                "failing": []}
+    if not s.declared or s.declared_target is None:
+        text = _Fill(t["declared"]["unknown"], text=s.declared) if s.declared else \
+            t["declared"]["none"]
+        return {"text": text, "status": "", "failing": []}
     status = s.declared_status or ""
     label = s.label(s.declared_target, lang)
     text = f"{t['declared']['declared']}{t['colon']}{s.declared}" + \
@@ -330,7 +327,7 @@ def _bar(score, width: int = 10) -> str:
 
 def _dims_ctx(s: Suggestion, lang, N) -> list[dict]:
     has_bench = bool(s.benchmarks or s.challengers)
-    return [{"id": d["dimension"], "label": d[f"label_{lang}"], "this": N(d["this"], "score"),
+    return [{"label": d[f"label_{lang}"], "this": N(d["this"], "score"),
              "median": N(d["category_median"], "score"),
              "benchmark": N(d["benchmark"], "score") if has_bench else "—",
              "bar": _bar(d["this"])}
@@ -408,7 +405,7 @@ def _context(s: Suggestion, lang: str, html: bool, notice, have: set | None = No
             or "")) if review is True or str(review).lower() == "true" else "",
     }
     return {
-        "t": t, "lang": lang, "s": s, "notice": notice, "cat": cat,
+        "t": t, "lang": lang, "notice": notice, "cat": cat,
         "town": _known(s.town, lang, "town"),
         "subtitle": _Fill(t["subtitle"], town=_known(s.town, lang, "town"),
                           code=_known(s.town_code, lang, "code"),
@@ -558,10 +555,12 @@ def _gap_long_block(suggestions: Sequence[Suggestion], lang: str) -> list[list]:
     """The benchmark-gap rows of towns (the 对标差距 sheet), in header order."""
     pairs = [(s, b) for s in suggestions for b in (s.benchmarks or s.challengers)]
     offsets, c = stacked([b for _, b in pairs], "gaps", GAP_COLUMNS)
-    n = np.diff(offsets).tolist()
-    code = [s.town_code for (s, _), k in zip(pairs, n) for _ in range(k)]
-    town = [s.town for (s, _), k in zip(pairs, n) for _ in range(k)]
-    bench = [b.town for (_, b), k in zip(pairs, n) for _ in range(k)]
+
+    def per_gap(values: list) -> list:     # a value of each pair on each of its gap rows
+        return np.repeat(np.array(values, dtype=object), np.diff(offsets)).tolist()
+
+    code, town = per_gap([s.town_code for s, _ in pairs]), per_gap([s.town for s, _ in pairs])
+    bench = per_gap([b.town for _, b in pairs])
     units = {u: numfmt.unit_label(u, lang) for u in set(c["unit"].tolist())}
     unit = [units[u] for u in c["unit"].tolist()]
 
@@ -659,7 +658,7 @@ def _docx_table(doc, st, header: list[str], rows: list[dict], keys: tuple[str, .
 def _docx_town(doc, st, ctx: dict, s: Suggestion, lang, t, title, notice) -> None:
     if title:
         _para(doc, st, title, "Title")
-    _para(doc, st, _kv(t, t["title"], _known(s.town, lang, "town")), "Heading 1")
+    _para(doc, st, _kv(t, t["title"], ctx["town"]), "Heading 1")
     doc.add_paragraph(ctx["subtitle"])
     if notice:
         doc.add_paragraph(_kv(t, t["notice_label"], notice))

@@ -101,15 +101,11 @@ def writing_report(suggestions: Sequence, out: str | Path, *, scope: np.ndarray,
     with SliceJob(sheets, len(picked), workers=workers, first=workbook, aside=aside) as job:
         has = np.zeros(len(suggestions), dtype=bool)
         has[scope] = True
-        towns = pd.DataFrame({"town_code": [s.town_code for s in suggestions],
-                              "town": [s.town for s in suggestions],
-                              "county": [s.county for s in suggestions],
-                              "target": [s.target for s in suggestions],
-                              "confidence": [s.confidence for s in suggestions],
-                              "_sheet": list(names), "has_sheet": has})
-        labels = suggestions[0].labels if suggestions else {}
-        files = [write_index(towns, labels, folder, run_dir=run_dir or Path(out), lang=lang,
-                             notice=notice, level=_level(suggestions)),
+        towns = pd.DataFrame({c: [getattr(s, c) for s in suggestions] for c in (
+            "town_code", "town", "county", "target", "confidence")})
+        towns["_sheet"], towns["has_sheet"] = list(names), has
+        files = [_write_index(towns, suggestions, folder, run_dir=run_dir or Path(out),
+                              lang=lang, notice=notice),
                  write_sheet_list(folder, picked_names)]
         yield files, lambda: job.aside_result
         files[:0] = job.results()
@@ -148,9 +144,8 @@ def sheets_from_run(run_dir: str | Path, *, counties: Sequence[str] = (),
     if not index_is_current(folder):    # none, or from before sheets.js: the whole index
         made = {p.stem for p in folder.glob("*.html")}
         towns["has_sheet"] = towns["_sheet"].isin(made)
-        palette = suggestions[0].labels if suggestions else {}    # the run's, from meta.json
-        files.append(write_index(towns, palette, folder, run_dir=run_dir, lang=lang,
-                                 notice=notice, level=_level(suggestions)))
+        files.append(_write_index(towns, suggestions, folder, run_dir=run_dir, lang=lang,
+                                  notice=notice))
     files.append(write_sheet_list(folder))
     if docx and suggestions:
         files.append(write_docx(suggestions, folder / "suggestions.docx", lang=lang,
@@ -174,9 +169,11 @@ def _manifest(run_dir: str | Path) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def _level(suggestions) -> str:
-    """The unit level of a run's suggestions (the index's wording follows it)."""
-    return (suggestions[0].extra.get("level") if suggestions else None) or "town"
+def _write_index(towns: pd.DataFrame, suggestions: Sequence, folder: Path, **kw) -> Path:
+    """:func:`write_index` in the categories' colours and the unit level of the run."""
+    first = suggestions[0] if suggestions else None
+    return write_index(towns, first.labels if first else {}, folder,
+                       level=(first.extra.get("level") if first else None) or "town", **kw)
 
 
 def write_suggestions(suggestions: Sequence, out_dir: str | Path, *, lang: str = "zh",

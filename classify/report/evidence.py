@@ -127,15 +127,9 @@ def save_evidence(suggestions: Sequence[Suggestion], run_dir: str | Path,
         cols = _untyped(cols)
         cols["_town"] = np.repeat(np.arange(len(suggestions)), np.diff(offsets))
         put(cols, name)
-    flat: list[Benchmark] = []
-    owner, kinds, order = [], [], []
-    for i, s in enumerate(suggestions):
-        for kind in ("benchmarks", "challengers"):
-            for k, b in enumerate(getattr(s, kind)):
-                flat.append(b)
-                owner.append(i)
-                kinds.append(kind)
-                order.append(k)
+    rows = [(b, i, kind, k) for i, s in enumerate(suggestions)
+            for kind in ("benchmarks", "challengers") for k, b in enumerate(getattr(s, kind))]
+    flat, owner, kinds, order = (list(c) for c in zip(*rows)) if rows else ([], [], [], [])
     bench = {c: list(map(attrgetter(c), flat)) for c in _BENCH}
     put({**bench, "_town": np.array(owner, dtype=np.int64), "_kind": kinds,
          "_k": np.array(order, dtype=np.int64)}, "benchmarks")
@@ -159,8 +153,7 @@ def _meta(run_dir: Path) -> dict:
 
 def _readable(func):
     """``func`` reading a finished run's evidence: a damaged or partial ``evidence/``
-    folder (a file missing, not Parquet or JSON, or of another shape) is the user's to fix,
-    and is said so, not reported as a defect."""
+    folder is the user's to fix (an InputError), not a defect."""
     @functools.wraps(func)
     def read(run_dir, *args, **kwargs):
         try:
@@ -187,9 +180,8 @@ def evidence_towns(run_dir: str | Path) -> pd.DataFrame:
 
 
 def _rows_of(path: Path, key: str, wanted: list[int] | None) -> pa.Table:
-    """The rows of the Parquet file ``path`` whose ``key`` is in ``wanted`` (sorted; all
-    when ``None``), reading only the row groups whose ``key`` range holds one of them (the
-    files are written in ``key`` order; much faster than ``pq.read_table(filters=…)``)."""
+    """The rows of ``path`` whose ``key`` is in ``wanted`` (sorted; all when ``None``),
+    from only the row groups that may hold them (faster than ``read_table(filters=…)``)."""
     pf = pq.ParquetFile(path)
     if wanted is None:
         return pf.read()
@@ -256,9 +248,8 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
 
 
 def _stack(df: pd.DataFrame, key: str, owners: np.ndarray, columns: list[str]) -> Stack:
-    """The rows of ``df`` as a :class:`Stack` of ``owners`` (sorted ``key`` values; the
-    files are in ``key`` order), its columns those of the records the tables were
-    written from (``columns`` first)."""
+    """The rows of ``df`` (in ``key`` order) as a :class:`Stack` of ``owners`` (sorted
+    ``key`` values), ``columns`` first: those of the records the tables were written from."""
     keys = df[key].to_numpy(dtype=np.int64)
     df = df.drop(columns=key)
     names = [c for c in columns if c in df.columns] + \

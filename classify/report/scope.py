@@ -1,9 +1,7 @@
 """Which towns get a sheet: ``--sheets auto|all|none|county=NAME|codes=FILE`` and the
-``--county`` / ``--codes`` options of ``towntype sheets``.
-
-A person opens their own town's sheet, a county its dozen, a province its 1,609: by
-default (``auto``) a run writes every sheet up to :data:`AUTO_SHEETS_MAX` towns and none
-above, and says how to get them (``towntype sheets RUN_DIR --county NAME``)."""
+``--county`` / ``--codes`` options of ``towntype sheets``.  By default (``auto``) a run
+writes every sheet up to :data:`AUTO_SHEETS_MAX` towns (a province) and none above, and
+says how to get them (``towntype sheets RUN_DIR --county NAME``)."""
 
 from __future__ import annotations
 

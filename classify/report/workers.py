@@ -1,13 +1,8 @@
-"""The one place the report writers use more than one core: slices of a list of towns
-written by forked workers (:mod:`concurrent.futures`) while the calling process writes
-something else, then by the calling process too (the slices no worker has begun).
-
-Why: rendering a province's sheets is most of a run's time.  Forked workers see the towns
-already in memory (nothing is pickled but a number and the paths they wrote); they render
-templates and write files only, using none of the caller's threads (BLAS, Arrow), which is
-what makes forking a threaded process safe.  Where forking is not available or not safe
-(not Linux, a daemon process, one core) the caller writes every slice, with the same files.
-"""
+"""The one place the report writers use more than one core (a province's sheets are most
+of a run's time): slices of a list of towns written by forked workers, which see the towns
+already in memory and use none of the caller's threads (BLAS, Arrow) — what makes forking
+a threaded process safe — then by the calling process too.  Where forking is not available
+or not safe (not Linux, a daemon process, one core) the caller writes every slice."""
 
 from __future__ import annotations
 
