@@ -374,8 +374,9 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transitions and contributions of the paired towns (rows ``o`` and ``n``)."""
     cat_old, cat_new = _col(o, "category"), _col(n, "category")
+    sub_old, sub_new = _col(o, "subtype"), _col(n, "subtype")
     tier_old, tier_new = (c.map(TIERS).fillna(2).to_numpy() for c in (cat_old, cat_new))
-    same = (cat_old == cat_new).to_numpy() & (_col(o, "subtype") == _col(n, "subtype")).to_numpy()
+    same = (cat_old == cat_new).to_numpy() & (sub_old == sub_new).to_numpy()
     cls = np.select([same, tier_new > tier_old, tier_new < tier_old], ["same", "up", "down"],
                     "lateral")
     changed = ~same
@@ -386,8 +387,8 @@ def _transitions(o: pd.DataFrame, n: pd.DataFrame, model_data: dict, pairs, dec,
         "town_code": n["town_code"], "old_code": o["town_code"], "town": n["town"],
         "county": _col(n, "county"),
         "change": cls, "link": [p[2] for p in pairs], "changed": changed,
-        "category_old": cat_old, "subtype_old": _col(o, "subtype"),
-        "category_new": cat_new, "subtype_new": _col(n, "subtype"),
+        "category_old": cat_old, "subtype_old": sub_old,
+        "category_new": cat_new, "subtype_new": sub_new,
         "category_zh_old": _col(o, "category_zh"), "category_zh_new": _col(n, "category_zh"),
         "composite_old": dec["C_old"], "composite_new": dec["C_new"],
         "d_composite": dec["C_new"] - dec["C_old"],
@@ -553,22 +554,15 @@ def _matrix_html(matrix: pd.DataFrame, path: Path, title: str, notes: list[str])
     return path
 
 
-def _read_geometry(run_path: Path):
-    """Town codes and polygons of a run's ``towns.gpkg`` (None without one)."""
-    gpkg = run_path / "towns.gpkg"
-    if not gpkg.is_file():
-        return None
-    g = gpd.read_file(gpkg, layer="towns", columns=["town_code"], engine="pyogrio")
-    g["town_code"] = g["town_code"].astype(str)
-    return g
-
-
 def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang: str
          ) -> Path | None:
     """``compare_map.html``: 类别变化 and 综合得分变化 (None: a run has no towns.gpkg)."""
-    old_geo, new_geo = _read_geometry(old_run.path), _read_geometry(new_run.path)
-    if old_geo is None or new_geo is None:
+    gpkgs = [run.path / "towns.gpkg" for run in (old_run, new_run)]
+    if not all(gpkg.is_file() for gpkg in gpkgs):
         return None
+    old_geo, new_geo = (gpd.read_file(gpkg, layer="towns", columns=["town_code"],
+                                      engine="pyogrio").astype({"town_code": str})
+                        for gpkg in gpkgs)
     gone = transitions["change"] == "gone"
     geo = pd.concat([old_geo[old_geo["town_code"].isin(set(transitions.loc[gone, "town_code"]))],
                      new_geo[new_geo["town_code"].isin(set(transitions.loc[~gone, "town_code"]))]],

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from classify.config import load_system
-from geo.approximate import township_units
+from geo.approximate import shown_path, township_units
 from geo.errors import InputError, command_status
 
 __all__ = ["HEADERS", "KEY_HEADERS", "generate_demo_indicators", "demo_towns",
@@ -403,10 +403,6 @@ def write_demo_indicators(boundaries_path, out_csv, *, seed: int = 2023, towns_p
             "provenance_file": str(prov)}
 
 
-def _shown(path: Path) -> str:
-    return path.name if path.is_absolute() else path.as_posix()
-
-
 _PROVENANCE = """# Provenance of the demo indicator table
 
 **THE VALUES IN `{table}` ARE ILLUSTRATIVE, NOT OFFICIAL STATISTICS.**  They were made up
@@ -497,7 +493,7 @@ def _provenance(table, seed, bpath: Path, sha: str, out: Path, no_boundary) -> s
     lines = [f"| {town} | {p.note} | {_boosts(p)} | {p.declared or '—'} |"
              for town, p in PROFILES.items()]
     return _PROVENANCE.format(
-        table=out.name, seed=seed, boundaries=_shown(bpath), table_arg=_shown(out),
+        table=out.name, seed=seed, boundaries=shown_path(bpath), table_arg=shown_path(out),
         boundaries_name=bpath.name, sha=sha, n=len(table),
         no_boundary=", ".join(no_boundary) or "none", profiles="\n".join(lines))
 

@@ -65,17 +65,15 @@ class NextYear:
     merged: tuple[str, str]
 
 
-def _ids(table: pd.DataFrame) -> dict[str, str]:
-    """Indicator id → header of the table (the default system's standard headers)."""
+def _check_headers(table: pd.DataFrame) -> None:
     missing = [h for h in (*_KEYS.values(), *HEADERS.values()) if h not in table.columns]
     if missing:
         raise InputError(f"the first-year table lacks the demo header(s) {', '.join(missing)}"
                          "; give the table written by classify.demo_data")
-    return HEADERS
 
 
-def _numbers(table: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
-    x = pd.DataFrame({i: table[h] for i, h in headers.items()})
+def _numbers(table: pd.DataFrame) -> pd.DataFrame:
+    x = pd.DataFrame({i: table[h] for i, h in HEADERS.items()})
     x["industrial_park"] = x["industrial_park"].map({"是": 1.0, "否": 0.0})
     return x.apply(pd.to_numeric, errors="raise").astype(float)
 
@@ -165,10 +163,10 @@ def next_year(table: pd.DataFrame, *, seed: int = 2024,
     boundaries : path, optional
         Town boundaries, to merge into the neighbour with the longest shared border.
     """
-    headers = _ids(table)
+    _check_headers(table)
     table = table.reset_index(drop=True)
     keys = pd.DataFrame({k: table[h].astype(str) for k, h in _KEYS.items()})
-    x = _numbers(table, headers)
+    x = _numbers(table)
     rng = np.random.default_rng(seed)
     y = _grow(x, rng)
     park = _park(x, keys["town"])
@@ -176,8 +174,8 @@ def next_year(table: pd.DataFrame, *, seed: int = 2024,
     gone, into = _merger(y, keys, boundaries)
     _merge(y, gone, into)
     out = table.assign(**{h: fixed(y[ind], _decimals(table[h]))
-                          for ind, h in headers.items() if ind != "industrial_park"})
-    out[headers["industrial_park"]] = np.where(y["industrial_park"] > 0.5, "是", "否")
+                          for ind, h in HEADERS.items() if ind != "industrial_park"})
+    out[HEADERS["industrial_park"]] = np.where(y["industrial_park"] > 0.5, "是", "否")
     out = out.drop(index=gone).reset_index(drop=True)
     crosswalk = pd.DataFrame({"old_code": [keys.at[gone, "town_code"]],
                               "new_code": [keys.at[into, "town_code"]],

@@ -314,20 +314,20 @@ def _check_targets(entries: pd.DataFrame, taxonomy, registry: Registry) -> None:
                 path=d.source if d else None, key=f"designations.{did}.implies")
 
 
-def _rank_text(frame, i: int, target: str, taxonomy, lang: str) -> str:
-    """``农业得分第41/84`` for the score the target's rules test first."""
+def _rank_texts(frame, i: int, target: str, taxonomy) -> tuple[str, str]:
+    """``农业得分第41/84`` and ``… rank 41/84`` for the score the target's rules test first."""
     rules = _target_rules(taxonomy, target, frame, i)
     fld = next((r.field for r in rules if r.field in frame.columns
                 and (r.field.startswith("score_") or r.field == "composite")), None)
     if fld is None:
-        return ""
+        return "", ""
     values = pd.to_numeric(frame[fld], errors="coerce")
-    label = taxonomy.field_label(fld, lang)
+    zh, en = taxonomy.field_label(fld, "zh"), taxonomy.field_label(fld, "en")
     if pd.isna(values.iloc[i]):
-        return f"{label}缺失" if lang == "zh" else f"{label} missing"
+        return f"{zh}缺失", f"{en} missing"
     rank = int(values.rank(ascending=False, method="min").iloc[i])
     n = int(values.notna().sum())
-    return f"{label}第{rank}/{n}" if lang == "zh" else f"{label} rank {rank}/{n}"
+    return f"{zh}第{rank}/{n}", f"{en} rank {rank}/{n}"
 
 
 def _target_rules(taxonomy, target: str, frame, i: int):
@@ -376,13 +376,14 @@ def _evidence(frame, i: int, implies: str, taxonomy) -> str:
     return "not supported"
 
 
-def _head(r, lang: str) -> str:
-    name = r["designation_zh"] if lang == "zh" else r["designation_en"]
+def _heads(r) -> tuple[str, str]:
+    """The entry's designation with its year and industry, in Chinese and in English."""
+    zh, en = r["designation_zh"], r["designation_en"]
     year = str(int(r["year"])) if pd.notna(r["year"]) else ""
     bits = [b for b in (year, r["industry"]) if b]
     if not bits:
-        return name
-    return f"{name}（{'，'.join(bits)}）" if lang == "zh" else f"{name} ({', '.join(bits)})"
+        return zh, en
+    return f"{zh}（{'，'.join(bits)}）", f"{en} ({', '.join(bits)})"
 
 
 def assess_designations(entries: pd.DataFrame, frame: pd.DataFrame, taxonomy,
@@ -435,7 +436,7 @@ def _status(r: dict, pos: dict, counties: set) -> tuple[str, str]:
 
 
 def _entry_evidence(r: dict, frame, i: int, taxonomy) -> tuple[str, str, str]:
-    head_zh, head_en = _head(r, "zh"), _head(r, "en")
+    head_zh, head_en = _heads(r)
     if not (r["known"] and r["implies"]):
         why_zh, why_en = (("不对应分类类别", "implies no category") if r["known"] else
                           ("称号不在登记表中", "designation not in the registry"))
@@ -446,7 +447,7 @@ def _entry_evidence(r: dict, frame, i: int, taxonomy) -> tuple[str, str, str]:
         tag_zh, tag_en = ("", "") if ev == "primary" else ("（兼具类型）", " (secondary)")
         return (ev, f"{head_zh}：指标支持{zh}{tag_zh}",
                 f"{head_en}: the evidence supports {en}{tag_en}")
-    rz, re_ = (_rank_text(frame, i, r["implies"], taxonomy, lang) for lang in ("zh", "en"))
+    rz, re_ = _rank_texts(frame, i, r["implies"], taxonomy)
     return (ev, f"{head_zh}：{rz + '，' if rz else ''}未达{zh}阈值",
             f"{head_en}: {re_ + ', ' if re_ else ''}below the {en} thresholds")
 

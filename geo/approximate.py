@@ -227,8 +227,9 @@ def _city_stem(city: str, city_code: str) -> str:
     return stem if stem.isascii() and stem.isalnum() else f"city{city_code}"
 
 
-def _shown(path: Path) -> str:
-    # relative paths as given (reproducible bytes); absolute ones reduced to the file name
+def shown_path(path: Path) -> str:
+    """A path as a provenance note shows it: relative as given (reproducible bytes), absolute
+    reduced to the file name."""
     return path.name if path.is_absolute() else path.as_posix()
 
 
@@ -381,10 +382,10 @@ def _provenance(seats, unmatched, inputs: list[Path], paths: dict, **fields) -> 
     un_lines = "\n".join(f"- {r.town} ({r.town_code}, {r.county}): {r.reason}"
                          for r in unmatched.itertuples()) or "- none"
     return _PROVENANCE.format(
-        **fields, **{f"in{i}": _shown(path) for i, path in enumerate(inputs)},
+        **fields, **{f"in{i}": shown_path(path) for i, path in enumerate(inputs)},
         **{f"sha{i}": hashlib.sha256(path.read_bytes()).hexdigest()
            for i, path in enumerate(inputs)},
-        out=_shown(paths["towns_file"].parent), towns_file=paths["towns_file"].name,
+        out=shown_path(paths["towns_file"].parent), towns_file=paths["towns_file"].name,
         counties_file=paths["counties_file"].name,
         town_props=", ".join(f"`{c}`" for c in TOWN_PROPERTIES),
         county_props=", ".join(f"`{c}`" for c in COUNTY_PROPERTIES),

@@ -60,8 +60,7 @@ def out_of_china(lon, lat) -> np.ndarray:
     """
     lon, lat = _as_arrays(lon, lat)
     lo0, la0, lo1, la1 = CHINA_BBOX
-    with np.errstate(invalid="ignore"):
-        inside = (lon >= lo0) & (lon <= lo1) & (lat >= la0) & (lat <= la1)
+    inside = (lon >= lo0) & (lon <= lo1) & (lat >= la0) & (lat <= la1)
     return ~inside
 
 
@@ -70,8 +69,7 @@ def _shift(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = lon - 105.0
     y = lat - 35.0
     pi = np.pi
-    with np.errstate(invalid="ignore"):
-        sx = np.sqrt(np.abs(x))
+    sx = np.sqrt(np.abs(x))
     common = (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
     tlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx + common
             + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0

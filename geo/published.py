@@ -183,10 +183,8 @@ class PublishedNames:
             city_code, rest = self._strip_city(normalise_name(city), prov)
             if city_code is None or rest:
                 return Resolution("unresolved", reason=f"no city named {city!r}")
-        county_code = None
-        note = ""
-        if normalise_name(county):
-            text = normalise_name(county)
+        county_code, note = None, ""
+        if text := normalise_name(county):
             found, rest, how = self._strip_county(text, prov, city_code)
             if found is None and not how:
                 found, how = self._county_by_stem(text, prov, city_code)
@@ -195,8 +193,8 @@ class PublishedNames:
                 return _no_county(county, how, "county+name")
             county_code, note = found
         base = "county+name" + (f"; {note}" if note else "")
-        return self._town(normalise_name(town), county_code, city_code, prov, base,
-                          normalise_name(town))
+        name = normalise_name(town)
+        return self._town(name, county_code, city_code, prov, base, name)
 
     def resolve_county(self, county, *, city=None, province=None) -> Resolution:
         """Resolve a county-level unit (``连州市``, ``清远市连州市``, ``梅县`` → 梅县区 by
@@ -242,8 +240,7 @@ class PublishedNames:
         text = normalise_name(code)
         if len(text) == 12 and text.endswith("000"):
             text = text[:9]
-        t = self._d.townships
-        if text not in t.index:
+        if text not in self._d.townships.index:
             return Resolution("unresolved", how="code",
                               reason=f"code {code!r} is not a township code of the NBS "
                                      "2023 table")
