@@ -301,9 +301,8 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
 
 
 def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, BoundaryReport, str]:
-    """The boundary file read, and the console line saying an inferred datum ("" when none):
-    ``--datum auto`` compares the features with the level's bundled boundaries, if any
-    (:func:`geo.datum.infer_datum`), and reads the file again in the datum that fits."""
+    """The boundary file read, and the line saying an inferred datum ("" when none):
+    ``--datum auto`` reads it again in the datum that fits the level's bundled boundaries."""
     def read(datum: str):
         return read_boundaries(opts.boundaries, layer=opts.layer,
                                encoding=opts.boundary_encoding, crs=opts.crs, datum=datum,
@@ -828,10 +827,11 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
         s.extra["level"] = lv.id
         s.extra["group_ranks"] = groups
     if lv.children:     # a county's towns in a town run (--towns), or how to link one
-        links = (child_links(opts.towns, [s.town_code for s in suggestions],
-                             None if opts.out is None else Path(opts.out) / "suggestions", lv)
-                 if opts.towns is not None else [None] * len(suggestions))
-        _say_child_links(opts.towns, links, lv)
+        links = [None] * len(suggestions)
+        if opts.towns is not None:
+            links = child_links(opts.towns, [s.town_code for s in suggestions],
+                                None if opts.out is None else Path(opts.out) / "suggestions", lv)
+            _say_child_links(opts.towns, links, lv)
         for s, link in zip(suggestions, links):
             s.extra["children"] = {"level": lv.children, "link": link}
     if opts.reference is not None:     # the sheets say last year's category
@@ -848,8 +848,6 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
 def _say_child_links(run_dir, links: list, lv) -> None:
     """Warn when ``--towns`` links nothing: no unit of that run is in this one, or that
     run has no sheets to link to."""
-    if run_dir is None:
-        return
     child = level(lv.children)
     units = [u for link in links if link for u in link["units"]]
     if not units:
