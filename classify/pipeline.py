@@ -755,13 +755,10 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
                                labels=None if system is None else dimension_labels(system))
         crosstab, review, reason = agreement(frame, result, taxonomy=taxonomy)
         reason_en = agreement(frame, result, taxonomy=taxonomy, lang="en")[2]
-    frame = frame.assign(
-        cluster=result.labels.to_numpy(),
-        cluster_name=result.labels.map(lambda c: result.names[c][0]).to_numpy(),
-        cluster_name_en=result.labels.map(lambda c: result.names[c][1]).to_numpy(),
-        cluster_stability=result.membership_stability.to_numpy(),
-        review=review.to_numpy(), review_reason=reason.to_numpy(),
-        review_reason_en=reason_en.to_numpy())
+    per_town = result.frame()       # cluster, cluster_name, cluster_name_en, cluster_stability
+    frame = frame.assign(**{c: per_town[c].to_numpy() for c in per_town},
+                         review=review.to_numpy(), review_reason=reason.to_numpy(),
+                         review_reason_en=reason_en.to_numpy())
     return frame, result, crosstab
 
 
@@ -1122,7 +1119,7 @@ def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, 
                          "已保留并标记；逐格明细见 value_checks.csv",
                          f"value checks: {bad} impossible values treated as missing, {odd} "
                          "implausible values kept and flagged; per cell: value_checks.csv"))
-    notes += list(getattr(clusters, "messages", []))
+    notes += clusters.messages
     return notes
 
 
