@@ -426,7 +426,7 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
                                     crosswalk=opts.crosswalk, unit=lv.keys)
-        if lv.words and "reason" in report.columns:   # geo/join.py says "town"
+        if lv.words:      # geo/join.py says "town"
             report["reason"] = [lv.say(r) for r in report["reason"]]
         report = _not_units(report, lv, timer.log)
     if joined.empty:
@@ -440,7 +440,7 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
 def _not_units(report: pd.DataFrame, lv: Level, log: Callable[[str], None]) -> pd.DataFrame:
     """Unmatched features that are no unit of the level (``not_units``: 东莞市 in a county
     file) marked ``excluded`` with the reason, and said: they need no checking."""
-    if not lv.not_units or "town_code" not in report.columns:
+    if not lv.not_units:
         return report
     hit = ((report["source"] == "boundaries") & (report["status"] == "unmatched")
            & report["town_code"].astype(str).isin(lv.not_units))
@@ -999,7 +999,7 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
     for f in left["boundary_feature"]:
         status = str(rep["status"].get(f, "unmatched"))
         text = _NO_ROW.get(status, _NO_ROW["unmatched"])[k]
-        why = rep["reason"].get(f) if "reason" in rep else None
+        why = rep["reason"].get(f)
         if status != "unmatched" and isinstance(why, str) and why:
             text += f"：{why}" if k == 0 else f": {why}"
         reasons.append(text)
