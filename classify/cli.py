@@ -343,7 +343,7 @@ def _check_out(parser: argparse.ArgumentParser, outs: list[Path], force: bool,
         parser.error(f"argument --out: {err}")
 
 
-def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
+def _cmd_run(args: argparse.Namespace, console, demo: bool) -> None:
     from classify.pipeline import RunOptions, demo_options, run_pipeline, summary_lines
 
     # the flags named as RunOptions fields; None (not given) leaves the field's default
@@ -371,10 +371,9 @@ def _cmd_run(args: argparse.Namespace, console, demo: bool) -> int:
     console.summary = summary_lines(result, lang=args.lang)
     if args.open:
         webbrowser.open((Path(opts.out) / "map.html").resolve().as_uri())
-    return 0
 
 
-def _cmd_demo_years(args: argparse.Namespace, console, given: dict) -> int:
+def _cmd_demo_years(args: argparse.Namespace, console, given: dict) -> None:
     from classify.demo_years import demo_years
 
     out = args.out
@@ -383,29 +382,26 @@ def _cmd_demo_years(args: argparse.Namespace, console, given: dict) -> int:
     console.summary = done["compare"].summary + [
         f"第一年 {out / 'year1'}，第二年 {out / 'year2'}（园区新设：{done['park']}；"
         f"撤并：{done['merged'][0]} → {done['merged'][1]}），比较 {out / 'compare'}"]
-    return 0
 
 
-def _cmd_init(args: argparse.Namespace, console) -> int:
+def _cmd_init(args: argparse.Namespace, console) -> None:
     from classify.pipeline import init_config
 
     path, lines = init_config(args.indicators, args.out, sheet=args.sheet,
                               encoding=args.encoding)
     console.summary = lines + [f"wrote {path}"]
-    return 0
 
 
-def _cmd_compare(args: argparse.Namespace, console) -> int:
+def _cmd_compare(args: argparse.Namespace, console) -> None:
     from classify.compare import compare_runs
 
     result = compare_runs(args.old_run, args.new_run, args.out, crosswalk=args.crosswalk,
                           lang=args.lang, map_html=not args.no_map, force=args.force)
     console.summary = result.summary + [
         f"输出目录（outputs）：{args.out}（{', '.join(f.name for f in result.files)}）"]
-    return 0
 
 
-def _cmd_sheets(args: argparse.Namespace, console) -> int:
+def _cmd_sheets(args: argparse.Namespace, console) -> None:
     from classify.levels import level
     from classify.report import read_codes, run_level, sheets_from_run
 
@@ -424,17 +420,15 @@ def _cmd_sheets(args: argparse.Namespace, console) -> int:
     console.summary = [level(run_level(args.run_dir)).say(    # a county run: 个县（市、区）
         f"自评表（sheets）：{n} 个镇街 → {args.run_dir / 'suggestions'}"
         f"（{index} 已更新 / updated）")]
-    return 0
 
 
-def _cmd_boundaries(args: argparse.Namespace, console) -> int:
+def _cmd_boundaries(args: argparse.Namespace, console) -> None:
     from geo.approximate import rebuild_demo_boundaries
 
     summary = rebuild_demo_boundaries(args.counties, args.towns, args.places, args.out,
                                       city_code=str(args.city),
                                       counties_datum=args.counties_datum)
     console.summary = [f"{key}: {value}" for key, value in summary.items()]
-    return 0
 
 
 _COMMANDS = {"demo": functools.partial(_cmd_run, demo=True),
@@ -458,7 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args = _parse(argv)
             console.lang = getattr(args, "lang", "zh")
-            return _COMMANDS[args.command](args, console)
+            _COMMANDS[args.command](args, console)
+            return 0
         except SystemExit as exc:       # argparse: --help, --version, a bad flag value
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except TowntypeError as err:
@@ -510,9 +505,8 @@ def _library_logs_as_warnings():
 
 @contextlib.contextmanager
 def _interrupts_here_only():
-    """Ctrl-C interrupts this process only: the processes it forks (the table writer, the
-    sheet renderers) ignore it and are stopped by this one, which removes what they were
-    writing, so none of them prints a traceback of its own."""
+    """Ctrl-C interrupts this process only: its forked workers ignore it and are stopped by
+    this one, which removes what they were writing, so none prints a traceback of its own."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

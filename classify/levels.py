@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import re
 import tomllib
@@ -433,6 +432,8 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
     """
     import pandas as pd
 
+    from classify.report import run_level
+
     run_dir = Path(run_dir)
     if not lv.children:
         raise InputError(f"--towns links a county run to a finished town run; this run is at "
@@ -443,11 +444,7 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         raise InputError(f"不是{child.zh}分类运行的输出目录（not a finished {child.en} run: no "
                          f"towns.csv）; give --towns the --out folder of a {child.en} run "
                          f"(towntype run or towntype demo)", path=run_dir)
-    try:
-        manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
-    found = (manifest.get("level") or {}).get("id", "town")
+    found = run_level(run_dir)
     if found != child.id:
         raise InputError(f"--towns 须为{child.zh}分类运行（a {child.en} run），这是"
                          f"{level(found).zh}运行（this is a {found} run）; give the --out folder "

@@ -301,9 +301,8 @@ def read_inputs(opts: RunOptions, *, timer: _Timer | None = None,
 
 
 def _read_boundaries(opts: RunOptions, lv: Level) -> tuple[gpd.GeoDataFrame, BoundaryReport, str]:
-    """The boundary file read, and the console line saying an inferred datum ("" when none):
-    ``--datum auto`` compares the features with the level's bundled boundaries, if any
-    (:func:`geo.datum.infer_datum`), and reads the file again in the datum that fits."""
+    """The boundary file read, and the line saying an inferred datum ("" when none):
+    ``--datum auto`` reads it again in the datum that fits the level's bundled boundaries."""
     def read(datum: str):
         return read_boundaries(opts.boundaries, layer=opts.layer,
                                encoding=opts.boundary_encoding, crs=opts.crs, datum=datum,
@@ -427,7 +426,7 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
     with timer("join"):
         joined, report = join_towns(boundaries, table, on=opts.join_on,
                                     crosswalk=opts.crosswalk, unit=lv.keys)
-        if lv.words and "reason" in report.columns:   # geo/join.py says "town"
+        if lv.words:      # geo/join.py says "town"
             report["reason"] = [lv.say(r) for r in report["reason"]]
         report = _not_units(report, lv, timer.log)
     if joined.empty:
@@ -441,7 +440,7 @@ def join_inputs(opts: RunOptions, boundaries: gpd.GeoDataFrame, table: ParsedTab
 def _not_units(report: pd.DataFrame, lv: Level, log: Callable[[str], None]) -> pd.DataFrame:
     """Unmatched features that are no unit of the level (``not_units``: 东莞市 in a county
     file) marked ``excluded`` with the reason, and said: they need no checking."""
-    if not lv.not_units or "town_code" not in report.columns:
+    if not lv.not_units:
         return report
     hit = ((report["source"] == "boundaries") & (report["status"] == "unmatched")
            & report["town_code"].astype(str).isin(lv.not_units))
@@ -756,13 +755,10 @@ def cluster(opts: RunOptions, frame: gpd.GeoDataFrame, taxonomy, *, system=None,
                                labels=None if system is None else dimension_labels(system))
         crosstab, review, reason = agreement(frame, result, taxonomy=taxonomy)
         reason_en = agreement(frame, result, taxonomy=taxonomy, lang="en")[2]
-    frame = frame.assign(
-        cluster=result.labels.to_numpy(),
-        cluster_name=result.labels.map(lambda c: result.names[c][0]).to_numpy(),
-        cluster_name_en=result.labels.map(lambda c: result.names[c][1]).to_numpy(),
-        cluster_stability=result.membership_stability.to_numpy(),
-        review=review.to_numpy(), review_reason=reason.to_numpy(),
-        review_reason_en=reason_en.to_numpy())
+    per_town = result.frame()       # cluster, cluster_name, cluster_name_en, cluster_stability
+    frame = frame.assign(**{c: per_town[c].to_numpy() for c in per_town},
+                         review=review.to_numpy(), review_reason=reason.to_numpy(),
+                         review_reason_en=reason_en.to_numpy())
     return frame, result, crosstab
 
 
@@ -828,10 +824,11 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
         s.extra["level"] = lv.id
         s.extra["group_ranks"] = groups
     if lv.children:     # a county's towns in a town run (--towns), or how to link one
-        links = (child_links(opts.towns, [s.town_code for s in suggestions],
-                             None if opts.out is None else Path(opts.out) / "suggestions", lv)
-                 if opts.towns is not None else [None] * len(suggestions))
-        _say_child_links(opts.towns, links, lv)
+        links = [None] * len(suggestions)
+        if opts.towns is not None:
+            links = child_links(opts.towns, [s.town_code for s in suggestions],
+                                None if opts.out is None else Path(opts.out) / "suggestions", lv)
+            _say_child_links(opts.towns, links, lv)
         for s, link in zip(suggestions, links):
             s.extra["children"] = {"level": lv.children, "link": link}
     if opts.reference is not None:     # the sheets say last year's category
@@ -848,8 +845,6 @@ def suggest_towns(opts: RunOptions, frame: gpd.GeoDataFrame, trace: pd.DataFrame
 def _say_child_links(run_dir, links: list, lv) -> None:
     """Warn when ``--towns`` links nothing: no unit of that run is in this one, or that
     run has no sheets to link to."""
-    if run_dir is None:
-        return
     child = level(lv.children)
     units = [u for link in links if link for u in link["units"]]
     if not units:
@@ -1004,7 +999,7 @@ def _unjoined(boundaries, joined_frame, report, lang: str):
     for f in left["boundary_feature"]:
         status = str(rep["status"].get(f, "unmatched"))
         text = _NO_ROW.get(status, _NO_ROW["unmatched"])[k]
-        why = rep["reason"].get(f) if "reason" in rep else None
+        why = rep["reason"].get(f)
         if status != "unmatched" and isinstance(why, str) and why:
             text += f"：{why}" if k == 0 else f": {why}"
         reasons.append(text)
@@ -1124,7 +1119,7 @@ def _not_measured(frame, taxonomy, system, scored, clusters) -> list[tuple[str, 
                          "已保留并标记；逐格明细见 value_checks.csv",
                          f"value checks: {bad} impossible values treated as missing, {odd} "
                          "implausible values kept and flagged; per cell: value_checks.csv"))
-    notes += list(getattr(clusters, "messages", []))
+    notes += clusters.messages
     return notes
 
 

@@ -777,3 +777,17 @@ def test_join_report_reasons_use_the_county_wording(tmp_path):
     row = report[report["town_code"] == "441826"].iloc[0]
     assert row["status"] == "unmatched"
     assert "county" in row["reason"] and not re.search(r"\btowns?\b", row["reason"]), row["reason"]
+
+
+def test_towns_run_json_that_is_no_object_counts_as_a_town_run(tmp_path):
+    """A run.json holding a list (not an object) says no level: the run is taken as a town
+    run, as when it has no run.json (it raised AttributeError before)."""
+    from classify.levels import read_child_run
+
+    run = tmp_path / "town-run"
+    run.mkdir()
+    (run / "towns.csv").write_text("town_code,town,county_code\n441802100,甲镇,441802\n",
+                                   encoding="utf-8")
+    (run / "run.json").write_text("[]", encoding="utf-8")
+    towns = read_child_run(run, level("county"))
+    assert towns["town_code"].tolist() == ["441802100"]
