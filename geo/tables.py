@@ -313,11 +313,13 @@ def _row_texts(row: list) -> list[str]:
         return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
 
 
+def _cell_unit(text: str, unit: str | None = None) -> str | None:
+    """The unit to parse a cell in: the column's, else ``%`` for a cell with the sign."""
+    return unit if unit else ("%" if text.endswith(("%", "％")) else None)
+
+
 def _is_number_cell(text: str) -> bool:
-    if plain_number(text) is not None:
-        return True
-    return text != "" and parse_cell(text, unit="%" if text.endswith(("%", "％")) else None
-                                     ).status == "ok"
+    return text != "" and parse_cell(text, unit=_cell_unit(text)).status == "ok"
 
 
 _KEY_WORDS = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
@@ -457,13 +459,10 @@ def _column_kind(cells: list[str], unit: str | None, fast: list) -> str:
         # every cell a plain decimal (the usual column): numbers — the flag words that
         # are decimals, 0 and 1, make no flag column alone
         return "number"
-    filled = [c for c in cells if c.strip()]
-    if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
-            any(c.strip().lower() not in {"0", "1"} for c in filled):
+    words = {c.lower() for c in cells if c}
+    if words and words <= _YES | _NO and not words <= {"0", "1"}:
         return "flag"
-    statuses = ["ok" if f is not None else
-                parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
-                                                      else None)).status
+    statuses = ["ok" if f is not None else parse_cell(c, unit=_cell_unit(c, unit)).status
                 for c, f in zip(cells, fast)]
     n_ok, n_bad = statuses.count("ok"), statuses.count("invalid")
     if n_ok >= 1 and (unit is not None or n_ok > n_bad):
@@ -517,7 +516,7 @@ _FLAGS = {**dict.fromkeys(_YES, (1.0, "ok")), **dict.fromkeys(_NO, (0.0, "ok")),
 
 
 def _parse_flag_column(cells):
-    pairs = [_FLAGS.get(text.strip().lower(), (math.nan, "invalid")) for text in cells]
+    pairs = [_FLAGS.get(text.lower(), (math.nan, "invalid")) for text in cells]
     return [v for v, _ in pairs], [s for _, s in pairs]
 
 
@@ -559,6 +558,8 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
     grid = [r if len(r) == width and type(r) is list else list(r) + [None] * (width - len(r))
             for r in grid]
     rows = [_row_texts(r) for r in grid]
+    if not any(map(any, rows)):
+        raise InputError("the table is empty", path=path)
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, messages)
     keys = find_key_columns([name for _, name, _ in columns])
@@ -631,9 +632,6 @@ _SUFFIX_KINDS = {".csv": "text", ".txt": "text", ".tsv": "text", ".xlsx": "xlsx"
 
 def _load_grid(path: Path, sheet, encoding):
     suffix = path.suffix.lower()
-    messages: list[str] = []
-    merges: list = []
-    enc = sheet_name = None
     named = _SUFFIX_KINDS.get(suffix)
     if named is None:
         raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
@@ -643,24 +641,20 @@ def _load_grid(path: Path, sheet, encoding):
         raise InputError(
             f"文件内容与扩展名不符（the file is {_KIND_NAMES[kind]}, not a {suffix} table）; "
             "open it in Excel or WPS and save it as .xlsx (or export CSV)", path=path)
+    messages: list[str] = []
     if kind != named:
         messages.append(f"文件内容与扩展名不符（content does not match the extension）: "
                         f"{path.name} is {_KIND_NAMES[kind]}; read as such")
     if kind == "text":
         grid, enc, msg = _load_csv(path, encoding)
         messages.append(msg)
-    elif kind == "xlsx":
-        grid, sheet_name, merges = _load_xlsx(path, sheet)
-    else:
-        grid, sheet_name, merges = _load_xls(path, sheet)
-    if sheet_name is not None:
-        messages.append(f"sheet {sheet_name!r}")
+        return grid, [], enc, None, messages
+    grid, sheet_name, merges = (_load_xlsx if kind == "xlsx" else _load_xls)(path, sheet)
+    messages.append(f"sheet {sheet_name!r}")
     if merges:
         _fill_merges(grid, merges)
         messages.append(f"{len(merges)} merged cell range(s) filled from the merge ranges")
-    if not any(any(_cell_text(v).strip() for v in r) for r in grid):
-        raise InputError("the table is empty", path=path)
-    return grid, merges, enc, sheet_name, messages
+    return grid, merges, None, sheet_name, messages
 
 
 def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
@@ -694,8 +688,8 @@ def _split_rows(path, rows, layout, columns, keys) -> tuple[list, list]:
     below = rows[layout["first_data"]:]
     counties = {normalise_county(r[county_c]) for r in below
                 if county_c is not None and r[county_c]}
-    county_table = {len(r[code_c].strip()) for r in below
-                    if code_c is not None and r[code_c].strip().isdigit()} == {6}
+    county_table = {len(r[code_c]) for r in below
+                    if code_c is not None and r[code_c].isdigit()} == {6}
     data_idx, excluded, after_footnote = [], [], False
     for r in range(layout["first_data"], len(rows)):
         texts = rows[r]
@@ -782,10 +776,10 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             units[name] = "是/否"
         else:
             check_text(cells, path=path, column=name, rows=source_rows)
-            data[name] = [t.strip() for t in cells]
-            status[name] = ["ok" if t.strip() else "unknown" for t in cells]
+            data[name] = cells
+            status[name] = ["ok" if t else "unknown" for t in cells]
             if name in key_cols:
-                ex_values[name] = [rows[r][c].strip() for r in ex_idx]
+                ex_values[name] = [rows[r][c] for r in ex_idx]
     # text and codes as object columns holding str or None (pandas 3 would infer its
     # string dtype and turn a None into NaN)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object if kinds[name] in (
@@ -866,8 +860,8 @@ def _describe(table: ParsedTable, layout) -> None:
         msgs.append(f"{len(group)} {kind.replace('_', ' ')} row(s) excluded "
                     f"(rows {', '.join(map(str, group['source_row'].tolist()[:12]))})")
     for name in table.data.columns:
-        counts = pd.Series(table.status[name]).value_counts()
-        odd = {k: int(v) for k, v in counts.items() if k not in ("ok",)}
+        counts = table.status[name].value_counts()
+        odd = {k: int(v) for k, v in counts.items() if k != "ok"}
         if odd and table.kinds.get(name) in ("number", "flag"):
             msgs.append(f"column {name!r}: " + ", ".join(f"{v} {k}" for k, v in odd.items()))
         if table.units.get(name) == "%" and table.kinds.get(name) == "number":
