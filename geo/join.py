@@ -310,11 +310,9 @@ def _positions(values) -> dict:
     return out
 
 
-def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
-    if cw is None:
-        return row, False
-    for c in cw.to_dict("records"):
-        c = {k: (None if _blank(v) else v) for k, v in c.items()}
+def _apply_crosswalk(row: dict, crosswalk: list[dict]) -> tuple[dict, bool]:
+    """The row as the crosswalk renames it (cells of :func:`read_crosswalk`: str or None)."""
+    for c in crosswalk:
         hit = (c["from_code"] and row["town_code"] == c["from_code"]) or (
             not c["from_code"] and c["from_name"] and row["town"]
             and names_compatible(name_key(row["town"]), name_key(c["from_name"])))
@@ -399,7 +397,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     b = _boundary_keys(boundaries, unit)
     t = _table_keys(table, unit)
     method = _choose_method(on, b, t, table.path)
-    cw = read_crosswalk(crosswalk) if crosswalk is not None else None
+    cw = read_crosswalk(crosswalk).to_dict("records") if crosswalk is not None else []
     matcher = _Matcher(b, NAME_KEYS[unit.names])
     records = _records(t)
     tentative = [_match_row(row, matcher, method, cw) for row in records]
@@ -627,10 +625,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
     frame = pd.DataFrame({k: pd.Series(v, dtype=object if k in _KEYS else None)
                           for k, v in columns.items()},
                          columns=[*_KEYS, *data_cols, "table_row", *kept, "geometry"])
-    declared = keys.get("declared")
-    if declared in frame.columns and declared != "declared":
-        frame = frame.rename(columns={declared: "declared"})
-    return frame
+    return frame.rename(columns={keys.get("declared"): "declared"})
 
 
 def _merged_values(table: ParsedTable, cols, who: list[int]) -> dict:
@@ -697,8 +692,6 @@ def joined_status(joined: pd.DataFrame, table: ParsedTable) -> pd.DataFrame:
     pos = {r: i for i, r in enumerate(table.source_rows)}
     idx = [pos[int(r)] for r in joined["table_row"]]
     out = table.status.iloc[idx].reset_index(drop=True)
-    declared = (table.keys or {}).get("declared")
-    if declared in out.columns:
-        out = out.rename(columns={declared: "declared"})
+    out = out.rename(columns={(table.keys or {}).get("declared"): "declared"})
     out.index = joined.index
     return out
