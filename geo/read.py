@@ -128,8 +128,9 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
         return names[0] if names else None
     polygonal = [str(n) for n, g in layers if g and "polygon" in str(g).lower()]
     if len(polygonal) == 1:
+        others = [n for n in names if n != polygonal[0]]
         report.messages.append(f"{len(names)} layers; used the only polygon layer "
-                               f"{polygonal[0]!r} (others: {[n for n in names if n != polygonal[0]]})")
+                               f"{polygonal[0]!r} (others: {others})")
         return polygonal[0]
     raise InputError(f"the file has {len(names)} layers ({', '.join(names)}) and "
                      f"{len(polygonal) or 'no'} of them hold polygons; choose one with "
