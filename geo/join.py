@@ -22,8 +22,8 @@ from geo.codes import TOWN_KEYS, UnitKeys, division_name, read_codes
 from geo.encoding import detect_bytes
 from geo.errors import InputError
 from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
-from geo.tables import (_KIND_NAMES, ParsedTable, _open_xlsx, check_file, file_kind,
-                        find_key_columns)
+from geo.tables import (_KIND_NAMES, ParsedTable, _adds_up, _open_xlsx, check_file,
+                        file_kind, find_key_columns)
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
            "indicator_totals", "joined_status",
@@ -595,7 +595,8 @@ def _report_row(source: str, source_row, code, town, county, reason: str) -> dic
 
 
 def _additive(unit: str | None) -> bool:
-    return bool(unit) and unit not in ("%", "‰", "是/否") and "/" not in unit
+    """A unit is given and its values add up (a column without a unit is not summed)."""
+    return bool(unit) and _adds_up(unit)
 
 
 def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd.DataFrame:

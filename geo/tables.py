@@ -55,8 +55,8 @@ _NO = {"否", "无", "×", "✗", "x", "n", "no", "false", "0"}
 _FOOTNOTE_RE = re.compile(r"^(注|说明|资料来源|数据来源|备注|note|source)[\d一二三四五六七八九十]*[:：、.．]",
                           re.IGNORECASE)
 _BRACKETED = re.compile(r"[（(].*?[）)]")
-_TOTALS = {"合计": "total", "总计": "total", "全市": "total", "全县": "total", "全区": "total",
-           "全省": "total", "全镇": "total", "汇总": "total", "总数": "total", "小计": "subtotal"}
+#: Labels of a total row besides those ending in 合计/总计.
+_TOTALS = {"全市", "全县", "全区", "全省", "全镇", "汇总", "总数"}
 
 
 @dataclass
@@ -434,9 +434,7 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         return "footnote", f"footnote row ({first[:30]})"
     for text in dict.fromkeys((label, code_text, first)):  # each distinct text once
         key = _BRACKETED.sub("", _norm_header(text))
-        if key in _TOTALS:
-            return _TOTALS[key], f"{_TOTALS[key]} row ({text})"
-        if key.endswith(("合计", "总计")):
+        if key in _TOTALS or key.endswith(("合计", "总计")):
             return "total", f"total row ({text})"
         if key.endswith("小计"):
             return "subtotal", f"subtotal row ({text})"
@@ -877,6 +875,11 @@ def _describe(table: ParsedTable, layout) -> None:
                         f"{', '.join(map(str, bad[:12]))} — kept as status 'invalid'")
 
 
+def _adds_up(unit: str | None) -> bool:
+    """Values in ``unit`` add up over towns: not shares (%, ‰), not per-unit (元/人, 是/否)."""
+    return unit not in ("%", "‰") and "/" not in (unit or "")
+
+
 def cross_check_totals(table: ParsedTable, *, tolerance: float = 0.005) -> list[str]:
     """Compare total rows (合计/总计/全市) with the sum of the town rows, per column.
 
@@ -887,8 +890,7 @@ def cross_check_totals(table: ParsedTable, *, tolerance: float = 0.005) -> list[
     for _, row in totals.iterrows():
         n_agree = 0
         for name, kind in table.kinds.items():
-            unit = table.units.get(name) or ""
-            if kind != "number" or unit in ("%", "‰") or "/" in unit or name not in row:
+            if kind != "number" or not _adds_up(table.units.get(name)) or name not in row:
                 continue
             total = row[name]
             if total is None or not np.isfinite(total):
