@@ -3,9 +3,7 @@
 The join uses the statistical code when both sides have one, else (county, name), else the
 name alone (``on="auto"``), comparing names with :func:`geo.names.name_key`.  A name that
 fits towns in several counties is ambiguous and not joined unless a county column resolves
-it (Qingyuan has two 石角镇 and two 太平镇).  The join report has one row per boundary
-feature, table row and excluded table row, each in one bucket (matched, ambiguous,
-unmatched, excluded); unknown keys are None, never NaN, "" or "nan".
+it (Qingyuan has two 石角镇 and two 太平镇).
 """
 
 from __future__ import annotations
@@ -473,6 +471,11 @@ class _AsideMatcher:
                 "boundary file; restore its polygon there")
 
 
+def _joins(who: list[int], tentative) -> bool:
+    """Table rows ``who`` claiming one feature join it: one row, or rows the crosswalk merges."""
+    return len(who) == 1 or all(tentative[j][1] == "crosswalk" for j in who)
+
+
 def _table_report(records: list[dict], tentative, claims, matcher, aside):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
@@ -488,8 +491,7 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside):
                 base["reason"] = (f"按代码匹配，但名称不同：表格 {r['town']}，边界 {bname}；请核对"
                                   f"本行代码（matched by code, but the names differ (table "
                                   f"{r['town']}, boundaries {bname}): check this row's code）")
-        elif len(pos) == 1 and how == "crosswalk" and all(
-                tentative[j][1] == "crosswalk" for j in claims[pos[0]]):
+        elif len(pos) == 1 and _joins(claims[pos[0]], tentative):  # merged by the crosswalk
             base.update(status="matched", how="crosswalk", matched_to=matcher.label(pos[0]),
                         reason=(note + "与以下各行合并（merged with rows " + ", ".join(
                             str(int(src[j])) for j in claims[pos[0]]) + "）").strip())
@@ -541,8 +543,7 @@ def _boundary_report(b, claims, tentative, t, boundaries):
         base = _report_row("boundaries", feature[p], code, town, county or county_code, note)
         who = claims.get(p, [])
         rows_txt = ", ".join(str(int(src[j])) for j in who)
-        merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
-        if len(who) == 1 or merged:
+        if who and _joins(who, tentative):
             base.update(status="matched", how=tentative[who[0]][1],
                         matched_to=f"table row {rows_txt}")
         elif who:
@@ -603,8 +604,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
     keys = table.keys or find_key_columns(table.data)
     key_cols = {keys.get(k) for k in ("code", "name", "county", "county_code")} - {None}
     data_cols = [c for c in table.data.columns if c not in key_cols]
-    chosen = [(p, who) for p, who in sorted(claims.items()) if len(who) == 1
-              or all(tentative[j][1] == "crosswalk" for j in who)]
+    chosen = [(p, who) for p, who in sorted(claims.items()) if _joins(who, tentative)]
     pos = [p for p, _ in chosen]
     columns = {}
     for canon in _KEYS:

@@ -300,8 +300,7 @@ def _fill_merges(grid: list[list], merges: list) -> None:
         for r in range(r0, min(r1, len(grid) - 1) + 1):
             row = grid[r]
             row.extend([None] * (c1 + 1 - len(row)))
-            for c in range(c0, c1 + 1):
-                row[c] = value
+            row[c0:c1 + 1] = [value] * (c1 + 1 - c0)
 
 
 # ----------------------------------------------------------------------------- layout
