@@ -531,11 +531,8 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside):
 def _boundary_report(b, claims, tentative, t, boundaries):
     rows = []
     src = t["source_row"].tolist()
-    n = len(b)
-    feature = (boundaries["boundary_feature"].tolist() if "boundary_feature"
-               in boundaries.columns else list(range(n)))
-    notes = (boundaries["boundary_note"].tolist() if "boundary_note" in boundaries.columns
-             else [""] * n)
+    feature = list(boundaries.get("boundary_feature", range(len(b))))
+    notes = list(boundaries.get("boundary_note", [""] * len(b)))
     for p, (code, town, county, county_code) in enumerate(zip(
             b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
             b["county_code"].tolist())):
