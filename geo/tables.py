@@ -195,7 +195,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     try:
-        rows = [list(r) for r in reader]
+        rows = list(reader)
     except csv.Error as exc:        # a bare line break (CR) in an unquoted cell …
         raise InputError(f"无法读取 CSV（cannot parse the CSV）：{exc}; a cell holds a line "
                          f"break outside quotes: put the cell in double quotes or remove the "
@@ -207,7 +207,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
 def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
     wb = _open_xlsx(path, data_only=True)
     ws = _pick_sheet(path, wb.sheetnames, sheet, lambda name: wb[name])
-    grid = [[c.value for c in row] for row in ws.iter_rows()]
+    grid = [list(row) for row in ws.iter_rows(values_only=True)]
     merges = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
               for r in ws.merged_cells.ranges]
     _check_formulas(path, ws.title, grid)
