@@ -357,10 +357,10 @@ def _is_units_row(texts: list[str]) -> bool:
 def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> bool:
     filled = [t for t in texts if t]
     if (not filled or any(_is_number_cell(t) for t in filled)
-            or all(t.strip() in DEFAULT_MARKERS for t in filled)  # "—", "…": a data row's
+            or all(t in DEFAULT_MARKERS for t in filled)  # "—", "…": a data row's
             or any(_safe_code(t) is not None for t in filled)):
         return False
-    if name_col is not None and name_col < len(texts):
+    if name_col is not None:  # rows are padded to the table's width
         return texts[name_col] in ("", header[name_col])
     return True
 
@@ -709,13 +709,11 @@ def _split_rows(path, rows, layout, columns, keys) -> tuple[list, list]:
 
 
 def _table_codes(cells, path, column, rows) -> tuple[list, list, dict]:
-    """Codes, statuses and notes of the code column: a cell that is not a code leaves its
-    row without one (it joins by name if it can; join_report.csv says why) — said once on
-    the console.  A column with no usable code at all: stop, naming the rows."""
-    # a column of 6-digit (county) or 12-digit (village) codes is read as such: the run's
-    # level is inferred from it (classify.levels)
-    digits = code_digits(cells)
-    digits = digits if digits in (6, 12) else 9
+    """Codes, statuses and notes of the code column: a bad cell leaves its row without a
+    code (warned once); a column with no usable code stops, naming the rows."""
+    # 6-digit (county) or 12-digit (village) codes are read as such: classify.levels
+    # infers the run's level from them
+    digits = code_digits(cells) or 9
     codes, bad = read_codes(cells, digits)
     if bad and not any(codes):
         parse_codes(cells, path=path, column=column, rows=rows, digits=digits)  # raises
