@@ -301,14 +301,12 @@ def check_code_type(code: str | None, name: str | None) -> str | None:
             f"is a {by_name}")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a national run asks once per town for its county
 def division_name(code: str | None) -> str | None:
     """Name of the division a 2-, 4-, 6- or 9-digit code denotes (province, city, county,
     township) in the bundled national table, else None."""
-    return _division_name(code) if isinstance(code, str) else None
-
-
-@functools.lru_cache(maxsize=1 << 16)  # a national run asks for each county's names twice
-def _division_name(code: str) -> str | None:
+    if not isinstance(code, str):
+        return None
     div = divisions()
     return {2: div.province, 4: div.city, 6: div.county, 9: div.township}.get(
         len(code), lambda c: None)(code)

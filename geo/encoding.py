@@ -21,11 +21,9 @@ __all__ = ["EncodingGuess", "detect_bytes", "dbf_encoding", "read_cpg", "dbf_tex
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
 _LATIN1_GARBAGE = re.compile(r"[\u00c0-\u00ff\u0080-\u009f]")
-_CPG_ALIASES = {"936": "gbk", "cp936": "gbk", "gbk": "gbk", "gb2312": "gbk", "gb18030": "gb18030",
-                "utf-8": "utf-8", "utf8": "utf-8", "65001": "utf-8", "ansi 936": "gbk",
-                "88591": "latin-1", "8859_1": "latin-1", "iso-8859-1": "latin-1",
-                "iso88591": "latin-1", "1252": "cp1252", "ansi 1252": "cp1252",
-                "latin1": "latin-1", "big5": "big5", "950": "big5"}
+#: .cpg spellings Python's codec registry does not know (or reads otherwise: 950 → Big5)
+_CPG_ALIASES = {"65001": "utf-8", "ansi 936": "gbk", "ansi 1252": "cp1252", "88591": "latin-1",
+                "8859_1": "latin-1", "iso88591": "latin-1", "950": "big5"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def detect_bytes(data: bytes) -> EncodingGuess:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode text" export
         return EncodingGuess("utf-16", "UTF-16 byte-order mark")
-    if not any(b > 0x7F for b in data):
+    if data.isascii():
         return EncodingGuess("utf-8", "plain ASCII")
     try:
         data.decode("utf-8")
@@ -100,7 +98,7 @@ def _common_share(text: str) -> float:
     chars = _CJK.findall(text)
     if len(chars) < 4:
         return 1.0
-    return sum(1 for ch in chars if ch.encode("gb2312", errors="ignore")) / len(chars)
+    return sum(bool(ch.encode("gb2312", errors="ignore")) for ch in chars) / len(chars)
 
 
 def looks_like_mojibake(text: str) -> bool:

@@ -3,9 +3,7 @@
 The join uses the statistical code when both sides have one, else (county, name), else the
 name alone (``on="auto"``), comparing names with :func:`geo.names.name_key`.  A name that
 fits towns in several counties is ambiguous and not joined unless a county column resolves
-it (Qingyuan has two 石角镇 and two 太平镇).  The join report has one row per boundary
-feature, table row and excluded table row, each in one bucket (matched, ambiguous,
-unmatched, excluded); unknown keys are None, never NaN, "" or "nan".
+it (Qingyuan has two 石角镇 and two 太平镇).
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ from geo.codes import TOWN_KEYS, UnitKeys, division_name, read_codes
 from geo.encoding import detect_bytes
 from geo.errors import InputError
 from geo.names import NAME_KEYS, name_key, names_compatible, normalise_county, normalise_name
-from geo.tables import (_KIND_NAMES, ParsedTable, _open_xlsx, check_file, file_kind,
-                        find_key_columns)
+from geo.tables import (_KIND_NAMES, ParsedTable, _adds_up, _open_xlsx, check_file,
+                        file_kind, find_key_columns)
 
 __all__ = ["join_towns", "find_key_columns", "read_crosswalk", "summarise_join",
            "indicator_totals", "joined_status",
@@ -310,11 +308,9 @@ def _positions(values) -> dict:
     return out
 
 
-def _apply_crosswalk(row: dict, cw: pd.DataFrame | None) -> tuple[dict, bool]:
-    if cw is None:
-        return row, False
-    for c in cw.to_dict("records"):
-        c = {k: (None if _blank(v) else v) for k, v in c.items()}
+def _apply_crosswalk(row: dict, crosswalk: list[dict]) -> tuple[dict, bool]:
+    """The row as the crosswalk renames it (cells of :func:`read_crosswalk`: str or None)."""
+    for c in crosswalk:
         hit = (c["from_code"] and row["town_code"] == c["from_code"]) or (
             not c["from_code"] and c["from_name"] and row["town"]
             and names_compatible(name_key(row["town"]), name_key(c["from_name"])))
@@ -399,7 +395,7 @@ def join_towns(boundaries, table: ParsedTable | pd.DataFrame, *, on: str = "auto
     b = _boundary_keys(boundaries, unit)
     t = _table_keys(table, unit)
     method = _choose_method(on, b, t, table.path)
-    cw = read_crosswalk(crosswalk) if crosswalk is not None else None
+    cw = read_crosswalk(crosswalk).to_dict("records") if crosswalk is not None else []
     matcher = _Matcher(b, NAME_KEYS[unit.names])
     records = _records(t)
     tentative = [_match_row(row, matcher, method, cw) for row in records]
@@ -475,6 +471,11 @@ class _AsideMatcher:
                 "boundary file; restore its polygon there")
 
 
+def _joins(who: list[int], tentative) -> bool:
+    """Table rows ``who`` claiming one feature join it: one row, or rows the crosswalk merges."""
+    return len(who) == 1 or all(tentative[j][1] == "crosswalk" for j in who)
+
+
 def _table_report(records: list[dict], tentative, claims, matcher, aside):
     rows, n_hints = [], 0
     src = [r["source_row"] for r in records]
@@ -490,8 +491,7 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside):
                 base["reason"] = (f"按代码匹配，但名称不同：表格 {r['town']}，边界 {bname}；请核对"
                                   f"本行代码（matched by code, but the names differ (table "
                                   f"{r['town']}, boundaries {bname}): check this row's code）")
-        elif len(pos) == 1 and how == "crosswalk" and all(
-                tentative[j][1] == "crosswalk" for j in claims[pos[0]]):
+        elif len(pos) == 1 and _joins(claims[pos[0]], tentative):  # merged by the crosswalk
             base.update(status="matched", how="crosswalk", matched_to=matcher.label(pos[0]),
                         reason=(note + "与以下各行合并（merged with rows " + ", ".join(
                             str(int(src[j])) for j in claims[pos[0]]) + "）").strip())
@@ -531,11 +531,8 @@ def _table_report(records: list[dict], tentative, claims, matcher, aside):
 def _boundary_report(b, claims, tentative, t, boundaries):
     rows = []
     src = t["source_row"].tolist()
-    n = len(b)
-    feature = (boundaries["boundary_feature"].tolist() if "boundary_feature"
-               in boundaries.columns else list(range(n)))
-    notes = (boundaries["boundary_note"].tolist() if "boundary_note" in boundaries.columns
-             else [""] * n)
+    feature = list(boundaries.get("boundary_feature", range(len(b))))
+    notes = list(boundaries.get("boundary_note", [""] * len(b)))
     for p, (code, town, county, county_code) in enumerate(zip(
             b["town_code"].tolist(), b["town"].tolist(), b["county"].tolist(),
             b["county_code"].tolist())):
@@ -543,8 +540,7 @@ def _boundary_report(b, claims, tentative, t, boundaries):
         base = _report_row("boundaries", feature[p], code, town, county or county_code, note)
         who = claims.get(p, [])
         rows_txt = ", ".join(str(int(src[j])) for j in who)
-        merged = len(who) > 1 and all(tentative[j][1] == "crosswalk" for j in who)
-        if len(who) == 1 or merged:
+        if who and _joins(who, tentative):
             base.update(status="matched", how=tentative[who[0]][1],
                         matched_to=f"table row {rows_txt}")
         elif who:
@@ -597,15 +593,15 @@ def _report_row(source: str, source_row, code, town, county, reason: str) -> dic
 
 
 def _additive(unit: str | None) -> bool:
-    return bool(unit) and unit not in ("%", "‰", "是/否") and "/" not in unit
+    """A unit is given and its values add up (a column without a unit is not summed)."""
+    return bool(unit) and _adds_up(unit)
 
 
 def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd.DataFrame:
     keys = table.keys or find_key_columns(table.data)
     key_cols = {keys.get(k) for k in ("code", "name", "county", "county_code")} - {None}
     data_cols = [c for c in table.data.columns if c not in key_cols]
-    chosen = [(p, who) for p, who in sorted(claims.items()) if len(who) == 1
-              or all(tentative[j][1] == "crosswalk" for j in who)]
+    chosen = [(p, who) for p, who in sorted(claims.items()) if _joins(who, tentative)]
     pos = [p for p, _ in chosen]
     columns = {}
     for canon in _KEYS:
@@ -627,10 +623,7 @@ def _joined_frame(boundaries, b, t, table: ParsedTable, claims, tentative) -> pd
     frame = pd.DataFrame({k: pd.Series(v, dtype=object if k in _KEYS else None)
                           for k, v in columns.items()},
                          columns=[*_KEYS, *data_cols, "table_row", *kept, "geometry"])
-    declared = keys.get("declared")
-    if declared in frame.columns and declared != "declared":
-        frame = frame.rename(columns={declared: "declared"})
-    return frame
+    return frame.rename(columns={keys.get("declared"): "declared"})
 
 
 def _merged_values(table: ParsedTable, cols, who: list[int]) -> dict:
@@ -697,8 +690,6 @@ def joined_status(joined: pd.DataFrame, table: ParsedTable) -> pd.DataFrame:
     pos = {r: i for i, r in enumerate(table.source_rows)}
     idx = [pos[int(r)] for r in joined["table_row"]]
     out = table.status.iloc[idx].reset_index(drop=True)
-    declared = (table.keys or {}).get("declared")
-    if declared in out.columns:
-        out = out.rename(columns={declared: "declared"})
+    out = out.rename(columns={(table.keys or {}).get("declared"): "declared"})
     out.index = joined.index
     return out

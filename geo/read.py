@@ -128,8 +128,9 @@ def _choose_layer(path: Path, layer, report: BoundaryReport):
         return names[0] if names else None
     polygonal = [str(n) for n, g in layers if g and "polygon" in str(g).lower()]
     if len(polygonal) == 1:
+        others = [n for n in names if n != polygonal[0]]
         report.messages.append(f"{len(names)} layers; used the only polygon layer "
-                               f"{polygonal[0]!r} (others: {[n for n in names if n != polygonal[0]]})")
+                               f"{polygonal[0]!r} (others: {others})")
         return polygonal[0]
     raise InputError(f"the file has {len(names)} layers ({', '.join(names)}) and "
                      f"{len(polygonal) or 'no'} of them hold polygons; choose one with "
@@ -289,7 +290,7 @@ def _check_types(gdf, report: BoundaryReport) -> None:
             if (problem := check_code_type(code, name)))
 
 
-def _boundary_codes(values, path, col, report, notes, digits: int = 9):
+def _boundary_codes(values, path, col, report, notes, digits: int):
     out, problems = read_codes(values, digits)
     bad = [f"feature {i}: {why}" for i, why in problems.items()]
     for i, why in problems.items():
@@ -297,9 +298,8 @@ def _boundary_codes(values, path, col, report, notes, digits: int = 9):
     blank = [i for i, code in enumerate(out) if code is None and i not in problems]
     for i in blank:
         notes[i] = "要素无统计代码（feature has no code）"
-    n_blank = len(blank)
-    if n_blank and n_blank < len(values):
-        report.problems.append(f"{n_blank} feature(s) without a code in {col!r}; they can "
+    if blank and len(blank) < len(values):
+        report.problems.append(f"{len(blank)} feature(s) without a code in {col!r}; they can "
                                "join by name only")
     if bad and len(bad) == len(values):
         raise InputError(f"field {col!r} holds no usable town codes ({bad[0]}); join by name "

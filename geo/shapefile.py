@@ -111,9 +111,7 @@ def check_shapefile(shp: str | Path) -> np.ndarray:
     if not n_shx:
         return np.zeros(0, dtype=np.int32)
     data = np.memmap(shp, dtype=np.uint8, mode="r")
-    pos = starts + 8
-    raw = np.stack([data[np.minimum(pos + k, size - 1)] for k in range(4)],
-                   axis=1).astype(np.int32)
-    types = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16) | (raw[:, 3] << 24)
+    at = np.minimum(starts[:, None] + 8 + np.arange(4), size - 1)  # each record's type bytes
+    types = data[at].view("<i4")[:, 0].astype(np.int32)
     types[index[:, 1] < 2] = 0  # a content of under 4 bytes holds no shape
     return types

@@ -55,8 +55,8 @@ _NO = {"否", "无", "×", "✗", "x", "n", "no", "false", "0"}
 _FOOTNOTE_RE = re.compile(r"^(注|说明|资料来源|数据来源|备注|note|source)[\d一二三四五六七八九十]*[:：、.．]",
                           re.IGNORECASE)
 _BRACKETED = re.compile(r"[（(].*?[）)]")
-_TOTALS = {"合计": "total", "总计": "total", "全市": "total", "全县": "total", "全区": "total",
-           "全省": "total", "全镇": "total", "汇总": "total", "总数": "total", "小计": "subtotal"}
+#: Labels of a total row besides those ending in 合计/总计.
+_TOTALS = {"全市", "全县", "全区", "全省", "全镇", "汇总", "总数"}
 
 
 @dataclass
@@ -195,7 +195,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     try:
-        rows = [list(r) for r in reader]
+        rows = list(reader)
     except csv.Error as exc:        # a bare line break (CR) in an unquoted cell …
         raise InputError(f"无法读取 CSV（cannot parse the CSV）：{exc}; a cell holds a line "
                          f"break outside quotes: put the cell in double quotes or remove the "
@@ -207,7 +207,7 @@ def _load_csv(path: Path, encoding: str) -> tuple[list[list], str, str]:
 def _load_xlsx(path: Path, sheet) -> tuple[list[list], str, list]:
     wb = _open_xlsx(path, data_only=True)
     ws = _pick_sheet(path, wb.sheetnames, sheet, lambda name: wb[name])
-    grid = [[c.value for c in row] for row in ws.iter_rows()]
+    grid = [list(row) for row in ws.iter_rows(values_only=True)]
     merges = [(r.min_row - 1, r.min_col - 1, r.max_row - 1, r.max_col - 1)
               for r in ws.merged_cells.ranges]
     _check_formulas(path, ws.title, grid)
@@ -300,8 +300,7 @@ def _fill_merges(grid: list[list], merges: list) -> None:
         for r in range(r0, min(r1, len(grid) - 1) + 1):
             row = grid[r]
             row.extend([None] * (c1 + 1 - len(row)))
-            for c in range(c0, c1 + 1):
-                row[c] = value
+            row[c0:c1 + 1] = [value] * (c1 + 1 - c0)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -313,11 +312,13 @@ def _row_texts(row: list) -> list[str]:
         return [v.strip() if type(v) is str else _cell_text(v).strip() for v in row]
 
 
+def _cell_unit(text: str, unit: str | None = None) -> str | None:
+    """The unit to parse a cell in: the column's, else ``%`` for a cell with the sign."""
+    return unit if unit else ("%" if text.endswith(("%", "％")) else None)
+
+
 def _is_number_cell(text: str) -> bool:
-    if plain_number(text) is not None:
-        return True
-    return text != "" and parse_cell(text, unit="%" if text.endswith(("%", "％")) else None
-                                     ).status == "ok"
+    return text != "" and parse_cell(text, unit=_cell_unit(text)).status == "ok"
 
 
 _KEY_WORDS = {_norm_header(n).lower() for names in KEY_HEADERS.values() for n in names}
@@ -356,10 +357,10 @@ def _is_units_row(texts: list[str]) -> bool:
 def _is_subheader(texts: list[str], header: list[str], name_col: int | None) -> bool:
     filled = [t for t in texts if t]
     if (not filled or any(_is_number_cell(t) for t in filled)
-            or all(t.strip() in DEFAULT_MARKERS for t in filled)  # "—", "…": a data row's
+            or all(t in DEFAULT_MARKERS for t in filled)  # "—", "…": a data row's
             or any(_safe_code(t) is not None for t in filled)):
         return False
-    if name_col is not None and name_col < len(texts):
+    if name_col is not None:  # rows are padded to the table's width
         return texts[name_col] in ("", header[name_col])
     return True
 
@@ -432,9 +433,7 @@ def _row_kind(texts: list[str], label: str, code_text: str, counties: set,
         return "footnote", f"footnote row ({first[:30]})"
     for text in dict.fromkeys((label, code_text, first)):  # each distinct text once
         key = _BRACKETED.sub("", _norm_header(text))
-        if key in _TOTALS:
-            return _TOTALS[key], f"{_TOTALS[key]} row ({text})"
-        if key.endswith(("合计", "总计")):
+        if key in _TOTALS or key.endswith(("合计", "总计")):
             return "total", f"total row ({text})"
         if key.endswith("小计"):
             return "subtotal", f"subtotal row ({text})"
@@ -457,13 +456,10 @@ def _column_kind(cells: list[str], unit: str | None, fast: list) -> str:
         # every cell a plain decimal (the usual column): numbers — the flag words that
         # are decimals, 0 and 1, make no flag column alone
         return "number"
-    filled = [c for c in cells if c.strip()]
-    if filled and all(c.strip().lower() in _YES | _NO for c in filled) and \
-            any(c.strip().lower() not in {"0", "1"} for c in filled):
+    words = {c.lower() for c in cells if c}
+    if words and words <= _YES | _NO and not words <= {"0", "1"}:
         return "flag"
-    statuses = ["ok" if f is not None else
-                parse_cell(c, unit=unit if unit else ("%" if c.strip().endswith(("%", "％"))
-                                                      else None)).status
+    statuses = ["ok" if f is not None else parse_cell(c, unit=_cell_unit(c, unit)).status
                 for c, f in zip(cells, fast)]
     n_ok, n_bad = statuses.count("ok"), statuses.count("invalid")
     if n_ok >= 1 and (unit is not None or n_ok > n_bad):
@@ -517,7 +513,7 @@ _FLAGS = {**dict.fromkeys(_YES, (1.0, "ok")), **dict.fromkeys(_NO, (0.0, "ok")),
 
 
 def _parse_flag_column(cells):
-    pairs = [_FLAGS.get(text.strip().lower(), (math.nan, "invalid")) for text in cells]
+    pairs = [_FLAGS.get(text.lower(), (math.nan, "invalid")) for text in cells]
     return [v for v, _ in pairs], [s for _, s in pairs]
 
 
@@ -559,6 +555,8 @@ def read_table(path, *, sheet=None, encoding: str = "auto", markers=None,
     grid = [r if len(r) == width and type(r) is list else list(r) + [None] * (width - len(r))
             for r in grid]
     rows = [_row_texts(r) for r in grid]
+    if not any(map(any, rows)):
+        raise InputError("the table is empty", path=path)
     layout = _layout(rows, merges, path)
     columns = _columns(rows, layout, messages)
     keys = find_key_columns([name for _, name, _ in columns])
@@ -631,9 +629,6 @@ _SUFFIX_KINDS = {".csv": "text", ".txt": "text", ".tsv": "text", ".xlsx": "xlsx"
 
 def _load_grid(path: Path, sheet, encoding):
     suffix = path.suffix.lower()
-    messages: list[str] = []
-    merges: list = []
-    enc = sheet_name = None
     named = _SUFFIX_KINDS.get(suffix)
     if named is None:
         raise InputError(f"unsupported table format {suffix!r}; use .csv, .xlsx or .xls",
@@ -643,24 +638,20 @@ def _load_grid(path: Path, sheet, encoding):
         raise InputError(
             f"文件内容与扩展名不符（the file is {_KIND_NAMES[kind]}, not a {suffix} table）; "
             "open it in Excel or WPS and save it as .xlsx (or export CSV)", path=path)
+    messages: list[str] = []
     if kind != named:
         messages.append(f"文件内容与扩展名不符（content does not match the extension）: "
                         f"{path.name} is {_KIND_NAMES[kind]}; read as such")
     if kind == "text":
         grid, enc, msg = _load_csv(path, encoding)
         messages.append(msg)
-    elif kind == "xlsx":
-        grid, sheet_name, merges = _load_xlsx(path, sheet)
-    else:
-        grid, sheet_name, merges = _load_xls(path, sheet)
-    if sheet_name is not None:
-        messages.append(f"sheet {sheet_name!r}")
+        return grid, [], enc, None, messages
+    grid, sheet_name, merges = (_load_xlsx if kind == "xlsx" else _load_xls)(path, sheet)
+    messages.append(f"sheet {sheet_name!r}")
     if merges:
         _fill_merges(grid, merges)
         messages.append(f"{len(merges)} merged cell range(s) filled from the merge ranges")
-    if not any(any(_cell_text(v).strip() for v in r) for r in grid):
-        raise InputError("the table is empty", path=path)
-    return grid, merges, enc, sheet_name, messages
+    return grid, merges, None, sheet_name, messages
 
 
 def _columns(rows, layout, messages) -> list[tuple[int, str, str | None]]:
@@ -694,8 +685,8 @@ def _split_rows(path, rows, layout, columns, keys) -> tuple[list, list]:
     below = rows[layout["first_data"]:]
     counties = {normalise_county(r[county_c]) for r in below
                 if county_c is not None and r[county_c]}
-    county_table = {len(r[code_c].strip()) for r in below
-                    if code_c is not None and r[code_c].strip().isdigit()} == {6}
+    county_table = {len(r[code_c]) for r in below
+                    if code_c is not None and r[code_c].isdigit()} == {6}
     data_idx, excluded, after_footnote = [], [], False
     for r in range(layout["first_data"], len(rows)):
         texts = rows[r]
@@ -718,13 +709,11 @@ def _split_rows(path, rows, layout, columns, keys) -> tuple[list, list]:
 
 
 def _table_codes(cells, path, column, rows) -> tuple[list, list, dict]:
-    """Codes, statuses and notes of the code column: a cell that is not a code leaves its
-    row without one (it joins by name if it can; join_report.csv says why) — said once on
-    the console.  A column with no usable code at all: stop, naming the rows."""
-    # a column of 6-digit (county) or 12-digit (village) codes is read as such: the run's
-    # level is inferred from it (classify.levels)
-    digits = code_digits(cells)
-    digits = digits if digits in (6, 12) else 9
+    """Codes, statuses and notes of the code column: a bad cell leaves its row without a
+    code (warned once); a column with no usable code stops, naming the rows."""
+    # 6-digit (county) or 12-digit (village) codes are read as such: classify.levels
+    # infers the run's level from them
+    digits = code_digits(cells) or 9
     codes, bad = read_codes(cells, digits)
     if bad and not any(codes):
         parse_codes(cells, path=path, column=column, rows=rows, digits=digits)  # raises
@@ -782,10 +771,10 @@ def _assemble(path, grid, rows, layout, columns, keys, data_idx, excluded, marke
             units[name] = "是/否"
         else:
             check_text(cells, path=path, column=name, rows=source_rows)
-            data[name] = [t.strip() for t in cells]
-            status[name] = ["ok" if t.strip() else "unknown" for t in cells]
+            data[name] = cells
+            status[name] = ["ok" if t else "unknown" for t in cells]
             if name in key_cols:
-                ex_values[name] = [rows[r][c].strip() for r in ex_idx]
+                ex_values[name] = [rows[r][c] for r in ex_idx]
     # text and codes as object columns holding str or None (pandas 3 would infer its
     # string dtype and turn a None into NaN)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object if kinds[name] in (
@@ -866,8 +855,8 @@ def _describe(table: ParsedTable, layout) -> None:
         msgs.append(f"{len(group)} {kind.replace('_', ' ')} row(s) excluded "
                     f"(rows {', '.join(map(str, group['source_row'].tolist()[:12]))})")
     for name in table.data.columns:
-        counts = pd.Series(table.status[name]).value_counts()
-        odd = {k: int(v) for k, v in counts.items() if k not in ("ok",)}
+        counts = table.status[name].value_counts()
+        odd = {k: int(v) for k, v in counts.items() if k != "ok"}
         if odd and table.kinds.get(name) in ("number", "flag"):
             msgs.append(f"column {name!r}: " + ", ".join(f"{v} {k}" for k, v in odd.items()))
         if table.units.get(name) == "%" and table.kinds.get(name) == "number":
@@ -883,6 +872,11 @@ def _describe(table: ParsedTable, layout) -> None:
                         f"{', '.join(map(str, bad[:12]))} — kept as status 'invalid'")
 
 
+def _adds_up(unit: str | None) -> bool:
+    """Values in ``unit`` add up over towns: not shares (%, ‰), not per-unit (元/人, 是/否)."""
+    return unit not in ("%", "‰") and "/" not in (unit or "")
+
+
 def cross_check_totals(table: ParsedTable, *, tolerance: float = 0.005) -> list[str]:
     """Compare total rows (合计/总计/全市) with the sum of the town rows, per column.
 
@@ -893,8 +887,7 @@ def cross_check_totals(table: ParsedTable, *, tolerance: float = 0.005) -> list[
     for _, row in totals.iterrows():
         n_agree = 0
         for name, kind in table.kinds.items():
-            unit = table.units.get(name) or ""
-            if kind != "number" or unit in ("%", "‰") or "/" in unit or name not in row:
+            if kind != "number" or not _adds_up(table.units.get(name)) or name not in row:
                 continue
             total = row[name]
             if total is None or not np.isfinite(total):

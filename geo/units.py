@@ -143,9 +143,9 @@ def factor(src: str, dst: str) -> float:
     fs, vs = _size(s)
     fd, vd = _size(d)
     # a per-person value (人均, 元/人) may be declared by its numerator alone (元)
-    if fs.endswith("/persons") and fd == fs.split("/")[0] and "/" not in fd:
+    if fs.endswith("/persons") and fd == fs.split("/")[0]:
         fs, vs = fd, vs * UNITS[s.split("/")[1]][1]
-    elif fd.endswith("/persons") and fs == fd.split("/")[0] and "/" not in fs:
+    elif fd.endswith("/persons") and fs == fd.split("/")[0]:
         fd, vd = fs, vd * UNITS[d.split("/")[1]][1]
     if fs != fd:
         raise InputError(
