@@ -329,9 +329,9 @@ class IndicatorSystem:
         }
 
 
-def _keys(cls) -> set[str]:
-    """The TOML keys of a config dataclass: its fields but ``id`` and ``path``."""
-    return set(cls.__dataclass_fields__) - {"id", "path"}
+def _keys(cls, internal=("id", "path")) -> set[str]:
+    """The TOML keys of a config dataclass: its fields but the ``internal`` ones."""
+    return set(cls.__dataclass_fields__) - set(internal)
 
 
 def _table(data, key, path, allowed=None, what="") -> dict:

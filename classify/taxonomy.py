@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from classify.config import _need, _toml
+from classify.config import _keys, _need, _toml
 from classify.errors import ConfigError
 
 __all__ = [
@@ -290,10 +290,7 @@ def _norm_alias(text: str) -> str:
 
 
 # -- parsing --------------------------------------------------------------------------
-_RULE_KEYS = {"id", "field", "op", "threshold", "scale", "spread", "optional"}
-_CAT_KEYS = {"zh", "en", "color", "rules", "subtypes", "fallback", "aliases"}
-_SUB_KEYS = {"zh", "en", "color", "rules", "aliases"}
-_ROLE_KEYS = {"zh", "en", "color", "rules", "aliases", "match"}
+_INTERNAL = ("id", "key", "path")     # dataclass fields that are no TOML keys
 _TOP_KEYS = {"taxonomy", "categories", "roles", "fields"}
 _TAX_KEYS = {"name", "zh", "en", "priority"}
 
@@ -312,7 +309,7 @@ def _rules(raw, key, path) -> tuple[Rule, ...]:
     out = []
     for i, r in enumerate(raw):
         k = f"{key}[{i}]"
-        _check_keys(r, _RULE_KEYS, k, path)
+        _check_keys(r, _keys(Rule, ("key", "path")), k, path)
         for req in ("id", "field", "op", "threshold"):
             _need(req in r, f"missing {req!r}", f"{k}.{req}", path)
         out.append(Rule(key=k, path=path, **r))
@@ -341,14 +338,14 @@ def parse_taxonomy(data: dict, path: str | None = None) -> Taxonomy:
     cats = []
     for cid, raw in data.get("categories", {}).items():
         key = f"categories.{cid}"
-        _check_keys(raw, _CAT_KEYS, key, path)
+        _check_keys(raw, _keys(Category, _INTERNAL), key, path)
         subs = tuple(Subtype(**_labelled_args(sid, sraw, f"{key}.subtypes.{sid}", path,
-                                              _SUB_KEYS))
+                                              _keys(Subtype, _INTERNAL)))
                      for sid, sraw in raw.get("subtypes", {}).items())
         cats.append(Category(subtypes=subs, fallback=bool(raw.get("fallback", False)),
                              **_labelled_args(cid, raw, key, path)))
     roles = [Role(match=raw.get("match", "any"),
-                  **_labelled_args(rid, raw, f"roles.{rid}", path, _ROLE_KEYS))
+                  **_labelled_args(rid, raw, f"roles.{rid}", path, _keys(Role, _INTERNAL)))
              for rid, raw in data.get("roles", {}).items()]
     fields = data.get("fields", {})
     for f, lab in fields.items():
