@@ -1,16 +1,10 @@
 """The rule engine: every rule of a taxonomy evaluated for every town, with margins.
 
-One vectorised core (:func:`evaluate`) works on arrays shaped ``(draws, n_towns)``; the
-reported classification is the one-draw case and the Monte Carlo stability is the
-many-draw case, so both use exactly the same arithmetic.
-
-Margins: ``margin = value − threshold`` for ``>=``/``>`` and ``threshold − value`` for
-``<=``/``<`` (so ``margin ≥ 0`` passes; a strict op also needs ``margin > 0``); for ``==``
-the margin is ``−|value − threshold|`` and for ``contains`` it is 0 (passes) or −1.
-``norm_margin = margin ÷ spread`` (see :class:`classify.taxonomy.Rule`).  A target passes
-when all its rules pass; its *strength* is its weakest rule's ``norm_margin``.  The primary
-target is the passing one with the largest strength, ties broken by the taxonomy's
-``priority``; the fallback category (培育类) when none passes.
+One vectorised core (:func:`evaluate`) works on arrays shaped ``(draws, n_towns)``: the
+reported classification is the one-draw case, the Monte Carlo stability the many-draw case.
+A rule passes when its ``margin ≥ 0`` (``> 0`` for a strict op); a target's strength is its
+weakest rule's ``norm_margin = margin ÷ spread``; the primary target is the strongest
+passing one (ties by ``priority``), else the fallback category (培育类).
 """
 
 from __future__ import annotations
@@ -97,10 +91,7 @@ def _base_field(frame: pd.DataFrame, fld: str) -> np.ndarray | None:
             else None
     if fld not in frame:
         return None
-    s = frame[fld]
-    if s.dtype == bool or str(s.dtype) == "boolean":
-        s = s.astype("Float64")
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(frame[fld], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _rank_rows(x: np.ndarray) -> np.ndarray:
@@ -111,11 +102,8 @@ def _rank_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks along axis 1, ties averaged (``rankdata(method="average")``).
-
-    One quicksort ``argsort`` plus flat tie-group arithmetic, faster than scipy's stable
-    sort on (draws × towns) chunks.  NaN sort last and are ranked alone (the caller masks
-    them).
+    """1-based ranks along axis 1, ties averaged (``rankdata(method="average")``), faster
+    than scipy's stable sort on (draws × towns) chunks.  NaN sort last, each ranked alone.
     """
     d, n = x.shape
     order = np.argsort(x, axis=1)
@@ -672,13 +660,15 @@ class _DrawRules:
         return (rule.field in over and rule.op != "contains"
                 and not (self.groups is None and rule.scale.endswith("county")))
 
-    @staticmethod
-    def _sparse(rule: Rule) -> bool:
-        return rule.scale == "percentile" and rule.op in (">=", ">", "<=", "<")
+    def _sparse(self, rule: Rule, over: dict) -> bool:
+        """A drawn percentile rule: only its candidates can pass."""
+        return (self._is_drawn(rule, over) and rule.scale == "percentile"
+                and rule.op in (">=", ">", "<=", "<"))
 
-    def _values(self, rule: Rule, raw: np.ndarray, cache: dict):
+    def _values(self, rule: Rule, over: dict, cache: dict):
         """Rule-scale values of a drawn field, flat (B·n,), and the default spread."""
-        if self._sparse(rule):
+        raw = over[rule.field]
+        if self._sparse(rule, over):
             key = (rule.field, "percentile", rule.op in (">=", ">"), float(rule.threshold))
             if key not in cache:
                 ranked = cache.get(("ranks", rule.field))
@@ -703,7 +693,7 @@ class _DrawRules:
         if not self._is_drawn(rule, over):
             ok, norm = self.base.passed[0, i], self.base.norm[0, i]
             return idx, ok[idx % n], norm[idx % n]
-        (flat, val, spread_arr), spread = self._values(rule, over[rule.field], cache)
+        (flat, val, spread_arr), spread = self._values(rule, over, cache)
         if flat is not None:                     # sparse percentile values
             if idx is None:
                 idx = flat
@@ -730,9 +720,8 @@ class _DrawRules:
         for j, t in enumerate(targets):
             rules = [(i, r) for i, (o, r) in enumerate(self.rules) if o == t]
             # a drawn percentile rule first: its candidates bound the passing cells
-            rules.sort(key=lambda ir: not (self._is_drawn(ir[1], over) and self._sparse(ir[1])))
-            idx = None if rules and self._is_drawn(rules[0][1], over) and \
-                self._sparse(rules[0][1]) else np.arange(B * n)
+            rules.sort(key=lambda ir: not self._sparse(ir[1], over))
+            idx = None if rules and self._sparse(rules[0][1], over) else np.arange(B * n)
             s = None
             for i, rule in rules:
                 idx, ok, norm = self._at(i, rule, over, idx, n, cache)
