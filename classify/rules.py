@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.stats import rankdata
 
-from classify.scoring import county_key, known
+from classify.scoring import county_key
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
@@ -135,12 +135,13 @@ def _percentile(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _by_county(x: np.ndarray, groups: np.ndarray, fn) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``fn`` to each county's columns; also return county sizes per town."""
+def _by_county(x: np.ndarray, groups: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``fn`` to each county's columns (``groups``: :func:`classify.scoring.county_key`);
+    also return county sizes per town."""
     out = np.full(x.shape, np.nan)
     size = np.zeros(x.shape[1])
     # towns of unknown county (missing key) belong to no county: their value stays NaN
-    inv, codes = pd.factorize(known(np.asarray(groups, dtype=object)))
+    inv, codes = pd.factorize(groups)
     for g in range(len(codes)):  # a loop over counties, not towns
         cols = np.flatnonzero(inv == g)
         out[:, cols] = fn(x[:, cols])
@@ -187,15 +188,6 @@ def _margin(rule: Rule, value) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- evaluation ---------------------------------------------------------------------------
-def _groups(frame):
-    """County of each town (``None``: unknown, in no county group); see
-    :func:`classify.scoring.county_key`.  ``None`` when the frame has no county column."""
-    key = county_key(frame)
-    if key is None:
-        return None
-    return key.astype(object).where(key.notna(), None).to_numpy(object)
-
-
 def _all_rules(taxonomy: Taxonomy, roles: bool = True):
     rules = [(t, r) for t in taxonomy.priority for r in taxonomy.target_rules(t)]
     if roles:
@@ -220,7 +212,7 @@ def evaluate(frame: pd.DataFrame, taxonomy: Taxonomy, overrides: dict | None = N
     overrides = overrides or {}
     n = len(frame)
     d = next((v.shape[0] for v in overrides.values()), 1)
-    groups = _groups(frame)
+    groups = county_key(frame)
     rules = _all_rules(taxonomy, roles)
     shape = (d, len(rules), n)
     value, raw_all, margin, norm = (np.full(shape, np.nan) for _ in range(4))
@@ -653,7 +645,7 @@ class _DrawRules:
         # drawn fields the frame lacks are not missing: stand-ins keep evaluate quiet
         absent = {f: np.full((1, len(frame)), np.nan) for f in drawn if f not in frame}
         self.base = evaluate(frame, taxonomy, absent, roles=False)   # warns once about gaps
-        self.groups = _groups(frame)
+        self.groups = county_key(frame)
         self.refs: dict = {}
 
     def _is_drawn(self, rule: Rule, over: dict) -> bool:
