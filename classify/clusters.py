@@ -445,10 +445,8 @@ def _sub_weights(w, keep: np.ndarray):
 
 
 def _resample(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    """Distinct towns of one bootstrap sample (n draws with replacement), never fewer than
-    ``k``: with few towns a sample can hold fewer distinct towns than clusters (5 towns,
-    k = 3: about 1 sample in 20 has 2), which no method can split into k.  Such a sample
-    is topped up with towns it missed, drawn without replacement."""
+    """Distinct towns of one bootstrap sample (n draws with replacement), topped up without
+    replacement to ``k``: no method splits fewer towns into k (5 towns, k = 3: 1 sample in 20)."""
     keep = np.unique(rng.integers(0, n, n))
     if keep.size < min(k, n):
         rest = np.setdiff1d(np.arange(n), keep)
@@ -844,18 +842,17 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     """
     col = "target" if "target" in categories else "category"
     cat = categories[col].astype(str)
-    lab = clusters.labels if isinstance(clusters, ClusterResult) else pd.Series(clusters)
-    lab = pd.Series(np.asarray(lab), index=cat.index, name="cluster")
-    table = pd.crosstab(cat.rename(col), lab)
-    share = table / table.sum(axis=0)
-    modal = table.idxmax(axis=0)
-    dominant: dict = {}    # cluster → the dimensions dominant in its profile
+    labels, names, dominant = clusters, {}, {}  # dominant: cluster → dimensions dominant in it
     if isinstance(clusters, ClusterResult):
         index = clusters.profiles.set_index("cluster").filter(regex="^index_score_")
         dominant = {c: set(index.columns[(row >= threshold).to_numpy()].str[12:])
                     for c, row in index.iterrows()}
+        labels, names = clusters.labels, clusters.names
+    lab = pd.Series(np.asarray(labels), index=cat.index, name="cluster")
+    table = pd.crosstab(cat.rename(col), lab)
+    share = table / table.sum(axis=0)
+    modal = table.idxmax(axis=0)
     tdims = _target_dims(taxonomy) if taxonomy is not None else {}
-    names = clusters.names if isinstance(clusters, ClusterResult) else {}
     pairs = pd.MultiIndex.from_arrays([cat, lab])
     own_share = share.stack().reindex(pairs).to_numpy()
     mode = modal.reindex(lab).to_numpy()

@@ -553,15 +553,11 @@ def _bounds(key: np.ndarray, k: np.ndarray, live: np.ndarray, top: bool) -> np.n
 def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     """:func:`_percentile` of only the values that can satisfy ``percentile op threshold``.
 
-    A Monte Carlo draw only needs the exact percentile of the towns near the top (for
-    ``>=``/``>``) or the bottom (``<=``/``<``): an ``np.partition`` finds the value below
-    (above) which no town can reach the threshold, and only the candidates beyond it are
-    sorted.  A town with ``x`` below the ``k``-th smallest valid value has an average rank
-    of at most ``k``; ``k = ceil(t·n/100) − 2`` keeps it at least one rank short of
-    ``t·n/100``, so no passing town is left out.  The candidates' ranks are their rank
-    among the candidates plus the number of valid values under them, with the same
-    floating-point arithmetic as :func:`_percentile`, so the result is identical there.
-
+    An ``np.partition`` bounds the towns that can reach the threshold; only they are sorted.
+    A town below the ``k``-th smallest valid value has an average rank of at most ``k``;
+    ``k = ceil(t·n/100) − 2`` keeps it a rank short of ``t·n/100``, so no passing town is
+    left out.  A candidate's rank is its rank among the candidates plus the valid values
+    under them, in :func:`_percentile`'s arithmetic, so the result is identical there.
     Returns ``(flat, pct)``: the candidates' flat indices into ``x`` (ascending) and their
     percentiles.
     """
