@@ -1,13 +1,12 @@
 """The indicator system: TOML → frozen, validated dataclasses.
 
-An indicator system names the indicators (with the headers they are recognised by, unit,
-dimension, direction, transform and expert weight), the dimensions, the derived indicators
-and the method choices.  ``load_system()`` with no path gives the built-in default,
-``classify/presets/indicators_default.toml``, whose layout every config follows: the tables
+It names the indicators (headers they are recognised by, unit, dimension, direction,
+transform, expert weight), the dimensions, the derived indicators and the method choices;
+``load_system()`` gives the built-in ``classify/presets/indicators_default.toml``.  Its tables
 ``[methods]``, ``[uncertainty]``, ``[dimensions.<id>]``, ``[indicators.<id>]`` and
 ``[derived.<id>]`` take the fields of :class:`Methods`, :class:`Uncertainty`,
-:class:`Dimension`, :class:`Indicator` and :class:`Derived` as keys (their allowed values:
-the tuples below).  Every error names the key, e.g. ``indicators.gdp.weight``.
+:class:`Dimension`, :class:`Indicator` and :class:`Derived` as keys (allowed values: the
+tuples below).  Every error names the key, e.g. ``indicators.gdp.weight``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,15 @@
 """Town taxonomies as data: categories, subtypes, roles, rules, labels and colours.
 
-A taxonomy is a TOML file parsed into frozen dataclasses that validate themselves in
-``__post_init__``; every error is a :class:`classify.errors.ConfigError` naming the key.
-Built-in presets live in ``classify/presets/taxonomy_<name>.toml`` (``guangdong`` —
-强·专·特 towns; ``county`` — 创先/进位/消薄 counties; ``village`` — the national village
-types).  Nothing about a particular taxonomy
-is written in code: another preset is another TOML file.
+A taxonomy is a TOML file parsed into frozen dataclasses that validate themselves; every
+error is a :class:`classify.errors.ConfigError` naming the key.  Built-in presets
+(``classify/presets/taxonomy_<name>.toml``): ``guangdong`` (强·专·特 towns), ``county``
+(创先/进位/消薄 counties), ``village`` (national village types); another is another TOML file.
 
 Rule fields and scales
 ----------------------
-Each rule compares one *field* (a frame column such as ``score_industry``,
-``lq_industry``, ``industrial_park``, or the derived ``code_type`` = last three digits of
-``town_code`` as an integer, or ``name`` = the town name for ``contains`` rules) on a
-*scale*:
+Each rule compares one *field* (a frame column such as ``score_industry``, ``lq_industry``,
+``industrial_park``; the derived ``code_type`` = last three digits of ``town_code`` as an
+integer; ``name`` = the town name, for ``contains`` rules) on a *scale*:
 
 ``value``
     the value itself (absolute threshold, flag 1/0, location quotient);
