@@ -759,7 +759,8 @@ class _SpatialClusterer(_Clusterer):
                               "(libpysal weights or the GeoDataFrame of the towns) or fit "
                               "it on a GeoDataFrame", key="clusters.method")
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
-        frame = source if isinstance(source, gpd.GeoDataFrame) else pd.DataFrame()  # counties
+        # a GeoDataFrame's county_code places towns without geometry; a W is used as it is
+        frame = source if isinstance(source, gpd.GeoDataFrame) else pd.DataFrame()
         w, links = _weights(frame, source, self.contiguity, self._method)
         if w.n != X.shape[0]:
             raise ConfigError(f"the weights are for {w.n} towns but X has {X.shape[0]} rows; "

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from classify.config import _keys, _need, _toml
+from classify.config import _keys, _need, _number, _toml
 from classify.errors import ConfigError
 
 __all__ = [
@@ -86,8 +86,7 @@ class Rule:
             _need(isinstance(self.threshold, str) and self.scale == "value",
                   "op 'contains' needs a text threshold on scale 'value'", f"{k}.threshold", p)
         else:
-            ok = isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
-            _need(ok and math.isfinite(self.threshold),
+            _need(_number(self.threshold) and math.isfinite(self.threshold),
                   f"threshold must be a finite number, found {self.threshold!r}",
                   f"{k}.threshold", p)
             if self.scale.startswith("percentile"):
