@@ -187,7 +187,7 @@ def _geoda_refusal(X, w) -> tuple[str, str] | None:
 
     pygeoda dies with a segmentation fault (no exception to catch) on a contiguity graph in
     more than one part, and raises ZeroDivisionError on towns that do not differ at all."""
-    parts = connected_components(w.sparse, directed=False)[0] if w.n > 1 else 1
+    parts = w.n_components
     if parts > 1:
         return (f"邻接关系分成 {parts} 块", f"the contiguity graph is in {parts} parts")
     if not np.ptp(X, axis=0).any():
