@@ -2,7 +2,8 @@
 
 Methods: :data:`METHODS` (name → function), each also a scikit-learn estimator
 (:data:`CLUSTERERS`).  Spatial methods (:data:`SPATIAL`) use
-:func:`geo.contiguity.contiguity_weights`, so islands never raise.
+:func:`geo.contiguity.contiguity_weights` (islands attached, never raise).  Features are the
+columns standardised to mean 0, sd 1; within-cluster sums of squares are in that space.
 """
 
 from __future__ import annotations

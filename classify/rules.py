@@ -2,9 +2,10 @@
 
 One vectorised core (:func:`evaluate`) works on arrays shaped ``(draws, n_towns)``: the
 reported classification is the one-draw case, the Monte Carlo stability the many-draw case.
-A rule passes when its ``margin ≥ 0`` (``> 0`` for a strict op); a target's strength is its
-weakest rule's ``norm_margin = margin ÷ spread``; the primary target is the strongest
-passing one (ties by ``priority``), else the fallback category (培育类).
+A rule's ``margin`` is signed so that ≥ 0 passes (``> 0`` for a strict op; ``==``:
+−|value − threshold|; ``contains``: 0 or −1).  A target's strength is its weakest rule's
+``norm_margin = margin ÷ spread`` (:class:`classify.taxonomy.Rule`); the primary target is
+the strongest passing one (ties by ``priority``), else the fallback category (培育类).
 """
 
 from __future__ import annotations
