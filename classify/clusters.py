@@ -1,12 +1,9 @@
 """Clustering towns on their dimension scores, with a k sweep, profiles and names.
 
 Methods: :data:`METHODS` (name → function), each also a scikit-learn estimator
-(:data:`CLUSTERERS`, whose docstrings say what the method does).  Spatial methods
-(:data:`SPATIAL`) use :func:`geo.contiguity.contiguity_weights`, so islands and
-disconnected parts are attached to their nearest neighbour and never raise.
-
-Features are the columns (default: every ``score_<dim>`` present) standardised to mean 0,
-sd 1; within-cluster sums of squares are in that space (:func:`within_ss`).
+(:data:`CLUSTERERS`).  Spatial methods (:data:`SPATIAL`) use
+:func:`geo.contiguity.contiguity_weights` (islands attached, never raise).  Features are the
+columns standardised to mean 0, sd 1; within-cluster sums of squares are in that space.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -190,7 +188,7 @@ def _geoda_refusal(X, w) -> tuple[str, str] | None:
 
     pygeoda dies with a segmentation fault (no exception to catch) on a contiguity graph in
     more than one part, and raises ZeroDivisionError on towns that do not differ at all."""
-    parts = connected_components(w.sparse, directed=False)[0] if w.n > 1 else 1
+    parts = w.n_components
     if parts > 1:
         return (f"邻接关系分成 {parts} 块", f"the contiguity graph is in {parts} parts")
     if not np.ptp(X, axis=0).any():
@@ -198,24 +196,17 @@ def _geoda_refusal(X, w) -> tuple[str, str] | None:
     return None
 
 
-def _geoda(kind):
-    def run(X, k, seed, w, opts):
-        why = _geoda_refusal(X, w)
-        if why is not None:   # spatially constrained Ward instead, said in the result
-            opts.get("fallbacks", []).append(why)
-            return _ward_spatial(X, k, seed, w, opts)
-        gw = _pygeoda_weights(w)
-        pygeoda = _pygeoda()
-
-        data = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
-        if kind == "skater":
-            res = pygeoda.skater(k, gw, data, scale_method="raw", random_seed=seed + 1,
-                                 cpu_threads=1)
-        else:
-            res = pygeoda.redcap(k, gw, data, "fullorder-wardlinkage", scale_method="raw",
-                                 random_seed=seed + 1, cpu_threads=1)
-        return np.asarray(res["Clusters"])
-    return run
+def _geoda(X, k, seed, w, opts, *, kind: str):
+    why = _geoda_refusal(X, w)
+    if why is not None:   # spatially constrained Ward instead, said in the result
+        opts.get("fallbacks", []).append(why)
+        return _ward_spatial(X, k, seed, w, opts)
+    gw = _pygeoda_weights(w)
+    data = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    linkage = ("fullorder-wardlinkage",) if kind == "redcap" else ()
+    res = getattr(_pygeoda(), kind)(k, gw, data, *linkage, scale_method="raw",
+                                    random_seed=seed + 1, cpu_threads=1)
+    return np.asarray(res["Clusters"])
 
 
 def _pygeoda():
@@ -245,20 +236,16 @@ def _pygeoda_weights(w):
 
 METHODS = {
     "kmeans": _kmeans, "ward": _ward, "gmm": _gmm, "ward_spatial": _ward_spatial,
-    "skater": _skater, "skater_geoda": _geoda("skater"), "redcap": _geoda("redcap"),
+    "skater": _skater, "skater_geoda": partial(_geoda, kind="skater"),
+    "redcap": partial(_geoda, kind="redcap"),
 }
 SPATIAL = {"ward_spatial", "skater", "skater_geoda", "redcap"}
 
 
 # -- refinement ------------------------------------------------------------------------------
-def _connected_without(i: int, lab: np.ndarray, nbrs, size_a: int, exact: bool = True) -> bool:
-    """Would town ``i``'s cluster stay connected without it?
-
-    Local test first: its same-cluster neighbours linked among themselves through
-    same-cluster towns at most two steps from ``i`` (sufficient, the common case).  Then,
-    if ``exact``, a BFS over the whole cluster; if not, the move is refused (safe: it only
-    ever skips a move, never disconnects a cluster).
-    """
+def _connected_without(i: int, lab: np.ndarray, nbrs, exact: bool) -> bool:
+    """Would town ``i``'s cluster stay connected without it?  A local test first (towns at
+    most two steps from ``i``); then the whole cluster if ``exact``, else the move is refused."""
     a = lab[i]
     same = [j for j in nbrs[i] if lab[j] == a]
     if len(same) <= 1:
@@ -270,13 +257,8 @@ def _connected_without(i: int, lab: np.ndarray, nbrs, size_a: int, exact: bool =
         return True
     if not exact:
         return False
-    seen, stack = {same[0]}, [same[0]]
-    while stack:
-        for j in nbrs[stack.pop()]:
-            if j != i and lab[j] == a and j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return len(seen) == size_a - 1
+    rest = [j for j in np.flatnonzero(lab == a).tolist() if j != i]
+    return _reaches(rest, set(rest), nbrs)
 
 
 def _reaches(targets, allowed: set, nbrs) -> bool:
@@ -340,7 +322,7 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 30,
                 cost = size[b] / (size[b] + 1) * ((x - total[b] / size[b]) ** 2).sum()
                 if loss - cost > gain + 1e-12:
                     best, gain = b, loss - cost
-            if best is None or not _connected_without(i, lab, nbrs, size[a], exact):
+            if best is None or not _connected_without(i, lab, nbrs, exact):
                 continue
             lab[i] = best
             size[a] -= 1
@@ -355,15 +337,16 @@ def refine_contiguous(X: np.ndarray, labels, w, max_passes: int = 30,
 
 # -- sweep, profiles, names -------------------------------------------------------------------
 def _scores(X, lab, seed) -> dict:
+    """The sweep's row for one fit: the three validity scores and the within SS."""
     if not 2 <= len(np.unique(lab)) <= len(X) - 1:   # the scores are defined for these
-        return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
-    sample = min(len(X), 2000)  # silhouette is O(n²): a seeded sample of 2,000 towns
-    return {
-        "silhouette": float(silhouette_score(X, lab, sample_size=sample,
-                                             random_state=seed)),
-        "calinski_harabasz": float(calinski_harabasz_score(X, lab)),
-        "davies_bouldin": float(davies_bouldin_score(X, lab)),
-    }
+        scores = {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    else:
+        sample = min(len(X), 2000)  # silhouette is O(n²): a seeded sample of 2,000 towns
+        scores = {"silhouette": float(silhouette_score(X, lab, sample_size=sample,
+                                                       random_state=seed)),
+                  "calinski_harabasz": float(calinski_harabasz_score(X, lab)),
+                  "davies_bouldin": float(davies_bouldin_score(X, lab))}
+    return {**scores, "within_ss": within_ss(X, lab)}
 
 
 def _relabel(lab: np.ndarray) -> np.ndarray:
@@ -463,10 +446,8 @@ def _sub_weights(w, keep: np.ndarray):
 
 
 def _resample(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    """Distinct towns of one bootstrap sample (n draws with replacement), never fewer than
-    ``k``: with few towns a sample can hold fewer distinct towns than clusters (5 towns,
-    k = 3: about 1 sample in 20 has 2), which no method can split into k.  Such a sample
-    is topped up with towns it missed, drawn without replacement."""
+    """Distinct towns of one bootstrap sample (n draws with replacement), topped up without
+    replacement to ``k``: no method splits fewer towns into k (5 towns, k = 3: 1 sample in 20)."""
     keep = np.unique(rng.integers(0, n, n))
     if keep.size < min(k, n):
         rest = np.setdiff1d(np.arange(n), keep)
@@ -594,20 +575,13 @@ def _sweep(X, ks, k, method, seed, w, opts) -> tuple[np.ndarray, pd.DataFrame, i
     # above SWEEP_FULL towns the sweep uses a few restarts; the chosen k is refitted with all
     few = len(X) > SWEEP_FULL and method in ("kmeans", "gmm") and len(ks) > 1
     sweep_opts = {**opts, "n_init": min(3, opts["n_init"]), "gmm_init": 1} if few else opts
-    rows, fits = [], {}
-    for kk in ks:
-        lab = np.asarray(METHODS[method](X, kk, seed, w, sweep_opts))
-        fits[kk] = lab
-        rows.append({"k": kk, **_scores(X, lab, seed), "within_ss": within_ss(X, lab)})
-    sweep = pd.DataFrame(rows)
-    chosen = int(k) if k != "auto" else int(
-        sweep.loc[sweep["silhouette"].fillna(-np.inf).idxmax(), "k"])
+    fits = {kk: np.asarray(METHODS[method](X, kk, seed, w, sweep_opts)) for kk in ks}
+    sweep = pd.DataFrame([_scores(X, fits[kk], seed) for kk in ks], index=ks)
+    chosen = int(k) if k != "auto" else int(sweep["silhouette"].fillna(-np.inf).idxmax())
     if few:
         fits[chosen] = np.asarray(METHODS[method](X, chosen, seed, w, opts))
-        at = sweep.index[sweep["k"] == chosen][0]
-        for key, val in {**_scores(X, fits[chosen], seed),
-                         "within_ss": within_ss(X, fits[chosen])}.items():
-            sweep.loc[at, key] = val
+        sweep.loc[chosen] = _scores(X, fits[chosen], seed)
+    sweep = sweep.rename_axis("k").reset_index()
     sweep["chosen"] = sweep["k"] == chosen
     return _relabel(fits[chosen]), sweep, chosen
 
@@ -786,12 +760,9 @@ class _SpatialClusterer(_Clusterer):
                               "(libpysal weights or the GeoDataFrame of the towns) or fit "
                               "it on a GeoDataFrame", key="clusters.method")
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
-        if hasattr(source, "neighbors"):
-            w, links = source, None
-        else:
-            frame = source if isinstance(source, gpd.GeoDataFrame) else \
-                gpd.GeoDataFrame(geometry=gpd.GeoSeries(source))
-            w, links = _weights(frame, frame.geometry, self.contiguity, self._method)
+        # a GeoDataFrame's county_code places towns without geometry; a W is used as it is
+        frame = source if isinstance(source, gpd.GeoDataFrame) else pd.DataFrame()
+        w, links = _weights(frame, source, self.contiguity, self._method)
         if w.n != X.shape[0]:
             raise ConfigError(f"the weights are for {w.n} towns but X has {X.shape[0]} rows; "
                               "give the weights (or boundaries) of the same towns, in the "
@@ -873,18 +844,17 @@ def agreement(categories: pd.DataFrame, clusters, *, taxonomy=None, min_share: f
     """
     col = "target" if "target" in categories else "category"
     cat = categories[col].astype(str)
-    lab = clusters.labels if isinstance(clusters, ClusterResult) else pd.Series(clusters)
-    lab = pd.Series(np.asarray(lab), index=cat.index, name="cluster")
-    table = pd.crosstab(cat.rename(col), lab)
-    share = table / table.sum(axis=0)
-    modal = table.idxmax(axis=0)
-    dominant: dict = {}    # cluster → the dimensions dominant in its profile
+    labels, names, dominant = clusters, {}, {}  # dominant: cluster → dimensions dominant in it
     if isinstance(clusters, ClusterResult):
         index = clusters.profiles.set_index("cluster").filter(regex="^index_score_")
         dominant = {c: set(index.columns[(row >= threshold).to_numpy()].str[12:])
                     for c, row in index.iterrows()}
+        labels, names = clusters.labels, clusters.names
+    lab = pd.Series(np.asarray(labels), index=cat.index, name="cluster")
+    table = pd.crosstab(cat.rename(col), lab)
+    share = table / table.sum(axis=0)
+    modal = table.idxmax(axis=0)
     tdims = _target_dims(taxonomy) if taxonomy is not None else {}
-    names = clusters.names if isinstance(clusters, ClusterResult) else {}
     pairs = pd.MultiIndex.from_arrays([cat, lab])
     own_share = share.stack().reindex(pairs).to_numpy()
     mode = modal.reindex(lab).to_numpy()

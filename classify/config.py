@@ -1,13 +1,12 @@
 """The indicator system: TOML → frozen, validated dataclasses.
 
-An indicator system names the indicators (with the headers they are recognised by, unit,
-dimension, direction, transform and expert weight), the dimensions, the derived indicators
-and the method choices.  ``load_system()`` with no path gives the built-in default,
-``classify/presets/indicators_default.toml``, whose layout every config follows: the tables
+It names the indicators (headers they are recognised by, unit, dimension, direction,
+transform, expert weight), the dimensions, the derived indicators and the method choices;
+``load_system()`` gives the built-in ``classify/presets/indicators_default.toml``.  Its tables
 ``[methods]``, ``[uncertainty]``, ``[dimensions.<id>]``, ``[indicators.<id>]`` and
 ``[derived.<id>]`` take the fields of :class:`Methods`, :class:`Uncertainty`,
-:class:`Dimension`, :class:`Indicator` and :class:`Derived` as keys (their allowed values:
-the tuples below).  Every error names the key, e.g. ``indicators.gdp.weight``.
+:class:`Dimension`, :class:`Indicator` and :class:`Derived` as keys (allowed values: the
+tuples below).  Every error names the key, e.g. ``indicators.gdp.weight``.
 """
 
 from __future__ import annotations
@@ -329,9 +328,9 @@ class IndicatorSystem:
         }
 
 
-def _keys(cls) -> set[str]:
-    """The TOML keys of a config dataclass: its fields but ``id`` and ``path``."""
-    return set(cls.__dataclass_fields__) - {"id", "path"}
+def _keys(cls, internal=("id", "path")) -> set[str]:
+    """The TOML keys of a config dataclass: its fields but the ``internal`` ones."""
+    return set(cls.__dataclass_fields__) - set(internal)
 
 
 def _table(data, key, path, allowed=None, what="") -> dict:
@@ -345,15 +344,24 @@ def _table(data, key, path, allowed=None, what="") -> dict:
     return value
 
 
-def _entries(data, section, allowed, path):
+def _objects(data, section: str, cls, path, lists=(), what: str = "") -> tuple:
+    """The ``[<section>.<id>]`` tables as ``cls`` objects, one by one (``lists``: the list
+    keys, held as tuples; ``what`` their items, for the message)."""
+    allowed, out = _keys(cls), []
     for id_, body in _table(data, section, path).items():
-        _need(isinstance(body, dict), f"must be a table, found {body!r}", f"{section}.{id_}", path)
+        key = f"{section}.{id_}"
+        _need(isinstance(body, dict), f"must be a table, found {body!r}", key, path)
         unknown = sorted(set(body) - allowed)
         if unknown:
             raise ConfigError(f"unknown key(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed))}",
-                              key=f"{section}.{id_}.{unknown[0]}", path=path)
-        yield id_, body
+                              f"{', '.join(sorted(allowed))}", key=f"{key}.{unknown[0]}",
+                              path=path)
+        body = _tuples(body, lists, key, what, path)
+        try:
+            out.append(cls(id=id_, path=path, **body))
+        except TypeError as err:  # a required key is missing
+            raise ConfigError(f"missing a required key ({err})", key=key, path=path) from None
+    return tuple(out)
 
 
 def _tuples(body: dict, names, prefix: str, what: str, path) -> dict:
@@ -365,14 +373,6 @@ def _tuples(body: dict, names, prefix: str, what: str, path) -> dict:
     return body
 
 
-def _build(cls, id_, body, section, path):
-    try:
-        return cls(id=id_, path=path, **body)
-    except TypeError as err:  # a required key is missing
-        raise ConfigError(f"missing a required key ({err})", key=f"{section}.{id_}",
-                          path=path) from None
-
-
 def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
     """Build an :class:`IndicatorSystem` from parsed TOML data."""
     unknown = set(data) - {"methods", "uncertainty", "dimensions", "indicators", "derived",
@@ -382,13 +382,9 @@ def parse_system(data: dict, path: str | None = None) -> IndicatorSystem:
                           "methods, dimensions, indicators, derived", key=sorted(unknown)[0],
                           path=path)
     methods = _table(data, "methods", path, _keys(Methods), "method ")
-    dims = tuple(_build(Dimension, i, b, "dimensions", path)
-                 for i, b in _entries(data, "dimensions", _keys(Dimension), path))
-    inds = tuple(_build(Indicator, i, _tuples(b, ["aliases"], f"indicators.{i}", "header texts",
-                                              path), "indicators", path)
-                 for i, b in _entries(data, "indicators", _keys(Indicator), path))
-    der = tuple(_build(Derived, i, b, "derived", path)
-                for i, b in _entries(data, "derived", _keys(Derived), path))
+    dims = _objects(data, "dimensions", Dimension, path)
+    inds = _objects(data, "indicators", Indicator, path, ["aliases"], "header texts")
+    der = _objects(data, "derived", Derived, path)
     _need(bool(inds), "no indicators declared; add [indicators.<id>] tables", "indicators", path)
     unc = _tuples(_table(data, "uncertainty", path, _keys(Uncertainty)),
                   ["normalisations", "aggregations"], "uncertainty", "method names", path)

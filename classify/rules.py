@@ -1,16 +1,11 @@
 """The rule engine: every rule of a taxonomy evaluated for every town, with margins.
 
-One vectorised core (:func:`evaluate`) works on arrays shaped ``(draws, n_towns)``; the
-reported classification is the one-draw case and the Monte Carlo stability is the
-many-draw case, so both use exactly the same arithmetic.
-
-Margins: ``margin = value − threshold`` for ``>=``/``>`` and ``threshold − value`` for
-``<=``/``<`` (so ``margin ≥ 0`` passes; a strict op also needs ``margin > 0``); for ``==``
-the margin is ``−|value − threshold|`` and for ``contains`` it is 0 (passes) or −1.
-``norm_margin = margin ÷ spread`` (see :class:`classify.taxonomy.Rule`).  A target passes
-when all its rules pass; its *strength* is its weakest rule's ``norm_margin``.  The primary
-target is the passing one with the largest strength, ties broken by the taxonomy's
-``priority``; the fallback category (培育类) when none passes.
+One vectorised core (:func:`evaluate`) works on arrays shaped ``(draws, n_towns)``: the
+reported classification is the one-draw case, the Monte Carlo stability the many-draw case.
+A rule's ``margin`` is signed so that ≥ 0 passes (``> 0`` for a strict op; ``==``:
+−|value − threshold|; ``contains``: 0 or −1).  A target's strength is its weakest rule's
+``norm_margin = margin ÷ spread`` (:class:`classify.taxonomy.Rule`); the primary target is
+the strongest passing one (ties by ``priority``), else the fallback category (培育类).
 """
 
 from __future__ import annotations
@@ -27,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.stats import rankdata
 
-from classify.scoring import county_key, known
+from classify.scoring import county_key
 from classify.taxonomy import Rule, Taxonomy
 from geo.errors import InputWarning
 
@@ -97,10 +92,7 @@ def _base_field(frame: pd.DataFrame, fld: str) -> np.ndarray | None:
             else None
     if fld not in frame:
         return None
-    s = frame[fld]
-    if s.dtype == bool or str(s.dtype) == "boolean":
-        s = s.astype("Float64")
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(frame[fld], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _rank_rows(x: np.ndarray) -> np.ndarray:
@@ -111,11 +103,8 @@ def _rank_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks along axis 1, ties averaged (``rankdata(method="average")``).
-
-    One quicksort ``argsort`` plus flat tie-group arithmetic, faster than scipy's stable
-    sort on (draws × towns) chunks.  NaN sort last and are ranked alone (the caller masks
-    them).
+    """1-based ranks along axis 1, ties averaged (``rankdata(method="average")``), faster
+    than scipy's stable sort on (draws × towns) chunks.  NaN sort last, each ranked alone.
     """
     d, n = x.shape
     order = np.argsort(x, axis=1)
@@ -147,12 +136,13 @@ def _percentile(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _by_county(x: np.ndarray, groups: np.ndarray, fn) -> tuple[np.ndarray, np.ndarray]:
-    """Apply ``fn`` to each county's columns; also return county sizes per town."""
+def _by_county(x: np.ndarray, groups: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``fn`` to each county's columns (``groups``: :func:`classify.scoring.county_key`);
+    also return county sizes per town."""
     out = np.full(x.shape, np.nan)
     size = np.zeros(x.shape[1])
     # towns of unknown county (missing key) belong to no county: their value stays NaN
-    inv, codes = pd.factorize(known(np.asarray(groups, dtype=object)))
+    inv, codes = pd.factorize(groups)
     for g in range(len(codes)):  # a loop over counties, not towns
         cols = np.flatnonzero(inv == g)
         out[:, cols] = fn(x[:, cols])
@@ -199,15 +189,6 @@ def _margin(rule: Rule, value) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- evaluation ---------------------------------------------------------------------------
-def _groups(frame):
-    """County of each town (``None``: unknown, in no county group); see
-    :func:`classify.scoring.county_key`.  ``None`` when the frame has no county column."""
-    key = county_key(frame)
-    if key is None:
-        return None
-    return key.astype(object).where(key.notna(), None).to_numpy(object)
-
-
 def _all_rules(taxonomy: Taxonomy, roles: bool = True):
     rules = [(t, r) for t in taxonomy.priority for r in taxonomy.target_rules(t)]
     if roles:
@@ -232,7 +213,7 @@ def evaluate(frame: pd.DataFrame, taxonomy: Taxonomy, overrides: dict | None = N
     overrides = overrides or {}
     n = len(frame)
     d = next((v.shape[0] for v in overrides.values()), 1)
-    groups = _groups(frame)
+    groups = county_key(frame)
     rules = _all_rules(taxonomy, roles)
     shape = (d, len(rules), n)
     value, raw_all, margin, norm = (np.full(shape, np.nan) for _ in range(4))
@@ -573,15 +554,11 @@ def _bounds(key: np.ndarray, k: np.ndarray, live: np.ndarray, top: bool) -> np.n
 def _percentile_candidates(x: np.ndarray, threshold: float, op: str):
     """:func:`_percentile` of only the values that can satisfy ``percentile op threshold``.
 
-    A Monte Carlo draw only needs the exact percentile of the towns near the top (for
-    ``>=``/``>``) or the bottom (``<=``/``<``): an ``np.partition`` finds the value below
-    (above) which no town can reach the threshold, and only the candidates beyond it are
-    sorted.  A town with ``x`` below the ``k``-th smallest valid value has an average rank
-    of at most ``k``; ``k = ceil(t·n/100) − 2`` keeps it at least one rank short of
-    ``t·n/100``, so no passing town is left out.  The candidates' ranks are their rank
-    among the candidates plus the number of valid values under them, with the same
-    floating-point arithmetic as :func:`_percentile`, so the result is identical there.
-
+    An ``np.partition`` bounds the towns that can reach the threshold; only they are sorted.
+    A town below the ``k``-th smallest valid value has an average rank of at most ``k``;
+    ``k = ceil(t·n/100) − 2`` keeps it a rank short of ``t·n/100``, so no passing town is
+    left out.  A candidate's rank is its rank among the candidates plus the valid values
+    under them, in :func:`_percentile`'s arithmetic, so the result is identical there.
     Returns ``(flat, pct)``: the candidates' flat indices into ``x`` (ascending) and their
     percentiles.
     """
@@ -665,20 +642,22 @@ class _DrawRules:
         # drawn fields the frame lacks are not missing: stand-ins keep evaluate quiet
         absent = {f: np.full((1, len(frame)), np.nan) for f in drawn if f not in frame}
         self.base = evaluate(frame, taxonomy, absent, roles=False)   # warns once about gaps
-        self.groups = _groups(frame)
+        self.groups = county_key(frame)
         self.refs: dict = {}
 
     def _is_drawn(self, rule: Rule, over: dict) -> bool:
         return (rule.field in over and rule.op != "contains"
                 and not (self.groups is None and rule.scale.endswith("county")))
 
-    @staticmethod
-    def _sparse(rule: Rule) -> bool:
-        return rule.scale == "percentile" and rule.op in (">=", ">", "<=", "<")
+    def _sparse(self, rule: Rule, over: dict) -> bool:
+        """A drawn percentile rule: only its candidates can pass."""
+        return (self._is_drawn(rule, over) and rule.scale == "percentile"
+                and rule.op in (">=", ">", "<=", "<"))
 
-    def _values(self, rule: Rule, raw: np.ndarray, cache: dict):
+    def _values(self, rule: Rule, over: dict, cache: dict):
         """Rule-scale values of a drawn field, flat (B·n,), and the default spread."""
-        if self._sparse(rule):
+        raw = over[rule.field]
+        if self._sparse(rule, over):
             key = (rule.field, "percentile", rule.op in (">=", ">"), float(rule.threshold))
             if key not in cache:
                 ranked = cache.get(("ranks", rule.field))
@@ -703,7 +682,7 @@ class _DrawRules:
         if not self._is_drawn(rule, over):
             ok, norm = self.base.passed[0, i], self.base.norm[0, i]
             return idx, ok[idx % n], norm[idx % n]
-        (flat, val, spread_arr), spread = self._values(rule, over[rule.field], cache)
+        (flat, val, spread_arr), spread = self._values(rule, over, cache)
         if flat is not None:                     # sparse percentile values
             if idx is None:
                 idx = flat
@@ -730,9 +709,8 @@ class _DrawRules:
         for j, t in enumerate(targets):
             rules = [(i, r) for i, (o, r) in enumerate(self.rules) if o == t]
             # a drawn percentile rule first: its candidates bound the passing cells
-            rules.sort(key=lambda ir: not (self._is_drawn(ir[1], over) and self._sparse(ir[1])))
-            idx = None if rules and self._is_drawn(rules[0][1], over) and \
-                self._sparse(rules[0][1]) else np.arange(B * n)
+            rules.sort(key=lambda ir: not self._sparse(ir[1], over))
+            idx = None if rules and self._sparse(rules[0][1], over) else np.arange(B * n)
             s = None
             for i, rule in rules:
                 idx, ok, norm = self._at(i, rule, over, idx, n, cache)

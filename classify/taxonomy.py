@@ -1,18 +1,15 @@
 """Town taxonomies as data: categories, subtypes, roles, rules, labels and colours.
 
-A taxonomy is a TOML file parsed into frozen dataclasses that validate themselves in
-``__post_init__``; every error is a :class:`classify.errors.ConfigError` naming the key.
-Built-in presets live in ``classify/presets/taxonomy_<name>.toml`` (``guangdong`` —
-强·专·特 towns; ``county`` — 创先/进位/消薄 counties; ``village`` — the national village
-types).  Nothing about a particular taxonomy
-is written in code: another preset is another TOML file.
+A taxonomy is a TOML file parsed into frozen dataclasses that validate themselves; every
+error is a :class:`classify.errors.ConfigError` naming the key.  Built-in presets
+(``classify/presets/taxonomy_<name>.toml``): ``guangdong`` (强·专·特 towns), ``county``
+(创先/进位/消薄 counties), ``village`` (national village types); another is another TOML file.
 
 Rule fields and scales
 ----------------------
-Each rule compares one *field* (a frame column such as ``score_industry``,
-``lq_industry``, ``industrial_park``, or the derived ``code_type`` = last three digits of
-``town_code`` as an integer, or ``name`` = the town name for ``contains`` rules) on a
-*scale*:
+Each rule compares one *field* (a frame column such as ``score_industry``, ``lq_industry``,
+``industrial_park``; the derived ``code_type`` = last three digits of ``town_code`` as an
+integer; ``name`` = the town name, for ``contains`` rules) on a *scale*:
 
 ``value``
     the value itself (absolute threshold, flag 1/0, location quotient);
@@ -39,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from classify.config import _need, _toml
+from classify.config import _keys, _need, _number, _toml
 from classify.errors import ConfigError
 
 __all__ = [
@@ -89,8 +86,7 @@ class Rule:
             _need(isinstance(self.threshold, str) and self.scale == "value",
                   "op 'contains' needs a text threshold on scale 'value'", f"{k}.threshold", p)
         else:
-            ok = isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
-            _need(ok and math.isfinite(self.threshold),
+            _need(_number(self.threshold) and math.isfinite(self.threshold),
                   f"threshold must be a finite number, found {self.threshold!r}",
                   f"{k}.threshold", p)
             if self.scale.startswith("percentile"):
@@ -290,10 +286,7 @@ def _norm_alias(text: str) -> str:
 
 
 # -- parsing --------------------------------------------------------------------------
-_RULE_KEYS = {"id", "field", "op", "threshold", "scale", "spread", "optional"}
-_CAT_KEYS = {"zh", "en", "color", "rules", "subtypes", "fallback", "aliases"}
-_SUB_KEYS = {"zh", "en", "color", "rules", "aliases"}
-_ROLE_KEYS = {"zh", "en", "color", "rules", "aliases", "match"}
+_INTERNAL = ("id", "key", "path")     # dataclass fields that are no TOML keys
 _TOP_KEYS = {"taxonomy", "categories", "roles", "fields"}
 _TAX_KEYS = {"name", "zh", "en", "priority"}
 
@@ -312,7 +305,7 @@ def _rules(raw, key, path) -> tuple[Rule, ...]:
     out = []
     for i, r in enumerate(raw):
         k = f"{key}[{i}]"
-        _check_keys(r, _RULE_KEYS, k, path)
+        _check_keys(r, _keys(Rule, ("key", "path")), k, path)
         for req in ("id", "field", "op", "threshold"):
             _need(req in r, f"missing {req!r}", f"{k}.{req}", path)
         out.append(Rule(key=k, path=path, **r))
@@ -341,14 +334,14 @@ def parse_taxonomy(data: dict, path: str | None = None) -> Taxonomy:
     cats = []
     for cid, raw in data.get("categories", {}).items():
         key = f"categories.{cid}"
-        _check_keys(raw, _CAT_KEYS, key, path)
+        _check_keys(raw, _keys(Category, _INTERNAL), key, path)
         subs = tuple(Subtype(**_labelled_args(sid, sraw, f"{key}.subtypes.{sid}", path,
-                                              _SUB_KEYS))
+                                              _keys(Subtype, _INTERNAL)))
                      for sid, sraw in raw.get("subtypes", {}).items())
         cats.append(Category(subtypes=subs, fallback=bool(raw.get("fallback", False)),
                              **_labelled_args(cid, raw, key, path)))
     roles = [Role(match=raw.get("match", "any"),
-                  **_labelled_args(rid, raw, f"roles.{rid}", path, _ROLE_KEYS))
+                  **_labelled_args(rid, raw, f"roles.{rid}", path, _keys(Role, _INTERNAL)))
              for rid, raw in data.get("roles", {}).items()]
     fields = data.get("fields", {})
     for f, lab in fields.items():

@@ -453,10 +453,11 @@ def test_towns_of_unknown_county_are_in_no_county_group():
     import numpy as np
     import pandas as pd
 
-    from classify.rules import _by_county, _groups
+    from classify.rules import _by_county
+    from classify.scoring import county_key
 
     x = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
-    groups = _groups(pd.DataFrame({"county_code": ["a", None, "a", "", "b"],
+    groups = county_key(pd.DataFrame({"county_code": ["a", None, "a", "", "b"],
                                    "county": ["A", None, "A", None, "B"]}))
     out, size = _by_county(x, groups, lambda a: a * 10)
     np.testing.assert_array_equal(out[0, [0, 2, 4]], [10, 30, 50])
