@@ -159,3 +159,19 @@ def test_taxonomy_is_frozen():
     tax = load_taxonomy("guangdong")
     with pytest.raises(AttributeError):
         tax.name = "x"
+
+
+@pytest.mark.parametrize("section, value, key", [
+    ("categories", 1, "categories"),
+    ("categories", ["strong"], "categories"),
+    ("roles", "central", "roles"),
+    ("fields", 1.5, "fields"),
+    ("categories__specialised__subtypes", "industrial", "categories.specialised.subtypes"),
+    ("roles", {"central": 1}, "roles.central"),
+])
+def test_a_section_that_is_no_table_is_named_not_a_crash(section, value, key):
+    # a hand-edited taxonomy TOML: `categories = 1`, `[roles] central = 1` …
+    with pytest.raises(ConfigError, match="expected a table") as err:
+        parse_taxonomy(mini(**{section: value}), "mine.toml")
+    assert err.value.key == key
+    assert str(err.value).startswith(f"mine.toml, key {key!r}")
