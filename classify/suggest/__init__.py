@@ -31,7 +31,7 @@ from classify.suggest.peers import (peer_positions, _Cols, _Peers, _Positions, _
                                     _screen_ahead, _target_of)
 from classify.suggest.gaps import (_Ask, _Trace, _declared_stack, _declared_status,
                                    _gap_plan, _gap_rows, _gap_stack, _jumps, _missing_stack,
-                                   _Movers, _missing_table, _relations, _resolve_declared,
+                                   _movers, _missing_table, _relations, _resolve_declared,
                                    _rule_scales, _solve_asks, _to_float, derived_numerators)
 
 
@@ -141,6 +141,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     numer = derived_numerators(meta_src)
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
     focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
+    tr = _Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes))
     ctx = _Context(
         info=info, taxonomy=taxonomy, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
@@ -148,9 +149,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, positions),
-        movers=_Movers(info, numer, positions.ids),
-        trace=_Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes)),
-        log_by=_log_by_town(missing_log, labels, nc.codes),
+        movers=_movers(set(tr.field), info, numer, positions.ids),
+        trace=tr, log_by=_log_by_town(missing_log, labels, nc.codes),
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, dim_labels),
@@ -248,7 +248,7 @@ class _Context:
     allowed: set | None
     nc: _Cols
     peers: _Peers
-    movers: _Movers
+    movers: dict
     trace: _Trace
     log_by: dict
     n_towns: int

@@ -116,21 +116,13 @@ def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
     return None
 
 
-class _Movers(dict):
-    """``{field: indicators}`` whose change moves the field (found on first use): those
-    of its dimension (every one for ``composite``), base indicators only — a derived one
-    (LQ, per capita) is not something to raise itself — and no flags."""
-
-    def __init__(self, info, numer, cols):
-        super().__init__()
-        self.info, self.numer, self.cols = info, numer, cols
-
-    def __missing__(self, fld: str) -> list[str]:
-        dim, info = fld.removeprefix("score_"), self.info
-        got = self[fld] = [c for c in self.cols
-                           if (info[c].dimension == dim or fld == "composite")
-                           and c not in self.numer and info[c].unit not in FLAG_UNITS]
-        return got
+def _movers(fields, info, numer, cols) -> dict[str, list[str]]:
+    """``{field: indicators}`` whose change moves the field: those of its dimension (every
+    one for ``composite``), base indicators only — a derived one (LQ, per capita) is not
+    something to raise itself — and no flags."""
+    base = [c for c in cols if c not in numer and info[c].unit not in FLAG_UNITS]
+    return {f: [c for c in base if f == "composite" or info[c].dimension ==
+                f.removeprefix("score_")] for f in fields}
 
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
@@ -404,7 +396,7 @@ _RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_ma
 
 
 def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
-              movers: _Movers) -> list[tuple[dict, Any]]:
+              movers: dict[str, list[str]]) -> list[tuple[dict, Any]]:
     """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
     or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
     plan = []

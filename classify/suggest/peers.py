@@ -32,7 +32,7 @@ class _Cols:
         self.codes = _text(frame["town_code"])
         self.targets = frame["_target"].to_numpy(dtype=object)
         self._sorted: dict[tuple, np.ndarray] = {}
-        self._groups: dict[str, np.ndarray] | None = None
+        self._groups = pd.Series(self.county).groupby(self.county).indices
 
     def __call__(self, col: str) -> np.ndarray:
         if col not in self._cache:
@@ -46,8 +46,6 @@ class _Cols:
         if key not in self._sorted:
             v = self(col)
             if county is not None:
-                if self._groups is None:
-                    self._groups = pd.Series(self.county).groupby(self.county).indices
                 v = v[self._groups.get(county, [])] if county else v[:0]
             self._sorted[key] = np.sort(v[~np.isnan(v)])
         return self._sorted[key]
@@ -401,26 +399,17 @@ def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) ->
     category_median`` (of the town's category), ``benchmark`` (the score of its first
     benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
     dims, n = peers.score_dims, nc.n
-    codes, uniq = pd.factorize(pd.Series(nc.targets, dtype=object))
-    has = bench >= 0
-    cols: dict[str, list] = {c: [] for c in ("this", "category_median", "benchmark", "pct")}
-    for d in dims:
-        col = f"score_{d}"
-        v = nc(col)
-        cols["this"].append(v)
-        cols["category_median"].append(np.array(
-            [_median(v[peers.members[t]]) for t in uniq] + [np.nan])[codes])
-        cols["benchmark"].append(np.where(has, v[np.where(has, bench, 0)], np.nan))
-        cols["pct"].append(_percentile(pd.Series(v)).to_numpy(dtype=float))
+    this = pd.DataFrame({d: nc(f"score_{d}") for d in dims}, columns=dims)
+    has = (bench >= 0)[:, None]
+    # towns of no category (None) are in no group: no median
+    tables = {"this": this, "category_median": this.groupby(
+                  pd.Series(nc.targets, dtype=object)).transform("median"),
+              "benchmark": np.where(has, this.to_numpy()[np.where(has[:, 0], bench, 0)],
+                                    np.nan),
+              "pct": _percentile(this)}
     labels = [dim_labels.get(d, (d, d)) for d in dims]
     out = {"dimension": np.tile(np.array(dims, dtype=object), n),
            "label_zh": np.tile(np.array([zh for zh, _ in labels], dtype=object), n),
            "label_en": np.tile(np.array([en for _, en in labels], dtype=object), n)}
-    out.update({c: np.column_stack(v).ravel() if v else np.zeros(0)
-                for c, v in cols.items()})
+    out.update({c: np.asarray(t, dtype=float).ravel() for c, t in tables.items()})
     return Stack(out, np.full(n, len(dims)))
-
-
-def _median(v: np.ndarray) -> float:
-    v = v[~np.isnan(v)]
-    return float(np.median(v)) if len(v) else np.nan
