@@ -226,9 +226,6 @@ def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
     return [r if done[k] else float(hi[k]) for k, r in enumerate(result)]
 
 
-_MONOTONE_NORMALISATIONS = ("minmax", "zscore", "rank")
-
-
 def _monotone(model, info, numer) -> bool:
     """Whether the model's scores can only rise as an indicator improves (a fitted
     :class:`~classify.scoring.ScoreModel` with monotone normalisation, non-negative
@@ -238,7 +235,7 @@ def _monotone(model, info, numer) -> bool:
             bool(np.all(np.asarray(model.w_dim) >= 0))
     except (AttributeError, TypeError):
         return False
-    return weights_ok and getattr(model, "normalisation", None) in _MONOTONE_NORMALISATIONS \
+    return weights_ok and getattr(model, "normalisation", None) in ("minmax", "zscore", "rank") \
         and getattr(model, "aggregation", None) in ("arithmetic", "geometric") \
         and all(info[d].direction == info[n].direction for d, n in numer.items()
                 if d in info and n in info)
@@ -364,8 +361,7 @@ class _Grid:
 def _finite(X: np.ndarray) -> np.ndarray:
     """A search point beyond float range (10x a 1e300 cell, a derived share of it) as the
     largest float: the model's outlier caps treat it as the cap, as any huge value."""
-    big = np.finfo(float).max
-    return np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+    return np.nan_to_num(X, nan=np.nan)
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:

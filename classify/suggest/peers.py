@@ -175,7 +175,7 @@ def _target_of(row) -> str | None:
 
 
 def _focus_column(target: str | None, frame: pd.DataFrame, focus_map) -> str:
-    dim = focus_map.get(target or "", None)
+    dim = focus_map.get(target or "")
     col = f"score_{dim}" if dim else "composite"
     return col if col in frame.columns else "composite"
 
