@@ -190,8 +190,8 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
 def fmt_rank(rank, n, lang: str = "zh") -> str:
     """``第3/85`` (zh) / ``3/85`` (en); missing when the rank is."""
     lang = _check_lang(lang)
-    if is_missing(rank) or is_missing(n) or not abs(float(rank)) < 2 ** 53 or \
-            not abs(float(n)) < 2 ** 53:     # no rank is infinite or beyond whole floats
+    # no rank is infinite or beyond whole floats
+    if any(is_missing(x) or not abs(float(x)) < 2 ** 53 for x in (rank, n)):
         return MISSING[lang]
     r, total = int(rank), int(n)
     return f"第{r}/{total}" if lang == "zh" else f"{r}/{total}"
