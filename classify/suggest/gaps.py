@@ -106,9 +106,8 @@ def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
     if fld in numer and numer[fld] in nc.frame.columns:
         ind = numer[fld]
         cur = float(nc(ind)[i])
-        if cur_field > 0 and not math.isnan(cur):
-            return [(ind, cur, cur * needed_field / cur_field, "structure")]
-        return [(ind, cur, math.nan, "structure")]
+        ok = cur_field > 0 and not math.isnan(cur)
+        return [(ind, cur, cur * needed_field / cur_field if ok else math.nan, "structure")]
     if fld in info and not fld.startswith("score_"):
         return [(fld, cur_field, needed_field, "direct")]
     if not (fld.startswith("score_") or fld == "composite"):
