@@ -120,8 +120,9 @@ def _movers(fields, info, numer, cols) -> dict[str, list[str]]:
     one for ``composite``), base indicators only — a derived one (LQ, per capita) is not
     something to raise itself — and no flags."""
     base = [c for c in cols if c not in numer and info[c].unit not in FLAG_UNITS]
-    return {f: [c for c in base if f == "composite" or info[c].dimension ==
-                f.removeprefix("score_")] for f in fields}
+    return {f: [c for c in base
+                if f == "composite" or info[c].dimension == f.removeprefix("score_")]
+            for f in fields}
 
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
@@ -574,8 +575,9 @@ _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label
 
 def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
                    n_imputed: float) -> list[tuple]:
-    """Indicators this town lacks, ``missing`` or ``imputed`` (when scoring imputed as many
-    as it lacks), with the targets whose rules read a field they feed."""
+    """Indicators this town lacks, ``missing`` (left out of its scores) or ``imputed`` (when
+    scoring imputed as many as it lacks), with the targets whose rules read a field they
+    feed."""
     lacking = [peers.cols[k] for k in np.flatnonzero(peers.lacking[i]).tolist()]
     imputed = n_imputed > 0 and n_imputed >= sum(1 for x in lacking if info[x].dimension)
     notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")

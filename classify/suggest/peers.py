@@ -390,13 +390,11 @@ def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) ->
     benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
     dims, n = peers.score_dims, nc.n
     this = pd.DataFrame({d: nc(f"score_{d}") for d in dims}, columns=dims)
-    has = (bench >= 0)[:, None]
-    # towns of no category (None) are in no group: no median
-    tables = {"this": this, "category_median": this.groupby(
-                  pd.Series(nc.targets, dtype=object)).transform("median"),
-              "benchmark": np.where(has, this.to_numpy()[np.where(has[:, 0], bench, 0)],
-                                    np.nan),
-              "pct": _percentile(this)}
+    has = bench >= 0
+    first = this.to_numpy()[np.where(has, bench, 0)]
+    by_target = this.groupby(pd.Series(nc.targets, dtype=object))  # None: in no group
+    tables = {"this": this, "category_median": by_target.transform("median"),
+              "benchmark": np.where(has[:, None], first, np.nan), "pct": _percentile(this)}
     labels = [dim_labels.get(d, (d, d)) for d in dims]
     out = {"dimension": np.tile(np.array(dims, dtype=object), n),
            "label_zh": np.tile(np.array([zh for zh, _ in labels], dtype=object), n),
