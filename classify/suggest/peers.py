@@ -389,7 +389,7 @@ def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) ->
     category_median`` (of the town's category), ``benchmark`` (the score of its first
     benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
     dims, n = peers.score_dims, nc.n
-    this = pd.DataFrame({d: nc(f"score_{d}") for d in dims}, columns=dims)
+    this = pd.DataFrame({d: nc(f"score_{d}") for d in dims}, index=range(n), columns=dims)
     has = bench >= 0
     first = this.to_numpy()[np.where(has, bench, 0)]
     by_target = this.groupby(pd.Series(nc.targets, dtype=object))  # None: in no group
