@@ -1,22 +1,8 @@
 """Number formatting in Chinese (and English) report conventions.
 
-Chinese reports scale money to 万元 / 亿元, write ranks as ``第3/85`` and percentiles as
-``P86``. English sheets carry the same numbers in the same unit scale, with the unit
-names translated (``2.10 亿元`` → ``CNY 210 m``): only the rendering differs, never the value.
-
-Every formatter takes ``lang`` (``"zh"`` or ``"en"``) and returns ``"缺失"`` / ``"missing"``
-for a missing value, so a sheet never prints ``nan`` or a wrong number.
-
-Examples
---------
->>> fmt_value(21000, "万元")
-'2.10亿元'
->>> fmt_value(21000, "万元", lang="en")
-'CNY 210 m'
->>> fmt_rank(3, 85)
-'第3/85'
->>> fmt_value(-3500, "万元", signed=True)
-'−3,500万元'
+Money in 万元 / 亿元, ranks ``第3/85``, percentiles ``P86``; English renders the same value
+with the units translated.  Every formatter takes ``lang`` (``"zh"`` or ``"en"``) and
+prints a missing value as ``缺失`` / ``missing``, never ``nan``.
 """
 
 from __future__ import annotations
@@ -91,8 +77,7 @@ def fmt_number(value, decimals: int | None = None, *, signed: bool = False) -> s
 
 @lru_cache(maxsize=1 << 16)
 def _fmt_number(v: float, decimals: int | None, signed: bool) -> str:
-    """:func:`fmt_number` of a float (cached: sheets, workbook and Word file print the
-    same numbers)."""
+    """:func:`fmt_number` of a float (cached: every report prints the same numbers)."""
     if not math.isfinite(v):  # e.g. a quotient over a zero denominator
         return "—"
     if decimals is None:    # whole numbers as they are, else about three digits
@@ -107,10 +92,9 @@ def _fmt_number(v: float, decimals: int | None, signed: bool) -> str:
 
 
 def _half_up(a: float, decimals: int) -> str:
-    """``a`` (≥ 0) rounded 四舍五入 (half up), as reports do, on the shortest decimal form
-    of the float (its ``repr``), with thousands separators: the digits of
-    ``Decimal(repr(a)).quantize(10 ** -decimals, ROUND_HALF_UP)``, done on the digits
-    themselves (Decimal is slow)."""
+    """``a`` (≥ 0) rounded 四舍五入 (half up) on its shortest decimal form, with thousands
+    separators: ``Decimal(repr(a)).quantize(10 ** -decimals, ROUND_HALF_UP)`` done on the
+    digits themselves (Decimal is slow)."""
     r = repr(a)
     if "e" in r:  # exponent form (below 1e-4, from 1e16): Decimal does it
         if a >= HUGE:    # no statistic is this large: digits would be noise (1e300 …)
@@ -166,6 +150,13 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
     """Format an indicator value with its unit, scaled the way a report writes it.
 
     Flags (unit ``是/否``) print as 是/否 (yes/no).
+
+    Examples
+    --------
+    >>> fmt_value(21000, "万元"), fmt_value(21000, "万元", lang="en")
+    ('2.10亿元', 'CNY 210 m')
+    >>> fmt_value(-3500, "万元", signed=True)
+    '−3,500万元'
     """
     lang = _check_lang(lang)
     if is_missing(value):
@@ -199,8 +190,8 @@ def fmt_value(value, unit: str | None = None, lang: str = "zh", *, signed: bool 
 def fmt_rank(rank, n, lang: str = "zh") -> str:
     """``第3/85`` (zh) / ``3/85`` (en); missing when the rank is."""
     lang = _check_lang(lang)
-    if is_missing(rank) or is_missing(n) or not abs(float(rank)) < 2 ** 53 or \
-            not abs(float(n)) < 2 ** 53:     # no rank is infinite or beyond whole floats
+    # no rank is infinite or beyond whole floats
+    if any(is_missing(x) or not abs(float(x)) < 2 ** 53 for x in (rank, n)):
         return MISSING[lang]
     r, total = int(rank), int(n)
     return f"第{r}/{total}" if lang == "zh" else f"{r}/{total}"

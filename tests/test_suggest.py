@@ -270,6 +270,16 @@ def test_dimension_table_median_and_benchmark(case):
     assert d.loc["industry", "this"] == 80
 
 
+def test_without_dimension_scores_every_town_has_an_empty_dimension_table(case):
+    frame, trace = case
+    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("score_")])
+    sugs = suggest(frame, trace, indicators=INDICATORS, categories=PALETTE)
+    assert len(sugs) == len(frame)
+    assert all(s.dimensions.empty for s in sugs)
+    assert list(sugs[0].dimensions.columns) == ["dimension", "label_zh", "label_en", "this",
+                                                "category_median", "benchmark", "pct"]
+
+
 def test_bad_inputs_name_the_problem(case):
     frame, trace = case
     with pytest.raises(ConfigError, match=r"frame.*lacks columns \['town'\]"):

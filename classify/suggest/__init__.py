@@ -2,12 +2,8 @@
 classified frame and the rule trace into one :class:`Suggestion` per town (numbers and ids;
 wording lives in ``classify/templates``, rendering in :mod:`classify.sheets`).
 
-Percentiles follow the taxonomy's convention: ``Series.rank(pct=True) * 100`` with ties
-averaged, after turning "lower is better" indicators around, so P100 is always the best;
-ranks are 1 = best, ties sharing the best rank (``method="min"``).  Each kind of per-town
-table is made for all towns at once, as the columns of a :class:`Stack`; results are those
-of a plain per-town scan.  ``indicators`` and ``categories`` may be the system / taxonomy
-objects or plain mappings (see :func:`indicator_table`, :func:`category_labels`).
+Percentiles: ``Series.rank(pct=True) * 100``, ties averaged, "lower is better" turned
+around (P100 is the best); ranks: 1 = best, ties share the best (``method="min"``).
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from classify.suggest.peers import (peer_positions, _Cols, _Peers, _Positions, _
                                     _screen_ahead, _target_of)
 from classify.suggest.gaps import (_Ask, _Trace, _declared_stack, _declared_status,
                                    _gap_plan, _gap_rows, _gap_stack, _jumps, _missing_stack,
-                                   _Movers, _missing_table, _relations, _resolve_declared,
+                                   _movers, _missing_table, _relations, _resolve_declared,
                                    _rule_scales, _solve_asks, _to_float, derived_numerators)
 
 
@@ -141,6 +137,7 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
     numer = derived_numerators(meta_src)
     focus = dict(FOCUS_DIMENSION, **(focus or {}))
     focus_of = {t: _focus_column(t, frame, focus) for t in dict.fromkeys(nc.targets)}
+    tr = _Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes))
     ctx = _Context(
         info=info, taxonomy=taxonomy, lang=lang,
         labels=category_labels(categories if categories is not None else taxonomy),
@@ -148,9 +145,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
         # roles (中心镇 …) are not categories a town can be short of
         allowed=set(taxonomy.targets()) if hasattr(taxonomy, "targets") else None,
         nc=nc, peers=_Peers(nc, positions),
-        movers=_Movers(info, numer, positions.ids),
-        trace=_Trace(trace, _trace_owners(trace["town_code"].to_numpy(object), nc.codes)),
-        log_by=_log_by_town(missing_log, labels, nc.codes),
+        movers=_movers(set(tr.field), info, numer, positions.ids),
+        trace=tr, log_by=_log_by_town(missing_log, labels, nc.codes),
         n_towns=int(np.isfinite(nc("composite")).sum())
         if "composite" in frame.columns else len(frame),
         field_labels=_field_labels(taxonomy, info, dim_labels),
@@ -184,8 +180,8 @@ def suggest(frame: pd.DataFrame, trace: pd.DataFrame | None, system=None, taxono
 
 
 def _field_labels(taxonomy, info, dim_labels) -> dict[str, dict[str, str]]:
-    """``{field: {"zh", "en"}}`` for rule fields: the taxonomy's table, else indicator
-    labels and ``score_<dim>`` as the dimension's label."""
+    """``{field: {"zh", "en"}}`` of rule fields: the taxonomy's table over indicator and
+    dimension labels."""
     out = {f"score_{d}": {"zh": f"{zh}得分", "en": f"{en} score"}
            for d, (zh, en) in dim_labels.items()}
     out["composite"] = {"zh": "综合得分", "en": "composite score"}
@@ -205,10 +201,9 @@ def _owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
 
 
 def _trace_owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
-    """Frame position of each trace row (``codes``: its towns' codes).  The trace of
-    :func:`classify.rules.classify_towns` is town-major in frame order (R rules per town):
-    recognised by its codes, it is read by position, so towns without a code or with a
-    repeated code keep their rules."""
+    """Frame position of each trace row (``codes``: its towns' codes): by position for the
+    town-major trace of :func:`classify.rules.classify_towns`, so towns without a code or
+    with a repeated code keep their rules; else by code."""
     n, m = len(frame_codes), len(codes)
     if n and m and m % n == 0 and np.array_equal(codes, np.repeat(frame_codes, m // n)):
         return np.repeat(np.arange(n), m // n)
@@ -217,9 +212,8 @@ def _trace_owners(codes: np.ndarray, frame_codes: np.ndarray) -> np.ndarray:
 
 def _log_by_town(log: pd.DataFrame | None, labels: pd.Index, frame_codes: np.ndarray
                  ) -> dict[int, list[dict]]:
-    """Records of the missing log by the frame position of their town: its ``position``
-    (the index label of the town in the frame :func:`classify.indicators.build_indicators`
-    got) when the log has one, else its code."""
+    """Records of the missing log by frame position of their town: by the log's
+    ``position`` (the town's index label) when it has one, else by code."""
     if log is None or "town_code" not in log.columns:
         return {}
     where = pd.Series(np.arange(len(labels)), index=labels)
@@ -248,7 +242,7 @@ class _Context:
     allowed: set | None
     nc: _Cols
     peers: _Peers
-    movers: _Movers
+    movers: dict
     trace: _Trace
     log_by: dict
     n_towns: int

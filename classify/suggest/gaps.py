@@ -106,9 +106,8 @@ def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
     if fld in numer and numer[fld] in nc.frame.columns:
         ind = numer[fld]
         cur = float(nc(ind)[i])
-        if cur_field > 0 and not math.isnan(cur):
-            return [(ind, cur, cur * needed_field / cur_field, "structure")]
-        return [(ind, cur, math.nan, "structure")]
+        ok = cur_field > 0 and not math.isnan(cur)
+        return [(ind, cur, cur * needed_field / cur_field if ok else math.nan, "structure")]
     if fld in info and not fld.startswith("score_"):
         return [(fld, cur_field, needed_field, "direct")]
     if not (fld.startswith("score_") or fld == "composite"):
@@ -116,27 +115,19 @@ def _direct_levers(nc: _Cols, i, fld, needed_field, info, numer):
     return None
 
 
-class _Movers(dict):
-    """``{field: indicators}`` whose change moves the field (found on first use): those
-    of its dimension (every one for ``composite``), base indicators only — a derived one
-    (LQ, per capita) is not something to raise itself — and no flags."""
-
-    def __init__(self, info, numer, cols):
-        super().__init__()
-        self.info, self.numer, self.cols = info, numer, cols
-
-    def __missing__(self, fld: str) -> list[str]:
-        dim, info = fld.removeprefix("score_"), self.info
-        got = self[fld] = [c for c in self.cols
-                           if (info[c].dimension == dim or fld == "composite")
-                           and c not in self.numer and info[c].unit not in FLAG_UNITS]
-        return got
+def _movers(fields, info, numer, cols) -> dict[str, list[str]]:
+    """``{field: indicators}`` whose change moves the field: those of its dimension (every
+    one for ``composite``), base indicators only — a derived one (LQ, per capita) is not
+    something to raise itself — and no flags."""
+    base = [c for c in cols if c not in numer and info[c].unit not in FLAG_UNITS]
+    return {f: [c for c in base
+                if f == "composite" or info[c].dimension == f.removeprefix("score_")]
+            for f in fields}
 
 
 def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
-    """``ask.jumps[ind] = (needed value, jump in position)`` of every lever that moves the
-    right way (a whole number for a count), an indicator at a time for all asks: the share
-    of towns the needed value passes beyond those the current one passes."""
+    """``ask.jumps[ind] = (needed value, jump)`` of every lever that moves the right way (a
+    count: whole): the share of towns the needed value passes beyond the current one's."""
     by_ind: dict[str, list] = {}
     for a in asks:
         for ind in a.cands:
@@ -161,17 +152,14 @@ def _jumps(nc: _Cols, asks: list[_Ask], info) -> None:
 
 def _solve_asks(model, nc: _Cols, asks: list[_Ask], info, peers: _Peers, numer, *,
                 chunk: int = 65536) -> None:
-    """Fill ``ask.needs`` for every ask: for each candidate indicator, the smallest change
-    (others held fixed; derived indicators with it as numerator move with it) whose model
-    score exceeds ``needed_field``; ``None`` when even 10× the regional best does not.
+    """Fill ``ask.needs``: per candidate indicator, the smallest change (others fixed,
+    derived indicators moving with their numerator) whose model score exceeds
+    ``needed_field``; ``None`` when even 10× the regional best does not.
 
-    Searched on nested 33-point grids (4 rounds: the bracket shrinks to 1/32⁴ of the
-    search range), the (town, indicator) pairs of all towns and fields stacked into one
-    ``transform`` per step and ``chunk`` rows.  When the score is monotone in each
-    indicator (see :func:`_monotone`) and the grids do not fit one call, the first grid
-    point above the need is found by bisection (6 points instead of 33, the same point).
-    Without a model, and for a field the model does not produce: the empirical
-    percentile of the indicator itself.
+    Nested 33-point grids (4 rounds), all towns' pairs in one ``transform`` per step and
+    ``chunk`` rows; a monotone model (:func:`_monotone`) whose grids do not fit one call
+    is bisected to the same grid point.  Without a model, or for a field it does not
+    produce: the empirical percentile of the indicator itself.
     """
     values, cols = peers.values, peers.cols
     where = {c: k for k, c in enumerate(cols)}
@@ -238,9 +226,6 @@ def _search(grid: "_Grid", info, pairs, monotone: bool) -> list:
     return [r if done[k] else float(hi[k]) for k, r in enumerate(result)]
 
 
-_MONOTONE_NORMALISATIONS = ("minmax", "zscore", "rank")
-
-
 def _monotone(model, info, numer) -> bool:
     """Whether the model's scores can only rise as an indicator improves (a fitted
     :class:`~classify.scoring.ScoreModel` with monotone normalisation, non-negative
@@ -250,7 +235,7 @@ def _monotone(model, info, numer) -> bool:
             bool(np.all(np.asarray(model.w_dim) >= 0))
     except (AttributeError, TypeError):
         return False
-    return weights_ok and getattr(model, "normalisation", None) in _MONOTONE_NORMALISATIONS \
+    return weights_ok and getattr(model, "normalisation", None) in ("minmax", "zscore", "rank") \
         and getattr(model, "aggregation", None) in ("arithmetic", "geometric") \
         and all(info[d].direction == info[n].direction for d, n in numer.items()
                 if d in info and n in info)
@@ -289,9 +274,8 @@ class _Grid:
             self.base = self._transformed(values[:, cols], np.arange(len(cols)))
 
     def first_above(self, act: np.ndarray, xs: np.ndarray, monotone: bool) -> np.ndarray:
-        """Index of the first grid point of each pair ``act`` whose score exceeds its
-        need (``xs.shape[1]`` when none does): by bisection for a monotone model whose
-        grids do not fit one call, else by scanning every point."""
+        """Index of each pair's first grid point whose score exceeds its need
+        (``xs.shape[1]``: none); bisected for a monotone model whose grids do not fit one call."""
         n_grid = xs.shape[1]
         if not monotone or len(act) * n_grid <= self.chunk:
             ok = self.scores(act, xs) > self.need[act][:, None]
@@ -320,16 +304,14 @@ class _Grid:
         return out
 
     def _transformed(self, X: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """The model's treatment and normalisation of ``X`` (its columns: the model's
-        columns ``cols``)."""
+        """The model's treatment and normalisation of ``X`` (the model's columns ``cols``)."""
         with np.errstate(all="ignore"):
             return self.model.normaliser.transform_columns(
                 self.model.treatment.transform_columns(_finite(X), cols), cols)
 
     def _changed(self, act: np.ndarray, x: np.ndarray):
-        """The cells that differ from the towns' rows at grid values ``x`` of pairs
-        ``act`` (rows pair-major): row, column and value of each — the indicator's own,
-        then those of the derived indicators that move with it."""
+        """``(rows, columns, values)`` of the cells that differ from the towns' rows at grid
+        values ``x`` of pairs ``act``: the indicator's, then its derived indicators'."""
         n_grid = x.shape[1]
         t, c = self.town[act], self.col[act]
         base = self.values[t, c]
@@ -358,9 +340,8 @@ class _Grid:
             .reshape(len(act), n_grid)
 
     def _rescored(self, t: np.ndarray, n_grid: int, changed) -> np.ndarray:
-        """:meth:`ScoreModel.score_array` of the towns' rows ``t`` (each ``n_grid``
-        times) with the ``changed`` cells, from their transformed rows: only the changed
-        cells are transformed (the same numbers), then the scores are aggregated."""
+        """:meth:`ScoreModel.score_array` of the towns' rows ``t`` (each ``n_grid`` times)
+        with the ``changed`` cells, transforming only those cells (the same numbers)."""
         Z = np.repeat(self.base[t], n_grid, axis=0)
         rows = np.concatenate([r for r, _, _ in changed])
         cols = self.model_col[np.concatenate([c for _, c, _ in changed])]
@@ -380,8 +361,7 @@ class _Grid:
 def _finite(X: np.ndarray) -> np.ndarray:
     """A search point beyond float range (10x a 1e300 cell, a derived share of it) as the
     largest float: the model's outlier caps treat it as the cap, as any huge value."""
-    big = np.finfo(float).max
-    return np.nan_to_num(X, nan=np.nan, posinf=big, neginf=-big)
+    return np.nan_to_num(X, nan=np.nan)
 
 
 def _grids(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
@@ -404,7 +384,7 @@ _RULE_KEYS = ("rule_id", "field", "op", "threshold", "value", "margin", "norm_ma
 
 
 def _gap_plan(nc: _Cols, i, tr: _Trace, ks, relations: dict[str, str], scales, info, numer,
-              movers: _Movers) -> list[tuple[dict, Any]]:
+              movers: dict[str, list[str]]) -> list[tuple[dict, Any]]:
     """``(row, levers)`` per failing rule of the explained targets; ``levers`` is a list,
     or an :class:`_Ask` that :func:`_solve_asks` answers for all towns at once."""
     plan = []
@@ -489,13 +469,10 @@ def _resolve_declared(text: str | None, taxonomy, labels) -> str | None:
 
 
 class _Trace:
-    """The rule trace as columns with each town's row positions (no per-town frames): a
-    text column of few distinct values as references to them (a Python string per town
-    and rule would take much memory), one of mostly distinct values (the rule texts) as
-    an Arrow array read a cell at a time."""
+    """The rule trace as :class:`_Column` columns with each town's rows; ``owner``: the
+    frame position of each trace row (-1: no town of the frame)."""
 
     def __init__(self, trace: pd.DataFrame, owner: np.ndarray):
-        """``owner``: the frame position of each trace row (-1: no town of the frame)."""
         self.frame = trace
         self.columns = list(trace.columns)
         self.cols = {c: _Column(trace[c]) for c in self.columns}
@@ -517,7 +494,9 @@ class _Trace:
 
 
 class _Column:
-    """One trace column, indexed by row: the values ``Series.tolist()`` gives."""
+    """One trace column, indexed by row: the values ``Series.tolist()`` gives.  Text of few
+    distinct values is kept as references to them (a Python string per town and rule
+    would take much memory), mostly distinct text (the rule texts) as Arrow."""
 
     __slots__ = ("values", "arrow", "na")
 
@@ -596,9 +575,9 @@ _MISSING_COLS = ["indicator", "status", "detail", "dimension", "affects", "label
 
 def _missing_table(peers: "_Peers", i, info, log: list[dict], tr: _Trace, ks,
                    n_imputed: float) -> list[tuple]:
-    """Indicators this town lacks: ``missing`` (left out of its scores) or ``imputed``
-    (filled by the scoring step — when it imputed as many values as the town lacks),
-    with the targets whose rules read a field they feed."""
+    """Indicators this town lacks, ``missing`` (left out of its scores) or ``imputed`` (when
+    scoring imputed as many as it lacks), with the targets whose rules read a field they
+    feed."""
     lacking = [peers.cols[k] for k in np.flatnonzero(peers.lacking[i]).tolist()]
     imputed = n_imputed > 0 and n_imputed >= sum(1 for x in lacking if info[x].dimension)
     notes = {ind: ("imputed" if imputed and info[ind].dimension else "missing", "")

@@ -32,7 +32,7 @@ class _Cols:
         self.codes = _text(frame["town_code"])
         self.targets = frame["_target"].to_numpy(dtype=object)
         self._sorted: dict[tuple, np.ndarray] = {}
-        self._groups: dict[str, np.ndarray] | None = None
+        self._groups = pd.Series(self.county).groupby(self.county).indices
 
     def __call__(self, col: str) -> np.ndarray:
         if col not in self._cache:
@@ -46,8 +46,6 @@ class _Cols:
         if key not in self._sorted:
             v = self(col)
             if county is not None:
-                if self._groups is None:
-                    self._groups = pd.Series(self.county).groupby(self.county).indices
                 v = v[self._groups.get(county, [])] if county else v[:0]
             self._sorted[key] = np.sort(v[~np.isnan(v)])
         return self._sorted[key]
@@ -94,9 +92,8 @@ def peer_positions(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo]
 
 def _position_matrices(frame: pd.DataFrame, indicators: Mapping[str, IndicatorInfo]
                        ) -> tuple[list[str], dict[str, np.ndarray]]:
-    """:func:`peer_positions` as towns × indicators matrices (pandas ranks of all
-    indicators at once): the indicators and ``value, rank, n, pct, rank_county,
-    n_county, pct_county``."""
+    """:func:`peer_positions` as towns × indicators matrices: the indicators and ``value,
+    rank, n, pct, rank_county, n_county, pct_county``."""
     ids, n = [i for i in indicators if i in frame.columns], len(frame)
     if not ids:
         return ids, {c: np.zeros((n, 0)) for c in ("value", "rank", "n", "pct",
@@ -147,12 +144,8 @@ class _Positions:
 
     def stack(self, kind: str, n_max: int) -> Stack:
         """The strengths ("best") or weaknesses ("worst") of every town: indicators in
-        the top / bottom percentiles of the region or the county, best (worst) first.
-
-        A county of fewer than ``min_county`` towns is too small to call anything a
-        strength.  Flags are left out: a yes/no shared by many towns says little about
-        the town's position.
-        """
+        the top / bottom percentiles of the region or the county (of ``min_county`` towns
+        at least), best (worst) first; no flags (a yes/no says little about a position)."""
         hit = self.hit[kind][0] | self.hit[kind][1]
         key = np.where(hit, self.key[kind], np.inf)
         order = np.lexsort((np.broadcast_to(self.id_rank, key.shape), key),
@@ -182,7 +175,7 @@ def _target_of(row) -> str | None:
 
 
 def _focus_column(target: str | None, frame: pd.DataFrame, focus_map) -> str:
-    dim = focus_map.get(target or "", None)
+    dim = focus_map.get(target or "")
     col = f"score_{dim}" if dim else "composite"
     return col if col in frame.columns else "composite"
 
@@ -193,9 +186,8 @@ def _codes_of(keys: np.ndarray) -> np.ndarray:
 
 
 class _Peers:
-    """What benchmark search and gap tables read, built once: the indicators of ``pos``
-    (the towns' profiles: their region percentiles), the towns of each category, code
-    order."""
+    """What benchmark search and gap tables read, built once: the towns' values and
+    profiles (region percentiles), the towns of each category, code order."""
 
     def __init__(self, nc: _Cols, pos: _Positions):
         self.cols, self.col_order, self.meta_cols = pos.ids, pos.id_rank, pos.meta
@@ -226,10 +218,9 @@ class _Peers:
 
     def gap_stack(self, I: np.ndarray, J: np.ndarray, dims: np.ndarray, n_rows: int,
                   block: int = 16384) -> Stack:
-        """The gap tables of towns ``I`` to towns ``J`` (focus dimension ``dims``):
-        indicators of the focus dimension first, then the largest relative differences
-        (ties by id), at least ``n_rows`` rows; ``diff = other − this`` and ``diff_pct =
-        diff / |this| × 100`` (NaN when ``this`` is 0 or missing)."""
+        """The gap tables of towns ``I`` to towns ``J`` (:class:`Benchmark`): indicators of
+        the focus dimension ``dims`` first, then the largest relative differences (ties by
+        id), at least ``n_rows`` rows."""
         m = len(self.cols)
         orders, counts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
         for lo in range(0, len(I), block):
@@ -259,10 +250,8 @@ def _diff_pct(this: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
             ) -> tuple[list, list, bool]:
-    """Town ``i``'s benchmarks (picked for all towns at once: :func:`_pick_ahead`) or,
-    when no town of its category is ahead on its focus score, the ``n`` challengers
-    nearest by score.  Returns the towns, their distances and whether they are
-    challengers."""
+    """Town ``i``'s benchmarks (:func:`_pick_ahead`) or, when none is ahead, the ``n``
+    challengers nearest by score: towns, distances, whether challengers."""
     target = nc.targets[i]
     if target is None or math.isnan(nc(focus)[i]):
         return [], [], False
@@ -276,7 +265,7 @@ def _choose(nc: _Cols, peers: _Peers, i: int, focus: str, *, n: int
 
 def _make(nc: _Cols, peers: _Peers, chosen, focus, n_rows: int) -> list[list[Benchmark]]:
     """Every town's :class:`Benchmark` objects from the towns ``chosen`` (towns,
-    distances), their gap tables parts of one :class:`Stack`."""
+    distances); their gap tables are parts of one :class:`Stack`."""
     n = np.array([len(js) for js, _ in chosen], dtype=np.int64)
     I = np.repeat(np.arange(nc.n), n)
     J = np.array([j for js, _ in chosen for j in js], dtype=np.int64)
@@ -301,10 +290,9 @@ def _make(nc: _Cols, peers: _Peers, chosen, focus, n_rows: int) -> list[list[Ben
 def _pick_ahead(peers: _Peers, ahead: dict[int, np.ndarray], *, n: int,
                 county_weight: float, city_weight: float, block: int = 1 << 14
                 ) -> dict[int, tuple[list, list]]:
-    """The ``n`` benchmarks of every town among those ``ahead`` of it
-    (:func:`_screen_ahead`) and their distances: the nearest (profile distance ×
-    ``county_weight`` for the same county, else ``city_weight`` for the same city; ties by
-    code), the candidates of all towns stacked, one sort."""
+    """The ``n`` nearest of the towns ``ahead`` of every town (:func:`_screen_ahead`) and
+    their distances: profile distance × ``county_weight`` for the same county, else
+    ``city_weight`` for the same city; ties by code."""
     towns = list(ahead)
     out: dict[int, tuple[list, list]] = {}
     for lo in range(0, len(towns), block):
@@ -401,26 +389,15 @@ def _dimension_stack(nc: _Cols, peers: _Peers, bench: np.ndarray, dim_labels) ->
     category_median`` (of the town's category), ``benchmark`` (the score of its first
     benchmark, ``bench``: its row, -1 none) ``, pct`` (region percentile)."""
     dims, n = peers.score_dims, nc.n
-    codes, uniq = pd.factorize(pd.Series(nc.targets, dtype=object))
+    this = pd.DataFrame({d: nc(f"score_{d}") for d in dims}, index=range(n), columns=dims)
     has = bench >= 0
-    cols: dict[str, list] = {c: [] for c in ("this", "category_median", "benchmark", "pct")}
-    for d in dims:
-        col = f"score_{d}"
-        v = nc(col)
-        cols["this"].append(v)
-        cols["category_median"].append(np.array(
-            [_median(v[peers.members[t]]) for t in uniq] + [np.nan])[codes])
-        cols["benchmark"].append(np.where(has, v[np.where(has, bench, 0)], np.nan))
-        cols["pct"].append(_percentile(pd.Series(v)).to_numpy(dtype=float))
+    first = this.to_numpy()[np.where(has, bench, 0)]
+    by_target = this.groupby(pd.Series(nc.targets, dtype=object))  # None: in no group
+    tables = {"this": this, "category_median": by_target.transform("median"),
+              "benchmark": np.where(has[:, None], first, np.nan), "pct": _percentile(this)}
     labels = [dim_labels.get(d, (d, d)) for d in dims]
     out = {"dimension": np.tile(np.array(dims, dtype=object), n),
            "label_zh": np.tile(np.array([zh for zh, _ in labels], dtype=object), n),
            "label_en": np.tile(np.array([en for _, en in labels], dtype=object), n)}
-    out.update({c: np.column_stack(v).ravel() if v else np.zeros(0)
-                for c, v in cols.items()})
+    out.update({c: np.asarray(t, dtype=float).ravel() for c, t in tables.items()})
     return Stack(out, np.full(n, len(dims)))
-
-
-def _median(v: np.ndarray) -> float:
-    v = v[~np.isnan(v)]
-    return float(np.median(v)) if len(v) else np.nan

@@ -355,8 +355,7 @@ class Suggestion:
         """Label of a target id in ``lang`` (the id itself when unknown)."""
         if not target:
             return ""
-        entry = self.labels.get(target, {})
-        return entry.get(lang or self.lang, target)
+        return self.labels.get(target, {}).get(lang or self.lang, target)
 
 
 _lazy_tables(Suggestion, ("strengths", "weaknesses", "dimensions", "category_gaps",
