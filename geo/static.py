@@ -24,6 +24,7 @@ import shapely
 from pyproj import Transformer
 
 from geo.errors import InputError, TowntypeError
+from geo.maps import _translator
 
 __all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font",
            "static_category_map", "static_category_maps"]
@@ -116,7 +117,7 @@ def _keys(towns, by: str) -> np.ndarray:
         .replace({"nan": "", "None": "", "<NA>": ""}).to_numpy()
 
 
-def _legend_entries(towns, palette, lang: str, by: str):
+def _legend_entries(towns, palette, lang: str, by: str, t):
     from matplotlib.patches import Patch
 
     keys = _keys(towns, by)
@@ -133,7 +134,7 @@ def _legend_entries(towns, palette, lang: str, by: str):
         colours[NO_DATA_KEY] = NO_DATA_COLOUR
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#9a9a9a", hatch="////",
                              linewidth=0,
-                             label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
+                             label=t("static_no_data", n=n)))
     missing = sorted(set(keys) - set(colours))
     if missing:
         raise InputError(f"value {missing[0]!r} of column {by!r} has no colour in the "
@@ -249,7 +250,8 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     if by not in towns.columns:
         raise InputError(f"static map needs column {by!r}", column=by)
     font, _ = cjk_font()
-    handles, colours = _legend_entries(towns, palette, lang, by)
+    t = _translator("zh" if lang == "zh" else "en")     # the page's own texts
+    handles, colours = _legend_entries(towns, palette, lang, by, t)
     utm = towns.estimate_utm_crs()
     if tolerance is None:
         tolerance = _print_tolerance(towns, utm)
@@ -263,7 +265,7 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
         labels = len(towns) <= MAX_LABELS and "town" in towns.columns
     fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
                   title=title, subtitle=subtitle, notice=notice,
-                  attribution=attribution, lang=lang, by=by, labels=labels)
+                  attribution=attribution, t=t, by=by, labels=labels)
     fig.towntype_towns = proj
     return fig
 
@@ -380,7 +382,7 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
 
 
 def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
-            title, subtitle, notice, attribution, lang, by, labels):
+            title, subtitle, notice, attribution, t, by, labels):
     """The page, laid out top to bottom from measured extents: title, subtitle and notice
     (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
     arrow), the legend in a band of its own under the map (never over a town) and the
@@ -403,15 +405,14 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
             """Text hanging from ``y`` (figure fraction); returns the y under it."""
             if not text:
                 return y
-            t = fig.text(0.5, y, _wrapped(fig, renderer, text, width, family=font, **kw),
-                         ha="center", va="top", family=font, gid=gid, **kw)
-            return y - t.get_window_extent(renderer).height / fig.bbox.height - _GAP / 2
+            drawn = fig.text(0.5, y, _wrapped(fig, renderer, text, width, family=font, **kw),
+                             ha="center", va="top", family=font, gid=gid, **kw)
+            return y - drawn.get_window_extent(renderer).height / fig.bbox.height - _GAP / 2
 
         top = block(1 - _MARGIN, title, "title", fontsize=16)
         top = block(top, subtitle, "subtitle", fontsize=11, color="#333333")
         top = block(top, notice, "notice", fontsize=10, color="#b00020")
-        foot = list(attribution) + [f"投影：{utm.name}" if lang == "zh"
-                                    else f"Projection: {utm.name}"]
+        foot = [*attribution, t("projection", name=utm.name)]
         ft = fig.text(_MARGIN, _MARGIN, _wrapped(fig, renderer, "\n".join(foot), width,
                                                  family=font, fontsize=7),
                       ha="left", va="bottom", fontsize=7, color="#444444", family=font,
@@ -421,7 +422,7 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         for ncol in range(max(len(handles), 1), 0, -1):
             leg = fig.legend(handles=handles, loc="lower center", ncol=ncol,
                              bbox_to_anchor=(0.5, bottom), fontsize=9, frameon=False,
-                             title="类别" if lang == "zh" else "Category",
+                             title=t("layer_category"),
                              title_fontsize=10)
             ext = leg.get_window_extent(renderer)
             if ext.width <= width * fig.bbox.width or ncol == 1:
