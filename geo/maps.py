@@ -280,15 +280,20 @@ def _in_lang(towns: pd.DataFrame, column: str, lang: str) -> str:
     return english if lang == "en" and english in towns.columns else column
 
 
+def _no_colour(palette: Mapping, key: str, column: str) -> InputError:
+    """The error for a ``column`` value the palette has no colour for (static maps too)."""
+    return InputError(f"value {key!r} of column {column!r} has no colour in the palette "
+                      f"(palette keys: {', '.join(map(str, palette))}); add it to the "
+                      "taxonomy's colours", column=column)
+
+
 def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
     try:
         item = palette[key]
         return {"key": key, "label": str(item.get(lang) or item.get("zh") or key),
                 "color": str(item["color"])}
     except KeyError:
-        raise InputError(f"value {key!r} of column {column!r} has no colour in the palette "
-                         f"(palette keys: {', '.join(map(str, palette))}); add it to the "
-                         "taxonomy's colours", column=column) from None
+        raise _no_colour(palette, key, column) from None
 
 
 def _palette_layer(keys: list, order, ctx, column: str) -> tuple:

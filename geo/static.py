@@ -24,7 +24,7 @@ import shapely
 from pyproj import Transformer
 
 from geo.errors import InputError, TowntypeError
-from geo.maps import _translator
+from geo.maps import _no_colour, _translator
 
 __all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font",
            "static_category_map", "static_category_maps"]
@@ -137,9 +137,7 @@ def _legend_entries(towns, palette, lang: str, by: str, t):
                              label=t("static_no_data", n=n)))
     missing = sorted(set(keys) - set(colours))
     if missing:
-        raise InputError(f"value {missing[0]!r} of column {by!r} has no colour in the "
-                         f"palette (palette keys: {', '.join(map(str, palette))}); add it "
-                         "to the taxonomy's colours", column=by)
+        raise _no_colour(palette, missing[0], by)
     return handles, colours
 
 
