@@ -1,10 +1,9 @@
 """Static category maps for documents: PNG, SVG or PDF, sized for an A4 page.
 
-Drawn in a local UTM projection (a true scale bar); the towns are one path per colour
-plus one path of their edges, so a national map stays fast.  Chinese text is set in the
-CJK font of :func:`cjk_font` (from an installed package: nothing is downloaded).
-matplotlib is imported inside the functions that draw: ``import towntype`` must not load
-it (STYLE.md).
+Drawn in a local UTM projection (a true scale bar), the towns as one path per colour plus
+one of their edges (a national map stays fast); Chinese text in the CJK font of
+:func:`cjk_font` (installed, never downloaded).  matplotlib is imported where it draws:
+``import towntype`` must not load it (STYLE.md).
 """
 
 from __future__ import annotations
@@ -256,12 +255,9 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     geoms = towns.geometry.to_numpy() if coverage is None else coverage.finest(
         tolerance / _M_PER_DEGREE)
     proj = gpd.GeoSeries(geoms, crs=towns.crs).to_crs(utm).to_numpy()
-    minx, miny, maxx, maxy = shapely.total_bounds(proj)
-    landscape = (maxx - minx) > 1.25 * (maxy - miny)
-    size = A4_INCHES[::-1] if landscape else A4_INCHES
     if labels is None:
         labels = len(towns) <= MAX_LABELS and "town" in towns.columns
-    fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
+    fig = _figure(proj, towns, counties, utm, colours, handles, font, tolerance,
                   title=title, subtitle=subtitle, notice=notice,
                   attribution=attribution, t=t, by=by, labels=labels)
     fig.towntype_towns = proj
@@ -379,12 +375,10 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
     return "\n".join(out)
 
 
-def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
+def _figure(proj, towns, counties, utm, colours, handles, font, tolerance, *,
             title, subtitle, notice, attribution, t, by, labels):
-    """The page, laid out top to bottom from measured extents: title, subtitle and notice
-    (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
-    arrow), the legend in a band of its own under the map (never over a town) and the
-    footer (sources, projection)."""
+    """The page (landscape for a wide map), laid out top to bottom from measured extents;
+    the legend has a band of its own under the map (never over a town)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PathCollection
     from matplotlib.figure import Figure
@@ -394,7 +388,8 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
     groups = pd.Index(keys).get_indexer(_keys(towns, by))     # each town's colour
     xy, ring, first, owner = _town_rings(proj, tolerance)
     with _rc(font, "png"):
-        fig = Figure(figsize=size)
+        fig = Figure(figsize=A4_INCHES[::-1] if maxx - minx > 1.25 * (maxy - miny)
+                     else A4_INCHES)
         FigureCanvasAgg(fig)
         renderer = fig.canvas.get_renderer()
         width = 1 - 2 * _MARGIN
