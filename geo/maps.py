@@ -645,9 +645,9 @@ def _popup_payload(towns: pd.DataFrame, t, lang: str, indicators) -> dict:
         cols.append(text(t("info_cluster"), _in_lang(towns, "cluster_name", lang)))
     if "declared" in towns.columns:
         dec, st = _text(towns, "declared"), _text(towns, "declared_status")
-        pair = t("declared_pair")
+        left, right = ("（", "）") if lang == "zh" else (" (", ")")
         cols.append({"label": t("info_declared"), "kind": "text", **_coded(
-            [pair.format(declared=d, status=s) if d and s else d for d, s in zip(dec, st)])})
+            [f"{d}{left}{s}{right}" if d and s else d for d, s in zip(dec, st)])})
     col = _in_lang(towns, "designations", lang)
     if col in towns.columns:
         cols.append(text(t("info_designations"), col))
