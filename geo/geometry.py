@@ -157,12 +157,8 @@ def dissolve_by_code(gdf, code_col: str = "town_code") -> tuple[object, list[str
 
 
 def _union(geoms: np.ndarray) -> tuple[object, np.ndarray]:
-    """The union of the polygons, and which of them may share an area with another.
-
-    A polygon that passes GEOS's coverage check (every edge fits its neighbours' or lies
-    on the outside) shares no area with any, so those are unioned as a coverage (no
-    overlay); only the others go through the overlay.
-    """
+    """The union of the polygons, and which may share an area with another: those that pass
+    GEOS's coverage check share none and are unioned as a coverage, only the others overlaid."""
     edges = shapely.coverage_invalid_edges(geoms)
     bad = ~(shapely.is_empty(edges) | shapely.is_missing(edges))
     try:

@@ -268,10 +268,10 @@ def _counted(classes, entries: list[dict]) -> tuple[list[int], list[dict], int]:
     return classes.tolist(), entries, int((classes < 0).sum())
 
 
-def _categorical(keys, entries: list[dict]) -> tuple[list[int], list[dict], int]:
+def _categorical(keys, entries: list[dict]) -> tuple[list[int], list[dict], dict]:
     """Class numbers of ``keys`` against legend ``entries`` (each with a ``key``)."""
     index = {e["key"]: i for i, e in enumerate(entries)}
-    return _counted([index.get(k, -1) for k in list(keys)], entries)
+    return [index.get(k, -1) for k in list(keys)], entries, {}
 
 
 def _in_lang(towns: pd.DataFrame, column: str, lang: str) -> str:
@@ -280,15 +280,20 @@ def _in_lang(towns: pd.DataFrame, column: str, lang: str) -> str:
     return english if lang == "en" and english in towns.columns else column
 
 
+def _no_colour(palette: Mapping, key: str, column: str) -> InputError:
+    """The error for a ``column`` value the palette has no colour for (static maps too)."""
+    return InputError(f"value {key!r} of column {column!r} has no colour in the palette "
+                      f"(palette keys: {', '.join(map(str, palette))}); add it to the "
+                      "taxonomy's colours", column=column)
+
+
 def _palette_entry(palette: Mapping, key: str, lang: str, column: str) -> dict:
     try:
         item = palette[key]
         return {"key": key, "label": str(item.get(lang) or item.get("zh") or key),
                 "color": str(item["color"])}
     except KeyError:
-        raise InputError(f"value {key!r} of column {column!r} has no colour in the palette "
-                         f"(palette keys: {', '.join(map(str, palette))}); add it to the "
-                         "taxonomy's colours", column=column) from None
+        raise _no_colour(palette, key, column) from None
 
 
 def _palette_layer(keys: list, order, ctx, column: str) -> tuple:
@@ -297,8 +302,8 @@ def _palette_layer(keys: list, order, ctx, column: str) -> tuple:
     present = set(keys)
     order = [k for k in order if k in present]
     order += [k for k in dict.fromkeys(keys) if k and k not in order]
-    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], column) for k in order]
-    return _categorical(keys, entries) + ({"label": ctx["t"](f"layer_{column}")},)
+    return _categorical(keys, [_palette_entry(ctx["palette"], k, ctx["lang"], column)
+                               for k in order])
 
 
 def _layer_category(towns, spec, ctx) -> tuple:
@@ -315,13 +320,13 @@ def _layer_subtype(towns, spec, ctx) -> tuple:
     return _palette_layer(keys, ctx["palette"], ctx, "subtype")
 
 
-def _classed_layer(classes, bins, labels, colours, label: str, note: str) -> tuple:
+def _classed_layer(classes, bins, labels, colours, note: str, **extra) -> tuple:
     """A numeric layer: one legend entry per class (label, colour), and its breaks."""
     to_hex = _heavy("matplotlib").colors.to_hex
     entries = [{"key": i, "label": text, "color": to_hex(c)}
                for i, (text, c) in enumerate(zip(labels, colours))]
-    return _counted(classes, entries) + (
-        {"label": label, "note": note, "breaks": [round(float(b), 3) for b in bins]},)
+    return classes, entries, {**extra, "note": note,
+                              "breaks": [round(float(b), 3) for b in bins]}
 
 
 def _layer_numeric(towns, spec, ctx) -> tuple:
@@ -337,14 +342,14 @@ def _layer_numeric(towns, spec, ctx) -> tuple:
         scheme = "user"
     bins, classes = classify_values(values, scheme, spec.k or ctx["k"], breaks)
     if column == "composite":
-        label, ramp = t("layer_composite"), "YlOrRd"
+        extra, ramp = {}, "YlOrRd"
     else:
-        label, ramp = t("layer_score", dim=t(f"dim_{column[6:]}")), "YlGnBu"
+        extra, ramp = {"label": t("layer_score", dim=t(f"dim_{column[6:]}"))}, "YlGnBu"
     cmap = _heavy("matplotlib").colormaps[ramp]
     colours = [cmap(x) for x in np.linspace(0.12, 0.92, max(len(bins), 1))]
     lows = np.concatenate([[np.nanmin(values)], bins[:-1]]) if len(bins) else []
     return _classed_layer(classes, bins, [f"{lo:.1f} – {hi:.1f}" for lo, hi in zip(lows, bins)],
-                          colours, label, t(f"scheme_{scheme}"))
+                          colours, t(f"scheme_{scheme}"), **extra)
 
 
 def _layer_cluster(towns, spec, ctx) -> tuple:
@@ -356,26 +361,16 @@ def _layer_cluster(towns, spec, ctx) -> tuple:
     entries = [{"key": k, "label": f"{k} · {name[k]}" if name[k] else k,
                 "color": _CLUSTER_COLOURS[n % len(_CLUSTER_COLOURS)]}
                for n, k in enumerate(sorted({k for k in keys if k}, key=int))]
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_cluster")},)
+    return _categorical(keys, entries)
 
 
-def _layer_stability(towns, spec, ctx) -> tuple:
-    v = pd.to_numeric(towns["stability"], errors="coerce").to_numpy(dtype=float)
-    lo, hi = STABILITY_LIMITS
-    keys = np.select([np.isnan(v), v < lo, v < hi], ["", "uncertain", "moderate"],
-                     "stable").tolist()
-    t = ctx["t"]
-    entries = [
-        {"key": "stable", "label": t("stable", hi=hi), "color": "#1a9850"},
-        {"key": "moderate", "label": t("moderate", lo=lo, hi=hi), "color": "#fee08b"},
-        # uncertain towns are marked twice: colour and a dashed dark outline
-        {"key": "uncertain", "label": t("uncertain", lo=lo), "color": "#d73027",
-         "stroke": "#111111", "weight": 2.2, "dash": "4 3"},
-    ]
-    return _categorical(keys, entries) + ({"label": t("layer_stability")},)
-
-
-#: Legend of the declared-category check (``label``: a key of the map's texts).
+#: Legends of the stability and declared-category layers (``label``: a key of the map's
+#: texts; the stability labels name :data:`STABILITY_LIMITS`).
+_STABILITY = ({"key": "stable", "label": "stable", "color": "#1a9850"},
+              {"key": "moderate", "label": "moderate", "color": "#fee08b"},
+              # uncertain towns are marked twice: colour and a dashed dark outline
+              {"key": "uncertain", "label": "uncertain", "color": "#d73027",
+               "stroke": "#111111", "weight": 2.2, "dash": "4 3"})
 _DECLARED = ({"key": "supported", "label": "declared_supported", "color": "#1a9850"},
              {"key": "partly supported", "label": "declared_partly", "color": "#fee08b"},
              {"key": "not supported", "label": "declared_not", "color": "#d73027",
@@ -383,10 +378,18 @@ _DECLARED = ({"key": "supported", "label": "declared_supported", "color": "#1a98
              {"key": "", "label": "declared_none", "color": "#f0f0f0"})
 
 
+def _layer_stability(towns, spec, ctx) -> tuple:
+    v = pd.to_numeric(towns["stability"], errors="coerce").to_numpy(dtype=float)
+    lo, hi = STABILITY_LIMITS
+    keys = np.select([np.isnan(v), v < lo, v < hi], ["", "uncertain", "moderate"],
+                     "stable").tolist()
+    return _categorical(keys, [{**e, "label": ctx["t"](e["label"], lo=lo, hi=hi)}
+                               for e in _STABILITY])
+
+
 def _layer_declared(towns, spec, ctx) -> tuple:
-    entries = [{**e, "label": ctx["t"](e["label"])} for e in _DECLARED]
-    return _categorical(_text(towns, "declared_status"), entries) + (
-        {"label": ctx["t"]("layer_declared")},)
+    return _categorical(_text(towns, "declared_status"),
+                        [{**e, "label": ctx["t"](e["label"])} for e in _DECLARED])
 
 
 def _layer_designations(towns, spec, ctx) -> tuple:
@@ -402,16 +405,15 @@ def _layer_designations(towns, spec, ctx) -> tuple:
         entries.append({"key": "multiple", "label": t("designation_multiple"),
                         "color": "#636363", "stroke": "#111111", "weight": 2.5})
     entries.append({"key": "", "label": t("designation_none"), "color": "#f7f7f7"})
-    return _categorical(keys, entries) + ({"label": t("layer_designations")},)
+    return _categorical(keys, entries)
 
 
 def _layer_change(towns, spec, ctx) -> tuple:
     """Category change between two runs (column ``change``); colours from the palette."""
     keys = _text(towns, "change")
     present = set(keys)
-    entries = [_palette_entry(ctx["palette"], k, ctx["lang"], "change")
-               for k in CHANGE_KEYS if k in present]
-    return _categorical(keys, entries) + ({"label": ctx["t"]("layer_change")},)
+    return _categorical(keys, [_palette_entry(ctx["palette"], k, ctx["lang"], "change")
+                               for k in CHANGE_KEYS if k in present])
 
 
 def _layer_composite_change(towns, spec, ctx) -> tuple:
@@ -424,8 +426,7 @@ def _layer_composite_change(towns, spec, ctx) -> tuple:
     colours = _heavy("matplotlib").colormaps["RdYlGn"](
         0.5 + 0.45 * (np.arange(len(bins)) - zero) / side)
     labels = [f"≤ {bins[0]:+.1f}", *(f"{lo:+.1f} – {hi:+.1f}" for lo, hi in zip(bins, bins[1:]))]
-    return _classed_layer(classes, bins, labels, colours, ctx["t"]("layer_composite_change"),
-                          ctx["t"]("scheme_user"))
+    return _classed_layer(classes, bins, labels, colours, ctx["t"]("scheme_user"))
 
 
 _LAYER_BUILDERS = {
@@ -452,8 +453,11 @@ def _build_layer(towns, spec: LayerSpec, ctx) -> dict:
         raise InputError(f"map layer {spec.id!r} needs column {needs!r}, which the towns "
                          f"lack (layers available: {', '.join(available_layers(towns))})",
                          column=needs)
-    classes, legend, missing, extra = builder(towns, spec, ctx)
-    return {"id": spec.id, **extra, "classes": classes, "legend": legend, "missing": missing}
+    classes, entries, extra = builder(towns, spec, ctx)
+    classes, legend, missing = _counted(classes, entries)
+    # named by its text ``layer_<id>`` unless the builder names it
+    return {"id": spec.id, "label": ctx["t"](f"layer_{spec.id}"), **extra,
+            "classes": classes, "legend": legend, "missing": missing}
 
 
 # ---------------------------------------------------------------------------- geometry

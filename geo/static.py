@@ -1,10 +1,9 @@
 """Static category maps for documents: PNG, SVG or PDF, sized for an A4 page.
 
-Drawn in a local UTM projection (a true scale bar); the towns are one path per colour
-plus one path of their edges, so a national map stays fast.  Chinese text is set in the
-CJK font of :func:`cjk_font` (from an installed package: nothing is downloaded).
-matplotlib is imported inside the functions that draw: ``import towntype`` must not load
-it (STYLE.md).
+Drawn in a local UTM projection (a true scale bar), the towns as one path per colour plus
+one of their edges (a national map stays fast); Chinese text in the CJK font of
+:func:`cjk_font` (installed, never downloaded).  matplotlib is imported where it draws:
+``import towntype`` must not load it (STYLE.md).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import shapely
 from pyproj import Transformer
 
 from geo.errors import InputError, TowntypeError
+from geo.maps import _no_colour, _translator
 
 __all__ = ["A4_INCHES", "FORMATS", "PRINT_DPI", "category_figure", "cjk_font",
            "static_category_map", "static_category_maps"]
@@ -116,7 +116,7 @@ def _keys(towns, by: str) -> np.ndarray:
         .replace({"nan": "", "None": "", "<NA>": ""}).to_numpy()
 
 
-def _legend_entries(towns, palette, lang: str, by: str):
+def _legend_entries(towns, palette, lang: str, by: str, t):
     from matplotlib.patches import Patch
 
     keys = _keys(towns, by)
@@ -133,12 +133,10 @@ def _legend_entries(towns, palette, lang: str, by: str):
         colours[NO_DATA_KEY] = NO_DATA_COLOUR
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#9a9a9a", hatch="////",
                              linewidth=0,
-                             label=f"无指标数据（{n}）" if lang == "zh" else f"no data ({n})"))
+                             label=t("static_no_data", n=n)))
     missing = sorted(set(keys) - set(colours))
     if missing:
-        raise InputError(f"value {missing[0]!r} of column {by!r} has no colour in the "
-                         f"palette (palette keys: {', '.join(map(str, palette))}); add it "
-                         "to the taxonomy's colours", column=by)
+        raise _no_colour(palette, missing[0], by)
     return handles, colours
 
 
@@ -249,21 +247,19 @@ def category_figure(towns, palette: Mapping[str, Mapping[str, str]], *, title: s
     if by not in towns.columns:
         raise InputError(f"static map needs column {by!r}", column=by)
     font, _ = cjk_font()
-    handles, colours = _legend_entries(towns, palette, lang, by)
+    t = _translator("zh" if lang == "zh" else "en")     # the page's own texts
+    handles, colours = _legend_entries(towns, palette, lang, by, t)
     utm = towns.estimate_utm_crs()
     if tolerance is None:
         tolerance = _print_tolerance(towns, utm)
     geoms = towns.geometry.to_numpy() if coverage is None else coverage.finest(
         tolerance / _M_PER_DEGREE)
     proj = gpd.GeoSeries(geoms, crs=towns.crs).to_crs(utm).to_numpy()
-    minx, miny, maxx, maxy = shapely.total_bounds(proj)
-    landscape = (maxx - minx) > 1.25 * (maxy - miny)
-    size = A4_INCHES[::-1] if landscape else A4_INCHES
     if labels is None:
         labels = len(towns) <= MAX_LABELS and "town" in towns.columns
-    fig = _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
+    fig = _figure(proj, towns, counties, utm, colours, handles, font, tolerance,
                   title=title, subtitle=subtitle, notice=notice,
-                  attribution=attribution, lang=lang, by=by, labels=labels)
+                  attribution=attribution, t=t, by=by, labels=labels)
     fig.towntype_towns = proj
     return fig
 
@@ -379,12 +375,10 @@ def _wrapped(fig, renderer, text: str, width: float, **kw) -> str:
     return "\n".join(out)
 
 
-def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance, *,
-            title, subtitle, notice, attribution, lang, by, labels):
-    """The page, laid out top to bottom from measured extents: title, subtitle and notice
-    (wrapped to the page), the map (towns, counties, names with a halo, scale bar, north
-    arrow), the legend in a band of its own under the map (never over a town) and the
-    footer (sources, projection)."""
+def _figure(proj, towns, counties, utm, colours, handles, font, tolerance, *,
+            title, subtitle, notice, attribution, t, by, labels):
+    """The page (landscape for a wide map), laid out top to bottom from measured extents;
+    the legend has a band of its own under the map (never over a town)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PathCollection
     from matplotlib.figure import Figure
@@ -394,7 +388,8 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
     groups = pd.Index(keys).get_indexer(_keys(towns, by))     # each town's colour
     xy, ring, first, owner = _town_rings(proj, tolerance)
     with _rc(font, "png"):
-        fig = Figure(figsize=size)
+        fig = Figure(figsize=A4_INCHES[::-1] if maxx - minx > 1.25 * (maxy - miny)
+                     else A4_INCHES)
         FigureCanvasAgg(fig)
         renderer = fig.canvas.get_renderer()
         width = 1 - 2 * _MARGIN
@@ -403,15 +398,14 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
             """Text hanging from ``y`` (figure fraction); returns the y under it."""
             if not text:
                 return y
-            t = fig.text(0.5, y, _wrapped(fig, renderer, text, width, family=font, **kw),
-                         ha="center", va="top", family=font, gid=gid, **kw)
-            return y - t.get_window_extent(renderer).height / fig.bbox.height - _GAP / 2
+            drawn = fig.text(0.5, y, _wrapped(fig, renderer, text, width, family=font, **kw),
+                             ha="center", va="top", family=font, gid=gid, **kw)
+            return y - drawn.get_window_extent(renderer).height / fig.bbox.height - _GAP / 2
 
         top = block(1 - _MARGIN, title, "title", fontsize=16)
         top = block(top, subtitle, "subtitle", fontsize=11, color="#333333")
         top = block(top, notice, "notice", fontsize=10, color="#b00020")
-        foot = list(attribution) + [f"投影：{utm.name}" if lang == "zh"
-                                    else f"Projection: {utm.name}"]
+        foot = [*attribution, t("projection", name=utm.name)]
         ft = fig.text(_MARGIN, _MARGIN, _wrapped(fig, renderer, "\n".join(foot), width,
                                                  family=font, fontsize=7),
                       ha="left", va="bottom", fontsize=7, color="#444444", family=font,
@@ -421,7 +415,7 @@ def _figure(proj, towns, counties, utm, colours, handles, size, font, tolerance,
         for ncol in range(max(len(handles), 1), 0, -1):
             leg = fig.legend(handles=handles, loc="lower center", ncol=ncol,
                              bbox_to_anchor=(0.5, bottom), fontsize=9, frameon=False,
-                             title="类别" if lang == "zh" else "Category",
+                             title=t("layer_category"),
                              title_fontsize=10)
             ext = leg.get_window_extent(renderer)
             if ext.width <= width * fig.bbox.width or ncol == 1:

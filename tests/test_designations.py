@@ -300,7 +300,8 @@ def test_xlsx_list_and_an_empty_list(tmp_path, frame, taxonomy):
 
 
 def test_map_layer_and_popup_show_designations():
-    from geo.maps import _layer_designations, _popup_payload, _translator, available_layers
+    from geo.maps import (LayerSpec, _build_layer, _popup_payload, _translator,
+                          available_layers)
 
     towns = pd.DataFrame({
         "town_code": ["1", "2", "3"], "town": ["甲镇", "乙镇", "丙镇"],
@@ -310,14 +311,14 @@ def test_map_layer_and_popup_show_designations():
         "designations": ["国家农业产业强镇（2018，腊味）：指标支持专业镇·农业", "", "a；b"],
         "designations_en": ["National … (2018): supported", "", "a; b"]})
     assert "designations" in available_layers(towns)
-    classes, legend, missing, extra = _layer_designations(
-        towns, None, {"t": _translator("en"), "lang": "en"})
+    en = _build_layer(towns, LayerSpec("designations"), {"t": _translator("en"), "lang": "en"})
+    legend = en["legend"]
     assert [e["label"] for e in legend] == ["National agricultural industry strong town",
                                             "several", "none"]
-    assert classes == [0, 2, 1] and missing == 0
-    assert legend[0]["stroke"] == "#111111" and extra["label"] == "Official designations"
-    zh = _layer_designations(towns, None, {"t": _translator("zh"), "lang": "zh"})
-    assert [e["label"] for e in zh[1]] == ["国家农业产业强镇", "多项称号", "无称号"]
+    assert en["classes"] == [0, 2, 1] and en["missing"] == 0
+    assert legend[0]["stroke"] == "#111111" and en["label"] == "Official designations"
+    zh = _build_layer(towns, LayerSpec("designations"), {"t": _translator("zh"), "lang": "zh"})
+    assert [e["label"] for e in zh["legend"]] == ["国家农业产业强镇", "多项称号", "无称号"]
     popup = {c["label"]: c for c in
              _popup_payload(towns, _translator("zh"), "zh", None)["cols"]}
     col = popup["官方称号"]        # text once in a dictionary, an index per town
