@@ -397,10 +397,8 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
                                            detail="empty cell"))
     out, checks = check_values(out, frame, recognition, system)
     invalid = checks[checks["action"] == "treated as missing"]   # indicator by indicator
-    log.append(pd.DataFrame({
-        **{c: invalid[c].to_numpy(object) for c in ("row", "town_code", "town", "position",
-                                                    "indicator", "column")},
-        "status": "invalid", "detail": invalid["problem_en"].to_numpy(object)}))
+    log.append(invalid[["row", "town_code", "town", "position", "indicator", "column"]]
+               .assign(status="invalid", detail=invalid["problem_en"]))
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]

@@ -28,7 +28,7 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
-from classify.scoring import ScoreResult, block_matrix, impute_county_median, known, score
+from classify.scoring import ScoreResult, block_matrix, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
 
@@ -332,10 +332,7 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     normalisations = tuple(normalisations or (mod.normalisation,))
     aggregations = tuple(aggregations or (mod.aggregation,))
     combos = _combos(normalisations, aggregations)
-    X = indicators.reindex(columns=mod.indicators).astype(float)
-    if mod.missing == "impute_county_median":
-        X, _ = impute_county_median(X, county)
-    T = mod.treatment.transform(X.to_numpy())
+    T = mod.treated(indicators, county)[0]
     n, k = T.shape
     D = len(mod.dims)
     ok = ~np.isnan(T)
