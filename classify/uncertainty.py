@@ -129,9 +129,8 @@ def _combos(normalisations, aggregations):
 
 
 def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
-    """Dimension scores and composite of a contiguous chunk of draws, written in place:
-    per dimension one product (B, k_d) @ (k_d, n) of the weights and the block
-    ``(Z_d, gaps_d, idx_d)`` of :func:`monte_carlo`; the composite accumulated alongside."""
+    """Dimension scores and composite of a chunk of draws, written in place: per dimension one
+    product (B, k_d) @ (k_d, n) of the weights and its ``(Z_d, gaps_d, idx_d)`` block."""
     B = w_in.shape[0]
     n = out_dims.shape[1]
     num_c = np.zeros((B, n), dtype=np.float32)
@@ -191,9 +190,8 @@ def _gaps(ok_d: np.ndarray):
 
 
 def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rank per draw (row), 1 = highest, ties share the best rank, NaN stays NaN.
-
-    Returns the ranks and the order (argsort, best first) they came from."""
+    """Rank per draw (row), 1 = highest, ties share the best rank, NaN stays NaN; and the
+    order (argsort, best first) they came from."""
     nan = np.isnan(comp)
     key = np.where(nan, np.inf, -comp)
     order = np.argsort(key, axis=1)
@@ -237,9 +235,8 @@ def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
 
 def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
                   ncounty: int) -> np.ndarray:
-    """Rank within the county per draw: a stable sort of the counties (``cidx``) in rank
-    order groups the towns; every draw has the same group sizes, so the position inside a
-    group is one vector for all draws."""
+    """Rank within the county per draw: a stable sort of the counties in rank order groups
+    the towns; the groups' sizes are the same in every draw, so one vector of positions."""
     n = ranks.shape[1]
     c_sorted = cidx[order]                                          # counties in rank order
     o2 = np.argsort(c_sorted, axis=1, kind="stable")
