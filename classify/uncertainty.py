@@ -400,29 +400,28 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             on_chunk(slice(s, e), dims_out, composite[s:e],
                      **({"ranks": ranks[s:e]} if chunk_ranks else {}))
 
-    # chunks are independent and write disjoint rows; numpy releases the GIL in the
-    # sorts, products and ufuncs, so threads share the work across cores
-    _map_threads(run, tasks, nthreads)
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
-    # the summaries are independent: on the threads too, the longest first
-    jobs = {"composite": lambda: _quantiles(composite, [5, 95], "linear"),
-            "rank": lambda: _quantiles(ranks, [5, 50, 95], "inverted_cdf")}
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        # chunks are independent and write disjoint rows; numpy releases the GIL in the
+        # sorts, products and ufuncs, so threads share the work across cores
+        list(pool.map(run, tasks))
+        # the summaries are independent: on the threads too, the longest first
+        composite_q = pool.submit(_quantiles, composite, [5, 95], "linear")
+        rank_q = pool.submit(_quantiles, ranks, [5, 50, 95], "inverted_cdf")
+        if want_county:
+            county_q = pool.submit(_quantiles, cranks, [5, 50, 95], "inverted_cdf")
+        sensitivity = pool.submit(_sensitivity, ranks, info)
+    (p05, p50, p95), (c05, c95) = rank_q.result(), composite_q.result()
+    cols = {"rank_median": p50, "rank_p05": p05, "rank_p95": p95,
+            "composite_p05": c05, "composite_p95": c95}
     if want_county:
-        jobs["county"] = lambda: _quantiles(cranks, [5, 50, 95], "inverted_cdf")
-    jobs["sensitivity"] = lambda: _sensitivity(ranks, info)
-    out: dict = {}
-    _map_threads(lambda job: out.__setitem__(job, jobs[job]()), list(jobs), nthreads)
-    cols = {"rank_median": out["rank"][1], "rank_p05": out["rank"][0],
-            "rank_p95": out["rank"][2], "composite_p05": out["composite"][0],
-            "composite_p95": out["composite"][1]}
-    if want_county:
-        cols.update({"rank_county_median": out["county"][1],
-                     "rank_county_p05": out["county"][0], "rank_county_p95": out["county"][2]})
+        p05, p50, p95 = county_q.result()
+        cols.update(rank_county_median=p50, rank_county_p05=p05, rank_county_p95=p95)
         del cranks
     summary = pd.DataFrame(cols, index=indicators.index)
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
-                    list(mod.indicators), base, out["sensitivity"])
+                    list(mod.indicators), base, sensitivity.result())
 
 
 def _cores() -> int:
@@ -431,12 +430,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:            # not Linux
         return os.cpu_count() or 1
-
-
-def _map_threads(fn, items, threads: int) -> None:
-    """``fn(item)`` for every item, on ``threads`` threads; the first error is raised."""
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(fn, items))
 
 
 def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
