@@ -313,22 +313,17 @@ def _select(indicators: pd.DataFrame, system: IndicatorSystem):
 
 def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
                      S: np.ndarray, dims: list[str]) -> pd.DataFrame:
-    rows = []
     n = S.shape[0]
-    for d, dim in enumerate(dims):
-        meta = system.dimension(dim)
-        have = int(np.sum(~np.isnan(S[:, d])))
-        not_scored = [r.indicator for r in excluded.itertuples()
-                      if system.get(r.indicator).dimension == dim]
-        status = "no data" if have == 0 else "partly" if have < n else "assessed"
-        rows.append({"dimension": dim, "label_zh": meta.label_zh,
-                     "label_en": meta.label_en or dim,
-                     "n_indicators": sum(i.dimension == dim for i in inds),
-                     "n_towns_with_data": have, "n_towns": n, "status": status,
-                     "not_scored": ";".join(not_scored)})
-    return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "n_indicators",
-                                       "n_towns_with_data", "n_towns", "status",
-                                       "not_scored"])
+    have = np.sum(~np.isnan(S), axis=0)
+    meta = [system.dimension(d) for d in dims]
+    dim_of = {i: system.get(i).dimension for i in excluded["indicator"]}
+    return pd.DataFrame({
+        "dimension": dims, "label_zh": [m.label_zh for m in meta],
+        "label_en": [m.label_en or d for m, d in zip(meta, dims)],
+        "n_indicators": [sum(i.dimension == d for i in inds) for d in dims],
+        "n_towns_with_data": have, "n_towns": n,
+        "status": np.select([have == 0, have < n], ["no data", "partly"], "assessed"),
+        "not_scored": [";".join(i for i, of in dim_of.items() if of == d) for d in dims]})
 
 
 def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: pd.DataFrame,

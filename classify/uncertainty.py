@@ -318,9 +318,9 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         raise ConfigError(f"draws must be >= 1, found {draws}; use --draws", key="draws")
     system = system or load_system()
     u = system.uncertainty
-    weights = u.weights if weights is None else weights
-    concentration = u.concentration if concentration is None else concentration
-    noise = u.noise if noise is None else noise
+    sampling = {"how": u.weights if weights is None else weights,
+                "concentration": u.concentration if concentration is None else concentration,
+                "noise": u.noise if noise is None else noise}
     normalisations = u.normalisations if normalisations == "config" else normalisations
     aggregations = u.aggregations if aggregations == "config" else aggregations
     base = base or score(indicators, system, weighting=weighting, county=county)
@@ -330,18 +330,16 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     aggregations = tuple(aggregations or (mod.aggregation,))
     combos = _combos(normalisations, aggregations)
     T = mod.treated(indicators, county)[0]
-    n, k = T.shape
+    n = T.shape[0]
     D = len(mod.dims)
     ok = ~np.isnan(T)
     # draws are i.i.d., so sorting them by method pair changes nothing but memory access
     pick = np.sort(rng.integers(len(combos), size=draws))
-    w_in = sample_weights(mod.w_in, mod.dim_index, draws, rng, how=weights,
-                          concentration=concentration, noise=noise)
+    w_in = sample_weights(mod.w_in, mod.dim_index, draws, rng, **sampling)
     present = np.flatnonzero(mod.w_dim > 0)
     v = np.zeros((draws, D))
     v[:, present] = sample_weights(mod.w_dim[present] / mod.w_dim[present].sum(),
-                                   np.zeros(present.size, int), draws, rng, how=weights,
-                                   concentration=concentration, noise=noise)
+                                   np.zeros(present.size, int), draws, rng, **sampling)
     dim_scores = np.empty((draws, n, D), dtype=np.float32) if keep_dim_scores else None
     composite = np.empty((draws, n), dtype=np.float32)
     ranks = np.empty((draws, n), dtype=np.float32)
