@@ -289,12 +289,10 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
     def add(id_, col, unit, shown, mask, check, zh, en, action="kept, flagged"):
         if not mask.any():
             return
-        part = who.loc[mask, ["row", "town_code", "town", "position"]].copy()
-        part["column"], part["indicator"], part["value"] = col, id_, shown[mask]
-        part["unit"], part["check"], part["action"] = unit or "", check, action
-        part["problem_zh"] = [zh(v) for v in shown[mask]]
-        part["problem_en"] = [en(v) for v in shown[mask]]
-        rows.append(part)
+        vals = shown[mask]
+        rows.append(who.loc[mask, ["row", "town_code", "town", "position"]].assign(
+            column=col, indicator=id_, value=vals, unit=unit or "", check=check, action=action,
+            problem_zh=[zh(v) for v in vals], problem_en=[en(v) for v in vals]))
 
     for id_, col in recognition.columns.items():
         ind = system.get(id_)
