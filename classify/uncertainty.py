@@ -398,12 +398,14 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
             on_chunk(slice(s, e), dims_out, composite[s:e],
                      **({"ranks": ranks[s:e]} if chunk_ranks else {}))
 
-    info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
+    # chunks are independent and write disjoint rows; numpy releases the GIL in the
+    # sorts, products and ufuncs, so threads share the work across cores.  The threads
+    # (and their chunk buffers) end with this pool, before the summaries
     with ThreadPoolExecutor(max_workers=nthreads) as pool:
-        # chunks are independent and write disjoint rows; numpy releases the GIL in the
-        # sorts, products and ufuncs, so threads share the work across cores
         list(pool.map(run, tasks))
-        # the summaries are independent: on the threads too, the longest first
+    info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
+    # the summaries are independent: on the threads too, the longest first
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
         composite_q = pool.submit(_quantiles, composite, [5, 95], "linear")
         rank_q = pool.submit(_quantiles, ranks, [5, 50, 95], "inverted_cdf")
         if want_county:
