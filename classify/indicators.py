@@ -228,7 +228,7 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
 
 
 def _check_share(vals: pd.Series, ind, col: str) -> None:
-    """Warn (never rescale) when a % column looks like fractions or exceeds 100."""
+    """Warn (never rescale) when a % column looks like fractions (0–1)."""
     if ind.unit != "%" or vals.notna().sum() < 3:
         return
     hi = float(vals.max())
