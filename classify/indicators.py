@@ -228,7 +228,7 @@ def _to_float(frame: pd.DataFrame, col: str, flag: bool) -> pd.Series:
 
 
 def _check_share(vals: pd.Series, ind, col: str) -> None:
-    """Warn (never rescale) when a % column looks like fractions or exceeds 100."""
+    """Warn (never rescale) when a % column looks like fractions (0–1)."""
     if ind.unit != "%" or vals.notna().sum() < 3:
         return
     hi = float(vals.max())
@@ -289,12 +289,10 @@ def check_values(values: pd.DataFrame, frame: pd.DataFrame, recognition: Recogni
     def add(id_, col, unit, shown, mask, check, zh, en, action="kept, flagged"):
         if not mask.any():
             return
-        part = who.loc[mask, ["row", "town_code", "town", "position"]].copy()
-        part["column"], part["indicator"], part["value"] = col, id_, shown[mask]
-        part["unit"], part["check"], part["action"] = unit or "", check, action
-        part["problem_zh"] = [zh(v) for v in shown[mask]]
-        part["problem_en"] = [en(v) for v in shown[mask]]
-        rows.append(part)
+        vals = shown[mask]
+        rows.append(who.loc[mask, ["row", "town_code", "town", "position"]].assign(
+            column=col, indicator=id_, value=vals, unit=unit or "", check=check, action=action,
+            problem_zh=[zh(v) for v in vals], problem_en=[en(v) for v in vals]))
 
     for id_, col in recognition.columns.items():
         ind = system.get(id_)
@@ -397,10 +395,8 @@ def build_indicators(frame: pd.DataFrame, recognition: Recognition,
                                            detail="empty cell"))
     out, checks = check_values(out, frame, recognition, system)
     invalid = checks[checks["action"] == "treated as missing"]   # indicator by indicator
-    log.append(pd.DataFrame({
-        **{c: invalid[c].to_numpy(object) for c in ("row", "town_code", "town", "position",
-                                                    "indicator", "column")},
-        "status": "invalid", "detail": invalid["problem_en"].to_numpy(object)}))
+    log.append(invalid[["row", "town_code", "town", "position", "indicator", "column"]]
+               .assign(status="invalid", detail=invalid["problem_en"]))
     for der in system.derived:
         inputs = [der.numerator, der.denominator]
         lacking = [x for x in inputs if x not in out.columns and x not in frame.columns]

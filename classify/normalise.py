@@ -258,9 +258,8 @@ def get_normaliser(name: str, **params) -> _Normaliser:
 # ------------------------------------------------------------------------ skew and outliers
 
 def _skew_kurt(x: np.ndarray) -> tuple[float, float]:
-    """Sample skewness G1 and excess kurtosis G2 (bias-corrected, as
-    ``scipy.stats.skew(bias=False)`` / ``kurtosis(bias=False)``); 0 for < 4 values or no
-    spread."""
+    """Sample skewness G1 and excess kurtosis G2 (as scipy.stats' ``skew`` / ``kurtosis``
+    with ``bias=False``); 0 for < 4 values or no spread."""
     x = x[~np.isnan(x)]
     n = x.size
     if n < 4 or np.ptp(x) == 0:

@@ -43,7 +43,8 @@ VALUE_CHECK_COLUMNS = ["row", "column", "town_code", "town", "indicator", "value
 
 
 def known(values) -> pd.Series:
-    """Text keys with blanks (``None``, NaN, ``""``, ``"nan"`` …) as ``<NA>`` (string dtype)."""
+    """Text keys with blanks (``None``, NaN, ``""``, ``"nan"`` …) as ``<NA>`` (string dtype);
+    a Series keeps its index."""
     s = pd.Series(values).astype("string").str.strip()
     return s.mask(s.isin(["", "nan", "NaN", "None", "<NA>"]))
 
@@ -63,8 +64,7 @@ def county_key(frame: pd.DataFrame, level: str = "county") -> pd.Series | None:
         return None
     key = pd.Series(pd.NA, index=frame.index, dtype="string")
     for c in cols:
-        v = known(frame[c].to_numpy(object)).set_axis(frame.index)
-        key = key.fillna(("code:" if c.endswith("_code") else "name:") + v)
+        key = key.fillna(("code:" if c.endswith("_code") else "name:") + known(frame[c]))
     return key.rename("county_key")
 
 
@@ -119,7 +119,7 @@ def rank_desc(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
     if groups is None:
         r = values.rank(ascending=False, method="min")
     else:
-        g = known(groups.reindex(values.index).to_numpy(object)).set_axis(values.index)
+        g = known(groups.reindex(values.index))
         r = values.groupby(g, dropna=True).rank(ascending=False, method="min")
         r = r.reindex(values.index)
     return r.astype("Int64")
@@ -132,7 +132,7 @@ def impute_county_median(X: pd.DataFrame, county: pd.Series | None) -> tuple[pd.
     number imputed per town."""
     miss = X.isna()
     if county is not None:
-        g = known(county.reindex(X.index).to_numpy(object)).set_axis(X.index)
+        g = known(county.reindex(X.index))
         med = X.groupby(g, dropna=True).transform("median").reindex(X.index)
         filled = X.fillna(med)
     else:
@@ -140,6 +140,13 @@ def impute_county_median(X: pd.DataFrame, county: pd.Series | None) -> tuple[pd.
     filled = filled.fillna(X.median())
     n_imp = (miss & filled.notna()).sum(axis=1)
     return filled, n_imp
+
+
+def _filled(X: pd.DataFrame, missing: str, county) -> tuple[pd.DataFrame, pd.Series]:
+    """``X`` imputed when ``missing`` says so, and the number imputed per town."""
+    if missing == "impute_county_median":
+        return impute_county_median(X, county)
+    return X, pd.Series(0, index=X.index)
 
 
 @dataclass
@@ -160,15 +167,17 @@ class ScoreModel:
     dim_lo: np.ndarray | None = None
     dim_hi: np.ndarray | None = None
 
+    def treated(self, indicators: pd.DataFrame, county=None) -> tuple[np.ndarray, pd.Series,
+                                                                        pd.Series]:
+        """Treated matrix (n, k) before normalisation, n_missing and n_imputed per town."""
+        X = indicators.reindex(columns=self.indicators).astype(float)
+        filled, n_imputed = _filled(X, self.missing, county)
+        return self.treatment.transform(filled.to_numpy()), X.isna().sum(axis=1), n_imputed
+
     def normalised(self, indicators: pd.DataFrame, county=None) -> tuple[np.ndarray, pd.Series,
                                                                            pd.Series]:
         """Treated and normalised matrix (n, k), n_missing and n_imputed per town."""
-        X = indicators.reindex(columns=self.indicators).astype(float)
-        n_missing = X.isna().sum(axis=1)
-        n_imputed = pd.Series(0, index=X.index)
-        if self.missing == "impute_county_median":
-            X, n_imputed = impute_county_median(X, county)
-        T = self.treatment.transform(X.to_numpy())
+        T, n_missing, n_imputed = self.treated(indicators, county)
         return self.normaliser.transform(T), n_missing, n_imputed
 
     def dim_scores(self, Z: np.ndarray) -> np.ndarray:
@@ -304,22 +313,17 @@ def _select(indicators: pd.DataFrame, system: IndicatorSystem):
 
 def _dimension_table(system: IndicatorSystem, inds, excluded: pd.DataFrame,
                      S: np.ndarray, dims: list[str]) -> pd.DataFrame:
-    rows = []
     n = S.shape[0]
-    for d, dim in enumerate(dims):
-        meta = system.dimension(dim)
-        have = int(np.sum(~np.isnan(S[:, d])))
-        not_scored = [r.indicator for r in excluded.itertuples()
-                      if system.get(r.indicator).dimension == dim]
-        status = "no data" if have == 0 else "partly" if have < n else "assessed"
-        rows.append({"dimension": dim, "label_zh": meta.label_zh,
-                     "label_en": meta.label_en or dim,
-                     "n_indicators": sum(i.dimension == dim for i in inds),
-                     "n_towns_with_data": have, "n_towns": n, "status": status,
-                     "not_scored": ";".join(not_scored)})
-    return pd.DataFrame(rows, columns=["dimension", "label_zh", "label_en", "n_indicators",
-                                       "n_towns_with_data", "n_towns", "status",
-                                       "not_scored"])
+    have = np.sum(~np.isnan(S), axis=0)
+    meta = [system.dimension(d) for d in dims]
+    dim_of = {i: system.get(i).dimension for i in excluded["indicator"]}
+    return pd.DataFrame({
+        "dimension": dims, "label_zh": [m.label_zh for m in meta],
+        "label_en": [m.label_en or d for m, d in zip(meta, dims)],
+        "n_indicators": [sum(i.dimension == d for i in inds) for d in dims],
+        "n_towns_with_data": have, "n_towns": n,
+        "status": np.select([have == 0, have < n], ["no data", "partly"], "assessed"),
+        "not_scored": [";".join(i for i, of in dim_of.items() if of == d) for d in dims]})
 
 
 def score_messages(system: IndicatorSystem, excluded: pd.DataFrame, dimensions: pd.DataFrame,
@@ -454,9 +458,7 @@ def score(indicators: pd.DataFrame, system: IndicatorSystem | None = None, *,
     # an indicator empty for every town is missing for every town (it was dropped)
     empty = [r.indicator for r in excluded.itertuples() if r.kind == "empty"]
     n_missing = X.isna().sum(axis=1) + indicators[empty].isna().sum(axis=1)
-    n_imputed = pd.Series(0, index=X.index)
-    if m.missing == "impute_county_median":
-        X, n_imputed = impute_county_median(X, county)
+    X, n_imputed = _filled(X, m.missing, county)
     treat = OutlierTreatment([i.transform for i in inds], rule=m.outliers).fit(X.to_numpy())
     T = treat.transform(X.to_numpy())
     params = {"directions": directions}

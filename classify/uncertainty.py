@@ -28,7 +28,7 @@ import pandas as pd
 from classify.config import IndicatorSystem, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
-from classify.scoring import ScoreResult, block_matrix, impute_county_median, known, score
+from classify.scoring import ScoreResult, block_matrix, known, score
 
 __all__ = ["monte_carlo", "MCResult", "sample_weights", "WEIGHT_SAMPLERS"]
 
@@ -129,9 +129,8 @@ def _combos(normalisations, aggregations):
 
 
 def _chunk(blocks, w_in, v, geometric, rescale, out_dims, out_comp):
-    """Dimension scores and composite of a contiguous chunk of draws, written in place:
-    per dimension one product (B, k_d) @ (k_d, n) of the weights and the block
-    ``(Z_d, gaps_d, idx_d)`` of :func:`monte_carlo`; the composite accumulated alongside."""
+    """Dimension scores and composite of a chunk of draws, written in place: per dimension one
+    product (B, k_d) @ (k_d, n) of the weights and its ``(Z_d, gaps_d, idx_d)`` block."""
     B = w_in.shape[0]
     n = out_dims.shape[1]
     num_c = np.zeros((B, n), dtype=np.float32)
@@ -191,9 +190,8 @@ def _gaps(ok_d: np.ndarray):
 
 
 def _ranks(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rank per draw (row), 1 = highest, ties share the best rank, NaN stays NaN.
-
-    Returns the ranks and the order (argsort, best first) they came from."""
+    """Rank per draw (row), 1 = highest, ties share the best rank, NaN stays NaN; and the
+    order (argsort, best first) they came from."""
     nan = np.isnan(comp)
     key = np.where(nan, np.inf, -comp)
     order = np.argsort(key, axis=1)
@@ -237,9 +235,8 @@ def _county_index(county) -> tuple[np.ndarray, int, np.ndarray]:
 
 def _county_ranks(ranks: np.ndarray, order: np.ndarray, cidx: np.ndarray,
                   ncounty: int) -> np.ndarray:
-    """Rank within the county per draw: a stable sort of the counties (``cidx``) in rank
-    order groups the towns; every draw has the same group sizes, so the position inside a
-    group is one vector for all draws."""
+    """Rank within the county per draw: a stable sort of the counties in rank order groups
+    the towns; the groups' sizes are the same in every draw, so one vector of positions."""
     n = ranks.shape[1]
     c_sorted = cidx[order]                                          # counties in rank order
     o2 = np.argsort(c_sorted, axis=1, kind="stable")
@@ -321,9 +318,9 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
         raise ConfigError(f"draws must be >= 1, found {draws}; use --draws", key="draws")
     system = system or load_system()
     u = system.uncertainty
-    weights = u.weights if weights is None else weights
-    concentration = u.concentration if concentration is None else concentration
-    noise = u.noise if noise is None else noise
+    sampling = {"how": u.weights if weights is None else weights,
+                "concentration": u.concentration if concentration is None else concentration,
+                "noise": u.noise if noise is None else noise}
     normalisations = u.normalisations if normalisations == "config" else normalisations
     aggregations = u.aggregations if aggregations == "config" else aggregations
     base = base or score(indicators, system, weighting=weighting, county=county)
@@ -332,22 +329,17 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
     normalisations = tuple(normalisations or (mod.normalisation,))
     aggregations = tuple(aggregations or (mod.aggregation,))
     combos = _combos(normalisations, aggregations)
-    X = indicators.reindex(columns=mod.indicators).astype(float)
-    if mod.missing == "impute_county_median":
-        X, _ = impute_county_median(X, county)
-    T = mod.treatment.transform(X.to_numpy())
-    n, k = T.shape
+    T = mod.treated(indicators, county)[0]
+    n = T.shape[0]
     D = len(mod.dims)
     ok = ~np.isnan(T)
     # draws are i.i.d., so sorting them by method pair changes nothing but memory access
     pick = np.sort(rng.integers(len(combos), size=draws))
-    w_in = sample_weights(mod.w_in, mod.dim_index, draws, rng, how=weights,
-                          concentration=concentration, noise=noise)
+    w_in = sample_weights(mod.w_in, mod.dim_index, draws, rng, **sampling)
     present = np.flatnonzero(mod.w_dim > 0)
     v = np.zeros((draws, D))
     v[:, present] = sample_weights(mod.w_dim[present] / mod.w_dim[present].sum(),
-                                   np.zeros(present.size, int), draws, rng, how=weights,
-                                   concentration=concentration, noise=noise)
+                                   np.zeros(present.size, int), draws, rng, **sampling)
     dim_scores = np.empty((draws, n, D), dtype=np.float32) if keep_dim_scores else None
     composite = np.empty((draws, n), dtype=np.float32)
     ranks = np.empty((draws, n), dtype=np.float32)
@@ -407,28 +399,29 @@ def monte_carlo(indicators: pd.DataFrame, system: IndicatorSystem | None = None,
                      **({"ranks": ranks[s:e]} if chunk_ranks else {}))
 
     # chunks are independent and write disjoint rows; numpy releases the GIL in the
-    # sorts, products and ufuncs, so threads share the work across cores
-    _map_threads(run, tasks, nthreads)
+    # sorts, products and ufuncs, so threads share the work across cores.  The threads
+    # (and their chunk buffers) end with this pool, before the summaries
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        list(pool.map(run, tasks))
     info = pd.DataFrame([combos[c] for c in pick], columns=["normalisation", "aggregation"])
     # the summaries are independent: on the threads too, the longest first
-    jobs = {"composite": lambda: _quantiles(composite, [5, 95], "linear"),
-            "rank": lambda: _quantiles(ranks, [5, 50, 95], "inverted_cdf")}
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        composite_q = pool.submit(_quantiles, composite, [5, 95], "linear")
+        rank_q = pool.submit(_quantiles, ranks, [5, 50, 95], "inverted_cdf")
+        if want_county:
+            county_q = pool.submit(_quantiles, cranks, [5, 50, 95], "inverted_cdf")
+        sensitivity = pool.submit(_sensitivity, ranks, info)
+    (p05, p50, p95), (c05, c95) = rank_q.result(), composite_q.result()
+    cols = {"rank_median": p50, "rank_p05": p05, "rank_p95": p95,
+            "composite_p05": c05, "composite_p95": c95}
     if want_county:
-        jobs["county"] = lambda: _quantiles(cranks, [5, 50, 95], "inverted_cdf")
-    jobs["sensitivity"] = lambda: _sensitivity(ranks, info)
-    out: dict = {}
-    _map_threads(lambda job: out.__setitem__(job, jobs[job]()), list(jobs), nthreads)
-    cols = {"rank_median": out["rank"][1], "rank_p05": out["rank"][0],
-            "rank_p95": out["rank"][2], "composite_p05": out["composite"][0],
-            "composite_p95": out["composite"][1]}
-    if want_county:
-        cols.update({"rank_county_median": out["county"][1],
-                     "rank_county_p05": out["county"][0], "rank_county_p95": out["county"][2]})
+        p05, p50, p95 = county_q.result()
+        cols.update(rank_county_median=p50, rank_county_p05=p05, rank_county_p95=p95)
         del cranks
     summary = pd.DataFrame(cols, index=indicators.index)
     overall = w_in * v[:, mod.dim_index]
     return MCResult(dim_scores, list(mod.dims), composite, ranks, summary, info, overall,
-                    list(mod.indicators), base, out["sensitivity"])
+                    list(mod.indicators), base, sensitivity.result())
 
 
 def _cores() -> int:
@@ -437,12 +430,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:            # not Linux
         return os.cpu_count() or 1
-
-
-def _map_threads(fn, items, threads: int) -> None:
-    """``fn(item)`` for every item, on ``threads`` threads; the first error is raised."""
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(fn, items))
 
 
 def _sensitivity(ranks: np.ndarray, info: pd.DataFrame) -> pd.DataFrame:
