@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from classify.config import IndicatorSystem, load_system
+from classify.config import AGGREGATIONS, NORMALISATIONS, IndicatorSystem, _choice, load_system
 from classify.errors import ConfigError
 from classify.normalise import BOUNDED, get_normaliser
 from classify.scoring import ScoreResult, block_matrix, known, score
@@ -120,6 +120,10 @@ def sample_weights(base: np.ndarray, blocks: np.ndarray, draws: int, rng: np.ran
 
 
 def _combos(normalisations, aggregations):
+    for key, names, choices in (("normalisations", normalisations, NORMALISATIONS),
+                                ("aggregations", aggregations, AGGREGATIONS)):
+        for name in names:      # the config checked its own; these may come from a caller
+            _choice(name, choices, f"uncertainty.{key}", None)
     out = [(nm, ag) for nm in normalisations for ag in aggregations
            if not (ag == "geometric" and not BOUNDED[nm])]
     if not out:

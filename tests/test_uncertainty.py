@@ -280,3 +280,18 @@ def test_rank_summary_is_numpys_inverted_cdf(draws):
     assert np.isnan(got[:, 4]).all()
     some = np.nanpercentile(ranks[:, 1], [5, 50, 95], method="inverted_cdf")
     np.testing.assert_array_equal(got[:, 1], some)
+
+
+@pytest.mark.parametrize("norms, aggs, key, name", [
+    (("bogus",), ("geometric",), "uncertainty.normalisations", "'bogus'"),
+    (("bogus",), ("arithmetic",), "uncertainty.normalisations", "'bogus'"),
+    (("minmax",), ("harmonic",), "uncertainty.aggregations", "'harmonic'"),
+])
+def test_method_names_given_by_a_caller_are_checked_like_the_configs(norms, aggs, key, name):
+    # the config checks its own lists; names passed to monte_carlo directly were not checked
+    # before the geometric filter, which raised a bare KeyError on an unknown normalisation
+    ind = pd.DataFrame({"x": [3.0, 1.0, 4.0, 1.5], "y": [1.0, 2.0, 0.5, 3.0]})
+    with pytest.raises(ConfigError, match=f"{name} is not one of") as err:
+        monte_carlo(ind, _system({"x": ("+", "d"), "y": ("+", "d")}), draws=5,
+                    normalisations=norms, aggregations=aggs)
+    assert err.value.key == key
