@@ -78,7 +78,9 @@ def _module_section(modname: str) -> list[str]:
     lines = [f"\n### `{modname}`\n", _summary(mod), ""]
     for name in public:
         obj = getattr(mod, name, None)
-        what = _summary(obj) if (inspect.isclass(obj) or inspect.isfunction(obj)) else ""
+        # unwrap: a cached function (functools.cache) is no function to inspect
+        listed = inspect.isclass(obj) or inspect.isfunction(inspect.unwrap(obj))
+        what = _summary(obj) if listed else ""
         lines.append(f"- `{name}`" + (f" — {what}" if what else ""))
     return lines
 
