@@ -430,9 +430,7 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         ``lv`` has no level below it that runs link to, the folder is not a finished run
         (no ``towns.csv``), or the run is of another level (``run.json`` ``level``).
     """
-    import pandas as pd
-
-    from classify.report import run_level
+    from classify.report import read_run_csv, run_level
 
     run_dir = Path(run_dir)
     if not lv.children:
@@ -449,7 +447,7 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         raise InputError(f"--towns 须为{child.zh}分类运行（a {child.en} run），这是"
                          f"{level(found).zh}运行（this is a {found} run）; give the --out folder "
                          f"of a {child.en} run", path=run_dir)
-    towns = pd.read_csv(towns_csv, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    towns = read_run_csv(towns_csv, dtype=str, keep_default_na=False)
     missing = [c for c in ("town_code", "town", "county_code") if c not in towns.columns]
     if missing:
         raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
