@@ -128,6 +128,11 @@ def read_run(path: str | Path) -> Run:
     if towns.empty:
         raise InputError("towns.csv 没有镇街（no rows）：restore it from the run, or re-run that "
                          "year", path=towns_csv)
+    blank = towns["category"].isna() | (towns["category"].astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError("类别为空（no category）：restore towns.csv from the run, or re-run that "
+                         "year", path=towns_csv, row=int(np.flatnonzero(blank)[0]) + 2,
+                         column="category")
     dup = towns["town_code"][towns["town_code"].duplicated()]
     if len(dup):
         raise InputError(f"town_code {dup.iloc[0]} appears twice in towns.csv",
@@ -655,6 +660,12 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     ref = (new_run.manifest.get("model") or {}).get("reference") or {}
     same_model = (new_run.model_sha256 == old_run.model_sha256
                   or ref.get("sha256") == old_run.model_sha256)
+    absent = [i for i in model.indicators if i not in old_run.towns.columns]
+    if absent:      # a column deleted from towns.csv, or a model.json of another run
+        raise InputError(f"指标缺失（indicator missing）：the old run's towns.csv lacks "
+                         f"{', '.join(absent)}, which its "
+                         "model.json scores: restore both from that run",
+                         path=old_run.path / "towns.csv", column=absent[0])
     absent = [i for i in model.indicators if i not in new_run.towns.columns]
     if absent:
         raise InputError(f"the new run's towns.csv lacks {', '.join(absent)}, which the old "

@@ -453,6 +453,10 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
                          f"run; give --towns the --out folder of a {child.en} run",
                          path=towns_csv)
+    dup = towns["town_code"][towns["town_code"].duplicated()]
+    if len(dup):
+        raise InputError(f"town_code {dup.iloc[0]} 重复（appears twice）：restore towns.csv from "
+                         f"that run", path=towns_csv, column="town_code")
     return towns
 
 

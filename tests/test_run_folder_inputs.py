@@ -117,3 +117,30 @@ def test_compare_of_runs_of_two_levels_says_so(run, demo_run, tmp_path, capsys):
     _fails(["compare", demo_run[0], run, "--out", tmp_path / "cmp"], capsys,
            "runs of different unit levels: town → county")
     assert not (tmp_path / "cmp").exists()
+
+
+# ------------------------------------------ towns.csv content: classify.compare.read_run
+def test_old_run_without_an_indicator_of_its_model_is_named(run, demo_run, tmp_path, capsys):
+    """Its composite would be recomputed without the indicator, silently."""
+    csv = run / "towns.csv"
+    indicator = json.loads((run / "model.json").read_text(encoding="utf-8"))["indicators"][0]["id"]
+    pd.read_csv(csv, dtype=str).drop(columns=indicator).to_csv(csv, index=False)
+    _fails(["compare", run, demo_run[0], "--out", tmp_path / "cmp", "--no-map"], capsys,
+           str(csv), f"column {indicator!r}", "old run")
+
+
+def test_blank_category_in_towns_csv_is_named(run, demo_run, tmp_path, capsys):
+    csv = run / "towns.csv"
+    pd.read_csv(csv, dtype=str).assign(category="").to_csv(csv, index=False)
+    _fails(["compare", run, demo_run[0], "--out", tmp_path / "cmp"], capsys,
+           f"{csv}, row 2, column 'category'")
+
+
+# ------------------------------ --towns: classify.levels.read_child_run
+def test_town_run_with_a_code_twice_is_named(run, tmp_path, capsys):
+    csv = run / "towns.csv"
+    towns = pd.read_csv(csv, dtype=str)
+    pd.concat([towns, towns.iloc[:1]]).to_csv(csv, index=False)
+    _fails(["demo", "--level", "county", "--towns", run, "--out", tmp_path / "county",
+            "--draws", "0", "--sheets", "none", "--static", "none"], capsys, str(csv),
+           f"town_code {towns['town_code'].iloc[0]}")
