@@ -152,20 +152,29 @@ def _meta(run_dir: Path) -> dict:
             f"这不是 towntype 运行输出，或由旧版本写出（not a towntype run folder, or "
             f"written by an older version）：run `towntype run … --out {run_dir}` again")
     meta = json.loads(path.read_text(encoding="utf-8"))
-    shape = {"json": dict, "columns": dict, "labels": dict, "extra": dict}
-    bad = "(top level)" if not isinstance(meta, dict) else next(
-        (k for k, kind in shape.items() if not isinstance(meta.get(k), kind)), None)
-    bad = bad or next((f"columns.{t}" for t in TABLES if not isinstance(
-        meta["columns"].get(t), list)), None) or next((f"json.{t}" for t, v in meta[
-            "json"].items() if not isinstance(v, list)), None) or next((f"labels.{c}" for c, v in
-            meta["labels"].items() if not isinstance(v, dict)), None) or next((
-                f"extra.{k}" for k in _SHARED_EXTRA if not isinstance(meta["extra"].get(k, {}),
-                                                                        (dict, type(None)))), None)
+    bad = _meta_fault(meta)
     if bad:
         raise InputError(f"逐镇证据表已损坏（per-town evidence damaged: key {bad!r} is missing "
                          f"or of the wrong type）：run `towntype run … --out {run_dir}` again",
                          path=path)
     return meta
+
+
+def _meta_fault(meta) -> str | None:
+    """The first key of ``meta.json`` that is missing or of the wrong type (an edited or
+    foreign file), else None."""
+    if not isinstance(meta, dict):
+        return "(top level)"
+    top = next((k for k in ("json", "columns", "labels") if not isinstance(meta.get(k), dict)),
+               None) or ("extra" if not isinstance(meta.get("extra", {}), dict) else None)
+    if top:
+        return top
+    keys = [(f"columns.{t}", meta["columns"].get(t), list) for t in TABLES] + \
+        [(f"json.{t}", v, list) for t, v in meta["json"].items()] + \
+        [(f"labels.{c}", v, dict) for c, v in meta["labels"].items()] + \
+        [(f"extra.{k}", meta.get("extra", {}).get(k), (dict, type(None)))
+         for k in _SHARED_EXTRA]
+    return next((key for key, value, kind in keys if not isinstance(value, kind)), None)
 
 
 def _readable(func):
