@@ -149,6 +149,10 @@ def read_run(path: str | Path) -> Run:
             raise InputError("run.json 不是运行记录（not a run manifest: a JSON object is "
                              "expected）：restore it, or re-run that year",
                              path=path / "run.json")
+    record = manifest.get("model", {})
+    if not isinstance(record, dict) or not isinstance(record.get("reference"), (dict, type(None))):
+        raise InputError("run.json 的模型记录不是对象（key model / model.reference is not a JSON "
+                         "object）：restore run.json, or re-run that year", path=path / "run.json")
     return Run(path, towns, model, data, digest, manifest)
 
 
@@ -611,6 +615,10 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
                                        if same_model else
                                        "今年未用 --reference：以上年 model.json 重算两年得分再比较"
                                        "（composite_new_run 为今年自身得分）")]
+    lines += [f"model.json 与 run.json 记录不符（model.json is not the one {run.path / 'run.json'} "
+              f"records: sha256 differs）：scores use {run.path / MODEL_FILE}"
+              for run in (old, new) if run.manifest.get("model", {}).get("sha256")
+              not in (None, run.model_sha256)]
     lines.append("类别变化（category change）：" + "，".join(
         f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
     if t["stability_old"].notna().any() and t["stability_new"].notna().any():

@@ -144,3 +144,25 @@ def test_town_run_with_a_code_twice_is_named(run, tmp_path, capsys):
     _fails(["demo", "--level", "county", "--towns", run, "--out", tmp_path / "county",
             "--draws", "0", "--sheets", "none", "--static", "none"], capsys, str(csv),
            f"town_code {towns['town_code'].iloc[0]}")
+
+
+# ------------------------------------------ run.json model record: classify.compare.read_run
+@pytest.mark.parametrize("record", ["x", {"reference": "x"}, []])
+def test_model_record_of_wrong_type_in_run_json_is_named(run, demo_run, tmp_path, capsys,
+                                                         record):
+    _edit(run / "run.json", lambda data: data.update(model=record))
+    (run / "model.json").write_text(json.dumps(dict(json.loads(
+        (run / "model.json").read_text(encoding="utf-8")), tool="edited")), encoding="utf-8")
+    _fails(["compare", demo_run[0], run, "--out", tmp_path / "cmp", "--no-map"], capsys,
+           str(run / "run.json"), "model.reference")
+
+
+def test_model_json_of_another_run_is_said(run, demo_run, tmp_path, capsys):
+    """A model.json copied from another run: the scores use it, and the console says so."""
+    model = run / "model.json"
+    model.write_text(json.dumps(dict(json.loads(model.read_text(encoding="utf-8")),
+                                     tool="another run")), encoding="utf-8")
+    assert main([str(a) for a in ("compare", run, demo_run[0], "--out", tmp_path / "cmp",
+                                  "--no-map")]) == 0
+    assert f"model.json is not the one {run / 'run.json'} records: sha256 differs" in \
+        capsys.readouterr().out
