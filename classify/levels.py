@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
            "infer_level", "rekey_table", "add_group_ranks", "group_ranks", "group_rank_text",
-           "unit_resolver", "read_child_run", "child_links"]
+           "unit_resolver", "read_child_run", "child_links", "check_reference_run"]
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
@@ -458,6 +458,21 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         raise InputError(f"town_code {dup.iloc[0]} 重复（appears twice）：restore towns.csv from "
                          f"that run", path=towns_csv, column="town_code")
     return towns
+
+
+def check_reference_run(reference, lv: Level) -> None:
+    """``--reference`` given a run folder: it must be a run of level ``lv`` (``run.json``
+    ``level``): another level's model would score this table only where indicator names
+    happen to agree.  A ``model.json`` alone records no level."""
+    from classify.report import run_level
+
+    if reference is None or not Path(reference).is_dir():
+        return
+    found = run_level(reference)
+    if found != lv.id:
+        raise InputError(f"--reference 须为{lv.zh}分类运行（a {lv.en} run），这是{level(found).zh}"
+                         f"运行（this is a {found} run）; give --reference the --out folder of "
+                         f"an earlier {lv.en} run", path=reference)
 
 
 def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:

@@ -166,3 +166,12 @@ def test_model_json_of_another_run_is_said(run, demo_run, tmp_path, capsys):
                                   "--no-map")]) == 0
     assert f"model.json is not the one {run / 'run.json'} records: sha256 differs" in \
         capsys.readouterr().out
+
+
+# ------------------------------- --reference of another level: classify.levels.check_reference_run
+def test_reference_run_of_another_level_is_named(run, tmp_path, capsys):
+    """A county run's model for a town table (here: a run whose run.json says county)."""
+    _edit(run / "run.json", lambda data: data["level"].update(id="county"))
+    _fails(["demo", "--reference", run, "--out", tmp_path / "next", "--draws", "0",
+            "--sheets", "none", "--static", "none"], capsys, str(run),
+           "this is a county run")
