@@ -160,7 +160,7 @@ def run_level(run_dir: str | Path) -> str:
     found = (found.get("id") if isinstance(found, dict) else None) or "town"
     if not isinstance(found, str) or found not in LEVEL_NAMES:    # an edited run.json
         raise InputError(f"run.json 的单元级别无法识别（unknown unit level {found!r} at key "
-                         f"level.id）：use one of {', '.join(LEVEL_NAMES)}, or re-run that run",
+                         f"level.id）：use one of {', '.join(LEVEL_NAMES)}, or run towntype again",
                          path=Path(run_dir) / "run.json")
     return found
 
@@ -172,8 +172,8 @@ def read_run_csv(path: str | Path, **kwargs) -> pd.DataFrame:
         return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"运行结果表无法读取（run table cannot be read: {type(err).__name__}: "
-                         f"{str(err)[:120]}）：restore it from the run (UTF-8), or re-run that "
-                         f"run to write it again", path=path) from None
+                         f"{str(err)[:120]}）：restore it from the run (UTF-8), or run towntype "
+                         f"again to write it", path=path) from None
 
 
 def _manifest(run_dir: str | Path) -> dict:
