@@ -154,9 +154,9 @@ def _meta(run_dir: Path) -> dict:
     meta = json.loads(path.read_text(encoding="utf-8"))
     bad = _meta_fault(meta)
     if bad:
-        raise InputError(f"逐镇证据表已损坏（per-town evidence damaged: key {bad!r} is missing "
-                         f"or of the wrong type）：run `towntype run … --out {run_dir}` again",
-                         path=path)
+        raise InputError(f"逐镇证据表已损坏或不完整（per-town evidence damaged or incomplete: "
+                         f"key {bad!r} is missing or of the wrong type）：run `towntype run … "
+                         f"--out {run_dir}` again", path=path)
     return meta
 
 
