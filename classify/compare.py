@@ -43,10 +43,12 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 
 from classify import __version__
 from classify.model_io import MODEL_FILE, load_model
 from classify.outputs import staged_output, write_csv
+from classify.report import read_run_csv, run_level
 from classify.scoring import ScoreModel, aggregate, block_matrix
 from geo.errors import InputError
 from geo.maps import save_map, town_map
@@ -117,12 +119,20 @@ def read_run(path: str | Path) -> Run:
         raise InputError("no model.json in this run folder (runs made before model.json "
                          "existed lack it): re-run that year with this towntype to write it",
                          path=path)
-    towns = pd.read_csv(towns_csv, dtype={c: str for c in _CODE_COLUMNS},
-                        encoding="utf-8-sig", keep_default_na=True)
+    towns = read_run_csv(towns_csv, dtype={c: str for c in _CODE_COLUMNS},
+                         keep_default_na=True)
     missing = [c for c in _NEEDED if c not in towns.columns]
     if missing:
         raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
                          "run table", path=towns_csv, column=missing[0])
+    if towns.empty:
+        raise InputError("towns.csv 没有镇街（no rows）：restore it from the run, or re-run that "
+                         "year", path=towns_csv)
+    blank = towns["category"].isna() | (towns["category"].astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError("类别为空（no category）：restore towns.csv from the run, or re-run that "
+                         "year", path=towns_csv, row=int(np.flatnonzero(blank)[0]) + 2,
+                         column="category")
     dup = towns["town_code"][towns["town_code"].duplicated()]
     if len(dup):
         raise InputError(f"town_code {dup.iloc[0]} appears twice in towns.csv",
@@ -139,6 +149,10 @@ def read_run(path: str | Path) -> Run:
             raise InputError("run.json 不是运行记录（not a run manifest: a JSON object is "
                              "expected）：restore it, or re-run that year",
                              path=path / "run.json")
+    record = manifest.get("model", {})
+    if not isinstance(record, dict) or not isinstance(record.get("reference"), (dict, type(None))):
+        raise InputError("run.json 的模型记录不是对象（key model / model.reference is not a JSON "
+                         "object）：restore run.json, or re-run that year", path=path / "run.json")
     return Run(path, towns, model, data, digest, manifest)
 
 
@@ -554,15 +568,26 @@ def _matrix_html(matrix: pd.DataFrame, path: Path, title: str, notes: list[str])
     return path
 
 
+def _read_gpkg(path: Path) -> gpd.GeoDataFrame:
+    """The ``town_code`` and shapes of a run's ``towns.gpkg`` (layer ``towns``)."""
+    try:
+        geo = gpd.read_file(path, layer="towns", columns=["town_code"], engine="pyogrio")
+    except (DataSourceError, DataLayerError, FieldError, ValueError) as err:
+        raise InputError(f"towns.gpkg 无法读取（cannot be read: {str(err)[:160]}）：restore it "
+                         f"from the run, or compare with --no-map", path=path) from None
+    if "town_code" not in geo.columns:
+        raise InputError("towns.gpkg 缺列（lacks column）town_code：restore it from the run, "
+                         "or compare with --no-map", path=path, column="town_code")
+    return geo.astype({"town_code": str})
+
+
 def _map(old_run: Run, new_run: Run, transitions: pd.DataFrame, path: Path, lang: str
          ) -> Path | None:
     """``compare_map.html``: 类别变化 and 综合得分变化 (None: a run has no towns.gpkg)."""
     gpkgs = [run.path / "towns.gpkg" for run in (old_run, new_run)]
     if not all(gpkg.is_file() for gpkg in gpkgs):
         return None
-    old_geo, new_geo = (gpd.read_file(gpkg, layer="towns", columns=["town_code"],
-                                      engine="pyogrio").astype({"town_code": str})
-                        for gpkg in gpkgs)
+    old_geo, new_geo = (_read_gpkg(gpkg) for gpkg in gpkgs)
     gone = transitions["change"] == "gone"
     geo = pd.concat([old_geo[old_geo["town_code"].isin(set(transitions.loc[gone, "town_code"]))],
                      new_geo[new_geo["town_code"].isin(set(transitions.loc[~gone, "town_code"]))]],
@@ -590,6 +615,10 @@ def _summary(t: pd.DataFrame, report: pd.DataFrame, same_model: bool, old: Run, 
                                        if same_model else
                                        "今年未用 --reference：以上年 model.json 重算两年得分再比较"
                                        "（composite_new_run 为今年自身得分）")]
+    lines += [f"model.json 与 run.json 记录不符（model.json is not the one {run.path / 'run.json'} "
+              f"records: sha256 differs）：scores use {run.path / MODEL_FILE}"
+              for run in (old, new) if run.manifest.get("model", {}).get("sha256")
+              not in (None, run.model_sha256)]
     lines.append("类别变化（category change）：" + "，".join(
         f"{CHANGE_CLASSES[k][0]}（{k}）{int(counts.get(k, 0))}" for k in CHANGE_CLASSES))
     if t["stability_old"].notna().any() and t["stability_new"].notna().any():
@@ -621,6 +650,11 @@ def compare_runs(old_dir: str | Path, new_dir: str | Path, out: str | Path | Non
     """
     t0 = time.perf_counter()
     old_run, new_run = read_run(old_dir), read_run(new_dir)
+    found = [run_level(run.path) for run in (old_run, new_run)]
+    if found[0] != found[1]:
+        raise InputError(f"两次运行的单元级别不同（runs of different unit levels: {found[0]} → "
+                         f"{found[1]}，run.json level）：compare two runs of one level",
+                         path=new_run.path)
     result = _compare(old_run, new_run, crosswalk)
     result.seconds["compute"] = round(time.perf_counter() - t0, 3)
     if out is not None:
@@ -634,6 +668,12 @@ def _compare(old_run: Run, new_run: Run, crosswalk) -> CompareResult:
     ref = (new_run.manifest.get("model") or {}).get("reference") or {}
     same_model = (new_run.model_sha256 == old_run.model_sha256
                   or ref.get("sha256") == old_run.model_sha256)
+    absent = [i for i in model.indicators if i not in old_run.towns.columns]
+    if absent:      # a column deleted from towns.csv, or a model.json of another run
+        raise InputError(f"指标缺失（indicator missing）：the old run's towns.csv lacks "
+                         f"{', '.join(absent)}, which its "
+                         "model.json scores: restore both from that run",
+                         path=old_run.path / "towns.csv", column=absent[0])
     absent = [i for i in model.indicators if i not in new_run.towns.columns]
     if absent:
         raise InputError(f"the new run's towns.csv lacks {', '.join(absent)}, which the old "

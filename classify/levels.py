@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Level", "Group", "level", "levels", "LEVEL_NAMES", "resolve_level",
            "infer_level", "rekey_table", "add_group_ranks", "group_ranks", "group_rank_text",
-           "unit_resolver", "read_child_run", "child_links"]
+           "unit_resolver", "read_child_run", "child_links", "check_reference_run"]
 
 _PRESET = "presets/levels.toml"
 _ROLES = ("code", "name", "county", "county_code")
@@ -430,9 +430,7 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         ``lv`` has no level below it that runs link to, the folder is not a finished run
         (no ``towns.csv``), or the run is of another level (``run.json`` ``level``).
     """
-    import pandas as pd
-
-    from classify.report import run_level
+    from classify.report import read_run_csv, run_level
 
     run_dir = Path(run_dir)
     if not lv.children:
@@ -449,13 +447,32 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
         raise InputError(f"--towns 须为{child.zh}分类运行（a {child.en} run），这是"
                          f"{level(found).zh}运行（this is a {found} run）; give the --out folder "
                          f"of a {child.en} run", path=run_dir)
-    towns = pd.read_csv(towns_csv, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    towns = read_run_csv(towns_csv, dtype=str, keep_default_na=False)
     missing = [c for c in ("town_code", "town", "county_code") if c not in towns.columns]
     if missing:
         raise InputError(f"towns.csv lacks column(s) {', '.join(missing)}: not a towntype "
                          f"run; give --towns the --out folder of a {child.en} run",
                          path=towns_csv)
+    dup = towns["town_code"][towns["town_code"].duplicated()]
+    if len(dup):
+        raise InputError(f"town_code {dup.iloc[0]} 重复（appears twice）：restore towns.csv from "
+                         f"that run", path=towns_csv, column="town_code")
     return towns
+
+
+def check_reference_run(reference, lv: Level) -> None:
+    """``--reference`` given a run folder: it must be a run of level ``lv`` (``run.json``
+    ``level``): another level's model would score this table only where indicator names
+    happen to agree.  A ``model.json`` alone records no level."""
+    from classify.report import run_level
+
+    if reference is None or not Path(reference).is_dir():
+        return
+    found = run_level(reference)
+    if found != lv.id:
+        raise InputError(f"--reference 须为{lv.zh}分类运行（a {lv.en} run），这是{level(found).zh}"
+                         f"运行（this is a {found} run）; give --reference the --out folder of "
+                         f"an earlier {lv.en} run", path=reference)
 
 
 def child_links(run_dir, codes, sheets_folder, lv: Level) -> list[dict]:

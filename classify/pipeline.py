@@ -34,9 +34,9 @@ from classify.console import for_manifest, reissue, warning_records
 from classify.demo_years import YEAR2_TABLE
 from classify.designations import (apply_designations, default_aliases, demo_designations,
                                    write_designations)
-from classify.levels import (Level, add_group_ranks, child_links, group_rank_text,
-                             group_ranks, level, levels, read_child_run, rekey_table,
-                             resolve_level)
+from classify.levels import (Level, add_group_ranks, check_reference_run, child_links,
+                             group_rank_text, group_ranks, level, levels, read_child_run,
+                             rekey_table, resolve_level)
 from classify.indicators import build_indicators, recognise, write_starter_config
 from classify.model_io import apply_model, model_record, save_run_model
 from classify.numfmt import unit_label
@@ -1261,6 +1261,7 @@ def _run(opts: RunOptions, timer: _Timer, caught: list) -> RunResult:
     opts = _level_defaults(opts, inputs.level)
     if opts.towns is not None:
         read_child_run(opts.towns, inputs.level)    # not a town run, or not a county run: now
+    check_reference_run(opts.reference, inputs.level)
     joined, report = join_inputs(opts, inputs.boundaries, inputs.table, timer=timer,
                                  level=inputs.level)
     ind = make_indicators(opts, joined, inputs.table, timer=timer)

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from classify.levels import level as unit_level
+from classify.levels import LEVEL_NAMES, level as unit_level
 from classify.report.evidence import evidence_towns, load_evidence, save_evidence
 from classify.report.index import index_is_current, write_index, write_sheet_list
 from classify.report.scope import AUTO_SHEETS_MAX, parse_scope, read_codes, scope_note, select
@@ -26,7 +26,7 @@ from geo.errors import InputError
 __all__ = ["write_report", "writing_report", "write_suggestions", "sheets_from_run",
            "write_suggestions_workbook", "AUTO_SHEETS_MAX", "parse_scope", "select",
            "read_codes", "scope_note", "save_evidence", "load_evidence", "evidence_towns",
-           "write_index", "write_sheet_list", "write_workbook", "run_level"]
+           "write_index", "write_sheet_list", "write_workbook", "run_level", "read_run_csv"]
 
 
 def write_suggestions_workbook(suggestions, path: Path, *, lang: str = "zh",
@@ -157,7 +157,23 @@ def run_level(run_dir: str | Path) -> str:
     """The unit level of a finished run (``run.json`` ``level``; ``town`` when it does not
     say): the words of ``towntype sheets`` follow it."""
     found = _manifest(run_dir).get("level")
-    return (found.get("id") if isinstance(found, dict) else None) or "town"
+    found = (found.get("id") if isinstance(found, dict) else None) or "town"
+    if not isinstance(found, str) or found not in LEVEL_NAMES:    # an edited run.json
+        raise InputError(f"run.json 的单元级别无法识别（unknown unit level {found!r} at key "
+                         f"level.id）：use one of {', '.join(LEVEL_NAMES)}, or run towntype again",
+                         path=Path(run_dir) / "run.json")
+    return found
+
+
+def read_run_csv(path: str | Path, **kwargs) -> pd.DataFrame:
+    """A table of a finished run (``towns.csv``; ``kwargs`` as :func:`pandas.read_csv`'s):
+    one emptied, cut short or saved in another encoding is the user's to restore."""
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"运行结果表无法读取（run table cannot be read: {type(err).__name__}: "
+                         f"{str(err)[:120]}）：restore it from the run (UTF-8), or run towntype "
+                         f"again to write it", path=path) from None
 
 
 def _manifest(run_dir: str | Path) -> dict:

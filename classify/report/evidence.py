@@ -46,6 +46,9 @@ _BENCH = ("town_code", "town", "county", "target", "focus", "focus_this", "focus
 _BENCH_TEXT = ("town_code", "town", "county", "target", "focus", "sheet")
 _NUMBERS = ("confidence", "composite", "rank")      # NaN when missing
 _SHARED_EXTRA = ("field_labels",)
+#: The columns the other tables must have (those of ``TABLES``: meta.json ``columns``).
+_COLUMNS = {"towns": _SCALARS + ("secondary", "roles", "extra", "_sheet"),
+            "benchmarks": _BENCH + ("_kind", "_k"), "benchmark_gaps": tuple(GAP_COLUMNS)}
 #: Rows per Parquet row group: the files are in town order, so reading one county's
 #: towns reads one or two groups a file, not the whole file.
 ROW_GROUP = 16_384
@@ -148,7 +151,30 @@ def _meta(run_dir: Path) -> dict:
             f"{run_dir}: 没有逐镇证据表（no per-town evidence: {EVIDENCE}/meta.json）；"
             f"这不是 towntype 运行输出，或由旧版本写出（not a towntype run folder, or "
             f"written by an older version）：run `towntype run … --out {run_dir}` again")
-    return json.loads(path.read_text(encoding="utf-8"))
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    bad = _meta_fault(meta)
+    if bad:
+        raise InputError(f"逐镇证据表已损坏或不完整（per-town evidence damaged or incomplete: "
+                         f"key {bad!r} is missing or of the wrong type）：run `towntype run … "
+                         f"--out {run_dir}` again", path=path)
+    return meta
+
+
+def _meta_fault(meta) -> str | None:
+    """The first key of ``meta.json`` that is missing or of the wrong type (an edited or
+    foreign file), else None."""
+    if not isinstance(meta, dict):
+        return "(top level)"
+    top = next((k for k in ("json", "columns", "labels") if not isinstance(meta.get(k), dict)),
+               None) or ("extra" if not isinstance(meta.get("extra", {}), dict) else None)
+    if top:
+        return top
+    keys = [(f"columns.{t}", meta["columns"].get(t), list) for t in TABLES] + \
+        [(f"json.{t}", v, list) for t, v in meta["json"].items()] + \
+        [(f"labels.{c}", v, dict) for c, v in meta["labels"].items()] + \
+        [(f"extra.{k}", meta.get("extra", {}).get(k), (dict, type(None)))
+         for k in _SHARED_EXTRA]
+    return next((key for key, value, kind in keys if not isinstance(value, kind)), None)
 
 
 def _readable(func):
@@ -179,10 +205,16 @@ def evidence_towns(run_dir: str | Path) -> pd.DataFrame:
                                   "subtype", "target", "confidence", "_sheet"]).to_pandas()
 
 
-def _rows_of(path: Path, key: str, wanted: list[int] | None) -> pa.Table:
+def _rows_of(path: Path, key: str, wanted: list[int] | None, needed=()) -> pa.Table:
     """The rows of ``path`` whose ``key`` is in ``wanted`` (sorted; all when ``None``),
-    from only the row groups that may hold them (faster than ``read_table(filters=…)``)."""
+    from only the row groups that may hold them (faster than ``read_table(filters=…)``).
+    ``needed``: the columns it must have besides ``key``."""
     pf = pq.ParquetFile(path)
+    absent = [c for c in (*needed, key) if c not in pf.schema_arrow.names]
+    if absent:      # another table in its place, or a table of another version
+        raise InputError(f"逐镇证据表缺列（per-town evidence table lacks column "
+                         f"{', '.join(map(str, absent))}）：run `towntype run … --out "
+                         f"{path.parent.parent}` again", path=path, column=absent[0])
     if wanted is None:
         return pf.read()
     want = np.asarray(wanted)
@@ -201,7 +233,8 @@ def _rows_of(path: Path, key: str, wanted: list[int] | None) -> pa.Table:
 
 
 def _read(run_dir: Path, name: str, key: str, wanted: list[int], meta: dict) -> pd.DataFrame:
-    table = _rows_of(run_dir / EVIDENCE / f"{name}.parquet", key, wanted or None)
+    table = _rows_of(run_dir / EVIDENCE / f"{name}.parquet", key, wanted or None,
+                     meta["columns"][name] if name in TABLES else _COLUMNS[name])
     return _restore(table.to_pandas(), name, meta)
 
 
@@ -223,7 +256,8 @@ def load_evidence(run_dir: str | Path, towns: Sequence[int] | None = None
     bench["_row"] = bench.index if not wanted else _bench_rows(run_dir, wanted)
     rows = np.sort(bench["_row"].to_numpy(dtype=np.int64))
     gaps = _stack(_rows_of(run_dir / EVIDENCE / "benchmark_gaps.parquet", "_bench",
-                           rows.tolist() if wanted else None).to_pandas(), "_bench", rows, [])
+                           rows.tolist() if wanted else None, _COLUMNS["benchmark_gaps"]
+                           ).to_pandas(), "_bench", rows, [])
     shared = meta.get("extra", {})
     out: list[Suggestion] = []
     by_town = {k: g.to_dict("records")
