@@ -463,10 +463,11 @@ def read_child_run(run_dir, lv: Level) -> pd.DataFrame:
 def check_reference_run(reference, lv: Level) -> None:
     """``--reference`` given a run folder: it must be a run of level ``lv`` (``run.json``
     ``level``): another level's model would score this table only where indicator names
-    happen to agree.  A ``model.json`` alone records no level."""
+    happen to agree.  A ``model.json`` alone (or a folder without ``run.json``) records no
+    level."""
     from classify.report import run_level
 
-    if reference is None or not Path(reference).is_dir():
+    if reference is None or not (Path(reference) / "run.json").is_file():
         return
     found = run_level(reference)
     if found != lv.id:

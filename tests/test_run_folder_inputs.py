@@ -175,3 +175,17 @@ def test_reference_run_of_another_level_is_named(run, tmp_path, capsys):
     _fails(["demo", "--reference", run, "--out", tmp_path / "next", "--draws", "0",
             "--sheets", "none", "--static", "none"], capsys, str(run),
            "this is a county run")
+
+
+def test_reference_folder_without_run_json_is_not_taken_for_a_town_run(tmp_path, capsys):
+    """A folder holding only a county run's model.json records no level: the county run
+    that references it is not refused as given "a town run"."""
+    quick = ["--draws", "0", "--sheets", "none", "--static", "none"]
+    assert main(["demo", "--level", "county", "--out", str(tmp_path / "y1"), *quick]) == 0
+    alone = tmp_path / "model-only"
+    alone.mkdir()
+    shutil.copy(tmp_path / "y1" / "model.json", alone / "model.json")
+    capsys.readouterr()
+    status = main(["demo", "--level", "county", "--reference", str(alone),
+                   "--out", str(tmp_path / "y2"), *quick])
+    assert status == 0, capsys.readouterr().err
