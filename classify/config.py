@@ -333,14 +333,15 @@ def _keys(cls, internal=("id", "path")) -> set[str]:
     return set(cls.__dataclass_fields__) - set(internal)
 
 
-def _table(data, key, path, allowed=None, what="") -> dict:
-    value = data.get(key, {})
+def _table(data, key, path, allowed=None, what="", where=None) -> dict:
+    """``data[key]`` (empty if absent), which must be a table; ``where``: its full key."""
+    value, where = data.get(key, {}), where or key
     _need(isinstance(value, dict),
-          f"must be a table ([{key}.<id>]), found {type(value).__name__}", key, path)
+          f"must be a table ([{where}.<id>]), found {type(value).__name__}", where, path)
     bad = sorted(set(value) - allowed) if allowed is not None else []
     if bad:
         raise ConfigError(f"unknown {what}key; allowed: {', '.join(sorted(allowed))}",
-                          key=f"{key}.{bad[0]}", path=path)
+                          key=f"{where}.{bad[0]}", path=path)
     return value
 
 

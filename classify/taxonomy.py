@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from classify.config import _keys, _need, _number, _toml
+from classify.config import _keys, _need, _number, _table, _toml
 from classify.errors import ConfigError
 
 __all__ = [
@@ -300,14 +300,6 @@ def _check_keys(table, allowed, key, path):
                           key=where, path=path)
 
 
-def _tables(data, key, path, where=None) -> dict:
-    """``data[key]`` (empty if absent), which must be a table."""
-    value = data.get(key, {})
-    _need(isinstance(value, dict), f"expected a table, found {type(value).__name__}",
-          where or key, path)
-    return value
-
-
 def _rules(raw, key, path) -> tuple[Rule, ...]:
     _need(isinstance(raw, list), "rules must be an array of tables", key, path)
     out = []
@@ -340,20 +332,20 @@ def parse_taxonomy(data: dict, path: str | None = None) -> Taxonomy:
     _check_keys(head, _TAX_KEYS, "taxonomy", path)
     _need("name" in head, "missing 'name'", "taxonomy.name", path)
     cats = []
-    for cid, raw in _tables(data, "categories", path).items():
+    for cid, raw in _table(data, "categories", path).items():
         key = f"categories.{cid}"
         _check_keys(raw, _keys(Category, _INTERNAL), key, path)
         subs = tuple(Subtype(**_labelled_args(sid, sraw, f"{key}.subtypes.{sid}", path,
                                               _keys(Subtype, _INTERNAL)))
-                     for sid, sraw in _tables(raw, "subtypes", path, f"{key}.subtypes").items())
+                     for sid, sraw in _table(raw, "subtypes", path, where=f"{key}.subtypes").items())
         cats.append(Category(subtypes=subs, fallback=bool(raw.get("fallback", False)),
                              **_labelled_args(cid, raw, key, path)))
     roles = []
-    for rid, raw in _tables(data, "roles", path).items():
+    for rid, raw in _table(data, "roles", path).items():
         _check_keys(raw, _keys(Role, _INTERNAL), f"roles.{rid}", path)
         roles.append(Role(match=raw.get("match", "any"),
                           **_labelled_args(rid, raw, f"roles.{rid}", path)))
-    fields = _tables(data, "fields", path)
+    fields = _table(data, "fields", path)
     for f, lab in fields.items():
         _check_keys(lab, {"zh", "en"}, f"fields.{f}", path)
     priority = head.get("priority", [])
