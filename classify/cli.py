@@ -290,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     sh.add_argument("--county", action="append", default=[], metavar="NAME",
                     help="county name as in towns.csv (repeatable)")
-    sh.add_argument("--codes", type=_file, help="text file with one town code a line")
+    sh.add_argument("--codes", type=_file,
+                    help="text file or workbook (.xlsx, .xls) with one town code a line")
     sh.add_argument("--docx", action="store_true", help="also write suggestions.docx")
     sh.add_argument("--lang", choices=("zh", "en"), default=None,
                     help="language of the sheets (default: the run's)")

@@ -31,7 +31,7 @@ from geo.names import normalise_county
 from geo.numbers import DEFAULT_MARKERS, STATUSES, parse_cell, plain_number, plain_numbers
 
 __all__ = ["ParsedTable", "read_table", "find_key_columns", "split_unit", "cross_check_totals",
-           "check_file", "file_kind", "KEY_HEADERS"]
+           "check_file", "file_kind", "workbook_cells", "KEY_HEADERS"]
 
 #: Header texts (after NFKC, spaces removed) recognised as key columns.
 KEY_HEADERS: dict[str, tuple[str, ...]] = {
@@ -620,6 +620,17 @@ def file_kind(path: Path) -> str:
     if b"\0" in head:
         return "binary"
     return "text"
+
+
+def workbook_cells(path: Path) -> list[list[str]] | None:
+    """The cells, as text, of a workbook's sheet picked as for an indicator table (the first
+    with a town column header, else the first not empty); None: by its bytes ``path`` is
+    no workbook (``.xlsx`` or ``.xls``)."""
+    kind = file_kind(path)
+    if kind not in ("xlsx", "xls"):
+        return None
+    grid = (_load_xlsx if kind == "xlsx" else _load_xls)(path, None)[0]
+    return [[_cell_text(v) for v in row] for row in grid]
 
 
 #: What a table file's suffix says it is.

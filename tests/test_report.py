@@ -54,7 +54,7 @@ def test_scope_by_county_and_codes(tmp_path):
 
 def test_codes_files_as_people_make_them(tmp_path):
     # GB18030 with a Chinese header, cells copied from Excel (tab), numbers saved as 1.0
-    files = {"gbk.txt": ("代码\n441882100\n".encode("gb18030"), ["代码", "441882100"]),
+    files = {"gbk.txt": ("代码\n441882100\n".encode("gb18030"), ["441882100"]),
              "excel.txt": ("441882100\t连州镇\r\n441882101\t星子镇\r\n".encode("utf-8"),
                            ["441882100", "441882101"]),
              "numbers.csv": ("\ufeff441882100.0,连州镇\n".encode("utf-8"), ["441882100"])}
@@ -64,6 +64,21 @@ def test_codes_files_as_people_make_them(tmp_path):
     (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\xd8\x81")
     with pytest.raises(InputError, match=r"--codes .*binary\.txt: .*save it as UTF-8 text"):
         read_codes(tmp_path / "binary.txt")
+
+
+def test_codes_kept_in_a_workbook_are_read_from_its_first_column(tmp_path):
+    # a list made in Excel and given as it is: a notes sheet first, codes typed as numbers
+    from openpyxl import Workbook
+    book = Workbook()
+    book.active.title = "说明"
+    book.active.append(["各镇自评名单"])
+    sheet = book.create_sheet("名单")
+    for row in (["统计代码", "镇街"], [441882100, "连州镇"], [None, None], ["441882101", "星子镇"]):
+        sheet.append(row)
+    book.save(tmp_path / "codes.xlsx")
+    assert read_codes(tmp_path / "codes.xlsx") == ["441882100", "441882101"]
+    (tmp_path / "named.txt").write_bytes((tmp_path / "codes.xlsx").read_bytes())
+    assert read_codes(tmp_path / "named.txt") == ["441882100", "441882101"]
 
 
 @pytest.mark.parametrize("text", ["some", "county=", "codes", "town=x"])

@@ -14,6 +14,7 @@ import pandas as pd
 
 from geo.encoding import detect_bytes
 from geo.errors import InputError
+from geo.tables import KEY_HEADERS, workbook_cells
 
 __all__ = ["AUTO_SHEETS_MAX", "parse_scope", "select", "read_codes", "scope_note"]
 
@@ -35,25 +36,30 @@ def parse_scope(text: str) -> tuple[str, str | None]:
 
 
 def read_codes(path: str | Path, *, flag: str = "--codes ") -> list[str]:
-    """Town codes, one a line (the first column of a CSV, or of cells copied from Excel,
-    also works; a ``town_code`` header and blank lines are skipped; UTF-8 or GB18030).
-    ``flag``: how the messages name the option (``"--sheets codes="`` in a run)."""
+    """Town codes, one a line (the first column of a CSV, of cells copied from Excel or of
+    a workbook's sheet also works; a code header such as ``town_code`` or 统计代码 and blank
+    lines are skipped; text in UTF-8 or GB18030).  ``flag``: how the messages name the
+    option (``"--sheets codes="`` in a run)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{flag}{path}: 文件不存在（no such file）; give a text file with "
                          f"one town code a line")
-    data = path.read_bytes()
-    try:
-        text = data.decode(detect_bytes(data).encoding)     # UTF-8 (BOM), GB18030, UTF-16
-    except (InputError, UnicodeDecodeError):
-        raise InputError(f"{flag}{path}: 无法识别文本编码（not readable as UTF-8 or GB18030 "
-                         f"text）; save it as UTF-8 text") from None
+    rows = workbook_cells(path)
+    if rows is not None:
+        text = "\n".join(row[0] for row in rows if row)
+    else:
+        data = path.read_bytes()
+        try:
+            text = data.decode(detect_bytes(data).encoding)     # UTF-8 (BOM), GB18030, UTF-16
+        except (InputError, UnicodeDecodeError):
+            raise InputError(f"{flag}{path}: 无法识别文本编码（not readable as UTF-8 or "
+                             f"GB18030 text）; save it as UTF-8 text") from None
     codes = []
     for line in text.splitlines():
         # the first cell of a CSV line or of cells copied from Excel (tab-separated)
         code = re.split(r"[,\t;]", line)[0].strip().strip('"').strip()
         code = re.sub(r"^(\d+)\.0+$", r"\1", code)        # 441882100.0 (a number in Excel)
-        if code and code != "town_code":
+        if code and code not in KEY_HEADERS["code"]:     # town_code, 统计代码 …
             codes.append(code)
     if not codes:
         raise InputError(f"{flag}{path}: 没有镇街代码（no town codes found）; write one "
