@@ -622,13 +622,10 @@ def file_kind(path: Path) -> str:
     return "text"
 
 
-def workbook_cells(path: Path) -> list[list[str]] | None:
+def workbook_cells(path: Path, kind: str) -> list[list[str]]:
     """The cells, as text, of a workbook's sheet picked as for an indicator table (the first
-    with a town column header, else the first not empty); None: by its bytes ``path`` is
-    no workbook (``.xlsx`` or ``.xls``)."""
-    kind = file_kind(path)
-    if kind not in ("xlsx", "xls"):
-        return None
+    with a town column header, else the first not empty); ``kind``: the workbook's
+    :func:`file_kind`, ``xlsx`` or ``xls``."""
     grid = (_load_xlsx if kind == "xlsx" else _load_xls)(path, None)[0]
     return [[_cell_text(v) for v in row] for row in grid]
 

@@ -79,6 +79,14 @@ def test_codes_kept_in_a_workbook_are_read_from_its_first_column(tmp_path):
     assert read_codes(tmp_path / "codes.xlsx") == ["441882100", "441882101"]
     (tmp_path / "named.txt").write_bytes((tmp_path / "codes.xlsx").read_bytes())
     assert read_codes(tmp_path / "named.txt") == ["441882100", "441882101"]
+    book = Workbook()           # codes in the second column, the first left empty
+    book.active.append([None, "441882102"])
+    book.save(tmp_path / "column_b.xlsx")
+    assert read_codes(tmp_path / "column_b.xlsx") == ["441882102"]
+    # a damaged workbook (or any file that is no text) is no list of codes
+    (tmp_path / "cut.xlsx").write_bytes((tmp_path / "codes.xlsx").read_bytes()[:200])
+    with pytest.raises(InputError, match=r"cut\.xlsx: 不是文本文件或工作簿.*binary file"):
+        read_codes(tmp_path / "cut.xlsx")
 
 
 @pytest.mark.parametrize("text", ["some", "county=", "codes", "town=x"])

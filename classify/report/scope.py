@@ -14,7 +14,7 @@ import pandas as pd
 
 from geo.encoding import detect_bytes
 from geo.errors import InputError
-from geo.tables import KEY_HEADERS, workbook_cells
+from geo.tables import _KIND_NAMES, KEY_HEADERS, file_kind, workbook_cells
 
 __all__ = ["AUTO_SHEETS_MAX", "parse_scope", "select", "read_codes", "scope_note"]
 
@@ -36,17 +36,20 @@ def parse_scope(text: str) -> tuple[str, str | None]:
 
 
 def read_codes(path: str | Path, *, flag: str = "--codes ") -> list[str]:
-    """Town codes, one a line (the first column of a CSV, of cells copied from Excel or of
-    a workbook's sheet also works; a code header such as ``town_code`` or 统计代码 and blank
-    lines are skipped; text in UTF-8 or GB18030).  ``flag``: how the messages name the
-    option (``"--sheets codes="`` in a run)."""
+    """Town codes, one a line: the first column of a CSV or of cells copied from Excel, or
+    the first filled cell of each row of a workbook's sheet; a code header such as
+    ``town_code`` or 统计代码 and blank lines are skipped; text in UTF-8 or GB18030.
+    ``flag``: how the messages name the option (``"--sheets codes="`` in a run)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{flag}{path}: 文件不存在（no such file）; give a text file with "
                          f"one town code a line")
-    rows = workbook_cells(path)
-    if rows is not None:
-        text = "\n".join(row[0] for row in rows if row)
+    kind = file_kind(path)
+    if kind in ("xlsx", "xls"):     # a list kept in Excel: the first filled cell of a row
+        text = "\n".join(next(filter(None, row), "") for row in workbook_cells(path, kind))
+    elif kind != "text":
+        raise InputError(f"{flag}{path}: 不是文本文件或工作簿（the file is {_KIND_NAMES[kind]}）; "
+                         f"give a text file or workbook with one town code a line")
     else:
         data = path.read_bytes()
         try:
